@@ -1,0 +1,106 @@
+#include "binding/args.h"
+
+#include <cmath>
+
+namespace deeprnn {
+
+Args::Args(const Napi::CallbackInfo& info, const char* fn, size_t count) : info_(info), fn_(fn) {
+  if (info.Length() != count)
+    throw error("expected " + std::to_string(count) + " arguments, got " + std::to_string(info.Length()));
+}
+
+Napi::Error Args::error(const std::string& what) const {
+  return Napi::Error::New(info_.Env(), std::string(fn_) + ": " + what);
+}
+
+long Args::dim(size_t i, const char* name, long min, long max) const {
+  const Napi::Value v = info_[i];
+  if (!v.IsNumber()) throw error(std::string("argument \"") + name + "\" must be an integer, got a non-number");
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || d != std::floor(d) || d < static_cast<double>(min) || d > static_cast<double>(max))
+    throw error(std::string("argument \"") + name + "\" must be an integer from " + std::to_string(min) + " to " +
+                std::to_string(max) + ", got " + std::to_string(d));
+  return static_cast<long>(d);
+}
+
+double Args::number(size_t i, const char* name) const {
+  const Napi::Value v = info_[i];
+  if (!v.IsNumber()) throw error(std::string("argument \"") + name + "\" must be a number");
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d)) throw error(std::string("argument \"") + name + "\" must be finite");
+  return d;
+}
+
+Cell Args::cell(size_t i, const char* name) const {
+  const Napi::Value v = info_[i];
+  const std::string s = v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
+  if (s == "rnn") return Cell::RNN_TANH;
+  if (s == "rnn-relu") return Cell::RNN_RELU;
+  if (s == "gru") return Cell::GRU;
+  if (s == "lstm") return Cell::LSTM;
+  throw error(std::string("argument \"") + name + "\" must be one of rnn|rnn-relu|gru|lstm, got \"" + s + "\"");
+}
+
+namespace {
+
+template <typename T>
+T* typed(const Args& a, const Napi::Value& v, napi_typedarray_type want, const char* type, const char* name,
+         long* len) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != want)
+    throw a.error(std::string("argument \"") + name + "\" must be a " + type);
+  Napi::TypedArray arr = v.As<Napi::TypedArray>();
+  Napi::ArrayBuffer buf = arr.ArrayBuffer();
+  if (buf.IsDetached()) throw a.error(std::string("argument \"") + name + "\" is a detached " + type);
+  *len = static_cast<long>(arr.ElementLength());
+  return reinterpret_cast<T*>(static_cast<uint8_t*>(buf.Data()) + arr.ByteOffset());
+}
+
+}  // namespace
+
+float* Args::f32_any(size_t i, const char* name, long* len) const {
+  return typed<float>(*this, info_[i], napi_float32_array, "Float32Array", name, len);
+}
+
+float* Args::f32(size_t i, const char* name, long len) const {
+  long got = 0;
+  float* p = f32_any(i, name, &got);
+  if (got != len)
+    throw error(std::string("argument \"") + name + "\" must have length " + std::to_string(len) + ", got " +
+                std::to_string(got));
+  return p;
+}
+
+float* Args::f32_opt(size_t i, const char* name, long len) const {
+  const Napi::Value v = info_[i];
+  if (v.IsNull() || v.IsUndefined()) return nullptr;
+  return f32(i, name, len);
+}
+
+int* Args::tokens(size_t i, const char* name, long len, long bound) const {
+  long got = 0;
+  int* p = typed<int>(*this, info_[i], napi_int32_array, "Int32Array", name, &got);
+  if (got != len)
+    throw error(std::string("argument \"") + name + "\" must have length " + std::to_string(len) + ", got " +
+                std::to_string(got));
+  for (long k = 0; k < len; ++k)
+    if (p[k] < 0 || p[k] >= bound)
+      throw error(std::string("argument \"") + name + "\"[" + std::to_string(k) + "] = " + std::to_string(p[k]) +
+                  " is outside [0, " + std::to_string(bound) + ")");
+  return p;
+}
+
+long checked_mul(const Args& a, long x, long y, const char* what) {
+  const long limit = 1L << 40;
+  if (x != 0 && y > limit / x) throw a.error(std::string(what) + " is too large");
+  return x * y;
+}
+
+float* scratch(size_t slot, long floats) {
+  static std::vector<std::vector<float>> slots;
+  if (slots.size() <= slot) slots.resize(slot + 1);
+  std::vector<float>& v = slots[slot];
+  if (static_cast<long>(v.size()) < floats) v.resize(static_cast<size_t>(floats));
+  return v.data();
+}
+
+}  // namespace deeprnn

@@ -1,0 +1,55 @@
+// Runtime queries and settings: version, threads, kernel table.
+#include <stdexcept>
+
+#include "binding/args.h"
+#include "kernels/parallel.h"
+#include "simd/kernels.h"
+
+namespace deeprnn {
+namespace {
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Args a(info, "info", 0);
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("openmp", Napi::Boolean::New(env, has_openmp()));
+  o.Set("threads", Napi::Number::New(env, threads_get()));
+  const char* names[8];
+  const int n = kernels_available(names, 8);
+  Napi::Array avail = Napi::Array::New(env, n);
+  for (int i = 0; i < n; ++i) avail.Set(static_cast<uint32_t>(i), Napi::String::New(env, names[i]));
+  o.Set("simdAvailable", avail);
+  try {
+    o.Set("simd", Napi::String::New(env, kernels().name));
+  } catch (const std::runtime_error& e) {
+    throw a.error(e.what());
+  }
+  return o;
+}
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  Args a(info, "setThreads", 1);
+  threads_set(static_cast<int>(a.dim(0, "threads", 1, 1024)));
+  return info.Env().Undefined();
+}
+
+Napi::Value SetSimd(const Napi::CallbackInfo& info) {
+  Args a(info, "setSimd", 1);
+  if (!info[0].IsString()) throw a.error("argument \"name\" must be a string");
+  try {
+    kernels_select(info[0].As<Napi::String>().Utf8Value().c_str());
+  } catch (const std::runtime_error& e) {
+    throw a.error(e.what());
+  }
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void register_runtime(Napi::Env env, Napi::Object exports) {
+  exports.Set("info", Napi::Function::New(env, Info, "info"));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
+  exports.Set("setSimd", Napi::Function::New(env, SetSimd, "setSimd"));
+}
+
+}  // namespace deeprnn

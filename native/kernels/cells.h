@@ -1,0 +1,45 @@
+// Recurrent cells over a whole sequence, one layer at a time.
+// T=steps, N=batch, H=hidden, G=gates (1 rnn, 3 gru, 4 lstm)
+//
+// gx (T, N, G*H) is the input projection x W_ih^T + b_ih, made beforehand for
+// all steps at once (linear_forward or embedding_forward). The forward saves
+// what its backward needs in `saved`, of cell_saved_floats() per sequence;
+// both take a scratch `work` of cell_*_work_floats(). Backward writes dgx (the
+// gradient of gx, for linear_backward / embedding_backward) and the gradient of
+// the initial state, and accumulates dW_hh and db_hh with +=.
+#pragma once
+
+#include "kernels/common.h"
+
+namespace deeprnn {
+
+long cell_saved_floats(Cell cell, long T, long N, long H);
+long cell_forward_work_floats(Cell cell, long T, long N, long H);
+long cell_backward_work_floats(Cell cell, long T, long N, long H);
+
+// y: (T, N, H) outputs; hT: (N, H); cT: (N, H) for LSTM, else unused
+// saved: cell_saved_floats; gx: (T, N, G*H); h0, c0: (N, H); whh: (G*H, H); bhh: (G*H)
+void cell_forward(Cell cell, float* y, float* hT, float* cT, float* saved, float* work,
+                  const float* gx, const float* h0, const float* c0, const float* whh, const float* bhh,
+                  long T, long N, long H);
+
+// dgx: (T, N, G*H); dh0, dc0: (N, H); dwhh: (G*H, H) +=; dbhh: (G*H) +=
+// dy: (T, N, H); dhT, dcT: (N, H) or null for zero; saved, y, h0, c0 from the forward
+void cell_backward(Cell cell, float* dgx, float* dh0, float* dc0, float* dwhh, float* dbhh, float* work,
+                   const float* dy, const float* dhT, const float* dcT, const float* saved, const float* y,
+                   const float* h0, const float* c0, const float* whh, long T, long N, long H);
+
+void rnn_forward(float* y, float* work, const float* gx, const float* h0, const float* whh, const float* bhh,
+                 long T, long N, long H, bool relu);
+void rnn_backward(float* dgx, float* dh, const float* dy, const float* y, const float* whh, long T, long N,
+                  long H, bool relu);
+void gru_forward(float* y, float* saved, float* work, const float* gx, const float* h0, const float* whh,
+                 const float* bhh, long T, long N, long H);
+void gru_backward(float* dgx, float* dgh, float* dh, const float* dy, const float* saved, const float* y,
+                  const float* h0, const float* whh, long T, long N, long H);
+void lstm_forward(float* y, float* cT, float* saved, float* work, const float* gx, const float* h0,
+                  const float* c0, const float* whh, const float* bhh, long T, long N, long H);
+void lstm_backward(float* dgx, float* dh, float* dc, const float* dy, const float* saved, const float* y,
+                   const float* h0, const float* c0, const float* whh, long T, long N, long H);
+
+}  // namespace deeprnn

@@ -1,0 +1,32 @@
+// Input projections and the output layer fused with softmax cross-entropy.
+// M=rows (T*N), I=input, O=output, V=vocab, H=hidden
+#pragma once
+
+namespace deeprnn {
+
+long linear_work_floats(long I, long O);
+
+// out = x W^T + b;  out: (M, O); work: I*O; x: (M, I); W: (O, I); b: (O)
+void linear_forward(float* out, float* work, const float* x, const float* W, const float* b, long M, long I,
+                    long O);
+// dx = dout W (skipped when dx is null); dW += dout^T x; db += sum_rows dout
+void linear_backward(float* dx, float* dW, float* db, const float* dout, const float* x, const float* W, long M,
+                     long I, long O);
+
+// out[m] = W[:, tokens[m]] + b  (one-hot input times W^T, as a gather)
+// out: (M, O); tokens: (M) in [0, V); W: (O, V); b: (O)
+void embedding_forward(float* out, const int* tokens, const float* W, const float* b, long M, long V, long O);
+// dW[:, tokens[m]] += dout[m]; db += sum_rows dout
+void embedding_backward(float* dW, float* db, const float* dout, const int* tokens, long M, long V, long O);
+
+// loss_m = logsumexp(z_m) - z_m[target_m] with z = Y W^T + b; returns sum_m loss_m
+// logits: (M, V) scratch, left holding z; work: linear_work_floats(H, V); correct: argmax hits
+double xent_forward(float* logits, float* work, long* correct, const float* Y, const float* W, const float* b,
+                    const int* targets, long M, long H, long V);
+// As xent_forward, then dz = scale (softmax(z) - onehot(target)) in logits,
+// dY = dz W, dW += dz^T Y, db += sum_rows dz. Returns sum_m loss_m.
+double xent_forward_backward(float* dY, float* dW, float* db, float* logits, float* work, const float* Y,
+                             const float* W, const float* b, const int* targets, long M, long H, long V,
+                             float scale);
+
+}  // namespace deeprnn

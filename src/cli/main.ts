@@ -1,0 +1,59 @@
+// The deeprnn command-line program.
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { native } from '../native.js';
+import { UsageError } from './errors.js';
+import { registerPredict } from './predict.js';
+import { registerTrain } from './train.js';
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  try {
+    const info = native().info();
+    return `deeprnn ${pkg.version} (simd ${info.simd}; available ${info.simdAvailable.join(', ')}; `
+      + `${info.openmp ? `openmp, ${info.threads} threads` : 'no openmp'})`;
+  } catch (e) {
+    return `deeprnn ${pkg.version} (native addon unavailable: ${(e as Error).message})`;
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('deeprnn');
+  program
+    .description('deep (stacked) RNN, GRU and LSTM language models')
+    .version(version(), '-V, --version')
+    .exitOverride()
+    .showHelpAfterError(false);
+  registerTrain(program);
+  registerPredict(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // commander has printed its own message already
+      return e.exitCode === 0 || e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : 2;
+    }
+    const msg = (e as Error).message ?? String(e);
+    process.stderr.write(`deeprnn: error: ${msg}\n`);
+    if (e instanceof UsageError || isInputError(e)) return 2;
+    if (process.env.DEEPRNN_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+    return 1;
+  }
+}
+
+/** Errors about the user's files and data, as opposed to bugs. */
+function isInputError(e: unknown): boolean {
+  const m = (e as Error).message ?? '';
+  return /^(--corpus|checkpoint |the corpus |batch size |download of |cannot download )/.test(m)
+    || / has sha1 /.test(m)
+    || (e as NodeJS.ErrnoException).code === 'ENOENT'
+    || (e as NodeJS.ErrnoException).code === 'EACCES';
+}
+
+const code = await main(process.argv);
+process.exitCode = code;

@@ -1,0 +1,56 @@
+// Training progress: a cli-progress bar per epoch on a terminal, else one
+// plain line per epoch. With --json the lines go to stderr.
+import cliProgress from 'cli-progress';
+import type { EpochMetrics } from '../train/trainer.js';
+
+export function epochLine(m: EpochMetrics, epochs: number): string {
+  return `epoch ${m.epoch}/${epochs}  train ppl ${m.trainPpl.toFixed(3)}  val ppl ${m.valPpl.toFixed(3)}  `
+    + `tokens/s ${Math.round(m.tokensPerSec)}  ${m.seconds.toFixed(2)}s`;
+}
+
+export class Progress {
+  private bar: cliProgress.SingleBar | null = null;
+  private readonly tty: boolean;
+  private readonly out: NodeJS.WriteStream;
+
+  constructor(
+    private readonly epochs: number,
+    json: boolean,
+  ) {
+    this.out = json ? process.stderr : process.stdout;
+    this.tty = Boolean(this.out.isTTY) && !process.env.CI;
+  }
+
+  log(msg: string): void {
+    this.out.write(msg + '\n');
+  }
+
+  batch(epoch: number, done: number, total: number, loss: number): void {
+    if (!this.tty) return;
+    if (!this.bar) {
+      this.bar = new cliProgress.SingleBar(
+        {
+          stream: this.out,
+          format: 'epoch {epoch}/{epochs} |{bar}| {value}/{total} batches  batch ppl {ppl}',
+          hideCursor: true,
+          clearOnComplete: true,
+        },
+        cliProgress.Presets.shades_classic,
+      );
+      this.bar.start(total, 0, { epoch, epochs: this.epochs, ppl: '-' });
+    }
+    this.bar.update(done, { ppl: Math.exp(loss).toFixed(3) });
+  }
+
+  epoch(m: EpochMetrics): void {
+    this.stop();
+    this.log(epochLine(m, this.epochs));
+  }
+
+  stop(): void {
+    if (this.bar) {
+      this.bar.stop();
+      this.bar = null;
+    }
+  }
+}

@@ -1,0 +1,134 @@
+// Corpus registry (data/corpora.json), data directory, download and sha1 check.
+import { createHash } from 'node:crypto';
+import { createWriteStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface CorpusEntry {
+  name: string;
+  description: string;
+  file: string;
+  url: string;
+  sha1: string;
+  tokenizer: string;
+}
+
+const registryPath = fileURLToPath(new URL('../../data/corpora.json', import.meta.url));
+
+let registryCache: Map<string, CorpusEntry> | undefined;
+
+export function corpusRegistry(): Map<string, CorpusEntry> {
+  if (!registryCache) {
+    const raw = JSON.parse(readFileSync(registryPath, 'utf8')) as Record<string, Omit<CorpusEntry, 'name'>>;
+    registryCache = new Map(Object.entries(raw).map(([name, e]) => [name, { name, ...e }]));
+  }
+  return registryCache;
+}
+
+/** --data-dir, else DEEPRNN_DATA_DIR, else the per-user cache ($XDG_CACHE_HOME or ~/.cache)/deeprnn. */
+export function resolveDataDir(option?: string): string {
+  if (option) return path.resolve(option);
+  const env = process.env.DEEPRNN_DATA_DIR;
+  if (env) return path.resolve(env);
+  const cache = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  return path.join(cache, 'deeprnn');
+}
+
+export async function sha1File(file: string): Promise<string> {
+  return createHash('sha1').update(await readFile(file)).digest('hex');
+}
+
+/**
+ * Path of a registry corpus in `dataDir`, downloading it first when missing
+ * (from DEEPRNN_MIRROR + file when that is set, else from the registry URL).
+ * A file whose sha1 differs from the registry's is refused.
+ */
+export async function ensureCorpus(entry: CorpusEntry, dataDir: string, log?: (msg: string) => void): Promise<string> {
+  const file = path.join(dataDir, entry.file);
+  if (!existsSync(file)) {
+    const mirror = process.env.DEEPRNN_MIRROR;
+    const url = mirror ? mirror.replace(/\/?$/, '/') + entry.file : entry.url;
+    log?.(`downloading ${entry.name} from ${url} to ${file}`);
+    await mkdir(dataDir, { recursive: true });
+    const tmp = `${file}.tmp-${process.pid}`;
+    try {
+      await download(url, tmp);
+      await verifySha1(tmp, entry.sha1, url);
+      await rename(tmp, file);
+    } finally {
+      await rm(tmp, { force: true });
+    }
+  }
+  await verifySha1(file, entry.sha1, file);
+  return file;
+}
+
+async function verifySha1(file: string, expected: string, label: string): Promise<void> {
+  const actual = await sha1File(file);
+  if (actual !== expected) {
+    throw new Error(`${label} has sha1 ${actual}, expected ${expected}; delete or replace the file`);
+  }
+}
+
+/** HTTP(S) GET to a file, following up to 5 redirects. */
+export function download(url: string, dest: string, redirects = 5, timeoutMs = 60_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const get = url.startsWith('https:') ? https.get : url.startsWith('http:') ? http.get : undefined;
+    if (!get) {
+      reject(new Error(`cannot download ${url}: only http and https URLs are supported`));
+      return;
+    }
+    const req = get(url, (res) => {
+      const status = res.statusCode ?? 0;
+      if (status >= 300 && status < 400 && res.headers.location) {
+        res.resume();
+        if (redirects <= 0) reject(new Error(`download of ${url} redirected too many times`));
+        else download(new URL(res.headers.location, url).toString(), dest, redirects - 1, timeoutMs).then(resolve, reject);
+        return;
+      }
+      if (status !== 200) {
+        res.resume();
+        reject(new Error(`download of ${url} failed: HTTP ${status}`));
+        return;
+      }
+      const out = createWriteStream(dest);
+      res.pipe(out);
+      out.on('finish', () => out.close((err) => (err ? reject(err) : resolve())));
+      out.on('error', reject);
+      res.on('error', reject);
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`download of ${url} timed out after ${timeoutMs / 1000} s`)));
+    req.on('error', (err) => reject(new Error(`download of ${url} failed: ${err.message}`)));
+  });
+}
+
+export interface CorpusText {
+  /** Registry name, or the file path for a local file. */
+  name: string;
+  path: string;
+  text: string;
+  /** The registry's tokenizer, or undefined for a local file. */
+  tokenizer?: string;
+}
+
+/** `spec` is a registry name or a path to a local text file. */
+export async function loadCorpus(spec: string, dataDir: string, log?: (msg: string) => void): Promise<CorpusText> {
+  const entry = corpusRegistry().get(spec);
+  if (entry) {
+    const file = await ensureCorpus(entry, dataDir, log);
+    return { name: entry.name, path: file, text: await readFile(file, 'utf8'), tokenizer: entry.tokenizer };
+  }
+  if (!existsSync(spec)) {
+    const names = [...corpusRegistry().keys()].join(', ');
+    throw new Error(`--corpus "${spec}" is neither a known corpus (${names}) nor an existing file`);
+  }
+  const st = statSync(spec);
+  if (!st.isFile()) throw new Error(`--corpus "${spec}" is not a regular file`);
+  const text = await readFile(spec, 'utf8');
+  if ((await stat(spec)).size === 0) throw new Error(`--corpus "${spec}" is empty`);
+  return { name: spec, path: path.resolve(spec), text };
+}

@@ -1,0 +1,50 @@
+// Vocabulary: the sorted set of tokens plus '<unk>', as the book builds it.
+
+export const UNK = '<unk>';
+
+export class Vocab {
+  readonly tokens: readonly string[];
+  readonly unk: number;
+  private readonly index: Map<string, number>;
+
+  constructor(tokens: readonly string[]) {
+    const seen = new Set<string>();
+    for (const t of tokens) {
+      if (seen.has(t)) throw new Error(`vocabulary lists "${t}" twice`);
+      seen.add(t);
+    }
+    if (!seen.has(UNK)) throw new Error(`vocabulary has no "${UNK}" token`);
+    this.tokens = [...tokens];
+    this.index = new Map(this.tokens.map((t, i) => [t, i]));
+    this.unk = this.index.get(UNK)!;
+  }
+
+  /** Sorted set of the tokens with at least `minFreq` occurrences, plus '<unk>' (code-point order). */
+  static build(tokens: Iterable<string>, minFreq = 1): Vocab {
+    const freq = new Map<string, number>();
+    for (const t of tokens) freq.set(t, (freq.get(t) ?? 0) + 1);
+    const kept = [...freq].filter(([, f]) => f >= minFreq).map(([t]) => t);
+    const set = [...new Set([UNK, ...kept])];
+    set.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return new Vocab(set);
+  }
+
+  get size(): number {
+    return this.tokens.length;
+  }
+
+  has(token: string): boolean {
+    return this.index.has(token);
+  }
+
+  /** Index of a token, '<unk>' for unknown ones. */
+  id(token: string): number {
+    return this.index.get(token) ?? this.unk;
+  }
+
+  token(id: number): string {
+    const t = this.tokens[id];
+    if (t === undefined) throw new Error(`token id ${id} is outside the vocabulary of ${this.size}`);
+    return t;
+  }
+}

@@ -1,0 +1,139 @@
+// safetensors: 8-byte little-endian header length, a JSON header
+// {name: {dtype, shape, data_offsets}, "__metadata__": {str: str}}, then the
+// tensor bytes. Written atomically; read with every field checked.
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import path from 'node:path';
+
+export interface Tensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+export interface SafetensorsFile {
+  tensors: Map<string, Tensor>;
+  metadata: Record<string, string>;
+}
+
+/** Refuse headers larger than this before parsing them. */
+const MAX_HEADER = 100 * 1024 * 1024;
+
+export function encodeSafetensors(tensors: Map<string, Tensor>, metadata: Record<string, string>): Buffer {
+  const header: Record<string, unknown> = { __metadata__: metadata };
+  let offset = 0;
+  for (const [name, t] of tensors) {
+    const bytes = t.data.length * 4;
+    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
+  const headerBytes = Buffer.from(json, 'utf8');
+  const out = Buffer.alloc(8 + headerBytes.length + offset);
+  out.writeBigUInt64LE(BigInt(headerBytes.length), 0);
+  headerBytes.copy(out, 8);
+  let pos = 8 + headerBytes.length;
+  for (const t of tensors.values()) {
+    const src = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    if (isLittleEndian()) src.copy(out, pos);
+    else for (let i = 0; i < t.data.length; i++) out.writeFloatLE(t.data[i]!, pos + i * 4);
+    pos += t.data.byteLength;
+  }
+  return out;
+}
+
+export function decodeSafetensors(buf: Buffer, label: string): SafetensorsFile {
+  const fail = (what: string) => new Error(`${label} is not a valid safetensors file: ${what}`);
+  if (buf.length < 8) throw fail(`it has ${buf.length} bytes, fewer than the 8-byte header length`);
+  const n = buf.readBigUInt64LE(0);
+  if (n > BigInt(Math.min(MAX_HEADER, buf.length - 8))) {
+    throw fail(`the header length ${n} exceeds the file's ${buf.length - 8} remaining bytes`);
+  }
+  const headerLen = Number(n);
+  let header: unknown;
+  try {
+    header = JSON.parse(buf.subarray(8, 8 + headerLen).toString('utf8'));
+  } catch {
+    throw fail('the header is not JSON');
+  }
+  if (!header || typeof header !== 'object' || Array.isArray(header)) throw fail('the header is not a JSON object');
+  const dataStart = 8 + headerLen;
+  const dataLen = buf.length - dataStart;
+  const tensors = new Map<string, Tensor>();
+  let metadata: Record<string, string> = {};
+  const spans: [number, number, string][] = [];
+  for (const [name, v] of Object.entries(header as Record<string, unknown>)) {
+    if (name === '__metadata__') {
+      if (!v || typeof v !== 'object' || Array.isArray(v) || !Object.values(v).every((x) => typeof x === 'string')) {
+        throw fail('__metadata__ must map strings to strings');
+      }
+      metadata = v as Record<string, string>;
+      continue;
+    }
+    const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown } | null;
+    if (!e || typeof e !== 'object') throw fail(`entry "${name}" is not an object`);
+    if (e.dtype !== 'F32') throw fail(`tensor "${name}" has dtype ${JSON.stringify(e.dtype)}, only F32 is supported`);
+    const shape = e.shape;
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw fail(`tensor "${name}" has an invalid shape`);
+    }
+    const offs = e.data_offsets;
+    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw fail(`tensor "${name}" has invalid data_offsets`);
+    }
+    const [begin, end] = offs as [number, number];
+    if (begin > end || end > dataLen) throw fail(`tensor "${name}" spans bytes ${begin}..${end}, outside the ${dataLen} data bytes`);
+    const count = (shape as number[]).reduce((a, b) => a * b, 1);
+    if ((end - begin) !== count * 4) {
+      throw fail(`tensor "${name}" of shape [${shape.join(', ')}] needs ${count * 4} bytes, its offsets give ${end - begin}`);
+    }
+    spans.push([begin, end, name]);
+    const data = new Float32Array(count);
+    const bytes = buf.subarray(dataStart + begin, dataStart + end);
+    if (isLittleEndian()) new Uint8Array(data.buffer).set(bytes);
+    else for (let i = 0; i < count; i++) data[i] = bytes.readFloatLE(i * 4);
+    tensors.set(name, { shape: shape as number[], data });
+  }
+  spans.sort((a, b) => a[0] - b[0]);
+  for (let i = 1; i < spans.length; i++) {
+    if (spans[i]![0] < spans[i - 1]![1]) throw fail(`tensors "${spans[i - 1]![2]}" and "${spans[i]![2]}" overlap`);
+  }
+  return { tensors, metadata };
+}
+
+/** Writes `data` to `file` atomically: temp file in the same directory, fsync, rename, fsync of the directory. */
+export function writeFileAtomic(file: string, data: Buffer): void {
+  const dir = path.dirname(path.resolve(file));
+  const tmp = path.join(dir, `.${path.basename(file)}.tmp-${process.pid}`);
+  try {
+    const fd = openSync(tmp, 'w', 0o644);
+    try {
+      let off = 0;
+      while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+  try {
+    const dfd = openSync(dir, 'r');
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+  } catch {
+    // Some filesystems cannot fsync a directory; the rename itself is done.
+  }
+}
+
+export function readSafetensors(file: string): SafetensorsFile {
+  return decodeSafetensors(readFileSync(file), file);
+}
+
+function isLittleEndian(): boolean {
+  return new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+}

@@ -1,0 +1,85 @@
+// The only file that loads the compiled addon. Every native function is typed
+// here; shapes are row-major, T=steps, N=batch, H=hidden, G=gates, V=vocab, M=rows.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export type CellKind = 'rnn' | 'rnn-relu' | 'gru' | 'lstm';
+
+export interface NativeInfo {
+  openmp: boolean;
+  threads: number;
+  simd: string;
+  simdAvailable: string[];
+}
+
+export interface NativeBinding {
+  info(): NativeInfo;
+  setThreads(threads: number): void;
+  setSimd(name: string): void;
+  savedSize(cell: CellKind, T: number, N: number, H: number): number;
+  cellForward(
+    cell: CellKind,
+    y: Float32Array, // (T, N, H) out
+    hT: Float32Array, // (N, H) out
+    cT: Float32Array | null, // (N, H) out, LSTM
+    saved: Float32Array, // savedSize out
+    gx: Float32Array, // (T, N, G*H) input projection incl. b_ih
+    h0: Float32Array, // (N, H)
+    c0: Float32Array | null, // (N, H), LSTM
+    whh: Float32Array, // (G*H, H)
+    bhh: Float32Array, // (G*H)
+    T: number, N: number, H: number,
+  ): void;
+  cellBackward(
+    cell: CellKind,
+    dgx: Float32Array, // (T, N, G*H) out
+    dh0: Float32Array, // (N, H) out
+    dc0: Float32Array | null, // (N, H) out, LSTM
+    dwhh: Float32Array, // (G*H, H) +=
+    dbhh: Float32Array, // (G*H) +=
+    dy: Float32Array, // (T, N, H)
+    dhT: Float32Array | null, // (N, H) or null for zero
+    dcT: Float32Array | null, // (N, H) or null, LSTM
+    saved: Float32Array, // from cellForward
+    y: Float32Array, // (T, N, H) from cellForward
+    h0: Float32Array, // (N, H)
+    c0: Float32Array | null, // (N, H), LSTM
+    whh: Float32Array, // (G*H, H)
+    T: number, N: number, H: number,
+  ): void;
+  linearForward(out: Float32Array /* (M, O) */, x: Float32Array /* (M, I) */, W: Float32Array /* (O, I) */,
+    b: Float32Array /* (O) */, M: number, I: number, O: number): void;
+  linearBackward(dx: Float32Array | null /* (M, I) */, dW: Float32Array /* (O, I) += */, db: Float32Array /* (O) += */,
+    dout: Float32Array /* (M, O) */, x: Float32Array /* (M, I) */, W: Float32Array /* (O, I) */,
+    M: number, I: number, O: number): void;
+  embeddingForward(out: Float32Array /* (M, O) */, tokens: Int32Array /* (M) */, W: Float32Array /* (O, V) */,
+    b: Float32Array /* (O) */, M: number, V: number, O: number): void;
+  embeddingBackward(dW: Float32Array /* (O, V) += */, db: Float32Array /* (O) += */, dout: Float32Array /* (M, O) */,
+    tokens: Int32Array /* (M) */, M: number, V: number, O: number): void;
+  xentForward(logits: Float32Array /* (M, V) out */, Y: Float32Array /* (M, H) */, W: Float32Array /* (V, H) */,
+    b: Float32Array /* (V) */, targets: Int32Array /* (M) */, M: number, H: number, V: number): { loss: number; correct: number };
+  xentForwardBackward(dY: Float32Array /* (M, H) out */, dW: Float32Array /* (V, H) += */, db: Float32Array /* (V) += */,
+    logits: Float32Array /* (M, V) scratch */, Y: Float32Array /* (M, H) */, W: Float32Array /* (V, H) */,
+    b: Float32Array /* (V) */, targets: Int32Array /* (M) */, M: number, H: number, V: number, scale: number): number;
+  sumSquares(x: Float32Array): number;
+  scale(x: Float32Array, s: number): void;
+  sgdStep(params: Float32Array, grads: Float32Array, lr: number): void;
+}
+
+const addonPath = fileURLToPath(new URL('../build/Release/deeprnn.node', import.meta.url));
+
+let binding: NativeBinding | undefined;
+
+/** The native addon, loaded on first use. */
+export function native(): NativeBinding {
+  if (binding) return binding;
+  if (!existsSync(addonPath)) {
+    throw new Error(
+      `deeprnn: the native addon is missing at ${addonPath}; build it with "npm run build:native" (needs cmake and a C++ compiler)`,
+    );
+  }
+  const require = createRequire(import.meta.url);
+  binding = require(addonPath) as NativeBinding;
+  return binding;
+}

@@ -1,0 +1,73 @@
+// Model configuration and the one table of parameters: names and shapes as
+// PyTorch's nn.RNN/GRU/LSTM + nn.Linear, offsets into one flat buffer.
+import type { CellKind } from '../native.js';
+import type { Rng } from '../rng.js';
+
+export const CELLS: readonly CellKind[] = ['rnn', 'rnn-relu', 'gru', 'lstm'];
+
+export interface ModelConfig {
+  cell: CellKind;
+  /** Size of the vocabulary: one-hot input width and output width. */
+  vocabSize: number;
+  /** Hidden size of each layer, bottom first; its length is the number of layers. */
+  hidden: number[];
+  /** Dropout between layers (not after the last), inverted, training only. */
+  dropout: number;
+}
+
+export interface ParamInfo {
+  name: string;
+  shape: number[];
+  offset: number;
+  size: number;
+}
+
+export function gatesOf(cell: CellKind): number {
+  return cell === 'gru' ? 3 : cell === 'lstm' ? 4 : 1;
+}
+
+/** Input width of layer l: the vocabulary (one-hot) for the first, else the layer below. */
+export function layerInput(cfg: ModelConfig, l: number): number {
+  return l === 0 ? cfg.vocabSize : cfg.hidden[l - 1]!;
+}
+
+/** (name, shape, offset) of every parameter, in PyTorch's state_dict order. */
+export function paramTable(cfg: ModelConfig): ParamInfo[] {
+  const table: ParamInfo[] = [];
+  let offset = 0;
+  const add = (name: string, shape: number[]) => {
+    const size = shape.reduce((a, b) => a * b, 1);
+    table.push({ name, shape, offset, size });
+    offset += size;
+  };
+  const G = gatesOf(cfg.cell);
+  cfg.hidden.forEach((H, l) => {
+    add(`rnn.weight_ih_l${l}`, [G * H, layerInput(cfg, l)]);
+    add(`rnn.weight_hh_l${l}`, [G * H, H]);
+    add(`rnn.bias_ih_l${l}`, [G * H]);
+    add(`rnn.bias_hh_l${l}`, [G * H]);
+  });
+  const top = cfg.hidden[cfg.hidden.length - 1]!;
+  add('linear.weight', [cfg.vocabSize, top]);
+  add('linear.bias', [cfg.vocabSize]);
+  return table;
+}
+
+export function paramCount(table: ParamInfo[]): number {
+  const last = table[table.length - 1];
+  return last ? last.offset + last.size : 0;
+}
+
+/**
+ * PyTorch's default initialisation: every recurrent weight and bias of a layer
+ * uniform(-1/sqrt(H), 1/sqrt(H)); nn.Linear's weight and bias uniform(-1/sqrt(in), 1/sqrt(in)).
+ */
+export function initParams(params: Float32Array | Float64Array, cfg: ModelConfig, rng: Rng): void {
+  const top = cfg.hidden[cfg.hidden.length - 1]!;
+  for (const p of paramTable(cfg)) {
+    const layer = /_l(\d+)$/.exec(p.name);
+    const fanIn = layer ? cfg.hidden[Number(layer[1])]! : top;
+    const bound = 1 / Math.sqrt(fanIn);
+    for (let i = 0; i < p.size; i++) params[p.offset + i] = (2 * rng.uniform() - 1) * bound;
+  }
+}

@@ -1,0 +1,286 @@
+// The book's StackedRNNScratch as a language model, in float64 TypeScript:
+// every equation written out per time step and per example, forward and
+// backward. It is the oracle the native code is tested against, and
+// `deeprnn train --impl scratch` trains with it (slowly).
+// T=steps, N=batch, I=input, H=hidden, V=vocab; batches are time-major (T, N).
+import type { Batch } from '../data/datamodule.js';
+import { Rng } from '../rng.js';
+import { gatesOf, initParams, layerInput, paramCount, paramTable, type ModelConfig } from './config.js';
+import { fillDropoutMask, type EvalResult, type ForwardOptions, type LanguageModel } from './lm.js';
+import { Module } from './module.js';
+
+const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+
+interface LayerParams {
+  H: number;
+  I: number;
+  wih: Float64Array; // (G*H, I)
+  whh: Float64Array; // (G*H, H)
+  bih: Float64Array; // (G*H)
+  bhh: Float64Array; // (G*H)
+  dwih: Float64Array;
+  dwhh: Float64Array;
+  dbih: Float64Array;
+  dbhh: Float64Array;
+}
+
+interface LayerCache {
+  x: Float64Array | null; // (T, N, I) input; null for layer 0 (tokens)
+  y: Float64Array; // (T, N, H)
+  out: Float64Array; // y after dropout: the next layer's input
+  mask: Float64Array | null;
+  gates: Float64Array; // (T, N, G*H) activated gates: rnn [h], gru [r, z, n], lstm [i, f, g, o]
+  extra: Float64Array; // (T, N, H): gru W_hn h + b_hn, lstm c
+}
+
+/** out (R) = W (R, C) v (C) + b (R), v read from v[vo..vo+C) */
+function affine(out: Float64Array, W: Float64Array, v: ArrayLike<number>, vo: number, b: Float64Array, R: number, C: number): void {
+  for (let r = 0; r < R; r++) {
+    let s = b[r]!;
+    for (let c = 0; c < C; c++) s += W[r * C + c]! * v[vo + c]!;
+    out[r] = s;
+  }
+}
+
+export class RNNLMScratch extends Module<Float64Array> implements LanguageModel {
+  private readonly layers: LayerParams[];
+  private caches: LayerCache[] = [];
+  private batch: Batch | null = null;
+  private dTop: Float64Array | null = null;
+
+  constructor(
+    readonly config: ModelConfig,
+    rng: Rng = new Rng(0),
+  ) {
+    const table = paramTable(config);
+    const n = paramCount(table);
+    super(table, new Float64Array(n), new Float64Array(n));
+    initParams(this.params, config, rng);
+    this.layers = config.hidden.map((H, l) => ({
+      H,
+      I: layerInput(config, l),
+      wih: this.param(`rnn.weight_ih_l${l}`),
+      whh: this.param(`rnn.weight_hh_l${l}`),
+      bih: this.param(`rnn.bias_ih_l${l}`),
+      bhh: this.param(`rnn.bias_hh_l${l}`),
+      dwih: this.grad(`rnn.weight_ih_l${l}`),
+      dwhh: this.grad(`rnn.weight_hh_l${l}`),
+      dbih: this.grad(`rnn.bias_ih_l${l}`),
+      dbhh: this.grad(`rnn.bias_hh_l${l}`),
+    }));
+  }
+
+  forward(batch: Batch, opts: ForwardOptions): number {
+    const Y = this.stackForward(batch, opts);
+    const { lossSum, dlogitsTop } = this.output(Y, batch, opts.train);
+    this.batch = batch;
+    this.dTop = dlogitsTop;
+    return lossSum / (batch.T * batch.N);
+  }
+
+  evaluate(batch: Batch): EvalResult {
+    const Y = this.stackForward(batch, { train: false });
+    const { lossSum, correct } = this.output(Y, batch, false);
+    return { lossSum, correct, count: batch.T * batch.N };
+  }
+
+  backward(): void {
+    if (!this.dTop || !this.batch) throw new Error('backward() needs a training forward() first');
+    this.stackBackward(this.dTop, this.batch);
+    this.dTop = null;
+  }
+
+  /** Runs every layer over the whole sequence; returns the top layer's output (T, N, H). */
+  private stackForward(batch: Batch, opts: ForwardOptions): Float64Array {
+    const { T, N, inputs } = batch;
+    const { cell, dropout } = this.config;
+    const G = gatesOf(cell);
+    this.caches = [];
+    let x: Float64Array | null = null;
+    this.layers.forEach((p, l) => {
+      const { H, I } = p;
+      const y = new Float64Array(T * N * H);
+      const gates = new Float64Array(T * N * G * H);
+      const extra = new Float64Array(T * N * H);
+      const gx = new Float64Array(G * H);
+      const gh = new Float64Array(G * H);
+      for (let n = 0; n < N; n++) {
+        let h = new Float64Array(H); // H_0 = 0
+        let c = new Float64Array(H);
+        for (let t = 0; t < T; t++) {
+          const row = t * N + n;
+          // gx = W_ih x_t + b_ih (one-hot x: a column of W_ih)
+          if (x) affine(gx, p.wih, x, row * I, p.bih, G * H, I);
+          else for (let r = 0; r < G * H; r++) gx[r] = p.wih[r * I + inputs[row]!]! + p.bih[r]!;
+          // gh = W_hh h_{t-1} + b_hh
+          affine(gh, p.whh, h, 0, p.bhh, G * H, H);
+          const g = gates.subarray(row * G * H, (row + 1) * G * H);
+          const hNew = new Float64Array(H);
+          const cNew = new Float64Array(H);
+          for (let j = 0; j < H; j++) {
+            if (cell === 'rnn' || cell === 'rnn-relu') {
+              // h = phi(W_ih x + b_ih + W_hh h + b_hh)
+              const a = gx[j]! + gh[j]!;
+              hNew[j] = g[j] = cell === 'rnn' ? Math.tanh(a) : Math.max(a, 0);
+            } else if (cell === 'gru') {
+              // r, z = sigmoid(...); n = tanh(gx_n + r * gh_n); h = (1 - z) n + z h
+              const r = sigmoid(gx[j]! + gh[j]!);
+              const z = sigmoid(gx[H + j]! + gh[H + j]!);
+              const nn = Math.tanh(gx[2 * H + j]! + r * gh[2 * H + j]!);
+              g[j] = r;
+              g[H + j] = z;
+              g[2 * H + j] = nn;
+              extra[row * H + j] = gh[2 * H + j]!;
+              hNew[j] = (1 - z) * nn + z * h[j]!;
+            } else {
+              // i, f, o = sigmoid(...); g = tanh(...); c = f c + i g; h = o tanh(c)
+              const ig = sigmoid(gx[j]! + gh[j]!);
+              const fg = sigmoid(gx[H + j]! + gh[H + j]!);
+              const gg = Math.tanh(gx[2 * H + j]! + gh[2 * H + j]!);
+              const og = sigmoid(gx[3 * H + j]! + gh[3 * H + j]!);
+              g[j] = ig;
+              g[H + j] = fg;
+              g[2 * H + j] = gg;
+              g[3 * H + j] = og;
+              cNew[j] = fg * c[j]! + ig * gg;
+              extra[row * H + j] = cNew[j]!;
+              hNew[j] = og * Math.tanh(cNew[j]!);
+            }
+          }
+          h = hNew;
+          c = cNew;
+          y.set(h, row * H);
+        }
+      }
+      let out = y;
+      let mask: Float64Array | null = null;
+      if (opts.train && dropout > 0 && l < this.layers.length - 1) {
+        if (!opts.rng) throw new Error('training with dropout needs an rng');
+        mask = new Float64Array(T * N * H);
+        fillDropoutMask(mask, dropout, opts.rng);
+        out = y.map((v, i) => v * mask![i]!);
+      }
+      this.caches.push({ x, y, out, mask, gates, extra });
+      x = out;
+    });
+    return x!;
+  }
+
+  /** Linear output layer and cross-entropy; in training also d(mean loss)/dY_top and the output gradients. */
+  private output(Y: Float64Array, batch: Batch, train: boolean): { lossSum: number; correct: number; dlogitsTop: Float64Array | null } {
+    const { T, N, targets } = batch;
+    const M = T * N;
+    const V = this.config.vocabSize;
+    const H = this.config.hidden[this.config.hidden.length - 1]!;
+    const W = this.param('linear.weight');
+    const b = this.param('linear.bias');
+    const dW = this.grad('linear.weight');
+    const db = this.grad('linear.bias');
+    const z = new Float64Array(V);
+    const dY = train ? new Float64Array(M * H) : null;
+    let lossSum = 0;
+    let correct = 0;
+    for (let m = 0; m < M; m++) {
+      affine(z, W, Y, m * H, b, V, H);
+      let max = -Infinity;
+      let arg = 0;
+      for (let v = 0; v < V; v++) if (z[v]! > max) { max = z[v]!; arg = v; }
+      let se = 0;
+      for (let v = 0; v < V; v++) se += Math.exp(z[v]! - max);
+      const tgt = targets[m]!;
+      lossSum += max + Math.log(se) - z[tgt]!;
+      if (arg === tgt) correct++;
+      if (dY) {
+        // dlogits = (softmax(z) - onehot(target)) / M
+        for (let v = 0; v < V; v++) {
+          const d = (Math.exp(z[v]! - max) / se - (v === tgt ? 1 : 0)) / M;
+          db[v]! += d;
+          for (let j = 0; j < H; j++) {
+            dW[v * H + j]! += d * Y[m * H + j]!;
+            dY[m * H + j]! += d * W[v * H + j]!;
+          }
+        }
+      }
+    }
+    return { lossSum, correct, dlogitsTop: dY };
+  }
+
+  /** Backpropagation through time, top layer first. */
+  private stackBackward(dTop: Float64Array, batch: Batch): void {
+    const { T, N, inputs } = batch;
+    const { cell } = this.config;
+    const G = gatesOf(cell);
+    let dOut = dTop;
+    for (let l = this.layers.length - 1; l >= 0; l--) {
+      const p = this.layers[l]!;
+      const { H, I } = p;
+      const { x, y, gates, extra } = this.caches[l]!;
+      const dx = x ? new Float64Array(T * N * I) : null;
+      const dgx = new Float64Array(G * H);
+      const dgh = new Float64Array(G * H);
+      for (let n = 0; n < N; n++) {
+        let dh = new Float64Array(H); // dL/dh_t from step t+1
+        let dc = new Float64Array(H);
+        for (let t = T - 1; t >= 0; t--) {
+          const row = t * N + n;
+          const hPrev = t > 0 ? y.subarray((row - N) * H, (row - N + 1) * H) : new Float64Array(H);
+          const cPrev = t > 0 ? extra.subarray((row - N) * H, (row - N + 1) * H) : new Float64Array(H);
+          const g = gates.subarray(row * G * H, (row + 1) * G * H);
+          const dhPrev = new Float64Array(H);
+          const dcPrev = new Float64Array(H);
+          for (let j = 0; j < H; j++) {
+            const d = dOut[row * H + j]! + dh[j]!;
+            if (cell === 'rnn' || cell === 'rnn-relu') {
+              const h = g[j]!;
+              dgx[j] = dgh[j] = cell === 'rnn' ? d * (1 - h * h) : h > 0 ? d : 0;
+            } else if (cell === 'gru') {
+              const r = g[j]!, z = g[H + j]!, nn = g[2 * H + j]!, hn = extra[row * H + j]!;
+              const dan = d * (1 - z) * (1 - nn * nn);
+              const dar = dan * hn * r * (1 - r);
+              const daz = d * (hPrev[j]! - nn) * z * (1 - z);
+              dgx[j] = dgh[j] = dar;
+              dgx[H + j] = dgh[H + j] = daz;
+              dgx[2 * H + j] = dan;
+              dgh[2 * H + j] = dan * r;
+              dhPrev[j] = d * z;
+            } else {
+              const ig = g[j]!, fg = g[H + j]!, gg = g[2 * H + j]!, og = g[3 * H + j]!;
+              const tc = Math.tanh(extra[row * H + j]!);
+              const dct = dc[j]! + d * og * (1 - tc * tc);
+              dgx[j] = dgh[j] = dct * gg * ig * (1 - ig);
+              dgx[H + j] = dgh[H + j] = dct * cPrev[j]! * fg * (1 - fg);
+              dgx[2 * H + j] = dgh[2 * H + j] = dct * ig * (1 - gg * gg);
+              dgx[3 * H + j] = dgh[3 * H + j] = d * tc * og * (1 - og);
+              dcPrev[j] = dct * fg;
+            }
+          }
+          for (let r = 0; r < G * H; r++) {
+            // dW_ih += dgx x^T, db_ih += dgx, dx = W_ih^T dgx
+            p.dbih[r]! += dgx[r]!;
+            if (x) {
+              for (let i = 0; i < I; i++) {
+                p.dwih[r * I + i]! += dgx[r]! * x[row * I + i]!;
+                dx![row * I + i]! += p.wih[r * I + i]! * dgx[r]!;
+              }
+            } else {
+              p.dwih[r * I + inputs[row]!]! += dgx[r]!;
+            }
+            // dW_hh += dgh h_{t-1}^T, db_hh += dgh, dh_{t-1} += W_hh^T dgh
+            p.dbhh[r]! += dgh[r]!;
+            for (let j = 0; j < H; j++) {
+              p.dwhh[r * H + j]! += dgh[r]! * hPrev[j]!;
+              dhPrev[j]! += p.whh[r * H + j]! * dgh[r]!;
+            }
+          }
+          dh = dhPrev;
+          dc = dcPrev;
+        }
+      }
+      if (dx) {
+        const below = this.caches[l - 1]!;
+        if (below.mask) for (let i = 0; i < dx.length; i++) dx[i]! *= below.mask[i]!;
+        dOut = dx;
+      }
+    }
+  }
+}

@@ -1,0 +1,75 @@
+// A small seeded generator (xoshiro128**, seeded through splitmix32) whose
+// whole state is four 32-bit words, so checkpoints can store and restore it.
+
+export type RngState = [number, number, number, number];
+
+function splitmix32(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x9e3779b9) >>> 0;
+    let z = s;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+    return (z ^ (z >>> 16)) >>> 0;
+  };
+}
+
+export class Rng {
+  private s: Uint32Array;
+
+  constructor(seed: number) {
+    const next = splitmix32(seed);
+    this.s = new Uint32Array([next(), next(), next(), next()]);
+    if ((this.s[0]! | this.s[1]! | this.s[2]! | this.s[3]!) === 0) this.s[0] = 1;
+  }
+
+  static fromState(state: RngState): Rng {
+    const r = new Rng(0);
+    r.s.set(state);
+    return r;
+  }
+
+  state(): RngState {
+    return [this.s[0]!, this.s[1]!, this.s[2]!, this.s[3]!];
+  }
+
+  /** Next 32 random bits as an unsigned integer. */
+  nextU32(): number {
+    const s = this.s;
+    const result = Math.imul(rotl(Math.imul(s[1]!, 5), 7), 9) >>> 0;
+    const t = s[1]! << 9;
+    s[2]! ^= s[0]!;
+    s[3]! ^= s[1]!;
+    s[1]! ^= s[2]!;
+    s[0]! ^= s[3]!;
+    s[2]! ^= t;
+    s[3] = rotl(s[3]!, 11);
+    return result;
+  }
+
+  /** Uniform in [0, 1) with 53 random bits. */
+  uniform(): number {
+    const hi = this.nextU32() >>> 5;
+    const lo = this.nextU32() >>> 6;
+    return (hi * 67108864 + lo) / 9007199254740992;
+  }
+
+  /** Uniform integer in [0, n). */
+  below(n: number): number {
+    return Math.floor(this.uniform() * n);
+  }
+
+  /** Fisher-Yates shuffle in place. */
+  shuffle(a: Int32Array | number[]): void {
+    for (let i = a.length - 1; i > 0; i--) {
+      const j = this.below(i + 1);
+      const t = a[i]!;
+      a[i] = a[j]!;
+      a[j] = t;
+    }
+  }
+}
+
+function rotl(x: number, k: number): number {
+  return ((x << k) | (x >>> (32 - k))) >>> 0;
+}
