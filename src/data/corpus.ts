@@ -1,7 +1,7 @@
 // Corpus registry (data/corpora.json), data directory, download and sha1 check.
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
@@ -128,7 +128,6 @@ export async function loadCorpus(spec: string, dataDir: string, log?: (msg: stri
   }
   const st = statSync(spec);
   if (!st.isFile()) throw new Error(`--corpus "${spec}" is not a regular file`);
-  const text = await readFile(spec, 'utf8');
-  if ((await stat(spec)).size === 0) throw new Error(`--corpus "${spec}" is empty`);
-  return { name: spec, path: path.resolve(spec), text };
+  if (st.size === 0) throw new Error(`--corpus "${spec}" is empty`);
+  return { name: spec, path: path.resolve(spec), text: await readFile(spec, 'utf8') };
 }

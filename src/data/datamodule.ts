@@ -44,7 +44,6 @@ export class WindowDataModule {
       throw new Error(`batch size ${batchSize} is larger than the ${numTrain} training windows`);
     }
     this.order = new Int32Array(numTrain);
-    for (let i = 0; i < numTrain; i++) this.order[i] = i;
   }
 
   get numTrainBatches(): number {
@@ -55,8 +54,13 @@ export class WindowDataModule {
     return Math.ceil(this.opts.numVal / this.opts.batchSize);
   }
 
-  /** Training batches in a fresh random order (the last one may be smaller). The batch buffers are reused. */
+  /**
+   * Training batches in a random order that depends only on the rng's state
+   * (a fresh permutation of 0..numTrain-1 each epoch); the last batch may be
+   * smaller. The batch buffers are reused: use each batch before the next.
+   */
   *trainBatches(rng: Rng): Generator<Batch> {
+    for (let i = 0; i < this.order.length; i++) this.order[i] = i;
     rng.shuffle(this.order);
     const { numTrain, batchSize } = this.opts;
     for (let s = 0; s < numTrain; s += batchSize) {

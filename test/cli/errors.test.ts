@@ -1,0 +1,102 @@
+// Every user-facing error of the CLI: one line naming what was wrong and what
+// was expected, exit code 2, no stack trace, nothing written.
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cli, QUICK } from '../helpers/cli.js';
+import { tmpDir } from '../helpers/tmp.js';
+
+const dir = tmpDir();
+
+function expectUsage(args: string[], message: string) {
+  const out = path.join(dir, 'never.safetensors');
+  const r = cli([...args, ...(args[0] === 'train' ? ['--out', out] : [])]);
+  expect(r.code).toBe(2);
+  expect(r.stdout).toBe('');
+  const lines = r.stderr.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toBe(`deeprnn: error: ${message}`);
+  expect(existsSync(out)).toBe(false);
+}
+
+describe('train option errors', () => {
+  it.each([
+    [['--cell', 'tree'], '--cell must be one of rnn|rnn-relu|gru|lstm, got "tree"'],
+    [['--layers', '0'], '--layers must be an integer from 1 to 64, got "0"'],
+    [['--layers', '2.5'], '--layers must be an integer from 1 to 64, got "2.5"'],
+    [['--hidden', 'abc'], '--hidden must be an integer from 1 to 65536, got "abc"'],
+    [['--dropout', '1'], '--dropout must be a number in [0, 1), got "1"'],
+    [['--epochs', '-3'], '--epochs must be an integer from 1 to 1000000, got "-3"'],
+    [['--batch-size', '0'], '--batch-size must be an integer from 1 to 10000000, got "0"'],
+    [['--num-steps', 'x'], '--num-steps must be an integer from 1 to 1000000, got "x"'],
+    [['--num-train', '0'], '--num-train must be an integer from 1 to 1000000000, got "0"'],
+    [['--num-val', ''], '--num-val must be an integer from 1 to 1000000000, got ""'],
+    [['--lr', '0'], '--lr must be a positive number, got "0"'],
+    [['--lr', 'NaN'], '--lr must be a positive number, got "NaN"'],
+    [['--clip', '-1'], '--clip must be a number >= 0 (0 turns clipping off), got "-1"'],
+    [['--seed', '1e3'], '--seed must be an integer from 0 to 4294967295, got "1e3"'],
+    [['--threads', '0'], '--threads must be an integer from 1 to 1024, got "0"'],
+    [['--impl', 'gpu'], '--impl must be one of native|scratch, got "gpu"'],
+  ])('%j', (args, message) => expectUsage(['train', ...args], message));
+
+  it('refuses an empty --out', () => {
+    const r = cli(['train', '--out', '']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe('deeprnn: error: --out must be a file path, got ""');
+  });
+
+  it('refuses unknown corpora and files', () => {
+    expectUsage(['train', '--corpus', 'nosuchbook'], '--corpus "nosuchbook" is neither a known corpus (timemachine) nor an existing file');
+    expectUsage(['train', '--corpus', dir], `--corpus "${dir}" is not a regular file`);
+  });
+
+  it('refuses data too small for the windows before training', () => {
+    const small = path.join(dir, 'small.txt');
+    writeFileSync(small, 'just a few words here');
+    expectUsage(['train', '--corpus', small, '--num-steps', '32'], 'the corpus has 21 tokens, fewer than num-steps + 1 = 33');
+    expectUsage(['train', '--num-train', '170000'], 'the corpus gives 173396 windows of 33 tokens, fewer than num-train + num-val = 175000');
+    expectUsage(['train', '--num-train', '100', '--batch-size', '101'], 'batch size 101 is larger than the 100 training windows');
+  });
+
+  it('refuses a corpus whose sha1 differs', () => {
+    const d = path.join(dir, 'data');
+    const file = path.join(d, 'timemachine.txt');
+    mkdirSync(d);
+    writeFileSync(file, 'tampered');
+    const r = cli(['train', '--data-dir', d, '--out', path.join(dir, 'x.safetensors')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toMatch(new RegExp(`^deeprnn: error: ${file} has sha1 [0-9a-f]{40}, expected 090b5e7e70c295757f55df93cb0a180b9691891a; delete or replace the file$`));
+  });
+
+  it('refuses unknown options and commands with exit code 2', () => {
+    const r = cli(['train', '--layer', '2']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("unknown option '--layer'");
+    expect(cli(['fly']).code).toBe(2);
+  });
+});
+
+describe('predict errors', () => {
+  it('refuses a missing or invalid checkpoint in one line', () => {
+    const missing = path.join(dir, 'none.safetensors');
+    expectUsage(['predict', 'it has', '--model', missing], `checkpoint ${missing} does not exist (train one with "deeprnn train --out ${missing}")`);
+    const junk = path.join(dir, 'junk.safetensors');
+    writeFileSync(junk, 'junk');
+    expectUsage(['predict', 'it has', '--model', junk], `${junk} is not a valid safetensors file: it has 4 bytes, fewer than the 8-byte header length`);
+  });
+
+  it('validates --num-preds and the prefix', () => {
+    expectUsage(['predict', 'it', '--num-preds', '-1'], '--num-preds must be an integer from 0 to 1000000, got "-1"');
+    const model = path.join(dir, 'tiny.safetensors');
+    expect(cli(['train', ...QUICK, '--epochs', '1', '--out', model]).code).toBe(0);
+    expectUsage(['predict', '', '--model', model], 'the prefix "" has no tokens after normalisation; give at least one letter');
+  });
+});
+
+describe('version', () => {
+  it('says which kernels run', () => {
+    const r = cli(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^deeprnn \d+\.\d+\.\d+ \(simd (scalar|avx2|avx512); available scalar/);
+  });
+});

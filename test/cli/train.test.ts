@@ -1,0 +1,87 @@
+// deeprnn train and predict as a user runs them (spawns bin/deeprnn).
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadCheckpoint } from '../../src/io/checkpoint.js';
+import { cli, QUICK } from '../helpers/cli.js';
+import { SHARED_DATA } from '../helpers/paths.js';
+import { tmpDir } from '../helpers/tmp.js';
+
+const dir = tmpDir();
+
+describe('deeprnn train', () => {
+  it('prints one line per epoch when stdout is not a terminal and writes a checkpoint', () => {
+    const out = path.join(dir, 'plain.safetensors');
+    const r = cli(['train', ...QUICK, '--out', out]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^epoch 1\/2 {2}train ppl \d+\.\d{3} {2}val ppl \d+\.\d{3} {2}tokens\/s \d+ {2}\d+\.\d\ds$/);
+    expect(lines[1]).toMatch(/^epoch 2\/2 /);
+    expect(lines[2]).toMatch(/^done: train ppl .* best val ppl .*checkpoint /);
+    const ck = loadCheckpoint(out);
+    expect(ck.meta.config).toEqual({ cell: 'gru', vocabSize: 28, hidden: [16, 16], dropout: 0 });
+    expect(ck.meta.history).toHaveLength(2);
+    expect(ck.meta.training.lr).toBe(2);
+    expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
+  });
+
+  it('with --json prints only one JSON object on stdout', () => {
+    const out = path.join(dir, 'json.safetensors');
+    const r = cli(['train', ...QUICK, '--cell', 'lstm', '--layers', '3', '--dropout', '0.2', '--out', out, '--json', '--threads', '1']);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const j = JSON.parse(lines[0]!);
+    expect(Object.keys(j)).toEqual(expect.arrayContaining(['train_ppl', 'val_ppl', 'best_val_ppl', 'epochs', 'seconds', 'tokens_per_s', 'checkpoint']));
+    expect(j.epochs).toBe(2);
+    expect(j.checkpoint).toBe(out);
+    expect(j.val_ppl).toBeGreaterThan(1);
+    expect(j.val_ppl).toBeLessThan(28);
+    expect(r.stderr).toMatch(/epoch 2\/2/);
+    expect(loadCheckpoint(out).meta.config.hidden).toEqual([16, 16, 16]);
+  });
+
+  it('gives the same result with the same seed, and the scratch implementation agrees', () => {
+    const run = (impl: string, seed: string) =>
+      JSON.parse(cli(['train', ...QUICK, '--epochs', '1', '--hidden', '8', '--impl', impl, '--seed', seed, '--out', path.join(dir, `${impl}${seed}.safetensors`), '--json']).stdout);
+    const a = run('native', '1');
+    expect(run('native', '1').val_ppl).toBe(a.val_ppl);
+    expect(run('native', '2').val_ppl).not.toBe(a.val_ppl);
+    const s = run('scratch', '1');
+    expect(Math.abs(s.val_ppl - a.val_ppl) / a.val_ppl).toBeLessThan(1e-4);
+  });
+
+  it('trains on a local text file', () => {
+    const file = path.join(dir, 'book.txt');
+    writeFileSync(file, readFileSync(path.join(SHARED_DATA, 'timemachine.txt'), 'utf8').slice(0, 30_000));
+    const out = path.join(dir, 'local.safetensors');
+    const r = cli(['train', ...QUICK, '--epochs', '1', '--corpus', file, '--out', out, '--json']);
+    expect(r.code).toBe(0);
+    expect(loadCheckpoint(out).meta.training.corpus).toBe(file);
+  });
+});
+
+describe('deeprnn predict', () => {
+  it("prints the prefix and 20 greedily predicted characters", () => {
+    const model = path.join(dir, 'plain.safetensors');
+    const r = cli(['predict', 'it has', '--model', model]);
+    expect(r.code).toBe(0);
+    const text = r.stdout.replace(/\n$/, '');
+    expect(text.startsWith('it has')).toBe(true);
+    expect(text).toHaveLength(26);
+    expect(text).toMatch(/^[a-z <unk>]+$/);
+    const j = JSON.parse(cli(['predict', 'It Has', '--model', model, '--json', '--num-preds', '5']).stdout);
+    expect(j.prefix).toBe('It Has');
+    expect(j.text).toBe(text.slice(0, 11));
+  });
+
+  it('reads the default checkpoint path that train writes', () => {
+    const cwd = tmpDir();
+    expect(cli(['train', ...QUICK, '--epochs', '1'], { cwd }).code).toBe(0);
+    expect(existsSync(path.join(cwd, 'checkpoints', 'deeprnn.safetensors'))).toBe(true);
+    const r = cli(['predict', 'the time'], { cwd });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^the time.{20}\n$/);
+  });
+});

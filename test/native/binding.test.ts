@@ -1,0 +1,133 @@
+// The native boundary: every exported function refuses wrong arguments with
+// an Error that names the argument, and the kernel tables agree.
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { native } from '../../src/native.js';
+import { CELLS } from '../../src/nn/config.js';
+import { RNNLM } from '../../src/nn/rnnlm.js';
+import { RNNLMScratch } from '../../src/nn/scratch.js';
+import { Rng } from '../../src/rng.js';
+import { randomBatch } from '../helpers/batch.js';
+import { expectClose } from '../helpers/compare.js';
+import { ROOT } from '../helpers/paths.js';
+
+const nat = native();
+const f = (n: number) => new Float32Array(n);
+
+describe('argument checks', () => {
+  it('cellForward names each wrong argument', () => {
+    // gru, T=2, N=3, H=4: y 24, hT 12, saved 2*3*16, gx 72, h0 12, whh 48, bhh 12
+    const ok = () => ['gru', f(24), f(12), null, f(96), f(72), f(12), null, f(48), f(12), 2, 3, 4] as const;
+    const call = (args: readonly unknown[]) => () => (nat.cellForward as (...a: unknown[]) => void)(...args);
+    expect(call(ok())).not.toThrow();
+    const with_ = (i: number, v: unknown) => { const a: unknown[] = [...ok()]; a[i] = v; return a; };
+    expect(call(with_(0, 'tree'))).toThrow('cellForward: argument "cell" must be one of rnn|rnn-relu|gru|lstm, got "tree"');
+    expect(call(with_(1, f(23)))).toThrow('cellForward: argument "y" must have length 24, got 23');
+    expect(call(with_(1, new Float64Array(24)))).toThrow('cellForward: argument "y" must be a Float32Array');
+    expect(call(with_(5, [1, 2]))).toThrow('cellForward: argument "gx" must be a Float32Array');
+    expect(call(with_(8, f(12)))).toThrow('cellForward: argument "whh" must have length 48, got 12');
+    expect(call(with_(10, 0))).toThrow('cellForward: argument "T" must be an integer from 1 to');
+    expect(call(with_(11, 1.5))).toThrow('cellForward: argument "N" must be an integer from 1 to');
+    expect(call(with_(12, '4'))).toThrow('cellForward: argument "H" must be an integer, got a non-number');
+    expect(call(ok().slice(0, 5))).toThrow('cellForward: expected 13 arguments, got 5');
+    expect(call(with_(12, 2 ** 32))).toThrow('cellForward: argument "H" must be an integer from 1 to 2147483648, got');
+  });
+
+  it('LSTM needs its cell state buffers', () => {
+    const args = ['lstm', f(24), f(12), null, f(2 * 3 * 24), f(96), f(12), f(12), f(64), f(16), 2, 3, 4];
+    expect(() => (nat.cellForward as (...a: unknown[]) => void)(...args)).toThrow('cellForward: argument "cT" must be a Float32Array');
+  });
+
+  it('refuses detached buffers', () => {
+    const y = f(24);
+    structuredClone(y.buffer, { transfer: [y.buffer] });
+    expect(() => nat.cellForward('rnn', y, f(12), null, f(0), f(24), f(12), null, f(16), f(4), 2, 3, 4))
+      .toThrow('cellForward: argument "y" is a detached Float32Array');
+  });
+
+  it('refuses token ids outside the vocabulary', () => {
+    expect(() => nat.embeddingForward(f(6), Int32Array.from([0, 5]), f(15), f(3), 2, 5, 3))
+      .toThrow('embeddingForward: argument "tokens"[1] = 5 is outside [0, 5)');
+    expect(() => nat.xentForward(f(4), f(6), f(6), f(2), Int32Array.from([-1, 0]), 2, 3, 2))
+      .toThrow('xentForward: argument "targets"[0] = -1 is outside [0, 2)');
+    expect(() => nat.embeddingBackward(f(15), f(3), f(6), new Uint32Array(2) as never, 2, 5, 3))
+      .toThrow('embeddingBackward: argument "tokens" must be a Int32Array');
+  });
+
+  it('checks the other functions', () => {
+    expect(() => nat.linearForward(f(6), f(4), f(6), f(3), 2, 3, 3)).toThrow('linearForward: argument "x" must have length 6, got 4');
+    expect(() => nat.linearBackward(f(1), f(6), f(3), f(6), f(4), f(6), 2, 2, 3)).toThrow('linearBackward: argument "dx" must have length 4, got 1');
+    expect(() => nat.xentForwardBackward(f(6), f(6), f(2), f(4), f(6), f(6), f(2), Int32Array.from([0, 1]), 2, 3, 2, NaN))
+      .toThrow('xentForwardBackward: argument "scale" must be finite');
+    expect(() => nat.cellBackward('rnn', f(24), f(12), null, f(16), f(4), f(24), f(3), null, f(0), f(24), f(12), null, f(16), 2, 3, 4))
+      .toThrow('cellBackward: argument "dhT" must have length 12, got 3');
+    expect(() => nat.savedSize('gru', 2 ** 30, 2 ** 30, 2 ** 30)).toThrow('savedSize: T*N is too large');
+    expect(() => nat.sgdStep(f(3), f(2), 1)).toThrow('sgdStep: argument "grads" must have length 3, got 2');
+    expect(() => nat.scale(f(3), Infinity)).toThrow('scale: argument "s" must be finite');
+    expect(() => nat.sumSquares('x' as never)).toThrow('sumSquares: argument "x" must be a Float32Array');
+    expect(() => nat.setThreads(0)).toThrow('setThreads: argument "threads" must be an integer from 1 to 1024, got 0');
+  });
+});
+
+describe('kernel tables', () => {
+  const info = nat.info();
+
+  it('reports what runs', () => {
+    expect(info.simdAvailable[0]).toBe('scalar');
+    expect(info.simdAvailable).toContain(info.simd);
+    expect(info.threads).toBeGreaterThanOrEqual(1);
+  });
+
+  it('refuses an unknown instruction set by name', () => {
+    expect(() => nat.setSimd('sse9')).toThrow(/setSimd: DEEPRNN_SIMD must be one of scalar(\|avx2\|avx512)?, got "sse9"/);
+    const out = execFileSync(process.execPath, ['-e', `
+      const m = require('./build/Release/deeprnn.node');
+      try { m.info(); console.log('no error'); } catch (e) { console.log(e.message); }`],
+    { cwd: ROOT, env: { ...process.env, DEEPRNN_SIMD: 'bogus' }, encoding: 'utf8' });
+    expect(out.trim()).toMatch(/^info: DEEPRNN_SIMD must be one of scalar.*, got "bogus"$/);
+  });
+
+  it.each(info.simdAvailable)('%s matches the float64 oracle for every cell', (isa) => {
+    nat.setSimd(isa);
+    try {
+      for (const cell of CELLS) {
+        const cfg = { cell, vocabSize: 19, hidden: [37, 17], dropout: 0 };
+        const model = new RNNLM(cfg, new Rng(2));
+        const ref = new RNNLMScratch(cfg);
+        ref.params.set(model.params);
+        const batch = randomBatch(5, 21, 19, 8);
+        model.zeroGrad();
+        ref.zeroGrad();
+        expectClose(`${isa} ${cell} loss`, [model.forward(batch, { train: true })], [ref.forward(batch, { train: true })], 1e-5);
+        model.backward();
+        ref.backward();
+        expectClose(`${isa} ${cell} grads`, model.grads, ref.grads, 1e-4);
+      }
+    } finally {
+      nat.setSimd(info.simd);
+    }
+  });
+});
+
+describe('threads', () => {
+  it('give bitwise-identical losses and gradients with 1 thread and with all', () => {
+    const all = nat.info().threads;
+    const run = (threads: number) => {
+      nat.setThreads(threads);
+      const model = new RNNLM({ cell: 'gru', vocabSize: 28, hidden: [32, 32], dropout: 0 }, new Rng(4));
+      const batch = randomBatch(16, 256, 28, 2);
+      model.zeroGrad();
+      const loss = model.forward(batch, { train: true });
+      model.backward();
+      return { loss, grads: Float32Array.from(model.grads) };
+    };
+    try {
+      const one = run(1);
+      const many = run(Math.max(2, all));
+      expect(many.loss).toBe(one.loss);
+      expect(Buffer.from(many.grads.buffer).equals(Buffer.from(one.grads.buffer))).toBe(true);
+    } finally {
+      nat.setThreads(all);
+    }
+  });
+});

@@ -1,0 +1,136 @@
+// safetensors encoding and the checkpoint format: round trips, atomic writes,
+// and a clear error for each way a file can be wrong.
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { D2LCharTokenizer } from '../../src/data/tokenizer.js';
+import { FORMAT_VERSION, loadCheckpoint, saveCheckpoint, type CheckpointMeta } from '../../src/io/checkpoint.js';
+import { decodeSafetensors, encodeSafetensors, writeFileAtomic, type Tensor } from '../../src/io/safetensors.js';
+import type { ModelConfig } from '../../src/nn/config.js';
+import { RNNLM } from '../../src/nn/rnnlm.js';
+import { RNNLMScratch } from '../../src/nn/scratch.js';
+import { Rng } from '../../src/rng.js';
+import { tmpDir } from '../helpers/tmp.js';
+
+const dir = tmpDir();
+const tokenizer = D2LCharTokenizer.fit('hello world');
+const config: ModelConfig = { cell: 'lstm', vocabSize: tokenizer.vocab.size, hidden: [6, 4], dropout: 0.1 };
+
+function meta(over: Partial<CheckpointMeta> = {}): CheckpointMeta {
+  return {
+    version: FORMAT_VERSION,
+    config,
+    tokenizer: tokenizer.toJSON(),
+    training: { corpus: 'x', epochs: 1, batchSize: 2, numSteps: 3, numTrain: 4, numVal: 5, lr: 2, clip: 1, seed: 7, impl: 'native' },
+    optimizer: { kind: 'sgd', lr: 2 },
+    rng: new Rng(1).state(),
+    history: [],
+    ...over,
+  };
+}
+
+/** Writes a safetensors file from parts, for malformed cases. */
+function rawFile(name: string, header: unknown, data = Buffer.alloc(0)): string {
+  const json = Buffer.from(JSON.stringify(header));
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.length));
+  const file = path.join(dir, name);
+  writeFileSync(file, Buffer.concat([len, json, data]));
+  return file;
+}
+
+describe('safetensors', () => {
+  it('round-trips tensors and metadata, header padded to 8 bytes', () => {
+    const tensors = new Map<string, Tensor>([
+      ['a', { shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]) }],
+      ['b', { shape: [1], data: Float32Array.from([-0.5]) }],
+    ]);
+    const buf = encodeSafetensors(tensors, { k: 'v' });
+    expect(Number(buf.readBigUInt64LE(0)) % 8).toBe(0);
+    const back = decodeSafetensors(buf, 'mem');
+    expect(back.metadata).toEqual({ k: 'v' });
+    expect([...back.tensors.get('a')!.data]).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(back.tensors.get('b')!.shape).toEqual([1]);
+  });
+
+  it.each([
+    ['short', Buffer.from([1, 2, 3]), 'it has 3 bytes, fewer than the 8-byte header length'],
+    ['huge header', Buffer.from([255, 255, 255, 255, 255, 255, 255, 127, 0]), 'exceeds the file'],
+    ['not json', Buffer.concat([Buffer.from([2, 0, 0, 0, 0, 0, 0, 0]), Buffer.from('{x')]), 'the header is not JSON'],
+  ])('refuses a %s file', (_name, buf, msg) => {
+    expect(() => decodeSafetensors(buf as Buffer, 'f.safetensors')).toThrow(msg as string);
+  });
+
+  it('refuses bad dtypes, shapes, offsets and overlaps', () => {
+    const data = Buffer.alloc(16);
+    const bad = (header: unknown) => () => decodeSafetensors(readFileSync(rawFile('bad.safetensors', header, data)), 'bad');
+    expect(bad({ a: { dtype: 'F64', shape: [2], data_offsets: [0, 16] } })).toThrow('tensor "a" has dtype "F64", only F32 is supported');
+    expect(bad({ a: { dtype: 'F32', shape: [-1], data_offsets: [0, 4] } })).toThrow('tensor "a" has an invalid shape');
+    expect(bad({ a: { dtype: 'F32', shape: [2], data_offsets: [0] } })).toThrow('tensor "a" has invalid data_offsets');
+    expect(bad({ a: { dtype: 'F32', shape: [8], data_offsets: [0, 32] } })).toThrow('outside the 16 data bytes');
+    expect(bad({ a: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } })).toThrow('needs 12 bytes, its offsets give 8');
+    expect(bad({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }))
+      .toThrow('tensors "a" and "b" overlap');
+    expect(bad({ __metadata__: { a: 1 } })).toThrow('__metadata__ must map strings to strings');
+  });
+});
+
+describe('checkpoints', () => {
+  it('round-trip weights, config, tokenizer and history', () => {
+    const model = new RNNLM(config, new Rng(3));
+    const file = path.join(dir, 'ok.safetensors');
+    saveCheckpoint(file, model, meta());
+    const ck = loadCheckpoint(file);
+    expect(ck.model.params).toEqual(model.params);
+    expect(ck.meta.config).toEqual(config);
+    expect(ck.tokenizer.vocab.tokens).toEqual(tokenizer.vocab.tokens);
+    expect(ck.meta.rng).toEqual(new Rng(1).state());
+    expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
+  });
+
+  it('stores a float64 scratch model as float32 with the same names', () => {
+    const model = new RNNLMScratch(config, new Rng(3));
+    const file = path.join(dir, 'scratch.safetensors');
+    saveCheckpoint(file, model, meta({ training: { ...meta().training, impl: 'scratch' } }));
+    expect(loadCheckpoint(file).model.params).toEqual(Float32Array.from(model.params));
+  });
+
+  it('keeps the previous file when a write fails', () => {
+    const file = path.join(dir, 'keep.safetensors');
+    writeFileSync(file, 'good');
+    // The target is a directory's child whose parent is a file: the write must fail.
+    expect(() => writeFileAtomic(path.join(file, 'child'), Buffer.from('x'))).toThrow();
+    expect(() => writeFileAtomic(path.join(dir, 'no-such-dir', 'x'), Buffer.from('x'))).toThrow(/ENOENT/);
+    expect(readFileSync(file, 'utf8')).toBe('good');
+  });
+
+  it('gives a clear error for each inconsistency', () => {
+    const model = new RNNLM(config, new Rng(3));
+    const write = (name: string, m: unknown, tensors?: Map<string, Tensor>) => {
+      const t = tensors ?? new Map(model.parameters().map((p) => [p.name, { shape: p.shape, data: p.data }]));
+      const file = path.join(dir, name);
+      writeFileSync(file, encodeSafetensors(t, m === undefined ? {} : { deeprnn: typeof m === 'string' ? m : JSON.stringify(m) }));
+      return file;
+    };
+    expect(() => loadCheckpoint(path.join(dir, 'missing.safetensors'))).toThrow(/checkpoint .*missing.safetensors does not exist/);
+    expect(() => loadCheckpoint(write('nometa', undefined))).toThrow('no "deeprnn" metadata: not a deeprnn checkpoint');
+    expect(() => loadCheckpoint(write('badjson', '{'))).toThrow('the "deeprnn" metadata is not JSON');
+    expect(() => loadCheckpoint(write('newer', meta({ version: FORMAT_VERSION + 1 }))))
+      .toThrow(`format version ${FORMAT_VERSION + 1} is newer than this deeprnn reads (${FORMAT_VERSION}); upgrade deeprnn`);
+    expect(() => loadCheckpoint(write('cell', meta({ config: { ...config, cell: 'tree' as never } }))))
+      .toThrow('cell "tree" is not one of rnn, rnn-relu, gru, lstm');
+    expect(() => loadCheckpoint(write('hidden', meta({ config: { ...config, hidden: [] } }))))
+      .toThrow('hidden [] must be a non-empty list of positive integers');
+    expect(() => loadCheckpoint(write('vocab', meta({ config: { ...config, vocabSize: config.vocabSize + 1 } }))))
+      .toThrow(`the tokenizer has ${config.vocabSize} tokens but the model's vocabSize is ${config.vocabSize + 1}`);
+    const fewer = new Map(model.parameters().filter((p) => p.name !== 'linear.bias').map((p) => [p.name, { shape: p.shape, data: p.data }]));
+    expect(() => loadCheckpoint(write('missing-tensor', meta(), fewer))).toThrow('tensor "linear.bias" is missing');
+    const extra = new Map(model.parameters().map((p) => [p.name, { shape: p.shape, data: p.data }]));
+    extra.set('rnn.weight_ih_l9', { shape: [1], data: new Float32Array(1) });
+    expect(() => loadCheckpoint(write('extra-tensor', meta(), extra))).toThrow('unexpected tensor "rnn.weight_ih_l9"');
+    const reshaped = new Map(model.parameters().map((p) => [p.name, { shape: p.name === 'linear.weight' ? [p.shape[1]!, p.shape[0]!] : p.shape, data: p.data }]));
+    expect(() => loadCheckpoint(write('shape', meta(), reshaped)))
+      .toThrow(`tensor "linear.weight" has shape [4, ${config.vocabSize}], expected [${config.vocabSize}, 4]`);
+    expect(existsSync(path.join(dir, 'shape'))).toBe(true);
+  });
+});
