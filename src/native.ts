@@ -65,6 +65,11 @@ export interface NativeBinding {
   sumSquares(x: Float32Array): number;
   scale(x: Float32Array, s: number): void;
   sgdStep(params: Float32Array, grads: Float32Array, lr: number): void;
+  /** One instruction set's GEMM: C (M, N) (+)= A (M, K) B (K, N), or C += A^T B with A (K, M) when transA. */
+  gemm(simd: string, transA: boolean, C: Float32Array, A: Float32Array, B: Float32Array,
+    M: number, N: number, K: number, accumulate: boolean): void;
+  /** One instruction set's exp / sigmoid / tanh as the cells compute them. */
+  mathEval(simd: string, fn: 'exp' | 'sigmoid' | 'tanh', y: Float32Array, x: Float32Array): void;
 }
 
 const addonPath = fileURLToPath(new URL('../build/Release/deeprnn.node', import.meta.url));

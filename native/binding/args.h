@@ -45,5 +45,6 @@ void register_runtime(Napi::Env env, Napi::Object exports);
 void register_cells(Napi::Env env, Napi::Object exports);
 void register_linear(Napi::Env env, Napi::Object exports);
 void register_optim(Napi::Env env, Napi::Object exports);
+void register_kernels(Napi::Env env, Napi::Object exports);
 
 }  // namespace deeprnn

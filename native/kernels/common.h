@@ -2,15 +2,11 @@
 // T=steps, N=batch, I=input, H=hidden, G=gates (1 rnn, 3 gru, 4 lstm), V=vocab, M=rows
 #pragma once
 
-#include <cmath>
-
 namespace deeprnn {
 
 enum class Cell { RNN_TANH, RNN_RELU, GRU, LSTM };
 
 inline int cell_gates(Cell c) { return c == Cell::GRU ? 3 : c == Cell::LSTM ? 4 : 1; }
-
-inline float sigmoidf(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 
 // out(cols, rows) = in(rows, cols)^T
 void transpose(float* out, const float* in, long rows, long cols);

@@ -1,9 +1,6 @@
-// Vanilla RNN cell, tanh or relu.
+// Vanilla RNN cell, tanh or relu: the time loop; per-step math in the kernel table.
 // T=steps, N=batch, H=hidden
-#include <cmath>
-
 #include "kernels/cells.h"
-#include "kernels/parallel.h"
 #include "simd/kernels.h"
 
 namespace deeprnn {
@@ -17,22 +14,8 @@ void rnn_forward(float* y, float* work, const float* gx, const float* h0, const 
   transpose(whhT, whh, H, H);
   for (long t = 0; t < T; ++t) {
     float* yt = y + t * N * H;
-    const float* hp = t ? yt - N * H : h0;
-    const float* gxt = gx + t * N * H;
-    k.gemm_nn(yt, hp, whhT, N, H, H, false);
-    DEEPRNN_PARALLEL_FOR(N * H >= 4096)
-    for (long n = 0; n < N; ++n) {
-      float* row = yt + n * H;
-      const float* g = gxt + n * H;
-      if (relu) {
-        for (long j = 0; j < H; ++j) {
-          const float a = row[j] + g[j] + bhh[j];
-          row[j] = a > 0.0f ? a : 0.0f;
-        }
-      } else {
-        for (long j = 0; j < H; ++j) row[j] = std::tanh(row[j] + g[j] + bhh[j]);
-      }
-    }
+    k.gemm_nn(yt, t ? yt - N * H : h0, whhT, N, H, H, false);
+    k.rnn_step(yt, gx + t * N * H, bhh, N, H, relu);
   }
 }
 
@@ -43,14 +26,7 @@ void rnn_backward(float* dgx, float* dh, const float* dy, const float* y, const 
   const KernelTable& k = kernels();
   for (long t = T - 1; t >= 0; --t) {
     float* da = dgx + t * N * H;
-    const float* yt = y + t * N * H;
-    const float* dyt = dy + t * N * H;
-    DEEPRNN_PARALLEL_FOR(N * H >= 4096)
-    for (long i = 0; i < N * H; ++i) {
-      const float g = dyt[i] + dh[i];
-      const float h = yt[i];
-      da[i] = relu ? (h > 0.0f ? g : 0.0f) : g * (1.0f - h * h);
-    }
+    k.rnn_step_back(da, dy + t * N * H, dh, y + t * N * H, N, H, relu);
     k.gemm_nn(dh, da, whh, N, H, H, false);
   }
 }

@@ -67,7 +67,7 @@ std::atomic<const KernelTable*> g_table{nullptr};
 std::mutex g_mutex;
 
 const KernelTable* choose(const char* want) {
-  Candidate c[4];
+  Candidate c[4] = {};
   const int n = candidates(c);
   if (want == nullptr || *want == '\0') {
     const KernelTable* best = c[0].table;
@@ -103,8 +103,16 @@ void kernels_select(const char* name) {
   g_table.store(t);
 }
 
+const KernelTable* kernels_find(const char* name) {
+  Candidate c[4] = {};
+  const int n = candidates(c);
+  for (int i = 0; i < n; ++i)
+    if (c[i].supported && std::strcmp(c[i].name, name) == 0) return c[i].table;
+  return nullptr;
+}
+
 int kernels_available(const char** names, int cap) {
-  Candidate c[4];
+  Candidate c[4] = {};
   const int n = candidates(c);
   int k = 0;
   for (int i = 0; i < n && k < cap; ++i)

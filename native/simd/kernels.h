@@ -10,7 +10,23 @@ struct KernelTable {
   void (*gemm_nn)(float* C, const float* A, const float* B, long M, long N, long K, bool accumulate);
   // C(M,N) += A(K,M)^T B(K,N); each C element sums over k in ascending order.
   void (*gemm_tn)(float* C, const float* A, const float* B, long M, long N, long K);
+  // One time step of fused gate math per cell (simd/cells_impl.h).
+  void (*rnn_step)(float* h, const float* gx, const float* bhh, long N, long H, bool relu);
+  void (*rnn_step_back)(float* da, const float* dy, const float* dh, const float* h, long N, long H, bool relu);
+  void (*gru_step)(float* h, float* saved, const float* gx, const float* gh, const float* bhh, const float* hprev,
+                   long N, long H);
+  void (*gru_step_back)(float* dgx, float* dgh, float* dh, const float* dy, const float* saved, const float* hprev,
+                        long N, long H);
+  void (*lstm_step)(float* h, float* saved, const float* gx, const float* gh, const float* bhh, const float* cprev,
+                    long cstride, long N, long H);
+  void (*lstm_step_back)(float* dgx, float* dc, const float* dh, const float* dy, const float* saved,
+                         const float* cprev, long cstride, long N, long H);
+  // y = exp / sigmoid / tanh (fn 0, 1, 2) of x as the cells compute them.
+  void (*math_eval)(int fn, float* y, const float* x, long n);
 };
+
+// Looks up a table by name among the supported ones; null when unknown or unsupported.
+const KernelTable* kernels_find(const char* name);
 
 // The table in use: chosen on first use (best supported, or DEEPRNN_SIMD).
 // Throws std::runtime_error when DEEPRNN_SIMD names an unknown or unsupported set.

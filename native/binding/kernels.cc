@@ -1,0 +1,53 @@
+// Direct access to one kernel table's GEMM and activation functions, so tests
+// can compare every instruction set with scalar and bench/ can time them.
+#include <string>
+
+#include "binding/args.h"
+#include "simd/kernels.h"
+
+namespace deeprnn {
+namespace {
+
+const KernelTable* table_arg(const Args& a, const Napi::CallbackInfo& info, size_t i) {
+  const std::string name = info[i].IsString() ? info[i].As<Napi::String>().Utf8Value() : std::string();
+  const KernelTable* t = kernels_find(name.c_str());
+  if (!t) throw a.error("argument \"simd\" must name a supported instruction set, got \"" + name + "\"");
+  return t;
+}
+
+// gemm(simd, transA, C, A, B, M, N, K, accumulate): C (+)= A B, or C += A^T B when transA
+Napi::Value Gemm(const Napi::CallbackInfo& info) {
+  Args a(info, "gemm", 9);
+  const KernelTable* t = table_arg(a, info, 0);
+  const bool transA = info[1].ToBoolean();
+  const long M = a.dim(5, "M"), N = a.dim(6, "N"), K = a.dim(7, "K");
+  float* C = a.f32(2, "C", checked_mul(a, M, N, "M*N"));
+  const float* A = a.f32(3, "A", checked_mul(a, M, K, "M*K"));
+  const float* B = a.f32(4, "B", checked_mul(a, K, N, "K*N"));
+  if (transA) t->gemm_tn(C, A, B, M, N, K);
+  else t->gemm_nn(C, A, B, M, N, K, info[8].ToBoolean());
+  return info.Env().Undefined();
+}
+
+// mathEval(simd, fn, y, x): y = exp | sigmoid | tanh (x)
+Napi::Value MathEval(const Napi::CallbackInfo& info) {
+  Args a(info, "mathEval", 4);
+  const KernelTable* t = table_arg(a, info, 0);
+  const std::string fn = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : std::string();
+  const int f = fn == "exp" ? 0 : fn == "sigmoid" ? 1 : fn == "tanh" ? 2 : -1;
+  if (f < 0) throw a.error("argument \"fn\" must be one of exp|sigmoid|tanh, got \"" + fn + "\"");
+  long n = 0;
+  const float* x = a.f32_any(3, "x", &n);
+  float* y = a.f32(2, "y", n);
+  t->math_eval(f, y, x, n);
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void register_kernels(Napi::Env env, Napi::Object exports) {
+  exports.Set("gemm", Napi::Function::New(env, Gemm, "gemm"));
+  exports.Set("mathEval", Napi::Function::New(env, MathEval, "mathEval"));
+}
+
+}  // namespace deeprnn

@@ -1,0 +1,183 @@
+// One time step of each cell's fused gate math (bias, activations and state
+// update in one pass over memory), included once per instruction set (see
+// gemm_impl.h). Rows n in [0, N) are independent and split across threads.
+// N=batch, H=hidden; the recurrent product h_{t-1} W_hh^T is made by gemm_nn
+// before a forward step and dh_{t-1} = dgh W_hh after a backward step.
+#ifndef DEEPRNN_ISA
+#error "define DEEPRNN_ISA before including cells_impl.h"
+#endif
+
+#include "kernels/parallel.h"
+#include "simd/math_impl.h"
+
+namespace deeprnn {
+namespace DEEPRNN_ISA {
+
+static const long kRowWork = 4096;
+
+// h = phi(h + gx + b_hh), h holding h_{t-1} W_hh^T on entry
+// h, gx: (N, H); bhh: (H)
+static void rnn_step(float* h, const float* gx, const float* bhh, long N, long H, bool relu) {
+  DEEPRNN_PARALLEL_FOR(N * H >= kRowWork)
+  for (long n = 0; n < N; ++n) {
+    float* __restrict row = h + n * H;
+    const float* __restrict g = gx + n * H;
+    if (relu)
+      for (long j = 0; j < H; ++j) {
+        const float a = row[j] + g[j] + bhh[j];
+        row[j] = a > 0.0f ? a : 0.0f;
+      }
+    else
+      for (long j = 0; j < H; j += kLanes) {
+        const long m = H - j < kLanes ? H - j : kLanes;
+        st(row + j, vtanh(ld(row + j, m) + ld(g + j, m) + ld(bhh + j, m)), m);
+      }
+  }
+}
+
+// da = (dy + dh) * phi'(a), from h = phi(a)
+// da, dy, dh, h: (N, H)
+static void rnn_step_back(float* da, const float* dy, const float* dh, const float* h, long N, long H, bool relu) {
+  DEEPRNN_PARALLEL_FOR(N * H >= kRowWork)
+  for (long n = 0; n < N; ++n) {
+    float* __restrict d = da + n * H;
+    const float* __restrict y = dy + n * H;
+    const float* __restrict c = dh + n * H;
+    const float* __restrict o = h + n * H;
+    for (long j = 0; j < H; ++j) {
+      const float g = y[j] + c[j];
+      d[j] = relu ? (o[j] > 0.0f ? g : 0.0f) : g * (1.0f - o[j] * o[j]);
+    }
+  }
+}
+
+// r = sigmoid(gx_r + gh_r + b_hr); z = sigmoid(gx_z + gh_z + b_hz)
+// n = tanh(gx_n + r * (gh_n + b_hn)); h = (1 - z) * n + z * h_{t-1}
+// h, hprev: (N, H); saved: (N, 4H) as [r, z, n, gh_n + b_hn]; gx, gh: (N, 3H); bhh: (3H)
+static void gru_step(float* h, float* saved, const float* gx, const float* gh, const float* bhh, const float* hprev,
+                     long N, long H) {
+  const long G = 3 * H;
+  DEEPRNN_PARALLEL_FOR(N * G >= kRowWork)
+  for (long n = 0; n < N; ++n) {
+    const float* __restrict x = gx + n * G;
+    const float* __restrict g = gh + n * G;
+    const float* __restrict hp = hprev + n * H;
+    float* __restrict s = saved + n * 4 * H;
+    float* __restrict out = h + n * H;
+    for (long j = 0; j < H; j += kLanes) {
+      const long m = H - j < kLanes ? H - j : kLanes;
+      const vf r = vsigmoid(ld(x + j, m) + ld(g + j, m) + ld(bhh + j, m));
+      const vf z = vsigmoid(ld(x + H + j, m) + ld(g + H + j, m) + ld(bhh + H + j, m));
+      const vf hn = ld(g + 2 * H + j, m) + ld(bhh + 2 * H + j, m);
+      const vf nn = vtanh(ld(x + 2 * H + j, m) + r * hn);
+      st(out + j, (1.0f - z) * nn + z * ld(hp + j, m), m);
+      st(s + j, r, m);
+      st(s + H + j, z, m);
+      st(s + 2 * H + j, nn, m);
+      st(s + 3 * H + j, hn, m);
+    }
+  }
+}
+
+// g = dy + dh; da_n = g (1 - z)(1 - n^2); da_r = da_n hn r (1 - r); da_z = g (h_{t-1} - n) z (1 - z)
+// dgx = [da_r, da_z, da_n]; dgh = [da_r, da_z, da_n r]; dh <- g z (the direct part of dh_{t-1})
+// dgx, dgh: (N, 3H); dh, dy, hprev: (N, H); saved: (N, 4H)
+static void gru_step_back(float* dgx, float* dgh, float* dh, const float* dy, const float* saved, const float* hprev,
+                          long N, long H) {
+  const long G = 3 * H;
+  DEEPRNN_PARALLEL_FOR(N * G >= kRowWork)
+  for (long n = 0; n < N; ++n) {
+    const float* __restrict s = saved + n * 4 * H;
+    const float* __restrict d = dy + n * H;
+    const float* __restrict hp = hprev + n * H;
+    float* __restrict gx = dgx + n * G;
+    float* __restrict gh = dgh + n * G;
+    float* __restrict dhr = dh + n * H;
+    for (long j = 0; j < H; ++j) {
+      const float r = s[j], z = s[H + j], nn = s[2 * H + j], hn = s[3 * H + j];
+      const float g = d[j] + dhr[j];
+      const float dan = g * (1.0f - z) * (1.0f - nn * nn);
+      const float dar = dan * hn * r * (1.0f - r);
+      const float daz = g * (hp[j] - nn) * z * (1.0f - z);
+      gx[j] = dar;
+      gx[H + j] = daz;
+      gx[2 * H + j] = dan;
+      gh[j] = dar;
+      gh[H + j] = daz;
+      gh[2 * H + j] = dan * r;
+      dhr[j] = g * z;
+    }
+  }
+}
+
+// [i, f, g, o] = [sigmoid, sigmoid, tanh, sigmoid](gx + gh + b_hh)
+// c = f * c_{t-1} + i * g; h = o * tanh(c)
+// h: (N, H); saved: (N, 6H) as [i, f, g, o, c, tanh c]; gx, gh: (N, 4H); bhh: (4H)
+// cprev: row n at cprev + n * cstride
+static void lstm_step(float* h, float* saved, const float* gx, const float* gh, const float* bhh, const float* cprev,
+                      long cstride, long N, long H) {
+  const long G = 4 * H;
+  DEEPRNN_PARALLEL_FOR(N * G >= kRowWork)
+  for (long n = 0; n < N; ++n) {
+    const float* __restrict x = gx + n * G;
+    const float* __restrict g = gh + n * G;
+    const float* __restrict cp = cprev + n * cstride;
+    float* __restrict s = saved + n * 6 * H;
+    float* __restrict out = h + n * H;
+    for (long j = 0; j < H; j += kLanes) {
+      const long m = H - j < kLanes ? H - j : kLanes;
+      const vf ig = vsigmoid(ld(x + j, m) + ld(g + j, m) + ld(bhh + j, m));
+      const vf fg = vsigmoid(ld(x + H + j, m) + ld(g + H + j, m) + ld(bhh + H + j, m));
+      const vf gg = vtanh(ld(x + 2 * H + j, m) + ld(g + 2 * H + j, m) + ld(bhh + 2 * H + j, m));
+      const vf og = vsigmoid(ld(x + 3 * H + j, m) + ld(g + 3 * H + j, m) + ld(bhh + 3 * H + j, m));
+      const vf c = fg * ld(cp + j, m) + ig * gg;
+      const vf tc = vtanh(c);
+      st(out + j, og * tc, m);
+      st(s + j, ig, m);
+      st(s + H + j, fg, m);
+      st(s + 2 * H + j, gg, m);
+      st(s + 3 * H + j, og, m);
+      st(s + 4 * H + j, c, m);
+      st(s + 5 * H + j, tc, m);
+    }
+  }
+}
+
+// g = dy + dh; dc_t = dc + g o (1 - tanh(c)^2)
+// dgx = [dc_t g i(1-i), dc_t c_{t-1} f(1-f), dc_t i (1-g^2), g tanh(c) o(1-o)]; dc <- dc_t f
+// dgx: (N, 4H); dh, dc, dy: (N, H); saved: (N, 6H); cprev as in lstm_step
+static void lstm_step_back(float* dgx, float* dc, const float* dh, const float* dy, const float* saved,
+                           const float* cprev, long cstride, long N, long H) {
+  const long G = 4 * H;
+  DEEPRNN_PARALLEL_FOR(N * G >= kRowWork)
+  for (long n = 0; n < N; ++n) {
+    const float* __restrict s = saved + n * 6 * H;
+    const float* __restrict cp = cprev + n * cstride;
+    const float* __restrict d = dy + n * H;
+    const float* __restrict dhr = dh + n * H;
+    float* __restrict ga = dgx + n * G;
+    float* __restrict dcr = dc + n * H;
+    for (long j = 0; j < H; ++j) {
+      const float ig = s[j], fg = s[H + j], gg = s[2 * H + j], og = s[3 * H + j], tc = s[5 * H + j];
+      const float g = d[j] + dhr[j];
+      const float dct = dcr[j] + g * og * (1.0f - tc * tc);
+      ga[j] = dct * gg * ig * (1.0f - ig);
+      ga[H + j] = dct * cp[j] * fg * (1.0f - fg);
+      ga[2 * H + j] = dct * ig * (1.0f - gg * gg);
+      ga[3 * H + j] = g * tc * og * (1.0f - og);
+      dcr[j] = dct * fg;
+    }
+  }
+}
+
+// y[i] = f(x[i]) for f in exp, sigmoid, tanh: what the cells use, for tests
+static void math_eval(int fn, float* y, const float* x, long n) {
+  for (long i = 0; i < n; i += kLanes) {
+    const long m = n - i < kLanes ? n - i : kLanes;
+    const vf v = ld(x + i, m);
+    st(y + i, fn == 0 ? vexp(v) : fn == 1 ? vsigmoid(v) : vtanh(v), m);
+  }
+}
+
+}  // namespace DEEPRNN_ISA
+}  // namespace deeprnn

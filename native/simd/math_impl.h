@@ -1,0 +1,75 @@
+// exp, sigmoid and tanh on GCC vector types of the including file's width
+// (DEEPRNN_VEC_BYTES: 16 for scalar/SSE2 or NEON, 32 for AVX2, 64 for
+// AVX-512), included once per instruction set (see gemm_impl.h). Written with
+// vector selects rather than branches so that every lane runs the same
+// straight-line code. Error bounds are checked by test/native/math.test.ts
+// against double precision.
+#ifndef DEEPRNN_ISA
+#error "define DEEPRNN_ISA before including math_impl.h"
+#endif
+
+namespace deeprnn {
+namespace DEEPRNN_ISA {
+
+typedef float vf __attribute__((vector_size(DEEPRNN_VEC_BYTES)));
+typedef int vi __attribute__((vector_size(DEEPRNN_VEC_BYTES)));
+static const long kLanes = DEEPRNN_VEC_BYTES / 4;
+
+// len lanes from p (len == kLanes: one unaligned load; fewer: zero-padded)
+static inline vf ld(const float* p, long len) {
+  vf v = {};
+  if (len == kLanes) __builtin_memcpy(&v, p, sizeof v);
+  else
+    for (long i = 0; i < len; ++i) v[i] = p[i];
+  return v;
+}
+
+static inline void st(float* p, vf v, long len) {
+  if (len == kLanes) __builtin_memcpy(p, &v, sizeof v);
+  else
+    for (long i = 0; i < len; ++i) p[i] = v[i];
+}
+
+static inline vf splat(float x) { return vf{} + x; }
+
+// exp(x) = 2^n exp(r), r = x - n ln2 in [-ln2/2, ln2/2], degree-6 polynomial;
+// x clamped to [-87.3, 88.7] so 2^n stays a normal float.
+static inline vf vexp(vf x) {
+  x = x < splat(-87.3f) ? splat(-87.3f) : x;
+  x = x > splat(88.7f) ? splat(88.7f) : x;
+  const vf t = x * 1.44269504088896341f + 0.5f;
+  vi n = __builtin_convertvector(t, vi);                   // truncates toward 0
+  n += (t < __builtin_convertvector(n, vf));               // true is -1: floor
+  const vf fn = __builtin_convertvector(n, vf);
+  vf r = x - fn * 0.693359375f;
+  r = r - fn * -2.12194440e-4f;
+  vf p = splat(1.9875691500e-4f);
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const vi e = (n + 127) << 23;
+  return p * (vf)e;  // same-size vector cast: a bit cast
+}
+
+static inline vf vsigmoid(vf x) { return 1.0f / (1.0f + vexp(-x)); }
+
+// tanh(x) = sign(x) (1 - 2 / (exp(2|x|) + 1)); an odd polynomial for
+// |x| < 0.0625, where that form would cancel.
+static inline vf vtanh(vf x) {
+  const vf ax = x < 0.0f ? -x : x;
+  const vf e = vexp(2.0f * ax);
+  vf big = 1.0f - 2.0f / (e + 1.0f);
+  big = x < 0.0f ? -big : big;
+  const vf x2 = x * x;
+  vf p = splat(-17.0f / 315.0f);
+  p = p * x2 + 2.0f / 15.0f;
+  p = p * x2 - 1.0f / 3.0f;
+  const vf small = x + x * x2 * p;
+  return ax < 0.0625f ? small : big;
+}
+
+}  // namespace DEEPRNN_ISA
+}  // namespace deeprnn

@@ -1,0 +1,122 @@
+// Every instruction set's kernels against scalar and against double precision,
+// on random input with ragged sizes (not multiples of any vector width, N = 1).
+import { describe, expect, it } from 'vitest';
+import { native } from '../../src/native.js';
+import { Rng } from '../../src/rng.js';
+
+const nat = native();
+const isas = nat.info().simdAvailable;
+
+function random(n: number, rng: Rng, scale = 1): Float32Array {
+  return Float32Array.from({ length: n }, () => (2 * rng.uniform() - 1) * scale);
+}
+
+/** C (+)= op(A) B in float64, with the sum of |terms| that bounds float32 rounding. */
+function reference(transA: boolean, C: Float32Array, A: Float32Array, B: Float32Array, M: number, N: number, K: number, acc: boolean) {
+  const out = new Float64Array(M * N);
+  const mag = new Float64Array(M * N);
+  for (let i = 0; i < M; i++) {
+    for (let j = 0; j < N; j++) {
+      let s = acc ? C[i * N + j]! : 0;
+      let m = Math.abs(s);
+      for (let k = 0; k < K; k++) {
+        const p = (transA ? A[k * M + i]! : A[i * K + k]!) * B[k * N + j]!;
+        s += p;
+        m += Math.abs(p);
+      }
+      out[i * N + j] = s;
+      mag[i * N + j] = m;
+    }
+  }
+  return { out, mag };
+}
+
+/** Each element within the float32 summation bound (K + 2) u sum|terms|; logs the worst fraction of it. */
+function expectWithinRounding(label: string, got: Float32Array, want: Float64Array, mag: Float64Array, K: number): void {
+  const u = 2 ** -24;
+  let worst = 0;
+  for (let i = 0; i < got.length; i++) {
+    const allowed = (K + 2) * u * mag[i]! + 1e-30;
+    const frac = Math.abs(got[i]! - want[i]!) / allowed;
+    worst = Math.max(worst, frac);
+    if (!(frac <= 1)) throw new Error(`${label}: element ${i} is ${got[i]}, want ${want[i]} within ${allowed}`);
+  }
+  console.log(`${label}: worst error ${(worst * 100).toFixed(1)}% of the rounding bound`);
+}
+
+describe.each(isas)('%s', (isa) => {
+  it('gemm matches float64 on ragged shapes', () => {
+    const rng = new Rng(isa.length);
+    const shapes = [[1, 1, 1], [1, 97, 33], [5, 3, 7], [13, 200, 9], [64, 96, 32], [7, 129, 300], [33, 17, 600]];
+    for (const [M, N, K] of shapes as [number, number, number][]) {
+      for (const transA of [false, true]) {
+        for (const acc of transA ? [true] : [false, true]) {
+          const A = random(M * K, rng);
+          const B = random(K * N, rng);
+          const C = random(M * N, rng);
+          const { out, mag } = reference(transA, C, A, B, M, N, K, acc);
+          nat.gemm(isa, transA, C, A, B, M, N, K, acc);
+          expectWithinRounding(`${isa} gemm${transA ? 'tn' : 'nn'} ${M}x${N}x${K}${acc ? ' acc' : ''}`, C, out, mag, K);
+        }
+      }
+    }
+  });
+
+  it('gives the same GEMM result as scalar within rounding', () => {
+    const rng = new Rng(3);
+    const [M, N, K] = [37, 101, 45];
+    const A = random(M * K, rng);
+    const B = random(K * N, rng);
+    const mine = new Float32Array(M * N);
+    const base = new Float32Array(M * N);
+    nat.gemm(isa, false, mine, A, B, M, N, K, false);
+    nat.gemm('scalar', false, base, A, B, M, N, K, false);
+    const { mag } = reference(false, mine, A, B, M, N, K, false);
+    // Both are within the bound of the exact result, so within twice it of each other.
+    const doubled = mag.map((m) => 2 * m);
+    expectWithinRounding(`${isa} vs scalar`, mine, Float64Array.from(base), doubled, K);
+  });
+
+  it('bounds the error of exp, sigmoid and tanh', () => {
+    const n = 20011;
+    const x = new Float32Array(n);
+    for (let i = 0; i < n; i++) x[i] = -30 + (60 * i) / (n - 1);
+    x[0] = -200;
+    x[1] = 200;
+    x[2] = 0;
+    x[3] = 1e-6;
+    x[4] = -0.0625;
+    const y = new Float32Array(n);
+    const bounds = {
+      exp: { f: Math.exp, abs: 0, rel: 3e-7 },
+      sigmoid: { f: (v: number) => 1 / (1 + Math.exp(-v)), abs: 1.5e-7, rel: 0 },
+      tanh: { f: Math.tanh, abs: 1.5e-7, rel: 0 },
+    };
+    for (const [name, b] of Object.entries(bounds)) {
+      nat.mathEval(isa, name as 'exp', y, x);
+      let worst = 0;
+      for (let i = 0; i < n; i++) {
+        const want = b.f(x[i]!);
+        if (name === 'exp' && (x[i]! < -87 || x[i]! > 88)) continue; // clamped range
+        const err = Math.abs(y[i]! - want);
+        const allowed = b.abs + b.rel * Math.abs(want);
+        worst = Math.max(worst, err / allowed);
+        expect(err, `${isa} ${name}(${x[i]}) = ${y[i]}, want ${want}`).toBeLessThanOrEqual(allowed);
+      }
+      console.log(`${isa} ${name}: worst error ${(worst * 100).toFixed(1)}% of the bound`);
+    }
+    nat.mathEval(isa, 'tanh', y, x);
+    expect(y[2]).toBe(0);
+    expect(y[3]).toBeCloseTo(1e-6, 12);
+    nat.mathEval(isa, 'sigmoid', y, x);
+    expect(y[0]).toBe(0);
+    expect(y[1]).toBe(1);
+  });
+});
+
+it('refuses an unknown instruction set or function', () => {
+  expect(() => nat.gemm('mmx', false, new Float32Array(1), new Float32Array(1), new Float32Array(1), 1, 1, 1, false))
+    .toThrow('gemm: argument "simd" must name a supported instruction set, got "mmx"');
+  expect(() => nat.mathEval('scalar', 'log' as never, new Float32Array(1), new Float32Array(1)))
+    .toThrow('mathEval: argument "fn" must be one of exp|sigmoid|tanh, got "log"');
+});
