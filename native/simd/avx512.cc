@@ -1,19 +1,12 @@
-// The avx512 kernel table: simd/*_impl.h compiled with this file's flags.
+// The avx512 kernel table: simd/table_impl.h compiled with this file's flags
+// (set in CMakeLists.txt).
 #include "simd/kernels.h"
 
 #define DEEPRNN_ISA isa_avx512
 #define DEEPRNN_ISA_NAME "avx512"
-#define DEEPRNN_MAX_TILE 64
-#define DEEPRNN_VEC_BYTES 64
-#include "simd/gemm_impl.h"
-#include "simd/cells_impl.h"
-
-namespace deeprnn {
-namespace DEEPRNN_ISA {
-static const KernelTable kTable = {DEEPRNN_ISA_NAME, gemm_nn,   gemm_tn,        rnn_step,       rnn_step_back,
-                                   gru_step,         gru_step_back, lstm_step, lstm_step_back, math_eval};
-}  // namespace DEEPRNN_ISA
-}  // namespace deeprnn
+#define DEEPRNN_MAX_TILE 64  // widest GEMM tile, floats
+#define DEEPRNN_VEC_BYTES 64  // vector width of the activation code
+#include "simd/table_impl.h"
 
 namespace deeprnn {
 const KernelTable* table_avx512() { return &isa_avx512::kTable; }

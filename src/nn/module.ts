@@ -70,3 +70,17 @@ export abstract class Module<A extends FloatArray = FloatArray> {
     return p;
   }
 }
+
+/** Views of layer l's recurrent weights and their gradients (PyTorch's names). */
+export function rnnLayerViews<A extends FloatArray>(m: Module<A>, l: number) {
+  return {
+    wih: m.param(`rnn.weight_ih_l${l}`),
+    whh: m.param(`rnn.weight_hh_l${l}`),
+    bih: m.param(`rnn.bias_ih_l${l}`),
+    bhh: m.param(`rnn.bias_hh_l${l}`),
+    dwih: m.grad(`rnn.weight_ih_l${l}`),
+    dwhh: m.grad(`rnn.weight_hh_l${l}`),
+    dbih: m.grad(`rnn.bias_ih_l${l}`),
+    dbhh: m.grad(`rnn.bias_hh_l${l}`),
+  };
+}

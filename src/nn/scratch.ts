@@ -7,7 +7,7 @@ import type { Batch } from '../data/datamodule.js';
 import { Rng } from '../rng.js';
 import { gatesOf, initParams, layerInput, paramCount, paramTable, type ModelConfig } from './config.js';
 import { fillDropoutMask, type EvalResult, type ForwardOptions, type LanguageModel } from './lm.js';
-import { Module } from './module.js';
+import { Module, rnnLayerViews } from './module.js';
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
@@ -56,18 +56,7 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
     const n = paramCount(table);
     super(table, new Float64Array(n), new Float64Array(n));
     initParams(this.params, config, rng);
-    this.layers = config.hidden.map((H, l) => ({
-      H,
-      I: layerInput(config, l),
-      wih: this.param(`rnn.weight_ih_l${l}`),
-      whh: this.param(`rnn.weight_hh_l${l}`),
-      bih: this.param(`rnn.bias_ih_l${l}`),
-      bhh: this.param(`rnn.bias_hh_l${l}`),
-      dwih: this.grad(`rnn.weight_ih_l${l}`),
-      dwhh: this.grad(`rnn.weight_hh_l${l}`),
-      dbih: this.grad(`rnn.bias_ih_l${l}`),
-      dbhh: this.grad(`rnn.bias_hh_l${l}`),
-    }));
+    this.layers = config.hidden.map((H, l) => ({ H, I: layerInput(config, l), ...rnnLayerViews(this, l) }));
   }
 
   forward(batch: Batch, opts: ForwardOptions): number {

@@ -5,24 +5,13 @@ import { native, type CellKind } from '../native.js';
 import type { Rng } from '../rng.js';
 import { gatesOf, layerInput, type ModelConfig, type ParamInfo } from './config.js';
 import { fillDropoutMask } from './lm.js';
-import { Module } from './module.js';
+import { Module, rnnLayerViews } from './module.js';
 import { Workspace } from './workspace.js';
 
 /** Hidden (and, for LSTM, cell) state of one layer: (N, H) each. */
 export interface LayerState {
   h: Float32Array;
   c: Float32Array | null;
-}
-
-interface LayerWeights {
-  wih: Float32Array;
-  whh: Float32Array;
-  bih: Float32Array;
-  bhh: Float32Array;
-  dwih: Float32Array;
-  dwhh: Float32Array;
-  dbih: Float32Array;
-  dbhh: Float32Array;
 }
 
 interface LayerRun {
@@ -38,7 +27,7 @@ interface LayerRun {
 }
 
 export class StackedRNN extends Module<Float32Array> {
-  private readonly layers: LayerWeights[];
+  private readonly layers: ReturnType<typeof rnnLayerViews<Float32Array>>[];
   private readonly ws = new Workspace();
   private runs: LayerRun[] = [];
   private tokens: Int32Array | null = null;
@@ -53,16 +42,7 @@ export class StackedRNN extends Module<Float32Array> {
     grads: Float32Array,
   ) {
     super(table, params, grads);
-    this.layers = config.hidden.map((_, l) => ({
-      wih: this.param(`rnn.weight_ih_l${l}`),
-      whh: this.param(`rnn.weight_hh_l${l}`),
-      bih: this.param(`rnn.bias_ih_l${l}`),
-      bhh: this.param(`rnn.bias_hh_l${l}`),
-      dwih: this.grad(`rnn.weight_ih_l${l}`),
-      dwhh: this.grad(`rnn.weight_hh_l${l}`),
-      dbih: this.grad(`rnn.bias_ih_l${l}`),
-      dbhh: this.grad(`rnn.bias_hh_l${l}`),
-    }));
+    this.layers = config.hidden.map((_, l) => rnnLayerViews(this, l));
   }
 
   get cell(): CellKind {
