@@ -39,7 +39,7 @@ Napi::Value EmbeddingForward(const Napi::CallbackInfo& info) {
   const int* tokens = a.tokens(1, "tokens", M, V);
   const float* W = a.f32(2, "W", checked_mul(a, O, V, "O*V"));
   const float* b = a.f32(3, "b", O);
-  embedding_forward(out, tokens, W, b, M, V, O);
+  embedding_forward(out, scratch(3, embedding_work_floats(V, O)), tokens, W, b, M, V, O);
   return info.Env().Undefined();
 }
 
@@ -51,7 +51,7 @@ Napi::Value EmbeddingBackward(const Napi::CallbackInfo& info) {
   float* db = a.f32(1, "db", O);
   const float* dout = a.f32(2, "dout", checked_mul(a, M, O, "M*O"));
   const int* tokens = a.tokens(3, "tokens", M, V);
-  embedding_backward(dW, db, dout, tokens, M, V, O);
+  embedding_backward(dW, db, scratch(3, embedding_work_floats(V, O)), dout, tokens, M, V, O);
   return info.Env().Undefined();
 }
 

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "kernels/cells.h"
+#include "kernels/parallel.h"
 #include "simd/kernels.h"
 
 namespace deeprnn {
@@ -27,45 +28,66 @@ long cell_backward_work_floats(Cell cell, long T, long N, long H) {
   return N * H;
 }
 
+namespace {
+
+// Runs f(n0, n1) on every thread with its own contiguous slice of the batch
+// for the whole sequence, so the time loop needs no barrier between steps.
+// Slices are whole GEMM row tiles: each row is computed exactly as in one piece.
+template <typename F>
+void over_batch_slices(long N, long work, F&& f) {
+  DEEPRNN_PARALLEL(N >= 2 * kGemmRowTile && work >= kParallelWork) {
+    long n0, n1;
+    split_rows(N, DEEPRNN_THREAD_ID(), DEEPRNN_NUM_THREADS(), kGemmRowTile, &n0, &n1);
+    if (n0 < n1) f(n0, n1);
+  }
+}
+
+}  // namespace
+
 void cell_forward(Cell cell, float* y, float* hT, float* cT, float* saved, float* work, const float* gx,
                   const float* h0, const float* c0, const float* whh, const float* bhh, long T, long N,
                   long H) {
-  switch (cell) {
-    case Cell::RNN_TANH: rnn_forward(y, work, gx, h0, whh, bhh, T, N, H, false); break;
-    case Cell::RNN_RELU: rnn_forward(y, work, gx, h0, whh, bhh, T, N, H, true); break;
-    case Cell::GRU: gru_forward(y, saved, work, gx, h0, whh, bhh, T, N, H); break;
-    case Cell::LSTM: lstm_forward(y, cT, saved, work, gx, h0, c0, whh, bhh, T, N, H); break;
-  }
+  const long G = cell_gates(cell);
+  float* whhT = work;          // (H, G*H)
+  float* gh = work + G * H * H;  // (N, G*H)
+  transpose(whhT, whh, G * H, H);
+  over_batch_slices(N, T * N * G * H * H, [&](long n0, long n1) {
+    switch (cell) {
+      case Cell::RNN_TANH: rnn_forward(y, gx, h0, whhT, bhh, T, N, H, n0, n1, false); break;
+      case Cell::RNN_RELU: rnn_forward(y, gx, h0, whhT, bhh, T, N, H, n0, n1, true); break;
+      case Cell::GRU: gru_forward(y, saved, gh, gx, h0, whhT, bhh, T, N, H, n0, n1); break;
+      case Cell::LSTM: lstm_forward(y, saved, gh, gx, h0, c0, whhT, bhh, T, N, H, n0, n1); break;
+    }
+  });
   std::memcpy(hT, y + (T - 1) * N * H, sizeof(float) * N * H);
+  if (cell == Cell::LSTM)
+    for (long n = 0; n < N; ++n)
+      std::memcpy(cT + n * H, saved + ((T - 1) * N + n) * 6 * H + 4 * H, sizeof(float) * H);
 }
 
 void cell_backward(Cell cell, float* dgx, float* dh0, float* dc0, float* dwhh, float* dbhh, float* work,
                    const float* dy, const float* dhT, const float* dcT, const float* saved, const float* y,
                    const float* h0, const float* c0, const float* whh, long T, long N, long H) {
   const long G = cell_gates(cell);
-  float* dh = work;  // (N, H): gradient flowing into h_{t}
+  float* dh = work;  // (N, H): gradient flowing into h_t
   if (dhT) std::memcpy(dh, dhT, sizeof(float) * N * H);
   else std::memset(dh, 0, sizeof(float) * N * H);
-  const float* dgh = dgx;  // gradient of h_{t-1} W_hh^T + b_hh: (T, N, G*H)
-  switch (cell) {
-    case Cell::RNN_TANH: rnn_backward(dgx, dh, dy, y, whh, T, N, H, false); break;
-    case Cell::RNN_RELU: rnn_backward(dgx, dh, dy, y, whh, T, N, H, true); break;
-    case Cell::GRU: {
-      float* g = work + N * H;
-      gru_backward(dgx, g, dh, dy, saved, y, h0, whh, T, N, H);
-      dgh = g;
-      break;
-    }
-    case Cell::LSTM: {
-      float* dc = work + N * H;
-      if (dcT) std::memcpy(dc, dcT, sizeof(float) * N * H);
-      else std::memset(dc, 0, sizeof(float) * N * H);
-      lstm_backward(dgx, dh, dc, dy, saved, y, h0, c0, whh, T, N, H);
-      std::memcpy(dc0, dc, sizeof(float) * N * H);
-      break;
-    }
+  float* dc = work + N * H;  // LSTM: (N, H)
+  float* dgh = cell == Cell::GRU ? work + N * H : dgx;  // gradient of h_{t-1} W_hh^T + b_hh: (T, N, G*H)
+  if (cell == Cell::LSTM) {
+    if (dcT) std::memcpy(dc, dcT, sizeof(float) * N * H);
+    else std::memset(dc, 0, sizeof(float) * N * H);
   }
+  over_batch_slices(N, T * N * G * H * H, [&](long n0, long n1) {
+    switch (cell) {
+      case Cell::RNN_TANH: rnn_backward(dgx, dh, dy, y, whh, T, N, H, n0, n1, false); break;
+      case Cell::RNN_RELU: rnn_backward(dgx, dh, dy, y, whh, T, N, H, n0, n1, true); break;
+      case Cell::GRU: gru_backward(dgx, dgh, dh, dy, saved, y, h0, whh, T, N, H, n0, n1); break;
+      case Cell::LSTM: lstm_backward(dgx, dh, dc, dy, saved, c0, whh, T, N, H, n0, n1); break;
+    }
+  });
   std::memcpy(dh0, dh, sizeof(float) * N * H);
+  if (cell == Cell::LSTM) std::memcpy(dc0, dc, sizeof(float) * N * H);
   // dW_hh += dGH^T [h0; y_0 .. y_{T-2}]
   const KernelTable& k = kernels();
   k.gemm_tn(dwhh, dgh, h0, G * H, H, N);

@@ -29,17 +29,20 @@ void cell_backward(Cell cell, float* dgx, float* dh0, float* dc0, float* dwhh, f
                    const float* dy, const float* dhT, const float* dcT, const float* saved, const float* y,
                    const float* h0, const float* c0, const float* whh, long T, long N, long H);
 
-void rnn_forward(float* y, float* work, const float* gx, const float* h0, const float* whh, const float* bhh,
-                 long T, long N, long H, bool relu);
-void rnn_backward(float* dgx, float* dh, const float* dy, const float* y, const float* whh, long T, long N,
-                  long H, bool relu);
-void gru_forward(float* y, float* saved, float* work, const float* gx, const float* h0, const float* whh,
-                 const float* bhh, long T, long N, long H);
+// Per cell: rows [n0, n1) of every step (the rows a thread owns), with the
+// whole-batch layouts above; whhT is W_hh transposed, (H, G*H); gh is an
+// (N, G*H) scratch of which the same rows are used.
+void rnn_forward(float* y, const float* gx, const float* h0, const float* whhT, const float* bhh, long T, long N,
+                 long H, long n0, long n1, bool relu);
+void rnn_backward(float* dgx, float* dh, const float* dy, const float* y, const float* whh, long T, long N, long H,
+                  long n0, long n1, bool relu);
+void gru_forward(float* y, float* saved, float* gh, const float* gx, const float* h0, const float* whhT,
+                 const float* bhh, long T, long N, long H, long n0, long n1);
 void gru_backward(float* dgx, float* dgh, float* dh, const float* dy, const float* saved, const float* y,
-                  const float* h0, const float* whh, long T, long N, long H);
-void lstm_forward(float* y, float* cT, float* saved, float* work, const float* gx, const float* h0,
-                  const float* c0, const float* whh, const float* bhh, long T, long N, long H);
-void lstm_backward(float* dgx, float* dh, float* dc, const float* dy, const float* saved, const float* y,
-                   const float* h0, const float* c0, const float* whh, long T, long N, long H);
+                  const float* h0, const float* whh, long T, long N, long H, long n0, long n1);
+void lstm_forward(float* y, float* saved, float* gh, const float* gx, const float* h0, const float* c0,
+                  const float* whhT, const float* bhh, long T, long N, long H, long n0, long n1);
+void lstm_backward(float* dgx, float* dh, float* dc, const float* dy, const float* saved, const float* c0,
+                   const float* whh, long T, long N, long H, long n0, long n1);
 
 }  // namespace deeprnn

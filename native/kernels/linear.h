@@ -5,6 +5,7 @@
 namespace deeprnn {
 
 long linear_work_floats(long I, long O);
+long embedding_work_floats(long V, long O);
 
 // out = x W^T + b;  out: (M, O); work: I*O; x: (M, I); W: (O, I); b: (O)
 void linear_forward(float* out, float* work, const float* x, const float* W, const float* b, long M, long I,
@@ -14,10 +15,13 @@ void linear_backward(float* dx, float* dW, float* db, const float* dout, const f
                      long I, long O);
 
 // out[m] = W[:, tokens[m]] + b  (one-hot input times W^T, as a gather)
-// out: (M, O); tokens: (M) in [0, V); W: (O, V); b: (O)
-void embedding_forward(float* out, const int* tokens, const float* W, const float* b, long M, long V, long O);
-// dW[:, tokens[m]] += dout[m]; db += sum_rows dout
-void embedding_backward(float* dW, float* db, const float* dout, const int* tokens, long M, long V, long O);
+// out: (M, O); work: embedding_work_floats; tokens: (M) in [0, V); W: (O, V); b: (O)
+void embedding_forward(float* out, float* work, const int* tokens, const float* W, const float* b, long M, long V,
+                       long O);
+// dW[:, tokens[m]] += dout[m]; db += sum_rows dout; work: embedding_work_floats
+
+void embedding_backward(float* dW, float* db, float* work, const float* dout, const int* tokens, long M, long V,
+                        long O);
 
 // loss_m = logsumexp(z_m) - z_m[target_m] with z = Y W^T + b; returns sum_m loss_m
 // logits: (M, V) scratch, left holding z; work: linear_work_floats(H, V); correct: argmax hits

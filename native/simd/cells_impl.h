@@ -3,6 +3,9 @@
 // gemm_impl.h). Rows n in [0, N) are independent and split across threads.
 // N=batch, H=hidden; the recurrent product h_{t-1} W_hh^T is made by gemm_nn
 // before a forward step and dh_{t-1} = dgh W_hh after a backward step.
+// Included once per translation unit, that is once per instruction set.
+#pragma once
+
 #ifndef DEEPRNN_ISA
 #error "define DEEPRNN_ISA before including cells_impl.h"
 #endif

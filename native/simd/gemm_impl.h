@@ -10,6 +10,9 @@
 // accumulating) or 0, by exactly one thread: results do not depend on the
 // number of threads.
 // M, N, K as in simd/kernels.h.
+// Included once per translation unit, that is once per instruction set.
+#pragma once
+
 #ifndef DEEPRNN_ISA
 #error "define DEEPRNN_ISA before including gemm_impl.h"
 #endif
@@ -20,33 +23,57 @@ namespace deeprnn {
 namespace DEEPRNN_ISA {
 
 // Rows of C per register tile.
-static const long kRows = 4;
+static const long kRows = kGemmRowTile;
 // Rows of k per pass, so that the B panel stays in cache.
 static const long kDepth = 256;
 
-// A column segment of C handled by one tile width.
+// Columns [j0, j0 + width) of C, computed by a tile `tile` wide; when
+// tile > width the tile reads a zero-padded copy of B's columns and writes
+// through a temporary.
 struct Segment {
   long j0;
   long width;
+  long tile;
 };
 
-// Splits N columns into tiles of the widest supported widths (64, 32, 16, 8,
-// then a narrow remainder).
-static int segments(long N, Segment* out) {
-  int n = 0;
-  long j = 0;
-  for (long w = DEEPRNN_MAX_TILE; w >= 8; w /= 2)
-    while (N - j >= w) {
-      out[n++] = {j, w};
-      j += w;
-      if (n >= 62) {
-        out[n++] = {j, N - j};
-        return n;
-      }
-    }
-  if (j < N) out[n++] = {j, N - j};
-  return n;
+static long pow2_at_least(long r) {
+  long w = 8;
+  while (w < r) w *= 2;
+  return w;
 }
+
+// Full tiles of DEEPRNN_MAX_TILE columns, then the remainder: one padded tile
+// when that wastes at most a quarter of it, else exact tiles of 32, 16, 8 and
+// a padded 8 for the last few columns. At most 6 remainder segments.
+struct Columns {
+  long full;  // segments of DEEPRNN_MAX_TILE
+  int nrest;
+  Segment rest[6];
+
+  explicit Columns(long N) : full(N / DEEPRNN_MAX_TILE), nrest(0) {
+    long j = full * DEEPRNN_MAX_TILE, r = N - j;
+    if (r == 0) return;
+    const long w = pow2_at_least(r);
+    if (w - r <= r / 4 || r < 8) {
+      rest[nrest++] = {j, r, w};
+      return;
+    }
+    for (long t = DEEPRNN_MAX_TILE / 2; t >= 8; t /= 2)
+      if (r >= t) {
+        rest[nrest++] = {j, t, t};
+        j += t;
+        r -= t;
+      }
+    if (r > 0) rest[nrest++] = {j, r, 8};
+  }
+
+  long count() const { return full + nrest; }
+  Segment at(long s) const {
+    return s < full ? Segment{s * DEEPRNN_MAX_TILE, DEEPRNN_MAX_TILE, DEEPRNN_MAX_TILE} : rest[s - full];
+  }
+  // The padded segment, if any (always the last).
+  const Segment* padded() const { return nrest && rest[nrest - 1].tile > rest[nrest - 1].width ? &rest[nrest - 1] : nullptr; }
+};
 
 // acc(R, W) += sum_k a(r, k) b(k, 0:W) with a(r, k) = A[r * lda + k] or, for
 // AT, A[k * lda + r]; C tile loaded first when accumulate, stored last.
@@ -67,20 +94,6 @@ static inline void tile(float* __restrict C, long ldc, const float* __restrict A
     for (long j = 0; j < W; ++j) C[r * ldc + j] = acc[r][j];
 }
 
-// Any width below 8 and any row count, without register tiling.
-template <bool AT>
-static void tile_narrow(float* C, long ldc, const float* A, long lda, const float* B, long ldb, long K, long R,
-                        long W, bool accumulate) {
-  for (long r = 0; r < R; ++r) {
-    float* c = C + r * ldc;
-    for (long j = 0; j < W; ++j) {
-      float s = accumulate ? c[j] : 0.0f;
-      for (long k = 0; k < K; ++k) s += (AT ? A[k * lda + r] : A[r * lda + k]) * B[k * ldb + j];
-      c[j] = s;
-    }
-  }
-}
-
 template <long R, bool AT>
 static void tile_rows(float* C, long ldc, const float* A, long lda, const float* B, long ldb, long K, long W,
                       bool accumulate) {
@@ -90,29 +103,43 @@ static void tile_rows(float* C, long ldc, const float* A, long lda, const float*
 #endif
     case 32: tile<R, 32, AT>(C, ldc, A, lda, B, ldb, K, accumulate); return;
     case 16: tile<R, 16, AT>(C, ldc, A, lda, B, ldb, K, accumulate); return;
-    case 8: tile<R, 8, AT>(C, ldc, A, lda, B, ldb, K, accumulate); return;
-    default: tile_narrow<AT>(C, ldc, A, lda, B, ldb, K, R, W, accumulate); return;
+    default: tile<R, 8, AT>(C, ldc, A, lda, B, ldb, K, accumulate); return;
   }
 }
 
-// C rows [i0, i0 + rows) x segment, over k in [k0, k1); A addressed as in tile().
+// C rows [i0, i0 + rows) x segment, over k in [k0, k1); A addressed as in
+// tile(). `b` is B's rows k0.. at the segment's first column (ldb apart), or
+// the padded panel for a padded segment.
 template <bool AT>
-static void block(float* C, const float* A, const float* B, long M, long N, long K, long i0, long rows,
+static void block(float* C, const float* A, const float* b, long ldb, long M, long N, long K, long i0, long rows,
                   const Segment& s, long k0, long k1, bool accumulate) {
   const long lda = AT ? M : K;
   const float* a = AT ? A + k0 * M + i0 : A + i0 * K + k0;
   float* c = C + i0 * N + s.j0;
-  const float* b = B + k0 * N + s.j0;
-  if (rows == kRows) tile_rows<kRows, AT>(c, N, a, lda, b, N, k1 - k0, s.width, accumulate);
+  float* out = c;
+  long ldc = N;
+  float tmp[kRows * DEEPRNN_MAX_TILE];
+  if (s.tile > s.width) {  // through a zero-padded temporary
+    out = tmp;
+    ldc = s.tile;
+    for (long r = 0; r < rows; ++r)
+      for (long j = 0; j < s.tile; ++j) tmp[r * s.tile + j] = accumulate && j < s.width ? c[r * N + j] : 0.0f;
+  }
+  if (rows == kRows) tile_rows<kRows, AT>(out, ldc, a, lda, b, ldb, k1 - k0, s.tile, accumulate || out == tmp);
   else
     for (long r = 0; r < rows; ++r)
-      tile_rows<1, AT>(c + r * N, N, AT ? a + r : a + r * lda, lda, b, N, k1 - k0, s.width, accumulate);
+      tile_rows<1, AT>(out + r * ldc, ldc, AT ? a + r : a + r * lda, lda, b, ldb, k1 - k0, s.tile,
+                       accumulate || out == tmp);
+  if (out == tmp)
+    for (long r = 0; r < rows; ++r)
+      for (long j = 0; j < s.width; ++j) c[r * N + j] = tmp[r * s.tile + j];
 }
 
 template <bool AT>
 static void gemm(float* C, const float* A, const float* B, long M, long N, long K, bool accumulate) {
-  Segment seg[64];
-  const int nseg = segments(N, seg);
+  const Columns cols(N);
+  const long nseg = cols.count();
+  const Segment* pad = cols.padded();
   const long row_tiles = (M + kRows - 1) / kRows;
   const long tasks = row_tiles * nseg;
   const bool par = M * N * K >= kParallelWork && tasks > 1;
@@ -121,23 +148,26 @@ static void gemm(float* C, const float* A, const float* B, long M, long N, long 
       for (long i = 0; i < M * N; ++i) C[i] = 0.0f;
     return;
   }
-#ifdef DEEPRNN_OPENMP
-#pragma omp parallel if (par)
-#endif
+  DEEPRNN_PARALLEL(par)
   {
+    float panel[kDepth * DEEPRNN_MAX_TILE];  // this thread's padded copy of B's last columns
     for (long k0 = 0; k0 < K; k0 += kDepth) {
       const long k1 = K - k0 < kDepth ? K : k0 + kDepth;
       const bool acc = accumulate || k0 > 0;
+      if (pad)
+        for (long k = k0; k < k1; ++k)
+          for (long j = 0; j < pad->tile; ++j)
+            panel[(k - k0) * pad->tile + j] = j < pad->width ? B[k * N + pad->j0 + j] : 0.0f;
       // The same static split in every pass: each thread keeps its own C tiles.
 #ifdef DEEPRNN_OPENMP
 #pragma omp for schedule(static) nowait
 #endif
       for (long t = 0; t < tasks; ++t) {
-        const long rt = t / nseg;
-        const Segment& s = seg[t % nseg];
-        const long i0 = rt * kRows;
+        const Segment s = cols.at(t % nseg);
+        const long i0 = (t / nseg) * kRows;
         const long rows = M - i0 < kRows ? M - i0 : kRows;
-        block<AT>(C, A, B, M, N, K, i0, rows, s, k0, k1, acc);
+        const bool padded = s.tile > s.width;
+        block<AT>(C, A, padded ? panel : B + k0 * N + s.j0, padded ? s.tile : N, M, N, K, i0, rows, s, k0, k1, acc);
       }
     }
   }

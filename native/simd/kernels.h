@@ -4,6 +4,10 @@
 
 namespace deeprnn {
 
+// Rows of C in one GEMM register tile, in every table. Splitting rows at
+// multiples of it keeps every row's arithmetic the same.
+constexpr long kGemmRowTile = 4;
+
 struct KernelTable {
   const char* name;
   // C(M,N) = A(M,K) B(K,N), or C += A B when accumulate is true.
@@ -21,6 +25,9 @@ struct KernelTable {
                     long cstride, long N, long H);
   void (*lstm_step_back)(float* dgx, float* dc, const float* dh, const float* dy, const float* saved,
                          const float* cprev, long cstride, long N, long H);
+  // Softmax cross-entropy of logits (M, V) against targets, summed over rows;
+  // with grad, logits <- scale (softmax - onehot). hits (may be null) counts argmax hits.
+  double (*softmax_xent)(float* logits, long* hits, const int* targets, long M, long V, bool grad, float scale);
   // y = exp / sigmoid / tanh (fn 0, 1, 2) of x as the cells compute them.
   void (*math_eval)(int fn, float* y, const float* x, long n);
 };

@@ -4,6 +4,9 @@
 // vector selects rather than branches so that every lane runs the same
 // straight-line code. Error bounds are checked by test/native/math.test.ts
 // against double precision.
+// Included once per translation unit, that is once per instruction set.
+#pragma once
+
 #ifndef DEEPRNN_ISA
 #error "define DEEPRNN_ISA before including math_impl.h"
 #endif

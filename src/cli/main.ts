@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { native } from '../native.js';
 import { UsageError } from './errors.js';
+import { registerBench } from './bench.js';
 import { registerPredict } from './predict.js';
 import { registerTrain } from './train.js';
 
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
     .showHelpAfterError(false);
   registerTrain(program);
   registerPredict(program);
+  registerBench(program);
   return program;
 }
 

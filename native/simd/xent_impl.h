@@ -1,0 +1,89 @@
+// Softmax cross-entropy over rows of logits, vectorised across the vocabulary,
+// included once per instruction set (see gemm_impl.h).
+// M=rows, V=vocab
+// Included once per translation unit, that is once per instruction set.
+#pragma once
+
+#ifndef DEEPRNN_ISA
+#error "define DEEPRNN_ISA before including xent_impl.h"
+#endif
+
+#include <math.h>
+
+#include "kernels/parallel.h"
+#include "simd/math_impl.h"
+
+namespace deeprnn {
+namespace DEEPRNN_ISA {
+
+// Per row m: loss_m = logsumexp(z_m) - z_m[t_m]; hit when the first argmax is t_m.
+// With grad, z_m <- scale (softmax(z_m) - onehot(t_m)).
+// Returns sum_m loss_m (rows summed in fixed chunks, then chunks in order, so the
+// result does not depend on threads); *hits counts argmax hits when not null.
+static double softmax_xent(float* logits, long* hits, const int* targets, long M, long V, bool grad, float scale) {
+  const long chunk = 256;
+  const long nchunks = (M + chunk - 1) / chunk;
+  double partial_stack[64];
+  long hits_stack[64];
+  double* partial = nchunks <= 64 ? partial_stack : new double[nchunks];
+  long* phits = nchunks <= 64 ? hits_stack : new long[nchunks];
+  DEEPRNN_PARALLEL_FOR(M * V >= kParallelWork && nchunks > 1)
+  for (long c = 0; c < nchunks; ++c) {
+    double sum = 0.0;
+    long h = 0;
+    const long m1 = (c + 1) * chunk < M ? (c + 1) * chunk : M;
+    for (long m = c * chunk; m < m1; ++m) {
+      float* z = logits + m * V;
+      vf vmax = splat(-__builtin_inff());
+      for (long v = 0; v < V; v += kLanes) {
+        const long n = V - v < kLanes ? V - v : kLanes;
+        vf x = ld(z + v, n);
+        if (n < kLanes)
+          for (long i = n; i < kLanes; ++i) x[i] = -__builtin_inff();
+        vmax = x > vmax ? x : vmax;
+      }
+      float mx = vmax[0];
+      for (long i = 1; i < kLanes; ++i) mx = vmax[i] > mx ? vmax[i] : mx;
+      long arg = 0;
+      while (arg < V - 1 && z[arg] != mx) ++arg;  // first maximum (the last index when all are NaN)
+      const int tgt = targets[m];
+      const float zt = z[tgt];
+      vf vsum = {};
+      for (long v = 0; v < V; v += kLanes) {
+        const long n = V - v < kLanes ? V - v : kLanes;
+        vf e = vexp(ld(z + v, n) - mx);
+        if (n < kLanes)
+          for (long i = n; i < kLanes; ++i) e[i] = 0.0f;
+        vsum += e;
+        if (grad) st(z + v, e, n);
+      }
+      float se = 0.0f;
+      for (long i = 0; i < kLanes; ++i) se += vsum[i];
+      sum += static_cast<double>(mx + logf(se) - zt);
+      h += arg == tgt;
+      if (grad) {
+        const float k = scale / se;
+        for (long v = 0; v < V; v += kLanes) {
+          const long n = V - v < kLanes ? V - v : kLanes;
+          st(z + v, ld(z + v, n) * k, n);
+        }
+        z[tgt] -= scale;
+      }
+    }
+    partial[c] = sum;
+    phits[c] = h;
+  }
+  double total = 0.0;
+  long hit = 0;
+  for (long c = 0; c < nchunks; ++c) {
+    total += partial[c];
+    hit += phits[c];
+  }
+  if (partial != partial_stack) delete[] partial;
+  if (phits != hits_stack) delete[] phits;
+  if (hits) *hits = hit;
+  return total;
+}
+
+}  // namespace DEEPRNN_ISA
+}  // namespace deeprnn

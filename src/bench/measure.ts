@@ -1,0 +1,73 @@
+// One benchmark measurement in this process: synthetic tokens, a fixed number
+// of batches after a warm-up, the same training step as the Trainer's.
+import { argmax } from '../generate.js';
+import { native } from '../native.js';
+import { RNNLM } from '../nn/rnnlm.js';
+import { Rng } from '../rng.js';
+import { SGD } from '../train/optim.js';
+import { Trainer } from '../train/trainer.js';
+import { forwardMacsPerToken, modelConfig, type BenchConfig } from './configs.js';
+
+export interface Measurement {
+  config: string;
+  threads: number;
+  simd: string;
+  /** Training tokens per second, or generated tokens per second for a generation config. */
+  tokensPerSec: number;
+  gflops: number;
+  seconds: number;
+  peakRssMb: number;
+}
+
+export function measure(c: BenchConfig, threads: number, batches: number, warmup: number): Measurement {
+  const nat = native();
+  nat.setThreads(threads);
+  const cfg = modelConfig(c);
+  const rng = new Rng(1);
+  const model = new RNNLM(cfg, rng);
+  const macs = forwardMacsPerToken(cfg);
+  let tokens = 0;
+  let seconds = 0;
+  if (c.generate) {
+    const stepper = model.stepper();
+    let tok = 0;
+    for (let i = 0; i < 50; i++) tok = argmax(stepper.feed(tok));
+    stepper.reset();
+    const t0 = performance.now();
+    for (let i = 0; i < c.steps; i++) tok = argmax(stepper.feed(tok));
+    seconds = (performance.now() - t0) / 1000;
+    tokens = c.steps;
+  } else {
+    const M = c.steps * c.batch;
+    const batch = { T: c.steps, N: c.batch, inputs: new Int32Array(M), targets: new Int32Array(M) };
+    for (let i = 0; i < M; i++) {
+      batch.inputs[i] = rng.below(c.vocab);
+      batch.targets[i] = rng.below(c.vocab);
+    }
+    const trainer = new Trainer({ epochs: 1, clip: 1 });
+    const sgd = new SGD(0.1);
+    const step = () => {
+      model.zeroGrad();
+      model.forward(batch, { train: true });
+      model.backward();
+      trainer.clipGradients(model);
+      sgd.step(model.params, model.grads);
+    };
+    for (let i = 0; i < warmup; i++) step();
+    const t0 = performance.now();
+    for (let i = 0; i < batches; i++) step();
+    seconds = (performance.now() - t0) / 1000;
+    tokens = M * batches;
+  }
+  const tokensPerSec = tokens / seconds;
+  const flopsPerToken = 2 * macs * (c.generate ? 1 : 3);
+  return {
+    config: c.name,
+    threads,
+    simd: nat.info().simd,
+    tokensPerSec,
+    gflops: (tokensPerSec * flopsPerToken) / 1e9,
+    seconds,
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
+  };
+}

@@ -1,0 +1,139 @@
+// deeprnn bench: the fixed configurations, each measured in its own process
+// (so peak RSS and thread settings do not mix), beside PyTorch when it is
+// installed and the machine's FMA peak. Prints numbers, asserts nothing.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { BENCH_CONFIGS, type BenchConfig } from '../bench/configs.js';
+import { measure, type Measurement } from '../bench/measure.js';
+import { native } from '../native.js';
+import { UsageError } from './errors.js';
+import { intOption } from './options.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+interface TorchResult {
+  tokensPerSec?: number;
+  peakRssMb?: number;
+  error?: string;
+}
+
+interface Row extends Measurement {
+  torch?: TorchResult;
+}
+
+function parseList<T>(name: string, raw: string, parse: (s: string) => T): T[] {
+  const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (items.length === 0) throw new UsageError(`${name} must be a comma-separated list, got "${raw}"`);
+  return items.map(parse);
+}
+
+function configByName(name: string): BenchConfig {
+  const c = BENCH_CONFIGS.find((x) => x.name === name.toUpperCase());
+  if (!c) throw new UsageError(`--configs must list names from ${BENCH_CONFIGS.map((x) => x.name).join(',')}, got "${name}"`);
+  return c;
+}
+
+/** GFLOP/s of bench/fma_peak.cc on `threads` threads, or null when it cannot be built here. */
+function fmaPeak(threads: number): number | null {
+  const simd = native().info().simdAvailable;
+  const flags = simd.includes('avx512') ? ['-mavx512f', '-mfma'] : simd.includes('avx2') ? ['-mavx2', '-mfma'] : [];
+  const dir = path.join(ROOT, 'build', 'bench');
+  const exe = path.join(dir, `fma_peak-${flags.length ? simd[simd.length - 1] : 'scalar'}`);
+  try {
+    if (!existsSync(exe)) {
+      mkdirSync(dir, { recursive: true });
+      execFileSync('g++', ['-O2', '-fopenmp', ...flags, path.join(ROOT, 'bench', 'fma_peak.cc'), '-o', exe], { stdio: 'pipe' });
+    }
+    return Number(execFileSync(exe, [String(threads)], { encoding: 'utf8' }).trim());
+  } catch {
+    return null;
+  }
+}
+
+function torchPython(): string | null {
+  const py = process.env.DEEPRNN_TORCH_PYTHON ?? '/usr/bin/python3';
+  const r = spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' });
+  return r.status === 0 ? py : null;
+}
+
+function runTorch(py: string, c: BenchConfig, threads: number, batches: number, warmup: number): TorchResult {
+  const r = spawnSync(py, [path.join(ROOT, 'bench', 'torch_bench.py'), '--config', c.name, '--threads', String(threads),
+    '--batches', String(batches), '--warmup', String(warmup)], { encoding: 'utf8' });
+  try {
+    const j = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as Record<string, number | string>;
+    if (typeof j.error === 'string') return { error: j.error };
+    return { tokensPerSec: Number(j.train_tokens_per_s ?? j.gen_tokens_per_s), peakRssMb: Number(j.peak_rss_mb) };
+  } catch {
+    return { error: `bench/torch_bench.py failed: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`}` };
+  }
+}
+
+function measureInChild(c: BenchConfig, threads: number, batches: number, warmup: number): Measurement {
+  const r = spawnSync(process.execPath, [process.argv[1]!, 'bench', '--one', c.name, '--threads', String(threads),
+    '--batches', String(batches), '--warmup', String(warmup)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`benchmark ${c.name} failed: ${r.stderr.trim()}`);
+  return JSON.parse(r.stdout) as Measurement;
+}
+
+const fmt = (x: number | undefined, digits = 0) => (x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(digits));
+
+export function registerBench(program: Command): void {
+  program
+    .command('bench')
+    .description('measure training and generation speed on fixed configurations (and PyTorch\'s, when installed)')
+    .option('--configs <list>', 'configurations to run', BENCH_CONFIGS.map((c) => c.name).join(','))
+    .option('--threads <list>', 'thread counts (default: 1 and all cores)')
+    .option('--batches <n>', 'timed batches per training configuration', '20')
+    .option('--warmup <n>', 'untimed batches first', '3')
+    .option('--no-torch', 'do not run PyTorch')
+    .option('--json', 'print one JSON object')
+    .option('--one <name>', 'internal: measure one configuration in this process and print JSON')
+    .action((raw: { configs: string; threads?: string; batches: string; warmup: string; torch: boolean; json?: boolean; one?: string }) => {
+      const batches = intOption('--batches', raw.batches, 1, 100_000);
+      const warmup = intOption('--warmup', raw.warmup, 0, 100_000);
+      const cores = os.availableParallelism();
+      const threads = raw.threads
+        ? parseList('--threads', raw.threads, (s) => intOption('--threads', s, 1, 1024))
+        : [...new Set([1, cores])];
+      if (raw.one) {
+        process.stdout.write(JSON.stringify(measure(configByName(raw.one), threads[0]!, batches, warmup)) + '\n');
+        return;
+      }
+      const configs = parseList('--configs', raw.configs, configByName);
+      const info = native().info();
+      const py = raw.torch ? torchPython() : null;
+      const peaks = new Map(threads.map((t) => [t, fmaPeak(t)]));
+      const rows: Row[] = [];
+      const log = (s: string) => (raw.json ? process.stderr : process.stdout).write(s + '\n');
+      log(`machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${cores} cores; deeprnn kernels ${info.simd}`
+        + `${info.openmp ? '' : ' (no OpenMP)'}; PyTorch ${py ? 'found' : 'not run'}`);
+      log(`FMA peak GFLOP/s: ${threads.map((t) => `${t} thread${t > 1 ? 's' : ''} ${fmt(peaks.get(t) ?? undefined, 1)}`).join(', ')}`);
+      log('config  threads  tokens/s     GFLOP/s  %peak  RSS MB  PyTorch tokens/s  ratio');
+      for (const c of configs) {
+        for (const t of threads) {
+          const row: Row = measureInChild(c, t, batches, warmup);
+          if (py) row.torch = runTorch(py, c, t, batches, warmup);
+          rows.push(row);
+          const peak = peaks.get(t);
+          const ratio = row.torch?.tokensPerSec ? row.tokensPerSec / row.torch.tokensPerSec : undefined;
+          log(`${c.name.padEnd(8)}${String(t).padEnd(9)}${fmt(row.tokensPerSec).padEnd(13)}${fmt(row.gflops, 1).padEnd(9)}`
+            + `${(peak ? fmt((100 * row.gflops) / peak, 1) : '-').padEnd(7)}${fmt(row.peakRssMb).padEnd(8)}`
+            + `${(row.torch?.error ? 'refused' : fmt(row.torch?.tokensPerSec)).padEnd(18)}${ratio ? ratio.toFixed(2) + 'x' : '-'}`);
+          if (row.torch?.error) log(`  PyTorch: ${row.torch.error}`);
+        }
+      }
+      log('tokens/s: training tokens per second (D: generated tokens per second); GFLOP/s counts 2 per multiply-add of the'
+        + ' recurrent, input and output products (a training step is 3x the forward; gate math and loss not counted)');
+      if (raw.json) {
+        process.stdout.write(JSON.stringify({
+          machine: { cpu: os.cpus()[0]?.model, cores, simd: info.simd, openmp: info.openmp },
+          fmaPeakGflops: Object.fromEntries(peaks),
+          results: rows,
+        }) + '\n');
+      }
+    });
+}
