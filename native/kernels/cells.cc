@@ -28,6 +28,11 @@ long cell_backward_work_floats(Cell cell, long T, long N, long H) {
   return N * H;
 }
 
+void Recurrent::apply(float* gh, const float* h, long R) const {
+  if (whhT) kernels().gemm_nn(gh, h, whhT, R, GH, H, false);
+  else kernels().gemm_nt_small(gh, h, whh, R, GH, H);
+}
+
 namespace {
 
 // Runs f(n0, n1) on every thread with its own contiguous slice of the batch
@@ -48,15 +53,17 @@ void cell_forward(Cell cell, float* y, float* hT, float* cT, float* saved, float
                   const float* h0, const float* c0, const float* whh, const float* bhh, long T, long N,
                   long H) {
   const long G = cell_gates(cell);
-  float* whhT = work;          // (H, G*H)
+  float* whhT = work;            // (H, G*H)
   float* gh = work + G * H * H;  // (N, G*H)
-  transpose(whhT, whh, G * H, H);
+  const bool small = N <= kSmallRows;
+  if (!small) transpose(whhT, whh, G * H, H);
+  const Recurrent rec{whh, small ? nullptr : whhT, G * H, H};
   over_batch_slices(N, T * N * G * H * H, [&](long n0, long n1) {
     switch (cell) {
-      case Cell::RNN_TANH: rnn_forward(y, gx, h0, whhT, bhh, T, N, H, n0, n1, false); break;
-      case Cell::RNN_RELU: rnn_forward(y, gx, h0, whhT, bhh, T, N, H, n0, n1, true); break;
-      case Cell::GRU: gru_forward(y, saved, gh, gx, h0, whhT, bhh, T, N, H, n0, n1); break;
-      case Cell::LSTM: lstm_forward(y, saved, gh, gx, h0, c0, whhT, bhh, T, N, H, n0, n1); break;
+      case Cell::RNN_TANH: rnn_forward(y, gx, h0, rec, bhh, T, N, H, n0, n1, false); break;
+      case Cell::RNN_RELU: rnn_forward(y, gx, h0, rec, bhh, T, N, H, n0, n1, true); break;
+      case Cell::GRU: gru_forward(y, saved, gh, gx, h0, rec, bhh, T, N, H, n0, n1); break;
+      case Cell::LSTM: lstm_forward(y, saved, gh, gx, h0, c0, rec, bhh, T, N, H, n0, n1); break;
     }
   });
   std::memcpy(hT, y + (T - 1) * N * H, sizeof(float) * N * H);

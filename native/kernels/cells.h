@@ -29,19 +29,29 @@ void cell_backward(Cell cell, float* dgx, float* dh0, float* dc0, float* dwhh, f
                    const float* dy, const float* dhT, const float* dcT, const float* saved, const float* y,
                    const float* h0, const float* c0, const float* whh, long T, long N, long H);
 
+// The recurrent product gh (R, G*H) = h (R, H) W_hh^T: a GEMM with W_hh
+// transposed beforehand (whhT, (H, G*H)) for training batches, dot products
+// with W_hh (G*H, H) in place for a few rows (generation).
+struct Recurrent {
+  const float* whh;
+  const float* whhT;  // null: use dot products
+  long GH, H;
+  void apply(float* gh, const float* h, long R) const;
+};
+
 // Per cell: rows [n0, n1) of every step (the rows a thread owns), with the
-// whole-batch layouts above; whhT is W_hh transposed, (H, G*H); gh is an
-// (N, G*H) scratch of which the same rows are used.
-void rnn_forward(float* y, const float* gx, const float* h0, const float* whhT, const float* bhh, long T, long N,
+// whole-batch layouts above; gh is an (N, G*H) scratch of which the same rows
+// are used.
+void rnn_forward(float* y, const float* gx, const float* h0, const Recurrent& rec, const float* bhh, long T, long N,
                  long H, long n0, long n1, bool relu);
 void rnn_backward(float* dgx, float* dh, const float* dy, const float* y, const float* whh, long T, long N, long H,
                   long n0, long n1, bool relu);
-void gru_forward(float* y, float* saved, float* gh, const float* gx, const float* h0, const float* whhT,
+void gru_forward(float* y, float* saved, float* gh, const float* gx, const float* h0, const Recurrent& rec,
                  const float* bhh, long T, long N, long H, long n0, long n1);
 void gru_backward(float* dgx, float* dgh, float* dh, const float* dy, const float* saved, const float* y,
                   const float* h0, const float* whh, long T, long N, long H, long n0, long n1);
 void lstm_forward(float* y, float* saved, float* gh, const float* gx, const float* h0, const float* c0,
-                  const float* whhT, const float* bhh, long T, long N, long H, long n0, long n1);
+                  const Recurrent& rec, const float* bhh, long T, long N, long H, long n0, long n1);
 void lstm_backward(float* dgx, float* dh, float* dc, const float* dy, const float* saved, const float* c0,
                    const float* whh, long T, long N, long H, long n0, long n1);
 

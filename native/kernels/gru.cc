@@ -9,8 +9,8 @@ namespace deeprnn {
 // r = sigmoid(gx_r + W_hr h + b_hr); z = sigmoid(gx_z + W_hz h + b_hz)
 // n = tanh(gx_n + r * (W_hn h + b_hn)); h' = (1 - z) * n + z * h
 // y: (T, N, H); saved: (T, N, 4H) as [r, z, n, W_hn h + b_hn]; gh: (N, 3H) scratch
-// gx: (T, N, 3H); h0: (N, H); whhT: (H, 3H); bhh: (3H)
-void gru_forward(float* y, float* saved, float* gh, const float* gx, const float* h0, const float* whhT,
+// gx: (T, N, 3H); h0: (N, H); bhh: (3H)
+void gru_forward(float* y, float* saved, float* gh, const float* gx, const float* h0, const Recurrent& rec,
                  const float* bhh, long T, long N, long H, long n0, long n1) {
   const KernelTable& k = kernels();
   const long G = 3 * H, R = n1 - n0;
@@ -18,7 +18,7 @@ void gru_forward(float* y, float* saved, float* gh, const float* gx, const float
   for (long t = 0; t < T; ++t) {
     float* yt = y + (t * N + n0) * H;
     const float* hp = t ? yt - N * H : h0 + n0 * H;
-    k.gemm_nn(ghr, hp, whhT, R, G, H, false);
+    rec.apply(ghr, hp, R);
     k.gru_step(yt, saved + (t * N + n0) * 4 * H, gx + (t * N + n0) * G, ghr, bhh, hp, R, H);
   }
 }

@@ -15,9 +15,15 @@ long linear_work_floats(long I, long O) { return I * O; }
 
 long embedding_work_floats(long V, long O) { return V * O; }
 
-// out = x W^T + b
+// out = x W^T + b; a few rows (generation) use dot products with W in place
 void linear_forward(float* out, float* work, const float* x, const float* W, const float* b, long M, long I,
                     long O) {
+  if (M <= kSmallRows) {
+    kernels().gemm_nt_small(out, x, W, M, O, I);
+    for (long m = 0; m < M; ++m)
+      for (long o = 0; o < O; ++o) out[m * O + o] += b[o];
+    return;
+  }
   float* WT = work;  // (I, O)
   transpose(WT, W, O, I);
   for (long m = 0; m < M; ++m) std::memcpy(out + m * O, b, sizeof(float) * O);

@@ -9,9 +9,9 @@ namespace deeprnn {
 // [i, f, g, o] = [sigmoid, sigmoid, tanh, sigmoid](gx + W_hh h + b_hh)
 // c' = f * c + i * g; h' = o * tanh(c')
 // y: (T, N, H); saved: (T, N, 6H) as [i, f, g, o, c, tanh c]; gh: (N, 4H) scratch
-// gx: (T, N, 4H); h0, c0: (N, H); whhT: (H, 4H); bhh: (4H)
+// gx: (T, N, 4H); h0, c0: (N, H); bhh: (4H)
 void lstm_forward(float* y, float* saved, float* gh, const float* gx, const float* h0, const float* c0,
-                  const float* whhT, const float* bhh, long T, long N, long H, long n0, long n1) {
+                  const Recurrent& rec, const float* bhh, long T, long N, long H, long n0, long n1) {
   const KernelTable& k = kernels();
   const long G = 4 * H, R = n1 - n0;
   float* ghr = gh + n0 * G;
@@ -19,7 +19,7 @@ void lstm_forward(float* y, float* saved, float* gh, const float* gx, const floa
     const long row = t * N + n0;
     float* yt = y + row * H;
     const float* hp = t ? yt - N * H : h0 + n0 * H;
-    k.gemm_nn(ghr, hp, whhT, R, G, H, false);
+    rec.apply(ghr, hp, R);
     const float* cprev = t ? saved + (row - N) * 6 * H + 4 * H : c0 + n0 * H;
     k.lstm_step(yt, saved + row * 6 * H, gx + row * G, ghr, bhh, cprev, t ? 6 * H : H, R, H);
   }

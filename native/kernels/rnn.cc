@@ -7,14 +7,14 @@
 namespace deeprnn {
 
 // h_t = phi(gx_t + h_{t-1} W_hh^T + b_hh)
-// y: (T, N, H); gx: (T, N, H); h0: (N, H); whhT: (H, H); bhh: (H)
-void rnn_forward(float* y, const float* gx, const float* h0, const float* whhT, const float* bhh, long T, long N,
+// y: (T, N, H); gx: (T, N, H); h0: (N, H); bhh: (H)
+void rnn_forward(float* y, const float* gx, const float* h0, const Recurrent& rec, const float* bhh, long T, long N,
                  long H, long n0, long n1, bool relu) {
   const KernelTable& k = kernels();
   const long R = n1 - n0;
   for (long t = 0; t < T; ++t) {
     float* yt = y + (t * N + n0) * H;
-    k.gemm_nn(yt, t ? yt - N * H : h0 + n0 * H, whhT, R, H, H, false);
+    rec.apply(yt, t ? yt - N * H : h0 + n0 * H, R);
     k.rnn_step(yt, gx + (t * N + n0) * H, bhh, R, H, relu);
   }
 }

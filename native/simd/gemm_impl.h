@@ -173,6 +173,37 @@ static void gemm(float* C, const float* A, const float* B, long M, long N, long 
   }
 }
 
+// C(M,N) = A(M,K) B(N,K)^T for a few rows of A (generation: M = batch):
+// one vectorised dot product per element, B read in place (no transpose).
+// Each element's sum has the same order whatever the thread count.
+static void gemm_nt_small(float* C, const float* A, const float* B, long M, long N, long K) {
+  typedef float vf8 __attribute__((vector_size(32)));
+  // A fork costs more than a few hundred thousand multiply-adds of work.
+  DEEPRNN_PARALLEL_FOR(M * N * K >= 64 * kParallelWork)
+  for (long n = 0; n < N; ++n) {
+    const float* b = B + n * K;
+    for (long m = 0; m < M; ++m) {
+      const float* a = A + m * K;
+      vf8 acc0 = {}, acc1 = {};
+      long k = 0;
+      for (; k + 16 <= K; k += 16) {
+        vf8 a0, a1, b0, b1;
+        __builtin_memcpy(&a0, a + k, 32);
+        __builtin_memcpy(&a1, a + k + 8, 32);
+        __builtin_memcpy(&b0, b + k, 32);
+        __builtin_memcpy(&b1, b + k + 8, 32);
+        acc0 += a0 * b0;
+        acc1 += a1 * b1;
+      }
+      acc0 += acc1;
+      float sum = 0.0f;
+      for (int i = 0; i < 8; ++i) sum += acc0[i];
+      for (; k < K; ++k) sum += a[k] * b[k];
+      C[m * N + n] = sum;
+    }
+  }
+}
+
 // C(M,N) (+)= A(M,K) B(K,N)
 static void gemm_nn(float* C, const float* A, const float* B, long M, long N, long K, bool accumulate) {
   gemm<false>(C, A, B, M, N, K, accumulate);

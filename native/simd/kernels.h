@@ -8,12 +8,18 @@ namespace deeprnn {
 // multiples of it keeps every row's arithmetic the same.
 constexpr long kGemmRowTile = 4;
 
+// Batches of at most this many rows (generation) multiply by W^T with
+// gemm_nt_small instead of transposing W first.
+constexpr long kSmallRows = 4;
+
 struct KernelTable {
   const char* name;
   // C(M,N) = A(M,K) B(K,N), or C += A B when accumulate is true.
   void (*gemm_nn)(float* C, const float* A, const float* B, long M, long N, long K, bool accumulate);
   // C(M,N) += A(K,M)^T B(K,N); each C element sums over k in ascending order.
   void (*gemm_tn)(float* C, const float* A, const float* B, long M, long N, long K);
+  // C(M,N) = A(M,K) B(N,K)^T for small M (up to kSmallRows): dot products, B not transposed.
+  void (*gemm_nt_small)(float* C, const float* A, const float* B, long M, long N, long K);
   // One time step of fused gate math per cell (simd/cells_impl.h).
   void (*rnn_step)(float* h, const float* gx, const float* bhh, long N, long H, bool relu);
   void (*rnn_step_back)(float* da, const float* dy, const float* dh, const float* h, long N, long H, bool relu);
