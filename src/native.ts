@@ -2,6 +2,7 @@
 // here; shapes are row-major, T=steps, N=batch, H=hidden, G=gates, V=vocab, M=rows.
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export type CellKind = 'rnn' | 'rnn-relu' | 'gru' | 'lstm';
@@ -72,9 +73,17 @@ export interface NativeBinding {
   mathEval(simd: string, fn: 'exp' | 'sigmoid' | 'tanh', y: Float32Array, x: Float32Array): void;
 }
 
-const addonPath = fileURLToPath(new URL('../build/Release/deeprnn.node', import.meta.url));
+/** The built addon; DEEPRNN_ADDON points at another build of it (e.g. without OpenMP) for testing. */
+const addonPath = process.env.DEEPRNN_ADDON
+  ? path.resolve(process.env.DEEPRNN_ADDON)
+  : fileURLToPath(new URL('../build/Release/deeprnn.node', import.meta.url));
 
 let binding: NativeBinding | undefined;
+
+/** Where the addon is loaded from. */
+export function addonFile(): string {
+  return addonPath;
+}
 
 /** The native addon, loaded on first use. */
 export function native(): NativeBinding {

@@ -143,6 +143,7 @@ static void gemm(float* C, const float* A, const float* B, long M, long N, long 
   const long row_tiles = (M + kRows - 1) / kRows;
   const long tasks = row_tiles * nseg;
   const bool par = M * N * K >= kParallelWork && tasks > 1;
+  (void)par;  // unused without OpenMP
   if (K == 0) {
     if (!accumulate)
       for (long i = 0; i < M * N; ++i) C[i] = 0.0f;

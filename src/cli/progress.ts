@@ -10,6 +10,7 @@ export function epochLine(m: EpochMetrics, epochs: number): string {
 
 export class Progress {
   private bar: cliProgress.SingleBar | null = null;
+  private epochStart = 0;
   private readonly tty: boolean;
   private readonly out: NodeJS.WriteStream;
 
@@ -25,21 +26,23 @@ export class Progress {
     this.out.write(msg + '\n');
   }
 
-  batch(epoch: number, done: number, total: number, loss: number): void {
+  batch(epoch: number, done: number, total: number, loss: number, tokens: number): void {
     if (!this.tty) return;
     if (!this.bar) {
+      this.epochStart = performance.now();
       this.bar = new cliProgress.SingleBar(
         {
           stream: this.out,
-          format: 'epoch {epoch}/{epochs} |{bar}| {value}/{total} batches  batch ppl {ppl}',
+          format: 'epoch {epoch}/{epochs} |{bar}| {value}/{total} batches  ppl {ppl}  {tps} tokens/s',
           hideCursor: true,
           clearOnComplete: true,
         },
         cliProgress.Presets.shades_classic,
       );
-      this.bar.start(total, 0, { epoch, epochs: this.epochs, ppl: '-' });
+      this.bar.start(total, 0, { epoch, epochs: this.epochs, ppl: '-', tps: '-' });
     }
-    this.bar.update(done, { ppl: Math.exp(loss).toFixed(3) });
+    const seconds = (performance.now() - this.epochStart) / 1000;
+    this.bar.update(done, { ppl: Math.exp(loss).toFixed(3), tps: Math.round(tokens / seconds) });
   }
 
   epoch(m: EpochMetrics): void {

@@ -79,7 +79,7 @@ export function registerTrain(program: Command): void {
       const progress = new Progress(s.epochs, Boolean(raw.json));
       const result = await runTraining(s, {
         log: (msg) => progress.log(msg),
-        onBatch: (epoch, done, total, loss) => progress.batch(epoch, done, total, loss),
+        onBatch: (epoch, done, total, loss, tokens) => progress.batch(epoch, done, total, loss, tokens),
         onEpoch: (m) => progress.epoch(m),
       });
       progress.stop();

@@ -28,7 +28,7 @@ export interface RunSettings extends TrainingSettings {
 export interface RunHooks {
   log?: (msg: string) => void;
   onEpoch?: (m: EpochMetrics) => void;
-  onBatch?: (epoch: number, done: number, total: number, loss: number) => void;
+  onBatch?: (epoch: number, done: number, total: number, loss: number, tokens: number) => void;
 }
 
 export interface RunResult {
@@ -72,7 +72,7 @@ export async function runTraining(s: RunSettings, hooks: RunHooks = {}): Promise
   const trainer = new Trainer({
     epochs: s.epochs,
     clip: s.clip,
-    onBatch: (done, total, loss) => hooks.onBatch?.(trainer.history.length + 1, done, total, loss),
+    onBatch: (done, total, loss, tokens) => hooks.onBatch?.(trainer.history.length + 1, done, total, loss, tokens),
     onEpoch: (m) => {
       if (s.out) {
         saveCheckpoint(s.out, model as RNNLM | RNNLMScratch, {

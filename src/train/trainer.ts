@@ -27,7 +27,8 @@ export interface TrainerOptions {
   /** Global-norm clipping threshold; 0 or Infinity turns clipping off. */
   clip: number;
   onEpoch?: (m: EpochMetrics) => void;
-  onBatch?: (done: number, total: number, loss: number) => void;
+  /** After each training batch: batches done and in all, its loss, training tokens so far this epoch. */
+  onBatch?: (done: number, total: number, loss: number, tokens: number) => void;
 }
 
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -66,7 +67,7 @@ export class Trainer {
       lossSum += loss * n;
       tokens += n;
       done++;
-      this.opts.onBatch?.(done, total, loss);
+      this.opts.onBatch?.(done, total, loss, tokens);
       await tick();
     }
     const trainSeconds = (performance.now() - start) / 1000;

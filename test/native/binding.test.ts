@@ -2,7 +2,7 @@
 // an Error that names the argument, and the kernel tables agree.
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { native } from '../../src/native.js';
+import { addonFile, native } from '../../src/native.js';
 import { CELLS } from '../../src/nn/config.js';
 import { RNNLM } from '../../src/nn/rnnlm.js';
 import { RNNLMScratch } from '../../src/nn/scratch.js';
@@ -81,8 +81,8 @@ describe('kernel tables', () => {
   it('refuses an unknown instruction set by name', () => {
     expect(() => nat.setSimd('sse9')).toThrow(/setSimd: DEEPRNN_SIMD must be one of scalar(\|avx2\|avx512)?, got "sse9"/);
     const out = execFileSync(process.execPath, ['-e', `
-      const m = require('./build/Release/deeprnn.node');
-      try { m.info(); console.log('no error'); } catch (e) { console.log(e.message); }`],
+      const m = require(process.argv[1]);
+      try { m.info(); console.log('no error'); } catch (e) { console.log(e.message); }`, addonFile()],
     { cwd: ROOT, env: { ...process.env, DEEPRNN_SIMD: 'bogus' }, encoding: 'utf8' });
     expect(out.trim()).toMatch(/^info: DEEPRNN_SIMD must be one of scalar.*, got "bogus"$/);
   });
