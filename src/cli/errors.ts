@@ -1,4 +1,6 @@
-/** Bad user input (an option, a file): printed as one line, exit code 2. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
+import { InputError } from '../errors.js';
+
+/** A wrong command-line value: printed as one line, exit code 2. */
+export class UsageError extends InputError {
+  override name = 'UsageError';
 }

@@ -2,7 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { native } from '../native.js';
-import { UsageError } from './errors.js';
+import { InputError } from '../errors.js';
 import { registerBench } from './bench.js';
 import { registerPredict } from './predict.js';
 import { registerTrain } from './train.js';
@@ -42,20 +42,17 @@ export async function main(argv: string[]): Promise<number> {
     }
     const msg = (e as Error).message ?? String(e);
     process.stderr.write(`deeprnn: error: ${msg}\n`);
-    if (e instanceof UsageError || isInputError(e)) return 2;
+    if (e instanceof InputError || isFileError(e)) return 2;
     if (process.env.DEEPRNN_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
     return 1;
   }
 }
 
-/** Errors about the user's files and data, as opposed to bugs. */
-function isInputError(e: unknown): boolean {
-  const m = (e as Error).message ?? '';
-  return /^(--corpus|checkpoint |the corpus |batch size |download of |cannot download )/.test(m)
-    || / has sha1 /.test(m)
-    || (e as NodeJS.ErrnoException).code === 'ENOENT'
-    || (e as NodeJS.ErrnoException).code === 'EACCES';
+/** A file the user named could not be read. */
+function isFileError(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'ENOTDIR';
 }
 
 const code = await main(process.argv);
-process.exitCode = code;
+if (code !== 0) process.exitCode = code;

@@ -16,12 +16,7 @@ export function registerPredict(program: Command): void {
     .option('--json', 'print {"prefix": ..., "text": ...}')
     .action((prefix: string, raw: { model: string; numPreds: string; json?: boolean }) => {
       const numPreds = intOption('--num-preds', raw.numPreds, 0, 1_000_000);
-      let ckpt;
-      try {
-        ckpt = loadCheckpoint(raw.model);
-      } catch (e) {
-        throw new UsageError((e as Error).message);
-      }
+      const ckpt = loadCheckpoint(raw.model);
       if (ckpt.tokenizer.encode(prefix).length === 0) {
         throw new UsageError(`the prefix "${prefix}" has no tokens after normalisation; give at least one letter`);
       }

@@ -1,7 +1,12 @@
-// deeprnn train: the book's deep RNN language model run, every option validated.
+// deeprnn train: the book's deep RNN language model run, every option
+// validated; checkpoints on a schedule, --resume, and a clean stop on SIGINT /
+// SIGTERM.
 import type { Command } from 'commander';
 import { CELLS } from '../nn/config.js';
-import { runTraining, type RunSettings } from '../train/run.js';
+import { resumeSettings, runTraining, type RunResult, type RunSettings } from '../train/run.js';
+import { NonFiniteError, type Trainer } from '../train/trainer.js';
+import { existsSync } from 'node:fs';
+import { loadCheckpoint } from '../io/checkpoint.js';
 import { DEFAULT_CHECKPOINT } from './defaults.js';
 import { UsageError } from './errors.js';
 import { choiceOption, intOption, numberOption } from './options.js';
@@ -25,15 +30,35 @@ interface RawTrainOptions {
   dataDir?: string;
   out: string;
   impl: string;
+  saveEvery: string;
+  keep: string;
+  skipNonfinite?: boolean;
+  resume?: string;
   json?: boolean;
+}
+
+/** Options that define the run; on --resume they come from the checkpoint and may not be given. */
+const RUN_DEFINING = ['cell', 'layers', 'hidden', 'dropout', 'batchSize', 'numSteps', 'numTrain', 'numVal', 'lr', 'clip', 'seed', 'corpus'] as const;
+
+function flag(name: string): string {
+  return '--' + name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+}
+
+export function parseSaveEvery(raw: string): RunSettings['saveEvery'] {
+  const m = /^\s*(\d+)\s*(s?)\s*$/.exec(raw);
+  const n = m ? Number(m[1]) : NaN;
+  if (!m || !Number.isSafeInteger(n) || n < 1) {
+    throw new UsageError(`--save-every must be a number of epochs (e.g. 5) or of steps (e.g. 200s), got "${raw}"`);
+  }
+  return m[2] ? { steps: n } : { epochs: n };
 }
 
 export function parseTrainOptions(o: RawTrainOptions): RunSettings {
   if (o.out.trim() === '') throw new UsageError('--out must be a file path, got ""');
-  const settings: RunSettings = {
+  return {
     cell: choiceOption('--cell', o.cell, CELLS),
     layers: intOption('--layers', o.layers, 1, 64),
-    hidden: intOption('--hidden', o.hidden, 1, 65536),
+    hidden: intOption('--hidden', o.hidden, 1, 1 << 20),
     dropout: numberOption('--dropout', o.dropout, (v) => v >= 0 && v < 1, 'a number in [0, 1)'),
     epochs: intOption('--epochs', o.epochs, 1, 1_000_000),
     batchSize: intOption('--batch-size', o.batchSize, 1, 10_000_000),
@@ -48,8 +73,77 @@ export function parseTrainOptions(o: RawTrainOptions): RunSettings {
     dataDir: o.dataDir,
     out: o.out,
     impl: choiceOption('--impl', o.impl, ['native', 'scratch'] as const),
+    saveEvery: parseSaveEvery(o.saveEvery),
+    keep: intOption('--keep', o.keep, 0, 1_000_000),
+    skipNonFinite: Boolean(o.skipNonfinite),
   };
-  return settings;
+}
+
+/**
+ * First SIGINT or SIGTERM: stop after the current batch (the run then saves and
+ * exits 130 / 143). A second SIGINT: exit at once; checkpoint writes are atomic,
+ * so no partial file is left.
+ */
+function stopOnSignals(log: (msg: string) => void): { trainer: (t: Trainer) => void; signal: () => NodeJS.Signals | null; dispose: () => void } {
+  let trainer: Trainer | null = null;
+  let received: NodeJS.Signals | null = null;
+  const handler = (sig: NodeJS.Signals) => {
+    if (received) {
+      if (sig === 'SIGINT') process.exit(130);
+      return;
+    }
+    received = sig;
+    log(`\n${sig}: stopping after this batch and saving a checkpoint (press Ctrl-C again to quit at once)`);
+    trainer?.stop();
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return {
+    trainer: (t) => {
+      trainer = t;
+      if (received) t.stop();
+    },
+    signal: () => received,
+    dispose: () => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
+  };
+}
+
+function report(result: RunResult, s: RunSettings, json: boolean, progress: Progress): void {
+  const { history } = result;
+  const last = history[history.length - 1];
+  const best = history.length ? history.reduce((a, b) => (b.valPpl < a.valPpl ? b : a)) : undefined;
+  // Training throughput over the epochs: tokens trained on / time spent training them.
+  const perEpoch = s.numTrain * s.numSteps;
+  const trainSeconds = history.reduce((a, m) => a + perEpoch / m.tokensPerSec, 0);
+  const tps = history.length ? (perEpoch * history.length) / trainSeconds : NaN;
+  const skipped = history.reduce((a, m) => a + m.skipped, 0) + result.state.skipped;
+  if (json) {
+    process.stdout.write(JSON.stringify({
+      train_ppl: last?.trainPpl ?? null,
+      val_ppl: last?.valPpl ?? null,
+      best_val_ppl: best?.valPpl ?? null,
+      best_epoch: best?.epoch ?? null,
+      epochs: history.length,
+      seconds: result.seconds,
+      tokens_per_s: tps,
+      skipped_steps: skipped,
+      stopped: result.stopped,
+      epoch: result.state.epoch,
+      batch: result.state.batch,
+      checkpoint: s.out,
+    }) + '\n');
+    return;
+  }
+  if (last && best) {
+    progress.log(
+      `done: train ppl ${last.trainPpl.toFixed(3)}, val ppl ${last.valPpl.toFixed(3)}, best val ppl ${best.valPpl.toFixed(3)} `
+        + `(epoch ${best.epoch}), ${result.seconds.toFixed(1)} s, ${Math.round(tps)} tokens/s`
+        + `${skipped ? `, ${skipped} non-finite updates skipped` : ''}; checkpoint ${s.out}`,
+    );
+  }
 }
 
 export function registerTrain(program: Command): void {
@@ -60,7 +154,7 @@ export function registerTrain(program: Command): void {
     .option('--layers <n>', 'number of stacked layers', '2')
     .option('--hidden <n>', 'hidden units per layer', '32')
     .option('--dropout <p>', 'dropout between layers', '0')
-    .option('--epochs <n>', 'epochs', '100')
+    .option('--epochs <n>', 'epochs (with --resume: in all)', '100')
     .option('--batch-size <n>', 'windows per batch', '1024')
     .option('--num-steps <n>', 'time steps per window', '32')
     .option('--num-train <n>', 'training windows', '10000')
@@ -71,40 +165,69 @@ export function registerTrain(program: Command): void {
     .option('--threads <n>', 'OpenMP threads (default: all cores)')
     .option('--corpus <name|file>', 'registry corpus name or a text file', 'timemachine')
     .option('--data-dir <dir>', 'where corpora are cached (default: $DEEPRNN_DATA_DIR or ~/.cache/deeprnn)')
-    .option('--out <path>', 'checkpoint to write', DEFAULT_CHECKPOINT)
+    .option('--out <path>', 'checkpoint to write (the latest state; the best is saved beside it as NAME.best.safetensors)', DEFAULT_CHECKPOINT)
+    .option('--save-every <n>', 'save every N epochs, or every N steps with "Ns"', '1')
+    .option('--keep <k>', 'also keep the K most recent numbered checkpoints (NAME.eEPOCH.safetensors)', '0')
+    .option('--skip-nonfinite', 'skip (and count) updates whose loss or gradient is not finite instead of stopping')
+    .option('--resume <ckpt>', 'continue the run stored in a checkpoint exactly (writes to it unless --out is given)')
     .option('--impl <impl>', 'native (C++) or scratch (float64 TypeScript, slow)', 'native')
     .option('--json', 'print one JSON object with the results on stdout, nothing else')
-    .action(async (raw: RawTrainOptions) => {
-      const s = parseTrainOptions(raw);
-      const progress = new Progress(s.epochs, Boolean(raw.json));
-      const result = await runTraining(s, {
-        log: (msg) => progress.log(msg),
-        onBatch: (epoch, done, total, loss, tokens) => progress.batch(epoch, done, total, loss, tokens),
-        onEpoch: (m) => progress.epoch(m),
-      });
-      progress.stop();
-      const { history } = result;
-      const last = history[history.length - 1]!;
-      const best = history.reduce((a, b) => (b.valPpl < a.valPpl ? b : a));
-      // Training throughput over the whole run: tokens trained on / time spent training them.
-      const tokens = s.numTrain * s.numSteps * history.length;
-      const trainSeconds = history.reduce((a, m) => a + (s.numTrain * s.numSteps) / m.tokensPerSec, 0);
-      if (raw.json) {
-        process.stdout.write(JSON.stringify({
-          train_ppl: last.trainPpl,
-          val_ppl: last.valPpl,
-          best_val_ppl: best.valPpl,
-          best_epoch: best.epoch,
-          epochs: history.length,
-          seconds: result.seconds,
-          tokens_per_s: tokens / trainSeconds,
-          checkpoint: s.out,
-        }) + '\n');
+    .action(async (raw: RawTrainOptions, cmd: Command) => {
+      let s: RunSettings;
+      if (raw.resume) {
+        const given = (name: string) => cmd.getOptionValueSource(name) === 'cli';
+        for (const name of RUN_DEFINING) {
+          if (given(name)) throw new UsageError(`${flag(name)} cannot be given with --resume: the run's settings come from the checkpoint`);
+        }
+        const parsed = parseTrainOptions(raw);
+        try {
+          s = resumeSettings(raw.resume, {
+            out: given('out') ? parsed.out : raw.resume,
+            dataDir: parsed.dataDir,
+            threads: parsed.threads,
+            saveEvery: parsed.saveEvery,
+            keep: parsed.keep,
+            ...(given('epochs') ? { epochs: parsed.epochs } : {}),
+            ...(given('impl') ? { impl: parsed.impl } : {}),
+            ...(given('skipNonfinite') ? { skipNonFinite: parsed.skipNonFinite } : {}),
+          });
+        } catch (e) {
+          throw new UsageError((e as Error).message);
+        }
       } else {
-        progress.log(
-          `done: train ppl ${last.trainPpl.toFixed(3)}, val ppl ${last.valPpl.toFixed(3)}, best val ppl ${best.valPpl.toFixed(3)} `
-            + `(epoch ${best.epoch}), ${result.seconds.toFixed(1)} s, ${Math.round(tokens / trainSeconds)} tokens/s; checkpoint ${s.out}`,
+        s = parseTrainOptions(raw);
+      }
+      const progress = new Progress(s.epochs, Boolean(raw.json));
+      const signals = stopOnSignals((msg) => {
+        progress.stop();
+        process.stderr.write(msg + '\n');
+      });
+      let result: RunResult;
+      try {
+        result = await runTraining(s, {
+          log: (msg) => progress.log(msg),
+          onBatch: (epoch, done, total, loss, tokens) => progress.batch(epoch, done, total, loss, tokens),
+          onEpoch: (m) => progress.epoch(m),
+          onTrainer: signals.trainer,
+        }, raw.resume);
+      } catch (e) {
+        if (e instanceof NonFiniteError && s.out && existsSync(s.out)) {
+          const st = loadCheckpoint(s.out).meta.state;
+          throw new NonFiniteError(`${e.message}; the checkpoint ${s.out} (epoch ${st.epoch}, batch ${st.batch}) is from before it`);
+        }
+        throw e;
+      } finally {
+        progress.stop();
+        signals.dispose();
+      }
+      report(result, s, Boolean(raw.json), progress);
+      const sig = signals.signal();
+      if (result.stopped && sig) {
+        process.stderr.write(
+          `stopped at epoch ${result.state.epoch + 1}, batch ${result.state.batch}; checkpoint ${s.out}; `
+            + `resume with: deeprnn train --resume ${s.out}\n`,
         );
+        process.exitCode = sig === 'SIGINT' ? 130 : 143;
       }
     });
 }

@@ -7,6 +7,7 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { InputError } from '../errors.js';
 
 export interface CorpusEntry {
   name: string;
@@ -36,6 +37,10 @@ export function resolveDataDir(option?: string): string {
   if (env) return path.resolve(env);
   const cache = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
   return path.join(cache, 'deeprnn');
+}
+
+export function sha1Text(text: string): string {
+  return createHash('sha1').update(text, 'utf8').digest('hex');
 }
 
 export async function sha1File(file: string): Promise<string> {
@@ -70,7 +75,7 @@ export async function ensureCorpus(entry: CorpusEntry, dataDir: string, log?: (m
 async function verifySha1(file: string, expected: string, label: string): Promise<void> {
   const actual = await sha1File(file);
   if (actual !== expected) {
-    throw new Error(`${label} has sha1 ${actual}, expected ${expected}; delete or replace the file`);
+    throw new InputError(`${label} has sha1 ${actual}, expected ${expected}; delete or replace the file`);
   }
 }
 
@@ -115,6 +120,42 @@ export interface CorpusText {
   tokenizer?: string;
 }
 
+/** Offset of the first byte that breaks UTF-8 (overlong forms and surrogates included), or -1. */
+export function invalidUtf8Offset(b: Uint8Array): number {
+  let i = 0;
+  while (i < b.length) {
+    const c = b[i]!;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    let n: number;
+    let min: number;
+    let cp: number;
+    if (c >= 0xc2 && c <= 0xdf) [n, min, cp] = [1, 0x80, c & 0x1f];
+    else if (c >= 0xe0 && c <= 0xef) [n, min, cp] = [2, 0x800, c & 0x0f];
+    else if (c >= 0xf0 && c <= 0xf4) [n, min, cp] = [3, 0x10000, c & 0x07];
+    else return i;
+    for (let k = 1; k <= n; k++) {
+      const d = b[i + k];
+      if (d === undefined || (d & 0xc0) !== 0x80) return i;
+      cp = (cp << 6) | (d & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
+    i += n + 1;
+  }
+  return -1;
+}
+
+/** The text of a corpus file: refused when it looks binary or is not UTF-8, naming the byte offset. */
+export function decodeText(buf: Buffer, file: string): string {
+  const nul = buf.indexOf(0);
+  if (nul >= 0) throw new InputError(`--corpus "${file}" looks binary (a NUL byte at offset ${nul}); expected a UTF-8 text file`);
+  const bad = invalidUtf8Offset(buf);
+  if (bad >= 0) throw new InputError(`--corpus "${file}" is not valid UTF-8 at byte offset ${bad}`);
+  return buf.toString('utf8');
+}
+
 /** `spec` is a registry name or a path to a local text file. */
 export async function loadCorpus(spec: string, dataDir: string, log?: (msg: string) => void): Promise<CorpusText> {
   const entry = corpusRegistry().get(spec);
@@ -124,10 +165,10 @@ export async function loadCorpus(spec: string, dataDir: string, log?: (msg: stri
   }
   if (!existsSync(spec)) {
     const names = [...corpusRegistry().keys()].join(', ');
-    throw new Error(`--corpus "${spec}" is neither a known corpus (${names}) nor an existing file`);
+    throw new InputError(`--corpus "${spec}" is neither a known corpus (${names}) nor an existing file`);
   }
   const st = statSync(spec);
-  if (!st.isFile()) throw new Error(`--corpus "${spec}" is not a regular file`);
-  if (st.size === 0) throw new Error(`--corpus "${spec}" is empty`);
-  return { name: spec, path: path.resolve(spec), text: await readFile(spec, 'utf8') };
+  if (!st.isFile()) throw new InputError(`--corpus "${spec}" is not a regular file`);
+  if (st.size === 0) throw new InputError(`--corpus "${spec}" is empty`);
+  return { name: spec, path: path.resolve(spec), text: decodeText(await readFile(spec), spec) };
 }

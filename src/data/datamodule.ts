@@ -2,6 +2,7 @@
 // starting at every position; windows 0..numTrain-1 train, the next numVal
 // validate. Batches are time-major: inputs and targets of shape (T, N).
 import type { Rng } from '../rng.js';
+import { InputError } from '../errors.js';
 
 export interface Batch {
   /** Steps. */
@@ -33,15 +34,15 @@ export class WindowDataModule {
     const { numSteps, numTrain, numVal, batchSize } = opts;
     this.numWindows = Math.max(0, tokens.length - numSteps);
     if (tokens.length < numSteps + 1) {
-      throw new Error(`the corpus has ${tokens.length} tokens, fewer than num-steps + 1 = ${numSteps + 1}`);
+      throw new InputError(`the corpus has ${tokens.length} tokens, fewer than num-steps + 1 = ${numSteps + 1}`);
     }
     if (numTrain + numVal > this.numWindows) {
-      throw new Error(
+      throw new InputError(
         `the corpus gives ${this.numWindows} windows of ${numSteps + 1} tokens, fewer than num-train + num-val = ${numTrain + numVal}`,
       );
     }
     if (batchSize > numTrain) {
-      throw new Error(`batch size ${batchSize} is larger than the ${numTrain} training windows`);
+      throw new InputError(`batch size ${batchSize} is larger than the ${numTrain} training windows`);
     }
     this.order = new Int32Array(numTrain);
   }
@@ -58,12 +59,13 @@ export class WindowDataModule {
    * Training batches in a random order that depends only on the rng's state
    * (a fresh permutation of 0..numTrain-1 each epoch); the last batch may be
    * smaller. The batch buffers are reused: use each batch before the next.
+   * `from` skips that many batches of the order (to continue an epoch).
    */
-  *trainBatches(rng: Rng): Generator<Batch> {
+  *trainBatches(rng: Rng, from = 0): Generator<Batch> {
     for (let i = 0; i < this.order.length; i++) this.order[i] = i;
     rng.shuffle(this.order);
     const { numTrain, batchSize } = this.opts;
-    for (let s = 0; s < numTrain; s += batchSize) {
+    for (let s = from * batchSize; s < numTrain; s += batchSize) {
       yield this.fill(this.order, s, Math.min(batchSize, numTrain - s), 0);
     }
   }

@@ -1,21 +1,25 @@
 // Checkpoints: weights as safetensors with PyTorch's names; configuration,
-// tokenizer, training settings, optimizer and RNG state and per-epoch history
-// as one JSON string in the safetensors __metadata__ under "deeprnn".
-import { existsSync } from 'node:fs';
-import { mkdirSync } from 'node:fs';
+// tokenizer, training settings, optimizer state, the trainer's position
+// (epoch, batch, generator states) and per-epoch history as one JSON string in
+// the safetensors __metadata__ under "deeprnn". Reading trusts nothing: every
+// field is checked, and weights must be finite.
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { tokenizerFromJSON, type Tokenizer, type TokenizerJSON } from '../data/tokenizer.js';
 import { CELLS, paramTable, type ModelConfig } from '../nn/config.js';
 import type { FloatArray, Module } from '../nn/module.js';
 import { RNNLM } from '../nn/rnnlm.js';
 import type { RngState } from '../rng.js';
-import type { EpochMetrics } from '../train/trainer.js';
-import { encodeSafetensors, readSafetensors, writeFileAtomic, type Tensor } from './safetensors.js';
+import type { EpochMetrics, TrainState } from '../train/trainer.js';
+import { decodeSafetensors, encodeSafetensors, writeFileAtomic, type Tensor } from './safetensors.js';
+import { InputError } from '../errors.js';
 
 export const FORMAT_VERSION = 1;
 
 export interface TrainingSettings {
   corpus: string;
+  /** sha1 of the corpus file the run trained on; a resumed run must read the same text. */
+  corpusSha1: string;
   epochs: number;
   batchSize: number;
   numSteps: number;
@@ -25,6 +29,7 @@ export interface TrainingSettings {
   clip: number;
   seed: number;
   impl: 'native' | 'scratch';
+  skipNonFinite: boolean;
 }
 
 export interface CheckpointMeta {
@@ -33,8 +38,7 @@ export interface CheckpointMeta {
   tokenizer: TokenizerJSON;
   training: TrainingSettings;
   optimizer: Record<string, unknown>;
-  /** Generator state after the last completed epoch. */
-  rng: RngState;
+  state: TrainState;
   history: EpochMetrics[];
 }
 
@@ -54,57 +58,154 @@ export function saveCheckpoint(file: string, model: Module<FloatArray>, meta: Ch
   writeFileAtomic(file, buf);
 }
 
+/** Refuses a checkpoint path that exists and is not a regular file (a device, a directory). */
+export function checkWritable(file: string): void {
+  if (existsSync(file) && !statSync(file).isFile()) {
+    throw new InputError(`checkpoint path ${file} exists and is not a regular file`);
+  }
+}
+
 /** Reads a checkpoint into a native RNNLM; every inconsistency is an Error naming the file. */
 export function loadCheckpoint(file: string): Checkpoint {
-  if (!existsSync(file)) throw new Error(`checkpoint ${file} does not exist (train one with "deeprnn train --out ${file}")`);
-  const st = readSafetensors(file);
-  const fail = (what: string) => new Error(`checkpoint ${file}: ${what}`);
+  if (!existsSync(file)) throw new InputError(`checkpoint ${file} does not exist (train one with "deeprnn train --out ${file}")`);
+  if (!statSync(file).isFile()) throw new InputError(`checkpoint ${file} is not a regular file`);
+  return decodeCheckpoint(readFileSync(file), file);
+}
+
+/** Decodes a checkpoint's bytes; `label` names it in errors. */
+export function decodeCheckpoint(bytes: Buffer, file: string): Checkpoint {
+  const st = decodeSafetensors(bytes, file);
+  const fail = (what: string) => new InputError(`checkpoint ${file}: ${what}`);
   const raw = st.metadata.deeprnn;
   if (raw === undefined) throw fail('no "deeprnn" metadata: not a deeprnn checkpoint');
-  let meta: CheckpointMeta;
+  let parsed: unknown;
   try {
-    meta = JSON.parse(raw) as CheckpointMeta;
+    parsed = JSON.parse(raw);
   } catch {
     throw fail('the "deeprnn" metadata is not JSON');
   }
-  if (!meta || typeof meta !== 'object') throw fail('the "deeprnn" metadata is not an object');
-  if (!Number.isInteger(meta.version) || meta.version < 1) throw fail(`format version ${JSON.stringify(meta.version)} is invalid`);
-  if (meta.version > FORMAT_VERSION) {
-    throw fail(`format version ${meta.version} is newer than this deeprnn reads (${FORMAT_VERSION}); upgrade deeprnn`);
-  }
-  const config = checkConfig(meta.config, fail);
+  const meta = checkMeta(parsed, fail);
   let tokenizer: Tokenizer;
   try {
     tokenizer = tokenizerFromJSON(meta.tokenizer);
   } catch (e) {
     throw fail((e as Error).message);
   }
+  const { config } = meta;
   if (tokenizer.vocab.size !== config.vocabSize) {
     throw fail(`the tokenizer has ${tokenizer.vocab.size} tokens but the model's vocabSize is ${config.vocabSize}`);
   }
   const table = paramTable(config);
   const names = new Set(table.map((p) => p.name));
   for (const name of st.tensors.keys()) if (!names.has(name)) throw fail(`unexpected tensor "${name}"`);
-  const model = new RNNLM(config);
   for (const p of table) {
     const t = st.tensors.get(p.name);
     if (!t) throw fail(`tensor "${p.name}" is missing`);
     if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
       throw fail(`tensor "${p.name}" has shape [${t.shape.join(', ')}], expected [${p.shape.join(', ')}]`);
     }
-    model.params.set(t.data, p.offset);
+    const bad = t.data.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw fail(`tensor "${p.name}" has a non-finite value (${t.data[bad]}) at index ${bad}; the weights are unusable`);
   }
-  return { meta: { ...meta, config }, model, tokenizer };
+  const model = new RNNLM(config);
+  for (const p of table) model.params.set(st.tensors.get(p.name)!.data, p.offset);
+  return { meta, model, tokenizer };
 }
 
-function checkConfig(c: unknown, fail: (what: string) => Error): ModelConfig {
-  const cfg = c as Partial<ModelConfig> | null;
-  if (!cfg || typeof cfg !== 'object') throw fail('no model config');
-  if (!CELLS.includes(cfg.cell as never)) throw fail(`cell ${JSON.stringify(cfg.cell)} is not one of ${CELLS.join(', ')}`);
-  if (!Number.isInteger(cfg.vocabSize) || cfg.vocabSize! < 2) throw fail(`vocabSize ${JSON.stringify(cfg.vocabSize)} is invalid`);
-  if (!Array.isArray(cfg.hidden) || cfg.hidden.length < 1 || !cfg.hidden.every((h) => Number.isInteger(h) && h >= 1)) {
-    throw fail(`hidden ${JSON.stringify(cfg.hidden)} must be a non-empty list of positive integers`);
+type Fail = (what: string) => Error;
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function num(o: Record<string, unknown>, key: string, where: string, fail: Fail, check: (v: number) => boolean = Number.isFinite): number {
+  const v = o[key];
+  if (typeof v !== 'number' || !check(v)) throw fail(`${where}.${key} is ${JSON.stringify(v) ?? 'missing'}, not a valid number`);
+  return v;
+}
+
+const isCount = (v: number) => Number.isSafeInteger(v) && v >= 0;
+const isPositive = (v: number) => Number.isSafeInteger(v) && v >= 1;
+
+function rngState(v: unknown, where: string, fail: Fail): RngState {
+  if (!Array.isArray(v) || v.length !== 4 || !v.every((x) => Number.isInteger(x) && x >= 0 && x <= 0xffffffff)
+    || v.every((x) => x === 0)) {
+    throw fail(`${where} must be four 32-bit unsigned integers, not all zero`);
   }
-  if (typeof cfg.dropout !== 'number' || !(cfg.dropout >= 0 && cfg.dropout < 1)) throw fail(`dropout ${JSON.stringify(cfg.dropout)} is invalid`);
-  return { cell: cfg.cell!, vocabSize: cfg.vocabSize!, hidden: cfg.hidden, dropout: cfg.dropout };
+  return v as RngState;
+}
+
+function checkMeta(m: unknown, fail: Fail): CheckpointMeta {
+  if (!isObject(m)) throw fail('the "deeprnn" metadata is not an object');
+  if (!Number.isInteger(m.version) || (m.version as number) < 1) throw fail(`format version ${JSON.stringify(m.version)} is invalid`);
+  if ((m.version as number) > FORMAT_VERSION) {
+    throw fail(`format version ${m.version} is newer than this deeprnn reads (${FORMAT_VERSION}); upgrade deeprnn`);
+  }
+  const config = checkConfig(m.config, fail);
+  const t = m.training;
+  if (!isObject(t)) throw fail('no training settings');
+  if (typeof t.corpus !== 'string' || typeof t.corpusSha1 !== 'string') throw fail('training.corpus and training.corpusSha1 must be strings');
+  if (t.impl !== 'native' && t.impl !== 'scratch') throw fail(`training.impl ${JSON.stringify(t.impl)} is invalid`);
+  const training: TrainingSettings = {
+    corpus: t.corpus,
+    corpusSha1: t.corpusSha1,
+    epochs: num(t, 'epochs', 'training', fail, isPositive),
+    batchSize: num(t, 'batchSize', 'training', fail, isPositive),
+    numSteps: num(t, 'numSteps', 'training', fail, isPositive),
+    numTrain: num(t, 'numTrain', 'training', fail, isPositive),
+    numVal: num(t, 'numVal', 'training', fail, isPositive),
+    lr: num(t, 'lr', 'training', fail, (v) => v > 0 && Number.isFinite(v)),
+    clip: num(t, 'clip', 'training', fail, (v) => v >= 0 && Number.isFinite(v)),
+    seed: num(t, 'seed', 'training', fail, isCount),
+    impl: t.impl,
+    skipNonFinite: t.skipNonFinite === true,
+  };
+  if (!isObject(m.optimizer) || typeof m.optimizer.kind !== 'string') throw fail('optimizer must be an object with a "kind"');
+  const s = m.state;
+  if (!isObject(s)) throw fail('no trainer state');
+  const state: TrainState = {
+    epoch: num(s, 'epoch', 'state', fail, isCount),
+    batch: num(s, 'batch', 'state', fail, isCount),
+    step: num(s, 'step', 'state', fail, isCount),
+    rngEpoch: rngState(s.rngEpoch, 'state.rngEpoch', fail),
+    rng: rngState(s.rng, 'state.rng', fail),
+    lossSum: num(s, 'lossSum', 'state', fail),
+    tokens: num(s, 'tokens', 'state', fail, isCount),
+    seconds: num(s, 'seconds', 'state', fail, (v) => v >= 0),
+    skipped: num(s, 'skipped', 'state', fail, isCount),
+  };
+  if (state.batch >= Math.ceil(training.numTrain / training.batchSize)) {
+    throw fail(`state.batch ${state.batch} is past the end of an epoch of ${Math.ceil(training.numTrain / training.batchSize)} batches`);
+  }
+  if (!Array.isArray(m.history)) throw fail('history must be an array');
+  const history = m.history.map((h, i) => {
+    if (!isObject(h)) throw fail(`history[${i}] is not an object`);
+    const where = `history[${i}]`;
+    // JSON has no Infinity or NaN: a diverged epoch's losses are written as null.
+    const metric = (k: string) => (h[k] === null ? NaN : num(h, k, where, fail));
+    const e: EpochMetrics = {
+      epoch: num(h, 'epoch', where, fail, isPositive),
+      trainLoss: metric('trainLoss'),
+      trainPpl: metric('trainPpl'),
+      valLoss: metric('valLoss'),
+      valPpl: metric('valPpl'),
+      valAcc: num(h, 'valAcc', where, fail, (v) => v >= 0 && v <= 1),
+      tokensPerSec: metric('tokensPerSec'),
+      seconds: num(h, 'seconds', where, fail, (v) => v >= 0),
+      skipped: num(h, 'skipped', where, fail, isCount),
+    };
+    return e;
+  });
+  if (history.length !== state.epoch) throw fail(`history has ${history.length} epochs but state.epoch is ${state.epoch}`);
+  return { version: m.version as number, config, tokenizer: m.tokenizer as TokenizerJSON, training, optimizer: m.optimizer, state, history };
+}
+
+function checkConfig(c: unknown, fail: Fail): ModelConfig {
+  if (!isObject(c)) throw fail('no model config');
+  if (!CELLS.includes(c.cell as never)) throw fail(`cell ${JSON.stringify(c.cell)} is not one of ${CELLS.join(', ')}`);
+  if (!Number.isSafeInteger(c.vocabSize) || (c.vocabSize as number) < 2) throw fail(`vocabSize ${JSON.stringify(c.vocabSize)} is invalid`);
+  if (!Array.isArray(c.hidden) || c.hidden.length < 1 || c.hidden.length > 64
+    || !c.hidden.every((h) => Number.isSafeInteger(h) && h >= 1)) {
+    throw fail(`hidden ${JSON.stringify(c.hidden)} must be a list of 1 to 64 positive integers`);
+  }
+  if (typeof c.dropout !== 'number' || !(c.dropout >= 0 && c.dropout < 1)) throw fail(`dropout ${JSON.stringify(c.dropout)} is invalid`);
+  return { cell: c.cell as ModelConfig['cell'], vocabSize: c.vocabSize as number, hidden: c.hidden as number[], dropout: c.dropout };
 }

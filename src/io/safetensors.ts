@@ -3,6 +3,7 @@
 // tensor bytes. Written atomically; read with every field checked.
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { InputError } from '../errors.js';
 
 export interface Tensor {
   shape: number[];
@@ -42,7 +43,7 @@ export function encodeSafetensors(tensors: Map<string, Tensor>, metadata: Record
 }
 
 export function decodeSafetensors(buf: Buffer, label: string): SafetensorsFile {
-  const fail = (what: string) => new Error(`${label} is not a valid safetensors file: ${what}`);
+  const fail = (what: string) => new InputError(`${label} is not a valid safetensors file: ${what}`);
   if (buf.length < 8) throw fail(`it has ${buf.length} bytes, fewer than the 8-byte header length`);
   const n = buf.readBigUInt64LE(0);
   if (n > BigInt(Math.min(MAX_HEADER, buf.length - 8))) {
@@ -94,9 +95,13 @@ export function decodeSafetensors(buf: Buffer, label: string): SafetensorsFile {
     tensors.set(name, { shape: shape as number[], data });
   }
   spans.sort((a, b) => a[0] - b[0]);
-  for (let i = 1; i < spans.length; i++) {
-    if (spans[i]![0] < spans[i - 1]![1]) throw fail(`tensors "${spans[i - 1]![2]}" and "${spans[i]![2]}" overlap`);
+  let covered = 0;
+  for (const [begin, end, name] of spans) {
+    if (begin < covered) throw fail(`tensor "${name}" overlaps the one before it`);
+    if (begin > covered) throw fail(`bytes ${covered}..${begin} of the data belong to no tensor`);
+    covered = end;
   }
+  if (covered !== dataLen) throw fail(`the file has ${dataLen - covered} bytes after the last tensor`);
   return { tensors, metadata };
 }
 

@@ -1,34 +1,46 @@
-// One training run from settings to checkpoint: load the corpus, build the
-// data, the model and the trainer, train, save. The CLI and the regression
-// tests both call this.
-import { loadCorpus, resolveDataDir } from '../data/corpus.js';
+// One training run from settings to checkpoints: load the corpus, build the
+// data, the model and the trainer (or take them from a checkpoint to resume),
+// train, and save on the schedule asked for. The CLI and the regression tests
+// both call this.
+import { rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadCorpus, resolveDataDir, sha1Text } from '../data/corpus.js';
 import { WindowDataModule } from '../data/datamodule.js';
 import { D2LCharTokenizer, type Tokenizer } from '../data/tokenizer.js';
-import { FORMAT_VERSION, saveCheckpoint, type TrainingSettings } from '../io/checkpoint.js';
+import { checkWritable, FORMAT_VERSION, loadCheckpoint, saveCheckpoint, type TrainingSettings } from '../io/checkpoint.js';
 import { native, type CellKind } from '../native.js';
 import type { ModelConfig } from '../nn/config.js';
 import type { LanguageModel } from '../nn/lm.js';
+import { formatBytes, trainingBytes } from '../nn/memory.js';
 import { RNNLM } from '../nn/rnnlm.js';
 import { RNNLMScratch } from '../nn/scratch.js';
 import { Rng } from '../rng.js';
 import { SGD } from './optim.js';
-import { Trainer, type EpochMetrics } from './trainer.js';
+import { initialState, Trainer, type EpochMetrics, type TrainState } from './trainer.js';
+import { InputError } from '../errors.js';
 
-export interface RunSettings extends TrainingSettings {
+export interface RunSettings extends Omit<TrainingSettings, 'corpusSha1'> {
   cell: CellKind;
   layers: number;
   hidden: number;
   dropout: number;
   dataDir?: string;
-  /** Checkpoint path; written after every epoch. Null: no checkpoint. */
+  /** Checkpoint path (the latest state); null: no checkpoints. */
   out: string | null;
   threads?: number;
+  /** Save every this many epochs (default 1), or every `steps` optimizer steps. */
+  saveEvery?: { epochs: number } | { steps: number };
+  /** Numbered snapshots to keep beside the latest and the best (0: none). */
+  keep?: number;
 }
 
 export interface RunHooks {
   log?: (msg: string) => void;
   onEpoch?: (m: EpochMetrics) => void;
   onBatch?: (epoch: number, done: number, total: number, loss: number, tokens: number) => void;
+  /** The trainer, once it exists (to stop it from a signal handler). */
+  onTrainer?: (t: Trainer) => void;
 }
 
 export interface RunResult {
@@ -36,58 +48,158 @@ export interface RunResult {
   model: LanguageModel;
   tokenizer: Tokenizer;
   seconds: number;
+  /** Stopped by Trainer.stop() before the last epoch. */
+  stopped: boolean;
+  state: TrainState;
+}
+
+/** A checkpoint could not be written; the previous one is intact. */
+export class CheckpointWriteError extends Error {
+  override readonly name = 'CheckpointWriteError';
+}
+
+/** Where the best and the numbered checkpoints go, beside `out`. */
+export function checkpointPaths(out: string) {
+  const ext = path.extname(out) || '.safetensors';
+  const stem = out.slice(0, out.length - path.extname(out).length);
+  return {
+    best: `${stem}.best${ext}`,
+    snapshot: (s: TrainState) => `${stem}.e${String(s.epoch).padStart(4, '0')}${s.batch ? `-b${s.batch}` : ''}${ext}`,
+  };
 }
 
 /** Corpus, tokenizer and windows for the settings; throws on data that cannot make them. */
-export async function prepareData(s: RunSettings, log?: (msg: string) => void) {
+export async function prepareData(s: RunSettings, tokenizer?: Tokenizer, log?: (msg: string) => void) {
   const corpus = await loadCorpus(s.corpus, resolveDataDir(s.dataDir), log);
-  const tokenizer = D2LCharTokenizer.fit(corpus.text);
-  const tokens = tokenizer.encode(corpus.text);
-  const data = new WindowDataModule(tokens, {
+  const tok = tokenizer ?? D2LCharTokenizer.fit(corpus.text);
+  const data = new WindowDataModule(tok.encode(corpus.text), {
     numSteps: s.numSteps,
     numTrain: s.numTrain,
     numVal: s.numVal,
     batchSize: s.batchSize,
   });
-  return { corpus, tokenizer, data };
+  return { corpus, tokenizer: tok, data, sha1: sha1Text(corpus.text) };
 }
 
-export async function runTraining(s: RunSettings, hooks: RunHooks = {}): Promise<RunResult> {
+/** Refuses a model and batch that would not fit in this machine's memory, before allocating them. */
+export function checkMemory(config: ModelConfig, s: RunSettings): void {
+  const need = trainingBytes(config, s.numSteps, s.batchSize, s.impl === 'scratch');
+  const have = os.totalmem();
+  if (need.total > have) {
+    throw new InputError(
+      `the model and batch need about ${formatBytes(need.total)} (parameters ${formatBytes(need.params)}, `
+        + `activations ${formatBytes(need.activations)}) but this machine has ${formatBytes(have)}; `
+        + 'reduce --hidden, --layers, --batch-size or --num-steps',
+    );
+  }
+}
+
+/** Settings to continue the run stored in a checkpoint, for `epochs` epochs in all. */
+export function resumeSettings(file: string, over: Partial<RunSettings>): RunSettings {
+  const { meta } = loadCheckpoint(file);
+  const t = meta.training;
+  const c = meta.config;
+  if (new Set(c.hidden).size !== 1) throw new InputError(`checkpoint ${file}: per-layer hidden sizes cannot be resumed by this version`);
+  return {
+    ...t,
+    cell: c.cell,
+    layers: c.hidden.length,
+    hidden: c.hidden[0]!,
+    dropout: c.dropout,
+    out: file,
+    ...over,
+  };
+}
+
+export async function runTraining(s: RunSettings, hooks: RunHooks = {}, resumeFrom?: string): Promise<RunResult> {
   if (s.threads !== undefined) native().setThreads(s.threads);
-  const { tokenizer, data } = await prepareData(s, hooks.log);
-  const config: ModelConfig = {
+  if (s.out) checkWritable(s.out);
+  const ck = resumeFrom ? loadCheckpoint(resumeFrom) : null;
+  const { tokenizer, data, sha1 } = await prepareData(s, ck?.tokenizer, hooks.log);
+  if (ck && ck.meta.training.corpusSha1 !== sha1) {
+    throw new InputError(`--resume: corpus "${s.corpus}" is not the text the checkpoint trained on (sha1 ${sha1}, expected ${ck.meta.training.corpusSha1})`);
+  }
+  const config: ModelConfig = ck?.meta.config ?? {
     cell: s.cell,
     vocabSize: tokenizer.vocab.size,
     hidden: Array.from({ length: s.layers }, () => s.hidden),
     dropout: s.dropout,
   };
-  const rng = new Rng(s.seed);
-  const model = s.impl === 'scratch' ? new RNNLMScratch(config, rng) : new RNNLM(config, rng);
+  checkMemory(config, s);
+  let rng: Rng;
+  let model: RNNLM | RNNLMScratch;
+  let state: TrainState;
+  if (ck) {
+    rng = Rng.fromState(ck.meta.state.rng);
+    if (s.impl === 'scratch') {
+      model = new RNNLMScratch(config);
+      model.params.set(ck.model.params);
+    } else {
+      model = ck.model;
+    }
+    state = { ...ck.meta.state };
+  } else {
+    rng = new Rng(s.seed);
+    model = s.impl === 'scratch' ? new RNNLMScratch(config, rng) : new RNNLM(config, rng);
+    state = initialState(rng);
+  }
   const optimizer = new SGD(s.lr);
   const training: TrainingSettings = {
-    corpus: s.corpus, epochs: s.epochs, batchSize: s.batchSize, numSteps: s.numSteps, numTrain: s.numTrain,
-    numVal: s.numVal, lr: s.lr, clip: s.clip, seed: s.seed, impl: s.impl,
+    corpus: s.corpus, corpusSha1: sha1, epochs: s.epochs, batchSize: s.batchSize, numSteps: s.numSteps,
+    numTrain: s.numTrain, numVal: s.numVal, lr: s.lr, clip: s.clip, seed: s.seed, impl: s.impl,
+    skipNonFinite: s.skipNonFinite,
   };
   const start = performance.now();
+  const every = s.saveEvery ?? { epochs: 1 };
+  const keep = s.keep ?? 0;
+  const paths = s.out ? checkpointPaths(s.out) : null;
+  const snapshots: string[] = [];
+  let best = Math.min(Infinity, ...(ck?.meta.history.map((h) => h.valPpl) ?? []));
+  let savedAt = -1;
+
+  const write = (file: string) => {
+    try {
+      saveCheckpoint(file, model, {
+        version: FORMAT_VERSION, config, tokenizer: tokenizer.toJSON(), training,
+        optimizer: optimizer.toJSON(), state, history: trainer.history,
+      });
+    } catch (e) {
+      throw new CheckpointWriteError(`could not write checkpoint ${file} (${(e as Error).message}); the previous checkpoint there is intact`);
+    }
+  };
+  const save = () => {
+    if (!s.out || !paths) return;
+    write(s.out);
+    savedAt = state.step;
+    if (keep > 0) {
+      const snap = paths.snapshot(state);
+      write(snap);
+      snapshots.push(snap);
+      while (snapshots.length > keep) rmSync(snapshots.shift()!, { force: true });
+    }
+  };
+
   const trainer = new Trainer({
     epochs: s.epochs,
     clip: s.clip,
-    onBatch: (done, total, loss, tokens) => hooks.onBatch?.(trainer.history.length + 1, done, total, loss, tokens),
+    skipNonFinite: s.skipNonFinite,
+    onBatch: (done, total, loss, tokens) => {
+      if ('steps' in every && state.batch > 0 && state.step > 0 && state.step % every.steps === 0 && savedAt !== state.step) save();
+      hooks.onBatch?.(state.epoch + 1, done, total, loss, tokens);
+    },
     onEpoch: (m) => {
-      if (s.out) {
-        saveCheckpoint(s.out, model as RNNLM | RNNLMScratch, {
-          version: FORMAT_VERSION,
-          config,
-          tokenizer: tokenizer.toJSON(),
-          training,
-          optimizer: optimizer.toJSON(),
-          rng: rng.state(),
-          history: trainer.history,
-        });
+      const due = 'epochs' in every ? state.epoch % every.epochs === 0 : savedAt !== state.step;
+      if (due || state.epoch === s.epochs) save();
+      if (paths && m.valPpl < best) {
+        best = m.valPpl;
+        write(paths.best);
       }
       hooks.onEpoch?.(m);
     },
   });
-  const history = await trainer.fit(model, data, optimizer, rng);
-  return { history, model, tokenizer, seconds: (performance.now() - start) / 1000 };
+  if (ck) trainer.history.push(...ck.meta.history);
+  hooks.onTrainer?.(trainer);
+  const { stopped } = await trainer.fit(model, data, optimizer, rng, state);
+  if (stopped && savedAt !== state.step) save();
+  return { history: trainer.history, model, tokenizer, seconds: (performance.now() - start) / 1000, stopped, state };
 }

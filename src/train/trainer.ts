@@ -1,9 +1,11 @@
 // Trainer: the book's loop. Per batch: zero gradients, forward (mean loss),
 // backward, clip the global gradient norm, optimizer step. Per epoch: train
-// and validation perplexity.
-import type { WindowDataModule } from '../data/datamodule.js';
+// and validation perplexity. Its whole position (epoch, batch, generator
+// states, partial sums) is a TrainState, so a run stopped between any two
+// batches continues exactly.
+import type { Batch, WindowDataModule } from '../data/datamodule.js';
 import type { LanguageModel } from '../nn/lm.js';
-import type { Rng } from '../rng.js';
+import { Rng, type RngState } from '../rng.js';
 import { scaleInPlace, sumSquares } from './ops.js';
 import type { Optimizer } from './optim.js';
 
@@ -20,69 +22,154 @@ export interface EpochMetrics {
   /** Training tokens per second (forward + backward + update). */
   tokensPerSec: number;
   seconds: number;
+  /** Updates skipped this epoch because the loss or gradient was not finite (--skip-nonfinite). */
+  skipped: number;
+}
+
+/** Where a run is: enough to continue it bit for bit. */
+export interface TrainState {
+  /** Epochs completed. */
+  epoch: number;
+  /** Batches completed of the next epoch (0 between epochs). */
+  batch: number;
+  /** Optimizer steps taken in all. */
+  step: number;
+  /** Generator state at the start of the current epoch (it draws the epoch's order). */
+  rngEpoch: RngState;
+  /** Generator state now. */
+  rng: RngState;
+  /** Sums of the current epoch so far. */
+  lossSum: number;
+  tokens: number;
+  seconds: number;
+  skipped: number;
 }
 
 export interface TrainerOptions {
   epochs: number;
   /** Global-norm clipping threshold; 0 or Infinity turns clipping off. */
   clip: number;
+  /** Skip (and count) updates whose loss or gradient is not finite, instead of stopping. */
+  skipNonFinite?: boolean;
   onEpoch?: (m: EpochMetrics) => void;
   /** After each training batch: batches done and in all, its loss, training tokens so far this epoch. */
   onBatch?: (done: number, total: number, loss: number, tokens: number) => void;
 }
 
+/** Training stopped because the loss or the gradient was not finite. */
+export class NonFiniteError extends Error {
+  override readonly name = 'NonFiniteError';
+}
+
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export function initialState(rng: Rng): TrainState {
+  return { epoch: 0, batch: 0, step: 0, rngEpoch: rng.state(), rng: rng.state(), lossSum: 0, tokens: 0, seconds: 0, skipped: 0 };
+}
 
 export class Trainer {
   readonly history: EpochMetrics[] = [];
+  private stopRequested = false;
+  private backup: Float32Array | Float64Array | null = null;
 
   constructor(readonly opts: TrainerOptions) {}
 
-  /** Trains for opts.epochs epochs; the event loop runs between batches. */
-  async fit(model: LanguageModel, data: WindowDataModule, optimizer: Optimizer, rng: Rng): Promise<EpochMetrics[]> {
-    for (let e = this.history.length + 1; e <= this.opts.epochs; e++) {
-      const m = await this.fitEpoch(model, data, optimizer, rng, e);
-      this.history.push(m);
-      this.opts.onEpoch?.(m);
-    }
-    return this.history;
+  /** Asks the loop to stop after the current batch; fit() then resolves with stopped = true. */
+  stop(): void {
+    this.stopRequested = true;
   }
 
-  async fitEpoch(model: LanguageModel, data: WindowDataModule, optimizer: Optimizer, rng: Rng, epoch: number): Promise<EpochMetrics> {
-    const start = performance.now();
-    let lossSum = 0;
-    let tokens = 0;
-    let done = 0;
-    const total = data.numTrainBatches;
-    for (const batch of data.trainBatches(rng)) {
-      model.zeroGrad();
-      const loss = model.forward(batch, { train: true, rng });
-      if (!Number.isFinite(loss)) {
-        throw new Error(`the training loss became ${loss} in epoch ${epoch}, batch ${done + 1}; try a lower --lr or a smaller --clip`);
-      }
-      model.backward();
-      this.clipGradients(model);
-      optimizer.step(model.params, model.grads);
-      const n = batch.T * batch.N;
-      lossSum += loss * n;
-      tokens += n;
-      done++;
-      this.opts.onBatch?.(done, total, loss, tokens);
-      await tick();
+  /**
+   * Trains until opts.epochs epochs are complete, from `state` (a fresh run, or
+   * one loaded from a checkpoint, with `rng` at state.rng). The event loop runs
+   * between batches. `state` is updated in place after every batch.
+   */
+  async fit(model: LanguageModel, data: WindowDataModule, optimizer: Optimizer, rng: Rng, state: TrainState = initialState(rng)): Promise<{ stopped: boolean }> {
+    while (state.epoch < this.opts.epochs) {
+      const m = await this.fitEpoch(model, data, optimizer, rng, state);
+      if (!m) return { stopped: true };
+      this.history.push(m);
+      this.opts.onEpoch?.(m);
+      if (this.stopRequested) return { stopped: true };
     }
-    const trainSeconds = (performance.now() - start) / 1000;
+    return { stopped: false };
+  }
+
+  /** Runs the rest of the current epoch; returns its metrics, or null when stopped part-way. */
+  async fitEpoch(model: LanguageModel, data: WindowDataModule, optimizer: Optimizer, rng: Rng, state: TrainState): Promise<EpochMetrics | null> {
+    const epoch = state.epoch + 1;
+    if (state.batch === 0) {
+      state.rngEpoch = rng.state();
+      Object.assign(state, { lossSum: 0, tokens: 0, seconds: 0, skipped: 0 });
+    }
+    // The epoch's order comes from the generator as it was at the epoch's start.
+    const order = state.batch === 0 ? rng : Rng.fromState(state.rngEpoch);
+    const total = data.numTrainBatches;
+    let last = performance.now();
+    for (const batch of data.trainBatches(order, state.batch)) {
+      const { loss, bad } = this.step(model, batch, optimizer, rng);
+      if (bad) {
+        if (!this.opts.skipNonFinite) {
+          throw new NonFiniteError(
+            `${bad} became non-finite in epoch ${epoch}, batch ${state.batch + 1}; try a lower --lr or a smaller --clip (or --skip-nonfinite)`,
+          );
+        }
+        state.skipped++;
+      } else {
+        const n = batch.T * batch.N;
+        state.step++;
+        state.lossSum += loss * n;
+        state.tokens += n;
+      }
+      state.batch++;
+      state.rng = rng.state();
+      const now = performance.now();
+      state.seconds += (now - last) / 1000;
+      this.opts.onBatch?.(state.batch, total, loss, state.tokens);
+      await tick();
+      last = performance.now();
+      if (this.stopRequested && state.batch < total) return null;
+    }
+    const start = performance.now();
     const val = this.validate(model, data);
-    const trainLoss = lossSum / tokens;
-    return {
+    const trainLoss = state.lossSum / state.tokens;
+    const m: EpochMetrics = {
       epoch,
       trainLoss,
       trainPpl: Math.exp(trainLoss),
       valLoss: val.loss,
       valPpl: Math.exp(val.loss),
       valAcc: val.accuracy,
-      tokensPerSec: tokens / trainSeconds,
-      seconds: (performance.now() - start) / 1000,
+      tokensPerSec: state.tokens / state.seconds,
+      seconds: state.seconds + (performance.now() - start) / 1000,
+      skipped: state.skipped,
     };
+    state.epoch = epoch;
+    state.batch = 0;
+    state.rngEpoch = rng.state();
+    Object.assign(state, { lossSum: 0, tokens: 0, seconds: 0, skipped: 0 });
+    return m;
+  }
+
+  /**
+   * One update: forward, backward, clipping, optimizer step. When the loss, the
+   * gradient or the updated weights are not finite it says which, and the
+   * weights are left as they were.
+   */
+  private step(model: LanguageModel, batch: Batch, optimizer: Optimizer, rng: Rng): { loss: number; bad: string | null } {
+    model.zeroGrad();
+    const loss = model.forward(batch, { train: true, rng });
+    if (!Number.isFinite(loss)) return { loss, bad: 'the loss' };
+    model.backward();
+    if (!Number.isFinite(this.clipGradients(model))) return { loss, bad: 'the gradient' };
+    const backup = (this.backup ??= model.params.slice());
+    backup.set(model.params);
+    optimizer.step(model.params, model.grads);
+    if (!Number.isFinite(sumSquares(model.params))) {
+      model.params.set(backup);
+      return { loss, bad: 'the weights' };
+    }
+    return { loss, bad: null };
   }
 
   /** Mean loss and accuracy over every validation token. */

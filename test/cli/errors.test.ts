@@ -24,7 +24,7 @@ describe('train option errors', () => {
     [['--cell', 'tree'], '--cell must be one of rnn|rnn-relu|gru|lstm, got "tree"'],
     [['--layers', '0'], '--layers must be an integer from 1 to 64, got "0"'],
     [['--layers', '2.5'], '--layers must be an integer from 1 to 64, got "2.5"'],
-    [['--hidden', 'abc'], '--hidden must be an integer from 1 to 65536, got "abc"'],
+    [['--hidden', 'abc'], '--hidden must be an integer from 1 to 1048576, got "abc"'],
     [['--dropout', '1'], '--dropout must be a number in [0, 1), got "1"'],
     [['--epochs', '-3'], '--epochs must be an integer from 1 to 1000000, got "-3"'],
     [['--batch-size', '0'], '--batch-size must be an integer from 1 to 10000000, got "0"'],

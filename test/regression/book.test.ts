@@ -27,6 +27,7 @@ export const BOOK: RunSettings = {
   corpus: 'timemachine',
   dataDir: SHARED_DATA,
   out: null,
+  skipNonFinite: false,
 };
 
 describe("the book's deep GRU on The Time Machine", () => {

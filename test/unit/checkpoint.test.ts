@@ -10,6 +10,7 @@ import type { ModelConfig } from '../../src/nn/config.js';
 import { RNNLM } from '../../src/nn/rnnlm.js';
 import { RNNLMScratch } from '../../src/nn/scratch.js';
 import { Rng } from '../../src/rng.js';
+import { initialState } from '../../src/train/trainer.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const dir = tmpDir();
@@ -21,9 +22,12 @@ function meta(over: Partial<CheckpointMeta> = {}): CheckpointMeta {
     version: FORMAT_VERSION,
     config,
     tokenizer: tokenizer.toJSON(),
-    training: { corpus: 'x', epochs: 1, batchSize: 2, numSteps: 3, numTrain: 4, numVal: 5, lr: 2, clip: 1, seed: 7, impl: 'native' },
+    training: {
+      corpus: 'x', corpusSha1: 'abc', epochs: 1, batchSize: 2, numSteps: 3, numTrain: 4, numVal: 5, lr: 2, clip: 1, seed: 7,
+      impl: 'native', skipNonFinite: false,
+    },
     optimizer: { kind: 'sgd', lr: 2 },
-    rng: new Rng(1).state(),
+    state: initialState(new Rng(1)),
     history: [],
     ...over,
   };
@@ -70,7 +74,9 @@ describe('safetensors', () => {
     expect(bad({ a: { dtype: 'F32', shape: [8], data_offsets: [0, 32] } })).toThrow('outside the 16 data bytes');
     expect(bad({ a: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } })).toThrow('needs 12 bytes, its offsets give 8');
     expect(bad({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }))
-      .toThrow('tensors "a" and "b" overlap');
+      .toThrow('tensor "b" overlaps the one before it');
+    expect(bad({ a: { dtype: 'F32', shape: [2], data_offsets: [8, 16] } })).toThrow('bytes 0..8 of the data belong to no tensor');
+    expect(bad({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } })).toThrow('the file has 8 bytes after the last tensor');
     expect(bad({ __metadata__: { a: 1 } })).toThrow('__metadata__ must map strings to strings');
   });
 });
@@ -84,7 +90,7 @@ describe('checkpoints', () => {
     expect(ck.model.params).toEqual(model.params);
     expect(ck.meta.config).toEqual(config);
     expect(ck.tokenizer.vocab.tokens).toEqual(tokenizer.vocab.tokens);
-    expect(ck.meta.rng).toEqual(new Rng(1).state());
+    expect(ck.meta.state).toEqual(initialState(new Rng(1)));
     expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
   });
 
@@ -120,7 +126,7 @@ describe('checkpoints', () => {
     expect(() => loadCheckpoint(write('cell', meta({ config: { ...config, cell: 'tree' as never } }))))
       .toThrow('cell "tree" is not one of rnn, rnn-relu, gru, lstm');
     expect(() => loadCheckpoint(write('hidden', meta({ config: { ...config, hidden: [] } }))))
-      .toThrow('hidden [] must be a non-empty list of positive integers');
+      .toThrow('hidden [] must be a list of 1 to 64 positive integers');
     expect(() => loadCheckpoint(write('vocab', meta({ config: { ...config, vocabSize: config.vocabSize + 1 } }))))
       .toThrow(`the tokenizer has ${config.vocabSize} tokens but the model's vocabSize is ${config.vocabSize + 1}`);
     const fewer = new Map(model.parameters().filter((p) => p.name !== 'linear.bias').map((p) => [p.name, { shape: p.shape, data: p.data }]));
@@ -132,5 +138,34 @@ describe('checkpoints', () => {
     expect(() => loadCheckpoint(write('shape', meta(), reshaped)))
       .toThrow(`tensor "linear.weight" has shape [4, ${config.vocabSize}], expected [${config.vocabSize}, 4]`);
     expect(existsSync(path.join(dir, 'shape'))).toBe(true);
+    const nan = new Map(model.parameters().map((p) => [p.name, { shape: p.shape, data: Float32Array.from(p.data) }]));
+    nan.get('rnn.weight_hh_l1')!.data[3] = NaN;
+    expect(() => loadCheckpoint(write('nan', meta(), nan)))
+      .toThrow('tensor "rnn.weight_hh_l1" has a non-finite value (NaN) at index 3; the weights are unusable');
+    expect(() => loadCheckpoint(dir)).toThrow(`checkpoint ${dir} is not a regular file`);
+  });
+
+  it('checks the training metadata field by field', () => {
+    const model = new RNNLM(config, new Rng(3));
+    const t = new Map(model.parameters().map((p) => [p.name, { shape: p.shape, data: p.data }]));
+    const load = (name: string, m: unknown) => {
+      const file = path.join(dir, name);
+      writeFileSync(file, encodeSafetensors(t, { deeprnn: JSON.stringify(m) }));
+      return () => loadCheckpoint(file);
+    };
+    const base = meta();
+    expect(load('m1', { ...base, training: undefined })).toThrow('no training settings');
+    expect(load('m2', { ...base, training: { ...base.training, lr: -1 } })).toThrow('training.lr is -1, not a valid number');
+    expect(load('m3', { ...base, training: { ...base.training, epochs: 1.5 } })).toThrow('training.epochs is 1.5, not a valid number');
+    expect(load('m4', { ...base, state: { ...base.state, rng: [0, 0, 0, 0] } })).toThrow('state.rng must be four 32-bit unsigned integers, not all zero');
+    expect(load('m5', { ...base, state: { ...base.state, rngEpoch: [1, 2, 3] } })).toThrow('state.rngEpoch must be four 32-bit unsigned integers');
+    expect(load('m6', { ...base, state: { ...base.state, batch: 2 } })).toThrow('state.batch 2 is past the end of an epoch of 2 batches');
+    expect(load('m7', { ...base, state: { ...base.state, epoch: 1 } })).toThrow('history has 0 epochs but state.epoch is 1');
+    expect(load('m8', { ...base, history: [{ epoch: 1 }], state: { ...base.state, epoch: 1 } })).toThrow('history[0].trainLoss is missing, not a valid number');
+    expect(load('m13', { ...base, history: [{ epoch: 1, trainLoss: 'x' }], state: { ...base.state, epoch: 1 } })).toThrow('history[0].trainLoss is "x", not a valid number');
+    expect(load('m9', { ...base, optimizer: null })).toThrow('optimizer must be an object with a "kind"');
+    expect(load('m10', { ...base, version: 0 })).toThrow('format version 0 is invalid');
+    expect(load('m11', [])).toThrow('the "deeprnn" metadata is not an object');
+    expect(load('m12', { ...base, config: { ...config, hidden: Array(65).fill(1) } })).toThrow('must be a list of 1 to 64 positive integers');
   });
 });

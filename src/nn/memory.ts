@@ -1,0 +1,39 @@
+// How much memory a model and a batch shape need, to refuse a configuration
+// that cannot fit before allocating any of it.
+import { gatesOf, paramCount, paramTable, type ModelConfig } from './config.js';
+
+export interface MemoryEstimate {
+  /** Parameters, gradients and a checkpoint's encoded copy. */
+  params: number;
+  /** Buffers of one training batch: inputs projections, outputs, saved gates, gradients, logits. */
+  activations: number;
+  total: number;
+}
+
+/** Bytes to train `cfg` on batches of T steps x N windows with float32 (x2 for the float64 scratch model). */
+export function trainingBytes(cfg: ModelConfig, T: number, N: number, float64 = false): MemoryEstimate {
+  const bytes = float64 ? 8 : 4;
+  const G = gatesOf(cfg.cell);
+  const M = T * N;
+  const params = paramCount(paramTable(cfg)) * (2 * bytes + 4);
+  let floats = 0;
+  for (const H of cfg.hidden) {
+    const saved = cfg.cell === 'gru' ? 4 * H : cfg.cell === 'lstm' ? 6 * H : 0;
+    // gx and dgx, y, saved gates, dgh (GRU), dropout mask and output, recurrent scratch
+    floats += M * (2 * G * H + H + saved + (cfg.cell === 'gru' ? 3 * H : 0) + (cfg.dropout > 0 ? 2 * H : 0)) + G * H * (H + N);
+  }
+  const top = cfg.hidden[cfg.hidden.length - 1]!;
+  floats += M * (cfg.vocabSize + 2 * top);
+  const activations = floats * bytes;
+  return { params, activations, total: params + activations };
+}
+
+export function formatBytes(n: number): string {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
+}

@@ -1,0 +1,104 @@
+// Every exported native function, called with each argument replaced by a
+// wrong type, a wrong length, a detached buffer or an out-of-range number,
+// throws a JavaScript Error (and the process survives to check it).
+import { describe, expect, it } from 'vitest';
+import { native } from '../../src/native.js';
+
+const nat = native() as unknown as Record<string, (...a: unknown[]) => unknown>;
+const f = (n: number) => new Float32Array(n);
+const tok = (n: number, v = 0) => new Int32Array(n).fill(v);
+
+type Kind = 'f32' | 'f32any' | 'i32' | 'dim' | 'num' | 'str' | 'nullable' | 'other';
+interface Call {
+  fn: string;
+  args: () => unknown[];
+  kinds: Kind[];
+}
+
+// T=2, N=3, H=4, I=5, V=6, M=T*N=6
+const CALLS: Call[] = [
+  { fn: 'setThreads', args: () => [1], kinds: ['dim'] },
+  { fn: 'setSimd', args: () => ['scalar'], kinds: ['str'] },
+  { fn: 'savedSize', args: () => ['lstm', 2, 3, 4], kinds: ['str', 'dim', 'dim', 'dim'] },
+  ...(['rnn', 'gru', 'lstm'] as const).map((cell): Call => {
+    const G = cell === 'gru' ? 3 : cell === 'lstm' ? 4 : 1;
+    const S = cell === 'gru' ? 24 * 4 : cell === 'lstm' ? 24 * 6 : 0;
+    const c = cell === 'lstm';
+    return {
+      fn: 'cellForward',
+      args: () => [cell, f(24), f(12), c ? f(12) : null, f(S), f(24 * G), f(12), c ? f(12) : null, f(16 * G), f(4 * G), 2, 3, 4],
+      kinds: ['str', 'f32', 'f32', c ? 'f32' : 'other', 'f32', 'f32', 'f32', c ? 'f32' : 'other', 'f32', 'f32', 'dim', 'dim', 'dim'],
+    };
+  }),
+  {
+    fn: 'cellBackward',
+    args: () => ['lstm', f(96), f(12), f(12), f(64), f(16), f(24), f(12), f(12), f(144), f(24), f(12), f(12), f(64), 2, 3, 4],
+    kinds: ['str', 'f32', 'f32', 'f32', 'f32', 'f32', 'f32', 'nullable', 'nullable', 'f32', 'f32', 'f32', 'f32', 'f32', 'dim', 'dim', 'dim'],
+  },
+  { fn: 'linearForward', args: () => [f(24), f(30), f(20), f(4), 6, 5, 4], kinds: ['f32', 'f32', 'f32', 'f32', 'dim', 'dim', 'dim'] },
+  { fn: 'linearBackward', args: () => [f(30), f(20), f(4), f(24), f(30), f(20), 6, 5, 4], kinds: ['nullable', 'f32', 'f32', 'f32', 'f32', 'f32', 'dim', 'dim', 'dim'] },
+  { fn: 'embeddingForward', args: () => [f(24), tok(6, 5), f(24), f(4), 6, 6, 4], kinds: ['f32', 'i32', 'f32', 'f32', 'dim', 'dim', 'dim'] },
+  { fn: 'embeddingBackward', args: () => [f(24), f(4), f(24), tok(6, 1), 6, 6, 4], kinds: ['f32', 'f32', 'f32', 'i32', 'dim', 'dim', 'dim'] },
+  { fn: 'xentForward', args: () => [f(36), f(24), f(24), f(6), tok(6, 2), 6, 4, 6], kinds: ['f32', 'f32', 'f32', 'f32', 'i32', 'dim', 'dim', 'dim'] },
+  {
+    fn: 'xentForwardBackward',
+    args: () => [f(24), f(24), f(6), f(36), f(24), f(24), f(6), tok(6, 3), 6, 4, 6, 0.5],
+    kinds: ['f32', 'f32', 'f32', 'f32', 'f32', 'f32', 'f32', 'i32', 'dim', 'dim', 'dim', 'num'],
+  },
+  { fn: 'sumSquares', args: () => [f(7)], kinds: ['f32any'] },
+  { fn: 'scale', args: () => [f(7), 2], kinds: ['f32any', 'num'] },
+  { fn: 'sgdStep', args: () => [f(7), f(7), 0.1], kinds: ['f32any', 'f32', 'num'] },
+  { fn: 'gemm', args: () => ['scalar', false, f(6), f(10), f(15), 2, 3, 5, false], kinds: ['str', 'other', 'f32', 'f32', 'f32', 'dim', 'dim', 'dim', 'other'] },
+  { fn: 'mathEval', args: () => ['scalar', 'tanh', f(5), f(5)], kinds: ['str', 'str', 'f32', 'f32any'] },
+];
+
+function show(v: unknown): string {
+  if (ArrayBuffer.isView(v)) return `${v.constructor.name}(${(v as Float32Array).length}${(v as Float32Array).byteLength === 0 ? ', empty or detached' : ''})`;
+  return typeof v === 'string' ? JSON.stringify(v) : String(v);
+}
+
+function detached(n: number): Float32Array {
+  const a = f(n);
+  structuredClone(a.buffer, { transfer: [a.buffer] });
+  return a;
+}
+
+/** Wrong values for an argument of this kind (each must make the call throw). */
+function wrongValues(kind: Kind, valid: unknown): unknown[] {
+  const len = (valid as { length?: number })?.length ?? 0;
+  const common = [undefined, {}, 'text', [1, 2, 3]];
+  switch (kind) {
+    case 'f32': return [...common, null, new Float64Array(len), f(len + 1), detached(len), tok(len)];
+    case 'f32any': return [...common, null, new Float64Array(len), detached(len)];
+    case 'nullable': return [...common.slice(1), new Float64Array(len), f(len + 1), detached(len)];
+    case 'i32': return [...common, null, f(len), tok(len + 1), tok(len, -1), tok(len, 1 << 30)];
+    case 'dim': return [...common, null, 0, -1, 1.5, NaN, Infinity, 2 ** 53, '3'];
+    case 'num': return [...common, null, NaN, Infinity, -Infinity];
+    case 'str': return [undefined, {}, 7, 'no-such-thing'];
+    default: return [];
+  }
+}
+
+describe('native boundary', () => {
+  it('every exported function is covered', () => {
+    const exported = Object.keys(nat).filter((k) => typeof nat[k] === 'function' && k !== 'info').sort();
+    expect([...new Set(CALLS.map((c) => c.fn))].sort()).toEqual(exported);
+  });
+
+  it.each(CALLS.map((c, i) => [`${c.fn} #${i}`, c] as const))('%s throws on each wrong argument', (_name, call) => {
+    expect(() => nat[call.fn]!(...call.args())).not.toThrow();
+    let checked = 0;
+    call.kinds.forEach((kind, i) => {
+      for (const bad of wrongValues(kind, call.args()[i])) {
+        const args = call.args();
+        args[i] = bad;
+        expect(() => nat[call.fn]!(...args), `${call.fn} argument ${i} = ${show(bad)}`).toThrow(Error);
+        checked++;
+      }
+    });
+    expect(() => nat[call.fn]!(...call.args().slice(0, -1))).toThrow(/expected \d+ arguments, got/);
+    expect(() => nat[call.fn]!(...call.args(), 1)).toThrow(/expected \d+ arguments, got/);
+    expect(checked).toBeGreaterThan(0);
+    native().setSimd(native().info().simdAvailable.at(-1)!);
+  });
+});
