@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import { native } from '../native.js';
 import { InputError } from '../errors.js';
 import { registerBench } from './bench.js';
+import { registerEval } from './eval.js';
+import { registerInfo } from './info.js';
 import { registerPredict } from './predict.js';
 import { registerTrain } from './train.js';
 
@@ -27,6 +29,8 @@ export function buildProgram(): Command {
     .showHelpAfterError(false);
   registerTrain(program);
   registerPredict(program);
+  registerEval(program);
+  registerInfo(program);
   registerBench(program);
   return program;
 }

@@ -1,26 +1,63 @@
-// deeprnn predict PREFIX: the book's greedy continuation from a checkpoint.
+// deeprnn predict PREFIX: the book's greedy continuation from a checkpoint, or
+// samples with temperature, top-k and top-p; text streams to stdout.
 import type { Command } from 'commander';
-import { predict } from '../generate.js';
+import { generate } from '../generate.js';
 import { loadCheckpoint } from '../io/checkpoint.js';
+import { Rng } from '../rng.js';
 import { DEFAULT_CHECKPOINT } from './defaults.js';
 import { UsageError } from './errors.js';
-import { intOption } from './options.js';
+import { intOption, numberOption } from './options.js';
+
+interface RawPredictOptions {
+  model: string;
+  numPreds: string;
+  temperature: string;
+  topK?: string;
+  topP?: string;
+  seed: string;
+  samples: string;
+  strict?: boolean;
+  json?: boolean;
+}
 
 export function registerPredict(program: Command): void {
   program
     .command('predict')
-    .description('print PREFIX followed by greedily predicted tokens')
-    .argument('<prefix>', 'text to warm the model up on')
+    .description('print PREFIX followed by predicted tokens (greedy as the book, or sampled)')
+    .argument('<prefix>', 'text to warm the model up on ("" starts from the model\'s first-step distribution)')
     .option('--model <path>', 'checkpoint to read', DEFAULT_CHECKPOINT)
     .option('--num-preds <n>', 'tokens to predict', '20')
-    .option('--json', 'print {"prefix": ..., "text": ...}')
-    .action((prefix: string, raw: { model: string; numPreds: string; json?: boolean }) => {
-      const numPreds = intOption('--num-preds', raw.numPreds, 0, 1_000_000);
-      const ckpt = loadCheckpoint(raw.model);
-      if (ckpt.tokenizer.encode(prefix).length === 0) {
-        throw new UsageError(`the prefix "${prefix}" has no tokens after normalisation; give at least one letter`);
+    .option('--temperature <t>', '0: greedy (the argmax); above 0: sample from softmax(logits / t)', '0')
+    .option('--top-k <k>', 'sample among the k most likely tokens')
+    .option('--top-p <p>', 'sample among the most likely tokens whose probabilities reach p')
+    .option('--seed <n>', 'seed of the sampling', '42')
+    .option('--samples <m>', 'independent continuations', '1')
+    .option('--strict', 'refuse a prefix with tokens outside the vocabulary instead of reading them as <unk>')
+    .option('--json', 'print one JSON object per sample: {"prefix", "text", "sample"}')
+    .action((prefix: string, raw: RawPredictOptions) => {
+      const numPreds = intOption('--num-preds', raw.numPreds, 0, 10_000_000);
+      const temperature = numberOption('--temperature', raw.temperature, (v) => v >= 0, 'a number >= 0');
+      const topK = raw.topK === undefined ? undefined : intOption('--top-k', raw.topK, 1, 1 << 30);
+      const topP = raw.topP === undefined ? undefined : numberOption('--top-p', raw.topP, (v) => v > 0 && v <= 1, 'a number in (0, 1]');
+      const seed = intOption('--seed', raw.seed, 0, 4294967295);
+      const samples = intOption('--samples', raw.samples, 1, 100_000);
+      if (temperature === 0 && (topK !== undefined || topP !== undefined)) {
+        throw new UsageError(`${topK !== undefined ? '--top-k' : '--top-p'} needs sampling: give --temperature above 0`);
       }
-      const text = predict(ckpt.model, ckpt.tokenizer, prefix, numPreds);
-      process.stdout.write((raw.json ? JSON.stringify({ prefix, text }) : text) + '\n');
+      const ckpt = loadCheckpoint(raw.model);
+      const unknown = ckpt.tokenizer.unknown(prefix);
+      if (unknown.length > 0) {
+        const list = unknown.slice(0, 10).map((t) => JSON.stringify(t)).join(', ') + (unknown.length > 10 ? ', ...' : '');
+        if (raw.strict) throw new UsageError(`the prefix has tokens outside the model's vocabulary: ${list}`);
+        process.stderr.write(`deeprnn: warning: the prefix has tokens outside the model's vocabulary, read as <unk>: ${list}\n`);
+      }
+      const rng = new Rng(seed);
+      for (let i = 0; i < samples; i++) {
+        const text = generate(ckpt.model, ckpt.tokenizer, prefix, {
+          numPreds, temperature, topK, topP, rng,
+          onText: raw.json ? undefined : (piece) => process.stdout.write(piece),
+        });
+        process.stdout.write(raw.json ? JSON.stringify({ prefix, text, sample: i + 1 }) + '\n' : '\n');
+      }
     });
 }

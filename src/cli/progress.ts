@@ -10,6 +10,7 @@ export function epochLine(m: EpochMetrics, epochs: number): string {
 
 export class Progress {
   private bar: cliProgress.SingleBar | null = null;
+  private loadBar: cliProgress.SingleBar | null = null;
   private epochStart = 0;
   private readonly tty: boolean;
   private readonly out: NodeJS.WriteStream;
@@ -24,6 +25,23 @@ export class Progress {
 
   log(msg: string): void {
     this.out.write(msg + '\n');
+  }
+
+  /** A bar while a corpus of more than 8 MiB is read (twice: counting, then encoding). */
+  loading(done: number, total: number): void {
+    if (!this.tty || total < 16 << 20) return;
+    if (!this.loadBar) {
+      this.loadBar = new cliProgress.SingleBar(
+        { stream: this.out, format: 'reading corpus |{bar}| {percentage}%  {value}/{total} MiB', hideCursor: true, clearOnComplete: true },
+        cliProgress.Presets.shades_classic,
+      );
+      this.loadBar.start(Math.ceil(total / 2 ** 20), 0);
+    }
+    this.loadBar.update(Math.floor(done / 2 ** 20));
+    if (done >= total) {
+      this.loadBar.stop();
+      this.loadBar = null;
+    }
   }
 
   batch(epoch: number, done: number, total: number, loss: number, tokens: number): void {
@@ -51,6 +69,8 @@ export class Progress {
   }
 
   stop(): void {
+    this.loadBar?.stop();
+    this.loadBar = null;
     if (this.bar) {
       this.bar.stop();
       this.bar = null;

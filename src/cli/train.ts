@@ -3,6 +3,7 @@
 // SIGTERM.
 import type { Command } from 'commander';
 import { CELLS } from '../nn/config.js';
+import { TOKENIZERS } from '../data/tokenizer.js';
 import { resumeSettings, runTraining, type RunResult, type RunSettings } from '../train/run.js';
 import { NonFiniteError, type Trainer } from '../train/trainer.js';
 import { existsSync } from 'node:fs';
@@ -26,7 +27,11 @@ interface RawTrainOptions {
   clip: string;
   seed: string;
   threads?: string;
-  corpus: string;
+  corpus: string[];
+  tokenizer?: string;
+  minFreq?: string;
+  batching: string;
+  valFrac?: string;
   dataDir?: string;
   out: string;
   impl: string;
@@ -38,7 +43,10 @@ interface RawTrainOptions {
 }
 
 /** Options that define the run; on --resume they come from the checkpoint and may not be given. */
-const RUN_DEFINING = ['cell', 'layers', 'hidden', 'dropout', 'batchSize', 'numSteps', 'numTrain', 'numVal', 'lr', 'clip', 'seed', 'corpus'] as const;
+const RUN_DEFINING = [
+  'cell', 'layers', 'hidden', 'dropout', 'batchSize', 'numSteps', 'numTrain', 'numVal', 'lr', 'clip', 'seed',
+  'tokenizer', 'minFreq', 'batching', 'valFrac',
+] as const;
 
 function flag(name: string): string {
   return '--' + name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
@@ -53,8 +61,11 @@ export function parseSaveEvery(raw: string): RunSettings['saveEvery'] {
   return m[2] ? { steps: n } : { epochs: n };
 }
 
-export function parseTrainOptions(o: RawTrainOptions): RunSettings {
+export function parseTrainOptions(o: RawTrainOptions, given: (name: string) => boolean = () => false): RunSettings {
   if (o.out.trim() === '') throw new UsageError('--out must be a file path, got ""');
+  if (o.valFrac !== undefined && (given('numTrain') || given('numVal'))) {
+    throw new UsageError('--val-frac splits by fraction: give it or --num-train / --num-val, not both');
+  }
   return {
     cell: choiceOption('--cell', o.cell, CELLS),
     layers: intOption('--layers', o.layers, 1, 64),
@@ -70,6 +81,10 @@ export function parseTrainOptions(o: RawTrainOptions): RunSettings {
     seed: intOption('--seed', o.seed, 0, 4294967295),
     threads: o.threads === undefined ? undefined : intOption('--threads', o.threads, 1, 1024),
     corpus: o.corpus,
+    tokenizer: o.tokenizer === undefined ? undefined : choiceOption('--tokenizer', o.tokenizer, TOKENIZERS),
+    minFreq: o.minFreq === undefined ? undefined : intOption('--min-freq', o.minFreq, 1, 1_000_000_000),
+    batching: choiceOption('--batching', o.batching, ['random', 'sequential'] as const),
+    valFrac: o.valFrac === undefined ? null : numberOption('--val-frac', o.valFrac, (v) => v > 0 && v < 1, 'a number in (0, 1)'),
     dataDir: o.dataDir,
     out: o.out,
     impl: choiceOption('--impl', o.impl, ['native', 'scratch'] as const),
@@ -163,7 +178,11 @@ export function registerTrain(program: Command): void {
     .option('--clip <x>', 'clip the global gradient norm to this (0: off)', '1')
     .option('--seed <n>', 'seed for initialisation, shuffling and dropout', '42')
     .option('--threads <n>', 'OpenMP threads (default: all cores)')
-    .option('--corpus <name|file>', 'registry corpus name or a text file', 'timemachine')
+    .option('--corpus <name|file|dir...>', 'registry corpora, text files or directories of .txt files (joined in order)', ['timemachine'])
+    .option('--tokenizer <kind>', 'd2l (letters and space, lowercased) | char (every character) | word (default: the corpus\'s, else char)')
+    .option('--min-freq <n>', 'word tokenizer: words seen fewer times become <unk>')
+    .option('--batching <kind>', "random (the book's shuffled windows) or sequential (contiguous streams, state carried)", 'random')
+    .option('--val-frac <f>', 'validate on this fraction at the end of the text instead of --num-train / --num-val windows')
     .option('--data-dir <dir>', 'where corpora are cached (default: $DEEPRNN_DATA_DIR or ~/.cache/deeprnn)')
     .option('--out <path>', 'checkpoint to write (the latest state; the best is saved beside it as NAME.best.safetensors)', DEFAULT_CHECKPOINT)
     .option('--save-every <n>', 'save every N epochs, or every N steps with "Ns"', '1')
@@ -179,7 +198,7 @@ export function registerTrain(program: Command): void {
         for (const name of RUN_DEFINING) {
           if (given(name)) throw new UsageError(`${flag(name)} cannot be given with --resume: the run's settings come from the checkpoint`);
         }
-        const parsed = parseTrainOptions(raw);
+        const parsed = parseTrainOptions(raw, given);
         try {
           s = resumeSettings(raw.resume, {
             out: given('out') ? parsed.out : raw.resume,
@@ -188,6 +207,7 @@ export function registerTrain(program: Command): void {
             saveEvery: parsed.saveEvery,
             keep: parsed.keep,
             ...(given('epochs') ? { epochs: parsed.epochs } : {}),
+            ...(given('corpus') ? { corpus: parsed.corpus } : {}),
             ...(given('impl') ? { impl: parsed.impl } : {}),
             ...(given('skipNonfinite') ? { skipNonFinite: parsed.skipNonFinite } : {}),
           });
@@ -195,7 +215,7 @@ export function registerTrain(program: Command): void {
           throw new UsageError((e as Error).message);
         }
       } else {
-        s = parseTrainOptions(raw);
+        s = parseTrainOptions(raw, (name) => cmd.getOptionValueSource(name) === 'cli');
       }
       const progress = new Progress(s.epochs, Boolean(raw.json));
       const signals = stopOnSignals((msg) => {
@@ -209,6 +229,7 @@ export function registerTrain(program: Command): void {
           onBatch: (epoch, done, total, loss, tokens) => progress.batch(epoch, done, total, loss, tokens),
           onEpoch: (m) => progress.epoch(m),
           onTrainer: signals.trainer,
+          onLoad: (done, total) => progress.loading(done, total),
         }, raw.resume);
       } catch (e) {
         if (e instanceof NonFiniteError && s.out && existsSync(s.out)) {

@@ -1,6 +1,6 @@
 // Corpus registry (data/corpora.json), data directory, download and sha1 check.
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, createWriteStream, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
@@ -37,10 +37,6 @@ export function resolveDataDir(option?: string): string {
   if (env) return path.resolve(env);
   const cache = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
   return path.join(cache, 'deeprnn');
-}
-
-export function sha1Text(text: string): string {
-  return createHash('sha1').update(text, 'utf8').digest('hex');
 }
 
 export async function sha1File(file: string): Promise<string> {
@@ -111,15 +107,6 @@ export function download(url: string, dest: string, redirects = 5, timeoutMs = 6
   });
 }
 
-export interface CorpusText {
-  /** Registry name, or the file path for a local file. */
-  name: string;
-  path: string;
-  text: string;
-  /** The registry's tokenizer, or undefined for a local file. */
-  tokenizer?: string;
-}
-
 /** Offset of the first byte that breaks UTF-8 (overlong forms and surrogates included), or -1. */
 export function invalidUtf8Offset(b: Uint8Array): number {
   let i = 0;
@@ -147,28 +134,91 @@ export function invalidUtf8Offset(b: Uint8Array): number {
   return -1;
 }
 
-/** The text of a corpus file: refused when it looks binary or is not UTF-8, naming the byte offset. */
-export function decodeText(buf: Buffer, file: string): string {
-  const nul = buf.indexOf(0);
-  if (nul >= 0) throw new InputError(`--corpus "${file}" looks binary (a NUL byte at offset ${nul}); expected a UTF-8 text file`);
-  const bad = invalidUtf8Offset(buf);
-  if (bad >= 0) throw new InputError(`--corpus "${file}" is not valid UTF-8 at byte offset ${bad}`);
-  return buf.toString('utf8');
+/** One file of a corpus. */
+export interface CorpusSource {
+  /** The registry name or the path as given. */
+  name: string;
+  path: string;
+  bytes: number;
+  /** The registry's tokenizer for this corpus, if it is a registry corpus. */
+  tokenizer?: string;
 }
 
-/** `spec` is a registry name or a path to a local text file. */
-export async function loadCorpus(spec: string, dataDir: string, log?: (msg: string) => void): Promise<CorpusText> {
-  const entry = corpusRegistry().get(spec);
-  if (entry) {
-    const file = await ensureCorpus(entry, dataDir, log);
-    return { name: entry.name, path: file, text: await readFile(file, 'utf8'), tokenizer: entry.tokenizer };
+/**
+ * The files named by --corpus: registry names (downloaded and verified when
+ * missing), text files, and directories (every *.txt file in them, sorted).
+ */
+export async function resolveCorpora(specs: string[], dataDir: string, log?: (msg: string) => void): Promise<CorpusSource[]> {
+  if (specs.length === 0) throw new InputError('--corpus needs at least one name or file');
+  const out: CorpusSource[] = [];
+  for (const spec of specs) {
+    const entry = corpusRegistry().get(spec);
+    if (entry) {
+      const file = await ensureCorpus(entry, dataDir, log);
+      out.push({ name: entry.name, path: file, bytes: statSync(file).size, tokenizer: entry.tokenizer });
+      continue;
+    }
+    if (!existsSync(spec)) {
+      const names = [...corpusRegistry().keys()].join(', ');
+      throw new InputError(`--corpus "${spec}" is neither a known corpus (${names}) nor an existing file or directory`);
+    }
+    const st = statSync(spec);
+    if (st.isDirectory()) {
+      const files = readdirSync(spec).filter((f) => f.endsWith('.txt')).sort().map((f) => path.join(spec, f))
+        .filter((f) => statSync(f).isFile() && statSync(f).size > 0);
+      if (files.length === 0) throw new InputError(`--corpus "${spec}" is a directory with no non-empty .txt files`);
+      for (const f of files) out.push({ name: f, path: path.resolve(f), bytes: statSync(f).size });
+      continue;
+    }
+    if (!st.isFile()) throw new InputError(`--corpus "${spec}" is not a regular file or directory`);
+    if (st.size === 0) throw new InputError(`--corpus "${spec}" is empty`);
+    out.push({ name: spec, path: path.resolve(spec), bytes: st.size });
   }
-  if (!existsSync(spec)) {
-    const names = [...corpusRegistry().keys()].join(', ');
-    throw new InputError(`--corpus "${spec}" is neither a known corpus (${names}) nor an existing file`);
+  return out;
+}
+
+/** Bytes read per chunk. */
+const CHUNK = 1 << 20;
+
+/**
+ * The text of the sources as a stream of chunks, files joined by a newline.
+ * Refuses a file that looks binary or is not UTF-8, naming the byte offset.
+ * `onBytes` sees every chunk's raw bytes (for hashing and progress).
+ */
+export function* readCorpus(sources: CorpusSource[], onBytes?: (bytes: Buffer) => void): Generator<string> {
+  for (let s = 0; s < sources.length; s++) {
+    const src = sources[s]!;
+    if (s > 0) yield '\n';
+    const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+    const buf = Buffer.allocUnsafe(CHUNK);
+    const fd = openSync(src.path, 'r');
+    let offset = 0;
+    let tail = Buffer.alloc(0);
+    try {
+      for (;;) {
+        const n = readSync(fd, buf, 0, CHUNK, null);
+        const bytes = buf.subarray(0, n);
+        const nul = bytes.indexOf(0);
+        if (nul >= 0) {
+          throw new InputError(`--corpus "${src.name}" looks binary (a NUL byte at offset ${offset + nul}); expected a UTF-8 text file`);
+        }
+        onBytes?.(bytes);
+        let text: string;
+        try {
+          text = decoder.decode(bytes, { stream: n > 0 });
+        } catch {
+          // A sequence may have started in the previous chunk: scan from its last bytes.
+          const scan = Buffer.concat([tail, bytes]);
+          const bad = invalidUtf8Offset(scan);
+          throw new InputError(`--corpus "${src.name}" is not valid UTF-8 at byte offset ${offset - tail.length + (bad >= 0 ? bad : scan.length)}`);
+        }
+        tail = n >= 3 ? Buffer.from(bytes.subarray(n - 3)) : Buffer.concat([tail, bytes]).subarray(-3);
+        offset += n;
+        if (text) yield text;
+        if (n === 0) break;
+      }
+    } finally {
+      closeSync(fd);
+    }
   }
-  const st = statSync(spec);
-  if (!st.isFile()) throw new InputError(`--corpus "${spec}" is not a regular file`);
-  if (st.size === 0) throw new InputError(`--corpus "${spec}" is empty`);
-  return { name: spec, path: path.resolve(spec), text: decodeText(await readFile(spec), spec) };
 }

@@ -1,13 +1,20 @@
-// The book's DataModule for language models: windows of numSteps+1 tokens
-// starting at every position; windows 0..numTrain-1 train, the next numVal
-// validate. Batches are time-major: inputs and targets of shape (T, N).
-import type { Rng } from '../rng.js';
+// DataModules for language models. Batches are time-major: inputs and targets
+// of shape (T, N).
+//  - WindowDataModule, the book's: windows of numSteps+1 tokens starting at
+//    every position; windows 0..numTrain-1 train (reshuffled every epoch), the
+//    next numVal validate. With a validation fraction, training windows lie in
+//    the first part of the text and validation windows in the rest.
+//  - SequentialDataModule, char-rnn's and the book's sequential partition: the
+//    text cut into N contiguous streams read T tokens at a time, the hidden
+//    state carried from batch to batch (truncated backpropagation through time).
 import { InputError } from '../errors.js';
+import type { Rng } from '../rng.js';
+import type { TokenArray } from './tokenizer.js';
 
 export interface Batch {
   /** Steps. */
   T: number;
-  /** Windows in the batch. */
+  /** Windows (or streams) in the batch. */
   N: number;
   /** (T, N) token ids, time-major. */
   inputs: Int32Array;
@@ -15,76 +22,140 @@ export interface Batch {
   targets: Int32Array;
 }
 
-export interface WindowOptions {
-  numSteps: number;
-  numTrain: number;
-  numVal: number;
-  batchSize: number;
+export interface DataModule {
+  /** Batches continue each other: the model carries its state from one to the next. */
+  readonly carry: boolean;
+  readonly numTrainBatches: number;
+  readonly numValBatches: number;
+  /** One epoch of training batches drawn with `rng`, skipping the first `from`. Buffers are reused. */
+  trainBatches(rng: Rng, from?: number): Generator<Batch>;
+  valBatches(): Generator<Batch>;
 }
 
-export class WindowDataModule {
+export type Batching = 'random' | 'sequential';
+
+export interface DataOptions {
+  numSteps: number;
+  batchSize: number;
+  /** Training and validation windows (the book's split), used when valFrac is not set. */
+  numTrain: number;
+  numVal: number;
+  /** Fraction of the text, at its end, to validate on (disjoint from the training text). */
+  valFrac?: number;
+  batching?: Batching;
+}
+
+/** Kept for the book's name: the window options without a fraction. */
+export type WindowOptions = Pick<DataOptions, 'numSteps' | 'numTrain' | 'numVal' | 'batchSize'>;
+
+export function makeDataModule(tokens: TokenArray | Int32Array, o: DataOptions): DataModule {
+  return o.batching === 'sequential' ? new SequentialDataModule(tokens, o) : new WindowDataModule(tokens, o);
+}
+
+/** Reusable batch buffers by batch width. */
+class BatchBuffers {
+  private readonly byN = new Map<number, Batch>();
+
+  get(T: number, N: number): Batch {
+    let b = this.byN.get(N);
+    if (!b) {
+      b = { T, N, inputs: new Int32Array(T * N), targets: new Int32Array(T * N) };
+      this.byN.set(N, b);
+    }
+    return b;
+  }
+}
+
+function checkLength(tokens: ArrayLike<number>, numSteps: number): void {
+  if (tokens.length < numSteps + 1) {
+    throw new InputError(`the corpus has ${tokens.length} tokens, fewer than num-steps + 1 = ${numSteps + 1}`);
+  }
+}
+
+/** Where validation text starts with a fraction: after the training text, which keeps at least one window. */
+function fractionSplit(len: number, valFrac: number, numSteps: number): number {
+  const trainEnd = Math.floor(len * (1 - valFrac));
+  if (trainEnd < numSteps + 1 || len - trainEnd < numSteps + 1) {
+    throw new InputError(
+      `--val-frac ${valFrac} splits the ${len} tokens into ${trainEnd} for training and ${len - trainEnd} for validation; `
+        + `each needs at least num-steps + 1 = ${numSteps + 1}`,
+    );
+  }
+  return trainEnd;
+}
+
+export class WindowDataModule implements DataModule {
+  readonly carry = false;
   readonly numWindows: number;
+  readonly numTrain: number;
+  readonly numVal: number;
+  /** First validation window. */
+  readonly valStart: number;
   private readonly order: Int32Array;
-  private readonly buffers = new Map<number, Batch>();
+  private readonly buffers = new BatchBuffers();
 
   constructor(
-    readonly tokens: Int32Array,
-    readonly opts: WindowOptions,
+    readonly tokens: TokenArray | Int32Array,
+    readonly opts: DataOptions,
   ) {
-    const { numSteps, numTrain, numVal, batchSize } = opts;
-    this.numWindows = Math.max(0, tokens.length - numSteps);
-    if (tokens.length < numSteps + 1) {
-      throw new InputError(`the corpus has ${tokens.length} tokens, fewer than num-steps + 1 = ${numSteps + 1}`);
+    const { numSteps, batchSize } = opts;
+    checkLength(tokens, numSteps);
+    this.numWindows = tokens.length - numSteps;
+    if (opts.valFrac !== undefined) {
+      const trainEnd = fractionSplit(tokens.length, opts.valFrac, numSteps);
+      this.numTrain = trainEnd - numSteps;
+      this.valStart = trainEnd;
+      this.numVal = this.numWindows - trainEnd;
+    } else {
+      if (opts.numTrain + opts.numVal > this.numWindows) {
+        throw new InputError(
+          `the corpus gives ${this.numWindows} windows of ${numSteps + 1} tokens, fewer than num-train + num-val = ${opts.numTrain + opts.numVal}`,
+        );
+      }
+      this.numTrain = opts.numTrain;
+      this.numVal = opts.numVal;
+      this.valStart = opts.numTrain;
     }
-    if (numTrain + numVal > this.numWindows) {
-      throw new InputError(
-        `the corpus gives ${this.numWindows} windows of ${numSteps + 1} tokens, fewer than num-train + num-val = ${numTrain + numVal}`,
-      );
+    if (batchSize > this.numTrain) {
+      throw new InputError(`batch size ${batchSize} is larger than the ${this.numTrain} training windows`);
     }
-    if (batchSize > numTrain) {
-      throw new InputError(`batch size ${batchSize} is larger than the ${numTrain} training windows`);
-    }
-    this.order = new Int32Array(numTrain);
+    this.order = new Int32Array(this.numTrain);
   }
 
   get numTrainBatches(): number {
-    return Math.ceil(this.opts.numTrain / this.opts.batchSize);
+    return Math.ceil(this.numTrain / this.opts.batchSize);
   }
 
   get numValBatches(): number {
-    return Math.ceil(this.opts.numVal / this.opts.batchSize);
+    return Math.ceil(this.numVal / this.opts.batchSize);
   }
 
   /**
    * Training batches in a random order that depends only on the rng's state
-   * (a fresh permutation of 0..numTrain-1 each epoch); the last batch may be
-   * smaller. The batch buffers are reused: use each batch before the next.
-   * `from` skips that many batches of the order (to continue an epoch).
+   * (a fresh permutation of the training windows each epoch); the last batch
+   * may be smaller. `from` skips that many batches of the order (to continue
+   * an epoch).
    */
   *trainBatches(rng: Rng, from = 0): Generator<Batch> {
     for (let i = 0; i < this.order.length; i++) this.order[i] = i;
     rng.shuffle(this.order);
-    const { numTrain, batchSize } = this.opts;
-    for (let s = from * batchSize; s < numTrain; s += batchSize) {
-      yield this.fill(this.order, s, Math.min(batchSize, numTrain - s), 0);
+    const { batchSize } = this.opts;
+    for (let s = from * batchSize; s < this.numTrain; s += batchSize) {
+      yield this.fill(this.order, s, Math.min(batchSize, this.numTrain - s), 0);
     }
   }
 
   /** Validation batches in order. */
   *valBatches(): Generator<Batch> {
-    const { numTrain, numVal, batchSize } = this.opts;
-    for (let s = 0; s < numVal; s += batchSize) {
-      yield this.fill(null, s, Math.min(batchSize, numVal - s), numTrain);
+    const { batchSize } = this.opts;
+    for (let s = 0; s < this.numVal; s += batchSize) {
+      yield this.fill(null, s, Math.min(batchSize, this.numVal - s), this.valStart);
     }
   }
 
   private fill(order: Int32Array | null, start: number, N: number, base: number): Batch {
     const T = this.opts.numSteps;
-    let b = this.buffers.get(N);
-    if (!b) {
-      b = { T, N, inputs: new Int32Array(T * N), targets: new Int32Array(T * N) };
-      this.buffers.set(N, b);
-    }
+    const b = this.buffers.get(T, N);
     const tok = this.tokens;
     for (let n = 0; n < N; n++) {
       const w = base + (order ? order[start + n]! : start + n);
@@ -94,5 +165,80 @@ export class WindowDataModule {
       }
     }
     return b;
+  }
+}
+
+export class SequentialDataModule implements DataModule {
+  readonly carry = true;
+  /** Training text [0, trainEnd) and validation text [valStart, valEnd). */
+  readonly trainEnd: number;
+  readonly valStart: number;
+  readonly valEnd: number;
+  private readonly trainStream: number;
+  private readonly valStream: number;
+  private readonly buffers = new BatchBuffers();
+
+  constructor(
+    readonly tokens: TokenArray | Int32Array,
+    readonly opts: DataOptions,
+  ) {
+    const { numSteps: T, batchSize: N } = opts;
+    checkLength(tokens, T);
+    if (opts.valFrac !== undefined) {
+      this.trainEnd = fractionSplit(tokens.length, opts.valFrac, T);
+      this.valStart = this.trainEnd;
+      this.valEnd = tokens.length;
+    } else {
+      // The text the book's windows cover, then as much after it, disjoint.
+      this.trainEnd = opts.numTrain + T;
+      this.valStart = this.trainEnd;
+      this.valEnd = this.valStart + opts.numVal + T;
+      if (this.valEnd > tokens.length) {
+        throw new InputError(
+          `sequential batching needs num-train + num-val + 2 * num-steps = ${this.valEnd} tokens, the corpus has ${tokens.length}`,
+        );
+      }
+    }
+    // Room for an offset of up to T - 1 tokens at the start of every epoch.
+    this.trainStream = Math.floor((this.trainEnd - T) / N);
+    this.valStream = Math.floor((this.valEnd - this.valStart - 1) / N);
+    if (this.trainStream < T || this.valStream < T) {
+      throw new InputError(
+        `sequential batching with batch size ${N} and num-steps ${T} needs at least ${N * T + T} training and `
+          + `${N * T + 1} validation tokens, the split gives ${this.trainEnd} and ${this.valEnd - this.valStart}`,
+      );
+    }
+  }
+
+  get numTrainBatches(): number {
+    return Math.floor(this.trainStream / this.opts.numSteps);
+  }
+
+  get numValBatches(): number {
+    return Math.floor(this.valStream / this.opts.numSteps);
+  }
+
+  /** N streams from a random offset in [0, T) drawn with `rng`, read T tokens at a time. */
+  *trainBatches(rng: Rng, from = 0): Generator<Batch> {
+    const offset = rng.below(this.opts.numSteps);
+    for (let b = from; b < this.numTrainBatches; b++) yield this.fill(offset, this.trainStream, b);
+  }
+
+  *valBatches(): Generator<Batch> {
+    for (let b = 0; b < this.numValBatches; b++) yield this.fill(this.valStart, this.valStream, b);
+  }
+
+  private fill(start: number, stream: number, b: number): Batch {
+    const { numSteps: T, batchSize: N } = this.opts;
+    const batch = this.buffers.get(T, N);
+    const tok = this.tokens;
+    for (let n = 0; n < N; n++) {
+      const p = start + n * stream + b * T;
+      for (let t = 0; t < T; t++) {
+        batch.inputs[t * N + n] = tok[p + t]!;
+        batch.targets[t * N + n] = tok[p + t + 1]!;
+      }
+    }
+    return batch;
   }
 }

@@ -1,56 +1,140 @@
-// Tokenizers turn text into token ids and back; each one is stored in a
-// checkpoint as JSON (kind + vocabulary) so the same text maps to the same ids.
+// Tokenizers turn text into token ids and back. Each one cuts raw text into
+// pieces with a regular expression and maps each piece to a token; that works
+// on a whole text or on a stream of chunks (the last piece of a chunk is held
+// back until the next one, so a run of spaces or a word split by a chunk
+// boundary is still one piece). A tokenizer is stored in a checkpoint as JSON
+// (kind + vocabulary) so the same text maps to the same ids.
+import { InputError } from '../errors.js';
 import { Vocab } from './vocab.js';
 
+export const TOKENIZERS = ['d2l', 'char', 'word'] as const;
+export type TokenizerKind = (typeof TOKENIZERS)[number];
+
 export interface TokenizerJSON {
-  kind: string;
+  kind: TokenizerKind;
   tokens: string[];
+  /** word: the minimum count a word needed to enter the vocabulary. */
+  minFreq?: number;
 }
 
-export interface Tokenizer {
-  readonly kind: string;
-  readonly vocab: Vocab;
-  /** Text as the tokenizer sees it (normalised). */
-  normalize(text: string): string;
-  /** Token strings of a normalised text. */
-  split(text: string): string[];
-  encode(text: string): Int32Array;
-  decode(ids: ArrayLike<number>): string;
-  toJSON(): TokenizerJSON;
+/** Token ids of a corpus: 2 bytes per token when the vocabulary allows it. */
+export type TokenArray = Uint16Array | Int32Array;
+
+interface Scheme {
+  /** Cuts raw text into pieces; every character belongs to exactly one piece. */
+  pieces: RegExp;
+  /** The token a piece stands for. */
+  token: (piece: string) => string;
+  /**
+   * Whether no later text can change the pieces before this one: where a
+   * chunk may be cut. Pieces from the last such one on wait for more text.
+   */
+  boundary: (piece: string) => boolean;
 }
 
-/**
- * The book's character tokenizer for The Time Machine: every run of
- * characters other than ASCII letters becomes one space, the text is
- * lowercased, and each character is a token.
- */
-export class D2LCharTokenizer implements Tokenizer {
-  readonly kind = 'd2l';
+const SCHEMES: Record<TokenizerKind, Scheme> = {
+  // The book's: each run of non-letters is one space, letters lowercased.
+  d2l: {
+    pieces: /[A-Za-z]|[^A-Za-z]+/g,
+    token: (p) => (p.length === 1 && /[A-Za-z]/.test(p) ? p.toLowerCase() : ' '),
+    boundary: () => true,
+  },
+  // char-rnn's: every Unicode code point as it is.
+  char: { pieces: /[\s\S]/gu, token: (p) => p, boundary: () => true },
+  // Words (letters and digits, with inner apostrophes), runs of white space,
+  // and single other characters: decoding the tokens gives the text back.
+  // Only white space ends a word for certain.
+  word: {
+    pieces: /[\p{L}\p{N}]+(?:['’][\p{L}\p{N}]+)*|\s+|[^\p{L}\p{N}\s]/gu,
+    token: (p) => p,
+    boundary: (p) => /^\s/.test(p),
+  },
+};
 
-  constructor(readonly vocab: Vocab) {}
+/** Tokens of `text`; unless `final`, the pieces from the last boundary on are returned as the carry. */
+function cut(scheme: Scheme, text: string, final: boolean): { tokens: string[]; carry: string } {
+  if (scheme === SCHEMES.char) return { tokens: Array.from(text), carry: '' }; // code points need no carry
+  const pieces: string[] = [];
+  const starts: number[] = [];
+  scheme.pieces.lastIndex = 0;
+  let m: RegExpExecArray | null;
+  while ((m = scheme.pieces.exec(text)) !== null) {
+    pieces.push(m[0]);
+    starts.push(m.index);
+  }
+  let keep = pieces.length;
+  if (!final) {
+    keep = 0;
+    for (let i = pieces.length - 1; i >= 0; i--) {
+      if (scheme.boundary(pieces[i]!)) {
+        keep = i;
+        break;
+      }
+    }
+  }
+  return {
+    tokens: pieces.slice(0, keep).map(scheme.token),
+    carry: keep < pieces.length ? text.slice(starts[keep]) : '',
+  };
+}
 
-  static normalize(text: string): string {
-    return text.replace(/[^A-Za-z]+/g, ' ').toLowerCase();
+/** Tokens of a stream of text chunks, piece boundaries kept across chunks. */
+export function* tokenStream(kind: TokenizerKind, chunks: Iterable<string>): Generator<string[]> {
+  const scheme = SCHEMES[kind];
+  let carry = '';
+  for (const chunk of chunks) {
+    const r = cut(scheme, carry + chunk, false);
+    carry = r.carry;
+    yield r.tokens;
+  }
+  if (carry) yield cut(scheme, carry, true).tokens;
+}
+
+export class Tokenizer {
+  constructor(
+    readonly kind: TokenizerKind,
+    readonly vocab: Vocab,
+    readonly minFreq = 1,
+  ) {}
+
+  /** A tokenizer whose vocabulary is every token of `text` seen at least `minFreq` times. */
+  static fit(kind: TokenizerKind, text: string, minFreq = 1): Tokenizer {
+    return Tokenizer.fromCounts(kind, countTokens(kind, [text]), minFreq);
   }
 
-  /** Tokenizer with the vocabulary of `text`. */
-  static fit(text: string): D2LCharTokenizer {
-    return new D2LCharTokenizer(Vocab.build(D2LCharTokenizer.normalize(text)));
+  static fromCounts(kind: TokenizerKind, counts: Map<string, number>, minFreq = 1): Tokenizer {
+    if (kind !== 'word' && minFreq !== 1) throw new InputError(`--min-freq applies to the word tokenizer only, got ${minFreq} with ${kind}`);
+    return new Tokenizer(kind, Vocab.fromCounts(counts, minFreq), minFreq);
   }
 
-  normalize(text: string): string {
-    return D2LCharTokenizer.normalize(text);
-  }
-
+  /** Token strings of `text` (the d2l tokenizer's are lowercase letters and single spaces). */
   split(text: string): string[] {
-    return [...text];
+    return cut(SCHEMES[this.kind], text, true).tokens;
+  }
+
+  /** The text as the tokenizer sees it: decode(encode(text)) when every token is known. */
+  normalize(text: string): string {
+    return this.split(text).join('');
   }
 
   encode(text: string): Int32Array {
-    const norm = this.normalize(text);
-    const out = new Int32Array(norm.length);
-    for (let i = 0; i < norm.length; i++) out[i] = this.vocab.id(norm[i]!);
+    return Int32Array.from(this.split(text), (t) => this.vocab.id(t));
+  }
+
+  /** Ids of a stream of chunks into one array of the smallest fitting type. */
+  encodeChunks(chunks: Iterable<string>, count: number): TokenArray {
+    const out = this.vocab.size <= 65536 ? new Uint16Array(count) : new Int32Array(count);
+    let i = 0;
+    for (const tokens of tokenStream(this.kind, chunks)) {
+      for (const t of tokens) out[i++] = this.vocab.id(t);
+    }
+    if (i !== count) throw new Error(`the corpus changed while it was read (${i} tokens, ${count} counted before)`);
     return out;
+  }
+
+  /** The distinct tokens of `text` that are not in the vocabulary (they encode as '<unk>'). */
+  unknown(text: string): string[] {
+    return [...new Set(this.split(text).filter((t) => !this.vocab.has(t)))];
   }
 
   decode(ids: ArrayLike<number>): string {
@@ -60,18 +144,26 @@ export class D2LCharTokenizer implements Tokenizer {
   }
 
   toJSON(): TokenizerJSON {
-    return { kind: this.kind, tokens: [...this.vocab.tokens] };
+    return { kind: this.kind, tokens: [...this.vocab.tokens], ...(this.kind === 'word' ? { minFreq: this.minFreq } : {}) };
   }
 }
 
-export const TOKENIZERS = ['d2l'] as const;
+/** How often each token occurs in a stream of text chunks. */
+export function countTokens(kind: TokenizerKind, chunks: Iterable<string>, counts = new Map<string, number>()): Map<string, number> {
+  for (const tokens of tokenStream(kind, chunks)) {
+    for (const t of tokens) counts.set(t, (counts.get(t) ?? 0) + 1);
+  }
+  return counts;
+}
 
 export function tokenizerFromJSON(json: unknown): Tokenizer {
   const j = json as Partial<TokenizerJSON> | null;
   if (!j || typeof j !== 'object' || typeof j.kind !== 'string' || !Array.isArray(j.tokens)
     || !j.tokens.every((t) => typeof t === 'string')) {
-    throw new Error('tokenizer must be an object with a "kind" string and a "tokens" array of strings');
+    throw new InputError('tokenizer must be an object with a "kind" string and a "tokens" array of strings');
   }
-  if (j.kind === 'd2l') return new D2LCharTokenizer(new Vocab(j.tokens));
-  throw new Error(`unknown tokenizer kind "${j.kind}" (expected one of ${TOKENIZERS.join(', ')})`);
+  if (!TOKENIZERS.includes(j.kind)) throw new InputError(`unknown tokenizer kind "${j.kind}" (expected one of ${TOKENIZERS.join(', ')})`);
+  const minFreq = j.minFreq ?? 1;
+  if (!Number.isSafeInteger(minFreq) || minFreq < 1) throw new InputError(`tokenizer minFreq ${JSON.stringify(j.minFreq)} is invalid`);
+  return new Tokenizer(j.kind, new Vocab(j.tokens), minFreq);
 }

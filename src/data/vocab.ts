@@ -1,4 +1,5 @@
 // Vocabulary: the sorted set of tokens plus '<unk>', as the book builds it.
+import { InputError } from '../errors.js';
 
 export const UNK = '<unk>';
 
@@ -10,19 +11,24 @@ export class Vocab {
   constructor(tokens: readonly string[]) {
     const seen = new Set<string>();
     for (const t of tokens) {
-      if (seen.has(t)) throw new Error(`vocabulary lists "${t}" twice`);
+      if (seen.has(t)) throw new InputError(`vocabulary lists "${t}" twice`);
       seen.add(t);
     }
-    if (!seen.has(UNK)) throw new Error(`vocabulary has no "${UNK}" token`);
+    if (!seen.has(UNK)) throw new InputError(`vocabulary has no "${UNK}" token`);
     this.tokens = [...tokens];
     this.index = new Map(this.tokens.map((t, i) => [t, i]));
     this.unk = this.index.get(UNK)!;
   }
 
-  /** Sorted set of the tokens with at least `minFreq` occurrences, plus '<unk>' (code-point order). */
+  /** Sorted set of the tokens with at least `minFreq` occurrences, plus '<unk>'. */
   static build(tokens: Iterable<string>, minFreq = 1): Vocab {
     const freq = new Map<string, number>();
     for (const t of tokens) freq.set(t, (freq.get(t) ?? 0) + 1);
+    return Vocab.fromCounts(freq, minFreq);
+  }
+
+  /** As build, from counts; sorted by UTF-16 code units (code-point order within the BMP, as Python's for ASCII). */
+  static fromCounts(freq: Map<string, number>, minFreq = 1): Vocab {
     const kept = [...freq].filter(([, f]) => f >= minFreq).map(([t]) => t);
     const set = [...new Set([UNK, ...kept])];
     set.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));

@@ -10,6 +10,7 @@ import { CELLS, paramTable, type ModelConfig } from '../nn/config.js';
 import type { FloatArray, Module } from '../nn/module.js';
 import { RNNLM } from '../nn/rnnlm.js';
 import type { RngState } from '../rng.js';
+import type { Batching } from '../data/datamodule.js';
 import type { EpochMetrics, TrainState } from '../train/trainer.js';
 import { decodeSafetensors, encodeSafetensors, writeFileAtomic, type Tensor } from './safetensors.js';
 import { InputError } from '../errors.js';
@@ -17,7 +18,8 @@ import { InputError } from '../errors.js';
 export const FORMAT_VERSION = 1;
 
 export interface TrainingSettings {
-  corpus: string;
+  /** Registry names, files and directories, in order. */
+  corpus: string[];
   /** sha1 of the corpus file the run trained on; a resumed run must read the same text. */
   corpusSha1: string;
   epochs: number;
@@ -30,6 +32,9 @@ export interface TrainingSettings {
   seed: number;
   impl: 'native' | 'scratch';
   skipNonFinite: boolean;
+  batching: Batching;
+  /** Validation fraction, or null for the book's window counts. */
+  valFrac: number | null;
 }
 
 export interface CheckpointMeta {
@@ -46,12 +51,26 @@ export interface Checkpoint {
   meta: CheckpointMeta;
   model: RNNLM;
   tokenizer: Tokenizer;
+  /** The hidden (then cell) state carried between sequential batches, when saved mid-epoch. */
+  carry: Float32Array[] | null;
 }
 
-export function saveCheckpoint(file: string, model: Module<FloatArray>, meta: CheckpointMeta): void {
+/** Tensor names of the carried state: h of every layer, then c for LSTM. */
+export function carryNames(config: ModelConfig): { name: string; layer: number }[] {
+  const h = config.hidden.map((_, l) => ({ name: `carry.h_l${l}`, layer: l }));
+  return config.cell === 'lstm' ? [...h, ...config.hidden.map((_, l) => ({ name: `carry.c_l${l}`, layer: l }))] : h;
+}
+
+/** Writes weights (and the carried state, if given, for batches of width N) with the metadata, atomically. */
+export function saveCheckpoint(file: string, model: Module<FloatArray>, meta: CheckpointMeta, carry?: { state: Float32Array[]; N: number }): void {
   const tensors = new Map<string, Tensor>();
   for (const p of model.parameters()) {
     tensors.set(p.name, { shape: p.shape, data: p.data instanceof Float32Array ? p.data : Float32Array.from(p.data) });
+  }
+  if (carry) {
+    carryNames(meta.config).forEach(({ name, layer }, i) => {
+      tensors.set(name, { shape: [carry.N, meta.config.hidden[layer]!], data: carry.state[i]! });
+    });
   }
   const buf = encodeSafetensors(tensors, { format: 'pt', deeprnn: JSON.stringify(meta) });
   mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
@@ -97,7 +116,23 @@ export function decodeCheckpoint(bytes: Buffer, file: string): Checkpoint {
   }
   const table = paramTable(config);
   const names = new Set(table.map((p) => p.name));
-  for (const name of st.tensors.keys()) if (!names.has(name)) throw fail(`unexpected tensor "${name}"`);
+  const carrying = carryNames(config);
+  const carryNamesSet = new Set(carrying.map((c) => c.name));
+  for (const name of st.tensors.keys()) if (!names.has(name) && !carryNamesSet.has(name)) throw fail(`unexpected tensor "${name}"`);
+  let carry: Float32Array[] | null = null;
+  if (carrying.some((c) => st.tensors.has(c.name))) {
+    const N = meta.training.batchSize;
+    carry = carrying.map(({ name, layer }) => {
+      const t = st.tensors.get(name);
+      const H = config.hidden[layer]!;
+      if (!t) throw fail(`tensor "${name}" is missing (the carried state is incomplete)`);
+      if (t.shape.length !== 2 || t.shape[0] !== N || t.shape[1] !== H) {
+        throw fail(`tensor "${name}" has shape [${t.shape.join(', ')}], expected [${N}, ${H}]`);
+      }
+      if (!t.data.every(Number.isFinite)) throw fail(`tensor "${name}" has non-finite values`);
+      return t.data;
+    });
+  }
   for (const p of table) {
     const t = st.tensors.get(p.name);
     if (!t) throw fail(`tensor "${p.name}" is missing`);
@@ -109,7 +144,7 @@ export function decodeCheckpoint(bytes: Buffer, file: string): Checkpoint {
   }
   const model = new RNNLM(config);
   for (const p of table) model.params.set(st.tensors.get(p.name)!.data, p.offset);
-  return { meta, model, tokenizer };
+  return { meta, model, tokenizer, carry };
 }
 
 type Fail = (what: string) => Error;
@@ -142,7 +177,14 @@ function checkMeta(m: unknown, fail: Fail): CheckpointMeta {
   const config = checkConfig(m.config, fail);
   const t = m.training;
   if (!isObject(t)) throw fail('no training settings');
-  if (typeof t.corpus !== 'string' || typeof t.corpusSha1 !== 'string') throw fail('training.corpus and training.corpusSha1 must be strings');
+  if (!Array.isArray(t.corpus) || t.corpus.length === 0 || !t.corpus.every((c) => typeof c === 'string')) {
+    throw fail('training.corpus must be a list of corpus names or paths');
+  }
+  if (typeof t.corpusSha1 !== 'string') throw fail('training.corpusSha1 must be a string');
+  if (t.batching !== 'random' && t.batching !== 'sequential') throw fail(`training.batching ${JSON.stringify(t.batching)} is invalid`);
+  if (t.valFrac !== null && !(typeof t.valFrac === 'number' && t.valFrac > 0 && t.valFrac < 1)) {
+    throw fail(`training.valFrac ${JSON.stringify(t.valFrac)} is invalid`);
+  }
   if (t.impl !== 'native' && t.impl !== 'scratch') throw fail(`training.impl ${JSON.stringify(t.impl)} is invalid`);
   const training: TrainingSettings = {
     corpus: t.corpus,
@@ -150,13 +192,15 @@ function checkMeta(m: unknown, fail: Fail): CheckpointMeta {
     epochs: num(t, 'epochs', 'training', fail, isPositive),
     batchSize: num(t, 'batchSize', 'training', fail, isPositive),
     numSteps: num(t, 'numSteps', 'training', fail, isPositive),
-    numTrain: num(t, 'numTrain', 'training', fail, isPositive),
-    numVal: num(t, 'numVal', 'training', fail, isPositive),
+    numTrain: num(t, 'numTrain', 'training', fail, isCount),
+    numVal: num(t, 'numVal', 'training', fail, isCount),
     lr: num(t, 'lr', 'training', fail, (v) => v > 0 && Number.isFinite(v)),
     clip: num(t, 'clip', 'training', fail, (v) => v >= 0 && Number.isFinite(v)),
     seed: num(t, 'seed', 'training', fail, isCount),
     impl: t.impl,
     skipNonFinite: t.skipNonFinite === true,
+    batching: t.batching,
+    valFrac: t.valFrac,
   };
   if (!isObject(m.optimizer) || typeof m.optimizer.kind !== 'string') throw fail('optimizer must be an object with a "kind"');
   const s = m.state;
@@ -172,7 +216,7 @@ function checkMeta(m: unknown, fail: Fail): CheckpointMeta {
     seconds: num(s, 'seconds', 'state', fail, (v) => v >= 0),
     skipped: num(s, 'skipped', 'state', fail, isCount),
   };
-  if (state.batch >= Math.ceil(training.numTrain / training.batchSize)) {
+  if (training.batching === 'random' && training.valFrac === null && state.batch >= Math.ceil(training.numTrain / training.batchSize)) {
     throw fail(`state.batch ${state.batch} is past the end of an epoch of ${Math.ceil(training.numTrain / training.batchSize)} batches`);
   }
   if (!Array.isArray(m.history)) throw fail('history must be an array');

@@ -9,6 +9,12 @@ export interface ForwardOptions {
   train: boolean;
   /** Draws the dropout masks (required when training with dropout > 0). */
   rng?: Rng;
+  /**
+   * Start from the state the last carrying forward ended in (zeros after
+   * resetState() or when the batch width changes) and keep the final state:
+   * sequential batches. Gradients do not flow into the carried state.
+   */
+  carry?: boolean;
 }
 
 export interface EvalResult {
@@ -30,7 +36,13 @@ export interface LanguageModel {
   forward(batch: Batch, opts: ForwardOptions): number;
   /** Accumulates d(mean loss)/d(params) into grads, for the last training forward. */
   backward(): void;
-  evaluate(batch: Batch): EvalResult;
+  evaluate(batch: Batch, opts?: { carry?: boolean }): EvalResult;
+  /** Zeros the carried state. */
+  resetState(): void;
+  /** The carried state as float32 arrays (h of every layer, then c for LSTM), or null when there is none. */
+  carriedState(): Float32Array[] | null;
+  /** Sets the carried state for batches of width N (arrays as carriedState() gives them). */
+  setCarriedState(state: Float32Array[], N: number): void;
 }
 
 /** Inverted dropout mask: each value 0 with probability p, else 1/(1-p); drawn in index order. */

@@ -3,9 +3,9 @@
 import type { Batch } from '../data/datamodule.js';
 import { native } from '../native.js';
 import { Rng } from '../rng.js';
-import { initParams, paramCount, paramTable, type ModelConfig } from './config.js';
+import { gatesOf, initParams, layerInput, paramCount, paramTable, type ModelConfig } from './config.js';
 import type { EvalResult, ForwardOptions, LanguageModel } from './lm.js';
-import { Module } from './module.js';
+import { Module, rnnLayerViews } from './module.js';
 import { StackedRNN, type LayerState } from './stacked-rnn.js';
 import { Workspace } from './workspace.js';
 
@@ -17,6 +17,8 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
   private readonly dW: Float32Array;
   private readonly db: Float32Array;
   private dTop: Float32Array | null = null;
+  private carry: LayerState[] | null = null;
+  private carryN = 0;
 
   /** A model with PyTorch's default initialisation drawn from `rng` (or seed 0). */
   constructor(
@@ -49,7 +51,7 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
     const M = T * N;
     const V = this.config.vocabSize;
     const H = this.top;
-    const Y = this.rnn.forward(inputs, T, N, { train: opts.train, rng: opts.rng });
+    const Y = this.runStack(batch, opts);
     const logits = this.ws.get('logits', M * V);
     if (!opts.train) {
       this.dTop = null;
@@ -67,13 +69,55 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
     this.dTop = null;
   }
 
-  evaluate(batch: Batch): EvalResult {
-    const { T, N, inputs, targets } = batch;
+  evaluate(batch: Batch, opts: { carry?: boolean } = {}): EvalResult {
+    const { T, N, targets } = batch;
     const M = T * N;
     const V = this.config.vocabSize;
-    const Y = this.rnn.forward(inputs, T, N, { train: false });
+    const Y = this.runStack(batch, { train: false, carry: opts.carry });
     const r = native().xentForward(this.ws.get('logits', M * V), Y, this.W, this.b, targets, M, this.top, V);
     return { lossSum: r.loss, correct: r.correct, count: M };
+  }
+
+  private runStack(batch: Batch, opts: ForwardOptions): Float32Array {
+    const { T, N, inputs } = batch;
+    if (!opts.carry) return this.rnn.forward(inputs, T, N, { train: opts.train, rng: opts.rng });
+    const state = this.carryFor(N);
+    const Y = this.rnn.forward(inputs, T, N, { train: opts.train, rng: opts.rng, initial: state });
+    this.rnn.finalState().forEach((f, l) => {
+      state[l]!.h.set(f.h);
+      if (f.c) state[l]!.c!.set(f.c);
+    });
+    return Y;
+  }
+
+  private carryFor(N: number): LayerState[] {
+    if (!this.carry || this.carryN !== N) {
+      const lstm = this.config.cell === 'lstm';
+      this.carry = this.config.hidden.map((H) => ({ h: new Float32Array(N * H), c: lstm ? new Float32Array(N * H) : null }));
+      this.carryN = N;
+    }
+    return this.carry;
+  }
+
+  resetState(): void {
+    for (const s of this.carry ?? []) {
+      s.h.fill(0);
+      s.c?.fill(0);
+    }
+  }
+
+  carriedState(): Float32Array[] | null {
+    if (!this.carry) return null;
+    return [...this.carry.map((s) => s.h), ...this.carry.flatMap((s) => (s.c ? [s.c] : []))];
+  }
+
+  setCarriedState(state: Float32Array[], N: number): void {
+    const layers = this.carryFor(N);
+    const L = layers.length;
+    layers.forEach((s, l) => {
+      s.h.set(state[l]!);
+      if (s.c) s.c.set(state[L + l]!);
+    });
   }
 
   /** One-token-at-a-time decoding with preallocated buffers (batch 1). */
@@ -87,36 +131,85 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
   }
 }
 
-/** Runs the model forward one token at a time, carrying the state of every layer. */
+interface StepLayer {
+  w: ReturnType<typeof rnnLayerViews<Float32Array>>;
+  H: number;
+  I: number;
+  gx: Float32Array;
+  y: Float32Array;
+  hT: Float32Array;
+  cT: Float32Array | null;
+  saved: Float32Array;
+  h: Float32Array;
+  c: Float32Array | null;
+}
+
+/**
+ * Runs the model forward one token at a time (batch 1), carrying the state of
+ * every layer. Every buffer is allocated once: feeding a token allocates
+ * nothing and makes one native call per layer plus the input and output
+ * projections.
+ */
 export class Stepper {
-  private readonly state: LayerState[];
+  private readonly layers: StepLayer[];
   private readonly token = new Int32Array(1);
+  private readonly W: Float32Array;
+  private readonly b: Float32Array;
   readonly logits: Float32Array;
 
   constructor(private readonly model: RNNLM) {
-    const lstm = model.config.cell === 'lstm';
-    this.state = model.config.hidden.map((H) => ({ h: new Float32Array(H), c: lstm ? new Float32Array(H) : null }));
-    this.logits = new Float32Array(model.config.vocabSize);
+    const { cell, hidden, vocabSize } = model.config;
+    const nat = native();
+    const lstm = cell === 'lstm';
+    const G = gatesOf(cell);
+    this.layers = hidden.map((H, l) => ({
+      w: rnnLayerViews(model, l),
+      H,
+      I: layerInput(model.config, l),
+      gx: new Float32Array(G * H),
+      y: new Float32Array(H),
+      hT: new Float32Array(H),
+      cT: lstm ? new Float32Array(H) : null,
+      saved: new Float32Array(nat.savedSize(cell, 1, 1, H)),
+      h: new Float32Array(H),
+      c: lstm ? new Float32Array(H) : null,
+    }));
+    const out = model.outputLayer();
+    this.W = out.W;
+    this.b = out.b;
+    this.logits = new Float32Array(vocabSize);
   }
 
   reset(): void {
-    for (const s of this.state) {
+    for (const s of this.layers) {
       s.h.fill(0);
       s.c?.fill(0);
     }
   }
 
+  /** Logits of the first step, before any token: the output layer on the zero state. */
+  initialLogits(): Float32Array {
+    this.logits.set(this.b);
+    return this.logits;
+  }
+
   /** Feeds one token; returns the logits of the next (a view reused by the next call). */
   feed(tokenId: number): Float32Array {
+    const nat = native();
+    const { cell, vocabSize } = this.model.config;
+    const G = gatesOf(cell);
     this.token[0] = tokenId;
-    const { rnn, config } = this.model;
-    const top = rnn.forward(this.token, 1, 1, { train: false, initial: this.state });
-    rnn.finalState().forEach((f, l) => {
-      this.state[l]!.h.set(f.h);
-      if (f.c) this.state[l]!.c!.set(f.c);
-    });
-    const { W, b } = this.model.outputLayer();
-    native().linearForward(this.logits, top, W, b, 1, config.hidden[config.hidden.length - 1]!, config.vocabSize);
+    let x: Float32Array | null = null;
+    for (const s of this.layers) {
+      if (x) nat.linearForward(s.gx, x, s.w.wih, s.w.bih, 1, s.I, G * s.H);
+      else nat.embeddingForward(s.gx, this.token, s.w.wih, s.w.bih, 1, vocabSize, G * s.H);
+      nat.cellForward(cell, s.y, s.hT, s.cT, s.saved, s.gx, s.h, s.c, s.w.whh, s.w.bhh, 1, 1, s.H);
+      s.h.set(s.hT);
+      if (s.c) s.c.set(s.cT!);
+      x = s.y;
+    }
+    const top = this.layers[this.layers.length - 1]!;
+    nat.linearForward(this.logits, x!, this.W, this.b, 1, top.H, vocabSize);
     return this.logits;
   }
 }

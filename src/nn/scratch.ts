@@ -31,6 +31,8 @@ interface LayerCache {
   mask: Float64Array | null;
   gates: Float64Array; // (T, N, G*H) activated gates: rnn [h], gru [r, z, n], lstm [i, f, g, o]
   extra: Float64Array; // (T, N, H): gru W_hn h + b_hn, lstm c
+  h0: Float64Array; // (N, H) initial state (zeros, or carried)
+  c0: Float64Array; // (N, H) initial cell state (LSTM)
 }
 
 /** out (R) = W (R, C) v (C) + b (R), v read from v[vo..vo+C) */
@@ -47,6 +49,8 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
   private caches: LayerCache[] = [];
   private batch: Batch | null = null;
   private dTop: Float64Array | null = null;
+  private carry: { h: Float64Array; c: Float64Array | null }[] | null = null;
+  private carryN = 0;
 
   constructor(
     readonly config: ModelConfig,
@@ -67,8 +71,8 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
     return lossSum / (batch.T * batch.N);
   }
 
-  evaluate(batch: Batch): EvalResult {
-    const Y = this.stackForward(batch, { train: false });
+  evaluate(batch: Batch, opts: { carry?: boolean } = {}): EvalResult {
+    const Y = this.stackForward(batch, { train: false, carry: opts.carry });
     const { lossSum, correct } = this.output(Y, batch, false);
     return { lossSum, correct, count: batch.T * batch.N };
   }
@@ -77,6 +81,35 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
     if (!this.dTop || !this.batch) throw new Error('backward() needs a training forward() first');
     this.stackBackward(this.dTop, this.batch);
     this.dTop = null;
+  }
+
+  private carryFor(N: number): { h: Float64Array; c: Float64Array | null }[] {
+    if (!this.carry || this.carryN !== N) {
+      const lstm = this.config.cell === 'lstm';
+      this.carry = this.config.hidden.map((H) => ({ h: new Float64Array(N * H), c: lstm ? new Float64Array(N * H) : null }));
+      this.carryN = N;
+    }
+    return this.carry;
+  }
+
+  resetState(): void {
+    for (const s of this.carry ?? []) {
+      s.h.fill(0);
+      s.c?.fill(0);
+    }
+  }
+
+  carriedState(): Float32Array[] | null {
+    if (!this.carry) return null;
+    return [...this.carry.map((s) => Float32Array.from(s.h)), ...this.carry.flatMap((s) => (s.c ? [Float32Array.from(s.c)] : []))];
+  }
+
+  setCarriedState(state: Float32Array[], N: number): void {
+    const layers = this.carryFor(N);
+    layers.forEach((s, l) => {
+      s.h.set(state[l]!);
+      if (s.c) s.c.set(state[layers.length + l]!);
+    });
   }
 
   /** Runs every layer over the whole sequence; returns the top layer's output (T, N, H). */
@@ -93,9 +126,13 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
       const extra = new Float64Array(T * N * H);
       const gx = new Float64Array(G * H);
       const gh = new Float64Array(G * H);
+      const carried = opts.carry ? this.carryFor(N)[l]! : null;
+      const h0 = carried ? carried.h.slice() : new Float64Array(N * H);
+      const c0 = carried?.c ? carried.c.slice() : new Float64Array(N * H);
       for (let n = 0; n < N; n++) {
-        let h = new Float64Array(H); // H_0 = 0
-        let c = new Float64Array(H);
+        // H_0 = 0, or the state the previous batch ended in
+        let h = h0.slice(n * H, (n + 1) * H);
+        let c = c0.slice(n * H, (n + 1) * H);
         for (let t = 0; t < T; t++) {
           const row = t * N + n;
           // gx = W_ih x_t + b_ih (one-hot x: a column of W_ih)
@@ -140,6 +177,10 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
           c = cNew;
           y.set(h, row * H);
         }
+        if (carried) {
+          carried.h.set(h, n * H);
+          carried.c?.set(c, n * H);
+        }
       }
       let out = y;
       let mask: Float64Array | null = null;
@@ -149,7 +190,7 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
         fillDropoutMask(mask, dropout, opts.rng);
         out = y.map((v, i) => v * mask![i]!);
       }
-      this.caches.push({ x, y, out, mask, gates, extra });
+      this.caches.push({ x, y, out, mask, gates, extra, h0, c0 });
       x = out;
     });
     return x!;
@@ -203,7 +244,7 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
     for (let l = this.layers.length - 1; l >= 0; l--) {
       const p = this.layers[l]!;
       const { H, I } = p;
-      const { x, y, gates, extra } = this.caches[l]!;
+      const { x, y, gates, extra, h0, c0 } = this.caches[l]!;
       const dx = x ? new Float64Array(T * N * I) : null;
       const dgx = new Float64Array(G * H);
       const dgh = new Float64Array(G * H);
@@ -212,8 +253,8 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
         let dc = new Float64Array(H);
         for (let t = T - 1; t >= 0; t--) {
           const row = t * N + n;
-          const hPrev = t > 0 ? y.subarray((row - N) * H, (row - N + 1) * H) : new Float64Array(H);
-          const cPrev = t > 0 ? extra.subarray((row - N) * H, (row - N + 1) * H) : new Float64Array(H);
+          const hPrev = t > 0 ? y.subarray((row - N) * H, (row - N + 1) * H) : h0.subarray(n * H, (n + 1) * H);
+          const cPrev = t > 0 ? extra.subarray((row - N) * H, (row - N + 1) * H) : c0.subarray(n * H, (n + 1) * H);
           const g = gates.subarray(row * G * H, (row + 1) * G * H);
           const dhPrev = new Float64Array(H);
           const dcPrev = new Float64Array(H);

@@ -26,6 +26,11 @@ interface LayerRun {
   cT: Float32Array | null;
 }
 
+function copyInto(dst: Float32Array, src: Float32Array): Float32Array {
+  dst.set(src);
+  return dst;
+}
+
 export class StackedRNN extends Module<Float32Array> {
   private readonly layers: ReturnType<typeof rnnLayerViews<Float32Array>>[];
   private readonly ws = new Workspace();
@@ -77,8 +82,9 @@ export class StackedRNN extends Module<Float32Array> {
         out: this.ws.get(`y${l}`, M * H),
         mask: null,
         saved: this.ws.get(`saved${l}`, nat.savedSize(cell, T, N, H)),
-        h0: init ? init.h : this.ws.zeros(`h0_${l}`, N * H),
-        c0: lstm ? (init?.c ?? this.ws.zeros(`c0_${l}`, N * H)) : null,
+        // Copies: the caller may overwrite its state before backward() needs it.
+        h0: init ? copyInto(this.ws.get(`h0_${l}`, N * H), init.h) : this.ws.zeros(`h0_${l}`, N * H),
+        c0: lstm ? (init?.c ? copyInto(this.ws.get(`c0_${l}`, N * H), init.c) : this.ws.zeros(`c0_${l}`, N * H)) : null,
         hT: this.ws.get(`hT${l}`, N * H),
         cT: lstm ? this.ws.get(`cT${l}`, N * H) : null,
       };

@@ -5,9 +5,10 @@
 import { rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadCorpus, resolveDataDir, sha1Text } from '../data/corpus.js';
-import { WindowDataModule } from '../data/datamodule.js';
-import { D2LCharTokenizer, type Tokenizer } from '../data/tokenizer.js';
+import { resolveDataDir } from '../data/corpus.js';
+import { makeDataModule } from '../data/datamodule.js';
+import { loadCorpusTokens } from '../data/load.js';
+import type { Tokenizer, TokenizerKind } from '../data/tokenizer.js';
 import { checkWritable, FORMAT_VERSION, loadCheckpoint, saveCheckpoint, type TrainingSettings } from '../io/checkpoint.js';
 import { native, type CellKind } from '../native.js';
 import type { ModelConfig } from '../nn/config.js';
@@ -20,8 +21,14 @@ import { SGD } from './optim.js';
 import { initialState, Trainer, type EpochMetrics, type TrainState } from './trainer.js';
 import { InputError } from '../errors.js';
 
-export interface RunSettings extends Omit<TrainingSettings, 'corpusSha1'> {
+export interface RunSettings extends Omit<TrainingSettings, 'corpusSha1' | 'batching' | 'valFrac'> {
   cell: CellKind;
+  /** Tokenizer to fit (default: the first registry corpus's, else char). */
+  tokenizer?: TokenizerKind;
+  /** word tokenizer: minimum count for a word to enter the vocabulary. */
+  minFreq?: number;
+  batching?: TrainingSettings['batching'];
+  valFrac?: number | null;
   layers: number;
   hidden: number;
   dropout: number;
@@ -41,6 +48,8 @@ export interface RunHooks {
   onBatch?: (epoch: number, done: number, total: number, loss: number, tokens: number) => void;
   /** The trainer, once it exists (to stop it from a signal handler). */
   onTrainer?: (t: Trainer) => void;
+  /** Corpus bytes read of the total, while loading. */
+  onLoad?: (done: number, total: number) => void;
 }
 
 export interface RunResult {
@@ -68,17 +77,25 @@ export function checkpointPaths(out: string) {
   };
 }
 
-/** Corpus, tokenizer and windows for the settings; throws on data that cannot make them. */
-export async function prepareData(s: RunSettings, tokenizer?: Tokenizer, log?: (msg: string) => void) {
-  const corpus = await loadCorpus(s.corpus, resolveDataDir(s.dataDir), log);
-  const tok = tokenizer ?? D2LCharTokenizer.fit(corpus.text);
-  const data = new WindowDataModule(tok.encode(corpus.text), {
+/** Corpus, tokenizer and batches for the settings; throws on data that cannot make them. */
+export async function prepareData(s: RunSettings, tokenizer?: Tokenizer, hooks: RunHooks = {}) {
+  const corpus = await loadCorpusTokens(s.corpus, {
+    dataDir: resolveDataDir(s.dataDir),
+    tokenizer,
+    kind: s.tokenizer,
+    minFreq: s.minFreq,
+    log: hooks.log,
+    onProgress: hooks.onLoad,
+  });
+  const data = makeDataModule(corpus.tokens, {
     numSteps: s.numSteps,
     numTrain: s.numTrain,
     numVal: s.numVal,
     batchSize: s.batchSize,
+    valFrac: s.valFrac ?? undefined,
+    batching: s.batching,
   });
-  return { corpus, tokenizer: tok, data, sha1: sha1Text(corpus.text) };
+  return { corpus, tokenizer: corpus.tokenizer, data, sha1: corpus.sha1 };
 }
 
 /** Refuses a model and batch that would not fit in this machine's memory, before allocating them. */
@@ -102,6 +119,8 @@ export function resumeSettings(file: string, over: Partial<RunSettings>): RunSet
   if (new Set(c.hidden).size !== 1) throw new InputError(`checkpoint ${file}: per-layer hidden sizes cannot be resumed by this version`);
   return {
     ...t,
+    tokenizer: meta.tokenizer.kind,
+    minFreq: meta.tokenizer.minFreq,
     cell: c.cell,
     layers: c.hidden.length,
     hidden: c.hidden[0]!,
@@ -115,9 +134,11 @@ export async function runTraining(s: RunSettings, hooks: RunHooks = {}, resumeFr
   if (s.threads !== undefined) native().setThreads(s.threads);
   if (s.out) checkWritable(s.out);
   const ck = resumeFrom ? loadCheckpoint(resumeFrom) : null;
-  const { tokenizer, data, sha1 } = await prepareData(s, ck?.tokenizer, hooks.log);
+  const { tokenizer, data, sha1 } = await prepareData(s, ck?.tokenizer, hooks);
   if (ck && ck.meta.training.corpusSha1 !== sha1) {
-    throw new InputError(`--resume: corpus "${s.corpus}" is not the text the checkpoint trained on (sha1 ${sha1}, expected ${ck.meta.training.corpusSha1})`);
+    throw new InputError(
+      `--resume: corpus "${s.corpus.join(' ')}" is not the text the checkpoint trained on (sha1 ${sha1}, expected ${ck.meta.training.corpusSha1})`,
+    );
   }
   const config: ModelConfig = ck?.meta.config ?? {
     cell: s.cell,
@@ -138,6 +159,7 @@ export async function runTraining(s: RunSettings, hooks: RunHooks = {}, resumeFr
       model = ck.model;
     }
     state = { ...ck.meta.state };
+    if (ck.carry && state.batch > 0) model.setCarriedState(ck.carry, s.batchSize);
   } else {
     rng = new Rng(s.seed);
     model = s.impl === 'scratch' ? new RNNLMScratch(config, rng) : new RNNLM(config, rng);
@@ -147,7 +169,7 @@ export async function runTraining(s: RunSettings, hooks: RunHooks = {}, resumeFr
   const training: TrainingSettings = {
     corpus: s.corpus, corpusSha1: sha1, epochs: s.epochs, batchSize: s.batchSize, numSteps: s.numSteps,
     numTrain: s.numTrain, numVal: s.numVal, lr: s.lr, clip: s.clip, seed: s.seed, impl: s.impl,
-    skipNonFinite: s.skipNonFinite,
+    skipNonFinite: s.skipNonFinite, batching: s.batching ?? 'random', valFrac: s.valFrac ?? null,
   };
   const start = performance.now();
   const every = s.saveEvery ?? { epochs: 1 };
@@ -158,11 +180,13 @@ export async function runTraining(s: RunSettings, hooks: RunHooks = {}, resumeFr
   let savedAt = -1;
 
   const write = (file: string) => {
+    // Mid-epoch with sequential batches, the carried state is part of the position.
+    const carried = data.carry && state.batch > 0 ? model.carriedState() : null;
     try {
       saveCheckpoint(file, model, {
         version: FORMAT_VERSION, config, tokenizer: tokenizer.toJSON(), training,
         optimizer: optimizer.toJSON(), state, history: trainer.history,
-      });
+      }, carried ? { state: carried, N: s.batchSize } : undefined);
     } catch (e) {
       throw new CheckpointWriteError(`could not write checkpoint ${file} (${(e as Error).message}); the previous checkpoint there is intact`);
     }

@@ -3,7 +3,7 @@
 // and validation perplexity. Its whole position (epoch, batch, generator
 // states, partial sums) is a TrainState, so a run stopped between any two
 // batches continues exactly.
-import type { Batch, WindowDataModule } from '../data/datamodule.js';
+import type { Batch, DataModule } from '../data/datamodule.js';
 import type { LanguageModel } from '../nn/lm.js';
 import { Rng, type RngState } from '../rng.js';
 import { scaleInPlace, sumSquares } from './ops.js';
@@ -84,7 +84,7 @@ export class Trainer {
    * one loaded from a checkpoint, with `rng` at state.rng). The event loop runs
    * between batches. `state` is updated in place after every batch.
    */
-  async fit(model: LanguageModel, data: WindowDataModule, optimizer: Optimizer, rng: Rng, state: TrainState = initialState(rng)): Promise<{ stopped: boolean }> {
+  async fit(model: LanguageModel, data: DataModule, optimizer: Optimizer, rng: Rng, state: TrainState = initialState(rng)): Promise<{ stopped: boolean }> {
     while (state.epoch < this.opts.epochs) {
       const m = await this.fitEpoch(model, data, optimizer, rng, state);
       if (!m) return { stopped: true };
@@ -96,18 +96,19 @@ export class Trainer {
   }
 
   /** Runs the rest of the current epoch; returns its metrics, or null when stopped part-way. */
-  async fitEpoch(model: LanguageModel, data: WindowDataModule, optimizer: Optimizer, rng: Rng, state: TrainState): Promise<EpochMetrics | null> {
+  async fitEpoch(model: LanguageModel, data: DataModule, optimizer: Optimizer, rng: Rng, state: TrainState): Promise<EpochMetrics | null> {
     const epoch = state.epoch + 1;
     if (state.batch === 0) {
       state.rngEpoch = rng.state();
       Object.assign(state, { lossSum: 0, tokens: 0, seconds: 0, skipped: 0 });
+      model.resetState();
     }
     // The epoch's order comes from the generator as it was at the epoch's start.
     const order = state.batch === 0 ? rng : Rng.fromState(state.rngEpoch);
     const total = data.numTrainBatches;
     let last = performance.now();
     for (const batch of data.trainBatches(order, state.batch)) {
-      const { loss, bad } = this.step(model, batch, optimizer, rng);
+      const { loss, bad } = this.step(model, batch, optimizer, rng, data.carry);
       if (bad) {
         if (!this.opts.skipNonFinite) {
           throw new NonFiniteError(
@@ -156,9 +157,9 @@ export class Trainer {
    * gradient or the updated weights are not finite it says which, and the
    * weights are left as they were.
    */
-  private step(model: LanguageModel, batch: Batch, optimizer: Optimizer, rng: Rng): { loss: number; bad: string | null } {
+  private step(model: LanguageModel, batch: Batch, optimizer: Optimizer, rng: Rng, carry: boolean): { loss: number; bad: string | null } {
     model.zeroGrad();
-    const loss = model.forward(batch, { train: true, rng });
+    const loss = model.forward(batch, { train: true, rng, carry });
     if (!Number.isFinite(loss)) return { loss, bad: 'the loss' };
     model.backward();
     if (!Number.isFinite(this.clipGradients(model))) return { loss, bad: 'the gradient' };
@@ -172,13 +173,14 @@ export class Trainer {
     return { loss, bad: null };
   }
 
-  /** Mean loss and accuracy over every validation token. */
-  validate(model: LanguageModel, data: WindowDataModule): { loss: number; accuracy: number } {
+  /** Mean loss and accuracy over every validation token (sequential data: from a zero state, carried). */
+  validate(model: LanguageModel, data: DataModule): { loss: number; accuracy: number } {
     let lossSum = 0;
     let correct = 0;
     let count = 0;
+    model.resetState();
     for (const batch of data.valBatches()) {
-      const r = model.evaluate(batch);
+      const r = model.evaluate(batch, { carry: data.carry });
       lossSum += r.lossSum;
       correct += r.correct;
       count += r.count;

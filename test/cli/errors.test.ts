@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli, QUICK } from '../helpers/cli.js';
+import { cli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const dir = tmpDir();
@@ -46,8 +46,16 @@ describe('train option errors', () => {
   });
 
   it('refuses unknown corpora and files', () => {
-    expectUsage(['train', '--corpus', 'nosuchbook'], '--corpus "nosuchbook" is neither a known corpus (timemachine) nor an existing file');
-    expectUsage(['train', '--corpus', dir], `--corpus "${dir}" is not a regular file`);
+    expectUsage(['train', '--corpus', 'nosuchbook'], '--corpus "nosuchbook" is neither a known corpus (timemachine, tinyshakespeare) nor an existing file or directory');
+    expectUsage(['train', '--corpus', dir], `--corpus "${dir}" is a directory with no non-empty .txt files`);
+  });
+
+  it('refuses conflicting split and tokenizer options', () => {
+    expectUsage(['train', '--val-frac', '0.1', '--num-train', '100'], '--val-frac splits by fraction: give it or --num-train / --num-val, not both');
+    expectUsage(['train', '--val-frac', '1'], '--val-frac must be a number in (0, 1), got "1"');
+    expectUsage(['train', '--tokenizer', 'bpe'], '--tokenizer must be one of d2l|char|word, got "bpe"');
+    expectUsage(['train', '--tokenizer', 'char', '--min-freq', '3'], '--min-freq applies to the word tokenizer only, got 3 with char');
+    expectUsage(['train', '--batching', 'stateful'], '--batching must be one of random|sequential, got "stateful"');
   });
 
   it('refuses data too small for the windows before training', () => {
@@ -85,11 +93,8 @@ describe('predict errors', () => {
     expectUsage(['predict', 'it has', '--model', junk], `${junk} is not a valid safetensors file: it has 4 bytes, fewer than the 8-byte header length`);
   });
 
-  it('validates --num-preds and the prefix', () => {
-    expectUsage(['predict', 'it', '--num-preds', '-1'], '--num-preds must be an integer from 0 to 1000000, got "-1"');
-    const model = path.join(dir, 'tiny.safetensors');
-    expect(cli(['train', ...QUICK, '--epochs', '1', '--out', model]).code).toBe(0);
-    expectUsage(['predict', '', '--model', model], 'the prefix "" has no tokens after normalisation; give at least one letter');
+  it('validates --num-preds', () => {
+    expectUsage(['predict', 'it', '--num-preds', '-1'], '--num-preds must be an integer from 0 to 10000000, got "-1"');
   });
 });
 

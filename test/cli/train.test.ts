@@ -58,7 +58,8 @@ describe('deeprnn train', () => {
     const out = path.join(dir, 'local.safetensors');
     const r = cli(['train', ...QUICK, '--epochs', '1', '--corpus', file, '--out', out, '--json']);
     expect(r.code).toBe(0);
-    expect(loadCheckpoint(out).meta.training.corpus).toBe(file);
+    expect(loadCheckpoint(out).meta.training.corpus).toEqual([file]);
+    expect(loadCheckpoint(out).meta.tokenizer.kind).toBe('char');
   });
 });
 

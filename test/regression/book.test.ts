@@ -24,7 +24,7 @@ export const BOOK: RunSettings = {
   clip: 1,
   seed: 42,
   impl: 'native',
-  corpus: 'timemachine',
+  corpus: ['timemachine'],
   dataDir: SHARED_DATA,
   out: null,
   skipNonFinite: false,

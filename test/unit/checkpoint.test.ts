@@ -3,7 +3,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { D2LCharTokenizer } from '../../src/data/tokenizer.js';
+import { Tokenizer } from '../../src/data/tokenizer.js';
 import { FORMAT_VERSION, loadCheckpoint, saveCheckpoint, type CheckpointMeta } from '../../src/io/checkpoint.js';
 import { decodeSafetensors, encodeSafetensors, writeFileAtomic, type Tensor } from '../../src/io/safetensors.js';
 import type { ModelConfig } from '../../src/nn/config.js';
@@ -14,7 +14,7 @@ import { initialState } from '../../src/train/trainer.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const dir = tmpDir();
-const tokenizer = D2LCharTokenizer.fit('hello world');
+const tokenizer = Tokenizer.fit('d2l', 'hello world');
 const config: ModelConfig = { cell: 'lstm', vocabSize: tokenizer.vocab.size, hidden: [6, 4], dropout: 0.1 };
 
 function meta(over: Partial<CheckpointMeta> = {}): CheckpointMeta {
@@ -23,8 +23,8 @@ function meta(over: Partial<CheckpointMeta> = {}): CheckpointMeta {
     config,
     tokenizer: tokenizer.toJSON(),
     training: {
-      corpus: 'x', corpusSha1: 'abc', epochs: 1, batchSize: 2, numSteps: 3, numTrain: 4, numVal: 5, lr: 2, clip: 1, seed: 7,
-      impl: 'native', skipNonFinite: false,
+      corpus: ['x'], corpusSha1: 'abc', epochs: 1, batchSize: 2, numSteps: 3, numTrain: 4, numVal: 5, lr: 2, clip: 1, seed: 7,
+      impl: 'native', skipNonFinite: false, batching: 'random', valFrac: null,
     },
     optimizer: { kind: 'sgd', lr: 2 },
     state: initialState(new Rng(1)),

@@ -1,13 +1,14 @@
 // Corpus registry, data directory, download (from a server on 127.0.0.1) and
 // the sha1 check.
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { corpusRegistry, ensureCorpus, loadCorpus, resolveDataDir, type CorpusEntry } from '../../src/data/corpus.js';
+import { corpusRegistry, ensureCorpus, readCorpus, resolveCorpora, resolveDataDir, type CorpusEntry } from '../../src/data/corpus.js';
+import { loadCorpusTokens, readCorpusText } from '../../src/data/load.js';
 import { SHARED_DATA } from '../helpers/paths.js';
 import { tmpDir } from '../helpers/tmp.js';
 
@@ -113,22 +114,55 @@ describe('download', () => {
   });
 });
 
-describe('loadCorpus', () => {
-  it('reads a registry corpus from the data directory', async () => {
-    const c = await loadCorpus('timemachine', SHARED_DATA);
-    expect(c.text.length).toBe(body.length);
-    expect(c.tokenizer).toBe('d2l');
+describe('resolveCorpora and loading', () => {
+  it('reads registry corpora from the data directory with their tokenizers', async () => {
+    const [tm, ts] = await resolveCorpora(['timemachine', 'tinyshakespeare'], SHARED_DATA);
+    expect(tm!.bytes).toBe(body.length);
+    expect(tm!.tokenizer).toBe('d2l');
+    expect(ts!.bytes).toBe(1_115_394);
+    expect(ts!.tokenizer).toBe('char');
   });
 
-  it('reads a local file, and refuses missing, directory and empty paths', async () => {
-    const file = path.join(dir, 'book.txt');
-    copyFileSync(path.join(SHARED_DATA, 'timemachine.txt'), file);
-    expect((await loadCorpus(file, dir)).name).toBe(file);
-    await expect(loadCorpus(path.join(dir, 'nope.txt'), dir)).rejects.toThrow(`--corpus "${path.join(dir, 'nope.txt')}" is neither a known corpus (timemachine) nor an existing file`);
-    await expect(loadCorpus(dir, dir)).rejects.toThrow(`--corpus "${dir}" is not a regular file`);
+  it('reads files and directories of .txt files, and refuses missing, empty and text-less paths', async () => {
+    const books = path.join(dir, 'books');
+    mkdirSync(books);
+    writeFileSync(path.join(books, 'b.txt'), 'second book');
+    writeFileSync(path.join(books, 'a.txt'), 'first book');
+    writeFileSync(path.join(books, 'notes.md'), 'not text');
+    writeFileSync(path.join(books, 'empty.txt'), '');
+    const sources = await resolveCorpora([books, path.join(books, 'a.txt')], dir);
+    expect(sources.map((s) => path.basename(s.path))).toEqual(['a.txt', 'b.txt', 'a.txt']);
+    expect([...readCorpus(sources)].join('')).toBe('first book\nsecond book\nfirst book');
+    expect(await readCorpusText([books], dir)).toBe('first book\nsecond book');
+    const nope = path.join(dir, 'nope.txt');
+    await expect(resolveCorpora([nope], dir)).rejects.toThrow(`--corpus "${nope}" is neither a known corpus (timemachine, tinyshakespeare) nor an existing file or directory`);
+    const bare = path.join(dir, 'bare');
+    mkdirSync(bare);
+    await expect(resolveCorpora([bare], dir)).rejects.toThrow(`--corpus "${bare}" is a directory with no non-empty .txt files`);
     const empty = path.join(dir, 'empty.txt');
     writeFileSync(empty, '');
-    await expect(loadCorpus(empty, dir)).rejects.toThrow(`--corpus "${empty}" is empty`);
+    await expect(resolveCorpora([empty], dir)).rejects.toThrow(`--corpus "${empty}" is empty`);
     expect(existsSync(empty)).toBe(true);
+  });
+
+  it('names the byte offset of invalid UTF-8 across chunks', () => {
+    const file = path.join(dir, 'bad.txt');
+    writeFileSync(file, Buffer.concat([Buffer.from('x'.repeat(5_000_000)), Buffer.from([0xc3, 0x28])]));
+    const src = [{ name: file, path: file, bytes: 5_000_002 }];
+    expect(() => [...readCorpus(src)]).toThrow(`--corpus "${file}" is not valid UTF-8 at byte offset 5000000`);
+    const cut = path.join(dir, 'cut.txt');
+    writeFileSync(cut, Buffer.concat([Buffer.from('abc'), Buffer.from([0xe2, 0x82])]));
+    expect(() => [...readCorpus([{ name: cut, path: cut, bytes: 5 }])]).toThrow(`--corpus "${cut}" is not valid UTF-8 at byte offset 3`);
+  });
+
+  it('loads tokens in two streaming passes, 2 bytes each for small vocabularies', async () => {
+    const c = await loadCorpusTokens(['timemachine'], { dataDir: SHARED_DATA });
+    expect(c.tokens).toBeInstanceOf(Uint16Array);
+    expect(c.tokens.length).toBe(173_428);
+    expect(c.tokenizer.kind).toBe('d2l');
+    expect(c.sha1).toBe('090b5e7e70c295757f55df93cb0a180b9691891a');
+    const both = await loadCorpusTokens(['timemachine', 'tinyshakespeare'], { dataDir: SHARED_DATA, kind: 'char' });
+    expect(both.tokens.length).toBe(body.toString('utf8').length + 1 + 1_115_394);
+    expect(both.tokenizer.decode(both.tokens.subarray(0, 16))).toBe(body.toString('utf8').slice(0, 16));
   });
 });

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { WindowDataModule } from '../../src/data/datamodule.js';
-import { D2LCharTokenizer, tokenizerFromJSON } from '../../src/data/tokenizer.js';
+import { Tokenizer, tokenizerFromJSON } from '../../src/data/tokenizer.js';
 import { UNK, Vocab } from '../../src/data/vocab.js';
 import { Rng } from '../../src/rng.js';
 import { SHARED_DATA } from '../helpers/paths.js';
@@ -12,7 +12,7 @@ import { SHARED_DATA } from '../helpers/paths.js';
 const text = readFileSync(path.join(SHARED_DATA, 'timemachine.txt'), 'utf8');
 
 describe('The Time Machine with the d2l tokenizer', () => {
-  const tok = D2LCharTokenizer.fit(text);
+  const tok = Tokenizer.fit('d2l', text);
   const ids = tok.encode(text);
 
   it('has 173,428 tokens and the 28-token sorted vocabulary', () => {
@@ -35,7 +35,7 @@ describe('The Time Machine with the d2l tokenizer', () => {
   it('maps unknown characters to <unk> and round-trips through JSON', () => {
     const again = tokenizerFromJSON(JSON.parse(JSON.stringify(tok.toJSON())));
     expect(again.encode('It has, 42!')).toEqual(tok.encode('it has '));
-    const small = new D2LCharTokenizer(Vocab.build('ab'));
+    const small = new Tokenizer('d2l', Vocab.build('ab'));
     expect(small.decode(small.encode('abc'))).toBe(`ab${UNK}`);
   });
 
@@ -105,7 +105,7 @@ describe('Vocab', () => {
   it('refuses duplicate tokens and a missing <unk>', () => {
     expect(() => new Vocab(['a', 'a', UNK])).toThrow('vocabulary lists "a" twice');
     expect(() => new Vocab(['a'])).toThrow('vocabulary has no "<unk>" token');
-    expect(() => tokenizerFromJSON({ kind: 'bpe', tokens: [UNK] })).toThrow('unknown tokenizer kind "bpe" (expected one of d2l)');
+    expect(() => tokenizerFromJSON({ kind: 'bpe', tokens: [UNK] })).toThrow('unknown tokenizer kind "bpe" (expected one of d2l, char, word)');
     expect(() => tokenizerFromJSON({ kind: 'd2l' })).toThrow('tokenizer must be an object');
   });
 });

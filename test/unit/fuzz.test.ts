@@ -3,7 +3,7 @@
 // exception, a crash, a hang or a huge allocation. DEEPRNN_FUZZ_CASES sets the
 // count (`npm run fuzz` runs many more).
 import { describe, expect, it } from 'vitest';
-import { D2LCharTokenizer } from '../../src/data/tokenizer.js';
+import { Tokenizer } from '../../src/data/tokenizer.js';
 import { InputError } from '../../src/errors.js';
 import { predict } from '../../src/generate.js';
 import { decodeCheckpoint, FORMAT_VERSION, saveCheckpoint } from '../../src/io/checkpoint.js';
@@ -17,13 +17,16 @@ import { tmpDir } from '../helpers/tmp.js';
 const CASES = Number(process.env.DEEPRNN_FUZZ_CASES ?? 10000);
 
 function validCheckpoint(): Buffer {
-  const tokenizer = D2LCharTokenizer.fit('the quick brown fox');
+  const tokenizer = Tokenizer.fit('d2l', 'the quick brown fox');
   const cfg = { cell: 'gru' as const, vocabSize: tokenizer.vocab.size, hidden: [5, 4], dropout: 0 };
   const model = new RNNLM(cfg, new Rng(1));
   const file = path.join(tmpDir(), 'seed.safetensors');
   saveCheckpoint(file, model, {
     version: FORMAT_VERSION, config: cfg, tokenizer: tokenizer.toJSON(),
-    training: { corpus: 'x', corpusSha1: 'y', epochs: 2, batchSize: 4, numSteps: 3, numTrain: 8, numVal: 4, lr: 1, clip: 1, seed: 1, impl: 'native', skipNonFinite: false },
+    training: {
+      corpus: ['x'], corpusSha1: 'y', epochs: 2, batchSize: 4, numSteps: 3, numTrain: 8, numVal: 4, lr: 1, clip: 1, seed: 1,
+      impl: 'native', skipNonFinite: false, batching: 'random', valFrac: null,
+    },
     optimizer: { kind: 'sgd', lr: 1 }, state: initialState(new Rng(2)), history: [],
   });
   return readFileSync(file);

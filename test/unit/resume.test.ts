@@ -12,7 +12,7 @@ const dir = tmpDir();
 
 const settings = (out: string, over: Partial<RunSettings> = {}): RunSettings => ({
   cell: 'lstm', layers: 2, hidden: 12, dropout: 0.3, epochs: 3, batchSize: 32, numSteps: 10, numTrain: 200,
-  numVal: 50, lr: 1, clip: 1, seed: 5, impl: 'native', corpus: 'timemachine', dataDir: SHARED_DATA, out,
+  numVal: 50, lr: 1, clip: 1, seed: 5, impl: 'native', corpus: ['timemachine'], dataDir: SHARED_DATA, out,
   skipNonFinite: false, ...over,
 });
 
@@ -69,7 +69,7 @@ describe('resume', () => {
     await runTraining(settings(out, { epochs: 1 }));
     const other = path.join(dir, 'other.txt');
     (await import('node:fs')).writeFileSync(other, 'a different text '.repeat(200));
-    await expect(runTraining(resumeSettings(out, { corpus: other, epochs: 2, dataDir: SHARED_DATA }), {}, out)).rejects.toThrow(
+    await expect(runTraining(resumeSettings(out, { corpus: [other], epochs: 2, dataDir: SHARED_DATA }), {}, out)).rejects.toThrow(
       /^--resume: corpus ".*other.txt" is not the text the checkpoint trained on \(sha1 [0-9a-f]{40}, expected [0-9a-f]{40}\)$/,
     );
   });

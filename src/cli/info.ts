@@ -1,0 +1,59 @@
+// deeprnn info CKPT: what a checkpoint holds.
+import type { Command } from 'commander';
+import { FORMAT_VERSION, loadCheckpoint } from '../io/checkpoint.js';
+import { paramCount } from '../nn/config.js';
+
+export function registerInfo(program: Command): void {
+  program
+    .command('info')
+    .description('describe a checkpoint: model, parameters, tokenizer, training and history')
+    .argument('<checkpoint>', 'checkpoint to read')
+    .option('--json', 'print one JSON object')
+    .action((file: string, raw: { json?: boolean }) => {
+      const { meta, model, tokenizer } = loadCheckpoint(file);
+      const { config, training, state, history } = meta;
+      const tensors = model.table.map((p) => ({ name: p.name, shape: p.shape, count: p.size }));
+      const best = history.reduce<(typeof history)[number] | undefined>((a, h) => (!a || h.valPpl < a.valPpl ? h : a), undefined);
+      const last = history[history.length - 1];
+      const summary = {
+        format_version: meta.version,
+        cell: config.cell,
+        layers: config.hidden.length,
+        hidden: config.hidden,
+        dropout: config.dropout,
+        vocab_size: config.vocabSize,
+        tokenizer: tokenizer.kind,
+        ...(tokenizer.kind === 'word' ? { min_freq: tokenizer.minFreq } : {}),
+        parameters: paramCount(model.table),
+        tensors,
+        training,
+        position: { epoch: state.epoch, batch: state.batch, steps: state.step },
+        history: {
+          epochs: history.length,
+          best_val_ppl: best?.valPpl ?? null,
+          best_epoch: best?.epoch ?? null,
+          last_train_ppl: last?.trainPpl ?? null,
+          last_val_ppl: last?.valPpl ?? null,
+        },
+      };
+      if (raw.json) {
+        process.stdout.write(JSON.stringify(summary) + '\n');
+        return;
+      }
+      const out: string[] = [
+        `checkpoint ${file} (format version ${meta.version}; this deeprnn reads up to ${FORMAT_VERSION})`,
+        `model: ${config.cell}, ${config.hidden.length} layers, hidden ${config.hidden.join(', ')}, dropout ${config.dropout}`,
+        `tokenizer: ${tokenizer.kind}${tokenizer.kind === 'word' ? ` (min-freq ${tokenizer.minFreq})` : ''}, vocabulary of ${config.vocabSize}`,
+        `parameters: ${summary.parameters.toLocaleString('en-US')}`,
+        ...tensors.map((t) => `  ${t.name.padEnd(24)}${`[${t.shape.join(', ')}]`.padEnd(16)}${t.count.toLocaleString('en-US')}`),
+        `training: corpus ${training.corpus.join(' ')}, ${training.batching} batches of ${training.batchSize} x ${training.numSteps}, `
+          + `${training.valFrac === null ? `${training.numTrain}/${training.numVal} windows` : `validation fraction ${training.valFrac}`}, `
+          + `lr ${training.lr}, clip ${training.clip}, seed ${training.seed}, ${training.epochs} epochs planned`,
+        `position: epoch ${state.epoch}${state.batch ? ` + ${state.batch} batches` : ''}, ${state.step} steps`,
+        best && last
+          ? `history: ${history.length} epochs; best val ppl ${best.valPpl.toFixed(3)} (epoch ${best.epoch}); last train ppl ${last.trainPpl.toFixed(3)}, val ppl ${last.valPpl.toFixed(3)}`
+          : 'history: no completed epoch',
+      ];
+      process.stdout.write(out.join('\n') + '\n');
+    });
+}

@@ -1,0 +1,33 @@
+// The book's TimeMachine data module in one call: the corpus (downloaded and
+// verified on first use), the d2l tokenizer, and the window batches.
+import { resolveDataDir } from './corpus.js';
+import { makeDataModule, type DataModule, type DataOptions } from './datamodule.js';
+import { loadCorpusTokens } from './load.js';
+import type { Tokenizer } from './tokenizer.js';
+
+export interface TimeMachineOptions extends Partial<DataOptions> {
+  /** Where the corpus is cached (default: $DEEPRNN_DATA_DIR or the user cache). */
+  dataDir?: string;
+}
+
+export class TimeMachine {
+  private constructor(
+    readonly tokenizer: Tokenizer,
+    readonly tokens: Uint16Array | Int32Array,
+    readonly data: DataModule,
+  ) {}
+
+  /** The book's defaults: 32 steps, 10,000 / 5,000 windows, batch 1024. */
+  static async load(opts: TimeMachineOptions = {}): Promise<TimeMachine> {
+    const { tokenizer, tokens } = await loadCorpusTokens(['timemachine'], { dataDir: resolveDataDir(opts.dataDir), kind: 'd2l' });
+    const data = makeDataModule(tokens, {
+      numSteps: opts.numSteps ?? 32,
+      numTrain: opts.numTrain ?? 10_000,
+      numVal: opts.numVal ?? 5_000,
+      batchSize: opts.batchSize ?? 1024,
+      valFrac: opts.valFrac,
+      batching: opts.batching,
+    });
+    return new TimeMachine(tokenizer, tokens, data);
+  }
+}

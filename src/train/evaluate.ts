@@ -1,0 +1,55 @@
+// Perplexity, bits per token and next-token accuracy of a model on any token
+// sequence: the text cut into N contiguous streams read T tokens at a time with
+// the hidden state carried, so every token after the first is predicted from
+// all the tokens before it in its stream.
+import type { Batch } from '../data/datamodule.js';
+import type { TokenArray } from '../data/tokenizer.js';
+import { InputError } from '../errors.js';
+import type { LanguageModel } from '../nn/lm.js';
+
+export interface EvalMetrics {
+  /** Target tokens scored. */
+  tokens: number;
+  loss: number;
+  perplexity: number;
+  bitsPerToken: number;
+  accuracy: number;
+}
+
+export function evaluateTokens(model: LanguageModel, tokens: TokenArray | Int32Array, opts: { numSteps: number; batchSize: number }): EvalMetrics {
+  if (tokens.length < 2) throw new InputError(`the text has ${tokens.length} token(s); evaluation needs at least 2`);
+  const N = Math.max(1, Math.min(opts.batchSize, Math.floor((tokens.length - 1) / opts.numSteps)));
+  const L = Math.floor((tokens.length - 1) / N);
+  let lossSum = 0;
+  let correct = 0;
+  let count = 0;
+  // Scores targets start+1 .. start+len of `streams` streams `stride` apart, T at a time, state carried.
+  const run = (start: number, streams: number, stride: number, len: number) => {
+    for (let p = 0; p < len; p += opts.numSteps) {
+      const T = Math.min(opts.numSteps, len - p);
+      const batch: Batch = { T, N: streams, inputs: new Int32Array(T * streams), targets: new Int32Array(T * streams) };
+      for (let n = 0; n < streams; n++) {
+        for (let t = 0; t < T; t++) {
+          const i = start + n * stride + p + t;
+          batch.inputs[t * streams + n] = tokens[i]!;
+          batch.targets[t * streams + n] = tokens[i + 1]!;
+        }
+      }
+      const r = model.evaluate(batch, { carry: true });
+      lossSum += r.lossSum;
+      correct += r.correct;
+      count += r.count;
+    }
+  };
+  model.resetState();
+  run(0, N, L, L);
+  // The tokens past N * L continue the last stream: score them from its state.
+  const rest = tokens.length - 1 - N * L;
+  if (rest > 0) {
+    const state = model.carriedState()!.map((s) => s.slice(s.length - s.length / N));
+    model.setCarriedState(state, 1);
+    run(N * L, 1, 0, rest);
+  }
+  const loss = lossSum / count;
+  return { tokens: count, loss, perplexity: Math.exp(loss), bitsPerToken: loss / Math.LN2, accuracy: correct / count };
+}

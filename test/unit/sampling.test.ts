@@ -1,0 +1,65 @@
+// Sampling statistics: temperature 0 is greedy, top-k stays among the k best,
+// top-p among the nucleus, a fixed seed repeats, and the frequencies follow
+// softmax(logits / T).
+import { describe, expect, it } from 'vitest';
+import { argmax, Sampler } from '../../src/generate.js';
+import { Rng } from '../../src/rng.js';
+
+const logits = Float32Array.from([1.0, 3.0, 0.5, 2.5, -1.0, 2.9, 0.0, 1.5]);
+const softmax = (x: ArrayLike<number>, t: number) => {
+  const e = Array.from(x, (v) => Math.exp(v / t));
+  const s = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / s);
+};
+
+function counts(s: Sampler, n: number): number[] {
+  const c = new Array<number>(logits.length).fill(0);
+  for (let i = 0; i < n; i++) c[s.pick(logits)]!++;
+  return c;
+}
+
+describe('Sampler', () => {
+  it('with temperature 0 is greedy', () => {
+    expect(new Sampler(8, { temperature: 0 }).pick(logits)).toBe(argmax(logits));
+    expect(argmax(logits)).toBe(1);
+  });
+
+  it('follows softmax(logits / T)', () => {
+    for (const t of [0.5, 1, 2]) {
+      const n = 40000;
+      const c = counts(new Sampler(8, { temperature: t, rng: new Rng(3) }), n);
+      const p = softmax(logits, t);
+      c.forEach((k, i) => {
+        const sd = Math.sqrt(n * p[i]! * (1 - p[i]!)) + 1;
+        expect(Math.abs(k - n * p[i]!), `T=${t} token ${i}`).toBeLessThan(5 * sd);
+      });
+    }
+  });
+
+  it('top-k never leaves the k best', () => {
+    const c = counts(new Sampler(8, { temperature: 5, topK: 3, rng: new Rng(4) }), 20000);
+    const best = [1, 5, 3];
+    c.forEach((k, i) => (best.includes(i) ? expect(k).toBeGreaterThan(0) : expect(k).toBe(0)));
+  });
+
+  it('top-p keeps the smallest set whose probability reaches p', () => {
+    const p = softmax(logits, 1); // sorted: 1 (.33), 5 (.30), 3 (.20), ...
+    expect(p[1]! + p[5]!).toBeLessThan(0.7);
+    const c = counts(new Sampler(8, { temperature: 1, topP: 0.7, rng: new Rng(5) }), 20000);
+    c.forEach((k, i) => ([1, 5, 3].includes(i) ? expect(k).toBeGreaterThan(0) : expect(k).toBe(0)));
+    const one = counts(new Sampler(8, { temperature: 1, topP: 0.01, rng: new Rng(5) }), 1000);
+    expect(one[1]).toBe(1000);
+  });
+
+  it('repeats with the same seed', () => {
+    const a = Array.from({ length: 50 }, ((s) => () => s.pick(logits))(new Sampler(8, { temperature: 1, rng: new Rng(9) })));
+    const b = Array.from({ length: 50 }, ((s) => () => s.pick(logits))(new Sampler(8, { temperature: 1, rng: new Rng(9) })));
+    expect(a).toEqual(b);
+    expect(new Set(a).size).toBeGreaterThan(2);
+  });
+
+  it('refuses a bad temperature', () => {
+    expect(() => new Sampler(8, { temperature: -1 })).toThrow('temperature must be a number >= 0, got -1');
+    expect(() => new Sampler(8, { temperature: 1 })).toThrow('sampling with a temperature needs a random generator');
+  });
+});

@@ -1,0 +1,77 @@
+// The three tokenizers: what they split, that they round-trip their text, that
+// streaming over chunk boundaries gives the same tokens, and their JSON form.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { countTokens, Tokenizer, tokenizerFromJSON, tokenStream } from '../../src/data/tokenizer.js';
+import { UNK } from '../../src/data/vocab.js';
+import { Rng } from '../../src/rng.js';
+import { SHARED_DATA } from '../helpers/paths.js';
+
+const shakespeare = readFileSync(path.join(SHARED_DATA, 'tinyshakespeare.txt'), 'utf8');
+const sample = "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.  Don't — naïve 𝄞 café's 42!\r\n";
+
+describe('tokenizers', () => {
+  it('char keeps every code point, case, punctuation and newlines', () => {
+    const t = Tokenizer.fit('char', sample);
+    expect(t.split('a𝄞\n')).toEqual(['a', '𝄞', '\n']);
+    expect(t.decode(t.encode(sample))).toBe(sample);
+    const ts = Tokenizer.fit('char', shakespeare);
+    expect(ts.vocab.size).toBe(66); // 65 characters + <unk>
+    expect(ts.decode(ts.encode(shakespeare))).toBe(shakespeare);
+  });
+
+  it('word keeps words, runs of white space and single symbols, and round-trips', () => {
+    const t = Tokenizer.fit('word', sample);
+    expect(t.split("Don't stop,  now!\n")).toEqual(["Don't", ' ', 'stop', ',', '  ', 'now', '!', '\n']);
+    expect(t.decode(t.encode(sample))).toBe(sample);
+    const ts = Tokenizer.fit('word', shakespeare);
+    expect(ts.decode(ts.encode(shakespeare))).toBe(shakespeare);
+  });
+
+  it('word with a minimum count maps rare words to <unk>', () => {
+    const t = Tokenizer.fit('word', 'the cat and the dog and the end', 2);
+    expect(t.vocab.tokens).toEqual([' ', UNK, 'and', 'the']);
+    expect(t.decode(t.encode('the cat and the'))).toBe(`the ${UNK} and the`);
+    expect(() => Tokenizer.fit('char', 'abc', 2)).toThrow('--min-freq applies to the word tokenizer only, got 2 with char');
+  });
+
+  it("d2l is the book's: non-letters to one space, lowercase", () => {
+    const t = Tokenizer.fit('d2l', sample);
+    expect(t.normalize('It has, 42... Time!')).toBe('it has time ');
+    expect(t.decode(t.encode(sample))).toBe(t.normalize(sample));
+  });
+
+  it.each(['d2l', 'char', 'word'] as const)('%s gives the same tokens streamed in random chunks', (kind) => {
+    const rng = new Rng(kind.length);
+    const text = shakespeare.slice(0, 20000) + sample;
+    const whole = Tokenizer.fit(kind, text).split(text);
+    for (let trial = 0; trial < 5; trial++) {
+      const chunks: string[] = [];
+      for (let i = 0; i < text.length;) {
+        let n = 1 + rng.below(200);
+        // never cut a surrogate pair: chunks come from a UTF-8 decoder
+        if (i + n < text.length && /[\uDC00-\uDFFF]/.test(text[i + n]!)) n++;
+        chunks.push(text.slice(i, i + n));
+        i += n;
+      }
+      expect([...tokenStream(kind, chunks)].flat()).toEqual(whole);
+      expect(countTokens(kind, chunks).get(whole[0]!)).toBe(whole.filter((w) => w === whole[0]).length);
+    }
+  });
+
+  it('round-trips through its JSON form', () => {
+    for (const kind of ['d2l', 'char', 'word'] as const) {
+      const t = Tokenizer.fit(kind, sample, kind === 'word' ? 2 : 1);
+      const again = tokenizerFromJSON(JSON.parse(JSON.stringify(t.toJSON())));
+      expect(again.kind).toBe(kind);
+      expect(again.encode(sample)).toEqual(t.encode(sample));
+    }
+    expect(() => tokenizerFromJSON({ kind: 'word', tokens: [UNK], minFreq: 0 })).toThrow('tokenizer minFreq 0 is invalid');
+  });
+
+  it('lists the tokens of a text outside the vocabulary', () => {
+    const t = Tokenizer.fit('char', 'abc');
+    expect(t.unknown('abxyx')).toEqual(['x', 'y']);
+  });
+});
