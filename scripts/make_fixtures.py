@@ -3,7 +3,9 @@
 (nn.RNN / nn.GRU / nn.LSTM + nn.Linear on one-hot input, mean cross-entropy), with
 weights, a batch, the loss, every gradient, the weights after one step of the book's
 clipping (global norm 1) and SGD (lr 2), and a greedy continuation as the book's
-predict makes it.
+predict makes it; and test/fixtures/torch_optimizers.json: four steps of SGD (with
+momentum, Nesterov, weight decay), Adam, AdamW and RMSprop from the same weights and
+gradients.
 
 Run with Debian's PyTorch:  /usr/bin/python3 scripts/make_fixtures.py
 The tests read the JSON files and never need PyTorch."""
@@ -81,8 +83,44 @@ def make(cell, seed):
     }
 
 
+OPTIMIZERS = [
+    ('sgd', {'lr': 0.1}),
+    ('sgd', {'lr': 0.1, 'momentum': 0.9, 'weight_decay': 0.01}),
+    ('sgd', {'lr': 0.05, 'momentum': 0.8, 'nesterov': True}),
+    ('adam', {'lr': 0.01}),
+    ('adam', {'lr': 0.01, 'betas': (0.8, 0.99), 'eps': 1e-6, 'weight_decay': 0.1}),
+    ('adamw', {'lr': 0.01, 'weight_decay': 0.1}),
+    ('rmsprop', {'lr': 0.01}),
+    ('rmsprop', {'lr': 0.01, 'alpha': 0.9, 'momentum': 0.9, 'weight_decay': 0.01}),
+]
+
+
+def optimizer_steps():
+    """Four steps of each optimizer from the same weights and gradients."""
+    torch.manual_seed(7)
+    p0 = torch.randn(23, dtype=torch.float64)
+    grads = [torch.randn(23, dtype=torch.float64) for _ in range(4)]
+    cases = []
+    for kind, kw in OPTIMIZERS:
+        p = p0.clone().requires_grad_(True)
+        cls = {'sgd': torch.optim.SGD, 'adam': torch.optim.Adam, 'adamw': torch.optim.AdamW, 'rmsprop': torch.optim.RMSprop}[kind]
+        opt = cls([p], **kw)
+        after = []
+        for g in grads:
+            p.grad = g.clone()
+            opt.step()
+            after.append(p.detach().clone().tolist())
+        cases.append({'kind': kind, 'settings': {k: list(v) if isinstance(v, tuple) else v for k, v in kw.items()}, 'after': after})
+    return {'generator': 'scripts/make_fixtures.py', 'torch': torch.__version__, 'params': p0.tolist(),
+            'grads': [g.tolist() for g in grads], 'cases': cases}
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
+    path = os.path.join(OUT, 'torch_optimizers.json')
+    with open(path, 'w') as f:
+        json.dump(optimizer_steps(), f)
+    print('wrote', os.path.relpath(path))
     for i, cell in enumerate(['rnn', 'rnn-relu', 'gru', 'lstm']):
         path = os.path.join(OUT, f'torch_{cell}.json')
         with open(path, 'w') as f:

@@ -66,6 +66,16 @@ export interface NativeBinding {
   sumSquares(x: Float32Array): number;
   scale(x: Float32Array, s: number): void;
   sgdStep(params: Float32Array, grads: Float32Array, lr: number): void;
+  clipValue(x: Float32Array, c: number): void;
+  /** PyTorch's SGD with momentum (buf is the momentum buffer; first: the buffer starts as the gradient). */
+  sgdMomentumStep(params: Float32Array, buf: Float32Array, grads: Float32Array, lr: number, momentum: number,
+    dampening: number, nesterov: boolean, weightDecay: number, first: boolean): void;
+  /** PyTorch's Adam (decoupled: AdamW); step counts from 1. */
+  adamStep(params: Float32Array, m: Float32Array, v: Float32Array, grads: Float32Array, lr: number, beta1: number,
+    beta2: number, eps: number, weightDecay: number, step: number, decoupled: boolean): void;
+  /** PyTorch's RMSprop (not centered). */
+  rmspropStep(params: Float32Array, squareAvg: Float32Array, buf: Float32Array, grads: Float32Array, lr: number,
+    alpha: number, eps: number, weightDecay: number, momentum: number): void;
   /** One instruction set's GEMM: C (M, N) (+)= A (M, K) B (K, N), or C += A^T B with A (K, M) when transA. */
   gemm(simd: string, transA: boolean, C: Float32Array, A: Float32Array, B: Float32Array,
     M: number, N: number, K: number, accumulate: boolean): void;

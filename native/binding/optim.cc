@@ -32,9 +32,65 @@ Napi::Value SgdStep(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// clipValue(x, c): x = clamp(x, -c, c)
+Napi::Value ClipValue(const Napi::CallbackInfo& info) {
+  Args a(info, "clipValue", 2);
+  long n = 0;
+  float* x = a.f32_any(0, "x", &n);
+  const double c = a.number(1, "c");
+  if (c < 0) throw a.error("argument \"c\" must be >= 0");
+  clip_value(x, n, static_cast<float>(c));
+  return info.Env().Undefined();
+}
+
+// sgdMomentumStep(params, buf, grads, lr, momentum, dampening, nesterov, weightDecay, first)
+Napi::Value SgdMomentumStep(const Napi::CallbackInfo& info) {
+  Args a(info, "sgdMomentumStep", 9);
+  long n = 0;
+  float* p = a.f32_any(0, "params", &n);
+  float* buf = a.f32(1, "buf", n);
+  const float* g = a.f32(2, "grads", n);
+  sgd_momentum_step(p, buf, g, n, static_cast<float>(a.number(3, "lr")), static_cast<float>(a.number(4, "momentum")),
+                    static_cast<float>(a.number(5, "dampening")), info[6].ToBoolean(),
+                    static_cast<float>(a.number(7, "weightDecay")), info[8].ToBoolean());
+  return info.Env().Undefined();
+}
+
+// adamStep(params, m, v, grads, lr, beta1, beta2, eps, weightDecay, step, decoupled)
+Napi::Value AdamStep(const Napi::CallbackInfo& info) {
+  Args a(info, "adamStep", 11);
+  long n = 0;
+  float* p = a.f32_any(0, "params", &n);
+  float* m = a.f32(1, "m", n);
+  float* v = a.f32(2, "v", n);
+  const float* g = a.f32(3, "grads", n);
+  adam_step(p, m, v, g, n, static_cast<float>(a.number(4, "lr")), static_cast<float>(a.number(5, "beta1")),
+            static_cast<float>(a.number(6, "beta2")), static_cast<float>(a.number(7, "eps")),
+            static_cast<float>(a.number(8, "weightDecay")), a.dim(9, "step", 1, 1L << 52), info[10].ToBoolean());
+  return info.Env().Undefined();
+}
+
+// rmspropStep(params, squareAvg, buf, grads, lr, alpha, eps, weightDecay, momentum)
+Napi::Value RmspropStep(const Napi::CallbackInfo& info) {
+  Args a(info, "rmspropStep", 9);
+  long n = 0;
+  float* p = a.f32_any(0, "params", &n);
+  float* sq = a.f32(1, "squareAvg", n);
+  float* buf = a.f32(2, "buf", n);
+  const float* g = a.f32(3, "grads", n);
+  rmsprop_step(p, sq, buf, g, n, static_cast<float>(a.number(4, "lr")), static_cast<float>(a.number(5, "alpha")),
+               static_cast<float>(a.number(6, "eps")), static_cast<float>(a.number(7, "weightDecay")),
+               static_cast<float>(a.number(8, "momentum")));
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void register_optim(Napi::Env env, Napi::Object exports) {
+  exports.Set("clipValue", Napi::Function::New(env, ClipValue, "clipValue"));
+  exports.Set("sgdMomentumStep", Napi::Function::New(env, SgdMomentumStep, "sgdMomentumStep"));
+  exports.Set("adamStep", Napi::Function::New(env, AdamStep, "adamStep"));
+  exports.Set("rmspropStep", Napi::Function::New(env, RmspropStep, "rmspropStep"));
   exports.Set("sumSquares", Napi::Function::New(env, SumSquares, "sumSquares"));
   exports.Set("scale", Napi::Function::New(env, Scale, "scale"));
   exports.Set("sgdStep", Napi::Function::New(env, SgdStep, "sgdStep"));

@@ -1,6 +1,8 @@
-// Buffer-wide operations: global norm, scaling, SGD.
-// n = number of floats in the buffer
+// Buffer-wide operations: global norm, scaling, clipping, optimizer updates.
+// n = number of floats in every buffer
 #include "kernels/optim.h"
+
+#include <cmath>
 
 #include "kernels/parallel.h"
 
@@ -31,6 +33,57 @@ void scale_inplace(float* x, long n, float s) {
 void sgd_step(float* p, const float* g, long n, float lr) {
   DEEPRNN_PARALLEL_FOR(n >= kParallelWork)
   for (long i = 0; i < n; ++i) p[i] -= lr * g[i];
+}
+
+void clip_value(float* x, long n, float c) {
+  DEEPRNN_PARALLEL_FOR(n >= kParallelWork)
+  for (long i = 0; i < n; ++i) x[i] = x[i] > c ? c : x[i] < -c ? -c : x[i];
+}
+
+void sgd_momentum_step(float* p, float* buf, const float* g, long n, float lr, float momentum, float dampening,
+                       bool nesterov, float wd, bool first) {
+  DEEPRNN_PARALLEL_FOR(n >= kParallelWork)
+  for (long i = 0; i < n; ++i) {
+    float d = wd != 0.0f ? g[i] + wd * p[i] : g[i];
+    const float b = first ? d : momentum * buf[i] + (1.0f - dampening) * d;
+    buf[i] = b;
+    d = nesterov ? d + momentum * b : b;
+    p[i] -= lr * d;
+  }
+}
+
+void adam_step(float* p, float* m, float* v, const float* g, long n, float lr, float b1, float b2, float eps,
+               float wd, long t, bool decoupled) {
+  const float bc1 = 1.0f - std::pow(b1, static_cast<float>(t));
+  const float bc2_sqrt = std::sqrt(1.0f - std::pow(b2, static_cast<float>(t)));
+  const float step_size = lr / bc1;
+  const float keep = decoupled ? 1.0f - lr * wd : 1.0f;
+  DEEPRNN_PARALLEL_FOR(n >= kParallelWork)
+  for (long i = 0; i < n; ++i) {
+    float d = g[i];
+    if (decoupled) p[i] *= keep;
+    else if (wd != 0.0f) d += wd * p[i];
+    m[i] = m[i] * b1 + d * (1.0f - b1);
+    v[i] = v[i] * b2 + (1.0f - b2) * d * d;
+    const float denom = std::sqrt(v[i]) / bc2_sqrt + eps;
+    p[i] -= step_size * (m[i] / denom);
+  }
+}
+
+void rmsprop_step(float* p, float* sq, float* buf, const float* g, long n, float lr, float alpha, float eps, float wd,
+                  float momentum) {
+  DEEPRNN_PARALLEL_FOR(n >= kParallelWork)
+  for (long i = 0; i < n; ++i) {
+    const float d = wd != 0.0f ? g[i] + wd * p[i] : g[i];
+    sq[i] = sq[i] * alpha + (1.0f - alpha) * d * d;
+    const float a = std::sqrt(sq[i]) + eps;
+    if (momentum > 0.0f) {
+      buf[i] = buf[i] * momentum + d / a;
+      p[i] -= lr * buf[i];
+    } else {
+      p[i] -= lr * (d / a);
+    }
+  }
 }
 
 }  // namespace deeprnn

@@ -1,5 +1,6 @@
-// Operations over a whole parameter or gradient buffer: clipping and the SGD update.
-// n = number of floats in the buffer
+// Operations over a whole parameter or gradient buffer: clipping and the
+// optimizer updates, with PyTorch's formulas in float32.
+// n = number of floats in every buffer
 #pragma once
 
 namespace deeprnn {
@@ -8,7 +9,24 @@ namespace deeprnn {
 double sum_squares(const float* x, long n);
 // x *= s
 void scale_inplace(float* x, long n, float s);
+// x = clamp(x, -c, c)
+void clip_value(float* x, long n, float c);
 // p -= lr * g
 void sgd_step(float* p, const float* g, long n, float lr);
+
+// d = g + wd p; buf = d (first step) or momentum buf + (1 - dampening) d;
+// d = nesterov ? d + momentum buf : buf; p -= lr d
+void sgd_momentum_step(float* p, float* buf, const float* g, long n, float lr, float momentum, float dampening,
+                       bool nesterov, float wd, bool first);
+
+// d = g (+ wd p unless decoupled, where p *= 1 - lr wd first); m = b1 m + (1 - b1) d;
+// v = b2 v + (1 - b2) d^2; p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+void adam_step(float* p, float* m, float* v, const float* g, long n, float lr, float b1, float b2, float eps,
+               float wd, long t, bool decoupled);
+
+// d = g + wd p; sq = alpha sq + (1 - alpha) d^2; a = sqrt(sq) + eps;
+// momentum > 0: buf = momentum buf + d / a, p -= lr buf; else p -= lr d / a
+void rmsprop_step(float* p, float* sq, float* buf, const float* g, long n, float lr, float alpha, float eps, float wd,
+                  float momentum);
 
 }  // namespace deeprnn

@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import { native } from '../native.js';
 import { InputError } from '../errors.js';
 import { registerBench } from './bench.js';
+import { registerCompare } from './compare.js';
+import { registerPlot } from './plot.js';
 import { registerEval } from './eval.js';
 import { registerInfo } from './info.js';
 import { registerPredict } from './predict.js';
@@ -30,6 +32,8 @@ export function buildProgram(): Command {
   registerTrain(program);
   registerPredict(program);
   registerEval(program);
+  registerCompare(program);
+  registerPlot(program);
   registerInfo(program);
   registerBench(program);
   return program;

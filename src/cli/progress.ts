@@ -5,7 +5,9 @@ import type { EpochMetrics } from '../train/trainer.js';
 
 export function epochLine(m: EpochMetrics, epochs: number): string {
   return `epoch ${m.epoch}/${epochs}  train ppl ${m.trainPpl.toFixed(3)}  val ppl ${m.valPpl.toFixed(3)}  `
-    + `tokens/s ${Math.round(m.tokensPerSec)}  ${m.seconds.toFixed(2)}s`;
+    + `val bits ${(m.valLoss / Math.LN2).toFixed(3)}  val acc ${m.valAcc.toFixed(3)}  lr ${Number(m.lr.toPrecision(4))}  `
+    + `grad norm ${m.gradNorm.toFixed(3)}  tokens/s ${Math.round(m.tokensPerSec)}  ${m.seconds.toFixed(2)}s`
+    + `${m.skipped ? `  skipped ${m.skipped}` : ''}`;
 }
 
 export class Progress {

@@ -3,6 +3,9 @@
 // SIGTERM.
 import type { Command } from 'commander';
 import { CELLS } from '../nn/config.js';
+import { DEFAULT_LR, OPTIMIZERS } from '../train/optim.js';
+import { SCHEDULES } from '../train/schedule.js';
+import { sparkline } from '../train/metrics.js';
 import { TOKENIZERS } from '../data/tokenizer.js';
 import { resumeSettings, runTraining, type RunResult, type RunSettings } from '../train/run.js';
 import { NonFiniteError, type Trainer } from '../train/trainer.js';
@@ -40,12 +43,27 @@ interface RawTrainOptions {
   skipNonfinite?: boolean;
   resume?: string;
   json?: boolean;
+  optimizer: string;
+  momentum?: string;
+  nesterov?: boolean;
+  betas?: string;
+  eps?: string;
+  weightDecay?: string;
+  alpha?: string;
+  lrSchedule: string;
+  warmup: string;
+  lrDecay: string;
+  lrDecayAfter: string;
+  minLr: string;
+  clipMode: string;
+  earlyStop?: string;
 }
 
 /** Options that define the run; on --resume they come from the checkpoint and may not be given. */
 const RUN_DEFINING = [
   'cell', 'layers', 'hidden', 'dropout', 'batchSize', 'numSteps', 'numTrain', 'numVal', 'lr', 'clip', 'seed',
-  'tokenizer', 'minFreq', 'batching', 'valFrac',
+  'tokenizer', 'minFreq', 'batching', 'valFrac', 'optimizer', 'momentum', 'nesterov', 'betas', 'eps', 'weightDecay', 'alpha',
+  'lrSchedule', 'warmup', 'lrDecay', 'lrDecayAfter', 'minLr', 'clipMode',
 ] as const;
 
 function flag(name: string): string {
@@ -66,17 +84,53 @@ export function parseTrainOptions(o: RawTrainOptions, given: (name: string) => b
   if (o.valFrac !== undefined && (given('numTrain') || given('numVal'))) {
     throw new UsageError('--val-frac splits by fraction: give it or --num-train / --num-val, not both');
   }
+  const hidden = o.hidden.split(',').map((h) => intOption('--hidden', h.trim(), 1, 1 << 20));
+  const layers = intOption('--layers', o.layers, 1, 64);
+  if (hidden.length > 1 && given('layers') && hidden.length !== layers) {
+    throw new UsageError(`--hidden lists ${hidden.length} sizes but --layers is ${layers}; give one size, or one per layer`);
+  }
+  const optimizer = choiceOption('--optimizer', o.optimizer, OPTIMIZERS);
+  const only = (name: string, kinds: readonly string[]) => {
+    if (given(name) && !kinds.includes(optimizer)) throw new UsageError(`${flag(name)} applies to --optimizer ${kinds.join('|')}, not ${optimizer}`);
+  };
+  only('momentum', ['sgd', 'rmsprop']);
+  only('nesterov', ['sgd']);
+  only('betas', ['adam', 'adamw']);
+  only('eps', ['adam', 'adamw', 'rmsprop']);
+  only('alpha', ['rmsprop']);
+  const betas = o.betas === undefined ? undefined : o.betas.split(',').map((b) => numberOption('--betas', b, (v) => v >= 0 && v < 1, 'two numbers in [0, 1), e.g. 0.9,0.999'));
+  if (betas && betas.length !== 2) throw new UsageError(`--betas must be two numbers in [0, 1), e.g. 0.9,0.999, got "${o.betas}"`);
+  const nonNeg = (name: string, raw: string | undefined) => (raw === undefined ? undefined : numberOption(name, raw, (v) => v >= 0, 'a number >= 0'));
+  const schedule = choiceOption('--lr-schedule', o.lrSchedule, SCHEDULES);
   return {
     cell: choiceOption('--cell', o.cell, CELLS),
-    layers: intOption('--layers', o.layers, 1, 64),
-    hidden: intOption('--hidden', o.hidden, 1, 1 << 20),
+    layers: hidden.length > 1 ? hidden.length : layers,
+    hidden,
+    optimizer: {
+      kind: optimizer,
+      momentum: nonNeg('--momentum', o.momentum),
+      nesterov: Boolean(o.nesterov),
+      betas: betas as [number, number] | undefined,
+      eps: o.eps === undefined ? undefined : numberOption('--eps', o.eps, (v) => v > 0, 'a positive number'),
+      weightDecay: nonNeg('--weight-decay', o.weightDecay),
+      alpha: o.alpha === undefined ? undefined : numberOption('--alpha', o.alpha, (v) => v >= 0 && v < 1, 'a number in [0, 1)'),
+    },
+    schedule: {
+      kind: schedule,
+      warmup: intOption('--warmup', o.warmup, 0, 1_000_000_000),
+      decay: numberOption('--lr-decay', o.lrDecay, (v) => v > 0 && v <= 1, 'a number in (0, 1]'),
+      decayAfter: intOption('--lr-decay-after', o.lrDecayAfter, 0, 1_000_000),
+      minLr: nonNeg('--min-lr', o.minLr)!,
+    },
+    clipMode: choiceOption('--clip-mode', o.clipMode, ['norm', 'value'] as const),
+    earlyStop: o.earlyStop === undefined ? undefined : intOption('--early-stop', o.earlyStop, 1, 1_000_000),
     dropout: numberOption('--dropout', o.dropout, (v) => v >= 0 && v < 1, 'a number in [0, 1)'),
     epochs: intOption('--epochs', o.epochs, 1, 1_000_000),
     batchSize: intOption('--batch-size', o.batchSize, 1, 10_000_000),
     numSteps: intOption('--num-steps', o.numSteps, 1, 1_000_000),
     numTrain: intOption('--num-train', o.numTrain, 1, 1_000_000_000),
     numVal: intOption('--num-val', o.numVal, 1, 1_000_000_000),
-    lr: numberOption('--lr', o.lr, (v) => v > 0, 'a positive number'),
+    lr: given('lr') ? numberOption('--lr', o.lr, (v) => v > 0, 'a positive number') : DEFAULT_LR[optimizer],
     clip: numberOption('--clip', o.clip, (v) => v >= 0, 'a number >= 0 (0 turns clipping off)'),
     seed: intOption('--seed', o.seed, 0, 4294967295),
     threads: o.threads === undefined ? undefined : intOption('--threads', o.threads, 1, 1024),
@@ -146,6 +200,7 @@ function report(result: RunResult, s: RunSettings, json: boolean, progress: Prog
       tokens_per_s: tps,
       skipped_steps: skipped,
       stopped: result.stopped,
+      early_stop: result.early,
       epoch: result.state.epoch,
       batch: result.state.batch,
       checkpoint: s.out,
@@ -158,24 +213,40 @@ function report(result: RunResult, s: RunSettings, json: boolean, progress: Prog
         + `(epoch ${best.epoch}), ${result.seconds.toFixed(1)} s, ${Math.round(tps)} tokens/s`
         + `${skipped ? `, ${skipped} non-finite updates skipped` : ''}; checkpoint ${s.out}`,
     );
+    if (result.early) progress.log(`stopped early: no better validation perplexity in the last ${s.earlyStop} epochs`);
+    const vals = history.map((h) => h.valPpl);
+    progress.log(`val ppl ${vals[0]!.toFixed(2)} ${sparkline(vals)} ${last.valPpl.toFixed(2)} (best ${best.valPpl.toFixed(2)} at epoch ${best.epoch})`);
   }
 }
 
-export function registerTrain(program: Command): void {
-  program
-    .command('train')
-    .description("train a stacked RNN language model (defaults: the book's 10.3 run on The Time Machine)")
-    .option('--cell <kind>', `cell: ${CELLS.join('|')}`, 'gru')
+/** The options of a training run (train and compare share them). */
+export function addRunOptions(cmd: Command): Command {
+  return cmd
     .option('--layers <n>', 'number of stacked layers', '2')
-    .option('--hidden <n>', 'hidden units per layer', '32')
+    .option('--hidden <n>', 'hidden units per layer, or one size per layer: 256,128', '32')
     .option('--dropout <p>', 'dropout between layers', '0')
     .option('--epochs <n>', 'epochs (with --resume: in all)', '100')
     .option('--batch-size <n>', 'windows per batch', '1024')
     .option('--num-steps <n>', 'time steps per window', '32')
     .option('--num-train <n>', 'training windows', '10000')
     .option('--num-val <n>', 'validation windows', '5000')
-    .option('--lr <x>', 'SGD learning rate', '2')
-    .option('--clip <x>', 'clip the global gradient norm to this (0: off)', '1')
+    .option('--lr <x>', 'learning rate (default: 2 for sgd, the book\'s; PyTorch\'s 0.001 for adam/adamw, 0.01 for rmsprop)', '2')
+    .option('--optimizer <kind>', `${OPTIMIZERS.join('|')}`, 'sgd')
+    .option('--momentum <m>', 'sgd, rmsprop: momentum', undefined)
+    .option('--nesterov', 'sgd: Nesterov momentum')
+    .option('--betas <b1,b2>', 'adam, adamw: betas (default 0.9,0.999)')
+    .option('--eps <e>', 'adam, adamw, rmsprop: epsilon (default 1e-8)')
+    .option('--weight-decay <w>', 'L2 penalty (adamw: decoupled; default 0, adamw 0.01)')
+    .option('--alpha <a>', 'rmsprop: smoothing constant (default 0.99)')
+    .option('--lr-schedule <kind>', `${SCHEDULES.join('|')}`, 'constant')
+    .option('--warmup <steps>', 'linear learning-rate warm-up over this many steps', '0')
+    .option('--lr-decay <f>', 'step/exp: factor of each decay', '0.97')
+    .option('--lr-decay-after <epochs>', 'step: epochs between decays; exp: decay at the end of every epoch from this one (char-rnn: 10)', '10')
+    .option('--min-lr <x>', 'floor of the decayed rate; end of the cosine', '0')
+    .option('--clip <x>', 'clip threshold (0: off)', '1')
+    .option('--clip-mode <mode>', "norm: global gradient norm (the book's); value: each gradient value (char-rnn's)", 'norm')
+    .option('--early-stop <patience>', 'stop when the validation perplexity has not improved for this many epochs')
+
     .option('--seed <n>', 'seed for initialisation, shuffling and dropout', '42')
     .option('--threads <n>', 'OpenMP threads (default: all cores)')
     .option('--corpus <name|file|dir...>', 'registry corpora, text files or directories of .txt files (joined in order)', ['timemachine'])
@@ -187,7 +258,14 @@ export function registerTrain(program: Command): void {
     .option('--out <path>', 'checkpoint to write (the latest state; the best is saved beside it as NAME.best.safetensors)', DEFAULT_CHECKPOINT)
     .option('--save-every <n>', 'save every N epochs, or every N steps with "Ns"', '1')
     .option('--keep <k>', 'also keep the K most recent numbered checkpoints (NAME.eEPOCH.safetensors)', '0')
-    .option('--skip-nonfinite', 'skip (and count) updates whose loss or gradient is not finite instead of stopping')
+    .option('--skip-nonfinite', 'skip (and count) updates whose loss or gradient is not finite instead of stopping');
+}
+
+export function registerTrain(program: Command): void {
+  addRunOptions(program
+    .command('train')
+    .description("train a stacked RNN language model (defaults: the book's 10.3 run on The Time Machine)")
+    .option('--cell <kind>', `cell: ${CELLS.join('|')}`, 'gru'))
     .option('--resume <ckpt>', 'continue the run stored in a checkpoint exactly (writes to it unless --out is given)')
     .option('--impl <impl>', 'native (C++) or scratch (float64 TypeScript, slow)', 'native')
     .option('--json', 'print one JSON object with the results on stdout, nothing else')

@@ -6,7 +6,9 @@
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { tokenizerFromJSON, type Tokenizer, type TokenizerJSON } from '../data/tokenizer.js';
-import { CELLS, paramTable, type ModelConfig } from '../nn/config.js';
+import { CELLS, paramCount, paramTable, type ModelConfig } from '../nn/config.js';
+import { OPTIMIZERS, type OptimizerKind, type OptimizerSettings } from '../train/optim.js';
+import { SCHEDULES, type ScheduleKind, type ScheduleSettings } from '../train/schedule.js';
 import type { FloatArray, Module } from '../nn/module.js';
 import { RNNLM } from '../nn/rnnlm.js';
 import type { RngState } from '../rng.js';
@@ -42,7 +44,10 @@ export interface CheckpointMeta {
   config: ModelConfig;
   tokenizer: TokenizerJSON;
   training: TrainingSettings;
-  optimizer: Record<string, unknown>;
+  optimizer: OptimizerSettings & { steps: number };
+  /** Learning-rate schedule (absent: constant). */
+  schedule?: ScheduleSettings;
+  clipMode?: 'norm' | 'value';
   state: TrainState;
   history: EpochMetrics[];
 }
@@ -53,6 +58,8 @@ export interface Checkpoint {
   tokenizer: Tokenizer;
   /** The hidden (then cell) state carried between sequential batches, when saved mid-epoch. */
   carry: Float32Array[] | null;
+  /** The optimizer's state buffers by name (each as long as the parameters). */
+  optimizerState: Record<string, Float32Array>;
 }
 
 /** Tensor names of the carried state: h of every layer, then c for LSTM. */
@@ -61,11 +68,23 @@ export function carryNames(config: ModelConfig): { name: string; layer: number }
   return config.cell === 'lstm' ? [...h, ...config.hidden.map((_, l) => ({ name: `carry.c_l${l}`, layer: l }))] : h;
 }
 
-/** Writes weights (and the carried state, if given, for batches of width N) with the metadata, atomically. */
-export function saveCheckpoint(file: string, model: Module<FloatArray>, meta: CheckpointMeta, carry?: { state: Float32Array[]; N: number }): void {
+/**
+ * Writes weights, the optimizer's state buffers (as "optimizer.NAME", flat) and
+ * the carried state, if given, for batches of width N, with the metadata, atomically.
+ */
+export function saveCheckpoint(
+  file: string,
+  model: Module<FloatArray>,
+  meta: CheckpointMeta,
+  carry?: { state: Float32Array[]; N: number },
+  optimizerState: Record<string, FloatArray> = {},
+): void {
   const tensors = new Map<string, Tensor>();
   for (const p of model.parameters()) {
     tensors.set(p.name, { shape: p.shape, data: p.data instanceof Float32Array ? p.data : Float32Array.from(p.data) });
+  }
+  for (const [name, buf] of Object.entries(optimizerState)) {
+    tensors.set(`optimizer.${name}`, { shape: [buf.length], data: buf instanceof Float32Array ? buf : Float32Array.from(buf) });
   }
   if (carry) {
     carryNames(meta.config).forEach(({ name, layer }, i) => {
@@ -118,7 +137,16 @@ export function decodeCheckpoint(bytes: Buffer, file: string): Checkpoint {
   const names = new Set(table.map((p) => p.name));
   const carrying = carryNames(config);
   const carryNamesSet = new Set(carrying.map((c) => c.name));
-  for (const name of st.tensors.keys()) if (!names.has(name) && !carryNamesSet.has(name)) throw fail(`unexpected tensor "${name}"`);
+  const optimizerNames = new Set(OPTIMIZER_BUFFERS[meta.optimizer.kind].map((n) => `optimizer.${n}`));
+  const P = paramCount(table);
+  const optimizerState: Record<string, Float32Array> = {};
+  for (const [name, t] of st.tensors) {
+    if (names.has(name) || carryNamesSet.has(name)) continue;
+    if (!optimizerNames.has(name)) throw fail(`unexpected tensor "${name}"`);
+    if (t.shape.length !== 1 || t.shape[0] !== P) throw fail(`tensor "${name}" has shape [${t.shape.join(', ')}], expected [${P}]`);
+    if (!t.data.every(Number.isFinite)) throw fail(`tensor "${name}" has non-finite values`);
+    optimizerState[name.slice('optimizer.'.length)] = t.data;
+  }
   let carry: Float32Array[] | null = null;
   if (carrying.some((c) => st.tensors.has(c.name))) {
     const N = meta.training.batchSize;
@@ -144,7 +172,7 @@ export function decodeCheckpoint(bytes: Buffer, file: string): Checkpoint {
   }
   const model = new RNNLM(config);
   for (const p of table) model.params.set(st.tensors.get(p.name)!.data, p.offset);
-  return { meta, model, tokenizer, carry };
+  return { meta, model, tokenizer, carry, optimizerState };
 }
 
 type Fail = (what: string) => Error;
@@ -202,7 +230,9 @@ function checkMeta(m: unknown, fail: Fail): CheckpointMeta {
     batching: t.batching,
     valFrac: t.valFrac,
   };
-  if (!isObject(m.optimizer) || typeof m.optimizer.kind !== 'string') throw fail('optimizer must be an object with a "kind"');
+  const optimizer = checkOptimizer(m.optimizer, fail);
+  const schedule = m.schedule === undefined ? undefined : checkSchedule(m.schedule, fail);
+  if (m.clipMode !== undefined && m.clipMode !== 'norm' && m.clipMode !== 'value') throw fail(`clipMode ${JSON.stringify(m.clipMode)} is invalid`);
   const s = m.state;
   if (!isObject(s)) throw fail('no trainer state');
   const state: TrainState = {
@@ -215,6 +245,7 @@ function checkMeta(m: unknown, fail: Fail): CheckpointMeta {
     tokens: num(s, 'tokens', 'state', fail, isCount),
     seconds: num(s, 'seconds', 'state', fail, (v) => v >= 0),
     skipped: num(s, 'skipped', 'state', fail, isCount),
+    gradNormSum: s.gradNormSum === null ? NaN : num(s, 'gradNormSum', 'state', fail, (v) => v >= 0),
   };
   if (training.batching === 'random' && training.valFrac === null && state.batch >= Math.ceil(training.numTrain / training.batchSize)) {
     throw fail(`state.batch ${state.batch} is past the end of an epoch of ${Math.ceil(training.numTrain / training.batchSize)} batches`);
@@ -235,11 +266,56 @@ function checkMeta(m: unknown, fail: Fail): CheckpointMeta {
       tokensPerSec: metric('tokensPerSec'),
       seconds: num(h, 'seconds', where, fail, (v) => v >= 0),
       skipped: num(h, 'skipped', where, fail, isCount),
+      lr: num(h, 'lr', where, fail, (v) => v >= 0),
+      gradNorm: metric('gradNorm'),
     };
     return e;
   });
   if (history.length !== state.epoch) throw fail(`history has ${history.length} epochs but state.epoch is ${state.epoch}`);
-  return { version: m.version as number, config, tokenizer: m.tokenizer as TokenizerJSON, training, optimizer: m.optimizer, state, history };
+  return {
+    version: m.version as number, config, tokenizer: m.tokenizer as TokenizerJSON, training, optimizer, schedule,
+    clipMode: m.clipMode as CheckpointMeta['clipMode'], state, history,
+  };
+}
+
+/** The state buffers each optimizer keeps. */
+const OPTIMIZER_BUFFERS: Record<OptimizerKind, string[]> = {
+  sgd: ['momentum_buffer'], adam: ['exp_avg', 'exp_avg_sq'], adamw: ['exp_avg', 'exp_avg_sq'], rmsprop: ['square_avg', 'momentum_buffer'],
+};
+
+function checkOptimizer(o: unknown, fail: Fail): OptimizerSettings & { steps: number } {
+  if (!isObject(o) || !OPTIMIZERS.includes(o.kind as OptimizerKind)) throw fail(`optimizer must be an object with a "kind" of ${OPTIMIZERS.join(', ')}`);
+  const opt = (k: string, check: (v: number) => boolean) => (o[k] === undefined ? undefined : num(o, k, 'optimizer', fail, check));
+  const nonNeg = (v: number) => v >= 0 && Number.isFinite(v);
+  const betas = o.betas;
+  if (betas !== undefined && !(Array.isArray(betas) && betas.length === 2 && betas.every((b) => typeof b === 'number' && b >= 0 && b < 1))) {
+    throw fail('optimizer.betas must be two numbers in [0, 1)');
+  }
+  return {
+    kind: o.kind as OptimizerKind,
+    lr: num(o, 'lr', 'optimizer', fail, nonNeg),
+    steps: num(o, 'steps', 'optimizer', fail, isCount),
+    momentum: opt('momentum', nonNeg),
+    nesterov: o.nesterov === true,
+    dampening: opt('dampening', nonNeg),
+    betas: betas as [number, number] | undefined,
+    eps: opt('eps', nonNeg),
+    weightDecay: opt('weightDecay', nonNeg),
+    alpha: opt('alpha', nonNeg),
+  };
+}
+
+function checkSchedule(o: unknown, fail: Fail): ScheduleSettings {
+  if (!isObject(o) || !SCHEDULES.includes(o.kind as ScheduleKind)) throw fail(`schedule must be an object with a "kind" of ${SCHEDULES.join(', ')}`);
+  const nonNeg = (v: number) => v >= 0 && Number.isFinite(v);
+  return {
+    kind: o.kind as ScheduleKind,
+    lr: num(o, 'lr', 'schedule', fail, nonNeg),
+    warmup: num(o, 'warmup', 'schedule', fail, isCount),
+    decay: num(o, 'decay', 'schedule', fail, nonNeg),
+    decayAfter: num(o, 'decayAfter', 'schedule', fail, isCount),
+    minLr: num(o, 'minLr', 'schedule', fail, nonNeg),
+  };
 }
 
 function checkConfig(c: unknown, fail: Fail): ModelConfig {

@@ -19,3 +19,8 @@ export function sgdStep(params: FloatArray, grads: FloatArray, lr: number): void
   if (params instanceof Float32Array && grads instanceof Float32Array) native().sgdStep(params, grads, lr);
   else for (let i = 0; i < params.length; i++) params[i]! -= lr * grads[i]!;
 }
+
+export function clampInPlace(x: FloatArray, c: number): void {
+  if (x instanceof Float32Array) native().clipValue(x, c);
+  else for (let i = 0; i < x.length; i++) x[i] = Math.min(c, Math.max(-c, x[i]!));
+}

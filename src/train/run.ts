@@ -17,12 +17,24 @@ import { formatBytes, trainingBytes } from '../nn/memory.js';
 import { RNNLM } from '../nn/rnnlm.js';
 import { RNNLMScratch } from '../nn/scratch.js';
 import { Rng } from '../rng.js';
-import { SGD } from './optim.js';
+import { DEFAULT_LR, makeOptimizer, type OptimizerSettings } from './optim.js';
+import { learningRate, type ScheduleSettings } from './schedule.js';
+import { appendMetrics, metricsPath, plotPath } from './metrics.js';
+import { writePlot } from '../io/plot.js';
 import { initialState, Trainer, type EpochMetrics, type TrainState } from './trainer.js';
 import { InputError } from '../errors.js';
 
 export interface RunSettings extends Omit<TrainingSettings, 'corpusSha1' | 'batching' | 'valFrac'> {
   cell: CellKind;
+  /** Hidden size of every layer (one value: all layers). */
+  hidden: number[];
+  /** Optimizer and its hyper-parameters (default: the book's plain SGD with lr). */
+  optimizer?: Omit<OptimizerSettings, 'lr'>;
+  /** Learning-rate schedule (default: constant). */
+  schedule?: Omit<ScheduleSettings, 'lr'>;
+  clipMode?: 'norm' | 'value';
+  /** Stop when the validation perplexity has not improved for this many epochs. */
+  earlyStop?: number;
   /** Tokenizer to fit (default: the first registry corpus's, else char). */
   tokenizer?: TokenizerKind;
   /** word tokenizer: minimum count for a word to enter the vocabulary. */
@@ -30,7 +42,6 @@ export interface RunSettings extends Omit<TrainingSettings, 'corpusSha1' | 'batc
   batching?: TrainingSettings['batching'];
   valFrac?: number | null;
   layers: number;
-  hidden: number;
   dropout: number;
   dataDir?: string;
   /** Checkpoint path (the latest state); null: no checkpoints. */
@@ -59,6 +70,8 @@ export interface RunResult {
   seconds: number;
   /** Stopped by Trainer.stop() before the last epoch. */
   stopped: boolean;
+  /** Ended by --early-stop. */
+  early: boolean;
   state: TrainState;
 }
 
@@ -116,14 +129,16 @@ export function resumeSettings(file: string, over: Partial<RunSettings>): RunSet
   const { meta } = loadCheckpoint(file);
   const t = meta.training;
   const c = meta.config;
-  if (new Set(c.hidden).size !== 1) throw new InputError(`checkpoint ${file}: per-layer hidden sizes cannot be resumed by this version`);
   return {
     ...t,
     tokenizer: meta.tokenizer.kind,
     minFreq: meta.tokenizer.minFreq,
     cell: c.cell,
     layers: c.hidden.length,
-    hidden: c.hidden[0]!,
+    hidden: c.hidden,
+    optimizer: meta.optimizer,
+    schedule: meta.schedule,
+    clipMode: meta.clipMode,
     dropout: c.dropout,
     out: file,
     ...over,
@@ -143,7 +158,7 @@ export async function runTraining(s: RunSettings, hooks: RunHooks = {}, resumeFr
   const config: ModelConfig = ck?.meta.config ?? {
     cell: s.cell,
     vocabSize: tokenizer.vocab.size,
-    hidden: Array.from({ length: s.layers }, () => s.hidden),
+    hidden: s.hidden.length === 1 ? Array.from({ length: s.layers }, () => s.hidden[0]!) : s.hidden,
     dropout: s.dropout,
   };
   checkMemory(config, s);
@@ -165,7 +180,12 @@ export async function runTraining(s: RunSettings, hooks: RunHooks = {}, resumeFr
     model = s.impl === 'scratch' ? new RNNLMScratch(config, rng) : new RNNLM(config, rng);
     state = initialState(rng);
   }
-  const optimizer = new SGD(s.lr);
+  const optimizer = makeOptimizer({ ...(s.optimizer ?? { kind: 'sgd' }), lr: s.lr });
+  if (ck) optimizer.loadState(ck.optimizerState, ck.meta.optimizer.steps);
+  const schedule: ScheduleSettings | undefined = s.schedule && s.schedule.kind !== 'constant' || (s.schedule?.warmup ?? 0) > 0
+    ? { ...s.schedule!, lr: s.lr }
+    : undefined;
+  const totalSteps = s.epochs * data.numTrainBatches;
   const training: TrainingSettings = {
     corpus: s.corpus, corpusSha1: sha1, epochs: s.epochs, batchSize: s.batchSize, numSteps: s.numSteps,
     numTrain: s.numTrain, numVal: s.numVal, lr: s.lr, clip: s.clip, seed: s.seed, impl: s.impl,
@@ -185,8 +205,8 @@ export async function runTraining(s: RunSettings, hooks: RunHooks = {}, resumeFr
     try {
       saveCheckpoint(file, model, {
         version: FORMAT_VERSION, config, tokenizer: tokenizer.toJSON(), training,
-        optimizer: optimizer.toJSON(), state, history: trainer.history,
-      }, carried ? { state: carried, N: s.batchSize } : undefined);
+        optimizer: optimizer.toJSON(), schedule, clipMode: s.clipMode, state, history: trainer.history,
+      }, carried ? { state: carried, N: s.batchSize } : undefined, optimizer.state());
     } catch (e) {
       throw new CheckpointWriteError(`could not write checkpoint ${file} (${(e as Error).message}); the previous checkpoint there is intact`);
     }
@@ -206,6 +226,9 @@ export async function runTraining(s: RunSettings, hooks: RunHooks = {}, resumeFr
   const trainer = new Trainer({
     epochs: s.epochs,
     clip: s.clip,
+    clipMode: s.clipMode,
+    earlyStop: s.earlyStop,
+    schedule: schedule ? (step, epochs) => learningRate(schedule, step, epochs, totalSteps) : undefined,
     skipNonFinite: s.skipNonFinite,
     onBatch: (done, total, loss, tokens) => {
       if ('steps' in every && state.batch > 0 && state.step > 0 && state.step % every.steps === 0 && savedAt !== state.step) save();
@@ -218,12 +241,16 @@ export async function runTraining(s: RunSettings, hooks: RunHooks = {}, resumeFr
         best = m.valPpl;
         write(paths.best);
       }
+      if (s.out) appendMetrics(metricsPath(s.out), m);
       hooks.onEpoch?.(m);
     },
   });
   if (ck) trainer.history.push(...ck.meta.history);
   hooks.onTrainer?.(trainer);
-  const { stopped } = await trainer.fit(model, data, optimizer, rng, state);
-  if (stopped && savedAt !== state.step) save();
-  return { history: trainer.history, model, tokenizer, seconds: (performance.now() - start) / 1000, stopped, state };
+  const { stopped, early } = await trainer.fit(model, data, optimizer, rng, state);
+  if ((stopped || early) && savedAt !== state.step) save();
+  if (s.out && trainer.history.length > 0) {
+    writePlot(plotPath(s.out), [{ label: `${config.cell} ${config.hidden.join('x')}`, epochs: trainer.history }]);
+  }
+  return { history: trainer.history, model, tokenizer, seconds: (performance.now() - start) / 1000, stopped, early: Boolean(early), state };
 }

@@ -6,7 +6,7 @@
 import type { Batch, DataModule } from '../data/datamodule.js';
 import type { LanguageModel } from '../nn/lm.js';
 import { Rng, type RngState } from '../rng.js';
-import { scaleInPlace, sumSquares } from './ops.js';
+import { clampInPlace, scaleInPlace, sumSquares } from './ops.js';
 import type { Optimizer } from './optim.js';
 
 export interface EpochMetrics {
@@ -24,6 +24,10 @@ export interface EpochMetrics {
   seconds: number;
   /** Updates skipped this epoch because the loss or gradient was not finite (--skip-nonfinite). */
   skipped: number;
+  /** Learning rate of the epoch's last step. */
+  lr: number;
+  /** Mean global gradient norm before clipping over the epoch's steps. */
+  gradNorm: number;
 }
 
 /** Where a run is: enough to continue it bit for bit. */
@@ -43,12 +47,20 @@ export interface TrainState {
   tokens: number;
   seconds: number;
   skipped: number;
+  /** Sum of the epoch's gradient norms before clipping. */
+  gradNormSum: number;
 }
 
 export interface TrainerOptions {
   epochs: number;
-  /** Global-norm clipping threshold; 0 or Infinity turns clipping off. */
+  /** Clipping threshold; 0 or Infinity turns clipping off. */
   clip: number;
+  /** norm (default): rescale all gradients to a global L2 norm of at most clip (the book's); value: clamp each to [-clip, clip] (char-rnn's). */
+  clipMode?: 'norm' | 'value';
+  /** The learning rate of each step from the step count and the completed epochs. */
+  schedule?: (step: number, epochs: number) => number;
+  /** Stop when the validation perplexity has not improved for this many epochs. */
+  earlyStop?: number;
   /** Skip (and count) updates whose loss or gradient is not finite, instead of stopping. */
   skipNonFinite?: boolean;
   onEpoch?: (m: EpochMetrics) => void;
@@ -64,7 +76,7 @@ export class NonFiniteError extends Error {
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export function initialState(rng: Rng): TrainState {
-  return { epoch: 0, batch: 0, step: 0, rngEpoch: rng.state(), rng: rng.state(), lossSum: 0, tokens: 0, seconds: 0, skipped: 0 };
+  return { epoch: 0, batch: 0, step: 0, rngEpoch: rng.state(), rng: rng.state(), lossSum: 0, tokens: 0, seconds: 0, skipped: 0, gradNormSum: 0 };
 }
 
 export class Trainer {
@@ -84,15 +96,25 @@ export class Trainer {
    * one loaded from a checkpoint, with `rng` at state.rng). The event loop runs
    * between batches. `state` is updated in place after every batch.
    */
-  async fit(model: LanguageModel, data: DataModule, optimizer: Optimizer, rng: Rng, state: TrainState = initialState(rng)): Promise<{ stopped: boolean }> {
+  async fit(model: LanguageModel, data: DataModule, optimizer: Optimizer, rng: Rng, state: TrainState = initialState(rng)): Promise<{ stopped: boolean; early?: boolean }> {
     while (state.epoch < this.opts.epochs) {
       const m = await this.fitEpoch(model, data, optimizer, rng, state);
       if (!m) return { stopped: true };
       this.history.push(m);
       this.opts.onEpoch?.(m);
       if (this.stopRequested) return { stopped: true };
+      if (this.shouldStopEarly()) return { stopped: false, early: true };
     }
     return { stopped: false };
+  }
+
+  /** No improvement of the validation perplexity over the last opts.earlyStop epochs. */
+  shouldStopEarly(): boolean {
+    const p = this.opts.earlyStop;
+    if (!p || this.history.length <= p) return false;
+    const best = Math.min(...this.history.map((h) => h.valPpl));
+    const recent = Math.min(...this.history.slice(-p).map((h) => h.valPpl));
+    return recent > best;
   }
 
   /** Runs the rest of the current epoch; returns its metrics, or null when stopped part-way. */
@@ -100,7 +122,7 @@ export class Trainer {
     const epoch = state.epoch + 1;
     if (state.batch === 0) {
       state.rngEpoch = rng.state();
-      Object.assign(state, { lossSum: 0, tokens: 0, seconds: 0, skipped: 0 });
+      Object.assign(state, { lossSum: 0, tokens: 0, seconds: 0, skipped: 0, gradNormSum: 0 });
       model.resetState();
     }
     // The epoch's order comes from the generator as it was at the epoch's start.
@@ -108,7 +130,8 @@ export class Trainer {
     const total = data.numTrainBatches;
     let last = performance.now();
     for (const batch of data.trainBatches(order, state.batch)) {
-      const { loss, bad } = this.step(model, batch, optimizer, rng, data.carry);
+      if (this.opts.schedule) optimizer.lr = this.opts.schedule(state.step, state.epoch);
+      const { loss, bad, norm } = this.step(model, batch, optimizer, rng, data.carry);
       if (bad) {
         if (!this.opts.skipNonFinite) {
           throw new NonFiniteError(
@@ -119,6 +142,7 @@ export class Trainer {
       } else {
         const n = batch.T * batch.N;
         state.step++;
+        state.gradNormSum += norm;
         state.lossSum += loss * n;
         state.tokens += n;
       }
@@ -144,11 +168,13 @@ export class Trainer {
       tokensPerSec: state.tokens / state.seconds,
       seconds: state.seconds + (performance.now() - start) / 1000,
       skipped: state.skipped,
+      lr: optimizer.lr,
+      gradNorm: state.gradNormSum / Math.max(1, total - state.skipped),
     };
     state.epoch = epoch;
     state.batch = 0;
     state.rngEpoch = rng.state();
-    Object.assign(state, { lossSum: 0, tokens: 0, seconds: 0, skipped: 0 });
+    Object.assign(state, { lossSum: 0, tokens: 0, seconds: 0, skipped: 0, gradNormSum: 0 });
     return m;
   }
 
@@ -157,20 +183,21 @@ export class Trainer {
    * gradient or the updated weights are not finite it says which, and the
    * weights are left as they were.
    */
-  private step(model: LanguageModel, batch: Batch, optimizer: Optimizer, rng: Rng, carry: boolean): { loss: number; bad: string | null } {
+  private step(model: LanguageModel, batch: Batch, optimizer: Optimizer, rng: Rng, carry: boolean): { loss: number; bad: string | null; norm: number } {
     model.zeroGrad();
     const loss = model.forward(batch, { train: true, rng, carry });
-    if (!Number.isFinite(loss)) return { loss, bad: 'the loss' };
+    if (!Number.isFinite(loss)) return { loss, bad: 'the loss', norm: NaN };
     model.backward();
-    if (!Number.isFinite(this.clipGradients(model))) return { loss, bad: 'the gradient' };
+    const norm = this.clipGradients(model);
+    if (!Number.isFinite(norm)) return { loss, bad: 'the gradient', norm };
     const backup = (this.backup ??= model.params.slice());
     backup.set(model.params);
     optimizer.step(model.params, model.grads);
     if (!Number.isFinite(sumSquares(model.params))) {
       model.params.set(backup);
-      return { loss, bad: 'the weights' };
+      return { loss, bad: 'the weights', norm };
     }
-    return { loss, bad: null };
+    return { loss, bad: null, norm };
   }
 
   /** Mean loss and accuracy over every validation token (sequential data: from a zero state, carried). */
@@ -188,11 +215,16 @@ export class Trainer {
     return { loss: lossSum / count, accuracy: correct / count };
   }
 
-  /** Rescales all gradients so their global L2 norm is at most opts.clip; returns the norm before. */
+  /**
+   * Clips the gradients (global norm at most opts.clip, or each value within
+   * [-clip, clip] in value mode); returns the global norm before clipping.
+   */
   clipGradients(model: LanguageModel): number {
     const norm = Math.sqrt(sumSquares(model.grads));
     const { clip } = this.opts;
-    if (clip > 0 && Number.isFinite(clip) && norm > clip) scaleInPlace(model.grads, clip / norm);
+    if (!(clip > 0 && Number.isFinite(clip)) || !Number.isFinite(norm)) return norm;
+    if (this.opts.clipMode === 'value') clampInPlace(model.grads, clip);
+    else if (norm > clip) scaleInPlace(model.grads, clip / norm);
     return norm;
   }
 }

@@ -16,7 +16,7 @@ describe('deeprnn train', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split('\n');
-    expect(lines[0]).toMatch(/^epoch 1\/2 {2}train ppl \d+\.\d{3} {2}val ppl \d+\.\d{3} {2}tokens\/s \d+ {2}\d+\.\d\ds$/);
+    expect(lines[0]).toMatch(/^epoch 1\/2 {2}train ppl \d+\.\d{3} {2}val ppl \d+\.\d{3} {2}val bits \d+\.\d{3} {2}val acc \d\.\d{3} {2}lr 2 {2}grad norm \d+\.\d{3} {2}tokens\/s \d+ {2}\d+\.\d\ds$/);
     expect(lines[1]).toMatch(/^epoch 2\/2 /);
     expect(lines[2]).toMatch(/^done: train ppl .* best val ppl .*checkpoint /);
     const ck = loadCheckpoint(out);

@@ -48,6 +48,22 @@ const CALLS: Call[] = [
   { fn: 'sumSquares', args: () => [f(7)], kinds: ['f32any'] },
   { fn: 'scale', args: () => [f(7), 2], kinds: ['f32any', 'num'] },
   { fn: 'sgdStep', args: () => [f(7), f(7), 0.1], kinds: ['f32any', 'f32', 'num'] },
+  { fn: 'clipValue', args: () => [f(7), 0.5], kinds: ['f32any', 'num'] },
+  {
+    fn: 'sgdMomentumStep',
+    args: () => [f(7), f(7), f(7), 0.1, 0.9, 0, true, 0.01, false],
+    kinds: ['f32any', 'f32', 'f32', 'num', 'num', 'num', 'other', 'num', 'other'],
+  },
+  {
+    fn: 'adamStep',
+    args: () => [f(7), f(7), f(7), f(7), 1e-3, 0.9, 0.999, 1e-8, 0, 1, false],
+    kinds: ['f32any', 'f32', 'f32', 'f32', 'num', 'num', 'num', 'num', 'num', 'dim', 'other'],
+  },
+  {
+    fn: 'rmspropStep',
+    args: () => [f(7), f(7), f(7), f(7), 1e-2, 0.99, 1e-8, 0, 0],
+    kinds: ['f32any', 'f32', 'f32', 'f32', 'num', 'num', 'num', 'num', 'num'],
+  },
   { fn: 'gemm', args: () => ['scalar', false, f(6), f(10), f(15), 2, 3, 5, false], kinds: ['str', 'other', 'f32', 'f32', 'f32', 'dim', 'dim', 'dim', 'other'] },
   { fn: 'mathEval', args: () => ['scalar', 'tanh', f(5), f(5)], kinds: ['str', 'str', 'f32', 'f32any'] },
 ];

@@ -13,7 +13,7 @@ import { SHARED_DATA } from '../helpers/paths.js';
 export const BOOK: RunSettings = {
   cell: 'gru',
   layers: 2,
-  hidden: 32,
+  hidden: [32],
   dropout: 0,
   epochs: 100,
   batchSize: 1024,

@@ -26,7 +26,7 @@ function meta(over: Partial<CheckpointMeta> = {}): CheckpointMeta {
       corpus: ['x'], corpusSha1: 'abc', epochs: 1, batchSize: 2, numSteps: 3, numTrain: 4, numVal: 5, lr: 2, clip: 1, seed: 7,
       impl: 'native', skipNonFinite: false, batching: 'random', valFrac: null,
     },
-    optimizer: { kind: 'sgd', lr: 2 },
+    optimizer: { kind: 'sgd', lr: 2, steps: 0 },
     state: initialState(new Rng(1)),
     history: [],
     ...over,

@@ -27,7 +27,7 @@ function validCheckpoint(): Buffer {
       corpus: ['x'], corpusSha1: 'y', epochs: 2, batchSize: 4, numSteps: 3, numTrain: 8, numVal: 4, lr: 1, clip: 1, seed: 1,
       impl: 'native', skipNonFinite: false, batching: 'random', valFrac: null,
     },
-    optimizer: { kind: 'sgd', lr: 1 }, state: initialState(new Rng(2)), history: [],
+    optimizer: { kind: 'sgd', lr: 1, steps: 0 }, state: initialState(new Rng(2)), history: [],
   });
   return readFileSync(file);
 }

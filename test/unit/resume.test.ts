@@ -11,7 +11,7 @@ import { tmpDir } from '../helpers/tmp.js';
 const dir = tmpDir();
 
 const settings = (out: string, over: Partial<RunSettings> = {}): RunSettings => ({
-  cell: 'lstm', layers: 2, hidden: 12, dropout: 0.3, epochs: 3, batchSize: 32, numSteps: 10, numTrain: 200,
+  cell: 'lstm', layers: 2, hidden: [12], dropout: 0.3, epochs: 3, batchSize: 32, numSteps: 10, numTrain: 200,
   numVal: 50, lr: 1, clip: 1, seed: 5, impl: 'native', corpus: ['timemachine'], dataDir: SHARED_DATA, out,
   skipNonFinite: false, ...over,
 });

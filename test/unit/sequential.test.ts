@@ -86,7 +86,7 @@ describe('resume with sequential batches', () => {
   it('continues mid-epoch exactly, carried state included', async () => {
     const dir = tmpDir();
     const s = (out: string): RunSettings => ({
-      cell: 'lstm', layers: 2, hidden: 10, dropout: 0, epochs: 2, batchSize: 8, numSteps: 12, numTrain: 0, numVal: 0,
+      cell: 'lstm', layers: 2, hidden: [10], dropout: 0, epochs: 2, batchSize: 8, numSteps: 12, numTrain: 0, numVal: 0,
       valFrac: 0.1, batching: 'sequential', lr: 1, clip: 1, seed: 3, impl: 'native', corpus: ['timemachine'],
       dataDir: SHARED_DATA, out, skipNonFinite: false,
     });

@@ -1,0 +1,84 @@
+// The book's figure: train and validation perplexity against epochs, as an
+// SVG with labelled axes, ticks and a legend; several runs overlay.
+import { writeFileAtomic } from './safetensors.js';
+
+export interface PlotRun {
+  label: string;
+  epochs: { epoch: number; trainPpl: number; valPpl: number }[];
+}
+
+const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f'];
+
+/** About `n` round tick values covering [lo, hi]. */
+export function ticks(lo: number, hi: number, n = 5): number[] {
+  if (!(hi > lo)) return [lo];
+  const raw = (hi - lo) / n;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw)!;
+  const out: number[] = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
+  return out;
+}
+
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+export function renderPlot(runs: PlotRun[], title = 'perplexity'): string {
+  const W = 720;
+  const H = 440;
+  const m = { left: 64, right: 180, top: 36, bottom: 52 };
+  const pw = W - m.left - m.right;
+  const ph = H - m.top - m.bottom;
+  const points = runs.flatMap((r) => r.epochs.flatMap((e) => [e.trainPpl, e.valPpl])).filter(Number.isFinite);
+  const epochs = runs.flatMap((r) => r.epochs.map((e) => e.epoch));
+  const x0 = Math.min(1, ...epochs);
+  const x1 = Math.max(x0 + 1, ...epochs);
+  let y0 = Math.min(...points);
+  let y1 = Math.max(...points);
+  if (!Number.isFinite(y0)) [y0, y1] = [0, 1];
+  if (y1 - y0 < 1e-9) [y0, y1] = [y0 - 1, y1 + 1];
+  const pad = (y1 - y0) * 0.05;
+  [y0, y1] = [Math.max(0, y0 - pad), y1 + pad];
+  const X = (v: number) => m.left + ((v - x0) / (x1 - x0)) * pw;
+  const Y = (v: number) => m.top + ph - ((v - y0) / (y1 - y0)) * ph;
+  const f = (v: number) => v.toFixed(1);
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    `<title>${esc(title)}</title>`,
+    `<rect x="0" y="0" width="${W}" height="${H}" fill="white"/>`,
+    `<g class="axes" stroke="black" fill="none">`,
+    `<line class="x-axis" x1="${m.left}" y1="${m.top + ph}" x2="${m.left + pw}" y2="${m.top + ph}"/>`,
+    `<line class="y-axis" x1="${m.left}" y1="${m.top}" x2="${m.left}" y2="${m.top + ph}"/>`,
+    `</g>`,
+  ];
+  for (const t of ticks(x0, x1).filter((t) => Number.isInteger(t))) {
+    out.push(`<g class="x-tick"><line x1="${f(X(t))}" y1="${m.top + ph}" x2="${f(X(t))}" y2="${m.top + ph + 5}" stroke="black"/>`
+      + `<text x="${f(X(t))}" y="${m.top + ph + 18}" text-anchor="middle">${t}</text></g>`);
+  }
+  for (const t of ticks(y0, y1)) {
+    out.push(`<g class="y-tick"><line x1="${m.left - 5}" y1="${f(Y(t))}" x2="${m.left}" y2="${f(Y(t))}" stroke="black"/>`
+      + `<line x1="${m.left}" y1="${f(Y(t))}" x2="${m.left + pw}" y2="${f(Y(t))}" stroke="#ddd"/>`
+      + `<text x="${m.left - 8}" y="${f(Y(t) + 4)}" text-anchor="end">${t}</text></g>`);
+  }
+  out.push(`<text class="x-label" x="${m.left + pw / 2}" y="${H - 12}" text-anchor="middle">epoch</text>`);
+  out.push(`<text class="y-label" transform="translate(16 ${m.top + ph / 2}) rotate(-90)" text-anchor="middle">perplexity</text>`);
+  let legendY = m.top + 8;
+  runs.forEach((r, i) => {
+    const color = COLORS[i % COLORS.length]!;
+    for (const [kind, key, dash] of [['train', 'trainPpl', '6 4'], ['val', 'valPpl', '']] as const) {
+      const pts = r.epochs.filter((e) => Number.isFinite(e[key])).map((e) => `${f(X(e.epoch))},${f(Y(e[key]))}`);
+      const label = `${r.label} ${kind}`;
+      out.push(`<polyline class="series" data-label="${esc(label)}" data-points="${pts.length}" points="${pts.join(' ')}" `
+        + `fill="none" stroke="${color}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`);
+      out.push(`<g class="legend-item"><line x1="${W - m.right + 16}" y1="${legendY}" x2="${W - m.right + 44}" y2="${legendY}" `
+        + `stroke="${color}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`
+        + `<text x="${W - m.right + 50}" y="${legendY + 4}">${esc(label)}</text></g>`);
+      legendY += 20;
+    }
+  });
+  out.push('</svg>');
+  return out.join('\n') + '\n';
+}
+
+export function writePlot(file: string, runs: PlotRun[], title?: string): void {
+  writeFileAtomic(file, Buffer.from(renderPlot(runs, title)));
+}

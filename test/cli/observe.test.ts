@@ -1,0 +1,132 @@
+// Training features seen from the command line: optimizers and schedules in
+// the checkpoint and metrics, resume with optimizer state, early stopping,
+// per-layer sizes, clipping by value, the SVG plot, plot and compare.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadCheckpoint } from '../../src/io/checkpoint.js';
+import { cli, QUICK } from '../helpers/cli.js';
+import { tmpDir } from '../helpers/tmp.js';
+
+const dir = tmpDir();
+
+/** The SVG's series as {label: point count}, and its axis labels. */
+function parseSvg(svg: string) {
+  expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+  expect(svg.trim().endsWith('</svg>')).toBe(true);
+  const series = Object.fromEntries([...svg.matchAll(/<polyline class="series" data-label="([^"]+)" data-points="(\d+)" points="([^"]*)"/g)]
+    .map((m) => {
+      const pts = m[3]!.split(' ').filter(Boolean);
+      expect(pts).toHaveLength(Number(m[2]));
+      for (const p of pts) expect(p).toMatch(/^\d+(\.\d+)?,\d+(\.\d+)?$/);
+      return [m[1]!, pts.length];
+    }));
+  const labels = [...svg.matchAll(/<text class="([xy])-label"[^>]*>([^<]+)<\/text>/g)].map((m) => `${m[1]}:${m[2]}`);
+  const legend = [...svg.matchAll(/<g class="legend-item">.*?<text[^>]*>([^<]+)<\/text><\/g>/g)].map((m) => m[1]);
+  const xTicks = (svg.match(/class="x-tick"/g) ?? []).length;
+  const yTicks = (svg.match(/class="y-tick"/g) ?? []).length;
+  return { series, labels, legend, xTicks, yTicks };
+}
+
+describe('training features', () => {
+  it('Adam with a cosine schedule writes metrics and a plot, and resumes with its state', () => {
+    const out = path.join(dir, 'adam.safetensors');
+    const args = ['train', ...QUICK, '--epochs', '4', '--optimizer', 'adam', '--lr-schedule', 'cosine', '--warmup', '3', '--hidden', '20,12', '--out', out];
+    const r = cli(args);
+    expect(r.code).toBe(0);
+    const lines = readFileSync(path.join(dir, 'adam.metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.epoch)).toEqual([1, 2, 3, 4]);
+    for (const l of lines) {
+      expect(Object.keys(l)).toEqual(['epoch', 'train_loss', 'train_ppl', 'train_bits', 'val_loss', 'val_ppl', 'val_bits', 'val_acc', 'tokens_per_s', 'lr', 'grad_norm', 'seconds', 'skipped']);
+      expect(l.val_bits).toBeCloseTo(l.val_loss / Math.LN2, 12);
+      expect(l.grad_norm).toBeGreaterThan(0);
+    }
+    expect(lines[0].lr).toBeGreaterThan(lines[3].lr); // cosine decreases
+    expect(lines[0].lr).toBeLessThan(0.001 + 1e-12); // PyTorch's default lr for adam
+    expect(r.stdout).toMatch(/epoch 1\/4 {2}train ppl [\d.]+ {2}val ppl [\d.]+ {2}val bits [\d.]+ {2}val acc [\d.]+ {2}lr [\d.e-]+ {2}grad norm [\d.]+ {2}tokens\/s \d+/);
+    expect(r.stdout).toMatch(/\nval ppl [\d.]+ [▁▂▃▄▅▆▇█]{4} [\d.]+ \(best [\d.]+ at epoch \d\)\n$/);
+    const ck = loadCheckpoint(out);
+    expect(ck.meta.config.hidden).toEqual([20, 12]);
+    expect(ck.meta.optimizer.kind).toBe('adam');
+    expect(Object.keys(ck.optimizerState).sort()).toEqual(['exp_avg', 'exp_avg_sq']);
+    expect(ck.meta.schedule?.kind).toBe('cosine');
+    const svg = parseSvg(readFileSync(path.join(dir, 'adam.svg'), 'utf8'));
+    expect(svg.series).toEqual({ 'gru 20x12 train': 4, 'gru 20x12 val': 4 });
+    expect(svg.labels).toEqual(['x:epoch', 'y:perplexity']);
+    expect(svg.legend).toEqual(['gru 20x12 train', 'gru 20x12 val']);
+    expect(svg.xTicks).toBeGreaterThanOrEqual(2);
+    expect(svg.yTicks).toBeGreaterThanOrEqual(2);
+
+    // Stopped after 2 epochs and resumed: the same weights as 4 straight epochs
+    // (a schedule that does not depend on the planned number of epochs).
+    const run = ['train', ...QUICK, '--optimizer', 'rmsprop', '--momentum', '0.5', '--lr-schedule', 'exp', '--lr-decay', '0.5', '--lr-decay-after', '1', '--warmup', '3'];
+    const full = path.join(dir, 'full.safetensors');
+    const half = path.join(dir, 'half.safetensors');
+    expect(cli([...run, '--epochs', '4', '--out', full]).code).toBe(0);
+    expect(cli([...run, '--epochs', '2', '--out', half]).code).toBe(0);
+    expect(cli(['train', '--resume', half, '--epochs', '4']).code).toBe(0);
+    expect(loadCheckpoint(half).meta.history.map((m) => m.lr)).toEqual(loadCheckpoint(full).meta.history.map((m) => m.lr));
+    expect(Buffer.from(loadCheckpoint(half).model.params.buffer).equals(Buffer.from(loadCheckpoint(full).model.params.buffer))).toBe(true);
+  });
+
+  it('early stopping, clipping by value and SGD with Nesterov momentum', () => {
+    const out = path.join(dir, 'early.safetensors');
+    const r = cli(['train', ...QUICK, '--epochs', '40', '--lr', '20', '--early-stop', '2', '--clip-mode', 'value', '--clip', '0.5',
+      '--momentum', '0.9', '--nesterov', '--out', out, '--json']);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.early_stop).toBe(true);
+    expect(j.epochs).toBeLessThan(40);
+    const h = loadCheckpoint(out).meta.history.map((m) => m.valPpl);
+    const best = Math.min(...h);
+    expect(Math.min(...h.slice(-2))).toBeGreaterThan(best);
+    expect(loadCheckpoint(out).meta.clipMode).toBe('value');
+  });
+
+  it('plot overlays runs and compare trains every cell on the same budget', () => {
+    const svgFile = path.join(dir, 'both.svg');
+    const p = cli(['plot', path.join(dir, 'adam.metrics.jsonl'), path.join(dir, 'early.metrics.jsonl'), '-o', svgFile, '--json']);
+    expect(p.code).toBe(0);
+    expect(JSON.parse(p.stdout).runs.map((r: { label: string }) => r.label)).toEqual(['adam', 'early']);
+    expect(Object.keys(parseSvg(readFileSync(svgFile, 'utf8')).series)).toEqual(['adam train', 'adam val', 'early train', 'early val']);
+
+    const outDir = path.join(dir, 'cmp');
+    const c = cli(['compare', '--cells', 'gru,lstm,rnn', ...QUICK, '--out-dir', outDir, '--json']);
+    expect(c.code).toBe(0);
+    const j = JSON.parse(c.stdout);
+    expect(j.results.map((r: { cell: string }) => r.cell)).toEqual(['gru', 'lstm', 'rnn']);
+    for (const r of j.results) {
+      expect(Object.keys(r)).toEqual(['cell', 'final_val_ppl', 'best_val_ppl', 'best_epoch', 'seconds', 'tokens_per_s', 'parameters', 'checkpoint']);
+      expect(existsSync(r.checkpoint)).toBe(true);
+    }
+    expect(j.results.map((r: { parameters: number }) => r.parameters)).toEqual([3*16*(28+16+2)+3*16*(16+16+2)+28*17, 4*16*(28+16+2)+4*16*(16+16+2)+28*17, 16*(28+16+2)+16*(16+16+2)+28*17]);
+    expect(Object.keys(parseSvg(readFileSync(path.join(outDir, 'compare.svg'), 'utf8')).series)).toHaveLength(6);
+    const table = cli(['compare', '--cells', 'rnn', ...QUICK, '--epochs', '1', '--out-dir', outDir]).stdout;
+    expect(table).toMatch(/cell {6}final val ppl {2}best val ppl \(epoch\) {2}wall time {2}tokens\/s {3}parameters\nrnn {7}[\d.]+/);
+  });
+
+  it('validates the new options', () => {
+    const bad = (args: string[], msg: string) => {
+      const r = cli(['train', ...args, '--out', path.join(dir, 'never.safetensors')]);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim()).toBe(`deeprnn: error: ${msg}`);
+    };
+    bad(['--optimizer', 'lbfgs'], '--optimizer must be one of sgd|adam|adamw|rmsprop, got "lbfgs"');
+    bad(['--optimizer', 'adam', '--momentum', '0.9'], '--momentum applies to --optimizer sgd|rmsprop, not adam');
+    bad(['--betas', '0.9,0.99'], '--betas applies to --optimizer adam|adamw, not sgd');
+    bad(['--optimizer', 'adam', '--betas', '0.9'], '--betas must be two numbers in [0, 1), e.g. 0.9,0.999, got "0.9"');
+    bad(['--nesterov'], '--nesterov needs --momentum above 0 (and no dampening)');
+    bad(['--lr-schedule', 'linear'], '--lr-schedule must be one of constant|step|exp|cosine, got "linear"');
+    bad(['--lr-decay', '0'], '--lr-decay must be a number in (0, 1], got "0"');
+    bad(['--clip-mode', 'max'], '--clip-mode must be one of norm|value, got "max"');
+    bad(['--early-stop', '0'], '--early-stop must be an integer from 1 to 1000000, got "0"');
+    bad(['--hidden', '32,0'], '--hidden must be an integer from 1 to 1048576, got "0"');
+    bad(['--hidden', '32,16', '--layers', '3'], '--hidden lists 2 sizes but --layers is 3; give one size, or one per layer');
+    const p = cli(['plot', path.join(dir, 'none.jsonl'), '-o', path.join(dir, 'x.svg')]);
+    expect(p.code).toBe(2);
+    expect(p.stderr.trim()).toBe(`deeprnn: error: metrics file ${path.join(dir, 'none.jsonl')} does not exist`);
+    const c = cli(['compare', '--cells', 'gru,tree']);
+    expect(c.code).toBe(2);
+    expect(c.stderr.trim()).toBe('deeprnn: error: --cells must list cells from rnn,rnn-relu,gru,lstm, got "tree"');
+  });
+});
