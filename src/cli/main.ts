@@ -62,5 +62,12 @@ function isFileError(e: unknown): boolean {
   return code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'ENOTDIR';
 }
 
+// A reader that goes away (`deeprnn predict ... | head`) is not an error: stop writing, keep going.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+  });
+}
+
 const code = await main(process.argv);
 if (code !== 0) process.exitCode = code;

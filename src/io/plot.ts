@@ -45,6 +45,7 @@ export function renderPlot(runs: PlotRun[], title = 'perplexity'): string {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<title>${esc(title)}</title>`,
     `<rect x="0" y="0" width="${W}" height="${H}" fill="white"/>`,
+    `<text class="title" x="${m.left + pw / 2}" y="20" text-anchor="middle" font-size="14">${esc(title)}</text>`,
     `<g class="axes" stroke="black" fill="none">`,
     `<line class="x-axis" x1="${m.left}" y1="${m.top + ph}" x2="${m.left + pw}" y2="${m.top + ph}"/>`,
     `<line class="y-axis" x1="${m.left}" y1="${m.top}" x2="${m.left}" y2="${m.top + ph}"/>`,

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../../src/io/checkpoint.js';
 import { cli, QUICK } from '../helpers/cli.js';
-import { SHARED_DATA } from '../helpers/paths.js';
+import { BIN, SHARED_DATA } from '../helpers/paths.js';
+import { spawnSync } from 'node:child_process';
 import { tmpDir } from '../helpers/tmp.js';
 
 const dir = tmpDir();
@@ -84,5 +85,19 @@ describe('deeprnn predict', () => {
     const r = cli(['predict', 'the time'], { cwd });
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^the time.{20}\n$/);
+  });
+});
+
+describe('output to a closed pipe', () => {
+  it('stops writing quietly when the reader goes away', () => {
+    const dir = tmpDir();
+    const model = path.join(dir, 'm.safetensors');
+    expect(cli(['train', ...QUICK, '--epochs', '1', '--out', model]).code).toBe(0);
+    const r = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" predict "it has" --model "${model}" --num-preds 200000 | head -c 10`],
+      { encoding: 'utf8', env: { ...process.env, DEEPRNN_DATA_DIR: SHARED_DATA } });
+    expect(r.stdout.startsWith('it has')).toBe(true);
+    expect(r.stdout).toHaveLength(10);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
   });
 });
