@@ -6,7 +6,8 @@ import { Rng } from '../rng.js';
 import { gatesOf, initParams, layerInput, paramCount, paramTable, type ModelConfig } from './config.js';
 import type { EvalResult, ForwardOptions, LanguageModel } from './lm.js';
 import { Module, rnnLayerViews } from './module.js';
-import { StackedRNN, type LayerState } from './stacked-rnn.js';
+import { CarriedState } from './carry.js';
+import { StackedRNN } from './stacked-rnn.js';
 import { Workspace } from './workspace.js';
 
 export class RNNLM extends Module<Float32Array> implements LanguageModel {
@@ -17,8 +18,7 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
   private readonly dW: Float32Array;
   private readonly db: Float32Array;
   private dTop: Float32Array | null = null;
-  private carry: LayerState[] | null = null;
-  private carryN = 0;
+  private readonly carry: CarriedState<Float32Array>;
 
   /** A model with PyTorch's default initialisation drawn from `rng` (or seed 0). */
   constructor(
@@ -32,6 +32,7 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
     const rnnTable = table.filter((p) => p.name.startsWith('rnn.'));
     const rnnSize = paramCount(rnnTable);
     this.rnn = new StackedRNN(config, rnnTable, this.params.subarray(0, rnnSize), this.grads.subarray(0, rnnSize));
+    this.carry = new CarriedState(config, (n) => new Float32Array(n));
     this.W = this.param('linear.weight');
     this.b = this.param('linear.bias');
     this.dW = this.grad('linear.weight');
@@ -81,7 +82,7 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
   private runStack(batch: Batch, opts: ForwardOptions): Float32Array {
     const { T, N, inputs } = batch;
     if (!opts.carry) return this.rnn.forward(inputs, T, N, { train: opts.train, rng: opts.rng });
-    const state = this.carryFor(N);
+    const state = this.carry.for(N);
     const Y = this.rnn.forward(inputs, T, N, { train: opts.train, rng: opts.rng, initial: state });
     this.rnn.finalState().forEach((f, l) => {
       state[l]!.h.set(f.h);
@@ -90,34 +91,16 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
     return Y;
   }
 
-  private carryFor(N: number): LayerState[] {
-    if (!this.carry || this.carryN !== N) {
-      const lstm = this.config.cell === 'lstm';
-      this.carry = this.config.hidden.map((H) => ({ h: new Float32Array(N * H), c: lstm ? new Float32Array(N * H) : null }));
-      this.carryN = N;
-    }
-    return this.carry;
-  }
-
   resetState(): void {
-    for (const s of this.carry ?? []) {
-      s.h.fill(0);
-      s.c?.fill(0);
-    }
+    this.carry.reset();
   }
 
   carriedState(): Float32Array[] | null {
-    if (!this.carry) return null;
-    return [...this.carry.map((s) => s.h), ...this.carry.flatMap((s) => (s.c ? [s.c] : []))];
+    return this.carry.toArrays();
   }
 
   setCarriedState(state: Float32Array[], N: number): void {
-    const layers = this.carryFor(N);
-    const L = layers.length;
-    layers.forEach((s, l) => {
-      s.h.set(state[l]!);
-      if (s.c) s.c.set(state[L + l]!);
-    });
+    this.carry.set(state, N);
   }
 
   /** One-token-at-a-time decoding with preallocated buffers (batch 1). */

@@ -7,6 +7,7 @@ import type { Batch } from '../data/datamodule.js';
 import { Rng } from '../rng.js';
 import { gatesOf, initParams, layerInput, paramCount, paramTable, type ModelConfig } from './config.js';
 import { fillDropoutMask, type EvalResult, type ForwardOptions, type LanguageModel } from './lm.js';
+import { CarriedState } from './carry.js';
 import { Module, rnnLayerViews } from './module.js';
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
@@ -49,8 +50,7 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
   private caches: LayerCache[] = [];
   private batch: Batch | null = null;
   private dTop: Float64Array | null = null;
-  private carry: { h: Float64Array; c: Float64Array | null }[] | null = null;
-  private carryN = 0;
+  private readonly carry: CarriedState<Float64Array>;
 
   constructor(
     readonly config: ModelConfig,
@@ -60,6 +60,7 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
     const n = paramCount(table);
     super(table, new Float64Array(n), new Float64Array(n));
     initParams(this.params, config, rng);
+    this.carry = new CarriedState(config, (n) => new Float64Array(n));
     this.layers = config.hidden.map((H, l) => ({ H, I: layerInput(config, l), ...rnnLayerViews(this, l) }));
   }
 
@@ -83,33 +84,16 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
     this.dTop = null;
   }
 
-  private carryFor(N: number): { h: Float64Array; c: Float64Array | null }[] {
-    if (!this.carry || this.carryN !== N) {
-      const lstm = this.config.cell === 'lstm';
-      this.carry = this.config.hidden.map((H) => ({ h: new Float64Array(N * H), c: lstm ? new Float64Array(N * H) : null }));
-      this.carryN = N;
-    }
-    return this.carry;
-  }
-
   resetState(): void {
-    for (const s of this.carry ?? []) {
-      s.h.fill(0);
-      s.c?.fill(0);
-    }
+    this.carry.reset();
   }
 
   carriedState(): Float32Array[] | null {
-    if (!this.carry) return null;
-    return [...this.carry.map((s) => Float32Array.from(s.h)), ...this.carry.flatMap((s) => (s.c ? [Float32Array.from(s.c)] : []))];
+    return this.carry.toArrays();
   }
 
   setCarriedState(state: Float32Array[], N: number): void {
-    const layers = this.carryFor(N);
-    layers.forEach((s, l) => {
-      s.h.set(state[l]!);
-      if (s.c) s.c.set(state[layers.length + l]!);
-    });
+    this.carry.set(state, N);
   }
 
   /** Runs every layer over the whole sequence; returns the top layer's output (T, N, H). */
@@ -126,7 +110,7 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
       const extra = new Float64Array(T * N * H);
       const gx = new Float64Array(G * H);
       const gh = new Float64Array(G * H);
-      const carried = opts.carry ? this.carryFor(N)[l]! : null;
+      const carried = opts.carry ? this.carry.for(N)[l]! : null;
       const h0 = carried ? carried.h.slice() : new Float64Array(N * H);
       const c0 = carried?.c ? carried.c.slice() : new Float64Array(N * H);
       for (let n = 0; n < N; n++) {

@@ -1,0 +1,51 @@
+// The hidden (and LSTM cell) state a model carries from one sequential batch
+// to the next, per layer, for batches of width N.
+import type { ModelConfig } from './config.js';
+
+export interface CarriedLayer<A extends Float32Array | Float64Array> {
+  h: A;
+  c: A | null;
+}
+
+export class CarriedState<A extends Float32Array | Float64Array> {
+  private layers: CarriedLayer<A>[] | null = null;
+  private N = 0;
+
+  constructor(
+    private readonly config: ModelConfig,
+    private readonly alloc: (n: number) => A,
+  ) {}
+
+  /** The state for batches of width N: zeros when there was none or N changed. */
+  for(N: number): CarriedLayer<A>[] {
+    if (!this.layers || this.N !== N) {
+      const lstm = this.config.cell === 'lstm';
+      this.layers = this.config.hidden.map((H) => ({ h: this.alloc(N * H), c: lstm ? this.alloc(N * H) : null }));
+      this.N = N;
+    }
+    return this.layers;
+  }
+
+  reset(): void {
+    for (const s of this.layers ?? []) {
+      s.h.fill(0);
+      s.c?.fill(0);
+    }
+  }
+
+  /** h of every layer, then c of every layer (LSTM), as float32; null when there is none. */
+  toArrays(): Float32Array[] | null {
+    if (!this.layers) return null;
+    const f32 = (a: A) => (a instanceof Float32Array ? a : Float32Array.from(a));
+    return [...this.layers.map((s) => f32(s.h)), ...this.layers.flatMap((s) => (s.c ? [f32(s.c)] : []))];
+  }
+
+  /** Sets the state for width N from arrays as toArrays() gives them. */
+  set(state: Float32Array[], N: number): void {
+    const layers = this.for(N);
+    layers.forEach((s, l) => {
+      s.h.set(state[l]!);
+      if (s.c) s.c.set(state[layers.length + l]!);
+    });
+  }
+}
