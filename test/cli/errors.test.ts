@@ -8,9 +8,9 @@ import { tmpDir } from '../helpers/tmp.js';
 
 const dir = tmpDir();
 
-function expectUsage(args: string[], message: string) {
+async function expectUsage(args: string[], message: string) {
   const out = path.join(dir, 'never.safetensors');
-  const r = cli([...args, ...(args[0] === 'train' ? ['--out', out] : [])]);
+  const r = (await cli([...args, ...(args[0] === 'train' ? ['--out', out] : [])]));
   expect(r.code).toBe(2);
   expect(r.stdout).toBe('');
   const lines = r.stderr.trim().split('\n');
@@ -37,70 +37,70 @@ describe('train option errors', () => {
     [['--seed', '1e3'], '--seed must be an integer from 0 to 4294967295, got "1e3"'],
     [['--threads', '0'], '--threads must be an integer from 1 to 1024, got "0"'],
     [['--impl', 'gpu'], '--impl must be one of native|scratch, got "gpu"'],
-  ])('%j', (args, message) => expectUsage(['train', ...args], message));
+  ])('%j', async (args, message) => expectUsage(['train', ...args], message));
 
-  it('refuses an empty --out', () => {
-    const r = cli(['train', '--out', '']);
+  it('refuses an empty --out', async () => {
+    const r = (await cli(['train', '--out', '']));
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toBe('deeprnn: error: --out must be a file path, got ""');
   });
 
-  it('refuses unknown corpora and files', () => {
-    expectUsage(['train', '--corpus', 'nosuchbook'], '--corpus "nosuchbook" is neither a known corpus (timemachine, tinyshakespeare) nor an existing file or directory');
-    expectUsage(['train', '--corpus', dir], `--corpus "${dir}" is a directory with no non-empty .txt files`);
+  it('refuses unknown corpora and files', async () => {
+    (await expectUsage(['train', '--corpus', 'nosuchbook'], '--corpus "nosuchbook" is neither a known corpus (timemachine, tinyshakespeare) nor an existing file or directory'));
+    (await expectUsage(['train', '--corpus', dir], `--corpus "${dir}" is a directory with no non-empty .txt files`));
   });
 
-  it('refuses conflicting split and tokenizer options', () => {
-    expectUsage(['train', '--val-frac', '0.1', '--num-train', '100'], '--val-frac splits by fraction: give it or --num-train / --num-val, not both');
-    expectUsage(['train', '--val-frac', '1'], '--val-frac must be a number in (0, 1), got "1"');
-    expectUsage(['train', '--tokenizer', 'bpe'], '--tokenizer must be one of d2l|char|word, got "bpe"');
-    expectUsage(['train', '--tokenizer', 'char', '--min-freq', '3'], '--min-freq applies to the word tokenizer only, got 3 with char');
-    expectUsage(['train', '--batching', 'stateful'], '--batching must be one of random|sequential, got "stateful"');
+  it('refuses conflicting split and tokenizer options', async () => {
+    (await expectUsage(['train', '--val-frac', '0.1', '--num-train', '100'], '--val-frac splits by fraction: give it or --num-train / --num-val, not both'));
+    (await expectUsage(['train', '--val-frac', '1'], '--val-frac must be a number in (0, 1), got "1"'));
+    (await expectUsage(['train', '--tokenizer', 'bpe'], '--tokenizer must be one of d2l|char|word, got "bpe"'));
+    (await expectUsage(['train', '--tokenizer', 'char', '--min-freq', '3'], '--min-freq applies to the word tokenizer only, got 3 with char'));
+    (await expectUsage(['train', '--batching', 'stateful'], '--batching must be one of random|sequential, got "stateful"'));
   });
 
-  it('refuses data too small for the windows before training', () => {
+  it('refuses data too small for the windows before training', async () => {
     const small = path.join(dir, 'small.txt');
     writeFileSync(small, 'just a few words here');
-    expectUsage(['train', '--corpus', small, '--num-steps', '32'], 'the corpus has 21 tokens, fewer than num-steps + 1 = 33');
-    expectUsage(['train', '--num-train', '170000'], 'the corpus gives 173396 windows of 33 tokens, fewer than num-train + num-val = 175000');
-    expectUsage(['train', '--num-train', '100', '--batch-size', '101'], 'batch size 101 is larger than the 100 training windows');
+    (await expectUsage(['train', '--corpus', small, '--num-steps', '32'], 'the corpus has 21 tokens, fewer than num-steps + 1 = 33'));
+    (await expectUsage(['train', '--num-train', '170000'], 'the corpus gives 173396 windows of 33 tokens, fewer than num-train + num-val = 175000'));
+    (await expectUsage(['train', '--num-train', '100', '--batch-size', '101'], 'batch size 101 is larger than the 100 training windows'));
   });
 
-  it('refuses a corpus whose sha1 differs', () => {
+  it('refuses a corpus whose sha1 differs', async () => {
     const d = path.join(dir, 'data');
     const file = path.join(d, 'timemachine.txt');
     mkdirSync(d);
     writeFileSync(file, 'tampered');
-    const r = cli(['train', '--data-dir', d, '--out', path.join(dir, 'x.safetensors')]);
+    const r = (await cli(['train', '--data-dir', d, '--out', path.join(dir, 'x.safetensors')]));
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toMatch(new RegExp(`^deeprnn: error: ${file} has sha1 [0-9a-f]{40}, expected 090b5e7e70c295757f55df93cb0a180b9691891a; delete or replace the file$`));
   });
 
-  it('refuses unknown options and commands with exit code 2', () => {
-    const r = cli(['train', '--layer', '2']);
+  it('refuses unknown options and commands with exit code 2', async () => {
+    const r = (await cli(['train', '--layer', '2']));
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("unknown option '--layer'");
-    expect(cli(['fly']).code).toBe(2);
+    expect((await cli(['fly'])).code).toBe(2);
   });
 });
 
 describe('predict errors', () => {
-  it('refuses a missing or invalid checkpoint in one line', () => {
+  it('refuses a missing or invalid checkpoint in one line', async () => {
     const missing = path.join(dir, 'none.safetensors');
-    expectUsage(['predict', 'it has', '--model', missing], `checkpoint ${missing} does not exist (train one with "deeprnn train --out ${missing}")`);
+    (await expectUsage(['predict', 'it has', '--model', missing], `checkpoint ${missing} does not exist (train one with "deeprnn train --out ${missing}")`));
     const junk = path.join(dir, 'junk.safetensors');
     writeFileSync(junk, 'junk');
-    expectUsage(['predict', 'it has', '--model', junk], `${junk} is not a valid safetensors file: it has 4 bytes, fewer than the 8-byte header length`);
+    (await expectUsage(['predict', 'it has', '--model', junk], `${junk} is not a valid safetensors file: it has 4 bytes, fewer than the 8-byte header length`));
   });
 
-  it('validates --num-preds', () => {
-    expectUsage(['predict', 'it', '--num-preds', '-1'], '--num-preds must be an integer from 0 to 10000000, got "-1"');
+  it('validates --num-preds', async () => {
+    (await expectUsage(['predict', 'it', '--num-preds', '-1'], '--num-preds must be an integer from 0 to 10000000, got "-1"'));
   });
 });
 
 describe('version', () => {
-  it('says which kernels run', () => {
-    const r = cli(['--version']);
+  it('says which kernels run', async () => {
+    const r = (await cli(['--version']));
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^deeprnn \d+\.\d+\.\d+ \(simd (scalar|avx2|avx512); available scalar/);
   });

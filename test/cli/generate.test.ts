@@ -3,32 +3,33 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cli } from '../helpers/cli.js';
+import { SHARED_DATA } from '../helpers/paths.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const dir = tmpDir();
 const model = path.join(dir, 'ts.safetensors');
 
-beforeAll(() => {
-  const r = cli(['train', '--corpus', 'tinyshakespeare', '--cell', 'lstm', '--hidden', '32', '--epochs', '1', '--batch-size', '32',
-    '--num-steps', '32', '--batching', 'sequential', '--val-frac', '0.1', '--out', model]);
+beforeAll(async () => {
+  const r = (await cli(['train', '--corpus', 'tinyshakespeare', '--cell', 'lstm', '--hidden', '32', '--epochs', '1', '--batch-size', '32',
+    '--num-steps', '32', '--batching', 'sequential', '--val-frac', '0.1', '--out', model]));
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
 }, 120_000);
 
 describe('predict', () => {
-  it('samples with a seed, repeatably, and streams one line per sample', () => {
+  it('samples with a seed, repeatably, and streams one line per sample', async () => {
     const args = ['predict', 'ROMEO:', '--model', model, '--temperature', '1', '--num-preds', '40', '--samples', '3', '--seed', '7'];
-    const a = cli(args);
+    const a = (await cli(args));
     expect(a.code).toBe(0);
-    expect(a.stdout).toBe(cli(args).stdout);
+    expect(a.stdout).toBe((await cli(args)).stdout);
     const samples = a.stdout.split(/(?=ROMEO:)/);
     expect(samples).toHaveLength(3);
     expect(new Set(samples).size).toBe(3);
-    expect(cli([...args.slice(0, -1), '8']).stdout).not.toBe(a.stdout);
+    expect((await cli([...args.slice(0, -1), '8'])).stdout).not.toBe(a.stdout);
   });
 
-  it('prints one JSON object per sample', () => {
-    const r = cli(['predict', 'KING', '--model', model, '--temperature', '0.7', '--top-k', '5', '--samples', '2', '--json']);
+  it('prints one JSON object per sample', async () => {
+    const r = (await cli(['predict', 'KING', '--model', model, '--temperature', '0.7', '--top-k', '5', '--samples', '2', '--json']));
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.map((l) => l.sample)).toEqual([1, 2]);
     for (const l of lines) {
@@ -38,44 +39,44 @@ describe('predict', () => {
     }
   });
 
-  it('greedy equals temperature 0 equals the default', () => {
-    const g = cli(['predict', 'the ', '--model', model]).stdout;
-    expect(cli(['predict', 'the ', '--model', model, '--temperature', '0']).stdout).toBe(g);
+  it('greedy equals temperature 0 equals the default', async () => {
+    const g = (await cli(['predict', 'the ', '--model', model])).stdout;
+    expect((await cli(['predict', 'the ', '--model', model, '--temperature', '0'])).stdout).toBe(g);
   });
 
-  it('starts an empty prefix from the first-step distribution', () => {
-    const r = cli(['predict', '', '--model', model, '--num-preds', '30', '--temperature', '1', '--json']);
+  it('starts an empty prefix from the first-step distribution', async () => {
+    const r = (await cli(['predict', '', '--model', model, '--num-preds', '30', '--temperature', '1', '--json']));
     expect(r.code).toBe(0);
     expect([...JSON.parse(r.stdout).text]).toHaveLength(30);
   });
 
-  it('warns once about tokens outside the vocabulary, or refuses them with --strict', () => {
-    const r = cli(['predict', 'ROMEO ☃ ✓', '--model', model]);
+  it('warns once about tokens outside the vocabulary, or refuses them with --strict', async () => {
+    const r = (await cli(['predict', 'ROMEO ☃ ✓', '--model', model]));
     expect(r.code).toBe(0);
     expect(r.stderr.trim()).toBe('deeprnn: warning: the prefix has tokens outside the model\'s vocabulary, read as <unk>: "☃", "✓"');
-    const s = cli(['predict', 'ROMEO ☃', '--model', model, '--strict']);
+    const s = (await cli(['predict', 'ROMEO ☃', '--model', model, '--strict']));
     expect(s.code).toBe(2);
     expect(s.stderr.trim()).toBe('deeprnn: error: the prefix has tokens outside the model\'s vocabulary: "☃"');
   });
 
-  it('validates the sampling options', () => {
-    const bad = (args: string[], msg: string) => {
-      const r = cli(['predict', 'A', '--model', model, ...args]);
+  it('validates the sampling options', async () => {
+    const bad = async (args: string[], msg: string) => {
+      const r = (await cli(['predict', 'A', '--model', model, ...args]));
       expect(r.code).toBe(2);
       expect(r.stderr.trim()).toBe(`deeprnn: error: ${msg}`);
     };
-    bad(['--top-k', '3'], '--top-k needs sampling: give --temperature above 0');
-    bad(['--temperature', '-1'], '--temperature must be a number >= 0, got "-1"');
-    bad(['--temperature', '1', '--top-p', '0'], '--top-p must be a number in (0, 1], got "0"');
-    bad(['--samples', '0'], '--samples must be an integer from 1 to 100000, got "0"');
+    await bad(['--top-k', '3'], '--top-k needs sampling: give --temperature above 0');
+    await bad(['--temperature', '-1'], '--temperature must be a number >= 0, got "-1"');
+    await bad(['--temperature', '1', '--top-p', '0'], '--top-p must be a number in (0, 1], got "0"');
+    await bad(['--samples', '0'], '--samples must be an integer from 1 to 100000, got "0"');
   });
 });
 
 describe('eval', () => {
-  it('reports perplexity, bits per token and accuracy per corpus, with the checkpoint\'s tokenizer', () => {
+  it('reports perplexity, bits per token and accuracy per corpus, with the checkpoint\'s tokenizer', async () => {
     const other = path.join(dir, 'other.txt');
-    writeFileSync(other, readFileSync(path.join(process.env.DEEPRNN_TEST_DATA_DIR ?? path.resolve(__dirname, '../../../shared/data'), 'tinyshakespeare.txt'), 'utf8').slice(0, 20000));
-    const r = cli(['eval', model, '--corpus', 'tinyshakespeare', other, '--json']);
+    writeFileSync(other, readFileSync(path.join(SHARED_DATA, 'tinyshakespeare.txt'), 'utf8').slice(0, 20000));
+    const r = (await cli(['eval', model, '--corpus', 'tinyshakespeare', other, '--json']));
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j.tokenizer).toBe('char');
@@ -85,38 +86,38 @@ describe('eval', () => {
     expect(ts.perplexity).toBeLessThan(30);
     expect(ts.accuracy).toBeGreaterThan(0.1);
     expect(j.results[other].tokens).toBe(19999);
-    const table = cli(['eval', model, '--corpus', other]).stdout.split('\n');
+    const table = (await cli(['eval', model, '--corpus', other])).stdout.split('\n');
     expect(table[0]).toMatch(/^corpus\s+tokens\s+perplexity\s+bits\/token\s+accuracy$/);
   });
 
-  it('--max-ppl, --write-baseline and --baseline give a verdict for CI', () => {
+  it('--max-ppl, --write-baseline and --baseline give a verdict for CI', async () => {
     const base = path.join(dir, 'base.json');
-    expect(cli(['eval', model, '--corpus', 'tinyshakespeare', '--write-baseline', base, '--max-ppl', '1000']).code).toBe(0);
+    expect((await cli(['eval', model, '--corpus', 'tinyshakespeare', '--write-baseline', base, '--max-ppl', '1000'])).code).toBe(0);
     expect(JSON.parse(readFileSync(base, 'utf8')).results.tinyshakespeare.perplexity).toBeGreaterThan(1);
-    expect(cli(['eval', model, '--corpus', 'tinyshakespeare', '--baseline', base]).code).toBe(0);
+    expect((await cli(['eval', model, '--corpus', 'tinyshakespeare', '--baseline', base])).code).toBe(0);
     const strict = JSON.parse(readFileSync(base, 'utf8'));
     strict.results.tinyshakespeare.perplexity /= 1.5;
     const tight = path.join(dir, 'tight.json');
     writeFileSync(tight, JSON.stringify(strict));
-    const r = cli(['eval', model, '--corpus', 'tinyshakespeare', '--baseline', tight]);
+    const r = (await cli(['eval', model, '--corpus', 'tinyshakespeare', '--baseline', tight]));
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toMatch(/^deeprnn: regression: perplexity [\d.]+ on tinyshakespeare regressed from the baseline's [\d.]+ \(tolerance 0.02\)$/);
-    const m = cli(['eval', model, '--corpus', 'tinyshakespeare', '--max-ppl', '1.5']);
+    const m = (await cli(['eval', model, '--corpus', 'tinyshakespeare', '--max-ppl', '1.5']));
     expect(m.code).toBe(1);
     expect(m.stderr.trim()).toMatch(/^deeprnn: regression: perplexity [\d.]+ on tinyshakespeare exceeds --max-ppl 1.5$/);
-    const missing = cli(['eval', model, '--corpus', 'timemachine', '--baseline', base]);
+    const missing = (await cli(['eval', model, '--corpus', 'timemachine', '--baseline', base]));
     expect(missing.code).toBe(2);
     expect(missing.stderr.trim()).toBe(`deeprnn: error: --baseline ${base} has no result for corpus "timemachine"`);
     writeFileSync(path.join(dir, 'junk.json'), '{"version": 2}');
-    const junk = cli(['eval', model, '--corpus', 'timemachine', '--baseline', path.join(dir, 'junk.json')]);
+    const junk = (await cli(['eval', model, '--corpus', 'timemachine', '--baseline', path.join(dir, 'junk.json')]));
     expect(junk.code).toBe(2);
     expect(junk.stderr).toContain('is not a deeprnn baseline');
   });
 });
 
 describe('info', () => {
-  it('describes the model, its tensors, tokenizer and history', () => {
-    const j = JSON.parse(cli(['info', model, '--json']).stdout);
+  it('describes the model, its tensors, tokenizer and history', async () => {
+    const j = JSON.parse((await cli(['info', model, '--json'])).stdout);
     expect(j.cell).toBe('lstm');
     expect(j.layers).toBe(2);
     expect(j.tokenizer).toBe('char');
@@ -125,7 +126,7 @@ describe('info', () => {
     expect(j.parameters).toBe(j.tensors.reduce((a: number, t: { count: number }) => a + t.count, 0));
     expect(j.history.epochs).toBe(1);
     expect(j.format_version).toBe(1);
-    const text = cli(['info', model]).stdout;
+    const text = (await cli(['info', model])).stdout;
     expect(text).toMatch(/^checkpoint .* \(format version 1; this deeprnn reads up to 1\)\nmodel: lstm, 2 layers, hidden 32, 32, dropout 0\ntokenizer: char, vocabulary of 66\nparameters: [\d,]+\n {2}rnn.weight_ih_l0/);
   });
 });

@@ -29,10 +29,10 @@ function parseSvg(svg: string) {
 }
 
 describe('training features', () => {
-  it('Adam with a cosine schedule writes metrics and a plot, and resumes with its state', () => {
+  it('Adam with a cosine schedule writes metrics and a plot, and resumes with its state', async () => {
     const out = path.join(dir, 'adam.safetensors');
     const args = ['train', ...QUICK, '--epochs', '4', '--optimizer', 'adam', '--lr-schedule', 'cosine', '--warmup', '3', '--hidden', '20,12', '--out', out];
-    const r = cli(args);
+    const r = (await cli(args));
     expect(r.code).toBe(0);
     const lines = readFileSync(path.join(dir, 'adam.metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.map((l) => l.epoch)).toEqual([1, 2, 3, 4]);
@@ -62,17 +62,17 @@ describe('training features', () => {
     const run = ['train', ...QUICK, '--optimizer', 'rmsprop', '--momentum', '0.5', '--lr-schedule', 'exp', '--lr-decay', '0.5', '--lr-decay-after', '1', '--warmup', '3'];
     const full = path.join(dir, 'full.safetensors');
     const half = path.join(dir, 'half.safetensors');
-    expect(cli([...run, '--epochs', '4', '--out', full]).code).toBe(0);
-    expect(cli([...run, '--epochs', '2', '--out', half]).code).toBe(0);
-    expect(cli(['train', '--resume', half, '--epochs', '4']).code).toBe(0);
+    expect((await cli([...run, '--epochs', '4', '--out', full])).code).toBe(0);
+    expect((await cli([...run, '--epochs', '2', '--out', half])).code).toBe(0);
+    expect((await cli(['train', '--resume', half, '--epochs', '4'])).code).toBe(0);
     expect(loadCheckpoint(half).meta.history.map((m) => m.lr)).toEqual(loadCheckpoint(full).meta.history.map((m) => m.lr));
     expect(Buffer.from(loadCheckpoint(half).model.params.buffer).equals(Buffer.from(loadCheckpoint(full).model.params.buffer))).toBe(true);
   });
 
-  it('early stopping, clipping by value and SGD with Nesterov momentum', () => {
+  it('early stopping, clipping by value and SGD with Nesterov momentum', async () => {
     const out = path.join(dir, 'early.safetensors');
-    const r = cli(['train', ...QUICK, '--epochs', '40', '--lr', '20', '--early-stop', '2', '--clip-mode', 'value', '--clip', '0.5',
-      '--momentum', '0.9', '--nesterov', '--out', out, '--json']);
+    const r = (await cli(['train', ...QUICK, '--epochs', '40', '--lr', '20', '--early-stop', '2', '--clip-mode', 'value', '--clip', '0.5',
+      '--momentum', '0.9', '--nesterov', '--out', out, '--json']));
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j.early_stop).toBe(true);
@@ -83,15 +83,15 @@ describe('training features', () => {
     expect(loadCheckpoint(out).meta.clipMode).toBe('value');
   });
 
-  it('plot overlays runs and compare trains every cell on the same budget', () => {
+  it('plot overlays runs and compare trains every cell on the same budget', async () => {
     const svgFile = path.join(dir, 'both.svg');
-    const p = cli(['plot', path.join(dir, 'adam.metrics.jsonl'), path.join(dir, 'early.metrics.jsonl'), '-o', svgFile, '--json']);
+    const p = (await cli(['plot', path.join(dir, 'adam.metrics.jsonl'), path.join(dir, 'early.metrics.jsonl'), '-o', svgFile, '--json']));
     expect(p.code).toBe(0);
     expect(JSON.parse(p.stdout).runs.map((r: { label: string }) => r.label)).toEqual(['adam', 'early']);
     expect(Object.keys(parseSvg(readFileSync(svgFile, 'utf8')).series)).toEqual(['adam train', 'adam val', 'early train', 'early val']);
 
     const outDir = path.join(dir, 'cmp');
-    const c = cli(['compare', '--cells', 'gru,lstm,rnn', ...QUICK, '--out-dir', outDir, '--json']);
+    const c = (await cli(['compare', '--cells', 'gru,lstm,rnn', ...QUICK, '--out-dir', outDir, '--json']));
     expect(c.code).toBe(0);
     const j = JSON.parse(c.stdout);
     expect(j.results.map((r: { cell: string }) => r.cell)).toEqual(['gru', 'lstm', 'rnn']);
@@ -101,31 +101,31 @@ describe('training features', () => {
     }
     expect(j.results.map((r: { parameters: number }) => r.parameters)).toEqual([3*16*(28+16+2)+3*16*(16+16+2)+28*17, 4*16*(28+16+2)+4*16*(16+16+2)+28*17, 16*(28+16+2)+16*(16+16+2)+28*17]);
     expect(Object.keys(parseSvg(readFileSync(path.join(outDir, 'compare.svg'), 'utf8')).series)).toHaveLength(6);
-    const table = cli(['compare', '--cells', 'rnn', ...QUICK, '--epochs', '1', '--out-dir', outDir]).stdout;
+    const table = (await cli(['compare', '--cells', 'rnn', ...QUICK, '--epochs', '1', '--out-dir', outDir])).stdout;
     expect(table).toMatch(/cell {6}final val ppl {2}best val ppl \(epoch\) {2}wall time {2}tokens\/s {3}parameters\nrnn {7}[\d.]+/);
   });
 
-  it('validates the new options', () => {
-    const bad = (args: string[], msg: string) => {
-      const r = cli(['train', ...args, '--out', path.join(dir, 'never.safetensors')]);
+  it('validates the new options', async () => {
+    const bad = async (args: string[], msg: string) => {
+      const r = (await cli(['train', ...args, '--out', path.join(dir, 'never.safetensors')]));
       expect(r.code).toBe(2);
       expect(r.stderr.trim()).toBe(`deeprnn: error: ${msg}`);
     };
-    bad(['--optimizer', 'lbfgs'], '--optimizer must be one of sgd|adam|adamw|rmsprop, got "lbfgs"');
-    bad(['--optimizer', 'adam', '--momentum', '0.9'], '--momentum applies to --optimizer sgd|rmsprop, not adam');
-    bad(['--betas', '0.9,0.99'], '--betas applies to --optimizer adam|adamw, not sgd');
-    bad(['--optimizer', 'adam', '--betas', '0.9'], '--betas must be two numbers in [0, 1), e.g. 0.9,0.999, got "0.9"');
-    bad(['--nesterov'], '--nesterov needs --momentum above 0 (and no dampening)');
-    bad(['--lr-schedule', 'linear'], '--lr-schedule must be one of constant|step|exp|cosine, got "linear"');
-    bad(['--lr-decay', '0'], '--lr-decay must be a number in (0, 1], got "0"');
-    bad(['--clip-mode', 'max'], '--clip-mode must be one of norm|value, got "max"');
-    bad(['--early-stop', '0'], '--early-stop must be an integer from 1 to 1000000, got "0"');
-    bad(['--hidden', '32,0'], '--hidden must be an integer from 1 to 1048576, got "0"');
-    bad(['--hidden', '32,16', '--layers', '3'], '--hidden lists 2 sizes but --layers is 3; give one size, or one per layer');
-    const p = cli(['plot', path.join(dir, 'none.jsonl'), '-o', path.join(dir, 'x.svg')]);
+    await bad(['--optimizer', 'lbfgs'], '--optimizer must be one of sgd|adam|adamw|rmsprop, got "lbfgs"');
+    await bad(['--optimizer', 'adam', '--momentum', '0.9'], '--momentum applies to --optimizer sgd|rmsprop, not adam');
+    await bad(['--betas', '0.9,0.99'], '--betas applies to --optimizer adam|adamw, not sgd');
+    await bad(['--optimizer', 'adam', '--betas', '0.9'], '--betas must be two numbers in [0, 1), e.g. 0.9,0.999, got "0.9"');
+    await bad(['--nesterov'], '--nesterov needs --momentum above 0 (and no dampening)');
+    await bad(['--lr-schedule', 'linear'], '--lr-schedule must be one of constant|step|exp|cosine, got "linear"');
+    await bad(['--lr-decay', '0'], '--lr-decay must be a number in (0, 1], got "0"');
+    await bad(['--clip-mode', 'max'], '--clip-mode must be one of norm|value, got "max"');
+    await bad(['--early-stop', '0'], '--early-stop must be an integer from 1 to 1000000, got "0"');
+    await bad(['--hidden', '32,0'], '--hidden must be an integer from 1 to 1048576, got "0"');
+    await bad(['--hidden', '32,16', '--layers', '3'], '--hidden lists 2 sizes but --layers is 3; give one size, or one per layer');
+    const p = (await cli(['plot', path.join(dir, 'none.jsonl'), '-o', path.join(dir, 'x.svg')]));
     expect(p.code).toBe(2);
     expect(p.stderr.trim()).toBe(`deeprnn: error: metrics file ${path.join(dir, 'none.jsonl')} does not exist`);
-    const c = cli(['compare', '--cells', 'gru,tree']);
+    const c = (await cli(['compare', '--cells', 'gru,tree']));
     expect(c.code).toBe(2);
     expect(c.stderr.trim()).toBe('deeprnn: error: --cells must list cells from rnn,rnn-relu,gru,lstm, got "tree"');
   });

@@ -1,15 +1,15 @@
 // The README's library example runs as written (with the shared data folder
 // in place of /path/to/data), importing the package by its name.
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
+import { run } from '../helpers/cli.js';
 import { ROOT, SHARED_DATA } from '../helpers/paths.js';
 
 const dir = path.join(ROOT, 'test', '.tmp-readme');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-it('runs the library example', () => {
+it('runs the library example', async () => {
   const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
   const code = /```js\n([\s\S]*?)```/.exec(readme)?.[1];
   expect(code).toBeDefined();
@@ -17,9 +17,9 @@ it('runs the library example', () => {
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'example.mjs');
   writeFileSync(file, code!.replace("'/path/to/data'", JSON.stringify(SHARED_DATA)));
-  const r = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 120_000 });
+  const r = await run(process.execPath, [file]);
   expect(r.stderr).toBe('');
-  expect(r.status).toBe(0);
+  expect(r.code).toBe(0);
   const lines = r.stdout.trim().split('\n');
   expect(lines).toHaveLength(11);
   expect(lines[0]).toMatch(/^1 \d+\.\d+$/);

@@ -37,7 +37,7 @@ const weights = (file: string) => Buffer.from(loadCheckpoint(file).model.params.
 describe('signals', () => {
   it('SIGINT saves, says how to resume, exits 130; the resumed run matches an uninterrupted one', async () => {
     const full = path.join(dir, 'full.safetensors');
-    expect(cli(['train', ...RUN, '--epochs', '6', '--out', full]).code).toBe(0);
+    expect((await cli(['train', ...RUN, '--epochs', '6', '--out', full])).code).toBe(0);
     const out = path.join(dir, 'int.safetensors');
     const r = await interrupted([...RUN, '--epochs', '6', '--out', out], ['SIGINT']);
     expect(r.code).toBe(130);
@@ -45,7 +45,7 @@ describe('signals', () => {
     expect(r.stderr).toContain(`; checkpoint ${out}; resume with: deeprnn train --resume ${out}`);
     const state = loadCheckpoint(out).meta.state;
     expect(state.epoch).toBeLessThan(6);
-    const again = cli(['train', '--resume', out, '--json']);
+    const again = (await cli(['train', '--resume', out, '--json']));
     expect(again.code).toBe(0);
     const j = JSON.parse(again.stdout);
     expect(j.epochs).toBe(6);
@@ -74,11 +74,11 @@ describe('signals', () => {
     expect(loadCheckpoint(out).meta.state.epoch).toBeGreaterThanOrEqual(1);
   });
 
-  it('refuses run settings next to --resume', () => {
-    const r = cli(['train', '--resume', path.join(dir, 'full.safetensors'), '--lr', '0.5']);
+  it('refuses run settings next to --resume', async () => {
+    const r = (await cli(['train', '--resume', path.join(dir, 'full.safetensors'), '--lr', '0.5']));
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toBe("deeprnn: error: --lr cannot be given with --resume: the run's settings come from the checkpoint");
-    const m = cli(['train', '--resume', path.join(dir, 'missing.safetensors')]);
+    const m = (await cli(['train', '--resume', path.join(dir, 'missing.safetensors')]));
     expect(m.code).toBe(2);
     expect(m.stderr).toMatch(/checkpoint .*missing.safetensors does not exist/);
   });

@@ -3,17 +3,16 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../../src/io/checkpoint.js';
-import { cli, QUICK } from '../helpers/cli.js';
+import { cli, QUICK, run } from '../helpers/cli.js';
 import { BIN, SHARED_DATA } from '../helpers/paths.js';
-import { spawnSync } from 'node:child_process';
 import { tmpDir } from '../helpers/tmp.js';
 
 const dir = tmpDir();
 
 describe('deeprnn train', () => {
-  it('prints one line per epoch when stdout is not a terminal and writes a checkpoint', () => {
+  it('prints one line per epoch when stdout is not a terminal and writes a checkpoint', async () => {
     const out = path.join(dir, 'plain.safetensors');
-    const r = cli(['train', ...QUICK, '--out', out]);
+    const r = (await cli(['train', ...QUICK, '--out', out]));
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split('\n');
@@ -27,9 +26,9 @@ describe('deeprnn train', () => {
     expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
   });
 
-  it('with --json prints only one JSON object on stdout', () => {
+  it('with --json prints only one JSON object on stdout', async () => {
     const out = path.join(dir, 'json.safetensors');
-    const r = cli(['train', ...QUICK, '--cell', 'lstm', '--layers', '3', '--dropout', '0.2', '--out', out, '--json', '--threads', '1']);
+    const r = (await cli(['train', ...QUICK, '--cell', 'lstm', '--layers', '3', '--dropout', '0.2', '--out', out, '--json', '--threads', '1']));
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split('\n');
     expect(lines).toHaveLength(1);
@@ -43,21 +42,21 @@ describe('deeprnn train', () => {
     expect(loadCheckpoint(out).meta.config.hidden).toEqual([16, 16, 16]);
   });
 
-  it('gives the same result with the same seed, and the scratch implementation agrees', () => {
-    const run = (impl: string, seed: string) =>
-      JSON.parse(cli(['train', ...QUICK, '--epochs', '1', '--hidden', '8', '--impl', impl, '--seed', seed, '--out', path.join(dir, `${impl}${seed}.safetensors`), '--json']).stdout);
-    const a = run('native', '1');
-    expect(run('native', '1').val_ppl).toBe(a.val_ppl);
-    expect(run('native', '2').val_ppl).not.toBe(a.val_ppl);
-    const s = run('scratch', '1');
+  it('gives the same result with the same seed, and the scratch implementation agrees', async () => {
+    const run = async (impl: string, seed: string) =>
+      JSON.parse((await cli(['train', ...QUICK, '--epochs', '1', '--hidden', '8', '--impl', impl, '--seed', seed, '--out', path.join(dir, `${impl}${seed}.safetensors`), '--json'])).stdout);
+    const a = await run('native', '1');
+    expect((await run('native', '1')).val_ppl).toBe(a.val_ppl);
+    expect((await run('native', '2')).val_ppl).not.toBe(a.val_ppl);
+    const s = await run('scratch', '1');
     expect(Math.abs(s.val_ppl - a.val_ppl) / a.val_ppl).toBeLessThan(1e-4);
   });
 
-  it('trains on a local text file', () => {
+  it('trains on a local text file', async () => {
     const file = path.join(dir, 'book.txt');
     writeFileSync(file, readFileSync(path.join(SHARED_DATA, 'timemachine.txt'), 'utf8').slice(0, 30_000));
     const out = path.join(dir, 'local.safetensors');
-    const r = cli(['train', ...QUICK, '--epochs', '1', '--corpus', file, '--out', out, '--json']);
+    const r = (await cli(['train', ...QUICK, '--epochs', '1', '--corpus', file, '--out', out, '--json']));
     expect(r.code).toBe(0);
     expect(loadCheckpoint(out).meta.training.corpus).toEqual([file]);
     expect(loadCheckpoint(out).meta.tokenizer.kind).toBe('char');
@@ -65,39 +64,38 @@ describe('deeprnn train', () => {
 });
 
 describe('deeprnn predict', () => {
-  it("prints the prefix and 20 greedily predicted characters", () => {
+  it("prints the prefix and 20 greedily predicted characters", async () => {
     const model = path.join(dir, 'plain.safetensors');
-    const r = cli(['predict', 'it has', '--model', model]);
+    const r = (await cli(['predict', 'it has', '--model', model]));
     expect(r.code).toBe(0);
     const text = r.stdout.replace(/\n$/, '');
     expect(text.startsWith('it has')).toBe(true);
     expect(text).toHaveLength(26);
     expect(text).toMatch(/^[a-z <unk>]+$/);
-    const j = JSON.parse(cli(['predict', 'It Has', '--model', model, '--json', '--num-preds', '5']).stdout);
+    const j = JSON.parse((await cli(['predict', 'It Has', '--model', model, '--json', '--num-preds', '5'])).stdout);
     expect(j.prefix).toBe('It Has');
     expect(j.text).toBe(text.slice(0, 11));
   });
 
-  it('reads the default checkpoint path that train writes', () => {
+  it('reads the default checkpoint path that train writes', async () => {
     const cwd = tmpDir();
-    expect(cli(['train', ...QUICK, '--epochs', '1'], { cwd }).code).toBe(0);
+    expect((await cli(['train', ...QUICK, '--epochs', '1'], { cwd })).code).toBe(0);
     expect(existsSync(path.join(cwd, 'checkpoints', 'deeprnn.safetensors'))).toBe(true);
-    const r = cli(['predict', 'the time'], { cwd });
+    const r = (await cli(['predict', 'the time'], { cwd }));
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^the time.{20}\n$/);
   });
 });
 
 describe('output to a closed pipe', () => {
-  it('stops writing quietly when the reader goes away', () => {
+  it('stops writing quietly when the reader goes away', async () => {
     const dir = tmpDir();
     const model = path.join(dir, 'm.safetensors');
-    expect(cli(['train', ...QUICK, '--epochs', '1', '--out', model]).code).toBe(0);
-    const r = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" predict "it has" --model "${model}" --num-preds 200000 | head -c 10`],
-      { encoding: 'utf8', env: { ...process.env, DEEPRNN_DATA_DIR: SHARED_DATA } });
+    expect((await cli(['train', ...QUICK, '--epochs', '1', '--out', model])).code).toBe(0);
+    const r = await run('bash', ['-c', `"${process.execPath}" "${BIN}" predict "it has" --model "${model}" --num-preds 200000 | head -c 10`]);
     expect(r.stdout.startsWith('it has')).toBe(true);
     expect(r.stdout).toHaveLength(10);
     expect(r.stderr).toBe('');
-    expect(r.status).toBe(0);
+    expect(r.code).toBe(0);
   });
 });

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { BIN, SHARED_DATA } from './paths.js';
 
 export interface CliResult {
@@ -7,15 +7,33 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs bin/deeprnn with the shared corpora as its data directory. */
-export function cli(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): CliResult {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    cwd: opts.cwd,
-    env: { ...process.env, DEEPRNN_DATA_DIR: SHARED_DATA, ...opts.env },
-    encoding: 'utf8',
-    timeout: 300_000,
+/**
+ * Runs bin/deeprnn with the shared corpora as its data directory. Asynchronous,
+ * so the test worker stays responsive to vitest while a long command runs.
+ */
+export function cli(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
+  return run(process.execPath, [BIN, ...args], opts);
+}
+
+/** Runs a program (with DEEPRNN_DATA_DIR at the shared corpora) without blocking the worker. */
+export function run(file: string, args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, {
+      cwd: opts.cwd,
+      env: { ...process.env, DEEPRNN_DATA_DIR: SHARED_DATA, ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
   });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** A quick training configuration (seconds, not minutes). */
