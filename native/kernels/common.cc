@@ -10,18 +10,25 @@ void transpose(float* out, const float* in, long rows, long cols) {
     for (long c = 0; c < cols; ++c) out[c * rows + r] = in[r * cols + c];
 }
 
-// db(cols) += sum_r X(r, cols)
+// db(cols) += sum_r X(r, cols): rows summed in fixed chunks of 256 (in
+// parallel), then the chunks in order, so the result does not depend on threads.
 void colsum_add(float* db, const float* X, long rows, long cols) {
-  const long block = 64;
-  const long nblocks = (cols + block - 1) / block;
-  DEEPRNN_PARALLEL_FOR(rows * cols >= kParallelWork && nblocks > 1)
-  for (long b = 0; b < nblocks; ++b) {
-    const long c0 = b * block, c1 = c0 + block < cols ? c0 + block : cols;
-    for (long r = 0; r < rows; ++r) {
-      const float* x = X + r * cols;
-      for (long c = c0; c < c1; ++c) db[c] += x[c];
+  const long chunk = 256;
+  const long nchunks = (rows + chunk - 1) / chunk;
+  float* partial = new float[nchunks * cols];
+  DEEPRNN_PARALLEL_FOR(rows * cols >= kParallelWork && nchunks > 1)
+  for (long c = 0; c < nchunks; ++c) {
+    float* __restrict p = partial + c * cols;
+    for (long j = 0; j < cols; ++j) p[j] = 0.0f;
+    const long r1 = (c + 1) * chunk < rows ? (c + 1) * chunk : rows;
+    for (long r = c * chunk; r < r1; ++r) {
+      const float* __restrict x = X + r * cols;
+      for (long j = 0; j < cols; ++j) p[j] += x[j];
     }
   }
+  for (long c = 0; c < nchunks; ++c)
+    for (long j = 0; j < cols; ++j) db[j] += partial[c * cols + j];
+  delete[] partial;
 }
 
 }  // namespace deeprnn
