@@ -182,9 +182,9 @@ export async function runTraining(s: RunSettings, hooks: RunHooks = {}, resumeFr
   }
   const optimizer = makeOptimizer({ ...(s.optimizer ?? { kind: 'sgd' }), lr: s.lr });
   if (ck) optimizer.loadState(ck.optimizerState, ck.meta.optimizer.steps);
-  const schedule: ScheduleSettings | undefined = s.schedule && s.schedule.kind !== 'constant' || (s.schedule?.warmup ?? 0) > 0
-    ? { ...s.schedule!, lr: s.lr }
-    : undefined;
+  // A constant rate without warm-up needs no schedule: the optimizer keeps s.lr.
+  const scheduled = s.schedule && (s.schedule.kind !== 'constant' || s.schedule.warmup > 0);
+  const schedule: ScheduleSettings | undefined = scheduled ? { ...s.schedule!, lr: s.lr } : undefined;
   const totalSteps = s.epochs * data.numTrainBatches;
   const training: TrainingSettings = {
     corpus: s.corpus, corpusSha1: sha1, epochs: s.epochs, batchSize: s.batchSize, numSteps: s.numSteps,
