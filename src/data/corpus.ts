@@ -103,7 +103,7 @@ export function download(url: string, dest: string, redirects = 5, timeoutMs = 6
       res.on('error', reject);
     });
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`download of ${url} timed out after ${timeoutMs / 1000} s`)));
-    req.on('error', (err) => reject(new Error(`download of ${url} failed: ${err.message}`)));
+    req.on('error', (err) => reject(err.message.startsWith('download of ') ? err : new Error(`download of ${url} failed: ${err.message}`)));
   });
 }
 

@@ -78,6 +78,7 @@ describe('safetensors', () => {
     expect(bad({ a: { dtype: 'F32', shape: [2], data_offsets: [8, 16] } })).toThrow('bytes 0..8 of the data belong to no tensor');
     expect(bad({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } })).toThrow('the file has 8 bytes after the last tensor');
     expect(bad({ __metadata__: { a: 1 } })).toThrow('__metadata__ must map strings to strings');
+    expect(bad([1, 2])).toThrow('the header is not a JSON object');
   });
 });
 
@@ -167,5 +168,13 @@ describe('checkpoints', () => {
     expect(load('m10', { ...base, version: 0 })).toThrow('format version 0 is invalid');
     expect(load('m11', [])).toThrow('the "deeprnn" metadata is not an object');
     expect(load('m12', { ...base, config: { ...config, hidden: Array(65).fill(1) } })).toThrow('must be a list of 1 to 64 positive integers');
+    expect(load('m14', { ...base, config: undefined })).toThrow('no model config');
+    expect(load('m15', { ...base, training: { ...base.training, corpus: 'x' } })).toThrow('training.corpus must be a list of corpus names or paths');
+    expect(load('m16', { ...base, training: { ...base.training, corpusSha1: 3 } })).toThrow('training.corpusSha1 must be a string');
+    expect(load('m17', { ...base, state: undefined })).toThrow('no trainer state');
+    expect(load('m18', { ...base, history: {} })).toThrow('history must be an array');
+    expect(load('m19', { ...base, history: [3], state: { ...base.state, epoch: 1 } })).toThrow('history[0] is not an object');
+    expect(load('m20', { ...base, optimizer: { kind: 'adam', lr: 1, steps: 0, betas: [0.9, 1.5] } })).toThrow('optimizer.betas must be two numbers in [0, 1)');
+    expect(load('m21', { ...base, schedule: { kind: 'linear' } })).toThrow('schedule must be an object with a "kind" of constant, step, exp, cosine');
   });
 });

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { corpusRegistry, ensureCorpus, readCorpus, resolveCorpora, resolveDataDir, type CorpusEntry } from '../../src/data/corpus.js';
+import { corpusRegistry, download, ensureCorpus, readCorpus, resolveCorpora, resolveDataDir, type CorpusEntry } from '../../src/data/corpus.js';
 import { loadCorpusTokens, readCorpusText } from '../../src/data/load.js';
 import { SHARED_DATA } from '../helpers/paths.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -24,6 +24,8 @@ beforeAll(async () => {
     if (req.url === '/timemachine.txt') res.end(body);
     else if (req.url === '/moved/timemachine.txt') res.writeHead(302, { location: '/timemachine.txt' }).end();
     else if (req.url === '/corrupt/timemachine.txt') res.end(body.subarray(0, 1000));
+    else if (req.url === '/loop/timemachine.txt') res.writeHead(302, { location: '/loop/timemachine.txt' }).end();
+    else if (req.url === '/slow/timemachine.txt') setTimeout(() => res.end(body), 3000);
     else res.writeHead(404).end('not found');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -107,6 +109,11 @@ describe('download', () => {
     );
   });
 
+  it('gives up on redirect loops and silent servers', async () => {
+    await expect(download(`${base}/loop/timemachine.txt`, path.join(dir, 'loop.txt'))).rejects.toThrow(`download of ${base}/loop/timemachine.txt redirected too many times`);
+    await expect(download(`${base}/slow/timemachine.txt`, path.join(dir, 'slow.txt'), 5, 200)).rejects.toThrow(new RegExp(`^download of ${base}/slow/timemachine.txt timed out after 0.2 s$`));
+  });
+
   it('reports HTTP errors and unreachable servers', async () => {
     await expect(ensureCorpus(entry(`${base}/nothing.txt`), path.join(dir, 'e404'))).rejects.toThrow(`download of ${base}/nothing.txt failed: HTTP 404`);
     await expect(ensureCorpus(entry('ftp://example/timemachine.txt'), path.join(dir, 'eftp'))).rejects.toThrow('only http and https URLs are supported');
@@ -135,6 +142,7 @@ describe('resolveCorpora and loading', () => {
     expect([...readCorpus(sources)].join('')).toBe('first book\nsecond book\nfirst book');
     expect(await readCorpusText([books], dir)).toBe('first book\nsecond book');
     const nope = path.join(dir, 'nope.txt');
+    await expect(resolveCorpora([], dir)).rejects.toThrow('--corpus needs at least one name or file');
     await expect(resolveCorpora([nope], dir)).rejects.toThrow(`--corpus "${nope}" is neither a known corpus (timemachine, tinyshakespeare) nor an existing file or directory`);
     const bare = path.join(dir, 'bare');
     mkdirSync(bare);

@@ -107,6 +107,7 @@ describe('Vocab', () => {
     expect(() => new Vocab(['a'])).toThrow('vocabulary has no "<unk>" token');
     expect(() => tokenizerFromJSON({ kind: 'bpe', tokens: [UNK] })).toThrow('unknown tokenizer kind "bpe" (expected one of d2l, char, word)');
     expect(() => tokenizerFromJSON({ kind: 'd2l' })).toThrow('tokenizer must be an object');
+    expect(() => Vocab.build('ab').token(7)).toThrow('token id 7 is outside the vocabulary of 3');
   });
 });
 

@@ -1,0 +1,66 @@
+// The remaining user-facing messages, each asserted.
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cli, QUICK } from '../helpers/cli.js';
+import { tmpDir } from '../helpers/tmp.js';
+
+const dir = tmpDir();
+const line = async (args: string[], env?: Record<string, string>) => {
+  const r = await cli(args, { env });
+  return { code: r.code, err: r.stderr.trim() };
+};
+
+describe('messages', () => {
+  it('train: --save-every and sequential batching that the text cannot hold', async () => {
+    expect(await line(['train', '--save-every', '5x'])).toEqual({
+      code: 2, err: 'deeprnn: error: --save-every must be a number of epochs (e.g. 5) or of steps (e.g. 200s), got "5x"',
+    });
+    expect(await line(['train', '--batching', 'sequential', '--num-train', '170000', '--num-val', '3400', '--out', path.join(dir, 'n.safetensors')])).toEqual({
+      code: 2, err: 'deeprnn: error: sequential batching needs num-train + num-val + 2 * num-steps = 173464 tokens, the corpus has 173428',
+    });
+  });
+
+  it('eval: a missing baseline and a text too short to score', async () => {
+    const model = path.join(dir, 'm.safetensors');
+    expect((await cli(['train', ...QUICK, '--epochs', '1', '--out', model])).code).toBe(0);
+    const missing = path.join(dir, 'none.json');
+    expect(await line(['eval', model, '--corpus', 'timemachine', '--baseline', missing])).toEqual({
+      code: 2, err: `deeprnn: error: --baseline ${missing} does not exist (write one with --write-baseline)`,
+    });
+    const one = path.join(dir, 'one.txt');
+    writeFileSync(one, 'a');
+    expect(await line(['eval', model, '--corpus', one])).toEqual({
+      code: 2, err: 'deeprnn: error: the text has 1 token(s); evaluation needs at least 2',
+    });
+  });
+
+  it('plot: the output name and malformed metrics files', async () => {
+    const metrics = path.join(dir, 'bad.metrics.jsonl');
+    writeFileSync(metrics, '{"epoch": 1, "val_ppl": 3}\nnot json\n');
+    expect(await line(['plot', metrics, '-o', path.join(dir, 'x.png')])).toEqual({
+      code: 2, err: `deeprnn: error: --out must name an .svg file, got "${path.join(dir, 'x.png')}"`,
+    });
+    expect(await line(['plot', metrics, '-o', path.join(dir, 'x.svg')])).toEqual({
+      code: 2, err: `deeprnn: error: metrics file ${metrics}: line 2 is not JSON`,
+    });
+    writeFileSync(metrics, '{"epoch": 0}\n');
+    expect((await line(['plot', metrics, '-o', path.join(dir, 'x.svg')])).err).toBe(`deeprnn: error: metrics file ${metrics}: line 1 has no valid "epoch"`);
+    writeFileSync(metrics, '\n');
+    expect((await line(['plot', metrics, '-o', path.join(dir, 'x.svg')])).err).toBe(`deeprnn: error: metrics file ${metrics} has no epochs`);
+  });
+
+  it('bench: unknown configurations and thread lists', async () => {
+    expect(await line(['bench', '--configs', 'A,Z', '--no-torch'])).toEqual({ code: 2, err: 'deeprnn: error: --configs must list names from A,B,C,D, got "Z"' });
+    expect(await line(['bench', '--threads', ',', '--no-torch'])).toEqual({ code: 2, err: 'deeprnn: error: --threads must be a comma-separated list, got ","' });
+  });
+
+  it('a missing addon says how to rebuild it', async () => {
+    const gone = path.join(dir, 'nowhere', 'deeprnn.node');
+    const r = await line(['train', '--epochs', '1'], { DEEPRNN_ADDON: gone });
+    expect(r.code).toBe(1);
+    expect(r.err).toBe(`deeprnn: error: deeprnn: the native addon is missing at ${gone}; build it with "npm run build:native" (needs cmake and a C++ compiler)`);
+    const v = await cli(['--version'], { env: { DEEPRNN_ADDON: gone } });
+    expect(v.stdout).toMatch(/^deeprnn \d+\.\d+\.\d+ \(native addon unavailable: /);
+  });
+});
