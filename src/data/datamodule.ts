@@ -45,9 +45,6 @@ export interface DataOptions {
   batching?: Batching;
 }
 
-/** Kept for the book's name: the window options without a fraction. */
-export type WindowOptions = Pick<DataOptions, 'numSteps' | 'numTrain' | 'numVal' | 'batchSize'>;
-
 export function makeDataModule(tokens: TokenArray | Int32Array, o: DataOptions): DataModule {
   return o.batching === 'sequential' ? new SequentialDataModule(tokens, o) : new WindowDataModule(tokens, o);
 }

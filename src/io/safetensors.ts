@@ -1,7 +1,7 @@
 // safetensors: 8-byte little-endian header length, a JSON header
 // {name: {dtype, shape, data_offsets}, "__metadata__": {str: str}}, then the
 // tensor bytes. Written atomically; read with every field checked.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
 
@@ -133,10 +133,6 @@ export function writeFileAtomic(file: string, data: Buffer): void {
   } catch {
     // Some filesystems cannot fsync a directory; the rename itself is done.
   }
-}
-
-export function readSafetensors(file: string): SafetensorsFile {
-  return decodeSafetensors(readFileSync(file), file);
 }
 
 function isLittleEndian(): boolean {

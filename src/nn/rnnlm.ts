@@ -48,7 +48,7 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
    * gradient is computed in the same pass (fused) and backward() completes it.
    */
   forward(batch: Batch, opts: ForwardOptions): number {
-    const { T, N, inputs, targets } = batch;
+    const { T, N, targets } = batch;
     const M = T * N;
     const V = this.config.vocabSize;
     const H = this.top;

@@ -17,7 +17,7 @@ import { formatBytes, trainingBytes } from '../nn/memory.js';
 import { RNNLM } from '../nn/rnnlm.js';
 import { RNNLMScratch } from '../nn/scratch.js';
 import { Rng } from '../rng.js';
-import { DEFAULT_LR, makeOptimizer, type OptimizerSettings } from './optim.js';
+import { makeOptimizer, type OptimizerSettings } from './optim.js';
 import { learningRate, type ScheduleSettings } from './schedule.js';
 import { appendMetrics, metricsPath, plotPath } from './metrics.js';
 import { writePlot } from '../io/plot.js';
