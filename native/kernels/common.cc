@@ -15,7 +15,7 @@ void transpose(float* out, const float* in, long rows, long cols) {
 void colsum_add(float* db, const float* X, long rows, long cols) {
   const long chunk = 256;
   const long nchunks = (rows + chunk - 1) / chunk;
-  float* partial = new float[nchunks * cols];
+  float* partial = thread_buffer<float>(nchunks * cols);
   DEEPRNN_PARALLEL_FOR(rows * cols >= kParallelWork && nchunks > 1)
   for (long c = 0; c < nchunks; ++c) {
     float* __restrict p = partial + c * cols;
@@ -28,7 +28,6 @@ void colsum_add(float* db, const float* X, long rows, long cols) {
   }
   for (long c = 0; c < nchunks; ++c)
     for (long j = 0; j < cols; ++j) db[j] += partial[c * cols + j];
-  delete[] partial;
 }
 
 }  // namespace deeprnn

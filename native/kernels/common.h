@@ -2,11 +2,23 @@
 // T=steps, N=batch, I=input, H=hidden, G=gates (1 rnn, 3 gru, 4 lstm), V=vocab, M=rows
 #pragma once
 
+#include <cstddef>
+#include <vector>
+
 namespace deeprnn {
 
 enum class Cell { RNN_TANH, RNN_RELU, GRU, LSTM };
 
 inline int cell_gates(Cell c) { return c == Cell::GRU ? 3 : c == Cell::LSTM ? 4 : 1; }
+
+// A grow-only buffer of the calling thread, for partial sums: no allocation
+// once it is large enough (the training loop allocates nothing).
+template <typename T>
+T* thread_buffer(long n) {
+  static thread_local std::vector<T> buf;
+  if (static_cast<long>(buf.size()) < n) buf.resize(static_cast<size_t>(n));
+  return buf.data();
+}
 
 // out(cols, rows) = in(rows, cols)^T
 void transpose(float* out, const float* in, long rows, long cols);

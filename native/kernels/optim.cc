@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "kernels/common.h"
 #include "kernels/parallel.h"
 
 namespace deeprnn {
@@ -12,7 +13,7 @@ double sum_squares(const float* x, long n) {
   const long chunk = 4096;
   const long nchunks = (n + chunk - 1) / chunk;
   double total = 0.0;
-  double* partial = new double[nchunks > 0 ? nchunks : 1];
+  double* partial = thread_buffer<double>(nchunks > 0 ? nchunks : 1);
   DEEPRNN_PARALLEL_FOR(n >= kParallelWork)
   for (long c = 0; c < nchunks; ++c) {
     const long i1 = (c + 1) * chunk < n ? (c + 1) * chunk : n;
@@ -21,7 +22,6 @@ double sum_squares(const float* x, long n) {
     partial[c] = s;
   }
   for (long c = 0; c < nchunks; ++c) total += partial[c];
-  delete[] partial;
   return total;
 }
 

@@ -23,10 +23,20 @@ namespace DEEPRNN_ISA {
 static double softmax_xent(float* logits, long* hits, const int* targets, long M, long V, bool grad, float scale) {
   const long chunk = 256;
   const long nchunks = (M + chunk - 1) / chunk;
-  double partial_stack[64];
-  long hits_stack[64];
-  double* partial = nchunks <= 64 ? partial_stack : new double[nchunks];
-  long* phits = nchunks <= 64 ? hits_stack : new long[nchunks];
+  // Grow-only per-thread buffers (plain new[]: no std:: templates in per-ISA code).
+  static thread_local double* partial_buf = nullptr;
+  static thread_local long* hits_buf = nullptr;
+  static thread_local long cap = 0;
+  if (cap < nchunks) {
+    delete[] partial_buf;
+    delete[] hits_buf;
+    partial_buf = new double[nchunks];
+    hits_buf = new long[nchunks];
+    cap = nchunks;
+  }
+  // Plain pointers: inside the parallel loop a thread_local would be each thread's own.
+  double* partial = partial_buf;
+  long* phits = hits_buf;
   DEEPRNN_PARALLEL_FOR(M * V >= kParallelWork && nchunks > 1)
   for (long c = 0; c < nchunks; ++c) {
     double sum = 0.0;
@@ -79,8 +89,6 @@ static double softmax_xent(float* logits, long* hits, const int* targets, long M
     total += partial[c];
     hit += phits[c];
   }
-  if (partial != partial_stack) delete[] partial;
-  if (phits != hits_stack) delete[] phits;
   if (hits) *hits = hit;
   return total;
 }
