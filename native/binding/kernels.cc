@@ -29,6 +29,18 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// gemmNt(simd, C, A, B, M, N, K): C = A B^T with B (N, K), the generation GEMV
+Napi::Value GemmNt(const Napi::CallbackInfo& info) {
+  Args a(info, "gemmNt", 7);
+  const KernelTable* t = table_arg(a, info, 0);
+  const long M = a.dim(4, "M"), N = a.dim(5, "N"), K = a.dim(6, "K");
+  float* C = a.f32(1, "C", checked_mul(a, M, N, "M*N"));
+  const float* A = a.f32(2, "A", checked_mul(a, M, K, "M*K"));
+  const float* B = a.f32(3, "B", checked_mul(a, N, K, "N*K"));
+  t->gemm_nt_small(C, A, B, M, N, K);
+  return info.Env().Undefined();
+}
+
 // mathEval(simd, fn, y, x): y = exp | sigmoid | tanh (x)
 Napi::Value MathEval(const Napi::CallbackInfo& info) {
   Args a(info, "mathEval", 4);
@@ -47,6 +59,7 @@ Napi::Value MathEval(const Napi::CallbackInfo& info) {
 
 void register_kernels(Napi::Env env, Napi::Object exports) {
   exports.Set("gemm", Napi::Function::New(env, Gemm, "gemm"));
+  exports.Set("gemmNt", Napi::Function::New(env, GemmNt, "gemmNt"));
   exports.Set("mathEval", Napi::Function::New(env, MathEval, "mathEval"));
 }
 

@@ -40,8 +40,14 @@ void linear_backward(float* dx, float* dW, float* db, const float* dout, const f
 }
 
 // out[m, o] = W[o, tokens[m]] + b[o], gathered from contiguous rows of W^T
+// (for a few rows, from W in place)
 void embedding_forward(float* out, float* work, const int* tokens, const float* W, const float* b, long M, long V,
                        long O) {
+  if (M <= kSmallRows) {  // generation: a strided gather costs less than W^T
+    for (long m = 0; m < M; ++m)
+      for (long o = 0; o < O; ++o) out[m * O + o] = W[o * V + tokens[m]] + b[o];
+    return;
+  }
   float* WT = work;  // (V, O): row v is W[:, v] + b
   for (long o = 0; o < O; ++o)
     for (long v = 0; v < V; ++v) WT[v * O + o] = W[o * V + v] + b[o];

@@ -18,6 +18,7 @@
 #endif
 
 #include "kernels/parallel.h"
+#include "simd/math_impl.h"
 
 namespace deeprnn {
 namespace DEEPRNN_ISA {
@@ -174,33 +175,40 @@ static void gemm(float* C, const float* A, const float* B, long M, long N, long 
   }
 }
 
-// C(M,N) = A(M,K) B(N,K)^T for a few rows of A (generation: M = batch):
-// one vectorised dot product per element, B read in place (no transpose).
-// Each element's sum has the same order whatever the thread count.
+// C(M,N) = A(M,K) B(N,K)^T for a few rows of A (generation: M = batch),
+// B read in place (no transpose): a GEMV that streams B once. kNtRows rows of
+// B at a time, one full-width accumulator each (independent FMA chains and
+// as many memory streams), reduced across lanes at the end. Each element's
+// sum has the same order whatever the thread count.
+static const long kNtRows = 8;
+
+static inline float lane_sum(vf v) {
+  float s = 0.0f;
+  for (long i = 0; i < kLanes; ++i) s += v[i];
+  return s;
+}
+
 static void gemm_nt_small(float* C, const float* A, const float* B, long M, long N, long K) {
-  typedef float vf8 __attribute__((vector_size(32)));
+  const long blocks = (N + kNtRows - 1) / kNtRows;
   // A fork costs more than a few hundred thousand multiply-adds of work.
   DEEPRNN_PARALLEL_FOR(M * N * K >= 64 * kParallelWork)
-  for (long n = 0; n < N; ++n) {
-    const float* b = B + n * K;
+  for (long bk = 0; bk < blocks; ++bk) {
+    const long n0 = bk * kNtRows, cnt = N - n0 < kNtRows ? N - n0 : kNtRows;
+    const float* b[kNtRows];
+    for (long i = 0; i < kNtRows; ++i) b[i] = B + (n0 + (i < cnt ? i : 0)) * K;  // past N: repeat a row, unused
     for (long m = 0; m < M; ++m) {
       const float* a = A + m * K;
-      vf8 acc0 = {}, acc1 = {};
+      vf acc[kNtRows] = {};
       long k = 0;
-      for (; k + 16 <= K; k += 16) {
-        vf8 a0, a1, b0, b1;
-        __builtin_memcpy(&a0, a + k, 32);
-        __builtin_memcpy(&a1, a + k + 8, 32);
-        __builtin_memcpy(&b0, b + k, 32);
-        __builtin_memcpy(&b1, b + k + 8, 32);
-        acc0 += a0 * b0;
-        acc1 += a1 * b1;
+      for (; k + kLanes <= K; k += kLanes) {
+        const vf av = ld(a + k, kLanes);
+        for (long i = 0; i < kNtRows; ++i) acc[i] += av * ld(b[i] + k, kLanes);
       }
-      acc0 += acc1;
-      float sum = 0.0f;
-      for (int i = 0; i < 8; ++i) sum += acc0[i];
-      for (; k < K; ++k) sum += a[k] * b[k];
-      C[m * N + n] = sum;
+      if (k < K) {
+        const vf av = ld(a + k, K - k);
+        for (long i = 0; i < kNtRows; ++i) acc[i] += av * ld(b[i] + k, K - k);
+      }
+      for (long i = 0; i < cnt; ++i) C[m * N + n0 + i] = lane_sum(acc[i]);
     }
   }
 }

@@ -64,6 +64,7 @@ const CALLS: Call[] = [
     args: () => [f(7), f(7), f(7), f(7), 1e-2, 0.99, 1e-8, 0, 0],
     kinds: ['f32any', 'f32', 'f32', 'f32', 'num', 'num', 'num', 'num', 'num'],
   },
+  { fn: 'gemmNt', args: () => ['scalar', f(6), f(10), f(15), 2, 3, 5], kinds: ['str', 'f32', 'f32', 'f32', 'dim', 'dim', 'dim'] },
   { fn: 'gemm', args: () => ['scalar', false, f(6), f(10), f(15), 2, 3, 5, false], kinds: ['str', 'other', 'f32', 'f32', 'f32', 'dim', 'dim', 'dim', 'other'] },
   { fn: 'mathEval', args: () => ['scalar', 'tanh', f(5), f(5)], kinds: ['str', 'str', 'f32', 'f32any'] },
 ];

@@ -62,6 +62,22 @@ describe.each(isas)('%s', (isa) => {
     }
   });
 
+  it('generation GEMV (A B^T, B in place) matches float64 on ragged shapes', () => {
+    const rng = new Rng(7 + isa.length);
+    // N around the 8-row blocks, K around the vector widths, M up to the small-batch limit
+    const shapes = [[1, 1, 1], [1, 7, 15], [1, 9, 17], [1, 2048, 512], [2, 65, 33], [3, 8, 16], [4, 17, 100], [4, 31, 64]];
+    for (const [M, N, K] of shapes as [number, number, number][]) {
+      const A = random(M * K, rng);
+      const Bnt = random(N * K, rng);
+      const B = new Float32Array(K * N);  // B^T as (K, N) for the reference
+      for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) B[k * N + n] = Bnt[n * K + k]!;
+      const C = random(M * N, rng);  // overwritten, not accumulated
+      const { out, mag } = reference(false, C, A, B, M, N, K, false);
+      nat.gemmNt(isa, C, A, Bnt, M, N, K);
+      expectWithinRounding(`${isa} gemmNt ${M}x${N}x${K}`, C, out, mag, K);
+    }
+  });
+
   it('gives the same GEMM result as scalar within rounding', () => {
     const rng = new Rng(3);
     const [M, N, K] = [37, 101, 45];
