@@ -11,6 +11,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   deeprnn::register_linear(env, exports);
   deeprnn::register_optim(env, exports);
   deeprnn::register_kernels(env, exports);
+  deeprnn::register_lm(env, exports);
   return exports;
 }
 

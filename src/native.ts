@@ -76,6 +76,17 @@ export interface NativeBinding {
   /** PyTorch's RMSprop (not centered). */
   rmspropStep(params: Float32Array, squareAvg: Float32Array, buf: Float32Array, grads: Float32Array, lr: number,
     alpha: number, eps: number, weightDecay: number, momentum: number): void;
+  /**
+   * A whole model's training step over a batch of T x N tokens in chunks of
+   * `rows` windows, each chunk on one thread: grads += d(loss sum * scale)/d(params).
+   * offsets: per layer [W_ih, W_hh, b_ih, b_hh], then the output layer's [W, b].
+   * masks: null, or the dropout masks of layers 0..L-2 (T, N, H_l) one after another.
+   * state: null, or per layer h (N, H_l) then per layer c (LSTM); read as the
+   * initial state and overwritten with the final one. Returns the loss sum.
+   */
+  lmTrainChunks(cell: CellKind, L: number, hidden: Int32Array, V: number, params: Float32Array, grads: Float32Array,
+    offsets: Int32Array, inputs: Int32Array, targets: Int32Array, T: number, N: number, rows: number,
+    masks: Float32Array | null, state: Float32Array | null, scale: number): number;
   /** One instruction set's GEMM: C (M, N) (+)= A (M, K) B (K, N), or C += A^T B with A (K, M) when transA. */
   gemm(simd: string, transA: boolean, C: Float32Array, A: Float32Array, B: Float32Array,
     M: number, N: number, K: number, accumulate: boolean): void;

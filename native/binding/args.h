@@ -46,5 +46,6 @@ void register_cells(Napi::Env env, Napi::Object exports);
 void register_linear(Napi::Env env, Napi::Object exports);
 void register_optim(Napi::Env env, Napi::Object exports);
 void register_kernels(Napi::Env env, Napi::Object exports);
+void register_lm(Napi::Env env, Napi::Object exports);
 
 }  // namespace deeprnn

@@ -47,9 +47,11 @@ static void rnn_step_back(float* da, const float* dy, const float* dh, const flo
     const float* __restrict y = dy + n * H;
     const float* __restrict c = dh + n * H;
     const float* __restrict o = h + n * H;
-    for (long j = 0; j < H; ++j) {
-      const float g = y[j] + c[j];
-      d[j] = relu ? (o[j] > 0.0f ? g : 0.0f) : g * (1.0f - o[j] * o[j]);
+    for (long j = 0; j < H; j += kLanes) {
+      const long m = H - j < kLanes ? H - j : kLanes;
+      const vf g = ld(y + j, m) + ld(c + j, m);
+      const vf hv = ld(o + j, m);
+      st(d + j, relu ? (hv > 0.0f ? g : 0.0f) : g * (1.0f - hv * hv), m);
     }
   }
 }
@@ -96,19 +98,20 @@ static void gru_step_back(float* dgx, float* dgh, float* dh, const float* dy, co
     float* __restrict gx = dgx + n * G;
     float* __restrict gh = dgh + n * G;
     float* __restrict dhr = dh + n * H;
-    for (long j = 0; j < H; ++j) {
-      const float r = s[j], z = s[H + j], nn = s[2 * H + j], hn = s[3 * H + j];
-      const float g = d[j] + dhr[j];
-      const float dan = g * (1.0f - z) * (1.0f - nn * nn);
-      const float dar = dan * hn * r * (1.0f - r);
-      const float daz = g * (hp[j] - nn) * z * (1.0f - z);
-      gx[j] = dar;
-      gx[H + j] = daz;
-      gx[2 * H + j] = dan;
-      gh[j] = dar;
-      gh[H + j] = daz;
-      gh[2 * H + j] = dan * r;
-      dhr[j] = g * z;
+    for (long j = 0; j < H; j += kLanes) {
+      const long m = H - j < kLanes ? H - j : kLanes;
+      const vf r = ld(s + j, m), z = ld(s + H + j, m), nn = ld(s + 2 * H + j, m), hn = ld(s + 3 * H + j, m);
+      const vf g = ld(d + j, m) + ld(dhr + j, m);
+      const vf dan = g * (1.0f - z) * (1.0f - nn * nn);
+      const vf dar = dan * hn * r * (1.0f - r);
+      const vf daz = g * (ld(hp + j, m) - nn) * z * (1.0f - z);
+      st(gx + j, dar, m);
+      st(gx + H + j, daz, m);
+      st(gx + 2 * H + j, dan, m);
+      st(gh + j, dar, m);
+      st(gh + H + j, daz, m);
+      st(gh + 2 * H + j, dan * r, m);
+      st(dhr + j, g * z, m);
     }
   }
 }
@@ -160,15 +163,17 @@ static void lstm_step_back(float* dgx, float* dc, const float* dh, const float* 
     const float* __restrict dhr = dh + n * H;
     float* __restrict ga = dgx + n * G;
     float* __restrict dcr = dc + n * H;
-    for (long j = 0; j < H; ++j) {
-      const float ig = s[j], fg = s[H + j], gg = s[2 * H + j], og = s[3 * H + j], tc = s[5 * H + j];
-      const float g = d[j] + dhr[j];
-      const float dct = dcr[j] + g * og * (1.0f - tc * tc);
-      ga[j] = dct * gg * ig * (1.0f - ig);
-      ga[H + j] = dct * cp[j] * fg * (1.0f - fg);
-      ga[2 * H + j] = dct * ig * (1.0f - gg * gg);
-      ga[3 * H + j] = g * tc * og * (1.0f - og);
-      dcr[j] = dct * fg;
+    for (long j = 0; j < H; j += kLanes) {
+      const long m = H - j < kLanes ? H - j : kLanes;
+      const vf ig = ld(s + j, m), fg = ld(s + H + j, m), gg = ld(s + 2 * H + j, m), og = ld(s + 3 * H + j, m);
+      const vf tc = ld(s + 5 * H + j, m);
+      const vf g = ld(d + j, m) + ld(dhr + j, m);
+      const vf dct = ld(dcr + j, m) + g * og * (1.0f - tc * tc);
+      st(ga + j, dct * gg * ig * (1.0f - ig), m);
+      st(ga + H + j, dct * ld(cp + j, m) * fg * (1.0f - fg), m);
+      st(ga + 2 * H + j, dct * ig * (1.0f - gg * gg), m);
+      st(ga + 3 * H + j, g * tc * og * (1.0f - og), m);
+      st(dcr + j, dct * fg, m);
     }
   }
 }

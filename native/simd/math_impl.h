@@ -7,6 +7,10 @@
 // Included once per translation unit, that is once per instruction set.
 #pragma once
 
+#if DEEPRNN_VEC_BYTES == 64 && defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #ifndef DEEPRNN_ISA
 #error "define DEEPRNN_ISA before including math_impl.h"
 #endif
@@ -18,6 +22,31 @@ typedef float vf __attribute__((vector_size(DEEPRNN_VEC_BYTES)));
 typedef int vi __attribute__((vector_size(DEEPRNN_VEC_BYTES)));
 static const long kLanes = DEEPRNN_VEC_BYTES / 4;
 
+#if DEEPRNN_VEC_BYTES == 64 && defined(__AVX512F__)
+// len lanes from p (len == kLanes: one unaligned load; fewer: a masked load,
+// zero-padded, that touches no memory past p + len)
+static inline vf ld(const float* p, long len) {
+  if (len == kLanes) {
+    vf v;
+    __builtin_memcpy(&v, p, sizeof v);
+    return v;
+  }
+  return (vf)_mm512_maskz_loadu_ps((__mmask16)((1u << len) - 1u), p);
+}
+
+static inline void st(float* p, vf v, long len) {
+  if (len == kLanes) __builtin_memcpy(p, &v, sizeof v);
+  else _mm512_mask_storeu_ps(p, (__mmask16)((1u << len) - 1u), (__m512)v);
+}
+
+// 1 / d: a 14-bit estimate and one Newton step (relative error about 2^-23);
+// 0 for an infinite d (exp overflows to infinity at its upper clamp).
+static inline vf vrcp(vf d) {
+  const vf y = (vf)_mm512_maskz_rcp14_ps((__mmask16)0xFFFF, (__m512)d);
+  const vf r = y + y * (1.0f - d * y);
+  return y == 0.0f ? y : r;
+}
+#else
 // len lanes from p (len == kLanes: one unaligned load; fewer: zero-padded)
 static inline vf ld(const float* p, long len) {
   vf v = {};
@@ -32,6 +61,9 @@ static inline void st(float* p, vf v, long len) {
   else
     for (long i = 0; i < len; ++i) p[i] = v[i];
 }
+
+static inline vf vrcp(vf d) { return 1.0f / d; }
+#endif
 
 static inline vf splat(float x) { return vf{} + x; }
 
@@ -57,14 +89,14 @@ static inline vf vexp(vf x) {
   return p * (vf)e;  // same-size vector cast: a bit cast
 }
 
-static inline vf vsigmoid(vf x) { return 1.0f / (1.0f + vexp(-x)); }
+static inline vf vsigmoid(vf x) { return vrcp(1.0f + vexp(-x)); }
 
 // tanh(x) = sign(x) (1 - 2 / (exp(2|x|) + 1)); an odd polynomial for
 // |x| < 0.0625, where that form would cancel.
 static inline vf vtanh(vf x) {
   const vf ax = x < 0.0f ? -x : x;
   const vf e = vexp(2.0f * ax);
-  vf big = 1.0f - 2.0f / (e + 1.0f);
+  vf big = 1.0f - 2.0f * vrcp(e + 1.0f);
   big = x < 0.0f ? -big : big;
   const vf x2 = x * x;
   vf p = splat(-17.0f / 315.0f);

@@ -1,0 +1,111 @@
+// Training batches wider than one chunk run through the whole network chunk by
+// chunk in native code (RNNLM.trainInChunks / lmTrainChunks). Their loss and
+// gradients must be the whole batch's: against the float64 oracle, against the
+// unchunked native path, with dropout masks and with carried state, and
+// bitwise the same with 1 thread and with all cores.
+import { afterAll, describe, expect, it } from 'vitest';
+import { native } from '../../src/native.js';
+import { CELLS, type ModelConfig } from '../../src/nn/config.js';
+import { RNNLM } from '../../src/nn/rnnlm.js';
+import { RNNLMScratch } from '../../src/nn/scratch.js';
+import { Rng } from '../../src/rng.js';
+import { randomBatch } from '../helpers/batch.js';
+import { expectClose } from '../helpers/compare.js';
+
+const nat = native();
+const allThreads = nat.info().threads;
+afterAll(() => nat.setThreads(allThreads));
+
+/** A native model whose training batches run in chunks of 8 windows (N=37: 4 chunks of 8 and one of 5). */
+function chunked(cfg: ModelConfig, seed: number, T: number): RNNLM {
+  const m = new RNNLM(cfg, new Rng(seed));
+  m.chunkTokens = 8 * T;
+  return m;
+}
+
+function trainStep(m: RNNLM | RNNLMScratch, batch: ReturnType<typeof randomBatch>, rng?: Rng, carry = false): number {
+  m.zeroGrad();
+  const loss = m.forward(batch, { train: true, rng, carry });
+  m.backward();
+  return loss;
+}
+
+describe.each(CELLS)('%s in chunks', (cell) => {
+  it('matches the float64 oracle for 1 to 3 layers with ragged sizes', () => {
+    const r = new Rng(50);
+    for (const layers of [1, 2, 3]) {
+      const hidden = Array.from({ length: layers }, () => 3 + r.below(18));
+      const cfg: ModelConfig = { cell, vocabSize: 11, hidden, dropout: 0 };
+      const T = 3 + r.below(5);
+      const m = chunked(cfg, layers, T);
+      const ref = new RNNLMScratch(cfg, new Rng(layers));
+      ref.params.set(m.params);
+      const batch = randomBatch(T, 37, 11, 9 + layers);
+      const label = `${cell} chunked H=[${hidden}] T=${T} N=37`;
+      expectClose(`${label} loss`, [trainStep(m, batch)], [trainStep(ref, batch)], 1e-5);
+      expectClose(`${label} grads`, m.grads, ref.grads, 1e-4);
+    }
+  });
+
+  it('equals the unchunked native step within rounding, and draws the same dropout masks', () => {
+    const cfg: ModelConfig = { cell, vocabSize: 9, hidden: [12, 7, 5], dropout: 0.3 };
+    const T = 5;
+    const a = chunked(cfg, 4, T);
+    const b = new RNNLM(cfg, new Rng(4));
+    b.chunkTokens = Infinity;
+    const ref = new RNNLMScratch(cfg, new Rng(4));
+    ref.params.set(a.params);
+    const batch = randomBatch(T, 29, 9, 3);
+    const la = trainStep(a, batch, new Rng(8));
+    expectClose(`${cell} chunked vs whole loss`, [la], [trainStep(b, batch, new Rng(8))], 1e-6);
+    expectClose(`${cell} chunked vs whole grads`, a.grads, b.grads, 1e-5);
+    expectClose(`${cell} chunked vs oracle, dropout`, [la], [trainStep(ref, batch, new Rng(8))], 1e-5);
+    expectClose(`${cell} chunked vs oracle grads, dropout`, a.grads, ref.grads, 1e-4);
+    // A different mask draw changes the loss: the masks are really applied.
+    expect(Math.abs(la - trainStep(a, batch, new Rng(9)))).toBeGreaterThan(1e-5);
+  });
+
+  it('carries the state of every window across consecutive batches', () => {
+    const cfg: ModelConfig = { cell, vocabSize: 7, hidden: [9, 6], dropout: 0 };
+    const T = 4;
+    const m = chunked(cfg, 6, T);
+    const ref = new RNNLMScratch(cfg, new Rng(6));
+    ref.params.set(m.params);
+    for (let k = 0; k < 3; k++) {
+      const batch = randomBatch(T, 21, 7, 40 + k);
+      expectClose(`${cell} carried batch ${k} loss`, [trainStep(m, batch, undefined, true)], [trainStep(ref, batch, undefined, true)], 1e-5);
+      expectClose(`${cell} carried batch ${k} grads`, m.grads, ref.grads, 1e-4);
+    }
+    expectClose(`${cell} carried state`, m.carriedState()!.flatMap((a) => [...a]), ref.carriedState()!.flatMap((a) => [...a]), 1e-4);
+  });
+});
+
+describe('chunked training and threads', () => {
+  it('gives bitwise the same loss and gradients with 1 thread and with all cores', () => {
+    const cfg: ModelConfig = { cell: 'gru', vocabSize: 28, hidden: [32, 32], dropout: 0 };
+    const batch = randomBatch(32, 256, 28, 5);
+    const run = (threads: number) => {
+      nat.setThreads(threads);
+      const m = new RNNLM(cfg, new Rng(1));  // default chunks: 64 windows of 32 steps, 4 chunks
+      const loss = trainStep(m, batch);
+      return { loss, grads: Float32Array.from(m.grads) };
+    };
+    const one = run(1);
+    const all = run(Math.max(2, allThreads));
+    expect(all.loss).toBe(one.loss);
+    expect(Buffer.from(all.grads.buffer).equals(Buffer.from(one.grads.buffer))).toBe(true);
+  });
+
+  it('backward() after a chunked forward adds nothing more', () => {
+    const cfg: ModelConfig = { cell: 'lstm', vocabSize: 5, hidden: [6], dropout: 0 };
+    const m = chunked(cfg, 2, 3);
+    const batch = randomBatch(3, 20, 5, 1);
+    m.zeroGrad();
+    m.forward(batch, { train: true });
+    const after = Float32Array.from(m.grads);
+    expect(after.some((g) => g !== 0)).toBe(true);
+    m.backward();
+    expect(Float32Array.from(m.grads)).toEqual(after);
+    expect(() => m.backward()).toThrow('backward() needs a training forward() first');
+  });
+});
