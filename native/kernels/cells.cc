@@ -51,12 +51,15 @@ void over_batch_slices(long N, long work, F&& f) {
 
 void cell_forward(Cell cell, float* y, float* hT, float* cT, float* saved, float* work, const float* gx,
                   const float* h0, const float* c0, const float* whh, const float* bhh, long T, long N,
-                  long H) {
+                  long H, const float* whhT_given) {
   const long G = cell_gates(cell);
-  float* whhT = work;            // (H, G*H)
   float* gh = work + G * H * H;  // (N, G*H)
   const bool small = N <= kSmallRows;
-  if (!small) transpose(whhT, whh, G * H, H);
+  const float* whhT = whhT_given;  // (H, G*H)
+  if (!small && !whhT) {
+    transpose(work, whh, G * H, H);
+    whhT = work;
+  }
   const Recurrent rec{whh, small ? nullptr : whhT, G * H, H};
   over_batch_slices(N, T * N * G * H * H, [&](long n0, long n1) {
     switch (cell) {

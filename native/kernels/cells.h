@@ -19,9 +19,10 @@ long cell_backward_work_floats(Cell cell, long T, long N, long H);
 
 // y: (T, N, H) outputs; hT: (N, H); cT: (N, H) for LSTM, else unused
 // saved: cell_saved_floats; gx: (T, N, G*H); h0, c0: (N, H); whh: (G*H, H); bhh: (G*H)
+// whhT: W_hh^T (H, G*H) made beforehand, or null to make it in work.
 void cell_forward(Cell cell, float* y, float* hT, float* cT, float* saved, float* work,
                   const float* gx, const float* h0, const float* c0, const float* whh, const float* bhh,
-                  long T, long N, long H);
+                  long T, long N, long H, const float* whhT = nullptr);
 
 // dgx: (T, N, G*H); dh0, dc0: (N, H); dwhh: (G*H, H) +=; dbhh: (G*H) +=
 // dy: (T, N, H); dhT, dcT: (N, H) or null for zero; saved, y, h0, c0 from the forward

@@ -4,10 +4,20 @@
 
 namespace deeprnn {
 
-// out(cols, rows) = in(rows, cols)^T
+// out(cols, rows) = in(rows, cols)^T, in 32 x 32 blocks so that both sides
+// stay within a few cache lines and pages at a time; blocks of rows in parallel.
 void transpose(float* out, const float* in, long rows, long cols) {
-  for (long r = 0; r < rows; ++r)
-    for (long c = 0; c < cols; ++c) out[c * rows + r] = in[r * cols + c];
+  const long B = 32;
+  const long rblocks = (rows + B - 1) / B;
+  DEEPRNN_PARALLEL_FOR(rows * cols >= 8 * kParallelWork && rblocks > 1)
+  for (long rb = 0; rb < rblocks; ++rb) {
+    const long r0 = rb * B, r1 = r0 + B < rows ? r0 + B : rows;
+    for (long c0 = 0; c0 < cols; c0 += B) {
+      const long c1 = c0 + B < cols ? c0 + B : cols;
+      for (long c = c0; c < c1; ++c)
+        for (long r = r0; r < r1; ++r) out[c * rows + r] = in[r * cols + c];
+    }
+  }
 }
 
 // db(cols) += sum_r X(r, cols): rows summed in fixed chunks of 256 (in

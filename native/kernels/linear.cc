@@ -17,15 +17,18 @@ long embedding_work_floats(long V, long O) { return V * O; }
 
 // out = x W^T + b; a few rows (generation) use dot products with W in place
 void linear_forward(float* out, float* work, const float* x, const float* W, const float* b, long M, long I,
-                    long O) {
+                    long O, const float* WT_given) {
   if (M <= kSmallRows) {
     kernels().gemm_nt_small(out, x, W, M, O, I);
     for (long m = 0; m < M; ++m)
       for (long o = 0; o < O; ++o) out[m * O + o] += b[o];
     return;
   }
-  float* WT = work;  // (I, O)
-  transpose(WT, W, O, I);
+  const float* WT = WT_given;  // (I, O)
+  if (!WT) {
+    transpose(work, W, O, I);
+    WT = work;
+  }
   for (long m = 0; m < M; ++m) std::memcpy(out + m * O, b, sizeof(float) * O);
   kernels().gemm_nn(out, x, WT, M, O, I, true);
 }
@@ -41,18 +44,24 @@ void linear_backward(float* dx, float* dW, float* db, const float* dout, const f
 
 // out[m, o] = W[o, tokens[m]] + b[o], gathered from contiguous rows of W^T
 // (for a few rows, from W in place)
+void embedding_table(float* table, const float* W, const float* b, long V, long O) {
+  for (long o = 0; o < O; ++o)
+    for (long v = 0; v < V; ++v) table[v * O + o] = W[o * V + v] + b[o];
+}
+
 void embedding_forward(float* out, float* work, const int* tokens, const float* W, const float* b, long M, long V,
-                       long O) {
-  if (M <= kSmallRows) {  // generation: a strided gather costs less than W^T
+                       long O, const float* table) {
+  if (!table && M <= kSmallRows) {  // generation: a strided gather costs less than the table
     for (long m = 0; m < M; ++m)
       for (long o = 0; o < O; ++o) out[m * O + o] = W[o * V + tokens[m]] + b[o];
     return;
   }
-  float* WT = work;  // (V, O): row v is W[:, v] + b
-  for (long o = 0; o < O; ++o)
-    for (long v = 0; v < V; ++v) WT[v * O + o] = W[o * V + v] + b[o];
+  if (!table) {
+    embedding_table(work, W, b, V, O);
+    table = work;
+  }
   DEEPRNN_PARALLEL_FOR(M * O >= 4096)
-  for (long m = 0; m < M; ++m) std::memcpy(out + m * O, WT + tokens[m] * O, sizeof(float) * O);
+  for (long m = 0; m < M; ++m) std::memcpy(out + m * O, table + tokens[m] * O, sizeof(float) * O);
 }
 
 // dW[o, tokens[m]] += dout[m, o], m in ascending order for every element;
@@ -86,8 +95,8 @@ double xent_forward(float* logits, float* work, long* correct, const float* Y, c
 
 double xent_forward_backward(float* dY, float* dW, float* db, float* logits, float* work, const float* Y,
                              const float* W, const float* b, const int* targets, long M, long H, long V,
-                             float scale) {
-  linear_forward(logits, work, Y, W, b, M, H, V);
+                             float scale, const float* WT) {
+  linear_forward(logits, work, Y, W, b, M, H, V, WT);
   const double loss = kernels().softmax_xent(logits, nullptr, targets, M, V, true, scale);
   linear_backward(dY, dW, db, logits, Y, W, M, H, V);
   return loss;

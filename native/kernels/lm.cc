@@ -21,8 +21,18 @@ float* chunk_buffer(long n) {
   return buf.data();
 }
 
+// Weights in the layouts the forward kernels read, made once per batch and
+// shared (read only) by every chunk: per layer W_ih^T (or layer 0's gather
+// table W_ih^T + b_ih) and W_hh^T, then the output layer's W^T.
+struct Prepared {
+  const float* in[kMaxLayers];
+  const float* hh[kMaxLayers];
+  const float* out;
+};
+
 struct Chunk {
   const LmShape& s;
+  const Prepared& w;
   const float* params;
   long T, N, n0, nc;
   const int* inputs;
@@ -80,8 +90,8 @@ struct Chunk {
       float* y = slot(l, 1);
       float* h0 = slot(l, 4);
       float* c0 = lstm ? slot(l, 5) : nullptr;
-      if (l == 0) embedding_forward(gx, wk, cin, p(0), p(2), Mc, V, GH);
-      else linear_forward(gx, wk, x, p(4 * l), p(4 * l + 2), Mc, s.H[l - 1], GH);
+      if (l == 0) embedding_forward(gx, wk, cin, p(0), p(2), Mc, V, GH, w.in[0]);
+      else linear_forward(gx, wk, x, p(4 * l), p(4 * l + 2), Mc, s.H[l - 1], GH, w.in[l]);
       if (state) {
         std::memcpy(h0, state + state_h(l) + n0 * H, sizeof(float) * nc * H);
         if (lstm) std::memcpy(c0, state + state_c(l) + n0 * H, sizeof(float) * nc * H);
@@ -90,7 +100,7 @@ struct Chunk {
         if (lstm) std::memset(c0, 0, sizeof(float) * nc * H);
       }
       cell_forward(s.cell, y, slot(l, 6), lstm ? slot(l, 7) : nullptr, slot(l, 3), wk, gx, h0, c0, p(4 * l + 1),
-                   p(4 * l + 3), T, nc, H);
+                   p(4 * l + 3), T, nc, H, w.hh[l]);
       x = y;
       if (masks && l < L - 1) {
         float* out = slot(l, 2);
@@ -116,7 +126,7 @@ struct Chunk {
     const long Ht = s.H[L - 1];
     float* dy = buf + at_d1;
     const double loss = xent_forward_backward(dy, g + s.offsets[4 * L], g + s.offsets[4 * L + 1], buf + at_logits,
-                                              wk, x, p(4 * L), p(4 * L + 1), ctg, Mc, Ht, V, scale);
+                                              wk, x, p(4 * L), p(4 * L + 1), ctg, Mc, Ht, V, scale, w.out);
 
     // Backward, every layer; the gradient of the initial state is not needed (it goes to the hT/cT slots)
     float* dgx = buf + at_dgx;
@@ -172,12 +182,32 @@ double lm_train_chunks(const LmShape& s, const float* params, float* grads, cons
   if (static_cast<long>(lbuf.size()) < nchunks) lbuf.resize(static_cast<size_t>(nchunks));
   float* gc = gbuf.data();
   double* losses = lbuf.data();
+  // The transposed weights every chunk reads
+  const long G = cell_gates(s.cell);
+  long wsize = s.V * s.H[s.L - 1];
+  for (long l = 0; l < s.L; ++l) wsize += G * s.H[l] * ((l ? s.H[l - 1] : s.V) + s.H[l]);
+  static thread_local std::vector<float> wbuf;
+  if (static_cast<long>(wbuf.size()) < wsize) wbuf.resize(static_cast<size_t>(wsize));
+  Prepared w;
+  float* at = wbuf.data();
+  for (long l = 0; l < s.L; ++l) {
+    const long GH = G * s.H[l], I = l ? s.H[l - 1] : s.V;
+    if (l == 0) embedding_table(at, params + s.offsets[0], params + s.offsets[2], s.V, GH);
+    else transpose(at, params + s.offsets[4 * l], GH, I);
+    w.in[l] = at;
+    at += GH * I;
+    transpose(at, params + s.offsets[4 * l + 1], GH, s.H[l]);
+    w.hh[l] = at;
+    at += GH * s.H[l];
+  }
+  transpose(at, params + s.offsets[4 * s.L], s.V, s.H[s.L - 1]);
+  w.out = at;
   DEEPRNN_PARALLEL_FOR(nchunks > 1)
   for (long c = 0; c < nchunks; ++c) {
     const long n0 = c * rows, nc = N - n0 < rows ? N - n0 : rows;
     float* g = gc + c * s.P;
     std::memset(g, 0, sizeof(float) * s.P);
-    const Chunk ch{s, params, T, N, n0, nc, inputs, targets, masks, state, scale};
+    const Chunk ch{s, w, params, T, N, n0, nc, inputs, targets, masks, state, scale};
     losses[c] = ch.run(g);
   }
   // grads += chunk gradients, in chunk order for every element

@@ -144,6 +144,10 @@ static void gemm(float* C, const float* A, const float* B, long M, long N, long 
   const long row_tiles = (M + kRows - 1) / kRows;
   const long tasks = row_tiles * nseg;
   const bool par = M * N * K >= kParallelWork && tasks > 1;
+  // When a pass's rows of B (kDepth x N) outgrow half of a 1 MiB L2, go down
+  // the rows of C for each column panel (the panel stays in cache) instead of
+  // across the columns for each row tile (all of B streamed once per tile).
+  const bool by_columns = N * kDepth * 4 > (512L << 10);
   (void)par;  // unused without OpenMP
   if (K == 0) {
     if (!accumulate)
@@ -165,8 +169,8 @@ static void gemm(float* C, const float* A, const float* B, long M, long N, long 
 #pragma omp for schedule(static) nowait
 #endif
       for (long t = 0; t < tasks; ++t) {
-        const Segment s = cols.at(t % nseg);
-        const long i0 = (t / nseg) * kRows;
+        const Segment s = cols.at(by_columns ? t / row_tiles : t % nseg);
+        const long i0 = (by_columns ? t % row_tiles : t / nseg) * kRows;
         const long rows = M - i0 < kRows ? M - i0 : kRows;
         const bool padded = s.tile > s.width;
         block<AT>(C, A, padded ? panel : B + k0 * N + s.j0, padded ? s.tile : N, M, N, K, i0, rows, s, k0, k1, acc);

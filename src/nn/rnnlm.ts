@@ -12,17 +12,30 @@ import { StackedRNN } from './stacked-rnn.js';
 import { Workspace } from './workspace.js';
 
 /**
- * Training batches of more windows than chunkRows() run in chunks of about
+ * Training batches of more than this many tokens run in chunks of about
  * this many tokens (T times the chunk's windows), each chunk through the whole
  * network on one thread, so that its activations stay in that core's cache
  * (measured on the book's run: 2048 tokens beat 1024, 4096 and 8192).
  * Results depend on it (by rounding) but never on the thread count.
  */
-export const CHUNK_TOKENS = 2048;
+export const CHUNK_TOKENS = Number(process.env.DEEPRNN_CHUNK_TOKENS) || 2048;
 
-/** Windows per training chunk for T steps with chunks of `tokens`: a multiple of 8, at least 8. */
-export function chunkRows(T: number, tokens = CHUNK_TOKENS): number {
-  return Math.max(8, Math.floor(tokens / T / 8) * 8);
+/** Chunks keep their gradients apart until the end: at most this many bytes of them. */
+export const CHUNK_GRAD_BYTES = 64 * 2 ** 20;
+
+/**
+ * Windows per chunk for a training batch of N windows of T steps, with chunks
+ * of about `tokens` tokens and `params` parameters; Infinity when the batch
+ * runs whole (it fits one chunk, or the chunks' gradients would take more
+ * than CHUNK_GRAD_BYTES). The windows are shared out evenly (N=50 in two
+ * chunks: 25 and 25), so that chunks balance across threads.
+ */
+export function chunkRows(T: number, N: number, params: number, tokens = CHUNK_TOKENS): number {
+  const most = Math.max(1, Math.floor(tokens / T));
+  if (N <= most) return Infinity;
+  const chunks = Math.ceil(N / most);
+  if (chunks * params * 4 > CHUNK_GRAD_BYTES) return Infinity;
+  return Math.ceil(N / chunks);
 }
 
 export class RNNLM extends Module<Float32Array> implements LanguageModel {
@@ -77,7 +90,7 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
   forward(batch: Batch, opts: ForwardOptions): number {
     this.doneInForward = false;
     if (opts.train) {
-      const rows = chunkRows(batch.T, this.chunkTokens);
+      const rows = chunkRows(batch.T, batch.N, this.params.length, this.chunkTokens);
       if (batch.N > rows) return this.trainInChunks(batch, opts, rows);
     }
     const { T, N, targets } = batch;

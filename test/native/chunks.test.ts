@@ -19,7 +19,7 @@ afterAll(() => nat.setThreads(allThreads));
 /** A native model whose training batches run in chunks of 8 windows (N=37: 4 chunks of 8 and one of 5). */
 function chunked(cfg: ModelConfig, seed: number, T: number): RNNLM {
   const m = new RNNLM(cfg, new Rng(seed));
-  m.chunkTokens = 8 * T;
+  m.chunkTokens = 8 * T;  // N=37: 5 chunks, 8 windows each but the last (5)
   return m;
 }
 
