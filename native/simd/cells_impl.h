@@ -62,24 +62,33 @@ static void rnn_step_back(float* da, const float* dy, const float* dh, const flo
 static void gru_step(float* h, float* saved, const float* gx, const float* gh, const float* bhh, const float* hprev,
                      long N, long H) {
   const long G = 3 * H;
+  // Two passes over the rows: the gates r and z (independent of each other
+  // and across rows), then n and h, which wait on r. Short independent
+  // iterations keep many activations in flight instead of one long chain.
   DEEPRNN_PARALLEL_FOR(N * G >= kRowWork)
   for (long n = 0; n < N; ++n) {
     const float* __restrict x = gx + n * G;
     const float* __restrict g = gh + n * G;
+    float* __restrict s = saved + n * 4 * H;
+    for (long j = 0; j < H; j += kLanes) {
+      const long m = H - j < kLanes ? H - j : kLanes;
+      st(s + j, vsigmoid(ld(x + j, m) + ld(g + j, m) + ld(bhh + j, m)), m);
+      st(s + H + j, vsigmoid(ld(x + H + j, m) + ld(g + H + j, m) + ld(bhh + H + j, m)), m);
+      st(s + 3 * H + j, ld(g + 2 * H + j, m) + ld(bhh + 2 * H + j, m), m);
+    }
+  }
+  DEEPRNN_PARALLEL_FOR(N * G >= kRowWork)
+  for (long n = 0; n < N; ++n) {
+    const float* __restrict x = gx + n * G;
     const float* __restrict hp = hprev + n * H;
     float* __restrict s = saved + n * 4 * H;
     float* __restrict out = h + n * H;
     for (long j = 0; j < H; j += kLanes) {
       const long m = H - j < kLanes ? H - j : kLanes;
-      const vf r = vsigmoid(ld(x + j, m) + ld(g + j, m) + ld(bhh + j, m));
-      const vf z = vsigmoid(ld(x + H + j, m) + ld(g + H + j, m) + ld(bhh + H + j, m));
-      const vf hn = ld(g + 2 * H + j, m) + ld(bhh + 2 * H + j, m);
-      const vf nn = vtanh(ld(x + 2 * H + j, m) + r * hn);
+      const vf r = ld(s + j, m), z = ld(s + H + j, m);
+      const vf nn = vtanh(ld(x + 2 * H + j, m) + r * ld(s + 3 * H + j, m));
       st(out + j, (1.0f - z) * nn + z * ld(hp + j, m), m);
-      st(s + j, r, m);
-      st(s + H + j, z, m);
       st(s + 2 * H + j, nn, m);
-      st(s + 3 * H + j, hn, m);
     }
   }
 }

@@ -56,7 +56,7 @@ int candidates(Candidate* out) {
   int n = 0;
   out[n++] = {"scalar", table_scalar(), true};
 #if defined(DEEPRNN_X86)
-  const Features f = detect();
+  static const Features f = detect();  // cpuid once: in a VM each one can trap to the hypervisor
   out[n++] = {"avx2", table_avx2(), f.avx2};
   out[n++] = {"avx512", table_avx512(), f.avx512};
 #endif

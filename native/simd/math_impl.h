@@ -67,7 +67,27 @@ static inline vf vrcp(vf d) { return 1.0f / d; }
 
 static inline vf splat(float x) { return vf{} + x; }
 
-// exp(x) = 2^n exp(r), r = x - n ln2 in [-ln2/2, ln2/2], degree-6 polynomial;
+// exp(x) = 2^n exp(r), r = x - n ln2 in [-ln2/2, ln2/2], degree-6 polynomial.
+#if DEEPRNN_VEC_BYTES == 64 && defined(__AVX512F__)
+// n by one rounding instruction and 2^n by scalef, which overflows to
+// infinity and underflows to 0 by itself; x clamped to +-104 only so that
+// infinite inputs give infinity or 0 rather than NaN.
+static inline vf vexp(vf x) {
+  x = x < splat(-104.0f) ? splat(-104.0f) : x;
+  x = x > splat(104.0f) ? splat(104.0f) : x;
+  const vf fn = (vf)_mm512_maskz_roundscale_ps((__mmask16)0xFFFF, (__m512)(x * 1.44269504088896341f), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  vf r = x - fn * 0.693359375f;
+  r = r - fn * -2.12194440e-4f;
+  vf p = splat(1.9875691500e-4f);
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  return (vf)_mm512_maskz_scalef_ps((__mmask16)0xFFFF, (__m512)p, (__m512)fn);
+}
+#else
 // x clamped to [-87.3, 88.7] so 2^n stays a normal float.
 static inline vf vexp(vf x) {
   x = x < splat(-87.3f) ? splat(-87.3f) : x;
@@ -88,6 +108,49 @@ static inline vf vexp(vf x) {
   const vi e = (n + 127) << 23;
   return p * (vf)e;  // same-size vector cast: a bit cast
 }
+#endif
+
+// Largest lane, sum of lanes, and the first of len lanes equal to x (len when none).
+#if DEEPRNN_VEC_BYTES == 64 && defined(__AVX512F__)
+typedef float vf8_ __attribute__((vector_size(32)));
+typedef float vf4_ __attribute__((vector_size(16)));
+static inline vf4_ halves(vf v, bool max) {
+  vf8_ a = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7);
+  vf8_ b = __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+  a = max ? (a > b ? a : b) : a + b;
+  vf4_ c = __builtin_shufflevector(a, a, 0, 1, 2, 3), d = __builtin_shufflevector(a, a, 4, 5, 6, 7);
+  return max ? (c > d ? c : d) : c + d;
+}
+static inline float hmax(vf v) {
+  const vf4_ c = halves(v, true);
+  const float x = c[0] > c[1] ? c[0] : c[1], y = c[2] > c[3] ? c[2] : c[3];
+  return x > y ? x : y;
+}
+static inline float hsum(vf v) {
+  const vf4_ c = halves(v, false);
+  return (c[0] + c[1]) + (c[2] + c[3]);
+}
+static inline long first_equal(vf v, float x, long len) {
+  const unsigned m = _mm512_cmp_ps_mask((__m512)v, (__m512)splat(x), _CMP_EQ_OQ) & ((1u << len) - 1u);
+  return m ? __builtin_ctz(m) : len;
+}
+#else
+static inline float hmax(vf v) {
+  float m = v[0];
+  for (long i = 1; i < kLanes; ++i) m = v[i] > m ? v[i] : m;
+  return m;
+}
+static inline float hsum(vf v) {
+  float s = 0.0f;
+  for (long i = 0; i < kLanes; ++i) s += v[i];
+  return s;
+}
+static inline long first_equal(vf v, float x, long len) {
+  for (long i = 0; i < len; ++i)
+    if (v[i] == x) return i;
+  return len;
+}
+#endif
 
 static inline vf vsigmoid(vf x) { return vrcp(1.0f + vexp(-x)); }
 

@@ -48,27 +48,38 @@ static double softmax_xent(float* logits, long* hits, const int* targets, long M
       for (long v = 0; v < V; v += kLanes) {
         const long n = V - v < kLanes ? V - v : kLanes;
         vf x = ld(z + v, n);
-        if (n < kLanes)
-          for (long i = n; i < kLanes; ++i) x[i] = -__builtin_inff();
+        if (n < kLanes) {
+          vi lane = {};
+          for (long i = 0; i < kLanes; ++i) lane[i] = static_cast<int>(i);
+          x = lane < static_cast<int>(n) ? x : splat(-__builtin_inff());
+        }
         vmax = x > vmax ? x : vmax;
       }
-      float mx = vmax[0];
-      for (long i = 1; i < kLanes; ++i) mx = vmax[i] > mx ? vmax[i] : mx;
-      long arg = 0;
-      while (arg < V - 1 && z[arg] != mx) ++arg;  // first maximum (the last index when all are NaN)
+      const float mx = hmax(vmax);
+      long arg = V - 1;  // the first maximum (the last index when all are NaN)
+      for (long v = 0; v < V; v += kLanes) {
+        const long n = V - v < kLanes ? V - v : kLanes;
+        const long i = first_equal(ld(z + v, n), mx, n);
+        if (i < n) {
+          arg = v + i;
+          break;
+        }
+      }
       const int tgt = targets[m];
       const float zt = z[tgt];
       vf vsum = {};
       for (long v = 0; v < V; v += kLanes) {
         const long n = V - v < kLanes ? V - v : kLanes;
         vf e = vexp(ld(z + v, n) - mx);
-        if (n < kLanes)
-          for (long i = n; i < kLanes; ++i) e[i] = 0.0f;
+        if (n < kLanes) {
+          vi lane = {};
+          for (long i = 0; i < kLanes; ++i) lane[i] = static_cast<int>(i);
+          e = lane < static_cast<int>(n) ? e : splat(0.0f);
+        }
         vsum += e;
         if (grad) st(z + v, e, n);
       }
-      float se = 0.0f;
-      for (long i = 0; i < kLanes; ++i) se += vsum[i];
+      const float se = hsum(vsum);
       sum += static_cast<double>(mx + logf(se) - zt);
       h += arg == tgt;
       if (grad) {
