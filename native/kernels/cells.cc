@@ -40,11 +40,11 @@ namespace {
 // Slices are whole GEMM row tiles: each row is computed exactly as in one piece.
 template <typename F>
 void over_batch_slices(long N, long work, F&& f) {
-  DEEPRNN_PARALLEL(N >= 2 * kGemmRowTile && work >= kParallelWork) {
+  parallel_region(N >= 2 * kGemmRowTile && work >= kParallelWork, [&](int tid, int nth) {
     long n0, n1;
-    split_rows(N, DEEPRNN_THREAD_ID(), DEEPRNN_NUM_THREADS(), kGemmRowTile, &n0, &n1);
+    split_rows(N, tid, nth, kGemmRowTile, &n0, &n1);
     if (n0 < n1) f(n0, n1);
-  }
+  });
 }
 
 }  // namespace

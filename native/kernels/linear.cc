@@ -60,8 +60,7 @@ void embedding_forward(float* out, float* work, const int* tokens, const float* 
     embedding_table(work, W, b, V, O);
     table = work;
   }
-  DEEPRNN_PARALLEL_FOR(M * O >= 4096)
-  for (long m = 0; m < M; ++m) std::memcpy(out + m * O, table + tokens[m] * O, sizeof(float) * O);
+  parallel_for(M * O >= 4096, M, [&](long m) { std::memcpy(out + m * O, table + tokens[m] * O, sizeof(float) * O); });
 }
 
 // dW[o, tokens[m]] += dout[m, o], m in ascending order for every element;
@@ -73,15 +72,14 @@ void embedding_backward(float* dW, float* db, float* work, const float* dout, co
   for (long i = 0; i < V * O; ++i) dWT[i] = 0.0f;
   const long block = 16;
   const long nblocks = (O + block - 1) / block;
-  DEEPRNN_PARALLEL_FOR(M * O >= kParallelWork && nblocks > 1)
-  for (long bk = 0; bk < nblocks; ++bk) {
+  parallel_for(M * O >= kParallelWork && nblocks > 1, nblocks, [&](long bk) {
     const long o0 = bk * block, o1 = o0 + block < O ? o0 + block : O;
     for (long m = 0; m < M; ++m) {
       float* w = dWT + tokens[m] * O;
       const float* d = dout + m * O;
       for (long o = o0; o < o1; ++o) w[o] += d[o];
     }
-  }
+  });
   for (long o = 0; o < O; ++o)
     for (long v = 0; v < V; ++v) dW[o * V + v] += dWT[v * O + o];
   colsum_add(db, dout, M, O);

@@ -202,21 +202,19 @@ double lm_train_chunks(const LmShape& s, const float* params, float* grads, cons
   }
   transpose(at, params + s.offsets[4 * s.L], s.V, s.H[s.L - 1]);
   w.out = at;
-  DEEPRNN_PARALLEL_FOR(nchunks > 1)
-  for (long c = 0; c < nchunks; ++c) {
+  parallel_for(nchunks > 1, nchunks, [&](long c) {
     const long n0 = c * rows, nc = N - n0 < rows ? N - n0 : rows;
     float* g = gc + c * s.P;
     std::memset(g, 0, sizeof(float) * s.P);
     const Chunk ch{s, w, params, T, N, n0, nc, inputs, targets, masks, state, scale};
     losses[c] = ch.run(g);
-  }
+  });
   // grads += chunk gradients, in chunk order for every element
-  DEEPRNN_PARALLEL_FOR(s.P * nchunks >= kParallelWork)
-  for (long i = 0; i < s.P; ++i) {
+  parallel_for(s.P * nchunks >= kParallelWork, s.P, [&](long i) {
     float v = grads[i];
     for (long c = 0; c < nchunks; ++c) v += gc[c * s.P + i];
     grads[i] = v;
-  }
+  });
   double loss = 0.0;
   for (long c = 0; c < nchunks; ++c) loss += losses[c];
   return loss;

@@ -14,42 +14,37 @@ double sum_squares(const float* x, long n) {
   const long nchunks = (n + chunk - 1) / chunk;
   double total = 0.0;
   double* partial = thread_buffer<double>(nchunks > 0 ? nchunks : 1);
-  DEEPRNN_PARALLEL_FOR(n >= kParallelWork)
-  for (long c = 0; c < nchunks; ++c) {
+  parallel_for(n >= kParallelWork, nchunks, [&](long c) {
     const long i1 = (c + 1) * chunk < n ? (c + 1) * chunk : n;
     double s = 0.0;
     for (long i = c * chunk; i < i1; ++i) s += static_cast<double>(x[i]) * x[i];
     partial[c] = s;
-  }
+  });
   for (long c = 0; c < nchunks; ++c) total += partial[c];
   return total;
 }
 
 void scale_inplace(float* x, long n, float s) {
-  DEEPRNN_PARALLEL_FOR(n >= kParallelWork)
-  for (long i = 0; i < n; ++i) x[i] *= s;
+  parallel_for(n >= kParallelWork, n, [&](long i) { x[i] *= s; });
 }
 
 void sgd_step(float* p, const float* g, long n, float lr) {
-  DEEPRNN_PARALLEL_FOR(n >= kParallelWork)
-  for (long i = 0; i < n; ++i) p[i] -= lr * g[i];
+  parallel_for(n >= kParallelWork, n, [&](long i) { p[i] -= lr * g[i]; });
 }
 
 void clip_value(float* x, long n, float c) {
-  DEEPRNN_PARALLEL_FOR(n >= kParallelWork)
-  for (long i = 0; i < n; ++i) x[i] = x[i] > c ? c : x[i] < -c ? -c : x[i];
+  parallel_for(n >= kParallelWork, n, [&](long i) { x[i] = x[i] > c ? c : x[i] < -c ? -c : x[i]; });
 }
 
 void sgd_momentum_step(float* p, float* buf, const float* g, long n, float lr, float momentum, float dampening,
                        bool nesterov, float wd, bool first) {
-  DEEPRNN_PARALLEL_FOR(n >= kParallelWork)
-  for (long i = 0; i < n; ++i) {
+  parallel_for(n >= kParallelWork, n, [&](long i) {
     float d = wd != 0.0f ? g[i] + wd * p[i] : g[i];
     const float b = first ? d : momentum * buf[i] + (1.0f - dampening) * d;
     buf[i] = b;
     d = nesterov ? d + momentum * b : b;
     p[i] -= lr * d;
-  }
+  });
 }
 
 void adam_step(float* p, float* m, float* v, const float* g, long n, float lr, float b1, float b2, float eps,
@@ -58,8 +53,7 @@ void adam_step(float* p, float* m, float* v, const float* g, long n, float lr, f
   const float bc2_sqrt = std::sqrt(1.0f - std::pow(b2, static_cast<float>(t)));
   const float step_size = lr / bc1;
   const float keep = decoupled ? 1.0f - lr * wd : 1.0f;
-  DEEPRNN_PARALLEL_FOR(n >= kParallelWork)
-  for (long i = 0; i < n; ++i) {
+  parallel_for(n >= kParallelWork, n, [&](long i) {
     float d = g[i];
     if (decoupled) p[i] *= keep;
     else if (wd != 0.0f) d += wd * p[i];
@@ -67,13 +61,12 @@ void adam_step(float* p, float* m, float* v, const float* g, long n, float lr, f
     v[i] = v[i] * b2 + (1.0f - b2) * d * d;
     const float denom = std::sqrt(v[i]) / bc2_sqrt + eps;
     p[i] -= step_size * (m[i] / denom);
-  }
+  });
 }
 
 void rmsprop_step(float* p, float* sq, float* buf, const float* g, long n, float lr, float alpha, float eps, float wd,
                   float momentum) {
-  DEEPRNN_PARALLEL_FOR(n >= kParallelWork)
-  for (long i = 0; i < n; ++i) {
+  parallel_for(n >= kParallelWork, n, [&](long i) {
     const float d = wd != 0.0f ? g[i] + wd * p[i] : g[i];
     sq[i] = sq[i] * alpha + (1.0f - alpha) * d * d;
     const float a = std::sqrt(sq[i]) + eps;
@@ -83,7 +76,7 @@ void rmsprop_step(float* p, float* sq, float* buf, const float* g, long n, float
     } else {
       p[i] -= lr * (d / a);
     }
-  }
+  });
 }
 
 }  // namespace deeprnn

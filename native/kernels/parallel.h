@@ -5,18 +5,6 @@
 #ifdef DEEPRNN_OPENMP
 #include <omp.h>
 #define DEEPRNN_PRAGMA(x) _Pragma(#x)
-// Parallel for over independent iterations, only when the work is worth a fork
-// and we are not already inside a parallel region (a thread that owns a slice
-// of the batch runs its kernels on its own).
-#define DEEPRNN_PARALLEL_FOR(cond) DEEPRNN_PRAGMA(omp parallel for schedule(static) if ((cond) && !omp_in_parallel()))
-#define DEEPRNN_PARALLEL(cond) DEEPRNN_PRAGMA(omp parallel if ((cond) && !omp_in_parallel()))
-#define DEEPRNN_THREAD_ID() omp_get_thread_num()
-#define DEEPRNN_NUM_THREADS() omp_get_num_threads()
-#else
-#define DEEPRNN_PARALLEL_FOR(cond)
-#define DEEPRNN_PARALLEL(cond)
-#define DEEPRNN_THREAD_ID() 0
-#define DEEPRNN_NUM_THREADS() 1
 #endif
 
 namespace deeprnn {
@@ -33,6 +21,48 @@ inline void split_rows(long N, int tid, int nth, long align, long* n0, long* n1)
   const long b1 = b0 + per + (tid < extra ? 1 : 0);
   *n0 = b0 * align < N ? b0 * align : N;
   *n1 = b1 * align < N ? b1 * align : N;
+}
+
+// Whether a loop of this much work should fork: it is worth it, more than one
+// thread is allowed, and we are not already inside a parallel region (a
+// thread that owns a slice of the batch or a chunk runs its kernels on its
+// own). Tested before entering OpenMP at all: even a region that its if
+// clause keeps to one thread costs a team set-up in the runtime.
+inline bool fork_ok(bool worth) {
+#ifdef DEEPRNN_OPENMP
+  return worth && !omp_in_parallel() && omp_get_max_threads() > 1;
+#else
+  (void)worth;
+  return false;
+#endif
+}
+
+// f(i) for i in [0, n): static contiguous blocks over the threads when
+// fork_ok(worth), else in order on this thread.
+template <typename F>
+inline void parallel_for(bool worth, long n, F&& f) {
+#ifdef DEEPRNN_OPENMP
+  if (fork_ok(worth)) {
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < n; ++i) f(i);
+    return;
+  }
+#endif
+  for (long i = 0; i < n; ++i) f(i);
+}
+
+// f(thread id, thread count) on every thread of a team when fork_ok(worth),
+// else f(0, 1) on this thread. Worksharing loops inside f bind to the team.
+template <typename F>
+inline void parallel_region(bool worth, F&& f) {
+#ifdef DEEPRNN_OPENMP
+  if (fork_ok(worth)) {
+#pragma omp parallel
+    f(omp_get_thread_num(), omp_get_num_threads());
+    return;
+  }
+#endif
+  f(0, 1);
 }
 
 int threads_get();

@@ -21,7 +21,6 @@ static const long kRowWork = 4096;
 // h = phi(h + gx + b_hh), h holding h_{t-1} W_hh^T on entry
 // h, gx: (N, H); bhh: (H)
 static void rnn_step(float* h, const float* gx, const float* bhh, long N, long H, bool relu) {
-  DEEPRNN_PARALLEL_FOR(N * H >= kRowWork)
   for (long n = 0; n < N; ++n) {
     float* __restrict row = h + n * H;
     const float* __restrict g = gx + n * H;
@@ -41,7 +40,6 @@ static void rnn_step(float* h, const float* gx, const float* bhh, long N, long H
 // da = (dy + dh) * phi'(a), from h = phi(a)
 // da, dy, dh, h: (N, H)
 static void rnn_step_back(float* da, const float* dy, const float* dh, const float* h, long N, long H, bool relu) {
-  DEEPRNN_PARALLEL_FOR(N * H >= kRowWork)
   for (long n = 0; n < N; ++n) {
     float* __restrict d = da + n * H;
     const float* __restrict y = dy + n * H;
@@ -65,7 +63,6 @@ static void gru_step(float* h, float* saved, const float* gx, const float* gh, c
   // Two passes over the rows: the gates r and z (independent of each other
   // and across rows), then n and h, which wait on r. Short independent
   // iterations keep many activations in flight instead of one long chain.
-  DEEPRNN_PARALLEL_FOR(N * G >= kRowWork)
   for (long n = 0; n < N; ++n) {
     const float* __restrict x = gx + n * G;
     const float* __restrict g = gh + n * G;
@@ -77,7 +74,6 @@ static void gru_step(float* h, float* saved, const float* gx, const float* gh, c
       st(s + 3 * H + j, ld(g + 2 * H + j, m) + ld(bhh + 2 * H + j, m), m);
     }
   }
-  DEEPRNN_PARALLEL_FOR(N * G >= kRowWork)
   for (long n = 0; n < N; ++n) {
     const float* __restrict x = gx + n * G;
     const float* __restrict hp = hprev + n * H;
@@ -99,7 +95,6 @@ static void gru_step(float* h, float* saved, const float* gx, const float* gh, c
 static void gru_step_back(float* dgx, float* dgh, float* dh, const float* dy, const float* saved, const float* hprev,
                           long N, long H) {
   const long G = 3 * H;
-  DEEPRNN_PARALLEL_FOR(N * G >= kRowWork)
   for (long n = 0; n < N; ++n) {
     const float* __restrict s = saved + n * 4 * H;
     const float* __restrict d = dy + n * H;
@@ -132,7 +127,6 @@ static void gru_step_back(float* dgx, float* dgh, float* dh, const float* dy, co
 static void lstm_step(float* h, float* saved, const float* gx, const float* gh, const float* bhh, const float* cprev,
                       long cstride, long N, long H) {
   const long G = 4 * H;
-  DEEPRNN_PARALLEL_FOR(N * G >= kRowWork)
   for (long n = 0; n < N; ++n) {
     const float* __restrict x = gx + n * G;
     const float* __restrict g = gh + n * G;
@@ -164,7 +158,6 @@ static void lstm_step(float* h, float* saved, const float* gx, const float* gh, 
 static void lstm_step_back(float* dgx, float* dc, const float* dh, const float* dy, const float* saved,
                            const float* cprev, long cstride, long N, long H) {
   const long G = 4 * H;
-  DEEPRNN_PARALLEL_FOR(N * G >= kRowWork)
   for (long n = 0; n < N; ++n) {
     const float* __restrict s = saved + n * 6 * H;
     const float* __restrict cp = cprev + n * cstride;

@@ -148,14 +148,12 @@ static void gemm(float* C, const float* A, const float* B, long M, long N, long 
   // the rows of C for each column panel (the panel stays in cache) instead of
   // across the columns for each row tile (all of B streamed once per tile).
   const bool by_columns = N * kDepth * 4 > (512L << 10);
-  (void)par;  // unused without OpenMP
   if (K == 0) {
     if (!accumulate)
       for (long i = 0; i < M * N; ++i) C[i] = 0.0f;
     return;
   }
-  DEEPRNN_PARALLEL(par)
-  {
+  parallel_region(par, [&](int tid, int nth) {
     float panel[kDepth * DEEPRNN_MAX_TILE];  // this thread's padded copy of B's last columns
     for (long k0 = 0; k0 < K; k0 += kDepth) {
       const long k1 = K - k0 < kDepth ? K : k0 + kDepth;
@@ -164,11 +162,9 @@ static void gemm(float* C, const float* A, const float* B, long M, long N, long 
         for (long k = k0; k < k1; ++k)
           for (long j = 0; j < pad->tile; ++j)
             panel[(k - k0) * pad->tile + j] = j < pad->width ? B[k * N + pad->j0 + j] : 0.0f;
-      // The same static split in every pass: each thread keeps its own C tiles.
-#ifdef DEEPRNN_OPENMP
-#pragma omp for schedule(static) nowait
-#endif
-      for (long t = 0; t < tasks; ++t) {
+      // The same contiguous share of the tiles in every pass: each thread keeps its own C tiles.
+      const long t0 = tasks * tid / nth, t1 = tasks * (tid + 1) / nth;
+      for (long t = t0; t < t1; ++t) {
         const Segment s = cols.at(by_columns ? t / row_tiles : t % nseg);
         const long i0 = (by_columns ? t % row_tiles : t / nseg) * kRows;
         const long rows = M - i0 < kRows ? M - i0 : kRows;
@@ -176,7 +172,7 @@ static void gemm(float* C, const float* A, const float* B, long M, long N, long 
         block<AT>(C, A, padded ? panel : B + k0 * N + s.j0, padded ? s.tile : N, M, N, K, i0, rows, s, k0, k1, acc);
       }
     }
-  }
+  });
 }
 
 // C(M,N) = A(M,K) B(N,K)^T for a few rows of A (generation: M = batch),
@@ -195,8 +191,7 @@ static inline float lane_sum(vf v) {
 static void gemm_nt_small(float* C, const float* A, const float* B, long M, long N, long K) {
   const long blocks = (N + kNtRows - 1) / kNtRows;
   // A fork costs more than a few hundred thousand multiply-adds of work.
-  DEEPRNN_PARALLEL_FOR(M * N * K >= 64 * kParallelWork)
-  for (long bk = 0; bk < blocks; ++bk) {
+  parallel_for(M * N * K >= 64 * kParallelWork, blocks, [&](long bk) {
     const long n0 = bk * kNtRows, cnt = N - n0 < kNtRows ? N - n0 : kNtRows;
     const float* b[kNtRows];
     for (long i = 0; i < kNtRows; ++i) b[i] = B + (n0 + (i < cnt ? i : 0)) * K;  // past N: repeat a row, unused
@@ -214,7 +209,7 @@ static void gemm_nt_small(float* C, const float* A, const float* B, long M, long
       }
       for (long i = 0; i < cnt; ++i) C[m * N + n0 + i] = lane_sum(acc[i]);
     }
-  }
+  });
 }
 
 // C(M,N) (+)= A(M,K) B(K,N)

@@ -37,8 +37,7 @@ static double softmax_xent(float* logits, long* hits, const int* targets, long M
   // Plain pointers: inside the parallel loop a thread_local would be each thread's own.
   double* partial = partial_buf;
   long* phits = hits_buf;
-  DEEPRNN_PARALLEL_FOR(M * V >= kParallelWork && nchunks > 1)
-  for (long c = 0; c < nchunks; ++c) {
+  parallel_for(M * V >= kParallelWork && nchunks > 1, nchunks, [&](long c) {
     double sum = 0.0;
     long h = 0;
     const long m1 = (c + 1) * chunk < M ? (c + 1) * chunk : M;
@@ -93,7 +92,7 @@ static double softmax_xent(float* logits, long* hits, const int* targets, long M
     }
     partial[c] = sum;
     phits[c] = h;
-  }
+  });
   double total = 0.0;
   long hit = 0;
   for (long c = 0; c < nchunks; ++c) {
