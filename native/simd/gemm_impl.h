@@ -110,30 +110,39 @@ static void tile_rows(float* C, long ldc, const float* A, long lda, const float*
 
 // C rows [i0, i0 + rows) x segment, over k in [k0, k1); A addressed as in
 // tile(). `b` is B's rows k0.. at the segment's first column (ldb apart), or
-// the padded panel for a padded segment.
+// the padded panel for a padded segment. A partial tile (fewer rows than
+// kRows, or a padded segment) runs as a whole one through zero-padded copies
+// of its rows of A and C: a one-row tile would load as many B vectors as it
+// does multiply-adds.
 template <bool AT>
 static void block(float* C, const float* A, const float* b, long ldb, long M, long N, long K, long i0, long rows,
                   const Segment& s, long k0, long k1, bool accumulate) {
-  const long lda = AT ? M : K;
+  long lda = AT ? M : K;
   const float* a = AT ? A + k0 * M + i0 : A + i0 * K + k0;
   float* c = C + i0 * N + s.j0;
-  float* out = c;
-  long ldc = N;
-  float tmp[kRows * DEEPRNN_MAX_TILE];
-  if (s.tile > s.width) {  // through a zero-padded temporary
-    out = tmp;
-    ldc = s.tile;
-    for (long r = 0; r < rows; ++r)
-      for (long j = 0; j < s.tile; ++j) tmp[r * s.tile + j] = accumulate && j < s.width ? c[r * N + j] : 0.0f;
+  const long kk = k1 - k0;
+  if (rows == kRows && s.tile == s.width) {
+    tile_rows<kRows, AT>(c, N, a, lda, b, ldb, kk, s.tile, accumulate);
+    return;
   }
-  if (rows == kRows) tile_rows<kRows, AT>(out, ldc, a, lda, b, ldb, k1 - k0, s.tile, accumulate || out == tmp);
-  else
-    for (long r = 0; r < rows; ++r)
-      tile_rows<1, AT>(out + r * ldc, ldc, AT ? a + r : a + r * lda, lda, b, ldb, k1 - k0, s.tile,
-                       accumulate || out == tmp);
-  if (out == tmp)
-    for (long r = 0; r < rows; ++r)
-      for (long j = 0; j < s.width; ++j) c[r * N + j] = tmp[r * s.tile + j];
+  float abuf[kRows * kDepth];
+  if (rows < kRows) {
+    if (AT)
+      for (long k = 0; k < kk; ++k)
+        for (long r = 0; r < kRows; ++r) abuf[k * kRows + r] = r < rows ? a[k * lda + r] : 0.0f;
+    else
+      for (long r = 0; r < kRows; ++r)
+        for (long k = 0; k < kk; ++k) abuf[r * kk + k] = r < rows ? a[r * lda + k] : 0.0f;
+    a = abuf;
+    lda = AT ? kRows : kk;
+  }
+  float tmp[kRows * DEEPRNN_MAX_TILE];
+  for (long r = 0; r < kRows; ++r)
+    for (long j = 0; j < s.tile; ++j)
+      tmp[r * s.tile + j] = accumulate && r < rows && j < s.width ? c[r * N + j] : 0.0f;
+  tile_rows<kRows, AT>(tmp, s.tile, a, lda, b, ldb, kk, s.tile, true);
+  for (long r = 0; r < rows; ++r)
+    for (long j = 0; j < s.width; ++j) c[r * N + j] = tmp[r * s.tile + j];
 }
 
 template <bool AT>

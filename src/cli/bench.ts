@@ -19,10 +19,14 @@ interface TorchResult {
   tokensPerSec?: number;
   peakRssMb?: number;
   error?: string;
+  /** tokens/s of every run (the median one is reported) */
+  runs?: number[];
 }
 
 interface Row extends Measurement {
   torch?: TorchResult;
+  /** tokens/s of every run (the median one is reported) */
+  runs?: number[];
 }
 
 function parseList<T>(name: string, raw: string, parse: (s: string) => T): T[] {
@@ -79,6 +83,12 @@ function measureInChild(c: BenchConfig, threads: number, batches: number, warmup
   return JSON.parse(r.stdout) as Measurement;
 }
 
+/** The median element of xs by key (the lower middle one for an even count). */
+function medianBy<T>(xs: T[], key: (x: T) => number): T {
+  const sorted = [...xs].sort((a, b) => key(a) - key(b));
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+}
+
 const fmt = (x: number | undefined, digits = 0) => (x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(digits));
 
 export function registerBench(program: Command): void {
@@ -89,11 +99,13 @@ export function registerBench(program: Command): void {
     .option('--threads <list>', 'thread counts (default: 1 and all cores)')
     .option('--batches <n>', 'timed batches per training configuration', '20')
     .option('--warmup <n>', 'untimed batches first', '3')
+    .option('--repeat <n>', 'runs of each side per row, taking turns; the table gives each side\'s median', '3')
     .option('--no-torch', 'do not run PyTorch')
     .option('--json', 'print one JSON object')
     .option('--one <name>', 'internal: measure one configuration in this process and print JSON')
-    .action((raw: { configs: string; threads?: string; batches: string; warmup: string; torch: boolean; json?: boolean; one?: string }) => {
+    .action((raw: { configs: string; threads?: string; batches: string; warmup: string; repeat: string; torch: boolean; json?: boolean; one?: string }) => {
       const batches = intOption('--batches', raw.batches, 1, 100_000);
+      const repeat = intOption('--repeat', raw.repeat, 1, 100);
       const warmup = intOption('--warmup', raw.warmup, 0, 100_000);
       const cores = os.availableParallelism();
       const threads = raw.threads
@@ -115,8 +127,19 @@ export function registerBench(program: Command): void {
       log('config  threads  tokens/s     GFLOP/s  %peak  RSS MB  PyTorch tokens/s  ratio');
       for (const c of configs) {
         for (const t of threads) {
-          const row: Row = measureInChild(c, t, batches, warmup);
-          if (py) row.torch = runTorch(py, c, t, batches, warmup);
+          // deeprnn and PyTorch take turns, `repeat` times each, so that a slow spell of the host
+          // hits both; each side reports its median run (by tokens/s).
+          const ours: Measurement[] = [];
+          const theirs: TorchResult[] = [];
+          for (let k = 0; k < repeat; k++) {
+            ours.push(measureInChild(c, t, batches, warmup));
+            if (py) theirs.push(runTorch(py, c, t, batches, warmup));
+          }
+          const row: Row = { ...medianBy(ours, (m) => m.tokensPerSec), runs: ours.map((m) => m.tokensPerSec) };
+          if (py) {
+            const failed = theirs.find((x) => x.error);
+            row.torch = failed ?? { ...medianBy(theirs, (x) => x.tokensPerSec ?? 0), runs: theirs.map((x) => x.tokensPerSec ?? 0) };
+          }
           rows.push(row);
           const peak = peaks.get(t);
           const ratio = row.torch?.tokensPerSec ? row.tokensPerSec / row.torch.tokensPerSec : undefined;

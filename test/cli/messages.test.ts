@@ -50,6 +50,20 @@ describe('messages', () => {
     expect((await line(['plot', metrics, '-o', path.join(dir, 'x.svg')])).err).toBe(`deeprnn: error: metrics file ${metrics} has no epochs`);
   });
 
+  it('bench: runs each configuration --repeat times and reports the median run', async () => {
+    const r = await cli(['bench', '--configs', 'A,D', '--threads', '1', '--batches', '1', '--warmup', '0', '--repeat', '3', '--no-torch', '--json']);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { results: { config: string; tokensPerSec: number; runs: number[]; peakRssMb: number }[] };
+    expect(out.results.map((x) => x.config)).toEqual(['A', 'D']);
+    for (const row of out.results) {
+      expect(row.runs).toHaveLength(3);
+      expect(row.runs.every((x) => x > 0)).toBe(true);
+      expect(row.tokensPerSec).toBe([...row.runs].sort((a, b) => a - b)[1]);
+      expect(row.peakRssMb).toBeGreaterThan(0);
+    }
+    expect(await line(['bench', '--repeat', '0', '--no-torch'])).toEqual({ code: 2, err: expect.stringContaining('--repeat') });
+  });
+
   it('bench: unknown configurations and thread lists', async () => {
     expect(await line(['bench', '--configs', 'A,Z', '--no-torch'])).toEqual({ code: 2, err: 'deeprnn: error: --configs must list names from A,B,C,D, got "Z"' });
     expect(await line(['bench', '--threads', ',', '--no-torch'])).toEqual({ code: 2, err: 'deeprnn: error: --threads must be a comma-separated list, got ","' });
