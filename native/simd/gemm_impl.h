@@ -157,13 +157,16 @@ static void gemm(float* C, const float* A, const float* B, long M, long N, long 
   // the rows of C for each column panel (the panel stays in cache) instead of
   // across the columns for each row tile (all of B streamed once per tile).
   const bool by_columns = N * kDepth * 4 > (512L << 10);
+  // Going down the rows, a panel read by enough row tiles is worth packing.
+  const bool pack = by_columns && row_tiles >= 16;
   if (K == 0) {
     if (!accumulate)
       for (long i = 0; i < M * N; ++i) C[i] = 0.0f;
     return;
   }
   parallel_region(par, [&](int tid, int nth) {
-    float panel[kDepth * DEEPRNN_MAX_TILE];  // this thread's padded copy of B's last columns
+    float panel[kDepth * DEEPRNN_MAX_TILE];   // this thread's padded copy of B's last columns
+    float packed[kDepth * DEEPRNN_MAX_TILE];  // this thread's packed copy of one full segment
     for (long k0 = 0; k0 < K; k0 += kDepth) {
       const long k1 = K - k0 < kDepth ? K : k0 + kDepth;
       const bool acc = accumulate || k0 > 0;
@@ -173,12 +176,27 @@ static void gemm(float* C, const float* A, const float* B, long M, long N, long 
             panel[(k - k0) * pad->tile + j] = j < pad->width ? B[k * N + pad->j0 + j] : 0.0f;
       // The same contiguous share of the tiles in every pass: each thread keeps its own C tiles.
       const long t0 = tasks * tid / nth, t1 = tasks * (tid + 1) / nth;
+      long packed_seg = -1;
       for (long t = t0; t < t1; ++t) {
-        const Segment s = cols.at(by_columns ? t / row_tiles : t % nseg);
+        const long seg = by_columns ? t / row_tiles : t % nseg;
+        const Segment s = cols.at(seg);
         const long i0 = (by_columns ? t % row_tiles : t / nseg) * kRows;
         const long rows = M - i0 < kRows ? M - i0 : kRows;
         const bool padded = s.tile > s.width;
-        block<AT>(C, A, padded ? panel : B + k0 * N + s.j0, padded ? s.tile : N, M, N, K, i0, rows, s, k0, k1, acc);
+        if (padded) {
+          block<AT>(C, A, panel, s.tile, M, N, K, i0, rows, s, k0, k1, acc);
+        } else if (pack) {
+          // The panel of B this segment reads, packed once into contiguous rows
+          // (its rows in B are N floats, often pages, apart).
+          if (packed_seg != seg) {
+            for (long k = k0; k < k1; ++k)
+              __builtin_memcpy(packed + (k - k0) * s.tile, B + k * N + s.j0, sizeof(float) * s.tile);
+            packed_seg = seg;
+          }
+          block<AT>(C, A, packed, s.tile, M, N, K, i0, rows, s, k0, k1, acc);
+        } else {
+          block<AT>(C, A, B + k0 * N + s.j0, N, M, N, K, i0, rows, s, k0, k1, acc);
+        }
       }
     }
   });
