@@ -60,6 +60,9 @@ int candidates(Candidate* out) {
   out[n++] = {"avx2", table_avx2(), f.avx2};
   out[n++] = {"avx512", table_avx512(), f.avx512};
 #endif
+#if defined(DEEPRNN_ARM64)
+  out[n++] = {"neon", table_neon(), true};  // Advanced SIMD is part of every aarch64 CPU
+#endif
   return n;
 }
 

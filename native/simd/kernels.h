@@ -1,4 +1,5 @@
-// The table of kernels that each instruction set fills (scalar, avx2, avx512).
+// The table of kernels that each instruction set fills (scalar, avx2, avx512 on
+// x86-64; scalar, neon on aarch64).
 // Matrices are row-major float32.
 #pragma once
 
@@ -44,7 +45,7 @@ const KernelTable* kernels_find(const char* name);
 // The table in use: chosen on first use (best supported, or DEEPRNN_SIMD).
 // Throws std::runtime_error when DEEPRNN_SIMD names an unknown or unsupported set.
 const KernelTable& kernels();
-// Forces a table by name ("scalar", "avx2", "avx512"); throws like kernels().
+// Forces a table by name ("scalar", "avx2", "avx512", "neon"); throws like kernels().
 void kernels_select(const char* name);
 // Names of the instruction sets this CPU and build support, best last.
 int kernels_available(const char** names, int cap);
@@ -53,6 +54,9 @@ const KernelTable* table_scalar();
 #ifdef DEEPRNN_X86
 const KernelTable* table_avx2();
 const KernelTable* table_avx512();
+#endif
+#ifdef DEEPRNN_ARM64
+const KernelTable* table_neon();
 #endif
 
 }  // namespace deeprnn

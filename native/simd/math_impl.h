@@ -10,6 +10,9 @@
 #if DEEPRNN_VEC_BYTES == 64 && defined(__AVX512F__)
 #include <immintrin.h>
 #endif
+#if defined(DEEPRNN_USE_NEON)
+#include <arm_neon.h>
+#endif
 
 #ifndef DEEPRNN_ISA
 #error "define DEEPRNN_ISA before including math_impl.h"
@@ -62,7 +65,18 @@ static inline void st(float* p, vf v, long len) {
     for (long i = 0; i < len; ++i) p[i] = v[i];
 }
 
+#if defined(DEEPRNN_USE_NEON)
+// 1 / d: an 8-bit estimate and two Newton steps (vrecps is 2 - d y, fused),
+// relative error about 2^-23; 0 for an infinite d (vrecps(inf, 0) is 2).
+static inline vf vrcp(vf d) {
+  float32x4_t y = vrecpeq_f32((float32x4_t)d);
+  y = vmulq_f32(y, vrecpsq_f32((float32x4_t)d, y));
+  y = vmulq_f32(y, vrecpsq_f32((float32x4_t)d, y));
+  return (vf)y;
+}
+#else
 static inline vf vrcp(vf d) { return 1.0f / d; }
+#endif
 #endif
 
 static inline vf splat(float x) { return vf{} + x; }

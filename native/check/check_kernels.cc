@@ -1,0 +1,176 @@
+// A standalone check of every kernel table this CPU supports, without Node:
+// for a cross-compiled build run under emulation (scripts/check-native.sh
+// runs it for aarch64 under qemu), or natively. Each instruction set's
+// GEMMs, activations, softmax cross-entropy and cell steps against double
+// precision or against the scalar table, on ragged shapes. Prints one line
+// per check and exits 1 when any fails.
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "simd/kernels.h"
+
+using deeprnn::KernelTable;
+
+namespace {
+
+int g_failed = 0, g_passed = 0;
+
+void report(bool ok, const std::string& what, double worst) {
+  std::printf("%s %s (worst %.3g)\n", ok ? "ok  " : "FAIL", what.c_str(), worst);
+  (ok ? g_passed : g_failed)++;
+}
+
+std::vector<float> random(std::mt19937& rng, long n, float scale = 1.0f) {
+  std::uniform_real_distribution<float> u(-scale, scale);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& x : v) x = u(rng);
+  return v;
+}
+
+// C (+)= op(A) op(B) against double precision, within (K + 2) u sum |terms|.
+void check_gemm(const KernelTable& t, std::mt19937& rng) {
+  const long shapes[][3] = {{1, 1, 1}, {1, 97, 33}, {5, 3, 7}, {13, 200, 9}, {25, 130, 70}, {7, 129, 300}, {33, 17, 600}};
+  for (int kind = 0; kind < 3; ++kind) {  // nn, tn, nt (small M)
+    double worst = 0.0;
+    bool ok = true;
+    for (const auto& s : shapes) {
+      const long M = kind == 2 ? 1 + s[0] % 4 : s[0], N = s[1], K = s[2];
+      const std::vector<float> A = random(rng, M * K), B = random(rng, K * N);
+      std::vector<float> C = random(rng, M * N);
+      const std::vector<float> C0 = C;
+      const bool acc = kind == 1;
+      if (kind == 0) t.gemm_nn(C.data(), A.data(), B.data(), M, N, K, false);
+      if (kind == 1) t.gemm_tn(C.data(), A.data(), B.data(), M, N, K);
+      if (kind == 2) t.gemm_nt_small(C.data(), A.data(), B.data(), M, N, K);  // B read as (N, K)
+      for (long i = 0; i < M; ++i)
+        for (long j = 0; j < N; ++j) {
+          double sum = acc ? C0[i * N + j] : 0.0, mag = std::fabs(sum);
+          for (long k = 0; k < K; ++k) {
+            const double a = kind == 1 ? A[k * M + i] : A[i * K + k];
+            const double b = kind == 2 ? B[j * K + k] : B[k * N + j];
+            sum += a * b;
+            mag += std::fabs(a * b);
+          }
+          const double bound = (K + 2) * std::ldexp(1.0, -24) * mag + 1e-30;
+          const double frac = std::fabs(C[i * N + j] - sum) / bound;
+          worst = frac > worst ? frac : worst;
+          ok = ok && frac <= 1.0;
+        }
+    }
+    report(ok, std::string(t.name) + " gemm " + (kind == 0 ? "nn" : kind == 1 ? "tn" : "nt") + " within the rounding bound", worst);
+  }
+}
+
+void check_math(const KernelTable& t) {
+  const long n = 20011;
+  std::vector<float> x(n), y(n);
+  for (long i = 0; i < n; ++i) x[i] = static_cast<float>(-30.0 + 60.0 * i / (n - 1));
+  x[0] = -200.0f;
+  x[1] = 200.0f;
+  const char* names[3] = {"exp", "sigmoid", "tanh"};
+  for (int fn = 0; fn < 3; ++fn) {
+    t.math_eval(fn, y.data(), x.data(), n);
+    double worst = 0.0;
+    bool ok = true;
+    for (long i = 0; i < n; ++i) {
+      const double v = x[i];
+      if (fn == 0 && (v < -87 || v > 88)) continue;  // clamped range
+      const double want = fn == 0 ? std::exp(v) : fn == 1 ? 1.0 / (1.0 + std::exp(-v)) : std::tanh(v);
+      const double allowed = fn == 0 ? 3e-7 * std::fabs(want) : 1.5e-7;
+      const double frac = std::fabs(y[i] - want) / allowed;
+      worst = frac > worst ? frac : worst;
+      ok = ok && frac <= 1.0;
+    }
+    if (fn == 1) ok = ok && y[0] == 0.0f && y[1] == 1.0f;
+    report(ok, std::string(t.name) + " " + names[fn] + " within its bound", worst);
+  }
+}
+
+void check_xent(const KernelTable& t, std::mt19937& rng) {
+  const long M = 37, V = 29;
+  std::vector<float> z = random(rng, M * V, 4.0f), g = z;
+  std::vector<int> tg(M);
+  for (long m = 0; m < M; ++m) tg[m] = static_cast<int>((m * 7) % V);
+  const double loss = t.softmax_xent(z.data(), nullptr, tg.data(), M, V, false, 0.0f);
+  t.softmax_xent(g.data(), nullptr, tg.data(), M, V, true, 0.5f);
+  double want = 0.0, worst = 0.0;
+  for (long m = 0; m < M; ++m) {
+    double mx = -1e30, se = 0.0;
+    for (long v = 0; v < V; ++v) mx = z[m * V + v] > mx ? z[m * V + v] : mx;
+    for (long v = 0; v < V; ++v) se += std::exp(z[m * V + v] - mx);
+    want += mx + std::log(se) - z[m * V + tg[m]];
+    for (long v = 0; v < V; ++v) {
+      const double p = std::exp(z[m * V + v] - mx) / se, grad = 0.5 * (p - (v == tg[m]));
+      const double err = std::fabs(g[m * V + v] - grad);
+      worst = err > worst ? err : worst;
+    }
+  }
+  const double rel = std::fabs(loss - want) / want;
+  report(rel <= 1e-5 && worst <= 1e-6, std::string(t.name) + " softmax cross-entropy loss and gradient", rel > worst ? rel : worst);
+}
+
+// One step of every cell, forward and backward, against the scalar table.
+void check_cells(const KernelTable& t, const KernelTable& ref, std::mt19937& rng) {
+  const long N = 5, H = 37;
+  double worst = 0.0;
+  auto cmp = [&](const std::vector<float>& a, const std::vector<float>& b) {
+    for (size_t i = 0; i < a.size(); ++i) {
+      const double e = std::fabs(a[i] - b[i]) / (1e-3 + std::fabs(b[i]));
+      worst = e > worst ? e : worst;
+    }
+  };
+  for (int cell = 0; cell < 3; ++cell) {  // rnn, gru, lstm
+    const long G = cell == 0 ? 1 : cell == 1 ? 3 : 4, S = cell == 1 ? 4 * H : 6 * H;
+    const std::vector<float> gx = random(rng, N * G * H), gh = random(rng, N * G * H), b = random(rng, G * H),
+                             hp = random(rng, N * H), dy = random(rng, N * H), dh = random(rng, N * H);
+    std::vector<float> h1(N * H), h2(N * H), s1(N * S), s2(N * S), d1(N * G * H), d2(N * G * H), e1(N * G * H),
+        e2(N * G * H), k1 = dh, k2 = dh;
+    if (cell == 0) {
+      h1 = gh, h2 = gh;
+      t.rnn_step(h1.data(), gx.data(), b.data(), N, H, false);
+      ref.rnn_step(h2.data(), gx.data(), b.data(), N, H, false);
+      t.rnn_step_back(d1.data(), dy.data(), dh.data(), h2.data(), N, H, false);
+      ref.rnn_step_back(d2.data(), dy.data(), dh.data(), h2.data(), N, H, false);
+    } else if (cell == 1) {
+      t.gru_step(h1.data(), s1.data(), gx.data(), gh.data(), b.data(), hp.data(), N, H);
+      ref.gru_step(h2.data(), s2.data(), gx.data(), gh.data(), b.data(), hp.data(), N, H);
+      t.gru_step_back(d1.data(), e1.data(), k1.data(), dy.data(), s2.data(), hp.data(), N, H);
+      ref.gru_step_back(d2.data(), e2.data(), k2.data(), dy.data(), s2.data(), hp.data(), N, H);
+    } else {
+      t.lstm_step(h1.data(), s1.data(), gx.data(), gh.data(), b.data(), hp.data(), H, N, H);
+      ref.lstm_step(h2.data(), s2.data(), gx.data(), gh.data(), b.data(), hp.data(), H, N, H);
+      t.lstm_step_back(d1.data(), k1.data(), dh.data(), dy.data(), s2.data(), hp.data(), H, N, H);
+      ref.lstm_step_back(d2.data(), k2.data(), dh.data(), dy.data(), s2.data(), hp.data(), H, N, H);
+    }
+    cmp(h1, h2);
+    cmp(s1, s2);
+    cmp(d1, d2);
+    cmp(e1, e2);
+    cmp(k1, k2);
+  }
+  report(worst <= 1e-5, std::string(t.name) + " rnn, gru and lstm steps match scalar", worst);
+}
+
+}  // namespace
+
+int main() {
+  const char* names[8];
+  const int n = deeprnn::kernels_available(names, 8);
+  const KernelTable* scalar = deeprnn::kernels_find("scalar");
+  std::printf("instruction sets: ");
+  for (int i = 0; i < n; ++i) std::printf("%s%s", i ? ", " : "", names[i]);
+  std::printf("\n");
+  for (int i = 0; i < n; ++i) {
+    const KernelTable* t = deeprnn::kernels_find(names[i]);
+    std::mt19937 rng(1234 + i);
+    check_gemm(*t, rng);
+    check_math(*t);
+    check_xent(*t, rng);
+    check_cells(*t, *scalar, rng);
+  }
+  std::printf("%d passed, %d failed\n", g_passed, g_failed);
+  return g_failed ? 1 : 0;
+}
