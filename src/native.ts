@@ -87,6 +87,9 @@ export interface NativeBinding {
   lmTrainChunks(cell: CellKind, L: number, hidden: Int32Array, V: number, params: Float32Array, grads: Float32Array,
     offsets: Int32Array, inputs: Int32Array, targets: Int32Array, T: number, N: number, rows: number,
     masks: Float32Array | null, state: Float32Array | null, scale: number): number;
+  /** The forward of lmTrainChunks alone (no dropout, no gradients): loss sum and argmax hits. */
+  lmEvalChunks(cell: CellKind, L: number, hidden: Int32Array, V: number, params: Float32Array, offsets: Int32Array,
+    inputs: Int32Array, targets: Int32Array, T: number, N: number, rows: number, state: Float32Array | null): { loss: number; correct: number };
   /** One instruction set's GEMM: C (M, N) (+)= A (M, K) B (K, N), or C += A^T B with A (K, M) when transA. */
   gemm(simd: string, transA: boolean, C: Float32Array, A: Float32Array, B: Float32Array,
     M: number, N: number, K: number, accumulate: boolean): void;

@@ -1,5 +1,5 @@
-// lmTrainChunks: a whole model's training step over a batch in chunks of
-// windows (kernels/lm.h).
+// lmTrainChunks / lmEvalChunks: a whole model's training step, or its
+// evaluation, over a batch in chunks of windows (kernels/lm.h).
 #include <stdexcept>
 #include <string>
 
@@ -10,66 +10,104 @@
 namespace deeprnn {
 namespace {
 
-// lmTrainChunks(cell, L, hidden, V, params, grads, offsets, inputs, targets, T, N, rows, masks, state, scale)
-//   -> sum of the T*N token losses; grads += d(loss sum * scale)/d(params)
-Napi::Value LmTrainChunks(const Napi::CallbackInfo& info) {
-  Args a(info, "lmTrainChunks", 15);
-  const Cell cell = a.cell(0, "cell");
-  const long L = a.dim(1, "L", 1, kMaxLayers);
-  const int* H = a.tokens(2, "hidden", L, 1L << 20);
-  const long V = a.dim(3, "V");
-  long P = 0;
-  const float* params = a.f32_any(4, "params", &P);
-  float* grads = a.f32(5, "grads", P);
-  const int* off = a.tokens(6, "offsets", 4 * L + 2, P);
-  const long T = a.dim(9, "T"), N = a.dim(10, "N"), rows = a.dim(11, "rows");
-  const long M = checked_mul(a, T, N, "T*N");
-  const int* inputs = a.tokens(7, "inputs", M, V);
-  const int* targets = a.tokens(8, "targets", M, V);
-  const long G = cell_gates(cell);
+// The model's shape from arguments (cell, L, hidden, V, params, ...) at
+// `first`, with the parameter offsets at `offsets_at`, each region checked to
+// lie inside params.
+struct ShapeArgs {
+  LmShape shape;
   long offsets[4 * kMaxLayers + 2];
+  const float* params;
   long hsum = 0, masked = 0;
-  for (long l = 0; l < L; ++l) {
-    if (H[l] < 1) throw a.error("argument \"hidden\"[" + std::to_string(l) + "] must be at least 1");
-    const long h = H[l], in = l ? H[l - 1] : V;
-    const long sizes[4] = {checked_mul(a, G * h, in, "G*H*I"), checked_mul(a, G * h, h, "G*H*H"), G * h, G * h};
-    for (int k = 0; k < 4; ++k) {
-      offsets[4 * l + k] = off[4 * l + k];
-      if (off[4 * l + k] + sizes[k] > P)
-        throw a.error("argument \"offsets\"[" + std::to_string(4 * l + k) + "] leaves no room in params for " +
-                      std::to_string(sizes[k]) + " floats");
+
+  ShapeArgs(const Args& a, size_t offsets_at) {
+    const Cell cell = a.cell(0, "cell");
+    const long L = a.dim(1, "L", 1, kMaxLayers);
+    const int* H = a.tokens(2, "hidden", L, 1L << 20);
+    const long V = a.dim(3, "V");
+    long P = 0;
+    params = a.f32_any(4, "params", &P);
+    const int* off = a.tokens(offsets_at, "offsets", 4 * L + 2, P);
+    const long G = cell_gates(cell);
+    for (long l = 0; l < L; ++l) {
+      if (H[l] < 1) throw a.error("argument \"hidden\"[" + std::to_string(l) + "] must be at least 1");
+      const long h = H[l], in = l ? H[l - 1] : V;
+      const long sizes[4] = {checked_mul(a, G * h, in, "G*H*I"), checked_mul(a, G * h, h, "G*H*H"), G * h, G * h};
+      for (int k = 0; k < 4; ++k) place(a, off, 4 * l + k, sizes[k], P);
+      hsum += h;
+      if (l < L - 1) masked += h;
     }
-    hsum += h;
-    if (l < L - 1) masked += h;
+    place(a, off, 4 * L, checked_mul(a, V, H[L - 1], "V*H"), P);
+    place(a, off, 4 * L + 1, V, P);
+    shape = LmShape{cell, L, H, V, offsets, P};
   }
-  const long top[2] = {checked_mul(a, V, H[L - 1], "V*H"), V};
-  for (int k = 0; k < 2; ++k) {
-    offsets[4 * L + k] = off[4 * L + k];
-    if (off[4 * L + k] + top[k] > P)
-      throw a.error("argument \"offsets\"[" + std::to_string(4 * L + k) + "] leaves no room in params for " +
-                    std::to_string(top[k]) + " floats");
+
+  void place(const Args& a, const int* off, long i, long size, long P) {
+    offsets[i] = off[i];
+    if (off[i] + size > P)
+      throw a.error("argument \"offsets\"[" + std::to_string(i) + "] leaves no room in params for " +
+                    std::to_string(size) + " floats");
   }
-  const float* masks = masked ? a.f32_opt(12, "masks", checked_mul(a, M, masked, "T*N*sum(H)")) : nullptr;
-  if (!masked && !(info[12].IsNull() || info[12].IsUndefined()))
-    throw a.error("argument \"masks\" must be null for a single layer");
-  const long stateLen = checked_mul(a, N, hsum, "N*sum(H)") * (cell == Cell::LSTM ? 2 : 1);
-  float* state = a.f32_opt(13, "state", stateLen);
-  const double scale = a.number(14, "scale");
+
+  long state_len(const Args& a, long N) const {
+    return checked_mul(a, N, hsum, "N*sum(H)") * (shape.cell == Cell::LSTM ? 2 : 1);
+  }
+};
+
+void ensure_kernels(const Args& a) {
   try {
     kernels();
   } catch (const std::runtime_error& e) {
     throw a.error(e.what());
   }
-  const LmShape shape{cell, L, H, V, offsets, P};
-  const double loss = lm_train_chunks(shape, params, grads, inputs, targets, T, N, rows, masks, state,
+}
+
+// lmTrainChunks(cell, L, hidden, V, params, grads, offsets, inputs, targets, T, N, rows, masks, state, scale)
+//   -> sum of the T*N token losses; grads += d(loss sum * scale)/d(params)
+Napi::Value LmTrainChunks(const Napi::CallbackInfo& info) {
+  Args a(info, "lmTrainChunks", 15);
+  const ShapeArgs sa(a, 6);
+  const LmShape& s = sa.shape;
+  float* grads = a.f32(5, "grads", s.P);
+  const long T = a.dim(9, "T"), N = a.dim(10, "N"), rows = a.dim(11, "rows");
+  const long M = checked_mul(a, T, N, "T*N");
+  const int* inputs = a.tokens(7, "inputs", M, s.V);
+  const int* targets = a.tokens(8, "targets", M, s.V);
+  const float* masks = sa.masked ? a.f32_opt(12, "masks", checked_mul(a, M, sa.masked, "T*N*sum(H)")) : nullptr;
+  if (!sa.masked && !(info[12].IsNull() || info[12].IsUndefined()))
+    throw a.error("argument \"masks\" must be null for a single layer");
+  float* state = a.f32_opt(13, "state", sa.state_len(a, N));
+  const double scale = a.number(14, "scale");
+  ensure_kernels(a);
+  const double loss = lm_train_chunks(s, sa.params, grads, inputs, targets, T, N, rows, masks, state,
                                       static_cast<float>(scale));
   return Napi::Number::New(info.Env(), loss);
+}
+
+// lmEvalChunks(cell, L, hidden, V, params, offsets, inputs, targets, T, N, rows, state)
+//   -> { loss: sum of the T*N token losses, correct: argmax hits }
+Napi::Value LmEvalChunks(const Napi::CallbackInfo& info) {
+  Args a(info, "lmEvalChunks", 12);
+  const ShapeArgs sa(a, 5);
+  const LmShape& s = sa.shape;
+  const long T = a.dim(8, "T"), N = a.dim(9, "N"), rows = a.dim(10, "rows");
+  const long M = checked_mul(a, T, N, "T*N");
+  const int* inputs = a.tokens(6, "inputs", M, s.V);
+  const int* targets = a.tokens(7, "targets", M, s.V);
+  float* state = a.f32_opt(11, "state", sa.state_len(a, N));
+  ensure_kernels(a);
+  long correct = 0;
+  const double loss = lm_eval_chunks(s, sa.params, inputs, targets, T, N, rows, state, &correct);
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("loss", Napi::Number::New(info.Env(), loss));
+  out.Set("correct", Napi::Number::New(info.Env(), static_cast<double>(correct)));
+  return out;
 }
 
 }  // namespace
 
 void register_lm(Napi::Env env, Napi::Object exports) {
   exports.Set("lmTrainChunks", Napi::Function::New(env, LmTrainChunks, "lmTrainChunks"));
+  exports.Set("lmEvalChunks", Napi::Function::New(env, LmEvalChunks, "lmEvalChunks"));
 }
 
 }  // namespace deeprnn

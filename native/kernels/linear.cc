@@ -86,8 +86,8 @@ void embedding_backward(float* dW, float* db, float* work, const float* dout, co
 }
 
 double xent_forward(float* logits, float* work, long* correct, const float* Y, const float* W, const float* b,
-                    const int* targets, long M, long H, long V) {
-  linear_forward(logits, work, Y, W, b, M, H, V);
+                    const int* targets, long M, long H, long V, const float* WT) {
+  linear_forward(logits, work, Y, W, b, M, H, V, WT);
   return kernels().softmax_xent(logits, correct, targets, M, V, false, 0.0f);
 }
 

@@ -29,8 +29,9 @@ void embedding_backward(float* dW, float* db, float* work, const float* dout, co
 
 // loss_m = logsumexp(z_m) - z_m[target_m] with z = Y W^T + b; returns sum_m loss_m
 // logits: (M, V) scratch, left holding z; work: linear_work_floats(H, V); correct: argmax hits
+// WT: W^T (H, V) made beforehand, or null.
 double xent_forward(float* logits, float* work, long* correct, const float* Y, const float* W, const float* b,
-                    const int* targets, long M, long H, long V);
+                    const int* targets, long M, long H, long V, const float* WT = nullptr);
 // As xent_forward, then dz = scale (softmax(z) - onehot(target)) in logits,
 // dY = dz W, dW += dz^T Y, db += sum_rows dz. Returns sum_m loss_m.
 // WT: W^T (H, V) made beforehand, or null.

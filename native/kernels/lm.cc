@@ -40,6 +40,8 @@ struct Chunk {
   const float* masks;
   float* state;
   float scale;
+  bool train;   // false: forward and loss only (g unused)
+  long* hits;   // evaluation: targets that were the argmax
 
   const float* p(long i) const { return params + s.offsets[i]; }
 
@@ -122,8 +124,10 @@ struct Chunk {
         if (lstm) std::memcpy(state + state_c(l) + n0 * H, slot(l, 7), sizeof(float) * nc * H);
       }
 
-    // Output layer and loss, fused with their backward
     const long Ht = s.H[L - 1];
+    if (!train) return xent_forward(buf + at_logits, wk, hits, x, p(4 * L), p(4 * L + 1), ctg, Mc, Ht, V, w.out);
+
+    // Output layer and loss, fused with their backward
     float* dy = buf + at_d1;
     const double loss = xent_forward_backward(dy, g + s.offsets[4 * L], g + s.offsets[4 * L + 1], buf + at_logits,
                                               wk, x, p(4 * L), p(4 * L + 1), ctg, Mc, Ht, V, scale, w.out);
@@ -171,18 +175,8 @@ struct Chunk {
   }
 };
 
-}  // namespace
-
-double lm_train_chunks(const LmShape& s, const float* params, float* grads, const int* inputs, const int* targets,
-                       long T, long N, long rows, const float* masks, float* state, float scale) {
-  const long nchunks = (N + rows - 1) / rows;
-  static thread_local std::vector<float> gbuf;
-  static thread_local std::vector<double> lbuf;
-  if (static_cast<long>(gbuf.size()) < nchunks * s.P) gbuf.resize(static_cast<size_t>(nchunks * s.P));
-  if (static_cast<long>(lbuf.size()) < nchunks) lbuf.resize(static_cast<size_t>(nchunks));
-  float* gc = gbuf.data();
-  double* losses = lbuf.data();
-  // The transposed weights every chunk reads
+// The transposed weights every chunk reads, in a grow-only buffer of the caller's thread.
+Prepared prepare(const LmShape& s, const float* params) {
   const long G = cell_gates(s.cell);
   long wsize = s.V * s.H[s.L - 1];
   for (long l = 0; l < s.L; ++l) wsize += G * s.H[l] * ((l ? s.H[l - 1] : s.V) + s.H[l]);
@@ -202,11 +196,26 @@ double lm_train_chunks(const LmShape& s, const float* params, float* grads, cons
   }
   transpose(at, params + s.offsets[4 * s.L], s.V, s.H[s.L - 1]);
   w.out = at;
+  return w;
+}
+
+}  // namespace
+
+double lm_train_chunks(const LmShape& s, const float* params, float* grads, const int* inputs, const int* targets,
+                       long T, long N, long rows, const float* masks, float* state, float scale) {
+  const long nchunks = (N + rows - 1) / rows;
+  static thread_local std::vector<float> gbuf;
+  static thread_local std::vector<double> lbuf;
+  if (static_cast<long>(gbuf.size()) < nchunks * s.P) gbuf.resize(static_cast<size_t>(nchunks * s.P));
+  if (static_cast<long>(lbuf.size()) < nchunks) lbuf.resize(static_cast<size_t>(nchunks));
+  float* gc = gbuf.data();
+  double* losses = lbuf.data();
+  const Prepared w = prepare(s, params);
   parallel_for(nchunks > 1, nchunks, [&](long c) {
     const long n0 = c * rows, nc = N - n0 < rows ? N - n0 : rows;
     float* g = gc + c * s.P;
     std::memset(g, 0, sizeof(float) * s.P);
-    const Chunk ch{s, w, params, T, N, n0, nc, inputs, targets, masks, state, scale};
+    const Chunk ch{s, w, params, T, N, n0, nc, inputs, targets, masks, state, scale, true, nullptr};
     losses[c] = ch.run(g);
   });
   // grads += chunk gradients, in chunk order for every element
@@ -217,6 +226,32 @@ double lm_train_chunks(const LmShape& s, const float* params, float* grads, cons
   });
   double loss = 0.0;
   for (long c = 0; c < nchunks; ++c) loss += losses[c];
+  return loss;
+}
+
+double lm_eval_chunks(const LmShape& s, const float* params, const int* inputs, const int* targets, long T, long N,
+                      long rows, float* state, long* correct) {
+  const long nchunks = (N + rows - 1) / rows;
+  static thread_local std::vector<double> lbuf;
+  static thread_local std::vector<long> hbuf;
+  if (static_cast<long>(lbuf.size()) < nchunks) {
+    lbuf.resize(static_cast<size_t>(nchunks));
+    hbuf.resize(static_cast<size_t>(nchunks));
+  }
+  double* losses = lbuf.data();
+  long* hits = hbuf.data();
+  const Prepared w = prepare(s, params);
+  parallel_for(nchunks > 1, nchunks, [&](long c) {
+    const long n0 = c * rows, nc = N - n0 < rows ? N - n0 : rows;
+    hits[c] = 0;
+    const Chunk ch{s, w, params, T, N, n0, nc, inputs, targets, nullptr, state, 0.0f, false, &hits[c]};
+    losses[c] = ch.run(nullptr);
+  });
+  double loss = 0.0;
+  for (long c = 0; c < nchunks; ++c) {
+    loss += losses[c];
+    *correct += hits[c];
+  }
   return loss;
 }
 

@@ -33,4 +33,9 @@ struct LmShape {
 double lm_train_chunks(const LmShape& s, const float* params, float* grads, const int* inputs, const int* targets,
                        long T, long N, long rows, const float* masks, float* state, float scale);
 
+// The forward alone (no dropout, no gradients), for evaluation: returns the
+// loss sum and adds the targets that were the argmax to *correct.
+double lm_eval_chunks(const LmShape& s, const float* params, const int* inputs, const int* targets, long T, long N,
+                      long rows, float* state, long* correct);
+
 }  // namespace deeprnn

@@ -12,13 +12,13 @@ import { StackedRNN } from './stacked-rnn.js';
 import { Workspace } from './workspace.js';
 
 /**
- * Training batches of more than this many tokens run in chunks of about
- * this many tokens (T times the chunk's windows), each chunk through the whole
- * network on one thread, so that its activations stay in that core's cache
- * (measured on the book's run: 2048 tokens beat 1024, 4096 and 8192).
- * Results depend on it (by rounding) but never on the thread count.
+ * Training and evaluation batches of more than this many tokens run in chunks
+ * of about this many tokens (T times the chunk's windows), each chunk through
+ * the whole network on one thread, so that its activations stay in that
+ * core's cache (measured on the book's run: 2048 tokens beat 1024, 4096 and
+ * 8192). Results depend on it (by rounding) but never on the thread count.
  */
-export const CHUNK_TOKENS = Number(process.env.DEEPRNN_CHUNK_TOKENS) || 2048;
+export const CHUNK_TOKENS = 2048;
 
 /** Chunks keep their gradients apart until the end: at most this many bytes of them. */
 export const CHUNK_GRAD_BYTES = 64 * 2 ** 20;
@@ -143,32 +143,48 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
         at += mask.length;
       }
     }
-    let state: Float32Array | null = null;
-    const layers = opts.carry ? this.carry.for(N) : null;
-    if (layers) {
-      const parts = [...layers.map((s) => s.h), ...layers.flatMap((s) => (s.c ? [s.c] : []))];
-      state = this.ws.get('state', parts.reduce((n, a) => n + a.length, 0));
-      let at = 0;
-      for (const a of parts) {
-        state.set(a, at);
-        at += a.length;
-      }
-    }
+    const state = opts.carry ? this.packState(N) : null;
     const loss = native().lmTrainChunks(cell, hidden.length, this.hiddenI32, V, this.params, this.grads,
       this.offsets, inputs, targets, T, N, rows, masks, state, 1 / M);
-    if (layers && state) {
-      let at = 0;
-      for (const a of [...layers.map((s) => s.h), ...layers.flatMap((s) => (s.c ? [s.c] : []))]) {
-        a.set(state.subarray(at, at + a.length));
-        at += a.length;
-      }
-    }
+    if (state) this.unpackState(N, state);
     this.dTop = null;
     this.doneInForward = true;
     return loss / M;
   }
 
+  /** The carried state for width N as one buffer: every layer's h, then every layer's c (LSTM). */
+  private packState(N: number): Float32Array {
+    const layers = this.carry.for(N);
+    const parts = [...layers.map((s) => s.h), ...layers.flatMap((s) => (s.c ? [s.c] : []))];
+    const state = this.ws.get('state', parts.reduce((n, a) => n + a.length, 0));
+    let at = 0;
+    for (const a of parts) {
+      state.set(a, at);
+      at += a.length;
+    }
+    return state;
+  }
+
+  private unpackState(N: number, state: Float32Array): void {
+    const layers = this.carry.for(N);
+    let at = 0;
+    for (const a of [...layers.map((s) => s.h), ...layers.flatMap((s) => (s.c ? [s.c] : []))]) {
+      a.set(state.subarray(at, at + a.length));
+      at += a.length;
+    }
+  }
+
   evaluate(batch: Batch, opts: { carry?: boolean } = {}): EvalResult {
+    const rows = chunkRows(batch.T, batch.N, 0, this.chunkTokens);
+    if (batch.N > rows) {
+      const { T, N, inputs, targets } = batch;
+      const { cell, hidden, vocabSize: V } = this.config;
+      const state = opts.carry ? this.packState(N) : null;
+      const r = native().lmEvalChunks(cell, hidden.length, this.hiddenI32, V, this.params, this.offsets, inputs,
+        targets, T, N, rows, state);
+      if (state) this.unpackState(N, state);
+      return { lossSum: r.loss, correct: r.correct, count: T * N };
+    }
     const { T, N, targets } = batch;
     const M = T * N;
     const V = this.config.vocabSize;

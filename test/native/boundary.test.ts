@@ -71,6 +71,12 @@ const CALLS: Call[] = [
       tok(6, 5), tok(6, 1), 2, 3, 2, f(24).fill(1), f(24), 0.5],
     kinds: ['str', 'dim', 'i32', 'dim', 'f32any', 'f32', 'i32', 'i32', 'i32', 'dim', 'dim', 'dim', 'nullable', 'nullable', 'num'],
   },
+  {
+    fn: 'lmEvalChunks',
+    args: () => ['gru', 2, Int32Array.from([4, 4]), 6, f(294), Int32Array.from([0, 72, 120, 132, 144, 192, 240, 252, 264, 288]),
+      tok(6, 5), tok(6, 1), 2, 3, 2, f(24)],
+    kinds: ['str', 'dim', 'i32', 'dim', 'f32any', 'i32', 'i32', 'i32', 'dim', 'dim', 'dim', 'nullable'],
+  },
   { fn: 'gemmNt', args: () => ['scalar', f(6), f(10), f(15), 2, 3, 5], kinds: ['str', 'f32', 'f32', 'f32', 'dim', 'dim', 'dim'] },
   { fn: 'gemm', args: () => ['scalar', false, f(6), f(10), f(15), 2, 3, 5, false], kinds: ['str', 'other', 'f32', 'f32', 'f32', 'dim', 'dim', 'dim', 'other'] },
   { fn: 'mathEval', args: () => ['scalar', 'tanh', f(5), f(5)], kinds: ['str', 'str', 'f32', 'f32any'] },

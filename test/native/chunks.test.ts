@@ -80,6 +80,33 @@ describe.each(CELLS)('%s in chunks', (cell) => {
   });
 });
 
+describe.each(CELLS)('%s evaluation in chunks', (cell) => {
+  it('matches the oracle and the whole-batch evaluation, with and without carried state', () => {
+    const cfg: ModelConfig = { cell, vocabSize: 10, hidden: [11, 7], dropout: 0 };
+    const T = 4;
+    const m = chunked(cfg, 12, T);
+    const whole = new RNNLM(cfg, new Rng(12));
+    whole.chunkTokens = Infinity;
+    const ref = new RNNLMScratch(cfg, new Rng(12));
+    ref.params.set(m.params);
+    whole.params.set(m.params);
+    const batch = randomBatch(T, 37, 10, 21);
+    const a = m.evaluate(batch);
+    const b = whole.evaluate(batch);
+    const r = ref.evaluate(batch);
+    expectClose(`${cell} chunked eval vs oracle`, [a.lossSum], [r.lossSum], 1e-5);
+    expectClose(`${cell} chunked eval vs whole`, [a.lossSum], [b.lossSum], 1e-6);
+    expect(a.count).toBe(T * 37);
+    expect(a.correct).toBe(b.correct);
+    expect(a.correct).toBe(r.correct);
+    for (let k = 0; k < 3; k++) {
+      const next = randomBatch(T, 37, 10, 60 + k);
+      expectClose(`${cell} carried eval ${k}`, [m.evaluate(next, { carry: true }).lossSum], [ref.evaluate(next, { carry: true }).lossSum], 1e-5);
+    }
+    expectClose(`${cell} carried eval state`, m.carriedState()!.flatMap((x) => [...x]), ref.carriedState()!.flatMap((x) => [...x]), 1e-4);
+  });
+});
+
 describe('chunked training and threads', () => {
   it('gives bitwise the same loss and gradients with 1 thread and with all cores', () => {
     const cfg: ModelConfig = { cell: 'gru', vocabSize: 28, hidden: [32, 32], dropout: 0 };
