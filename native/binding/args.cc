@@ -1,6 +1,9 @@
 #include "binding/args.h"
 
 #include <cmath>
+#include <stdexcept>
+
+#include "simd/kernels.h"
 
 namespace deeprnn {
 
@@ -93,6 +96,14 @@ long checked_mul(const Args& a, long x, long y, const char* what) {
   const long limit = 1L << 40;
   if (x != 0 && y > limit / x) throw a.error(std::string(what) + " is too large");
   return x * y;
+}
+
+void ensure_kernels(const Args& a) {
+  try {
+    kernels();
+  } catch (const std::runtime_error& e) {
+    throw a.error(e.what());
+  }
 }
 
 float* scratch(size_t slot, long floats) {

@@ -38,6 +38,9 @@ class Args {
 // a * b with a check that the product stays below 2^40 (no buffer is that large).
 long checked_mul(const Args& a, long x, long y, const char* what);
 
+// Chooses the kernel table now (first use), turning a bad DEEPRNN_SIMD into an Error.
+void ensure_kernels(const Args& a);
+
 // Grow-only scratch memory for the kernels, reused across calls.
 float* scratch(size_t slot, long floats);
 

@@ -8,14 +8,6 @@
 namespace deeprnn {
 namespace {
 
-void ensure_kernels(const Args& a) {
-  try {
-    kernels();
-  } catch (const std::runtime_error& e) {
-    throw a.error(e.what());
-  }
-}
-
 // savedSize(cell, T, N, H) -> floats the forward saves
 Napi::Value SavedSize(const Napi::CallbackInfo& info) {
   Args a(info, "savedSize", 4);

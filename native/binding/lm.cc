@@ -53,14 +53,6 @@ struct ShapeArgs {
   }
 };
 
-void ensure_kernels(const Args& a) {
-  try {
-    kernels();
-  } catch (const std::runtime_error& e) {
-    throw a.error(e.what());
-  }
-}
-
 // lmTrainChunks(cell, L, hidden, V, params, grads, offsets, inputs, targets, T, N, rows, masks, state, scale)
 //   -> sum of the T*N token losses; grads += d(loss sum * scale)/d(params)
 Napi::Value LmTrainChunks(const Napi::CallbackInfo& info) {

@@ -82,14 +82,8 @@ static inline vf vrcp(vf d) { return 1.0f / d; }
 static inline vf splat(float x) { return vf{} + x; }
 
 // exp(x) = 2^n exp(r), r = x - n ln2 in [-ln2/2, ln2/2], degree-6 polynomial.
-#if DEEPRNN_VEC_BYTES == 64 && defined(__AVX512F__)
-// n by one rounding instruction and 2^n by scalef, which overflows to
-// infinity and underflows to 0 by itself; x clamped to +-104 only so that
-// infinite inputs give infinity or 0 rather than NaN.
-static inline vf vexp(vf x) {
-  x = x < splat(-104.0f) ? splat(-104.0f) : x;
-  x = x > splat(104.0f) ? splat(104.0f) : x;
-  const vf fn = (vf)_mm512_maskz_roundscale_ps((__mmask16)0xFFFF, (__m512)(x * 1.44269504088896341f), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+// exp(r) for r = x - fn ln2 (ln2 in two parts, so that r is exact enough).
+static inline vf exp_reduced(vf x, vf fn) {
   vf r = x - fn * 0.693359375f;
   r = r - fn * -2.12194440e-4f;
   vf p = splat(1.9875691500e-4f);
@@ -99,7 +93,18 @@ static inline vf vexp(vf x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  return (vf)_mm512_maskz_scalef_ps((__mmask16)0xFFFF, (__m512)p, (__m512)fn);
+  return p;
+}
+
+#if DEEPRNN_VEC_BYTES == 64 && defined(__AVX512F__)
+// n by one rounding instruction and 2^n by scalef, which overflows to
+// infinity and underflows to 0 by itself; x clamped to +-104 only so that
+// infinite inputs give infinity or 0 rather than NaN.
+static inline vf vexp(vf x) {
+  x = x < splat(-104.0f) ? splat(-104.0f) : x;
+  x = x > splat(104.0f) ? splat(104.0f) : x;
+  const vf fn = (vf)_mm512_maskz_roundscale_ps((__mmask16)0xFFFF, (__m512)(x * 1.44269504088896341f), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  return (vf)_mm512_maskz_scalef_ps((__mmask16)0xFFFF, (__m512)exp_reduced(x, fn), (__m512)fn);
 }
 #else
 // x clamped to [-87.3, 88.7] so 2^n stays a normal float.
@@ -110,15 +115,7 @@ static inline vf vexp(vf x) {
   vi n = __builtin_convertvector(t, vi);                   // truncates toward 0
   n += (t < __builtin_convertvector(n, vf));               // true is -1: floor
   const vf fn = __builtin_convertvector(n, vf);
-  vf r = x - fn * 0.693359375f;
-  r = r - fn * -2.12194440e-4f;
-  vf p = splat(1.9875691500e-4f);
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
+  const vf p = exp_reduced(x, fn);
   const vi e = (n + 127) << 23;
   return p * (vf)e;  // same-size vector cast: a bit cast
 }
