@@ -33,21 +33,22 @@ std::vector<float> random(std::mt19937& rng, long n, float scale = 1.0f) {
 // C (+)= op(A) op(B) against double precision, within (K + 2) u sum |terms|.
 void check_gemm(const KernelTable& t, std::mt19937& rng) {
   const long shapes[][3] = {{1, 1, 1}, {1, 97, 33}, {5, 3, 7}, {13, 200, 9}, {25, 130, 70}, {7, 129, 300}, {33, 17, 600}};
-  for (int kind = 0; kind < 3; ++kind) {  // nn, tn, nt (small M)
+  for (int kind = 0; kind < 4; ++kind) {  // nn, tn, nt (small M), nn from a bias
     double worst = 0.0;
     bool ok = true;
     for (const auto& s : shapes) {
       const long M = kind == 2 ? 1 + s[0] % 4 : s[0], N = s[1], K = s[2];
-      const std::vector<float> A = random(rng, M * K), B = random(rng, K * N);
+      const std::vector<float> A = random(rng, M * K), B = random(rng, K * N), bias = random(rng, N);
       std::vector<float> C = random(rng, M * N);
       const std::vector<float> C0 = C;
       const bool acc = kind == 1;
       if (kind == 0) t.gemm_nn(C.data(), A.data(), B.data(), M, N, K, false);
       if (kind == 1) t.gemm_tn(C.data(), A.data(), B.data(), M, N, K);
       if (kind == 2) t.gemm_nt_small(C.data(), A.data(), B.data(), M, N, K);  // B read as (N, K)
+      if (kind == 3) t.gemm_bias(C.data(), A.data(), B.data(), bias.data(), M, N, K);
       for (long i = 0; i < M; ++i)
         for (long j = 0; j < N; ++j) {
-          double sum = acc ? C0[i * N + j] : 0.0, mag = std::fabs(sum);
+          double sum = acc ? C0[i * N + j] : kind == 3 ? bias[j] : 0.0, mag = std::fabs(sum);
           for (long k = 0; k < K; ++k) {
             const double a = kind == 1 ? A[k * M + i] : A[i * K + k];
             const double b = kind == 2 ? B[j * K + k] : B[k * N + j];
@@ -60,7 +61,8 @@ void check_gemm(const KernelTable& t, std::mt19937& rng) {
           ok = ok && frac <= 1.0;
         }
     }
-    report(ok, std::string(t.name) + " gemm " + (kind == 0 ? "nn" : kind == 1 ? "tn" : "nt") + " within the rounding bound", worst);
+    const char* kinds[4] = {"nn", "tn", "nt", "bias"};
+    report(ok, std::string(t.name) + " gemm " + kinds[kind] + " within the rounding bound", worst);
   }
 }
 

@@ -29,8 +29,7 @@ void linear_forward(float* out, float* work, const float* x, const float* W, con
     transpose(work, W, O, I);
     WT = work;
   }
-  for (long m = 0; m < M; ++m) std::memcpy(out + m * O, b, sizeof(float) * O);
-  kernels().gemm_nn(out, x, WT, M, O, I, true);
+  kernels().gemm_bias(out, x, WT, b, M, O, I);
 }
 
 // dx = dout W; dW += dout^T x; db += colsum(dout)

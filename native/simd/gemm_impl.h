@@ -77,13 +77,15 @@ struct Columns {
 };
 
 // acc(R, W) += sum_k a(r, k) b(k, 0:W) with a(r, k) = A[r * lda + k] or, for
-// AT, A[k * lda + r]; C tile loaded first when accumulate, stored last.
+// AT, A[k * lda + r]; C tile loaded first when accumulate (else bias(0:W),
+// or 0 when bias is null), stored last.
 template <long R, long W, bool AT>
 static inline void tile(float* __restrict C, long ldc, const float* __restrict A, long lda,
-                        const float* __restrict B, long ldb, long K, bool accumulate) {
+                        const float* __restrict B, long ldb, long K, bool accumulate,
+                        const float* __restrict bias) {
   float acc[R][W];
   for (long r = 0; r < R; ++r)
-    for (long j = 0; j < W; ++j) acc[r][j] = accumulate ? C[r * ldc + j] : 0.0f;
+    for (long j = 0; j < W; ++j) acc[r][j] = accumulate ? C[r * ldc + j] : bias ? bias[j] : 0.0f;
   for (long k = 0; k < K; ++k) {
     const float* __restrict b = B + k * ldb;
     for (long r = 0; r < R; ++r) {
@@ -97,14 +99,14 @@ static inline void tile(float* __restrict C, long ldc, const float* __restrict A
 
 template <long R, bool AT>
 static void tile_rows(float* C, long ldc, const float* A, long lda, const float* B, long ldb, long K, long W,
-                      bool accumulate) {
+                      bool accumulate, const float* bias = nullptr) {
   switch (W) {
 #if DEEPRNN_MAX_TILE >= 64
-    case 64: tile<R, 64, AT>(C, ldc, A, lda, B, ldb, K, accumulate); return;
+    case 64: tile<R, 64, AT>(C, ldc, A, lda, B, ldb, K, accumulate, bias); return;
 #endif
-    case 32: tile<R, 32, AT>(C, ldc, A, lda, B, ldb, K, accumulate); return;
-    case 16: tile<R, 16, AT>(C, ldc, A, lda, B, ldb, K, accumulate); return;
-    default: tile<R, 8, AT>(C, ldc, A, lda, B, ldb, K, accumulate); return;
+    case 32: tile<R, 32, AT>(C, ldc, A, lda, B, ldb, K, accumulate, bias); return;
+    case 16: tile<R, 16, AT>(C, ldc, A, lda, B, ldb, K, accumulate, bias); return;
+    default: tile<R, 8, AT>(C, ldc, A, lda, B, ldb, K, accumulate, bias); return;
   }
 }
 
@@ -116,13 +118,13 @@ static void tile_rows(float* C, long ldc, const float* A, long lda, const float*
 // does multiply-adds.
 template <bool AT>
 static void block(float* C, const float* A, const float* b, long ldb, long M, long N, long K, long i0, long rows,
-                  const Segment& s, long k0, long k1, bool accumulate) {
+                  const Segment& s, long k0, long k1, bool accumulate, const float* bias) {
   long lda = AT ? M : K;
   const float* a = AT ? A + k0 * M + i0 : A + i0 * K + k0;
   float* c = C + i0 * N + s.j0;
   const long kk = k1 - k0;
   if (rows == kRows && s.tile == s.width) {
-    tile_rows<kRows, AT>(c, N, a, lda, b, ldb, kk, s.tile, accumulate);
+    tile_rows<kRows, AT>(c, N, a, lda, b, ldb, kk, s.tile, accumulate, bias ? bias + s.j0 : nullptr);
     return;
   }
   float abuf[kRows * kDepth];
@@ -139,14 +141,17 @@ static void block(float* C, const float* A, const float* b, long ldb, long M, lo
   float tmp[kRows * DEEPRNN_MAX_TILE];
   for (long r = 0; r < kRows; ++r)
     for (long j = 0; j < s.tile; ++j)
-      tmp[r * s.tile + j] = accumulate && r < rows && j < s.width ? c[r * N + j] : 0.0f;
+      tmp[r * s.tile + j] = j >= s.width ? 0.0f
+                            : accumulate ? (r < rows ? c[r * N + j] : 0.0f)
+                            : bias ? bias[s.j0 + j] : 0.0f;
   tile_rows<kRows, AT>(tmp, s.tile, a, lda, b, ldb, kk, s.tile, true);
   for (long r = 0; r < rows; ++r)
     for (long j = 0; j < s.width; ++j) c[r * N + j] = tmp[r * s.tile + j];
 }
 
 template <bool AT>
-static void gemm(float* C, const float* A, const float* B, long M, long N, long K, bool accumulate) {
+static void gemm(float* C, const float* A, const float* B, long M, long N, long K, bool accumulate,
+                 const float* bias = nullptr) {
   const Columns cols(N);
   const long nseg = cols.count();
   const Segment* pad = cols.padded();
@@ -161,7 +166,7 @@ static void gemm(float* C, const float* A, const float* B, long M, long N, long 
   const bool pack = by_columns && row_tiles >= 16;
   if (K == 0) {
     if (!accumulate)
-      for (long i = 0; i < M * N; ++i) C[i] = 0.0f;
+      for (long i = 0; i < M * N; ++i) C[i] = bias ? bias[i % N] : 0.0f;
     return;
   }
   parallel_region(par, [&](int tid, int nth) {
@@ -184,7 +189,7 @@ static void gemm(float* C, const float* A, const float* B, long M, long N, long 
         const long rows = M - i0 < kRows ? M - i0 : kRows;
         const bool padded = s.tile > s.width;
         if (padded) {
-          block<AT>(C, A, panel, s.tile, M, N, K, i0, rows, s, k0, k1, acc);
+          block<AT>(C, A, panel, s.tile, M, N, K, i0, rows, s, k0, k1, acc, bias);
         } else if (pack) {
           // The panel of B this segment reads, packed once into contiguous rows
           // (its rows in B are N floats, often pages, apart).
@@ -193,9 +198,9 @@ static void gemm(float* C, const float* A, const float* B, long M, long N, long 
               __builtin_memcpy(packed + (k - k0) * s.tile, B + k * N + s.j0, sizeof(float) * s.tile);
             packed_seg = seg;
           }
-          block<AT>(C, A, packed, s.tile, M, N, K, i0, rows, s, k0, k1, acc);
+          block<AT>(C, A, packed, s.tile, M, N, K, i0, rows, s, k0, k1, acc, bias);
         } else {
-          block<AT>(C, A, B + k0 * N + s.j0, N, M, N, K, i0, rows, s, k0, k1, acc);
+          block<AT>(C, A, B + k0 * N + s.j0, N, M, N, K, i0, rows, s, k0, k1, acc, bias);
         }
       }
     }
@@ -242,6 +247,11 @@ static void gemm_nt_small(float* C, const float* A, const float* B, long M, long
 // C(M,N) (+)= A(M,K) B(K,N)
 static void gemm_nn(float* C, const float* A, const float* B, long M, long N, long K, bool accumulate) {
   gemm<false>(C, A, B, M, N, K, accumulate);
+}
+
+// C(M,N) = bias + A(M,K) B(K,N), bias (N) added to every row
+static void gemm_bias(float* C, const float* A, const float* B, const float* bias, long M, long N, long K) {
+  gemm<false>(C, A, B, M, N, K, false, bias);
 }
 
 // C(M,N) += A(K,M)^T B(K,N)

@@ -17,6 +17,9 @@ struct KernelTable {
   const char* name;
   // C(M,N) = A(M,K) B(K,N), or C += A B when accumulate is true.
   void (*gemm_nn)(float* C, const float* A, const float* B, long M, long N, long K, bool accumulate);
+  // C(M,N) = bias(N) + A(M,K) B(K,N): the sum starts from the bias, as gemm_nn
+  // accumulating onto rows copied from it would.
+  void (*gemm_bias)(float* C, const float* A, const float* B, const float* bias, long M, long N, long K);
   // C(M,N) += A(K,M)^T B(K,N); each C element sums over k in ascending order.
   void (*gemm_tn)(float* C, const float* A, const float* B, long M, long N, long K);
   // C(M,N) = A(M,K) B(N,K)^T for small M (up to kSmallRows): dot products, B not transposed.
