@@ -1,6 +1,7 @@
 #include "kernels/common.h"
 
 #include "kernels/parallel.h"
+#include "simd/kernels.h"
 
 namespace deeprnn {
 
@@ -19,23 +20,6 @@ void transpose(float* out, const float* in, long rows, long cols) {
   });
 }
 
-// db(cols) += sum_r X(r, cols): rows summed in fixed chunks of 256 (in
-// parallel), then the chunks in order, so the result does not depend on threads.
-void colsum_add(float* db, const float* X, long rows, long cols) {
-  const long chunk = 256;
-  const long nchunks = (rows + chunk - 1) / chunk;
-  float* partial = thread_buffer<float>(nchunks * cols);
-  parallel_for(rows * cols >= kParallelWork && nchunks > 1, nchunks, [&](long c) {
-    float* __restrict p = partial + c * cols;
-    for (long j = 0; j < cols; ++j) p[j] = 0.0f;
-    const long r1 = (c + 1) * chunk < rows ? (c + 1) * chunk : rows;
-    for (long r = c * chunk; r < r1; ++r) {
-      const float* __restrict x = X + r * cols;
-      for (long j = 0; j < cols; ++j) p[j] += x[j];
-    }
-  });
-  for (long c = 0; c < nchunks; ++c)
-    for (long j = 0; j < cols; ++j) db[j] += partial[c * cols + j];
-}
+void colsum_add(float* db, const float* X, long rows, long cols) { kernels().colsum_add(db, X, rows, cols); }
 
 }  // namespace deeprnn

@@ -22,7 +22,7 @@ T* thread_buffer(long n) {
 
 // out(cols, rows) = in(rows, cols)^T
 void transpose(float* out, const float* in, long rows, long cols);
-// db(cols) += sum over rows of X(rows, cols), rows in ascending order
+// db(cols) += sum over rows of X(rows, cols) (the kernel table's colsum_add)
 void colsum_add(float* db, const float* X, long rows, long cols);
 
 }  // namespace deeprnn

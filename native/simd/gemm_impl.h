@@ -254,6 +254,42 @@ static void gemm_bias(float* C, const float* A, const float* B, const float* bia
   gemm<false>(C, A, B, M, N, K, false, bias);
 }
 
+// db(cols) += sum over rows of X(rows, cols): rows summed in order within fixed
+// chunks of 256 (chunks in parallel), then the chunks in order, so the result
+// does not depend on threads. Four vectors of columns at a time stay in
+// registers down a chunk.
+static void colsum_add(float* db, const float* X, long rows, long cols) {
+  const long chunk = 256, span = 4 * kLanes;
+  const long nchunks = (rows + chunk - 1) / chunk;
+  // Grow-only per-thread buffer (plain new[]: no std:: templates in per-ISA code).
+  static thread_local float* partial_buf = nullptr;
+  static thread_local long cap = 0;
+  if (cap < nchunks * cols) {
+    delete[] partial_buf;
+    partial_buf = new float[nchunks * cols];
+    cap = nchunks * cols;
+  }
+  float* partial = partial_buf;  // a plain pointer: inside the loop a thread_local would be each thread's own
+  parallel_for(rows * cols >= kParallelWork && nchunks > 1, nchunks, [&](long c) {
+    const long r0 = c * chunk, r1 = (c + 1) * chunk < rows ? (c + 1) * chunk : rows;
+    for (long j0 = 0; j0 < cols; j0 += span) {
+      long len[4];
+      for (long q = 0; q < 4; ++q) {
+        const long j = j0 + q * kLanes;
+        len[q] = j >= cols ? 0 : cols - j < kLanes ? cols - j : kLanes;
+      }
+      vf acc[4] = {};
+      for (long r = r0; r < r1; ++r)
+        for (long q = 0; q < 4; ++q)
+          if (len[q]) acc[q] += ld(X + r * cols + j0 + q * kLanes, len[q]);
+      for (long q = 0; q < 4; ++q)
+        if (len[q]) st(partial + c * cols + j0 + q * kLanes, acc[q], len[q]);
+    }
+  });
+  for (long c = 0; c < nchunks; ++c)
+    for (long j = 0; j < cols; ++j) db[j] += partial[c * cols + j];
+}
+
 // C(M,N) += A(K,M)^T B(K,N)
 static void gemm_tn(float* C, const float* A, const float* B, long M, long N, long K) {
   gemm<true>(C, A, B, M, N, K, true);

@@ -24,6 +24,8 @@ struct KernelTable {
   void (*gemm_tn)(float* C, const float* A, const float* B, long M, long N, long K);
   // C(M,N) = A(M,K) B(N,K)^T for small M (up to kSmallRows): dot products, B not transposed.
   void (*gemm_nt_small)(float* C, const float* A, const float* B, long M, long N, long K);
+  // db(cols) += sum over rows of X(rows, cols), in an order fixed by the shape alone.
+  void (*colsum_add)(float* db, const float* X, long rows, long cols);
   // One time step of fused gate math per cell (simd/cells_impl.h).
   void (*rnn_step)(float* h, const float* gx, const float* bhh, long N, long H, bool relu);
   void (*rnn_step_back)(float* da, const float* dy, const float* dh, const float* h, long N, long H, bool relu);
