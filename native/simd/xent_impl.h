@@ -37,11 +37,14 @@ static double softmax_xent(float* logits, long* hits, const int* targets, long M
   // Plain pointers: inside the parallel loop a thread_local would be each thread's own.
   double* partial = partial_buf;
   long* phits = hits_buf;
+  // Per chunk of rows, in three passes whose iterations do not wait on each
+  // other: max, argmax and the sum of exponentials of every row; the losses
+  // (logf); the gradients. One long chain per row would leave the core idle.
   parallel_for(M * V >= kParallelWork && nchunks > 1, nchunks, [&](long c) {
-    double sum = 0.0;
+    float mxs[chunk], ses[chunk], zts[chunk];
     long h = 0;
-    const long m1 = (c + 1) * chunk < M ? (c + 1) * chunk : M;
-    for (long m = c * chunk; m < m1; ++m) {
+    const long m0 = c * chunk, m1 = (c + 1) * chunk < M ? (c + 1) * chunk : M;
+    for (long m = m0; m < m1; ++m) {
       float* z = logits + m * V;
       vf vmax = splat(-__builtin_inff());
       for (long v = 0; v < V; v += kLanes) {
@@ -64,8 +67,8 @@ static double softmax_xent(float* logits, long* hits, const int* targets, long M
           break;
         }
       }
-      const int tgt = targets[m];
-      const float zt = z[tgt];
+      h += arg == targets[m];
+      zts[m - m0] = z[targets[m]];
       vf vsum = {};
       for (long v = 0; v < V; v += kLanes) {
         const long n = V - v < kLanes ? V - v : kLanes;
@@ -78,18 +81,21 @@ static double softmax_xent(float* logits, long* hits, const int* targets, long M
         vsum += e;
         if (grad) st(z + v, e, n);
       }
-      const float se = hsum(vsum);
-      sum += static_cast<double>(mx + logf(se) - zt);
-      h += arg == tgt;
-      if (grad) {
-        const float k = scale / se;
+      mxs[m - m0] = mx;
+      ses[m - m0] = hsum(vsum);
+    }
+    double sum = 0.0;
+    for (long m = m0; m < m1; ++m) sum += static_cast<double>(mxs[m - m0] + logf(ses[m - m0]) - zts[m - m0]);
+    if (grad)
+      for (long m = m0; m < m1; ++m) {
+        float* z = logits + m * V;
+        const float k = scale / ses[m - m0];
         for (long v = 0; v < V; v += kLanes) {
           const long n = V - v < kLanes ? V - v : kLanes;
           st(z + v, ld(z + v, n) * k, n);
         }
-        z[tgt] -= scale;
+        z[targets[m]] -= scale;
       }
-    }
     partial[c] = sum;
     phits[c] = h;
   });
