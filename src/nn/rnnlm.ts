@@ -14,9 +14,9 @@ import { Workspace } from './workspace.js';
 /**
  * Training and evaluation batches of more than this many tokens run in chunks
  * of about this many tokens (T times the chunk's windows), each chunk through
- * the whole network on one thread, so that its activations stay in that
- * core's cache (measured on the book's run: 2048 tokens beat 1024, 4096 and
- * 8192). Results depend on it (by rounding) but never on the thread count.
+ * the whole network on one thread, so that its activations stay in cache
+ * (measured on the book's run: 2048 tokens beat 4096, 8192 and whole
+ * batches). Results depend on it (by rounding) but never on the thread count.
  */
 export const CHUNK_TOKENS = 2048;
 
