@@ -9,6 +9,7 @@ export interface CarriedLayer<A extends Float32Array | Float64Array> {
 
 export class CarriedState<A extends Float32Array | Float64Array> {
   private layers: CarriedLayer<A>[] | null = null;
+  private all: A | null = null;
   private N = 0;
 
   constructor(
@@ -19,11 +20,32 @@ export class CarriedState<A extends Float32Array | Float64Array> {
   /** The state for batches of width N: zeros when there was none or N changed. */
   for(N: number): CarriedLayer<A>[] {
     if (!this.layers || this.N !== N) {
+      const { hidden } = this.config;
       const lstm = this.config.cell === 'lstm';
-      this.layers = this.config.hidden.map((H) => ({ h: this.alloc(N * H), c: lstm ? this.alloc(N * H) : null }));
+      const per = hidden.reduce((n, H) => n + N * H, 0);
+      const all = this.alloc(lstm ? 2 * per : per);
+      let at = 0;
+      const view = (n: number) => {
+        at += n;
+        return all.subarray(at - n, at) as A;
+      };
+      const hs = hidden.map((H) => view(N * H));
+      const cs = hidden.map((H) => (lstm ? view(N * H) : null));
+      this.layers = hidden.map((_, l) => ({ h: hs[l]!, c: cs[l]! }));
+      this.all = all;
       this.N = N;
     }
     return this.layers;
+  }
+
+  /**
+   * The state for width N as one buffer, every layer's h then every layer's c
+   * (LSTM), the layout lmTrainChunks / lmEvalChunks read and write: the
+   * layers' h and c are views of it.
+   */
+  buffer(N: number): A {
+    this.for(N);
+    return this.all!;
   }
 
   reset(): void {

@@ -143,35 +143,12 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
         at += mask.length;
       }
     }
-    const state = opts.carry ? this.packState(N) : null;
+    const state = opts.carry ? this.carry.buffer(N) : null;
     const loss = native().lmTrainChunks(cell, hidden.length, this.hiddenI32, V, this.params, this.grads,
       this.offsets, inputs, targets, T, N, rows, masks, state, 1 / M);
-    if (state) this.unpackState(N, state);
     this.dTop = null;
     this.doneInForward = true;
     return loss / M;
-  }
-
-  /** The carried state for width N as one buffer: every layer's h, then every layer's c (LSTM). */
-  private packState(N: number): Float32Array {
-    const layers = this.carry.for(N);
-    const parts = [...layers.map((s) => s.h), ...layers.flatMap((s) => (s.c ? [s.c] : []))];
-    const state = this.ws.get('state', parts.reduce((n, a) => n + a.length, 0));
-    let at = 0;
-    for (const a of parts) {
-      state.set(a, at);
-      at += a.length;
-    }
-    return state;
-  }
-
-  private unpackState(N: number, state: Float32Array): void {
-    const layers = this.carry.for(N);
-    let at = 0;
-    for (const a of [...layers.map((s) => s.h), ...layers.flatMap((s) => (s.c ? [s.c] : []))]) {
-      a.set(state.subarray(at, at + a.length));
-      at += a.length;
-    }
   }
 
   evaluate(batch: Batch, opts: { carry?: boolean } = {}): EvalResult {
@@ -179,10 +156,8 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
     if (batch.N > rows) {
       const { T, N, inputs, targets } = batch;
       const { cell, hidden, vocabSize: V } = this.config;
-      const state = opts.carry ? this.packState(N) : null;
       const r = native().lmEvalChunks(cell, hidden.length, this.hiddenI32, V, this.params, this.offsets, inputs,
-        targets, T, N, rows, state);
-      if (state) this.unpackState(N, state);
+        targets, T, N, rows, opts.carry ? this.carry.buffer(N) : null);
       return { lossSum: r.loss, correct: r.correct, count: T * N };
     }
     const { T, N, targets } = batch;

@@ -61,7 +61,7 @@ describe('messages', () => {
       expect(row.tokensPerSec).toBe([...row.runs].sort((a, b) => a - b)[1]);
       expect(row.peakRssMb).toBeGreaterThan(0);
     }
-    expect(await line(['bench', '--repeat', '0', '--no-torch'])).toEqual({ code: 2, err: expect.stringContaining('--repeat') });
+    expect(await line(['bench', '--repeat', '0', '--no-torch'])).toEqual({ code: 2, err: 'deeprnn: error: --repeat must be an integer from 1 to 100, got "0"' });
   });
 
   it('bench: unknown configurations and thread lists', async () => {

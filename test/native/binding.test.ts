@@ -72,6 +72,25 @@ describe('argument checks', () => {
 describe('kernel tables', () => {
   const info = nat.info();
 
+  it('lmTrainChunks / lmEvalChunks check the model shape against params', () => {
+    const i32 = (...v: number[]) => Int32Array.from(v);
+    const tok = (n: number) => new Int32Array(n);
+    // gru, hidden [4, 4], V=6, T=2, N=3: 294 parameters
+    const offsets = () => i32(0, 72, 120, 132, 144, 192, 240, 252, 264, 288);
+    const train = (hidden: Int32Array, offs: Int32Array, masks: Float32Array | null, P = 294) =>
+      () => nat.lmTrainChunks('gru', hidden.length, hidden, 6, f(P), f(P), offs, tok(6), tok(6), 2, 3, 2, masks, null, 0.5);
+    expect(train(i32(4, 4), offsets(), null)).not.toThrow();
+    expect(train(i32(4, 0), offsets(), null)).toThrow('lmTrainChunks: argument "hidden"[1] must be at least 1');
+    const late = offsets();
+    late[1] = 250;  // W_hh of layer 0 (48 floats) would end past 294
+    expect(train(i32(4, 4), late, null)).toThrow('lmTrainChunks: argument "offsets"[1] leaves no room in params for 48 floats');
+    // one layer of 4: 72 + 48 + 12 + 12 + 24 + 6 = 174 parameters, nothing to mask
+    const one = i32(0, 72, 120, 132, 144, 168);
+    expect(train(i32(4), one, f(24), 174)).toThrow('lmTrainChunks: argument "masks" must be null for a single layer');
+    expect(() => nat.lmEvalChunks('gru', 2, i32(4, 4), 6, f(294), late, tok(6), tok(6), 2, 3, 2, null))
+      .toThrow('lmEvalChunks: argument "offsets"[1] leaves no room in params for 48 floats');
+  });
+
   it('reports what runs', () => {
     expect(info.simdAvailable[0]).toBe('scalar');
     expect(info.simdAvailable).toContain(info.simd);
