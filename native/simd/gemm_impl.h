@@ -23,10 +23,35 @@
 namespace deeprnn {
 namespace DEEPRNN_ISA {
 
-// Rows of C per register tile.
-static const long kRows = kGemmRowTile;
-// Rows of k per pass, so that the B panel stays in cache.
-static const long kDepth = 256;
+// Rows of C per register tile (the main height; see RowTiles): the
+// including file may set DEEPRNN_GEMM_ROWS and DEEPRNN_ROW_HEIGHTS_MIXED.
+#ifndef DEEPRNN_GEMM_ROWS
+#define DEEPRNN_GEMM_ROWS 4
+#endif
+#ifndef DEEPRNN_ROW_HEIGHTS_MIXED
+#define DEEPRNN_ROW_HEIGHTS_MIXED 0
+#endif
+static const long kRows = DEEPRNN_GEMM_ROWS;
+// Most rows of k per pass: the pass's panel of B (depth x one tile of
+// columns) stays in L2 while row tiles go down it, and each tile's
+// accumulators stay in registers for the whole pass. kDepthT when A is read
+// transposed: its rows of A^T are M floats apart, and shorter passes let a
+// row tile's piece of A stay in L1 across the column segments.
+static const long kDepth = 1024;
+static const long kDepthT = 128;
+
+// This thread's grow-only scratch buffer `which` of at least n floats (plain
+// new[]: no std:: templates in per-ISA code).
+static float* scratch(int which, long n) {
+  static thread_local float* buf[2] = {nullptr, nullptr};
+  static thread_local long cap[2] = {0, 0};
+  if (cap[which] < n) {
+    delete[] buf[which];
+    buf[which] = new float[n];
+    cap[which] = n;
+  }
+  return buf[which];
+}
 
 // Columns [j0, j0 + width) of C, computed by a tile `tile` wide; when
 // tile > width the tile reads a zero-padded copy of B's columns and writes
@@ -110,43 +135,110 @@ static void tile_rows(float* C, long ldc, const float* A, long lda, const float*
   }
 }
 
-// C rows [i0, i0 + rows) x segment, over k in [k0, k1); A addressed as in
-// tile(). `b` is B's rows k0.. at the segment's first column (ldb apart), or
-// the padded panel for a padded segment. A partial tile (fewer rows than
-// kRows, or a padded segment) runs as a whole one through zero-padded copies
-// of its rows of A and C: a one-row tile would load as many B vectors as it
-// does multiply-adds.
-template <bool AT>
-static void block(float* C, const float* A, const float* b, long ldb, long M, long N, long K, long i0, long rows,
-                  const Segment& s, long k0, long k1, bool accumulate, const float* bias) {
-  long lda = AT ? M : K;
-  const float* a = AT ? A + k0 * M + i0 : A + i0 * K + k0;
-  float* c = C + i0 * N + s.j0;
-  const long kk = k1 - k0;
-  if (rows == kRows && s.tile == s.width) {
-    tile_rows<kRows, AT>(c, N, a, lda, b, ldb, kk, s.tile, accumulate, bias ? bias + s.j0 : nullptr);
-    return;
+// Row tiles: C's rows cut into tiles of kRows (the main height) and, where
+// DEEPRNN_ROW_HEIGHTS_MIXED allows, of kRows + 1 and kRows - 1 too, so that
+// the tiles cover M exactly (a batch slice of 25 rows is five tiles of 5
+// rather than seven of 4, the last one padded). Only when M has no such sum
+// (M < 4, or 7) is the last tile partial and padded. Tile order: main height,
+// then the taller, then the shorter, then the partial one.
+struct RowTiles {
+  long h[3];      // heights
+  long n[3];      // tiles of each height
+  long partial;   // rows in a last partial tile of height h[0], 0 if none
+  long count;
+
+  explicit RowTiles(long M) : h{kRows, kRows + 1, kRows - 1}, n{M / kRows, 0, 0}, partial(M % kRows) {
+#if DEEPRNN_ROW_HEIGHTS_MIXED
+    // Most tiles of the main height whose remainder the other two heights cover.
+    for (long a = M / kRows; a >= 0; --a) {
+      const long rest = M - a * kRows;
+      for (long b = rest / h[1]; b >= 0; --b)
+        if ((rest - b * h[1]) % h[2] == 0) {
+          n[0] = a, n[1] = b, n[2] = (rest - b * h[1]) / h[2], partial = 0;
+          count = n[0] + n[1] + n[2];
+          return;
+        }
+    }
+#endif
+    count = n[0] + n[1] + n[2] + (partial ? 1 : 0);
   }
-  float abuf[kRows * kDepth];
-  if (rows < kRows) {
+
+  // Tile i: first row, rows and the height it runs at.
+  void at(long i, long* i0, long* rows, long* height) const {
+    long base = 0;
+    for (int q = 0; q < 3; ++q) {
+      if (i < n[q]) {
+        *i0 = base + i * h[q], *rows = *height = h[q];
+        return;
+      }
+      base += n[q] * h[q];
+      i -= n[q];
+    }
+    *i0 = base, *rows = partial, *height = h[0];
+  }
+};
+
+// C rows [i0, i0 + rows) x segment, over k in [k0, k1), by a tile R rows
+// high; A addressed as in tile(). `b` is B's rows k0.. at the segment's first
+// column (ldb apart), or the padded panel for a padded segment. A partial
+// tile (fewer rows than R, or a padded segment) runs as a whole one through
+// zero-padded copies of its rows of A and C: a one-row tile would load as
+// many B vectors as it does multiply-adds.
+// The partial tiles' path, out of line: its copies need a large stack frame.
+template <long R, bool AT>
+__attribute__((noinline)) static void block_partial(float* c, long N, const float* a, long lda, const float* b,
+                                                    long ldb, long rows, const Segment& s, long kk,
+                                                    bool accumulate, const float* bias) {
+  float abuf[R * kDepth];
+  if (rows < R) {
     if (AT)
       for (long k = 0; k < kk; ++k)
-        for (long r = 0; r < kRows; ++r) abuf[k * kRows + r] = r < rows ? a[k * lda + r] : 0.0f;
+        for (long r = 0; r < R; ++r) abuf[k * R + r] = r < rows ? a[k * lda + r] : 0.0f;
     else
-      for (long r = 0; r < kRows; ++r)
+      for (long r = 0; r < R; ++r)
         for (long k = 0; k < kk; ++k) abuf[r * kk + k] = r < rows ? a[r * lda + k] : 0.0f;
     a = abuf;
-    lda = AT ? kRows : kk;
+    lda = AT ? R : kk;
   }
-  float tmp[kRows * DEEPRNN_MAX_TILE];
-  for (long r = 0; r < kRows; ++r)
+  float tmp[R * DEEPRNN_MAX_TILE];
+  for (long r = 0; r < R; ++r)
     for (long j = 0; j < s.tile; ++j)
       tmp[r * s.tile + j] = j >= s.width ? 0.0f
                             : accumulate ? (r < rows ? c[r * N + j] : 0.0f)
                             : bias ? bias[s.j0 + j] : 0.0f;
-  tile_rows<kRows, AT>(tmp, s.tile, a, lda, b, ldb, kk, s.tile, true);
+  tile_rows<R, AT>(tmp, s.tile, a, lda, b, ldb, kk, s.tile, true);
   for (long r = 0; r < rows; ++r)
     for (long j = 0; j < s.width; ++j) c[r * N + j] = tmp[r * s.tile + j];
+}
+
+// C rows [i0, i0 + rows) x segment, over k in [k0, k1), by a tile R rows
+// high; A addressed as in tile(). `b` is B's rows k0.. at the segment's first
+// column (ldb apart), or the padded panel for a padded segment. A partial
+// tile (fewer rows than R, or a padded segment) runs as a whole one through
+// zero-padded copies of its rows of A and C: a one-row tile would load as
+// many B vectors as it does multiply-adds.
+template <long R, bool AT>
+static inline void block(float* C, const float* A, const float* b, long ldb, long M, long N, long K, long i0,
+                         long rows, const Segment& s, long k0, long k1, bool accumulate, const float* bias) {
+  const long lda = AT ? M : K;
+  const float* a = AT ? A + k0 * M + i0 : A + i0 * K + k0;
+  float* c = C + i0 * N + s.j0;
+  if (rows == R && s.tile == s.width)
+    tile_rows<R, AT>(c, N, a, lda, b, ldb, k1 - k0, s.tile, accumulate, bias ? bias + s.j0 : nullptr);
+  else
+    block_partial<R, AT>(c, N, a, lda, b, ldb, rows, s, k1 - k0, accumulate, bias);
+}
+
+template <bool AT>
+static void block_any(long height, float* C, const float* A, const float* b, long ldb, long M, long N, long K,
+                      long i0, long rows, const Segment& s, long k0, long k1, bool accumulate,
+                      const float* bias) {
+#if DEEPRNN_ROW_HEIGHTS_MIXED
+  if (height == kRows + 1) return block<kRows + 1, AT>(C, A, b, ldb, M, N, K, i0, rows, s, k0, k1, accumulate, bias);
+  if (height == kRows - 1) return block<kRows - 1, AT>(C, A, b, ldb, M, N, K, i0, rows, s, k0, k1, accumulate, bias);
+#endif
+  (void)height;
+  block<kRows, AT>(C, A, b, ldb, M, N, K, i0, rows, s, k0, k1, accumulate, bias);
 }
 
 template <bool AT>
@@ -155,13 +247,19 @@ static void gemm(float* C, const float* A, const float* B, long M, long N, long 
   const Columns cols(N);
   const long nseg = cols.count();
   const Segment* pad = cols.padded();
-  const long row_tiles = (M + kRows - 1) / kRows;
+  const RowTiles rt(M);
+  const long row_tiles = rt.count;
   const long tasks = row_tiles * nseg;
   const bool par = M * N * K >= kParallelWork && tasks > 1;
-  // When a pass's rows of B (kDepth x N) outgrow half of a 1 MiB L2, go down
+  // k in passes of at most kDepth (kDepthT when A is read transposed: its
+  // rows of A^T are M floats apart, and shorter passes keep them in cache).
+  const long max_depth = AT ? kDepthT : kDepth;
+  const long passes = (K + max_depth - 1) / max_depth;
+  const long depth = passes ? (K + passes - 1) / passes : 0;
+  // When a pass's rows of B (depth x N) outgrow half of a 1 MiB L2, go down
   // the rows of C for each column panel (the panel stays in cache) instead of
   // across the columns for each row tile (all of B streamed once per tile).
-  const bool by_columns = N * kDepth * 4 > (512L << 10);
+  const bool by_columns = N * depth * 4 > (512L << 10);
   // Going down the rows, a panel read by enough row tiles is worth packing.
   const bool pack = by_columns && row_tiles >= 16;
   if (K == 0) {
@@ -170,10 +268,10 @@ static void gemm(float* C, const float* A, const float* B, long M, long N, long 
     return;
   }
   parallel_region(par, [&](int tid, int nth) {
-    float panel[kDepth * DEEPRNN_MAX_TILE];   // this thread's padded copy of B's last columns
-    float packed[kDepth * DEEPRNN_MAX_TILE];  // this thread's packed copy of one full segment
-    for (long k0 = 0; k0 < K; k0 += kDepth) {
-      const long k1 = K - k0 < kDepth ? K : k0 + kDepth;
+    float* panel = scratch(0, depth * DEEPRNN_MAX_TILE);   // padded copy of B's last columns
+    float* packed = scratch(1, depth * DEEPRNN_MAX_TILE);  // packed copy of one full segment
+    for (long k0 = 0; k0 < K; k0 += depth) {
+      const long k1 = K - k0 < depth ? K : k0 + depth;
       const bool acc = accumulate || k0 > 0;
       if (pad)
         for (long k = k0; k < k1; ++k)
@@ -185,11 +283,11 @@ static void gemm(float* C, const float* A, const float* B, long M, long N, long 
       for (long t = t0; t < t1; ++t) {
         const long seg = by_columns ? t / row_tiles : t % nseg;
         const Segment s = cols.at(seg);
-        const long i0 = (by_columns ? t % row_tiles : t / nseg) * kRows;
-        const long rows = M - i0 < kRows ? M - i0 : kRows;
+        long i0, rows, height;
+        rt.at(by_columns ? t % row_tiles : t / nseg, &i0, &rows, &height);
         const bool padded = s.tile > s.width;
         if (padded) {
-          block<AT>(C, A, panel, s.tile, M, N, K, i0, rows, s, k0, k1, acc, bias);
+          block_any<AT>(height, C, A, panel, s.tile, M, N, K, i0, rows, s, k0, k1, acc, bias);
         } else if (pack) {
           // The panel of B this segment reads, packed once into contiguous rows
           // (its rows in B are N floats, often pages, apart).
@@ -198,9 +296,9 @@ static void gemm(float* C, const float* A, const float* B, long M, long N, long 
               __builtin_memcpy(packed + (k - k0) * s.tile, B + k * N + s.j0, sizeof(float) * s.tile);
             packed_seg = seg;
           }
-          block<AT>(C, A, packed, s.tile, M, N, K, i0, rows, s, k0, k1, acc, bias);
+          block_any<AT>(height, C, A, packed, s.tile, M, N, K, i0, rows, s, k0, k1, acc, bias);
         } else {
-          block<AT>(C, A, B + k0 * N + s.j0, N, M, N, K, i0, rows, s, k0, k1, acc, bias);
+          block_any<AT>(height, C, A, B + k0 * N + s.j0, N, M, N, K, i0, rows, s, k0, k1, acc, bias);
         }
       }
     }

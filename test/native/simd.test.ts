@@ -47,7 +47,12 @@ function expectWithinRounding(label: string, got: Float32Array, want: Float64Arr
 describe.each(isas)('%s', (isa) => {
   it('gemm matches float64 on ragged shapes', () => {
     const rng = new Rng(isa.length);
-    const shapes = [[1, 1, 1], [1, 97, 33], [5, 3, 7], [13, 200, 9], [64, 96, 32], [7, 129, 300], [33, 17, 600]];
+    // M: row tiles of every height and partial ones (1, 5, 7, 9, 11, 13, 25, 33, 64, 80);
+    // K past one pass of k (1100, 1300); N wide enough to go down the rows per column panel (2100, 300 x 1100)
+    const shapes = [
+      [1, 1, 1], [1, 97, 33], [5, 3, 7], [13, 200, 9], [64, 96, 32], [7, 129, 300], [33, 17, 600],
+      [9, 70, 20], [11, 40, 1300], [25, 130, 70], [80, 300, 1100], [7, 2100, 200],
+    ];
     for (const [M, N, K] of shapes as [number, number, number][]) {
       for (const transA of [false, true]) {
         for (const acc of transA ? [true] : [false, true]) {
