@@ -182,6 +182,30 @@ void check_cells(const KernelTable& t, const KernelTable& ref, std::mt19937& rng
   report(worst <= 1e-5, std::string(t.name) + " rnn, gru and lstm steps match scalar", worst);
 }
 
+// Gathering and scatter-adding rows by index: exactly a plain loop's result
+// (copies, and sums in row order), widths around the vector lengths, repeated
+// indices.
+void check_rows(const KernelTable& t, std::mt19937& rng) {
+  bool ok = true;
+  for (long width : {1L, 7L, 16L, 37L, 96L}) {
+    const long M = 53, V = 11, stride = width + 3;
+    std::vector<int> idx(M);
+    for (long m = 0; m < M; ++m) idx[m] = static_cast<int>(rng() % V);
+    const std::vector<float> src = random(rng, V * stride), rows = random(rng, M * stride);
+    std::vector<float> out(M * stride, -1.0f), want = out;
+    t.gather_rows(out.data(), src.data(), idx.data(), M, width, stride);
+    for (long m = 0; m < M; ++m)
+      for (long j = 0; j < width; ++j) want[m * stride + j] = src[idx[m] * stride + j];
+    ok = ok && out == want;
+    std::vector<float> acc = src, wacc = src;
+    t.scatter_add_rows(acc.data(), rows.data(), idx.data(), M, width, stride);
+    for (long m = 0; m < M; ++m)
+      for (long j = 0; j < width; ++j) wacc[idx[m] * stride + j] += rows[m * stride + j];
+    ok = ok && acc == wacc;
+  }
+  report(ok, std::string(t.name) + " gather and scatter-add of rows exact", 0.0);
+}
+
 }  // namespace
 
 int main() {
@@ -199,6 +223,7 @@ int main() {
     check_math(*t);
     check_xent(*t, rng);
     check_cells(*t, *scalar, rng);
+    check_rows(*t, rng);
   }
   std::printf("%d passed, %d failed\n", g_passed, g_failed);
   return g_failed ? 1 : 0;

@@ -59,7 +59,11 @@ void embedding_forward(float* out, float* work, const int* tokens, const float* 
     embedding_table(work, W, b, V, O);
     table = work;
   }
-  parallel_for(M * O >= 4096, M, [&](long m) { std::memcpy(out + m * O, table + tokens[m] * O, sizeof(float) * O); });
+  const long block = 256;  // rows per task
+  parallel_for(M * O >= 4096 && M > block, (M + block - 1) / block, [&](long bk) {
+    const long m0 = bk * block, m1 = m0 + block < M ? m0 + block : M;
+    kernels().gather_rows(out + m0 * O, table, tokens + m0, m1 - m0, O, O);
+  });
 }
 
 // dW[o, tokens[m]] += dout[m, o], m in ascending order for every element;
@@ -69,15 +73,13 @@ void embedding_backward(float* dW, float* db, float* work, const float* dout, co
                         long O) {
   float* dWT = work;  // (V, O)
   for (long i = 0; i < V * O; ++i) dWT[i] = 0.0f;
+  // Threads own blocks of 16 columns; one thread does all columns in one pass.
   const long block = 16;
   const long nblocks = (O + block - 1) / block;
-  parallel_for(M * O >= kParallelWork && nblocks > 1, nblocks, [&](long bk) {
-    const long o0 = bk * block, o1 = o0 + block < O ? o0 + block : O;
-    for (long m = 0; m < M; ++m) {
-      float* w = dWT + tokens[m] * O;
-      const float* d = dout + m * O;
-      for (long o = o0; o < o1; ++o) w[o] += d[o];
-    }
+  const bool par = fork_ok(M * O >= kParallelWork && nblocks > 1);
+  parallel_for(par, par ? nblocks : 1, [&](long bk) {
+    const long o0 = par ? bk * block : 0, o1 = par && o0 + block < O ? o0 + block : O;
+    kernels().scatter_add_rows(dWT + o0, dout + o0, tokens, M, o1 - o0, O);
   });
   for (long o = 0; o < O; ++o)
     for (long v = 0; v < V; ++v) dW[o * V + v] += dWT[v * O + o];

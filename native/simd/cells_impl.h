@@ -180,6 +180,30 @@ static void lstm_step_back(float* dgx, float* dc, const float* dh, const float* 
   }
 }
 
+// out[m, 0:width] = src[idx[m], 0:width]
+static void gather_rows(float* out, const float* src, const int* idx, long M, long width, long stride) {
+  for (long m = 0; m < M; ++m) {
+    const float* __restrict from = src + idx[m] * stride;
+    float* __restrict to = out + m * stride;
+    for (long j = 0; j < width; j += kLanes) {
+      const long n = width - j < kLanes ? width - j : kLanes;
+      st(to + j, ld(from + j, n), n);
+    }
+  }
+}
+
+// dst[idx[m], 0:width] += src[m, 0:width], m ascending: every element sums in row order.
+static void scatter_add_rows(float* dst, const float* src, const int* idx, long M, long width, long stride) {
+  for (long m = 0; m < M; ++m) {
+    const float* __restrict from = src + m * stride;
+    float* __restrict to = dst + idx[m] * stride;
+    for (long j = 0; j < width; j += kLanes) {
+      const long n = width - j < kLanes ? width - j : kLanes;
+      st(to + j, ld(to + j, n) + ld(from + j, n), n);
+    }
+  }
+}
+
 // y[i] = f(x[i]) for f in exp, sigmoid, tanh: what the cells use, for tests
 static void math_eval(int fn, float* y, const float* x, long n) {
   for (long i = 0; i < n; i += kLanes) {

@@ -42,6 +42,10 @@ struct KernelTable {
   double (*softmax_xent)(float* logits, long* hits, const int* targets, long M, long V, bool grad, float scale);
   // y = exp / sigmoid / tanh (fn 0, 1, 2) of x as the cells compute them.
   void (*math_eval)(int fn, float* y, const float* x, long n);
+  // Rows by index: out[m, 0:width] = src[idx[m], 0:width] (rows stride floats apart in both).
+  void (*gather_rows)(float* out, const float* src, const int* idx, long M, long width, long stride);
+  // dst[idx[m], 0:width] += src[m, 0:width] for m in ascending order (rows stride floats apart in both).
+  void (*scatter_add_rows)(float* dst, const float* src, const int* idx, long M, long width, long stride);
 };
 
 // Looks up a table by name among the supported ones; null when unknown or unsupported.

@@ -10,6 +10,7 @@ namespace DEEPRNN_ISA {
 static const KernelTable kTable = {
     DEEPRNN_ISA_NAME, gemm_nn, gemm_bias, gemm_tn, gemm_nt_small, colsum_add, rnn_step,       rnn_step_back,
     gru_step,         gru_step_back,  lstm_step, lstm_step_back, softmax_xent, math_eval,
+    gather_rows,      scatter_add_rows,
 };
 
 }  // namespace DEEPRNN_ISA
