@@ -23,9 +23,10 @@ long cell_forward_work_floats(Cell cell, long T, long N, long H) {
 }
 
 long cell_backward_work_floats(Cell cell, long T, long N, long H) {
-  if (cell == Cell::GRU) return N * H + T * N * 3 * H;
-  if (cell == Cell::LSTM) return 2 * N * H;
-  return N * H;
+  const long bsum = 4 * H;  // the step kernels' bias sums
+  if (cell == Cell::GRU) return N * H + T * N * 3 * H + bsum;
+  if (cell == Cell::LSTM) return 2 * N * H + bsum;
+  return N * H + bsum;
 }
 
 void Recurrent::apply(float* gh, const float* h, long R) const {
@@ -77,7 +78,7 @@ void cell_forward(Cell cell, float* y, float* hT, float* cT, float* saved, float
 
 void cell_backward(Cell cell, float* dgx, float* dh0, float* dc0, float* dwhh, float* dbhh, float* work,
                    const float* dy, const float* dhT, const float* dcT, const float* saved, const float* y,
-                   const float* h0, const float* c0, const float* whh, long T, long N, long H) {
+                   const float* h0, const float* c0, const float* whh, long T, long N, long H, float* dbih) {
   const long G = cell_gates(cell);
   float* dh = work;  // (N, H): gradient flowing into h_t
   if (dhT) std::memcpy(dh, dhT, sizeof(float) * N * H);
@@ -88,21 +89,37 @@ void cell_backward(Cell cell, float* dgx, float* dh0, float* dc0, float* dwhh, f
     if (dcT) std::memcpy(dc, dcT, sizeof(float) * N * H);
     else std::memset(dc, 0, sizeof(float) * N * H);
   }
-  over_batch_slices(N, T * N * G * H * H, [&](long n0, long n1) {
+  float* bsum = nullptr;  // the step kernels' bias sums, (4H) after the other work buffers
+  if (dbih) {
+    bsum = work + cell_backward_work_floats(cell, T, N, H) - 4 * H;
+    std::memset(bsum, 0, sizeof(float) * 4 * H);
+  }
+  auto run = [&](long n0, long n1) {
     switch (cell) {
-      case Cell::RNN_TANH: rnn_backward(dgx, dh, dy, y, whh, T, N, H, n0, n1, false); break;
-      case Cell::RNN_RELU: rnn_backward(dgx, dh, dy, y, whh, T, N, H, n0, n1, true); break;
-      case Cell::GRU: gru_backward(dgx, dgh, dh, dy, saved, y, h0, whh, T, N, H, n0, n1); break;
-      case Cell::LSTM: lstm_backward(dgx, dh, dc, dy, saved, c0, whh, T, N, H, n0, n1); break;
+      case Cell::RNN_TANH: rnn_backward(dgx, dh, dy, y, whh, T, N, H, n0, n1, false, bsum); break;
+      case Cell::RNN_RELU: rnn_backward(dgx, dh, dy, y, whh, T, N, H, n0, n1, true, bsum); break;
+      case Cell::GRU: gru_backward(dgx, dgh, dh, dy, saved, y, h0, whh, T, N, H, n0, n1, bsum); break;
+      case Cell::LSTM: lstm_backward(dgx, dh, dc, dy, saved, c0, whh, T, N, H, n0, n1, bsum); break;
     }
-  });
+  };
+  if (bsum) run(0, N);  // one thread, one order of the sums
+  else over_batch_slices(N, T * N * G * H * H, run);
   std::memcpy(dh0, dh, sizeof(float) * N * H);
   if (cell == Cell::LSTM) std::memcpy(dc0, dc, sizeof(float) * N * H);
   // dW_hh += dGH^T [h0; y_0 .. y_{T-2}]
   const KernelTable& k = kernels();
   k.gemm_tn(dwhh, dgh, h0, G * H, H, N);
   if (T > 1) k.gemm_tn(dwhh, dgh + N * G * H, y, G * H, H, (T - 1) * N);
-  colsum_add(dbhh, dgh, T * N, G * H);
+  if (!bsum) {
+    colsum_add(dbhh, dgh, T * N, G * H);
+    return;
+  }
+  const long GH = G * H;
+  // gru: dgx's sums are [r, z, n], dgh's [r, z, n r]; rnn, lstm: one sum for both
+  for (long j = 0; j < GH; ++j) {
+    dbih[j] += bsum[j];
+    dbhh[j] += cell == Cell::GRU && j >= 2 * H ? bsum[j + H] : bsum[j];
+  }
 }
 
 }  // namespace deeprnn

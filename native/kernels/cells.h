@@ -26,9 +26,14 @@ void cell_forward(Cell cell, float* y, float* hT, float* cT, float* saved, float
 
 // dgx: (T, N, G*H); dh0, dc0: (N, H); dwhh: (G*H, H) +=; dbhh: (G*H) +=
 // dy: (T, N, H); dhT, dcT: (N, H) or null for zero; saved, y, h0, c0 from the forward
+// dbih (G*H), when not null: the input projection's bias gradient, +=, summed
+// with db_hh by the step kernels as they go (steps from last to first, rows in
+// order) on this thread alone; the caller then skips its own bias sum. When
+// null, db_hh is a column sum over all steps and the rows may be split over threads.
 void cell_backward(Cell cell, float* dgx, float* dh0, float* dc0, float* dwhh, float* dbhh, float* work,
                    const float* dy, const float* dhT, const float* dcT, const float* saved, const float* y,
-                   const float* h0, const float* c0, const float* whh, long T, long N, long H);
+                   const float* h0, const float* c0, const float* whh, long T, long N, long H,
+                   float* dbih = nullptr);
 
 // The recurrent product gh (R, G*H) = h (R, H) W_hh^T: a GEMM with W_hh
 // transposed beforehand (whhT, (H, G*H)) for training batches, dot products
@@ -45,15 +50,16 @@ struct Recurrent {
 // are used.
 void rnn_forward(float* y, const float* gx, const float* h0, const Recurrent& rec, const float* bhh, long T, long N,
                  long H, long n0, long n1, bool relu);
+// bsum, when not null: the step kernels' bias sums (see simd/kernels.h), rows [n0, n1) only.
 void rnn_backward(float* dgx, float* dh, const float* dy, const float* y, const float* whh, long T, long N, long H,
-                  long n0, long n1, bool relu);
+                  long n0, long n1, bool relu, float* bsum);
 void gru_forward(float* y, float* saved, float* gh, const float* gx, const float* h0, const Recurrent& rec,
                  const float* bhh, long T, long N, long H, long n0, long n1);
 void gru_backward(float* dgx, float* dgh, float* dh, const float* dy, const float* saved, const float* y,
-                  const float* h0, const float* whh, long T, long N, long H, long n0, long n1);
+                  const float* h0, const float* whh, long T, long N, long H, long n0, long n1, float* bsum);
 void lstm_forward(float* y, float* saved, float* gh, const float* gx, const float* h0, const float* c0,
                   const Recurrent& rec, const float* bhh, long T, long N, long H, long n0, long n1);
 void lstm_backward(float* dgx, float* dh, float* dc, const float* dy, const float* saved, const float* c0,
-                   const float* whh, long T, long N, long H, long n0, long n1);
+                   const float* whh, long T, long N, long H, long n0, long n1, float* bsum);
 
 }  // namespace deeprnn

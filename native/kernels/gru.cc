@@ -27,14 +27,14 @@ void gru_forward(float* y, float* saved, float* gh, const float* gx, const float
 // dh_{t-1} = (dy_t + dh_t) z + dgh_t W_hh
 // dgx, dgh: (T, N, 3H); dh: (N, H) in: dL/dh_T, out: dL/dh_0; dy, y: (T, N, H)
 void gru_backward(float* dgx, float* dgh, float* dh, const float* dy, const float* saved, const float* y,
-                  const float* h0, const float* whh, long T, long N, long H, long n0, long n1) {
+                  const float* h0, const float* whh, long T, long N, long H, long n0, long n1, float* bsum) {
   const KernelTable& k = kernels();
   const long G = 3 * H, R = n1 - n0;
   float* dhr = dh + n0 * H;
   for (long t = T - 1; t >= 0; --t) {
     const long row = t * N + n0;
     const float* hp = t ? y + (row - N) * H : h0 + n0 * H;
-    k.gru_step_back(dgx + row * G, dgh + row * G, dhr, dy + row * H, saved + row * 4 * H, hp, R, H);
+    k.gru_step_back(dgx + row * G, dgh + row * G, dhr, dy + row * H, saved + row * 4 * H, hp, R, H, bsum);
     k.gemm_nn(dhr, dgh + row * G, whh, R, H, G, true);
   }
 }

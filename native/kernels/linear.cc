@@ -38,7 +38,7 @@ void linear_backward(float* dx, float* dW, float* db, const float* dout, const f
   const KernelTable& k = kernels();
   if (dx) k.gemm_nn(dx, dout, W, M, I, O, false);
   k.gemm_tn(dW, dout, x, O, I, M);
-  colsum_add(db, dout, M, O);
+  if (db) colsum_add(db, dout, M, O);
 }
 
 // out[m, o] = W[o, tokens[m]] + b[o], gathered from contiguous rows of W^T
@@ -83,7 +83,7 @@ void embedding_backward(float* dW, float* db, float* work, const float* dout, co
   });
   for (long o = 0; o < O; ++o)
     for (long v = 0; v < V; ++v) dW[o * V + v] += dWT[v * O + o];
-  colsum_add(db, dout, M, O);
+  if (db) colsum_add(db, dout, M, O);
 }
 
 double xent_forward(float* logits, float* work, long* correct, const float* Y, const float* W, const float* b,

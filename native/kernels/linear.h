@@ -11,7 +11,7 @@ long embedding_work_floats(long V, long O);
 // WT: W^T (I, O) made beforehand (see transpose), or null to make it in work.
 void linear_forward(float* out, float* work, const float* x, const float* W, const float* b, long M, long I,
                     long O, const float* WT = nullptr);
-// dx = dout W (skipped when dx is null); dW += dout^T x; db += sum_rows dout
+// dx = dout W (skipped when dx is null); dW += dout^T x; db += sum_rows dout (skipped when db is null)
 void linear_backward(float* dx, float* dW, float* db, const float* dout, const float* x, const float* W, long M,
                      long I, long O);
 
@@ -22,8 +22,7 @@ void embedding_forward(float* out, float* work, const int* tokens, const float* 
                        long O, const float* table = nullptr);
 // table (V, O): row v is W[:, v] + b
 void embedding_table(float* table, const float* W, const float* b, long V, long O);
-// dW[:, tokens[m]] += dout[m]; db += sum_rows dout; work: embedding_work_floats
-
+// dW[:, tokens[m]] += dout[m]; db += sum_rows dout (skipped when db is null); work: embedding_work_floats
 void embedding_backward(float* dW, float* db, float* work, const float* dout, const int* tokens, long M, long V,
                         long O);
 

@@ -138,14 +138,15 @@ struct Chunk {
       const long H = s.H[l], GH = G * H;
       cell_backward(s.cell, dgx, slot(l, 6), lstm ? slot(l, 7) : nullptr, g + s.offsets[4 * l + 1],
                     g + s.offsets[4 * l + 3], wk, dy, nullptr, nullptr, slot(l, 3), slot(l, 1), slot(l, 4),
-                    lstm ? slot(l, 5) : nullptr, p(4 * l + 1), T, nc, H);
+                    lstm ? slot(l, 5) : nullptr, p(4 * l + 1), T, nc, H, g + s.offsets[4 * l + 2]);
+      // b_ih's gradient came with b_hh's from the step kernels: no bias sums below
       if (l == 0) {
-        embedding_backward(g + s.offsets[0], g + s.offsets[2], wk, dgx, cin, Mc, V, GH);
+        embedding_backward(g + s.offsets[0], nullptr, wk, dgx, cin, Mc, V, GH);
       } else {
         const long I = s.H[l - 1];
         float* dx = dy == buf + at_d1 ? buf + at_d2 : buf + at_d1;
         const float* xin = masks ? slot(l - 1, 2) : slot(l - 1, 1);
-        linear_backward(dx, g + s.offsets[4 * l], g + s.offsets[4 * l + 2], dgx, xin, p(4 * l), Mc, I, GH);
+        linear_backward(dx, g + s.offsets[4 * l], nullptr, dgx, xin, p(4 * l), Mc, I, GH);
         if (masks) {
           const float* m = masks + mask_offset(l - 1);
           for (long t = 0; t < T; ++t) {

@@ -28,7 +28,7 @@ void lstm_forward(float* y, float* saved, float* gh, const float* gx, const floa
 // dgx per step as in lstm_step_back; dc_{t-1} = dc_t f; dh_{t-1} = dgx_t W_hh
 // dgx: (T, N, 4H); dh, dc: (N, H) in: dL/dh_T, dL/dc_T, out: dL/dh_0, dL/dc_0
 void lstm_backward(float* dgx, float* dh, float* dc, const float* dy, const float* saved, const float* c0,
-                   const float* whh, long T, long N, long H, long n0, long n1) {
+                   const float* whh, long T, long N, long H, long n0, long n1, float* bsum) {
   const KernelTable& k = kernels();
   const long G = 4 * H, R = n1 - n0;
   float* dhr = dh + n0 * H;
@@ -36,7 +36,7 @@ void lstm_backward(float* dgx, float* dh, float* dc, const float* dy, const floa
   for (long t = T - 1; t >= 0; --t) {
     const long row = t * N + n0;
     const float* cprev = t ? saved + (row - N) * 6 * H + 4 * H : c0 + n0 * H;
-    k.lstm_step_back(dgx + row * G, dcr, dhr, dy + row * H, saved + row * 6 * H, cprev, t ? 6 * H : H, R, H);
+    k.lstm_step_back(dgx + row * G, dcr, dhr, dy + row * H, saved + row * 6 * H, cprev, t ? 6 * H : H, R, H, bsum);
     k.gemm_nn(dhr, dgx + row * G, whh, R, H, G, false);
   }
 }

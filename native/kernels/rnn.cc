@@ -22,13 +22,13 @@ void rnn_forward(float* y, const float* gx, const float* h0, const Recurrent& re
 // da_t = (dy_t + dh_t) * phi'(a_t);  dh_{t-1} = da_t W_hh
 // dgx: (T, N, H) = da; dh: (N, H) in: dL/dh_T, out: dL/dh_0; dy, y: (T, N, H); whh: (H, H)
 void rnn_backward(float* dgx, float* dh, const float* dy, const float* y, const float* whh, long T, long N, long H,
-                  long n0, long n1, bool relu) {
+                  long n0, long n1, bool relu, float* bsum) {
   const KernelTable& k = kernels();
   const long R = n1 - n0;
   float* dhr = dh + n0 * H;
   for (long t = T - 1; t >= 0; --t) {
     const long off = (t * N + n0) * H;
-    k.rnn_step_back(dgx + off, dy + off, dhr, y + off, R, H, relu);
+    k.rnn_step_back(dgx + off, dy + off, dhr, y + off, R, H, relu, bsum);
     k.gemm_nn(dhr, dgx + off, whh, R, H, H, false);
   }
 }

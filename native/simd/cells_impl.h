@@ -37,9 +37,15 @@ static void rnn_step(float* h, const float* gx, const float* bhh, long N, long H
   }
 }
 
-// da = (dy + dh) * phi'(a), from h = phi(a)
+// bsum[0:len] += v, when bsum is not null
+static inline void add_to(float* bsum, long j, vf v, long m) {
+  if (bsum) st(bsum + j, ld(bsum + j, m) + v, m);
+}
+
+// da = (dy + dh) * phi'(a), from h = phi(a); bsum (H) += rows of da
 // da, dy, dh, h: (N, H)
-static void rnn_step_back(float* da, const float* dy, const float* dh, const float* h, long N, long H, bool relu) {
+static void rnn_step_back(float* da, const float* dy, const float* dh, const float* h, long N, long H, bool relu,
+                          float* bsum) {
   for (long n = 0; n < N; ++n) {
     float* __restrict d = da + n * H;
     const float* __restrict y = dy + n * H;
@@ -49,7 +55,9 @@ static void rnn_step_back(float* da, const float* dy, const float* dh, const flo
       const long m = H - j < kLanes ? H - j : kLanes;
       const vf g = ld(y + j, m) + ld(c + j, m);
       const vf hv = ld(o + j, m);
-      st(d + j, relu ? (hv > 0.0f ? g : 0.0f) : g * (1.0f - hv * hv), m);
+      const vf a = relu ? (hv > 0.0f ? g : 0.0f) : g * (1.0f - hv * hv);
+      st(d + j, a, m);
+      add_to(bsum, j, a, m);
     }
   }
 }
@@ -91,9 +99,10 @@ static void gru_step(float* h, float* saved, const float* gx, const float* gh, c
 
 // g = dy + dh; da_n = g (1 - z)(1 - n^2); da_r = da_n hn r (1 - r); da_z = g (h_{t-1} - n) z (1 - z)
 // dgx = [da_r, da_z, da_n]; dgh = [da_r, da_z, da_n r]; dh <- g z (the direct part of dh_{t-1})
+// bsum (4H) += rows of [da_r, da_z, da_n, da_n r]
 // dgx, dgh: (N, 3H); dh, dy, hprev: (N, H); saved: (N, 4H)
 static void gru_step_back(float* dgx, float* dgh, float* dh, const float* dy, const float* saved, const float* hprev,
-                          long N, long H) {
+                          long N, long H, float* bsum) {
   const long G = 3 * H;
   for (long n = 0; n < N; ++n) {
     const float* __restrict s = saved + n * 4 * H;
@@ -116,6 +125,12 @@ static void gru_step_back(float* dgx, float* dgh, float* dh, const float* dy, co
       st(gh + H + j, daz, m);
       st(gh + 2 * H + j, dan * r, m);
       st(dhr + j, g * z, m);
+      if (bsum) {
+        add_to(bsum, j, dar, m);
+        add_to(bsum, H + j, daz, m);
+        add_to(bsum, 2 * H + j, dan, m);
+        add_to(bsum, 3 * H + j, dan * r, m);
+      }
     }
   }
 }
@@ -154,9 +169,10 @@ static void lstm_step(float* h, float* saved, const float* gx, const float* gh, 
 
 // g = dy + dh; dc_t = dc + g o (1 - tanh(c)^2)
 // dgx = [dc_t g i(1-i), dc_t c_{t-1} f(1-f), dc_t i (1-g^2), g tanh(c) o(1-o)]; dc <- dc_t f
+// bsum (4H) += rows of dgx
 // dgx: (N, 4H); dh, dc, dy: (N, H); saved: (N, 6H); cprev as in lstm_step
 static void lstm_step_back(float* dgx, float* dc, const float* dh, const float* dy, const float* saved,
-                           const float* cprev, long cstride, long N, long H) {
+                           const float* cprev, long cstride, long N, long H, float* bsum) {
   const long G = 4 * H;
   for (long n = 0; n < N; ++n) {
     const float* __restrict s = saved + n * 6 * H;
@@ -171,11 +187,19 @@ static void lstm_step_back(float* dgx, float* dc, const float* dh, const float* 
       const vf tc = ld(s + 5 * H + j, m);
       const vf g = ld(d + j, m) + ld(dhr + j, m);
       const vf dct = ld(dcr + j, m) + g * og * (1.0f - tc * tc);
-      st(ga + j, dct * gg * ig * (1.0f - ig), m);
-      st(ga + H + j, dct * ld(cp + j, m) * fg * (1.0f - fg), m);
-      st(ga + 2 * H + j, dct * ig * (1.0f - gg * gg), m);
-      st(ga + 3 * H + j, g * tc * og * (1.0f - og), m);
+      const vf di = dct * gg * ig * (1.0f - ig), df = dct * ld(cp + j, m) * fg * (1.0f - fg);
+      const vf dg = dct * ig * (1.0f - gg * gg), dout = g * tc * og * (1.0f - og);
+      st(ga + j, di, m);
+      st(ga + H + j, df, m);
+      st(ga + 2 * H + j, dg, m);
+      st(ga + 3 * H + j, dout, m);
       st(dcr + j, dct * fg, m);
+      if (bsum) {
+        add_to(bsum, j, di, m);
+        add_to(bsum, H + j, df, m);
+        add_to(bsum, 2 * H + j, dg, m);
+        add_to(bsum, 3 * H + j, dout, m);
+      }
     }
   }
 }

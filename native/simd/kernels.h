@@ -28,15 +28,20 @@ struct KernelTable {
   void (*colsum_add)(float* db, const float* X, long rows, long cols);
   // One time step of fused gate math per cell (simd/cells_impl.h).
   void (*rnn_step)(float* h, const float* gx, const float* bhh, long N, long H, bool relu);
-  void (*rnn_step_back)(float* da, const float* dy, const float* dh, const float* h, long N, long H, bool relu);
+  // The backward steps add each row's gate gradients to bsum when it is not
+  // null, rows in order (the bias gradients without a pass over all steps):
+  // rnn (H) and lstm (4H) the rows of da / dgx; gru (4H) dgx's r, z and n
+  // parts, then dgh's n part.
+  void (*rnn_step_back)(float* da, const float* dy, const float* dh, const float* h, long N, long H, bool relu,
+                        float* bsum);
   void (*gru_step)(float* h, float* saved, const float* gx, const float* gh, const float* bhh, const float* hprev,
                    long N, long H);
   void (*gru_step_back)(float* dgx, float* dgh, float* dh, const float* dy, const float* saved, const float* hprev,
-                        long N, long H);
+                        long N, long H, float* bsum);
   void (*lstm_step)(float* h, float* saved, const float* gx, const float* gh, const float* bhh, const float* cprev,
                     long cstride, long N, long H);
   void (*lstm_step_back)(float* dgx, float* dc, const float* dh, const float* dy, const float* saved,
-                         const float* cprev, long cstride, long N, long H);
+                         const float* cprev, long cstride, long N, long H, float* bsum);
   // Softmax cross-entropy of logits (M, V) against targets, summed over rows;
   // with grad, logits <- scale (softmax - onehot). hits (may be null) counts argmax hits.
   double (*softmax_xent)(float* logits, long* hits, const int* targets, long M, long V, bool grad, float scale);

@@ -58,16 +58,18 @@ static double softmax_xent(float* logits, long* hits, const int* targets, long M
         vmax = x > vmax ? x : vmax;
       }
       const float mx = hmax(vmax);
-      long arg = V - 1;  // the first maximum (the last index when all are NaN)
-      for (long v = 0; v < V; v += kLanes) {
-        const long n = V - v < kLanes ? V - v : kLanes;
-        const long i = first_equal(ld(z + v, n), mx, n);
-        if (i < n) {
-          arg = v + i;
-          break;
+      if (hits) {
+        long arg = V - 1;  // the first maximum (the last index when all are NaN)
+        for (long v = 0; v < V; v += kLanes) {
+          const long n = V - v < kLanes ? V - v : kLanes;
+          const long i = first_equal(ld(z + v, n), mx, n);
+          if (i < n) {
+            arg = v + i;
+            break;
+          }
         }
+        h += arg == targets[m];
       }
-      h += arg == targets[m];
       zts[m - m0] = z[targets[m]];
       vf vsum = {};
       for (long v = 0; v < V; v += kLanes) {
