@@ -123,13 +123,15 @@ static inline void tile(float* __restrict C, long ldc, const float* __restrict A
 }
 
 template <long R, bool AT>
-static void tile_rows(float* C, long ldc, const float* A, long lda, const float* B, long ldb, long K, long W,
+__attribute__((always_inline)) static inline void tile_rows(float* C, long ldc, const float* A, long lda, const float* B, long ldb, long K, long W,
                       bool accumulate, const float* bias = nullptr) {
   switch (W) {
 #if DEEPRNN_MAX_TILE >= 64
     case 64: tile<R, 64, AT>(C, ldc, A, lda, B, ldb, K, accumulate, bias); return;
 #endif
+#if DEEPRNN_MAX_TILE >= 32
     case 32: tile<R, 32, AT>(C, ldc, A, lda, B, ldb, K, accumulate, bias); return;
+#endif
     case 16: tile<R, 16, AT>(C, ldc, A, lda, B, ldb, K, accumulate, bias); return;
     default: tile<R, 8, AT>(C, ldc, A, lda, B, ldb, K, accumulate, bias); return;
   }
@@ -218,7 +220,7 @@ __attribute__((noinline)) static void block_partial(float* c, long N, const floa
 // zero-padded copies of its rows of A and C: a one-row tile would load as
 // many B vectors as it does multiply-adds.
 template <long R, bool AT>
-static inline void block(float* C, const float* A, const float* b, long ldb, long M, long N, long K, long i0,
+__attribute__((always_inline)) static inline void block(float* C, const float* A, const float* b, long ldb, long M, long N, long K, long i0,
                          long rows, const Segment& s, long k0, long k1, bool accumulate, const float* bias) {
   const long lda = AT ? M : K;
   const float* a = AT ? A + k0 * M + i0 : A + i0 * K + k0;
@@ -230,7 +232,7 @@ static inline void block(float* C, const float* A, const float* b, long ldb, lon
 }
 
 template <bool AT>
-static void block_any(long height, float* C, const float* A, const float* b, long ldb, long M, long N, long K,
+__attribute__((always_inline)) static inline void block_any(long height, float* C, const float* A, const float* b, long ldb, long M, long N, long K,
                       long i0, long rows, const Segment& s, long k0, long k1, bool accumulate,
                       const float* bias) {
 #if DEEPRNN_ROW_HEIGHTS_MIXED
