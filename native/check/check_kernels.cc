@@ -34,7 +34,8 @@ std::vector<float> random(std::mt19937& rng, long n, float scale = 1.0f) {
 // C (+)= op(A) op(B) against double precision, within (K + 2) u sum |terms|.
 void check_gemm(const KernelTable& t, std::mt19937& rng) {
   const long shapes[][3] = {{1, 1, 1},    {1, 97, 33},   {5, 3, 7},     {13, 200, 9},    {25, 130, 70},
-                           {7, 129, 300}, {33, 17, 600}, {9, 70, 20}, {11, 40, 1300}, {80, 300, 1100}};
+                           {7, 129, 300}, {33, 17, 600}, {9, 70, 20}, {11, 40, 1300}, {80, 300, 1100},
+                           {25, 28, 40},  {10, 60, 16},  {12, 14, 9}};
   for (int kind = 0; kind < 4; ++kind) {  // nn, tn, nt (small M), nn from a bias
     double worst = 0.0;
     bool ok = true;

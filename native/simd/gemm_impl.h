@@ -186,6 +186,57 @@ struct RowTiles {
 // tile (fewer rows than R, or a padded segment) runs as a whole one through
 // zero-padded copies of its rows of A and C: a one-row tile would load as
 // many B vectors as it does multiply-adds.
+// A whole-row tile over a padded column segment: `width` of its W columns are
+// C's, the rest exist only in B's zero-padded panel. The same sums as tile(),
+// in explicit vectors so that C's last vector per row loads and stores only
+// its `width` columns.
+template <long R, long W, bool AT>
+static inline void tile_masked(float* __restrict C, long ldc, const float* __restrict A, long lda,
+                               const float* __restrict B, long ldb, long K, long width, bool accumulate,
+                               const float* __restrict bias) {
+  constexpr long NV = W / kLanes;
+  long lanes[NV];  // of C in each vector: kLanes, then what is left of width (possibly 0)
+  for (long q = 0; q < NV; ++q) {
+    const long left = width - q * kLanes;
+    lanes[q] = left >= kLanes ? kLanes : left > 0 ? left : 0;
+  }
+  vf acc[R][NV];
+  for (long r = 0; r < R; ++r)
+    for (long q = 0; q < NV; ++q)
+      acc[r][q] = accumulate ? ld(C + r * ldc + q * kLanes, lanes[q]) : bias ? ld(bias + q * kLanes, lanes[q]) : vf{};
+  for (long k = 0; k < K; ++k) {
+    vf b[NV];
+    for (long q = 0; q < NV; ++q) b[q] = ld(B + k * ldb + q * kLanes, kLanes);
+    for (long r = 0; r < R; ++r) {
+      const vf a = splat(AT ? A[k * lda + r] : A[r * lda + k]);
+      for (long q = 0; q < NV; ++q) acc[r][q] += a * b[q];
+    }
+  }
+  for (long r = 0; r < R; ++r)
+    for (long q = 0; q < NV; ++q) st(C + r * ldc + q * kLanes, acc[r][q], lanes[q]);
+}
+
+// Whether a padded segment `tile` wide runs as a tile_masked (whole vectors, a width it is made for).
+static inline bool maskable(long tile) { return tile >= kLanes && tile % kLanes == 0 && tile <= DEEPRNN_MAX_TILE; }
+
+template <long R, bool AT>
+__attribute__((always_inline)) static inline void tile_masked_rows(float* C, long ldc, const float* A, long lda,
+                                                                   const float* B, long ldb, long K, long W,
+                                                                   long width, bool accumulate, const float* bias) {
+  switch (W) {
+#if DEEPRNN_MAX_TILE >= 64
+    case 64: tile_masked<R, 64, AT>(C, ldc, A, lda, B, ldb, K, width, accumulate, bias); return;
+#endif
+#if DEEPRNN_MAX_TILE >= 32
+    case 32: tile_masked<R, 32, AT>(C, ldc, A, lda, B, ldb, K, width, accumulate, bias); return;
+#endif
+#if DEEPRNN_VEC_BYTES <= 32
+    case 8: tile_masked<R, 8, AT>(C, ldc, A, lda, B, ldb, K, width, accumulate, bias); return;
+#endif
+    default: tile_masked<R, 16, AT>(C, ldc, A, lda, B, ldb, K, width, accumulate, bias); return;
+  }
+}
+
 // The partial tiles' path, out of line: its copies need a large stack frame.
 template <long R, bool AT>
 __attribute__((noinline)) static void block_partial(float* c, long N, const float* a, long lda, const float* b,
@@ -227,6 +278,8 @@ __attribute__((always_inline)) static inline void block(float* C, const float* A
   float* c = C + i0 * N + s.j0;
   if (rows == R && s.tile == s.width)
     tile_rows<R, AT>(c, N, a, lda, b, ldb, k1 - k0, s.tile, accumulate, bias ? bias + s.j0 : nullptr);
+  else if (rows == R && maskable(s.tile))
+    tile_masked_rows<R, AT>(c, N, a, lda, b, ldb, k1 - k0, s.tile, s.width, accumulate, bias ? bias + s.j0 : nullptr);
   else
     block_partial<R, AT>(c, N, a, lda, b, ldb, rows, s, k1 - k0, accumulate, bias);
 }

@@ -48,10 +48,12 @@ describe.each(isas)('%s', (isa) => {
   it('gemm matches float64 on ragged shapes', () => {
     const rng = new Rng(isa.length);
     // M: row tiles of every height and partial ones (1, 5, 7, 9, 11, 13, 25, 33, 64, 80);
-    // K past one pass of k (1100, 1300); N wide enough to go down the rows per column panel (2100, 300 x 1100)
+    // K past one pass of k (1100, 1300); N wide enough to go down the rows per column panel (2100, 300 x 1100);
+    // N whose last columns run as a padded tile with masked stores (14, 28, 60, 2100)
     const shapes = [
       [1, 1, 1], [1, 97, 33], [5, 3, 7], [13, 200, 9], [64, 96, 32], [7, 129, 300], [33, 17, 600],
       [9, 70, 20], [11, 40, 1300], [25, 130, 70], [80, 300, 1100], [7, 2100, 200],
+      [25, 28, 40], [10, 60, 16], [12, 14, 9],
     ];
     for (const [M, N, K] of shapes as [number, number, number][]) {
       for (const transA of [false, true]) {
