@@ -109,9 +109,7 @@ void ensure_kernels(const Args& a) {
 float* scratch(size_t slot, long floats) {
   static std::vector<std::vector<float>> slots;
   if (slots.size() <= slot) slots.resize(slot + 1);
-  std::vector<float>& v = slots[slot];
-  if (static_cast<long>(v.size()) < floats) v.resize(static_cast<size_t>(floats));
-  return v.data();
+  return aligned_in(slots[slot], floats);
 }
 
 }  // namespace deeprnn

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 namespace deeprnn {
@@ -18,6 +19,18 @@ T* thread_buffer(long n) {
   static thread_local std::vector<T> buf;
   if (static_cast<long>(buf.size()) < n) buf.resize(static_cast<size_t>(n));
   return buf.data();
+}
+
+// Vector loads that start on a cache line never straddle two: buffers of
+// floats start on 64 bytes, and regions inside them on multiples of 16 floats.
+constexpr long kAlignFloats = 16;
+inline long align_up(long n) { return (n + kAlignFloats - 1) / kAlignFloats * kAlignFloats; }
+
+// The first 64-byte boundary in v, v grown to hold n floats from there.
+inline float* aligned_in(std::vector<float>& v, long n) {
+  if (static_cast<long>(v.size()) < n + kAlignFloats) v.resize(static_cast<size_t>(n + kAlignFloats));
+  const std::uintptr_t p = reinterpret_cast<std::uintptr_t>(v.data());
+  return reinterpret_cast<float*>((p + 63) & ~static_cast<std::uintptr_t>(63));
 }
 
 // out(cols, rows) = in(rows, cols)^T

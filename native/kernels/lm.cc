@@ -17,8 +17,7 @@ namespace {
 // A grow-only buffer of the calling thread for one chunk's activations.
 float* chunk_buffer(long n) {
   static thread_local std::vector<float> buf;
-  if (static_cast<long>(buf.size()) < n) buf.resize(static_cast<size_t>(n));
-  return buf.data();
+  return aligned_in(buf, n);
 }
 
 // Weights in the layouts the forward kernels read, made once per batch and
@@ -60,7 +59,7 @@ struct Chunk {
     work = V * maxH > work ? V * maxH : work;
     // Layout: the chunk's tokens and targets, per layer [gx, y, out, saved, h0, c0, hT, cT], then dgx,
     // two (Mc, maxH) gradient buffers, logits and the kernels' work space.
-    long total = 2 * Mc;
+    long total = align_up(2 * Mc);
     long at[8 * kMaxLayers];
     for (long l = 0; l < L; ++l) {
       const long H = s.H[l];
@@ -68,11 +67,11 @@ struct Chunk {
                              lstm ? nc * H : 0, nc * H, lstm ? nc * H : 0};
       for (int k = 0; k < 8; ++k) {
         at[8 * l + k] = total;
-        total += sizes[k];
+        total += align_up(sizes[k]);
       }
     }
-    const long at_dgx = total, at_d1 = at_dgx + Mc * G * maxH, at_d2 = at_d1 + Mc * maxH;
-    const long at_logits = at_d2 + Mc * maxH, at_work = at_logits + Mc * V;
+    const long at_dgx = total, at_d1 = at_dgx + align_up(Mc * G * maxH), at_d2 = at_d1 + align_up(Mc * maxH);
+    const long at_logits = at_d2 + align_up(Mc * maxH), at_work = at_logits + align_up(Mc * V);
     total = at_work + work;
     float* buf = chunk_buffer(total);
     int* cin = reinterpret_cast<int*>(buf);
@@ -180,20 +179,19 @@ struct Chunk {
 Prepared prepare(const LmShape& s, const float* params) {
   const long G = cell_gates(s.cell);
   long wsize = s.V * s.H[s.L - 1];
-  for (long l = 0; l < s.L; ++l) wsize += G * s.H[l] * ((l ? s.H[l - 1] : s.V) + s.H[l]);
+  for (long l = 0; l < s.L; ++l) wsize += align_up(G * s.H[l] * (l ? s.H[l - 1] : s.V)) + align_up(G * s.H[l] * s.H[l]);
   static thread_local std::vector<float> wbuf;
-  if (static_cast<long>(wbuf.size()) < wsize) wbuf.resize(static_cast<size_t>(wsize));
   Prepared w;
-  float* at = wbuf.data();
+  float* at = aligned_in(wbuf, wsize);
   for (long l = 0; l < s.L; ++l) {
     const long GH = G * s.H[l], I = l ? s.H[l - 1] : s.V;
     if (l == 0) embedding_table(at, params + s.offsets[0], params + s.offsets[2], s.V, GH);
     else transpose(at, params + s.offsets[4 * l], GH, I);
     w.in[l] = at;
-    at += GH * I;
+    at += align_up(GH * I);
     transpose(at, params + s.offsets[4 * l + 1], GH, s.H[l]);
     w.hh[l] = at;
-    at += GH * s.H[l];
+    at += align_up(GH * s.H[l]);
   }
   transpose(at, params + s.offsets[4 * s.L], s.V, s.H[s.L - 1]);
   w.out = at;
@@ -207,14 +205,14 @@ double lm_train_chunks(const LmShape& s, const float* params, float* grads, cons
   const long nchunks = (N + rows - 1) / rows;
   static thread_local std::vector<float> gbuf;
   static thread_local std::vector<double> lbuf;
-  if (static_cast<long>(gbuf.size()) < nchunks * s.P) gbuf.resize(static_cast<size_t>(nchunks * s.P));
   if (static_cast<long>(lbuf.size()) < nchunks) lbuf.resize(static_cast<size_t>(nchunks));
-  float* gc = gbuf.data();
+  const long gstride = align_up(s.P);
+  float* gc = aligned_in(gbuf, nchunks * gstride);
   double* losses = lbuf.data();
   const Prepared w = prepare(s, params);
   parallel_for(nchunks > 1, nchunks, [&](long c) {
     const long n0 = c * rows, nc = N - n0 < rows ? N - n0 : rows;
-    float* g = gc + c * s.P;
+    float* g = gc + c * gstride;
     std::memset(g, 0, sizeof(float) * s.P);
     const Chunk ch{s, w, params, T, N, n0, nc, inputs, targets, masks, state, scale, true, nullptr};
     losses[c] = ch.run(g);
@@ -222,7 +220,7 @@ double lm_train_chunks(const LmShape& s, const float* params, float* grads, cons
   // grads += chunk gradients, in chunk order for every element
   parallel_for(s.P * nchunks >= kParallelWork, s.P, [&](long i) {
     float v = grads[i];
-    for (long c = 0; c < nchunks; ++c) v += gc[c * s.P + i];
+    for (long c = 0; c < nchunks; ++c) v += gc[c * gstride + i];
     grads[i] = v;
   });
   double loss = 0.0;

@@ -40,17 +40,18 @@ static const long kRows = DEEPRNN_GEMM_ROWS;
 static const long kDepth = 1024;
 static const long kDepthT = 128;
 
-// This thread's grow-only scratch buffer `which` of at least n floats (plain
-// new[]: no std:: templates in per-ISA code).
+// This thread's grow-only scratch buffer `which` of at least n floats,
+// starting on 64 bytes (plain new[]: no std:: templates in per-ISA code).
 static float* scratch(int which, long n) {
   static thread_local float* buf[2] = {nullptr, nullptr};
   static thread_local long cap[2] = {0, 0};
   if (cap[which] < n) {
     delete[] buf[which];
-    buf[which] = new float[n];
+    buf[which] = new float[n + 16];
     cap[which] = n;
   }
-  return buf[which];
+  const unsigned long p = reinterpret_cast<unsigned long>(buf[which]);
+  return reinterpret_cast<float*>((p + 63) & ~63ul);
 }
 
 // Columns [j0, j0 + width) of C, computed by a tile `tile` wide; when
