@@ -40,6 +40,12 @@ static double softmax_xent(float* logits, long* hits, const int* targets, long M
   // Per chunk of rows, in three passes whose iterations do not wait on each
   // other: max, argmax and the sum of exponentials of every row; the losses
   // (logf); the gradients. One long chain per row would leave the core idle.
+  // The gradients of rows at least a vector wide but not a whole number of
+  // vectors are written in one pass over the chunk's logits as one
+  // contiguous run of whole vectors (a vector holds the end of one row and the
+  // start of the next), exp recomputed there: each row's partial last vector
+  // would need a masked store, which costs more than the exp.
+  const bool flat = V >= kLanes && V % kLanes != 0;
   parallel_for(M * V >= kParallelWork && nchunks > 1, nchunks, [&](long c) {
     float mxs[chunk], ses[chunk], zts[chunk];
     long h = 0;
@@ -81,14 +87,37 @@ static double softmax_xent(float* logits, long* hits, const int* targets, long M
           e = lane < static_cast<int>(n) ? e : splat(0.0f);
         }
         vsum += e;
-        if (grad) st(z + v, e, n);
+        if (grad && !flat) st(z + v, e, n);
       }
       mxs[m - m0] = mx;
       ses[m - m0] = hsum(vsum);
     }
     double sum = 0.0;
     for (long m = m0; m < m1; ++m) sum += static_cast<double>(mxs[m - m0] + logf(ses[m - m0]) - zts[m - m0]);
-    if (grad)
+    if (grad && flat) {
+      // z <- exp(z - max) k - scale at the target, k = scale / sum, per lane of its row
+      float ks[chunk];
+      const long rows = m1 - m0, total = rows * V;
+      for (long r = 0; r < rows; ++r) ks[r] = scale / ses[r];
+      vi lane = {};
+      for (long i = 0; i < kLanes; ++i) lane[i] = static_cast<int>(i);
+      float* zc = logits + m0 * V;
+      long r = 0, off = 0;  // lane 0 is column off of row r
+      for (long f = 0; f < total; f += kLanes) {
+        const long n = total - f < kLanes ? total - f : kLanes;
+        const long b = V - off;  // lanes of row r; the rest (if any) are row r + 1's
+        const long r1 = r + 1 < rows ? r + 1 : r;
+        const vi first = lane < static_cast<int>(b);
+        const vf mx = first ? splat(mxs[r]) : splat(mxs[r1]);
+        const vf k = first ? splat(ks[r]) : splat(ks[r1]);
+        vf e = vexp(ld(zc + f, n) - mx) * k;
+        e = lane == static_cast<int>(targets[m0 + r] - off) ? e - scale : e;
+        if (r1 != r) e = lane == static_cast<int>(b + targets[m0 + r1]) ? e - scale : e;
+        st(zc + f, e, n);
+        off += kLanes;
+        if (off >= V) off -= V, r += 1;
+      }
+    } else if (grad) {
       for (long m = m0; m < m1; ++m) {
         float* z = logits + m * V;
         const float k = scale / ses[m - m0];
@@ -98,6 +127,7 @@ static double softmax_xent(float* logits, long* hits, const int* targets, long M
         }
         z[targets[m]] -= scale;
       }
+    }
     partial[c] = sum;
     phits[c] = h;
   });
