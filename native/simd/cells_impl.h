@@ -16,11 +16,14 @@
 namespace deeprnn {
 namespace DEEPRNN_ISA {
 
-static const long kRowWork = 4096;
+// Each step kernel runs as *_impl<Full>: Full when H is a whole number of
+// vectors, so that every load and store is a whole, unmasked one with no
+// per-vector test of the lanes left.
 
 // h = phi(h + gx + b_hh), h holding h_{t-1} W_hh^T on entry
 // h, gx: (N, H); bhh: (H)
-static void rnn_step(float* h, const float* gx, const float* bhh, long N, long H, bool relu) {
+template <bool Full>
+static inline void rnn_step_impl(float* h, const float* gx, const float* bhh, long N, long H, bool relu) {
   for (long n = 0; n < N; ++n) {
     float* __restrict row = h + n * H;
     const float* __restrict g = gx + n * H;
@@ -31,10 +34,15 @@ static void rnn_step(float* h, const float* gx, const float* bhh, long N, long H
       }
     else
       for (long j = 0; j < H; j += kLanes) {
-        const long m = H - j < kLanes ? H - j : kLanes;
+        const long m = Full ? kLanes : H - j < kLanes ? H - j : kLanes;
         st(row + j, vtanh(ld(row + j, m) + ld(g + j, m) + ld(bhh + j, m)), m);
       }
   }
+}
+
+static void rnn_step(float* h, const float* gx, const float* bhh, long N, long H, bool relu) {
+  if (H % kLanes == 0) rnn_step_impl<true>(h, gx, bhh, N, H, relu);
+  else rnn_step_impl<false>(h, gx, bhh, N, H, relu);
 }
 
 // bsum[0:len] += v, when bsum is not null
@@ -44,7 +52,8 @@ static inline void add_to(float* bsum, long j, vf v, long m) {
 
 // da = (dy + dh) * phi'(a), from h = phi(a); bsum (H) += rows of da
 // da, dy, dh, h: (N, H)
-static void rnn_step_back(float* da, const float* dy, const float* dh, const float* h, long N, long H, bool relu,
+template <bool Full>
+static inline void rnn_step_back_impl(float* da, const float* dy, const float* dh, const float* h, long N, long H, bool relu,
                           float* bsum) {
   for (long n = 0; n < N; ++n) {
     float* __restrict d = da + n * H;
@@ -52,7 +61,7 @@ static void rnn_step_back(float* da, const float* dy, const float* dh, const flo
     const float* __restrict c = dh + n * H;
     const float* __restrict o = h + n * H;
     for (long j = 0; j < H; j += kLanes) {
-      const long m = H - j < kLanes ? H - j : kLanes;
+      const long m = Full ? kLanes : H - j < kLanes ? H - j : kLanes;
       const vf g = ld(y + j, m) + ld(c + j, m);
       const vf hv = ld(o + j, m);
       const vf a = relu ? (hv > 0.0f ? g : 0.0f) : g * (1.0f - hv * hv);
@@ -62,10 +71,17 @@ static void rnn_step_back(float* da, const float* dy, const float* dh, const flo
   }
 }
 
+static void rnn_step_back(float* da, const float* dy, const float* dh, const float* h, long N, long H, bool relu,
+                          float* bsum) {
+  if (H % kLanes == 0) rnn_step_back_impl<true>(da, dy, dh, h, N, H, relu, bsum);
+  else rnn_step_back_impl<false>(da, dy, dh, h, N, H, relu, bsum);
+}
+
 // r = sigmoid(gx_r + gh_r + b_hr); z = sigmoid(gx_z + gh_z + b_hz)
 // n = tanh(gx_n + r * (gh_n + b_hn)); h = (1 - z) * n + z * h_{t-1}
 // h, hprev: (N, H); saved: (N, 4H) as [r, z, n, gh_n + b_hn]; gx, gh: (N, 3H); bhh: (3H)
-static void gru_step(float* h, float* saved, const float* gx, const float* gh, const float* bhh, const float* hprev,
+template <bool Full>
+static inline void gru_step_impl(float* h, float* saved, const float* gx, const float* gh, const float* bhh, const float* hprev,
                      long N, long H) {
   const long G = 3 * H;
   // Two passes over the rows: the gates r and z (independent of each other
@@ -76,7 +92,7 @@ static void gru_step(float* h, float* saved, const float* gx, const float* gh, c
     const float* __restrict g = gh + n * G;
     float* __restrict s = saved + n * 4 * H;
     for (long j = 0; j < H; j += kLanes) {
-      const long m = H - j < kLanes ? H - j : kLanes;
+      const long m = Full ? kLanes : H - j < kLanes ? H - j : kLanes;
       st(s + j, vsigmoid(ld(x + j, m) + ld(g + j, m) + ld(bhh + j, m)), m);
       st(s + H + j, vsigmoid(ld(x + H + j, m) + ld(g + H + j, m) + ld(bhh + H + j, m)), m);
       st(s + 3 * H + j, ld(g + 2 * H + j, m) + ld(bhh + 2 * H + j, m), m);
@@ -88,7 +104,7 @@ static void gru_step(float* h, float* saved, const float* gx, const float* gh, c
     float* __restrict s = saved + n * 4 * H;
     float* __restrict out = h + n * H;
     for (long j = 0; j < H; j += kLanes) {
-      const long m = H - j < kLanes ? H - j : kLanes;
+      const long m = Full ? kLanes : H - j < kLanes ? H - j : kLanes;
       const vf r = ld(s + j, m), z = ld(s + H + j, m);
       const vf nn = vtanh(ld(x + 2 * H + j, m) + r * ld(s + 3 * H + j, m));
       st(out + j, (1.0f - z) * nn + z * ld(hp + j, m), m);
@@ -97,11 +113,18 @@ static void gru_step(float* h, float* saved, const float* gx, const float* gh, c
   }
 }
 
+static void gru_step(float* h, float* saved, const float* gx, const float* gh, const float* bhh, const float* hprev,
+                     long N, long H) {
+  if (H % kLanes == 0) gru_step_impl<true>(h, saved, gx, gh, bhh, hprev, N, H);
+  else gru_step_impl<false>(h, saved, gx, gh, bhh, hprev, N, H);
+}
+
 // g = dy + dh; da_n = g (1 - z)(1 - n^2); da_r = da_n hn r (1 - r); da_z = g (h_{t-1} - n) z (1 - z)
 // dgx = [da_r, da_z, da_n]; dgh = [da_r, da_z, da_n r]; dh <- g z (the direct part of dh_{t-1})
 // bsum (4H) += rows of [da_r, da_z, da_n, da_n r]
 // dgx, dgh: (N, 3H); dh, dy, hprev: (N, H); saved: (N, 4H)
-static void gru_step_back(float* dgx, float* dgh, float* dh, const float* dy, const float* saved, const float* hprev,
+template <bool Full>
+static inline void gru_step_back_impl(float* dgx, float* dgh, float* dh, const float* dy, const float* saved, const float* hprev,
                           long N, long H, float* bsum) {
   const long G = 3 * H;
   for (long n = 0; n < N; ++n) {
@@ -112,7 +135,7 @@ static void gru_step_back(float* dgx, float* dgh, float* dh, const float* dy, co
     float* __restrict gh = dgh + n * G;
     float* __restrict dhr = dh + n * H;
     for (long j = 0; j < H; j += kLanes) {
-      const long m = H - j < kLanes ? H - j : kLanes;
+      const long m = Full ? kLanes : H - j < kLanes ? H - j : kLanes;
       const vf r = ld(s + j, m), z = ld(s + H + j, m), nn = ld(s + 2 * H + j, m), hn = ld(s + 3 * H + j, m);
       const vf g = ld(d + j, m) + ld(dhr + j, m);
       const vf dan = g * (1.0f - z) * (1.0f - nn * nn);
@@ -135,11 +158,18 @@ static void gru_step_back(float* dgx, float* dgh, float* dh, const float* dy, co
   }
 }
 
+static void gru_step_back(float* dgx, float* dgh, float* dh, const float* dy, const float* saved, const float* hprev,
+                          long N, long H, float* bsum) {
+  if (H % kLanes == 0) gru_step_back_impl<true>(dgx, dgh, dh, dy, saved, hprev, N, H, bsum);
+  else gru_step_back_impl<false>(dgx, dgh, dh, dy, saved, hprev, N, H, bsum);
+}
+
 // [i, f, g, o] = [sigmoid, sigmoid, tanh, sigmoid](gx + gh + b_hh)
 // c = f * c_{t-1} + i * g; h = o * tanh(c)
 // h: (N, H); saved: (N, 6H) as [i, f, g, o, c, tanh c]; gx, gh: (N, 4H); bhh: (4H)
 // cprev: row n at cprev + n * cstride
-static void lstm_step(float* h, float* saved, const float* gx, const float* gh, const float* bhh, const float* cprev,
+template <bool Full>
+static inline void lstm_step_impl(float* h, float* saved, const float* gx, const float* gh, const float* bhh, const float* cprev,
                       long cstride, long N, long H) {
   const long G = 4 * H;
   for (long n = 0; n < N; ++n) {
@@ -149,7 +179,7 @@ static void lstm_step(float* h, float* saved, const float* gx, const float* gh, 
     float* __restrict s = saved + n * 6 * H;
     float* __restrict out = h + n * H;
     for (long j = 0; j < H; j += kLanes) {
-      const long m = H - j < kLanes ? H - j : kLanes;
+      const long m = Full ? kLanes : H - j < kLanes ? H - j : kLanes;
       const vf ig = vsigmoid(ld(x + j, m) + ld(g + j, m) + ld(bhh + j, m));
       const vf fg = vsigmoid(ld(x + H + j, m) + ld(g + H + j, m) + ld(bhh + H + j, m));
       const vf gg = vtanh(ld(x + 2 * H + j, m) + ld(g + 2 * H + j, m) + ld(bhh + 2 * H + j, m));
@@ -167,11 +197,18 @@ static void lstm_step(float* h, float* saved, const float* gx, const float* gh, 
   }
 }
 
+static void lstm_step(float* h, float* saved, const float* gx, const float* gh, const float* bhh, const float* cprev,
+                      long cstride, long N, long H) {
+  if (H % kLanes == 0) lstm_step_impl<true>(h, saved, gx, gh, bhh, cprev, cstride, N, H);
+  else lstm_step_impl<false>(h, saved, gx, gh, bhh, cprev, cstride, N, H);
+}
+
 // g = dy + dh; dc_t = dc + g o (1 - tanh(c)^2)
 // dgx = [dc_t g i(1-i), dc_t c_{t-1} f(1-f), dc_t i (1-g^2), g tanh(c) o(1-o)]; dc <- dc_t f
 // bsum (4H) += rows of dgx
 // dgx: (N, 4H); dh, dc, dy: (N, H); saved: (N, 6H); cprev as in lstm_step
-static void lstm_step_back(float* dgx, float* dc, const float* dh, const float* dy, const float* saved,
+template <bool Full>
+static inline void lstm_step_back_impl(float* dgx, float* dc, const float* dh, const float* dy, const float* saved,
                            const float* cprev, long cstride, long N, long H, float* bsum) {
   const long G = 4 * H;
   for (long n = 0; n < N; ++n) {
@@ -182,7 +219,7 @@ static void lstm_step_back(float* dgx, float* dc, const float* dh, const float* 
     float* __restrict ga = dgx + n * G;
     float* __restrict dcr = dc + n * H;
     for (long j = 0; j < H; j += kLanes) {
-      const long m = H - j < kLanes ? H - j : kLanes;
+      const long m = Full ? kLanes : H - j < kLanes ? H - j : kLanes;
       const vf ig = ld(s + j, m), fg = ld(s + H + j, m), gg = ld(s + 2 * H + j, m), og = ld(s + 3 * H + j, m);
       const vf tc = ld(s + 5 * H + j, m);
       const vf g = ld(d + j, m) + ld(dhr + j, m);
@@ -202,6 +239,12 @@ static void lstm_step_back(float* dgx, float* dc, const float* dh, const float* 
       }
     }
   }
+}
+
+static void lstm_step_back(float* dgx, float* dc, const float* dh, const float* dy, const float* saved,
+                           const float* cprev, long cstride, long N, long H, float* bsum) {
+  if (H % kLanes == 0) lstm_step_back_impl<true>(dgx, dc, dh, dy, saved, cprev, cstride, N, H, bsum);
+  else lstm_step_back_impl<false>(dgx, dc, dh, dy, saved, cprev, cstride, N, H, bsum);
 }
 
 // out[m, 0:width] = src[idx[m], 0:width]
