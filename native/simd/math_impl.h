@@ -101,8 +101,10 @@ static inline vf exp_reduced(vf x, vf fn) {
 // infinity and underflows to 0 by itself; x clamped to +-104 only so that
 // infinite inputs give infinity or 0 rather than NaN.
 static inline vf vexp(vf x) {
-  x = x < splat(-104.0f) ? splat(-104.0f) : x;
-  x = x > splat(104.0f) ? splat(104.0f) : x;
+  // max/min return their second operand when either is NaN: NaN stays NaN
+  // (maskz forms: the plain ones trip a false uninitialised warning in GCC 12's headers)
+  const __m512 lo = _mm512_maskz_max_ps((__mmask16)0xFFFF, (__m512)splat(-104.0f), (__m512)x);
+  x = (vf)_mm512_maskz_min_ps((__mmask16)0xFFFF, (__m512)splat(104.0f), lo);
   const vf fn = (vf)_mm512_maskz_roundscale_ps((__mmask16)0xFFFF, (__m512)(x * 1.44269504088896341f), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   return (vf)_mm512_maskz_scalef_ps((__mmask16)0xFFFF, (__m512)exp_reduced(x, fn), (__m512)fn);
 }

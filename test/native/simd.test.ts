@@ -134,6 +134,13 @@ describe.each(isas)('%s', (isa) => {
     nat.mathEval(isa, 'sigmoid', y, x);
     expect(y[0]).toBe(0);
     expect(y[1]).toBe(1);
+    // NaN in, NaN out (the clamps keep it), in whole and partial vectors
+    const nan = new Float32Array([NaN, 1, NaN, -1, 0.5, NaN, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, NaN]);
+    const out = new Float32Array(nan.length);
+    for (const fn of ['exp', 'sigmoid', 'tanh'] as const) {
+      nat.mathEval(isa, fn, out, nan);
+      nan.forEach((v, i) => expect(Number.isNaN(out[i]), `${isa} ${fn}(${v})`).toBe(Number.isNaN(v)));
+    }
   });
 });
 
