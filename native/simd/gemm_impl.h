@@ -318,6 +318,11 @@ static void gemm(float* C, const float* A, const float* B, long M, long N, long 
   const bool by_columns = N * depth * 4 > (512L << 10);
   // Going down the rows, a panel read by enough row tiles is worth packing.
   const bool pack = by_columns && row_tiles >= 16;
+  // A C larger than L2 is fetched for the next tile while this one runs:
+  // else each tile's stores wait on memory at its end, and the next tile's
+  // loads of B that look like the same address (equal low 12 bits) wait
+  // behind them.
+  const bool prefetch_c = M * N * 4 > (1L << 20);
   if (K == 0) {
     if (!accumulate)
       for (long i = 0; i < M * N; ++i) C[i] = bias ? bias[i % N] : 0.0f;
@@ -341,6 +346,14 @@ static void gemm(float* C, const float* A, const float* B, long M, long N, long 
         const Segment s = cols.at(seg);
         long i0, rows, height;
         rt.at(by_columns ? t % row_tiles : t / nseg, &i0, &rows, &height);
+        if (prefetch_c && t + 1 < t1) {  // the next task's C tile, on its way while this one runs
+          const long nseg2 = by_columns ? (t + 1) / row_tiles : (t + 1) % nseg;
+          long pi0, prows, ph;
+          rt.at(by_columns ? (t + 1) % row_tiles : (t + 1) / nseg, &pi0, &prows, &ph);
+          const Segment ps = cols.at(nseg2);
+          for (long r = 0; r < prows; ++r)
+            for (long j = 0; j < ps.width; j += 16) __builtin_prefetch(C + (pi0 + r) * N + ps.j0 + j, 1, 3);
+        }
         const bool padded = s.tile > s.width;
         if (padded) {
           block_any<AT>(height, C, A, panel, s.tile, M, N, K, i0, rows, s, k0, k1, acc, bias);
