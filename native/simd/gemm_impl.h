@@ -318,10 +318,11 @@ static void gemm(float* C, const float* A, const float* B, long M, long N, long 
   const bool by_columns = N * depth * 4 > (512L << 10);
   // Going down the rows, a panel read by enough row tiles is worth packing.
   const bool pack = by_columns && row_tiles >= 16;
-  // A C larger than L2 is fetched for the next tile while this one runs:
-  // else each tile's stores wait on memory at its end, and the next tile's
-  // loads of B that look like the same address (equal low 12 bits) wait
-  // behind them.
+  // A C larger than L2 is fetched for the next tile while this one runs, so
+  // that a tile's stores at its end find their lines in cache (without it a
+  // 1250 x 2048 x 512 product ran at 41 GFLOP/s instead of 109 on one
+  // thread: stores missing to memory, and loads of B waiting behind them,
+  // most likely on addresses equal in their low 12 bits).
   const bool prefetch_c = M * N * 4 > (1L << 20);
   if (K == 0) {
     if (!accumulate)
@@ -347,11 +348,11 @@ static void gemm(float* C, const float* A, const float* B, long M, long N, long 
         long i0, rows, height;
         rt.at(by_columns ? t % row_tiles : t / nseg, &i0, &rows, &height);
         if (prefetch_c && t + 1 < t1) {  // the next task's C tile, on its way while this one runs
-          const long nseg2 = by_columns ? (t + 1) / row_tiles : (t + 1) % nseg;
+          const long next_seg = by_columns ? (t + 1) / row_tiles : (t + 1) % nseg;
           long pi0, prows, ph;
           rt.at(by_columns ? (t + 1) % row_tiles : (t + 1) / nseg, &pi0, &prows, &ph);
-          const Segment ps = cols.at(nseg2);
-          for (long r = 0; r < prows; ++r)
+          const Segment ps = cols.at(next_seg);
+          for (long r = 0; r < prows; ++r)  // one prefetch per 64-byte line (16 floats)
             for (long j = 0; j < ps.width; j += 16) __builtin_prefetch(C + (pi0 + r) * N + ps.j0 + j, 1, 3);
         }
         const bool padded = s.tile > s.width;
