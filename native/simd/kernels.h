@@ -5,8 +5,9 @@
 
 namespace deeprnn {
 
-// Rows of C in one GEMM register tile, in every table. Splitting rows at
-// multiples of it keeps every row's arithmetic the same.
+// Threads' slices of a batch start at multiples of this many rows. A row's
+// arithmetic does not depend on how rows are tiled (every element of a GEMM
+// sums over k in order), so slicing never changes a result.
 constexpr long kGemmRowTile = 4;
 
 // Batches of at most this many rows (generation) multiply by W^T with
