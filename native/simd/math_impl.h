@@ -7,7 +7,7 @@
 // Included once per translation unit, that is once per instruction set.
 #pragma once
 
-#if DEEPRNN_VEC_BYTES == 64 && defined(__AVX512F__)
+#if (DEEPRNN_VEC_BYTES == 64 && defined(__AVX512F__)) || (DEEPRNN_VEC_BYTES == 32 && defined(__AVX__))
 #include <immintrin.h>
 #endif
 #if defined(DEEPRNN_USE_NEON)
@@ -109,10 +109,15 @@ static inline vf vexp(vf x) {
   return (vf)_mm512_maskz_scalef_ps((__mmask16)0xFFFF, (__m512)exp_reduced(x, fn), (__m512)fn);
 }
 #else
-// x clamped to [-87.3, 88.7] so 2^n stays a normal float.
+// x clamped to [-87.3, 88.7] so 2^n stays a normal float (NaN stays NaN).
 static inline vf vexp(vf x) {
+#if DEEPRNN_VEC_BYTES == 32 && defined(__AVX__)
+  // max/min return their second operand when either is NaN; one instruction each
+  x = (vf)_mm256_min_ps((__m256)splat(88.7f), _mm256_max_ps((__m256)splat(-87.3f), (__m256)x));
+#else
   x = x < splat(-87.3f) ? splat(-87.3f) : x;
   x = x > splat(88.7f) ? splat(88.7f) : x;
+#endif
   const vf t = x * 1.44269504088896341f + 0.5f;
   vi n = __builtin_convertvector(t, vi);                   // truncates toward 0
   n += (t < __builtin_convertvector(n, vf));               // true is -1: floor
