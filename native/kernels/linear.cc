@@ -76,11 +76,13 @@ void embedding_backward(float* dW, float* db, float* work, const float* dout, co
   // Threads own blocks of 16 columns; one thread does all columns in one pass.
   const long block = 16;
   const long nblocks = (O + block - 1) / block;
-  const bool par = fork_ok(M * O >= kParallelWork && nblocks > 1);
-  parallel_for(par, par ? nblocks : 1, [&](long bk) {
-    const long o0 = par ? bk * block : 0, o1 = par && o0 + block < O ? o0 + block : O;
-    kernels().scatter_add_rows(dWT + o0, dout + o0, tokens, M, o1 - o0, O);
-  });
+  if (fork_ok(M * O >= kParallelWork && nblocks > 1))
+    parallel_for(true, nblocks, [&](long bk) {
+      const long o0 = bk * block, o1 = o0 + block < O ? o0 + block : O;
+      kernels().scatter_add_rows(dWT + o0, dout + o0, tokens, M, o1 - o0, O);
+    });
+  else
+    kernels().scatter_add_rows(dWT, dout, tokens, M, O, O);
   for (long o = 0; o < O; ++o)
     for (long v = 0; v < V; ++v) dW[o * V + v] += dWT[v * O + o];
   if (db) colsum_add(db, dout, M, O);

@@ -45,16 +45,14 @@ static void rnn_step(float* h, const float* gx, const float* bhh, long N, long H
   else rnn_step_impl<false>(h, gx, bhh, N, H, relu);
 }
 
-// bsum[0:len] += v, when bsum is not null
-static inline void add_to(float* bsum, long j, vf v, long m) {
-  if (bsum) st(bsum + j, ld(bsum + j, m) + v, m);
-}
+// bsum[j:j+m] += v
+static inline void add_to(float* bsum, long j, vf v, long m) { st(bsum + j, ld(bsum + j, m) + v, m); }
 
 // da = (dy + dh) * phi'(a), from h = phi(a); bsum (H) += rows of da
 // da, dy, dh, h: (N, H)
 template <bool Full>
-static inline void rnn_step_back_impl(float* da, const float* dy, const float* dh, const float* h, long N, long H, bool relu,
-                          float* bsum) {
+static inline void rnn_step_back_impl(float* da, const float* dy, const float* dh, const float* h, long N, long H,
+                                      bool relu, float* bsum) {
   for (long n = 0; n < N; ++n) {
     float* __restrict d = da + n * H;
     const float* __restrict y = dy + n * H;
@@ -66,7 +64,7 @@ static inline void rnn_step_back_impl(float* da, const float* dy, const float* d
       const vf hv = ld(o + j, m);
       const vf a = relu ? (hv > 0.0f ? g : 0.0f) : g * (1.0f - hv * hv);
       st(d + j, a, m);
-      add_to(bsum, j, a, m);
+      if (bsum) add_to(bsum, j, a, m);
     }
   }
 }
@@ -81,8 +79,8 @@ static void rnn_step_back(float* da, const float* dy, const float* dh, const flo
 // n = tanh(gx_n + r * (gh_n + b_hn)); h = (1 - z) * n + z * h_{t-1}
 // h, hprev: (N, H); saved: (N, 4H) as [r, z, n, gh_n + b_hn]; gx, gh: (N, 3H); bhh: (3H)
 template <bool Full>
-static inline void gru_step_impl(float* h, float* saved, const float* gx, const float* gh, const float* bhh, const float* hprev,
-                     long N, long H) {
+static inline void gru_step_impl(float* h, float* saved, const float* gx, const float* gh, const float* bhh,
+                                 const float* hprev, long N, long H) {
   const long G = 3 * H;
   // Two passes over the rows: the gates r and z (independent of each other
   // and across rows), then n and h, which wait on r. Short independent
@@ -124,8 +122,8 @@ static void gru_step(float* h, float* saved, const float* gx, const float* gh, c
 // bsum (4H) += rows of [da_r, da_z, da_n, da_n r]
 // dgx, dgh: (N, 3H); dh, dy, hprev: (N, H); saved: (N, 4H)
 template <bool Full>
-static inline void gru_step_back_impl(float* dgx, float* dgh, float* dh, const float* dy, const float* saved, const float* hprev,
-                          long N, long H, float* bsum) {
+static inline void gru_step_back_impl(float* dgx, float* dgh, float* dh, const float* dy, const float* saved,
+                                      const float* hprev, long N, long H, float* bsum) {
   const long G = 3 * H;
   for (long n = 0; n < N; ++n) {
     const float* __restrict s = saved + n * 4 * H;
@@ -169,8 +167,8 @@ static void gru_step_back(float* dgx, float* dgh, float* dh, const float* dy, co
 // h: (N, H); saved: (N, 6H) as [i, f, g, o, c, tanh c]; gx, gh: (N, 4H); bhh: (4H)
 // cprev: row n at cprev + n * cstride
 template <bool Full>
-static inline void lstm_step_impl(float* h, float* saved, const float* gx, const float* gh, const float* bhh, const float* cprev,
-                      long cstride, long N, long H) {
+static inline void lstm_step_impl(float* h, float* saved, const float* gx, const float* gh, const float* bhh,
+                                  const float* cprev, long cstride, long N, long H) {
   const long G = 4 * H;
   for (long n = 0; n < N; ++n) {
     const float* __restrict x = gx + n * G;
@@ -209,7 +207,7 @@ static void lstm_step(float* h, float* saved, const float* gx, const float* gh, 
 // dgx: (N, 4H); dh, dc, dy: (N, H); saved: (N, 6H); cprev as in lstm_step
 template <bool Full>
 static inline void lstm_step_back_impl(float* dgx, float* dc, const float* dh, const float* dy, const float* saved,
-                           const float* cprev, long cstride, long N, long H, float* bsum) {
+                                       const float* cprev, long cstride, long N, long H, float* bsum) {
   const long G = 4 * H;
   for (long n = 0; n < N; ++n) {
     const float* __restrict s = saved + n * 6 * H;

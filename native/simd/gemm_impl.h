@@ -99,7 +99,9 @@ struct Columns {
     return s < full ? Segment{s * DEEPRNN_MAX_TILE, DEEPRNN_MAX_TILE, DEEPRNN_MAX_TILE} : rest[s - full];
   }
   // The padded segment, if any (always the last).
-  const Segment* padded() const { return nrest && rest[nrest - 1].tile > rest[nrest - 1].width ? &rest[nrest - 1] : nullptr; }
+  const Segment* padded() const {
+    return nrest && rest[nrest - 1].tile > rest[nrest - 1].width ? &rest[nrest - 1] : nullptr;
+  }
 };
 
 // acc(R, W) += sum_k a(r, k) b(k, 0:W) with a(r, k) = A[r * lda + k] or, for
@@ -124,8 +126,9 @@ static inline void tile(float* __restrict C, long ldc, const float* __restrict A
 }
 
 template <long R, bool AT>
-__attribute__((always_inline)) static inline void tile_rows(float* C, long ldc, const float* A, long lda, const float* B, long ldb, long K, long W,
-                      bool accumulate, const float* bias = nullptr) {
+__attribute__((always_inline)) static inline void tile_rows(float* C, long ldc, const float* A, long lda,
+                                                            const float* B, long ldb, long K, long W, bool accumulate,
+                                                            const float* bias = nullptr) {
   switch (W) {
 #if DEEPRNN_MAX_TILE >= 64
     case 64: tile<R, 64, AT>(C, ldc, A, lda, B, ldb, K, accumulate, bias); return;
@@ -181,12 +184,6 @@ struct RowTiles {
   }
 };
 
-// C rows [i0, i0 + rows) x segment, over k in [k0, k1), by a tile R rows
-// high; A addressed as in tile(). `b` is B's rows k0.. at the segment's first
-// column (ldb apart), or the padded panel for a padded segment. A partial
-// tile (fewer rows than R, or a padded segment) runs as a whole one through
-// zero-padded copies of its rows of A and C: a one-row tile would load as
-// many B vectors as it does multiply-adds.
 // A whole-row tile over a padded column segment: `width` of its W columns are
 // C's, the rest exist only in B's zero-padded panel. The same sums as tile(),
 // in explicit vectors so that C's last vector per row loads and stores only
@@ -272,8 +269,9 @@ __attribute__((noinline)) static void block_partial(float* c, long N, const floa
 // zero-padded copies of its rows of A and C: a one-row tile would load as
 // many B vectors as it does multiply-adds.
 template <long R, bool AT>
-__attribute__((always_inline)) static inline void block(float* C, const float* A, const float* b, long ldb, long M, long N, long K, long i0,
-                         long rows, const Segment& s, long k0, long k1, bool accumulate, const float* bias) {
+__attribute__((always_inline)) static inline void block(float* C, const float* A, const float* b, long ldb, long M,
+                                                        long N, long K, long i0, long rows, const Segment& s, long k0,
+                                                        long k1, bool accumulate, const float* bias) {
   const long lda = AT ? M : K;
   const float* a = AT ? A + k0 * M + i0 : A + i0 * K + k0;
   float* c = C + i0 * N + s.j0;
@@ -286,9 +284,10 @@ __attribute__((always_inline)) static inline void block(float* C, const float* A
 }
 
 template <bool AT>
-__attribute__((always_inline)) static inline void block_any(long height, float* C, const float* A, const float* b, long ldb, long M, long N, long K,
-                      long i0, long rows, const Segment& s, long k0, long k1, bool accumulate,
-                      const float* bias) {
+__attribute__((always_inline)) static inline void block_any(long height, float* C, const float* A, const float* b,
+                                                            long ldb, long M, long N, long K, long i0, long rows,
+                                                            const Segment& s, long k0, long k1, bool accumulate,
+                                                            const float* bias) {
 #if DEEPRNN_ROW_HEIGHTS_MIXED
   if (height == kRows + 1) return block<kRows + 1, AT>(C, A, b, ldb, M, N, K, i0, rows, s, k0, k1, accumulate, bias);
   if (height == kRows - 1) return block<kRows - 1, AT>(C, A, b, ldb, M, N, K, i0, rows, s, k0, k1, accumulate, bias);
@@ -347,7 +346,10 @@ static void gemm(float* C, const float* A, const float* B, long M, long N, long 
         const Segment s = cols.at(seg);
         long i0, rows, height;
         rt.at(by_columns ? t % row_tiles : t / nseg, &i0, &rows, &height);
-        if (prefetch_c && t + 1 < t1) {  // the next task's C tile, on its way while this one runs
+        // The next task's C tile, on its way while this one runs. (Its task is
+        // mapped to a segment and tile as above, written out again: one shared
+        // lambda for both made config C 24% slower with GCC 12.)
+        if (prefetch_c && t + 1 < t1) {
           const long next_seg = by_columns ? (t + 1) / row_tiles : (t + 1) % nseg;
           long pi0, prows, ph;
           rt.at(by_columns ? (t + 1) % row_tiles : (t + 1) / nseg, &pi0, &prows, &ph);

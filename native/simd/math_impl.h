@@ -105,7 +105,8 @@ static inline vf vexp(vf x) {
   // (maskz forms: the plain ones trip a false uninitialised warning in GCC 12's headers)
   const __m512 lo = _mm512_maskz_max_ps((__mmask16)0xFFFF, (__m512)splat(-104.0f), (__m512)x);
   x = (vf)_mm512_maskz_min_ps((__mmask16)0xFFFF, (__m512)splat(104.0f), lo);
-  const vf fn = (vf)_mm512_maskz_roundscale_ps((__mmask16)0xFFFF, (__m512)(x * 1.44269504088896341f), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const vf fn = (vf)_mm512_maskz_roundscale_ps((__mmask16)0xFFFF, (__m512)(x * 1.44269504088896341f),
+                                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   return (vf)_mm512_maskz_scalef_ps((__mmask16)0xFFFF, (__m512)exp_reduced(x, fn), (__m512)fn);
 }
 #else

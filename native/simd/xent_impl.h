@@ -16,6 +16,13 @@
 namespace deeprnn {
 namespace DEEPRNN_ISA {
 
+// 0, 1, .., kLanes - 1
+static inline vi lane_index() {
+  vi lane = {};
+  for (long i = 0; i < kLanes; ++i) lane[i] = static_cast<int>(i);
+  return lane;
+}
+
 // Per row m: loss_m = logsumexp(z_m) - z_m[t_m]; hit when the first argmax is t_m.
 // With grad, z_m <- scale (softmax(z_m) - onehot(t_m)).
 // Returns sum_m loss_m (rows summed in fixed chunks, then chunks in order, so the
@@ -57,9 +64,7 @@ static double softmax_xent(float* logits, long* hits, const int* targets, long M
         const long n = V - v < kLanes ? V - v : kLanes;
         vf x = ld(z + v, n);
         if (n < kLanes) {
-          vi lane = {};
-          for (long i = 0; i < kLanes; ++i) lane[i] = static_cast<int>(i);
-          x = lane < static_cast<int>(n) ? x : splat(-__builtin_inff());
+          x = lane_index() < static_cast<int>(n) ? x : splat(-__builtin_inff());
         }
         vmax = x > vmax ? x : vmax;
       }
@@ -82,9 +87,7 @@ static double softmax_xent(float* logits, long* hits, const int* targets, long M
         const long n = V - v < kLanes ? V - v : kLanes;
         vf e = vexp(ld(z + v, n) - mx);
         if (n < kLanes) {
-          vi lane = {};
-          for (long i = 0; i < kLanes; ++i) lane[i] = static_cast<int>(i);
-          e = lane < static_cast<int>(n) ? e : splat(0.0f);
+          e = lane_index() < static_cast<int>(n) ? e : splat(0.0f);
         }
         vsum += e;
         if (grad && !flat) st(z + v, e, n);
@@ -99,8 +102,7 @@ static double softmax_xent(float* logits, long* hits, const int* targets, long M
       float ks[chunk];
       const long rows = m1 - m0, total = rows * V;
       for (long r = 0; r < rows; ++r) ks[r] = scale / ses[r];
-      vi lane = {};
-      for (long i = 0; i < kLanes; ++i) lane[i] = static_cast<int>(i);
+      const vi lane = lane_index();
       float* zc = logits + m0 * V;
       long r = 0, off = 0;  // lane 0 is column off of row r
       for (long f = 0; f < total; f += kLanes) {

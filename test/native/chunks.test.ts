@@ -23,6 +23,16 @@ function chunked(cfg: ModelConfig, seed: number, T: number): RNNLM {
   return m;
 }
 
+/** What a chunked model is checked against: the float64 oracle and the whole-batch native path, both with m's parameters. */
+function references(cfg: ModelConfig, seed: number, m: RNNLM): { ref: RNNLMScratch; whole: RNNLM } {
+  const ref = new RNNLMScratch(cfg, new Rng(seed));
+  ref.params.set(m.params);
+  const whole = new RNNLM(cfg, new Rng(seed));
+  whole.chunkTokens = Infinity;
+  whole.params.set(m.params);
+  return { ref, whole };
+}
+
 function trainStep(m: RNNLM | RNNLMScratch, batch: ReturnType<typeof randomBatch>, rng?: Rng, carry = false): number {
   m.zeroGrad();
   const loss = m.forward(batch, { train: true, rng, carry });
@@ -38,8 +48,7 @@ describe.each(CELLS)('%s in chunks', (cell) => {
       const cfg: ModelConfig = { cell, vocabSize: 11, hidden, dropout: 0 };
       const T = 3 + r.below(5);
       const m = chunked(cfg, layers, T);
-      const ref = new RNNLMScratch(cfg, new Rng(layers));
-      ref.params.set(m.params);
+      const { ref } = references(cfg, layers, m);
       const batch = randomBatch(T, 37, 11, 9 + layers);
       const label = `${cell} chunked H=[${hidden}] T=${T} N=37`;
       expectClose(`${label} loss`, [trainStep(m, batch)], [trainStep(ref, batch)], 1e-5);
@@ -51,10 +60,7 @@ describe.each(CELLS)('%s in chunks', (cell) => {
     const cfg: ModelConfig = { cell, vocabSize: 9, hidden: [12, 7, 5], dropout: 0.3 };
     const T = 5;
     const a = chunked(cfg, 4, T);
-    const b = new RNNLM(cfg, new Rng(4));
-    b.chunkTokens = Infinity;
-    const ref = new RNNLMScratch(cfg, new Rng(4));
-    ref.params.set(a.params);
+    const { ref, whole: b } = references(cfg, 4, a);
     const batch = randomBatch(T, 29, 9, 3);
     const la = trainStep(a, batch, new Rng(8));
     expectClose(`${cell} chunked vs whole loss`, [la], [trainStep(b, batch, new Rng(8))], 1e-6);
@@ -69,8 +75,7 @@ describe.each(CELLS)('%s in chunks', (cell) => {
     const cfg: ModelConfig = { cell, vocabSize: 7, hidden: [9, 6], dropout: 0 };
     const T = 4;
     const m = chunked(cfg, 6, T);
-    const ref = new RNNLMScratch(cfg, new Rng(6));
-    ref.params.set(m.params);
+    const { ref } = references(cfg, 6, m);
     for (let k = 0; k < 3; k++) {
       const batch = randomBatch(T, 21, 7, 40 + k);
       expectClose(`${cell} carried batch ${k} loss`, [trainStep(m, batch, undefined, true)], [trainStep(ref, batch, undefined, true)], 1e-5);
@@ -85,11 +90,7 @@ describe.each(CELLS)('%s evaluation in chunks', (cell) => {
     const cfg: ModelConfig = { cell, vocabSize: 10, hidden: [11, 7], dropout: 0 };
     const T = 4;
     const m = chunked(cfg, 12, T);
-    const whole = new RNNLM(cfg, new Rng(12));
-    whole.chunkTokens = Infinity;
-    const ref = new RNNLMScratch(cfg, new Rng(12));
-    ref.params.set(m.params);
-    whole.params.set(m.params);
+    const { ref, whole } = references(cfg, 12, m);
     const batch = randomBatch(T, 37, 10, 21);
     const a = m.evaluate(batch);
     const b = whole.evaluate(batch);
