@@ -1,7 +1,8 @@
-// Corpus registry (data/corpora.json), data directory, download and sha1 check.
+// Corpus registry (data/corpora.json), corpora shipped in data/, the data
+// directory, download and sha1 check.
 import { createHash } from 'node:crypto';
-import { closeSync, createWriteStream, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
-import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { closeSync, constants, createWriteStream, existsSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, statSync } from 'node:fs';
+import { access, mkdir, readFile, rename, rm } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
@@ -16,16 +17,24 @@ export interface CorpusEntry {
   url: string;
   sha1: string;
   tokenizer: string;
+  /** The copy in the package's data/ folder, for a corpus that ships with deeprnn. */
+  shippedPath?: string;
 }
 
-const registryPath = fileURLToPath(new URL('../../data/corpora.json', import.meta.url));
+/** The package's data/ folder: the registry and the corpora that ship. */
+const packageDataDir = fileURLToPath(new URL('../../data/', import.meta.url));
 
 let registryCache: Map<string, CorpusEntry> | undefined;
 
 export function corpusRegistry(): Map<string, CorpusEntry> {
   if (!registryCache) {
-    const raw = JSON.parse(readFileSync(registryPath, 'utf8')) as Record<string, Omit<CorpusEntry, 'name'>>;
-    registryCache = new Map(Object.entries(raw).map(([name, e]) => [name, { name, ...e }]));
+    type Raw = Omit<CorpusEntry, 'name' | 'shippedPath'> & { shipped?: boolean };
+    const raw = JSON.parse(readFileSync(path.join(packageDataDir, 'corpora.json'), 'utf8')) as Record<string, Raw>;
+    registryCache = new Map(Object.entries(raw).map(([name, { shipped, ...e }]) => {
+      const entry: CorpusEntry = { name, ...e };
+      if (shipped) entry.shippedPath = path.join(packageDataDir, e.file);
+      return [name, entry];
+    }));
   }
   return registryCache;
 }
@@ -44,34 +53,116 @@ export async function sha1File(file: string): Promise<string> {
 }
 
 /**
- * Path of a registry corpus in `dataDir`, downloading it first when missing
- * (from DEEPRNN_MIRROR + file when that is set, else from the registry URL).
+ * Path of a registry corpus: the copy shipped in the package when there is
+ * one, else the file in `dataDir`, downloaded first when missing (from
+ * DEEPRNN_MIRROR + file when that is set, else from the registry URL).
  * A file whose sha1 differs from the registry's is refused.
  */
 export async function ensureCorpus(entry: CorpusEntry, dataDir: string, log?: (msg: string) => void): Promise<string> {
+  checkDataDir(dataDir);
+  if (entry.shippedPath && existsSync(entry.shippedPath)) {
+    await verifySha1(entry.shippedPath, entry.sha1, `${entry.shippedPath} (the copy of ${entry.name} shipped with deeprnn)`, 'reinstall deeprnn');
+    return entry.shippedPath;
+  }
   const file = path.join(dataDir, entry.file);
   if (!existsSync(file)) {
     const mirror = process.env.DEEPRNN_MIRROR;
     const url = mirror ? mirror.replace(/\/?$/, '/') + entry.file : entry.url;
+    try {
+      await mkdir(dataDir, { recursive: true });
+    } catch (e) {
+      throw new InputError(`cannot create the data directory ${dataDir}: ${reason(e)}; ${workaround(entry, file)}`);
+    }
+    try {
+      await access(dataDir, constants.W_OK);
+    } catch (e) {
+      throw new InputError(`the data directory ${dataDir} is not writable: ${reason(e)}; ${workaround(entry, file)}`);
+    }
     log?.(`downloading ${entry.name} from ${url} to ${file}`);
-    await mkdir(dataDir, { recursive: true });
     const tmp = `${file}.tmp-${process.pid}`;
     try {
-      await download(url, tmp);
+      try {
+        await download(url, tmp);
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        // The server answered but the file could not be written here.
+        if (err.syscall === 'open' && err.path === tmp) {
+          throw new InputError(`cannot write ${tmp}: ${reason(e)}; ${workaround(entry, file)}`);
+        }
+        throw new Error(`${err.message}; ${workaround(entry, file)}`);
+      }
       await verifySha1(tmp, entry.sha1, url);
       await rename(tmp, file);
     } finally {
-      await rm(tmp, { force: true });
+      await rm(tmp, { force: true }).catch(() => undefined);
     }
   }
   await verifySha1(file, entry.sha1, file);
   return file;
 }
 
-async function verifySha1(file: string, expected: string, label: string): Promise<void> {
+/** The ways to give deeprnn a registry corpus without downloading it. */
+function workaround(entry: CorpusEntry, file: string): string {
+  return `to use a copy of ${entry.file} (sha1 ${entry.sha1}) from elsewhere, put it at ${file}, `
+    + `or pass --data-dir DIR or set DEEPRNN_DATA_DIR=DIR for a directory DIR that holds it `
+    + `(or set DEEPRNN_MIRROR to a URL that serves it)`;
+}
+
+/** Refuses a data directory that exists as something else, or lies under a file. */
+function checkDataDir(dataDir: string): void {
+  let p = dataDir;
+  for (;;) {
+    let st;
+    try {
+      st = statSync(p);
+    } catch (e) {
+      const parent = path.dirname(p);
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT' && parent !== p) {
+        p = parent;
+        continue;
+      }
+      if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') {
+        p = path.dirname(p);
+        continue;
+      }
+      throw new InputError(`cannot use the data directory ${dataDir}: ${reason(e)}`);
+    }
+    if (st.isDirectory()) return;
+    const what = st.isFile() ? 'a file' : 'not a directory';
+    throw new InputError(p === dataDir
+      ? `the data directory ${dataDir} is ${what}; expected a directory (set it with --data-dir or DEEPRNN_DATA_DIR)`
+      : `the data directory ${dataDir} cannot be created: ${p} is ${what}; expected a directory (set it with --data-dir or DEEPRNN_DATA_DIR)`);
+  }
+}
+
+/** What a file-system error means, in words. */
+export function reason(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  switch (err.code) {
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EROFS':
+      return 'the file system is read-only';
+    case 'ENOSPC':
+      return 'no space left on the device';
+    case 'EDQUOT':
+      return 'disk quota exceeded';
+    case 'ENOENT':
+      return 'no such file or directory';
+    case 'ENOTDIR':
+      return 'a part of the path is not a directory';
+    case 'EISDIR':
+      return 'a directory is in the way';
+    default:
+      return err.code ? `${err.code} (${err.message})` : err.message;
+  }
+}
+
+async function verifySha1(file: string, expected: string, label: string, fix = 'delete or replace the file'): Promise<void> {
   const actual = await sha1File(file);
   if (actual !== expected) {
-    throw new InputError(`${label} has sha1 ${actual}, expected ${expected}; delete or replace the file`);
+    throw new InputError(`${label} has sha1 ${actual}, expected ${expected}; ${fix}`);
   }
 }
 
@@ -159,13 +250,17 @@ export async function resolveCorpora(specs: string[], dataDir: string, log?: (ms
       continue;
     }
     if (!existsSync(spec)) {
+      brokenLink(spec, `--corpus "${spec}"`);
       const names = [...corpusRegistry().keys()].join(', ');
       throw new InputError(`--corpus "${spec}" is neither a known corpus (${names}) nor an existing file or directory`);
     }
     const st = statSync(spec);
     if (st.isDirectory()) {
       const files = readdirSync(spec).filter((f) => f.endsWith('.txt')).sort().map((f) => path.join(spec, f))
-        .filter((f) => statSync(f).isFile() && statSync(f).size > 0);
+        .filter((f) => {
+          brokenLink(f, `--corpus "${spec}": ${f}`);
+          return statSync(f).isFile() && statSync(f).size > 0;
+        });
       if (files.length === 0) throw new InputError(`--corpus "${spec}" is a directory with no non-empty .txt files`);
       for (const f of files) out.push({ name: f, path: path.resolve(f), bytes: statSync(f).size });
       continue;
@@ -175,6 +270,18 @@ export async function resolveCorpora(specs: string[], dataDir: string, log?: (ms
     out.push({ name: spec, path: path.resolve(spec), bytes: st.size });
   }
   return out;
+}
+
+/** Refuses a symbolic link whose target does not exist, naming both. */
+function brokenLink(file: string, what: string): void {
+  let target: string;
+  try {
+    if (!lstatSync(file).isSymbolicLink() || existsSync(file)) return;
+    target = readlinkSync(file);
+  } catch {
+    return;
+  }
+  throw new InputError(`${what} is a symbolic link to "${target}", which does not exist`);
 }
 
 /** Bytes read per chunk. */

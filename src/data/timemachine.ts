@@ -1,12 +1,15 @@
-// The book's TimeMachine data module in one call: the corpus (downloaded and
-// verified on first use), the d2l tokenizer, and the window batches.
+// The book's TimeMachine data module in one call: the corpus (the copy shipped
+// in data/, its sha1 verified), the d2l tokenizer, and the window batches.
 import { resolveDataDir } from './corpus.js';
 import { makeDataModule, type DataModule, type DataOptions } from './datamodule.js';
 import { loadCorpusTokens } from './load.js';
 import type { Tokenizer } from './tokenizer.js';
 
 export interface TimeMachineOptions extends Partial<DataOptions> {
-  /** Where the corpus is cached (default: $DEEPRNN_DATA_DIR or the user cache). */
+  /**
+   * Where to look for the corpus if the package's copy is missing (default:
+   * $DEEPRNN_DATA_DIR or the user cache); it is never needed otherwise.
+   */
   dataDir?: string;
 }
 

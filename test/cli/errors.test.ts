@@ -68,12 +68,12 @@ describe('train option errors', () => {
 
   it('refuses a corpus whose sha1 differs', async () => {
     const d = path.join(dir, 'data');
-    const file = path.join(d, 'timemachine.txt');
+    const file = path.join(d, 'tinyshakespeare.txt');
     mkdirSync(d);
     writeFileSync(file, 'tampered');
-    const r = (await cli(['train', '--data-dir', d, '--out', path.join(dir, 'x.safetensors')]));
+    const r = (await cli(['train', '--corpus', 'tinyshakespeare', '--data-dir', d, '--out', path.join(dir, 'x.safetensors')]));
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toMatch(new RegExp(`^deeprnn: error: ${file} has sha1 [0-9a-f]{40}, expected 090b5e7e70c295757f55df93cb0a180b9691891a; delete or replace the file$`));
+    expect(r.stderr.trim()).toMatch(new RegExp(`^deeprnn: error: ${file} has sha1 [0-9a-f]{40}, expected 04486597058d11dcc2c556b1d0433891eb639d2e; delete or replace the file$`));
   });
 
   it('refuses unknown options and commands with exit code 2', async () => {

@@ -3,20 +3,22 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cli } from '../helpers/cli.js';
-import { SHARED_DATA } from '../helpers/paths.js';
+import { HAS_SHAKESPEARE, NEEDS_SHAKESPEARE, noteShakespeare, SHAKESPEARE } from '../helpers/paths.js';
 import { tmpDir } from '../helpers/tmp.js';
 
+noteShakespeare(import.meta.url);
 const dir = tmpDir();
 const model = path.join(dir, 'ts.safetensors');
 
 beforeAll(async () => {
+  if (!HAS_SHAKESPEARE) return;
   const r = (await cli(['train', '--corpus', 'tinyshakespeare', '--cell', 'lstm', '--hidden', '32', '--epochs', '1', '--batch-size', '32',
     '--num-steps', '32', '--batching', 'sequential', '--val-frac', '0.1', '--out', model]));
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
 }, 120_000);
 
-describe('predict', () => {
+describe.skipIf(!HAS_SHAKESPEARE)(`predict ${NEEDS_SHAKESPEARE}`, () => {
   it('samples with a seed, repeatably, and streams one line per sample', async () => {
     const args = ['predict', 'ROMEO:', '--model', model, '--temperature', '1', '--num-preds', '40', '--samples', '3', '--seed', '7'];
     const a = (await cli(args));
@@ -72,10 +74,10 @@ describe('predict', () => {
   });
 });
 
-describe('eval', () => {
+describe.skipIf(!HAS_SHAKESPEARE)(`eval ${NEEDS_SHAKESPEARE}`, () => {
   it('reports perplexity, bits per token and accuracy per corpus, with the checkpoint\'s tokenizer', async () => {
     const other = path.join(dir, 'other.txt');
-    writeFileSync(other, readFileSync(path.join(SHARED_DATA, 'tinyshakespeare.txt'), 'utf8').slice(0, 20000));
+    writeFileSync(other, readFileSync(SHAKESPEARE, 'utf8').slice(0, 20000));
     const r = (await cli(['eval', model, '--corpus', 'tinyshakespeare', other, '--json']));
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
@@ -115,7 +117,7 @@ describe('eval', () => {
   });
 });
 
-describe('info', () => {
+describe.skipIf(!HAS_SHAKESPEARE)(`info ${NEEDS_SHAKESPEARE}`, () => {
   it('describes the model, its tensors, tokenizer and history', async () => {
     const j = JSON.parse((await cli(['info', model, '--json'])).stdout);
     expect(j.cell).toBe('lstm');

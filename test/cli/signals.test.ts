@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../../src/io/checkpoint.js';
 import { cli } from '../helpers/cli.js';
-import { BIN, SHARED_DATA } from '../helpers/paths.js';
+import { BIN, DATA_DIR } from '../helpers/paths.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const dir = tmpDir();
@@ -16,7 +16,7 @@ const RUN = ['--cell', 'gru', '--hidden', '24', '--num-train', '2000', '--num-va
 /** Starts a training run; sends each signal once stdout shows `after` epoch lines. */
 function interrupted(args: string[], signals: NodeJS.Signals[], after = 1): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, 'train', ...args], { env: { ...process.env, DEEPRNN_DATA_DIR: SHARED_DATA } });
+    const child = spawn(process.execPath, [BIN, 'train', ...args], { env: { ...process.env, DEEPRNN_DATA_DIR: DATA_DIR } });
     let stdout = '';
     let stderr = '';
     let sent = false;

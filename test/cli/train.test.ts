@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../../src/io/checkpoint.js';
 import { cli, QUICK, run } from '../helpers/cli.js';
-import { BIN, SHARED_DATA } from '../helpers/paths.js';
+import { BIN, TIMEMACHINE } from '../helpers/paths.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const dir = tmpDir();
@@ -54,7 +54,7 @@ describe('deeprnn train', () => {
 
   it('trains on a local text file', async () => {
     const file = path.join(dir, 'book.txt');
-    writeFileSync(file, readFileSync(path.join(SHARED_DATA, 'timemachine.txt'), 'utf8').slice(0, 30_000));
+    writeFileSync(file, readFileSync(TIMEMACHINE, 'utf8').slice(0, 30_000));
     const out = path.join(dir, 'local.safetensors');
     const r = (await cli(['train', ...QUICK, '--epochs', '1', '--corpus', file, '--out', out, '--json']));
     expect(r.code).toBe(0);

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { BIN, SHARED_DATA } from './paths.js';
+import { BIN, DATA_DIR } from './paths.js';
 
 export interface CliResult {
   code: number | null;
@@ -8,19 +8,19 @@ export interface CliResult {
 }
 
 /**
- * Runs bin/deeprnn with the shared corpora as its data directory. Asynchronous,
+ * Runs bin/deeprnn with the tests' data directory (DATA_DIR). Asynchronous,
  * so the test worker stays responsive to vitest while a long command runs.
  */
 export function cli(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
   return run(process.execPath, [BIN, ...args], opts);
 }
 
-/** Runs a program (with DEEPRNN_DATA_DIR at the shared corpora) without blocking the worker. */
+/** Runs a program (with DEEPRNN_DATA_DIR at DATA_DIR) without blocking the worker. */
 export function run(file: string, args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, {
       cwd: opts.cwd,
-      env: { ...process.env, DEEPRNN_DATA_DIR: SHARED_DATA, ...opts.env },
+      env: { ...process.env, DEEPRNN_DATA_DIR: DATA_DIR, ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

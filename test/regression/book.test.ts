@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { predict } from '../../src/generate.js';
 import type { RNNLM } from '../../src/nn/rnnlm.js';
 import { runTraining, type RunSettings } from '../../src/train/run.js';
-import { SHARED_DATA } from '../helpers/paths.js';
+import { DATA_DIR } from '../helpers/paths.js';
 
 export const BOOK: RunSettings = {
   cell: 'gru',
@@ -25,7 +25,7 @@ export const BOOK: RunSettings = {
   seed: 42,
   impl: 'native',
   corpus: ['timemachine'],
-  dataDir: SHARED_DATA,
+  dataDir: DATA_DIR,
   out: null,
   skipNonFinite: false,
 };

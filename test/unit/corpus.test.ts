@@ -1,7 +1,7 @@
-// Corpus registry, data directory, download (from a server on 127.0.0.1) and
-// the sha1 check.
+// Corpus registry, the shipped Time Machine, data directory, download (from a
+// server on 127.0.0.1) and the sha1 check.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -9,11 +9,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { corpusRegistry, download, ensureCorpus, readCorpus, resolveCorpora, resolveDataDir, type CorpusEntry } from '../../src/data/corpus.js';
 import { loadCorpusTokens, readCorpusText } from '../../src/data/load.js';
-import { SHARED_DATA } from '../helpers/paths.js';
+import { InputError } from '../../src/errors.js';
+import { DATA_DIR, HAS_SHAKESPEARE, NEEDS_SHAKESPEARE, noteShakespeare, ROOT, TIMEMACHINE } from '../helpers/paths.js';
 import { tmpDir } from '../helpers/tmp.js';
 
+noteShakespeare(import.meta.url);
 const dir = tmpDir();
-const body = readFileSync(path.join(SHARED_DATA, 'timemachine.txt'));
+const body = readFileSync(TIMEMACHINE);
 let server: http.Server;
 let base = '';
 const hits: string[] = [];
@@ -33,7 +35,11 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-const entry = (url: string): CorpusEntry => ({ ...corpusRegistry().get('timemachine')!, url });
+/** The Time Machine's entry as if it did not ship, from `url`. */
+const entry = (url: string): CorpusEntry => {
+  const { shippedPath: _, ...tm } = corpusRegistry().get('timemachine')!;
+  return { ...tm, url };
+};
 
 describe('registry', () => {
   it("names timemachine with d2l's URL and sha1", () => {
@@ -41,7 +47,31 @@ describe('registry', () => {
     expect(tm.url).toBe('http://d2l-data.s3-accelerate.amazonaws.com/timemachine.txt');
     expect(tm.sha1).toBe('090b5e7e70c295757f55df93cb0a180b9691891a');
     expect(tm.file).toBe('timemachine.txt');
+    expect(tm.shippedPath).toBe(path.join(ROOT, 'data', 'timemachine.txt'));
+    expect(body.length).toBe(178_979);
     expect(createHash('sha1').update(body).digest('hex')).toBe(tm.sha1);
+    expect(corpusRegistry().get('tinyshakespeare')!.shippedPath).toBeUndefined();
+  });
+});
+
+describe('the shipped Time Machine', () => {
+  it('is used without a data directory and without a network', async () => {
+    const nowhere = path.join(dir, 'no-such-dir');
+    const tm = corpusRegistry().get('timemachine')!;
+    const before = hits.length;
+    expect(await ensureCorpus({ ...tm, url: `${base}/timemachine.txt` }, nowhere)).toBe(TIMEMACHINE);
+    expect(hits.length).toBe(before);
+    expect(existsSync(nowhere)).toBe(false);
+  });
+
+  it('is refused when its sha1 differs, with the fix named', async () => {
+    const copy = path.join(dir, 'shipped-copy.txt');
+    writeFileSync(copy, 'not the book');
+    const tm = { ...corpusRegistry().get('timemachine')!, shippedPath: copy };
+    await expect(ensureCorpus(tm, dir)).rejects.toThrow(
+      `${copy} (the copy of timemachine shipped with deeprnn) has sha1 ${createHash('sha1').update('not the book').digest('hex')}, `
+      + 'expected 090b5e7e70c295757f55df93cb0a180b9691891a; reinstall deeprnn',
+    );
   });
 });
 
@@ -109,23 +139,60 @@ describe('download', () => {
     );
   });
 
+  it('names the file it cannot write', async () => {
+    const d = path.join(dir, 'blocked');
+    const tmp = path.join(d, `timemachine.txt.tmp-${process.pid}`);
+    mkdirSync(tmp, { recursive: true });
+    await expect(ensureCorpus(entry(`${base}/timemachine.txt`), d)).rejects.toThrow(new InputError(`cannot write ${tmp}: a directory is in the way; `
+      + `to use a copy of timemachine.txt (sha1 090b5e7e70c295757f55df93cb0a180b9691891a) from elsewhere, put it at ${path.join(d, 'timemachine.txt')}, `
+      + 'or pass --data-dir DIR or set DEEPRNN_DATA_DIR=DIR for a directory DIR that holds it (or set DEEPRNN_MIRROR to a URL that serves it)'));
+  });
+
   it('gives up on redirect loops and silent servers', async () => {
     await expect(download(`${base}/loop/timemachine.txt`, path.join(dir, 'loop.txt'))).rejects.toThrow(`download of ${base}/loop/timemachine.txt redirected too many times`);
     await expect(download(`${base}/slow/timemachine.txt`, path.join(dir, 'slow.txt'), 5, 200)).rejects.toThrow(new RegExp(`^download of ${base}/slow/timemachine.txt timed out after 0.2 s$`));
   });
 
-  it('reports HTTP errors and unreachable servers', async () => {
-    await expect(ensureCorpus(entry(`${base}/nothing.txt`), path.join(dir, 'e404'))).rejects.toThrow(`download of ${base}/nothing.txt failed: HTTP 404`);
-    await expect(ensureCorpus(entry('ftp://example/timemachine.txt'), path.join(dir, 'eftp'))).rejects.toThrow('only http and https URLs are supported');
-    await expect(ensureCorpus(entry('http://127.0.0.1:1/timemachine.txt'), path.join(dir, 'edown'))).rejects.toThrow('download of http://127.0.0.1:1/timemachine.txt failed:');
+  it('reports HTTP errors and unreachable servers with the ways around a download', async () => {
+    const around = (d: string) => `; to use a copy of timemachine.txt (sha1 090b5e7e70c295757f55df93cb0a180b9691891a) from elsewhere, `
+      + `put it at ${path.join(dir, d, 'timemachine.txt')}, or pass --data-dir DIR or set DEEPRNN_DATA_DIR=DIR for a directory DIR `
+      + 'that holds it (or set DEEPRNN_MIRROR to a URL that serves it)';
+    await expect(ensureCorpus(entry(`${base}/nothing.txt`), path.join(dir, 'e404'))).rejects.toThrow(
+      new Error(`download of ${base}/nothing.txt failed: HTTP 404${around('e404')}`),
+    );
+    await expect(ensureCorpus(entry('ftp://example/timemachine.txt'), path.join(dir, 'eftp'))).rejects.toThrow(
+      new Error(`cannot download ftp://example/timemachine.txt: only http and https URLs are supported${around('eftp')}`),
+    );
+    await expect(ensureCorpus(entry('http://127.0.0.1:1/timemachine.txt'), path.join(dir, 'edown'))).rejects.toThrow(
+      new Error(`download of http://127.0.0.1:1/timemachine.txt failed: connect ECONNREFUSED 127.0.0.1:1${around('edown')}`),
+    );
+  });
+});
+
+describe('the data directory', () => {
+  it('must be a directory, or creatable as one', async () => {
+    const file = path.join(dir, 'a-file');
+    writeFileSync(file, 'x');
+    await expect(ensureCorpus(entry(`${base}/timemachine.txt`), file)).rejects.toThrow(
+      new InputError(`the data directory ${file} is a file; expected a directory (set it with --data-dir or DEEPRNN_DATA_DIR)`),
+    );
+    await expect(ensureCorpus(corpusRegistry().get('timemachine')!, file)).rejects.toThrow(`the data directory ${file} is a file`);
+    const under = path.join(file, 'sub', 'dir');
+    await expect(ensureCorpus(entry(`${base}/timemachine.txt`), under)).rejects.toThrow(
+      new InputError(`the data directory ${under} cannot be created: ${file} is a file; expected a directory (set it with --data-dir or DEEPRNN_DATA_DIR)`),
+    );
   });
 });
 
 describe('resolveCorpora and loading', () => {
-  it('reads registry corpora from the data directory with their tokenizers', async () => {
-    const [tm, ts] = await resolveCorpora(['timemachine', 'tinyshakespeare'], SHARED_DATA);
-    expect(tm!.bytes).toBe(body.length);
-    expect(tm!.tokenizer).toBe('d2l');
+  it('reads the shipped Time Machine with its tokenizer', async () => {
+    const [tm] = await resolveCorpora(['timemachine'], path.join(dir, 'no-such-dir'));
+    expect(tm).toEqual({ name: 'timemachine', path: TIMEMACHINE, bytes: 178_979, tokenizer: 'd2l' });
+  });
+
+  it.skipIf(!HAS_SHAKESPEARE)(`reads registry corpora from the data directory with their tokenizers ${NEEDS_SHAKESPEARE}`, async () => {
+    const [ts] = await resolveCorpora(['tinyshakespeare'], DATA_DIR);
+    expect(ts!.path).toBe(path.join(DATA_DIR, 'tinyshakespeare.txt'));
     expect(ts!.bytes).toBe(1_115_394);
     expect(ts!.tokenizer).toBe('char');
   });
@@ -153,6 +220,18 @@ describe('resolveCorpora and loading', () => {
     expect(existsSync(empty)).toBe(true);
   });
 
+  it('names broken symbolic links, alone or in a directory', async () => {
+    const books = path.join(dir, 'linked');
+    mkdirSync(books);
+    writeFileSync(path.join(books, 'a.txt'), 'a book');
+    symlinkSync('gone.txt', path.join(books, 'b.txt'));
+    await expect(resolveCorpora([books], dir)).rejects.toThrow(
+      new InputError(`--corpus "${books}": ${path.join(books, 'b.txt')} is a symbolic link to "gone.txt", which does not exist`),
+    );
+    const link = path.join(books, 'b.txt');
+    await expect(resolveCorpora([link], dir)).rejects.toThrow(new InputError(`--corpus "${link}" is a symbolic link to "gone.txt", which does not exist`));
+  });
+
   it('names the byte offset of invalid UTF-8 across chunks', () => {
     const file = path.join(dir, 'bad.txt');
     writeFileSync(file, Buffer.concat([Buffer.from('x'.repeat(5_000_000)), Buffer.from([0xc3, 0x28])]));
@@ -164,12 +243,15 @@ describe('resolveCorpora and loading', () => {
   });
 
   it('loads tokens in two streaming passes, 2 bytes each for small vocabularies', async () => {
-    const c = await loadCorpusTokens(['timemachine'], { dataDir: SHARED_DATA });
+    const c = await loadCorpusTokens(['timemachine'], { dataDir: DATA_DIR });
     expect(c.tokens).toBeInstanceOf(Uint16Array);
     expect(c.tokens.length).toBe(173_428);
     expect(c.tokenizer.kind).toBe('d2l');
     expect(c.sha1).toBe('090b5e7e70c295757f55df93cb0a180b9691891a');
-    const both = await loadCorpusTokens(['timemachine', 'tinyshakespeare'], { dataDir: SHARED_DATA, kind: 'char' });
+  });
+
+  it.skipIf(!HAS_SHAKESPEARE)(`joins registry corpora with a newline ${NEEDS_SHAKESPEARE}`, async () => {
+    const both = await loadCorpusTokens(['timemachine', 'tinyshakespeare'], { dataDir: DATA_DIR, kind: 'char' });
     expect(both.tokens.length).toBe(body.toString('utf8').length + 1 + 1_115_394);
     expect(both.tokenizer.decode(both.tokens.subarray(0, 16))).toBe(body.toString('utf8').slice(0, 16));
   });

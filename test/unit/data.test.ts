@@ -1,15 +1,14 @@
 // The Time Machine as the book builds it, checked against the facts listed
 // beside the shared corpus, and the window DataModule.
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { WindowDataModule } from '../../src/data/datamodule.js';
 import { Tokenizer, tokenizerFromJSON } from '../../src/data/tokenizer.js';
 import { UNK, Vocab } from '../../src/data/vocab.js';
 import { Rng } from '../../src/rng.js';
-import { SHARED_DATA } from '../helpers/paths.js';
+import { TIMEMACHINE } from '../helpers/paths.js';
 
-const text = readFileSync(path.join(SHARED_DATA, 'timemachine.txt'), 'utf8');
+const text = readFileSync(TIMEMACHINE, 'utf8');
 
 describe('The Time Machine with the d2l tokenizer', () => {
   const tok = Tokenizer.fit('d2l', text);

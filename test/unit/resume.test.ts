@@ -5,14 +5,14 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../../src/io/checkpoint.js';
 import { resumeSettings, runTraining, type RunSettings } from '../../src/train/run.js';
-import { SHARED_DATA } from '../helpers/paths.js';
+import { DATA_DIR } from '../helpers/paths.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const dir = tmpDir();
 
 const settings = (out: string, over: Partial<RunSettings> = {}): RunSettings => ({
   cell: 'lstm', layers: 2, hidden: [12], dropout: 0.3, epochs: 3, batchSize: 32, numSteps: 10, numTrain: 200,
-  numVal: 50, lr: 1, clip: 1, seed: 5, impl: 'native', corpus: ['timemachine'], dataDir: SHARED_DATA, out,
+  numVal: 50, lr: 1, clip: 1, seed: 5, impl: 'native', corpus: ['timemachine'], dataDir: DATA_DIR, out,
   skipNonFinite: false, ...over,
 });
 
@@ -44,7 +44,7 @@ describe('resume', () => {
     expect(part.stopped).toBe(true);
     const saved = loadCheckpoint(out).meta.state;
     expect([saved.epoch, saved.batch]).toEqual(stopBatch === 7 ? [1, 0] : [stopEpoch, stopBatch]);
-    const resumed = await runTraining(resumeSettings(out, { dataDir: SHARED_DATA }), {}, out);
+    const resumed = await runTraining(resumeSettings(out, { dataDir: DATA_DIR }), {}, out);
     expect(resumed.stopped).toBe(false);
     expect(losses(resumed.history)).toEqual(losses(full.history));
     expect(Buffer.from(resumed.model.params.buffer).equals(Buffer.from(full.model.params.buffer))).toBe(true);
@@ -69,7 +69,7 @@ describe('resume', () => {
     await runTraining(settings(out, { epochs: 1 }));
     const other = path.join(dir, 'other.txt');
     (await import('node:fs')).writeFileSync(other, 'a different text '.repeat(200));
-    await expect(runTraining(resumeSettings(out, { corpus: [other], epochs: 2, dataDir: SHARED_DATA }), {}, out)).rejects.toThrow(
+    await expect(runTraining(resumeSettings(out, { corpus: [other], epochs: 2, dataDir: DATA_DIR }), {}, out)).rejects.toThrow(
       /^--resume: corpus ".*other.txt" is not the text the checkpoint trained on \(sha1 [0-9a-f]{40}, expected [0-9a-f]{40}\)$/,
     );
   });

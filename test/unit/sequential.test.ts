@@ -10,7 +10,7 @@ import { RNNLMScratch } from '../../src/nn/scratch.js';
 import { Rng } from '../../src/rng.js';
 import { resumeSettings, runTraining, type RunSettings } from '../../src/train/run.js';
 import { expectClose } from '../helpers/compare.js';
-import { SHARED_DATA } from '../helpers/paths.js';
+import { DATA_DIR } from '../helpers/paths.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const tokens = Int32Array.from({ length: 400 }, (_, i) => (i * 7) % 11);
@@ -88,7 +88,7 @@ describe('resume with sequential batches', () => {
     const s = (out: string): RunSettings => ({
       cell: 'lstm', layers: 2, hidden: [10], dropout: 0, epochs: 2, batchSize: 8, numSteps: 12, numTrain: 0, numVal: 0,
       valFrac: 0.1, batching: 'sequential', lr: 1, clip: 1, seed: 3, impl: 'native', corpus: ['timemachine'],
-      dataDir: SHARED_DATA, out, skipNonFinite: false,
+      dataDir: DATA_DIR, out, skipNonFinite: false,
     });
     const full = await runTraining(s(path.join(dir, 'full.safetensors')));
     const out = path.join(dir, 'part.safetensors');
@@ -104,7 +104,7 @@ describe('resume with sequential batches', () => {
     const ck = loadCheckpoint(out);
     expect([ck.meta.state.epoch, ck.meta.state.batch]).toEqual([1, 100]);
     expect(ck.carry).toHaveLength(4);
-    const resumed = await runTraining(resumeSettings(out, { dataDir: SHARED_DATA }), {}, out);
+    const resumed = await runTraining(resumeSettings(out, { dataDir: DATA_DIR }), {}, out);
     expect(resumed.history.map((h) => h.valLoss)).toEqual(full.history.map((h) => h.valLoss));
     expect(Buffer.from(resumed.model.params.buffer).equals(Buffer.from(full.model.params.buffer))).toBe(true);
   });

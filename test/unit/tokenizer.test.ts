@@ -1,14 +1,14 @@
 // The three tokenizers: what they split, that they round-trip their text, that
 // streaming over chunk boundaries gives the same tokens, and their JSON form.
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { countTokens, Tokenizer, tokenizerFromJSON, tokenStream } from '../../src/data/tokenizer.js';
 import { UNK } from '../../src/data/vocab.js';
 import { Rng } from '../../src/rng.js';
-import { SHARED_DATA } from '../helpers/paths.js';
+import { HAS_SHAKESPEARE, NEEDS_SHAKESPEARE, noteShakespeare, SHAKESPEARE, TIMEMACHINE } from '../helpers/paths.js';
 
-const shakespeare = readFileSync(path.join(SHARED_DATA, 'tinyshakespeare.txt'), 'utf8');
+noteShakespeare(import.meta.url);
+const timemachine = readFileSync(TIMEMACHINE, 'utf8');
 const sample = "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.  Don't — naïve 𝄞 café's 42!\r\n";
 
 describe('tokenizers', () => {
@@ -16,17 +16,26 @@ describe('tokenizers', () => {
     const t = Tokenizer.fit('char', sample);
     expect(t.split('a𝄞\n')).toEqual(['a', '𝄞', '\n']);
     expect(t.decode(t.encode(sample))).toBe(sample);
-    const ts = Tokenizer.fit('char', shakespeare);
-    expect(ts.vocab.size).toBe(66); // 65 characters + <unk>
-    expect(ts.decode(ts.encode(shakespeare))).toBe(shakespeare);
+    const tm = Tokenizer.fit('char', timemachine);
+    expect(tm.vocab.size).toBe(71); // 70 characters + <unk>
+    expect(tm.decode(tm.encode(timemachine))).toBe(timemachine);
   });
 
   it('word keeps words, runs of white space and single symbols, and round-trips', () => {
     const t = Tokenizer.fit('word', sample);
     expect(t.split("Don't stop,  now!\n")).toEqual(["Don't", ' ', 'stop', ',', '  ', 'now', '!', '\n']);
     expect(t.decode(t.encode(sample))).toBe(sample);
-    const ts = Tokenizer.fit('word', shakespeare);
-    expect(ts.decode(ts.encode(shakespeare))).toBe(shakespeare);
+    const tm = Tokenizer.fit('word', timemachine);
+    expect(tm.decode(tm.encode(timemachine))).toBe(timemachine);
+  });
+
+  it.skipIf(!HAS_SHAKESPEARE)(`char and word round-trip tiny Shakespeare, 65 characters ${NEEDS_SHAKESPEARE}`, () => {
+    const shakespeare = readFileSync(SHAKESPEARE, 'utf8');
+    const c = Tokenizer.fit('char', shakespeare);
+    expect(c.vocab.size).toBe(66); // 65 characters + <unk>
+    expect(c.decode(c.encode(shakespeare))).toBe(shakespeare);
+    const w = Tokenizer.fit('word', shakespeare);
+    expect(w.decode(w.encode(shakespeare))).toBe(shakespeare);
   });
 
   it('word with a minimum count maps rare words to <unk>', () => {
@@ -44,7 +53,7 @@ describe('tokenizers', () => {
 
   it.each(['d2l', 'char', 'word'] as const)('%s gives the same tokens streamed in random chunks', (kind) => {
     const rng = new Rng(kind.length);
-    const text = shakespeare.slice(0, 20000) + sample;
+    const text = timemachine.slice(0, 20000) + sample;
     const whole = Tokenizer.fit(kind, text).split(text);
     for (let trial = 0; trial < 5; trial++) {
       const chunks: string[] = [];
