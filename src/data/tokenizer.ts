@@ -41,11 +41,13 @@ const SCHEMES: Record<TokenizerKind, Scheme> = {
   },
   // char-rnn's: every Unicode code point as it is.
   char: { pieces: /[\s\S]/gu, token: (p) => p, boundary: () => true },
-  // Words (letters and digits, with inner apostrophes), runs of white space,
-  // and single other characters: decoding the tokens gives the text back.
+  // Words (runs of letters, combining marks and digits, \p{L}\p{M}\p{N}, with
+  // inner apostrophes), runs of white space, and single other characters:
+  // decoding the tokens gives the text back. Marks belong to words, so "é"
+  // written as e + U+0301 and Devanagari vowel signs stay inside their word.
   // Only white space ends a word for certain.
   word: {
-    pieces: /[\p{L}\p{N}]+(?:['’][\p{L}\p{N}]+)*|\s+|[^\p{L}\p{N}\s]/gu,
+    pieces: /[\p{L}\p{M}\p{N}]+(?:['’][\p{L}\p{M}\p{N}]+)*|\s+|[^\p{L}\p{M}\p{N}\s]/gu,
     token: (p) => p,
     boundary: (p) => /^\s/.test(p),
   },

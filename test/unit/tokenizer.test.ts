@@ -29,6 +29,17 @@ describe('tokenizers', () => {
     expect(tm.decode(tm.encode(timemachine))).toBe(timemachine);
   });
 
+  it('word keeps combining marks inside their word (letters, marks and digits: \\p{L}\\p{M}\\p{N})', () => {
+    const decomposed = 'cafe\u0301 au lait'; // é written as e + U+0301 COMBINING ACUTE ACCENT
+    const hindi = 'नमस्ते दुनिया'; // vowel signs and the virama are marks (\p{M})
+    const t = Tokenizer.fit('word', `${decomposed} ${hindi}`);
+    expect(t.split(decomposed)).toEqual(['cafe\u0301', ' ', 'au', ' ', 'lait']);
+    expect(t.split(hindi)).toEqual(['नमस्ते', ' ', 'दुनिया']);
+    expect(t.split("l'e\u0301te\u0301 2\u20e3")).toEqual(["l'e\u0301te\u0301", ' ', '2\u20e3']);
+    // A chunk boundary between a letter and its mark does not split the word.
+    expect([...tokenStream('word', ['cafe', '\u0301 nams', '्ते'])].flat()).toEqual(['cafe\u0301', ' ', 'nams्ते']);
+  });
+
   it.skipIf(!HAS_SHAKESPEARE)(`char and word round-trip tiny Shakespeare, 65 characters ${NEEDS_SHAKESPEARE}`, () => {
     const shakespeare = readFileSync(SHAKESPEARE, 'utf8');
     const c = Tokenizer.fit('char', shakespeare);
