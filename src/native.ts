@@ -99,27 +99,52 @@ export interface NativeBinding {
   mathEval(simd: string, fn: 'exp' | 'sigmoid' | 'tanh', y: Float32Array, x: Float32Array): void;
 }
 
-/** The built addon; DEEPRNN_ADDON points at another build of it (e.g. without OpenMP) for testing. */
-const addonPath = process.env.DEEPRNN_ADDON
-  ? path.resolve(process.env.DEEPRNN_ADDON)
-  : fileURLToPath(new URL('../build/Release/deeprnn.node', import.meta.url));
+/** The package's root folder (dist/ and src/ both sit one level below it). */
+const packageRoot = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * Where the addon may be, in the order tried: DEEPRNN_ADDON alone when it is
+ * set (another build, e.g. without OpenMP, for testing); else the build from
+ * source (build/Release, made by a checkout's install or by a build from
+ * source), then the prebuilt addon the package ships for this platform.
+ */
+export function addonCandidates(): string[] {
+  if (process.env.DEEPRNN_ADDON) return [path.resolve(process.env.DEEPRNN_ADDON)];
+  return [
+    path.join(packageRoot, 'build', 'Release', 'deeprnn.node'),
+    path.join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`, 'deeprnn.node'),
+  ];
+}
 
 let binding: NativeBinding | undefined;
+let loadedFrom: string | undefined;
 
-/** Where the addon is loaded from. */
+/** Where the addon is loaded from (or, before it is, where it would be). */
 export function addonFile(): string {
-  return addonPath;
+  const candidates = addonCandidates();
+  return loadedFrom ?? candidates.find((f) => existsSync(f)) ?? candidates[0]!;
 }
 
 /** The native addon, loaded on first use. */
 export function native(): NativeBinding {
   if (binding) return binding;
-  if (!existsSync(addonPath)) {
-    throw new Error(
-      `deeprnn: the native addon is missing at ${addonPath}; build it with "npm run build:native" (needs cmake and a C++ compiler)`,
-    );
+  const candidates = addonCandidates();
+  const file = candidates.find((f) => existsSync(f));
+  if (!file) {
+    throw new Error(process.env.DEEPRNN_ADDON
+      ? `deeprnn: the native addon is missing at ${candidates[0]} (named by DEEPRNN_ADDON); build it there or unset DEEPRNN_ADDON`
+      : `deeprnn: the native addon is missing: neither ${candidates[0]} nor a prebuilt ${candidates[1]} exists; `
+        + `build it with "npm run build:native" in a checkout, or "DEEPRNN_BUILD_FROM_SOURCE=1 npm rebuild deeprnn" `
+        + 'where deeprnn is installed (needs cmake and a C++17 compiler)');
   }
   const require = createRequire(import.meta.url);
-  binding = require(addonPath) as NativeBinding;
+  try {
+    binding = require(file) as NativeBinding;
+  } catch (e) {
+    throw new Error(`deeprnn: the native addon ${file} does not load (${(e as Error).message.split('\n')[0]}); `
+      + 'rebuild it for this machine with "DEEPRNN_BUILD_FROM_SOURCE=1 npm rebuild deeprnn" where deeprnn is installed, '
+      + 'or "npm run build:native" in a checkout (needs cmake and a C++17 compiler)');
+  }
+  loadedFrom = file;
   return binding;
 }

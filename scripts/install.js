@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+// npm's install script for deeprnn.
+//
+// - In a development tree (a git checkout: tsconfig.build.json is there, and the
+//   package never ships it), build everything as `npm run build` does: the addon
+//   with cmake-js into build/Release, then dist/ with tsc.
+// - Where the package is installed, never run tsc (dist/ ships). Use the
+//   prebuilt addon for this platform when the package has one and it loads here;
+//   otherwise, or when asked (DEEPRNN_BUILD_FROM_SOURCE=1, or npm's
+//   --build-from-source, which npm passes on as npm_config_build_from_source),
+//   build the addon from source with cmake-js (needs cmake and a C++17 compiler).
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(path.join(root, 'package.json'));
+const platform = `${process.platform}-${process.arch}`;
+const prebuilt = path.join('prebuilds', platform, 'deeprnn.node');
+
+function say(msg) {
+  console.log(`deeprnn: ${msg}`);
+}
+
+/** Runs a node script (a tool's bin file) in the package root; true when it succeeded. */
+function node(script, args) {
+  const r = spawnSync(process.execPath, [script, ...args], { cwd: root, stdio: 'inherit' });
+  if (r.error) console.error(`deeprnn: cannot run ${script}: ${r.error.message}`);
+  return r.status === 0;
+}
+
+function buildAddon() {
+  let cmakeJs;
+  try {
+    cmakeJs = require.resolve('cmake-js/bin/cmake-js');
+  } catch {
+    console.error('deeprnn: cannot build the addon from source: cmake-js is not installed (npm install cmake-js)');
+    return false;
+  }
+  say(`building the addon from source with cmake-js (needs cmake and a C++17 compiler) into build/Release`);
+  return node(cmakeJs, ['compile', '--out', 'build']);
+}
+
+/** Whether an addon loads in a fresh process: null when it does, else the first line of the reason. */
+function loadError(file) {
+  const r = spawnSync(process.execPath, ['-e', 'require(process.argv[1]).info()', path.join(root, file)], { encoding: 'utf8' });
+  if (r.status === 0) return null;
+  const lines = `${r.stderr}`.split('\n').filter((l) => /Error|error:/.test(l));
+  return (lines[0] ?? `exit code ${r.status}`).replace(/^\s*(Error: )?/, '');
+}
+
+function truthy(v) {
+  return v !== undefined && /^(1|true|yes|on)$/i.test(v);
+}
+
+function main() {
+  if (existsSync(path.join(root, 'tsconfig.build.json'))) {
+    let tsc;
+    try {
+      tsc = require.resolve('typescript/bin/tsc');
+    } catch {
+      console.error('deeprnn: cannot compile dist/: typescript is not installed (a checkout needs its devDependencies: npm install)');
+      return 1;
+    }
+    if (!buildAddon()) return 1;
+    return node(tsc, ['-p', 'tsconfig.build.json']) ? 0 : 1;
+  }
+  const asked = truthy(process.env.DEEPRNN_BUILD_FROM_SOURCE) || truthy(process.env.npm_config_build_from_source);
+  if (asked) {
+    if (buildAddon()) return 0;
+    console.error('deeprnn: the build from source failed (see above); it needs cmake and a C++17 compiler on PATH');
+    return 1;
+  }
+  let why = `the package has no prebuilt addon for ${platform}`;
+  if (existsSync(path.join(root, prebuilt))) {
+    const err = loadError(prebuilt);
+    if (err === null) {
+      say(`using the prebuilt addon ${prebuilt} (DEEPRNN_BUILD_FROM_SOURCE=1 npm rebuild deeprnn builds it from source)`);
+      return 0;
+    }
+    why = `the prebuilt addon ${prebuilt} does not load here (${err})`;
+  }
+  say(`${why}; building it from source`);
+  if (buildAddon()) return 0;
+  console.error(`deeprnn: ${why}, and the build from source failed (see above): install cmake and a C++17 compiler, `
+    + 'then run "npm rebuild deeprnn"');
+  return 1;
+}
+
+process.exitCode = main();

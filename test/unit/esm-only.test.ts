@@ -1,0 +1,38 @@
+// deeprnn is ESM-only: require('deeprnn') throws a message that says how to
+// import it, and the types for require say the same; import works in both.
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { run } from '../helpers/cli.js';
+import { ROOT } from '../helpers/paths.js';
+import { tmpDir } from '../helpers/tmp.js';
+
+const MESSAGE = "deeprnn is an ES module only and cannot be loaded with require(); use import { RNNLM } from 'deeprnn' "
+  + "in an ES module (.mjs, or \"type\": \"module\" in package.json), or const deeprnn = await import('deeprnn') from CommonJS";
+
+const dir = tmpDir();
+mkdirSync(path.join(dir, 'node_modules'));
+symlinkSync(ROOT, path.join(dir, 'node_modules', 'deeprnn'));
+
+describe('CommonJS', () => {
+  it("require('deeprnn') says the package is ESM-only and how to import it; await import works", async () => {
+    writeFileSync(path.join(dir, 'req.cjs'), "try { require('deeprnn'); } catch (e) { console.log(e.message); }\n"
+      + "import('deeprnn').then((m) => console.log(typeof m.RNNLM, typeof m.TimeMachine.load));\n");
+    const r = await run(process.execPath, [path.join(dir, 'req.cjs')], { cwd: dir });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(`${MESSAGE}\nfunction function\n`);
+  });
+
+  it('the types refuse what require gives and accept import', async () => {
+    writeFileSync(path.join(dir, 'a.cts'), "import deeprnn = require('deeprnn');\nexport const x = deeprnn.RNNLM;\n");
+    writeFileSync(path.join(dir, 'b.cts'), "export async function f() { const m = await import('deeprnn'); return new m.Rng(1); }\n");
+    writeFileSync(path.join(dir, 'c.mts'), "import { Rng } from 'deeprnn';\nexport const r = new Rng(1);\n");
+    writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({
+      compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', strict: true, noEmit: true, skipLibCheck: true, types: [] },
+      files: ['a.cts', 'b.cts', 'c.mts'],
+    }));
+    const r = await run(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], { cwd: dir });
+    expect(r.stdout.trim()).toBe("a.cts(2,26): error TS2339: Property 'RNNLM' does not exist on type 'never'.");
+    expect(r.code).toBe(2);
+  });
+});
