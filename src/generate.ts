@@ -82,6 +82,12 @@ export interface GenerateOptions extends SampleOptions {
   numPreds: number;
   /** Each piece of text as it is produced: the prefix (as the tokenizer reads it) first, then every token. */
   onText?: (text: string) => void;
+  /**
+   * Keep the text to return it (default true). A caller that streams it with
+   * onText passes false: the text then never accumulates in memory, however
+   * long, and generate returns "".
+   */
+  collect?: boolean;
 }
 
 /**
@@ -94,9 +100,13 @@ export function generate(model: RNNLM, tokenizer: Tokenizer, prefix: string, opt
   const ids = tokenizer.encode(prefix);
   const sampler = new Sampler(model.config.vocabSize, opts);
   const stepper = model.stepper();
-  const emit = (s: string) => opts.onText?.(s);
-  let text = tokenizer.decode(ids);
-  emit(text);
+  const collect = opts.collect ?? true;
+  let text = '';
+  const emit = (s: string) => {
+    if (collect) text += s;
+    opts.onText?.(s);
+  };
+  emit(tokenizer.decode(ids));
   let logits: Float32Array;
   if (ids.length === 0) {
     logits = stepper.initialLogits();
@@ -106,9 +116,7 @@ export function generate(model: RNNLM, tokenizer: Tokenizer, prefix: string, opt
   }
   for (let i = 0; i < opts.numPreds; i++) {
     const next = sampler.pick(logits);
-    const piece = tokenizer.vocab.token(next);
-    text += piece;
-    emit(piece);
+    emit(tokenizer.vocab.token(next));
     if (i < opts.numPreds - 1) logits = stepper.feed(next);
   }
   return text;

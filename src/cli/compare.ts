@@ -8,6 +8,11 @@ import { CELLS, paramCount, paramTable } from '../nn/config.js';
 import type { CellKind } from '../native.js';
 import { runTraining } from '../train/run.js';
 import { UsageError } from './errors.js';
+import { write } from './output.js';
+import { formatNumber, renderTable } from './table.js';
+import { checkWritable, refuseOverwrite } from '../io/files.js';
+import { resolveDataDir } from '../data/corpus.js';
+import { corpusFiles } from '../train/run-files.js';
 import { epochLine } from './progress.js';
 import { addRunOptions, parseTrainOptions } from './train.js';
 
@@ -26,7 +31,11 @@ export function registerCompare(program: Command): void {
       if (cells.length === 0) throw new UsageError(`--cells must list cells from ${CELLS.join(',')}, got ""`);
       const base = parseTrainOptions({ ...(raw as object), cell: 'gru', impl: 'native', out: 'unused' } as Parameters<typeof parseTrainOptions>[0],
         (name) => cmd.getOptionValueSource(name) === 'cli');
-      const log = (s: string) => (raw.json ? process.stderr : process.stdout).write(s + '\n');
+      const log = (s: string) => (raw.json ? process.stderr.write(s + '\n') : write(s + '\n'));
+      const plot = path.join(raw.outDir, 'compare.svg');
+      checkWritable(plot, 'the comparison plot');
+      refuseOverwrite(corpusFiles(base.corpus, resolveDataDir(base.dataDir)).map((p) => ({ label: '--corpus', path: p })),
+        [{ label: 'the comparison plot', path: plot }]);
       const rows = [];
       const runs = [];
       for (const cell of cells as CellKind[]) {
@@ -35,7 +44,7 @@ export function registerCompare(program: Command): void {
         const best = r.history.reduce((a, b) => (b.valPpl < a.valPpl ? b : a));
         const last = r.history[r.history.length - 1]!;
         const perEpoch = base.numTrain * base.numSteps;
-        const trainSeconds = r.history.reduce((a, m) => a + perEpoch / m.tokensPerSec, 0);
+        const trainSeconds = r.history.reduce((a, m) => a + (m.tokensPerSec > 0 ? perEpoch / m.tokensPerSec : 0), 0);
         const hidden = base.hidden.length === 1 ? Array.from({ length: base.layers }, () => base.hidden[0]!) : base.hidden;
         rows.push({
           cell,
@@ -43,24 +52,29 @@ export function registerCompare(program: Command): void {
           best_val_ppl: best.valPpl,
           best_epoch: best.epoch,
           seconds: r.seconds,
-          tokens_per_s: (perEpoch * r.history.length) / trainSeconds,
+          tokens_per_s: trainSeconds > 0 ? (perEpoch * r.history.length) / trainSeconds : 0,
           parameters: paramCount(paramTable({ cell, vocabSize: r.tokenizer.vocab.size, hidden, dropout: base.dropout })),
           checkpoint: out,
         });
         runs.push({ label: cell, epochs: r.history });
       }
-      const plot = path.join(raw.outDir, 'compare.svg');
-      writePlot(plot, runs, `perplexity: ${cells.join(', ')}`);
+      try {
+        writePlot(plot, runs, `perplexity: ${cells.join(', ')}`);
+      } catch (e) {
+        throw new Error(`could not write the comparison plot ${plot} (${(e as Error).message}); the runs' checkpoints are saved in ${raw.outDir}`);
+      }
       if (raw.json) {
-        process.stdout.write(JSON.stringify({ results: rows, plot }) + '\n');
+        write(JSON.stringify({ results: rows, plot }) + '\n');
         return;
       }
       log('');
-      log('cell      final val ppl  best val ppl (epoch)  wall time  tokens/s   parameters');
-      for (const r of rows) {
-        log(`${r.cell.padEnd(10)}${r.final_val_ppl.toFixed(3).padEnd(15)}${`${r.best_val_ppl.toFixed(3)} (${r.best_epoch})`.padEnd(22)}`
-          + `${`${r.seconds.toFixed(1)} s`.padEnd(11)}${String(Math.round(r.tokens_per_s)).padEnd(11)}${r.parameters}`);
-      }
+      const table = renderTable(
+        ['cell', 'final val ppl', 'best val ppl (epoch)', 'wall time', 'tokens/s', 'parameters'],
+        rows.map((r) => [r.cell, formatNumber(r.final_val_ppl), `${formatNumber(r.best_val_ppl)} (${r.best_epoch})`, `${r.seconds.toFixed(1)} s`,
+          String(Math.round(r.tokens_per_s)), String(r.parameters)]),
+        [8, 13, 20, 9, 9],
+      );
+      log(table.trimEnd());
       log(`plot: ${plot}`);
     });
 }

@@ -1,17 +1,23 @@
 // deeprnn eval CKPT --corpus ...: perplexity, bits per token and accuracy of a
 // checkpoint on any text, read with the checkpoint's own tokenizer; with
 // thresholds and baselines for perplexity regression runs in CI.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { resolveDataDir } from '../data/corpus.js';
 import { loadCorpusTokens } from '../data/load.js';
 import { InputError } from '../errors.js';
 import { loadCheckpoint } from '../io/checkpoint.js';
-import { writeFileAtomic } from '../io/safetensors.js';
+import { checkWritable, refuseOverwrite, removeStaleTemps, writeFileAtomic, type FileRole } from '../io/files.js';
 import { native } from '../native.js';
 import { evaluateTokens, type EvalMetrics } from '../train/evaluate.js';
+import { corpusFiles } from '../train/run-files.js';
 import { UsageError } from './errors.js';
 import { intOption, numberOption } from './options.js';
+import { warn, write } from './output.js';
+import { formatNumber, renderTable } from './table.js';
+
+/** Above this fraction of unknown tokens a corpus's perplexity gets a warning: it measures mostly "<unk>". */
+export const UNKNOWN_WARNING = 0.05;
 
 interface RawEvalOptions {
   corpus: string[];
@@ -20,6 +26,7 @@ interface RawEvalOptions {
   batchSize: string;
   threads?: string;
   maxPpl?: string;
+  maxUnk?: string;
   baseline?: string;
   tolerance: string;
   writeBaseline?: string;
@@ -34,6 +41,7 @@ interface Baseline {
 
 function readBaseline(file: string): Baseline {
   if (!existsSync(file)) throw new InputError(`--baseline ${file} does not exist (write one with --write-baseline)`);
+  if (!statSync(file).isFile()) throw new InputError(`--baseline ${file} is not a regular file (expected the JSON file that --write-baseline writes)`);
   let b: unknown;
   try {
     b = JSON.parse(readFileSync(file, 'utf8'));
@@ -48,6 +56,8 @@ function readBaseline(file: string): Baseline {
   return base as Baseline;
 }
 
+const percent = (f: number) => `${(100 * f).toFixed(1)}%`;
+
 export function registerEval(program: Command): void {
   program
     .command('eval')
@@ -59,6 +69,7 @@ export function registerEval(program: Command): void {
     .option('--batch-size <n>', 'parallel streams', '64')
     .option('--threads <n>', 'OpenMP threads')
     .option('--max-ppl <x>', 'exit 1 when the perplexity on any corpus exceeds x')
+    .option('--max-unk <f>', 'exit 1 when the fraction of unknown (<unk>) tokens in any corpus exceeds f')
     .option('--baseline <file>', 'exit 1 when the perplexity on a corpus exceeds the baseline\'s by more than --tolerance')
     .option('--tolerance <r>', 'relative tolerance against --baseline', '0.02')
     .option('--write-baseline <file>', 'write these results as a baseline')
@@ -66,38 +77,68 @@ export function registerEval(program: Command): void {
     .action(async (file: string, raw: RawEvalOptions) => {
       const batchSize = intOption('--batch-size', raw.batchSize, 1, 1_000_000);
       const maxPpl = raw.maxPpl === undefined ? undefined : numberOption('--max-ppl', raw.maxPpl, (v) => v >= 1, 'a number >= 1');
+      const maxUnk = raw.maxUnk === undefined ? undefined : numberOption('--max-unk', raw.maxUnk, (v) => v >= 0 && v <= 1, 'a fraction in [0, 1]');
       const tolerance = numberOption('--tolerance', raw.tolerance, (v) => v >= 0, 'a number >= 0');
-      if (raw.threads !== undefined) native().setThreads(intOption('--threads', raw.threads, 1, 1024));
+      const threads = raw.threads === undefined ? undefined : intOption('--threads', raw.threads, 1, 1024);
+      const dataDir = resolveDataDir(raw.dataDir);
+      const reads: FileRole[] = [
+        { label: 'the checkpoint', path: file },
+        ...(raw.baseline ? [{ label: '--baseline', path: raw.baseline }] : []),
+        ...corpusFiles(raw.corpus, dataDir).map((p) => ({ label: '--corpus', path: p })),
+      ];
+      if (raw.writeBaseline !== undefined) {
+        if (raw.writeBaseline.trim() === '') throw new UsageError('--write-baseline must be a file path, got ""');
+        checkWritable(raw.writeBaseline, '--write-baseline');
+      }
+      refuseOverwrite(reads, raw.writeBaseline ? [{ label: '--write-baseline', path: raw.writeBaseline }] : []);
+      if (threads !== undefined) native().setThreads(threads);
       const ck = loadCheckpoint(file);
       const numSteps = raw.numSteps === undefined ? ck.meta.training.numSteps : intOption('--num-steps', raw.numSteps, 1, 1_000_000);
       const baseline = raw.baseline ? readBaseline(raw.baseline) : undefined;
       const results: Record<string, EvalMetrics> = {};
       for (const spec of raw.corpus) {
-        const { tokens } = await loadCorpusTokens([spec], { dataDir: resolveDataDir(raw.dataDir), tokenizer: ck.tokenizer });
-        results[spec] = evaluateTokens(ck.model, tokens, { numSteps, batchSize });
-      }
-      if (raw.writeBaseline) {
-        const b: Baseline = { version: 1, checkpoint: file, results };
-        writeFileAtomic(raw.writeBaseline, Buffer.from(JSON.stringify(b, null, 2) + '\n'));
+        const { tokens } = await loadCorpusTokens([spec], { dataDir, tokenizer: ck.tokenizer });
+        results[spec] = evaluateTokens(ck.model, tokens, { numSteps, batchSize, unk: ck.tokenizer.vocab.unk });
       }
       const verdicts: string[] = [];
       for (const [corpus, r] of Object.entries(results)) {
-        if (maxPpl !== undefined && r.perplexity > maxPpl) {
-          verdicts.push(`perplexity ${r.perplexity.toFixed(3)} on ${corpus} exceeds --max-ppl ${maxPpl}`);
+        const unknown = r.unknownRate ?? 0;
+        if (unknown > UNKNOWN_WARNING) {
+          warn(`${percent(unknown)} of the tokens of ${corpus} are outside the checkpoint's vocabulary (read as <unk>); `
+            + 'its perplexity is not comparable to that of a text the model knows (--max-unk F fails on this)');
+        }
+        if (maxUnk !== undefined && unknown > maxUnk) verdicts.push(`${percent(unknown)} of the tokens of ${corpus} are unknown, more than --max-unk ${maxUnk}`);
+        if (maxPpl !== undefined && !(r.perplexity <= maxPpl)) {
+          verdicts.push(`perplexity ${formatNumber(r.perplexity)} on ${corpus} exceeds --max-ppl ${maxPpl}`);
         }
         const base = baseline?.results[corpus];
         if (baseline && !base) throw new UsageError(`--baseline ${raw.baseline} has no result for corpus "${corpus}"`);
-        if (base && r.perplexity > base.perplexity * (1 + tolerance)) {
-          verdicts.push(`perplexity ${r.perplexity.toFixed(3)} on ${corpus} regressed from the baseline's ${base.perplexity.toFixed(3)} (tolerance ${tolerance})`);
+        if (base && !(r.perplexity <= base.perplexity * (1 + tolerance))) {
+          verdicts.push(`perplexity ${formatNumber(r.perplexity)} on ${corpus} regressed from the baseline's ${base.perplexity.toFixed(3)} (tolerance ${tolerance})`);
         }
       }
       if (raw.json) {
-        process.stdout.write(JSON.stringify({ checkpoint: file, tokenizer: ck.tokenizer.kind, results, regressions: verdicts }) + '\n');
+        write(JSON.stringify({ checkpoint: file, tokenizer: ck.tokenizer.kind, results, regressions: verdicts }) + '\n');
       } else {
-        process.stdout.write('corpus'.padEnd(32) + 'tokens'.padEnd(12) + 'perplexity'.padEnd(12) + 'bits/token'.padEnd(12) + 'accuracy\n');
-        for (const [corpus, r] of Object.entries(results)) {
-          process.stdout.write(corpus.padEnd(32) + String(r.tokens).padEnd(12) + r.perplexity.toFixed(3).padEnd(12)
-            + r.bitsPerToken.toFixed(3).padEnd(12) + r.accuracy.toFixed(4) + '\n');
+        write(renderTable(
+          ['corpus', 'tokens', 'perplexity', 'bits/token', 'accuracy', 'unknown'],
+          Object.entries(results).map(([corpus, r]) => [
+            corpus, String(r.tokens), formatNumber(r.perplexity), formatNumber(r.bitsPerToken), formatNumber(r.accuracy, 4), percent(r.unknownRate ?? 0),
+          ]),
+        ));
+      }
+      if (raw.writeBaseline) {
+        // A baseline holds numbers only: a perplexity that overflowed cannot be one.
+        const bad = Object.entries(results).find(([, r]) => !Number.isFinite(r.perplexity));
+        if (bad) {
+          throw new Error(`not writing --write-baseline ${raw.writeBaseline}: the perplexity on ${bad[0]} is not finite (the model has diverged)`);
+        }
+        const b: Baseline = { version: 1, checkpoint: file, results };
+        removeStaleTemps([raw.writeBaseline]);
+        try {
+          writeFileAtomic(raw.writeBaseline, JSON.stringify(b, null, 2) + '\n');
+        } catch (e) {
+          throw new Error(`could not write --write-baseline ${raw.writeBaseline} (${(e as Error).message})`);
         }
       }
       if (verdicts.length) {

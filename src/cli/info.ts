@@ -2,6 +2,8 @@
 import type { Command } from 'commander';
 import { FORMAT_VERSION, loadCheckpoint } from '../io/checkpoint.js';
 import { paramCount } from '../nn/config.js';
+import { refuseOverwrite } from '../io/files.js';
+import { write } from './output.js';
 
 export function registerInfo(program: Command): void {
   program
@@ -10,6 +12,7 @@ export function registerInfo(program: Command): void {
     .argument('<checkpoint>', 'checkpoint to read')
     .option('--json', 'print one JSON object')
     .action((file: string, raw: { json?: boolean }) => {
+      refuseOverwrite([{ label: 'the checkpoint', path: file }], []);
       const { meta, model, tokenizer } = loadCheckpoint(file);
       const { config, training, state, history } = meta;
       const tensors = model.table.map((p) => ({ name: p.name, shape: p.shape, count: p.size }));
@@ -37,7 +40,7 @@ export function registerInfo(program: Command): void {
         },
       };
       if (raw.json) {
-        process.stdout.write(JSON.stringify(summary) + '\n');
+        write(JSON.stringify(summary) + '\n');
         return;
       }
       const out: string[] = [
@@ -54,6 +57,6 @@ export function registerInfo(program: Command): void {
           ? `history: ${history.length} epochs; best val ppl ${best.valPpl.toFixed(3)} (epoch ${best.epoch}); last train ppl ${last.trainPpl.toFixed(3)}, val ppl ${last.valPpl.toFixed(3)}`
           : 'history: no completed epoch',
       ];
-      process.stdout.write(out.join('\n') + '\n');
+      write(out.join('\n') + '\n');
     });
 }

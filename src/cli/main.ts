@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { native } from '../native.js';
 import { InputError } from '../errors.js';
 import { registerBench } from './bench.js';
+import { OutputClosed, OutputError, streamFailure } from './output.js';
 import { registerCompare } from './compare.js';
 import { registerPlot } from './plot.js';
 import { registerEval } from './eval.js';
@@ -48,6 +49,8 @@ export async function main(argv: string[]): Promise<number> {
       // commander has printed its own message already
       return e.exitCode === 0 || e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : 2;
     }
+    if (e instanceof OutputClosed) return 0;
+    if (e instanceof OutputError) outputReported = true;
     const msg = (e as Error).message ?? String(e);
     process.stderr.write(`deeprnn: error: ${msg}\n`);
     if (e instanceof InputError || isFileError(e)) return 2;
@@ -62,12 +65,21 @@ function isFileError(e: unknown): boolean {
   return code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'ENOTDIR';
 }
 
-// A reader that goes away (`deeprnn predict ... | head`) is not an error: stop writing, keep going.
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code !== 'EPIPE') throw e;
-  });
-}
+// A reader that goes away (`deeprnn predict ... | head`) is not an error: stop
+// writing, keep going. Any other failure of a standard stream (a full disk)
+// ends the command with one line and exit code 1.
+let outputReported = false;
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') return;
+  if (!outputReported) {
+    outputReported = true;
+    process.stderr.write(`deeprnn: error: ${streamFailure(e)}\n`);
+  }
+  process.exit(1);
+});
+process.stderr.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') process.exit(1);
+});
 
 const code = await main(process.argv);
 if (code !== 0) process.exitCode = code;

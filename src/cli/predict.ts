@@ -3,7 +3,9 @@
 import type { Command } from 'commander';
 import { generate } from '../generate.js';
 import { loadCheckpoint } from '../io/checkpoint.js';
+import { refuseOverwrite } from '../io/files.js';
 import { Rng } from '../rng.js';
+import { warn, write } from './output.js';
 import { DEFAULT_CHECKPOINT } from './defaults.js';
 import { UsageError } from './errors.js';
 import { intOption, numberOption } from './options.js';
@@ -44,20 +46,23 @@ export function registerPredict(program: Command): void {
       if (temperature === 0 && (topK !== undefined || topP !== undefined)) {
         throw new UsageError(`${topK !== undefined ? '--top-k' : '--top-p'} needs sampling: give --temperature above 0`);
       }
+      refuseOverwrite([{ label: '--model', path: raw.model }], []);
       const ckpt = loadCheckpoint(raw.model);
       const unknown = ckpt.tokenizer.unknown(prefix);
       if (unknown.length > 0) {
         const list = unknown.slice(0, 10).map((t) => JSON.stringify(t)).join(', ') + (unknown.length > 10 ? ', ...' : '');
         if (raw.strict) throw new UsageError(`the prefix has tokens outside the model's vocabulary: ${list}`);
-        process.stderr.write(`deeprnn: warning: the prefix has tokens outside the model's vocabulary, read as <unk>: ${list}\n`);
+        warn(`the prefix has tokens outside the model's vocabulary, read as <unk>: ${list}`);
       }
       const rng = new Rng(seed);
       for (let i = 0; i < samples; i++) {
         const text = generate(ckpt.model, ckpt.tokenizer, prefix, {
           numPreds, temperature, topK, topP, rng,
-          onText: raw.json ? undefined : (piece) => process.stdout.write(piece),
+          // Streamed text is written as it comes and never kept: any length runs in constant memory.
+          onText: raw.json ? undefined : (piece) => write(piece),
+          collect: Boolean(raw.json),
         });
-        process.stdout.write(raw.json ? JSON.stringify({ prefix, text, sample: i + 1 }) + '\n' : '\n');
+        write(raw.json ? JSON.stringify({ prefix, text, sample: i + 1 }) + '\n' : '\n');
       }
     });
 }

@@ -1,20 +1,19 @@
 // deeprnn train: the book's deep RNN language model run, every option
 // validated; checkpoints on a schedule, --resume, and a clean stop on SIGINT /
-// SIGTERM.
+// SIGTERM (the run itself is on a worker thread: train-thread.ts).
 import type { Command } from 'commander';
 import { CELLS } from '../nn/config.js';
 import { DEFAULT_LR, OPTIMIZERS } from '../train/optim.js';
 import { SCHEDULES } from '../train/schedule.js';
 import { sparkline } from '../train/metrics.js';
 import { TOKENIZERS } from '../data/tokenizer.js';
-import { resumeSettings, runTraining, type RunResult, type RunSettings } from '../train/run.js';
-import { NonFiniteError, type Trainer } from '../train/trainer.js';
-import { existsSync } from 'node:fs';
-import { loadCheckpoint } from '../io/checkpoint.js';
+import { resumeSettings, type RunSettings } from '../train/run.js';
 import { DEFAULT_CHECKPOINT } from './defaults.js';
 import { UsageError } from './errors.js';
 import { choiceOption, intOption, numberOption } from './options.js';
 import { Progress } from './progress.js';
+import { trainInThread, type ThreadResult } from './train-thread.js';
+import { write } from './output.js';
 
 interface RawTrainOptions {
   cell: string;
@@ -59,6 +58,9 @@ interface RawTrainOptions {
   earlyStop?: string;
 }
 
+/** The most epochs a run may have in all. */
+export const MAX_EPOCHS = 100_000;
+
 /** Options that define the run; on --resume they come from the checkpoint and may not be given. */
 const RUN_DEFINING = [
   'cell', 'layers', 'hidden', 'dropout', 'batchSize', 'numSteps', 'numTrain', 'numVal', 'lr', 'clip', 'seed',
@@ -102,6 +104,9 @@ export function parseTrainOptions(o: RawTrainOptions, given: (name: string) => b
   if (betas && betas.length !== 2) throw new UsageError(`--betas must be two numbers in [0, 1), e.g. 0.9,0.999, got "${o.betas}"`);
   const nonNeg = (name: string, raw: string | undefined) => (raw === undefined ? undefined : numberOption(name, raw, (v) => v >= 0, 'a number >= 0'));
   const schedule = choiceOption('--lr-schedule', o.lrSchedule, SCHEDULES);
+  const lr = given('lr') ? numberOption('--lr', o.lr, (v) => v > 0, 'a positive number') : DEFAULT_LR[optimizer];
+  // The floor of the decayed rate and the end of the cosine: above the rate it would raise it.
+  const minLr = numberOption('--min-lr', o.minLr, (v) => v >= 0 && v <= lr, `a number from 0 to the learning rate (--lr ${lr})`);
   return {
     cell: choiceOption('--cell', o.cell, CELLS),
     layers: hidden.length > 1 ? hidden.length : layers,
@@ -120,17 +125,18 @@ export function parseTrainOptions(o: RawTrainOptions, given: (name: string) => b
       warmup: intOption('--warmup', o.warmup, 0, 1_000_000_000),
       decay: numberOption('--lr-decay', o.lrDecay, (v) => v > 0 && v <= 1, 'a number in (0, 1]'),
       decayAfter: intOption('--lr-decay-after', o.lrDecayAfter, 0, 1_000_000),
-      minLr: nonNeg('--min-lr', o.minLr)!,
+      minLr,
     },
     clipMode: choiceOption('--clip-mode', o.clipMode, ['norm', 'value'] as const),
     earlyStop: o.earlyStop === undefined ? undefined : intOption('--early-stop', o.earlyStop, 1, 1_000_000),
     dropout: numberOption('--dropout', o.dropout, (v) => v >= 0 && v < 1, 'a number in [0, 1)'),
-    epochs: intOption('--epochs', o.epochs, 1, 1_000_000),
+    // Each epoch adds a line of history to every checkpoint: 100,000 of them stay well within the header limit.
+    epochs: intOption('--epochs', o.epochs, 1, MAX_EPOCHS),
     batchSize: intOption('--batch-size', o.batchSize, 1, 10_000_000),
     numSteps: intOption('--num-steps', o.numSteps, 1, 1_000_000),
     numTrain: intOption('--num-train', o.numTrain, 1, 1_000_000_000),
     numVal: intOption('--num-val', o.numVal, 1, 1_000_000_000),
-    lr: given('lr') ? numberOption('--lr', o.lr, (v) => v > 0, 'a positive number') : DEFAULT_LR[optimizer],
+    lr,
     clip: numberOption('--clip', o.clip, (v) => v >= 0, 'a number >= 0 (0 turns clipping off)'),
     seed: intOption('--seed', o.seed, 0, 4294967295),
     threads: o.threads === undefined ? undefined : intOption('--threads', o.threads, 1, 1024),
@@ -148,49 +154,17 @@ export function parseTrainOptions(o: RawTrainOptions, given: (name: string) => b
   };
 }
 
-/**
- * First SIGINT or SIGTERM: stop after the current batch (the run then saves and
- * exits 130 / 143). A second SIGINT: exit at once; checkpoint writes are atomic,
- * so no partial file is left.
- */
-function stopOnSignals(log: (msg: string) => void): { trainer: (t: Trainer) => void; signal: () => NodeJS.Signals | null; dispose: () => void } {
-  let trainer: Trainer | null = null;
-  let received: NodeJS.Signals | null = null;
-  const handler = (sig: NodeJS.Signals) => {
-    if (received) {
-      if (sig === 'SIGINT') process.exit(130);
-      return;
-    }
-    received = sig;
-    log(`\n${sig}: stopping after this batch and saving a checkpoint (press Ctrl-C again to quit at once)`);
-    trainer?.stop();
-  };
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
-  return {
-    trainer: (t) => {
-      trainer = t;
-      if (received) t.stop();
-    },
-    signal: () => received,
-    dispose: () => {
-      process.off('SIGINT', handler);
-      process.off('SIGTERM', handler);
-    },
-  };
-}
-
-function report(result: RunResult, s: RunSettings, json: boolean, progress: Progress): void {
+function report(result: ThreadResult, s: RunSettings, json: boolean, progress: Progress): void {
   const { history } = result;
   const last = history[history.length - 1];
   const best = history.length ? history.reduce((a, b) => (b.valPpl < a.valPpl ? b : a)) : undefined;
   // Training throughput over the epochs: tokens trained on / time spent training them.
   const perEpoch = s.numTrain * s.numSteps;
-  const trainSeconds = history.reduce((a, m) => a + perEpoch / m.tokensPerSec, 0);
-  const tps = history.length ? (perEpoch * history.length) / trainSeconds : NaN;
+  const trainSeconds = history.reduce((a, m) => a + (m.tokensPerSec > 0 ? perEpoch / m.tokensPerSec : 0), 0);
+  const tps = trainSeconds > 0 ? (perEpoch * history.length) / trainSeconds : 0;
   const skipped = history.reduce((a, m) => a + m.skipped, 0) + result.state.skipped;
   if (json) {
-    process.stdout.write(JSON.stringify({
+    write(JSON.stringify({
       train_ppl: last?.trainPpl ?? null,
       val_ppl: last?.valPpl ?? null,
       best_val_ppl: best?.valPpl ?? null,
@@ -296,31 +270,8 @@ export function registerTrain(program: Command): void {
         s = parseTrainOptions(raw, (name) => cmd.getOptionValueSource(name) === 'cli');
       }
       const progress = new Progress(s.epochs, Boolean(raw.json));
-      const signals = stopOnSignals((msg) => {
-        progress.stop();
-        process.stderr.write(msg + '\n');
-      });
-      let result: RunResult;
-      try {
-        result = await runTraining(s, {
-          log: (msg) => progress.log(msg),
-          onBatch: (epoch, done, total, loss, tokens) => progress.batch(epoch, done, total, loss, tokens),
-          onEpoch: (m) => progress.epoch(m),
-          onTrainer: signals.trainer,
-          onLoad: (done, total) => progress.loading(done, total),
-        }, raw.resume);
-      } catch (e) {
-        if (e instanceof NonFiniteError && s.out && existsSync(s.out)) {
-          const st = loadCheckpoint(s.out).meta.state;
-          throw new NonFiniteError(`${e.message}; the checkpoint ${s.out} (epoch ${st.epoch}, batch ${st.batch}) is from before it`);
-        }
-        throw e;
-      } finally {
-        progress.stop();
-        signals.dispose();
-      }
+      const { result, signal: sig } = await trainInThread(s, raw.resume, progress);
       report(result, s, Boolean(raw.json), progress);
-      const sig = signals.signal();
       if (result.stopped && sig) {
         process.stderr.write(
           `stopped at epoch ${result.state.epoch + 1}, batch ${result.state.batch}; checkpoint ${s.out}; `

@@ -14,7 +14,8 @@ import { RNNLM } from '../nn/rnnlm.js';
 import type { RngState } from '../rng.js';
 import type { Batching } from '../data/datamodule.js';
 import type { EpochMetrics, TrainState } from '../train/trainer.js';
-import { decodeSafetensors, encodeSafetensors, writeFileAtomic, type Tensor } from './safetensors.js';
+import { decodeSafetensors, encodeSafetensors, headerBytes, type Tensor } from './safetensors.js';
+import { writeFileAtomic } from './files.js';
 import { InputError } from '../errors.js';
 
 export const FORMAT_VERSION = 1;
@@ -68,9 +69,30 @@ export function carryNames(config: ModelConfig): { name: string; layer: number }
   return config.cell === 'lstm' ? [...h, ...config.hidden.map((_, l) => ({ name: `carry.c_l${l}`, layer: l }))] : h;
 }
 
+/** The tensors of a checkpoint: weights, optimizer buffers ("optimizer.NAME", flat), carried state (N x H per layer). */
+function checkpointTensors(
+  model: Module<FloatArray>,
+  config: ModelConfig,
+  carry: { state: Float32Array[] | null; N: number } | undefined,
+  optimizerState: Record<string, FloatArray>,
+): Map<string, Tensor> {
+  const f32 = (a: FloatArray) => (a instanceof Float32Array ? a : Float32Array.from(a));
+  const tensors = new Map<string, Tensor>();
+  for (const p of model.parameters()) tensors.set(p.name, { shape: p.shape, data: f32(p.data) });
+  for (const [name, buf] of Object.entries(optimizerState)) tensors.set(`optimizer.${name}`, { shape: [buf.length], data: f32(buf) });
+  if (carry) {
+    carryNames(config).forEach(({ name, layer }, i) => {
+      const H = config.hidden[layer]!;
+      tensors.set(name, { shape: [carry.N, H], data: carry.state?.[i] ?? new Float32Array(carry.N * H) });
+    });
+  }
+  return tensors;
+}
+
 /**
  * Writes weights, the optimizer's state buffers (as "optimizer.NAME", flat) and
  * the carried state, if given, for batches of width N, with the metadata, atomically.
+ * A header too large for the format is an error and nothing is written.
  */
 export function saveCheckpoint(
   file: string,
@@ -79,28 +101,43 @@ export function saveCheckpoint(
   carry?: { state: Float32Array[]; N: number },
   optimizerState: Record<string, FloatArray> = {},
 ): void {
-  const tensors = new Map<string, Tensor>();
-  for (const p of model.parameters()) {
-    tensors.set(p.name, { shape: p.shape, data: p.data instanceof Float32Array ? p.data : Float32Array.from(p.data) });
-  }
-  for (const [name, buf] of Object.entries(optimizerState)) {
-    tensors.set(`optimizer.${name}`, { shape: [buf.length], data: buf instanceof Float32Array ? buf : Float32Array.from(buf) });
-  }
-  if (carry) {
-    carryNames(meta.config).forEach(({ name, layer }, i) => {
-      tensors.set(name, { shape: [carry.N, meta.config.hidden[layer]!], data: carry.state[i]! });
-    });
-  }
+  const tensors = checkpointTensors(model, meta.config, carry, optimizerState);
   const buf = encodeSafetensors(tensors, { format: 'pt', deeprnn: JSON.stringify(meta) });
   mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   writeFileAtomic(file, buf);
 }
 
-/** Refuses a checkpoint path that exists and is not a regular file (a device, a directory). */
-export function checkWritable(file: string): void {
-  if (existsSync(file) && !statSync(file).isFile()) {
-    throw new InputError(`checkpoint path ${file} exists and is not a regular file`);
-  }
+/** The most bytes one epoch of history can add to a checkpoint's header: every number at its longest, JSON-escaped. */
+export const HISTORY_ENTRY_BYTES = (() => {
+  const long = -1.2345678901234567e-300;
+  const worst: EpochMetrics = {
+    epoch: Number.MAX_SAFE_INTEGER, trainLoss: long, trainPpl: long, valLoss: long, valPpl: long, valAcc: long,
+    tokensPerSec: long, seconds: long, skipped: Number.MAX_SAFE_INTEGER, lr: long, gradNorm: long,
+  };
+  return JSON.stringify(JSON.stringify([worst, worst])).length - JSON.stringify(JSON.stringify([worst])).length;
+})();
+
+/** Room for the trainer's state and the optimizer's step count and rate to grow to their longest. */
+const STATE_SLACK = 1024;
+
+/**
+ * A bound on the header of every checkpoint a run will write, from its
+ * metadata now and up to `epochs` epochs of history (with the parts that the
+ * vocabulary and the history take): checked against the reader's limit before
+ * training, so that no checkpoint is written that cannot be read.
+ */
+export function checkpointHeaderBound(
+  model: Module<FloatArray>,
+  meta: CheckpointMeta,
+  epochs: number,
+  carryN: number | null,
+  optimizerState: Record<string, FloatArray>,
+): { total: number; vocabulary: number; history: number } {
+  const shapes = checkpointTensors(model, meta.config, carryN === null ? undefined : { state: null, N: carryN }, optimizerState);
+  const base = headerBytes(shapes, { format: 'pt', deeprnn: JSON.stringify({ ...meta, history: [] }) });
+  const history = Math.max(epochs, meta.history.length) * HISTORY_ENTRY_BYTES;
+  const vocabulary = JSON.stringify(JSON.stringify(meta.tokenizer.tokens)).length;
+  return { total: base + history + STATE_SLACK, vocabulary, history };
 }
 
 /** Reads a checkpoint into a native RNNLM; every inconsistency is an Error naming the file. */
@@ -247,7 +284,9 @@ function checkMeta(m: unknown, fail: Fail): CheckpointMeta {
     skipped: num(s, 'skipped', 'state', fail, isCount),
     gradNormSum: s.gradNormSum === null ? NaN : num(s, 'gradNormSum', 'state', fail, (v) => v >= 0),
   };
-  if (training.batching === 'random' && training.valFrac === null && state.batch >= Math.ceil(training.numTrain / training.batchSize)) {
+  // state.batch equal to the epoch's batch count is a checkpoint saved after the
+  // last batch, before (or during) validation: resuming validates and goes on.
+  if (training.batching === 'random' && training.valFrac === null && state.batch > Math.ceil(training.numTrain / training.batchSize)) {
     throw fail(`state.batch ${state.batch} is past the end of an epoch of ${Math.ceil(training.numTrain / training.batchSize)} batches`);
   }
   if (!Array.isArray(m.history)) throw fail('history must be an array');
@@ -308,7 +347,7 @@ function checkOptimizer(o: unknown, fail: Fail): OptimizerSettings & { steps: nu
 function checkSchedule(o: unknown, fail: Fail): ScheduleSettings {
   if (!isObject(o) || !SCHEDULES.includes(o.kind as ScheduleKind)) throw fail(`schedule must be an object with a "kind" of ${SCHEDULES.join(', ')}`);
   const nonNeg = (v: number) => v >= 0 && Number.isFinite(v);
-  return {
+  const schedule: ScheduleSettings = {
     kind: o.kind as ScheduleKind,
     lr: num(o, 'lr', 'schedule', fail, nonNeg),
     warmup: num(o, 'warmup', 'schedule', fail, isCount),
@@ -316,6 +355,8 @@ function checkSchedule(o: unknown, fail: Fail): ScheduleSettings {
     decayAfter: num(o, 'decayAfter', 'schedule', fail, isCount),
     minLr: num(o, 'minLr', 'schedule', fail, nonNeg),
   };
+  if (schedule.minLr > schedule.lr) throw fail(`schedule.minLr ${schedule.minLr} is above schedule.lr ${schedule.lr}`);
+  return schedule;
 }
 
 function checkConfig(c: unknown, fail: Fail): ModelConfig {

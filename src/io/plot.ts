@@ -1,6 +1,6 @@
 // The book's figure: train and validation perplexity against epochs, as an
 // SVG with labelled axes, ticks and a legend; several runs overlay.
-import { writeFileAtomic } from './safetensors.js';
+import { writeFileAtomic } from './files.js';
 
 export interface PlotRun {
   label: string;
@@ -28,12 +28,20 @@ export function renderPlot(runs: PlotRun[], title = 'perplexity'): string {
   const m = { left: 64, right: 180, top: 36, bottom: 52 };
   const pw = W - m.left - m.right;
   const ph = H - m.top - m.bottom;
-  const points = runs.flatMap((r) => r.epochs.flatMap((e) => [e.trainPpl, e.valPpl])).filter(Number.isFinite);
-  const epochs = runs.flatMap((r) => r.epochs.map((e) => e.epoch));
-  const x0 = Math.min(1, ...epochs);
-  const x1 = Math.max(x0 + 1, ...epochs);
-  let y0 = Math.min(...points);
-  let y1 = Math.max(...points);
+  // Loops, not Math.min(...values): a spread of many epochs overflows the call stack.
+  let [x0, x1, y0, y1] = [1, -Infinity, Infinity, -Infinity];
+  for (const r of runs) {
+    for (const e of r.epochs) {
+      x0 = Math.min(x0, e.epoch);
+      x1 = Math.max(x1, e.epoch);
+      for (const v of [e.trainPpl, e.valPpl]) {
+        if (!Number.isFinite(v)) continue;
+        y0 = Math.min(y0, v);
+        y1 = Math.max(y1, v);
+      }
+    }
+  }
+  x1 = Math.max(x0 + 1, x1);
   if (!Number.isFinite(y0)) [y0, y1] = [0, 1];
   if (y1 - y0 < 1e-9) [y0, y1] = [y0 - 1, y1 + 1];
   const pad = (y1 - y0) * 0.05;

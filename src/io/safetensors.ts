@@ -1,8 +1,7 @@
 // safetensors: 8-byte little-endian header length, a JSON header
 // {name: {dtype, shape, data_offsets}, "__metadata__": {str: str}}, then the
-// tensor bytes. Written atomically; read with every field checked.
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import path from 'node:path';
+// tensor bytes. Read with every field checked; the header is at most MAX_HEADER
+// bytes on both sides.
 import { InputError } from '../errors.js';
 
 export interface Tensor {
@@ -15,20 +14,46 @@ export interface SafetensorsFile {
   metadata: Record<string, string>;
 }
 
-/** Refuse headers larger than this before parsing them. */
-const MAX_HEADER = 100 * 1024 * 1024;
+/**
+ * The largest header either side accepts: the safetensors reference
+ * implementation's limit (100,000,000 bytes), so that every file written here
+ * also loads in PyTorch's safetensors.
+ */
+export const MAX_HEADER = 100_000_000;
 
-export function encodeSafetensors(tensors: Map<string, Tensor>, metadata: Record<string, string>): Buffer {
+/** A header too large for the format: nothing is written. */
+export class HeaderTooLargeError extends Error {
+  override readonly name = 'HeaderTooLargeError';
+}
+
+/** The header JSON (padded to 8 bytes) of tensors with these shapes and metadata, and the data length. */
+function encodeHeader(tensors: Map<string, { shape: number[] }>, metadata: Record<string, string>): { json: string; dataBytes: number } {
   const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;
   for (const [name, t] of tensors) {
-    const bytes = t.data.length * 4;
+    const bytes = t.shape.reduce((a, b) => a * b, 1) * 4;
     header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
   let json = JSON.stringify(header);
   json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
+  return { json, dataBytes: offset };
+}
+
+/** Bytes of the header a file of these tensors (by shape) and metadata would have. */
+export function headerBytes(tensors: Map<string, { shape: number[] }>, metadata: Record<string, string>): number {
+  return Buffer.byteLength(encodeHeader(tensors, metadata).json);
+}
+
+export function encodeSafetensors(tensors: Map<string, Tensor>, metadata: Record<string, string>): Buffer {
+  for (const [name, t] of tensors) {
+    if (t.shape.reduce((a, b) => a * b, 1) !== t.data.length) throw new Error(`tensor "${name}" has ${t.data.length} values for shape [${t.shape.join(', ')}]`);
+  }
+  const { json, dataBytes: offset } = encodeHeader(tensors, metadata);
   const headerBytes = Buffer.from(json, 'utf8');
+  if (headerBytes.length > MAX_HEADER) {
+    throw new HeaderTooLargeError(`its header would be ${headerBytes.length} bytes, more than the format's limit of ${MAX_HEADER}`);
+  }
   const out = Buffer.alloc(8 + headerBytes.length + offset);
   out.writeBigUInt64LE(BigInt(headerBytes.length), 0);
   headerBytes.copy(out, 8);
@@ -46,9 +71,8 @@ export function decodeSafetensors(buf: Buffer, label: string): SafetensorsFile {
   const fail = (what: string) => new InputError(`${label} is not a valid safetensors file: ${what}`);
   if (buf.length < 8) throw fail(`it has ${buf.length} bytes, fewer than the 8-byte header length`);
   const n = buf.readBigUInt64LE(0);
-  if (n > BigInt(Math.min(MAX_HEADER, buf.length - 8))) {
-    throw fail(`the header length ${n} exceeds the file's ${buf.length - 8} remaining bytes`);
-  }
+  if (n > BigInt(MAX_HEADER)) throw fail(`the header length ${n} exceeds the format's limit of ${MAX_HEADER} bytes`);
+  if (n > BigInt(buf.length - 8)) throw fail(`the header length ${n} exceeds the file's ${buf.length - 8} remaining bytes`);
   const headerLen = Number(n);
   let header: unknown;
   try {
@@ -103,36 +127,6 @@ export function decodeSafetensors(buf: Buffer, label: string): SafetensorsFile {
   }
   if (covered !== dataLen) throw fail(`the file has ${dataLen - covered} bytes after the last tensor`);
   return { tensors, metadata };
-}
-
-/** Writes `data` to `file` atomically: temp file in the same directory, fsync, rename, fsync of the directory. */
-export function writeFileAtomic(file: string, data: Buffer): void {
-  const dir = path.dirname(path.resolve(file));
-  const tmp = path.join(dir, `.${path.basename(file)}.tmp-${process.pid}`);
-  try {
-    const fd = openSync(tmp, 'w', 0o644);
-    try {
-      let off = 0;
-      while (off < data.length) off += writeSync(fd, data, off, data.length - off);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, file);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-  try {
-    const dfd = openSync(dir, 'r');
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  } catch {
-    // Some filesystems cannot fsync a directory; the rename itself is done.
-  }
 }
 
 function isLittleEndian(): boolean {

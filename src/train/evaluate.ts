@@ -14,9 +14,15 @@ export interface EvalMetrics {
   perplexity: number;
   bitsPerToken: number;
   accuracy: number;
+  /** Fraction of the scored tokens that are the unknown token (when its id is given): they flatter the perplexity. */
+  unknownRate?: number;
 }
 
-export function evaluateTokens(model: LanguageModel, tokens: TokenArray | Int32Array, opts: { numSteps: number; batchSize: number }): EvalMetrics {
+export function evaluateTokens(
+  model: LanguageModel,
+  tokens: TokenArray | Int32Array,
+  opts: { numSteps: number; batchSize: number; unk?: number },
+): EvalMetrics {
   if (tokens.length < 2) throw new InputError(`the text has ${tokens.length} token(s); evaluation needs at least 2`);
   const N = Math.max(1, Math.min(opts.batchSize, Math.floor((tokens.length - 1) / opts.numSteps)));
   const L = Math.floor((tokens.length - 1) / N);
@@ -51,5 +57,12 @@ export function evaluateTokens(model: LanguageModel, tokens: TokenArray | Int32A
     run(N * L, 1, 0, rest);
   }
   const loss = lossSum / count;
-  return { tokens: count, loss, perplexity: Math.exp(loss), bitsPerToken: loss / Math.LN2, accuracy: correct / count };
+  const out: EvalMetrics = { tokens: count, loss, perplexity: Math.exp(loss), bitsPerToken: loss / Math.LN2, accuracy: correct / count };
+  if (opts.unk !== undefined) {
+    // Every token after the first is a target.
+    let unknown = 0;
+    for (let i = 1; i < tokens.length; i++) if (tokens[i] === opts.unk) unknown++;
+    out.unknownRate = unknown / (tokens.length - 1);
+  }
+  return out;
 }

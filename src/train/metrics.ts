@@ -1,8 +1,9 @@
 // Per-epoch metrics as JSON lines next to the checkpoint (NAME.metrics.jsonl),
 // and reading them back for plots.
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
+import { writeFileAtomic } from '../io/files.js';
 import type { EpochMetrics } from './trainer.js';
 
 function stem(out: string): string {
@@ -32,8 +33,16 @@ export function metricsLine(m: EpochMetrics): Record<string, number | null> {
   };
 }
 
+/** Appends one epoch's line. */
 export function appendMetrics(file: string, m: EpochMetrics): void {
   appendFileSync(file, JSON.stringify(metricsLine(m)) + '\n');
+}
+
+/** Writes the file afresh with one line per epoch of `history` (atomically; a symlink is written through). */
+export function writeMetrics(file: string, history: readonly EpochMetrics[]): void {
+  const lines: string[] = [];
+  for (const m of history) lines.push(JSON.stringify(metricsLine(m)) + '\n');
+  writeFileAtomic(file, lines.join(''));
 }
 
 export interface MetricsPoint {
@@ -45,6 +54,7 @@ export interface MetricsPoint {
 /** The epochs of a metrics file (a later line for the same epoch, after a resume, wins). */
 export function readMetricsFile(file: string): MetricsPoint[] {
   if (!existsSync(file)) throw new InputError(`metrics file ${file} does not exist`);
+  if (!statSync(file).isFile()) throw new InputError(`metrics file ${file} is not a regular file (expected NAME.metrics.jsonl written by deeprnn train)`);
   const byEpoch = new Map<number, MetricsPoint>();
   readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
     if (!line.trim()) return;
@@ -66,10 +76,14 @@ export function readMetricsFile(file: string): MetricsPoint[] {
 /** A one-line chart of a series with block characters, at most `width` columns. */
 export function sparkline(values: number[], width = 60): string {
   const bars = '▁▂▃▄▅▆▇█';
-  const finite = values.filter(Number.isFinite);
-  if (finite.length === 0) return '';
-  const lo = Math.min(...finite);
-  const hi = Math.max(...finite);
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of values) {
+    if (!Number.isFinite(v)) continue;
+    lo = Math.min(lo, v);
+    hi = Math.max(hi, v);
+  }
+  if (lo > hi) return '';
   const cols = Math.min(width, values.length);
   let out = '';
   for (let c = 0; c < cols; c++) {

@@ -9,7 +9,10 @@ import { resolveDataDir } from '../data/corpus.js';
 import { makeDataModule } from '../data/datamodule.js';
 import { loadCorpusTokens } from '../data/load.js';
 import type { Tokenizer, TokenizerKind } from '../data/tokenizer.js';
-import { checkWritable, FORMAT_VERSION, loadCheckpoint, saveCheckpoint, type TrainingSettings } from '../io/checkpoint.js';
+import { checkpointHeaderBound, FORMAT_VERSION, loadCheckpoint, saveCheckpoint, type CheckpointMeta, type TrainingSettings } from '../io/checkpoint.js';
+import { checkWritable, refuseOverwrite, sameFile, type FileRole } from '../io/files.js';
+import { acquireLock } from '../io/lock.js';
+import { MAX_HEADER } from '../io/safetensors.js';
 import { native, type CellKind } from '../native.js';
 import type { ModelConfig } from '../nn/config.js';
 import type { LanguageModel } from '../nn/lm.js';
@@ -19,9 +22,10 @@ import { RNNLMScratch } from '../nn/scratch.js';
 import { Rng } from '../rng.js';
 import { makeOptimizer, type OptimizerSettings } from './optim.js';
 import { learningRate, type ScheduleSettings } from './schedule.js';
-import { appendMetrics, metricsPath, plotPath } from './metrics.js';
+import { appendMetrics, writeMetrics } from './metrics.js';
+import { corpusFiles, RunFiles } from './run-files.js';
 import { writePlot } from '../io/plot.js';
-import { initialState, Trainer, type EpochMetrics, type TrainState } from './trainer.js';
+import { initialState, NonFiniteError, Trainer, type EpochMetrics, type TrainState } from './trainer.js';
 import { InputError } from '../errors.js';
 
 export interface RunSettings extends Omit<TrainingSettings, 'corpusSha1' | 'batching' | 'valFrac'> {
@@ -75,19 +79,14 @@ export interface RunResult {
   state: TrainState;
 }
 
-/** A checkpoint could not be written; the previous one is intact. */
-export class CheckpointWriteError extends Error {
-  override readonly name = 'CheckpointWriteError';
+/** An output of the run (checkpoint, metrics, plot) could not be written; the message says what is intact. */
+export class OutputWriteError extends Error {
+  override readonly name: string = 'OutputWriteError';
 }
 
-/** Where the best and the numbered checkpoints go, beside `out`. */
-export function checkpointPaths(out: string) {
-  const ext = path.extname(out) || '.safetensors';
-  const stem = out.slice(0, out.length - path.extname(out).length);
-  return {
-    best: `${stem}.best${ext}`,
-    snapshot: (s: TrainState) => `${stem}.e${String(s.epoch).padStart(4, '0')}${s.batch ? `-b${s.batch}` : ''}${ext}`,
-  };
+/** A checkpoint could not be written; the previous one is intact. */
+export class CheckpointWriteError extends OutputWriteError {
+  override readonly name = 'CheckpointWriteError';
 }
 
 /** Corpus, tokenizer and batches for the settings; throws on data that cannot make them. */
@@ -145,15 +144,57 @@ export function resumeSettings(file: string, over: Partial<RunSettings>): RunSet
   };
 }
 
+/**
+ * Trains as `s` says (or continues the run in the checkpoint `resumeFrom`),
+ * saving on the schedule asked for. Before any work it refuses an --out that
+ * cannot be written, outputs that would overwrite an input, and an --out that
+ * another process is writing (a lock beside it).
+ */
 export async function runTraining(s: RunSettings, hooks: RunHooks = {}, resumeFrom?: string): Promise<RunResult> {
   if (s.threads !== undefined) native().setThreads(s.threads);
-  if (s.out) checkWritable(s.out);
+  const files = s.out ? new RunFiles(s.out) : null;
+  if (files) {
+    checkWritable(files.out, 'checkpoint path');
+    for (const [what, file] of [['the best checkpoint', files.best], ['the metrics file', files.metrics], ['the plot', files.plot]] as const) {
+      checkWritable(file, what);
+    }
+    refuseOwnInputs(files, s, resumeFrom);
+  }
+  const lock = files ? acquireLock(files.lock, `--out ${files.out}`) : null;
+  try {
+    return await train(s, hooks, files, resumeFrom);
+  } finally {
+    lock?.release();
+  }
+}
+
+/** No output of the run may be one of its inputs; the checkpoint it resumes is its own to update (with its best). */
+function refuseOwnInputs(files: RunFiles, s: RunSettings, resumeFrom?: string): void {
+  const reads: FileRole[] = corpusFiles(s.corpus, resolveDataDir(s.dataDir)).map((p) => ({ label: '--corpus', path: p }));
+  if (resumeFrom) reads.push({ label: '--resume', path: resumeFrom });
+  const updatable = new Set(['--out', 'the best checkpoint']);
+  refuseOverwrite(reads, files.writes(), (r, w) => r.label === '--resume' && updatable.has(w.label));
+  if ((s.keep ?? 0) > 0) {
+    for (const r of reads) {
+      if (r.label === '--corpus' && files.snapshotPosition(r.path)) {
+        throw new InputError(`--keep would write numbered checkpoints named like --corpus ${r.path}, which this command reads; choose another --out`);
+      }
+    }
+  }
+}
+
+const position = (p: { epoch: number; batch: number }) => `epoch ${p.epoch}, batch ${p.batch}`;
+
+async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, resumeFrom?: string): Promise<RunResult> {
   const ck = resumeFrom ? loadCheckpoint(resumeFrom) : null;
   const { tokenizer, data, sha1 } = await prepareData(s, ck?.tokenizer, hooks);
   if (ck && ck.meta.training.corpusSha1 !== sha1) {
     throw new InputError(
       `--resume: corpus "${s.corpus.join(' ')}" is not the text the checkpoint trained on (sha1 ${sha1}, expected ${ck.meta.training.corpusSha1})`,
     );
+  }
+  if (ck && ck.meta.state.batch > data.numTrainBatches) {
+    throw new InputError(`checkpoint ${resumeFrom}: state.batch ${ck.meta.state.batch} is past the end of an epoch of ${data.numTrainBatches} batches`);
   }
   const config: ModelConfig = ck?.meta.config ?? {
     cell: s.cell,
@@ -194,34 +235,78 @@ export async function runTraining(s: RunSettings, hooks: RunHooks = {}, resumeFr
   const start = performance.now();
   const every = s.saveEvery ?? { epochs: 1 };
   const keep = s.keep ?? 0;
-  const paths = s.out ? checkpointPaths(s.out) : null;
-  const snapshots: string[] = [];
-  let best = Math.min(Infinity, ...(ck?.meta.history.map((h) => h.valPpl) ?? []));
-  let savedAt = -1;
+  const history: EpochMetrics[] = [];
+  let best = Infinity;
+  for (const h of ck?.meta.history ?? []) {
+    history.push(h);
+    best = Math.min(best, h.valPpl);
+  }
+  const meta = (h: EpochMetrics[]): CheckpointMeta => ({
+    version: FORMAT_VERSION, config, tokenizer: tokenizer.toJSON(), training,
+    optimizer: optimizer.toJSON(), schedule, clipMode: s.clipMode, state, history: h,
+  });
+  if (files) {
+    // The reader's header limit, with a bound that every checkpoint of the run stays within.
+    const bound = checkpointHeaderBound(model, meta(history), s.epochs, data.carry ? s.batchSize : null, optimizer.state());
+    if (bound.total > MAX_HEADER) {
+      const n = (x: number) => x.toLocaleString('en-US');
+      throw new InputError(
+        `checkpoints of this run would need a header of up to ${n(bound.total)} bytes (the vocabulary of ${n(tokenizer.vocab.size)} tokens `
+          + `takes ${n(bound.vocabulary)}, the history of ${n(s.epochs)} epochs up to ${n(bound.history)}), more than the ${n(MAX_HEADER)} `
+          + 'that safetensors allows; use a smaller vocabulary (--min-freq with --tokenizer word) or fewer --epochs',
+      );
+    }
+  }
+
+  // Every check has passed: from here on the run writes.
+  /** Where the last checkpoint at --out is (the resumed one when the run continues in place). */
+  const own = Boolean(files && resumeFrom && sameFile(resumeFrom, files.out));
+  let saved: { epoch: number; batch: number } | null = own && ck ? { epoch: ck.meta.state.epoch, batch: ck.meta.state.batch } : null;
+  let savedStep = -1;
+  let snapshots: string[] = [];
+  const intact = () => (saved && files ? `; the checkpoint ${files.out} (${position(saved)}) is intact` : '');
+  const outputError = (what: string, file: string, e: unknown) =>
+    (e instanceof InputError ? e : new OutputWriteError(`could not write ${what} ${file} (${(e as Error).message})${intact()}`));
+  if (files) {
+    if (!own) {
+      const moved = files.setAside(resumeFrom);
+      if (moved.length) {
+        const names = moved.slice(0, 4).map((f) => path.basename(f)).join(', ') + (moved.length > 4 ? `, ... (${moved.length} files)` : '');
+        hooks.log?.(`note: an earlier run wrote to --out ${files.out}; its ${names} kept aside as *.bak`);
+      }
+    }
+    files.removeStaleTemps();
+    if (own) snapshots = files.snapshots().filter((f) => files.snapshotPosition(f)!.epoch <= state.epoch);
+    try {
+      writeMetrics(files.metrics, history);
+    } catch (e) {
+      throw outputError('metrics file', files.metrics, e);
+    }
+  }
 
   const write = (file: string) => {
     // Mid-epoch with sequential batches, the carried state is part of the position.
     const carried = data.carry && state.batch > 0 ? model.carriedState() : null;
     try {
-      saveCheckpoint(file, model, {
-        version: FORMAT_VERSION, config, tokenizer: tokenizer.toJSON(), training,
-        optimizer: optimizer.toJSON(), schedule, clipMode: s.clipMode, state, history: trainer.history,
-      }, carried ? { state: carried, N: s.batchSize } : undefined, optimizer.state());
+      saveCheckpoint(file, model, meta(trainer.history), carried ? { state: carried, N: s.batchSize } : undefined, optimizer.state());
     } catch (e) {
       throw new CheckpointWriteError(`could not write checkpoint ${file} (${(e as Error).message}); the previous checkpoint there is intact`);
     }
   };
   const save = () => {
-    if (!s.out || !paths) return;
-    write(s.out);
-    savedAt = state.step;
+    if (!files) return;
+    write(files.out);
+    saved = { epoch: state.epoch, batch: state.batch };
+    savedStep = state.step;
     if (keep > 0) {
-      const snap = paths.snapshot(state);
+      const snap = files.snapshot(state);
       write(snap);
+      snapshots = snapshots.filter((f) => path.resolve(f) !== path.resolve(snap));
       snapshots.push(snap);
       while (snapshots.length > keep) rmSync(snapshots.shift()!, { force: true });
     }
   };
+  const savedHere = () => saved !== null && saved.epoch === state.epoch && saved.batch === state.batch;
 
   const trainer = new Trainer({
     epochs: s.epochs,
@@ -231,26 +316,47 @@ export async function runTraining(s: RunSettings, hooks: RunHooks = {}, resumeFr
     schedule: schedule ? (step, epochs) => learningRate(schedule, step, epochs, totalSteps) : undefined,
     skipNonFinite: s.skipNonFinite,
     onBatch: (done, total, loss, tokens) => {
-      if ('steps' in every && state.batch > 0 && state.step > 0 && state.step % every.steps === 0 && savedAt !== state.step) save();
+      if ('steps' in every && state.step > 0 && state.step % every.steps === 0 && savedStep !== state.step) save();
       hooks.onBatch?.(state.epoch + 1, done, total, loss, tokens);
     },
     onEpoch: (m) => {
-      const due = 'epochs' in every ? state.epoch % every.epochs === 0 : savedAt !== state.step;
+      // With a step schedule the epoch's end is saved too: its checkpoint holds the epoch's metrics.
+      const due = 'epochs' in every ? state.epoch % every.epochs === 0 : !savedHere();
       if (due || state.epoch === s.epochs) save();
-      if (paths && m.valPpl < best) {
+      if (files && m.valPpl < best) {
         best = m.valPpl;
-        write(paths.best);
+        write(files.best);
       }
-      if (s.out) appendMetrics(metricsPath(s.out), m);
+      if (files) {
+        try {
+          appendMetrics(files.metrics, m);
+        } catch (e) {
+          throw outputError('metrics file', files.metrics, e);
+        }
+      }
       hooks.onEpoch?.(m);
     },
   });
-  if (ck) trainer.history.push(...ck.meta.history);
+  for (const h of history) trainer.history.push(h);
   hooks.onTrainer?.(trainer);
-  const { stopped, early } = await trainer.fit(model, data, optimizer, rng, state);
-  if ((stopped || early) && savedAt !== state.step) save();
-  if (s.out && trainer.history.length > 0) {
-    writePlot(plotPath(s.out), [{ label: `${config.cell} ${config.hidden.join('x')}`, epochs: trainer.history }]);
+  let stopped: boolean;
+  let early: boolean | undefined;
+  try {
+    ({ stopped, early } = await trainer.fit(model, data, optimizer, rng, state));
+  } catch (e) {
+    if (e instanceof NonFiniteError && files) {
+      const where = saved ? `the checkpoint ${files.out} (${position(saved)}) is from before it` : 'no checkpoint of this run was saved before it';
+      throw new NonFiniteError(`${e.message}; ${where}`);
+    }
+    throw e;
+  }
+  if ((stopped || early) && !savedHere()) save();
+  if (files && trainer.history.length > 0) {
+    try {
+      writePlot(files.plot, [{ label: `${config.cell} ${config.hidden.join('x')}`, epochs: trainer.history }]);
+    } catch (e) {
+      throw outputError('plot', files.plot, e);
+    }
   }
   return { history: trainer.history, model, tokenizer, seconds: (performance.now() - start) / 1000, stopped, early: Boolean(early), state };
 }

@@ -111,9 +111,13 @@ export class Trainer {
   /** No improvement of the validation perplexity over the last opts.earlyStop epochs. */
   shouldStopEarly(): boolean {
     const p = this.opts.earlyStop;
-    if (!p || this.history.length <= p) return false;
-    const best = Math.min(...this.history.map((h) => h.valPpl));
-    const recent = Math.min(...this.history.slice(-p).map((h) => h.valPpl));
+    const h = this.history;
+    if (!p || h.length <= p) return false;
+    // A loop, not Math.min(...h): a spread of a long history overflows the call stack.
+    let best = Infinity;
+    for (const m of h) best = Math.min(best, m.valPpl);
+    let recent = Infinity;
+    for (let i = h.length - p; i < h.length; i++) recent = Math.min(recent, h[i]!.valPpl);
     return recent > best;
   }
 
@@ -140,9 +144,13 @@ export class Trainer {
         }
         state.skipped++;
       } else {
-        const n = batch.T * batch.N;
         state.step++;
         state.gradNormSum += norm;
+      }
+      // The epoch's training loss is over every batch whose loss is finite, skipped
+      // updates included: it measured the weights as they were.
+      if (Number.isFinite(loss)) {
+        const n = batch.T * batch.N;
         state.lossSum += loss * n;
         state.tokens += n;
       }
@@ -158,6 +166,13 @@ export class Trainer {
     const start = performance.now();
     const val = this.validate(model, data);
     const trainLoss = state.lossSum / state.tokens;
+    // A perplexity that overflows a double is divergence, as a non-finite loss is:
+    // the run stops, and no history, metrics file or checkpoint holds a non-number.
+    for (const [what, loss] of [['training', trainLoss], ['validation', val.loss]] as const) {
+      if (Number.isFinite(Math.exp(loss))) continue;
+      const why = Number.isNaN(loss) ? `no ${what} batch had a finite loss` : `the ${what} perplexity overflows (mean loss ${loss.toPrecision(6)})`;
+      throw new NonFiniteError(`training diverged in epoch ${epoch}: ${why}; try a lower --lr or a smaller --clip`);
+    }
     const m: EpochMetrics = {
       epoch,
       trainLoss,
@@ -165,7 +180,7 @@ export class Trainer {
       valLoss: val.loss,
       valPpl: Math.exp(val.loss),
       valAcc: val.accuracy,
-      tokensPerSec: state.tokens / state.seconds,
+      tokensPerSec: state.seconds > 0 ? state.tokens / state.seconds : 0,
       seconds: state.seconds + (performance.now() - start) / 1000,
       skipped: state.skipped,
       lr: optimizer.lr,

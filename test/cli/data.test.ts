@@ -47,23 +47,28 @@ describe('data directory messages', () => {
   });
 
   it('a read-only data directory, existing or to be created', async () => {
+    // A checkpoint path this user may write, so that the run gets as far as the data directory.
+    const writable = path.join(dir, 'writable');
+    mkdirSync(writable);
+    chmodSync(writable, 0o777);
+    const out = ['--out', path.join(writable, 'm.safetensors')];
     const ro = path.join(dir, 'readonly');
     mkdirSync(ro, { mode: 0o555 });
     chmodSync(ro, 0o555);
     const around = (d: string) => `to use a copy of tinyshakespeare.txt (sha1 04486597058d11dcc2c556b1d0433891eb639d2e) from elsewhere, `
       + `put it at ${path.join(d, 'tinyshakespeare.txt')}, or pass --data-dir DIR or set DEEPRNN_DATA_DIR=DIR `
       + 'for a directory DIR that holds it (or set DEEPRNN_MIRROR to a URL that serves it)';
-    const a = await asUnprivileged(['train', ...QUICK, '--corpus', 'tinyshakespeare'], { DEEPRNN_DATA_DIR: ro });
+    const a = await asUnprivileged(['train', ...QUICK, ...out, '--corpus', 'tinyshakespeare'], { DEEPRNN_DATA_DIR: ro });
     expect(a.code).toBe(2);
     expect(a.stderr.trim()).toBe(`deeprnn: error: the data directory ${ro} is not writable: permission denied; ${around(ro)}`);
     const sub = path.join(ro, 'deeprnn');
-    const b = await asUnprivileged(['train', ...QUICK, '--corpus', 'tinyshakespeare'], { XDG_CACHE_HOME: ro });
+    const b = await asUnprivileged(['train', ...QUICK, ...out, '--corpus', 'tinyshakespeare'], { XDG_CACHE_HOME: ro });
     expect(b.code).toBe(2);
     expect(b.stderr.trim()).toBe(`deeprnn: error: cannot create the data directory ${sub}: permission denied; ${around(sub)}`);
     const closed = path.join(dir, 'closed');
     mkdirSync(closed, { mode: 0 });
     chmodSync(closed, 0);
-    const c = await asUnprivileged(['train', ...QUICK], { DEEPRNN_DATA_DIR: path.join(closed, 'data') });
+    const c = await asUnprivileged(['train', ...QUICK, ...out], { DEEPRNN_DATA_DIR: path.join(closed, 'data') });
     expect(c.code).toBe(2);
     expect(c.stderr.trim()).toBe(`deeprnn: error: cannot use the data directory ${path.join(closed, 'data')}: permission denied`);
   });

@@ -1,10 +1,10 @@
 // Bad input and failures while training: each a one-line error and a non-zero
 // exit, with nothing lost.
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadCheckpoint } from '../../src/io/checkpoint.js';
+import { loadCheckpoint, saveCheckpoint } from '../../src/io/checkpoint.js';
 import { cli, QUICK, run } from '../helpers/cli.js';
 import { BIN } from '../helpers/paths.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -31,13 +31,29 @@ describe('divergence', () => {
 
   it('--skip-nonfinite skips and counts such updates', async () => {
     const out = path.join(dir, 'skip.safetensors');
-    const r = (await cli(['train', ...SMALL, '--epochs', '2', '--lr', '1e38', '--clip', '0', '--skip-nonfinite', '--out', out, '--json']));
+    // Each update overflows the weights (clipped gradients times lr 1e40): every one is skipped, the model stays sane.
+    const r = (await cli(['train', ...SMALL, '--epochs', '2', '--lr', '1e40', '--clip', '1', '--skip-nonfinite', '--out', out, '--json']));
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j.skipped_steps).toBeGreaterThan(0);
     const ck = loadCheckpoint(out);
     expect(ck.meta.history.reduce((a, h) => a + h.skipped, 0)).toBe(j.skipped_steps);
     expect(ck.model.params.every(Number.isFinite)).toBe(true);
+    expect(ck.meta.history.every((h) => Number.isFinite(h.trainPpl) && Number.isFinite(h.valPpl))).toBe(true);
+  });
+
+  it('stops a run whose perplexity overflows (diverged, with finite weights) as a non-finite loss does', async () => {
+    for (const extra of [[], ['--skip-nonfinite']]) {
+      const out = path.join(dir, `diverged${extra.length}.safetensors`);
+      const r = await cli(['train', ...SMALL, '--epochs', '2', '--lr', '1e30', '--clip', '0', ...extra, '--out', out]);
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim()).toMatch(
+        /^deeprnn: error: training diverged in epoch 1: the training perplexity overflows \(mean loss [\d.]+e\+\d+\); try a lower --lr or a smaller --clip; no checkpoint of this run was saved before it$/,
+      );
+      // Nothing holds a non-number: no checkpoint and no metrics line were written for the diverged epoch.
+      expect(existsSync(out)).toBe(false);
+      expect(readFileSync(path.join(dir, `diverged${extra.length}.metrics.jsonl`), 'utf8')).toBe('');
+    }
   });
 });
 
@@ -83,5 +99,47 @@ describe('sizes and corpora', () => {
     const r2 = (await cli(['train', '--corpus', latin1, '--out', path.join(dir, 'l.safetensors')]));
     expect(r2.code).toBe(2);
     expect(r2.stderr.trim()).toBe(`deeprnn: error: --corpus "${latin1}" is not valid UTF-8 at byte offset 3`);
+  });
+});
+
+describe('long runs', () => {
+  it('a run of 100,000 epochs (the most --epochs takes) resumes, plots and describes', async () => {
+    // A real one-epoch checkpoint whose history is stretched to 99,999 epochs.
+    const out = path.join(dir, 'long.safetensors');
+    expect((await cli(['train', ...SMALL, '--hidden', '8', '--epochs', '1', '--out', out])).code).toBe(0);
+    const ck = loadCheckpoint(out);
+    const h = ck.meta.history[0]!;
+    const history = Array.from({ length: 99_999 }, (_, i) => ({ ...h, epoch: i + 1, valPpl: h.valPpl + Math.sin(i) }));
+    saveCheckpoint(out, ck.model, { ...ck.meta, history, state: { ...ck.meta.state, epoch: 99_999 } }, undefined, ck.optimizerState);
+    const r = await cli(['train', '--resume', out, '--epochs', '100000', '--early-stop', '3', '--json']);
+    expect(r.stderr).toMatch(/^epoch 100000\/100000 /);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).epochs).toBe(100_000);
+    const svg = path.join(dir, 'long-plot.svg');
+    const p = await cli(['plot', path.join(dir, 'long.metrics.jsonl'), '-o', svg, '--json']);
+    expect(p.code).toBe(0);
+    expect(JSON.parse(p.stdout).runs[0].epochs).toBe(100_000);
+    const i = await cli(['info', out, '--json']);
+    expect(i.code).toBe(0);
+    expect(JSON.parse(i.stdout).history.epochs).toBe(100_000);
+  }, 120_000);
+});
+
+describe('standard output on a full disk', () => {
+  it('one line and exit code 1 for info, predict, eval --json and train', async () => {
+    const model = path.join(dir, 'nan.safetensors');
+    expect(existsSync(model)).toBe(true);
+    const text = path.join(dir, 'short.txt');
+    writeFileSync(text, 'the time traveller was expounding a recondite matter to us\n'.repeat(20));
+    for (const args of [
+      ['info', model],
+      ['predict', 'it has', '--model', model, '--num-preds', '1000'],
+      ['eval', model, '--corpus', text, '--json'],
+      ['train', ...QUICK, '--epochs', '1', '--out', path.join(dir, 'full-stdout.safetensors')],
+    ]) {
+      const r = await run('bash', ['-c', `"${process.execPath}" "${BIN}" ${args.map((a) => `'${a}'`).join(' ')} > /dev/full`]);
+      expect(r.stderr.trim(), args[0]).toBe('deeprnn: error: cannot write to the standard output (ENOSPC: no space left on device, write)');
+      expect(r.code, args[0]).toBe(1);
+    }
   });
 });

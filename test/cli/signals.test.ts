@@ -2,10 +2,11 @@
 // resume, exit 130 / 143; the resumed run ends exactly where an uninterrupted
 // one does. A second SIGINT quits at once without leaving a partial file.
 import { spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../../src/io/checkpoint.js';
+import { Rng } from '../../src/rng.js';
 import { cli } from '../helpers/cli.js';
 import { BIN, DATA_DIR } from '../helpers/paths.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -13,24 +14,48 @@ import { tmpDir } from '../helpers/tmp.js';
 const dir = tmpDir();
 const RUN = ['--cell', 'gru', '--hidden', '24', '--num-train', '2000', '--num-val', '200', '--batch-size', '50', '--num-steps', '20', '--dropout', '0.2'];
 
-/** Starts a training run; sends each signal once stdout shows `after` epoch lines. */
-function interrupted(args: string[], signals: NodeJS.Signals[], after = 1): Promise<{ code: number | null; stdout: string; stderr: string }> {
+interface Interrupted {
+  code: number | null;
+  /** The signal that ended the process, when one did. */
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** Milliseconds from the last signal sent to the process's end. */
+  afterLast: number;
+}
+
+/**
+ * Starts a training run; once stdout shows `after` epoch lines, sends the
+ * signals, `gap` ms apart.
+ */
+function interrupted(args: string[], signals: NodeJS.Signals[], after = 1, gap = 0): Promise<Interrupted> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, 'train', ...args], { env: { ...process.env, DEEPRNN_DATA_DIR: DATA_DIR } });
     let stdout = '';
     let stderr = '';
     let sent = false;
+    let last = 0;
+    const send = async () => {
+      for (const [i, s] of signals.entries()) {
+        if (i > 0 && gap > 0) await new Promise((r) => setTimeout(r, gap));
+        child.kill(s);
+        last = performance.now();
+      }
+    };
     child.stdout.on('data', (d: Buffer) => {
       stdout += d;
       if (!sent && (stdout.match(/^epoch /gm) ?? []).length >= after) {
         sent = true;
-        for (const s of signals) child.kill(s);
+        void send();
       }
     });
     child.stderr.on('data', (d: Buffer) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, afterLast: performance.now() - last }));
   });
 }
+
+/** Ended by Ctrl-C: exit code 130, or killed by SIGINT itself (what a shell reports as 130 too). */
+const byCtrlC = (r: Interrupted) => r.code === 130 || (r.code === null && r.signal === 'SIGINT');
 
 const weights = (file: string) => Buffer.from(loadCheckpoint(file).model.params.buffer);
 
@@ -68,10 +93,22 @@ describe('signals', () => {
     const sub = path.join(dir, 'twice');
     const out = path.join(sub, 'twice.safetensors');
     const r = await interrupted([...RUN, '--epochs', '50', '--out', out], ['SIGINT', 'SIGINT']);
-    expect(r.code).toBe(130);
-    expect(readdirSync(sub).filter((f) => f.includes('.tmp-'))).toEqual([]);
-    // What is there is a complete checkpoint.
-    expect(loadCheckpoint(out).meta.state.epoch).toBeGreaterThanOrEqual(1);
+    expect(byCtrlC(r)).toBe(true);
+    // What is there is a complete checkpoint; a temporary file of the killed write is cleaned by the next run.
+    const epoch = loadCheckpoint(out).meta.state.epoch;
+    expect(epoch).toBeGreaterThanOrEqual(1);
+    expect((await cli(['train', '--resume', out, '--epochs', String(epoch + 1)])).code).toBe(0);
+    expect(readdirSync(sub).filter((f) => f.includes('.tmp-') || f.endsWith('.lock'))).toEqual([]);
+  });
+
+  it('a second Ctrl-C ends the run within 0.5 s, even in the middle of a long batch', async () => {
+    // One batch per epoch, each of about a second or more: the signals arrive while one runs.
+    const LONG = ['--hidden', '256', '--batch-size', '1000', '--num-steps', '64', '--num-train', '1000', '--num-val', '50', '--epochs', '100'];
+    const r = await interrupted([...LONG, '--out', path.join(dir, 'long.safetensors')], ['SIGINT', 'SIGINT'], 1, 100);
+    expect(byCtrlC(r)).toBe(true);
+    expect(r.stderr).toContain('SIGINT: stopping after this batch and saving a checkpoint (press Ctrl-C again to quit at once)');
+    console.log(`second SIGINT to exit: ${r.afterLast.toFixed(0)} ms`);
+    expect(r.afterLast).toBeLessThan(500);
   });
 
   it('refuses run settings next to --resume', async () => {
@@ -81,5 +118,31 @@ describe('signals', () => {
     const m = (await cli(['train', '--resume', path.join(dir, 'missing.safetensors')]));
     expect(m.code).toBe(2);
     expect(m.stderr).toMatch(/checkpoint .*missing.safetensors does not exist/);
+  });
+
+  it('kill -9 at any point of a run that saves every step leaves a checkpoint that resumes exactly', async () => {
+    const args = ['--hidden', '8', '--num-train', '200', '--num-val', '300', '--batch-size', '20', '--num-steps', '16', '--epochs', '2', '--save-every', '1s'];
+    const full = path.join(dir, 'k9-full.safetensors');
+    expect((await cli(['train', ...args, '--out', full])).code).toBe(0);
+    const rng = new Rng(9);
+    let resumed = 0;
+    for (let trial = 0; trial < 3; trial++) {
+      const out = path.join(dir, `k9-${trial}`, 'm.safetensors');
+      const child = spawn(process.execPath, [BIN, 'train', ...args, '--out', out], { env: { ...process.env, DEEPRNN_DATA_DIR: DATA_DIR } });
+      const closed = new Promise((r) => child.on('close', r));
+      // Killed a random time after its first epoch line (or after it ended, when it was quicker).
+      await Promise.race([new Promise<void>((resolve) => child.stdout.once('data', () => resolve())), closed]);
+      await new Promise((r) => setTimeout(r, rng.below(200)));
+      child.kill('SIGKILL');
+      await closed;
+      if (!existsSync(out)) continue; // killed before its first save
+      const st = loadCheckpoint(out).meta.state;
+      const r = await cli(['train', '--resume', out]);
+      expect(r.code, `resume from epoch ${st.epoch}, batch ${st.batch}: ${r.stderr}`).toBe(0);
+      expect(weights(out).equals(weights(full)), `from epoch ${st.epoch}, batch ${st.batch}`).toBe(true);
+      expect(readdirSync(path.dirname(out)).filter((f) => f.includes('.tmp-') || f.endsWith('.lock'))).toEqual([]);
+      resumed++;
+    }
+    expect(resumed).toBeGreaterThan(0);
   });
 });

@@ -63,6 +63,22 @@ describe('deeprnn train', () => {
   });
 });
 
+describe('checkpoints at every position', () => {
+  it('each one a run writes with --save-every 1s loads in info, predict and eval, the one before validation included', async () => {
+    const out = path.join(dir, 'steps', 'm.safetensors');
+    const args = ['--hidden', '8', '--num-train', '200', '--num-val', '100', '--batch-size', '50', '--epochs', '1', '--save-every', '1s', '--keep', '100'];
+    expect((await cli(['train', ...args, '--out', out])).code).toBe(0);
+    const snaps = readdirSync(path.dirname(out)).filter((f) => /^m\.e/.test(f)).sort();
+    expect(snaps).toEqual(['m.e0000-b1.safetensors', 'm.e0000-b2.safetensors', 'm.e0000-b3.safetensors', 'm.e0000-b4.safetensors', 'm.e0001.safetensors']);
+    // After the epoch's last batch, before validation: the only checkpoint after a kill -9 there.
+    const last = path.join(path.dirname(out), 'm.e0000-b4.safetensors');
+    const info = JSON.parse((await cli(['info', last, '--json'])).stdout);
+    expect(info.position).toEqual({ epoch: 0, batch: 4, steps: 4 });
+    expect((await cli(['predict', 'it', '--model', last])).code).toBe(0);
+    expect((await cli(['eval', last, '--corpus', 'timemachine'])).code).toBe(0);
+  });
+});
+
 describe('deeprnn predict', () => {
   it("prints the prefix and 20 greedily predicted characters", async () => {
     const model = path.join(dir, 'plain.safetensors');
@@ -75,6 +91,14 @@ describe('deeprnn predict', () => {
     const j = JSON.parse((await cli(['predict', 'It Has', '--model', model, '--json', '--num-preds', '5'])).stdout);
     expect(j.prefix).toBe('It Has');
     expect(j.text).toBe(text.slice(0, 11));
+  });
+
+  it('streams any number of tokens in constant memory (400,000 sampled tokens in a 12 MB heap)', async () => {
+    const model = path.join(dir, 'plain.safetensors');
+    const r = await run('bash', ['-c', `"${process.execPath}" --max-old-space-size=12 "${BIN}" predict "it has" --model "${model}" --num-preds 400000 --temperature 1 | wc -c`]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(Number(r.stdout.trim())).toBeGreaterThanOrEqual(6 + 400_000 + 1);
   });
 
   it('reads the default checkpoint path that train writes', async () => {

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Tokenizer } from '../../src/data/tokenizer.js';
 import { FORMAT_VERSION, loadCheckpoint, saveCheckpoint, type CheckpointMeta } from '../../src/io/checkpoint.js';
-import { decodeSafetensors, encodeSafetensors, writeFileAtomic, type Tensor } from '../../src/io/safetensors.js';
+import { writeFileAtomic } from '../../src/io/files.js';
+import { decodeSafetensors, encodeSafetensors, type Tensor } from '../../src/io/safetensors.js';
 import type { ModelConfig } from '../../src/nn/config.js';
 import { RNNLM } from '../../src/nn/rnnlm.js';
 import { RNNLMScratch } from '../../src/nn/scratch.js';
@@ -59,7 +60,8 @@ describe('safetensors', () => {
 
   it.each([
     ['short', Buffer.from([1, 2, 3]), 'it has 3 bytes, fewer than the 8-byte header length'],
-    ['huge header', Buffer.from([255, 255, 255, 255, 255, 255, 255, 127, 0]), 'exceeds the file'],
+    ['huge header', Buffer.from([255, 255, 255, 255, 255, 255, 255, 127, 0]), 'the header length 9223372036854775807 exceeds the format\'s limit of 100000000 bytes'],
+    ['header past the end', Buffer.concat([Buffer.from([100, 0, 0, 0, 0, 0, 0, 0]), Buffer.from('{}')]), 'the header length 100 exceeds the file\'s 2 remaining bytes'],
     ['not json', Buffer.concat([Buffer.from([2, 0, 0, 0, 0, 0, 0, 0]), Buffer.from('{x')]), 'the header is not JSON'],
   ])('refuses a %s file', (_name, buf, msg) => {
     expect(() => decodeSafetensors(buf as Buffer, 'f.safetensors')).toThrow(msg as string);
@@ -160,7 +162,9 @@ describe('checkpoints', () => {
     expect(load('m3', { ...base, training: { ...base.training, epochs: 1.5 } })).toThrow('training.epochs is 1.5, not a valid number');
     expect(load('m4', { ...base, state: { ...base.state, rng: [0, 0, 0, 0] } })).toThrow('state.rng must be four 32-bit unsigned integers, not all zero');
     expect(load('m5', { ...base, state: { ...base.state, rngEpoch: [1, 2, 3] } })).toThrow('state.rngEpoch must be four 32-bit unsigned integers');
-    expect(load('m6', { ...base, state: { ...base.state, batch: 2 } })).toThrow('state.batch 2 is past the end of an epoch of 2 batches');
+    // Batch 2 of 2: saved after the last batch, before validation; batch 3 is past the end.
+    expect(load('m6', { ...base, state: { ...base.state, batch: 2 } })).not.toThrow();
+    expect(load('m6b', { ...base, state: { ...base.state, batch: 3 } })).toThrow('state.batch 3 is past the end of an epoch of 2 batches');
     expect(load('m7', { ...base, state: { ...base.state, epoch: 1 } })).toThrow('history has 0 epochs but state.epoch is 1');
     expect(load('m8', { ...base, history: [{ epoch: 1 }], state: { ...base.state, epoch: 1 } })).toThrow('history[0].trainLoss is missing, not a valid number');
     expect(load('m13', { ...base, history: [{ epoch: 1, trainLoss: 'x' }], state: { ...base.state, epoch: 1 } })).toThrow('history[0].trainLoss is "x", not a valid number');
@@ -176,5 +180,7 @@ describe('checkpoints', () => {
     expect(load('m19', { ...base, history: [3], state: { ...base.state, epoch: 1 } })).toThrow('history[0] is not an object');
     expect(load('m20', { ...base, optimizer: { kind: 'adam', lr: 1, steps: 0, betas: [0.9, 1.5] } })).toThrow('optimizer.betas must be two numbers in [0, 1)');
     expect(load('m21', { ...base, schedule: { kind: 'linear' } })).toThrow('schedule must be an object with a "kind" of constant, step, exp, cosine');
+    const schedule = { kind: 'exp', lr: 0.1, warmup: 0, decay: 0.9, decayAfter: 1, minLr: 5 };
+    expect(load('m22', { ...base, schedule })).toThrow('schedule.minLr 5 is above schedule.lr 0.1');
   });
 });

@@ -1,11 +1,11 @@
 // A run stopped between batches and resumed from its checkpoint ends with
 // bitwise the same weights and the same per-epoch losses as one that was not.
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../../src/io/checkpoint.js';
 import { resumeSettings, runTraining, type RunSettings } from '../../src/train/run.js';
-import { DATA_DIR } from '../helpers/paths.js';
+import { DATA_DIR, TIMEMACHINE } from '../helpers/paths.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const dir = tmpDir();
@@ -64,6 +64,26 @@ describe('resume', () => {
     expect(best.history[best.history.length - 1]!.valPpl).toBe(Math.min(...last.history.map((h) => h.valPpl)));
   });
 
+  it('--keep holds across a stop and a resume: the K latest numbered checkpoints, no more', async () => {
+    const sub = path.join(dir, 'keep');
+    const out = path.join(sub, 'k.safetensors');
+    const s = settings(out, { saveEvery: { steps: 2 }, keep: 2 });
+    await runTraining(s, {
+      onTrainer: (t) => {
+        const orig = t.opts.onBatch;
+        t.opts.onBatch = (done, total, loss, tokens) => {
+          orig?.(done, total, loss, tokens);
+          if (t.history.length === 1 && done === 5) t.stop();
+        };
+      },
+    });
+    const snaps = () => readdirSync(sub).filter((f) => /^k\.e\d{4}/.test(f)).sort();
+    expect(snaps()).toEqual(['k.e0001-b3.safetensors', 'k.e0001-b5.safetensors']);
+    await runTraining(resumeSettings(out, { dataDir: DATA_DIR, saveEvery: { steps: 2 }, keep: 2 }), {}, out);
+    // 7 batches an epoch, 3 epochs: the last saves are after step 20 (epoch 3, batch 6) and at the end.
+    expect(snaps()).toEqual(['k.e0002-b6.safetensors', 'k.e0003.safetensors']);
+  });
+
   it('refuses a corpus that is not the one the checkpoint trained on', async () => {
     const out = path.join(dir, 'corpus.safetensors');
     await runTraining(settings(out, { epochs: 1 }));
@@ -73,4 +93,36 @@ describe('resume', () => {
       /^--resume: corpus ".*other.txt" is not the text the checkpoint trained on \(sha1 [0-9a-f]{40}, expected [0-9a-f]{40}\)$/,
     );
   });
+
+  // A checkpoint saved after an epoch's last batch is the one on disk while that
+  // epoch validates (and the only one after a kill -9 there): every position a
+  // run saves at must load and continue exactly.
+  it.each([
+    ['random windows', { numTrain: 100 }],
+    ['sequential batches', { batching: 'sequential', batchSize: 4 }],
+    ['a validation fraction', { valFrac: 0.5, batchSize: 300, corpus: ['small'] }],
+  ] as [string, Partial<RunSettings>][])('resumes exactly from a save at every batch position (%s)', async (what, over) => {
+    const sub = path.join(dir, what.replace(/ /g, '-'));
+    mkdirSync(sub);
+    if (over.corpus) {
+      const small = path.join(sub, 'small.txt');
+      writeFileSync(small, readFileSync(TIMEMACHINE, 'utf8').slice(0, 2000));
+      over = { ...over, corpus: [small] };
+    }
+    const run = (out: string) => settings(out, { cell: 'gru', hidden: [6], dropout: 0.2, epochs: 2, ...over });
+    const full = await runTraining({ ...run(path.join(sub, 'full.safetensors')), saveEvery: { steps: 1 }, keep: 1000 });
+    const snaps = readdirSync(sub).filter((f) => /^full\.e\d{4}/.test(f)).sort();
+    const perEpoch = full.state.step / 2;
+    // b1 .. b(last) and the epoch's end, for both epochs.
+    expect(snaps).toHaveLength(2 * (perEpoch + 1));
+    expect(snaps).toContain(`full.e0000-b${perEpoch}.safetensors`);
+    for (const snap of snaps) {
+      const copy = path.join(sub, `from-${snap}`);
+      copyFileSync(path.join(sub, snap), copy);
+      const st = loadCheckpoint(copy).meta.state;
+      const resumed = await runTraining(resumeSettings(copy, { dataDir: DATA_DIR }), {}, copy);
+      expect(losses(resumed.history), `${snap} at epoch ${st.epoch}, batch ${st.batch}`).toEqual(losses(full.history));
+      expect(Buffer.from(resumed.model.params.buffer).equals(Buffer.from(full.model.params.buffer)), snap).toBe(true);
+    }
+  }, 60_000);
 });

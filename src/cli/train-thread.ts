@@ -1,0 +1,69 @@
+// `deeprnn train` runs its training on a worker thread (train-worker.ts) so
+// that this thread is never blocked: the first SIGINT or SIGTERM asks the run
+// to stop after the current batch (it saves a checkpoint), and from then on
+// SIGINT has its default action again, so a second Ctrl-C ends the process at
+// once, even in the middle of a long batch or while a large corpus is read.
+// Every write goes to a temporary file renamed into place, so no partial file
+// is left.
+import { Worker } from 'node:worker_threads';
+import { InputError } from '../errors.js';
+import type { RunSettings } from '../train/run.js';
+import type { TrainJob, TrainMessage } from './train-worker.js';
+import type { Progress } from './progress.js';
+
+export type ThreadResult = Extract<TrainMessage, { type: 'done' }>;
+
+export function trainInThread(settings: RunSettings, resume: string | undefined, progress: Progress): Promise<{ result: ThreadResult; signal: NodeJS.Signals | null }> {
+  return new Promise((resolve, reject) => {
+    const job: TrainJob = { settings, resume };
+    const worker = new Worker(new URL('./train-worker.js', import.meta.url), { workerData: job });
+    let signal: NodeJS.Signals | null = null;
+    let settled = false;
+    const onSignal = (sig: NodeJS.Signals) => {
+      if (signal) return; // a second SIGTERM: the run is stopping already
+      signal = sig;
+      process.off('SIGINT', onSignal);
+      progress.stop();
+      process.stderr.write(`\n${sig}: stopping after this batch and saving a checkpoint (press Ctrl-C again to quit at once)\n`);
+      worker.postMessage({ type: 'stop' });
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const settle = (f: () => void) => {
+      if (settled) return;
+      settled = true;
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      progress.stop();
+      f();
+    };
+    worker.on('message', (m: TrainMessage) => {
+      switch (m.type) {
+        case 'log':
+          progress.log(m.msg);
+          break;
+        case 'batch':
+          progress.batch(m.epoch, m.done, m.total, m.loss, m.tokens);
+          break;
+        case 'epoch':
+          progress.epoch(m.m);
+          break;
+        case 'load':
+          progress.loading(m.done, m.total);
+          break;
+        case 'done':
+          settle(() => resolve({ result: m, signal }));
+          break;
+        case 'error':
+          settle(() => {
+            const e = m.input ? new InputError(m.message) : new Error(m.message);
+            if (m.stack) e.stack = m.stack;
+            reject(e);
+          });
+          break;
+      }
+    });
+    worker.on('error', (e) => settle(() => reject(e)));
+    worker.on('exit', (code) => settle(() => reject(new Error(`the training thread ended without a result (exit code ${code})`))));
+  });
+}

@@ -1,0 +1,55 @@
+// The training run of `deeprnn train`, on a worker thread: the main thread
+// stays free to answer signals at once while a batch (one long native call) or
+// the corpus reading blocks this one. Progress goes to the main thread as
+// messages; a "stop" message stops the run after the current batch.
+import { parentPort, workerData } from 'node:worker_threads';
+import { InputError } from '../errors.js';
+import { runTraining, type RunSettings } from '../train/run.js';
+import type { EpochMetrics, Trainer, TrainState } from '../train/trainer.js';
+
+export interface TrainJob {
+  settings: RunSettings;
+  resume?: string;
+}
+
+/** What the worker tells the main thread. */
+export type TrainMessage =
+  | { type: 'log'; msg: string }
+  | { type: 'batch'; epoch: number; done: number; total: number; loss: number; tokens: number }
+  | { type: 'epoch'; m: EpochMetrics }
+  | { type: 'load'; done: number; total: number }
+  | { type: 'done'; history: EpochMetrics[]; seconds: number; stopped: boolean; early: boolean; state: TrainState }
+  | { type: 'error'; input: boolean; message: string; stack?: string };
+
+const port = parentPort!;
+const post = (m: TrainMessage) => port.postMessage(m);
+const job = workerData as TrainJob;
+
+let trainer: Trainer | null = null;
+let stopRequested = false;
+port.on('message', (m: { type: string }) => {
+  if (m.type !== 'stop') return;
+  stopRequested = true;
+  trainer?.stop();
+});
+
+try {
+  const r = await runTraining(job.settings, {
+    log: (msg) => post({ type: 'log', msg }),
+    onBatch: (epoch, done, total, loss, tokens) => post({ type: 'batch', epoch, done, total, loss, tokens }),
+    onEpoch: (m) => post({ type: 'epoch', m }),
+    onLoad: (done, total) => post({ type: 'load', done, total }),
+    onTrainer: (t) => {
+      trainer = t;
+      if (stopRequested) t.stop();
+    },
+  }, job.resume);
+  post({ type: 'done', history: r.history, seconds: r.seconds, stopped: r.stopped, early: r.early, state: r.state });
+} catch (e) {
+  const code = (e as NodeJS.ErrnoException).code;
+  const input = e instanceof InputError || code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'ENOTDIR';
+  post({ type: 'error', input, message: (e as Error).message ?? String(e), stack: (e as Error).stack });
+} finally {
+  // Let the thread end once its messages are out (closing the port could drop them).
+  port.unref();
+}

@@ -1,0 +1,233 @@
+// Files the commands read and write. A file is known by its device and inode
+// (so a symlink or a hard link to an input is that input); outputs are checked
+// for writability before any work, written atomically through symlinks, and
+// the temporary files of processes that died mid-write are cleaned up.
+import {
+  accessSync, closeSync, constants, fstatSync, fsyncSync, lstatSync, openSync, readdirSync, readlinkSync, realpathSync, renameSync,
+  rmSync, statSync, writeSync,
+} from 'node:fs';
+import path from 'node:path';
+import { InputError } from '../errors.js';
+
+/** A file a command reads or writes, and how the user named it (`--out`, `--corpus`, ...). */
+export interface FileRole {
+  label: string;
+  path: string;
+}
+
+/**
+ * Where `file` leads: symlinks followed (dangling ones too), `..` resolved
+ * against real directories. A path that does not exist yet maps to the real
+ * path of its nearest existing ancestor joined with the rest, so two names of
+ * one future file compare equal.
+ */
+export function realTarget(file: string): string {
+  let p = path.resolve(file);
+  for (let hops = 0; hops < 40; hops++) {
+    try {
+      return realpathSync(p);
+    } catch {
+      // Missing, or a dangling link: follow the link by hand, else resolve the parent.
+    }
+    let link: string | null = null;
+    try {
+      if (lstatSync(p).isSymbolicLink()) link = readlinkSync(p);
+    } catch {
+      // not there at all
+    }
+    if (link === null) {
+      const parent = path.dirname(p);
+      return parent === p ? p : path.join(realTarget(parent), path.basename(p));
+    }
+    p = path.resolve(path.dirname(p), link);
+  }
+  return p;
+}
+
+function identity(file: string): { dev: number; ino: number } | null {
+  try {
+    const st = statSync(file);
+    return { dev: st.dev, ino: st.ino };
+  } catch {
+    return null;
+  }
+}
+
+/** Whether two paths name the same file: the same device and inode, or (for files not there yet) the same real path. */
+export function sameFile(a: string, b: string): boolean {
+  const ia = identity(a);
+  const ib = identity(b);
+  if (ia && ib) return ia.dev === ib.dev && ia.ino === ib.ino;
+  return realTarget(a) === realTarget(b);
+}
+
+/**
+ * Refuses, before any work, a command whose outputs include one of its inputs
+ * (by device and inode: through symlinks and hard links), or whose standard
+ * output is a file it reads. `allow(read, write)` admits a pair on purpose
+ * (a resumed checkpoint that the run updates).
+ */
+export function refuseOverwrite(reads: FileRole[], writes: FileRole[], allow: (r: FileRole, w: FileRole) => boolean = () => false): void {
+  for (const w of writes) {
+    for (const r of reads) {
+      if (sameFile(w.path, r.path) && !allow(r, w)) {
+        const how = path.resolve(w.path) === path.resolve(r.path) ? '' : ' (the same file)';
+        throw new InputError(`${w.label} ${w.path} would overwrite ${r.label} ${r.path}${how}, which this command reads; choose another path`);
+      }
+    }
+  }
+  let out: { dev: number; ino: number } | null = null;
+  try {
+    const st = fstatSync(1);
+    if (st.isFile()) out = { dev: st.dev, ino: st.ino };
+  } catch {
+    // no standard output
+  }
+  if (!out) return;
+  for (const r of reads) {
+    const id = identity(r.path);
+    if (id && id.dev === out.dev && id.ino === out.ino) {
+      throw new InputError(`the standard output is ${r.label} ${r.path}, which this command reads; redirect the output elsewhere`);
+    }
+  }
+}
+
+/**
+ * Refuses an output path that cannot be written, before any work: one that
+ * ends with "/", exists and is not a regular file, lies under a file, or whose
+ * directory (or nearest existing ancestor, where it will be created) is not
+ * writable. `what` names it in the message ("checkpoint path", "--write-baseline").
+ */
+export function checkWritable(file: string, what: string): void {
+  if (/[/\\]$/.test(file)) throw new InputError(`${what} ${file} ends with "/": expected a file name, not a directory`);
+  const target = realTarget(file);
+  let st: ReturnType<typeof statSync> | null = null;
+  try {
+    st = statSync(target);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') st = null;
+  }
+  if (st && !st.isFile()) throw new InputError(`${what} ${file} exists and is not a regular file`);
+  let dir = path.dirname(target);
+  for (;;) {
+    let d: ReturnType<typeof statSync> | null = null;
+    try {
+      d = statSync(dir);
+    } catch {
+      // not there yet: it will be created inside its parent
+    }
+    if (d) {
+      if (!d.isDirectory()) throw new InputError(`${what} ${file} cannot be written: ${dir} is not a directory`);
+      break;
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  try {
+    accessSync(dir, constants.W_OK | constants.X_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'EACCES';
+    throw new InputError(`${what} ${file} cannot be written: the directory ${dir} is not writable (${code})`);
+  }
+}
+
+/** The temporary file a write of `target` goes through (in its directory, so the rename stays on one filesystem). */
+function tmpName(target: string, pid = process.pid): string {
+  return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${pid}`);
+}
+
+/**
+ * Writes `data` to `file` atomically: a temporary file in the same directory,
+ * fsync, rename, fsync of the directory. A symlink is written through: its
+ * target is replaced, the link stays.
+ */
+export function writeFileAtomic(file: string, data: Buffer | string): void {
+  const target = isSymlink(file) ? realTarget(file) : path.resolve(file);
+  let existing: ReturnType<typeof statSync> | null = null;
+  try {
+    existing = statSync(target);
+  } catch {
+    // a new file
+  }
+  // Never replace a device or a directory (a symlink to /dev/null stays one).
+  if (existing && !existing.isFile()) throw new Error(`${file} is not a regular file`);
+  const dir = path.dirname(target);
+  const tmp = tmpName(target);
+  try {
+    const fd = openSync(tmp, 'w', 0o644);
+    try {
+      const buf = typeof data === 'string' ? Buffer.from(data) : data;
+      let off = 0;
+      while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, target);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+  try {
+    const dfd = openSync(dir, 'r');
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+  } catch {
+    // Some filesystems cannot fsync a directory; the rename itself is done.
+  }
+}
+
+function isSymlink(file: string): boolean {
+  try {
+    return lstatSync(file).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+/** Whether a process with this id exists (one we may not signal counts). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the temporary files that writes of `targets` (or of any file whose
+ * name `owns` accepts, in the same directory) left behind in processes that no
+ * longer exist (killed mid-write). Returns the paths removed.
+ */
+export function removeStaleTemps(targets: string[], owns: (name: string) => boolean = () => false): string[] {
+  const removed: string[] = [];
+  const byDir = new Map<string, Set<string>>();
+  for (const t of targets) {
+    const real = isSymlink(t) ? realTarget(t) : path.resolve(t);
+    const set = byDir.get(path.dirname(real)) ?? new Set<string>();
+    set.add(path.basename(real));
+    byDir.set(path.dirname(real), set);
+  }
+  for (const [dir, names] of byDir) {
+    let entries: string[];
+    try {
+      entries = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const e of entries) {
+      const m = /^\.(.+)\.tmp-(\d+)$/.exec(e);
+      if (!m || !(names.has(m[1]!) || owns(m[1]!))) continue;
+      const pid = Number(m[2]);
+      if (pid === process.pid || processAlive(pid)) continue;
+      rmSync(path.join(dir, e), { force: true });
+      removed.push(path.join(dir, e));
+    }
+  }
+  return removed;
+}

@@ -1,0 +1,117 @@
+// An exclusive lock on an output: a file beside it naming the process that
+// holds it. A second process finds it and refuses; a lock whose process is
+// gone (killed, crashed) is stale and taken over, so a kill never leaves an
+// output locked.
+import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { InputError } from '../errors.js';
+import { processAlive } from './files.js';
+
+interface Holder {
+  pid: number;
+  /** The process's start time in clock ticks since boot (Linux), so that a reused pid is not taken for the holder. */
+  start: string | null;
+}
+
+function startTime(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 22, counted after the command name in parentheses (which may hold spaces).
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function readHolder(file: string): Holder | null {
+  try {
+    const h = JSON.parse(readFileSync(file, 'utf8')) as Partial<Holder>;
+    return Number.isSafeInteger(h.pid) ? { pid: h.pid!, start: typeof h.start === 'string' ? h.start : null } : null;
+  } catch {
+    return null;
+  }
+}
+
+function alive(h: Holder): boolean {
+  if (!processAlive(h.pid)) return false;
+  const now = startTime(h.pid);
+  return h.start === null || now === null || now === h.start;
+}
+
+export class FileLock {
+  private released = false;
+
+  constructor(
+    readonly file: string,
+    /** Directories created to hold the lock, outermost first: removed again if left empty. */
+    private readonly createdDirs: string[],
+  ) {}
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    rmSync(this.file, { force: true });
+    for (const d of [...this.createdDirs].reverse()) {
+      try {
+        rmdirSync(d);
+      } catch {
+        break; // not empty: something was written there
+      }
+    }
+  }
+}
+
+/** The directories mkdir -p would create for `dir`, outermost first. */
+function missingDirs(dir: string): string[] {
+  const out: string[] = [];
+  for (let d = path.resolve(dir); !existsSync(d) && path.dirname(d) !== d; d = path.dirname(d)) out.unshift(d);
+  return out;
+}
+
+/**
+ * Takes the lock file `file` for this process, creating its directory when
+ * needed; `what` names the locked output in the refusal ("--out m.safetensors").
+ */
+export function acquireLock(file: string, what: string): FileLock {
+  const created = missingDirs(path.dirname(file));
+  mkdirSync(path.dirname(file), { recursive: true });
+  const me: Holder = { pid: process.pid, start: startTime(process.pid) };
+  const mine = `${file}.${process.pid}`;
+  writeFileSync(mine, JSON.stringify(me));
+  try {
+    for (let attempt = 0; attempt < 8; attempt++) {
+      try {
+        linkSync(mine, file); // atomic: fails when the lock exists
+        return new FileLock(file, created);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      const holder = readHolder(file);
+      if (holder && alive(holder)) {
+        const who = holder.pid === process.pid ? 'this process' : `another deeprnn process (pid ${holder.pid})`;
+        throw new InputError(`${what} is in use by ${who}: wait for it to finish or choose another path (lock file ${file})`);
+      }
+      // Stale (its process is gone) or unreadable: move it out of the way, atomically, and try again.
+      const aside = `${file}.stale-${process.pid}`;
+      try {
+        renameSync(file, aside);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        continue; // someone else moved it first
+      }
+      const moved = readHolder(aside);
+      if (moved && alive(moved)) {
+        // A live process took the lock between our read and the rename: give it back.
+        try {
+          linkSync(aside, file);
+        } catch {
+          // it has been retaken meanwhile
+        }
+      }
+      rmSync(aside, { force: true });
+    }
+    throw new InputError(`${what}: could not take the lock file ${file}; another process keeps changing it`);
+  } finally {
+    rmSync(mine, { force: true });
+  }
+}

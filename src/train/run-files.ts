@@ -1,0 +1,117 @@
+// The files a training run reads (its corpus, the checkpoint it resumes) and
+// writes beside its checkpoint NAME.EXT: NAME.best.EXT, numbered snapshots
+// NAME.eEPOCH[-bBATCH].EXT, NAME.metrics.jsonl, NAME.svg and the lock
+// NAME.EXT.lock. A fresh run over an --out that an earlier run used keeps that
+// run's metrics, best checkpoint, plot and snapshots aside as *.bak, so that
+// nothing of two runs mixes.
+import { existsSync, readdirSync, renameSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { corpusRegistry } from '../data/corpus.js';
+import { realTarget, removeStaleTemps, sameFile, type FileRole } from '../io/files.js';
+import type { TrainState } from './trainer.js';
+
+/** The files a --corpus list reads (a registry corpus: the shipped copy, else its place in the data directory, present or not). */
+export function corpusFiles(specs: readonly string[], dataDir: string): string[] {
+  const out: string[] = [];
+  for (const spec of specs) {
+    const entry = corpusRegistry().get(spec);
+    if (entry) {
+      out.push(entry.shippedPath && existsSync(entry.shippedPath) ? entry.shippedPath : path.join(dataDir, entry.file));
+      continue;
+    }
+    let st: ReturnType<typeof statSync>;
+    try {
+      st = statSync(spec);
+    } catch {
+      continue; // reading it will fail with its own message
+    }
+    if (!st.isDirectory()) {
+      out.push(spec);
+      continue;
+    }
+    for (const f of readdirSync(spec).filter((n) => n.endsWith('.txt')).sort()) out.push(path.join(spec, f));
+  }
+  return out;
+}
+
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+export class RunFiles {
+  readonly best: string;
+  readonly metrics: string;
+  readonly plot: string;
+  /** The lock sits beside what --out leads to, so that two names of one file share it. */
+  readonly lock: string;
+  private readonly stem: string;
+  private readonly ext: string;
+  private readonly snapshotPattern: RegExp;
+
+  constructor(readonly out: string) {
+    this.ext = path.extname(out) || '.safetensors';
+    this.stem = out.slice(0, out.length - path.extname(out).length);
+    this.best = `${this.stem}.best${this.ext}`;
+    this.metrics = `${this.stem}.metrics.jsonl`;
+    this.plot = `${this.stem}.svg`;
+    this.lock = `${realTarget(out)}.lock`;
+    this.snapshotPattern = new RegExp(`^${escape(path.basename(this.stem))}\\.e(\\d{4,})(?:-b(\\d+))?${escape(this.ext)}$`);
+  }
+
+  /** A numbered snapshot's name: NAME.e0003.EXT after epoch 3, NAME.e0003-b5.EXT five batches into epoch 4. */
+  snapshot(s: Pick<TrainState, 'epoch' | 'batch'>): string {
+    return `${this.stem}.e${String(s.epoch).padStart(4, '0')}${s.batch ? `-b${s.batch}` : ''}${this.ext}`;
+  }
+
+  /** The position a snapshot's file name stands for, or null when it is not one of this --out's snapshots. */
+  snapshotPosition(file: string): { epoch: number; batch: number } | null {
+    if (path.resolve(path.dirname(file)) !== path.resolve(path.dirname(this.out))) return null;
+    const m = this.snapshotPattern.exec(path.basename(file));
+    return m ? { epoch: Number(m[1]), batch: Number(m[2] ?? 0) } : null;
+  }
+
+  /** The snapshots on disk, oldest position first. */
+  snapshots(): string[] {
+    const dir = path.dirname(this.out);
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return [];
+    }
+    const found = names.map((n) => path.join(dir, n)).map((f) => ({ f, p: this.snapshotPosition(f) }))
+      .filter((x): x is { f: string; p: { epoch: number; batch: number } } => x.p !== null);
+    found.sort((a, b) => a.p.epoch - b.p.epoch || a.p.batch - b.p.batch);
+    return found.map((x) => x.f);
+  }
+
+  /** What the run writes, for the check against what it reads (snapshots are matched by name instead). */
+  writes(): FileRole[] {
+    const roles: FileRole[] = [
+      { label: '--out', path: this.out },
+      { label: 'the best checkpoint', path: this.best },
+      { label: 'the metrics file', path: this.metrics },
+      { label: 'the plot', path: this.plot },
+      { label: 'the lock file', path: this.lock },
+    ];
+    return [...roles, ...roles.slice(1, 4).map((r) => ({ label: `${r.label}'s backup`, path: `${r.path}.bak` }))];
+  }
+
+  /**
+   * Moves an earlier run's metrics, best checkpoint, plot and snapshots aside
+   * (NAME.* to NAME.*.bak, replacing older backups), except `keep` (the
+   * checkpoint being resumed). Returns the files moved.
+   */
+  setAside(keep?: string): string[] {
+    const moved: string[] = [];
+    for (const f of [this.metrics, this.best, this.plot, ...this.snapshots()]) {
+      if (!existsSync(f) || (keep && sameFile(f, keep))) continue;
+      renameSync(f, `${f}.bak`);
+      moved.push(f);
+    }
+    return moved;
+  }
+
+  /** Removes the temporary files of this run's outputs that killed processes left. */
+  removeStaleTemps(): string[] {
+    return removeStaleTemps([this.out, this.best, this.metrics, this.plot], (name) => this.snapshotPattern.test(name));
+  }
+}

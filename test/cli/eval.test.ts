@@ -1,0 +1,78 @@
+// eval's report: the unknown-token rate (with a warning and the --max-unk
+// gate), a table whose columns never run together, and a baseline that only
+// ever holds numbers.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadCheckpoint, saveCheckpoint } from '../../src/io/checkpoint.js';
+import { cli } from '../helpers/cli.js';
+import { TIMEMACHINE } from '../helpers/paths.js';
+import { tmpDir } from '../helpers/tmp.js';
+
+const dir = tmpDir();
+const model = path.join(dir, 'words.safetensors');
+const english = path.join(dir, 'english.txt');
+const french = path.join(dir, 'a-rather-long-directory-name', 'french-text-with-a-long-name.txt');
+
+beforeAll(async () => {
+  writeFileSync(english, readFileSync(TIMEMACHINE, 'utf8').slice(0, 40_000));
+  (await import('node:fs')).mkdirSync(path.dirname(french));
+  writeFileSync(french, "Il était une fois un voyageur du temps qui revenait d'un monde lointain et parlait de choses étranges.\n".repeat(40));
+  const r = await cli(['train', '--corpus', english, '--tokenizer', 'word', '--hidden', '8', '--num-train', '200', '--num-val', '100',
+    '--batch-size', '50', '--num-steps', '8', '--epochs', '1', '--out', model]);
+  expect(r.code).toBe(0);
+});
+
+describe('eval', () => {
+  it('reports the unknown-token rate, warns above 5% and fails --max-unk', async () => {
+    const j = JSON.parse((await cli(['eval', model, '--corpus', english, french, '--json'])).stdout);
+    expect(j.results[english].unknownRate).toBe(0);
+    const rate = j.results[french].unknownRate;
+    expect(rate).toBeGreaterThan(0.3);
+    const r = await cli(['eval', model, '--corpus', french, '--max-unk', '0.1']);
+    expect(r.code).toBe(1);
+    const pct = `${(100 * rate).toFixed(1)}%`;
+    expect(r.stderr.trim().split('\n')).toEqual([
+      `deeprnn: warning: ${pct} of the tokens of ${french} are outside the checkpoint's vocabulary (read as <unk>); `
+        + 'its perplexity is not comparable to that of a text the model knows (--max-unk F fails on this)',
+      `deeprnn: regression: ${pct} of the tokens of ${french} are unknown, more than --max-unk 0.1`,
+    ]);
+    expect(r.stdout.split('\n')[1]).toMatch(new RegExp(`${pct}$`));
+    const ok = await cli(['eval', model, '--corpus', english, '--max-unk', '0']);
+    expect(ok.code).toBe(0);
+    expect(ok.stderr).toBe('');
+    const bad = await cli(['eval', model, '--corpus', english, '--max-unk', '2']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim()).toBe('deeprnn: error: --max-unk must be a fraction in [0, 1], got "2"');
+  });
+
+  it('aligns its table, however long a corpus name or large a figure, and keeps non-numbers out of a baseline', async () => {
+    // A model whose output layer is blown up: finite weights that put all the mass on <unk>,
+    // a token these texts do not hold: a loss of 1e30 nats, a perplexity past any double.
+    const ck = loadCheckpoint(model);
+    const huge = path.join(dir, 'huge.safetensors');
+    const param = (name: string) => ck.model.parameters().find((p) => p.name === name)!.data;
+    param('linear.weight').fill(0);
+    param('linear.bias').fill(0)[ck.tokenizer.vocab.unk] = 1e30;
+    saveCheckpoint(huge, ck.model, ck.meta);
+    const base = path.join(dir, 'base.json');
+    const r = await cli(['eval', huge, '--corpus', english, french, '--write-baseline', base]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toMatch(new RegExp(`^(deeprnn: warning: .*\\n)?deeprnn: error: not writing --write-baseline ${base}: `
+      + `the perplexity on ${english} is not finite \\(the model has diverged\\)$`));
+    expect(existsSync(base)).toBe(false);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(3);
+    // Every cell is separated by at least two spaces and starts where its header does.
+    const starts = (line: string) => [...line.matchAll(/(?:^|\s{2,})(\S+(?: \S+)*)/g)].map((m) => m.index! + m[0].length - m[1]!.length);
+    const header = starts(lines[0]!);
+    expect(lines[0]!.split(/\s{2,}/)).toEqual(['corpus', 'tokens', 'perplexity', 'bits/token', 'accuracy', 'unknown']);
+    for (const line of lines.slice(1)) {
+      const cells = line.split(/\s{2,}/);
+      expect(cells, line).toHaveLength(6);
+      expect(starts(line), line).toEqual(header);
+      expect(cells[2]).toBe('inf');
+      expect(cells[3]).toMatch(/^\d\.\d{3}e\+\d+$/);
+    }
+  });
+});

@@ -1,0 +1,248 @@
+// What the commands write: never over a file they read (through symlinks and
+// hard links too), only where they can (checked before training), atomically,
+// through a symlinked --out, with one lock per --out, an earlier run's files
+// kept aside, stale temporary files cleaned, and a clear line when a write
+// fails for lack of space.
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  chmodSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync,
+} from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadCheckpoint } from '../../src/io/checkpoint.js';
+import { cli, run } from '../helpers/cli.js';
+import { BIN, DATA_DIR, TIMEMACHINE } from '../helpers/paths.js';
+import { CAN_MOUNT, cliAsUser, inTmpfs } from '../helpers/sandbox.js';
+import { tmpDir } from '../helpers/tmp.js';
+
+const dir = tmpDir();
+chmodSync(dir, 0o755);
+/** A run of a second or less. */
+const TINY = ['--hidden', '8', '--num-train', '200', '--num-val', '100', '--batch-size', '50', '--num-steps', '16', '--epochs', '1'];
+const sha = (f: string) => createHash('sha1').update(readFileSync(f)).digest('hex');
+const error = (r: { code: number | null; stderr: string }, code = 2) => {
+  expect(r.code).toBe(code);
+  const lines = r.stderr.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  return lines[0];
+};
+
+function corpus(name: string): string {
+  const file = path.join(dir, name);
+  writeFileSync(file, readFileSync(TIMEMACHINE, 'utf8').slice(0, 12_000));
+  return file;
+}
+
+describe('no command writes over a file it reads', () => {
+  it('train: --out, or a file beside it, that is the corpus, by name, symlink or hard link', async () => {
+    const text = corpus('text.txt');
+    const before = sha(text);
+    const link = path.join(dir, 'link.safetensors');
+    symlinkSync(text, link);
+    const hard = path.join(dir, 'hard.safetensors');
+    linkSync(text, hard);
+    const cases: [string, string][] = [
+      [text, `--out ${text} would overwrite --corpus ${text}, which this command reads; choose another path`],
+      [link, `--out ${link} would overwrite --corpus ${text} (the same file), which this command reads; choose another path`],
+      [hard, `--out ${hard} would overwrite --corpus ${text} (the same file), which this command reads; choose another path`],
+    ];
+    for (const [out, message] of cases) {
+      const r = await cli(['train', ...TINY, '--corpus', text, '--out', out]);
+      expect(error(r)).toBe(`deeprnn: error: ${message}`);
+      expect(r.stdout).toBe('');
+    }
+    // The metrics file NAME.metrics.jsonl of --out NAME.safetensors.
+    const metrics = corpus('run.metrics.jsonl');
+    const r = await cli(['train', ...TINY, '--corpus', metrics, '--out', path.join(dir, 'run.safetensors')]);
+    expect(error(r)).toBe(`deeprnn: error: the metrics file ${path.join(dir, 'run.metrics.jsonl')} would overwrite --corpus ${metrics}, which this command reads; choose another path`);
+    expect(sha(text)).toBe(before);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.lock'))).toEqual([]);
+  });
+
+  it('eval --write-baseline and plot -o: the checkpoint, the corpus, a metrics file', async () => {
+    const model = path.join(dir, 'model.safetensors');
+    expect((await cli(['train', ...TINY, '--out', model])).code).toBe(0);
+    const before = sha(model);
+    const r1 = await cli(['eval', model, '--corpus', 'timemachine', '--write-baseline', model]);
+    expect(error(r1)).toBe(`deeprnn: error: --write-baseline ${model} would overwrite the checkpoint ${model}, which this command reads; choose another path`);
+    const text = corpus('eval.txt');
+    const hard = path.join(dir, 'eval-hard.json');
+    linkSync(text, hard);
+    const r2 = await cli(['eval', model, '--corpus', text, '--write-baseline', hard]);
+    expect(error(r2)).toBe(`deeprnn: error: --write-baseline ${hard} would overwrite --corpus ${text} (the same file), which this command reads; choose another path`);
+    const metrics = path.join(dir, 'model.metrics.jsonl');
+    const svg = path.join(dir, 'metrics-link.svg');
+    symlinkSync(metrics, svg);
+    const r3 = await cli(['plot', metrics, '-o', svg]);
+    expect(error(r3)).toBe(`deeprnn: error: --out ${svg} would overwrite metrics file ${metrics} (the same file), which this command reads; choose another path`);
+    expect(sha(model)).toBe(before);
+    expect(readFileSync(metrics, 'utf8')).toMatch(/^\{"epoch":1,/);
+  });
+
+  it('refuses a standard output that is a file the command reads (info CKPT >> CKPT)', async () => {
+    const model = path.join(dir, 'model.safetensors');
+    const before = sha(model);
+    const r = await run('bash', ['-c', `"${process.execPath}" "${BIN}" info "${model}" >> "${model}"`]);
+    expect(error(r)).toBe(`deeprnn: error: the standard output is the checkpoint ${model}, which this command reads; redirect the output elsewhere`);
+    expect(sha(model)).toBe(before);
+  });
+
+  it('compare: the comparison plot that is a corpus', async () => {
+    const outDir = path.join(dir, 'cmp');
+    mkdirSync(outDir);
+    const text = path.join(outDir, 'compare.svg');
+    writeFileSync(text, readFileSync(TIMEMACHINE, 'utf8').slice(0, 12_000));
+    const r = await cli(['compare', '--cells', 'rnn', ...TINY, '--corpus', text, '--out-dir', outDir]);
+    expect(error(r)).toBe(`deeprnn: error: the comparison plot ${text} would overwrite --corpus ${text}, which this command reads; choose another path`);
+  });
+});
+
+describe('--out is checked before training', () => {
+  it('a directory that is not writable, a parent that is a file, a name ending in "/"', async () => {
+    const ro = path.join(dir, 'readonly');
+    mkdirSync(ro);
+    chmodSync(ro, 0o555);
+    const inRo = path.join(ro, 'sub', 'm.safetensors');
+    const r1 = await cliAsUser(['train', ...TINY, '--out', inRo]);
+    expect(error(r1)).toBe(`deeprnn: error: checkpoint path ${inRo} cannot be written: the directory ${ro} is not writable (EACCES)`);
+    expect(r1.stdout).toBe('');
+    const file = corpus('plain.txt');
+    const under = path.join(file, 'm.safetensors');
+    const r2 = await cli(['train', ...TINY, '--out', under]);
+    expect(error(r2)).toBe(`deeprnn: error: checkpoint path ${under} cannot be written: ${file} is not a directory`);
+    const slash = path.join(dir, 'newdir') + '/';
+    const r3 = await cli(['train', ...TINY, '--out', slash]);
+    expect(error(r3)).toBe(`deeprnn: error: checkpoint path ${slash} ends with "/": expected a file name, not a directory`);
+    expect(existsSync(slash)).toBe(false);
+    // The plot NAME.svg beside it is checked too.
+    mkdirSync(path.join(dir, 'plotdir.svg'));
+    const r4 = await cli(['train', ...TINY, '--out', path.join(dir, 'plotdir.safetensors')]);
+    expect(error(r4)).toBe(`deeprnn: error: the plot ${path.join(dir, 'plotdir.svg')} exists and is not a regular file`);
+  });
+
+  it('a symlinked --out is written through: the link stays, its target gets the checkpoint', async () => {
+    const target = path.join(dir, 'runs', 'target.safetensors');
+    mkdirSync(path.dirname(target));
+    const link = path.join(dir, 'latest.safetensors');
+    symlinkSync(target, link); // dangling until the first save
+    expect((await cli(['train', ...TINY, '--out', link])).code).toBe(0);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readlinkSync(link)).toBe(target);
+    expect(loadCheckpoint(target).meta.state.epoch).toBe(1);
+    expect((await cli(['train', '--resume', link, '--epochs', '2'])).code).toBe(0);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(loadCheckpoint(target).meta.state.epoch).toBe(2);
+    // A link to a device is refused, not written through.
+    const dev = path.join(dir, 'null.safetensors');
+    symlinkSync('/dev/null', dev);
+    expect(error(await cli(['train', ...TINY, '--out', dev]))).toBe(`deeprnn: error: checkpoint path ${dev} exists and is not a regular file`);
+  });
+});
+
+describe('one run per --out', () => {
+  it('a fresh run keeps an earlier run\'s metrics, best checkpoint and plot aside as *.bak', async () => {
+    const out = path.join(dir, 'again.safetensors');
+    expect((await cli(['train', ...TINY, '--epochs', '2', '--out', out])).code).toBe(0);
+    const first = readFileSync(path.join(dir, 'again.metrics.jsonl'), 'utf8');
+    const r = await cli(['train', ...TINY, '--seed', '7', '--out', out]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n')[0]).toBe(`note: an earlier run wrote to --out ${out}; its again.metrics.jsonl, again.best.safetensors, again.svg kept aside as *.bak`);
+    const lines = readFileSync(path.join(dir, 'again.metrics.jsonl'), 'utf8').trim().split('\n');
+    expect(lines.map((l) => JSON.parse(l).epoch)).toEqual([1]);
+    expect(readFileSync(path.join(dir, 'again.metrics.jsonl.bak'), 'utf8')).toBe(first);
+    expect(loadCheckpoint(path.join(dir, 'again.best.safetensors')).meta.training.seed).toBe(7);
+    expect(loadCheckpoint(path.join(dir, 'again.best.safetensors.bak')).meta.training.seed).toBe(42);
+  });
+
+  it('a second writer on one --out refuses; a killed writer leaves no lock in the way', async () => {
+    const out = path.join(dir, 'busy.safetensors');
+    const first = spawn(process.execPath, [BIN, 'train', ...TINY, '--epochs', '1000', '--out', out], { env: { ...process.env, DEEPRNN_DATA_DIR: DATA_DIR } });
+    await new Promise<void>((resolve) => {
+      let seen = '';
+      first.stdout.on('data', (d: Buffer) => {
+        seen += d;
+        if (seen.includes('epoch 1/1000')) resolve();
+      });
+    });
+    const lock = `${out}.lock`;
+    const second = await cli(['train', ...TINY, '--out', out]);
+    expect(error(second)).toBe(`deeprnn: error: --out ${out} is in use by another deeprnn process (pid ${first.pid}): wait for it to finish or choose another path (lock file ${lock})`);
+    const closed = new Promise((resolve) => first.on('close', resolve));
+    first.kill('SIGKILL');
+    await closed;
+    expect(existsSync(lock)).toBe(true);
+    const third = await cli(['train', '--resume', out, '--epochs', String(loadCheckpoint(out).meta.state.epoch + 1)]);
+    expect(third.code).toBe(0);
+    expect(existsSync(lock)).toBe(false);
+  });
+
+  it('cleans the temporary files of writers that died, and keeps those of live ones', async () => {
+    const out = path.join(dir, 'stale.safetensors');
+    expect((await cli(['train', ...TINY, '--out', out])).code).toBe(0);
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+    const stale = ['.stale.safetensors', '.stale.best.safetensors', '.stale.e0001.safetensors', '.stale.svg'].map((n) => path.join(dir, `${n}.tmp-${dead}`));
+    const live = path.join(dir, `.stale.safetensors.tmp-${process.pid}`);
+    for (const f of [...stale, live]) writeFileSync(f, 'partial');
+    expect((await cli(['train', '--resume', out, '--epochs', '2'])).code).toBe(0);
+    for (const f of stale) expect(existsSync(f), f).toBe(false);
+    expect(existsSync(live)).toBe(true);
+  });
+});
+
+describe.skipIf(!CAN_MOUNT)('a full disk', () => {
+  it('train: a metrics file or plot that cannot be written is named, and the checkpoint is said intact', async () => {
+    // Learn the files' sizes on a roomy disk, then give the run just the room for its checkpoints.
+    const probe = path.join(dir, 'probe');
+    mkdirSync(probe);
+    expect((await cli(['train', ...TINY, '--out', path.join(probe, 'm.safetensors')])).code).toBe(0);
+    const pages = (f: string) => Math.ceil(readFileSync(path.join(probe, f)).length / 4096);
+    const room = 4 * (pages('m.safetensors') + pages('m.best.safetensors') + pages('m.metrics.jsonl') + 1 /* the lock */);
+    const mnt = path.join(dir, 'full');
+    mkdirSync(mnt);
+    const out = path.join(mnt, 'm.safetensors');
+    const r = await inTmpfs(mnt, `${room}k`, `deeprnn train ${TINY.join(' ')} --out ${out}; code=$?; deeprnn info ${out} >/dev/null && echo loads; exit $code`);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toMatch(new RegExp(
+      `^deeprnn: error: could not write (metrics file ${path.join(mnt, 'm.metrics.jsonl')}|plot ${path.join(mnt, 'm.svg')}) `
+        + `\\(ENOSPC: no space left on device, write\\); the checkpoint ${out} \\(epoch 1, batch 0\\) is intact$`,
+    ));
+    expect(r.stdout).toMatch(/\nloads\n$/);
+  });
+
+  it('eval --write-baseline and plot -o name the file they could not write', async () => {
+    const model = path.join(dir, 'model.safetensors');
+    const mnt = path.join(dir, 'full2');
+    mkdirSync(mnt);
+    const base = path.join(mnt, 'base.json');
+    const svg = path.join(mnt, 'p.svg');
+    const r = await inTmpfs(mnt, '4k', `head -c 4096 /dev/zero > ${mnt}/filler
+deeprnn eval ${model} --corpus timemachine --write-baseline ${base} >/dev/null; echo "eval $?" >&2
+deeprnn plot ${path.join(dir, 'model.metrics.jsonl')} -o ${svg} >/dev/null; echo "plot $?" >&2
+ls -A ${mnt}`);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      `deeprnn: error: could not write --write-baseline ${base} (ENOSPC: no space left on device, write)`, 'eval 1',
+      `deeprnn: error: could not write --out ${svg} (ENOSPC: no space left on device, write)`, 'plot 1',
+    ]);
+    expect(r.stdout.trim()).toBe('filler');
+  });
+});
+
+describe('messages about paths', () => {
+  it('--baseline that is a directory', async () => {
+    const r = await cli(['eval', path.join(dir, 'model.safetensors'), '--corpus', 'timemachine', '--baseline', dir]);
+    expect(error(r)).toBe(`deeprnn: error: --baseline ${dir} is not a regular file (expected the JSON file that --write-baseline writes)`);
+  });
+
+  it('a metrics file that is a directory', async () => {
+    const r = await cli(['plot', dir, '-o', path.join(dir, 'x.svg')]);
+    expect(error(r)).toBe(`deeprnn: error: metrics file ${dir} is not a regular file (expected NAME.metrics.jsonl written by deeprnn train)`);
+  });
+
+  it('copies keep working: a checkpoint copied elsewhere resumes into itself', async () => {
+    const copy = path.join(dir, 'copy.safetensors');
+    copyFileSync(path.join(dir, 'model.safetensors'), copy);
+    expect((await cli(['train', '--resume', copy, '--epochs', '2'])).code).toBe(0);
+    expect(readFileSync(path.join(dir, 'copy.metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).epoch)).toEqual([1, 2]);
+  });
+});

@@ -1,0 +1,74 @@
+// File identity (symlinks, hard links, files not there yet), atomic writes
+// through symlinks, and the output lock: a live holder refuses, a dead one (or
+// a reused pid) does not.
+import { spawn } from 'node:child_process';
+import { linkSync, lstatSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { realTarget, sameFile, writeFileAtomic } from '../../src/io/files.js';
+import { acquireLock } from '../../src/io/lock.js';
+import { tmpDir } from '../helpers/tmp.js';
+
+const dir = tmpDir();
+
+describe('file identity', () => {
+  it('sees one file through a symlink, a hard link, a symlinked directory and a name not there yet', () => {
+    const a = path.join(dir, 'a.txt');
+    writeFileSync(a, 'a');
+    symlinkSync(a, path.join(dir, 'sym.txt'));
+    linkSync(a, path.join(dir, 'hard.txt'));
+    mkdirSync(path.join(dir, 'real'));
+    symlinkSync(path.join(dir, 'real'), path.join(dir, 'alias'));
+    expect(sameFile(path.join(dir, 'sym.txt'), a)).toBe(true);
+    expect(sameFile(path.join(dir, 'hard.txt'), a)).toBe(true);
+    expect(sameFile(path.join(dir, 'alias', 'new.txt'), path.join(dir, 'real', 'x', '..', 'new.txt'))).toBe(true);
+    expect(sameFile(path.join(dir, 'alias', 'new.txt'), path.join(dir, 'real', 'other.txt'))).toBe(false);
+    symlinkSync(path.join(dir, 'later.txt'), path.join(dir, 'dangling.txt'));
+    expect(realTarget(path.join(dir, 'dangling.txt'))).toBe(path.join(realTarget(dir), 'later.txt'));
+  });
+
+  it('writes through a symlink, atomically, and leaves the link in place', () => {
+    const target = path.join(dir, 'target.json');
+    const link = path.join(dir, 'link.json');
+    symlinkSync(target, link);
+    writeFileAtomic(link, '{"a": 1}');
+    writeFileAtomic(link, '{"a": 2}');
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readFileSync(target, 'utf8')).toBe('{"a": 2}');
+    const dev = path.join(dir, 'dev.json');
+    symlinkSync('/dev/null', dev);
+    expect(() => writeFileAtomic(dev, 'x')).toThrow(`${dev} is not a regular file`);
+  });
+});
+
+describe('output lock', () => {
+  it('refuses while a live process holds it and takes it over from a dead one or a reused pid', async () => {
+    mkdirSync(path.join(dir, 'sub'));
+    const lock = path.join(dir, 'sub', 'm.safetensors.lock');
+    const held = acquireLock(lock, '--out m');
+    expect(() => acquireLock(lock, '--out m')).toThrow(`--out m is in use by this process: wait for it to finish or choose another path (lock file ${lock})`);
+    held.release();
+    // Held by another live process.
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)']);
+    await new Promise((r) => child.once('spawn', r));
+    writeFileSync(lock, JSON.stringify({ pid: child.pid, start: null }));
+    expect(() => acquireLock(lock, '--out m')).toThrow(`--out m is in use by another deeprnn process (pid ${child.pid})`);
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+    // Its process is gone: the lock is stale.
+    acquireLock(lock, '--out m').release();
+    // A live pid that started at another time is not the holder (the pid was reused).
+    writeFileSync(lock, JSON.stringify({ pid: process.pid, start: '1' }));
+    acquireLock(lock, '--out m').release();
+    // An unreadable lock file is stale too.
+    writeFileSync(lock, 'garbage');
+    acquireLock(lock, '--out m').release();
+  });
+
+  it('removes the directories it created when nothing else was written there', () => {
+    const lock = path.join(dir, 'new', 'deeper', 'm.lock');
+    acquireLock(lock, '--out m').release();
+    expect(() => lstatSync(path.join(dir, 'new'))).toThrow(/ENOENT/);
+  });
+});
