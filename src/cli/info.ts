@@ -4,6 +4,7 @@ import { FORMAT_VERSION, loadCheckpoint } from '../io/checkpoint.js';
 import { paramCount } from '../nn/config.js';
 import { refuseOverwrite } from '../io/files.js';
 import { write } from './output.js';
+import { renderTable } from './table.js';
 
 export function registerInfo(program: Command): void {
   program
@@ -48,7 +49,8 @@ export function registerInfo(program: Command): void {
         `model: ${config.cell}, ${config.hidden.length} layers, hidden ${config.hidden.join(', ')}, dropout ${config.dropout}`,
         `tokenizer: ${tokenizer.kind}${tokenizer.kind === 'word' ? ` (min-freq ${tokenizer.minFreq})` : ''}, vocabulary of ${config.vocabSize}`,
         `parameters: ${summary.parameters.toLocaleString('en-US')}`,
-        ...tensors.map((t) => `  ${t.name.padEnd(24)}${`[${t.shape.join(', ')}]`.padEnd(16)}${t.count.toLocaleString('en-US')}`),
+        ...renderTable(['name', 'shape', 'count'], tensors.map((t) => [t.name, `[${t.shape.join(', ')}]`, t.count.toLocaleString('en-US')]), [22, 14])
+          .trimEnd().split('\n').slice(1).map((line) => `  ${line}`),
         `training: corpus ${training.corpus.join(' ')}, ${training.batching} batches of ${training.batchSize} x ${training.numSteps}, `
           + `${training.valFrac === null ? `${training.numTrain}/${training.numVal} windows` : `validation fraction ${training.valFrac}`}, `
           + `lr ${training.lr}, clip ${training.clip}, seed ${training.seed}, ${training.epochs} epochs planned`,

@@ -2,7 +2,7 @@
 // holds it. A second process finds it and refuses; a lock whose process is
 // gone (killed, crashed) is stale and taken over, so a kill never leaves an
 // output locked.
-import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
 import { processAlive } from './files.js';
@@ -61,6 +61,16 @@ export class FileLock {
   }
 }
 
+/** The files FILE.PID and FILE.stale-PID that a process killed while taking the lock left. */
+function removeDeadTemps(file: string): void {
+  const base = path.basename(file);
+  for (const name of readdirSync(path.dirname(file))) {
+    if (!name.startsWith(`${base}.`)) continue;
+    const m = /^(?:stale-)?(\d+)$/.exec(name.slice(base.length + 1));
+    if (m && Number(m[1]) !== process.pid && !processAlive(Number(m[1]))) rmSync(path.join(path.dirname(file), name), { force: true });
+  }
+}
+
 /** The directories mkdir -p would create for `dir`, outermost first. */
 function missingDirs(dir: string): string[] {
   const out: string[] = [];
@@ -75,6 +85,7 @@ function missingDirs(dir: string): string[] {
 export function acquireLock(file: string, what: string): FileLock {
   const created = missingDirs(path.dirname(file));
   mkdirSync(path.dirname(file), { recursive: true });
+  removeDeadTemps(file);
   const me: Holder = { pid: process.pid, start: startTime(process.pid) };
   const mine = `${file}.${process.pid}`;
   writeFileSync(mine, JSON.stringify(me));

@@ -1,8 +1,8 @@
 // File identity (symlinks, hard links, files not there yet), atomic writes
 // through symlinks, and the output lock: a live holder refuses, a dead one (or
 // a reused pid) does not.
-import { spawn } from 'node:child_process';
-import { linkSync, lstatSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { realTarget, sameFile, writeFileAtomic } from '../../src/io/files.js';
@@ -64,6 +64,11 @@ describe('output lock', () => {
     // An unreadable lock file is stale too.
     writeFileSync(lock, 'garbage');
     acquireLock(lock, '--out m').release();
+    // What a process killed while taking the lock left beside it goes; a live one's stays.
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+    for (const f of [`${lock}.${dead}`, `${lock}.stale-${dead}`, `${lock}.1`]) writeFileSync(f, '{}');
+    acquireLock(lock, '--out m').release();
+    expect(readdirSync(path.dirname(lock)).sort()).toEqual(['m.safetensors.lock.1']);
   });
 
   it('removes the directories it created when nothing else was written there', () => {
