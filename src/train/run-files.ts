@@ -7,6 +7,7 @@
 import { existsSync, readdirSync, renameSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { corpusRegistry } from '../data/corpus.js';
+import { InputError } from '../errors.js';
 import { realTarget, removeStaleTemps, sameFile, type FileRole } from '../io/files.js';
 import type { TrainState } from './trainer.js';
 
@@ -104,7 +105,12 @@ export class RunFiles {
     const moved: string[] = [];
     for (const f of [this.metrics, this.best, this.plot, ...this.snapshots()]) {
       if (!existsSync(f) || (keep && sameFile(f, keep))) continue;
-      renameSync(f, `${f}.bak`);
+      try {
+        if (existsSync(`${f}.bak`) && !statSync(`${f}.bak`).isFile()) throw new Error(`${f}.bak exists and is not a regular file`);
+        renameSync(f, `${f}.bak`);
+      } catch (e) {
+        throw new InputError(`cannot keep ${f}, an earlier run's file, aside as ${f}.bak (${(e as Error).message}); move it away or choose another --out`);
+      }
       moved.push(f);
     }
     return moved;

@@ -6,7 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
-  chmodSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync,
+  chmodSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -153,6 +153,14 @@ describe('one run per --out', () => {
     expect(readFileSync(path.join(dir, 'again.metrics.jsonl.bak'), 'utf8')).toBe(first);
     expect(loadCheckpoint(path.join(dir, 'again.best.safetensors')).meta.training.seed).toBe(7);
     expect(loadCheckpoint(path.join(dir, 'again.best.safetensors.bak')).meta.training.seed).toBe(42);
+    // A backup name taken by something else stops the run before training, naming it.
+    const metrics = path.join(dir, 'again.metrics.jsonl');
+    const bak = `${metrics}.bak`;
+    rmSync(bak);
+    mkdirSync(bak);
+    const r2 = await cli(['train', ...TINY, '--out', out]);
+    expect(error(r2)).toBe(`deeprnn: error: cannot keep ${metrics}, an earlier run's file, aside as ${bak} (${bak} exists and is not a regular file); move it away or choose another --out`);
+    expect(r2.stdout).toBe('');
   });
 
   it('a second writer on one --out refuses; a killed writer leaves no lock in the way', async () => {
