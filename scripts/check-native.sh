@@ -12,26 +12,32 @@ cd "$(dirname "$0")/.."
 arch=${1:-native}
 out=${TMPDIR:-/tmp}/deeprnn-check-$arch
 flags="-O2 -std=c++17 -Inative -Wall -Wextra -Wno-unused-parameter"
-common="native/check/check_kernels.cc native/kernels/*.cc native/simd/cpu.cc native/simd/scalar.cc"
+common="native/check/check_kernels.cc native/kernels/*.cc native/simd/cpu.cc"
+# the scalar table without contraction, as CMakeLists.txt builds it
+scalar_obj=${TMPDIR:-/tmp}/deeprnn-check-$arch-scalar.o
 case "$arch" in
   native)
     case "$(uname -m)" in
       x86_64)
-        ${CXX:-g++} $flags -DDEEPRNN_X86=1 -c native/simd/avx2.cc -mavx2 -mfma -o "$out-avx2.o"
-        ${CXX:-g++} $flags -DDEEPRNN_X86=1 -c native/simd/avx512.cc -mavx512f -mavx512vl -mavx512bw -mavx512dq -mavx2 -mfma -mprefer-vector-width=512 -o "$out-avx512.o"
-        ${CXX:-g++} $flags -DDEEPRNN_X86=1 $common "$out-avx2.o" "$out-avx512.o" -o "$out"
+        ${CXX:-g++} $flags -DDEEPRNN_X86=1 -c native/simd/avx2.cc -mavx2 -mfma -ffp-contract=off -o "$out-avx2.o"
+        ${CXX:-g++} $flags -DDEEPRNN_X86=1 -c native/simd/avx512.cc -mavx512f -mavx512vl -mavx512bw -mavx512dq -mavx2 -mfma -mprefer-vector-width=512 -ffp-contract=off -o "$out-avx512.o"
+        ${CXX:-g++} $flags -DDEEPRNN_X86=1 -ffp-contract=off -c native/simd/scalar.cc -o "$scalar_obj"
+        ${CXX:-g++} $flags -DDEEPRNN_X86=1 $common "$scalar_obj" "$out-avx2.o" "$out-avx512.o" -o "$out"
         ;;
       aarch64|arm64)
-        ${CXX:-g++} $flags -DDEEPRNN_ARM64=1 $common native/simd/neon.cc -o "$out"
+        ${CXX:-g++} $flags -DDEEPRNN_ARM64=1 -ffp-contract=off -c native/simd/scalar.cc -o "$scalar_obj"
+        ${CXX:-g++} $flags -DDEEPRNN_ARM64=1 $common "$scalar_obj" -ffp-contract=off native/simd/neon.cc -o "$out"
         ;;
       *)
-        ${CXX:-g++} $flags $common -o "$out"
+        ${CXX:-g++} $flags -ffp-contract=off -c native/simd/scalar.cc -o "$scalar_obj"
+        ${CXX:-g++} $flags $common "$scalar_obj" -o "$out"
         ;;
     esac
     "$out"
     ;;
   aarch64)
-    aarch64-linux-gnu-g++ $flags -static -DDEEPRNN_ARM64=1 $common native/simd/neon.cc -o "$out"
+    aarch64-linux-gnu-g++ $flags -DDEEPRNN_ARM64=1 -ffp-contract=off -c native/simd/scalar.cc -o "$scalar_obj"
+    aarch64-linux-gnu-g++ $flags -static -DDEEPRNN_ARM64=1 $common "$scalar_obj" -ffp-contract=off native/simd/neon.cc -o "$out"
     qemu-aarch64 "$out"
     ;;
   *)

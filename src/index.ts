@@ -1,9 +1,8 @@
 // The public library API.
 export { native, type CellKind, type NativeBinding, type NativeInfo } from './native.js';
 export { Rng, type RngState } from './rng.js';
-export { CELLS, paramTable, paramCount, initParams, gatesOf, type ModelConfig, type ParamInfo } from './nn/config.js';
+export { CELLS, paramTable, paramCount, modelOffsets, initParams, gatesOf, type ModelConfig, type ParamInfo, type LayerOffsets, type ModelOffsets } from './nn/config.js';
 export { Module, type FloatArray, type Parameter } from './nn/module.js';
-export { StackedRNN, type LayerState } from './nn/stacked-rnn.js';
 export { RNNLM, Stepper } from './nn/rnnlm.js';
 export { RNNLMScratch } from './nn/scratch.js';
 export type { LanguageModel, ForwardOptions, EvalResult } from './nn/lm.js';

@@ -10,6 +10,8 @@ export type CellKind = 'rnn' | 'rnn-relu' | 'gru' | 'lstm';
 export interface NativeInfo {
   openmp: boolean;
   threads: number;
+  /** Threads per team that runs a chunk: 0 when the cost model chooses (see setTeamSize). */
+  teamSize: number;
   simd: string;
   simdAvailable: string[];
 }
@@ -18,6 +20,13 @@ export interface NativeBinding {
   info(): NativeInfo;
   setThreads(threads: number): void;
   setSimd(name: string): void;
+  /**
+   * Teams of n threads run each chunk of a batch (splitting its layers by
+   * hidden units); 0 lets a cost model choose from the chunks, widths and
+   * threads. Results are the same for every choice. DEEPRNN_TEAM_SIZE sets the
+   * starting value.
+   */
+  setTeamSize(n: number): void;
   savedSize(cell: CellKind, T: number, N: number, H: number): number;
   cellForward(
     cell: CellKind,
@@ -90,6 +99,12 @@ export interface NativeBinding {
   /** The forward of lmTrainChunks alone (no dropout, no gradients): loss sum and argmax hits. */
   lmEvalChunks(cell: CellKind, L: number, hidden: Int32Array, V: number, params: Float32Array, offsets: Int32Array,
     inputs: Int32Array, targets: Int32Array, T: number, N: number, rows: number, state: Float32Array | null): { loss: number; correct: number };
+  /**
+   * How a batch of N windows in chunks of `rows` would run on `threads`
+   * threads: `teams` teams of `size` threads each (see setTeamSize).
+   */
+  lmTeamPlan(cell: CellKind, L: number, hidden: Int32Array, V: number, T: number, N: number, rows: number,
+    train: boolean, threads: number): { teams: number; size: number };
   /** One instruction set's GEMM: C (M, N) (+)= A (M, K) B (K, N), or C += A^T B with A (K, M) when transA. */
   gemm(simd: string, transA: boolean, C: Float32Array, A: Float32Array, B: Float32Array,
     M: number, N: number, K: number, accumulate: boolean): void;

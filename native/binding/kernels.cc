@@ -24,8 +24,8 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   float* C = a.f32(2, "C", checked_mul(a, M, N, "M*N"));
   const float* A = a.f32(3, "A", checked_mul(a, M, K, "M*K"));
   const float* B = a.f32(4, "B", checked_mul(a, K, N, "K*N"));
-  if (transA) t->gemm_tn(C, A, B, M, N, K);
-  else t->gemm_nn(C, A, B, M, N, K, info[8].ToBoolean());
+  if (transA) gemm_tn(*t, C, A, B, M, N, K);
+  else gemm_nn(*t, C, A, B, M, N, K, info[8].ToBoolean());
   return info.Env().Undefined();
 }
 

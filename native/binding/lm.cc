@@ -15,7 +15,6 @@ namespace {
 // lie inside params.
 struct ShapeArgs {
   LmShape shape;
-  long offsets[4 * kMaxLayers + 2];
   const float* params;
   long hsum = 0, masked = 0;
 
@@ -28,24 +27,32 @@ struct ShapeArgs {
     params = a.f32_any(4, "params", &P);
     const int* off = a.tokens(offsets_at, "offsets", 4 * L + 2, P);
     const long G = cell_gates(cell);
+    shape.cell = cell;
+    shape.L = L;
+    shape.H = H;
+    shape.V = V;
+    shape.P = P;
     for (long l = 0; l < L; ++l) {
       if (H[l] < 1) throw a.error("argument \"hidden\"[" + std::to_string(l) + "] must be at least 1");
       const long h = H[l], in = l ? H[l - 1] : V;
-      const long sizes[4] = {checked_mul(a, G * h, in, "G*H*I"), checked_mul(a, G * h, h, "G*H*H"), G * h, G * h};
-      for (int k = 0; k < 4; ++k) place(a, off, 4 * l + k, sizes[k], P);
+      LayerOffsets& o = shape.layer[l];
+      o.W_ih = place(a, off, 4 * l, checked_mul(a, G * h, in, "G*H*I"), P);
+      o.W_hh = place(a, off, 4 * l + 1, checked_mul(a, G * h, h, "G*H*H"), P);
+      o.b_ih = place(a, off, 4 * l + 2, G * h, P);
+      o.b_hh = place(a, off, 4 * l + 3, G * h, P);
       hsum += h;
       if (l < L - 1) masked += h;
     }
-    place(a, off, 4 * L, checked_mul(a, V, H[L - 1], "V*H"), P);
-    place(a, off, 4 * L + 1, V, P);
-    shape = LmShape{cell, L, H, V, offsets, P};
+    shape.W_out = place(a, off, 4 * L, checked_mul(a, V, H[L - 1], "V*H"), P);
+    shape.b_out = place(a, off, 4 * L + 1, V, P);
   }
 
-  void place(const Args& a, const int* off, long i, long size, long P) {
-    offsets[i] = off[i];
+  // offsets[i], checked to leave room for `size` floats in params.
+  static long place(const Args& a, const int* off, long i, long size, long P) {
     if (off[i] + size > P)
       throw a.error("argument \"offsets\"[" + std::to_string(i) + "] leaves no room in params for " +
                     std::to_string(size) + " floats");
+    return off[i];
   }
 
   long state_len(const Args& a, long N) const {
@@ -95,11 +102,33 @@ Napi::Value LmEvalChunks(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// lmTeamPlan(cell, L, hidden, V, T, N, rows, train, threads) -> { teams, size }: how a batch
+// of N windows in chunks of `rows` would run on `threads` threads.
+Napi::Value LmTeamPlan(const Napi::CallbackInfo& info) {
+  Args a(info, "lmTeamPlan", 9);
+  LmShape s{};
+  s.cell = a.cell(0, "cell");
+  s.L = a.dim(1, "L", 1, kMaxLayers);
+  s.H = a.tokens(2, "hidden", s.L, 1L << 20);
+  for (long l = 0; l < s.L; ++l)
+    if (s.H[l] < 1) throw a.error("argument \"hidden\"[" + std::to_string(l) + "] must be at least 1");
+  s.V = a.dim(3, "V");
+  const long T = a.dim(4, "T"), N = a.dim(5, "N"), rows = a.dim(6, "rows");
+  if (!info[7].IsBoolean()) throw a.error("argument \"train\" must be a boolean");
+  const int threads = static_cast<int>(a.dim(8, "threads", 1, 1024));
+  const TeamPlan p = plan_teams(s, T, rows, (N + rows - 1) / rows, threads, info[7].As<Napi::Boolean>().Value());
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("teams", Napi::Number::New(info.Env(), p.teams));
+  out.Set("size", Napi::Number::New(info.Env(), p.size));
+  return out;
+}
+
 }  // namespace
 
 void register_lm(Napi::Env env, Napi::Object exports) {
   exports.Set("lmTrainChunks", Napi::Function::New(env, LmTrainChunks, "lmTrainChunks"));
   exports.Set("lmEvalChunks", Napi::Function::New(env, LmEvalChunks, "lmEvalChunks"));
+  exports.Set("lmTeamPlan", Napi::Function::New(env, LmTeamPlan, "lmTeamPlan"));
 }
 
 }  // namespace deeprnn

@@ -2,6 +2,7 @@
 #include <stdexcept>
 
 #include "binding/args.h"
+#include "kernels/lm.h"
 #include "kernels/parallel.h"
 #include "simd/kernels.h"
 
@@ -14,6 +15,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("openmp", Napi::Boolean::New(env, has_openmp()));
   o.Set("threads", Napi::Number::New(env, threads_get()));
+  o.Set("teamSize", Napi::Number::New(env, team_size_get()));
   const char* names[8];
   const int n = kernels_available(names, 8);
   Napi::Array avail = Napi::Array::New(env, n);
@@ -44,12 +46,20 @@ Napi::Value SetSimd(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// setTeamSize(n): teams of n threads per chunk (0: chosen by the cost model)
+Napi::Value SetTeamSize(const Napi::CallbackInfo& info) {
+  Args a(info, "setTeamSize", 1);
+  team_size_set(static_cast<int>(a.dim(0, "n", 0, 1024)));
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void register_runtime(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("setSimd", Napi::Function::New(env, SetSimd, "setSimd"));
+  exports.Set("setTeamSize", Napi::Function::New(env, SetTeamSize, "setTeamSize"));
 }
 
 }  // namespace deeprnn

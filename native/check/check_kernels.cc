@@ -45,10 +45,10 @@ void check_gemm(const KernelTable& t, std::mt19937& rng) {
       std::vector<float> C = random(rng, M * N);
       const std::vector<float> C0 = C;
       const bool acc = kind == 1;
-      if (kind == 0) t.gemm_nn(C.data(), A.data(), B.data(), M, N, K, false);
-      if (kind == 1) t.gemm_tn(C.data(), A.data(), B.data(), M, N, K);
+      if (kind == 0) deeprnn::gemm_nn(t, C.data(), A.data(), B.data(), M, N, K, false);
+      if (kind == 1) deeprnn::gemm_tn(t, C.data(), A.data(), B.data(), M, N, K);
       if (kind == 2) t.gemm_nt_small(C.data(), A.data(), B.data(), M, N, K);  // B read as (N, K)
-      if (kind == 3) t.gemm_bias(C.data(), A.data(), B.data(), bias.data(), M, N, K);
+      if (kind == 3) deeprnn::gemm_bias(t, C.data(), A.data(), B.data(), bias.data(), M, N, K);
       for (long i = 0; i < M; ++i)
         for (long j = 0; j < N; ++j) {
           double sum = acc ? C0[i * N + j] : kind == 3 ? bias[j] : 0.0, mag = std::fabs(sum);
@@ -79,7 +79,7 @@ void check_colsum(const KernelTable& t, std::mt19937& rng) {
     const std::vector<float> X = random(rng, rows * cols);
     std::vector<float> db = random(rng, cols);
     const std::vector<float> db0 = db;
-    t.colsum_add(db.data(), X.data(), rows, cols);
+    t.colsum_add(db.data(), X.data(), rows, cols, cols);
     for (long j = 0; j < cols; ++j) {
       double sum = db0[j], mag = std::fabs(sum);
       for (long r = 0; r < rows; ++r) {
@@ -170,22 +170,22 @@ void check_cells(const KernelTable& t, const KernelTable& ref, std::mt19937& rng
           e2(N * G * H), k1 = dh, k2 = dh;
       const std::vector<float> bsum0 = random(rng, 4 * H);
       std::vector<float> bsum = bsum0;
+      const deeprnn::Units u{N, H, H, H};
       if (cell == 0) {
-        h1 = gh, h2 = gh;
-        t.rnn_step(h1.data(), gx.data(), b.data(), N, H, false);
-        ref.rnn_step(h2.data(), gx.data(), b.data(), N, H, false);
-        t.rnn_step_back(d1.data(), dy.data(), dh.data(), h2.data(), N, H, false, bsum.data());
-        ref.rnn_step_back(d2.data(), dy.data(), dh.data(), h2.data(), N, H, false, nullptr);
+        t.rnn_step(h1.data(), gx.data(), gh.data(), b.data(), u, false);
+        ref.rnn_step(h2.data(), gx.data(), gh.data(), b.data(), u, false);
+        t.rnn_step_back(d1.data(), dy.data(), dh.data(), h2.data(), u, false, bsum.data());
+        ref.rnn_step_back(d2.data(), dy.data(), dh.data(), h2.data(), u, false, nullptr);
       } else if (cell == 1) {
-        t.gru_step(h1.data(), s1.data(), gx.data(), gh.data(), b.data(), hp.data(), N, H);
-        ref.gru_step(h2.data(), s2.data(), gx.data(), gh.data(), b.data(), hp.data(), N, H);
-        t.gru_step_back(d1.data(), e1.data(), k1.data(), dy.data(), s2.data(), hp.data(), N, H, bsum.data());
-        ref.gru_step_back(d2.data(), e2.data(), k2.data(), dy.data(), s2.data(), hp.data(), N, H, nullptr);
+        t.gru_step(h1.data(), s1.data(), gx.data(), gh.data(), b.data(), hp.data(), u);
+        ref.gru_step(h2.data(), s2.data(), gx.data(), gh.data(), b.data(), hp.data(), u);
+        t.gru_step_back(d1.data(), e1.data(), k1.data(), dy.data(), s2.data(), hp.data(), u, bsum.data());
+        ref.gru_step_back(d2.data(), e2.data(), k2.data(), dy.data(), s2.data(), hp.data(), u, nullptr);
       } else {
-        t.lstm_step(h1.data(), s1.data(), gx.data(), gh.data(), b.data(), hp.data(), H, N, H);
-        ref.lstm_step(h2.data(), s2.data(), gx.data(), gh.data(), b.data(), hp.data(), H, N, H);
-        t.lstm_step_back(d1.data(), k1.data(), dh.data(), dy.data(), s2.data(), hp.data(), H, N, H, bsum.data());
-        ref.lstm_step_back(d2.data(), k2.data(), dh.data(), dy.data(), s2.data(), hp.data(), H, N, H, nullptr);
+        t.lstm_step(h1.data(), s1.data(), gx.data(), gh.data(), b.data(), hp.data(), H, u);
+        ref.lstm_step(h2.data(), s2.data(), gx.data(), gh.data(), b.data(), hp.data(), H, u);
+        t.lstm_step_back(d1.data(), k1.data(), dh.data(), dy.data(), s2.data(), hp.data(), H, u, bsum.data());
+        ref.lstm_step_back(d2.data(), k2.data(), dh.data(), dy.data(), s2.data(), hp.data(), H, u, nullptr);
       }
       // The bias sums: what was there plus the rows of the kernel's own gradients, in row order, exactly.
       std::vector<float> want = bsum0;
@@ -203,6 +203,70 @@ void check_cells(const KernelTable& t, const KernelTable& ref, std::mt19937& rng
   }
   report(worst <= 1e-5, std::string(t.name) + " rnn, gru and lstm steps match scalar", worst);
   report(sums_exact, std::string(t.name) + " backward steps' bias sums exact", 0.0);
+}
+
+// A team cuts work by units and tiles: every cell step over shares of units
+// (a whole vector and a ragged rest), and every GEMM over column and row
+// pieces and with leading dimensions, must give bitwise the whole's result.
+void check_shares(const KernelTable& t, std::mt19937& rng) {
+  bool steps = true, gemms = true;
+  const long N = 5, H = 37;
+  for (int cell = 0; cell < 3; ++cell) {  // rnn, gru, lstm
+    const long G = cell == 0 ? 1 : cell == 1 ? 3 : 4, S = cell == 1 ? 4 : 6;
+    const std::vector<float> gx = random(rng, N * G * H), gh = random(rng, N * G * H), b = random(rng, G * H),
+                             hp = random(rng, N * H), cp = random(rng, N * H), dy = random(rng, N * H),
+                             dh0 = random(rng, N * H);
+    std::vector<float> h1(N * H), h2(N * H), s1(N * S * H), s2(N * S * H), d1(N * G * H), d2(N * G * H),
+        e1(N * G * H), e2(N * G * H), k1 = dh0, k2 = dh0, q1(4 * H), q2(4 * H);
+    const deeprnn::Units whole{N, H, H, H};
+    if (cell == 0) t.rnn_step(h1.data(), gx.data(), gh.data(), b.data(), whole, false);
+    if (cell == 1) t.gru_step(h1.data(), s1.data(), gx.data(), gh.data(), b.data(), hp.data(), whole);
+    if (cell == 2) t.lstm_step(h1.data(), s1.data(), gx.data(), gh.data(), b.data(), cp.data(), H, whole);
+    if (cell == 0) t.rnn_step_back(d1.data(), dy.data(), k1.data(), h1.data(), whole, false, q1.data());
+    if (cell == 1) t.gru_step_back(d1.data(), e1.data(), k1.data(), dy.data(), s1.data(), hp.data(), whole, q1.data());
+    if (cell == 2) t.lstm_step_back(d1.data(), k1.data(), dy.data(), dy.data(), s1.data(), cp.data(), H, whole, q1.data());
+    for (long u0 : {0L, 16L, 32L}) {  // shares of 16, 16 and 5 units; gh holds only the share's
+      const long w = u0 < 32 ? 16 : H - 32;
+      std::vector<float> ghs(N * G * w);
+      for (long n = 0; n < N; ++n)
+        for (long g = 0; g < G; ++g)
+          for (long j = 0; j < w; ++j) ghs[n * G * w + g * w + j] = gh[n * G * H + g * H + u0 + j];
+      const deeprnn::Units u{N, H, w, w};
+      if (cell == 0) t.rnn_step(h2.data() + u0, gx.data() + u0, ghs.data(), b.data() + u0, u, false);
+      if (cell == 1) t.gru_step(h2.data() + u0, s2.data() + u0, gx.data() + u0, ghs.data(), b.data() + u0, hp.data() + u0, u);
+      if (cell == 2) t.lstm_step(h2.data() + u0, s2.data() + u0, gx.data() + u0, ghs.data(), b.data() + u0, cp.data() + u0, H, u);
+    }
+    for (long u0 : {0L, 16L, 32L}) {
+      const deeprnn::Units u{N, H, u0 < 32 ? 16 : H - 32, u0 < 32 ? 16 : H - 32};
+      if (cell == 0) t.rnn_step_back(d2.data() + u0, dy.data() + u0, k2.data() + u0, h2.data() + u0, u, false, q2.data() + u0);
+      if (cell == 1) t.gru_step_back(d2.data() + u0, e2.data() + u0, k2.data() + u0, dy.data() + u0, s2.data() + u0, hp.data() + u0, u, q2.data() + u0);
+      if (cell == 2) t.lstm_step_back(d2.data() + u0, k2.data() + u0, dy.data() + u0, dy.data() + u0, s2.data() + u0, cp.data() + u0, H, u, q2.data() + u0);
+    }
+    steps = steps && h1 == h2 && s1 == s2 && d1 == d2 && e1 == e2 && k1 == k2 && q1 == q2;
+  }
+  // GEMMs: C (M, N) whole, then by column pieces (B and C with leading dimensions) and by row pieces.
+  for (const auto& sh : std::vector<std::vector<long>>{{37, 111, 37}, {4, 111, 20}, {9, 64, 30}, {5, 37, 21}}) {
+    const long M = sh[0], N = sh[1], K = sh[2];
+    const std::vector<float> A = random(rng, M * K), B = random(rng, K * N);
+    std::vector<float> C(M * N), P(M * N, -1.0f);
+    deeprnn::gemm_nn(t, C.data(), A.data(), B.data(), M, N, K, false);
+    for (long j0 = 0; j0 < N; j0 += 13) {
+      const long w = N - j0 < 13 ? N - j0 : 13;
+      t.gemm({P.data() + j0, A.data(), B.data() + j0, M, w, K, K, N, N, false, false, nullptr}, deeprnn::Part{0, 1});
+    }
+    gemms = gemms && P == C;
+    std::vector<float> R(M * N);
+    for (long i0 = 0; i0 < M; i0 += 3) {
+      const long m = M - i0 < 3 ? M - i0 : 3;
+      deeprnn::gemm_nn(t, R.data() + i0 * N, A.data() + i0 * K, B.data(), m, N, K, false);
+    }
+    gemms = gemms && R == C;
+    std::vector<float> Q(M * N);  // a team of 3's shares of the tiles
+    for (int tid = 0; tid < 3; ++tid) deeprnn::gemm_nn(t, Q.data(), A.data(), B.data(), M, N, K, false, deeprnn::Part{tid, 3});
+    gemms = gemms && Q == C;
+  }
+  report(steps, std::string(t.name) + " cell steps over shares of units equal the whole, bitwise", 0.0);
+  report(gemms, std::string(t.name) + " GEMM by column, row and team pieces equals the whole, bitwise", 0.0);
 }
 
 // Gathering and scatter-adding rows by index: exactly a plain loop's result
@@ -247,6 +311,7 @@ int main() {
     check_xent(*t, rng);
     check_cells(*t, *scalar, rng);
     check_rows(*t, rng);
+    check_shares(*t, rng);
   }
   std::printf("%d passed, %d failed\n", g_passed, g_failed);
   return g_failed ? 1 : 0;

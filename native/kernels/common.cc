@@ -20,6 +20,6 @@ void transpose(float* out, const float* in, long rows, long cols) {
   });
 }
 
-void colsum_add(float* db, const float* X, long rows, long cols) { kernels().colsum_add(db, X, rows, cols); }
+void colsum_add(float* db, const float* X, long rows, long cols) { kernels().colsum_add(db, X, rows, cols, cols); }
 
 }  // namespace deeprnn

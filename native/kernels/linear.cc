@@ -29,15 +29,15 @@ void linear_forward(float* out, float* work, const float* x, const float* W, con
     transpose(work, W, O, I);
     WT = work;
   }
-  kernels().gemm_bias(out, x, WT, b, M, O, I);
+  gemm_bias(kernels(), out, x, WT, b, M, O, I);
 }
 
 // dx = dout W; dW += dout^T x; db += colsum(dout)
 void linear_backward(float* dx, float* dW, float* db, const float* dout, const float* x, const float* W, long M,
                      long I, long O) {
   const KernelTable& k = kernels();
-  if (dx) k.gemm_nn(dx, dout, W, M, I, O, false);
-  k.gemm_tn(dW, dout, x, O, I, M);
+  if (dx) gemm_nn(k, dx, dout, W, M, I, O, false);
+  gemm_tn(k, dW, dout, x, O, I, M);
   if (db) colsum_add(db, dout, M, O);
 }
 

@@ -1,164 +1,198 @@
-// See lm.h. Per chunk of nc windows (Mc = T*nc rows, time-major like the batch):
-// gather the chunk's tokens, masks and initial state; forward every layer,
-// the output layer and the loss; backward every layer; write the final state.
-// T=steps, N=windows, L=layers, H=hidden, G=gates, V=vocab
+// See lm.h. A batch: weights prepared by all threads (transposed, W_hh^T
+// packed for the team size), then each team runs its chunks: gather the
+// chunk's tokens, masks and initial state; forward every layer, the output
+// layer and the loss; backward every layer; write the final state. Then the
+// chunks' gradients are summed in chunk order.
+// T=steps, N=windows, L=layers, H=hidden, G=gates, V=vocab; per chunk nc
+// windows and Mc = T*nc rows, time-major like the batch.
 #include "kernels/lm.h"
 
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "kernels/cells.h"
-#include "kernels/linear.h"
 #include "kernels/parallel.h"
+#include "kernels/team.h"
+#include "simd/kernels.h"
 
 namespace deeprnn {
 namespace {
 
-// A grow-only buffer of the calling thread for one chunk's activations.
-float* chunk_buffer(long n) {
-  static thread_local std::vector<float> buf;
-  return aligned_in(buf, n);
+// Rows of logits per partial loss sum, as softmax_xent sums them.
+constexpr long kLossRows = 256;
+
+// A layer's parameters, or their gradients, as named views of the flat buffer.
+template <typename F>
+struct LayerParamsT {
+  F* W_ih;  // (G*H, I)
+  F* W_hh;  // (G*H, H)
+  F* b_ih;  // (G*H)
+  F* b_hh;  // (G*H)
+};
+using LayerParams = LayerParamsT<const float>;
+using LayerGrads = LayerParamsT<float>;
+
+template <typename F>
+LayerParamsT<F> layer_at(const LmShape& s, F* base, long l) {
+  const LayerOffsets& o = s.layer[l];
+  return {base + o.W_ih, base + o.W_hh, base + o.b_ih, base + o.b_hh};
 }
 
-// Weights in the layouts the forward kernels read, made once per batch and
-// shared (read only) by every chunk: per layer W_ih^T (or layer 0's gather
-// table W_ih^T + b_ih) and W_hh^T, then the output layer's W^T.
+long max_hidden(const LmShape& s) {
+  long m = 0;
+  for (long l = 0; l < s.L; ++l) m = s.H[l] > m ? s.H[l] : m;
+  return m;
+}
+
+// Weights in the layouts the chunks read, made once per batch and shared.
 struct Prepared {
-  const float* in[kMaxLayers];
-  const float* hh[kMaxLayers];
-  const float* out;
+  float* in[kMaxLayers];   // layer 0: the gather table (V, G*H), row v = W_ih[:, v] + b_ih; else W_ih^T (I, G*H)
+  float* hhT[kMaxLayers];  // W_hh^T packed for the team size (pack_whhT): (H, G*H)
+  float* out;              // the output layer's W^T (H_top, V)
+
+  // Carves the buffers from base (null: only counts); returns floats used.
+  long carve(float* base, const LmShape& s) {
+    const long G = cell_gates(s.cell);
+    long at = 0;
+    auto take = [&](long n) {
+      float* p = base ? base + at : nullptr;
+      at += align_up(n);
+      return p;
+    };
+    for (long l = 0; l < s.L; ++l) {
+      const long GH = G * s.H[l];
+      in[l] = take(GH * (l ? s.H[l - 1] : s.V));
+      hhT[l] = take(GH * s.H[l]);
+    }
+    out = take(s.H[s.L - 1] * s.V);
+    return at;
+  }
 };
 
-struct Chunk {
-  const LmShape& s;
-  const Prepared& w;
-  const float* params;
-  long T, N, n0, nc;
-  const int* inputs;
-  const int* targets;
-  const float* masks;
-  float* state;
-  float scale;
-  bool train;   // false: forward and loss only (g unused)
-  long* hits;   // evaluation: targets that were the argmax
-
-  const float* p(long i) const { return params + s.offsets[i]; }
-
-  double run(float* g) const {
-    const long L = s.L, G = cell_gates(s.cell), Mc = T * nc, V = s.V;
-    const bool lstm = s.cell == Cell::LSTM;
-    long maxH = 0, work = V * G * s.H[0];
-    for (long l = 0; l < L; ++l) {
-      const long H = s.H[l], I = l ? s.H[l - 1] : 0;
-      maxH = H > maxH ? H : maxH;
-      const long cw = cell_forward_work_floats(s.cell, T, nc, H), bw = cell_backward_work_floats(s.cell, T, nc, H);
-      work = cw > work ? cw : work;
-      work = bw > work ? bw : work;
-      work = I * G * H > work ? I * G * H : work;
-    }
-    work = V * maxH > work ? V * maxH : work;
-    // Layout: the chunk's tokens and targets, per layer [gx, y, out, saved, h0, c0, hT, cT], then dgx,
-    // two (Mc, maxH) gradient buffers, logits and the kernels' work space.
-    long total = align_up(2 * Mc);
-    long at[8 * kMaxLayers];
-    for (long l = 0; l < L; ++l) {
-      const long H = s.H[l];
-      const long sizes[8] = {Mc * G * H, Mc * H, masks ? Mc * H : 0, cell_saved_floats(s.cell, T, nc, H), nc * H,
-                             lstm ? nc * H : 0, nc * H, lstm ? nc * H : 0};
-      for (int k = 0; k < 8; ++k) {
-        at[8 * l + k] = total;
-        total += align_up(sizes[k]);
-      }
-    }
-    const long at_dgx = total, at_d1 = at_dgx + align_up(Mc * G * maxH), at_d2 = at_d1 + align_up(Mc * maxH);
-    const long at_logits = at_d2 + align_up(Mc * maxH), at_work = at_logits + align_up(Mc * V);
-    total = at_work + work;
-    float* buf = chunk_buffer(total);
-    int* cin = reinterpret_cast<int*>(buf);
-    int* ctg = cin + Mc;
-    for (long t = 0; t < T; ++t) {
-      std::memcpy(cin + t * nc, inputs + t * N + n0, sizeof(int) * nc);
-      std::memcpy(ctg + t * nc, targets + t * N + n0, sizeof(int) * nc);
-    }
-    float* wk = buf + at_work;
-    auto slot = [&](long l, int k) { return buf + at[8 * l + k]; };
-
-    // Forward, every layer
-    const float* x = nullptr;
-    for (long l = 0; l < L; ++l) {
-      const long H = s.H[l], GH = G * H;
-      float* gx = slot(l, 0);
-      float* y = slot(l, 1);
-      float* h0 = slot(l, 4);
-      float* c0 = lstm ? slot(l, 5) : nullptr;
-      if (l == 0) embedding_forward(gx, wk, cin, p(0), p(2), Mc, V, GH, w.in[0]);
-      else linear_forward(gx, wk, x, p(4 * l), p(4 * l + 2), Mc, s.H[l - 1], GH, w.in[l]);
-      if (state) {
-        std::memcpy(h0, state + state_h(l) + n0 * H, sizeof(float) * nc * H);
-        if (lstm) std::memcpy(c0, state + state_c(l) + n0 * H, sizeof(float) * nc * H);
-      } else {
-        std::memset(h0, 0, sizeof(float) * nc * H);
-        if (lstm) std::memset(c0, 0, sizeof(float) * nc * H);
-      }
-      cell_forward(s.cell, y, slot(l, 6), lstm ? slot(l, 7) : nullptr, slot(l, 3), wk, gx, h0, c0, p(4 * l + 1),
-                   p(4 * l + 3), T, nc, H, w.hh[l]);
-      x = y;
-      if (masks && l < L - 1) {
-        float* out = slot(l, 2);
-        const float* m = masks + mask_offset(l);
-        for (long t = 0; t < T; ++t) {
-          const float* mt = m + (t * N + n0) * H;
-          const float* yt = y + t * nc * H;
-          float* ot = out + t * nc * H;
-          for (long i = 0; i < nc * H; ++i) ot[i] = yt[i] * mt[i];
-        }
-        x = out;
-      }
-    }
-    // The final state, into this chunk's rows (no other chunk reads them)
-    if (state)
-      for (long l = 0; l < L; ++l) {
-        const long H = s.H[l];
-        std::memcpy(state + state_h(l) + n0 * H, slot(l, 6), sizeof(float) * nc * H);
-        if (lstm) std::memcpy(state + state_c(l) + n0 * H, slot(l, 7), sizeof(float) * nc * H);
-      }
-
-    const long Ht = s.H[L - 1];
-    if (!train) return xent_forward(buf + at_logits, wk, hits, x, p(4 * L), p(4 * L + 1), ctg, Mc, Ht, V, w.out);
-
-    // Output layer and loss, fused with their backward
-    float* dy = buf + at_d1;
-    const double loss = xent_forward_backward(dy, g + s.offsets[4 * L], g + s.offsets[4 * L + 1], buf + at_logits,
-                                              wk, x, p(4 * L), p(4 * L + 1), ctg, Mc, Ht, V, scale, w.out);
-
-    // Backward, every layer; the gradient of the initial state is not needed (it goes to the hT/cT slots)
-    float* dgx = buf + at_dgx;
-    for (long l = L - 1; l >= 0; --l) {
-      const long H = s.H[l], GH = G * H;
-      cell_backward(s.cell, dgx, slot(l, 6), lstm ? slot(l, 7) : nullptr, g + s.offsets[4 * l + 1],
-                    g + s.offsets[4 * l + 3], wk, dy, nullptr, nullptr, slot(l, 3), slot(l, 1), slot(l, 4),
-                    lstm ? slot(l, 5) : nullptr, p(4 * l + 1), T, nc, H, g + s.offsets[4 * l + 2]);
-      // b_ih's gradient came with b_hh's from the step kernels: no bias sums below
-      if (l == 0) {
-        embedding_backward(g + s.offsets[0], nullptr, wk, dgx, cin, Mc, V, GH);
-      } else {
-        const long I = s.H[l - 1];
-        float* dx = dy == buf + at_d1 ? buf + at_d2 : buf + at_d1;
-        const float* xin = masks ? slot(l - 1, 2) : slot(l - 1, 1);
-        linear_backward(dx, g + s.offsets[4 * l], nullptr, dgx, xin, p(4 * l), Mc, I, GH);
-        if (masks) {
-          const float* m = masks + mask_offset(l - 1);
-          for (long t = 0; t < T; ++t) {
-            const float* mt = m + (t * N + n0) * I;
-            float* dt = dx + t * nc * I;
-            for (long i = 0; i < nc * I; ++i) dt[i] *= mt[i];
-          }
-        }
-        dy = dx;
-      }
-    }
-    return loss;
+// out[c * ldo + r] = in[r * ldi + c] (+ bias[r]) for rows [r0, r1) of in, columns [0, cols).
+void transpose_rows(float* out, long ldo, const float* in, long ldi, long r0, long r1, long cols, const float* bias) {
+  const long B = 32;
+  for (long c0 = 0; c0 < cols; c0 += B) {
+    const long c1 = c0 + B < cols ? c0 + B : cols;
+    for (long c = c0; c < c1; ++c)
+      for (long r = r0; r < r1; ++r) out[c * ldo + r] = in[r * ldi + c] + (bias ? bias[r] : 0.0f);
   }
+}
+
+// This thread's share (tid of nth) of preparing the weights for teams of `size`:
+// the jobs' rows in blocks of 32, blocks shared out contiguously.
+void prepare(const Prepared& w, const LmShape& s, const float* params, int size, int tid, int nth) {
+  const long G = cell_gates(s.cell), B = 32;
+  // Jobs: per layer the input weights (0) and W_hh (1), then the output layer (2); their source rows.
+  auto job_rows = [&](long j) {
+    return j == 2 * s.L ? s.V : G * s.H[j / 2];
+  };
+  long total = 0;
+  for (long j = 0; j <= 2 * s.L; ++j) total += (job_rows(j) + B - 1) / B;
+  const long b0 = total * tid / nth, b1 = total * (tid + 1) / nth;
+  long first = 0;  // blocks before job j
+  for (long j = 0; j <= 2 * s.L && first < b1; ++j) {
+    const long rows = job_rows(j), blocks = (rows + B - 1) / B;
+    for (long b = b0 > first ? b0 - first : 0; b < blocks && first + b < b1; ++b) {
+      const long r0 = b * B, r1 = r0 + B < rows ? r0 + B : rows;
+      if (j == 2 * s.L) {
+        const long Ht = s.H[s.L - 1];
+        transpose_rows(w.out, s.V, params + s.W_out, Ht, r0, r1, Ht, nullptr);
+        continue;
+      }
+      const long l = j / 2, H = s.H[l], GH = G * H;
+      const LayerParams p = layer_at(s, params, l);
+      if (j % 2) pack_whhT(w.hhT[l], p.W_hh, H, static_cast<int>(G), size, r0, r1);
+      else if (l == 0) transpose_rows(w.in[0], GH, p.W_ih, s.V, r0, r1, s.V, p.b_ih);
+      else transpose_rows(w.in[l], GH, p.W_ih, s.H[l - 1], r0, r1, s.H[l - 1], nullptr);
+    }
+    first += blocks;
+  }
+}
+
+// One layer's activations in a chunk.
+struct LayerBuffers {
+  float* gx;     // (Mc, G*H): x W_ih^T + b_ih
+  float* h0;     // (nc, H): the initial state, directly before y, so that [h0; y] is one matrix
+  float* y;      // (Mc, H): outputs
+  float* out;    // (Mc, H): y * dropout mask, what the layer above reads (y itself without masks)
+  float* saved;  // cell_saved_floats
+  float* c0;     // (nc, H): LSTM
+};
+
+// A chunk's buffers, named.
+struct ChunkBuffers {
+  int* tokens;   // (Mc) the chunk's inputs
+  int* targets;  // (Mc)
+  LayerBuffers layer[kMaxLayers];
+  float* gh;      // (nc, G*maxH): recurrent products, a block per thread's units
+  float* logits;  // (Mc, V): logits, then their gradient
+  // Training only:
+  float* dgx;   // (Mc, G*maxH): gradient of a layer's gx
+  float* dgh;   // (Mc, 3*maxH): GRU's gradient of h W_hh^T + b_hh (else dgx)
+  float* d[2];  // (Mc, maxH): gradients of a layer's output and of its input, in turn
+  float* dh;    // (nc, maxH): gradient flowing into h_t
+  float* dc;    // (nc, maxH): LSTM's into c_t
+  float* bsum;  // (4 maxH): the step kernels' bias sums
+  float* dWT;   // (V, G*H_0): layer 0's weight gradient, transposed
+
+  // Carves the buffers for nc windows from base (null: only counts); returns floats used.
+  long carve(float* base, const LmShape& s, long T, long nc, bool train, bool masked) {
+    const long G = cell_gates(s.cell), Mc = T * nc, maxH = max_hidden(s), V = s.V;
+    const bool lstm = s.cell == Cell::LSTM;
+    long at = 0;
+    auto take = [&](long n) {
+      float* p = base ? base + at : nullptr;
+      at += align_up(n);
+      return p;
+    };
+    tokens = reinterpret_cast<int*>(take(Mc));
+    targets = reinterpret_cast<int*>(take(Mc));
+    for (long l = 0; l < s.L; ++l) {
+      const long H = s.H[l];
+      LayerBuffers& b = layer[l];
+      b.gx = take(Mc * G * H);
+      // h0 ends where y starts (y on 64 bytes): pad before h0 instead of after it.
+      const long h0n = nc * H, pad = align_up(h0n) - h0n;
+      float* both = take(pad + h0n + Mc * H);
+      b.h0 = both ? both + pad : nullptr;
+      b.y = both ? both + pad + h0n : nullptr;
+      b.out = masked && l < s.L - 1 ? take(Mc * H) : b.y;
+      b.saved = take(cell_saved_floats(s.cell, T, nc, H));
+      b.c0 = lstm ? take(nc * H) : nullptr;
+    }
+    gh = take(nc * G * maxH);
+    logits = take(Mc * V);
+    if (train) {
+      dgx = take(Mc * G * maxH);
+      dgh = s.cell == Cell::GRU ? take(Mc * 3 * maxH) : dgx;
+      d[0] = take(Mc * maxH);
+      d[1] = take(Mc * maxH);
+      dh = take(nc * maxH);
+      dc = lstm ? take(nc * maxH) : nullptr;
+      bsum = take(4 * maxH);
+      dWT = take(V * G * s.H[0]);
+    }
+    return at;
+  }
+};
+
+// What every chunk of a batch shares.
+struct Batch {
+  const LmShape& s;
+  const float* params;
+  const int* inputs;   // (T, N)
+  const int* targets;  // (T, N)
+  long T, N, rows, nchunks;
+  const float* masks;  // null, or per layer below the top (T, N, H_l)
+  float* state;        // null, or per layer h (N, H_l), then per layer c (LSTM)
+  float scale;
+  bool train;
 
   // Where layer l's h, and its c (after every layer's h), start in state.
   long state_h(long l) const {
@@ -167,7 +201,6 @@ struct Chunk {
     return off;
   }
   long state_c(long l) const { return state_h(s.L) + state_h(l); }
-
   long mask_offset(long l) const {
     long off = 0;
     for (long k = 0; k < l; ++k) off += T * N * s.H[k];
@@ -175,83 +208,333 @@ struct Chunk {
   }
 };
 
-// The transposed weights every chunk reads, in a grow-only buffer of the caller's thread.
-Prepared prepare(const LmShape& s, const float* params) {
-  const long G = cell_gates(s.cell);
-  long wsize = s.V * s.H[s.L - 1];
-  for (long l = 0; l < s.L; ++l) wsize += align_up(G * s.H[l] * (l ? s.H[l - 1] : s.V)) + align_up(G * s.H[l] * s.H[l]);
-  static thread_local std::vector<float> wbuf;
-  Prepared w;
-  float* at = aligned_in(wbuf, wsize);
-  for (long l = 0; l < s.L; ++l) {
-    const long GH = G * s.H[l], I = l ? s.H[l - 1] : s.V;
-    if (l == 0) embedding_table(at, params + s.offsets[0], params + s.offsets[2], s.V, GH);
-    else transpose(at, params + s.offsets[4 * l], GH, I);
-    w.in[l] = at;
-    at += align_up(GH * I);
-    transpose(at, params + s.offsets[4 * l + 1], GH, s.H[l]);
-    w.hh[l] = at;
-    at += align_up(GH * s.H[l]);
+// Chunk c (windows [n0, n0 + nc)) as thread team.tid of its team computes it.
+struct Chunk {
+  const Batch& b;
+  const Prepared& w;
+  const Team& team;
+  long n0, nc, Mc;
+  ChunkBuffers buf;
+  float* g;            // gradients (training; null when evaluating)
+  bool zero_g;         // g is this chunk's own buffer, zeroed first
+  double* block_loss;  // per kLossRows rows of logits
+  long* block_hits;    // evaluation: argmax hits per block
+
+  const KernelTable& k() const { return kernels(); }
+  void rows(long n, long* a, long* e) const { team.share(n, 1, a, e); }
+
+  // Returns the chunk's loss sum; *hits its argmax hits (evaluation).
+  double run(long* hits) {
+    load();
+    const float* x = nullptr;
+    for (long l = 0; l < b.s.L; ++l) x = forward_layer(l, x);
+    const double loss = output(x, hits);
+    if (b.train) {
+      float* dy = buf.d[0];
+      for (long l = b.s.L - 1; l >= 0; --l) dy = backward_layer(l, dy);
+    }
+    team.sync();  // the next chunk reuses the buffers
+    return loss;
   }
-  transpose(at, params + s.offsets[4 * s.L], s.V, s.H[s.L - 1]);
-  w.out = at;
-  return w;
+
+  // The chunk's tokens and targets, every layer's initial state; zeroed gradients.
+  void load() {
+    const LmShape& s = b.s;
+    long a, e;
+    rows(b.T, &a, &e);
+    for (long t = a; t < e; ++t) {
+      std::memcpy(buf.tokens + t * nc, b.inputs + t * b.N + n0, sizeof(int) * nc);
+      std::memcpy(buf.targets + t * nc, b.targets + t * b.N + n0, sizeof(int) * nc);
+    }
+    for (long l = 0; l < s.L; ++l) {
+      const long H = s.H[l];
+      const LayerBuffers& lb = buf.layer[l];
+      rows(nc * H, &a, &e);
+      if (b.state) {
+        std::memcpy(lb.h0 + a, b.state + b.state_h(l) + n0 * H + a, sizeof(float) * (e - a));
+        if (lb.c0) std::memcpy(lb.c0 + a, b.state + b.state_c(l) + n0 * H + a, sizeof(float) * (e - a));
+      } else {
+        std::memset(lb.h0 + a, 0, sizeof(float) * (e - a));
+        if (lb.c0) std::memset(lb.c0 + a, 0, sizeof(float) * (e - a));
+      }
+    }
+    if (zero_g) {
+      team.share(s.P, kAlignFloats, &a, &e);
+      std::memset(g + a, 0, sizeof(float) * (e - a));
+    }
+    team.sync();
+  }
+
+  // Layer l's input projection, its sequence, its final state and dropout; returns what the layer above reads.
+  const float* forward_layer(long l, const float* x) {
+    const LmShape& s = b.s;
+    const long G = cell_gates(s.cell), H = s.H[l], GH = G * H;
+    const LayerBuffers& lb = buf.layer[l];
+    const LayerParams p = layer_at(s, b.params, l);
+    long a, e;
+    if (l == 0) {  // one-hot input: rows of the gather table
+      rows(Mc, &a, &e);
+      k().gather_rows(lb.gx + a * GH, w.in[0], buf.tokens + a, e - a, GH, GH);
+    } else {
+      gemm_bias(k(), lb.gx, x, w.in[l], p.b_ih, Mc, GH, s.H[l - 1], team.part());
+    }
+    team.sync();
+    const LayerSeq seq{s.cell, b.T, nc, H, lb.gx, lb.y, lb.saved, lb.h0, lb.c0, p.W_hh, p.b_hh};
+    UnitShare u = unit_share(team, H);
+    u.whhT = packed_share(w.hhT[l], H, static_cast<int>(G), u.u0);
+    cell_forward_units(seq, u, buf.gh, team);  // meets the team after every step
+    if (b.state) {  // the final state, into this chunk's rows (no other chunk reads them)
+      rows(nc, &a, &e);
+      for (long n = a; n < e; ++n) {
+        std::memcpy(b.state + b.state_h(l) + (n0 + n) * H, lb.y + ((b.T - 1) * nc + n) * H, sizeof(float) * H);
+        if (s.cell == Cell::LSTM)
+          std::memcpy(b.state + b.state_c(l) + (n0 + n) * H, lb.saved + ((b.T - 1) * nc + n) * 6 * H + 4 * H,
+                      sizeof(float) * H);
+      }
+    }
+    if (lb.out == lb.y) return lb.y;
+    apply_mask(lb.out, lb.y, l);
+    team.sync();
+    return lb.out;
+  }
+
+  // out = in * layer l's dropout mask, this thread's rows.
+  void apply_mask(float* out, const float* in, long l) const {
+    const long H = b.s.H[l];
+    const float* m = b.masks + b.mask_offset(l);
+    long a, e;
+    rows(Mc, &a, &e);
+    for (long r = a; r < e; ++r) {
+      const long t = r / nc, n = r % nc;
+      const float* mr = m + (t * b.N + n0 + n) * H;
+      for (long j = 0; j < H; ++j) out[r * H + j] = in[r * H + j] * mr[j];
+    }
+  }
+
+  // Logits, loss, and (training) the output layer's gradients and dL/dx in buf.d[0].
+  double output(const float* x, long* hits) {
+    const LmShape& s = b.s;
+    const long Ht = s.H[s.L - 1], V = s.V;
+    gemm_bias(k(), buf.logits, x, w.out, b.params + s.b_out, Mc, V, Ht, team.part());
+    team.sync();
+    const long blocks = (Mc + kLossRows - 1) / kLossRows;
+    long a, e;
+    rows(blocks, &a, &e);
+    for (long q = a; q < e; ++q) {
+      const long m0 = q * kLossRows, m = Mc - m0 < kLossRows ? Mc - m0 : kLossRows;
+      block_loss[q] = k().softmax_xent(buf.logits + m0 * V, b.train ? nullptr : &block_hits[q], buf.targets + m0, m,
+                                       V, b.train, b.scale);
+    }
+    team.sync();
+    double loss = 0.0;  // in block order, on every thread alike
+    for (long q = 0; q < blocks; ++q) loss += block_loss[q];
+    if (!b.train) {
+      *hits = 0;
+      for (long q = 0; q < blocks; ++q) *hits += block_hits[q];
+      return loss;
+    }
+    // dL/dx = dz W; dW += dz^T x; db += column sums of dz (this thread's columns)
+    gemm_nn(k(), buf.d[0], buf.logits, b.params + s.W_out, Mc, Ht, V, false, team.part());
+    gemm_tn(k(), g + s.W_out, buf.logits, x, V, Ht, Mc, team.part());
+    rows(V, &a, &e);
+    k().colsum_add(g + s.b_out + a, buf.logits + a, Mc, e - a, V);
+    team.sync();
+    return loss;
+  }
+
+  // Layer l's backward from dy (dL/d its output); returns dL/d its input (layers above 0).
+  float* backward_layer(long l, float* dy) {
+    const LmShape& s = b.s;
+    const long G = cell_gates(s.cell), H = s.H[l], GH = G * H;
+    const LayerBuffers& lb = buf.layer[l];
+    const LayerParams p = layer_at(s, b.params, l);
+    const LayerGrads gp = layer_at(s, g, l);
+    const UnitShare u = unit_share(team, H);
+    for (long n = 0; n < nc; ++n) {  // this thread's units of dh, dc and the bias sums start at 0
+      std::memset(buf.dh + n * H + u.u0, 0, sizeof(float) * u.width);
+      if (buf.dc) std::memset(buf.dc + n * H + u.u0, 0, sizeof(float) * u.width);
+    }
+    for (long q = 0; q < 4; ++q) std::memset(buf.bsum + q * H + u.u0, 0, sizeof(float) * u.width);
+    const LayerSeq seq{s.cell, b.T, nc, H, lb.gx, lb.y, lb.saved, lb.h0, lb.c0, p.W_hh, p.b_hh};
+    cell_backward_units(seq, u, buf.dgx, buf.dgh, buf.dh, buf.dc, dy, buf.bsum, false, team);  // ends in a sync
+    // dW_hh += dGH^T [h0; y_0 .. y_{T-2}], one product over the rows h0 and y make together
+    gemm_tn(k(), gp.W_hh, buf.dgh, lb.h0, GH, H, Mc, team.part());
+    cell_bias_grads(s.cell, gp.b_ih, gp.b_hh, buf.bsum, H, u.u0, u.width);
+    long a, e;
+    if (l == 0) {
+      // dW_ih[o, tokens[m]] += dgx[m, o], rows m in order: this thread's columns o of dW^T, then into dW
+      team.share(GH, kAlignFloats, &a, &e);
+      for (long v = 0; v < s.V; ++v) std::memset(buf.dWT + v * GH + a, 0, sizeof(float) * (e - a));
+      k().scatter_add_rows(buf.dWT + a, buf.dgx + a, buf.tokens, Mc, e - a, GH);
+      for (long o = a; o < e; ++o)
+        for (long v = 0; v < s.V; ++v) gp.W_ih[o * s.V + v] += buf.dWT[v * GH + o];
+      return nullptr;
+    }
+    // dL/dx = dgx W_ih; dW_ih += dgx^T x
+    const long I = s.H[l - 1];
+    float* dx = dy == buf.d[0] ? buf.d[1] : buf.d[0];
+    gemm_nn(k(), dx, buf.dgx, p.W_ih, Mc, I, GH, false, team.part());
+    gemm_tn(k(), gp.W_ih, buf.dgx, buf.layer[l - 1].out, GH, I, Mc, team.part());
+    team.sync();
+    if (buf.layer[l - 1].out != buf.layer[l - 1].y) {
+      apply_mask(dx, dx, l - 1);
+      team.sync();
+    }
+    return dx;
+  }
+};
+
+std::atomic<int> g_team_size{-1};
+
+// Multiply-adds per thread per microsecond and microseconds per barrier, for the
+// cost model: what a core of the development machine reaches in the products
+// of configs B and C (about 40 GFLOP/s of 117 on one thread), and a barrier of
+// a few threads with spinning waiters.
+constexpr double kMacsPerUs = 20e3;
+constexpr double kBarrierUs = 2.0;
+
+// All of a batch on the threads: prepare, chunks by teams, the chunks' gradients summed.
+double run_batch(const Batch& b, float* grads, long* correct) {
+  const LmShape& s = b.s;
+  const long nchunks = b.nchunks;
+  const TeamPlan plan = plan_teams(s, b.T, b.rows, nchunks, threads_get(), b.train);
+  const bool masked = b.masks != nullptr;
+  // Everything the region uses is grown here, on the calling thread.
+  static thread_local std::vector<float> wbuf, tbuf, gbuf;
+  static thread_local std::vector<double> lbuf, closs;
+  static thread_local std::vector<long> hbuf, chits;
+  static thread_local std::unique_ptr<Barrier[]> barriers;
+  static thread_local int nbarriers = 0;
+  Prepared w{};
+  const long wsize = w.carve(nullptr, s);
+  w.carve(aligned_in(wbuf, wsize), s);
+  ChunkBuffers sizing{};
+  const long tsize = align_up(sizing.carve(nullptr, s, b.T, b.rows, b.train, masked));
+  float* tbase = aligned_in(tbuf, plan.teams * tsize);
+  const long blocks = (b.T * b.rows + kLossRows - 1) / kLossRows;
+  if (static_cast<long>(lbuf.size()) < plan.teams * blocks) {
+    lbuf.resize(static_cast<size_t>(plan.teams * blocks));
+    hbuf.resize(static_cast<size_t>(plan.teams * blocks));
+  }
+  if (static_cast<long>(closs.size()) < nchunks) {
+    closs.resize(static_cast<size_t>(nchunks));
+    chits.resize(static_cast<size_t>(nchunks));
+  }
+  const bool own_grads = b.train && nchunks > 1;  // else the one chunk adds to grads directly
+  const long gstride = align_up(s.P);
+  float* gc = own_grads ? aligned_in(gbuf, nchunks * gstride) : nullptr;
+  if (nbarriers < plan.teams) {
+    barriers.reset(new Barrier[plan.teams]);
+    nbarriers = plan.teams;
+  }
+  // Plain pointers: inside the region a thread_local would be each thread's own.
+  Barrier* bar = barriers.get();
+  double* block_loss = lbuf.data();
+  long* block_hits = hbuf.data();
+  double* chunk_loss = closs.data();
+  long* chunk_hits = chits.data();
+
+  team_region(plan.teams * plan.size, [&](int tid, int nth) {
+    // OpenMP may give fewer threads than asked: fewer or smaller teams.
+    const int size = plan.size < nth ? plan.size : nth;
+    const int teams = plan.teams < nth / size ? plan.teams : nth / size;
+    if (tid == 0)
+      for (int t = 0; t < teams; ++t) bar[t].reset(size);
+    prepare(w, s, b.params, size, tid, nth);
+    region_barrier();
+    if (tid < teams * size) {
+      const int t = tid / size;
+      const Team team{tid % size, size, &bar[t]};
+      for (long c = t; c < nchunks; c += teams) {
+        const long n0 = c * b.rows, nc = b.N - n0 < b.rows ? b.N - n0 : b.rows;
+        Chunk ch{b, w, team, n0, nc, b.T * nc, {}, nullptr, own_grads, block_loss + t * blocks,
+                 block_hits + t * blocks};
+        ch.buf.carve(tbase + t * tsize, s, b.T, nc, b.train, masked);
+        if (b.train) ch.g = own_grads ? gc + c * gstride : grads;
+        long h = 0;
+        const double loss = ch.run(&h);
+        if (team.tid == 0) {
+          chunk_loss[c] = loss;
+          chunk_hits[c] = h;
+        }
+      }
+    }
+    if (!own_grads) return;
+    region_barrier();
+    // grads += chunk gradients, in chunk order for every element
+    const long i0 = s.P * tid / nth, i1 = s.P * (tid + 1) / nth;
+    for (long i = i0; i < i1; ++i) {
+      float v = grads[i];
+      for (long c = 0; c < nchunks; ++c) v += gc[c * gstride + i];
+      grads[i] = v;
+    }
+  });
+  double loss = 0.0;
+  for (long c = 0; c < nchunks; ++c) {
+    loss += chunk_loss[c];
+    if (correct) *correct += chunk_hits[c];
+  }
+  return loss;
 }
 
 }  // namespace
 
+void team_size_set(int n) { g_team_size.store(n < 0 ? 0 : n); }
+
+int team_size_get() {
+  int n = g_team_size.load();
+  if (n < 0) {
+    const char* env = std::getenv("DEEPRNN_TEAM_SIZE");
+    n = env ? std::atoi(env) : 0;
+    n = n < 0 ? 0 : n;
+    g_team_size.store(n);
+  }
+  return n;
+}
+
+TeamPlan plan_teams(const LmShape& s, long T, long rows, long nchunks, int threads, bool train) {
+  threads = threads < 1 ? 1 : threads;
+  const long G = cell_gates(s.cell);
+  const int forced = team_size_get();
+  if (forced > 0) {
+    const int size = forced < threads ? forced : threads;
+    const long teams = std::min<long>(nchunks, threads / size);
+    return TeamPlan{static_cast<int>(teams < 1 ? 1 : teams), size};
+  }
+  // A member owns at least a vector of 16 units in every layer.
+  long minH = s.H[0];
+  double macs = static_cast<double>(s.V) * s.H[s.L - 1];
+  for (long l = 0; l < s.L; ++l) {
+    minH = s.H[l] < minH ? s.H[l] : minH;
+    macs += static_cast<double>(G) * s.H[l] * (s.H[l] + (l ? s.H[l - 1] : 0));
+  }
+  macs *= static_cast<double>(T) * rows * (train ? 3 : 1);
+  const double barriers = (train ? 2.0 : 1.0) * s.L * (T + 4) + 4;
+  const long most = std::min<long>(threads, std::max<long>(1, minH / 16));
+  TeamPlan best{1, 1};
+  double best_us = -1.0;
+  for (long size = 1; size <= most; ++size) {
+    const long teams = std::max<long>(1, std::min<long>(nchunks, threads / size));
+    const long rounds = (nchunks + teams - 1) / teams;
+    const double us = rounds * (macs / (size * kMacsPerUs) + (size > 1 ? barriers * kBarrierUs : 0.0));
+    if (best_us < 0 || us < best_us) {
+      best_us = us;
+      best = TeamPlan{static_cast<int>(teams), static_cast<int>(size)};
+    }
+  }
+  return best;
+}
+
 double lm_train_chunks(const LmShape& s, const float* params, float* grads, const int* inputs, const int* targets,
                        long T, long N, long rows, const float* masks, float* state, float scale) {
-  const long nchunks = (N + rows - 1) / rows;
-  static thread_local std::vector<float> gbuf;
-  static thread_local std::vector<double> lbuf;
-  if (static_cast<long>(lbuf.size()) < nchunks) lbuf.resize(static_cast<size_t>(nchunks));
-  const long gstride = align_up(s.P);
-  float* gc = aligned_in(gbuf, nchunks * gstride);
-  double* losses = lbuf.data();
-  const Prepared w = prepare(s, params);
-  parallel_for(nchunks > 1, nchunks, [&](long c) {
-    const long n0 = c * rows, nc = N - n0 < rows ? N - n0 : rows;
-    float* g = gc + c * gstride;
-    std::memset(g, 0, sizeof(float) * s.P);
-    const Chunk ch{s, w, params, T, N, n0, nc, inputs, targets, masks, state, scale, true, nullptr};
-    losses[c] = ch.run(g);
-  });
-  // grads += chunk gradients, in chunk order for every element
-  parallel_for(s.P * nchunks >= kParallelWork, s.P, [&](long i) {
-    float v = grads[i];
-    for (long c = 0; c < nchunks; ++c) v += gc[c * gstride + i];
-    grads[i] = v;
-  });
-  double loss = 0.0;
-  for (long c = 0; c < nchunks; ++c) loss += losses[c];
-  return loss;
+  const Batch b{s, params, inputs, targets, T, N, rows, (N + rows - 1) / rows, masks, state, scale, true};
+  return run_batch(b, grads, nullptr);
 }
 
 double lm_eval_chunks(const LmShape& s, const float* params, const int* inputs, const int* targets, long T, long N,
                       long rows, float* state, long* correct) {
-  const long nchunks = (N + rows - 1) / rows;
-  static thread_local std::vector<double> lbuf;
-  static thread_local std::vector<long> hbuf;
-  if (static_cast<long>(lbuf.size()) < nchunks) {
-    lbuf.resize(static_cast<size_t>(nchunks));
-    hbuf.resize(static_cast<size_t>(nchunks));
-  }
-  double* losses = lbuf.data();
-  long* hits = hbuf.data();
-  const Prepared w = prepare(s, params);
-  parallel_for(nchunks > 1, nchunks, [&](long c) {
-    const long n0 = c * rows, nc = N - n0 < rows ? N - n0 : rows;
-    hits[c] = 0;
-    const Chunk ch{s, w, params, T, N, n0, nc, inputs, targets, nullptr, state, 0.0f, false, &hits[c]};
-    losses[c] = ch.run(nullptr);
-  });
-  double loss = 0.0;
-  for (long c = 0; c < nchunks; ++c) {
-    loss += losses[c];
-    *correct += hits[c];
-  }
-  return loss;
+  const Batch b{s, params, inputs, targets, T, N, rows, (N + rows - 1) / rows, nullptr, state, 0.0f, false};
+  return run_batch(b, nullptr, correct);
 }
 
 }  // namespace deeprnn

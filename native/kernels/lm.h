@@ -1,10 +1,14 @@
 // A whole language model's training step (one-hot tokens -> L recurrent
-// layers -> linear output layer -> mean cross-entropy, forward and backward)
-// over a batch split into chunks of windows. Each chunk runs the whole network
-// on one thread, so its activations stay in that core's cache and no data
-// moves between cores; chunks run in parallel. Each chunk's gradients go to a
-// buffer of their own, then are added to grads in chunk order: results do not
-// depend on the number of threads.
+// layers -> linear output layer -> mean cross-entropy, forward and backward),
+// or its evaluation, over a batch cut into chunks of windows. A chunk runs the
+// whole network so that its activations stay in cache. Chunks run in
+// parallel, each on a team of threads: a team of one when there are enough
+// chunks for every thread, else a team that splits each layer by hidden
+// units and the large products by tiles (kernels/cells.h). Each chunk's
+// gradients go to a buffer of their own, then are added to grads in chunk
+// order; every element's summation order is fixed by the shape and the chunk
+// size alone, so results do not depend on the number of threads or on how
+// they are teamed.
 // T=steps, N=windows, L=layers, H=hidden per layer, G=gates, V=vocab
 #pragma once
 
@@ -15,15 +19,36 @@ namespace deeprnn {
 // The most layers a model may have.
 constexpr long kMaxLayers = 64;
 
+// Where a layer's parameters (or their gradients) lie in the flat buffer.
+struct LayerOffsets {
+  long W_ih, W_hh, b_ih, b_hh;
+};
+
 struct LmShape {
   Cell cell;
   long L;
   const int* H;  // (L) hidden size per layer
   long V;
-  // Offsets into params/grads, per layer [W_ih, W_hh, b_ih, b_hh] (4L), then [W, b] of the output layer.
-  const long* offsets;
-  long P;  // floats in params and grads
+  LayerOffsets layer[kMaxLayers];
+  long W_out, b_out;  // the output layer's weight (V, H_top) and bias (V)
+  long P;             // floats in params and grads
 };
+
+// How a batch's chunks are shared out: `teams` teams of `size` threads.
+struct TeamPlan {
+  int teams;
+  int size;
+};
+
+// The plan for nchunks chunks of `rows` windows of T steps on `threads`
+// threads: team size from a cost model (the chunks' arithmetic against one
+// barrier per step and layer), or the forced size (see team_size_set).
+TeamPlan plan_teams(const LmShape& s, long T, long rows, long nchunks, int threads, bool train);
+
+// Team size for every batch: 0 chooses by the cost model; n forces teams of n
+// (at most the threads there are). Starts from DEEPRNN_TEAM_SIZE when set.
+void team_size_set(int n);
+int team_size_get();
 
 // grads += d(loss sum * scale)/d(params). inputs, targets: (T, N) time-major.
 // masks: null, or the dropout masks of layers 0..L-2, each (T, N, H_l), one after another.

@@ -23,14 +23,18 @@ inline void split_rows(long N, int tid, int nth, long align, long* n0, long* n1)
   *n1 = b1 * align < N ? b1 * align : N;
 }
 
+// Set on a thread while it works in a team (kernels/team.h), even a team of
+// one: the team shares out the work, so its kernels never fork.
+inline thread_local bool t_in_team = false;
+
 // Whether a loop of this much work should fork: it is worth it, more than one
-// thread is allowed, and we are not already inside a parallel region (a
-// thread that owns a slice of the batch or a chunk runs its kernels on its
-// own). Tested before entering OpenMP at all: even a region that its if
+// thread is allowed, and we are neither inside a parallel region nor in a
+// team (a thread that owns a chunk, or a share of one, runs its kernels on
+// its own). Tested before entering OpenMP at all: even a region that its if
 // clause keeps to one thread costs a team set-up in the runtime.
 inline bool fork_ok(bool worth) {
 #ifdef DEEPRNN_OPENMP
-  return worth && !omp_in_parallel() && omp_get_max_threads() > 1;
+  return worth && !t_in_team && !omp_in_parallel() && omp_get_max_threads() > 1;
 #else
   (void)worth;
   return false;
@@ -63,6 +67,35 @@ inline void parallel_region(bool worth, F&& f) {
   }
 #endif
   f(0, 1);
+}
+
+// f(thread id, thread count) on each of `threads` threads (fewer if OpenMP
+// gives fewer), every one marked as in a team; on this thread alone when
+// threads is 1 or OpenMP is off.
+template <typename F>
+inline void team_region(int threads, F&& f) {
+#ifdef DEEPRNN_OPENMP
+  if (threads > 1 && !omp_in_parallel()) {
+#pragma omp parallel num_threads(threads)
+    {
+      t_in_team = true;
+      f(omp_get_thread_num(), omp_get_num_threads());
+      t_in_team = false;
+    }
+    return;
+  }
+#endif
+  const bool was = t_in_team;
+  t_in_team = true;
+  f(0, 1);
+  t_in_team = was;
+}
+
+// Every thread of the enclosing team_region has arrived (nothing outside one).
+inline void region_barrier() {
+#ifdef DEEPRNN_OPENMP
+#pragma omp barrier
+#endif
 }
 
 int threads_get();

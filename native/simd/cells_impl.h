@@ -1,8 +1,8 @@
 // One time step of each cell's fused gate math (bias, activations and state
 // update in one pass over memory), included once per instruction set (see
-// gemm_impl.h). Rows n in [0, N) are independent and split across threads.
-// N=batch, H=hidden; the recurrent product h_{t-1} W_hh^T is made by gemm_nn
-// before a forward step and dh_{t-1} = dgh W_hh after a backward step.
+// gemm_impl.h). N=batch, H=hidden; the recurrent product gh = h_{t-1} W_hh^T
+// is made by a GEMM before a forward step and dh_{t-1} = dgh W_hh after a
+// backward step.
 // Included once per translation unit, that is once per instruction set.
 #pragma once
 
@@ -16,33 +16,35 @@
 namespace deeprnn {
 namespace DEEPRNN_ISA {
 
-// Each step kernel runs as *_impl<Full>: Full when H is a whole number of
-// vectors, so that every load and store is a whole, unmasked one with no
-// per-vector test of the lanes left.
+// Each step kernel computes the units of a Units (simd/kernels.h): all of a
+// layer's, or a thread's share when a team splits the layer by units. Rows
+// and units are independent, and each element's arithmetic is the same
+// whatever the share, so results do not depend on it. Each runs as
+// *_impl<Full>: Full when the width is a whole number of vectors, so that
+// every load and store is a whole, unmasked one with no per-vector test of
+// the lanes left.
 
-// h = phi(h + gx + b_hh), h holding h_{t-1} W_hh^T on entry
-// h, gx: (N, H); bhh: (H)
+// h = phi(gx + gh + b_hh)
+// h: (N, H); gx: (N, H); gh: rows gh_width apart; bhh: (H)
 template <bool Full>
-static inline void rnn_step_impl(float* h, const float* gx, const float* bhh, long N, long H, bool relu) {
-  for (long n = 0; n < N; ++n) {
+static inline void rnn_step_impl(float* h, const float* gx, const float* gh, const float* bhh, const Units& u,
+                                 bool relu) {
+  const long H = u.H, W = u.width;
+  for (long n = 0; n < u.N; ++n) {
     float* __restrict row = h + n * H;
     const float* __restrict g = gx + n * H;
-    if (relu)
-      for (long j = 0; j < H; ++j) {
-        const float a = row[j] + g[j] + bhh[j];
-        row[j] = a > 0.0f ? a : 0.0f;
-      }
-    else
-      for (long j = 0; j < H; j += kLanes) {
-        const long m = Full ? kLanes : H - j < kLanes ? H - j : kLanes;
-        st(row + j, vtanh(ld(row + j, m) + ld(g + j, m) + ld(bhh + j, m)), m);
-      }
+    const float* __restrict p = gh + n * u.gh_width;
+    for (long j = 0; j < W; j += kLanes) {
+      const long m = Full ? kLanes : W - j < kLanes ? W - j : kLanes;
+      const vf a = ld(p + j, m) + ld(g + j, m) + ld(bhh + j, m);
+      st(row + j, relu ? (a > 0.0f ? a : 0.0f) : vtanh(a), m);
+    }
   }
 }
 
-static void rnn_step(float* h, const float* gx, const float* bhh, long N, long H, bool relu) {
-  if (H % kLanes == 0) rnn_step_impl<true>(h, gx, bhh, N, H, relu);
-  else rnn_step_impl<false>(h, gx, bhh, N, H, relu);
+static void rnn_step(float* h, const float* gx, const float* gh, const float* bhh, const Units& u, bool relu) {
+  if (u.width % kLanes == 0) rnn_step_impl<true>(h, gx, gh, bhh, u, relu);
+  else rnn_step_impl<false>(h, gx, gh, bhh, u, relu);
 }
 
 // bsum[j:j+m] += v
@@ -51,15 +53,16 @@ static inline void add_to(float* bsum, long j, vf v, long m) { st(bsum + j, ld(b
 // da = (dy + dh) * phi'(a), from h = phi(a); bsum (H) += rows of da
 // da, dy, dh, h: (N, H)
 template <bool Full>
-static inline void rnn_step_back_impl(float* da, const float* dy, const float* dh, const float* h, long N, long H,
+static inline void rnn_step_back_impl(float* da, const float* dy, const float* dh, const float* h, const Units& u,
                                       bool relu, float* bsum) {
-  for (long n = 0; n < N; ++n) {
+  const long H = u.H, W = u.width;
+  for (long n = 0; n < u.N; ++n) {
     float* __restrict d = da + n * H;
     const float* __restrict y = dy + n * H;
     const float* __restrict c = dh + n * H;
     const float* __restrict o = h + n * H;
-    for (long j = 0; j < H; j += kLanes) {
-      const long m = Full ? kLanes : H - j < kLanes ? H - j : kLanes;
+    for (long j = 0; j < W; j += kLanes) {
+      const long m = Full ? kLanes : W - j < kLanes ? W - j : kLanes;
       const vf g = ld(y + j, m) + ld(c + j, m);
       const vf hv = ld(o + j, m);
       const vf a = relu ? (hv > 0.0f ? g : 0.0f) : g * (1.0f - hv * hv);
@@ -69,40 +72,40 @@ static inline void rnn_step_back_impl(float* da, const float* dy, const float* d
   }
 }
 
-static void rnn_step_back(float* da, const float* dy, const float* dh, const float* h, long N, long H, bool relu,
+static void rnn_step_back(float* da, const float* dy, const float* dh, const float* h, const Units& u, bool relu,
                           float* bsum) {
-  if (H % kLanes == 0) rnn_step_back_impl<true>(da, dy, dh, h, N, H, relu, bsum);
-  else rnn_step_back_impl<false>(da, dy, dh, h, N, H, relu, bsum);
+  if (u.width % kLanes == 0) rnn_step_back_impl<true>(da, dy, dh, h, u, relu, bsum);
+  else rnn_step_back_impl<false>(da, dy, dh, h, u, relu, bsum);
 }
 
 // r = sigmoid(gx_r + gh_r + b_hr); z = sigmoid(gx_z + gh_z + b_hz)
 // n = tanh(gx_n + r * (gh_n + b_hn)); h = (1 - z) * n + z * h_{t-1}
-// h, hprev: (N, H); saved: (N, 4H) as [r, z, n, gh_n + b_hn]; gx, gh: (N, 3H); bhh: (3H)
+// h, hprev: (N, H); saved: (N, 4H) as [r, z, n, gh_n + b_hn]; gx: (N, 3H); bhh: (3H)
 template <bool Full>
 static inline void gru_step_impl(float* h, float* saved, const float* gx, const float* gh, const float* bhh,
-                                 const float* hprev, long N, long H) {
-  const long G = 3 * H;
+                                 const float* hprev, const Units& u) {
+  const long H = u.H, G = 3 * H, W = u.width, gw = u.gh_width;
   // Two passes over the rows: the gates r and z (independent of each other
   // and across rows), then n and h, which wait on r. Short independent
   // iterations keep many activations in flight instead of one long chain.
-  for (long n = 0; n < N; ++n) {
+  for (long n = 0; n < u.N; ++n) {
     const float* __restrict x = gx + n * G;
-    const float* __restrict g = gh + n * G;
+    const float* __restrict g = gh + n * 3 * gw;
     float* __restrict s = saved + n * 4 * H;
-    for (long j = 0; j < H; j += kLanes) {
-      const long m = Full ? kLanes : H - j < kLanes ? H - j : kLanes;
+    for (long j = 0; j < W; j += kLanes) {
+      const long m = Full ? kLanes : W - j < kLanes ? W - j : kLanes;
       st(s + j, vsigmoid(ld(x + j, m) + ld(g + j, m) + ld(bhh + j, m)), m);
-      st(s + H + j, vsigmoid(ld(x + H + j, m) + ld(g + H + j, m) + ld(bhh + H + j, m)), m);
-      st(s + 3 * H + j, ld(g + 2 * H + j, m) + ld(bhh + 2 * H + j, m), m);
+      st(s + H + j, vsigmoid(ld(x + H + j, m) + ld(g + gw + j, m) + ld(bhh + H + j, m)), m);
+      st(s + 3 * H + j, ld(g + 2 * gw + j, m) + ld(bhh + 2 * H + j, m), m);
     }
   }
-  for (long n = 0; n < N; ++n) {
+  for (long n = 0; n < u.N; ++n) {
     const float* __restrict x = gx + n * G;
     const float* __restrict hp = hprev + n * H;
     float* __restrict s = saved + n * 4 * H;
     float* __restrict out = h + n * H;
-    for (long j = 0; j < H; j += kLanes) {
-      const long m = Full ? kLanes : H - j < kLanes ? H - j : kLanes;
+    for (long j = 0; j < W; j += kLanes) {
+      const long m = Full ? kLanes : W - j < kLanes ? W - j : kLanes;
       const vf r = ld(s + j, m), z = ld(s + H + j, m);
       const vf nn = vtanh(ld(x + 2 * H + j, m) + r * ld(s + 3 * H + j, m));
       st(out + j, (1.0f - z) * nn + z * ld(hp + j, m), m);
@@ -112,9 +115,9 @@ static inline void gru_step_impl(float* h, float* saved, const float* gx, const 
 }
 
 static void gru_step(float* h, float* saved, const float* gx, const float* gh, const float* bhh, const float* hprev,
-                     long N, long H) {
-  if (H % kLanes == 0) gru_step_impl<true>(h, saved, gx, gh, bhh, hprev, N, H);
-  else gru_step_impl<false>(h, saved, gx, gh, bhh, hprev, N, H);
+                     const Units& u) {
+  if (u.width % kLanes == 0) gru_step_impl<true>(h, saved, gx, gh, bhh, hprev, u);
+  else gru_step_impl<false>(h, saved, gx, gh, bhh, hprev, u);
 }
 
 // g = dy + dh; da_n = g (1 - z)(1 - n^2); da_r = da_n hn r (1 - r); da_z = g (h_{t-1} - n) z (1 - z)
@@ -123,17 +126,17 @@ static void gru_step(float* h, float* saved, const float* gx, const float* gh, c
 // dgx, dgh: (N, 3H); dh, dy, hprev: (N, H); saved: (N, 4H)
 template <bool Full>
 static inline void gru_step_back_impl(float* dgx, float* dgh, float* dh, const float* dy, const float* saved,
-                                      const float* hprev, long N, long H, float* bsum) {
-  const long G = 3 * H;
-  for (long n = 0; n < N; ++n) {
+                                      const float* hprev, const Units& u, float* bsum) {
+  const long H = u.H, G = 3 * H, W = u.width;
+  for (long n = 0; n < u.N; ++n) {
     const float* __restrict s = saved + n * 4 * H;
     const float* __restrict d = dy + n * H;
     const float* __restrict hp = hprev + n * H;
     float* __restrict gx = dgx + n * G;
     float* __restrict gh = dgh + n * G;
     float* __restrict dhr = dh + n * H;
-    for (long j = 0; j < H; j += kLanes) {
-      const long m = Full ? kLanes : H - j < kLanes ? H - j : kLanes;
+    for (long j = 0; j < W; j += kLanes) {
+      const long m = Full ? kLanes : W - j < kLanes ? W - j : kLanes;
       const vf r = ld(s + j, m), z = ld(s + H + j, m), nn = ld(s + 2 * H + j, m), hn = ld(s + 3 * H + j, m);
       const vf g = ld(d + j, m) + ld(dhr + j, m);
       const vf dan = g * (1.0f - z) * (1.0f - nn * nn);
@@ -157,31 +160,31 @@ static inline void gru_step_back_impl(float* dgx, float* dgh, float* dh, const f
 }
 
 static void gru_step_back(float* dgx, float* dgh, float* dh, const float* dy, const float* saved, const float* hprev,
-                          long N, long H, float* bsum) {
-  if (H % kLanes == 0) gru_step_back_impl<true>(dgx, dgh, dh, dy, saved, hprev, N, H, bsum);
-  else gru_step_back_impl<false>(dgx, dgh, dh, dy, saved, hprev, N, H, bsum);
+                          const Units& u, float* bsum) {
+  if (u.width % kLanes == 0) gru_step_back_impl<true>(dgx, dgh, dh, dy, saved, hprev, u, bsum);
+  else gru_step_back_impl<false>(dgx, dgh, dh, dy, saved, hprev, u, bsum);
 }
 
 // [i, f, g, o] = [sigmoid, sigmoid, tanh, sigmoid](gx + gh + b_hh)
 // c = f * c_{t-1} + i * g; h = o * tanh(c)
-// h: (N, H); saved: (N, 6H) as [i, f, g, o, c, tanh c]; gx, gh: (N, 4H); bhh: (4H)
+// h: (N, H); saved: (N, 6H) as [i, f, g, o, c, tanh c]; gx: (N, 4H); bhh: (4H)
 // cprev: row n at cprev + n * cstride
 template <bool Full>
 static inline void lstm_step_impl(float* h, float* saved, const float* gx, const float* gh, const float* bhh,
-                                  const float* cprev, long cstride, long N, long H) {
-  const long G = 4 * H;
-  for (long n = 0; n < N; ++n) {
+                                  const float* cprev, long cstride, const Units& u) {
+  const long H = u.H, G = 4 * H, W = u.width, gw = u.gh_width;
+  for (long n = 0; n < u.N; ++n) {
     const float* __restrict x = gx + n * G;
-    const float* __restrict g = gh + n * G;
+    const float* __restrict g = gh + n * 4 * gw;
     const float* __restrict cp = cprev + n * cstride;
     float* __restrict s = saved + n * 6 * H;
     float* __restrict out = h + n * H;
-    for (long j = 0; j < H; j += kLanes) {
-      const long m = Full ? kLanes : H - j < kLanes ? H - j : kLanes;
+    for (long j = 0; j < W; j += kLanes) {
+      const long m = Full ? kLanes : W - j < kLanes ? W - j : kLanes;
       const vf ig = vsigmoid(ld(x + j, m) + ld(g + j, m) + ld(bhh + j, m));
-      const vf fg = vsigmoid(ld(x + H + j, m) + ld(g + H + j, m) + ld(bhh + H + j, m));
-      const vf gg = vtanh(ld(x + 2 * H + j, m) + ld(g + 2 * H + j, m) + ld(bhh + 2 * H + j, m));
-      const vf og = vsigmoid(ld(x + 3 * H + j, m) + ld(g + 3 * H + j, m) + ld(bhh + 3 * H + j, m));
+      const vf fg = vsigmoid(ld(x + H + j, m) + ld(g + gw + j, m) + ld(bhh + H + j, m));
+      const vf gg = vtanh(ld(x + 2 * H + j, m) + ld(g + 2 * gw + j, m) + ld(bhh + 2 * H + j, m));
+      const vf og = vsigmoid(ld(x + 3 * H + j, m) + ld(g + 3 * gw + j, m) + ld(bhh + 3 * H + j, m));
       const vf c = fg * ld(cp + j, m) + ig * gg;
       const vf tc = vtanh(c);
       st(out + j, og * tc, m);
@@ -196,9 +199,9 @@ static inline void lstm_step_impl(float* h, float* saved, const float* gx, const
 }
 
 static void lstm_step(float* h, float* saved, const float* gx, const float* gh, const float* bhh, const float* cprev,
-                      long cstride, long N, long H) {
-  if (H % kLanes == 0) lstm_step_impl<true>(h, saved, gx, gh, bhh, cprev, cstride, N, H);
-  else lstm_step_impl<false>(h, saved, gx, gh, bhh, cprev, cstride, N, H);
+                      long cstride, const Units& u) {
+  if (u.width % kLanes == 0) lstm_step_impl<true>(h, saved, gx, gh, bhh, cprev, cstride, u);
+  else lstm_step_impl<false>(h, saved, gx, gh, bhh, cprev, cstride, u);
 }
 
 // g = dy + dh; dc_t = dc + g o (1 - tanh(c)^2)
@@ -207,17 +210,17 @@ static void lstm_step(float* h, float* saved, const float* gx, const float* gh, 
 // dgx: (N, 4H); dh, dc, dy: (N, H); saved: (N, 6H); cprev as in lstm_step
 template <bool Full>
 static inline void lstm_step_back_impl(float* dgx, float* dc, const float* dh, const float* dy, const float* saved,
-                                       const float* cprev, long cstride, long N, long H, float* bsum) {
-  const long G = 4 * H;
-  for (long n = 0; n < N; ++n) {
+                                       const float* cprev, long cstride, const Units& u, float* bsum) {
+  const long H = u.H, G = 4 * H, W = u.width;
+  for (long n = 0; n < u.N; ++n) {
     const float* __restrict s = saved + n * 6 * H;
     const float* __restrict cp = cprev + n * cstride;
     const float* __restrict d = dy + n * H;
     const float* __restrict dhr = dh + n * H;
     float* __restrict ga = dgx + n * G;
     float* __restrict dcr = dc + n * H;
-    for (long j = 0; j < H; j += kLanes) {
-      const long m = Full ? kLanes : H - j < kLanes ? H - j : kLanes;
+    for (long j = 0; j < W; j += kLanes) {
+      const long m = Full ? kLanes : W - j < kLanes ? W - j : kLanes;
       const vf ig = ld(s + j, m), fg = ld(s + H + j, m), gg = ld(s + 2 * H + j, m), og = ld(s + 3 * H + j, m);
       const vf tc = ld(s + 5 * H + j, m);
       const vf g = ld(d + j, m) + ld(dhr + j, m);
@@ -240,9 +243,9 @@ static inline void lstm_step_back_impl(float* dgx, float* dc, const float* dh, c
 }
 
 static void lstm_step_back(float* dgx, float* dc, const float* dh, const float* dy, const float* saved,
-                           const float* cprev, long cstride, long N, long H, float* bsum) {
-  if (H % kLanes == 0) lstm_step_back_impl<true>(dgx, dc, dh, dy, saved, cprev, cstride, N, H, bsum);
-  else lstm_step_back_impl<false>(dgx, dc, dh, dy, saved, cprev, cstride, N, H, bsum);
+                           const float* cprev, long cstride, const Units& u, float* bsum) {
+  if (u.width % kLanes == 0) lstm_step_back_impl<true>(dgx, dc, dh, dy, saved, cprev, cstride, u, bsum);
+  else lstm_step_back_impl<false>(dgx, dc, dh, dy, saved, cprev, cstride, u, bsum);
 }
 
 // out[m, 0:width] = src[idx[m], 0:width]

@@ -105,39 +105,52 @@ struct Columns {
 };
 
 // acc(R, W) += sum_k a(r, k) b(k, 0:W) with a(r, k) = A[r * lda + k] or, for
-// AT, A[k * lda + r]; C tile loaded first when accumulate (else bias(0:W),
-// or 0 when bias is null), stored last.
+// AT, A[k * lda + r]: in vectors of kLanes, one fused multiply-add per k and
+// vector. C's tile is loaded first when accumulate (else bias(0:W), or 0 when
+// bias is null) and stored last; only `width` of its W columns are C's (a
+// padded segment: the rest exist only in B's zero-padded panel), so that C's
+// last vector per row loads and stores only its own columns. B's rows are W
+// wide.
 template <long R, long W, bool AT>
 static inline void tile(float* __restrict C, long ldc, const float* __restrict A, long lda,
-                        const float* __restrict B, long ldb, long K, bool accumulate,
+                        const float* __restrict B, long ldb, long K, long width, bool accumulate,
                         const float* __restrict bias) {
-  float acc[R][W];
+  constexpr long NV = (W + kLanes - 1) / kLanes;
+  constexpr long BL = W < kLanes ? W : kLanes;  // lanes of B per load
+  long lanes[NV];  // of C in each vector: kLanes, then what is left of width (possibly 0)
+  for (long q = 0; q < NV; ++q) {
+    const long left = width - q * kLanes;
+    lanes[q] = left >= BL ? BL : left > 0 ? left : 0;
+  }
+  vf acc[R][NV];
   for (long r = 0; r < R; ++r)
-    for (long j = 0; j < W; ++j) acc[r][j] = accumulate ? C[r * ldc + j] : bias ? bias[j] : 0.0f;
+    for (long q = 0; q < NV; ++q)
+      acc[r][q] = accumulate ? ld(C + r * ldc + q * kLanes, lanes[q]) : bias ? ld(bias + q * kLanes, lanes[q]) : vf{};
   for (long k = 0; k < K; ++k) {
-    const float* __restrict b = B + k * ldb;
+    vf b[NV];
+    for (long q = 0; q < NV; ++q) b[q] = ld(B + k * ldb + q * kLanes, BL);
     for (long r = 0; r < R; ++r) {
-      const float a = AT ? A[k * lda + r] : A[r * lda + k];
-      for (long j = 0; j < W; ++j) acc[r][j] += a * b[j];
+      const vf a = splat(AT ? A[k * lda + r] : A[r * lda + k]);
+      for (long q = 0; q < NV; ++q) acc[r][q] = vfma(a, b[q], acc[r][q]);
     }
   }
   for (long r = 0; r < R; ++r)
-    for (long j = 0; j < W; ++j) C[r * ldc + j] = acc[r][j];
+    for (long q = 0; q < NV; ++q) st(C + r * ldc + q * kLanes, acc[r][q], lanes[q]);
 }
 
 template <long R, bool AT>
 __attribute__((always_inline)) static inline void tile_rows(float* C, long ldc, const float* A, long lda,
-                                                            const float* B, long ldb, long K, long W, bool accumulate,
-                                                            const float* bias = nullptr) {
+                                                            const float* B, long ldb, long K, long W, long width,
+                                                            bool accumulate, const float* bias = nullptr) {
   switch (W) {
 #if DEEPRNN_MAX_TILE >= 64
-    case 64: tile<R, 64, AT>(C, ldc, A, lda, B, ldb, K, accumulate, bias); return;
+    case 64: tile<R, 64, AT>(C, ldc, A, lda, B, ldb, K, width, accumulate, bias); return;
 #endif
 #if DEEPRNN_MAX_TILE >= 32
-    case 32: tile<R, 32, AT>(C, ldc, A, lda, B, ldb, K, accumulate, bias); return;
+    case 32: tile<R, 32, AT>(C, ldc, A, lda, B, ldb, K, width, accumulate, bias); return;
 #endif
-    case 16: tile<R, 16, AT>(C, ldc, A, lda, B, ldb, K, accumulate, bias); return;
-    default: tile<R, 8, AT>(C, ldc, A, lda, B, ldb, K, accumulate, bias); return;
+    case 16: tile<R, 16, AT>(C, ldc, A, lda, B, ldb, K, width, accumulate, bias); return;
+    default: tile<R, 8, AT>(C, ldc, A, lda, B, ldb, K, width, accumulate, bias); return;
   }
 }
 
@@ -184,60 +197,13 @@ struct RowTiles {
   }
 };
 
-// A whole-row tile over a padded column segment: `width` of its W columns are
-// C's, the rest exist only in B's zero-padded panel. The same sums as tile(),
-// in explicit vectors so that C's last vector per row loads and stores only
-// its `width` columns.
-template <long R, long W, bool AT>
-static inline void tile_masked(float* __restrict C, long ldc, const float* __restrict A, long lda,
-                               const float* __restrict B, long ldb, long K, long width, bool accumulate,
-                               const float* __restrict bias) {
-  constexpr long NV = W / kLanes;
-  long lanes[NV];  // of C in each vector: kLanes, then what is left of width (possibly 0)
-  for (long q = 0; q < NV; ++q) {
-    const long left = width - q * kLanes;
-    lanes[q] = left >= kLanes ? kLanes : left > 0 ? left : 0;
-  }
-  vf acc[R][NV];
-  for (long r = 0; r < R; ++r)
-    for (long q = 0; q < NV; ++q)
-      acc[r][q] = accumulate ? ld(C + r * ldc + q * kLanes, lanes[q]) : bias ? ld(bias + q * kLanes, lanes[q]) : vf{};
-  for (long k = 0; k < K; ++k) {
-    vf b[NV];
-    for (long q = 0; q < NV; ++q) b[q] = ld(B + k * ldb + q * kLanes, kLanes);
-    for (long r = 0; r < R; ++r) {
-      const vf a = splat(AT ? A[k * lda + r] : A[r * lda + k]);
-      for (long q = 0; q < NV; ++q) acc[r][q] += a * b[q];
-    }
-  }
-  for (long r = 0; r < R; ++r)
-    for (long q = 0; q < NV; ++q) st(C + r * ldc + q * kLanes, acc[r][q], lanes[q]);
-}
-
-// Whether a padded segment `tile` wide runs as a tile_masked (whole vectors, a width it is made for).
+// Whether a padded segment `tile` wide runs as a whole tile with C masked
+// (whole vectors, a width it is made for) rather than through copies.
 static inline bool maskable(long tile) { return tile >= kLanes && tile % kLanes == 0 && tile <= DEEPRNN_MAX_TILE; }
-
-template <long R, bool AT>
-__attribute__((always_inline)) static inline void tile_masked_rows(float* C, long ldc, const float* A, long lda,
-                                                                   const float* B, long ldb, long K, long W,
-                                                                   long width, bool accumulate, const float* bias) {
-  switch (W) {
-#if DEEPRNN_MAX_TILE >= 64
-    case 64: tile_masked<R, 64, AT>(C, ldc, A, lda, B, ldb, K, width, accumulate, bias); return;
-#endif
-#if DEEPRNN_MAX_TILE >= 32
-    case 32: tile_masked<R, 32, AT>(C, ldc, A, lda, B, ldb, K, width, accumulate, bias); return;
-#endif
-#if DEEPRNN_VEC_BYTES <= 32
-    case 8: tile_masked<R, 8, AT>(C, ldc, A, lda, B, ldb, K, width, accumulate, bias); return;
-#endif
-    default: tile_masked<R, 16, AT>(C, ldc, A, lda, B, ldb, K, width, accumulate, bias); return;
-  }
-}
 
 // The partial tiles' path, out of line: its copies need a large stack frame.
 template <long R, bool AT>
-__attribute__((noinline)) static void block_partial(float* c, long N, const float* a, long lda, const float* b,
+__attribute__((noinline)) static void block_partial(float* c, long ldc, const float* a, long lda, const float* b,
                                                     long ldb, long rows, const Segment& s, long kk,
                                                     bool accumulate, const float* bias) {
   float abuf[R * kDepth];
@@ -255,57 +221,56 @@ __attribute__((noinline)) static void block_partial(float* c, long N, const floa
   for (long r = 0; r < R; ++r)
     for (long j = 0; j < s.tile; ++j)
       tmp[r * s.tile + j] = j >= s.width ? 0.0f
-                            : accumulate ? (r < rows ? c[r * N + j] : 0.0f)
+                            : accumulate ? (r < rows ? c[r * ldc + j] : 0.0f)
                             : bias ? bias[s.j0 + j] : 0.0f;
-  tile_rows<R, AT>(tmp, s.tile, a, lda, b, ldb, kk, s.tile, true);
+  tile_rows<R, AT>(tmp, s.tile, a, lda, b, ldb, kk, s.tile, s.tile, true);
   for (long r = 0; r < rows; ++r)
-    for (long j = 0; j < s.width; ++j) c[r * N + j] = tmp[r * s.tile + j];
+    for (long j = 0; j < s.width; ++j) c[r * ldc + j] = tmp[r * s.tile + j];
 }
 
 // C rows [i0, i0 + rows) x segment, over k in [k0, k1), by a tile R rows
-// high; A addressed as in tile(). `b` is B's rows k0.. at the segment's first
-// column (ldb apart), or the padded panel for a padded segment. A partial
+// high; A addressed as in tile() with g.lda. `b` is B's rows k0.. at the
+// segment's first column (ldb apart), or the padded panel for a padded segment. A partial
 // tile (fewer rows than R, or a padded segment) runs as a whole one through
 // zero-padded copies of its rows of A and C: a one-row tile would load as
 // many B vectors as it does multiply-adds.
 template <long R, bool AT>
-__attribute__((always_inline)) static inline void block(float* C, const float* A, const float* b, long ldb, long M,
-                                                        long N, long K, long i0, long rows, const Segment& s, long k0,
-                                                        long k1, bool accumulate, const float* bias) {
-  const long lda = AT ? M : K;
-  const float* a = AT ? A + k0 * M + i0 : A + i0 * K + k0;
-  float* c = C + i0 * N + s.j0;
-  if (rows == R && s.tile == s.width)
-    tile_rows<R, AT>(c, N, a, lda, b, ldb, k1 - k0, s.tile, accumulate, bias ? bias + s.j0 : nullptr);
-  else if (rows == R && maskable(s.tile))
-    tile_masked_rows<R, AT>(c, N, a, lda, b, ldb, k1 - k0, s.tile, s.width, accumulate, bias ? bias + s.j0 : nullptr);
+__attribute__((always_inline)) static inline void block(const GemmArgs& g, const float* b, long ldb, long i0,
+                                                        long rows, const Segment& s, long k0, long k1,
+                                                        bool accumulate) {
+  const long lda = g.lda, ldc = g.ldc;
+  const float* a = AT ? g.A + k0 * lda + i0 : g.A + i0 * lda + k0;
+  float* c = g.C + i0 * ldc + s.j0;
+  const float* bias = g.bias;
+  if (rows == R && (s.tile == s.width || maskable(s.tile)))
+    tile_rows<R, AT>(c, ldc, a, lda, b, ldb, k1 - k0, s.tile, s.width, accumulate, bias ? bias + s.j0 : nullptr);
   else
-    block_partial<R, AT>(c, N, a, lda, b, ldb, rows, s, k1 - k0, accumulate, bias);
+    block_partial<R, AT>(c, ldc, a, lda, b, ldb, rows, s, k1 - k0, accumulate, bias);
 }
 
 template <bool AT>
-__attribute__((always_inline)) static inline void block_any(long height, float* C, const float* A, const float* b,
-                                                            long ldb, long M, long N, long K, long i0, long rows,
-                                                            const Segment& s, long k0, long k1, bool accumulate,
-                                                            const float* bias) {
+__attribute__((always_inline)) static inline void block_any(long height, const GemmArgs& g, const float* b, long ldb,
+                                                            long i0, long rows, const Segment& s, long k0, long k1,
+                                                            bool accumulate) {
 #if DEEPRNN_ROW_HEIGHTS_MIXED
-  if (height == kRows + 1) return block<kRows + 1, AT>(C, A, b, ldb, M, N, K, i0, rows, s, k0, k1, accumulate, bias);
-  if (height == kRows - 1) return block<kRows - 1, AT>(C, A, b, ldb, M, N, K, i0, rows, s, k0, k1, accumulate, bias);
+  if (height == kRows + 1) return block<kRows + 1, AT>(g, b, ldb, i0, rows, s, k0, k1, accumulate);
+  if (height == kRows - 1) return block<kRows - 1, AT>(g, b, ldb, i0, rows, s, k0, k1, accumulate);
 #endif
   (void)height;
-  block<kRows, AT>(C, A, b, ldb, M, N, K, i0, rows, s, k0, k1, accumulate, bias);
+  block<kRows, AT>(g, b, ldb, i0, rows, s, k0, k1, accumulate);
 }
 
+// This thread's share (tid of nth) of the product's tiles.
 template <bool AT>
-static void gemm(float* C, const float* A, const float* B, long M, long N, long K, bool accumulate,
-                 const float* bias = nullptr) {
+static void gemm_share(const GemmArgs& g, int tid, int nth) {
+  const long M = g.M, N = g.N, K = g.K, ldb = g.ldb;
+  const float* B = g.B;
   const Columns cols(N);
   const long nseg = cols.count();
   const Segment* pad = cols.padded();
   const RowTiles rt(M);
   const long row_tiles = rt.count;
   const long tasks = row_tiles * nseg;
-  const bool par = M * N * K >= kParallelWork && tasks > 1;
   // k in passes of at most kDepth (kDepthT when A is read transposed: its
   // rows of A^T are M floats apart, and shorter passes keep them in cache).
   const long max_depth = AT ? kDepthT : kDepth;
@@ -323,58 +288,70 @@ static void gemm(float* C, const float* A, const float* B, long M, long N, long 
   // thread: stores missing to memory, and loads of B waiting behind them,
   // most likely on addresses equal in their low 12 bits).
   const bool prefetch_c = M * N * 4 > (1L << 20);
-  if (K == 0) {
-    if (!accumulate)
-      for (long i = 0; i < M * N; ++i) C[i] = bias ? bias[i % N] : 0.0f;
-    return;
-  }
-  parallel_region(par, [&](int tid, int nth) {
-    float* panel = scratch(0, depth * DEEPRNN_MAX_TILE);   // padded copy of B's last columns
-    float* packed = scratch(1, depth * DEEPRNN_MAX_TILE);  // packed copy of one full segment
-    for (long k0 = 0; k0 < K; k0 += depth) {
-      const long k1 = K - k0 < depth ? K : k0 + depth;
-      const bool acc = accumulate || k0 > 0;
-      if (pad)
-        for (long k = k0; k < k1; ++k)
-          for (long j = 0; j < pad->tile; ++j)
-            panel[(k - k0) * pad->tile + j] = j < pad->width ? B[k * N + pad->j0 + j] : 0.0f;
-      // The same contiguous share of the tiles in every pass: each thread keeps its own C tiles.
-      const long t0 = tasks * tid / nth, t1 = tasks * (tid + 1) / nth;
-      long packed_seg = -1;
-      for (long t = t0; t < t1; ++t) {
-        const long seg = by_columns ? t / row_tiles : t % nseg;
-        const Segment s = cols.at(seg);
-        long i0, rows, height;
-        rt.at(by_columns ? t % row_tiles : t / nseg, &i0, &rows, &height);
-        // The next task's C tile, on its way while this one runs. (Its task is
-        // mapped to a segment and tile as above, written out again: one shared
-        // lambda for both made config C 24% slower with GCC 12.)
-        if (prefetch_c && t + 1 < t1) {
-          const long next_seg = by_columns ? (t + 1) / row_tiles : (t + 1) % nseg;
-          long pi0, prows, ph;
-          rt.at(by_columns ? (t + 1) % row_tiles : (t + 1) / nseg, &pi0, &prows, &ph);
-          const Segment ps = cols.at(next_seg);
-          for (long r = 0; r < prows; ++r)  // one prefetch per 64-byte line (16 floats)
-            for (long j = 0; j < ps.width; j += 16) __builtin_prefetch(C + (pi0 + r) * N + ps.j0 + j, 1, 3);
+  float* panel = scratch(0, depth * DEEPRNN_MAX_TILE);   // padded copy of B's last columns
+  float* packed = scratch(1, depth * DEEPRNN_MAX_TILE);  // packed copy of one full segment
+  // The same contiguous share of the tiles in every pass: each thread keeps its own C tiles.
+  const long t0 = tasks * tid / nth, t1 = tasks * (tid + 1) / nth;
+  if (t0 == t1) return;
+  for (long k0 = 0; k0 < K; k0 += depth) {
+    const long k1 = K - k0 < depth ? K : k0 + depth;
+    const bool acc = g.accumulate || k0 > 0;
+    if (pad)
+      for (long k = k0; k < k1; ++k)
+        for (long j = 0; j < pad->tile; ++j)
+          panel[(k - k0) * pad->tile + j] = j < pad->width ? B[k * ldb + pad->j0 + j] : 0.0f;
+    long packed_seg = -1;
+    for (long t = t0; t < t1; ++t) {
+      const long seg = by_columns ? t / row_tiles : t % nseg;
+      const Segment s = cols.at(seg);
+      long i0, rows, height;
+      rt.at(by_columns ? t % row_tiles : t / nseg, &i0, &rows, &height);
+      // The next task's C tile, on its way while this one runs. (Its task is
+      // mapped to a segment and tile as above, written out again: one shared
+      // lambda for both made config C 24% slower with GCC 12.)
+      if (prefetch_c && t + 1 < t1) {
+        const long next_seg = by_columns ? (t + 1) / row_tiles : (t + 1) % nseg;
+        long pi0, prows, ph;
+        rt.at(by_columns ? (t + 1) % row_tiles : (t + 1) / nseg, &pi0, &prows, &ph);
+        const Segment ps = cols.at(next_seg);
+        for (long r = 0; r < prows; ++r)  // one prefetch per 64-byte line (16 floats)
+          for (long j = 0; j < ps.width; j += 16) __builtin_prefetch(g.C + (pi0 + r) * g.ldc + ps.j0 + j, 1, 3);
+      }
+      const bool padded = s.tile > s.width;
+      if (padded) {
+        block_any<AT>(height, g, panel, s.tile, i0, rows, s, k0, k1, acc);
+      } else if (pack) {
+        // The panel of B this segment reads, packed once into contiguous rows
+        // (its rows in B are ldb floats, often pages, apart).
+        if (packed_seg != seg) {
+          for (long k = k0; k < k1; ++k)
+            __builtin_memcpy(packed + (k - k0) * s.tile, B + k * ldb + s.j0, sizeof(float) * s.tile);
+          packed_seg = seg;
         }
-        const bool padded = s.tile > s.width;
-        if (padded) {
-          block_any<AT>(height, C, A, panel, s.tile, M, N, K, i0, rows, s, k0, k1, acc, bias);
-        } else if (pack) {
-          // The panel of B this segment reads, packed once into contiguous rows
-          // (its rows in B are N floats, often pages, apart).
-          if (packed_seg != seg) {
-            for (long k = k0; k < k1; ++k)
-              __builtin_memcpy(packed + (k - k0) * s.tile, B + k * N + s.j0, sizeof(float) * s.tile);
-            packed_seg = seg;
-          }
-          block_any<AT>(height, C, A, packed, s.tile, M, N, K, i0, rows, s, k0, k1, acc, bias);
-        } else {
-          block_any<AT>(height, C, A, B + k0 * N + s.j0, N, M, N, K, i0, rows, s, k0, k1, acc, bias);
-        }
+        block_any<AT>(height, g, packed, s.tile, i0, rows, s, k0, k1, acc);
+      } else {
+        block_any<AT>(height, g, B + k0 * ldb + s.j0, ldb, i0, rows, s, k0, k1, acc);
       }
     }
-  });
+  }
+}
+
+// The product of GemmArgs (simd/kernels.h): this thread's share of a team's
+// product when part.nth > 0, else all of it, forking when it is worth it.
+static void gemm(const GemmArgs& g, Part part) {
+  if (g.K == 0) {
+    if (g.accumulate) return;
+    const long r0 = part.nth ? g.M * part.tid / part.nth : 0, r1 = part.nth ? g.M * (part.tid + 1) / part.nth : g.M;
+    for (long i = r0; i < r1; ++i)
+      for (long j = 0; j < g.N; ++j) g.C[i * g.ldc + j] = g.bias ? g.bias[j] : 0.0f;
+    return;
+  }
+  auto run = [&](int tid, int nth) {
+    if (g.transA) gemm_share<true>(g, tid, nth);
+    else gemm_share<false>(g, tid, nth);
+  };
+  if (part.nth > 0) return run(part.tid, part.nth);
+  parallel_region(g.M * g.N * g.K >= kParallelWork && Columns(g.N).count() * RowTiles(g.M).count > 1, run);
 }
 
 // C(M,N) = A(M,K) B(N,K)^T for a few rows of A (generation: M = batch),
@@ -403,32 +380,22 @@ static void gemm_nt_small(float* C, const float* A, const float* B, long M, long
       long k = 0;
       for (; k + kLanes <= K; k += kLanes) {
         const vf av = ld(a + k, kLanes);
-        for (long i = 0; i < kNtRows; ++i) acc[i] += av * ld(b[i] + k, kLanes);
+        for (long i = 0; i < kNtRows; ++i) acc[i] = vfma(av, ld(b[i] + k, kLanes), acc[i]);
       }
       if (k < K) {
         const vf av = ld(a + k, K - k);
-        for (long i = 0; i < kNtRows; ++i) acc[i] += av * ld(b[i] + k, K - k);
+        for (long i = 0; i < kNtRows; ++i) acc[i] = vfma(av, ld(b[i] + k, K - k), acc[i]);
       }
       for (long i = 0; i < cnt; ++i) C[m * N + n0 + i] = lane_sum(acc[i]);
     }
   });
 }
 
-// C(M,N) (+)= A(M,K) B(K,N)
-static void gemm_nn(float* C, const float* A, const float* B, long M, long N, long K, bool accumulate) {
-  gemm<false>(C, A, B, M, N, K, accumulate);
-}
-
-// C(M,N) = bias + A(M,K) B(K,N), bias (N) added to every row
-static void gemm_bias(float* C, const float* A, const float* B, const float* bias, long M, long N, long K) {
-  gemm<false>(C, A, B, M, N, K, false, bias);
-}
-
-// db(cols) += sum over rows of X(rows, cols): rows summed in order within fixed
+// db(cols) += sum over rows of X(rows, cols), rows ld apart: rows summed in order within fixed
 // chunks of 256 (chunks in parallel), then the chunks in order, so the result
 // does not depend on threads. Four vectors of columns at a time stay in
 // registers down a chunk.
-static void colsum_add(float* db, const float* X, long rows, long cols) {
+static void colsum_add(float* db, const float* X, long rows, long cols, long ldx) {
   const long chunk = 256, span = 4 * kLanes;
   const long nchunks = (rows + chunk - 1) / chunk;
   // Grow-only per-thread buffer (plain new[]: no std:: templates in per-ISA code).
@@ -451,18 +418,13 @@ static void colsum_add(float* db, const float* X, long rows, long cols) {
       vf acc[4] = {};
       for (long r = r0; r < r1; ++r)
         for (long q = 0; q < 4; ++q)
-          if (len[q]) acc[q] += ld(X + r * cols + j0 + q * kLanes, len[q]);
+          if (len[q]) acc[q] += ld(X + r * ldx + j0 + q * kLanes, len[q]);
       for (long q = 0; q < 4; ++q)
         if (len[q]) st(partial + c * cols + j0 + q * kLanes, acc[q], len[q]);
     }
   });
   for (long c = 0; c < nchunks; ++c)
     for (long j = 0; j < cols; ++j) db[j] += partial[c * cols + j];
-}
-
-// C(M,N) += A(K,M)^T B(K,N)
-static void gemm_tn(float* C, const float* A, const float* B, long M, long N, long K) {
-  gemm<true>(C, A, B, M, N, K, true);
 }
 
 }  // namespace DEEPRNN_ISA

@@ -14,35 +14,69 @@ constexpr long kGemmRowTile = 4;
 // gemm_nt_small instead of transposing W first.
 constexpr long kSmallRows = 4;
 
+// A thread's share of a product that a team of threads computes together:
+// thread tid of nth takes a contiguous share of the tiles, and never forks.
+// nth == 0 (the default): the whole product, on as many threads as the
+// kernel finds worth it.
+struct Part {
+  int tid = 0;
+  int nth = 0;
+};
+
+// The product C(M,N) (+)= op(A) B: A (M,K), or (K,M) read transposed when
+// transA; B (K,N); rows lda, ldb and ldc floats apart. Each C element sums
+// over k in ascending order, starting from C (accumulate), bias[j] (bias not
+// null) or 0, by exactly one thread: results do not depend on how C is
+// tiled or shared out.
+struct GemmArgs {
+  float* C;
+  const float* A;
+  const float* B;
+  long M, N, K;
+  long lda, ldb, ldc;
+  bool transA = false;
+  bool accumulate = false;
+  const float* bias = nullptr;
+};
+
+// The units a step kernel computes: N rows, units [u0, u0 + width) of H in
+// every gate. Pointers to per-unit data (h, hprev, dy, dh, dc, cprev, gx,
+// dgx, dgh, saved, bhh, bsum) start at unit u0, with gate blocks H apart and
+// rows H (h, hprev, dy, dh, dc), G*H (gx, dgx, dgh), 4H / 6H (saved) apart;
+// gh holds these units alone: gate blocks gh_width apart, rows G*gh_width
+// apart. A whole layer is {N, H, H, H}.
+struct Units {
+  long N, H, width, gh_width;
+};
+
 struct KernelTable {
   const char* name;
-  // C(M,N) = A(M,K) B(K,N), or C += A B when accumulate is true.
-  void (*gemm_nn)(float* C, const float* A, const float* B, long M, long N, long K, bool accumulate);
-  // C(M,N) = bias(N) + A(M,K) B(K,N): the sum starts from the bias, as gemm_nn
-  // accumulating onto rows copied from it would.
-  void (*gemm_bias)(float* C, const float* A, const float* B, const float* bias, long M, long N, long K);
-  // C(M,N) += A(K,M)^T B(K,N); each C element sums over k in ascending order.
-  void (*gemm_tn)(float* C, const float* A, const float* B, long M, long N, long K);
+  // The product of GemmArgs; part: this thread's share of a team's product.
+  void (*gemm)(const GemmArgs& g, Part part);
   // C(M,N) = A(M,K) B(N,K)^T for small M (up to kSmallRows): dot products, B not transposed.
   void (*gemm_nt_small)(float* C, const float* A, const float* B, long M, long N, long K);
-  // db(cols) += sum over rows of X(rows, cols), in an order fixed by the shape alone.
-  void (*colsum_add)(float* db, const float* X, long rows, long cols);
+  // db(cols) += sum over rows of X(rows, cols) (rows ld floats apart), in an
+  // order fixed by the shape alone: whatever the columns asked for, each
+  // column sums the same way.
+  void (*colsum_add)(float* db, const float* X, long rows, long cols, long ld);
   // One time step of fused gate math per cell (simd/cells_impl.h).
-  void (*rnn_step)(float* h, const float* gx, const float* bhh, long N, long H, bool relu);
+  // h = phi(gx + gh + b_hh)
+  void (*rnn_step)(float* h, const float* gx, const float* gh, const float* bhh, const Units& u, bool relu);
   // The backward steps add each row's gate gradients to bsum when it is not
   // null, rows in order (the bias gradients without a pass over all steps):
   // rnn (H) and lstm (4H) the rows of da / dgx; gru (4H) dgx's r, z and n
   // parts, then dgh's n part.
-  void (*rnn_step_back)(float* da, const float* dy, const float* dh, const float* h, long N, long H, bool relu,
+  void (*rnn_step_back)(float* da, const float* dy, const float* dh, const float* h, const Units& u, bool relu,
                         float* bsum);
   void (*gru_step)(float* h, float* saved, const float* gx, const float* gh, const float* bhh, const float* hprev,
-                   long N, long H);
+                   const Units& u);
   void (*gru_step_back)(float* dgx, float* dgh, float* dh, const float* dy, const float* saved, const float* hprev,
-                        long N, long H, float* bsum);
+                        const Units& u, float* bsum);
+  // cprev: row n at cprev + n * cstride
   void (*lstm_step)(float* h, float* saved, const float* gx, const float* gh, const float* bhh, const float* cprev,
-                    long cstride, long N, long H);
+                    long cstride, const Units& u);
   void (*lstm_step_back)(float* dgx, float* dc, const float* dh, const float* dy, const float* saved,
-                         const float* cprev, long cstride, long N, long H, float* bsum);
+                         const float* cprev, long cstride, const Units& u, float* bsum);
   // Softmax cross-entropy of logits (M, V) against targets, summed over rows;
   // with grad, logits <- scale (softmax - onehot). hits (may be null) counts argmax hits.
   double (*softmax_xent)(float* logits, long* hits, const int* targets, long M, long V, bool grad, float scale);
@@ -53,6 +87,22 @@ struct KernelTable {
   // dst[idx[m], 0:width] += src[m, 0:width] for m in ascending order (rows stride floats apart in both).
   void (*scatter_add_rows)(float* dst, const float* src, const int* idx, long M, long width, long stride);
 };
+
+// C(M,N) (+)= A(M,K) B(K,N), all contiguous.
+inline void gemm_nn(const KernelTable& k, float* C, const float* A, const float* B, long M, long N, long K,
+                    bool accumulate, Part part = {}) {
+  k.gemm({C, A, B, M, N, K, K, N, N, false, accumulate, nullptr}, part);
+}
+// C(M,N) = bias(N) + A(M,K) B(K,N): the sum starts from the bias.
+inline void gemm_bias(const KernelTable& k, float* C, const float* A, const float* B, const float* bias, long M,
+                      long N, long K, Part part = {}) {
+  k.gemm({C, A, B, M, N, K, K, N, N, false, false, bias}, part);
+}
+// C(M,N) += A(K,M)^T B(K,N)
+inline void gemm_tn(const KernelTable& k, float* C, const float* A, const float* B, long M, long N, long K,
+                    Part part = {}) {
+  k.gemm({C, A, B, M, N, K, M, N, N, true, true, nullptr}, part);
+}
 
 // Looks up a table by name among the supported ones; null when unknown or unsupported.
 const KernelTable* kernels_find(const char* name);

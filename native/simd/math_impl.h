@@ -25,6 +25,28 @@ typedef float vf __attribute__((vector_size(DEEPRNN_VEC_BYTES)));
 typedef int vi __attribute__((vector_size(DEEPRNN_VEC_BYTES)));
 static const long kLanes = DEEPRNN_VEC_BYTES / 4;
 
+static inline vf splat(float x) { return vf{} + x; }
+
+// a * b + c: one rounding where the instruction set has a fused multiply-add,
+// two in the scalar table. The kernel tables are compiled without
+// contraction (-ffp-contract=off): left to the compiler, the same expression
+// came out fused in one code shape and as a multiply and an add in another
+// (a GEMM tile of another width, a step kernel over a partial vector), so a
+// result depended on how the work was cut. Every fused multiply-add is
+// written out here instead.
+static inline vf vfma(vf a, vf b, vf c) {
+#if DEEPRNN_VEC_BYTES == 64 && defined(__AVX512F__)
+  return (vf)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
+#elif DEEPRNN_VEC_BYTES == 32 && defined(__FMA__)
+  return (vf)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
+#elif defined(DEEPRNN_USE_NEON)
+  return (vf)vfmaq_f32((float32x4_t)c, (float32x4_t)a, (float32x4_t)b);
+#else
+  return a * b + c;
+#endif
+}
+
+
 #if DEEPRNN_VEC_BYTES == 64 && defined(__AVX512F__)
 // len lanes from p (len == kLanes: one unaligned load; fewer: a masked load,
 // zero-padded, that touches no memory past p + len)
@@ -46,7 +68,7 @@ static inline void st(float* p, vf v, long len) {
 // 0 for an infinite d (exp overflows to infinity at its upper clamp).
 static inline vf vrcp(vf d) {
   const vf y = (vf)_mm512_maskz_rcp14_ps((__mmask16)0xFFFF, (__m512)d);
-  const vf r = y + y * (1.0f - d * y);
+  const vf r = vfma(y, vfma(-d, y, splat(1.0f)), y);
   return y == 0.0f ? y : r;
 }
 #else
@@ -79,20 +101,18 @@ static inline vf vrcp(vf d) { return 1.0f / d; }
 #endif
 #endif
 
-static inline vf splat(float x) { return vf{} + x; }
-
 // exp(x) = 2^n exp(r), r = x - n ln2 in [-ln2/2, ln2/2], degree-6 polynomial.
 // exp(r) for r = x - fn ln2 (ln2 in two parts, so that r is exact enough).
 static inline vf exp_reduced(vf x, vf fn) {
-  vf r = x - fn * 0.693359375f;
-  r = r - fn * -2.12194440e-4f;
+  vf r = vfma(fn, splat(-0.693359375f), x);
+  r = vfma(fn, splat(2.12194440e-4f), r);
   vf p = splat(1.9875691500e-4f);
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
+  p = vfma(p, r, splat(1.3981999507e-3f));
+  p = vfma(p, r, splat(8.3334519073e-3f));
+  p = vfma(p, r, splat(4.1665795894e-2f));
+  p = vfma(p, r, splat(1.6666665459e-1f));
+  p = vfma(p, r, splat(5.0000001201e-1f));
+  p = vfma(p * r, r, r) + 1.0f;
   return p;
 }
 
@@ -119,7 +139,7 @@ static inline vf vexp(vf x) {
   x = x < splat(-87.3f) ? splat(-87.3f) : x;
   x = x > splat(88.7f) ? splat(88.7f) : x;
 #endif
-  const vf t = x * 1.44269504088896341f + 0.5f;
+  const vf t = vfma(x, splat(1.44269504088896341f), splat(0.5f));
   vi n = __builtin_convertvector(t, vi);                   // truncates toward 0
   n += (t < __builtin_convertvector(n, vf));               // true is -1: floor
   const vf fn = __builtin_convertvector(n, vf);
@@ -182,9 +202,9 @@ static inline vf vtanh(vf x) {
   big = x < 0.0f ? -big : big;
   const vf x2 = x * x;
   vf p = splat(-17.0f / 315.0f);
-  p = p * x2 + 2.0f / 15.0f;
-  p = p * x2 - 1.0f / 3.0f;
-  const vf small = x + x * x2 * p;
+  p = vfma(p, x2, splat(2.0f / 15.0f));
+  p = vfma(p, x2, splat(-1.0f / 3.0f));
+  const vf small = vfma(x * x2, p, x);
   return ax < 0.0625f ? small : big;
 }
 

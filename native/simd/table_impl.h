@@ -7,10 +7,23 @@
 namespace deeprnn {
 namespace DEEPRNN_ISA {
 
+// Filled by name (in declaration order, which the compiler checks), so that
+// two entries of the same signature cannot be swapped unnoticed.
 static const KernelTable kTable = {
-    DEEPRNN_ISA_NAME, gemm_nn, gemm_bias, gemm_tn, gemm_nt_small, colsum_add, rnn_step,       rnn_step_back,
-    gru_step,         gru_step_back,  lstm_step, lstm_step_back, softmax_xent, math_eval,
-    gather_rows,      scatter_add_rows,
+    .name = DEEPRNN_ISA_NAME,
+    .gemm = gemm,
+    .gemm_nt_small = gemm_nt_small,
+    .colsum_add = colsum_add,
+    .rnn_step = rnn_step,
+    .rnn_step_back = rnn_step_back,
+    .gru_step = gru_step,
+    .gru_step_back = gru_step_back,
+    .lstm_step = lstm_step,
+    .lstm_step_back = lstm_step_back,
+    .softmax_xent = softmax_xent,
+    .math_eval = math_eval,
+    .gather_rows = gather_rows,
+    .scatter_add_rows = scatter_add_rows,
 };
 
 }  // namespace DEEPRNN_ISA

@@ -53,6 +53,39 @@ export function paramTable(cfg: ModelConfig): ParamInfo[] {
   return table;
 }
 
+/** Where one layer's parameters start in the flat buffer (PyTorch's weight_ih_l, weight_hh_l, bias_ih_l, bias_hh_l). */
+export interface LayerOffsets {
+  W_ih: number;
+  W_hh: number;
+  b_ih: number;
+  b_hh: number;
+}
+
+/** Every layer's offsets, then the output layer's weight and bias: the native LmShape's, by name. */
+export interface ModelOffsets {
+  layers: LayerOffsets[];
+  W_out: number;
+  b_out: number;
+}
+
+export function modelOffsets(table: ParamInfo[], layers: number): ModelOffsets {
+  const at = (name: string) => {
+    const p = table.find((q) => q.name === name);
+    if (!p) throw new Error(`no parameter named "${name}"`);
+    return p.offset;
+  };
+  return {
+    layers: Array.from({ length: layers }, (_, l) => ({
+      W_ih: at(`rnn.weight_ih_l${l}`),
+      W_hh: at(`rnn.weight_hh_l${l}`),
+      b_ih: at(`rnn.bias_ih_l${l}`),
+      b_hh: at(`rnn.bias_hh_l${l}`),
+    })),
+    W_out: at('linear.weight'),
+    b_out: at('linear.bias'),
+  };
+}
+
 export function paramCount(table: ParamInfo[]): number {
   const last = table[table.length - 1];
   return last ? last.offset + last.size : 0;

@@ -1,22 +1,24 @@
-// RNNLM: one-hot tokens -> StackedRNN -> linear output layer, mean
-// cross-entropy; the output layer and the loss run fused in native code.
+// RNNLM: one-hot tokens -> L recurrent layers -> linear output layer, mean
+// cross-entropy. Every training and evaluation batch runs in native code
+// (lmTrainChunks / lmEvalChunks): the batch cut into chunks of windows, each
+// chunk through the whole network, chunks on teams of threads.
 import type { Batch } from '../data/datamodule.js';
 import { native } from '../native.js';
 import { Rng } from '../rng.js';
-import { gatesOf, initParams, layerInput, paramCount, paramTable, type ModelConfig } from './config.js';
+import { gatesOf, initParams, layerInput, modelOffsets, paramCount, paramTable, type ModelConfig } from './config.js';
 import type { EvalResult, ForwardOptions, LanguageModel } from './lm.js';
 import { fillDropoutMask } from './lm.js';
 import { Module, rnnLayerViews } from './module.js';
 import { CarriedState } from './carry.js';
-import { StackedRNN } from './stacked-rnn.js';
 import { Workspace } from './workspace.js';
 
 /**
- * Training and evaluation batches of more than this many tokens run in chunks
- * of about this many tokens (T times the chunk's windows), each chunk through
- * the whole network on one thread, so that its activations stay in cache
- * (measured on the book's run: 2048 tokens beat 4096, 8192 and whole
- * batches). Results depend on it (by rounding) but never on the thread count.
+ * A batch runs in chunks of about this many tokens (T times the chunk's
+ * windows), each chunk through the whole network, so that its activations
+ * stay in cache (measured on the book's run: 2048 tokens beat 4096, 8192 and
+ * whole batches). Results depend on it (by rounding) but never on the thread
+ * count: chunks run on teams of threads, and a team splits a chunk without
+ * changing any sum.
  */
 export const CHUNK_TOKENS = 2048;
 
@@ -24,34 +26,28 @@ export const CHUNK_TOKENS = 2048;
 export const CHUNK_GRAD_BYTES = 64 * 2 ** 20;
 
 /**
- * Windows per chunk for a training batch of N windows of T steps, with chunks
- * of about `tokens` tokens and `params` parameters; Infinity when the batch
- * runs whole (it fits one chunk, or the chunks' gradients would take more
- * than CHUNK_GRAD_BYTES). The windows are shared out evenly (N=50 in two
- * chunks: 25 and 25), so that chunks balance across threads.
+ * Windows per chunk for a batch of N windows of T steps, with chunks of
+ * about `tokens` tokens and `params` parameters (0 when evaluating): fewer,
+ * larger chunks when their gradients would take more than CHUNK_GRAD_BYTES.
+ * The windows are shared out evenly (N=50 in two chunks: 25 and 25), so
+ * that chunks balance across threads.
  */
 export function chunkRows(T: number, N: number, params: number, tokens = CHUNK_TOKENS): number {
   const most = Math.max(1, Math.floor(tokens / T));
-  if (N <= most) return Infinity;
-  const chunks = Math.ceil(N / most);
-  if (chunks * params * 4 > CHUNK_GRAD_BYTES) return Infinity;
+  let chunks = Math.max(1, Math.ceil(N / most));
+  if (params > 0) chunks = Math.min(chunks, Math.max(1, Math.floor(CHUNK_GRAD_BYTES / (4 * params))));
   return Math.ceil(N / chunks);
 }
 
 export class RNNLM extends Module<Float32Array> implements LanguageModel {
-  readonly rnn: StackedRNN;
   private readonly ws = new Workspace();
-  private readonly W: Float32Array;
-  private readonly b: Float32Array;
-  private readonly dW: Float32Array;
-  private readonly db: Float32Array;
-  private dTop: Float32Array | null = null;
   private readonly carry: CarriedState<Float32Array>;
-  /** Tokens per training chunk (see CHUNK_TOKENS); Infinity runs every batch whole. */
+  /** Tokens per chunk (see CHUNK_TOKENS); Infinity runs every batch as one chunk. */
   chunkTokens = CHUNK_TOKENS;
-  /** The last training forward ran in chunks and did the backward pass too. */
+  /** The last training forward did the backward pass too. */
   private doneInForward = false;
   private readonly hiddenI32: Int32Array;
+  /** Where each layer's W_ih, W_hh, b_ih, b_hh and then the output layer's W, b start: lmTrainChunks' offsets. */
   private readonly offsets: Int32Array;
 
   /** A model with PyTorch's default initialisation drawn from `rng` (or seed 0). */
@@ -63,73 +59,24 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
     const n = paramCount(table);
     super(table, new Float32Array(n), new Float32Array(n));
     initParams(this.params, config, rng);
-    const rnnTable = table.filter((p) => p.name.startsWith('rnn.'));
-    const rnnSize = paramCount(rnnTable);
-    this.rnn = new StackedRNN(config, rnnTable, this.params.subarray(0, rnnSize), this.grads.subarray(0, rnnSize));
     this.carry = new CarriedState(config, (n) => new Float32Array(n));
-    this.W = this.param('linear.weight');
-    this.b = this.param('linear.bias');
-    this.dW = this.grad('linear.weight');
-    this.db = this.grad('linear.bias');
     this.hiddenI32 = Int32Array.from(config.hidden);
-    const at = new Map(table.map((p) => [p.name, p.offset]));
-    const names = config.hidden.flatMap((_, l) =>
-      ['weight_ih', 'weight_hh', 'bias_ih', 'bias_hh'].map((w) => `rnn.${w}_l${l}`),
-    );
-    this.offsets = Int32Array.from([...names, 'linear.weight', 'linear.bias'].map((n) => at.get(n)!));
-  }
-
-  private get top(): number {
-    return this.config.hidden[this.config.hidden.length - 1]!;
+    const o = modelOffsets(table, config.hidden.length);
+    this.offsets = Int32Array.from([...o.layers.flatMap((l) => [l.W_ih, l.W_hh, l.b_ih, l.b_hh]), o.W_out, o.b_out]);
   }
 
   /**
-   * Mean cross-entropy of the batch. In training mode the output layer's
-   * gradient is computed in the same pass (fused) and backward() completes it.
+   * Mean cross-entropy of the batch. In training mode the gradients are
+   * computed in the same native call and added to grads; backward() then has
+   * nothing left to do.
    */
   forward(batch: Batch, opts: ForwardOptions): number {
     this.doneInForward = false;
-    if (opts.train) {
-      const rows = chunkRows(batch.T, batch.N, this.params.length, this.chunkTokens);
-      if (batch.N > rows) return this.trainInChunks(batch, opts, rows);
-    }
-    const { T, N, targets } = batch;
-    const M = T * N;
-    const V = this.config.vocabSize;
-    const H = this.top;
-    const Y = this.runStack(batch, opts);
-    const logits = this.ws.get('logits', M * V);
-    if (!opts.train) {
-      this.dTop = null;
-      return native().xentForward(logits, Y, this.W, this.b, targets, M, H, V).loss / M;
-    }
-    const dY = this.ws.get('dY', M * H);
-    const loss = native().xentForwardBackward(dY, this.dW, this.db, logits, Y, this.W, this.b, targets, M, H, V, 1 / M);
-    this.dTop = dY;
-    return loss / M;
-  }
-
-  backward(): void {
-    if (this.doneInForward) {
-      this.doneInForward = false;
-      return;
-    }
-    if (!this.dTop) throw new Error('backward() needs a training forward() first');
-    this.rnn.backward(this.dTop);
-    this.dTop = null;
-  }
-
-  /**
-   * A training forward and backward over the batch's windows in chunks of
-   * `rows` (see CHUNK_TOKENS), in native code, chunks in parallel: the
-   * gradients of all chunks add up to the whole batch's (the same masks, drawn
-   * in the same order, the same carried state, the loss scaled by the whole
-   * batch's size).
-   */
-  private trainInChunks(batch: Batch, opts: ForwardOptions, rows: number): number {
+    if (!opts.train) return this.evaluate(batch, { carry: opts.carry }).lossSum / (batch.T * batch.N);
     const { T, N, inputs, targets } = batch;
     const { cell, hidden, vocabSize: V, dropout } = this.config;
     const M = T * N;
+    const rows = chunkRows(T, N, this.params.length, this.chunkTokens);
     let masks: Float32Array | null = null;
     if (dropout > 0 && hidden.length > 1) {
       if (!opts.rng) throw new Error('training with dropout needs an rng');
@@ -139,45 +86,29 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
       let at = 0;
       for (let l = 0; l < hidden.length - 1; l++) {
         const mask = masks.subarray(at, at + M * hidden[l]!);
-        fillDropoutMask(mask, dropout, opts.rng);  // in layer order, as the unchunked forward draws them
+        fillDropoutMask(mask, dropout, opts.rng);  // layer by layer, in index order
         at += mask.length;
       }
     }
     const state = opts.carry ? this.carry.buffer(N) : null;
     const loss = native().lmTrainChunks(cell, hidden.length, this.hiddenI32, V, this.params, this.grads,
       this.offsets, inputs, targets, T, N, rows, masks, state, 1 / M);
-    this.dTop = null;
     this.doneInForward = true;
     return loss / M;
   }
 
-  evaluate(batch: Batch, opts: { carry?: boolean } = {}): EvalResult {
-    const rows = chunkRows(batch.T, batch.N, 0, this.chunkTokens);
-    if (batch.N > rows) {
-      const { T, N, inputs, targets } = batch;
-      const { cell, hidden, vocabSize: V } = this.config;
-      const r = native().lmEvalChunks(cell, hidden.length, this.hiddenI32, V, this.params, this.offsets, inputs,
-        targets, T, N, rows, opts.carry ? this.carry.buffer(N) : null);
-      return { lossSum: r.loss, correct: r.correct, count: T * N };
-    }
-    const { T, N, targets } = batch;
-    const M = T * N;
-    const V = this.config.vocabSize;
-    const Y = this.runStack(batch, { train: false, carry: opts.carry });
-    const r = native().xentForward(this.ws.get('logits', M * V), Y, this.W, this.b, targets, M, this.top, V);
-    return { lossSum: r.loss, correct: r.correct, count: M };
+  backward(): void {
+    if (!this.doneInForward) throw new Error('backward() needs a training forward() first');
+    this.doneInForward = false;
   }
 
-  private runStack(batch: Batch, opts: ForwardOptions): Float32Array {
-    const { T, N, inputs } = batch;
-    if (!opts.carry) return this.rnn.forward(inputs, T, N, { train: opts.train, rng: opts.rng });
-    const state = this.carry.for(N);
-    const Y = this.rnn.forward(inputs, T, N, { train: opts.train, rng: opts.rng, initial: state });
-    this.rnn.finalState().forEach((f, l) => {
-      state[l]!.h.set(f.h);
-      if (f.c) state[l]!.c!.set(f.c);
-    });
-    return Y;
+  evaluate(batch: Batch, opts: { carry?: boolean } = {}): EvalResult {
+    const { T, N, inputs, targets } = batch;
+    const { cell, hidden, vocabSize: V } = this.config;
+    const rows = chunkRows(T, N, 0, this.chunkTokens);
+    const r = native().lmEvalChunks(cell, hidden.length, this.hiddenI32, V, this.params, this.offsets, inputs,
+      targets, T, N, rows, opts.carry ? this.carry.buffer(N) : null);
+    return { lossSum: r.loss, correct: r.correct, count: T * N };
   }
 
   resetState(): void {
@@ -199,7 +130,7 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
 
   /** @internal used by Stepper */
   outputLayer(): { W: Float32Array; b: Float32Array } {
-    return { W: this.W, b: this.b };
+    return { W: this.param('linear.weight'), b: this.param('linear.bias') };
   }
 }
 

@@ -8,7 +8,7 @@ const nat = native() as unknown as Record<string, (...a: unknown[]) => unknown>;
 const f = (n: number) => new Float32Array(n);
 const tok = (n: number, v = 0) => new Int32Array(n).fill(v);
 
-type Kind = 'f32' | 'f32any' | 'i32' | 'dim' | 'num' | 'str' | 'nullable' | 'other';
+type Kind = 'f32' | 'f32any' | 'i32' | 'dim' | 'count' | 'num' | 'str' | 'bool' | 'nullable' | 'other';
 interface Call {
   fn: string;
   args: () => unknown[];
@@ -19,6 +19,7 @@ interface Call {
 const CALLS: Call[] = [
   { fn: 'setThreads', args: () => [1], kinds: ['dim'] },
   { fn: 'setSimd', args: () => ['scalar'], kinds: ['str'] },
+  { fn: 'setTeamSize', args: () => [0], kinds: ['count'] },
   { fn: 'savedSize', args: () => ['lstm', 2, 3, 4], kinds: ['str', 'dim', 'dim', 'dim'] },
   ...(['rnn', 'gru', 'lstm'] as const).map((cell): Call => {
     const G = cell === 'gru' ? 3 : cell === 'lstm' ? 4 : 1;
@@ -77,6 +78,11 @@ const CALLS: Call[] = [
       tok(6, 5), tok(6, 1), 2, 3, 2, f(24)],
     kinds: ['str', 'dim', 'i32', 'dim', 'f32any', 'i32', 'i32', 'i32', 'dim', 'dim', 'dim', 'nullable'],
   },
+  {
+    fn: 'lmTeamPlan',
+    args: () => ['gru', 2, Int32Array.from([4, 4]), 6, 2, 3, 2, true, 4],
+    kinds: ['str', 'dim', 'i32', 'dim', 'dim', 'dim', 'dim', 'bool', 'dim'],
+  },
   { fn: 'gemmNt', args: () => ['scalar', f(6), f(10), f(15), 2, 3, 5], kinds: ['str', 'f32', 'f32', 'f32', 'dim', 'dim', 'dim'] },
   { fn: 'gemm', args: () => ['scalar', false, f(6), f(10), f(15), 2, 3, 5, false], kinds: ['str', 'other', 'f32', 'f32', 'f32', 'dim', 'dim', 'dim', 'other'] },
   { fn: 'mathEval', args: () => ['scalar', 'tanh', f(5), f(5)], kinds: ['str', 'str', 'f32', 'f32any'] },
@@ -103,8 +109,10 @@ function wrongValues(kind: Kind, valid: unknown): unknown[] {
     case 'nullable': return [...common.slice(1), new Float64Array(len), f(len + 1), detached(len)];
     case 'i32': return [...common, null, f(len), tok(len + 1), tok(len, -1), tok(len, 1 << 30)];
     case 'dim': return [...common, null, 0, -1, 1.5, NaN, Infinity, 2 ** 53, '3'];
+    case 'count': return [...common, null, -1, 1.5, NaN, Infinity, 2 ** 53, '3'];  // 0 allowed
     case 'num': return [...common, null, NaN, Infinity, -Infinity];
     case 'str': return [undefined, {}, 7, 'no-such-thing'];
+    case 'bool': return [undefined, null, {}, 1, 'true'];
     default: return [];
   }
 }

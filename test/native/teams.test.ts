@@ -1,0 +1,132 @@
+// Teams of threads: a chunk split by hidden units and product tiles must give
+// bitwise the results of one thread, whatever the thread count, the team size
+// and the kernel table: losses, gradients, evaluation and carried state, on
+// ragged hidden sizes, one chunk and several, with dropout. And the cost
+// model's choice of teams.
+import { afterAll, describe, expect, it } from 'vitest';
+import { native } from '../../src/native.js';
+import { CELLS, type ModelConfig } from '../../src/nn/config.js';
+import { RNNLM } from '../../src/nn/rnnlm.js';
+import { RNNLMScratch } from '../../src/nn/scratch.js';
+import { Rng } from '../../src/rng.js';
+import { randomBatch } from '../helpers/batch.js';
+import { expectClose } from '../helpers/compare.js';
+
+const nat = native();
+const start = nat.info();
+afterAll(() => {
+  nat.setThreads(start.threads);
+  nat.setTeamSize(start.teamSize);
+  nat.setSimd(start.simd);
+});
+
+const same = (a: Float32Array, b: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+
+interface Outcome {
+  losses: number[];
+  grads: Float32Array;
+  evalLoss: number;
+  correct: number;
+  state: Float32Array;
+}
+
+/** Two carried training steps with dropout and one carried evaluation, with `threads` threads in teams of `team` (0: the cost model's). */
+function outcome(cfg: ModelConfig, T: number, N: number, chunkTokens: number, threads: number, team: number): Outcome {
+  nat.setThreads(threads);
+  nat.setTeamSize(team);
+  const m = new RNNLM(cfg, new Rng(3));
+  m.chunkTokens = chunkTokens;
+  const rng = new Rng(11);
+  const losses: number[] = [];
+  m.zeroGrad();
+  for (let k = 0; k < 2; k++) {
+    losses.push(m.forward(randomBatch(T, N, cfg.vocabSize, 20 + k), { train: true, rng, carry: true }));
+    m.backward();
+  }
+  const grads = Float32Array.from(m.grads);
+  const r = m.evaluate(randomBatch(T, N, cfg.vocabSize, 30), { carry: true });
+  const state = Float32Array.from(m.carriedState()!.flatMap((a) => [...a]));
+  return { losses, grads, evalLoss: r.lossSum, correct: r.correct, state };
+}
+
+function expectSame(label: string, a: Outcome, b: Outcome): void {
+  expect(a.losses, `${label} losses`).toEqual(b.losses);
+  expect(same(a.grads, b.grads), `${label} gradients bitwise`).toBe(true);
+  expect(a.evalLoss, `${label} evaluation loss`).toBe(b.evalLoss);
+  expect(a.correct, `${label} hits`).toBe(b.correct);
+  expect(same(a.state, b.state), `${label} carried state bitwise`).toBe(true);
+}
+
+describe.each(start.simdAvailable)('teams on %s', (isa) => {
+  it.each(CELLS)('%s: bitwise the same for 1, 2, 3, 5 and 8 threads, in chunks and split by units', (cell) => {
+    nat.setSimd(isa);
+    // Ragged sizes (not whole vectors), 37 windows: one chunk, or five of 8 (the last 5)
+    const cfg: ModelConfig = { cell, vocabSize: 13, hidden: [37, 21, 18], dropout: 0.25 };
+    const T = 4;
+    for (const chunkTokens of [Infinity, 8 * T]) {
+      const one = outcome(cfg, T, 37, chunkTokens, 1, 1);
+      expect(one.grads.some((g) => g !== 0)).toBe(true);
+      for (const threads of [2, 3, 5, 8]) {
+        for (const team of [0, 1, threads]) {
+          expectSame(`${isa} ${cell} chunkTokens=${chunkTokens} threads=${threads} team=${team}`, outcome(cfg, T, 37, chunkTokens, threads, team), one);
+        }
+      }
+    }
+  });
+});
+
+describe('teams split by units', () => {
+  it.each(CELLS)('%s: matches the float64 oracle with the layers split over 3 threads', (cell) => {
+    const cfg: ModelConfig = { cell, vocabSize: 9, hidden: [20, 11], dropout: 0 };
+    const T = 5;
+    nat.setThreads(3);
+    nat.setTeamSize(3);
+    const m = new RNNLM(cfg, new Rng(8));
+    const ref = new RNNLMScratch(cfg, new Rng(8));
+    ref.params.set(m.params);
+    for (let k = 0; k < 2; k++) {
+      const batch = randomBatch(T, 6, 9, 70 + k);
+      m.zeroGrad();
+      ref.zeroGrad();
+      const a = m.forward(batch, { train: true, carry: true });
+      const b = ref.forward(batch, { train: true, carry: true });
+      m.backward();
+      ref.backward();
+      expectClose(`${cell} split loss ${k}`, [a], [b], 1e-5);
+      expectClose(`${cell} split grads ${k}`, m.grads, ref.grads, 1e-4);
+    }
+  });
+
+  it('a team bigger than the hidden size leaves some threads without units and still agrees', () => {
+    const cfg: ModelConfig = { cell: 'lstm', vocabSize: 5, hidden: [3, 2], dropout: 0 };
+    const one = outcome(cfg, 3, 4, Infinity, 1, 1);
+    expectSame('lstm H=[3,2] on a team of 8', outcome(cfg, 3, 4, Infinity, 8, 8), one);
+  });
+});
+
+describe('the team plan', () => {
+  const plan = (cell: 'gru' | 'lstm', H: number, V: number, T: number, N: number, rows: number, threads: number) =>
+    nat.lmTeamPlan(cell, 2, Int32Array.from([H, H]), V, T, N, rows, true, threads);
+
+  it('runs a chunk per thread when there are chunks enough, and splits chunks when there are not', () => {
+    nat.setTeamSize(0);
+    // The book's batch: 16 chunks of 64 windows; at 16 threads, 16 teams of one
+    expect(plan('gru', 32, 28, 32, 1024, 64, 16)).toEqual({ teams: 16, size: 1 });
+    // char-rnn's scale (LSTM 2 x 512, 50 x 50): two chunks of 25; at 16 threads two teams of 8
+    expect(plan('lstm', 512, 65, 50, 50, 25, 16)).toEqual({ teams: 2, size: 8 });
+    expect(plan('lstm', 512, 65, 50, 50, 25, 2)).toEqual({ teams: 2, size: 1 });
+    expect(plan('lstm', 512, 65, 50, 50, 25, 1)).toEqual({ teams: 1, size: 1 });
+    // One chunk of a mid-size LSTM on 2 threads: one team of 2
+    expect(plan('lstm', 256, 65, 32, 64, 64, 2)).toEqual({ teams: 1, size: 2 });
+    // Never more threads than there is work for: a tiny model's one chunk stays on one thread
+    expect(plan('gru', 8, 28, 32, 16, 16, 16)).toEqual({ teams: 1, size: 1 });
+  });
+
+  it('honours a forced team size, capped at the threads there are', () => {
+    nat.setTeamSize(4);
+    expect(plan('gru', 8, 28, 32, 64, 16, 16)).toEqual({ teams: 4, size: 4 });
+    expect(plan('gru', 8, 28, 32, 64, 16, 2)).toEqual({ teams: 1, size: 2 });
+    nat.setTeamSize(0);
+    expect(nat.info().teamSize).toBe(0);
+  });
+});
