@@ -7,7 +7,7 @@
 // Included once per translation unit, that is once per instruction set.
 #pragma once
 
-#if (DEEPRNN_VEC_BYTES == 64 && defined(__AVX512F__)) || (DEEPRNN_VEC_BYTES == 32 && defined(__AVX__))
+#if defined(__SSE2__) || defined(__AVX__)
 #include <immintrin.h>
 #endif
 #if defined(DEEPRNN_USE_NEON)
@@ -25,7 +25,22 @@ typedef float vf __attribute__((vector_size(DEEPRNN_VEC_BYTES)));
 typedef int vi __attribute__((vector_size(DEEPRNN_VEC_BYTES)));
 static const long kLanes = DEEPRNN_VEC_BYTES / 4;
 
-static inline vf splat(float x) { return vf{} + x; }
+// x in every lane: a broadcast (vf{} + x would be an addition of 0 the compiler must keep, for -0)
+static inline vf splat(float x) {
+#if DEEPRNN_VEC_BYTES == 64 && defined(__AVX512F__)
+  return (vf)_mm512_set1_ps(x);
+#elif DEEPRNN_VEC_BYTES == 32 && defined(__AVX__)
+  return (vf)_mm256_set1_ps(x);
+#elif DEEPRNN_VEC_BYTES == 16 && defined(__SSE2__)
+  return (vf)_mm_set1_ps(x);
+#elif defined(DEEPRNN_USE_NEON)
+  return (vf)vdupq_n_f32(x);
+#else
+  vf v;
+  for (long i = 0; i < kLanes; ++i) v[i] = x;
+  return v;
+#endif
+}
 
 // a * b + c: one rounding where the instruction set has a fused multiply-add,
 // two in the scalar table. The kernel tables are compiled without
