@@ -3,6 +3,7 @@
 // T=steps, N=batch, H=hidden, G=gates
 #include "kernels/cells.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "simd/kernels.h"
@@ -42,21 +43,21 @@ UnitShare unit_share(const Team& team, long H) {
 }
 
 void pack_whhT(float* out, const float* whh, long H, int G, int nth, long r0, long r1) {
-  // Row r = g*H + j of W_hh is unit j of gate g: column g*width + (j - u0) of its owner's block.
+  // Row r = g*H + j of W_hh is unit j of gate g: column g*width + (j - u0) of
+  // its owner's block. Rows of one gate and owner are one transposed run.
   const long align = unit_align(H, nth);
-  for (long r = r0; r < r1; ++r) {
+  int t = 0;
+  long u0 = 0, u1 = 0;
+  for (long r = r0; r < r1;) {
     const long g = r / H, j = r % H;
-    int t = 0;
-    long u0 = 0, u1 = 0;
-    for (; t < nth; ++t) {
-      split_rows(H, t, nth, align, &u0, &u1);
-      if (j < u1) break;
-    }
-    const long width = u1 - u0;
-    float* block = out + H * G * u0;
-    const float* row = whh + r * H;
-    const long col = g * width + (j - u0);
-    for (long k = 0; k < H; ++k) block[k * G * width + col] = row[k];
+    if (j < u0 || j >= u1)
+      for (t = 0; t < nth; ++t) {
+        split_rows(H, t, nth, align, &u0, &u1);
+        if (j < u1) break;
+      }
+    const long end = std::min(r1, g * H + u1), width = u1 - u0;
+    transpose_rows(out + H * G * u0 + g * width + (j - u0), G * width, whh + r * H, H, 0, end - r, H, nullptr);
+    r = end;
   }
 }
 

@@ -20,6 +20,15 @@ void transpose(float* out, const float* in, long rows, long cols) {
   });
 }
 
+void transpose_rows(float* out, long ldo, const float* in, long ldi, long r0, long r1, long cols, const float* bias) {
+  const long B = 32;
+  for (long c0 = 0; c0 < cols; c0 += B) {
+    const long c1 = c0 + B < cols ? c0 + B : cols;
+    for (long c = c0; c < c1; ++c)
+      for (long r = r0; r < r1; ++r) out[c * ldo + r] = in[r * ldi + c] + (bias ? bias[r] : 0.0f);
+  }
+}
+
 void colsum_add(float* db, const float* X, long rows, long cols) { kernels().colsum_add(db, X, rows, cols, cols); }
 
 }  // namespace deeprnn

@@ -35,6 +35,9 @@ inline float* aligned_in(std::vector<float>& v, long n) {
 
 // out(cols, rows) = in(rows, cols)^T
 void transpose(float* out, const float* in, long rows, long cols);
+// out[c * ldo + r] = in[r * ldi + c] (+ bias[r]) for rows [r0, r1) of in and columns [0, cols), in
+// blocks of 32 columns, on this thread.
+void transpose_rows(float* out, long ldo, const float* in, long ldi, long r0, long r1, long cols, const float* bias);
 // db(cols) += sum over rows of X(rows, cols) (the kernel table's colsum_add)
 void colsum_add(float* db, const float* X, long rows, long cols);
 

@@ -74,16 +74,6 @@ struct Prepared {
   }
 };
 
-// out[c * ldo + r] = in[r * ldi + c] (+ bias[r]) for rows [r0, r1) of in, columns [0, cols).
-void transpose_rows(float* out, long ldo, const float* in, long ldi, long r0, long r1, long cols, const float* bias) {
-  const long B = 32;
-  for (long c0 = 0; c0 < cols; c0 += B) {
-    const long c1 = c0 + B < cols ? c0 + B : cols;
-    for (long c = c0; c < c1; ++c)
-      for (long r = r0; r < r1; ++r) out[c * ldo + r] = in[r * ldi + c] + (bias ? bias[r] : 0.0f);
-  }
-}
-
 // This thread's share (tid of nth) of preparing the weights for teams of `size`:
 // the jobs' rows in blocks of 32, blocks shared out contiguously.
 void prepare(const Prepared& w, const LmShape& s, const float* params, int size, int tid, int nth) {
