@@ -17,6 +17,8 @@ export interface Measurement {
   gflops: number;
   seconds: number;
   peakRssMb: number;
+  /** Training: how the batch ran, teams x threads per team (see RNNLM.teamPlan). */
+  teams?: string;
 }
 
 export function measure(c: BenchConfig, threads: number, batches: number, warmup: number): Measurement {
@@ -28,6 +30,7 @@ export function measure(c: BenchConfig, threads: number, batches: number, warmup
   const macs = forwardMacsPerToken(cfg);
   let tokens = 0;
   let seconds = 0;
+  let teams: string | undefined;
   if (c.generate) {
     const stepper = model.stepper();
     let tok = 0;
@@ -44,6 +47,8 @@ export function measure(c: BenchConfig, threads: number, batches: number, warmup
       batch.inputs[i] = rng.below(c.vocab);
       batch.targets[i] = rng.below(c.vocab);
     }
+    const plan = model.teamPlan(c.steps, c.batch);
+    teams = `${plan.teams}x${plan.size}`;
     const trainer = new Trainer({ epochs: 1, clip: 1 });
     const sgd = new SGD(0.1);
     const step = () => {
@@ -69,5 +74,6 @@ export function measure(c: BenchConfig, threads: number, batches: number, warmup
     gflops: (tokensPerSec * flopsPerToken) / 1e9,
     seconds,
     peakRssMb: process.resourceUsage().maxRSS / 1024,
+    ...(teams ? { teams } : {}),
   };
 }

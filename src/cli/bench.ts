@@ -64,9 +64,21 @@ function torchPython(): string | null {
   return r.status === 0 ? py : null;
 }
 
+/**
+ * The environment for a PyTorch process: this one's without the OpenBLAS
+ * overrides some machines set (OPENBLAS_CORETYPE=Haswell holds it to AVX2
+ * kernels, OPENBLAS_L2_SIZE to a small cache), which would flatter deeprnn.
+ */
+export function torchEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const out = { ...env };
+  delete out.OPENBLAS_CORETYPE;
+  delete out.OPENBLAS_L2_SIZE;
+  return out;
+}
+
 function runTorch(py: string, c: BenchConfig, threads: number, batches: number, warmup: number): TorchResult {
   const r = spawnSync(py, [path.join(ROOT, 'bench', 'torch_bench.py'), '--config', c.name, '--threads', String(threads),
-    '--batches', String(batches), '--warmup', String(warmup)], { encoding: 'utf8' });
+    '--batches', String(batches), '--warmup', String(warmup)], { encoding: 'utf8', env: torchEnv() });
   try {
     const j = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as Record<string, number | string>;
     if (typeof j.error === 'string') return { error: j.error };
@@ -124,7 +136,7 @@ export function registerBench(program: Command): void {
       log(`machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${cores} cores; deeprnn kernels ${info.simd}`
         + `${info.openmp ? '' : ' (no OpenMP)'}; PyTorch ${py ? 'found' : 'not run'}`);
       log(`FMA peak GFLOP/s: ${threads.map((t) => `${t} thread${t > 1 ? 's' : ''} ${fmt(peaks.get(t) ?? undefined, 1)}`).join(', ')}`);
-      log('config  threads  tokens/s     GFLOP/s  %peak  RSS MB  PyTorch tokens/s  ratio');
+      log('config  threads  teams  tokens/s     GFLOP/s  %peak  RSS MB  PyTorch tokens/s  ratio');
       for (const c of configs) {
         for (const t of threads) {
           // deeprnn and PyTorch take turns, `repeat` times each, so that a slow spell of the host
@@ -143,14 +155,15 @@ export function registerBench(program: Command): void {
           rows.push(row);
           const peak = peaks.get(t);
           const ratio = row.torch?.tokensPerSec ? row.tokensPerSec / row.torch.tokensPerSec : undefined;
-          log(`${c.name.padEnd(8)}${String(t).padEnd(9)}${fmt(row.tokensPerSec).padEnd(13)}${fmt(row.gflops, 1).padEnd(9)}`
+          log(`${c.name.padEnd(8)}${String(t).padEnd(9)}${(row.teams ?? '-').padEnd(7)}${fmt(row.tokensPerSec).padEnd(13)}${fmt(row.gflops, 1).padEnd(9)}`
             + `${(peak ? fmt((100 * row.gflops) / peak, 1) : '-').padEnd(7)}${fmt(row.peakRssMb).padEnd(8)}`
             + `${(row.torch?.error ? 'refused' : fmt(row.torch?.tokensPerSec)).padEnd(18)}${ratio ? ratio.toFixed(2) + 'x' : '-'}`);
           if (row.torch?.error) log(`  PyTorch: ${row.torch.error}`);
         }
       }
-      log('tokens/s: training tokens per second (D: generated tokens per second); GFLOP/s counts 2 per multiply-add of the'
-        + ' recurrent, input and output products (a training step is 3x the forward; gate math and loss not counted)');
+      log('teams: how a training batch ran, teams x threads per team (a team of more than one splits each chunk by hidden'
+        + ' units); tokens/s: training tokens per second (D: generated tokens per second); GFLOP/s counts 2 per multiply-add'
+        + ' of the recurrent, input and output products (a training step is 3x the forward; gate math and loss not counted)');
       if (raw.json) {
         process.stdout.write(JSON.stringify({
           machine: { cpu: os.cpus()[0]?.model, cores, simd: info.simd, openmp: info.openmp },

@@ -111,6 +111,13 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
     return { lossSum: r.loss, correct: r.correct, count: T * N };
   }
 
+  /** How a batch of N windows of T steps runs on `threads` threads (default: the native setting): teams x threads per team. */
+  teamPlan(T: number, N: number, train = true, threads = native().info().threads): { teams: number; size: number } {
+    const { cell, hidden, vocabSize: V } = this.config;
+    const rows = chunkRows(T, N, train ? this.params.length : 0, this.chunkTokens);
+    return native().lmTeamPlan(cell, hidden.length, this.hiddenI32, V, T, N, rows, train, threads);
+  }
+
   resetState(): void {
     this.carry.reset();
   }
