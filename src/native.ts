@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { chooseThreads } from './threads.js';
 
 export type CellKind = 'rnn' | 'rnn-relu' | 'gru' | 'lstm';
 
@@ -161,5 +162,8 @@ export function native(): NativeBinding {
       + 'or "npm run build:native" in a checkout (needs cmake and a C++17 compiler)');
   }
   loadedFrom = file;
+  // Never more threads than the cores this process may use (OMP_NUM_THREADS or
+  // OpenMP's own count may say more); the CLI says so when it caps a request.
+  binding.setThreads(chooseThreads().threads);
   return binding;
 }

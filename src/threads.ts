@@ -1,0 +1,27 @@
+// How many threads the native kernels use: --threads, else OMP_NUM_THREADS,
+// else the cores this process may use (os.availableParallelism(), which
+// honours CPU affinity), never more than those cores. Within a batch the
+// kernels use no more of them than there is work for (see RNNLM.teamPlan).
+import os from 'node:os';
+
+export interface ThreadChoice {
+  threads: number;
+  /** One line saying why the count is not what was asked, or null. */
+  note: string | null;
+}
+
+/** The thread count for `requested` (--threads; undefined: none given), `env` and `cores`. */
+export function chooseThreads(requested?: number, env: NodeJS.ProcessEnv = process.env, cores = os.availableParallelism()): ThreadChoice {
+  if (requested !== undefined) {
+    if (requested <= cores) return { threads: requested, note: null };
+    return { threads: cores, note: `--threads ${requested} is more than the ${cores} cores this process may use; using ${cores}` };
+  }
+  const raw = env.OMP_NUM_THREADS?.trim();
+  if (!raw) return { threads: cores, note: null };
+  // OpenMP's form: a count, or a list of counts per nesting level (the first is ours)
+  const first = raw.split(',')[0]!.trim();
+  const n = /^[0-9]+$/.test(first) ? Number(first) : NaN;
+  if (!(n >= 1)) return { threads: cores, note: `OMP_NUM_THREADS="${raw}" is not a positive integer; using the ${cores} cores this process may use` };
+  if (n <= cores) return { threads: n, note: null };
+  return { threads: cores, note: `OMP_NUM_THREADS=${n} is more than the ${cores} cores this process may use; using ${cores}` };
+}

@@ -1,0 +1,26 @@
+// The thread count: --threads, else OMP_NUM_THREADS, else the cores this
+// process may use; never more than those, with a one-line note when capped.
+import { describe, expect, it } from 'vitest';
+import { chooseThreads } from '../../src/threads.js';
+
+describe('chooseThreads', () => {
+  it('defaults to the cores this process may use', () => {
+    expect(chooseThreads(undefined, {}, 16)).toEqual({ threads: 16, note: null });
+  });
+
+  it('honours --threads and caps it at the cores, saying so', () => {
+    expect(chooseThreads(3, {}, 16)).toEqual({ threads: 3, note: null });
+    expect(chooseThreads(1000, { OMP_NUM_THREADS: '4' }, 2)).toEqual({
+      threads: 2, note: '--threads 1000 is more than the 2 cores this process may use; using 2' });
+  });
+
+  it('honours OMP_NUM_THREADS (its first level) when --threads is not given, capped the same way', () => {
+    expect(chooseThreads(undefined, { OMP_NUM_THREADS: '3' }, 16)).toEqual({ threads: 3, note: null });
+    expect(chooseThreads(undefined, { OMP_NUM_THREADS: '4,2' }, 16)).toEqual({ threads: 4, note: null });
+    expect(chooseThreads(undefined, { OMP_NUM_THREADS: '64' }, 16)).toEqual({
+      threads: 16, note: 'OMP_NUM_THREADS=64 is more than the 16 cores this process may use; using 16' });
+    expect(chooseThreads(undefined, { OMP_NUM_THREADS: 'many' }, 8)).toEqual({
+      threads: 8, note: 'OMP_NUM_THREADS="many" is not a positive integer; using the 8 cores this process may use' });
+    expect(chooseThreads(undefined, { OMP_NUM_THREADS: '0' }, 8).threads).toBe(8);
+  });
+});
