@@ -11,7 +11,7 @@ import { BENCH_CONFIGS, type BenchConfig } from '../bench/configs.js';
 import { measure, type Measurement } from '../bench/measure.js';
 import { native } from '../native.js';
 import { UsageError } from './errors.js';
-import { intOption } from './options.js';
+import { intOption, threadsOption } from './options.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -121,7 +121,7 @@ export function registerBench(program: Command): void {
       const warmup = intOption('--warmup', raw.warmup, 0, 100_000);
       const cores = os.availableParallelism();
       const threads = raw.threads
-        ? parseList('--threads', raw.threads, (s) => intOption('--threads', s, 1, 1024))
+        ? [...new Set(parseList('--threads', raw.threads, (s) => threadsOption(s)))]
         : [...new Set([1, cores])];
       if (raw.one) {
         process.stdout.write(JSON.stringify(measure(configByName(raw.one), threads[0]!, batches, warmup)) + '\n');

@@ -12,7 +12,7 @@ import { native } from '../native.js';
 import { evaluateTokens, type EvalMetrics } from '../train/evaluate.js';
 import { corpusFiles } from '../train/run-files.js';
 import { UsageError } from './errors.js';
-import { intOption, numberOption } from './options.js';
+import { intOption, numberOption, threadsOption } from './options.js';
 import { warn, write } from './output.js';
 import { formatNumber, renderTable } from './table.js';
 
@@ -67,7 +67,7 @@ export function registerEval(program: Command): void {
     .option('--data-dir <dir>', 'where registry corpora are cached')
     .option('--num-steps <n>', 'tokens per chunk of the carried-state pass (default: the checkpoint\'s)')
     .option('--batch-size <n>', 'parallel streams', '64')
-    .option('--threads <n>', 'OpenMP threads')
+    .option('--threads <n>', 'threads (default: OMP_NUM_THREADS, else the cores this process may use)')
     .option('--max-ppl <x>', 'exit 1 when the perplexity on any corpus exceeds x')
     .option('--max-unk <f>', 'exit 1 when the fraction of unknown (<unk>) tokens in any corpus exceeds f')
     .option('--baseline <file>', 'exit 1 when the perplexity on a corpus exceeds the baseline\'s by more than --tolerance')
@@ -79,7 +79,7 @@ export function registerEval(program: Command): void {
       const maxPpl = raw.maxPpl === undefined ? undefined : numberOption('--max-ppl', raw.maxPpl, (v) => v >= 1, 'a number >= 1');
       const maxUnk = raw.maxUnk === undefined ? undefined : numberOption('--max-unk', raw.maxUnk, (v) => v >= 0 && v <= 1, 'a fraction in [0, 1]');
       const tolerance = numberOption('--tolerance', raw.tolerance, (v) => v >= 0, 'a number >= 0');
-      const threads = raw.threads === undefined ? undefined : intOption('--threads', raw.threads, 1, 1024);
+      const threads = threadsOption(raw.threads);
       const dataDir = resolveDataDir(raw.dataDir);
       const reads: FileRole[] = [
         { label: 'the checkpoint', path: file },
@@ -91,7 +91,7 @@ export function registerEval(program: Command): void {
         checkWritable(raw.writeBaseline, '--write-baseline');
       }
       refuseOverwrite(reads, raw.writeBaseline ? [{ label: '--write-baseline', path: raw.writeBaseline }] : []);
-      if (threads !== undefined) native().setThreads(threads);
+      native().setThreads(threads);
       const ck = loadCheckpoint(file);
       const numSteps = raw.numSteps === undefined ? ck.meta.training.numSteps : intOption('--num-steps', raw.numSteps, 1, 1_000_000);
       const baseline = raw.baseline ? readBaseline(raw.baseline) : undefined;

@@ -10,7 +10,7 @@ import { TOKENIZERS } from '../data/tokenizer.js';
 import { resumeSettings, type RunSettings } from '../train/run.js';
 import { DEFAULT_CHECKPOINT } from './defaults.js';
 import { UsageError } from './errors.js';
-import { choiceOption, intOption, numberOption } from './options.js';
+import { choiceOption, intOption, numberOption, threadsOption } from './options.js';
 import { Progress } from './progress.js';
 import { trainInThread, type ThreadResult } from './train-thread.js';
 import { write } from './output.js';
@@ -139,7 +139,7 @@ export function parseTrainOptions(o: RawTrainOptions, given: (name: string) => b
     lr,
     clip: numberOption('--clip', o.clip, (v) => v >= 0, 'a number >= 0 (0 turns clipping off)'),
     seed: intOption('--seed', o.seed, 0, 4294967295),
-    threads: o.threads === undefined ? undefined : intOption('--threads', o.threads, 1, 1024),
+    threads: threadsOption(o.threads),
     corpus: o.corpus,
     tokenizer: o.tokenizer === undefined ? undefined : choiceOption('--tokenizer', o.tokenizer, TOKENIZERS),
     minFreq: o.minFreq === undefined ? undefined : intOption('--min-freq', o.minFreq, 1, 1_000_000_000),
@@ -222,7 +222,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--early-stop <patience>', 'stop when the validation perplexity has not improved for this many epochs')
 
     .option('--seed <n>', 'seed for initialisation, shuffling and dropout', '42')
-    .option('--threads <n>', 'OpenMP threads (default: all cores)')
+    .option('--threads <n>', 'threads (default: OMP_NUM_THREADS, else the cores this process may use)')
     .option('--corpus <name|file|dir...>', 'registry corpora, text files or directories of .txt files (joined in order)', ['timemachine'])
     .option('--tokenizer <kind>', 'd2l (letters and space, lowercased) | char (every character) | word (default: the corpus\'s, else char)')
     .option('--min-freq <n>', 'word tokenizer: words seen fewer times become <unk>')
