@@ -1,6 +1,7 @@
 // Where the addon is loaded from: DEEPRNN_ADDON, else build/Release, else the
 // prebuilt addon for this platform; and what is said when none of them loads.
-// Runs the built dist/native.js from a package layout made in a temporary folder.
+// Runs the built dist/native.js (and the thread choice it imports) from a package
+// layout made in a temporary folder.
 import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -14,7 +15,7 @@ const release = path.join(pkg, 'build', 'Release', 'deeprnn.node');
 const prebuilt = path.join(pkg, 'prebuilds', `${process.platform}-${process.arch}`, 'deeprnn.node');
 mkdirSync(path.join(pkg, 'dist'), { recursive: true });
 writeFileSync(path.join(pkg, 'package.json'), '{"type": "module"}\n');
-copyFileSync(path.join(ROOT, 'dist', 'native.js'), path.join(pkg, 'dist', 'native.js'));
+for (const f of ['native.js', 'threads.js']) copyFileSync(path.join(ROOT, 'dist', f), path.join(pkg, 'dist', f));
 
 function place(file: string, from: string | Buffer): void {
   mkdirSync(path.dirname(file), { recursive: true });
