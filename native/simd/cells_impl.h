@@ -65,7 +65,7 @@ static inline void rnn_step_back_impl(float* da, const float* dy, const float* d
       const long m = Full ? kLanes : W - j < kLanes ? W - j : kLanes;
       const vf g = ld(y + j, m) + ld(c + j, m);
       const vf hv = ld(o + j, m);
-      const vf a = relu ? (hv > 0.0f ? g : 0.0f) : g * (1.0f - hv * hv);
+      const vf a = relu ? (hv > 0.0f ? g : 0.0f) : g * vfma(-hv, hv, splat(1.0f));
       st(d + j, a, m);
       if (bsum) add_to(bsum, j, a, m);
     }
@@ -107,8 +107,8 @@ static inline void gru_step_impl(float* h, float* saved, const float* gx, const 
     for (long j = 0; j < W; j += kLanes) {
       const long m = Full ? kLanes : W - j < kLanes ? W - j : kLanes;
       const vf r = ld(s + j, m), z = ld(s + H + j, m);
-      const vf nn = vtanh(ld(x + 2 * H + j, m) + r * ld(s + 3 * H + j, m));
-      st(out + j, (1.0f - z) * nn + z * ld(hp + j, m), m);
+      const vf nn = vtanh(vfma(r, ld(s + 3 * H + j, m), ld(x + 2 * H + j, m)));
+      st(out + j, vfma(z, ld(hp + j, m), (1.0f - z) * nn), m);
       st(s + 2 * H + j, nn, m);
     }
   }
@@ -139,7 +139,7 @@ static inline void gru_step_back_impl(float* dgx, float* dgh, float* dh, const f
       const long m = Full ? kLanes : W - j < kLanes ? W - j : kLanes;
       const vf r = ld(s + j, m), z = ld(s + H + j, m), nn = ld(s + 2 * H + j, m), hn = ld(s + 3 * H + j, m);
       const vf g = ld(d + j, m) + ld(dhr + j, m);
-      const vf dan = g * (1.0f - z) * (1.0f - nn * nn);
+      const vf dan = g * (1.0f - z) * vfma(-nn, nn, splat(1.0f));
       const vf dar = dan * hn * r * (1.0f - r);
       const vf daz = g * (ld(hp + j, m) - nn) * z * (1.0f - z);
       st(gx + j, dar, m);
@@ -185,7 +185,7 @@ static inline void lstm_step_impl(float* h, float* saved, const float* gx, const
       const vf fg = vsigmoid(ld(x + H + j, m) + ld(g + gw + j, m) + ld(bhh + H + j, m));
       const vf gg = vtanh(ld(x + 2 * H + j, m) + ld(g + 2 * gw + j, m) + ld(bhh + 2 * H + j, m));
       const vf og = vsigmoid(ld(x + 3 * H + j, m) + ld(g + 3 * gw + j, m) + ld(bhh + 3 * H + j, m));
-      const vf c = fg * ld(cp + j, m) + ig * gg;
+      const vf c = vfma(fg, ld(cp + j, m), ig * gg);
       const vf tc = vtanh(c);
       st(out + j, og * tc, m);
       st(s + j, ig, m);
@@ -224,9 +224,9 @@ static inline void lstm_step_back_impl(float* dgx, float* dc, const float* dh, c
       const vf ig = ld(s + j, m), fg = ld(s + H + j, m), gg = ld(s + 2 * H + j, m), og = ld(s + 3 * H + j, m);
       const vf tc = ld(s + 5 * H + j, m);
       const vf g = ld(d + j, m) + ld(dhr + j, m);
-      const vf dct = ld(dcr + j, m) + g * og * (1.0f - tc * tc);
+      const vf dct = vfma(g * og, vfma(-tc, tc, splat(1.0f)), ld(dcr + j, m));
       const vf di = dct * gg * ig * (1.0f - ig), df = dct * ld(cp + j, m) * fg * (1.0f - fg);
-      const vf dg = dct * ig * (1.0f - gg * gg), dout = g * tc * og * (1.0f - og);
+      const vf dg = dct * ig * vfma(-gg, gg, splat(1.0f)), dout = g * tc * og * (1.0f - og);
       st(ga + j, di, m);
       st(ga + H + j, df, m);
       st(ga + 2 * H + j, dg, m);
