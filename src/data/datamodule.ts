@@ -49,9 +49,38 @@ export function makeDataModule(tokens: TokenArray | Int32Array, o: DataOptions):
   return o.batching === 'sequential' ? new SequentialDataModule(tokens, o) : new WindowDataModule(tokens, o);
 }
 
+/**
+ * inputs[t, n] = tokens[at[n] + t], targets[t, n] = tokens[at[n] + t + 1]:
+ * row by row, so that the writes run along memory (a batch of the book's is
+ * 32K tokens; column by column it took a tenth of a training step's time).
+ */
+function fillTimeMajor(b: Batch, tokens: TokenArray | Int32Array, at: Int32Array): void {
+  const { T, N, inputs, targets } = b;
+  const fill = <A extends TokenArray | Int32Array>(tok: A) => {
+    for (let t = 0; t < T; t++) {
+      const row = t * N;
+      for (let n = 0; n < N; n++) {
+        const p = at[n]! + t;
+        inputs[row + n] = tok[p]!;
+        targets[row + n] = tok[p + 1]!;
+      }
+    }
+  };
+  // one loop per array type, so that each stays monomorphic
+  if (tokens instanceof Uint16Array) fill(tokens);
+  else fill(tokens);
+}
+
 /** Reusable batch buffers by batch width. */
 class BatchBuffers {
   private readonly byN = new Map<number, Batch>();
+  private at = new Int32Array(0);
+
+  /** A scratch array of N window starts. */
+  starts(N: number): Int32Array {
+    if (this.at.length < N) this.at = new Int32Array(N);
+    return this.at;
+  }
 
   get(T: number, N: number): Batch {
     let b = this.byN.get(N);
@@ -153,14 +182,9 @@ export class WindowDataModule implements DataModule {
   private fill(order: Int32Array | null, start: number, N: number, base: number): Batch {
     const T = this.opts.numSteps;
     const b = this.buffers.get(T, N);
-    const tok = this.tokens;
-    for (let n = 0; n < N; n++) {
-      const w = base + (order ? order[start + n]! : start + n);
-      for (let t = 0; t < T; t++) {
-        b.inputs[t * N + n] = tok[w + t]!;
-        b.targets[t * N + n] = tok[w + t + 1]!;
-      }
-    }
+    const at = this.buffers.starts(N);
+    for (let n = 0; n < N; n++) at[n] = base + (order ? order[start + n]! : start + n);
+    fillTimeMajor(b, this.tokens, at);
     return b;
   }
 }
@@ -228,14 +252,9 @@ export class SequentialDataModule implements DataModule {
   private fill(start: number, stream: number, b: number): Batch {
     const { numSteps: T, batchSize: N } = this.opts;
     const batch = this.buffers.get(T, N);
-    const tok = this.tokens;
-    for (let n = 0; n < N; n++) {
-      const p = start + n * stream + b * T;
-      for (let t = 0; t < T; t++) {
-        batch.inputs[t * N + n] = tok[p + t]!;
-        batch.targets[t * N + n] = tok[p + t + 1]!;
-      }
-    }
+    const at = this.buffers.starts(N);
+    for (let n = 0; n < N; n++) at[n] = start + n * stream + b * T;
+    fillTimeMajor(batch, this.tokens, at);
     return batch;
   }
 }
