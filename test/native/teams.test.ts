@@ -3,6 +3,8 @@
 // and the kernel table: losses, gradients, evaluation and carried state, on
 // ragged hidden sizes, one chunk and several, with dropout. And the cost
 // model's choice of teams.
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { native } from '../../src/native.js';
 import { CELLS, type ModelConfig } from '../../src/nn/config.js';
@@ -11,6 +13,7 @@ import { RNNLMScratch } from '../../src/nn/scratch.js';
 import { Rng } from '../../src/rng.js';
 import { randomBatch } from '../helpers/batch.js';
 import { expectClose } from '../helpers/compare.js';
+import { ROOT } from '../helpers/paths.js';
 
 const nat = native();
 const start = nat.info();
@@ -120,6 +123,14 @@ describe('the team plan', () => {
     expect(plan('lstm', 256, 65, 32, 64, 64, 2)).toEqual({ teams: 1, size: 2 });
     // Never more threads than there is work for: a tiny model's one chunk stays on one thread
     expect(plan('gru', 8, 28, 32, 16, 16, 16)).toEqual({ teams: 1, size: 1 });
+  });
+
+  it('starts from DEEPRNN_TEAM_SIZE', () => {
+    const code = `import(${JSON.stringify(path.join(ROOT, 'dist', 'native.js'))}).then((m) => console.log(m.native().info().teamSize))`;
+    const read = (v: string) => execFileSync(process.execPath, ['--input-type=module', '-e', code],
+      { env: { ...process.env, DEEPRNN_TEAM_SIZE: v }, encoding: 'utf8' }).trim();
+    expect(read('3')).toBe('3');
+    expect(read('')).toBe('0');
   });
 
   it('honours a forced team size, capped at the threads there are', () => {
