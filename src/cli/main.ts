@@ -23,13 +23,27 @@ function version(): string {
   }
 }
 
+/** DEEPRNN_SIMD, when set, names an instruction set this CPU and build support; else an input error (exit 2). */
+function checkSimdSetting(): void {
+  if (process.env.DEEPRNN_SIMD === undefined) return;
+  try {
+    native().info();
+  } catch (e) {
+    const msg = (e as Error).message;
+    if (/DEEPRNN_SIMD/.test(msg)) throw new InputError(msg.replace(/^info: /, ''));
+    throw e;
+  }
+}
+
 export function buildProgram(): Command {
   const program = new Command('deeprnn');
   program
     .description('deep (stacked) RNN, GRU and LSTM language models')
     .version(version(), '-V, --version')
     .exitOverride()
-    .showHelpAfterError(false);
+    .showHelpAfterError(false)
+    // A bad DEEPRNN_SIMD is refused once, before any command does any work.
+    .hook('preAction', () => checkSimdSetting());
   registerTrain(program);
   registerPredict(program);
   registerEval(program);
