@@ -1,10 +1,12 @@
 // Decoding: the book's greedy predict, and sampling with temperature, top-k
 // and top-p (nucleus) as char-rnn users expect. The model runs one token at a
-// time through a Stepper; no buffer is allocated per token.
+// time through a Stepper; no buffer is allocated per token. The options are
+// checked here for the library and for deeprnn predict alike.
 import type { Tokenizer } from './data/tokenizer.js';
 import { InputError } from './errors.js';
 import type { RNNLM } from './nn/rnnlm.js';
-import type { Rng } from './rng.js';
+import { Rng } from './rng.js';
+import { integer, number, type Naming } from './validate.js';
 
 export function argmax(x: ArrayLike<number>): number {
   let best = 0;
@@ -19,22 +21,39 @@ export interface SampleOptions {
   topK?: number;
   /** Sample among the most likely tokens whose probabilities add up to at least p. */
   topP?: number;
-  /** Draws the samples (needed when temperature > 0). */
+  /** Draws the samples when temperature > 0 (default: a generator seeded with `seed`). */
   rng?: Rng;
+  /** Seed of the sampling when no rng is given (default 42, as deeprnn predict's). */
+  seed?: number;
 }
+
+/** The sampling options checked: temperature, top-k and top-p (which need a temperature above 0), seed. */
+export function checkSampling(o: { temperature?: unknown; topK?: unknown; topP?: unknown; seed?: unknown }, n: Pick<Naming, 'name'>): {
+  temperature: number; topK?: number; topP?: number; seed: number;
+} {
+  const temperature = o.temperature === undefined ? 0 : number(n.name('temperature'), o.temperature, (v) => v >= 0, 'a number >= 0');
+  const topK = o.topK === undefined ? undefined : integer(n.name('topK'), o.topK, 1, 1 << 30);
+  const topP = o.topP === undefined ? undefined : number(n.name('topP'), o.topP, (v) => v > 0 && v <= 1, 'a number in (0, 1]');
+  const seed = o.seed === undefined ? 42 : integer(n.name('seed'), o.seed, 0, 4294967295);
+  if (temperature === 0 && (topK !== undefined || topP !== undefined)) {
+    throw new InputError(`${n.name(topK !== undefined ? 'topK' : 'topP')} needs sampling: give ${n.name('temperature')} above 0`);
+  }
+  return { temperature, topK, topP, seed };
+}
+
+/** The most tokens one call generates. */
+export const MAX_PREDS = 10_000_000;
 
 /** Picks the next token from logits; reuses its scratch arrays across calls. */
 export class Sampler {
   private readonly probs: Float64Array;
   private readonly order: Int32Array;
 
-  constructor(
-    vocabSize: number,
-    readonly opts: SampleOptions = {},
-  ) {
-    const t = opts.temperature ?? 0;
-    if (!(t >= 0) || !Number.isFinite(t)) throw new InputError(`temperature must be a number >= 0, got ${t}`);
-    if (t > 0 && !opts.rng) throw new InputError('sampling with a temperature needs a random generator');
+  readonly opts: SampleOptions;
+
+  constructor(vocabSize: number, opts: SampleOptions = {}) {
+    const checked = checkSampling(opts, { name: (k) => k });
+    this.opts = { ...checked, rng: opts.rng ?? (checked.temperature > 0 ? new Rng(checked.seed) : undefined) };
     this.probs = new Float64Array(vocabSize);
     this.order = new Int32Array(vocabSize);
   }
@@ -90,13 +109,31 @@ export interface GenerateOptions extends SampleOptions {
   collect?: boolean;
 }
 
+/** The tokenizer of generate(model, prefix, ...): the model's own. */
+function modelTokenizer(model: RNNLM): Tokenizer {
+  if (!model.tokenizer) {
+    throw new InputError('this model has no tokenizer (models from train() and RNNLM.load() have one): '
+      + 'pass it, generate(model, tokenizer, prefix, options), or set model.tokenizer');
+  }
+  return model.tokenizer;
+}
+
 /**
  * The prefix followed by numPreds tokens: the model is warmed up on the
  * prefix, then every picked token is appended and fed back (the book's
  * predict when greedy). An empty prefix starts from a token picked from the
  * model's first-step distribution (the output layer on the zero state).
+ * The tokenizer may be left out for a model that has one (from train() or
+ * RNNLM.load()): generate(model, 'it has', { numPreds: 20 }).
  */
-export function generate(model: RNNLM, tokenizer: Tokenizer, prefix: string, opts: GenerateOptions): string {
+export function generate(model: RNNLM, prefix: string, opts: GenerateOptions): string;
+export function generate(model: RNNLM, tokenizer: Tokenizer, prefix: string, opts: GenerateOptions): string;
+export function generate(model: RNNLM, a: Tokenizer | string, b: string | GenerateOptions, c?: GenerateOptions): string {
+  const withTokenizer = typeof a === 'object' && a !== null && 'encode' in a;
+  const [tokenizer, prefix, opts] = withTokenizer ? [a, b, c] : [typeof a === 'string' ? modelTokenizer(model) : null, a, b as GenerateOptions];
+  if (typeof prefix !== 'string' || !tokenizer) throw new InputError(`the prefix must be a string, got ${typeof prefix}`);
+  if (typeof opts !== 'object' || opts === null) throw new InputError('generate needs options: { numPreds, temperature, topK, topP, seed }');
+  integer('numPreds', opts.numPreds, 0, MAX_PREDS);
   const ids = tokenizer.encode(prefix);
   const sampler = new Sampler(model.config.vocabSize, opts);
   const stepper = model.stepper();
@@ -122,7 +159,9 @@ export function generate(model: RNNLM, tokenizer: Tokenizer, prefix: string, opt
   return text;
 }
 
-/** The book's predict: the prefix and numPreds greedily predicted tokens. */
-export function predict(model: RNNLM, tokenizer: Tokenizer, prefix: string, numPreds: number): string {
-  return generate(model, tokenizer, prefix, { numPreds });
+/** The book's predict: the prefix and numPreds greedily predicted tokens (the tokenizer may be left out, as for generate). */
+export function predict(model: RNNLM, prefix: string, numPreds: number): string;
+export function predict(model: RNNLM, tokenizer: Tokenizer, prefix: string, numPreds: number): string;
+export function predict(model: RNNLM, a: Tokenizer | string, b: string | number, c?: number): string {
+  return typeof a === 'string' ? generate(model, a, { numPreds: b as number }) : generate(model, a, b as string, { numPreds: c! });
 }

@@ -1,7 +1,7 @@
 // The public library API.
 export { native, type CellKind, type NativeBinding, type NativeInfo } from './native.js';
 export { Rng, type RngState } from './rng.js';
-export { CELLS, paramTable, paramCount, modelOffsets, initParams, gatesOf, type ModelConfig, type ParamInfo, type LayerOffsets, type ModelOffsets } from './nn/config.js';
+export { CELLS, checkModelConfig, paramTable, paramCount, modelOffsets, initParams, gatesOf, type ModelConfig, type ParamInfo, type LayerOffsets, type ModelOffsets } from './nn/config.js';
 export { Module, type FloatArray, type Parameter } from './nn/module.js';
 export { RNNLM, Stepper } from './nn/rnnlm.js';
 export { RNNLMScratch } from './nn/scratch.js';
@@ -10,7 +10,7 @@ export { Vocab, UNK } from './data/vocab.js';
 export { Tokenizer, TOKENIZERS, tokenizerFromJSON, countTokens, type TokenizerJSON, type TokenizerKind, type TokenArray } from './data/tokenizer.js';
 export { WindowDataModule, SequentialDataModule, makeDataModule, type Batch, type DataModule, type DataOptions } from './data/datamodule.js';
 export { corpusRegistry, ensureCorpus, resolveDataDir, resolveCorpora, readCorpus, type CorpusEntry, type CorpusSource } from './data/corpus.js';
-export { loadCorpusTokens, readCorpusText, type LoadedCorpus } from './data/load.js';
+export { loadCorpusTokens, loadTextTokens, readCorpusText, type LoadedCorpus } from './data/load.js';
 export { TimeMachine, type TimeMachineOptions } from './data/timemachine.js';
 export { Trainer, initialState, NonFiniteError, type EpochMetrics, type TrainerOptions, type TrainState } from './train/trainer.js';
 export { evaluateTokens, type EvalMetrics } from './train/evaluate.js';
@@ -18,6 +18,10 @@ export { InputError } from './errors.js';
 export { SGD, Adam, RMSprop, makeOptimizer, OPTIMIZERS, DEFAULT_LR, type Optimizer, type OptimizerKind, type OptimizerSettings } from './train/optim.js';
 export { learningRate, SCHEDULES, type ScheduleKind, type ScheduleSettings } from './train/schedule.js';
 export { renderPlot, writePlot, type PlotRun } from './io/plot.js';
-export { runTraining, type RunSettings } from './train/run.js';
-export { saveCheckpoint, loadCheckpoint, FORMAT_VERSION, type Checkpoint, type CheckpointMeta } from './io/checkpoint.js';
-export { predict, generate, argmax, Sampler, type SampleOptions, type GenerateOptions } from './generate.js';
+export { runTraining, type RunSettings, type RunHooks, type RunResult } from './train/run.js';
+export { train, type TrainOptions, type TrainResult } from './train/library.js';
+export { resolveRunSettings, RUN_DEFAULTS, type RunOptions } from './train/settings.js';
+export {
+  saveCheckpoint, saveModel, loadCheckpoint, loadTrainingCheckpoint, hasTrainingState, FORMAT_VERSION, type Checkpoint, type CheckpointMeta, type ModelMeta,
+} from './io/checkpoint.js';
+export { predict, generate, argmax, checkSampling, Sampler, type SampleOptions, type GenerateOptions } from './generate.js';

@@ -21,7 +21,7 @@ export function registerCompare(program: Command): void {
     .command('compare')
     .description("train several cells on the same data, seed and budget, and compare them (the book's exercise 1)")
     .option('--cells <list>', `cells to compare, from ${CELLS.join(',')}`, 'gru,lstm,rnn'))
-    .option('--out-dir <dir>', 'where each run\'s checkpoint and metrics and the comparison plot go', 'checkpoints/compare')
+    .option('--out-dir <dir>', 'where each run\'s checkpoint (CELL.safetensors), its metrics and the comparison plot go', 'checkpoints/compare')
     .option('--json', 'print one JSON object with the results on stdout, nothing else')
     .action(async (raw: Record<string, unknown> & { cells: string; outDir: string; json?: boolean }, cmd: Command) => {
       const cells = raw.cells.split(',').map((c) => c.trim()).filter(Boolean);
@@ -29,8 +29,8 @@ export function registerCompare(program: Command): void {
         if (!CELLS.includes(c as CellKind)) throw new UsageError(`--cells must list cells from ${CELLS.join(',')}, got "${c}"`);
       }
       if (cells.length === 0) throw new UsageError(`--cells must list cells from ${CELLS.join(',')}, got ""`);
-      const base = parseTrainOptions({ ...(raw as object), cell: 'gru', impl: 'native', out: 'unused' } as Parameters<typeof parseTrainOptions>[0],
-        (name) => cmd.getOptionValueSource(name) === 'cli');
+      // Each cell's run writes to OUT-DIR/CELL.safetensors.
+      const base = parseTrainOptions({ ...raw, corpus: raw.corpus as string[], out: '' }, (name) => cmd.getOptionValueSource(name) === 'cli', null);
       const log = (s: string) => (raw.json ? process.stderr.write(s + '\n') : write(s + '\n'));
       const plot = path.join(raw.outDir, 'compare.svg');
       checkWritable(plot, 'the comparison plot');

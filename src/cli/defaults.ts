@@ -1,2 +1,22 @@
-/** Where `deeprnn train` writes and `deeprnn predict` reads by default (relative to the working directory). */
+// The checkpoint the commands share: train writes it, predict, eval and info
+// read it, each with --model PATH (eval and info also take it as their
+// argument, the form they had first).
+import type { Command } from 'commander';
+import { UsageError } from './errors.js';
+import { option } from './options.js';
+
+/** Where `deeprnn train` writes and predict, eval and info read by default (relative to the working directory). */
 export const DEFAULT_CHECKPOINT = 'checkpoints/deeprnn.safetensors';
+
+/** --model PATH, as predict, eval and info declare it. */
+export const modelOption = () => option('--model <path>', 'checkpoint to read', DEFAULT_CHECKPOINT);
+
+/** The checkpoint of eval and info: --model, or the argument (the same thing, kept from before --model); not both. */
+export function checkpointPath(argument: string | undefined, cmd: Command): string {
+  const model = cmd.getOptionValue('model') as string;
+  if (argument === undefined) return model;
+  if (cmd.getOptionValueSource('model') === 'cli' && argument !== model) {
+    throw new UsageError(`the checkpoint is named twice, as the argument ${argument} and as --model ${model}: give it once, with --model`);
+  }
+  return argument;
+}

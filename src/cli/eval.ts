@@ -6,29 +6,34 @@ import type { Command } from 'commander';
 import { resolveDataDir } from '../data/corpus.js';
 import { loadCorpusTokens } from '../data/load.js';
 import { InputError } from '../errors.js';
-import { loadCheckpoint } from '../io/checkpoint.js';
+import { hasTrainingState, loadCheckpoint } from '../io/checkpoint.js';
 import { checkWritable, refuseOverwrite, removeStaleTemps, writeFileAtomic, type FileRole } from '../io/files.js';
 import { native } from '../native.js';
 import { evaluateTokens, type EvalMetrics } from '../train/evaluate.js';
 import { corpusFiles } from '../train/run-files.js';
 import { UsageError } from './errors.js';
-import { intOption, numberOption, threadsOption } from './options.js';
+import { intOption, numberOption, option, requiredOption, threadsOption } from './options.js';
+import { checkpointPath, modelOption } from './defaults.js';
 import { warn, write } from './output.js';
 import { formatNumber, renderTable } from './table.js';
+
+/** Tokens per chunk for a checkpoint saved without training settings (RNNLM.save): the book's. */
+export const DEFAULT_EVAL_STEPS = 32;
 
 /** Above this fraction of unknown tokens a corpus's perplexity gets a warning: it measures mostly "<unk>". */
 export const UNKNOWN_WARNING = 0.05;
 
 interface RawEvalOptions {
+  model: string;
   corpus: string[];
   dataDir?: string;
   numSteps?: string;
-  batchSize: string;
+  batchSize: string | number;
   threads?: string;
   maxPpl?: string;
   maxUnk?: string;
   baseline?: string;
-  tolerance: string;
+  tolerance: string | number;
   writeBaseline?: string;
   json?: boolean;
 }
@@ -62,19 +67,21 @@ export function registerEval(program: Command): void {
   program
     .command('eval')
     .description("perplexity, bits per token and next-token accuracy of a checkpoint on texts, read with its tokenizer")
-    .argument('<checkpoint>', 'checkpoint to evaluate')
-    .requiredOption('--corpus <name|file|dir...>', 'corpora to evaluate on, each reported on its own')
-    .option('--data-dir <dir>', 'where registry corpora are cached')
-    .option('--num-steps <n>', 'tokens per chunk of the carried-state pass (default: the checkpoint\'s)')
-    .option('--batch-size <n>', 'parallel streams', '64')
-    .option('--threads <n>', 'threads (default: OMP_NUM_THREADS, else the cores this process may use)')
-    .option('--max-ppl <x>', 'exit 1 when the perplexity on any corpus exceeds x')
-    .option('--max-unk <f>', 'exit 1 when the fraction of unknown (<unk>) tokens in any corpus exceeds f')
-    .option('--baseline <file>', 'exit 1 when the perplexity on a corpus exceeds the baseline\'s by more than --tolerance')
-    .option('--tolerance <r>', 'relative tolerance against --baseline', '0.02')
-    .option('--write-baseline <file>', 'write these results as a baseline')
-    .option('--json', 'print one JSON object')
-    .action(async (file: string, raw: RawEvalOptions) => {
+    .argument('[checkpoint]', 'the same as --model')
+    .addOption(modelOption())
+    .addOption(requiredOption('--corpus <name|file|dir...>', 'corpora to evaluate on, each reported on its own'))
+    .addOption(option('--data-dir <dir>', 'where registry corpora are cached (default: $DEEPRNN_DATA_DIR, else $XDG_CACHE_HOME/deeprnn or ~/.cache/deeprnn)'))
+    .addOption(option('--num-steps <n>', `tokens per chunk of the carried-state pass (default: the checkpoint's, else ${DEFAULT_EVAL_STEPS})`))
+    .addOption(option('--batch-size <n>', 'parallel streams', 64))
+    .addOption(option('--threads <n>', 'threads (default: OMP_NUM_THREADS, else the cores this process may use)'))
+    .addOption(option('--max-ppl <x>', 'exit 1 when the perplexity on any corpus exceeds x'))
+    .addOption(option('--max-unk <f>', 'exit 1 when the fraction of unknown (<unk>) tokens in any corpus exceeds f'))
+    .addOption(option('--baseline <file>', 'exit 1 when the perplexity on a corpus exceeds the baseline\'s by more than --tolerance'))
+    .addOption(option('--tolerance <r>', 'relative tolerance against --baseline', 0.02))
+    .addOption(option('--write-baseline <file>', 'write these results as a baseline'))
+    .addOption(option('--json', 'print one JSON object'))
+    .action(async (argument: string | undefined, raw: RawEvalOptions, cmd: Command) => {
+      const file = checkpointPath(argument, cmd);
       const batchSize = intOption('--batch-size', raw.batchSize, 1, 1_000_000);
       const maxPpl = raw.maxPpl === undefined ? undefined : numberOption('--max-ppl', raw.maxPpl, (v) => v >= 1, 'a number >= 1');
       const maxUnk = raw.maxUnk === undefined ? undefined : numberOption('--max-unk', raw.maxUnk, (v) => v >= 0 && v <= 1, 'a fraction in [0, 1]');
@@ -93,7 +100,8 @@ export function registerEval(program: Command): void {
       refuseOverwrite(reads, raw.writeBaseline ? [{ label: '--write-baseline', path: raw.writeBaseline }] : []);
       native().setThreads(threads);
       const ck = loadCheckpoint(file);
-      const numSteps = raw.numSteps === undefined ? ck.meta.training.numSteps : intOption('--num-steps', raw.numSteps, 1, 1_000_000);
+      const numSteps = raw.numSteps !== undefined ? intOption('--num-steps', raw.numSteps, 1, 1_000_000)
+        : hasTrainingState(ck.meta) ? ck.meta.training.numSteps : DEFAULT_EVAL_STEPS;
       const baseline = raw.baseline ? readBaseline(raw.baseline) : undefined;
       const results: Record<string, EvalMetrics> = {};
       for (const spec of raw.corpus) {

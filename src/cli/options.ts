@@ -1,28 +1,37 @@
-// Validation of command-line values: each failure names the option, what was
-// expected and what was received.
+// Command-line values: the checks are the library's (src/validate.ts), with
+// options named as typed (--batch-size); each failure names the option, what
+// was expected and what was received. Options are declared here with their
+// defaults as values (numbers show unquoted in --help).
+import { Option } from 'commander';
 import { chooseThreads } from '../threads.js';
-import { UsageError } from './errors.js';
+import { choice, flagName, integer, number, type Naming } from '../validate.js';
 import { warn } from './output.js';
 
-export function intOption(name: string, raw: string | undefined, min: number, max: number): number {
-  const v = raw === undefined ? NaN : Number(raw);
-  if (raw === undefined || !/^\s*[+-]?\d+\s*$/.test(raw) || !Number.isSafeInteger(v) || v < min || v > max) {
-    throw new UsageError(`${name} must be an integer from ${min} to ${max}, got "${raw ?? ''}"`);
-  }
-  return v;
+export const intOption = (name: string, raw: unknown, min: number, max: number): number => integer(name, raw, min, max);
+
+export const numberOption = (name: string, raw: unknown, check: (v: number) => boolean, expected: string): number =>
+  number(name, raw, check, expected);
+
+export const choiceOption = <T extends string>(name: string, raw: unknown, choices: readonly T[]): T => choice(name, raw, choices);
+
+/** The command line's naming: --batch-size, given when typed (not a default). */
+export function cliNaming(given: (key: string) => boolean): Naming {
+  return { name: flagName, given };
 }
 
-export function numberOption(name: string, raw: string | undefined, check: (v: number) => boolean, expected: string): number {
-  const v = raw === undefined || raw.trim() === '' ? NaN : Number(raw);
-  if (!Number.isFinite(v) || !check(v)) throw new UsageError(`${name} must be ${expected}, got "${raw ?? ''}"`);
-  return v;
+/**
+ * An option for --help: `defaultValue` is shown as commander shows it
+ * (numbers bare, strings quoted) unless `shown` says it in words; a
+ * required option says so.
+ */
+export function option(flags: string, description: string, defaultValue?: unknown, shown?: string): Option {
+  const o = new Option(flags, description);
+  if (defaultValue !== undefined) o.default(defaultValue, shown);
+  return o;
 }
 
-export function choiceOption<T extends string>(name: string, raw: string | undefined, choices: readonly T[]): T {
-  if (raw === undefined || !choices.includes(raw as T)) {
-    throw new UsageError(`${name} must be one of ${choices.join('|')}, got "${raw ?? ''}"`);
-  }
-  return raw as T;
+export function requiredOption(flags: string, description: string): Option {
+  return new Option(flags, `${description} (required)`).makeOptionMandatory();
 }
 
 /**

@@ -1,23 +1,23 @@
 // deeprnn predict PREFIX: the book's greedy continuation from a checkpoint, or
 // samples with temperature, top-k and top-p; text streams to stdout.
 import type { Command } from 'commander';
-import { generate } from '../generate.js';
+import { checkSampling, generate, MAX_PREDS } from '../generate.js';
 import { loadCheckpoint } from '../io/checkpoint.js';
 import { refuseOverwrite } from '../io/files.js';
 import { Rng } from '../rng.js';
 import { warn, write } from './output.js';
 import { DEFAULT_CHECKPOINT } from './defaults.js';
 import { UsageError } from './errors.js';
-import { intOption, numberOption } from './options.js';
+import { cliNaming, intOption, option } from './options.js';
 
 interface RawPredictOptions {
   model: string;
-  numPreds: string;
-  temperature: string;
+  numPreds: string | number;
+  temperature: string | number;
   topK?: string;
   topP?: string;
-  seed: string;
-  samples: string;
+  seed: string | number;
+  samples: string | number;
   strict?: boolean;
   json?: boolean;
 }
@@ -27,25 +27,20 @@ export function registerPredict(program: Command): void {
     .command('predict')
     .description('print PREFIX followed by predicted tokens (greedy as the book, or sampled)')
     .argument('<prefix>', 'text to warm the model up on ("" starts from the model\'s first-step distribution)')
-    .option('--model <path>', 'checkpoint to read', DEFAULT_CHECKPOINT)
-    .option('--num-preds <n>', 'tokens to predict', '20')
-    .option('--temperature <t>', '0: greedy (the argmax); above 0: sample from softmax(logits / t)', '0')
-    .option('--top-k <k>', 'sample among the k most likely tokens')
-    .option('--top-p <p>', 'sample among the most likely tokens whose probabilities reach p')
-    .option('--seed <n>', 'seed of the sampling', '42')
-    .option('--samples <m>', 'independent continuations', '1')
-    .option('--strict', 'refuse a prefix with tokens outside the vocabulary instead of reading them as <unk>')
-    .option('--json', 'print one JSON object per sample: {"prefix", "text", "sample"}')
+    .addOption(option('--model <path>', 'checkpoint to read', DEFAULT_CHECKPOINT))
+    .addOption(option('--num-preds <n>', 'tokens to predict', 20))
+    .addOption(option('--temperature <t>', '0: greedy (the argmax); above 0: sample from softmax(logits / t)', 0))
+    .addOption(option('--top-k <k>', 'sample among the k most likely tokens (needs --temperature above 0)'))
+    .addOption(option('--top-p <p>', 'sample among the most likely tokens whose probabilities reach p (needs --temperature above 0)'))
+    .addOption(option('--seed <n>', 'seed of the sampling', 42))
+    .addOption(option('--samples <m>', 'independent continuations', 1))
+    .addOption(option('--strict', 'refuse a prefix with tokens outside the vocabulary instead of reading them as <unk>'))
+    .addOption(option('--json', 'print one JSON object per sample: {"prefix", "text", "sample"}'))
     .action((prefix: string, raw: RawPredictOptions) => {
-      const numPreds = intOption('--num-preds', raw.numPreds, 0, 10_000_000);
-      const temperature = numberOption('--temperature', raw.temperature, (v) => v >= 0, 'a number >= 0');
-      const topK = raw.topK === undefined ? undefined : intOption('--top-k', raw.topK, 1, 1 << 30);
-      const topP = raw.topP === undefined ? undefined : numberOption('--top-p', raw.topP, (v) => v > 0 && v <= 1, 'a number in (0, 1]');
-      const seed = intOption('--seed', raw.seed, 0, 4294967295);
+      const numPreds = intOption('--num-preds', raw.numPreds, 0, MAX_PREDS);
+      // The library's checks of the sampling options (generate), named as typed.
+      const { temperature, topK, topP, seed } = checkSampling(raw, cliNaming(() => true));
       const samples = intOption('--samples', raw.samples, 1, 100_000);
-      if (temperature === 0 && (topK !== undefined || topP !== undefined)) {
-        throw new UsageError(`${topK !== undefined ? '--top-k' : '--top-p'} needs sampling: give --temperature above 0`);
-      }
       refuseOverwrite([{ label: '--model', path: raw.model }], []);
       const ckpt = loadCheckpoint(raw.model);
       const unknown = ckpt.tokenizer.unknown(prefix);

@@ -25,6 +25,9 @@ export class Progress {
     this.tty = Boolean(this.out.isTTY) && !process.env.CI;
   }
 
+  /** Training starts (the corpus is read and the model built). */
+  start(): void {}
+
   log(msg: string): void {
     this.out.write(msg + '\n');
   }

@@ -10,6 +10,7 @@ import { InputError } from '../errors.js';
 import type { RunSettings } from '../train/run.js';
 import type { TrainJob, TrainMessage } from './train-worker.js';
 import type { Progress } from './progress.js';
+import { warn } from './output.js';
 
 export type ThreadResult = Extract<TrainMessage, { type: 'done' }>;
 
@@ -41,6 +42,12 @@ export function trainInThread(settings: RunSettings, resume: string | undefined,
       switch (m.type) {
         case 'log':
           progress.log(m.msg);
+          break;
+        case 'warn':
+          warn(m.msg);
+          break;
+        case 'start':
+          progress.start();
           break;
         case 'batch':
           progress.batch(m.epoch, m.done, m.total, m.loss, m.tokens);

@@ -15,6 +15,8 @@ export interface TrainJob {
 /** What the worker tells the main thread. */
 export type TrainMessage =
   | { type: 'log'; msg: string }
+  | { type: 'warn'; msg: string }
+  | { type: 'start' }
   | { type: 'batch'; epoch: number; done: number; total: number; loss: number; tokens: number }
   | { type: 'epoch'; m: EpochMetrics }
   | { type: 'load'; done: number; total: number }
@@ -36,11 +38,13 @@ port.on('message', (m: { type: string }) => {
 try {
   const r = await runTraining(job.settings, {
     log: (msg) => post({ type: 'log', msg }),
+    warn: (msg) => post({ type: 'warn', msg }),
     onBatch: (epoch, done, total, loss, tokens) => post({ type: 'batch', epoch, done, total, loss, tokens }),
     onEpoch: (m) => post({ type: 'epoch', m }),
     onLoad: (done, total) => post({ type: 'load', done, total }),
     onTrainer: (t) => {
       trainer = t;
+      post({ type: 'start' });
       if (stopRequested) t.stop();
     },
   }, job.resume);

@@ -1,6 +1,7 @@
 // A corpus from --corpus to token ids in two streaming passes (count, then
 // encode into an array of exactly the right size), so a large text needs about
 // 2 bytes per token plus the chunk being read, never the whole text as a string.
+// Texts a program holds in memory (the library's train(text)) go the same way.
 import { createHash } from 'node:crypto';
 import { InputError } from '../errors.js';
 import { readCorpus, resolveCorpora, type CorpusSource } from './corpus.js';
@@ -10,9 +11,14 @@ export interface LoadedCorpus {
   sources: CorpusSource[];
   tokenizer: Tokenizer;
   tokens: TokenArray;
-  /** sha1 of the bytes read, every file in order. */
+  /** sha1 of the bytes read, every file in order (of a text in memory: of its UTF-8 bytes). */
   sha1: string;
   bytes: number;
+  /**
+   * With a given tokenizer (a checkpoint's): the tokens of the corpus that are
+   * not in its vocabulary (read as <unk>), and the distinct ones, most frequent first.
+   */
+  unknown?: { count: number; distinct: string[] };
 }
 
 export interface LoadOptions {
@@ -31,9 +37,50 @@ export async function loadCorpusTokens(specs: string[], opts: LoadOptions): Prom
   const sources = await resolveCorpora(specs, opts.dataDir, opts.log);
   const kind = opts.tokenizer?.kind ?? opts.kind ?? defaultKind(sources);
   const bytes = sources.reduce((a, s) => a + s.bytes, 0);
+  return { sources, ...encode(kind, bytes, (onBytes) => readCorpus(sources, onBytes), opts) };
+}
+
+/** Code units per chunk of a text in memory (the streaming passes' chunk size, as for files). */
+const TEXT_CHUNK = 1 << 20;
+
+/** A text's chunks, never cutting a surrogate pair; `onBytes` sees each chunk's UTF-8 bytes. */
+function* textChunks(texts: readonly string[], onBytes?: (b: Buffer) => void): Generator<string> {
+  for (let t = 0; t < texts.length; t++) {
+    if (t > 0) yield '\n';
+    const text = texts[t]!;
+    for (let i = 0; i < text.length;) {
+      let end = Math.min(text.length, i + TEXT_CHUNK);
+      const last = text.charCodeAt(end - 1);
+      if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--;
+      const chunk = text.slice(i, end);
+      onBytes?.(Buffer.from(chunk, 'utf8'));
+      yield chunk;
+      i = end;
+    }
+  }
+}
+
+/**
+ * Token ids of texts held in memory, joined with a newline as files are:
+ * the same tokenizers, vocabulary and sha1 (of the UTF-8 bytes) as a file with
+ * the same text would give. Each text must be a non-empty string.
+ */
+export function loadTextTokens(texts: readonly string[], opts: Omit<LoadOptions, 'dataDir'>): Omit<LoadedCorpus, 'sources'> {
+  const kind = opts.tokenizer?.kind ?? opts.kind ?? 'char';
+  const bytes = texts.reduce((a, t) => a + Buffer.byteLength(t, 'utf8'), 0);
+  return encode(kind, bytes, (onBytes) => textChunks(texts, onBytes), opts);
+}
+
+/** The two passes: count the tokens (and fit the vocabulary), then encode them into an array of exactly that length. */
+function encode(
+  kind: TokenizerKind,
+  bytes: number,
+  read: (onBytes: (b: Buffer) => void) => Iterable<string>,
+  opts: Omit<LoadOptions, 'dataDir'>,
+): Omit<LoadedCorpus, 'sources'> {
   let done = 0;
   const hash = createHash('sha1');
-  const counts = countTokens(kind, readCorpus(sources, (b) => {
+  const counts = countTokens(kind, read((b) => {
     hash.update(b);
     done += b.length;
     opts.onProgress?.(done, 2 * bytes);
@@ -41,12 +88,17 @@ export async function loadCorpusTokens(specs: string[], opts: LoadOptions): Prom
   let count = 0;
   for (const c of counts.values()) count += c;
   const tokenizer = opts.tokenizer ?? Tokenizer.fromCounts(kind, counts, opts.minFreq ?? 1);
+  let unknown: LoadedCorpus['unknown'];
+  if (opts.tokenizer) {
+    const outside = [...counts].filter(([t]) => !tokenizer.vocab.has(t)).sort((a, b) => b[1] - a[1]);
+    unknown = { count: outside.reduce((a, [, c]) => a + c, 0), distinct: outside.map(([t]) => t) };
+  }
   counts.clear();
-  const tokens = tokenizer.encodeChunks(readCorpus(sources, (b) => {
+  const tokens = tokenizer.encodeChunks(read((b) => {
     done += b.length;
     opts.onProgress?.(done, 2 * bytes);
   }), count);
-  return { sources, tokenizer, tokens, sha1: hash.digest('hex'), bytes };
+  return { tokenizer, tokens, sha1: hash.digest('hex'), bytes, ...(unknown ? { unknown } : {}) };
 }
 
 /** The whole text of small corpora, as one string. */

@@ -1,12 +1,14 @@
 // Checkpoints: weights as safetensors with PyTorch's names; configuration,
 // tokenizer, training settings, optimizer state, the trainer's position
 // (epoch, batch, generator states) and per-epoch history as one JSON string in
-// the safetensors __metadata__ under "deeprnn". Reading trusts nothing: every
-// field is checked, and weights must be finite.
+// the safetensors __metadata__ under "deeprnn". A model saved without
+// training (RNNLM.save) holds the configuration and tokenizer only. Reading
+// trusts nothing: every field is checked, and weights must be finite; writing
+// runs the same checks first, so nothing is written that would not load.
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { tokenizerFromJSON, type Tokenizer, type TokenizerJSON } from '../data/tokenizer.js';
-import { CELLS, paramCount, paramTable, type ModelConfig } from '../nn/config.js';
+import { checkModelConfig, paramCount, paramTable, type ModelConfig } from '../nn/config.js';
 import { OPTIMIZERS, type OptimizerKind, type OptimizerSettings } from '../train/optim.js';
 import { SCHEDULES, type ScheduleKind, type ScheduleSettings } from '../train/schedule.js';
 import type { FloatArray, Module } from '../nn/module.js';
@@ -38,12 +40,19 @@ export interface TrainingSettings {
   batching: Batching;
   /** Validation fraction, or null for the book's window counts. */
   valFrac: number | null;
+  /** The checkpoint whose weights the run started from (train --init-from), as given. */
+  initFrom?: string;
 }
 
-export interface CheckpointMeta {
+/** What every checkpoint holds: the model and how it reads text. */
+export interface ModelMeta {
   version: number;
   config: ModelConfig;
   tokenizer: TokenizerJSON;
+}
+
+/** A training run's checkpoint: the model, and everything to continue the run exactly. */
+export interface CheckpointMeta extends ModelMeta {
   training: TrainingSettings;
   optimizer: OptimizerSettings & { steps: number };
   /** Learning-rate schedule (absent: constant). */
@@ -53,14 +62,21 @@ export interface CheckpointMeta {
   history: EpochMetrics[];
 }
 
-export interface Checkpoint {
-  meta: CheckpointMeta;
+export interface Checkpoint<M extends ModelMeta = ModelMeta | CheckpointMeta> {
+  /** A model saved by RNNLM.save holds a ModelMeta only; a training run's checkpoint the whole CheckpointMeta. */
+  meta: M;
+  /** The model, its tokenizer set. */
   model: RNNLM;
   tokenizer: Tokenizer;
   /** The hidden (then cell) state carried between sequential batches, when saved mid-epoch. */
   carry: Float32Array[] | null;
   /** The optimizer's state buffers by name (each as long as the parameters). */
   optimizerState: Record<string, Float32Array>;
+}
+
+/** Whether a checkpoint holds a training run's state (not only a model saved by RNNLM.save). */
+export function hasTrainingState(meta: ModelMeta): meta is CheckpointMeta {
+  return 'state' in meta;
 }
 
 /** Tensor names of the carried state: h of every layer, then c for LSTM. */
@@ -97,14 +113,30 @@ function checkpointTensors(
 export function saveCheckpoint(
   file: string,
   model: Module<FloatArray>,
-  meta: CheckpointMeta,
+  meta: ModelMeta | CheckpointMeta,
   carry?: { state: Float32Array[]; N: number },
   optimizerState: Record<string, FloatArray> = {},
 ): void {
   const tensors = checkpointTensors(model, meta.config, carry, optimizerState);
-  const buf = encodeSafetensors(tensors, { format: 'pt', deeprnn: JSON.stringify(meta) });
+  const json = JSON.stringify(meta);
+  // What loadCheckpoint would refuse is not written: the reader's own checks, on what it would read.
+  checkContents(JSON.parse(json), tensors, (what) => new InputError(`not saving checkpoint ${file}: ${what}`));
+  const buf = encodeSafetensors(tensors, { format: 'pt', deeprnn: json });
   mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   writeFileAtomic(file, buf);
+}
+
+/**
+ * Saves a model without training state: weights, configuration and
+ * tokenizer (RNNLM.save). It loads with RNNLM.load and in deeprnn predict,
+ * eval, info and train --init-from.
+ */
+export function saveModel(file: string, model: RNNLM, tokenizer: Tokenizer | undefined): void {
+  if (!tokenizer) {
+    throw new InputError('save needs the tokenizer the model reads text with: this model has none (models from train() and RNNLM.load() have one); '
+      + 'pass save(path, { tokenizer })');
+  }
+  saveCheckpoint(file, model, { version: FORMAT_VERSION, config: model.config, tokenizer: tokenizer.toJSON() });
 }
 
 /** The most bytes one epoch of history can add to a checkpoint's header: every number at its longest, JSON-escaped. */
@@ -147,7 +179,14 @@ export function loadCheckpoint(file: string): Checkpoint {
   return decodeCheckpoint(readFileSync(file), file);
 }
 
-/** Decodes a checkpoint's bytes; `label` names it in errors. */
+/** Reads a training run's checkpoint; a model saved without training state is an error that says what `use` needs. */
+export function loadTrainingCheckpoint(file: string, use = 'this needs a checkpoint that a training run wrote'): Checkpoint<CheckpointMeta> {
+  const ck = loadCheckpoint(file);
+  if (!hasTrainingState(ck.meta)) throw new InputError(`checkpoint ${file} holds a model without training state (saved by RNNLM.save); ${use}`);
+  return ck as Checkpoint<CheckpointMeta>;
+}
+
+/** Decodes a checkpoint's bytes; `file` names it in errors. */
 export function decodeCheckpoint(bytes: Buffer, file: string): Checkpoint {
   const st = decodeSafetensors(bytes, file);
   const fail = (what: string) => new InputError(`checkpoint ${file}: ${what}`);
@@ -159,6 +198,25 @@ export function decodeCheckpoint(bytes: Buffer, file: string): Checkpoint {
   } catch {
     throw fail('the "deeprnn" metadata is not JSON');
   }
+  const { meta, tokenizer, carry, optimizerState } = checkContents(parsed, st.tensors, fail);
+  const model = new RNNLM(meta.config);
+  for (const p of model.table) model.params.set(st.tensors.get(p.name)!.data, p.offset);
+  model.tokenizer = tokenizer;
+  return { meta, model, tokenizer, carry, optimizerState };
+}
+
+/** Index of the first value that is not finite, or -1 (a plain loop: checkpoints are checked on every save). */
+function firstNonFinite(a: ArrayLike<number>): number {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) return i;
+  return -1;
+}
+
+/**
+ * The one check of a checkpoint's contents, for the reader and the writer
+ * alike: the metadata (as JSON gives it back) and the tensors by name, each
+ * inconsistency an Error from `fail`.
+ */
+function checkContents(parsed: unknown, tensors: Map<string, Tensor>, fail: Fail): Omit<Checkpoint, 'model'> {
   const meta = checkMeta(parsed, fail);
   let tokenizer: Tokenizer;
   try {
@@ -170,46 +228,45 @@ export function decodeCheckpoint(bytes: Buffer, file: string): Checkpoint {
   if (tokenizer.vocab.size !== config.vocabSize) {
     throw fail(`the tokenizer has ${tokenizer.vocab.size} tokens but the model's vocabSize is ${config.vocabSize}`);
   }
+  const training = hasTrainingState(meta) ? meta : null;
   const table = paramTable(config);
   const names = new Set(table.map((p) => p.name));
-  const carrying = carryNames(config);
+  const carrying = training ? carryNames(config) : [];
   const carryNamesSet = new Set(carrying.map((c) => c.name));
-  const optimizerNames = new Set(OPTIMIZER_BUFFERS[meta.optimizer.kind].map((n) => `optimizer.${n}`));
+  const optimizerNames = new Set(training ? OPTIMIZER_BUFFERS[training.optimizer.kind].map((n) => `optimizer.${n}`) : []);
   const P = paramCount(table);
   const optimizerState: Record<string, Float32Array> = {};
-  for (const [name, t] of st.tensors) {
+  for (const [name, t] of tensors) {
     if (names.has(name) || carryNamesSet.has(name)) continue;
     if (!optimizerNames.has(name)) throw fail(`unexpected tensor "${name}"`);
     if (t.shape.length !== 1 || t.shape[0] !== P) throw fail(`tensor "${name}" has shape [${t.shape.join(', ')}], expected [${P}]`);
-    if (!t.data.every(Number.isFinite)) throw fail(`tensor "${name}" has non-finite values`);
+    if (firstNonFinite(t.data) >= 0) throw fail(`tensor "${name}" has non-finite values`);
     optimizerState[name.slice('optimizer.'.length)] = t.data;
   }
   let carry: Float32Array[] | null = null;
-  if (carrying.some((c) => st.tensors.has(c.name))) {
-    const N = meta.training.batchSize;
+  if (training && carrying.some((c) => tensors.has(c.name))) {
+    const N = training.training.batchSize;
     carry = carrying.map(({ name, layer }) => {
-      const t = st.tensors.get(name);
+      const t = tensors.get(name);
       const H = config.hidden[layer]!;
       if (!t) throw fail(`tensor "${name}" is missing (the carried state is incomplete)`);
       if (t.shape.length !== 2 || t.shape[0] !== N || t.shape[1] !== H) {
         throw fail(`tensor "${name}" has shape [${t.shape.join(', ')}], expected [${N}, ${H}]`);
       }
-      if (!t.data.every(Number.isFinite)) throw fail(`tensor "${name}" has non-finite values`);
+      if (firstNonFinite(t.data) >= 0) throw fail(`tensor "${name}" has non-finite values`);
       return t.data;
     });
   }
   for (const p of table) {
-    const t = st.tensors.get(p.name);
+    const t = tensors.get(p.name);
     if (!t) throw fail(`tensor "${p.name}" is missing`);
     if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
       throw fail(`tensor "${p.name}" has shape [${t.shape.join(', ')}], expected [${p.shape.join(', ')}]`);
     }
-    const bad = t.data.findIndex((v) => !Number.isFinite(v));
+    const bad = firstNonFinite(t.data);
     if (bad >= 0) throw fail(`tensor "${p.name}" has a non-finite value (${t.data[bad]}) at index ${bad}; the weights are unusable`);
   }
-  const model = new RNNLM(config);
-  for (const p of table) model.params.set(st.tensors.get(p.name)!.data, p.offset);
-  return { meta, model, tokenizer, carry, optimizerState };
+  return { meta, tokenizer, carry, optimizerState };
 }
 
 type Fail = (what: string) => Error;
@@ -233,13 +290,24 @@ function rngState(v: unknown, where: string, fail: Fail): RngState {
   return v as RngState;
 }
 
-function checkMeta(m: unknown, fail: Fail): CheckpointMeta {
+/** The parts of a training run's checkpoint: all of them, or none (a model saved by RNNLM.save). */
+const TRAINING_PARTS = ['training', 'optimizer', 'state', 'history'] as const;
+
+function checkMeta(m: unknown, fail: Fail): ModelMeta | CheckpointMeta {
   if (!isObject(m)) throw fail('the "deeprnn" metadata is not an object');
   if (!Number.isInteger(m.version) || (m.version as number) < 1) throw fail(`format version ${JSON.stringify(m.version)} is invalid`);
   if ((m.version as number) > FORMAT_VERSION) {
     throw fail(`format version ${m.version} is newer than this deeprnn reads (${FORMAT_VERSION}); upgrade deeprnn`);
   }
-  const config = checkConfig(m.config, fail);
+  if (m.config === undefined) throw fail('no model config');
+  let config: ModelConfig;
+  try {
+    config = checkModelConfig(m.config);
+  } catch (e) {
+    throw fail((e as Error).message);
+  }
+  const model: ModelMeta = { version: m.version as number, config, tokenizer: m.tokenizer as TokenizerJSON };
+  if (TRAINING_PARTS.every((k) => m[k] === undefined)) return model;
   const t = m.training;
   if (!isObject(t)) throw fail('no training settings');
   if (!Array.isArray(t.corpus) || t.corpus.length === 0 || !t.corpus.every((c) => typeof c === 'string')) {
@@ -251,6 +319,7 @@ function checkMeta(m: unknown, fail: Fail): CheckpointMeta {
     throw fail(`training.valFrac ${JSON.stringify(t.valFrac)} is invalid`);
   }
   if (t.impl !== 'native' && t.impl !== 'scratch') throw fail(`training.impl ${JSON.stringify(t.impl)} is invalid`);
+  if (t.initFrom !== undefined && typeof t.initFrom !== 'string') throw fail(`training.initFrom ${JSON.stringify(t.initFrom)} must be a path`);
   const training: TrainingSettings = {
     corpus: t.corpus,
     corpusSha1: t.corpusSha1,
@@ -266,6 +335,7 @@ function checkMeta(m: unknown, fail: Fail): CheckpointMeta {
     skipNonFinite: t.skipNonFinite === true,
     batching: t.batching,
     valFrac: t.valFrac,
+    ...(t.initFrom === undefined ? {} : { initFrom: t.initFrom }),
   };
   const optimizer = checkOptimizer(m.optimizer, fail);
   const schedule = m.schedule === undefined ? undefined : checkSchedule(m.schedule, fail);
@@ -311,10 +381,7 @@ function checkMeta(m: unknown, fail: Fail): CheckpointMeta {
     return e;
   });
   if (history.length !== state.epoch) throw fail(`history has ${history.length} epochs but state.epoch is ${state.epoch}`);
-  return {
-    version: m.version as number, config, tokenizer: m.tokenizer as TokenizerJSON, training, optimizer, schedule,
-    clipMode: m.clipMode as CheckpointMeta['clipMode'], state, history,
-  };
+  return { ...model, training, optimizer, schedule, clipMode: m.clipMode as CheckpointMeta['clipMode'], state, history };
 }
 
 /** The state buffers each optimizer keeps. */
@@ -357,16 +424,4 @@ function checkSchedule(o: unknown, fail: Fail): ScheduleSettings {
   };
   if (schedule.minLr > schedule.lr) throw fail(`schedule.minLr ${schedule.minLr} is above schedule.lr ${schedule.lr}`);
   return schedule;
-}
-
-function checkConfig(c: unknown, fail: Fail): ModelConfig {
-  if (!isObject(c)) throw fail('no model config');
-  if (!CELLS.includes(c.cell as never)) throw fail(`cell ${JSON.stringify(c.cell)} is not one of ${CELLS.join(', ')}`);
-  if (!Number.isSafeInteger(c.vocabSize) || (c.vocabSize as number) < 2) throw fail(`vocabSize ${JSON.stringify(c.vocabSize)} is invalid`);
-  if (!Array.isArray(c.hidden) || c.hidden.length < 1 || c.hidden.length > 64
-    || !c.hidden.every((h) => Number.isSafeInteger(h) && h >= 1)) {
-    throw fail(`hidden ${JSON.stringify(c.hidden)} must be a list of 1 to 64 positive integers`);
-  }
-  if (typeof c.dropout !== 'number' || !(c.dropout >= 0 && c.dropout < 1)) throw fail(`dropout ${JSON.stringify(c.dropout)} is invalid`);
-  return { cell: c.cell as ModelConfig['cell'], vocabSize: c.vocabSize as number, hidden: c.hidden as number[], dropout: c.dropout };
 }

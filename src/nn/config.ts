@@ -2,6 +2,8 @@
 // PyTorch's nn.RNN/GRU/LSTM + nn.Linear, offsets into one flat buffer.
 import type { CellKind } from '../native.js';
 import type { Rng } from '../rng.js';
+import { InputError } from '../errors.js';
+import { choice, integer, number, show } from '../validate.js';
 
 export const CELLS: readonly CellKind[] = ['rnn', 'rnn-relu', 'gru', 'lstm'];
 
@@ -103,4 +105,28 @@ export function initParams(params: Float32Array | Float64Array, cfg: ModelConfig
     const bound = 1 / Math.sqrt(fanIn);
     for (let i = 0; i < p.size; i++) params[p.offset + i] = (2 * rng.uniform() - 1) * bound;
   }
+}
+
+/** The most layers a model may have, and units a layer may have. */
+export const MAX_LAYERS = 64;
+export const MAX_HIDDEN = 1 << 20;
+
+/**
+ * A model configuration as a caller or a file gives it, checked field by
+ * field: the cell among CELLS, the vocabulary at least 2, 1 to MAX_LAYERS
+ * layers of 1 to MAX_HIDDEN units, dropout in [0, 1). Each failure names the
+ * field (`config.cell must be one of ..., got "tree"`).
+ */
+export function checkModelConfig(c: unknown, where = 'config'): ModelConfig {
+  if (typeof c !== 'object' || c === null || Array.isArray(c)) throw new InputError(`${where} must be an object, got ${show(c)}`);
+  const o = c as Record<string, unknown>;
+  const cell = choice(`${where}.cell`, o.cell, CELLS);
+  const vocabSize = integer(`${where}.vocabSize`, o.vocabSize, 2, Number.MAX_SAFE_INTEGER);
+  const hiddenOk = Array.isArray(o.hidden) && o.hidden.length >= 1 && o.hidden.length <= MAX_LAYERS
+    && o.hidden.every((h) => Number.isSafeInteger(h) && h >= 1 && h <= MAX_HIDDEN);
+  if (!hiddenOk) {
+    throw new InputError(`${where}.hidden must be a list of 1 to ${MAX_LAYERS} integers from 1 to ${MAX_HIDDEN} (one per layer), got ${show(o.hidden)}`);
+  }
+  const dropout = number(`${where}.dropout`, o.dropout, (v) => v >= 0 && v < 1, 'a number in [0, 1)');
+  return { cell, vocabSize, hidden: [...(o.hidden as number[])], dropout };
 }

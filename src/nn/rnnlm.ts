@@ -5,12 +5,14 @@
 import type { Batch } from '../data/datamodule.js';
 import { native } from '../native.js';
 import { Rng } from '../rng.js';
-import { gatesOf, initParams, layerInput, modelOffsets, paramCount, paramTable, type ModelConfig } from './config.js';
+import { checkModelConfig, gatesOf, initParams, layerInput, modelOffsets, paramCount, paramTable, type ModelConfig } from './config.js';
 import type { EvalResult, ForwardOptions, LanguageModel } from './lm.js';
 import { fillDropoutMask } from './lm.js';
 import { Module, rnnLayerViews } from './module.js';
 import { CarriedState } from './carry.js';
 import { Workspace } from './workspace.js';
+import type { Tokenizer } from '../data/tokenizer.js';
+import { loadCheckpoint, saveModel } from '../io/checkpoint.js';
 
 /**
  * A batch runs in chunks of about this many tokens (T times the chunk's
@@ -55,6 +57,7 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
     readonly config: ModelConfig,
     rng: Rng = new Rng(0),
   ) {
+    checkModelConfig(config);
     const table = paramTable(config);
     const n = paramCount(table);
     super(table, new Float32Array(n), new Float32Array(n));
@@ -138,6 +141,23 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
   /** @internal used by Stepper */
   outputLayer(): { W: Float32Array; b: Float32Array } {
     return { W: this.param('linear.weight'), b: this.param('linear.bias') };
+  }
+
+  /** The tokenizer the model reads and writes text with: set by train() and RNNLM.load(), saved by save(). */
+  tokenizer?: Tokenizer;
+
+  /**
+   * Saves the weights, the configuration and the tokenizer (this.tokenizer,
+   * or opts.tokenizer) as a checkpoint that RNNLM.load, deeprnn predict, eval
+   * and info read, and train --init-from starts from. Written atomically.
+   */
+  save(file: string, opts: { tokenizer?: Tokenizer } = {}): void {
+    saveModel(file, this, opts.tokenizer ?? this.tokenizer);
+  }
+
+  /** A model (with its tokenizer) from a checkpoint that save() or a training run wrote. */
+  static load(file: string): RNNLM {
+    return loadCheckpoint(file).model;
   }
 }
 

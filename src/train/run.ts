@@ -1,15 +1,18 @@
-// One training run from settings to checkpoints: load the corpus, build the
-// data, the model and the trainer (or take them from a checkpoint to resume),
-// train, and save on the schedule asked for. The CLI and the regression tests
-// both call this.
+// One training run from settings to checkpoints: load the corpus (files, or
+// texts in memory), build the data, the model and the trainer (or take them
+// from a checkpoint to resume, or the model from one to fine-tune), train, and
+// save on the schedule asked for. The CLI, the library's train() and the
+// regression tests all call this.
 import { rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { resolveDataDir } from '../data/corpus.js';
 import { makeDataModule } from '../data/datamodule.js';
-import { loadCorpusTokens } from '../data/load.js';
+import { loadCorpusTokens, loadTextTokens, type LoadedCorpus } from '../data/load.js';
 import type { Tokenizer, TokenizerKind } from '../data/tokenizer.js';
-import { checkpointHeaderBound, FORMAT_VERSION, loadCheckpoint, saveCheckpoint, type CheckpointMeta, type TrainingSettings } from '../io/checkpoint.js';
+import {
+  checkpointHeaderBound, FORMAT_VERSION, loadCheckpoint, loadTrainingCheckpoint, saveCheckpoint, type Checkpoint, type CheckpointMeta, type TrainingSettings,
+} from '../io/checkpoint.js';
 import { checkWritable, refuseOverwrite, sameFile, type FileRole } from '../io/files.js';
 import { acquireLock } from '../io/lock.js';
 import { MAX_HEADER } from '../io/safetensors.js';
@@ -27,6 +30,7 @@ import { corpusFiles, RunFiles } from './run-files.js';
 import { writePlot } from '../io/plot.js';
 import { initialState, NonFiniteError, Trainer, type EpochMetrics, type TrainState } from './trainer.js';
 import { InputError } from '../errors.js';
+import { flagName } from '../validate.js';
 
 export interface RunSettings extends Omit<TrainingSettings, 'corpusSha1' | 'batching' | 'valFrac'> {
   cell: CellKind;
@@ -55,10 +59,18 @@ export interface RunSettings extends Omit<TrainingSettings, 'corpusSha1' | 'batc
   saveEvery?: { epochs: number } | { steps: number };
   /** Numbered snapshots to keep beside the latest and the best (0: none). */
   keep?: number;
+  /** The corpus as texts in memory instead of files (corpus then only labels them). */
+  text?: string[];
+  /** With initFrom: refuse a corpus with tokens outside the checkpoint's vocabulary instead of reading them as <unk>. */
+  strict?: boolean;
+  /** How messages name options: as the command line does (--init-from, the default) or the library (initFrom). */
+  naming?: 'cli' | 'library';
 }
 
 export interface RunHooks {
   log?: (msg: string) => void;
+  /** A warning (the CLI prints it as "deeprnn: warning: ..."). */
+  warn?: (msg: string) => void;
   onEpoch?: (m: EpochMetrics) => void;
   onBatch?: (epoch: number, done: number, total: number, loss: number, tokens: number) => void;
   /** The trainer, once it exists (to stop it from a signal handler). */
@@ -89,16 +101,15 @@ export class CheckpointWriteError extends OutputWriteError {
   override readonly name = 'CheckpointWriteError';
 }
 
+/** How the run's messages name an option. */
+const optionName = (s: RunSettings) => (s.naming === 'library' ? (k: string) => k : flagName);
+
 /** Corpus, tokenizer and batches for the settings; throws on data that cannot make them. */
 export async function prepareData(s: RunSettings, tokenizer?: Tokenizer, hooks: RunHooks = {}) {
-  const corpus = await loadCorpusTokens(s.corpus, {
-    dataDir: resolveDataDir(s.dataDir),
-    tokenizer,
-    kind: s.tokenizer,
-    minFreq: s.minFreq,
-    log: hooks.log,
-    onProgress: hooks.onLoad,
-  });
+  const opts = { tokenizer, kind: s.tokenizer, minFreq: s.minFreq, log: hooks.log, onProgress: hooks.onLoad };
+  const corpus: Omit<LoadedCorpus, 'sources'> = s.text
+    ? loadTextTokens(s.text, opts)
+    : await loadCorpusTokens(s.corpus, { ...opts, dataDir: resolveDataDir(s.dataDir) });
   const data = makeDataModule(corpus.tokens, {
     numSteps: s.numSteps,
     numTrain: s.numTrain,
@@ -108,6 +119,26 @@ export async function prepareData(s: RunSettings, tokenizer?: Tokenizer, hooks: 
     batching: s.batching,
   });
   return { corpus, tokenizer: corpus.tokenizer, data, sha1: corpus.sha1 };
+}
+
+/**
+ * Fine-tuning reads the corpus with the checkpoint's tokenizer: tokens it does
+ * not know are read as <unk> with one warning giving their count and rate, or
+ * refused with strict.
+ */
+function checkUnknown(s: RunSettings, corpus: Omit<LoadedCorpus, 'sources'>, file: string, hooks: RunHooks): void {
+  const u = corpus.unknown;
+  if (!u || u.count === 0) return;
+  const name = optionName(s);
+  const n = (x: number) => x.toLocaleString('en-US');
+  const pct = (100 * u.count) / corpus.tokens.length;
+  const rate = pct >= 0.01 ? pct.toFixed(2) : pct.toPrecision(2);
+  const examples = u.distinct.slice(0, 5).map((t) => JSON.stringify(t)).join(', ') + (u.distinct.length > 5 ? ', ...' : '');
+  const what = s.text ? name('text') : `${name('corpus')} ${s.corpus.join(' ')}`;
+  const found = `${n(u.count)} of the ${n(corpus.tokens.length)} tokens of ${what} (${rate}%) are not in the vocabulary of `
+    + `${name('initFrom')} ${file} (${u.distinct.length} distinct: ${examples})`;
+  if (s.strict) throw new InputError(`${found}; without ${name('strict')} they are read as <unk>`);
+  hooks.warn?.(`${found}; they are read as <unk> (${name('strict')} refuses them)`);
 }
 
 /** Refuses a model and batch that would not fit in this machine's memory, before allocating them. */
@@ -125,7 +156,7 @@ export function checkMemory(config: ModelConfig, s: RunSettings): void {
 
 /** Settings to continue the run stored in a checkpoint, for `epochs` epochs in all. */
 export function resumeSettings(file: string, over: Partial<RunSettings>): RunSettings {
-  const { meta } = loadCheckpoint(file);
+  const { meta } = loadTrainingCheckpoint(file, 'start a new run from its weights with --init-from instead of --resume');
   const t = meta.training;
   const c = meta.config;
   return {
@@ -170,8 +201,9 @@ export async function runTraining(s: RunSettings, hooks: RunHooks = {}, resumeFr
 
 /** No output of the run may be one of its inputs; the checkpoint it resumes is its own to update (with its best). */
 function refuseOwnInputs(files: RunFiles, s: RunSettings, resumeFrom?: string): void {
-  const reads: FileRole[] = corpusFiles(s.corpus, resolveDataDir(s.dataDir)).map((p) => ({ label: '--corpus', path: p }));
+  const reads: FileRole[] = s.text ? [] : corpusFiles(s.corpus, resolveDataDir(s.dataDir)).map((p) => ({ label: '--corpus', path: p }));
   if (resumeFrom) reads.push({ label: '--resume', path: resumeFrom });
+  else if (s.initFrom) reads.push({ label: optionName(s)('initFrom'), path: s.initFrom });
   const updatable = new Set(['--out', 'the best checkpoint']);
   refuseOverwrite(reads, files.writes(), (r, w) => r.label === '--resume' && updatable.has(w.label));
   if ((s.keep ?? 0) > 0) {
@@ -186,8 +218,11 @@ function refuseOwnInputs(files: RunFiles, s: RunSettings, resumeFrom?: string): 
 const position = (p: { epoch: number; batch: number }) => `epoch ${p.epoch}, batch ${p.batch}`;
 
 async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, resumeFrom?: string): Promise<RunResult> {
-  const ck = resumeFrom ? loadCheckpoint(resumeFrom) : null;
-  const { tokenizer, data, sha1 } = await prepareData(s, ck?.tokenizer, hooks);
+  const ck = resumeFrom ? loadTrainingCheckpoint(resumeFrom, 'start a new run from its weights with --init-from instead of --resume') : null;
+  // Fine-tuning: the model and tokenizer of a checkpoint, everything else new.
+  const init: Checkpoint | null = !ck && s.initFrom ? loadCheckpoint(s.initFrom) : null;
+  const { tokenizer, data, sha1, corpus } = await prepareData(s, (ck ?? init)?.tokenizer, hooks);
+  if (init) checkUnknown(s, corpus, s.initFrom!, hooks);
   if (ck && ck.meta.training.corpusSha1 !== sha1) {
     throw new InputError(
       `--resume: corpus "${s.corpus.join(' ')}" is not the text the checkpoint trained on (sha1 ${sha1}, expected ${ck.meta.training.corpusSha1})`,
@@ -196,12 +231,15 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
   if (ck && ck.meta.state.batch > data.numTrainBatches) {
     throw new InputError(`checkpoint ${resumeFrom}: state.batch ${ck.meta.state.batch} is past the end of an epoch of ${data.numTrainBatches} batches`);
   }
-  const config: ModelConfig = ck?.meta.config ?? {
-    cell: s.cell,
-    vocabSize: tokenizer.vocab.size,
-    hidden: s.hidden.length === 1 ? Array.from({ length: s.layers }, () => s.hidden[0]!) : s.hidden,
-    dropout: s.dropout,
-  };
+  const hidden = s.hidden.length === 1 ? Array.from({ length: s.layers }, () => s.hidden[0]!) : s.hidden;
+  if (init) {
+    const c = init.meta.config;
+    if (c.cell !== s.cell || c.hidden.join(',') !== hidden.join(',')) {
+      throw new InputError(`${optionName(s)('initFrom')} ${s.initFrom}: the checkpoint's model is ${c.cell} with hidden sizes ${c.hidden.join(',')}, `
+        + `not ${s.cell} with ${hidden.join(',')} as the settings say`);
+    }
+  }
+  const config: ModelConfig = ck?.meta.config ?? { cell: s.cell, vocabSize: tokenizer.vocab.size, hidden, dropout: s.dropout };
   checkMemory(config, s);
   let rng: Rng;
   let model: RNNLM | RNNLMScratch;
@@ -216,11 +254,18 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     }
     state = { ...ck.meta.state };
     if (ck.carry && state.batch > 0) model.setCarriedState(ck.carry, s.batchSize);
+  } else if (init) {
+    // The checkpoint's weights exactly; the seed draws the order of the batches and the dropout masks.
+    rng = new Rng(s.seed);
+    model = s.impl === 'scratch' ? new RNNLMScratch(config) : new RNNLM(config);
+    model.params.set(init.model.params);
+    state = initialState(rng);
   } else {
     rng = new Rng(s.seed);
     model = s.impl === 'scratch' ? new RNNLMScratch(config, rng) : new RNNLM(config, rng);
     state = initialState(rng);
   }
+  if (model instanceof RNNLM) model.tokenizer = tokenizer;
   const optimizer = makeOptimizer({ ...(s.optimizer ?? { kind: 'sgd' }), lr: s.lr });
   if (ck) optimizer.loadState(ck.optimizerState, ck.meta.optimizer.steps);
   // A constant rate without warm-up needs no schedule: the optimizer keeps s.lr.
@@ -231,6 +276,7 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     corpus: s.corpus, corpusSha1: sha1, epochs: s.epochs, batchSize: s.batchSize, numSteps: s.numSteps,
     numTrain: s.numTrain, numVal: s.numVal, lr: s.lr, clip: s.clip, seed: s.seed, impl: s.impl,
     skipNonFinite: s.skipNonFinite, batching: s.batching ?? 'random', valFrac: s.valFrac ?? null,
+    ...(s.initFrom ? { initFrom: s.initFrom } : {}),
   };
   const start = performance.now();
   const every = s.saveEvery ?? { epochs: 1 };

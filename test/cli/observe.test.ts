@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadCheckpoint } from '../../src/io/checkpoint.js';
+import { loadTrainingCheckpoint } from '../../src/io/checkpoint.js';
 import { cli, QUICK } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 
@@ -45,7 +45,7 @@ describe('training features', () => {
     expect(lines[0].lr).toBeLessThan(0.001 + 1e-12); // PyTorch's default lr for adam
     expect(r.stdout).toMatch(/epoch 1\/4 {2}train ppl [\d.]+ {2}val ppl [\d.]+ {2}val bits [\d.]+ {2}val acc [\d.]+ {2}lr [\d.e-]+ {2}grad norm [\d.]+ {2}tokens\/s \d+/);
     expect(r.stdout).toMatch(/\nval ppl [\d.]+ [▁▂▃▄▅▆▇█]{4} [\d.]+ \(best [\d.]+ at epoch \d\)\n$/);
-    const ck = loadCheckpoint(out);
+    const ck = loadTrainingCheckpoint(out);
     expect(ck.meta.config.hidden).toEqual([20, 12]);
     expect(ck.meta.optimizer.kind).toBe('adam');
     expect(Object.keys(ck.optimizerState).sort()).toEqual(['exp_avg', 'exp_avg_sq']);
@@ -65,8 +65,8 @@ describe('training features', () => {
     expect((await cli([...run, '--epochs', '4', '--out', full])).code).toBe(0);
     expect((await cli([...run, '--epochs', '2', '--out', half])).code).toBe(0);
     expect((await cli(['train', '--resume', half, '--epochs', '4'])).code).toBe(0);
-    expect(loadCheckpoint(half).meta.history.map((m) => m.lr)).toEqual(loadCheckpoint(full).meta.history.map((m) => m.lr));
-    expect(Buffer.from(loadCheckpoint(half).model.params.buffer).equals(Buffer.from(loadCheckpoint(full).model.params.buffer))).toBe(true);
+    expect(loadTrainingCheckpoint(half).meta.history.map((m) => m.lr)).toEqual(loadTrainingCheckpoint(full).meta.history.map((m) => m.lr));
+    expect(Buffer.from(loadTrainingCheckpoint(half).model.params.buffer).equals(Buffer.from(loadTrainingCheckpoint(full).model.params.buffer))).toBe(true);
   });
 
   it('early stopping, clipping by value and SGD with Nesterov momentum', async () => {
@@ -77,10 +77,10 @@ describe('training features', () => {
     const j = JSON.parse(r.stdout);
     expect(j.early_stop).toBe(true);
     expect(j.epochs).toBeLessThan(40);
-    const h = loadCheckpoint(out).meta.history.map((m) => m.valPpl);
+    const h = loadTrainingCheckpoint(out).meta.history.map((m) => m.valPpl);
     const best = Math.min(...h);
     expect(Math.min(...h.slice(-2))).toBeGreaterThan(best);
-    expect(loadCheckpoint(out).meta.clipMode).toBe('value');
+    expect(loadTrainingCheckpoint(out).meta.clipMode).toBe('value');
   });
 
   it('plot overlays runs and compare trains every cell on the same budget', async () => {

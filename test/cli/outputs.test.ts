@@ -10,7 +10,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadCheckpoint } from '../../src/io/checkpoint.js';
+import { loadTrainingCheckpoint } from '../../src/io/checkpoint.js';
 import { cli, run } from '../helpers/cli.js';
 import { BIN, DATA_DIR, TIMEMACHINE } from '../helpers/paths.js';
 import { CAN_MOUNT, cliAsUser, inTmpfs } from '../helpers/sandbox.js';
@@ -129,10 +129,10 @@ describe('--out is checked before training', () => {
     expect((await cli(['train', ...TINY, '--out', link])).code).toBe(0);
     expect(lstatSync(link).isSymbolicLink()).toBe(true);
     expect(readlinkSync(link)).toBe(target);
-    expect(loadCheckpoint(target).meta.state.epoch).toBe(1);
+    expect(loadTrainingCheckpoint(target).meta.state.epoch).toBe(1);
     expect((await cli(['train', '--resume', link, '--epochs', '2'])).code).toBe(0);
     expect(lstatSync(link).isSymbolicLink()).toBe(true);
-    expect(loadCheckpoint(target).meta.state.epoch).toBe(2);
+    expect(loadTrainingCheckpoint(target).meta.state.epoch).toBe(2);
     // A link to a device is refused, not written through.
     const dev = path.join(dir, 'null.safetensors');
     symlinkSync('/dev/null', dev);
@@ -151,8 +151,8 @@ describe('one run per --out', () => {
     const lines = readFileSync(path.join(dir, 'again.metrics.jsonl'), 'utf8').trim().split('\n');
     expect(lines.map((l) => JSON.parse(l).epoch)).toEqual([1]);
     expect(readFileSync(path.join(dir, 'again.metrics.jsonl.bak'), 'utf8')).toBe(first);
-    expect(loadCheckpoint(path.join(dir, 'again.best.safetensors')).meta.training.seed).toBe(7);
-    expect(loadCheckpoint(path.join(dir, 'again.best.safetensors.bak')).meta.training.seed).toBe(42);
+    expect(loadTrainingCheckpoint(path.join(dir, 'again.best.safetensors')).meta.training.seed).toBe(7);
+    expect(loadTrainingCheckpoint(path.join(dir, 'again.best.safetensors.bak')).meta.training.seed).toBe(42);
     // A backup name taken by something else stops the run before training, naming it.
     const metrics = path.join(dir, 'again.metrics.jsonl');
     const bak = `${metrics}.bak`;
@@ -180,7 +180,7 @@ describe('one run per --out', () => {
     first.kill('SIGKILL');
     await closed;
     expect(existsSync(lock)).toBe(true);
-    const third = await cli(['train', '--resume', out, '--epochs', String(loadCheckpoint(out).meta.state.epoch + 1)]);
+    const third = await cli(['train', '--resume', out, '--epochs', String(loadTrainingCheckpoint(out).meta.state.epoch + 1)]);
     expect(third.code).toBe(0);
     expect(existsSync(lock)).toBe(false);
   });

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadCheckpoint, saveCheckpoint } from '../../src/io/checkpoint.js';
+import { loadTrainingCheckpoint, saveCheckpoint } from '../../src/io/checkpoint.js';
 import { cli, QUICK, run } from '../helpers/cli.js';
 import { BIN } from '../helpers/paths.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -26,7 +26,7 @@ describe('divergence', () => {
     const savedBatch = Number(/\(epoch 0, batch (\d+)\)/.exec(line)![1]);
     expect(savedBatch).toBe(badBatch - 1);
     // The checkpoint left behind loads, with finite weights.
-    expect(loadCheckpoint(out).meta.state.batch).toBe(savedBatch);
+    expect(loadTrainingCheckpoint(out).meta.state.batch).toBe(savedBatch);
   });
 
   it('--skip-nonfinite skips and counts such updates', async () => {
@@ -36,7 +36,7 @@ describe('divergence', () => {
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j.skipped_steps).toBeGreaterThan(0);
-    const ck = loadCheckpoint(out);
+    const ck = loadTrainingCheckpoint(out);
     expect(ck.meta.history.reduce((a, h) => a + h.skipped, 0)).toBe(j.skipped_steps);
     expect(ck.model.params.every(Number.isFinite)).toBe(true);
     expect(ck.meta.history.every((h) => Number.isFinite(h.trainPpl) && Number.isFinite(h.valPpl))).toBe(true);
@@ -107,7 +107,7 @@ describe('long runs', () => {
     // A real one-epoch checkpoint whose history is stretched to 99,999 epochs.
     const out = path.join(dir, 'long.safetensors');
     expect((await cli(['train', ...SMALL, '--hidden', '8', '--epochs', '1', '--out', out])).code).toBe(0);
-    const ck = loadCheckpoint(out);
+    const ck = loadTrainingCheckpoint(out);
     const h = ck.meta.history[0]!;
     const history = Array.from({ length: 99_999 }, (_, i) => ({ ...h, epoch: i + 1, valPpl: h.valPpl + Math.sin(i) }));
     saveCheckpoint(out, ck.model, { ...ck.meta, history, state: { ...ck.meta.state, epoch: 99_999 } }, undefined, ck.optimizerState);

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadCheckpoint } from '../../src/io/checkpoint.js';
+import { loadTrainingCheckpoint } from '../../src/io/checkpoint.js';
 import { Rng } from '../../src/rng.js';
 import { cli } from '../helpers/cli.js';
 import { BIN, DATA_DIR } from '../helpers/paths.js';
@@ -57,7 +57,7 @@ function interrupted(args: string[], signals: NodeJS.Signals[], after = 1, gap =
 /** Ended by Ctrl-C: exit code 130, or killed by SIGINT itself (what a shell reports as 130 too). */
 const byCtrlC = (r: Interrupted) => r.code === 130 || (r.code === null && r.signal === 'SIGINT');
 
-const weights = (file: string) => Buffer.from(loadCheckpoint(file).model.params.buffer);
+const weights = (file: string) => Buffer.from(loadTrainingCheckpoint(file).model.params.buffer);
 
 describe('signals', () => {
   it('SIGINT saves, says how to resume, exits 130; the resumed run matches an uninterrupted one', async () => {
@@ -68,7 +68,11 @@ describe('signals', () => {
     expect(r.code).toBe(130);
     expect(r.stderr).toContain('SIGINT: stopping after this batch and saving a checkpoint');
     expect(r.stderr).toContain(`; checkpoint ${out}; resume with: deeprnn train --resume ${out}`);
-    const state = loadCheckpoint(out).meta.state;
+    // An interrupted run has no summary: its stopped line says where it is.
+    expect(r.stdout).toMatch(/^epoch 1\/6 /);
+    expect(r.stdout).not.toContain('done:');
+    expect(r.stdout).not.toMatch(/^val ppl /m);
+    const state = loadTrainingCheckpoint(out).meta.state;
     expect(state.epoch).toBeLessThan(6);
     const again = (await cli(['train', '--resume', out, '--json']));
     expect(again.code).toBe(0);
@@ -76,8 +80,8 @@ describe('signals', () => {
     expect(j.epochs).toBe(6);
     expect(j.stopped).toBe(false);
     expect(weights(out).equals(weights(full))).toBe(true);
-    const h1 = loadCheckpoint(out).meta.history.map((h) => h.valLoss);
-    const h2 = loadCheckpoint(full).meta.history.map((h) => h.valLoss);
+    const h1 = loadTrainingCheckpoint(out).meta.history.map((h) => h.valLoss);
+    const h2 = loadTrainingCheckpoint(full).meta.history.map((h) => h.valLoss);
     expect(h1).toEqual(h2);
   });
 
@@ -86,7 +90,7 @@ describe('signals', () => {
     const r = await interrupted([...RUN, '--epochs', '50', '--out', out], ['SIGTERM']);
     expect(r.code).toBe(143);
     expect(r.stderr).toContain('SIGTERM: stopping after this batch');
-    expect(loadCheckpoint(out).meta.state.epoch).toBeGreaterThanOrEqual(1);
+    expect(loadTrainingCheckpoint(out).meta.state.epoch).toBeGreaterThanOrEqual(1);
   });
 
   it('a second SIGINT quits at once and leaves no partial file', async () => {
@@ -95,7 +99,7 @@ describe('signals', () => {
     const r = await interrupted([...RUN, '--epochs', '50', '--out', out], ['SIGINT', 'SIGINT']);
     expect(byCtrlC(r)).toBe(true);
     // What is there is a complete checkpoint; a temporary file of the killed write is cleaned by the next run.
-    const epoch = loadCheckpoint(out).meta.state.epoch;
+    const epoch = loadTrainingCheckpoint(out).meta.state.epoch;
     expect(epoch).toBeGreaterThanOrEqual(1);
     expect((await cli(['train', '--resume', out, '--epochs', String(epoch + 1)])).code).toBe(0);
     expect(readdirSync(sub).filter((f) => f.includes('.tmp-') || f.endsWith('.lock'))).toEqual([]);
@@ -136,7 +140,7 @@ describe('signals', () => {
       child.kill('SIGKILL');
       await closed;
       if (!existsSync(out)) continue; // killed before its first save
-      const st = loadCheckpoint(out).meta.state;
+      const st = loadTrainingCheckpoint(out).meta.state;
       const r = await cli(['train', '--resume', out]);
       expect(r.code, `resume from epoch ${st.epoch}, batch ${st.batch}: ${r.stderr}`).toBe(0);
       expect(weights(out).equals(weights(full)), `from epoch ${st.epoch}, batch ${st.batch}`).toBe(true);

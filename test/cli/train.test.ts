@@ -2,7 +2,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadCheckpoint } from '../../src/io/checkpoint.js';
+import { loadTrainingCheckpoint } from '../../src/io/checkpoint.js';
 import { cli, QUICK, run } from '../helpers/cli.js';
 import { BIN, TIMEMACHINE } from '../helpers/paths.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -19,7 +19,7 @@ describe('deeprnn train', () => {
     expect(lines[0]).toMatch(/^epoch 1\/2 {2}train ppl \d+\.\d{3} {2}val ppl \d+\.\d{3} {2}val bits \d+\.\d{3} {2}val acc \d\.\d{3} {2}lr 2 {2}grad norm \d+\.\d{3} {2}tokens\/s \d+ {2}\d+\.\d\ds$/);
     expect(lines[1]).toMatch(/^epoch 2\/2 /);
     expect(lines[2]).toMatch(/^done: train ppl .* best val ppl .*checkpoint /);
-    const ck = loadCheckpoint(out);
+    const ck = loadTrainingCheckpoint(out);
     expect(ck.meta.config).toEqual({ cell: 'gru', vocabSize: 28, hidden: [16, 16], dropout: 0 });
     expect(ck.meta.history).toHaveLength(2);
     expect(ck.meta.training.lr).toBe(2);
@@ -39,7 +39,7 @@ describe('deeprnn train', () => {
     expect(j.val_ppl).toBeGreaterThan(1);
     expect(j.val_ppl).toBeLessThan(28);
     expect(r.stderr).toMatch(/epoch 2\/2/);
-    expect(loadCheckpoint(out).meta.config.hidden).toEqual([16, 16, 16]);
+    expect(loadTrainingCheckpoint(out).meta.config.hidden).toEqual([16, 16, 16]);
   });
 
   it('gives the same result with the same seed, and the scratch implementation agrees', async () => {
@@ -58,8 +58,8 @@ describe('deeprnn train', () => {
     const out = path.join(dir, 'local.safetensors');
     const r = (await cli(['train', ...QUICK, '--epochs', '1', '--corpus', file, '--out', out, '--json']));
     expect(r.code).toBe(0);
-    expect(loadCheckpoint(out).meta.training.corpus).toEqual([file]);
-    expect(loadCheckpoint(out).meta.tokenizer.kind).toBe('char');
+    expect(loadTrainingCheckpoint(out).meta.training.corpus).toEqual([file]);
+    expect(loadTrainingCheckpoint(out).meta.tokenizer.kind).toBe('char');
   });
 });
 

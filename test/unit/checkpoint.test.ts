@@ -4,7 +4,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Tokenizer } from '../../src/data/tokenizer.js';
-import { FORMAT_VERSION, loadCheckpoint, saveCheckpoint, type CheckpointMeta } from '../../src/io/checkpoint.js';
+import { FORMAT_VERSION, loadCheckpoint, loadTrainingCheckpoint, saveCheckpoint, type CheckpointMeta } from '../../src/io/checkpoint.js';
 import { writeFileAtomic } from '../../src/io/files.js';
 import { decodeSafetensors, encodeSafetensors, type Tensor } from '../../src/io/safetensors.js';
 import type { ModelConfig } from '../../src/nn/config.js';
@@ -89,7 +89,7 @@ describe('checkpoints', () => {
     const model = new RNNLM(config, new Rng(3));
     const file = path.join(dir, 'ok.safetensors');
     saveCheckpoint(file, model, meta());
-    const ck = loadCheckpoint(file);
+    const ck = loadTrainingCheckpoint(file);
     expect(ck.model.params).toEqual(model.params);
     expect(ck.meta.config).toEqual(config);
     expect(ck.tokenizer.vocab.tokens).toEqual(tokenizer.vocab.tokens);
@@ -127,9 +127,9 @@ describe('checkpoints', () => {
     expect(() => loadCheckpoint(write('newer', meta({ version: FORMAT_VERSION + 1 }))))
       .toThrow(`format version ${FORMAT_VERSION + 1} is newer than this deeprnn reads (${FORMAT_VERSION}); upgrade deeprnn`);
     expect(() => loadCheckpoint(write('cell', meta({ config: { ...config, cell: 'tree' as never } }))))
-      .toThrow('cell "tree" is not one of rnn, rnn-relu, gru, lstm');
+      .toThrow(`checkpoint ${path.join(dir, 'cell')}: config.cell must be one of rnn|rnn-relu|gru|lstm, got "tree"`);
     expect(() => loadCheckpoint(write('hidden', meta({ config: { ...config, hidden: [] } }))))
-      .toThrow('hidden [] must be a list of 1 to 64 positive integers');
+      .toThrow('config.hidden must be a list of 1 to 64 integers from 1 to 1048576 (one per layer), got []');
     expect(() => loadCheckpoint(write('vocab', meta({ config: { ...config, vocabSize: config.vocabSize + 1 } }))))
       .toThrow(`the tokenizer has ${config.vocabSize} tokens but the model's vocabSize is ${config.vocabSize + 1}`);
     const fewer = new Map(model.parameters().filter((p) => p.name !== 'linear.bias').map((p) => [p.name, { shape: p.shape, data: p.data }]));
@@ -171,7 +171,7 @@ describe('checkpoints', () => {
     expect(load('m9', { ...base, optimizer: null })).toThrow('optimizer must be an object with a "kind"');
     expect(load('m10', { ...base, version: 0 })).toThrow('format version 0 is invalid');
     expect(load('m11', [])).toThrow('the "deeprnn" metadata is not an object');
-    expect(load('m12', { ...base, config: { ...config, hidden: Array(65).fill(1) } })).toThrow('must be a list of 1 to 64 positive integers');
+    expect(load('m12', { ...base, config: { ...config, hidden: Array(65).fill(1) } })).toThrow('config.hidden must be a list of 1 to 64 integers from 1 to 1048576 (one per layer), got [1,');
     expect(load('m14', { ...base, config: undefined })).toThrow('no model config');
     expect(load('m15', { ...base, training: { ...base.training, corpus: 'x' } })).toThrow('training.corpus must be a list of corpus names or paths');
     expect(load('m16', { ...base, training: { ...base.training, corpusSha1: 3 } })).toThrow('training.corpusSha1 must be a string');
@@ -182,5 +182,7 @@ describe('checkpoints', () => {
     expect(load('m21', { ...base, schedule: { kind: 'linear' } })).toThrow('schedule must be an object with a "kind" of constant, step, exp, cosine');
     const schedule = { kind: 'exp', lr: 0.1, warmup: 0, decay: 0.9, decayAfter: 1, minLr: 5 };
     expect(load('m22', { ...base, schedule })).toThrow('schedule.minLr 5 is above schedule.lr 0.1');
+    expect(load('m23', { ...base, training: { ...base.training, initFrom: 3 } })).toThrow('training.initFrom 3 must be a path');
+    expect(load('m24', { ...base, config: null })).toThrow('config must be an object, got null');
   });
 });

@@ -5,7 +5,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Tokenizer } from '../../src/data/tokenizer.js';
-import { checkpointHeaderBound, loadCheckpoint, saveCheckpoint, type CheckpointMeta } from '../../src/io/checkpoint.js';
+import { checkpointHeaderBound, loadTrainingCheckpoint, saveCheckpoint, type CheckpointMeta } from '../../src/io/checkpoint.js';
 import { renderPlot } from '../../src/io/plot.js';
 import { encodeSafetensors, HeaderTooLargeError, MAX_HEADER } from '../../src/io/safetensors.js';
 import { RNNLM } from '../../src/nn/rnnlm.js';
@@ -51,7 +51,7 @@ describe('checkpoint headers', () => {
       cell: 'gru', layers: 1, hidden: [6], dropout: 0, epochs: 3, batchSize: 20, numSteps: 8, numTrain: 60, numVal: 20, lr: 1, clip: 1,
       seed: 1, impl: 'native', corpus: ['timemachine'], dataDir: DATA_DIR, out, skipNonFinite: false,
     });
-    const ck = loadCheckpoint(out);
+    const ck = loadTrainingCheckpoint(out);
     const header = Number(readFileSync(out).readBigUInt64LE(0));
     const bound = checkpointHeaderBound(ck.model, { ...ck.meta, history: [] }, 3, null, ck.optimizerState);
     console.log(`header ${header} bytes, bound ${bound.total}`);
@@ -73,11 +73,11 @@ describe('checkpoint headers', () => {
       cell: 'rnn', layers: 1, hidden: [1], dropout: 0, epochs: 1, batchSize: 2, numSteps: 4, numTrain: 10, numVal: 10, lr: 1, clip: 1,
       seed: 1, impl: 'native', corpus: [corpus], tokenizer: 'word', dataDir: DATA_DIR, out: first, skipNonFinite: false,
     });
-    const base = loadCheckpoint(first).meta;
+    const base = loadTrainingCheckpoint(first).meta;
     const meta: CheckpointMeta = { ...base, config, tokenizer: { ...tokenizer.toJSON(), tokens } };
     const big = path.join(dir, 'big.safetensors');
     saveCheckpoint(big, new RNNLM(config, new Rng(1)), meta);
-    expect(loadCheckpoint(big).meta.config.vocabSize).toBe(600_000);
+    expect(loadTrainingCheckpoint(big).meta.config.vocabSize).toBe(600_000);
     const out = path.join(dir, 'big2.safetensors');
     await expect(runTraining(resumeSettings(big, { dataDir: DATA_DIR, epochs: 100_000, out }), {}, big)).rejects.toThrow(
       /^checkpoints of this run would need a header of up to [\d,]+ bytes \(the vocabulary of 600,000 tokens takes 6\d,\d{3},\d{3}, the history of 100,000 epochs up to [\d,]+\), more than the 100,000,000 that safetensors allows; use a smaller vocabulary \(--min-freq with --tokenizer word\) or fewer --epochs$/,

@@ -3,7 +3,7 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadCheckpoint } from '../../src/io/checkpoint.js';
+import { loadTrainingCheckpoint } from '../../src/io/checkpoint.js';
 import { resumeSettings, runTraining, type RunSettings } from '../../src/train/run.js';
 import { DATA_DIR, TIMEMACHINE } from '../helpers/paths.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -42,7 +42,7 @@ describe('resume', () => {
       },
     });
     expect(part.stopped).toBe(true);
-    const saved = loadCheckpoint(out).meta.state;
+    const saved = loadTrainingCheckpoint(out).meta.state;
     expect([saved.epoch, saved.batch]).toEqual(stopBatch === 7 ? [1, 0] : [stopEpoch, stopBatch]);
     const resumed = await runTraining(resumeSettings(out, { dataDir: DATA_DIR }), {}, out);
     expect(resumed.stopped).toBe(false);
@@ -58,8 +58,8 @@ describe('resume', () => {
     for (const n of names) expect(existsSync(path.join(dir, n)), n).toBe(true);
     expect(existsSync(path.join(dir, 'snap.e0002-b1.safetensors'))).toBe(false);
     expect(existsSync(path.join(dir, 'snap.best.safetensors'))).toBe(true);
-    const best = loadCheckpoint(path.join(dir, 'snap.best.safetensors')).meta;
-    const last = loadCheckpoint(out).meta;
+    const best = loadTrainingCheckpoint(path.join(dir, 'snap.best.safetensors')).meta;
+    const last = loadTrainingCheckpoint(out).meta;
     expect(last.state.epoch).toBe(3);
     expect(best.history[best.history.length - 1]!.valPpl).toBe(Math.min(...last.history.map((h) => h.valPpl)));
   });
@@ -119,7 +119,7 @@ describe('resume', () => {
     for (const snap of snaps) {
       const copy = path.join(sub, `from-${snap}`);
       copyFileSync(path.join(sub, snap), copy);
-      const st = loadCheckpoint(copy).meta.state;
+      const st = loadTrainingCheckpoint(copy).meta.state;
       const resumed = await runTraining(resumeSettings(copy, { dataDir: DATA_DIR }), {}, copy);
       expect(losses(resumed.history), `${snap} at epoch ${st.epoch}, batch ${st.batch}`).toEqual(losses(full.history));
       expect(Buffer.from(resumed.model.params.buffer).equals(Buffer.from(full.model.params.buffer)), snap).toBe(true);

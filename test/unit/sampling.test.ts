@@ -60,6 +60,10 @@ describe('Sampler', () => {
 
   it('refuses a bad temperature', () => {
     expect(() => new Sampler(8, { temperature: -1 })).toThrow('temperature must be a number >= 0, got -1');
-    expect(() => new Sampler(8, { temperature: 1 })).toThrow('sampling with a temperature needs a random generator');
+    // Without a generator the samples are drawn from `seed` (default 42), as deeprnn predict draws them.
+    const picks = (s: Sampler) => Array.from({ length: 50 }, () => s.pick(logits));
+    expect(picks(new Sampler(8, { temperature: 1 }))).toEqual(picks(new Sampler(8, { temperature: 1, rng: new Rng(42) })));
+    expect(picks(new Sampler(8, { temperature: 1, seed: 3 }))).toEqual(picks(new Sampler(8, { temperature: 1, rng: new Rng(3) })));
+    expect(picks(new Sampler(8, { temperature: 1, seed: 3 }))).not.toEqual(picks(new Sampler(8, { temperature: 1 })));
   });
 });

@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SequentialDataModule, WindowDataModule } from '../../src/data/datamodule.js';
-import { loadCheckpoint } from '../../src/io/checkpoint.js';
+import { loadTrainingCheckpoint } from '../../src/io/checkpoint.js';
 import { CELLS } from '../../src/nn/config.js';
 import { RNNLM } from '../../src/nn/rnnlm.js';
 import { RNNLMScratch } from '../../src/nn/scratch.js';
@@ -101,7 +101,7 @@ describe('resume with sequential batches', () => {
         };
       },
     });
-    const ck = loadCheckpoint(out);
+    const ck = loadTrainingCheckpoint(out);
     expect([ck.meta.state.epoch, ck.meta.state.batch]).toEqual([1, 100]);
     expect(ck.carry).toHaveLength(4);
     const resumed = await runTraining(resumeSettings(out, { dataDir: DATA_DIR }), {}, out);

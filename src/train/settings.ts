@@ -1,0 +1,251 @@
+// The settings of a training run from what a caller gives: the command line
+// (strings, as typed) and the library (numbers, arrays) go through the same
+// checks, with the same defaults and the same messages, each option named as
+// its caller names it (--batch-size, batchSize).
+import type { CellKind } from '../native.js';
+import { CELLS, MAX_HIDDEN, MAX_LAYERS, type ModelConfig } from '../nn/config.js';
+import { TOKENIZERS, type TokenizerJSON, type TokenizerKind } from '../data/tokenizer.js';
+import type { Batching } from '../data/datamodule.js';
+import { InputError } from '../errors.js';
+import { choice, flag, integer, list, number, show, text, type Naming } from '../validate.js';
+import { DEFAULT_LR, OPTIMIZERS, type OptimizerKind } from './optim.js';
+import { SCHEDULES, type ScheduleKind } from './schedule.js';
+import type { RunSettings } from './run.js';
+
+/** The most epochs a run may have in all (every checkpoint holds the history of each). */
+export const MAX_EPOCHS = 100_000;
+
+/** A run's options as the library takes them; every one may be left out (see RUN_DEFAULTS). */
+export interface RunOptions {
+  /** Recurrent cell (default gru). */
+  cell?: CellKind;
+  /** Stacked layers (default 2). */
+  layers?: number;
+  /** Hidden units of every layer, or one size per layer (default 32). */
+  hidden?: number | number[];
+  /** Dropout between layers, training only (default 0). */
+  dropout?: number;
+  epochs?: number;
+  batchSize?: number;
+  numSteps?: number;
+  /** Training and validation windows (the book's split; default 10000 and 5000). */
+  numTrain?: number;
+  numVal?: number;
+  /** Validate on this fraction at the end of the text instead of numTrain / numVal. */
+  valFrac?: number;
+  batching?: Batching;
+  /** Learning rate (default: 2 for sgd, the book's; 0.001 for adam and adamw, 0.01 for rmsprop, PyTorch's). */
+  lr?: number;
+  optimizer?: OptimizerKind;
+  momentum?: number;
+  nesterov?: boolean;
+  betas?: [number, number];
+  eps?: number;
+  weightDecay?: number;
+  alpha?: number;
+  lrSchedule?: ScheduleKind;
+  warmup?: number;
+  lrDecay?: number;
+  lrDecayAfter?: number;
+  minLr?: number;
+  /** Gradient clipping threshold (default 1; 0 turns it off). */
+  clip?: number;
+  clipMode?: 'norm' | 'value';
+  earlyStop?: number;
+  seed?: number;
+  threads?: number;
+  tokenizer?: TokenizerKind;
+  minFreq?: number;
+  dataDir?: string;
+  /** Checkpoint to write (with the training state, the best beside it, metrics and plot); none when left out in the library. */
+  out?: string | null;
+  /** Save every N epochs (a number), or every N optimizer steps ("Ns"). */
+  saveEvery?: number | string;
+  keep?: number;
+  skipNonFinite?: boolean;
+  impl?: 'native' | 'scratch';
+  /** Start from the weights, model and tokenizer of this checkpoint (fine-tuning), with a fresh optimizer and schedule. */
+  initFrom?: string;
+  /** With initFrom: refuse a text with tokens outside the checkpoint's vocabulary instead of reading them as <unk>. */
+  strict?: boolean;
+}
+
+/** The defaults of the command line and the library alike (the book's run). */
+export const RUN_DEFAULTS = {
+  cell: 'gru',
+  layers: 2,
+  hidden: 32,
+  dropout: 0,
+  epochs: 100,
+  batchSize: 1024,
+  numSteps: 32,
+  numTrain: 10_000,
+  numVal: 5_000,
+  batching: 'random',
+  optimizer: 'sgd',
+  lrSchedule: 'constant',
+  warmup: 0,
+  lrDecay: 0.97,
+  lrDecayAfter: 10,
+  minLr: 0,
+  clip: 1,
+  clipMode: 'norm',
+  seed: 42,
+  saveEvery: 1,
+  keep: 0,
+  impl: 'native',
+} as const satisfies Partial<Record<keyof RunOptions, unknown>>;
+
+/** The library's naming: options by their keys, given when present. */
+export function libraryNaming(o: object): Naming {
+  return { name: (k) => k, given: (k) => (o as Record<string, unknown>)[k] !== undefined };
+}
+
+export function parseSaveEvery(name: string, raw: unknown): RunSettings['saveEvery'] {
+  const m = typeof raw === 'number' ? [String(raw), String(raw), ''] : typeof raw === 'string' ? /^\s*(\d+)\s*(s?)\s*$/.exec(raw) : null;
+  const n = m ? Number(m[1]) : NaN;
+  if (!m || !Number.isSafeInteger(n) || n < 1) {
+    throw new InputError(`${name} must be a number of epochs (e.g. 5) or of steps (e.g. 200s), got ${show(raw)}`);
+  }
+  return m[2] ? { steps: n } : { epochs: n };
+}
+
+/**
+ * Checks every option and fills in the defaults. `o` holds the caller's
+ * values by key (strings from the command line, numbers from a program);
+ * `corpus` and `out` are the caller's to set. Throws an InputError naming the
+ * first option that is wrong, what was expected and what was received.
+ */
+export function resolveRunSettings(o: Readonly<Record<string, unknown>>, n: Naming, where: { corpus: string[]; out: string | null }): RunSettings {
+  const { name, given } = n;
+  const v = (k: string) => o[k] ?? (RUN_DEFAULTS as Record<string, unknown>)[k];
+  if (where.out !== null) text(name('out'), where.out);
+  if (given('valFrac') && (given('numTrain') || given('numVal'))) {
+    throw new InputError(`${name('valFrac')} splits by fraction: give it or ${name('numTrain')} / ${name('numVal')}, not both`);
+  }
+  const sizes = list(name('hidden'), v('hidden'), `a size or a list of 1 to ${MAX_LAYERS} sizes`);
+  if (sizes.length === 0 || sizes.length > MAX_LAYERS) {
+    throw new InputError(`${name('hidden')} must be a size or a list of 1 to ${MAX_LAYERS} sizes, got ${show(v('hidden'))}`);
+  }
+  const hidden = sizes.map((h) => integer(name('hidden'), h, 1, MAX_HIDDEN));
+  const layers = integer(name('layers'), v('layers'), 1, MAX_LAYERS);
+  if (hidden.length > 1 && given('layers') && hidden.length !== layers) {
+    throw new InputError(`${name('hidden')} lists ${hidden.length} sizes but ${name('layers')} is ${layers}; give one size, or one per layer`);
+  }
+  const optimizer = choice(name('optimizer'), v('optimizer'), OPTIMIZERS);
+  const only = (key: string, kinds: readonly string[]) => {
+    if (given(key) && !kinds.includes(optimizer)) {
+      throw new InputError(`${name(key)} applies to ${name('optimizer')} ${kinds.join('|')}, not ${optimizer}`);
+    }
+  };
+  only('momentum', ['sgd', 'rmsprop']);
+  only('nesterov', ['sgd']);
+  only('betas', ['adam', 'adamw']);
+  only('eps', ['adam', 'adamw', 'rmsprop']);
+  only('alpha', ['rmsprop']);
+  const betasExpected = 'two numbers in [0, 1), e.g. 0.9,0.999';
+  let betas: [number, number] | undefined;
+  if (o.betas !== undefined) {
+    const b = list(name('betas'), o.betas, betasExpected).map((x) => number(name('betas'), x, (y) => y >= 0 && y < 1, betasExpected));
+    if (b.length !== 2) throw new InputError(`${name('betas')} must be ${betasExpected}, got ${show(o.betas)}`);
+    betas = [b[0]!, b[1]!];
+  }
+  const nonNeg = (key: string) => (o[key] === undefined ? undefined : number(name(key), o[key], (x) => x >= 0, 'a number >= 0'));
+  const lr = o.lr === undefined ? DEFAULT_LR[optimizer] : number(name('lr'), o.lr, (x) => x > 0, 'a positive number');
+  // The floor of the decayed rate and the end of the cosine: above the rate it would raise it.
+  const minLr = number(name('minLr'), v('minLr'), (x) => x >= 0 && x <= lr, `a number from 0 to the learning rate (${name('lr')} ${lr})`);
+  const optional = <T>(key: string, f: (raw: unknown) => T): T | undefined => (o[key] === undefined ? undefined : f(o[key]));
+  const corpus = where.corpus;
+  if (corpus.length === 0 || !corpus.every((c) => typeof c === 'string')) {
+    throw new InputError(`${name('corpus')} must list corpus names, files or directories, got ${show(corpus)}`);
+  }
+  return {
+    cell: choice(name('cell'), v('cell'), CELLS),
+    layers: hidden.length > 1 ? hidden.length : layers,
+    hidden,
+    optimizer: {
+      kind: optimizer,
+      momentum: nonNeg('momentum'),
+      nesterov: flag(name('nesterov'), o.nesterov),
+      betas,
+      eps: optional('eps', (raw) => number(name('eps'), raw, (x) => x > 0, 'a positive number')),
+      weightDecay: nonNeg('weightDecay'),
+      alpha: optional('alpha', (raw) => number(name('alpha'), raw, (x) => x >= 0 && x < 1, 'a number in [0, 1)')),
+    },
+    schedule: {
+      kind: choice(name('lrSchedule'), v('lrSchedule'), SCHEDULES),
+      warmup: integer(name('warmup'), v('warmup'), 0, 1_000_000_000),
+      decay: number(name('lrDecay'), v('lrDecay'), (x) => x > 0 && x <= 1, 'a number in (0, 1]'),
+      decayAfter: integer(name('lrDecayAfter'), v('lrDecayAfter'), 0, 1_000_000),
+      minLr,
+    },
+    clipMode: choice(name('clipMode'), v('clipMode'), ['norm', 'value'] as const),
+    earlyStop: optional('earlyStop', (raw) => integer(name('earlyStop'), raw, 1, 1_000_000)),
+    dropout: number(name('dropout'), v('dropout'), (x) => x >= 0 && x < 1, 'a number in [0, 1)'),
+    // Each epoch adds a line of history to every checkpoint: 100,000 of them stay well within the header limit.
+    epochs: integer(name('epochs'), v('epochs'), 1, MAX_EPOCHS),
+    batchSize: integer(name('batchSize'), v('batchSize'), 1, 10_000_000),
+    numSteps: integer(name('numSteps'), v('numSteps'), 1, 1_000_000),
+    numTrain: integer(name('numTrain'), v('numTrain'), 1, 1_000_000_000),
+    numVal: integer(name('numVal'), v('numVal'), 1, 1_000_000_000),
+    lr,
+    clip: number(name('clip'), v('clip'), (x) => x >= 0, 'a number >= 0 (0 turns clipping off)'),
+    seed: integer(name('seed'), v('seed'), 0, 4294967295),
+    threads: optional('threads', (raw) => integer(name('threads'), raw, 1, 1024)),
+    corpus,
+    tokenizer: optional('tokenizer', (raw) => choice(name('tokenizer'), raw, TOKENIZERS)),
+    minFreq: optional('minFreq', (raw) => integer(name('minFreq'), raw, 1, 1_000_000_000)),
+    batching: choice(name('batching'), v('batching'), ['random', 'sequential'] as const),
+    valFrac: optional('valFrac', (raw) => number(name('valFrac'), raw, (x) => x > 0 && x < 1, 'a number in (0, 1)')) ?? null,
+    dataDir: optional('dataDir', (raw) => text(name('dataDir'), raw, 'a directory')),
+    out: where.out,
+    impl: choice(name('impl'), v('impl'), ['native', 'scratch'] as const),
+    saveEvery: parseSaveEvery(name('saveEvery'), v('saveEvery')),
+    keep: integer(name('keep'), v('keep'), 0, 1_000_000),
+    skipNonFinite: flag(name('skipNonFinite'), o.skipNonFinite),
+    initFrom: optional('initFrom', (raw) => text(name('initFrom'), raw, 'a checkpoint path')),
+    strict: flag(name('strict'), o.strict),
+  };
+}
+
+/** The options that describe the model and its tokenizer: a checkpoint fine-tuned keeps them. */
+const MODEL_OPTIONS = ['cell', 'layers', 'hidden', 'tokenizer', 'minFreq'] as const;
+
+/**
+ * Settings to fine-tune the model of a checkpoint (`file`, with metadata
+ * `meta`): the checkpoint's cell, layers, hidden sizes and tokenizer, and
+ * its dropout unless the caller gave one. An option the caller gave that
+ * contradicts the checkpoint is an error that names both.
+ */
+export function initFromSettings(s: RunSettings, meta: { config: ModelConfig; tokenizer: TokenizerJSON }, file: string, n: Naming): RunSettings {
+  const c = meta.config;
+  const layers = n.given('layers') ? s.layers : c.hidden.length;
+  const hidden = s.hidden.length === 1 ? Array.from({ length: layers }, () => s.hidden[0]!) : s.hidden;
+  const minFreq = meta.tokenizer.minFreq ?? 1;
+  const theirs: Record<(typeof MODEL_OPTIONS)[number], { ours: unknown; theirs: unknown; what: string }> = {
+    cell: { ours: s.cell, theirs: c.cell, what: `cell ${c.cell}` },
+    layers: { ours: s.layers, theirs: c.hidden.length, what: `${c.hidden.length} layer${c.hidden.length > 1 ? 's' : ''}` },
+    hidden: { ours: hidden.join(','), theirs: c.hidden.join(','), what: `hidden sizes ${c.hidden.join(',')}` },
+    tokenizer: { ours: s.tokenizer, theirs: meta.tokenizer.kind, what: `tokenizer ${meta.tokenizer.kind}` },
+    minFreq: { ours: s.minFreq, theirs: minFreq, what: `min-freq ${minFreq}` },
+  };
+  for (const key of MODEL_OPTIONS) {
+    const t = theirs[key];
+    if (n.given(key) && t.ours !== undefined && String(t.ours) !== String(t.theirs)) {
+      const given = key === 'hidden' ? s.hidden.join(',') : String(t.ours);
+      throw new InputError(
+        `${n.name(key)} ${given} contradicts ${n.name('initFrom')} ${file}, whose model has ${t.what}; fine-tuning keeps the checkpoint's `
+          + `model and tokenizer: leave ${n.name(key)} out or give ${String(t.theirs)}`,
+      );
+    }
+  }
+  return {
+    ...s,
+    cell: c.cell,
+    layers: c.hidden.length,
+    hidden: [...c.hidden],
+    dropout: n.given('dropout') ? s.dropout : c.dropout,
+    tokenizer: meta.tokenizer.kind,
+    minFreq: meta.tokenizer.kind === 'word' ? minFreq : undefined,
+  };
+}

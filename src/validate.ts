@@ -1,0 +1,68 @@
+// Validation of user values, one set of checks for the command line and the
+// library. A value is a string (as typed on the command line) or a number (as
+// a program passes it); each failure names the option, what was expected and
+// what was received, the option named as its caller calls it ("--batch-size"
+// on the command line, "batchSize" in the library):
+//   --layers must be an integer from 1 to 64, got "0"
+//   layers must be an integer from 1 to 64, got 0
+import { InputError } from './errors.js';
+
+/** What a caller may pass for one option. */
+export type RawValue = string | number | boolean | null | undefined | readonly unknown[] | object;
+
+/** How the caller names an option (by its key in camelCase) and whether the caller gave it. */
+export interface Naming {
+  name: (key: string) => string;
+  given: (key: string) => boolean;
+}
+
+/** The command line's names: batchSize is --batch-size. */
+export const flagName = (key: string): string => '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+
+/** A value as the message quotes it: strings in double quotes, numbers as they are. */
+export function show(raw: unknown): string {
+  if (raw === undefined) return '""';
+  if (typeof raw === 'string' || (typeof raw === 'object' && raw !== null)) return JSON.stringify(raw);
+  return String(raw);
+}
+
+export function integer(name: string, raw: unknown, min: number, max: number): number {
+  const v = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*[+-]?\d+\s*$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(v) || v < min || v > max) {
+    throw new InputError(`${name} must be an integer from ${min} to ${max}, got ${show(raw)}`);
+  }
+  return v;
+}
+
+export function number(name: string, raw: unknown, check: (v: number) => boolean, expected: string): number {
+  const v = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+  if (!Number.isFinite(v) || !check(v)) throw new InputError(`${name} must be ${expected}, got ${show(raw)}`);
+  return v;
+}
+
+export function choice<T extends string>(name: string, raw: unknown, choices: readonly T[]): T {
+  if (typeof raw !== 'string' || !choices.includes(raw as T)) {
+    throw new InputError(`${name} must be one of ${choices.join('|')}, got ${show(raw)}`);
+  }
+  return raw as T;
+}
+
+export function flag(name: string, raw: unknown): boolean {
+  if (raw === undefined || raw === null) return false;
+  if (typeof raw !== 'boolean') throw new InputError(`${name} must be true or false, got ${show(raw)}`);
+  return raw;
+}
+
+/** A non-empty string (a path). */
+export function text(name: string, raw: unknown, what = 'a file path'): string {
+  if (typeof raw !== 'string' || raw.trim() === '') throw new InputError(`${name} must be ${what}, got ${show(raw)}`);
+  return raw;
+}
+
+/** A list: an array as it is, a string split at commas. */
+export function list(name: string, raw: unknown, expected: string): unknown[] {
+  if (Array.isArray(raw)) return raw;
+  if (typeof raw === 'string') return raw.split(',').map((s) => s.trim());
+  if (typeof raw === 'number') return [raw];
+  throw new InputError(`${name} must be ${expected}, got ${show(raw)}`);
+}

@@ -1,0 +1,214 @@
+// The library as a program uses it: train(text) on strings in memory,
+// model.save / RNNLM.load, generate; every option checked at the edge with the
+// command line's messages (the same checks, the option named by its key);
+// saveCheckpoint refuses what loadCheckpoint would refuse.
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Tokenizer } from '../../src/data/tokenizer.js';
+import { generate, predict } from '../../src/generate.js';
+import { FORMAT_VERSION, loadCheckpoint, loadTrainingCheckpoint, saveCheckpoint, type CheckpointMeta } from '../../src/io/checkpoint.js';
+import { encodeSafetensors } from '../../src/io/safetensors.js';
+import { RNNLM } from '../../src/nn/rnnlm.js';
+import { checkModelConfig } from '../../src/nn/config.js';
+import { Rng } from '../../src/rng.js';
+import { train, type TrainOptions } from '../../src/train/library.js';
+import { resolveRunSettings } from '../../src/train/settings.js';
+import { initialState } from '../../src/train/trainer.js';
+import { flagName } from '../../src/validate.js';
+import { TIMEMACHINE } from '../helpers/paths.js';
+import { tmpDir } from '../helpers/tmp.js';
+
+const dir = tmpDir();
+const empty = tmpDir();
+const data = tmpDir();
+const book = readFileSync(TIMEMACHINE, 'utf8');
+const TEXT = book.slice(10_000, 40_000);
+const TINY: TrainOptions = { hidden: 8, numSteps: 16, numTrain: 200, numVal: 100, batchSize: 50, epochs: 1 };
+
+describe('train(text)', () => {
+  it('trains on a string without reading or writing a file; save and load keep weights, config and tokenizer', async () => {
+    // Run from an empty directory, with the data directory at an empty one: nothing is read from or written to either.
+    const cwd = process.cwd();
+    const env = process.env.DEEPRNN_DATA_DIR;
+    process.chdir(empty);
+    process.env.DEEPRNN_DATA_DIR = data;
+    let result: Awaited<ReturnType<typeof train>>;
+    try {
+      result = await train(TEXT, { ...TINY, epochs: 2, tokenizer: 'd2l' });
+    } finally {
+      process.chdir(cwd);
+      if (env === undefined) delete process.env.DEEPRNN_DATA_DIR;
+      else process.env.DEEPRNN_DATA_DIR = env;
+    }
+    expect(readdirSync(empty)).toEqual([]);
+    expect(readdirSync(data)).toEqual([]);
+    const { model, tokenizer, history } = result;
+    expect(history.map((h) => h.epoch)).toEqual([1, 2]);
+    expect(history[1]!.valPpl).toBeLessThan(history[0]!.valPpl);
+    expect(model.tokenizer).toBe(tokenizer);
+    expect(tokenizer.kind).toBe('d2l');
+    expect(model.config).toEqual({ cell: 'gru', vocabSize: 28, hidden: [8, 8], dropout: 0 });
+
+    const file = path.join(dir, 'lib.safetensors');
+    model.save(file);
+    const loaded = RNNLM.load(file);
+    expect(loaded.params).toEqual(model.params);
+    expect(loaded.config).toEqual(model.config);
+    expect(loaded.tokenizer!.toJSON()).toEqual(tokenizer.toJSON());
+    expect(generate(loaded, 'the time', { numPreds: 30 })).toBe(generate(model, tokenizer, 'the time', { numPreds: 30 }));
+    expect(predict(loaded, 'the time', 30)).toBe(generate(loaded, 'the time', { numPreds: 30 }));
+    // Sampling without an rng draws from the seed (default 42), as deeprnn predict does.
+    const sampled = generate(loaded, 'the time', { numPreds: 30, temperature: 1 });
+    expect(generate(loaded, 'the time', { numPreds: 30, temperature: 1, seed: 42 })).toBe(sampled);
+    expect(generate(loaded, 'the time', { numPreds: 30, temperature: 1, seed: 7 })).not.toBe(sampled);
+
+    // A model without training state: no optimizer, position or history.
+    const ck = loadCheckpoint(file);
+    expect(Object.keys(ck.meta).sort()).toEqual(['config', 'tokenizer', 'version']);
+    expect(() => loadTrainingCheckpoint(file, 'resume needs one')).toThrow(
+      `checkpoint ${file} holds a model without training state (saved by RNNLM.save); resume needs one`,
+    );
+  });
+
+  it('an array of strings is the strings joined with a newline, as files are', async () => {
+    const a = TEXT.slice(0, 15_000);
+    const b = TEXT.slice(15_000);
+    const joined = await train(`${a}\n${b}`, TINY);
+    const parts = await train([a, b], TINY);
+    expect(parts.model.params).toEqual(joined.model.params);
+    expect(parts.history[0]!.valLoss).toBe(joined.history[0]!.valLoss);
+    expect(parts.tokenizer.kind).toBe('char');
+  });
+
+  it('writes checkpoints with the training state when given out', async () => {
+    const out = path.join(dir, 'run', 'm.safetensors');
+    await train(TEXT, { ...TINY, out });
+    const ck = loadTrainingCheckpoint(out);
+    expect(ck.meta.training.corpus).toEqual(['(text)']);
+    expect(ck.meta.state.epoch).toBe(1);
+    expect(ck.meta.history).toHaveLength(1);
+    expect(existsSync(path.join(dir, 'run', 'm.metrics.jsonl'))).toBe(true);
+  });
+
+  it('refuses texts that are not strings or are empty, and options that are not an object', async () => {
+    await expect(train('abc', null as never)).rejects.toThrow('options must be an object, got null');
+    await expect(train('', TINY)).rejects.toThrow('text is empty');
+    await expect(train(['abc', ''], TINY)).rejects.toThrow('text[1] is empty');
+    await expect(train([], TINY)).rejects.toThrow('text must be a string or a non-empty array of strings, got []');
+    await expect(train(42 as never, TINY)).rejects.toThrow('text must be a string or a non-empty array of strings, got number');
+  });
+});
+
+describe('options are checked as the command line checks them', () => {
+  // [library options, the library's message, the command line's value, its message]: one check, two namings.
+  const cases: [Record<string, unknown>, string, Record<string, string>, string][] = [
+    [{ dropout: 1.5 }, 'dropout must be a number in [0, 1), got 1.5', { dropout: '1.5' }, '--dropout must be a number in [0, 1), got "1.5"'],
+    [{ cell: 'tree' }, 'cell must be one of rnn|rnn-relu|gru|lstm, got "tree"', { cell: 'tree' }, '--cell must be one of rnn|rnn-relu|gru|lstm, got "tree"'],
+    [{ layers: 0 }, 'layers must be an integer from 1 to 64, got 0', { layers: '0' }, '--layers must be an integer from 1 to 64, got "0"'],
+    [{ batchSize: 2.5 }, 'batchSize must be an integer from 1 to 10000000, got 2.5', { batchSize: '2.5' }, '--batch-size must be an integer from 1 to 10000000, got "2.5"'],
+    [{ hidden: [8, 'x'] }, 'hidden must be an integer from 1 to 1048576, got "x"', { hidden: '8,x' }, '--hidden must be an integer from 1 to 1048576, got "x"'],
+    [{ hidden: [8, 8], layers: 3 }, 'hidden lists 2 sizes but layers is 3; give one size, or one per layer',
+      { hidden: '8,8', layers: '3' }, '--hidden lists 2 sizes but --layers is 3; give one size, or one per layer'],
+    [{ optimizer: 'adam', momentum: 0.9 }, 'momentum applies to optimizer sgd|rmsprop, not adam',
+      { optimizer: 'adam', momentum: '0.9' }, '--momentum applies to --optimizer sgd|rmsprop, not adam'],
+    [{ optimizer: 'adam', minLr: 0.01 }, 'minLr must be a number from 0 to the learning rate (lr 0.001), got 0.01',
+      { optimizer: 'adam', minLr: '0.01' }, '--min-lr must be a number from 0 to the learning rate (--lr 0.001), got "0.01"'],
+    [{ valFrac: 0.1, numTrain: 100 }, 'valFrac splits by fraction: give it or numTrain / numVal, not both',
+      { valFrac: '0.1', numTrain: '100' }, '--val-frac splits by fraction: give it or --num-train / --num-val, not both'],
+    [{ saveEvery: '5x' }, 'saveEvery must be a number of epochs (e.g. 5) or of steps (e.g. 200s), got "5x"',
+      { saveEvery: '5x' }, '--save-every must be a number of epochs (e.g. 5) or of steps (e.g. 200s), got "5x"'],
+    [{ hidden: [] }, 'hidden must be a size or a list of 1 to 64 sizes, got []', { hidden: '' }, '--hidden must be an integer from 1 to 1048576, got ""'],
+    [{ optimizer: 'adam', betas: [0.9] }, 'betas must be two numbers in [0, 1), e.g. 0.9,0.999, got [0.9]',
+      { optimizer: 'adam', betas: '0.9' }, '--betas must be two numbers in [0, 1), e.g. 0.9,0.999, got "0.9"'],
+  ];
+
+  it.each(cases)('%j', async (lib, libMessage, cli, cliMessage) => {
+    await expect(train(TEXT, { ...TINY, ...lib } as TrainOptions)).rejects.toThrow(libMessage);
+    const given = (k: string) => k in cli;
+    expect(() => resolveRunSettings(cli, { name: flagName, given }, { corpus: ['x'], out: 'x.safetensors' })).toThrow(cliMessage);
+  });
+
+  it('threads above the cores are capped with a warning', async () => {
+    const warnings: string[] = [];
+    const cores = os.availableParallelism();
+    await train(TEXT, { ...TINY, threads: cores + 1, onWarning: (m) => warnings.push(m) });
+    expect(warnings).toEqual([`threads ${cores + 1} is more than the ${cores} cores this process may use; using ${cores}`]);
+  });
+
+  it('the model refuses a bad configuration before any native call', () => {
+    expect(() => checkModelConfig(null)).toThrow('config must be an object, got null');
+    expect(() => new RNNLM({ cell: 'tree' as never, vocabSize: 28, hidden: [8], dropout: 0 }))
+      .toThrow('config.cell must be one of rnn|rnn-relu|gru|lstm, got "tree"');
+    expect(() => new RNNLM({ cell: 'gru', vocabSize: 28, hidden: [8], dropout: 1.5 })).toThrow('config.dropout must be a number in [0, 1), got 1.5');
+    expect(() => new RNNLM({ cell: 'gru', vocabSize: 1, hidden: [8], dropout: 0 })).toThrow('config.vocabSize must be an integer from 2 to');
+    expect(() => new RNNLM({ cell: 'gru', vocabSize: 28, hidden: [0], dropout: 0 }))
+      .toThrow('config.hidden must be a list of 1 to 64 integers from 1 to 1048576 (one per layer), got [0]');
+  });
+
+  it('generate refuses top-k or top-p without a temperature, as deeprnn predict does', () => {
+    const tokenizer = Tokenizer.fit('d2l', 'the time machine');
+    const model = new RNNLM({ cell: 'gru', vocabSize: tokenizer.vocab.size, hidden: [8], dropout: 0 });
+    model.tokenizer = tokenizer;
+    expect(() => generate(model, 'the', { numPreds: 5, topK: 3 })).toThrow('topK needs sampling: give temperature above 0');
+    expect(() => generate(model, 'the', { numPreds: 5, topP: 0.9 })).toThrow('topP needs sampling: give temperature above 0');
+    expect(() => generate(model, 'the', { numPreds: 5, temperature: -1 })).toThrow('temperature must be a number >= 0, got -1');
+    expect(() => generate(model, 'the', { numPreds: 5, temperature: 1, topP: 1.5 })).toThrow('topP must be a number in (0, 1], got 1.5');
+    expect(() => generate(model, 'the', { numPreds: -1 })).toThrow('numPreds must be an integer from 0 to 10000000, got -1');
+    expect(() => generate(model, 3 as never, { numPreds: 1 })).toThrow('the prefix must be a string, got number');
+    expect(() => generate(model, 'the', undefined as never)).toThrow('generate needs options: { numPreds, temperature, topK, topP, seed }');
+    expect(generate(model, 'the', { numPreds: 5, temperature: 1, topK: 3 }).startsWith('the')).toBe(true);
+    const bare = new RNNLM(model.config);
+    expect(() => generate(bare, 'the', { numPreds: 5 })).toThrow('this model has no tokenizer (models from train() and RNNLM.load() have one)');
+    expect(() => bare.save(path.join(dir, 'bare.safetensors'))).toThrow('save needs the tokenizer the model reads text with');
+    bare.save(path.join(dir, 'bare.safetensors'), { tokenizer });
+    expect(RNNLM.load(path.join(dir, 'bare.safetensors')).tokenizer!.kind).toBe('d2l');
+  });
+});
+
+describe('saveCheckpoint writes only what loadCheckpoint reads', () => {
+  const tokenizer = Tokenizer.fit('d2l', 'hello world');
+  const config = { cell: 'gru' as const, vocabSize: tokenizer.vocab.size, hidden: [4], dropout: 0 };
+  const meta = (over: Partial<CheckpointMeta> = {}): CheckpointMeta => ({
+    version: FORMAT_VERSION, config, tokenizer: tokenizer.toJSON(),
+    training: {
+      corpus: ['x'], corpusSha1: 'abc', epochs: 2, batchSize: 2, numSteps: 3, numTrain: 4, numVal: 5, lr: 2, clip: 1, seed: 7,
+      impl: 'native', skipNonFinite: false, batching: 'random', valFrac: null,
+    },
+    optimizer: { kind: 'sgd', lr: 2, steps: 0 }, state: initialState(new Rng(1)), history: [], ...over,
+  });
+  const epoch = (e: number) => ({
+    epoch: e, trainLoss: 1, trainPpl: Math.E, valLoss: 1, valPpl: Math.E, valAcc: 0.5, tokensPerSec: 1, seconds: 1, skipped: 0, lr: 2, gradNorm: 1,
+  });
+
+  it('refuses a meta the reader would refuse, and leaves the file there intact', () => {
+    const model = new RNNLM(config, new Rng(3));
+    const file = path.join(dir, 'refused.safetensors');
+    saveCheckpoint(file, model, meta());
+    const good = readFileSync(file);
+    const cases: [Partial<CheckpointMeta>, string][] = [
+      [{ history: [epoch(1), epoch(2)] }, 'history has 2 epochs but state.epoch is 0'],
+      [{ config: { ...config, vocabSize: config.vocabSize + 1 } }, `the tokenizer has ${config.vocabSize} tokens but the model's vocabSize is ${config.vocabSize + 1}`],
+      [{ state: { ...initialState(new Rng(1)), batch: 9 } }, 'state.batch 9 is past the end of an epoch of 2 batches'],
+      [{ optimizer: { kind: 'sgd', lr: -1, steps: 0 } }, 'optimizer.lr is -1, not a valid number'],
+    ];
+    for (const [over, message] of cases) {
+      expect(() => saveCheckpoint(file, model, meta(over))).toThrow(`not saving checkpoint ${file}: ${message}`);
+      expect(readFileSync(file).equals(good)).toBe(true);
+    }
+    const nan = new RNNLM(config, new Rng(3));
+    nan.params[5] = NaN;
+    expect(() => saveCheckpoint(file, nan, meta())).toThrow(`not saving checkpoint ${file}: tensor "rnn.weight_ih_l0" has a non-finite value (NaN) at index 5`);
+    expect(readFileSync(file).equals(good)).toBe(true);
+  });
+
+  it('a checkpoint with only some of the training parts is refused', () => {
+    const model = new RNNLM(config, new Rng(3));
+    const t = new Map(model.parameters().map((p) => [p.name, { shape: p.shape, data: p.data }]));
+    const file = path.join(dir, 'partial.safetensors');
+    const { training: _t, optimizer: _o, ...rest } = meta();
+    writeFileSync(file, encodeSafetensors(t, { deeprnn: JSON.stringify(rest) }));
+    expect(() => loadCheckpoint(file)).toThrow(`checkpoint ${file}: no training settings`);
+  });
+});
