@@ -6,7 +6,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { BENCH_CONFIGS, type BenchConfig } from '../bench/configs.js';
 import { measure, type Measurement } from '../bench/measure.js';
 import { native } from '../native.js';
@@ -109,13 +109,14 @@ export function registerBench(program: Command): void {
     .description('measure training and generation speed on fixed configurations (and PyTorch\'s, when installed)')
     .option('--configs <list>', 'configurations to run', BENCH_CONFIGS.map((c) => c.name).join(','))
     .option('--threads <list>', 'thread counts (default: 1 and all cores)')
-    .option('--batches <n>', 'timed batches per training configuration', '20')
-    .option('--warmup <n>', 'untimed batches first', '3')
-    .option('--repeat <n>', 'runs of each side per row, taking turns; the table gives each side\'s median', '3')
+    .addOption(new Option('--batches <n>', 'timed batches per training configuration').default(20))
+    .addOption(new Option('--warmup <n>', 'untimed batches first').default(3))
+    .addOption(new Option('--repeat <n>', 'runs of each side per row, taking turns; the table gives each side\'s median').default(3))
     .option('--no-torch', 'do not run PyTorch')
     .option('--json', 'print one JSON object')
-    .option('--one <name>', 'internal: measure one configuration in this process and print JSON')
-    .action((raw: { configs: string; threads?: string; batches: string; warmup: string; repeat: string; torch: boolean; json?: boolean; one?: string }) => {
+    // Internal (each configuration is measured in a child process that runs this): not in --help.
+    .addOption(new Option('--one <name>', 'internal: measure one configuration in this process and print JSON').hideHelp())
+    .action((raw: { configs: string; threads?: string; batches: string | number; warmup: string | number; repeat: string | number; torch: boolean; json?: boolean; one?: string }) => {
       const batches = intOption('--batches', raw.batches, 1, 100_000);
       const repeat = intOption('--repeat', raw.repeat, 1, 100);
       const warmup = intOption('--warmup', raw.warmup, 0, 100_000);

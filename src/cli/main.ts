@@ -35,6 +35,17 @@ function checkSimdSetting(): void {
   }
 }
 
+/**
+ * commander's message ("error: unknown option '--layer'\n(Did you mean
+ * --layers?)\n") as one line with deeprnn's prefix.
+ */
+export function commanderError(str: string): string {
+  const lines = str.trim().split('\n').map((l) => l.trim()).filter(Boolean);
+  const [first = 'error', ...rest] = lines;
+  const hint = rest.map((l) => l.replace(/^\((.*)\)$/, '$1')).map((l) => l.charAt(0).toLowerCase() + l.slice(1));
+  return `deeprnn: ${first.startsWith('error: ') ? first : `error: ${first}`}${hint.length ? ` (${hint.join('; ')})` : ''}\n`;
+}
+
 export function buildProgram(): Command {
   const program = new Command('deeprnn');
   program
@@ -42,6 +53,8 @@ export function buildProgram(): Command {
     .version(version(), '-V, --version')
     .exitOverride()
     .showHelpAfterError(false)
+    // commander's own errors (an unknown option, a missing argument) as every other error: one line, one prefix.
+    .configureOutput({ outputError: (str, write) => write(commanderError(str)) })
     // A bad DEEPRNN_SIMD is refused once, before any command does any work.
     .hook('preAction', () => checkSimdSetting());
   registerTrain(program);

@@ -7,13 +7,14 @@ import { writePlot } from '../io/plot.js';
 import { readMetricsFile } from '../train/metrics.js';
 import { UsageError } from './errors.js';
 import { write } from './output.js';
+import { requiredOption } from './options.js';
 
 export function registerPlot(program: Command): void {
   program
     .command('plot')
     .description('plot train and validation perplexity of one or more runs (their NAME.metrics.jsonl files) as SVG')
     .argument('<metrics...>', 'metrics files written next to checkpoints')
-    .requiredOption('-o, --out <file.svg>', 'SVG file to write')
+    .addOption(requiredOption('-o, --out <file.svg>', 'SVG file to write'))
     .option('--title <text>', 'title of the figure', 'perplexity')
     .option('--json', 'print {"plot": FILE, "runs": [...]}')
     .action((files: string[], raw: { out: string; title: string; json?: boolean }) => {

@@ -1,5 +1,9 @@
 // Training progress: a cli-progress bar per epoch on a terminal, else one
-// plain line per epoch. With --json the lines go to stderr.
+// plain line per epoch. With --json the lines go to stderr. The bar's line
+// fits the terminal, at most 80 columns:
+//   epoch 3/100 |███████░░░░░░░| 5/10 0:01<0:01  ppl 12.35  1.8M tok/s  run 0:05<2:40
+// (the epoch's batches, its elapsed<remaining time, the running perplexity,
+// training tokens per second, and the whole run's elapsed<remaining time).
 import cliProgress from 'cli-progress';
 import type { EpochMetrics } from '../train/trainer.js';
 
@@ -10,26 +14,97 @@ export function epochLine(m: EpochMetrics, epochs: number): string {
     + `${m.skipped ? `  skipped ${m.skipped}` : ''}`;
 }
 
+/** The widest line the bar writes. */
+export const BAR_COLUMNS = 80;
+
+/** What the bar shows after a batch. */
+export interface BarState {
+  epoch: number;
+  epochs: number;
+  /** Batches done of the epoch's total. */
+  done: number;
+  total: number;
+  /** exp of the last batch's loss. */
+  ppl: number;
+  tokensPerSec: number;
+  /** Seconds since the epoch started in this process, and the batches run since (fewer than done in a resumed epoch). */
+  epochSeconds: number;
+  epochBatches: number;
+  /** Seconds since this process's first batch started, and the batches done since. */
+  runSeconds: number;
+  runBatches: number;
+}
+
+/** Seconds as m:ss, or h:mm:ss from an hour; "?" when not known yet. */
+export function clock(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '?';
+  const s = Math.round(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const ss = String(s % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
+}
+
+const compact = (x: number) => (!Number.isFinite(x) ? '-' : x < 1e4 ? String(Math.round(x)) : x < 1e6 ? `${Math.round(x / 1e3)}k` : `${(x / 1e6).toFixed(1)}M`);
+const pplText = (p: number) => (!Number.isFinite(p) ? '-' : p < 1000 ? p.toFixed(2) : p.toPrecision(3));
+
+/**
+ * The bar's line, at most `width` columns: the epoch, a bar as wide as the
+ * rest leaves room for (at most 30 cells), the epoch's batches and
+ * elapsed<remaining time, the perplexity, tokens/s and the run's
+ * elapsed<remaining time (estimated from the batches this process has run,
+ * validation included). Where the pieces cannot all fit, the least useful
+ * go first (tokens/s, then the perplexity, then the bar).
+ */
+export function barLine(s: BarState, width = BAR_COLUMNS): string {
+  const epochLeft = s.epochBatches > 0 ? (s.epochSeconds / s.epochBatches) * (s.total - s.done) : NaN;
+  const runLeftBatches = (s.epochs - s.epoch) * s.total + (s.total - s.done);
+  const runLeft = s.runBatches > 0 ? (s.runSeconds / s.runBatches) * runLeftBatches : NaN;
+  const head = `epoch ${s.epoch}/${s.epochs}`;
+  // Figures padded to their usual widths, so that the bar keeps its length from batch to batch.
+  const count = `${String(s.done).padStart(String(s.total).length)}/${s.total} ${clock(s.epochSeconds)}<${clock(epochLeft).padEnd(4)}`;
+  const run = `run ${clock(s.runSeconds)}<${clock(runLeft)}`;
+  const optional = [`ppl ${pplText(s.ppl).padStart(5)}`, `${compact(s.tokensPerSec).padStart(4)} tok/s`];
+  const bar = (cells: number) => {
+    const filled = s.total > 0 ? Math.round((cells * Math.min(s.done, s.total)) / s.total) : 0;
+    return `|${'█'.repeat(filled)}${'░'.repeat(cells - filled)}|`;
+  };
+  for (let keep = optional.length; keep >= 0; keep--) {
+    const tail = [count, ...optional.slice(0, keep), run].join('  ');
+    const cells = Math.min(30, width - head.length - tail.length - 4);
+    if (cells >= 5) return `${head} ${bar(cells)} ${tail}`;
+  }
+  const line = `${head} ${count}  ${run}`;
+  return line.length <= width ? line : line.slice(0, width);
+}
+
 export class Progress {
   private bar: cliProgress.SingleBar | null = null;
   private loadBar: cliProgress.SingleBar | null = null;
-  private epochStart = 0;
+  /** When the run's training and the current epoch started (performance.now()), and the batches run since each. */
+  private runStart = NaN;
+  private epochStart = NaN;
+  private runBatches = 0;
+  private epochBatches = 0;
   private readonly tty: boolean;
   private readonly out: NodeJS.WriteStream;
 
   constructor(
     private readonly epochs: number,
     json: boolean,
+    stream?: NodeJS.WriteStream,
   ) {
-    this.out = json ? process.stderr : process.stdout;
+    this.out = stream ?? (json ? process.stderr : process.stdout);
     this.tty = Boolean(this.out.isTTY) && !process.env.CI;
   }
 
-  /** Training starts (the corpus is read and the model built). */
-  start(): void {}
-
   log(msg: string): void {
     this.out.write(msg + '\n');
+  }
+
+  /** Training starts (the corpus is read and the model built): the run's clock and the first epoch's start. */
+  start(): void {
+    this.runStart = this.epochStart = performance.now();
   }
 
   /** A bar while a corpus of more than 8 MiB is read (twice: counting, then encoding). */
@@ -49,28 +124,39 @@ export class Progress {
     }
   }
 
+  /** After each batch: batches done of the epoch's total, the batch's loss, training tokens so far this epoch. */
   batch(epoch: number, done: number, total: number, loss: number, tokens: number): void {
+    const now = performance.now();
+    if (Number.isNaN(this.runStart)) this.start();
+    this.runBatches++;
+    this.epochBatches++;
     if (!this.tty) return;
-    if (!this.bar) {
-      this.epochStart = performance.now();
-      this.bar = new cliProgress.SingleBar(
-        {
-          stream: this.out,
-          format: 'epoch {epoch}/{epochs} |{bar}| {value}/{total} batches  ppl {ppl}  {tps} tokens/s',
-          hideCursor: true,
-          clearOnComplete: true,
-        },
-        cliProgress.Presets.shades_classic,
-      );
-      this.bar.start(total, 0, { epoch, epochs: this.epochs, ppl: '-', tps: '-' });
+    const epochSeconds = (now - this.epochStart) / 1000;
+    // Rates from the batches this process ran (a resumed epoch starts part-way; `tokens` counts the whole epoch's).
+    const state: BarState = {
+      epoch, epochs: this.epochs, done, total, ppl: Math.exp(loss),
+      tokensPerSec: epochSeconds > 0 ? ((tokens / done) * this.epochBatches) / epochSeconds : NaN,
+      epochSeconds, epochBatches: this.epochBatches, runSeconds: (now - this.runStart) / 1000, runBatches: this.runBatches,
+    };
+    if (this.bar) {
+      this.bar.update(done, state);
+      return;
     }
-    const seconds = (performance.now() - this.epochStart) / 1000;
-    this.bar.update(done, { ppl: Math.exp(loss).toFixed(3), tps: Math.round(tokens / seconds) });
+    this.bar = new cliProgress.SingleBar({
+      stream: this.out,
+      format: (_options, _params, payload: BarState) => barLine(payload, Math.min(BAR_COLUMNS, this.out.columns || BAR_COLUMNS)),
+      hideCursor: true,
+      clearOnComplete: true,
+      linewrap: false,
+    });
+    this.bar.start(total, done, state);
   }
 
   epoch(m: EpochMetrics): void {
     this.stop();
     this.log(epochLine(m, this.epochs));
+    this.epochStart = performance.now();
+    this.epochBatches = 0;
   }
 
   stop(): void {
