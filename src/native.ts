@@ -6,7 +6,23 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chooseThreads } from './threads.js';
 
-export type CellKind = 'rnn' | 'rnn-relu' | 'gru' | 'lstm';
+/** The cell kinds, by the names native/kernels/cells.cc's descriptors give them (cells() lists the rest). */
+export type CellKind = 'rnn' | 'rnn-relu' | 'gru' | 'lstm' | 'mgu';
+
+/** A cell kind as native code describes it (CellSpec in native/kernels/cells.h). */
+export interface CellInfo {
+  name: CellKind;
+  /** Gate blocks: weight_ih is (gates*H, I), weight_hh (gates*H, H), the biases (gates*H). */
+  gates: number;
+  /** The gate blocks' names, in order (PyTorch's order where PyTorch has the cell). */
+  gateNames: string;
+  /** Floats per step, row and unit the forward keeps for the backward. */
+  saved: number;
+  /** Floats per step, row and unit of the backward's extra gradient buffer. */
+  backwardExtra: number;
+  /** The cell carries a cell state c beside h (LSTM). */
+  carriesC: boolean;
+}
 
 export interface NativeInfo {
   openmp: boolean;
@@ -28,6 +44,8 @@ export interface NativeBinding {
    * starting value.
    */
   setTeamSize(n: number): void;
+  /** Every cell kind's descriptor. */
+  cells(): CellInfo[];
   savedSize(cell: CellKind, T: number, N: number, H: number): number;
   cellForward(
     cell: CellKind,

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "kernels/cells.h"
 #include "simd/kernels.h"
 
 namespace deeprnn {
@@ -37,11 +38,10 @@ double Args::number(size_t i, const char* name) const {
 Cell Args::cell(size_t i, const char* name) const {
   const Napi::Value v = info_[i];
   const std::string s = v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
-  if (s == "rnn") return Cell::RNN_TANH;
-  if (s == "rnn-relu") return Cell::RNN_RELU;
-  if (s == "gru") return Cell::GRU;
-  if (s == "lstm") return Cell::LSTM;
-  throw error(std::string("argument \"") + name + "\" must be one of rnn|rnn-relu|gru|lstm, got \"" + s + "\"");
+  if (const CellSpec* c = cell_by_name(s.c_str())) return c->kind;
+  std::string names;
+  for (int i = 0; i < kNumCells; ++i) names += (i ? "|" : "") + std::string(kCellSpecs[i].name);
+  throw error(std::string("argument \"") + name + "\" must be one of " + names + ", got \"" + s + "\"");
 }
 
 namespace {

@@ -28,11 +28,12 @@ Napi::Value CellForward(const Napi::CallbackInfo& info) {
   checked_mul(a, TNH, 6, "T*N*H*6");
   float* y = a.f32(1, "y", TNH);
   float* hT = a.f32(2, "hT", NH);
-  float* cT = cell == Cell::LSTM ? a.f32(3, "cT", NH) : nullptr;
+  const bool carries_c = cell_spec(cell).carries_c();
+  float* cT = carries_c ? a.f32(3, "cT", NH) : nullptr;
   float* saved = a.f32(4, "saved", cell_saved_floats(cell, T, N, H));
   const float* gx = a.f32(5, "gx", TNH * G);
   const float* h0 = a.f32(6, "h0", NH);
-  const float* c0 = cell == Cell::LSTM ? a.f32(7, "c0", NH) : nullptr;
+  const float* c0 = carries_c ? a.f32(7, "c0", NH) : nullptr;
   const float* whh = a.f32(8, "whh", checked_mul(a, GH, H, "G*H*H"));
   const float* bhh = a.f32(9, "bhh", GH);
   ensure_kernels(a);
@@ -50,7 +51,7 @@ Napi::Value CellBackward(const Napi::CallbackInfo& info) {
   const long TNH = checked_mul(a, checked_mul(a, T, N, "T*N"), H, "T*N*H");
   const long NH = N * H, GH = G * H;
   checked_mul(a, TNH, 6, "T*N*H*6");
-  const bool lstm = cell == Cell::LSTM;
+  const bool lstm = cell_spec(cell).carries_c();
   float* dgx = a.f32(1, "dgx", TNH * G);
   float* dh0 = a.f32(2, "dh0", NH);
   float* dc0 = lstm ? a.f32(3, "dc0", NH) : nullptr;
@@ -70,9 +71,29 @@ Napi::Value CellBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// cells() -> [{ name, gates, gateNames, saved, carriesC }] for every cell kind (CellSpec)
+Napi::Value Cells(const Napi::CallbackInfo& info) {
+  Args a(info, "cells", 0);
+  Napi::Env env = info.Env();
+  Napi::Array out = Napi::Array::New(env, kNumCells);
+  for (int i = 0; i < kNumCells; ++i) {
+    const CellSpec& c = kCellSpecs[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", Napi::String::New(env, c.name));
+    o.Set("gates", Napi::Number::New(env, c.G));
+    o.Set("gateNames", Napi::String::New(env, c.gates));
+    o.Set("saved", Napi::Number::New(env, c.saved));
+    o.Set("backwardExtra", Napi::Number::New(env, c.dgh));
+    o.Set("carriesC", Napi::Boolean::New(env, c.carries_c()));
+    out.Set(static_cast<uint32_t>(i), o);
+  }
+  return out;
+}
+
 }  // namespace
 
 void register_cells(Napi::Env env, Napi::Object exports) {
+  exports.Set("cells", Napi::Function::New(env, Cells, "cells"));
   exports.Set("savedSize", Napi::Function::New(env, SavedSize, "savedSize"));
   exports.Set("cellForward", Napi::Function::New(env, CellForward, "cellForward"));
   exports.Set("cellBackward", Napi::Function::New(env, CellBackward, "cellBackward"));

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "binding/args.h"
+#include "kernels/cells.h"
 #include "kernels/lm.h"
 #include "simd/kernels.h"
 
@@ -56,7 +57,7 @@ struct ShapeArgs {
   }
 
   long state_len(const Args& a, long N) const {
-    return checked_mul(a, N, hsum, "N*sum(H)") * (shape.cell == Cell::LSTM ? 2 : 1);
+    return checked_mul(a, N, hsum, "N*sum(H)") * (cell_spec(shape.cell).carries_c() ? 2 : 1);
   }
 };
 

@@ -162,8 +162,8 @@ void check_cells(const KernelTable& t, const KernelTable& ref, std::mt19937& rng
         worst = e > worst ? e : worst;
       }
     };
-    for (int cell = 0; cell < 3; ++cell) {  // rnn, gru, lstm
-      const long G = cell == 0 ? 1 : cell == 1 ? 3 : 4, S = cell == 1 ? 4 * H : 6 * H;
+    for (int cell = 0; cell < 4; ++cell) {  // rnn, gru, lstm, mgu
+      const long G = cell == 0 ? 1 : cell == 1 ? 3 : cell == 2 ? 4 : 2, S = cell == 1 ? 4 * H : cell == 3 ? 3 * H : 6 * H;
       const std::vector<float> gx = random(rng, N * G * H), gh = random(rng, N * G * H), b = random(rng, G * H),
                                hp = random(rng, N * H), dy = random(rng, N * H), dh = random(rng, N * H);
       std::vector<float> h1(N * H), h2(N * H), s1(N * S), s2(N * S), d1(N * G * H), d2(N * G * H), e1(N * G * H),
@@ -181,15 +181,25 @@ void check_cells(const KernelTable& t, const KernelTable& ref, std::mt19937& rng
         ref.gru_step(h2.data(), s2.data(), gx.data(), gh.data(), b.data(), hp.data(), u);
         t.gru_step_back(d1.data(), e1.data(), k1.data(), dy.data(), s2.data(), hp.data(), u, bsum.data());
         ref.gru_step_back(d2.data(), e2.data(), k2.data(), dy.data(), s2.data(), hp.data(), u, nullptr);
-      } else {
+      } else if (cell == 2) {
         t.lstm_step(h1.data(), s1.data(), gx.data(), gh.data(), b.data(), hp.data(), H, u);
         ref.lstm_step(h2.data(), s2.data(), gx.data(), gh.data(), b.data(), hp.data(), H, u);
         t.lstm_step_back(d1.data(), k1.data(), dh.data(), dy.data(), s2.data(), hp.data(), H, u, bsum.data());
         ref.lstm_step_back(d2.data(), k2.data(), dh.data(), dy.data(), s2.data(), hp.data(), H, u, nullptr);
+      } else {  // the gate, then the candidate; backward the candidate, then the gate with d(f h) = dh
+        t.mgu_step_f(s1.data(), gx.data(), gh.data(), b.data(), hp.data(), u);
+        ref.mgu_step_f(s2.data(), gx.data(), gh.data(), b.data(), hp.data(), u);
+        t.mgu_step_n(h1.data(), s1.data(), gx.data(), gh.data(), b.data(), hp.data(), u);
+        ref.mgu_step_n(h2.data(), s2.data(), gx.data(), gh.data(), b.data(), hp.data(), u);
+        t.mgu_back_n(d1.data(), k1.data(), dy.data(), s2.data(), u, bsum.data());
+        std::vector<float> q(N * H, 0.0f);
+        ref.mgu_back_n(d2.data(), k2.data(), dy.data(), s2.data(), u, q.data());
+        t.mgu_back_f(d1.data(), k1.data(), dy.data(), s2.data(), hp.data(), dh.data(), u, bsum.data());
+        ref.mgu_back_f(d2.data(), k2.data(), dy.data(), s2.data(), hp.data(), dh.data(), u, q.data());
       }
       // The bias sums: what was there plus the rows of the kernel's own gradients, in row order, exactly.
       std::vector<float> want = bsum0;
-      const long parts = cell == 0 ? 1 : 4;
+      const long parts = cell == 0 ? 1 : cell == 3 ? 2 : 4;
       for (long n = 0; n < N; ++n)
         for (long j = 0; j < parts * H; ++j)
           want[j] += cell == 1 && j >= 3 * H ? e1[n * G * H + j - H] : d1[n * G * H + j];
@@ -201,7 +211,7 @@ void check_cells(const KernelTable& t, const KernelTable& ref, std::mt19937& rng
       cmp(k1, k2);
     }
   }
-  report(worst <= 1e-5, std::string(t.name) + " rnn, gru and lstm steps match scalar", worst);
+  report(worst <= 1e-5, std::string(t.name) + " rnn, gru, lstm and mgu steps match scalar", worst);
   report(sums_exact, std::string(t.name) + " backward steps' bias sums exact", 0.0);
 }
 
@@ -211,8 +221,8 @@ void check_cells(const KernelTable& t, const KernelTable& ref, std::mt19937& rng
 void check_shares(const KernelTable& t, std::mt19937& rng) {
   bool steps = true, gemms = true;
   const long N = 5, H = 37;
-  for (int cell = 0; cell < 3; ++cell) {  // rnn, gru, lstm
-    const long G = cell == 0 ? 1 : cell == 1 ? 3 : 4, S = cell == 1 ? 4 : 6;
+  for (int cell = 0; cell < 4; ++cell) {  // rnn, gru, lstm, mgu
+    const long G = cell == 0 ? 1 : cell == 1 ? 3 : cell == 2 ? 4 : 2, S = cell == 1 ? 4 : cell == 3 ? 3 : 6;
     const std::vector<float> gx = random(rng, N * G * H), gh = random(rng, N * G * H), b = random(rng, G * H),
                              hp = random(rng, N * H), cp = random(rng, N * H), dy = random(rng, N * H),
                              dh0 = random(rng, N * H);
@@ -225,6 +235,12 @@ void check_shares(const KernelTable& t, std::mt19937& rng) {
     if (cell == 0) t.rnn_step_back(d1.data(), dy.data(), k1.data(), h1.data(), whole, false, q1.data());
     if (cell == 1) t.gru_step_back(d1.data(), e1.data(), k1.data(), dy.data(), s1.data(), hp.data(), whole, q1.data());
     if (cell == 2) t.lstm_step_back(d1.data(), k1.data(), dy.data(), dy.data(), s1.data(), cp.data(), H, whole, q1.data());
+    if (cell == 3) {  // aux d(f h) taken as dh0
+      t.mgu_step_f(s1.data(), gx.data(), gh.data(), b.data(), hp.data(), whole);
+      t.mgu_step_n(h1.data(), s1.data(), gx.data(), gh.data(), b.data(), hp.data(), whole);
+      t.mgu_back_n(d1.data(), k1.data(), dy.data(), s1.data(), whole, q1.data());
+      t.mgu_back_f(d1.data(), k1.data(), dy.data(), s1.data(), hp.data(), dh0.data(), whole, q1.data());
+    }
     for (long u0 : {0L, 16L, 32L}) {  // shares of 16, 16 and 5 units; gh holds only the share's
       const long w = u0 < 32 ? 16 : H - 32;
       std::vector<float> ghs(N * G * w);
@@ -235,12 +251,18 @@ void check_shares(const KernelTable& t, std::mt19937& rng) {
       if (cell == 0) t.rnn_step(h2.data() + u0, gx.data() + u0, ghs.data(), b.data() + u0, u, false);
       if (cell == 1) t.gru_step(h2.data() + u0, s2.data() + u0, gx.data() + u0, ghs.data(), b.data() + u0, hp.data() + u0, u);
       if (cell == 2) t.lstm_step(h2.data() + u0, s2.data() + u0, gx.data() + u0, ghs.data(), b.data() + u0, cp.data() + u0, H, u);
+      if (cell == 3) t.mgu_step_f(s2.data() + u0, gx.data() + u0, ghs.data(), b.data() + u0, hp.data() + u0, u);
+      if (cell == 3) t.mgu_step_n(h2.data() + u0, s2.data() + u0, gx.data() + u0, ghs.data(), b.data() + u0, hp.data() + u0, u);
     }
     for (long u0 : {0L, 16L, 32L}) {
       const deeprnn::Units u{N, H, u0 < 32 ? 16 : H - 32, u0 < 32 ? 16 : H - 32};
       if (cell == 0) t.rnn_step_back(d2.data() + u0, dy.data() + u0, k2.data() + u0, h2.data() + u0, u, false, q2.data() + u0);
       if (cell == 1) t.gru_step_back(d2.data() + u0, e2.data() + u0, k2.data() + u0, dy.data() + u0, s2.data() + u0, hp.data() + u0, u, q2.data() + u0);
       if (cell == 2) t.lstm_step_back(d2.data() + u0, k2.data() + u0, dy.data() + u0, dy.data() + u0, s2.data() + u0, cp.data() + u0, H, u, q2.data() + u0);
+      if (cell == 3) {
+        t.mgu_back_n(d2.data() + u0, k2.data() + u0, dy.data() + u0, s2.data() + u0, u, q2.data() + u0);
+        t.mgu_back_f(d2.data() + u0, k2.data() + u0, dy.data() + u0, s2.data() + u0, hp.data() + u0, dh0.data() + u0, u, q2.data() + u0);
+      }
     }
     steps = steps && h1 == h2 && s1 == s2 && d1 == d2 && e1 == e2 && k1 == k2 && q1 == q2;
   }

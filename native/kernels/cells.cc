@@ -10,13 +10,27 @@
 
 namespace deeprnn {
 
-long cell_saved_floats(Cell cell, long T, long N, long H) {
-  switch (cell) {
-    case Cell::GRU: return T * N * 4 * H;   // r, z, n, W_hn h + b_hn
-    case Cell::LSTM: return T * N * 6 * H;  // i, f, g, o, c, tanh(c)
-    default: return 0;                      // y alone suffices
-  }
+// Each cell kind, described once (see CellSpec in cells.h). Saved per step,
+// row and unit: gru [r, z, n, W_hn h + b_hn]; lstm [i, f, g, o, c, tanh c];
+// mgu [f, n, f h_{t-1}]; rnn nothing but y.
+const CellSpec kCellSpecs[] = {
+    {Cell::RNN_TANH, "rnn", "h", 1, 0, 0, -1, {0}, rnn_tanh_forward, rnn_tanh_backward, weight_grads_from_h},
+    {Cell::RNN_RELU, "rnn-relu", "h", 1, 0, 0, -1, {0}, rnn_relu_forward, rnn_relu_backward, weight_grads_from_h},
+    {Cell::GRU, "gru", "r,z,n", 3, 4, 3, -1, {0, 1, 3}, gru_forward, gru_backward, weight_grads_from_h},
+    {Cell::LSTM, "lstm", "i,f,g,o", 4, 6, 0, 4, {0, 1, 2, 3}, lstm_forward, lstm_backward, weight_grads_from_h},
+    {Cell::MGU, "mgu", "f,n", 2, 3, 0, -1, {0, 1}, mgu_forward, mgu_backward, mgu_weight_grads},
+};
+const int kNumCells = static_cast<int>(sizeof(kCellSpecs) / sizeof(kCellSpecs[0]));
+
+const CellSpec* cell_by_name(const char* name) {
+  for (int i = 0; i < kNumCells; ++i)
+    if (std::strcmp(kCellSpecs[i].name, name) == 0) return &kCellSpecs[i];
+  return nullptr;
 }
+
+int cell_gates(Cell c) { return cell_spec(c).G; }
+
+long cell_saved_floats(Cell cell, long T, long N, long H) { return T * N * cell_spec(cell).saved * H; }
 
 long cell_forward_work_floats(Cell cell, long T, long N, long H) {
   const long G = cell_gates(cell);
@@ -24,9 +38,8 @@ long cell_forward_work_floats(Cell cell, long T, long N, long H) {
 }
 
 long cell_backward_work_floats(Cell cell, long T, long N, long H) {
-  const long bsum = 4 * H;  // the step kernels' bias sums
-  const long dgh = cell == Cell::GRU ? T * N * 3 * H : 0;
-  return 2 * N * H + dgh + bsum;  // dh, dc, dgh, bsum
+  // dh, dc, aux, dgh, the step kernels' bias sums (4H, last)
+  return 3 * N * H + T * N * cell_spec(cell).dgh * H + 4 * H;
 }
 
 namespace {
@@ -74,33 +87,41 @@ void recurrent_grad(float* dh, const float* d, long R, const LayerSeq& s, const 
 }
 
 void cell_forward_units(const LayerSeq& s, const UnitShare& u, float* gh, const Team& team) {
-  float* mine = gh + cell_gates(s.cell) * s.N * u.u0;
-  switch (s.cell) {
-    case Cell::RNN_TANH: rnn_forward(s, u, mine, team, false); break;
-    case Cell::RNN_RELU: rnn_forward(s, u, mine, team, true); break;
-    case Cell::GRU: gru_forward(s, u, mine, team); break;
-    case Cell::LSTM: lstm_forward(s, u, mine, team); break;
-  }
+  cell_spec(s.cell).forward(s, u, gh + cell_gates(s.cell) * s.N * u.u0, team);
 }
 
-void cell_backward_units(const LayerSeq& s, const UnitShare& u, float* dgx, float* dgh, float* dh, float* dc,
-                         const float* dy, float* bsum, bool need_dh0, const Team& team) {
-  switch (s.cell) {
-    case Cell::RNN_TANH: rnn_backward(s, u, dgx, dh, dy, bsum, need_dh0, team, false); break;
-    case Cell::RNN_RELU: rnn_backward(s, u, dgx, dh, dy, bsum, need_dh0, team, true); break;
-    case Cell::GRU: gru_backward(s, u, dgx, dgh, dh, dy, bsum, need_dh0, team); break;
-    case Cell::LSTM: lstm_backward(s, u, dgx, dh, dc, dy, bsum, need_dh0, team); break;
+void cell_backward_units(const LayerSeq& s, const UnitShare& u, const CellGrads& g, bool need_dh0, const Team& team) {
+  cell_spec(s.cell).backward(s, u, g, need_dh0, team);
+}
+
+void cell_weight_grads(const LayerSeq& s, const CellGrads& g, float* dwhh, Part part) {
+  cell_spec(s.cell).weight_grads(s, g, dwhh, part);
+}
+
+void weight_grads_from_h(const LayerSeq& s, const CellGrads& g, float* dwhh, Part part) {
+  const KernelTable& k = kernels();
+  const long GH = cell_gates(s.cell) * s.H, N = s.N, H = s.H;
+  if (s.h0 + N * H == s.y) {  // h0 directly before y: one product over [h0; y]
+    gemm_tn(k, dwhh, g.dgh, s.h0, GH, H, s.T * N, part);
+    return;
   }
+  gemm_tn(k, dwhh, g.dgh, s.h0, GH, H, N, part);
+  if (s.T > 1) gemm_tn(k, dwhh, g.dgh + N * GH, s.y, GH, H, (s.T - 1) * N, part);
 }
 
 void cell_bias_grads(Cell cell, float* dbih, float* dbhh, const float* bsum, long H, long u0, long width) {
-  const int G = cell_gates(cell);
-  for (int g = 0; g < G; ++g)
+  const CellSpec& c = cell_spec(cell);
+  for (int g = 0; g < c.G; ++g)
     for (long j = u0; j < u0 + width; ++j) {
-      const long i = g * H + j;
-      if (dbih) dbih[i] += bsum[i];
-      dbhh[i] += cell == Cell::GRU && g == 2 ? bsum[i + H] : bsum[i];
+      if (dbih) dbih[g * H + j] += bsum[g * H + j];
+      dbhh[g * H + j] += bsum[c.bhh_from[g] * H + j];
     }
+}
+
+void cell_final_c(Cell cell, float* cT, long ld, const float* saved, long T, long N, long H, long n0, long n1) {
+  const CellSpec& c = cell_spec(cell);
+  for (long n = n0; n < n1; ++n)
+    std::memcpy(cT + n * ld, saved + ((T - 1) * N + n) * c.saved * H + c.c_at * H, sizeof(float) * H);
 }
 
 void cell_forward(Cell cell, float* y, float* hT, float* cT, float* saved, float* work, const float* gx,
@@ -117,34 +138,31 @@ void cell_forward(Cell cell, float* y, float* hT, float* cT, float* saved, float
   const LayerSeq s{cell, T, N, H, gx, y, saved, h0, c0, whh, bhh};
   cell_forward_units(s, UnitShare{0, H, whhT}, gh, Team{});
   std::memcpy(hT, y + (T - 1) * N * H, sizeof(float) * N * H);
-  if (cell == Cell::LSTM)
-    for (long n = 0; n < N; ++n)
-      std::memcpy(cT + n * H, saved + ((T - 1) * N + n) * 6 * H + 4 * H, sizeof(float) * H);
+  if (cell_spec(cell).carries_c()) cell_final_c(cell, cT, H, saved, T, N, H, 0, N);
 }
 
 void cell_backward(Cell cell, float* dgx, float* dh0, float* dc0, float* dwhh, float* dbhh, float* work,
                    const float* dy, const float* dhT, const float* dcT, const float* saved, const float* y,
                    const float* h0, const float* c0, const float* whh, long T, long N, long H) {
-  const long G = cell_gates(cell);
-  float* dh = work;           // (N, H): gradient flowing into h_t
-  float* dc = work + N * H;   // LSTM: (N, H)
-  float* dgh = cell == Cell::GRU ? work + 2 * N * H : dgx;  // gradient of h_{t-1} W_hh^T + b_hh: (T, N, G*H)
+  const CellSpec& c = cell_spec(cell);
+  float* dh = work;  // (N, H): gradient flowing into h_t
+  float* dc = work + N * H;
+  float* aux = work + 2 * N * H;
+  float* dgh = c.dgh ? work + 3 * N * H : dgx;
   float* bsum = work + cell_backward_work_floats(cell, T, N, H) - 4 * H;
   if (dhT) std::memcpy(dh, dhT, sizeof(float) * N * H);
   else std::memset(dh, 0, sizeof(float) * N * H);
-  if (cell == Cell::LSTM) {
+  if (c.carries_c()) {
     if (dcT) std::memcpy(dc, dcT, sizeof(float) * N * H);
     else std::memset(dc, 0, sizeof(float) * N * H);
   }
   std::memset(bsum, 0, sizeof(float) * 4 * H);
   const LayerSeq s{cell, T, N, H, nullptr, const_cast<float*>(y), const_cast<float*>(saved), h0, c0, whh, nullptr};
-  cell_backward_units(s, UnitShare{0, H, nullptr}, dgx, dgh, dh, dc, dy, bsum, true, Team{});
+  const CellGrads g{dgx, dgh, dh, dc, aux, dy, bsum};
+  cell_backward_units(s, UnitShare{0, H, nullptr}, g, true, Team{});
   std::memcpy(dh0, dh, sizeof(float) * N * H);
-  if (cell == Cell::LSTM) std::memcpy(dc0, dc, sizeof(float) * N * H);
-  // dW_hh += dGH^T [h0; y_0 .. y_{T-2}]
-  const KernelTable& k = kernels();
-  gemm_tn(k, dwhh, dgh, h0, G * H, H, N);
-  if (T > 1) gemm_tn(k, dwhh, dgh + N * G * H, y, G * H, H, (T - 1) * N);
+  if (c.carries_c()) std::memcpy(dc0, dc, sizeof(float) * N * H);
+  cell_weight_grads(s, g, dwhh, Part{});
   cell_bias_grads(cell, nullptr, dbhh, bsum, H, 0, H);
 }
 

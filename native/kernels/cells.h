@@ -1,5 +1,6 @@
-// Recurrent cells over a whole sequence, one layer at a time.
-// T=steps, N=batch, H=hidden, G=gates (1 rnn, 3 gru, 4 lstm)
+// Recurrent cells over a whole sequence, one layer at a time, and the
+// descriptor of each cell kind (CellSpec).
+// T=steps, N=batch, H=hidden, G=gate blocks (1 rnn, 3 gru, 4 lstm, 2 mgu)
 //
 // gx (T, N, G*H) is the input projection x W_ih^T + b_ih, made beforehand for
 // all steps at once (linear_forward or embedding_forward). The forward saves
@@ -33,7 +34,7 @@ struct LayerSeq {
   float* y;          // (T, N, H)
   float* saved;      // cell_saved_floats
   const float* h0;   // (N, H)
-  const float* c0;   // (N, H), LSTM
+  const float* c0;   // (N, H), cells that carry c
   const float* whh;  // (G*H, H)
   const float* bhh;  // (G*H)
 };
@@ -57,23 +58,73 @@ void pack_whhT(float* out, const float* whh, long H, int G, int nth, long r0, lo
 // Where thread tid's block of a pack_whhT(nth) layout starts.
 inline const float* packed_share(const float* packed, long H, int G, long u0) { return packed + H * G * u0; }
 
-// The forward over all steps for the share's units; gh: (N, G*H) scratch, of
-// which this share uses G*width*N floats from G*N*u0. Meets the team after every step.
+// The backward's buffers, whole-batch layouts. dgx: (T, N, G*H) out, the
+// gradient of gx; dgh: the gradient of the recurrent product gh where it
+// differs from dgx (GRU: (T, N, 3H)), else dgx; dh, dc (cell state): (N, H),
+// in: dL/dh_T, dL/dc_T, out: dL/dh_0, dL/dc_0 (dh only when need_dh0); aux:
+// (N, H) scratch; dy: (T, N, H); bsum: (4H) += the step kernels' bias sums
+// (see simd/kernels.h).
+struct CellGrads {
+  float* dgx;
+  float* dgh;
+  float* dh;
+  float* dc;
+  float* aux;
+  const float* dy;
+  float* bsum;
+};
+
+// A cell kind, described once: argument parsing, sizes, the carried state,
+// the bias and weight gradients, and (through the `cells` binding) the
+// TypeScript side's parameter table, carried state and checkpoint checks read
+// it. A new cell is its step kernels (simd/cells_impl.h and the kernel table),
+// its time loops (kernels/<cell>.cc), its entry in kCellSpecs (kernels/cells.cc),
+// its float64 reference (src/nn/scratch.ts) and its name in src/native.ts.
+struct CellSpec {
+  Cell kind;
+  const char* name;    // as options and checkpoints spell it
+  const char* gates;   // the gate blocks of W_ih, W_hh and the biases, in order
+  int G;               // gate blocks: W_ih is (G*H, I), W_hh (G*H, H)
+  int saved;           // floats per step, row and unit the forward keeps for the backward
+  int dgh;             // floats per step, row and unit of dgh when it differs from dgx, else 0
+  int c_at;            // the cell state's block in `saved`, or -1: the cell carries h alone
+  int bhh_from[4];     // db_hh's gate block g sums bsum's block bhh_from[g] (db_ih's block g: block g)
+  // The time loops: forward for a share of units (gh: (N, G*H) scratch, this
+  // share's block from G*N*u0), meeting the team after each step; backward
+  // likewise, steps last to first.
+  void (*forward)(const LayerSeq&, const UnitShare&, float* gh, const Team&);
+  void (*backward)(const LayerSeq&, const UnitShare&, const CellGrads&, bool need_dh0, const Team&);
+  // dW_hh += the weight gradient over all steps, this thread's share of the product.
+  void (*weight_grads)(const LayerSeq&, const CellGrads&, float* dwhh, Part part);
+
+  bool carries_c() const { return c_at >= 0; }
+};
+
+// The descriptors, one per Cell, in the enum's order.
+extern const CellSpec kCellSpecs[];
+extern const int kNumCells;
+inline const CellSpec& cell_spec(Cell c) { return kCellSpecs[static_cast<int>(c)]; }
+// The descriptor named `name`, or null.
+const CellSpec* cell_by_name(const char* name);
+
+// The forward over all steps for the share's units (cell_spec(s.cell).forward).
 void cell_forward_units(const LayerSeq& s, const UnitShare& u, float* gh, const Team& team);
+// The backward over all steps for the share's units (cell_spec(s.cell).backward).
+void cell_backward_units(const LayerSeq& s, const UnitShare& u, const CellGrads& g, bool need_dh0, const Team& team);
+// dW_hh += over all steps (cell_spec(s.cell).weight_grads).
+void cell_weight_grads(const LayerSeq& s, const CellGrads& g, float* dwhh, Part part);
+// dW_hh += dgh^T [h0; y_0 .. y_{T-2}]: the weight gradient of cells whose every
+// gate multiplies W_hh by h_{t-1}.
+void weight_grads_from_h(const LayerSeq& s, const CellGrads& g, float* dwhh, Part part);
 
-// The backward over all steps, last to first, for the share's units.
-// dgx: (T, N, G*H) out; dgh: (T, N, 3H) scratch for GRU (else unused);
-// dh, dc (LSTM): (N, H), in: dL/dh_T, dL/dc_T, out: dL/dh_0, dL/dc_0 (dh only when
-// need_dh0); dy: (T, N, H); bsum: (4H) += the step kernels' bias sums (see simd/kernels.h).
-void cell_backward_units(const LayerSeq& s, const UnitShare& u, float* dgx, float* dgh, float* dh, float* dc,
-                         const float* dy, float* bsum, bool need_dh0, const Team& team);
-
-// The bias gradients from the step kernels' sums, for units [u0, u0 + width):
-// gru's dgx sums are [r, z, n] and dgh's [r, z, n r]; rnn, lstm: one sum for both.
+// The bias gradients from the step kernels' sums, for units [u0, u0 + width).
 void cell_bias_grads(Cell cell, float* dbih, float* dbhh, const float* bsum, long H, long u0, long width);
 
+// The cell state (N, H) after step T-1, from saved, into cT (rows ld apart).
+void cell_final_c(Cell cell, float* cT, long ld, const float* saved, long T, long N, long H, long n0, long n1);
+
 // A whole layer on this thread (standalone: bindings, generation).
-// y: (T, N, H) outputs; hT: (N, H); cT: (N, H) for LSTM, else unused
+// y: (T, N, H) outputs; hT: (N, H); cT: (N, H) when the cell carries c, else unused
 // saved: cell_saved_floats; work: cell_forward_work_floats; gx: (T, N, G*H); h0, c0: (N, H);
 // whh: (G*H, H); bhh: (G*H)
 void cell_forward(Cell cell, float* y, float* hT, float* cT, float* saved, float* work, const float* gx,
@@ -85,16 +136,18 @@ void cell_backward(Cell cell, float* dgx, float* dh0, float* dc0, float* dwhh, f
                    const float* dy, const float* dhT, const float* dcT, const float* saved, const float* y,
                    const float* h0, const float* c0, const float* whh, long T, long N, long H);
 
-// Per cell (kernels/rnn.cc, gru.cc, lstm.cc): the time loops of cell_forward_units / cell_backward_units.
-void rnn_forward(const LayerSeq& s, const UnitShare& u, float* gh, const Team& team, bool relu);
-void rnn_backward(const LayerSeq& s, const UnitShare& u, float* dgx, float* dh, const float* dy, float* bsum,
-                  bool need_dh0, const Team& team, bool relu);
+// Per cell (kernels/rnn.cc, gru.cc, lstm.cc, mgu.cc): the time loops of the descriptors.
+void rnn_tanh_forward(const LayerSeq& s, const UnitShare& u, float* gh, const Team& team);
+void rnn_relu_forward(const LayerSeq& s, const UnitShare& u, float* gh, const Team& team);
+void rnn_tanh_backward(const LayerSeq& s, const UnitShare& u, const CellGrads& g, bool need_dh0, const Team& team);
+void rnn_relu_backward(const LayerSeq& s, const UnitShare& u, const CellGrads& g, bool need_dh0, const Team& team);
 void gru_forward(const LayerSeq& s, const UnitShare& u, float* gh, const Team& team);
-void gru_backward(const LayerSeq& s, const UnitShare& u, float* dgx, float* dgh, float* dh, const float* dy,
-                  float* bsum, bool need_dh0, const Team& team);
+void gru_backward(const LayerSeq& s, const UnitShare& u, const CellGrads& g, bool need_dh0, const Team& team);
 void lstm_forward(const LayerSeq& s, const UnitShare& u, float* gh, const Team& team);
-void lstm_backward(const LayerSeq& s, const UnitShare& u, float* dgx, float* dh, float* dc, const float* dy,
-                   float* bsum, bool need_dh0, const Team& team);
+void lstm_backward(const LayerSeq& s, const UnitShare& u, const CellGrads& g, bool need_dh0, const Team& team);
+void mgu_forward(const LayerSeq& s, const UnitShare& u, float* gh, const Team& team);
+void mgu_backward(const LayerSeq& s, const UnitShare& u, const CellGrads& g, bool need_dh0, const Team& team);
+void mgu_weight_grads(const LayerSeq& s, const CellGrads& g, float* dwhh, Part part);
 
 // gh (R, G*width) = h (R, H) W_hh^T restricted to the share's units.
 void recurrent_product(float* gh, const float* h, long R, const LayerSeq& s, const UnitShare& u);

@@ -1,5 +1,5 @@
 // Shared declarations of the plain C++ kernels (no N-API here).
-// T=steps, N=batch, I=input, H=hidden, G=gates (1 rnn, 3 gru, 4 lstm), V=vocab, M=rows
+// T=steps, N=batch, I=input, H=hidden, G=gate blocks (see CellSpec), V=vocab, M=rows
 #pragma once
 
 #include <cstddef>
@@ -8,9 +8,11 @@
 
 namespace deeprnn {
 
-enum class Cell { RNN_TANH, RNN_RELU, GRU, LSTM };
+// The cell kinds; everything about each is in its CellSpec (kernels/cells.h).
+enum class Cell { RNN_TANH, RNN_RELU, GRU, LSTM, MGU };
 
-inline int cell_gates(Cell c) { return c == Cell::GRU ? 3 : c == Cell::LSTM ? 4 : 1; }
+// Gate blocks of a cell: W_ih is (G*H, I) (cell_spec(c).G).
+int cell_gates(Cell c);
 
 // A grow-only buffer of the calling thread, for partial sums: no allocation
 // once it is large enough (the training loop allocates nothing).

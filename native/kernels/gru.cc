@@ -27,18 +27,17 @@ void gru_forward(const LayerSeq& s, const UnitShare& u, float* gh, const Team& t
 // dgx = [da_r, da_z, da_n], dgh = [da_r, da_z, da_n r] per step (see gru_step_back)
 // dh_{t-1} = (dy_t + dh_t) z + dgh_t W_hh
 // dgx, dgh: (T, N, 3H); dh: (N, H) in: dL/dh_T, out: dL/dh_0; dy, y: (T, N, H)
-void gru_backward(const LayerSeq& s, const UnitShare& u, float* dgx, float* dgh, float* dh, const float* dy,
-                  float* bsum, bool need_dh0, const Team& team) {
+void gru_backward(const LayerSeq& s, const UnitShare& u, const CellGrads& g, bool need_dh0, const Team& team) {
   const KernelTable& k = kernels();
   const long N = s.N, H = s.H, G = 3 * H, u0 = u.u0;
   const Units units{N, H, u.width, u.width};
   for (long t = s.T - 1; t >= 0; --t) {
     const long row = t * N;
     const float* hp = t ? s.y + (row - N) * H : s.h0;
-    k.gru_step_back(dgx + row * G + u0, dgh + row * G + u0, dh + u0, dy + row * H + u0, s.saved + row * 4 * H + u0,
-                    hp + u0, units, bsum ? bsum + u0 : nullptr);
+    k.gru_step_back(g.dgx + row * G + u0, g.dgh + row * G + u0, g.dh + u0, g.dy + row * H + u0,
+                    s.saved + row * 4 * H + u0, hp + u0, units, g.bsum + u0);
     team.sync();  // every unit's dgh_t is written
-    if (t || need_dh0) recurrent_grad(dh, dgh + row * G, N, s, u, true);
+    if (t || need_dh0) recurrent_grad(g.dh, g.dgh + row * G, N, s, u, true);
   }
 }
 

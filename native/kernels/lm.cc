@@ -112,7 +112,7 @@ struct LayerBuffers {
   float* y;      // (Mc, H): outputs
   float* out;    // (Mc, H): y * dropout mask, what the layer above reads (y itself without masks)
   float* saved;  // cell_saved_floats
-  float* c0;     // (nc, H): LSTM
+  float* c0;     // (nc, H): cells that carry c
 };
 
 // A chunk's buffers, named.
@@ -124,17 +124,19 @@ struct ChunkBuffers {
   float* logits;  // (Mc, V): logits, then their gradient
   // Training only:
   float* dgx;   // (Mc, G*maxH): gradient of a layer's gx
-  float* dgh;   // (Mc, 3*maxH): GRU's gradient of h W_hh^T + b_hh (else dgx)
+  float* dgh;   // (Mc, dgh*maxH): the gradient of the recurrent product where it is not dgx (GRU's)
   float* d[2];  // (Mc, maxH): gradients of a layer's output and of its input, in turn
   float* dh;    // (nc, maxH): gradient flowing into h_t
-  float* dc;    // (nc, maxH): LSTM's into c_t
+  float* dc;    // (nc, maxH): into c_t, for cells that carry c
+  float* aux;   // (nc, maxH): the cells' scratch
   float* bsum;  // (4 maxH): the step kernels' bias sums
   float* dWT;   // (V, G*H_0): layer 0's weight gradient, transposed
 
   // Carves the buffers for nc windows from base (null: only counts); returns floats used.
   long carve(float* base, const LmShape& s, long T, long nc, bool train, bool masked) {
     const long G = cell_gates(s.cell), Mc = T * nc, maxH = max_hidden(s), V = s.V;
-    const bool lstm = s.cell == Cell::LSTM;
+    const CellSpec& cell = cell_spec(s.cell);
+    const bool lstm = cell.carries_c();
     long at = 0;
     auto take = [&](long n) {
       float* p = base ? base + at : nullptr;
@@ -160,11 +162,12 @@ struct ChunkBuffers {
     logits = take(Mc * V);
     if (train) {
       dgx = take(Mc * G * maxH);
-      dgh = s.cell == Cell::GRU ? take(Mc * 3 * maxH) : dgx;
+      dgh = cell.dgh ? take(Mc * cell.dgh * maxH) : dgx;
       d[0] = take(Mc * maxH);
       d[1] = take(Mc * maxH);
       dh = take(nc * maxH);
       dc = lstm ? take(nc * maxH) : nullptr;
+      aux = take(nc * maxH);
       bsum = take(4 * maxH);
       dWT = take(V * G * s.H[0]);
     }
@@ -277,10 +280,9 @@ struct Chunk {
       rows(nc, &a, &e);
       for (long n = a; n < e; ++n) {
         std::memcpy(b.state + b.state_h(l) + (n0 + n) * H, lb.y + ((b.T - 1) * nc + n) * H, sizeof(float) * H);
-        if (s.cell == Cell::LSTM)
-          std::memcpy(b.state + b.state_c(l) + (n0 + n) * H, lb.saved + ((b.T - 1) * nc + n) * 6 * H + 4 * H,
-                      sizeof(float) * H);
       }
+      if (cell_spec(s.cell).carries_c())
+        cell_final_c(s.cell, b.state + b.state_c(l) + n0 * H, H, lb.saved, b.T, nc, H, a, e);
     }
     if (lb.out == lb.y) return lb.y;
     apply_mask(lb.out, lb.y, l);
@@ -346,9 +348,10 @@ struct Chunk {
     }
     for (long q = 0; q < 4; ++q) std::memset(buf.bsum + q * H + u.u0, 0, sizeof(float) * u.width);
     const LayerSeq seq{s.cell, b.T, nc, H, lb.gx, lb.y, lb.saved, lb.h0, lb.c0, p.W_hh, p.b_hh};
-    cell_backward_units(seq, u, buf.dgx, buf.dgh, buf.dh, buf.dc, dy, buf.bsum, false, team);  // ends in a sync
-    // dW_hh += dGH^T [h0; y_0 .. y_{T-2}], one product over the rows h0 and y make together
-    gemm_tn(k(), gp.W_hh, buf.dgh, lb.h0, GH, H, Mc, team.part());
+    const CellGrads cg{buf.dgx, buf.dgh, buf.dh, buf.dc, buf.aux, dy, buf.bsum};
+    cell_backward_units(seq, u, cg, false, team);  // ends in a sync
+    // dW_hh: h0 lies directly before y, so [h0; y_0 .. y_{T-2}] is one matrix
+    cell_weight_grads(seq, cg, gp.W_hh, team.part());
     cell_bias_grads(s.cell, gp.b_ih, gp.b_hh, buf.bsum, H, u.u0, u.width);
     long a, e;
     if (l == 0) {

@@ -29,18 +29,17 @@ void lstm_forward(const LayerSeq& s, const UnitShare& u, float* gh, const Team& 
 
 // dgx per step as in lstm_step_back; dc_{t-1} = dc_t f; dh_{t-1} = dgx_t W_hh
 // dgx: (T, N, 4H); dh, dc: (N, H) in: dL/dh_T, dL/dc_T, out: dL/dh_0, dL/dc_0
-void lstm_backward(const LayerSeq& s, const UnitShare& u, float* dgx, float* dh, float* dc, const float* dy,
-                   float* bsum, bool need_dh0, const Team& team) {
+void lstm_backward(const LayerSeq& s, const UnitShare& u, const CellGrads& g, bool need_dh0, const Team& team) {
   const KernelTable& k = kernels();
   const long N = s.N, H = s.H, G = 4 * H, u0 = u.u0;
   const Units units{N, H, u.width, u.width};
   for (long t = s.T - 1; t >= 0; --t) {
     const long row = t * N;
     const float* cprev = t ? s.saved + (row - N) * 6 * H + 4 * H : s.c0;
-    k.lstm_step_back(dgx + row * G + u0, dc + u0, dh + u0, dy + row * H + u0, s.saved + row * 6 * H + u0, cprev + u0,
-                     t ? 6 * H : H, units, bsum ? bsum + u0 : nullptr);
+    k.lstm_step_back(g.dgx + row * G + u0, g.dc + u0, g.dh + u0, g.dy + row * H + u0, s.saved + row * 6 * H + u0,
+                     cprev + u0, t ? 6 * H : H, units, g.bsum + u0);
     team.sync();  // every unit's dgx_t is written
-    if (t || need_dh0) recurrent_grad(dh, dgx + row * G, N, s, u, false);
+    if (t || need_dh0) recurrent_grad(g.dh, g.dgx + row * G, N, s, u, false);
   }
 }
 

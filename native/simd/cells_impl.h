@@ -248,6 +248,120 @@ static void lstm_step_back(float* dgx, float* dc, const float* dh, const float* 
   else lstm_step_back_impl<false>(dgx, dc, dh, dy, saved, cprev, cstride, u, bsum);
 }
 
+// MGU, gate blocks f, n (kernels/mgu.cc): the forget gate and f h_{t-1}, which
+// the candidate's recurrent product reads; then the candidate and h.
+// saved: (N, 3H) as [f, n, f h_{t-1}]; gx: (N, 2H); gh: this share's (N, 2 gh_width) [f, n]; bhh: (2H)
+// f = sigmoid(gx_f + gh_f + b_hf); saved <- f, f h_{t-1}
+template <bool Full>
+static inline void mgu_step_f_impl(float* saved, const float* gx, const float* gh, const float* bhh,
+                                   const float* hprev, const Units& u) {
+  const long H = u.H, W = u.width, gw = u.gh_width;
+  for (long n = 0; n < u.N; ++n) {
+    const float* __restrict x = gx + n * 2 * H;
+    const float* __restrict g = gh + n * 2 * gw;
+    const float* __restrict hp = hprev + n * H;
+    float* __restrict s = saved + n * 3 * H;
+    for (long j = 0; j < W; j += kLanes) {
+      const long m = Full ? kLanes : W - j < kLanes ? W - j : kLanes;
+      const vf f = vsigmoid(ld(x + j, m) + ld(g + j, m) + ld(bhh + j, m));
+      st(s + j, f, m);
+      st(s + 2 * H + j, f * ld(hp + j, m), m);
+    }
+  }
+}
+
+static void mgu_step_f(float* saved, const float* gx, const float* gh, const float* bhh, const float* hprev,
+                       const Units& u) {
+  if (u.width % kLanes == 0) mgu_step_f_impl<true>(saved, gx, gh, bhh, hprev, u);
+  else mgu_step_f_impl<false>(saved, gx, gh, bhh, hprev, u);
+}
+
+// n = tanh(gx_n + gh_n + b_hn); h = h_{t-1} + f (n - h_{t-1}); saved <- n
+template <bool Full>
+static inline void mgu_step_n_impl(float* h, float* saved, const float* gx, const float* gh, const float* bhh,
+                                   const float* hprev, const Units& u) {
+  const long H = u.H, W = u.width, gw = u.gh_width;
+  for (long n = 0; n < u.N; ++n) {
+    const float* __restrict x = gx + n * 2 * H;
+    const float* __restrict g = gh + n * 2 * gw;
+    const float* __restrict hp = hprev + n * H;
+    float* __restrict s = saved + n * 3 * H;
+    float* __restrict out = h + n * H;
+    for (long j = 0; j < W; j += kLanes) {
+      const long m = Full ? kLanes : W - j < kLanes ? W - j : kLanes;
+      const vf nn = vtanh(ld(x + H + j, m) + ld(g + gw + j, m) + ld(bhh + H + j, m));
+      const vf p = ld(hp + j, m);
+      st(out + j, vfma(ld(s + j, m), nn - p, p), m);
+      st(s + H + j, nn, m);
+    }
+  }
+}
+
+static void mgu_step_n(float* h, float* saved, const float* gx, const float* gh, const float* bhh, const float* hprev,
+                       const Units& u) {
+  if (u.width % kLanes == 0) mgu_step_n_impl<true>(h, saved, gx, gh, bhh, hprev, u);
+  else mgu_step_n_impl<false>(h, saved, gx, gh, bhh, hprev, u);
+}
+
+// g = dy + dh; da_n = g f (1 - n^2) into dgx's n block; bsum's n block += rows of da_n
+// dgx: (N, 2H); dh, dy: (N, H); saved as in mgu_step_f
+template <bool Full>
+static inline void mgu_back_n_impl(float* dgx, const float* dh, const float* dy, const float* saved, const Units& u,
+                                   float* bsum) {
+  const long H = u.H, W = u.width;
+  for (long n = 0; n < u.N; ++n) {
+    const float* __restrict s = saved + n * 3 * H;
+    const float* __restrict d = dy + n * H;
+    const float* __restrict c = dh + n * H;
+    float* __restrict ga = dgx + n * 2 * H;
+    for (long j = 0; j < W; j += kLanes) {
+      const long m = Full ? kLanes : W - j < kLanes ? W - j : kLanes;
+      const vf nn = ld(s + H + j, m);
+      const vf dan = (ld(d + j, m) + ld(c + j, m)) * ld(s + j, m) * vfma(-nn, nn, splat(1.0f));
+      st(ga + H + j, dan, m);
+      add_to(bsum, H + j, dan, m);
+    }
+  }
+}
+
+static void mgu_back_n(float* dgx, const float* dh, const float* dy, const float* saved, const Units& u,
+                       float* bsum) {
+  if (u.width % kLanes == 0) mgu_back_n_impl<true>(dgx, dh, dy, saved, u, bsum);
+  else mgu_back_n_impl<false>(dgx, dh, dy, saved, u, bsum);
+}
+
+// g = dy + dh; with dfh = d(f h_{t-1}) (rows H apart):
+// da_f = (g (n - h_{t-1}) + dfh h_{t-1}) f (1 - f) into dgx's f block; dh <- g (1 - f) + dfh f
+// (the direct part of dh_{t-1}); bsum's f block += rows of da_f
+template <bool Full>
+static inline void mgu_back_f_impl(float* dgx, float* dh, const float* dy, const float* saved, const float* hprev,
+                                   const float* dfh, const Units& u, float* bsum) {
+  const long H = u.H, W = u.width;
+  for (long n = 0; n < u.N; ++n) {
+    const float* __restrict s = saved + n * 3 * H;
+    const float* __restrict d = dy + n * H;
+    const float* __restrict hp = hprev + n * H;
+    const float* __restrict q = dfh + n * H;
+    float* __restrict c = dh + n * H;
+    float* __restrict ga = dgx + n * 2 * H;
+    for (long j = 0; j < W; j += kLanes) {
+      const long m = Full ? kLanes : W - j < kLanes ? W - j : kLanes;
+      const vf f = ld(s + j, m), nn = ld(s + H + j, m), p = ld(hp + j, m), dq = ld(q + j, m);
+      const vf g = ld(d + j, m) + ld(c + j, m);
+      const vf daf = vfma(dq, p, g * (nn - p)) * f * (1.0f - f);
+      st(ga + j, daf, m);
+      st(c + j, vfma(dq, f, g * (1.0f - f)), m);
+      add_to(bsum, j, daf, m);
+    }
+  }
+}
+
+static void mgu_back_f(float* dgx, float* dh, const float* dy, const float* saved, const float* hprev,
+                       const float* dfh, const Units& u, float* bsum) {
+  if (u.width % kLanes == 0) mgu_back_f_impl<true>(dgx, dh, dy, saved, hprev, dfh, u, bsum);
+  else mgu_back_f_impl<false>(dgx, dh, dy, saved, hprev, dfh, u, bsum);
+}
+
 // out[m, 0:width] = src[idx[m], 0:width]
 static void gather_rows(float* out, const float* src, const int* idx, long M, long width, long stride) {
   for (long m = 0; m < M; ++m) {

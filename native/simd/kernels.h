@@ -64,8 +64,8 @@ struct KernelTable {
   void (*rnn_step)(float* h, const float* gx, const float* gh, const float* bhh, const Units& u, bool relu);
   // The backward steps add each row's gate gradients to bsum when it is not
   // null, rows in order (the bias gradients without a pass over all steps):
-  // rnn (H) and lstm (4H) the rows of da / dgx; gru (4H) dgx's r, z and n
-  // parts, then dgh's n part.
+  // rnn (H), lstm (4H) and mgu (2H) the rows of da / dgx; gru (4H) dgx's r, z
+  // and n parts, then dgh's n part.
   void (*rnn_step_back)(float* da, const float* dy, const float* dh, const float* h, const Units& u, bool relu,
                         float* bsum);
   void (*gru_step)(float* h, float* saved, const float* gx, const float* gh, const float* bhh, const float* hprev,
@@ -77,6 +77,15 @@ struct KernelTable {
                     long cstride, const Units& u);
   void (*lstm_step_back)(float* dgx, float* dc, const float* dh, const float* dy, const float* saved,
                          const float* cprev, long cstride, const Units& u, float* bsum);
+  // MGU (kernels/mgu.cc): the forget gate and f h_{t-1}; the candidate and h;
+  // backward, the candidate's gradient, then the gate's with d(f h_{t-1}).
+  void (*mgu_step_f)(float* saved, const float* gx, const float* gh, const float* bhh, const float* hprev,
+                     const Units& u);
+  void (*mgu_step_n)(float* h, float* saved, const float* gx, const float* gh, const float* bhh, const float* hprev,
+                     const Units& u);
+  void (*mgu_back_n)(float* dgx, const float* dh, const float* dy, const float* saved, const Units& u, float* bsum);
+  void (*mgu_back_f)(float* dgx, float* dh, const float* dy, const float* saved, const float* hprev, const float* dfh,
+                     const Units& u, float* bsum);
   // Softmax cross-entropy of logits (M, V) against targets, summed over rows;
   // with grad, logits <- scale (softmax - onehot). hits (may be null) counts argmax hits.
   double (*softmax_xent)(float* logits, long* hits, const int* targets, long M, long V, bool grad, float scale);

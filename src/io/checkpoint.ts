@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { tokenizerFromJSON, type Tokenizer, type TokenizerJSON } from '../data/tokenizer.js';
-import { checkModelConfig, paramCount, paramTable, type ModelConfig } from '../nn/config.js';
+import { carriesC, checkModelConfig, paramCount, paramTable, type ModelConfig } from '../nn/config.js';
 import { OPTIMIZERS, type OptimizerKind, type OptimizerSettings } from '../train/optim.js';
 import { SCHEDULES, type ScheduleKind, type ScheduleSettings } from '../train/schedule.js';
 import type { FloatArray, Module } from '../nn/module.js';
@@ -82,7 +82,7 @@ export function hasTrainingState(meta: ModelMeta): meta is CheckpointMeta {
 /** Tensor names of the carried state: h of every layer, then c for LSTM. */
 export function carryNames(config: ModelConfig): { name: string; layer: number }[] {
   const h = config.hidden.map((_, l) => ({ name: `carry.h_l${l}`, layer: l }));
-  return config.cell === 'lstm' ? [...h, ...config.hidden.map((_, l) => ({ name: `carry.c_l${l}`, layer: l }))] : h;
+  return carriesC(config.cell) ? [...h, ...config.hidden.map((_, l) => ({ name: `carry.c_l${l}`, layer: l }))] : h;
 }
 
 /** The tensors of a checkpoint: weights, optimizer buffers ("optimizer.NAME", flat), carried state (N x H per layer). */

@@ -1,6 +1,6 @@
 // The hidden (and LSTM cell) state a model carries from one sequential batch
 // to the next, per layer, for batches of width N.
-import type { ModelConfig } from './config.js';
+import { carriesC, type ModelConfig } from './config.js';
 
 export interface CarriedLayer<A extends Float32Array | Float64Array> {
   h: A;
@@ -21,7 +21,7 @@ export class CarriedState<A extends Float32Array | Float64Array> {
   for(N: number): CarriedLayer<A>[] {
     if (!this.layers || this.N !== N) {
       const { hidden } = this.config;
-      const lstm = this.config.cell === 'lstm';
+      const lstm = carriesC(this.config.cell);
       const per = hidden.reduce((n, H) => n + N * H, 0);
       const all = this.alloc(lstm ? 2 * per : per);
       let at = 0;

@@ -1,11 +1,31 @@
 // Model configuration and the one table of parameters: names and shapes as
 // PyTorch's nn.RNN/GRU/LSTM + nn.Linear, offsets into one flat buffer.
-import type { CellKind } from '../native.js';
+import { native, type CellInfo, type CellKind } from '../native.js';
 import type { Rng } from '../rng.js';
 import { InputError } from '../errors.js';
 import { choice, integer, number, show } from '../validate.js';
 
-export const CELLS: readonly CellKind[] = ['rnn', 'rnn-relu', 'gru', 'lstm'];
+/**
+ * The cell kinds, in the order of native code's descriptors (TypeScript needs
+ * the names as a type; a test checks them against native().cells()). Everything
+ * else about a cell comes from its descriptor: cellInfo().
+ */
+export const CELLS: readonly CellKind[] = ['rnn', 'rnn-relu', 'gru', 'lstm', 'mgu'];
+
+let infos: Map<string, CellInfo> | null = null;
+
+/** The native descriptor of a cell kind (gate blocks, what it saves, whether it carries c). */
+export function cellInfo(cell: CellKind): CellInfo {
+  infos ??= new Map(native().cells().map((c) => [c.name, c]));
+  const c = infos.get(cell);
+  if (!c) throw new Error(`cell must be one of ${[...infos.keys()].join('|')}, got "${cell}"`);
+  return c;
+}
+
+/** Whether a cell carries a cell state c beside h (its carried state and checkpoints hold both). */
+export function carriesC(cell: CellKind): boolean {
+  return cellInfo(cell).carriesC;
+}
 
 export interface ModelConfig {
   cell: CellKind;
@@ -25,7 +45,7 @@ export interface ParamInfo {
 }
 
 export function gatesOf(cell: CellKind): number {
-  return cell === 'gru' ? 3 : cell === 'lstm' ? 4 : 1;
+  return cellInfo(cell).gates;
 }
 
 /** Input width of layer l: the vocabulary (one-hot) for the first, else the layer below. */

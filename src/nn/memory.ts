@@ -1,6 +1,6 @@
 // How much memory a model and a batch shape need, to refuse a configuration
 // that cannot fit before allocating any of it.
-import { gatesOf, paramCount, paramTable, type ModelConfig } from './config.js';
+import { cellInfo, gatesOf, paramCount, paramTable, type ModelConfig } from './config.js';
 
 export interface MemoryEstimate {
   /** Parameters, gradients and a checkpoint's encoded copy. */
@@ -18,9 +18,9 @@ export function trainingBytes(cfg: ModelConfig, T: number, N: number, float64 = 
   const params = paramCount(paramTable(cfg)) * (2 * bytes + 4);
   let floats = 0;
   for (const H of cfg.hidden) {
-    const saved = cfg.cell === 'gru' ? 4 * H : cfg.cell === 'lstm' ? 6 * H : 0;
-    // gx and dgx, y, saved gates, dgh (GRU), dropout mask and output, recurrent scratch
-    floats += M * (2 * G * H + H + saved + (cfg.cell === 'gru' ? 3 * H : 0) + (cfg.dropout > 0 ? 2 * H : 0)) + G * H * (H + N);
+    const { saved, backwardExtra } = cellInfo(cfg.cell);
+    // gx and dgx, y, saved gates, the backward's extra gradient (GRU's dgh), dropout mask and output, recurrent scratch
+    floats += M * (2 * G * H + H + (saved + backwardExtra) * H + (cfg.dropout > 0 ? 2 * H : 0)) + G * H * (H + N);
   }
   const top = cfg.hidden[cfg.hidden.length - 1]!;
   floats += M * (cfg.vocabSize + 2 * top);

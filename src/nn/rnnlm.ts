@@ -5,7 +5,7 @@
 import type { Batch } from '../data/datamodule.js';
 import { native } from '../native.js';
 import { Rng } from '../rng.js';
-import { checkModelConfig, gatesOf, initParams, layerInput, modelOffsets, paramCount, paramTable, type ModelConfig } from './config.js';
+import { carriesC, checkModelConfig, gatesOf, initParams, layerInput, modelOffsets, paramCount, paramTable, type ModelConfig } from './config.js';
 import type { EvalResult, ForwardOptions, LanguageModel } from './lm.js';
 import { fillDropoutMask } from './lm.js';
 import { Module, rnnLayerViews } from './module.js';
@@ -190,7 +190,7 @@ export class Stepper {
   constructor(private readonly model: RNNLM) {
     const { cell, hidden, vocabSize } = model.config;
     const nat = native();
-    const lstm = cell === 'lstm';
+    const lstm = carriesC(cell);
     const G = gatesOf(cell);
     this.layers = hidden.map((H, l) => ({
       w: rnnLayerViews(model, l),

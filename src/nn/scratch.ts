@@ -30,8 +30,8 @@ interface LayerCache {
   y: Float64Array; // (T, N, H)
   out: Float64Array; // y after dropout: the next layer's input
   mask: Float64Array | null;
-  gates: Float64Array; // (T, N, G*H) activated gates: rnn [h], gru [r, z, n], lstm [i, f, g, o]
-  extra: Float64Array; // (T, N, H): gru W_hn h + b_hn, lstm c
+  gates: Float64Array; // (T, N, G*H) activated gates: rnn [h], gru [r, z, n], lstm [i, f, g, o], mgu [f, n]
+  extra: Float64Array; // (T, N, H): gru W_hn h + b_hn, lstm c, mgu f h_{t-1}
   h0: Float64Array; // (N, H) initial state (zeros, or carried)
   c0: Float64Array; // (N, H) initial cell state (LSTM)
 }
@@ -127,6 +127,16 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
           const g = gates.subarray(row * G * H, (row + 1) * G * H);
           const hNew = new Float64Array(H);
           const cNew = new Float64Array(H);
+          if (cell === 'mgu') {
+            // f = sigmoid(gx_f + W_hf h + b_hf); the candidate's recurrent input is f h:
+            // gh_n = W_hn (f h) + b_hn
+            const fh = extra.subarray(row * H, (row + 1) * H);
+            for (let j = 0; j < H; j++) {
+              g[j] = sigmoid(gx[j]! + gh[j]!);
+              fh[j] = g[j]! * h[j]!;
+            }
+            affine(gh.subarray(H), p.whh.subarray(H * H), fh, 0, p.bhh.subarray(H), H, H);
+          }
           for (let j = 0; j < H; j++) {
             if (cell === 'rnn' || cell === 'rnn-relu') {
               // h = phi(W_ih x + b_ih + W_hh h + b_hh)
@@ -142,6 +152,11 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
               g[2 * H + j] = nn;
               extra[row * H + j] = gh[2 * H + j]!;
               hNew[j] = (1 - z) * nn + z * h[j]!;
+            } else if (cell === 'mgu') {
+              // n = tanh(gx_n + W_hn (f h) + b_hn); h = (1 - f) h + f n
+              const nn = Math.tanh(gx[H + j]! + gh[H + j]!);
+              g[H + j] = nn;
+              hNew[j] = (1 - g[j]!) * h[j]! + g[j]! * nn;
             } else {
               // i, f, o = sigmoid(...); g = tanh(...); c = f c + i g; h = o tanh(c)
               const ig = sigmoid(gx[j]! + gh[j]!);
@@ -242,7 +257,24 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
           const g = gates.subarray(row * G * H, (row + 1) * G * H);
           const dhPrev = new Float64Array(H);
           const dcPrev = new Float64Array(H);
-          for (let j = 0; j < H; j++) {
+          if (cell === 'mgu') {
+            // da_n = d f (1 - n^2); d(f h) = W_hn^T da_n; da_f = (d (n - h) + d(f h) h) f (1 - f);
+            // dh_{t-1} = d (1 - f) + d(f h) f (+ W_hf^T da_f below)
+            for (let j = 0; j < H; j++) {
+              const d = dOut[row * H + j]! + dh[j]!;
+              const f = g[j]!, nn = g[H + j]!;
+              dgx[H + j] = dgh[H + j] = d * f * (1 - nn * nn);
+            }
+            for (let j = 0; j < H; j++) {
+              let dfh = 0;
+              for (let r = 0; r < H; r++) dfh += p.whh[(H + r) * H + j]! * dgh[H + r]!;
+              const d = dOut[row * H + j]! + dh[j]!;
+              const f = g[j]!, nn = g[H + j]!, hp = hPrev[j]!;
+              dgx[j] = dgh[j] = (d * (nn - hp) + dfh * hp) * f * (1 - f);
+              dhPrev[j] = d * (1 - f) + dfh * f;
+            }
+          }
+          for (let j = 0; j < H && cell !== 'mgu'; j++) {
             const d = dOut[row * H + j]! + dh[j]!;
             if (cell === 'rnn' || cell === 'rnn-relu') {
               const h = g[j]!;
@@ -280,10 +312,13 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
               p.dwih[r * I + inputs[row]!]! += dgx[r]!;
             }
             // dW_hh += dgh h_{t-1}^T, db_hh += dgh, dh_{t-1} += W_hh^T dgh
+            // (mgu's candidate rows read f h_{t-1}, whose gradient is already in dh_{t-1})
             p.dbhh[r]! += dgh[r]!;
+            const fhRows = cell === 'mgu' && r >= H;
+            const rin = fhRows ? extra.subarray(row * H, (row + 1) * H) : hPrev;
             for (let j = 0; j < H; j++) {
-              p.dwhh[r * H + j]! += dgh[r]! * hPrev[j]!;
-              dhPrev[j]! += p.whh[r * H + j]! * dgh[r]!;
+              p.dwhh[r * H + j]! += dgh[r]! * rin[j]!;
+              if (!fhRows) dhPrev[j]! += p.whh[r * H + j]! * dgh[r]!;
             }
           }
           dh = dhPrev;

@@ -21,7 +21,7 @@ async function expectUsage(args: string[], message: string) {
 
 describe('train option errors', () => {
   it.each([
-    [['--cell', 'tree'], '--cell must be one of rnn|rnn-relu|gru|lstm, got "tree"'],
+    [['--cell', 'tree'], '--cell must be one of rnn|rnn-relu|gru|lstm|mgu, got "tree"'],
     [['--layers', '0'], '--layers must be an integer from 1 to 64, got "0"'],
     [['--layers', '2.5'], '--layers must be an integer from 1 to 64, got "2.5"'],
     [['--hidden', 'abc'], '--hidden must be an integer from 1 to 1048576, got "abc"'],

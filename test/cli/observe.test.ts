@@ -127,6 +127,6 @@ describe('training features', () => {
     expect(p.stderr.trim()).toBe(`deeprnn: error: metrics file ${path.join(dir, 'none.jsonl')} does not exist`);
     const c = (await cli(['compare', '--cells', 'gru,tree']));
     expect(c.code).toBe(2);
-    expect(c.stderr.trim()).toBe('deeprnn: error: --cells must list cells from rnn,rnn-relu,gru,lstm, got "tree"');
+    expect(c.stderr.trim()).toBe('deeprnn: error: --cells must list cells from rnn,rnn-relu,gru,lstm,mgu, got "tree"');
   });
 });

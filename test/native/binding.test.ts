@@ -21,7 +21,7 @@ describe('argument checks', () => {
     const call = (args: readonly unknown[]) => () => (nat.cellForward as (...a: unknown[]) => void)(...args);
     expect(call(ok())).not.toThrow();
     const with_ = (i: number, v: unknown) => { const a: unknown[] = [...ok()]; a[i] = v; return a; };
-    expect(call(with_(0, 'tree'))).toThrow('cellForward: argument "cell" must be one of rnn|rnn-relu|gru|lstm, got "tree"');
+    expect(call(with_(0, 'tree'))).toThrow('cellForward: argument "cell" must be one of rnn|rnn-relu|gru|lstm|mgu, got "tree"');
     expect(call(with_(1, f(23)))).toThrow('cellForward: argument "y" must have length 24, got 23');
     expect(call(with_(1, new Float64Array(24)))).toThrow('cellForward: argument "y" must be a Float32Array');
     expect(call(with_(5, [1, 2]))).toThrow('cellForward: argument "gx" must be a Float32Array');
