@@ -52,7 +52,7 @@ long unit_align(long H, int nth) { return H >= 16L * nth ? 16 : 1; }
 UnitShare unit_share(const Team& team, long H) {
   long u0, u1;
   team.share(H, unit_align(H, team.nth), &u0, &u1);
-  return UnitShare{u0, u1 - u0, nullptr};
+  return UnitShare{u0, u1 - u0, nullptr, team.scratch};
 }
 
 void pack_whhT(float* out, const float* whh, long H, int G, int nth, long r0, long r1) {
@@ -77,13 +77,14 @@ void pack_whhT(float* out, const float* whh, long H, int G, int nth, long r0, lo
 void recurrent_product(float* gh, const float* h, long R, const LayerSeq& s, const UnitShare& u) {
   const KernelTable& k = kernels();
   const long G = cell_gates(s.cell);
-  if (u.whhT) gemm_nn(k, gh, h, u.whhT, R, G * u.width, s.H, false, Part{0, 1});
+  if (u.whhT) gemm_nn(k, gh, h, u.whhT, R, G * u.width, s.H, false, Part{0, 1, u.scratch});
   else k.gemm_nt_small(gh, h, s.whh, R, G * s.H, s.H);  // all units
 }
 
 void recurrent_grad(float* dh, const float* d, long R, const LayerSeq& s, const UnitShare& u, bool accumulate) {
   const long GH = cell_gates(s.cell) * s.H;
-  kernels().gemm({dh + u.u0, d, s.whh + u.u0, R, u.width, GH, GH, s.H, s.H, false, accumulate, nullptr}, Part{0, 1});
+  kernels().gemm({dh + u.u0, d, s.whh + u.u0, R, u.width, GH, GH, s.H, s.H, false, accumulate, nullptr},
+                 Part{0, 1, u.scratch});
 }
 
 void cell_forward_units(const LayerSeq& s, const UnitShare& u, float* gh, const Team& team) {

@@ -46,6 +46,7 @@ struct LayerSeq {
 struct UnitShare {
   long u0, width;
   const float* whhT;
+  float* scratch = nullptr;  // the thread's GEMM scratch (Team::scratch)
 };
 
 // This thread's units of a layer, [u0, u0 + width): shares of whole vectors of

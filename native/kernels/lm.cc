@@ -393,7 +393,7 @@ double run_batch(const Batch& b, float* grads, long* correct) {
   const TeamPlan plan = plan_teams(s, b.T, b.rows, nchunks, threads_get(), b.train);
   const bool masked = b.masks != nullptr;
   // Everything the region uses is grown here, on the calling thread.
-  static thread_local std::vector<float> wbuf, tbuf, gbuf;
+  static thread_local std::vector<float> wbuf, tbuf, gbuf, sbuf;
   static thread_local std::vector<double> lbuf, closs;
   static thread_local std::vector<long> hbuf, chits;
   static thread_local std::unique_ptr<Barrier[]> barriers;
@@ -413,6 +413,8 @@ double run_batch(const Batch& b, float* grads, long* correct) {
     closs.resize(static_cast<size_t>(nchunks));
     chits.resize(static_cast<size_t>(nchunks));
   }
+  const int nthreads = plan.teams * plan.size;
+  float* scratch = aligned_in(sbuf, nthreads * kGemmScratchFloats);  // each thread's GEMM scratch
   const bool own_grads = b.train && nchunks > 1;  // else the one chunk adds to grads directly
   const long gstride = align_up(s.P);
   float* gc = own_grads ? aligned_in(gbuf, nchunks * gstride) : nullptr;
@@ -427,7 +429,7 @@ double run_batch(const Batch& b, float* grads, long* correct) {
   double* chunk_loss = closs.data();
   long* chunk_hits = chits.data();
 
-  team_region(plan.teams * plan.size, [&](int tid, int nth) {
+  team_region(nthreads, [&](int tid, int nth) {
     // OpenMP may give fewer threads than asked: fewer or smaller teams.
     const int size = plan.size < nth ? plan.size : nth;
     const int teams = plan.teams < nth / size ? plan.teams : nth / size;
@@ -437,7 +439,7 @@ double run_batch(const Batch& b, float* grads, long* correct) {
     region_barrier();
     if (tid < teams * size) {
       const int t = tid / size;
-      const Team team{tid % size, size, &bar[t]};
+      const Team team{tid % size, size, &bar[t], scratch + tid * kGemmScratchFloats};
       for (long c = t; c < nchunks; c += teams) {
         const long n0 = c * b.rows, nc = b.N - n0 < b.rows ? b.N - n0 : b.rows;
         Chunk ch{b, w, team, n0, nc, b.T * nc, {}, nullptr, own_grads, block_loss + t * blocks,

@@ -17,7 +17,7 @@ void product(float* gh, long ldc, const float* A, long lda, long R, const LayerS
   const KernelTable& k = kernels();
   const long H = s.H, w = u.width;
   if (u.whhT) {
-    k.gemm({gh, A, u.whhT + gate * w, R, w, H, lda, 2 * w, ldc, false, false, nullptr}, Part{0, 1});
+    k.gemm({gh, A, u.whhT + gate * w, R, w, H, lda, 2 * w, ldc, false, false, nullptr}, Part{0, 1, u.scratch});
     return;
   }
   for (long r = 0; r < R; ++r) k.gemm_nt_small(gh + r * ldc, A + r * lda, s.whh + gate * H * H, 1, H, H);  // all units
@@ -63,10 +63,10 @@ void mgu_backward(const LayerSeq& s, const UnitShare& u, const CellGrads& g, boo
     const float* dy = g.dy + row * H;
     k.mgu_back_n(dgx + u0, g.dh + u0, dy + u0, sv + u0, units, g.bsum + u0);
     team.sync();  // every unit's da_n
-    k.gemm({g.aux + u0, dgx + H, s.whh + H * H + u0, N, w, H, 2 * H, H, H, false, false, nullptr}, Part{0, 1});
+    k.gemm({g.aux + u0, dgx + H, s.whh + H * H + u0, N, w, H, 2 * H, H, H, false, false, nullptr}, Part{0, 1, u.scratch});
     k.mgu_back_f(dgx + u0, g.dh + u0, dy + u0, sv + u0, hp + u0, g.aux + u0, units, g.bsum + u0);
     team.sync();  // every unit's da_f
-    if (t || need_dh0) k.gemm({g.dh + u0, dgx, s.whh + u0, N, w, H, 2 * H, H, H, false, true, nullptr}, Part{0, 1});
+    if (t || need_dh0) k.gemm({g.dh + u0, dgx, s.whh + u0, N, w, H, 2 * H, H, H, false, true, nullptr}, Part{0, 1, u.scratch});
   }
 }
 

@@ -33,13 +33,16 @@ struct Team {
   int tid = 0;
   int nth = 1;
   Barrier* barrier = nullptr;
+  float* scratch = nullptr;  // kGemmScratchFloats of this thread's own (null: kernels grow their own)
 
   // Every thread of the team has arrived: what each wrote before is visible to all.
   void sync() const {
     if (nth > 1) barrier->wait();
   }
   // This thread's share of a product's tiles (a team of one: all of them, without forking).
-  Part part() const { return Part{tid, nth}; }
+  Part part() const { return Part{tid, nth, scratch}; }
+  // All of a product on this thread alone (its own scratch).
+  Part alone() const { return Part{0, 1, scratch}; }
   // This thread's items [*a, *b) of n, contiguous, in multiples of align.
   void share(long n, long align, long* a, long* b) const { split_rows(n, tid, nth, align, a, b); }
 };

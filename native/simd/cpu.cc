@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <string>
 
+#include <unistd.h>
+
 #include "simd/kernels.h"
 
 #if defined(DEEPRNN_X86)
@@ -91,6 +93,17 @@ const KernelTable* choose(const char* want) {
 }
 
 }  // namespace
+
+long l2_cache_bytes() {
+  static const long bytes = [] {
+    long b = 0;
+#ifdef _SC_LEVEL2_CACHE_SIZE
+    b = sysconf(_SC_LEVEL2_CACHE_SIZE);  // glibc: cpuid on x86-64, 0 where unknown
+#endif
+    return b >= (64L << 10) && b <= (64L << 20) ? b : 1L << 20;
+  }();
+  return bytes;
+}
 
 const KernelTable& kernels() {
   const KernelTable* t = g_table.load();

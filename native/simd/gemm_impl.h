@@ -38,20 +38,26 @@ static const long kRows = DEEPRNN_GEMM_ROWS;
 // transposed: its rows of A^T are M floats apart, and shorter passes let a
 // row tile's piece of A stay in L1 across the column segments.
 static const long kDepth = 1024;
+static_assert(2 * kDepth * DEEPRNN_MAX_TILE + 16 <= kGemmScratchFloats, "kGemmScratchFloats holds two panels");
 static const long kDepthT = 128;
 
-// This thread's grow-only scratch buffer `which` of at least n floats,
-// starting on 64 bytes (plain new[]: no std:: templates in per-ISA code).
-static float* scratch(int which, long n) {
-  static thread_local float* buf[2] = {nullptr, nullptr};
-  static thread_local long cap[2] = {0, 0};
-  if (cap[which] < n) {
-    delete[] buf[which];
-    buf[which] = new float[n + 16];
-    cap[which] = n;
+// The calling thread's grow-only buffer of at least n floats (plain new[]: no
+// std:: templates in per-ISA code), grown only outside parallel regions.
+static float* grow_scratch(long n) {
+  static thread_local float* buf = nullptr;
+  static thread_local long cap = 0;
+  if (cap < n) {
+    delete[] buf;
+    buf = new float[n];
+    cap = n;
   }
-  const unsigned long p = reinterpret_cast<unsigned long>(buf[which]);
-  return reinterpret_cast<float*>((p + 63) & ~63ul);
+  return buf;
+}
+
+// The first 64-byte boundary in p.
+static float* align64(float* p) {
+  const unsigned long a = reinterpret_cast<unsigned long>(p);
+  return reinterpret_cast<float*>((a + 63) & ~63ul);
 }
 
 // Columns [j0, j0 + width) of C, computed by a tile `tile` wide; when
@@ -260,9 +266,10 @@ __attribute__((always_inline)) static inline void block_any(long height, const G
   block<kRows, AT>(g, b, ldb, i0, rows, s, k0, k1, accumulate);
 }
 
-// This thread's share (tid of nth) of the product's tiles.
+// This thread's share (tid of nth) of the product's tiles; scratch:
+// kGemmScratchFloats of its own.
 template <bool AT>
-static void gemm_share(const GemmArgs& g, int tid, int nth) {
+static void gemm_share(const GemmArgs& g, int tid, int nth, float* scratch) {
   const long M = g.M, N = g.N, K = g.K, ldb = g.ldb;
   const float* B = g.B;
   const Columns cols(N);
@@ -279,7 +286,7 @@ static void gemm_share(const GemmArgs& g, int tid, int nth) {
   // When a pass's rows of B (depth x N) outgrow half of a 1 MiB L2, go down
   // the rows of C for each column panel (the panel stays in cache) instead of
   // across the columns for each row tile (all of B streamed once per tile).
-  const bool by_columns = N * depth * 4 > (512L << 10);
+  const bool by_columns = N * depth * 4 > l2_cache_bytes() / 2;
   // Going down the rows, a panel read by enough row tiles is worth packing.
   const bool pack = by_columns && row_tiles >= 16;
   // A C larger than L2 is fetched for the next tile while this one runs, so
@@ -287,9 +294,9 @@ static void gemm_share(const GemmArgs& g, int tid, int nth) {
   // 1250 x 2048 x 512 product ran at 41 GFLOP/s instead of 109 on one
   // thread: stores missing to memory, and loads of B waiting behind them,
   // most likely on addresses equal in their low 12 bits).
-  const bool prefetch_c = M * N * 4 > (1L << 20);
-  float* panel = scratch(0, depth * DEEPRNN_MAX_TILE);   // padded copy of B's last columns
-  float* packed = scratch(1, depth * DEEPRNN_MAX_TILE);  // packed copy of one full segment
+  const bool prefetch_c = M * N * 4 > l2_cache_bytes();
+  float* panel = align64(scratch);                       // padded copy of B's last columns
+  float* packed = panel + depth * DEEPRNN_MAX_TILE;      // packed copy of one full segment
   // The same contiguous share of the tiles in every pass: each thread keeps its own C tiles.
   const long t0 = tasks * tid / nth, t1 = tasks * (tid + 1) / nth;
   if (t0 == t1) return;
@@ -346,12 +353,15 @@ static void gemm(const GemmArgs& g, Part part) {
       for (long j = 0; j < g.N; ++j) g.C[i * g.ldc + j] = g.bias ? g.bias[j] : 0.0f;
     return;
   }
-  auto run = [&](int tid, int nth) {
-    if (g.transA) gemm_share<true>(g, tid, nth);
-    else gemm_share<false>(g, tid, nth);
+  auto run = [&](int tid, int nth, float* scratch) {
+    if (g.transA) gemm_share<true>(g, tid, nth, scratch);
+    else gemm_share<false>(g, tid, nth, scratch);
   };
-  if (part.nth > 0) return run(part.tid, part.nth);
-  parallel_region(g.M * g.N * g.K >= kParallelWork && Columns(g.N).count() * RowTiles(g.M).count > 1, run);
+  if (part.nth > 0) return run(part.tid, part.nth, part.scratch ? part.scratch : grow_scratch(kGemmScratchFloats));
+  // Standalone: the scratch of every thread that may run, grown here, before the region.
+  const bool fork = fork_ok(g.M * g.N * g.K >= kParallelWork && Columns(g.N).count() * RowTiles(g.M).count > 1);
+  float* scratch = grow_scratch(kGemmScratchFloats * (fork ? threads_get() : 1));
+  parallel_region(fork, [&](int tid, int nth) { run(tid, nth, scratch + tid * kGemmScratchFloats); });
 }
 
 // C(M,N) = A(M,K) B(N,K)^T for a few rows of A (generation: M = batch),
@@ -398,7 +408,32 @@ static void gemm_nt_small(float* C, const float* A, const float* B, long M, long
 static void colsum_add(float* db, const float* X, long rows, long cols, long ldx) {
   const long chunk = 256, span = 4 * kLanes;
   const long nchunks = (rows + chunk - 1) / chunk;
-  // Grow-only per-thread buffer (plain new[]: no std:: templates in per-ISA code).
+  // The rows of chunk c, columns [j0, j0 + span), summed in order into acc.
+  auto chunk_sums = [&](long c, long j0, vf* acc, long* len) {
+    const long r0 = c * chunk, r1 = (c + 1) * chunk < rows ? (c + 1) * chunk : rows;
+    for (long q = 0; q < 4; ++q) {
+      const long j = j0 + q * kLanes;
+      len[q] = j >= cols ? 0 : cols - j < kLanes ? cols - j : kLanes;
+      acc[q] = vf{};
+    }
+    for (long r = r0; r < r1; ++r)
+      for (long q = 0; q < 4; ++q)
+        if (len[q]) acc[q] += ld(X + r * ldx + j0 + q * kLanes, len[q]);
+  };
+  if (!fork_ok(rows * cols >= kParallelWork && nchunks > 1)) {
+    // One thread (a team's share of the columns, say): each chunk's sums go
+    // straight into db, chunks in order, the same sums as below without a buffer.
+    for (long j0 = 0; j0 < cols; j0 += span)
+      for (long c = 0; c < nchunks; ++c) {
+        vf acc[4];
+        long len[4];
+        chunk_sums(c, j0, acc, len);
+        for (long q = 0; q < 4; ++q)
+          if (len[q]) st(db + j0 + q * kLanes, ld(db + j0 + q * kLanes, len[q]) + acc[q], len[q]);
+      }
+    return;
+  }
+  // Grow-only buffer of the calling thread, grown before the loop forks.
   static thread_local float* partial_buf = nullptr;
   static thread_local long cap = 0;
   if (cap < nchunks * cols) {
@@ -407,18 +442,11 @@ static void colsum_add(float* db, const float* X, long rows, long cols, long ldx
     cap = nchunks * cols;
   }
   float* partial = partial_buf;  // a plain pointer: inside the loop a thread_local would be each thread's own
-  parallel_for(rows * cols >= kParallelWork && nchunks > 1, nchunks, [&](long c) {
-    const long r0 = c * chunk, r1 = (c + 1) * chunk < rows ? (c + 1) * chunk : rows;
+  parallel_for(true, nchunks, [&](long c) {
     for (long j0 = 0; j0 < cols; j0 += span) {
+      vf acc[4];
       long len[4];
-      for (long q = 0; q < 4; ++q) {
-        const long j = j0 + q * kLanes;
-        len[q] = j >= cols ? 0 : cols - j < kLanes ? cols - j : kLanes;
-      }
-      vf acc[4] = {};
-      for (long r = r0; r < r1; ++r)
-        for (long q = 0; q < 4; ++q)
-          if (len[q]) acc[q] += ld(X + r * ldx + j0 + q * kLanes, len[q]);
+      chunk_sums(c, j0, acc, len);
       for (long q = 0; q < 4; ++q)
         if (len[q]) st(partial + c * cols + j0 + q * kLanes, acc[q], len[q]);
     }

@@ -17,11 +17,22 @@ constexpr long kSmallRows = 4;
 // A thread's share of a product that a team of threads computes together:
 // thread tid of nth takes a contiguous share of the tiles, and never forks.
 // nth == 0 (the default): the whole product, on as many threads as the
-// kernel finds worth it.
+// kernel finds worth it. scratch: kGemmScratchFloats of this thread's own,
+// grown before the parallel region (null: the kernel grows its own, outside
+// any region it opens).
 struct Part {
   int tid = 0;
   int nth = 0;
+  float* scratch = nullptr;
 };
+
+// Floats of scratch a GEMM needs per thread: two panels of up to 1024 rows of
+// the widest tile (64 floats), on a 64-byte boundary.
+constexpr long kGemmScratchFloats = 2 * 1024 * 64 + 16;
+
+// Bytes of this CPU's L2 cache per core (sysconf, else 1 MiB): where the GEMM
+// stops streaming B across each row tile and walks down the rows of C per panel.
+long l2_cache_bytes();
 
 // The product C(M,N) (+)= op(A) B: A (M,K), or (K,M) read transposed when
 // transA; B (K,N); rows lda, ldb and ldc floats apart. Each C element sums

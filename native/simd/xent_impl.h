@@ -30,11 +30,16 @@ static inline vi lane_index() {
 static double softmax_xent(float* logits, long* hits, const int* targets, long M, long V, bool grad, float scale) {
   const long chunk = 256;
   const long nchunks = (M + chunk - 1) / chunk;
-  // Grow-only per-thread buffers (plain new[]: no std:: templates in per-ISA code).
+  // Per-chunk sums: on the stack for one chunk (a team's block: nothing is
+  // allocated inside a parallel region), else in grow-only buffers of the
+  // calling thread, grown before the loop forks (plain new[]: no std::
+  // templates in per-ISA code).
   static thread_local double* partial_buf = nullptr;
   static thread_local long* hits_buf = nullptr;
   static thread_local long cap = 0;
-  if (cap < nchunks) {
+  double one_partial = 0.0;
+  long one_hits = 0;
+  if (nchunks > 1 && cap < nchunks) {
     delete[] partial_buf;
     delete[] hits_buf;
     partial_buf = new double[nchunks];
@@ -42,8 +47,8 @@ static double softmax_xent(float* logits, long* hits, const int* targets, long M
     cap = nchunks;
   }
   // Plain pointers: inside the parallel loop a thread_local would be each thread's own.
-  double* partial = partial_buf;
-  long* phits = hits_buf;
+  double* partial = nchunks > 1 ? partial_buf : &one_partial;
+  long* phits = nchunks > 1 ? hits_buf : &one_hits;
   // Per chunk of rows, in three passes whose iterations do not wait on each
   // other: max, argmax and the sum of exponentials of every row; the losses
   // (logf); the gradients. One long chain per row would leave the core idle.
