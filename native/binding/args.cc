@@ -106,8 +106,10 @@ void ensure_kernels(const Args& a) {
   }
 }
 
+// One set per JavaScript thread: the main thread and worker threads (training
+// runs on one) may call bindings at the same time.
 float* scratch(size_t slot, long floats) {
-  static std::vector<std::vector<float>> slots;
+  static thread_local std::vector<std::vector<float>> slots;
   if (slots.size() <= slot) slots.resize(slot + 1);
   return aligned_in(slots[slot], floats);
 }

@@ -2,7 +2,7 @@
 // (DEEPRNN_VEC_BYTES: 16 for scalar/SSE2 or NEON, 32 for AVX2, 64 for
 // AVX-512), included once per instruction set (see gemm_impl.h). Written with
 // vector selects rather than branches so that every lane runs the same
-// straight-line code. Error bounds are checked by test/native/math.test.ts
+// straight-line code. Error bounds are checked by test/native/simd.test.ts
 // against double precision.
 // Included once per translation unit, that is once per instruction set.
 #pragma once

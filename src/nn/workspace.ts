@@ -20,10 +20,4 @@ export class Workspace {
     v.fill(0);
     return v;
   }
-
-  get bytes(): number {
-    let total = 0;
-    for (const b of this.buffers.values()) total += b.byteLength;
-    return total;
-  }
 }

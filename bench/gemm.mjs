@@ -1,0 +1,39 @@
+// GEMM shapes on one thread, each kernel table: GFLOP/s, so that the figures
+// quoted in native/simd/gemm_impl.h and README.md can be measured again.
+//
+//   node bench/gemm.mjs [TABLE] [REPS]
+//
+// TABLE: one of native().info().simdAvailable (default: every one). The
+// shapes are those of configs A, B and C (npm run bench) per product: M x N x K,
+// "tn" for a weight gradient (C += A^T B). Asserts nothing.
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const { native } = await import(pathToFileURL(path.join(root, 'dist', 'index.js')).href);
+const nat = native();
+nat.setThreads(1);
+const [only, reps = '20'] = process.argv.slice(2);
+const tables = only ? [only] : nat.info().simdAvailable;
+const SHAPES = [
+  ['A recurrent', 'nn', 64, 96, 32], ['A output', 'nn', 2048, 28, 32], ['A dW_hh', 'tn', 96, 32, 2048],
+  ['B recurrent', 'nn', 32, 1024, 256], ['B input', 'nn', 2048, 1024, 256], ['B dx', 'nn', 2048, 256, 1024],
+  ['B dW', 'tn', 1024, 256, 2048], ['C recurrent', 'nn', 25, 2048, 512], ['C input', 'nn', 1250, 2048, 512],
+  ['C dW', 'tn', 2048, 512, 1250],
+];
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+for (const table of tables) {
+  for (const [what, kind, M, N, K] of SHAPES) {
+    const A = new Float32Array(M * K).map(() => Math.random() - 0.5);
+    const B = new Float32Array(K * N).map(() => Math.random() - 0.5);
+    const C = new Float32Array(M * N);
+    const run = () => {
+      const t0 = performance.now();
+      nat.gemm(table, kind === 'tn', C, A, B, M, N, K, false);
+      return performance.now() - t0;
+    };
+    for (let i = 0; i < 3; i++) run();
+    const ms = median(Array.from({ length: Number(reps) }, run));
+    console.log(`${table.padEnd(7)} ${what.padEnd(12)} ${kind} ${M}x${N}x${K}`.padEnd(44) + `${((2 * M * N * K) / ms / 1e6).toFixed(1)} GFLOP/s`);
+  }
+}
