@@ -33,6 +33,29 @@ export interface NativeInfo {
   simdAvailable: string[];
 }
 
+/**
+ * A batch for lmTrainChunks / lmEvalChunks: the model (cell, L layers of
+ * `hidden` units, vocabulary V, the flat params and where each layer's
+ * W_ih, W_hh, b_ih, b_hh and then the output layer's W, b start) and T x N
+ * time-major tokens in chunks of `rows` windows. state: null, or per layer h
+ * (N, H_l) then per layer c (cells that carry c), read as the initial state and
+ * overwritten with the final one.
+ */
+export interface LmBatch {
+  cell: CellKind;
+  L: number;
+  hidden: Int32Array;
+  V: number;
+  params: Float32Array;
+  offsets: Int32Array;
+  inputs: Int32Array; // (T, N)
+  targets: Int32Array; // (T, N)
+  T: number;
+  N: number;
+  rows: number;
+  state: Float32Array | null;
+}
+
 export interface NativeBinding {
   info(): NativeInfo;
   setThreads(threads: number): void;
@@ -47,36 +70,37 @@ export interface NativeBinding {
   /** Every cell kind's descriptor. */
   cells(): CellInfo[];
   savedSize(cell: CellKind, T: number, N: number, H: number): number;
-  cellForward(
-    cell: CellKind,
-    y: Float32Array, // (T, N, H) out
-    hT: Float32Array, // (N, H) out
-    cT: Float32Array | null, // (N, H) out, LSTM
-    saved: Float32Array, // savedSize out
-    gx: Float32Array, // (T, N, G*H) input projection incl. b_ih
-    h0: Float32Array, // (N, H)
-    c0: Float32Array | null, // (N, H), LSTM
-    whh: Float32Array, // (G*H, H)
-    bhh: Float32Array, // (G*H)
-    T: number, N: number, H: number,
-  ): void;
-  cellBackward(
-    cell: CellKind,
-    dgx: Float32Array, // (T, N, G*H) out
-    dh0: Float32Array, // (N, H) out
-    dc0: Float32Array | null, // (N, H) out, LSTM
-    dwhh: Float32Array, // (G*H, H) +=
-    dbhh: Float32Array, // (G*H) +=
-    dy: Float32Array, // (T, N, H)
-    dhT: Float32Array | null, // (N, H) or null for zero
-    dcT: Float32Array | null, // (N, H) or null, LSTM
-    saved: Float32Array, // from cellForward
-    y: Float32Array, // (T, N, H) from cellForward
-    h0: Float32Array, // (N, H)
-    c0: Float32Array | null, // (N, H), LSTM
-    whh: Float32Array, // (G*H, H)
-    T: number, N: number, H: number,
-  ): void;
+  /** One layer over a whole sequence, on this thread. */
+  cellForward(o: {
+    cell: CellKind;
+    y: Float32Array; // (T, N, H) out
+    hT: Float32Array; // (N, H) out
+    cT: Float32Array | null; // (N, H) out, cells that carry c
+    saved: Float32Array; // savedSize out
+    gx: Float32Array; // (T, N, G*H) input projection incl. b_ih
+    h0: Float32Array; // (N, H)
+    c0: Float32Array | null; // (N, H), cells that carry c
+    whh: Float32Array; // (G*H, H)
+    bhh: Float32Array; // (G*H)
+    T: number; N: number; H: number;
+  }): void;
+  cellBackward(o: {
+    cell: CellKind;
+    dgx: Float32Array; // (T, N, G*H) out
+    dh0: Float32Array; // (N, H) out
+    dc0: Float32Array | null; // (N, H) out, cells that carry c
+    dwhh: Float32Array; // (G*H, H) +=
+    dbhh: Float32Array; // (G*H) +=
+    dy: Float32Array; // (T, N, H)
+    dhT: Float32Array | null; // (N, H) or null for zero
+    dcT: Float32Array | null; // (N, H) or null, cells that carry c
+    saved: Float32Array; // from cellForward
+    y: Float32Array; // (T, N, H) from cellForward
+    h0: Float32Array; // (N, H)
+    c0: Float32Array | null; // (N, H), cells that carry c
+    whh: Float32Array; // (G*H, H)
+    T: number; N: number; H: number;
+  }): void;
   linearForward(out: Float32Array /* (M, O) */, x: Float32Array /* (M, I) */, W: Float32Array /* (O, I) */,
     b: Float32Array /* (O) */, M: number, I: number, O: number): void;
   linearBackward(dx: Float32Array | null /* (M, I) */, dW: Float32Array /* (O, I) += */, db: Float32Array /* (O) += */,
@@ -96,34 +120,28 @@ export interface NativeBinding {
   sgdStep(params: Float32Array, grads: Float32Array, lr: number): void;
   clipValue(x: Float32Array, c: number): void;
   /** PyTorch's SGD with momentum (buf is the momentum buffer; first: the buffer starts as the gradient). */
-  sgdMomentumStep(params: Float32Array, buf: Float32Array, grads: Float32Array, lr: number, momentum: number,
-    dampening: number, nesterov: boolean, weightDecay: number, first: boolean): void;
+  sgdMomentumStep(o: { params: Float32Array; buf: Float32Array; grads: Float32Array; lr: number; momentum: number;
+    dampening: number; nesterov: boolean; weightDecay: number; first: boolean }): void;
   /** PyTorch's Adam (decoupled: AdamW); step counts from 1. */
-  adamStep(params: Float32Array, m: Float32Array, v: Float32Array, grads: Float32Array, lr: number, beta1: number,
-    beta2: number, eps: number, weightDecay: number, step: number, decoupled: boolean): void;
+  adamStep(o: { params: Float32Array; m: Float32Array; v: Float32Array; grads: Float32Array; lr: number; beta1: number;
+    beta2: number; eps: number; weightDecay: number; step: number; decoupled: boolean }): void;
   /** PyTorch's RMSprop (not centered). */
-  rmspropStep(params: Float32Array, squareAvg: Float32Array, buf: Float32Array, grads: Float32Array, lr: number,
-    alpha: number, eps: number, weightDecay: number, momentum: number): void;
+  rmspropStep(o: { params: Float32Array; squareAvg: Float32Array; buf: Float32Array; grads: Float32Array; lr: number;
+    alpha: number; eps: number; weightDecay: number; momentum: number }): void;
   /**
-   * A whole model's training step over a batch of T x N tokens in chunks of
-   * `rows` windows, each chunk on one thread: grads += d(loss sum * scale)/d(params).
-   * offsets: per layer [W_ih, W_hh, b_ih, b_hh], then the output layer's [W, b].
-   * masks: null, or the dropout masks of layers 0..L-2 (T, N, H_l) one after another.
-   * state: null, or per layer h (N, H_l) then per layer c (LSTM); read as the
-   * initial state and overwritten with the final one. Returns the loss sum.
+   * A whole model's training step over a batch (LmBatch), chunks on teams of
+   * threads: grads += d(loss sum * scale)/d(params). masks: null, or the dropout
+   * masks of layers 0..L-2 (T, N, H_l) one after another. Returns the loss sum.
    */
-  lmTrainChunks(cell: CellKind, L: number, hidden: Int32Array, V: number, params: Float32Array, grads: Float32Array,
-    offsets: Int32Array, inputs: Int32Array, targets: Int32Array, T: number, N: number, rows: number,
-    masks: Float32Array | null, state: Float32Array | null, scale: number): number;
+  lmTrainChunks(o: LmBatch & { grads: Float32Array; masks: Float32Array | null; scale: number }): number;
   /** The forward of lmTrainChunks alone (no dropout, no gradients): loss sum and argmax hits. */
-  lmEvalChunks(cell: CellKind, L: number, hidden: Int32Array, V: number, params: Float32Array, offsets: Int32Array,
-    inputs: Int32Array, targets: Int32Array, T: number, N: number, rows: number, state: Float32Array | null): { loss: number; correct: number };
+  lmEvalChunks(o: LmBatch): { loss: number; correct: number };
   /**
    * How a batch of N windows in chunks of `rows` would run on `threads`
    * threads: `teams` teams of `size` threads each (see setTeamSize).
    */
-  lmTeamPlan(cell: CellKind, L: number, hidden: Int32Array, V: number, T: number, N: number, rows: number,
-    train: boolean, threads: number): { teams: number; size: number };
+  lmTeamPlan(o: { cell: CellKind; L: number; hidden: Int32Array; V: number; T: number; N: number; rows: number;
+    train: boolean; threads: number }): { teams: number; size: number };
   /** One instruction set's GEMM: C (M, N) (+)= A (M, K) B (K, N), or C += A^T B with A (K, M) when transA. */
   gemm(simd: string, transA: boolean, C: Float32Array, A: Float32Array, B: Float32Array,
     M: number, N: number, K: number, accumulate: boolean): void;

@@ -13,35 +13,63 @@ Args::Args(const Napi::CallbackInfo& info, const char* fn, size_t count) : info_
     throw error("expected " + std::to_string(count) + " arguments, got " + std::to_string(info.Length()));
 }
 
+Args::Args(const Napi::CallbackInfo& info, const char* fn, std::initializer_list<const char*> keys)
+    : info_(info), fn_(fn) {
+  std::string list;
+  for (const char* k : keys) list += std::string(list.empty() ? "" : ", ") + k;
+  if (info.Length() != 1 || !info[0].IsObject() || info[0].IsArray() || info[0].IsTypedArray())
+    throw error("expected one options object { " + list + " }");
+  opts_ = info[0].As<Napi::Object>();
+  const Napi::Array names = opts_.GetPropertyNames();
+  for (uint32_t i = 0; i < names.Length(); ++i) {
+    const std::string key = names.Get(i).ToString().Utf8Value();
+    bool known = false;
+    for (const char* k : keys) known = known || key == k;
+    if (!known) throw error("unknown option \"" + key + "\" (expected " + list + ")");
+  }
+}
+
 Napi::Error Args::error(const std::string& what) const {
   return Napi::Error::New(info_.Env(), std::string(fn_) + ": " + what);
 }
 
+Napi::Value Args::at(size_t i, const char* name) const { return opts_.IsEmpty() ? info_[i] : opts_.Get(name); }
+
+std::string Args::what(const char* name) const {
+  return std::string(opts_.IsEmpty() ? "argument \"" : "option \"") + name + "\"";
+}
+
 long Args::dim(size_t i, const char* name, long min, long max) const {
-  const Napi::Value v = info_[i];
-  if (!v.IsNumber()) throw error(std::string("argument \"") + name + "\" must be an integer, got a non-number");
+  const Napi::Value v = at(i, name);
+  if (!v.IsNumber()) throw error(what(name) + " must be an integer, got a non-number");
   const double d = v.As<Napi::Number>().DoubleValue();
   if (!std::isfinite(d) || d != std::floor(d) || d < static_cast<double>(min) || d > static_cast<double>(max))
-    throw error(std::string("argument \"") + name + "\" must be an integer from " + std::to_string(min) + " to " +
+    throw error(what(name) + " must be an integer from " + std::to_string(min) + " to " +
                 std::to_string(max) + ", got " + std::to_string(d));
   return static_cast<long>(d);
 }
 
 double Args::number(size_t i, const char* name) const {
-  const Napi::Value v = info_[i];
-  if (!v.IsNumber()) throw error(std::string("argument \"") + name + "\" must be a number");
+  const Napi::Value v = at(i, name);
+  if (!v.IsNumber()) throw error(what(name) + " must be a number");
   const double d = v.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(d)) throw error(std::string("argument \"") + name + "\" must be finite");
+  if (!std::isfinite(d)) throw error(what(name) + " must be finite");
   return d;
 }
 
+bool Args::boolean(size_t i, const char* name) const {
+  const Napi::Value v = at(i, name);
+  if (!v.IsBoolean()) throw error(what(name) + " must be true or false");
+  return v.As<Napi::Boolean>().Value();
+}
+
 Cell Args::cell(size_t i, const char* name) const {
-  const Napi::Value v = info_[i];
+  const Napi::Value v = at(i, name);
   const std::string s = v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
   if (const CellSpec* c = cell_by_name(s.c_str())) return c->kind;
   std::string names;
   for (int i = 0; i < kNumCells; ++i) names += (i ? "|" : "") + std::string(kCellSpecs[i].name);
-  throw error(std::string("argument \"") + name + "\" must be one of " + names + ", got \"" + s + "\"");
+  throw error(what(name) + " must be one of " + names + ", got \"" + s + "\"");
 }
 
 namespace {
@@ -50,10 +78,10 @@ template <typename T>
 T* typed(const Args& a, const Napi::Value& v, napi_typedarray_type want, const char* type, const char* name,
          long* len) {
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != want)
-    throw a.error(std::string("argument \"") + name + "\" must be a " + type);
+    throw a.error(a.what(name) + " must be a " + type);
   Napi::TypedArray arr = v.As<Napi::TypedArray>();
   Napi::ArrayBuffer buf = arr.ArrayBuffer();
-  if (buf.IsDetached()) throw a.error(std::string("argument \"") + name + "\" is a detached " + type);
+  if (buf.IsDetached()) throw a.error(a.what(name) + " is a detached " + type);
   *len = static_cast<long>(arr.ElementLength());
   return reinterpret_cast<T*>(static_cast<uint8_t*>(buf.Data()) + arr.ByteOffset());
 }
@@ -61,33 +89,33 @@ T* typed(const Args& a, const Napi::Value& v, napi_typedarray_type want, const c
 }  // namespace
 
 float* Args::f32_any(size_t i, const char* name, long* len) const {
-  return typed<float>(*this, info_[i], napi_float32_array, "Float32Array", name, len);
+  return typed<float>(*this, at(i, name), napi_float32_array, "Float32Array", name, len);
 }
 
 float* Args::f32(size_t i, const char* name, long len) const {
   long got = 0;
   float* p = f32_any(i, name, &got);
   if (got != len)
-    throw error(std::string("argument \"") + name + "\" must have length " + std::to_string(len) + ", got " +
+    throw error(what(name) + " must have length " + std::to_string(len) + ", got " +
                 std::to_string(got));
   return p;
 }
 
 float* Args::f32_opt(size_t i, const char* name, long len) const {
-  const Napi::Value v = info_[i];
+  const Napi::Value v = at(i, name);
   if (v.IsNull() || v.IsUndefined()) return nullptr;
   return f32(i, name, len);
 }
 
 int* Args::tokens(size_t i, const char* name, long len, long bound) const {
   long got = 0;
-  int* p = typed<int>(*this, info_[i], napi_int32_array, "Int32Array", name, &got);
+  int* p = typed<int>(*this, at(i, name), napi_int32_array, "Int32Array", name, &got);
   if (got != len)
-    throw error(std::string("argument \"") + name + "\" must have length " + std::to_string(len) + ", got " +
+    throw error(what(name) + " must have length " + std::to_string(len) + ", got " +
                 std::to_string(got));
   for (long k = 0; k < len; ++k)
     if (p[k] < 0 || p[k] >= bound)
-      throw error(std::string("argument \"") + name + "\"[" + std::to_string(k) + "] = " + std::to_string(p[k]) +
+      throw error(what(name) + "[" + std::to_string(k) + "] = " + std::to_string(p[k]) +
                   " is outside [0, " + std::to_string(bound) + ")");
   return p;
 }

@@ -5,6 +5,7 @@
 
 #include <napi.h>
 
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -12,14 +13,22 @@
 
 namespace deeprnn {
 
+// The arguments of one call: positional (Args(info, fn, count)), or one
+// options object (Args(info, fn, {"name", ...})) whose keys must be among the
+// names given; then every getter reads the key `name` and its index is
+// ignored, and messages say `option "name"` instead of `argument "name"`.
+// Options objects are for calls with many arguments, where two buffers of the
+// same length could otherwise be swapped unnoticed.
 class Args {
  public:
   Args(const Napi::CallbackInfo& info, const char* fn, size_t count);
+  Args(const Napi::CallbackInfo& info, const char* fn, std::initializer_list<const char*> keys);
 
   Napi::Error error(const std::string& what) const;
   // An integer in [min, max].
   long dim(size_t i, const char* name, long min = 1, long max = 1L << 31) const;
   double number(size_t i, const char* name) const;
+  bool boolean(size_t i, const char* name) const;
   Cell cell(size_t i, const char* name) const;
   // A Float32Array of exactly `len` elements, not detached.
   float* f32(size_t i, const char* name, long len) const;
@@ -30,9 +39,20 @@ class Args {
   // An Int32Array of exactly `len` elements, each in [0, bound).
   int* tokens(size_t i, const char* name, long len, long bound) const;
 
+  // `argument "name"` or `option "name"`, for messages.
+  std::string what(const char* name) const;
+  // Whether an optional argument or option is null or absent.
+  bool absent(size_t i, const char* name) const {
+    const Napi::Value v = at(i, name);
+    return v.IsNull() || v.IsUndefined();
+  }
+
  private:
+  Napi::Value at(size_t i, const char* name) const;
+
   const Napi::CallbackInfo& info_;
   const char* fn_;
+  Napi::Object opts_;  // empty: positional arguments
 };
 
 // a * b with a check that the product stays below 2^40 (no buffer is that large).

@@ -17,9 +17,9 @@ Napi::Value SavedSize(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(cell_saved_floats(cell, T, N, H)));
 }
 
-// cellForward(cell, y, hT, cT, saved, gx, h0, c0, whh, bhh, T, N, H)
+// cellForward({ cell, y, hT, cT, saved, gx, h0, c0, whh, bhh, T, N, H })
 Napi::Value CellForward(const Napi::CallbackInfo& info) {
-  Args a(info, "cellForward", 13);
+  Args a(info, "cellForward", {"cell", "y", "hT", "cT", "saved", "gx", "h0", "c0", "whh", "bhh", "T", "N", "H"});
   const Cell cell = a.cell(0, "cell");
   const long T = a.dim(10, "T"), N = a.dim(11, "N"), H = a.dim(12, "H");
   const long G = cell_gates(cell);
@@ -42,9 +42,9 @@ Napi::Value CellForward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// cellBackward(cell, dgx, dh0, dc0, dwhh, dbhh, dy, dhT, dcT, saved, y, h0, c0, whh, T, N, H)
+// cellBackward({ cell, dgx, dh0, dc0, dwhh, dbhh, dy, dhT, dcT, saved, y, h0, c0, whh, T, N, H })
 Napi::Value CellBackward(const Napi::CallbackInfo& info) {
-  Args a(info, "cellBackward", 17);
+  Args a(info, "cellBackward", {"cell", "dgx", "dh0", "dc0", "dwhh", "dbhh", "dy", "dhT", "dcT", "saved", "y", "h0", "c0", "whh", "T", "N", "H"});
   const Cell cell = a.cell(0, "cell");
   const long T = a.dim(14, "T"), N = a.dim(15, "N"), H = a.dim(16, "H");
   const long G = cell_gates(cell);

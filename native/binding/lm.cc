@@ -34,7 +34,7 @@ struct ShapeArgs {
     shape.V = V;
     shape.P = P;
     for (long l = 0; l < L; ++l) {
-      if (H[l] < 1) throw a.error("argument \"hidden\"[" + std::to_string(l) + "] must be at least 1");
+      if (H[l] < 1) throw a.error(a.what("hidden") + "[" + std::to_string(l) + "] must be at least 1");
       const long h = H[l], in = l ? H[l - 1] : V;
       LayerOffsets& o = shape.layer[l];
       o.W_ih = place(a, off, 4 * l, checked_mul(a, G * h, in, "G*H*I"), P);
@@ -51,7 +51,7 @@ struct ShapeArgs {
   // offsets[i], checked to leave room for `size` floats in params.
   static long place(const Args& a, const int* off, long i, long size, long P) {
     if (off[i] + size > P)
-      throw a.error("argument \"offsets\"[" + std::to_string(i) + "] leaves no room in params for " +
+      throw a.error(a.what("offsets") + "[" + std::to_string(i) + "] leaves no room in params for " +
                     std::to_string(size) + " floats");
     return off[i];
   }
@@ -61,10 +61,10 @@ struct ShapeArgs {
   }
 };
 
-// lmTrainChunks(cell, L, hidden, V, params, grads, offsets, inputs, targets, T, N, rows, masks, state, scale)
+// lmTrainChunks({ cell, L, hidden, V, params, grads, offsets, inputs, targets, T, N, rows, masks, state, scale })
 //   -> sum of the T*N token losses; grads += d(loss sum * scale)/d(params)
 Napi::Value LmTrainChunks(const Napi::CallbackInfo& info) {
-  Args a(info, "lmTrainChunks", 15);
+  Args a(info, "lmTrainChunks", {"cell", "L", "hidden", "V", "params", "grads", "offsets", "inputs", "targets", "T", "N", "rows", "masks", "state", "scale"});
   const ShapeArgs sa(a, 6);
   const LmShape& s = sa.shape;
   float* grads = a.f32(5, "grads", s.P);
@@ -73,8 +73,7 @@ Napi::Value LmTrainChunks(const Napi::CallbackInfo& info) {
   const int* inputs = a.tokens(7, "inputs", M, s.V);
   const int* targets = a.tokens(8, "targets", M, s.V);
   const float* masks = sa.masked ? a.f32_opt(12, "masks", checked_mul(a, M, sa.masked, "T*N*sum(H)")) : nullptr;
-  if (!sa.masked && !(info[12].IsNull() || info[12].IsUndefined()))
-    throw a.error("argument \"masks\" must be null for a single layer");
+  if (!sa.masked && !a.absent(12, "masks")) throw a.error(a.what("masks") + " must be null for a single layer");
   float* state = a.f32_opt(13, "state", sa.state_len(a, N));
   const double scale = a.number(14, "scale");
   ensure_kernels(a);
@@ -83,10 +82,10 @@ Napi::Value LmTrainChunks(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), loss);
 }
 
-// lmEvalChunks(cell, L, hidden, V, params, offsets, inputs, targets, T, N, rows, state)
+// lmEvalChunks({ cell, L, hidden, V, params, offsets, inputs, targets, T, N, rows, state })
 //   -> { loss: sum of the T*N token losses, correct: argmax hits }
 Napi::Value LmEvalChunks(const Napi::CallbackInfo& info) {
-  Args a(info, "lmEvalChunks", 12);
+  Args a(info, "lmEvalChunks", {"cell", "L", "hidden", "V", "params", "offsets", "inputs", "targets", "T", "N", "rows", "state"});
   const ShapeArgs sa(a, 5);
   const LmShape& s = sa.shape;
   const long T = a.dim(8, "T"), N = a.dim(9, "N"), rows = a.dim(10, "rows");
@@ -103,21 +102,21 @@ Napi::Value LmEvalChunks(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// lmTeamPlan(cell, L, hidden, V, T, N, rows, train, threads) -> { teams, size }: how a batch
+// lmTeamPlan({ cell, L, hidden, V, T, N, rows, train, threads }) -> { teams, size }: how a batch
 // of N windows in chunks of `rows` would run on `threads` threads.
 Napi::Value LmTeamPlan(const Napi::CallbackInfo& info) {
-  Args a(info, "lmTeamPlan", 9);
+  Args a(info, "lmTeamPlan", {"cell", "L", "hidden", "V", "T", "N", "rows", "train", "threads"});
   LmShape s{};
   s.cell = a.cell(0, "cell");
   s.L = a.dim(1, "L", 1, kMaxLayers);
   s.H = a.tokens(2, "hidden", s.L, 1L << 20);
   for (long l = 0; l < s.L; ++l)
-    if (s.H[l] < 1) throw a.error("argument \"hidden\"[" + std::to_string(l) + "] must be at least 1");
+    if (s.H[l] < 1) throw a.error(a.what("hidden") + "[" + std::to_string(l) + "] must be at least 1");
   s.V = a.dim(3, "V");
   const long T = a.dim(4, "T"), N = a.dim(5, "N"), rows = a.dim(6, "rows");
-  if (!info[7].IsBoolean()) throw a.error("argument \"train\" must be a boolean");
+  const bool train = a.boolean(7, "train");
   const int threads = static_cast<int>(a.dim(8, "threads", 1, 1024));
-  const TeamPlan p = plan_teams(s, T, rows, (N + rows - 1) / rows, threads, info[7].As<Napi::Boolean>().Value());
+  const TeamPlan p = plan_teams(s, T, rows, (N + rows - 1) / rows, threads, train);
   Napi::Object out = Napi::Object::New(info.Env());
   out.Set("teams", Napi::Number::New(info.Env(), p.teams));
   out.Set("size", Napi::Number::New(info.Env(), p.size));

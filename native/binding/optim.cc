@@ -43,22 +43,22 @@ Napi::Value ClipValue(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// sgdMomentumStep(params, buf, grads, lr, momentum, dampening, nesterov, weightDecay, first)
+// sgdMomentumStep({ params, buf, grads, lr, momentum, dampening, nesterov, weightDecay, first })
 Napi::Value SgdMomentumStep(const Napi::CallbackInfo& info) {
-  Args a(info, "sgdMomentumStep", 9);
+  Args a(info, "sgdMomentumStep", {"params", "buf", "grads", "lr", "momentum", "dampening", "nesterov", "weightDecay", "first"});
   long n = 0;
   float* p = a.f32_any(0, "params", &n);
   float* buf = a.f32(1, "buf", n);
   const float* g = a.f32(2, "grads", n);
   sgd_momentum_step(p, buf, g, n, static_cast<float>(a.number(3, "lr")), static_cast<float>(a.number(4, "momentum")),
-                    static_cast<float>(a.number(5, "dampening")), info[6].ToBoolean(),
-                    static_cast<float>(a.number(7, "weightDecay")), info[8].ToBoolean());
+                    static_cast<float>(a.number(5, "dampening")), a.boolean(6, "nesterov"),
+                    static_cast<float>(a.number(7, "weightDecay")), a.boolean(8, "first"));
   return info.Env().Undefined();
 }
 
-// adamStep(params, m, v, grads, lr, beta1, beta2, eps, weightDecay, step, decoupled)
+// adamStep({ params, m, v, grads, lr, beta1, beta2, eps, weightDecay, step, decoupled })
 Napi::Value AdamStep(const Napi::CallbackInfo& info) {
-  Args a(info, "adamStep", 11);
+  Args a(info, "adamStep", {"params", "m", "v", "grads", "lr", "beta1", "beta2", "eps", "weightDecay", "step", "decoupled"});
   long n = 0;
   float* p = a.f32_any(0, "params", &n);
   float* m = a.f32(1, "m", n);
@@ -66,13 +66,13 @@ Napi::Value AdamStep(const Napi::CallbackInfo& info) {
   const float* g = a.f32(3, "grads", n);
   adam_step(p, m, v, g, n, static_cast<float>(a.number(4, "lr")), static_cast<float>(a.number(5, "beta1")),
             static_cast<float>(a.number(6, "beta2")), static_cast<float>(a.number(7, "eps")),
-            static_cast<float>(a.number(8, "weightDecay")), a.dim(9, "step", 1, 1L << 52), info[10].ToBoolean());
+            static_cast<float>(a.number(8, "weightDecay")), a.dim(9, "step", 1, 1L << 52), a.boolean(10, "decoupled"));
   return info.Env().Undefined();
 }
 
-// rmspropStep(params, squareAvg, buf, grads, lr, alpha, eps, weightDecay, momentum)
+// rmspropStep({ params, squareAvg, buf, grads, lr, alpha, eps, weightDecay, momentum })
 Napi::Value RmspropStep(const Napi::CallbackInfo& info) {
-  Args a(info, "rmspropStep", 9);
+  Args a(info, "rmspropStep", {"params", "squareAvg", "buf", "grads", "lr", "alpha", "eps", "weightDecay", "momentum"});
   long n = 0;
   float* p = a.f32_any(0, "params", &n);
   float* sq = a.f32(1, "squareAvg", n);

@@ -94,8 +94,8 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
       }
     }
     const state = opts.carry ? this.carry.buffer(N) : null;
-    const loss = native().lmTrainChunks(cell, hidden.length, this.hiddenI32, V, this.params, this.grads,
-      this.offsets, inputs, targets, T, N, rows, masks, state, 1 / M);
+    const loss = native().lmTrainChunks({ ...this.lmModel(), grads: this.grads, inputs, targets, T, N, rows, masks,
+      state, scale: 1 / M });
     this.doneInForward = true;
     return loss / M;
   }
@@ -107,10 +107,9 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
 
   evaluate(batch: Batch, opts: { carry?: boolean } = {}): EvalResult {
     const { T, N, inputs, targets } = batch;
-    const { cell, hidden, vocabSize: V } = this.config;
     const rows = chunkRows(T, N, 0, this.chunkTokens);
-    const r = native().lmEvalChunks(cell, hidden.length, this.hiddenI32, V, this.params, this.offsets, inputs,
-      targets, T, N, rows, opts.carry ? this.carry.buffer(N) : null);
+    const r = native().lmEvalChunks({ ...this.lmModel(), inputs, targets, T, N, rows,
+      state: opts.carry ? this.carry.buffer(N) : null });
     return { lossSum: r.loss, correct: r.correct, count: T * N };
   }
 
@@ -118,7 +117,13 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
   teamPlan(T: number, N: number, train = true, threads = native().info().threads): { teams: number; size: number } {
     const { cell, hidden, vocabSize: V } = this.config;
     const rows = chunkRows(T, N, train ? this.params.length : 0, this.chunkTokens);
-    return native().lmTeamPlan(cell, hidden.length, this.hiddenI32, V, T, N, rows, train, threads);
+    return native().lmTeamPlan({ cell, L: hidden.length, hidden: this.hiddenI32, V, T, N, rows, train, threads });
+  }
+
+  /** The model as lmTrainChunks / lmEvalChunks read it. */
+  private lmModel() {
+    const { cell, hidden, vocabSize: V } = this.config;
+    return { cell, L: hidden.length, hidden: this.hiddenI32, V, params: this.params, offsets: this.offsets };
   }
 
   resetState(): void {
@@ -233,7 +238,8 @@ export class Stepper {
     for (const s of this.layers) {
       if (x) nat.linearForward(s.gx, x, s.w.wih, s.w.bih, 1, s.I, G * s.H);
       else nat.embeddingForward(s.gx, this.token, s.w.wih, s.w.bih, 1, vocabSize, G * s.H);
-      nat.cellForward(cell, s.y, s.hT, s.cT, s.saved, s.gx, s.h, s.c, s.w.whh, s.w.bhh, 1, 1, s.H);
+      nat.cellForward({ cell, y: s.y, hT: s.hT, cT: s.cT, saved: s.saved, gx: s.gx, h0: s.h, c0: s.c, whh: s.w.whh,
+        bhh: s.w.bhh, T: 1, N: 1, H: s.H });
       s.h.set(s.hT);
       if (s.c) s.c.set(s.cT!);
       x = s.y;

@@ -107,7 +107,8 @@ export class SGD extends Base<'sgd'> {
       const buf = this.buffer('momentum_buffer', p);
       const first = this.steps === 0;
       if (p instanceof Float32Array && g instanceof Float32Array) {
-        native().sgdMomentumStep(p, buf as Float32Array, g, this.lr, this.momentum, this.dampening, this.nesterov, this.weightDecay, first);
+        native().sgdMomentumStep({ params: p, buf: buf as Float32Array, grads: g, lr: this.lr, momentum: this.momentum,
+          dampening: this.dampening, nesterov: this.nesterov, weightDecay: this.weightDecay, first });
       } else {
         for (let i = 0; i < p.length; i++) {
           let d = g[i]! + this.weightDecay * p[i]!;
@@ -148,7 +149,8 @@ export class Adam extends Base<'adam' | 'adamw'> {
     const [b1, b2] = this.betas;
     const decoupled = this.kind === 'adamw';
     if (p instanceof Float32Array && g instanceof Float32Array) {
-      native().adamStep(p, m as Float32Array, v as Float32Array, g, this.lr, b1, b2, this.eps, this.weightDecay, t, decoupled);
+      native().adamStep({ params: p, m: m as Float32Array, v: v as Float32Array, grads: g, lr: this.lr, beta1: b1, beta2: b2,
+        eps: this.eps, weightDecay: this.weightDecay, step: t, decoupled });
       return;
     }
     const bc1 = 1 - b1 ** t;
@@ -188,7 +190,8 @@ export class RMSprop extends Base<'rmsprop'> {
     const sq = this.buffer('square_avg', p);
     const buf = this.buffer('momentum_buffer', p);
     if (p instanceof Float32Array && g instanceof Float32Array) {
-      native().rmspropStep(p, sq as Float32Array, buf as Float32Array, g, this.lr, this.alpha, this.eps, this.weightDecay, this.momentum);
+      native().rmspropStep({ params: p, squareAvg: sq as Float32Array, buf: buf as Float32Array, grads: g, lr: this.lr,
+        alpha: this.alpha, eps: this.eps, weightDecay: this.weightDecay, momentum: this.momentum });
     } else {
       for (let i = 0; i < p.length; i++) {
         const d = g[i]! + this.weightDecay * p[i]!;

@@ -15,34 +15,40 @@ const nat = native();
 const f = (n: number) => new Float32Array(n);
 
 describe('argument checks', () => {
-  it('cellForward names each wrong argument', () => {
+  it('cellForward names each wrong option', () => {
     // gru, T=2, N=3, H=4: y 24, hT 12, saved 2*3*16, gx 72, h0 12, whh 48, bhh 12
-    const ok = () => ['gru', f(24), f(12), null, f(96), f(72), f(12), null, f(48), f(12), 2, 3, 4] as const;
-    const call = (args: readonly unknown[]) => () => (nat.cellForward as (...a: unknown[]) => void)(...args);
+    const ok = () => ({ cell: 'gru', y: f(24), hT: f(12), cT: null, saved: f(96), gx: f(72), h0: f(12), c0: null, whh: f(48),
+      bhh: f(12), T: 2, N: 3, H: 4 }) as Record<string, unknown>;
+    const call = (o: Record<string, unknown>) => () => (nat.cellForward as (o: unknown) => void)(o);
     expect(call(ok())).not.toThrow();
-    const with_ = (i: number, v: unknown) => { const a: unknown[] = [...ok()]; a[i] = v; return a; };
-    expect(call(with_(0, 'tree'))).toThrow('cellForward: argument "cell" must be one of rnn|rnn-relu|gru|lstm|mgu, got "tree"');
-    expect(call(with_(1, f(23)))).toThrow('cellForward: argument "y" must have length 24, got 23');
-    expect(call(with_(1, new Float64Array(24)))).toThrow('cellForward: argument "y" must be a Float32Array');
-    expect(call(with_(5, [1, 2]))).toThrow('cellForward: argument "gx" must be a Float32Array');
-    expect(call(with_(8, f(12)))).toThrow('cellForward: argument "whh" must have length 48, got 12');
-    expect(call(with_(10, 0))).toThrow('cellForward: argument "T" must be an integer from 1 to');
-    expect(call(with_(11, 1.5))).toThrow('cellForward: argument "N" must be an integer from 1 to');
-    expect(call(with_(12, '4'))).toThrow('cellForward: argument "H" must be an integer, got a non-number');
-    expect(call(ok().slice(0, 5))).toThrow('cellForward: expected 13 arguments, got 5');
-    expect(call(with_(12, 2 ** 32))).toThrow('cellForward: argument "H" must be an integer from 1 to 2147483648, got');
+    const with_ = (k: string, v: unknown) => ({ ...ok(), [k]: v });
+    expect(call(with_('cell', 'tree'))).toThrow('cellForward: option "cell" must be one of rnn|rnn-relu|gru|lstm|mgu, got "tree"');
+    expect(call(with_('y', f(23)))).toThrow('cellForward: option "y" must have length 24, got 23');
+    expect(call(with_('y', new Float64Array(24)))).toThrow('cellForward: option "y" must be a Float32Array');
+    expect(call(with_('gx', [1, 2]))).toThrow('cellForward: option "gx" must be a Float32Array');
+    expect(call(with_('whh', f(12)))).toThrow('cellForward: option "whh" must have length 48, got 12');
+    expect(call(with_('T', 0))).toThrow('cellForward: option "T" must be an integer from 1 to');
+    expect(call(with_('N', 1.5))).toThrow('cellForward: option "N" must be an integer from 1 to');
+    expect(call(with_('H', '4'))).toThrow('cellForward: option "H" must be an integer, got a non-number');
+    expect(call(with_('H', 2 ** 32))).toThrow('cellForward: option "H" must be an integer from 1 to 2147483648, got');
+    const { saved, ...missing } = ok();
+    expect(saved).toBeDefined();
+    expect(call(missing)).toThrow('cellForward: option "saved" must be a Float32Array');
+    expect(call(with_('hx', f(12)))).toThrow('cellForward: unknown option "hx" (expected cell, y, hT, cT, saved, gx, h0, c0, whh, bhh, T, N, H)');
+    expect(() => (nat.cellForward as (...a: unknown[]) => void)('gru', f(24))).toThrow('cellForward: expected one options object');
   });
 
-  it('LSTM needs its cell state buffers', () => {
-    const args = ['lstm', f(24), f(12), null, f(2 * 3 * 24), f(96), f(12), f(12), f(64), f(16), 2, 3, 4];
-    expect(() => (nat.cellForward as (...a: unknown[]) => void)(...args)).toThrow('cellForward: argument "cT" must be a Float32Array');
+  it('a cell that carries c needs its cell state buffers', () => {
+    const o = { cell: 'lstm', y: f(24), hT: f(12), cT: null, saved: f(2 * 3 * 24), gx: f(96), h0: f(12), c0: f(12), whh: f(64),
+      bhh: f(16), T: 2, N: 3, H: 4 };
+    expect(() => nat.cellForward(o as never)).toThrow('cellForward: option "cT" must be a Float32Array');
   });
 
   it('refuses detached buffers', () => {
     const y = f(24);
     structuredClone(y.buffer, { transfer: [y.buffer] });
-    expect(() => nat.cellForward('rnn', y, f(12), null, f(0), f(24), f(12), null, f(16), f(4), 2, 3, 4))
-      .toThrow('cellForward: argument "y" is a detached Float32Array');
+    expect(() => nat.cellForward({ cell: 'rnn', y, hT: f(12), cT: null, saved: f(0), gx: f(24), h0: f(12), c0: null, whh: f(16),
+      bhh: f(4), T: 2, N: 3, H: 4 })).toThrow('cellForward: option "y" is a detached Float32Array');
   });
 
   it('refuses token ids outside the vocabulary', () => {
@@ -59,8 +65,9 @@ describe('argument checks', () => {
     expect(() => nat.linearBackward(f(1), f(6), f(3), f(6), f(4), f(6), 2, 2, 3)).toThrow('linearBackward: argument "dx" must have length 4, got 1');
     expect(() => nat.xentForwardBackward(f(6), f(6), f(2), f(4), f(6), f(6), f(2), Int32Array.from([0, 1]), 2, 3, 2, NaN))
       .toThrow('xentForwardBackward: argument "scale" must be finite');
-    expect(() => nat.cellBackward('rnn', f(24), f(12), null, f(16), f(4), f(24), f(3), null, f(0), f(24), f(12), null, f(16), 2, 3, 4))
-      .toThrow('cellBackward: argument "dhT" must have length 12, got 3');
+    expect(() => nat.cellBackward({ cell: 'rnn', dgx: f(24), dh0: f(12), dc0: null, dwhh: f(16), dbhh: f(4), dy: f(24), dhT: f(3),
+      dcT: null, saved: f(0), y: f(24), h0: f(12), c0: null, whh: f(16), T: 2, N: 3, H: 4 }))
+      .toThrow('cellBackward: option "dhT" must have length 12, got 3');
     expect(() => nat.savedSize('gru', 2 ** 30, 2 ** 30, 2 ** 30)).toThrow('savedSize: T*N is too large');
     expect(() => nat.sgdStep(f(3), f(2), 1)).toThrow('sgdStep: argument "grads" must have length 3, got 2');
     expect(() => nat.scale(f(3), Infinity)).toThrow('scale: argument "s" must be finite');
@@ -78,17 +85,18 @@ describe('kernel tables', () => {
     // gru, hidden [4, 4], V=6, T=2, N=3: 294 parameters
     const offsets = () => i32(0, 72, 120, 132, 144, 192, 240, 252, 264, 288);
     const train = (hidden: Int32Array, offs: Int32Array, masks: Float32Array | null, P = 294) =>
-      () => nat.lmTrainChunks('gru', hidden.length, hidden, 6, f(P), f(P), offs, tok(6), tok(6), 2, 3, 2, masks, null, 0.5);
+      () => nat.lmTrainChunks({ cell: 'gru', L: hidden.length, hidden, V: 6, params: f(P), grads: f(P), offsets: offs, inputs: tok(6),
+        targets: tok(6), T: 2, N: 3, rows: 2, masks, state: null, scale: 0.5 });
     expect(train(i32(4, 4), offsets(), null)).not.toThrow();
-    expect(train(i32(4, 0), offsets(), null)).toThrow('lmTrainChunks: argument "hidden"[1] must be at least 1');
+    expect(train(i32(4, 0), offsets(), null)).toThrow('lmTrainChunks: option "hidden"[1] must be at least 1');
     const late = offsets();
     late[1] = 250;  // W_hh of layer 0 (48 floats) would end past 294
-    expect(train(i32(4, 4), late, null)).toThrow('lmTrainChunks: argument "offsets"[1] leaves no room in params for 48 floats');
+    expect(train(i32(4, 4), late, null)).toThrow('lmTrainChunks: option "offsets"[1] leaves no room in params for 48 floats');
     // one layer of 4: 72 + 48 + 12 + 12 + 24 + 6 = 174 parameters, nothing to mask
     const one = i32(0, 72, 120, 132, 144, 168);
-    expect(train(i32(4), one, f(24), 174)).toThrow('lmTrainChunks: argument "masks" must be null for a single layer');
-    expect(() => nat.lmEvalChunks('gru', 2, i32(4, 4), 6, f(294), late, tok(6), tok(6), 2, 3, 2, null))
-      .toThrow('lmEvalChunks: argument "offsets"[1] leaves no room in params for 48 floats');
+    expect(train(i32(4), one, f(24), 174)).toThrow('lmTrainChunks: option "masks" must be null for a single layer');
+    expect(() => nat.lmEvalChunks({ cell: 'gru', L: 2, hidden: i32(4, 4), V: 6, params: f(294), offsets: late, inputs: tok(6),
+      targets: tok(6), T: 2, N: 3, rows: 2, state: null })).toThrow('lmEvalChunks: option "offsets"[1] leaves no room in params for 48 floats');
   });
 
   it('reports what runs', () => {

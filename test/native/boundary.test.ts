@@ -13,6 +13,13 @@ interface Call {
   fn: string;
   args: () => unknown[];
   kinds: Kind[];
+  /** The function takes one options object with these keys, the values of args() in order. */
+  names?: string[];
+}
+
+/** What the call passes: args() as they are, or as one options object. */
+function build(call: Call, args: unknown[]): unknown[] {
+  return call.names ? [Object.fromEntries(call.names.map((n, i) => [n, args[i]]))] : args;
 }
 
 // T=2, N=3, H=4, I=5, V=6, M=T*N=6
@@ -28,12 +35,14 @@ const CALLS: Call[] = [
     const c = cell === 'lstm';
     return {
       fn: 'cellForward',
+      names: ['cell', 'y', 'hT', 'cT', 'saved', 'gx', 'h0', 'c0', 'whh', 'bhh', 'T', 'N', 'H'],
       args: () => [cell, f(24), f(12), c ? f(12) : null, f(S), f(24 * G), f(12), c ? f(12) : null, f(16 * G), f(4 * G), 2, 3, 4],
       kinds: ['str', 'f32', 'f32', c ? 'f32' : 'other', 'f32', 'f32', 'f32', c ? 'f32' : 'other', 'f32', 'f32', 'dim', 'dim', 'dim'],
     };
   }),
   {
     fn: 'cellBackward',
+    names: ['cell', 'dgx', 'dh0', 'dc0', 'dwhh', 'dbhh', 'dy', 'dhT', 'dcT', 'saved', 'y', 'h0', 'c0', 'whh', 'T', 'N', 'H'],
     args: () => ['lstm', f(96), f(12), f(12), f(64), f(16), f(24), f(12), f(12), f(144), f(24), f(12), f(12), f(64), 2, 3, 4],
     kinds: ['str', 'f32', 'f32', 'f32', 'f32', 'f32', 'f32', 'nullable', 'nullable', 'f32', 'f32', 'f32', 'f32', 'f32', 'dim', 'dim', 'dim'],
   },
@@ -53,34 +62,40 @@ const CALLS: Call[] = [
   { fn: 'clipValue', args: () => [f(7), 0.5], kinds: ['f32any', 'num'] },
   {
     fn: 'sgdMomentumStep',
+    names: ['params', 'buf', 'grads', 'lr', 'momentum', 'dampening', 'nesterov', 'weightDecay', 'first'],
     args: () => [f(7), f(7), f(7), 0.1, 0.9, 0, true, 0.01, false],
-    kinds: ['f32any', 'f32', 'f32', 'num', 'num', 'num', 'other', 'num', 'other'],
+    kinds: ['f32any', 'f32', 'f32', 'num', 'num', 'num', 'bool', 'num', 'bool'],
   },
   {
     fn: 'adamStep',
+    names: ['params', 'm', 'v', 'grads', 'lr', 'beta1', 'beta2', 'eps', 'weightDecay', 'step', 'decoupled'],
     args: () => [f(7), f(7), f(7), f(7), 1e-3, 0.9, 0.999, 1e-8, 0, 1, false],
-    kinds: ['f32any', 'f32', 'f32', 'f32', 'num', 'num', 'num', 'num', 'num', 'dim', 'other'],
+    kinds: ['f32any', 'f32', 'f32', 'f32', 'num', 'num', 'num', 'num', 'num', 'dim', 'bool'],
   },
   {
     fn: 'rmspropStep',
+    names: ['params', 'squareAvg', 'buf', 'grads', 'lr', 'alpha', 'eps', 'weightDecay', 'momentum'],
     args: () => [f(7), f(7), f(7), f(7), 1e-2, 0.99, 1e-8, 0, 0],
     kinds: ['f32any', 'f32', 'f32', 'f32', 'num', 'num', 'num', 'num', 'num'],
   },
   {
     // gru, hidden [4, 4], V=6, T=2, N=3: 294 parameters
     fn: 'lmTrainChunks',
+    names: ['cell', 'L', 'hidden', 'V', 'params', 'grads', 'offsets', 'inputs', 'targets', 'T', 'N', 'rows', 'masks', 'state', 'scale'],
     args: () => ['gru', 2, Int32Array.from([4, 4]), 6, f(294), f(294), Int32Array.from([0, 72, 120, 132, 144, 192, 240, 252, 264, 288]),
       tok(6, 5), tok(6, 1), 2, 3, 2, f(24).fill(1), f(24), 0.5],
     kinds: ['str', 'dim', 'i32', 'dim', 'f32any', 'f32', 'i32', 'i32', 'i32', 'dim', 'dim', 'dim', 'nullable', 'nullable', 'num'],
   },
   {
     fn: 'lmEvalChunks',
+    names: ['cell', 'L', 'hidden', 'V', 'params', 'offsets', 'inputs', 'targets', 'T', 'N', 'rows', 'state'],
     args: () => ['gru', 2, Int32Array.from([4, 4]), 6, f(294), Int32Array.from([0, 72, 120, 132, 144, 192, 240, 252, 264, 288]),
       tok(6, 5), tok(6, 1), 2, 3, 2, f(24)],
     kinds: ['str', 'dim', 'i32', 'dim', 'f32any', 'i32', 'i32', 'i32', 'dim', 'dim', 'dim', 'nullable'],
   },
   {
     fn: 'lmTeamPlan',
+    names: ['cell', 'L', 'hidden', 'V', 'T', 'N', 'rows', 'train', 'threads'],
     args: () => ['gru', 2, Int32Array.from([4, 4]), 6, 2, 3, 2, true, 4],
     kinds: ['str', 'dim', 'i32', 'dim', 'dim', 'dim', 'dim', 'bool', 'dim'],
   },
@@ -125,21 +140,30 @@ describe('native boundary', () => {
   });
 
   it.each(CALLS.map((c, i) => [`${c.fn} #${i}`, c] as const))('%s throws on each wrong argument', (_name, call) => {
-    expect(() => nat[call.fn]!(...call.args())).not.toThrow();
+    expect(() => nat[call.fn]!(...build(call, call.args()))).not.toThrow();
     let checked = 0;
     call.kinds.forEach((kind, i) => {
       for (const bad of wrongValues(kind, call.args()[i])) {
         const args = call.args();
         args[i] = bad;
-        expect(() => nat[call.fn]!(...args), `${call.fn} argument ${i} = ${show(bad)}`).toThrow(Error);
+        expect(() => nat[call.fn]!(...build(call, args)), `${call.fn} argument ${call.names?.[i] ?? i} = ${show(bad)}`).toThrow(Error);
         checked++;
       }
     });
-    if (call.args().length > 0) {
-      expect(() => nat[call.fn]!(...call.args().slice(0, -1))).toThrow(/expected \d+ arguments, got/);
+    if (call.names) {
+      const o = build(call, call.args())[0] as Record<string, unknown>;
+      expect(() => nat[call.fn]!()).toThrow(`${call.fn}: expected one options object { ${call.names.join(', ')} }`);
+      expect(() => nat[call.fn]!(o, 1)).toThrow(`${call.fn}: expected one options object`);
+      expect(() => nat[call.fn]!(call.args())).toThrow(`${call.fn}: expected one options object`);
+      expect(() => nat[call.fn]!({ ...o, bogus: 1 })).toThrow(`${call.fn}: unknown option "bogus" (expected ${call.names.join(', ')})`);
       expect(checked).toBeGreaterThan(0);
+    } else {
+      if (call.args().length > 0) {
+        expect(() => nat[call.fn]!(...call.args().slice(0, -1))).toThrow(/expected \d+ arguments, got/);
+        expect(checked).toBeGreaterThan(0);
+      }
+      expect(() => nat[call.fn]!(...call.args(), 1)).toThrow(/expected \d+ arguments, got/);
     }
-    expect(() => nat[call.fn]!(...call.args(), 1)).toThrow(/expected \d+ arguments, got/);
     native().setSimd(native().info().simdAvailable.at(-1)!);
   });
 });

@@ -109,7 +109,7 @@ describe('teams split by units', () => {
 
 describe('the team plan', () => {
   const plan = (cell: 'gru' | 'lstm', H: number, V: number, T: number, N: number, rows: number, threads: number) =>
-    nat.lmTeamPlan(cell, 2, Int32Array.from([H, H]), V, T, N, rows, true, threads);
+    nat.lmTeamPlan({ cell, L: 2, hidden: Int32Array.from([H, H]), V, T, N, rows, train: true, threads });
 
   it('runs a chunk per thread when there are chunks enough, and splits chunks when there are not', () => {
     nat.setTeamSize(0);
