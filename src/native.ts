@@ -143,12 +143,12 @@ export interface NativeBinding {
   lmTeamPlan(o: { cell: CellKind; L: number; hidden: Int32Array; V: number; T: number; N: number; rows: number;
     train: boolean; threads: number }): { teams: number; size: number };
   /** One instruction set's GEMM: C (M, N) (+)= A (M, K) B (K, N), or C += A^T B with A (K, M) when transA. */
-  gemm(simd: string, transA: boolean, C: Float32Array, A: Float32Array, B: Float32Array,
+  _gemm(simd: string, transA: boolean, C: Float32Array, A: Float32Array, B: Float32Array,
     M: number, N: number, K: number, accumulate: boolean): void;
   /** One instruction set's generation GEMV: C (M, N) = A (M, K) B^T with B (N, K) read in place. */
-  gemmNt(simd: string, C: Float32Array, A: Float32Array, B: Float32Array, M: number, N: number, K: number): void;
+  _gemmNt(simd: string, C: Float32Array, A: Float32Array, B: Float32Array, M: number, N: number, K: number): void;
   /** One instruction set's exp / sigmoid / tanh as the cells compute them. */
-  mathEval(simd: string, fn: 'exp' | 'sigmoid' | 'tanh', y: Float32Array, x: Float32Array): void;
+  _mathEval(simd: string, fn: 'exp' | 'sigmoid' | 'tanh', y: Float32Array, x: Float32Array): void;
 }
 
 /** The package's root folder (dist/ and src/ both sit one level below it). */

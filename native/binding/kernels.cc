@@ -1,5 +1,6 @@
 // Direct access to one kernel table's GEMM and activation functions, so tests
-// can compare every instruction set with scalar and bench/ can time them.
+// can compare every instruction set with scalar and bench/gemm.mjs can time
+// them. Prefixed with _: instruments for tests and benchmarks, not the API.
 #include <string>
 
 #include "binding/args.h"
@@ -17,7 +18,7 @@ const KernelTable* table_arg(const Args& a, const Napi::CallbackInfo& info, size
 
 // gemm(simd, transA, C, A, B, M, N, K, accumulate): C (+)= A B, or C += A^T B when transA
 Napi::Value Gemm(const Napi::CallbackInfo& info) {
-  Args a(info, "gemm", 9);
+  Args a(info, "_gemm", 9);
   const KernelTable* t = table_arg(a, info, 0);
   const bool transA = info[1].ToBoolean();
   const long M = a.dim(5, "M"), N = a.dim(6, "N"), K = a.dim(7, "K");
@@ -31,7 +32,7 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
 
 // gemmNt(simd, C, A, B, M, N, K): C = A B^T with B (N, K), the generation GEMV
 Napi::Value GemmNt(const Napi::CallbackInfo& info) {
-  Args a(info, "gemmNt", 7);
+  Args a(info, "_gemmNt", 7);
   const KernelTable* t = table_arg(a, info, 0);
   const long M = a.dim(4, "M"), N = a.dim(5, "N"), K = a.dim(6, "K");
   float* C = a.f32(1, "C", checked_mul(a, M, N, "M*N"));
@@ -43,7 +44,7 @@ Napi::Value GemmNt(const Napi::CallbackInfo& info) {
 
 // mathEval(simd, fn, y, x): y = exp | sigmoid | tanh (x)
 Napi::Value MathEval(const Napi::CallbackInfo& info) {
-  Args a(info, "mathEval", 4);
+  Args a(info, "_mathEval", 4);
   const KernelTable* t = table_arg(a, info, 0);
   const std::string fn = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : std::string();
   const int f = fn == "exp" ? 0 : fn == "sigmoid" ? 1 : fn == "tanh" ? 2 : -1;
@@ -58,9 +59,9 @@ Napi::Value MathEval(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_kernels(Napi::Env env, Napi::Object exports) {
-  exports.Set("gemm", Napi::Function::New(env, Gemm, "gemm"));
-  exports.Set("gemmNt", Napi::Function::New(env, GemmNt, "gemmNt"));
-  exports.Set("mathEval", Napi::Function::New(env, MathEval, "mathEval"));
+  exports.Set("_gemm", Napi::Function::New(env, Gemm, "_gemm"));
+  exports.Set("_gemmNt", Napi::Function::New(env, GemmNt, "_gemmNt"));
+  exports.Set("_mathEval", Napi::Function::New(env, MathEval, "_mathEval"));
 }
 
 }  // namespace deeprnn

@@ -99,9 +99,9 @@ const CALLS: Call[] = [
     args: () => ['gru', 2, Int32Array.from([4, 4]), 6, 2, 3, 2, true, 4],
     kinds: ['str', 'dim', 'i32', 'dim', 'dim', 'dim', 'dim', 'bool', 'dim'],
   },
-  { fn: 'gemmNt', args: () => ['scalar', f(6), f(10), f(15), 2, 3, 5], kinds: ['str', 'f32', 'f32', 'f32', 'dim', 'dim', 'dim'] },
-  { fn: 'gemm', args: () => ['scalar', false, f(6), f(10), f(15), 2, 3, 5, false], kinds: ['str', 'other', 'f32', 'f32', 'f32', 'dim', 'dim', 'dim', 'other'] },
-  { fn: 'mathEval', args: () => ['scalar', 'tanh', f(5), f(5)], kinds: ['str', 'str', 'f32', 'f32any'] },
+  { fn: '_gemmNt', args: () => ['scalar', f(6), f(10), f(15), 2, 3, 5], kinds: ['str', 'f32', 'f32', 'f32', 'dim', 'dim', 'dim'] },
+  { fn: '_gemm', args: () => ['scalar', false, f(6), f(10), f(15), 2, 3, 5, false], kinds: ['str', 'other', 'f32', 'f32', 'f32', 'dim', 'dim', 'dim', 'other'] },
+  { fn: '_mathEval', args: () => ['scalar', 'tanh', f(5), f(5)], kinds: ['str', 'str', 'f32', 'f32any'] },
 ];
 
 function show(v: unknown): string {

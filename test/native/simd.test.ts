@@ -62,7 +62,7 @@ describe.each(isas)('%s', (isa) => {
           const B = random(K * N, rng);
           const C = random(M * N, rng);
           const { out, mag } = reference(transA, C, A, B, M, N, K, acc);
-          nat.gemm(isa, transA, C, A, B, M, N, K, acc);
+          nat._gemm(isa, transA, C, A, B, M, N, K, acc);
           expectWithinRounding(`${isa} gemm${transA ? 'tn' : 'nn'} ${M}x${N}x${K}${acc ? ' acc' : ''}`, C, out, mag, K);
         }
       }
@@ -80,7 +80,7 @@ describe.each(isas)('%s', (isa) => {
       for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) B[k * N + n] = Bnt[n * K + k]!;
       const C = random(M * N, rng);  // overwritten, not accumulated
       const { out, mag } = reference(false, C, A, B, M, N, K, false);
-      nat.gemmNt(isa, C, A, Bnt, M, N, K);
+      nat._gemmNt(isa, C, A, Bnt, M, N, K);
       expectWithinRounding(`${isa} gemmNt ${M}x${N}x${K}`, C, out, mag, K);
     }
   });
@@ -92,8 +92,8 @@ describe.each(isas)('%s', (isa) => {
     const B = random(K * N, rng);
     const mine = new Float32Array(M * N);
     const base = new Float32Array(M * N);
-    nat.gemm(isa, false, mine, A, B, M, N, K, false);
-    nat.gemm('scalar', false, base, A, B, M, N, K, false);
+    nat._gemm(isa, false, mine, A, B, M, N, K, false);
+    nat._gemm('scalar', false, base, A, B, M, N, K, false);
     const { mag } = reference(false, mine, A, B, M, N, K, false);
     // Both are within the bound of the exact result, so within twice it of each other.
     const doubled = mag.map((m) => 2 * m);
@@ -116,7 +116,7 @@ describe.each(isas)('%s', (isa) => {
       tanh: { f: Math.tanh, abs: 1.5e-7, rel: 0 },
     };
     for (const [name, b] of Object.entries(bounds)) {
-      nat.mathEval(isa, name as 'exp', y, x);
+      nat._mathEval(isa, name as 'exp', y, x);
       let worst = 0;
       for (let i = 0; i < n; i++) {
         const want = b.f(x[i]!);
@@ -128,25 +128,25 @@ describe.each(isas)('%s', (isa) => {
       }
       console.log(`${isa} ${name}: worst error ${(worst * 100).toFixed(1)}% of the bound`);
     }
-    nat.mathEval(isa, 'tanh', y, x);
+    nat._mathEval(isa, 'tanh', y, x);
     expect(y[2]).toBe(0);
     expect(y[3]).toBeCloseTo(1e-6, 12);
-    nat.mathEval(isa, 'sigmoid', y, x);
+    nat._mathEval(isa, 'sigmoid', y, x);
     expect(y[0]).toBe(0);
     expect(y[1]).toBe(1);
     // NaN in, NaN out (the clamps keep it), in whole and partial vectors
     const nan = new Float32Array([NaN, 1, NaN, -1, 0.5, NaN, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, NaN]);
     const out = new Float32Array(nan.length);
     for (const fn of ['exp', 'sigmoid', 'tanh'] as const) {
-      nat.mathEval(isa, fn, out, nan);
+      nat._mathEval(isa, fn, out, nan);
       nan.forEach((v, i) => expect(Number.isNaN(out[i]), `${isa} ${fn}(${v})`).toBe(Number.isNaN(v)));
     }
   });
 });
 
 it('refuses an unknown instruction set or function', () => {
-  expect(() => nat.gemm('mmx', false, new Float32Array(1), new Float32Array(1), new Float32Array(1), 1, 1, 1, false))
-    .toThrow('gemm: argument "simd" must name a supported instruction set, got "mmx"');
-  expect(() => nat.mathEval('scalar', 'log' as never, new Float32Array(1), new Float32Array(1)))
-    .toThrow('mathEval: argument "fn" must be one of exp|sigmoid|tanh, got "log"');
+  expect(() => nat._gemm('mmx', false, new Float32Array(1), new Float32Array(1), new Float32Array(1), 1, 1, 1, false))
+    .toThrow('_gemm: argument "simd" must name a supported instruction set, got "mmx"');
+  expect(() => nat._mathEval('scalar', 'log' as never, new Float32Array(1), new Float32Array(1)))
+    .toThrow('_mathEval: argument "fn" must be one of exp|sigmoid|tanh, got "log"');
 });
