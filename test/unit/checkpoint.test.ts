@@ -127,7 +127,7 @@ describe('checkpoints', () => {
     expect(() => loadCheckpoint(write('newer', meta({ version: FORMAT_VERSION + 1 }))))
       .toThrow(`format version ${FORMAT_VERSION + 1} is newer than this deeprnn reads (${FORMAT_VERSION}); upgrade deeprnn`);
     expect(() => loadCheckpoint(write('cell', meta({ config: { ...config, cell: 'tree' as never } }))))
-      .toThrow(`checkpoint ${path.join(dir, 'cell')}: config.cell must be one of rnn|rnn-relu|gru|lstm|mgu, got \"tree\"`);
+      .toThrow(`checkpoint ${path.join(dir, 'cell')}: config.cell must be one of rnn|rnn-relu|gru|lstm|mgu, got "tree"`);
     expect(() => loadCheckpoint(write('hidden', meta({ config: { ...config, hidden: [] } }))))
       .toThrow('config.hidden must be a list of 1 to 64 integers from 1 to 1048576 (one per layer), got []');
     expect(() => loadCheckpoint(write('vocab', meta({ config: { ...config, vocabSize: config.vocabSize + 1 } }))))
