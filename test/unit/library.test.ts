@@ -105,7 +105,7 @@ describe('options are checked as the command line checks them', () => {
   // [library options, the library's message, the command line's value, its message]: one check, two namings.
   const cases: [Record<string, unknown>, string, Record<string, string>, string][] = [
     [{ dropout: 1.5 }, 'dropout must be a number in [0, 1), got 1.5', { dropout: '1.5' }, '--dropout must be a number in [0, 1), got "1.5"'],
-    [{ cell: 'tree' }, 'cell must be one of rnn|rnn-relu|gru|lstm, got "tree"', { cell: 'tree' }, '--cell must be one of rnn|rnn-relu|gru|lstm, got "tree"'],
+    [{ cell: 'tree' }, 'cell must be one of rnn|rnn-relu|gru|lstm|mgu, got "tree"', { cell: 'tree' }, '--cell must be one of rnn|rnn-relu|gru|lstm|mgu, got "tree"'],
     [{ layers: 0 }, 'layers must be an integer from 1 to 64, got 0', { layers: '0' }, '--layers must be an integer from 1 to 64, got "0"'],
     [{ batchSize: 2.5 }, 'batchSize must be an integer from 1 to 10000000, got 2.5', { batchSize: '2.5' }, '--batch-size must be an integer from 1 to 10000000, got "2.5"'],
     [{ hidden: [8, 'x'] }, 'hidden must be an integer from 1 to 1048576, got "x"', { hidden: '8,x' }, '--hidden must be an integer from 1 to 1048576, got "x"'],
@@ -140,7 +140,7 @@ describe('options are checked as the command line checks them', () => {
   it('the model refuses a bad configuration before any native call', () => {
     expect(() => checkModelConfig(null)).toThrow('config must be an object, got null');
     expect(() => new RNNLM({ cell: 'tree' as never, vocabSize: 28, hidden: [8], dropout: 0 }))
-      .toThrow('config.cell must be one of rnn|rnn-relu|gru|lstm, got "tree"');
+      .toThrow('config.cell must be one of rnn|rnn-relu|gru|lstm|mgu, got "tree"');
     expect(() => new RNNLM({ cell: 'gru', vocabSize: 28, hidden: [8], dropout: 1.5 })).toThrow('config.dropout must be a number in [0, 1), got 1.5');
     expect(() => new RNNLM({ cell: 'gru', vocabSize: 1, hidden: [8], dropout: 0 })).toThrow('config.vocabSize must be an integer from 2 to');
     expect(() => new RNNLM({ cell: 'gru', vocabSize: 28, hidden: [0], dropout: 0 }))
