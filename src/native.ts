@@ -119,6 +119,8 @@ export interface NativeBinding {
   scale(x: Float32Array, s: number): void;
   sgdStep(params: Float32Array, grads: Float32Array, lr: number): void;
   clipValue(x: Float32Array, c: number): void;
+  /** PyTorch's SGD without momentum, with L2 weight decay: params -= lr * (grads + weightDecay * params). */
+  sgdDecayStep(o: { params: Float32Array; grads: Float32Array; lr: number; weightDecay: number }): void;
   /** PyTorch's SGD with momentum (buf is the momentum buffer; first: the buffer starts as the gradient). */
   sgdMomentumStep(o: { params: Float32Array; buf: Float32Array; grads: Float32Array; lr: number; momentum: number;
     dampening: number; nesterov: boolean; weightDecay: number; first: boolean }): void;

@@ -32,6 +32,16 @@ Napi::Value SgdStep(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// sgdDecayStep({ params, grads, lr, weightDecay }): params -= lr * (grads + weightDecay * params)
+Napi::Value SgdDecayStep(const Napi::CallbackInfo& info) {
+  Args a(info, "sgdDecayStep", {"params", "grads", "lr", "weightDecay"});
+  long n = 0;
+  float* p = a.f32_any(0, "params", &n);
+  const float* g = a.f32(1, "grads", n);
+  sgd_decay_step(p, g, n, static_cast<float>(a.number(2, "lr")), static_cast<float>(a.number(3, "weightDecay")));
+  return info.Env().Undefined();
+}
+
 // clipValue(x, c): x = clamp(x, -c, c)
 Napi::Value ClipValue(const Napi::CallbackInfo& info) {
   Args a(info, "clipValue", 2);
@@ -88,6 +98,7 @@ Napi::Value RmspropStep(const Napi::CallbackInfo& info) {
 
 void register_optim(Napi::Env env, Napi::Object exports) {
   exports.Set("clipValue", Napi::Function::New(env, ClipValue, "clipValue"));
+  exports.Set("sgdDecayStep", Napi::Function::New(env, SgdDecayStep, "sgdDecayStep"));
   exports.Set("sgdMomentumStep", Napi::Function::New(env, SgdMomentumStep, "sgdMomentumStep"));
   exports.Set("adamStep", Napi::Function::New(env, AdamStep, "adamStep"));
   exports.Set("rmspropStep", Napi::Function::New(env, RmspropStep, "rmspropStep"));

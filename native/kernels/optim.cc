@@ -32,6 +32,13 @@ void sgd_step(float* p, const float* g, long n, float lr) {
   parallel_for(n >= kParallelWork, n, [&](long i) { p[i] -= lr * g[i]; });
 }
 
+void sgd_decay_step(float* p, const float* g, long n, float lr, float wd) {
+  parallel_for(n >= kParallelWork, n, [&](long i) {
+    const float d = g[i] + wd * p[i];
+    p[i] -= lr * d;
+  });
+}
+
 void clip_value(float* x, long n, float c) {
   parallel_for(n >= kParallelWork, n, [&](long i) { x[i] = x[i] > c ? c : x[i] < -c ? -c : x[i]; });
 }

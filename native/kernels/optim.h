@@ -13,6 +13,8 @@ void scale_inplace(float* x, long n, float s);
 void clip_value(float* x, long n, float c);
 // p -= lr * g
 void sgd_step(float* p, const float* g, long n, float lr);
+// SGD without momentum, with L2 weight decay: p -= lr (g + wd p)
+void sgd_decay_step(float* p, const float* g, long n, float lr, float wd);
 
 // d = g + wd p; buf = d (first step) or momentum buf + (1 - dampening) d;
 // d = nesterov ? d + momentum buf : buf; p -= lr d

@@ -61,6 +61,12 @@ const CALLS: Call[] = [
   { fn: 'sgdStep', args: () => [f(7), f(7), 0.1], kinds: ['f32any', 'f32', 'num'] },
   { fn: 'clipValue', args: () => [f(7), 0.5], kinds: ['f32any', 'num'] },
   {
+    fn: 'sgdDecayStep',
+    names: ['params', 'grads', 'lr', 'weightDecay'],
+    args: () => [f(7), f(7), 0.1, 0.01],
+    kinds: ['f32any', 'f32', 'num', 'num'],
+  },
+  {
     fn: 'sgdMomentumStep',
     names: ['params', 'buf', 'grads', 'lr', 'momentum', 'dampening', 'nesterov', 'weightDecay', 'first'],
     args: () => [f(7), f(7), f(7), 0.1, 0.9, 0, true, 0.01, false],
