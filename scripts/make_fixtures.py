@@ -4,8 +4,9 @@
 weights, a batch, the loss, every gradient, the weights after one step of the book's
 clipping (global norm 1) and SGD (lr 2), and a greedy continuation as the book's
 predict makes it; and test/fixtures/torch_optimizers.json: four steps of SGD (with
-momentum, Nesterov, weight decay), Adam, AdamW and RMSprop from the same weights and
-gradients.
+momentum, dampening, Nesterov, weight decay), Adam, AdamW and RMSprop from the same
+weights and gradients, each hyperparameter at a value other than its default in
+some case, and PyTorch's defaults of each optimizer.
 
 Run with Debian's PyTorch:  /usr/bin/python3 scripts/make_fixtures.py
 The tests read the JSON files and never need PyTorch."""
@@ -87,12 +88,28 @@ OPTIMIZERS = [
     ('sgd', {'lr': 0.1}),
     ('sgd', {'lr': 0.1, 'momentum': 0.9, 'weight_decay': 0.01}),
     ('sgd', {'lr': 0.05, 'momentum': 0.8, 'nesterov': True}),
+    ('sgd', {'lr': 0.1, 'weight_decay': 0.05}),
+    ('sgd', {'lr': 0.1, 'momentum': 0.9, 'dampening': 0.5}),
     ('adam', {'lr': 0.01}),
     ('adam', {'lr': 0.01, 'betas': (0.8, 0.99), 'eps': 1e-6, 'weight_decay': 0.1}),
     ('adamw', {'lr': 0.01, 'weight_decay': 0.1}),
     ('rmsprop', {'lr': 0.01}),
     ('rmsprop', {'lr': 0.01, 'alpha': 0.9, 'momentum': 0.9, 'weight_decay': 0.01}),
+    ('adamw', {'lr': 0.01}),
+    ('adamw', {'lr': 0.01, 'betas': (0.85, 0.98), 'eps': 1e-6}),
+    ('rmsprop', {'lr': 0.01, 'eps': 1e-4}),
 ]
+CLASSES = {'sgd': torch.optim.SGD, 'adam': torch.optim.Adam, 'adamw': torch.optim.AdamW, 'rmsprop': torch.optim.RMSprop}
+
+
+def torch_defaults():
+    """Each optimizer's defaults but lr (SGD has none): the values deeprnn's specs must have."""
+    p = torch.zeros(1, requires_grad=True)
+    out = {}
+    for kind, cls in CLASSES.items():
+        d = cls([p], lr=0.1).defaults
+        out[kind] = {k: list(v) if isinstance(v, tuple) else v for k, v in d.items() if k != 'lr'}
+    return out
 
 
 def optimizer_steps():
@@ -103,15 +120,14 @@ def optimizer_steps():
     cases = []
     for kind, kw in OPTIMIZERS:
         p = p0.clone().requires_grad_(True)
-        cls = {'sgd': torch.optim.SGD, 'adam': torch.optim.Adam, 'adamw': torch.optim.AdamW, 'rmsprop': torch.optim.RMSprop}[kind]
-        opt = cls([p], **kw)
+        opt = CLASSES[kind]([p], **kw)
         after = []
         for g in grads:
             p.grad = g.clone()
             opt.step()
             after.append(p.detach().clone().tolist())
         cases.append({'kind': kind, 'settings': {k: list(v) if isinstance(v, tuple) else v for k, v in kw.items()}, 'after': after})
-    return {'generator': 'scripts/make_fixtures.py', 'torch': torch.__version__, 'params': p0.tolist(),
+    return {'generator': 'scripts/make_fixtures.py', 'torch': torch.__version__, 'defaults': torch_defaults(), 'params': p0.tolist(),
             'grads': [g.tolist() for g in grads], 'cases': cases}
 
 

@@ -15,7 +15,10 @@ export { TimeMachine, type TimeMachineOptions } from './data/timemachine.js';
 export { Trainer, initialState, NonFiniteError, type EpochMetrics, type TrainerOptions, type TrainState } from './train/trainer.js';
 export { evaluateTokens, type EvalMetrics } from './train/evaluate.js';
 export { InputError } from './errors.js';
-export { SGD, Adam, RMSprop, makeOptimizer, OPTIMIZERS, DEFAULT_LR, type Optimizer, type OptimizerKind, type OptimizerSettings } from './train/optim.js';
+export {
+  OPTIMIZER_SPECS, OPTIMIZERS, DEFAULT_LR, HYPERPARAMS, HYPER_KEYS, optimizerSpec, optimizersWith, makeOptimizer, SpecOptimizer, SGD, Adam, RMSprop,
+  type Optimizer, type OptimizerKind, type OptimizerSettings, type OptimizerSpec, type HyperKey, type HyperValues, type HyperParam, type UpdateContext,
+} from './train/optim.js';
 export { learningRate, SCHEDULES, type ScheduleKind, type ScheduleSettings } from './train/schedule.js';
 export { renderPlot, writePlot, type PlotRun } from './io/plot.js';
 export { runTraining, type RunSettings, type RunHooks, type RunResult } from './train/run.js';

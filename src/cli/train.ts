@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { loadCheckpoint } from '../io/checkpoint.js';
 import { CELLS } from '../nn/config.js';
-import { DEFAULT_LR, OPTIMIZERS } from '../train/optim.js';
+import { HYPER_KEYS, HYPERPARAMS, OPTIMIZER_SPECS, OPTIMIZERS, optimizerSpec, optimizersWith, showHyper, type HyperKey } from '../train/optim.js';
 import { SCHEDULES } from '../train/schedule.js';
 import { sparkline } from '../train/metrics.js';
 import { resumeSettings, type RunSettings } from '../train/run.js';
@@ -32,9 +32,9 @@ type RawTrainOptions = Record<string, unknown> & {
 /** Options that define the run; on --resume they come from the checkpoint and may not be given. */
 const RUN_DEFINING = [
   'cell', 'layers', 'hidden', 'dropout', 'batchSize', 'numSteps', 'numTrain', 'numVal', 'lr', 'clip', 'seed',
-  'tokenizer', 'minFreq', 'batching', 'valFrac', 'optimizer', 'momentum', 'nesterov', 'betas', 'eps', 'weightDecay', 'alpha',
+  'tokenizer', 'minFreq', 'batching', 'valFrac', 'optimizer', ...HYPER_KEYS,
   'lrSchedule', 'warmup', 'lrDecay', 'lrDecayAfter', 'minLr', 'clipMode', 'strict',
-] as const;
+];
 
 /**
  * The run's settings from the command line: the library's checks and
@@ -89,10 +89,31 @@ function report(result: ThreadResult, s: RunSettings, json: boolean, progress: P
 
 const D = RUN_DEFAULTS;
 
+/**
+ * A hyperparameter's --help, from the optimizer specs: the optimizers that
+ * have it (unless all do), what it is, how an optimizer's differs, and its
+ * default, or each optimizer's where they differ:
+ *   L2 penalty, decoupled for adamw (default: 0 for sgd, adam, rmsprop; 0.01 for adamw)
+ */
+export function hyperHelp(key: HyperKey): string {
+  const kinds = optimizersWith(key);
+  const notes = kinds.filter((k) => optimizerSpec(k).notes?.[key]).map((k) => `, ${optimizerSpec(k).notes![key]} for ${k}`).join('');
+  const byDefault = new Map<string, string[]>();
+  for (const k of kinds) {
+    const shown = showHyper(optimizerSpec(k).hyper[key]);
+    byDefault.set(shown, [...(byDefault.get(shown) ?? []), k]);
+  }
+  const defaults = HYPERPARAMS[key].type === 'flag' ? ''
+    : byDefault.size === 1 ? ` (default: ${[...byDefault.keys()][0]})`
+      : ` (default: ${[...byDefault].map(([v, ks]) => `${v} for ${ks.join(', ')}`).join('; ')})`;
+  const prefix = kinds.length === OPTIMIZERS.length ? '' : `${kinds.join(', ')}: `;
+  return `${prefix}${HYPERPARAMS[key].help}${notes}${defaults}`;
+}
+
 /** The options of a training run (train and compare share them). */
 export function addRunOptions(cmd: Command): Command {
-  const lrs = OPTIMIZERS.map((k) => `${DEFAULT_LR[k]} for ${k}`).join(', ');
-  return cmd
+  const lrs = OPTIMIZERS.map((k) => `${OPTIMIZER_SPECS[k].lr} for ${k}`).join(', ');
+  cmd
     .addOption(option('--layers <n>', 'number of stacked layers (1-64)', D.layers))
     .addOption(option('--hidden <n>', 'hidden units per layer, or one size per layer: 256,128', D.hidden))
     .addOption(option('--dropout <p>', 'dropout between layers', D.dropout))
@@ -102,13 +123,13 @@ export function addRunOptions(cmd: Command): Command {
     .addOption(option('--num-train <n>', 'training windows', D.numTrain))
     .addOption(option('--num-val <n>', 'validation windows', D.numVal))
     .addOption(option('--lr <x>', `learning rate (default: ${lrs}: the book's for sgd, PyTorch's for the others)`))
-    .addOption(option('--optimizer <kind>', OPTIMIZERS.join('|'), D.optimizer))
-    .addOption(option('--momentum <m>', 'sgd, rmsprop: momentum (default: 0)'))
-    .addOption(option('--nesterov', 'sgd: Nesterov momentum'))
-    .addOption(option('--betas <b1,b2>', 'adam, adamw: betas (default: 0.9,0.999)'))
-    .addOption(option('--eps <e>', 'adam, adamw, rmsprop: epsilon (default: 1e-8)'))
-    .addOption(option('--weight-decay <w>', 'L2 penalty, decoupled for adamw (default: 0 for sgd, adam, rmsprop; 0.01 for adamw)'))
-    .addOption(option('--alpha <a>', 'rmsprop: smoothing constant (default: 0.99)'))
+    .addOption(option('--optimizer <kind>', OPTIMIZERS.join('|'), D.optimizer));
+  // Each optimizer hyperparameter, as the specs describe it.
+  for (const key of HYPER_KEYS) {
+    const p = HYPERPARAMS[key];
+    cmd.addOption(option(`${flagName(key)}${p.placeholder ? ` <${p.placeholder}>` : ''}`, hyperHelp(key)));
+  }
+  return cmd
     .addOption(option('--lr-schedule <kind>', SCHEDULES.join('|'), D.lrSchedule))
     .addOption(option('--warmup <steps>', 'linear learning-rate warm-up over this many steps', D.warmup))
     .addOption(option('--lr-decay <f>', 'step/exp: factor of each decay', D.lrDecay))

@@ -9,7 +9,9 @@ import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { tokenizerFromJSON, type Tokenizer, type TokenizerJSON } from '../data/tokenizer.js';
 import { carriesC, checkModelConfig, paramCount, paramTable, type ModelConfig } from '../nn/config.js';
-import { OPTIMIZERS, type OptimizerKind, type OptimizerSettings } from '../train/optim.js';
+import {
+  HYPER_KEYS, HYPERPARAMS, hasHyper, OPTIMIZERS, optimizerSpec, validHyper, type HyperKey, type HyperValues, type OptimizerKind, type OptimizerSettings,
+} from '../train/optim.js';
 import { SCHEDULES, type ScheduleKind, type ScheduleSettings } from '../train/schedule.js';
 import type { FloatArray, Module } from '../nn/module.js';
 import { RNNLM } from '../nn/rnnlm.js';
@@ -233,7 +235,7 @@ function checkContents(parsed: unknown, tensors: Map<string, Tensor>, fail: Fail
   const names = new Set(table.map((p) => p.name));
   const carrying = training ? carryNames(config) : [];
   const carryNamesSet = new Set(carrying.map((c) => c.name));
-  const optimizerNames = new Set(training ? OPTIMIZER_BUFFERS[training.optimizer.kind].map((n) => `optimizer.${n}`) : []);
+  const optimizerNames = new Set(training ? optimizerSpec(training.optimizer.kind).buffers.map((n) => `optimizer.${n}`) : []);
   const P = paramCount(table);
   const optimizerState: Record<string, Float32Array> = {};
   for (const [name, t] of tensors) {
@@ -384,31 +386,26 @@ function checkMeta(m: unknown, fail: Fail): ModelMeta | CheckpointMeta {
   return { ...model, training, optimizer, schedule, clipMode: m.clipMode as CheckpointMeta['clipMode'], state, history };
 }
 
-/** The state buffers each optimizer keeps. */
-const OPTIMIZER_BUFFERS: Record<OptimizerKind, string[]> = {
-  sgd: ['momentum_buffer'], adam: ['exp_avg', 'exp_avg_sq'], adamw: ['exp_avg', 'exp_avg_sq'], rmsprop: ['square_avg', 'momentum_buffer'],
-};
-
+/** The optimizer's kind, rate, step count and hyperparameters, each checked as its spec says. */
 function checkOptimizer(o: unknown, fail: Fail): OptimizerSettings & { steps: number } {
   if (!isObject(o) || !OPTIMIZERS.includes(o.kind as OptimizerKind)) throw fail(`optimizer must be an object with a "kind" of ${OPTIMIZERS.join(', ')}`);
-  const opt = (k: string, check: (v: number) => boolean) => (o[k] === undefined ? undefined : num(o, k, 'optimizer', fail, check));
+  const kind = o.kind as OptimizerKind;
   const nonNeg = (v: number) => v >= 0 && Number.isFinite(v);
-  const betas = o.betas;
-  if (betas !== undefined && !(Array.isArray(betas) && betas.length === 2 && betas.every((b) => typeof b === 'number' && b >= 0 && b < 1))) {
-    throw fail('optimizer.betas must be two numbers in [0, 1)');
-  }
-  return {
-    kind: o.kind as OptimizerKind,
+  const settings: OptimizerSettings & { steps: number } = {
+    kind,
     lr: num(o, 'lr', 'optimizer', fail, nonNeg),
     steps: num(o, 'steps', 'optimizer', fail, isCount),
-    momentum: opt('momentum', nonNeg),
-    nesterov: o.nesterov === true,
-    dampening: opt('dampening', nonNeg),
-    betas: betas as [number, number] | undefined,
-    eps: opt('eps', nonNeg),
-    weightDecay: opt('weightDecay', nonNeg),
-    alpha: opt('alpha', nonNeg),
   };
+  for (const key of HYPER_KEYS) {
+    if (o[key] === undefined) continue;
+    if (!hasHyper(kind, key)) throw fail(`optimizer.${key} does not apply to optimizer ${kind}`);
+    if (!validHyper(key, o[key])) throw fail(`optimizer.${key} must be ${HYPERPARAMS[key].expected ?? 'true or false'}, got ${JSON.stringify(o[key])}`);
+    (settings as Record<HyperKey, unknown>)[key] = o[key];
+  }
+  const spec = optimizerSpec(kind);
+  const conflict = spec.conflict?.({ ...spec.hyper, ...settings } as HyperValues, (k) => `optimizer.${k}`);
+  if (conflict) throw fail(conflict);
+  return settings;
 }
 
 function checkSchedule(o: unknown, fail: Fail): ScheduleSettings {

@@ -1,34 +1,234 @@
-// Optimizers update the one parameter buffer from the one gradient buffer,
-// with PyTorch's formulas and defaults; their state buffers have the same
-// layout. Float32 buffers update in native code, the float64 scratch model's
-// in the same formulas here.
+// Optimizers, each described once in OPTIMIZER_SPECS: its name, its default
+// learning rate, PyTorch's hyperparameters with PyTorch's defaults, the names of
+// its state buffers and its update. Everything else reads the spec: the
+// `train` options with their checks and help (src/train/settings.ts,
+// src/cli/train.ts), the checkpoint's checks (src/io/checkpoint.ts),
+// makeOptimizer and the library's exports. Adding an optimizer is its native
+// update (native/kernels/optim.*, native/binding/optim.cc), its entry here and
+// its PyTorch fixture (scripts/make_fixtures.py).
+//
+// Every optimizer updates the one parameter buffer from the one gradient
+// buffer, its state buffers laid out as the parameters. Float32 buffers update
+// in native code; the float64 scratch model's in the same formulas here.
 import { InputError } from '../errors.js';
 import { native } from '../native.js';
 import type { FloatArray } from '../nn/module.js';
 import { sgdStep } from './ops.js';
 
-export const OPTIMIZERS = ['sgd', 'adam', 'adamw', 'rmsprop'] as const;
-export type OptimizerKind = (typeof OPTIMIZERS)[number];
+/** The values of every hyperparameter an optimizer may have (PyTorch's, camelCase). */
+export interface HyperValues {
+  momentum: number;
+  dampening: number;
+  nesterov: boolean;
+  betas: [number, number];
+  eps: number;
+  weightDecay: number;
+  alpha: number;
+}
+export type HyperKey = keyof HyperValues;
 
-export interface OptimizerSettings {
-  kind: OptimizerKind;
-  lr: number;
-  /** sgd, rmsprop */
-  momentum?: number;
-  /** sgd */
-  nesterov?: boolean;
-  dampening?: number;
-  /** adam, adamw */
-  betas?: [number, number];
-  /** adam, adamw, rmsprop */
-  eps?: number;
-  weightDecay?: number;
-  /** rmsprop */
-  alpha?: number;
+/** What a hyperparameter means and which values it takes: the same for every optimizer that has it. */
+export interface HyperParam {
+  /** PyTorch's keyword argument. */
+  torch: string;
+  /** A number, a flag (true or false) or a pair of numbers. */
+  type: 'number' | 'flag' | 'pair';
+  /** The command line's placeholder (`--momentum <m>`); a flag has none. */
+  placeholder?: string;
+  /** What it is, for --help. */
+  help: string;
+  /** The range of a number, or of each number of a pair, and how a message says it. */
+  check?: (v: number) => boolean;
+  expected?: string;
 }
 
-/** PyTorch's default learning rates, where the book's lr 2 (for plain SGD) would not do. */
-export const DEFAULT_LR: Record<OptimizerKind, number> = { sgd: 2, adam: 1e-3, adamw: 1e-3, rmsprop: 1e-2 };
+export const HYPERPARAMS: { readonly [K in HyperKey]: HyperParam } = {
+  momentum: { torch: 'momentum', type: 'number', placeholder: 'm', help: 'momentum', check: (v) => v >= 0, expected: 'a number >= 0' },
+  dampening: { torch: 'dampening', type: 'number', placeholder: 'd', help: 'dampening of the momentum', check: (v) => v >= 0 && v <= 1, expected: 'a number in [0, 1]' },
+  nesterov: { torch: 'nesterov', type: 'flag', help: 'Nesterov momentum' },
+  betas: {
+    torch: 'betas', type: 'pair', placeholder: 'b1,b2', help: 'betas', check: (v) => v >= 0 && v < 1, expected: 'two numbers in [0, 1), e.g. 0.9,0.999',
+  },
+  eps: { torch: 'eps', type: 'number', placeholder: 'e', help: 'epsilon', check: (v) => v > 0, expected: 'a positive number' },
+  weightDecay: { torch: 'weight_decay', type: 'number', placeholder: 'w', help: 'L2 penalty', check: (v) => v >= 0, expected: 'a number >= 0' },
+  alpha: { torch: 'alpha', type: 'number', placeholder: 'a', help: 'smoothing constant', check: (v) => v >= 0 && v < 1, expected: 'a number in [0, 1)' },
+};
+
+export const HYPER_KEYS = Object.keys(HYPERPARAMS) as HyperKey[];
+
+/** One step's inputs, for an optimizer's update. */
+export interface UpdateContext<K extends HyperKey> {
+  params: FloatArray;
+  grads: FloatArray;
+  lr: number;
+  h: Pick<HyperValues, K>;
+  /** The step's number, 1 for the first (after a resume: the steps before it, plus 1). */
+  step: number;
+  /** A state buffer by name (one of the spec's `buffers`): zeros on first use, of the parameters' type and length. */
+  buffer: (name: string) => FloatArray;
+}
+
+/** An optimizer, described once. */
+export interface OptimizerSpec<K extends HyperKey = HyperKey> {
+  /** What it is, in a line. */
+  summary: string;
+  /** The default learning rate. */
+  lr: number;
+  /** Its hyperparameters with their defaults (PyTorch's). */
+  hyper: Pick<HyperValues, K>;
+  /** How a hyperparameter's meaning differs in this optimizer, for --help ("decoupled"). */
+  notes?: Partial<Record<K, string>>;
+  /** Its state buffers, stored in checkpoints as "optimizer.NAME". */
+  buffers: readonly string[];
+  /** A combination of values the ranges allow and the update does not: the message (options named by `name`), else null. */
+  conflict?: (h: Pick<HyperValues, K>, name: (key: HyperKey) => string) => string | null;
+  /** One step: float32 buffers in native code, float64 ones in the same formula in TypeScript. */
+  update: (c: UpdateContext<K>) => void;
+}
+
+const defineOptimizer = <K extends HyperKey>(spec: OptimizerSpec<K>): OptimizerSpec<K> => spec;
+/** The buffers as Float32Arrays when every one is (the native path), else null (float64: the TypeScript path). */
+function f32<T extends FloatArray[]>(...a: T): { [I in keyof T]: Float32Array } | null {
+  return a.every((x) => x instanceof Float32Array) ? (a as { [I in keyof T]: Float32Array }) : null;
+}
+
+/** Adam's and AdamW's update: they differ in where the weight decay goes. */
+function adamUpdate(decoupled: boolean) {
+  return ({ params: p, grads: g, lr, h, step: t, buffer }: UpdateContext<'betas' | 'eps' | 'weightDecay'>): void => {
+    const m = buffer('exp_avg');
+    const v = buffer('exp_avg_sq');
+    const [b1, b2] = h.betas;
+    const wd = h.weightDecay;
+    const n = f32(p, g, m, v);
+    if (n) {
+      native().adamStep({ params: n[0], grads: n[1], m: n[2], v: n[3], lr, beta1: b1, beta2: b2, eps: h.eps, weightDecay: wd, step: t, decoupled });
+      return;
+    }
+    const bc1 = 1 - b1 ** t;
+    const bc2Sqrt = Math.sqrt(1 - b2 ** t);
+    for (let i = 0; i < p.length; i++) {
+      let d = g[i]!;
+      if (decoupled) p[i]! *= 1 - lr * wd;
+      else d += wd * p[i]!;
+      m[i] = m[i]! * b1 + d * (1 - b1);
+      v[i] = v[i]! * b2 + (1 - b2) * d * d;
+      p[i]! -= (lr / bc1) * (m[i]! / (Math.sqrt(v[i]!) / bc2Sqrt + h.eps));
+    }
+  };
+}
+
+export const OPTIMIZER_SPECS = {
+  sgd: defineOptimizer({
+    summary: "SGD with PyTorch's momentum, dampening, Nesterov and L2 weight decay; plain SGD is the book's",
+    lr: 2, // the book's (PyTorch's SGD has no default rate)
+    hyper: { momentum: 0, dampening: 0, nesterov: false, weightDecay: 0 },
+    buffers: ['momentum_buffer'],
+    conflict: (h, name) => (h.nesterov && (h.momentum <= 0 || h.dampening !== 0)
+      ? `${name('nesterov')} needs ${name('momentum')} above 0 (and no dampening)` : null),
+    update: ({ params: p, grads: g, lr, h, step, buffer }) => {
+      const { momentum, dampening, nesterov, weightDecay: wd } = h;
+      if (momentum !== 0) {
+        // d = g + wd p; buf = d (first step) or momentum buf + (1 - dampening) d; p -= lr (nesterov ? d + momentum buf : buf)
+        const buf = buffer('momentum_buffer');
+        const first = step === 1;
+        const n = f32(p, g, buf);
+        if (n) {
+          native().sgdMomentumStep({ params: n[0], grads: n[1], buf: n[2], lr, momentum, dampening, nesterov, weightDecay: wd, first });
+          return;
+        }
+        for (let i = 0; i < p.length; i++) {
+          let d = g[i]! + wd * p[i]!;
+          buf[i] = first ? d : momentum * buf[i]! + (1 - dampening) * d;
+          d = nesterov ? d + momentum * buf[i]! : buf[i]!;
+          p[i]! -= lr * d;
+        }
+      } else if (wd !== 0) {
+        // p -= lr (g + wd p)
+        const n = f32(p, g);
+        if (n) native().sgdDecayStep({ params: n[0], grads: n[1], lr, weightDecay: wd });
+        else for (let i = 0; i < p.length; i++) p[i]! -= lr * (g[i]! + wd * p[i]!);
+      } else {
+        sgdStep(p, g, lr);
+      }
+    },
+  }),
+  adam: defineOptimizer({
+    summary: "Adam, as PyTorch's",
+    lr: 1e-3,
+    hyper: { betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0 },
+    buffers: ['exp_avg', 'exp_avg_sq'],
+    update: adamUpdate(false),
+  }),
+  adamw: defineOptimizer({
+    summary: "AdamW (Adam with decoupled weight decay), as PyTorch's",
+    lr: 1e-3,
+    hyper: { betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2 },
+    notes: { weightDecay: 'decoupled' },
+    buffers: ['exp_avg', 'exp_avg_sq'],
+    update: adamUpdate(true),
+  }),
+  rmsprop: defineOptimizer({
+    summary: "RMSprop as PyTorch's (not centered), with optional momentum",
+    lr: 1e-2,
+    hyper: { alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0 },
+    buffers: ['square_avg', 'momentum_buffer'],
+    update: ({ params: p, grads: g, lr, h, buffer }) => {
+      const { alpha, eps, weightDecay: wd, momentum } = h;
+      const sq = buffer('square_avg');
+      const buf = buffer('momentum_buffer');
+      const n = f32(p, g, sq, buf);
+      if (n) {
+        native().rmspropStep({ params: n[0], grads: n[1], squareAvg: n[2], buf: n[3], lr, alpha, eps, weightDecay: wd, momentum });
+        return;
+      }
+      for (let i = 0; i < p.length; i++) {
+        const d = g[i]! + wd * p[i]!;
+        sq[i] = sq[i]! * alpha + (1 - alpha) * d * d;
+        const a = Math.sqrt(sq[i]!) + eps;
+        if (momentum > 0) {
+          buf[i] = buf[i]! * momentum + d / a;
+          p[i]! -= lr * buf[i]!;
+        } else {
+          p[i]! -= lr * (d / a);
+        }
+      }
+    },
+  }),
+};
+
+export type OptimizerKind = keyof typeof OPTIMIZER_SPECS;
+export const OPTIMIZERS = Object.keys(OPTIMIZER_SPECS) as OptimizerKind[];
+
+/** An optimizer's spec, its hyperparameters seen as any of HyperValues' (only its own are present). */
+export function optimizerSpec(kind: OptimizerKind): OptimizerSpec {
+  return OPTIMIZER_SPECS[kind] as unknown as OptimizerSpec;
+}
+
+/** Whether `kind` has the hyperparameter `key`. */
+export const hasHyper = (kind: OptimizerKind, key: HyperKey): boolean => key in OPTIMIZER_SPECS[kind].hyper;
+
+/** The optimizers that have the hyperparameter `key`. */
+export const optimizersWith = (key: HyperKey): OptimizerKind[] => OPTIMIZERS.filter((k) => hasHyper(k, key));
+
+/** Each optimizer's default learning rate: the book's 2 for SGD, PyTorch's for the others. */
+export const DEFAULT_LR = Object.fromEntries(OPTIMIZERS.map((k) => [k, OPTIMIZER_SPECS[k].lr])) as Record<OptimizerKind, number>;
+
+/** An optimizer and its hyperparameters, as the settings, a checkpoint or makeOptimizer give them (left out: the spec's default). */
+export interface OptimizerSettings extends Partial<HyperValues> {
+  kind: OptimizerKind;
+  lr: number;
+}
+
+/** How a hyperparameter's value is written (in --help and messages): 0.9,0.999 for a pair. */
+export const showHyper = (v: HyperValues[HyperKey]): string => (Array.isArray(v) ? v.join(',') : String(v));
+
+/** Whether a value (as a program or a checkpoint gives it: numbers, booleans, arrays) is in the hyperparameter's range. */
+export function validHyper(key: HyperKey, v: unknown): boolean {
+  const p = HYPERPARAMS[key];
+  if (p.type === 'flag') return typeof v === 'boolean';
+  const ok = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && p.check!(x);
+  return p.type === 'pair' ? Array.isArray(v) && v.length === 2 && v.every(ok) : ok(v);
+}
 
 export interface Optimizer {
   readonly kind: OptimizerKind;
@@ -44,22 +244,49 @@ export interface Optimizer {
   loadState(state: Record<string, Float32Array>, steps: number): void;
 }
 
-abstract class Base<K extends OptimizerKind> implements Optimizer {
+/**
+ * An optimizer of any kind, run from its spec. Its hyperparameters are the
+ * given ones, else the spec's defaults; a value out of range, a hyperparameter
+ * the kind does not have, or a combination the update does not allow is an
+ * InputError naming it as the library does (`momentum must be a number >= 0`).
+ */
+export class SpecOptimizer implements Optimizer {
   steps = 0;
-  protected buffers: Record<string, FloatArray> = {};
+  readonly hyper: Readonly<Partial<HyperValues>>;
+  private readonly spec: OptimizerSpec;
+  private buffers: Record<string, FloatArray> = {};
 
   constructor(
-    readonly kind: K,
+    readonly kind: OptimizerKind,
     public lr: number,
-    readonly weightDecay: number,
-  ) {}
+    given: Partial<HyperValues> = {},
+  ) {
+    if (!OPTIMIZERS.includes(kind)) throw new InputError(`optimizer must be one of ${OPTIMIZERS.join('|')}, got ${JSON.stringify(kind)}`);
+    this.spec = optimizerSpec(kind);
+    const hyper: Partial<HyperValues> = { ...this.spec.hyper };
+    for (const key of HYPER_KEYS) {
+      const v = given[key];
+      if (v === undefined) continue;
+      if (!hasHyper(kind, key)) throw new InputError(`${key} applies to optimizer ${optimizersWith(key).join('|')}, not ${kind}`);
+      if (!validHyper(key, v)) {
+        throw new InputError(`${key} must be ${HYPERPARAMS[key].expected ?? 'true or false'}, got ${JSON.stringify(v)}`);
+      }
+      (hyper as Record<HyperKey, unknown>)[key] = v;
+    }
+    const conflict = this.spec.conflict?.(hyper as HyperValues, (k) => k);
+    if (conflict) throw new InputError(conflict);
+    this.hyper = hyper;
+  }
 
-  abstract step(params: FloatArray, grads: FloatArray): void;
-  protected abstract settings(): Omit<OptimizerSettings, 'kind' | 'lr'>;
-  protected abstract bufferNames(): string[];
+  step(params: FloatArray, grads: FloatArray): void {
+    this.spec.update({
+      params, grads, lr: this.lr, h: this.hyper as HyperValues, step: this.steps + 1, buffer: (name) => this.buffer(name, params),
+    });
+    this.steps++;
+  }
 
   toJSON(): OptimizerSettings & { steps: number } {
-    return { kind: this.kind, lr: this.lr, ...this.settings(), steps: this.steps };
+    return { kind: this.kind, lr: this.lr, ...this.hyper, steps: this.steps };
   }
 
   state(): Record<string, FloatArray> {
@@ -67,14 +294,15 @@ abstract class Base<K extends OptimizerKind> implements Optimizer {
   }
 
   loadState(state: Record<string, Float32Array>, steps: number): void {
-    for (const name of this.bufferNames()) {
+    for (const name of this.spec.buffers) {
       if (state[name]) this.buffers[name] = Float32Array.from(state[name]!);
     }
     this.steps = steps;
   }
 
   /** The named buffer, zeros of the parameters' type and length on first use. */
-  protected buffer(name: string, like: FloatArray): FloatArray {
+  private buffer(name: string, like: FloatArray): FloatArray {
+    if (!this.spec.buffers.includes(name)) throw new Error(`optimizer ${this.kind} has no state buffer "${name}"`);
     let b = this.buffers[name];
     if (!b || b.length !== like.length || b.constructor !== like.constructor) {
       const fresh: FloatArray = like instanceof Float32Array ? new Float32Array(like.length) : new Float64Array(like.length);
@@ -85,144 +313,32 @@ abstract class Base<K extends OptimizerKind> implements Optimizer {
   }
 }
 
+/** An optimizer from its settings (as the command line parses them or a checkpoint stores them; other keys are ignored). */
+export function makeOptimizer(s: OptimizerSettings): Optimizer {
+  const given: Partial<HyperValues> = {};
+  for (const key of HYPER_KEYS) if (s[key] !== undefined) (given as Record<HyperKey, unknown>)[key] = s[key];
+  return new SpecOptimizer(s.kind, s.lr, given);
+}
+
+// The classes of the library's first version, each a SpecOptimizer with positional hyperparameters.
+
 /** SGD with PyTorch's momentum, dampening, Nesterov and L2 weight decay; plain SGD is the book's. */
-export class SGD extends Base<'sgd'> {
-  constructor(
-    lr: number,
-    readonly momentum = 0,
-    readonly nesterov = false,
-    weightDecay = 0,
-    readonly dampening = 0,
-  ) {
-    super('sgd', lr, weightDecay);
-    if (nesterov && (momentum <= 0 || dampening !== 0)) throw new InputError('--nesterov needs --momentum above 0 (and no dampening)');
-  }
-
-  step(p: FloatArray, g: FloatArray): void {
-    if (this.momentum === 0 && this.weightDecay === 0) {
-      sgdStep(p, g, this.lr);
-    } else if (this.momentum === 0) {
-      for (let i = 0; i < p.length; i++) p[i]! -= this.lr * (g[i]! + this.weightDecay * p[i]!);
-    } else {
-      const buf = this.buffer('momentum_buffer', p);
-      const first = this.steps === 0;
-      if (p instanceof Float32Array && g instanceof Float32Array) {
-        native().sgdMomentumStep({ params: p, buf: buf as Float32Array, grads: g, lr: this.lr, momentum: this.momentum,
-          dampening: this.dampening, nesterov: this.nesterov, weightDecay: this.weightDecay, first });
-      } else {
-        for (let i = 0; i < p.length; i++) {
-          let d = g[i]! + this.weightDecay * p[i]!;
-          buf[i] = first ? d : this.momentum * buf[i]! + (1 - this.dampening) * d;
-          d = this.nesterov ? d + this.momentum * buf[i]! : buf[i]!;
-          p[i]! -= this.lr * d;
-        }
-      }
-    }
-    this.steps++;
-  }
-
-  protected settings() {
-    return { momentum: this.momentum, nesterov: this.nesterov, dampening: this.dampening, weightDecay: this.weightDecay };
-  }
-
-  protected bufferNames() {
-    return ['momentum_buffer'];
+export class SGD extends SpecOptimizer {
+  constructor(lr: number, momentum = 0, nesterov = false, weightDecay = 0, dampening = 0) {
+    super('sgd', lr, { momentum, nesterov, weightDecay, dampening });
   }
 }
 
 /** Adam, or AdamW (decoupled weight decay), as PyTorch's. */
-export class Adam extends Base<'adam' | 'adamw'> {
-  constructor(
-    lr: number,
-    readonly betas: [number, number] = [0.9, 0.999],
-    readonly eps = 1e-8,
-    weightDecay = 0,
-    decoupled = false,
-  ) {
-    super(decoupled ? 'adamw' : 'adam', lr, weightDecay);
-  }
-
-  step(p: FloatArray, g: FloatArray): void {
-    const m = this.buffer('exp_avg', p);
-    const v = this.buffer('exp_avg_sq', p);
-    const t = ++this.steps;
-    const [b1, b2] = this.betas;
-    const decoupled = this.kind === 'adamw';
-    if (p instanceof Float32Array && g instanceof Float32Array) {
-      native().adamStep({ params: p, m: m as Float32Array, v: v as Float32Array, grads: g, lr: this.lr, beta1: b1, beta2: b2,
-        eps: this.eps, weightDecay: this.weightDecay, step: t, decoupled });
-      return;
-    }
-    const bc1 = 1 - b1 ** t;
-    const bc2Sqrt = Math.sqrt(1 - b2 ** t);
-    for (let i = 0; i < p.length; i++) {
-      let d = g[i]!;
-      if (decoupled) p[i]! *= 1 - this.lr * this.weightDecay;
-      else d += this.weightDecay * p[i]!;
-      m[i] = m[i]! * b1 + d * (1 - b1);
-      v[i] = v[i]! * b2 + (1 - b2) * d * d;
-      p[i]! -= (this.lr / bc1) * (m[i]! / (Math.sqrt(v[i]!) / bc2Sqrt + this.eps));
-    }
-  }
-
-  protected settings() {
-    return { betas: this.betas, eps: this.eps, weightDecay: this.weightDecay };
-  }
-
-  protected bufferNames() {
-    return ['exp_avg', 'exp_avg_sq'];
+export class Adam extends SpecOptimizer {
+  constructor(lr: number, betas: [number, number] = [0.9, 0.999], eps = 1e-8, weightDecay = 0, decoupled = false) {
+    super(decoupled ? 'adamw' : 'adam', lr, { betas, eps, weightDecay });
   }
 }
 
 /** RMSprop as PyTorch's (not centered), with optional momentum. */
-export class RMSprop extends Base<'rmsprop'> {
-  constructor(
-    lr: number,
-    readonly alpha = 0.99,
-    readonly eps = 1e-8,
-    weightDecay = 0,
-    readonly momentum = 0,
-  ) {
-    super('rmsprop', lr, weightDecay);
-  }
-
-  step(p: FloatArray, g: FloatArray): void {
-    const sq = this.buffer('square_avg', p);
-    const buf = this.buffer('momentum_buffer', p);
-    if (p instanceof Float32Array && g instanceof Float32Array) {
-      native().rmspropStep({ params: p, squareAvg: sq as Float32Array, buf: buf as Float32Array, grads: g, lr: this.lr,
-        alpha: this.alpha, eps: this.eps, weightDecay: this.weightDecay, momentum: this.momentum });
-    } else {
-      for (let i = 0; i < p.length; i++) {
-        const d = g[i]! + this.weightDecay * p[i]!;
-        sq[i] = sq[i]! * this.alpha + (1 - this.alpha) * d * d;
-        const a = Math.sqrt(sq[i]!) + this.eps;
-        if (this.momentum > 0) {
-          buf[i] = buf[i]! * this.momentum + d / a;
-          p[i]! -= this.lr * buf[i]!;
-        } else {
-          p[i]! -= this.lr * (d / a);
-        }
-      }
-    }
-    this.steps++;
-  }
-
-  protected settings() {
-    return { alpha: this.alpha, eps: this.eps, weightDecay: this.weightDecay, momentum: this.momentum };
-  }
-
-  protected bufferNames() {
-    return ['square_avg', 'momentum_buffer'];
-  }
-}
-
-/** An optimizer from its settings (as the CLI parses them or a checkpoint stores them). */
-export function makeOptimizer(s: OptimizerSettings): Optimizer {
-  switch (s.kind) {
-    case 'sgd': return new SGD(s.lr, s.momentum ?? 0, s.nesterov ?? false, s.weightDecay ?? 0, s.dampening ?? 0);
-    case 'adam': return new Adam(s.lr, s.betas ?? [0.9, 0.999], s.eps ?? 1e-8, s.weightDecay ?? 0, false);
-    case 'adamw': return new Adam(s.lr, s.betas ?? [0.9, 0.999], s.eps ?? 1e-8, s.weightDecay ?? 1e-2, true);
-    case 'rmsprop': return new RMSprop(s.lr, s.alpha ?? 0.99, s.eps ?? 1e-8, s.weightDecay ?? 0, s.momentum ?? 0);
+export class RMSprop extends SpecOptimizer {
+  constructor(lr: number, alpha = 0.99, eps = 1e-8, weightDecay = 0, momentum = 0) {
+    super('rmsprop', lr, { alpha, eps, weightDecay, momentum });
   }
 }

@@ -8,15 +8,23 @@ import { TOKENIZERS, type TokenizerJSON, type TokenizerKind } from '../data/toke
 import type { Batching } from '../data/datamodule.js';
 import { InputError } from '../errors.js';
 import { choice, flag, integer, list, number, show, text, type Naming } from '../validate.js';
-import { DEFAULT_LR, OPTIMIZERS, type OptimizerKind } from './optim.js';
+import {
+  HYPER_KEYS, HYPERPARAMS, hasHyper, OPTIMIZER_SPECS, OPTIMIZERS, optimizerSpec, optimizersWith,
+  type HyperKey, type HyperValues, type OptimizerKind, type OptimizerSettings,
+} from './optim.js';
 import { SCHEDULES, type ScheduleKind } from './schedule.js';
 import type { RunSettings } from './run.js';
 
 /** The most epochs a run may have in all (every checkpoint holds the history of each). */
 export const MAX_EPOCHS = 100_000;
 
-/** A run's options as the library takes them; every one may be left out (see RUN_DEFAULTS). */
-export interface RunOptions {
+/**
+ * A run's options as the library takes them; every one may be left out (see
+ * RUN_DEFAULTS). The optimizer's hyperparameters (momentum, dampening,
+ * nesterov, betas, eps, weightDecay, alpha) are those of OPTIMIZER_SPECS, with
+ * its defaults: each applies to the optimizers that have it.
+ */
+export interface RunOptions extends Partial<HyperValues> {
   /** Recurrent cell (default gru). */
   cell?: CellKind;
   /** Stacked layers (default 2). */
@@ -37,12 +45,6 @@ export interface RunOptions {
   /** Learning rate (default: 2 for sgd, the book's; 0.001 for adam and adamw, 0.01 for rmsprop, PyTorch's). */
   lr?: number;
   optimizer?: OptimizerKind;
-  momentum?: number;
-  nesterov?: boolean;
-  betas?: [number, number];
-  eps?: number;
-  weightDecay?: number;
-  alpha?: number;
   lrSchedule?: ScheduleKind;
   warmup?: number;
   lrDecay?: number;
@@ -132,26 +134,8 @@ export function resolveRunSettings(o: Readonly<Record<string, unknown>>, n: Nami
   if (hidden.length > 1 && given('layers') && hidden.length !== layers) {
     throw new InputError(`${name('hidden')} lists ${hidden.length} sizes but ${name('layers')} is ${layers}; give one size, or one per layer`);
   }
-  const optimizer = choice(name('optimizer'), v('optimizer'), OPTIMIZERS);
-  const only = (key: string, kinds: readonly string[]) => {
-    if (given(key) && !kinds.includes(optimizer)) {
-      throw new InputError(`${name(key)} applies to ${name('optimizer')} ${kinds.join('|')}, not ${optimizer}`);
-    }
-  };
-  only('momentum', ['sgd', 'rmsprop']);
-  only('nesterov', ['sgd']);
-  only('betas', ['adam', 'adamw']);
-  only('eps', ['adam', 'adamw', 'rmsprop']);
-  only('alpha', ['rmsprop']);
-  const betasExpected = 'two numbers in [0, 1), e.g. 0.9,0.999';
-  let betas: [number, number] | undefined;
-  if (o.betas !== undefined) {
-    const b = list(name('betas'), o.betas, betasExpected).map((x) => number(name('betas'), x, (y) => y >= 0 && y < 1, betasExpected));
-    if (b.length !== 2) throw new InputError(`${name('betas')} must be ${betasExpected}, got ${show(o.betas)}`);
-    betas = [b[0]!, b[1]!];
-  }
-  const nonNeg = (key: string) => (o[key] === undefined ? undefined : number(name(key), o[key], (x) => x >= 0, 'a number >= 0'));
-  const lr = o.lr === undefined ? DEFAULT_LR[optimizer] : number(name('lr'), o.lr, (x) => x > 0, 'a positive number');
+  const optimizer = resolveOptimizer(o, n);
+  const lr = o.lr === undefined ? OPTIMIZER_SPECS[optimizer.kind].lr : number(name('lr'), o.lr, (x) => x > 0, 'a positive number');
   // The floor of the decayed rate and the end of the cosine: above the rate it would raise it.
   const minLr = number(name('minLr'), v('minLr'), (x) => x >= 0 && x <= lr, `a number from 0 to the learning rate (${name('lr')} ${lr})`);
   const optional = <T>(key: string, f: (raw: unknown) => T): T | undefined => (o[key] === undefined ? undefined : f(o[key]));
@@ -163,15 +147,7 @@ export function resolveRunSettings(o: Readonly<Record<string, unknown>>, n: Nami
     cell: choice(name('cell'), v('cell'), CELLS),
     layers: hidden.length > 1 ? hidden.length : layers,
     hidden,
-    optimizer: {
-      kind: optimizer,
-      momentum: nonNeg('momentum'),
-      nesterov: flag(name('nesterov'), o.nesterov),
-      betas,
-      eps: optional('eps', (raw) => number(name('eps'), raw, (x) => x > 0, 'a positive number')),
-      weightDecay: nonNeg('weightDecay'),
-      alpha: optional('alpha', (raw) => number(name('alpha'), raw, (x) => x >= 0 && x < 1, 'a number in [0, 1)')),
-    },
+    optimizer,
     schedule: {
       kind: choice(name('lrSchedule'), v('lrSchedule'), SCHEDULES),
       warmup: integer(name('warmup'), v('warmup'), 0, 1_000_000_000),
@@ -206,6 +182,40 @@ export function resolveRunSettings(o: Readonly<Record<string, unknown>>, n: Nami
     initFrom: optional('initFrom', (raw) => text(name('initFrom'), raw, 'a checkpoint path')),
     strict: flag(name('strict'), o.strict),
   };
+}
+
+/** A hyperparameter's value as the caller gives it (a string as typed, or a program's value), checked against its range. */
+function parseHyper(key: HyperKey, raw: unknown, label: string): HyperValues[HyperKey] {
+  const p = HYPERPARAMS[key];
+  if (p.type === 'flag') return flag(label, raw);
+  if (p.type === 'number') return number(label, raw, p.check!, p.expected!);
+  const pair = list(label, raw, p.expected!).map((x) => number(label, x, p.check!, p.expected!));
+  if (pair.length !== 2) throw new InputError(`${label} must be ${p.expected}, got ${show(raw)}`);
+  return [pair[0]!, pair[1]!];
+}
+
+/**
+ * The optimizer and the hyperparameters the caller gave, each checked as its
+ * spec says: one the optimizer does not have is an error, and so is a
+ * combination its update does not allow. Those left out take the spec's
+ * defaults when the optimizer is made.
+ */
+function resolveOptimizer(o: Readonly<Record<string, unknown>>, n: Naming): Omit<OptimizerSettings, 'lr'> {
+  const { name, given } = n;
+  const kind = choice(name('optimizer'), o.optimizer ?? RUN_DEFAULTS.optimizer, OPTIMIZERS);
+  for (const key of HYPER_KEYS) {
+    if (given(key) && !hasHyper(kind, key)) {
+      throw new InputError(`${name(key)} applies to ${name('optimizer')} ${optimizersWith(key).join('|')}, not ${kind}`);
+    }
+  }
+  const settings: Omit<OptimizerSettings, 'lr'> = { kind };
+  for (const key of HYPER_KEYS) {
+    if (o[key] !== undefined) (settings as Record<HyperKey, unknown>)[key] = parseHyper(key, o[key], name(key));
+  }
+  const spec = optimizerSpec(kind);
+  const conflict = spec.conflict?.({ ...spec.hyper, ...settings } as HyperValues, name);
+  if (conflict) throw new InputError(conflict);
+  return settings;
 }
 
 /** The options that describe the model and its tokenizer: a checkpoint fine-tuned keeps them. */

@@ -4,7 +4,9 @@
 // one-line form, and the one way predict, eval and info take a checkpoint.
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { HYPER_KEYS, HYPERPARAMS, optimizerSpec, optimizersWith, showHyper } from '../../src/train/optim.js';
 import { RUN_DEFAULTS } from '../../src/train/settings.js';
+import { flagName } from '../../src/validate.js';
 import { cli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 
@@ -60,6 +62,26 @@ describe('--help', () => {
     }
     expect(train.get('--lr')).toBe("learning rate (default: 2 for sgd, 0.001 for adam, 0.001 for adamw, 0.01 for rmsprop: the book's for sgd, PyTorch's for the others)");
     expect(train.get('--corpus')).toContain('(default: timemachine)');
+  });
+
+  it("train's optimizer options are the specs': which optimizers have each, and each one's default", () => {
+    const train = help.get('train')!;
+    expect(train.get('--momentum')).toBe('sgd, rmsprop: momentum (default: 0)');
+    expect(train.get('--dampening')).toBe('sgd: dampening of the momentum (default: 0)');
+    expect(train.get('--nesterov')).toBe('sgd: Nesterov momentum');
+    expect(train.get('--betas')).toBe('adam, adamw: betas (default: 0.9,0.999)');
+    expect(train.get('--eps')).toBe('adam, adamw, rmsprop: epsilon (default: 1e-8)');
+    expect(train.get('--weight-decay')).toBe('L2 penalty, decoupled for adamw (default: 0 for sgd, adam, rmsprop; 0.01 for adamw)');
+    expect(train.get('--alpha')).toBe('rmsprop: smoothing constant (default: 0.99)');
+    for (const key of HYPER_KEYS) {
+      const text = train.get(flagName(key));
+      expect(text, key).toBeDefined();
+      for (const kind of optimizersWith(key)) {
+        expect(text, `${key} ${kind}`).toContain(kind);
+        if (HYPERPARAMS[key].type !== 'flag') expect(text, `${key} ${kind}`).toContain(showHyper(optimizerSpec(kind).hyper[key]));
+      }
+      expect(help.get('compare')!.get(flagName(key)), key).toBe(text);
+    }
   });
 
   it('lists no option a command ignores, hides internal ones and marks required ones', () => {

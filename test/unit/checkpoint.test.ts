@@ -97,6 +97,30 @@ describe('checkpoints', () => {
     expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
   });
 
+  it("checks the optimizer as its spec says: its hyperparameters' ranges, those it has, its buffers", () => {
+    const model = new RNNLM(config, new Rng(3));
+    const params = new Map(model.parameters().map((p) => [p.name, { shape: p.shape, data: p.data }]));
+    const P = model.params.length;
+    const load = (name: string, optimizer: unknown, buffers: string[] = []) => {
+      const t = new Map(params);
+      for (const b of buffers) t.set(`optimizer.${b}`, { shape: [P], data: new Float32Array(P) });
+      const file = path.join(dir, name);
+      writeFileSync(file, encodeSafetensors(t, { deeprnn: JSON.stringify({ ...meta(), optimizer }) }));
+      return () => loadCheckpoint(file);
+    };
+    const sgd = { kind: 'sgd', lr: 2, steps: 3 };
+    expect(load('o1', { ...sgd, momentum: 0.9, dampening: 0.1, nesterov: false, weightDecay: 0 }, ['momentum_buffer'])().meta)
+      .toMatchObject({ optimizer: { ...sgd, momentum: 0.9, dampening: 0.1, nesterov: false, weightDecay: 0 } });
+    expect(load('o2', { ...sgd, momentum: -1 })).toThrow('optimizer.momentum must be a number >= 0, got -1');
+    expect(load('o3', { ...sgd, alpha: 0.9 })).toThrow('optimizer.alpha does not apply to optimizer sgd');
+    expect(load('o4', { ...sgd, nesterov: 'yes' })).toThrow('optimizer.nesterov must be true or false, got "yes"');
+    expect(load('o5', { ...sgd, nesterov: true })).toThrow('optimizer.nesterov needs optimizer.momentum above 0 (and no dampening)');
+    expect(load('o6', { kind: 'rmsprop', lr: 0.01, steps: 0, alpha: 1 })).toThrow('optimizer.alpha must be a number in [0, 1), got 1');
+    // The buffers a kind keeps are the spec's: Adam's moments, not SGD's momentum buffer.
+    expect(load('o7', { kind: 'adam', lr: 0.001, steps: 1 }, ['exp_avg', 'exp_avg_sq'])().optimizerState).toHaveProperty('exp_avg_sq');
+    expect(load('o8', { kind: 'adam', lr: 0.001, steps: 1 }, ['momentum_buffer'])).toThrow('unexpected tensor "optimizer.momentum_buffer"');
+  });
+
   it('stores a float64 scratch model as float32 with the same names', () => {
     const model = new RNNLMScratch(config, new Rng(3));
     const file = path.join(dir, 'scratch.safetensors');
@@ -178,7 +202,8 @@ describe('checkpoints', () => {
     expect(load('m17', { ...base, state: undefined })).toThrow('no trainer state');
     expect(load('m18', { ...base, history: {} })).toThrow('history must be an array');
     expect(load('m19', { ...base, history: [3], state: { ...base.state, epoch: 1 } })).toThrow('history[0] is not an object');
-    expect(load('m20', { ...base, optimizer: { kind: 'adam', lr: 1, steps: 0, betas: [0.9, 1.5] } })).toThrow('optimizer.betas must be two numbers in [0, 1)');
+    expect(load('m20', { ...base, optimizer: { kind: 'adam', lr: 1, steps: 0, betas: [0.9, 1.5] } }))
+      .toThrow('optimizer.betas must be two numbers in [0, 1), e.g. 0.9,0.999, got [0.9,1.5]');
     expect(load('m21', { ...base, schedule: { kind: 'linear' } })).toThrow('schedule must be an object with a "kind" of constant, step, exp, cosine');
     const schedule = { kind: 'exp', lr: 0.1, warmup: 0, decay: 0.9, decayAfter: 1, minLr: 5 };
     expect(load('m22', { ...base, schedule })).toThrow('schedule.minLr 5 is above schedule.lr 0.1');

@@ -14,6 +14,7 @@ import { RNNLM } from '../../src/nn/rnnlm.js';
 import { checkModelConfig } from '../../src/nn/config.js';
 import { Rng } from '../../src/rng.js';
 import { train, type TrainOptions } from '../../src/train/library.js';
+import { Adam, DEFAULT_LR, makeOptimizer, OPTIMIZER_SPECS, OPTIMIZERS, optimizersWith, RMSprop, SGD } from '../../src/train/optim.js';
 import { resolveRunSettings } from '../../src/train/settings.js';
 import { initialState } from '../../src/train/trainer.js';
 import { flagName } from '../../src/validate.js';
@@ -84,8 +85,10 @@ describe('train(text)', () => {
 
   it('writes checkpoints with the training state when given out', async () => {
     const out = path.join(dir, 'run', 'm.safetensors');
-    await train(TEXT, { ...TINY, out });
+    await train(TEXT, { ...TINY, out, momentum: 0.9, dampening: 0.5 });
     const ck = loadTrainingCheckpoint(out);
+    expect(ck.meta.optimizer).toEqual({ kind: 'sgd', lr: 2, momentum: 0.9, dampening: 0.5, nesterov: false, weightDecay: 0, steps: 4 });
+    expect(Object.keys(ck.optimizerState)).toEqual(['momentum_buffer']);
     expect(ck.meta.training.corpus).toEqual(['(text)']);
     expect(ck.meta.state.epoch).toBe(1);
     expect(ck.meta.history).toHaveLength(1);
@@ -122,6 +125,13 @@ describe('options are checked as the command line checks them', () => {
     [{ hidden: [] }, 'hidden must be a size or a list of 1 to 64 sizes, got []', { hidden: '' }, '--hidden must be an integer from 1 to 1048576, got ""'],
     [{ optimizer: 'adam', betas: [0.9] }, 'betas must be two numbers in [0, 1), e.g. 0.9,0.999, got [0.9]',
       { optimizer: 'adam', betas: '0.9' }, '--betas must be two numbers in [0, 1), e.g. 0.9,0.999, got "0.9"'],
+    [{ dampening: 1.5 }, 'dampening must be a number in [0, 1], got 1.5', { dampening: '1.5' }, '--dampening must be a number in [0, 1], got "1.5"'],
+    [{ optimizer: 'rmsprop', dampening: 0.5 }, 'dampening applies to optimizer sgd, not rmsprop',
+      { optimizer: 'rmsprop', dampening: '0.5' }, '--dampening applies to --optimizer sgd, not rmsprop'],
+    [{ nesterov: true, momentum: 0.9, dampening: 0.1 }, 'nesterov needs momentum above 0 (and no dampening)',
+      { nesterov: true as never, momentum: '0.9', dampening: '0.1' }, '--nesterov needs --momentum above 0 (and no dampening)'],
+    [{ optimizer: 'adamw', eps: 0 }, 'eps must be a positive number, got 0', { optimizer: 'adamw', eps: '0' }, '--eps must be a positive number, got "0"'],
+    [{ optimizer: 'sgd', alpha: 0.9 }, 'alpha applies to optimizer rmsprop, not sgd', { alpha: '0.9' }, '--alpha applies to --optimizer rmsprop, not sgd'],
   ];
 
   it.each(cases)('%j', async (lib, libMessage, cli, cliMessage) => {
@@ -164,6 +174,27 @@ describe('options are checked as the command line checks them', () => {
     expect(() => bare.save(path.join(dir, 'bare.safetensors'))).toThrow('save needs the tokenizer the model reads text with');
     bare.save(path.join(dir, 'bare.safetensors'), { tokenizer });
     expect(RNNLM.load(path.join(dir, 'bare.safetensors')).tokenizer!.kind).toBe('d2l');
+  });
+});
+
+describe('optimizers from their specs', () => {
+  it('makeOptimizer and the classes take the spec defaults and check what they are given', () => {
+    expect(makeOptimizer({ kind: 'adamw', lr: 1e-3 }).toJSON()).toEqual({ kind: 'adamw', lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01, steps: 0 });
+    expect(new SGD(2).toJSON()).toEqual({ kind: 'sgd', lr: 2, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, steps: 0 });
+    expect(new Adam(0.01, [0.8, 0.9], 1e-6, 0, true).toJSON()).toMatchObject({ kind: 'adamw', betas: [0.8, 0.9], weightDecay: 0 });
+    expect(new RMSprop(0.01).toJSON()).toMatchObject({ kind: 'rmsprop', alpha: 0.99, momentum: 0 });
+    expect(() => makeOptimizer({ kind: 'lion' as never, lr: 1 })).toThrow('optimizer must be one of sgd|adam|adamw|rmsprop, got "lion"');
+    expect(() => makeOptimizer({ kind: 'adam', lr: 1, momentum: 0.9 })).toThrow('momentum applies to optimizer sgd|rmsprop, not adam');
+    expect(() => new SGD(0.1, -1)).toThrow('momentum must be a number >= 0, got -1');
+    expect(() => new SGD(0.1, 0, 1 as never)).toThrow('nesterov must be true or false, got 1');
+    expect(() => new SGD(0.1, 0, true)).toThrow('nesterov needs momentum above 0 (and no dampening)');
+    expect(() => new Adam(0.1, [0.9, 1])).toThrow('betas must be two numbers in [0, 1), e.g. 0.9,0.999, got [0.9,1]');
+  });
+
+  it('the kinds and default rates are the specs\'', () => {
+    expect(OPTIMIZERS).toEqual(Object.keys(OPTIMIZER_SPECS));
+    expect(DEFAULT_LR).toEqual({ sgd: 2, adam: 0.001, adamw: 0.001, rmsprop: 0.01 });
+    expect(optimizersWith('eps')).toEqual(['adam', 'adamw', 'rmsprop']);
   });
 });
 
