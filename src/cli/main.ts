@@ -8,6 +8,7 @@ import { OutputClosed, OutputError, streamFailure } from './output.js';
 import { registerCompare } from './compare.js';
 import { registerPlot } from './plot.js';
 import { registerEval } from './eval.js';
+import { registerExport } from './export.js';
 import { registerInfo } from './info.js';
 import { registerPredict } from './predict.js';
 import { registerTrain } from './train.js';
@@ -63,6 +64,7 @@ export function buildProgram(): Command {
   registerCompare(program);
   registerPlot(program);
   registerInfo(program);
+  registerExport(program);
   registerBench(program);
   return program;
 }

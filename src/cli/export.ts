@@ -1,0 +1,55 @@
+// deeprnn export [CKPT] --onnx NAME.onnx: the model as standard ONNX operators,
+// with its card (configuration, vocabulary, the graph's inputs and outputs) in
+// the model's metadata and in NAME.json beside it.
+import type { Command } from 'commander';
+import { loadCheckpoint } from '../io/checkpoint.js';
+import { checkWritable, refuseOverwrite, removeStaleTemps, writeFileAtomic } from '../io/files.js';
+import { checkExportable, exportOnnx, ONNX_OPSET } from '../io/onnx.js';
+import { checkpointPath, modelOption } from './defaults.js';
+import { UsageError } from './errors.js';
+import { write } from './output.js';
+import { option, requiredOption } from './options.js';
+
+/** A card as JSON: one top-level key a line, each value on its line. */
+function cardJSON(card: object): string {
+  return `{\n${Object.entries(card).map(([k, v]) => `  ${JSON.stringify(k)}: ${JSON.stringify(v)}`).join(',\n')}\n}\n`;
+}
+
+/** NAME.json beside NAME.onnx. */
+export const cardPath = (onnx: string) => `${onnx.slice(0, -'.onnx'.length)}.json`;
+
+export function registerExport(program: Command): void {
+  program
+    .command('export')
+    .description('write a checkpoint\'s model as ONNX (RNN, GRU, LSTM operators) with its vocabulary in NAME.json beside it')
+    .argument('[checkpoint]', 'the same as --model')
+    .addOption(modelOption())
+    .addOption(requiredOption('--onnx <file.onnx>', 'the ONNX file to write; its card (configuration, vocabulary) goes to NAME.json beside it'))
+    .addOption(option('--json', 'print {"onnx", "card", "bytes", "cell", "opset"}'))
+    .action((argument: string | undefined, raw: { onnx: string; json?: boolean }, cmd: Command) => {
+      const file = checkpointPath(argument, cmd);
+      if (!raw.onnx.endsWith('.onnx') || raw.onnx.length === '.onnx'.length) {
+        throw new UsageError(`--onnx must name an .onnx file, got "${raw.onnx}"`);
+      }
+      const card = cardPath(raw.onnx);
+      checkWritable(raw.onnx, '--onnx');
+      checkWritable(card, 'the card (NAME.json beside --onnx)');
+      refuseOverwrite([{ label: 'the checkpoint', path: file }], [
+        { label: '--onnx', path: raw.onnx },
+        { label: 'the card', path: card },
+      ]);
+      const ckpt = loadCheckpoint(file);
+      checkExportable(ckpt.meta.config.cell);
+      const out = exportOnnx(ckpt.model, ckpt.tokenizer);
+      removeStaleTemps([raw.onnx, card]);
+      writeFileAtomic(raw.onnx, Buffer.from(out.bytes));
+      writeFileAtomic(card, cardJSON(out.card));
+      const { config } = ckpt.meta;
+      if (raw.json) {
+        write(JSON.stringify({ onnx: raw.onnx, card, bytes: out.bytes.length, cell: config.cell, opset: ONNX_OPSET }) + '\n');
+        return;
+      }
+      write(`wrote ${raw.onnx} (${out.bytes.length.toLocaleString('en-US')} bytes; ${config.cell}, ${config.hidden.length} layers `
+        + `of ${config.hidden.join(', ')}; ONNX opset ${ONNX_OPSET}) and ${card} (vocabulary of ${config.vocabSize})\n`);
+    });
+}
