@@ -1,6 +1,8 @@
 // deeprnn export [CKPT] --onnx NAME.onnx: the model as standard ONNX operators,
 // with its card (configuration, vocabulary, the graph's inputs and outputs) in
 // the model's metadata and in NAME.json beside it.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { loadCheckpoint } from '../io/checkpoint.js';
 import { checkWritable, refuseOverwrite, removeStaleTemps, writeFileAtomic } from '../io/files.js';
@@ -41,6 +43,7 @@ export function registerExport(program: Command): void {
       const ckpt = loadCheckpoint(file);
       checkExportable(ckpt.meta.config.cell);
       const out = exportOnnx(ckpt.model, ckpt.tokenizer);
+      mkdirSync(path.dirname(path.resolve(raw.onnx)), { recursive: true });
       removeStaleTemps([raw.onnx, card]);
       writeFileAtomic(raw.onnx, Buffer.from(out.bytes));
       writeFileAtomic(card, cardJSON(out.card));

@@ -1,0 +1,86 @@
+// deeprnn export CKPT --onnx FILE as a user runs it: the files it writes,
+// what ONNX Runtime (onnxruntime-node) makes of them (the text of `deeprnn
+// predict`, greedy and sampled, from the written .onnx and .json alone), and
+// every message it prints.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { cardTokenizer, checkCard, generateOnnx, OnnxStepper, type OrtSession } from '../../src/web/onnx-lm.js';
+import { cli, QUICK } from '../helpers/cli.js';
+import { tmpDir } from '../helpers/tmp.js';
+
+const dir = tmpDir();
+const gru = path.join(dir, 'gru.safetensors');
+const mgu = path.join(dir, 'mgu.safetensors');
+
+const line = async (args: string[]) => {
+  const r = await cli(args);
+  return { code: r.code, out: r.stdout, err: r.stderr.trim() };
+};
+
+beforeAll(async () => {
+  const runs = await Promise.all([
+    cli(['train', ...QUICK, '--cell', 'gru', '--layers', '2', '--hidden', '16,8', '--out', gru]),
+    cli(['train', ...QUICK, '--epochs', '1', '--cell', 'mgu', '--out', mgu]),
+  ]);
+  for (const r of runs) expect(r.code, r.stderr).toBe(0);
+});
+
+describe('deeprnn export', () => {
+  it('writes NAME.onnx and NAME.json; ONNX Runtime generates deeprnn predict\'s text from them', async () => {
+    const onnx = path.join(dir, 'out', 'model.onnx');
+    const r = await line(['export', gru, '--onnx', onnx]);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const bytes = readFileSync(onnx);
+    const card = path.join(dir, 'out', 'model.json');
+    expect(r.out).toBe(`wrote ${onnx} (${bytes.length.toLocaleString('en-US')} bytes; gru, 2 layers of 16, 8; ONNX opset 17) and ${card} (vocabulary of 28)\n`);
+    const c = checkCard(JSON.parse(readFileSync(card, 'utf8')));
+    expect(c.config).toEqual({ cell: 'gru', vocabSize: 28, hidden: [16, 8] });
+    expect(c.tokenizer.kind).toBe('d2l');
+
+    const session = await ort.InferenceSession.create(bytes);
+    const stepper = new OnnxStepper(session as unknown as OrtSession, (t, d, dims) => new ort.Tensor(t, d, dims), c);
+    for (const [prefix, opts, flags] of [
+      ['time traveller', {}, []],
+      ['', {}, []],
+      ['the time', { temperature: 0.9, topK: 6, seed: 5 }, ['--temperature', '0.9', '--top-k', '6', '--seed', '5']],
+    ] as const) {
+      const predicted = await cli(['predict', prefix, '--model', gru, '--num-preds', '150', ...flags]);
+      expect(predicted.code).toBe(0);
+      const text = await generateOnnx(stepper, cardTokenizer(c), prefix, { numPreds: 150, ...opts });
+      expect(text + '\n', `prefix ${JSON.stringify(prefix)} ${flags.join(' ')}`).toBe(predicted.stdout);
+    }
+  });
+
+  it('takes the checkpoint as --model too, and prints JSON with --json', async () => {
+    const onnx = path.join(dir, 'm2.onnx');
+    const r = await line(['export', '--model', gru, '--onnx', onnx, '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toEqual({ onnx, card: path.join(dir, 'm2.json'), bytes: readFileSync(onnx).length, cell: 'gru', opset: 17 });
+  });
+
+  it('messages: the minimal gated unit, --onnx missing or not .onnx, a missing checkpoint, an output over the checkpoint', async () => {
+    const onnx = path.join(dir, 'mgu.onnx');
+    expect(await line(['export', mgu, '--onnx', onnx])).toEqual({
+      code: 2, out: '',
+      err: "deeprnn: error: the minimal gated unit (mgu) cannot be exported to ONNX: ONNX's recurrent operators are RNN, GRU and LSTM, "
+        + 'and none computes it; cells that export: rnn, rnn-relu, gru, lstm',
+    });
+    expect(existsSync(onnx)).toBe(false);
+    expect(existsSync(path.join(dir, 'mgu.json'))).toBe(false);
+    expect((await line(['export', gru])).err).toBe("deeprnn: error: required option '--onnx <file.onnx>' not specified");
+    expect((await line(['export', gru, '--onnx', path.join(dir, 'model.bin')])).err)
+      .toBe(`deeprnn: error: --onnx must name an .onnx file, got "${path.join(dir, 'model.bin')}"`);
+    const none = path.join(dir, 'none.safetensors');
+    expect(await line(['export', none, '--onnx', path.join(dir, 'none.onnx')])).toEqual({
+      code: 2, out: '', err: `deeprnn: error: checkpoint ${none} does not exist (train one with "deeprnn train --out ${none}")`,
+    });
+    // A checkpoint named like the card the export would write beside its .onnx.
+    const odd = path.join(dir, 'odd.json');
+    writeFileSync(odd, readFileSync(gru));
+    expect((await line(['export', odd, '--onnx', path.join(dir, 'odd.onnx')])).err)
+      .toBe(`deeprnn: error: the card ${odd} would overwrite the checkpoint ${odd}, which this command reads; choose another path`);
+  });
+});
