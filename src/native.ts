@@ -144,6 +144,11 @@ export interface NativeBinding {
    */
   lmTeamPlan(o: { cell: CellKind; L: number; hidden: Int32Array; V: number; T: number; N: number; rows: number;
     train: boolean; threads: number }): { teams: number; size: number };
+  /**
+   * A time-major batch of windows: inputs[t, n] = tokens[starts[n] + t], targets[t, n] = tokens[starts[n] + t + 1]
+   * for t < T and every start (each window of T + 1 tokens inside tokens).
+   */
+  fillBatch(o: { tokens: Uint16Array | Int32Array; starts: Int32Array; T: number; inputs: Int32Array; targets: Int32Array }): void;
   /** One instruction set's GEMM: C (M, N) (+)= A (M, K) B (K, N), or C += A^T B with A (K, M) when transA. */
   _gemm(simd: string, transA: boolean, C: Float32Array, A: Float32Array, B: Float32Array,
     M: number, N: number, K: number, accumulate: boolean): void;

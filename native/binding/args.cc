@@ -107,12 +107,20 @@ float* Args::f32_opt(size_t i, const char* name, long len) const {
   return f32(i, name, len);
 }
 
-int* Args::tokens(size_t i, const char* name, long len, long bound) const {
+int* Args::i32_any(size_t i, const char* name, long* len) const {
+  return typed<int>(*this, at(i, name), napi_int32_array, "Int32Array", name, len);
+}
+
+int* Args::i32(size_t i, const char* name, long len) const {
   long got = 0;
-  int* p = typed<int>(*this, at(i, name), napi_int32_array, "Int32Array", name, &got);
+  int* p = i32_any(i, name, &got);
   if (got != len)
-    throw error(what(name) + " must have length " + std::to_string(len) + ", got " +
-                std::to_string(got));
+    throw error(what(name) + " must have length " + std::to_string(len) + ", got " + std::to_string(got));
+  return p;
+}
+
+int* Args::tokens(size_t i, const char* name, long len, long bound) const {
+  int* p = i32(i, name, len);
   for (long k = 0; k < len; ++k)
     if (p[k] < 0 || p[k] >= bound)
       throw error(what(name) + "[" + std::to_string(k) + "] = " + std::to_string(p[k]) +

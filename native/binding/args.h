@@ -38,6 +38,10 @@ class Args {
   float* f32_any(size_t i, const char* name, long* len) const;
   // An Int32Array of exactly `len` elements, each in [0, bound).
   int* tokens(size_t i, const char* name, long len, long bound) const;
+  // An Int32Array of exactly `len` elements (an output: its values are not read).
+  int* i32(size_t i, const char* name, long len) const;
+  // An Int32Array of any length (returned in *len), values unchecked.
+  int* i32_any(size_t i, const char* name, long* len) const;
 
   // `argument "name"` or `option "name"`, for messages.
   std::string what(const char* name) const;

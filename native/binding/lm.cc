@@ -123,12 +123,42 @@ Napi::Value LmTeamPlan(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// fillBatch({ tokens, starts, T, inputs, targets }): the time-major batch of
+// windows starting at starts (N of them) in tokens (Uint16Array or Int32Array).
+Napi::Value FillBatch(const Napi::CallbackInfo& info) {
+  Args a(info, "fillBatch", {"tokens", "starts", "T", "inputs", "targets"});
+  const Napi::Object o = info[0].As<Napi::Object>();
+  const Napi::Value tv = o.Get("tokens");
+  const bool u16 = tv.IsTypedArray() && tv.As<Napi::TypedArray>().TypedArrayType() == napi_uint16_array;
+  if (!tv.IsTypedArray() || (!u16 && tv.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array))
+    throw a.error(a.what("tokens") + " must be a Uint16Array or an Int32Array");
+  Napi::TypedArray ta = tv.As<Napi::TypedArray>();
+  if (ta.ArrayBuffer().IsDetached()) throw a.error(a.what("tokens") + " is detached");
+  const long len = static_cast<long>(ta.ElementLength());
+  const void* tokens = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+  const long T = a.dim(2, "T");
+  long N = 0;
+  const int* starts = a.i32_any(1, "starts", &N);
+  if (N < 1) throw a.error(a.what("starts") + " must hold at least one window");
+  for (long n = 0; n < N; ++n)
+    if (starts[n] < 0 || starts[n] + T >= len)
+      throw a.error(a.what("starts") + "[" + std::to_string(n) + "] = " + std::to_string(starts[n]) +
+                    ": a window of " + std::to_string(T + 1) + " tokens must lie inside the " + std::to_string(len));
+  const long M = checked_mul(a, T, N, "T*N");
+  int* inputs = a.i32(3, "inputs", M);
+  int* targets = a.i32(4, "targets", M);
+  if (u16) fill_windows(inputs, targets, static_cast<const uint16_t*>(tokens), starts, T, N);
+  else fill_windows(inputs, targets, static_cast<const int*>(tokens), starts, T, N);
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void register_lm(Napi::Env env, Napi::Object exports) {
   exports.Set("lmTrainChunks", Napi::Function::New(env, LmTrainChunks, "lmTrainChunks"));
   exports.Set("lmEvalChunks", Napi::Function::New(env, LmEvalChunks, "lmEvalChunks"));
   exports.Set("lmTeamPlan", Napi::Function::New(env, LmTeamPlan, "lmTeamPlan"));
+  exports.Set("fillBatch", Napi::Function::New(env, FillBatch, "fillBatch"));
 }
 
 }  // namespace deeprnn

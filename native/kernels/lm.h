@@ -63,4 +63,20 @@ double lm_train_chunks(const LmShape& s, const float* params, float* grads, cons
 double lm_eval_chunks(const LmShape& s, const float* params, const int* inputs, const int* targets, long T, long N,
                       long rows, float* state, long* correct);
 
+// A batch of windows, time-major: inputs[t, n] = tokens[starts[n] + t] and
+// targets[t, n] = tokens[starts[n] + t + 1] for t < T, n < N; tokens of 16 or
+// 32 bits (every start + T inside tokens).
+template <typename Token>
+void fill_windows(int* inputs, int* targets, const Token* tokens, const int* starts, long T, long N) {
+  for (long t = 0; t < T; ++t) {
+    int* in = inputs + t * N;
+    int* tg = targets + t * N;
+    for (long n = 0; n < N; ++n) {
+      const Token* p = tokens + starts[n] + t;
+      in[n] = static_cast<int>(p[0]);
+      tg[n] = static_cast<int>(p[1]);
+    }
+  }
+}
+
 }  // namespace deeprnn

@@ -76,6 +76,27 @@ describe('argument checks', () => {
   });
 });
 
+describe('fillBatch', () => {
+  it('gathers windows time-major from 16- and 32-bit tokens', () => {
+    for (const tokens of [Uint16Array.from([5, 6, 7, 8, 9, 10]), Int32Array.from([5, 6, 7, 8, 9, 10])]) {
+      const inputs = new Int32Array(6).fill(-1), targets = new Int32Array(6).fill(-1);
+      nat.fillBatch({ tokens, starts: Int32Array.from([2, 0]), T: 3, inputs, targets });
+      expect([...inputs]).toEqual([7, 5, 8, 6, 9, 7]);
+      expect([...targets]).toEqual([8, 6, 9, 7, 10, 8]);
+    }
+  });
+
+  it('refuses a window outside the tokens and tokens of another type', () => {
+    const io = () => ({ inputs: new Int32Array(3), targets: new Int32Array(3) });
+    expect(() => nat.fillBatch({ tokens: new Uint16Array(5), starts: Int32Array.from([2]), T: 3, ...io() }))
+      .toThrow('fillBatch: option "starts"[0] = 2: a window of 4 tokens must lie inside the 5');
+    expect(() => nat.fillBatch({ tokens: new Uint16Array(5), starts: Int32Array.from([-1]), T: 3, ...io() }))
+      .toThrow('fillBatch: option "starts"[0] = -1: a window of 4 tokens must lie inside the 5');
+    expect(() => nat.fillBatch({ tokens: new Float32Array(5) as never, starts: Int32Array.from([0]), T: 3, ...io() }))
+      .toThrow('fillBatch: option "tokens" must be a Uint16Array or an Int32Array');
+  });
+});
+
 describe('kernel tables', () => {
   const info = nat.info();
 

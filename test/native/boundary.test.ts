@@ -8,7 +8,7 @@ const nat = native() as unknown as Record<string, (...a: unknown[]) => unknown>;
 const f = (n: number) => new Float32Array(n);
 const tok = (n: number, v = 0) => new Int32Array(n).fill(v);
 
-type Kind = 'f32' | 'f32any' | 'i32' | 'dim' | 'count' | 'num' | 'str' | 'bool' | 'nullable' | 'other';
+type Kind = 'f32' | 'f32any' | 'i32' | 'i32out' | 'dim' | 'count' | 'num' | 'str' | 'bool' | 'nullable' | 'other';
 interface Call {
   fn: string;
   args: () => unknown[];
@@ -105,6 +105,13 @@ const CALLS: Call[] = [
     args: () => ['gru', 2, Int32Array.from([4, 4]), 6, 2, 3, 2, true, 4],
     kinds: ['str', 'dim', 'i32', 'dim', 'dim', 'dim', 'dim', 'bool', 'dim'],
   },
+  {
+    // windows at 0 and 4 of 10 tokens, T=3, N=2
+    fn: 'fillBatch',
+    names: ['tokens', 'starts', 'T', 'inputs', 'targets'],
+    args: () => [new Uint16Array(10), Int32Array.from([0, 4]), 3, tok(6), tok(6)],
+    kinds: ['other', 'i32out', 'dim', 'i32out', 'i32out'],
+  },
   { fn: '_gemmNt', args: () => ['scalar', f(6), f(10), f(15), 2, 3, 5], kinds: ['str', 'f32', 'f32', 'f32', 'dim', 'dim', 'dim'] },
   { fn: '_gemm', args: () => ['scalar', false, f(6), f(10), f(15), 2, 3, 5, false], kinds: ['str', 'other', 'f32', 'f32', 'f32', 'dim', 'dim', 'dim', 'other'] },
   { fn: '_mathEval', args: () => ['scalar', 'tanh', f(5), f(5)], kinds: ['str', 'str', 'f32', 'f32any'] },
@@ -130,6 +137,7 @@ function wrongValues(kind: Kind, valid: unknown): unknown[] {
     case 'f32any': return [...common, null, new Float64Array(len), detached(len)];
     case 'nullable': return [...common.slice(1), new Float64Array(len), f(len + 1), detached(len)];
     case 'i32': return [...common, null, f(len), tok(len + 1), tok(len, -1), tok(len, 1 << 30)];
+    case 'i32out': return [...common, null, f(len), tok(len + 1)];  // written, not read
     case 'dim': return [...common, null, 0, -1, 1.5, NaN, Infinity, 2 ** 53, '3'];
     case 'count': return [...common, null, -1, 1.5, NaN, Infinity, 2 ** 53, '3'];  // 0 allowed
     case 'num': return [...common, null, NaN, Infinity, -Infinity];
