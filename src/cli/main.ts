@@ -11,6 +11,7 @@ import { registerEval } from './eval.js';
 import { registerExport } from './export.js';
 import { registerInfo } from './info.js';
 import { registerPredict } from './predict.js';
+import { registerServe } from './serve.js';
 import { registerTrain } from './train.js';
 
 function version(): string {
@@ -65,6 +66,7 @@ export function buildProgram(): Command {
   registerPlot(program);
   registerInfo(program);
   registerExport(program);
+  registerServe(program);
   registerBench(program);
   return program;
 }

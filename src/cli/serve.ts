@@ -1,0 +1,61 @@
+// deeprnn serve [CKPT|DIR]: a local page with a playground that generates in
+// the browser (ONNX Runtime Web, from the checkpoint's ONNX export), the
+// training curves of every run in the directory (live while a run writes its
+// metrics) and each checkpoint's info. Runs until interrupted.
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { isLoopback, startServer } from '../serve/server.js';
+import { DEFAULT_CHECKPOINT } from './defaults.js';
+import { UsageError } from './errors.js';
+import { warn, write } from './output.js';
+import { intOption, option } from './options.js';
+
+interface RawServeOptions {
+  port: string | number;
+  host: string;
+}
+
+/** The served directory and the checkpoint the page opens with, from CKPT or DIR. */
+export function serveTarget(target: string): { dir: string; selected?: string } {
+  if (!existsSync(target)) {
+    throw new UsageError(`${target} does not exist: name a checkpoint or a directory of runs (train one with "deeprnn train --out ${DEFAULT_CHECKPOINT}")`);
+  }
+  const st = statSync(target);
+  if (st.isDirectory()) return { dir: target };
+  if (!st.isFile() || !target.endsWith('.safetensors')) throw new UsageError(`${target} is neither a directory nor a .safetensors checkpoint`);
+  return { dir: path.dirname(target), selected: path.basename(target) };
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('a local web page: generate in the browser (ONNX Runtime Web), training curves (live), checkpoint info')
+    .argument('[target]', 'a checkpoint (its directory is served, it opens in the playground) or a directory of runs',
+      path.dirname(DEFAULT_CHECKPOINT))
+    .addOption(option('--port <n>', 'port to listen on (0: any free port)', 8080))
+    .addOption(option('--host <address>', 'address to bind; anything but loopback opens the page (read-only) to the network', '127.0.0.1'))
+    .action(async (target: string, raw: RawServeOptions) => {
+      const port = intOption('--port', raw.port, 0, 65535);
+      if (!raw.host) throw new UsageError('--host must be an address, got ""');
+      const { dir, selected } = serveTarget(target);
+      const served = await startServer({ dir, selected, host: raw.host, port }).catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'EADDRINUSE') throw new UsageError(`port ${port} on ${raw.host} is in use: choose another with --port (0 picks a free one)`);
+        if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND') throw new UsageError(`--host ${raw.host} is not an address of this machine`);
+        throw e;
+      });
+      if (!isLoopback(raw.host)) {
+        warn(`listening on ${raw.host}: anyone who can reach it can read the checkpoints and metrics under ${dir}`);
+      }
+      write(`serving ${dir} at ${served.url}${selected ? ` (playground: ${selected})` : ''}; Ctrl-C stops\n`);
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          void served.close().then(resolve);
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+    });
+}

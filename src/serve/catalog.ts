@@ -1,0 +1,123 @@
+// The checkpoints deeprnn serve shows: each one's info (what `deeprnn info
+// --json` tells of it) and its ONNX export, made in memory when the page asks
+// and kept while the file is unchanged (same size and mtime). Nothing is
+// written to disk.
+import { statSync } from 'node:fs';
+import { hasTrainingState, loadCheckpoint, type Checkpoint } from '../io/checkpoint.js';
+import { exportOnnx, ONNX_EXPORTABLE, type OnnxExport } from '../io/onnx.js';
+import { paramCount } from '../nn/config.js';
+
+export interface CheckpointInfo {
+  name: string;
+  bytes: number;
+  cell: string;
+  layers: number;
+  hidden: number[];
+  dropout: number;
+  vocab_size: number;
+  tokenizer: string;
+  parameters: number;
+  /** Whether ONNX expresses the cell (the playground needs it), and if not, why. */
+  onnx: { exportable: true } | { exportable: false; reason: string };
+  training: {
+    corpus: string[];
+    epochs_planned: number;
+    batch_size: number;
+    num_steps: number;
+    lr: number;
+    optimizer: string;
+    seed: number;
+  } | null;
+  history: { epochs: number; best_val_ppl: number | null; best_epoch: number | null; last_train_ppl: number | null; last_val_ppl: number | null } | null;
+}
+
+const finite = (v: number | undefined) => (v !== undefined && Number.isFinite(v) ? v : null);
+
+/** The info of a loaded checkpoint, as the page shows it. */
+export function checkpointInfo(name: string, bytes: number, ck: Checkpoint): CheckpointInfo {
+  const { config } = ck.meta;
+  const run = hasTrainingState(ck.meta) ? ck.meta : null;
+  const history = run?.history ?? [];
+  const best = history.reduce<(typeof history)[number] | undefined>((a, h) => (!a || h.valPpl < a.valPpl ? h : a), undefined);
+  const last = history[history.length - 1];
+  return {
+    name,
+    bytes,
+    cell: config.cell,
+    layers: config.hidden.length,
+    hidden: config.hidden,
+    dropout: config.dropout,
+    vocab_size: config.vocabSize,
+    tokenizer: ck.tokenizer.kind,
+    parameters: paramCount(ck.model.table),
+    onnx: ONNX_EXPORTABLE.includes(config.cell)
+      ? { exportable: true }
+      : { exportable: false, reason: `ONNX has no operator for the ${config.cell} cell (it exports ${ONNX_EXPORTABLE.join(', ')})` },
+    training: run ? {
+      corpus: run.training.corpus,
+      epochs_planned: run.training.epochs,
+      batch_size: run.training.batchSize,
+      num_steps: run.training.numSteps,
+      lr: run.optimizer.lr,
+      optimizer: run.optimizer.kind,
+      seed: run.training.seed,
+    } : null,
+    history: run ? {
+      epochs: history.length,
+      best_val_ppl: finite(best?.valPpl),
+      best_epoch: best?.epoch ?? null,
+      last_train_ppl: finite(last?.trainPpl),
+      last_val_ppl: finite(last?.valPpl),
+    } : null,
+  };
+}
+
+interface Entry {
+  size: number;
+  mtimeMs: number;
+  info?: CheckpointInfo;
+  onnx?: OnnxExport;
+  error?: Error;
+}
+
+/** Loaded checkpoints by real path, while unchanged on disk. */
+export class Catalog {
+  private readonly entries = new Map<string, Entry>();
+
+  private entry(file: string): { entry: Entry; ck: () => Checkpoint } {
+    const st = statSync(file);
+    let entry = this.entries.get(file);
+    if (!entry || entry.size !== st.size || entry.mtimeMs !== st.mtimeMs) {
+      entry = { size: st.size, mtimeMs: st.mtimeMs };
+      this.entries.set(file, entry);
+    }
+    const e = entry;
+    return { entry: e, ck: () => loadCheckpoint(file) };
+  }
+
+  /** The info of the checkpoint at `file` (named `name` on the page); a checkpoint that does not load is its error. */
+  info(file: string, name: string): CheckpointInfo {
+    const { entry, ck } = this.entry(file);
+    if (entry.error) throw entry.error;
+    if (!entry.info) {
+      try {
+        entry.info = checkpointInfo(name, entry.size, ck());
+      } catch (e) {
+        entry.error = e as Error;
+        throw e;
+      }
+    }
+    return entry.info;
+  }
+
+  /** The checkpoint's ONNX export (an InputError for a cell ONNX cannot express). */
+  onnx(file: string): OnnxExport {
+    const { entry, ck } = this.entry(file);
+    if (entry.error) throw entry.error;
+    if (!entry.onnx) {
+      const c = ck();
+      entry.onnx = exportOnnx(c.model, c.tokenizer);
+    }
+    return entry.onnx;
+  }
+}

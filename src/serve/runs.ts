@@ -1,0 +1,193 @@
+// What deeprnn serve shows of a directory: its checkpoints (*.safetensors) and
+// its training runs (NAME.metrics.jsonl, one JSON line per epoch, appended by
+// deeprnn train while it runs), found in the directory and its subdirectories
+// (two levels). A metrics file is read from where the last read stopped, so a
+// run that is going costs one small read per poll; a file that shrank or was
+// replaced (a resumed run rewrites it) is read again from the start.
+import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import path from 'node:path';
+
+/** One epoch of a run, as the page plots it. */
+export interface RunPoint {
+  epoch: number;
+  trainPpl: number | null;
+  valPpl: number | null;
+}
+
+export interface CheckpointEntry {
+  /** Relative to the served directory, '/'-separated. */
+  name: string;
+  bytes: number;
+  mtimeMs: number;
+}
+
+/** Subdirectory levels searched below the served directory. */
+const DEPTH = 2;
+
+/** Relative '/'-separated names of the files under `root` whose names `want` accepts (hidden entries and node_modules skipped). */
+export function findFiles(root: string, want: (name: string) => boolean): string[] {
+  const out: string[] = [];
+  const walk = (dir: string, rel: string, depth: number) => {
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (e.name.startsWith('.') || e.name === 'node_modules') continue;
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) {
+        if (depth < DEPTH) walk(path.join(dir, e.name), r, depth + 1);
+      } else if ((e.isFile() || e.isSymbolicLink()) && want(e.name)) {
+        out.push(r);
+      }
+    }
+  };
+  walk(root, '', 0);
+  return out.sort();
+}
+
+export function listCheckpoints(root: string): CheckpointEntry[] {
+  const out: CheckpointEntry[] = [];
+  for (const name of findFiles(root, (n) => n.endsWith('.safetensors'))) {
+    try {
+      const st = statSync(path.join(root, ...name.split('/')));
+      if (st.isFile()) out.push({ name, bytes: st.size, mtimeMs: st.mtimeMs });
+    } catch {
+      // gone since the listing
+    }
+  }
+  return out;
+}
+
+/** A run's name: its metrics file without ".metrics.jsonl". */
+export const runName = (metricsFile: string) => metricsFile.slice(0, -'.metrics.jsonl'.length);
+
+/** Parses one metrics line; null for a line that is not an epoch's. */
+function parsePoint(line: string): RunPoint | null {
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+  if (!o || typeof o !== 'object' || !Number.isSafeInteger(o.epoch)) return null;
+  const ppl = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+  // Keys are camelCase (trainPpl) in files written since deeprnn's records took one key style, snake_case (train_ppl) before.
+  return { epoch: o.epoch as number, trainPpl: ppl(o.trainPpl ?? o.train_ppl), valPpl: ppl(o.valPpl ?? o.val_ppl) };
+}
+
+/** Reads a metrics file as it grows: new complete lines since the last read. */
+export class MetricsTail {
+  private offset = 0;
+  private ino = -1;
+  private partial = '';
+
+  constructor(readonly file: string) {}
+
+  /**
+   * The epochs written since the last call; `reset` when the file was
+   * replaced or shrank (the points are then the whole file). Null when the
+   * file cannot be read.
+   */
+  read(): { reset: boolean; points: RunPoint[] } | null {
+    let fd: number;
+    try {
+      fd = openSync(this.file, 'r');
+    } catch {
+      return null;
+    }
+    try {
+      const st = fstatSync(fd);
+      let reset = false;
+      if (st.ino !== this.ino || st.size < this.offset) {
+        reset = this.ino !== -1;
+        this.ino = st.ino;
+        this.offset = 0;
+        this.partial = '';
+      }
+      if (st.size === this.offset) return { reset, points: [] };
+      const buf = Buffer.alloc(st.size - this.offset);
+      let got = 0;
+      while (got < buf.length) {
+        const n = readSync(fd, buf, got, buf.length - got, this.offset + got);
+        if (n === 0) break;
+        got += n;
+      }
+      this.offset += got;
+      const text = this.partial + buf.subarray(0, got).toString('utf8');
+      const lines = text.split('\n');
+      this.partial = lines.pop() ?? '';
+      const points = lines.map(parsePoint).filter((p): p is RunPoint => p !== null);
+      return { reset, points };
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+/** A run's epochs so far: a later line for the same epoch (after a resume) replaces the earlier. */
+export function mergePoints(into: RunPoint[], points: RunPoint[]): RunPoint[] {
+  const byEpoch = new Map(into.map((p) => [p.epoch, p]));
+  for (const p of points) byEpoch.set(p.epoch, p);
+  return [...byEpoch.values()].sort((a, b) => a.epoch - b.epoch);
+}
+
+export interface RunUpdate {
+  name: string;
+  /** The run's points replace what the page has (first sight, or the file was rewritten). */
+  reset: boolean;
+  points: RunPoint[];
+  /** The metrics file is gone. */
+  removed?: boolean;
+}
+
+/**
+ * Every run under a directory and the epochs each has so far; poll() reports
+ * what changed since the last poll (new runs whole, growing runs by their new
+ * epochs).
+ */
+export class RunsWatcher {
+  private readonly tails = new Map<string, MetricsTail>();
+  private readonly runs = new Map<string, RunPoint[]>();
+
+  constructor(readonly root: string) {}
+
+  poll(): RunUpdate[] {
+    const updates: RunUpdate[] = [];
+    const found = new Set(findFiles(this.root, (n) => n.endsWith('.metrics.jsonl')));
+    for (const file of found) {
+      const name = runName(file);
+      let tail = this.tails.get(name);
+      const fresh = !tail;
+      if (!tail) {
+        tail = new MetricsTail(path.join(this.root, ...file.split('/')));
+        this.tails.set(name, tail);
+      }
+      const r = tail.read();
+      if (!r) continue;
+      if (fresh || r.reset) {
+        const points = mergePoints([], r.points);
+        this.runs.set(name, points);
+        updates.push({ name, reset: true, points });
+      } else if (r.points.length) {
+        this.runs.set(name, mergePoints(this.runs.get(name) ?? [], r.points));
+        updates.push({ name, reset: false, points: r.points });
+      }
+    }
+    for (const name of [...this.tails.keys()]) {
+      if (!found.has(`${name}.metrics.jsonl`)) {
+        this.tails.delete(name);
+        this.runs.delete(name);
+        updates.push({ name, reset: true, points: [], removed: true });
+      }
+    }
+    return updates;
+  }
+
+  /** Every run and its points as of the last poll. */
+  snapshot(): RunUpdate[] {
+    return [...this.runs].map(([name, points]) => ({ name, reset: true, points }));
+  }
+}

@@ -1,0 +1,206 @@
+// deeprnn serve's HTTP server: the page, its scripts and ONNX Runtime's WASM;
+// the checkpoints of the served directory (info, ONNX export, card); the runs'
+// metrics, whole and then live as server-sent events. Read-only: GET and HEAD
+// only, nothing written; names from requests resolve inside the directory or
+// are refused (paths.ts). Bound to loopback, it answers only requests whose
+// Host is a loopback name (a page elsewhere cannot reach it through DNS
+// rebinding).
+import { createReadStream, statSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { InputError } from '../errors.js';
+import { findAssets, MIME, type Assets } from './assets.js';
+import { Catalog } from './catalog.js';
+import { BadRequest, pathSegments, Refused, resolveInside } from './paths.js';
+import { listCheckpoints, RunsWatcher, type RunUpdate } from './runs.js';
+
+export interface ServeOptions {
+  /** The served directory. */
+  dir: string;
+  /** The checkpoint the page opens with (relative to dir), if any. */
+  selected?: string;
+  host: string;
+  port: number;
+  /** How often runs are polled while a page listens, in ms. */
+  pollMs?: number;
+}
+
+export interface Served {
+  url: string;
+  server: http.Server;
+  close(): Promise<void>;
+}
+
+/** A Content-Security-Policy that lets the page load only from this server (WASM compiled from its own file). */
+const CSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+class HttpError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+function send(res: http.ServerResponse, status: number, body: string | Buffer, type: string, head = false): void {
+  res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
+  res.end(head ? undefined : body);
+}
+
+function sendJSON(res: http.ServerResponse, value: unknown, head: boolean, status = 200): void {
+  send(res, status, JSON.stringify(value), MIME['.json']!, head);
+}
+
+export async function startServer(opts: ServeOptions): Promise<Served> {
+  const assets: Assets = findAssets();
+  const dir = opts.dir;
+  const catalog = new Catalog();
+  const watcher = new RunsWatcher(dir);
+  watcher.poll();
+  const listeners = new Set<(updates: RunUpdate[], checkpoints: boolean) => void>();
+  let lastListing = JSON.stringify(listCheckpoints(dir));
+  const pollMs = opts.pollMs ?? 250;
+  const timer = setInterval(() => {
+    if (listeners.size === 0) return;
+    const updates = watcher.poll();
+    const listing = JSON.stringify(listCheckpoints(dir));
+    const changed = listing !== lastListing;
+    lastListing = listing;
+    if (updates.length || changed) for (const l of listeners) l(updates, changed);
+  }, pollMs);
+  timer.unref();
+
+  let boundPort = opts.port;
+  const checkHost = (req: http.IncomingMessage) => {
+    if (!isLoopback(opts.host)) return;
+    const host = (req.headers.host ?? '').toLowerCase();
+    const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(host);
+    if (!m || !LOOPBACK_HOSTS.has(m[1]!) || (m[2] !== undefined && Number(m[2]) !== boundPort)) {
+      throw new HttpError(403, `refused: the Host header ${JSON.stringify(req.headers.host ?? '')} is not this server's loopback address`);
+    }
+  };
+
+  /** The checkpoint a ?name= names, resolved inside the directory. */
+  const named = (query: URLSearchParams): { file: string; name: string } => {
+    const name = query.get('name');
+    if (name === null) throw new HttpError(400, 'missing ?name=CHECKPOINT (a path relative to the served directory)');
+    if (!name.endsWith('.safetensors')) throw new Refused(`refused ${JSON.stringify(name)}: only .safetensors checkpoints are served`);
+    return { file: resolveInside(dir, name), name };
+  };
+
+  const state = () => ({
+    dir: path.resolve(dir),
+    selected: opts.selected ?? null,
+    playground: assets.ortMissing === null ? { available: true } : { available: false, reason: assets.ortMissing },
+    checkpoints: listCheckpoints(dir),
+  });
+
+  const events = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', Connection: 'keep-alive' });
+    const emit = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    emit('runs', watcher.snapshot());
+    const listener = (updates: RunUpdate[], checkpoints: boolean) => {
+      if (updates.length) emit('runs', updates);
+      if (checkpoints) emit('checkpoints', listCheckpoints(dir));
+    };
+    listeners.add(listener);
+    const beat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+    beat.unref();
+    req.on('close', () => {
+      clearInterval(beat);
+      listeners.delete(listener);
+    });
+  };
+
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    res.setHeader('Content-Security-Policy', CSP);
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    checkHost(req);
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD');
+      throw new HttpError(405, `${req.method} is not allowed: this server is read-only`);
+    }
+    const head = req.method === 'HEAD';
+    const target = req.url ?? '/';
+    if (!target.startsWith('/')) throw new HttpError(400, 'the request target must be a path');
+    // The path as sent, decoded once and checked before anything else: no ".." of
+    // any encoding reaches a route (a URL parser would quietly resolve "/a/../b").
+    const q = target.indexOf('?');
+    const segments = pathSegments(q < 0 ? target : target.slice(0, q));
+    const query = new URLSearchParams(q < 0 ? '' : target.slice(q + 1));
+    const route = '/' + segments.join('/');
+    const file = assets.files.get(route);
+    if (file) {
+      const st = statSync(file);
+      res.writeHead(200, { 'Content-Type': MIME[path.extname(file)] ?? 'application/octet-stream', 'Content-Length': st.size, 'Cache-Control': 'no-cache' });
+      if (head) res.end();
+      else createReadStream(file).pipe(res);
+      return;
+    }
+    switch (route) {
+      case '/api/state':
+        return sendJSON(res, state(), head);
+      case '/api/runs':
+        watcher.poll();
+        return sendJSON(res, watcher.snapshot(), head);
+      case '/api/events':
+        if (head) return send(res, 200, '', 'text/event-stream', true);
+        return events(req, res);
+      case '/api/info': {
+        const { file: f, name } = named(query);
+        return sendJSON(res, catalog.info(f, name), head);
+      }
+      case '/api/card': {
+        const { file: f } = named(query);
+        return sendJSON(res, catalog.onnx(f).card, head);
+      }
+      case '/api/model.onnx': {
+        const { file: f } = named(query);
+        return send(res, 200, Buffer.from(catalog.onnx(f).bytes), MIME['.onnx']!, head);
+      }
+      default:
+        throw new HttpError(404, `not found: ${route}`);
+    }
+  };
+
+  const server = http.createServer((req, res) => {
+    try {
+      handle(req, res);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      const status = e instanceof HttpError ? e.status
+        : e instanceof Refused ? 403
+          : e instanceof BadRequest ? 400
+            : err.code === 'ENOENT' || err.code === 'ENOTDIR' ? 404
+              : e instanceof InputError ? 422
+                : 500;
+      const message = status === 404 && !(e instanceof HttpError) ? 'not found' : err.message;
+      if (res.headersSent) res.destroy();
+      else sendJSON(res, { error: message }, req.method === 'HEAD', status);
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  boundPort = (server.address() as AddressInfo).port;
+  const shownHost = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  return {
+    url: `http://${shownHost}:${boundPort}/`,
+    server,
+    close: () => new Promise<void>((resolve) => {
+      clearInterval(timer);
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}

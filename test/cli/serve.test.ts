@@ -1,0 +1,186 @@
+// deeprnn serve without a browser: what it binds, what it serves (the page,
+// its scripts, each checkpoint's info, ONNX export and card, the runs'
+// metrics, live as server-sent events), and what it refuses: paths outside
+// the directory however encoded, symlinks that lead out, writes of any kind,
+// Host names that are not its own; and its messages.
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { cli, QUICK } from '../helpers/cli.js';
+import { readEvents, request, startServe, type ServeProcess } from '../helpers/serve.js';
+import { tmpDir } from '../helpers/tmp.js';
+
+const root = tmpDir();
+const dir = path.join(root, 'runs');
+const SECRET = 'TOP-SECRET-OUTSIDE-THE-DIRECTORY';
+let served: ServeProcess;
+
+beforeAll(async () => {
+  mkdirSync(path.join(dir, 'sub'), { recursive: true });
+  const runs = await Promise.all([
+    cli(['train', ...QUICK, '--out', path.join(dir, 'gru.safetensors')]),
+    cli(['train', ...QUICK, '--epochs', '1', '--cell', 'mgu', '--out', path.join(dir, 'sub', 'mgu.safetensors')]),
+  ]);
+  for (const r of runs) expect(r.code, r.stderr).toBe(0);
+  writeFileSync(path.join(root, 'secret.txt'), SECRET);
+  // A real checkpoint outside the directory, and a link to it inside.
+  writeFileSync(path.join(root, 'secret.safetensors'), Buffer.concat([readFileSync(path.join(dir, 'gru.safetensors'))]));
+  symlinkSync(path.join(root, 'secret.safetensors'), path.join(dir, 'link.safetensors'));
+  served = await startServe([dir]);
+});
+
+const json = (b: Buffer) => JSON.parse(b.toString('utf8')) as Record<string, unknown>;
+
+describe('deeprnn serve', () => {
+  it('binds 127.0.0.1 by default and says where', () => {
+    expect(served.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    expect(served.stdout()).toBe(`serving ${dir} at ${served.url}; Ctrl-C stops\n`);
+    expect(served.stderr()).toBe('');
+  });
+
+  it('serves the page, its scripts and ONNX Runtime Web, with a policy that allows nothing from elsewhere', async () => {
+    const page = await request(served.port, '/');
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(page.body.toString()).toContain('<script type="module" src="/lib/web/app.js"></script>');
+    expect(page.headers['content-security-policy']).toContain("default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'");
+    for (const p of ['/lib/web/app.js', '/lib/web/onnx-lm.js', '/lib/generate.js', '/lib/rng.js', '/lib/data/tokenizer.js', '/assets/style.css']) {
+      expect((await request(served.port, p)).status, p).toBe(200);
+    }
+    const wasm = await request(served.port, '/ort/ort-wasm-simd-threaded.wasm', { method: 'HEAD' });
+    expect(wasm.status).toBe(200);
+    expect(wasm.headers['content-type']).toBe('application/wasm');
+    // Only what the page imports is under /lib: not the CLI, not the native loader.
+    expect((await request(served.port, '/lib/native.js')).status).toBe(404);
+    expect((await request(served.port, '/lib/cli/main.js')).status).toBe(404);
+  });
+
+  it("lists the checkpoints, gives each one's info, its ONNX export (as deeprnn export writes it) and card", async () => {
+    const state = json((await request(served.port, '/api/state')).body) as { checkpoints: { name: string }[]; playground: unknown };
+    expect(state.checkpoints.map((c) => c.name)).toEqual(['gru.best.safetensors', 'gru.safetensors', 'link.safetensors', 'sub/mgu.best.safetensors', 'sub/mgu.safetensors']);
+    expect(state.playground).toEqual({ available: true });
+    const info = json((await request(served.port, '/api/info?name=gru.safetensors')).body);
+    expect(info).toMatchObject({ name: 'gru.safetensors', cell: 'gru', layers: 2, hidden: [16, 16], vocab_size: 28, tokenizer: 'd2l', onnx: { exportable: true } });
+    expect(info.history).toMatchObject({ epochs: 2 });
+    const onnx = await request(served.port, '/api/model.onnx?name=gru.safetensors');
+    expect(onnx.status).toBe(200);
+    const file = path.join(root, 'gru.onnx');
+    expect((await cli(['export', path.join(dir, 'gru.safetensors'), '--onnx', file])).code).toBe(0);
+    expect(onnx.body.equals(readFileSync(file))).toBe(true);
+    expect(json((await request(served.port, '/api/card?name=gru.safetensors')).body)).toEqual(JSON.parse(readFileSync(path.join(root, 'gru.json'), 'utf8')));
+    // mgu: info says why there is no playground for it; its export is refused with the reason.
+    const mgu = json((await request(served.port, '/api/info?name=sub%2Fmgu.safetensors')).body);
+    expect(mgu.onnx).toEqual({ exportable: false, reason: 'ONNX has no operator for the mgu cell (it exports rnn, rnn-relu, gru, lstm)' });
+    const refused = await request(served.port, '/api/model.onnx?name=sub/mgu.safetensors');
+    expect(refused.status).toBe(422);
+    expect(json(refused.body).error).toMatch(/^the minimal gated unit \(mgu\) cannot be exported to ONNX/);
+    expect(json((await request(served.port, '/api/info?name=nothere.safetensors')).body)).toEqual({ error: 'not found' });
+  });
+
+  it('refuses every path outside the directory, plainly or percent-encoded, through symlinks too, and never sends what is there', async () => {
+    const targets: [string, number][] = [
+      ['/../secret.txt', 403],
+      ['/%2e%2e/secret.txt', 403],
+      ['/%2E%2E%2Fsecret.txt', 403],
+      ['/lib/..%2f..%2f..%2fsecret.txt', 403],
+      ['/lib/%2e%2e/%2e%2e/package.json', 403],
+      ['/assets/..%5c..%5csecret.txt', 403],
+      ['/lib/./web/app.js', 403],
+      ['/%00', 403],
+      ['/%E0%A4%A', 400],
+      ['/api/info?name=../secret.safetensors', 403],
+      ['/api/info?name=..%2Fsecret.safetensors', 403],
+      ['/api/info?name=%2e%2e%2fsecret.safetensors', 403],
+      ['/api/model.onnx?name=sub/../../secret.safetensors', 403],
+      ['/api/card?name=..%5Csecret.safetensors', 403],
+      [`/api/info?name=${encodeURIComponent(path.join(root, 'secret.safetensors'))}`, 403],
+      ['/api/info?name=link.safetensors', 403],
+      ['/api/model.onnx?name=link.safetensors', 403],
+      ['/api/info?name=../secret.txt', 403],
+      // Decoded once, this is a literal name with "%2e" in it: nothing by that name, and no second decoding.
+      ['/api/info?name=%252e%252e%252fsecret.safetensors', 404],
+      ['/api/info?name=%2e%2e/runs/gru.safetensors', 403],
+    ];
+    for (const [target, status] of targets) {
+      const r = await request(served.port, target);
+      expect(r.status, target).toBe(status);
+      expect(r.body.toString('latin1'), target).not.toContain(SECRET);
+      expect(r.body.length, target).toBeLessThan(500);
+    }
+  });
+
+  it('is read-only: every method but GET and HEAD is refused, and nothing in the directory changes', async () => {
+    const before = readdirSync(dir).sort();
+    for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
+      const r = await request(served.port, '/api/info?name=gru.safetensors', { method });
+      expect(r.status, method).toBe(405);
+      expect(r.headers.allow).toBe('GET, HEAD');
+      expect(json(r.body).error).toBe(`${method} is not allowed: this server is read-only`);
+    }
+    expect(readdirSync(dir).sort()).toEqual(before);
+  });
+
+  it('answers only its own loopback Host names (no DNS rebinding)', async () => {
+    const evil = await request(served.port, '/api/state', { headers: { Host: `evil.example:${served.port}` } });
+    expect(evil.status).toBe(403);
+    expect(json(evil.body).error).toBe(`refused: the Host header "evil.example:${served.port}" is not this server's loopback address`);
+    expect((await request(served.port, '/api/state', { headers: { Host: `localhost:${served.port}` } })).status).toBe(200);
+    expect((await request(served.port, '/api/state', { headers: { Host: `127.0.0.1:${served.port + 1}` } })).status).toBe(403);
+  });
+
+  it("sends every run's epochs, then each epoch a run appends, as server-sent events", async () => {
+    const metrics = path.join(dir, 'gru.metrics.jsonl');
+    const events = await readEvents(served.port, '/api/events', (ev) => {
+      if (ev.length === 1) {
+        const first = ev[0]!.data as { name: string; points: unknown[] }[];
+        expect(ev[0]!.event).toBe('runs');
+        expect(first.find((r) => r.name === 'gru')!.points).toHaveLength(2);
+        appendFileSync(metrics, `${JSON.stringify({ epoch: 3, train_ppl: 9.5, val_ppl: 10.25 })}\n`);
+      }
+      return ev.some((e) => e.event === 'runs' && (e.data as { name: string; points: { epoch: number }[] }[]).some((r) => r.points.some((p) => p.epoch === 3)));
+    });
+    expect(events[events.length - 1]!.data).toEqual([{ name: 'gru', reset: false, points: [{ epoch: 3, trainPpl: 9.5, valPpl: 10.25 }] }]);
+  });
+
+  it('serves a checkpoint given by name, its directory with it', async () => {
+    const one = await startServe([path.join(dir, 'gru.safetensors')]);
+    expect(one.stdout()).toBe(`serving ${dir} at ${one.url} (playground: gru.safetensors); Ctrl-C stops\n`);
+    expect(json((await request(one.port, '/api/state')).body).selected).toBe('gru.safetensors');
+    expect(await one.stop()).toBe(0);
+  });
+
+  it('--host opens it to the network, with a warning', async () => {
+    const open = await startServe([dir, '--host', '0.0.0.0']);
+    expect(open.url).toMatch(/^http:\/\/0\.0\.0\.0:\d+\/$/);
+    expect(open.stderr()).toBe(`deeprnn: warning: listening on 0.0.0.0: anyone who can reach it can read the checkpoints and metrics under ${dir}\n`);
+    // Any Host is answered when it is open.
+    expect((await request(open.port, '/api/state', { headers: { Host: 'deeprnn.example' } })).status).toBe(200);
+    await open.stop();
+  });
+
+  it('messages: a missing target, a file that is not a checkpoint, a bad port, a port in use', async () => {
+    const line = async (args: string[]) => {
+      const r = await cli(['serve', ...args]);
+      return { code: r.code, err: r.stderr.trim() };
+    };
+    const none = path.join(root, 'none');
+    expect(await line([none])).toEqual({
+      code: 2, err: `deeprnn: error: ${none} does not exist: name a checkpoint or a directory of runs (train one with "deeprnn train --out checkpoints/deeprnn.safetensors")`,
+    });
+    expect(await line([path.join(root, 'secret.txt')])).toEqual({
+      code: 2, err: `deeprnn: error: ${path.join(root, 'secret.txt')} is neither a directory nor a .safetensors checkpoint`,
+    });
+    expect(await line([dir, '--port', '70000'])).toEqual({ code: 2, err: 'deeprnn: error: --port must be an integer from 0 to 65535, got "70000"' });
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as net.AddressInfo).port;
+    try {
+      expect(await line([dir, '--port', String(port)])).toEqual({
+        code: 2, err: `deeprnn: error: port ${port} on 127.0.0.1 is in use: choose another with --port (0 picks a free one)`,
+      });
+    } finally {
+      blocker.close();
+    }
+  });
+});
