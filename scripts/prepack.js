@@ -9,6 +9,7 @@ import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { vendorWeb } from './vendor-web.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const built = path.join(root, 'build', 'Release', 'deeprnn.node');
@@ -30,3 +31,6 @@ if (check.status !== 0) fail(`${built} does not load: ${check.stderr.trim().spli
 mkdirSync(path.dirname(dest), { recursive: true });
 copyFileSync(built, dest);
 console.log(`deeprnn prepack: ${path.relative(root, built)} -> ${path.relative(root, dest)}`);
+// deeprnn serve's playground runtime, so that the package serves it without onnxruntime-web installed.
+const web = vendorWeb(root);
+console.log(`deeprnn prepack: onnxruntime-web ${web.version} -> ${path.relative(root, web.dir)}`);

@@ -15,7 +15,7 @@ export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.
 /** The page's entry script, under dist/. */
 export const ENTRY = 'web/app.js';
 
-/** ONNX Runtime's files the page loads: the WASM-only ES module bundle and its binary. */
+/** ONNX Runtime's files the page loads: the WASM-only ES module bundle and its binary (scripts/vendor-web.js copies the same). */
 export const ORT_FILES = ['ort.wasm.bundle.min.mjs', 'ort-wasm-simd-threaded.wasm'] as const;
 
 export const MIME: Record<string, string> = {
@@ -69,18 +69,19 @@ export function pageModules(distDir: string, entry = ENTRY): string[] {
   return [...seen].sort();
 }
 
-/** Where ONNX Runtime for the web is: the package's vendor/ copy, else the onnxruntime-web package. */
+/**
+ * Where ONNX Runtime for the web is: a checkout's own node_modules (the
+ * devDependency), else the packed package's vendor/ copy (scripts/vendor-web.js),
+ * else wherever onnxruntime-web resolves from here.
+ */
 export function ortDir(): string | null {
-  const vendored = path.join(PACKAGE_ROOT, 'vendor', 'onnxruntime-web');
-  if (ORT_FILES.every((f) => existsSync(path.join(vendored, f)))) return vendored;
+  const candidates = [path.join(PACKAGE_ROOT, 'node_modules', 'onnxruntime-web', 'dist'), path.join(PACKAGE_ROOT, 'vendor', 'onnxruntime-web')];
   try {
-    const main = createRequire(path.join(PACKAGE_ROOT, 'package.json')).resolve('onnxruntime-web');
-    const dir = path.dirname(main);
-    if (ORT_FILES.every((f) => existsSync(path.join(dir, f)))) return dir;
+    candidates.push(path.dirname(createRequire(path.join(PACKAGE_ROOT, 'package.json')).resolve('onnxruntime-web')));
   } catch {
     // not installed
   }
-  return null;
+  return candidates.find((dir) => ORT_FILES.every((f) => existsSync(path.join(dir, f)))) ?? null;
 }
 
 export function findAssets(): Assets {
