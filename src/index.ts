@@ -28,3 +28,7 @@ export {
   saveCheckpoint, saveModel, loadCheckpoint, loadTrainingCheckpoint, hasTrainingState, FORMAT_VERSION, type Checkpoint, type CheckpointMeta, type ModelMeta,
 } from './io/checkpoint.js';
 export { predict, generate, argmax, checkSampling, Sampler, type SampleOptions, type GenerateOptions } from './generate.js';
+export { exportOnnx, checkExportable, onnxCard, decodeOnnx, ONNX_OPSET, ONNX_EXPORTABLE, type OnnxExport } from './io/onnx.js';
+export {
+  OnnxStepper, generateOnnx, checkCard, cardTokenizer, onnxIO, type OnnxCard, type OnnxIO, type OnnxGenerateOptions, type OrtSession, type OrtTensor, type TensorFactory,
+} from './web/onnx-lm.js';
