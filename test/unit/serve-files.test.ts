@@ -1,0 +1,94 @@
+// deeprnn serve's reading of a directory, without a server: names resolved
+// inside it or refused, metrics read as they grow (a half-written line waits
+// for its end, a rewritten file is read again), and the page's modules found
+// from its entry's imports.
+import { appendFileSync, mkdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { pageModules, PACKAGE_ROOT } from '../../src/serve/assets.js';
+import { pathSegments, Refused, resolveInside } from '../../src/serve/paths.js';
+import { MetricsTail, RunsWatcher } from '../../src/serve/runs.js';
+import { tmpDir } from '../helpers/tmp.js';
+
+const root = tmpDir();
+
+describe('paths', () => {
+  it('resolves names inside the directory and refuses the rest', () => {
+    const dir = path.join(root, 'served');
+    mkdirSync(path.join(dir, 'sub'), { recursive: true });
+    writeFileSync(path.join(dir, 'sub', 'a.safetensors'), 'x');
+    writeFileSync(path.join(root, 'outside.safetensors'), 'secret');
+    symlinkSync(path.join(root, 'outside.safetensors'), path.join(dir, 'out.safetensors'));
+    symlinkSync(path.join(dir, 'sub', 'a.safetensors'), path.join(dir, 'in.safetensors'));
+    expect(resolveInside(dir, 'sub/a.safetensors')).toBe(path.join(dir, 'sub', 'a.safetensors'));
+    // A link that stays inside is followed.
+    expect(resolveInside(dir, 'in.safetensors')).toBe(path.join(dir, 'sub', 'a.safetensors'));
+    for (const name of ['../outside.safetensors', 'sub/../../outside.safetensors', '/etc/passwd', path.join(root, 'outside.safetensors'),
+      '..\\outside.safetensors', 'sub/./a.safetensors', 'a\0b', 'out.safetensors', '']) {
+      expect(() => resolveInside(dir, name), JSON.stringify(name)).toThrow(Refused);
+    }
+    expect(() => resolveInside(dir, 'none.safetensors')).toThrow(/ENOENT/);
+    expect(() => resolveInside(dir, 'sub')).toThrow('sub is not a regular file');
+  });
+
+  it('decodes a URL path once and refuses dot segments of any encoding', () => {
+    expect(pathSegments('/lib/web/app.js')).toEqual(['lib', 'web', 'app.js']);
+    expect(pathSegments('/a%20b')).toEqual(['a b']);
+    for (const p of ['/..', '/%2e%2e/x', '/%2E%2e/x', '/a/..%2Fb', '/a/%2e', '/a%5c..', '/%00']) expect(() => pathSegments(p), p).toThrow(Refused);
+    // Decoded once only: "%252e%252e" is the name "%2e%2e", not "..".
+    expect(pathSegments('/%252e%252e')).toEqual(['%2e%2e']);
+    expect(() => pathSegments('/%E0%A4%A')).toThrow('is not valid percent-encoding');
+  });
+});
+
+describe('metrics as they grow', () => {
+  it('reads new complete lines only, both key styles, and reads a replaced file again', () => {
+    const file = path.join(root, 'r.metrics.jsonl');
+    writeFileSync(file, '');
+    const tail = new MetricsTail(file);
+    expect(tail.read()).toEqual({ reset: false, points: [] });
+    appendFileSync(file, '{"epoch":1,"trainPpl":9,"valPpl":10}\n{"epoch":2,"train_ppl":8,"val_p');
+    expect(tail.read()).toEqual({ reset: false, points: [{ epoch: 1, trainPpl: 9, valPpl: 10 }] });
+    appendFileSync(file, 'pl":null}\nnot json\n');
+    expect(tail.read()).toEqual({ reset: false, points: [{ epoch: 2, trainPpl: 8, valPpl: null }] });
+    expect(tail.read()).toEqual({ reset: false, points: [] });
+    // A resumed run rewrites the file (a new file renamed over it).
+    writeFileSync(`${file}.new`, '{"epoch":1,"trainPpl":7,"valPpl":7.5}\n');
+    renameSync(`${file}.new`, file);
+    expect(tail.read()).toEqual({ reset: true, points: [{ epoch: 1, trainPpl: 7, valPpl: 7.5 }] });
+    expect(new MetricsTail(path.join(root, 'none.metrics.jsonl')).read()).toBeNull();
+  });
+
+  it('reports new runs whole, growing runs by their new epochs, and runs that went away', () => {
+    const dir = path.join(root, 'watched');
+    mkdirSync(path.join(dir, 'exp'), { recursive: true });
+    writeFileSync(path.join(dir, 'a.metrics.jsonl'), '{"epoch":1,"trainPpl":5,"valPpl":6}\n');
+    const w = new RunsWatcher(dir);
+    expect(w.poll()).toEqual([{ name: 'a', reset: true, points: [{ epoch: 1, trainPpl: 5, valPpl: 6 }] }]);
+    expect(w.poll()).toEqual([]);
+    writeFileSync(path.join(dir, 'exp', 'b.metrics.jsonl'), '{"epoch":1,"trainPpl":3,"valPpl":4}\n');
+    appendFileSync(path.join(dir, 'a.metrics.jsonl'), '{"epoch":2,"trainPpl":4,"valPpl":5}\n');
+    expect(w.poll()).toEqual([
+      { name: 'a', reset: false, points: [{ epoch: 2, trainPpl: 4, valPpl: 5 }] },
+      { name: 'exp/b', reset: true, points: [{ epoch: 1, trainPpl: 3, valPpl: 4 }] },
+    ]);
+    expect(w.snapshot().map((r) => [r.name, r.points.length])).toEqual([['a', 2], ['exp/b', 1]]);
+    renameSync(path.join(dir, 'a.metrics.jsonl'), path.join(dir, 'a.metrics.jsonl.bak'));
+    expect(w.poll()).toEqual([{ name: 'a', reset: true, points: [], removed: true }]);
+  });
+});
+
+describe("the page's modules", () => {
+  it('are what its entry imports, all inside dist/, none of Node', () => {
+    const modules = pageModules(path.join(PACKAGE_ROOT, 'dist'));
+    expect(modules).toEqual(['data/tokenizer.js', 'data/vocab.js', 'errors.js', 'generate.js', 'rng.js', 'validate.js', 'web/app.js', 'web/chart.js', 'web/onnx-lm.js']);
+  });
+
+  it('refuses a module that imports a package or a builtin', () => {
+    const dist = path.join(root, 'dist');
+    mkdirSync(path.join(dist, 'web'), { recursive: true });
+    writeFileSync(path.join(dist, 'web', 'app.js'), "import { a } from './x.js';\n");
+    writeFileSync(path.join(dist, 'web', 'x.js'), "import fs from 'node:fs';\nexport const a = fs;\n");
+    expect(() => pageModules(dist)).toThrow('web/x.js imports "node:fs", which a browser cannot load from this server');
+  });
+});
