@@ -11,7 +11,8 @@ import { BENCH_CONFIGS, type BenchConfig } from '../bench/configs.js';
 import { measure, type Measurement } from '../bench/measure.js';
 import { native } from '../native.js';
 import { UsageError } from './errors.js';
-import { intOption, threadsOption } from './options.js';
+import { addOptions, formatOptions, intOption, outputFormat, threadsOption } from './options.js';
+import { note, RecordStream, write, type Column } from './output.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -19,15 +20,45 @@ interface TorchResult {
   tokensPerSec?: number;
   peakRssMb?: number;
   error?: string;
-  /** tokens/s of every run (the median one is reported) */
-  runs?: number[];
 }
 
-interface Row extends Measurement {
-  torch?: TorchResult;
+/** A row of the bench: deeprnn's median run (a Measurement), beside PyTorch's. */
+export interface BenchRow extends Omit<Measurement, 'teams'> {
+  /** Training: how the batch ran, teams x threads per team; null for generation. */
+  teams: string | null;
   /** tokens/s of every run (the median one is reported) */
-  runs?: number[];
+  runs: number[];
+  /** Percent of the machine's FMA peak, at this thread count (null when it could not be measured). */
+  peakPercent: number | null;
+  /** PyTorch's median run (null when it was not run, or refused), every run, and why it refused. */
+  torchTokensPerSec: number | null;
+  torchPeakRssMb: number | null;
+  torchRuns: number[] | null;
+  torchError: string | null;
+  /** deeprnn's tokens/s over PyTorch's. */
+  ratio: number | null;
 }
+
+const fmt = (x: number | null | undefined, digits = 0) => (x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(digits));
+
+/** The table as the terminal shows it, each column of a fixed width (rows are printed as they are measured). */
+const BENCH_COLUMNS: Column<BenchRow>[] = [
+  { key: 'config', header: 'config', width: 8 },
+  { key: 'threads', header: 'threads', width: 9 },
+  { key: 'teams', header: 'teams', width: 7 },
+  { key: 'tokensPerSec', header: 'tokens/s', text: (r) => fmt(r.tokensPerSec), width: 13 },
+  { key: 'gflops', header: 'GFLOP/s', text: (r) => fmt(r.gflops, 1), width: 9 },
+  { key: 'peakPercent', header: '%peak', text: (r) => fmt(r.peakPercent, 1), width: 7 },
+  { key: 'peakRssMb', header: 'RSS MB', text: (r) => fmt(r.peakRssMb), width: 8 },
+  { key: 'torchTokensPerSec', header: 'PyTorch tokens/s', text: (r) => (r.torchError ? 'refused' : fmt(r.torchTokensPerSec)), width: 18 },
+  { key: 'ratio', header: 'ratio', text: (r) => (r.ratio ? `${r.ratio.toFixed(2)}x` : '-') },
+];
+
+/** CSV: every figure of a row but the lists of runs (which JSON has). */
+const BENCH_CSV_COLUMNS: Column<BenchRow>[] = ([
+  'config', 'threads', 'simd', 'teams', 'tokensPerSec', 'gflops', 'peakPercent', 'seconds', 'peakRssMb',
+  'torchTokensPerSec', 'torchPeakRssMb', 'ratio', 'torchError',
+] as const).map((key) => ({ key, header: key }));
 
 function parseList<T>(name: string, raw: string, parse: (s: string) => T): T[] {
   const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
@@ -101,10 +132,8 @@ function medianBy<T>(xs: T[], key: (x: T) => number): T {
   return sorted[Math.floor((sorted.length - 1) / 2)]!;
 }
 
-const fmt = (x: number | undefined, digits = 0) => (x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(digits));
-
 export function registerBench(program: Command): void {
-  program
+  const command = program
     .command('bench')
     .description('measure training and generation speed on fixed configurations (and PyTorch\'s, when installed)')
     .option('--configs <list>', 'configurations to run', BENCH_CONFIGS.map((c) => c.name).join(','))
@@ -113,10 +142,12 @@ export function registerBench(program: Command): void {
     .addOption(new Option('--warmup <n>', 'untimed batches first').default(3))
     .addOption(new Option('--repeat <n>', 'runs of each side per row, taking turns; the table gives each side\'s median').default(3))
     .option('--no-torch', 'do not run PyTorch')
-    .option('--json', 'print one JSON object')
     // Internal (each configuration is measured in a child process that runs this): not in --help.
-    .addOption(new Option('--one <name>', 'internal: measure one configuration in this process and print JSON').hideHelp())
-    .action((raw: { configs: string; threads?: string; batches: string | number; warmup: string | number; repeat: string | number; torch: boolean; json?: boolean; one?: string }) => {
+    .addOption(new Option('--one <name>', 'internal: measure one configuration in this process and print JSON').hideHelp());
+  addOptions(command, formatOptions(['text', 'json', 'csv'], 'one row per configuration and thread count'))
+    .action((raw: { configs: string; threads?: string; batches: string | number; warmup: string | number; repeat: string | number; torch: boolean; one?: string },
+      cmd: Command) => {
+      const format = outputFormat(cmd, ['text', 'json', 'csv']);
       const batches = intOption('--batches', raw.batches, 1, 100_000);
       const repeat = intOption('--repeat', raw.repeat, 1, 100);
       const warmup = intOption('--warmup', raw.warmup, 0, 100_000);
@@ -125,19 +156,22 @@ export function registerBench(program: Command): void {
         ? [...new Set(parseList('--threads', raw.threads, (s) => threadsOption(s)))]
         : [...new Set([1, cores])];
       if (raw.one) {
-        process.stdout.write(JSON.stringify(measure(configByName(raw.one), threads[0]!, batches, warmup)) + '\n');
+        write(JSON.stringify(measure(configByName(raw.one), threads[0]!, batches, warmup)) + '\n');
         return;
       }
       const configs = parseList('--configs', raw.configs, configByName);
       const info = native().info();
       const py = raw.torch ? torchPython() : null;
       const peaks = new Map(threads.map((t) => [t, fmaPeak(t)]));
-      const rows: Row[] = [];
-      const log = (s: string) => (raw.json ? process.stderr : process.stdout).write(s + '\n');
-      log(`machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${cores} cores; deeprnn kernels ${info.simd}`
+      note(format, `machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${cores} cores; deeprnn kernels ${info.simd}`
         + `${info.openmp ? '' : ' (no OpenMP)'}; PyTorch ${py ? 'found' : 'not run'}`);
-      log(`FMA peak GFLOP/s: ${threads.map((t) => `${t} thread${t > 1 ? 's' : ''} ${fmt(peaks.get(t) ?? undefined, 1)}`).join(', ')}`);
-      log('config  threads  teams  tokens/s     GFLOP/s  %peak  RSS MB  PyTorch tokens/s  ratio');
+      note(format, `FMA peak GFLOP/s: ${threads.map((t) => `${t} thread${t > 1 ? 's' : ''} ${fmt(peaks.get(t), 1)}`).join(', ')}`);
+      const rows = new RecordStream<BenchRow>(format, {
+        columns: BENCH_COLUMNS,
+        csvColumns: BENCH_CSV_COLUMNS,
+        json: { head: { machine: { cpu: os.cpus()[0]?.model, cores, simd: info.simd, openmp: info.openmp }, fmaPeakGflops: Object.fromEntries(peaks) }, key: 'results' },
+      });
+      rows.begin();
       for (const c of configs) {
         for (const t of threads) {
           // deeprnn and PyTorch take turns, `repeat` times each, so that a slow spell of the host
@@ -148,29 +182,28 @@ export function registerBench(program: Command): void {
             ours.push(measureInChild(c, t, batches, warmup));
             if (py) theirs.push(runTorch(py, c, t, batches, warmup));
           }
-          const row: Row = { ...medianBy(ours, (m) => m.tokensPerSec), runs: ours.map((m) => m.tokensPerSec) };
-          if (py) {
-            const failed = theirs.find((x) => x.error);
-            row.torch = failed ?? { ...medianBy(theirs, (x) => x.tokensPerSec ?? 0), runs: theirs.map((x) => x.tokensPerSec ?? 0) };
-          }
-          rows.push(row);
+          const median = medianBy(ours, (m) => m.tokensPerSec);
+          const failed = theirs.find((x) => x.error);
+          const torch = py && !failed ? medianBy(theirs, (x) => x.tokensPerSec ?? 0) : undefined;
           const peak = peaks.get(t);
-          const ratio = row.torch?.tokensPerSec ? row.tokensPerSec / row.torch.tokensPerSec : undefined;
-          log(`${c.name.padEnd(8)}${String(t).padEnd(9)}${(row.teams ?? '-').padEnd(7)}${fmt(row.tokensPerSec).padEnd(13)}${fmt(row.gflops, 1).padEnd(9)}`
-            + `${(peak ? fmt((100 * row.gflops) / peak, 1) : '-').padEnd(7)}${fmt(row.peakRssMb).padEnd(8)}`
-            + `${(row.torch?.error ? 'refused' : fmt(row.torch?.tokensPerSec)).padEnd(18)}${ratio ? ratio.toFixed(2) + 'x' : '-'}`);
-          if (row.torch?.error) log(`  PyTorch: ${row.torch.error}`);
+          const row: BenchRow = {
+            ...median,
+            teams: median.teams ?? null,
+            runs: ours.map((m) => m.tokensPerSec),
+            peakPercent: peak ? (100 * median.gflops) / peak : null,
+            torchTokensPerSec: torch?.tokensPerSec ?? null,
+            torchPeakRssMb: torch?.peakRssMb ?? null,
+            torchRuns: torch ? theirs.map((x) => x.tokensPerSec ?? 0) : null,
+            torchError: failed?.error ?? null,
+            ratio: torch?.tokensPerSec ? median.tokensPerSec / torch.tokensPerSec : null,
+          };
+          rows.add(row);
+          if (row.torchError) note(format, `  PyTorch: ${row.torchError}`);
         }
       }
-      log('teams: how a training batch ran, teams x threads per team (a team of more than one splits each chunk by hidden'
+      note(format, 'teams: how a training batch ran, teams x threads per team (a team of more than one splits each chunk by hidden'
         + ' units); tokens/s: training tokens per second (D: generated tokens per second); GFLOP/s counts 2 per multiply-add'
         + ' of the recurrent, input and output products (a training step is 3x the forward; gate math and loss not counted)');
-      if (raw.json) {
-        process.stdout.write(JSON.stringify({
-          machine: { cpu: os.cpus()[0]?.model, cores, simd: info.simd, openmp: info.openmp },
-          fmaPeakGflops: Object.fromEntries(peaks),
-          results: rows,
-        }) + '\n');
-      }
+      rows.end();
     });
 }

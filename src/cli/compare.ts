@@ -8,22 +8,49 @@ import { CELLS, paramCount, paramTable } from '../nn/config.js';
 import type { CellKind } from '../native.js';
 import { runTraining } from '../train/run.js';
 import { UsageError } from './errors.js';
-import { write } from './output.js';
-import { formatNumber, renderTable } from './table.js';
+import { addOptions, formatOptions, outputFormat } from './options.js';
+import { emit, note, renderRecords, type Column } from './output.js';
+import { formatNumber } from './table.js';
 import { checkWritable, refuseOverwrite } from '../io/files.js';
 import { resolveDataDir } from '../data/corpus.js';
 import { corpusFiles } from '../train/run-files.js';
+import { bestEpoch, runTokensPerSec } from '../train/metrics.js';
 import { epochLine } from './progress.js';
 import { addRunOptions, parseTrainOptions } from './train.js';
 
+/** A cell's row: how its run ended, how fast it trained, its size and checkpoint. */
+export interface CompareRow {
+  cell: CellKind;
+  finalValPpl: number;
+  bestValPpl: number;
+  bestEpoch: number;
+  seconds: number;
+  tokensPerSec: number;
+  parameters: number;
+  checkpoint: string;
+}
+
+const COMPARE_COLUMNS: Column<CompareRow>[] = [
+  { key: 'cell', header: 'cell', width: 10 },
+  { key: 'finalValPpl', header: 'final val ppl', text: (r) => formatNumber(r.finalValPpl), width: 15 },
+  { key: 'bestValPpl', header: 'best val ppl (epoch)', text: (r) => `${formatNumber(r.bestValPpl)} (${r.bestEpoch})`, width: 22 },
+  { key: 'seconds', header: 'wall time', text: (r) => `${r.seconds.toFixed(1)} s`, width: 11 },
+  { key: 'tokensPerSec', header: 'tokens/s', text: (r) => String(Math.round(r.tokensPerSec)), width: 11 },
+  { key: 'parameters', header: 'parameters' },
+];
+/** CSV has every field, the best epoch its own column. */
+const COMPARE_CSV_COLUMNS: Column<CompareRow>[] = (['cell', 'finalValPpl', 'bestValPpl', 'bestEpoch', 'seconds', 'tokensPerSec', 'parameters', 'checkpoint'] as const)
+  .map((key) => ({ key, header: key }));
+
 export function registerCompare(program: Command): void {
-  addRunOptions(program
+  const command = addRunOptions(program
     .command('compare')
     .description("train several cells on the same data, seed and budget, and compare them (the book's exercise 1)")
     .option('--cells <list>', `cells to compare, from ${CELLS.join(',')}`, 'gru,lstm,rnn'))
-    .option('--out-dir <dir>', 'where each run\'s checkpoint (CELL.safetensors), its metrics and the comparison plot go', 'checkpoints/compare')
-    .option('--json', 'print one JSON object with the results on stdout, nothing else')
-    .action(async (raw: Record<string, unknown> & { cells: string; outDir: string; json?: boolean }, cmd: Command) => {
+    .option('--out-dir <dir>', 'where each run\'s checkpoint (CELL.safetensors), its metrics and the comparison plot go', 'checkpoints/compare');
+  addOptions(command, formatOptions(['text', 'json', 'csv'], 'one row per cell'))
+    .action(async (raw: Record<string, unknown> & { cells: string; outDir: string }, cmd: Command) => {
+      const format = outputFormat(cmd, ['text', 'json', 'csv']);
       const cells = raw.cells.split(',').map((c) => c.trim()).filter(Boolean);
       for (const c of cells) {
         if (!CELLS.includes(c as CellKind)) throw new UsageError(`--cells must list cells from ${CELLS.join(',')}, got "${c}"`);
@@ -31,28 +58,25 @@ export function registerCompare(program: Command): void {
       if (cells.length === 0) throw new UsageError(`--cells must list cells from ${CELLS.join(',')}, got ""`);
       // Each cell's run writes to OUT-DIR/CELL.safetensors.
       const base = parseTrainOptions({ ...raw, corpus: raw.corpus as string[], out: '' }, (name) => cmd.getOptionValueSource(name) === 'cli', null);
-      const log = (s: string) => (raw.json ? process.stderr.write(s + '\n') : write(s + '\n'));
       const plot = path.join(raw.outDir, 'compare.svg');
       checkWritable(plot, 'the comparison plot');
       refuseOverwrite(corpusFiles(base.corpus, resolveDataDir(base.dataDir)).map((p) => ({ label: '--corpus', path: p })),
         [{ label: 'the comparison plot', path: plot }]);
-      const rows = [];
+      const rows: CompareRow[] = [];
       const runs = [];
       for (const cell of cells as CellKind[]) {
         const out = path.join(raw.outDir, `${cell}.safetensors`);
-        const r = await runTraining({ ...base, cell, out }, { onEpoch: (m) => log(`${cell.padEnd(8)} ${epochLine(m, base.epochs)}`) });
-        const best = r.history.reduce((a, b) => (b.valPpl < a.valPpl ? b : a));
+        const r = await runTraining({ ...base, cell, out }, { onEpoch: (m) => note(format, `${cell.padEnd(8)} ${epochLine(m, base.epochs)}`) });
+        const best = bestEpoch(r.history)!;
         const last = r.history[r.history.length - 1]!;
-        const perEpoch = base.numTrain * base.numSteps;
-        const trainSeconds = r.history.reduce((a, m) => a + (m.tokensPerSec > 0 ? perEpoch / m.tokensPerSec : 0), 0);
         const hidden = base.hidden.length === 1 ? Array.from({ length: base.layers }, () => base.hidden[0]!) : base.hidden;
         rows.push({
           cell,
-          final_val_ppl: last.valPpl,
-          best_val_ppl: best.valPpl,
-          best_epoch: best.epoch,
+          finalValPpl: last.valPpl,
+          bestValPpl: best.valPpl,
+          bestEpoch: best.epoch,
           seconds: r.seconds,
-          tokens_per_s: trainSeconds > 0 ? (perEpoch * r.history.length) / trainSeconds : 0,
+          tokensPerSec: runTokensPerSec(r.history),
           parameters: paramCount(paramTable({ cell, vocabSize: r.tokenizer.vocab.size, hidden, dropout: base.dropout })),
           checkpoint: out,
         });
@@ -63,18 +87,10 @@ export function registerCompare(program: Command): void {
       } catch (e) {
         throw new Error(`could not write the comparison plot ${plot} (${(e as Error).message}); the runs' checkpoints are saved in ${raw.outDir}`);
       }
-      if (raw.json) {
-        write(JSON.stringify({ results: rows, plot }) + '\n');
-        return;
-      }
-      log('');
-      const table = renderTable(
-        ['cell', 'final val ppl', 'best val ppl (epoch)', 'wall time', 'tokens/s', 'parameters'],
-        rows.map((r) => [r.cell, formatNumber(r.final_val_ppl), `${formatNumber(r.best_val_ppl)} (${r.best_epoch})`, `${r.seconds.toFixed(1)} s`,
-          String(Math.round(r.tokens_per_s)), String(r.parameters)]),
-        [8, 13, 20, 9, 9],
-      );
-      log(table.trimEnd());
-      log(`plot: ${plot}`);
+      emit({
+        json: { results: rows, plot },
+        text: () => `\n${renderRecords('text', COMPARE_COLUMNS, rows)}plot: ${plot}\n`,
+        csv: { columns: COMPARE_CSV_COLUMNS, rows },
+      }, format);
     });
 }

@@ -12,10 +12,10 @@ import { native } from '../native.js';
 import { evaluateTokens, type EvalMetrics } from '../train/evaluate.js';
 import { corpusFiles } from '../train/run-files.js';
 import { UsageError } from './errors.js';
-import { intOption, numberOption, option, requiredOption, threadsOption } from './options.js';
+import { addOptions, formatOptions, intOption, numberOption, option, outputFormat, requiredOption, threadsOption } from './options.js';
 import { checkpointPath, modelOption } from './defaults.js';
-import { warn, write } from './output.js';
-import { formatNumber, renderTable } from './table.js';
+import { emit, renderRecords, warn, type Column } from './output.js';
+import { formatNumber } from './table.js';
 
 /** Tokens per chunk for a checkpoint saved without training settings (RNNLM.save): the book's. */
 export const DEFAULT_EVAL_STEPS = 32;
@@ -35,7 +35,6 @@ interface RawEvalOptions {
   baseline?: string;
   tolerance: string | number;
   writeBaseline?: string;
-  json?: boolean;
 }
 
 interface Baseline {
@@ -63,8 +62,23 @@ function readBaseline(file: string): Baseline {
 
 const percent = (f: number) => `${(100 * f).toFixed(1)}%`;
 
+/** A corpus's row: its name and its metrics. */
+export type EvalRow = { corpus: string } & EvalMetrics;
+
+const EVAL_COLUMNS: Column<EvalRow>[] = [
+  { key: 'corpus', header: 'corpus' },
+  { key: 'tokens', header: 'tokens' },
+  { key: 'loss', header: 'loss', text: (r) => formatNumber(r.loss) },
+  { key: 'perplexity', header: 'perplexity', text: (r) => formatNumber(r.perplexity) },
+  { key: 'bitsPerToken', header: 'bits/token', text: (r) => formatNumber(r.bitsPerToken) },
+  { key: 'accuracy', header: 'accuracy', text: (r) => formatNumber(r.accuracy, 4) },
+  { key: 'unknownRate', header: 'unknown', text: (r) => percent(r.unknownRate ?? 0) },
+];
+/** The text table leaves the loss out: perplexity and bits per token say it. */
+const EVAL_TEXT_COLUMNS = EVAL_COLUMNS.filter((c) => c.key !== 'loss');
+
 export function registerEval(program: Command): void {
-  program
+  const command = program
     .command('eval')
     .description("perplexity, bits per token and next-token accuracy of a checkpoint on texts, read with its tokenizer")
     .argument('[checkpoint]', 'the same as --model')
@@ -78,9 +92,10 @@ export function registerEval(program: Command): void {
     .addOption(option('--max-unk <f>', 'exit 1 when the fraction of unknown (<unk>) tokens in any corpus exceeds f'))
     .addOption(option('--baseline <file>', 'exit 1 when the perplexity on a corpus exceeds the baseline\'s by more than --tolerance'))
     .addOption(option('--tolerance <r>', 'relative tolerance against --baseline', 0.02))
-    .addOption(option('--write-baseline <file>', 'write these results as a baseline'))
-    .addOption(option('--json', 'print one JSON object'))
+    .addOption(option('--write-baseline <file>', 'write these results as a baseline'));
+  addOptions(command, formatOptions(['text', 'json', 'csv'], 'one row per corpus'))
     .action(async (argument: string | undefined, raw: RawEvalOptions, cmd: Command) => {
+      const format = outputFormat(cmd, ['text', 'json', 'csv']);
       const file = checkpointPath(argument, cmd);
       const batchSize = intOption('--batch-size', raw.batchSize, 1, 1_000_000);
       const maxPpl = raw.maxPpl === undefined ? undefined : numberOption('--max-ppl', raw.maxPpl, (v) => v >= 1, 'a number >= 1');
@@ -125,16 +140,12 @@ export function registerEval(program: Command): void {
           verdicts.push(`perplexity ${formatNumber(r.perplexity)} on ${corpus} regressed from the baseline's ${base.perplexity.toFixed(3)} (tolerance ${tolerance})`);
         }
       }
-      if (raw.json) {
-        write(JSON.stringify({ checkpoint: file, tokenizer: ck.tokenizer.kind, results, regressions: verdicts }) + '\n');
-      } else {
-        write(renderTable(
-          ['corpus', 'tokens', 'perplexity', 'bits/token', 'accuracy', 'unknown'],
-          Object.entries(results).map(([corpus, r]) => [
-            corpus, String(r.tokens), formatNumber(r.perplexity), formatNumber(r.bitsPerToken), formatNumber(r.accuracy, 4), percent(r.unknownRate ?? 0),
-          ]),
-        ));
-      }
+      const rows: EvalRow[] = Object.entries(results).map(([corpus, r]) => ({ corpus, ...r, unknownRate: r.unknownRate ?? 0 }));
+      emit({
+        json: { checkpoint: file, tokenizer: ck.tokenizer.kind, results, regressions: verdicts },
+        text: () => renderRecords('text', EVAL_TEXT_COLUMNS, rows),
+        csv: { columns: EVAL_COLUMNS, rows },
+      }, format);
       if (raw.writeBaseline) {
         // A baseline holds numbers only: a perplexity that overflowed cannot be one.
         const bad = Object.entries(results).find(([, r]) => !Number.isFinite(r.perplexity));

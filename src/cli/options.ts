@@ -2,10 +2,11 @@
 // options named as typed (--batch-size); each failure names the option, what
 // was expected and what was received. Options are declared here with their
 // defaults as values (numbers show unquoted in --help).
-import { Option } from 'commander';
+import { Option, type Command } from 'commander';
 import { chooseThreads } from '../threads.js';
 import { choice, flagName, integer, number, type Naming } from '../validate.js';
-import { warn } from './output.js';
+import { UsageError } from './errors.js';
+import { warn, type Format } from './output.js';
 
 export const intOption = (name: string, raw: unknown, min: number, max: number): number => integer(name, raw, min, max);
 
@@ -43,4 +44,33 @@ export function threadsOption(raw: string | undefined): number {
   const choice = chooseThreads(raw === undefined ? undefined : intOption('--threads', raw, 1, 1024));
   if (choice.note) warn(choice.note);
   return choice.threads;
+}
+
+/**
+ * --format and --json (the same as --format json), for a command whose output
+ * comes in `formats`; `csv` says what a CSV row is, where the output is tabular.
+ */
+export function formatOptions(formats: readonly Format[], csv?: string): Option[] {
+  return [
+    option('--format <format>', `${formats.join('|')}: text for the terminal, one JSON object${csv ? `, or CSV with ${csv}` : ''}`, 'text'),
+    option('--json', 'the same as --format json: stdout carries one JSON object and nothing else'),
+  ];
+}
+
+/** The format a command prints in: --format, or json with --json (which contradicts any other --format). */
+export function outputFormat(cmd: Command, formats: readonly Format[]): Format {
+  const format = choiceOption('--format', cmd.getOptionValue('format'), formats);
+  if (cmd.getOptionValue('json') === true) {
+    if (cmd.getOptionValueSource('format') === 'cli' && format !== 'json') {
+      throw new UsageError(`--json is --format json: give --json or --format ${format}, not both`);
+    }
+    return 'json';
+  }
+  return format;
+}
+
+/** Adds the options, as declared, to a command. */
+export function addOptions(cmd: Command, options: readonly Option[]): Command {
+  for (const o of options) cmd.addOption(o);
+  return cmd;
 }

@@ -1,7 +1,18 @@
-// What the commands print goes through here. A reader that goes away
-// (`deeprnn predict ... | head`) ends the command quietly; any other failure to
-// write (a full disk, /dev/full) ends it with one line naming the stream and
-// the cause, exit code 1, never a stack trace.
+// What the commands print goes through here. A command builds records and a
+// Report (or a RecordStream, for records that come one at a time); one
+// renderer prints them in the format asked for: text (tables and labelled
+// lines for the terminal), json (one JSON object per command) or csv (one row
+// per record, where the output is tabular). The records' keys are the JSON and
+// CSV names, camelCase in every command as in the library's objects, the
+// checkpoint's metadata and NAME.metrics.jsonl. With json or csv, stdout
+// carries the data and nothing else: notes and progress go to stderr.
+//
+// A reader that goes away (`deeprnn predict ... | head`) ends the command
+// quietly; any other failure to write (a full disk, /dev/full) ends it with one
+// line naming the stream and the cause, exit code 1, never a stack trace.
+import { csvLine, formatNumber, renderCsv, renderTable } from './table.js';
+
+export type Format = 'text' | 'json' | 'csv';
 
 /** The standard output was closed by its reader: stop, with no message and exit code 0. */
 export class OutputClosed extends Error {
@@ -30,3 +41,138 @@ export function warn(message: string): void {
   process.stderr.write(`deeprnn: warning: ${message}\n`);
 }
 
+/** A line of notes or progress: on stdout with text, on stderr when stdout carries JSON or CSV. */
+export function note(format: Format, line: string): void {
+  if (format === 'text') write(`${line}\n`);
+  else process.stderr.write(`${line}\n`);
+}
+
+/** A table's column: the record's key (its JSON and CSV name), the text table's header and cell. */
+export interface Column<R> {
+  key: keyof R & string;
+  header: string;
+  /** The text cell (default: textCell of the value). JSON and CSV hold the value itself. */
+  text?: (row: R) => string;
+  /** The text column's least width, cell and spaces (a streamed table's fixed width). */
+  width?: number;
+}
+
+/** One figure of a labelled line ("val ppl 6.310"); a text of null leaves it out. */
+export interface Field<R> {
+  label?: string;
+  text: (record: R) => string | null;
+}
+
+/** A value as a text cell: whole numbers whole, others by formatNumber, a list joined, null as "-". */
+export function textCell(v: unknown): string {
+  if (v === null || v === undefined) return '-';
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : formatNumber(v);
+  if (Array.isArray(v)) return v.join(', ');
+  return String(v);
+}
+
+const cellOf = <R>(c: Column<R>, row: R): string => (c.text ? c.text(row) : textCell(row[c.key]));
+
+/** A record as one line of labelled figures, two spaces apart: "epoch 3/100  train ppl 9.120  ...". */
+export function fieldsLine<R>(fields: readonly Field<R>[], record: R): string {
+  return fields.flatMap((f) => {
+    const text = f.text(record);
+    return text === null ? [] : [f.label ? `${f.label} ${text}` : text];
+  }).join('  ');
+}
+
+/**
+ * Records as a text table (each column as wide as its widest cell; `header:
+ * false` leaves the header line out; `indent` starts every line) or as CSV
+ * (the keys as the header, every value in full).
+ */
+export function renderRecords<R>(format: 'text' | 'csv', columns: readonly Column<R>[], rows: readonly R[],
+  opts: { header?: boolean; indent?: string } = {}): string {
+  if (format === 'csv') return renderCsv(columns.map((c) => c.key), rows.map((r) => columns.map((c) => r[c.key])));
+  const text = renderTable(columns.map((c) => c.header), rows.map((r) => columns.map((c) => cellOf(c, r))), columns.map((c) => (c.width ?? 2) - 2));
+  const lines = text.trimEnd().split('\n').slice(opts.header === false ? 1 : 0);
+  return lines.map((l) => `${opts.indent ?? ''}${l}`).join('\n') + '\n';
+}
+
+/** What a command prints, in each of its formats. */
+export interface Report<R = never> {
+  /** The command's one JSON object. */
+  json: object;
+  /** The terminal's text. */
+  text: () => string;
+  /** Where the output is tabular: the records --format csv prints. */
+  csv?: { columns: readonly Column<R>[]; rows: readonly R[] };
+}
+
+/** A report as the format prints it. */
+export function render<R>(report: Report<R>, format: Format): string {
+  if (format === 'json') return JSON.stringify(report.json) + '\n';
+  if (format === 'text') return report.text();
+  if (!report.csv) throw new Error('this output is not tabular: there is no CSV form of it');
+  return renderRecords('csv', report.csv.columns, report.csv.rows);
+}
+
+/** Prints a report on stdout. */
+export function emit<R>(report: Report<R>, format: Format): void {
+  write(render(report, format));
+}
+
+/**
+ * Records printed as they come, each at once (bench's rows, predict's
+ * samples): text rows under a header, each column padded to its width; CSV
+ * rows under the keys; or one JSON object, `json.head`'s fields and then the
+ * records as the list `json.key`, written as they come and closed by end() (a
+ * command that fails part-way leaves it unfinished, and exits non-zero).
+ */
+export class RecordStream<R> {
+  private count = 0;
+  private begun = false;
+
+  constructor(
+    private readonly format: Format,
+    private readonly opts: {
+      /** The text table's columns, and CSV's when csvColumns is not given. */
+      columns: readonly Column<R>[];
+      csvColumns?: readonly Column<R>[];
+      json: { head: object; key: string };
+    },
+  ) {}
+
+  /** The header of a text table or of CSV, before the first record comes (JSON starts with it). */
+  begin(): void {
+    if (this.begun) return;
+    this.begun = true;
+    if (this.format === 'text') write(this.textRow(this.opts.columns.map((c) => c.header)));
+    if (this.format === 'csv') write(csvLine(this.csvColumns().map((c) => c.key)));
+  }
+
+  add(record: R): void {
+    this.begin();
+    const { columns, json } = this.opts;
+    const first = this.count++ === 0;
+    if (this.format === 'json') {
+      const head = JSON.stringify(json.head);
+      write(`${first ? `${head.slice(0, -1)}${head === '{}' ? '' : ','}${JSON.stringify(json.key)}:[` : ','}${JSON.stringify(record)}`);
+    } else if (this.format === 'csv') {
+      write(csvLine(this.csvColumns().map((c) => record[c.key])));
+    } else {
+      write(this.textRow(columns.map((c) => cellOf(c, record))));
+    }
+  }
+
+  /** Closes the JSON object (with no records: the head and an empty list). */
+  end(): void {
+    if (this.format !== 'json') return;
+    if (this.count === 0) write(JSON.stringify({ ...this.opts.json.head, [this.opts.json.key]: [] }) + '\n');
+    else write(']}\n');
+  }
+
+  private csvColumns(): readonly Column<R>[] {
+    return this.opts.csvColumns ?? this.opts.columns;
+  }
+
+  private textRow(cells: string[]): string {
+    const widths = this.opts.columns.map((c) => c.width ?? c.header.length + 2);
+    return cells.map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(Math.max(widths[i]!, cell.length + 2)))).join('') + '\n';
+  }
+}

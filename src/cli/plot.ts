@@ -6,18 +6,19 @@ import { checkWritable, refuseOverwrite, removeStaleTemps } from '../io/files.js
 import { writePlot } from '../io/plot.js';
 import { readMetricsFile } from '../train/metrics.js';
 import { UsageError } from './errors.js';
-import { write } from './output.js';
-import { requiredOption } from './options.js';
+import { emit } from './output.js';
+import { addOptions, formatOptions, outputFormat, requiredOption } from './options.js';
 
 export function registerPlot(program: Command): void {
-  program
+  const command = program
     .command('plot')
     .description('plot train and validation perplexity of one or more runs (their NAME.metrics.jsonl files) as SVG')
     .argument('<metrics...>', 'metrics files written next to checkpoints')
     .addOption(requiredOption('-o, --out <file.svg>', 'SVG file to write'))
-    .option('--title <text>', 'title of the figure', 'perplexity')
-    .option('--json', 'print {"plot": FILE, "runs": [...]}')
-    .action((files: string[], raw: { out: string; title: string; json?: boolean }) => {
+    .option('--title <text>', 'title of the figure', 'perplexity');
+  addOptions(command, formatOptions(['text', 'json']))
+    .action((files: string[], raw: { out: string; title: string }, cmd: Command) => {
+      const format = outputFormat(cmd, ['text', 'json']);
       if (!raw.out.endsWith('.svg')) throw new UsageError(`--out must name an .svg file, got "${raw.out}"`);
       checkWritable(raw.out, '--out');
       refuseOverwrite(files.map((f) => ({ label: 'metrics file', path: f })), [{ label: '--out', path: raw.out }]);
@@ -28,7 +29,10 @@ export function registerPlot(program: Command): void {
       } catch (e) {
         throw new Error(`could not write --out ${raw.out} (${(e as Error).message})`);
       }
-      if (raw.json) write(JSON.stringify({ plot: raw.out, runs: runs.map((r) => ({ label: r.label, epochs: r.epochs.length })) }) + '\n');
-      else write(`wrote ${raw.out} (${runs.map((r) => `${r.label}: ${r.epochs.length} epochs`).join(', ')})\n`);
+      const records = runs.map((r) => ({ label: r.label, epochs: r.epochs.length }));
+      emit({
+        json: { plot: raw.out, runs: records },
+        text: () => `wrote ${raw.out} (${records.map((r) => `${r.label}: ${r.epochs} epochs`).join(', ')})\n`,
+      }, format);
     });
 }

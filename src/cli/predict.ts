@@ -5,10 +5,10 @@ import { checkSampling, generate, MAX_PREDS } from '../generate.js';
 import { loadCheckpoint } from '../io/checkpoint.js';
 import { refuseOverwrite } from '../io/files.js';
 import { Rng } from '../rng.js';
-import { warn, write } from './output.js';
+import { RecordStream, warn, write } from './output.js';
 import { DEFAULT_CHECKPOINT } from './defaults.js';
 import { UsageError } from './errors.js';
-import { cliNaming, intOption, option } from './options.js';
+import { addOptions, cliNaming, formatOptions, intOption, option, outputFormat } from './options.js';
 
 interface RawPredictOptions {
   model: string;
@@ -19,11 +19,16 @@ interface RawPredictOptions {
   seed: string | number;
   samples: string | number;
   strict?: boolean;
-  json?: boolean;
+}
+
+/** A sample as --json lists it. */
+interface SampleRecord {
+  sample: number;
+  text: string;
 }
 
 export function registerPredict(program: Command): void {
-  program
+  const command = program
     .command('predict')
     .description('print PREFIX followed by predicted tokens (greedy as the book, or sampled)')
     .argument('<prefix>', 'text to warm the model up on ("" starts from the model\'s first-step distribution)')
@@ -34,9 +39,11 @@ export function registerPredict(program: Command): void {
     .addOption(option('--top-p <p>', 'sample among the most likely tokens whose probabilities reach p (needs --temperature above 0)'))
     .addOption(option('--seed <n>', 'seed of the sampling', 42))
     .addOption(option('--samples <m>', 'independent continuations', 1))
-    .addOption(option('--strict', 'refuse a prefix with tokens outside the vocabulary instead of reading them as <unk>'))
-    .addOption(option('--json', 'print one JSON object per sample: {"prefix", "text", "sample"}'))
-    .action((prefix: string, raw: RawPredictOptions) => {
+    .addOption(option('--strict', 'refuse a prefix with tokens outside the vocabulary instead of reading them as <unk>'));
+  addOptions(command, formatOptions(['text', 'json']))
+    .action((prefix: string, raw: RawPredictOptions, cmd: Command) => {
+      const format = outputFormat(cmd, ['text', 'json']);
+      const json = format === 'json';
       const numPreds = intOption('--num-preds', raw.numPreds, 0, MAX_PREDS);
       // The library's checks of the sampling options (generate), named as typed.
       const { temperature, topK, topP, seed } = checkSampling(raw, cliNaming(() => true));
@@ -50,14 +57,18 @@ export function registerPredict(program: Command): void {
         warn(`the prefix has tokens outside the model's vocabulary, read as <unk>: ${list}`);
       }
       const rng = new Rng(seed);
+      // --json: one object, {"prefix", "samples": [{"sample", "text"}, ...]}, each sample written when it is complete.
+      const records = new RecordStream<SampleRecord>(format, { columns: [], json: { head: { prefix }, key: 'samples' } });
       for (let i = 0; i < samples; i++) {
         const text = generate(ckpt.model, ckpt.tokenizer, prefix, {
           numPreds, temperature, topK, topP, rng,
           // Streamed text is written as it comes and never kept: any length runs in constant memory.
-          onText: raw.json ? undefined : (piece) => write(piece),
-          collect: Boolean(raw.json),
+          onText: json ? undefined : (piece) => write(piece),
+          collect: json,
         });
-        write(raw.json ? JSON.stringify({ prefix, text, sample: i + 1 }) + '\n' : '\n');
+        if (json) records.add({ sample: i + 1, text });
+        else write('\n');
       }
+      records.end();
     });
 }

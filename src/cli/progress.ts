@@ -1,17 +1,36 @@
 // Training progress: a cli-progress bar per epoch on a terminal, else one
-// plain line per epoch. With --json the lines go to stderr. The bar's line
+// plain line per epoch. With --json (--format json) the lines go to stderr. The bar's line
 // fits the terminal, at most 80 columns:
 //   epoch 3/100 |███████░░░░░░░| 5/10 0:01<0:01  ppl 12.35  1.8M tok/s  run 0:05<2:40
 // (the epoch's batches, its elapsed<remaining time, the running perplexity,
 // training tokens per second, and the whole run's elapsed<remaining time).
 import cliProgress from 'cli-progress';
+import { metricsLine, type EpochRecord } from '../train/metrics.js';
 import type { EpochMetrics } from '../train/trainer.js';
+import { fieldsLine, type Field, type Format } from './output.js';
 
+/** A figure with `digits` decimals; "-" for one that is not finite (null in the record). */
+const fixed = (v: number | null, digits: number) => (v === null ? '-' : v.toFixed(digits));
+
+/** The figures of an epoch's line, from its record (the one NAME.metrics.jsonl holds), for a run of `epochs` epochs. */
+export function epochFields(epochs: number): Field<EpochRecord>[] {
+  return [
+    { label: 'epoch', text: (r) => `${r.epoch}/${epochs}` },
+    { label: 'train ppl', text: (r) => fixed(r.trainPpl, 3) },
+    { label: 'val ppl', text: (r) => fixed(r.valPpl, 3) },
+    { label: 'val bits', text: (r) => fixed(r.valBits, 3) },
+    { label: 'val acc', text: (r) => fixed(r.valAcc, 3) },
+    { label: 'lr', text: (r) => (r.lr === null ? '-' : String(Number(r.lr.toPrecision(4)))) },
+    { label: 'grad norm', text: (r) => fixed(r.gradNorm, 3) },
+    { label: 'tokens/s', text: (r) => fixed(r.tokensPerSec, 0) },
+    { text: (r) => `${fixed(r.seconds, 2)}s` },
+    { label: 'skipped', text: (r) => (r.skipped ? String(r.skipped) : null) },
+  ];
+}
+
+/** An epoch's line: epoch 1/100  train ppl 19.965  val ppl 17.233  ...  tokens/s 1792662  0.21s */
 export function epochLine(m: EpochMetrics, epochs: number): string {
-  return `epoch ${m.epoch}/${epochs}  train ppl ${m.trainPpl.toFixed(3)}  val ppl ${m.valPpl.toFixed(3)}  `
-    + `val bits ${(m.valLoss / Math.LN2).toFixed(3)}  val acc ${m.valAcc.toFixed(3)}  lr ${Number(m.lr.toPrecision(4))}  `
-    + `grad norm ${m.gradNorm.toFixed(3)}  tokens/s ${Math.round(m.tokensPerSec)}  ${m.seconds.toFixed(2)}s`
-    + `${m.skipped ? `  skipped ${m.skipped}` : ''}`;
+  return fieldsLine(epochFields(epochs), metricsLine(m));
 }
 
 /** The widest line the bar writes. */
@@ -91,10 +110,10 @@ export class Progress {
 
   constructor(
     private readonly epochs: number,
-    json: boolean,
+    format: Format,
     stream?: NodeJS.WriteStream,
   ) {
-    this.out = stream ?? (json ? process.stderr : process.stdout);
+    this.out = stream ?? (format === 'text' ? process.stdout : process.stderr);
     this.tty = Boolean(this.out.isTTY) && !process.env.CI;
   }
 

@@ -7,16 +7,16 @@ import { loadCheckpoint } from '../io/checkpoint.js';
 import { CELLS } from '../nn/config.js';
 import { HYPER_KEYS, HYPERPARAMS, OPTIMIZER_SPECS, OPTIMIZERS, optimizerSpec, optimizersWith, showHyper, type HyperKey } from '../train/optim.js';
 import { SCHEDULES } from '../train/schedule.js';
-import { sparkline } from '../train/metrics.js';
+import { bestEpoch, runTokensPerSec, sparkline } from '../train/metrics.js';
 import { resumeSettings, type RunSettings } from '../train/run.js';
 import { initFromSettings, MAX_EPOCHS, resolveRunSettings, RUN_DEFAULTS } from '../train/settings.js';
 import { flagName } from '../validate.js';
 import { DEFAULT_CHECKPOINT } from './defaults.js';
 import { UsageError } from './errors.js';
-import { cliNaming, option, threadsOption } from './options.js';
+import { addOptions, cliNaming, formatOptions, option, outputFormat, threadsOption } from './options.js';
 import { Progress } from './progress.js';
 import { trainInThread, type ThreadResult } from './train-thread.js';
-import { write } from './output.js';
+import { emit, type Report } from './output.js';
 
 /** What commander gives: strings as typed, the defaults as declared (numbers). */
 type RawTrainOptions = Record<string, unknown> & {
@@ -25,7 +25,6 @@ type RawTrainOptions = Record<string, unknown> & {
   threads?: string;
   resume?: string;
   initFrom?: string;
-  json?: boolean;
   skipNonfinite?: boolean;
 };
 
@@ -47,44 +46,60 @@ export function parseTrainOptions(o: RawTrainOptions, given: (name: string) => b
   return { ...s, threads: threadsOption(o.threads) };
 }
 
+/** What a run reports at the end (the JSON object of train --json). */
+export interface RunSummary {
+  /** The last epoch's perplexities (null before the first epoch ends). */
+  trainPpl: number | null;
+  valPpl: number | null;
+  bestValPpl: number | null;
+  bestEpoch: number | null;
+  epochs: number;
+  seconds: number;
+  /** Training tokens per second of training time. */
+  tokensPerSec: number;
+  skippedSteps: number;
+  /** Stopped by a signal. */
+  stopped: boolean;
+  earlyStop: boolean;
+  /** Where the run is: epochs completed and batches into the next. */
+  epoch: number;
+  batch: number;
+  checkpoint: string | null;
+}
+
 /** The run's results: one JSON object, or the summary lines (none after a run a signal stopped: its own line says where it is). */
-function report(result: ThreadResult, s: RunSettings, json: boolean, progress: Progress, interrupted: boolean): void {
+function report(result: ThreadResult, s: RunSettings, interrupted: boolean): Report {
   const { history } = result;
   const last = history[history.length - 1];
-  const best = history.length ? history.reduce((a, b) => (b.valPpl < a.valPpl ? b : a)) : undefined;
-  // Training throughput over the epochs: tokens trained on / time spent training them.
-  const perEpoch = s.numTrain * s.numSteps;
-  const trainSeconds = history.reduce((a, m) => a + (m.tokensPerSec > 0 ? perEpoch / m.tokensPerSec : 0), 0);
-  const tps = trainSeconds > 0 ? (perEpoch * history.length) / trainSeconds : 0;
-  const skipped = history.reduce((a, m) => a + m.skipped, 0) + result.state.skipped;
-  if (json) {
-    write(JSON.stringify({
-      train_ppl: last?.trainPpl ?? null,
-      val_ppl: last?.valPpl ?? null,
-      best_val_ppl: best?.valPpl ?? null,
-      best_epoch: best?.epoch ?? null,
-      epochs: history.length,
-      seconds: result.seconds,
-      tokens_per_s: tps,
-      skipped_steps: skipped,
-      stopped: result.stopped,
-      early_stop: result.early,
-      epoch: result.state.epoch,
-      batch: result.state.batch,
-      checkpoint: s.out,
-    }) + '\n');
-    return;
-  }
-  if (last && best && !interrupted) {
-    progress.log(
-      `done: train ppl ${last.trainPpl.toFixed(3)}, val ppl ${last.valPpl.toFixed(3)}, best val ppl ${best.valPpl.toFixed(3)} `
-        + `(epoch ${best.epoch}), ${result.seconds.toFixed(1)} s, ${Math.round(tps)} tokens/s`
-        + `${skipped ? `, ${skipped} non-finite updates skipped` : ''}; checkpoint ${s.out}`,
-    );
-    if (result.early) progress.log(`stopped early: no better validation perplexity in the last ${s.earlyStop} epochs`);
+  const best = bestEpoch(history);
+  const summary: RunSummary = {
+    trainPpl: last?.trainPpl ?? null,
+    valPpl: last?.valPpl ?? null,
+    bestValPpl: best?.valPpl ?? null,
+    bestEpoch: best?.epoch ?? null,
+    epochs: history.length,
+    seconds: result.seconds,
+    tokensPerSec: runTokensPerSec(history),
+    skippedSteps: history.reduce((a, m) => a + m.skipped, 0) + result.state.skipped,
+    stopped: result.stopped,
+    earlyStop: Boolean(result.early),
+    epoch: result.state.epoch,
+    batch: result.state.batch,
+    checkpoint: s.out,
+  };
+  const text = () => {
+    if (!last || !best || interrupted) return '';
+    const r = summary;
     const vals = history.map((h) => h.valPpl);
-    progress.log(`val ppl ${vals[0]!.toFixed(2)} ${sparkline(vals)} ${last.valPpl.toFixed(2)} (best ${best.valPpl.toFixed(2)} at epoch ${best.epoch})`);
-  }
+    return [
+      `done: train ppl ${last.trainPpl.toFixed(3)}, val ppl ${last.valPpl.toFixed(3)}, best val ppl ${best.valPpl.toFixed(3)} `
+        + `(epoch ${best.epoch}), ${r.seconds.toFixed(1)} s, ${Math.round(r.tokensPerSec)} tokens/s`
+        + `${r.skippedSteps ? `, ${r.skippedSteps} non-finite updates skipped` : ''}; checkpoint ${s.out}`,
+      ...(r.earlyStop ? [`stopped early: no better validation perplexity in the last ${s.earlyStop} epochs`] : []),
+      `val ppl ${vals[0]!.toFixed(2)} ${sparkline(vals)} ${last.valPpl.toFixed(2)} (best ${best.valPpl.toFixed(2)} at epoch ${best.epoch})`,
+    ].join('\n') + '\n';
+  };
+  return { json: summary, text };
 }
 
 const D = RUN_DEFAULTS;
@@ -152,7 +167,7 @@ export function addRunOptions(cmd: Command): Command {
 }
 
 export function registerTrain(program: Command): void {
-  addRunOptions(program
+  const train = addRunOptions(program
     .command('train')
     .description("train a stacked RNN language model (defaults: the book's 10.3 run on The Time Machine)")
     .addOption(option('--cell <kind>', `cell: ${CELLS.join('|')}`, D.cell)))
@@ -160,9 +175,10 @@ export function registerTrain(program: Command): void {
     .addOption(option('--resume <ckpt>', 'continue the run stored in a checkpoint exactly (writes to it unless --out is given)'))
     .addOption(option('--init-from <ckpt>', "start from a checkpoint's weights, model and tokenizer with a fresh optimizer and schedule (fine-tuning on --corpus)"))
     .addOption(option('--strict', "with --init-from: refuse a corpus with tokens outside the checkpoint's vocabulary instead of reading them as <unk>"))
-    .addOption(option('--impl <impl>', 'native (C++) or scratch (float64 TypeScript, slow)', D.impl))
-    .addOption(option('--json', 'print one JSON object with the results on stdout, nothing else'))
+    .addOption(option('--impl <impl>', 'native (C++) or scratch (float64 TypeScript, slow)', D.impl));
+  addOptions(train, formatOptions(['text', 'json']))
     .action(async (raw: RawTrainOptions, cmd: Command) => {
+      const format = outputFormat(cmd, ['text', 'json']);
       const given = (name: string) => cmd.getOptionValueSource(name) === 'cli';
       let s: RunSettings;
       if (raw.resume) {
@@ -193,10 +209,10 @@ export function registerTrain(program: Command): void {
         if (s.strict && !s.initFrom) throw new UsageError('--strict applies to --init-from (a checkpoint\'s vocabulary reading a new corpus)');
         if (s.initFrom) s = initFromSettings(s, loadCheckpoint(s.initFrom).meta, s.initFrom, cliNaming(given));
       }
-      const progress = new Progress(s.epochs, Boolean(raw.json));
+      const progress = new Progress(s.epochs, format);
       const { result, signal: sig } = await trainInThread(s, raw.resume, progress);
       const interrupted = result.stopped && sig !== null;
-      report(result, s, Boolean(raw.json), progress, interrupted);
+      emit(report(result, s, interrupted), format);
       if (interrupted) {
         process.stderr.write(
           `stopped at epoch ${result.state.epoch + 1}, batch ${result.state.batch}; checkpoint ${s.out}; `

@@ -1,5 +1,8 @@
 // Per-epoch metrics as JSON lines next to the checkpoint (NAME.metrics.jsonl),
-// and reading them back for plots.
+// one record per epoch with camelCase keys (the record the command line's
+// epoch lines show), and reading them back for plots: files written before
+// the keys were camelCase (train_ppl, val_ppl) read as well. The best epoch
+// and the run's training throughput, as every command reports them.
 import { appendFileSync, existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
@@ -13,21 +16,38 @@ function stem(out: string): string {
 export const metricsPath = (out: string) => `${stem(out)}.metrics.jsonl`;
 export const plotPath = (out: string) => `${stem(out)}.svg`;
 
-/** One line: every figure of the epoch, bits per token included. */
-export function metricsLine(m: EpochMetrics): Record<string, number | null> {
+/** An epoch's record: every figure of the epoch, bits per token included; null for a figure that is not finite. */
+export interface EpochRecord {
+  epoch: number;
+  trainLoss: number | null;
+  trainPpl: number | null;
+  trainBits: number | null;
+  valLoss: number | null;
+  valPpl: number | null;
+  valBits: number | null;
+  valAcc: number | null;
+  tokensPerSec: number | null;
+  lr: number | null;
+  gradNorm: number | null;
+  seconds: number | null;
+  skipped: number;
+}
+
+/** One line of NAME.metrics.jsonl (and the record of the epoch's line on the terminal). */
+export function metricsLine(m: EpochMetrics): EpochRecord {
   const num = (v: number) => (Number.isFinite(v) ? v : null);
   return {
     epoch: m.epoch,
-    train_loss: num(m.trainLoss),
-    train_ppl: num(m.trainPpl),
-    train_bits: num(m.trainLoss / Math.LN2),
-    val_loss: num(m.valLoss),
-    val_ppl: num(m.valPpl),
-    val_bits: num(m.valLoss / Math.LN2),
-    val_acc: num(m.valAcc),
-    tokens_per_s: num(m.tokensPerSec),
+    trainLoss: num(m.trainLoss),
+    trainPpl: num(m.trainPpl),
+    trainBits: num(m.trainLoss / Math.LN2),
+    valLoss: num(m.valLoss),
+    valPpl: num(m.valPpl),
+    valBits: num(m.valLoss / Math.LN2),
+    valAcc: num(m.valAcc),
+    tokensPerSec: num(m.tokensPerSec),
     lr: num(m.lr),
-    grad_norm: num(m.gradNorm),
+    gradNorm: num(m.gradNorm),
     seconds: num(m.seconds),
     skipped: m.skipped,
   };
@@ -66,11 +86,32 @@ export function readMetricsFile(file: string): MetricsPoint[] {
     }
     const epoch = o.epoch;
     if (!Number.isSafeInteger(epoch) || (epoch as number) < 1) throw new InputError(`metrics file ${file}: line ${i + 1} has no valid "epoch"`);
-    const ppl = (v: unknown) => (typeof v === 'number' ? v : NaN);
-    byEpoch.set(epoch as number, { epoch: epoch as number, trainPpl: ppl(o.train_ppl), valPpl: ppl(o.val_ppl) });
+    // camelCase, or the snake_case of files written before (train_ppl).
+    const ppl = (key: string, old: string) => {
+      const v = o[key] ?? o[old];
+      return typeof v === 'number' ? v : NaN;
+    };
+    byEpoch.set(epoch as number, { epoch: epoch as number, trainPpl: ppl('trainPpl', 'train_ppl'), valPpl: ppl('valPpl', 'val_ppl') });
   });
   if (byEpoch.size === 0) throw new InputError(`metrics file ${file} has no epochs`);
   return [...byEpoch.values()].sort((a, b) => a.epoch - b.epoch);
+}
+
+/** The epoch with the lowest validation perplexity (the first of equals), or undefined when none has a finite one. */
+export function bestEpoch<M extends { valPpl: number }>(history: readonly M[]): M | undefined {
+  let best: M | undefined;
+  for (const m of history) if (Number.isFinite(m.valPpl) && (!best || m.valPpl < best.valPpl)) best = m;
+  return best;
+}
+
+/**
+ * Training tokens per second over the run's epochs: their tokens over their
+ * training time. Every epoch trains on as many tokens, so it is the harmonic
+ * mean of the epochs' rates (of those that measured one); 0 when none did.
+ */
+export function runTokensPerSec(history: readonly Pick<EpochMetrics, 'tokensPerSec'>[]): number {
+  const rates = history.map((m) => m.tokensPerSec).filter((r) => r > 0);
+  return rates.length ? rates.length / rates.reduce((a, r) => a + 1 / r, 0) : 0;
 }
 
 /** A one-line chart of a series with block characters, at most `width` columns. */

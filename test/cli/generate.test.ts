@@ -30,14 +30,17 @@ describe.skipIf(!HAS_SHAKESPEARE)(`predict ${NEEDS_SHAKESPEARE}`, () => {
     expect((await cli([...args.slice(0, -1), '8'])).stdout).not.toBe(a.stdout);
   });
 
-  it('prints one JSON object per sample', async () => {
+  it('prints one JSON object, every sample in it', async () => {
     const r = (await cli(['predict', 'KING', '--model', model, '--temperature', '0.7', '--top-k', '5', '--samples', '2', '--json']));
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-    expect(lines.map((l) => l.sample)).toEqual([1, 2]);
-    for (const l of lines) {
-      expect(l.prefix).toBe('KING');
-      expect(l.text.startsWith('KING')).toBe(true);
-      expect([...l.text].length).toBe(24);
+    expect(r.stdout.endsWith('}\n')).toBe(true);
+    expect(r.stdout.trim().split('\n')).toHaveLength(1);
+    const j = JSON.parse(r.stdout) as { prefix: string; samples: { sample: number; text: string }[] };
+    expect(j.prefix).toBe('KING');
+    expect(j.samples.map((s) => s.sample)).toEqual([1, 2]);
+    for (const s of j.samples) {
+      expect(Object.keys(s)).toEqual(['sample', 'text']);
+      expect(s.text.startsWith('KING')).toBe(true);
+      expect([...s.text].length).toBe(24);
     }
   });
 
@@ -49,7 +52,7 @@ describe.skipIf(!HAS_SHAKESPEARE)(`predict ${NEEDS_SHAKESPEARE}`, () => {
   it('starts an empty prefix from the first-step distribution', async () => {
     const r = (await cli(['predict', '', '--model', model, '--num-preds', '30', '--temperature', '1', '--json']));
     expect(r.code).toBe(0);
-    expect([...JSON.parse(r.stdout).text]).toHaveLength(30);
+    expect([...JSON.parse(r.stdout).samples[0].text]).toHaveLength(30);
   });
 
   it('warns once about tokens outside the vocabulary, or refuses them with --strict', async () => {
@@ -123,11 +126,11 @@ describe.skipIf(!HAS_SHAKESPEARE)(`info ${NEEDS_SHAKESPEARE}`, () => {
     expect(j.cell).toBe('lstm');
     expect(j.layers).toBe(2);
     expect(j.tokenizer).toBe('char');
-    expect(j.vocab_size).toBe(66);
+    expect(j.vocabSize).toBe(66);
     expect(j.tensors[0]).toEqual({ name: 'rnn.weight_ih_l0', shape: [128, 66], count: 8448 });
     expect(j.parameters).toBe(j.tensors.reduce((a: number, t: { count: number }) => a + t.count, 0));
     expect(j.history.epochs).toBe(1);
-    expect(j.format_version).toBe(1);
+    expect(j.formatVersion).toBe(1);
     const text = (await cli(['info', model])).stdout;
     expect(text).toMatch(/^checkpoint .* \(format version 1; this deeprnn reads up to 1\)\nmodel: lstm, 2 layers, hidden 32, 32, dropout 0\ntokenizer: char, vocabulary of 66\nparameters: [\d,]+\n {2}rnn.weight_ih_l0/);
   });

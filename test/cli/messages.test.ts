@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli, QUICK } from '../helpers/cli.js';
+import { notCamelCase } from '../helpers/keys.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const dir = tmpDir();
@@ -54,6 +55,7 @@ describe('messages', () => {
     const r = await cli(['bench', '--configs', 'A,D', '--threads', '1', '--batches', '1', '--warmup', '0', '--repeat', '3', '--no-torch', '--json']);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout) as { results: { config: string; tokensPerSec: number; runs: number[]; peakRssMb: number }[] };
+    expect(notCamelCase(out, ['$.fmaPeakGflops'])).toEqual([]);
     expect(out.results.map((x) => x.config)).toEqual(['A', 'D']);
     for (const row of out.results) {
       expect(row.runs).toHaveLength(3);

@@ -37,9 +37,9 @@ describe('training features', () => {
     const lines = readFileSync(path.join(dir, 'adam.metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.map((l) => l.epoch)).toEqual([1, 2, 3, 4]);
     for (const l of lines) {
-      expect(Object.keys(l)).toEqual(['epoch', 'train_loss', 'train_ppl', 'train_bits', 'val_loss', 'val_ppl', 'val_bits', 'val_acc', 'tokens_per_s', 'lr', 'grad_norm', 'seconds', 'skipped']);
-      expect(l.val_bits).toBeCloseTo(l.val_loss / Math.LN2, 12);
-      expect(l.grad_norm).toBeGreaterThan(0);
+      expect(Object.keys(l)).toEqual(['epoch', 'trainLoss', 'trainPpl', 'trainBits', 'valLoss', 'valPpl', 'valBits', 'valAcc', 'tokensPerSec', 'lr', 'gradNorm', 'seconds', 'skipped']);
+      expect(l.valBits).toBeCloseTo(l.valLoss / Math.LN2, 12);
+      expect(l.gradNorm).toBeGreaterThan(0);
     }
     expect(lines[0].lr).toBeGreaterThan(lines[3].lr); // cosine decreases
     expect(lines[0].lr).toBeLessThan(0.001 + 1e-12); // PyTorch's default lr for adam
@@ -75,7 +75,7 @@ describe('training features', () => {
       '--momentum', '0.9', '--nesterov', '--out', out, '--json']));
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
-    expect(j.early_stop).toBe(true);
+    expect(j.earlyStop).toBe(true);
     expect(j.epochs).toBeLessThan(40);
     const h = loadTrainingCheckpoint(out).meta.history.map((m) => m.valPpl);
     const best = Math.min(...h);
@@ -96,7 +96,7 @@ describe('training features', () => {
     const j = JSON.parse(c.stdout);
     expect(j.results.map((r: { cell: string }) => r.cell)).toEqual(['gru', 'lstm', 'rnn']);
     for (const r of j.results) {
-      expect(Object.keys(r)).toEqual(['cell', 'final_val_ppl', 'best_val_ppl', 'best_epoch', 'seconds', 'tokens_per_s', 'parameters', 'checkpoint']);
+      expect(Object.keys(r)).toEqual(['cell', 'finalValPpl', 'bestValPpl', 'bestEpoch', 'seconds', 'tokensPerSec', 'parameters', 'checkpoint']);
       expect(existsSync(r.checkpoint)).toBe(true);
     }
     expect(j.results.map((r: { parameters: number }) => r.parameters)).toEqual([3*16*(28+16+2)+3*16*(16+16+2)+28*17, 4*16*(28+16+2)+4*16*(16+16+2)+28*17, 16*(28+16+2)+16*(16+16+2)+28*17]);

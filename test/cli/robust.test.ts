@@ -35,9 +35,9 @@ describe('divergence', () => {
     const r = (await cli(['train', ...SMALL, '--epochs', '2', '--lr', '1e40', '--clip', '1', '--skip-nonfinite', '--out', out, '--json']));
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
-    expect(j.skipped_steps).toBeGreaterThan(0);
+    expect(j.skippedSteps).toBeGreaterThan(0);
     const ck = loadTrainingCheckpoint(out);
-    expect(ck.meta.history.reduce((a, h) => a + h.skipped, 0)).toBe(j.skipped_steps);
+    expect(ck.meta.history.reduce((a, h) => a + h.skipped, 0)).toBe(j.skippedSteps);
     expect(ck.model.params.every(Number.isFinite)).toBe(true);
     expect(ck.meta.history.every((h) => Number.isFinite(h.trainPpl) && Number.isFinite(h.valPpl))).toBe(true);
   });

@@ -43,7 +43,7 @@ describe('the bar', () => {
     const ci = process.env.CI;
     delete process.env.CI;
     try {
-      const p = new Progress(3, false, stream);
+      const p = new Progress(3, 'text', stream);
       p.start();
       for (let b = 1; b <= 4; b++) {
         await new Promise((r) => setTimeout(r, 120));
