@@ -3,7 +3,9 @@
 // prepack: dist/ and the prebuilt addon), installs the tarball into a new
 // project with --offline and a PATH that holds only node, npm, npx and sh (no
 // cmake, no compiler), then trains and predicts through the CLI and through the
-// library, checks that require() says the package is ESM-only, and finally
+// library (the book's pieces by hand, and train(text), model.save and
+// RNNLM.load, the saved model read by the CLI too), checks that require() says
+// the package is ESM-only, and finally
 // builds the addon from source on request (DEEPRNN_BUILD_FROM_SOURCE=1 npm
 // rebuild deeprnn, with the full PATH) and runs again. Prints one line per
 // check and exits 1 if any failed.
@@ -117,6 +119,35 @@ console.log(native().info().simd, JSON.stringify(predict(model, tm.tokenizer, 'i
   const lib = sh('node', ['lib.mjs'], { cwd: app, env: bare });
   check('the library: import from deeprnn, train and predict', lib.code === 0 && /^\w+ "it has[a-z ]{10}"$/.test(lib.stdout.trim()), lib.out);
 
+  // train(text) on a string, model.save, RNNLM.load: the same weights and text, and a file the CLI reads.
+  writeFileSync(path.join(app, 'save-load.mjs'), `import { readFileSync } from 'node:fs';
+import { generate, RNNLM, train } from 'deeprnn';
+const text = readFileSync('node_modules/deeprnn/data/timemachine.txt', 'utf8').slice(0, 30000);
+const { model, history } = await train(text, { tokenizer: 'd2l', hidden: 8, numSteps: 16, numTrain: 200, numVal: 100, batchSize: 50, epochs: 1 });
+model.save('saved.safetensors');
+const loaded = RNNLM.load('saved.safetensors');
+console.log(JSON.stringify({
+  epochs: history.length,
+  sameWeights: loaded.params.length === model.params.length && loaded.params.every((v, i) => v === model.params[i]),
+  trained: generate(model, 'the time', { numPreds: 10 }),
+  loaded: generate(loaded, 'the time', { numPreds: 10 }),
+}));
+`);
+  const libRun = (label) => {
+    rmSync(path.join(app, 'saved.safetensors'), { force: true });
+    const r = sh('node', ['save-load.mjs'], { cwd: app, env: bare });
+    let j = null;
+    try {
+      j = JSON.parse(r.stdout);
+    } catch { /* reported below */ }
+    check(`${label}: the library's train(text), model.save and RNNLM.load keep the weights and the text`, r.code === 0 && j !== null
+      && j.epochs === 1 && j.sameWeights === true && /^the time[a-z ]{10}$/.test(j.trained) && j.loaded === j.trained, r.out);
+    const predict = sh('npx', ['--offline', 'deeprnn', 'predict', 'the time', '--model', 'saved.safetensors', '--num-preds', '10'], { cwd: app, env: bare });
+    check(`${label}: npx deeprnn predict reads the model saved by model.save`, predict.code === 0 && j !== null && predict.stdout === `${j.trained}\n`,
+      predict.out);
+  };
+  libRun('prebuilt addon');
+
   writeFileSync(path.join(app, 'req.cjs'), "require('deeprnn');\n");
   const req = sh('node', ['req.cjs'], { cwd: app, env: bare });
   check("require('deeprnn') says the package is ESM-only and how to import it", req.code !== 0
@@ -128,6 +159,7 @@ console.log(native().info().simd, JSON.stringify(predict(model, tm.tokenizer, 'i
     && /building the addon from source with cmake-js/.test(rebuild.out)
     && existsSync(path.join(app, 'node_modules', 'deeprnn', 'build', 'Release', 'deeprnn.node')), rebuild.out);
   cliRun('addon built from source');
+  libRun('addon built from source');
 } catch (e) {
   check('the package check ran to the end', false, String(e));
 } finally {
