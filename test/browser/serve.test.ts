@@ -94,8 +94,8 @@ describe.skipIf(!HAVE_CHROMIUM)('the page in headless Chromium', () => {
   });
 
   /** Points of a run's validation curve now, 0 when it is not drawn. */
-  const pointsOf = async (name: string) =>
-    Number((await page.getAttribute(`#chart g.run[data-run="${name}"] path.val`, 'data-points', { timeout: 100 }).catch(() => null)) ?? 0);
+  const pointsOf = (name: string) => page.evaluate((run) =>
+    Number(document.querySelector(`#chart g.run[data-run="${run}"] path.val`)?.getAttribute('data-points') ?? 0), name);
 
   it('shows a run that starts, and its curve grows with each epoch it writes (server-sent events)', async () => {
     // Epochs written by hand, one at a time: each one shows up before the next is written.
@@ -120,7 +120,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the page in headless Chromium', () => {
     await page.waitForSelector(`#chart g.run[data-run="live"] path.val[data-points="${epochs}"]`, { state: 'attached', timeout: 10_000 });
     seen.push(await pointsOf('live'));
     console.log(`browser: the live run's curve had ${[...new Set(seen)].join(', ')} points as it trained`);
-    expect(seen.every((n, i) => i === 0 || n >= seen[i - 1]!)).toBe(true);
+    expect(seen.every((n, i) => i === 0 || n >= seen[i - 1]!), `points seen while training: ${seen.join(",")}`).toBe(true);
     expect(seen.some((n) => n > 0 && n < epochs), `points seen while training: ${seen.join(',')}`).toBe(true);
     expect(await page.getAttribute('#chart g.run[data-run="live"] circle.best', 'data-epoch')).toMatch(/^\d+$/);
     // The new checkpoints come into the list as well.
