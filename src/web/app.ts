@@ -70,11 +70,16 @@ interface LoadedModel {
   stepper: OnnxStepper;
 }
 
+/** Loaded models by name and modification time: a checkpoint that a run rewrites is loaded again. */
 const models = new Map<string, Promise<LoadedModel>>();
+/** Each listed checkpoint's modification time (from the server's listing, updated by its events). */
+const modified = new Map<string, number>();
 
 function loadModel(name: string): Promise<LoadedModel> {
-  let p = models.get(name);
+  const key = `${name}@${modified.get(name) ?? 0}`;
+  let p = models.get(key);
   if (!p) {
+    for (const k of [...models.keys()]) if (k.startsWith(`${name}@`)) models.delete(k);
     p = (async () => {
       const [ort, card, bytes] = await Promise.all([
         loadOrt(),
@@ -89,8 +94,8 @@ function loadModel(name: string): Promise<LoadedModel> {
         new ort.Tensor(type, data, dims);
       return { name, card, tokenizer: cardTokenizer(card), stepper: new OnnxStepper(session as unknown as OrtSession, tensor, card) };
     })();
-    p.catch(() => models.delete(name));
-    models.set(name, p);
+    p.catch(() => models.delete(key));
+    models.set(key, p);
   }
   return p;
 }
@@ -203,6 +208,8 @@ function fmt(v: number | null | undefined, digits = 3): string {
 async function showCheckpoints(list: CheckpointEntry[], selected: string | null): Promise<void> {
   const select = $<HTMLSelectElement>('model');
   const current = select.value || selected;
+  modified.clear();
+  for (const c of list) modified.set(c.name, c.mtimeMs);
   const fetched = await Promise.all(list.map(async (c) => {
     try {
       return await getJSON<Info>(`/api/info?${q(c.name)}`);

@@ -5,7 +5,7 @@
 // run's curve appears and grows while the run writes its metrics; and the test
 // leaves a screenshot of the page (its path is printed). Without Chromium the
 // tests are skipped with the reason (.ci/run installs it with apt).
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -120,11 +120,26 @@ describe.skipIf(!HAVE_CHROMIUM)('the page in headless Chromium', () => {
     await page.waitForSelector(`#chart g.run[data-run="live"] path.val[data-points="${epochs}"]`, { state: 'attached', timeout: 10_000 });
     seen.push(await pointsOf('live'));
     console.log(`browser: the live run's curve had ${[...new Set(seen)].join(', ')} points as it trained`);
-    expect(seen.every((n, i) => i === 0 || n >= seen[i - 1]!), `points seen while training: ${seen.join(",")}`).toBe(true);
+    expect(seen.every((n, i) => i === 0 || n >= seen[i - 1]!), `points seen while training: ${seen.join(',')}`).toBe(true);
     expect(seen.some((n) => n > 0 && n < epochs), `points seen while training: ${seen.join(',')}`).toBe(true);
     expect(await page.getAttribute('#chart g.run[data-run="live"] circle.best', 'data-epoch')).toMatch(/^\d+$/);
     // The new checkpoints come into the list as well.
     await page.waitForSelector('#checkpoints tr[data-name="live.safetensors"]', { timeout: 10_000 });
+    expect(problems).toEqual([]);
+  });
+
+  it('generates from the newest weights of a checkpoint that was rewritten after the page loaded it', async () => {
+    const settings = { prefix: 'the time', 'num-preds': '60', temperature: '0', seed: '42' };
+    await page.selectOption('#model', 'book.safetensors');
+    const before = await generateInPage(settings);
+    expect(before + '\n').toBe((await cli(['predict', 'the time', '--model', model, '--num-preds', '60'])).stdout);
+    // Another model (the live run's: 2 x 32) written over it, as a training run rewrites its checkpoint.
+    copyFileSync(path.join(dir, 'live.safetensors'), model);
+    await page.waitForFunction(() => document.querySelector('#checkpoints tr[data-name="book.safetensors"]')?.textContent?.includes('gru, 2 × 32, 32'),
+      undefined, { timeout: 10_000 });
+    const after = await generateInPage(settings);
+    expect(after + '\n').toBe((await cli(['predict', 'the time', '--model', model, '--num-preds', '60'])).stdout);
+    expect(after).not.toBe(before);
     expect(problems).toEqual([]);
   });
 
