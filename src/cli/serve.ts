@@ -47,6 +47,7 @@ export function registerServe(program: Command): void {
       if (!isLoopback(raw.host)) {
         warn(`listening on ${raw.host}: anyone who can reach it can read the checkpoints and metrics under ${dir}`);
       }
+      if (served.playgroundOff) warn(`the playground is off: ${served.playgroundOff}`);
       write(`serving ${dir} at ${served.url}${selected ? ` (playground: ${selected})` : ''}; Ctrl-C stops\n`);
       await new Promise<void>((resolve) => {
         const stop = () => {

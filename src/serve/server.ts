@@ -28,6 +28,8 @@ export interface ServeOptions {
 
 export interface Served {
   url: string;
+  /** Why the playground cannot run (ONNX Runtime Web missing), or null. */
+  playgroundOff: string | null;
   server: http.Server;
   close(): Promise<void>;
 }
@@ -196,6 +198,7 @@ export async function startServer(opts: ServeOptions): Promise<Served> {
   const shownHost = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   return {
     url: `http://${shownHost}:${boundPort}/`,
+    playgroundOff: assets.ortMissing,
     server,
     close: () => new Promise<void>((resolve) => {
       clearInterval(timer);
