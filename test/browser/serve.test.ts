@@ -90,6 +90,17 @@ describe.skipIf(!HAVE_CHROMIUM)('the page in headless Chromium', () => {
       expect(text + '\n', JSON.stringify(settings)).toBe(predicted.stdout);
       console.log(`browser: ${await page.textContent('#status')}`);
     }
+    // The form's settings are checked as predict checks its options, with the form's names.
+    // (What the inputs' own constraints refuse, a negative length, never reaches the page's code.)
+    for (const [id, value, message] of [['top-k', '3', 'top-k needs sampling: give temperature above 0']]) {
+      await page.fill('#temperature', '0');
+      await page.fill('#top-k', '');
+      await page.fill('#num-preds', '10');
+      await page.fill(`#${id}`, value!);
+      await page.click('#generate');
+      await page.waitForSelector('body[data-generation=error]');
+      expect(await page.textContent('#status')).toBe(message);
+    }
     expect(problems).toEqual([]);
   });
 
