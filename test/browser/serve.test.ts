@@ -92,7 +92,9 @@ describe.skipIf(!HAVE_CHROMIUM)('the page in headless Chromium', () => {
     }
     // The form's settings are checked as predict checks its options, with the form's names.
     // (What the inputs' own constraints refuse, a negative length, never reaches the page's code.)
-    for (const [id, value, message] of [['top-k', '3', 'top-k needs sampling: give temperature above 0']]) {
+    for (const [id, value, message] of [['top-k', '3', 'top-k needs sampling: give temperature above 0'],
+      ['num-preds', '2000000', 'length must be an integer from 0 to 1,000,000']]) {
+      await page.evaluate(() => (document.body.dataset.generation = 'idle'));
       await page.fill('#temperature', '0');
       await page.fill('#top-k', '');
       await page.fill('#num-preds', '10');
