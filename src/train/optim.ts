@@ -302,7 +302,6 @@ export class SpecOptimizer implements Optimizer {
 
   /** The named buffer, zeros of the parameters' type and length on first use. */
   private buffer(name: string, like: FloatArray): FloatArray {
-    if (!this.spec.buffers.includes(name)) throw new Error(`optimizer ${this.kind} has no state buffer "${name}"`);
     let b = this.buffers[name];
     if (!b || b.length !== like.length || b.constructor !== like.constructor) {
       const fresh: FloatArray = like instanceof Float32Array ? new Float32Array(like.length) : new Float64Array(like.length);

@@ -57,7 +57,11 @@ describe('messages', () => {
     const out = JSON.parse(r.stdout) as { results: { config: string; tokensPerSec: number; runs: number[]; peakRssMb: number }[] };
     expect(notCamelCase(out, ['$.fmaPeakGflops'])).toEqual([]);
     expect(out.results.map((x) => x.config)).toEqual(['A', 'D']);
+    expect(Object.keys(out)).toEqual(['machine', 'fmaPeakGflops', 'results']);
     for (const row of out.results) {
+      // The CSV's figures, and the lists of runs.
+      expect(Object.keys(row).sort()).toEqual(['config', 'gflops', 'peakPercent', 'peakRssMb', 'ratio', 'runs', 'seconds', 'simd', 'teams', 'threads',
+        'tokensPerSec', 'torchError', 'torchPeakRssMb', 'torchRuns', 'torchTokensPerSec']);
       expect(row.runs).toHaveLength(3);
       expect(row.runs.every((x) => x > 0)).toBe(true);
       expect(row.tokensPerSec).toBe([...row.runs].sort((a, b) => a - b)[1]);
