@@ -9,8 +9,8 @@ import { checkWritable, refuseOverwrite, removeStaleTemps, writeFileAtomic } fro
 import { checkExportable, exportOnnx, ONNX_OPSET } from '../io/onnx.js';
 import { checkpointPath, modelOption } from './defaults.js';
 import { UsageError } from './errors.js';
-import { write } from './output.js';
-import { option, requiredOption } from './options.js';
+import { emit } from './output.js';
+import { addOptions, formatOptions, outputFormat, requiredOption } from './options.js';
 
 /** A card as JSON: one top-level key a line, each value on its line. */
 function cardJSON(card: object): string {
@@ -21,14 +21,15 @@ function cardJSON(card: object): string {
 export const cardPath = (onnx: string) => `${onnx.slice(0, -'.onnx'.length)}.json`;
 
 export function registerExport(program: Command): void {
-  program
+  const command = program
     .command('export')
     .description('write a checkpoint\'s model as ONNX (RNN, GRU, LSTM operators) with its vocabulary in NAME.json beside it')
     .argument('[checkpoint]', 'the same as --model')
     .addOption(modelOption())
-    .addOption(requiredOption('--onnx <file.onnx>', 'the ONNX file to write; its card (configuration, vocabulary) goes to NAME.json beside it'))
-    .addOption(option('--json', 'print {"onnx", "card", "bytes", "cell", "opset"}'))
-    .action((argument: string | undefined, raw: { onnx: string; json?: boolean }, cmd: Command) => {
+    .addOption(requiredOption('--onnx <file.onnx>', 'the ONNX file to write; its card (configuration, vocabulary) goes to NAME.json beside it'));
+  addOptions(command, formatOptions(['text', 'json']))
+    .action((argument: string | undefined, raw: { onnx: string }, cmd: Command) => {
+      const format = outputFormat(cmd, ['text', 'json']);
       const file = checkpointPath(argument, cmd);
       if (!raw.onnx.endsWith('.onnx') || raw.onnx.length === '.onnx'.length) {
         throw new UsageError(`--onnx must name an .onnx file, got "${raw.onnx}"`);
@@ -48,11 +49,10 @@ export function registerExport(program: Command): void {
       writeFileAtomic(raw.onnx, Buffer.from(out.bytes));
       writeFileAtomic(card, cardJSON(out.card));
       const { config } = ckpt.meta;
-      if (raw.json) {
-        write(JSON.stringify({ onnx: raw.onnx, card, bytes: out.bytes.length, cell: config.cell, opset: ONNX_OPSET }) + '\n');
-        return;
-      }
-      write(`wrote ${raw.onnx} (${out.bytes.length.toLocaleString('en-US')} bytes; ${config.cell}, ${config.hidden.length} layers `
-        + `of ${config.hidden.join(', ')}; ONNX opset ${ONNX_OPSET}) and ${card} (vocabulary of ${config.vocabSize})\n`);
+      emit({
+        json: { onnx: raw.onnx, card, bytes: out.bytes.length, cell: config.cell, hidden: config.hidden, vocabSize: config.vocabSize, opset: ONNX_OPSET },
+        text: () => `wrote ${raw.onnx} (${out.bytes.length.toLocaleString('en-US')} bytes; ${config.cell}, ${config.hidden.length} layers `
+          + `of ${config.hidden.join(', ')}; ONNX opset ${ONNX_OPSET}) and ${card} (vocabulary of ${config.vocabSize})\n`,
+      }, format);
     });
 }

@@ -1,11 +1,12 @@
 // The checkpoints deeprnn serve shows: each one's info (what `deeprnn info
-// --json` tells of it) and its ONNX export, made in memory when the page asks
+// --json` tells of it, with the same keys) and its ONNX export, made in memory when the page asks
 // and kept while the file is unchanged (same size and mtime). Nothing is
 // written to disk.
 import { statSync } from 'node:fs';
 import { hasTrainingState, loadCheckpoint, type Checkpoint } from '../io/checkpoint.js';
 import { exportOnnx, ONNX_EXPORTABLE, type OnnxExport } from '../io/onnx.js';
 import { paramCount } from '../nn/config.js';
+import { bestEpoch } from '../train/metrics.js';
 
 export interface CheckpointInfo {
   name: string;
@@ -14,21 +15,21 @@ export interface CheckpointInfo {
   layers: number;
   hidden: number[];
   dropout: number;
-  vocab_size: number;
+  vocabSize: number;
   tokenizer: string;
   parameters: number;
   /** Whether ONNX expresses the cell (the playground needs it), and if not, why. */
   onnx: { exportable: true } | { exportable: false; reason: string };
   training: {
     corpus: string[];
-    epochs_planned: number;
-    batch_size: number;
-    num_steps: number;
+    epochsPlanned: number;
+    batchSize: number;
+    numSteps: number;
     lr: number;
     optimizer: string;
     seed: number;
   } | null;
-  history: { epochs: number; best_val_ppl: number | null; best_epoch: number | null; last_train_ppl: number | null; last_val_ppl: number | null } | null;
+  history: { epochs: number; bestValPpl: number | null; bestEpoch: number | null; lastTrainPpl: number | null; lastValPpl: number | null } | null;
 }
 
 const finite = (v: number | undefined) => (v !== undefined && Number.isFinite(v) ? v : null);
@@ -38,7 +39,7 @@ export function checkpointInfo(name: string, bytes: number, ck: Checkpoint): Che
   const { config } = ck.meta;
   const run = hasTrainingState(ck.meta) ? ck.meta : null;
   const history = run?.history ?? [];
-  const best = history.reduce<(typeof history)[number] | undefined>((a, h) => (!a || h.valPpl < a.valPpl ? h : a), undefined);
+  const best = bestEpoch(history);
   const last = history[history.length - 1];
   return {
     name,
@@ -47,7 +48,7 @@ export function checkpointInfo(name: string, bytes: number, ck: Checkpoint): Che
     layers: config.hidden.length,
     hidden: config.hidden,
     dropout: config.dropout,
-    vocab_size: config.vocabSize,
+    vocabSize: config.vocabSize,
     tokenizer: ck.tokenizer.kind,
     parameters: paramCount(ck.model.table),
     onnx: ONNX_EXPORTABLE.includes(config.cell)
@@ -55,19 +56,19 @@ export function checkpointInfo(name: string, bytes: number, ck: Checkpoint): Che
       : { exportable: false, reason: `ONNX has no operator for the ${config.cell} cell (it exports ${ONNX_EXPORTABLE.join(', ')})` },
     training: run ? {
       corpus: run.training.corpus,
-      epochs_planned: run.training.epochs,
-      batch_size: run.training.batchSize,
-      num_steps: run.training.numSteps,
+      epochsPlanned: run.training.epochs,
+      batchSize: run.training.batchSize,
+      numSteps: run.training.numSteps,
       lr: run.optimizer.lr,
       optimizer: run.optimizer.kind,
       seed: run.training.seed,
     } : null,
     history: run ? {
       epochs: history.length,
-      best_val_ppl: finite(best?.valPpl),
-      best_epoch: best?.epoch ?? null,
-      last_train_ppl: finite(last?.trainPpl),
-      last_val_ppl: finite(last?.valPpl),
+      bestValPpl: finite(best?.valPpl),
+      bestEpoch: best?.epoch ?? null,
+      lastTrainPpl: finite(last?.trainPpl),
+      lastValPpl: finite(last?.valPpl),
     } : null,
   };
 }

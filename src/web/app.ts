@@ -30,10 +30,10 @@ interface RunUpdate {
 }
 
 type Info = Record<string, unknown> & {
-  name: string; cell: string; layers: number; hidden: number[]; vocab_size: number; tokenizer: string; parameters: number;
+  name: string; cell: string; layers: number; hidden: number[]; vocabSize: number; tokenizer: string; parameters: number;
   onnx: { exportable: boolean; reason?: string };
-  training: { corpus: string[]; epochs_planned: number; optimizer: string; lr: number; batch_size: number; num_steps: number } | null;
-  history: { epochs: number; best_val_ppl: number | null; best_epoch: number | null; last_val_ppl: number | null } | null;
+  training: { corpus: string[]; epochsPlanned: number; optimizer: string; lr: number; batchSize: number; numSteps: number } | null;
+  history: { epochs: number; bestValPpl: number | null; bestEpoch: number | null; lastValPpl: number | null } | null;
 };
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -241,13 +241,13 @@ async function showCheckpoints(list: CheckpointEntry[], selected: string | null)
     const info = f as Info;
     infos.set(info.name, info);
     cell(`${info.cell}, ${info.layers} × ${info.hidden.join(', ')}`);
-    cell(`${info.tokenizer}, ${info.vocab_size} tokens`);
+    cell(`${info.tokenizer}, ${info.vocabSize} tokens`);
     cell(info.parameters.toLocaleString('en-US'), 'num');
     cell(info.training ? `${info.training.corpus.join(' ')}; ${info.training.optimizer} lr ${info.training.lr}, `
-      + `batch ${info.training.batch_size} × ${info.training.num_steps}` : 'none recorded');
-    cell(info.history ? `${info.history.epochs}/${info.training?.epochs_planned ?? '?'}` : '–', 'num');
-    cell(info.history ? `${fmt(info.history.best_val_ppl)} (${info.history.best_epoch ?? '–'})` : '–', 'num');
-    cell(fmt(info.history?.last_val_ppl), 'num');
+      + `batch ${info.training.batchSize} × ${info.training.numSteps}` : 'none recorded');
+    cell(info.history ? `${info.history.epochs}/${info.training?.epochsPlanned ?? '?'}` : '–', 'num');
+    cell(info.history ? `${fmt(info.history.bestValPpl)} (${info.history.bestEpoch ?? '–'})` : '–', 'num');
+    cell(fmt(info.history?.lastValPpl), 'num');
     cell(info.onnx.exportable ? 'yes' : `no: ${info.onnx.reason ?? ''}`);
     body.appendChild(tr);
     if (info.onnx.exportable) {

@@ -8,6 +8,7 @@ import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cardTokenizer, checkCard, generateOnnx, OnnxStepper, type OrtSession } from '../../src/web/onnx-lm.js';
 import { cli, QUICK } from '../helpers/cli.js';
+import { notCamelCase } from '../helpers/keys.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const dir = tmpDir();
@@ -54,11 +55,17 @@ describe('deeprnn export', () => {
     }
   });
 
-  it('takes the checkpoint as --model too, and prints JSON with --json', async () => {
+  it('takes the checkpoint as --model too, and prints one JSON object with --json (--format json)', async () => {
     const onnx = path.join(dir, 'm2.onnx');
     const r = await line(['export', '--model', gru, '--onnx', onnx, '--json']);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.out)).toEqual({ onnx, card: path.join(dir, 'm2.json'), bytes: readFileSync(onnx).length, cell: 'gru', opset: 17 });
+    expect(JSON.parse(r.out)).toEqual({
+      onnx, card: path.join(dir, 'm2.json'), bytes: readFileSync(onnx).length, cell: 'gru', hidden: [16, 8], vocabSize: 28, opset: 17,
+    });
+    expect(notCamelCase(JSON.parse(r.out))).toEqual([]);
+    expect((await line(['export', gru, '--onnx', onnx, '--format', 'json'])).out).toBe(r.out);
+    expect((await line(['export', gru, '--onnx', onnx, '--json', '--format', 'text'])).err)
+      .toBe('deeprnn: error: --json is --format json: give --json or --format text, not both');
   });
 
   it('messages: the minimal gated unit, --onnx missing or not .onnx, a missing checkpoint, an output over the checkpoint', async () => {

@@ -8,6 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cli, QUICK } from '../helpers/cli.js';
+import { notCamelCase } from '../helpers/keys.js';
 import { readEvents, request, startServe, type ServeProcess } from '../helpers/serve.js';
 import { tmpDir } from '../helpers/tmp.js';
 
@@ -61,8 +62,11 @@ describe('deeprnn serve', () => {
     expect(state.checkpoints.map((c) => c.name)).toEqual(['gru.best.safetensors', 'gru.safetensors', 'link.safetensors', 'sub/mgu.best.safetensors', 'sub/mgu.safetensors']);
     expect(state.playground).toEqual({ available: true });
     const info = json((await request(served.port, '/api/info?name=gru.safetensors')).body);
-    expect(info).toMatchObject({ name: 'gru.safetensors', cell: 'gru', layers: 2, hidden: [16, 16], vocab_size: 28, tokenizer: 'd2l', onnx: { exportable: true } });
+    expect(info).toMatchObject({ name: 'gru.safetensors', cell: 'gru', layers: 2, hidden: [16, 16], vocabSize: 28, tokenizer: 'd2l', onnx: { exportable: true } });
     expect(info.history).toMatchObject({ epochs: 2 });
+    // The keys are camelCase, as every command's JSON.
+    expect(notCamelCase(info)).toEqual([]);
+    expect(notCamelCase(state)).toEqual([]);
     const onnx = await request(served.port, '/api/model.onnx?name=gru.safetensors');
     expect(onnx.status).toBe(200);
     const file = path.join(root, 'gru.onnx');
