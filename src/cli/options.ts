@@ -52,7 +52,7 @@ export function threadsOption(raw: string | undefined): number {
  */
 export function formatOptions(formats: readonly Format[], csv?: string): Option[] {
   return [
-    option('--format <format>', `${formats.join('|')}: text for the terminal, one JSON object${csv ? `, or CSV with ${csv}` : ''}`, 'text'),
+    option('--format <format>', `${formats.join('|')}: text for the terminal${csv ? `, one JSON object, or CSV with ${csv}` : ' or one JSON object'}`, 'text'),
     option('--json', 'the same as --format json: stdout carries one JSON object and nothing else'),
   ];
 }

@@ -84,6 +84,13 @@ describe('--help', () => {
     }
   });
 
+  it('--format lists the formats of each command, CSV where its output is tabular', () => {
+    for (const c of ['train', 'predict', 'plot']) expect(help.get(c)!.get('--format'), c).toBe('text|json: text for the terminal or one JSON object (default: "text")');
+    expect(help.get('eval')!.get('--format')).toBe('text|json|csv: text for the terminal, one JSON object, or CSV with one row per corpus (default: "text")');
+    for (const c of ['compare', 'info', 'bench']) expect(help.get(c)!.get('--format'), c).toMatch(/^text\|json\|csv: .*, or CSV with one row per /);
+    for (const c of COMMANDS) expect(help.get(c)!.get('--json'), c).toBe('the same as --format json: stdout carries one JSON object and nothing else');
+  });
+
   it('lists no option a command ignores, hides internal ones and marks required ones', () => {
     expect(help.get('compare')!.has('--out')).toBe(false);
     expect(help.get('compare')!.has('--out-dir')).toBe(true);
