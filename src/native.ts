@@ -33,6 +33,20 @@ export interface NativeInfo {
   simdAvailable: string[];
 }
 
+export interface MpiInfo {
+  /** MPI support was built (an MPI header was found). */
+  built: boolean;
+  /** The MPI the addon was built for ("Open MPI 4.1.4"), or null. */
+  header: string | null;
+  /** The MPI library opened (its path), or null before mpiInit. */
+  library: string | null;
+  /** The library's own version string, once initialised. */
+  version: string | null;
+  initialized: boolean;
+  rank: number;
+  size: number;
+}
+
 /**
  * A batch for lmTrainChunks / lmEvalChunks: the model (cell, L layers of
  * `hidden` units, vocabulary V, the flat params and where each layer's
@@ -149,6 +163,17 @@ export interface NativeBinding {
    * for t < T and every start (each window of T + 1 tokens inside tokens).
    */
   fillBatch(o: { tokens: Uint16Array | Int32Array; starts: Int32Array; T: number; inputs: Int32Array; targets: Int32Array }): void;
+  /** What MPI support the addon has (built: found at build time), and the library it opened, if any. */
+  mpiInfo(): MpiInfo;
+  /** Opens the MPI library (a path or soname; "" for the one found at build time) and initialises MPI, once per process. */
+  mpiInit(library: string): MpiInfo;
+  /** x becomes the sum of x over every rank, the same bits everywhere: each element added in rank order. */
+  mpiSum(x: Float32Array | Float64Array): void;
+  mpiBarrier(): void;
+  /** The process's last MPI call (nothing when MPI was never initialised). */
+  mpiFinalize(): void;
+  /** Ends every rank of the job with this exit code. */
+  mpiAbort(code: number): void;
   /** One instruction set's GEMM: C (M, N) (+)= A (M, K) B (K, N), or C += A^T B with A (K, M) when transA. */
   _gemm(simd: string, transA: boolean, C: Float32Array, A: Float32Array, B: Float32Array,
     M: number, N: number, K: number, accumulate: boolean): void;

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { native } from '../native.js';
 import { InputError } from '../errors.js';
+import { inJob, launcherRank, mpiSummary } from '../mpi.js';
 import { registerBench } from './bench.js';
 import { OutputClosed, OutputError, streamFailure } from './output.js';
 import { registerCompare } from './compare.js';
@@ -19,7 +20,7 @@ function version(): string {
   try {
     const info = native().info();
     return `deeprnn ${pkg.version} (simd ${info.simd}; available ${info.simdAvailable.join(', ')}; `
-      + `${info.openmp ? `openmp, ${info.threads} threads` : 'no openmp'})`;
+      + `${info.openmp ? `openmp, ${info.threads} threads` : 'no openmp'}; ${mpiSummary()})`;
   } catch (e) {
     return `deeprnn ${pkg.version} (native addon unavailable: ${(e as Error).message})`;
   }
@@ -83,7 +84,9 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof OutputClosed) return 0;
     if (e instanceof OutputError) outputReported = true;
     const msg = (e as Error).message ?? String(e);
-    process.stderr.write(`deeprnn: error: ${msg}\n`);
+    // In a job of several ranks, every rank but the first says which it is.
+    const who = inJob() && launcherRank() !== 0 ? ` (rank ${launcherRank()})` : '';
+    process.stderr.write(`deeprnn${who}: error: ${msg}\n`);
     if (e instanceof InputError || isFileError(e)) return 2;
     if (process.env.DEEPRNN_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
     return 1;

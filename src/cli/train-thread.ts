@@ -14,7 +14,7 @@ import { warn } from './output.js';
 
 export type ThreadResult = Extract<TrainMessage, { type: 'done' }>;
 
-export function trainInThread(settings: RunSettings, resume: string | undefined, progress: Progress): Promise<{ result: ThreadResult; signal: NodeJS.Signals | null }> {
+export function trainInThread(settings: RunSettings, resume: string | undefined, progress: Progress, quiet = false): Promise<{ result: ThreadResult; signal: NodeJS.Signals | null }> {
   return new Promise((resolve, reject) => {
     const job: TrainJob = { settings, resume };
     const worker = new Worker(new URL('./train-worker.js', import.meta.url), { workerData: job });
@@ -25,7 +25,7 @@ export function trainInThread(settings: RunSettings, resume: string | undefined,
       signal = sig;
       process.off('SIGINT', onSignal);
       progress.stop();
-      process.stderr.write(`\n${sig}: stopping after this batch and saving a checkpoint (press Ctrl-C again to quit at once)\n`);
+      if (!quiet) process.stderr.write(`\n${sig}: stopping after this batch and saving a checkpoint (press Ctrl-C again to quit at once)\n`);
       worker.postMessage({ type: 'stop' });
     };
     process.on('SIGINT', onSignal);
@@ -44,7 +44,7 @@ export function trainInThread(settings: RunSettings, resume: string | undefined,
           progress.log(m.msg);
           break;
         case 'warn':
-          warn(m.msg);
+          if (!quiet) warn(m.msg);
           break;
         case 'start':
           progress.start();

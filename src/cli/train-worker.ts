@@ -4,6 +4,7 @@
 // messages; a "stop" message stops the run after the current batch.
 import { parentPort, workerData } from 'node:worker_threads';
 import { InputError } from '../errors.js';
+import { finalizeMpi } from '../mpi.js';
 import { runTraining, type RunSettings } from '../train/run.js';
 import type { EpochMetrics, Trainer, TrainState } from '../train/trainer.js';
 
@@ -48,6 +49,8 @@ try {
       if (stopRequested) t.stop();
     },
   }, job.resume);
+  // MPI (when this run is one rank of a job) ends with the run, on the thread that started it.
+  finalizeMpi();
   post({ type: 'done', history: r.history, seconds: r.seconds, stopped: r.stopped, early: r.early, state: r.state });
 } catch (e) {
   const code = (e as NodeJS.ErrnoException).code;

@@ -17,6 +17,11 @@ import { addOptions, cliNaming, formatOptions, option, outputFormat, threadsOpti
 import { Progress } from './progress.js';
 import { trainInThread, type ThreadResult } from './train-thread.js';
 import { emit, type Report } from './output.js';
+import { launcherRank } from '../mpi.js';
+import { Writable } from 'node:stream';
+
+/** A stream that drops what is written (a rank other than 0's progress). */
+const discard = () => new Writable({ write: (_chunk, _enc, done) => done() }) as unknown as NodeJS.WriteStream;
 
 /** What commander gives: strings as typed, the defaults as declared (numbers). */
 type RawTrainOptions = Record<string, unknown> & {
@@ -209,16 +214,18 @@ export function registerTrain(program: Command): void {
         if (s.strict && !s.initFrom) throw new UsageError('--strict applies to --init-from (a checkpoint\'s vocabulary reading a new corpus)');
         if (s.initFrom) s = initFromSettings(s, loadCheckpoint(s.initFrom).meta, s.initFrom, cliNaming(given));
       }
-      const progress = new Progress(s.epochs, format);
-      const { result, signal: sig } = await trainInThread(s, raw.resume, progress);
+      // Under an MPI launcher every rank trains and rank 0 alone speaks.
+      const quiet = launcherRank() !== 0;
+      const progress = new Progress(s.epochs, format, quiet ? discard() : undefined);
+      const { result, signal: sig } = await trainInThread(s, raw.resume, progress, quiet);
       const interrupted = result.stopped && sig !== null;
-      emit(report(result, s, interrupted), format);
-      if (interrupted) {
+      if (!quiet) emit(report(result, s, interrupted), format);
+      if (interrupted && !quiet) {
         process.stderr.write(
           `stopped at epoch ${result.state.epoch + 1}, batch ${result.state.batch}; checkpoint ${s.out}; `
             + `resume with: deeprnn train --resume ${s.out}\n`,
         );
-        process.exitCode = sig === 'SIGINT' ? 130 : 143;
       }
+      if (interrupted) process.exitCode = sig === 'SIGINT' ? 130 : 143;
     });
 }

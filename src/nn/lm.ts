@@ -15,6 +15,21 @@ export interface ForwardOptions {
    * sequential batches. Gradients do not flow into the carried state.
    */
   carry?: boolean;
+  /**
+   * Data-parallel training: compute only rank `rank` of `size`'s share of the
+   * batch's windows (shardRange). The loss returned is the share's loss sum
+   * over the whole batch's T*N, and grads get the share's part of the whole
+   * batch's mean loss, so that their sums over the ranks are the batch's. With
+   * carry the carried state keeps the batch's width; this share's rows are
+   * updated and every other row is zeroed, for the caller to sum over the ranks.
+   */
+  shard?: Shard;
+}
+
+/** One rank's part of every batch. */
+export interface Shard {
+  rank: number;
+  size: number;
 }
 
 export interface EvalResult {
@@ -36,11 +51,14 @@ export interface LanguageModel {
   forward(batch: Batch, opts: ForwardOptions): number;
   /** Accumulates d(mean loss)/d(params) into grads, for the last training forward. */
   backward(): void;
-  evaluate(batch: Batch, opts?: { carry?: boolean }): EvalResult;
+  /** With shard: only the share's windows are scored (the counts are the share's); a carried state keeps the other rows as they were. */
+  evaluate(batch: Batch, opts?: { carry?: boolean; shard?: Shard }): EvalResult;
   /** Zeros the carried state. */
   resetState(): void;
   /** The carried state as float32 arrays (h of every layer, then c for LSTM), or null when there is none. */
   carriedState(): Float32Array[] | null;
+  /** The carried state of width N as one buffer (models that train in shards: their rows are summed over the ranks). */
+  stateBuffer?(N: number): Float32Array;
   /** Sets the carried state for batches of width N (arrays as carriedState() gives them). */
   setCarriedState(state: Float32Array[], N: number): void;
 }

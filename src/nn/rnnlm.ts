@@ -6,7 +6,8 @@ import type { Batch } from '../data/datamodule.js';
 import { native } from '../native.js';
 import { Rng } from '../rng.js';
 import { carriesC, checkModelConfig, gatesOf, initParams, layerInput, modelOffsets, paramCount, paramTable, type ModelConfig } from './config.js';
-import type { EvalResult, ForwardOptions, LanguageModel } from './lm.js';
+import type { EvalResult, ForwardOptions, LanguageModel, Shard } from './lm.js';
+import { shardRange } from '../mpi.js';
 import { fillDropoutMask } from './lm.js';
 import { Module, rnnLayerViews } from './module.js';
 import { CarriedState } from './carry.js';
@@ -76,9 +77,10 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
   forward(batch: Batch, opts: ForwardOptions): number {
     this.doneInForward = false;
     if (!opts.train) return this.evaluate(batch, { carry: opts.carry }).lossSum / (batch.T * batch.N);
-    const { T, N, inputs, targets } = batch;
-    const { cell, hidden, vocabSize: V, dropout } = this.config;
+    const { T, N } = batch;
+    const { hidden, dropout } = this.config;
     const M = T * N;
+    // The chunks are the whole batch's, whatever share of it this process computes.
     const rows = chunkRows(T, N, this.params.length, this.chunkTokens);
     let masks: Float32Array | null = null;
     if (dropout > 0 && hidden.length > 1) {
@@ -89,15 +91,88 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
       let at = 0;
       for (let l = 0; l < hidden.length - 1; l++) {
         const mask = masks.subarray(at, at + M * hidden[l]!);
-        fillDropoutMask(mask, dropout, opts.rng);  // layer by layer, in index order
+        fillDropoutMask(mask, dropout, opts.rng);  // layer by layer, in index order: the whole batch's, on every rank
         at += mask.length;
       }
     }
     const state = opts.carry ? this.carry.buffer(N) : null;
-    const loss = native().lmTrainChunks({ ...this.lmModel(), grads: this.grads, inputs, targets, T, N, rows, masks,
-      state, scale: 1 / M });
+    let loss: number;
+    if (opts.shard) {
+      const part = this.share(batch, opts.shard, rows, masks, state);
+      loss = part.count === 0 ? 0 : native().lmTrainChunks({ ...this.lmModel(), grads: this.grads, inputs: part.inputs,
+        targets: part.targets, T, N: part.count, rows, masks: part.masks, state: part.state, scale: 1 / M });
+      if (state) {
+        // The share's rows of the new state; the other ranks' rows come from their sums.
+        state.fill(0);
+        if (part.count > 0) this.copyStateRows(state, part.state!, N, part.first, part.count, true);
+      }
+    } else {
+      loss = native().lmTrainChunks({ ...this.lmModel(), grads: this.grads, inputs: batch.inputs, targets: batch.targets,
+        T, N, rows, masks, state, scale: 1 / M });
+    }
     this.doneInForward = true;
     return loss / M;
+  }
+
+  /** The carried state of width N as one buffer (the layout lmTrainChunks reads), for summing shards' rows over the ranks. */
+  stateBuffer(N: number): Float32Array {
+    return this.carry.buffer(N);
+  }
+
+  /**
+   * A shard's windows of the batch (shardRange): its inputs, targets, dropout
+   * masks and carried state, copied out of the whole batch's time-major buffers.
+   */
+  private share(batch: Batch, shard: Shard, rows: number, masks: Float32Array | null, state: Float32Array | null) {
+    const { T, N } = batch;
+    const { first, count } = shardRange(N, rows, shard.rank, shard.size);
+    const cols = (src: Int32Array, name: string) => {
+      const out = this.ws.getI32(name, T * count);
+      for (let t = 0; t < T; t++) out.set(src.subarray(t * N + first, t * N + first + count), t * count);
+      return out;
+    };
+    const part = { first, count, inputs: cols(batch.inputs, 'shard.inputs'), targets: cols(batch.targets, 'shard.targets'),
+      masks: null as Float32Array | null, state: null as Float32Array | null };
+    const { hidden } = this.config;
+    if (masks && count > 0) {
+      let n = 0;
+      for (let l = 0; l < hidden.length - 1; l++) n += T * count * hidden[l]!;
+      part.masks = this.ws.get('shard.masks', n);
+      let from = 0;
+      let to = 0;
+      for (let l = 0; l < hidden.length - 1; l++) {
+        const H = hidden[l]!;
+        for (let t = 0; t < T; t++) {
+          part.masks.set(masks.subarray(from + (t * N + first) * H, from + (t * N + first + count) * H), to + t * count * H);
+        }
+        from += T * N * H;
+        to += T * count * H;
+      }
+    }
+    if (state && count > 0) {
+      part.state = this.ws.get('shard.state', (state.length / N) * count);
+      this.copyStateRows(state, part.state, N, first, count, false);
+    }
+    return part;
+  }
+
+  /**
+   * Rows [first, first + count) of every (N, H) block of a carried state of
+   * width N (every layer's h, then every layer's c) to a state of width count,
+   * or back (toFull).
+   */
+  private copyStateRows(full: Float32Array, part: Float32Array, N: number, first: number, count: number, toFull: boolean): void {
+    const widths = carriesC(this.config.cell) ? [...this.config.hidden, ...this.config.hidden] : this.config.hidden;
+    let f = 0;
+    let p = 0;
+    for (const H of widths) {
+      const rowsOfFull = full.subarray(f + first * H, f + (first + count) * H);
+      const rowsOfPart = part.subarray(p, p + count * H);
+      if (toFull) rowsOfFull.set(rowsOfPart);
+      else rowsOfPart.set(rowsOfFull);
+      f += N * H;
+      p += count * H;
+    }
   }
 
   backward(): void {
@@ -105,11 +180,19 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
     this.doneInForward = false;
   }
 
-  evaluate(batch: Batch, opts: { carry?: boolean } = {}): EvalResult {
+  evaluate(batch: Batch, opts: { carry?: boolean; shard?: Shard } = {}): EvalResult {
     const { T, N, inputs, targets } = batch;
     const rows = chunkRows(T, N, 0, this.chunkTokens);
-    const r = native().lmEvalChunks({ ...this.lmModel(), inputs, targets, T, N, rows,
-      state: opts.carry ? this.carry.buffer(N) : null });
+    const state = opts.carry ? this.carry.buffer(N) : null;
+    if (opts.shard) {
+      const part = this.share(batch, opts.shard, rows, null, state);
+      if (part.count === 0) return { lossSum: 0, correct: 0, count: 0 };
+      const r = native().lmEvalChunks({ ...this.lmModel(), inputs: part.inputs, targets: part.targets, T, N: part.count, rows,
+        state: part.state });
+      if (state) this.copyStateRows(state, part.state!, N, part.first, part.count, true);
+      return { lossSum: r.loss, correct: r.correct, count: T * part.count };
+    }
+    const r = native().lmEvalChunks({ ...this.lmModel(), inputs, targets, T, N, rows, state });
     return { lossSum: r.loss, correct: r.correct, count: T * N };
   }
 

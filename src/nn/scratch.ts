@@ -65,6 +65,7 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
   }
 
   forward(batch: Batch, opts: ForwardOptions): number {
+    if (opts.shard) throw new Error('the scratch model runs in one process (no shard)');
     const Y = this.stackForward(batch, opts);
     const { lossSum, dlogitsTop } = this.output(Y, batch, opts.train);
     this.batch = batch;

@@ -3,6 +3,7 @@
 
 export class Workspace {
   private readonly buffers = new Map<string, Float32Array>();
+  private readonly ints = new Map<string, Int32Array>();
 
   /** A view of `n` floats; contents are whatever the buffer held before. */
   get(name: string, n: number): Float32Array {
@@ -10,6 +11,16 @@ export class Workspace {
     if (!b || b.length < n) {
       b = new Float32Array(n);
       this.buffers.set(name, b);
+    }
+    return b.subarray(0, n);
+  }
+
+  /** As get, for Int32Array buffers. */
+  getI32(name: string, n: number): Int32Array {
+    let b = this.ints.get(name);
+    if (!b || b.length < n) {
+      b = new Int32Array(n);
+      this.ints.set(name, b);
     }
     return b.subarray(0, n);
   }

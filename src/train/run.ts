@@ -31,6 +31,7 @@ import { writePlot } from '../io/plot.js';
 import { initialState, NonFiniteError, Trainer, type EpochMetrics, type TrainState } from './trainer.js';
 import { InputError } from '../errors.js';
 import { flagName } from '../validate.js';
+import { mpiWorld, type World } from '../mpi.js';
 
 export interface RunSettings extends Omit<TrainingSettings, 'corpusSha1' | 'batching' | 'valFrac'> {
   cell: CellKind;
@@ -183,7 +184,12 @@ export function resumeSettings(file: string, over: Partial<RunSettings>): RunSet
  */
 export async function runTraining(s: RunSettings, hooks: RunHooks = {}, resumeFrom?: string): Promise<RunResult> {
   if (s.threads !== undefined) native().setThreads(s.threads);
-  const files = s.out ? new RunFiles(s.out) : null;
+  const world = mpiWorld();
+  if (world && s.impl === 'scratch') {
+    throw new InputError(`${optionName(s)('impl')} scratch runs in one process; under an MPI launcher (${world.size} ranks) use the native model`);
+  }
+  // Data-parallel: rank 0 alone writes (checkpoints, metrics, plot); every rank reads.
+  const files = s.out && (!world || world.rank === 0) ? new RunFiles(s.out) : null;
   if (files) {
     checkWritable(files.out, 'checkpoint path');
     for (const [what, file] of [['the best checkpoint', files.best], ['the metrics file', files.metrics], ['the plot', files.plot]] as const) {
@@ -193,7 +199,7 @@ export async function runTraining(s: RunSettings, hooks: RunHooks = {}, resumeFr
   }
   const lock = files ? acquireLock(files.lock, `--out ${files.out}`) : null;
   try {
-    return await train(s, hooks, files, resumeFrom);
+    return await train(s, hooks, files, resumeFrom, world);
   } finally {
     lock?.release();
   }
@@ -217,7 +223,7 @@ function refuseOwnInputs(files: RunFiles, s: RunSettings, resumeFrom?: string): 
 
 const position = (p: { epoch: number; batch: number }) => `epoch ${p.epoch}, batch ${p.batch}`;
 
-async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, resumeFrom?: string): Promise<RunResult> {
+async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, resumeFrom: string | undefined, world: World | null): Promise<RunResult> {
   const ck = resumeFrom ? loadTrainingCheckpoint(resumeFrom, 'start a new run from its weights with --init-from instead of --resume') : null;
   // Fine-tuning: the model and tokenizer of a checkpoint, everything else new.
   const init: Checkpoint | null = !ck && s.initFrom ? loadCheckpoint(s.initFrom) : null;
@@ -361,6 +367,7 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     earlyStop: s.earlyStop,
     schedule: schedule ? (step, epochs) => learningRate(schedule, step, epochs, totalSteps) : undefined,
     skipNonFinite: s.skipNonFinite,
+    world,
     onBatch: (done, total, loss, tokens) => {
       if ('steps' in every && state.step > 0 && state.step % every.steps === 0 && savedStep !== state.step) save();
       hooks.onBatch?.(state.epoch + 1, done, total, loss, tokens);

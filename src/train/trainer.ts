@@ -8,6 +8,7 @@ import type { LanguageModel } from '../nn/lm.js';
 import { Rng, type RngState } from '../rng.js';
 import { clampInPlace, scaleInPlace, sumSquares } from './ops.js';
 import type { Optimizer } from './optim.js';
+import type { World } from '../mpi.js';
 
 export interface EpochMetrics {
   epoch: number;
@@ -66,6 +67,13 @@ export interface TrainerOptions {
   onEpoch?: (m: EpochMetrics) => void;
   /** After each training batch: batches done and in all, its loss, training tokens so far this epoch. */
   onBatch?: (done: number, total: number, loss: number, tokens: number) => void;
+  /**
+   * Data-parallel: this process is one rank of `world`. Each batch's windows
+   * are shared out (shardRange), the gradients and losses summed over the
+   * ranks (in rank order), and every rank takes the same step; a stop asked of
+   * any rank stops every rank after the same batch.
+   */
+  world?: World | null;
 }
 
 /** Training stopped because the loss or the gradient was not finite. */
@@ -86,9 +94,19 @@ export class Trainer {
 
   constructor(readonly opts: TrainerOptions) {}
 
+  /** Data-parallel: a stop every rank knows of (summed with the gradients of a batch), so that all stop after the same batch. */
+  private stopAgreed = false;
+  /** Sums of one step over the ranks: the loss, the stop requests. */
+  private readonly stepSums = new Float64Array(2);
+
   /** Asks the loop to stop after the current batch; fit() then resolves with stopped = true. */
   stop(): void {
     this.stopRequested = true;
+  }
+
+  /** The loop stops: asked here, or (data-parallel) asked of any rank by the last batch's sums. */
+  private get stopping(): boolean {
+    return this.opts.world ? this.stopAgreed : this.stopRequested;
   }
 
   /**
@@ -102,7 +120,7 @@ export class Trainer {
       if (!m) return { stopped: true };
       this.history.push(m);
       this.opts.onEpoch?.(m);
-      if (this.stopRequested) return { stopped: true };
+      if (this.stopping) return { stopped: true };
       if (this.shouldStopEarly()) return { stopped: false, early: true };
     }
     return { stopped: false };
@@ -161,7 +179,7 @@ export class Trainer {
       this.opts.onBatch?.(state.batch, total, loss, state.tokens);
       await tick();
       last = performance.now();
-      if (this.stopRequested && state.batch < total) return null;
+      if (this.stopping && state.batch < total) return null;
     }
     const start = performance.now();
     const val = this.validate(model, data);
@@ -200,9 +218,26 @@ export class Trainer {
    */
   private step(model: LanguageModel, batch: Batch, optimizer: Optimizer, rng: Rng, carry: boolean): { loss: number; bad: string | null; norm: number } {
     model.zeroGrad();
-    const loss = model.forward(batch, { train: true, rng, carry });
-    if (!Number.isFinite(loss)) return { loss, bad: 'the loss', norm: NaN };
-    model.backward();
+    const { world } = this.opts;
+    let loss: number;
+    if (world) {
+      // Every rank draws the whole batch's dropout masks (the generator stays the
+      // same on every rank) and computes its share; the sums make the batch's.
+      const part = model.forward(batch, { train: true, rng, carry, shard: world });
+      model.backward();
+      this.stepSums[0] = part;
+      this.stepSums[1] = this.stopRequested ? 1 : 0;
+      world.sum(this.stepSums);
+      world.sum(model.grads as Float32Array);
+      if (carry) world.sum(model.stateBuffer!(batch.N));
+      loss = this.stepSums[0];
+      if (this.stepSums[1] > 0) this.stopAgreed = true;
+      if (!Number.isFinite(loss)) return { loss, bad: 'the loss', norm: NaN };
+    } else {
+      loss = model.forward(batch, { train: true, rng, carry });
+      if (!Number.isFinite(loss)) return { loss, bad: 'the loss', norm: NaN };
+      model.backward();
+    }
     const norm = this.clipGradients(model);
     if (!Number.isFinite(norm)) return { loss, bad: 'the gradient', norm };
     const backup = (this.backup ??= model.params.slice());
@@ -221,11 +256,18 @@ export class Trainer {
     let correct = 0;
     let count = 0;
     model.resetState();
+    const { world } = this.opts;
     for (const batch of data.valBatches()) {
-      const r = model.evaluate(batch, { carry: data.carry });
+      const r = model.evaluate(batch, { carry: data.carry, shard: world ?? undefined });
       lossSum += r.lossSum;
       correct += r.correct;
       count += r.count;
+    }
+    if (world) {
+      // Each rank scored its share of every batch: one sum at the end.
+      const sums = Float64Array.of(lossSum, correct, count);
+      world.sum(sums);
+      [lossSum, correct, count] = [sums[0]!, sums[1]!, sums[2]!];
     }
     return { loss: lossSum / count, accuracy: correct / count };
   }

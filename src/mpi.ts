@@ -1,0 +1,131 @@
+// Data-parallel runs over MPI. A process started by an MPI launcher (mpirun,
+// mpiexec, srun) with more than one process is one rank of a job: it opens the
+// MPI library (native/binding/mpi.cc) the first time a run asks for the world,
+// and every sum across ranks goes through World.sum, which adds in rank order
+// so that a run is the same bits every time for a given number of ranks. A
+// process started any other way never touches MPI: nothing of it need be
+// installed.
+import { InputError } from './errors.js';
+import { native } from './native.js';
+
+/** The launcher a process was started by, read from the environment it sets. */
+export interface Launcher {
+  /** The variable that told (e.g. OMPI_COMM_WORLD_SIZE). */
+  variable: string;
+  rank: number;
+  /** Processes in the job, when the launcher says (PMIx alone does not). */
+  size: number | null;
+}
+
+const int = (v: string | undefined) => (v !== undefined && /^\d+$/.test(v) ? Number(v) : null);
+
+/**
+ * The launcher that started this process, or null: Open MPI's mpirun
+ * (OMPI_COMM_WORLD_*), Hydra's mpiexec and Slurm's PMI-2 (PMI_*), PMIx
+ * (PMIX_RANK), Slurm's srun (SLURM_STEP_NUM_TASKS and SLURM_PROCID, set in a
+ * job step, not in a batch script).
+ */
+export function detectLauncher(env: NodeJS.ProcessEnv = process.env): Launcher | null {
+  const pairs: [string, string][] = [
+    ['OMPI_COMM_WORLD_SIZE', 'OMPI_COMM_WORLD_RANK'],
+    ['PMI_SIZE', 'PMI_RANK'],
+    ['SLURM_STEP_NUM_TASKS', 'SLURM_PROCID'],
+  ];
+  for (const [size, rank] of pairs) {
+    const n = int(env[size]);
+    const r = int(env[rank]);
+    if (n !== null && r !== null) return { variable: size, rank: r, size: n };
+  }
+  const r = int(env.PMIX_RANK);
+  if (r !== null) return { variable: 'PMIX_RANK', rank: r, size: null };
+  return null;
+}
+
+/** This process's rank as its launcher says (0 when not launched as part of a job). */
+export function launcherRank(env: NodeJS.ProcessEnv = process.env): number {
+  return detectLauncher(env)?.rank ?? 0;
+}
+
+/** A job of several processes: this process is one rank of it. */
+export const inJob = (env: NodeJS.ProcessEnv = process.env) => {
+  const l = detectLauncher(env);
+  return l !== null && l.size !== 1;
+};
+
+/** The ranks of a job, as a run sees them. */
+export interface World {
+  rank: number;
+  size: number;
+  /** x becomes its sum over the ranks, the same bits on every rank (each element added in rank order). */
+  sum(x: Float32Array | Float64Array): void;
+}
+
+let world: World | null | undefined;
+
+/**
+ * The job this process is a rank of (MPI initialised on the first call, on
+ * the calling thread, which then makes every MPI call), or null when it was
+ * not started by a launcher with more than one process. A launcher without MPI
+ * support in the addon, or an MPI library that does not open, is an error
+ * that says what to do.
+ */
+export function mpiWorld(env: NodeJS.ProcessEnv = process.env): World | null {
+  if (world !== undefined) return world;
+  const launcher = detectLauncher(env);
+  if (!launcher || launcher.size === 1) {
+    world = null;
+    return world;
+  }
+  const nat = native();
+  const started = `deeprnn was started by an MPI launcher (${launcher.variable}=${env[launcher.variable]})`;
+  if (!nat.mpiInfo().built) {
+    throw new InputError(`${started} but this build has no MPI support: install an MPI (Debian: apt-get install libopenmpi-dev) `
+      + 'and rebuild the addon (npm run build:native), or run deeprnn without mpirun/srun');
+  }
+  const library = env.DEEPRNN_MPI_LIBRARY ?? '';
+  let info;
+  try {
+    info = nat.mpiInit(library);
+  } catch (e) {
+    const named = library ? ` (DEEPRNN_MPI_LIBRARY=${library})` : '';
+    throw new InputError(`${started} but MPI could not start${named}: ${(e as Error).message.replace(/^mpiInit: /, '')}`);
+  }
+  if (launcher.size !== null && (info.size !== launcher.size || info.rank !== launcher.rank)) {
+    throw new InputError(`${started}: the launcher says rank ${launcher.rank} of ${launcher.size} but MPI says rank ${info.rank} of ${info.size}; `
+      + `is ${info.library} the MPI of the launcher?`);
+  }
+  world = { rank: info.rank, size: info.size, sum: (x) => nat.mpiSum(x) };
+  return world;
+}
+
+/** Ends MPI in this process (after the last sum); nothing when it was never started. */
+export function finalizeMpi(): void {
+  if (world) native().mpiFinalize();
+}
+
+/** What `deeprnn --version` says of MPI. */
+export function mpiSummary(): string {
+  const m = native().mpiInfo();
+  if (!m.built) return 'no mpi';
+  return m.library ? `mpi ${m.header}, loaded ${m.library}` : `mpi ${m.header}, not loaded (no launcher)`;
+}
+
+/**
+ * The windows [first, first + count) of a batch of N windows in chunks of
+ * `rows` that rank `rank` of `size` computes. With at least as many chunks as
+ * ranks, each rank takes whole chunks (ranks r*C/P to (r+1)*C/P - 1, rounded
+ * down), so the chunks are those of a single process; else the windows are
+ * shared out the same way (rank r: windows floor(r*N/P) to floor((r+1)*N/P) - 1),
+ * and a rank may get none when there are fewer windows than ranks.
+ */
+export function shardRange(N: number, rows: number, rank: number, size: number): { first: number; count: number } {
+  const chunks = Math.ceil(N / rows);
+  if (chunks >= size) {
+    const c0 = Math.floor((rank * chunks) / size);
+    const c1 = Math.floor(((rank + 1) * chunks) / size);
+    const first = c0 * rows;
+    return { first, count: Math.min(N, c1 * rows) - first };
+  }
+  const first = Math.floor((rank * N) / size);
+  return { first, count: Math.floor(((rank + 1) * N) / size) - first };
+}
