@@ -49,9 +49,12 @@ try {
       if (stopRequested) t.stop();
     },
   }, job.resume);
-  // MPI (when this run is one rank of a job) ends with the run, on the thread that started it.
-  finalizeMpi();
   post({ type: 'done', history: r.history, seconds: r.seconds, stopped: r.stopped, early: r.early, state: r.state });
+  // MPI (when this run is one rank of a job) ends with the run, on the thread
+  // that started it, after the result is out. Not after a signal: mpirun is
+  // ending the job then, and finalising would wait for it until it kills the
+  // rank; the rank exits 130 / 143 instead.
+  if (!r.stopped) finalizeMpi();
 } catch (e) {
   const code = (e as NodeJS.ErrnoException).code;
   const input = e instanceof InputError || code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'ENOTDIR';

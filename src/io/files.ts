@@ -4,7 +4,7 @@
 // the temporary files of processes that died mid-write are cleaned up.
 import {
   accessSync, closeSync, constants, fstatSync, fsyncSync, lstatSync, openSync, readdirSync, readlinkSync, realpathSync, renameSync,
-  rmSync, statSync, writeSync,
+  readFileSync, rmSync, statSync, writeSync,
 } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
@@ -193,9 +193,16 @@ function isSymlink(file: string): boolean {
 export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // A zombie answers signals but holds nothing: a rank that mpirun killed
+  // stays one where the process that inherits orphans does not reap them.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
   }
 }
 

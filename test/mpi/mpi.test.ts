@@ -1,0 +1,201 @@
+// Data-parallel training under mpirun: 1, 2 and 3 ranks train the same run
+// (bitwise where every rank holds whole chunks of one, within rounding else),
+// a run is the same bits twice for a given number of ranks, a 2-rank checkpoint
+// resumes in 1 and in 3 ranks, an uneven batch is shared by the stated rule,
+// SIGINT to mpirun stops every rank after the same batch with a checkpoint, a
+// rank killed with SIGKILL ends the job and leaves the last checkpoint intact.
+// Skipped, saying why, where mpirun or the addon's MPI support is missing.
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadTrainingCheckpoint } from '../../src/io/checkpoint.js';
+import { detectLauncher, shardRange } from '../../src/mpi.js';
+import { native } from '../../src/native.js';
+import { cli, run, type CliResult } from '../helpers/cli.js';
+import { BIN, TIMEMACHINE } from '../helpers/paths.js';
+import { tmpDir } from '../helpers/tmp.js';
+
+const mpirun = spawnSync('mpirun', ['--version'], { encoding: 'utf8' });
+const openMpi = mpirun.status === 0 && /Open MPI/.test(mpirun.stdout);
+const built = native().mpiInfo().built;
+const why = !openMpi ? 'mpirun (Open MPI) is not installed (Debian: apt-get install openmpi-bin libopenmpi-dev)'
+  : !built ? 'the addon was built without MPI support (install libopenmpi-dev and rebuild)' : '';
+if (why) console.log(`test/mpi: skipping the runs under mpirun: ${why}`);
+
+// Root may run mpirun only when it says so; two cores host three ranks only oversubscribed.
+const MPI_ENV = { OMPI_ALLOW_RUN_AS_ROOT: '1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1', OMPI_MCA_rmaps_base_oversubscribe: '1' };
+const dir = tmpDir('deeprnn-mpi-');
+// T=16 and 256 windows: two chunks of 128 per batch (2048 tokens a chunk), so two ranks hold one whole chunk each.
+const RUN = ['--corpus', TIMEMACHINE, '--cell', 'gru', '--layers', '2', '--hidden', '24', '--dropout', '0.1', '--num-steps', '16',
+  '--batch-size', '256', '--num-val', '300', '--threads', '1'];
+
+function mpi(np: number, args: string[]): Promise<CliResult> {
+  if (np === 1) return cli(args);
+  return run('mpirun', ['-np', String(np), process.execPath, BIN, ...args], { env: MPI_ENV });
+}
+
+const params = (file: string) => loadTrainingCheckpoint(file).model.params;
+const history = (file: string) => loadTrainingCheckpoint(file).meta.history;
+/** Largest difference of two arrays' elements relative to the largest magnitude in a (the weights: rounding moves small ones as much as large). */
+function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let most = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    most = Math.max(most, Math.abs(a[i]! - b[i]!));
+    scale = Math.max(scale, Math.abs(a[i]!));
+  }
+  return most / scale;
+}
+const same = (a: Float32Array, b: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+
+describe('sharing a batch among ranks (shardRange)', () => {
+  it('whole chunks when there are enough, else windows; disjoint, in order, covering the batch', () => {
+    for (const [N, rows] of [[50, 25], [256, 128], [88, 128], [1024, 64], [7, 7], [1000, 40]] as const) {
+      for (let P = 1; P <= 5; P++) {
+        let next = 0;
+        const chunks = Math.ceil(N / rows);
+        for (let r = 0; r < P; r++) {
+          const s = shardRange(N, rows, r, P);
+          expect(s.first, `N=${N} rows=${rows} P=${P} rank ${r}`).toBe(next);
+          if (chunks >= P) expect(s.first % rows).toBe(0);
+          next += s.count;
+        }
+        expect(next).toBe(N);
+      }
+    }
+    // The stated rule for a batch of fewer chunks than ranks: rank r takes windows floor(rN/P) to floor((r+1)N/P) - 1.
+    expect([0, 1, 2].map((r) => shardRange(88, 128, r, 3))).toEqual([{ first: 0, count: 29 }, { first: 29, count: 29 }, { first: 58, count: 30 }]);
+    expect([0, 1, 2].map((r) => shardRange(2, 128, r, 3))).toEqual([{ first: 0, count: 0 }, { first: 0, count: 1 }, { first: 1, count: 1 }]);
+    // Five chunks on two ranks: 2 and 3.
+    expect([0, 1].map((r) => shardRange(200, 40, r, 2))).toEqual([{ first: 0, count: 80 }, { first: 80, count: 120 }]);
+  });
+
+  it('the launcher is read from its environment', () => {
+    expect(detectLauncher({})).toBeNull();
+    expect(detectLauncher({ OMPI_COMM_WORLD_SIZE: '4', OMPI_COMM_WORLD_RANK: '3' })).toEqual({ variable: 'OMPI_COMM_WORLD_SIZE', rank: 3, size: 4 });
+    expect(detectLauncher({ PMI_SIZE: '2', PMI_RANK: '1' })).toEqual({ variable: 'PMI_SIZE', rank: 1, size: 2 });
+    expect(detectLauncher({ SLURM_STEP_NUM_TASKS: '8', SLURM_PROCID: '5', SLURM_JOB_ID: '9' })).toEqual({ variable: 'SLURM_STEP_NUM_TASKS', rank: 5, size: 8 });
+    // A batch script's environment (a job, no step) is not a launch.
+    expect(detectLauncher({ SLURM_JOB_ID: '9', SLURM_NTASKS: '8' })).toBeNull();
+    expect(detectLauncher({ PMIX_RANK: '2' })).toEqual({ variable: 'PMIX_RANK', rank: 2, size: null });
+  });
+});
+
+describe.skipIf(Boolean(why))('training under mpirun', () => {
+  const out = (name: string) => path.join(dir, `${name}.safetensors`);
+
+  it('1, 2 and 3 ranks train the same run: 2 ranks bitwise (one chunk each) and repeatable, 3 within 1e-5; the uneven last batch too', async () => {
+    // 600 windows: batches of 256, 256 and 88 (88 on 3 ranks: 29, 29, 30 windows).
+    const args = (name: string) => ['train', ...RUN, '--num-train', '600', '--epochs', '2', '--json', '--out', out(name)];
+    const [one, two] = await Promise.all([mpi(1, args('one')), mpi(2, args('two'))]);
+    const [twoAgain, three] = [await mpi(2, args('two-again')), await mpi(3, args('three'))];
+    for (const r of [one, two, twoAgain, three]) expect(r.stderr, r.stderr).not.toContain('error');
+    for (const r of [one, two, twoAgain, three]) expect(r.code, r.stderr).toBe(0);
+    // --json from rank 0 alone: one object.
+    const j2 = JSON.parse(two.stdout);
+    expect(j2.epochs).toBe(2);
+    expect(same(params(out('two')), params(out('two-again')))).toBe(true);
+    expect(history(out('two')).map((h) => h.valLoss)).toEqual(history(out('two-again')).map((h) => h.valLoss));
+    // The last batch (88 windows, one chunk) is split across the ranks: within rounding, not bitwise.
+    const d2 = relDiff(params(out('one')), params(out('two')));
+    const d3 = relDiff(params(out('one')), params(out('three')));
+    const l1 = history(out('one')).map((h) => h.trainLoss);
+    const dl2 = relDiff(l1, history(out('two')).map((h) => h.trainLoss));
+    const dl3 = relDiff(l1, history(out('three')).map((h) => h.trainLoss));
+    console.log(`2 ranks vs 1: weights ${d2.toExponential(2)}, losses ${dl2.toExponential(2)}; 3 ranks vs 1: weights ${d3.toExponential(2)}, losses ${dl3.toExponential(2)}`);
+    for (const d of [d2, d3, dl2, dl3]) expect(d).toBeLessThan(1e-5);
+  });
+
+  it('2 ranks, each holding whole chunks, give the bits of one process; a 2-rank checkpoint resumes in 1 rank (bitwise) and 3 (within 1e-5)', async () => {
+    // 512 windows: two batches of 256, each two chunks of 128.
+    const args = ['train', ...RUN, '--num-train', '512'];
+    const [full, half] = await Promise.all([mpi(1, [...args, '--epochs', '3', '--out', out('full')]), mpi(2, [...args, '--epochs', '1', '--out', out('half')])]);
+    expect(full.code, full.stderr).toBe(0);
+    expect(half.code, half.stderr).toBe(0);
+    expect(loadTrainingCheckpoint(out('half')).meta.state.epoch).toBe(1);
+    copyFileSync(out('half'), out('half3'));
+    const [r1, r3] = [await mpi(1, ['train', '--resume', out('half'), '--epochs', '3']), await mpi(3, ['train', '--resume', out('half3'), '--epochs', '3'])];
+    expect(r1.code, r1.stderr).toBe(0);
+    expect(r3.code, r3.stderr).toBe(0);
+    expect(same(params(out('half')), params(out('full')))).toBe(true);
+    expect(loadTrainingCheckpoint(out('half3')).meta.state.epoch).toBe(3);
+    const d = relDiff(params(out('full')), params(out('half3')));
+    console.log(`resumed in 3 ranks vs one process: weights ${d.toExponential(2)}`);
+    expect(d).toBeLessThan(1e-5);
+  });
+
+  it('sequential batches (carried state) on 2 ranks match one process', async () => {
+    const args = (name: string) => ['train', ...RUN, '--cell', 'lstm', '--batching', 'sequential', '--batch-size', '16', '--num-steps', '32',
+      '--num-train', '6000', '--num-val', '2000', '--epochs', '2', '--out', out(name)];
+    const [one, two] = await Promise.all([mpi(1, args('seq1')), mpi(2, args('seq2'))]);
+    expect(one.code, one.stderr).toBe(0);
+    expect(two.code, two.stderr).toBe(0);
+    const d = relDiff(params(out('seq1')), params(out('seq2')));
+    const dl = relDiff(history(out('seq1')).map((h) => h.valLoss), history(out('seq2')).map((h) => h.valLoss));
+    console.log(`sequential batching, 2 ranks vs 1: weights ${d.toExponential(2)}, val losses ${dl.toExponential(2)}`);
+    expect(d).toBeLessThan(1e-5);
+    expect(dl).toBeLessThan(1e-5);
+  });
+
+  /** Starts a 2-rank run; once rank 0 has printed an epoch line, calls act(mpirun's pid). */
+  function job(args: string[], act: (pid: number) => void, options: string[] = []): Promise<CliResult & { signal: NodeJS.Signals | null }> {
+    return new Promise((resolve) => {
+      const child = spawn('mpirun', [...options, '-np', '2', process.execPath, BIN, ...args], { env: { ...process.env, ...MPI_ENV, CI: '1' } });
+      let stdout = '';
+      let stderr = '';
+      let acted = false;
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d;
+        if (!acted && /^epoch 1\//m.test(stdout)) {
+          acted = true;
+          act(child.pid!);
+        }
+      });
+      child.stderr.on('data', (d: Buffer) => (stderr += d));
+      child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    });
+  }
+  const LONG = ['train', ...RUN, '--num-train', '4000', '--epochs', '40'];
+
+  it('SIGINT to mpirun: every rank stops after the same batch, rank 0 saves and says so, the run resumes', async () => {
+    const file = out('sigint');
+    // Open MPI 4's mpirun waits odls_base_sigkill_timeout seconds (1 by default)
+    // before it sends the ranks SIGTERM, and as long again before SIGKILL.
+    const r = await job([...LONG, '--epochs', '400', '--out', file], (pid) => process.kill(pid, 'SIGINT'), ['--mca', 'odls_base_sigkill_timeout', '2']);
+    // mpirun passes the interrupt on to the ranks as SIGTERM.
+    expect(r.stderr).toContain('SIGTERM: stopping after this batch and saving a checkpoint');
+    expect(r.stderr.match(/stopping after this batch/g)).toHaveLength(1);
+    expect(r.stderr).toMatch(/stopped at epoch \d+, batch \d+; checkpoint .*sigint\.safetensors; resume with: deeprnn train --resume/);
+    expect(r.code).not.toBe(0);
+    const state = loadTrainingCheckpoint(file).meta.state;
+    expect(state.epoch).toBeLessThan(400);
+    const again = await mpi(2, ['train', '--resume', file, '--epochs', String(state.epoch + 1)]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(loadTrainingCheckpoint(file).meta.state).toMatchObject({ epoch: state.epoch + 1, batch: 0 });
+  });
+
+  it('a rank killed with SIGKILL ends the job with mpirun\'s message; the last checkpoint is intact and resumes', async () => {
+    const file = out('killed');
+    const r = await job([...LONG, '--out', file], (pid) => {
+      // Rank 1: the child of mpirun whose environment says so.
+      const kids = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout.trim().split('\n').map(Number);
+      const rank1 = kids.find((k) => {
+        try {
+          return readFileSync(`/proc/${k}/environ`, 'utf8').split('\0').includes('OMPI_COMM_WORLD_RANK=1');
+        } catch {
+          return false;
+        }
+      });
+      expect(rank1).toBeDefined();
+      process.kill(rank1!, 'SIGKILL');
+    });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/rank 1 with PID \d+ on node .* exited on signal 9 \(Killed\)/);
+    const state = loadTrainingCheckpoint(file).meta.state;
+    expect(state.epoch).toBeGreaterThanOrEqual(1);
+    const again = await mpi(2, ['train', '--resume', file, '--epochs', String(state.epoch + 1)]);
+    expect(again.code, again.stderr).toBe(0);
+  });
+});
