@@ -9,6 +9,7 @@ import { InputError } from '../errors.js';
 import { hasTrainingState, loadCheckpoint } from '../io/checkpoint.js';
 import { checkWritable, refuseOverwrite, removeStaleTemps, writeFileAtomic, type FileRole } from '../io/files.js';
 import { native } from '../native.js';
+import { finalizeMpi, mpiWorld } from '../mpi.js';
 import { evaluateTokens, type EvalMetrics } from '../train/evaluate.js';
 import { corpusFiles } from '../train/run-files.js';
 import { UsageError } from './errors.js';
@@ -118,15 +119,20 @@ export function registerEval(program: Command): void {
       const numSteps = raw.numSteps !== undefined ? intOption('--num-steps', raw.numSteps, 1, 1_000_000)
         : hasTrainingState(ck.meta) ? ck.meta.training.numSteps : DEFAULT_EVAL_STEPS;
       const baseline = raw.baseline ? readBaseline(raw.baseline) : undefined;
+      // Under an MPI launcher every rank scores its share of the streams and
+      // rank 0 alone reports; every rank exits with the same code.
+      const world = mpiWorld();
+      const speaks = !world || world.rank === 0;
       const results: Record<string, EvalMetrics> = {};
       for (const spec of raw.corpus) {
         const { tokens } = await loadCorpusTokens([spec], { dataDir, tokenizer: ck.tokenizer });
-        results[spec] = evaluateTokens(ck.model, tokens, { numSteps, batchSize, unk: ck.tokenizer.vocab.unk });
+        results[spec] = evaluateTokens(ck.model, tokens, { numSteps, batchSize, unk: ck.tokenizer.vocab.unk, world });
       }
+      finalizeMpi();
       const verdicts: string[] = [];
       for (const [corpus, r] of Object.entries(results)) {
         const unknown = r.unknownRate ?? 0;
-        if (unknown > UNKNOWN_WARNING) {
+        if (unknown > UNKNOWN_WARNING && speaks) {
           warn(`${percent(unknown)} of the tokens of ${corpus} are outside the checkpoint's vocabulary (read as <unk>); `
             + 'its perplexity is not comparable to that of a text the model knows (--max-unk F fails on this)');
         }
@@ -141,6 +147,10 @@ export function registerEval(program: Command): void {
         }
       }
       const rows: EvalRow[] = Object.entries(results).map(([corpus, r]) => ({ corpus, ...r, unknownRate: r.unknownRate ?? 0 }));
+      if (!speaks) {
+        if (verdicts.length) process.exitCode = 1;
+        return;
+      }
       emit({
         json: { checkpoint: file, tokenizer: ck.tokenizer.kind, results, regressions: verdicts },
         text: () => renderRecords('text', EVAL_TEXT_COLUMNS, rows),

@@ -123,9 +123,9 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
    * A shard's windows of the batch (shardRange): its inputs, targets, dropout
    * masks and carried state, copied out of the whole batch's time-major buffers.
    */
-  private share(batch: Batch, shard: Shard, rows: number, masks: Float32Array | null, state: Float32Array | null) {
+  private share(batch: Batch, shard: Shard, rows: number, masks: Float32Array | null, state: Float32Array | null, whole = rows) {
     const { T, N } = batch;
-    const { first, count } = shardRange(N, rows, shard.rank, shard.size);
+    const { first, count } = shardRange(N, whole, shard.rank, shard.size);
     const cols = (src: Int32Array, name: string) => {
       const out = this.ws.getI32(name, T * count);
       for (let t = 0; t < T; t++) out.set(src.subarray(t * N + first, t * N + first + count), t * count);
@@ -185,7 +185,9 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
     const rows = chunkRows(T, N, 0, this.chunkTokens);
     const state = opts.carry ? this.carry.buffer(N) : null;
     if (opts.shard) {
-      const part = this.share(batch, opts.shard, rows, null, state);
+      // With a carried state each rank keeps the same rows from batch to batch,
+      // whatever T (the chunks change with it): shared by windows, not chunks.
+      const part = this.share(batch, opts.shard, rows, null, state, state ? N : rows);
       if (part.count === 0) return { lossSum: 0, correct: 0, count: 0 };
       const r = native().lmEvalChunks({ ...this.lmModel(), inputs: part.inputs, targets: part.targets, T, N: part.count, rows,
         state: part.state });

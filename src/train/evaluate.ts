@@ -6,6 +6,7 @@ import type { Batch } from '../data/datamodule.js';
 import type { TokenArray } from '../data/tokenizer.js';
 import { InputError } from '../errors.js';
 import type { LanguageModel } from '../nn/lm.js';
+import type { World } from '../mpi.js';
 
 export interface EvalMetrics {
   /** Target tokens scored. */
@@ -21,8 +22,10 @@ export interface EvalMetrics {
 export function evaluateTokens(
   model: LanguageModel,
   tokens: TokenArray | Int32Array,
-  opts: { numSteps: number; batchSize: number; unk?: number },
+  opts: { numSteps: number; batchSize: number; unk?: number; world?: World | null },
 ): EvalMetrics {
+  // Data-parallel: each rank scores its streams of every batch; the sums make the text's.
+  const shard = opts.world ?? undefined;
   if (tokens.length < 2) throw new InputError(`the text has ${tokens.length} token(s); evaluation needs at least 2`);
   const N = Math.max(1, Math.min(opts.batchSize, Math.floor((tokens.length - 1) / opts.numSteps)));
   const L = Math.floor((tokens.length - 1) / N);
@@ -41,7 +44,7 @@ export function evaluateTokens(
           batch.targets[t * streams + n] = tokens[i + 1]!;
         }
       }
-      const r = model.evaluate(batch, { carry: true });
+      const r = model.evaluate(batch, { carry: true, shard });
       lossSum += r.lossSum;
       correct += r.correct;
       count += r.count;
@@ -51,10 +54,16 @@ export function evaluateTokens(
   run(0, N, L, L);
   // The tokens past N * L continue the last stream: score them from its state.
   const rest = tokens.length - 1 - N * L;
-  if (rest > 0) {
+  // (On the last rank alone when sharded: its share ends with the last stream.)
+  if (rest > 0 && (!shard || shard.rank === shard.size - 1)) {
     const state = model.carriedState()!.map((s) => s.slice(s.length - s.length / N));
     model.setCarriedState(state, 1);
     run(N * L, 1, 0, rest);
+  }
+  if (shard) {
+    const sums = Float64Array.of(lossSum, correct, count);
+    shard.sum(sums);
+    [lossSum, correct, count] = [sums[0]!, sums[1]!, sums[2]!];
   }
   const loss = lossSum / count;
   const out: EvalMetrics = { tokens: count, loss, perplexity: Math.exp(loss), bitsPerToken: loss / Math.LN2, accuracy: correct / count };

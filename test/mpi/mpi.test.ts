@@ -86,7 +86,7 @@ describe('sharing a batch among ranks (shardRange)', () => {
 describe.skipIf(Boolean(why))('training under mpirun', () => {
   const out = (name: string) => path.join(dir, `${name}.safetensors`);
 
-  it('1, 2 and 3 ranks train the same run: 2 ranks bitwise (one chunk each) and repeatable, 3 within 1e-5; the uneven last batch too', async () => {
+  it('1, 2 and 3 ranks train the same run: 2 ranks repeatable bit for bit, 2 and 3 within 1e-5 of one process, uneven last batch included', async () => {
     // 600 windows: batches of 256, 256 and 88 (88 on 3 ranks: 29, 29, 30 windows).
     const args = (name: string) => ['train', ...RUN, '--num-train', '600', '--epochs', '2', '--json', '--out', out(name)];
     const [one, two] = await Promise.all([mpi(1, args('one')), mpi(2, args('two'))]);
@@ -137,6 +137,22 @@ describe.skipIf(Boolean(why))('training under mpirun', () => {
     console.log(`sequential batching, 2 ranks vs 1: weights ${d.toExponential(2)}, val losses ${dl.toExponential(2)}`);
     expect(d).toBeLessThan(1e-5);
     expect(dl).toBeLessThan(1e-5);
+  });
+
+  it('eval on 2 and 3 ranks: the same metrics as one process, one report, the same exit code', async () => {
+    const args = ['eval', out('two'), '--corpus', TIMEMACHINE, '--batch-size', '50', '--num-steps', '40', '--json'];
+    const [one, two, three] = [await mpi(1, args), await mpi(2, args), await mpi(3, args)];
+    for (const r of [one, two, three]) expect(r.code, r.stderr).toBe(0);
+    const metrics = (r: CliResult) => JSON.parse(r.stdout).results[TIMEMACHINE];
+    const m1 = metrics(one);
+    for (const m of [metrics(two), metrics(three)]) {
+      expect(m.tokens).toBe(m1.tokens);
+      expect(m.accuracy).toBe(m1.accuracy);
+      expect(Math.abs(m.loss - m1.loss) / m1.loss).toBeLessThan(1e-12);
+    }
+    const failing = await mpi(2, [...args, '--max-ppl', '1.5']);
+    expect(failing.code).toBe(1);
+    expect(failing.stderr.match(/deeprnn: regression: perplexity/g)).toHaveLength(1);
   });
 
   /** Starts a 2-rank run; once rank 0 has printed an epoch line, calls act(mpirun's pid). */
