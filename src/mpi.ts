@@ -58,6 +58,13 @@ export interface World {
   size: number;
   /** x becomes its sum over the ranks, the same bits on every rank (each element added in rank order). */
   sum(x: Float32Array | Float64Array): void;
+  /**
+   * grads becomes the sum of the chunk gradients every rank's last training
+   * forward kept (kept: false on a rank that had no windows), added in rank
+   * and chunk order: a single process's gradient, bit for bit, where the
+   * ranks hold whole chunks of its batch.
+   */
+  sumChunks(grads: Float32Array, kept: boolean): void;
 }
 
 let world: World | null | undefined;
@@ -94,7 +101,7 @@ export function mpiWorld(env: NodeJS.ProcessEnv = process.env): World | null {
     throw new InputError(`${started}: the launcher says rank ${launcher.rank} of ${launcher.size} but MPI says rank ${info.rank} of ${info.size}; `
       + `is ${info.library} the MPI of the launcher?`);
   }
-  world = { rank: info.rank, size: info.size, sum: (x) => nat.mpiSum(x) };
+  world = { rank: info.rank, size: info.size, sum: (x) => nat.mpiSum(x), sumChunks: (g, kept) => nat.mpiChainSum(g, kept) };
   return world;
 }
 

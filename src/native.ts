@@ -149,7 +149,7 @@ export interface NativeBinding {
    * threads: grads += d(loss sum * scale)/d(params). masks: null, or the dropout
    * masks of layers 0..L-2 (T, N, H_l) one after another. Returns the loss sum.
    */
-  lmTrainChunks(o: LmBatch & { grads: Float32Array; masks: Float32Array | null; scale: number }): number;
+  lmTrainChunks(o: LmBatch & { grads: Float32Array; masks: Float32Array | null; scale: number; keep?: boolean }): number;
   /** The forward of lmTrainChunks alone (no dropout, no gradients): loss sum and argmax hits. */
   lmEvalChunks(o: LmBatch): { loss: number; correct: number };
   /**
@@ -169,6 +169,12 @@ export interface NativeBinding {
   mpiInit(library: string): MpiInfo;
   /** x becomes the sum of x over every rank, the same bits everywhere: each element added in rank order. */
   mpiSum(x: Float32Array | Float64Array): void;
+  /**
+   * x (the model's P floats) becomes the sum over the ranks of the chunk gradients the last
+   * lmTrainChunks with keep left on this thread (none when kept is false): added in rank order
+   * and chunk order, one process's order where the ranks hold whole chunks of its batch.
+   */
+  mpiChainSum(x: Float32Array, kept: boolean): void;
   mpiBarrier(): void;
   /** The process's last MPI call (nothing when MPI was never initialised). */
   mpiFinalize(): void;

@@ -61,10 +61,11 @@ struct ShapeArgs {
   }
 };
 
-// lmTrainChunks({ cell, L, hidden, V, params, grads, offsets, inputs, targets, T, N, rows, masks, state, scale })
-//   -> sum of the T*N token losses; grads += d(loss sum * scale)/d(params)
+// lmTrainChunks({ cell, L, hidden, V, params, grads, offsets, inputs, targets, T, N, rows, masks, state, scale, keep })
+//   -> sum of the T*N token losses; grads += d(loss sum * scale)/d(params), or with keep (optional,
+//   default false) grads untouched and the chunks' gradients kept for mpiChainSum
 Napi::Value LmTrainChunks(const Napi::CallbackInfo& info) {
-  Args a(info, "lmTrainChunks", {"cell", "L", "hidden", "V", "params", "grads", "offsets", "inputs", "targets", "T", "N", "rows", "masks", "state", "scale"});
+  Args a(info, "lmTrainChunks", {"cell", "L", "hidden", "V", "params", "grads", "offsets", "inputs", "targets", "T", "N", "rows", "masks", "state", "scale", "keep"});
   const ShapeArgs sa(a, 6);
   const LmShape& s = sa.shape;
   float* grads = a.f32(5, "grads", s.P);
@@ -76,9 +77,10 @@ Napi::Value LmTrainChunks(const Napi::CallbackInfo& info) {
   if (!sa.masked && !a.absent(12, "masks")) throw a.error(a.what("masks") + " must be null for a single layer");
   float* state = a.f32_opt(13, "state", sa.state_len(a, N));
   const double scale = a.number(14, "scale");
+  const bool keep = a.absent(15, "keep") ? false : a.boolean(15, "keep");
   ensure_kernels(a);
   const double loss = lm_train_chunks(s, sa.params, grads, inputs, targets, T, N, rows, masks, state,
-                                      static_cast<float>(scale));
+                                      static_cast<float>(scale), keep);
   return Napi::Number::New(info.Env(), loss);
 }
 

@@ -5,12 +5,17 @@
 // libmpi (its handles are the addresses of ompi_mpi_* globals, looked up with
 // dlsym), an MPICH build MPICH's (its handles are constants).
 //
-// mpiSum is the only reduction: deterministic, each element summed in rank
-// order (0 + x_0 + x_1 + ... + x_{P-1}) on the rank that owns its segment,
-// then every segment sent to every rank (a reduce-scatter and an allgather,
-// the bytes of a ring allreduce). MPI_Allreduce is not used: the order in
+// Every sum is deterministic; MPI_Allreduce is not used, since the order in
 // which it adds is the implementation's, and may change with the message size
 // or the network.
+//  - mpiSum: each element summed in rank order (0 + x_0 + x_1 + ... + x_{P-1})
+//    on the rank that owns its segment, then every segment sent to every rank
+//    (a reduce-scatter and an allgather, the bytes of a ring allreduce).
+//  - mpiChainSum, for gradients: the chunk gradients that lmTrainChunks kept,
+//    added one process's way (0 + g_0 + g_1 + ... in chunk order) along the
+//    ranks in order, segment by segment so that the ranks work as a pipeline,
+//    then broadcast from the last rank. Where the ranks hold whole chunks of a
+//    single process's batch the result is that process's gradient, bit for bit.
 #include <dlfcn.h>
 #include <link.h>
 
@@ -19,6 +24,7 @@
 #include <vector>
 
 #include "binding/args.h"
+#include "kernels/lm.h"
 
 #if DEEPRNN_MPI
 // The C API alone (the C++ bindings would need their own library).
@@ -54,6 +60,9 @@ struct Mpi {
   decltype(&MPI_Alltoallv) alltoallv = nullptr;
   decltype(&MPI_Allgatherv) allgatherv = nullptr;
   decltype(&MPI_Barrier) barrier = nullptr;
+  decltype(&MPI_Send) send = nullptr;
+  decltype(&MPI_Recv) recv = nullptr;
+  decltype(&MPI_Bcast) bcast = nullptr;
   decltype(&MPI_Finalize) finalize = nullptr;
   decltype(&MPI_Abort) abort = nullptr;
   decltype(&MPI_Get_library_version) library_version = nullptr;
@@ -93,6 +102,9 @@ void open_library(const Args& a, const std::string& file) {
   resolve(a, &g_mpi.alltoallv, "MPI_Alltoallv");
   resolve(a, &g_mpi.allgatherv, "MPI_Allgatherv");
   resolve(a, &g_mpi.barrier, "MPI_Barrier");
+  resolve(a, &g_mpi.send, "MPI_Send");
+  resolve(a, &g_mpi.recv, "MPI_Recv");
+  resolve(a, &g_mpi.bcast, "MPI_Bcast");
   resolve(a, &g_mpi.finalize, "MPI_Finalize");
   resolve(a, &g_mpi.abort, "MPI_Abort");
   resolve(a, &g_mpi.library_version, "MPI_Get_library_version");
@@ -157,6 +169,29 @@ void ordered_sum(const Args& a, T* x, long n, MPI_Datatype type) {
   }
   if (g_mpi.allgatherv(MPI_IN_PLACE, 0, type, x, count.data(), disp.data(), type, g_mpi.world) != MPI_SUCCESS)
     throw a.error("MPI_Allgatherv failed");
+}
+
+// Floats per message of the chain: small enough that the ranks overlap, large enough to amortise latency.
+constexpr long kChainSegment = 1L << 18;
+
+// x = the kept chunk gradients of every rank, added in rank order, chunk after chunk.
+void chain_sum(const Args& a, float* x, long n, bool kept) {
+  const int P = g_mpi.size, me = g_mpi.rank;
+  for (long s0 = 0; s0 < n; s0 += kChainSegment) {
+    const long len = n - s0 < kChainSegment ? n - s0 : kChainSegment;
+    float* seg = x + s0;
+    if (me == 0) std::memset(seg, 0, sizeof(float) * len);  // +0, as grads starts a batch
+    else if (g_mpi.recv(seg, static_cast<int>(len), g_mpi.f32, me - 1, 0, g_mpi.world, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+      throw a.error("MPI_Recv failed");
+    if (kept) add_kept_chunks(seg, s0, len);
+    if (me < P - 1 && g_mpi.send(seg, static_cast<int>(len), g_mpi.f32, me + 1, 0, g_mpi.world) != MPI_SUCCESS)
+      throw a.error("MPI_Send failed");
+  }
+  drop_kept_chunks();
+  for (long s0 = 0; s0 < n; s0 += 1L << 30) {
+    const long len = n - s0 < (1L << 30) ? n - s0 : (1L << 30);
+    if (g_mpi.bcast(x + s0, static_cast<int>(len), g_mpi.f32, P - 1, g_mpi.world) != MPI_SUCCESS) throw a.error("MPI_Bcast failed");
+  }
 }
 
 #endif  // DEEPRNN_MPI
@@ -233,6 +268,29 @@ Napi::Value MpiSum(const Napi::CallbackInfo& info) {
 #endif
 }
 
+// mpiChainSum(x, kept): x (Float32Array, the model's P floats) becomes the sum over the ranks of
+// the chunk gradients the last lmTrainChunks with keep left on this thread (none when kept is
+// false: a rank without windows in this batch), added in rank order and chunk order.
+Napi::Value MpiChainSum(const Napi::CallbackInfo& info) {
+  Args a(info, "mpiChainSum", 2);
+  long n = 0;
+  float* x = a.f32_any(0, "x", &n);
+  const bool kept = a.boolean(1, "kept");
+#if DEEPRNN_MPI
+  check_ready(a);
+  if (kept && kept_params() != n)
+    throw a.error(kept_params() < 0 ? std::string("no chunk gradients are kept (call lmTrainChunks with keep: true first)")
+                                    : "argument \"x\" has " + std::to_string(n) + " floats but the kept chunk gradients have " +
+                                          std::to_string(kept_params()));
+  chain_sum(a, x, n, kept);
+  return info.Env().Undefined();
+#else
+  (void)x;
+  (void)kept;
+  throw a.error("this build of deeprnn has no MPI support");
+#endif
+}
+
 // mpiBarrier(): returns when every rank has called it.
 Napi::Value MpiBarrier(const Napi::CallbackInfo& info) {
   Args a(info, "mpiBarrier", 0);
@@ -275,6 +333,7 @@ void register_mpi(Napi::Env env, Napi::Object exports) {
   exports.Set("mpiInfo", Napi::Function::New(env, MpiInfo, "mpiInfo"));
   exports.Set("mpiInit", Napi::Function::New(env, MpiInit, "mpiInit"));
   exports.Set("mpiSum", Napi::Function::New(env, MpiSum, "mpiSum"));
+  exports.Set("mpiChainSum", Napi::Function::New(env, MpiChainSum, "mpiChainSum"));
   exports.Set("mpiBarrier", Napi::Function::New(env, MpiBarrier, "mpiBarrier"));
   exports.Set("mpiFinalize", Napi::Function::New(env, MpiFinalize, "mpiFinalize"));
   exports.Set("mpiAbort", Napi::Function::New(env, MpiAbort, "mpiAbort"));

@@ -186,6 +186,7 @@ struct Batch {
   float* state;        // null, or per layer h (N, H_l), then per layer c (LSTM)
   float scale;
   bool train;
+  bool keep = false;  // training: leave each chunk's gradients in its own buffer (kept_*), grads untouched
 
   // Where layer l's h, and its c (after every layer's h), start in state.
   long state_h(long l) const {
@@ -379,6 +380,13 @@ struct Chunk {
 
 std::atomic<int> g_team_size{-1};
 
+// The chunk gradients the last lmTrainChunks with keep left on this thread (in its gbuf).
+struct Kept {
+  const float* g = nullptr;
+  long nchunks = 0, stride = 0, P = 0;
+};
+thread_local Kept g_kept;
+
 // Multiply-adds per thread per microsecond and microseconds per barrier, for the
 // cost model: what a core of the development machine reaches in the products
 // of configs B and C (about 40 GFLOP/s of 117 on one thread), and a barrier of
@@ -415,7 +423,8 @@ double run_batch(const Batch& b, float* grads, long* correct) {
   }
   const int nthreads = plan.teams * plan.size;
   float* scratch = aligned_in(sbuf, nthreads * kGemmScratchFloats);  // each thread's GEMM scratch
-  const bool own_grads = b.train && nchunks > 1;  // else the one chunk adds to grads directly
+  // Else the one chunk adds to grads directly; kept chunks always have their own.
+  const bool own_grads = b.train && (nchunks > 1 || b.keep);
   const long gstride = align_up(s.P);
   float* gc = own_grads ? aligned_in(gbuf, nchunks * gstride) : nullptr;
   if (nbarriers < plan.teams) {
@@ -454,7 +463,7 @@ double run_batch(const Batch& b, float* grads, long* correct) {
         }
       }
     }
-    if (!own_grads) return;
+    if (!own_grads || b.keep) return;
     region_barrier();
     // grads += chunk gradients, in chunk order for every element
     const long i0 = s.P * tid / nth, i1 = s.P * (tid + 1) / nth;
@@ -464,6 +473,7 @@ double run_batch(const Batch& b, float* grads, long* correct) {
       grads[i] = v;
     }
   });
+  if (b.keep) g_kept = Kept{gc, nchunks, gstride, s.P};
   double loss = 0.0;
   for (long c = 0; c < nchunks; ++c) {
     loss += chunk_loss[c];
@@ -521,10 +531,25 @@ TeamPlan plan_teams(const LmShape& s, long T, long rows, long nchunks, int threa
 }
 
 double lm_train_chunks(const LmShape& s, const float* params, float* grads, const int* inputs, const int* targets,
-                       long T, long N, long rows, const float* masks, float* state, float scale) {
-  const Batch b{s, params, inputs, targets, T, N, rows, (N + rows - 1) / rows, masks, state, scale, true};
+                       long T, long N, long rows, const float* masks, float* state, float scale, bool keep) {
+  g_kept = Kept{};
+  const Batch b{s, params, inputs, targets, T, N, rows, (N + rows - 1) / rows, masks, state, scale, true, keep};
   return run_batch(b, grads, nullptr);
 }
+
+long kept_params() { return g_kept.g ? g_kept.P : -1; }
+
+void add_kept_chunks(float* x, long offset, long n) {
+  const Kept& k = g_kept;
+  // x[j] += every kept chunk's gradient, in chunk order: run_batch's sum, continued from x.
+  for (long j = 0; j < n; ++j) {
+    float v = x[j];
+    for (long c = 0; c < k.nchunks; ++c) v += k.g[c * k.stride + offset + j];
+    x[j] = v;
+  }
+}
+
+void drop_kept_chunks() { g_kept = Kept{}; }
 
 double lm_eval_chunks(const LmShape& s, const float* params, const int* inputs, const int* targets, long T, long N,
                       long rows, float* state, long* correct) {

@@ -55,8 +55,21 @@ int team_size_get();
 // state: null (zero initial state), or per layer h (N, H_l), then per layer c (N, H_l) for LSTM:
 // read as the initial state, overwritten with the final one.
 // Returns the sum of the T*N token losses (unscaled).
+// keep: grads is left as it is and each chunk's gradient stays in a buffer of
+// its own on this thread until the next call, for add_kept_chunks (a
+// data-parallel sum that continues one process's chunk order across ranks).
 double lm_train_chunks(const LmShape& s, const float* params, float* grads, const int* inputs, const int* targets,
-                       long T, long N, long rows, const float* masks, float* state, float scale);
+                       long T, long N, long rows, const float* masks, float* state, float scale, bool keep = false);
+
+// Floats per kept chunk gradient (the model's P), or -1 when this thread keeps none.
+long kept_params();
+
+// x[j] += the kept chunks' gradients at offset + j, j < n, chunk after chunk
+// (the order run_batch adds them to grads in).
+void add_kept_chunks(float* x, long offset, long n);
+
+// Forgets the kept chunks (their buffer is reused by the next batch).
+void drop_kept_chunks();
 
 // The forward alone (no dropout, no gradients), for evaluation: returns the
 // loss sum and adds the targets that were the argmax to *correct.

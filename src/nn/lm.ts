@@ -18,8 +18,9 @@ export interface ForwardOptions {
   /**
    * Data-parallel training: compute only rank `rank` of `size`'s share of the
    * batch's windows (shardRange). The loss returned is the share's loss sum
-   * over the whole batch's T*N, and grads get the share's part of the whole
-   * batch's mean loss, so that their sums over the ranks are the batch's. With
+   * over the whole batch's T*N; the share's chunk gradients of the whole
+   * batch's mean loss are kept in native code (grads is left as it is, and
+   * keptChunks says whether there are any) for World.sumChunks. With
    * carry the carried state keeps the batch's width; this share's rows are
    * updated and every other row is zeroed, for the caller to sum over the ranks.
    */
@@ -57,6 +58,8 @@ export interface LanguageModel {
   resetState(): void;
   /** The carried state as float32 arrays (h of every layer, then c for LSTM), or null when there is none. */
   carriedState(): Float32Array[] | null;
+  /** After a training forward with a shard: the share had windows, and their chunk gradients are kept for World.sumChunks. */
+  readonly keptChunks?: boolean;
   /** The carried state of width N as one buffer (models that train in shards: their rows are summed over the ranks). */
   stateBuffer?(N: number): Float32Array;
   /** Sets the carried state for batches of width N (arrays as carriedState() gives them). */

@@ -45,6 +45,8 @@ export function chunkRows(T: number, N: number, params: number, tokens = CHUNK_T
 export class RNNLM extends Module<Float32Array> implements LanguageModel {
   private readonly ws = new Workspace();
   private readonly carry: CarriedState<Float32Array>;
+  /** The last sharded training forward kept chunk gradients (see ForwardOptions.shard). */
+  keptChunks = false;
   /** Tokens per chunk (see CHUNK_TOKENS); Infinity runs every batch as one chunk. */
   chunkTokens = CHUNK_TOKENS;
   /** The last training forward did the backward pass too. */
@@ -99,8 +101,10 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
     let loss: number;
     if (opts.shard) {
       const part = this.share(batch, opts.shard, rows, masks, state);
+      // The chunks' gradients stay apart (keep) for the ranks to add in one process's order.
       loss = part.count === 0 ? 0 : native().lmTrainChunks({ ...this.lmModel(), grads: this.grads, inputs: part.inputs,
-        targets: part.targets, T, N: part.count, rows, masks: part.masks, state: part.state, scale: 1 / M });
+        targets: part.targets, T, N: part.count, rows, masks: part.masks, state: part.state, scale: 1 / M, keep: true });
+      this.keptChunks = part.count > 0;
       if (state) {
         // The share's rows of the new state; the other ranks' rows come from their sums.
         state.fill(0);

@@ -228,7 +228,7 @@ export class Trainer {
       this.stepSums[0] = part;
       this.stepSums[1] = this.stopRequested ? 1 : 0;
       world.sum(this.stepSums);
-      world.sum(model.grads as Float32Array);
+      world.sumChunks(model.grads as Float32Array, model.keptChunks ?? false);
       if (carry) world.sum(model.stateBuffer!(batch.N));
       loss = this.stepSums[0];
       if (this.stepSums[1] > 0) this.stopAgreed = true;

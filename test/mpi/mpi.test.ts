@@ -1,5 +1,6 @@
 // Data-parallel training under mpirun: 1, 2 and 3 ranks train the same run
-// (bitwise where every rank holds whole chunks of one, within rounding else),
+// (bitwise where the ranks hold whole chunks of each batch, within rounding
+// where a batch has fewer chunks than ranks),
 // a run is the same bits twice for a given number of ranks, a 2-rank checkpoint
 // resumes in 1 and in 3 ranks, an uneven batch is shared by the stated rule,
 // SIGINT to mpirun stops every rank after the same batch with a checkpoint, a
@@ -108,9 +109,9 @@ describe.skipIf(Boolean(why))('training under mpirun', () => {
     for (const d of [d2, d3, dl2, dl3]) expect(d).toBeLessThan(1e-5);
   });
 
-  it('2 ranks, each holding whole chunks, give the bits of one process; a 2-rank checkpoint resumes in 1 rank (bitwise) and 3 (within 1e-5)', async () => {
-    // 512 windows: two batches of 256, each two chunks of 128.
-    const args = ['train', ...RUN, '--num-train', '512'];
+  it('ranks holding whole chunks give the bits of one process: a 2-rank checkpoint resumed in 1 and in 3 ranks ends as one process does', async () => {
+    // 1536 windows: two batches of 768, each six chunks of 128 (3 a rank on 2 ranks, 2 on 3).
+    const args = ['train', ...RUN, '--batch-size', '768', '--num-train', '1536'];
     const [full, half] = await Promise.all([mpi(1, [...args, '--epochs', '3', '--out', out('full')]), mpi(2, [...args, '--epochs', '1', '--out', out('half')])]);
     expect(full.code, full.stderr).toBe(0);
     expect(half.code, half.stderr).toBe(0);
@@ -121,9 +122,9 @@ describe.skipIf(Boolean(why))('training under mpirun', () => {
     expect(r3.code, r3.stderr).toBe(0);
     expect(same(params(out('half')), params(out('full')))).toBe(true);
     expect(loadTrainingCheckpoint(out('half3')).meta.state.epoch).toBe(3);
-    const d = relDiff(params(out('full')), params(out('half3')));
-    console.log(`resumed in 3 ranks vs one process: weights ${d.toExponential(2)}`);
-    expect(d).toBeLessThan(1e-5);
+    expect(same(params(out('half3')), params(out('full')))).toBe(true);
+    // The losses are sums of doubles in another order: equal to a few ulps.
+    expect(relDiff(history(out('full')).map((h) => h.trainLoss), history(out('half3')).map((h) => h.trainLoss))).toBeLessThan(1e-12);
   });
 
   it('sequential batches (carried state) on 2 ranks match one process', async () => {

@@ -87,10 +87,11 @@ const CALLS: Call[] = [
   {
     // gru, hidden [4, 4], V=6, T=2, N=3: 294 parameters
     fn: 'lmTrainChunks',
-    names: ['cell', 'L', 'hidden', 'V', 'params', 'grads', 'offsets', 'inputs', 'targets', 'T', 'N', 'rows', 'masks', 'state', 'scale'],
+    names: ['cell', 'L', 'hidden', 'V', 'params', 'grads', 'offsets', 'inputs', 'targets', 'T', 'N', 'rows', 'masks', 'state', 'scale', 'keep'],
     args: () => ['gru', 2, Int32Array.from([4, 4]), 6, f(294), f(294), Int32Array.from([0, 72, 120, 132, 144, 192, 240, 252, 264, 288]),
-      tok(6, 5), tok(6, 1), 2, 3, 2, f(24).fill(1), f(24), 0.5],
-    kinds: ['str', 'dim', 'i32', 'dim', 'f32any', 'f32', 'i32', 'i32', 'i32', 'dim', 'dim', 'dim', 'nullable', 'nullable', 'num'],
+      tok(6, 5), tok(6, 1), 2, 3, 2, f(24).fill(1), f(24), 0.5, false],
+    // keep is optional (absent: false); its wrong values are in test/native/mpi.test.ts
+    kinds: ['str', 'dim', 'i32', 'dim', 'f32any', 'f32', 'i32', 'i32', 'i32', 'dim', 'dim', 'dim', 'nullable', 'nullable', 'num', 'other'],
   },
   {
     fn: 'lmEvalChunks',

@@ -6,6 +6,8 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { addonFile, native } from '../../src/native.js';
+import { RNNLM } from '../../src/nn/rnnlm.js';
+import { Rng } from '../../src/rng.js';
 import { cli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 import path from 'node:path';
@@ -48,7 +50,28 @@ describe('MPI in the addon, outside a job', () => {
     expect(() => nat.mpiSum(new Int32Array(3) as unknown as Float32Array)).toThrow('mpiSum: argument "x" must be a Float32Array or a Float64Array');
     expect(() => nat.mpiInit(7 as unknown as string)).toThrow('mpiInit: argument "library" must be a string');
     expect(() => nat.mpiAbort(-1)).toThrow('mpiAbort: argument "code" must be an integer from 0 to 255');
+    expect(() => nat.mpiChainSum(new Float32Array(3), 1 as unknown as boolean)).toThrow('mpiChainSum: argument "kept" must be true or false');
+    expect(() => nat.mpiChainSum(new Float64Array(3) as unknown as Float32Array, false)).toThrow('mpiChainSum: argument "x" must be a Float32Array');
     expect(() => nat.mpiFinalize()).not.toThrow();
+  });
+
+  it('lmTrainChunks with keep leaves grads as they were (the chunks are kept for mpiChainSum) and computes the same loss', () => {
+    const model = new RNNLM({ cell: 'gru', vocabSize: 6, hidden: [8, 8], dropout: 0 }, new Rng(3));
+    const T = 4;
+    const N = 3;
+    const r = new Rng(4);
+    const batch = { T, N, inputs: new Int32Array(T * N).map(() => r.below(6)), targets: new Int32Array(T * N).map(() => r.below(6)) };
+    model.zeroGrad();
+    const loss = model.forward(batch, { train: true });
+    expect(model.grads.some((g) => g !== 0)).toBe(true);
+    model.zeroGrad();
+    expect(model.forward(batch, { train: true, shard: { rank: 0, size: 1 } })).toBe(loss);
+    expect(model.keptChunks).toBe(true);
+    expect(model.grads.every((g) => g === 0)).toBe(true);
+    const o = model as unknown as { lmModel(): object };
+    expect(() => nat.lmTrainChunks({ ...o.lmModel(), grads: model.grads, inputs: batch.inputs, targets: batch.targets, T, N, rows: N,
+      masks: null, state: null, scale: 1, keep: 'yes' as unknown as boolean } as Parameters<typeof nat.lmTrainChunks>[0]))
+      .toThrow('lmTrainChunks: option "keep" must be true or false');
   });
 
   it('--version says what MPI support there is', async () => {
