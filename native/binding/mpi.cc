@@ -12,10 +12,10 @@
 //    on the rank that owns its segment, then every segment sent to every rank
 //    (a reduce-scatter and an allgather, the bytes of a ring allreduce).
 //  - mpiChainSum, for gradients: the chunk gradients that lmTrainChunks kept,
-//    added one process's way (0 + g_0 + g_1 + ... in chunk order) along the
-//    ranks in order, segment by segment so that the ranks work as a pipeline,
-//    then broadcast from the last rank. Where the ranks hold whole chunks of a
-//    single process's batch the result is that process's gradient, bit for bit.
+//    added one process's way (0 + g_0 + g_1 + ... in chunk order) up the ranks
+//    in order, segment by segment so that the ranks work as a pipeline, the
+//    sums coming back down the same way. Where the ranks hold whole chunks of
+//    a single process's batch the result is that process's gradient, bit for bit.
 #include <dlfcn.h>
 #include <link.h>
 
@@ -62,7 +62,8 @@ struct Mpi {
   decltype(&MPI_Barrier) barrier = nullptr;
   decltype(&MPI_Send) send = nullptr;
   decltype(&MPI_Recv) recv = nullptr;
-  decltype(&MPI_Bcast) bcast = nullptr;
+  decltype(&MPI_Isend) isend = nullptr;
+  decltype(&MPI_Wait) wait = nullptr;
   decltype(&MPI_Finalize) finalize = nullptr;
   decltype(&MPI_Abort) abort = nullptr;
   decltype(&MPI_Get_library_version) library_version = nullptr;
@@ -104,7 +105,8 @@ void open_library(const Args& a, const std::string& file) {
   resolve(a, &g_mpi.barrier, "MPI_Barrier");
   resolve(a, &g_mpi.send, "MPI_Send");
   resolve(a, &g_mpi.recv, "MPI_Recv");
-  resolve(a, &g_mpi.bcast, "MPI_Bcast");
+  resolve(a, &g_mpi.isend, "MPI_Isend");
+  resolve(a, &g_mpi.wait, "MPI_Wait");
   resolve(a, &g_mpi.finalize, "MPI_Finalize");
   resolve(a, &g_mpi.abort, "MPI_Abort");
   resolve(a, &g_mpi.library_version, "MPI_Get_library_version");
@@ -171,27 +173,60 @@ void ordered_sum(const Args& a, T* x, long n, MPI_Datatype type) {
     throw a.error("MPI_Allgatherv failed");
 }
 
-// Floats per message of the chain: small enough that the ranks overlap, large enough to amortise latency.
-constexpr long kChainSegment = 1L << 18;
+// Floats per message of the chain: small enough that the ranks overlap (the
+// chain fills in P-1 segments), large enough to amortise a message's latency.
+constexpr long kChainSegment = 1L << 16;
 
-// x = the kept chunk gradients of every rank, added in rank order, chunk after chunk.
+// x = the kept chunk gradients of every rank, added in rank order, chunk after
+// chunk. Segment k goes up the ranks (rank r receives the sum so far from r-1,
+// adds its chunks, sends it to r+1); the last rank's sum comes back down the
+// same way. Both directions of every link carry a segment at once, so a rank
+// sends and receives about the gradient's bytes each way, as in a ring allreduce.
 void chain_sum(const Args& a, float* x, long n, bool kept) {
   const int P = g_mpi.size, me = g_mpi.rank;
-  for (long s0 = 0; s0 < n; s0 += kChainSegment) {
-    const long len = n - s0 < kChainSegment ? n - s0 : kChainSegment;
-    float* seg = x + s0;
-    if (me == 0) std::memset(seg, 0, sizeof(float) * len);  // +0, as grads starts a batch
-    else if (g_mpi.recv(seg, static_cast<int>(len), g_mpi.f32, me - 1, 0, g_mpi.world, MPI_STATUS_IGNORE) != MPI_SUCCESS)
-      throw a.error("MPI_Recv failed");
-    if (kept) add_kept_chunks(seg, s0, len);
-    if (me < P - 1 && g_mpi.send(seg, static_cast<int>(len), g_mpi.f32, me + 1, 0, g_mpi.world) != MPI_SUCCESS)
-      throw a.error("MPI_Send failed");
+  const bool top = me == P - 1;
+  const long segments = (n + kChainSegment - 1) / kChainSegment;
+  std::vector<MPI_Request> up(static_cast<size_t>(segments)), down(static_cast<size_t>(segments));
+  std::vector<char> up_sent(static_cast<size_t>(segments), 0), down_sent(static_cast<size_t>(segments), 0);
+  auto seg = [&](long k, long* len) {
+    const long s0 = k * kChainSegment;
+    *len = n - s0 < kChainSegment ? n - s0 : kChainSegment;
+    return x + s0;
+  };
+  auto check = [&](int rc, const char* what) {
+    if (rc != MPI_SUCCESS) throw a.error(std::string(what) + " failed");
+  };
+  // The final sum of segment k from the rank above, passed on to the rank below.
+  auto come_down = [&](long k) {
+    long len;
+    float* p = seg(k, &len);
+    if (up_sent[k]) check(g_mpi.wait(&up[k], MPI_STATUS_IGNORE), "MPI_Wait");  // p is about to be overwritten
+    check(g_mpi.recv(p, static_cast<int>(len), g_mpi.f32, me + 1, 1, g_mpi.world, MPI_STATUS_IGNORE), "MPI_Recv");
+    if (me > 0) {
+      check(g_mpi.isend(p, static_cast<int>(len), g_mpi.f32, me - 1, 1, g_mpi.world, &down[k]), "MPI_Isend");
+      down_sent[k] = 1;
+    }
+  };
+  for (long k = 0; k < segments; ++k) {
+    long len;
+    float* p = seg(k, &len);
+    if (me == 0) std::memset(p, 0, sizeof(float) * len);  // +0, as grads starts a batch
+    else check(g_mpi.recv(p, static_cast<int>(len), g_mpi.f32, me - 1, 0, g_mpi.world, MPI_STATUS_IGNORE), "MPI_Recv");
+    if (kept) add_kept_chunks(p, k * kChainSegment, len);
+    if (!top) {
+      check(g_mpi.isend(p, static_cast<int>(len), g_mpi.f32, me + 1, 0, g_mpi.world, &up[k]), "MPI_Isend");
+      up_sent[k] = 1;
+      if (k > 0) come_down(k - 1);
+    } else if (me > 0) {
+      check(g_mpi.isend(p, static_cast<int>(len), g_mpi.f32, me - 1, 1, g_mpi.world, &down[k]), "MPI_Isend");
+      down_sent[k] = 1;
+    }
   }
+  if (!top && segments > 0) come_down(segments - 1);
+  // (Every send up was waited for before its segment came down.)
+  for (long k = 0; k < segments; ++k)
+    if (down_sent[k]) check(g_mpi.wait(&down[k], MPI_STATUS_IGNORE), "MPI_Wait");
   drop_kept_chunks();
-  for (long s0 = 0; s0 < n; s0 += 1L << 30) {
-    const long len = n - s0 < (1L << 30) ? n - s0 : (1L << 30);
-    if (g_mpi.bcast(x + s0, static_cast<int>(len), g_mpi.f32, P - 1, g_mpi.world) != MPI_SUCCESS) throw a.error("MPI_Bcast failed");
-  }
 }
 
 #endif  // DEEPRNN_MPI
