@@ -7,6 +7,7 @@ import { writePlot } from '../io/plot.js';
 import { CELLS, paramCount, paramTable } from '../nn/config.js';
 import type { CellKind } from '../native.js';
 import { runTraining } from '../train/run.js';
+import { inJob } from '../mpi.js';
 import { UsageError } from './errors.js';
 import { addOptions, formatOptions, outputFormat } from './options.js';
 import { emit, note, renderRecords, type Column } from './output.js';
@@ -51,6 +52,10 @@ export function registerCompare(program: Command): void {
   addOptions(command, formatOptions(['text', 'json', 'csv'], 'one row per cell'))
     .action(async (raw: Record<string, unknown> & { cells: string; outDir: string }, cmd: Command) => {
       const format = outputFormat(cmd, ['text', 'json', 'csv']);
+      if (inJob()) {
+        throw new UsageError('deeprnn compare runs in one process: under an MPI launcher run "deeprnn train --cell CELL" for each cell '
+          + '(the ranks share each run)');
+      }
       const cells = raw.cells.split(',').map((c) => c.trim()).filter(Boolean);
       for (const c of cells) {
         if (!CELLS.includes(c as CellKind)) throw new UsageError(`--cells must list cells from ${CELLS.join(',')}, got "${c}"`);

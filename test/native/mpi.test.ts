@@ -80,6 +80,13 @@ describe('MPI in the addon, outside a job', () => {
     expect(r.stdout).toMatch(info.built ? /; mpi (Open MPI|MPICH).*, not loaded \(no launcher\)\)$/m : /; no mpi\)$/m);
   });
 
+  it('compare refuses to run as a rank of a job (its runs would each need the ranks)', async () => {
+    const r = await cli(['compare', '--cells', 'rnn,gru'], { env: LAUNCHED });
+    expect(r.stderr).toBe('deeprnn: error: deeprnn compare runs in one process: under an MPI launcher run "deeprnn train --cell CELL" '
+      + 'for each cell (the ranks share each run)\n');
+    expect(r.code).toBe(2);
+  });
+
   it('a process a launcher started says why MPI cannot start, with exit code 2', async () => {
     if (info.built) {
       const r = await cli(TRAIN, { env: { ...LAUNCHED, DEEPRNN_MPI_LIBRARY: '/nonexistent/libmpi.so.40' } });
