@@ -17,22 +17,28 @@ import { registerTrain } from './train.js';
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   try {
+    native().tuneGemm();
     const info = native().info();
     return `deeprnn ${pkg.version} (simd ${info.simd}; available ${info.simdAvailable.join(', ')}; `
+      + `GEMM tile ${info.gemmTile}, ${info.gemmTileChoice}; `
       + `${info.openmp ? `openmp, ${info.threads} threads` : 'no openmp'})`;
   } catch (e) {
-    return `deeprnn ${pkg.version} (native addon unavailable: ${(e as Error).message})`;
+    const msg = (e as Error).message.replace(/^(info|tuneGemm): /, '');
+    return `deeprnn ${pkg.version} (${/DEEPRNN_(SIMD|GEMM_TILE)/.test(msg) ? 'kernels' : 'native addon'} unavailable: ${msg})`;
   }
 }
 
-/** DEEPRNN_SIMD, when set, names an instruction set this CPU and build support; else an input error (exit 2). */
+/**
+ * DEEPRNN_SIMD and DEEPRNN_GEMM_TILE, when set, name an instruction set this
+ * CPU and build support and one of its GEMM tiles; else an input error (exit 2).
+ */
 function checkSimdSetting(): void {
-  if (process.env.DEEPRNN_SIMD === undefined) return;
+  if (process.env.DEEPRNN_SIMD === undefined && process.env.DEEPRNN_GEMM_TILE === undefined) return;
   try {
     native().info();
   } catch (e) {
     const msg = (e as Error).message;
-    if (/DEEPRNN_SIMD/.test(msg)) throw new InputError(msg.replace(/^info: /, ''));
+    if (/DEEPRNN_(SIMD|GEMM_TILE)/.test(msg)) throw new InputError(msg.replace(/^info: /, ''));
     throw e;
   }
 }
@@ -57,7 +63,7 @@ export function buildProgram(): Command {
     .showHelpAfterError(false)
     // commander's own errors (an unknown option, a missing argument) as every other error: one line, one prefix.
     .configureOutput({ outputError: (str, write) => write(commanderError(str)) })
-    // A bad DEEPRNN_SIMD is refused once, before any command does any work.
+    // A bad DEEPRNN_SIMD or DEEPRNN_GEMM_TILE is refused once, before any command does any work.
     .hook('preAction', () => checkSimdSetting());
   registerTrain(program);
   registerPredict(program);
