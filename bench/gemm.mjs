@@ -1,4 +1,5 @@
-// GEMM shapes on one thread, each kernel table: GFLOP/s, so that the figures
+// GEMM shapes on one thread, each kernel table: GFLOP/s (median of REPS
+// samples of about 2 ms each), so that the figures
 // quoted in native/simd/gemm_impl.h and README.md can be measured again.
 //
 //   node bench/gemm.mjs [TABLE] [REPS]
@@ -29,11 +30,15 @@ for (const table of tables) {
     const A = new Float32Array(M * K).map(() => Math.random() - 0.5);
     const B = new Float32Array(K * N).map(() => Math.random() - 0.5);
     const C = new Float32Array(M * N);
+    // Each sample is enough calls to take about 2 ms: a single call of the
+    // small products (0.1 ms) is too short to time against the call's cost.
+    let inner = 1;
     const run = () => {
       const t0 = performance.now();
-      nat._gemm(table, kind === 'tn', C, A, B, M, N, K, false);
-      return performance.now() - t0;
+      for (let i = 0; i < inner; i++) nat._gemm(table, kind === 'tn', C, A, B, M, N, K, false);
+      return (performance.now() - t0) / inner;
     };
+    inner = Math.max(1, Math.round(2 / run()));
     for (let i = 0; i < 3; i++) run();
     const ms = median(Array.from({ length: Number(reps) }, run));
     console.log(`${table.padEnd(13)} ${what.padEnd(12)} ${kind} ${M}x${N}x${K}`.padEnd(50) + `${((2 * M * N * K) / ms / 1e6).toFixed(1)} GFLOP/s`);
