@@ -14,10 +14,11 @@ import { registerPredict } from './predict.js';
 import { registerServe } from './serve.js';
 import { registerTrain } from './train.js';
 
-function version(): string {
+/** The version line; `tune`: time the GEMM tiles first, so that it names the one training will use. */
+function version(tune: boolean): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   try {
-    native().tuneGemm();
+    if (tune) native().tuneGemm();
     const info = native().info();
     return `deeprnn ${pkg.version} (simd ${info.simd}; available ${info.simdAvailable.join(', ')}; `
       + `GEMM tile ${info.gemmTile}, ${info.gemmTileChoice}; `
@@ -54,11 +55,13 @@ export function commanderError(str: string): string {
   return `deeprnn: ${first.startsWith('error: ') ? first : `error: ${first}`}${hint.length ? ` (${hint.join('; ')})` : ''}\n`;
 }
 
-export function buildProgram(): Command {
+/** argv: the process's (node, script, args...); the GEMM timing runs only when it asks for --version. */
+export function buildProgram(argv: string[] = []): Command {
   const program = new Command('deeprnn');
+  const askedVersion = argv.slice(2).some((a) => a === '-V' || a === '--version');
   program
     .description('deep (stacked) RNN, GRU and LSTM language models')
-    .version(version(), '-V, --version')
+    .version(version(askedVersion), '-V, --version')
     .exitOverride()
     .showHelpAfterError(false)
     // commander's own errors (an unknown option, a missing argument) as every other error: one line, one prefix.
@@ -79,7 +82,7 @@ export function buildProgram(): Command {
 
 export async function main(argv: string[]): Promise<number> {
   try {
-    await buildProgram().parseAsync(argv);
+    await buildProgram(argv).parseAsync(argv);
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) {
