@@ -78,7 +78,7 @@ Napi::Value LmTrainChunks(const Napi::CallbackInfo& info) {
   float* state = a.f32_opt(13, "state", sa.state_len(a, N));
   const double scale = a.number(14, "scale");
   const bool keep = a.absent(15, "keep") ? false : a.boolean(15, "keep");
-  ensure_kernels(a);
+  ensure_kernels(a, true);
   const double loss = lm_train_chunks(s, sa.params, grads, inputs, targets, T, N, rows, masks, state,
                                       static_cast<float>(scale), keep);
   return Napi::Number::New(info.Env(), loss);
@@ -95,7 +95,7 @@ Napi::Value LmEvalChunks(const Napi::CallbackInfo& info) {
   const int* inputs = a.tokens(6, "inputs", M, s.V);
   const int* targets = a.tokens(7, "targets", M, s.V);
   float* state = a.f32_opt(11, "state", sa.state_len(a, N));
-  ensure_kernels(a);
+  ensure_kernels(a, true);
   long correct = 0;
   const double loss = lm_eval_chunks(s, sa.params, inputs, targets, T, N, rows, state, &correct);
   Napi::Object out = Napi::Object::New(info.Env());
