@@ -31,6 +31,10 @@ export interface NativeInfo {
   teamSize: number;
   simd: string;
   simdAvailable: string[];
+  /** The bf16 product path in use: "avx512bf16", or "emulated (<table>)" (float32 FMAs, see simd/bf16.h). */
+  bf16: string;
+  /** Whether this CPU runs bf16 dot products in hardware (AVX512-BF16). */
+  bf16Hardware: boolean;
 }
 
 /**
@@ -60,6 +64,8 @@ export interface NativeBinding {
   info(): NativeInfo;
   setThreads(threads: number): void;
   setSimd(name: string): void;
+  /** The bf16 product path as DEEPRNN_BF16 names it: "avx512bf16", "emulated", or "" for the default. */
+  setBf16(name: string): void;
   /**
    * Teams of n threads run each chunk of a batch (splitting its layers by
    * hidden units); 0 lets a cost model choose from the chunks, widths and
@@ -154,6 +160,14 @@ export interface NativeBinding {
     M: number, N: number, K: number, accumulate: boolean): void;
   /** One instruction set's generation GEMV: C (M, N) = A (M, K) B^T with B (N, K) read in place. */
   _gemmNt(simd: string, C: Float32Array, A: Float32Array, B: Float32Array, M: number, N: number, K: number): void;
+  /**
+   * One bf16 path's GEMM (avx512bf16, or a fp32 table's name for its fallback): C (M, N) (+)= op(A) B
+   * with operands rounded to bf16 and float32 sums; packB: B packed into k-pairs first, as weights are.
+   */
+  _gemmBf16(path: string, transA: boolean, packB: boolean, C: Float32Array, A: Float32Array, B: Float32Array,
+    M: number, N: number, K: number, accumulate: boolean): void;
+  /** y = x rounded to bfloat16 (nearest, ties to even; NaN quiet, infinities kept) and back. */
+  _bf16Round(y: Float32Array, x: Float32Array): void;
   /** One instruction set's exp / sigmoid / tanh as the cells compute them. */
   _mathEval(simd: string, fn: 'exp' | 'sigmoid' | 'tanh', y: Float32Array, x: Float32Array): void;
 }

@@ -74,5 +74,6 @@ void register_linear(Napi::Env env, Napi::Object exports);
 void register_optim(Napi::Env env, Napi::Object exports);
 void register_kernels(Napi::Env env, Napi::Object exports);
 void register_lm(Napi::Env env, Napi::Object exports);
+void register_bf16(Napi::Env env, Napi::Object exports);
 
 }  // namespace deeprnn

@@ -1,0 +1,294 @@
+// The bf16 product of simd/bf16.h, compiled once per path: the including
+// file defines DEEPRNN_ISA (a namespace of its own), DEEPRNN_ISA_NAME,
+// DEEPRNN_VEC_BYTES, DEEPRNN_BF16_NV (vectors of columns per tile),
+// DEEPRNN_BF16_ROWS (rows per tile) and DEEPRNN_BF16_HW (1: vdpbf16ps; 0:
+// float32 FMAs), and compiles with its own flags. Like gemm_impl.h, only
+// static functions and namespace-local templates live here.
+//
+// A tile of C (rows x NV vectors of columns) keeps its sums in registers over
+// a pass of k-pairs: per pair, NV vectors of B's packed pairs are loaded and
+// each row's pair of A is broadcast. The hardware path issues one vdpbf16ps
+// per row and vector; the fallback splits the pairs into their odd and even
+// halves (a bf16 is the top half of a float32: a mask or a shift) and issues
+// two FMAs, the odd k first, as the instruction adds them, with the
+// instruction's DAZ/FTZ set in MXCSR (FPCR.FZ on aarch64) for the call.
+// M, N, K as in simd/kernels.h; Kp = ceil(K / 2).
+// Included once per translation unit.
+#pragma once
+
+#ifndef DEEPRNN_ISA
+#error "define DEEPRNN_ISA before including gemm_bf16_impl.h"
+#endif
+
+#include "kernels/parallel.h"
+#include "simd/bf16.h"
+#include "simd/math_impl.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+namespace deeprnn {
+namespace DEEPRNN_ISA {
+
+typedef unsigned vu __attribute__((vector_size(DEEPRNN_VEC_BYTES)));
+
+static const long kNV = DEEPRNN_BF16_NV;
+static const long kR = DEEPRNN_BF16_ROWS;
+static const long kCols = kNV * kLanes;  // columns per tile
+// Most k-pairs per pass: a tile's pairs of A (kR x kDepth) stay in L1, a
+// prepacked panel of B (kDepth x kCols, 128 KiB on AVX-512) in L2.
+static const long kDepth = 512;
+static_assert(kR * kDepth + 64 < kGemmScratchFloats / 2, "the pairs of A leave half the scratch to B");
+
+// len lanes of uint32 from p (fewer than kLanes: zero-padded, nothing read past p + len).
+static inline vu ldu(const uint32_t* p, long len) {
+  vu v = {};
+  if (len == kLanes) {
+    __builtin_memcpy(&v, p, sizeof v);
+    return v;
+  }
+#if DEEPRNN_VEC_BYTES == 64 && defined(__AVX512F__)
+  return (vu)_mm512_maskz_loadu_epi32((__mmask16)((1u << len) - 1u), p);
+#else
+  for (long i = 0; i < len; ++i) v[i] = p[i];
+  return v;
+#endif
+}
+
+static inline void stu(uint32_t* p, vu v, long len) {
+  if (len == kLanes) __builtin_memcpy(p, &v, sizeof v);
+  else
+    for (long i = 0; i < len; ++i) p[i] = v[i];
+}
+
+// float32 bits -> bf16 bits in the low half: round to nearest even, NaN made
+// quiet (bf16_from_float in bf16.h, on vectors; a copy, since inline code
+// shared between files of different flags would break the one-definition rule).
+static inline vu round_bits(vu u) {
+  const vu rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+  const vu nan = (u >> 16) | 0x40u;
+  return (u & 0x7fffffffu) > 0x7f800000u ? nan : rounded;
+}
+static inline uint32_t round_bits1(float x) {
+  uint32_t u;
+  __builtin_memcpy(&u, &x, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (u >> 16) | 0x40u;
+  return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+}
+
+// Pairs [kp0, kp1) of B's columns [j0, j1) packed (bf16.h's layout) into
+// out[(kp - kp0) * ldo + j]; src as in bf16_pack_b, not transposed: rows
+// 2kp and 2kp + 1 give a column's low and high halves (0 past K).
+static void pack_rows(uint32_t* out, long ldo, const float* B, long ldb, long K, long kp0, long kp1, long j0,
+                      long j1) {
+  for (long kp = kp0; kp < kp1; ++kp) {
+    const float* lo = B + 2 * kp * ldb;
+    const float* hi = 2 * kp + 1 < K ? lo + ldb : nullptr;
+    uint32_t* o = out + (kp - kp0) * ldo;
+    long j = j0;
+    for (; j + kLanes <= j1; j += kLanes) {
+      vu a, b = {};
+      __builtin_memcpy(&a, lo + j, sizeof a);
+      if (hi) __builtin_memcpy(&b, hi + j, sizeof b);
+      stu(o + j, round_bits(a) | (hi ? round_bits(b) << 16 : b), kLanes);
+    }
+    for (; j < j1; ++j) o[j] = round_bits1(lo[j]) | (hi ? round_bits1(hi[j]) << 16 : 0u);
+  }
+}
+
+// The pairs of A's rows [i0, i0 + rows) over pairs [kp0, kp1), into
+// abuf[r * np + (kp - kp0)]; rows past `rows` (up to kR) are 0.
+template <bool AT>
+static void pack_a(uint32_t* abuf, const GemmBf16Args& g, long i0, long rows, long kp0, long kp1) {
+  const long np = kp1 - kp0, K = g.K;
+  for (long r = 0; r < kR; ++r) {
+    uint32_t* o = abuf + r * np;
+    if (r >= rows) {
+      for (long p = 0; p < np; ++p) o[p] = 0;
+      continue;
+    }
+    for (long p = 0; p < np; ++p) {
+      const long k = 2 * (kp0 + p);
+      const float lo = AT ? g.A[k * g.lda + i0 + r] : g.A[(i0 + r) * g.lda + k];
+      const float hi = k + 1 >= K ? 0.0f : AT ? g.A[(k + 1) * g.lda + i0 + r] : g.A[(i0 + r) * g.lda + k + 1];
+      o[p] = round_bits1(lo) | round_bits1(hi) << 16;
+    }
+  }
+}
+
+// A row's pair, split: the odd k's value (the high half) and the even k's.
+static inline float odd_of(uint32_t pair) {
+  const uint32_t u = pair & 0xffff0000u;
+  float x;
+  __builtin_memcpy(&x, &u, 4);
+  return x;
+}
+static inline float even_of(uint32_t pair) {
+  const uint32_t u = pair << 16;
+  float x;
+  __builtin_memcpy(&x, &u, 4);
+  return x;
+}
+
+// acc(R, NV) += over pairs p < np: a(r, p) . b(p, columns), a at a[r * np + p],
+// b's rows of pairs ldb apart; C's tile loaded first (accumulate; else bias,
+// or 0) and stored last, rows < rows and columns < width only.
+template <long R, long NV>
+static inline void tile(float* __restrict C, long ldc, const uint32_t* __restrict a, const uint32_t* __restrict b,
+                        long ldb, long np, long rows, long width, bool accumulate, const float* __restrict bias) {
+  long lanes[NV];
+  for (long q = 0; q < NV; ++q) {
+    const long left = width - q * kLanes;
+    lanes[q] = left >= kLanes ? kLanes : left > 0 ? left : 0;
+  }
+  vf acc[R][NV];
+  for (long r = 0; r < R; ++r)
+    for (long q = 0; q < NV; ++q)
+      acc[r][q] = accumulate && r < rows ? ld(C + r * ldc + q * kLanes, lanes[q])
+                  : bias                 ? ld(bias + q * kLanes, lanes[q])
+                                         : vf{};
+  for (long p = 0; p < np; ++p) {
+    vu bv[NV];
+    for (long q = 0; q < NV; ++q) bv[q] = ldu(b + p * ldb + q * kLanes, lanes[q]);
+#if DEEPRNN_BF16_HW
+    for (long r = 0; r < R; ++r) {
+      const __m512i av = _mm512_set1_epi32(static_cast<int>(a[r * np + p]));
+      for (long q = 0; q < NV; ++q)
+        acc[r][q] = (vf)_mm512_dpbf16_ps((__m512)acc[r][q], (__m512bh)av, (__m512bh)bv[q]);
+    }
+#else
+    vf bo[NV], be[NV];
+    for (long q = 0; q < NV; ++q) {
+      bo[q] = (vf)(bv[q] & 0xffff0000u);
+      be[q] = (vf)(bv[q] << 16);
+    }
+    for (long r = 0; r < R; ++r) {
+      const uint32_t pair = a[r * np + p];
+      const vf ao = splat(odd_of(pair)), ae = splat(even_of(pair));
+      for (long q = 0; q < NV; ++q) acc[r][q] = vfma(ae, be[q], vfma(ao, bo[q], acc[r][q]));
+    }
+#endif
+  }
+  for (long r = 0; r < rows; ++r)
+    for (long q = 0; q < NV; ++q)
+      if (lanes[q]) st(C + r * ldc + q * kLanes, acc[r][q], lanes[q]);
+}
+
+// The tile for a segment of `width` columns: as many vectors as it needs.
+static inline void tile_any(float* C, long ldc, const uint32_t* a, const uint32_t* b, long ldb, long np, long rows,
+                            long width, bool accumulate, const float* bias) {
+  const long nv = (width + kLanes - 1) / kLanes;
+  switch (nv) {
+#if DEEPRNN_BF16_NV >= 4
+    case 4: return tile<kR, 4>(C, ldc, a, b, ldb, np, rows, width, accumulate, bias);
+    case 3: return tile<kR, 3>(C, ldc, a, b, ldb, np, rows, width, accumulate, bias);
+#endif
+    case 2: return tile<kR, 2>(C, ldc, a, b, ldb, np, rows, width, accumulate, bias);
+    default: return tile<kR, 1>(C, ldc, a, b, ldb, np, rows, width, accumulate, bias);
+  }
+}
+
+static uint32_t* align64(uint32_t* p) {
+  const unsigned long a = reinterpret_cast<unsigned long>(p);
+  return reinterpret_cast<uint32_t*>((a + 63) & ~63ul);
+}
+
+// This thread's share (tid of nth) of the product's tiles, row tiles outer
+// (a tile's pairs of A are made once per pass, then every column segment
+// reads them); scratch: kGemmScratchFloats of its own.
+template <bool AT>
+__attribute__((noinline)) static void share(const GemmBf16Args& g, int tid, int nth, uint32_t* scratch) {
+  const long M = g.M, N = g.N, K = g.K, Kp = (K + 1) / 2;
+  const long nseg = (N + kCols - 1) / kCols, row_tiles = (M + kR - 1) / kR, tasks = row_tiles * nseg;
+  const long t0 = tasks * tid / nth, t1 = tasks * (tid + 1) / nth;
+  if (t0 == t1) return;
+  uint32_t* abuf = align64(scratch);
+  uint32_t* bpk = align64(abuf + kR * kDepth);
+  const long ldp = bf16_packed_ld(N);
+  // A float32 B is packed a pass at a time into the rest of the scratch.
+  const long room = (kGemmScratchFloats - (bpk - scratch) - 16) / ldp;
+  const long depth = g.Bp ? kDepth : room < kDepth ? (room < 1 ? 1 : room) : kDepth;
+  // Columns this thread's tasks read: all, unless they lie in one row tile.
+  long c0 = 0, c1 = N;
+  if (t0 / nseg == (t1 - 1) / nseg) {
+    c0 = (t0 % nseg) * kCols;
+    c1 = ((t1 - 1) % nseg + 1) * kCols < N ? ((t1 - 1) % nseg + 1) * kCols : N;
+  }
+  for (long kp0 = 0; kp0 < Kp; kp0 += depth) {
+    const long kp1 = Kp - kp0 < depth ? Kp : kp0 + depth, np = kp1 - kp0;
+    const bool acc = g.accumulate || kp0 > 0;
+    const uint32_t* b = g.Bp ? g.Bp + kp0 * g.ldb : bpk;
+    const long ldb = g.Bp ? g.ldb : ldp;
+    if (!g.Bp) pack_rows(bpk, ldp, g.B, g.ldb, K, kp0, kp1, c0, c1);
+    long packed_rt = -1;
+    for (long t = t0; t < t1; ++t) {
+      const long rt = t / nseg, seg = t % nseg;
+      const long i0 = rt * kR, rows = M - i0 < kR ? M - i0 : kR;
+      if (rt != packed_rt) {
+        pack_a<AT>(abuf, g, i0, rows, kp0, kp1);
+        packed_rt = rt;
+      }
+      const long j0 = seg * kCols, width = N - j0 < kCols ? N - j0 : kCols;
+      tile_any(g.C + i0 * g.ldc + j0, g.ldc, abuf, b + j0, ldb, np, rows, width, acc,
+               !acc && g.bias ? g.bias + j0 : nullptr);
+    }
+  }
+}
+
+// The float32 modes of vdpbf16ps for the fallback's duration on this thread:
+// subnormal inputs read as zero, subnormal results written as zero.
+struct FlushModes {
+#if !DEEPRNN_BF16_HW && (defined(__x86_64__) || defined(__i386__))
+  unsigned saved = _mm_getcsr();
+  FlushModes() { _mm_setcsr(saved | 0x8040u); }  // FTZ (bit 15) and DAZ (bit 6)
+  ~FlushModes() { _mm_setcsr(saved); }
+#elif !DEEPRNN_BF16_HW && defined(__aarch64__)
+  unsigned long saved = __builtin_aarch64_get_fpcr64();
+  FlushModes() { __builtin_aarch64_set_fpcr64(saved | (1ul << 24)); }  // FZ: inputs and results
+  ~FlushModes() { __builtin_aarch64_set_fpcr64(saved); }
+#endif
+};
+
+static void run(const GemmBf16Args& g, int tid, int nth, uint32_t* scratch) {
+  [[maybe_unused]] const FlushModes modes;
+  if (g.transA) share<true>(g, tid, nth, scratch);
+  else share<false>(g, tid, nth, scratch);
+}
+
+static uint32_t* grow_scratch(long n) {
+  static thread_local uint32_t* buf = nullptr;
+  static thread_local long cap = 0;
+  if (cap < n) {
+    delete[] buf;
+    buf = new uint32_t[n];
+    cap = n;
+  }
+  return buf;
+}
+
+// The product of GemmBf16Args: this thread's share of a team's product when
+// part.nth > 0, else all of it, forking when it is worth it.
+static void gemm_bf16(const GemmBf16Args& g, Part part) {
+  if (g.M == 0 || g.N == 0) return;
+  if (g.K == 0) {
+    if (g.accumulate) return;
+    const long r0 = part.nth ? g.M * part.tid / part.nth : 0, r1 = part.nth ? g.M * (part.tid + 1) / part.nth : g.M;
+    for (long i = r0; i < r1; ++i)
+      for (long j = 0; j < g.N; ++j) g.C[i * g.ldc + j] = g.bias ? g.bias[j] : 0.0f;
+    return;
+  }
+  if (part.nth > 0) {
+    uint32_t* s = part.scratch ? reinterpret_cast<uint32_t*>(part.scratch) : grow_scratch(kGemmScratchFloats);
+    return run(g, part.tid, part.nth, s);
+  }
+  const long tiles = ((g.M + kR - 1) / kR) * ((g.N + kCols - 1) / kCols);
+  const bool fork = fork_ok(g.M * g.N * g.K >= kParallelWork && tiles > 1);
+  uint32_t* scratch = grow_scratch(kGemmScratchFloats * (fork ? threads_get() : 1));
+  parallel_region(fork, [&](int tid, int nth) { run(g, tid, nth, scratch + tid * kGemmScratchFloats); });
+}
+
+static const Bf16Path kPath = {DEEPRNN_ISA_NAME, DEEPRNN_BF16_HW != 0, gemm_bf16};
+
+}  // namespace DEEPRNN_ISA
+}  // namespace deeprnn
