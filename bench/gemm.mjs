@@ -3,7 +3,10 @@
 //
 //   node bench/gemm.mjs [TABLE] [REPS]
 //
-// TABLE: one of native().info().simdAvailable (default: every one). The
+// TABLE: one of native().info().simdAvailable (default: every one), or
+// bf16:PATH for a bf16 product path (bf16:avx512bf16, bf16:avx512 for the
+// fallback on avx512's vectors...; B packed beforehand for "nn", as training
+// packs its weights once per step, and packed as it is read for "tn"). The
 // shapes are those of configs A, B and C (npm run bench) per product: M x N x K,
 // "tn" for a weight gradient (C += A^T B). Asserts nothing.
 import path from 'node:path';
@@ -29,11 +32,12 @@ for (const table of tables) {
     const C = new Float32Array(M * N);
     const run = () => {
       const t0 = performance.now();
-      nat._gemm(table, kind === 'tn', C, A, B, M, N, K, false);
+      if (table.startsWith('bf16:')) nat._gemmBf16(table.slice(5), kind === 'tn', false, C, A, B, M, N, K, false);
+      else nat._gemm(table, kind === 'tn', C, A, B, M, N, K, false);
       return performance.now() - t0;
     };
     for (let i = 0; i < 3; i++) run();
     const ms = median(Array.from({ length: Number(reps) }, run));
-    console.log(`${table.padEnd(7)} ${what.padEnd(12)} ${kind} ${M}x${N}x${K}`.padEnd(44) + `${((2 * M * N * K) / ms / 1e6).toFixed(1)} GFLOP/s`);
+    console.log(`${table.padEnd(15)} ${what.padEnd(12)} ${kind} ${M}x${N}x${K}`.padEnd(44) + `${((2 * M * N * K) / ms / 1e6).toFixed(1)} GFLOP/s`);
   }
 }

@@ -32,6 +32,7 @@ namespace deeprnn {
 namespace DEEPRNN_ISA {
 
 typedef unsigned vu __attribute__((vector_size(DEEPRNN_VEC_BYTES)));
+typedef unsigned short vh __attribute__((vector_size(DEEPRNN_VEC_BYTES / 2)));
 
 static const long kNV = DEEPRNN_BF16_NV;
 static const long kR = DEEPRNN_BF16_ROWS;
@@ -97,23 +98,45 @@ static void pack_rows(uint32_t* out, long ldo, const float* B, long ldb, long K,
   }
 }
 
-// The pairs of A's rows [i0, i0 + rows) over pairs [kp0, kp1), into
-// abuf[r * np + (kp - kp0)]; rows past `rows` (up to kR) are 0.
+// The pairs of A's rows [i0, i0 + rows) over pairs [kp0, kp1): pair p of
+// row r at abuf[r * sr + p * sp], rows past `rows` (up to kR) 0. Rows of A
+// (not transA) are converted along k, a vector of floats giving half a vector
+// of pairs: layout (r, p), sr = np, sp = 1. Rows of A^T are columns of A, a
+// row of A holding one k of every row: layout (p, r), sr = 1, sp = kR, each
+// pair index a masked vector of kR rows from two rows of A.
 template <bool AT>
 static void pack_a(uint32_t* abuf, const GemmBf16Args& g, long i0, long rows, long kp0, long kp1) {
   const long np = kp1 - kp0, K = g.K;
+  if (AT) {
+    static_assert(kR <= kLanes, "a row tile of A^T fits one vector");
+    for (long p = 0; p < np; ++p) {
+      const long k = 2 * (kp0 + p);
+      const float* lo = g.A + k * g.lda + i0;
+      vu a = (vu)ld(lo, rows), b = k + 1 < K ? (vu)ld(lo + g.lda, rows) : vu{};
+      const vu pair = round_bits(a) | (k + 1 < K ? round_bits(b) << 16 : vu{});
+      stu(abuf + p * kR, pair, kR);  // lanes past `rows` loaded as 0, and stay 0
+    }
+    return;
+  }
   for (long r = 0; r < kR; ++r) {
     uint32_t* o = abuf + r * np;
     if (r >= rows) {
       for (long p = 0; p < np; ++p) o[p] = 0;
       continue;
     }
-    for (long p = 0; p < np; ++p) {
-      const long k = 2 * (kp0 + p);
-      const float lo = AT ? g.A[k * g.lda + i0 + r] : g.A[(i0 + r) * g.lda + k];
-      const float hi = k + 1 >= K ? 0.0f : AT ? g.A[(k + 1) * g.lda + i0 + r] : g.A[(i0 + r) * g.lda + k + 1];
-      o[p] = round_bits1(lo) | round_bits1(hi) << 16;
+    const float* a = g.A + (i0 + r) * g.lda + 2 * kp0;
+    const long n = 2 * kp1 <= K ? 2 * np : K - 2 * kp0;  // floats of the row in these pairs
+    long f = 0;
+    for (; f + 2 * kLanes <= n; f += 2 * kLanes) {  // 2 kLanes floats: kLanes pairs
+      vu x, y;
+      __builtin_memcpy(&x, a + f, sizeof x);
+      __builtin_memcpy(&y, a + f + kLanes, sizeof y);
+      const vh hx = __builtin_convertvector(round_bits(x), vh), hy = __builtin_convertvector(round_bits(y), vh);
+      __builtin_memcpy(reinterpret_cast<uint16_t*>(o + f / 2), &hx, sizeof hx);
+      __builtin_memcpy(reinterpret_cast<uint16_t*>(o + f / 2) + kLanes, &hy, sizeof hy);
     }
+    for (; f < 2 * np; f += 2)
+      o[f / 2] = round_bits1(a[f]) | (f + 1 < n ? round_bits1(a[f + 1]) << 16 : 0u);
   }
 }
 
@@ -131,16 +154,18 @@ static inline float even_of(uint32_t pair) {
   return x;
 }
 
-// acc(R, NV) += over pairs p < np: a(r, p) . b(p, columns), a at a[r * np + p],
-// b's rows of pairs ldb apart; C's tile loaded first (accumulate; else bias,
-// or 0) and stored last, rows < rows and columns < width only.
-template <long R, long NV>
-static inline void tile(float* __restrict C, long ldc, const uint32_t* __restrict a, const uint32_t* __restrict b,
-                        long ldb, long np, long rows, long width, bool accumulate, const float* __restrict bias) {
+// acc(R, NV) += over pairs p < np: a(r, p) . b(p, columns), a at a[r * sr +
+// p * sp], b's rows of pairs ldb apart; C's tile loaded first (accumulate;
+// else bias, or 0) and stored last, rows < rows and columns < width only.
+// FULL: width is the whole tile (unmasked loads of B).
+template <long R, long NV, bool FULL>
+static inline void tile(float* __restrict C, long ldc, const uint32_t* __restrict a, long sr, long sp,
+                        const uint32_t* __restrict b, long ldb, long np, long rows, long width, bool accumulate,
+                        const float* __restrict bias) {
   long lanes[NV];
   for (long q = 0; q < NV; ++q) {
     const long left = width - q * kLanes;
-    lanes[q] = left >= kLanes ? kLanes : left > 0 ? left : 0;
+    lanes[q] = FULL || left >= kLanes ? kLanes : left > 0 ? left : 0;
   }
   vf acc[R][NV];
   for (long r = 0; r < R; ++r)
@@ -150,10 +175,10 @@ static inline void tile(float* __restrict C, long ldc, const uint32_t* __restric
                                          : vf{};
   for (long p = 0; p < np; ++p) {
     vu bv[NV];
-    for (long q = 0; q < NV; ++q) bv[q] = ldu(b + p * ldb + q * kLanes, lanes[q]);
+    for (long q = 0; q < NV; ++q) bv[q] = ldu(b + p * ldb + q * kLanes, FULL ? kLanes : lanes[q]);
 #if DEEPRNN_BF16_HW
     for (long r = 0; r < R; ++r) {
-      const __m512i av = _mm512_set1_epi32(static_cast<int>(a[r * np + p]));
+      const __m512i av = _mm512_set1_epi32(static_cast<int>(a[r * sr + p * sp]));
       for (long q = 0; q < NV; ++q)
         acc[r][q] = (vf)_mm512_dpbf16_ps((__m512)acc[r][q], (__m512bh)av, (__m512bh)bv[q]);
     }
@@ -164,7 +189,7 @@ static inline void tile(float* __restrict C, long ldc, const uint32_t* __restric
       be[q] = (vf)(bv[q] << 16);
     }
     for (long r = 0; r < R; ++r) {
-      const uint32_t pair = a[r * np + p];
+      const uint32_t pair = a[r * sr + p * sp];
       const vf ao = splat(odd_of(pair)), ae = splat(even_of(pair));
       for (long q = 0; q < NV; ++q) acc[r][q] = vfma(ae, be[q], vfma(ao, bo[q], acc[r][q]));
     }
@@ -176,16 +201,17 @@ static inline void tile(float* __restrict C, long ldc, const uint32_t* __restric
 }
 
 // The tile for a segment of `width` columns: as many vectors as it needs.
-static inline void tile_any(float* C, long ldc, const uint32_t* a, const uint32_t* b, long ldb, long np, long rows,
-                            long width, bool accumulate, const float* bias) {
+static inline void tile_any(float* C, long ldc, const uint32_t* a, long sr, long sp, const uint32_t* b, long ldb,
+                            long np, long rows, long width, bool accumulate, const float* bias) {
+  if (width == kCols) return tile<kR, kNV, true>(C, ldc, a, sr, sp, b, ldb, np, rows, width, accumulate, bias);
   const long nv = (width + kLanes - 1) / kLanes;
   switch (nv) {
 #if DEEPRNN_BF16_NV >= 4
-    case 4: return tile<kR, 4>(C, ldc, a, b, ldb, np, rows, width, accumulate, bias);
-    case 3: return tile<kR, 3>(C, ldc, a, b, ldb, np, rows, width, accumulate, bias);
+    case 4: return tile<kR, 4, false>(C, ldc, a, sr, sp, b, ldb, np, rows, width, accumulate, bias);
+    case 3: return tile<kR, 3, false>(C, ldc, a, sr, sp, b, ldb, np, rows, width, accumulate, bias);
 #endif
-    case 2: return tile<kR, 2>(C, ldc, a, b, ldb, np, rows, width, accumulate, bias);
-    default: return tile<kR, 1>(C, ldc, a, b, ldb, np, rows, width, accumulate, bias);
+    case 2: return tile<kR, 2, false>(C, ldc, a, sr, sp, b, ldb, np, rows, width, accumulate, bias);
+    default: return tile<kR, 1, false>(C, ldc, a, sr, sp, b, ldb, np, rows, width, accumulate, bias);
   }
 }
 
@@ -230,7 +256,7 @@ __attribute__((noinline)) static void share(const GemmBf16Args& g, int tid, int 
         packed_rt = rt;
       }
       const long j0 = seg * kCols, width = N - j0 < kCols ? N - j0 : kCols;
-      tile_any(g.C + i0 * g.ldc + j0, g.ldc, abuf, b + j0, ldb, np, rows, width, acc,
+      tile_any(g.C + i0 * g.ldc + j0, g.ldc, abuf, AT ? 1 : np, AT ? kR : 1, b + j0, ldb, np, rows, width, acc,
                !acc && g.bias ? g.bias + j0 : nullptr);
     }
   }
