@@ -24,6 +24,10 @@ export interface CellInfo {
   carriesC: boolean;
 }
 
+/** Arithmetic of the matrix products: float32, or bf16 operands with float32 sums (native/kernels/lm.h). */
+export type Precision = 'fp32' | 'bf16';
+export const PRECISIONS: readonly Precision[] = ['fp32', 'bf16'];
+
 export interface NativeInfo {
   openmp: boolean;
   threads: number;
@@ -58,6 +62,8 @@ export interface LmBatch {
   N: number;
   rows: number;
   state: Float32Array | null;
+  /** Absent: fp32. */
+  precision?: Precision;
 }
 
 export interface NativeBinding {

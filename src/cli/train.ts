@@ -11,6 +11,7 @@ import { bestEpoch, runTokensPerSec, sparkline } from '../train/metrics.js';
 import { resumeSettings, type RunSettings } from '../train/run.js';
 import { initFromSettings, MAX_EPOCHS, resolveRunSettings, RUN_DEFAULTS } from '../train/settings.js';
 import { flagName } from '../validate.js';
+import { native } from '../native.js';
 import { DEFAULT_CHECKPOINT } from './defaults.js';
 import { UsageError } from './errors.js';
 import { addOptions, cliNaming, formatOptions, option, outputFormat, threadsOption } from './options.js';
@@ -32,7 +33,7 @@ type RawTrainOptions = Record<string, unknown> & {
 const RUN_DEFINING = [
   'cell', 'layers', 'hidden', 'dropout', 'batchSize', 'numSteps', 'numTrain', 'numVal', 'lr', 'clip', 'seed',
   'tokenizer', 'minFreq', 'batching', 'valFrac', 'optimizer', ...HYPER_KEYS,
-  'lrSchedule', 'warmup', 'lrDecay', 'lrDecayAfter', 'minLr', 'clipMode', 'strict',
+  'lrSchedule', 'warmup', 'lrDecay', 'lrDecayAfter', 'minLr', 'clipMode', 'strict', 'precision',
 ];
 
 /**
@@ -103,6 +104,14 @@ function report(result: ThreadResult, s: RunSettings, interrupted: boolean): Rep
 }
 
 const D = RUN_DEFAULTS;
+
+/** One line on stderr when bf16 products run without bf16 hardware: the same numbers, more slowly. */
+export function bf16Note(): void {
+  const info = native().info();
+  if (!info.bf16Hardware) {
+    process.stderr.write(`note: this CPU has no bf16 instructions (AVX512-BF16); --precision bf16 runs the float32 fallback, ${info.bf16}: the same results, slower than fp32\n`);
+  }
+}
 
 /**
  * A hyperparameter's --help, from the optimizer specs: the optimizers that
@@ -175,7 +184,8 @@ export function registerTrain(program: Command): void {
     .addOption(option('--resume <ckpt>', 'continue the run stored in a checkpoint exactly (writes to it unless --out is given)'))
     .addOption(option('--init-from <ckpt>', "start from a checkpoint's weights, model and tokenizer with a fresh optimizer and schedule (fine-tuning on --corpus)"))
     .addOption(option('--strict', "with --init-from: refuse a corpus with tokens outside the checkpoint's vocabulary instead of reading them as <unk>"))
-    .addOption(option('--impl <impl>', 'native (C++) or scratch (float64 TypeScript, slow)', D.impl));
+    .addOption(option('--impl <impl>', 'native (C++) or scratch (float64 TypeScript, slow)', D.impl))
+    .addOption(option('--precision <p>', "the matrix products' arithmetic: fp32, or bf16 (bf16 operands, float32 sums; weights, optimizer, gates and loss stay float32)", D.precision));
   addOptions(train, formatOptions(['text', 'json']))
     .action(async (raw: RawTrainOptions, cmd: Command) => {
       const format = outputFormat(cmd, ['text', 'json']);
@@ -209,6 +219,7 @@ export function registerTrain(program: Command): void {
         if (s.strict && !s.initFrom) throw new UsageError('--strict applies to --init-from (a checkpoint\'s vocabulary reading a new corpus)');
         if (s.initFrom) s = initFromSettings(s, loadCheckpoint(s.initFrom).meta, s.initFrom, cliNaming(given));
       }
+      if (s.precision === 'bf16') bf16Note();
       const progress = new Progress(s.epochs, format);
       const { result, signal: sig } = await trainInThread(s, raw.resume, progress);
       const interrupted = result.stopped && sig !== null;

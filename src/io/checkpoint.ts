@@ -17,6 +17,7 @@ import type { FloatArray, Module } from '../nn/module.js';
 import { RNNLM } from '../nn/rnnlm.js';
 import type { RngState } from '../rng.js';
 import type { Batching } from '../data/datamodule.js';
+import { PRECISIONS, type Precision } from '../native.js';
 import type { EpochMetrics, TrainState } from '../train/trainer.js';
 import { decodeSafetensors, encodeSafetensors, headerBytes, type Tensor } from './safetensors.js';
 import { writeFileAtomic } from './files.js';
@@ -38,6 +39,8 @@ export interface TrainingSettings {
   clip: number;
   seed: number;
   impl: 'native' | 'scratch';
+  /** The matrix products' arithmetic (absent in checkpoints from before it existed: fp32); eval and predict follow it. */
+  precision?: Precision;
   skipNonFinite: boolean;
   batching: Batching;
   /** Validation fraction, or null for the book's window counts. */
@@ -321,6 +324,9 @@ function checkMeta(m: unknown, fail: Fail): ModelMeta | CheckpointMeta {
     throw fail(`training.valFrac ${JSON.stringify(t.valFrac)} is invalid`);
   }
   if (t.impl !== 'native' && t.impl !== 'scratch') throw fail(`training.impl ${JSON.stringify(t.impl)} is invalid`);
+  if (t.precision !== undefined && !PRECISIONS.includes(t.precision as Precision)) {
+    throw fail(`training.precision ${JSON.stringify(t.precision)} is invalid: it must be one of ${PRECISIONS.join('|')}`);
+  }
   if (t.initFrom !== undefined && typeof t.initFrom !== 'string') throw fail(`training.initFrom ${JSON.stringify(t.initFrom)} must be a path`);
   const training: TrainingSettings = {
     corpus: t.corpus,
@@ -334,6 +340,7 @@ function checkMeta(m: unknown, fail: Fail): ModelMeta | CheckpointMeta {
     clip: num(t, 'clip', 'training', fail, (v) => v >= 0 && Number.isFinite(v)),
     seed: num(t, 'seed', 'training', fail, isCount),
     impl: t.impl,
+    ...(t.precision === undefined ? {} : { precision: t.precision as Precision }),
     skipNonFinite: t.skipNonFinite === true,
     batching: t.batching,
     valFrac: t.valFrac,

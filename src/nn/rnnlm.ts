@@ -3,7 +3,7 @@
 // (lmTrainChunks / lmEvalChunks): the batch cut into chunks of windows, each
 // chunk through the whole network, chunks on teams of threads.
 import type { Batch } from '../data/datamodule.js';
-import { native } from '../native.js';
+import { native, type Precision } from '../native.js';
 import { Rng } from '../rng.js';
 import { carriesC, checkModelConfig, gatesOf, initParams, layerInput, modelOffsets, paramCount, paramTable, type ModelConfig } from './config.js';
 import type { EvalResult, ForwardOptions, LanguageModel } from './lm.js';
@@ -46,6 +46,8 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
   private readonly carry: CarriedState<Float32Array>;
   /** Tokens per chunk (see CHUNK_TOKENS); Infinity runs every batch as one chunk. */
   chunkTokens = CHUNK_TOKENS;
+  /** The matrix products' arithmetic in training and evaluation (bf16: bf16 operands, float32 sums). */
+  precision: Precision = 'fp32';
   /** The last training forward did the backward pass too. */
   private doneInForward = false;
   private readonly hiddenI32: Int32Array;
@@ -123,7 +125,8 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
   /** The model as lmTrainChunks / lmEvalChunks read it. */
   private lmModel() {
     const { cell, hidden, vocabSize: V } = this.config;
-    return { cell, L: hidden.length, hidden: this.hiddenI32, V, params: this.params, offsets: this.offsets };
+    return { cell, L: hidden.length, hidden: this.hiddenI32, V, params: this.params, offsets: this.offsets,
+      precision: this.precision };
   }
 
   resetState(): void {

@@ -218,6 +218,11 @@ function refuseOwnInputs(files: RunFiles, s: RunSettings, resumeFrom?: string): 
 const position = (p: { epoch: number; batch: number }) => `epoch ${p.epoch}, batch ${p.batch}`;
 
 async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, resumeFrom?: string): Promise<RunResult> {
+  if (s.precision === 'bf16') {
+    const name = optionName(s);
+    if (s.impl === 'scratch') throw new InputError(`${name('precision')} bf16 needs ${name('impl')} native: the scratch model computes in float64`);
+    if (s.cell === 'mgu') throw new InputError(`${name('precision')} bf16 is not implemented for the mgu cell (fp32 is)`);
+  }
   const ck = resumeFrom ? loadTrainingCheckpoint(resumeFrom, 'start a new run from its weights with --init-from instead of --resume') : null;
   // Fine-tuning: the model and tokenizer of a checkpoint, everything else new.
   const init: Checkpoint | null = !ck && s.initFrom ? loadCheckpoint(s.initFrom) : null;
@@ -265,7 +270,10 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     model = s.impl === 'scratch' ? new RNNLMScratch(config, rng) : new RNNLM(config, rng);
     state = initialState(rng);
   }
-  if (model instanceof RNNLM) model.tokenizer = tokenizer;
+  if (model instanceof RNNLM) {
+    model.tokenizer = tokenizer;
+    model.precision = s.precision ?? 'fp32';
+  }
   const optimizer = makeOptimizer({ ...(s.optimizer ?? { kind: 'sgd' }), lr: s.lr });
   if (ck) optimizer.loadState(ck.optimizerState, ck.meta.optimizer.steps);
   // A constant rate without warm-up needs no schedule: the optimizer keeps s.lr.
@@ -275,6 +283,7 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
   const training: TrainingSettings = {
     corpus: s.corpus, corpusSha1: sha1, epochs: s.epochs, batchSize: s.batchSize, numSteps: s.numSteps,
     numTrain: s.numTrain, numVal: s.numVal, lr: s.lr, clip: s.clip, seed: s.seed, impl: s.impl,
+    precision: s.precision ?? 'fp32',
     skipNonFinite: s.skipNonFinite, batching: s.batching ?? 'random', valFrac: s.valFrac ?? null,
     ...(s.initFrom ? { initFrom: s.initFrom } : {}),
   };
