@@ -58,9 +58,15 @@ static inline vu ldu(const uint32_t* p, long len) {
 }
 
 static inline void stu(uint32_t* p, vu v, long len) {
-  if (len == kLanes) __builtin_memcpy(p, &v, sizeof v);
-  else
-    for (long i = 0; i < len; ++i) p[i] = v[i];
+  if (len == kLanes) {
+    __builtin_memcpy(p, &v, sizeof v);
+    return;
+  }
+#if DEEPRNN_VEC_BYTES == 64 && defined(__AVX512F__)
+  _mm512_mask_storeu_epi32(p, (__mmask16)((1u << len) - 1u), (__m512i)v);
+#else
+  for (long i = 0; i < len; ++i) p[i] = v[i];
+#endif
 }
 
 // float32 bits -> bf16 bits in the low half: round to nearest even, NaN made
@@ -200,18 +206,33 @@ static inline void tile(float* __restrict C, long ldc, const uint32_t* __restric
       if (lanes[q]) st(C + r * ldc + q * kLanes, acc[r][q], lanes[q]);
 }
 
-// The tile for a segment of `width` columns: as many vectors as it needs.
+// The tile for `rows` rows and a segment of `width` columns: as many rows and
+// vectors as it needs (a last row tile of 1 row of 25 costs a sixth of a whole one).
+template <long R>
+static inline void tile_cols(float* C, long ldc, const uint32_t* a, long sr, long sp, const uint32_t* b, long ldb,
+                             long np, long width, bool accumulate, const float* bias) {
+  if (width == kCols) return tile<R, kNV, true>(C, ldc, a, sr, sp, b, ldb, np, R, width, accumulate, bias);
+  switch ((width + kLanes - 1) / kLanes) {
+#if DEEPRNN_BF16_NV >= 4
+    case 4: return tile<R, 4, false>(C, ldc, a, sr, sp, b, ldb, np, R, width, accumulate, bias);
+    case 3: return tile<R, 3, false>(C, ldc, a, sr, sp, b, ldb, np, R, width, accumulate, bias);
+#endif
+    case 2: return tile<R, 2, false>(C, ldc, a, sr, sp, b, ldb, np, R, width, accumulate, bias);
+    default: return tile<R, 1, false>(C, ldc, a, sr, sp, b, ldb, np, R, width, accumulate, bias);
+  }
+}
+
 static inline void tile_any(float* C, long ldc, const uint32_t* a, long sr, long sp, const uint32_t* b, long ldb,
                             long np, long rows, long width, bool accumulate, const float* bias) {
-  if (width == kCols) return tile<kR, kNV, true>(C, ldc, a, sr, sp, b, ldb, np, rows, width, accumulate, bias);
-  const long nv = (width + kLanes - 1) / kLanes;
-  switch (nv) {
-#if DEEPRNN_BF16_NV >= 4
-    case 4: return tile<kR, 4, false>(C, ldc, a, sr, sp, b, ldb, np, rows, width, accumulate, bias);
-    case 3: return tile<kR, 3, false>(C, ldc, a, sr, sp, b, ldb, np, rows, width, accumulate, bias);
+  switch (rows) {
+#if DEEPRNN_BF16_ROWS >= 6
+    case 6: return tile_cols<6>(C, ldc, a, sr, sp, b, ldb, np, width, accumulate, bias);
+    case 5: return tile_cols<5>(C, ldc, a, sr, sp, b, ldb, np, width, accumulate, bias);
 #endif
-    case 2: return tile<kR, 2, false>(C, ldc, a, sr, sp, b, ldb, np, rows, width, accumulate, bias);
-    default: return tile<kR, 1, false>(C, ldc, a, sr, sp, b, ldb, np, rows, width, accumulate, bias);
+    case 4: return tile_cols<4>(C, ldc, a, sr, sp, b, ldb, np, width, accumulate, bias);
+    case 3: return tile_cols<3>(C, ldc, a, sr, sp, b, ldb, np, width, accumulate, bias);
+    case 2: return tile_cols<2>(C, ldc, a, sr, sp, b, ldb, np, width, accumulate, bias);
+    default: return tile_cols<1>(C, ldc, a, sr, sp, b, ldb, np, width, accumulate, bias);
   }
 }
 
