@@ -40,7 +40,12 @@ static const long kCols = kNV * kLanes;  // columns per tile
 // Most k-pairs per pass: a tile's pairs of A (kR x kDepth) stay in L1, a
 // prepacked panel of B (kDepth x kCols, 128 KiB on AVX-512) in L2.
 static const long kDepth = 512;
-static_assert(kR * kDepth + 64 < kGemmScratchFloats / 2, "the pairs of A leave half the scratch to B");
+// Rows of A^T whose pairs are made at once: whole vectors of rows, a
+// multiple of every tile height (6, 4), so that row tiles never straddle two.
+static const long kBlockT = 48;
+static_assert(kBlockT % kR == 0 && kBlockT % kLanes == 0, "row tiles and vectors fill a block of A^T");
+static const long kABuf = kBlockT * kDepth;  // pairs of A held at once (kR * kDepth when not transposed)
+static_assert(kABuf + 64 < kGemmScratchFloats / 2, "the pairs of A leave half the scratch to B");
 
 // len lanes of uint32 from p (fewer than kLanes: zero-padded, nothing read past p + len).
 static inline vu ldu(const uint32_t* p, long len) {
@@ -104,23 +109,25 @@ static void pack_rows(uint32_t* out, long ldo, const float* B, long ldb, long K,
   }
 }
 
-// The pairs of A's rows [i0, i0 + rows) over pairs [kp0, kp1): pair p of
-// row r at abuf[r * sr + p * sp], rows past `rows` (up to kR) 0. Rows of A
-// (not transA) are converted along k, a vector of floats giving half a vector
-// of pairs: layout (r, p), sr = np, sp = 1. Rows of A^T are columns of A, a
-// row of A holding one k of every row: layout (p, r), sr = 1, sp = kR, each
-// pair index a masked vector of kR rows from two rows of A.
+// The pairs of A's rows [i0, i0 + rows) over pairs [kp0, kp1), rows past
+// `rows` 0. Rows of A (not transA) are converted along k, a vector of floats
+// giving half a vector of pairs: pair p of row r at abuf[r * np + p]. Rows of
+// A^T are columns of A, a row of A holding one k of every row: a block of
+// kBlockT rows at once, whole vectors of rows from two rows of A per pair:
+// pair p of row r at abuf[p * kBlockT + r].
 template <bool AT>
 static void pack_a(uint32_t* abuf, const GemmBf16Args& g, long i0, long rows, long kp0, long kp1) {
   const long np = kp1 - kp0, K = g.K;
   if (AT) {
-    static_assert(kR <= kLanes, "a row tile of A^T fits one vector");
     for (long p = 0; p < np; ++p) {
       const long k = 2 * (kp0 + p);
       const float* lo = g.A + k * g.lda + i0;
-      vu a = (vu)ld(lo, rows), b = k + 1 < K ? (vu)ld(lo + g.lda, rows) : vu{};
-      const vu pair = round_bits(a) | (k + 1 < K ? round_bits(b) << 16 : vu{});
-      stu(abuf + p * kR, pair, kR);  // lanes past `rows` loaded as 0, and stay 0
+      for (long v = 0; v < kBlockT; v += kLanes) {
+        const long len = rows - v >= kLanes ? kLanes : rows - v > 0 ? rows - v : 0;
+        const vu a = (vu)ld(lo + v, len), b = k + 1 < K ? (vu)ld(lo + g.lda + v, len) : vu{};
+        // lanes past `rows` were loaded as 0, and stay 0
+        stu(abuf + p * kBlockT + v, round_bits(a) | (k + 1 < K ? round_bits(b) << 16 : vu{}), kLanes);
+      }
     }
     return;
   }
@@ -251,7 +258,7 @@ __attribute__((noinline)) static void share(const GemmBf16Args& g, int tid, int 
   const long t0 = tasks * tid / nth, t1 = tasks * (tid + 1) / nth;
   if (t0 == t1) return;
   uint32_t* abuf = align64(scratch);
-  uint32_t* bpk = align64(abuf + kR * kDepth);
+  uint32_t* bpk = align64(abuf + kABuf);
   const long ldp = bf16_packed_ld(N);
   // A float32 B is packed a pass at a time into the rest of the scratch.
   const long room = (kGemmScratchFloats - (bpk - scratch) - 16) / ldp;
@@ -268,16 +275,19 @@ __attribute__((noinline)) static void share(const GemmBf16Args& g, int tid, int 
     const uint32_t* b = g.Bp ? g.Bp + kp0 * g.ldb : bpk;
     const long ldb = g.Bp ? g.ldb : ldp;
     if (!g.Bp) pack_rows(bpk, ldp, g.B, g.ldb, K, kp0, kp1, c0, c1);
-    long packed_rt = -1;
+    long packed = -1;  // the row tile (A), or block of row tiles (A^T), whose pairs abuf holds
     for (long t = t0; t < t1; ++t) {
       const long rt = t / nseg, seg = t % nseg;
       const long i0 = rt * kR, rows = M - i0 < kR ? M - i0 : kR;
-      if (rt != packed_rt) {
-        pack_a<AT>(abuf, g, i0, rows, kp0, kp1);
-        packed_rt = rt;
+      const long blk = AT ? i0 / kBlockT : rt;
+      if (blk != packed) {
+        if (AT) pack_a<true>(abuf, g, blk * kBlockT, M - blk * kBlockT < kBlockT ? M - blk * kBlockT : kBlockT, kp0, kp1);
+        else pack_a<false>(abuf, g, i0, rows, kp0, kp1);
+        packed = blk;
       }
       const long j0 = seg * kCols, width = N - j0 < kCols ? N - j0 : kCols;
-      tile_any(g.C + i0 * g.ldc + j0, g.ldc, abuf, AT ? 1 : np, AT ? kR : 1, b + j0, ldb, np, rows, width, acc,
+      const uint32_t* a = AT ? abuf + (i0 - blk * kBlockT) : abuf;
+      tile_any(g.C + i0 * g.ldc + j0, g.ldc, a, AT ? 1 : np, AT ? kBlockT : 1, b + j0, ldb, np, rows, width, acc,
                !acc && g.bias ? g.bias + j0 : nullptr);
     }
   }
