@@ -151,6 +151,7 @@ void prepare(const Prepared& w, const LmShape& s, const float* params, int size,
     for (long b = b0 > first ? b0 - first : 0; b < blocks && first + b < b1; ++b) {
       const long r0 = b * B, r1 = r0 + B < rows ? r0 + B : rows;
       if (j == 2 * s.L) {
+        if (w.bf16) continue;  // the bf16 products read outT_bf and out_bf
         const long Ht = s.H[s.L - 1];
         transpose_rows(w.out, s.V, params + s.W_out, Ht, r0, r1, Ht, nullptr);
         continue;
@@ -160,7 +161,7 @@ void prepare(const Prepared& w, const LmShape& s, const float* params, int size,
       if (j % 2) pack_whhT(w.hhT[l], p.W_hh, H, static_cast<int>(G), size, r0, r1);
       else if (l == 0 && w.bf16) gather_table_bf16(w.in[0], GH, p.W_ih, s.V, r0, r1, p.b_ih);
       else if (l == 0) transpose_rows(w.in[0], GH, p.W_ih, s.V, r0, r1, s.V, p.b_ih);
-      else transpose_rows(w.in[l], GH, p.W_ih, s.H[l - 1], r0, r1, s.H[l - 1], nullptr);
+      else if (!w.bf16) transpose_rows(w.in[l], GH, p.W_ih, s.H[l - 1], r0, r1, s.H[l - 1], nullptr);
     }
     first += blocks;
   }
