@@ -19,20 +19,23 @@ function version(): string {
   try {
     const info = native().info();
     return `deeprnn ${pkg.version} (simd ${info.simd}; available ${info.simdAvailable.join(', ')}; `
-      + `${info.openmp ? `openmp, ${info.threads} threads` : 'no openmp'})`;
+      + `${info.openmp ? `openmp, ${info.threads} threads` : 'no openmp'}; bf16 ${info.bf16})`;
   } catch (e) {
     return `deeprnn ${pkg.version} (native addon unavailable: ${(e as Error).message})`;
   }
 }
 
-/** DEEPRNN_SIMD, when set, names an instruction set this CPU and build support; else an input error (exit 2). */
+/**
+ * DEEPRNN_SIMD and DEEPRNN_BF16, when set, name an instruction set and a bf16
+ * path this CPU and build support; else an input error (exit 2).
+ */
 function checkSimdSetting(): void {
-  if (process.env.DEEPRNN_SIMD === undefined) return;
+  if (process.env.DEEPRNN_SIMD === undefined && process.env.DEEPRNN_BF16 === undefined) return;
   try {
     native().info();
   } catch (e) {
     const msg = (e as Error).message;
-    if (/DEEPRNN_SIMD/.test(msg)) throw new InputError(msg.replace(/^info: /, ''));
+    if (/DEEPRNN_(SIMD|BF16)/.test(msg)) throw new InputError(msg.replace(/^info: /, ''));
     throw e;
   }
 }

@@ -11,10 +11,9 @@ import { bestEpoch, runTokensPerSec, sparkline } from '../train/metrics.js';
 import { resumeSettings, type RunSettings } from '../train/run.js';
 import { initFromSettings, MAX_EPOCHS, resolveRunSettings, RUN_DEFAULTS } from '../train/settings.js';
 import { flagName } from '../validate.js';
-import { native } from '../native.js';
 import { DEFAULT_CHECKPOINT } from './defaults.js';
 import { UsageError } from './errors.js';
-import { addOptions, cliNaming, formatOptions, option, outputFormat, threadsOption } from './options.js';
+import { addOptions, bf16Note, cliNaming, formatOptions, option, outputFormat, threadsOption } from './options.js';
 import { Progress } from './progress.js';
 import { trainInThread, type ThreadResult } from './train-thread.js';
 import { emit, type Report } from './output.js';
@@ -105,13 +104,6 @@ function report(result: ThreadResult, s: RunSettings, interrupted: boolean): Rep
 
 const D = RUN_DEFAULTS;
 
-/** One line on stderr when bf16 products run without bf16 hardware: the same numbers, more slowly. */
-export function bf16Note(): void {
-  const info = native().info();
-  if (!info.bf16Hardware) {
-    process.stderr.write(`note: this CPU has no bf16 instructions (AVX512-BF16); --precision bf16 runs the float32 fallback, ${info.bf16}: the same results, slower than fp32\n`);
-  }
-}
 
 /**
  * A hyperparameter's --help, from the optimizer specs: the optimizers that

@@ -207,6 +207,8 @@ export function decodeCheckpoint(bytes: Buffer, file: string): Checkpoint {
   const model = new RNNLM(meta.config);
   for (const p of model.table) model.params.set(st.tensors.get(p.name)!.data, p.offset);
   model.tokenizer = tokenizer;
+  // Evaluation and generation follow the training's precision (the caller may set another).
+  if ('training' in meta && meta.training.precision) model.precision = meta.training.precision;
   return { meta, model, tokenizer, carry, optimizerState };
 }
 

@@ -13,6 +13,7 @@ import { CarriedState } from './carry.js';
 import { Workspace } from './workspace.js';
 import type { Tokenizer } from '../data/tokenizer.js';
 import { loadCheckpoint, saveModel } from '../io/checkpoint.js';
+import { roundBf16 } from './bf16.js';
 
 /**
  * A batch runs in chunks of about this many tokens (T times the chunk's
@@ -200,8 +201,15 @@ export class Stepper {
     const nat = native();
     const lstm = carriesC(cell);
     const G = gatesOf(cell);
+    // bf16: the products read the weights rounded to bf16, as training's do; the activations stay
+    // float32 (no bf16 kernel for one row at a time), so the logits are close to a bf16 run's, not equal.
+    const bf16 = model.precision === 'bf16';
+    const weights = (l: number) => {
+      const w = rnnLayerViews(model, l);
+      return bf16 ? { ...w, wih: roundBf16(w.wih), whh: roundBf16(w.whh) } : w;
+    };
     this.layers = hidden.map((H, l) => ({
-      w: rnnLayerViews(model, l),
+      w: weights(l),
       H,
       I: layerInput(model.config, l),
       gx: new Float32Array(G * H),
@@ -213,7 +221,7 @@ export class Stepper {
       c: lstm ? new Float32Array(H) : null,
     }));
     const out = model.outputLayer();
-    this.W = out.W;
+    this.W = bf16 ? roundBf16(out.W) : out.W;
     this.b = out.b;
     this.logits = new Float32Array(vocabSize);
   }

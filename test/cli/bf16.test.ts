@@ -1,0 +1,87 @@
+// --precision bf16 from the command line: the checkpoint records it, eval and
+// predict follow it unless told otherwise, the fallback says so in one line,
+// and every wrong value is refused with a message naming it.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadCheckpoint } from '../../src/io/checkpoint.js';
+import { native } from '../../src/native.js';
+import { cli } from '../helpers/cli.js';
+import { TIMEMACHINE } from '../helpers/paths.js';
+import { tmpDir } from '../helpers/tmp.js';
+
+const dir = tmpDir();
+const info = native().info();
+const small = ['--hidden', '16', '--num-train', '200', '--num-val', '100', '--batch-size', '50', '--epochs', '2'];
+const ck = path.join(dir, 'bf16.safetensors');
+
+describe('train --precision bf16', () => {
+  beforeAll(async () => {
+    const r = await cli(['train', ...small, '--precision', 'bf16', '--out', ck]);
+    expect(r.code, r.stderr).toBe(0);
+  });
+
+  it('records the precision in the checkpoint, and the model loads with it', () => {
+    const c = loadCheckpoint(ck);
+    expect('training' in c.meta && c.meta.training.precision).toBe('bf16');
+    expect(c.model.precision).toBe('bf16');
+  });
+
+  it('eval follows the checkpoint unless --precision is given', async () => {
+    const ppl = async (...extra: string[]) => {
+      const r = await cli(['eval', ck, '--corpus', TIMEMACHINE, '--json', ...extra]);
+      expect(r.code, r.stderr).toBe(0);
+      return Object.values((JSON.parse(r.stdout) as { results: Record<string, { perplexity: number }> }).results)[0]!.perplexity;
+    };
+    const byDefault = await ppl();
+    expect(await ppl('--precision', 'bf16')).toBe(byDefault);
+    const fp32 = await ppl('--precision', 'fp32');
+    expect(fp32).not.toBe(byDefault);
+    expect(Math.abs(fp32 - byDefault) / fp32).toBeLessThan(0.01);
+  });
+
+  it('predict runs under either precision', async () => {
+    for (const p of ['bf16', 'fp32']) {
+      const r = await cli(['predict', 'the time', '--model', ck, '--num-preds', '5', '--precision', p]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout.startsWith('the time')).toBe(true);
+    }
+  });
+
+  it('says in one line when the products run on the float32 fallback', async () => {
+    const out = path.join(dir, 'emulated.safetensors');
+    const r = await cli(['train', ...small, '--precision', 'bf16', '--out', out], { env: { DEEPRNN_BF16: 'emulated' } });
+    expect(r.code, r.stderr).toBe(0);
+    const why = info.bf16Hardware ? 'DEEPRNN_BF16 chose it' : 'this CPU has no bf16 instructions (AVX512-BF16)';
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('note: '))).toEqual([
+      `note: bf16 products run on the float32 fallback, emulated (${info.simd}) (${why}): the same results, slower than fp32`,
+    ]);
+  });
+
+  it('--version names the bf16 path', async () => {
+    const r = await cli(['--version']);
+    expect(r.stdout).toMatch(/; bf16 (avx512bf16|emulated \((scalar|avx2|avx512|neon)\))\)\n$/);
+  });
+});
+
+describe('--precision refused', () => {
+  it.each([
+    [['train', ...small, '--precision', 'fp16'], 'deeprnn: error: --precision must be one of fp32|bf16, got "fp16"\n'],
+    [['train', ...small, '--precision', 'bf16', '--impl', 'scratch'], 'deeprnn: error: --precision bf16 needs --impl native: the scratch model computes in float64\n'],
+    [['train', ...small, '--precision', 'bf16', '--cell', 'mgu'], 'deeprnn: error: --precision bf16 is not implemented for the mgu cell (fp32 is)\n'],
+    [['train', '--resume', ck, '--precision', 'fp32'], "deeprnn: error: --precision cannot be given with --resume: the run's settings come from the checkpoint\n"],
+    [['eval', ck, '--corpus', TIMEMACHINE, '--precision', 'bf17'], 'deeprnn: error: --precision must be one of fp32|bf16, got "bf17"\n'],
+  ])('%j', async (args, message) => {
+    const out = path.join(dir, 'refused.safetensors');
+    const r = await cli(args[0] === 'train' && !args.includes('--resume') ? [...args, '--out', out] : args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(message);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('DEEPRNN_BF16 names a path this CPU runs', async () => {
+    const r = await cli(['predict', 'a', '--model', ck], { env: { DEEPRNN_BF16: 'amx' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('deeprnn: error: DEEPRNN_BF16 must be one of avx512bf16|emulated, got "amx"\n');
+  });
+});
