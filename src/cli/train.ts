@@ -163,6 +163,7 @@ export function addRunOptions(cmd: Command): Command {
     .addOption(option('--val-frac <f>', 'validate on this fraction at the end of the text instead of --num-train / --num-val windows'))
     .addOption(option('--data-dir <dir>', 'where corpora are cached (default: $DEEPRNN_DATA_DIR, else $XDG_CACHE_HOME/deeprnn or ~/.cache/deeprnn)'))
     .addOption(option('--save-every <n>', 'save every N epochs, or every N steps with "Ns"', D.saveEvery))
+    .addOption(option('--save-dtype <t>', 'how checkpoints store the weights: fp32, or bf16 (BF16 safetensors, half the size; optimizer state stays float32)', D.saveDtype))
     .addOption(option('--keep <k>', 'also keep the K most recent numbered checkpoints (NAME.eEPOCH.safetensors)', D.keep))
     .addOption(option('--skip-nonfinite', 'skip (and count) updates whose loss or gradient is not finite instead of stopping'));
 }
@@ -198,6 +199,7 @@ export function registerTrain(program: Command): void {
             threads: parsed.threads,
             saveEvery: parsed.saveEvery,
             keep: parsed.keep,
+            ...(given('saveDtype') ? { saveDtype: parsed.saveDtype } : {}),
             ...(given('epochs') ? { epochs: parsed.epochs } : {}),
             ...(given('corpus') ? { corpus: parsed.corpus } : {}),
             ...(given('impl') ? { impl: parsed.impl } : {}),

@@ -158,10 +158,11 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
   /**
    * Saves the weights, the configuration and the tokenizer (this.tokenizer,
    * or opts.tokenizer) as a checkpoint that RNNLM.load, deeprnn predict, eval
-   * and info read, and train --init-from starts from. Written atomically.
+   * and info read, and train --init-from starts from. Written atomically;
+   * dtype bf16 stores the weights as BF16 tensors (half the bytes, rounded to nearest even).
    */
-  save(file: string, opts: { tokenizer?: Tokenizer } = {}): void {
-    saveModel(file, this, opts.tokenizer ?? this.tokenizer);
+  save(file: string, opts: { tokenizer?: Tokenizer; dtype?: Precision } = {}): void {
+    saveModel(file, this, opts.tokenizer ?? this.tokenizer, opts.dtype === 'bf16' ? 'BF16' : 'F32');
   }
 
   /** A model (with its tokenizer) from a checkpoint that save() or a training run wrote. */

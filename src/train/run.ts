@@ -283,7 +283,7 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
   const training: TrainingSettings = {
     corpus: s.corpus, corpusSha1: sha1, epochs: s.epochs, batchSize: s.batchSize, numSteps: s.numSteps,
     numTrain: s.numTrain, numVal: s.numVal, lr: s.lr, clip: s.clip, seed: s.seed, impl: s.impl,
-    precision: s.precision ?? 'fp32',
+    precision: s.precision ?? 'fp32', saveDtype: s.saveDtype ?? 'fp32',
     skipNonFinite: s.skipNonFinite, batching: s.batching ?? 'random', valFrac: s.valFrac ?? null,
     ...(s.initFrom ? { initFrom: s.initFrom } : {}),
   };
@@ -343,7 +343,8 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     // Mid-epoch with sequential batches, the carried state is part of the position.
     const carried = data.carry && state.batch > 0 ? model.carriedState() : null;
     try {
-      saveCheckpoint(file, model, meta(trainer.history), carried ? { state: carried, N: s.batchSize } : undefined, optimizer.state());
+      saveCheckpoint(file, model, meta(trainer.history), carried ? { state: carried, N: s.batchSize } : undefined, optimizer.state(),
+        s.saveDtype === 'bf16' ? 'BF16' : 'F32');
     } catch (e) {
       throw new CheckpointWriteError(`could not write checkpoint ${file} (${(e as Error).message}); the previous checkpoint there is intact`);
     }

@@ -68,6 +68,8 @@ export interface RunOptions extends Partial<HyperValues> {
   impl?: 'native' | 'scratch';
   /** The matrix products' arithmetic: fp32, or bf16 operands with float32 sums (native impl only). */
   precision?: Precision;
+  /** How checkpoints store the weights: fp32, or bf16 (BF16 safetensors, half the size; the rest stays float32). */
+  saveDtype?: Precision;
   /** Start from the weights, model and tokenizer of this checkpoint (fine-tuning), with a fresh optimizer and schedule. */
   initFrom?: string;
   /** With initFrom: refuse a text with tokens outside the checkpoint's vocabulary instead of reading them as <unk>. */
@@ -99,6 +101,7 @@ export const RUN_DEFAULTS = {
   keep: 0,
   impl: 'native',
   precision: 'fp32',
+  saveDtype: 'fp32',
 } as const satisfies Partial<Record<keyof RunOptions, unknown>>;
 
 /** The library's naming: options by their keys, given when present. */
@@ -180,6 +183,7 @@ export function resolveRunSettings(o: Readonly<Record<string, unknown>>, n: Nami
     out: where.out,
     impl: choice(name('impl'), v('impl'), ['native', 'scratch'] as const),
     precision: choice(name('precision'), v('precision'), PRECISIONS),
+    saveDtype: choice(name('saveDtype'), v('saveDtype'), PRECISIONS),
     saveEvery: parseSaveEvery(name('saveEvery'), v('saveEvery')),
     keep: integer(name('keep'), v('keep'), 0, 1_000_000),
     skipNonFinite: flag(name('skipNonFinite'), o.skipNonFinite),

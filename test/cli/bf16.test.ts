@@ -1,10 +1,11 @@
 // --precision bf16 from the command line: the checkpoint records it, eval and
 // predict follow it unless told otherwise, the fallback says so in one line,
 // and every wrong value is refused with a message naming it.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../../src/io/checkpoint.js';
+import { decodeSafetensors } from '../../src/io/safetensors.js';
 import { native } from '../../src/native.js';
 import { cli } from '../helpers/cli.js';
 import { TIMEMACHINE } from '../helpers/paths.js';
@@ -61,6 +62,34 @@ describe('train --precision bf16', () => {
   it('--version names the bf16 path', async () => {
     const r = await cli(['--version']);
     expect(r.stdout).toMatch(/; bf16 (avx512bf16|emulated \((scalar|avx2|avx512|neon)\))\)\n$/);
+  });
+});
+
+describe('train --save-dtype bf16', () => {
+  it('writes the weights as BF16 tensors, the optimizer state as F32, and a resumed run keeps it', async () => {
+    const out = path.join(dir, 'save16.safetensors');
+    const r = await cli(['train', ...small, '--optimizer', 'adam', '--save-dtype', 'bf16', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const dtypes = () => {
+      const st = decodeSafetensors(readFileSync(out), out);
+      return new Set([...st.tensors].map(([name, t]) => `${name.startsWith('optimizer.') ? 'optimizer' : 'weight'} ${t.dtype}`));
+    };
+    expect(dtypes()).toEqual(new Set(['weight BF16', 'optimizer F32']));
+    const c = loadCheckpoint(out);
+    expect('training' in c.meta && c.meta.training.saveDtype).toBe('bf16');
+    const resumed = await cli(['train', '--resume', out, '--epochs', '3']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(dtypes()).toEqual(new Set(['weight BF16', 'optimizer F32']));
+    const e = await cli(['eval', out, '--corpus', TIMEMACHINE]);
+    expect(e.code, e.stderr).toBe(0);
+  });
+
+  it('refuses another dtype', async () => {
+    const out = path.join(dir, 'save-bad.safetensors');
+    const r = await cli(['train', ...small, '--save-dtype', 'fp16', '--out', out]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('deeprnn: error: --save-dtype must be one of fp32|bf16, got "fp16"\n');
+    expect(existsSync(out)).toBe(false);
   });
 });
 
