@@ -96,10 +96,10 @@ struct Prepared {
 
 // Rows [r0, r1) of W_ih (G*H, V) into the gather table (V, G*H) of a bf16
 // run: table[v, o] = bf16(W_ih[o, v]) + b_ih[o], what a one-hot row times
-// bf16 weights gives, with the bias in float32.
+// bf16 weights gives (bf16_operand: as a product reads them), with the bias in float32.
 void gather_table_bf16(float* table, long GH, const float* W, long V, long r0, long r1, const float* bias) {
   for (long r = r0; r < r1; ++r)
-    for (long v = 0; v < V; ++v) table[v * GH + r] = bf16_round(W[r * V + v]) + bias[r];
+    for (long v = 0; v < V; ++v) table[v * GH + r] = bf16_to_float(bf16_operand(W[r * V + v])) + bias[r];
 }
 
 // This thread's share (tid of nth) of the bf16 weights of a bf16 run: every

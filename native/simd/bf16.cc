@@ -32,12 +32,12 @@ void bf16_pack_b(uint32_t* out, const float* src, long ldb, bool trans, long K, 
       // B[k, j] = src[j * ldb + k]: a column's pair is two neighbours in src's row j
       for (long j = 0; j < N; ++j) {
         const float* s = src + j * ldb + k;
-        o[j] = bf16_from_float(s[0]) | (odd ? static_cast<uint32_t>(bf16_from_float(s[1])) << 16 : 0u);
+        o[j] = bf16_operand(s[0]) | (odd ? static_cast<uint32_t>(bf16_operand(s[1])) << 16 : 0u);
       }
     } else {
       const float* lo = src + k * ldb;
       for (long j = 0; j < N; ++j)
-        o[j] = bf16_from_float(lo[j]) | (odd ? static_cast<uint32_t>(bf16_from_float(lo[ldb + j])) << 16 : 0u);
+        o[j] = bf16_operand(lo[j]) | (odd ? static_cast<uint32_t>(bf16_operand(lo[ldb + j])) << 16 : 0u);
     }
     for (long j = N; j < ld; ++j) o[j] = 0;
   }

@@ -4,7 +4,8 @@
 // M, N, K as in simd/kernels.h; Kp = ceil(K / 2) pairs of k.
 //
 // A bf16 value is the upper half of a float32. Every product here reads its
-// operands rounded to bf16 (round to nearest, ties to even) and sums in
+// float32 operands as bf16_operand gives them (subnormals as zero, then round
+// to nearest, ties to even: vcvtne2ps2bf16's conversion) and sums in
 // float32 exactly as vdpbf16ps does: per pair of k, the odd k's product is
 // added first, then the even k's, each product exact (8-bit by 8-bit
 // significands fit a float32) and each addition rounded to nearest even, with
@@ -38,8 +39,19 @@ inline float bf16_to_float(uint16_t b) {
   return x;
 }
 
-// x rounded to bf16 and back: the value a bf16 product reads.
+// x rounded to bf16 and back.
 inline float bf16_round(float x) { return bf16_to_float(bf16_from_float(x)); }
+
+// What a bf16 product reads of a float32 operand: a subnormal as zero (as
+// vdpbf16ps reads subnormal bf16, and as vcvtne2ps2bf16 converts), else
+// bf16_from_float. Differs from bf16_from_float only for subnormals: those in
+// [2^-126 - 2^-134, 2^-126), which round up to the smallest normal, become 0.
+inline uint16_t bf16_operand(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  if ((u & 0x7f800000u) == 0) return static_cast<uint16_t>((u >> 16) & 0x8000u);
+  return bf16_from_float(x);
+}
 
 // out[i] = bf16(in[i]) for n values.
 void bf16_convert(uint16_t* out, const float* in, long n);
@@ -53,15 +65,15 @@ inline long bf16_packed_ld(long N) { return (N + 15) / 16 * 16; }
 inline long bf16_packed_size(long K, long N) { return (K + 1) / 2 * bf16_packed_ld(N); }
 
 // B (K, N) packed in k-pairs: pair kp of column j is the uint32 at
-// out[kp * ld + j] holding bf16(B[2kp, j]) in its low half and
-// bf16(B[2kp+1, j]) in its high half (0 past K and past N, up to ld).
+// out[kp * ld + j] holding bf16_operand(B[2kp, j]) in its low half and
+// bf16_operand(B[2kp+1, j]) in its high half (0 past K and past N, up to ld).
 // src: B (K, N) rows ldb apart, or when trans, B^T (N, K) rows ldb apart
 // (a weight W (N, K) packed as W^T). Pairs rows [kp0, kp1) only (sharing the
 // packing out between threads); ld = bf16_packed_ld(N).
 void bf16_pack_b(uint32_t* out, const float* src, long ldb, bool trans, long K, long N, long kp0, long kp1);
 
 // C(M,N) (+)= op(A) B with bf16 operands, float32 sums. A (M, K), or (K, M)
-// read transposed when transA, float32 (rounded to bf16 as it is read); B
+// read transposed when transA, float32 (converted by bf16_operand as it is read); B
 // either float32 (K, N) rows ldb apart (packed as it is read) or, when Bp is
 // set, already packed by bf16_pack_b (ldbp pairs per row of pairs; may start
 // at a column offset of a wider packing). C starts from C (accumulate),

@@ -74,10 +74,12 @@ static inline void stu(uint32_t* p, vu v, long len) {
 #endif
 }
 
-// float32 bits -> bf16 bits in the low half: round to nearest even, NaN made
-// quiet (bf16_from_float in bf16.h, on vectors; a copy, since inline code
-// shared between files of different flags would break the one-definition rule).
+// float32 bits -> the bf16 bits a product reads, in the low half
+// (bf16_operand in bf16.h, on vectors; a copy, since inline code shared
+// between files of different flags would break the one-definition rule):
+// subnormals read as zero, then round to nearest even, NaN made quiet.
 static inline vu round_bits(vu u) {
+  u = (u & 0x7f800000u) == 0 ? u & 0x80000000u : u;
   const vu rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
   const vu nan = (u >> 16) | 0x40u;
   return (u & 0x7fffffffu) > 0x7f800000u ? nan : rounded;
@@ -85,9 +87,27 @@ static inline vu round_bits(vu u) {
 static inline uint32_t round_bits1(float x) {
   uint32_t u;
   __builtin_memcpy(&u, &x, 4);
+  if ((u & 0x7f800000u) == 0) u &= 0x80000000u;
   if ((u & 0x7fffffffu) > 0x7f800000u) return (u >> 16) | 0x40u;
   return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
 }
+
+#if DEEPRNN_BF16_HW
+// The same conversion by vcvtne2ps2bf16 (measured equal to round_bits on 2^31
+// values of every kind, subnormals and NaN included): 32 floats -> 32 bf16, in order.
+static inline __m512i cvt32(const float* p) {
+  return (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(p + 16), _mm512_loadu_ps(p));
+}
+// Pairs of two rows' 16 values: lo's bf16 in the low halves, hi's in the high.
+static inline vu pairs16(vf lo, vf hi) {
+  const __m512i both = (__m512i)_mm512_cvtne2ps_pbh((__m512)hi, (__m512)lo);  // lo's 16, then hi's 16
+  const __m512i idx = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6, 21, 5,
+                                       20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  return (vu)_mm512_permutexvar_epi16(idx, both);
+}
+#else
+static inline vu pairs16(vf lo, vf hi) { return round_bits((vu)lo) | round_bits((vu)hi) << 16; }
+#endif
 
 // Pairs [kp0, kp1) of B's columns [j0, j1) packed (bf16.h's layout) into
 // out[(kp - kp0) * ldo + j]; src as in bf16_pack_b, not transposed: rows
@@ -100,10 +120,10 @@ static void pack_rows(uint32_t* out, long ldo, const float* B, long ldb, long K,
     uint32_t* o = out + (kp - kp0) * ldo;
     long j = j0;
     for (; j + kLanes <= j1; j += kLanes) {
-      vu a, b = {};
+      vf a, b = {};
       __builtin_memcpy(&a, lo + j, sizeof a);
       if (hi) __builtin_memcpy(&b, hi + j, sizeof b);
-      stu(o + j, round_bits(a) | (hi ? round_bits(b) << 16 : b), kLanes);
+      stu(o + j, pairs16(a, b), kLanes);  // a missing odd row: 0, whose bf16 is 0
     }
     for (; j < j1; ++j) o[j] = round_bits1(lo[j]) | (hi ? round_bits1(hi[j]) << 16 : 0u);
   }
@@ -124,9 +144,9 @@ static void pack_a(uint32_t* abuf, const GemmBf16Args& g, long i0, long rows, lo
       const float* lo = g.A + k * g.lda + i0;
       for (long v = 0; v < kBlockT; v += kLanes) {
         const long len = rows - v >= kLanes ? kLanes : rows - v > 0 ? rows - v : 0;
-        const vu a = (vu)ld(lo + v, len), b = k + 1 < K ? (vu)ld(lo + g.lda + v, len) : vu{};
+        const vf a = ld(lo + v, len), b = k + 1 < K ? ld(lo + g.lda + v, len) : vf{};
         // lanes past `rows` were loaded as 0, and stay 0
-        stu(abuf + p * kBlockT + v, round_bits(a) | (k + 1 < K ? round_bits(b) << 16 : vu{}), kLanes);
+        stu(abuf + p * kBlockT + v, pairs16(a, b), kLanes);
       }
     }
     return;
@@ -140,6 +160,12 @@ static void pack_a(uint32_t* abuf, const GemmBf16Args& g, long i0, long rows, lo
     const float* a = g.A + (i0 + r) * g.lda + 2 * kp0;
     const long n = 2 * kp1 <= K ? 2 * np : K - 2 * kp0;  // floats of the row in these pairs
     long f = 0;
+#if DEEPRNN_BF16_HW
+    for (; f + 32 <= n; f += 32) {  // 32 floats: 16 pairs
+      const __m512i h = cvt32(a + f);
+      __builtin_memcpy(o + f / 2, &h, sizeof h);
+    }
+#endif
     for (; f + 2 * kLanes <= n; f += 2 * kLanes) {  // 2 kLanes floats: kLanes pairs
       vu x, y;
       __builtin_memcpy(&x, a + f, sizeof x);
@@ -170,7 +196,7 @@ static inline float even_of(uint32_t pair) {
 // acc(R, NV) += over pairs p < np: a(r, p) . b(p, columns), a at a[r * sr +
 // p * sp], b's rows of pairs ldb apart; C's tile loaded first (accumulate;
 // else bias, or 0) and stored last, rows < rows and columns < width only.
-// FULL: width is the whole tile (unmasked loads of B).
+// FULL: width is NV whole vectors (unmasked loads of B and C).
 template <long R, long NV, bool FULL>
 static inline void tile(float* __restrict C, long ldc, const uint32_t* __restrict a, long sr, long sp,
                         const uint32_t* __restrict b, long ldb, long np, long rows, long width, bool accumulate,
@@ -218,14 +244,23 @@ static inline void tile(float* __restrict C, long ldc, const uint32_t* __restric
 template <long R>
 static inline void tile_cols(float* C, long ldc, const uint32_t* a, long sr, long sp, const uint32_t* b, long ldb,
                              long np, long width, bool accumulate, const float* bias) {
-  if (width == kCols) return tile<R, kNV, true>(C, ldc, a, sr, sp, b, ldb, np, R, width, accumulate, bias);
+  // Whole vectors (a width of 64, 48, 32 or 16 on AVX-512): unmasked loads of B.
+  const bool whole = width % kLanes == 0;
   switch ((width + kLanes - 1) / kLanes) {
 #if DEEPRNN_BF16_NV >= 4
-    case 4: return tile<R, 4, false>(C, ldc, a, sr, sp, b, ldb, np, R, width, accumulate, bias);
-    case 3: return tile<R, 3, false>(C, ldc, a, sr, sp, b, ldb, np, R, width, accumulate, bias);
+    case 4:
+      if (whole) return tile<R, 4, true>(C, ldc, a, sr, sp, b, ldb, np, R, width, accumulate, bias);
+      return tile<R, 4, false>(C, ldc, a, sr, sp, b, ldb, np, R, width, accumulate, bias);
+    case 3:
+      if (whole) return tile<R, 3, true>(C, ldc, a, sr, sp, b, ldb, np, R, width, accumulate, bias);
+      return tile<R, 3, false>(C, ldc, a, sr, sp, b, ldb, np, R, width, accumulate, bias);
 #endif
-    case 2: return tile<R, 2, false>(C, ldc, a, sr, sp, b, ldb, np, R, width, accumulate, bias);
-    default: return tile<R, 1, false>(C, ldc, a, sr, sp, b, ldb, np, R, width, accumulate, bias);
+    case 2:
+      if (whole) return tile<R, 2, true>(C, ldc, a, sr, sp, b, ldb, np, R, width, accumulate, bias);
+      return tile<R, 2, false>(C, ldc, a, sr, sp, b, ldb, np, R, width, accumulate, bias);
+    default:
+      if (whole) return tile<R, 1, true>(C, ldc, a, sr, sp, b, ldb, np, R, width, accumulate, bias);
+      return tile<R, 1, false>(C, ldc, a, sr, sp, b, ldb, np, R, width, accumulate, bias);
   }
 }
 

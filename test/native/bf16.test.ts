@@ -53,7 +53,7 @@ describe('bf16 conversion', () => {
   });
 });
 
-/** C (+)= op(A) B in float64 from the bf16-rounded operands, and the sum of |terms| that bounds float32 rounding. */
+/** C (+)= op(A) B in float64 from the bf16-rounded operands (no subnormals among them), and the sum of |terms| that bounds float32 rounding. */
 function reference(transA: boolean, C: Float32Array, A: Float32Array, B: Float32Array, M: number, N: number, K: number, acc: boolean) {
   const a = rounded(A), b = rounded(B);
   const out = new Float64Array(M * N), mag = new Float64Array(M * N);
@@ -130,6 +130,9 @@ describe.runIf(start.bf16Hardware)('the fallback against vdpbf16ps', () => {
     for (let i = 0; i < A.length; i += 7) A[i] = 2 ** -64 * (1 + (i % 3) / 4);
     for (let i = 0; i < B.length; i += 5) B[i] = 2 ** -70;
     for (let i = 0; i < B.length; i += 11) B[i] = 2 ** -20;
+    // Subnormal operands, read as zero: the largest (which plain rounding would carry up to 2^-126) and a small one
+    for (let i = 3; i < A.length; i += 13) A[i] = fromBits(i % 2 ? 0x007fffff : 0x80000123);
+    for (let i = 2; i < B.length; i += 17) B[i] = fromBits(0x807fffff);
     for (const transA of [false, true]) {
       const hw = new Float32Array(M * N), fb = new Float32Array(M * N);
       nat._gemmBf16('avx512bf16', transA, true, hw, A, B, M, N, K, false);
