@@ -313,7 +313,12 @@ __attribute__((noinline)) static void share(const GemmBf16Args& g, int tid, int 
     long packed = -1;  // the row tile (A), or block of row tiles (A^T), whose pairs abuf holds
     for (long t = t0; t < t1; ++t) {
       const long rt = t / nseg, seg = t % nseg;
-      const long i0 = rt * kR, rows = M - i0 < kR ? M - i0 : kR;
+      // Rows of A^T come in blocks of kBlockT that whole tiles of kR fill; rows
+      // of A are shared evenly among the tiles (25 rows: five tiles of 5, not
+      // four of 6 and one of 1, whose one row would cost most of a whole tile).
+      const long base = M / row_tiles, extra = M % row_tiles;
+      const long i0 = AT ? rt * kR : rt * base + (rt < extra ? rt : extra);
+      const long rows = AT ? (M - i0 < kR ? M - i0 : kR) : base + (rt < extra ? 1 : 0);
       const long blk = AT ? i0 / kBlockT : rt;
       if (blk != packed) {
         if (AT) pack_a<true>(abuf, g, blk * kBlockT, M - blk * kBlockT < kBlockT ? M - blk * kBlockT : kBlockT, kp0, kp1);
