@@ -151,7 +151,7 @@ static void pack_a(uint32_t* abuf, const GemmBf16Args& g, long i0, long rows, lo
     }
     return;
   }
-  for (long r = 0; r < kR; ++r) {
+  for (long r = 0; r < (rows > kR ? rows : kR); ++r) {
     uint32_t* o = abuf + r * np;
     if (r >= rows) {
       for (long p = 0; p < np; ++p) o[p] = 0;
@@ -283,9 +283,14 @@ static uint32_t* align64(uint32_t* p) {
   return reinterpret_cast<uint32_t*>((a + 63) & ~63ul);
 }
 
-// This thread's share (tid of nth) of the product's tiles, row tiles outer
-// (a tile's pairs of A are made once per pass, then every column segment
-// reads them); scratch: kGemmScratchFloats of its own.
+// This thread's share (tid of nth) of the product's tiles; scratch:
+// kGemmScratchFloats of its own. Row tiles outer (a tile's pairs of A made
+// once per pass, then every column segment reads them), or, when a pass of a
+// packed B outgrows half of L2, column segments outer: each segment's panel
+// of B stays in cache while the row tiles go down it, and the pairs of A are
+// made for the whole of A at once when it has at most kBlockT rows (the
+// recurrent product: 25 rows of h against 2 MB of W_hh^T, which row tiles
+// outer streamed from L3 once per tile), else per tile.
 template <bool AT>
 __attribute__((noinline)) static void share(const GemmBf16Args& g, int tid, int nth, uint32_t* scratch) {
   const long M = g.M, N = g.N, K = g.K, Kp = (K + 1) / 2;
@@ -298,9 +303,11 @@ __attribute__((noinline)) static void share(const GemmBf16Args& g, int tid, int 
   // A float32 B is packed a pass at a time into the rest of the scratch.
   const long room = (kGemmScratchFloats - (bpk - scratch) - 16) / ldp;
   const long depth = g.Bp ? kDepth : room < kDepth ? (room < 1 ? 1 : room) : kDepth;
+  const bool whole_a = !AT && M <= kBlockT;
+  const bool by_columns = whole_a || (!AT && g.Bp && depth * N * 4 > l2_cache_bytes() / 2);
   // Columns this thread's tasks read: all, unless they lie in one row tile.
   long c0 = 0, c1 = N;
-  if (t0 / nseg == (t1 - 1) / nseg) {
+  if (!by_columns && t0 / nseg == (t1 - 1) / nseg) {
     c0 = (t0 % nseg) * kCols;
     c1 = ((t1 - 1) % nseg + 1) * kCols < N ? ((t1 - 1) % nseg + 1) * kCols : N;
   }
@@ -311,8 +318,9 @@ __attribute__((noinline)) static void share(const GemmBf16Args& g, int tid, int 
     const long ldb = g.Bp ? g.ldb : ldp;
     if (!g.Bp) pack_rows(bpk, ldp, g.B, g.ldb, K, kp0, kp1, c0, c1);
     long packed = -1;  // the row tile (A), or block of row tiles (A^T), whose pairs abuf holds
+    if (whole_a) pack_a<false>(abuf, g, 0, M, kp0, kp1);
     for (long t = t0; t < t1; ++t) {
-      const long rt = t / nseg, seg = t % nseg;
+      const long rt = by_columns ? t % row_tiles : t / nseg, seg = by_columns ? t / row_tiles : t % nseg;
       // Rows of A^T come in blocks of kBlockT that whole tiles of kR fill; rows
       // of A are shared evenly among the tiles (25 rows: five tiles of 5, not
       // four of 6 and one of 1, whose one row would cost most of a whole tile).
@@ -320,13 +328,13 @@ __attribute__((noinline)) static void share(const GemmBf16Args& g, int tid, int 
       const long i0 = AT ? rt * kR : rt * base + (rt < extra ? rt : extra);
       const long rows = AT ? (M - i0 < kR ? M - i0 : kR) : base + (rt < extra ? 1 : 0);
       const long blk = AT ? i0 / kBlockT : rt;
-      if (blk != packed) {
+      if (!whole_a && blk != packed) {
         if (AT) pack_a<true>(abuf, g, blk * kBlockT, M - blk * kBlockT < kBlockT ? M - blk * kBlockT : kBlockT, kp0, kp1);
         else pack_a<false>(abuf, g, i0, rows, kp0, kp1);
         packed = blk;
       }
       const long j0 = seg * kCols, width = N - j0 < kCols ? N - j0 : kCols;
-      const uint32_t* a = AT ? abuf + (i0 - blk * kBlockT) : abuf;
+      const uint32_t* a = AT ? abuf + (i0 - blk * kBlockT) : whole_a ? abuf + i0 * np : abuf;
       tile_any(g.C + i0 * g.ldc + j0, g.ldc, a, AT ? 1 : np, AT ? kBlockT : 1, b + j0, ldb, np, rows, width, acc,
                !acc && g.bias ? g.bias + j0 : nullptr);
     }
