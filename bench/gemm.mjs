@@ -1,12 +1,13 @@
-// GEMM shapes on one thread, each kernel table: GFLOP/s, so that the figures
+// GEMM shapes on one thread, each kernel table: GFLOP/s (median of REPS
+// samples of about 2 ms each), so that the figures
 // quoted in native/simd/gemm_impl.h and README.md can be measured again.
 //
 //   node bench/gemm.mjs [TABLE] [REPS]
 //
-// TABLE: one of native().info().simdAvailable (default: every one), or
-// bf16:PATH for a bf16 product path (bf16:avx512bf16, bf16:avx512 for the
-// fallback on avx512's vectors...; B packed beforehand for "nn", as training
-// packs its weights once per step, and packed as it is read for "tn"). The
+// TABLE: one of native().info().simdAvailable, or SET:TILE for one of its GEMM
+// variants (info().gemmTiles; default: every set and variant), or bf16:PATH
+// for a bf16 product path (bf16:avx512bf16, bf16:avx512 for the fallback on
+// avx512's vectors...; B packed as it is read). The
 // shapes are those of configs A, B and C (npm run bench) per product: M x N x K,
 // "tn" for a weight gradient (C += A^T B). Asserts nothing.
 import path from 'node:path';
@@ -17,7 +18,8 @@ const { native } = await import(pathToFileURL(path.join(root, 'dist', 'index.js'
 const nat = native();
 nat.setThreads(1);
 const [only, reps = '20'] = process.argv.slice(2);
-const tables = only ? [only] : nat.info().simdAvailable;
+const info = nat.info();
+const tables = only ? [only] : info.simdAvailable.flatMap((s) => info.gemmTiles[s].map((t) => `${s}:${t}`));
 const SHAPES = [
   ['A recurrent', 'nn', 64, 96, 32], ['A output', 'nn', 2048, 28, 32], ['A dW_hh', 'tn', 96, 32, 2048],
   ['B recurrent', 'nn', 32, 1024, 256], ['B input', 'nn', 2048, 1024, 256], ['B dx', 'nn', 2048, 256, 1024],
@@ -30,14 +32,20 @@ for (const table of tables) {
     const A = new Float32Array(M * K).map(() => Math.random() - 0.5);
     const B = new Float32Array(K * N).map(() => Math.random() - 0.5);
     const C = new Float32Array(M * N);
+    // Each sample is enough calls to take about 2 ms: a single call of the
+    // small products (0.1 ms) is too short to time against the call's cost.
+    let inner = 1;
     const run = () => {
       const t0 = performance.now();
-      if (table.startsWith('bf16:')) nat._gemmBf16(table.slice(5), kind === 'tn', false, C, A, B, M, N, K, false);
-      else nat._gemm(table, kind === 'tn', C, A, B, M, N, K, false);
-      return performance.now() - t0;
+      for (let i = 0; i < inner; i++) {
+        if (table.startsWith('bf16:')) nat._gemmBf16(table.slice(5), kind === 'tn', false, C, A, B, M, N, K, false);
+        else nat._gemm(table, kind === 'tn', C, A, B, M, N, K, false);
+      }
+      return (performance.now() - t0) / inner;
     };
+    inner = Math.max(1, Math.round(2 / run()));
     for (let i = 0; i < 3; i++) run();
     const ms = median(Array.from({ length: Number(reps) }, run));
-    console.log(`${table.padEnd(15)} ${what.padEnd(12)} ${kind} ${M}x${N}x${K}`.padEnd(44) + `${((2 * M * N * K) / ms / 1e6).toFixed(1)} GFLOP/s`);
+    console.log(`${table.padEnd(15)} ${what.padEnd(12)} ${kind} ${M}x${N}x${K}`.padEnd(50) + `${((2 * M * N * K) / ms / 1e6).toFixed(1)} GFLOP/s`);
   }
 }

@@ -19,10 +19,13 @@ case "$arch" in
   native)
     case "$(uname -m)" in
       x86_64)
-        ${CXX:-g++} $flags -DDEEPRNN_X86=1 -c native/simd/avx2.cc -mavx2 -mfma -ffp-contract=off -o "$out-avx2.o"
-        ${CXX:-g++} $flags -DDEEPRNN_X86=1 -c native/simd/avx512.cc -mavx512f -mavx512vl -mavx512bw -mavx512dq -mavx2 -mfma -mprefer-vector-width=512 -ffp-contract=off -o "$out-avx512.o"
+        avx2="-mavx2 -mfma -ffp-contract=off"
+        avx512="-mavx512f -mavx512vl -mavx512bw -mavx512dq -mavx2 -mfma -mprefer-vector-width=512 -ffp-contract=off"
+        ${CXX:-g++} $flags -DDEEPRNN_X86=1 -c native/simd/avx2.cc $avx2 -o "$out-avx2.o"
+        ${CXX:-g++} $flags -DDEEPRNN_X86=1 -c native/simd/avx512.cc $avx512 -o "$out-avx512.o"
+        ${CXX:-g++} $flags -DDEEPRNN_X86=1 -c native/simd/avx512_tall.cc $avx512 -o "$out-avx512_tall.o"
         ${CXX:-g++} $flags -DDEEPRNN_X86=1 -ffp-contract=off -c native/simd/scalar.cc -o "$scalar_obj"
-        ${CXX:-g++} $flags -DDEEPRNN_X86=1 $common "$scalar_obj" "$out-avx2.o" "$out-avx512.o" -o "$out"
+        ${CXX:-g++} $flags -DDEEPRNN_X86=1 $common "$scalar_obj" "$out-avx2.o" "$out-avx512.o" "$out-avx512_tall.o" -o "$out"
         ;;
       aarch64|arm64)
         ${CXX:-g++} $flags -DDEEPRNN_ARM64=1 -ffp-contract=off -c native/simd/scalar.cc -o "$scalar_obj"

@@ -35,6 +35,18 @@ export interface NativeInfo {
   teamSize: number;
   simd: string;
   simdAvailable: string[];
+  /** Each available set's GEMM tiles (rows x columns of C per register tile), the set's own first. */
+  gemmTiles: Record<string, string[]>;
+  /** The tile the set in use multiplies with. */
+  gemmTile: string;
+  /**
+   * How it was chosen: 'only' (the set has one), 'forced' (DEEPRNN_GEMM_TILE),
+   * 'untimed' (the set's own, before the first batch or tuneGemm times them)
+   * or 'timed' (the fastest of a short timing on this core).
+   */
+  gemmTileChoice: 'only' | 'forced' | 'untimed' | 'timed';
+  /** The timing behind 'timed': tile -> milliseconds (the sum of the best runs of three products). */
+  gemmTileTiming: Record<string, number>;
   /** The bf16 product path in use: "avx512bf16", or "emulated (<table>)" (float32 FMAs, see simd/bf16.h). */
   bf16: string;
   /** Whether this CPU runs bf16 dot products in hardware (AVX512-BF16). */
@@ -69,6 +81,8 @@ export interface LmBatch {
 export interface NativeBinding {
   info(): NativeInfo;
   setThreads(threads: number): void;
+  /** Times the GEMM tiles of the set in use now (the first training or evaluation batch does it otherwise); results never change, only speed. */
+  tuneGemm(): void;
   setSimd(name: string): void;
   /** The bf16 product path as DEEPRNN_BF16 names it: "avx512bf16", "emulated", or "" for the default. */
   setBf16(name: string): void;

@@ -145,9 +145,10 @@ long checked_mul(const Args& a, long x, long y, const char* what) {
   return x * y;
 }
 
-void ensure_kernels(const Args& a) {
+void ensure_kernels(const Args& a, bool tune) {
   try {
     kernels();
+    if (tune) kernels_tune();
   } catch (const std::runtime_error& e) {
     throw a.error(e.what());
   }

@@ -65,7 +65,8 @@ class Args {
 long checked_mul(const Args& a, long x, long y, const char* what);
 
 // Chooses the kernel table now (first use), turning a bad DEEPRNN_SIMD into an Error.
-void ensure_kernels(const Args& a);
+// tune: also time the GEMM variants now (kernels_tune), for a batch path.
+void ensure_kernels(const Args& a, bool tune = false);
 
 // Grow-only scratch memory for the kernels, reused across calls.
 float* scratch(size_t slot, long floats);

@@ -12,7 +12,9 @@ namespace {
 const KernelTable* table_arg(const Args& a, const Napi::CallbackInfo& info, size_t i) {
   const std::string name = info[i].IsString() ? info[i].As<Napi::String>().Utf8Value() : std::string();
   const KernelTable* t = kernels_find(name.c_str());
-  if (!t) throw a.error("argument \"simd\" must name a supported instruction set, got \"" + name + "\"");
+  if (!t)
+    throw a.error("argument \"simd\" must name a supported instruction set, or SET:TILE one of its GEMM tiles, got \"" +
+                  name + "\"");
   return t;
 }
 

@@ -91,7 +91,7 @@ Napi::Value LmTrainChunks(const Napi::CallbackInfo& info) {
   if (!sa.masked && !a.absent(12, "masks")) throw a.error(a.what("masks") + " must be null for a single layer");
   float* state = a.f32_opt(13, "state", sa.state_len(a, N));
   const double scale = a.number(14, "scale");
-  ensure_kernels(a);
+  ensure_kernels(a, true);
   const Precision precision = precision_arg(a, 15, s.cell);
   const double loss = lm_train_chunks(s, sa.params, grads, inputs, targets, T, N, rows, masks, state,
                                       static_cast<float>(scale), precision);
@@ -109,7 +109,7 @@ Napi::Value LmEvalChunks(const Napi::CallbackInfo& info) {
   const int* inputs = a.tokens(6, "inputs", M, s.V);
   const int* targets = a.tokens(7, "targets", M, s.V);
   float* state = a.f32_opt(11, "state", sa.state_len(a, N));
-  ensure_kernels(a);
+  ensure_kernels(a, true);
   const Precision precision = precision_arg(a, 12, s.cell);
   long correct = 0;
   const double loss = lm_eval_chunks(s, sa.params, inputs, targets, T, N, rows, state, &correct, precision);

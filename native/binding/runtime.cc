@@ -22,17 +22,41 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   const char* names[8];
   const int n = kernels_available(names, 8);
   Napi::Array avail = Napi::Array::New(env, n);
-  for (int i = 0; i < n; ++i) avail.Set(static_cast<uint32_t>(i), Napi::String::New(env, names[i]));
+  Napi::Object tiles = Napi::Object::New(env);  // each set's GEMM tiles, its own first
+  for (int i = 0; i < n; ++i) {
+    avail.Set(static_cast<uint32_t>(i), Napi::String::New(env, names[i]));
+    const char* t[4];
+    const int nt = kernels_gemm_tiles(names[i], t, 4);
+    Napi::Array tl = Napi::Array::New(env, nt);
+    for (int j = 0; j < nt; ++j) tl.Set(static_cast<uint32_t>(j), Napi::String::New(env, t[j]));
+    tiles.Set(names[i], tl);
+  }
   o.Set("simdAvailable", avail);
+  o.Set("gemmTiles", tiles);
   try {
     o.Set("simd", Napi::String::New(env, kernels().name));
     const Bf16Path& p = bf16_path();
     o.Set("bf16", Napi::String::New(env, p.hardware ? std::string(p.name) : std::string("emulated (") + p.name + ")"));
     o.Set("bf16Hardware", Napi::Boolean::New(env, bf16_hardware_supported()));
+    o.Set("gemmTile", Napi::String::New(env, kernels().gemm_tile));
+    o.Set("gemmTileChoice", Napi::String::New(env, kernels_gemm_choice()));
+    const char* timed[2];
+    double sec[2];
+    Napi::Object timing = Napi::Object::New(env);  // tile -> milliseconds of the start-up timing
+    for (int v = 0, nv = kernels_gemm_timing(timed, sec); v < nv; ++v)
+      timing.Set(timed[v], Napi::Number::New(env, sec[v] * 1e3));
+    o.Set("gemmTileTiming", timing);
   } catch (const std::runtime_error& e) {
     throw a.error(e.what());
   }
   return o;
+}
+
+// tuneGemm(): times the GEMM variants now rather than at the first batch (kernels_tune).
+Napi::Value TuneGemm(const Napi::CallbackInfo& info) {
+  Args a(info, "tuneGemm", 0);
+  ensure_kernels(a, true);
+  return info.Env().Undefined();
 }
 
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
@@ -77,6 +101,7 @@ Napi::Value SetTeamSize(const Napi::CallbackInfo& info) {
 void register_runtime(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
+  exports.Set("tuneGemm", Napi::Function::New(env, TuneGemm, "tuneGemm"));
   exports.Set("setSimd", Napi::Function::New(env, SetSimd, "setSimd"));
   exports.Set("setBf16", Napi::Function::New(env, SetBf16, "setBf16"));
   exports.Set("setTeamSize", Napi::Function::New(env, SetTeamSize, "setTeamSize"));

@@ -6,6 +6,7 @@
 // per check and exits 1 when any fails.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <random>
 #include <string>
@@ -65,8 +66,32 @@ void check_gemm(const KernelTable& t, std::mt19937& rng) {
         }
     }
     const char* kinds[4] = {"nn", "tn", "nt", "bias"};
-    report(ok, std::string(t.name) + " gemm " + kinds[kind] + " within the rounding bound", worst);
+    report(ok, std::string(t.name) + " gemm " + t.gemm_tile + " " + kinds[kind] + " within the rounding bound", worst);
   }
+}
+
+// A GEMM variant (another register tile of the same set) against the set's
+// own GEMM: bitwise the same C for every kind of product, on shapes that cut
+// both tiles' rows and columns raggedly and span several passes of k.
+void check_gemm_variant(const KernelTable& own, const KernelTable& alt, std::mt19937& rng) {
+  const long shapes[][3] = {{1, 1, 1},     {3, 33, 5},     {11, 64, 257},  {12, 32, 256},  {13, 97, 300},
+                           {25, 2048, 40}, {26, 130, 513}, {50, 100, 1100}, {37, 65, 1025}, {128, 48, 700},
+                           {7, 200, 2049}};
+  bool ok = true;
+  for (int kind = 0; kind < 3; ++kind)  // nn, tn (accumulating), nn from a bias
+    for (const auto& s : shapes) {
+      const long M = s[0], N = s[1], K = s[2];
+      const std::vector<float> A = random(rng, M * K), B = random(rng, K * N), bias = random(rng, N);
+      std::vector<float> C = random(rng, M * N), D = C;
+      for (const KernelTable* t : {&own, &alt}) {
+        float* out = t == &own ? C.data() : D.data();
+        if (kind == 0) deeprnn::gemm_nn(*t, out, A.data(), B.data(), M, N, K, false);
+        if (kind == 1) deeprnn::gemm_tn(*t, out, A.data(), B.data(), M, N, K);
+        if (kind == 2) deeprnn::gemm_bias(*t, out, A.data(), B.data(), bias.data(), M, N, K);
+      }
+      ok = ok && std::memcmp(C.data(), D.data(), sizeof(float) * C.size()) == 0;
+    }
+  report(ok, std::string(alt.name) + " gemm tile " + alt.gemm_tile + " bitwise equal to tile " + own.gemm_tile, 0.0);
 }
 
 // Column sums of ragged matrices (more columns than four vectors, rows past one chunk).
@@ -334,6 +359,14 @@ int main() {
     check_cells(*t, *scalar, rng);
     check_rows(*t, rng);
     check_shares(*t, rng);
+    const char* tiles[4];
+    const int nt = deeprnn::kernels_gemm_tiles(names[i], tiles, 4);
+    for (int v = 1; v < nt; ++v) {  // the set's other GEMM variants
+      const KernelTable* alt = deeprnn::kernels_find((std::string(names[i]) + ":" + tiles[v]).c_str());
+      check_gemm(*alt, rng);
+      check_gemm_variant(*t, *alt, rng);
+      check_shares(*alt, rng);
+    }
   }
   std::printf("%d passed, %d failed\n", g_passed, g_failed);
   return g_failed ? 1 : 0;

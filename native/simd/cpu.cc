@@ -1,10 +1,12 @@
 // Instruction-set detection (cpuid + xgetbv) and the choice of kernel table.
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <unistd.h>
 
@@ -52,15 +54,25 @@ struct Candidate {
   const char* name;
   const KernelTable* table;
   bool supported;
+  const KernelTable* alt = nullptr;  // the table with the set's other GEMM variant, if it has one
 };
 
-int candidates(Candidate* out) {
+// `base` with another GEMM: the tables of the second variants, made once.
+KernelTable with_gemm(const KernelTable* base, GemmVariant v) {
+  KernelTable t = *base;
+  t.gemm = v.gemm;
+  t.gemm_tile = v.tile;
+  return t;
+}
+
+int fill_candidates(Candidate* out) {
   int n = 0;
   out[n++] = {"scalar", table_scalar(), true};
 #if defined(DEEPRNN_X86)
   static const Features f = detect();  // cpuid once: in a VM each one can trap to the hypervisor
+  static const KernelTable avx512_tall = with_gemm(table_avx512(), gemm_avx512_tall());
   out[n++] = {"avx2", table_avx2(), f.avx2};
-  out[n++] = {"avx512", table_avx512(), f.avx512};
+  out[n++] = {"avx512", table_avx512(), f.avx512, &avx512_tall};
 #endif
 #if defined(DEEPRNN_ARM64)
   out[n++] = {"neon", table_neon(), true};  // Advanced SIMD is part of every aarch64 CPU
@@ -68,28 +80,92 @@ int candidates(Candidate* out) {
   return n;
 }
 
-std::atomic<const KernelTable*> g_table{nullptr};
-std::mutex g_mutex;
+// The candidates, best last (made once).
+const Candidate* candidates(int* count) {
+  static Candidate c[4] = {};
+  static const int n = fill_candidates(c);
+  *count = n;
+  return c;
+}
 
-const KernelTable* choose(const char* want) {
-  Candidate c[4] = {};
-  const int n = candidates(c);
+std::atomic<const KernelTable*> g_table{nullptr};
+std::mutex g_mutex;  // guards the choice below and g_choice
+const char* g_choice = "only";
+// The timing of the set in use: tiles and seconds (summed best runs), for info().
+const char* g_timed_tile[2] = {};
+double g_timed_sec[2] = {};
+
+// Seconds of the fastest of `rounds` runs of each of three products on one
+// thread, summed: a recurrent product of a batch slice, an input projection
+// and a weight gradient, of config B's widths (`deeprnn bench`) with fewer rows.
+// Variants alternate round by round, so that a change of clock or a busy
+// neighbour falls on both.
+void time_variants(const KernelTable* const* tables, int count, double* score) {
+  static const long shapes[3][4] = {{32, 1024, 256, 0}, {128, 1024, 256, 0}, {512, 256, 256, 1}};
+  std::vector<float> A(512 * 256), B(256 * 1024), C(512 * 1024), scratch(kGemmScratchFloats);
+  for (size_t i = 0; i < A.size(); ++i) A[i] = static_cast<float>(i % 7) * 0.125f - 0.375f;
+  for (size_t i = 0; i < B.size(); ++i) B[i] = static_cast<float>(i % 5) * 0.25f - 0.5f;
+  const int rounds = 3;  // about 12 ms in all at 100 GFLOP/s
+  double best[4][3];
+  for (int v = 0; v < count; ++v)
+    for (int s = 0; s < 3; ++s) best[v][s] = 1e30;
+  for (int r = 0; r <= rounds; ++r)  // round 0 warms caches and clocks, and is not counted
+    for (int v = 0; v < count; ++v)
+      for (int s = 0; s < 3; ++s) {
+        const long M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+        const bool tn = shapes[s][3];
+        const GemmArgs g{C.data(), A.data(), B.data(), M, N, K, tn ? M : K, N, N, tn, tn, nullptr};
+        const auto t0 = std::chrono::steady_clock::now();
+        tables[v]->gemm(g, Part{0, 1, scratch.data()});  // one thread's whole product: never forks
+        const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (r > 0 && sec < best[v][s]) best[v][s] = sec;
+      }
+  for (int v = 0; v < count; ++v) score[v] = best[v][0] + best[v][1] + best[v][2];
+}
+
+// The ISA's table with the GEMM variant DEEPRNN_GEMM_TILE names, else its
+// own (timed later, by kernels_tune). Sets g_choice; called with g_mutex held.
+const KernelTable* with_tile(const Candidate& c) {
+  const char* want = std::getenv("DEEPRNN_GEMM_TILE");
+  if (want != nullptr && *want != '\0') {
+    if (std::strcmp(want, c.table->gemm_tile) == 0) return g_choice = "forced", c.table;
+    if (c.alt && std::strcmp(want, c.alt->gemm_tile) == 0) return g_choice = "forced", c.alt;
+    throw std::runtime_error(std::string("DEEPRNN_GEMM_TILE must be one of ") + c.table->gemm_tile +
+                             (c.alt ? std::string("|") + c.alt->gemm_tile : std::string()) + " for " + c.name +
+                             ", got \"" + want + "\"");
+  }
+  g_choice = c.alt ? "untimed" : "only";
+  return c.table;
+}
+
+// The candidate named `want` (the best supported when null or empty).
+const Candidate& choose(const char* want) {
+  int n;
+  const Candidate* c = candidates(&n);
   if (want == nullptr || *want == '\0') {
-    const KernelTable* best = c[0].table;
+    int best = 0;
     for (int i = 0; i < n; ++i)
-      if (c[i].supported) best = c[i].table;
-    return best;
+      if (c[i].supported) best = i;
+    return c[best];
   }
   std::string known;
   for (int i = 0; i < n; ++i) {
     if (std::strcmp(c[i].name, want) == 0) {
       if (!c[i].supported)
         throw std::runtime_error(std::string("DEEPRNN_SIMD=") + want + " is not supported by this CPU");
-      return c[i].table;
+      return c[i];
     }
     known += (i ? "|" : "") + std::string(c[i].name);
   }
   throw std::runtime_error(std::string("DEEPRNN_SIMD must be one of ") + known + ", got \"" + want + "\"");
+}
+
+const Candidate* candidate_of(const KernelTable* t) {
+  int n;
+  const Candidate* c = candidates(&n);
+  for (int i = 0; i < n; ++i)
+    if (c[i].table == t || c[i].alt == t) return &c[i];
+  return nullptr;
 }
 
 }  // namespace
@@ -109,27 +185,83 @@ const KernelTable& kernels() {
   const KernelTable* t = g_table.load();
   if (t) return *t;
   std::lock_guard<std::mutex> lock(g_mutex);
-  if (!g_table.load()) g_table.store(choose(std::getenv("DEEPRNN_SIMD")));
+  if (!g_table.load()) g_table.store(with_tile(choose(std::getenv("DEEPRNN_SIMD"))));
   return *g_table.load();
 }
 
-void kernels_select(const char* name) {
-  const KernelTable* t = choose(name);
+void kernels_tune() {
+  const KernelTable& now = kernels();
   std::lock_guard<std::mutex> lock(g_mutex);
-  g_table.store(t);
+  if (std::strcmp(g_choice, "untimed") != 0) return;
+  const Candidate* c = candidate_of(&now);
+  // Once per set and process: a set chosen again (kernels_select) keeps its result.
+  struct Timed {
+    const Candidate* set;
+    const KernelTable* best;
+    double sec[2];
+  };
+  static Timed timed[4] = {};
+  Timed* slot = nullptr;
+  for (Timed& t : timed)
+    if (t.set == c || (!slot && !t.set)) slot = &t;
+  if (slot->set != c) {
+    const KernelTable* tables[2] = {c->table, c->alt};
+    time_variants(tables, 2, slot->sec);
+    // The set's own unless the other is at least 5% faster: a tie stays put
+    // however the noise falls.
+    *slot = {c, slot->sec[1] < 0.95 * slot->sec[0] ? c->alt : c->table, {slot->sec[0], slot->sec[1]}};
+  }
+  g_timed_tile[0] = c->table->gemm_tile, g_timed_tile[1] = c->alt->gemm_tile;
+  g_timed_sec[0] = slot->sec[0], g_timed_sec[1] = slot->sec[1];
+  g_table.store(slot->best);
+  g_choice = "timed";
+}
+
+void kernels_select(const char* name) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  g_table.store(with_tile(choose(name)));
 }
 
 const KernelTable* kernels_find(const char* name) {
-  Candidate c[4] = {};
-  const int n = candidates(c);
-  for (int i = 0; i < n; ++i)
-    if (c[i].supported && std::strcmp(c[i].name, name) == 0) return c[i].table;
+  int n;
+  const Candidate* c = candidates(&n);
+  const char* colon = std::strchr(name, ':');
+  const size_t len = colon ? static_cast<size_t>(colon - name) : std::strlen(name);
+  for (int i = 0; i < n; ++i) {
+    if (!c[i].supported || std::strlen(c[i].name) != len || std::strncmp(c[i].name, name, len) != 0) continue;
+    if (!colon) return c[i].table;
+    if (std::strcmp(colon + 1, c[i].table->gemm_tile) == 0) return c[i].table;
+    if (c[i].alt && std::strcmp(colon + 1, c[i].alt->gemm_tile) == 0) return c[i].alt;
+  }
   return nullptr;
 }
 
+int kernels_gemm_tiles(const char* isa, const char** tiles, int cap) {
+  const KernelTable* t = kernels_find(isa);
+  const Candidate* c = t ? candidate_of(t) : nullptr;
+  int k = 0;
+  if (c && k < cap) tiles[k++] = c->table->gemm_tile;
+  if (c && c->alt && k < cap) tiles[k++] = c->alt->gemm_tile;
+  return k;
+}
+
+int kernels_gemm_timing(const char** tiles, double* seconds) {
+  kernels();
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (std::strcmp(g_choice, "timed") != 0) return 0;
+  for (int v = 0; v < 2; ++v) tiles[v] = g_timed_tile[v], seconds[v] = g_timed_sec[v];
+  return 2;
+}
+
+const char* kernels_gemm_choice() {
+  kernels();
+  std::lock_guard<std::mutex> lock(g_mutex);
+  return g_choice;
+}
+
 int kernels_available(const char** names, int cap) {
-  Candidate c[4] = {};
-  const int n = candidates(c);
+  int n;
+  const Candidate* c = candidates(&n);
   int k = 0;
   for (int i = 0; i < n && k < cap; ++i)
     if (c[i].supported) names[k++] = c[i].name;

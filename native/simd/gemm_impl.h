@@ -1,7 +1,9 @@
 // Generic register-tiled GEMM, compiled once per instruction set: each
 // including file defines DEEPRNN_ISA (a namespace name), DEEPRNN_ISA_NAME and
 // DEEPRNN_MAX_TILE (widest tile in floats) and compiles with its own flags; the
-// compiler turns the fixed-size tiles into vector registers of that set.
+// compiler turns the fixed-size tiles into vector registers of that set. A
+// GEMM variant (simd/*_tall.cc: DEEPRNN_GEMM_VARIANT, its own namespace) is
+// this file again with another tile and depth, and the tiled product alone.
 // Only plain loops and templates local to the namespace live here (no std::
 // templates): inline code shared between files built with different flags
 // would break the one-definition rule.
@@ -32,14 +34,21 @@ namespace DEEPRNN_ISA {
 #define DEEPRNN_ROW_HEIGHTS_MIXED 0
 #endif
 static const long kRows = DEEPRNN_GEMM_ROWS;
+#define DEEPRNN_STR_(x) #x
+#define DEEPRNN_STR(x) DEEPRNN_STR_(x)
+// The main tile's name, rows x columns: KernelTable::gemm_tile.
+static const char kTileName[] = DEEPRNN_STR(DEEPRNN_GEMM_ROWS) "x" DEEPRNN_STR(DEEPRNN_MAX_TILE);
 // Most rows of k per pass: the pass's panel of B (depth x one tile of
 // columns) stays in L2 while row tiles go down it, and each tile's
 // accumulators stay in registers for the whole pass. kDepthT when A is read
 // transposed: its rows of A^T are M floats apart, and shorter passes let a
 // row tile's piece of A stay in L1 across the column segments.
-static const long kDepth = 1024;
+#ifndef DEEPRNN_GEMM_DEPTH
+#define DEEPRNN_GEMM_DEPTH 1024
+#endif
+static const long kDepth = DEEPRNN_GEMM_DEPTH;
 static_assert(2 * kDepth * DEEPRNN_MAX_TILE + 16 <= kGemmScratchFloats, "kGemmScratchFloats holds two panels");
-static const long kDepthT = 128;
+static const long kDepthT = kDepth < 128 ? kDepth : 128;
 
 // The calling thread's grow-only buffer of at least n floats (plain new[]: no
 // std:: templates in per-ISA code), grown only outside parallel regions.
@@ -364,6 +373,8 @@ static void gemm(const GemmArgs& g, Part part) {
   parallel_region(fork, [&](int tid, int nth) { run(tid, nth, scratch + tid * kGemmScratchFloats); });
 }
 
+#ifndef DEEPRNN_GEMM_VARIANT  // a variant's file holds the tiled product alone
+
 // C(M,N) = A(M,K) B(N,K)^T for a few rows of A (generation: M = batch),
 // B read in place (no transpose): a GEMV that streams B once. kNtRows rows of
 // B at a time, one full-width accumulator each (independent FMA chains and
@@ -454,6 +465,8 @@ static void colsum_add(float* db, const float* X, long rows, long cols, long ldx
   for (long c = 0; c < nchunks; ++c)
     for (long j = 0; j < cols; ++j) db[j] += partial[c * cols + j];
 }
+
+#endif  // DEEPRNN_GEMM_VARIANT
 
 }  // namespace DEEPRNN_ISA
 }  // namespace deeprnn

@@ -62,6 +62,9 @@ struct Units {
 
 struct KernelTable {
   const char* name;
+  // The GEMM's main register tile, rows x columns of C ("5x64"): which of the
+  // set's GEMM variants `gemm` is (see GemmVariant).
+  const char* gemm_tile;
   // The product of GemmArgs; part: this thread's share of a team's product.
   void (*gemm)(const GemmArgs& g, Part part);
   // C(M,N) = A(M,K) B(N,K)^T for small M (up to kSmallRows): dot products, B not transposed.
@@ -124,21 +127,50 @@ inline void gemm_tn(const KernelTable& k, float* C, const float* A, const float*
   k.gemm({C, A, B, M, N, K, M, N, N, true, true, nullptr}, part);
 }
 
-// Looks up a table by name among the supported ones; null when unknown or unsupported.
+// Another GEMM of one instruction set: the same products by another register
+// tile (and depth of k per pass). Every element still sums over k in order
+// from the same start, so a variant gives bitwise the results of the table's
+// own GEMM; only its speed differs, and which tile is fastest depends on the
+// core (how many vector FMAs and loads it issues per cycle, its L1 and L2).
+struct GemmVariant {
+  const char* tile;  // rows x columns of the main tile, as KernelTable::gemm_tile
+  void (*gemm)(const GemmArgs& g, Part part);
+};
+
+// Looks up a table by name among the supported ones; null when unknown or
+// unsupported. "avx512:12x32" names the table with that GEMM variant.
 const KernelTable* kernels_find(const char* name);
 
-// The table in use: chosen on first use (best supported, or DEEPRNN_SIMD).
-// Throws std::runtime_error when DEEPRNN_SIMD names an unknown or unsupported set.
+// The table in use: chosen on first use (best supported, or DEEPRNN_SIMD),
+// with the GEMM variant DEEPRNN_GEMM_TILE names, else the set's own until
+// kernels_tune. Throws std::runtime_error when DEEPRNN_SIMD or
+// DEEPRNN_GEMM_TILE names an unknown or unsupported set or tile.
 const KernelTable& kernels();
+// Times the set's GEMM variants on this core (about 15 ms, one thread) and
+// keeps the fastest, once per set and process, unless DEEPRNN_GEMM_TILE
+// forced one: called outside parallel regions by the batch paths (training,
+// evaluation, bench), whose products are large enough for the tile to
+// matter, so that commands that only generate never pay for it. Results do
+// not change (GemmVariant), only their speed.
+void kernels_tune();
 // Forces a table by name ("scalar", "avx2", "avx512", "neon"); throws like kernels().
 void kernels_select(const char* name);
 // Names of the instruction sets this CPU and build support, best last.
 int kernels_available(const char** names, int cap);
+// The GEMM tiles of a supported instruction set (its table's own first); and
+// how the table in use got its tile: "only" (the set has one), "forced"
+// (DEEPRNN_GEMM_TILE), "untimed" (its own, before kernels_tune) or "timed".
+int kernels_gemm_tiles(const char* isa, const char** tiles, int cap);
+const char* kernels_gemm_choice();
+// The timing behind a "timed" choice: each tile and its seconds (the sum of
+// the best runs of three products); 0 when the choice was not timed.
+int kernels_gemm_timing(const char** tiles, double* seconds);
 
 const KernelTable* table_scalar();
 #ifdef DEEPRNN_X86
 const KernelTable* table_avx2();
 const KernelTable* table_avx512();
+GemmVariant gemm_avx512_tall();
 #endif
 #ifdef DEEPRNN_ARM64
 const KernelTable* table_neon();

@@ -11,6 +11,7 @@ namespace DEEPRNN_ISA {
 // two entries of the same signature cannot be swapped unnoticed.
 static const KernelTable kTable = {
     .name = DEEPRNN_ISA_NAME,
+    .gemm_tile = kTileName,
     .gemm = gemm,
     .gemm_nt_small = gemm_nt_small,
     .colsum_add = colsum_add,

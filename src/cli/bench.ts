@@ -193,16 +193,18 @@ export function registerBench(program: Command): void {
         return;
       }
       const configs = parseList('--configs', raw.configs, configByName);
+      native().tuneGemm();  // as each measured process does at its first batch
       const info = native().info();
+      const timing = Object.entries(info.gemmTileTiming).map(([t, ms]) => `${t} ${ms.toFixed(2)} ms`).join(', ');
       const py = raw.torch ? torchPython() : null;
       const peaks = new Map(threads.map((t) => [t, fmaPeak(t)]));
       note(format, `machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${cores} cores; deeprnn kernels ${info.simd}`
-        + `${info.openmp ? '' : ' (no OpenMP)'}${bf16 ? `, bf16 products ${info.bf16}` : ''}; PyTorch ${py ? 'found' : 'not run'}`);
+        + `${info.openmp ? '' : ' (no OpenMP)'}, GEMM tile ${info.gemmTile} (${info.gemmTileChoice}${timing ? `: ${timing}` : ''})${bf16 ? `, bf16 products ${info.bf16}` : ''}; PyTorch ${py ? 'found' : 'not run'}`);
       note(format, `FMA peak GFLOP/s: ${threads.map((t) => `${t} thread${t > 1 ? 's' : ''} ${fmt(peaks.get(t), 1)}`).join(', ')}`);
       const rows = new RecordStream<BenchRow>(format, {
         columns: bf16 ? BENCH_BF16_COLUMNS : BENCH_COLUMNS,
         csvColumns: bf16 ? BENCH_BF16_CSV_COLUMNS : BENCH_CSV_COLUMNS,
-        json: { head: { machine: { cpu: os.cpus()[0]?.model, cores, simd: info.simd, openmp: info.openmp, ...(bf16 ? { bf16: info.bf16 } : {}) }, fmaPeakGflops: Object.fromEntries(peaks) }, key: 'results' },
+        json: { head: { machine: { cpu: os.cpus()[0]?.model, cores, simd: info.simd, gemmTile: info.gemmTile, gemmTileChoice: info.gemmTileChoice, openmp: info.openmp, ...(bf16 ? { bf16: info.bf16 } : {}) }, fmaPeakGflops: Object.fromEntries(peaks) }, key: 'results' },
       });
       rows.begin();
       for (const c of configs) {

@@ -14,28 +14,33 @@ import { registerPredict } from './predict.js';
 import { registerServe } from './serve.js';
 import { registerTrain } from './train.js';
 
-function version(): string {
+/** The version line; `tune`: time the GEMM tiles first, so that it names the one training will use. */
+function version(tune: boolean): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   try {
+    if (tune) native().tuneGemm();
     const info = native().info();
     return `deeprnn ${pkg.version} (simd ${info.simd}; available ${info.simdAvailable.join(', ')}; `
+      + `GEMM tile ${info.gemmTile}, ${info.gemmTileChoice}; `
       + `${info.openmp ? `openmp, ${info.threads} threads` : 'no openmp'}; bf16 ${info.bf16})`;
   } catch (e) {
-    return `deeprnn ${pkg.version} (native addon unavailable: ${(e as Error).message})`;
+    const msg = (e as Error).message.replace(/^(info|tuneGemm): /, '');
+    return `deeprnn ${pkg.version} (${/DEEPRNN_(SIMD|GEMM_TILE|BF16)/.test(msg) ? 'kernels' : 'native addon'} unavailable: ${msg})`;
   }
 }
 
 /**
- * DEEPRNN_SIMD and DEEPRNN_BF16, when set, name an instruction set and a bf16
- * path this CPU and build support; else an input error (exit 2).
+ * DEEPRNN_SIMD, DEEPRNN_GEMM_TILE and DEEPRNN_BF16, when set, name an
+ * instruction set this CPU and build support, one of its GEMM tiles and a bf16
+ * path; else an input error (exit 2).
  */
 function checkSimdSetting(): void {
-  if (process.env.DEEPRNN_SIMD === undefined && process.env.DEEPRNN_BF16 === undefined) return;
+  if (process.env.DEEPRNN_SIMD === undefined && process.env.DEEPRNN_GEMM_TILE === undefined && process.env.DEEPRNN_BF16 === undefined) return;
   try {
     native().info();
   } catch (e) {
     const msg = (e as Error).message;
-    if (/DEEPRNN_(SIMD|BF16)/.test(msg)) throw new InputError(msg.replace(/^info: /, ''));
+    if (/DEEPRNN_(SIMD|GEMM_TILE|BF16)/.test(msg)) throw new InputError(msg.replace(/^info: /, ''));
     throw e;
   }
 }
@@ -51,16 +56,18 @@ export function commanderError(str: string): string {
   return `deeprnn: ${first.startsWith('error: ') ? first : `error: ${first}`}${hint.length ? ` (${hint.join('; ')})` : ''}\n`;
 }
 
-export function buildProgram(): Command {
+/** argv: the process's (node, script, args...); the GEMM timing runs only when it asks for --version. */
+export function buildProgram(argv: string[] = []): Command {
   const program = new Command('deeprnn');
+  const askedVersion = argv.slice(2).some((a) => a === '-V' || a === '--version');
   program
     .description('deep (stacked) RNN, GRU and LSTM language models')
-    .version(version(), '-V, --version')
+    .version(version(askedVersion), '-V, --version')
     .exitOverride()
     .showHelpAfterError(false)
     // commander's own errors (an unknown option, a missing argument) as every other error: one line, one prefix.
     .configureOutput({ outputError: (str, write) => write(commanderError(str)) })
-    // A bad DEEPRNN_SIMD is refused once, before any command does any work.
+    // A bad DEEPRNN_SIMD or DEEPRNN_GEMM_TILE is refused once, before any command does any work.
     .hook('preAction', () => checkSimdSetting());
   registerTrain(program);
   registerPredict(program);
@@ -76,7 +83,7 @@ export function buildProgram(): Command {
 
 export async function main(argv: string[]): Promise<number> {
   try {
-    await buildProgram().parseAsync(argv);
+    await buildProgram(argv).parseAsync(argv);
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) {

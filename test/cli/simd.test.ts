@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadTrainingCheckpoint } from '../../src/io/checkpoint.js';
 import { native } from '../../src/native.js';
 import { cli } from '../helpers/cli.js';
 import { TIMEMACHINE } from '../helpers/paths.js';
@@ -37,5 +38,34 @@ describe('DEEPRNN_SIMD at start', () => {
     const r = await cli(['train', ...small, '--out', out], { env: { DEEPRNN_SIMD: 'scalar' } });
     expect(r.code, r.stderr).toBe(0);
     expect(existsSync(out)).toBe(true);
+  });
+});
+
+describe('DEEPRNN_GEMM_TILE at start', () => {
+  const info = native().info();
+  const tiles = info.gemmTiles[info.simd]!;
+
+  it('a tile the set in use does not have is refused before any work, exit 2', async () => {
+    const out = path.join(dir, 'tile.safetensors');
+    for (const args of [['train', ...small, '--out', out], ['predict', 'it has', '--model', out]]) {
+      const r = await cli(args, { env: { DEEPRNN_GEMM_TILE: '3x3' } });
+      expect(r.code, `${args[0]}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toBe(`deeprnn: error: DEEPRNN_GEMM_TILE must be one of ${tiles.join('|')} for ${info.simd}, got "3x3"\n`);
+      expect(r.stdout).toBe('');
+    }
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('every tile trains bitwise the same weights (a ragged hidden size, several chunks), and --version names the tile in use', async () => {
+    const runs = [];
+    for (const tile of tiles) {
+      const out = path.join(dir, `tile-${tile}.safetensors`);
+      const env = { DEEPRNN_GEMM_TILE: tile };
+      const r = await cli(['train', '--hidden', '24', '--layers', '2', '--num-train', '300', '--num-val', '100', '--batch-size', '150', '--epochs', '1', '--out', out, '--json'], { env });
+      expect(r.code, r.stderr).toBe(0);
+      runs.push(loadTrainingCheckpoint(out).model.params);
+      expect((await cli(['--version'], { env })).stdout).toContain(`GEMM tile ${tile}, forced`);
+    }
+    for (const p of runs.slice(1)) expect(Buffer.from(p.buffer).equals(Buffer.from(runs[0]!.buffer))).toBe(true);
   });
 });

@@ -15,6 +15,22 @@ export interface ServeProcess {
   stop: () => Promise<number | null>;
 }
 
+// Every server this file's tests start, stopped after them. Registered here, at
+// the importing file's top level: an afterAll called from inside a beforeAll
+// or a test is not run, and left the servers running after the suite.
+const running = new Set<ChildProcess>();
+afterAll(async () => {
+  await Promise.all([...running].map((child) => new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.on('close', () => resolve());
+    child.kill('SIGTERM');
+  })));
+});
+// And if the worker ends without its hooks (a timeout, a crash).
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 /** Starts `deeprnn serve ARGS --port 0` and resolves with its URL once it listens; stopped after the file's tests. */
 export function startServe(args: string[]): Promise<ServeProcess> {
   const child = spawn(process.execPath, [BIN, 'serve', ...args, '--port', '0'], {
@@ -25,12 +41,15 @@ export function startServe(args: string[]): Promise<ServeProcess> {
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  running.add(child);
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => {
+    running.delete(child);
+    resolve(code);
+  }));
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     return exited;
   };
-  afterAll(stop);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`deeprnn serve did not start in 30 s: ${out}${err}`)), 30_000);
     const check = () => {

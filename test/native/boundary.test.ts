@@ -28,6 +28,7 @@ const CALLS: Call[] = [
   { fn: 'setSimd', args: () => ['scalar'], kinds: ['str'] },
   { fn: 'setTeamSize', args: () => [0], kinds: ['count'] },
   { fn: 'cells', args: () => [], kinds: [] },
+  { fn: 'tuneGemm', args: () => [], kinds: [] },
   { fn: 'savedSize', args: () => ['lstm', 2, 3, 4], kinds: ['str', 'dim', 'dim', 'dim'] },
   ...(['rnn', 'gru', 'lstm'] as const).map((cell): Call => {
     const G = cell === 'gru' ? 3 : cell === 'lstm' ? 4 : 1;

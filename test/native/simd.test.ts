@@ -146,7 +146,7 @@ describe.each(isas)('%s', (isa) => {
 
 it('refuses an unknown instruction set or function', () => {
   expect(() => nat._gemm('mmx', false, new Float32Array(1), new Float32Array(1), new Float32Array(1), 1, 1, 1, false))
-    .toThrow('_gemm: argument "simd" must name a supported instruction set, got "mmx"');
+    .toThrow('_gemm: argument "simd" must name a supported instruction set, or SET:TILE one of its GEMM tiles, got "mmx"');
   expect(() => nat._mathEval('scalar', 'log' as never, new Float32Array(1), new Float32Array(1)))
     .toThrow('_mathEval: argument "fn" must be one of exp|sigmoid|tanh, got "log"');
 });

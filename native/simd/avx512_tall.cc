@@ -1,0 +1,22 @@
+// The avx512 table's second GEMM: tiles of 12 rows x 32 columns (24
+// accumulators, two vectors of B per k) over k in passes of at most 256,
+// instead of 5 x 64 over passes of 1024. Per multiply-add it reads 5.3 bytes
+// of B instead of 12.8, and its pass of B (256 x 32 floats) stays in L1: a
+// core that issues two 512-bit FMAs per cycle needs B at twice the rate of
+// one that issues one, which the wide tile's L2 stream may not give. Which of
+// the two runs is measured at start (simd/cpu.cc).
+#include "simd/kernels.h"
+
+#define DEEPRNN_ISA isa_avx512_tall
+#define DEEPRNN_ISA_NAME "avx512"
+#define DEEPRNN_MAX_TILE 32
+#define DEEPRNN_VEC_BYTES 64
+#define DEEPRNN_GEMM_ROWS 12
+#define DEEPRNN_ROW_HEIGHTS_MIXED 1  // and tiles of 13 and 11 rows, to cover M exactly
+#define DEEPRNN_GEMM_DEPTH 256
+#define DEEPRNN_GEMM_VARIANT 1
+#include "simd/gemm_impl.h"
+
+namespace deeprnn {
+GemmVariant gemm_avx512_tall() { return {isa_avx512_tall::kTileName, isa_avx512_tall::gemm}; }
+}  // namespace deeprnn

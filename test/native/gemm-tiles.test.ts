@@ -1,0 +1,78 @@
+// A set's GEMM variants (register tiles, native/simd/*_tall.cc) against its
+// own GEMM: bitwise the same products, so that which tile the start-up timing
+// picks on a core can change only the speed; and the choice as info() reports it.
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { native } from '../../src/native.js';
+import { Rng } from '../../src/rng.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const nat = native();
+const info = nat.info();
+const variants = info.simdAvailable.flatMap((s) => info.gemmTiles[s]!.slice(1).map((t) => [s, t] as const));
+
+function random(n: number, rng: Rng): Float32Array {
+  return Float32Array.from({ length: n }, () => 2 * rng.uniform() - 1);
+}
+
+/** info() of a fresh process with `env` set, after tuneGemm when `tune`. */
+function childInfo(env: Record<string, string>, tune: boolean): Record<string, unknown> {
+  const code = `import('./dist/index.js').then(({ native }) => { const n = native(); ${tune ? 'n.tuneGemm();' : ''} console.log(JSON.stringify(n.info())); })`;
+  return JSON.parse(execFileSync(process.execPath, ['-e', code], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8' }));
+}
+
+describe('GEMM tiles', () => {
+  it('every set lists its own tile first, and the one in use is among the tiles of the set in use', () => {
+    for (const s of info.simdAvailable) expect(info.gemmTiles[s]!.length, s).toBeGreaterThanOrEqual(1);
+    expect(info.gemmTiles[info.simd]).toContain(info.gemmTile);
+    for (const [s, t] of variants) expect(t, s).toMatch(/^\d+x\d+$/);
+  });
+
+  it.runIf(variants.length > 0)('each variant gives bitwise the products of its set\'s own tile, over ragged shapes and several passes of k', () => {
+    const rng = new Rng(77);
+    // Rows that no tile height divides, columns past whole tiles, K past one and several passes.
+    const shapes = [[1, 1, 1], [11, 33, 257], [13, 65, 300], [25, 2048, 40], [26, 130, 513], [50, 100, 1100], [37, 97, 1025], [128, 48, 700], [7, 200, 2049]];
+    for (const [s, tile] of variants) {
+      for (const [M, N, K] of shapes) {
+        for (const transA of [false, true]) {
+          const A = random(M! * K!, rng), B = random(K! * N!, rng), C0 = random(M! * N!, rng);
+          const own = C0.slice(), alt = C0.slice();
+          nat._gemm(s, transA, own, A, B, M!, N!, K!, transA);
+          nat._gemm(`${s}:${tile}`, transA, alt, A, B, M!, N!, K!, transA);
+          expect(Buffer.from(alt.buffer).equals(Buffer.from(own.buffer)), `${s}:${tile} ${transA ? 'tn' : 'nn'} ${M}x${N}x${K}`).toBe(true);
+        }
+      }
+    }
+  });
+
+  it('an unknown tile of a set is refused by name', () => {
+    expect(() => nat._gemm(`${info.simd}:3x3`, false, new Float32Array(1), new Float32Array(1), new Float32Array(1), 1, 1, 1, false))
+      .toThrow(`_gemm: argument "simd" must name a supported instruction set, or SET:TILE one of its GEMM tiles, got "${info.simd}:3x3"`);
+  });
+
+  it('is timed once a batch path asks (or tuneGemm), forced by DEEPRNN_GEMM_TILE, and refused when the set has no such tile', () => {
+    const tiles = info.gemmTiles[info.simd]!;
+    const before = childInfo({}, false), after = childInfo({}, true);
+    if (tiles.length > 1) {
+      expect(before.gemmTileChoice).toBe('untimed');
+      expect(before.gemmTile).toBe(tiles[0]);
+      expect(after.gemmTileChoice).toBe('timed');
+      const timing = after.gemmTileTiming as Record<string, number>;
+      expect(Object.keys(timing).sort()).toEqual([...tiles].sort());
+      for (const ms of Object.values(timing)) expect(ms).toBeGreaterThan(0);
+      expect(tiles).toContain(after.gemmTile);
+    } else {
+      expect(after.gemmTileChoice).toBe('only');
+      expect(after.gemmTileTiming).toEqual({});
+    }
+    for (const t of tiles) {
+      const forced = childInfo({ DEEPRNN_GEMM_TILE: t }, true);
+      expect(forced.gemmTile).toBe(t);
+      expect(forced.gemmTileChoice).toBe('forced');
+    }
+    expect(() => childInfo({ DEEPRNN_GEMM_TILE: '3x3' }, false)).toThrow(
+      `info: DEEPRNN_GEMM_TILE must be one of ${tiles.join('|')} for ${info.simd}, got "3x3"`);
+  });
+});
