@@ -23,7 +23,7 @@ interface TorchResult {
 }
 
 /** A row of the bench: deeprnn's median run (a Measurement), beside PyTorch's. */
-export interface BenchRow extends Omit<Measurement, 'teams'> {
+export interface BenchRow extends Omit<Measurement, 'teams' | 'precision' | 'bf16Path'> {
   /** Training: how the batch ran, teams x threads per team; null for generation. */
   teams: string | null;
   /** tokens/s of every run (the median one is reported) */
@@ -48,6 +48,7 @@ export interface BenchRow extends Omit<Measurement, 'teams'> {
   torchBf16TokensPerSec?: number | null;
   torchBf16Runs?: number[] | null;
   bf16Ratio?: number | null;
+  bf16Path?: string | null;
 }
 
 const fmt = (x: number | null | undefined, digits = 0) => (x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(digits));
@@ -227,8 +228,10 @@ export function registerBench(program: Command): void {
           const failed = theirs.find((x) => x.error);
           const torch = py && !failed ? medianBy(theirs, (x) => x.tokensPerSec ?? 0) : undefined;
           const peak = peaks.get(t);
+          // The fp32 row's keys as before; the precision shows in the bf16 columns.
+          const { precision: _precision, bf16Path: _path, ...fp32 } = median;
           const row: BenchRow = {
-            ...median,
+            ...fp32,
             teams: median.teams ?? null,
             runs: ours.map((m) => m.tokensPerSec),
             peakPercent: peak ? (100 * median.gflops) / peak : null,

@@ -93,6 +93,22 @@ describe('train --save-dtype bf16', () => {
   });
 });
 
+describe('bench --precision bf16', () => {
+  it('gives each training row fp32 and bf16 side by side, and generation no bf16 figures', async () => {
+    const r = await cli(['bench', '--precision', 'bf16', '--configs', 'A,D', '--threads', '1', '--batches', '1', '--warmup', '0', '--repeat', '1', '--no-torch', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { machine: { bf16: string }; results: Record<string, unknown>[] };
+    expect(out.machine.bf16).toBe(info.bf16);
+    const [a, d] = out.results as { tokensPerSec: number; bf16TokensPerSec: number | null; bf16Speedup: number | null; bf16Path: string | null }[];
+    expect(a!.bf16Path).toBe(info.bf16);
+    expect(a!.bf16TokensPerSec).toBeGreaterThan(0);
+    expect(a!.bf16Speedup).toBeCloseTo(a!.bf16TokensPerSec! / a!.tokensPerSec, 10);
+    expect(d!.bf16TokensPerSec).toBeNull();
+    expect(Object.keys(a!)).toContain('torchBf16TokensPerSec');
+    expect(Object.keys(a!)).not.toContain('precision');
+  });
+});
+
 describe('--precision refused', () => {
   it.each([
     [['train', ...small, '--precision', 'fp16'], 'deeprnn: error: --precision must be one of fp32|bf16, got "fp16"\n'],
