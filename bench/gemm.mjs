@@ -5,7 +5,9 @@
 //   node bench/gemm.mjs [TABLE] [REPS]
 //
 // TABLE: one of native().info().simdAvailable, or SET:TILE for one of its GEMM
-// variants (info().gemmTiles; default: every set and variant). The
+// variants (info().gemmTiles; default: every set and variant), or bf16:PATH
+// for a bf16 product path (bf16:avx512bf16, bf16:avx512 for the fallback on
+// avx512's vectors...; B packed as it is read). The
 // shapes are those of configs A, B and C (npm run bench) per product: M x N x K,
 // "tn" for a weight gradient (C += A^T B). Asserts nothing.
 import path from 'node:path';
@@ -35,12 +37,15 @@ for (const table of tables) {
     let inner = 1;
     const run = () => {
       const t0 = performance.now();
-      for (let i = 0; i < inner; i++) nat._gemm(table, kind === 'tn', C, A, B, M, N, K, false);
+      for (let i = 0; i < inner; i++) {
+        if (table.startsWith('bf16:')) nat._gemmBf16(table.slice(5), kind === 'tn', false, C, A, B, M, N, K, false);
+        else nat._gemm(table, kind === 'tn', C, A, B, M, N, K, false);
+      }
       return (performance.now() - t0) / inner;
     };
     inner = Math.max(1, Math.round(2 / run()));
     for (let i = 0; i < 3; i++) run();
     const ms = median(Array.from({ length: Number(reps) }, run));
-    console.log(`${table.padEnd(13)} ${what.padEnd(12)} ${kind} ${M}x${N}x${K}`.padEnd(50) + `${((2 * M * N * K) / ms / 1e6).toFixed(1)} GFLOP/s`);
+    console.log(`${table.padEnd(15)} ${what.padEnd(12)} ${kind} ${M}x${N}x${K}`.padEnd(50) + `${((2 * M * N * K) / ms / 1e6).toFixed(1)} GFLOP/s`);
   }
 }

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """The benchmark's configurations in PyTorch, for deeprnn's ratios.
 
-    /usr/bin/python3 bench/torch_bench.py --config A --threads 2 [--batches 20 --warmup 3]
+    /usr/bin/python3 bench/torch_bench.py --config A --threads 2 [--batches 20 --warmup 3] [--autocast]
 
 prints one JSON object: training tokens/s (one-hot input -> nn.GRU/nn.LSTM ->
 nn.Linear -> cross-entropy, backward, global-norm clipping at 1, SGD step) or,
 for D, greedy generation tokens/s with batch 1, and the GEMM throughput it
-measured. It refuses to compare (exit 3) when torch's float32 GEMM is too slow
+measured. --autocast runs the forward and the loss under
+torch.autocast('cpu', dtype=torch.bfloat16) (the one line a PyTorch user adds
+for bf16 matrix products; parameters and optimizer stay float32). It refuses to compare (exit 3) when torch's float32 GEMM is too slow
 to be an optimised BLAS (Debian's PyTorch without libopenblas0-openmp falls back
 to the reference BLAS)."""
 import argparse
@@ -47,6 +49,7 @@ def main():
     ap.add_argument('--threads', type=int, required=True)
     ap.add_argument('--batches', type=int, default=20)
     ap.add_argument('--warmup', type=int, default=3)
+    ap.add_argument('--autocast', action='store_true', help='bf16 autocast of the forward and loss')
     args = ap.parse_args()
     torch.set_num_threads(1)
     g1 = gemm_gflops()
@@ -62,14 +65,17 @@ def main():
     linear = torch.nn.Linear(c['hidden'], c['vocab'])
     params = list(rnn.parameters()) + list(linear.parameters())
     V = c['vocab']
-    out = {'config': args.config, 'threads': args.threads, 'torch': torch.__version__, 'gemm_gflops_1thread': g1}
+    out = {'config': args.config, 'threads': args.threads, 'torch': torch.__version__, 'gemm_gflops_1thread': g1,
+           'autocast': args.autocast}
+    autocast = lambda: torch.autocast('cpu', dtype=torch.bfloat16, enabled=args.autocast)
     if c.get('generate'):
         with torch.no_grad():
             def run(n):
                 state, tok = None, 0
                 for _ in range(n):
-                    o, state = rnn(F.one_hot(torch.tensor([[tok]]), V).float(), state)
-                    tok = int(linear(o).argmax(axis=2).reshape(1))
+                    with autocast():
+                        o, state = rnn(F.one_hot(torch.tensor([[tok]]), V).float(), state)
+                        tok = int(linear(o).argmax(axis=2).reshape(1))
             run(50)
             t0 = time.perf_counter()
             run(c['steps'])
@@ -83,8 +89,9 @@ def main():
 
         def step():
             opt.zero_grad()
-            o, _ = rnn(F.one_hot(x, V).float())
-            loss = F.cross_entropy(linear(o).reshape(-1, V), y.reshape(-1))
+            with autocast():
+                o, _ = rnn(F.one_hot(x, V).float())
+                loss = F.cross_entropy(linear(o).reshape(-1, V), y.reshape(-1))
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()

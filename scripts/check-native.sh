@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 arch=${1:-native}
 out=${TMPDIR:-/tmp}/deeprnn-check-$arch
 flags="-O2 -std=c++17 -Inative -Wall -Wextra -Wno-unused-parameter"
-common="native/check/check_kernels.cc native/kernels/*.cc native/simd/cpu.cc"
+common="native/check/check_kernels.cc native/kernels/*.cc native/simd/cpu.cc native/simd/bf16.cc"
 # the scalar table without contraction, as CMakeLists.txt builds it
 scalar_obj=${TMPDIR:-/tmp}/deeprnn-check-$arch-scalar.o
 case "$arch" in
@@ -25,22 +25,30 @@ case "$arch" in
         ${CXX:-g++} $flags -DDEEPRNN_X86=1 -c native/simd/avx512.cc $avx512 -o "$out-avx512.o"
         ${CXX:-g++} $flags -DDEEPRNN_X86=1 -c native/simd/avx512_tall.cc $avx512 -o "$out-avx512_tall.o"
         ${CXX:-g++} $flags -DDEEPRNN_X86=1 -ffp-contract=off -c native/simd/scalar.cc -o "$scalar_obj"
-        ${CXX:-g++} $flags -DDEEPRNN_X86=1 $common "$scalar_obj" "$out-avx2.o" "$out-avx512.o" "$out-avx512_tall.o" -o "$out"
+        # the bf16 product paths (simd/bf16.h), each with its table's flags
+        ${CXX:-g++} $flags -DDEEPRNN_X86=1 -ffp-contract=off -c native/simd/bf16_scalar.cc -o "$out-bf16_scalar.o"
+        ${CXX:-g++} $flags -DDEEPRNN_X86=1 -c native/simd/bf16_avx2.cc $avx2 -o "$out-bf16_avx2.o"
+        ${CXX:-g++} $flags -DDEEPRNN_X86=1 -c native/simd/bf16_avx512.cc $avx512 -o "$out-bf16_avx512.o"
+        ${CXX:-g++} $flags -DDEEPRNN_X86=1 -c native/simd/bf16_avx512bf16.cc -mavx512bf16 $avx512 -o "$out-bf16_avx512bf16.o"
+        ${CXX:-g++} $flags -DDEEPRNN_X86=1 $common "$scalar_obj" "$out-avx2.o" "$out-avx512.o" "$out-avx512_tall.o" \
+          "$out-bf16_scalar.o" "$out-bf16_avx2.o" "$out-bf16_avx512.o" "$out-bf16_avx512bf16.o" -o "$out"
         ;;
       aarch64|arm64)
         ${CXX:-g++} $flags -DDEEPRNN_ARM64=1 -ffp-contract=off -c native/simd/scalar.cc -o "$scalar_obj"
-        ${CXX:-g++} $flags -DDEEPRNN_ARM64=1 $common "$scalar_obj" -ffp-contract=off native/simd/neon.cc -o "$out"
+        ${CXX:-g++} $flags -DDEEPRNN_ARM64=1 $common "$scalar_obj" -ffp-contract=off native/simd/neon.cc \
+          native/simd/bf16_scalar.cc native/simd/bf16_neon.cc -o "$out"
         ;;
       *)
         ${CXX:-g++} $flags -ffp-contract=off -c native/simd/scalar.cc -o "$scalar_obj"
-        ${CXX:-g++} $flags $common "$scalar_obj" -o "$out"
+        ${CXX:-g++} $flags $common "$scalar_obj" -ffp-contract=off native/simd/bf16_scalar.cc -o "$out"
         ;;
     esac
     "$out"
     ;;
   aarch64)
     aarch64-linux-gnu-g++ $flags -DDEEPRNN_ARM64=1 -ffp-contract=off -c native/simd/scalar.cc -o "$scalar_obj"
-    aarch64-linux-gnu-g++ $flags -static -DDEEPRNN_ARM64=1 $common "$scalar_obj" -ffp-contract=off native/simd/neon.cc -o "$out"
+    aarch64-linux-gnu-g++ $flags -static -DDEEPRNN_ARM64=1 $common "$scalar_obj" -ffp-contract=off native/simd/neon.cc \
+      native/simd/bf16_scalar.cc native/simd/bf16_neon.cc -o "$out"
     qemu-aarch64 "$out"
     ;;
   *)

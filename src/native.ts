@@ -24,6 +24,10 @@ export interface CellInfo {
   carriesC: boolean;
 }
 
+/** Arithmetic of the matrix products: float32, or bf16 operands with float32 sums (native/kernels/lm.h). */
+export type Precision = 'fp32' | 'bf16';
+export const PRECISIONS: readonly Precision[] = ['fp32', 'bf16'];
+
 export interface NativeInfo {
   openmp: boolean;
   threads: number;
@@ -43,6 +47,10 @@ export interface NativeInfo {
   gemmTileChoice: 'only' | 'forced' | 'untimed' | 'timed';
   /** The timing behind 'timed': tile -> milliseconds (the sum of the best runs of three products). */
   gemmTileTiming: Record<string, number>;
+  /** The bf16 product path in use: "avx512bf16", or "emulated (<table>)" (float32 FMAs, see simd/bf16.h). */
+  bf16: string;
+  /** Whether this CPU runs bf16 dot products in hardware (AVX512-BF16). */
+  bf16Hardware: boolean;
 }
 
 export interface MpiInfo {
@@ -80,6 +88,8 @@ export interface LmBatch {
   N: number;
   rows: number;
   state: Float32Array | null;
+  /** Absent: fp32. */
+  precision?: Precision;
 }
 
 export interface NativeBinding {
@@ -88,6 +98,8 @@ export interface NativeBinding {
   /** Times the GEMM tiles of the set in use now (the first training or evaluation batch does it otherwise); results never change, only speed. */
   tuneGemm(): void;
   setSimd(name: string): void;
+  /** The bf16 product path as DEEPRNN_BF16 names it: "avx512bf16", "emulated", or "" for the default. */
+  setBf16(name: string): void;
   /**
    * Teams of n threads run each chunk of a batch (splitting its layers by
    * hidden units); 0 lets a cost model choose from the chunks, widths and
@@ -199,6 +211,14 @@ export interface NativeBinding {
     M: number, N: number, K: number, accumulate: boolean): void;
   /** One instruction set's generation GEMV: C (M, N) = A (M, K) B^T with B (N, K) read in place. */
   _gemmNt(simd: string, C: Float32Array, A: Float32Array, B: Float32Array, M: number, N: number, K: number): void;
+  /**
+   * One bf16 path's GEMM (avx512bf16, or a fp32 table's name for its fallback): C (M, N) (+)= op(A) B
+   * with operands rounded to bf16 and float32 sums; packB: B packed into k-pairs first, as weights are.
+   */
+  _gemmBf16(path: string, transA: boolean, packB: boolean, C: Float32Array, A: Float32Array, B: Float32Array,
+    M: number, N: number, K: number, accumulate: boolean): void;
+  /** y = x rounded to bfloat16 (nearest, ties to even; NaN quiet, infinities kept) and back. */
+  _bf16Round(y: Float32Array, x: Float32Array): void;
   /** One instruction set's exp / sigmoid / tanh as the cells compute them. */
   _mathEval(simd: string, fn: 'exp' | 'sigmoid' | 'tanh', y: Float32Array, x: Float32Array): void;
 }

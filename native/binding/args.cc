@@ -63,6 +63,17 @@ bool Args::boolean(size_t i, const char* name) const {
   return v.As<Napi::Boolean>().Value();
 }
 
+std::string Args::choice(size_t i, const char* name, std::initializer_list<const char*> allowed) const {
+  const Napi::Value v = at(i, name);
+  const std::string s = v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
+  std::string list;
+  for (const char* c : allowed) {
+    if (s == c) return s;
+    list += (list.empty() ? "" : "|") + std::string(c);
+  }
+  throw error(what(name) + " must be one of " + list + ", got \"" + s + "\"");
+}
+
 Cell Args::cell(size_t i, const char* name) const {
   const Napi::Value v = at(i, name);
   const std::string s = v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();

@@ -30,6 +30,8 @@ class Args {
   double number(size_t i, const char* name) const;
   bool boolean(size_t i, const char* name) const;
   Cell cell(size_t i, const char* name) const;
+  // A string among `allowed`.
+  std::string choice(size_t i, const char* name, std::initializer_list<const char*> allowed) const;
   // A Float32Array of exactly `len` elements, not detached.
   float* f32(size_t i, const char* name, long len) const;
   // As f32, or null when the argument is null or undefined.
@@ -76,5 +78,6 @@ void register_optim(Napi::Env env, Napi::Object exports);
 void register_kernels(Napi::Env env, Napi::Object exports);
 void register_lm(Napi::Env env, Napi::Object exports);
 void register_mpi(Napi::Env env, Napi::Object exports);
+void register_bf16(Napi::Env env, Napi::Object exports);
 
 }  // namespace deeprnn

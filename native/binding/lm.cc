@@ -6,6 +6,7 @@
 #include "binding/args.h"
 #include "kernels/cells.h"
 #include "kernels/lm.h"
+#include "simd/bf16.h"
 #include "simd/kernels.h"
 
 namespace deeprnn {
@@ -61,11 +62,25 @@ struct ShapeArgs {
   }
 };
 
-// lmTrainChunks({ cell, L, hidden, V, params, grads, offsets, inputs, targets, T, N, rows, masks, state, scale, keep })
+// The optional option "precision": "fp32" (absent: the same) or "bf16"; bf16
+// chooses its product path now, turning a bad DEEPRNN_BF16 into an Error.
+Precision precision_arg(const Args& a, size_t i, Cell cell) {
+  if (a.absent(i, "precision") || a.choice(i, "precision", {"fp32", "bf16"}) == "fp32") return Precision::FP32;
+  // MGU's products read slices of its weights and saved values that the bf16 packing does not cover yet.
+  if (cell == Cell::MGU) throw a.error(a.what("precision") + " bf16 is not implemented for the mgu cell (fp32 is)");
+  try {
+    bf16_path();
+  } catch (const std::runtime_error& e) {
+    throw a.error(e.what());
+  }
+  return Precision::BF16;
+}
+
+// lmTrainChunks({ cell, L, hidden, V, params, grads, offsets, inputs, targets, T, N, rows, masks, state, scale, keep, precision })
 //   -> sum of the T*N token losses; grads += d(loss sum * scale)/d(params), or with keep (optional,
-//   default false) grads untouched and the chunks' gradients kept for mpiChainSum
+//   default false) grads untouched and the chunks' gradients kept for mpiChainSum; precision: fp32 | bf16 (optional)
 Napi::Value LmTrainChunks(const Napi::CallbackInfo& info) {
-  Args a(info, "lmTrainChunks", {"cell", "L", "hidden", "V", "params", "grads", "offsets", "inputs", "targets", "T", "N", "rows", "masks", "state", "scale", "keep"});
+  Args a(info, "lmTrainChunks", {"cell", "L", "hidden", "V", "params", "grads", "offsets", "inputs", "targets", "T", "N", "rows", "masks", "state", "scale", "keep", "precision"});
   const ShapeArgs sa(a, 6);
   const LmShape& s = sa.shape;
   float* grads = a.f32(5, "grads", s.P);
@@ -79,15 +94,16 @@ Napi::Value LmTrainChunks(const Napi::CallbackInfo& info) {
   const double scale = a.number(14, "scale");
   const bool keep = a.absent(15, "keep") ? false : a.boolean(15, "keep");
   ensure_kernels(a, true);
+  const Precision precision = precision_arg(a, 16, s.cell);
   const double loss = lm_train_chunks(s, sa.params, grads, inputs, targets, T, N, rows, masks, state,
-                                      static_cast<float>(scale), keep);
+                                      static_cast<float>(scale), keep, precision);
   return Napi::Number::New(info.Env(), loss);
 }
 
-// lmEvalChunks({ cell, L, hidden, V, params, offsets, inputs, targets, T, N, rows, state })
+// lmEvalChunks({ cell, L, hidden, V, params, offsets, inputs, targets, T, N, rows, state, precision })
 //   -> { loss: sum of the T*N token losses, correct: argmax hits }
 Napi::Value LmEvalChunks(const Napi::CallbackInfo& info) {
-  Args a(info, "lmEvalChunks", {"cell", "L", "hidden", "V", "params", "offsets", "inputs", "targets", "T", "N", "rows", "state"});
+  Args a(info, "lmEvalChunks", {"cell", "L", "hidden", "V", "params", "offsets", "inputs", "targets", "T", "N", "rows", "state", "precision"});
   const ShapeArgs sa(a, 5);
   const LmShape& s = sa.shape;
   const long T = a.dim(8, "T"), N = a.dim(9, "N"), rows = a.dim(10, "rows");
@@ -96,8 +112,9 @@ Napi::Value LmEvalChunks(const Napi::CallbackInfo& info) {
   const int* targets = a.tokens(7, "targets", M, s.V);
   float* state = a.f32_opt(11, "state", sa.state_len(a, N));
   ensure_kernels(a, true);
+  const Precision precision = precision_arg(a, 12, s.cell);
   long correct = 0;
-  const double loss = lm_eval_chunks(s, sa.params, inputs, targets, T, N, rows, state, &correct);
+  const double loss = lm_eval_chunks(s, sa.params, inputs, targets, T, N, rows, state, &correct, precision);
   Napi::Object out = Napi::Object::New(info.Env());
   out.Set("loss", Napi::Number::New(info.Env(), loss));
   out.Set("correct", Napi::Number::New(info.Env(), static_cast<double>(correct)));

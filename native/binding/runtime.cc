@@ -1,9 +1,12 @@
 // Runtime queries and settings: version, threads, kernel table.
+#include <cstdlib>
 #include <stdexcept>
+#include <string>
 
 #include "binding/args.h"
 #include "kernels/lm.h"
 #include "kernels/parallel.h"
+#include "simd/bf16.h"
 #include "simd/kernels.h"
 
 namespace deeprnn {
@@ -32,6 +35,9 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   o.Set("gemmTiles", tiles);
   try {
     o.Set("simd", Napi::String::New(env, kernels().name));
+    const Bf16Path& p = bf16_path();
+    o.Set("bf16", Napi::String::New(env, p.hardware ? std::string(p.name) : std::string("emulated (") + p.name + ")"));
+    o.Set("bf16Hardware", Napi::Boolean::New(env, bf16_hardware_supported()));
     o.Set("gemmTile", Napi::String::New(env, kernels().gemm_tile));
     o.Set("gemmTileChoice", Napi::String::New(env, kernels_gemm_choice()));
     const char* timed[2];
@@ -64,6 +70,19 @@ Napi::Value SetSimd(const Napi::CallbackInfo& info) {
   if (!info[0].IsString()) throw a.error("argument \"name\" must be a string");
   try {
     kernels_select(info[0].As<Napi::String>().Utf8Value().c_str());
+    bf16_select(std::getenv("DEEPRNN_BF16"));  // the fallback follows the table's vectors
+  } catch (const std::runtime_error& e) {
+    throw a.error(e.what());
+  }
+  return info.Env().Undefined();
+}
+
+// setBf16(name): the bf16 product path as DEEPRNN_BF16 names it ("": the default)
+Napi::Value SetBf16(const Napi::CallbackInfo& info) {
+  Args a(info, "setBf16", 1);
+  if (!info[0].IsString()) throw a.error("argument \"name\" must be a string");
+  try {
+    bf16_select(info[0].As<Napi::String>().Utf8Value().c_str());
   } catch (const std::runtime_error& e) {
     throw a.error(e.what());
   }
@@ -84,6 +103,7 @@ void register_runtime(Napi::Env env, Napi::Object exports) {
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("tuneGemm", Napi::Function::New(env, TuneGemm, "tuneGemm"));
   exports.Set("setSimd", Napi::Function::New(env, SetSimd, "setSimd"));
+  exports.Set("setBf16", Napi::Function::New(env, SetBf16, "setBf16"));
   exports.Set("setTeamSize", Napi::Function::New(env, SetTeamSize, "setTeamSize"));
 }
 

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "simd/bf16.h"
 #include "simd/kernels.h"
 
 using deeprnn::KernelTable;
@@ -342,6 +343,51 @@ void check_rows(const KernelTable& t, std::mt19937& rng) {
 
 }  // namespace
 
+// A bf16 path's products against double precision of the bf16 operands (no
+// subnormals among them), within (K + 1) u sum |terms|, B packed first and as
+// read, A plain and transposed; and bitwise equal to the scalar fallback (every
+// path adds the same exact products in the same order and modes).
+void check_bf16(const deeprnn::Bf16Path& p, std::mt19937& rng) {
+  const deeprnn::Bf16Path* ref = deeprnn::bf16_find("scalar");
+  const long shapes[][3] = {{1, 1, 1}, {5, 3, 7}, {13, 200, 9}, {7, 129, 300}, {33, 17, 600}, {6, 70, 1101}};
+  double worst = 0;
+  bool ok = true, same = true;
+  for (const auto& sh : shapes) {
+    const long M = sh[0], N = sh[1], K = sh[2];
+    for (int kind = 0; kind < 2; ++kind) {  // nn with B packed, tn with B as read
+      const bool trans = kind == 1;
+      std::vector<float> A = random(rng, M * K), B = random(rng, K * N), C(static_cast<size_t>(M * N)),
+                         R(static_cast<size_t>(M * N));
+      std::vector<uint32_t> packed(static_cast<size_t>(deeprnn::bf16_packed_size(K, N)));
+      deeprnn::bf16_pack_b(packed.data(), B.data(), N, false, K, N, 0, (K + 1) / 2);
+      auto run = [&](const deeprnn::Bf16Path& q, float* out) {
+        if (trans) q.gemm({out, A.data(), B.data(), nullptr, M, N, K, M, N, N, true, false, nullptr}, deeprnn::Part{});
+        else q.gemm({out, A.data(), nullptr, packed.data(), M, N, K, K, deeprnn::bf16_packed_ld(N), N, false, false, nullptr},
+                    deeprnn::Part{});
+      };
+      run(p, C.data());
+      run(*ref, R.data());
+      same = same && std::memcmp(C.data(), R.data(), sizeof(float) * C.size()) == 0;
+      for (long i = 0; i < M; ++i)
+        for (long j = 0; j < N; ++j) {
+          double s = 0, mag = 0;
+          for (long k = 0; k < K; ++k) {
+            const double a = deeprnn::bf16_round(trans ? A[k * M + i] : A[i * K + k]);
+            const double t = a * deeprnn::bf16_round(B[k * N + j]);
+            s += t;
+            mag += std::fabs(t);
+          }
+          const double allowed = (K + 1) * std::ldexp(1.0, -24) * mag + 1e-30;
+          const double frac = std::fabs(C[i * N + j] - s) / allowed;
+          worst = std::max(worst, frac);
+          ok = ok && frac <= 1;
+        }
+    }
+  }
+  report(ok, std::string("bf16 ") + p.name + " GEMM within the float32 bound of the bf16 operands", worst);
+  if (&p != ref) report(same, std::string("bf16 ") + p.name + " GEMM bitwise equal to the scalar fallback", same ? 0 : 1);
+}
+
 int main() {
   const char* names[8];
   const int n = deeprnn::kernels_available(names, 8);
@@ -367,6 +413,14 @@ int main() {
       check_gemm_variant(*t, *alt, rng);
       check_shares(*alt, rng);
     }
+  }
+  for (int i = 0; i < n; ++i) {  // every fallback, and vdpbf16ps where the CPU has it
+    std::mt19937 rng(99 + i);
+    check_bf16(*deeprnn::bf16_find(names[i]), rng);
+  }
+  if (const deeprnn::Bf16Path* hw = deeprnn::bf16_find("avx512bf16")) {
+    std::mt19937 rng(98);
+    check_bf16(*hw, rng);
   }
   std::printf("%d passed, %d failed\n", g_passed, g_failed);
   return g_failed ? 1 : 0;

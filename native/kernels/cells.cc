@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "simd/bf16.h"
 #include "simd/kernels.h"
 
 namespace deeprnn {
@@ -49,6 +50,8 @@ long unit_align(long H, int nth) { return H >= 16L * nth ? 16 : 1; }
 
 }  // namespace
 
+void unit_range(long H, int tid, int nth, long* u0, long* u1) { split_rows(H, tid, nth, unit_align(H, nth), u0, u1); }
+
 UnitShare unit_share(const Team& team, long H) {
   long u0, u1;
   team.share(H, unit_align(H, team.nth), &u0, &u1);
@@ -77,12 +80,23 @@ void pack_whhT(float* out, const float* whh, long H, int G, int nth, long r0, lo
 void recurrent_product(float* gh, const float* h, long R, const LayerSeq& s, const UnitShare& u) {
   const KernelTable& k = kernels();
   const long G = cell_gates(s.cell);
+  if (u.whhT_bf) {
+    const long N = G * u.width;
+    gemm_bf16_packed(bf16_path(), gh, h, u.whhT_bf, bf16_packed_ld(N), R, N, s.H, false, nullptr, Part{0, 1, u.scratch});
+    return;
+  }
   if (u.whhT) gemm_nn(k, gh, h, u.whhT, R, G * u.width, s.H, false, Part{0, 1, u.scratch});
   else k.gemm_nt_small(gh, h, s.whh, R, G * s.H, s.H);  // all units
 }
 
 void recurrent_grad(float* dh, const float* d, long R, const LayerSeq& s, const UnitShare& u, bool accumulate) {
   const long GH = cell_gates(s.cell) * s.H;
+  if (s.whh_bf) {  // columns u0.. of the packed W_hh
+    bf16_path().gemm({dh + u.u0, d, nullptr, s.whh_bf + u.u0, R, u.width, GH, GH, bf16_packed_ld(s.H), s.H, false,
+                      accumulate, nullptr},
+                     Part{0, 1, u.scratch});
+    return;
+  }
   kernels().gemm({dh + u.u0, d, s.whh + u.u0, R, u.width, GH, GH, s.H, s.H, false, accumulate, nullptr},
                  Part{0, 1, u.scratch});
 }
@@ -102,6 +116,13 @@ void cell_weight_grads(const LayerSeq& s, const CellGrads& g, float* dwhh, Part 
 void weight_grads_from_h(const LayerSeq& s, const CellGrads& g, float* dwhh, Part part) {
   const KernelTable& k = kernels();
   const long GH = cell_gates(s.cell) * s.H, N = s.N, H = s.H;
+  if (s.whh_bf) {
+    const Bf16Path& p = bf16_path();
+    if (s.h0 + N * H == s.y) return gemm_bf16_tn(p, dwhh, g.dgh, s.h0, GH, H, s.T * N, part);
+    gemm_bf16_tn(p, dwhh, g.dgh, s.h0, GH, H, N, part);
+    if (s.T > 1) gemm_bf16_tn(p, dwhh, g.dgh + N * GH, s.y, GH, H, (s.T - 1) * N, part);
+    return;
+  }
   if (s.h0 + N * H == s.y) {  // h0 directly before y: one product over [h0; y]
     gemm_tn(k, dwhh, g.dgh, s.h0, GH, H, s.T * N, part);
     return;

@@ -37,6 +37,9 @@ struct LayerSeq {
   const float* c0;   // (N, H), cells that carry c
   const float* whh;  // (G*H, H)
   const float* bhh;  // (G*H)
+  // bf16 runs: W_hh (G*H, H) packed in k-pairs (simd/bf16.h), and then every
+  // product of the layer (recurrent gradient, weight gradient) is a bf16 one.
+  const uint32_t* whh_bf = nullptr;
 };
 
 // A thread's units of a layer and the weights its recurrent product reads:
@@ -47,6 +50,9 @@ struct UnitShare {
   long u0, width;
   const float* whhT;
   float* scratch = nullptr;  // the thread's GEMM scratch (Team::scratch)
+  // bf16 runs: whhT's block packed in k-pairs (packed_share_bf16); then the
+  // recurrent product is a bf16 one.
+  const uint32_t* whhT_bf = nullptr;
 };
 
 // This thread's units of a layer, [u0, u0 + width): shares of whole vectors of
@@ -58,6 +64,14 @@ UnitShare unit_share(const Team& team, long H);
 void pack_whhT(float* out, const float* whh, long H, int G, int nth, long r0, long r1);
 // Where thread tid's block of a pack_whhT(nth) layout starts.
 inline const float* packed_share(const float* packed, long H, int G, long u0) { return packed + H * G * u0; }
+// Units [*u0, *u1) of thread tid of a team of nth (unit_share's, pack_whhT's).
+void unit_range(long H, int tid, int nth, long* u0, long* u1);
+// The bf16 copy of a pack_whhT(nth) layout: thread tid's block (H, G*width)
+// packed in k-pairs by bf16_pack_b, at this offset in uint32 pairs (its
+// packed columns round G*width up to 16); the whole layout holds
+// bf16_whhT_pairs of them.
+inline long packed_share_bf16(long H, int G, long u0, int tid) { return (H + 1) / 2 * (G * u0 + 16 * tid); }
+inline long bf16_whhT_pairs(long H, int G, int nth) { return (H + 1) / 2 * (G * H + 16 * nth); }
 
 // The backward's buffers, whole-batch layouts. dgx: (T, N, G*H) out, the
 // gradient of gx; dgh: the gradient of the recurrent product gh where it

@@ -18,6 +18,7 @@
 #include "kernels/cells.h"
 #include "kernels/parallel.h"
 #include "kernels/team.h"
+#include "simd/bf16.h"
 #include "simd/kernels.h"
 
 namespace deeprnn {
@@ -54,9 +55,18 @@ struct Prepared {
   float* in[kMaxLayers];   // layer 0: the gather table (V, G*H), row v = W_ih[:, v] + b_ih; else W_ih^T (I, G*H)
   float* hhT[kMaxLayers];  // W_hh^T packed for the team size (pack_whhT): (H, G*H)
   float* out;              // the output layer's W^T (H_top, V)
+  // bf16 runs only (else null): the weights rounded to bf16 and packed in
+  // k-pairs (bf16_pack_b), as each product reads them.
+  bool bf16;
+  uint32_t* inT_bf[kMaxLayers];  // layers above 0: W_ih^T (I, G*H), for gx
+  uint32_t* in_bf[kMaxLayers];   // layers above 0: W_ih (G*H, I), for dL/dx
+  uint32_t* hhT_bf[kMaxLayers];  // hhT's blocks for the team size (packed_share_bf16)
+  uint32_t* hh_bf[kMaxLayers];   // W_hh (G*H, H), for dL/dh_{t-1}
+  uint32_t* outT_bf;             // W_out^T (H_top, V), for the logits
+  uint32_t* out_bf;              // W_out (V, H_top), for dL/dx
 
-  // Carves the buffers from base (null: only counts); returns floats used.
-  long carve(float* base, const LmShape& s) {
+  // Carves the buffers from base (null: only counts) for teams of `size`; returns floats used.
+  long carve(float* base, const LmShape& s, bool with_bf16, int size) {
     const long G = cell_gates(s.cell);
     long at = 0;
     auto take = [&](long n) {
@@ -64,15 +74,65 @@ struct Prepared {
       at += align_up(n);
       return p;
     };
+    // A pair of bf16 is a uint32, a float's size.
+    auto take_bf = [&](long pairs) { return with_bf16 ? reinterpret_cast<uint32_t*>(take(pairs)) : nullptr; };
+    bf16 = with_bf16;
     for (long l = 0; l < s.L; ++l) {
-      const long GH = G * s.H[l];
-      in[l] = take(GH * (l ? s.H[l - 1] : s.V));
-      hhT[l] = take(GH * s.H[l]);
+      const long H = s.H[l], GH = G * H, I = l ? s.H[l - 1] : s.V;
+      in[l] = take(GH * I);
+      hhT[l] = take(GH * H);
+      inT_bf[l] = l ? take_bf(bf16_packed_size(I, GH)) : nullptr;
+      in_bf[l] = l ? take_bf(bf16_packed_size(GH, I)) : nullptr;
+      hhT_bf[l] = take_bf(bf16_whhT_pairs(H, static_cast<int>(G), size));
+      hh_bf[l] = take_bf(bf16_packed_size(GH, H));
     }
-    out = take(s.H[s.L - 1] * s.V);
+    const long Ht = s.H[s.L - 1];
+    out = take(Ht * s.V);
+    outT_bf = take_bf(bf16_packed_size(Ht, s.V));
+    out_bf = take_bf(bf16_packed_size(s.V, Ht));
     return at;
   }
 };
+
+// Rows [r0, r1) of W_ih (G*H, V) into the gather table (V, G*H) of a bf16
+// run: table[v, o] = bf16(W_ih[o, v]) + b_ih[o], what a one-hot row times
+// bf16 weights gives (bf16_operand: as a product reads them), with the bias in float32.
+void gather_table_bf16(float* table, long GH, const float* W, long V, long r0, long r1, const float* bias) {
+  for (long r = r0; r < r1; ++r)
+    for (long v = 0; v < V; ++v) table[v * GH + r] = bf16_to_float(bf16_operand(W[r * V + v])) + bias[r];
+}
+
+// This thread's share (tid of nth) of the bf16 weights of a bf16 run: every
+// packing's rows of pairs shared out contiguously. After prepare (the blocks
+// of W_hh^T are packed from its hhT).
+void prepare_bf16(const Prepared& w, const LmShape& s, const float* params, int size, int tid, int nth) {
+  const long G = cell_gates(s.cell);
+  // One packing: B (K, N) from src (rows ldb apart, transposed when trans) into out.
+  auto pack = [&](uint32_t* out, const float* src, long ldb, bool trans, long K, long N) {
+    const long Kp = (K + 1) / 2;
+    bf16_pack_b(out, src, ldb, trans, K, N, Kp * tid / nth, Kp * (tid + 1) / nth);
+  };
+  for (long l = 0; l < s.L; ++l) {
+    const long H = s.H[l], GH = G * H;
+    const LayerParams p = layer_at(s, params, l);
+    if (l) {
+      const long I = s.H[l - 1];
+      pack(w.inT_bf[l], p.W_ih, I, true, I, GH);
+      pack(w.in_bf[l], p.W_ih, I, false, GH, I);
+    }
+    pack(w.hh_bf[l], p.W_hh, H, false, GH, H);
+    for (int t = 0; t < size; ++t) {
+      long u0, u1;
+      unit_range(H, t, size, &u0, &u1);
+      const long width = G * (u1 - u0);
+      pack(w.hhT_bf[l] + packed_share_bf16(H, static_cast<int>(G), u0, t), w.hhT[l] + H * G * u0, width, false, H,
+           width);
+    }
+  }
+  const long Ht = s.H[s.L - 1];
+  pack(w.outT_bf, params + s.W_out, Ht, true, Ht, s.V);
+  pack(w.out_bf, params + s.W_out, Ht, false, s.V, Ht);
+}
 
 // This thread's share (tid of nth) of preparing the weights for teams of `size`:
 // the jobs' rows in blocks of 32, blocks shared out contiguously.
@@ -91,6 +151,7 @@ void prepare(const Prepared& w, const LmShape& s, const float* params, int size,
     for (long b = b0 > first ? b0 - first : 0; b < blocks && first + b < b1; ++b) {
       const long r0 = b * B, r1 = r0 + B < rows ? r0 + B : rows;
       if (j == 2 * s.L) {
+        if (w.bf16) continue;  // the bf16 products read outT_bf and out_bf
         const long Ht = s.H[s.L - 1];
         transpose_rows(w.out, s.V, params + s.W_out, Ht, r0, r1, Ht, nullptr);
         continue;
@@ -98,8 +159,9 @@ void prepare(const Prepared& w, const LmShape& s, const float* params, int size,
       const long l = j / 2, H = s.H[l], GH = G * H;
       const LayerParams p = layer_at(s, params, l);
       if (j % 2) pack_whhT(w.hhT[l], p.W_hh, H, static_cast<int>(G), size, r0, r1);
+      else if (l == 0 && w.bf16) gather_table_bf16(w.in[0], GH, p.W_ih, s.V, r0, r1, p.b_ih);
       else if (l == 0) transpose_rows(w.in[0], GH, p.W_ih, s.V, r0, r1, s.V, p.b_ih);
-      else transpose_rows(w.in[l], GH, p.W_ih, s.H[l - 1], r0, r1, s.H[l - 1], nullptr);
+      else if (!w.bf16) transpose_rows(w.in[l], GH, p.W_ih, s.H[l - 1], r0, r1, s.H[l - 1], nullptr);
     }
     first += blocks;
   }
@@ -186,7 +248,8 @@ struct Batch {
   float* state;        // null, or per layer h (N, H_l), then per layer c (LSTM)
   float scale;
   bool train;
-  bool keep = false;  // training: leave each chunk's gradients in its own buffer (kept_*), grads untouched
+  const Bf16Path* bf;  // bf16 products: the path; null for float32
+  bool keep = false;   // training: leave each chunk's gradients in its own buffer (kept_*), grads untouched
 
   // Where layer l's h, and its c (after every layer's h), start in state.
   long state_h(long l) const {
@@ -269,6 +332,9 @@ struct Chunk {
     if (l == 0) {  // one-hot input: rows of the gather table
       rows(Mc, &a, &e);
       k().gather_rows(lb.gx + a * GH, w.in[0], buf.tokens + a, e - a, GH, GH);
+    } else if (w.bf16) {
+      gemm_bf16_packed(*b.bf, lb.gx, x, w.inT_bf[l], bf16_packed_ld(GH), Mc, GH, s.H[l - 1], false, p.b_ih,
+                       team.part());
     } else {
       gemm_bias(k(), lb.gx, x, w.in[l], p.b_ih, Mc, GH, s.H[l - 1], team.part());
     }
@@ -276,6 +342,7 @@ struct Chunk {
     const LayerSeq seq{s.cell, b.T, nc, H, lb.gx, lb.y, lb.saved, lb.h0, lb.c0, p.W_hh, p.b_hh};
     UnitShare u = unit_share(team, H);
     u.whhT = packed_share(w.hhT[l], H, static_cast<int>(G), u.u0);
+    if (w.bf16) u.whhT_bf = w.hhT_bf[l] + packed_share_bf16(H, static_cast<int>(G), u.u0, team.tid);
     cell_forward_units(seq, u, buf.gh, team);  // meets the team after every step
     if (b.state) {  // the final state, into this chunk's rows (no other chunk reads them)
       rows(nc, &a, &e);
@@ -308,7 +375,11 @@ struct Chunk {
   double output(const float* x, long* hits) {
     const LmShape& s = b.s;
     const long Ht = s.H[s.L - 1], V = s.V;
-    gemm_bias(k(), buf.logits, x, w.out, b.params + s.b_out, Mc, V, Ht, team.part());
+    if (w.bf16)
+      gemm_bf16_packed(*b.bf, buf.logits, x, w.outT_bf, bf16_packed_ld(V), Mc, V, Ht, false, b.params + s.b_out,
+                       team.part());
+    else
+      gemm_bias(k(), buf.logits, x, w.out, b.params + s.b_out, Mc, V, Ht, team.part());
     team.sync();
     const long blocks = (Mc + kLossRows - 1) / kLossRows;
     long a, e;
@@ -327,8 +398,14 @@ struct Chunk {
       return loss;
     }
     // dL/dx = dz W; dW += dz^T x; db += column sums of dz (this thread's columns)
-    gemm_nn(k(), buf.d[0], buf.logits, b.params + s.W_out, Mc, Ht, V, false, team.part());
-    gemm_tn(k(), g + s.W_out, buf.logits, x, V, Ht, Mc, team.part());
+    if (w.bf16) {
+      gemm_bf16_packed(*b.bf, buf.d[0], buf.logits, w.out_bf, bf16_packed_ld(Ht), Mc, Ht, V, false, nullptr,
+                       team.part());
+      gemm_bf16_tn(*b.bf, g + s.W_out, buf.logits, x, V, Ht, Mc, team.part());
+    } else {
+      gemm_nn(k(), buf.d[0], buf.logits, b.params + s.W_out, Mc, Ht, V, false, team.part());
+      gemm_tn(k(), g + s.W_out, buf.logits, x, V, Ht, Mc, team.part());
+    }
     rows(V, &a, &e);
     k().colsum_add(g + s.b_out + a, buf.logits + a, Mc, e - a, V);
     team.sync();
@@ -348,7 +425,7 @@ struct Chunk {
       if (buf.dc) std::memset(buf.dc + n * H + u.u0, 0, sizeof(float) * u.width);
     }
     for (long q = 0; q < 4; ++q) std::memset(buf.bsum + q * H + u.u0, 0, sizeof(float) * u.width);
-    const LayerSeq seq{s.cell, b.T, nc, H, lb.gx, lb.y, lb.saved, lb.h0, lb.c0, p.W_hh, p.b_hh};
+    const LayerSeq seq{s.cell, b.T, nc, H, lb.gx, lb.y, lb.saved, lb.h0, lb.c0, p.W_hh, p.b_hh, w.hh_bf[l]};
     const CellGrads cg{buf.dgx, buf.dgh, buf.dh, buf.dc, buf.aux, dy, buf.bsum};
     cell_backward_units(seq, u, cg, false, team);  // ends in a sync
     // dW_hh: h0 lies directly before y, so [h0; y_0 .. y_{T-2}] is one matrix
@@ -367,8 +444,13 @@ struct Chunk {
     // dL/dx = dgx W_ih; dW_ih += dgx^T x
     const long I = s.H[l - 1];
     float* dx = dy == buf.d[0] ? buf.d[1] : buf.d[0];
-    gemm_nn(k(), dx, buf.dgx, p.W_ih, Mc, I, GH, false, team.part());
-    gemm_tn(k(), gp.W_ih, buf.dgx, buf.layer[l - 1].out, GH, I, Mc, team.part());
+    if (w.bf16) {
+      gemm_bf16_packed(*b.bf, dx, buf.dgx, w.in_bf[l], bf16_packed_ld(I), Mc, I, GH, false, nullptr, team.part());
+      gemm_bf16_tn(*b.bf, gp.W_ih, buf.dgx, buf.layer[l - 1].out, GH, I, Mc, team.part());
+    } else {
+      gemm_nn(k(), dx, buf.dgx, p.W_ih, Mc, I, GH, false, team.part());
+      gemm_tn(k(), gp.W_ih, buf.dgx, buf.layer[l - 1].out, GH, I, Mc, team.part());
+    }
     team.sync();
     if (buf.layer[l - 1].out != buf.layer[l - 1].y) {
       apply_mask(dx, dx, l - 1);
@@ -407,8 +489,8 @@ double run_batch(const Batch& b, float* grads, long* correct) {
   static thread_local std::unique_ptr<Barrier[]> barriers;
   static thread_local int nbarriers = 0;
   Prepared w{};
-  const long wsize = w.carve(nullptr, s);
-  w.carve(aligned_in(wbuf, wsize), s);
+  const long wsize = w.carve(nullptr, s, b.bf != nullptr, plan.size);
+  w.carve(aligned_in(wbuf, wsize), s, b.bf != nullptr, plan.size);
   ChunkBuffers sizing{};
   const long tsize = align_up(sizing.carve(nullptr, s, b.T, b.rows, b.train, masked));
   float* tbase = aligned_in(tbuf, plan.teams * tsize);
@@ -446,6 +528,10 @@ double run_batch(const Batch& b, float* grads, long* correct) {
       for (int t = 0; t < teams; ++t) bar[t].reset(size);
     prepare(w, s, b.params, size, tid, nth);
     region_barrier();
+    if (w.bf16) {
+      prepare_bf16(w, s, b.params, size, tid, nth);
+      region_barrier();
+    }
     if (tid < teams * size) {
       const int t = tid / size;
       const Team team{tid % size, size, &bar[t], scratch + tid * kGemmScratchFloats};
@@ -531,9 +617,11 @@ TeamPlan plan_teams(const LmShape& s, long T, long rows, long nchunks, int threa
 }
 
 double lm_train_chunks(const LmShape& s, const float* params, float* grads, const int* inputs, const int* targets,
-                       long T, long N, long rows, const float* masks, float* state, float scale, bool keep) {
+                       long T, long N, long rows, const float* masks, float* state, float scale, bool keep,
+                       Precision precision) {
   g_kept = Kept{};
-  const Batch b{s, params, inputs, targets, T, N, rows, (N + rows - 1) / rows, masks, state, scale, true, keep};
+  const Bf16Path* bf = precision == Precision::BF16 ? &bf16_path() : nullptr;
+  const Batch b{s, params, inputs, targets, T, N, rows, (N + rows - 1) / rows, masks, state, scale, true, bf, keep};
   return run_batch(b, grads, nullptr);
 }
 
@@ -552,8 +640,9 @@ void add_kept_chunks(float* x, long offset, long n) {
 void drop_kept_chunks() { g_kept = Kept{}; }
 
 double lm_eval_chunks(const LmShape& s, const float* params, const int* inputs, const int* targets, long T, long N,
-                      long rows, float* state, long* correct) {
-  const Batch b{s, params, inputs, targets, T, N, rows, (N + rows - 1) / rows, nullptr, state, 0.0f, false};
+                      long rows, float* state, long* correct, Precision precision) {
+  const Bf16Path* bf = precision == Precision::BF16 ? &bf16_path() : nullptr;
+  const Batch b{s, params, inputs, targets, T, N, rows, (N + rows - 1) / rows, nullptr, state, 0.0f, false, bf};
   return run_batch(b, nullptr, correct);
 }
 

@@ -16,6 +16,16 @@
 
 namespace deeprnn {
 
+// The arithmetic of the matrix products: float32, or bf16 operands with
+// float32 sums (simd/bf16.h). Under bf16 every product of the step (input
+// projections, the recurrent product of every step, the output layer, the
+// input-gradient and weight-gradient products) reads its operands rounded to
+// bf16; the weights are rounded and packed once per batch, activations as a
+// product reads them. The one-hot first layer has no product: its gather
+// table holds bf16(W_ih) + b_ih, and its weight gradient adds float32 rows of
+// dgx. Everything else (gate math, softmax, loss, bias sums) stays float32.
+enum class Precision { FP32, BF16 };
+
 // The most layers a model may have.
 constexpr long kMaxLayers = 64;
 
@@ -59,7 +69,8 @@ int team_size_get();
 // its own on this thread until the next call, for add_kept_chunks (a
 // data-parallel sum that continues one process's chunk order across ranks).
 double lm_train_chunks(const LmShape& s, const float* params, float* grads, const int* inputs, const int* targets,
-                       long T, long N, long rows, const float* masks, float* state, float scale, bool keep = false);
+                       long T, long N, long rows, const float* masks, float* state, float scale, bool keep = false,
+                       Precision precision = Precision::FP32);
 
 // Floats per kept chunk gradient (the model's P), or -1 when this thread keeps none.
 long kept_params();
@@ -74,7 +85,7 @@ void drop_kept_chunks();
 // The forward alone (no dropout, no gradients), for evaluation: returns the
 // loss sum and adds the targets that were the argmax to *correct.
 double lm_eval_chunks(const LmShape& s, const float* params, const int* inputs, const int* targets, long T, long N,
-                      long rows, float* state, long* correct);
+                      long rows, float* state, long* correct, Precision precision = Precision::FP32);
 
 // A batch of windows, time-major: inputs[t, n] = tokens[starts[n] + t] and
 // targets[t, n] = tokens[starts[n] + t + 1] for t < T, n < N; tokens of 16 or

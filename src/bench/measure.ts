@@ -1,7 +1,7 @@
 // One benchmark measurement in this process: synthetic tokens, a fixed number
 // of batches after a warm-up, the same training step as the Trainer's.
 import { argmax } from '../generate.js';
-import { native } from '../native.js';
+import { native, type Precision } from '../native.js';
 import { RNNLM } from '../nn/rnnlm.js';
 import { Rng } from '../rng.js';
 import { SGD } from '../train/optim.js';
@@ -12,6 +12,9 @@ export interface Measurement {
   config: string;
   threads: number;
   simd: string;
+  /** The matrix products' arithmetic (bf16: bf16 operands, float32 sums), and the bf16 path when bf16. */
+  precision: Precision;
+  bf16Path: string | null;
   /** Training tokens per second, or generated tokens per second for a generation config. */
   tokensPerSec: number;
   gflops: number;
@@ -21,12 +24,13 @@ export interface Measurement {
   teams?: string;
 }
 
-export function measure(c: BenchConfig, threads: number, batches: number, warmup: number): Measurement {
+export function measure(c: BenchConfig, threads: number, batches: number, warmup: number, precision: Precision = 'fp32'): Measurement {
   const nat = native();
   nat.setThreads(threads);
   const cfg = modelConfig(c);
   const rng = new Rng(1);
   const model = new RNNLM(cfg, rng);
+  model.precision = precision;
   const macs = forwardMacsPerToken(cfg);
   let tokens = 0;
   let seconds = 0;
@@ -70,6 +74,8 @@ export function measure(c: BenchConfig, threads: number, batches: number, warmup
     config: c.name,
     threads,
     simd: nat.info().simd,
+    precision,
+    bf16Path: precision === 'bf16' ? nat.info().bf16 : null,
     tokensPerSec,
     gflops: (tokensPerSec * flopsPerToken) / 1e9,
     seconds,

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Option, type Command } from 'commander';
 import { BENCH_CONFIGS, type BenchConfig } from '../bench/configs.js';
 import { measure, type Measurement } from '../bench/measure.js';
-import { native } from '../native.js';
+import { native, PRECISIONS, type Precision } from '../native.js';
 import { UsageError } from './errors.js';
 import { addOptions, formatOptions, intOption, outputFormat, threadsOption } from './options.js';
 import { note, RecordStream, write, type Column } from './output.js';
@@ -23,7 +23,7 @@ interface TorchResult {
 }
 
 /** A row of the bench: deeprnn's median run (a Measurement), beside PyTorch's. */
-export interface BenchRow extends Omit<Measurement, 'teams'> {
+export interface BenchRow extends Omit<Measurement, 'teams' | 'precision' | 'bf16Path'> {
   /** Training: how the batch ran, teams x threads per team; null for generation. */
   teams: string | null;
   /** tokens/s of every run (the median one is reported) */
@@ -37,6 +37,18 @@ export interface BenchRow extends Omit<Measurement, 'teams'> {
   torchError: string | null;
   /** deeprnn's tokens/s over PyTorch's. */
   ratio: number | null;
+  /**
+   * With --precision bf16 (training configurations): deeprnn's median bf16 run and every run, its
+   * speed-up over fp32, the bf16 path; PyTorch's median run under bf16 autocast, every run, and
+   * deeprnn bf16 over PyTorch bf16. Absent without --precision bf16; null where not measured.
+   */
+  bf16TokensPerSec?: number | null;
+  bf16Runs?: number[] | null;
+  bf16Speedup?: number | null;
+  torchBf16TokensPerSec?: number | null;
+  torchBf16Runs?: number[] | null;
+  bf16Ratio?: number | null;
+  bf16Path?: string | null;
 }
 
 const fmt = (x: number | null | undefined, digits = 0) => (x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(digits));
@@ -54,11 +66,29 @@ const BENCH_COLUMNS: Column<BenchRow>[] = [
   { key: 'ratio', header: 'ratio', text: (r) => (r.ratio ? `${r.ratio.toFixed(2)}x` : '-') },
 ];
 
+const times = (x: number | null | undefined) => (x ? `${x.toFixed(2)}x` : '-');
+/** With --precision bf16: fp32 and bf16 side by side, each beside PyTorch's (fp32, and bf16 autocast). */
+const BENCH_BF16_COLUMNS: Column<BenchRow>[] = [
+  { key: 'config', header: 'config', width: 8 },
+  { key: 'threads', header: 'threads', width: 9 },
+  { key: 'teams', header: 'teams', width: 7 },
+  { key: 'tokensPerSec', header: 'fp32 tok/s', text: (r) => fmt(r.tokensPerSec), width: 12 },
+  { key: 'bf16TokensPerSec', header: 'bf16 tok/s', text: (r) => fmt(r.bf16TokensPerSec), width: 12 },
+  { key: 'bf16Speedup', header: 'bf16/fp32', text: (r) => times(r.bf16Speedup), width: 11 },
+  { key: 'torchTokensPerSec', header: 'PyTorch fp32', text: (r) => (r.torchError ? 'refused' : fmt(r.torchTokensPerSec)), width: 14 },
+  { key: 'torchBf16TokensPerSec', header: 'PyTorch bf16', text: (r) => (r.torchError ? 'refused' : fmt(r.torchBf16TokensPerSec)), width: 14 },
+  { key: 'ratio', header: 'fp32 ratio', text: (r) => times(r.ratio), width: 12 },
+  { key: 'bf16Ratio', header: 'bf16 ratio', text: (r) => times(r.bf16Ratio) },
+];
+
 /** CSV: every figure of a row but the lists of runs (which JSON has). */
 const BENCH_CSV_COLUMNS: Column<BenchRow>[] = ([
   'config', 'threads', 'simd', 'teams', 'tokensPerSec', 'gflops', 'peakPercent', 'seconds', 'peakRssMb',
   'torchTokensPerSec', 'torchPeakRssMb', 'ratio', 'torchError',
 ] as const).map((key) => ({ key, header: key }));
+const BENCH_BF16_CSV_COLUMNS: Column<BenchRow>[] = [...BENCH_CSV_COLUMNS, ...([
+  'bf16Path', 'bf16TokensPerSec', 'bf16Speedup', 'torchBf16TokensPerSec', 'bf16Ratio',
+] as const).map((key) => ({ key, header: key }))];
 
 function parseList<T>(name: string, raw: string, parse: (s: string) => T): T[] {
   const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
@@ -107,9 +137,9 @@ export function torchEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEn
   return out;
 }
 
-function runTorch(py: string, c: BenchConfig, threads: number, batches: number, warmup: number): TorchResult {
+function runTorch(py: string, c: BenchConfig, threads: number, batches: number, warmup: number, autocast = false): TorchResult {
   const r = spawnSync(py, [path.join(ROOT, 'bench', 'torch_bench.py'), '--config', c.name, '--threads', String(threads),
-    '--batches', String(batches), '--warmup', String(warmup)], { encoding: 'utf8', env: torchEnv() });
+    '--batches', String(batches), '--warmup', String(warmup), ...(autocast ? ['--autocast'] : [])], { encoding: 'utf8', env: torchEnv() });
   try {
     const j = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as Record<string, number | string>;
     if (typeof j.error === 'string') return { error: j.error };
@@ -119,9 +149,9 @@ function runTorch(py: string, c: BenchConfig, threads: number, batches: number, 
   }
 }
 
-function measureInChild(c: BenchConfig, threads: number, batches: number, warmup: number): Measurement {
+function measureInChild(c: BenchConfig, threads: number, batches: number, warmup: number, precision: Precision = 'fp32'): Measurement {
   const r = spawnSync(process.execPath, [process.argv[1]!, 'bench', '--one', c.name, '--threads', String(threads),
-    '--batches', String(batches), '--warmup', String(warmup)], { encoding: 'utf8' });
+    '--batches', String(batches), '--warmup', String(warmup), '--precision', precision], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`benchmark ${c.name} failed: ${r.stderr.trim()}`);
   return JSON.parse(r.stdout) as Measurement;
 }
@@ -142,12 +172,16 @@ export function registerBench(program: Command): void {
     .addOption(new Option('--warmup <n>', 'untimed batches first').default(3))
     .addOption(new Option('--repeat <n>', 'runs of each side per row, taking turns; the table gives each side\'s median').default(3))
     .option('--no-torch', 'do not run PyTorch')
+    .addOption(new Option('--precision <p>', 'fp32, or bf16: fp32 and bf16 side by side (bf16 products, float32 sums; PyTorch under bf16 autocast)').default('fp32'))
     // Internal (each configuration is measured in a child process that runs this): not in --help.
     .addOption(new Option('--one <name>', 'internal: measure one configuration in this process and print JSON').hideHelp());
   addOptions(command, formatOptions(['text', 'json', 'csv'], 'one row per configuration and thread count'))
-    .action((raw: { configs: string; threads?: string; batches: string | number; warmup: string | number; repeat: string | number; torch: boolean; one?: string },
+    .action((raw: { configs: string; threads?: string; batches: string | number; warmup: string | number; repeat: string | number; torch: boolean; one?: string; precision: string },
       cmd: Command) => {
       const format = outputFormat(cmd, ['text', 'json', 'csv']);
+      if (!PRECISIONS.includes(raw.precision as Precision)) throw new UsageError(`--precision must be one of ${PRECISIONS.join('|')}, got "${raw.precision}"`);
+      const precision = raw.precision as Precision;
+      const bf16 = precision === 'bf16';
       const batches = intOption('--batches', raw.batches, 1, 100_000);
       const repeat = intOption('--repeat', raw.repeat, 1, 100);
       const warmup = intOption('--warmup', raw.warmup, 0, 100_000);
@@ -156,7 +190,7 @@ export function registerBench(program: Command): void {
         ? [...new Set(parseList('--threads', raw.threads, (s) => threadsOption(s)))]
         : [...new Set([1, cores])];
       if (raw.one) {
-        write(JSON.stringify(measure(configByName(raw.one), threads[0]!, batches, warmup)) + '\n');
+        write(JSON.stringify(measure(configByName(raw.one), threads[0]!, batches, warmup, precision)) + '\n');
         return;
       }
       const configs = parseList('--configs', raw.configs, configByName);
@@ -166,30 +200,38 @@ export function registerBench(program: Command): void {
       const py = raw.torch ? torchPython() : null;
       const peaks = new Map(threads.map((t) => [t, fmaPeak(t)]));
       note(format, `machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${cores} cores; deeprnn kernels ${info.simd}`
-        + `${info.openmp ? '' : ' (no OpenMP)'}, GEMM tile ${info.gemmTile} (${info.gemmTileChoice}${timing ? `: ${timing}` : ''}); PyTorch ${py ? 'found' : 'not run'}`);
+        + `${info.openmp ? '' : ' (no OpenMP)'}, GEMM tile ${info.gemmTile} (${info.gemmTileChoice}${timing ? `: ${timing}` : ''})${bf16 ? `, bf16 products ${info.bf16}` : ''}; PyTorch ${py ? 'found' : 'not run'}`);
       note(format, `FMA peak GFLOP/s: ${threads.map((t) => `${t} thread${t > 1 ? 's' : ''} ${fmt(peaks.get(t), 1)}`).join(', ')}`);
       const rows = new RecordStream<BenchRow>(format, {
-        columns: BENCH_COLUMNS,
-        csvColumns: BENCH_CSV_COLUMNS,
-        json: { head: { machine: { cpu: os.cpus()[0]?.model, cores, simd: info.simd, gemmTile: info.gemmTile, gemmTileChoice: info.gemmTileChoice, openmp: info.openmp }, fmaPeakGflops: Object.fromEntries(peaks) }, key: 'results' },
+        columns: bf16 ? BENCH_BF16_COLUMNS : BENCH_COLUMNS,
+        csvColumns: bf16 ? BENCH_BF16_CSV_COLUMNS : BENCH_CSV_COLUMNS,
+        json: { head: { machine: { cpu: os.cpus()[0]?.model, cores, simd: info.simd, gemmTile: info.gemmTile, gemmTileChoice: info.gemmTileChoice, openmp: info.openmp, ...(bf16 ? { bf16: info.bf16 } : {}) }, fmaPeakGflops: Object.fromEntries(peaks) }, key: 'results' },
       });
       rows.begin();
       for (const c of configs) {
         for (const t of threads) {
           // deeprnn and PyTorch take turns, `repeat` times each, so that a slow spell of the host
           // hits both; each side reports its median run (by tokens/s).
+          // Generation has no bf16 path: its bf16 columns stay empty.
+          const withBf16 = bf16 && !c.generate;
           const ours: Measurement[] = [];
           const theirs: TorchResult[] = [];
+          const oursBf16: Measurement[] = [];
+          const theirsBf16: TorchResult[] = [];
           for (let k = 0; k < repeat; k++) {
             ours.push(measureInChild(c, t, batches, warmup));
+            if (withBf16) oursBf16.push(measureInChild(c, t, batches, warmup, 'bf16'));
             if (py) theirs.push(runTorch(py, c, t, batches, warmup));
+            if (py && withBf16) theirsBf16.push(runTorch(py, c, t, batches, warmup, true));
           }
           const median = medianBy(ours, (m) => m.tokensPerSec);
           const failed = theirs.find((x) => x.error);
           const torch = py && !failed ? medianBy(theirs, (x) => x.tokensPerSec ?? 0) : undefined;
           const peak = peaks.get(t);
+          // The fp32 row's keys as before; the precision shows in the bf16 columns.
+          const { precision: _precision, bf16Path: _path, ...fp32 } = median;
           const row: BenchRow = {
-            ...median,
+            ...fp32,
             teams: median.teams ?? null,
             runs: ours.map((m) => m.tokensPerSec),
             peakPercent: peak ? (100 * median.gflops) / peak : null,
@@ -199,13 +241,29 @@ export function registerBench(program: Command): void {
             torchError: failed?.error ?? null,
             ratio: torch?.tokensPerSec ? median.tokensPerSec / torch.tokensPerSec : null,
           };
+          if (bf16) {
+            const mb = withBf16 ? medianBy(oursBf16, (m) => m.tokensPerSec) : null;
+            const failedBf16 = theirsBf16.find((x) => x.error);
+            const tb = withBf16 && py && !failedBf16 ? medianBy(theirsBf16, (x) => x.tokensPerSec ?? 0) : null;
+            Object.assign(row, {
+              bf16TokensPerSec: mb?.tokensPerSec ?? null,
+              bf16Runs: mb ? oursBf16.map((m) => m.tokensPerSec) : null,
+              bf16Speedup: mb ? mb.tokensPerSec / median.tokensPerSec : null,
+              bf16Path: mb?.bf16Path ?? null,
+              torchBf16TokensPerSec: tb?.tokensPerSec ?? null,
+              torchBf16Runs: tb ? theirsBf16.map((x) => x.tokensPerSec ?? 0) : null,
+              bf16Ratio: mb && tb?.tokensPerSec ? mb.tokensPerSec / tb.tokensPerSec : null,
+            });
+            if (failedBf16 && !row.torchError) row.torchError = failedBf16.error ?? null;
+          }
           rows.add(row);
           if (row.torchError) note(format, `  PyTorch: ${row.torchError}`);
         }
       }
       note(format, 'teams: how a training batch ran, teams x threads per team (a team of more than one splits each chunk by hidden'
         + ' units); tokens/s: training tokens per second (D: generated tokens per second); GFLOP/s counts 2 per multiply-add'
-        + ' of the recurrent, input and output products (a training step is 3x the forward; gate math and loss not counted)');
+        + ' of the recurrent, input and output products (a training step is 3x the forward; gate math and loss not counted)'
+        + (bf16 ? `; bf16: bf16 operands with float32 sums (${info.bf16}), PyTorch under torch.autocast('cpu', dtype=torch.bfloat16); ratios are deeprnn over PyTorch at the same precision` : ''));
       rows.end();
     });
 }

@@ -13,7 +13,7 @@ import { finalizeMpi, mpiWorld } from '../mpi.js';
 import { evaluateTokens, type EvalMetrics } from '../train/evaluate.js';
 import { corpusFiles } from '../train/run-files.js';
 import { UsageError } from './errors.js';
-import { addOptions, formatOptions, intOption, numberOption, option, outputFormat, requiredOption, threadsOption } from './options.js';
+import { addOptions, bf16Note, formatOptions, intOption, numberOption, option, outputFormat, precisionOption, requiredOption, threadsOption } from './options.js';
 import { checkpointPath, modelOption } from './defaults.js';
 import { emit, renderRecords, warn, type Column } from './output.js';
 import { formatNumber } from './table.js';
@@ -31,6 +31,7 @@ interface RawEvalOptions {
   numSteps?: string;
   batchSize: string | number;
   threads?: string;
+  precision?: string;
   maxPpl?: string;
   maxUnk?: string;
   baseline?: string;
@@ -89,6 +90,7 @@ export function registerEval(program: Command): void {
     .addOption(option('--num-steps <n>', `tokens per chunk of the carried-state pass (default: the checkpoint's, else ${DEFAULT_EVAL_STEPS})`))
     .addOption(option('--batch-size <n>', 'parallel streams', 64))
     .addOption(option('--threads <n>', 'threads (default: OMP_NUM_THREADS, else the cores this process may use)'))
+    .addOption(option('--precision <p>', "the matrix products' arithmetic, fp32 or bf16 (default: the checkpoint's training precision)"))
     .addOption(option('--max-ppl <x>', 'exit 1 when the perplexity on any corpus exceeds x'))
     .addOption(option('--max-unk <f>', 'exit 1 when the fraction of unknown (<unk>) tokens in any corpus exceeds f'))
     .addOption(option('--baseline <file>', 'exit 1 when the perplexity on a corpus exceeds the baseline\'s by more than --tolerance'))
@@ -103,6 +105,7 @@ export function registerEval(program: Command): void {
       const maxUnk = raw.maxUnk === undefined ? undefined : numberOption('--max-unk', raw.maxUnk, (v) => v >= 0 && v <= 1, 'a fraction in [0, 1]');
       const tolerance = numberOption('--tolerance', raw.tolerance, (v) => v >= 0, 'a number >= 0');
       const threads = threadsOption(raw.threads);
+      const precision = precisionOption(raw.precision);
       const dataDir = resolveDataDir(raw.dataDir);
       const reads: FileRole[] = [
         { label: 'the checkpoint', path: file },
@@ -116,6 +119,7 @@ export function registerEval(program: Command): void {
       refuseOverwrite(reads, raw.writeBaseline ? [{ label: '--write-baseline', path: raw.writeBaseline }] : []);
       native().setThreads(threads);
       const ck = loadCheckpoint(file);
+      if (precision) ck.model.precision = precision;
       const numSteps = raw.numSteps !== undefined ? intOption('--num-steps', raw.numSteps, 1, 1_000_000)
         : hasTrainingState(ck.meta) ? ck.meta.training.numSteps : DEFAULT_EVAL_STEPS;
       const baseline = raw.baseline ? readBaseline(raw.baseline) : undefined;
@@ -123,6 +127,7 @@ export function registerEval(program: Command): void {
       // rank 0 alone reports; every rank exits with the same code.
       const world = mpiWorld();
       const speaks = !world || world.rank === 0;
+      if (ck.model.precision === 'bf16' && speaks) bf16Note();
       const results: Record<string, EvalMetrics> = {};
       for (const spec of raw.corpus) {
         const { tokens } = await loadCorpusTokens([spec], { dataDir, tokenizer: ck.tokenizer });

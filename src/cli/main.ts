@@ -23,24 +23,25 @@ function version(tune: boolean): string {
     const info = native().info();
     return `deeprnn ${pkg.version} (simd ${info.simd}; available ${info.simdAvailable.join(', ')}; `
       + `GEMM tile ${info.gemmTile}, ${info.gemmTileChoice}; `
-      + `${info.openmp ? `openmp, ${info.threads} threads` : 'no openmp'}; ${mpiSummary()})`;
+      + `${info.openmp ? `openmp, ${info.threads} threads` : 'no openmp'}; bf16 ${info.bf16}; ${mpiSummary()})`;
   } catch (e) {
     const msg = (e as Error).message.replace(/^(info|tuneGemm): /, '');
-    return `deeprnn ${pkg.version} (${/DEEPRNN_(SIMD|GEMM_TILE)/.test(msg) ? 'kernels' : 'native addon'} unavailable: ${msg})`;
+    return `deeprnn ${pkg.version} (${/DEEPRNN_(SIMD|GEMM_TILE|BF16)/.test(msg) ? 'kernels' : 'native addon'} unavailable: ${msg})`;
   }
 }
 
 /**
- * DEEPRNN_SIMD and DEEPRNN_GEMM_TILE, when set, name an instruction set this
- * CPU and build support and one of its GEMM tiles; else an input error (exit 2).
+ * DEEPRNN_SIMD, DEEPRNN_GEMM_TILE and DEEPRNN_BF16, when set, name an
+ * instruction set this CPU and build support, one of its GEMM tiles and a bf16
+ * path; else an input error (exit 2).
  */
 function checkSimdSetting(): void {
-  if (process.env.DEEPRNN_SIMD === undefined && process.env.DEEPRNN_GEMM_TILE === undefined) return;
+  if (process.env.DEEPRNN_SIMD === undefined && process.env.DEEPRNN_GEMM_TILE === undefined && process.env.DEEPRNN_BF16 === undefined) return;
   try {
     native().info();
   } catch (e) {
     const msg = (e as Error).message;
-    if (/DEEPRNN_(SIMD|GEMM_TILE)/.test(msg)) throw new InputError(msg.replace(/^info: /, ''));
+    if (/DEEPRNN_(SIMD|GEMM_TILE|BF16)/.test(msg)) throw new InputError(msg.replace(/^info: /, ''));
     throw e;
   }
 }

@@ -3,6 +3,7 @@
 // was expected and what was received. Options are declared here with their
 // defaults as values (numbers show unquoted in --help).
 import { Option, type Command } from 'commander';
+import { native, PRECISIONS, type Precision } from '../native.js';
 import { chooseThreads } from '../threads.js';
 import { choice, flagName, integer, number, type Naming } from '../validate.js';
 import { UsageError } from './errors.js';
@@ -73,4 +74,19 @@ export function outputFormat(cmd: Command, formats: readonly Format[]): Format {
 export function addOptions(cmd: Command, options: readonly Option[]): Command {
   for (const o of options) cmd.addOption(o);
   return cmd;
+}
+
+/** --precision of eval and predict: undefined (the checkpoint's training precision) unless given. */
+export function precisionOption(raw: unknown): Precision | undefined {
+  if (raw === undefined) return undefined;
+  if (!PRECISIONS.includes(raw as Precision)) throw new UsageError(`--precision must be one of ${PRECISIONS.join('|')}, got ${JSON.stringify(raw)}`);
+  return raw as Precision;
+}
+
+/** One line on stderr when bf16 products run on the float32 fallback: the same numbers, more slowly. */
+export function bf16Note(): void {
+  const info = native().info();
+  if (info.bf16 === 'avx512bf16') return;
+  const why = info.bf16Hardware ? 'DEEPRNN_BF16 chose it' : 'this CPU has no bf16 instructions (AVX512-BF16)';
+  process.stderr.write(`note: bf16 products run on the float32 fallback, ${info.bf16} (${why}): the same results, slower than fp32\n`);
 }

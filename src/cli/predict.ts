@@ -8,7 +8,7 @@ import { Rng } from '../rng.js';
 import { RecordStream, warn, write } from './output.js';
 import { DEFAULT_CHECKPOINT } from './defaults.js';
 import { UsageError } from './errors.js';
-import { addOptions, cliNaming, formatOptions, intOption, option, outputFormat } from './options.js';
+import { addOptions, bf16Note, cliNaming, formatOptions, intOption, option, outputFormat, precisionOption } from './options.js';
 
 interface RawPredictOptions {
   model: string;
@@ -19,6 +19,7 @@ interface RawPredictOptions {
   seed: string | number;
   samples: string | number;
   strict?: boolean;
+  precision?: string;
 }
 
 /** A sample as --json lists it. */
@@ -39,6 +40,7 @@ export function registerPredict(program: Command): void {
     .addOption(option('--top-p <p>', 'sample among the most likely tokens whose probabilities reach p (needs --temperature above 0)'))
     .addOption(option('--seed <n>', 'seed of the sampling', 42))
     .addOption(option('--samples <m>', 'independent continuations', 1))
+    .addOption(option('--precision <p>', "fp32, or bf16: the products read bf16 weights, activations stay float32 (default: the checkpoint's training precision)"))
     .addOption(option('--strict', 'refuse a prefix with tokens outside the vocabulary instead of reading them as <unk>'));
   addOptions(command, formatOptions(['text', 'json']))
     .action((prefix: string, raw: RawPredictOptions, cmd: Command) => {
@@ -48,8 +50,11 @@ export function registerPredict(program: Command): void {
       // The library's checks of the sampling options (generate), named as typed.
       const { temperature, topK, topP, seed } = checkSampling(raw, cliNaming(() => true));
       const samples = intOption('--samples', raw.samples, 1, 100_000);
+      const precision = precisionOption(raw.precision);
       refuseOverwrite([{ label: '--model', path: raw.model }], []);
       const ckpt = loadCheckpoint(raw.model);
+      if (precision) ckpt.model.precision = precision;
+      if (ckpt.model.precision === 'bf16') bf16Note();
       const unknown = ckpt.tokenizer.unknown(prefix);
       if (unknown.length > 0) {
         const list = unknown.slice(0, 10).map((t) => JSON.stringify(t)).join(', ') + (unknown.length > 10 ? ', ...' : '');

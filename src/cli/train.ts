@@ -13,7 +13,7 @@ import { initFromSettings, MAX_EPOCHS, resolveRunSettings, RUN_DEFAULTS } from '
 import { flagName } from '../validate.js';
 import { DEFAULT_CHECKPOINT } from './defaults.js';
 import { UsageError } from './errors.js';
-import { addOptions, cliNaming, formatOptions, option, outputFormat, threadsOption } from './options.js';
+import { addOptions, bf16Note, cliNaming, formatOptions, option, outputFormat, threadsOption } from './options.js';
 import { Progress } from './progress.js';
 import { trainInThread, type ThreadResult } from './train-thread.js';
 import { emit, type Report } from './output.js';
@@ -37,7 +37,7 @@ type RawTrainOptions = Record<string, unknown> & {
 const RUN_DEFINING = [
   'cell', 'layers', 'hidden', 'dropout', 'batchSize', 'numSteps', 'numTrain', 'numVal', 'lr', 'clip', 'seed',
   'tokenizer', 'minFreq', 'batching', 'valFrac', 'optimizer', ...HYPER_KEYS,
-  'lrSchedule', 'warmup', 'lrDecay', 'lrDecayAfter', 'minLr', 'clipMode', 'strict',
+  'lrSchedule', 'warmup', 'lrDecay', 'lrDecayAfter', 'minLr', 'clipMode', 'strict', 'precision',
 ];
 
 /**
@@ -109,6 +109,7 @@ function report(result: ThreadResult, s: RunSettings, interrupted: boolean): Rep
 
 const D = RUN_DEFAULTS;
 
+
 /**
  * A hyperparameter's --help, from the optimizer specs: the optimizers that
  * have it (unless all do), what it is, how an optimizer's differs, and its
@@ -167,6 +168,7 @@ export function addRunOptions(cmd: Command): Command {
     .addOption(option('--val-frac <f>', 'validate on this fraction at the end of the text instead of --num-train / --num-val windows'))
     .addOption(option('--data-dir <dir>', 'where corpora are cached (default: $DEEPRNN_DATA_DIR, else $XDG_CACHE_HOME/deeprnn or ~/.cache/deeprnn)'))
     .addOption(option('--save-every <n>', 'save every N epochs, or every N steps with "Ns"', D.saveEvery))
+    .addOption(option('--save-dtype <t>', 'how checkpoints store the weights: fp32, or bf16 (BF16 safetensors, half the size; optimizer state stays float32)', D.saveDtype))
     .addOption(option('--keep <k>', 'also keep the K most recent numbered checkpoints (NAME.eEPOCH.safetensors)', D.keep))
     .addOption(option('--skip-nonfinite', 'skip (and count) updates whose loss or gradient is not finite instead of stopping'));
 }
@@ -180,7 +182,8 @@ export function registerTrain(program: Command): void {
     .addOption(option('--resume <ckpt>', 'continue the run stored in a checkpoint exactly (writes to it unless --out is given)'))
     .addOption(option('--init-from <ckpt>', "start from a checkpoint's weights, model and tokenizer with a fresh optimizer and schedule (fine-tuning on --corpus)"))
     .addOption(option('--strict', "with --init-from: refuse a corpus with tokens outside the checkpoint's vocabulary instead of reading them as <unk>"))
-    .addOption(option('--impl <impl>', 'native (C++) or scratch (float64 TypeScript, slow)', D.impl));
+    .addOption(option('--impl <impl>', 'native (C++) or scratch (float64 TypeScript, slow)', D.impl))
+    .addOption(option('--precision <p>', "the matrix products' arithmetic: fp32, or bf16 (bf16 operands, float32 sums; weights, optimizer, gates and loss stay float32)", D.precision));
   addOptions(train, formatOptions(['text', 'json']))
     .action(async (raw: RawTrainOptions, cmd: Command) => {
       const format = outputFormat(cmd, ['text', 'json']);
@@ -201,6 +204,7 @@ export function registerTrain(program: Command): void {
             threads: parsed.threads,
             saveEvery: parsed.saveEvery,
             keep: parsed.keep,
+            ...(given('saveDtype') ? { saveDtype: parsed.saveDtype } : {}),
             ...(given('epochs') ? { epochs: parsed.epochs } : {}),
             ...(given('corpus') ? { corpus: parsed.corpus } : {}),
             ...(given('impl') ? { impl: parsed.impl } : {}),
@@ -216,6 +220,7 @@ export function registerTrain(program: Command): void {
       }
       // Under an MPI launcher every rank trains and rank 0 alone speaks.
       const quiet = launcherRank() !== 0;
+      if (s.precision === 'bf16' && !quiet) bf16Note();
       const progress = new Progress(s.epochs, format, quiet ? discard() : undefined);
       const { result, signal: sig } = await trainInThread(s, raw.resume, progress, quiet);
       const interrupted = result.stopped && sig !== null;

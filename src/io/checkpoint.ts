@@ -15,10 +15,12 @@ import {
 import { SCHEDULES, type ScheduleKind, type ScheduleSettings } from '../train/schedule.js';
 import type { FloatArray, Module } from '../nn/module.js';
 import { RNNLM } from '../nn/rnnlm.js';
+import { roundBf16 } from '../nn/bf16.js';
 import type { RngState } from '../rng.js';
 import type { Batching } from '../data/datamodule.js';
+import { PRECISIONS, type Precision } from '../native.js';
 import type { EpochMetrics, TrainState } from '../train/trainer.js';
-import { decodeSafetensors, encodeSafetensors, headerBytes, type Tensor } from './safetensors.js';
+import { decodeSafetensors, encodeSafetensors, headerBytes, type Dtype, type Tensor } from './safetensors.js';
 import { writeFileAtomic } from './files.js';
 import { InputError } from '../errors.js';
 
@@ -38,6 +40,10 @@ export interface TrainingSettings {
   clip: number;
   seed: number;
   impl: 'native' | 'scratch';
+  /** The matrix products' arithmetic (absent in checkpoints from before it existed: fp32); eval and predict follow it. */
+  precision?: Precision;
+  /** How the run's checkpoints store the weights (absent: fp32); bf16 halves them, the rest stays float32. */
+  saveDtype?: Precision;
   skipNonFinite: boolean;
   batching: Batching;
   /** Validation fraction, or null for the book's window counts. */
@@ -93,10 +99,13 @@ function checkpointTensors(
   config: ModelConfig,
   carry: { state: Float32Array[] | null; N: number } | undefined,
   optimizerState: Record<string, FloatArray>,
+  dtype: Dtype = 'F32',
 ): Map<string, Tensor> {
   const f32 = (a: FloatArray) => (a instanceof Float32Array ? a : Float32Array.from(a));
   const tensors = new Map<string, Tensor>();
-  for (const p of model.parameters()) tensors.set(p.name, { shape: p.shape, data: f32(p.data) });
+  // Only the weights take `dtype`: the optimizer's buffers and the carried state stay float32.
+  // BF16 weights are rounded here, so that the checks before writing see what a reader will get.
+  for (const p of model.parameters()) tensors.set(p.name, { shape: p.shape, data: dtype === 'BF16' ? roundBf16(f32(p.data)) : f32(p.data), dtype });
   for (const [name, buf] of Object.entries(optimizerState)) tensors.set(`optimizer.${name}`, { shape: [buf.length], data: f32(buf) });
   if (carry) {
     carryNames(config).forEach(({ name, layer }, i) => {
@@ -110,7 +119,9 @@ function checkpointTensors(
 /**
  * Writes weights, the optimizer's state buffers (as "optimizer.NAME", flat) and
  * the carried state, if given, for batches of width N, with the metadata, atomically.
- * A header too large for the format is an error and nothing is written.
+ * A header too large for the format is an error and nothing is written. dtype
+ * BF16: the weights as bf16 (rounded to nearest even), half their bytes; the
+ * rest stays float32.
  */
 export function saveCheckpoint(
   file: string,
@@ -118,8 +129,9 @@ export function saveCheckpoint(
   meta: ModelMeta | CheckpointMeta,
   carry?: { state: Float32Array[]; N: number },
   optimizerState: Record<string, FloatArray> = {},
+  dtype: Dtype = 'F32',
 ): void {
-  const tensors = checkpointTensors(model, meta.config, carry, optimizerState);
+  const tensors = checkpointTensors(model, meta.config, carry, optimizerState, dtype);
   const json = JSON.stringify(meta);
   // What loadCheckpoint would refuse is not written: the reader's own checks, on what it would read.
   checkContents(JSON.parse(json), tensors, (what) => new InputError(`not saving checkpoint ${file}: ${what}`));
@@ -133,12 +145,12 @@ export function saveCheckpoint(
  * tokenizer (RNNLM.save). It loads with RNNLM.load and in deeprnn predict,
  * eval, info and train --init-from.
  */
-export function saveModel(file: string, model: RNNLM, tokenizer: Tokenizer | undefined): void {
+export function saveModel(file: string, model: RNNLM, tokenizer: Tokenizer | undefined, dtype: Dtype = 'F32'): void {
   if (!tokenizer) {
     throw new InputError('save needs the tokenizer the model reads text with: this model has none (models from train() and RNNLM.load() have one); '
       + 'pass save(path, { tokenizer })');
   }
-  saveCheckpoint(file, model, { version: FORMAT_VERSION, config: model.config, tokenizer: tokenizer.toJSON() });
+  saveCheckpoint(file, model, { version: FORMAT_VERSION, config: model.config, tokenizer: tokenizer.toJSON() }, undefined, {}, dtype);
 }
 
 /** The most bytes one epoch of history can add to a checkpoint's header: every number at its longest, JSON-escaped. */
@@ -204,6 +216,8 @@ export function decodeCheckpoint(bytes: Buffer, file: string): Checkpoint {
   const model = new RNNLM(meta.config);
   for (const p of model.table) model.params.set(st.tensors.get(p.name)!.data, p.offset);
   model.tokenizer = tokenizer;
+  // Evaluation and generation follow the training's precision (the caller may set another).
+  if ('training' in meta && meta.training.precision) model.precision = meta.training.precision;
   return { meta, model, tokenizer, carry, optimizerState };
 }
 
@@ -321,6 +335,12 @@ function checkMeta(m: unknown, fail: Fail): ModelMeta | CheckpointMeta {
     throw fail(`training.valFrac ${JSON.stringify(t.valFrac)} is invalid`);
   }
   if (t.impl !== 'native' && t.impl !== 'scratch') throw fail(`training.impl ${JSON.stringify(t.impl)} is invalid`);
+  if (t.precision !== undefined && !PRECISIONS.includes(t.precision as Precision)) {
+    throw fail(`training.precision ${JSON.stringify(t.precision)} is invalid: it must be one of ${PRECISIONS.join('|')}`);
+  }
+  if (t.saveDtype !== undefined && !PRECISIONS.includes(t.saveDtype as Precision)) {
+    throw fail(`training.saveDtype ${JSON.stringify(t.saveDtype)} is invalid: it must be one of ${PRECISIONS.join('|')}`);
+  }
   if (t.initFrom !== undefined && typeof t.initFrom !== 'string') throw fail(`training.initFrom ${JSON.stringify(t.initFrom)} must be a path`);
   const training: TrainingSettings = {
     corpus: t.corpus,
@@ -334,6 +354,8 @@ function checkMeta(m: unknown, fail: Fail): ModelMeta | CheckpointMeta {
     clip: num(t, 'clip', 'training', fail, (v) => v >= 0 && Number.isFinite(v)),
     seed: num(t, 'seed', 'training', fail, isCount),
     impl: t.impl,
+    ...(t.precision === undefined ? {} : { precision: t.precision as Precision }),
+    ...(t.saveDtype === undefined ? {} : { saveDtype: t.saveDtype as Precision }),
     skipNonFinite: t.skipNonFinite === true,
     batching: t.batching,
     valFrac: t.valFrac,

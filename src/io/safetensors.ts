@@ -1,12 +1,20 @@
 // safetensors: 8-byte little-endian header length, a JSON header
 // {name: {dtype, shape, data_offsets}, "__metadata__": {str: str}}, then the
 // tensor bytes. Read with every field checked; the header is at most MAX_HEADER
-// bytes on both sides.
+// bytes on both sides. Tensors are F32, or BF16 (the upper halves of float32
+// values, rounded to nearest even: half the bytes), read into float32 either way.
 import { InputError } from '../errors.js';
+import { fromBf16Bits, toBf16Bits } from '../nn/bf16.js';
+
+/** How a tensor is stored: float32, or bfloat16. */
+export type Dtype = 'F32' | 'BF16';
+const DTYPE_BYTES: Record<Dtype, number> = { F32: 4, BF16: 2 };
 
 export interface Tensor {
   shape: number[];
   data: Float32Array;
+  /** Stored as (written) or read from; absent: F32. */
+  dtype?: Dtype;
 }
 
 export interface SafetensorsFile {
@@ -27,12 +35,13 @@ export class HeaderTooLargeError extends Error {
 }
 
 /** The header JSON (padded to 8 bytes) of tensors with these shapes and metadata, and the data length. */
-function encodeHeader(tensors: Map<string, { shape: number[] }>, metadata: Record<string, string>): { json: string; dataBytes: number } {
+function encodeHeader(tensors: Map<string, { shape: number[]; dtype?: Dtype }>, metadata: Record<string, string>): { json: string; dataBytes: number } {
   const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;
   for (const [name, t] of tensors) {
-    const bytes = t.shape.reduce((a, b) => a * b, 1) * 4;
-    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + bytes] };
+    const dtype = t.dtype ?? 'F32';
+    const bytes = t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[dtype];
+    header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
   let json = JSON.stringify(header);
@@ -41,7 +50,7 @@ function encodeHeader(tensors: Map<string, { shape: number[] }>, metadata: Recor
 }
 
 /** Bytes of the header a file of these tensors (by shape) and metadata would have. */
-export function headerBytes(tensors: Map<string, { shape: number[] }>, metadata: Record<string, string>): number {
+export function headerBytes(tensors: Map<string, { shape: number[]; dtype?: Dtype }>, metadata: Record<string, string>): number {
   return Buffer.byteLength(encodeHeader(tensors, metadata).json);
 }
 
@@ -59,6 +68,12 @@ export function encodeSafetensors(tensors: Map<string, Tensor>, metadata: Record
   headerBytes.copy(out, 8);
   let pos = 8 + headerBytes.length;
   for (const t of tensors.values()) {
+    if (t.dtype === 'BF16') {
+      const bits = toBf16Bits(t.data);
+      for (let i = 0; i < bits.length; i++) out.writeUInt16LE(bits[i]!, pos + i * 2);
+      pos += bits.length * 2;
+      continue;
+    }
     const src = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
     if (isLittleEndian()) src.copy(out, pos);
     else for (let i = 0; i < t.data.length; i++) out.writeFloatLE(t.data[i]!, pos + i * 4);
@@ -96,7 +111,9 @@ export function decodeSafetensors(buf: Buffer, label: string): SafetensorsFile {
     }
     const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown } | null;
     if (!e || typeof e !== 'object') throw fail(`entry "${name}" is not an object`);
-    if (e.dtype !== 'F32') throw fail(`tensor "${name}" has dtype ${JSON.stringify(e.dtype)}, only F32 is supported`);
+    if (e.dtype !== 'F32' && e.dtype !== 'BF16') throw fail(`tensor "${name}" has dtype ${JSON.stringify(e.dtype)}, only F32 and BF16 are supported`);
+    const dtype: Dtype = e.dtype;
+    const size = DTYPE_BYTES[dtype];
     const shape = e.shape;
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       throw fail(`tensor "${name}" has an invalid shape`);
@@ -108,15 +125,22 @@ export function decodeSafetensors(buf: Buffer, label: string): SafetensorsFile {
     const [begin, end] = offs as [number, number];
     if (begin > end || end > dataLen) throw fail(`tensor "${name}" spans bytes ${begin}..${end}, outside the ${dataLen} data bytes`);
     const count = (shape as number[]).reduce((a, b) => a * b, 1);
-    if ((end - begin) !== count * 4) {
-      throw fail(`tensor "${name}" of shape [${shape.join(', ')}] needs ${count * 4} bytes, its offsets give ${end - begin}`);
+    if ((end - begin) !== count * size) {
+      throw fail(`tensor "${name}" of shape [${shape.join(', ')}] needs ${count * size} bytes as ${dtype}, its offsets give ${end - begin}`);
     }
     spans.push([begin, end, name]);
-    const data = new Float32Array(count);
     const bytes = buf.subarray(dataStart + begin, dataStart + end);
-    if (isLittleEndian()) new Uint8Array(data.buffer).set(bytes);
-    else for (let i = 0; i < count; i++) data[i] = bytes.readFloatLE(i * 4);
-    tensors.set(name, { shape: shape as number[], data });
+    let data: Float32Array;
+    if (dtype === 'BF16') {
+      const bits = new Uint16Array(count);
+      for (let i = 0; i < count; i++) bits[i] = bytes.readUInt16LE(i * 2);
+      data = fromBf16Bits(bits);
+    } else {
+      data = new Float32Array(count);
+      if (isLittleEndian()) new Uint8Array(data.buffer).set(bytes);
+      else for (let i = 0; i < count; i++) data[i] = bytes.readFloatLE(i * 4);
+    }
+    tensors.set(name, { shape: shape as number[], data, dtype });
   }
   spans.sort((a, b) => a[0] - b[0]);
   let covered = 0;

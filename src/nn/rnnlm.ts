@@ -3,7 +3,7 @@
 // (lmTrainChunks / lmEvalChunks): the batch cut into chunks of windows, each
 // chunk through the whole network, chunks on teams of threads.
 import type { Batch } from '../data/datamodule.js';
-import { native } from '../native.js';
+import { native, type Precision } from '../native.js';
 import { Rng } from '../rng.js';
 import { carriesC, checkModelConfig, gatesOf, initParams, layerInput, modelOffsets, paramCount, paramTable, type ModelConfig } from './config.js';
 import type { EvalResult, ForwardOptions, LanguageModel, Shard } from './lm.js';
@@ -14,6 +14,7 @@ import { CarriedState } from './carry.js';
 import { Workspace } from './workspace.js';
 import type { Tokenizer } from '../data/tokenizer.js';
 import { loadCheckpoint, saveModel } from '../io/checkpoint.js';
+import { roundBf16 } from './bf16.js';
 
 /**
  * A batch runs in chunks of about this many tokens (T times the chunk's
@@ -49,6 +50,8 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
   keptChunks = false;
   /** Tokens per chunk (see CHUNK_TOKENS); Infinity runs every batch as one chunk. */
   chunkTokens = CHUNK_TOKENS;
+  /** The matrix products' arithmetic in training and evaluation (bf16: bf16 operands, float32 sums). */
+  precision: Precision = 'fp32';
   /** The last training forward did the backward pass too. */
   private doneInForward = false;
   private readonly hiddenI32: Int32Array;
@@ -212,7 +215,8 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
   /** The model as lmTrainChunks / lmEvalChunks read it. */
   private lmModel() {
     const { cell, hidden, vocabSize: V } = this.config;
-    return { cell, L: hidden.length, hidden: this.hiddenI32, V, params: this.params, offsets: this.offsets };
+    return { cell, L: hidden.length, hidden: this.hiddenI32, V, params: this.params, offsets: this.offsets,
+      precision: this.precision };
   }
 
   resetState(): void {
@@ -243,10 +247,11 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
   /**
    * Saves the weights, the configuration and the tokenizer (this.tokenizer,
    * or opts.tokenizer) as a checkpoint that RNNLM.load, deeprnn predict, eval
-   * and info read, and train --init-from starts from. Written atomically.
+   * and info read, and train --init-from starts from. Written atomically;
+   * dtype bf16 stores the weights as BF16 tensors (half the bytes, rounded to nearest even).
    */
-  save(file: string, opts: { tokenizer?: Tokenizer } = {}): void {
-    saveModel(file, this, opts.tokenizer ?? this.tokenizer);
+  save(file: string, opts: { tokenizer?: Tokenizer; dtype?: Precision } = {}): void {
+    saveModel(file, this, opts.tokenizer ?? this.tokenizer, opts.dtype === 'bf16' ? 'BF16' : 'F32');
   }
 
   /** A model (with its tokenizer) from a checkpoint that save() or a training run wrote. */
@@ -286,8 +291,15 @@ export class Stepper {
     const nat = native();
     const lstm = carriesC(cell);
     const G = gatesOf(cell);
+    // bf16: the products read the weights rounded to bf16, as training's do; the activations stay
+    // float32 (no bf16 kernel for one row at a time), so the logits are close to a bf16 run's, not equal.
+    const bf16 = model.precision === 'bf16';
+    const weights = (l: number) => {
+      const w = rnnLayerViews(model, l);
+      return bf16 ? { ...w, wih: roundBf16(w.wih), whh: roundBf16(w.whh) } : w;
+    };
     this.layers = hidden.map((H, l) => ({
-      w: rnnLayerViews(model, l),
+      w: weights(l),
       H,
       I: layerInput(model.config, l),
       gx: new Float32Array(G * H),
@@ -299,7 +311,7 @@ export class Stepper {
       c: lstm ? new Float32Array(H) : null,
     }));
     const out = model.outputLayer();
-    this.W = out.W;
+    this.W = bf16 ? roundBf16(out.W) : out.W;
     this.b = out.b;
     this.logits = new Float32Array(vocabSize);
   }

@@ -224,6 +224,11 @@ function refuseOwnInputs(files: RunFiles, s: RunSettings, resumeFrom?: string): 
 const position = (p: { epoch: number; batch: number }) => `epoch ${p.epoch}, batch ${p.batch}`;
 
 async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, resumeFrom: string | undefined, world: World | null): Promise<RunResult> {
+  if (s.precision === 'bf16') {
+    const name = optionName(s);
+    if (s.impl === 'scratch') throw new InputError(`${name('precision')} bf16 needs ${name('impl')} native: the scratch model computes in float64`);
+    if (s.cell === 'mgu') throw new InputError(`${name('precision')} bf16 is not implemented for the mgu cell (fp32 is)`);
+  }
   const ck = resumeFrom ? loadTrainingCheckpoint(resumeFrom, 'start a new run from its weights with --init-from instead of --resume') : null;
   // Fine-tuning: the model and tokenizer of a checkpoint, everything else new.
   const init: Checkpoint | null = !ck && s.initFrom ? loadCheckpoint(s.initFrom) : null;
@@ -271,7 +276,10 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     model = s.impl === 'scratch' ? new RNNLMScratch(config, rng) : new RNNLM(config, rng);
     state = initialState(rng);
   }
-  if (model instanceof RNNLM) model.tokenizer = tokenizer;
+  if (model instanceof RNNLM) {
+    model.tokenizer = tokenizer;
+    model.precision = s.precision ?? 'fp32';
+  }
   const optimizer = makeOptimizer({ ...(s.optimizer ?? { kind: 'sgd' }), lr: s.lr });
   if (ck) optimizer.loadState(ck.optimizerState, ck.meta.optimizer.steps);
   // A constant rate without warm-up needs no schedule: the optimizer keeps s.lr.
@@ -281,6 +289,7 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
   const training: TrainingSettings = {
     corpus: s.corpus, corpusSha1: sha1, epochs: s.epochs, batchSize: s.batchSize, numSteps: s.numSteps,
     numTrain: s.numTrain, numVal: s.numVal, lr: s.lr, clip: s.clip, seed: s.seed, impl: s.impl,
+    precision: s.precision ?? 'fp32', saveDtype: s.saveDtype ?? 'fp32',
     skipNonFinite: s.skipNonFinite, batching: s.batching ?? 'random', valFrac: s.valFrac ?? null,
     ...(s.initFrom ? { initFrom: s.initFrom } : {}),
   };
@@ -340,7 +349,8 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     // Mid-epoch with sequential batches, the carried state is part of the position.
     const carried = data.carry && state.batch > 0 ? model.carriedState() : null;
     try {
-      saveCheckpoint(file, model, meta(trainer.history), carried ? { state: carried, N: s.batchSize } : undefined, optimizer.state());
+      saveCheckpoint(file, model, meta(trainer.history), carried ? { state: carried, N: s.batchSize } : undefined, optimizer.state(),
+        s.saveDtype === 'bf16' ? 'BF16' : 'F32');
     } catch (e) {
       throw new CheckpointWriteError(`could not write checkpoint ${file} (${(e as Error).message}); the previous checkpoint there is intact`);
     }

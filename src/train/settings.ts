@@ -2,7 +2,7 @@
 // (strings, as typed) and the library (numbers, arrays) go through the same
 // checks, with the same defaults and the same messages, each option named as
 // its caller names it (--batch-size, batchSize).
-import type { CellKind } from '../native.js';
+import { PRECISIONS, type CellKind, type Precision } from '../native.js';
 import { CELLS, MAX_HIDDEN, MAX_LAYERS, type ModelConfig } from '../nn/config.js';
 import { TOKENIZERS, type TokenizerJSON, type TokenizerKind } from '../data/tokenizer.js';
 import type { Batching } from '../data/datamodule.js';
@@ -66,6 +66,10 @@ export interface RunOptions extends Partial<HyperValues> {
   keep?: number;
   skipNonFinite?: boolean;
   impl?: 'native' | 'scratch';
+  /** The matrix products' arithmetic: fp32, or bf16 operands with float32 sums (native impl only). */
+  precision?: Precision;
+  /** How checkpoints store the weights: fp32, or bf16 (BF16 safetensors, half the size; the rest stays float32). */
+  saveDtype?: Precision;
   /** Start from the weights, model and tokenizer of this checkpoint (fine-tuning), with a fresh optimizer and schedule. */
   initFrom?: string;
   /** With initFrom: refuse a text with tokens outside the checkpoint's vocabulary instead of reading them as <unk>. */
@@ -96,6 +100,8 @@ export const RUN_DEFAULTS = {
   saveEvery: 1,
   keep: 0,
   impl: 'native',
+  precision: 'fp32',
+  saveDtype: 'fp32',
 } as const satisfies Partial<Record<keyof RunOptions, unknown>>;
 
 /** The library's naming: options by their keys, given when present. */
@@ -176,6 +182,8 @@ export function resolveRunSettings(o: Readonly<Record<string, unknown>>, n: Nami
     dataDir: optional('dataDir', (raw) => text(name('dataDir'), raw, 'a directory')),
     out: where.out,
     impl: choice(name('impl'), v('impl'), ['native', 'scratch'] as const),
+    precision: choice(name('precision'), v('precision'), PRECISIONS),
+    saveDtype: choice(name('saveDtype'), v('saveDtype'), PRECISIONS),
     saveEvery: parseSaveEvery(name('saveEvery'), v('saveEvery')),
     keep: integer(name('keep'), v('keep'), 0, 1_000_000),
     skipNonFinite: flag(name('skipNonFinite'), o.skipNonFinite),

@@ -8,7 +8,7 @@ const nat = native() as unknown as Record<string, (...a: unknown[]) => unknown>;
 const f = (n: number) => new Float32Array(n);
 const tok = (n: number, v = 0) => new Int32Array(n).fill(v);
 
-type Kind = 'f32' | 'f32any' | 'i32' | 'i32out' | 'dim' | 'count' | 'num' | 'str' | 'bool' | 'nullable' | 'other';
+type Kind = 'f32' | 'f32any' | 'i32' | 'i32out' | 'dim' | 'count' | 'num' | 'str' | 'optstr' | 'bool' | 'nullable' | 'other';
 interface Call {
   fn: string;
   args: () => unknown[];
@@ -26,6 +26,7 @@ function build(call: Call, args: unknown[]): unknown[] {
 const CALLS: Call[] = [
   { fn: 'setThreads', args: () => [1], kinds: ['dim'] },
   { fn: 'setSimd', args: () => ['scalar'], kinds: ['str'] },
+  { fn: 'setBf16', args: () => [''], kinds: ['str'] },
   { fn: 'setTeamSize', args: () => [0], kinds: ['count'] },
   { fn: 'cells', args: () => [], kinds: [] },
   { fn: 'tuneGemm', args: () => [], kinds: [] },
@@ -88,18 +89,18 @@ const CALLS: Call[] = [
   {
     // gru, hidden [4, 4], V=6, T=2, N=3: 294 parameters
     fn: 'lmTrainChunks',
-    names: ['cell', 'L', 'hidden', 'V', 'params', 'grads', 'offsets', 'inputs', 'targets', 'T', 'N', 'rows', 'masks', 'state', 'scale', 'keep'],
+    names: ['cell', 'L', 'hidden', 'V', 'params', 'grads', 'offsets', 'inputs', 'targets', 'T', 'N', 'rows', 'masks', 'state', 'scale', 'keep', 'precision'],
     args: () => ['gru', 2, Int32Array.from([4, 4]), 6, f(294), f(294), Int32Array.from([0, 72, 120, 132, 144, 192, 240, 252, 264, 288]),
-      tok(6, 5), tok(6, 1), 2, 3, 2, f(24).fill(1), f(24), 0.5, false],
+      tok(6, 5), tok(6, 1), 2, 3, 2, f(24).fill(1), f(24), 0.5, false, 'bf16'],
     // keep is optional (absent: false); its wrong values are in test/native/mpi.test.ts
-    kinds: ['str', 'dim', 'i32', 'dim', 'f32any', 'f32', 'i32', 'i32', 'i32', 'dim', 'dim', 'dim', 'nullable', 'nullable', 'num', 'other'],
+    kinds: ['str', 'dim', 'i32', 'dim', 'f32any', 'f32', 'i32', 'i32', 'i32', 'dim', 'dim', 'dim', 'nullable', 'nullable', 'num', 'other', 'optstr'],
   },
   {
     fn: 'lmEvalChunks',
-    names: ['cell', 'L', 'hidden', 'V', 'params', 'offsets', 'inputs', 'targets', 'T', 'N', 'rows', 'state'],
+    names: ['cell', 'L', 'hidden', 'V', 'params', 'offsets', 'inputs', 'targets', 'T', 'N', 'rows', 'state', 'precision'],
     args: () => ['gru', 2, Int32Array.from([4, 4]), 6, f(294), Int32Array.from([0, 72, 120, 132, 144, 192, 240, 252, 264, 288]),
-      tok(6, 5), tok(6, 1), 2, 3, 2, f(24)],
-    kinds: ['str', 'dim', 'i32', 'dim', 'f32any', 'i32', 'i32', 'i32', 'dim', 'dim', 'dim', 'nullable'],
+      tok(6, 5), tok(6, 1), 2, 3, 2, f(24), 'bf16'],
+    kinds: ['str', 'dim', 'i32', 'dim', 'f32any', 'i32', 'i32', 'i32', 'dim', 'dim', 'dim', 'nullable', 'optstr'],
   },
   {
     fn: 'lmTeamPlan',
@@ -117,6 +118,12 @@ const CALLS: Call[] = [
   { fn: '_gemmNt', args: () => ['scalar', f(6), f(10), f(15), 2, 3, 5], kinds: ['str', 'f32', 'f32', 'f32', 'dim', 'dim', 'dim'] },
   { fn: '_gemm', args: () => ['scalar', false, f(6), f(10), f(15), 2, 3, 5, false], kinds: ['str', 'other', 'f32', 'f32', 'f32', 'dim', 'dim', 'dim', 'other'] },
   { fn: '_mathEval', args: () => ['scalar', 'tanh', f(5), f(5)], kinds: ['str', 'str', 'f32', 'f32any'] },
+  {
+    fn: '_gemmBf16',
+    args: () => ['scalar', false, true, f(6), f(10), f(15), 2, 3, 5, false],
+    kinds: ['str', 'other', 'other', 'f32', 'f32', 'f32', 'dim', 'dim', 'dim', 'other'],
+  },
+  { fn: '_bf16Round', args: () => [f(5), f(5)], kinds: ['f32', 'f32any'] },
 ];
 
 function show(v: unknown): string {
@@ -144,6 +151,7 @@ function wrongValues(kind: Kind, valid: unknown): unknown[] {
     case 'count': return [...common, null, -1, 1.5, NaN, Infinity, 2 ** 53, '3'];  // 0 allowed
     case 'num': return [...common, null, NaN, Infinity, -Infinity];
     case 'str': return [undefined, {}, 7, 'no-such-thing'];
+    case 'optstr': return [{}, 7, 'no-such-thing'];  // absent (undefined) is allowed
     case 'bool': return [undefined, null, {}, 1, 'true'];
     default: return [];
   }

@@ -70,11 +70,12 @@ describe('safetensors', () => {
   it('refuses bad dtypes, shapes, offsets and overlaps', () => {
     const data = Buffer.alloc(16);
     const bad = (header: unknown) => () => decodeSafetensors(readFileSync(rawFile('bad.safetensors', header, data)), 'bad');
-    expect(bad({ a: { dtype: 'F64', shape: [2], data_offsets: [0, 16] } })).toThrow('tensor "a" has dtype "F64", only F32 is supported');
+    expect(bad({ a: { dtype: 'F64', shape: [2], data_offsets: [0, 16] } })).toThrow('tensor "a" has dtype "F64", only F32 and BF16 are supported');
     expect(bad({ a: { dtype: 'F32', shape: [-1], data_offsets: [0, 4] } })).toThrow('tensor "a" has an invalid shape');
     expect(bad({ a: { dtype: 'F32', shape: [2], data_offsets: [0] } })).toThrow('tensor "a" has invalid data_offsets');
     expect(bad({ a: { dtype: 'F32', shape: [8], data_offsets: [0, 32] } })).toThrow('outside the 16 data bytes');
-    expect(bad({ a: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } })).toThrow('needs 12 bytes, its offsets give 8');
+    expect(bad({ a: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } })).toThrow('tensor "a" of shape [3] needs 12 bytes as F32, its offsets give 8');
+    expect(bad({ a: { dtype: 'BF16', shape: [3], data_offsets: [0, 8] } })).toThrow('tensor "a" of shape [3] needs 6 bytes as BF16, its offsets give 8');
     expect(bad({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }))
       .toThrow('tensor "b" overlaps the one before it');
     expect(bad({ a: { dtype: 'F32', shape: [2], data_offsets: [8, 16] } })).toThrow('bytes 0..8 of the data belong to no tensor');

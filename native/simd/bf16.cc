@@ -1,0 +1,133 @@
+// bf16 conversion and packing (plain C++, baseline flags), and the choice of
+// bf16 product path (see bf16.h).
+#include "simd/bf16.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+
+#if defined(DEEPRNN_X86)
+#include <cpuid.h>
+#endif
+
+namespace deeprnn {
+
+void bf16_convert(uint16_t* out, const float* in, long n) {
+  for (long i = 0; i < n; ++i) out[i] = bf16_from_float(in[i]);
+}
+
+void bf16_round_array(float* x, long n) {
+  for (long i = 0; i < n; ++i) x[i] = bf16_round(x[i]);
+}
+
+void bf16_pack_b(uint32_t* out, const float* src, long ldb, bool trans, long K, long N, long kp0, long kp1) {
+  const long ld = bf16_packed_ld(N);
+  for (long kp = kp0; kp < kp1; ++kp) {
+    uint32_t* o = out + kp * ld;
+    const long k = 2 * kp;
+    const bool odd = k + 1 < K;
+    if (trans) {
+      // B[k, j] = src[j * ldb + k]: a column's pair is two neighbours in src's row j
+      for (long j = 0; j < N; ++j) {
+        const float* s = src + j * ldb + k;
+        o[j] = bf16_operand(s[0]) | (odd ? static_cast<uint32_t>(bf16_operand(s[1])) << 16 : 0u);
+      }
+    } else {
+      const float* lo = src + k * ldb;
+      for (long j = 0; j < N; ++j)
+        o[j] = bf16_operand(lo[j]) | (odd ? static_cast<uint32_t>(bf16_operand(lo[ldb + j])) << 16 : 0u);
+    }
+    for (long j = N; j < ld; ++j) o[j] = 0;
+  }
+}
+
+namespace {
+
+#if defined(DEEPRNN_X86)
+// AVX512-BF16 (cpuid leaf 7, subleaf 1, eax bit 5) on top of the AVX-512 that
+// the avx512 table needs, with the OS saving ZMM state (xgetbv).
+bool detect_bf16() {
+  unsigned int a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return false;  // OSXSAVE
+  unsigned int eax, edx;
+  __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
+  if ((eax & 0xe6) != 0xe6) return false;  // SSE, AVX, opmask and ZMM state
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+  const bool f = b & (1u << 16), dq = b & (1u << 17), bw = b & (1u << 30), vl = b & (1u << 31);
+  if (!(f && dq && bw && vl) || a < 1) return false;
+  __get_cpuid_count(7, 1, &a, &b, &c, &d);
+  return a & (1u << 5);
+}
+#endif
+
+// The fallback compiled for the fp32 table named `table`, or null.
+const Bf16Path* fallback_for(const char* table) {
+  const std::string t = table;
+  if (t == "scalar") return bf16_path_scalar();
+#if defined(DEEPRNN_X86)
+  if (t == "avx2") return bf16_path_avx2();
+  if (t == "avx512") return bf16_path_avx512();
+#endif
+#if defined(DEEPRNN_ARM64)
+  if (t == "neon") return bf16_path_neon();
+#endif
+  return nullptr;
+}
+
+std::atomic<const Bf16Path*> g_path{nullptr};
+std::mutex g_mutex;
+
+const Bf16Path* choose(const char* want) {
+  const std::string w = want ? want : "";
+  if (w.empty()) {
+#if defined(DEEPRNN_X86)
+    if (bf16_hardware_supported()) return bf16_path_avx512bf16();
+#endif
+    return fallback_for(kernels().name);
+  }
+  if (w == "emulated") return fallback_for(kernels().name);
+  if (w == "avx512bf16") {
+#if defined(DEEPRNN_X86)
+    if (bf16_hardware_supported()) return bf16_path_avx512bf16();
+#endif
+    throw std::runtime_error("DEEPRNN_BF16=avx512bf16 is not supported by this CPU");
+  }
+  throw std::runtime_error("DEEPRNN_BF16 must be one of avx512bf16|emulated, got \"" + w + "\"");
+}
+
+}  // namespace
+
+bool bf16_hardware_supported() {
+#if defined(DEEPRNN_X86)
+  static const bool yes = detect_bf16();  // cpuid once
+  return yes;
+#else
+  return false;
+#endif
+}
+
+const Bf16Path& bf16_path() {
+  const Bf16Path* p = g_path.load();
+  if (p) return *p;
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (!g_path.load()) g_path.store(choose(std::getenv("DEEPRNN_BF16")));
+  return *g_path.load();
+}
+
+void bf16_select(const char* name) {
+  const Bf16Path* p = choose(name);
+  std::lock_guard<std::mutex> lock(g_mutex);
+  g_path.store(p);
+}
+
+const Bf16Path* bf16_find(const char* name) {
+  const std::string n = name;
+#if defined(DEEPRNN_X86)
+  if (n == "avx512bf16") return bf16_hardware_supported() ? bf16_path_avx512bf16() : nullptr;
+#endif
+  return kernels_find(name) ? fallback_for(name) : nullptr;
+}
+
+}  // namespace deeprnn

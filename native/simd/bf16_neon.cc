@@ -1,0 +1,16 @@
+// The neon bf16 product path, the fallback: float32 FMAs on the neon table's vectors:
+// simd/gemm_bf16_impl.h compiled with this file's flags (set in CMakeLists.txt).
+#include "simd/bf16.h"
+
+#define DEEPRNN_ISA isa_bf16_neon
+#define DEEPRNN_ISA_NAME "neon"
+#define DEEPRNN_VEC_BYTES 16
+#define DEEPRNN_BF16_NV 4    // vectors of columns per tile
+#define DEEPRNN_BF16_ROWS 4  // rows per tile
+#define DEEPRNN_BF16_HW 0
+#define DEEPRNN_USE_NEON 1
+#include "simd/gemm_bf16_impl.h"
+
+namespace deeprnn {
+const Bf16Path* bf16_path_neon() { return &isa_bf16_neon::kPath; }
+}  // namespace deeprnn

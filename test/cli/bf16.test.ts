@@ -1,0 +1,132 @@
+// --precision bf16 from the command line: the checkpoint records it, eval and
+// predict follow it unless told otherwise, the fallback says so in one line,
+// and every wrong value is refused with a message naming it.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadCheckpoint } from '../../src/io/checkpoint.js';
+import { decodeSafetensors } from '../../src/io/safetensors.js';
+import { native } from '../../src/native.js';
+import { cli } from '../helpers/cli.js';
+import { TIMEMACHINE } from '../helpers/paths.js';
+import { tmpDir } from '../helpers/tmp.js';
+
+const dir = tmpDir();
+const info = native().info();
+const small = ['--hidden', '16', '--num-train', '200', '--num-val', '100', '--batch-size', '50', '--epochs', '2'];
+const ck = path.join(dir, 'bf16.safetensors');
+
+describe('train --precision bf16', () => {
+  beforeAll(async () => {
+    const r = await cli(['train', ...small, '--precision', 'bf16', '--out', ck]);
+    expect(r.code, r.stderr).toBe(0);
+  });
+
+  it('records the precision in the checkpoint, and the model loads with it', () => {
+    const c = loadCheckpoint(ck);
+    expect('training' in c.meta && c.meta.training.precision).toBe('bf16');
+    expect(c.model.precision).toBe('bf16');
+  });
+
+  it('eval follows the checkpoint unless --precision is given', async () => {
+    const ppl = async (...extra: string[]) => {
+      const r = await cli(['eval', ck, '--corpus', TIMEMACHINE, '--json', ...extra]);
+      expect(r.code, r.stderr).toBe(0);
+      return Object.values((JSON.parse(r.stdout) as { results: Record<string, { perplexity: number }> }).results)[0]!.perplexity;
+    };
+    const byDefault = await ppl();
+    expect(await ppl('--precision', 'bf16')).toBe(byDefault);
+    const fp32 = await ppl('--precision', 'fp32');
+    expect(fp32).not.toBe(byDefault);
+    expect(Math.abs(fp32 - byDefault) / fp32).toBeLessThan(0.01);
+  });
+
+  it('predict runs under either precision', async () => {
+    for (const p of ['bf16', 'fp32']) {
+      const r = await cli(['predict', 'the time', '--model', ck, '--num-preds', '5', '--precision', p]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout.startsWith('the time')).toBe(true);
+    }
+  });
+
+  it('says in one line when the products run on the float32 fallback', async () => {
+    const out = path.join(dir, 'emulated.safetensors');
+    const r = await cli(['train', ...small, '--precision', 'bf16', '--out', out], { env: { DEEPRNN_BF16: 'emulated' } });
+    expect(r.code, r.stderr).toBe(0);
+    const why = info.bf16Hardware ? 'DEEPRNN_BF16 chose it' : 'this CPU has no bf16 instructions (AVX512-BF16)';
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('note: '))).toEqual([
+      `note: bf16 products run on the float32 fallback, emulated (${info.simd}) (${why}): the same results, slower than fp32`,
+    ]);
+  });
+
+  it('--version names the bf16 path', async () => {
+    const r = await cli(['--version']);
+    expect(r.stdout).toMatch(/; bf16 (avx512bf16|emulated \((scalar|avx2|avx512|neon)\)); (no mpi|mpi .*)\)\n$/);
+  });
+});
+
+describe('train --save-dtype bf16', () => {
+  it('writes the weights as BF16 tensors, the optimizer state as F32, and a resumed run keeps it', async () => {
+    const out = path.join(dir, 'save16.safetensors');
+    const r = await cli(['train', ...small, '--optimizer', 'adam', '--save-dtype', 'bf16', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const dtypes = () => {
+      const st = decodeSafetensors(readFileSync(out), out);
+      return new Set([...st.tensors].map(([name, t]) => `${name.startsWith('optimizer.') ? 'optimizer' : 'weight'} ${t.dtype}`));
+    };
+    expect(dtypes()).toEqual(new Set(['weight BF16', 'optimizer F32']));
+    const c = loadCheckpoint(out);
+    expect('training' in c.meta && c.meta.training.saveDtype).toBe('bf16');
+    const resumed = await cli(['train', '--resume', out, '--epochs', '3']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(dtypes()).toEqual(new Set(['weight BF16', 'optimizer F32']));
+    const e = await cli(['eval', out, '--corpus', TIMEMACHINE]);
+    expect(e.code, e.stderr).toBe(0);
+  });
+
+  it('refuses another dtype', async () => {
+    const out = path.join(dir, 'save-bad.safetensors');
+    const r = await cli(['train', ...small, '--save-dtype', 'fp16', '--out', out]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('deeprnn: error: --save-dtype must be one of fp32|bf16, got "fp16"\n');
+    expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe('bench --precision bf16', () => {
+  it('gives each training row fp32 and bf16 side by side, and generation no bf16 figures', async () => {
+    const r = await cli(['bench', '--precision', 'bf16', '--configs', 'A,D', '--threads', '1', '--batches', '1', '--warmup', '0', '--repeat', '1', '--no-torch', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { machine: { bf16: string }; results: Record<string, unknown>[] };
+    expect(out.machine.bf16).toBe(info.bf16);
+    const [a, d] = out.results as { tokensPerSec: number; bf16TokensPerSec: number | null; bf16Speedup: number | null; bf16Path: string | null }[];
+    expect(a!.bf16Path).toBe(info.bf16);
+    expect(a!.bf16TokensPerSec).toBeGreaterThan(0);
+    expect(a!.bf16Speedup).toBeCloseTo(a!.bf16TokensPerSec! / a!.tokensPerSec, 10);
+    expect(d!.bf16TokensPerSec).toBeNull();
+    expect(Object.keys(a!)).toContain('torchBf16TokensPerSec');
+    expect(Object.keys(a!)).not.toContain('precision');
+  });
+});
+
+describe('--precision refused', () => {
+  it.each([
+    [['train', ...small, '--precision', 'fp16'], 'deeprnn: error: --precision must be one of fp32|bf16, got "fp16"\n'],
+    [['train', ...small, '--precision', 'bf16', '--impl', 'scratch'], 'deeprnn: error: --precision bf16 needs --impl native: the scratch model computes in float64\n'],
+    [['train', ...small, '--precision', 'bf16', '--cell', 'mgu'], 'deeprnn: error: --precision bf16 is not implemented for the mgu cell (fp32 is)\n'],
+    [['train', '--resume', ck, '--precision', 'fp32'], "deeprnn: error: --precision cannot be given with --resume: the run's settings come from the checkpoint\n"],
+    [['eval', ck, '--corpus', TIMEMACHINE, '--precision', 'bf17'], 'deeprnn: error: --precision must be one of fp32|bf16, got "bf17"\n'],
+  ])('%j', async (args, message) => {
+    const out = path.join(dir, 'refused.safetensors');
+    const r = await cli(args[0] === 'train' && !args.includes('--resume') ? [...args, '--out', out] : args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(message);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('DEEPRNN_BF16 names a path this CPU runs', async () => {
+    const r = await cli(['predict', 'a', '--model', ck], { env: { DEEPRNN_BF16: 'amx' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('deeprnn: error: DEEPRNN_BF16 must be one of avx512bf16|emulated, got "amx"\n');
+  });
+});

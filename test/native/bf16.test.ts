@@ -1,0 +1,156 @@
+// bf16 products: every path (vdpbf16ps where the CPU has it, and the fallback
+// on every fp32 table's vectors) against a float64 reference computed from
+// the bf16-rounded operands, within the float32 accumulation bound; the
+// fallback bitwise equal to the instruction; and the conversion's rounding.
+import { afterAll, describe, expect, it } from 'vitest';
+import { native } from '../../src/native.js';
+import { Rng } from '../../src/rng.js';
+
+const nat = native();
+const start = nat.info();
+afterAll(() => {
+  nat.setSimd(start.simd);
+  nat.setBf16('');
+});
+const paths = [...start.simdAvailable, ...(start.bf16Hardware ? ['avx512bf16'] : [])];
+
+function random(n: number, rng: Rng, scale = 1): Float32Array {
+  return Float32Array.from({ length: n }, () => (2 * rng.uniform() - 1) * scale);
+}
+
+function rounded(x: Float32Array): Float32Array {
+  const y = new Float32Array(x.length);
+  nat._bf16Round(y, x);
+  return y;
+}
+
+const bits = (x: number) => new Uint32Array(Float32Array.of(x).buffer)[0]!;
+const fromBits = (u: number) => new Float32Array(Uint32Array.of(u).buffer)[0]!;
+
+describe('bf16 conversion', () => {
+  it('rounds to nearest, ties to even, and keeps infinities, NaN (quiet) and subnormals', () => {
+    const cases: [number, number][] = [
+      [0x3f800000, 0x3f800000], // 1 exactly
+      [0x3f808000, 0x3f800000], // tie, even below: down
+      [0x3f818000, 0x3f820000], // tie, odd below: up to even
+      [0x3f808001, 0x3f810000], // just above the tie: up
+      [0x3f807fff, 0x3f800000], // just below: down
+      [0x7f7fffff, 0x7f800000], // the largest float rounds to infinity
+      [0x7f800000, 0x7f800000], // +inf
+      [0xff800000, 0xff800000], // -inf
+      [0x80000000, 0x80000000], // -0
+      [0x00008000, 0x00000000], // a subnormal tie, even below: down to 0
+      [0x00018000, 0x00020000], // a subnormal tie, odd below: up
+      [0x00010001, 0x00010000], // a subnormal rounds like any value
+      [0x807fffff, 0x80800000], // the largest subnormal rounds up to the smallest normal
+    ];
+    const x = Float32Array.from(cases, ([u]) => fromBits(u));
+    const y = rounded(x);
+    cases.forEach(([u, want], i) => expect(bits(y[i]!).toString(16), `0x${u.toString(16)}`).toBe(want.toString(16)));
+    // NaN: a signalling NaN whose payload lies in the low half becomes a quiet NaN, sign kept
+    const nan = rounded(Float32Array.of(fromBits(0x7f800001), fromBits(0xff800001), fromBits(0x7fc00000)));
+    expect([...nan].map((v) => bits(v).toString(16))).toEqual(['7fc00000', 'ffc00000', '7fc00000']);
+  });
+});
+
+/** C (+)= op(A) B in float64 from the bf16-rounded operands (no subnormals among them), and the sum of |terms| that bounds float32 rounding. */
+function reference(transA: boolean, C: Float32Array, A: Float32Array, B: Float32Array, M: number, N: number, K: number, acc: boolean) {
+  const a = rounded(A), b = rounded(B);
+  const out = new Float64Array(M * N), mag = new Float64Array(M * N);
+  for (let i = 0; i < M; i++) {
+    for (let j = 0; j < N; j++) {
+      let s = acc ? C[i * N + j]! : 0;
+      let m = Math.abs(s);
+      for (let k = 0; k < K; k++) {
+        const p = (transA ? a[k * M + i]! : a[i * K + k]!) * b[k * N + j]!;
+        s += p;
+        m += Math.abs(p);
+      }
+      out[i * N + j] = s;
+      mag[i * N + j] = m;
+    }
+  }
+  return { out, mag };
+}
+
+// M: partial row tiles (1, 5, 7, 13); K odd (the last pair half empty) and past one pass of pairs (1100, 2500);
+// N: partial column vectors and tiles (1, 3, 17, 70, 129), and wide enough that a float32 B is packed
+// in short passes (2100)
+const shapes: [number, number, number][] = [
+  [1, 1, 1], [1, 97, 33], [5, 3, 7], [13, 200, 9], [64, 96, 32], [7, 129, 300], [33, 17, 600],
+  [11, 40, 1100], [25, 130, 70], [6, 2100, 301], [12, 64, 2500],
+];
+
+describe.each(paths)('bf16 path %s', (path) => {
+  it('matches float64 of the bf16-rounded operands within the float32 accumulation bound', () => {
+    const rng = new Rng(path.length + 16);
+    const u = 2 ** -24;
+    let worst = 0;
+    for (const [M, N, K] of shapes) {
+      for (const [transA, packB, acc] of [[false, false, false], [false, true, true], [true, false, true], [true, true, false]] as const) {
+        const A = random(M * K, rng), B = random(K * N, rng, 2), C0 = random(M * N, rng);
+        const C = C0.slice();
+        nat._gemmBf16(path, transA, packB, C, A, B, M, N, K, acc);
+        const { out, mag } = reference(transA, C0, A, B, M, N, K, acc);
+        for (let i = 0; i < C.length; i++) {
+          // K additions of exact products, each rounding by at most u of the partial sum
+          const allowed = (K + 1) * u * mag[i]! + 1e-30;
+          const frac = Math.abs(C[i]! - out[i]!) / allowed;
+          worst = Math.max(worst, frac);
+          if (!(frac <= 1)) throw new Error(`${path} ${M}x${N}x${K} transA=${transA} packB=${packB}: element ${i} is ${C[i]}, want ${out[i]} within ${allowed}`);
+        }
+      }
+    }
+    console.log(`bf16 ${path}: worst error ${(worst * 100).toFixed(1)}% of the rounding bound`);
+  });
+
+  it('gives the same bits with B packed first or as it is read, and on any thread count', () => {
+    const rng = new Rng(7);
+    const [M, N, K] = [37, 150, 203];
+    const A = random(M * K, rng), B = random(K * N, rng);
+    const run = (packB: boolean, threads: number) => {
+      nat.setThreads(threads);
+      const C = new Float32Array(M * N);
+      nat._gemmBf16(path, false, packB, C, A, B, M, N, K, false);
+      return C;
+    };
+    const one = run(false, 1);
+    expect(run(true, 1)).toEqual(one);
+    expect(run(false, 2)).toEqual(one);
+    nat.setThreads(start.threads);
+  });
+});
+
+describe.runIf(start.bf16Hardware)('the fallback against vdpbf16ps', () => {
+  it.each(start.simdAvailable)('%s gives the instruction\'s bits, ties and subnormals included', (table) => {
+    const rng = new Rng(3);
+    const [M, N, K] = [19, 75, 130];
+    const A = random(M * K, rng), B = random(K * N, rng);
+    // Values whose products and sums hit ties and the subnormal range, where DAZ/FTZ decide.
+    for (let i = 0; i < A.length; i += 7) A[i] = 2 ** -64 * (1 + (i % 3) / 4);
+    for (let i = 0; i < B.length; i += 5) B[i] = 2 ** -70;
+    for (let i = 0; i < B.length; i += 11) B[i] = 2 ** -20;
+    // Subnormal operands, read as zero: the largest (which plain rounding would carry up to 2^-126) and a small one
+    for (let i = 3; i < A.length; i += 13) A[i] = fromBits(i % 2 ? 0x007fffff : 0x80000123);
+    for (let i = 2; i < B.length; i += 17) B[i] = fromBits(0x807fffff);
+    for (const transA of [false, true]) {
+      const hw = new Float32Array(M * N), fb = new Float32Array(M * N);
+      nat._gemmBf16('avx512bf16', transA, true, hw, A, B, M, N, K, false);
+      nat._gemmBf16(table, transA, true, fb, A, B, M, N, K, false);
+      expect(Buffer.from(fb.buffer).equals(Buffer.from(hw.buffer)), `${table} transA=${transA}`).toBe(true);
+    }
+  });
+});
+
+describe('choosing the path', () => {
+  it('DEEPRNN_BF16-style names: the default, the fallback, and errors for others', () => {
+    nat.setBf16('emulated');
+    expect(nat.info().bf16).toBe(`emulated (${start.simd})`);
+    nat.setBf16('');
+    expect(nat.info().bf16).toBe(start.bf16Hardware ? 'avx512bf16' : `emulated (${start.simd})`);
+    expect(() => nat.setBf16('amx')).toThrow('setBf16: DEEPRNN_BF16 must be one of avx512bf16|emulated, got "amx"');
+    if (!start.bf16Hardware) expect(() => nat.setBf16('avx512bf16')).toThrow('DEEPRNN_BF16=avx512bf16 is not supported by this CPU');
+    expect(() => nat._gemmBf16('sse9', false, false, new Float32Array(1), new Float32Array(1), new Float32Array(1), 1, 1, 1, false))
+      .toThrow('_gemmBf16: argument "path" must name a supported bf16 path, got "sse9"');
+  });
+});
