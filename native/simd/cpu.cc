@@ -57,6 +57,7 @@ struct Candidate {
   const KernelTable* alt = nullptr;  // the table with the set's other GEMM variant, if it has one
 };
 
+#if defined(DEEPRNN_X86)
 // `base` with another GEMM: the tables of the second variants, made once.
 KernelTable with_gemm(const KernelTable* base, GemmVariant v) {
   KernelTable t = *base;
@@ -64,6 +65,7 @@ KernelTable with_gemm(const KernelTable* base, GemmVariant v) {
   t.gemm_tile = v.tile;
   return t;
 }
+#endif
 
 int fill_candidates(Candidate* out) {
   int n = 0;
