@@ -8,6 +8,7 @@ import type { ModelConfig } from '../../src/nn/config.js';
 import { RNNLM } from '../../src/nn/rnnlm.js';
 import { Rng } from '../../src/rng.js';
 import { randomBatch } from '../helpers/batch.js';
+import { expectSame, outcome, same } from '../helpers/outcome.js';
 
 const nat = native();
 const start = nat.info();
@@ -18,41 +19,6 @@ afterAll(() => {
   nat.setBf16('');
 });
 
-const same = (a: Float32Array, b: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
-
-interface Outcome {
-  losses: number[];
-  grads: Float32Array;
-  evalLoss: number;
-  state: Float32Array;
-}
-
-/** Two carried training steps with dropout and one carried evaluation. */
-function outcome(cfg: ModelConfig, precision: Precision, T: number, N: number, chunkTokens: number, threads: number, team: number): Outcome {
-  nat.setThreads(threads);
-  nat.setTeamSize(team);
-  const m = new RNNLM(cfg, new Rng(3));
-  m.precision = precision;
-  m.chunkTokens = chunkTokens;
-  const rng = new Rng(11);
-  const losses: number[] = [];
-  m.zeroGrad();
-  for (let k = 0; k < 2; k++) {
-    losses.push(m.forward(randomBatch(T, N, cfg.vocabSize, 20 + k), { train: true, rng, carry: true }));
-    m.backward();
-  }
-  const grads = Float32Array.from(m.grads);
-  const r = m.evaluate(randomBatch(T, N, cfg.vocabSize, 30), { carry: true });
-  const state = Float32Array.from(m.carriedState()!.flatMap((a) => [...a]));
-  return { losses, grads, evalLoss: r.lossSum, state };
-}
-
-function expectSame(label: string, a: Outcome, b: Outcome): void {
-  expect(a.losses, `${label} losses`).toEqual(b.losses);
-  expect(same(a.grads, b.grads), `${label} gradients bitwise`).toBe(true);
-  expect(a.evalLoss, `${label} evaluation loss`).toBe(b.evalLoss);
-  expect(same(a.state, b.state), `${label} carried state bitwise`).toBe(true);
-}
 
 const CELLS_BF16 = ['rnn', 'rnn-relu', 'gru', 'lstm'] as const;
 // Ragged sizes (not whole vectors or tiles), 37 windows: one chunk, or five of 8 (the last 5)
@@ -63,10 +29,10 @@ describe('bf16 training', () => {
     const cfg = cfgOf(cell);
     const T = 4;
     for (const chunkTokens of [Infinity, 8 * T]) {
-      const one = outcome(cfg, 'bf16', T, 37, chunkTokens, 1, 1);
+      const one = outcome(cfg, T, 37, chunkTokens, 1, 1, 'bf16');
       for (const threads of [2, 3]) {
         for (const team of [0, 1, threads]) {
-          expectSame(`${cell} chunkTokens=${chunkTokens} threads=${threads} team=${team}`, outcome(cfg, 'bf16', T, 37, chunkTokens, threads, team), one);
+          expectSame(`${cell} chunkTokens=${chunkTokens} threads=${threads} team=${team}`, outcome(cfg, T, 37, chunkTokens, threads, team, 'bf16'), one);
         }
       }
     }
@@ -74,8 +40,8 @@ describe('bf16 training', () => {
 
   it.each(CELLS_BF16)('%s: close to fp32 (bf16 rounding), and not equal to it', (cell) => {
     const cfg = cfgOf(cell);
-    const bf = outcome(cfg, 'bf16', 4, 37, 32, 2, 0);
-    const fp = outcome(cfg, 'fp32', 4, 37, 32, 2, 0);
+    const bf = outcome(cfg, 4, 37, 32, 2, 0, 'bf16');
+    const fp = outcome(cfg, 4, 37, 32, 2, 0, 'fp32');
     expect(same(bf.grads, fp.grads)).toBe(false);
     bf.losses.forEach((l, i) => expect(Math.abs(l - fp.losses[i]!) / fp.losses[i]!).toBeLessThan(0.01));
     // Gradients: the norm of the difference a few times bf16's relative precision (2^-8) of the
@@ -96,10 +62,10 @@ describe('bf16 training', () => {
     nat.setSimd('avx512');
     for (const cell of CELLS_BF16) {
       nat.setBf16('avx512bf16');
-      const hw = outcome(cfgOf(cell), 'bf16', 4, 37, 32, 2, 0);
+      const hw = outcome(cfgOf(cell), 4, 37, 32, 2, 0, 'bf16');
       nat.setBf16('emulated');
       expect(nat.info().bf16).toBe('emulated (avx512)');
-      expectSame(`${cell} emulated vs avx512bf16`, outcome(cfgOf(cell), 'bf16', 4, 37, 32, 2, 0), hw);
+      expectSame(`${cell} emulated vs avx512bf16`, outcome(cfgOf(cell), 4, 37, 32, 2, 0, 'bf16'), hw);
     }
     nat.setBf16('');
     nat.setSimd(start.simd);

@@ -12,6 +12,7 @@ import { RNNLM } from '../../src/nn/rnnlm.js';
 import { RNNLMScratch } from '../../src/nn/scratch.js';
 import { Rng } from '../../src/rng.js';
 import { randomBatch } from '../helpers/batch.js';
+import { expectSame, outcome } from '../helpers/outcome.js';
 import { expectClose } from '../helpers/compare.js';
 import { ROOT } from '../helpers/paths.js';
 
@@ -23,42 +24,6 @@ afterAll(() => {
   nat.setSimd(start.simd);
 });
 
-const same = (a: Float32Array, b: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
-
-interface Outcome {
-  losses: number[];
-  grads: Float32Array;
-  evalLoss: number;
-  correct: number;
-  state: Float32Array;
-}
-
-/** Two carried training steps with dropout and one carried evaluation, with `threads` threads in teams of `team` (0: the cost model's). */
-function outcome(cfg: ModelConfig, T: number, N: number, chunkTokens: number, threads: number, team: number): Outcome {
-  nat.setThreads(threads);
-  nat.setTeamSize(team);
-  const m = new RNNLM(cfg, new Rng(3));
-  m.chunkTokens = chunkTokens;
-  const rng = new Rng(11);
-  const losses: number[] = [];
-  m.zeroGrad();
-  for (let k = 0; k < 2; k++) {
-    losses.push(m.forward(randomBatch(T, N, cfg.vocabSize, 20 + k), { train: true, rng, carry: true }));
-    m.backward();
-  }
-  const grads = Float32Array.from(m.grads);
-  const r = m.evaluate(randomBatch(T, N, cfg.vocabSize, 30), { carry: true });
-  const state = Float32Array.from(m.carriedState()!.flatMap((a) => [...a]));
-  return { losses, grads, evalLoss: r.lossSum, correct: r.correct, state };
-}
-
-function expectSame(label: string, a: Outcome, b: Outcome): void {
-  expect(a.losses, `${label} losses`).toEqual(b.losses);
-  expect(same(a.grads, b.grads), `${label} gradients bitwise`).toBe(true);
-  expect(a.evalLoss, `${label} evaluation loss`).toBe(b.evalLoss);
-  expect(a.correct, `${label} hits`).toBe(b.correct);
-  expect(same(a.state, b.state), `${label} carried state bitwise`).toBe(true);
-}
 
 describe.each(start.simdAvailable)('teams on %s', (isa) => {
   it.each(CELLS)('%s: bitwise the same for 1, 2, 3, 5 and 8 threads, in chunks and split by units', (cell) => {
