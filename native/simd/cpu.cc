@@ -91,11 +91,17 @@ const Candidate* candidates(int* count) {
 }
 
 std::atomic<const KernelTable*> g_table{nullptr};
-std::mutex g_mutex;  // guards the choice below and g_choice
+std::mutex g_mutex;  // guards g_choice and g_timed
 const char* g_choice = "only";
-// The timing of the set in use: tiles and seconds (summed best runs), for info().
-const char* g_timed_tile[2] = {};
-double g_timed_sec[2] = {};
+// Each timed set's result, once per set and process (a set chosen again by
+// kernels_select keeps it): its tiles' seconds (own, other; summed best runs)
+// and the table kept.
+struct Timed {
+  const Candidate* set;
+  const KernelTable* best;
+  double sec[2];
+};
+Timed g_timed[4] = {};
 
 // Seconds of the fastest of `rounds` runs of each of three products on one
 // thread, summed: a recurrent product of a batch slice, an input projection
@@ -196,15 +202,8 @@ void kernels_tune() {
   std::lock_guard<std::mutex> lock(g_mutex);
   if (std::strcmp(g_choice, "untimed") != 0) return;
   const Candidate* c = candidate_of(&now);
-  // Once per set and process: a set chosen again (kernels_select) keeps its result.
-  struct Timed {
-    const Candidate* set;
-    const KernelTable* best;
-    double sec[2];
-  };
-  static Timed timed[4] = {};
   Timed* slot = nullptr;
-  for (Timed& t : timed)
+  for (Timed& t : g_timed)
     if (t.set == c || (!slot && !t.set)) slot = &t;
   if (slot->set != c) {
     const KernelTable* tables[2] = {c->table, c->alt};
@@ -213,8 +212,6 @@ void kernels_tune() {
     // however the noise falls.
     *slot = {c, slot->sec[1] < 0.95 * slot->sec[0] ? c->alt : c->table, {slot->sec[0], slot->sec[1]}};
   }
-  g_timed_tile[0] = c->table->gemm_tile, g_timed_tile[1] = c->alt->gemm_tile;
-  g_timed_sec[0] = slot->sec[0], g_timed_sec[1] = slot->sec[1];
   g_table.store(slot->best);
   g_choice = "timed";
 }
@@ -248,11 +245,16 @@ int kernels_gemm_tiles(const char* isa, const char** tiles, int cap) {
 }
 
 int kernels_gemm_timing(const char** tiles, double* seconds) {
-  kernels();
+  const Candidate* c = candidate_of(&kernels());
   std::lock_guard<std::mutex> lock(g_mutex);
   if (std::strcmp(g_choice, "timed") != 0) return 0;
-  for (int v = 0; v < 2; ++v) tiles[v] = g_timed_tile[v], seconds[v] = g_timed_sec[v];
-  return 2;
+  for (const Timed& t : g_timed)
+    if (t.set == c) {
+      tiles[0] = c->table->gemm_tile, tiles[1] = c->alt->gemm_tile;
+      seconds[0] = t.sec[0], seconds[1] = t.sec[1];
+      return 2;
+    }
+  return 0;
 }
 
 const char* kernels_gemm_choice() {
