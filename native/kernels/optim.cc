@@ -16,9 +16,18 @@ double sum_squares(const float* x, long n) {
   double* partial = thread_buffer<double>(nchunks > 0 ? nchunks : 1);
   parallel_for(n >= kParallelWork, nchunks, [&](long c) {
     const long i1 = (c + 1) * chunk < n ? (c + 1) * chunk : n;
-    double s = 0.0;
-    for (long i = c * chunk; i < i1; ++i) s += static_cast<double>(x[i]) * x[i];
-    partial[c] = s;
+    // Sixteen running sums (element i goes to sum i % 16 of its chunk), added
+    // in a fixed order: independent additions the compiler can keep in
+    // vectors, and the same result for any number of threads.
+    constexpr int kLanes = 16;
+    double lane[kLanes] = {};
+    long i = c * chunk;
+    for (; i + kLanes <= i1; i += kLanes)
+      for (int k = 0; k < kLanes; ++k) lane[k] += static_cast<double>(x[i + k]) * x[i + k];
+    for (int k = 0; i < i1; ++i, ++k) lane[k] += static_cast<double>(x[i]) * x[i];
+    for (int w = kLanes / 2; w > 0; w /= 2)
+      for (int k = 0; k < w; ++k) lane[k] += lane[k + w];
+    partial[c] = lane[0];
   });
   for (long c = 0; c < nchunks; ++c) total += partial[c];
   return total;
