@@ -13,6 +13,7 @@
 #pragma once
 
 #include "kernels/common.h"
+#include "kernels/parallel.h"
 
 namespace deeprnn {
 
@@ -89,10 +90,10 @@ double lm_eval_chunks(const LmShape& s, const float* params, const int* inputs, 
 
 // A batch of windows, time-major: inputs[t, n] = tokens[starts[n] + t] and
 // targets[t, n] = tokens[starts[n] + t + 1] for t < T, n < N; tokens of 16 or
-// 32 bits (every start + T inside tokens).
+// 32 bits (every start + T inside tokens). Steps are shared over the threads.
 template <typename Token>
 void fill_windows(int* inputs, int* targets, const Token* tokens, const int* starts, long T, long N) {
-  for (long t = 0; t < T; ++t) {
+  parallel_for(T * N >= kParallelWork, T, [&](long t) {
     int* in = inputs + t * N;
     int* tg = targets + t * N;
     for (long n = 0; n < N; ++n) {
@@ -100,7 +101,7 @@ void fill_windows(int* inputs, int* targets, const Token* tokens, const int* sta
       in[n] = static_cast<int>(p[0]);
       tg[n] = static_cast<int>(p[1]);
     }
-  }
+  });
 }
 
 }  // namespace deeprnn
