@@ -133,7 +133,13 @@ export function registerEval(program: Command): void {
         const { tokens } = await loadCorpusTokens([spec], { dataDir, tokenizer: ck.tokenizer });
         results[spec] = evaluateTokens(ck.model, tokens, { numSteps, batchSize, unk: ck.tokenizer.vocab.unk, world });
       }
-      finalizeMpi();
+      // Ranks end together once rank 0 has reported: a rank that exits first
+      // with a failure makes the launcher kill the others, rank 0 perhaps
+      // before its report is out.
+      const endMpi = () => {
+        world?.sum(new Float64Array(1));
+        finalizeMpi();
+      };
       const verdicts: string[] = [];
       for (const [corpus, r] of Object.entries(results)) {
         const unknown = r.unknownRate ?? 0;
@@ -153,6 +159,7 @@ export function registerEval(program: Command): void {
       }
       const rows: EvalRow[] = Object.entries(results).map(([corpus, r]) => ({ corpus, ...r, unknownRate: r.unknownRate ?? 0 }));
       if (!speaks) {
+        endMpi();
         if (verdicts.length) process.exitCode = 1;
         return;
       }
@@ -179,5 +186,6 @@ export function registerEval(program: Command): void {
         process.stderr.write(`deeprnn: regression: ${verdicts.join('; ')}\n`);
         process.exitCode = 1;
       }
+      endMpi();
     });
 }
