@@ -14,6 +14,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   deeprnn::register_lm(env, exports);
   deeprnn::register_mpi(env, exports);
   deeprnn::register_bf16(env, exports);
+  deeprnn::register_files(env, exports);
   return exports;
 }
 

@@ -189,6 +189,11 @@ export interface NativeBinding {
    * for t < T and every start (each window of T + 1 tokens inside tokens).
    */
   fillBatch(o: { tokens: Uint16Array | Int32Array; starts: Int32Array; T: number; inputs: Int32Array; targets: Int32Array }): void;
+  /**
+   * Writes data to tmp, fsyncs it, renames it to target and fsyncs dir, on the thread pool.
+   * Rejects with { errno (positive), syscall } after removing tmp (src/io/files.ts makes Node's Error of it).
+   */
+  writeFileAtomic(tmp: string, target: string, dir: string, data: Buffer): Promise<void>;
   /** What MPI support the addon has (built: found at build time), and the library it opened, if any. */
   mpiInfo(): MpiInfo;
   /** Opens the MPI library (a path or soname; "" for the one found at build time) and initialises MPI, once per process. */

@@ -79,5 +79,6 @@ void register_kernels(Napi::Env env, Napi::Object exports);
 void register_lm(Napi::Env env, Napi::Object exports);
 void register_mpi(Napi::Env env, Napi::Object exports);
 void register_bf16(Napi::Env env, Napi::Object exports);
+void register_files(Napi::Env env, Napi::Object exports);
 
 }  // namespace deeprnn

@@ -123,21 +123,30 @@ function checkpointTensors(
  * BF16: the weights as bf16 (rounded to nearest even), half their bytes; the
  * rest stays float32.
  */
-export function saveCheckpoint(
+export function saveCheckpoint(...args: Parameters<typeof encodeCheckpoint>): void {
+  const buf = encodeCheckpoint(...args);
+  const file = args[0];
+  mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  writeFileAtomic(file, buf);
+}
+
+/**
+ * The bytes saveCheckpoint writes to `file` (named in its errors), checked as
+ * it checks them: a copy, which the model's training may go on changing.
+ */
+export function encodeCheckpoint(
   file: string,
   model: Module<FloatArray>,
   meta: ModelMeta | CheckpointMeta,
   carry?: { state: Float32Array[]; N: number },
   optimizerState: Record<string, FloatArray> = {},
   dtype: Dtype = 'F32',
-): void {
+): Buffer {
   const tensors = checkpointTensors(model, meta.config, carry, optimizerState, dtype);
   const json = JSON.stringify(meta);
   // What loadCheckpoint would refuse is not written: the reader's own checks, on what it would read.
   checkContents(JSON.parse(json), tensors, (what) => new InputError(`not saving checkpoint ${file}: ${what}`));
-  const buf = encodeSafetensors(tensors, { format: 'pt', deeprnn: json });
-  mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  writeFileAtomic(file, buf);
+  return encodeSafetensors(tensors, { format: 'pt', deeprnn: json });
 }
 
 /**

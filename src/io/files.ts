@@ -7,7 +7,9 @@ import {
   readFileSync, rmSync, statSync, writeSync,
 } from 'node:fs';
 import path from 'node:path';
+import { getSystemErrorMap } from 'node:util';
 import { InputError } from '../errors.js';
+import { native } from '../native.js';
 
 /** A file a command reads or writes, and how the user named it (`--out`, `--corpus`, ...). */
 export interface FileRole {
@@ -137,12 +139,8 @@ function tmpName(target: string, pid = process.pid): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${pid}`);
 }
 
-/**
- * Writes `data` to `file` atomically: a temporary file in the same directory,
- * fsync, rename, fsync of the directory. A symlink is written through: its
- * target is replaced, the link stays.
- */
-export function writeFileAtomic(file: string, data: Buffer | string): void {
+/** Where an atomic write of `file` goes: its target (through a symlink), directory and temporary file. */
+function atomicTarget(file: string): { target: string; dir: string; tmp: string } {
   const target = isSymlink(file) ? realTarget(file) : path.resolve(file);
   let existing: ReturnType<typeof statSync> | null = null;
   try {
@@ -152,8 +150,16 @@ export function writeFileAtomic(file: string, data: Buffer | string): void {
   }
   // Never replace a device or a directory (a symlink to /dev/null stays one).
   if (existing && !existing.isFile()) throw new Error(`${file} is not a regular file`);
-  const dir = path.dirname(target);
-  const tmp = tmpName(target);
+  return { target, dir: path.dirname(target), tmp: tmpName(target) };
+}
+
+/**
+ * Writes `data` to `file` atomically: a temporary file in the same directory,
+ * fsync, rename, fsync of the directory. A symlink is written through: its
+ * target is replaced, the link stays.
+ */
+export function writeFileAtomic(file: string, data: Buffer | string): void {
+  const { target, dir, tmp } = atomicTarget(file);
   try {
     const fd = openSync(tmp, 'w', 0o644);
     try {
@@ -166,7 +172,12 @@ export function writeFileAtomic(file: string, data: Buffer | string): void {
     }
     renameSync(tmp, target);
   } catch (err) {
-    rmSync(tmp, { force: true });
+    // The write's own error is the one to tell, not one of the clean-up's.
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      // nothing was created
+    }
     throw err;
   }
   try {
@@ -178,6 +189,58 @@ export function writeFileAtomic(file: string, data: Buffer | string): void {
     }
   } catch {
     // Some filesystems cannot fsync a directory; the rename itself is done.
+  }
+}
+
+/**
+ * writeFileAtomic as one job on the thread pool (the addon's): the writing
+ * and the waits for the disk happen while the caller goes on, and it learns
+ * of the end in one turn of the event loop. `data` must not change until the
+ * promise settles; two writes of one file must not overlap (WriteQueue).
+ * Errors are Node's own, as writeFileAtomic's are.
+ */
+export async function writeFileAtomicAsync(file: string, data: Buffer): Promise<void> {
+  const { target, dir, tmp } = atomicTarget(file);
+  try {
+    await native().writeFileAtomic(tmp, target, dir, data);
+  } catch (e) {
+    const { errno, syscall } = e as { errno: number; syscall: string };
+    const [code, message] = getSystemErrorMap().get(-errno) ?? [`E${errno}`, `system error ${errno}`];
+    const where = syscall === 'rename' ? `'${tmp}' -> '${target}'` : `'${tmp}'`;
+    throw Object.assign(new Error(`${code}: ${message}, ${syscall} ${where}`), { errno: -errno, code, syscall, path: tmp });
+  }
+}
+
+/**
+ * File work done in order, in the background: each task starts when the one
+ * before it has ended. The first failure is kept; the tasks after it are not
+ * run, and check() and drain() throw it.
+ */
+export class WriteQueue {
+  private tail: Promise<void> = Promise.resolve();
+  private failure: { error: unknown } | null = null;
+
+  /** Runs `task` after the tasks queued before it. */
+  add(task: () => Promise<void> | void): void {
+    this.tail = this.tail.then(async () => {
+      if (this.failure) return;
+      try {
+        await task();
+      } catch (error) {
+        this.failure = { error };
+      }
+    });
+  }
+
+  /** Throws the failure of a task that has ended, if one failed. */
+  check(): void {
+    if (this.failure) throw this.failure.error;
+  }
+
+  /** Waits for every queued task; throws the first failure. */
+  async drain(): Promise<void> {
+    await this.tail;
+    this.check();
   }
 }
 

@@ -3,7 +3,7 @@
 // from a checkpoint to resume, or the model from one to fine-tune), train, and
 // save on the schedule asked for. The CLI, the library's train() and the
 // regression tests all call this.
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { resolveDataDir } from '../data/corpus.js';
@@ -11,9 +11,9 @@ import { makeDataModule } from '../data/datamodule.js';
 import { loadCorpusTokens, loadTextTokens, type LoadedCorpus } from '../data/load.js';
 import type { Tokenizer, TokenizerKind } from '../data/tokenizer.js';
 import {
-  checkpointHeaderBound, FORMAT_VERSION, loadCheckpoint, loadTrainingCheckpoint, saveCheckpoint, type Checkpoint, type CheckpointMeta, type TrainingSettings,
+  checkpointHeaderBound, encodeCheckpoint, FORMAT_VERSION, loadCheckpoint, loadTrainingCheckpoint, type Checkpoint, type CheckpointMeta, type TrainingSettings,
 } from '../io/checkpoint.js';
-import { checkWritable, refuseOverwrite, sameFile, type FileRole } from '../io/files.js';
+import { checkWritable, refuseOverwrite, sameFile, WriteQueue, writeFileAtomicAsync, type FileRole } from '../io/files.js';
 import { acquireLock } from '../io/lock.js';
 import { MAX_HEADER } from '../io/safetensors.js';
 import { native, type CellKind } from '../native.js';
@@ -320,10 +320,17 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
   }
 
   // Every check has passed: from here on the run writes.
-  /** Where the last checkpoint at --out is (the resumed one when the run continues in place). */
+  /** Where the last checkpoint at --out is (the resumed one when the run continues in place): written, and asked for. */
   const own = Boolean(files && resumeFrom && sameFile(resumeFrom, files.out));
   let saved: { epoch: number; batch: number } | null = own && ck ? { epoch: ck.meta.state.epoch, batch: ck.meta.state.batch } : null;
+  let asked = saved;
   let savedStep = -1;
+  // Checkpoints are encoded (a copy) between batches and written in the
+  // background, in order, while training goes on (the metrics lines and the
+  // hooks' batch and epoch news queue behind them, so that an epoch reported is
+  // an epoch saved); a failed write stops the run after the batch in which it
+  // is seen, or at its end.
+  const writes = new WriteQueue();
   let snapshots: string[] = [];
   const intact = () => (saved && files ? `; the checkpoint ${files.out} (${position(saved)}) is intact` : '');
   const outputError = (what: string, file: string, e: unknown) =>
@@ -345,30 +352,43 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     }
   }
 
-  const write = (file: string) => {
+  /** Queues a write of the run as it is now to `file`; `done` runs once it is on disk. */
+  const write = (file: string, done?: () => void) => {
+    writes.check();
     // Mid-epoch with sequential batches, the carried state is part of the position.
     const carried = data.carry && state.batch > 0 ? model.carriedState() : null;
-    try {
-      saveCheckpoint(file, model, meta(trainer.history), carried ? { state: carried, N: s.batchSize } : undefined, optimizer.state(),
-        s.saveDtype === 'bf16' ? 'BF16' : 'F32');
-    } catch (e) {
-      throw new CheckpointWriteError(`could not write checkpoint ${file} (${(e as Error).message}); the previous checkpoint there is intact`);
-    }
+    const buf = encodeCheckpoint(file, model, meta(trainer.history), carried ? { state: carried, N: s.batchSize } : undefined, optimizer.state(),
+      s.saveDtype === 'bf16' ? 'BF16' : 'F32');
+    writes.add(async () => {
+      try {
+        mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+        await writeFileAtomicAsync(file, buf);
+      } catch (e) {
+        throw new CheckpointWriteError(`could not write checkpoint ${file} (${(e as Error).message}); the previous checkpoint there is intact`);
+      }
+      done?.();
+    });
   };
   const save = () => {
     if (!files) return;
-    write(files.out);
-    saved = { epoch: state.epoch, batch: state.batch };
+    const here = { epoch: state.epoch, batch: state.batch };
+    write(files.out, () => {
+      saved = here;
+    });
+    asked = here;
     savedStep = state.step;
     if (keep > 0) {
       const snap = files.snapshot(state);
       write(snap);
       snapshots = snapshots.filter((f) => path.resolve(f) !== path.resolve(snap));
       snapshots.push(snap);
-      while (snapshots.length > keep) rmSync(snapshots.shift()!, { force: true });
+      while (snapshots.length > keep) {
+        const old = snapshots.shift()!;
+        writes.add(() => rmSync(old, { force: true }));
+      }
     }
   };
-  const savedHere = () => saved !== null && saved.epoch === state.epoch && saved.batch === state.batch;
+  const savedHere = () => asked !== null && asked.epoch === state.epoch && asked.batch === state.batch;
 
   const trainer = new Trainer({
     epochs: s.epochs,
@@ -379,8 +399,11 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     skipNonFinite: s.skipNonFinite,
     world,
     onBatch: (done, total, loss, tokens) => {
+      // A write that failed in the background stops the run after the batch it is seen in.
+      writes.check();
       if ('steps' in every && state.step > 0 && state.step % every.steps === 0 && savedStep !== state.step) save();
-      hooks.onBatch?.(state.epoch + 1, done, total, loss, tokens);
+      const epoch = state.epoch + 1;
+      writes.add(() => hooks.onBatch?.(epoch, done, total, loss, tokens));
     },
     onEpoch: (m) => {
       // With a step schedule the epoch's end is saved too: its checkpoint holds the epoch's metrics.
@@ -391,13 +414,16 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
         write(files.best);
       }
       if (files) {
-        try {
-          appendMetrics(files.metrics, m);
-        } catch (e) {
-          throw outputError('metrics file', files.metrics, e);
-        }
+        // After the epoch's checkpoints, so that an error names the last one written.
+        writes.add(() => {
+          try {
+            appendMetrics(files.metrics, m);
+          } catch (e) {
+            throw outputError('metrics file', files.metrics, e);
+          }
+        });
       }
-      hooks.onEpoch?.(m);
+      writes.add(() => hooks.onEpoch?.(m));
     },
   });
   for (const h of history) trainer.history.push(h);
@@ -406,14 +432,17 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
   let early: boolean | undefined;
   try {
     ({ stopped, early } = await trainer.fit(model, data, optimizer, rng, state));
+    if ((stopped || early) && !savedHere()) save();
+    await writes.drain();
   } catch (e) {
+    // The checkpoints asked for before the error are written (or failed) before it is told.
+    await writes.drain().catch(() => {});
     if (e instanceof NonFiniteError && files) {
       const where = saved ? `the checkpoint ${files.out} (${position(saved)}) is from before it` : 'no checkpoint of this run was saved before it';
       throw new NonFiniteError(`${e.message}; ${where}`);
     }
     throw e;
   }
-  if ((stopped || early) && !savedHere()) save();
   if (files && trainer.history.length > 0) {
     try {
       writePlot(files.plot, [{ label: `${config.cell} ${config.hidden.join('x')}`, epochs: trainer.history }]);

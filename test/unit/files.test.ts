@@ -2,10 +2,10 @@
 // through symlinks, and the output lock: a live holder refuses, a dead one (or
 // a reused pid) does not.
 import { spawn, spawnSync } from 'node:child_process';
-import { linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { realTarget, sameFile, writeFileAtomic } from '../../src/io/files.js';
+import { realTarget, sameFile, writeFileAtomic, writeFileAtomicAsync, WriteQueue } from '../../src/io/files.js';
 import { acquireLock } from '../../src/io/lock.js';
 import { tmpDir } from '../helpers/tmp.js';
 
@@ -38,6 +38,79 @@ describe('file identity', () => {
     const dev = path.join(dir, 'dev.json');
     symlinkSync('/dev/null', dev);
     expect(() => writeFileAtomic(dev, 'x')).toThrow(`${dev} is not a regular file`);
+  });
+});
+
+describe('atomic writes in the background', () => {
+  it('write as writeFileAtomic does: through a symlink, nothing left beside the file', async () => {
+    mkdirSync(path.join(dir, 'bg'));
+    const target = path.join(dir, 'bg', 'target.bin');
+    const link = path.join(dir, 'bg', 'link.bin');
+    symlinkSync(target, link);
+    const data = Buffer.from(Array.from({ length: 70_000 }, (_, i) => i % 251));
+    await writeFileAtomicAsync(link, data);
+    await writeFileAtomicAsync(link, data.subarray(1000));
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readFileSync(target).equals(data.subarray(1000))).toBe(true);
+    expect(readdirSync(path.join(dir, 'bg')).sort()).toEqual(['link.bin', 'target.bin']);
+    const dev = path.join(dir, 'bg', 'dev.bin');
+    symlinkSync('/dev/null', dev);
+    await expect(writeFileAtomicAsync(dev, data)).rejects.toThrow(`${dev} is not a regular file`);
+  });
+
+  it('fail with the error writeFileAtomic gives (code and message), and remove the temporary file', async () => {
+    const sync = (f: string) => {
+      try {
+        writeFileAtomic(f, 'x');
+      } catch (e) {
+        return e as NodeJS.ErrnoException;
+      }
+      throw new Error(`${f} was written`);
+    };
+    const locked = path.join(dir, 'locked');
+    mkdirSync(locked);
+    chmodSync(locked, 0o500);
+    writeFileSync(path.join(dir, 'plain.txt'), 'a file, not a directory');
+    const cases = [path.join(dir, 'missing', 'm.bin'), path.join(dir, 'plain.txt', 'm.bin')];
+    // root may write anywhere: the read-only directory fails for other users only
+    if (process.getuid?.() !== 0) cases.push(path.join(locked, 'm.bin'));
+    for (const f of cases) {
+      const want = sync(f);
+      const got = await writeFileAtomicAsync(f, Buffer.from('x')).then(() => null, (e: NodeJS.ErrnoException) => e);
+      expect(got, f).not.toBeNull();
+      expect(got!.code).toBe(want.code);
+      expect(got!.syscall).toBe(want.syscall);
+      expect(got!.message).toBe(want.message);
+    }
+    chmodSync(locked, 0o700);
+  });
+});
+
+describe('write queue', () => {
+  it('runs tasks one after another in order; the first failure is kept, later tasks skipped, check and drain throw it', async () => {
+    const q = new WriteQueue();
+    const seen: string[] = [];
+    const later = (ms: number, what: string) => () => new Promise<void>((r) => setTimeout(() => {
+      seen.push(what);
+      r();
+    }, ms));
+    q.add(later(30, 'slow'));
+    q.add(later(1, 'fast'));
+    q.add(() => {
+      seen.push('sync');
+    });
+    q.check();
+    await q.drain();
+    expect(seen).toEqual(['slow', 'fast', 'sync']);
+    q.add(() => {
+      throw new Error('disk full');
+    });
+    q.add(() => {
+      seen.push('after');
+    });
+    await expect(q.drain()).rejects.toThrow('disk full');
+    expect(() => q.check()).toThrow('disk full');
+    expect(seen).toEqual(['slow', 'fast', 'sync']);
   });
 });
 

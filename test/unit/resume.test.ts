@@ -51,6 +51,31 @@ describe('resume', () => {
     expect(resumed.state.step).toBe(full.state.step);
   });
 
+  it('an epoch or batch the hooks hear of is on disk: checkpoints written in the background land before the news', async () => {
+    const out = path.join(dir, 'news.safetensors');
+    const heard: string[] = [];
+    await runTraining(settings(out, { saveEvery: { steps: 3 } }), {
+      onBatch: (epoch, done, total) => {
+        // Saved every 3 steps and at the end of each epoch (7 batches): the last save is the last one due.
+        const steps = (epoch - 1) * total + done;
+        const due = Math.max(steps - (steps % 3), (epoch - 1) * total);
+        if (due === 0) expect(existsSync(out)).toBe(false);
+        else expect(loadTrainingCheckpoint(out).meta.state.step).toBe(due);
+        heard.push(`b${epoch}.${done}`);
+      },
+      onEpoch: (m) => {
+        const ck = loadTrainingCheckpoint(out).meta;
+        expect([ck.state.epoch, ck.state.batch, ck.history.length]).toEqual([m.epoch, 0, m.epoch]);
+        expect(readFileSync(path.join(dir, 'news.metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(m.epoch);
+        expect(existsSync(path.join(dir, 'news.best.safetensors'))).toBe(true);
+        heard.push(`e${m.epoch}`);
+      },
+    });
+    // In order, none lost.
+    const want = [1, 2, 3].flatMap((e) => [...Array.from({ length: 7 }, (_, b) => `b${e}.${b + 1}`), `e${e}`]);
+    expect(heard).toEqual(want);
+  });
+
   it('keeps the best and the K latest numbered checkpoints, saving every N steps', async () => {
     const out = path.join(dir, 'snap.safetensors');
     await runTraining(settings(out, { saveEvery: { steps: 5 }, keep: 2 }));

@@ -1,0 +1,107 @@
+// writeFileAtomic(tmp, target, dir, data) -> Promise: the atomic write of
+// src/io/files.ts (temporary file, fsync, rename, fsync of the directory) as
+// one job on libuv's thread pool, so that a training run goes on while a
+// checkpoint reaches the disk and learns of it in one event-loop turn. A
+// failure removes the temporary file and rejects with { errno, syscall }
+// (errno positive), from which src/io/files.ts makes Node's own Error.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+
+#include "binding/args.h"
+
+namespace deeprnn {
+namespace {
+
+class AtomicWrite : public Napi::AsyncWorker {
+ public:
+  AtomicWrite(Napi::Env env, std::string tmp, std::string target, std::string dir, Napi::Buffer<char> data)
+      : Napi::AsyncWorker(env, "deeprnn.writeFileAtomic"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        tmp_(std::move(tmp)),
+        target_(std::move(target)),
+        dir_(std::move(dir)),
+        data_(data.Data()),
+        size_(data.Length()),
+        keep_(Napi::Persistent(data.As<Napi::Object>())) {}
+
+  Napi::Promise promise() const { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    const int fd = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return fail("open");
+    for (size_t off = 0; off < size_;) {
+      const ssize_t n = ::write(fd, data_ + off, size_ - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return fail_closing(fd, "write");
+      off += static_cast<size_t>(n);
+    }
+    if (::fsync(fd) != 0) return fail_closing(fd, "fsync");
+    if (::close(fd) != 0) return fail("close");
+    if (::rename(tmp_.c_str(), target_.c_str()) != 0) return fail("rename");
+    // Some filesystems cannot fsync a directory; the rename itself is done.
+    const int dfd = ::open(dir_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (dfd >= 0) {
+      (void)::fsync(dfd);
+      ::close(dfd);
+    }
+  }
+
+  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+
+  void OnError(const Napi::Error&) override {
+    Napi::Env env = Env();
+    Napi::Object why = Napi::Object::New(env);
+    why.Set("errno", Napi::Number::New(env, errno_));
+    why.Set("syscall", Napi::String::New(env, syscall_));
+    deferred_.Reject(why);
+  }
+
+ private:
+  void fail(const char* syscall) {
+    errno_ = errno;
+    syscall_ = syscall;
+    ::unlink(tmp_.c_str());
+    SetError(syscall);
+  }
+  void fail_closing(int fd, const char* syscall) {
+    const int saved = errno;
+    ::close(fd);
+    errno = saved;
+    fail(syscall);
+  }
+
+  Napi::Promise::Deferred deferred_;
+  std::string tmp_, target_, dir_;
+  const char* data_;
+  size_t size_;
+  Napi::ObjectReference keep_;  // the data stays alive until the job ends
+  int errno_ = 0;
+  std::string syscall_;
+};
+
+Napi::Value WriteFileAtomic(const Napi::CallbackInfo& info) {
+  Args a(info, "writeFileAtomic", 4);
+  std::string path[3];
+  const char* names[3] = {"tmp", "target", "dir"};
+  for (int i = 0; i < 3; ++i) {
+    if (!info[i].IsString()) throw a.error(a.what(names[i]) + " must be a string (a path)");
+    path[i] = info[i].As<Napi::String>().Utf8Value();
+  }
+  if (!info[3].IsBuffer()) throw a.error(a.what("data") + " must be a Buffer");
+  auto* job = new AtomicWrite(info.Env(), path[0], path[1], path[2], info[3].As<Napi::Buffer<char>>());
+  Napi::Promise p = job->promise();
+  job->Queue();
+  return p;
+}
+
+}  // namespace
+
+void register_files(Napi::Env env, Napi::Object exports) {
+  exports.Set("writeFileAtomic", Napi::Function::New(env, WriteFileAtomic, "writeFileAtomic"));
+}
+
+}  // namespace deeprnn
