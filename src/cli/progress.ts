@@ -143,12 +143,15 @@ export class Progress {
     }
   }
 
-  /** After each batch: batches done of the epoch's total, the batch's loss, training tokens so far this epoch. */
-  batch(epoch: number, done: number, total: number, loss: number, tokens: number): void {
+  /**
+   * After a batch: batches done of the epoch's total, the batch's loss, training tokens so far
+   * this epoch, and the batches run since the last call (the worker sends news of some batches only).
+   */
+  batch(epoch: number, done: number, total: number, loss: number, tokens: number, ran = 1): void {
     const now = performance.now();
     if (Number.isNaN(this.runStart)) this.start();
-    this.runBatches++;
-    this.epochBatches++;
+    this.runBatches += ran;
+    this.epochBatches += ran;
     if (!this.tty) return;
     const epochSeconds = (now - this.epochStart) / 1000;
     // Rates from the batches this process ran (a resumed epoch starts part-way; `tokens` counts the whole epoch's).

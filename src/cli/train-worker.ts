@@ -18,7 +18,7 @@ export type TrainMessage =
   | { type: 'log'; msg: string }
   | { type: 'warn'; msg: string }
   | { type: 'start' }
-  | { type: 'batch'; epoch: number; done: number; total: number; loss: number; tokens: number }
+  | { type: 'batch'; epoch: number; done: number; total: number; loss: number; tokens: number; ran: number }
   | { type: 'epoch'; m: EpochMetrics }
   | { type: 'load'; done: number; total: number }
   | { type: 'done'; history: EpochMetrics[]; seconds: number; stopped: boolean; early: boolean; state: TrainState }
@@ -27,6 +27,11 @@ export type TrainMessage =
 const port = parentPort!;
 const post = (m: TrainMessage) => port.postMessage(m);
 const job = workerData as TrainJob;
+
+/** Batches run since the last batch message, and when that was sent. */
+let ran = 0;
+let lastBatchNews = -Infinity;
+const BATCH_NEWS_MS = 50;
 
 let trainer: Trainer | null = null;
 let stopRequested = false;
@@ -40,7 +45,16 @@ try {
   const r = await runTraining(job.settings, {
     log: (msg) => post({ type: 'log', msg }),
     warn: (msg) => post({ type: 'warn', msg }),
-    onBatch: (epoch, done, total, loss, tokens) => post({ type: 'batch', epoch, done, total, loss, tokens }),
+    onBatch: (epoch, done, total, loss, tokens) => {
+      // At most one message per BATCH_NEWS_MS (a message costs about a tenth of a
+      // millisecond, a batch of the book's model a few), and the epoch's last.
+      ran++;
+      const now = performance.now();
+      if (done < total && now - lastBatchNews < BATCH_NEWS_MS) return;
+      lastBatchNews = now;
+      post({ type: 'batch', epoch, done, total, loss, tokens, ran });
+      ran = 0;
+    },
     onEpoch: (m) => post({ type: 'epoch', m }),
     onLoad: (done, total) => post({ type: 'load', done, total }),
     onTrainer: (t) => {
