@@ -1,7 +1,8 @@
 // Training with bf16 products (RNNLM.precision = 'bf16'): bitwise the same for
 // every thread count and team size; the fallback bitwise the instruction's;
 // close to fp32 but not equal to it (the products really are bf16); an error
-// for a precision it does not know.
+// for a precision it does not know. (Against the float64 oracle with
+// bf16-rounded operands: bf16-oracle.test.ts.)
 import { afterAll, describe, expect, it } from 'vitest';
 import { native, type CellKind, type Precision } from '../../src/native.js';
 import { CELLS, type ModelConfig } from '../../src/nn/config.js';
