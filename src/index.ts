@@ -4,7 +4,7 @@ export { Rng, type RngState } from './rng.js';
 export { CELLS, checkModelConfig, paramTable, paramCount, modelOffsets, initParams, gatesOf, type ModelConfig, type ParamInfo, type LayerOffsets, type ModelOffsets } from './nn/config.js';
 export { Module, type FloatArray, type Parameter } from './nn/module.js';
 export { RNNLM, Stepper } from './nn/rnnlm.js';
-export { RNNLMScratch } from './nn/scratch.js';
+export { RNNLMScratch, type ScratchOptions } from './nn/scratch.js';
 export type { LanguageModel, ForwardOptions, EvalResult } from './nn/lm.js';
 export { Vocab, UNK } from './data/vocab.js';
 export { Tokenizer, TOKENIZERS, tokenizerFromJSON, countTokens, type TokenizerJSON, type TokenizerKind, type TokenArray } from './data/tokenizer.js';

@@ -64,10 +64,8 @@ struct ShapeArgs {
 
 // The optional option "precision": "fp32" (absent: the same) or "bf16"; bf16
 // chooses its product path now, turning a bad DEEPRNN_BF16 into an Error.
-Precision precision_arg(const Args& a, size_t i, Cell cell) {
+Precision precision_arg(const Args& a, size_t i) {
   if (a.absent(i, "precision") || a.choice(i, "precision", {"fp32", "bf16"}) == "fp32") return Precision::FP32;
-  // MGU's products read slices of its weights and saved values that the bf16 packing does not cover yet.
-  if (cell == Cell::MGU) throw a.error(a.what("precision") + " bf16 is not implemented for the mgu cell (fp32 is)");
   try {
     bf16_path();
   } catch (const std::runtime_error& e) {
@@ -94,7 +92,7 @@ Napi::Value LmTrainChunks(const Napi::CallbackInfo& info) {
   const double scale = a.number(14, "scale");
   const bool keep = a.absent(15, "keep") ? false : a.boolean(15, "keep");
   ensure_kernels(a, true);
-  const Precision precision = precision_arg(a, 16, s.cell);
+  const Precision precision = precision_arg(a, 16);
   const double loss = lm_train_chunks(s, sa.params, grads, inputs, targets, T, N, rows, masks, state,
                                       static_cast<float>(scale), keep, precision);
   return Napi::Number::New(info.Env(), loss);
@@ -112,7 +110,7 @@ Napi::Value LmEvalChunks(const Napi::CallbackInfo& info) {
   const int* targets = a.tokens(7, "targets", M, s.V);
   float* state = a.f32_opt(11, "state", sa.state_len(a, N));
   ensure_kernels(a, true);
-  const Precision precision = precision_arg(a, 12, s.cell);
+  const Precision precision = precision_arg(a, 12);
   long correct = 0;
   const double loss = lm_eval_chunks(s, sa.params, inputs, targets, T, N, rows, state, &correct, precision);
   Napi::Object out = Napi::Object::New(info.Env());

@@ -15,11 +15,11 @@ namespace deeprnn {
 // row and unit: gru [r, z, n, W_hn h + b_hn]; lstm [i, f, g, o, c, tanh c];
 // mgu [f, n, f h_{t-1}]; rnn nothing but y.
 const CellSpec kCellSpecs[] = {
-    {Cell::RNN_TANH, "rnn", "h", 1, 0, 0, -1, {0}, rnn_tanh_forward, rnn_tanh_backward, weight_grads_from_h},
-    {Cell::RNN_RELU, "rnn-relu", "h", 1, 0, 0, -1, {0}, rnn_relu_forward, rnn_relu_backward, weight_grads_from_h},
-    {Cell::GRU, "gru", "r,z,n", 3, 4, 3, -1, {0, 1, 3}, gru_forward, gru_backward, weight_grads_from_h},
-    {Cell::LSTM, "lstm", "i,f,g,o", 4, 6, 0, 4, {0, 1, 2, 3}, lstm_forward, lstm_backward, weight_grads_from_h},
-    {Cell::MGU, "mgu", "f,n", 2, 3, 0, -1, {0, 1}, mgu_forward, mgu_backward, mgu_weight_grads},
+    {Cell::RNN_TANH, "rnn", "h", 1, 0, 0, -1, {0}, 1, rnn_tanh_forward, rnn_tanh_backward, weight_grads_from_h},
+    {Cell::RNN_RELU, "rnn-relu", "h", 1, 0, 0, -1, {0}, 1, rnn_relu_forward, rnn_relu_backward, weight_grads_from_h},
+    {Cell::GRU, "gru", "r,z,n", 3, 4, 3, -1, {0, 1, 3}, 1, gru_forward, gru_backward, weight_grads_from_h},
+    {Cell::LSTM, "lstm", "i,f,g,o", 4, 6, 0, 4, {0, 1, 2, 3}, 1, lstm_forward, lstm_backward, weight_grads_from_h},
+    {Cell::MGU, "mgu", "f,n", 2, 3, 0, -1, {0, 1}, 2, mgu_forward, mgu_backward, mgu_weight_grads},
 };
 const int kNumCells = static_cast<int>(sizeof(kCellSpecs) / sizeof(kCellSpecs[0]));
 
@@ -75,6 +75,21 @@ void pack_whhT(float* out, const float* whh, long H, int G, int nth, long r0, lo
     transpose_rows(out + H * G * u0 + g * width + (j - u0), G * width, whh + r * H, H, 0, end - r, H, nullptr);
     r = end;
   }
+}
+
+long bf16_whh_block_pairs(Cell cell, long H) {
+  const CellSpec& c = cell_spec(cell);
+  return bf16_packed_size(c.G * H / c.whh_blocks, H);
+}
+
+long bf16_whh_pairs(Cell cell, long H) { return cell_spec(cell).whh_blocks * bf16_whh_block_pairs(cell, H); }
+
+void bf16_pack_whh(uint32_t* out, const float* whh, Cell cell, long H, int tid, int nth) {
+  const CellSpec& c = cell_spec(cell);
+  const long rows = c.G * H / c.whh_blocks, Kp = (rows + 1) / 2;
+  for (long q = 0; q < c.whh_blocks; ++q)
+    bf16_pack_b(out + q * bf16_whh_block_pairs(cell, H), whh + q * rows * H, H, false, rows, H, Kp * tid / nth,
+                Kp * (tid + 1) / nth);
 }
 
 void recurrent_product(float* gh, const float* h, long R, const LayerSeq& s, const UnitShare& u) {

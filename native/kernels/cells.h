@@ -37,8 +37,9 @@ struct LayerSeq {
   const float* c0;   // (N, H), cells that carry c
   const float* whh;  // (G*H, H)
   const float* bhh;  // (G*H)
-  // bf16 runs: W_hh (G*H, H) packed in k-pairs (simd/bf16.h), and then every
-  // product of the layer (recurrent gradient, weight gradient) is a bf16 one.
+  // bf16 runs: W_hh (G*H, H) packed in k-pairs as bf16_pack_whh lays it out,
+  // and then every product of the layer (recurrent gradient, weight gradient)
+  // is a bf16 one.
   const uint32_t* whh_bf = nullptr;
 };
 
@@ -72,6 +73,14 @@ void unit_range(long H, int tid, int nth, long* u0, long* u1);
 // bf16_whhT_pairs of them.
 inline long packed_share_bf16(long H, int G, long u0, int tid) { return (H + 1) / 2 * (G * u0 + 16 * tid); }
 inline long bf16_whhT_pairs(long H, int G, int nth) { return (H + 1) / 2 * (G * H + 16 * nth); }
+// The bf16 copy of W_hh (G*H, H) that the backward reads (LayerSeq::whh_bf):
+// each of the cell's whh_blocks blocks of rows packed in k-pairs by
+// bf16_pack_b as a matrix of its own (so that no pair straddles two blocks),
+// one after another, bf16_whh_block_pairs apart; bf16_whh_pairs in all.
+// bf16_pack_whh packs thread tid's share (of nth) of every block's pairs.
+long bf16_whh_block_pairs(Cell cell, long H);
+long bf16_whh_pairs(Cell cell, long H);
+void bf16_pack_whh(uint32_t* out, const float* whh, Cell cell, long H, int tid, int nth);
 
 // The backward's buffers, whole-batch layouts. dgx: (T, N, G*H) out, the
 // gradient of gx; dgh: the gradient of the recurrent product gh where it
@@ -104,6 +113,10 @@ struct CellSpec {
   int dgh;             // floats per step, row and unit of dgh when it differs from dgx, else 0
   int c_at;            // the cell state's block in `saved`, or -1: the cell carries h alone
   int bhh_from[4];     // db_hh's gate block g sums bsum's block bhh_from[g] (db_ih's block g: block g)
+  // The blocks of rows the backward multiplies W_hh by, each on its own: 1
+  // (dh_{t-1} = dgh W_hh over all gates at once) or G (one gate block at a
+  // time: mgu, whose candidate's product reads f h_{t-1}, not h_{t-1}).
+  int whh_blocks;
   // The time loops: forward for a share of units (gh: (N, G*H) scratch, this
   // share's block from G*N*u0), meeting the team after each step; backward
   // likewise, steps last to first.

@@ -61,7 +61,7 @@ struct Prepared {
   uint32_t* inT_bf[kMaxLayers];  // layers above 0: W_ih^T (I, G*H), for gx
   uint32_t* in_bf[kMaxLayers];   // layers above 0: W_ih (G*H, I), for dL/dx
   uint32_t* hhT_bf[kMaxLayers];  // hhT's blocks for the team size (packed_share_bf16)
-  uint32_t* hh_bf[kMaxLayers];   // W_hh (G*H, H), for dL/dh_{t-1}
+  uint32_t* hh_bf[kMaxLayers];   // W_hh (G*H, H) by the cell's blocks (bf16_pack_whh), for dL/dh_{t-1}
   uint32_t* outT_bf;             // W_out^T (H_top, V), for the logits
   uint32_t* out_bf;              // W_out (V, H_top), for dL/dx
 
@@ -84,7 +84,7 @@ struct Prepared {
       inT_bf[l] = l ? take_bf(bf16_packed_size(I, GH)) : nullptr;
       in_bf[l] = l ? take_bf(bf16_packed_size(GH, I)) : nullptr;
       hhT_bf[l] = take_bf(bf16_whhT_pairs(H, static_cast<int>(G), size));
-      hh_bf[l] = take_bf(bf16_packed_size(GH, H));
+      hh_bf[l] = take_bf(bf16_whh_pairs(s.cell, H));
     }
     const long Ht = s.H[s.L - 1];
     out = take(Ht * s.V);
@@ -120,7 +120,7 @@ void prepare_bf16(const Prepared& w, const LmShape& s, const float* params, int 
       pack(w.inT_bf[l], p.W_ih, I, true, I, GH);
       pack(w.in_bf[l], p.W_ih, I, false, GH, I);
     }
-    pack(w.hh_bf[l], p.W_hh, H, false, GH, H);
+    bf16_pack_whh(w.hh_bf[l], p.W_hh, s.cell, H, tid, nth);
     for (int t = 0; t < size; ++t) {
       long u0, u1;
       unit_range(H, t, size, &u0, &u1);

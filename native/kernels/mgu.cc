@@ -3,24 +3,59 @@
 // recurrent weights see. The time loop over a share of units (see
 // kernels/cells.h); per-step fused gate math in the kernel table
 // (simd/cells_impl.h). Two recurrent products per step, the second waiting on
-// the first's gate for every unit: two barriers per step in a team.
+// the first's gate for every unit: two barriers per step in a team. In a
+// bf16 run every product reads bf16 operands (kernels/lm.h): the forward
+// its gate's columns of the share's packed W_hh^T block, the backward W_hh
+// packed gate block by gate block (CellSpec::whh_blocks), since each gate's
+// gradient multiplies its own block.
 // T=steps, N=batch, H=hidden, G=2
 #include "kernels/cells.h"
+#include "simd/bf16.h"
 #include "simd/kernels.h"
 
 namespace deeprnn {
 namespace {
 
 // gh's block (R, width), rows ldc apart, of gate `gate` = A (R, H; rows lda
-// apart) times that gate's W_hh^T, restricted to the share's units.
+// apart) times that gate's W_hh^T, restricted to the share's units; bf16
+// operands in a bf16 run.
 void product(float* gh, long ldc, const float* A, long lda, long R, const LayerSeq& s, const UnitShare& u, int gate) {
   const KernelTable& k = kernels();
   const long H = s.H, w = u.width;
+  if (u.whhT_bf) {  // the gate's columns of the share's packed block (H, 2 width)
+    bf16_path().gemm({gh, A, nullptr, u.whhT_bf + gate * w, R, w, H, lda, bf16_packed_ld(2 * w), ldc, false, false,
+                      nullptr},
+                     Part{0, 1, u.scratch});
+    return;
+  }
   if (u.whhT) {
     k.gemm({gh, A, u.whhT + gate * w, R, w, H, lda, 2 * w, ldc, false, false, nullptr}, Part{0, 1, u.scratch});
     return;
   }
   for (long r = 0; r < R; ++r) k.gemm_nt_small(gh + r * ldc, A + r * lda, s.whh + gate * H * H, 1, H, H);  // all units
+}
+
+// C[:, u0:u0+width] (+)= d (N, H; rows 2H apart) times gate `gate`'s block of
+// W_hh (H, H), its columns of the share's units: a gradient into h_{t-1} or
+// f h_{t-1}; bf16 operands in a bf16 run (s.whh_bf by blocks, bf16_pack_whh).
+void gate_grad(float* C, const float* d, const LayerSeq& s, const UnitShare& u, int gate, bool accumulate) {
+  const long N = s.N, H = s.H;
+  if (s.whh_bf) {
+    bf16_path().gemm({C + u.u0, d, nullptr, s.whh_bf + gate * bf16_whh_block_pairs(s.cell, H) + u.u0, N, u.width, H,
+                      2 * H, bf16_packed_ld(H), H, false, accumulate, nullptr},
+                     Part{0, 1, u.scratch});
+    return;
+  }
+  kernels().gemm({C + u.u0, d, s.whh + gate * H * H + u.u0, N, u.width, H, 2 * H, H, H, false, accumulate, nullptr},
+                 Part{0, 1, u.scratch});
+}
+
+// dW (H, H) += A^T B over K rows: A a gate block of dgx (rows 2H apart), B
+// (K, H) rows ldb apart; bf16 operands in a bf16 run.
+void weight_grad(float* dw, const float* A, const float* B, long ldb, long K, const LayerSeq& s, Part part) {
+  const long H = s.H;
+  if (s.whh_bf) bf16_path().gemm({dw, A, B, nullptr, H, H, K, 2 * H, ldb, H, true, true, nullptr}, part);
+  else kernels().gemm({dw, A, B, H, H, K, 2 * H, ldb, H, true, true, nullptr}, part);
 }
 
 }  // namespace
@@ -63,24 +98,23 @@ void mgu_backward(const LayerSeq& s, const UnitShare& u, const CellGrads& g, boo
     const float* dy = g.dy + row * H;
     k.mgu_back_n(dgx + u0, g.dh + u0, dy + u0, sv + u0, units, g.bsum + u0);
     team.sync();  // every unit's da_n
-    k.gemm({g.aux + u0, dgx + H, s.whh + H * H + u0, N, w, H, 2 * H, H, H, false, false, nullptr}, Part{0, 1, u.scratch});
+    gate_grad(g.aux, dgx + H, s, u, 1, false);
     k.mgu_back_f(dgx + u0, g.dh + u0, dy + u0, sv + u0, hp + u0, g.aux + u0, units, g.bsum + u0);
     team.sync();  // every unit's da_f
-    if (t || need_dh0) k.gemm({g.dh + u0, dgx, s.whh + u0, N, w, H, 2 * H, H, H, false, true, nullptr}, Part{0, 1, u.scratch});
+    if (t || need_dh0) gate_grad(g.dh, dgx, s, u, 0, true);
   }
 }
 
 // dW_hf += da_f^T [h0; y_0 .. y_{T-2}]; dW_hn += da_n^T [f h_{t-1}] over all steps
 void mgu_weight_grads(const LayerSeq& s, const CellGrads& g, float* dwhh, Part part) {
-  const KernelTable& k = kernels();
   const long N = s.N, H = s.H, TN = s.T * N;
   if (s.h0 + N * H == s.y) {
-    k.gemm({dwhh, g.dgx, s.h0, H, H, TN, 2 * H, H, H, true, true, nullptr}, part);
+    weight_grad(dwhh, g.dgx, s.h0, H, TN, s, part);
   } else {
-    k.gemm({dwhh, g.dgx, s.h0, H, H, N, 2 * H, H, H, true, true, nullptr}, part);
-    if (s.T > 1) k.gemm({dwhh, g.dgx + N * 2 * H, s.y, H, H, TN - N, 2 * H, H, H, true, true, nullptr}, part);
+    weight_grad(dwhh, g.dgx, s.h0, H, N, s, part);
+    if (s.T > 1) weight_grad(dwhh, g.dgx + N * 2 * H, s.y, H, TN - N, s, part);
   }
-  k.gemm({dwhh + H * H, g.dgx + H, s.saved + 2 * H, H, H, TN, 2 * H, 3 * H, H, true, true, nullptr}, part);
+  weight_grad(dwhh + H * H, g.dgx + H, s.saved + 2 * H, 3 * H, TN, s, part);
 }
 
 }  // namespace deeprnn

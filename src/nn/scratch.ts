@@ -1,7 +1,9 @@
 // The book's StackedRNNScratch as a language model, in float64 TypeScript:
 // every equation written out per time step and per example, forward and
 // backward. It is the oracle the native code is tested against, and
-// `deeprnn train --impl scratch` trains with it (slowly).
+// `deeprnn train --impl scratch` trains with it (slowly). With roundProducts
+// 'bf16' it is the oracle of bf16 training: each matrix product reads its
+// operands rounded to bf16 where the native bf16 run rounds them.
 // T=steps, N=batch, I=input, H=hidden, V=vocab; batches are time-major (T, N).
 import type { Batch } from '../data/datamodule.js';
 import { Rng } from '../rng.js';
@@ -9,6 +11,7 @@ import { gatesOf, initParams, layerInput, paramCount, paramTable, type ModelConf
 import { fillDropoutMask, type EvalResult, type ForwardOptions, type LanguageModel } from './lm.js';
 import { CarriedState } from './carry.js';
 import { Module, rnnLayerViews } from './module.js';
+import { bf16Operand } from './bf16.js';
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
@@ -26,7 +29,9 @@ interface LayerParams {
 }
 
 interface LayerCache {
-  x: Float64Array | null; // (T, N, I) input; null for layer 0 (tokens)
+  xr: Float64Array | null; // (T, N, I) input as the products read it; null for layer 0 (tokens)
+  wihr: Float64Array; // W_ih as the products read it (layer 0: the gather table's values)
+  whhr: Float64Array; // W_hh as the products read it
   y: Float64Array; // (T, N, H)
   out: Float64Array; // y after dropout: the next layer's input
   mask: Float64Array | null;
@@ -45,8 +50,27 @@ function affine(out: Float64Array, W: Float64Array, v: ArrayLike<number>, vo: nu
   }
 }
 
+export interface ScratchOptions {
+  /**
+   * What the matrix products read of their operands. 'none' (the default):
+   * the float64 values. 'bf16': each operand rounded to bf16 (bf16Operand)
+   * where a native bf16 run (RNNLM.precision = 'bf16', native/kernels/lm.h)
+   * rounds it: both operands of the input projections (layer 0: W_ih, its
+   * one-hot input exact), of every step's recurrent product (mgu's second one
+   * reads f h_{t-1}), of the output layer, and of the backward's
+   * input-gradient and weight-gradient products (the gate gradients dgx, or
+   * dgh where they differ, and the dlogits, against the weights, the layer
+   * inputs and h_{t-1}); never the biases, their gradients, or layer 0's
+   * W_ih gradient, which add float32 rows of dgx. The arithmetic stays float64.
+   */
+  roundProducts?: 'none' | 'bf16';
+}
+
 export class RNNLMScratch extends Module<Float64Array> implements LanguageModel {
   private readonly layers: LayerParams[];
+  /** One operand as the products read it, and a whole array (the same array when nothing is rounded). */
+  private readonly q: (x: number) => number;
+  private readonly rounded: (a: Float64Array) => Float64Array;
   private caches: LayerCache[] = [];
   private batch: Batch | null = null;
   private dTop: Float64Array | null = null;
@@ -55,6 +79,7 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
   constructor(
     readonly config: ModelConfig,
     rng: Rng = new Rng(0),
+    opts: ScratchOptions = {},
   ) {
     const table = paramTable(config);
     const n = paramCount(table);
@@ -62,6 +87,9 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
     initParams(this.params, config, rng);
     this.carry = new CarriedState(config, (n) => new Float64Array(n));
     this.layers = config.hidden.map((H, l) => ({ H, I: layerInput(config, l), ...rnnLayerViews(this, l) }));
+    const bf16 = opts.roundProducts === 'bf16';
+    this.q = bf16 ? bf16Operand : (x) => x;
+    this.rounded = bf16 ? (a) => a.map(bf16Operand) : (a) => a;
   }
 
   forward(batch: Batch, opts: ForwardOptions): number {
@@ -114,6 +142,9 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
       const carried = opts.carry ? this.carry.for(N)[l]! : null;
       const h0 = carried ? carried.h.slice() : new Float64Array(N * H);
       const c0 = carried?.c ? carried.c.slice() : new Float64Array(N * H);
+      const xr = x && this.rounded(x);
+      const wihr = this.rounded(p.wih);
+      const whhr = this.rounded(p.whh);
       for (let n = 0; n < N; n++) {
         // H_0 = 0, or the state the previous batch ended in
         let h = h0.slice(n * H, (n + 1) * H);
@@ -121,10 +152,10 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
         for (let t = 0; t < T; t++) {
           const row = t * N + n;
           // gx = W_ih x_t + b_ih (one-hot x: a column of W_ih)
-          if (x) affine(gx, p.wih, x, row * I, p.bih, G * H, I);
-          else for (let r = 0; r < G * H; r++) gx[r] = p.wih[r * I + inputs[row]!]! + p.bih[r]!;
+          if (xr) affine(gx, wihr, xr, row * I, p.bih, G * H, I);
+          else for (let r = 0; r < G * H; r++) gx[r] = wihr[r * I + inputs[row]!]! + p.bih[r]!;
           // gh = W_hh h_{t-1} + b_hh
-          affine(gh, p.whh, h, 0, p.bhh, G * H, H);
+          affine(gh, whhr, this.rounded(h), 0, p.bhh, G * H, H);
           const g = gates.subarray(row * G * H, (row + 1) * G * H);
           const hNew = new Float64Array(H);
           const cNew = new Float64Array(H);
@@ -136,7 +167,7 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
               g[j] = sigmoid(gx[j]! + gh[j]!);
               fh[j] = g[j]! * h[j]!;
             }
-            affine(gh.subarray(H), p.whh.subarray(H * H), fh, 0, p.bhh.subarray(H), H, H);
+            affine(gh.subarray(H), whhr.subarray(H * H), this.rounded(fh), 0, p.bhh.subarray(H), H, H);
           }
           for (let j = 0; j < H; j++) {
             if (cell === 'rnn' || cell === 'rnn-relu') {
@@ -190,7 +221,7 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
         fillDropoutMask(mask, dropout, opts.rng);
         out = y.map((v, i) => v * mask![i]!);
       }
-      this.caches.push({ x, y, out, mask, gates, extra, h0, c0 });
+      this.caches.push({ xr, wihr, whhr, y, out, mask, gates, extra, h0, c0 });
       x = out;
     });
     return x!;
@@ -206,12 +237,14 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
     const b = this.param('linear.bias');
     const dW = this.grad('linear.weight');
     const db = this.grad('linear.bias');
+    const Wr = this.rounded(W);
+    const Yr = this.rounded(Y);
     const z = new Float64Array(V);
     const dY = train ? new Float64Array(M * H) : null;
     let lossSum = 0;
     let correct = 0;
     for (let m = 0; m < M; m++) {
-      affine(z, W, Y, m * H, b, V, H);
+      affine(z, Wr, Yr, m * H, b, V, H);
       let max = -Infinity;
       let arg = 0;
       for (let v = 0; v < V; v++) if (z[v]! > max) { max = z[v]!; arg = v; }
@@ -224,10 +257,11 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
         // dlogits = (softmax(z) - onehot(target)) / M
         for (let v = 0; v < V; v++) {
           const d = (Math.exp(z[v]! - max) / se - (v === tgt ? 1 : 0)) / M;
+          const dr = this.q(d);
           db[v]! += d;
           for (let j = 0; j < H; j++) {
-            dW[v * H + j]! += d * Y[m * H + j]!;
-            dY[m * H + j]! += d * W[v * H + j]!;
+            dW[v * H + j]! += dr * Yr[m * H + j]!;
+            dY[m * H + j]! += dr * Wr[v * H + j]!;
           }
         }
       }
@@ -244,8 +278,8 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
     for (let l = this.layers.length - 1; l >= 0; l--) {
       const p = this.layers[l]!;
       const { H, I } = p;
-      const { x, y, gates, extra, h0, c0 } = this.caches[l]!;
-      const dx = x ? new Float64Array(T * N * I) : null;
+      const { xr, wihr, whhr, y, gates, extra, h0, c0 } = this.caches[l]!;
+      const dx = xr ? new Float64Array(T * N * I) : null;
       const dgx = new Float64Array(G * H);
       const dgh = new Float64Array(G * H);
       for (let n = 0; n < N; n++) {
@@ -266,9 +300,10 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
               const f = g[j]!, nn = g[H + j]!;
               dgx[H + j] = dgh[H + j] = d * f * (1 - nn * nn);
             }
+            const danr = this.rounded(dgh.subarray(H));
             for (let j = 0; j < H; j++) {
               let dfh = 0;
-              for (let r = 0; r < H; r++) dfh += p.whh[(H + r) * H + j]! * dgh[H + r]!;
+              for (let r = 0; r < H; r++) dfh += whhr[(H + r) * H + j]! * danr[r]!;
               const d = dOut[row * H + j]! + dh[j]!;
               const f = g[j]!, nn = g[H + j]!, hp = hPrev[j]!;
               dgx[j] = dgh[j] = (d * (nn - hp) + dfh * hp) * f * (1 - f);
@@ -301,13 +336,18 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
               dcPrev[j] = dct * fg;
             }
           }
+          // The products' operands: the gate gradients, h_{t-1} and (mgu) f h_{t-1}
+          const dgxr = this.rounded(dgx);
+          const dghr = this.rounded(dgh);
+          const hPrevr = this.rounded(hPrev);
+          const fhr = cell === 'mgu' ? this.rounded(extra.subarray(row * H, (row + 1) * H)) : hPrevr;
           for (let r = 0; r < G * H; r++) {
             // dW_ih += dgx x^T, db_ih += dgx, dx = W_ih^T dgx
             p.dbih[r]! += dgx[r]!;
-            if (x) {
+            if (xr) {
               for (let i = 0; i < I; i++) {
-                p.dwih[r * I + i]! += dgx[r]! * x[row * I + i]!;
-                dx![row * I + i]! += p.wih[r * I + i]! * dgx[r]!;
+                p.dwih[r * I + i]! += dgxr[r]! * xr[row * I + i]!;
+                dx![row * I + i]! += wihr[r * I + i]! * dgxr[r]!;
               }
             } else {
               p.dwih[r * I + inputs[row]!]! += dgx[r]!;
@@ -316,10 +356,10 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
             // (mgu's candidate rows read f h_{t-1}, whose gradient is already in dh_{t-1})
             p.dbhh[r]! += dgh[r]!;
             const fhRows = cell === 'mgu' && r >= H;
-            const rin = fhRows ? extra.subarray(row * H, (row + 1) * H) : hPrev;
+            const rin = fhRows ? fhr : hPrevr;
             for (let j = 0; j < H; j++) {
-              p.dwhh[r * H + j]! += dgh[r]! * rin[j]!;
-              if (!fhRows) dhPrev[j]! += p.whh[r * H + j]! * dgh[r]!;
+              p.dwhh[r * H + j]! += dghr[r]! * rin[j]!;
+              if (!fhRows) dhPrev[j]! += whhr[r * H + j]! * dghr[r]!;
             }
           }
           dh = dhPrev;

@@ -227,7 +227,6 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
   if (s.precision === 'bf16') {
     const name = optionName(s);
     if (s.impl === 'scratch') throw new InputError(`${name('precision')} bf16 needs ${name('impl')} native: the scratch model computes in float64`);
-    if (s.cell === 'mgu') throw new InputError(`${name('precision')} bf16 is not implemented for the mgu cell (fp32 is)`);
   }
   const ck = resumeFrom ? loadTrainingCheckpoint(resumeFrom, 'start a new run from its weights with --init-from instead of --resume') : null;
   // Fine-tuning: the model and tokenizer of a checkpoint, everything else new.

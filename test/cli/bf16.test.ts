@@ -59,6 +59,13 @@ describe('train --precision bf16', () => {
     ]);
   });
 
+  it('trains every cell, mgu included', async () => {
+    const out = path.join(dir, 'mgu.safetensors');
+    const r = await cli(['train', ...small, '--cell', 'mgu', '--precision', 'bf16', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(loadCheckpoint(out).model.precision).toBe('bf16');
+  });
+
   it('--version names the bf16 path', async () => {
     const r = await cli(['--version']);
     expect(r.stdout).toMatch(/; bf16 (avx512bf16|emulated \((scalar|avx2|avx512|neon)\)); (no mpi|mpi .*)\)\n$/);
@@ -113,7 +120,6 @@ describe('--precision refused', () => {
   it.each([
     [['train', ...small, '--precision', 'fp16'], 'deeprnn: error: --precision must be one of fp32|bf16, got "fp16"\n'],
     [['train', ...small, '--precision', 'bf16', '--impl', 'scratch'], 'deeprnn: error: --precision bf16 needs --impl native: the scratch model computes in float64\n'],
-    [['train', ...small, '--precision', 'bf16', '--cell', 'mgu'], 'deeprnn: error: --precision bf16 is not implemented for the mgu cell (fp32 is)\n'],
     [['train', '--resume', ck, '--precision', 'fp32'], "deeprnn: error: --precision cannot be given with --resume: the run's settings come from the checkpoint\n"],
     [['eval', ck, '--corpus', TIMEMACHINE, '--precision', 'bf17'], 'deeprnn: error: --precision must be one of fp32|bf16, got "bf17"\n'],
   ])('%j', async (args, message) => {

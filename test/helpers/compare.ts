@@ -34,3 +34,15 @@ export function expectClose(label: string, a: ArrayLike<number>, b: ArrayLike<nu
   }
   return d;
 }
+
+/** ||a - b|| / ||b||: a whole array's difference, where single elements may differ (a unit crossing 0, a bf16 rounding that flips). */
+export function relativeNorm(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let diff = 0;
+  let norm = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff += (a[i]! - b[i]!) ** 2;
+    norm += b[i]! ** 2;
+  }
+  return Math.sqrt(diff / norm);
+}

@@ -6,7 +6,7 @@ import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../../src/io/checkpoint.js';
-import { fromBf16Bits, roundBf16, toBf16Bits } from '../../src/nn/bf16.js';
+import { bf16Operand, fromBf16Bits, roundBf16, toBf16Bits } from '../../src/nn/bf16.js';
 import { RNNLM } from '../../src/nn/rnnlm.js';
 import { BF16_FIXTURE, bf16FixtureModel } from '../helpers/bf16-fixture.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -24,6 +24,17 @@ describe('bf16 conversion in TypeScript', () => {
     const bits = toBf16Bits(Float32Array.from(cases, ([u]) => f32(u)));
     cases.forEach(([u, want], i) => expect(bits[i]!.toString(16), `0x${u.toString(16)}`).toBe(want.toString(16)));
     expect([...fromBf16Bits(Uint16Array.of(0x3f80, 0xc000))]).toEqual([1, -2]);
+  });
+
+  it('reads a product operand as the native products do: through float32, subnormals as zero', () => {
+    expect(bf16Operand(1 + 2 ** -8)).toBe(1); // a tie, even below: down
+    expect(bf16Operand(1 + 3 * 2 ** -8)).toBe(1 + 2 ** -6); // a tie, odd below: up
+    expect(bf16Operand(-(1 + 2 ** -8 + 2 ** -30))).toBe(-1); // past the tie in float64 only: float32 rounds it to the tie, then to even
+    expect(bf16Operand(f32(0x807fffff))).toBe(0); // the largest subnormal, which rounding alone carries to the smallest normal
+    expect(bf16Operand(2 ** -127)).toBe(0);
+    expect(bf16Operand(f32(0x00808000))).toBe(2 ** -126); // the smallest normals round as any value
+    expect(bf16Operand(Infinity)).toBe(Infinity);
+    expect(bf16Operand(NaN)).toBeNaN();
   });
 });
 
