@@ -56,6 +56,7 @@ const SCHEMES: Record<TokenizerKind, Scheme> = {
 /** Tokens of `text`; unless `final`, the pieces from the last boundary on are returned as the carry. */
 function cut(scheme: Scheme, text: string, final: boolean): { tokens: string[]; carry: string } {
   if (scheme === SCHEMES.char) return { tokens: Array.from(text), carry: '' }; // code points need no carry
+  if (scheme === SCHEMES.d2l) return cutD2l(text, final);
   const pieces: string[] = [];
   const starts: number[] = [];
   scheme.pieces.lastIndex = 0;
@@ -78,6 +79,38 @@ function cut(scheme: Scheme, text: string, final: boolean): { tokens: string[]; 
     tokens: pieces.slice(0, keep).map(scheme.token),
     carry: keep < pieces.length ? text.slice(starts[keep]) : '',
   };
+}
+
+/** Lowercase letters by the char code of a letter of either case. */
+const LOWER: string[] = [];
+for (let c = 65; c <= 90; c++) LOWER[c] = LOWER[c + 32] = String.fromCharCode(c + 32);
+
+/**
+ * The d2l scheme's cut without the regular expression (it read a corpus at
+ * about 3 MB/s): letters lowercased, each run of other characters one space;
+ * unless `final`, a run at the end waits for the next chunk, as its last piece
+ * would.
+ */
+function cutD2l(text: string, final: boolean): { tokens: string[]; carry: string } {
+  const tokens: string[] = [];
+  let run = -1; // where the current run of non-letters started
+  for (let i = 0; i < text.length; i++) {
+    const letter = LOWER[text.charCodeAt(i)];
+    if (letter !== undefined) {
+      if (run >= 0) tokens.push(' ');
+      run = -1;
+      tokens.push(letter);
+    } else if (run < 0) {
+      run = i;
+    }
+  }
+  if (run < 0) return { tokens, carry: '' };
+  if (final) {
+    tokens.push(' ');
+    return { tokens, carry: '' };
+  }
+  // Without a letter at all, the last piece is the whole text: all of it waits.
+  return { tokens, carry: text.slice(run) };
 }
 
 /** Tokens of a stream of text chunks, piece boundaries kept across chunks. */

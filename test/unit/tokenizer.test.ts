@@ -62,6 +62,18 @@ describe('tokenizers', () => {
     expect(t.decode(t.encode(sample))).toBe(t.normalize(sample));
   });
 
+  it('d2l splits as its definition says (letters lowercased, each run of anything else one space) on random text', () => {
+    const byDefinition = (text: string) => (text.match(/[A-Za-z]|[^A-Za-z]+/g) ?? []).map((p) => (/^[A-Za-z]$/.test(p) ? p.toLowerCase() : ' '));
+    const t = Tokenizer.fit('d2l', 'a');
+    const alphabet = ['a', 'Z', 'q', 'M', ' ', '\n', '1', '!', '_', '[', '`', '{', '@', 'é', 'ß', '\u0130', '𝄞', '\r'];
+    const rng = new Rng(3);
+    for (let trial = 0; trial < 300; trial++) {
+      const text = Array.from({ length: rng.below(40) }, () => alphabet[rng.below(alphabet.length)]).join('');
+      expect(t.split(text), JSON.stringify(text)).toEqual(byDefinition(text));
+    }
+    expect(t.split(timemachine)).toEqual(byDefinition(timemachine));
+  });
+
   it.each(['d2l', 'char', 'word'] as const)('%s gives the same tokens streamed in random chunks', (kind) => {
     const rng = new Rng(kind.length);
     const text = timemachine.slice(0, 20000) + sample;
