@@ -91,7 +91,8 @@ Napi::Value WriteFileAtomic(const Napi::CallbackInfo& info) {
     if (!info[i].IsString()) throw a.error(a.what(names[i]) + " must be a string (a path)");
     path[i] = info[i].As<Napi::String>().Utf8Value();
   }
-  if (!info[3].IsBuffer()) throw a.error(a.what("data") + " must be a Buffer");
+  if (!info[3].IsTypedArray() || info[3].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    throw a.error(a.what("data") + " must be a Buffer (a Uint8Array)");
   auto* job = new AtomicWrite(info.Env(), path[0], path[1], path[2], info[3].As<Napi::Buffer<char>>());
   Napi::Promise p = job->promise();
   job->Queue();

@@ -2,13 +2,17 @@
 // wrong type, a wrong length, a detached buffer or an out-of-range number,
 // throws a JavaScript Error (and the process survives to check it).
 import { describe, expect, it } from 'vitest';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { native } from '../../src/native.js';
+import { tmpDir } from '../helpers/tmp.js';
 
 const nat = native() as unknown as Record<string, (...a: unknown[]) => unknown>;
+const dir = tmpDir();
 const f = (n: number) => new Float32Array(n);
 const tok = (n: number, v = 0) => new Int32Array(n).fill(v);
 
-type Kind = 'f32' | 'f32any' | 'i32' | 'i32out' | 'dim' | 'count' | 'num' | 'str' | 'optstr' | 'bool' | 'nullable' | 'other';
+type Kind = 'f32' | 'f32any' | 'i32' | 'i32out' | 'dim' | 'count' | 'num' | 'str' | 'optstr' | 'bool' | 'nullable' | 'path' | 'buffer' | 'other';
 interface Call {
   fn: string;
   args: () => unknown[];
@@ -124,6 +128,8 @@ const CALLS: Call[] = [
     kinds: ['str', 'other', 'other', 'f32', 'f32', 'f32', 'dim', 'dim', 'dim', 'other'],
   },
   { fn: '_bf16Round', args: () => [f(5), f(5)], kinds: ['f32', 'f32any'] },
+  // A valid call writes the target (a promise; the wrong ones throw before anything is written)
+  { fn: 'writeFileAtomic', args: () => [path.join(dir, '.w.tmp'), path.join(dir, 'w.bin'), dir, Buffer.from('x')], kinds: ['path', 'path', 'path', 'buffer'] },
 ];
 
 function show(v: unknown): string {
@@ -153,9 +159,14 @@ function wrongValues(kind: Kind, valid: unknown): unknown[] {
     case 'str': return [undefined, {}, 7, 'no-such-thing'];
     case 'optstr': return [{}, 7, 'no-such-thing'];  // absent (undefined) is allowed
     case 'bool': return [undefined, null, {}, 1, 'true'];
+    case 'path': return [undefined, null, {}, 7, Buffer.from('a')];
+    case 'buffer': return [undefined, null, {}, 'text', 7, f(3)];
     default: return [];
   }
 }
+
+/** What the valid calls that return a promise (writeFileAtomic) give, awaited at the end. */
+const written: Promise<unknown>[] = [];
 
 describe('native boundary', () => {
   it('every exported function is covered', () => {
@@ -165,7 +176,10 @@ describe('native boundary', () => {
   });
 
   it.each(CALLS.map((c, i) => [`${c.fn} #${i}`, c] as const))('%s throws on each wrong argument', (_name, call) => {
-    expect(() => nat[call.fn]!(...build(call, call.args()))).not.toThrow();
+    expect(() => {
+      const r = nat[call.fn]!(...build(call, call.args()));
+      if (r instanceof Promise) written.push(r);
+    }).not.toThrow();
     let checked = 0;
     call.kinds.forEach((kind, i) => {
       for (const bad of wrongValues(kind, call.args()[i])) {
@@ -190,5 +204,12 @@ describe('native boundary', () => {
       expect(() => nat[call.fn]!(...call.args(), 1)).toThrow(/expected \d+ arguments, got/);
     }
     native().setSimd(native().info().simdAvailable.at(-1)!);
+  });
+
+  it('the valid writes end with the file written and nothing beside it', async () => {
+    expect(written.length).toBeGreaterThan(0);
+    await Promise.all(written);
+    expect(readFileSync(path.join(dir, 'w.bin'), 'utf8')).toBe('x');
+    expect(readdirSync(dir)).toEqual(['w.bin']);
   });
 });
