@@ -242,6 +242,11 @@ export class WriteQueue {
     await this.tail;
     this.check();
   }
+
+  /** Settles when the tasks queued so far have ended (or been skipped after a failure); never rejects. */
+  settled(): Promise<void> {
+    return this.tail;
+  }
 }
 
 function isSymlink(file: string): boolean {

@@ -3,7 +3,7 @@
 // from a checkpoint to resume, or the model from one to fine-tune), train, and
 // save on the schedule asked for. The CLI, the library's train() and the
 // regression tests all call this.
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { resolveDataDir } from '../data/corpus.js';
@@ -198,10 +198,19 @@ export async function runTraining(s: RunSettings, hooks: RunHooks = {}, resumeFr
     refuseOwnInputs(files, s, resumeFrom);
   }
   const lock = files ? acquireLock(files.lock, `--out ${files.out}`) : null;
+  let failed = false;
   try {
     return await train(s, hooks, files, resumeFrom, world);
+  } catch (e) {
+    failed = true;
+    throw e;
   } finally {
-    lock?.release();
+    try {
+      lock?.release();
+    } catch (e) {
+      // The run's own error says more than the lock's (a directory made unwritable says both).
+      if (!failed) throw e;
+    }
   }
 }
 
@@ -328,8 +337,20 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
   // background, in order, while training goes on (the metrics lines and the
   // hooks' batch and epoch news queue behind them, so that an epoch reported is
   // an epoch saved); a failed write stops the run after the batch in which it
-  // is seen, or at its end.
+  // is seen, or at its end. Training goes past a save only once the save before
+  // it is on disk: at most two saves' copies are held, and a stop waits for
+  // one save at most.
   const writes = new WriteQueue();
+  /** Whether the last batch or epoch asked for writes, and when the writes of the one before that are done. */
+  let asksWrites = false;
+  let lastSave: Promise<void> | null = null;
+  const settle = () => {
+    if (!asksWrites) return undefined;
+    asksWrites = false;
+    const before = lastSave;
+    lastSave = writes.settled();
+    return before ?? undefined;
+  };
   let snapshots: string[] = [];
   const intact = () => (saved && files ? `; the checkpoint ${files.out} (${position(saved)}) is intact` : '');
   const outputError = (what: string, file: string, e: unknown) =>
@@ -363,10 +384,12 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
         mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
         await writeFileAtomicAsync(file, buf);
       } catch (e) {
-        throw new CheckpointWriteError(`could not write checkpoint ${file} (${(e as Error).message}); the previous checkpoint there is intact`);
+        const there = existsSync(file) ? 'the previous checkpoint there is intact' : 'no checkpoint was written there';
+        throw new CheckpointWriteError(`could not write checkpoint ${file} (${(e as Error).message}); ${there}`);
       }
       done?.();
     });
+    asksWrites = true;
   };
   const save = () => {
     if (!files) return;
@@ -397,6 +420,7 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     schedule: schedule ? (step, epochs) => learningRate(schedule, step, epochs, totalSteps) : undefined,
     skipNonFinite: s.skipNonFinite,
     world,
+    settle,
     onBatch: (done, total, loss, tokens) => {
       // A write that failed in the background stops the run after the batch it is seen in.
       writes.check();
@@ -405,13 +429,17 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
       writes.add(() => hooks.onBatch?.(epoch, done, total, loss, tokens));
     },
     onEpoch: (m) => {
-      // With a step schedule the epoch's end is saved too: its checkpoint holds the epoch's metrics.
-      const due = 'epochs' in every ? state.epoch % every.epochs === 0 : !savedHere();
-      if (due || state.epoch === s.epochs) save();
+      // The best first: a run stopped between the two writes (a failure, kill -9)
+      // resumes from the checkpoint before them, repeats the epoch and writes
+      // the best again; the other order would leave a best file behind the
+      // history that a resumed run believes it holds.
       if (files && m.valPpl < best) {
         best = m.valPpl;
         write(files.best);
       }
+      // With a step schedule the epoch's end is saved too: its checkpoint holds the epoch's metrics.
+      const due = 'epochs' in every ? state.epoch % every.epochs === 0 : !savedHere();
+      if (due || state.epoch === s.epochs) save();
       if (files) {
         // After the epoch's checkpoints, so that an error names the last one written.
         writes.add(() => {
@@ -449,5 +477,9 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
       throw outputError('plot', files.plot, e);
     }
   }
+  // Data-parallel: the ranks end together, once rank 0's files are written; a
+  // rank that ended first (a stop: exit 130 / 143) could make the launcher
+  // kill rank 0 before its last checkpoint is on disk.
+  world?.sum(new Float64Array(1));
   return { history: trainer.history, model, tokenizer, seconds: (performance.now() - start) / 1000, stopped, early: Boolean(early), state };
 }

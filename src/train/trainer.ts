@@ -74,6 +74,12 @@ export interface TrainerOptions {
    * any rank stops every rank after the same batch.
    */
   world?: World | null;
+  /**
+   * After each batch's and epoch's hooks: what the loop waits for before it
+   * goes on, if anything (the run's background checkpoint writes, so that they
+   * cannot fall behind without bound).
+   */
+  settle?: () => Promise<void> | undefined;
 }
 
 /** Training stopped because the loss or the gradient was not finite. */
@@ -120,6 +126,7 @@ export class Trainer {
       if (!m) return { stopped: true };
       this.history.push(m);
       this.opts.onEpoch?.(m);
+      await this.opts.settle?.();
       if (this.stopping) return { stopped: true };
       if (this.shouldStopEarly()) return { stopped: false, early: true };
     }
@@ -177,6 +184,7 @@ export class Trainer {
       const now = performance.now();
       state.seconds += (now - last) / 1000;
       this.opts.onBatch?.(state.batch, total, loss, state.tokens);
+      await this.opts.settle?.();
       await tick();
       last = performance.now();
       if (this.stopping && state.batch < total) return null;

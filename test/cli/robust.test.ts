@@ -1,7 +1,7 @@
 // Bad input and failures while training: each a one-line error and a non-zero
 // exit, with nothing lost.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadTrainingCheckpoint, saveCheckpoint } from '../../src/io/checkpoint.js';
@@ -63,11 +63,27 @@ describe('checkpoint writes', () => {
     expect((await cli(['train', ...QUICK, '--epochs', '1', '--out', out])).code).toBe(0);
     const before = sha(out);
     // Files over 4 KiB cannot be written (EFBIG): the next checkpoint write fails.
+    const best = out.replace(/\.safetensors$/, '.best.safetensors');
+    const bestBefore = sha(best);
+    // The run continued in place: the epoch's best (when it improves) is written first, then the checkpoint.
+    const r = await run('bash', ['-c', `trap '' XFSZ; ulimit -f 8; exec "${process.execPath}" "${BIN}" train --resume "${out}" --epochs 2`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toMatch(new RegExp(`^deeprnn: error: could not write checkpoint (${out}|${best}) \\(EFBIG: file too large.*\\); the previous checkpoint there is intact$`));
+    expect(sha(out)).toBe(before);
+    expect(sha(best)).toBe(bestBefore);
+    expect(readFileSync(out).length).toBeGreaterThan(4096);
+  });
+
+  it('a first write that fails says that no checkpoint was written there', async () => {
+    const out = path.join(dir, 'first.safetensors');
     const r = await run('bash', ['-c', `trap '' XFSZ; ulimit -f 8; exec "${process.execPath}" "${BIN}" train ${QUICK.join(' ')} --epochs 1 --out "${out}"`]);
     expect(r.code).toBe(1);
-    expect(r.stderr.trim()).toMatch(new RegExp(`^deeprnn: error: could not write checkpoint ${out} \\(EFBIG: file too large.*\\); the previous checkpoint there is intact$`));
-    expect(sha(out)).toBe(before);
-    expect(readFileSync(out).length).toBeGreaterThan(4096);
+    // The first epoch's validation is the best so far: its best checkpoint is the first write
+    const best = out.replace(/\.safetensors$/, '.best.safetensors');
+    expect(r.stderr.trim()).toMatch(new RegExp(`^deeprnn: error: could not write checkpoint ${best} \\(EFBIG: file too large.*\\); no checkpoint was written there$`));
+    expect(existsSync(best)).toBe(false);
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(dir).filter((f) => f.includes('.tmp-') || f.startsWith('first.safetensors.lock'))).toEqual([]);
   });
 
   it('refuses a checkpoint path that is a device or a directory', async () => {

@@ -76,6 +76,25 @@ describe('resume', () => {
     expect(heard).toEqual(want);
   });
 
+  it('the loop goes on only when what settle gives has settled (the run bounds its background writes with it)', async () => {
+    const log: string[] = [];
+    await runTraining(settings(path.join(dir, 'settle.safetensors'), { epochs: 1 }), {
+      onTrainer: (t) => {
+        const onBatch = t.opts.onBatch;
+        t.opts.onBatch = (done, ...rest) => {
+          onBatch?.(done, ...rest);
+          log.push(`b${done}`);
+        };
+        t.opts.settle = () => new Promise((resolve) => setTimeout(() => {
+          log.push('s');
+          resolve();
+        }, 2));
+      },
+    });
+    // 7 batches, then the epoch's own settle
+    expect(log).toEqual([...Array.from({ length: 7 }, (_, b) => [`b${b + 1}`, 's']).flat(), 's']);
+  });
+
   it('keeps the best and the K latest numbered checkpoints, saving every N steps', async () => {
     const out = path.join(dir, 'snap.safetensors');
     await runTraining(settings(out, { saveEvery: { steps: 5 }, keep: 2 }));
