@@ -3,22 +3,22 @@
 // alternating, so that a slow spell of the machine hits both. Prints each
 // side's median tokens/s and the median of the per-pair ratios.
 //
-//   node bench/pair.mjs OLD_DIR NEW_DIR CONFIG THREADS [PAIRS] [train|eval]
+//   node bench/pair.mjs OLD_DIR NEW_DIR CONFIG THREADS [PAIRS] [train|eval] [fp32|bf16]
 //
 // OLD_DIR, NEW_DIR: built checkouts (dist/ and the addon). CONFIG: A, B, C
 // (npm run bench's), D (1,000 greedy tokens with C's model), or S (GRU 2 x 256,
 // 16 x 64: one chunk), E (LSTM 2 x 512, 64 x 32: one chunk), G (the book's
-// model, 32 x 32: one chunk). Asserts nothing.
+// model, 32 x 32: one chunk). bf16: the products in bf16 (RNNLM.precision). Asserts nothing.
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-const [oldDir, newDir, name, threads, pairs = '20', mode = 'train'] = process.argv.slice(2);
+const [oldDir, newDir, name, threads, pairs = '20', mode = 'train', precision = 'fp32'] = process.argv.slice(2);
 const CONFIGS = {
   A: ['gru', 32, 28, 1024, 32], B: ['lstm', 256, 65, 64, 64], C: ['lstm', 512, 65, 50, 50], D: ['lstm', 512, 65, 1, 1],
   S: ['gru', 256, 65, 16, 64], E: ['lstm', 512, 65, 64, 32], G: ['gru', 32, 28, 32, 32],
 };
 if (!newDir || !CONFIGS[name] || !(Number(threads) >= 1)) {
-  console.error('usage: node bench/pair.mjs OLD_DIR NEW_DIR A|B|C|D|S|E|G THREADS [PAIRS] [train|eval]');
+  console.error('usage: node bench/pair.mjs OLD_DIR NEW_DIR A|B|C|D|S|E|G THREADS [PAIRS] [train|eval] [fp32|bf16]');
   process.exit(2);
 }
 const [cell, H, V, N, T] = CONFIGS[name];
@@ -27,6 +27,7 @@ async function stepper(dir) {
   const { RNNLM, Rng, native } = await import(pathToFileURL(path.resolve(dir, 'dist', 'index.js')).href);
   native().setThreads(Number(threads));
   const m = new RNNLM({ cell, vocabSize: V, hidden: [H, H], dropout: 0 }, new Rng(1));
+  m.precision = precision;
   const r = new Rng(2);
   const inputs = new Int32Array(T * N).map(() => r.below(V));
   const targets = new Int32Array(T * N).map(() => r.below(V));
@@ -66,4 +67,4 @@ for (let i = 0; i < Number(pairs); i++) {
 const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor((xs.length - 1) / 2)];
 const tokens = name === 'D' ? 1000 : T * N;
 const rate = (ms) => Math.round((tokens / ms) * 1000);
-console.log(`${name} ${mode} threads=${threads}: old ${rate(median(to))} new ${rate(median(tn))} tokens/s; new/old median ${median(ratio).toFixed(3)} over ${pairs} pairs`);
+console.log(`${name} ${mode} ${precision} threads=${threads}: old ${rate(median(to))} new ${rate(median(tn))} tokens/s; new/old median ${median(ratio).toFixed(3)} over ${pairs} pairs`);

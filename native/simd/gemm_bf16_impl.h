@@ -303,38 +303,61 @@ __attribute__((noinline)) static void share(const GemmBf16Args& g, int tid, int 
   // A float32 B is packed a pass at a time into the rest of the scratch.
   const long room = (kGemmScratchFloats - (bpk - scratch) - 16) / ldp;
   const long depth = g.Bp ? kDepth : room < kDepth ? (room < 1 ? 1 : room) : kDepth;
-  const bool whole_a = !AT && M <= kBlockT;
-  const bool by_columns = whole_a || (!AT && g.Bp && depth * N * 4 > l2_cache_bytes() / 2);
+  // By columns: a panel of B stays in cache while row tiles go down it, in
+  // blocks of `tb` row tiles whose pairs of A abuf holds at once (all of A
+  // when it fits: a chunk's recurrent product), each block's pairs made once
+  // per pass. Else row tiles outer, each tile's pairs made once.
+  const bool by_columns = !AT && (M <= kBlockT || (g.Bp && depth * N * 4 > l2_cache_bytes() / 2));
+  const long most_pairs = Kp < depth ? Kp : depth;
+  const long fit = kABuf / (kR * most_pairs);
+  const long tb = !by_columns ? 1 : fit < 1 ? 1 : fit < row_tiles ? fit : row_tiles;
   // Columns this thread's tasks read: all, unless they lie in one row tile.
   long c0 = 0, c1 = N;
   if (!by_columns && t0 / nseg == (t1 - 1) / nseg) {
     c0 = (t0 % nseg) * kCols;
     c1 = ((t1 - 1) % nseg + 1) * kCols < N ? ((t1 - 1) % nseg + 1) * kCols : N;
   }
+  // Rows of A^T come in blocks of kBlockT that whole tiles of kR fill; rows of
+  // A are shared evenly among the tiles (25 rows: five tiles of 5, not four of
+  // 6 and one of 1, whose one row would cost most of a whole tile).
+  const long base = M / row_tiles, extra = M % row_tiles;
+  auto first_row = [&](long rt) { return AT ? rt * kR : rt * base + (rt < extra ? rt : extra); };
   for (long kp0 = 0; kp0 < Kp; kp0 += depth) {
     const long kp1 = Kp - kp0 < depth ? Kp : kp0 + depth, np = kp1 - kp0;
     const bool acc = g.accumulate || kp0 > 0;
     const uint32_t* b = g.Bp ? g.Bp + kp0 * g.ldb : bpk;
     const long ldb = g.Bp ? g.ldb : ldp;
     if (!g.Bp) pack_rows(bpk, ldp, g.B, g.ldb, K, kp0, kp1, c0, c1);
-    long packed = -1;  // the row tile (A), or block of row tiles (A^T), whose pairs abuf holds
-    if (whole_a) pack_a<false>(abuf, g, 0, M, kp0, kp1);
+    long packed = -1;  // the block of row tiles (by columns, A^T) or the row tile whose pairs abuf holds
+    long row0 = 0;     // its first row
     for (long t = t0; t < t1; ++t) {
-      const long rt = by_columns ? t % row_tiles : t / nseg, seg = by_columns ? t / row_tiles : t % nseg;
-      // Rows of A^T come in blocks of kBlockT that whole tiles of kR fill; rows
-      // of A are shared evenly among the tiles (25 rows: five tiles of 5, not
-      // four of 6 and one of 1, whose one row would cost most of a whole tile).
-      const long base = M / row_tiles, extra = M % row_tiles;
-      const long i0 = AT ? rt * kR : rt * base + (rt < extra ? rt : extra);
+      long rt, seg, blk;
+      if (by_columns) {
+        // block blk's tiles [blk * tb, + tiles) for every segment, the tiles fastest
+        blk = t / (tb * nseg);
+        const long tiles = row_tiles - blk * tb < tb ? row_tiles - blk * tb : tb, u = t - blk * tb * nseg;
+        seg = u / tiles;
+        rt = blk * tb + u % tiles;
+      } else {
+        rt = t / nseg;
+        seg = t % nseg;
+        blk = AT ? first_row(rt) / kBlockT : rt;
+      }
+      const long i0 = first_row(rt);
       const long rows = AT ? (M - i0 < kR ? M - i0 : kR) : base + (rt < extra ? 1 : 0);
-      const long blk = AT ? i0 / kBlockT : rt;
-      if (!whole_a && blk != packed) {
-        if (AT) pack_a<true>(abuf, g, blk * kBlockT, M - blk * kBlockT < kBlockT ? M - blk * kBlockT : kBlockT, kp0, kp1);
-        else pack_a<false>(abuf, g, i0, rows, kp0, kp1);
+      if (blk != packed) {
+        if (AT) {
+          row0 = blk * kBlockT;
+          pack_a<true>(abuf, g, row0, M - row0 < kBlockT ? M - row0 : kBlockT, kp0, kp1);
+        } else {
+          const long last = by_columns ? (blk * tb + tb < row_tiles ? blk * tb + tb : row_tiles) : rt + 1;
+          row0 = by_columns ? first_row(blk * tb) : i0;
+          pack_a<false>(abuf, g, row0, (last < row_tiles ? first_row(last) : M) - row0, kp0, kp1);
+        }
         packed = blk;
       }
       const long j0 = seg * kCols, width = N - j0 < kCols ? N - j0 : kCols;
-      const uint32_t* a = AT ? abuf + (i0 - blk * kBlockT) : whole_a ? abuf + i0 * np : abuf;
+      const uint32_t* a = AT ? abuf + (i0 - row0) : abuf + (i0 - row0) * np;
       tile_any(g.C + i0 * g.ldc + j0, g.ldc, a, AT ? 1 : np, AT ? kBlockT : 1, b + j0, ldb, np, rows, width, acc,
                !acc && g.bias ? g.bias + j0 : nullptr);
     }

@@ -75,10 +75,11 @@ function reference(transA: boolean, C: Float32Array, A: Float32Array, B: Float32
 
 // M: partial row tiles (1, 5, 7, 13); K odd (the last pair half empty) and past one pass of pairs (1100, 2500);
 // N: partial column vectors and tiles (1, 3, 17, 70, 129), and wide enough that a float32 B is packed
-// in short passes (2100)
+// in short passes (2100); B packed first and wide (300 columns, 720 KB a pass: more than half an L2 of
+// 1 MiB) with 200 rows: row tiles in blocks of 13 (78 rows), the last block of 8
 const shapes: [number, number, number][] = [
   [1, 1, 1], [1, 97, 33], [5, 3, 7], [13, 200, 9], [64, 96, 32], [7, 129, 300], [33, 17, 600],
-  [11, 40, 1100], [25, 130, 70], [6, 2100, 301], [12, 64, 2500],
+  [11, 40, 1100], [25, 130, 70], [6, 2100, 301], [12, 64, 2500], [200, 300, 600],
 ];
 
 describe.each(paths)('bf16 path %s', (path) => {
@@ -104,9 +105,8 @@ describe.each(paths)('bf16 path %s', (path) => {
     console.log(`bf16 ${path}: worst error ${(worst * 100).toFixed(1)}% of the rounding bound`);
   });
 
-  it('gives the same bits with B packed first or as it is read, and on any thread count', () => {
+  it.each([[37, 150, 203], [200, 300, 600]])('gives the same bits with B packed first or as it is read, and on any thread count (%i x %i x %i)', (M, N, K) => {
     const rng = new Rng(7);
-    const [M, N, K] = [37, 150, 203];
     const A = random(M * K, rng), B = random(K * N, rng);
     const run = (packB: boolean, threads: number) => {
       nat.setThreads(threads);
@@ -117,6 +117,7 @@ describe.each(paths)('bf16 path %s', (path) => {
     const one = run(false, 1);
     expect(run(true, 1)).toEqual(one);
     expect(run(false, 2)).toEqual(one);
+    expect(run(true, 2)).toEqual(one);
     nat.setThreads(start.threads);
   });
 });
