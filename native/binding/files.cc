@@ -2,8 +2,11 @@
 // src/io/files.ts (temporary file, fsync, rename, fsync of the directory) as
 // one job on libuv's thread pool, so that a training run goes on while a
 // checkpoint reaches the disk and learns of it in one event-loop turn. A
-// failure removes the temporary file and rejects with { errno, syscall }
-// (errno positive), from which src/io/files.ts makes Node's own Error.
+// failure removes the temporary file and rejects with an Error whose errno
+// (positive) and syscall properties src/io/files.ts turns into Node's own
+// Error. The data is read in place: the caller keeps the Buffer alive (a
+// reference here does) and must not detach or transfer its ArrayBuffer until
+// the promise settles.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -50,14 +53,25 @@ class AtomicWrite : public Napi::AsyncWorker {
     }
   }
 
-  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+  // Settling fails when the thread's environment is being torn down (a
+  // Worker terminated, process.exit mid-write): nothing is left to tell then,
+  // and an exception out of here would end the process.
+  void OnOK() override {
+    try {
+      deferred_.Resolve(Env().Undefined());
+    } catch (const Napi::Error&) {
+    }
+  }
 
   void OnError(const Napi::Error&) override {
-    Napi::Env env = Env();
-    Napi::Object why = Napi::Object::New(env);
-    why.Set("errno", Napi::Number::New(env, errno_));
-    why.Set("syscall", Napi::String::New(env, syscall_));
-    deferred_.Reject(why);
+    try {
+      Napi::Env env = Env();
+      Napi::Error e = Napi::Error::New(env, "writeFileAtomic: " + syscall_ + " failed (errno " + std::to_string(errno_) + ")");
+      e.Set("errno", Napi::Number::New(env, errno_));
+      e.Set("syscall", Napi::String::New(env, syscall_));
+      deferred_.Reject(e.Value());
+    } catch (const Napi::Error&) {
+    }
   }
 
  private:
@@ -90,6 +104,8 @@ Napi::Value WriteFileAtomic(const Napi::CallbackInfo& info) {
   for (int i = 0; i < 3; ++i) {
     if (!info[i].IsString()) throw a.error(a.what(names[i]) + " must be a string (a path)");
     path[i] = info[i].As<Napi::String>().Utf8Value();
+    if (path[i].empty() || path[i].find('\0') != std::string::npos)
+      throw a.error(a.what(names[i]) + " must be a path: not empty, no NUL character");
   }
   if (!info[3].IsTypedArray() || info[3].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
     throw a.error(a.what("data") + " must be a Buffer (a Uint8Array)");

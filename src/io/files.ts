@@ -201,10 +201,12 @@ export function writeFileAtomic(file: string, data: Buffer | string): void {
  */
 export async function writeFileAtomicAsync(file: string, data: Buffer): Promise<void> {
   const { target, dir, tmp } = atomicTarget(file);
+  const nat = native();
   try {
-    await native().writeFileAtomic(tmp, target, dir, data);
+    await nat.writeFileAtomic(tmp, target, dir, data);
   } catch (e) {
-    const { errno, syscall } = e as { errno: number; syscall: string };
+    const { errno, syscall } = e as { errno?: unknown; syscall?: unknown };
+    if (typeof errno !== 'number' || typeof syscall !== 'string') throw e;
     const [code, message] = getSystemErrorMap().get(-errno) ?? [`E${errno}`, `system error ${errno}`];
     const where = syscall === 'rename' ? `'${tmp}' -> '${target}'` : `'${tmp}'`;
     throw Object.assign(new Error(`${code}: ${message}, ${syscall} ${where}`), { errno: -errno, code, syscall, path: tmp });
@@ -219,9 +221,13 @@ export async function writeFileAtomicAsync(file: string, data: Buffer): Promise<
 export class WriteQueue {
   private tail: Promise<void> = Promise.resolve();
   private failure: { error: unknown } | null = null;
+  /** Whether writes were queued since the last boundary(), and when the writes before that boundary end. */
+  private wrote = false;
+  private lastGroup: Promise<void> | null = null;
 
-  /** Runs `task` after the tasks queued before it. */
-  add(task: () => Promise<void> | void): void {
+  /** Runs `task` after the tasks queued before it; `write`: it is one of the writes that boundary() groups. */
+  add(task: () => Promise<void> | void, write = false): void {
+    if (write) this.wrote = true;
     this.tail = this.tail.then(async () => {
       if (this.failure) return;
       try {
@@ -243,9 +249,18 @@ export class WriteQueue {
     this.check();
   }
 
-  /** Settles when the tasks queued so far have ended (or been skipped after a failure); never rejects. */
-  settled(): Promise<void> {
-    return this.tail;
+  /**
+   * Ends a group of writes (one save's) when writes were queued since the last
+   * call, and returns what to wait for so that at most two groups are pending:
+   * the end of the group before it (it never rejects). A producer that awaits
+   * it after each step holds two groups' data at most.
+   */
+  boundary(): Promise<void> | undefined {
+    if (!this.wrote) return undefined;
+    this.wrote = false;
+    const before = this.lastGroup;
+    this.lastGroup = this.tail;
+    return before ?? undefined;
   }
 }
 

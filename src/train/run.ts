@@ -3,7 +3,7 @@
 // from a checkpoint to resume, or the model from one to fine-tune), train, and
 // save on the schedule asked for. The CLI, the library's train() and the
 // regression tests all call this.
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { lstatSync, mkdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { resolveDataDir } from '../data/corpus.js';
@@ -232,6 +232,17 @@ function refuseOwnInputs(files: RunFiles, s: RunSettings, resumeFrom?: string): 
 
 const position = (p: { epoch: number; batch: number }) => `epoch ${p.epoch}, batch ${p.batch}`;
 
+/** Whether nothing is at `file` (not a file we cannot see: that may be a checkpoint). */
+function missing(file: string): boolean {
+  try {
+    lstatSync(file);
+    return false;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' || code === 'ENOTDIR';
+  }
+}
+
 async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, resumeFrom: string | undefined, world: World | null): Promise<RunResult> {
   if (s.precision === 'bf16') {
     const name = optionName(s);
@@ -341,16 +352,6 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
   // it is on disk: at most two saves' copies are held, and a stop waits for
   // one save at most.
   const writes = new WriteQueue();
-  /** Whether the last batch or epoch asked for writes, and when the writes of the one before that are done. */
-  let asksWrites = false;
-  let lastSave: Promise<void> | null = null;
-  const settle = () => {
-    if (!asksWrites) return undefined;
-    asksWrites = false;
-    const before = lastSave;
-    lastSave = writes.settled();
-    return before ?? undefined;
-  };
   let snapshots: string[] = [];
   const intact = () => (saved && files ? `; the checkpoint ${files.out} (${position(saved)}) is intact` : '');
   const outputError = (what: string, file: string, e: unknown) =>
@@ -377,19 +378,26 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     writes.check();
     // Mid-epoch with sequential batches, the carried state is part of the position.
     const carried = data.carry && state.batch > 0 ? model.carriedState() : null;
-    const buf = encodeCheckpoint(file, model, meta(trainer.history), carried ? { state: carried, N: s.batchSize } : undefined, optimizer.state(),
-      s.saveDtype === 'bf16' ? 'BF16' : 'F32');
+    const failed = (e: unknown) => {
+      const there = missing(file) ? 'no checkpoint was written there' : 'the previous checkpoint there is intact';
+      return new CheckpointWriteError(`could not write checkpoint ${file} (${(e as Error).message}); ${there}`);
+    };
+    let buf: Buffer;
+    try {
+      buf = encodeCheckpoint(file, model, meta(trainer.history), carried ? { state: carried, N: s.batchSize } : undefined, optimizer.state(),
+        s.saveDtype === 'bf16' ? 'BF16' : 'F32');
+    } catch (e) {
+      throw failed(e);
+    }
     writes.add(async () => {
       try {
         mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
         await writeFileAtomicAsync(file, buf);
       } catch (e) {
-        const there = existsSync(file) ? 'the previous checkpoint there is intact' : 'no checkpoint was written there';
-        throw new CheckpointWriteError(`could not write checkpoint ${file} (${(e as Error).message}); ${there}`);
+        throw failed(e);
       }
       done?.();
-    });
-    asksWrites = true;
+    }, true);
   };
   const save = () => {
     if (!files) return;
@@ -420,7 +428,7 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     schedule: schedule ? (step, epochs) => learningRate(schedule, step, epochs, totalSteps) : undefined,
     skipNonFinite: s.skipNonFinite,
     world,
-    settle,
+    settle: () => writes.boundary(),
     onBatch: (done, total, loss, tokens) => {
       // A write that failed in the background stops the run after the batch it is seen in.
       writes.check();

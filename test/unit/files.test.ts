@@ -4,9 +4,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { realTarget, sameFile, writeFileAtomic, writeFileAtomicAsync, WriteQueue } from '../../src/io/files.js';
 import { acquireLock } from '../../src/io/lock.js';
+import { ROOT } from '../helpers/paths.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const dir = tmpDir();
@@ -70,19 +72,75 @@ describe('atomic writes in the background', () => {
     const locked = path.join(dir, 'locked');
     mkdirSync(locked);
     chmodSync(locked, 0o500);
-    writeFileSync(path.join(dir, 'plain.txt'), 'a file, not a directory');
-    const cases = [path.join(dir, 'missing', 'm.bin'), path.join(dir, 'plain.txt', 'm.bin')];
-    // root may write anywhere: the read-only directory fails for other users only
-    if (process.getuid?.() !== 0) cases.push(path.join(locked, 'm.bin'));
-    for (const f of cases) {
-      const want = sync(f);
-      const got = await writeFileAtomicAsync(f, Buffer.from('x')).then(() => null, (e: NodeJS.ErrnoException) => e);
-      expect(got, f).not.toBeNull();
-      expect(got!.code).toBe(want.code);
-      expect(got!.syscall).toBe(want.syscall);
-      expect(got!.message).toBe(want.message);
+    try {
+      writeFileSync(path.join(dir, 'plain.txt'), 'a file, not a directory');
+      const cases = [path.join(dir, 'missing', 'm.bin'), path.join(dir, 'plain.txt', 'm.bin')];
+      // root may write anywhere: the read-only directory fails for other users only
+      if (process.getuid?.() !== 0) cases.push(path.join(locked, 'm.bin'));
+      for (const f of cases) {
+        const want = sync(f);
+        const got = await writeFileAtomicAsync(f, Buffer.from('x')).then(() => null, (e: NodeJS.ErrnoException) => e);
+        expect(got, f).not.toBeNull();
+        expect(got!.code).toBe(want.code);
+        expect(got!.syscall).toBe(want.syscall);
+        expect(got!.message).toBe(want.message);
+      }
+    } finally {
+      chmodSync(locked, 0o700);
     }
-    chmodSync(locked, 0o700);
+  });
+
+  it('end quietly when the thread that asked is torn down mid-write (a terminated worker, process.exit)', () => {
+    const native = pathToFileURL(path.join(ROOT, 'dist', 'native.js')).href;
+    const big = path.join(dir, 'big.bin');
+    // A worker starts a 200 MB write and is terminated while it runs; then the process exits mid-write.
+    const script = `
+      import { Worker } from 'node:worker_threads';
+      const w = new Worker(\`
+        Promise.all([import('${native}'), import('node:worker_threads')]).then(([{ native }, { parentPort }]) => {
+          native().writeFileAtomic('${big}.tmp-w', '${big}', '${dir}', Buffer.alloc(200 << 20, 1));
+          parentPort.postMessage('started');
+        });\`, { eval: true });
+      w.once('message', async () => {
+        await w.terminate();
+        const { native } = await import('${native}');
+        native().writeFileAtomic('${big}.tmp-m', '${big}', '${dir}', Buffer.alloc(200 << 20, 2));
+        process.exit(3);
+      });`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect([r.status, r.signal]).toEqual([3, null]);
+  });
+});
+
+describe('write queue groups', () => {
+  it('boundary() ends a group of writes and gives the end of the group before it: at most two groups pending', async () => {
+    const q = new WriteQueue();
+    const ended: string[] = [];
+    const slow = (what: string) => () => new Promise<void>((r) => setTimeout(() => {
+      ended.push(what);
+      r();
+    }, 20));
+    expect(q.boundary()).toBeUndefined(); // nothing written yet
+    q.add(slow('w1'), true);
+    q.add(() => {
+      ended.push('hook1');
+    });
+    expect(q.boundary()).toBeUndefined(); // the first group has none before it
+    q.add(() => {
+      ended.push('hook, no write');
+    });
+    expect(q.boundary()).toBeUndefined(); // no write since: not a group
+    q.add(slow('w2'), true);
+    const wait2 = q.boundary();
+    expect(wait2).toBeDefined();
+    await wait2;
+    expect(ended).toEqual(['w1', 'hook1', 'hook, no write']);
+    q.add(slow('w3'), true);
+    await q.boundary();
+    expect(ended).toEqual(['w1', 'hook1', 'hook, no write', 'w2']);
+    await q.drain();
+    expect(ended.at(-1)).toBe('w3');
   });
 });
 
