@@ -6,7 +6,6 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { loadCheckpoint } from '../io/checkpoint.js';
 import { checkWritable, refuseOverwrite, removeStaleTemps, writeFileAtomic } from '../io/files.js';
-import { checkExportable, exportOnnx, ONNX_OPSET } from '../io/onnx.js';
 import { checkpointPath, modelOption } from './defaults.js';
 import { UsageError } from './errors.js';
 import { emit } from './output.js';
@@ -28,7 +27,9 @@ export function registerExport(program: Command): void {
     .addOption(modelOption())
     .addOption(requiredOption('--onnx <file.onnx>', 'the ONNX file to write; its card (configuration, vocabulary) goes to NAME.json beside it'));
   addOptions(command, formatOptions(['text', 'json']))
-    .action((argument: string | undefined, raw: { onnx: string }, cmd: Command) => {
+    .action(async (argument: string | undefined, raw: { onnx: string }, cmd: Command) => {
+      // Loaded here: the other commands need none of ONNX (protobufjs).
+      const { checkExportable, exportOnnx, ONNX_OPSET } = await import('../io/onnx.js');
       const format = outputFormat(cmd, ['text', 'json']);
       const file = checkpointPath(argument, cmd);
       if (!raw.onnx.endsWith('.onnx') || raw.onnx.length === '.onnx'.length) {

@@ -5,7 +5,6 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { isLoopback, startServer } from '../serve/server.js';
 import { DEFAULT_CHECKPOINT } from './defaults.js';
 import { UsageError } from './errors.js';
 import { warn, write } from './output.js';
@@ -36,6 +35,8 @@ export function registerServe(program: Command): void {
     .addOption(option('--port <n>', 'port to listen on (0: any free port)', 8080))
     .addOption(option('--host <address>', 'address to bind; anything but loopback opens the page (read-only) to the network', '127.0.0.1'))
     .action(async (target: string, raw: RawServeOptions) => {
+      // Loaded here: the other commands need none of the server.
+      const { isLoopback, startServer } = await import('../serve/server.js');
       const port = intOption('--port', raw.port, 0, 65535);
       if (!raw.host) throw new UsageError('--host must be an address, got ""');
       const { dir, selected } = serveTarget(target);

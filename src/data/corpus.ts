@@ -3,8 +3,6 @@
 import { createHash } from 'node:crypto';
 import { closeSync, constants, createWriteStream, existsSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, statSync } from 'node:fs';
 import { access, mkdir, readFile, rename, rm } from 'node:fs/promises';
-import http from 'node:http';
-import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -167,9 +165,10 @@ async function verifySha1(file: string, expected: string, label: string, fix = '
 }
 
 /** HTTP(S) GET to a file, following up to 5 redirects. */
-export function download(url: string, dest: string, redirects = 5, timeoutMs = 60_000): Promise<void> {
+export async function download(url: string, dest: string, redirects = 5, timeoutMs = 60_000): Promise<void> {
+  // Loaded here: a run on a corpus already cached needs neither.
+  const get = url.startsWith('https:') ? (await import('node:https')).get : url.startsWith('http:') ? (await import('node:http')).get : undefined;
   return new Promise((resolve, reject) => {
-    const get = url.startsWith('https:') ? https.get : url.startsWith('http:') ? http.get : undefined;
     if (!get) {
       reject(new Error(`cannot download ${url}: only http and https URLs are supported`));
       return;
