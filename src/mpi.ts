@@ -65,6 +65,8 @@ export interface World {
    * ranks hold whole chunks of its batch.
    */
   sumChunks(grads: Float32Array, kept: boolean): void;
+  /** Returns when every rank has called it. */
+  barrier(): void;
 }
 
 let world: World | null | undefined;
@@ -101,7 +103,13 @@ export function mpiWorld(env: NodeJS.ProcessEnv = process.env): World | null {
     throw new InputError(`${started}: the launcher says rank ${launcher.rank} of ${launcher.size} but MPI says rank ${info.rank} of ${info.size}; `
       + `is ${info.library} the MPI of the launcher?`);
   }
-  world = { rank: info.rank, size: info.size, sum: (x) => nat.mpiSum(x), sumChunks: (g, kept) => nat.mpiChainSum(g, kept) };
+  world = {
+    rank: info.rank,
+    size: info.size,
+    sum: (x) => nat.mpiSum(x),
+    sumChunks: (g, kept) => nat.mpiChainSum(g, kept),
+    barrier: () => nat.mpiBarrier(),
+  };
   return world;
 }
 

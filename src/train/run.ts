@@ -488,6 +488,6 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
   // Data-parallel: the ranks end together, once rank 0's files are written; a
   // rank that ended first (a stop: exit 130 / 143) could make the launcher
   // kill rank 0 before its last checkpoint is on disk.
-  world?.sum(new Float64Array(1));
+  world?.barrier();
   return { history: trainer.history, model, tokenizer, seconds: (performance.now() - start) / 1000, stopped, early: Boolean(early), state };
 }

@@ -8,7 +8,7 @@
 // must lie far closer to the rounded oracle than to the unrounded one (the
 // same model in float64 throughout): what tells the two apart is the bf16
 // rounding of exactly the operands the native products round.
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { native } from '../../src/native.js';
 import { CELLS, type ModelConfig } from '../../src/nn/config.js';
 import { RNNLM } from '../../src/nn/rnnlm.js';
@@ -16,14 +16,10 @@ import { RNNLMScratch } from '../../src/nn/scratch.js';
 import { Rng } from '../../src/rng.js';
 import { randomBatch } from '../helpers/batch.js';
 import { relativeNorm } from '../helpers/compare.js';
+import { restoreNativeSettings } from '../helpers/native-settings.js';
 
 const nat = native();
-const start = nat.info();
-afterAll(() => {
-  nat.setThreads(start.threads);
-  nat.setSimd(start.simd);
-  nat.setBf16('');
-});
+const start = restoreNativeSettings();
 
 // Ragged sizes (no whole vectors, odd H: the last k-pair of a product half empty), dropout between layers
 const SHAPES = [

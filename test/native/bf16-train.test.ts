@@ -3,7 +3,7 @@
 // close to fp32 but not equal to it (the products really are bf16); an error
 // for a precision it does not know. (Against the float64 oracle with
 // bf16-rounded operands: bf16-oracle.test.ts.)
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { native, type CellKind, type Precision } from '../../src/native.js';
 import { CELLS, type ModelConfig } from '../../src/nn/config.js';
 import { RNNLM } from '../../src/nn/rnnlm.js';
@@ -11,15 +11,10 @@ import { Rng } from '../../src/rng.js';
 import { randomBatch } from '../helpers/batch.js';
 import { relativeNorm } from '../helpers/compare.js';
 import { expectSame, outcome, same } from '../helpers/outcome.js';
+import { restoreNativeSettings } from '../helpers/native-settings.js';
 
 const nat = native();
-const start = nat.info();
-afterAll(() => {
-  nat.setThreads(start.threads);
-  nat.setTeamSize(start.teamSize);
-  nat.setSimd(start.simd);
-  nat.setBf16('');
-});
+const start = restoreNativeSettings();
 
 
 // Every cell; ragged sizes (not whole vectors or tiles), 37 windows: one chunk, or five of 8 (the last 5)

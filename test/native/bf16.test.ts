@@ -2,16 +2,13 @@
 // on every fp32 table's vectors) against a float64 reference computed from
 // the bf16-rounded operands, within the float32 accumulation bound; the
 // fallback bitwise equal to the instruction; and the conversion's rounding.
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { native } from '../../src/native.js';
 import { Rng } from '../../src/rng.js';
+import { restoreNativeSettings } from '../helpers/native-settings.js';
 
 const nat = native();
-const start = nat.info();
-afterAll(() => {
-  nat.setSimd(start.simd);
-  nat.setBf16('');
-});
+const start = restoreNativeSettings();
 const paths = [...start.simdAvailable, ...(start.bf16Hardware ? ['avx512bf16'] : [])];
 
 function random(n: number, rng: Rng, scale = 1): Float32Array {

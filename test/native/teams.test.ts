@@ -5,7 +5,7 @@
 // model's choice of teams.
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { native } from '../../src/native.js';
 import { CELLS, type ModelConfig } from '../../src/nn/config.js';
 import { RNNLM } from '../../src/nn/rnnlm.js';
@@ -15,14 +15,10 @@ import { randomBatch } from '../helpers/batch.js';
 import { expectSame, outcome } from '../helpers/outcome.js';
 import { expectClose } from '../helpers/compare.js';
 import { ROOT } from '../helpers/paths.js';
+import { restoreNativeSettings } from '../helpers/native-settings.js';
 
 const nat = native();
-const start = nat.info();
-afterAll(() => {
-  nat.setThreads(start.threads);
-  nat.setTeamSize(start.teamSize);
-  nat.setSimd(start.simd);
-});
+const start = restoreNativeSettings();
 
 
 describe.each(start.simdAvailable)('teams on %s', (isa) => {

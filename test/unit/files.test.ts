@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { realTarget, sameFile, writeFileAtomic, writeFileAtomicAsync, WriteQueue } from '../../src/io/files.js';
 import { acquireLock } from '../../src/io/lock.js';
+import { native } from '../../src/native.js';
 import { ROOT } from '../helpers/paths.js';
 import { tmpDir } from '../helpers/tmp.js';
 
@@ -88,6 +89,22 @@ describe('atomic writes in the background', () => {
     } finally {
       chmodSync(locked, 0o700);
     }
+  });
+
+  it('refuse, naming the argument, a path that is empty or holds NUL, and data that is not a Buffer', () => {
+    const nat = native();
+    const ok = [path.join(dir, '.r.tmp'), path.join(dir, 'r.bin'), dir, Buffer.from('x')] as const;
+    const names = ['tmp', 'target', 'dir'];
+    for (let i = 0; i < 3; i++) {
+      for (const bad of ['', `${ok[i]}\0.x`]) {
+        const args: [string, string, string, Buffer] = [...ok];
+        args[i] = bad;
+        expect(() => nat.writeFileAtomic(...args)).toThrow(`writeFileAtomic: argument "${names[i]}" must be a path: not empty, no NUL character`);
+      }
+    }
+    expect(() => nat.writeFileAtomic(ok[0], ok[1], ok[2], new Float32Array(2) as unknown as Buffer))
+      .toThrow('writeFileAtomic: argument "data" must be a Buffer (a Uint8Array)');
+    expect(readdirSync(dir).filter((f) => f.startsWith('r.bin') || f.startsWith('.r.tmp'))).toEqual([]);
   });
 
   it('end quietly when the thread that asked is torn down mid-write (a terminated worker, process.exit)', () => {
