@@ -49,6 +49,8 @@ export interface BenchRow extends Omit<Measurement, 'teams' | 'precision' | 'bf1
   torchBf16Runs?: number[] | null;
   bf16Ratio?: number | null;
   bf16Path?: string | null;
+  /** The bf16 run's GFLOP/s as a percent of the machine's vdpbf16ps peak (null without AVX512-BF16). */
+  bf16PeakPercent?: number | null;
 }
 
 const fmt = (x: number | null | undefined, digits = 0) => (x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(digits));
@@ -75,6 +77,7 @@ const BENCH_BF16_COLUMNS: Column<BenchRow>[] = [
   { key: 'tokensPerSec', header: 'fp32 tok/s', text: (r) => fmt(r.tokensPerSec), width: 12 },
   { key: 'bf16TokensPerSec', header: 'bf16 tok/s', text: (r) => fmt(r.bf16TokensPerSec), width: 12 },
   { key: 'bf16Speedup', header: 'bf16/fp32', text: (r) => times(r.bf16Speedup), width: 11 },
+  { key: 'bf16PeakPercent', header: 'bf16 %peak', text: (r) => fmt(r.bf16PeakPercent, 1), width: 12 },
   { key: 'torchTokensPerSec', header: 'PyTorch fp32', text: (r) => (r.torchError ? 'refused' : fmt(r.torchTokensPerSec)), width: 14 },
   { key: 'torchBf16TokensPerSec', header: 'PyTorch bf16', text: (r) => (r.torchError ? 'refused' : fmt(r.torchBf16TokensPerSec)), width: 14 },
   { key: 'ratio', header: 'fp32 ratio', text: (r) => times(r.ratio), width: 12 },
@@ -87,7 +90,7 @@ const BENCH_CSV_COLUMNS: Column<BenchRow>[] = ([
   'torchTokensPerSec', 'torchPeakRssMb', 'ratio', 'torchError',
 ] as const).map((key) => ({ key, header: key }));
 const BENCH_BF16_CSV_COLUMNS: Column<BenchRow>[] = [...BENCH_CSV_COLUMNS, ...([
-  'bf16Path', 'bf16TokensPerSec', 'bf16Speedup', 'torchBf16TokensPerSec', 'bf16Ratio',
+  'bf16Path', 'bf16TokensPerSec', 'bf16Speedup', 'bf16PeakPercent', 'torchBf16TokensPerSec', 'bf16Ratio',
 ] as const).map((key) => ({ key, header: key }))];
 
 function parseList<T>(name: string, raw: string, parse: (s: string) => T): T[] {
@@ -102,18 +105,23 @@ function configByName(name: string): BenchConfig {
   return c;
 }
 
-/** GFLOP/s of bench/fma_peak.cc on `threads` threads, or null when it cannot be built here. */
-function fmaPeak(threads: number): number | null {
+/**
+ * GFLOP/s of bench/fma_peak.cc on `threads` threads (bf16: its vdpbf16ps chains, built with
+ * AVX512-BF16), or null when it cannot be built or run here.
+ */
+function fmaPeak(threads: number, bf16 = false): number | null {
   const simd = native().info().simdAvailable;
-  const flags = simd.includes('avx512') ? ['-mavx512f', '-mfma'] : simd.includes('avx2') ? ['-mavx2', '-mfma'] : [];
+  const flags = bf16 ? ['-mavx512f', '-mavx512bf16']
+    : simd.includes('avx512') ? ['-mavx512f', '-mfma'] : simd.includes('avx2') ? ['-mavx2', '-mfma'] : [];
   const dir = path.join(ROOT, 'build', 'bench');
-  const exe = path.join(dir, `fma_peak-${flags.length ? simd[simd.length - 1] : 'scalar'}`);
+  const exe = path.join(dir, `fma_peak-${bf16 ? 'avx512bf16' : flags.length ? simd[simd.length - 1] : 'scalar'}`);
   try {
     if (!existsSync(exe)) {
       mkdirSync(dir, { recursive: true });
       execFileSync('g++', ['-O2', '-fopenmp', ...flags, path.join(ROOT, 'bench', 'fma_peak.cc'), '-o', exe], { stdio: 'pipe' });
     }
-    return Number(execFileSync(exe, [String(threads)], { encoding: 'utf8' }).trim());
+    const gflops = Number(execFileSync(exe, bf16 ? [String(threads), 'bf16'] : [String(threads)], { encoding: 'utf8', stdio: 'pipe' }).trim());
+    return gflops > 0 ? gflops : null;
   } catch {
     return null;
   }
@@ -199,13 +207,17 @@ export function registerBench(program: Command): void {
       const timing = Object.entries(info.gemmTileTiming).map(([t, ms]) => `${t} ${ms.toFixed(2)} ms`).join(', ');
       const py = raw.torch ? torchPython() : null;
       const peaks = new Map(threads.map((t) => [t, fmaPeak(t)]));
+      // The rate bf16 products can reach: vdpbf16ps's, where the products run on it.
+      const bf16Peaks = new Map(threads.map((t) => [t, bf16 && info.bf16 === 'avx512bf16' ? fmaPeak(t, true) : null]));
       note(format, `machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${cores} cores; deeprnn kernels ${info.simd}`
         + `${info.openmp ? '' : ' (no OpenMP)'}, GEMM tile ${info.gemmTile} (${info.gemmTileChoice}${timing ? `: ${timing}` : ''})${bf16 ? `, bf16 products ${info.bf16}` : ''}; PyTorch ${py ? 'found' : 'not run'}`);
-      note(format, `FMA peak GFLOP/s: ${threads.map((t) => `${t} thread${t > 1 ? 's' : ''} ${fmt(peaks.get(t), 1)}`).join(', ')}`);
+      const perThreads = (m: Map<number, number | null>) => threads.map((t) => `${t} thread${t > 1 ? 's' : ''} ${fmt(m.get(t), 1)}`).join(', ');
+      note(format, `FMA peak GFLOP/s: ${perThreads(peaks)}`);
+      if (bf16) note(format, `vdpbf16ps peak GFLOP/s: ${info.bf16 === 'avx512bf16' ? perThreads(bf16Peaks) : `not measured (bf16 products ${info.bf16})`}`);
       const rows = new RecordStream<BenchRow>(format, {
         columns: bf16 ? BENCH_BF16_COLUMNS : BENCH_COLUMNS,
         csvColumns: bf16 ? BENCH_BF16_CSV_COLUMNS : BENCH_CSV_COLUMNS,
-        json: { head: { machine: { cpu: os.cpus()[0]?.model, cores, simd: info.simd, gemmTile: info.gemmTile, gemmTileChoice: info.gemmTileChoice, openmp: info.openmp, ...(bf16 ? { bf16: info.bf16 } : {}) }, fmaPeakGflops: Object.fromEntries(peaks) }, key: 'results' },
+        json: { head: { machine: { cpu: os.cpus()[0]?.model, cores, simd: info.simd, gemmTile: info.gemmTile, gemmTileChoice: info.gemmTileChoice, openmp: info.openmp, ...(bf16 ? { bf16: info.bf16 } : {}) }, fmaPeakGflops: Object.fromEntries(peaks), ...(bf16 ? { bf16PeakGflops: Object.fromEntries(bf16Peaks) } : {}) }, key: 'results' },
       });
       rows.begin();
       for (const c of configs) {
@@ -250,6 +262,7 @@ export function registerBench(program: Command): void {
               bf16Runs: mb ? oursBf16.map((m) => m.tokensPerSec) : null,
               bf16Speedup: mb ? mb.tokensPerSec / median.tokensPerSec : null,
               bf16Path: mb?.bf16Path ?? null,
+              bf16PeakPercent: mb && bf16Peaks.get(t) ? (100 * mb.gflops) / bf16Peaks.get(t)! : null,
               torchBf16TokensPerSec: tb?.tokensPerSec ?? null,
               torchBf16Runs: tb ? theirsBf16.map((x) => x.tokensPerSec ?? 0) : null,
               bf16Ratio: mb && tb?.tokensPerSec ? mb.tokensPerSec / tb.tokensPerSec : null,

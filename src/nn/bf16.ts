@@ -32,13 +32,13 @@ const oneBits = new Uint32Array(one.buffer);
 
 /**
  * x as a native bf16 product reads an operand (bf16_operand in
- * native/simd/bf16.h): x rounded to float32, then a subnormal read as zero,
- * any other value rounded to nearest even bf16.
+ * native/simd/bf16.h): x rounded to float32, then a subnormal read as a zero
+ * of its sign, any other value rounded to nearest even bf16.
  */
 export function bf16Operand(x: number): number {
   one[0] = x;
   const v = oneBits[0]!;
-  if ((v & 0x7f800000) === 0) return 0;
+  if ((v & 0x7f800000) === 0) return v & 0x80000000 ? -0 : 0;
   oneBits[0] = roundBits(v) << 16;
   return one[0]!;
 }

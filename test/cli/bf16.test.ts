@@ -104,13 +104,25 @@ describe('bench --precision bf16', () => {
   it('gives each training row fp32 and bf16 side by side, and generation no bf16 figures', async () => {
     const r = await cli(['bench', '--precision', 'bf16', '--configs', 'A,D', '--threads', '1', '--batches', '1', '--warmup', '0', '--repeat', '1', '--no-torch', '--json']);
     expect(r.code, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout) as { machine: { bf16: string }; results: Record<string, unknown>[] };
+    const out = JSON.parse(r.stdout) as { machine: { bf16: string }; bf16PeakGflops: Record<string, number | null>; results: Record<string, unknown>[] };
     expect(out.machine.bf16).toBe(info.bf16);
-    const [a, d] = out.results as { tokensPerSec: number; bf16TokensPerSec: number | null; bf16Speedup: number | null; bf16Path: string | null }[];
+    expect(Object.keys(out)).toEqual(['machine', 'fmaPeakGflops', 'bf16PeakGflops', 'results']);
+    const [a, d] = out.results as { tokensPerSec: number; bf16TokensPerSec: number | null; bf16Speedup: number | null; bf16Path: string | null; bf16PeakPercent: number | null }[];
     expect(a!.bf16Path).toBe(info.bf16);
     expect(a!.bf16TokensPerSec).toBeGreaterThan(0);
     expect(a!.bf16Speedup).toBeCloseTo(a!.bf16TokensPerSec! / a!.tokensPerSec, 10);
     expect(d!.bf16TokensPerSec).toBeNull();
+    expect(d!.bf16PeakPercent).toBeNull();
+    // vdpbf16ps's peak is measured where the products run on it (bench/fma_peak.cc THREADS bf16), and nowhere else.
+    if (info.bf16 === 'avx512bf16') {
+      expect(out.bf16PeakGflops['1']).toBeGreaterThan(0);
+      expect(a!.bf16PeakPercent).toBeGreaterThan(0);
+      expect(r.stderr).toMatch(/^vdpbf16ps peak GFLOP\/s: 1 thread \d+\.\d$/m);
+    } else {
+      expect(out.bf16PeakGflops['1']).toBeNull();
+      expect(a!.bf16PeakPercent).toBeNull();
+      expect(r.stderr).toContain(`vdpbf16ps peak GFLOP/s: not measured (bf16 products ${info.bf16})`);
+    }
     expect(Object.keys(a!)).toContain('torchBf16TokensPerSec');
     expect(Object.keys(a!)).not.toContain('precision');
   });

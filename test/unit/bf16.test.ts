@@ -30,7 +30,9 @@ describe('bf16 conversion in TypeScript', () => {
     expect(bf16Operand(1 + 2 ** -8)).toBe(1); // a tie, even below: down
     expect(bf16Operand(1 + 3 * 2 ** -8)).toBe(1 + 2 ** -6); // a tie, odd below: up
     expect(bf16Operand(-(1 + 2 ** -8 + 2 ** -30))).toBe(-1); // past the tie in float64 only: float32 rounds it to the tie, then to even
-    expect(bf16Operand(f32(0x807fffff))).toBe(0); // the largest subnormal, which rounding alone carries to the smallest normal
+    expect(bf16Operand(f32(0x807fffff))).toBe(-0); // the largest subnormal, which rounding alone carries to the smallest normal: a zero of its sign, as natively
+    expect(bf16Operand(f32(0x007fffff))).toBe(0);
+    expect(bf16Operand(-0)).toBe(-0);
     expect(bf16Operand(2 ** -127)).toBe(0);
     expect(bf16Operand(f32(0x00808000))).toBe(2 ** -126); // the smallest normals round as any value
     expect(bf16Operand(Infinity)).toBe(Infinity);
