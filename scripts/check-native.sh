@@ -30,17 +30,22 @@ case "$arch" in
         ${CXX:-g++} $flags -DDEEPRNN_X86=1 -c native/simd/bf16_avx2.cc $avx2 -o "$out-bf16_avx2.o"
         ${CXX:-g++} $flags -DDEEPRNN_X86=1 -c native/simd/bf16_avx512.cc $avx512 -o "$out-bf16_avx512.o"
         ${CXX:-g++} $flags -DDEEPRNN_X86=1 -c native/simd/bf16_avx512bf16.cc -mavx512bf16 $avx512 -o "$out-bf16_avx512bf16.o"
-        ${CXX:-g++} $flags -DDEEPRNN_X86=1 $common "$scalar_obj" "$out-avx2.o" "$out-avx512.o" "$out-avx512_tall.o" \
-          "$out-bf16_scalar.o" "$out-bf16_avx2.o" "$out-bf16_avx512.o" "$out-bf16_avx512bf16.o" -o "$out"
+        # the AMX path: on the tiles, and on the model of them (simd/gemm_bf16_amx.h)
+        ${CXX:-g++} $flags -DDEEPRNN_X86=1 -DDEEPRNN_AMX=1 -c native/simd/bf16_amx.cc -mamx-tile -mamx-bf16 $avx512 -o "$out-bf16_amx.o"
+        ${CXX:-g++} $flags -DDEEPRNN_X86=1 -DDEEPRNN_AMX=1 -c native/simd/bf16_amx_model.cc -mavx2 -mfma -ffp-contract=off -o "$out-bf16_amx_model.o"
+        ${CXX:-g++} $flags -DDEEPRNN_X86=1 -DDEEPRNN_AMX=1 $common "$scalar_obj" "$out-avx2.o" "$out-avx512.o" "$out-avx512_tall.o" \
+          "$out-bf16_scalar.o" "$out-bf16_avx2.o" "$out-bf16_avx512.o" "$out-bf16_avx512bf16.o" "$out-bf16_amx.o" \
+          "$out-bf16_amx_model.o" -o "$out"
         ;;
       aarch64|arm64)
         ${CXX:-g++} $flags -DDEEPRNN_ARM64=1 -ffp-contract=off -c native/simd/scalar.cc -o "$scalar_obj"
         ${CXX:-g++} $flags -DDEEPRNN_ARM64=1 $common "$scalar_obj" -ffp-contract=off native/simd/neon.cc \
-          native/simd/bf16_scalar.cc native/simd/bf16_neon.cc -o "$out"
+          native/simd/bf16_scalar.cc native/simd/bf16_neon.cc native/simd/bf16_amx_model.cc -o "$out"
         ;;
       *)
         ${CXX:-g++} $flags -ffp-contract=off -c native/simd/scalar.cc -o "$scalar_obj"
-        ${CXX:-g++} $flags $common "$scalar_obj" -ffp-contract=off native/simd/bf16_scalar.cc -o "$out"
+        ${CXX:-g++} $flags $common "$scalar_obj" -ffp-contract=off native/simd/bf16_scalar.cc native/simd/bf16_amx_model.cc \
+          -o "$out"
         ;;
     esac
     "$out"
@@ -48,7 +53,7 @@ case "$arch" in
   aarch64)
     aarch64-linux-gnu-g++ $flags -DDEEPRNN_ARM64=1 -ffp-contract=off -c native/simd/scalar.cc -o "$scalar_obj"
     aarch64-linux-gnu-g++ $flags -static -DDEEPRNN_ARM64=1 $common "$scalar_obj" -ffp-contract=off native/simd/neon.cc \
-      native/simd/bf16_scalar.cc native/simd/bf16_neon.cc -o "$out"
+      native/simd/bf16_scalar.cc native/simd/bf16_neon.cc native/simd/bf16_amx_model.cc -o "$out"
     qemu-aarch64 "$out"
     ;;
   *)

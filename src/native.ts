@@ -47,10 +47,15 @@ export interface NativeInfo {
   gemmTileChoice: 'only' | 'forced' | 'untimed' | 'timed';
   /** The timing behind 'timed': tile -> milliseconds (the sum of the best runs of three products). */
   gemmTileTiming: Record<string, number>;
-  /** The bf16 product path in use: "avx512bf16", or "emulated (<table>)" (float32 FMAs, see simd/bf16.h). */
+  /**
+   * The bf16 product path in use: "avx512bf16", "amx", or "emulated (<table>)" (float32 FMAs, see
+   * simd/bf16.h), "emulated (amx-model)" (the AMX path's code on a software model of its tiles).
+   */
   bf16: string;
   /** Whether this CPU runs bf16 dot products in hardware (AVX512-BF16). */
   bf16Hardware: boolean;
+  /** Whether this CPU and OS let the AMX path run (AMX-BF16 tiles; DEEPRNN_BF16=amx chooses it). */
+  bf16Amx: boolean;
 }
 
 export interface MpiInfo {

@@ -38,6 +38,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
     const Bf16Path& p = bf16_path();
     o.Set("bf16", Napi::String::New(env, p.hardware ? std::string(p.name) : std::string("emulated (") + p.name + ")"));
     o.Set("bf16Hardware", Napi::Boolean::New(env, bf16_hardware_supported()));
+    o.Set("bf16Amx", Napi::Boolean::New(env, bf16_amx_supported()));
     o.Set("gemmTile", Napi::String::New(env, kernels().gemm_tile));
     o.Set("gemmTileChoice", Napi::String::New(env, kernels_gemm_choice()));
     const char* timed[2];

@@ -359,11 +359,14 @@ void check_bf16(const deeprnn::Bf16Path& p, std::mt19937& rng) {
       std::vector<float> A = random(rng, M * K), B = random(rng, K * N), C(static_cast<size_t>(M * N)),
                          R(static_cast<size_t>(M * N));
       std::vector<uint32_t> packed(static_cast<size_t>(deeprnn::bf16_packed_size(K, N)));
-      deeprnn::bf16_pack_b(packed.data(), B.data(), N, false, K, N, 0, (K + 1) / 2);
       auto run = [&](const deeprnn::Bf16Path& q, float* out) {
         if (trans) q.gemm({out, A.data(), B.data(), nullptr, M, N, K, M, N, N, true, false, nullptr}, deeprnn::Part{});
-        else q.gemm({out, A.data(), nullptr, packed.data(), M, N, K, K, deeprnn::bf16_packed_ld(N), N, false, false, nullptr},
-                    deeprnn::Part{});
+        else {
+          // each path's packing (the AMX path's pairs hold the odd k low)
+          deeprnn::bf16_pack_b(packed.data(), B.data(), N, false, K, N, 0, (K + 1) / 2, q.odd_low);
+          q.gemm({out, A.data(), nullptr, packed.data(), M, N, K, K, deeprnn::bf16_packed_ld(N), N, false, false, nullptr},
+                 deeprnn::Part{});
+        }
       };
       run(p, C.data());
       run(*ref, R.data());
@@ -418,10 +421,15 @@ int main() {
     std::mt19937 rng(99 + i);
     check_bf16(*deeprnn::bf16_find(names[i]), rng);
   }
-  if (const deeprnn::Bf16Path* hw = deeprnn::bf16_find("avx512bf16")) {
-    std::mt19937 rng(98);
-    check_bf16(*hw, rng);
-  }
+  // vdpbf16ps, the AMX tiles where the CPU and OS allow them, and the AMX path on the model of its tiles
+  const char* more[] = {"avx512bf16", "amx", "amx-model"};
+  for (int i = 0; i < 3; ++i)
+    if (const deeprnn::Bf16Path* p = deeprnn::bf16_find(more[i])) {
+      std::mt19937 rng(98 - i);
+      check_bf16(*p, rng);
+    } else {
+      std::printf("skip: bf16 path %s (not on this CPU)\n", more[i]);
+    }
   std::printf("%d passed, %d failed\n", g_passed, g_failed);
   return g_failed ? 1 : 0;
 }

@@ -11,6 +11,10 @@
 #if defined(DEEPRNN_X86)
 #include <cpuid.h>
 #endif
+#if defined(DEEPRNN_AMX) && defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 namespace deeprnn {
 
@@ -22,8 +26,10 @@ void bf16_round_array(float* x, long n) {
   for (long i = 0; i < n; ++i) x[i] = bf16_round(x[i]);
 }
 
-void bf16_pack_b(uint32_t* out, const float* src, long ldb, bool trans, long K, long N, long kp0, long kp1) {
+void bf16_pack_b(uint32_t* out, const float* src, long ldb, bool trans, long K, long N, long kp0, long kp1,
+                 bool odd_low) {
   const long ld = bf16_packed_ld(N);
+  const int lo = odd_low ? 16 : 0, hi = 16 - lo;  // where the even k's and the odd k's halves go
   for (long kp = kp0; kp < kp1; ++kp) {
     uint32_t* o = out + kp * ld;
     const long k = 2 * kp;
@@ -32,12 +38,12 @@ void bf16_pack_b(uint32_t* out, const float* src, long ldb, bool trans, long K, 
       // B[k, j] = src[j * ldb + k]: a column's pair is two neighbours in src's row j
       for (long j = 0; j < N; ++j) {
         const float* s = src + j * ldb + k;
-        o[j] = bf16_operand(s[0]) | (odd ? static_cast<uint32_t>(bf16_operand(s[1])) << 16 : 0u);
+        o[j] = static_cast<uint32_t>(bf16_operand(s[0])) << lo | (odd ? static_cast<uint32_t>(bf16_operand(s[1])) << hi : 0u);
       }
     } else {
-      const float* lo = src + k * ldb;
+      const float* ev = src + k * ldb;
       for (long j = 0; j < N; ++j)
-        o[j] = bf16_operand(lo[j]) | (odd ? static_cast<uint32_t>(bf16_operand(lo[ldb + j])) << 16 : 0u);
+        o[j] = static_cast<uint32_t>(bf16_operand(ev[j])) << lo | (odd ? static_cast<uint32_t>(bf16_operand(ev[ldb + j])) << hi : 0u);
     }
     for (long j = N; j < ld; ++j) o[j] = 0;
   }
@@ -61,6 +67,35 @@ bool detect_bf16() {
   return a & (1u << 5);
 }
 #endif
+
+#if defined(DEEPRNN_AMX)
+// AMX-BF16 and AMX-TILE (cpuid leaf 7, subleaf 0, edx bits 22 and 24), the
+// tiles' state enabled by the OS (XCR0 bits 17 and 18), and on Linux the
+// permission to use it, asked for once for the process (arch_prctl
+// ARCH_REQ_XCOMP_PERM for XFEATURE_XTILEDATA, 18).
+bool detect_amx() {
+  unsigned int a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return false;  // OSXSAVE
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & (1u << 22)) || !(d & (1u << 24))) return false;
+  unsigned int eax, edx;
+  __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
+  if ((eax & 0x60000u) != 0x60000u) return false;
+#if defined(__linux__)
+  const long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+  return false;
+#endif
+}
+#endif
+
+// The AMX model where its FMAs run: anywhere but x86 without the avx2 table's FMA.
+const Bf16Path* amx_model() {
+#if defined(DEEPRNN_X86)
+  if (!kernels_find("avx2")) return nullptr;
+#endif
+  return bf16_path_amx_model();
+}
 
 // The fallback compiled for the fp32 table named `table`, or null.
 const Bf16Path* fallback_for(const char* table) {
@@ -88,13 +123,23 @@ const Bf16Path* choose(const char* want) {
     return fallback_for(kernels().name);
   }
   if (w == "emulated") return fallback_for(kernels().name);
+  if (w == "amx") {
+#if defined(DEEPRNN_AMX)
+    if (bf16_amx_supported()) return bf16_path_amx();
+#endif
+    throw std::runtime_error("DEEPRNN_BF16=amx is not supported by this CPU and OS (AMX-BF16 tiles)");
+  }
+  if (w == "amx-model") {
+    if (const Bf16Path* p = amx_model()) return p;
+    throw std::runtime_error("DEEPRNN_BF16=amx-model needs FMA (the avx2 table) on this CPU");
+  }
   if (w == "avx512bf16") {
 #if defined(DEEPRNN_X86)
     if (bf16_hardware_supported()) return bf16_path_avx512bf16();
 #endif
     throw std::runtime_error("DEEPRNN_BF16=avx512bf16 is not supported by this CPU");
   }
-  throw std::runtime_error("DEEPRNN_BF16 must be one of avx512bf16|emulated, got \"" + w + "\"");
+  throw std::runtime_error("DEEPRNN_BF16 must be one of avx512bf16|amx|emulated|amx-model, got \"" + w + "\"");
 }
 
 }  // namespace
@@ -102,6 +147,16 @@ const Bf16Path* choose(const char* want) {
 bool bf16_hardware_supported() {
 #if defined(DEEPRNN_X86)
   static const bool yes = detect_bf16();  // cpuid once
+  return yes;
+#else
+  return false;
+#endif
+}
+
+bool bf16_amx_supported() {
+#if defined(DEEPRNN_AMX)
+  // once: cpuid, and the OS's permission; the path's packing is compiled for AVX-512
+  static const bool yes = kernels_find("avx512") && detect_amx();
   return yes;
 #else
   return false;
@@ -127,6 +182,10 @@ const Bf16Path* bf16_find(const char* name) {
 #if defined(DEEPRNN_X86)
   if (n == "avx512bf16") return bf16_hardware_supported() ? bf16_path_avx512bf16() : nullptr;
 #endif
+#if defined(DEEPRNN_AMX)
+  if (n == "amx") return bf16_amx_supported() ? bf16_path_amx() : nullptr;
+#endif
+  if (n == "amx-model") return amx_model();
   return kernels_find(name) ? fallback_for(name) : nullptr;
 }
 

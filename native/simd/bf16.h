@@ -66,11 +66,13 @@ inline long bf16_packed_size(long K, long N) { return (K + 1) / 2 * bf16_packed_
 
 // B (K, N) packed in k-pairs: pair kp of column j is the uint32 at
 // out[kp * ld + j] holding bf16_operand(B[2kp, j]) in its low half and
-// bf16_operand(B[2kp+1, j]) in its high half (0 past K and past N, up to ld).
+// bf16_operand(B[2kp+1, j]) in its high half (0 past K and past N, up to ld);
+// odd_low (a path's Bf16Path::odd_low): the halves the other way round.
 // src: B (K, N) rows ldb apart, or when trans, B^T (N, K) rows ldb apart
 // (a weight W (N, K) packed as W^T). Pairs rows [kp0, kp1) only (sharing the
 // packing out between threads); ld = bf16_packed_ld(N).
-void bf16_pack_b(uint32_t* out, const float* src, long ldb, bool trans, long K, long N, long kp0, long kp1);
+void bf16_pack_b(uint32_t* out, const float* src, long ldb, bool trans, long K, long N, long kp0, long kp1,
+                 bool odd_low);
 
 // C(M,N) (+)= op(A) B with bf16 operands, float32 sums. A (M, K), or (K, M)
 // read transposed when transA, float32 (converted by bf16_operand as it is read); B
@@ -93,24 +95,34 @@ struct GemmBf16Args {
 
 // One bf16 product path.
 struct Bf16Path {
-  const char* name;  // "avx512bf16", or the fp32 table whose vectors the fallback uses
+  const char* name;  // "avx512bf16", "amx", "amx-model", or the fp32 table whose vectors the fallback uses
   bool hardware;     // bf16 dot products in hardware
   // The product; part: this thread's share of a team's product (Part as in kernels.h).
   void (*gemm)(const GemmBf16Args& g, Part part);
+  // The packed B it reads (bf16_pack_b) holds each pair's odd k in the low
+  // half: tdpbf16ps adds a pair's low product first, vdpbf16ps its odd one,
+  // so that AMX adds in vdpbf16ps's order (simd/gemm_bf16_amx.h).
+  bool odd_low;
 };
 
 // The path in use: DEEPRNN_BF16=avx512bf16 forces the instruction (an error
-// where the CPU lacks it), DEEPRNN_BF16=emulated the fallback on the vectors
-// of the fp32 table in use; unset, the instruction where the CPU has it, else
-// the fallback. Throws std::runtime_error on an unknown or unsupported name.
+// where the CPU lacks it), DEEPRNN_BF16=amx the AMX tiles (an error where the
+// CPU or the OS does not allow them), DEEPRNN_BF16=emulated the fallback on
+// the vectors of the fp32 table in use, DEEPRNN_BF16=amx-model the AMX path's
+// code on a software model of its tile instructions (slow: for tests); unset,
+// vdpbf16ps where the CPU has it, else the fallback. Throws
+// std::runtime_error on an unknown or unsupported name.
 const Bf16Path& bf16_path();
 // Forces a path by name as DEEPRNN_BF16 would ("" or null: back to the default).
 void bf16_select(const char* name);
-// A path by name ("avx512bf16", or a fp32 table's name for its fallback);
-// null when unknown or unsupported here.
+// A path by name ("avx512bf16", "amx", "amx-model", or a fp32 table's name
+// for its fallback); null when unknown or unsupported here.
 const Bf16Path* bf16_find(const char* name);
 // Whether this CPU and OS run vdpbf16ps.
 bool bf16_hardware_supported();
+// Whether this CPU has AMX-BF16 and the OS lets this process use its tiles
+// (Linux: XTILEDATA enabled in XCR0 and granted by arch_prctl(ARCH_REQ_XCOMP_PERM)).
+bool bf16_amx_supported();
 
 // C(M,N) (+)= A(M,K) Bp, Bp packed with bf16_packed_ld(N) pairs per row.
 inline void gemm_bf16_packed(const Bf16Path& p, float* C, const float* A, const uint32_t* Bp, long ldbp, long M, long N,
@@ -124,10 +136,14 @@ inline void gemm_bf16_tn(const Bf16Path& p, float* C, const float* A, const floa
 }
 
 const Bf16Path* bf16_path_scalar();
+const Bf16Path* bf16_path_amx_model();
 #ifdef DEEPRNN_X86
 const Bf16Path* bf16_path_avx2();
 const Bf16Path* bf16_path_avx512();
 const Bf16Path* bf16_path_avx512bf16();
+#endif
+#ifdef DEEPRNN_AMX
+const Bf16Path* bf16_path_amx();
 #endif
 #ifdef DEEPRNN_ARM64
 const Bf16Path* bf16_path_neon();

@@ -178,6 +178,13 @@ const Candidate* candidate_of(const KernelTable* t) {
 
 }  // namespace
 
+void gemm_empty_k(float* C, long ldc, long M, long N, const float* bias, bool accumulate, Part part) {
+  if (accumulate) return;
+  const long r0 = part.nth ? M * part.tid / part.nth : 0, r1 = part.nth ? M * (part.tid + 1) / part.nth : M;
+  for (long i = r0; i < r1; ++i)
+    for (long j = 0; j < N; ++j) C[i * ldc + j] = bias ? bias[j] : 0.0f;
+}
+
 long l2_cache_bytes() {
   static const long bytes = [] {
     long b = 0;

@@ -22,6 +22,7 @@
 
 #include "kernels/parallel.h"
 #include "simd/bf16.h"
+#include "simd/flush_modes.h"
 #include "simd/math_impl.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -364,19 +365,13 @@ __attribute__((noinline)) static void share(const GemmBf16Args& g, int tid, int 
   }
 }
 
-// The float32 modes of vdpbf16ps for the fallback's duration on this thread:
-// subnormal inputs read as zero, subnormal results written as zero.
-struct FlushModes {
-#if !DEEPRNN_BF16_HW && (defined(__x86_64__) || defined(__i386__))
-  unsigned saved = _mm_getcsr();
-  FlushModes() { _mm_setcsr(saved | 0x8040u); }  // FTZ (bit 15) and DAZ (bit 6)
-  ~FlushModes() { _mm_setcsr(saved); }
-#elif !DEEPRNN_BF16_HW && defined(__aarch64__)
-  unsigned long saved = __builtin_aarch64_get_fpcr64();
-  FlushModes() { __builtin_aarch64_set_fpcr64(saved | (1ul << 24)); }  // FZ: inputs and results
-  ~FlushModes() { __builtin_aarch64_set_fpcr64(saved); }
+// The float32 modes of vdpbf16ps for the fallback's duration on this thread
+// (simd/flush_modes.h); the instruction itself needs none.
+#if DEEPRNN_BF16_HW
+struct FlushModes {};
+#else
+using FlushModes = DenormalsAsZero;
 #endif
-};
 
 static void run(const GemmBf16Args& g, int tid, int nth, uint32_t* scratch) {
   [[maybe_unused]] const FlushModes modes;
@@ -399,13 +394,7 @@ static uint32_t* grow_scratch(long n) {
 // part.nth > 0, else all of it, forking when it is worth it.
 static void gemm_bf16(const GemmBf16Args& g, Part part) {
   if (g.M == 0 || g.N == 0) return;
-  if (g.K == 0) {
-    if (g.accumulate) return;
-    const long r0 = part.nth ? g.M * part.tid / part.nth : 0, r1 = part.nth ? g.M * (part.tid + 1) / part.nth : g.M;
-    for (long i = r0; i < r1; ++i)
-      for (long j = 0; j < g.N; ++j) g.C[i * g.ldc + j] = g.bias ? g.bias[j] : 0.0f;
-    return;
-  }
+  if (g.K == 0) return gemm_empty_k(g.C, g.ldc, g.M, g.N, g.bias, g.accumulate, part);
   if (part.nth > 0) {
     uint32_t* s = part.scratch ? reinterpret_cast<uint32_t*>(part.scratch) : grow_scratch(kGemmScratchFloats);
     return run(g, part.tid, part.nth, s);
@@ -416,7 +405,7 @@ static void gemm_bf16(const GemmBf16Args& g, Part part) {
   parallel_region(fork, [&](int tid, int nth) { run(g, tid, nth, scratch + tid * kGemmScratchFloats); });
 }
 
-static const Bf16Path kPath = {DEEPRNN_ISA_NAME, DEEPRNN_BF16_HW != 0, gemm_bf16};
+static const Bf16Path kPath = {DEEPRNN_ISA_NAME, DEEPRNN_BF16_HW != 0, gemm_bf16, false};
 
 }  // namespace DEEPRNN_ISA
 }  // namespace deeprnn

@@ -355,13 +355,7 @@ static void gemm_share(const GemmArgs& g, int tid, int nth, float* scratch) {
 // The product of GemmArgs (simd/kernels.h): this thread's share of a team's
 // product when part.nth > 0, else all of it, forking when it is worth it.
 static void gemm(const GemmArgs& g, Part part) {
-  if (g.K == 0) {
-    if (g.accumulate) return;
-    const long r0 = part.nth ? g.M * part.tid / part.nth : 0, r1 = part.nth ? g.M * (part.tid + 1) / part.nth : g.M;
-    for (long i = r0; i < r1; ++i)
-      for (long j = 0; j < g.N; ++j) g.C[i * g.ldc + j] = g.bias ? g.bias[j] : 0.0f;
-    return;
-  }
+  if (g.K == 0) return gemm_empty_k(g.C, g.ldc, g.M, g.N, g.bias, g.accumulate, part);
   auto run = [&](int tid, int nth, float* scratch) {
     if (g.transA) gemm_share<true>(g, tid, nth, scratch);
     else gemm_share<false>(g, tid, nth, scratch);

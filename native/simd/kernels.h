@@ -34,6 +34,10 @@ constexpr long kGemmScratchFloats = 2 * 1024 * 64 + 16;
 // stops streaming B across each row tile and walks down the rows of C per panel.
 long l2_cache_bytes();
 
+// A product with K = 0 (nothing to add): C's rows (this thread's share of
+// them when part.nth > 0) set to the bias, or 0, unless accumulating.
+void gemm_empty_k(float* C, long ldc, long M, long N, const float* bias, bool accumulate, Part part);
+
 // The product C(M,N) (+)= op(A) B: A (M,K), or (K,M) read transposed when
 // transA; B (K,N); rows lda, ldb and ldc floats apart. Each C element sums
 // over k in ascending order, starting from C (accumulate), bias[j] (bias not

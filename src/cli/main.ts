@@ -23,7 +23,7 @@ function version(tune: boolean): string {
     const info = native().info();
     return `deeprnn ${pkg.version} (simd ${info.simd}; available ${info.simdAvailable.join(', ')}; `
       + `GEMM tile ${info.gemmTile}, ${info.gemmTileChoice}; `
-      + `${info.openmp ? `openmp, ${info.threads} threads` : 'no openmp'}; bf16 ${info.bf16}; ${mpiSummary()})`;
+      + `${info.openmp ? `openmp, ${info.threads} threads` : 'no openmp'}; bf16 ${info.bf16}${info.bf16Amx && info.bf16 !== 'amx' ? ', amx available (DEEPRNN_BF16=amx)' : ''}; ${mpiSummary()})`;
   } catch (e) {
     const msg = (e as Error).message.replace(/^(info|tuneGemm): /, '');
     return `deeprnn ${pkg.version} (${/DEEPRNN_(SIMD|GEMM_TILE|BF16)/.test(msg) ? 'kernels' : 'native addon'} unavailable: ${msg})`;

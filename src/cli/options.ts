@@ -86,7 +86,11 @@ export function precisionOption(raw: unknown): Precision | undefined {
 /** One line on stderr when bf16 products run on the float32 fallback: the same numbers, more slowly. */
 export function bf16Note(): void {
   const info = native().info();
-  if (info.bf16 === 'avx512bf16') return;
+  if (info.bf16 === 'avx512bf16' || info.bf16 === 'amx') return;
+  if (info.bf16 === 'emulated (amx-model)') {
+    process.stderr.write('note: bf16 products run on a software model of the AMX tiles (DEEPRNN_BF16=amx-model): the same results, far slower\n');
+    return;
+  }
   const why = info.bf16Hardware ? 'DEEPRNN_BF16 chose it' : 'this CPU has no bf16 instructions (AVX512-BF16)';
   process.stderr.write(`note: bf16 products run on the float32 fallback, ${info.bf16} (${why}): the same results, slower than fp32\n`);
 }

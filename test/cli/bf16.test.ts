@@ -143,8 +143,28 @@ describe('--precision refused', () => {
   });
 
   it('DEEPRNN_BF16 names a path this CPU runs', async () => {
-    const r = await cli(['predict', 'a', '--model', ck], { env: { DEEPRNN_BF16: 'amx' } });
+    const r = await cli(['predict', 'a', '--model', ck], { env: { DEEPRNN_BF16: 'amx16' } });
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe('deeprnn: error: DEEPRNN_BF16 must be one of avx512bf16|emulated, got "amx"\n');
+    expect(r.stderr).toBe('deeprnn: error: DEEPRNN_BF16 must be one of avx512bf16|amx|emulated|amx-model, got "amx16"\n');
+    if (!info.bf16Amx) {
+      const amx = await cli(['predict', 'a', '--model', ck], { env: { DEEPRNN_BF16: 'amx' } });
+      expect(amx.code).toBe(2);
+      expect(amx.stderr).toBe('deeprnn: error: DEEPRNN_BF16=amx is not supported by this CPU and OS (AMX-BF16 tiles)\n');
+    }
+  });
+
+  it('DEEPRNN_BF16=amx-model trains on the AMX path\'s code (its tiles modelled), with a note, to the fallback\'s figures', async () => {
+    const args = ['train', ...small, '--precision', 'bf16', '--json'];
+    const model = await cli([...args, '--out', path.join(dir, 'amx-model.safetensors')], { env: { DEEPRNN_BF16: 'amx-model' } });
+    expect(model.code, model.stderr).toBe(0);
+    expect(model.stderr).toContain('note: bf16 products run on a software model of the AMX tiles (DEEPRNN_BF16=amx-model): the same results, far slower\n');
+    const fallback = await cli([...args, '--out', path.join(dir, 'amx-fallback.safetensors')], { env: { DEEPRNN_BF16: 'emulated' } });
+    expect(fallback.code, fallback.stderr).toBe(0);
+    const figures = (out: string) => {
+      const r = JSON.parse(out.trim().split('\n').pop()!) as { trainPpl: number; valPpl: number; bestValPpl: number };
+      return [r.trainPpl, r.valPpl, r.bestValPpl];
+    };
+    expect(figures(model.stdout).every((x) => x > 1)).toBe(true);
+    expect(figures(model.stdout)).toEqual(figures(fallback.stdout));
   });
 });

@@ -61,6 +61,23 @@ describe('bf16 training', () => {
     nat.setSimd(start.simd);
   });
 
+  it('the AMX path, on the model of its tiles, gives the fallback\'s training step bit for bit (chunks, and split by units)', () => {
+    // hidden 70: a team of 2 reads W_hh's packed pairs from unit 35 on, tiles in place and at the edge
+    for (const cfg of [...CELLS.map(cfgOf), { cell: 'lstm', vocabSize: 13, hidden: [70, 40], dropout: 0 } as ModelConfig]) {
+      for (const [threads, team] of [[1, 1], [2, 2]] as const) {
+        nat.setBf16('emulated');
+        const fallback = outcome(cfg, 4, 37, 32, threads, team, 'bf16');
+        nat.setBf16('amx-model');
+        expectSame(`${cfg.cell} ${cfg.hidden.join('x')} amx-model vs fallback, ${threads} threads, team ${team}`, outcome(cfg, 4, 37, 32, threads, team, 'bf16'), fallback);
+        if (start.bf16Amx) {
+          nat.setBf16('amx');
+          expectSame(`${cfg.cell} amx vs fallback`, outcome(cfg, 4, 37, 32, threads, team, 'bf16'), fallback);
+        }
+      }
+    }
+    nat.setBf16('');
+  });
+
   it('refuses a precision it does not know, naming the option', () => {
     const m = new RNNLM({ cell: 'mgu', vocabSize: 5, hidden: [4], dropout: 0 }, new Rng(1));
     m.precision = 'fp8' as Precision;

@@ -9,7 +9,9 @@ import { restoreNativeSettings } from '../helpers/native-settings.js';
 
 const nat = native();
 const start = restoreNativeSettings();
-const paths = [...start.simdAvailable, ...(start.bf16Hardware ? ['avx512bf16'] : [])];
+// Every fallback, vdpbf16ps and the AMX tiles where the CPU has them, and the AMX path on the model of its tiles.
+const paths = [...start.simdAvailable, ...(start.bf16Hardware ? ['avx512bf16'] : []), ...(start.bf16Amx ? ['amx'] : []), 'amx-model'];
+if (!start.bf16Amx) console.log('bf16 path amx: not tested here (this CPU or OS gives no AMX-BF16 tiles); its code runs on the model of the tiles (amx-model)');
 
 function random(n: number, rng: Rng, scale = 1): Float32Array {
   return Float32Array.from({ length: n }, () => (2 * rng.uniform() - 1) * scale);
@@ -119,18 +121,22 @@ describe.each(paths)('bf16 path %s', (path) => {
   });
 });
 
+// Operands whose products and sums hit ties and the subnormal range, where DAZ/FTZ decide, and
+// subnormal operands, read as zero: the largest (which plain rounding would carry up to 2^-126) and a small one.
+function hardValues(M: number, N: number, K: number, rng: Rng) {
+  const A = random(M * K, rng), B = random(K * N, rng);
+  for (let i = 0; i < A.length; i += 7) A[i] = 2 ** -64 * (1 + (i % 3) / 4);
+  for (let i = 0; i < B.length; i += 5) B[i] = 2 ** -70;
+  for (let i = 0; i < B.length; i += 11) B[i] = 2 ** -20;
+  for (let i = 3; i < A.length; i += 13) A[i] = fromBits(i % 2 ? 0x007fffff : 0x80000123);
+  for (let i = 2; i < B.length; i += 17) B[i] = fromBits(0x807fffff);
+  return { A, B };
+}
+
 describe.runIf(start.bf16Hardware)('the fallback against vdpbf16ps', () => {
   it.each(start.simdAvailable)('%s gives the instruction\'s bits, ties and subnormals included', (table) => {
-    const rng = new Rng(3);
     const [M, N, K] = [19, 75, 130];
-    const A = random(M * K, rng), B = random(K * N, rng);
-    // Values whose products and sums hit ties and the subnormal range, where DAZ/FTZ decide.
-    for (let i = 0; i < A.length; i += 7) A[i] = 2 ** -64 * (1 + (i % 3) / 4);
-    for (let i = 0; i < B.length; i += 5) B[i] = 2 ** -70;
-    for (let i = 0; i < B.length; i += 11) B[i] = 2 ** -20;
-    // Subnormal operands, read as zero: the largest (which plain rounding would carry up to 2^-126) and a small one
-    for (let i = 3; i < A.length; i += 13) A[i] = fromBits(i % 2 ? 0x007fffff : 0x80000123);
-    for (let i = 2; i < B.length; i += 17) B[i] = fromBits(0x807fffff);
+    const { A, B } = hardValues(M, N, K, new Rng(3));
     for (const transA of [false, true]) {
       const hw = new Float32Array(M * N), fb = new Float32Array(M * N);
       nat._gemmBf16('avx512bf16', transA, true, hw, A, B, M, N, K, false);
@@ -140,13 +146,47 @@ describe.runIf(start.bf16Hardware)('the fallback against vdpbf16ps', () => {
   });
 });
 
+describe('the AMX path', () => {
+  // Its blocks of 32 x 32 and tiles of 16 pairs: shapes with partial blocks and tiles on every side,
+  // K odd and past a pass of 256 pairs, and a B whose prepacked tiles are read in place (200 x 300 x 600).
+  const amxShapes: [number, number, number][] = [[19, 75, 130], [33, 47, 31], [1, 16, 32], [64, 96, 1025], [200, 300, 600]];
+  const against = (path: string, other: string) => {
+    for (const [M, N, K] of amxShapes) {
+      const { A, B } = hardValues(M, N, K, new Rng(M + N + K));
+      for (const transA of [false, true]) {
+        for (const packB of [false, true]) {
+          for (const acc of [false, true]) {
+            const C0 = random(M * N, new Rng(5));
+            const x = C0.slice(), y = C0.slice();
+            nat._gemmBf16(path, transA, packB, x, A, B, M, N, K, acc);
+            nat._gemmBf16(other, transA, packB, y, A, B, M, N, K, acc);
+            expect(Buffer.from(x.buffer).equals(Buffer.from(y.buffer)), `${path} vs ${other} ${M}x${N}x${K} transA=${transA} packB=${packB} acc=${acc}`).toBe(true);
+          }
+        }
+      }
+    }
+  };
+
+  it('on the model of its tiles, gives the scalar fallback\'s bits, ties and subnormals included', () => {
+    against('amx-model', 'scalar');
+  });
+
+  it.runIf(start.bf16Amx)('on the tiles, gives its model\'s bits', () => {
+    against('amx', 'amx-model');
+  });
+});
+
 describe('choosing the path', () => {
   it('DEEPRNN_BF16-style names: the default, the fallback, and errors for others', () => {
     nat.setBf16('emulated');
     expect(nat.info().bf16).toBe(`emulated (${start.simd})`);
     nat.setBf16('');
     expect(nat.info().bf16).toBe(start.bf16Hardware ? 'avx512bf16' : `emulated (${start.simd})`);
-    expect(() => nat.setBf16('amx')).toThrow('setBf16: DEEPRNN_BF16 must be one of avx512bf16|emulated, got "amx"');
+    expect(() => nat.setBf16('amx16')).toThrow('setBf16: DEEPRNN_BF16 must be one of avx512bf16|amx|emulated|amx-model, got "amx16"');
+    if (!start.bf16Amx) expect(() => nat.setBf16('amx')).toThrow('setBf16: DEEPRNN_BF16=amx is not supported by this CPU and OS (AMX-BF16 tiles)');
+    nat.setBf16('amx-model');
+    expect(nat.info().bf16).toBe('emulated (amx-model)');
+    nat.setBf16('');
     if (!start.bf16Hardware) expect(() => nat.setBf16('avx512bf16')).toThrow('DEEPRNN_BF16=avx512bf16 is not supported by this CPU');
     expect(() => nat._gemmBf16('sse9', false, false, new Float32Array(1), new Float32Array(1), new Float32Array(1), 1, 1, 1, false))
       .toThrow('_gemmBf16: argument "path" must name a supported bf16 path, got "sse9"');

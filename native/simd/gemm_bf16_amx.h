@@ -1,0 +1,228 @@
+// The bf16 product of simd/bf16.h on AMX tiles, written once over an engine
+// of tile instructions: simd/bf16_amx.cc gives it the hardware's
+// (tdpbf16ps and its loads and stores, compiled with -mamx-tile -mamx-bf16),
+// simd/bf16_amx_model.cc a software model of them that follows the
+// instructions' definition, so that everything but the instructions
+// themselves (blocking, packing, the edges of A, B and C, the threads'
+// shares) runs and is tested on any CPU. The including file defines
+// DEEPRNN_AMX_NS (a namespace of its own) and the engine type AmxEngine, and
+// compiles with its own flags; only static functions and namespace-local
+// templates live here.
+//
+// Eight tiles of 16 rows x 64 bytes: C in tiles 0-3 (a block of 32 x 32
+// floats, 2 x 2 tiles), A in 4-5 (32 rows x 16 k-pairs), B in 6-7 (16 k-pairs
+// x 32 columns). tdpbf16ps adds, per pair, the product of the pair's low
+// halves first and then the high halves', each rounded to nearest even with
+// subnormal inputs and results as zero; the packed pairs this path reads keep
+// the odd k in the low half (Bf16Path::odd_low, both A's and B's), so that
+// the odd k's product is added first, as vdpbf16ps and the fallback add it,
+// and every C element is summed over k in ascending pairs, one thread per
+// element. Padding: rows of A past M and pairs past K are zero. Two
+// differences from vdpbf16ps's sums remain: a block runs whole 16-pair tiles,
+// so a sum that is exactly -0 before the pairs past K ends +0 after adding
+// their zero products; and tdpbf16ps's own rounding is the instruction's
+// definition, checked against the model where the CPU has AMX.
+// M, N, K as in simd/kernels.h; Kp = ceil(K / 2).
+#pragma once
+
+#ifndef DEEPRNN_AMX_NS
+#error "define DEEPRNN_AMX_NS before including gemm_bf16_amx.h"
+#endif
+
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/parallel.h"
+#include "simd/bf16.h"
+
+namespace deeprnn {
+namespace DEEPRNN_AMX_NS {
+
+// ldtilecfg's 64-byte operand: palette 1, every tile 16 rows of 64 bytes.
+struct alignas(64) TileConfig {
+  uint8_t palette = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {64, 64, 64, 64, 64, 64, 64, 64};
+  uint8_t rows[16] = {16, 16, 16, 16, 16, 16, 16, 16};
+};
+static_assert(sizeof(TileConfig) == 64, "ldtilecfg reads 64 bytes");
+
+static const long kBlock = 32;   // rows and columns of C per block
+static const long kPairs = 16;   // k-pairs per tile of A and B
+static const long kDepth = 256;  // most k-pairs per pass (a multiple of kPairs)
+
+static inline long round_up(long x, long m) { return (x + m - 1) / m * m; }
+
+// A pair as this path reads it: the odd k's bf16 in the low half.
+static inline uint32_t pair_of(float even, float odd) {
+  return static_cast<uint32_t>(bf16_operand(odd)) | static_cast<uint32_t>(bf16_operand(even)) << 16;
+}
+
+// The calling thread's grow-only buffer of at least n uint32 (64-byte aligned).
+static uint32_t* grow(long n) {
+  static thread_local uint32_t* buf = nullptr;
+  static thread_local long cap = 0;
+  if (cap < n) {
+    delete[] buf;
+    buf = new uint32_t[n + 16];
+    cap = n;
+  }
+  const unsigned long a = reinterpret_cast<unsigned long>(buf);
+  return reinterpret_cast<uint32_t*>((a + 63) & ~63ul);
+}
+
+// Rows [i0, i0 + 32) of op(A) over pairs [kp0, kp0 + np), into a (32 x npp
+// pairs, npp a multiple of kPairs): rows past M and pairs past np zero.
+static void pack_a(uint32_t* a, const GemmBf16Args& g, long i0, long kp0, long np, long npp) {
+  const long K = g.K;
+  std::memset(a, 0, sizeof(uint32_t) * kBlock * npp);
+  const long rows = g.M - i0 < kBlock ? g.M - i0 : kBlock;
+  // The pairs wholly inside K (the last one may lack its odd k).
+  const long whole = 2 * (kp0 + np) <= K ? np : np - 1;
+  if (g.transA) {
+    for (long p = 0; p < np; ++p) {
+      const long k = 2 * (kp0 + p);
+      const float* ev = g.A + k * g.lda + i0;  // row k of A (K, M): one k of every row of op(A)
+      const float* od = p < whole ? ev + g.lda : nullptr;
+      for (long r = 0; r < rows; ++r) a[r * npp + p] = pair_of(ev[r], od ? od[r] : 0.0f);
+    }
+    return;
+  }
+  for (long r = 0; r < rows; ++r) {  // along each row of A: contiguous on both sides
+    const float* row = g.A + (i0 + r) * g.lda + 2 * kp0;
+    uint32_t* o = a + r * npp;
+    for (long p = 0; p < whole; ++p) o[p] = pair_of(row[2 * p], row[2 * p + 1]);
+    if (whole < np) o[whole] = pair_of(row[2 * whole], 0.0f);
+  }
+}
+
+// A float32 B's pairs [kp0, kp0 + np) and columns [c0, c1) into b (npp rows
+// of ld = c1 - c0 pairs): columns past N and pairs past np zero.
+static void pack_b(uint32_t* b, long ld, const GemmBf16Args& g, long kp0, long np, long npp, long c0) {
+  std::memset(b, 0, sizeof(uint32_t) * npp * ld);
+  const long K = g.K, cols = g.N - c0 < ld ? g.N - c0 : ld;
+  for (long p = 0; p < np; ++p) {
+    const long k = 2 * (kp0 + p);
+    const float* ev = g.B + k * g.ldb + c0;
+    const float* od = k + 1 < K ? ev + g.ldb : nullptr;
+    uint32_t* o = b + p * ld;
+    for (long j = 0; j < cols; ++j) o[j] = pair_of(ev[j], od ? od[j] : 0.0f);
+  }
+}
+
+// A tile of a prepacked B (pairs from kp, 16 columns from j) where it
+// reaches past the pairs or the columns: copied into e (16 x 16), zero past them.
+static void edge_tile(uint32_t* e, const GemmBf16Args& g, long Kp, long kp, long j) {
+  std::memset(e, 0, sizeof(uint32_t) * kPairs * 16);
+  const long rows = Kp - kp < kPairs ? Kp - kp : kPairs, cols = g.N - j < 16 ? g.N - j : 16;
+  for (long p = 0; p < rows; ++p)
+    for (long c = 0; c < cols; ++c) e[p * 16 + c] = g.Bp[(kp + p) * g.ldb + j + c];
+}
+
+// This thread's share (tid of nth) of the 32 x 32 blocks of C, row blocks outer.
+template <class E>
+static void share(const GemmBf16Args& g, int tid, int nth) {
+  const long M = g.M, N = g.N, Kp = (g.K + 1) / 2;
+  const long mb = (M + kBlock - 1) / kBlock, nb = (N + kBlock - 1) / kBlock, tasks = mb * nb;
+  const long t0 = tasks * tid / nth, t1 = tasks * (tid + 1) / nth;
+  if (t0 == t1) return;
+  // The columns this thread's blocks read: all of them, unless its blocks lie in one row block.
+  long c0 = 0, c1 = nb * kBlock;
+  if (t0 / nb == (t1 - 1) / nb) c0 = (t0 % nb) * kBlock, c1 = ((t1 - 1) % nb + 1) * kBlock;
+  const long most = round_up(Kp < kDepth ? Kp : kDepth, kPairs);
+  const long bld = c1 - c0;
+  uint32_t* a = grow(kBlock * most + (g.Bp ? 0 : most * bld) + 2 * kPairs * 16 + kBlock * kBlock + 64);
+  uint32_t* b = a + kBlock * most;                       // a float32 B's pass, packed
+  uint32_t* edge = b + (g.Bp ? 0 : most * bld);          // two edge tiles of a prepacked B
+  float* ctmp = reinterpret_cast<float*>(edge + 2 * kPairs * 16);  // a block of C at the edge of C
+  static const TileConfig cfg;
+  E::config(&cfg);
+  for (long kp0 = 0; kp0 < Kp; kp0 += kDepth) {
+    const long np = Kp - kp0 < kDepth ? Kp - kp0 : kDepth, npp = round_up(np, kPairs);
+    const bool acc = g.accumulate || kp0 > 0;
+    if (!g.Bp) pack_b(b, bld, g, kp0, np, npp, c0);
+    long packed = -1;  // the row block whose pairs a holds
+    for (long t = t0; t < t1; ++t) {
+      const long rb = t / nb, i0 = rb * kBlock, j0 = (t % nb) * kBlock;
+      if (rb != packed) {
+        pack_a(a, g, i0, kp0, np, npp);
+        packed = rb;
+      }
+      const long rows = M - i0 < kBlock ? M - i0 : kBlock, cols = N - j0 < kBlock ? N - j0 : kBlock;
+      const bool whole = rows == kBlock && cols == kBlock;
+      float* c = g.C + i0 * g.ldc + j0;
+      // C's block in tiles 0-3: from C (accumulating), else the bias, else 0.
+      if (acc || g.bias) {
+        const float* src = c;
+        long ld = g.ldc;
+        if (!acc || !whole) {
+          for (long r = 0; r < kBlock; ++r)
+            for (long j = 0; j < kBlock; ++j)
+              ctmp[r * kBlock + j] = r >= rows || j >= cols ? 0.0f : acc ? c[r * g.ldc + j] : g.bias[j0 + j];
+          src = ctmp;
+          ld = kBlock;
+        }
+        E::template load<0>(src, 4 * ld);
+        E::template load<1>(src + 16, 4 * ld);
+        E::template load<2>(src + 16 * ld, 4 * ld);
+        E::template load<3>(src + 16 * ld + 16, 4 * ld);
+      } else {
+        E::template zero<0>();
+        E::template zero<1>();
+        E::template zero<2>();
+        E::template zero<3>();
+      }
+      for (long kb = 0; kb < npp; kb += kPairs) {
+        E::template load<4>(a + kb, 4 * npp);
+        E::template load<5>(a + kBlock / 2 * npp + kb, 4 * npp);
+        if (!g.Bp) {
+          E::template load<6>(b + kb * bld + (j0 - c0), 4 * bld);
+          E::template load<7>(b + kb * bld + (j0 - c0) + 16, 4 * bld);
+        } else {
+          const long kp = kp0 + kb;
+          for (int h = 0; h < 2; ++h) {
+            const long j = j0 + 16 * h;
+            const uint32_t* src = g.Bp + kp * g.ldb + j;
+            long ld = g.ldb;
+            if (kp + kPairs > Kp || j + 16 > N) {
+              edge_tile(edge + h * kPairs * 16, g, Kp, kp, j);
+              src = edge + h * kPairs * 16;
+              ld = 16;
+            }
+            if (h == 0) E::template load<6>(src, 4 * ld);
+            else E::template load<7>(src, 4 * ld);
+          }
+        }
+        E::template dp<0, 4, 6>();
+        E::template dp<1, 4, 7>();
+        E::template dp<2, 5, 6>();
+        E::template dp<3, 5, 7>();
+      }
+      float* dst = whole ? c : ctmp;
+      const long ld = whole ? g.ldc : kBlock;
+      E::template store<0>(dst, 4 * ld);
+      E::template store<1>(dst + 16, 4 * ld);
+      E::template store<2>(dst + 16 * ld, 4 * ld);
+      E::template store<3>(dst + 16 * ld + 16, 4 * ld);
+      if (!whole)
+        for (long r = 0; r < rows; ++r) std::memcpy(c + r * g.ldc, ctmp + r * kBlock, sizeof(float) * cols);
+    }
+  }
+  E::release();
+}
+
+// The product of GemmBf16Args: this thread's share of a team's product when
+// part.nth > 0, else all of it, forking when it is worth it.
+template <class E>
+static void gemm(const GemmBf16Args& g, Part part) {
+  if (g.M == 0 || g.N == 0) return;
+  if (g.K == 0) return gemm_empty_k(g.C, g.ldc, g.M, g.N, g.bias, g.accumulate, part);
+  if (part.nth > 0) return share<E>(g, part.tid, part.nth);
+  const long blocks = ((g.M + kBlock - 1) / kBlock) * ((g.N + kBlock - 1) / kBlock);
+  parallel_region(fork_ok(g.M * g.N * g.K >= kParallelWork && blocks > 1),
+                  [&](int tid, int nth) { share<E>(g, tid, nth); });
+}
+
+}  // namespace DEEPRNN_AMX_NS
+}  // namespace deeprnn
