@@ -28,7 +28,7 @@ Napi::Value GemmBf16(const Napi::CallbackInfo& info) {
     return info.Env().Undefined();
   }
   std::vector<uint32_t> packed(static_cast<size_t>(bf16_packed_size(K, N)));
-  bf16_pack_b(packed.data(), B, N, false, K, N, 0, (K + 1) / 2, p->odd_low);
+  bf16_pack_b(packed.data(), B, N, false, K, N, 0, (K + 1) / 2);
   p->gemm({C, A, nullptr, packed.data(), M, N, K, transA ? M : K, bf16_packed_ld(N), N, transA, accumulate, nullptr},
           Part{});
   return info.Env().Undefined();

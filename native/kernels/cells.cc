@@ -84,12 +84,12 @@ long bf16_whh_block_pairs(Cell cell, long H) {
 
 long bf16_whh_pairs(Cell cell, long H) { return cell_spec(cell).whh_blocks * bf16_whh_block_pairs(cell, H); }
 
-void bf16_pack_whh(uint32_t* out, const float* whh, Cell cell, long H, bool odd_low, int tid, int nth) {
+void bf16_pack_whh(uint32_t* out, const float* whh, Cell cell, long H, int tid, int nth) {
   const CellSpec& c = cell_spec(cell);
   const long rows = c.G * H / c.whh_blocks, Kp = (rows + 1) / 2;
   for (long q = 0; q < c.whh_blocks; ++q)
     bf16_pack_b(out + q * bf16_whh_block_pairs(cell, H), whh + q * rows * H, H, false, rows, H, Kp * tid / nth,
-                Kp * (tid + 1) / nth, odd_low);
+                Kp * (tid + 1) / nth);
 }
 
 void recurrent_product(float* gh, const float* h, long R, const LayerSeq& s, const UnitShare& u) {

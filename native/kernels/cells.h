@@ -80,7 +80,7 @@ inline long bf16_whhT_pairs(long H, int G, int nth) { return (H + 1) / 2 * (G * 
 // bf16_pack_whh packs thread tid's share (of nth) of every block's pairs.
 long bf16_whh_block_pairs(Cell cell, long H);
 long bf16_whh_pairs(Cell cell, long H);
-void bf16_pack_whh(uint32_t* out, const float* whh, Cell cell, long H, bool odd_low, int tid, int nth);
+void bf16_pack_whh(uint32_t* out, const float* whh, Cell cell, long H, int tid, int nth);
 
 // The backward's buffers, whole-batch layouts. dgx: (T, N, G*H) out, the
 // gradient of gx; dgh: the gradient of the recurrent product gh where it

@@ -105,13 +105,12 @@ void gather_table_bf16(float* table, long GH, const float* W, long V, long r0, l
 // This thread's share (tid of nth) of the bf16 weights of a bf16 run: every
 // packing's rows of pairs shared out contiguously. After prepare (the blocks
 // of W_hh^T are packed from its hhT).
-void prepare_bf16(const Prepared& w, const LmShape& s, const float* params, const Bf16Path& path, int size, int tid,
-                  int nth) {
+void prepare_bf16(const Prepared& w, const LmShape& s, const float* params, int size, int tid, int nth) {
   const long G = cell_gates(s.cell);
   // One packing: B (K, N) from src (rows ldb apart, transposed when trans) into out.
   auto pack = [&](uint32_t* out, const float* src, long ldb, bool trans, long K, long N) {
     const long Kp = (K + 1) / 2;
-    bf16_pack_b(out, src, ldb, trans, K, N, Kp * tid / nth, Kp * (tid + 1) / nth, path.odd_low);
+    bf16_pack_b(out, src, ldb, trans, K, N, Kp * tid / nth, Kp * (tid + 1) / nth);
   };
   for (long l = 0; l < s.L; ++l) {
     const long H = s.H[l], GH = G * H;
@@ -121,7 +120,7 @@ void prepare_bf16(const Prepared& w, const LmShape& s, const float* params, cons
       pack(w.inT_bf[l], p.W_ih, I, true, I, GH);
       pack(w.in_bf[l], p.W_ih, I, false, GH, I);
     }
-    bf16_pack_whh(w.hh_bf[l], p.W_hh, s.cell, H, path.odd_low, tid, nth);
+    bf16_pack_whh(w.hh_bf[l], p.W_hh, s.cell, H, tid, nth);
     for (int t = 0; t < size; ++t) {
       long u0, u1;
       unit_range(H, t, size, &u0, &u1);
@@ -530,7 +529,7 @@ double run_batch(const Batch& b, float* grads, long* correct) {
     prepare(w, s, b.params, size, tid, nth);
     region_barrier();
     if (w.bf16) {
-      prepare_bf16(w, s, b.params, *b.bf, size, tid, nth);
+      prepare_bf16(w, s, b.params, size, tid, nth);
       region_barrier();
     }
     if (tid < teams * size) {

@@ -26,10 +26,8 @@ void bf16_round_array(float* x, long n) {
   for (long i = 0; i < n; ++i) x[i] = bf16_round(x[i]);
 }
 
-void bf16_pack_b(uint32_t* out, const float* src, long ldb, bool trans, long K, long N, long kp0, long kp1,
-                 bool odd_low) {
+void bf16_pack_b(uint32_t* out, const float* src, long ldb, bool trans, long K, long N, long kp0, long kp1) {
   const long ld = bf16_packed_ld(N);
-  const int lo = odd_low ? 16 : 0, hi = 16 - lo;  // where the even k's and the odd k's halves go
   for (long kp = kp0; kp < kp1; ++kp) {
     uint32_t* o = out + kp * ld;
     const long k = 2 * kp;
@@ -38,12 +36,12 @@ void bf16_pack_b(uint32_t* out, const float* src, long ldb, bool trans, long K, 
       // B[k, j] = src[j * ldb + k]: a column's pair is two neighbours in src's row j
       for (long j = 0; j < N; ++j) {
         const float* s = src + j * ldb + k;
-        o[j] = static_cast<uint32_t>(bf16_operand(s[0])) << lo | (odd ? static_cast<uint32_t>(bf16_operand(s[1])) << hi : 0u);
+        o[j] = bf16_operand(s[0]) | (odd ? static_cast<uint32_t>(bf16_operand(s[1])) << 16 : 0u);
       }
     } else {
-      const float* ev = src + k * ldb;
+      const float* lo = src + k * ldb;
       for (long j = 0; j < N; ++j)
-        o[j] = static_cast<uint32_t>(bf16_operand(ev[j])) << lo | (odd ? static_cast<uint32_t>(bf16_operand(ev[ldb + j])) << hi : 0u);
+        o[j] = bf16_operand(lo[j]) | (odd ? static_cast<uint32_t>(bf16_operand(lo[ldb + j])) << 16 : 0u);
     }
     for (long j = N; j < ld; ++j) o[j] = 0;
   }
@@ -69,10 +67,12 @@ bool detect_bf16() {
 #endif
 
 #if defined(DEEPRNN_AMX)
+const long kXfeatureXtiledata = 18;  // the tiles' data in the kernel's xstate numbering
+
 // AMX-BF16 and AMX-TILE (cpuid leaf 7, subleaf 0, edx bits 22 and 24), the
-// tiles' state enabled by the OS (XCR0 bits 17 and 18), and on Linux the
-// permission to use it, asked for once for the process (arch_prctl
-// ARCH_REQ_XCOMP_PERM for XFEATURE_XTILEDATA, 18).
+// tiles' state enabled by the OS (XCR0 bits 17 and 18), and a Linux that
+// hands it out (arch_prctl ARCH_GET_XCOMP_SUPP lists XTILEDATA: 5.16 and
+// later). Asks for nothing: a process that never chooses AMX is not given it.
 bool detect_amx() {
   unsigned int a, b, c, d;
   if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return false;  // OSXSAVE
@@ -81,8 +81,25 @@ bool detect_amx() {
   __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
   if ((eax & 0x60000u) != 0x60000u) return false;
 #if defined(__linux__)
-  const long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
-  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+  const long kArchGetXcompSupp = 0x1021;
+  unsigned long features = 0;
+  return syscall(SYS_arch_prctl, kArchGetXcompSupp, &features) == 0 && (features >> kXfeatureXtiledata & 1);
+#else
+  return false;
+#endif
+}
+
+// The permission to use the tiles, asked for once for the process
+// (arch_prctl ARCH_REQ_XCOMP_PERM; every thread of the process then has it),
+// when AMX is chosen. Linux refuses it when an alternate signal stack of the
+// process is too small for the tiles' state.
+bool amx_permission() {
+#if defined(__linux__)
+  static const bool yes = [] {
+    const long kArchReqXcompPerm = 0x1023;
+    return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+  }();
+  return yes;
 #else
   return false;
 #endif
@@ -125,7 +142,10 @@ const Bf16Path* choose(const char* want) {
   if (w == "emulated") return fallback_for(kernels().name);
   if (w == "amx") {
 #if defined(DEEPRNN_AMX)
-    if (bf16_amx_supported()) return bf16_path_amx();
+    if (bf16_amx_supported()) {
+      if (amx_permission()) return bf16_path_amx();
+      throw std::runtime_error("DEEPRNN_BF16=amx: Linux refused this process the AMX tiles (arch_prctl ARCH_REQ_XCOMP_PERM)");
+    }
 #endif
     throw std::runtime_error("DEEPRNN_BF16=amx is not supported by this CPU and OS (AMX-BF16 tiles)");
   }
@@ -155,7 +175,7 @@ bool bf16_hardware_supported() {
 
 bool bf16_amx_supported() {
 #if defined(DEEPRNN_AMX)
-  // once: cpuid, and the OS's permission; the path's packing is compiled for AVX-512
+  // once: cpuid and the OS; the path's packing is compiled for AVX-512
   static const bool yes = kernels_find("avx512") && detect_amx();
   return yes;
 #else
@@ -183,7 +203,7 @@ const Bf16Path* bf16_find(const char* name) {
   if (n == "avx512bf16") return bf16_hardware_supported() ? bf16_path_avx512bf16() : nullptr;
 #endif
 #if defined(DEEPRNN_AMX)
-  if (n == "amx") return bf16_amx_supported() ? bf16_path_amx() : nullptr;
+  if (n == "amx") return bf16_amx_supported() && amx_permission() ? bf16_path_amx() : nullptr;
 #endif
   if (n == "amx-model") return amx_model();
   return kernels_find(name) ? fallback_for(name) : nullptr;

@@ -13,7 +13,8 @@
 // instruction's DAZ/FTZ, measured on Zen 4; the fallback sets the same modes
 // for its duration). So the fallback gives the instruction's results bit for
 // bit on x86-64 and on aarch64 (FPCR.FZ), and the sum over k of each C element
-// runs in ascending pairs whatever the tiles and threads.
+// runs in ascending pairs whatever the tiles and threads. The AMX path sums in
+// tdpbf16ps's own order instead (simd/gemm_bf16_amx.h, Bf16Path::vdp_order).
 #pragma once
 
 #include <cstdint>
@@ -66,13 +67,11 @@ inline long bf16_packed_size(long K, long N) { return (K + 1) / 2 * bf16_packed_
 
 // B (K, N) packed in k-pairs: pair kp of column j is the uint32 at
 // out[kp * ld + j] holding bf16_operand(B[2kp, j]) in its low half and
-// bf16_operand(B[2kp+1, j]) in its high half (0 past K and past N, up to ld);
-// odd_low (a path's Bf16Path::odd_low): the halves the other way round.
+// bf16_operand(B[2kp+1, j]) in its high half (0 past K and past N, up to ld).
 // src: B (K, N) rows ldb apart, or when trans, B^T (N, K) rows ldb apart
 // (a weight W (N, K) packed as W^T). Pairs rows [kp0, kp1) only (sharing the
 // packing out between threads); ld = bf16_packed_ld(N).
-void bf16_pack_b(uint32_t* out, const float* src, long ldb, bool trans, long K, long N, long kp0, long kp1,
-                 bool odd_low);
+void bf16_pack_b(uint32_t* out, const float* src, long ldb, bool trans, long K, long N, long kp0, long kp1);
 
 // C(M,N) (+)= op(A) B with bf16 operands, float32 sums. A (M, K), or (K, M)
 // read transposed when transA, float32 (converted by bf16_operand as it is read); B
@@ -99,10 +98,9 @@ struct Bf16Path {
   bool hardware;     // bf16 dot products in hardware
   // The product; part: this thread's share of a team's product (Part as in kernels.h).
   void (*gemm)(const GemmBf16Args& g, Part part);
-  // The packed B it reads (bf16_pack_b) holds each pair's odd k in the low
-  // half: tdpbf16ps adds a pair's low product first, vdpbf16ps its odd one,
-  // so that AMX adds in vdpbf16ps's order (simd/gemm_bf16_amx.h).
-  bool odd_low;
+  // Sums in vdpbf16ps's order (the comment at the top), so bit for bit the
+  // fallback's; false for AMX, which sums in tdpbf16ps's (simd/gemm_bf16_amx.h).
+  bool vdp_order;
 };
 
 // The path in use: DEEPRNN_BF16=avx512bf16 forces the instruction (an error
@@ -120,8 +118,9 @@ void bf16_select(const char* name);
 const Bf16Path* bf16_find(const char* name);
 // Whether this CPU and OS run vdpbf16ps.
 bool bf16_hardware_supported();
-// Whether this CPU has AMX-BF16 and the OS lets this process use its tiles
-// (Linux: XTILEDATA enabled in XCR0 and granted by arch_prctl(ARCH_REQ_XCOMP_PERM)).
+// Whether this CPU has AMX-BF16 and the OS hands out its tiles (XCR0, and on
+// Linux arch_prctl(ARCH_GET_XCOMP_SUPP)); the permission itself
+// (ARCH_REQ_XCOMP_PERM) is asked for only when the amx path is chosen.
 bool bf16_amx_supported();
 
 // C(M,N) (+)= A(M,K) Bp, Bp packed with bf16_packed_ld(N) pairs per row.

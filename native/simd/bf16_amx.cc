@@ -21,6 +21,8 @@ struct AmxEngine {
   static void release() { _tile_release(); }
   template <int T>
   static void load(const void* p, long stride) {
+    // GCC's tileloadd names no memory operand: the stores that filled p must not move past it.
+    __asm__ volatile("" ::: "memory");
     switch (T) {
 #define DEEPRNN_LOAD(t) \
   case t: _tile_loadd(t, p, stride); break;
@@ -60,7 +62,7 @@ struct AmxEngine {
   }
 };
 
-static const Bf16Path kPath = {"amx", true, gemm<AmxEngine>, true};
+static const Bf16Path kPath = {"amx", true, gemm<AmxEngine>, false};
 
 }  // namespace isa_bf16_amx
 

@@ -1,13 +1,13 @@
 // The amx-model bf16 product path: simd/gemm_bf16_amx.h on a software model
 // of the tile instructions, so that the AMX path's code runs and is tested on
-// any CPU (DEEPRNN_BF16=amx-model; slow). Eight tiles of this thread, each a
-// number of rows of a number of bytes as the configuration says;
-// tdpbf16ps as the instruction set defines it: for each row m of C, pair k
-// of A's row and column n, C[m][n] += A.low * B.low, then += A.high *
-// B.high, each product exact and each sum rounded to nearest even, with
-// subnormal inputs and results as zero (float32 FMAs under
-// simd/flush_modes.h). Compiled with FMA on x86 (CMakeLists.txt), where the
-// path needs the avx2 table's CPU.
+// any CPU (DEEPRNN_BF16=amx-model). Eight tiles of this thread, each a number
+// of rows of a number of bytes as the configuration says; tdpbf16ps as
+// Intel's instruction-set reference defines it: for each row m of C and
+// column n, two sums from 0 over the tiles' pairs k, even += A[m][k].low *
+// B[k][n].low and odd += A[m][k].high * B[k][n].high, then C[m][n] += even +
+// odd; every step a float32 FMA or sum rounded to nearest even with subnormal
+// inputs and results as zero (simd/flush_modes.h). Compiled with FMA on x86
+// (CMakeLists.txt), where the path needs the avx2 table's CPU.
 #include <cmath>
 
 #include "simd/flush_modes.h"
@@ -75,24 +75,25 @@ struct AmxEngine {
     const Tile& a = tiles()[A];
     const Tile& b = tiles()[B];
     for (long m = 0; m < c.rows; ++m) {
-      float acc[16];
-      std::memcpy(acc, c.d[m], sizeof acc);
+      float even[16] = {}, odd[16] = {}, acc[16];
       for (long k = 0; k < a.colsb / 4; ++k) {
         uint32_t ap;
         std::memcpy(&ap, a.d[m] + 4 * k, 4);
         for (long n = 0; n < c.colsb / 4; ++n) {
           uint32_t bp;
           std::memcpy(&bp, b.d[k] + 4 * n, 4);
-          acc[n] = std::fma(low_of(ap), low_of(bp), acc[n]);
-          acc[n] = std::fma(high_of(ap), high_of(bp), acc[n]);
+          even[n] = std::fma(low_of(ap), low_of(bp), even[n]);
+          odd[n] = std::fma(high_of(ap), high_of(bp), odd[n]);
         }
       }
+      std::memcpy(acc, c.d[m], sizeof acc);
+      for (long n = 0; n < c.colsb / 4; ++n) acc[n] += even[n] + odd[n];  // each sum rounded to float32
       std::memcpy(c.d[m], acc, sizeof acc);
     }
   }
 };
 
-static const Bf16Path kPath = {"amx-model", false, gemm<AmxEngine>, true};
+static const Bf16Path kPath = {"amx-model", false, gemm<AmxEngine>, false};
 
 }  // namespace isa_bf16_amx_model
 

@@ -1,27 +1,25 @@
 // The bf16 product of simd/bf16.h on AMX tiles, written once over an engine
 // of tile instructions: simd/bf16_amx.cc gives it the hardware's
 // (tdpbf16ps and its loads and stores, compiled with -mamx-tile -mamx-bf16),
-// simd/bf16_amx_model.cc a software model of them that follows the
+// simd/bf16_amx_model.cc a software model of them written from the
 // instructions' definition, so that everything but the instructions
 // themselves (blocking, packing, the edges of A, B and C, the threads'
 // shares) runs and is tested on any CPU. The including file defines
-// DEEPRNN_AMX_NS (a namespace of its own) and the engine type AmxEngine, and
-// compiles with its own flags; only static functions and namespace-local
-// templates live here.
+// DEEPRNN_AMX_NS (a namespace of its own) and, after including this, the
+// engine type; only static functions and namespace-local templates live here.
 //
 // Eight tiles of 16 rows x 64 bytes: C in tiles 0-3 (a block of 32 x 32
 // floats, 2 x 2 tiles), A in 4-5 (32 rows x 16 k-pairs), B in 6-7 (16 k-pairs
-// x 32 columns). tdpbf16ps adds, per pair, the product of the pair's low
-// halves first and then the high halves', each rounded to nearest even with
-// subnormal inputs and results as zero; the packed pairs this path reads keep
-// the odd k in the low half (Bf16Path::odd_low, both A's and B's), so that
-// the odd k's product is added first, as vdpbf16ps and the fallback add it,
-// and every C element is summed over k in ascending pairs, one thread per
-// element. Padding: rows of A past M and pairs past K are zero. Two
-// differences from vdpbf16ps's sums remain: a block runs whole 16-pair tiles,
-// so a sum that is exactly -0 before the pairs past K ends +0 after adding
-// their zero products; and tdpbf16ps's own rounding is the instruction's
-// definition, checked against the model where the CPU has AMX.
+// x 32 columns), pairs packed as bf16_pack_b packs them (the even k low).
+// Sums: tdpbf16ps, as Intel's instruction-set reference defines it, keeps two
+// float32 sums per element of C, starting from 0, one over the even k's
+// products and one over the odd k's, for the 16 pairs of its tiles (FMAs,
+// round to nearest even, subnormal inputs and results as zero), then adds the
+// two, then adds that to C. That is another order than vdpbf16ps's (per pair
+// into C, the odd k first), so this path's results differ from the other
+// paths' by rounding, within the same bound; like theirs, they do not depend
+// on the thread count (each element's tiles and passes in ascending k, one
+// thread per element). Rows of A past M and pairs past K are zero.
 // M, N, K as in simd/kernels.h; Kp = ceil(K / 2).
 #pragma once
 
@@ -54,10 +52,18 @@ static const long kDepth = 256;  // most k-pairs per pass (a multiple of kPairs)
 
 static inline long round_up(long x, long m) { return (x + m - 1) / m * m; }
 
-// A pair as this path reads it: the odd k's bf16 in the low half.
-static inline uint32_t pair_of(float even, float odd) {
-  return static_cast<uint32_t>(bf16_operand(odd)) | static_cast<uint32_t>(bf16_operand(even)) << 16;
+// bf16_operand's bits (simd/bf16.h), a copy: inline code shared between files
+// of different flags would break the one-definition rule.
+static inline uint32_t operand_bits(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  if ((u & 0x7f800000u) == 0) return (u >> 16) & 0x8000u;  // a subnormal: a zero of its sign
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (u >> 16) | 0x40u;  // NaN, made quiet
+  return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
 }
+
+// A pair as bf16_pack_b packs it: the even k's bf16 in the low half.
+static inline uint32_t pair_of(float even, float odd) { return operand_bits(even) | operand_bits(odd) << 16; }
 
 // The calling thread's grow-only buffer of at least n uint32 (64-byte aligned).
 static uint32_t* grow(long n) {

@@ -405,7 +405,7 @@ static void gemm_bf16(const GemmBf16Args& g, Part part) {
   parallel_region(fork, [&](int tid, int nth) { run(g, tid, nth, scratch + tid * kGemmScratchFloats); });
 }
 
-static const Bf16Path kPath = {DEEPRNN_ISA_NAME, DEEPRNN_BF16_HW != 0, gemm_bf16, false};
+static const Bf16Path kPath = {DEEPRNN_ISA_NAME, DEEPRNN_BF16_HW != 0, gemm_bf16, true};
 
 }  // namespace DEEPRNN_ISA
 }  // namespace deeprnn

@@ -153,7 +153,7 @@ describe('--precision refused', () => {
     }
   });
 
-  it('DEEPRNN_BF16=amx-model trains on the AMX path\'s code (its tiles modelled), with a note, to the fallback\'s figures', async () => {
+  it('DEEPRNN_BF16=amx-model trains on the AMX path\'s code (its tiles modelled), with a note, to the fallback\'s figures within rounding', async () => {
     const args = ['train', ...small, '--precision', 'bf16', '--json'];
     const model = await cli([...args, '--out', path.join(dir, 'amx-model.safetensors')], { env: { DEEPRNN_BF16: 'amx-model' } });
     expect(model.code, model.stderr).toBe(0);
@@ -165,6 +165,6 @@ describe('--precision refused', () => {
       return [r.trainPpl, r.valPpl, r.bestValPpl];
     };
     expect(figures(model.stdout).every((x) => x > 1)).toBe(true);
-    expect(figures(model.stdout)).toEqual(figures(fallback.stdout));
+    figures(model.stdout).forEach((x, i) => expect(Math.abs(x - figures(fallback.stdout)[i]!) / x).toBeLessThan(1e-4));
   });
 });
