@@ -140,6 +140,12 @@ const Bf16Path* bf16_path_amx_model();
 const Bf16Path* bf16_path_avx2();
 const Bf16Path* bf16_path_avx512();
 const Bf16Path* bf16_path_avx512bf16();
+// Pairs as bf16_pack_b makes them, by vcvtne2ps2bf16 (simd/bf16_avx512bf16.cc;
+// only where bf16_hardware_supported()): out[j] = the pair of even[j] (low)
+// and odd[j] (high; 0 when odd is null), j < n; and out[p] = the pair of x[2p]
+// and x[2p + 1] for the n floats of x (the last high half 0 when n is odd).
+void bf16_pairs_of_rows_avx512bf16(uint32_t* out, const float* even, const float* odd, long n);
+void bf16_pairs_of_row_avx512bf16(uint32_t* out, const float* x, long n);
 #endif
 #ifdef DEEPRNN_AMX
 const Bf16Path* bf16_path_amx();

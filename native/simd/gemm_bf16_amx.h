@@ -65,6 +65,27 @@ static inline uint32_t operand_bits(float x) {
 // A pair as bf16_pack_b packs it: the even k's bf16 in the low half.
 static inline uint32_t pair_of(float even, float odd) { return operand_bits(even) | operand_bits(odd) << 16; }
 
+// Pairs of two rows (out[j] of even[j] and odd[j], odd null: 0), and of one
+// row's neighbours (out[p] of x[2p] and x[2p + 1], n floats): by
+// vcvtne2ps2bf16 where the CPU has it (every CPU with AMX does; the same bits,
+// simd/bf16.h), else one by one.
+static void rows_one_by_one(uint32_t* out, const float* even, const float* odd, long n) {
+  for (long j = 0; j < n; ++j) out[j] = pair_of(even[j], odd ? odd[j] : 0.0f);
+}
+static void row_one_by_one(uint32_t* out, const float* x, long n) {
+  for (long f = 0; f < n; f += 2) out[f / 2] = pair_of(x[f], f + 1 < n ? x[f + 1] : 0.0f);
+}
+struct Pairs {
+  void (*rows)(uint32_t* out, const float* even, const float* odd, long n);
+  void (*row)(uint32_t* out, const float* x, long n);
+};
+static Pairs pairs() {
+#if defined(DEEPRNN_X86)
+  if (bf16_hardware_supported()) return {bf16_pairs_of_rows_avx512bf16, bf16_pairs_of_row_avx512bf16};
+#endif
+  return {rows_one_by_one, row_one_by_one};
+}
+
 // The calling thread's grow-only buffer of at least n uint32 (64-byte aligned).
 static uint32_t* grow(long n) {
   static thread_local uint32_t* buf = nullptr;
@@ -79,41 +100,37 @@ static uint32_t* grow(long n) {
 }
 
 // Rows [i0, i0 + 32) of op(A) over pairs [kp0, kp0 + np), into a (32 x npp
-// pairs, npp a multiple of kPairs): rows past M and pairs past np zero.
-static void pack_a(uint32_t* a, const GemmBf16Args& g, long i0, long kp0, long np, long npp) {
+// pairs, npp a multiple of kPairs): rows past M and pairs past np zero. A^T's
+// rows are columns of A: their pairs are made a pair at a time for the 32
+// rows (t: npp x 32 of scratch) and then transposed.
+static void pack_a(uint32_t* a, uint32_t* t, const Pairs& pr, const GemmBf16Args& g, long i0, long kp0, long np,
+                   long npp) {
   const long K = g.K;
   std::memset(a, 0, sizeof(uint32_t) * kBlock * npp);
   const long rows = g.M - i0 < kBlock ? g.M - i0 : kBlock;
-  // The pairs wholly inside K (the last one may lack its odd k).
-  const long whole = 2 * (kp0 + np) <= K ? np : np - 1;
   if (g.transA) {
     for (long p = 0; p < np; ++p) {
       const long k = 2 * (kp0 + p);
       const float* ev = g.A + k * g.lda + i0;  // row k of A (K, M): one k of every row of op(A)
-      const float* od = p < whole ? ev + g.lda : nullptr;
-      for (long r = 0; r < rows; ++r) a[r * npp + p] = pair_of(ev[r], od ? od[r] : 0.0f);
+      pr.rows(t + p * kBlock, ev, k + 1 < K ? ev + g.lda : nullptr, rows);
     }
+    for (long r = 0; r < rows; ++r)
+      for (long p = 0; p < np; ++p) a[r * npp + p] = t[p * kBlock + r];
     return;
   }
-  for (long r = 0; r < rows; ++r) {  // along each row of A: contiguous on both sides
-    const float* row = g.A + (i0 + r) * g.lda + 2 * kp0;
-    uint32_t* o = a + r * npp;
-    for (long p = 0; p < whole; ++p) o[p] = pair_of(row[2 * p], row[2 * p + 1]);
-    if (whole < np) o[whole] = pair_of(row[2 * whole], 0.0f);
-  }
+  const long floats = 2 * (kp0 + np) <= K ? 2 * np : K - 2 * kp0;  // the last pair may lack its odd k
+  for (long r = 0; r < rows; ++r) pr.row(a + r * npp, g.A + (i0 + r) * g.lda + 2 * kp0, floats);
 }
 
 // A float32 B's pairs [kp0, kp0 + np) and columns [c0, c1) into b (npp rows
 // of ld = c1 - c0 pairs): columns past N and pairs past np zero.
-static void pack_b(uint32_t* b, long ld, const GemmBf16Args& g, long kp0, long np, long npp, long c0) {
+static void pack_b(uint32_t* b, long ld, const Pairs& pr, const GemmBf16Args& g, long kp0, long np, long npp, long c0) {
   std::memset(b, 0, sizeof(uint32_t) * npp * ld);
   const long K = g.K, cols = g.N - c0 < ld ? g.N - c0 : ld;
   for (long p = 0; p < np; ++p) {
     const long k = 2 * (kp0 + p);
     const float* ev = g.B + k * g.ldb + c0;
-    const float* od = k + 1 < K ? ev + g.ldb : nullptr;
-    uint32_t* o = b + p * ld;
-    for (long j = 0; j < cols; ++j) o[j] = pair_of(ev[j], od ? od[j] : 0.0f);
+    pr.rows(b + p * ld, ev, k + 1 < K ? ev + g.ldb : nullptr, cols);
   }
 }
 
@@ -138,21 +155,23 @@ static void share(const GemmBf16Args& g, int tid, int nth) {
   if (t0 / nb == (t1 - 1) / nb) c0 = (t0 % nb) * kBlock, c1 = ((t1 - 1) % nb + 1) * kBlock;
   const long most = round_up(Kp < kDepth ? Kp : kDepth, kPairs);
   const long bld = c1 - c0;
-  uint32_t* a = grow(kBlock * most + (g.Bp ? 0 : most * bld) + 2 * kPairs * 16 + kBlock * kBlock + 64);
-  uint32_t* b = a + kBlock * most;                       // a float32 B's pass, packed
+  uint32_t* a = grow(2 * kBlock * most + (g.Bp ? 0 : most * bld) + 2 * kPairs * 16 + kBlock * kBlock + 64);
+  uint32_t* at = a + kBlock * most;                      // A^T's pairs before their transposition
+  uint32_t* b = at + kBlock * most;                      // a float32 B's pass, packed
   uint32_t* edge = b + (g.Bp ? 0 : most * bld);          // two edge tiles of a prepacked B
   float* ctmp = reinterpret_cast<float*>(edge + 2 * kPairs * 16);  // a block of C at the edge of C
+  static const Pairs pr = pairs();
   static const TileConfig cfg;
   E::config(&cfg);
   for (long kp0 = 0; kp0 < Kp; kp0 += kDepth) {
     const long np = Kp - kp0 < kDepth ? Kp - kp0 : kDepth, npp = round_up(np, kPairs);
     const bool acc = g.accumulate || kp0 > 0;
-    if (!g.Bp) pack_b(b, bld, g, kp0, np, npp, c0);
+    if (!g.Bp) pack_b(b, bld, pr, g, kp0, np, npp, c0);
     long packed = -1;  // the row block whose pairs a holds
     for (long t = t0; t < t1; ++t) {
       const long rb = t / nb, i0 = rb * kBlock, j0 = (t % nb) * kBlock;
       if (rb != packed) {
-        pack_a(a, g, i0, kp0, np, npp);
+        pack_a(a, at, pr, g, i0, kp0, np, npp);
         packed = rb;
       }
       const long rows = M - i0 < kBlock ? M - i0 : kBlock, cols = N - j0 < kBlock ? N - j0 : kBlock;
