@@ -229,6 +229,11 @@ export interface NativeBinding {
     M: number, N: number, K: number, accumulate: boolean): void;
   /** y = x rounded to bfloat16 (nearest, ties to even; NaN quiet, infinities kept) and back. */
   _bf16Round(y: Float32Array, x: Float32Array): void;
+  /**
+   * B (K, N) packed into k-pairs as the bf16 products read weights (bf16 of B[2kp, j] low, of B[2kp+1, j]
+   * high, rows of ceil(N / 16) * 16 pairs); src is B, or B^T (N, K) when trans. out: the pairs' bits.
+   */
+  _bf16PackB(out: Int32Array, src: Float32Array, trans: boolean, K: number, N: number): void;
   /** One instruction set's exp / sigmoid / tanh as the cells compute them. */
   _mathEval(simd: string, fn: 'exp' | 'sigmoid' | 'tanh', y: Float32Array, x: Float32Array): void;
 }

@@ -34,6 +34,18 @@ Napi::Value GemmBf16(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// bf16PackB(out, src, trans, K, N): out (Int32Array of bf16_packed_size(K, N))
+// = B packed in k-pairs by bf16_pack_b; src: B (K, N), or B^T (N, K) when trans.
+Napi::Value Bf16PackB(const Napi::CallbackInfo& info) {
+  Args a(info, "_bf16PackB", 5);
+  const bool trans = info[2].ToBoolean();
+  const long K = a.dim(3, "K"), N = a.dim(4, "N");
+  const float* src = a.f32(1, "src", checked_mul(a, K, N, "K*N"));
+  int* out = a.i32(0, "out", bf16_packed_size(K, N));
+  bf16_pack_b(reinterpret_cast<uint32_t*>(out), src, trans ? K : N, trans, K, N, 0, (K + 1) / 2);
+  return info.Env().Undefined();
+}
+
 // bf16Round(y, x): y = x rounded to bf16 (round to nearest even) and back.
 Napi::Value Bf16Round(const Napi::CallbackInfo& info) {
   Args a(info, "_bf16Round", 2);
@@ -51,6 +63,7 @@ Napi::Value Bf16Round(const Napi::CallbackInfo& info) {
 void register_bf16(Napi::Env env, Napi::Object exports) {
   exports.Set("_gemmBf16", Napi::Function::New(env, GemmBf16, "_gemmBf16"));
   exports.Set("_bf16Round", Napi::Function::New(env, Bf16Round, "_bf16Round"));
+  exports.Set("_bf16PackB", Napi::Function::New(env, Bf16PackB, "_bf16PackB"));
 }
 
 }  // namespace deeprnn

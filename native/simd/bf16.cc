@@ -28,6 +28,28 @@ void bf16_round_array(float* x, long n) {
 
 void bf16_pack_b(uint32_t* out, const float* src, long ldb, bool trans, long K, long N, long kp0, long kp1) {
   const long ld = bf16_packed_ld(N);
+#if defined(DEEPRNN_X86)
+  if (trans && bf16_hardware_supported()) {
+    // Rows of src (columns of B) 16 at a time, by vcvtne2ps2bf16 along each
+    // row (a pair is two neighbours), 256 pairs at a time, then transposed:
+    // each row of pairs written 16 columns (a cache line) at a time.
+    const long kChunk = 256;
+    uint32_t tmp[16 * kChunk];
+    for (long j0 = 0; j0 < N; j0 += 16) {
+      const long nj = N - j0 < 16 ? N - j0 : 16;
+      for (long c0 = kp0; c0 < kp1; c0 += kChunk) {
+        const long c1 = kp1 - c0 < kChunk ? kp1 : c0 + kChunk, np = c1 - c0;
+        const long floats = 2 * c1 <= K ? 2 * np : K - 2 * c0;  // the last pair may lack its odd k
+        for (long jj = 0; jj < nj; ++jj) bf16_pairs_of_row_avx512bf16(tmp + jj * kChunk, src + (j0 + jj) * ldb + 2 * c0, floats);
+        for (long p = 0; p < np; ++p)
+          for (long jj = 0; jj < nj; ++jj) out[(c0 + p) * ld + j0 + jj] = tmp[jj * kChunk + p];
+      }
+    }
+    for (long kp = kp0; kp < kp1; ++kp)
+      for (long j = N; j < ld; ++j) out[kp * ld + j] = 0;
+    return;
+  }
+#endif
   for (long kp = kp0; kp < kp1; ++kp) {
     uint32_t* o = out + kp * ld;
     const long k = 2 * kp;
@@ -40,6 +62,13 @@ void bf16_pack_b(uint32_t* out, const float* src, long ldb, bool trans, long K, 
       }
     } else {
       const float* lo = src + k * ldb;
+#if defined(DEEPRNN_X86)
+      if (bf16_hardware_supported()) {  // 16 pairs per vcvtne2ps2bf16, the same bits
+        bf16_pairs_of_rows_avx512bf16(o, lo, odd ? lo + ldb : nullptr, N);
+        for (long j = N; j < ld; ++j) o[j] = 0;
+        continue;
+      }
+#endif
       for (long j = 0; j < N; ++j)
         o[j] = bf16_operand(lo[j]) | (odd ? static_cast<uint32_t>(bf16_operand(lo[ldb + j])) << 16 : 0u);
     }

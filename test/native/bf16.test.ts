@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { native } from '../../src/native.js';
 import { Rng } from '../../src/rng.js';
+import { toBf16Bits } from '../../src/nn/bf16.js';
 import { restoreNativeSettings } from '../helpers/native-settings.js';
 
 const nat = native();
@@ -49,6 +50,31 @@ describe('bf16 conversion', () => {
     // NaN: a signalling NaN whose payload lies in the low half becomes a quiet NaN, sign kept
     const nan = rounded(Float32Array.of(fromBits(0x7f800001), fromBits(0xff800001), fromBits(0x7fc00000)));
     expect([...nan].map((v) => bits(v).toString(16))).toEqual(['7fc00000', 'ffc00000', '7fc00000']);
+  });
+});
+
+describe('packing weights into k-pairs', () => {
+  // the bits a product reads: a subnormal as a zero of its sign, else rounded to nearest even (NaN quiet)
+  const operandBits = (x: Float32Array, i: number) => {
+    const u = new Uint32Array(x.buffer, x.byteOffset, x.length)[i]!;
+    return (u & 0x7f800000) === 0 ? (u >>> 16) & 0x8000 : toBf16Bits(x.subarray(i, i + 1))[0]!;
+  };
+  it.each([[1, 1], [7, 5], [33, 17], [130, 75], [1101, 40], [600, 300]])('B and B^T of %i x %i: every pair, ties, subnormals and NaN', (K, N) => {
+    const rng = new Rng(K + N);
+    const src = random(K * N, rng);
+    for (let i = 0; i < src.length; i += 7) src[i] = fromBits([0x3f808000, 0x3f818000, 0x807fffff, 0x00000123, 0x7f800001, 0xff800000, 0x80000000][i % 7]!);
+    const ld = Math.ceil(N / 16) * 16;
+    for (const trans of [false, true]) {
+      const out = new Int32Array(Math.ceil(K / 2) * ld);
+      nat._bf16PackB(out, src, trans, K, N);
+      const at = (k: number, j: number) => (trans ? j * K + k : k * N + j);
+      for (let kp = 0; kp < Math.ceil(K / 2); kp++) {
+        for (let j = 0; j < ld; j++) {
+          const want = j >= N ? 0 : operandBits(src, at(2 * kp, j)) | (2 * kp + 1 < K ? operandBits(src, at(2 * kp + 1, j)) << 16 : 0);
+          if ((out[kp * ld + j]! >>> 0) !== want >>> 0) throw new Error(`trans=${trans} ${K}x${N}: pair ${kp} of column ${j} is ${(out[kp * ld + j]! >>> 0).toString(16)}, want ${(want >>> 0).toString(16)}`);
+        }
+      }
+    }
   });
 });
 
