@@ -175,8 +175,10 @@ const Bf16Path* choose(const char* want) {
       if (amx_permission()) return bf16_path_amx();
       throw std::runtime_error("DEEPRNN_BF16=amx: Linux refused this process the AMX tiles (arch_prctl ARCH_REQ_XCOMP_PERM)");
     }
-#endif
     throw std::runtime_error("DEEPRNN_BF16=amx is not supported by this CPU and OS (AMX-BF16 tiles)");
+#else
+    throw std::runtime_error("DEEPRNN_BF16=amx: this build has no AMX path (its compiler lacked -mamx-tile -mamx-bf16, or not x86-64)");
+#endif
   }
   if (w == "amx-model") {
     if (const Bf16Path* p = amx_model()) return p;

@@ -2,7 +2,8 @@
 // (so peak RSS and thread settings do not mix), beside PyTorch when it is
 // installed and the machine's FMA peak. Prints numbers, asserts nothing.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -114,11 +115,17 @@ function fmaPeak(threads: number, bf16 = false): number | null {
   const flags = bf16 ? ['-mavx512f', '-mavx512bf16']
     : simd.includes('avx512') ? ['-mavx512f', '-mfma'] : simd.includes('avx2') ? ['-mavx2', '-mfma'] : [];
   const dir = path.join(ROOT, 'build', 'bench');
-  const exe = path.join(dir, `fma_peak-${bf16 ? 'avx512bf16' : flags.length ? simd[simd.length - 1] : 'scalar'}`);
+  const source = path.join(ROOT, 'bench', 'fma_peak.cc');
   try {
+    // Named by the source's hash (a changed source is built again), written under a name of its
+    // own and then renamed (a killed build or another bench at the same time never runs half a file).
+    const hash = createHash('sha1').update(readFileSync(source)).digest('hex').slice(0, 10);
+    const exe = path.join(dir, `fma_peak-${bf16 ? 'avx512bf16' : flags.length ? simd[simd.length - 1] : 'scalar'}-${hash}`);
     if (!existsSync(exe)) {
       mkdirSync(dir, { recursive: true });
-      execFileSync('g++', ['-O2', '-fopenmp', ...flags, path.join(ROOT, 'bench', 'fma_peak.cc'), '-o', exe], { stdio: 'pipe' });
+      const tmp = `${exe}.tmp-${process.pid}`;
+      execFileSync('g++', ['-O2', '-fopenmp', ...flags, source, '-o', tmp], { stdio: 'pipe' });
+      renameSync(tmp, exe);
     }
     const gflops = Number(execFileSync(exe, bf16 ? [String(threads), 'bf16'] : [String(threads)], { encoding: 'utf8', stdio: 'pipe' }).trim());
     return gflops > 0 ? gflops : null;

@@ -88,7 +88,7 @@ export function bf16Note(): void {
   const info = native().info();
   if (info.bf16 === 'avx512bf16' || info.bf16 === 'amx') return;
   if (info.bf16 === 'emulated (amx-model)') {
-    process.stderr.write('note: bf16 products run on a software model of the AMX tiles (DEEPRNN_BF16=amx-model): the same results, far slower\n');
+    process.stderr.write('note: bf16 products run on a software model of the AMX tiles (DEEPRNN_BF16=amx-model): the AMX path\'s results, far slower\n');
     return;
   }
   const why = info.bf16Hardware ? 'DEEPRNN_BF16 chose it' : 'this CPU has no bf16 instructions (AVX512-BF16)';

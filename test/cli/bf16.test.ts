@@ -115,9 +115,16 @@ describe('bench --precision bf16', () => {
     expect(d!.bf16PeakPercent).toBeNull();
     // vdpbf16ps's peak is measured where the products run on it (bench/fma_peak.cc THREADS bf16), and nowhere else.
     if (info.bf16 === 'avx512bf16') {
-      expect(out.bf16PeakGflops['1']).toBeGreaterThan(0);
-      expect(a!.bf16PeakPercent).toBeGreaterThan(0);
-      expect(r.stderr).toMatch(/^vdpbf16ps peak GFLOP\/s: 1 thread \d+\.\d$/m);
+      // built with g++ -mavx512bf16 (bench/fma_peak.cc); null, and the column empty, where it cannot be
+      const peak = out.bf16PeakGflops['1'] ?? null;
+      if (peak === null) {
+        console.log('bench: the vdpbf16ps peak could not be built here (g++ with -mavx512bf16)');
+        expect(a!.bf16PeakPercent).toBeNull();
+      } else {
+        expect(peak).toBeGreaterThan(0);
+        expect(a!.bf16PeakPercent).toBeGreaterThan(0);
+        expect(r.stderr).toMatch(/^vdpbf16ps peak GFLOP\/s: 1 thread \d+\.\d$/m);
+      }
     } else {
       expect(out.bf16PeakGflops['1']).toBeNull();
       expect(a!.bf16PeakPercent).toBeNull();
@@ -157,7 +164,7 @@ describe('--precision refused', () => {
     const args = ['train', ...small, '--precision', 'bf16', '--json'];
     const model = await cli([...args, '--out', path.join(dir, 'amx-model.safetensors')], { env: { DEEPRNN_BF16: 'amx-model' } });
     expect(model.code, model.stderr).toBe(0);
-    expect(model.stderr).toContain('note: bf16 products run on a software model of the AMX tiles (DEEPRNN_BF16=amx-model): the same results, far slower\n');
+    expect(model.stderr).toContain('note: bf16 products run on a software model of the AMX tiles (DEEPRNN_BF16=amx-model): the AMX path\'s results, far slower\n');
     const fallback = await cli([...args, '--out', path.join(dir, 'amx-fallback.safetensors')], { env: { DEEPRNN_BF16: 'emulated' } });
     expect(fallback.code, fallback.stderr).toBe(0);
     const figures = (out: string) => {

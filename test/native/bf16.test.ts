@@ -62,7 +62,7 @@ describe('packing weights into k-pairs', () => {
   it.each([[1, 1], [7, 5], [33, 17], [130, 75], [1101, 40], [600, 300]])('B and B^T of %i x %i: every pair, ties, subnormals and NaN', (K, N) => {
     const rng = new Rng(K + N);
     const src = random(K * N, rng);
-    for (let i = 0; i < src.length; i += 7) src[i] = fromBits([0x3f808000, 0x3f818000, 0x807fffff, 0x00000123, 0x7f800001, 0xff800000, 0x80000000][i % 7]!);
+    for (let i = 0; i < src.length; i += 7) src[i] = fromBits([0x3f808000, 0x3f818000, 0x807fffff, 0x00000123, 0x7f800001, 0xff800000, 0x80000000][(i / 7) % 7]!);
     const ld = Math.ceil(N / 16) * 16;
     for (const trans of [false, true]) {
       const out = new Int32Array(Math.ceil(K / 2) * ld);
