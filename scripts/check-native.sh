@@ -7,6 +7,12 @@
 #   scripts/check-native.sh aarch64    cross-compiled with aarch64-linux-gnu-g++
 #                                      and run under qemu-aarch64 (Debian:
 #                                      g++-aarch64-linux-gnu qemu-user)
+#   scripts/check-native.sh x86-cpus   on x86-64: the native build run under
+#                                      qemu-x86_64 as two other CPUs, a baseline
+#                                      x86-64 (qemu64: the scalar table only)
+#                                      and a Haswell (AVX2 and FMA, no
+#                                      AVX-512), checking that each finds the
+#                                      tables it should and runs on them
 set -eu
 cd "$(dirname "$0")/.."
 arch=${1:-native}
@@ -56,8 +62,22 @@ case "$arch" in
       native/simd/bf16_scalar.cc native/simd/bf16_neon.cc native/simd/bf16_amx_model.cc -o "$out"
     qemu-aarch64 "$out"
     ;;
+  x86-cpus)
+    [ "$(uname -m)" = x86_64 ] || { echo "x86-cpus: only on x86-64" >&2; exit 2; }
+    sh "$0" > /dev/null || { echo "x86-cpus: the native build or its check failed" >&2; exit 1; }
+    bin=${TMPDIR:-/tmp}/deeprnn-check-native
+    for cpu in "qemu64:scalar" "Haswell-v4:scalar, avx2"; do
+      model=${cpu%%:*}
+      sets=${cpu#*:}
+      echo "== as $model (qemu-x86_64 -cpu $model): expecting the instruction sets $sets"
+      # TCG's warnings about features of the model it does not emulate (pcid, x2apic, ...) say nothing here
+      log=$(qemu-x86_64 -cpu "$model" "$bin" 2>&1) || { printf '%s\n' "$log" | grep -v "TCG doesn't support"; exit 1; }
+      printf '%s\n' "$log" | grep -v "TCG doesn't support" | tail -n 4
+      printf '%s\n' "$log" | grep -qx "instruction sets: $sets" || { echo "$model: expected the instruction sets $sets" >&2; exit 1; }
+    done
+    ;;
   *)
-    echo "usage: scripts/check-native.sh [aarch64]" >&2
+    echo "usage: scripts/check-native.sh [aarch64|x86-cpus]" >&2
     exit 2
     ;;
 esac

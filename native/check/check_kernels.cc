@@ -9,6 +9,7 @@
 #include <cstring>
 #include <cstdio>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -390,6 +391,39 @@ void check_bf16(const deeprnn::Bf16Path& p, std::mt19937& rng) {
     report(same, std::string("bf16 ") + p.name + " GEMM bitwise equal to the scalar fallback", same ? 0 : 1);
 }
 
+// DEEPRNN_BF16's choices (bf16_select): each path this build and CPU can run
+// is taken; every other is refused with the reason that holds here.
+void check_bf16_choices() {
+#if defined(DEEPRNN_AMX)
+  const char* amx_why = deeprnn::bf16_amx_supported() ? "Linux refused this process the AMX tiles"
+                                                       : "not supported by this CPU and OS";
+#else
+  const char* amx_why = "this build has no AMX path";
+#endif
+  const char* cases[][2] = {{"avx512bf16", "is not supported by this CPU"},
+                            {"amx", amx_why},
+                            {"amx-model", "needs FMA (the avx2 table) on this CPU"},
+                            {"emulated", ""},
+                            {"fp16", "must be one of avx512bf16|amx|emulated|amx-model, got \"fp16\""}};
+  bool ok = true;
+  std::string said;
+  for (const auto& c : cases) {
+    const bool runs = std::string(c[0]) == "emulated" || deeprnn::bf16_find(c[0]) != nullptr;
+    std::string error;
+    try {
+      deeprnn::bf16_select(c[0]);
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    const bool right = runs ? error.empty() : error.find(c[1]) != std::string::npos;
+    if (!right) std::printf("  DEEPRNN_BF16=%s: %s\n", c[0], error.empty() ? "taken" : error.c_str());
+    said += std::string(said.empty() ? "" : ", ") + c[0] + (runs ? " taken" : " refused");
+    ok = ok && right;
+  }
+  deeprnn::bf16_select(nullptr);
+  report(ok, "DEEPRNN_BF16 choices: " + said + ", each refusal with its reason", ok ? 0 : 1);
+}
+
 int main() {
   const char* names[8];
   const int n = deeprnn::kernels_available(names, 8);
@@ -450,6 +484,7 @@ int main() {
     }
     report(same, "bf16 amx GEMM bitwise equal to its model (amx-model)", same ? 0 : 1);
   }
+  check_bf16_choices();
   std::printf("%d passed, %d failed\n", g_passed, g_failed);
   return g_failed ? 1 : 0;
 }
