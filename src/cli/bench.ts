@@ -3,9 +3,10 @@
 // installed and the machine's FMA peak. Prints numbers, asserts nothing.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { makeDirs } from '../io/files.js';
 import { fileURLToPath } from 'node:url';
 import { Option, type Command } from 'commander';
 import { BENCH_CONFIGS, type BenchConfig } from '../bench/configs.js';
@@ -122,7 +123,7 @@ function fmaPeak(threads: number, bf16 = false): number | null {
     const hash = createHash('sha1').update(readFileSync(source)).digest('hex').slice(0, 10);
     const exe = path.join(dir, `fma_peak-${bf16 ? 'avx512bf16' : flags.length ? simd[simd.length - 1] : 'scalar'}-${hash}`);
     if (!existsSync(exe)) {
-      mkdirSync(dir, { recursive: true });
+      makeDirs(dir);
       const tmp = `${exe}.tmp-${process.pid}`;
       execFileSync('g++', ['-O2', '-fopenmp', ...flags, source, '-o', tmp], { stdio: 'pipe' });
       renameSync(tmp, exe);

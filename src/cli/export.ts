@@ -1,7 +1,6 @@
 // deeprnn export [CKPT] --onnx NAME.onnx: the model as standard ONNX operators,
 // with its card (configuration, vocabulary, the graph's inputs and outputs) in
 // the model's metadata and in NAME.json beside it.
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { loadCheckpoint } from '../io/checkpoint.js';
@@ -45,10 +44,16 @@ export function registerExport(program: Command): void {
       const ckpt = loadCheckpoint(file);
       checkExportable(ckpt.meta.config.cell);
       const out = exportOnnx(ckpt.model, ckpt.tokenizer);
-      mkdirSync(path.dirname(path.resolve(raw.onnx)), { recursive: true });
       removeStaleTemps([raw.onnx, card]);
-      writeFileAtomic(raw.onnx, Buffer.from(out.bytes));
-      writeFileAtomic(card, cardJSON(out.card));
+      const write = (what: string, file: string, data: Buffer | string) => {
+        try {
+          writeFileAtomic(file, data);
+        } catch (e) {
+          throw new Error(`could not write ${what} ${file} (${(e as Error).message})`);
+        }
+      };
+      write('--onnx', raw.onnx, Buffer.from(out.bytes));
+      write('the card', card, cardJSON(out.card));
       const { config } = ckpt.meta;
       emit({
         json: { onnx: raw.onnx, card, bytes: out.bytes.length, cell: config.cell, hidden: config.hidden, vocabSize: config.vocabSize, opset: ONNX_OPSET },

@@ -2,9 +2,10 @@
 // directory, download and sha1 check.
 import { createHash } from 'node:crypto';
 import { closeSync, constants, createWriteStream, existsSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, statSync } from 'node:fs';
-import { access, mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { access, readFile, rename, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { makeDirs } from '../io/files.js';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../errors.js';
 
@@ -67,7 +68,7 @@ export async function ensureCorpus(entry: CorpusEntry, dataDir: string, log?: (m
     const mirror = process.env.DEEPRNN_MIRROR;
     const url = mirror ? mirror.replace(/\/?$/, '/') + entry.file : entry.url;
     try {
-      await mkdir(dataDir, { recursive: true });
+      makeDirs(dataDir);
     } catch (e) {
       throw new InputError(`cannot create the data directory ${dataDir}: ${reason(e)}; ${workaround(entry, file)}`);
     }

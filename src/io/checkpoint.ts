@@ -5,7 +5,7 @@
 // training (RNNLM.save) holds the configuration and tokenizer only. Reading
 // trusts nothing: every field is checked, and weights must be finite; writing
 // runs the same checks first, so nothing is written that would not load.
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { tokenizerFromJSON, type Tokenizer, type TokenizerJSON } from '../data/tokenizer.js';
 import { carriesC, checkModelConfig, paramCount, paramTable, type ModelConfig } from '../nn/config.js';
@@ -126,7 +126,6 @@ function checkpointTensors(
 export function saveCheckpoint(...args: Parameters<typeof encodeCheckpoint>): void {
   const buf = encodeCheckpoint(...args);
   const file = args[0];
-  mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   writeFileAtomic(file, buf);
 }
 

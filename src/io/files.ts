@@ -3,7 +3,7 @@
 // for writability before any work, written atomically through symlinks, and
 // the temporary files of processes that died mid-write are cleaned up.
 import {
-  accessSync, closeSync, constants, fstatSync, fsyncSync, lstatSync, openSync, readdirSync, readlinkSync, realpathSync, renameSync,
+  accessSync, closeSync, constants, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, realpathSync, renameSync,
   readFileSync, rmSync, statSync, writeSync,
 } from 'node:fs';
 import path from 'node:path';
@@ -134,6 +134,40 @@ export function checkWritable(file: string, what: string): void {
   }
 }
 
+/**
+ * Creates the directory `dir` and the missing ones above it, one level at a
+ * time (Node 20's recursive mkdir never returns for some paths, such as a
+ * missing directory under /proc). Returns the directories it created, top
+ * first. An error names the directory that could not be created.
+ */
+export function makeDirs(dir: string): string[] {
+  const missing: string[] = [];
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    let st: ReturnType<typeof statSync> | null = null;
+    try {
+      st = statSync(d);
+    } catch {
+      // not there (or not reachable): created below, or its creation says why
+    }
+    if (st) {
+      if (!st.isDirectory()) throw Object.assign(new Error(`cannot create the directory ${missing[0] ?? d}: ${d} is not a directory`), { code: 'ENOTDIR' });
+      break;
+    }
+    missing.unshift(d);
+    if (path.dirname(d) === d) break;
+  }
+  for (const d of missing) {
+    try {
+      mkdirSync(d);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (err.code === 'EEXIST' && statSync(d, { throwIfNoEntry: false })?.isDirectory()) continue;
+      throw Object.assign(new Error(`cannot create the directory ${d} (${err.code ?? err.message})`), { code: err.code });
+    }
+  }
+  return missing;
+}
+
 /** The temporary file a write of `target` goes through (in its directory, so the rename stays on one filesystem). */
 function tmpName(target: string, pid = process.pid): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${pid}`);
@@ -150,12 +184,14 @@ function atomicTarget(file: string): { target: string; dir: string; tmp: string 
   }
   // Never replace a device or a directory (a symlink to /dev/null stays one).
   if (existing && !existing.isFile()) throw new Error(`${file} is not a regular file`);
+  makeDirs(path.dirname(target));
   return { target, dir: path.dirname(target), tmp: tmpName(target) };
 }
 
 /**
- * Writes `data` to `file` atomically: a temporary file in the same directory,
- * fsync, rename, fsync of the directory. A symlink is written through: its
+ * Writes `data` to `file` atomically: a temporary file in the same directory
+ * (created, with the missing ones above it, when it is not there), fsync,
+ * rename, fsync of the directory. A symlink is written through: its
  * target is replaced, the link stays.
  */
 export function writeFileAtomic(file: string, data: Buffer | string): void {

@@ -2,10 +2,10 @@
 // holds it. A second process finds it and refuses; a lock whose process is
 // gone (killed, crashed) is stale and taken over, so a kill never leaves an
 // output locked.
-import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
-import { processAlive } from './files.js';
+import { makeDirs, processAlive } from './files.js';
 
 interface Holder {
   pid: number;
@@ -71,24 +71,35 @@ function removeDeadTemps(file: string): void {
   }
 }
 
-/** The directories mkdir -p would create for `dir`, outermost first. */
-function missingDirs(dir: string): string[] {
-  const out: string[] = [];
-  for (let d = path.resolve(dir); !existsSync(d) && path.dirname(d) !== d; d = path.dirname(d)) out.unshift(d);
-  return out;
-}
 
 /**
  * Takes the lock file `file` for this process, creating its directory when
  * needed; `what` names the locked output in the refusal ("--out m.safetensors").
  */
 export function acquireLock(file: string, what: string): FileLock {
-  const created = missingDirs(path.dirname(file));
-  mkdirSync(path.dirname(file), { recursive: true });
+  let created: string[];
+  try {
+    created = makeDirs(path.dirname(file));
+  } catch (e) {
+    throw new InputError(`${what} cannot be written: ${(e as Error).message}`);
+  }
   removeDeadTemps(file);
   const me: Holder = { pid: process.pid, start: startTime(process.pid) };
   const mine = `${file}.${process.pid}`;
-  writeFileSync(mine, JSON.stringify(me));
+  try {
+    writeFileSync(mine, JSON.stringify(me));
+  } catch (e) {
+    // a full disk, say: nothing of this process's is left behind
+    rmSync(mine, { force: true });
+    for (const d of [...created].reverse()) {
+      try {
+        rmdirSync(d);
+      } catch {
+        // not empty after all
+      }
+    }
+    throw new Error(`could not take the lock ${file} for ${what}: writing ${mine} failed (${(e as Error).message})`);
+  }
   try {
     for (let attempt = 0; attempt < 8; attempt++) {
       try {

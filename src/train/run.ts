@@ -3,7 +3,7 @@
 // from a checkpoint to resume, or the model from one to fine-tune), train, and
 // save on the schedule asked for. The CLI, the library's train() and the
 // regression tests all call this.
-import { lstatSync, mkdirSync, rmSync } from 'node:fs';
+import { lstatSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { resolveDataDir } from '../data/corpus.js';
@@ -261,6 +261,16 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
   if (ck && ck.meta.state.batch > data.numTrainBatches) {
     throw new InputError(`checkpoint ${resumeFrom}: state.batch ${ck.meta.state.batch} is past the end of an epoch of ${data.numTrainBatches} batches`);
   }
+  if (ck && (s.epochs < ck.meta.state.epoch || (s.epochs === ck.meta.state.epoch && ck.meta.state.batch > 0))) {
+    // Fewer epochs than the checkpoint has done would drop some of them (or a part-done epoch): say so rather than report a run.
+    const at = ck.meta.state;
+    throw new InputError(`${optionName(s)('epochs')} ${s.epochs} (epochs in all) is behind the checkpoint's position `
+      + `(${at.epoch} epochs done${at.batch ? ` and ${at.batch} batches of the next` : ''}): give ${at.batch ? at.epoch + 1 : at.epoch} or more to continue ${resumeFrom}`);
+  }
+  if (ck && ck.meta.training.saveDtype === 'bf16') {
+    hooks.warn?.(`${resumeFrom} stores its weights in bf16 (${optionName(s)('saveDtype')} bf16): the run continues from the rounded weights, `
+      + 'so it does not repeat an uninterrupted run bit for bit (fp32 checkpoints resume exactly)');
+  }
   const hidden = s.hidden.length === 1 ? Array.from({ length: s.layers }, () => s.hidden[0]!) : s.hidden;
   if (init) {
     const c = init.meta.config;
@@ -391,7 +401,6 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     }
     writes.add(async () => {
       try {
-        mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
         await writeFileAtomicAsync(file, buf);
       } catch (e) {
         throw failed(e);
@@ -467,7 +476,8 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
   let early: boolean | undefined;
   try {
     ({ stopped, early } = await trainer.fit(model, data, optimizer, rng, state));
-    if ((stopped || early) && !savedHere()) save();
+    // A stop, an early stop, or a resume with no epoch left to run (into another --out) saves where it is.
+    if (!savedHere()) save();
     await writes.drain();
   } catch (e) {
     // The checkpoints asked for before the error are written (or failed) before it is told.

@@ -254,3 +254,78 @@ describe('messages about paths', () => {
     expect(readFileSync(path.join(dir, 'copy.metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).epoch)).toEqual([1, 2]);
   });
 });
+
+describe('directories that cannot be made, and resumes with nothing to do', () => {
+  it.skipIf(!existsSync('/proc/self'))('a missing directory under /proc is refused at once (recursive mkdir would spin forever there)', async () => {
+    const t = await cli(['train', ...TINY, '--out', '/proc/nonexist/x.safetensors']);
+    expect(error(t)).toBe('deeprnn: error: --out /proc/nonexist/x.safetensors cannot be written: cannot create the directory /proc/nonexist (ENOENT)');
+    const model = path.join(dir, 'proc-model.safetensors');
+    expect((await cli(['train', ...TINY, '--out', model])).code).toBe(0);
+    const e = await cli(['export', model, '--onnx', '/proc/nonexist/m.onnx']);
+    expect(error(e, 1)).toBe('deeprnn: error: could not write --onnx /proc/nonexist/m.onnx (cannot create the directory /proc/nonexist (ENOENT))');
+  });
+
+  it('eval --write-baseline and plot -o create the directories they write into', async () => {
+    const model = path.join(dir, 'mk-model.safetensors');
+    expect((await cli(['train', ...TINY, '--out', model])).code).toBe(0);
+    const base = path.join(dir, 'mk', 'a', 'base.json');
+    const svg = path.join(dir, 'mk', 'b', 'p.svg');
+    expect((await cli(['eval', model, '--corpus', TIMEMACHINE, '--write-baseline', base])).code).toBe(0);
+    expect((await cli(['plot', path.join(dir, 'mk-model.metrics.jsonl'), '-o', svg])).code).toBe(0);
+    expect(JSON.parse(readFileSync(base, 'utf8'))).toBeTruthy();
+    expect(readFileSync(svg, 'utf8')).toMatch(/^<svg/);
+  });
+
+  it('--resume with --epochs behind the checkpoint is refused and writes nothing; with none left to run it writes --out', async () => {
+    const model = path.join(dir, 'done.safetensors');
+    expect((await cli(['train', ...TINY, '--epochs', '2', '--save-every', '3s', '--keep', '10', '--out', model])).code).toBe(0);
+    const before = sha(model);
+    const out = path.join(dir, 'done-1', 'r.safetensors');
+    const r = await cli(['train', '--resume', model, '--epochs', '1', '--out', out]);
+    expect(error(r)).toBe(`deeprnn: error: --epochs 1 (epochs in all) is behind the checkpoint's position (2 epochs done): give 2 or more to continue ${model}`);
+    expect(existsSync(path.dirname(out))).toBe(false);
+    // mid-epoch: 1 epoch and 2 batches done (steps 3 and 6 of 4-batch epochs)
+    const mid = path.join(dir, 'done.e0001-b2.safetensors');
+    const m = await cli(['train', '--resume', mid, '--epochs', '1', '--out', out]);
+    expect(error(m)).toBe(`deeprnn: error: --epochs 1 (epochs in all) is behind the checkpoint's position (1 epochs done and 2 batches of the next): give 2 or more to continue ${mid}`);
+    expect(existsSync(path.dirname(out))).toBe(false);
+    expect(sha(model)).toBe(before);
+    // nothing left to run: the checkpoint it names is there, with the same weights and history
+    const same = path.join(dir, 'done-2', 'r.safetensors');
+    const d = await cli(['train', '--resume', model, '--epochs', '2', '--out', same, '--json']);
+    expect(d.code, d.stderr).toBe(0);
+    expect(JSON.parse(d.stdout).checkpoint).toBe(same);
+    const a = loadTrainingCheckpoint(model), b = loadTrainingCheckpoint(same);
+    expect(Buffer.from(b.model.params.buffer).equals(Buffer.from(a.model.params.buffer))).toBe(true);
+    expect(b.meta.history).toEqual(a.meta.history);
+    expect(sha(model)).toBe(before);
+  });
+
+  it('--resume of a checkpoint with bf16 weights warns that it is not exact', async () => {
+    const model = path.join(dir, 'bf-weights.safetensors');
+    expect((await cli(['train', ...TINY, '--save-dtype', 'bf16', '--out', model])).code).toBe(0);
+    const r = await cli(['train', '--resume', model, '--epochs', '2']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`deeprnn: warning: ${model} stores its weights in bf16 (--save-dtype bf16): the run continues from the rounded weights, `
+      + 'so it does not repeat an uninterrupted run bit for bit (fp32 checkpoints resume exactly)\n');
+    const plain = path.join(dir, 'f32-weights.safetensors');
+    expect((await cli(['train', ...TINY, '--out', plain])).code).toBe(0);
+    expect((await cli(['train', '--resume', plain, '--epochs', '2'])).stderr).not.toContain('warning');
+  });
+});
+
+describe.skipIf(!CAN_MOUNT)('a full disk at the start', () => {
+  it('train: the lock that cannot be written is named, and nothing is left behind', async () => {
+    const mnt = path.join(dir, 'full3');
+    mkdirSync(mnt);
+    const out = path.join(mnt, 'sub', 'm.safetensors');
+    const r = await inTmpfs(mnt, '4k', `head -c 4096 /dev/zero > ${mnt}/filler
+deeprnn train ${TINY.join(' ')} --out ${out}; echo "train $?" >&2
+ls -A ${mnt}`);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines[0]).toBe(`deeprnn: error: could not take the lock ${out}.lock for --out ${out}: writing ${out}.lock.PID failed (ENOSPC: no space left on device, write)`
+      .replace('PID', lines[0]!.match(/lock\.(\d+) failed/)?.[1] ?? 'PID'));
+    expect(lines.slice(1)).toEqual(['train 1']);
+    expect(r.stdout.trim()).toBe('filler');
+  });
+});
