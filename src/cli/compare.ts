@@ -61,6 +61,9 @@ export function registerCompare(program: Command): void {
         if (!CELLS.includes(c as CellKind)) throw new UsageError(`--cells must list cells from ${CELLS.join(',')}, got "${c}"`);
       }
       if (cells.length === 0) throw new UsageError(`--cells must list cells from ${CELLS.join(',')}, got ""`);
+      // A cell named twice would train twice into the same OUT-DIR/CELL.safetensors.
+      const twice = cells.find((c, i) => cells.indexOf(c) !== i);
+      if (twice) throw new UsageError(`--cells names ${twice} twice: each cell trains once, into --out-dir as ${twice}.safetensors`);
       // Each cell's run writes to OUT-DIR/CELL.safetensors.
       const base = parseTrainOptions({ ...raw, corpus: raw.corpus as string[], out: '' }, (name) => cmd.getOptionValueSource(name) === 'cli', null);
       const plot = path.join(raw.outDir, 'compare.svg');

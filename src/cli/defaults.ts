@@ -2,6 +2,7 @@
 // read it, each with --model PATH (eval and info also take it as their
 // argument, the form they had first).
 import type { Command } from 'commander';
+import { sameFile } from '../io/files.js';
 import { UsageError } from './errors.js';
 import { option } from './options.js';
 
@@ -11,11 +12,14 @@ export const DEFAULT_CHECKPOINT = 'checkpoints/deeprnn.safetensors';
 /** --model PATH, as predict, eval and info declare it. */
 export const modelOption = () => option('--model <path>', 'checkpoint to read', DEFAULT_CHECKPOINT);
 
-/** The checkpoint of eval and info: --model, or the argument (the same thing, kept from before --model); not both. */
+/**
+ * The checkpoint of eval, info and export: --model, or the argument (the same
+ * thing, kept from before --model); both only when they name the same file.
+ */
 export function checkpointPath(argument: string | undefined, cmd: Command): string {
   const model = cmd.getOptionValue('model') as string;
   if (argument === undefined) return model;
-  if (cmd.getOptionValueSource('model') === 'cli' && argument !== model) {
+  if (cmd.getOptionValueSource('model') === 'cli' && !sameFile(argument, model)) {
     throw new UsageError(`the checkpoint is named twice, as the argument ${argument} and as --model ${model}: give it once, with --model`);
   }
   return argument;

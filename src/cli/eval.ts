@@ -104,6 +104,9 @@ export function registerEval(program: Command): void {
       const maxPpl = raw.maxPpl === undefined ? undefined : numberOption('--max-ppl', raw.maxPpl, (v) => v >= 1, 'a number >= 1');
       const maxUnk = raw.maxUnk === undefined ? undefined : numberOption('--max-unk', raw.maxUnk, (v) => v >= 0 && v <= 1, 'a fraction in [0, 1]');
       const tolerance = numberOption('--tolerance', raw.tolerance, (v) => v >= 0, 'a number >= 0');
+      if (cmd.getOptionValueSource('tolerance') === 'cli' && raw.baseline === undefined) {
+        throw new UsageError("--tolerance applies to --baseline (how far a corpus's perplexity may exceed the baseline's)");
+      }
       const threads = threadsOption(raw.threads);
       const precision = precisionOption(raw.precision);
       const dataDir = resolveDataDir(raw.dataDir);

@@ -139,7 +139,15 @@ export class Tokenizer {
 
   static fromCounts(kind: TokenizerKind, counts: Map<string, number>, minFreq = 1): Tokenizer {
     if (kind !== 'word' && minFreq !== 1) throw new InputError(`--min-freq applies to the word tokenizer only, got ${minFreq} with ${kind}`);
-    return new Tokenizer(kind, Vocab.fromCounts(counts, minFreq), minFreq);
+    const vocab = Vocab.fromCounts(counts, minFreq);
+    // A model needs a token besides <unk> to predict: a vocabulary of <unk> alone is the option's doing, not the model's.
+    if (vocab.size < 2 && minFreq > 1 && counts.size > 0) {
+      let most = 0;
+      for (const c of counts.values()) most = Math.max(most, c);
+      throw new InputError(`--min-freq ${minFreq} leaves no token but <unk> in the vocabulary `
+        + `(every token of the corpus is seen fewer times; the most frequent is seen ${most} time${most === 1 ? '' : 's'})`);
+    }
+    return new Tokenizer(kind, vocab, minFreq);
   }
 
   /** Token strings of `text` (the d2l tokenizer's are lowercase letters and single spaces). */

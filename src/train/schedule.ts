@@ -11,11 +11,25 @@ export interface ScheduleSettings {
   warmup: number;
   /** step and exp: the factor of each decay. */
   decay: number;
-  /** step: epochs between decays; exp: the epoch after which every epoch ends with a decay. */
+  /** step: epochs between decays; exp: the epoch after which every epoch ends with a decay (at least 1; a 0 read from an older checkpoint acts as 1). */
   decayAfter: number;
   /** Floor of the decayed rate (step, exp) and end of the cosine. */
   minLr: number;
 }
+
+/** The settings of a schedule that not every kind reads (lr and warmup apply to all). */
+export type ScheduleSetting = 'decay' | 'decayAfter' | 'minLr';
+
+/** What each kind reads besides lr and warmup (learningRate below): an option for another setting does not apply to it. */
+export const SCHEDULE_READS: Record<ScheduleKind, readonly ScheduleSetting[]> = {
+  constant: [],
+  step: ['decay', 'decayAfter', 'minLr'],
+  exp: ['decay', 'decayAfter', 'minLr'],
+  cosine: ['minLr'],
+};
+
+/** The kinds that read a setting, in SCHEDULES' order. */
+export const schedulesWith = (setting: ScheduleSetting): ScheduleKind[] => SCHEDULES.filter((k) => SCHEDULE_READS[k].includes(setting));
 
 /**
  * The learning rate for step `step` (0-based) taken after `epochs` completed

@@ -12,7 +12,7 @@ import {
   HYPER_KEYS, HYPERPARAMS, hasHyper, OPTIMIZER_SPECS, OPTIMIZERS, optimizerSpec, optimizersWith,
   type HyperKey, type HyperValues, type OptimizerKind, type OptimizerSettings,
 } from './optim.js';
-import { SCHEDULES, type ScheduleKind } from './schedule.js';
+import { SCHEDULE_READS, SCHEDULES, schedulesWith, type ScheduleKind, type ScheduleSetting } from './schedule.js';
 import type { RunSettings } from './run.js';
 
 /** The most epochs a run may have in all (every checkpoint holds the history of each). */
@@ -118,6 +118,9 @@ export function parseSaveEvery(name: string, raw: unknown): RunSettings['saveEve
   return m[2] ? { steps: n } : { epochs: n };
 }
 
+/** The option of each schedule setting that not every schedule reads. */
+const SCHEDULE_OPTIONS: Record<ScheduleSetting, string> = { decay: 'lrDecay', decayAfter: 'lrDecayAfter', minLr: 'minLr' };
+
 /**
  * Checks every option and fills in the defaults. `o` holds the caller's
  * values by key (strings from the command line, numbers from a program);
@@ -149,7 +152,7 @@ export function resolveRunSettings(o: Readonly<Record<string, unknown>>, n: Nami
   if (corpus.length === 0 || !corpus.every((c) => typeof c === 'string')) {
     throw new InputError(`${name('corpus')} must list corpus names, files or directories, got ${show(corpus)}`);
   }
-  return {
+  const settings = {
     cell: choice(name('cell'), v('cell'), CELLS),
     layers: hidden.length > 1 ? hidden.length : layers,
     hidden,
@@ -158,7 +161,7 @@ export function resolveRunSettings(o: Readonly<Record<string, unknown>>, n: Nami
       kind: choice(name('lrSchedule'), v('lrSchedule'), SCHEDULES),
       warmup: integer(name('warmup'), v('warmup'), 0, 1_000_000_000),
       decay: number(name('lrDecay'), v('lrDecay'), (x) => x > 0 && x <= 1, 'a number in (0, 1]'),
-      decayAfter: integer(name('lrDecayAfter'), v('lrDecayAfter'), 0, 1_000_000),
+      decayAfter: integer(name('lrDecayAfter'), v('lrDecayAfter'), 1, 1_000_000),
       minLr,
     },
     clipMode: choice(name('clipMode'), v('clipMode'), ['norm', 'value'] as const),
@@ -190,6 +193,14 @@ export function resolveRunSettings(o: Readonly<Record<string, unknown>>, n: Nami
     initFrom: optional('initFrom', (raw) => text(name('initFrom'), raw, 'a checkpoint path')),
     strict: flag(name('strict'), o.strict),
   };
+  // A schedule setting the chosen schedule does not read is an error, as an optimizer's hyperparameter is.
+  const kind = settings.schedule.kind;
+  for (const [setting, key] of Object.entries(SCHEDULE_OPTIONS) as [ScheduleSetting, string][]) {
+    if (given(key) && !SCHEDULE_READS[kind].includes(setting)) {
+      throw new InputError(`${name(key)} applies to ${name('lrSchedule')} ${schedulesWith(setting).join('|')}, not ${kind}`);
+    }
+  }
+  return settings;
 }
 
 /** A hyperparameter's value as the caller gives it (a string as typed, or a program's value), checked against its range. */
@@ -221,8 +232,13 @@ function resolveOptimizer(o: Readonly<Record<string, unknown>>, n: Naming): Omit
     if (o[key] !== undefined) (settings as Record<HyperKey, unknown>)[key] = parseHyper(key, o[key], name(key));
   }
   const spec = optimizerSpec(kind);
-  const conflict = spec.conflict?.({ ...spec.hyper, ...settings } as HyperValues, name);
+  const hyper = { ...spec.hyper, ...settings } as HyperValues;
+  const conflict = spec.conflict?.(hyper, name);
   if (conflict) throw new InputError(conflict);
+  // PyTorch's SGD accepts dampening without momentum and never reads it: here it does not apply.
+  if (given('dampening') && !(hyper.momentum > 0)) {
+    throw new InputError(`${name('dampening')} needs ${name('momentum')} above 0 (it damps the momentum buffer)`);
+  }
   return settings;
 }
 
