@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { native } from '../native.js';
 import { InputError } from '../errors.js';
+import { defaultChunkTokens } from '../nn/rnnlm.js';
 import { inJob, launcherRank, mpiSummary } from '../mpi.js';
 import { registerBench } from './bench.js';
 import { OutputClosed, OutputError, streamFailure } from './output.js';
@@ -33,9 +34,15 @@ function version(tune: boolean): string {
 /**
  * DEEPRNN_SIMD, DEEPRNN_GEMM_TILE and DEEPRNN_BF16, when set, name an
  * instruction set this CPU and build support, one of its GEMM tiles and a bf16
- * path; else an input error (exit 2).
+ * path, DEEPRNN_TEAM_SIZE and DEEPRNN_CHUNK_TOKENS are whole numbers; else an
+ * input error (exit 2).
  */
 function checkSimdSetting(): void {
+  defaultChunkTokens();
+  const team = process.env.DEEPRNN_TEAM_SIZE;
+  if (team !== undefined && !/^\d{1,6}$/.test(team.trim())) {
+    throw new InputError(`DEEPRNN_TEAM_SIZE must be a whole number of threads per team (0: the cost model's choice), got "${team}"`);
+  }
   if (process.env.DEEPRNN_SIMD === undefined && process.env.DEEPRNN_GEMM_TILE === undefined && process.env.DEEPRNN_BF16 === undefined) return;
   try {
     native().info();

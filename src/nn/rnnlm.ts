@@ -15,6 +15,7 @@ import { Workspace } from './workspace.js';
 import type { Tokenizer } from '../data/tokenizer.js';
 import { loadCheckpoint, saveModel } from '../io/checkpoint.js';
 import { roundBf16 } from './bf16.js';
+import { InputError } from '../errors.js';
 
 /**
  * A batch runs in chunks of about this many tokens (T times the chunk's
@@ -25,6 +26,19 @@ import { roundBf16 } from './bf16.js';
  * changing any sum.
  */
 export const CHUNK_TOKENS = 2048;
+
+/**
+ * The tokens per chunk of a new model: DEEPRNN_CHUNK_TOKENS when set (an
+ * experiment's knob: results change with it, by rounding), else CHUNK_TOKENS.
+ */
+export function defaultChunkTokens(): number {
+  const raw = process.env.DEEPRNN_CHUNK_TOKENS;
+  if (raw === undefined) return CHUNK_TOKENS;
+  if (!/^[1-9]\d{0,8}$/.test(raw.trim())) {
+    throw new InputError(`DEEPRNN_CHUNK_TOKENS must be a whole number of tokens per chunk from 1 to 999999999, got "${raw}"`);
+  }
+  return Number(raw);
+}
 
 /** Chunks keep their gradients apart until the end: at most this many bytes of them. */
 export const CHUNK_GRAD_BYTES = 64 * 2 ** 20;
@@ -48,8 +62,8 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
   private readonly carry: CarriedState<Float32Array>;
   /** The last sharded training forward kept chunk gradients (see ForwardOptions.shard). */
   keptChunks = false;
-  /** Tokens per chunk (see CHUNK_TOKENS); Infinity runs every batch as one chunk. */
-  chunkTokens = CHUNK_TOKENS;
+  /** Tokens per chunk (see CHUNK_TOKENS, defaultChunkTokens); Infinity runs every batch as one chunk. */
+  chunkTokens = defaultChunkTokens();
   /** The matrix products' arithmetic in training and evaluation (bf16: bf16 operands, float32 sums). */
   precision: Precision = 'fp32';
   /** The last training forward did the backward pass too. */

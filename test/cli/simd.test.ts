@@ -71,3 +71,31 @@ describe('DEEPRNN_GEMM_TILE at start', () => {
     for (const p of runs.slice(1)) expect(Buffer.from(p.buffer).equals(Buffer.from(runs[0]!.buffer))).toBe(true);
   });
 });
+
+describe('DEEPRNN_TEAM_SIZE and DEEPRNN_CHUNK_TOKENS at start', () => {
+  it.each([
+    ['DEEPRNN_TEAM_SIZE', 'abc', `DEEPRNN_TEAM_SIZE must be a whole number of threads per team (0: the cost model's choice), got "abc"`],
+    ['DEEPRNN_TEAM_SIZE', '2.5', `DEEPRNN_TEAM_SIZE must be a whole number of threads per team (0: the cost model's choice), got "2.5"`],
+    ['DEEPRNN_TEAM_SIZE', '-1', `DEEPRNN_TEAM_SIZE must be a whole number of threads per team (0: the cost model's choice), got "-1"`],
+    ['DEEPRNN_CHUNK_TOKENS', '0', 'DEEPRNN_CHUNK_TOKENS must be a whole number of tokens per chunk from 1 to 999999999, got "0"'],
+    ['DEEPRNN_CHUNK_TOKENS', '1e3', 'DEEPRNN_CHUNK_TOKENS must be a whole number of tokens per chunk from 1 to 999999999, got "1e3"'],
+  ])('%s=%s is refused before any work, exit 2', async (name, value, message) => {
+    const out = path.join(dir, `knob-${name}-${value}.safetensors`);
+    const r = await cli(['train', ...small, '--out', out], { env: { [name]: value } });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toBe(`deeprnn: error: ${message}\n`);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('DEEPRNN_CHUNK_TOKENS sets the chunks: its default gives the same weights as none, 64 tokens others', async () => {
+    const weights = async (env: Record<string, string>, name: string) => {
+      const out = path.join(dir, `chunks-${name}.safetensors`);
+      const r = await cli(['train', ...small, '--out', out], { env });
+      expect(r.code, r.stderr).toBe(0);
+      return Buffer.from(loadTrainingCheckpoint(out).model.params.buffer);
+    };
+    const none = await weights({}, 'none');
+    expect((await weights({ DEEPRNN_CHUNK_TOKENS: '2048' }, '2048')).equals(none)).toBe(true);
+    expect((await weights({ DEEPRNN_CHUNK_TOKENS: '64' }, '64')).equals(none)).toBe(false);
+  });
+});
