@@ -71,6 +71,37 @@ export interface World {
 
 let world: World | null | undefined;
 
+/** FNV-1a over a string's UTF-16 units, or over an array's 32-bit words: 32 bits. */
+function fingerprint(x: string | Float32Array): number {
+  let h = 0x811c9dc5;
+  if (typeof x === 'string') {
+    for (let i = 0; i < x.length; i++) h = Math.imul(h ^ x.charCodeAt(i), 16777619);
+  } else {
+    const w = new Uint32Array(x.buffer, x.byteOffset, x.length);
+    for (let i = 0; i < w.length; i++) h = Math.imul(h ^ w[i]!, 16777619);
+  }
+  return h >>> 0;
+}
+
+/**
+ * The names of `parts` that are not the same on every rank (every rank calls
+ * it with the same names, in the same order; one sum of fixed size, so ranks
+ * that differ learn it together instead of meeting in sums of other sizes).
+ * Each part's fingerprint goes in as two 16-bit halves h with h^2 beside
+ * them: all ranks agree on h exactly when size * sum(h^2) = sum(h)^2, every
+ * figure a whole number well within a double's 53 bits.
+ */
+export function ranksDiffer(w: World, parts: [string, string | Float32Array][]): string[] {
+  const sums = new Float64Array(4 * parts.length);
+  parts.forEach(([, x], i) => {
+    const h = fingerprint(x);
+    const lo = h & 0xffff, hi = h >>> 16;
+    sums.set([lo, lo * lo, hi, hi * hi], 4 * i);
+  });
+  w.sum(sums);
+  return parts.filter((_, i) => [0, 2].some((k) => w.size * sums[4 * i + k + 1]! !== sums[4 * i + k]! ** 2)).map(([name]) => name);
+}
+
 /**
  * The job this process is a rank of (MPI initialised on the first call, on
  * the calling thread, which then makes every MPI call), or null when it was

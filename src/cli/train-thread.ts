@@ -26,7 +26,7 @@ export function trainInThread(settings: RunSettings, resume: string | undefined,
       process.off('SIGINT', onSignal);
       progress.stop();
       if (!quiet) process.stderr.write(`\n${sig}: stopping after this batch and saving a checkpoint (press Ctrl-C again to quit at once)\n`);
-      worker.postMessage({ type: 'stop' });
+      worker.postMessage({ type: 'stop', signal: sig });
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);

@@ -21,7 +21,7 @@ export type TrainMessage =
   | { type: 'batch'; epoch: number; done: number; total: number; loss: number; tokens: number; ran: number }
   | { type: 'epoch'; m: EpochMetrics }
   | { type: 'load'; done: number; total: number }
-  | { type: 'done'; history: EpochMetrics[]; seconds: number; stopped: boolean; early: boolean; state: TrainState }
+  | { type: 'done'; history: EpochMetrics[]; seconds: number; stopped: boolean; early: boolean; state: TrainState; stopSignal: 'SIGINT' | 'SIGTERM' | null }
   | { type: 'error'; input: boolean; message: string; stack?: string };
 
 const port = parentPort!;
@@ -34,11 +34,11 @@ let lastBatchNews = -Infinity;
 const BATCH_NEWS_MS = 50;
 
 let trainer: Trainer | null = null;
-let stopRequested = false;
-port.on('message', (m: { type: string }) => {
+let stopRequested: 'SIGINT' | 'SIGTERM' | null | false = false;
+port.on('message', (m: { type: string; signal?: string }) => {
   if (m.type !== 'stop') return;
-  stopRequested = true;
-  trainer?.stop();
+  stopRequested = m.signal === 'SIGINT' || m.signal === 'SIGTERM' ? m.signal : null;
+  trainer?.stop(stopRequested);
 });
 
 try {
@@ -60,10 +60,10 @@ try {
     onTrainer: (t) => {
       trainer = t;
       post({ type: 'start' });
-      if (stopRequested) t.stop();
+      if (stopRequested !== false) t.stop(stopRequested);
     },
   }, job.resume);
-  post({ type: 'done', history: r.history, seconds: r.seconds, stopped: r.stopped, early: r.early, state: r.state });
+  post({ type: 'done', history: r.history, seconds: r.seconds, stopped: r.stopped, early: r.early, state: r.state, stopSignal: r.stopSignal });
   // MPI (when this run is one rank of a job) ends with the run, on the thread
   // that started it, after the result is out. Not after a signal: mpirun is
   // ending the job then, and finalising would wait for it until it kills the

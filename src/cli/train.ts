@@ -223,7 +223,9 @@ export function registerTrain(program: Command): void {
       if (s.precision === 'bf16' && !quiet) bf16Note();
       const progress = new Progress(s.epochs, format, quiet ? discard() : undefined);
       const { result, signal: sig } = await trainInThread(s, raw.resume, progress, quiet);
-      const interrupted = result.stopped && sig !== null;
+      // A signal here, or (under MPI) one that another rank received: every rank stopped after the same batch.
+      const stopSignal = sig ?? result.stopSignal;
+      const interrupted = result.stopped && stopSignal !== null;
       if (!quiet) emit(report(result, s, interrupted), format);
       if (interrupted && !quiet) {
         process.stderr.write(
@@ -231,6 +233,6 @@ export function registerTrain(program: Command): void {
             + `resume with: deeprnn train --resume ${s.out}\n`,
         );
       }
-      if (interrupted) process.exitCode = sig === 'SIGINT' ? 130 : 143;
+      if (interrupted) process.exitCode = stopSignal === 'SIGINT' ? 130 : 143;
     });
 }

@@ -31,7 +31,7 @@ import { writePlot } from '../io/plot.js';
 import { initialState, NonFiniteError, Trainer, type EpochMetrics, type TrainState } from './trainer.js';
 import { InputError } from '../errors.js';
 import { flagName } from '../validate.js';
-import { mpiWorld, type World } from '../mpi.js';
+import { mpiWorld, ranksDiffer, type World } from '../mpi.js';
 
 export interface RunSettings extends Omit<TrainingSettings, 'corpusSha1' | 'batching' | 'valFrac'> {
   cell: CellKind;
@@ -90,6 +90,8 @@ export interface RunResult {
   /** Ended by --early-stop. */
   early: boolean;
   state: TrainState;
+  /** The signal that stopped the run (Trainer.stopSignal: under MPI, as every rank learns it), or null. */
+  stopSignal: 'SIGINT' | 'SIGTERM' | null;
 }
 
 /** An output of the run (checkpoint, metrics, plot) could not be written; the message says what is intact. */
@@ -322,6 +324,21 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     skipNonFinite: s.skipNonFinite, batching: s.batching ?? 'random', valFrac: s.valFrac ?? null,
     ...(s.initFrom ? { initFrom: s.initFrom } : {}),
   };
+  if (world) {
+    // Ranks started with different settings, texts or checkpoints would meet in sums of other sizes
+    // (a crash) or wait for each other's last epochs (a hang): they stop here together instead.
+    const { corpus: _names, corpusSha1, initFrom: _init, saveDtype: _dtype, ...run } = training;
+    const differ = ranksDiffer(world, [
+      ['the settings', JSON.stringify({ config, run, optimizer: optimizer.toJSON(), schedule, clipMode: s.clipMode })],
+      ['the text', `${corpusSha1} ${JSON.stringify(tokenizer.toJSON())}`],
+      ['the position', JSON.stringify(state)],
+      ['the weights', model.params as Float32Array],
+    ]);
+    if (differ.length) {
+      throw new InputError(`the ranks of this job differ in ${differ.join(', ')}: start every rank with the same command, `
+        + 'the same corpus and the same checkpoint');
+    }
+  }
   const start = performance.now();
   const every = s.saveEvery ?? { epochs: 1 };
   const keep = s.keep ?? 0;
@@ -499,5 +516,6 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
   // rank that ended first (a stop: exit 130 / 143) could make the launcher
   // kill rank 0 before its last checkpoint is on disk.
   world?.barrier();
-  return { history: trainer.history, model, tokenizer, seconds: (performance.now() - start) / 1000, stopped, early: Boolean(early), state };
+  return { history: trainer.history, model, tokenizer, seconds: (performance.now() - start) / 1000, stopped, early: Boolean(early), state,
+    stopSignal: trainer.stopSignal };
 }

@@ -102,12 +102,21 @@ export class Trainer {
 
   /** Data-parallel: a stop every rank knows of (summed with the gradients of a batch), so that all stop after the same batch. */
   private stopAgreed = false;
-  /** Sums of one step over the ranks: the loss, the stop requests. */
-  private readonly stepSums = new Float64Array(2);
+  /** Sums of one step over the ranks: the loss, the stop requests, those of them made by SIGTERM. */
+  private readonly stepSums = new Float64Array(3);
+  /** What asked for the stop here: a signal's name, or a plain stop(). */
+  private stopBy: 'SIGINT' | 'SIGTERM' | null = null;
+  /**
+   * The signal that stopped the run, as every rank learns it: SIGTERM when any
+   * rank's stop came from one, else SIGINT when any came from one, else null.
+   */
+  stopSignal: 'SIGINT' | 'SIGTERM' | null = null;
 
-  /** Asks the loop to stop after the current batch; fit() then resolves with stopped = true. */
-  stop(): void {
+  /** Asks the loop to stop after the current batch; fit() then resolves with stopped = true. `signal`: what asked (stopSignal). */
+  stop(signal: 'SIGINT' | 'SIGTERM' | null = null): void {
     this.stopRequested = true;
+    this.stopBy ??= signal;
+    if (!this.opts.world) this.stopSignal ??= signal;
   }
 
   /** The loop stops: asked here, or (data-parallel) asked of any rank by the last batch's sums. */
@@ -235,11 +244,15 @@ export class Trainer {
       model.backward();
       this.stepSums[0] = part;
       this.stepSums[1] = this.stopRequested ? 1 : 0;
+      this.stepSums[2] = this.stopBy === 'SIGTERM' ? 1 : this.stopBy === 'SIGINT' ? 1 / 1024 : 0;
       world.sum(this.stepSums);
       world.sumChunks(model.grads as Float32Array, model.keptChunks ?? false);
       if (carry) world.sum(model.stateBuffer!(batch.N));
       loss = this.stepSums[0];
-      if (this.stepSums[1] > 0) this.stopAgreed = true;
+      if (this.stepSums[1] > 0) {
+        this.stopAgreed = true;
+        this.stopSignal = this.stepSums[2] >= 1 ? 'SIGTERM' : this.stepSums[2] > 0 ? 'SIGINT' : null;
+      }
       if (!Number.isFinite(loss)) return { loss, bad: 'the loss', norm: NaN };
     } else {
       loss = model.forward(batch, { train: true, rng, carry });

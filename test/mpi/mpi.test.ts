@@ -7,7 +7,7 @@
 // rank killed with SIGKILL ends the job and leaves the last checkpoint intact.
 // Skipped, saying why, where mpirun or the addon's MPI support is missing.
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadTrainingCheckpoint } from '../../src/io/checkpoint.js';
@@ -193,21 +193,48 @@ describe.skipIf(Boolean(why))('training under mpirun', () => {
     expect(loadTrainingCheckpoint(file).meta.state).toMatchObject({ epoch: state.epoch + 1, batch: 0 });
   });
 
+  /** Rank 1's process: the child of mpirun (pid) whose environment says so. */
+  function rank1Of(pid: number): number {
+    const kids = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout.trim().split('\n').map(Number);
+    const rank1 = kids.find((k) => {
+      try {
+        return readFileSync(`/proc/${k}/environ`, 'utf8').split('\0').includes('OMPI_COMM_WORLD_RANK=1');
+      } catch {
+        return false;
+      }
+    });
+    expect(rank1).toBeDefined();
+    return rank1!;
+  }
+
+  it('SIGTERM to rank 1 alone: every rank stops after the same batch, rank 0 says where and prints no summary', async () => {
+    const file = out('sigterm1');
+    const r = await job([...LONG, '--epochs', '400', '--out', file], (pid) => process.kill(rank1Of(pid), 'SIGTERM'));
+    expect(r.stderr).toMatch(/stopped at epoch \d+, batch \d+; checkpoint .*sigterm1\.safetensors; resume with: deeprnn train --resume/);
+    expect(r.stdout + r.stderr).not.toContain('done: ');
+    expect(r.code).not.toBe(0);
+    const state = loadTrainingCheckpoint(file).meta.state;
+    expect(state.epoch).toBeLessThan(400);
+  });
+
+  it('ranks started with different settings or texts stop together at the start, exit 2, and write nothing', async () => {
+    const file = out('differ');
+    const args = ['train', ...RUN, '--num-train', '512', '--epochs', '2', '--out', file];
+    for (const [other, what] of [[['--hidden', '16'], 'the settings, the position, the weights'], [['--epochs', '3'], 'the settings'],
+      [['--seed', '7'], 'the settings, the position, the weights']] as const) {
+      const r = await run('mpirun', ['-np', '1', process.execPath, BIN, ...args, ':', '-np', '1', process.execPath, BIN, ...args, ...other], { env: MPI_ENV });
+      expect(r.code, r.stderr).not.toBe(0);
+      const message = `the ranks of this job differ in ${what}: start every rank with the same command, the same corpus and the same checkpoint`;
+      expect(r.stderr).toContain(`deeprnn: error: ${message}\n`);
+      expect(r.stderr).toContain(`deeprnn (rank 1): error: ${message}\n`);
+      expect(existsSync(file)).toBe(false);
+      expect(existsSync(`${file}.lock`)).toBe(false);
+    }
+  });
+
   it('a rank killed with SIGKILL ends the job with mpirun\'s message; the last checkpoint is intact and resumes', async () => {
     const file = out('killed');
-    const r = await job([...LONG, '--out', file], (pid) => {
-      // Rank 1: the child of mpirun whose environment says so.
-      const kids = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout.trim().split('\n').map(Number);
-      const rank1 = kids.find((k) => {
-        try {
-          return readFileSync(`/proc/${k}/environ`, 'utf8').split('\0').includes('OMPI_COMM_WORLD_RANK=1');
-        } catch {
-          return false;
-        }
-      });
-      expect(rank1).toBeDefined();
-      process.kill(rank1!, 'SIGKILL');
-    });
+    const r = await job([...LONG, '--out', file], (pid) => process.kill(rank1Of(pid), 'SIGKILL'));
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/rank 1 with PID \d+ on node .* exited on signal 9 \(Killed\)/);
     const state = loadTrainingCheckpoint(file).meta.state;
