@@ -64,7 +64,7 @@ case "$arch" in
     ;;
   x86-cpus)
     [ "$(uname -m)" = x86_64 ] || { echo "x86-cpus: only on x86-64" >&2; exit 2; }
-    sh "$0" > /dev/null || { echo "x86-cpus: the native build or its check failed" >&2; exit 1; }
+    log=$(sh scripts/check-native.sh 2>&1) || { printf '%s\n' "$log"; echo "x86-cpus: the native build or its check failed" >&2; exit 1; }
     bin=${TMPDIR:-/tmp}/deeprnn-check-native
     for cpu in "qemu64:scalar" "Haswell-v4:scalar, avx2"; do
       model=${cpu%%:*}

@@ -161,11 +161,24 @@ export function makeDirs(dir: string): string[] {
       mkdirSync(d);
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
-      if (err.code === 'EEXIST' && statSync(d, { throwIfNoEntry: false })?.isDirectory()) continue;
+      if (err.code === 'EEXIST') {
+        if (isDirectory(d)) continue;  // made meanwhile by another process
+        // the stat above found nothing there: a symlink to a missing target, or a loop of them
+        const why = isSymlink(d) ? 'is a symlink to nothing that exists' : 'exists and is not a directory';
+        throw Object.assign(new Error(`cannot create the directory ${d}: ${d} ${why}`), { code: 'ENOTDIR' });
+      }
       throw Object.assign(new Error(`cannot create the directory ${d} (${err.code ?? err.message})`), { code: err.code });
     }
   }
   return missing;
+}
+
+function isDirectory(d: string): boolean {
+  try {
+    return statSync(d).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** The temporary file a write of `target` goes through (in its directory, so the rename stays on one filesystem). */
@@ -233,7 +246,8 @@ export function writeFileAtomic(file: string, data: Buffer | string): void {
  * and the waits for the disk happen while the caller goes on, and it learns
  * of the end in one turn of the event loop. `data` must not change until the
  * promise settles; two writes of one file must not overlap (WriteQueue).
- * Errors are Node's own, as writeFileAtomic's are.
+ * Errors are Node's own, as writeFileAtomic's are (and makeDirs' for a
+ * directory that cannot be created).
  */
 export async function writeFileAtomicAsync(file: string, data: Buffer): Promise<void> {
   const { target, dir, tmp } = atomicTarget(file);

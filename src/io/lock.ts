@@ -77,27 +77,25 @@ function removeDeadTemps(file: string): void {
  * needed; `what` names the locked output in the refusal ("--out m.safetensors").
  */
 export function acquireLock(file: string, what: string): FileLock {
+  // A path that cannot hold the lock is the user's to change (exit 2); anything else (a full disk) is not.
+  const pathCodes = new Set(['ENOENT', 'ENOTDIR', 'EACCES', 'EPERM', 'EROFS', 'EEXIST', 'ENAMETOOLONG', 'ELOOP']);
   let created: string[];
   try {
     created = makeDirs(path.dirname(file));
   } catch (e) {
-    throw new InputError(`${what} cannot be written: ${(e as Error).message}`);
+    const err = e as NodeJS.ErrnoException;
+    const message = `${what} cannot be written: ${err.message}`;
+    throw pathCodes.has(err.code ?? '') ? new InputError(message) : new Error(message);
   }
-  removeDeadTemps(file);
+  // From here every failure removes what this process made: its files and the directories it created.
+  const cleanUp = () => new FileLock(`${file}.${process.pid}`, created).release();
   const me: Holder = { pid: process.pid, start: startTime(process.pid) };
   const mine = `${file}.${process.pid}`;
   try {
+    removeDeadTemps(file);
     writeFileSync(mine, JSON.stringify(me));
   } catch (e) {
-    // a full disk, say: nothing of this process's is left behind
-    rmSync(mine, { force: true });
-    for (const d of [...created].reverse()) {
-      try {
-        rmdirSync(d);
-      } catch {
-        // not empty after all
-      }
-    }
+    cleanUp();
     throw new Error(`could not take the lock ${file} for ${what}: writing ${mine} failed (${(e as Error).message})`);
   }
   try {
@@ -133,6 +131,10 @@ export function acquireLock(file: string, what: string): FileLock {
       rmSync(aside, { force: true });
     }
     throw new InputError(`${what}: could not take the lock file ${file}; another process keeps changing it`);
+  } catch (e) {
+    cleanUp();
+    if (e instanceof InputError) throw e;
+    throw new Error(`could not take the lock ${file} for ${what} (${(e as Error).message})`);
   } finally {
     rmSync(mine, { force: true });
   }

@@ -123,8 +123,10 @@ export const OPTIMIZER_SPECS = {
     lr: 2, // the book's (PyTorch's SGD has no default rate)
     hyper: { momentum: 0, dampening: 0, nesterov: false, weightDecay: 0 },
     buffers: ['momentum_buffer'],
+    // PyTorch refuses the first and accepts the second, never reading the dampening: here it does not apply.
     conflict: (h, name) => (h.nesterov && (h.momentum <= 0 || h.dampening !== 0)
-      ? `${name('nesterov')} needs ${name('momentum')} above 0 (and no dampening)` : null),
+      ? `${name('nesterov')} needs ${name('momentum')} above 0 (and no dampening)`
+      : h.dampening !== 0 && !(h.momentum > 0) ? `${name('dampening')} needs ${name('momentum')} above 0 (it damps the momentum buffer)` : null),
     update: ({ params: p, grads: g, lr, h, step, buffer }) => {
       const { momentum, dampening, nesterov, weightDecay: wd } = h;
       if (momentum !== 0) {

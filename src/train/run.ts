@@ -251,6 +251,12 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     if (s.impl === 'scratch') throw new InputError(`${name('precision')} bf16 needs ${name('impl')} native: the scratch model computes in float64`);
   }
   const ck = resumeFrom ? loadTrainingCheckpoint(resumeFrom, 'start a new run from its weights with --init-from instead of --resume') : null;
+  if (ck && (s.epochs < ck.meta.state.epoch || (s.epochs === ck.meta.state.epoch && ck.meta.state.batch > 0))) {
+    // Fewer epochs than the checkpoint has done would drop some of them (or a part-done epoch): say so rather than report a run.
+    const at = ck.meta.state;
+    throw new InputError(`${optionName(s)('epochs')} ${s.epochs} (epochs in all) is behind the checkpoint's position `
+      + `(${at.epoch} epochs done${at.batch ? ` and ${at.batch} batches of the next` : ''}): give ${at.batch ? at.epoch + 1 : at.epoch} or more to continue ${resumeFrom}`);
+  }
   // Fine-tuning: the model and tokenizer of a checkpoint, everything else new.
   const init: Checkpoint | null = !ck && s.initFrom ? loadCheckpoint(s.initFrom) : null;
   const { tokenizer, data, sha1, corpus } = await prepareData(s, (ck ?? init)?.tokenizer, hooks);
@@ -263,13 +269,7 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
   if (ck && ck.meta.state.batch > data.numTrainBatches) {
     throw new InputError(`checkpoint ${resumeFrom}: state.batch ${ck.meta.state.batch} is past the end of an epoch of ${data.numTrainBatches} batches`);
   }
-  if (ck && (s.epochs < ck.meta.state.epoch || (s.epochs === ck.meta.state.epoch && ck.meta.state.batch > 0))) {
-    // Fewer epochs than the checkpoint has done would drop some of them (or a part-done epoch): say so rather than report a run.
-    const at = ck.meta.state;
-    throw new InputError(`${optionName(s)('epochs')} ${s.epochs} (epochs in all) is behind the checkpoint's position `
-      + `(${at.epoch} epochs done${at.batch ? ` and ${at.batch} batches of the next` : ''}): give ${at.batch ? at.epoch + 1 : at.epoch} or more to continue ${resumeFrom}`);
-  }
-  if (ck && ck.meta.training.saveDtype === 'bf16') {
+  if (ck && ck.meta.training.saveDtype === 'bf16' && s.epochs > ck.meta.state.epoch) {
     hooks.warn?.(`${resumeFrom} stores its weights in bf16 (${optionName(s)('saveDtype')} bf16): the run continues from the rounded weights, `
       + 'so it does not repeat an uninterrupted run bit for bit (fp32 checkpoints resume exactly)');
   }

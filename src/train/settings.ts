@@ -104,9 +104,20 @@ export const RUN_DEFAULTS = {
   saveDtype: 'fp32',
 } as const satisfies Partial<Record<keyof RunOptions, unknown>>;
 
-/** The library's naming: options by their keys, given when present. */
+/**
+ * The library's naming: options by their keys, given when present with a
+ * value other than RUN_DEFAULTS' (so that `{ ...RUN_DEFAULTS, ... }` names
+ * nothing it does not change).
+ */
 export function libraryNaming(o: object): Naming {
-  return { name: (k) => k, given: (k) => (o as Record<string, unknown>)[k] !== undefined };
+  const defaults: Readonly<Record<string, unknown>> = RUN_DEFAULTS;
+  return {
+    name: (k) => k,
+    given: (k) => {
+      const v = (o as Record<string, unknown>)[k];
+      return v !== undefined && !(k in defaults && v === defaults[k]);
+    },
+  };
 }
 
 export function parseSaveEvery(name: string, raw: unknown): RunSettings['saveEvery'] {
@@ -232,13 +243,8 @@ function resolveOptimizer(o: Readonly<Record<string, unknown>>, n: Naming): Omit
     if (o[key] !== undefined) (settings as Record<HyperKey, unknown>)[key] = parseHyper(key, o[key], name(key));
   }
   const spec = optimizerSpec(kind);
-  const hyper = { ...spec.hyper, ...settings } as HyperValues;
-  const conflict = spec.conflict?.(hyper, name);
+  const conflict = spec.conflict?.({ ...spec.hyper, ...settings } as HyperValues, name);
   if (conflict) throw new InputError(conflict);
-  // PyTorch's SGD accepts dampening without momentum and never reads it: here it does not apply.
-  if (given('dampening') && !(hyper.momentum > 0)) {
-    throw new InputError(`${name('dampening')} needs ${name('momentum')} above 0 (it damps the momentum buffer)`);
-  }
   return settings;
 }
 

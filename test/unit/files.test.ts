@@ -6,7 +6,7 @@ import { chmodSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, s
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { realTarget, sameFile, writeFileAtomic, writeFileAtomicAsync, WriteQueue } from '../../src/io/files.js';
+import { makeDirs, realTarget, sameFile, writeFileAtomic, writeFileAtomicAsync, WriteQueue } from '../../src/io/files.js';
 import { acquireLock } from '../../src/io/lock.js';
 import { native } from '../../src/native.js';
 import { ROOT } from '../helpers/paths.js';
@@ -224,5 +224,20 @@ describe('output lock', () => {
     const lock = path.join(dir, 'new', 'deeper', 'm.lock');
     acquireLock(lock, '--out m').release();
     expect(() => lstatSync(path.join(dir, 'new'))).toThrow(/ENOENT/);
+  });
+});
+
+describe('makeDirs', () => {
+  const dir = tmpDir();
+
+  it('makes the missing directories one level at a time and says which it made; names the one it cannot make', () => {
+    expect(makeDirs(path.join(dir, 'a', 'b', 'c'))).toEqual([path.join(dir, 'a'), path.join(dir, 'a', 'b'), path.join(dir, 'a', 'b', 'c')]);
+    expect(makeDirs(path.join(dir, 'a', 'b'))).toEqual([]);
+    writeFileSync(path.join(dir, 'file'), 'x');
+    expect(() => makeDirs(path.join(dir, 'file', 'd'))).toThrow(`cannot create the directory ${path.join(dir, 'file', 'd')}: ${path.join(dir, 'file')} is not a directory`);
+    symlinkSync(path.join(dir, 'nowhere'), path.join(dir, 'dangling'));
+    expect(() => makeDirs(path.join(dir, 'dangling', 'd'))).toThrow(`cannot create the directory ${path.join(dir, 'dangling')}: ${path.join(dir, 'dangling')} is a symlink to nothing that exists`);
+    symlinkSync(path.join(dir, 'loop'), path.join(dir, 'loop'));
+    expect(() => makeDirs(path.join(dir, 'loop', 'd'))).toThrow(`cannot create the directory ${path.join(dir, 'loop')}: ${path.join(dir, 'loop')} is a symlink to nothing that exists`);
   });
 });

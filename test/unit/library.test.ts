@@ -15,7 +15,7 @@ import { checkModelConfig } from '../../src/nn/config.js';
 import { Rng } from '../../src/rng.js';
 import { train, type TrainOptions } from '../../src/train/library.js';
 import { Adam, DEFAULT_LR, makeOptimizer, OPTIMIZER_SPECS, OPTIMIZERS, optimizersWith, RMSprop, SGD } from '../../src/train/optim.js';
-import { resolveRunSettings } from '../../src/train/settings.js';
+import { resolveRunSettings, RUN_DEFAULTS } from '../../src/train/settings.js';
 import { initialState } from '../../src/train/trainer.js';
 import { flagName } from '../../src/validate.js';
 import { TIMEMACHINE } from '../helpers/paths.js';
@@ -29,6 +29,13 @@ const TEXT = book.slice(10_000, 40_000);
 const TINY: TrainOptions = { hidden: 8, numSteps: 16, numTrain: 200, numVal: 100, batchSize: 50, epochs: 1 };
 
 describe('train(text)', () => {
+  it('takes { ...RUN_DEFAULTS, ... }: a default named again is not an option given (the schedule settings with constant, layers with a hidden list)', async () => {
+    const r = await train(TEXT, { ...RUN_DEFAULTS, ...TINY, hidden: [8, 8, 8] } as TrainOptions);
+    expect(r.history).toHaveLength(1);
+    expect(r.model.config.hidden).toEqual([8, 8, 8]);
+    await expect(train(TEXT, { ...RUN_DEFAULTS, ...TINY, lrDecay: 0.5 } as TrainOptions)).rejects.toThrow('lrDecay applies to lrSchedule step|exp, not constant');
+  });
+
   it('trains on a string without reading or writing a file; save and load keep weights, config and tokenizer', async () => {
     // Run from an empty directory, with the data directory at an empty one: nothing is read from or written to either.
     const cwd = process.cwd();
