@@ -15,6 +15,8 @@ import type { EpochMetrics } from './trainer.js';
 export interface TrainOptions extends RunOptions {
   /** After every epoch, its metrics. */
   onEpoch?: (m: EpochMetrics) => void;
+  /** After every training batch: the epoch (from 1), batches done and in all, the batch's loss, training tokens so far this epoch. */
+  onBatch?: (epoch: number, done: number, total: number, loss: number, tokens: number) => void;
   /** A warning (default: printed to stderr as "deeprnn: warning: ..."). */
   onWarning?: (message: string) => void;
   /** Notes of the run (an earlier run's files kept aside, a corpus downloaded). */
@@ -30,6 +32,17 @@ export interface TrainResult {
   seconds: number;
   /** Ended by earlyStop. */
   early: boolean;
+}
+
+/** Edits (insert, delete, replace) between two short strings. */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length]!;
 }
 
 /** The texts of train(text): a non-empty string, or a non-empty array of them (joined with a newline). */
@@ -57,11 +70,30 @@ export async function train(text: string | readonly string[], options: TrainOpti
   if (typeof options !== 'object' || options === null) throw new InputError(`options must be an object, got ${show(options)}`);
   const texts = checkTexts(text);
   const naming = libraryNaming(options);
-  const { onEpoch, onWarning, log, ...rest } = options;
-  let s: RunSettings = resolveRunSettings(rest as Record<string, unknown>, naming, {
+  const { onEpoch, onBatch, onWarning, log, out, ...rest } = options;
+  for (const [key, hook] of Object.entries({ onEpoch, onBatch, onWarning, log })) {
+    if (hook !== undefined && typeof hook !== 'function') throw new InputError(`${key} must be a function, got ${show(hook)}`);
+  }
+  // The settings read every option they know: one they did not read is unknown (a typo, or the command line's alone).
+  const read = new Set<string | symbol>();
+  const seen = new Proxy(rest as Record<string, unknown>, { get: (t, k) => (read.add(k), t[k as string]) });
+  let s: RunSettings = resolveRunSettings(seen, naming, {
     corpus: texts.length === 1 ? ['(text)'] : texts.map((_, i) => `(text ${i + 1})`),
-    out: options.out ?? null,
+    out: out ?? null,
   });
+  const unknown = Object.keys(rest).filter((k) => !read.has(k) && (rest as Record<string, unknown>)[k] !== undefined);
+  if (unknown.length) {
+    const known = [...read].filter((k): k is string => typeof k === 'string').concat(['out', 'onEpoch', 'onBatch', 'onWarning', 'log']);
+    const k = unknown[0]!;
+    const like = known.find((c) => c.toLowerCase() === k.toLowerCase() || editDistance(c.toLowerCase(), k.toLowerCase()) <= Math.floor(k.length / 4));
+    throw new InputError(`unknown option ${k}${like ? ` (did you mean ${like}?)` : k === 'corpus' || k === 'resume' ? ' (train(text) trains on the text it is given, from the start or from initFrom)' : ''}`);
+  }
+  if (s.strict && !s.initFrom) throw new InputError("strict applies to initFrom (a checkpoint's vocabulary reading a new text)");
+  if (!out) {
+    for (const key of ['keep', 'saveEvery', 'saveDtype'] as const) {
+      if (naming.given(key)) throw new InputError(`${key} applies to out (the run's checkpoints): without out nothing is written`);
+    }
+  }
   s = { ...s, text: texts, naming: 'library' };
   if (s.initFrom) s = initFromSettings(s, loadCheckpoint(s.initFrom).meta, s.initFrom, naming);
   const warn = onWarning ?? ((m: string) => process.stderr.write(`deeprnn: warning: ${m}\n`));
@@ -70,7 +102,7 @@ export async function train(text: string | readonly string[], options: TrainOpti
     if (threads.note) warn(threads.note.replace(/^--threads/, 'threads'));
     s.threads = threads.threads;
   }
-  const r = await runTraining(s, { onEpoch, warn, log });
+  const r = await runTraining(s, { onEpoch, onBatch, warn, log });
   let model: RNNLM;
   if (r.model instanceof RNNLM) {
     model = r.model;

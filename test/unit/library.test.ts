@@ -29,6 +29,29 @@ const TEXT = book.slice(10_000, 40_000);
 const TINY: TrainOptions = { hidden: 8, numSteps: 16, numTrain: 200, numVal: 100, batchSize: 50, epochs: 1 };
 
 describe('train(text)', () => {
+  it('refuses an option it does not know (a typo, the command line\'s alone) and one that does not apply, as the command line does', async () => {
+    const refusals: [Record<string, unknown>, string][] = [
+      [{ batchsize: 5 }, 'unknown option batchsize (did you mean batchSize?)'],
+      [{ epoch: 2 }, 'unknown option epoch (did you mean epochs?)'],
+      [{ foo: 1 }, 'unknown option foo'],
+      [{ resume: 'm.safetensors' }, 'unknown option resume (train(text) trains on the text it is given, from the start or from initFrom)'],
+      [{ strict: true }, "strict applies to initFrom (a checkpoint's vocabulary reading a new text)"],
+      [{ keep: 2 }, "keep applies to out (the run's checkpoints): without out nothing is written"],
+      [{ onBatch: 3 }, 'onBatch must be a function, got 3'],
+    ];
+    for (const [extra, message] of refusals) {
+      await expect(train(TEXT, { ...TINY, ...extra } as TrainOptions), JSON.stringify(extra)).rejects.toThrow(message);
+    }
+  });
+
+  it('calls onBatch after every training batch, in order', async () => {
+    const calls: number[][] = [];
+    const r = await train(TEXT, { ...TINY, epochs: 2, onBatch: (epoch, done, total) => calls.push([epoch, done, total]) });
+    expect(r.history).toHaveLength(2);
+    const total = calls[0]![2]!;
+    expect(calls).toEqual([1, 2].flatMap((epoch) => Array.from({ length: total }, (_, i) => [epoch, i + 1, total])));
+  });
+
   it('takes { ...RUN_DEFAULTS, ... }: a default named again is not an option given (the schedule settings with constant, layers with a hidden list)', async () => {
     const r = await train(TEXT, { ...RUN_DEFAULTS, ...TINY, hidden: [8, 8, 8] } as TrainOptions);
     expect(r.history).toHaveLength(1);
