@@ -4,8 +4,9 @@
 // (two levels). A metrics file is read from where the last read stopped, so a
 // run that is going costs one small read per poll; a file that shrank or was
 // replaced (a resumed run rewrites it) is read again from the start.
-import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { resolveInside } from './paths.js';
 
 /** One epoch of a run, as the page plots it. */
 export interface RunPoint {
@@ -39,13 +40,25 @@ export function findFiles(root: string, want: (name: string) => boolean): string
       const r = rel ? `${rel}/${e.name}` : e.name;
       if (e.isDirectory()) {
         if (depth < DEPTH) walk(path.join(dir, e.name), r, depth + 1);
-      } else if ((e.isFile() || e.isSymbolicLink()) && want(e.name)) {
+      } else if (e.isFile() && want(e.name)) {
+        out.push(r);
+      } else if (e.isSymbolicLink() && want(e.name) && leadsInside(root, r)) {
         out.push(r);
       }
     }
   };
   walk(root, '', 0);
   return out.sort();
+}
+
+/** Whether the symlink `rel` leads to a regular file inside `root` (else it is left out, as the routes refuse it). */
+function leadsInside(root: string, rel: string): boolean {
+  try {
+    resolveInside(root, rel);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function listCheckpoints(root: string): CheckpointEntry[] {
@@ -94,12 +107,14 @@ export class MetricsTail {
   read(): { reset: boolean; points: RunPoint[] } | null {
     let fd: number;
     try {
-      fd = openSync(this.file, 'r');
+      // Without blocking: a FIFO put in a metrics file's place would hold the server's one thread.
+      fd = openSync(this.file, constants.O_RDONLY | constants.O_NONBLOCK);
     } catch {
       return null;
     }
     try {
       const st = fstatSync(fd);
+      if (!st.isFile()) return null;
       let reset = false;
       if (st.ino !== this.ino || st.size < this.offset) {
         reset = this.ino !== -1;

@@ -82,7 +82,9 @@ export async function startServer(opts: ServeOptions): Promise<Served> {
     if (!isLoopback(opts.host)) return;
     const host = (req.headers.host ?? '').toLowerCase();
     const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(host);
-    if (!m || !LOOPBACK_HOSTS.has(m[1]!) || (m[2] !== undefined && Number(m[2]) !== boundPort)) {
+    // The usual loopback names, and the address it was started on (--host 127.0.0.2 is loopback too).
+    const bound = opts.host.includes(':') ? `[${opts.host.toLowerCase()}]` : opts.host.toLowerCase();
+    if (!m || !(LOOPBACK_HOSTS.has(m[1]!) || m[1] === bound) || (m[2] !== undefined && Number(m[2]) !== boundPort)) {
       throw new HttpError(403, `refused: the Host header ${JSON.stringify(req.headers.host ?? '')} is not this server's loopback address`);
     }
   };
@@ -179,10 +181,12 @@ export async function startServer(opts: ServeOptions): Promise<Served> {
       const status = e instanceof HttpError ? e.status
         : e instanceof Refused ? 403
           : e instanceof BadRequest ? 400
-            : err.code === 'ENOENT' || err.code === 'ENOTDIR' ? 404
+            : err.code === 'ENOENT' || err.code === 'ENOTDIR' || err.code === 'ENAMETOOLONG' || err.code === 'ELOOP' ? 404
               : e instanceof InputError ? 422
                 : 500;
-      const message = status === 404 && !(e instanceof HttpError) ? 'not found' : err.message;
+      // A system error's message holds the file's absolute path: the client gets its code alone.
+      const message = status === 404 && !(e instanceof HttpError) ? 'not found'
+        : status === 500 && err.code ? `the server could not read the file (${err.code})` : err.message;
       if (res.headersSent) res.destroy();
       else sendJSON(res, { error: message }, req.method === 'HEAD', status);
     }

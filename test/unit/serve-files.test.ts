@@ -2,12 +2,13 @@
 // inside it or refused, metrics read as they grow (a half-written line waits
 // for its end, a rewritten file is read again), and the page's modules found
 // from its entry's imports.
+import { execFileSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pageModules, PACKAGE_ROOT } from '../../src/serve/assets.js';
 import { pathSegments, Refused, resolveInside } from '../../src/serve/paths.js';
-import { MetricsTail, RunsWatcher } from '../../src/serve/runs.js';
+import { findFiles, MetricsTail, RunsWatcher } from '../../src/serve/runs.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const root = tmpDir();
@@ -75,6 +76,29 @@ describe('metrics as they grow', () => {
     expect(w.snapshot().map((r) => [r.name, r.points.length])).toEqual([['a', 2], ['exp/b', 1]]);
     renameSync(path.join(dir, 'a.metrics.jsonl'), path.join(dir, 'a.metrics.jsonl.bak'));
     expect(w.poll()).toEqual([{ name: 'a', reset: true, points: [], removed: true }]);
+  });
+});
+
+describe('what the listings leave out', () => {
+  it('symlinks that lead out of the directory or to something not a regular file (a FIFO would block the server)', () => {
+    const dir = path.join(root, 'links');
+    mkdirSync(dir, { recursive: true });
+    const outside = path.join(root, 'outside');
+    mkdirSync(outside, { recursive: true });
+    writeFileSync(path.join(outside, 'secret.metrics.jsonl'), '{"epoch":1,"trainPpl":5,"valPpl":6}\n');
+    writeFileSync(path.join(dir, 'own.metrics.jsonl'), '{"epoch":1,"trainPpl":5,"valPpl":6}\n');
+    writeFileSync(path.join(outside, 'm.safetensors'), 'x');
+    symlinkSync(path.join(outside, 'secret.metrics.jsonl'), path.join(dir, 'leak.metrics.jsonl'));
+    symlinkSync(path.join(outside, 'm.safetensors'), path.join(dir, 'out.safetensors'));
+    symlinkSync(path.join(dir, 'own.metrics.jsonl'), path.join(dir, 'alias.metrics.jsonl'));
+    execFileSync('mkfifo', [path.join(outside, 'fifo')]);
+    execFileSync('mkfifo', [path.join(dir, 'pipe.metrics.jsonl')]);
+    symlinkSync(path.join(outside, 'fifo'), path.join(dir, 'hang.metrics.jsonl'));
+    expect(findFiles(dir, (n) => n.endsWith('.metrics.jsonl'))).toEqual(['alias.metrics.jsonl', 'own.metrics.jsonl']);
+    expect(findFiles(dir, (n) => n.endsWith('.safetensors'))).toEqual([]);
+    expect(new RunsWatcher(dir).poll().map((r) => r.name)).toEqual(['alias', 'own']);
+    // A FIFO put in place of a metrics file after the listing is read without blocking, as nothing.
+    expect(new MetricsTail(path.join(dir, 'pipe.metrics.jsonl')).read()).toBeNull();
   });
 });
 
