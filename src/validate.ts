@@ -21,7 +21,7 @@ export const flagName = (key: string): string => '--' + key.replace(/[A-Z]/g, (c
 
 /** A value as the message quotes it: strings in double quotes, numbers as they are. */
 export function show(raw: unknown): string {
-  if (raw === undefined) return '""';
+  if (raw === undefined) return 'nothing (undefined)';
   if (typeof raw === 'string' || (typeof raw === 'object' && raw !== null)) return JSON.stringify(raw);
   return String(raw);
 }

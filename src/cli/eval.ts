@@ -131,7 +131,8 @@ export function registerEval(program: Command): void {
       const world = mpiWorld();
       const speaks = !world || world.rank === 0;
       if (ck.model.precision === 'bf16' && speaks) bf16Note();
-      const results: Record<string, EvalMetrics> = {};
+      // no prototype: a corpus may be called __proto__ or constructor
+      const results: Record<string, EvalMetrics> = Object.create(null);
       for (const spec of raw.corpus) {
         const { tokens } = await loadCorpusTokens([spec], { dataDir, tokenizer: ck.tokenizer });
         results[spec] = evaluateTokens(ck.model, tokens, { numSteps, batchSize, unk: ck.tokenizer.vocab.unk, world });

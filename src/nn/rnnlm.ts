@@ -265,6 +265,9 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
    * dtype bf16 stores the weights as BF16 tensors (half the bytes, rounded to nearest even).
    */
   save(file: string, opts: { tokenizer?: Tokenizer; dtype?: Precision } = {}): void {
+    if (opts.dtype !== undefined && opts.dtype !== 'fp32' && opts.dtype !== 'bf16') {
+      throw new InputError(`dtype must be fp32 or bf16, got ${JSON.stringify(opts.dtype)}`);
+    }
     saveModel(file, this, opts.tokenizer ?? this.tokenizer, opts.dtype === 'bf16' ? 'BF16' : 'F32');
   }
 

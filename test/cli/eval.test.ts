@@ -76,3 +76,23 @@ describe('eval', () => {
     }
   });
 });
+
+describe('corpora named as an object\'s own keys', () => {
+  it('__proto__ and constructor are corpora like any other: reported, written to a baseline, checked against it', async () => {
+    const text = readFileSync(english, 'utf8');
+    const names = ['__proto__', 'constructor'].map((n) => path.join(dir, 'keys', n));
+    (await import('node:fs')).mkdirSync(path.join(dir, 'keys'));
+    for (const n of names) writeFileSync(n, text);
+    const args = ['eval', model, '--corpus', ...names];
+    const j = JSON.parse((await cli([...args, '--json'])).stdout);
+    expect(Object.keys(j.results)).toEqual(names);
+    const csv = (await cli([...args, '--format', 'csv'])).stdout.trim().split('\n');
+    expect(csv).toHaveLength(3);
+    const base = path.join(dir, 'keys', 'base.json');
+    expect((await cli([...args, '--write-baseline', base])).code).toBe(0);
+    expect(Object.keys(JSON.parse(readFileSync(base, 'utf8')).results)).toEqual(names);
+    const failing = await cli([...args, '--max-ppl', '1.01']);
+    expect(failing.code).toBe(1);
+    expect(failing.stderr).toContain(names[0]);
+  });
+});
