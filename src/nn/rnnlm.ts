@@ -16,6 +16,7 @@ import type { Tokenizer } from '../data/tokenizer.js';
 import { loadCheckpoint, saveModel } from '../io/checkpoint.js';
 import { roundBf16 } from './bf16.js';
 import { InputError } from '../errors.js';
+import { formatBytes } from './memory.js';
 
 /**
  * A batch runs in chunks of about this many tokens (T times the chunk's
@@ -72,6 +73,17 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
   /** Where each layer's W_ih, W_hh, b_ih, b_hh and then the output layer's W, b start: lmTrainChunks' offsets. */
   private readonly offsets: Int32Array;
 
+  /** Weights and gradients of n parameters, or an error that says how much that is. */
+  private static weights(n: number): [Float32Array, Float32Array] {
+    try {
+      return [new Float32Array(n), new Float32Array(n)];
+    } catch (e) {
+      if (!(e instanceof RangeError)) throw e;
+      throw new InputError(`a model of ${n.toLocaleString('en-US')} parameters needs ${formatBytes(8 * n)} for its weights and gradients: `
+        + 'more than this process can allocate (use fewer or smaller layers)');
+    }
+  }
+
   /** A model with PyTorch's default initialisation drawn from `rng` (or seed 0). */
   constructor(
     readonly config: ModelConfig,
@@ -80,7 +92,7 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
     checkModelConfig(config);
     const table = paramTable(config);
     const n = paramCount(table);
-    super(table, new Float32Array(n), new Float32Array(n));
+    super(table, ...RNNLM.weights(n));
     initParams(this.params, config, rng);
     this.carry = new CarriedState(config, (n) => new Float32Array(n));
     this.hiddenI32 = Int32Array.from(config.hidden);
@@ -350,6 +362,9 @@ export class Stepper {
   feed(tokenId: number): Float32Array {
     const nat = native();
     const { cell, vocabSize } = this.model.config;
+    if (!Number.isInteger(tokenId) || tokenId < 0 || tokenId >= vocabSize) {
+      throw new InputError(`feed: the token must be an id from 0 to ${vocabSize - 1}, got ${tokenId}`);
+    }
     const G = gatesOf(cell);
     this.token[0] = tokenId;
     let x: Float32Array | null = null;

@@ -1,6 +1,7 @@
 // The checkpoints deeprnn serve shows: each one's info (what `deeprnn info
 // --json` tells of it, with the same keys) and its ONNX export, made in memory when the page asks
-// and kept while the file is unchanged (same size and mtime). Nothing is
+// and kept while the file is unchanged (same inode, size, mtime and ctime:
+// a copy that keeps the mtime, cp -p or rsync -a, still changes the ctime). Nothing is
 // written to disk.
 import { statSync } from 'node:fs';
 import { hasTrainingState, loadCheckpoint, type Checkpoint } from '../io/checkpoint.js';
@@ -76,6 +77,8 @@ export function checkpointInfo(name: string, bytes: number, ck: Checkpoint): Che
 interface Entry {
   size: number;
   mtimeMs: number;
+  ctimeMs: number;
+  ino: number;
   info?: CheckpointInfo;
   onnx?: OnnxExport;
   error?: Error;
@@ -88,8 +91,8 @@ export class Catalog {
   private entry(file: string): { entry: Entry; ck: () => Checkpoint } {
     const st = statSync(file);
     let entry = this.entries.get(file);
-    if (!entry || entry.size !== st.size || entry.mtimeMs !== st.mtimeMs) {
-      entry = { size: st.size, mtimeMs: st.mtimeMs };
+    if (!entry || entry.size !== st.size || entry.mtimeMs !== st.mtimeMs || entry.ctimeMs !== st.ctimeMs || entry.ino !== st.ino) {
+      entry = { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino };
       this.entries.set(file, entry);
     }
     const e = entry;

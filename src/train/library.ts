@@ -49,7 +49,10 @@ function editDistance(a: string, b: string): number {
 function checkTexts(text: unknown): string[] {
   const texts = typeof text === 'string' ? [text] : text;
   if (!Array.isArray(texts) || texts.length === 0 || !texts.every((t) => typeof t === 'string')) {
-    throw new InputError(`text must be a string or a non-empty array of strings, got ${Array.isArray(text) && text.length === 0 ? '[]' : typeof text}`);
+    const items: unknown[] = Array.isArray(texts) ? texts : [];
+    const bad = items.findIndex((t) => typeof t !== 'string');
+    const got = !Array.isArray(text) ? typeof text : text.length === 0 ? '[]' : `an array whose item ${bad} is ${typeof items[bad]}`;
+    throw new InputError(`text must be a string or a non-empty array of strings, got ${got}`);
   }
   texts.forEach((t: string, i) => {
     if (t.length === 0) throw new InputError(`${texts.length > 1 ? `text[${i}]` : 'text'} is empty`);

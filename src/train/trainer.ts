@@ -9,6 +9,7 @@ import { Rng, type RngState } from '../rng.js';
 import { clampInPlace, scaleInPlace, sumSquares } from './ops.js';
 import type { Optimizer } from './optim.js';
 import type { World } from '../mpi.js';
+import { InputError } from '../errors.js';
 
 export interface EpochMetrics {
   epoch: number;
@@ -98,7 +99,10 @@ export class Trainer {
   private stopRequested = false;
   private backup: Float32Array | Float64Array | null = null;
 
-  constructor(readonly opts: TrainerOptions) {}
+  constructor(readonly opts: TrainerOptions) {
+    if (!Number.isSafeInteger(opts.epochs) || opts.epochs < 0) throw new InputError(`epochs must be a whole number of 0 or more, got ${opts.epochs}`);
+    if (typeof opts.clip !== 'number' || !(opts.clip >= 0)) throw new InputError(`clip must be a number of 0 or more (0 or Infinity: off), got ${opts.clip}`);
+  }
 
   /** Data-parallel: a stop every rank knows of (summed with the gradients of a batch), so that all stop after the same batch. */
   private stopAgreed = false;

@@ -16,7 +16,7 @@ import { Rng } from '../../src/rng.js';
 import { train, type TrainOptions } from '../../src/train/library.js';
 import { Adam, DEFAULT_LR, makeOptimizer, OPTIMIZER_SPECS, OPTIMIZERS, optimizersWith, RMSprop, SGD } from '../../src/train/optim.js';
 import { resolveRunSettings, RUN_DEFAULTS } from '../../src/train/settings.js';
-import { initialState } from '../../src/train/trainer.js';
+import { initialState, Trainer } from '../../src/train/trainer.js';
 import { flagName } from '../../src/validate.js';
 import { TIMEMACHINE } from '../helpers/paths.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -131,6 +131,7 @@ describe('train(text)', () => {
     await expect(train(['abc', ''], TINY)).rejects.toThrow('text[1] is empty');
     await expect(train([], TINY)).rejects.toThrow('text must be a string or a non-empty array of strings, got []');
     await expect(train(42 as never, TINY)).rejects.toThrow('text must be a string or a non-empty array of strings, got number');
+    await expect(train(['a', 3] as never, TINY)).rejects.toThrow('text must be a string or a non-empty array of strings, got an array whose item 1 is number');
   });
 });
 
@@ -271,5 +272,20 @@ describe('saveCheckpoint writes only what loadCheckpoint reads', () => {
     const { training: _t, optimizer: _o, ...rest } = meta();
     writeFileSync(file, encodeSafetensors(t, { deeprnn: JSON.stringify(rest) }));
     expect(() => loadCheckpoint(file)).toThrow(`checkpoint ${file}: no training settings`);
+  });
+});
+
+describe('the lower-level classes check what they are given', () => {
+  it('a token the stepper cannot feed, a negative learning rate, a bad epoch count or clip, a model too large to allocate', () => {
+    const m = new RNNLM({ cell: 'gru', vocabSize: 5, hidden: [4], dropout: 0 }, new Rng(1));
+    const st = m.stepper();
+    for (const t of [1.5, NaN, 5, -1]) expect(() => st.feed(t)).toThrow(`feed: the token must be an id from 0 to 4, got ${t}`);
+    expect(st.feed(4)).toHaveLength(5);
+    expect(() => new SGD(-1)).toThrow('lr must be a number of 0 or more, got -1');
+    expect(() => makeOptimizer({ kind: 'adam' } as Parameters<typeof makeOptimizer>[0])).toThrow('lr must be a number of 0 or more, got nothing (undefined)');
+    expect(() => new Trainer({ epochs: -1, clip: 1 })).toThrow('epochs must be a whole number of 0 or more, got -1');
+    expect(() => new Trainer({ epochs: 1, clip: NaN })).toThrow('clip must be a number of 0 or more (0 or Infinity: off), got NaN');
+    expect(() => new RNNLM({ cell: 'gru', vocabSize: 28, hidden: [1_000_000, 1_000_000], dropout: 0 }))
+      .toThrow('a model of 9,000,124,000,028 parameters needs 65.5 TiB for its weights and gradients: more than this process can allocate');
   });
 });
