@@ -155,7 +155,8 @@ export function registerEval(program: Command): void {
         if (maxPpl !== undefined && !(r.perplexity <= maxPpl)) {
           verdicts.push(`perplexity ${formatNumber(r.perplexity)} on ${corpus} exceeds --max-ppl ${maxPpl}`);
         }
-        const base = baseline?.results[corpus];
+        // its own entry only: a corpus called constructor must not find Object's
+        const base = baseline && Object.hasOwn(baseline.results, corpus) ? baseline.results[corpus] : undefined;
         if (baseline && !base) throw new UsageError(`--baseline ${raw.baseline} has no result for corpus "${corpus}"`);
         if (base && !(r.perplexity <= base.perplexity * (1 + tolerance))) {
           verdicts.push(`perplexity ${formatNumber(r.perplexity)} on ${corpus} regressed from the baseline's ${base.perplexity.toFixed(3)} (tolerance ${tolerance})`);

@@ -209,6 +209,7 @@ export function registerTrain(program: Command): void {
             ...(given('corpus') ? { corpus: parsed.corpus } : {}),
             ...(given('impl') ? { impl: parsed.impl } : {}),
             ...(given('skipNonfinite') ? { skipNonFinite: parsed.skipNonFinite } : {}),
+            ...(given('earlyStop') ? { earlyStop: parsed.earlyStop } : {}),
           });
         } catch (e) {
           throw new UsageError((e as Error).message);
@@ -224,7 +225,7 @@ export function registerTrain(program: Command): void {
       const progress = new Progress(s.epochs, format, quiet ? discard() : undefined);
       const { result, signal: sig } = await trainInThread(s, raw.resume, progress, quiet);
       // A signal here, or (under MPI) one that another rank received: every rank stopped after the same batch.
-      const stopSignal = sig ?? result.stopSignal;
+      const stopSignal = result.stopSignal ?? sig;
       const interrupted = result.stopped && stopSignal !== null;
       if (!quiet) emit(report(result, s, interrupted), format);
       if (interrupted && !quiet) {

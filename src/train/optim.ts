@@ -265,8 +265,8 @@ export class SpecOptimizer implements Optimizer {
     given: Partial<HyperValues> = {},
   ) {
     if (!OPTIMIZERS.includes(kind)) throw new InputError(`optimizer must be one of ${OPTIMIZERS.join('|')}, got ${JSON.stringify(kind)}`);
-    // PyTorch's rule: a learning rate of 0 or more.
-    if (typeof lr !== 'number' || !(lr >= 0) || !Number.isFinite(lr)) throw new InputError(`lr must be a number of 0 or more, got ${show(lr)}`);
+    // PyTorch's rule (a learning rate of 0 or more), and finite.
+    if (typeof lr !== 'number' || !(lr >= 0) || !Number.isFinite(lr)) throw new InputError(`lr must be a finite number of 0 or more, got ${show(lr)}`);
     this.spec = optimizerSpec(kind);
     const hyper: Partial<HyperValues> = { ...this.spec.hyper };
     for (const key of HYPER_KEYS) {

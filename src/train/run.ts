@@ -329,7 +329,9 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     // (a crash) or wait for each other's last epochs (a hang): they stop here together instead.
     const { corpus: _names, corpusSha1, initFrom: _init, saveDtype: _dtype, ...run } = training;
     const differ = ranksDiffer(world, [
-      ['the settings', JSON.stringify({ config, run, optimizer: optimizer.toJSON(), schedule, clipMode: s.clipMode })],
+      // what ends a rank's loop early (earlyStop) and what cuts its batches into shards (the chunk size) included
+      ['the settings', JSON.stringify({ config, run, optimizer: optimizer.toJSON(), schedule, clipMode: s.clipMode, earlyStop: s.earlyStop ?? null,
+        chunkTokens: model instanceof RNNLM ? model.chunkTokens : null })],
       ['the text', `${corpusSha1} ${JSON.stringify(tokenizer.toJSON())}`],
       ['the position', JSON.stringify(state)],
       ['the weights', model.params as Float32Array],

@@ -106,8 +106,8 @@ export class Trainer {
 
   /** Data-parallel: a stop every rank knows of (summed with the gradients of a batch), so that all stop after the same batch. */
   private stopAgreed = false;
-  /** Sums of one step over the ranks: the loss, the stop requests, those of them made by SIGTERM. */
-  private readonly stepSums = new Float64Array(3);
+  /** Sums of one step over the ranks: the loss, the stop requests, those of them made by SIGINT and by SIGTERM. */
+  private readonly stepSums = new Float64Array(4);
   /** What asked for the stop here: a signal's name, or a plain stop(). */
   private stopBy: 'SIGINT' | 'SIGTERM' | null = null;
   /**
@@ -248,14 +248,15 @@ export class Trainer {
       model.backward();
       this.stepSums[0] = part;
       this.stepSums[1] = this.stopRequested ? 1 : 0;
-      this.stepSums[2] = this.stopBy === 'SIGTERM' ? 1 : this.stopBy === 'SIGINT' ? 1 / 1024 : 0;
+      this.stepSums[2] = this.stopBy === 'SIGINT' ? 1 : 0;
+      this.stepSums[3] = this.stopBy === 'SIGTERM' ? 1 : 0;
       world.sum(this.stepSums);
       world.sumChunks(model.grads as Float32Array, model.keptChunks ?? false);
       if (carry) world.sum(model.stateBuffer!(batch.N));
       loss = this.stepSums[0];
       if (this.stepSums[1] > 0) {
         this.stopAgreed = true;
-        this.stopSignal = this.stepSums[2] >= 1 ? 'SIGTERM' : this.stepSums[2] > 0 ? 'SIGINT' : null;
+        this.stopSignal = this.stepSums[3] > 0 ? 'SIGTERM' : this.stepSums[2] > 0 ? 'SIGINT' : null;
       }
       if (!Number.isFinite(loss)) return { loss, bad: 'the loss', norm: NaN };
     } else {

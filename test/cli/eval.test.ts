@@ -94,5 +94,11 @@ describe('corpora named as an object\'s own keys', () => {
     const failing = await cli([...args, '--max-ppl', '1.01']);
     expect(failing.code).toBe(1);
     expect(failing.stderr).toContain(names[0]);
+    // a baseline without them: refused by name, not read from Object's prototype
+    const other = path.join(dir, 'keys', 'other.json');
+    writeFileSync(other, JSON.stringify({ version: 1, results: { [english]: { perplexity: 10 } } }));
+    const missing = await cli(['eval', model, '--corpus', 'constructor', '--baseline', other], { cwd: path.join(dir, 'keys') });
+    expect(missing.stderr).toBe(`deeprnn: error: --baseline ${other} has no result for corpus "constructor"\n`);
+    expect(missing.code).toBe(2);
   });
 });

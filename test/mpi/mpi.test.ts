@@ -11,7 +11,7 @@ import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadTrainingCheckpoint } from '../../src/io/checkpoint.js';
-import { detectLauncher, shardRange } from '../../src/mpi.js';
+import { detectLauncher, ranksDiffer, shardRange } from '../../src/mpi.js';
 import { native } from '../../src/native.js';
 import { cli, run, type CliResult } from '../helpers/cli.js';
 import { BIN, TIMEMACHINE } from '../helpers/paths.js';
@@ -50,6 +50,30 @@ function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return most / scale;
 }
 const same = (a: Float32Array, b: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+
+describe('ranks that differ (ranksDiffer), without mpirun', () => {
+  // Each rank's contribution, as one sum would gather them: a world of one that records its vector, then the total handed to each.
+  function simulate(ranks: [string, string | Float32Array][][]): string[][] {
+    const vectors = ranks.map((parts) => {
+      let v = new Float64Array(0);
+      ranksDiffer({ rank: 0, size: 1, sum: (x) => { v = Float64Array.from(x); }, sumChunks: () => {}, barrier: () => {} }, parts);
+      return v;
+    });
+    const total = vectors.reduce((a, b) => a.map((x, i) => x + b[i]!));
+    return ranks.map((parts) => ranksDiffer({ rank: 0, size: ranks.length, sum: (x) => x.set(total), sumChunks: () => {}, barrier: () => {} }, parts));
+  }
+  const parts = (settings: string, weights: number[]): [string, string | Float32Array][] => [['the settings', settings], ['the weights', Float32Array.from(weights)]];
+
+  it('names the parts that are not the same on every rank, on every rank alike', () => {
+    expect(simulate([parts('a', [1, 2]), parts('a', [1, 2]), parts('a', [1, 2])])).toEqual([[], [], []]);
+    expect(simulate([parts('a', [1, 2]), parts('b', [1, 2]), parts('a', [1, 2])])).toEqual(Array(3).fill(['the settings']));
+    expect(simulate([parts('a', [1, 2]), parts('a', [1, 2.5])])).toEqual(Array(2).fill(['the weights']));
+    expect(simulate([parts('a', [1]), parts('b', [2]), parts('c', [3]), parts('a', [1])])).toEqual(Array(4).fill(['the settings', 'the weights']));
+    // 64 ranks, one of them off by one bit of one weight
+    const many = Array.from({ length: 64 }, (_, r) => parts('x', [0.1, r === 37 ? 0.20000002 : 0.2]));
+    expect(simulate(many)).toEqual(Array(64).fill(['the weights']));
+  });
+});
 
 describe('sharing a batch among ranks (shardRange)', () => {
   it('whole chunks when there are enough, else windows; disjoint, in order, covering the batch', () => {
@@ -157,9 +181,13 @@ describe.skipIf(Boolean(why))('training under mpirun', () => {
   });
 
   /** Starts a 2-rank run; once rank 0 has printed an epoch line, calls act(mpirun's pid). */
-  function job(args: string[], act: (pid: number) => void, options: string[] = []): Promise<CliResult & { signal: NodeJS.Signals | null }> {
+  function job(args: string[], act: (pid: number) => void, options: string[] = [], tellExit = false): Promise<CliResult & { signal: NodeJS.Signals | null }> {
     return new Promise((resolve) => {
-      const child = spawn('mpirun', [...options, '-np', '2', process.execPath, BIN, ...args], { env: { ...process.env, ...MPI_ENV, CI: '1' } });
+      // tellExit: each rank through sh, which says the rank's exit code on stderr
+      const q = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
+      const rank = tellExit ? ['sh', '-c', `${[process.execPath, BIN, ...args].map(q).join(' ')}; echo "rank $OMPI_COMM_WORLD_RANK exit $?" >&2`]
+        : [process.execPath, BIN, ...args];
+      const child = spawn('mpirun', [...options, '-np', '2', ...rank], { env: { ...process.env, ...MPI_ENV, CI: '1' } });
       let stdout = '';
       let stderr = '';
       let acted = false;
@@ -204,15 +232,18 @@ describe.skipIf(Boolean(why))('training under mpirun', () => {
       }
     });
     expect(rank1).toBeDefined();
-    return rank1!;
+    // through sh (tellExit): its node child
+    const node = spawnSync('pgrep', ['-P', String(rank1)], { encoding: 'utf8' }).stdout.trim().split('\n').map(Number).filter((k) => k > 0);
+    return node[0] ?? rank1!;
   }
 
   it('SIGTERM to rank 1 alone: every rank stops after the same batch, rank 0 says where and prints no summary', async () => {
     const file = out('sigterm1');
-    const r = await job([...LONG, '--epochs', '400', '--out', file], (pid) => process.kill(rank1Of(pid), 'SIGTERM'));
+    const r = await job([...LONG, '--epochs', '400', '--out', file], (pid) => process.kill(rank1Of(pid), 'SIGTERM'), [], true);
     expect(r.stderr).toMatch(/stopped at epoch \d+, batch \d+; checkpoint .*sigterm1\.safetensors; resume with: deeprnn train --resume/);
     expect(r.stdout + r.stderr).not.toContain('done: ');
     expect(r.code).not.toBe(0);
+    expect(r.stderr.match(/^rank \d exit \d+$/gm)?.sort()).toEqual(['rank 0 exit 143', 'rank 1 exit 143']);
     const state = loadTrainingCheckpoint(file).meta.state;
     expect(state.epoch).toBeLessThan(400);
   });
@@ -220,9 +251,10 @@ describe.skipIf(Boolean(why))('training under mpirun', () => {
   it('ranks started with different settings or texts stop together at the start, exit 2, and write nothing', async () => {
     const file = out('differ');
     const args = ['train', ...RUN, '--num-train', '512', '--epochs', '2', '--out', file];
-    for (const [other, what] of [[['--hidden', '16'], 'the settings, the position, the weights'], [['--epochs', '3'], 'the settings'],
-      [['--seed', '7'], 'the settings, the position, the weights']] as const) {
-      const r = await run('mpirun', ['-np', '1', process.execPath, BIN, ...args, ':', '-np', '1', process.execPath, BIN, ...args, ...other], { env: MPI_ENV });
+    for (const [other, what, env] of [[['--hidden', '16'], 'the settings, the position, the weights', []], [['--epochs', '3'], 'the settings', []],
+      [['--seed', '7'], 'the settings, the position, the weights', []], [['--early-stop', '1'], 'the settings', []],
+      [[], 'the settings', ['env', 'DEEPRNN_CHUNK_TOKENS=40']]] as const) {
+      const r = await run('mpirun', ['-np', '1', process.execPath, BIN, ...args, ':', '-np', '1', ...env, process.execPath, BIN, ...args, ...other], { env: MPI_ENV });
       expect(r.code, r.stderr).not.toBe(0);
       const message = `the ranks of this job differ in ${what}: start every rank with the same command, the same corpus and the same checkpoint`;
       expect(r.stderr).toContain(`deeprnn: error: ${message}\n`);

@@ -281,8 +281,8 @@ describe('the lower-level classes check what they are given', () => {
     const st = m.stepper();
     for (const t of [1.5, NaN, 5, -1]) expect(() => st.feed(t)).toThrow(`feed: the token must be an id from 0 to 4, got ${t}`);
     expect(st.feed(4)).toHaveLength(5);
-    expect(() => new SGD(-1)).toThrow('lr must be a number of 0 or more, got -1');
-    expect(() => makeOptimizer({ kind: 'adam' } as Parameters<typeof makeOptimizer>[0])).toThrow('lr must be a number of 0 or more, got nothing (undefined)');
+    expect(() => new SGD(-1)).toThrow('lr must be a finite number of 0 or more, got -1');
+    expect(() => makeOptimizer({ kind: 'adam' } as Parameters<typeof makeOptimizer>[0])).toThrow('lr must be a finite number of 0 or more, got nothing (undefined)');
     expect(() => new Trainer({ epochs: -1, clip: 1 })).toThrow('epochs must be a whole number of 0 or more, got -1');
     expect(() => new Trainer({ epochs: 1, clip: NaN })).toThrow('clip must be a number of 0 or more (0 or Infinity: off), got NaN');
     expect(() => new RNNLM({ cell: 'gru', vocabSize: 28, hidden: [1_000_000, 1_000_000], dropout: 0 }))
