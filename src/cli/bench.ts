@@ -101,9 +101,10 @@ function parseList<T>(name: string, raw: string, parse: (s: string) => T): T[] {
   return items.map(parse);
 }
 
-function configByName(name: string): BenchConfig {
+function configByName(name: string, option = '--configs'): BenchConfig {
   const c = BENCH_CONFIGS.find((x) => x.name === name.toUpperCase());
-  if (!c) throw new UsageError(`--configs must list names from ${BENCH_CONFIGS.map((x) => x.name).join(',')}, got "${name}"`);
+  const names = BENCH_CONFIGS.map((x) => x.name).join(',');
+  if (!c) throw new UsageError(option === '--configs' ? `--configs must list names from ${names}, got "${name}"` : `${option} must be one of ${names}, got "${name}"`);
   return c;
 }
 
@@ -202,14 +203,15 @@ export function registerBench(program: Command): void {
       const repeat = intOption('--repeat', raw.repeat, 1, 100);
       const warmup = intOption('--warmup', raw.warmup, 0, 100_000);
       const cores = os.availableParallelism();
-      const threads = raw.threads
+      // An empty value is a value (refused by the list's check), not "not given".
+      const threads = raw.threads !== undefined
         ? [...new Set(parseList('--threads', raw.threads, (s) => threadsOption(s)))]
         : [...new Set([1, cores])];
-      if (raw.one) {
-        write(JSON.stringify(measure(configByName(raw.one), threads[0]!, batches, warmup, precision)) + '\n');
+      if (raw.one !== undefined) {
+        write(JSON.stringify(measure(configByName(raw.one, '--one'), threads[0]!, batches, warmup, precision)) + '\n');
         return;
       }
-      const configs = parseList('--configs', raw.configs, configByName);
+      const configs = parseList('--configs', raw.configs, (name) => configByName(name));
       native().tuneGemm();  // as each measured process does at its first batch
       const info = native().info();
       const timing = Object.entries(info.gemmTileTiming).map(([t, ms]) => `${t} ${ms.toFixed(2)} ms`).join(', ');

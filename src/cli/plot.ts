@@ -22,7 +22,10 @@ export function registerPlot(program: Command): void {
       if (!raw.out.endsWith('.svg')) throw new UsageError(`--out must name an .svg file, got "${raw.out}"`);
       checkWritable(raw.out, '--out');
       refuseOverwrite(files.map((f) => ({ label: 'metrics file', path: f })), [{ label: '--out', path: raw.out }]);
-      const runs = files.map((f) => ({ label: path.basename(f).replace(/\.metrics\.jsonl$/, ''), epochs: readMetricsFile(f) }));
+      // Each run by its file's name, or by its path where two files share a name (runs/a/deeprnn, runs/b/deeprnn).
+      const name = (f: string) => path.basename(f).replace(/\.metrics\.jsonl$/, '');
+      const shared = (f: string) => files.filter((g) => name(g) === name(f)).length > 1;
+      const runs = files.map((f) => ({ label: shared(f) ? f.replace(/\.metrics\.jsonl$/, '') : name(f), epochs: readMetricsFile(f) }));
       removeStaleTemps([raw.out]);
       try {
         writePlot(raw.out, runs, raw.title);

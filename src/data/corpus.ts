@@ -225,6 +225,21 @@ export function invalidUtf8Offset(b: Uint8Array): number {
   return -1;
 }
 
+/**
+ * The bytes at the end of `last` (its last 4 at most) that start a UTF-8
+ * sequence the next bytes must finish, or none: where a scan for a bad byte
+ * must start so that it begins on a character's first byte.
+ */
+function unfinished(last: Buffer): Buffer {
+  for (let j = last.length - 1; j >= 0; j--) {
+    const c = last[j]!;
+    if ((c & 0xc0) === 0x80) continue;  // a continuation byte: its lead is further back
+    const need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+    return j + need > last.length ? Buffer.from(last.subarray(j)) : Buffer.alloc(0);
+  }
+  return Buffer.alloc(0);
+}
+
 /** One file of a corpus. */
 export interface CorpusSource {
   /** The registry name or the path as given. */
@@ -300,7 +315,7 @@ export function* readCorpus(sources: CorpusSource[], onBytes?: (bytes: Buffer) =
     const buf = Buffer.allocUnsafe(CHUNK);
     const fd = openSync(src.path, 'r');
     let offset = 0;
-    let tail = Buffer.alloc(0);
+    let tail: Buffer = Buffer.alloc(0);
     try {
       for (;;) {
         const n = readSync(fd, buf, 0, CHUNK, null);
@@ -319,7 +334,7 @@ export function* readCorpus(sources: CorpusSource[], onBytes?: (bytes: Buffer) =
           const bad = invalidUtf8Offset(scan);
           throw new InputError(`--corpus "${src.name}" is not valid UTF-8 at byte offset ${offset - tail.length + (bad >= 0 ? bad : scan.length)}`);
         }
-        tail = n >= 3 ? Buffer.from(bytes.subarray(n - 3)) : Buffer.concat([tail, bytes]).subarray(-3);
+        tail = unfinished(Buffer.concat([tail, bytes]).subarray(-4));
         offset += n;
         if (text) yield text;
         if (n === 0) break;

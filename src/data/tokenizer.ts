@@ -61,9 +61,16 @@ function cut(scheme: Scheme, text: string, final: boolean): { tokens: string[]; 
   const starts: number[] = [];
   scheme.pieces.lastIndex = 0;
   let m: RegExpExecArray | null;
-  while ((m = scheme.pieces.exec(text)) !== null) {
-    pieces.push(m[0]);
-    starts.push(m.index);
+  try {
+    while ((m = scheme.pieces.exec(text)) !== null) {
+      pieces.push(m[0]);
+      starts.push(m.index);
+    }
+  } catch (e) {
+    // V8's matcher runs out of stack on a run of some millions of word characters
+    if (!(e instanceof RangeError)) throw e;
+    throw new InputError('the word tokenizer cannot cut a run of millions of characters without white space '
+      + '(one word, or a text with no spaces, that long); use --tokenizer char for such a text');
   }
   let keep = pieces.length;
   if (!final) {

@@ -16,11 +16,18 @@ export function ticks(lo: number, hi: number, n = 5): number[] {
   const mag = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw)!;
   const out: number[] = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
+  // By index, and never past a finite value: near the largest double, v += step stops moving or overflows.
+  for (let k = Math.ceil(lo / step); out.length <= 4 * n; k++) {
+    const v = k * step;
+    if (!Number.isFinite(v) || v > hi + step * 1e-9) break;
+    out.push(Number(v.toPrecision(12)));
+  }
   return out;
 }
 
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+// XML 1.0 has no control characters but tab and the line ends: the others become U+FFFD.
+// eslint-disable-next-line no-control-regex
+const esc = (s: string) => s.replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]/g, '\ufffd').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 export function renderPlot(runs: PlotRun[], title = 'perplexity'): string {
   const W = 720;
@@ -43,11 +50,14 @@ export function renderPlot(runs: PlotRun[], title = 'perplexity'): string {
   }
   x1 = Math.max(x0 + 1, x1);
   if (!Number.isFinite(y0)) [y0, y1] = [0, 1];
-  if (y1 - y0 < 1e-9) [y0, y1] = [y0 - 1, y1 + 1];
-  const pad = (y1 - y0) * 0.05;
-  [y0, y1] = [Math.max(0, y0 - pad), y1 + pad];
+  // A flat run gets a range around it (relative, so that it is not lost to rounding at 1e16 and above).
+  if (!(y1 - y0 > Math.abs(y1) * 1e-9)) [y0, y1] = [y0 - Math.max(1, Math.abs(y0) * 0.1), y1 + Math.max(1, Math.abs(y1) * 0.1)];
+  // Halves first: near the largest double, y1 - y0 and y1 + pad overflow.
+  const pad = (y1 / 2 - y0 / 2) * 0.1;
+  [y0, y1] = [Math.max(0, y0 - pad), Math.min(Number.MAX_VALUE, y1 + pad)];
+  const span = y1 / 2 - y0 / 2;  // half the range, finite
   const X = (v: number) => m.left + ((v - x0) / (x1 - x0)) * pw;
-  const Y = (v: number) => m.top + ph - ((v - y0) / (y1 - y0)) * ph;
+  const Y = (v: number) => m.top + ph - ((v / 2 - y0 / 2) / span) * ph;
   const f = (v: number) => v.toFixed(1);
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
@@ -78,6 +88,12 @@ export function renderPlot(runs: PlotRun[], title = 'perplexity'): string {
       const label = `${r.label} ${kind}`;
       out.push(`<polyline class="series" data-label="${esc(label)}" data-points="${pts.length}" points="${pts.join(' ')}" `
         + `fill="none" stroke="${color}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`);
+      // A line of one point draws nothing: one epoch gets a marker (filled for val, open for train).
+      if (pts.length === 1) {
+        const [cx, cy] = pts[0]!.split(',');
+        out.push(`<circle class="marker" data-label="${esc(label)}" cx="${cx}" cy="${cy}" r="4" stroke="${color}" stroke-width="2" `
+          + `fill="${kind === 'val' ? color : 'white'}"/>`);
+      }
       out.push(`<g class="legend-item"><line x1="${W - m.right + 16}" y1="${legendY}" x2="${W - m.right + 44}" y2="${legendY}" `
         + `stroke="${color}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`
         + `<text x="${W - m.right + 50}" y="${legendY + 4}">${esc(label)}</text></g>`);

@@ -84,6 +84,7 @@ export function readMetricsFile(file: string): MetricsPoint[] {
     } catch {
       throw new InputError(`metrics file ${file}: line ${i + 1} is not JSON`);
     }
+    if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new InputError(`metrics file ${file}: line ${i + 1} is not a JSON object with an "epoch"`);
     const epoch = o.epoch;
     if (!Number.isSafeInteger(epoch) || (epoch as number) < 1) throw new InputError(`metrics file ${file}: line ${i + 1} has no valid "epoch"`);
     // camelCase, or the snake_case of files written before (train_ppl).

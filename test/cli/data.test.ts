@@ -106,3 +106,14 @@ function asUnprivileged(args: string[], env: Record<string, string>): Promise<Cl
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+describe('a word of millions of characters', () => {
+  it('the word tokenizer refuses it in one line, exit 2, and says what to use instead', async () => {
+    const file = path.join(dir, 'one-long-word.txt');
+    writeFileSync(file, `${'x'.repeat(6_000_000)} ${'y'.repeat(6_000_000)}\n`);
+    const r = await cli(['train', '--corpus', file, '--tokenizer', 'word', '--epochs', '1', '--out', path.join(dir, 'long.safetensors')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('deeprnn: error: the word tokenizer cannot cut a run of millions of characters without white space '
+      + '(one word, or a text with no spaces, that long); use --tokenizer char for such a text\n');
+  });
+});

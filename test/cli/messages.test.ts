@@ -73,6 +73,8 @@ describe('messages', () => {
   it('bench: unknown configurations and thread lists', async () => {
     expect(await line(['bench', '--configs', 'A,Z', '--no-torch'])).toEqual({ code: 2, err: 'deeprnn: error: --configs must list names from A,B,C,D, got "Z"' });
     expect(await line(['bench', '--threads', ',', '--no-torch'])).toEqual({ code: 2, err: 'deeprnn: error: --threads must be a comma-separated list, got ","' });
+    expect(await line(['bench', '--threads', '', '--no-torch'])).toEqual({ code: 2, err: 'deeprnn: error: --threads must be a comma-separated list, got ""' });
+    expect(await line(['bench', '--one', 'Z'])).toEqual({ code: 2, err: 'deeprnn: error: --one must be one of A,B,C,D, got "Z"' });
   });
 
   it('a missing addon says how to rebuild it', async () => {

@@ -240,6 +240,19 @@ describe('resolveCorpora and loading', () => {
     const cut = path.join(dir, 'cut.txt');
     writeFileSync(cut, Buffer.concat([Buffer.from('abc'), Buffer.from([0xe2, 0x82])]));
     expect(() => [...readCorpus([{ name: cut, path: cut, bytes: 5 }])]).toThrow(`--corpus "${cut}" is not valid UTF-8 at byte offset 3`);
+    // The scan starts on a character's first byte, wherever the chunks (1 MiB) cut the text: a valid
+    // multi-byte character just before the bad byte, or ending a chunk, is never blamed.
+    const MiB = 2 ** 20;
+    const cases: [Buffer, number][] = [
+      [Buffer.concat([Buffer.from('abc def '.repeat(30) + '€'), Buffer.from([0xe2])]), 243],
+      [Buffer.concat([Buffer.from('a'.repeat(MiB - 4) + '😀' + 'b'.repeat(100)), Buffer.from([0xff]), Buffer.from('c')]), MiB + 100],
+      [Buffer.concat([Buffer.from('a'.repeat(MiB - 1) + '€' + 'b'.repeat(10)), Buffer.from([0x80])]), MiB + 12],
+      [Buffer.concat([Buffer.from('a'.repeat(MiB - 2)), Buffer.from('€').subarray(0, 2), Buffer.from('x')]), MiB - 2],
+    ];
+    for (const [bytes, at] of cases) {
+      writeFileSync(cut, bytes);
+      expect(() => [...readCorpus([{ name: cut, path: cut, bytes: bytes.length }])]).toThrow(`--corpus "${cut}" is not valid UTF-8 at byte offset ${at}`);
+    }
   });
 
   it('loads tokens in two streaming passes, 2 bytes each for small vocabularies', async () => {

@@ -1,0 +1,64 @@
+// The perplexity figure at its edges: one epoch, values near the largest
+// double, a flat run far from 1, titles with control characters, runs whose
+// files share a name, and metrics lines that are not objects.
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { renderPlot, ticks } from '../../src/io/plot.js';
+import { readMetricsFile } from '../../src/train/metrics.js';
+import { cli } from '../helpers/cli.js';
+import { tmpDir } from '../helpers/tmp.js';
+
+const dir = tmpDir();
+/** Every y of the series' points and markers, which must lie in the plot area (36 to 388). */
+function ys(svg: string): number[] {
+  const pts = [...svg.matchAll(/ points="([^"]*)"/g)].flatMap((m) => m[1]!.split(' ').filter(Boolean).map((p) => Number(p.split(',')[1])));
+  const cys = [...svg.matchAll(/cy="([^"]*)"/g)].map((m) => Number(m[1]));
+  return [...pts, ...cys];
+}
+
+describe('the perplexity figure', () => {
+  it('one epoch is drawn as markers (a line of one point draws nothing)', () => {
+    const svg = renderPlot([{ label: 'one', epochs: [{ epoch: 1, trainPpl: 5, valPpl: 6 }] }]);
+    expect(svg.match(/<circle class="marker"/g)).toHaveLength(2);
+    expect(renderPlot([{ label: 'two', epochs: [{ epoch: 1, trainPpl: 5, valPpl: 6 }, { epoch: 2, trainPpl: 4, valPpl: 5 }] }])).not.toContain('<circle');
+  });
+
+  it('values near the largest double and a flat run at 1e16 stay on the plot, with ticks', () => {
+    for (const epochs of [
+      [{ epoch: 1, trainPpl: 1.79e308, valPpl: 1.7e308 }, { epoch: 2, trainPpl: 5, valPpl: 6 }],
+      [{ epoch: 1, trainPpl: 1.79e308, valPpl: 1.79e308 }],
+      [{ epoch: 1, trainPpl: 1e16, valPpl: 1e16 }, { epoch: 2, trainPpl: 1e16, valPpl: 1e16 }],
+    ]) {
+      const svg = renderPlot([{ label: 'big', epochs }]);
+      expect(svg).not.toContain('NaN');
+      for (const y of ys(svg)) expect(y).toBeGreaterThanOrEqual(36), expect(y).toBeLessThanOrEqual(388);
+      expect(svg.match(/class="y-tick"/g)!.length).toBeGreaterThanOrEqual(2);
+    }
+    expect(ticks(0, Number.MAX_VALUE)).toEqual([0, 5e307, 1e308, 1.5e308]);
+  });
+
+  it('a title with control characters is still well-formed XML (they become U+FFFD)', () => {
+    const svg = renderPlot([{ label: 'a', epochs: [{ epoch: 1, trainPpl: 5, valPpl: 6 }] }], 'a\x01b\x1fc');
+    expect(svg).toContain('<title>a\ufffdb\ufffdc</title>');
+  });
+
+  it('plot labels runs whose files share a name by their paths', async () => {
+    for (const d of ['r1', 'r2']) {
+      (await import('node:fs')).mkdirSync(path.join(dir, d));
+      writeFileSync(path.join(dir, d, 'deeprnn.metrics.jsonl'), '{"epoch":1,"trainPpl":5,"valPpl":6}\n');
+    }
+    const a = path.join(dir, 'r1', 'deeprnn.metrics.jsonl'), b = path.join(dir, 'r2', 'deeprnn.metrics.jsonl');
+    const r = await cli(['plot', a, b, '-o', path.join(dir, 'same.svg'), '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).runs.map((x: { label: string }) => x.label)).toEqual([path.join(dir, 'r1', 'deeprnn'), path.join(dir, 'r2', 'deeprnn')]);
+  });
+
+  it('a metrics line that is JSON but not an object is named', () => {
+    for (const line of ['null', '[1,2]', '3']) {
+      const f = path.join(dir, 'bad.metrics.jsonl');
+      writeFileSync(f, `${line}\n`);
+      expect(() => readMetricsFile(f)).toThrow(`metrics file ${f}: line 1 is not a JSON object with an "epoch"`);
+    }
+  });
+});
