@@ -36,7 +36,7 @@ export function registerServe(program: Command): void {
     .addOption(option('--host <address>', 'address to bind; anything but loopback opens the page (read-only) to the network', '127.0.0.1'))
     .action(async (target: string, raw: RawServeOptions) => {
       // Loaded here: the other commands need none of the server.
-      const { isLoopback, startServer } = await import('../serve/server.js');
+      const { startServer } = await import('../serve/server.js');
       const port = intOption('--port', raw.port, 0, 65535);
       if (!raw.host) throw new UsageError('--host must be an address, got ""');
       const { dir, selected } = serveTarget(target);
@@ -45,7 +45,7 @@ export function registerServe(program: Command): void {
         if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND') throw new UsageError(`--host ${raw.host} is not an address of this machine`);
         throw e;
       });
-      if (!isLoopback(raw.host)) {
+      if (!served.loopback) {
         warn(`listening on ${raw.host}: anyone who can reach it can read the checkpoints and metrics under ${dir}`);
       }
       if (served.playgroundOff) warn(`the playground is off: ${served.playgroundOff}`);

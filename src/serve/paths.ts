@@ -49,11 +49,10 @@ function checkName(piece: string, shown: string): void {
  * (through symlinks) outside `root`. Returns the real path; a missing file is
  * an ENOENT error.
  */
-export function resolveInside(root: string, rel: string): string {
+export function resolveInside(root: string, rel: string, realRoot = realpathSync.native(root)): string {
   if (rel === '' || rel.startsWith('/') || path.isAbsolute(rel)) throw new Refused(`refused ${JSON.stringify(rel)}: not a path relative to the served directory`);
   checkName(rel, rel);
-  const realRoot = realpathSync(root);
-  const real = realpathSync(path.join(realRoot, ...rel.split('/')));
+  const real = realpathSync.native(path.join(realRoot, ...rel.split('/')));
   if (!isInside(realRoot, real)) throw new Refused(`refused ${JSON.stringify(rel)}: it leads outside the served directory`);
   if (!statSync(real).isFile()) throw Object.assign(new Error(`${rel} is not a regular file`), { code: 'ENOENT' });
   return real;

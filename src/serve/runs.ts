@@ -4,7 +4,7 @@
 // (two levels). A metrics file is read from where the last read stopped, so a
 // run that is going costs one small read per poll; a file that shrank or was
 // replaced (a resumed run rewrites it) is read again from the start.
-import { closeSync, constants, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readdirSync, readSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { resolveInside } from './paths.js';
 
@@ -28,6 +28,7 @@ const DEPTH = 2;
 /** Relative '/'-separated names of the files under `root` whose names `want` accepts (hidden entries and node_modules skipped). */
 export function findFiles(root: string, want: (name: string) => boolean): string[] {
   const out: string[] = [];
+  let realRoot: string | null = null;  // resolved once a listing meets a symlink
   const walk = (dir: string, rel: string, depth: number) => {
     let entries;
     try {
@@ -42,7 +43,7 @@ export function findFiles(root: string, want: (name: string) => boolean): string
         if (depth < DEPTH) walk(path.join(dir, e.name), r, depth + 1);
       } else if (e.isFile() && want(e.name)) {
         out.push(r);
-      } else if (e.isSymbolicLink() && want(e.name) && leadsInside(root, r)) {
+      } else if (e.isSymbolicLink() && want(e.name) && leadsInside(root, r, (realRoot ??= realpathSync.native(root)))) {
         out.push(r);
       }
     }
@@ -52,9 +53,9 @@ export function findFiles(root: string, want: (name: string) => boolean): string
 }
 
 /** Whether the symlink `rel` leads to a regular file inside `root` (else it is left out, as the routes refuse it). */
-function leadsInside(root: string, rel: string): boolean {
+function leadsInside(root: string, rel: string, realRoot: string): boolean {
   try {
-    resolveInside(root, rel);
+    resolveInside(root, rel, realRoot);
     return true;
   } catch {
     return false;

@@ -5,7 +5,7 @@
 // are refused (paths.ts). Bound to loopback, it answers only requests whose
 // Host is a loopback name (a page elsewhere cannot reach it through DNS
 // rebinding).
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream, realpathSync, statSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -31,6 +31,8 @@ export interface Served {
   /** Why the playground cannot run (ONNX Runtime Web missing), or null. */
   playgroundOff: string | null;
   server: http.Server;
+  /** Bound to a loopback address (decided from the address bound, whatever --host's spelling). */
+  loopback: boolean;
   close(): Promise<void>;
 }
 
@@ -39,8 +41,9 @@ const CSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; connect-s
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+/** Whether a bound address (server.address().address) is loopback: 127.0.0.0/8, ::1, or 127.x mapped into IPv6. */
+export function isLoopbackAddress(address: string): boolean {
+  return address === '::1' || /^127\.\d+\.\d+\.\d+$/.test(address) || /^::ffff:127\.\d+\.\d+\.\d+$/i.test(address);
 }
 
 class HttpError extends Error {
@@ -78,13 +81,17 @@ export async function startServer(opts: ServeOptions): Promise<Served> {
   timer.unref();
 
   let boundPort = opts.port;
+  // The served directory's absolute paths, as messages would show them: cut off.
+  const prefixes = [...new Set([realpathSync.native(dir), path.resolve(dir)])].map((d) => d + path.sep);
+  const inside = (message: string) => prefixes.reduce((m, p) => m.split(p).join(''), message);
+  let loopback = true;  // set from the address bound, before any request
+  let names = new Set(LOOPBACK_HOSTS);
   const checkHost = (req: http.IncomingMessage) => {
-    if (!isLoopback(opts.host)) return;
+    if (!loopback) return;
     const host = (req.headers.host ?? '').toLowerCase();
     const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(host);
-    // The usual loopback names, and the address it was started on (--host 127.0.0.2 is loopback too).
-    const bound = opts.host.includes(':') ? `[${opts.host.toLowerCase()}]` : opts.host.toLowerCase();
-    if (!m || !(LOOPBACK_HOSTS.has(m[1]!) || m[1] === bound) || (m[2] !== undefined && Number(m[2]) !== boundPort)) {
+    // The usual loopback names, the address bound and --host as given (127.0.0.2, 127.1 and LOCALHOST are loopback too).
+    if (!m || !names.has(m[1]!) || (m[2] !== undefined && Number(m[2]) !== boundPort)) {
       throw new HttpError(403, `refused: the Host header ${JSON.stringify(req.headers.host ?? '')} is not this server's loopback address`);
     }
   };
@@ -184,9 +191,10 @@ export async function startServer(opts: ServeOptions): Promise<Served> {
             : err.code === 'ENOENT' || err.code === 'ENOTDIR' || err.code === 'ENAMETOOLONG' || err.code === 'ELOOP' ? 404
               : e instanceof InputError ? 422
                 : 500;
-      // A system error's message holds the file's absolute path: the client gets its code alone.
+      // A system error's message holds the file's absolute path: the client gets its code alone, and a
+      // checkpoint's error names it by its path inside the directory.
       const message = status === 404 && !(e instanceof HttpError) ? 'not found'
-        : status === 500 && err.code ? `the server could not read the file (${err.code})` : err.message;
+        : status === 500 && err.code ? `the server could not read the file (${err.code})` : inside(err.message);
       if (res.headersSent) res.destroy();
       else sendJSON(res, { error: message }, req.method === 'HEAD', status);
     }
@@ -198,12 +206,17 @@ export async function startServer(opts: ServeOptions): Promise<Served> {
       resolve();
     });
   });
-  boundPort = (server.address() as AddressInfo).port;
+  const address = server.address() as AddressInfo;
+  boundPort = address.port;
+  loopback = isLoopbackAddress(address.address);
+  const bracket = (h: string) => (h.includes(':') ? `[${h.toLowerCase()}]` : h.toLowerCase());
+  names = new Set([...LOOPBACK_HOSTS, bracket(address.address), bracket(opts.host)]);
   const shownHost = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   return {
     url: `http://${shownHost}:${boundPort}/`,
     playgroundOff: assets.ortMissing,
     server,
+    loopback,
     close: () => new Promise<void>((resolve) => {
       clearInterval(timer);
       server.closeAllConnections();

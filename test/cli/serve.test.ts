@@ -145,10 +145,26 @@ describe('deeprnn serve', () => {
     }
   });
 
+  it('another spelling of loopback (LOCALHOST) still refuses a foreign Host: loopback is the address bound', async () => {
+    const other = await startServe([dir, '--host', 'LOCALHOST']);
+    try {
+      expect(other.stderr()).not.toContain('anyone who can reach it');
+      const host = other.url.includes('[') ? '::1' : '127.0.0.1';
+      expect((await request(other.port, '/api/state', { host, headers: { Host: `evil.example:${other.port}` } })).status).toBe(403);
+      expect((await request(other.port, '/api/state', { host, headers: { Host: `localhost:${other.port}` } })).status).toBe(200);
+    } finally {
+      await other.stop();
+    }
+  });
+
   it('a name too long for the filesystem is not found, and no error gives the directory\'s path', async () => {
     const r = await request(served.port, `/api/info?name=${'a'.repeat(300)}.safetensors`);
     expect(r.status).toBe(404);
     expect(r.body.toString()).not.toContain(dir);
+    writeFileSync(path.join(dir, 'cut.safetensors'), readFileSync(path.join(dir, 'gru.safetensors')).subarray(0, 100));
+    const cut = await request(served.port, '/api/info?name=cut.safetensors');
+    expect(cut.status).toBe(422);
+    expect(json(cut.body).error).toMatch(/^cut\.safetensors is not a valid safetensors file: /);
   });
 
   it("sends every run's epochs, then each epoch a run appends, as server-sent events", async () => {
