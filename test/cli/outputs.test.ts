@@ -330,3 +330,16 @@ ls -A ${mnt}`);
     expect(r.stdout.trim()).toBe('filler');
   });
 });
+
+describe('--resume with --early-stop', () => {
+  it('the resumed run stops early by its own patience (it was ignored)', async () => {
+    const S = ['--num-train', '200', '--num-val', '100', '--batch-size', '32', '--hidden', '8', '--lr', '50'];
+    const model = path.join(dir, 'es', 'a.safetensors');
+    expect((await cli(['train', ...S, '--epochs', '2', '--out', model])).code).toBe(0);
+    const r = await cli(['train', '--resume', model, '--epochs', '10', '--early-stop', '1', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.earlyStop).toBe(true);
+    expect(j.epoch).toBeLessThan(10);
+  });
+});
