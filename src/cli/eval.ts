@@ -133,6 +133,9 @@ export function registerEval(program: Command): void {
       if (ck.model.precision === 'bf16' && speaks) bf16Note();
       // no prototype: a corpus may be called __proto__ or constructor
       const results: Record<string, EvalMetrics> = Object.create(null);
+      // A corpus named twice would be evaluated twice and reported once.
+      const twice = (raw.corpus as string[]).find((c, i, all) => all.indexOf(c) !== i);
+      if (twice !== undefined) throw new UsageError(`--corpus names "${twice}" twice: each corpus is evaluated once, and reported by its name`);
       for (const spec of raw.corpus) {
         const { tokens } = await loadCorpusTokens([spec], { dataDir, tokenizer: ck.tokenizer });
         results[spec] = evaluateTokens(ck.model, tokens, { numSteps, batchSize, unk: ck.tokenizer.vocab.unk, world });

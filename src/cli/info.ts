@@ -7,6 +7,21 @@ import { bestEpoch, runTokensPerSec } from '../train/metrics.js';
 import { emit, renderRecords, type Column } from './output.js';
 import { checkpointPath, modelOption } from './defaults.js';
 import { addOptions, formatOptions, outputFormat } from './options.js';
+import { HYPER_KEYS, showHyper, type OptimizerSettings } from '../train/optim.js';
+import type { ScheduleSettings } from '../train/schedule.js';
+
+/** "adam (betas 0.9,0.999, eps 1e-8, weightDecay 0), 40 steps, rate now 2.03e-5": what the checkpoint stores (its rate: the schedule's last). */
+function optimizerText(o: OptimizerSettings & { steps?: number }): string {
+  const hyper = HYPER_KEYS.filter((k) => o[k] !== undefined).map((k) => `${k} ${showHyper(o[k]!)}`);
+  return `${o.kind}${hyper.length ? ` (${hyper.join(', ')})` : ''}${o.steps !== undefined ? `, ${o.steps} steps` : ''}, rate now ${Number(o.lr.toPrecision(3))}`;
+}
+
+/** "schedule cosine (warmup 3, min-lr 0)", or "schedule constant". */
+function scheduleText(s: ScheduleSettings | undefined): string {
+  if (!s || s.kind === 'constant') return `schedule constant${s?.warmup ? ` (warmup ${s.warmup})` : ''}`;
+  const parts = [`warmup ${s.warmup}`, ...(s.kind !== 'cosine' ? [`decay ${s.decay} after ${s.decayAfter}`] : []), `min-lr ${s.minLr}`];
+  return `schedule ${s.kind} (${parts.join(', ')})`;
+}
 
 /** A tensor of the model: its name, shape and element count. */
 export interface TensorRow {
@@ -52,6 +67,10 @@ export function registerInfo(program: Command): void {
         tensors,
         // A model saved by RNNLM.save has no training state: these are null.
         training: run?.training ?? null,
+        // How the run optimizes: the optimizer with its hyperparameters and step count, the schedule (constant when none was stored), the clipping.
+        optimizer: run?.optimizer ?? null,
+        schedule: run ? run.schedule ?? { kind: 'constant', lr: run.training.lr } : null,
+        clipMode: run ? run.clipMode ?? 'norm' : null,
         position: run ? { epoch: run.state.epoch, batch: run.state.batch, steps: run.state.step } : null,
         history: run ? {
           epochs: history.length,
@@ -78,10 +97,12 @@ export function registerInfo(program: Command): void {
             `training: corpus ${training.corpus.join(' ')}${training.initFrom ? ` from the weights of ${training.initFrom}` : ''}, `
               + `${training.batching} batches of ${training.batchSize} x ${training.numSteps}, `
               + `${training.valFrac === null ? `${training.numTrain}/${training.numVal} windows` : `validation fraction ${training.valFrac}`}, `
-              + `lr ${training.lr}, clip ${training.clip}, seed ${training.seed}, ${training.epochs} epochs planned`,
+              + `lr ${training.lr}, clip ${training.clip}, seed ${training.seed}, ${training.epochs} epoch${training.epochs === 1 ? '' : 's'} planned`,
+            `optimization: ${optimizerText(run.optimizer)}; ${scheduleText(run.schedule)}; clip ${run.clipMode ?? 'norm'} ${training.clip}; `
+              + `products in ${training.precision ?? 'fp32'}, weights stored as ${training.saveDtype ?? 'fp32'}`,
             `position: epoch ${state.epoch}${state.batch ? ` + ${state.batch} batches` : ''}, ${state.step} steps`,
             best && last
-              ? `history: ${history.length} epochs; best val ppl ${best.valPpl.toFixed(3)} (epoch ${best.epoch}); `
+              ? `history: ${history.length} epoch${history.length === 1 ? '' : 's'}; best val ppl ${best.valPpl.toFixed(3)} (epoch ${best.epoch}); `
                 + `last train ppl ${last.trainPpl.toFixed(3)}, val ppl ${last.valPpl.toFixed(3)}; ${Math.round(summary.history!.tokensPerSec)} tokens/s`
               : 'history: no completed epoch',
           );

@@ -35,7 +35,7 @@ export function registerPlot(program: Command): void {
       const records = runs.map((r) => ({ label: r.label, epochs: r.epochs.length }));
       emit({
         json: { plot: raw.out, runs: records },
-        text: () => `wrote ${raw.out} (${records.map((r) => `${r.label}: ${r.epochs} epochs`).join(', ')})\n`,
+        text: () => `wrote ${raw.out} (${records.map((r) => `${r.label}: ${r.epochs} epoch${r.epochs === 1 ? '' : 's'}`).join(', ')})\n`,
       }, format);
     });
 }

@@ -83,7 +83,7 @@ class BatchBuffers {
 
 function checkLength(tokens: ArrayLike<number>, numSteps: number): void {
   if (tokens.length < numSteps + 1) {
-    throw new InputError(`the corpus has ${tokens.length} tokens, fewer than num-steps + 1 = ${numSteps + 1}`);
+    throw new InputError(`the corpus has ${tokens.length} token${tokens.length === 1 ? '' : 's'}, fewer than num-steps + 1 = ${numSteps + 1}`);
   }
 }
 

@@ -1,5 +1,5 @@
-// The checkpoints deeprnn serve shows: each one's info (what `deeprnn info
-// --json` tells of it, with the same keys) and its ONNX export, made in memory when the page asks
+// The checkpoints deeprnn serve shows: each one's info (a summary of what `deeprnn info
+// --json` tells of it, its figures the same) and its ONNX export, made in memory when the page asks
 // and kept while the file is unchanged (same inode, size, mtime and ctime:
 // a copy that keeps the mtime, cp -p or rsync -a, still changes the ctime). Nothing is
 // written to disk.
@@ -60,7 +60,7 @@ export function checkpointInfo(name: string, bytes: number, ck: Checkpoint): Che
       epochsPlanned: run.training.epochs,
       batchSize: run.training.batchSize,
       numSteps: run.training.numSteps,
-      lr: run.optimizer.lr,
+      lr: run.training.lr,  // the run's rate, as deeprnn info gives it (the optimizer holds the schedule's last)
       optimizer: run.optimizer.kind,
       seed: run.training.seed,
     } : null,

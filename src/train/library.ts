@@ -93,8 +93,11 @@ export async function train(text: string | readonly string[], options: TrainOpti
   }
   if (s.strict && !s.initFrom) throw new InputError("strict applies to initFrom (a checkpoint's vocabulary reading a new text)");
   if (!out) {
+    // saveEvery by its value (1, '1' and '1 ' are the default alike)
+    const every = s.saveEvery ?? { epochs: 1 };
+    const changed = { keep: naming.given('keep'), saveEvery: !('epochs' in every && every.epochs === 1), saveDtype: naming.given('saveDtype') };
     for (const key of ['keep', 'saveEvery', 'saveDtype'] as const) {
-      if (naming.given(key)) throw new InputError(`${key} applies to out (the run's checkpoints): without out nothing is written`);
+      if (changed[key]) throw new InputError(`${key} applies to out (the run's checkpoints): without out nothing is written`);
     }
   }
   s = { ...s, text: texts, naming: 'library' };

@@ -255,7 +255,7 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     // Fewer epochs than the checkpoint has done would drop some of them (or a part-done epoch): say so rather than report a run.
     const at = ck.meta.state;
     throw new InputError(`${optionName(s)('epochs')} ${s.epochs} (epochs in all) is behind the checkpoint's position `
-      + `(${at.epoch} epochs done${at.batch ? ` and ${at.batch} batches of the next` : ''}): give ${at.batch ? at.epoch + 1 : at.epoch} or more to continue ${resumeFrom}`);
+      + `(${at.epoch} epoch${at.epoch === 1 ? '' : 's'} done${at.batch ? ` and ${at.batch} batch${at.batch === 1 ? '' : 'es'} of the next` : ''}): give ${at.batch ? at.epoch + 1 : at.epoch} or more to continue ${resumeFrom}`);
   }
   // Fine-tuning: the model and tokenizer of a checkpoint, everything else new.
   const init: Checkpoint | null = !ck && s.initFrom ? loadCheckpoint(s.initFrom) : null;

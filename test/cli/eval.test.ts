@@ -97,6 +97,9 @@ describe('corpora named as an object\'s own keys', () => {
     // a baseline without them: refused by name, not read from Object's prototype
     const other = path.join(dir, 'keys', 'other.json');
     writeFileSync(other, JSON.stringify({ version: 1, results: { [english]: { perplexity: 10 } } }));
+    const twice = await cli(['eval', model, '--corpus', names[0]!, names[0]!]);
+    expect(twice.stderr).toBe(`deeprnn: error: --corpus names "${names[0]}" twice: each corpus is evaluated once, and reported by its name\n`);
+    expect(twice.code).toBe(2);
     const missing = await cli(['eval', model, '--corpus', 'constructor', '--baseline', other], { cwd: path.join(dir, 'keys') });
     expect(missing.stderr).toBe(`deeprnn: error: --baseline ${other} has no result for corpus "constructor"\n`);
     expect(missing.code).toBe(2);

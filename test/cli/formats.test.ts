@@ -101,7 +101,7 @@ describe('--format csv', () => {
     expect(records.map((r) => r.name).at(-1)).toBe('linear.bias');
     const j = await json(['info', model]);
     expect(Object.keys(j)).toEqual(['formatVersion', 'cell', 'layers', 'hidden', 'dropout', 'vocabSize', 'tokenizer', 'parameters', 'tensors',
-      'training', 'position', 'history']);
+      'training', 'optimizer', 'schedule', 'clipMode', 'position', 'history']);
     expect(records.reduce((a, r) => a + Number(r.count), 0)).toBe(j.parameters);
     const history = j.history as Record<string, number>;
     expect(Object.keys(history)).toEqual(['epochs', 'bestValPpl', 'bestEpoch', 'lastTrainPpl', 'lastValPpl', 'tokensPerSec']);
@@ -165,5 +165,24 @@ describe('plot reads metrics files of every version', () => {
     expect(now.code).toBe(0);
     expect(svg(path.join(dir, 'then.svg'))).toBe(svg(path.join(dir, 'now.svg')));
     expect(svg(path.join(dir, 'then.svg'))).toMatch(/points="\d/);
+  });
+});
+
+describe('info tells how a run optimizes', () => {
+  it('the optimizer with its hyperparameters, steps and rate now, the schedule, the clipping, the precisions: in text and --json', async () => {
+    const file = path.join(dir, 'adam.safetensors');
+    const r = await cli(['train', ...QUICK, '--optimizer', 'adam', '--lr-schedule', 'cosine', '--warmup', '3', '--precision', 'bf16',
+      '--save-dtype', 'bf16', '--clip-mode', 'value', '--out', file]);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse((await cli(['info', file, '--json'])).stdout);
+    expect(j.optimizer).toMatchObject({ kind: 'adam', betas: [0.9, 0.999], eps: 1e-8, steps: j.position.steps });
+    expect(j.schedule).toMatchObject({ kind: 'cosine', lr: 0.001, warmup: 3, minLr: 0 });
+    expect(j.clipMode).toBe('value');
+    const line = (await cli(['info', file])).stdout.split('\n').find((l) => l.startsWith('optimization: '));
+    expect(line).toBe(`optimization: adam (betas 0.9,0.999, eps 1e-8, weightDecay 0), ${j.position.steps} steps, rate now ${Number(j.optimizer.lr.toPrecision(3))}; `
+      + 'schedule cosine (warmup 3, min-lr 0); clip value 1; products in bf16, weights stored as bf16');
+    // the book's run: plain SGD, constant
+    const plain = (await cli(['info', model])).stdout.split('\n').find((l) => l.startsWith('optimization: '));
+    expect(plain).toMatch(/^optimization: sgd \(momentum 0, dampening 0, nesterov false, weightDecay 0\), \d+ steps, rate now 2; schedule constant; clip norm 1; products in fp32, weights stored as fp32$/);
   });
 });

@@ -288,7 +288,7 @@ describe('directories that cannot be made, and resumes with nothing to do', () =
     // mid-epoch: 1 epoch and 2 batches done (steps 3 and 6 of 4-batch epochs)
     const mid = path.join(dir, 'done.e0001-b2.safetensors');
     const m = await cli(['train', '--resume', mid, '--epochs', '1', '--out', out]);
-    expect(error(m)).toBe(`deeprnn: error: --epochs 1 (epochs in all) is behind the checkpoint's position (1 epochs done and 2 batches of the next): give 2 or more to continue ${mid}`);
+    expect(error(m)).toBe(`deeprnn: error: --epochs 1 (epochs in all) is behind the checkpoint's position (1 epoch done and 2 batches of the next): give 2 or more to continue ${mid}`);
     expect(existsSync(path.dirname(out))).toBe(false);
     expect(sha(model)).toBe(before);
     // nothing left to run: the checkpoint it names is there, with the same weights and history

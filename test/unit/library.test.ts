@@ -37,11 +37,14 @@ describe('train(text)', () => {
       [{ resume: 'm.safetensors' }, 'unknown option resume (train(text) trains on the text it is given, from the start or from initFrom)'],
       [{ strict: true }, "strict applies to initFrom (a checkpoint's vocabulary reading a new text)"],
       [{ keep: 2 }, "keep applies to out (the run's checkpoints): without out nothing is written"],
+      [{ saveEvery: '2' }, "saveEvery applies to out (the run's checkpoints): without out nothing is written"],
       [{ onBatch: 3 }, 'onBatch must be a function, got 3'],
     ];
     for (const [extra, message] of refusals) {
       await expect(train(TEXT, { ...TINY, ...extra } as TrainOptions), JSON.stringify(extra)).rejects.toThrow(message);
     }
+    // the default, however written, is not a setting given
+    for (const saveEvery of [1, '1', ' 1 ']) expect((await train(TEXT, { ...TINY, saveEvery })).history).toHaveLength(1);
   });
 
   it('calls onBatch after every training batch, in order', async () => {
