@@ -287,7 +287,7 @@ export async function resolveCorpora(specs: string[], dataDir: string, log?: (ms
   return out;
 }
 
-/** Refuses a symbolic link whose target does not exist, naming both. */
+/** Refuses a symbolic link whose target does not exist, or that loops, naming both. */
 function brokenLink(file: string, what: string): void {
   let target: string;
   try {
@@ -296,7 +296,14 @@ function brokenLink(file: string, what: string): void {
   } catch {
     return;
   }
-  throw new InputError(`${what} is a symbolic link to "${target}", which does not exist`);
+  let loops = false;
+  try {
+    statSync(file);
+  } catch (e) {
+    loops = (e as NodeJS.ErrnoException).code === 'ELOOP';
+  }
+  throw new InputError(loops ? `${what} is a symbolic link to "${target}" that leads back to itself (a loop of links)`
+    : `${what} is a symbolic link to "${target}", which does not exist`);
 }
 
 /** Bytes read per chunk. */

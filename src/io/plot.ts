@@ -31,7 +31,8 @@ const esc = (s: string) => s.replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]/g
 
 export function renderPlot(runs: PlotRun[], title = 'perplexity'): string {
   const W = 720;
-  const H = 440;
+  // Tall enough for the legend: two entries a run, 20 px each.
+  const H = Math.max(440, 36 + 8 + 40 * runs.length + 52);
   const m = { left: 64, right: 180, top: 36, bottom: 52 };
   const pw = W - m.left - m.right;
   const ph = H - m.top - m.bottom;
@@ -82,7 +83,8 @@ export function renderPlot(runs: PlotRun[], title = 'perplexity'): string {
   out.push(`<text class="y-label" transform="translate(16 ${m.top + ph / 2}) rotate(-90)" text-anchor="middle">perplexity</text>`);
   let legendY = m.top + 8;
   runs.forEach((r, i) => {
-    const color = COLORS[i % COLORS.length]!;
+    // Eight colours, then hues spread by the golden angle, so that no two runs share one.
+    const color = i < COLORS.length ? COLORS[i]! : `hsl(${Math.round((i * 137.508) % 360)}, 65%, 40%)`;
     for (const [kind, key, dash] of [['train', 'trainPpl', '6 4'], ['val', 'valPpl', '']] as const) {
       const pts = r.epochs.filter((e) => Number.isFinite(e[key])).map((e) => `${f(X(e.epoch))},${f(Y(e[key]))}`);
       const label = `${r.label} ${kind}`;

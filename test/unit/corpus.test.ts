@@ -230,6 +230,9 @@ describe('resolveCorpora and loading', () => {
     );
     const link = path.join(books, 'b.txt');
     await expect(resolveCorpora([link], dir)).rejects.toThrow(new InputError(`--corpus "${link}" is a symbolic link to "gone.txt", which does not exist`));
+    const loop = path.join(dir, 'loop.txt');
+    symlinkSync('loop.txt', loop);
+    await expect(resolveCorpora([loop], dir)).rejects.toThrow(new InputError(`--corpus "${loop}" is a symbolic link to "loop.txt" that leads back to itself (a loop of links)`));
   });
 
   it('names the byte offset of invalid UTF-8 across chunks', () => {

@@ -38,6 +38,17 @@ describe('the perplexity figure', () => {
     expect(ticks(0, Number.MAX_VALUE)).toEqual([0, 5e307, 1e308, 1.5e308]);
   });
 
+  it('twelve runs: twelve colours, and a figure tall enough for every legend entry', () => {
+    const runs = Array.from({ length: 12 }, (_, i) => ({ label: `r${i}`, epochs: [{ epoch: 1, trainPpl: 5 + i, valPpl: 6 + i }, { epoch: 2, trainPpl: 4 + i, valPpl: 5 + i }] }));
+    const svg = renderPlot(runs);
+    const height = Number(/height="(\d+)"/.exec(svg)![1]);
+    const legendYs = [...svg.matchAll(/<g class="legend-item"><line [^>]*y1="([\d.]+)"/g)].map((m) => Number(m[1]));
+    expect(legendYs).toHaveLength(24);
+    expect(Math.max(...legendYs)).toBeLessThan(height);
+    const colours = new Set([...svg.matchAll(/<polyline [^>]*stroke="([^"]+)"/g)].map((m) => m[1]));
+    expect(colours.size).toBe(12);
+  });
+
   it('a title with control characters is still well-formed XML (they become U+FFFD)', () => {
     const svg = renderPlot([{ label: 'a', epochs: [{ epoch: 1, trainPpl: 5, valPpl: 6 }] }], 'a\x01b\x1fc');
     expect(svg).toContain('<title>a\ufffdb\ufffdc</title>');
