@@ -28,6 +28,8 @@ export interface LoadOptions {
   /** The kind to fit; default: the first registry corpus's, else char. */
   kind?: TokenizerKind;
   minFreq?: number;
+  /** How messages name minFreq (default --min-freq). */
+  minFreqName?: string;
   log?: (msg: string) => void;
   /** Bytes read so far of the two passes' total. */
   onProgress?: (done: number, total: number) => void;
@@ -87,7 +89,7 @@ function encode(
   }));
   let count = 0;
   for (const c of counts.values()) count += c;
-  const tokenizer = opts.tokenizer ?? Tokenizer.fromCounts(kind, counts, opts.minFreq ?? 1);
+  const tokenizer = opts.tokenizer ?? Tokenizer.fromCounts(kind, counts, opts.minFreq ?? 1, opts.minFreqName);
   let unknown: LoadedCorpus['unknown'];
   if (opts.tokenizer) {
     const outside = [...counts].filter(([t]) => !tokenizer.vocab.has(t)).sort((a, b) => b[1] - a[1]);

@@ -144,14 +144,15 @@ export class Tokenizer {
     return Tokenizer.fromCounts(kind, countTokens(kind, [text]), minFreq);
   }
 
-  static fromCounts(kind: TokenizerKind, counts: Map<string, number>, minFreq = 1): Tokenizer {
-    if (kind !== 'word' && minFreq !== 1) throw new InputError(`--min-freq applies to the word tokenizer only, got ${minFreq} with ${kind}`);
+  /** `name`: the option as the caller's messages name it (the library's minFreq). */
+  static fromCounts(kind: TokenizerKind, counts: Map<string, number>, minFreq = 1, name = '--min-freq'): Tokenizer {
+    if (kind !== 'word' && minFreq !== 1) throw new InputError(`${name} applies to the word tokenizer only, got ${minFreq} with ${kind}`);
     const vocab = Vocab.fromCounts(counts, minFreq);
     // A model needs a token besides <unk> to predict: a vocabulary of <unk> alone is the option's doing, not the model's.
     if (vocab.size < 2 && minFreq > 1 && counts.size > 0) {
       let most = 0;
       for (const c of counts.values()) most = Math.max(most, c);
-      throw new InputError(`--min-freq ${minFreq} leaves no token but <unk> in the vocabulary `
+      throw new InputError(`${name} ${minFreq} leaves no token but <unk> in the vocabulary `
         + `(every token of the corpus is seen fewer times; the most frequent is seen ${most} time${most === 1 ? '' : 's'})`);
     }
     return new Tokenizer(kind, vocab, minFreq);

@@ -109,7 +109,7 @@ const optionName = (s: RunSettings) => (s.naming === 'library' ? (k: string) => 
 
 /** Corpus, tokenizer and batches for the settings; throws on data that cannot make them. */
 export async function prepareData(s: RunSettings, tokenizer?: Tokenizer, hooks: RunHooks = {}) {
-  const opts = { tokenizer, kind: s.tokenizer, minFreq: s.minFreq, log: hooks.log, onProgress: hooks.onLoad };
+  const opts = { tokenizer, kind: s.tokenizer, minFreq: s.minFreq, minFreqName: optionName(s)('minFreq'), log: hooks.log, onProgress: hooks.onLoad };
   const corpus: Omit<LoadedCorpus, 'sources'> = s.text
     ? loadTextTokens(s.text, opts)
     : await loadCorpusTokens(s.corpus, { ...opts, dataDir: resolveDataDir(s.dataDir) });

@@ -37,6 +37,7 @@ describe('train(text)', () => {
       [{ resume: 'm.safetensors' }, 'unknown option resume (train(text) trains on the text it is given, from the start or from initFrom)'],
       [{ strict: true }, "strict applies to initFrom (a checkpoint's vocabulary reading a new text)"],
       [{ keep: 2 }, "keep applies to out (the run's checkpoints): without out nothing is written"],
+      [{ tokenizer: 'word', minFreq: 100_000 }, 'minFreq 100000 leaves no token but <unk> in the vocabulary'],
       [{ saveEvery: '2' }, "saveEvery applies to out (the run's checkpoints): without out nothing is written"],
       [{ onBatch: 3 }, 'onBatch must be a function, got 3'],
     ];
