@@ -19,6 +19,9 @@ export interface Naming {
 /** The command line's names: batchSize is --batch-size. */
 export const flagName = (key: string): string => '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
 
+/** "1 epoch", "2 epochs": a count and its noun (`nouns` where the plural is not noun + s). */
+export const plural = (n: number, noun: string, nouns = `${noun}s`): string => `${n} ${n === 1 ? noun : nouns}`;
+
 /** A value as the message quotes it: strings in double quotes, numbers as they are. */
 export function show(raw: unknown): string {
   if (raw === undefined) return 'nothing (undefined)';

@@ -7,6 +7,7 @@ import { bestEpoch, runTokensPerSec } from '../train/metrics.js';
 import { emit, renderRecords, type Column } from './output.js';
 import { checkpointPath, modelOption } from './defaults.js';
 import { addOptions, formatOptions, outputFormat } from './options.js';
+import { plural } from '../validate.js';
 import { HYPER_KEYS, showHyper, type OptimizerSettings } from '../train/optim.js';
 import type { ScheduleSettings } from '../train/schedule.js';
 
@@ -97,12 +98,12 @@ export function registerInfo(program: Command): void {
             `training: corpus ${training.corpus.join(' ')}${training.initFrom ? ` from the weights of ${training.initFrom}` : ''}, `
               + `${training.batching} batches of ${training.batchSize} x ${training.numSteps}, `
               + `${training.valFrac === null ? `${training.numTrain}/${training.numVal} windows` : `validation fraction ${training.valFrac}`}, `
-              + `lr ${training.lr}, clip ${training.clip}, seed ${training.seed}, ${training.epochs} epoch${training.epochs === 1 ? '' : 's'} planned`,
+              + `lr ${training.lr}, clip ${training.clip}, seed ${training.seed}, ${plural(training.epochs, 'epoch')} planned`,
             `optimization: ${optimizerText(run.optimizer)}; ${scheduleText(run.schedule)}; clip ${run.clipMode ?? 'norm'} ${training.clip}; `
               + `products in ${training.precision ?? 'fp32'}, weights stored as ${training.saveDtype ?? 'fp32'}`,
             `position: epoch ${state.epoch}${state.batch ? ` + ${state.batch} batches` : ''}, ${state.step} steps`,
             best && last
-              ? `history: ${history.length} epoch${history.length === 1 ? '' : 's'}; best val ppl ${best.valPpl.toFixed(3)} (epoch ${best.epoch}); `
+              ? `history: ${plural(history.length, 'epoch')}; best val ppl ${best.valPpl.toFixed(3)} (epoch ${best.epoch}); `
                 + `last train ppl ${last.trainPpl.toFixed(3)}, val ppl ${last.valPpl.toFixed(3)}; ${Math.round(summary.history!.tokensPerSec)} tokens/s`
               : 'history: no completed epoch',
           );

@@ -7,6 +7,7 @@ import { writePlot } from '../io/plot.js';
 import { readMetricsFile } from '../train/metrics.js';
 import { UsageError } from './errors.js';
 import { emit } from './output.js';
+import { plural } from '../validate.js';
 import { addOptions, formatOptions, outputFormat, requiredOption } from './options.js';
 
 export function registerPlot(program: Command): void {
@@ -35,7 +36,7 @@ export function registerPlot(program: Command): void {
       const records = runs.map((r) => ({ label: r.label, epochs: r.epochs.length }));
       emit({
         json: { plot: raw.out, runs: records },
-        text: () => `wrote ${raw.out} (${records.map((r) => `${r.label}: ${r.epochs} epoch${r.epochs === 1 ? '' : 's'}`).join(', ')})\n`,
+        text: () => `wrote ${raw.out} (${records.map((r) => `${r.label}: ${plural(r.epochs, 'epoch')}`).join(', ')})\n`,
       }, format);
     });
 }

@@ -216,7 +216,6 @@ export function registerTrain(program: Command): void {
         }
       } else {
         s = parseTrainOptions(raw, given, raw.out);
-        if (s.strict && !s.initFrom) throw new UsageError('--strict applies to --init-from (a checkpoint\'s vocabulary reading a new corpus)');
         if (s.initFrom) s = initFromSettings(s, loadCheckpoint(s.initFrom).meta, s.initFrom, cliNaming(given));
       }
       // Under an MPI launcher every rank trains and rank 0 alone speaks.

@@ -341,7 +341,7 @@ export function* readCorpus(sources: CorpusSource[], onBytes?: (bytes: Buffer) =
           const bad = invalidUtf8Offset(scan);
           throw new InputError(`--corpus "${src.name}" is not valid UTF-8 at byte offset ${offset - tail.length + (bad >= 0 ? bad : scan.length)}`);
         }
-        tail = unfinished(Buffer.concat([tail, bytes]).subarray(-4));
+        tail = unfinished(Buffer.concat([tail, bytes.subarray(Math.max(0, n - 4))]).subarray(-4));
         offset += n;
         if (text) yield text;
         if (n === 0) break;

@@ -8,6 +8,7 @@
 //    text cut into N contiguous streams read T tokens at a time, the hidden
 //    state carried from batch to batch (truncated backpropagation through time).
 import { InputError } from '../errors.js';
+import { plural } from '../validate.js';
 import type { Rng } from '../rng.js';
 import { native } from '../native.js';
 import type { TokenArray } from './tokenizer.js';
@@ -83,7 +84,7 @@ class BatchBuffers {
 
 function checkLength(tokens: ArrayLike<number>, numSteps: number): void {
   if (tokens.length < numSteps + 1) {
-    throw new InputError(`the corpus has ${tokens.length} token${tokens.length === 1 ? '' : 's'}, fewer than num-steps + 1 = ${numSteps + 1}`);
+    throw new InputError(`the corpus has ${plural(tokens.length, 'token')}, fewer than num-steps + 1 = ${numSteps + 1}`);
   }
 }
 

@@ -5,6 +5,7 @@
 // boundary is still one piece). A tokenizer is stored in a checkpoint as JSON
 // (kind + vocabulary) so the same text maps to the same ids.
 import { InputError } from '../errors.js';
+import { plural } from '../validate.js';
 import { Vocab } from './vocab.js';
 
 export const TOKENIZERS = ['d2l', 'char', 'word'] as const;
@@ -153,7 +154,7 @@ export class Tokenizer {
       let most = 0;
       for (const c of counts.values()) most = Math.max(most, c);
       throw new InputError(`${name} ${minFreq} leaves no token but <unk> in the vocabulary `
-        + `(every token of the corpus is seen fewer times; the most frequent is seen ${most} time${most === 1 ? '' : 's'})`);
+        + `(every token of the corpus is seen fewer times; the most frequent is seen ${plural(most, 'time')})`);
     }
     return new Tokenizer(kind, vocab, minFreq);
   }

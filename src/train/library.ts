@@ -91,7 +91,6 @@ export async function train(text: string | readonly string[], options: TrainOpti
     const like = known.find((c) => c.toLowerCase() === k.toLowerCase() || editDistance(c.toLowerCase(), k.toLowerCase()) <= Math.floor(k.length / 4));
     throw new InputError(`unknown option ${k}${like ? ` (did you mean ${like}?)` : k === 'corpus' || k === 'resume' ? ' (train(text) trains on the text it is given, from the start or from initFrom)' : ''}`);
   }
-  if (s.strict && !s.initFrom) throw new InputError("strict applies to initFrom (a checkpoint's vocabulary reading a new text)");
   if (!out) {
     // saveEvery by its value (1, '1' and '1 ' are the default alike)
     const every = s.saveEvery ?? { epochs: 1 };

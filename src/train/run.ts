@@ -30,7 +30,7 @@ import { corpusFiles, RunFiles } from './run-files.js';
 import { writePlot } from '../io/plot.js';
 import { initialState, NonFiniteError, Trainer, type EpochMetrics, type TrainState } from './trainer.js';
 import { InputError } from '../errors.js';
-import { flagName } from '../validate.js';
+import { flagName, plural } from '../validate.js';
 import { mpiWorld, ranksDiffer, type World } from '../mpi.js';
 
 export interface RunSettings extends Omit<TrainingSettings, 'corpusSha1' | 'batching' | 'valFrac'> {
@@ -255,7 +255,7 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     // Fewer epochs than the checkpoint has done would drop some of them (or a part-done epoch): say so rather than report a run.
     const at = ck.meta.state;
     throw new InputError(`${optionName(s)('epochs')} ${s.epochs} (epochs in all) is behind the checkpoint's position `
-      + `(${at.epoch} epoch${at.epoch === 1 ? '' : 's'} done${at.batch ? ` and ${at.batch} batch${at.batch === 1 ? '' : 'es'} of the next` : ''}): give ${at.batch ? at.epoch + 1 : at.epoch} or more to continue ${resumeFrom}`);
+      + `(${plural(at.epoch, 'epoch')} done${at.batch ? ` and ${plural(at.batch, 'batch', 'batches')} of the next` : ''}): give ${at.batch ? at.epoch + 1 : at.epoch} or more to continue ${resumeFrom}`);
   }
   // Fine-tuning: the model and tokenizer of a checkpoint, everything else new.
   const init: Checkpoint | null = !ck && s.initFrom ? loadCheckpoint(s.initFrom) : null;

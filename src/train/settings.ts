@@ -204,6 +204,9 @@ export function resolveRunSettings(o: Readonly<Record<string, unknown>>, n: Nami
     initFrom: optional('initFrom', (raw) => text(name('initFrom'), raw, 'a checkpoint path')),
     strict: flag(name('strict'), o.strict),
   };
+  if (settings.strict && !settings.initFrom) {
+    throw new InputError(`${name('strict')} applies to ${name('initFrom')} (a checkpoint's vocabulary reading a new corpus)`);
+  }
   // A schedule setting the chosen schedule does not read is an error, as an optimizer's hyperparameter is.
   const kind = settings.schedule.kind;
   for (const [setting, key] of Object.entries(SCHEDULE_OPTIONS) as [ScheduleSetting, string][]) {

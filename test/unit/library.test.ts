@@ -35,7 +35,7 @@ describe('train(text)', () => {
       [{ epoch: 2 }, 'unknown option epoch (did you mean epochs?)'],
       [{ foo: 1 }, 'unknown option foo'],
       [{ resume: 'm.safetensors' }, 'unknown option resume (train(text) trains on the text it is given, from the start or from initFrom)'],
-      [{ strict: true }, "strict applies to initFrom (a checkpoint's vocabulary reading a new text)"],
+      [{ strict: true }, "strict applies to initFrom (a checkpoint's vocabulary reading a new corpus)"],
       [{ keep: 2 }, "keep applies to out (the run's checkpoints): without out nothing is written"],
       [{ tokenizer: 'word', minFreq: 100_000 }, 'minFreq 100000 leaves no token but <unk> in the vocabulary'],
       [{ saveEvery: '2' }, "saveEvery applies to out (the run's checkpoints): without out nothing is written"],
