@@ -87,8 +87,17 @@ export interface LmBatch {
   V: number;
   params: Float32Array;
   offsets: Int32Array;
-  inputs: Int32Array; // (T, N)
-  targets: Int32Array; // (T, N)
+  /** (T, N) token ids, time-major; or give tokens and starts instead. */
+  inputs?: Int32Array;
+  targets?: Int32Array;
+  /**
+   * The batch's windows in a token stream, in place of inputs and targets:
+   * inputs[t, n] = tokens[starts[n] + t], targets[t, n] = tokens[starts[n] + t + 1]
+   * (each window of T + 1 tokens inside tokens). Each chunk gathers its own
+   * windows on its threads; an id outside [0, V) is an Error and nothing is computed.
+   */
+  tokens?: Uint16Array | Int32Array;
+  starts?: Int32Array;
   T: number;
   N: number;
   rows: number;

@@ -74,18 +74,78 @@ Precision precision_arg(const Args& a, size_t i) {
   return Precision::BF16;
 }
 
+// Windows of T + 1 tokens in a stream: option "tokens" (a Uint16Array or an
+// Int32Array) and option "starts" (an Int32Array), each window inside the
+// stream; the ids are not read here.
+struct WindowArgs {
+  const void* tokens;
+  bool u16;
+  const int* starts;
+  long N;
+};
+
+WindowArgs window_args(const Args& a, const Napi::CallbackInfo& info, size_t starts_i, long T) {
+  const Napi::Value tv = info[0].As<Napi::Object>().Get("tokens");
+  const bool u16 = tv.IsTypedArray() && tv.As<Napi::TypedArray>().TypedArrayType() == napi_uint16_array;
+  if (!tv.IsTypedArray() || (!u16 && tv.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array))
+    throw a.error(a.what("tokens") + " must be a Uint16Array or an Int32Array");
+  Napi::TypedArray ta = tv.As<Napi::TypedArray>();
+  if (ta.ArrayBuffer().IsDetached()) throw a.error(a.what("tokens") + " is detached");
+  const long len = static_cast<long>(ta.ElementLength());
+  WindowArgs w{static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset(), u16, nullptr, 0};
+  w.starts = a.i32_any(starts_i, "starts", &w.N);
+  if (w.N < 1) throw a.error(a.what("starts") + " must hold at least one window");
+  for (long n = 0; n < w.N; ++n)
+    if (w.starts[n] < 0 || w.starts[n] + T >= len)
+      throw a.error(a.what("starts") + "[" + std::to_string(n) + "] = " + std::to_string(w.starts[n]) +
+                    ": a window of " + std::to_string(T + 1) + " tokens must lie inside the " + std::to_string(len));
+  return w;
+}
+
+// A batch's tokens: options "inputs" and "targets" (T, N), or "tokens" and
+// "starts" (N windows, gathered by the chunks), one pair or the other.
+LmTokens batch_tokens(const Args& a, const Napi::CallbackInfo& info, size_t inputs_i, size_t tokens_i, long T, long N,
+                      long V) {
+  const long M = checked_mul(a, T, N, "T*N");
+  LmTokens tk;
+  const bool windows = !a.absent(tokens_i, "tokens") || !a.absent(tokens_i + 1, "starts");
+  if (!windows) {
+    tk.inputs = a.tokens(inputs_i, "inputs", M, V);
+    tk.targets = a.tokens(inputs_i + 1, "targets", M, V);
+    return tk;
+  }
+  if (!a.absent(inputs_i, "inputs") || !a.absent(inputs_i + 1, "targets"))
+    throw a.error("give either inputs and targets or tokens and starts, not both");
+  const WindowArgs w = window_args(a, info, tokens_i + 1, T);
+  if (w.N != N) throw a.error(a.what("starts") + " must have length " + std::to_string(N) + ", got " + std::to_string(w.N));
+  tk.stream = w.tokens;
+  tk.u16 = w.u16;
+  tk.starts = w.starts;
+  return tk;
+}
+
+// After a batch of windows: an Error when one of their ids was out of range (nothing was computed).
+void check_window_ids(const Args& a, const LmTokens& tk, long T, long V) {
+  if (tk.bad < 0) return;
+  const long n = tk.bad / (T + 1), t = tk.bad % (T + 1);
+  const long at = static_cast<long>(tk.starts[n]) + t;
+  const long id = tk.u16 ? static_cast<const uint16_t*>(tk.stream)[at] : static_cast<const int*>(tk.stream)[at];
+  throw a.error(a.what("tokens") + "[" + std::to_string(at) + "] = " + std::to_string(id) + " (window " +
+                std::to_string(n) + ", step " + std::to_string(t) + ") is outside [0, " + std::to_string(V) + ")");
+}
+
 // lmTrainChunks({ cell, L, hidden, V, params, grads, offsets, inputs, targets, T, N, rows, masks, state, scale, keep, precision })
 //   -> sum of the T*N token losses; grads += d(loss sum * scale)/d(params), or with keep (optional,
-//   default false) grads untouched and the chunks' gradients kept for mpiChainSum; precision: fp32 | bf16 (optional)
+//   default false) grads untouched and the chunks' gradients kept for mpiChainSum; precision: fp32 | bf16 (optional);
+//   tokens and starts in place of inputs and targets: the batch's windows in a token stream (batch_tokens)
 Napi::Value LmTrainChunks(const Napi::CallbackInfo& info) {
-  Args a(info, "lmTrainChunks", {"cell", "L", "hidden", "V", "params", "grads", "offsets", "inputs", "targets", "T", "N", "rows", "masks", "state", "scale", "keep", "precision"});
+  Args a(info, "lmTrainChunks", {"cell", "L", "hidden", "V", "params", "grads", "offsets", "inputs", "targets", "T", "N", "rows", "masks", "state", "scale", "keep", "precision", "tokens", "starts"});
   const ShapeArgs sa(a, 6);
   const LmShape& s = sa.shape;
   float* grads = a.f32(5, "grads", s.P);
   const long T = a.dim(9, "T"), N = a.dim(10, "N"), rows = a.dim(11, "rows");
   const long M = checked_mul(a, T, N, "T*N");
-  const int* inputs = a.tokens(7, "inputs", M, s.V);
-  const int* targets = a.tokens(8, "targets", M, s.V);
+  LmTokens tk = batch_tokens(a, info, 7, 17, T, N, s.V);
   const float* masks = sa.masked ? a.f32_opt(12, "masks", checked_mul(a, M, sa.masked, "T*N*sum(H)")) : nullptr;
   if (!sa.masked && !a.absent(12, "masks")) throw a.error(a.what("masks") + " must be null for a single layer");
   float* state = a.f32_opt(13, "state", sa.state_len(a, N));
@@ -93,26 +153,26 @@ Napi::Value LmTrainChunks(const Napi::CallbackInfo& info) {
   const bool keep = a.absent(15, "keep") ? false : a.boolean(15, "keep");
   ensure_kernels(a, true);
   const Precision precision = precision_arg(a, 16);
-  const double loss = lm_train_chunks(s, sa.params, grads, inputs, targets, T, N, rows, masks, state,
-                                      static_cast<float>(scale), keep, precision);
+  const double loss = lm_train_chunks(s, sa.params, grads, tk, T, N, rows, masks, state, static_cast<float>(scale),
+                                      keep, precision);
+  check_window_ids(a, tk, T, s.V);
   return Napi::Number::New(info.Env(), loss);
 }
 
 // lmEvalChunks({ cell, L, hidden, V, params, offsets, inputs, targets, T, N, rows, state, precision })
-//   -> { loss: sum of the T*N token losses, correct: argmax hits }
+//   -> { loss: sum of the T*N token losses, correct: argmax hits }; tokens and starts as lmTrainChunks'
 Napi::Value LmEvalChunks(const Napi::CallbackInfo& info) {
-  Args a(info, "lmEvalChunks", {"cell", "L", "hidden", "V", "params", "offsets", "inputs", "targets", "T", "N", "rows", "state", "precision"});
+  Args a(info, "lmEvalChunks", {"cell", "L", "hidden", "V", "params", "offsets", "inputs", "targets", "T", "N", "rows", "state", "precision", "tokens", "starts"});
   const ShapeArgs sa(a, 5);
   const LmShape& s = sa.shape;
   const long T = a.dim(8, "T"), N = a.dim(9, "N"), rows = a.dim(10, "rows");
-  const long M = checked_mul(a, T, N, "T*N");
-  const int* inputs = a.tokens(6, "inputs", M, s.V);
-  const int* targets = a.tokens(7, "targets", M, s.V);
+  LmTokens tk = batch_tokens(a, info, 6, 13, T, N, s.V);
   float* state = a.f32_opt(11, "state", sa.state_len(a, N));
   ensure_kernels(a, true);
   const Precision precision = precision_arg(a, 12);
   long correct = 0;
-  const double loss = lm_eval_chunks(s, sa.params, inputs, targets, T, N, rows, state, &correct, precision);
+  const double loss = lm_eval_chunks(s, sa.params, tk, T, N, rows, state, &correct, precision);
+  check_window_ids(a, tk, T, s.V);
   Napi::Object out = Napi::Object::New(info.Env());
   out.Set("loss", Napi::Number::New(info.Env(), loss));
   out.Set("correct", Napi::Number::New(info.Env(), static_cast<double>(correct)));
@@ -144,28 +204,13 @@ Napi::Value LmTeamPlan(const Napi::CallbackInfo& info) {
 // windows starting at starts (N of them) in tokens (Uint16Array or Int32Array).
 Napi::Value FillBatch(const Napi::CallbackInfo& info) {
   Args a(info, "fillBatch", {"tokens", "starts", "T", "inputs", "targets"});
-  const Napi::Object o = info[0].As<Napi::Object>();
-  const Napi::Value tv = o.Get("tokens");
-  const bool u16 = tv.IsTypedArray() && tv.As<Napi::TypedArray>().TypedArrayType() == napi_uint16_array;
-  if (!tv.IsTypedArray() || (!u16 && tv.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array))
-    throw a.error(a.what("tokens") + " must be a Uint16Array or an Int32Array");
-  Napi::TypedArray ta = tv.As<Napi::TypedArray>();
-  if (ta.ArrayBuffer().IsDetached()) throw a.error(a.what("tokens") + " is detached");
-  const long len = static_cast<long>(ta.ElementLength());
-  const void* tokens = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
   const long T = a.dim(2, "T");
-  long N = 0;
-  const int* starts = a.i32_any(1, "starts", &N);
-  if (N < 1) throw a.error(a.what("starts") + " must hold at least one window");
-  for (long n = 0; n < N; ++n)
-    if (starts[n] < 0 || starts[n] + T >= len)
-      throw a.error(a.what("starts") + "[" + std::to_string(n) + "] = " + std::to_string(starts[n]) +
-                    ": a window of " + std::to_string(T + 1) + " tokens must lie inside the " + std::to_string(len));
-  const long M = checked_mul(a, T, N, "T*N");
+  const WindowArgs w = window_args(a, info, 1, T);
+  const long M = checked_mul(a, T, w.N, "T*N");
   int* inputs = a.i32(3, "inputs", M);
   int* targets = a.i32(4, "targets", M);
-  if (u16) fill_windows(inputs, targets, static_cast<const uint16_t*>(tokens), starts, T, N);
-  else fill_windows(inputs, targets, static_cast<const int*>(tokens), starts, T, N);
+  if (w.u16) fill_windows(inputs, targets, static_cast<const uint16_t*>(w.tokens), w.starts, T, w.N);
+  else fill_windows(inputs, targets, static_cast<const int*>(w.tokens), w.starts, T, w.N);
   return info.Env().Undefined();
 }
 

@@ -241,8 +241,7 @@ struct ChunkBuffers {
 struct Batch {
   const LmShape& s;
   const float* params;
-  const int* inputs;   // (T, N)
-  const int* targets;  // (T, N)
+  LmTokens& tokens;
   long T, N, rows, nchunks;
   const float* masks;  // null, or per layer below the top (T, N, H_l)
   float* state;        // null, or per layer h (N, H_l), then per layer c (LSTM)
@@ -299,9 +298,16 @@ struct Chunk {
     const LmShape& s = b.s;
     long a, e;
     rows(b.T, &a, &e);
-    for (long t = a; t < e; ++t) {
-      std::memcpy(buf.tokens + t * nc, b.inputs + t * b.N + n0, sizeof(int) * nc);
-      std::memcpy(buf.targets + t * nc, b.targets + t * b.N + n0, sizeof(int) * nc);
+    const LmTokens& tk = b.tokens;
+    if (tk.stream && tk.u16) {
+      gather_windows(static_cast<const uint16_t*>(tk.stream), tk.starts + n0, a, e);
+    } else if (tk.stream) {
+      gather_windows(static_cast<const int*>(tk.stream), tk.starts + n0, a, e);
+    } else {
+      for (long t = a; t < e; ++t) {
+        std::memcpy(buf.tokens + t * nc, tk.inputs + t * b.N + n0, sizeof(int) * nc);
+        std::memcpy(buf.targets + t * nc, tk.targets + t * b.N + n0, sizeof(int) * nc);
+      }
     }
     for (long l = 0; l < s.L; ++l) {
       const long H = s.H[l];
@@ -320,6 +326,20 @@ struct Chunk {
       std::memset(g + a, 0, sizeof(float) * (e - a));
     }
     team.sync();
+  }
+
+  // Steps [t0, t1) of the chunk's tokens and targets from its windows' starts in the stream.
+  template <typename Id>
+  void gather_windows(const Id* stream, const int* starts, long t0, long t1) {
+    for (long t = t0; t < t1; ++t) {
+      int* in = buf.tokens + t * nc;
+      int* tg = buf.targets + t * nc;
+      for (long n = 0; n < nc; ++n) {
+        const Id* p = stream + starts[n] + t;
+        in[n] = static_cast<int>(p[0]);
+        tg[n] = static_cast<int>(p[1]);
+      }
+    }
   }
 
   // Layer l's input projection, its sequence, its final state and dropout; returns what the layer above reads.
@@ -476,6 +496,19 @@ thread_local Kept g_kept;
 constexpr double kMacsPerUs = 20e3;
 constexpr double kBarrierUs = 2.0;
 
+// The first of windows [n0, n1)'s tokens (n * (T + 1) + t) outside [0, V), or -1.
+template <typename Id>
+long first_bad_token(const Id* stream, const int* starts, long T, long V, long n0, long n1) {
+  for (long n = n0; n < n1; ++n) {
+    const Id* w = stream + starts[n];
+    for (long t = 0; t <= T; ++t) {
+      const long id = static_cast<long>(w[t]);
+      if (id < 0 || id >= V) return n * (T + 1) + t;
+    }
+  }
+  return -1;
+}
+
 // All of a batch on the threads: prepare, chunks by teams, the chunks' gradients summed.
 double run_batch(const Batch& b, float* grads, long* correct) {
   const LmShape& s = b.s;
@@ -485,7 +518,7 @@ double run_batch(const Batch& b, float* grads, long* correct) {
   // Everything the region uses is grown here, on the calling thread.
   static thread_local std::vector<float> wbuf, tbuf, gbuf, sbuf;
   static thread_local std::vector<double> lbuf, closs;
-  static thread_local std::vector<long> hbuf, chits;
+  static thread_local std::vector<long> hbuf, chits, badbuf;
   static thread_local std::unique_ptr<Barrier[]> barriers;
   static thread_local int nbarriers = 0;
   Prepared w{};
@@ -504,6 +537,9 @@ double run_batch(const Batch& b, float* grads, long* correct) {
     chits.resize(static_cast<size_t>(nchunks));
   }
   const int nthreads = plan.teams * plan.size;
+  LmTokens& tk = b.tokens;
+  if (tk.stream && static_cast<long>(badbuf.size()) < nthreads) badbuf.resize(static_cast<size_t>(nthreads));
+  long* bad = badbuf.data();
   float* scratch = aligned_in(sbuf, nthreads * kGemmScratchFloats);  // each thread's GEMM scratch
   // Else the one chunk adds to grads directly; kept chunks always have their own.
   const bool own_grads = b.train && (nchunks > 1 || b.keep);
@@ -526,6 +562,14 @@ double run_batch(const Batch& b, float* grads, long* correct) {
     const int teams = plan.teams < nth / size ? plan.teams : nth / size;
     if (tid == 0)
       for (int t = 0; t < teams; ++t) bar[t].reset(size);
+    if (tk.stream) {  // every thread checks a share of the windows; all stop if any id is out of range
+      const long n0 = b.N * tid / nth, n1 = b.N * (tid + 1) / nth;
+      bad[tid] = tk.u16 ? first_bad_token(static_cast<const uint16_t*>(tk.stream), tk.starts, b.T, s.V, n0, n1)
+                        : first_bad_token(static_cast<const int*>(tk.stream), tk.starts, b.T, s.V, n0, n1);
+      region_barrier();
+      for (int t = 0; t < nth; ++t)
+        if (bad[t] >= 0) return;
+    }
     prepare(w, s, b.params, size, tid, nth);
     region_barrier();
     if (w.bf16) {
@@ -559,6 +603,11 @@ double run_batch(const Batch& b, float* grads, long* correct) {
       grads[i] = v;
     }
   });
+  if (tk.stream) {
+    // OpenMP may have given fewer threads: their shares are the ones checked, in order.
+    for (int t = 0; t < nthreads && tk.bad < 0; ++t) tk.bad = bad[t];
+    if (tk.bad >= 0) return 0.0;
+  }
   if (b.keep) g_kept = Kept{gc, nchunks, gstride, s.P};
   double loss = 0.0;
   for (long c = 0; c < nchunks; ++c) {
@@ -616,12 +665,11 @@ TeamPlan plan_teams(const LmShape& s, long T, long rows, long nchunks, int threa
   return best;
 }
 
-double lm_train_chunks(const LmShape& s, const float* params, float* grads, const int* inputs, const int* targets,
-                       long T, long N, long rows, const float* masks, float* state, float scale, bool keep,
-                       Precision precision) {
+double lm_train_chunks(const LmShape& s, const float* params, float* grads, LmTokens& tokens, long T, long N,
+                       long rows, const float* masks, float* state, float scale, bool keep, Precision precision) {
   g_kept = Kept{};
   const Bf16Path* bf = precision == Precision::BF16 ? &bf16_path() : nullptr;
-  const Batch b{s, params, inputs, targets, T, N, rows, (N + rows - 1) / rows, masks, state, scale, true, bf, keep};
+  const Batch b{s, params, tokens, T, N, rows, (N + rows - 1) / rows, masks, state, scale, true, bf, keep};
   return run_batch(b, grads, nullptr);
 }
 
@@ -639,10 +687,10 @@ void add_kept_chunks(float* x, long offset, long n) {
 
 void drop_kept_chunks() { g_kept = Kept{}; }
 
-double lm_eval_chunks(const LmShape& s, const float* params, const int* inputs, const int* targets, long T, long N,
-                      long rows, float* state, long* correct, Precision precision) {
+double lm_eval_chunks(const LmShape& s, const float* params, LmTokens& tokens, long T, long N, long rows, float* state,
+                      long* correct, Precision precision) {
   const Bf16Path* bf = precision == Precision::BF16 ? &bf16_path() : nullptr;
-  const Batch b{s, params, inputs, targets, T, N, rows, (N + rows - 1) / rows, nullptr, state, 0.0f, false, bf};
+  const Batch b{s, params, tokens, T, N, rows, (N + rows - 1) / rows, nullptr, state, 0.0f, false, bf};
   return run_batch(b, nullptr, correct);
 }
 

@@ -61,7 +61,23 @@ TeamPlan plan_teams(const LmShape& s, long T, long rows, long nchunks, int threa
 void team_size_set(int n);
 int team_size_get();
 
-// grads += d(loss sum * scale)/d(params). inputs, targets: (T, N) time-major.
+// A batch's tokens: time-major inputs and targets (T, N), every id below V;
+// or the windows of a token stream, which each chunk gathers itself (no
+// serial pass over the batch before the threads start):
+// inputs[t, n] = stream[starts[n] + t], targets[t, n] = stream[starts[n] + t + 1].
+// The stream's ids are checked by the threads before any work: when one of a
+// window's T + 1 tokens is outside [0, V), `bad` says which (n * (T + 1) + t,
+// the first in window order) and nothing is computed or written.
+struct LmTokens {
+  const int* inputs = nullptr;
+  const int* targets = nullptr;
+  const void* stream = nullptr;  // uint16 ids when u16, else int32
+  bool u16 = false;
+  const int* starts = nullptr;  // (N): each window of T + 1 tokens lies inside the stream (the caller checks)
+  long bad = -1;                // out
+};
+
+// grads += d(loss sum * scale)/d(params).
 // masks: null, or the dropout masks of layers 0..L-2, each (T, N, H_l), one after another.
 // state: null (zero initial state), or per layer h (N, H_l), then per layer c (N, H_l) for LSTM:
 // read as the initial state, overwritten with the final one.
@@ -69,8 +85,8 @@ int team_size_get();
 // keep: grads is left as it is and each chunk's gradient stays in a buffer of
 // its own on this thread until the next call, for add_kept_chunks (a
 // data-parallel sum that continues one process's chunk order across ranks).
-double lm_train_chunks(const LmShape& s, const float* params, float* grads, const int* inputs, const int* targets,
-                       long T, long N, long rows, const float* masks, float* state, float scale, bool keep = false,
+double lm_train_chunks(const LmShape& s, const float* params, float* grads, LmTokens& tokens, long T, long N,
+                       long rows, const float* masks, float* state, float scale, bool keep = false,
                        Precision precision = Precision::FP32);
 
 // Floats per kept chunk gradient (the model's P), or -1 when this thread keeps none.
@@ -85,8 +101,8 @@ void drop_kept_chunks();
 
 // The forward alone (no dropout, no gradients), for evaluation: returns the
 // loss sum and adds the targets that were the argmax to *correct.
-double lm_eval_chunks(const LmShape& s, const float* params, const int* inputs, const int* targets, long T, long N,
-                      long rows, float* state, long* correct, Precision precision = Precision::FP32);
+double lm_eval_chunks(const LmShape& s, const float* params, LmTokens& tokens, long T, long N, long rows, float* state,
+                      long* correct, Precision precision = Precision::FP32);
 
 // A batch of windows, time-major: inputs[t, n] = tokens[starts[n] + t] and
 // targets[t, n] = tokens[starts[n] + t + 1] for t < T, n < N; tokens of 16 or

@@ -22,6 +22,19 @@ export interface Batch {
   inputs: Int32Array;
   /** (T, N) next-token ids, time-major. */
   targets: Int32Array;
+  /**
+   * The batches of the data modules say where their windows lie in the token
+   * stream: inputs[t, n] = tokens[starts[n] + t], targets one token later.
+   * RNNLM hands these to its native step, whose chunks gather their own tokens
+   * on their threads; inputs and targets are then gathered only if read.
+   */
+  readonly windows?: BatchWindows;
+}
+
+export interface BatchWindows {
+  readonly tokens: TokenArray | Int32Array;
+  /** (N) the first token of each window of T + 1 tokens. */
+  readonly starts: Int32Array;
 }
 
 export interface DataModule {
@@ -52,30 +65,62 @@ export function makeDataModule(tokens: TokenArray | Int32Array, o: DataOptions):
 }
 
 /**
- * inputs[t, n] = tokens[at[n] + t], targets[t, n] = tokens[at[n] + t + 1], in
- * native code: a batch of the book's is 32K tokens, and gathering them in
- * JavaScript took about a tenth of a training step's time on two threads
- * (more on more).
+ * A batch of N windows of a token stream (Batch.windows). Its inputs and
+ * targets are gathered (natively: a batch of the book's is 32K tokens) when
+ * first read after its starts change. A training step that reads the windows
+ * instead gathers each chunk's tokens on the chunk's own threads, with no pass
+ * over the whole batch on one thread before them: on two threads that pass
+ * took about 0.1 ms a batch of the book's, and the more threads the larger its
+ * share of a step.
  */
-function fillTimeMajor(b: Batch, tokens: TokenArray | Int32Array, at: Int32Array): void {
-  native().fillBatch({ tokens, starts: at.length === b.N ? at : at.subarray(0, b.N), T: b.T, inputs: b.inputs, targets: b.targets });
-}
+export class WindowBatch implements Batch {
+  readonly windows: BatchWindows;
+  private gathered: { inputs: Int32Array; targets: Int32Array } | null = null;
+  private stale = true;
 
-/** Reusable batch buffers by batch width. */
-class BatchBuffers {
-  private readonly byN = new Map<number, Batch>();
-  private at = new Int32Array(0);
-
-  /** A scratch array of N window starts. */
-  starts(N: number): Int32Array {
-    if (this.at.length < N) this.at = new Int32Array(N);
-    return this.at;
+  constructor(
+    readonly T: number,
+    readonly N: number,
+    tokens: TokenArray | Int32Array,
+  ) {
+    this.windows = { tokens, starts: new Int32Array(N) };
   }
 
-  get(T: number, N: number): Batch {
+  /** The starts were rewritten: inputs and targets are gathered again when read. */
+  moved(): void {
+    this.stale = true;
+  }
+
+  get inputs(): Int32Array {
+    return this.gather().inputs;
+  }
+
+  get targets(): Int32Array {
+    return this.gather().targets;
+  }
+
+  private gather(): { inputs: Int32Array; targets: Int32Array } {
+    const { T, N } = this;
+    const g = this.gathered ?? (this.gathered = { inputs: new Int32Array(T * N), targets: new Int32Array(T * N) });
+    if (this.stale) {
+      native().fillBatch({ tokens: this.windows.tokens, starts: this.windows.starts, T, inputs: g.inputs, targets: g.targets });
+      this.stale = false;
+    }
+    return g;
+  }
+}
+
+/** Reusable batches by batch width. */
+class BatchBuffers {
+  private readonly byN = new Map<number, WindowBatch>();
+
+  constructor(private readonly tokens: TokenArray | Int32Array) {}
+
+  /** The batch of N windows of T steps, its starts to be written (then call moved()). */
+  get(T: number, N: number): WindowBatch {
     let b = this.byN.get(N);
     if (!b) {
-      b = { T, N, inputs: new Int32Array(T * N), targets: new Int32Array(T * N) };
+      b = new WindowBatch(T, N, this.tokens);
       this.byN.set(N, b);
     }
     return b;
@@ -108,7 +153,7 @@ export class WindowDataModule implements DataModule {
   /** First validation window. */
   readonly valStart: number;
   private readonly order: Int32Array;
-  private readonly buffers = new BatchBuffers();
+  private readonly buffers: BatchBuffers;
 
   constructor(
     readonly tokens: TokenArray | Int32Array,
@@ -116,6 +161,7 @@ export class WindowDataModule implements DataModule {
   ) {
     const { numSteps, batchSize } = opts;
     checkLength(tokens, numSteps);
+    this.buffers = new BatchBuffers(tokens);
     this.numWindows = tokens.length - numSteps;
     if (opts.valFrac !== undefined) {
       const trainEnd = fractionSplit(tokens.length, opts.valFrac, numSteps);
@@ -170,11 +216,10 @@ export class WindowDataModule implements DataModule {
   }
 
   private fill(order: Int32Array | null, start: number, N: number, base: number): Batch {
-    const T = this.opts.numSteps;
-    const b = this.buffers.get(T, N);
-    const at = this.buffers.starts(N);
+    const b = this.buffers.get(this.opts.numSteps, N);
+    const at = b.windows.starts;
     for (let n = 0; n < N; n++) at[n] = base + (order ? order[start + n]! : start + n);
-    fillTimeMajor(b, this.tokens, at);
+    b.moved();
     return b;
   }
 }
@@ -187,7 +232,7 @@ export class SequentialDataModule implements DataModule {
   readonly valEnd: number;
   private readonly trainStream: number;
   private readonly valStream: number;
-  private readonly buffers = new BatchBuffers();
+  private readonly buffers: BatchBuffers;
 
   constructor(
     readonly tokens: TokenArray | Int32Array,
@@ -195,6 +240,7 @@ export class SequentialDataModule implements DataModule {
   ) {
     const { numSteps: T, batchSize: N } = opts;
     checkLength(tokens, T);
+    this.buffers = new BatchBuffers(tokens);
     if (opts.valFrac !== undefined) {
       this.trainEnd = fractionSplit(tokens.length, opts.valFrac, T);
       this.valStart = this.trainEnd;
@@ -242,9 +288,9 @@ export class SequentialDataModule implements DataModule {
   private fill(start: number, stream: number, b: number): Batch {
     const { numSteps: T, batchSize: N } = this.opts;
     const batch = this.buffers.get(T, N);
-    const at = this.buffers.starts(N);
+    const at = batch.windows.starts;
     for (let n = 0; n < N; n++) at[n] = start + n * stream + b * T;
-    fillTimeMajor(batch, this.tokens, at);
+    batch.moved();
     return batch;
   }
 }

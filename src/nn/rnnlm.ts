@@ -12,7 +12,7 @@ import { fillDropoutMask } from './lm.js';
 import { Module, rnnLayerViews } from './module.js';
 import { CarriedState } from './carry.js';
 import { Workspace } from './workspace.js';
-import type { Tokenizer } from '../data/tokenizer.js';
+import type { TokenArray, Tokenizer } from '../data/tokenizer.js';
 import { loadCheckpoint, saveModel } from '../io/checkpoint.js';
 import { roundBf16 } from './bf16.js';
 import { InputError } from '../errors.js';
@@ -56,6 +56,14 @@ export function chunkRows(T: number, N: number, params: number, tokens = CHUNK_T
   let chunks = Math.max(1, Math.ceil(N / most));
   if (params > 0) chunks = Math.min(chunks, Math.max(1, Math.floor(CHUNK_GRAD_BYTES / (4 * params))));
   return Math.ceil(N / chunks);
+}
+
+/** A batch's tokens as the native steps read them: its windows where it has them (Batch.windows), else inputs and targets. */
+type BatchTokens = { inputs: Int32Array; targets: Int32Array } | { tokens: TokenArray | Int32Array; starts: Int32Array };
+
+function batchTokens(batch: Batch): BatchTokens {
+  const w = batch.windows;
+  return w ? { tokens: w.tokens, starts: w.starts } : { inputs: batch.inputs, targets: batch.targets };
 }
 
 export class RNNLM extends Module<Float32Array> implements LanguageModel {
@@ -131,8 +139,8 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
     if (opts.shard) {
       const part = this.share(batch, opts.shard, rows, masks, state);
       // The chunks' gradients stay apart (keep) for the ranks to add in one process's order.
-      loss = part.count === 0 ? 0 : native().lmTrainChunks({ ...this.lmModel(), grads: this.grads, inputs: part.inputs,
-        targets: part.targets, T, N: part.count, rows, masks: part.masks, state: part.state, scale: 1 / M, keep: true });
+      loss = part.count === 0 ? 0 : native().lmTrainChunks({ ...this.lmModel(), grads: this.grads, ...part.tokens,
+        T, N: part.count, rows, masks: part.masks, state: part.state, scale: 1 / M, keep: true });
       this.keptChunks = part.count > 0;
       if (state) {
         // The share's rows of the new state; the other ranks' rows come from their sums.
@@ -140,8 +148,8 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
         if (part.count > 0) this.copyStateRows(state, part.state!, N, part.first, part.count, true);
       }
     } else {
-      loss = native().lmTrainChunks({ ...this.lmModel(), grads: this.grads, inputs: batch.inputs, targets: batch.targets,
-        T, N, rows, masks, state, scale: 1 / M });
+      loss = native().lmTrainChunks({ ...this.lmModel(), grads: this.grads, ...batchTokens(batch), T, N, rows, masks, state,
+        scale: 1 / M });
     }
     this.doneInForward = true;
     return loss / M;
@@ -153,8 +161,9 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
   }
 
   /**
-   * A shard's windows of the batch (shardRange): its inputs, targets, dropout
-   * masks and carried state, copied out of the whole batch's time-major buffers.
+   * A shard's windows of the batch (shardRange): its tokens (its share of the
+   * windows' starts, or its columns of inputs and targets), dropout masks and
+   * carried state, copied out of the whole batch's buffers.
    */
   private share(batch: Batch, shard: Shard, rows: number, masks: Float32Array | null, state: Float32Array | null, whole = rows) {
     const { T, N } = batch;
@@ -164,8 +173,10 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
       for (let t = 0; t < T; t++) out.set(src.subarray(t * N + first, t * N + first + count), t * count);
       return out;
     };
-    const part = { first, count, inputs: cols(batch.inputs, 'shard.inputs'), targets: cols(batch.targets, 'shard.targets'),
-      masks: null as Float32Array | null, state: null as Float32Array | null };
+    const w = batch.windows;
+    const tokens: BatchTokens = w ? { tokens: w.tokens, starts: w.starts.subarray(first, first + count) }
+      : { inputs: cols(batch.inputs, 'shard.inputs'), targets: cols(batch.targets, 'shard.targets') };
+    const part = { first, count, tokens, masks: null as Float32Array | null, state: null as Float32Array | null };
     const { hidden } = this.config;
     if (masks && count > 0) {
       let n = 0;
@@ -214,7 +225,7 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
   }
 
   evaluate(batch: Batch, opts: { carry?: boolean; shard?: Shard } = {}): EvalResult {
-    const { T, N, inputs, targets } = batch;
+    const { T, N } = batch;
     const rows = chunkRows(T, N, 0, this.chunkTokens);
     const state = opts.carry ? this.carry.buffer(N) : null;
     if (opts.shard) {
@@ -222,12 +233,11 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
       // whatever T (the chunks change with it): shared by windows, not chunks.
       const part = this.share(batch, opts.shard, rows, null, state, state ? N : rows);
       if (part.count === 0) return { lossSum: 0, correct: 0, count: 0 };
-      const r = native().lmEvalChunks({ ...this.lmModel(), inputs: part.inputs, targets: part.targets, T, N: part.count, rows,
-        state: part.state });
+      const r = native().lmEvalChunks({ ...this.lmModel(), ...part.tokens, T, N: part.count, rows, state: part.state });
       if (state) this.copyStateRows(state, part.state!, N, part.first, part.count, true);
       return { lossSum: r.loss, correct: r.correct, count: T * part.count };
     }
-    const r = native().lmEvalChunks({ ...this.lmModel(), inputs, targets, T, N, rows, state });
+    const r = native().lmEvalChunks({ ...this.lmModel(), ...batchTokens(batch), T, N, rows, state });
     return { lossSum: r.loss, correct: r.correct, count: T * N };
   }
 

@@ -2,7 +2,7 @@
 // sequence: the text cut into N contiguous streams read T tokens at a time with
 // the hidden state carried, so every token after the first is predicted from
 // all the tokens before it in its stream.
-import type { Batch } from '../data/datamodule.js';
+import { WindowBatch } from '../data/datamodule.js';
 import type { TokenArray } from '../data/tokenizer.js';
 import { InputError } from '../errors.js';
 import type { LanguageModel } from '../nn/lm.js';
@@ -34,16 +34,12 @@ export function evaluateTokens(
   let count = 0;
   // Scores targets start+1 .. start+len of `streams` streams `stride` apart, T at a time, state carried.
   const run = (start: number, streams: number, stride: number, len: number) => {
+    let batch = null as WindowBatch | null;
     for (let p = 0; p < len; p += opts.numSteps) {
       const T = Math.min(opts.numSteps, len - p);
-      const batch: Batch = { T, N: streams, inputs: new Int32Array(T * streams), targets: new Int32Array(T * streams) };
-      for (let n = 0; n < streams; n++) {
-        for (let t = 0; t < T; t++) {
-          const i = start + n * stride + p + t;
-          batch.inputs[t * streams + n] = tokens[i]!;
-          batch.targets[t * streams + n] = tokens[i + 1]!;
-        }
-      }
+      if (batch?.T !== T) batch = new WindowBatch(T, streams, tokens);
+      for (let n = 0; n < streams; n++) batch.windows.starts[n] = start + n * stride + p;
+      batch.moved();
       const r = model.evaluate(batch, { carry: true, shard });
       lossSum += r.lossSum;
       correct += r.correct;

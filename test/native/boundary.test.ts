@@ -12,7 +12,7 @@ const dir = tmpDir();
 const f = (n: number) => new Float32Array(n);
 const tok = (n: number, v = 0) => new Int32Array(n).fill(v);
 
-type Kind = 'f32' | 'f32any' | 'i32' | 'i32out' | 'dim' | 'count' | 'num' | 'str' | 'optstr' | 'bool' | 'nullable' | 'path' | 'buffer' | 'other';
+type Kind = 'f32' | 'f32any' | 'i32' | 'i32out' | 'stream' | 'dim' | 'count' | 'num' | 'str' | 'optstr' | 'bool' | 'nullable' | 'path' | 'buffer' | 'other';
 interface Call {
   fn: string;
   args: () => unknown[];
@@ -27,6 +27,10 @@ function build(call: Call, args: unknown[]): unknown[] {
 }
 
 // T=2, N=3, H=4, I=5, V=6, M=T*N=6
+const LM_TRAIN = ['cell', 'L', 'hidden', 'V', 'params', 'grads', 'offsets', 'inputs', 'targets', 'T', 'N', 'rows', 'masks', 'state',
+  'scale', 'keep', 'precision', 'tokens', 'starts'];
+const LM_EVAL = ['cell', 'L', 'hidden', 'V', 'params', 'offsets', 'inputs', 'targets', 'T', 'N', 'rows', 'state', 'precision', 'tokens', 'starts'];
+
 const CALLS: Call[] = [
   { fn: 'setThreads', args: () => [1], kinds: ['dim'] },
   { fn: 'setSimd', args: () => ['scalar'], kinds: ['str'] },
@@ -93,18 +97,33 @@ const CALLS: Call[] = [
   {
     // gru, hidden [4, 4], V=6, T=2, N=3: 294 parameters
     fn: 'lmTrainChunks',
-    names: ['cell', 'L', 'hidden', 'V', 'params', 'grads', 'offsets', 'inputs', 'targets', 'T', 'N', 'rows', 'masks', 'state', 'scale', 'keep', 'precision'],
+    names: LM_TRAIN,
     args: () => ['gru', 2, Int32Array.from([4, 4]), 6, f(294), f(294), Int32Array.from([0, 72, 120, 132, 144, 192, 240, 252, 264, 288]),
-      tok(6, 5), tok(6, 1), 2, 3, 2, f(24).fill(1), f(24), 0.5, false, 'bf16'],
+      tok(6, 5), tok(6, 1), 2, 3, 2, f(24).fill(1), f(24), 0.5, false, 'bf16', undefined, undefined],
     // keep is optional (absent: false); its wrong values are in test/native/mpi.test.ts
-    kinds: ['str', 'dim', 'i32', 'dim', 'f32any', 'f32', 'i32', 'i32', 'i32', 'dim', 'dim', 'dim', 'nullable', 'nullable', 'num', 'other', 'optstr'],
+    kinds: ['str', 'dim', 'i32', 'dim', 'f32any', 'f32', 'i32', 'i32', 'i32', 'dim', 'dim', 'dim', 'nullable', 'nullable', 'num', 'other', 'optstr', 'other', 'other'],
+  },
+  {
+    // The same with the batch as windows of a token stream: 3 windows of 3 tokens in 8
+    fn: 'lmTrainChunks',
+    names: LM_TRAIN,
+    args: () => ['gru', 2, Int32Array.from([4, 4]), 6, f(294), f(294), Int32Array.from([0, 72, 120, 132, 144, 192, 240, 252, 264, 288]),
+      undefined, undefined, 2, 3, 2, f(24).fill(1), f(24), 0.5, false, 'bf16', Uint16Array.from([0, 1, 2, 3, 4, 5, 0, 1]), Int32Array.from([0, 5, 2])],
+    kinds: ['str', 'dim', 'i32', 'dim', 'f32any', 'f32', 'i32', 'other', 'other', 'dim', 'dim', 'dim', 'nullable', 'nullable', 'num', 'other', 'optstr', 'stream', 'i32'],
   },
   {
     fn: 'lmEvalChunks',
-    names: ['cell', 'L', 'hidden', 'V', 'params', 'offsets', 'inputs', 'targets', 'T', 'N', 'rows', 'state', 'precision'],
+    names: LM_EVAL,
     args: () => ['gru', 2, Int32Array.from([4, 4]), 6, f(294), Int32Array.from([0, 72, 120, 132, 144, 192, 240, 252, 264, 288]),
-      tok(6, 5), tok(6, 1), 2, 3, 2, f(24), 'bf16'],
-    kinds: ['str', 'dim', 'i32', 'dim', 'f32any', 'i32', 'i32', 'i32', 'dim', 'dim', 'dim', 'nullable', 'optstr'],
+      tok(6, 5), tok(6, 1), 2, 3, 2, f(24), 'bf16', undefined, undefined],
+    kinds: ['str', 'dim', 'i32', 'dim', 'f32any', 'i32', 'i32', 'i32', 'dim', 'dim', 'dim', 'nullable', 'optstr', 'other', 'other'],
+  },
+  {
+    fn: 'lmEvalChunks',
+    names: LM_EVAL,
+    args: () => ['gru', 2, Int32Array.from([4, 4]), 6, f(294), Int32Array.from([0, 72, 120, 132, 144, 192, 240, 252, 264, 288]),
+      undefined, undefined, 2, 3, 2, f(24), 'bf16', Int32Array.from([0, 1, 2, 3, 4, 5, 0, 1]), Int32Array.from([0, 5, 2])],
+    kinds: ['str', 'dim', 'i32', 'dim', 'f32any', 'i32', 'other', 'other', 'dim', 'dim', 'dim', 'nullable', 'optstr', 'stream', 'i32'],
   },
   {
     fn: 'lmTeamPlan',
@@ -145,6 +164,12 @@ function detached(n: number): Float32Array {
   return a;
 }
 
+function detachedU16(n: number): Uint16Array {
+  const a = new Uint16Array(n);
+  structuredClone(a.buffer, { transfer: [a.buffer] });
+  return a;
+}
+
 /** Wrong values for an argument of this kind (each must make the call throw). */
 function wrongValues(kind: Kind, valid: unknown): unknown[] {
   const len = (valid as { length?: number })?.length ?? 0;
@@ -154,6 +179,9 @@ function wrongValues(kind: Kind, valid: unknown): unknown[] {
     case 'f32any': return [...common, null, new Float64Array(len), detached(len)];
     case 'nullable': return [...common.slice(1), new Float64Array(len), f(len + 1), detached(len)];
     case 'i32': return [...common, null, f(len), tok(len + 1), tok(len, -1), tok(len, 1 << 30)];
+    // a token stream: a Uint16Array or an Int32Array that holds every window, ids below V (6)
+    case 'stream': return [undefined, null, {}, 'text', f(len), detachedU16(len), new Uint16Array(len - 1), Int32Array.from({ length: len }, () => 6),
+      Int32Array.from({ length: len }, () => -1)];
     case 'i32out': return [...common, null, f(len), tok(len + 1)];  // written, not read
     case 'dim': return [...common, null, 0, -1, 1.5, NaN, Infinity, 2 ** 53, '3'];
     case 'count': return [...common, null, -1, 1.5, NaN, Infinity, 2 ** 53, '3'];  // 0 allowed
