@@ -16,7 +16,7 @@ export type ThreadResult = Extract<TrainMessage, { type: 'done' }>;
 
 export function trainInThread(settings: RunSettings, resume: string | undefined, progress: Progress, quiet = false): Promise<{ result: ThreadResult; signal: NodeJS.Signals | null }> {
   return new Promise((resolve, reject) => {
-    const job: TrainJob = { settings, resume };
+    const job: TrainJob = { settings, resume, stopFlag: new Int32Array(new SharedArrayBuffer(4)) };
     const worker = new Worker(new URL('./train-worker.js', import.meta.url), { workerData: job });
     let signal: NodeJS.Signals | null = null;
     let settled = false;
@@ -26,6 +26,8 @@ export function trainInThread(settings: RunSettings, resume: string | undefined,
       process.off('SIGINT', onSignal);
       progress.stop();
       if (!quiet) process.stderr.write(`\n${sig}: stopping after this batch and saving a checkpoint (press Ctrl-C again to quit at once)\n`);
+      // The flag, read after every batch; the message, for a run not yet training (reading its corpus).
+      Atomics.store(job.stopFlag, 0, sig === 'SIGINT' ? 1 : 2);
       worker.postMessage({ type: 'stop', signal: sig });
     };
     process.on('SIGINT', onSignal);

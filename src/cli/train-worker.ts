@@ -11,6 +11,8 @@ import type { EpochMetrics, Trainer, TrainState } from '../train/trainer.js';
 export interface TrainJob {
   settings: RunSettings;
   resume?: string;
+  /** Set by the main thread on a signal (1 SIGINT, 2 SIGTERM): the trainer reads it after every batch (Trainer.watchStop). */
+  stopFlag: Int32Array;
 }
 
 /** What the worker tells the main thread. */
@@ -59,6 +61,7 @@ try {
     onLoad: (done, total) => post({ type: 'load', done, total }),
     onTrainer: (t) => {
       trainer = t;
+      t.watchStop(job.stopFlag);
       post({ type: 'start' });
       if (stopRequested !== false) t.stop(stopRequested);
     },

@@ -293,3 +293,28 @@ describe('the lower-level classes check what they are given', () => {
       .toThrow('a model of 9,000,124,000,028 parameters needs 65.5 TiB for its weights and gradients: more than this process can allocate');
   });
 });
+
+describe('Trainer.watchStop', () => {
+  it('stops after the batch in which another thread set the flag, with the signal it names; refuses a flag it cannot share', async () => {
+    const { makeDataModule } = await import('../../src/data/datamodule.js');
+    const tok = Tokenizer.fit('d2l', TEXT);
+    const tokens = tok.encode(TEXT);
+    for (const [value, signal] of [[1, 'SIGINT'], [2, 'SIGTERM'], [7, null]] as const) {
+      const m = new RNNLM({ cell: 'gru', vocabSize: tok.vocab.size, hidden: [8], dropout: 0 }, new Rng(1));
+      const dm = makeDataModule(tokens, { numSteps: 8, batchSize: 10, numTrain: 200, numVal: 50 });
+      const flag = new Int32Array(new SharedArrayBuffer(4));
+      const t = new Trainer({ epochs: 3, clip: 1, onBatch: (done) => { if (done === 4) Atomics.store(flag, 0, value); } });
+      t.watchStop(flag);
+      const state = initialState(new Rng(2));
+      const r = await t.fit(m, dm, new SGD(0.5), new Rng(2), state);
+      expect(r.stopped).toBe(true);
+      expect([state.epoch, state.batch]).toEqual([0, 4]);
+      expect(t.stopSignal).toBe(signal);
+    }
+    const t = new Trainer({ epochs: 1, clip: 1 });
+    const refused = 'watchStop needs an Int32Array of at least one element on a SharedArrayBuffer';
+    expect(() => t.watchStop(new Int32Array(1))).toThrow(refused);
+    expect(() => t.watchStop(new Int32Array(new SharedArrayBuffer(0)))).toThrow(refused);
+    expect(() => t.watchStop(new Uint32Array(new SharedArrayBuffer(4)) as unknown as Int32Array)).toThrow(refused);
+  });
+});
