@@ -91,13 +91,31 @@ T* typed(const Args& a, const Napi::Value& v, napi_typedarray_type want, const c
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != want)
     throw a.error(a.what(name) + " must be a " + type);
   Napi::TypedArray arr = v.As<Napi::TypedArray>();
-  Napi::ArrayBuffer buf = arr.ArrayBuffer();
-  if (buf.IsDetached()) throw a.error(a.what(name) + " is a detached " + type);
+  uint8_t* p = a.data(arr, name, type);
   *len = static_cast<long>(arr.ElementLength());
-  return reinterpret_cast<T*>(static_cast<uint8_t*>(buf.Data()) + arr.ByteOffset());
+  return reinterpret_cast<T*>(p);
 }
 
 }  // namespace
+
+uint8_t* Args::data(const Napi::TypedArray& arr, const char* name, const char* type) const {
+  const napi_env env = arr.Env();
+  napi_typedarray_type kind;
+  size_t length = 0, offset = 0;
+  void* p = nullptr;
+  napi_value buffer = nullptr;
+  if (napi_get_typedarray_info(env, arr, &kind, &length, &p, &buffer, &offset) != napi_ok)
+    throw error(what(name) + " must be a " + type);
+  bool plain = false;
+  napi_is_arraybuffer(env, buffer, &plain);
+  if (!plain)
+    throw error(what(name) + " is a " + type + " on a SharedArrayBuffer: another thread could change it while it is " +
+                "read; give a " + type + " of its own (a copy: " + type + ".from(x))");
+  bool detached = false;
+  napi_is_detached_arraybuffer(env, buffer, &detached);
+  if (detached) throw error(what(name) + " is a detached " + type);
+  return static_cast<uint8_t*>(p);
+}
 
 float* Args::f32_any(size_t i, const char* name, long* len) const {
   return typed<float>(*this, at(i, name), napi_float32_array, "Float32Array", name, len);

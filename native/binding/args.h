@@ -45,6 +45,12 @@ class Args {
   // An Int32Array of any length (returned in *len), values unchecked.
   int* i32_any(size_t i, const char* name, long* len) const;
 
+  // The first element of a typed array argument (`type` names its kind in
+  // messages): an Error when its buffer is detached, or shared (a
+  // SharedArrayBuffer: another thread could change what the kernels have
+  // checked while they read it).
+  uint8_t* data(const Napi::TypedArray& arr, const char* name, const char* type) const;
+
   // `argument "name"` or `option "name"`, for messages.
   std::string what(const char* name) const;
   // Whether an optional argument or option is null or absent.

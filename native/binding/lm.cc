@@ -90,9 +90,9 @@ WindowArgs window_args(const Args& a, const Napi::CallbackInfo& info, size_t sta
   if (!tv.IsTypedArray() || (!u16 && tv.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array))
     throw a.error(a.what("tokens") + " must be a Uint16Array or an Int32Array");
   Napi::TypedArray ta = tv.As<Napi::TypedArray>();
-  if (ta.ArrayBuffer().IsDetached()) throw a.error(a.what("tokens") + " is detached");
+  const uint8_t* p = a.data(ta, "tokens", u16 ? "Uint16Array" : "Int32Array");
   const long len = static_cast<long>(ta.ElementLength());
-  WindowArgs w{static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset(), u16, nullptr, 0};
+  WindowArgs w{p, u16, nullptr, 0};
   w.starts = a.i32_any(starts_i, "starts", &w.N);
   if (w.N < 1) throw a.error(a.what("starts") + " must hold at least one window");
   for (long n = 0; n < w.N; ++n)

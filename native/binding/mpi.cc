@@ -289,16 +289,16 @@ Napi::Value MpiSum(const Napi::CallbackInfo& info) {
                                        v.As<Napi::TypedArray>().TypedArrayType() == napi_float64_array);
   if (!ok) throw a.error("argument \"x\" must be a Float32Array or a Float64Array");
   Napi::TypedArray t = v.As<Napi::TypedArray>();
-  if (t.ArrayBuffer().IsDetached()) throw a.error("argument \"x\" is detached");
+  void* data = a.data(t, "x", t.TypedArrayType() == napi_float32_array ? "Float32Array" : "Float64Array");
   if (t.ElementLength() > 0x7fffffffL) throw a.error("argument \"x\" has more than 2^31-1 elements");
 #if DEEPRNN_MPI
   check_ready(a);
-  void* data = static_cast<uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset();
   const long n = static_cast<long>(t.ElementLength());
   if (t.TypedArrayType() == napi_float32_array) ordered_sum(a, static_cast<float*>(data), n, g_mpi.f32);
   else ordered_sum(a, static_cast<double*>(data), n, g_mpi.f64);
   return info.Env().Undefined();
 #else
+  (void)data;
   throw a.error("this build of deeprnn has no MPI support");
 #endif
 }

@@ -51,6 +51,16 @@ describe('argument checks', () => {
       bhh: f(4), T: 2, N: 3, H: 4 })).toThrow('cellForward: option "y" is a detached Float32Array');
   });
 
+  it('refuses arrays on a SharedArrayBuffer, which another thread could change while they are read', () => {
+    const y = new Float32Array(new SharedArrayBuffer(96));
+    expect(() => nat.cellForward({ cell: 'rnn', y, hT: f(12), cT: null, saved: f(0), gx: f(24), h0: f(12), c0: null, whh: f(16),
+      bhh: f(4), T: 2, N: 3, H: 4 })).toThrow('cellForward: option "y" is a Float32Array on a SharedArrayBuffer: another thread '
+      + 'could change it while it is read; give a Float32Array of its own (a copy: Float32Array.from(x))');
+    expect(() => nat.sumSquares(Float32Array.from(y))).not.toThrow();
+    expect(() => nat.fillBatch({ tokens: new Uint16Array(new SharedArrayBuffer(20)), starts: Int32Array.from([0]), T: 3,
+      inputs: new Int32Array(3), targets: new Int32Array(3) })).toThrow('fillBatch: option "tokens" is a Uint16Array on a SharedArrayBuffer');
+  });
+
   it('refuses token ids outside the vocabulary', () => {
     expect(() => nat.embeddingForward(f(6), Int32Array.from([0, 5]), f(15), f(3), 2, 5, 3))
       .toThrow('embeddingForward: argument "tokens"[1] = 5 is outside [0, 5)');

@@ -164,6 +164,11 @@ function detached(n: number): Float32Array {
   return a;
 }
 
+/** A typed array on a SharedArrayBuffer: refused, since another thread could change it while the kernels read it. */
+function shared<A extends Float32Array | Int32Array | Uint16Array>(Kind: new (b: SharedArrayBuffer) => A, n: number): A {
+  return new Kind(new SharedArrayBuffer(n * 4));
+}
+
 function detachedU16(n: number): Uint16Array {
   const a = new Uint16Array(n);
   structuredClone(a.buffer, { transfer: [a.buffer] });
@@ -175,14 +180,14 @@ function wrongValues(kind: Kind, valid: unknown): unknown[] {
   const len = (valid as { length?: number })?.length ?? 0;
   const common = [undefined, {}, 'text', [1, 2, 3]];
   switch (kind) {
-    case 'f32': return [...common, null, new Float64Array(len), f(len + 1), detached(len), tok(len)];
-    case 'f32any': return [...common, null, new Float64Array(len), detached(len)];
+    case 'f32': return [...common, null, new Float64Array(len), f(len + 1), detached(len), tok(len), shared(Float32Array, len)];
+    case 'f32any': return [...common, null, new Float64Array(len), detached(len), shared(Float32Array, len)];
     case 'nullable': return [...common.slice(1), new Float64Array(len), f(len + 1), detached(len)];
-    case 'i32': return [...common, null, f(len), tok(len + 1), tok(len, -1), tok(len, 1 << 30)];
+    case 'i32': return [...common, null, f(len), tok(len + 1), tok(len, -1), tok(len, 1 << 30), shared(Int32Array, len)];
     // a token stream: a Uint16Array or an Int32Array that holds every window, ids below V (6)
     case 'stream': return [undefined, null, {}, 'text', f(len), detachedU16(len), new Uint16Array(len - 1), Int32Array.from({ length: len }, () => 6),
-      Int32Array.from({ length: len }, () => -1)];
-    case 'i32out': return [...common, null, f(len), tok(len + 1)];  // written, not read
+      Int32Array.from({ length: len }, () => -1), shared(Uint16Array, len)];
+    case 'i32out': return [...common, null, f(len), tok(len + 1), shared(Int32Array, len)];  // written, not read
     case 'dim': return [...common, null, 0, -1, 1.5, NaN, Infinity, 2 ** 53, '3'];
     case 'count': return [...common, null, -1, 1.5, NaN, Infinity, 2 ** 53, '3'];  // 0 allowed
     case 'num': return [...common, null, NaN, Infinity, -Infinity];
