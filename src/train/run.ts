@@ -199,7 +199,7 @@ export async function runTraining(s: RunSettings, hooks: RunHooks = {}, resumeFr
     }
     refuseOwnInputs(files, s, resumeFrom);
   }
-  const lock = files ? acquireLock(files.lock, `--out ${files.out}`) : null;
+  const lock = files ? acquireLock(files.lock, `${optionName(s)('out')} ${files.out}`) : null;
   let failed = false;
   try {
     return await train(s, hooks, files, resumeFrom, world);

@@ -318,3 +318,14 @@ describe('Trainer.watchStop', () => {
     expect(() => t.watchStop(new Uint32Array(new SharedArrayBuffer(4)) as unknown as Int32Array)).toThrow(refused);
   });
 });
+
+describe('train(text, { out })', () => {
+  it('names out by its key when another live process holds the lock', async () => {
+    const out = path.join(dir, 'locked.safetensors');
+    // pid 1 is alive; a lock without a start time is taken to be its own
+    writeFileSync(`${out}.lock`, JSON.stringify({ pid: 1 }));
+    await expect(train(TEXT, { ...TINY, out })).rejects.toThrow(
+      `out ${out} is in use by another deeprnn process (pid 1): wait for it to finish or choose another path (lock file ${out}.lock)`);
+    expect(existsSync(out)).toBe(false);
+  });
+});
