@@ -130,8 +130,10 @@ void check_window_ids(const Args& a, const LmTokens& tk, long T, long V) {
   const long n = tk.bad / (T + 1), t = tk.bad % (T + 1);
   const long at = static_cast<long>(tk.starts[n]) + t;
   const long id = tk.u16 ? static_cast<const uint16_t*>(tk.stream)[at] : static_cast<const int*>(tk.stream)[at];
-  throw a.error(a.what("tokens") + "[" + std::to_string(at) + "] = " + std::to_string(id) + " (window " +
-                std::to_string(n) + ", step " + std::to_string(t) + ") is outside [0, " + std::to_string(V) + ")");
+  // The window by its start, which a shard's share of the starts keeps.
+  throw a.error(a.what("tokens") + "[" + std::to_string(at) + "] = " + std::to_string(id) + " (step " +
+                std::to_string(t) + " of the window at " + std::to_string(tk.starts[n]) + ") is outside [0, " +
+                std::to_string(V) + ")");
 }
 
 // lmTrainChunks({ cell, L, hidden, V, params, grads, offsets, inputs, targets, T, N, rows, masks, state, scale, keep, precision })

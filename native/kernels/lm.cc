@@ -540,6 +540,8 @@ double run_batch(const Batch& b, float* grads, long* correct) {
   LmTokens& tk = b.tokens;
   if (tk.stream && static_cast<long>(badbuf.size()) < nthreads) badbuf.resize(static_cast<size_t>(nthreads));
   long* bad = badbuf.data();
+  // -1 for every slot: OpenMP may run fewer threads than asked, whose slots stay as they are.
+  if (tk.stream) std::fill(bad, bad + nthreads, -1L);
   float* scratch = aligned_in(sbuf, nthreads * kGemmScratchFloats);  // each thread's GEMM scratch
   // Else the one chunk adds to grads directly; kept chunks always have their own.
   const bool own_grads = b.train && (nchunks > 1 || b.keep);

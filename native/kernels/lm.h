@@ -67,7 +67,8 @@ int team_size_get();
 // inputs[t, n] = stream[starts[n] + t], targets[t, n] = stream[starts[n] + t + 1].
 // The stream's ids are checked by the threads before any work: when one of a
 // window's T + 1 tokens is outside [0, V), `bad` says which (n * (T + 1) + t,
-// the first in window order) and nothing is computed or written.
+// the first in window order) and nothing is computed or written (whatever
+// number of threads OpenMP gives).
 struct LmTokens {
   const int* inputs = nullptr;
   const int* targets = nullptr;

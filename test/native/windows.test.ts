@@ -4,6 +4,9 @@
 // in chunks and split by units, with dropout and carried state, for 16- and
 // 32-bit streams and any thread count. Ids outside the vocabulary are refused
 // before anything is computed or written.
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeDataModule, type Batch } from '../../src/data/datamodule.js';
 import { native } from '../../src/native.js';
@@ -11,6 +14,7 @@ import { CELLS, type ModelConfig } from '../../src/nn/config.js';
 import { RNNLM } from '../../src/nn/rnnlm.js';
 import { Rng } from '../../src/rng.js';
 
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const nat = native();
 const allThreads = nat.info().threads;
 afterAll(() => {
@@ -114,8 +118,11 @@ describe('windows of the token stream', () => {
     for (const threads of [1, 2]) {
       nat.setThreads(threads);
       expect(() => m.forward(batch, { train: true, carry: true })).toThrow(
-        'lmTrainChunks: option "tokens"[37] = 6 (window 2, step 4) is outside [0, 6)');
-      expect(() => m.evaluate(batch, { carry: true })).toThrow('lmEvalChunks: option "tokens"[37] = 6 (window 2, step 4) is outside [0, 6)');
+        'lmTrainChunks: option "tokens"[37] = 6 (step 4 of the window at 33) is outside [0, 6)');
+      expect(() => m.evaluate(batch, { carry: true })).toThrow('lmEvalChunks: option "tokens"[37] = 6 (step 4 of the window at 33) is outside [0, 6)');
+      // a data-parallel share of the batch (windows 2 and 3 on rank 1 of 2) names the same place
+      const shard = { rank: 1, size: 2 };
+      expect(() => m.evaluate(batch, { shard })).toThrow('lmEvalChunks: option "tokens"[37] = 6 (step 4 of the window at 33) is outside [0, 6)');
       expect(m.grads.every((g) => g === 0.5)).toBe(true);
       m.carriedState()!.forEach((s, i) => expect(bytes(s).equals(bytes(state[i]!))).toBe(true));
     }
@@ -135,5 +142,30 @@ describe('windows of the token stream', () => {
       'lmEvalChunks: option "starts" must have length 2, got 1');
     expect(() => nat.lmTrainChunks({ ...both, grads: m.grads, masks: null, scale: 1, inputs: undefined, targets: undefined, tokens: undefined })).toThrow(
       'lmTrainChunks: option "tokens" must be a Uint16Array or an Int32Array');
+  });
+});
+
+describe('windows with fewer threads than asked', () => {
+  it.runIf(nat.info().openmp)('give what inputs and targets give when OpenMP runs fewer (OMP_THREAD_LIMIT=1), and still refuse a bad id', () => {
+    // A fresh process: the limit is read when OpenMP starts. Asks for 4 threads in teams of 4.
+    const code = `import('./dist/index.js').then(({ RNNLM, Rng, native }) => {
+      native().setThreads(4); native().setTeamSize(4);
+      const tokens = Int32Array.from({ length: 200 }, (_, i) => (i * 7) % 11);
+      const starts = Int32Array.from({ length: 9 }, (_, n) => 3 + 17 * n);
+      const T = 6, N = 9, inputs = new Int32Array(T * N), targets = new Int32Array(T * N);
+      native().fillBatch({ tokens, starts, T, inputs, targets });
+      const step = (batch) => { const m = new RNNLM({ cell: 'lstm', vocabSize: 11, hidden: [32, 16], dropout: 0 }, new Rng(1));
+        const loss = m.forward(batch, { train: true }); return [loss, Buffer.from(m.grads.buffer).toString('base64')]; };
+      const out = { windows: step({ T, N, inputs, targets, windows: { tokens, starts } }), plain: step({ T, N, inputs, targets }) };
+      tokens[3 + 17 * 4 + 2] = 11;
+      const m = new RNNLM({ cell: 'lstm', vocabSize: 11, hidden: [32, 16], dropout: 0 }, new Rng(1));
+      try { m.forward({ T, N, inputs, targets, windows: { tokens, starts } }, { train: true }); } catch (e) { out.error = e.message; }
+      out.untouched = m.grads.every((g) => g === 0);
+      out.threads = native().info().threads;
+      console.log(JSON.stringify(out)); })`;
+    const out = JSON.parse(execFileSync(process.execPath, ['-e', code], { cwd: ROOT, env: { ...process.env, OMP_THREAD_LIMIT: '1' }, encoding: 'utf8' }));
+    expect(out.windows).toEqual(out.plain);
+    expect(out.error).toBe('lmTrainChunks: option "tokens"[73] = 11 (step 2 of the window at 71) is outside [0, 11)');
+    expect(out.untouched).toBe(true);
   });
 });

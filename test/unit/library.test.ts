@@ -311,6 +311,15 @@ describe('Trainer.watchStop', () => {
       expect([state.epoch, state.batch]).toEqual([0, 4]);
       expect(t.stopSignal).toBe(signal);
     }
+    // Set during an epoch's end (validation, its hooks): the run ends there, not a batch into the next epoch.
+    const m = new RNNLM({ cell: 'gru', vocabSize: tok.vocab.size, hidden: [8], dropout: 0 }, new Rng(1));
+    const dm = makeDataModule(tokens, { numSteps: 8, batchSize: 10, numTrain: 200, numVal: 50 });
+    const flag = new Int32Array(new SharedArrayBuffer(4));
+    const atEnd = new Trainer({ epochs: 3, clip: 1, onEpoch: () => Atomics.store(flag, 0, 1) });
+    atEnd.watchStop(flag);
+    const state = initialState(new Rng(2));
+    expect((await atEnd.fit(m, dm, new SGD(0.5), new Rng(2), state)).stopped).toBe(true);
+    expect([state.epoch, state.batch, atEnd.history.length]).toEqual([1, 0, 1]);
     const t = new Trainer({ epochs: 1, clip: 1 });
     const refused = 'watchStop needs an Int32Array of at least one element on a SharedArrayBuffer';
     expect(() => t.watchStop(new Int32Array(1))).toThrow(refused);
