@@ -271,12 +271,18 @@ export async function resolveCorpora(specs: string[], dataDir: string, log?: (ms
     }
     const st = statSync(spec);
     if (st.isDirectory()) {
-      const files = readdirSync(spec).filter((f) => f.endsWith('.txt')).sort().map((f) => path.join(spec, f))
+      // Its .txt files (any case: NOTES.TXT too), not its subdirectories.
+      const names = readdirSync(spec).sort();
+      const files = names.filter((f) => /\.txt$/i.test(f)).map((f) => path.join(spec, f))
         .filter((f) => {
           brokenLink(f, `--corpus "${spec}": ${f}`);
           return statSync(f).isFile() && statSync(f).size > 0;
         });
-      if (files.length === 0) throw new InputError(`--corpus "${spec}" is a directory with no non-empty .txt files`);
+      if (files.length === 0) {
+        const subdir = names.find((f) => statSync(path.join(spec, f), { throwIfNoEntry: false })?.isDirectory());
+        const why = subdir === undefined ? '' : `; its subdirectories are not read (give ${path.join(spec, subdir)} as a --corpus of its own)`;
+        throw new InputError(`--corpus "${spec}" is a directory with no non-empty .txt files${why}`);
+      }
       for (const f of files) out.push({ name: f, path: path.resolve(f), bytes: statSync(f).size });
       continue;
     }

@@ -204,16 +204,23 @@ describe('resolveCorpora and loading', () => {
     writeFileSync(path.join(books, 'a.txt'), 'first book');
     writeFileSync(path.join(books, 'notes.md'), 'not text');
     writeFileSync(path.join(books, 'empty.txt'), '');
+    writeFileSync(path.join(books, 'C.TXT'), 'third book');
+    mkdirSync(path.join(books, 'more'));
+    writeFileSync(path.join(books, 'more', 'd.txt'), 'not read');
     const sources = await resolveCorpora([books, path.join(books, 'a.txt')], dir);
-    expect(sources.map((s) => path.basename(s.path))).toEqual(['a.txt', 'b.txt', 'a.txt']);
-    expect([...readCorpus(sources)].join('')).toBe('first book\nsecond book\nfirst book');
-    expect(await readCorpusText([books], dir)).toBe('first book\nsecond book');
+    expect(sources.map((s) => path.basename(s.path))).toEqual(['C.TXT', 'a.txt', 'b.txt', 'a.txt']);
+    expect([...readCorpus(sources)].join('')).toBe('third book\nfirst book\nsecond book\nfirst book');
+    expect(await readCorpusText([books], dir)).toBe('third book\nfirst book\nsecond book');
     const nope = path.join(dir, 'nope.txt');
     await expect(resolveCorpora([], dir)).rejects.toThrow('--corpus needs at least one name or file');
     await expect(resolveCorpora([nope], dir)).rejects.toThrow(`--corpus "${nope}" is neither a known corpus (timemachine, tinyshakespeare) nor an existing file or directory`);
     const bare = path.join(dir, 'bare');
     mkdirSync(bare);
     await expect(resolveCorpora([bare], dir)).rejects.toThrow(`--corpus "${bare}" is a directory with no non-empty .txt files`);
+    mkdirSync(path.join(bare, 'inner'));
+    writeFileSync(path.join(bare, 'inner', 'x.txt'), 'text');
+    await expect(resolveCorpora([bare], dir)).rejects.toThrow(`--corpus "${bare}" is a directory with no non-empty .txt files; `
+      + `its subdirectories are not read (give ${path.join(bare, 'inner')} as a --corpus of its own)`);
     const empty = path.join(dir, 'empty.txt');
     writeFileSync(empty, '');
     await expect(resolveCorpora([empty], dir)).rejects.toThrow(`--corpus "${empty}" is empty`);
