@@ -10,8 +10,22 @@ export interface ThreadChoice {
   note: string | null;
 }
 
-/** The thread count for `requested` (--threads; undefined: none given), `env` and `cores`. */
+/**
+ * The thread count for `requested` (--threads; undefined: none given), `env`
+ * and `cores`, within OMP_THREAD_LIMIT when that is set (OpenMP would run no
+ * more threads than it allows, whatever was asked).
+ */
 export function chooseThreads(requested?: number, env: NodeJS.ProcessEnv = process.env, cores = os.availableParallelism()): ThreadChoice {
+  const choice = chooseWithinCores(requested, env, cores);
+  const raw = env.OMP_THREAD_LIMIT?.trim();
+  const limit = raw && /^[0-9]+$/.test(raw) ? Number(raw) : NaN;
+  if (!(limit >= 1) || choice.threads <= limit) return choice;
+  // No note when nothing asked for more: the limit is then what was asked.
+  const asked = requested !== undefined ? `--threads ${requested}` : choice.note === null && env.OMP_NUM_THREADS?.trim() ? `OMP_NUM_THREADS=${env.OMP_NUM_THREADS.trim()}` : null;
+  return { threads: limit, note: asked && `${asked} is more than OMP_THREAD_LIMIT=${limit} lets OpenMP run; using ${limit}` };
+}
+
+function chooseWithinCores(requested: number | undefined, env: NodeJS.ProcessEnv, cores: number): ThreadChoice {
   if (requested !== undefined) {
     if (requested <= cores) return { threads: requested, note: null };
     return { threads: cores, note: `--threads ${requested} is more than the ${cores} cores this process may use; using ${cores}` };

@@ -85,11 +85,14 @@ Cell Args::cell(size_t i, const char* name) const {
 
 namespace {
 
+// "a Float32Array", "an Int32Array".
+std::string a_type(const char* type) { return std::string(type[0] == 'I' ? "an " : "a ") + type; }
+
 template <typename T>
 T* typed(const Args& a, const Napi::Value& v, napi_typedarray_type want, const char* type, const char* name,
          long* len) {
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != want)
-    throw a.error(a.what(name) + " must be a " + type);
+    throw a.error(a.what(name) + " must be " + a_type(type));
   Napi::TypedArray arr = v.As<Napi::TypedArray>();
   uint8_t* p = a.data(arr, name, type);
   *len = static_cast<long>(arr.ElementLength());
@@ -105,12 +108,12 @@ uint8_t* Args::data(const Napi::TypedArray& arr, const char* name, const char* t
   void* p = nullptr;
   napi_value buffer = nullptr;
   if (napi_get_typedarray_info(env, arr, &kind, &length, &p, &buffer, &offset) != napi_ok)
-    throw error(what(name) + " must be a " + type);
+    throw error(what(name) + " must be " + a_type(type));
   bool plain = false;
   napi_is_arraybuffer(env, buffer, &plain);
   if (!plain)
-    throw error(what(name) + " is a " + type + " on a SharedArrayBuffer: another thread could change it while it is " +
-                "read; give a " + type + " of its own (a copy: " + type + ".from(x))");
+    throw error(what(name) + " is " + a_type(type) + " on a SharedArrayBuffer: another thread could change it while it " +
+                "is read; give " + a_type(type) + " of its own (a copy: " + type + ".from(x))");
   bool detached = false;
   napi_is_detached_arraybuffer(env, buffer, &detached);
   if (detached) throw error(what(name) + " is a detached " + type);

@@ -98,7 +98,8 @@ WindowArgs window_args(const Args& a, const Napi::CallbackInfo& info, size_t sta
   for (long n = 0; n < w.N; ++n)
     if (w.starts[n] < 0 || w.starts[n] + T >= len)
       throw a.error(a.what("starts") + "[" + std::to_string(n) + "] = " + std::to_string(w.starts[n]) +
-                    ": a window of " + std::to_string(T + 1) + " tokens must lie inside the " + std::to_string(len));
+                    ": a window of " + std::to_string(T + 1) + " tokens must lie inside the " + std::to_string(len) +
+                    " tokens");
   return w;
 }
 

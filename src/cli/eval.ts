@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { resolveDataDir } from '../data/corpus.js';
 import { loadCorpusTokens } from '../data/load.js';
 import { InputError } from '../errors.js';
+import { plural } from '../validate.js';
 import { hasTrainingState, loadCheckpoint } from '../io/checkpoint.js';
 import { checkWritable, refuseOverwrite, removeStaleTemps, writeFileAtomic, type FileRole } from '../io/files.js';
 import { native } from '../native.js';
@@ -138,6 +139,10 @@ export function registerEval(program: Command): void {
       if (twice !== undefined) throw new UsageError(`--corpus names "${twice}" twice: each corpus is evaluated once, and reported by its name`);
       for (const spec of raw.corpus) {
         const { tokens } = await loadCorpusTokens([spec], { dataDir, tokenizer: ck.tokenizer });
+        if (tokens.length < 2) {
+          throw new InputError(`--corpus ${spec} is ${plural(tokens.length, 'token')} under the checkpoint's tokenizer `
+            + `(${ck.tokenizer.kind}); evaluation needs at least 2`);
+        }
         results[spec] = evaluateTokens(ck.model, tokens, { numSteps, batchSize, unk: ck.tokenizer.vocab.unk, world });
       }
       // Ranks end together once rank 0 has reported: a rank that exits first

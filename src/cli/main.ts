@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { native } from '../native.js';
 import { InputError } from '../errors.js';
+import { plural } from '../validate.js';
 import { defaultChunkTokens } from '../nn/rnnlm.js';
 import { inJob, launcherRank, mpiSummary } from '../mpi.js';
 import { registerBench } from './bench.js';
@@ -24,7 +25,7 @@ function version(tune: boolean): string {
     const info = native().info();
     return `deeprnn ${pkg.version} (simd ${info.simd}; available ${info.simdAvailable.join(', ')}; `
       + `GEMM tile ${info.gemmTile}, ${info.gemmTileChoice}; `
-      + `${info.openmp ? `openmp, ${info.threads} threads` : 'no openmp'}; bf16 ${info.bf16}${info.bf16Amx && info.bf16 !== 'amx' ? ', amx available (DEEPRNN_BF16=amx)' : ''}; ${mpiSummary()})`;
+      + `${info.openmp ? `openmp, ${plural(info.threads, 'thread')}` : 'no openmp'}; bf16 ${info.bf16}${info.bf16Amx && info.bf16 !== 'amx' ? ', amx available (DEEPRNN_BF16=amx)' : ''}; ${mpiSummary()})`;
   } catch (e) {
     const msg = (e as Error).message.replace(/^(info|tuneGemm): /, '');
     return `deeprnn ${pkg.version} (${/DEEPRNN_(SIMD|GEMM_TILE|BF16)/.test(msg) ? 'kernels' : 'native addon'} unavailable: ${msg})`;

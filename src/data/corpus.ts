@@ -279,7 +279,7 @@ export async function resolveCorpora(specs: string[], dataDir: string, log?: (ms
           return statSync(f).isFile() && statSync(f).size > 0;
         });
       if (files.length === 0) {
-        const subdir = names.find((f) => statSync(path.join(spec, f), { throwIfNoEntry: false })?.isDirectory());
+        const subdir = names.find((f) => !f.startsWith('.') && statSync(path.join(spec, f), { throwIfNoEntry: false })?.isDirectory());
         const why = subdir === undefined ? '' : `; its subdirectories are not read (give ${path.join(spec, subdir)} as a --corpus of its own)`;
         throw new InputError(`--corpus "${spec}" is a directory with no non-empty .txt files${why}`);
       }

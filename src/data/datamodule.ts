@@ -26,7 +26,10 @@ export interface Batch {
    * The batches of the data modules say where their windows lie in the token
    * stream: inputs[t, n] = tokens[starts[n] + t], targets one token later.
    * RNNLM hands these to its native step, whose chunks gather their own tokens
-   * on their threads; inputs and targets are then gathered only if read.
+   * on their threads; inputs and targets are then gathered only if read. Once
+   * they have been read (and so may have been changed), a batch of the data
+   * modules has no windows until it moves on: it is stepped from the arrays.
+   * A batch made by hand that has windows must have arrays that agree.
    */
   readonly windows?: BatchWindows;
 }
@@ -74,21 +77,32 @@ export function makeDataModule(tokens: TokenArray | Int32Array, o: DataOptions):
  * share of a step.
  */
 export class WindowBatch implements Batch {
-  readonly windows: BatchWindows;
+  /** (N) where each window starts: written by the data module, then moved(). */
+  readonly starts: Int32Array;
+  private readonly win: BatchWindows;
   private gathered: { inputs: Int32Array; targets: Int32Array } | null = null;
   private stale = true;
+  /** inputs or targets were read since the last move: a reader may have changed them. */
+  private read = false;
 
   constructor(
     readonly T: number,
     readonly N: number,
     tokens: TokenArray | Int32Array,
   ) {
-    this.windows = { tokens, starts: new Int32Array(N) };
+    this.starts = new Int32Array(N);
+    this.win = { tokens, starts: this.starts };
+  }
+
+  /** The windows, until inputs or targets are read (then the arrays are what the batch is). */
+  get windows(): BatchWindows | undefined {
+    return this.read ? undefined : this.win;
   }
 
   /** The starts were rewritten: inputs and targets are gathered again when read. */
   moved(): void {
     this.stale = true;
+    this.read = false;
   }
 
   get inputs(): Int32Array {
@@ -103,9 +117,10 @@ export class WindowBatch implements Batch {
     const { T, N } = this;
     const g = this.gathered ?? (this.gathered = { inputs: new Int32Array(T * N), targets: new Int32Array(T * N) });
     if (this.stale) {
-      native().fillBatch({ tokens: this.windows.tokens, starts: this.windows.starts, T, inputs: g.inputs, targets: g.targets });
+      native().fillBatch({ tokens: this.win.tokens, starts: this.starts, T, inputs: g.inputs, targets: g.targets });
       this.stale = false;
     }
+    this.read = true;
     return g;
   }
 }
@@ -217,7 +232,7 @@ export class WindowDataModule implements DataModule {
 
   private fill(order: Int32Array | null, start: number, N: number, base: number): Batch {
     const b = this.buffers.get(this.opts.numSteps, N);
-    const at = b.windows.starts;
+    const at = b.starts;
     for (let n = 0; n < N; n++) at[n] = base + (order ? order[start + n]! : start + n);
     b.moved();
     return b;
@@ -288,7 +303,7 @@ export class SequentialDataModule implements DataModule {
   private fill(start: number, stream: number, b: number): Batch {
     const { numSteps: T, batchSize: N } = this.opts;
     const batch = this.buffers.get(T, N);
-    const at = batch.windows.starts;
+    const at = batch.starts;
     for (let n = 0; n < N; n++) at[n] = start + n * stream + b * T;
     batch.moved();
     return batch;

@@ -5,6 +5,7 @@
 import { WindowBatch } from '../data/datamodule.js';
 import type { TokenArray } from '../data/tokenizer.js';
 import { InputError } from '../errors.js';
+import { plural, show } from '../validate.js';
 import type { LanguageModel } from '../nn/lm.js';
 import type { World } from '../mpi.js';
 
@@ -26,7 +27,11 @@ export function evaluateTokens(
 ): EvalMetrics {
   // Data-parallel: each rank scores its streams of every batch; the sums make the text's.
   const shard = opts.world ?? undefined;
-  if (tokens.length < 2) throw new InputError(`the text has ${tokens.length} token(s); evaluation needs at least 2`);
+  for (const key of ['numSteps', 'batchSize'] as const) {
+    const v = opts[key];
+    if (!Number.isSafeInteger(v) || v < 1) throw new InputError(`${key} must be a whole number of 1 or more, got ${show(v)}`);
+  }
+  if (tokens.length < 2) throw new InputError(`the text has ${plural(tokens.length, 'token')}; evaluation needs at least 2`);
   const N = Math.max(1, Math.min(opts.batchSize, Math.floor((tokens.length - 1) / opts.numSteps)));
   const L = Math.floor((tokens.length - 1) / N);
   let lossSum = 0;
@@ -38,7 +43,7 @@ export function evaluateTokens(
     for (let p = 0; p < len; p += opts.numSteps) {
       const T = Math.min(opts.numSteps, len - p);
       if (batch?.T !== T) batch = new WindowBatch(T, streams, tokens);
-      for (let n = 0; n < streams; n++) batch.windows.starts[n] = start + n * stride + p;
+      for (let n = 0; n < streams; n++) batch.starts[n] = start + n * stride + p;
       batch.moved();
       const r = model.evaluate(batch, { carry: true, shard });
       lossSum += r.lossSum;

@@ -173,7 +173,8 @@ export class Trainer {
       this.opts.onEpoch?.(m);
       await this.opts.settle?.();
       this.pollStopFlag();  // a stop asked during validation ends the run here, not a batch into the next epoch
-      if (this.stopping) return { stopped: true };
+      // (after the last epoch the run is complete: nothing was cut short)
+      if (this.stopping && state.epoch < this.opts.epochs) return { stopped: true };
       if (this.shouldStopEarly()) return { stopped: false, early: true };
     }
     return { stopped: false };

@@ -32,7 +32,7 @@ describe('messages', () => {
     const one = path.join(dir, 'one.txt');
     writeFileSync(one, 'a');
     expect(await line(['eval', model, '--corpus', one])).toEqual({
-      code: 2, err: 'deeprnn: error: the text has 1 token(s); evaluation needs at least 2',
+      code: 2, err: `deeprnn: error: --corpus ${one} is 1 token under the checkpoint's tokenizer (d2l); evaluation needs at least 2`,
     });
   });
 

@@ -67,7 +67,7 @@ describe('argument checks', () => {
     expect(() => nat.xentForward(f(4), f(6), f(6), f(2), Int32Array.from([-1, 0]), 2, 3, 2))
       .toThrow('xentForward: argument "targets"[0] = -1 is outside [0, 2)');
     expect(() => nat.embeddingBackward(f(15), f(3), f(6), new Uint32Array(2) as never, 2, 5, 3))
-      .toThrow('embeddingBackward: argument "tokens" must be a Int32Array');
+      .toThrow('embeddingBackward: argument "tokens" must be an Int32Array');
   });
 
   it('checks the other functions', () => {
@@ -99,9 +99,9 @@ describe('fillBatch', () => {
   it('refuses a window outside the tokens and tokens of another type', () => {
     const io = () => ({ inputs: new Int32Array(3), targets: new Int32Array(3) });
     expect(() => nat.fillBatch({ tokens: new Uint16Array(5), starts: Int32Array.from([2]), T: 3, ...io() }))
-      .toThrow('fillBatch: option "starts"[0] = 2: a window of 4 tokens must lie inside the 5');
+      .toThrow('fillBatch: option "starts"[0] = 2: a window of 4 tokens must lie inside the 5 tokens');
     expect(() => nat.fillBatch({ tokens: new Uint16Array(5), starts: Int32Array.from([-1]), T: 3, ...io() }))
-      .toThrow('fillBatch: option "starts"[0] = -1: a window of 4 tokens must lie inside the 5');
+      .toThrow('fillBatch: option "starts"[0] = -1: a window of 4 tokens must lie inside the 5 tokens');
     expect(() => nat.fillBatch({ tokens: new Float32Array(5) as never, starts: Int32Array.from([0]), T: 3, ...io() }))
       .toThrow('fillBatch: option "tokens" must be a Uint16Array or an Int32Array');
   });

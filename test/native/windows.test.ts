@@ -105,6 +105,24 @@ describe('windows of the token stream', () => {
     expect(new Set(seen.flat()).size).toBe(20);
   });
 
+  it('give way to inputs and targets once those are read: a reader that changes them is stepped on what it changed', () => {
+    const tokens = Uint16Array.from({ length: 200 }, (_, i) => (i * 5) % 6);
+    const dm = makeDataModule(tokens, { numSteps: 4, batchSize: 8, numTrain: 100, numVal: 20 });
+    const m = new RNNLM(cfg, new Rng(1));
+    const it = dm.trainBatches(new Rng(2));
+    const b = it.next().value!;
+    expect(b.windows).toBeDefined();
+    const asGiven = m.evaluate(b).lossSum;
+    b.inputs.fill(0);  // a reader masks every input
+    b.targets.fill(1);
+    expect(b.windows).toBeUndefined();
+    const masked = m.evaluate(b).lossSum;
+    expect(masked).not.toBe(asGiven);
+    expect(masked).toBe(m.evaluate({ T: 4, N: 8, inputs: new Int32Array(32), targets: new Int32Array(32).fill(1) }).lossSum);
+    // the next batch of the module has its windows again
+    expect(it.next().value!.windows).toBeDefined();
+  });
+
   it('refuse an id outside the vocabulary, naming it, with the gradients and carried state untouched', () => {
     const tokens = Int32Array.from({ length: 60 }, (_, i) => i % 6);
     tokens[37] = 6;  // step 4 of the window at 33
@@ -137,7 +155,7 @@ describe('windows of the token stream', () => {
     const both = { ...model, inputs: new Int32Array(6), targets: new Int32Array(6), tokens, starts: Int32Array.from([0, 4]), T: 3, N: 2, rows: 2, state: null };
     expect(() => nat.lmEvalChunks(both)).toThrow('lmEvalChunks: give either inputs and targets or tokens and starts, not both');
     expect(() => nat.lmEvalChunks({ ...both, inputs: undefined, targets: undefined, starts: Int32Array.from([0, 9]) })).toThrow(
-      'lmEvalChunks: option "starts"[1] = 9: a window of 4 tokens must lie inside the 12');
+      'lmEvalChunks: option "starts"[1] = 9: a window of 4 tokens must lie inside the 12 tokens');
     expect(() => nat.lmEvalChunks({ ...both, inputs: undefined, targets: undefined, starts: Int32Array.from([0]) })).toThrow(
       'lmEvalChunks: option "starts" must have length 2, got 1');
     expect(() => nat.lmTrainChunks({ ...both, grads: m.grads, masks: null, scale: 1, inputs: undefined, targets: undefined, tokens: undefined })).toThrow(

@@ -217,6 +217,8 @@ describe('resolveCorpora and loading', () => {
     const bare = path.join(dir, 'bare');
     mkdirSync(bare);
     await expect(resolveCorpora([bare], dir)).rejects.toThrow(`--corpus "${bare}" is a directory with no non-empty .txt files`);
+    mkdirSync(path.join(bare, '.git'));  // hidden: not offered
+    await expect(resolveCorpora([bare], dir)).rejects.toThrow(new RegExp(`is a directory with no non-empty \\.txt files$`));
     mkdirSync(path.join(bare, 'inner'));
     writeFileSync(path.join(bare, 'inner', 'x.txt'), 'text');
     await expect(resolveCorpora([bare], dir)).rejects.toThrow(`--corpus "${bare}" is a directory with no non-empty .txt files; `

@@ -320,6 +320,13 @@ describe('Trainer.watchStop', () => {
     const state = initialState(new Rng(2));
     expect((await atEnd.fit(m, dm, new SGD(0.5), new Rng(2), state)).stopped).toBe(true);
     expect([state.epoch, state.batch, atEnd.history.length]).toEqual([1, 0, 1]);
+    // Set at the last epoch's end: the run is complete, nothing was cut short.
+    const last = new Trainer({ epochs: 1, clip: 1, onEpoch: () => Atomics.store(flag, 0, 1) });
+    flag[0] = 0;
+    last.watchStop(flag);
+    const done = initialState(new Rng(2));
+    expect(await last.fit(m, dm, new SGD(0.5), new Rng(2), done)).toEqual({ stopped: false });
+    expect(done.epoch).toBe(1);
     const t = new Trainer({ epochs: 1, clip: 1 });
     const refused = 'watchStop needs an Int32Array of at least one element on a SharedArrayBuffer';
     expect(() => t.watchStop(new Int32Array(1))).toThrow(refused);
@@ -336,5 +343,20 @@ describe('train(text, { out })', () => {
     await expect(train(TEXT, { ...TINY, out })).rejects.toThrow(
       `out ${out} is in use by another deeprnn process (pid 1): wait for it to finish or choose another path (lock file ${out}.lock)`);
     expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe('evaluateTokens', () => {
+  it('refuses steps or a batch size that are not whole numbers of 1 or more, and a text of one token', async () => {
+    const { evaluateTokens } = await import('../../src/train/evaluate.js');
+    const m = new RNNLM({ cell: 'gru', vocabSize: 5, hidden: [4], dropout: 0 }, new Rng(1));
+    const tokens = Int32Array.from({ length: 50 }, (_, i) => i % 5);
+    expect(() => evaluateTokens(m, tokens, { numSteps: NaN, batchSize: 4 })).toThrow('numSteps must be a whole number of 1 or more, got NaN');
+    expect(() => evaluateTokens(m, tokens, { numSteps: 4, batchSize: 0 })).toThrow('batchSize must be a whole number of 1 or more, got 0');
+    expect(() => evaluateTokens(m, tokens, { numSteps: 4, batchSize: -3 })).toThrow('batchSize must be a whole number of 1 or more, got -3');
+    expect(() => evaluateTokens(m, tokens.subarray(0, 1), { numSteps: 4, batchSize: 4 })).toThrow('the text has 1 token; evaluation needs at least 2');
+    const r = evaluateTokens(m, tokens, { numSteps: 4, batchSize: 4 });
+    expect(r.tokens).toBe(49);
+    expect(Number.isFinite(r.perplexity)).toBe(true);
   });
 });

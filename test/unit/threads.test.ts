@@ -23,4 +23,14 @@ describe('chooseThreads', () => {
       threads: 8, note: 'OMP_NUM_THREADS="many" is not a positive integer; using the 8 cores this process may use' });
     expect(chooseThreads(undefined, { OMP_NUM_THREADS: '0' }, 8).threads).toBe(8);
   });
+
+  it('stays within OMP_THREAD_LIMIT, saying so (OpenMP would run no more threads than it allows)', () => {
+    expect(chooseThreads(2, { OMP_THREAD_LIMIT: '1' }, 2)).toEqual({
+      threads: 1, note: '--threads 2 is more than OMP_THREAD_LIMIT=1 lets OpenMP run; using 1' });
+    expect(chooseThreads(undefined, { OMP_THREAD_LIMIT: '4' }, 16)).toEqual({ threads: 4, note: null });
+    expect(chooseThreads(undefined, { OMP_NUM_THREADS: '8', OMP_THREAD_LIMIT: '4' }, 16)).toEqual({
+      threads: 4, note: 'OMP_NUM_THREADS=8 is more than OMP_THREAD_LIMIT=4 lets OpenMP run; using 4' });
+    expect(chooseThreads(3, { OMP_THREAD_LIMIT: '4' }, 16)).toEqual({ threads: 3, note: null });
+    expect(chooseThreads(3, { OMP_THREAD_LIMIT: 'x' }, 16)).toEqual({ threads: 3, note: null });
+  });
 });
