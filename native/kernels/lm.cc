@@ -300,9 +300,9 @@ struct Chunk {
     rows(b.T, &a, &e);
     const LmTokens& tk = b.tokens;
     if (tk.stream && tk.u16) {
-      gather_windows(static_cast<const uint16_t*>(tk.stream), tk.starts + n0, a, e);
+      gather_window_steps(buf.tokens, buf.targets, static_cast<const uint16_t*>(tk.stream), tk.starts + n0, nc, a, e);
     } else if (tk.stream) {
-      gather_windows(static_cast<const int*>(tk.stream), tk.starts + n0, a, e);
+      gather_window_steps(buf.tokens, buf.targets, static_cast<const int*>(tk.stream), tk.starts + n0, nc, a, e);
     } else {
       for (long t = a; t < e; ++t) {
         std::memcpy(buf.tokens + t * nc, tk.inputs + t * b.N + n0, sizeof(int) * nc);
@@ -326,20 +326,6 @@ struct Chunk {
       std::memset(g + a, 0, sizeof(float) * (e - a));
     }
     team.sync();
-  }
-
-  // Steps [t0, t1) of the chunk's tokens and targets from its windows' starts in the stream.
-  template <typename Id>
-  void gather_windows(const Id* stream, const int* starts, long t0, long t1) {
-    for (long t = t0; t < t1; ++t) {
-      int* in = buf.tokens + t * nc;
-      int* tg = buf.targets + t * nc;
-      for (long n = 0; n < nc; ++n) {
-        const Id* p = stream + starts[n] + t;
-        in[n] = static_cast<int>(p[0]);
-        tg[n] = static_cast<int>(p[1]);
-      }
-    }
   }
 
   // Layer l's input projection, its sequence, its final state and dropout; returns what the layer above reads.

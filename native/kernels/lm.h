@@ -108,9 +108,10 @@ double lm_eval_chunks(const LmShape& s, const float* params, LmTokens& tokens, l
 // A batch of windows, time-major: inputs[t, n] = tokens[starts[n] + t] and
 // targets[t, n] = tokens[starts[n] + t + 1] for t < T, n < N; tokens of 16 or
 // 32 bits (every start + T inside tokens). Steps are shared over the threads.
+// Steps [t0, t1) of such a batch, on this thread (a chunk's, its starts given from its first window).
 template <typename Token>
-void fill_windows(int* inputs, int* targets, const Token* tokens, const int* starts, long T, long N) {
-  parallel_for(T * N >= kParallelWork, T, [&](long t) {
+void gather_window_steps(int* inputs, int* targets, const Token* tokens, const int* starts, long N, long t0, long t1) {
+  for (long t = t0; t < t1; ++t) {
     int* in = inputs + t * N;
     int* tg = targets + t * N;
     for (long n = 0; n < N; ++n) {
@@ -118,7 +119,12 @@ void fill_windows(int* inputs, int* targets, const Token* tokens, const int* sta
       in[n] = static_cast<int>(p[0]);
       tg[n] = static_cast<int>(p[1]);
     }
-  });
+  }
+}
+
+template <typename Token>
+void fill_windows(int* inputs, int* targets, const Token* tokens, const int* starts, long T, long N) {
+  parallel_for(T * N >= kParallelWork, T, [&](long t) { gather_window_steps(inputs, targets, tokens, starts, N, t, t + 1); });
 }
 
 }  // namespace deeprnn

@@ -81,8 +81,7 @@ export class WindowBatch implements Batch {
   readonly starts: Int32Array;
   private readonly win: BatchWindows;
   private gathered: { inputs: Int32Array; targets: Int32Array } | null = null;
-  private stale = true;
-  /** inputs or targets were read since the last move: a reader may have changed them. */
+  /** inputs or targets were read (and gathered) since the last move: a reader may have changed them. */
   private read = false;
 
   constructor(
@@ -101,7 +100,6 @@ export class WindowBatch implements Batch {
 
   /** The starts were rewritten: inputs and targets are gathered again when read. */
   moved(): void {
-    this.stale = true;
     this.read = false;
   }
 
@@ -116,11 +114,10 @@ export class WindowBatch implements Batch {
   private gather(): { inputs: Int32Array; targets: Int32Array } {
     const { T, N } = this;
     const g = this.gathered ?? (this.gathered = { inputs: new Int32Array(T * N), targets: new Int32Array(T * N) });
-    if (this.stale) {
+    if (!this.read) {
       native().fillBatch({ tokens: this.win.tokens, starts: this.starts, T, inputs: g.inputs, targets: g.targets });
-      this.stale = false;
+      this.read = true;
     }
-    this.read = true;
     return g;
   }
 }
