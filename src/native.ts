@@ -169,6 +169,10 @@ export interface NativeBinding {
   xentForwardBackward(dY: Float32Array /* (M, H) out */, dW: Float32Array /* (V, H) += */, db: Float32Array /* (V) += */,
     logits: Float32Array /* (M, V) scratch */, Y: Float32Array /* (M, H) */, W: Float32Array /* (V, H) */,
     b: Float32Array /* (V) */, targets: Int32Array /* (M) */, M: number, H: number, V: number, scale: number): number;
+  /** Every element of x set to v, on the threads when x is large. */
+  fill(x: Float32Array, v: number): void;
+  /** dst = src (the same length), on the threads when they are large. */
+  copy(dst: Float32Array, src: Float32Array): void;
   sumSquares(x: Float32Array): number;
   scale(x: Float32Array, s: number): void;
   sgdStep(params: Float32Array, grads: Float32Array, lr: number): void;

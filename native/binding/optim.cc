@@ -22,6 +22,25 @@ Napi::Value Scale(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// fill(x, v): every element of x = v
+Napi::Value Fill(const Napi::CallbackInfo& info) {
+  Args a(info, "fill", 2);
+  long n = 0;
+  float* x = a.f32_any(0, "x", &n);
+  fill_value(x, n, static_cast<float>(a.number(1, "v")));
+  return info.Env().Undefined();
+}
+
+// copy(dst, src): dst = src, of the same length
+Napi::Value Copy(const Napi::CallbackInfo& info) {
+  Args a(info, "copy", 2);
+  long n = 0;
+  float* dst = a.f32_any(0, "dst", &n);
+  const float* src = a.f32(1, "src", n);
+  copy_values(dst, src, n);
+  return info.Env().Undefined();
+}
+
 // sgdStep(params, grads, lr): params -= lr * grads
 Napi::Value SgdStep(const Napi::CallbackInfo& info) {
   Args a(info, "sgdStep", 3);
@@ -102,6 +121,8 @@ void register_optim(Napi::Env env, Napi::Object exports) {
   exports.Set("sgdMomentumStep", Napi::Function::New(env, SgdMomentumStep, "sgdMomentumStep"));
   exports.Set("adamStep", Napi::Function::New(env, AdamStep, "adamStep"));
   exports.Set("rmspropStep", Napi::Function::New(env, RmspropStep, "rmspropStep"));
+  exports.Set("fill", Napi::Function::New(env, Fill, "fill"));
+  exports.Set("copy", Napi::Function::New(env, Copy, "copy"));
   exports.Set("sumSquares", Napi::Function::New(env, SumSquares, "sumSquares"));
   exports.Set("scale", Napi::Function::New(env, Scale, "scale"));
   exports.Set("sgdStep", Napi::Function::New(env, SgdStep, "sgdStep"));

@@ -3,6 +3,7 @@
 #include "kernels/optim.h"
 
 #include <cmath>
+#include <cstring>
 
 #include "kernels/common.h"
 #include "kernels/parallel.h"
@@ -35,6 +36,27 @@ double sum_squares(const float* x, long n) {
 
 void scale_inplace(float* x, long n, float s) {
   parallel_for(n >= kParallelWork, n, [&](long i) { x[i] *= s; });
+}
+
+// In blocks of whole cache lines, so that no two threads write the same line.
+void fill_value(float* x, long n, float v) {
+  constexpr long kBlock = 1L << 14;
+  parallel_for(n >= kParallelWork, (n + kBlock - 1) / kBlock, [&](long b) {
+    const long i1 = (b + 1) * kBlock < n ? (b + 1) * kBlock : n;
+    for (long i = b * kBlock; i < i1; ++i) x[i] = v;
+  });
+}
+
+void copy_values(float* dst, const float* src, long n) {
+  if (dst < src + n && src < dst + n) {  // views of one buffer that overlap: in one piece
+    std::memmove(dst, src, static_cast<size_t>(n) * sizeof(float));
+    return;
+  }
+  constexpr long kBlock = 1L << 14;
+  parallel_for(n >= kParallelWork, (n + kBlock - 1) / kBlock, [&](long b) {
+    const long i0 = b * kBlock, i1 = (b + 1) * kBlock < n ? (b + 1) * kBlock : n;
+    std::memcpy(dst + i0, src + i0, static_cast<size_t>(i1 - i0) * sizeof(float));
+  });
 }
 
 void sgd_step(float* p, const float* g, long n, float lr) {

@@ -9,6 +9,10 @@ namespace deeprnn {
 double sum_squares(const float* x, long n);
 // x *= s
 void scale_inplace(float* x, long n, float s);
+// x = v (every element)
+void fill_value(float* x, long n, float v);
+// dst = src
+void copy_values(float* dst, const float* src, long n);
 // x = clamp(x, -c, c)
 void clip_value(float* x, long n, float c);
 // p -= lr * g

@@ -1,5 +1,6 @@
 // Module: parameters and gradients in one flat buffer each, with named views.
 import { type ParamInfo } from './config.js';
+import { fillInPlace } from '../train/ops.js';
 
 export type FloatArray = Float32Array | Float64Array;
 
@@ -38,7 +39,7 @@ export abstract class Module<A extends FloatArray = FloatArray> {
   }
 
   zeroGrad(): void {
-    this.grads.fill(0);
+    fillInPlace(this.grads, 0);
   }
 
   /** Views of the parameters by name (PyTorch's state_dict names). */

@@ -10,6 +10,25 @@ export function sumSquares(x: FloatArray): number {
   return s;
 }
 
+/**
+ * From this many elements fill and copy go to the native side, whose threads
+ * share them (its kParallelWork); below, a native call costs more than the
+ * work.
+ */
+const NATIVE_FILL = 1 << 15;
+
+/** x = v, element by element (on the threads for a large float32 buffer). */
+export function fillInPlace(x: FloatArray, v: number): void {
+  if (x instanceof Float32Array && x.length >= NATIVE_FILL) native().fill(x, v);
+  else x.fill(v);
+}
+
+/** dst = src, of the same length (on the threads for large float32 buffers). */
+export function copyInto(dst: FloatArray, src: FloatArray): void {
+  if (dst instanceof Float32Array && src instanceof Float32Array && src.length >= NATIVE_FILL) native().copy(dst, src);
+  else dst.set(src);
+}
+
 export function scaleInPlace(x: FloatArray, s: number): void {
   if (x instanceof Float32Array) native().scale(x, s);
   else for (let i = 0; i < x.length; i++) x[i]! *= s;

@@ -6,7 +6,7 @@
 import type { Batch, DataModule } from '../data/datamodule.js';
 import type { LanguageModel } from '../nn/lm.js';
 import { Rng, type RngState } from '../rng.js';
-import { clampInPlace, scaleInPlace, sumSquares } from './ops.js';
+import { clampInPlace, copyInto, scaleInPlace, sumSquares } from './ops.js';
 import type { Optimizer } from './optim.js';
 import type { World } from '../mpi.js';
 import { InputError } from '../errors.js';
@@ -307,8 +307,10 @@ export class Trainer {
     }
     const norm = this.clipGradients(model);
     if (!Number.isFinite(norm)) return { loss, bad: 'the gradient', norm };
-    const backup = (this.backup ??= model.params.slice());
-    backup.set(model.params);
+    // (a trainer that fits another model later gets a backup of that one's size and kind)
+    if (this.backup?.length !== model.params.length || this.backup.constructor !== model.params.constructor) this.backup = model.params.slice();
+    else copyInto(this.backup, model.params);
+    const backup = this.backup;
     optimizer.step(model.params, model.grads);
     if (!Number.isFinite(sumSquares(model.params))) {
       model.params.set(backup);

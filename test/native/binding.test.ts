@@ -86,6 +86,35 @@ describe('argument checks', () => {
   });
 });
 
+describe('fill and copy', () => {
+  it('set every element, on the threads for large buffers, and copy between overlapping views of one buffer', () => {
+    for (const n of [0, 1, 17, (1 << 14) + 3, 3 * (1 << 15) + 5]) {
+      const x = Float32Array.from({ length: n }, (_, i) => i + 0.5);
+      nat.fill(x, -2.25);
+      expect(x.every((v) => v === -2.25)).toBe(true);
+      const src = Float32Array.from({ length: n }, (_, i) => Math.sin(i));
+      const dst = new Float32Array(n).fill(7);
+      nat.copy(dst, src);
+      expect(dst).toEqual(src);
+    }
+    // dst and src views of one buffer that overlap: the result of a copy through a temporary
+    const n = 3 * (1 << 15);
+    const buf = Float32Array.from({ length: n + 100 }, (_, i) => i);
+    const want = buf.slice(0, n);
+    nat.copy(buf.subarray(100), buf.subarray(0, n));
+    expect(buf.subarray(100)).toEqual(want);
+    const back = Float32Array.from({ length: n + 100 }, (_, i) => i);
+    nat.copy(back.subarray(0, n), back.subarray(100));
+    expect(back.subarray(0, n)).toEqual(Float32Array.from({ length: n }, (_, i) => i + 100));
+  });
+
+  it('refuse buffers of different lengths, a value that is not finite, and shared buffers', () => {
+    expect(() => nat.copy(f(3), f(2))).toThrow('copy: argument "src" must have length 3, got 2');
+    expect(() => nat.fill(f(3), NaN)).toThrow('fill: argument "v" must be finite');
+    expect(() => nat.fill(new Float32Array(new SharedArrayBuffer(8)), 0)).toThrow('fill: argument "x" is a Float32Array on a SharedArrayBuffer');
+  });
+});
+
 describe('fillBatch', () => {
   it('gathers windows time-major from 16- and 32-bit tokens', () => {
     for (const tokens of [Uint16Array.from([5, 6, 7, 8, 9, 10]), Int32Array.from([5, 6, 7, 8, 9, 10])]) {

@@ -68,6 +68,8 @@ const CALLS: Call[] = [
   },
   { fn: 'sumSquares', args: () => [f(7)], kinds: ['f32any'] },
   { fn: 'scale', args: () => [f(7), 2], kinds: ['f32any', 'num'] },
+  { fn: 'fill', args: () => [f(7), 2], kinds: ['f32any', 'num'] },
+  { fn: 'copy', args: () => [f(7), f(7)], kinds: ['f32any', 'f32'] },
   { fn: 'sgdStep', args: () => [f(7), f(7), 0.1], kinds: ['f32any', 'f32', 'num'] },
   { fn: 'clipValue', args: () => [f(7), 0.5], kinds: ['f32any', 'num'] },
   {

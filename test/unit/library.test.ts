@@ -335,6 +335,28 @@ describe('Trainer.watchStop', () => {
   });
 });
 
+describe('Trainer and weights that become non-finite', () => {
+  it('leaves them as they were before the update, for a large model and then a smaller one fit by the same trainer', async () => {
+    const { makeDataModule } = await import('../../src/data/datamodule.js');
+    const tok = Tokenizer.fit('d2l', TEXT);
+    const dm = makeDataModule(tok.encode(TEXT), { numSteps: 8, batchSize: 10, numTrain: 40, numVal: 20 });
+    // An update that changes every weight and makes the last one infinite, from finite gradients.
+    const breaking = new SGD(0.1);
+    breaking.step = (params) => { for (let i = 0; i < params.length; i++) params[i]! += 1; params[params.length - 1] = Infinity; };
+    const t = new Trainer({ epochs: 1, clip: 1, skipNonFinite: true });
+    for (const hidden of [128, 8]) {  // 128: over 32K parameters, so that the backup is copied natively
+      const m = new RNNLM({ cell: 'gru', vocabSize: tok.vocab.size, hidden: [hidden], dropout: 0 }, new Rng(1));
+      if (hidden === 128) expect(m.params.length).toBeGreaterThan(1 << 15);
+      const before = m.params.slice();
+      const state = initialState(new Rng(2));
+      expect(await t.fit(m, dm, breaking, new Rng(2), state)).toEqual({ stopped: false });
+      expect(t.history.at(-1)!.skipped).toBe(dm.numTrainBatches);
+      expect(m.params).toEqual(before);
+      t.history.length = 0;
+    }
+  });
+});
+
 describe('train(text, { out })', () => {
   it('names out by its key when another live process holds the lock', async () => {
     const out = path.join(dir, 'locked.safetensors');
