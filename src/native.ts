@@ -192,8 +192,11 @@ export interface NativeBinding {
    * A whole model's training step over a batch (LmBatch), chunks on teams of
    * threads: grads += d(loss sum * scale)/d(params). masks: null, or the dropout
    * masks of layers 0..L-2 (T, N, H_l) one after another. Returns the loss sum.
+   * gradSquares (not with keep): gets the sum of squares of grads after the
+   * call, bitwise sumSquares(grads), added up by the threads that wrote them.
    */
-  lmTrainChunks(o: LmBatch & { grads: Float32Array; masks: Float32Array | null; scale: number; keep?: boolean }): number;
+  lmTrainChunks(o: LmBatch & { grads: Float32Array; masks: Float32Array | null; scale: number; keep?: boolean;
+    gradSquares?: Float64Array | null }): number;
   /** The forward of lmTrainChunks alone (no dropout, no gradients): loss sum and argmax hits. */
   lmEvalChunks(o: LmBatch): { loss: number; correct: number };
   /**

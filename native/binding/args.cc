@@ -139,6 +139,16 @@ float* Args::f32_opt(size_t i, const char* name, long len) const {
   return f32(i, name, len);
 }
 
+double* Args::f64_opt(size_t i, const char* name, long len) const {
+  const Napi::Value v = at(i, name);
+  if (v.IsNull() || v.IsUndefined()) return nullptr;
+  long got = 0;
+  double* p = typed<double>(*this, v, napi_float64_array, "Float64Array", name, &got);
+  if (got != len)
+    throw error(what(name) + " must have length " + std::to_string(len) + ", got " + std::to_string(got));
+  return p;
+}
+
 int* Args::i32_any(size_t i, const char* name, long* len) const {
   return typed<int>(*this, at(i, name), napi_int32_array, "Int32Array", name, len);
 }

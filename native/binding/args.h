@@ -38,6 +38,8 @@ class Args {
   float* f32_opt(size_t i, const char* name, long len) const;
   // A Float32Array of any length (returned in *len).
   float* f32_any(size_t i, const char* name, long* len) const;
+  // A Float64Array of exactly `len` elements (an output), or null when the argument is null or undefined.
+  double* f64_opt(size_t i, const char* name, long len) const;
   // An Int32Array of exactly `len` elements, each in [0, bound).
   int* tokens(size_t i, const char* name, long len, long bound) const;
   // An Int32Array of exactly `len` elements (an output: its values are not read).

@@ -140,9 +140,11 @@ void check_window_ids(const Args& a, const LmTokens& tk, long T, long V) {
 // lmTrainChunks({ cell, L, hidden, V, params, grads, offsets, inputs, targets, T, N, rows, masks, state, scale, keep, precision })
 //   -> sum of the T*N token losses; grads += d(loss sum * scale)/d(params), or with keep (optional,
 //   default false) grads untouched and the chunks' gradients kept for mpiChainSum; precision: fp32 | bf16 (optional);
-//   tokens and starts in place of inputs and targets: the batch's windows in a token stream (batch_tokens)
+//   tokens and starts in place of inputs and targets: the batch's windows in a token stream (batch_tokens);
+//   gradSquares (optional, not with keep): a Float64Array(1) that gets the sum of squares of grads after
+//   the call, as sumSquares(grads) gives it
 Napi::Value LmTrainChunks(const Napi::CallbackInfo& info) {
-  Args a(info, "lmTrainChunks", {"cell", "L", "hidden", "V", "params", "grads", "offsets", "inputs", "targets", "T", "N", "rows", "masks", "state", "scale", "keep", "precision", "tokens", "starts"});
+  Args a(info, "lmTrainChunks", {"cell", "L", "hidden", "V", "params", "grads", "offsets", "inputs", "targets", "T", "N", "rows", "masks", "state", "scale", "keep", "precision", "tokens", "starts", "gradSquares"});
   const ShapeArgs sa(a, 6);
   const LmShape& s = sa.shape;
   float* grads = a.f32(5, "grads", s.P);
@@ -154,10 +156,12 @@ Napi::Value LmTrainChunks(const Napi::CallbackInfo& info) {
   float* state = a.f32_opt(13, "state", sa.state_len(a, N));
   const double scale = a.number(14, "scale");
   const bool keep = a.absent(15, "keep") ? false : a.boolean(15, "keep");
+  double* squares = a.f64_opt(19, "gradSquares", 1);
+  if (squares && keep) throw a.error(a.what("gradSquares") + " does not apply with keep (grads are left as they are)");
   ensure_kernels(a, true);
   const Precision precision = precision_arg(a, 16);
   const double loss = lm_train_chunks(s, sa.params, grads, tk, T, N, rows, masks, state, static_cast<float>(scale),
-                                      keep, precision);
+                                      keep, precision, squares);
   check_window_ids(a, tk, T, s.V);
   return Napi::Number::New(info.Env(), loss);
 }

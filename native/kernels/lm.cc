@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "kernels/cells.h"
+#include "kernels/optim.h"
 #include "kernels/parallel.h"
 #include "kernels/team.h"
 #include "simd/bf16.h"
@@ -249,6 +250,7 @@ struct Batch {
   bool train;
   const Bf16Path* bf;  // bf16 products: the path; null for float32
   bool keep = false;   // training: leave each chunk's gradients in its own buffer (kept_*), grads untouched
+  double* squares = nullptr;  // training without keep: null, or where the sum of squares of grads goes
 
   // Where layer l's h, and its c (after every layer's h), start in state.
   long state_h(long l) const {
@@ -503,7 +505,7 @@ double run_batch(const Batch& b, float* grads, long* correct) {
   const bool masked = b.masks != nullptr;
   // Everything the region uses is grown here, on the calling thread.
   static thread_local std::vector<float> wbuf, tbuf, gbuf, sbuf;
-  static thread_local std::vector<double> lbuf, closs;
+  static thread_local std::vector<double> lbuf, closs, qbuf;
   static thread_local std::vector<long> hbuf, chits, badbuf;
   static thread_local std::unique_ptr<Barrier[]> barriers;
   static thread_local int nbarriers = 0;
@@ -537,7 +539,11 @@ double run_batch(const Batch& b, float* grads, long* correct) {
     barriers.reset(new Barrier[plan.teams]);
     nbarriers = plan.teams;
   }
+  const bool squares = b.train && !b.keep && b.squares;
+  const long qblocks = (s.P + kSquaresBlock - 1) / kSquaresBlock;
+  if (squares && static_cast<long>(qbuf.size()) < qblocks) qbuf.resize(static_cast<size_t>(qblocks));
   // Plain pointers: inside the region a thread_local would be each thread's own.
+  double* block_squares = qbuf.data();
   Barrier* bar = barriers.get();
   double* block_loss = lbuf.data();
   long* block_hits = hbuf.data();
@@ -581,14 +587,21 @@ double run_batch(const Batch& b, float* grads, long* correct) {
         }
       }
     }
-    if (!own_grads || b.keep) return;
+    if (b.keep || !(own_grads || squares)) return;
     region_barrier();
-    // grads += chunk gradients, in chunk order for every element
-    const long i0 = s.P * tid / nth, i1 = s.P * (tid + 1) / nth;
-    for (long i = i0; i < i1; ++i) {
-      float v = grads[i];
-      for (long c = 0; c < nchunks; ++c) v += gc[c * gstride + i];
-      grads[i] = v;
+    // grads += chunk gradients, in chunk order for every element; then each
+    // block's sum of squares, on the thread that has just written it. The
+    // threads take whole blocks.
+    const long q0 = qblocks * tid / nth, q1 = qblocks * (tid + 1) / nth;
+    for (long q = q0; q < q1; ++q) {
+      const long i0 = q * kSquaresBlock, i1 = i0 + kSquaresBlock < s.P ? i0 + kSquaresBlock : s.P;
+      if (own_grads)
+        for (long i = i0; i < i1; ++i) {
+          float v = grads[i];
+          for (long c = 0; c < nchunks; ++c) v += gc[c * gstride + i];
+          grads[i] = v;
+        }
+      if (squares) block_squares[q] = sum_squares_block(grads, i0, i1);
     }
   });
   if (tk.stream) {
@@ -597,6 +610,11 @@ double run_batch(const Batch& b, float* grads, long* correct) {
     if (tk.bad >= 0) return 0.0;
   }
   if (b.keep) g_kept = Kept{gc, nchunks, gstride, s.P};
+  if (squares) {
+    double total = 0.0;
+    for (long q = 0; q < qblocks; ++q) total += block_squares[q];
+    *b.squares = total;
+  }
   double loss = 0.0;
   for (long c = 0; c < nchunks; ++c) {
     loss += chunk_loss[c];
@@ -654,10 +672,11 @@ TeamPlan plan_teams(const LmShape& s, long T, long rows, long nchunks, int threa
 }
 
 double lm_train_chunks(const LmShape& s, const float* params, float* grads, LmTokens& tokens, long T, long N,
-                       long rows, const float* masks, float* state, float scale, bool keep, Precision precision) {
+                       long rows, const float* masks, float* state, float scale, bool keep, Precision precision,
+                       double* grad_squares) {
   g_kept = Kept{};
   const Bf16Path* bf = precision == Precision::BF16 ? &bf16_path() : nullptr;
-  const Batch b{s, params, tokens, T, N, rows, (N + rows - 1) / rows, masks, state, scale, true, bf, keep};
+  const Batch b{s, params, tokens, T, N, rows, (N + rows - 1) / rows, masks, state, scale, true, bf, keep, grad_squares};
   return run_batch(b, grads, nullptr);
 }
 

@@ -86,9 +86,12 @@ struct LmTokens {
 // keep: grads is left as it is and each chunk's gradient stays in a buffer of
 // its own on this thread until the next call, for add_kept_chunks (a
 // data-parallel sum that continues one process's chunk order across ranks).
+// grad_squares: null, or where the sum of squares of grads after the call goes
+// (not with keep), bitwise sum_squares(grads, P): each thread adds up the
+// blocks of grads it has just written, while they are in its cache.
 double lm_train_chunks(const LmShape& s, const float* params, float* grads, LmTokens& tokens, long T, long N,
                        long rows, const float* masks, float* state, float scale, bool keep = false,
-                       Precision precision = Precision::FP32);
+                       Precision precision = Precision::FP32, double* grad_squares = nullptr);
 
 // Floats per kept chunk gradient (the model's P), or -1 when this thread keeps none.
 long kept_params();

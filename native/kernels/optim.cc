@@ -10,25 +10,27 @@
 
 namespace deeprnn {
 
+double sum_squares_block(const float* x, long i0, long i1) {
+  // Sixteen running sums (element i goes to sum (i - i0) % 16), added in a
+  // fixed order: independent additions the compiler can keep in vectors.
+  constexpr int kLanes = 16;
+  double lane[kLanes] = {};
+  long i = i0;
+  for (; i + kLanes <= i1; i += kLanes)
+    for (int k = 0; k < kLanes; ++k) lane[k] += static_cast<double>(x[i + k]) * x[i + k];
+  for (int k = 0; i < i1; ++i, ++k) lane[k] += static_cast<double>(x[i]) * x[i];
+  for (int w = kLanes / 2; w > 0; w /= 2)
+    for (int k = 0; k < w; ++k) lane[k] += lane[k + w];
+  return lane[0];
+}
+
 double sum_squares(const float* x, long n) {
-  const long chunk = 4096;
-  const long nchunks = (n + chunk - 1) / chunk;
+  const long nchunks = (n + kSquaresBlock - 1) / kSquaresBlock;
   double total = 0.0;
   double* partial = thread_buffer<double>(nchunks > 0 ? nchunks : 1);
   parallel_for(n >= kParallelWork, nchunks, [&](long c) {
-    const long i1 = (c + 1) * chunk < n ? (c + 1) * chunk : n;
-    // Sixteen running sums (element i goes to sum i % 16 of its chunk), added
-    // in a fixed order: independent additions the compiler can keep in
-    // vectors, and the same result for any number of threads.
-    constexpr int kLanes = 16;
-    double lane[kLanes] = {};
-    long i = c * chunk;
-    for (; i + kLanes <= i1; i += kLanes)
-      for (int k = 0; k < kLanes; ++k) lane[k] += static_cast<double>(x[i + k]) * x[i + k];
-    for (int k = 0; i < i1; ++i, ++k) lane[k] += static_cast<double>(x[i]) * x[i];
-    for (int w = kLanes / 2; w > 0; w /= 2)
-      for (int k = 0; k < w; ++k) lane[k] += lane[k + w];
-    partial[c] = lane[0];
+    const long i0 = c * kSquaresBlock, i1 = i0 + kSquaresBlock < n ? i0 + kSquaresBlock : n;
+    partial[c] = sum_squares_block(x, i0, i1);
   });
   for (long c = 0; c < nchunks; ++c) total += partial[c];
   return total;

@@ -5,7 +5,16 @@
 
 namespace deeprnn {
 
-// sum of squares, in double, in fixed chunks so the result does not depend on threads
+// sum_squares adds x^2 in blocks of this many elements, each block's sum on
+// its own, then the blocks' sums in order.
+constexpr long kSquaresBlock = 4096;
+
+// The sum of x[i]^2 over [i0, i1), at most one block, in double. One
+// compiled body (in optim.cc) for every caller, so that every caller's sums
+// are bitwise the same whatever the compiler contracts.
+double sum_squares_block(const float* x, long i0, long i1);
+
+// sum of squares, in double, in blocks (kSquaresBlock) so the result does not depend on threads
 double sum_squares(const float* x, long n);
 // x *= s
 void scale_inplace(float* x, long n, float s);

@@ -52,6 +52,12 @@ export interface LanguageModel {
   forward(batch: Batch, opts: ForwardOptions): number;
   /** Accumulates d(mean loss)/d(params) into grads, for the last training forward. */
   backward(): void;
+  /**
+   * The sum of squares of grads as the last training forward and backward
+   * left them, when the model computed it there (as sumSquares(grads) gives
+   * it); else null. Wrong if grads were changed since.
+   */
+  gradSquares?(): number | null;
   /** With shard: only the share's windows are scored (the counts are the share's); a carried state keeps the other rows as they were. */
   evaluate(batch: Batch, opts?: { carry?: boolean; shard?: Shard }): EvalResult;
   /** Zeros the carried state. */

@@ -77,6 +77,9 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
   precision: Precision = 'fp32';
   /** The last training forward did the backward pass too. */
   private doneInForward = false;
+  /** squares[0] is the sum of squares of grads as the last training forward left them (LanguageModel.gradSquares). */
+  private readonly squares = new Float64Array(1);
+  private squaresKnown = false;
   private readonly hiddenI32: Int32Array;
   /** Where each layer's W_ih, W_hh, b_ih, b_hh and then the output layer's W, b start: lmTrainChunks' offsets. */
   private readonly offsets: Int32Array;
@@ -115,6 +118,7 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
    */
   forward(batch: Batch, opts: ForwardOptions): number {
     this.doneInForward = false;
+    this.squaresKnown = false;
     if (!opts.train) return this.evaluate(batch, { carry: opts.carry }).lossSum / (batch.T * batch.N);
     const { T, N } = batch;
     const { hidden, dropout } = this.config;
@@ -149,7 +153,8 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
       }
     } else {
       loss = native().lmTrainChunks({ ...this.lmModel(), grads: this.grads, ...batchTokens(batch), T, N, rows, masks, state,
-        scale: 1 / M });
+        scale: 1 / M, gradSquares: this.squares });
+      this.squaresKnown = true;
     }
     this.doneInForward = true;
     return loss / M;
@@ -222,6 +227,16 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
   backward(): void {
     if (!this.doneInForward) throw new Error('backward() needs a training forward() first');
     this.doneInForward = false;
+  }
+
+  override zeroGrad(): void {
+    super.zeroGrad();
+    this.squaresKnown = false;
+  }
+
+  /** The sum of squares of grads that the last (unsharded) training forward left, computed there by its threads; else null. */
+  gradSquares(): number | null {
+    return this.squaresKnown ? this.squares[0]! : null;
   }
 
   evaluate(batch: Batch, opts: { carry?: boolean; shard?: Shard } = {}): EvalResult {

@@ -346,7 +346,9 @@ export class Trainer {
    * [-clip, clip] in value mode); returns the global norm before clipping.
    */
   clipGradients(model: LanguageModel): number {
-    const norm = Math.sqrt(sumSquares(model.grads));
+    // Data-parallel, the grads are the ranks' sum: the model's own figure is of its share.
+    const known = this.opts.world ? null : (model.gradSquares?.() ?? null);
+    const norm = Math.sqrt(known ?? sumSquares(model.grads));
     const { clip } = this.opts;
     if (!(clip > 0 && Number.isFinite(clip)) || !Number.isFinite(norm)) return norm;
     if (this.opts.clipMode === 'value') clampInPlace(model.grads, clip);

@@ -28,7 +28,7 @@ function build(call: Call, args: unknown[]): unknown[] {
 
 // T=2, N=3, H=4, I=5, V=6, M=T*N=6
 const LM_TRAIN = ['cell', 'L', 'hidden', 'V', 'params', 'grads', 'offsets', 'inputs', 'targets', 'T', 'N', 'rows', 'masks', 'state',
-  'scale', 'keep', 'precision', 'tokens', 'starts'];
+  'scale', 'keep', 'precision', 'tokens', 'starts', 'gradSquares'];
 const LM_EVAL = ['cell', 'L', 'hidden', 'V', 'params', 'offsets', 'inputs', 'targets', 'T', 'N', 'rows', 'state', 'precision', 'tokens', 'starts'];
 
 const CALLS: Call[] = [
@@ -101,17 +101,17 @@ const CALLS: Call[] = [
     fn: 'lmTrainChunks',
     names: LM_TRAIN,
     args: () => ['gru', 2, Int32Array.from([4, 4]), 6, f(294), f(294), Int32Array.from([0, 72, 120, 132, 144, 192, 240, 252, 264, 288]),
-      tok(6, 5), tok(6, 1), 2, 3, 2, f(24).fill(1), f(24), 0.5, false, 'bf16', undefined, undefined],
-    // keep is optional (absent: false); its wrong values are in test/native/mpi.test.ts
-    kinds: ['str', 'dim', 'i32', 'dim', 'f32any', 'f32', 'i32', 'i32', 'i32', 'dim', 'dim', 'dim', 'nullable', 'nullable', 'num', 'other', 'optstr', 'other', 'other'],
+      tok(6, 5), tok(6, 1), 2, 3, 2, f(24).fill(1), f(24), 0.5, false, 'bf16', undefined, undefined, new Float64Array(1)],
+    // keep is optional (absent: false); its wrong values are in test/native/mpi.test.ts; gradSquares' in test/native/chunks.test.ts
+    kinds: ['str', 'dim', 'i32', 'dim', 'f32any', 'f32', 'i32', 'i32', 'i32', 'dim', 'dim', 'dim', 'nullable', 'nullable', 'num', 'other', 'optstr', 'other', 'other', 'other'],
   },
   {
     // The same with the batch as windows of a token stream: 3 windows of 3 tokens in 8
     fn: 'lmTrainChunks',
     names: LM_TRAIN,
     args: () => ['gru', 2, Int32Array.from([4, 4]), 6, f(294), f(294), Int32Array.from([0, 72, 120, 132, 144, 192, 240, 252, 264, 288]),
-      undefined, undefined, 2, 3, 2, f(24).fill(1), f(24), 0.5, false, 'bf16', Uint16Array.from([0, 1, 2, 3, 4, 5, 0, 1]), Int32Array.from([0, 5, 2])],
-    kinds: ['str', 'dim', 'i32', 'dim', 'f32any', 'f32', 'i32', 'other', 'other', 'dim', 'dim', 'dim', 'nullable', 'nullable', 'num', 'other', 'optstr', 'stream', 'i32'],
+      undefined, undefined, 2, 3, 2, f(24).fill(1), f(24), 0.5, false, 'bf16', Uint16Array.from([0, 1, 2, 3, 4, 5, 0, 1]), Int32Array.from([0, 5, 2]), undefined],
+    kinds: ['str', 'dim', 'i32', 'dim', 'f32any', 'f32', 'i32', 'other', 'other', 'dim', 'dim', 'dim', 'nullable', 'nullable', 'num', 'other', 'optstr', 'stream', 'i32', 'other'],
   },
   {
     fn: 'lmEvalChunks',

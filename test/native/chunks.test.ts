@@ -124,6 +124,59 @@ describe('chunked training and threads', () => {
     expect(Buffer.from(all.grads.buffer).equals(Buffer.from(one.grads.buffer))).toBe(true);
   });
 
+  it('the sum of squares of the gradients from the training step is bitwise sumSquares(grads), for any threads and teams', () => {
+    const cfg: ModelConfig = { cell: 'lstm', vocabSize: 13, hidden: [24, 17], dropout: 0 };
+    const P = new RNNLM(cfg).params.length;
+    expect(P > 4096 && P % 4096 !== 0).toBe(true);  // two blocks of the sum, the second ragged
+    const batch = randomBatch(6, 37, 13, 3);
+    try {
+      for (const precision of ['fp32', 'bf16'] as const) {
+        for (const [threads, team] of [[1, 0], [2, 0], [3, 0], [5, 0], [2, 2], [5, 3]] as const) {
+          nat.setThreads(threads);
+          nat.setTeamSize(team);
+          for (const chunkTokens of [8 * 6, Infinity]) {  // 5 chunks, and one that writes grads directly
+            const m = new RNNLM(cfg, new Rng(4));
+            m.precision = precision;
+            m.chunkTokens = chunkTokens;
+            expect(m.gradSquares()).toBeNull();
+            trainStep(m, batch);
+            const first = m.gradSquares();
+            expect(first).toBe(nat.sumSquares(m.grads));
+            expect(first).toBeGreaterThan(0);
+            m.forward(batch, { train: true });  // no zeroGrad: grads accumulate, and the figure is of the sum
+            m.backward();
+            expect(m.gradSquares()).toBe(nat.sumSquares(m.grads));
+            expect(m.gradSquares()).not.toBe(first);
+            m.zeroGrad();
+            expect(m.gradSquares()).toBeNull();
+            m.forward(batch, { train: true, shard: { rank: 0, size: 2 } });  // a share: the ranks' sum is not known here
+            expect(m.gradSquares()).toBeNull();
+          }
+        }
+      }
+    } finally {
+      nat.setTeamSize(0);
+      nat.setThreads(allThreads);
+    }
+  });
+
+  it('lmTrainChunks refuses a gradSquares that is not a Float64Array of one element, or given with keep', () => {
+    const cfg: ModelConfig = { cell: 'gru', vocabSize: 5, hidden: [4], dropout: 0 };
+    const m = new RNNLM(cfg);
+    const batch = randomBatch(2, 3, 5, 1);
+    const model = (m as unknown as { lmModel(): object }).lmModel();
+    const call = (extra: object) => nat.lmTrainChunks({ ...model, grads: m.grads, inputs: batch.inputs, targets: batch.targets, T: 2, N: 3,
+      rows: 3, masks: null, state: null, scale: 1, ...extra } as never);
+    expect(() => call({ gradSquares: new Float64Array(2) })).toThrow('lmTrainChunks: option "gradSquares" must have length 1, got 2');
+    expect(() => call({ gradSquares: new Float32Array(1) })).toThrow('lmTrainChunks: option "gradSquares" must be a Float64Array');
+    expect(() => call({ gradSquares: new Float64Array(1), keep: true }))
+      .toThrow('lmTrainChunks: option "gradSquares" does not apply with keep (grads are left as they are)');
+    const sq = new Float64Array(1);
+    m.zeroGrad();
+    call({ gradSquares: sq });
+    expect(sq[0]).toBe(nat.sumSquares(m.grads));
+  });
+
   it('backward() after a chunked forward adds nothing more', () => {
     const cfg: ModelConfig = { cell: 'lstm', vocabSize: 5, hidden: [6], dropout: 0 };
     const m = chunked(cfg, 2, 3);
