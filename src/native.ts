@@ -176,6 +176,13 @@ export interface NativeBinding {
   sumSquares(x: Float32Array): number;
   scale(x: Float32Array, s: number): void;
   sgdStep(params: Float32Array, grads: Float32Array, lr: number): void;
+  /**
+   * Plain SGD in one pass, keeping the weights as they were: backup = params;
+   * grads *= gradScale (not when it is 1); params -= lr * grads. Bitwise the
+   * same as copy, scale and sgdStep in turn. Returns whether every updated
+   * weight is finite.
+   */
+  sgdStepChecked(o: { params: Float32Array; grads: Float32Array; backup: Float32Array; lr: number; gradScale: number }): boolean;
   clipValue(x: Float32Array, c: number): void;
   /** PyTorch's SGD without momentum, with L2 weight decay: params -= lr * (grads + weightDecay * params). */
   sgdDecayStep(o: { params: Float32Array; grads: Float32Array; lr: number; weightDecay: number }): void;

@@ -51,6 +51,22 @@ Napi::Value SgdStep(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// sgdStepChecked({ params, grads, backup, lr, gradScale }) -> whether every updated weight is finite:
+// backup = params; grads *= gradScale (not when it is 1); params -= lr * grads, in one pass
+Napi::Value SgdStepChecked(const Napi::CallbackInfo& info) {
+  Args a(info, "sgdStepChecked", {"params", "grads", "backup", "lr", "gradScale"});
+  long n = 0;
+  float* p = a.f32_any(0, "params", &n);
+  float* g = a.f32(1, "grads", n);
+  float* backup = a.f32(2, "backup", n);
+  const auto overlaps = [n](const float* x, const float* y) { return x < y + n && y < x + n; };
+  if (overlaps(backup, p) || overlaps(backup, g) || overlaps(p, g))
+    throw a.error("options \"params\", \"grads\" and \"backup\" must be three buffers apart, not views of one another's memory");
+  const float lr = static_cast<float>(a.number(3, "lr"));
+  const float gscale = static_cast<float>(a.number(4, "gradScale"));
+  return Napi::Boolean::New(info.Env(), sgd_step_checked(p, backup, g, n, lr, gscale));
+}
+
 // sgdDecayStep({ params, grads, lr, weightDecay }): params -= lr * (grads + weightDecay * params)
 Napi::Value SgdDecayStep(const Napi::CallbackInfo& info) {
   Args a(info, "sgdDecayStep", {"params", "grads", "lr", "weightDecay"});
@@ -121,6 +137,7 @@ void register_optim(Napi::Env env, Napi::Object exports) {
   exports.Set("sgdMomentumStep", Napi::Function::New(env, SgdMomentumStep, "sgdMomentumStep"));
   exports.Set("adamStep", Napi::Function::New(env, AdamStep, "adamStep"));
   exports.Set("rmspropStep", Napi::Function::New(env, RmspropStep, "rmspropStep"));
+  exports.Set("sgdStepChecked", Napi::Function::New(env, SgdStepChecked, "sgdStepChecked"));
   exports.Set("fill", Napi::Function::New(env, Fill, "fill"));
   exports.Set("copy", Napi::Function::New(env, Copy, "copy"));
   exports.Set("sumSquares", Napi::Function::New(env, SumSquares, "sumSquares"));

@@ -3,6 +3,7 @@
 #include "kernels/optim.h"
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #include "kernels/common.h"
@@ -63,6 +64,46 @@ void copy_values(float* dst, const float* src, long n) {
 
 void sgd_step(float* p, const float* g, long n, float lr) {
   parallel_for(n >= kParallelWork, n, [&](long i) { p[i] -= lr * g[i]; });
+}
+
+// One block of sgd_step_checked: whether its updated weights are all finite.
+template <bool Scaled>
+static bool sgd_checked_block(float* __restrict p, float* __restrict backup, float* __restrict g, long n, float lr,
+                              float gscale) {
+  // x - x is +0 (all bits clear) for a finite x and NaN for an infinity or a
+  // NaN: an OR of those bits, which vectorizes as a float sum would not.
+  uint32_t bits = 0;
+  for (long i = 0; i < n; ++i) {
+    const float w = p[i];
+    backup[i] = w;
+    float d = g[i];
+    if (Scaled) {
+      d *= gscale;
+      g[i] = d;
+    }
+    const float u = w - lr * d;
+    p[i] = u;
+    const float z = u - u;
+    uint32_t zb;
+    std::memcpy(&zb, &z, sizeof zb);
+    bits |= zb;
+  }
+  return bits == 0;
+}
+
+bool sgd_step_checked(float* p, float* backup, float* g, long n, float lr, float gscale) {
+  constexpr long kBlock = 1L << 14;
+  const long nblocks = (n + kBlock - 1) / kBlock;
+  int* finite = thread_buffer<int>(nblocks > 0 ? nblocks : 1);
+  const bool scaled = gscale != 1.0f;
+  parallel_for(n >= kParallelWork, nblocks, [&](long b) {
+    const long i0 = b * kBlock, len = (i0 + kBlock < n ? i0 + kBlock : n) - i0;
+    finite[b] = scaled ? sgd_checked_block<true>(p + i0, backup + i0, g + i0, len, lr, gscale)
+                       : sgd_checked_block<false>(p + i0, backup + i0, g + i0, len, lr, gscale);
+  });
+  for (long b = 0; b < nblocks; ++b)
+    if (!finite[b]) return false;
+  return true;
 }
 
 void sgd_decay_step(float* p, const float* g, long n, float lr, float wd) {

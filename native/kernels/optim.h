@@ -26,6 +26,12 @@ void copy_values(float* dst, const float* src, long n);
 void clip_value(float* x, long n, float c);
 // p -= lr * g
 void sgd_step(float* p, const float* g, long n, float lr);
+// One plain SGD step in one pass, for a trainer that keeps the weights as
+// they were in case the update is not finite: backup = p; g *= gscale (the
+// clipping, skipped when gscale is 1); p -= lr * g. Bitwise the same as
+// copy_values, scale_inplace and sgd_step one after another. Returns whether
+// every updated p is finite.
+bool sgd_step_checked(float* p, float* backup, float* g, long n, float lr, float gscale);
 // SGD without momentum, with L2 weight decay: p -= lr (g + wd p)
 void sgd_decay_step(float* p, const float* g, long n, float lr, float wd);
 

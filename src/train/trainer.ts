@@ -305,14 +305,20 @@ export class Trainer {
       if (!Number.isFinite(loss)) return { loss, bad: 'the loss', norm: NaN };
       model.backward();
     }
-    const norm = this.clipGradients(model);
+    const { norm, scale } = this.clipPlan(model);
     if (!Number.isFinite(norm)) return { loss, bad: 'the gradient', norm };
     // (a trainer that fits another model later gets a backup of that one's size and kind)
     if (this.backup?.length !== model.params.length || this.backup.constructor !== model.params.constructor) this.backup = model.params.slice();
-    else copyInto(this.backup, model.params);
     const backup = this.backup;
-    optimizer.step(model.params, model.grads);
-    if (!Number.isFinite(sumSquares(model.params))) {
+    // Clipping, the backup, the update and its check in one pass where the optimizer has one (plain SGD), else in turn.
+    let finite = optimizer.stepChecked?.(model.params, model.grads, backup, scale) ?? null;
+    if (finite === null) {
+      if (scale !== 1) scaleInPlace(model.grads, scale);
+      copyInto(backup, model.params);
+      optimizer.step(model.params, model.grads);
+      finite = Number.isFinite(sumSquares(model.params));
+    }
+    if (!finite) {
       model.params.set(backup);
       return { loss, bad: 'the weights', norm };
     }
@@ -346,13 +352,27 @@ export class Trainer {
    * [-clip, clip] in value mode); returns the global norm before clipping.
    */
   clipGradients(model: LanguageModel): number {
+    const { norm, scale } = this.clipPlan(model);
+    if (scale !== 1) scaleInPlace(model.grads, scale);
+    return norm;
+  }
+
+  /**
+   * The global gradient norm before clipping, and the factor that norm
+   * clipping scales the gradients by (1: none). Value clipping clamps them
+   * here.
+   */
+  private clipPlan(model: LanguageModel): { norm: number; scale: number } {
     // Data-parallel, the grads are the ranks' sum: the model's own figure is of its share.
     const known = this.opts.world ? null : (model.gradSquares?.() ?? null);
     const norm = Math.sqrt(known ?? sumSquares(model.grads));
     const { clip } = this.opts;
-    if (!(clip > 0 && Number.isFinite(clip)) || !Number.isFinite(norm)) return norm;
-    if (this.opts.clipMode === 'value') clampInPlace(model.grads, clip);
-    else if (norm > clip) scaleInPlace(model.grads, clip / norm);
-    return norm;
+    if (!(clip > 0 && Number.isFinite(clip)) || !Number.isFinite(norm)) return { norm, scale: 1 };
+    if (this.opts.clipMode === 'value') {
+      clampInPlace(model.grads, clip);
+      return { norm, scale: 1 };
+    }
+    return { norm, scale: norm > clip ? clip / norm : 1 };
   }
+
 }

@@ -115,6 +115,51 @@ describe('fill and copy', () => {
   });
 });
 
+describe('sgdStepChecked', () => {
+  it('is bitwise copy, scale and sgdStep in turn, on any threads; says whether every weight is finite', () => {
+    const threads = nat.info().threads;
+    try {
+      for (const t of [1, 2, 3]) {
+        nat.setThreads(t);
+        for (const n of [5, 4099, 3 * (1 << 15) + 7]) {
+          for (const gradScale of [1, 0.37]) {
+            const r = new Rng(n);
+            const p = Float32Array.from({ length: n }, () => r.uniform() * 2 - 1);
+            const g = Float32Array.from({ length: n }, () => r.uniform() * 6 - 3);
+            const [p2, g2, backup] = [p.slice(), g.slice(), new Float32Array(n)];
+            const want = p.slice();
+            if (gradScale !== 1) nat.scale(g, gradScale);
+            nat.sgdStep(p, g, 0.3);
+            expect(nat.sgdStepChecked({ params: p2, grads: g2, backup, lr: 0.3, gradScale })).toBe(true);
+            expect(Buffer.from(p2.buffer).equals(Buffer.from(p.buffer))).toBe(true);
+            expect(Buffer.from(g2.buffer).equals(Buffer.from(g.buffer))).toBe(true);
+            expect(backup).toEqual(want);
+            // One weight that overflows, or a NaN gradient, anywhere: false.
+            for (const at of [0, n >> 1, n - 1]) {
+              const q = want.slice();
+              const h = new Float32Array(n);
+              h[at] = -3e38;
+              expect(nat.sgdStepChecked({ params: q, grads: h, backup, lr: 2, gradScale: 1 })).toBe(false);
+              h[at] = NaN;
+              expect(nat.sgdStepChecked({ params: want.slice(), grads: h, backup, lr: 2, gradScale: 1 })).toBe(false);
+            }
+          }
+        }
+      }
+    } finally {
+      nat.setThreads(threads);
+    }
+  });
+
+  it('refuses buffers that share memory', () => {
+    const buf = new Float32Array(30);
+    expect(() => nat.sgdStepChecked({ params: buf.subarray(0, 10), grads: buf.subarray(10, 20), backup: buf.subarray(5, 15), lr: 1, gradScale: 1 }))
+      .toThrow('sgdStepChecked: options "params", "grads" and "backup" must be three buffers apart, not views of one another\'s memory');
+    expect(() => nat.sgdStepChecked({ params: buf.subarray(0, 10), grads: buf.subarray(10, 20), backup: buf.subarray(20, 30), lr: 1, gradScale: 1 }))
+      .not.toThrow();
+  });
+});
+
 describe('fillBatch', () => {
   it('gathers windows time-major from 16- and 32-bit tokens', () => {
     for (const tokens of [Uint16Array.from([5, 6, 7, 8, 9, 10]), Int32Array.from([5, 6, 7, 8, 9, 10])]) {

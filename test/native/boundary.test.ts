@@ -71,6 +71,8 @@ const CALLS: Call[] = [
   { fn: 'fill', args: () => [f(7), 2], kinds: ['f32any', 'num'] },
   { fn: 'copy', args: () => [f(7), f(7)], kinds: ['f32any', 'f32'] },
   { fn: 'sgdStep', args: () => [f(7), f(7), 0.1], kinds: ['f32any', 'f32', 'num'] },
+  { fn: 'sgdStepChecked', names: ['params', 'grads', 'backup', 'lr', 'gradScale'], args: () => [f(7), f(7), f(7), 0.1, 0.5],
+    kinds: ['f32any', 'f32', 'f32', 'num', 'num'] },
   { fn: 'clipValue', args: () => [f(7), 0.5], kinds: ['f32any', 'num'] },
   {
     fn: 'sgdDecayStep',

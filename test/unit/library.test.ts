@@ -343,13 +343,23 @@ describe('Trainer and weights that become non-finite', () => {
     // An update that changes every weight and makes the last one infinite, from finite gradients.
     const breaking = new SGD(0.1);
     breaking.step = (params) => { for (let i = 0; i < params.length; i++) params[i]! += 1; params[params.length - 1] = Infinity; };
+    breaking.stepChecked = () => null;  // the update in turns: backup, step, check
+    // Plain SGD's one pass (its backup is the native one's), then a weight made infinite.
+    const fused = new SGD(0.1);
+    const real = fused.stepChecked.bind(fused);
+    expect(real(new Float32Array(8), new Float32Array(8), new Float32Array(8), 1)).toBeNull();  // small: in turns
+    fused.stepChecked = (params, grads, backup, scale) => {
+      expect(real(params, grads, backup, scale)).toBe(true);
+      params[params.length >> 1] = -Infinity;
+      return false;
+    };
     const t = new Trainer({ epochs: 1, clip: 1, skipNonFinite: true });
-    for (const hidden of [128, 8]) {  // 128: over 32K parameters, so that the backup is copied natively
+    for (const [hidden, optimizer] of [[128, breaking], [8, breaking], [128, fused]] as const) {  // 128: over 32K parameters, so that the backup is copied natively
       const m = new RNNLM({ cell: 'gru', vocabSize: tok.vocab.size, hidden: [hidden], dropout: 0 }, new Rng(1));
       if (hidden === 128) expect(m.params.length).toBeGreaterThan(1 << 15);
       const before = m.params.slice();
       const state = initialState(new Rng(2));
-      expect(await t.fit(m, dm, breaking, new Rng(2), state)).toEqual({ stopped: false });
+      expect(await t.fit(m, dm, optimizer, new Rng(2), state)).toEqual({ stopped: false });
       expect(t.history.at(-1)!.skipped).toBe(dm.numTrainBatches);
       expect(m.params).toEqual(before);
       t.history.length = 0;
