@@ -16,7 +16,7 @@ export { Trainer, initialState, NonFiniteError, type EpochMetrics, type TrainerO
 export { evaluateTokens, type EvalMetrics } from './train/evaluate.js';
 export { InputError } from './errors.js';
 export {
-  OPTIMIZER_SPECS, OPTIMIZERS, DEFAULT_LR, HYPERPARAMS, HYPER_KEYS, optimizerSpec, optimizersWith, makeOptimizer, SpecOptimizer, SGD, Adam, RMSprop,
+  OPTIMIZER_SPECS, OPTIMIZERS, DEFAULT_LR, HYPERPARAMS, HYPER_KEYS, optimizerSpec, optimizersWith, makeOptimizer, SpecOptimizer, SGD, Adam, RMSprop, FUSED_STEP_MIN,
   type Optimizer, type OptimizerKind, type OptimizerSettings, type OptimizerSpec, type HyperKey, type HyperValues, type HyperParam, type UpdateContext,
 } from './train/optim.js';
 export { learningRate, SCHEDULES, type ScheduleKind, type ScheduleSettings } from './train/schedule.js';

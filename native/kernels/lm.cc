@@ -589,19 +589,25 @@ double run_batch(const Batch& b, float* grads, long* correct) {
     }
     if (b.keep || !(own_grads || squares)) return;
     region_barrier();
-    // grads += chunk gradients, in chunk order for every element; then each
-    // block's sum of squares, on the thread that has just written it. The
-    // threads take whole blocks.
+    // grads += chunk gradients, in chunk order for every element
+    const auto reduce = [&](long i0, long i1) {
+      for (long i = i0; i < i1; ++i) {
+        float v = grads[i];
+        for (long c = 0; c < nchunks; ++c) v += gc[c * gstride + i];
+        grads[i] = v;
+      }
+    };
+    if (!squares) {
+      reduce(s.P * tid / nth, s.P * (tid + 1) / nth);
+      return;
+    }
+    // With the sum of squares: each block's, on the thread that has just
+    // written it; the threads take whole blocks.
     const long q0 = qblocks * tid / nth, q1 = qblocks * (tid + 1) / nth;
     for (long q = q0; q < q1; ++q) {
       const long i0 = q * kSquaresBlock, i1 = i0 + kSquaresBlock < s.P ? i0 + kSquaresBlock : s.P;
-      if (own_grads)
-        for (long i = i0; i < i1; ++i) {
-          float v = grads[i];
-          for (long c = 0; c < nchunks; ++c) v += gc[c * gstride + i];
-          grads[i] = v;
-        }
-      if (squares) block_squares[q] = sum_squares_block(grads, i0, i1);
+      if (own_grads) reduce(i0, i1);
+      block_squares[q] = sum_squares_block(grads, i0, i1);
     }
   });
   if (tk.stream) {

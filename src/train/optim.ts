@@ -310,11 +310,13 @@ export class SpecOptimizer implements Optimizer {
 
   /**
    * Plain SGD on float32 buffers of at least FUSED_STEP_MIN weights:
-   * native().sgdStepChecked; else null.
+   * native().sgdStepChecked; else null. Null too when step() is not this
+   * class's (a subclass or a wrapper of it): that step is the one to run.
    */
   stepChecked(params: FloatArray, grads: FloatArray, backup: FloatArray, gradScale: number): boolean | null {
     const h = this.hyper;
     if (this.kind !== 'sgd' || h.momentum !== 0 || h.weightDecay !== 0 || params.length < FUSED_STEP_MIN) return null;
+    if (this.step !== SpecOptimizer.prototype.step) return null;
     const n = f32(params, grads, backup);
     if (!n) return null;
     const finite = native().sgdStepChecked({ params: n[0], grads: n[1], backup: n[2], lr: this.lr, gradScale });

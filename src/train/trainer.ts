@@ -305,7 +305,8 @@ export class Trainer {
       if (!Number.isFinite(loss)) return { loss, bad: 'the loss', norm: NaN };
       model.backward();
     }
-    const { norm, scale } = this.clipPlan(model);
+    // The model's own sum of squares, from the step just taken (grads unchanged since).
+    const { norm, scale } = this.clipPlan(model, true);
     if (!Number.isFinite(norm)) return { loss, bad: 'the gradient', norm };
     // (a trainer that fits another model later gets a backup of that one's size and kind)
     if (this.backup?.length !== model.params.length || this.backup.constructor !== model.params.constructor) this.backup = model.params.slice();
@@ -352,7 +353,8 @@ export class Trainer {
    * [-clip, clip] in value mode); returns the global norm before clipping.
    */
   clipGradients(model: LanguageModel): number {
-    const { norm, scale } = this.clipPlan(model);
+    // (grads as they are now: a caller may have changed them since the step, clipped them already)
+    const { norm, scale } = this.clipPlan(model, false);
     if (scale !== 1) scaleInPlace(model.grads, scale);
     return norm;
   }
@@ -360,11 +362,12 @@ export class Trainer {
   /**
    * The global gradient norm before clipping, and the factor that norm
    * clipping scales the gradients by (1: none). Value clipping clamps them
-   * here.
+   * here. fromStep: right after the model's training step, whose sum of
+   * squares (gradSquares) is of the grads as they are.
    */
-  private clipPlan(model: LanguageModel): { norm: number; scale: number } {
+  private clipPlan(model: LanguageModel, fromStep: boolean): { norm: number; scale: number } {
     // Data-parallel, the grads are the ranks' sum: the model's own figure is of its share.
-    const known = this.opts.world ? null : (model.gradSquares?.() ?? null);
+    const known = fromStep && !this.opts.world ? (model.gradSquares?.() ?? null) : null;
     const norm = Math.sqrt(known ?? sumSquares(model.grads));
     const { clip } = this.opts;
     if (!(clip > 0 && Number.isFinite(clip)) || !Number.isFinite(norm)) return { norm, scale: 1 };

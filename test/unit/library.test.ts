@@ -367,6 +367,60 @@ describe('Trainer and weights that become non-finite', () => {
   });
 });
 
+describe('Trainer and plain SGD in one pass', () => {
+  it('gives the weights and step count of the passes in turn, with clipping at work; a step() of its own is the one run', async () => {
+    const { makeDataModule } = await import('../../src/data/datamodule.js');
+    const tok = Tokenizer.fit('d2l', TEXT);
+    const dm = makeDataModule(tok.encode(TEXT), { numSteps: 8, batchSize: 10, numTrain: 60, numVal: 20 });
+    const run = async (optimizer: SGD) => {
+      const m = new RNNLM({ cell: 'gru', vocabSize: tok.vocab.size, hidden: [128], dropout: 0 }, new Rng(1));
+      const norms: number[] = [];
+      const t = new Trainer({ epochs: 2, clip: 0.05, onEpoch: (e) => norms.push(e.gradNorm) });
+      await t.fit(m, dm, optimizer, new Rng(2));
+      return { m, norms, steps: optimizer.steps };
+    };
+    const fused = new SGD(1.5);
+    let called = 0;
+    const real = fused.stepChecked.bind(fused);
+    fused.stepChecked = (...a) => { const r = real(...a); if (r !== null) called++; return r; };
+    const inTurn = new SGD(1.5);
+    inTurn.stepChecked = () => null;
+    const [a, b] = [await run(fused), await run(inTurn)];
+    expect(called).toBe(2 * dm.numTrainBatches);
+    expect(a.norms.every((n) => n > 0.05)).toBe(true);  // every step clipped
+    expect(Buffer.from(a.m.params.buffer).equals(Buffer.from(b.m.params.buffer))).toBe(true);
+    expect([a.steps, a.norms]).toEqual([b.steps, b.norms]);
+    // A subclass's step (or a wrapper of it) is what runs, not the one pass.
+    class Counting extends SGD {
+      count = 0;
+      override step(params: Float32Array | Float64Array, grads: Float32Array | Float64Array): void {
+        this.count++;
+        super.step(params, grads);
+      }
+    }
+    const counting = new Counting(1.5);
+    const c = await run(counting);
+    expect(counting.count).toBe(2 * dm.numTrainBatches);
+    expect(Buffer.from(c.m.params.buffer).equals(Buffer.from(b.m.params.buffer))).toBe(true);
+  });
+
+  it('clipGradients clips the gradients as they are: a second call leaves clipped gradients as they are', async () => {
+    const tok = Tokenizer.fit('d2l', TEXT);
+    const { makeDataModule } = await import('../../src/data/datamodule.js');
+    const dm = makeDataModule(tok.encode(TEXT), { numSteps: 8, batchSize: 10, numTrain: 20, numVal: 20 });
+    const m = new RNNLM({ cell: 'gru', vocabSize: tok.vocab.size, hidden: [16], dropout: 0 }, new Rng(1));
+    const batch = dm.trainBatches(new Rng(3), 0).next().value!;
+    m.zeroGrad();
+    m.forward(batch, { train: true });
+    m.backward();
+    const t = new Trainer({ epochs: 1, clip: 0.01 });
+    expect(t.clipGradients(m)).toBeGreaterThan(0.01);
+    const once = Float32Array.from(m.grads);
+    expect(t.clipGradients(m)).toBeCloseTo(0.01, 6);
+    expect(m.grads).toEqual(once);
+  });
+});
+
 describe('train(text, { out })', () => {
   it('names out by its key when another live process holds the lock', async () => {
     const out = path.join(dir, 'locked.safetensors');
