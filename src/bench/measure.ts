@@ -55,12 +55,12 @@ export function measure(c: BenchConfig, threads: number, batches: number, warmup
     teams = `${plan.teams}x${plan.size}`;
     const trainer = new Trainer({ epochs: 1, clip: 1 });
     const sgd = new SGD(0.1);
+    // A training step as Trainer takes it: clipping, the update and its check of the weights.
     const step = () => {
       model.zeroGrad();
       model.forward(batch, { train: true });
       model.backward();
-      trainer.clipGradients(model);
-      sgd.step(model.params, model.grads);
+      trainer.update(model, sgd);
     };
     for (let i = 0; i < warmup; i++) step();
     const t0 = performance.now();

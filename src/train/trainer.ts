@@ -305,9 +305,19 @@ export class Trainer {
       if (!Number.isFinite(loss)) return { loss, bad: 'the loss', norm: NaN };
       model.backward();
     }
-    // The model's own sum of squares, from the step just taken (grads unchanged since).
+    return { loss, ...this.update(model, optimizer) };
+  }
+
+  /**
+   * The update after a model's training step (forward and backward, grads
+   * untouched since): clip the gradients, take one optimizer step, and undo it
+   * when a weight is not finite. Returns the global gradient norm before
+   * clipping, and what was not finite (the weights are then as they were).
+   */
+  update(model: LanguageModel, optimizer: Optimizer): { bad: 'the gradient' | 'the weights' | null; norm: number } {
+    // The model's own sum of squares, from the step just taken.
     const { norm, scale } = this.clipPlan(model, true);
-    if (!Number.isFinite(norm)) return { loss, bad: 'the gradient', norm };
+    if (!Number.isFinite(norm)) return { bad: 'the gradient', norm };
     // (a trainer that fits another model later gets a backup of that one's size and kind)
     if (this.backup?.length !== model.params.length || this.backup.constructor !== model.params.constructor) this.backup = model.params.slice();
     const backup = this.backup;
@@ -321,9 +331,9 @@ export class Trainer {
     }
     if (!finite) {
       model.params.set(backup);
-      return { loss, bad: 'the weights', norm };
+      return { bad: 'the weights', norm };
     }
-    return { loss, bad: null, norm };
+    return { bad: null, norm };
   }
 
   /** Mean loss and accuracy over every validation token (sequential data: from a zero state, carried). */
