@@ -3,7 +3,11 @@
 // alternating, so that a slow spell of the machine hits both. Prints each
 // side's median tokens/s and the median of the per-pair ratios.
 //
-//   node bench/pair.mjs OLD_DIR NEW_DIR CONFIG THREADS [PAIRS] [train|eval] [fp32|bf16]
+//   node bench/pair.mjs OLD_DIR NEW_DIR CONFIG THREADS [PAIRS] [train|step|eval] [fp32|bf16]
+//
+// train: forward and backward; step: the trainer's whole step, with clipping at
+// norm 1 and plain SGD (Trainer.update, or in a build without it the passes
+// it made: clipGradients, a copy of the weights, the step, their check).
 //
 // OLD_DIR, NEW_DIR: built checkouts (dist/ and the addon). CONFIG: A, B, C
 // (npm run bench's), D (1,000 greedy tokens with C's model), or S (GRU 2 x 256,
@@ -18,13 +22,14 @@ const CONFIGS = {
   S: ['gru', 256, 65, 16, 64], E: ['lstm', 512, 65, 64, 32], G: ['gru', 32, 28, 32, 32],
 };
 if (!newDir || !CONFIGS[name] || !(Number(threads) >= 1)) {
-  console.error('usage: node bench/pair.mjs OLD_DIR NEW_DIR A|B|C|D|S|E|G THREADS [PAIRS] [train|eval] [fp32|bf16]');
+  console.error('usage: node bench/pair.mjs OLD_DIR NEW_DIR A|B|C|D|S|E|G THREADS [PAIRS] [train|step|eval] [fp32|bf16]');
   process.exit(2);
 }
 const [cell, H, V, N, T] = CONFIGS[name];
 
 async function stepper(dir) {
-  const { RNNLM, Rng, native } = await import(pathToFileURL(path.resolve(dir, 'dist', 'index.js')).href);
+  const lib = await import(pathToFileURL(path.resolve(dir, 'dist', 'index.js')).href);
+  const { RNNLM, Rng, native } = lib;
   native().setThreads(Number(threads));
   const m = new RNNLM({ cell, vocabSize: V, hidden: [H, H], dropout: 0 }, new Rng(1));
   m.precision = precision;
@@ -33,6 +38,19 @@ async function stepper(dir) {
   const targets = new Int32Array(T * N).map(() => r.below(V));
   const batch = { T, N, inputs, targets };
   let step = mode === 'eval' ? () => m.evaluate(batch) : () => { m.zeroGrad(); m.forward(batch, { train: true }); m.backward(); };
+  if (mode === 'step') {
+    const { Trainer, SGD } = lib;
+    const trainer = new Trainer({ epochs: 1, clip: 1 });
+    const sgd = new SGD(1e-3);
+    const backup = m.params.slice();
+    const update = trainer.update ? () => trainer.update(m, sgd) : () => {
+      trainer.clipGradients(m);
+      backup.set(m.params);
+      sgd.step(m.params, m.grads);
+      if (!Number.isFinite(native().sumSquares(m.params))) throw new Error('the weights became non-finite');
+    };
+    step = () => { m.zeroGrad(); m.forward(batch, { train: true }); m.backward(); update(); };
+  }
   if (name === 'D') {
     const st = m.stepper();
     let tok = 0;
