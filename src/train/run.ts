@@ -402,6 +402,8 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     }
   }
 
+  /** The last checkpoint encoded, and the run's position then (epoch/batch/step/epochs of history). */
+  let encoded: { at: string; buf: Buffer } | null = null;
   /** Queues a write of the run as it is now to `file`; `done` runs once it is on disk. */
   const write = (file: string, done?: () => void) => {
     writes.check();
@@ -411,12 +413,19 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
       const there = missing(file) ? 'no checkpoint was written there' : 'the previous checkpoint there is intact';
       return new CheckpointWriteError(`could not write checkpoint ${file} (${(e as Error).message}); ${there}`);
     };
+    // The best, the last and a snapshot written at one position hold the same bytes: encoded once.
+    const at = `${state.epoch}/${state.batch}/${state.step}/${trainer.history.length}`;
     let buf: Buffer;
-    try {
-      buf = encodeCheckpoint(file, model, meta(trainer.history), carried ? { state: carried, N: s.batchSize } : undefined, optimizer.state(),
-        s.saveDtype === 'bf16' ? 'BF16' : 'F32');
-    } catch (e) {
-      throw failed(e);
+    if (encoded?.at === at) {
+      buf = encoded.buf;
+    } else {
+      try {
+        buf = encodeCheckpoint(file, model, meta(trainer.history), carried ? { state: carried, N: s.batchSize } : undefined, optimizer.state(),
+          s.saveDtype === 'bf16' ? 'BF16' : 'F32');
+      } catch (e) {
+        throw failed(e);
+      }
+      encoded = { at, buf };
     }
     writes.add(async () => {
       try {

@@ -129,6 +129,21 @@ describe('train(text)', () => {
     expect(existsSync(path.join(dir, 'run', 'm.metrics.jsonl'))).toBe(true);
   });
 
+  it('the best, the last and a snapshot written at one position hold the same bytes, each of its own position', async () => {
+    const out = path.join(dir, 'same', 'm.safetensors');
+    await train(TEXT, { ...TINY, epochs: 3, lr: 0.5, keep: 3, out });
+    const run = path.join(dir, 'same');
+    const bytes = (f: string) => readFileSync(path.join(run, f));
+    const snaps = readdirSync(run).filter((f) => /\.e\d{4}\.safetensors$/.test(f)).sort();
+    expect(snaps).toEqual(['m.e0001.safetensors', 'm.e0002.safetensors', 'm.e0003.safetensors']);
+    expect(bytes('m.safetensors').equals(bytes('m.e0003.safetensors'))).toBe(true);
+    snaps.forEach((f, i) => expect(loadTrainingCheckpoint(path.join(run, f)).meta.history).toHaveLength(i + 1));
+    // The best is one of the snapshots, byte for byte: the one of the lowest validation perplexity.
+    const h = loadTrainingCheckpoint(out).meta.history;
+    const best = h.reduce((b, m, i) => (m.valPpl < h[b]!.valPpl ? i : b), 0);
+    expect(bytes('m.best.safetensors').equals(bytes(snaps[best]!))).toBe(true);
+  });
+
   it('refuses texts that are not strings or are empty, and options that are not an object', async () => {
     await expect(train('abc', null as never)).rejects.toThrow('options must be an object, got null');
     await expect(train('', TINY)).rejects.toThrow('text is empty');
