@@ -41,12 +41,22 @@ void scale_inplace(float* x, long n, float s) {
   parallel_for(n >= kParallelWork, n, [&](long i) { x[i] *= s; });
 }
 
-// In blocks of whole cache lines, so that no two threads write the same line.
+// Whole buffers are cut into blocks of this many floats (whole cache lines, so
+// that no two threads write one line).
+constexpr long kBufferBlock = 1L << 14;
+
+// f(b, i0, i1) for every block b = [i0, i1) of n elements, on the threads when n is large.
+template <typename F>
+static void for_blocks(long n, F&& f) {
+  parallel_for(n >= kParallelWork, (n + kBufferBlock - 1) / kBufferBlock, [&](long b) {
+    const long i0 = b * kBufferBlock, i1 = i0 + kBufferBlock < n ? i0 + kBufferBlock : n;
+    f(b, i0, i1);
+  });
+}
+
 void fill_value(float* x, long n, float v) {
-  constexpr long kBlock = 1L << 14;
-  parallel_for(n >= kParallelWork, (n + kBlock - 1) / kBlock, [&](long b) {
-    const long i1 = (b + 1) * kBlock < n ? (b + 1) * kBlock : n;
-    for (long i = b * kBlock; i < i1; ++i) x[i] = v;
+  for_blocks(n, [&](long, long i0, long i1) {
+    for (long i = i0; i < i1; ++i) x[i] = v;
   });
 }
 
@@ -55,9 +65,7 @@ void copy_values(float* dst, const float* src, long n) {
     std::memmove(dst, src, static_cast<size_t>(n) * sizeof(float));
     return;
   }
-  constexpr long kBlock = 1L << 14;
-  parallel_for(n >= kParallelWork, (n + kBlock - 1) / kBlock, [&](long b) {
-    const long i0 = b * kBlock, i1 = (b + 1) * kBlock < n ? (b + 1) * kBlock : n;
+  for_blocks(n, [&](long, long i0, long i1) {
     std::memcpy(dst + i0, src + i0, static_cast<size_t>(i1 - i0) * sizeof(float));
   });
 }
@@ -92,14 +100,12 @@ static bool sgd_checked_block(float* __restrict p, float* __restrict backup, flo
 }
 
 bool sgd_step_checked(float* p, float* backup, float* g, long n, float lr, float gscale) {
-  constexpr long kBlock = 1L << 14;
-  const long nblocks = (n + kBlock - 1) / kBlock;
+  const long nblocks = (n + kBufferBlock - 1) / kBufferBlock;
   int* finite = thread_buffer<int>(nblocks > 0 ? nblocks : 1);
   const bool scaled = gscale != 1.0f;
-  parallel_for(n >= kParallelWork, nblocks, [&](long b) {
-    const long i0 = b * kBlock, len = (i0 + kBlock < n ? i0 + kBlock : n) - i0;
-    finite[b] = scaled ? sgd_checked_block<true>(p + i0, backup + i0, g + i0, len, lr, gscale)
-                       : sgd_checked_block<false>(p + i0, backup + i0, g + i0, len, lr, gscale);
+  for_blocks(n, [&](long b, long i0, long i1) {
+    finite[b] = scaled ? sgd_checked_block<true>(p + i0, backup + i0, g + i0, i1 - i0, lr, gscale)
+                       : sgd_checked_block<false>(p + i0, backup + i0, g + i0, i1 - i0, lr, gscale);
   });
   for (long b = 0; b < nblocks; ++b)
     if (!finite[b]) return false;
