@@ -5,10 +5,10 @@
 // once, even in the middle of a long batch or while a large corpus is read.
 // Every write goes to a temporary file renamed into place, so no partial file
 // is left.
-import { Worker } from 'node:worker_threads';
 import { InputError } from '../errors.js';
 import type { RunSettings } from '../train/run.js';
-import type { TrainJob, TrainMessage } from './train-worker.js';
+import type { TrainMessage } from './train-worker.js';
+import { startTrainThread, takeTrainThread } from './warm-thread.js';
 import type { Progress } from './progress.js';
 import { warn } from './output.js';
 
@@ -16,8 +16,9 @@ export type ThreadResult = Extract<TrainMessage, { type: 'done' }>;
 
 export function trainInThread(settings: RunSettings, resume: string | undefined, progress: Progress, quiet = false): Promise<{ result: ThreadResult; signal: NodeJS.Signals | null }> {
   return new Promise((resolve, reject) => {
-    const job: TrainJob = { settings, resume, stopFlag: new Int32Array(new SharedArrayBuffer(4)) };
-    const worker = new Worker(new URL('./train-worker.js', import.meta.url), { workerData: job });
+    // The thread bin/deeprnn.js started while this one loaded, or a new one.
+    const { worker, data } = takeTrainThread() ?? startTrainThread();
+    worker.postMessage({ type: 'job', settings, resume });
     let signal: NodeJS.Signals | null = null;
     let settled = false;
     const onSignal = (sig: NodeJS.Signals) => {
@@ -27,7 +28,7 @@ export function trainInThread(settings: RunSettings, resume: string | undefined,
       progress.stop();
       if (!quiet) process.stderr.write(`\n${sig}: stopping after this batch and saving a checkpoint (press Ctrl-C again to quit at once)\n`);
       // The flag, read after every batch; the message, for a run not yet training (reading its corpus).
-      Atomics.store(job.stopFlag, 0, sig === 'SIGINT' ? 1 : 2);
+      Atomics.store(data.stopFlag, 0, sig === 'SIGINT' ? 1 : 2);
       worker.postMessage({ type: 'stop', signal: sig });
     };
     process.on('SIGINT', onSignal);

@@ -7,12 +7,13 @@ import { InputError } from '../errors.js';
 import { finalizeMpi } from '../mpi.js';
 import { runTraining, type RunSettings } from '../train/run.js';
 import type { EpochMetrics, Trainer, TrainState } from '../train/trainer.js';
+import type { TrainThreadData } from './warm-thread.js';
 
+/** The job, sent by the main thread once this thread is up (warm-thread.ts). */
 export interface TrainJob {
+  type: 'job';
   settings: RunSettings;
   resume?: string;
-  /** Set by the main thread on a signal (1 SIGINT, 2 SIGTERM): the trainer reads it after every batch (Trainer.watchStop). */
-  stopFlag: Int32Array;
 }
 
 /** What the worker tells the main thread. */
@@ -28,7 +29,7 @@ export type TrainMessage =
 
 const port = parentPort!;
 const post = (m: TrainMessage) => port.postMessage(m);
-const job = workerData as TrainJob;
+const { stopFlag } = workerData as TrainThreadData;
 
 /** Batches run since the last batch message, and when that was sent. */
 let ran = 0;
@@ -37,46 +38,54 @@ const BATCH_NEWS_MS = 50;
 
 let trainer: Trainer | null = null;
 let stopRequested: 'SIGINT' | 'SIGTERM' | null | false = false;
-port.on('message', (m: { type: string; signal?: string }) => {
+let started = false;
+port.on('message', (m: TrainJob | { type: 'stop'; signal?: string }) => {
+  if (m.type === 'job') {
+    if (!started) void run(m);
+    started = true;
+    return;
+  }
   if (m.type !== 'stop') return;
   stopRequested = m.signal === 'SIGINT' || m.signal === 'SIGTERM' ? m.signal : null;
   trainer?.stop(stopRequested);
 });
 
-try {
-  const r = await runTraining(job.settings, {
-    log: (msg) => post({ type: 'log', msg }),
-    warn: (msg) => post({ type: 'warn', msg }),
-    onBatch: (epoch, done, total, loss, tokens) => {
-      // At most one message per BATCH_NEWS_MS (a message costs about a tenth of a
-      // millisecond, a batch of the book's model a few), and the epoch's last.
-      ran++;
-      const now = performance.now();
-      if (done < total && now - lastBatchNews < BATCH_NEWS_MS) return;
-      lastBatchNews = now;
-      post({ type: 'batch', epoch, done, total, loss, tokens, ran });
-      ran = 0;
-    },
-    onEpoch: (m) => post({ type: 'epoch', m }),
-    onLoad: (done, total) => post({ type: 'load', done, total }),
-    onTrainer: (t) => {
-      trainer = t;
-      t.watchStop(job.stopFlag);
-      post({ type: 'start' });
-      if (stopRequested !== false) t.stop(stopRequested);
-    },
-  }, job.resume);
-  post({ type: 'done', history: r.history, seconds: r.seconds, stopped: r.stopped, early: r.early, state: r.state, stopSignal: r.stopSignal });
-  // MPI (when this run is one rank of a job) ends with the run, on the thread
-  // that started it, after the result is out. Not after a signal: mpirun is
-  // ending the job then, and finalising would wait for it until it kills the
-  // rank; the rank exits 130 / 143 instead.
-  if (!r.stopped) finalizeMpi();
-} catch (e) {
-  const code = (e as NodeJS.ErrnoException).code;
-  const input = e instanceof InputError || code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'ENOTDIR';
-  post({ type: 'error', input, message: (e as Error).message ?? String(e), stack: (e as Error).stack });
-} finally {
-  // Let the thread end once its messages are out (closing the port could drop them).
-  port.unref();
+async function run(job: TrainJob): Promise<void> {
+  try {
+    const r = await runTraining(job.settings, {
+      log: (msg) => post({ type: 'log', msg }),
+      warn: (msg) => post({ type: 'warn', msg }),
+      onBatch: (epoch, done, total, loss, tokens) => {
+        // At most one message per BATCH_NEWS_MS (a message costs about a tenth of a
+        // millisecond, a batch of the book's model a few), and the epoch's last.
+        ran++;
+        const now = performance.now();
+        if (done < total && now - lastBatchNews < BATCH_NEWS_MS) return;
+        lastBatchNews = now;
+        post({ type: 'batch', epoch, done, total, loss, tokens, ran });
+        ran = 0;
+      },
+      onEpoch: (m) => post({ type: 'epoch', m }),
+      onLoad: (done, total) => post({ type: 'load', done, total }),
+      onTrainer: (t) => {
+        trainer = t;
+        t.watchStop(stopFlag);
+        post({ type: 'start' });
+        if (stopRequested !== false) t.stop(stopRequested);
+      },
+    }, job.resume);
+    post({ type: 'done', history: r.history, seconds: r.seconds, stopped: r.stopped, early: r.early, state: r.state, stopSignal: r.stopSignal });
+    // MPI (when this run is one rank of a job) ends with the run, on the thread
+    // that started it, after the result is out. Not after a signal: mpirun is
+    // ending the job then, and finalising would wait for it until it kills the
+    // rank; the rank exits 130 / 143 instead.
+    if (!r.stopped) finalizeMpi();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const input = e instanceof InputError || code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'ENOTDIR';
+    post({ type: 'error', input, message: (e as Error).message ?? String(e), stack: (e as Error).stack });
+  } finally {
+    // Let the thread end once its messages are out (closing the port could drop them).
+    port.unref();
+  }
 }

@@ -89,36 +89,54 @@ function cut(scheme: Scheme, text: string, final: boolean): { tokens: string[]; 
   };
 }
 
-/** Lowercase letters by the char code of a letter of either case. */
-const LOWER: string[] = [];
-for (let c = 65; c <= 90; c++) LOWER[c] = LOWER[c + 32] = String.fromCharCode(c + 32);
+/** The d2l scheme's tokens by code: 0-25 the letters a-z, 26 the space. */
+const D2L_TOKENS: readonly string[] = [...'abcdefghijklmnopqrstuvwxyz '];
+const D2L_SPACE = 26;
+/** The code of a letter of either case by its char code (below 128), else -1. */
+const D2L_CODE = new Int8Array(128).fill(-1);
+for (let c = 0; c < 26; c++) D2L_CODE[65 + c] = D2L_CODE[97 + c] = c;
 
 /**
  * The d2l scheme's cut without the regular expression (it read a corpus at
- * about 3 MB/s): letters lowercased, each run of other characters one space;
- * unless `final`, a run at the end waits for the next chunk, as its last piece
- * would.
+ * about 3 MB/s) and without a string per token: letters lowercased, each run of
+ * other characters one space, as codes (D2L_TOKENS); unless `final`, a run at
+ * the end waits for the next chunk, as its last piece would.
  */
-function cutD2l(text: string, final: boolean): { tokens: string[]; carry: string } {
-  const tokens: string[] = [];
+function cutD2lCodes(text: string, final: boolean): { codes: Uint8Array; carry: string } {
+  // A space is written only before a letter or at the end: at most one code per character, plus one.
+  const codes = new Uint8Array(text.length + 1);
+  let n = 0;
   let run = -1; // where the current run of non-letters started
   for (let i = 0; i < text.length; i++) {
-    const letter = LOWER[text.charCodeAt(i)];
-    if (letter !== undefined) {
-      if (run >= 0) tokens.push(' ');
+    const c = text.charCodeAt(i);
+    const k = c < 128 ? D2L_CODE[c]! : -1;
+    if (k >= 0) {
+      if (run >= 0) codes[n++] = D2L_SPACE;
       run = -1;
-      tokens.push(letter);
+      codes[n++] = k;
     } else if (run < 0) {
       run = i;
     }
   }
-  if (run < 0) return { tokens, carry: '' };
-  if (final) {
-    tokens.push(' ');
-    return { tokens, carry: '' };
-  }
+  if (run >= 0 && final) codes[n++] = D2L_SPACE;
   // Without a letter at all, the last piece is the whole text: all of it waits.
-  return { tokens, carry: text.slice(run) };
+  return { codes: codes.subarray(0, n), carry: run < 0 || final ? '' : text.slice(run) };
+}
+
+function cutD2l(text: string, final: boolean): { tokens: string[]; carry: string } {
+  const { codes, carry } = cutD2lCodes(text, final);
+  return { tokens: Array.from(codes, (k) => D2L_TOKENS[k]!), carry };
+}
+
+/** The d2l codes of a stream of text chunks, as tokenStream cuts them. */
+function* d2lCodeStream(chunks: Iterable<string>): Generator<Uint8Array> {
+  let carry = '';
+  for (const chunk of chunks) {
+    const r = cutD2lCodes(carry + chunk, false);
+    carry = r.carry;
+    yield r.codes;
+  }
+  if (carry) yield cutD2lCodes(carry, true).codes;
 }
 
 /** Tokens of a stream of text chunks, piece boundaries kept across chunks. */
@@ -177,8 +195,15 @@ export class Tokenizer {
   encodeChunks(chunks: Iterable<string>, count: number): TokenArray {
     const out = this.vocab.size <= 65536 ? new Uint16Array(count) : new Int32Array(count);
     let i = 0;
-    for (const tokens of tokenStream(this.kind, chunks)) {
-      for (const t of tokens) out[i++] = this.vocab.id(t);
+    if (this.kind === 'd2l') {
+      const ids = D2L_TOKENS.map((t) => this.vocab.id(t));
+      for (const codes of d2lCodeStream(chunks)) {
+        for (let j = 0; j < codes.length; j++) out[i++] = ids[codes[j]!]!;
+      }
+    } else {
+      for (const tokens of tokenStream(this.kind, chunks)) {
+        for (const t of tokens) out[i++] = this.vocab.id(t);
+      }
     }
     if (i !== count) throw new Error(`the corpus changed while it was read (${i} tokens, ${count} counted before)`);
     return out;
@@ -202,6 +227,20 @@ export class Tokenizer {
 
 /** How often each token occurs in a stream of text chunks. */
 export function countTokens(kind: TokenizerKind, chunks: Iterable<string>, counts = new Map<string, number>()): Map<string, number> {
+  if (kind === 'd2l') {
+    // By code, then into the map in the order the tokens were first seen, as the general loop does.
+    const n = new Float64Array(D2L_TOKENS.length);
+    const order: number[] = [];
+    for (const codes of d2lCodeStream(chunks)) {
+      for (let j = 0; j < codes.length; j++) {
+        const k = codes[j]!;
+        if (n[k] === 0) order.push(k);
+        n[k] = n[k]! + 1;
+      }
+    }
+    for (const k of order) counts.set(D2L_TOKENS[k]!, (counts.get(D2L_TOKENS[k]!) ?? 0) + n[k]!);
+    return counts;
+  }
   for (const tokens of tokenStream(kind, chunks)) {
     for (const t of tokens) counts.set(t, (counts.get(t) ?? 0) + 1);
   }

@@ -15,7 +15,8 @@
 // untouched. PyTorch's GRU, n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), is
 // ONNX's GRU with linear_before_reset=1. The one-hot input makes layer 0's
 // input product ONNX's own: no weight is folded or changed.
-import protobuf from 'protobufjs';
+import type protobuf from 'protobufjs';
+import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { InputError } from '../errors.js';
 import type { Tokenizer } from '../data/tokenizer.js';
@@ -120,7 +121,9 @@ function valueInfo(name: string, elemType: number, dims: (string | number)[], do
 let modelType: protobuf.Type | null = null;
 
 function onnxModelType(): protobuf.Type {
-  modelType ??= protobuf.parse(ONNX_PROTO, { keepCase: true }).root.lookupType('onnx.ModelProto');
+  // protobufjs (a CommonJS package) is loaded here, at the first export: its
+  // load takes tens of milliseconds that every other command is spared.
+  modelType ??= (createRequire(import.meta.url)('protobufjs') as typeof protobuf).parse(ONNX_PROTO, { keepCase: true }).root.lookupType('onnx.ModelProto');
   return modelType;
 }
 

@@ -92,6 +92,40 @@ describe('tokenizers', () => {
     }
   });
 
+  it('d2l counts and encodes a stream of chunks as its tokens say (the by-code path)', () => {
+    // countTokens and encodeChunks read d2l text by code, not by token string:
+    // the counts (in the order tokens are first seen) and the ids must be those of the tokens.
+    const alphabet = ['a', 'Z', 'q', ' ', '\n', '1', '!', '{', '@', 'é', '\u0130', '𝄞', '\r'];
+    const rng = new Rng(11);
+    const texts = [timemachine.slice(0, 5000) + sample, ' , ', '', 'x', '...', 'ab. '];
+    for (let trial = 0; trial < 200; trial++) {
+      texts.push(Array.from({ length: rng.below(60) }, () => alphabet[rng.below(alphabet.length)]).join(''));
+    }
+    const vocab = Tokenizer.fit('d2l', 'the quick brown fox jumps over a lazy dog');
+    const few = Tokenizer.fit('d2l', 'ab');  // most letters outside: <unk>
+    for (const text of texts) {
+      const whole = Tokenizer.fit('d2l', text).split(text);
+      const chunks: string[] = [];
+      for (let i = 0; i < text.length;) {
+        let n = rng.below(12);  // empty chunks too
+        if (i + n < text.length && /[\uDC00-\uDFFF]/.test(text[i + n]!)) n++;
+        chunks.push(text.slice(i, i + n));
+        i += n;
+      }
+      const expected = new Map<string, number>();
+      for (const w of whole) expected.set(w, (expected.get(w) ?? 0) + 1);
+      expect([...countTokens('d2l', chunks)], JSON.stringify(text)).toEqual([...expected]);
+      for (const t of [vocab, few]) {
+        expect(Array.from(t.encodeChunks(chunks, whole.length)), JSON.stringify(text)).toEqual(whole.map((w) => t.vocab.id(w)));
+      }
+    }
+    // Counts already in the map are added to, in their place.
+    const counts = new Map([['z', 2], ['b', 1]]);
+    countTokens('d2l', ['ab', 'z!'], counts);
+    expect([...counts]).toEqual([['z', 3], ['b', 2], ['a', 1], [' ', 1]]);
+    expect(() => vocab.encodeChunks(['abc'], 2)).toThrow('the corpus changed while it was read (3 tokens, 2 counted before)');
+  });
+
   it('round-trips through its JSON form', () => {
     for (const kind of ['d2l', 'char', 'word'] as const) {
       const t = Tokenizer.fit(kind, sample, kind === 'word' ? 2 : 1);

@@ -1,0 +1,54 @@
+// `deeprnn train` trains on a worker thread (train-worker.ts) whose modules,
+// the native addon among them, take some tens of milliseconds to load, as
+// this thread's do. bin/deeprnn.js starts that thread first thing when the
+// command is `train`, so that both load at once; trainInThread then hands it
+// the job. A thread that is not used (`train --help`, a refused option) keeps
+// nothing alive: it is unreferenced until taken, and ends with the process.
+import { Worker } from 'node:worker_threads';
+
+/** What a training thread is started with; the job follows as a message. */
+export interface TrainThreadData {
+  /** Set by the main thread on a signal (1 SIGINT, 2 SIGTERM): the trainer reads it after every batch (Trainer.watchStop). */
+  stopFlag: Int32Array;
+}
+
+export interface TrainThread {
+  worker: Worker;
+  data: TrainThreadData;
+}
+
+let warm: (TrainThread & { ended: boolean }) | null = null;
+
+/** A training thread, loading its modules; it waits for a 'job' message. */
+export function startTrainThread(): TrainThread {
+  const data: TrainThreadData = { stopFlag: new Int32Array(new SharedArrayBuffer(4)) };
+  return { worker: new Worker(new URL('./train-worker.js', import.meta.url), { workerData: data }), data };
+}
+
+/** Starts the thread that takeTrainThread() will give, and returns it (once: later calls start none and return it again). */
+export function warmTrainThread(): Worker {
+  if (warm) return warm.worker;
+  const t = { ...startTrainThread(), ended: false };
+  // Until it is taken, an error (its modules failed to load) or an end only
+  // marks it: the thread started in its place reports the error.
+  const ended = () => {
+    t.ended = true;
+  };
+  t.worker.on('error', ended).on('exit', ended).unref();
+  warm = t;
+  return t.worker;
+}
+
+/** The warm thread, when one was started and has not ended; else null. Gives it once. */
+export function takeTrainThread(): TrainThread | null {
+  const t = warm;
+  warm = null;
+  if (!t) return null;
+  t.worker.removeAllListeners('error').removeAllListeners('exit');
+  if (t.ended) {
+    void t.worker.terminate();
+    return null;
+  }
+  t.worker.ref();
+  return { worker: t.worker, data: t.data };
+}
