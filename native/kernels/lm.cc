@@ -550,12 +550,19 @@ double run_batch(const Batch& b, float* grads, long* correct) {
   double* chunk_loss = closs.data();
   long* chunk_hits = chits.data();
 
+  // Teams of one take the chunks after their first as they come free (a slow
+  // chunk, or a thread the OS set aside, holds up no other); a larger team
+  // takes every teams-th. Either way a chunk's results are its own: its loss,
+  // hits and gradient buffer are indexed by the chunk, not by who ran it.
+  std::atomic<long> next_chunk{0};
   team_region(nthreads, [&](int tid, int nth) {
     // OpenMP may give fewer threads than asked: fewer or smaller teams.
     const int size = plan.size < nth ? plan.size : nth;
     const int teams = plan.teams < nth / size ? plan.teams : nth / size;
-    if (tid == 0)
+    if (tid == 0) {
       for (int t = 0; t < teams; ++t) bar[t].reset(size);
+      next_chunk.store(teams, std::memory_order_relaxed);
+    }
     if (tk.stream) {  // every thread checks a share of the windows; all stop if any id is out of range
       const long n0 = b.N * tid / nth, n1 = b.N * (tid + 1) / nth;
       bad[tid] = tk.u16 ? first_bad_token(static_cast<const uint16_t*>(tk.stream), tk.starts, b.T, s.V, n0, n1)
@@ -573,7 +580,7 @@ double run_batch(const Batch& b, float* grads, long* correct) {
     if (tid < teams * size) {
       const int t = tid / size;
       const Team team{tid % size, size, &bar[t], scratch + tid * kGemmScratchFloats};
-      for (long c = t; c < nchunks; c += teams) {
+      for (long c = t; c < nchunks; c = size == 1 ? next_chunk.fetch_add(1, std::memory_order_relaxed) : c + teams) {
         const long n0 = c * b.rows, nc = b.N - n0 < b.rows ? b.N - n0 : b.rows;
         Chunk ch{b, w, team, n0, nc, b.T * nc, {}, nullptr, own_grads, block_loss + t * blocks,
                  block_hits + t * blocks};
