@@ -1,6 +1,5 @@
-// `deeprnn train` trains on a worker thread (train-worker.ts) whose modules,
-// the native addon among them, take some tens of milliseconds to load, as
-// this thread's do. bin/deeprnn.js starts that thread first thing when the
+// `deeprnn train` trains on a worker thread (train-worker.ts) whose modules
+// take some tens of milliseconds to load, as this thread's do. bin/deeprnn.js starts that thread first thing when the
 // command is `train`, so that both load at once; trainInThread then hands it
 // the job. A thread that is not used (`train --help`, a refused option) keeps
 // nothing alive: it is unreferenced until taken, and ends with the process.
@@ -19,16 +18,18 @@ export interface TrainThread {
 
 let warm: (TrainThread & { ended: boolean }) | null = null;
 
-/** A training thread, loading its modules; it waits for a 'job' message. */
-export function startTrainThread(): TrainThread {
+const TRAIN_WORKER = new URL('./train-worker.js', import.meta.url);
+
+/** A training thread, loading its modules; it waits for a 'job' message. `script`: another module (for tests). */
+export function startTrainThread(script: URL = TRAIN_WORKER): TrainThread {
   const data: TrainThreadData = { stopFlag: new Int32Array(new SharedArrayBuffer(4)) };
-  return { worker: new Worker(new URL('./train-worker.js', import.meta.url), { workerData: data }), data };
+  return { worker: new Worker(script, { workerData: data }), data };
 }
 
 /** Starts the thread that takeTrainThread() will give, and returns it (once: later calls start none and return it again). */
-export function warmTrainThread(): Worker {
+export function warmTrainThread(script: URL = TRAIN_WORKER): Worker {
   if (warm) return warm.worker;
-  const t = { ...startTrainThread(), ended: false };
+  const t = { ...startTrainThread(script), ended: false };
   // Until it is taken, an error (its modules failed to load) or an end only
   // marks it: the thread started in its place reports the error.
   const ended = () => {

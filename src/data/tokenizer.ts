@@ -54,7 +54,7 @@ const SCHEMES: Record<TokenizerKind, Scheme> = {
   },
 };
 
-/** Tokens of `text`; unless `final`, the pieces from the last boundary on are returned as the carry. */
+/** Tokens of `text`; unless `final`, the pieces from the last boundary on wait: the carry, to go before the next chunk. */
 function cut(scheme: Scheme, text: string, final: boolean): { tokens: string[]; carry: string } {
   if (scheme === SCHEMES.char) return { tokens: Array.from(text), carry: '' }; // code points need no carry
   if (scheme === SCHEMES.d2l) return cutD2l(text, final);
@@ -119,8 +119,10 @@ function cutD2lCodes(text: string, final: boolean): { codes: Uint8Array; carry: 
     }
   }
   if (run >= 0 && final) codes[n++] = D2L_SPACE;
-  // Without a letter at all, the last piece is the whole text: all of it waits.
-  return { codes: codes.subarray(0, n), carry: run < 0 || final ? '' : text.slice(run) };
+  // A run of non-letters at the end waits for the next chunk: it is one space
+  // whatever its length, so one character of it stands for all (a text
+  // without letters is not read again and again).
+  return { codes: codes.subarray(0, n), carry: run < 0 || final ? '' : ' ' };
 }
 
 function cutD2l(text: string, final: boolean): { tokens: string[]; carry: string } {

@@ -119,6 +119,16 @@ describe('tokenizers', () => {
         expect(Array.from(t.encodeChunks(chunks, whole.length)), JSON.stringify(text)).toEqual(whole.map((w) => t.vocab.id(w)));
       }
     }
+    // A long run without letters, cut into many chunks, is one space wherever it lies.
+    const run = 'дом, ' .repeat(2000);
+    const parts = (t: string) => Array.from({ length: Math.ceil(t.length / 7) }, (_, i) => t.slice(7 * i, 7 * i + 7));
+    for (const text of [run, `ab${run}`, `${run}ab`, `a${run}b`]) {
+      const whole = Tokenizer.fit('d2l', text).split(text);
+      expect(whole.join('')).toBe(text.replace(/[^A-Za-z]+/g, ' '));
+      expect([...tokenStream('d2l', parts(text))].flat()).toEqual(whole);
+      expect([...countTokens('d2l', parts(text))]).toEqual([...countTokens('d2l', [text])]);
+      expect(Array.from(vocab.encodeChunks(parts(text), whole.length))).toEqual(whole.map((w) => vocab.vocab.id(w)));
+    }
     // Counts already in the map are added to, in their place.
     const counts = new Map([['z', 2], ['b', 1]]);
     countTokens('d2l', ['ab', 'z!'], counts);

@@ -2,9 +2,12 @@
 // command line is read (dist/cli/warm-thread.js): given once, it runs the job
 // sent to it; one that ended before it was taken is not given.
 import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/paths.js';
+import { tmpDir } from '../helpers/tmp.js';
 
 const dist = (f: string) => import(path.join(ROOT, 'dist', f));
 
@@ -48,5 +51,17 @@ describe('the warm training thread', () => {
     await Promise.race([once(again, 'online'), new Promise((r) => setTimeout(r, 5000))]);
     expect(takeTrainThread()?.worker).toBe(again);
     await again.terminate();
+  }, 60_000);
+
+  it('is not given, and throws nothing, when its modules fail to load', async () => {
+    const { warmTrainThread, takeTrainThread } = await import(`${path.join(ROOT, 'dist', 'cli', 'warm-thread.js')}?failed`);
+    const dir = tmpDir('warm-thread');
+    const script = path.join(dir, 'fails.mjs');
+    writeFileSync(script, "throw new Error('this module does not load');\n");
+    const worker = warmTrainThread(pathToFileURL(script));
+    // Only an 'exit' listener of the test's (events.once would listen for 'error'
+    // too): an 'error' event that nobody listens to would throw.
+    await new Promise((resolve) => worker.on('exit', resolve));
+    expect(takeTrainThread()).toBeNull();
   }, 60_000);
 });
