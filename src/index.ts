@@ -12,7 +12,7 @@ export { WindowDataModule, SequentialDataModule, makeDataModule, type Batch, typ
 export { corpusRegistry, ensureCorpus, resolveDataDir, resolveCorpora, readCorpus, type CorpusEntry, type CorpusSource } from './data/corpus.js';
 export { loadCorpusTokens, loadTextTokens, readCorpusText, type LoadedCorpus } from './data/load.js';
 export { TimeMachine, type TimeMachineOptions } from './data/timemachine.js';
-export { Trainer, initialState, NonFiniteError, type EpochMetrics, type TrainerOptions, type TrainState } from './train/trainer.js';
+export { Trainer, initialState, NonFiniteError, type EpochMetrics, type TrainerOptions, type TrainerTimes, type TrainState } from './train/trainer.js';
 export { evaluateTokens, type EvalMetrics } from './train/evaluate.js';
 export { InputError } from './errors.js';
 export {
@@ -21,7 +21,7 @@ export {
 } from './train/optim.js';
 export { learningRate, SCHEDULES, type ScheduleKind, type ScheduleSettings } from './train/schedule.js';
 export { renderPlot, writePlot, type PlotRun } from './io/plot.js';
-export { runTraining, type RunSettings, type RunHooks, type RunResult } from './train/run.js';
+export { runTraining, type RunSettings, type RunHooks, type RunResult, type RunTimings } from './train/run.js';
 export { train, type TrainOptions, type TrainResult } from './train/library.js';
 export { resolveRunSettings, RUN_DEFAULTS, type RunOptions } from './train/settings.js';
 export {

@@ -5,7 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { InputError } from '../errors.js';
 import { finalizeMpi } from '../mpi.js';
-import { runTraining, type RunSettings } from '../train/run.js';
+import { runTraining, type RunSettings, type RunTimings } from '../train/run.js';
 import type { EpochMetrics, Trainer, TrainState } from '../train/trainer.js';
 import type { TrainThreadData } from './warm-thread.js';
 
@@ -24,7 +24,7 @@ export type TrainMessage =
   | { type: 'batch'; epoch: number; done: number; total: number; loss: number; tokens: number; ran: number }
   | { type: 'epoch'; m: EpochMetrics }
   | { type: 'load'; done: number; total: number }
-  | { type: 'done'; history: EpochMetrics[]; seconds: number; stopped: boolean; early: boolean; state: TrainState; stopSignal: 'SIGINT' | 'SIGTERM' | null }
+  | { type: 'done'; history: EpochMetrics[]; seconds: number; stopped: boolean; early: boolean; state: TrainState; stopSignal: 'SIGINT' | 'SIGTERM' | null; timings: RunTimings }
   | { type: 'error'; input: boolean; message: string; stack?: string };
 
 const port = parentPort!;
@@ -74,7 +74,7 @@ async function run(job: TrainJob): Promise<void> {
         if (stopRequested !== false) t.stop(stopRequested);
       },
     }, job.resume);
-    post({ type: 'done', history: r.history, seconds: r.seconds, stopped: r.stopped, early: r.early, state: r.state, stopSignal: r.stopSignal });
+    post({ type: 'done', history: r.history, seconds: r.seconds, stopped: r.stopped, early: r.early, state: r.state, stopSignal: r.stopSignal, timings: r.timings });
     // MPI (when this run is one rank of a job) ends with the run, on the thread
     // that started it, after the result is out. Not after a signal: mpirun is
     // ending the job then, and finalising would wait for it until it kills the

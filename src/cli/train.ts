@@ -8,7 +8,7 @@ import { CELLS } from '../nn/config.js';
 import { HYPER_KEYS, HYPERPARAMS, OPTIMIZER_SPECS, OPTIMIZERS, optimizerSpec, optimizersWith, showHyper, type HyperKey } from '../train/optim.js';
 import { SCHEDULES } from '../train/schedule.js';
 import { bestEpoch, runTokensPerSec, sparkline } from '../train/metrics.js';
-import { resumeSettings, type RunSettings } from '../train/run.js';
+import { resumeSettings, type RunSettings, type RunTimings } from '../train/run.js';
 import { initFromSettings, MAX_EPOCHS, resolveRunSettings, RUN_DEFAULTS } from '../train/settings.js';
 import { flagName } from '../validate.js';
 import { DEFAULT_CHECKPOINT } from './defaults.js';
@@ -70,6 +70,29 @@ export interface RunSummary {
   epoch: number;
   batch: number;
   checkpoint: string | null;
+  /**
+   * Where the command's time went, in seconds: start-up (from the process's
+   * start to the run's: loading, reading the options), then the run's parts
+   * (RunTimings: data, setup, training, validation, checkpoints, other, and
+   * their sum `run`), and `total`, from the process's start to this report.
+   */
+  timings: { startup: number; data: number; setup: number; training: number; validation: number; checkpoints: number; other: number; run: number; total: number };
+}
+
+/** The run's timings with this process's start-up and total (performance.now() counts from the process's start). */
+function commandTimings(t: RunTimings): RunSummary['timings'] {
+  const round = (x: number) => Math.round(x * 1e4) / 1e4;
+  return {
+    startup: round((t.startedAt - performance.timeOrigin) / 1000),
+    data: round(t.data),
+    setup: round(t.setup),
+    training: round(t.training),
+    validation: round(t.validation),
+    checkpoints: round(t.checkpoints),
+    other: round(t.other),
+    run: round(t.total),
+    total: round(performance.now() / 1000),
+  };
 }
 
 /** The run's results: one JSON object, or the summary lines (none after a run a signal stopped: its own line says where it is). */
@@ -91,6 +114,7 @@ function report(result: ThreadResult, s: RunSettings, interrupted: boolean): Rep
     epoch: result.state.epoch,
     batch: result.state.batch,
     checkpoint: s.out,
+    timings: commandTimings(result.timings),
   };
   const text = () => {
     if (!last || !best || interrupted) return '';

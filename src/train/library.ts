@@ -8,7 +8,7 @@ import { InputError } from '../errors.js';
 import { loadCheckpoint } from '../io/checkpoint.js';
 import { RNNLM } from '../nn/rnnlm.js';
 import { show } from '../validate.js';
-import { runTraining, type RunSettings } from './run.js';
+import { runTraining, type RunSettings, type RunTimings } from './run.js';
 import { initFromSettings, libraryNaming, resolveRunSettings, type RunOptions } from './settings.js';
 import type { EpochMetrics } from './trainer.js';
 
@@ -32,6 +32,8 @@ export interface TrainResult {
   seconds: number;
   /** Ended by earlyStop. */
   early: boolean;
+  /** Where the run's time went (data, setup, training, validation, checkpoints, other). */
+  timings: RunTimings;
 }
 
 /** Edits (insert, delete, replace) between two short strings. */
@@ -117,5 +119,5 @@ export async function train(text: string | readonly string[], options: TrainOpti
     model.params.set(r.model.params);
   }
   model.tokenizer = r.tokenizer;
-  return { model, tokenizer: r.tokenizer, history: r.history, seconds: r.seconds, early: r.early };
+  return { model, tokenizer: r.tokenizer, history: r.history, seconds: r.seconds, early: r.early, timings: r.timings };
 }

@@ -92,6 +92,30 @@ export interface RunResult {
   state: TrainState;
   /** The signal that stopped the run (Trainer.stopSignal: under MPI, as every rank learns it), or null. */
   stopSignal: 'SIGINT' | 'SIGTERM' | null;
+  /** Where the run's time went. */
+  timings: RunTimings;
+}
+
+/**
+ * Where a run's time went, in seconds on the thread that ran it: the parts add
+ * up to `total`, from runTraining's call to its result.
+ */
+export interface RunTimings {
+  /** When the run began, in milliseconds since the epoch (performance.timeOrigin + now): a caller's own start-up comes before. */
+  startedAt: number;
+  /** Reading, counting and encoding the corpus. */
+  data: number;
+  /** The rest before the first batch: checks, the lock, the model, the checkpoint read or written before. */
+  setup: number;
+  /** Training steps: forward, backward, clipping, the update and its check. */
+  training: number;
+  /** Validation at the end of every epoch. */
+  validation: number;
+  /** Encoding checkpoints, and waiting for their writes to end (at most one save is let run ahead of training). */
+  checkpoints: number;
+  /** The rest: batches' order and windows, progress news, metrics lines, event-loop turns, the plot. */
+  other: number;
+  total: number;
 }
 
 /** An output of the run (checkpoint, metrics, plot) could not be written; the message says what is intact. */
@@ -185,6 +209,7 @@ export function resumeSettings(file: string, over: Partial<RunSettings>): RunSet
  * another process is writing (a lock beside it).
  */
 export async function runTraining(s: RunSettings, hooks: RunHooks = {}, resumeFrom?: string): Promise<RunResult> {
+  const began = performance.now();
   if (s.threads !== undefined) native().setThreads(s.threads);
   const world = mpiWorld();
   if (world && s.impl === 'scratch') {
@@ -202,7 +227,7 @@ export async function runTraining(s: RunSettings, hooks: RunHooks = {}, resumeFr
   const lock = files ? acquireLock(files.lock, `${optionName(s)('out')} ${files.out}`) : null;
   let failed = false;
   try {
-    return await train(s, hooks, files, resumeFrom, world);
+    return await train(s, hooks, files, resumeFrom, world, began);
   } catch (e) {
     failed = true;
     throw e;
@@ -245,7 +270,8 @@ function missing(file: string): boolean {
   }
 }
 
-async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, resumeFrom: string | undefined, world: World | null): Promise<RunResult> {
+async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, resumeFrom: string | undefined, world: World | null,
+  began: number): Promise<RunResult> {
   if (s.precision === 'bf16') {
     const name = optionName(s);
     if (s.impl === 'scratch') throw new InputError(`${name('precision')} bf16 needs ${name('impl')} native: the scratch model computes in float64`);
@@ -259,7 +285,9 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
   }
   // Fine-tuning: the model and tokenizer of a checkpoint, everything else new.
   const init: Checkpoint | null = !ck && s.initFrom ? loadCheckpoint(s.initFrom) : null;
+  const reading = performance.now();
   const { tokenizer, data, sha1, corpus } = await prepareData(s, (ck ?? init)?.tokenizer, hooks);
+  const dataSeconds = (performance.now() - reading) / 1000;
   if (init) checkUnknown(s, corpus, s.initFrom!, hooks);
   if (ck && ck.meta.training.corpusSha1 !== sha1) {
     throw new InputError(
@@ -404,6 +432,9 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
 
   /** The last checkpoint encoded, and the run's position then (epoch/batch/step/epochs of history). */
   let encoded: { at: string; buf: Buffer } | null = null;
+  /** Seconds spent encoding checkpoints, and waiting for the last writes at the end. */
+  let encodeSeconds = 0;
+  let drainSeconds = 0;
   /** Queues a write of the run as it is now to `file`; `done` runs once it is on disk. */
   const write = (file: string, done?: () => void) => {
     writes.check();
@@ -419,6 +450,7 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     if (encoded?.at === at) {
       buf = encoded.buf;
     } else {
+      const encoding = performance.now();
       try {
         buf = encodeCheckpoint(file, model, meta(trainer.history), carried ? { state: carried, N: s.batchSize } : undefined, optimizer.state(),
           s.saveDtype === 'bf16' ? 'BF16' : 'F32');
@@ -426,6 +458,7 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
         throw failed(e);
       }
       encoded = { at, buf };
+      encodeSeconds += (performance.now() - encoding) / 1000;
     }
     writes.add(async () => {
       try {
@@ -502,11 +535,14 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
   hooks.onTrainer?.(trainer);
   let stopped: boolean;
   let early: boolean | undefined;
+  const fitting = performance.now();
   try {
     ({ stopped, early } = await trainer.fit(model, data, optimizer, rng, state));
     // A stop, an early stop, or a resume with no epoch left to run (into another --out) saves where it is.
     if (!savedHere()) save();
+    const draining = performance.now();
     await writes.drain();
+    drainSeconds = (performance.now() - draining) / 1000;
   } catch (e) {
     // The checkpoints asked for before the error are written (or failed) before it is told.
     await writes.drain().catch(() => {});
@@ -527,6 +563,22 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
   // rank that ended first (a stop: exit 130 / 143) could make the launcher
   // kill rank 0 before its last checkpoint is on disk.
   world?.barrier();
-  return { history: trainer.history, model, tokenizer, seconds: (performance.now() - start) / 1000, stopped, early: Boolean(early), state,
-    stopSignal: trainer.stopSignal };
+  const ended = performance.now();
+  const times = trainer.times;
+  const parts = {
+    data: dataSeconds,
+    setup: (fitting - began) / 1000 - dataSeconds,
+    training: times.steps,
+    validation: times.validation,
+    checkpoints: encodeSeconds + times.waits + drainSeconds,
+  };
+  const total = (ended - began) / 1000;
+  const timings: RunTimings = {
+    startedAt: performance.timeOrigin + began,
+    ...parts,
+    other: Math.max(0, total - Object.values(parts).reduce((a, b) => a + b, 0)),
+    total,
+  };
+  return { history: trainer.history, model, tokenizer, seconds: (ended - start) / 1000, stopped, early: Boolean(early), state,
+    stopSignal: trainer.stopSignal, timings };
 }

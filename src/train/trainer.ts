@@ -104,8 +104,19 @@ export function initialState(rng: Rng): TrainState {
   return { epoch: 0, batch: 0, step: 0, rngEpoch: rng.state(), rng: rng.state(), lossSum: 0, tokens: 0, seconds: 0, skipped: 0, gradNormSum: 0 };
 }
 
+/** Seconds a Trainer has spent, summed over its fit() calls (see RunTimings). */
+export interface TrainerTimes {
+  /** Training steps: forward, backward, clipping and the update. */
+  steps: number;
+  /** Validation. */
+  validation: number;
+  /** Waiting for earlier checkpoint writes to end (opts.settle). */
+  waits: number;
+}
+
 export class Trainer {
   readonly history: EpochMetrics[] = [];
+  readonly times: TrainerTimes = { steps: 0, validation: 0, waits: 0 };
   private stopRequested = false;
   private backup: Float32Array | Float64Array | null = null;
 
@@ -171,7 +182,9 @@ export class Trainer {
       if (!m) return { stopped: true };
       this.history.push(m);
       this.opts.onEpoch?.(m);
+      const waited = performance.now();
       await this.opts.settle?.();
+      this.times.waits += (performance.now() - waited) / 1000;
       this.pollStopFlag();  // a stop asked during validation ends the run here, not a batch into the next epoch
       // (after the last epoch the run is complete: nothing was cut short)
       if (this.stopping && state.epoch < this.opts.epochs) return { stopped: true };
@@ -208,7 +221,9 @@ export class Trainer {
     let yielded = last;
     for (const batch of data.trainBatches(order, state.batch)) {
       if (this.opts.schedule) optimizer.lr = this.opts.schedule(state.step, state.epoch);
+      const began = performance.now();
       const { loss, bad, norm } = this.step(model, batch, optimizer, rng, data.carry);
+      this.times.steps += (performance.now() - began) / 1000;
       if (bad) {
         if (!this.opts.skipNonFinite) {
           throw new NonFiniteError(
@@ -235,7 +250,11 @@ export class Trainer {
       this.pollStopFlag();
       // (an await even of nothing costs a turn of the microtask queue)
       const settling = this.opts.settle?.();
-      if (settling) await settling;
+      if (settling) {
+        const waited = performance.now();
+        await settling;
+        this.times.waits += (performance.now() - waited) / 1000;
+      }
       if (now - yielded >= YIELD_MS) {
         await tick();
         yielded = performance.now();
@@ -245,6 +264,7 @@ export class Trainer {
     }
     const start = performance.now();
     const val = this.validate(model, data);
+    this.times.validation += (performance.now() - start) / 1000;
     const trainLoss = state.lossSum / state.tokens;
     // A perplexity that overflows a double is divergence, as a non-finite loss is:
     // the run stops, and no history, metrics file or checkpoint holds a non-number.

@@ -34,8 +34,16 @@ describe('deeprnn train', () => {
     expect(lines).toHaveLength(1);
     const j = JSON.parse(lines[0]!);
     expect(Object.keys(j)).toEqual(['trainPpl', 'valPpl', 'bestValPpl', 'bestEpoch', 'epochs', 'seconds', 'tokensPerSec', 'skippedSteps',
-      'stopped', 'earlyStop', 'epoch', 'batch', 'checkpoint']);
+      'stopped', 'earlyStop', 'epoch', 'batch', 'checkpoint', 'timings']);
     expect(j.epochs).toBe(2);
+    // Where the time went: start-up, the run's parts adding up to the run, all within the process's total.
+    const t = j.timings;
+    expect(Object.keys(t)).toEqual(['startup', 'data', 'setup', 'training', 'validation', 'checkpoints', 'other', 'run', 'total']);
+    for (const k of Object.keys(t)) expect(t[k], k).toBeGreaterThanOrEqual(0);
+    for (const k of ['startup', 'data', 'training', 'validation', 'checkpoints']) expect(t[k], k).toBeGreaterThan(0);
+    expect(t.data + t.setup + t.training + t.validation + t.checkpoints + t.other).toBeCloseTo(t.run, 3);
+    expect(t.startup + t.run).toBeLessThanOrEqual(t.total + 1e-3);
+    expect(t.run).toBeGreaterThanOrEqual(j.seconds - 1e-3);
     expect(j.checkpoint).toBe(out);
     expect(j.valPpl).toBeGreaterThan(1);
     expect(j.valPpl).toBeLessThan(28);

@@ -119,7 +119,18 @@ describe('train(text)', () => {
 
   it('writes checkpoints with the training state when given out', async () => {
     const out = path.join(dir, 'run', 'm.safetensors');
-    await train(TEXT, { ...TINY, out, momentum: 0.9, dampening: 0.5 });
+    const before = performance.timeOrigin + performance.now();
+    const r = await train(TEXT, { ...TINY, out, momentum: 0.9, dampening: 0.5 });
+    const after = performance.timeOrigin + performance.now();
+    // Where the run's time went: parts that add up to its total, which lies within the call.
+    const t = r.timings;
+    expect(t.startedAt).toBeGreaterThanOrEqual(before);
+    expect(t.startedAt + 1000 * t.total).toBeLessThanOrEqual(after + 1);
+    for (const k of ['data', 'training', 'validation', 'checkpoints'] as const) expect(t[k], k).toBeGreaterThan(0);
+    expect(t.setup).toBeGreaterThanOrEqual(0);
+    expect(t.other).toBeGreaterThanOrEqual(0);
+    expect(t.data + t.setup + t.training + t.validation + t.checkpoints + t.other).toBeCloseTo(t.total, 9);
+    expect(t.total).toBeGreaterThanOrEqual(r.seconds);
     const ck = loadTrainingCheckpoint(out);
     expect(ck.meta.optimizer).toEqual({ kind: 'sgd', lr: 2, momentum: 0.9, dampening: 0.5, nesterov: false, weightDecay: 0, steps: 4 });
     expect(Object.keys(ck.optimizerState)).toEqual(['momentum_buffer']);
