@@ -16,6 +16,7 @@ import { registerInfo } from './info.js';
 import { registerPredict } from './predict.js';
 import { registerServe } from './serve.js';
 import { registerTrain } from './train.js';
+import { stopTrainingForOutput } from './train-thread.js';
 
 /** The version line; `tune`: time the GEMM tiles first, so that it names the one training will use. */
 function version(tune: boolean): string {
@@ -126,6 +127,12 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   if (!outputReported) {
     outputReported = true;
     process.stderr.write(`deeprnn: error: ${streamFailure(e)}\n`);
+  }
+  // A training run stops after its batch and saves, as after a signal, and the
+  // command then ends with exit code 1 (ending here would cut a native step short).
+  if (stopTrainingForOutput()) {
+    process.exitCode = 1;
+    return;
   }
   process.exit(1);
 });

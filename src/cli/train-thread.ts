@@ -14,13 +14,39 @@ import { warn } from './output.js';
 
 export type ThreadResult = Extract<TrainMessage, { type: 'done' }>;
 
-export function trainInThread(settings: RunSettings, resume: string | undefined, progress: Progress, quiet = false): Promise<{ result: ThreadResult; signal: NodeJS.Signals | null }> {
+/** Stops the running job for a failure of the standard output (see stopTrainingForOutput); null when none runs. */
+let stopForOutput: (() => void) | null = null;
+
+/**
+ * Asks the running training job, when there is one, to stop after its batch
+ * and save a checkpoint, as a signal does, because the standard output failed
+ * (main.ts): ending the process at once would end the thread in the middle of
+ * a native step and leave the lock of --out behind. Returns whether a job was
+ * running; trainInThread's result then has outputFailed set.
+ */
+export function stopTrainingForOutput(): boolean {
+  if (!stopForOutput) return false;
+  stopForOutput();
+  return true;
+}
+
+export function trainInThread(settings: RunSettings, resume: string | undefined, progress: Progress, quiet = false):
+  Promise<{ result: ThreadResult; signal: NodeJS.Signals | null; outputFailed: boolean }> {
   return new Promise((resolve, reject) => {
     // The thread bin/deeprnn.js started while this one loaded, or a new one.
     const { worker, data } = takeTrainThread() ?? startTrainThread();
     worker.postMessage({ type: 'job', settings, resume });
     let signal: NodeJS.Signals | null = null;
     let settled = false;
+    let outputFailed = false;
+    stopForOutput = () => {
+      if (outputFailed) return;
+      outputFailed = true;
+      progress.stop();
+      // A plain stop (neither signal): the flag after every batch, the message before training starts.
+      Atomics.store(data.stopFlag, 0, 3);
+      worker.postMessage({ type: 'stop', signal: null });
+    };
     const onSignal = (sig: NodeJS.Signals) => {
       if (signal) return; // a second SIGTERM: the run is stopping already
       signal = sig;
@@ -36,6 +62,7 @@ export function trainInThread(settings: RunSettings, resume: string | undefined,
     const settle = (f: () => void) => {
       if (settled) return;
       settled = true;
+      stopForOutput = null;
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       progress.stop();
@@ -62,7 +89,7 @@ export function trainInThread(settings: RunSettings, resume: string | undefined,
           progress.loading(m.done, m.total);
           break;
         case 'done':
-          settle(() => resolve({ result: m, signal }));
+          settle(() => resolve({ result: m, signal, outputFailed }));
           break;
         case 'error':
           settle(() => {

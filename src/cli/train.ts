@@ -246,7 +246,16 @@ export function registerTrain(program: Command): void {
       const quiet = launcherRank() !== 0;
       if (s.precision === 'bf16' && !quiet) bf16Note();
       const progress = new Progress(s.epochs, format, quiet ? discard() : undefined);
-      const { result, signal: sig } = await trainInThread(s, raw.resume, progress, quiet);
+      const { result, signal: sig, outputFailed } = await trainInThread(s, raw.resume, progress, quiet);
+      if (outputFailed) {
+        // The standard output failed (main.ts said so and set exit code 1): the
+        // run stopped after a batch and saved; nothing more goes to stdout.
+        if (result.stopped && !quiet) {
+          process.stderr.write(`stopped at epoch ${result.state.epoch + 1}, batch ${result.state.batch}; checkpoint ${s.out}; `
+            + `resume with: deeprnn train --resume ${s.out}\n`);
+        }
+        return;
+      }
       // A signal here, or (under MPI) one that another rank received: every rank stopped after the same batch.
       const stopSignal = result.stopSignal ?? sig;
       const interrupted = result.stopped && stopSignal !== null;

@@ -158,4 +158,20 @@ describe('standard output on a full disk', () => {
       expect(r.code, args[0]).toBe(1);
     }
   });
+
+  it('train stops after a batch, saves and releases --out, as after a signal, then exits 1', async () => {
+    // Ending the process at the failed write cut a native step short (an abort,
+    // exit 134, in about half of the runs of a large model) and left the lock behind.
+    const out = path.join(dir, 'full-stdout-long.safetensors');
+    const args = ['train', ...QUICK, '--epochs', '200', '--out', out];
+    const r = await run('bash', ['-c', `"${process.execPath}" "${BIN}" ${args.map((a) => `'${a}'`).join(' ')} > /dev/full`]);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines[0]).toBe('deeprnn: error: cannot write to the standard output (ENOSPC: no space left on device, write)');
+    expect(lines.at(-1)).toMatch(new RegExp(`^stopped at epoch \\d+, batch \\d+; checkpoint .*; resume with: deeprnn train --resume `));
+    expect(r.code).toBe(1);
+    expect(existsSync(`${out}.lock`)).toBe(false);
+    const ck = loadTrainingCheckpoint(out);
+    expect(ck.meta.state.epoch).toBeLessThan(200);
+    expect(ck.meta.history.length).toBe(ck.meta.state.epoch);
+  }, 120_000);
 });
