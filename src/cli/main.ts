@@ -102,7 +102,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (e instanceof OutputClosed) return 0;
     if (e instanceof OutputError) outputReported = true;
-    const msg = (e as Error).message ?? String(e);
+    // (the library's own messages that name it, "deeprnn: the native addon ...", get the prefix once)
+    const msg = ((e as Error).message ?? String(e)).replace(/^deeprnn: /, '');
     // In a job of several ranks, every rank but the first says which it is.
     const who = inJob() && launcherRank() !== 0 ? ` (rank ${launcherRank()})` : '';
     process.stderr.write(`deeprnn${who}: error: ${msg}\n`);

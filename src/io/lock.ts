@@ -96,7 +96,9 @@ export function acquireLock(file: string, what: string): FileLock {
     writeFileSync(mine, JSON.stringify(me));
   } catch (e) {
     cleanUp();
-    throw new Error(`could not take the lock ${file} for ${what}: writing ${mine} failed (${(e as Error).message})`);
+    const message = `could not take the lock ${file} for ${what}: writing ${mine} failed (${(e as Error).message})`;
+    // A directory that refuses the file (sysfs, a read-only mount) is the path's fault: exit 2.
+    throw pathCodes.has((e as NodeJS.ErrnoException).code ?? '') ? new InputError(message) : new Error(message);
   }
   try {
     for (let attempt = 0; attempt < 8; attempt++) {

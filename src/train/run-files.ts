@@ -1,7 +1,7 @@
 // The files a training run reads (its corpus, the checkpoint it resumes) and
 // writes beside its checkpoint NAME.EXT: NAME.best.EXT, numbered snapshots
 // NAME.eEPOCH[-bBATCH].EXT, NAME.metrics.jsonl, NAME.svg and the lock
-// NAME.EXT.lock. A fresh run over an --out that an earlier run used keeps that
+// NAME.EXT.lock (and NAME.best.EXT.lock). A fresh run over an --out that an earlier run used keeps that
 // run's metrics, best checkpoint, plot and snapshots aside as *.bak, so that
 // nothing of two runs mixes.
 import { existsSync, readdirSync, renameSync, statSync } from 'node:fs';
@@ -43,6 +43,8 @@ export class RunFiles {
   readonly plot: string;
   /** The lock sits beside what --out leads to, so that two names of one file share it. */
   readonly lock: string;
+  /** The best checkpoint's, taken too: a run whose --out is another's best is refused. */
+  readonly bestLock: string;
   private readonly stem: string;
   private readonly ext: string;
   private readonly snapshotPattern: RegExp;
@@ -54,6 +56,7 @@ export class RunFiles {
     this.metrics = `${this.stem}.metrics.jsonl`;
     this.plot = `${this.stem}.svg`;
     this.lock = `${realTarget(out)}.lock`;
+    this.bestLock = `${realTarget(this.best)}.lock`;
     this.snapshotPattern = new RegExp(`^${escape(path.basename(this.stem))}\\.e(\\d{4,})(?:-b(\\d+))?${escape(this.ext)}$`);
   }
 

@@ -3,7 +3,7 @@
 // from a checkpoint to resume, or the model from one to fine-tune), train, and
 // save on the schedule asked for. The CLI, the library's train() and the
 // regression tests all call this.
-import { lstatSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, renameSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { resolveDataDir } from '../data/corpus.js';
@@ -224,7 +224,18 @@ export async function runTraining(s: RunSettings, hooks: RunHooks = {}, resumeFr
     }
     refuseOwnInputs(files, s, resumeFrom);
   }
-  const lock = files ? acquireLock(files.lock, `${optionName(s)('out')} ${files.out}`) : null;
+  // The best checkpoint's lock too: another run whose --out is this run's best
+  // (or whose best is this --out) would write over it.
+  const what = files ? `${optionName(s)('out')} ${files.out}` : '';
+  const locks = files ? [acquireLock(files.lock, what)] : [];
+  if (files) {
+    try {
+      locks.push(acquireLock(files.bestLock, `${what} (its best checkpoint ${files.best})`));
+    } catch (e) {
+      locks[0]!.release();
+      throw e;
+    }
+  }
   let failed = false;
   try {
     return await train(s, hooks, files, resumeFrom, world, began);
@@ -232,12 +243,16 @@ export async function runTraining(s: RunSettings, hooks: RunHooks = {}, resumeFr
     failed = true;
     throw e;
   } finally {
-    try {
-      lock?.release();
-    } catch (e) {
-      // The run's own error says more than the lock's (a directory made unwritable says both).
-      if (!failed) throw e;
+    let error: unknown = null;
+    for (const lock of locks.reverse()) {
+      try {
+        lock.release();
+      } catch (e) {
+        error ??= e;
+      }
     }
+    // The run's own error says more than the lock's (a directory made unwritable says both).
+    if (error && !failed) throw error;
   }
 }
 
@@ -413,9 +428,12 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
   const intact = () => (saved && files ? `; the checkpoint ${files.out} (${position(saved)}) is intact` : '');
   const outputError = (what: string, file: string, e: unknown) =>
     (e instanceof InputError ? e : new OutputWriteError(`could not write ${what} ${file} (${(e as Error).message})${intact()}`));
+  /** The earlier run's files this run kept aside as *.bak (they go back when this run fails before it has saved anything). */
+  let movedAside: string[] = [];
   if (files) {
     if (!own) {
       const moved = files.setAside(resumeFrom);
+      movedAside = moved;
       if (moved.length) {
         const names = moved.slice(0, 4).map((f) => path.basename(f)).join(', ') + (moved.length > 4 ? `, ... (${moved.length} files)` : '');
         hooks.log?.(`note: an earlier run wrote to --out ${files.out}; its ${names} kept aside as *.bak`);
@@ -546,6 +564,17 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
   } catch (e) {
     // The checkpoints asked for before the error are written (or failed) before it is told.
     await writes.drain().catch(() => {});
+    if (files && !own && saved === null && trainer.history.length === history.length) {
+      // Nothing of this run is on disk but the metrics file it began (the
+      // history it started from): that goes, and the earlier run's files come
+      // back, so that a failed retry does not put an empty file in their place.
+      try {
+        rmSync(files.metrics, { force: true });
+        for (const f of movedAside) if (!existsSync(f)) renameSync(`${f}.bak`, f);
+      } catch {
+        // The run's own error is the one to tell; the files are where the note said.
+      }
+    }
     if (e instanceof NonFiniteError && files) {
       const where = saved ? `the checkpoint ${files.out} (${position(saved)}) is from before it` : 'no checkpoint of this run was saved before it';
       throw new NonFiniteError(`${e.message}; ${where}`);

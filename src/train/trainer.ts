@@ -193,6 +193,12 @@ export class Trainer {
     return { stopped: false };
   }
 
+  /** What to try after a divergence: a smaller clip, or clipping at all when it is off (0 or Infinity). */
+  private advice(): string {
+    const off = this.opts.clip === 0 || this.opts.clip === Infinity;
+    return off ? 'try a lower --lr or gradient clipping, --clip 1' : 'try a lower --lr or a smaller --clip';
+  }
+
   /** No improvement of the validation perplexity over the last opts.earlyStop epochs. */
   shouldStopEarly(): boolean {
     const p = this.opts.earlyStop;
@@ -227,7 +233,7 @@ export class Trainer {
       if (bad) {
         if (!this.opts.skipNonFinite) {
           throw new NonFiniteError(
-            `${bad} became non-finite in epoch ${epoch}, batch ${state.batch + 1}; try a lower --lr or a smaller --clip (or --skip-nonfinite)`,
+            `${bad} became non-finite in epoch ${epoch}, batch ${state.batch + 1}; ${this.advice()} (or --skip-nonfinite)`,
           );
         }
         state.skipped++;
@@ -271,7 +277,7 @@ export class Trainer {
     for (const [what, loss] of [['training', trainLoss], ['validation', val.loss]] as const) {
       if (Number.isFinite(Math.exp(loss))) continue;
       const why = Number.isNaN(loss) ? `no ${what} batch had a finite loss` : `the ${what} perplexity overflows (mean loss ${loss.toPrecision(6)})`;
-      throw new NonFiniteError(`training diverged in epoch ${epoch}: ${why}; try a lower --lr or a smaller --clip`);
+      throw new NonFiniteError(`training diverged in epoch ${epoch}: ${why}; ${this.advice()}`);
     }
     const m: EpochMetrics = {
       epoch,

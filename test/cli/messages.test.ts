@@ -81,7 +81,7 @@ describe('messages', () => {
     const gone = path.join(dir, 'nowhere', 'deeprnn.node');
     const r = await line(['train', '--epochs', '1'], { DEEPRNN_ADDON: gone });
     expect(r.code).toBe(1);
-    expect(r.err).toBe(`deeprnn: error: deeprnn: the native addon is missing at ${gone} (named by DEEPRNN_ADDON); build it there or unset DEEPRNN_ADDON`);
+    expect(r.err).toBe(`deeprnn: error: the native addon is missing at ${gone} (named by DEEPRNN_ADDON); build it there or unset DEEPRNN_ADDON`);
     const v = await cli(['--version'], { env: { DEEPRNN_ADDON: gone } });
     expect(v.stdout).toMatch(/^deeprnn \d+\.\d+\.\d+ \(native addon unavailable: /);
   });

@@ -140,6 +140,19 @@ describe('--out is checked before training', () => {
   });
 });
 
+/** A run of 1000 epochs on `out`, once its first epoch is done. */
+async function longRun(out: string): Promise<ReturnType<typeof spawn>> {
+  const run = spawn(process.execPath, [BIN, 'train', ...TINY, '--epochs', '1000', '--out', out], { env: { ...process.env, DEEPRNN_DATA_DIR: DATA_DIR } });
+  await new Promise<void>((resolve) => {
+    let seen = '';
+    run.stdout.on('data', (d: Buffer) => {
+      seen += d;
+      if (seen.includes('epoch 1/1000')) resolve();
+    });
+  });
+  return run;
+}
+
 describe('one run per --out', () => {
   it('a fresh run keeps an earlier run\'s metrics, best checkpoint and plot aside as *.bak', async () => {
     const out = path.join(dir, 'again.safetensors');
@@ -163,16 +176,26 @@ describe('one run per --out', () => {
     expect(r2.stdout).toBe('');
   });
 
+  it('a run that fails before it saved anything puts the earlier run\'s files back, and leaves none of its own', async () => {
+    // Before, the failed run left an empty metrics file, and a retry kept that
+    // aside as *.bak in place of the good run's.
+    const sub = path.join(dir, 'retry');
+    const out = path.join(sub, 'm.safetensors');
+    expect((await cli(['train', ...TINY, '--epochs', '2', '--out', out])).code).toBe(0);
+    const snapshot = () => Object.fromEntries(readdirSync(sub).sort().map((f) => [f, readFileSync(path.join(sub, f), 'latin1')]));
+    const before = snapshot();
+    expect(Object.keys(before)).toEqual(['m.best.safetensors', 'm.metrics.jsonl', 'm.safetensors', 'm.svg']);
+    for (let i = 0; i < 2; i++) {
+      const r = await cli(['train', ...TINY, '--lr', '1e30', '--out', out]);
+      expect(r.code).toBe(1);
+      expect(error(r, 1)).toMatch(/^deeprnn: error: training diverged in epoch 1: .*; try a lower --lr or a smaller --clip; no checkpoint of this run was saved before it$/);
+      expect(snapshot()).toEqual(before);
+    }
+  });
+
   it('a second writer on one --out refuses; a killed writer leaves no lock in the way', async () => {
     const out = path.join(dir, 'busy.safetensors');
-    const first = spawn(process.execPath, [BIN, 'train', ...TINY, '--epochs', '1000', '--out', out], { env: { ...process.env, DEEPRNN_DATA_DIR: DATA_DIR } });
-    await new Promise<void>((resolve) => {
-      let seen = '';
-      first.stdout.on('data', (d: Buffer) => {
-        seen += d;
-        if (seen.includes('epoch 1/1000')) resolve();
-      });
-    });
+    const first = await longRun(out);
     const lock = `${out}.lock`;
     const second = await cli(['train', ...TINY, '--out', out]);
     expect(error(second)).toBe(`deeprnn: error: --out ${out} is in use by another deeprnn process (pid ${first.pid}): wait for it to finish or choose another path (lock file ${lock})`);
@@ -183,7 +206,28 @@ describe('one run per --out', () => {
     const third = await cli(['train', '--resume', out, '--epochs', String(loadTrainingCheckpoint(out).meta.state.epoch + 1)]);
     expect(third.code).toBe(0);
     expect(existsSync(lock)).toBe(false);
+    expect(readdirSync(dir).filter((f) => f.startsWith('busy') && f.includes('.lock'))).toEqual([]);
   });
+
+  it('a run whose --out is another running run\'s best checkpoint, or whose best is its --out, refuses', async () => {
+    // Before, both ran and the first's best checkpoint overwrote the second's.
+    const sub = path.join(dir, 'overlap');
+    const out = path.join(sub, 'm.safetensors');
+    const best = path.join(sub, 'm.best.safetensors');
+    for (const [mine, theirs] of [[out, best], [best, out]] as const) {
+      const first = await longRun(mine);
+      const second = await cli(['train', ...TINY, '--out', theirs]);
+      const lock = `${best}.lock`;
+      const named = theirs === out ? `--out ${out} (its best checkpoint ${best})` : `--out ${best}`;
+      expect(error(second)).toBe(`deeprnn: error: ${named} is in use by another deeprnn process (pid ${first.pid}): wait for it to finish or choose another path (lock file ${lock})`);
+      const closed = new Promise((resolve) => first.on('close', resolve));
+      first.kill('SIGTERM');
+      await closed;
+      // The refused run took no lock and left the first's out lock free as well.
+      expect(readdirSync(sub).filter((f) => f.includes('.lock'))).toEqual([]);
+      expect(loadTrainingCheckpoint(mine).meta.training.seed).toBe(42);
+    }
+  }, 120_000);
 
   it('cleans the temporary files of writers that died, and keeps those of live ones', async () => {
     const out = path.join(dir, 'stale.safetensors');
@@ -205,7 +249,7 @@ describe.skipIf(!CAN_MOUNT)('a full disk', () => {
     mkdirSync(probe);
     expect((await cli(['train', ...TINY, '--out', path.join(probe, 'm.safetensors')])).code).toBe(0);
     const pages = (f: string) => Math.ceil(readFileSync(path.join(probe, f)).length / 4096);
-    const room = 4 * (pages('m.safetensors') + pages('m.best.safetensors') + pages('m.metrics.jsonl') + 1 /* the lock */);
+    const room = 4 * (pages('m.safetensors') + pages('m.best.safetensors') + pages('m.metrics.jsonl') + 2 /* the locks of --out and of its best */);
     const mnt = path.join(dir, 'full');
     mkdirSync(mnt);
     const out = path.join(mnt, 'm.safetensors');
@@ -328,6 +372,24 @@ ls -A ${mnt}`);
       .replace('PID', lines[0]!.match(/lock\.(\d+) failed/)?.[1] ?? 'PID'));
     expect(lines.slice(1)).toEqual(['train 1']);
     expect(r.stdout.trim()).toBe('filler');
+  });
+});
+
+/** Whether /sys refuses a new file (sysfs, even to root): a directory that checks cannot see as unwritable. */
+const SYS_REFUSES = (() => {
+  try {
+    writeFileSync('/sys/deeprnn-probe', '');
+    rmSync('/sys/deeprnn-probe', { force: true });
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EACCES' || (e as NodeJS.ErrnoException).code === 'EROFS';
+  }
+})();
+
+describe.skipIf(!SYS_REFUSES)('a directory that refuses files', () => {
+  it('train: a lock that cannot be created there is the path\'s fault, exit 2', async () => {
+    const r = await cli(['train', ...TINY, '--out', '/sys/m.safetensors']);
+    expect(error(r)).toMatch(/^deeprnn: error: could not take the lock \/sys\/m\.safetensors\.lock for --out \/sys\/m\.safetensors: writing .* failed \((EACCES|EROFS)/);
   });
 });
 
