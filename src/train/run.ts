@@ -7,7 +7,7 @@ import { existsSync, lstatSync, renameSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { resolveDataDir } from '../data/corpus.js';
-import { makeDataModule } from '../data/datamodule.js';
+import { makeDataModule, type DataModule } from '../data/datamodule.js';
 import { loadCorpusTokens, loadTextTokens, type LoadedCorpus } from '../data/load.js';
 import type { Tokenizer, TokenizerKind } from '../data/tokenizer.js';
 import {
@@ -137,14 +137,24 @@ export async function prepareData(s: RunSettings, tokenizer?: Tokenizer, hooks: 
   const corpus: Omit<LoadedCorpus, 'sources'> = s.text
     ? loadTextTokens(s.text, opts)
     : await loadCorpusTokens(s.corpus, { ...opts, dataDir: resolveDataDir(s.dataDir) });
-  const data = makeDataModule(corpus.tokens, {
-    numSteps: s.numSteps,
-    numTrain: s.numTrain,
-    numVal: s.numVal,
-    batchSize: s.batchSize,
-    valFrac: s.valFrac ?? undefined,
-    batching: s.batching,
-  });
+  let data: DataModule;
+  try {
+    data = makeDataModule(corpus.tokens, {
+      numSteps: s.numSteps,
+      numTrain: s.numTrain,
+      numVal: s.numVal,
+      batchSize: s.batchSize,
+      valFrac: s.valFrac ?? undefined,
+      batching: s.batching,
+    });
+  } catch (e) {
+    // A text of few ASCII letters is a short corpus to the book's tokenizer: say why.
+    if (e instanceof InputError && e.message.startsWith('the corpus has') && corpus.tokenizer.kind === 'd2l' && corpus.tokens.length * 4 < corpus.bytes) {
+      throw new InputError(`${e.message} (the ${corpus.bytes.toLocaleString('en-US')} bytes of text hold few letters A-Z, which are all the d2l tokenizer keeps; `
+        + `every run of anything else is one space: ${optionName(s)('tokenizer')} char reads every character)`);
+    }
+    throw e;
+  }
   return { corpus, tokenizer: corpus.tokenizer, data, sha1: corpus.sha1 };
 }
 
