@@ -129,11 +129,18 @@ function modelTokenizer(model: RNNLM): Tokenizer {
 export function generate(model: RNNLM, prefix: string, opts: GenerateOptions): string;
 export function generate(model: RNNLM, tokenizer: Tokenizer, prefix: string, opts: GenerateOptions): string;
 export function generate(model: RNNLM, a: Tokenizer | string, b: string | GenerateOptions, c?: GenerateOptions): string {
+  if (typeof model !== 'object' || model === null || typeof model.stepper !== 'function') {
+    throw new InputError(`generate needs an RNNLM model, got ${model === null ? 'null' : typeof model}`);
+  }
   const withTokenizer = typeof a === 'object' && a !== null && 'encode' in a;
   const [tokenizer, prefix, opts] = withTokenizer ? [a, b, c] : [typeof a === 'string' ? modelTokenizer(model) : null, a, b as GenerateOptions];
   if (typeof prefix !== 'string' || !tokenizer) throw new InputError(`the prefix must be a string, got ${typeof prefix}`);
   if (typeof opts !== 'object' || opts === null) throw new InputError('generate needs options: { numPreds, temperature, topK, topP, seed }');
   integer('numPreds', opts.numPreds, 0, MAX_PREDS);
+  if (tokenizer.vocab.size !== model.config.vocabSize) {
+    // (ids past the model's outputs, or outputs past the tokenizer's tokens: text that means nothing)
+    throw new InputError(`the tokenizer has ${tokenizer.vocab.size} tokens but the model's vocabSize is ${model.config.vocabSize}`);
+  }
   const ids = tokenizer.encode(prefix);
   const sampler = new Sampler(model.config.vocabSize, opts);
   const stepper = model.stepper();

@@ -101,7 +101,11 @@ static double softmax_xent(float* logits, long* hits, const int* targets, long M
       ses[m - m0] = hsum(vsum);
     }
     double sum = 0.0;
-    for (long m = m0; m < m1; ++m) sum += static_cast<double>(mxs[m - m0] + logf(ses[m - m0]) - zts[m - m0]);
+    // (max - z_target) + log(sum): in this order and in double, so that large
+    // logits do not round the small log(sum) away (max + log(sum) - z_target in
+    // float32 gave a loss of 0 for logits near 1e8, a perplexity of 1).
+    for (long m = m0; m < m1; ++m)
+      sum += (static_cast<double>(mxs[m - m0]) - zts[m - m0]) + log(static_cast<double>(ses[m - m0]));
     if (grad && flat) {
       // z <- exp(z - max) k - scale at the target, k = scale / sum, per lane of its row
       float ks[chunk];

@@ -85,7 +85,7 @@ export function registerInfo(program: Command): void {
       const text = () => {
         const out: string[] = [
           `checkpoint ${file} (format version ${meta.version}; this deeprnn reads up to ${FORMAT_VERSION})`,
-          `model: ${config.cell}, ${config.hidden.length} layers, hidden ${config.hidden.join(', ')}, dropout ${config.dropout}`,
+          `model: ${config.cell}, ${plural(config.hidden.length, 'layer')}, hidden ${config.hidden.join(', ')}, dropout ${config.dropout}`,
           `tokenizer: ${tokenizer.kind}${tokenizer.kind === 'word' ? ` (min-freq ${tokenizer.minFreq})` : ''}, vocabulary of ${config.vocabSize}`,
           `parameters: ${summary.parameters.toLocaleString('en-US')}`,
           renderRecords('text', TENSOR_COLUMNS, tensors, { header: false, indent: '  ' }).trimEnd(),

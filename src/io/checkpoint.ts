@@ -158,6 +158,13 @@ export function saveModel(file: string, model: RNNLM, tokenizer: Tokenizer | und
     throw new InputError('save needs the tokenizer the model reads text with: this model has none (models from train() and RNNLM.load() have one); '
       + 'pass save(path, { tokenizer })');
   }
+  if (typeof tokenizer !== 'object' || typeof (tokenizer as Partial<Tokenizer>).toJSON !== 'function') {
+    throw new InputError('save: tokenizer must be a Tokenizer (Tokenizer.fit, or a model\'s tokenizer)');
+  }
+  // A path that names a directory is not a file to write (train --out refuses it too).
+  if (typeof file !== 'string' || file === '' || /[\\/]$/.test(file)) {
+    throw new InputError(`save needs a file path, got ${JSON.stringify(file)}`);
+  }
   saveCheckpoint(file, model, { version: FORMAT_VERSION, config: model.config, tokenizer: tokenizer.toJSON() }, undefined, {}, dtype);
 }
 

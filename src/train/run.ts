@@ -556,7 +556,7 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
           }
         });
       }
-      writes.add(() => hooks.onEpoch?.(m));
+      writes.add(() => hooks.onEpoch?.({ ...m }));
     },
   });
   for (const h of history) trainer.history.push(h);

@@ -123,6 +123,12 @@ export class Trainer {
   constructor(readonly opts: TrainerOptions) {
     if (!Number.isSafeInteger(opts.epochs) || opts.epochs < 0) throw new InputError(`epochs must be a whole number of 0 or more, got ${opts.epochs}`);
     if (typeof opts.clip !== 'number' || !(opts.clip >= 0)) throw new InputError(`clip must be a number of 0 or more (0 or Infinity: off), got ${opts.clip}`);
+    if (opts.clipMode !== undefined && opts.clipMode !== 'norm' && opts.clipMode !== 'value') {
+      throw new InputError(`clipMode must be norm or value, got ${JSON.stringify(opts.clipMode)}`);
+    }
+    for (const hook of ['onEpoch', 'onBatch', 'settle'] as const) {
+      if (opts[hook] !== undefined && typeof opts[hook] !== 'function') throw new InputError(`${hook} must be a function, got ${typeof opts[hook]}`);
+    }
   }
 
   /** Data-parallel: a stop every rank knows of (summed with the gradients of a batch), so that all stop after the same batch. */
@@ -181,7 +187,8 @@ export class Trainer {
       const m = await this.fitEpoch(model, data, optimizer, rng, state);
       if (!m) return { stopped: true };
       this.history.push(m);
-      this.opts.onEpoch?.(m);
+      // A copy: what the hook does with it changes neither the history nor the run.
+      this.opts.onEpoch?.({ ...m });
       const waited = performance.now();
       await this.opts.settle?.();
       this.times.waits += (performance.now() - waited) / 1000;

@@ -190,3 +190,29 @@ describe('chunked training and threads', () => {
     expect(() => m.backward()).toThrow('backward() needs a training forward() first');
   });
 });
+
+describe('the loss of large logits', () => {
+  it('keeps log(sum) beside a large max: logits all 1e8 give log(V), not 0', () => {
+    // Per row the loss is (max - z_target) + log(sum exp(z - max)). Added up as
+    // max + log(sum) - z_target in float32, log(sum) was rounded away beside a
+    // max of 1e8: a loss of 0, a perplexity of 1, for a model that knows nothing.
+    const V = 28;
+    for (const cell of ['gru', 'lstm'] as const) {
+      const m = new RNNLM({ cell, vocabSize: V, hidden: [16], dropout: 0 }, new Rng(1));
+      const param = (name: string) => m.parameters().find((p) => p.name === name)!.data;
+      param('linear.weight').fill(0);
+      param('linear.bias').fill(1e8);
+      const batch = randomBatch(8, 70, V, 3);
+      const tokens = batch.T * batch.N;
+      expect(m.evaluate(batch).lossSum / tokens).toBeCloseTo(Math.log(V), 12);
+      m.zeroGrad();
+      expect(m.forward(batch, { train: true })).toBeCloseTo(Math.log(V), 12);
+      // Between the two: a bias of 1e4 keeps the logits' differences to within 1e-3, the loss close to the unshifted one.
+      param('linear.bias').fill(0);
+      param('linear.weight').fill(0.01);
+      const base = m.evaluate(batch).lossSum / tokens;
+      param('linear.bias').fill(1e4);
+      expect(Math.abs(m.evaluate(batch).lossSum / tokens - base)).toBeLessThan(2e-3);
+    }
+  });
+});

@@ -48,6 +48,24 @@ describe('train(text)', () => {
     for (const saveEvery of [1, '1', ' 1 ']) expect((await train(TEXT, { ...TINY, saveEvery })).history).toHaveLength(1);
   });
 
+  it('gives onEpoch a copy: what the hook does to it changes neither the run nor its files', async () => {
+    const run = (out: string, onEpoch?: (m: { valPpl: number; trainPpl: number; epoch: number }) => void) =>
+      train(TEXT, { ...TINY, epochs: 3, earlyStop: 1, out, onEpoch });
+    const plain = await run(path.join(dir, 'hook', 'plain.safetensors'));
+    const seen: number[] = [];
+    const hooked = await run(path.join(dir, 'hook', 'hooked.safetensors'), (m) => {
+      seen.push(m.valPpl);
+      m.valPpl = 1e6 / m.epoch;
+      m.trainPpl = NaN;
+    });
+    expect(hooked.history).toEqual(plain.history.map((h, i) => ({ ...h, seconds: hooked.history[i]!.seconds, tokensPerSec: hooked.history[i]!.tokensPerSec })));
+    expect(hooked.early).toBe(plain.early);
+    expect(seen).toEqual(plain.history.map((h) => h.valPpl));
+    const ck = loadTrainingCheckpoint(path.join(dir, 'hook', 'hooked.safetensors'));
+    expect(ck.meta.history.map((h) => h.valPpl)).toEqual(seen);
+    expect(ck.meta.history.every((h) => Number.isFinite(h.trainPpl))).toBe(true);
+  });
+
   it('calls onBatch after every training batch, in order', async () => {
     const calls: number[][] = [];
     const r = await train(TEXT, { ...TINY, epochs: 2, onBatch: (epoch, done, total) => calls.push([epoch, done, total]) });
@@ -230,6 +248,10 @@ describe('options are checked as the command line checks them', () => {
     expect(() => generate(model, 3 as never, { numPreds: 1 })).toThrow('the prefix must be a string, got number');
     expect(() => generate(model, 'the', undefined as never)).toThrow('generate needs options: { numPreds, temperature, topK, topP, seed }');
     expect(generate(model, 'the', { numPreds: 5, temperature: 1, topK: 3 }).startsWith('the')).toBe(true);
+    // A tokenizer of another size than the model's outputs, and no model, are refused before any step.
+    expect(() => generate(model, Tokenizer.fit('char', 'ab'), 'ab', { numPreds: 5 })).toThrow("the tokenizer has 3 tokens but the model's vocabSize is 10");
+    expect(() => generate(model, Tokenizer.fit('char', 'ab'), 'ab', { numPreds: 5, temperature: 1 })).toThrow("the tokenizer has 3 tokens but the model's vocabSize is 10");
+    expect(() => generate(null as never, 'the', { numPreds: 5 })).toThrow('generate needs an RNNLM model, got null');
     const bare = new RNNLM(model.config);
     expect(() => generate(bare, 'the', { numPreds: 5 })).toThrow('this model has no tokenizer (models from train() and RNNLM.load() have one)');
     expect(() => bare.save(path.join(dir, 'bare.safetensors'))).toThrow('save needs the tokenizer the model reads text with');
@@ -315,6 +337,13 @@ describe('the lower-level classes check what they are given', () => {
     expect(() => makeOptimizer({ kind: 'adam' } as Parameters<typeof makeOptimizer>[0])).toThrow('lr must be a finite number of 0 or more, got nothing (undefined)');
     expect(() => new Trainer({ epochs: -1, clip: 1 })).toThrow('epochs must be a whole number of 0 or more, got -1');
     expect(() => new Trainer({ epochs: 1, clip: NaN })).toThrow('clip must be a number of 0 or more (0 or Infinity: off), got NaN');
+    expect(() => new Trainer({ epochs: 1, clip: 1, clipMode: 'zzz' as never })).toThrow('clipMode must be norm or value, got "zzz"');
+    expect(() => new Trainer({ epochs: 1, clip: 1, onEpoch: 5 as never })).toThrow('onEpoch must be a function, got number');
+    // save: a path that names a directory, a tokenizer that is not one
+    const tk = Tokenizer.fit('char', 'abcd');
+    expect(() => m.save(path.join(dir, 'x') + '/', { tokenizer: tk })).toThrow(`save needs a file path, got ${JSON.stringify(path.join(dir, 'x') + '/')}`);
+    expect(existsSync(path.join(dir, 'x'))).toBe(false);
+    expect(() => m.save(path.join(dir, 'y.safetensors'), { tokenizer: { kind: 'char' } as never })).toThrow('save: tokenizer must be a Tokenizer');
     expect(() => new RNNLM({ cell: 'gru', vocabSize: 28, hidden: [1_000_000, 1_000_000], dropout: 0 }))
       .toThrow('a model of 9,000,124,000,028 parameters needs 65.5 TiB for its weights and gradients: more than this process can allocate');
   });
