@@ -53,6 +53,9 @@ export class Sampler {
 
   constructor(vocabSize: number, opts: SampleOptions = {}) {
     const checked = checkSampling(opts, { name: (k) => k });
+    if (opts.rng !== undefined && typeof (opts.rng as Partial<Rng> | null)?.uniform !== 'function') {
+      throw new InputError('rng must be an Rng (new Rng(seed)), or left out to draw from seed');
+    }
     this.opts = { ...checked, rng: opts.rng ?? (checked.temperature > 0 ? new Rng(checked.seed) : undefined) };
     this.probs = new Float64Array(vocabSize);
     this.order = new Int32Array(vocabSize);

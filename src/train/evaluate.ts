@@ -25,6 +25,7 @@ export function evaluateTokens(
   tokens: TokenArray | Int32Array,
   opts: { numSteps: number; batchSize: number; unk?: number; world?: World | null },
 ): EvalMetrics {
+  if (typeof opts !== 'object' || opts === null) throw new InputError('evaluateTokens needs options: { numSteps, batchSize }');
   // Data-parallel: each rank scores its streams of every batch; the sums make the text's.
   const shard = opts.world ?? undefined;
   for (const key of ['numSteps', 'batchSize'] as const) {

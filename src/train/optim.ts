@@ -353,6 +353,7 @@ export class SpecOptimizer implements Optimizer {
 
 /** An optimizer from its settings (as the command line parses them or a checkpoint stores them; other keys are ignored). */
 export function makeOptimizer(s: OptimizerSettings): Optimizer {
+  if (typeof s !== 'object' || s === null) throw new InputError(`makeOptimizer needs settings { kind, lr, ... }, got ${s === null ? 'null' : typeof s}`);
   const given: Partial<HyperValues> = {};
   for (const key of HYPER_KEYS) if (s[key] !== undefined) (given as Record<HyperKey, unknown>)[key] = s[key];
   return new SpecOptimizer(s.kind, s.lr, given);

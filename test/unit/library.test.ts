@@ -15,6 +15,7 @@ import { checkModelConfig } from '../../src/nn/config.js';
 import { Rng } from '../../src/rng.js';
 import { train, type TrainOptions } from '../../src/train/library.js';
 import { Adam, DEFAULT_LR, makeOptimizer, OPTIMIZER_SPECS, OPTIMIZERS, optimizersWith, RMSprop, SGD } from '../../src/train/optim.js';
+import { evaluateTokens } from '../../src/train/evaluate.js';
 import { resolveRunSettings, RUN_DEFAULTS } from '../../src/train/settings.js';
 import { initialState, Trainer } from '../../src/train/trainer.js';
 import { flagName } from '../../src/validate.js';
@@ -252,6 +253,9 @@ describe('options are checked as the command line checks them', () => {
     expect(() => generate(model, Tokenizer.fit('char', 'ab'), 'ab', { numPreds: 5 })).toThrow("the tokenizer has 3 tokens but the model's vocabSize is 10");
     expect(() => generate(model, Tokenizer.fit('char', 'ab'), 'ab', { numPreds: 5, temperature: 1 })).toThrow("the tokenizer has 3 tokens but the model's vocabSize is 10");
     expect(() => generate(null as never, 'the', { numPreds: 5 })).toThrow('generate needs an RNNLM model, got null');
+    expect(() => generate(model, 'the', { numPreds: 5, temperature: 1, rng: {} as never })).toThrow('rng must be an Rng (new Rng(seed)), or left out to draw from seed');
+    expect(() => makeOptimizer(null as never)).toThrow('makeOptimizer needs settings { kind, lr, ... }, got null');
+    expect(() => evaluateTokens(model, new Int32Array(100), undefined as never)).toThrow('evaluateTokens needs options: { numSteps, batchSize }');
     const bare = new RNNLM(model.config);
     expect(() => generate(bare, 'the', { numPreds: 5 })).toThrow('this model has no tokenizer (models from train() and RNNLM.load() have one)');
     expect(() => bare.save(path.join(dir, 'bare.safetensors'))).toThrow('save needs the tokenizer the model reads text with');
@@ -488,8 +492,7 @@ describe('train(text, { out })', () => {
 });
 
 describe('evaluateTokens', () => {
-  it('refuses steps or a batch size that are not whole numbers of 1 or more, and a text of one token', async () => {
-    const { evaluateTokens } = await import('../../src/train/evaluate.js');
+  it('refuses steps or a batch size that are not whole numbers of 1 or more, and a text of one token', () => {
     const m = new RNNLM({ cell: 'gru', vocabSize: 5, hidden: [4], dropout: 0 }, new Rng(1));
     const tokens = Int32Array.from({ length: 50 }, (_, i) => i % 5);
     expect(() => evaluateTokens(m, tokens, { numSteps: NaN, batchSize: 4 })).toThrow('numSteps must be a whole number of 1 or more, got NaN');
