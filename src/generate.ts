@@ -6,7 +6,7 @@ import type { Tokenizer } from './data/tokenizer.js';
 import { InputError } from './errors.js';
 import type { RNNLM } from './nn/rnnlm.js';
 import { Rng } from './rng.js';
-import { integer, number, type Naming } from './validate.js';
+import { integer, number, refuseUnknownKeys, type Naming } from './validate.js';
 
 export function argmax(x: ArrayLike<number>): number {
   let best = 0;
@@ -112,6 +112,9 @@ export interface GenerateOptions extends SampleOptions {
   collect?: boolean;
 }
 
+/** The options generate knows (GenerateOptions). */
+const GENERATE_OPTIONS = ['numPreds', 'temperature', 'topK', 'topP', 'rng', 'seed', 'onText', 'collect'] as const;
+
 /** The tokenizer of generate(model, prefix, ...): the model's own. */
 function modelTokenizer(model: RNNLM): Tokenizer {
   if (!model.tokenizer) {
@@ -139,6 +142,7 @@ export function generate(model: RNNLM, a: Tokenizer | string, b: string | Genera
   const [tokenizer, prefix, opts] = withTokenizer ? [a, b, c] : [typeof a === 'string' ? modelTokenizer(model) : null, a, b as GenerateOptions];
   if (typeof prefix !== 'string' || !tokenizer) throw new InputError(`the prefix must be a string, got ${typeof prefix}`);
   if (typeof opts !== 'object' || opts === null) throw new InputError('generate needs options: { numPreds, temperature, topK, topP, seed }');
+  refuseUnknownKeys(opts, GENERATE_OPTIONS, 'generate');
   integer('numPreds', opts.numPreds, 0, MAX_PREDS);
   if (tokenizer.vocab.size !== model.config.vocabSize) {
     // (ids past the model's outputs, or outputs past the tokenizer's tokens: text that means nothing)

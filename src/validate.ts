@@ -69,3 +69,29 @@ export function list(name: string, raw: unknown, expected: string): unknown[] {
   if (typeof raw === 'number') return [raw];
   throw new InputError(`${name} must be ${expected}, got ${show(raw)}`);
 }
+
+/** Edits (insert, delete, replace) between two short strings. */
+export function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+/** The known name a mistyped one most likely meant (the same but for case, or a quarter of its letters off), if any. */
+export function likelyName(name: string, known: readonly string[]): string | undefined {
+  const k = name.toLowerCase();
+  return known.find((c) => c.toLowerCase() === k || editDistance(c.toLowerCase(), k) <= Math.floor(name.length / 4));
+}
+
+/** Refuses a key of `o` (set, not undefined) that is not in `known`: `${what}: unknown option x (did you mean y?)`. */
+export function refuseUnknownKeys(o: object, known: readonly string[], what: string): void {
+  for (const [key, value] of Object.entries(o)) {
+    if (value === undefined || known.includes(key)) continue;
+    const like = likelyName(key, known);
+    throw new InputError(`${what}: unknown option ${key}${like ? ` (did you mean ${like}?)` : ` (expected ${known.join(', ')})`}`);
+  }
+}

@@ -7,7 +7,7 @@ import type { Tokenizer } from '../data/tokenizer.js';
 import { InputError } from '../errors.js';
 import { loadCheckpoint } from '../io/checkpoint.js';
 import { RNNLM } from '../nn/rnnlm.js';
-import { show } from '../validate.js';
+import { likelyName, show } from '../validate.js';
 import { runTraining, type RunSettings, type RunTimings } from './run.js';
 import { initFromSettings, libraryNaming, resolveRunSettings, type RunOptions } from './settings.js';
 import type { EpochMetrics } from './trainer.js';
@@ -34,17 +34,6 @@ export interface TrainResult {
   early: boolean;
   /** Where the run's time went (data, setup, training, validation, checkpoints, other). */
   timings: RunTimings;
-}
-
-/** Edits (insert, delete, replace) between two short strings. */
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = row;
-  }
-  return prev[b.length]!;
 }
 
 /** The texts of train(text): a non-empty string, or a non-empty array of them (joined with a newline). */
@@ -90,7 +79,7 @@ export async function train(text: string | readonly string[], options: TrainOpti
   if (unknown.length) {
     const known = [...read].filter((k): k is string => typeof k === 'string').concat(['out', 'onEpoch', 'onBatch', 'onWarning', 'log']);
     const k = unknown[0]!;
-    const like = known.find((c) => c.toLowerCase() === k.toLowerCase() || editDistance(c.toLowerCase(), k.toLowerCase()) <= Math.floor(k.length / 4));
+    const like = likelyName(k, known);
     throw new InputError(`unknown option ${k}${like ? ` (did you mean ${like}?)` : k === 'corpus' || k === 'resume' ? ' (train(text) trains on the text it is given, from the start or from initFrom)' : ''}`);
   }
   if (!out) {

@@ -14,7 +14,7 @@ import { InputError } from '../errors.js';
 import { native } from '../native.js';
 import type { FloatArray } from '../nn/module.js';
 import { sgdStep } from './ops.js';
-import { show } from '../validate.js';
+import { refuseUnknownKeys, show } from '../validate.js';
 
 /** The values of every hyperparameter an optimizer may have (PyTorch's, camelCase). */
 export interface HyperValues {
@@ -354,6 +354,8 @@ export class SpecOptimizer implements Optimizer {
 /** An optimizer from its settings (as the command line parses them or a checkpoint stores them; other keys are ignored). */
 export function makeOptimizer(s: OptimizerSettings): Optimizer {
   if (typeof s !== 'object' || s === null) throw new InputError(`makeOptimizer needs settings { kind, lr, ... }, got ${s === null ? 'null' : typeof s}`);
+  // (steps: toJSON()'s, which a checkpoint keeps beside the settings)
+  refuseUnknownKeys(s, ['kind', 'lr', 'steps', ...HYPER_KEYS], 'makeOptimizer');
   const given: Partial<HyperValues> = {};
   for (const key of HYPER_KEYS) if (s[key] !== undefined) (given as Record<HyperKey, unknown>)[key] = s[key];
   return new SpecOptimizer(s.kind, s.lr, given);

@@ -255,6 +255,12 @@ describe('options are checked as the command line checks them', () => {
     expect(() => generate(null as never, 'the', { numPreds: 5 })).toThrow('generate needs an RNNLM model, got null');
     expect(() => generate(model, 'the', { numPreds: 5, temperature: 1, rng: {} as never })).toThrow('rng must be an Rng (new Rng(seed)), or left out to draw from seed');
     expect(() => makeOptimizer(null as never)).toThrow('makeOptimizer needs settings { kind, lr, ... }, got null');
+    // Unknown options are refused, a likely one named, as train() does (a typo used to be ignored).
+    expect(() => generate(model, 'the', { numPreds: 5, temprature: 1 } as never)).toThrow('generate: unknown option temprature (did you mean temperature?)');
+    expect(() => generate(model, 'the', { numPreds: 5, bogus: 1 } as never)).toThrow('generate: unknown option bogus (expected numPreds, temperature, topK, topP, rng, seed, onText, collect)');
+    expect(() => makeOptimizer({ kind: 'sgd', lr: 1, momentun: 0.9 } as never)).toThrow('makeOptimizer: unknown option momentun (did you mean momentum?)');
+    // toJSON()'s steps is known: a saved optimizer's settings make it again.
+    expect(makeOptimizer(makeOptimizer({ kind: 'adam', lr: 0.01 }).toJSON() as never).toJSON()).toEqual(makeOptimizer({ kind: 'adam', lr: 0.01 }).toJSON());
     expect(() => evaluateTokens(model, new Int32Array(100), undefined as never)).toThrow('evaluateTokens needs options: { numSteps, batchSize }');
     const bare = new RNNLM(model.config);
     expect(() => generate(bare, 'the', { numPreds: 5 })).toThrow('this model has no tokenizer (models from train() and RNNLM.load() have one)');
