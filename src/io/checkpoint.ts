@@ -362,7 +362,8 @@ function checkMeta(m: unknown, fail: Fail): ModelMeta | CheckpointMeta {
     corpusSha1: t.corpusSha1,
     epochs: num(t, 'epochs', 'training', fail, isPositive),
     batchSize: num(t, 'batchSize', 'training', fail, isPositive),
-    numSteps: num(t, 'numSteps', 'training', fail, isPositive),
+    // (at most the settings' 1,000,000: eval reads windows of this length)
+    numSteps: num(t, 'numSteps', 'training', fail, (v) => isPositive(v) && v <= 1_000_000),
     numTrain: num(t, 'numTrain', 'training', fail, isCount),
     numVal: num(t, 'numVal', 'training', fail, isCount),
     lr: num(t, 'lr', 'training', fail, (v) => v > 0 && Number.isFinite(v)),
@@ -403,19 +404,21 @@ function checkMeta(m: unknown, fail: Fail): ModelMeta | CheckpointMeta {
     if (!isObject(h)) throw fail(`history[${i}] is not an object`);
     const where = `history[${i}]`;
     // JSON has no Infinity or NaN: a diverged epoch's losses are written as null.
-    const metric = (k: string) => (h[k] === null ? NaN : num(h, k, where, fail));
+    // Losses are never negative, so perplexities never below 1.
+    const metric = (k: string, ok: (v: number) => boolean) => (h[k] === null ? NaN : num(h, k, where, fail, ok));
+    const atLeast = (min: number) => (v: number) => Number.isFinite(v) && v >= min;
     const e: EpochMetrics = {
       epoch: num(h, 'epoch', where, fail, isPositive),
-      trainLoss: metric('trainLoss'),
-      trainPpl: metric('trainPpl'),
-      valLoss: metric('valLoss'),
-      valPpl: metric('valPpl'),
+      trainLoss: metric('trainLoss', atLeast(0)),
+      trainPpl: metric('trainPpl', atLeast(1)),
+      valLoss: metric('valLoss', atLeast(0)),
+      valPpl: metric('valPpl', atLeast(1)),
       valAcc: num(h, 'valAcc', where, fail, (v) => v >= 0 && v <= 1),
-      tokensPerSec: metric('tokensPerSec'),
+      tokensPerSec: metric('tokensPerSec', atLeast(0)),
       seconds: num(h, 'seconds', where, fail, (v) => v >= 0),
       skipped: num(h, 'skipped', where, fail, isCount),
       lr: num(h, 'lr', where, fail, (v) => v >= 0),
-      gradNorm: metric('gradNorm'),
+      gradNorm: metric('gradNorm', atLeast(0)),
     };
     return e;
   });

@@ -316,6 +316,10 @@ describe('saveCheckpoint writes only what loadCheckpoint reads', () => {
       [{ config: { ...config, vocabSize: config.vocabSize + 1 } }, `the tokenizer has ${config.vocabSize} tokens but the model's vocabSize is ${config.vocabSize + 1}`],
       [{ state: { ...initialState(new Rng(1)), batch: 9 } }, 'state.batch 9 is past the end of an epoch of 2 batches'],
       [{ optimizer: { kind: 'sgd', lr: -1, steps: 0 } }, 'optimizer.lr is -1, not a valid number'],
+      // Values no run writes: a perplexity below 1, a negative loss, windows longer than the settings allow.
+      [{ history: [{ ...epoch(1), valPpl: -5 }], state: { ...initialState(new Rng(1)), epoch: 1 } }, 'history[0].valPpl is -5, not a valid number'],
+      [{ history: [{ ...epoch(1), trainLoss: -0.5 }], state: { ...initialState(new Rng(1)), epoch: 1 } }, 'history[0].trainLoss is -0.5, not a valid number'],
+      [{ training: { ...meta().training, numSteps: 1e9 } }, 'training.numSteps is 1000000000, not a valid number'],
     ];
     for (const [over, message] of cases) {
       expect(() => saveCheckpoint(file, model, meta(over))).toThrow(`not saving checkpoint ${file}: ${message}`);
