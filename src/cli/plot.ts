@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { checkWritable, refuseOverwrite, removeStaleTemps } from '../io/files.js';
 import { writePlot } from '../io/plot.js';
 import { readMetricsFile } from '../train/metrics.js';
+import { InputError } from '../errors.js';
 import { UsageError } from './errors.js';
 import { emit } from './output.js';
 import { plural } from '../validate.js';
@@ -26,7 +27,14 @@ export function registerPlot(program: Command): void {
       // Each run by its file's name, or by its path where two files share a name (runs/a/deeprnn, runs/b/deeprnn).
       const name = (f: string) => path.basename(f).replace(/\.metrics\.jsonl$/, '');
       const shared = (f: string) => files.filter((g) => name(g) === name(f)).length > 1;
-      const runs = files.map((f) => ({ label: shared(f) ? f.replace(/\.metrics\.jsonl$/, '') : name(f), epochs: readMetricsFile(f) }));
+      const runs = files.map((f) => {
+        const epochs = readMetricsFile(f);
+        // Epochs whose perplexities are all missing (or not finite) would draw an empty chart.
+        if (!epochs.some((e) => Number.isFinite(e.trainPpl) || Number.isFinite(e.valPpl))) {
+          throw new InputError(`metrics file ${f} has no epoch with a finite perplexity (trainPpl or valPpl): nothing to plot`);
+        }
+        return { label: shared(f) ? f.replace(/\.metrics\.jsonl$/, '') : name(f), epochs };
+      });
       removeStaleTemps([raw.out]);
       try {
         writePlot(raw.out, runs, raw.title);

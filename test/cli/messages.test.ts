@@ -1,5 +1,5 @@
 // The remaining user-facing messages, each asserted.
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli, QUICK } from '../helpers/cli.js';
@@ -49,6 +49,11 @@ describe('messages', () => {
     expect((await line(['plot', metrics, '-o', path.join(dir, 'x.svg')])).err).toBe(`deeprnn: error: metrics file ${metrics}: line 1 has no valid "epoch"`);
     writeFileSync(metrics, '\n');
     expect((await line(['plot', metrics, '-o', path.join(dir, 'x.svg')])).err).toBe(`deeprnn: error: metrics file ${metrics} has no epochs`);
+    writeFileSync(metrics, '{"epoch": 1}\n{"epoch": 2, "valPpl": null}\n');
+    expect(await line(['plot', metrics, '-o', path.join(dir, 'x.svg')])).toEqual({
+      code: 2, err: `deeprnn: error: metrics file ${metrics} has no epoch with a finite perplexity (trainPpl or valPpl): nothing to plot`,
+    });
+    expect(existsSync(path.join(dir, 'x.svg'))).toBe(false);
   });
 
   it('bench: runs each configuration --repeat times and reports the median run', async () => {
