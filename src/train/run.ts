@@ -149,7 +149,8 @@ export async function prepareData(s: RunSettings, tokenizer?: Tokenizer, hooks: 
     });
   } catch (e) {
     // A text of few ASCII letters is a short corpus to the book's tokenizer: say why.
-    if (e instanceof InputError && e.message.startsWith('the corpus has') && corpus.tokenizer.kind === 'd2l' && corpus.tokens.length * 4 < corpus.bytes) {
+    // (not with a checkpoint's tokenizer, which --tokenizer cannot change)
+    if (e instanceof InputError && e.message.startsWith('the corpus has') && !tokenizer && corpus.tokenizer.kind === 'd2l' && corpus.tokens.length * 4 < corpus.bytes) {
       throw new InputError(`${e.message} (the ${corpus.bytes.toLocaleString('en-US')} bytes of text hold few letters A-Z, which are all the d2l tokenizer keeps; `
         + `every run of anything else is one space: ${optionName(s)('tokenizer')} char reads every character)`);
     }
@@ -458,6 +459,8 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     }
   }
 
+  /** Whether a checkpoint of this run, or a line of its metrics, has reached the disk. */
+  let wroteAny = false;
   /** The last checkpoint encoded, and the run's position then (epoch/batch/step/epochs of history). */
   let encoded: { at: string; buf: Buffer } | null = null;
   /** Seconds spent encoding checkpoints, and waiting for the last writes at the end. */
@@ -494,6 +497,7 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
       } catch (e) {
         throw failed(e);
       }
+      wroteAny = true;
       done?.();
     }, true);
   };
@@ -550,6 +554,7 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
         // After the epoch's checkpoints, so that an error names the last one written.
         writes.add(() => {
           try {
+            wroteAny = true;
             appendMetrics(files.metrics, m);
           } catch (e) {
             throw outputError('metrics file', files.metrics, e);
@@ -574,15 +579,22 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
   } catch (e) {
     // The checkpoints asked for before the error are written (or failed) before it is told.
     await writes.drain().catch(() => {});
-    if (files && !own && saved === null && trainer.history.length === history.length) {
+    if (files && !own && !wroteAny) {
       // Nothing of this run is on disk but the metrics file it began (the
       // history it started from): that goes, and the earlier run's files come
       // back, so that a failed retry does not put an empty file in their place.
+      // (The run's own error is the one to tell; a file that cannot go back stays where the note said.)
       try {
         rmSync(files.metrics, { force: true });
-        for (const f of movedAside) if (!existsSync(f)) renameSync(`${f}.bak`, f);
       } catch {
-        // The run's own error is the one to tell; the files are where the note said.
+        // left as it is
+      }
+      for (const f of movedAside) {
+        try {
+          if (!existsSync(f)) renameSync(`${f}.bak`, f);
+        } catch {
+          // left aside
+        }
       }
     }
     if (e instanceof NonFiniteError && files) {

@@ -262,6 +262,23 @@ describe.skipIf(!CAN_MOUNT)('a full disk', () => {
     expect(r.stdout).toMatch(/\nloads\n$/);
   });
 
+  it('train: a retry whose first checkpoint does not fit puts the earlier run\'s files back, every time', async () => {
+    // The earlier run's files are kept aside as *.bak at the start; the retry's
+    // first write (its best checkpoint) fails for room. Before, the retry left an
+    // empty metrics file, which the next retry kept aside over the good run's.
+    const mnt = path.join(dir, 'full-retry');
+    mkdirSync(mnt);
+    const out = path.join(mnt, 'm.safetensors');
+    const T = ['--num-train', '300', '--num-val', '100', '--batch-size', '64', '--hidden', '16', '--num-steps', '16'];
+    const r = await inTmpfs(mnt, '56k', `deeprnn train ${T.join(' ')} --epochs 1 --out ${out} >/dev/null; echo "first $?" >&2
+cd ${mnt}; md5sum *
+for i in 1 2; do deeprnn train ${T.join(' ')} --epochs 2 --seed 7 --out ${out} >/dev/null 2>/dev/null; echo "retry $?" >&2; echo ==; md5sum *; done`);
+    expect(r.stderr.trim().split('\n')).toEqual(['first 0', 'retry 1', 'retry 1']);
+    const [before, ...after] = r.stdout.split('==\n');
+    expect(before!.trim().split('\n').map((l) => l.split(/\s+/)[1])).toEqual(['m.best.safetensors', 'm.metrics.jsonl', 'm.safetensors', 'm.svg']);
+    for (const listing of after) expect(listing).toBe(before);
+  });
+
   it('eval --write-baseline and plot -o name the file they could not write', async () => {
     const model = path.join(dir, 'model.safetensors');
     const mnt = path.join(dir, 'full2');
