@@ -4,6 +4,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { resolveDataDir } from '../data/corpus.js';
+import { MAX_NUM_STEPS } from '../data/datamodule.js';
 import { loadCorpusTokens } from '../data/load.js';
 import { InputError } from '../errors.js';
 import { plural } from '../validate.js';
@@ -124,7 +125,7 @@ export function registerEval(program: Command): void {
       native().setThreads(threads);
       const ck = loadCheckpoint(file);
       if (precision) ck.model.precision = precision;
-      const numSteps = raw.numSteps !== undefined ? intOption('--num-steps', raw.numSteps, 1, 1_000_000)
+      const numSteps = raw.numSteps !== undefined ? intOption('--num-steps', raw.numSteps, 1, MAX_NUM_STEPS)
         : hasTrainingState(ck.meta) ? ck.meta.training.numSteps : DEFAULT_EVAL_STEPS;
       const baseline = raw.baseline ? readBaseline(raw.baseline) : undefined;
       // Under an MPI launcher every rank scores its share of the streams and

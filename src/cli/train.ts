@@ -247,25 +247,18 @@ export function registerTrain(program: Command): void {
       if (s.precision === 'bf16' && !quiet) bf16Note();
       const progress = new Progress(s.epochs, format, quiet ? discard() : undefined);
       const { result, signal: sig, outputFailed } = await trainInThread(s, raw.resume, progress, quiet);
-      if (outputFailed) {
-        // The standard output failed (main.ts said so and set exit code 1): the
-        // run stopped after a batch and saved; nothing more goes to stdout.
-        if (result.stopped && !quiet) {
-          process.stderr.write(`stopped at epoch ${result.state.epoch + 1}, batch ${result.state.batch}; checkpoint ${s.out}; `
-            + `resume with: deeprnn train --resume ${s.out}\n`);
-        }
-        return;
-      }
       // A signal here, or (under MPI) one that another rank received: every rank stopped after the same batch.
       const stopSignal = result.stopSignal ?? sig;
       const interrupted = result.stopped && stopSignal !== null;
-      if (!quiet) emit(report(result, s, interrupted), format);
-      if (interrupted && !quiet) {
+      // After a failed standard output (main.ts said so and set exit code 1) nothing more goes to stdout.
+      if (!quiet && !outputFailed) emit(report(result, s, interrupted), format);
+      if ((interrupted || (outputFailed && result.stopped)) && !quiet) {
         process.stderr.write(
           `stopped at epoch ${result.state.epoch + 1}, batch ${result.state.batch}; checkpoint ${s.out}; `
             + `resume with: deeprnn train --resume ${s.out}\n`,
         );
       }
+      if (outputFailed) return;
       if (interrupted) process.exitCode = stopSignal === 'SIGINT' ? 130 : 143;
     });
 }

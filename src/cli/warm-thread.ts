@@ -1,7 +1,7 @@
 // `deeprnn train` trains on a worker thread (train-worker.ts) whose modules
-// take some tens of milliseconds to load, as this thread's do. bin/deeprnn.js starts that thread first thing when the
-// command is `train`, so that both load at once; trainInThread then hands it
-// the job. A thread that is not used (`train --help`, a refused option) keeps
+// take some tens of milliseconds to load, as this thread's do. bin/deeprnn.js
+// starts that thread first thing when the command is `train`, so that both
+// load at once; trainInThread then hands it the job. A thread that is not used (`train --help`, a refused option) keeps
 // nothing alive: it is unreferenced until taken, and ends with the process.
 import { Worker } from 'node:worker_threads';
 

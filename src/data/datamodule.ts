@@ -13,6 +13,9 @@ import type { Rng } from '../rng.js';
 import { native } from '../native.js';
 import type { TokenArray } from './tokenizer.js';
 
+/** The most steps a window may have (--num-steps; a checkpoint's numSteps, which eval reads windows of). */
+export const MAX_NUM_STEPS = 1_000_000;
+
 export interface Batch {
   /** Steps. */
   T: number;

@@ -130,27 +130,32 @@ function cutD2l(text: string, final: boolean): { tokens: string[]; carry: string
   return { tokens: Array.from(codes, (k) => D2L_TOKENS[k]!), carry };
 }
 
-/** The d2l codes of a stream of text chunks, as tokenStream cuts them. */
-function* d2lCodeStream(chunks: Iterable<string>): Generator<Uint8Array> {
+/** What `cut` gives for each chunk of a stream, the carry of one chunk going before the next. */
+function* carried<T>(chunks: Iterable<string>, cut: (text: string, final: boolean) => { out: T; carry: string }): Generator<T> {
   let carry = '';
   for (const chunk of chunks) {
-    const r = cutD2lCodes(carry + chunk, false);
+    const r = cut(carry + chunk, false);
     carry = r.carry;
-    yield r.codes;
+    yield r.out;
   }
-  if (carry) yield cutD2lCodes(carry, true).codes;
+  if (carry) yield cut(carry, true).out;
+}
+
+/** The d2l codes of a stream of text chunks, as tokenStream cuts them. */
+function d2lCodeStream(chunks: Iterable<string>): Generator<Uint8Array> {
+  return carried(chunks, (text, final) => {
+    const r = cutD2lCodes(text, final);
+    return { out: r.codes, carry: r.carry };
+  });
 }
 
 /** Tokens of a stream of text chunks, piece boundaries kept across chunks. */
-export function* tokenStream(kind: TokenizerKind, chunks: Iterable<string>): Generator<string[]> {
+export function tokenStream(kind: TokenizerKind, chunks: Iterable<string>): Generator<string[]> {
   const scheme = SCHEMES[kind];
-  let carry = '';
-  for (const chunk of chunks) {
-    const r = cut(scheme, carry + chunk, false);
-    carry = r.carry;
-    yield r.tokens;
-  }
-  if (carry) yield cut(scheme, carry, true).tokens;
+  return carried(chunks, (text, final) => {
+    const r = cut(scheme, text, final);
+    return { out: r.tokens, carry: r.carry };
+  });
 }
 
 export class Tokenizer {

@@ -17,7 +17,7 @@ import type { FloatArray, Module } from '../nn/module.js';
 import { RNNLM } from '../nn/rnnlm.js';
 import { roundBf16 } from '../nn/bf16.js';
 import type { RngState } from '../rng.js';
-import type { Batching } from '../data/datamodule.js';
+import { MAX_NUM_STEPS, type Batching } from '../data/datamodule.js';
 import { PRECISIONS, type Precision } from '../native.js';
 import type { EpochMetrics, TrainState } from '../train/trainer.js';
 import { decodeSafetensors, encodeSafetensors, headerBytes, type Dtype, type Tensor } from './safetensors.js';
@@ -362,8 +362,8 @@ function checkMeta(m: unknown, fail: Fail): ModelMeta | CheckpointMeta {
     corpusSha1: t.corpusSha1,
     epochs: num(t, 'epochs', 'training', fail, isPositive),
     batchSize: num(t, 'batchSize', 'training', fail, isPositive),
-    // (at most the settings' 1,000,000: eval reads windows of this length)
-    numSteps: num(t, 'numSteps', 'training', fail, (v) => isPositive(v) && v <= 1_000_000),
+    // (eval reads windows of this length)
+    numSteps: num(t, 'numSteps', 'training', fail, (v) => isPositive(v) && v <= MAX_NUM_STEPS),
     numTrain: num(t, 'numTrain', 'training', fail, isCount),
     numVal: num(t, 'numVal', 'training', fail, isCount),
     lr: num(t, 'lr', 'training', fail, (v) => v > 0 && Number.isFinite(v)),

@@ -1,9 +1,9 @@
 // The files a training run reads (its corpus, the checkpoint it resumes) and
 // writes beside its checkpoint NAME.EXT: NAME.best.EXT, numbered snapshots
 // NAME.eEPOCH[-bBATCH].EXT, NAME.metrics.jsonl, NAME.svg and the lock
-// NAME.EXT.lock (and NAME.best.EXT.lock). A fresh run over an --out that an earlier run used keeps that
-// run's metrics, best checkpoint, plot and snapshots aside as *.bak, so that
-// nothing of two runs mixes.
+// NAME.EXT.lock (and NAME.best.EXT.lock). A fresh run over an --out that an
+// earlier run used keeps that run's metrics, best checkpoint, plot and
+// snapshots aside as *.bak, so that nothing of two runs mixes.
 import { existsSync, readdirSync, renameSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { corpusRegistry } from '../data/corpus.js';

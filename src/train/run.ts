@@ -443,8 +443,8 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
   let movedAside: string[] = [];
   if (files) {
     if (!own) {
-      const moved = files.setAside(resumeFrom);
-      movedAside = moved;
+      movedAside = files.setAside(resumeFrom);
+      const moved = movedAside;
       if (moved.length) {
         const names = moved.slice(0, 4).map((f) => path.basename(f)).join(', ') + (moved.length > 4 ? `, ... (${moved.length} files)` : '');
         hooks.log?.(`note: an earlier run wrote to --out ${files.out}; its ${names} kept aside as *.bak`);
@@ -561,7 +561,8 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
           }
         });
       }
-      writes.add(() => hooks.onEpoch?.({ ...m }));
+      // (m is the Trainer's copy: the history stays as it is whatever the hook does)
+      writes.add(() => hooks.onEpoch?.(m));
     },
   });
   for (const h of history) trainer.history.push(h);

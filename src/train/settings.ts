@@ -5,7 +5,7 @@
 import { PRECISIONS, type CellKind, type Precision } from '../native.js';
 import { CELLS, MAX_HIDDEN, MAX_LAYERS, type ModelConfig } from '../nn/config.js';
 import { TOKENIZERS, type TokenizerJSON, type TokenizerKind } from '../data/tokenizer.js';
-import type { Batching } from '../data/datamodule.js';
+import { MAX_NUM_STEPS, type Batching } from '../data/datamodule.js';
 import { InputError } from '../errors.js';
 import { choice, flag, integer, list, number, show, text, type Naming } from '../validate.js';
 import {
@@ -181,7 +181,7 @@ export function resolveRunSettings(o: Readonly<Record<string, unknown>>, n: Nami
     // Each epoch adds a line of history to every checkpoint: 100,000 of them stay well within the header limit.
     epochs: integer(name('epochs'), v('epochs'), 1, MAX_EPOCHS),
     batchSize: integer(name('batchSize'), v('batchSize'), 1, 10_000_000),
-    numSteps: integer(name('numSteps'), v('numSteps'), 1, 1_000_000),
+    numSteps: integer(name('numSteps'), v('numSteps'), 1, MAX_NUM_STEPS),
     numTrain: integer(name('numTrain'), v('numTrain'), 1, 1_000_000_000),
     numVal: integer(name('numVal'), v('numVal'), 1, 1_000_000_000),
     lr,
