@@ -3,7 +3,7 @@
 // epoch lines show), and reading them back for plots: files written before
 // the keys were camelCase (train_ppl, val_ppl) read as well. The best epoch
 // and the run's training throughput, as every command reports them.
-import { appendFileSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, statSync, truncateSync } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
 import { writeFileAtomic } from '../io/files.js';
@@ -53,9 +53,29 @@ export function metricsLine(m: EpochMetrics): EpochRecord {
   };
 }
 
-/** Appends one epoch's line. */
+/**
+ * Appends one epoch's line, whole or not at all: a write that fails part way
+ * (a full disk, a file size limit) is cut back to the file's length before it,
+ * so that the file keeps only whole lines.
+ */
 export function appendMetrics(file: string, m: EpochMetrics): void {
-  appendFileSync(file, JSON.stringify(metricsLine(m)) + '\n');
+  const line = JSON.stringify(metricsLine(m)) + '\n';
+  let before: number | null = null;
+  try {
+    before = statSync(file).size;
+  } catch {
+    // a new file: a failed first write is cut back to nothing
+  }
+  try {
+    appendFileSync(file, line);
+  } catch (e) {
+    try {
+      truncateSync(file, before ?? 0);
+    } catch {
+      // (the append's own error is the one to tell)
+    }
+    throw e;
+  }
 }
 
 /** Writes the file afresh with one line per epoch of `history` (atomically; a symlink is written through). */

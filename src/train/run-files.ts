@@ -4,7 +4,7 @@
 // NAME.EXT.lock (and NAME.best.EXT.lock). A fresh run over an --out that an
 // earlier run used keeps that run's metrics, best checkpoint, plot and
 // snapshots aside as *.bak, so that nothing of two runs mixes.
-import { existsSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { corpusRegistry } from '../data/corpus.js';
 import { InputError } from '../errors.js';
@@ -33,6 +33,16 @@ export function corpusFiles(specs: readonly string[], dataDir: string): string[]
     for (const f of readdirSync(spec).filter((n) => n.endsWith('.txt')).sort()) out.push(path.join(spec, f));
   }
   return out;
+}
+
+/** A regular file (not a link to one) of no bytes. */
+function isEmptyFile(f: string): boolean {
+  try {
+    const st = lstatSync(f);
+    return st.isFile() && st.size === 0;
+  } catch {
+    return false;
+  }
 }
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -108,6 +118,12 @@ export class RunFiles {
     const moved: string[] = [];
     for (const f of [this.metrics, this.best, this.plot, ...this.snapshots()]) {
       if (!existsSync(f) || (keep && sameFile(f, keep))) continue;
+      // An empty file (the metrics a run killed before its first epoch began) holds nothing to keep,
+      // and kept aside it would take the place of the backup of the run before it.
+      if (isEmptyFile(f)) {
+        rmSync(f, { force: true });
+        continue;
+      }
       try {
         if (existsSync(`${f}.bak`) && !statSync(`${f}.bak`).isFile()) throw new Error(`${f}.bak exists and is not a regular file`);
         renameSync(f, `${f}.bak`);

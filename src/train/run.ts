@@ -459,8 +459,9 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     }
   }
 
-  /** Whether a checkpoint of this run, or a line of its metrics, has reached the disk. */
-  let wroteAny = false;
+  /** This run's best checkpoint and snapshots that reached the disk (a failed run's go when it puts the earlier run's files back). */
+  let wroteBest = false;
+  const wroteSnapshots = new Set<string>();
   /** The last checkpoint encoded, and the run's position then (epoch/batch/step/epochs of history). */
   let encoded: { at: string; buf: Buffer } | null = null;
   /** Seconds spent encoding checkpoints, and waiting for the last writes at the end. */
@@ -497,7 +498,6 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
       } catch (e) {
         throw failed(e);
       }
-      wroteAny = true;
       done?.();
     }, true);
   };
@@ -511,7 +511,7 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     savedStep = state.step;
     if (keep > 0) {
       const snap = files.snapshot(state);
-      write(snap);
+      write(snap, () => wroteSnapshots.add(snap));
       snapshots = snapshots.filter((f) => path.resolve(f) !== path.resolve(snap));
       snapshots.push(snap);
       while (snapshots.length > keep) {
@@ -545,7 +545,9 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
       // history that a resumed run believes it holds.
       if (files && m.valPpl < best) {
         best = m.valPpl;
-        write(files.best);
+        write(files.best, () => {
+          wroteBest = true;
+        });
       }
       // With a step schedule the epoch's end is saved too: its checkpoint holds the epoch's metrics.
       const due = 'epochs' in every ? state.epoch % every.epochs === 0 : !savedHere();
@@ -554,7 +556,6 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
         // After the epoch's checkpoints, so that an error names the last one written.
         writes.add(() => {
           try {
-            wroteAny = true;
             appendMetrics(files.metrics, m);
           } catch (e) {
             throw outputError('metrics file', files.metrics, e);
@@ -580,15 +581,22 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
   } catch (e) {
     // The checkpoints asked for before the error are written (or failed) before it is told.
     await writes.drain().catch(() => {});
-    if (files && !own && !wroteAny) {
-      // Nothing of this run is on disk but the metrics file it began (the
-      // history it started from): that goes, and the earlier run's files come
-      // back, so that a failed retry does not put an empty file in their place.
-      // (The run's own error is the one to tell; a file that cannot go back stays where the note said.)
-      try {
-        rmSync(files.metrics, { force: true });
-      } catch {
-        // left as it is
+    if (files && !own && saved === null) {
+      // No checkpoint of this run reached --out: what it did write (its
+      // metrics, a best checkpoint, snapshots) goes, and the earlier run's
+      // files come back, so that the earlier run's checkpoint at --out is not
+      // left beside another run's best and metrics, and a retry does not keep
+      // them aside in place of the earlier run's. (The run's own error is the
+      // one to tell; a file that cannot go back stays where the note said.)
+      const ours = [files.metrics, ...wroteSnapshots];
+      // (a best written over the checkpoint this run resumed from is the only copy of it: it stays)
+      if (wroteBest && !(resumeFrom && sameFile(resumeFrom, files.best))) ours.push(files.best);
+      for (const f of ours) {
+        try {
+          rmSync(f, { force: true });
+        } catch {
+          // left as it is
+        }
       }
       for (const f of movedAside) {
         try {

@@ -193,6 +193,21 @@ describe('one run per --out', () => {
     }
   });
 
+  it('an empty metrics file (a run killed before its first epoch) is removed, not kept aside over the earlier run\'s', async () => {
+    const sub = path.join(dir, 'killed');
+    const out = path.join(sub, 'm.safetensors');
+    expect((await cli(['train', ...TINY, '--out', out])).code).toBe(0);
+    const metrics = path.join(sub, 'm.metrics.jsonl');
+    const good = readFileSync(metrics, 'utf8');
+    // What a second run killed (kill -9) in its first batch leaves: the first run's files aside, its own metrics empty.
+    for (const f of ['m.metrics.jsonl', 'm.best.safetensors', 'm.svg']) copyFileSync(path.join(sub, f), path.join(sub, `${f}.bak`));
+    writeFileSync(metrics, '');
+    const r = await cli(['train', ...TINY, '--seed', '7', '--out', out]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n')[0]).toBe(`note: an earlier run wrote to --out ${out}; its m.best.safetensors, m.svg kept aside as *.bak`);
+    expect(readFileSync(`${metrics}.bak`, 'utf8')).toBe(good);
+  });
+
   it('a second writer on one --out refuses; a killed writer leaves no lock in the way', async () => {
     const out = path.join(dir, 'busy.safetensors');
     const first = await longRun(out);
@@ -273,6 +288,30 @@ describe.skipIf(!CAN_MOUNT)('a full disk', () => {
     const r = await inTmpfs(mnt, '56k', `deeprnn train ${T.join(' ')} --epochs 1 --out ${out} >/dev/null; echo "first $?" >&2
 cd ${mnt}; md5sum *
 for i in 1 2; do deeprnn train ${T.join(' ')} --epochs 2 --seed 7 --out ${out} >/dev/null 2>/dev/null; echo "retry $?" >&2; echo ==; md5sum *; done`);
+    expect(r.stderr.trim().split('\n')).toEqual(['first 0', 'retry 1', 'retry 1']);
+    const [before, ...after] = r.stdout.split('==\n');
+    expect(before!.trim().split('\n').map((l) => l.split(/\s+/)[1])).toEqual(['m.best.safetensors', 'm.metrics.jsonl', 'm.safetensors', 'm.svg']);
+    for (const listing of after) expect(listing).toBe(before);
+  });
+
+  it('train: a run whose best checkpoint fits but whose first checkpoint does not removes its best and puts the earlier run\'s back', async () => {
+    // Before, the failed run's best stayed beside the earlier run's checkpoint
+    // (another model), and a retry kept it aside in place of the earlier run's best.
+    const A = ['--num-train', '300', '--num-val', '100', '--batch-size', '64', '--num-steps', '16', '--epochs', '1'];
+    const probe = path.join(dir, 'probe-best');
+    mkdirSync(probe);
+    expect((await cli(['train', ...A, '--hidden', '8', '--out', path.join(probe, 'a.safetensors')])).code).toBe(0);
+    expect((await cli(['train', ...A, '--hidden', '96', '--out', path.join(probe, 'b.safetensors')])).code).toBe(0);
+    const pages = (f: string) => Math.ceil(readFileSync(path.join(probe, f)).length / 4096);
+    const earlier = ['a.safetensors', 'a.best.safetensors', 'a.metrics.jsonl', 'a.svg'].reduce((n, f) => n + pages(f), 0);
+    // the earlier run's files, two locks, the new best, and half of the new checkpoint
+    const room = 4 * (earlier + 2 + pages('b.best.safetensors') + Math.floor(pages('b.safetensors') / 2));
+    const mnt = path.join(dir, 'full-best');
+    mkdirSync(mnt);
+    const out = path.join(mnt, 'm.safetensors');
+    const r = await inTmpfs(mnt, `${room}k`, `deeprnn train ${A.join(' ')} --hidden 8 --out ${out} >/dev/null; echo "first $?" >&2
+cd ${mnt}; md5sum *
+for i in 1 2; do deeprnn train ${A.join(' ')} --hidden 96 --out ${out} >/dev/null 2>/dev/null; echo "retry $?" >&2; echo ==; md5sum *; done`);
     expect(r.stderr.trim().split('\n')).toEqual(['first 0', 'retry 1', 'retry 1']);
     const [before, ...after] = r.stdout.split('==\n');
     expect(before!.trim().split('\n').map((l) => l.split(/\s+/)[1])).toEqual(['m.best.safetensors', 'm.metrics.jsonl', 'm.safetensors', 'm.svg']);

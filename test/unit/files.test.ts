@@ -131,6 +131,28 @@ describe('atomic writes in the background', () => {
   });
 });
 
+describe('metrics lines', () => {
+  it('are appended whole or not at all: a write cut short by a file size limit is cut back to the lines before it', () => {
+    const metrics = pathToFileURL(path.join(ROOT, 'dist', 'train', 'metrics.js')).href;
+    const file = path.join(dir, 'limited.metrics.jsonl');
+    const before = `${'{"epoch":0}'.padEnd(8100, ' ')}\n`;
+    writeFileSync(file, before);
+    const m = { epoch: 1, trainLoss: Math.log(9), trainPpl: 9, valLoss: Math.log(10), valPpl: 10, valAcc: 0.5, tokensPerSec: 1e5, seconds: 1, skipped: 0, lr: 1, gradNorm: 0.5 };
+    // 8 KiB of file at most (bash's ulimit -f counts 1 KiB blocks): the line of about 200 bytes fits only in part.
+    const script = `import('${metrics}').then(({ appendMetrics }) => {
+      try { appendMetrics('${file}', ${JSON.stringify(m)}); console.log('appended'); } catch (e) { console.log(e.code); }
+    })`;
+    const r = spawnSync('bash', ['-c', `ulimit -f 8 && exec "${process.execPath}" --input-type=module -e "$0"`, script], { encoding: 'utf8' });
+    expect(r.stdout.trim()).toBe('EFBIG');
+    expect(readFileSync(file, 'utf8')).toBe(before);
+    // Without the limit the same line is appended.
+    const ok = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(ok.stdout.trim()).toBe('appended');
+    expect(readFileSync(file, 'utf8').startsWith(before)).toBe(true);
+    expect(JSON.parse(readFileSync(file, 'utf8').slice(before.length)).epoch).toBe(1);
+  });
+});
+
 describe('write queue groups', () => {
   it('boundary() ends a group of writes and gives the end of the group before it: at most two groups pending', async () => {
     const q = new WriteQueue();
