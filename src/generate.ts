@@ -2,11 +2,11 @@
 // and top-p (nucleus) as char-rnn users expect. The model runs one token at a
 // time through a Stepper; no buffer is allocated per token. The options are
 // checked here for the library and for deeprnn predict alike.
-import type { Tokenizer } from './data/tokenizer.js';
+import { Tokenizer } from './data/tokenizer.js';
 import { InputError } from './errors.js';
 import type { RNNLM } from './nn/rnnlm.js';
 import { Rng } from './rng.js';
-import { integer, number, refuseUnknownKeys, type Naming } from './validate.js';
+import { integer, number, refuseUnknownKeys, show, type Naming } from './validate.js';
 
 export function argmax(x: ArrayLike<number>): number {
   let best = 0;
@@ -138,9 +138,12 @@ export function generate(model: RNNLM, a: Tokenizer | string, b: string | Genera
   if (typeof model !== 'object' || model === null || typeof model.stepper !== 'function') {
     throw new InputError(`generate needs an RNNLM model, got ${model === null ? 'null' : typeof model}`);
   }
-  const withTokenizer = typeof a === 'object' && a !== null && 'encode' in a;
+  const withTokenizer = typeof a === 'object' && a !== null;
+  if (withTokenizer && !(a instanceof Tokenizer)) {
+    throw new InputError(`generate's second argument must be a Tokenizer (Tokenizer.fit, Tokenizer.fromJSON or a model's tokenizer) or the prefix, got ${show(a)}`);
+  }
   const [tokenizer, prefix, opts] = withTokenizer ? [a, b, c] : [typeof a === 'string' ? modelTokenizer(model) : null, a, b as GenerateOptions];
-  if (typeof prefix !== 'string' || !tokenizer) throw new InputError(`the prefix must be a string, got ${typeof prefix}`);
+  if (typeof prefix !== 'string' || !tokenizer) throw new InputError(`the prefix must be a string, got ${show(prefix)}`);
   if (typeof opts !== 'object' || opts === null) throw new InputError('generate needs options: { numPreds, temperature, topK, topP, seed }');
   refuseUnknownKeys(opts, GENERATE_OPTIONS, 'generate');
   integer('numPreds', opts.numPreds, 0, MAX_PREDS);

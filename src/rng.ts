@@ -1,6 +1,9 @@
 // A small seeded generator (xoshiro128**, seeded through splitmix32) whose
 // whole state is four 32-bit words, so checkpoints can store and restore it.
 
+import { InputError } from './errors.js';
+import { show } from './validate.js';
+
 export type RngState = [number, number, number, number];
 
 function splitmix32(seed: number): () => number {
@@ -17,7 +20,11 @@ function splitmix32(seed: number): () => number {
 export class Rng {
   private s: Uint32Array;
 
+  /** `seed`: an integer from 0 to 2^32 - 1 (each gives its own stream). */
   constructor(seed: number) {
+    if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
+      throw new InputError(`an Rng's seed must be an integer from 0 to 4294967295, got ${show(seed)}`);
+    }
     const next = splitmix32(seed);
     this.s = new Uint32Array([next(), next(), next(), next()]);
     if ((this.s[0]! | this.s[1]! | this.s[2]! | this.s[3]!) === 0) this.s[0] = 1;

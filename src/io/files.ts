@@ -181,6 +181,9 @@ function isDirectory(d: string): boolean {
   }
 }
 
+/** The longest file name (one path component) most file systems take, in bytes. */
+export const NAME_MAX = 255;
+
 /** The temporary file a write of `target` goes through (in its directory, so the rename stays on one filesystem). */
 function tmpName(target: string, pid = process.pid): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${pid}`);
@@ -197,8 +200,16 @@ function atomicTarget(file: string): { target: string; dir: string; tmp: string 
   }
   // Never replace a device or a directory (a symlink to /dev/null stays one).
   if (existing && !existing.isFile()) throw new Error(`${file} is not a regular file`);
+  const tmp = tmpName(target);
+  const over = Buffer.byteLength(path.basename(tmp)) - NAME_MAX;
+  if (over > 0) {
+    // (the name itself may fit: the temporary file's, a few bytes longer, does not)
+    const bytes = Buffer.byteLength(path.basename(target));
+    throw new InputError(`cannot write ${file}: its name is ${bytes} bytes, and the temporary file written beside it first `
+      + `(.NAME.tmp-PID) needs ${bytes + over}; file systems take names of at most ${NAME_MAX} bytes: use a name of at most ${bytes - over} bytes`);
+  }
   makeDirs(path.dirname(target));
-  return { target, dir: path.dirname(target), tmp: tmpName(target) };
+  return { target, dir: path.dirname(target), tmp };
 }
 
 /**

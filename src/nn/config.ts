@@ -131,6 +131,11 @@ export function initParams(params: Float32Array | Float64Array, cfg: ModelConfig
 export const MAX_LAYERS = 64;
 export const MAX_HIDDEN = 1 << 20;
 
+/** The configuration frozen, its hidden sizes too: what a model keeps, so that nothing changes it under the weights. */
+export function frozenConfig(c: ModelConfig): ModelConfig {
+  return Object.freeze({ ...c, hidden: Object.freeze([...c.hidden]) as number[] });
+}
+
 /**
  * A model configuration as a caller or a file gives it, checked field by
  * field: the cell among CELLS, the vocabulary at least 2, 1 to MAX_LAYERS
@@ -141,12 +146,23 @@ export function checkModelConfig(c: unknown, where = 'config'): ModelConfig {
   if (typeof c !== 'object' || c === null || Array.isArray(c)) throw new InputError(`${where} must be an object, got ${show(c)}`);
   const o = c as Record<string, unknown>;
   const cell = choice(`${where}.cell`, o.cell, CELLS);
+  // Numbers as numbers: a string that reads as one is a caller's slip, refused as any other non-number.
+  if (typeof o.vocabSize !== 'number') {
+    throw new InputError(`${where}.vocabSize must be an integer from 2 to ${Number.MAX_SAFE_INTEGER}, got ${show(o.vocabSize)}`);
+  }
   const vocabSize = integer(`${where}.vocabSize`, o.vocabSize, 2, Number.MAX_SAFE_INTEGER);
-  const hiddenOk = Array.isArray(o.hidden) && o.hidden.length >= 1 && o.hidden.length <= MAX_LAYERS
-    && o.hidden.every((h) => Number.isSafeInteger(h) && h >= 1 && h <= MAX_HIDDEN);
-  if (!hiddenOk) {
+  const hidden: number[] = [];
+  if (Array.isArray(o.hidden) && o.hidden.length >= 1 && o.hidden.length <= MAX_LAYERS) {
+    // (by index: every() skips the holes of a sparse list)
+    for (let l = 0; l < o.hidden.length; l++) {
+      const h: unknown = o.hidden[l];
+      if (typeof h === 'number' && Number.isSafeInteger(h) && h >= 1 && h <= MAX_HIDDEN) hidden.push(h);
+    }
+  }
+  if (!Array.isArray(o.hidden) || hidden.length !== o.hidden.length || hidden.length === 0) {
     throw new InputError(`${where}.hidden must be a list of 1 to ${MAX_LAYERS} integers from 1 to ${MAX_HIDDEN} (one per layer), got ${show(o.hidden)}`);
   }
+  if (typeof o.dropout !== 'number') throw new InputError(`${where}.dropout must be a number in [0, 1), got ${show(o.dropout)}`);
   const dropout = number(`${where}.dropout`, o.dropout, (v) => v >= 0 && v < 1, 'a number in [0, 1)');
-  return { cell, vocabSize, hidden: [...(o.hidden as number[])], dropout };
+  return { cell, vocabSize, hidden, dropout };
 }

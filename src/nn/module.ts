@@ -1,6 +1,8 @@
 // Module: parameters and gradients in one flat buffer each, with named views.
 import { type ParamInfo } from './config.js';
+import { InputError } from '../errors.js';
 import { fillInPlace } from '../train/ops.js';
+import { show } from '../validate.js';
 
 export type FloatArray = Float32Array | Float64Array;
 
@@ -20,6 +22,7 @@ export abstract class Module<A extends FloatArray = FloatArray> {
 
   /** Named views of every parameter and its gradient. */
   parameters(): Parameter<A>[] {
+    this.checkAttached();
     return this.table.map((p) => ({
       name: p.name,
       shape: p.shape,
@@ -49,23 +52,47 @@ export abstract class Module<A extends FloatArray = FloatArray> {
     return out;
   }
 
-  /** Copies every parameter from `state`; names and sizes must match exactly. */
+  /**
+   * Copies every parameter from `state`; names and sizes must match exactly,
+   * and every value must be a finite number. All is checked before anything
+   * is copied: a refused state leaves the model as it was.
+   */
   loadStateDict(state: Record<string, ArrayLike<number>>): void {
+    this.checkAttached();
+    if (typeof state !== 'object' || state === null) throw new InputError(`loadStateDict needs an object of named parameters, got ${show(state)}`);
     const want = new Set(this.table.map((p) => p.name));
     for (const name of Object.keys(state)) {
-      if (!want.has(name)) throw new Error(`unexpected parameter "${name}" (expected ${[...want].join(', ')})`);
+      if (!want.has(name)) throw new InputError(`unexpected parameter "${name}" (expected ${[...want].join(', ')})`);
     }
     for (const p of this.table) {
       const src = state[p.name];
-      if (!src) throw new Error(`missing parameter "${p.name}"`);
+      if (!src || typeof src.length !== 'number') throw new InputError(`missing parameter "${p.name}"`);
       if (src.length !== p.size) {
-        throw new Error(`parameter "${p.name}" has ${src.length} values, expected ${p.size} for shape [${p.shape.join(', ')}]`);
+        throw new InputError(`parameter "${p.name}" has ${src.length} values, expected ${p.size} for shape [${p.shape.join(', ')}]`);
       }
-      this.params.set(src, p.offset);
+      for (let i = 0; i < src.length; i++) {
+        const v: unknown = src[i];
+        if (typeof v !== 'number' || !Number.isFinite(v)) {
+          throw new InputError(`parameter "${p.name}" holds ${show(v)} at index ${i}: every weight must be a finite number`);
+        }
+      }
+    }
+    for (const p of this.table) this.params.set(state[p.name]!, p.offset);
+  }
+
+  /**
+   * Refuses, naming it, a model whose weights' buffer was given away
+   * (transferred to a worker, structuredClone with transfer): its views would
+   * read nothing.
+   */
+  protected checkAttached(): void {
+    if (this.params.length === 0 && this.table.length > 0) {
+      throw new InputError('this model\'s weights were transferred away (their ArrayBuffer is detached): the model cannot be used');
     }
   }
 
   private info(name: string): ParamInfo {
+    this.checkAttached();
     const p = this.table.find((q) => q.name === name);
     if (!p) throw new Error(`no parameter named "${name}"`);
     return p;

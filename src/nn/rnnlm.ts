@@ -5,7 +5,7 @@
 import type { Batch } from '../data/datamodule.js';
 import { native, type Precision } from '../native.js';
 import { Rng } from '../rng.js';
-import { carriesC, checkModelConfig, gatesOf, initParams, layerInput, modelOffsets, paramCount, paramTable, type ModelConfig } from './config.js';
+import { carriesC, checkModelConfig, frozenConfig, gatesOf, initParams, layerInput, modelOffsets, paramCount, paramTable, type ModelConfig } from './config.js';
 import type { EvalResult, ForwardOptions, LanguageModel, Shard } from './lm.js';
 import { shardRange } from '../mpi.js';
 import { fillDropoutMask } from './lm.js';
@@ -95,15 +95,17 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
     }
   }
 
+  /** The model's configuration: a checked, frozen copy of the one it was made with. */
+  readonly config: ModelConfig;
+
   /** A model with PyTorch's default initialisation drawn from `rng` (or seed 0). */
-  constructor(
-    readonly config: ModelConfig,
-    rng: Rng = new Rng(0),
-  ) {
-    checkModelConfig(config);
+  constructor(config: ModelConfig, rng: Rng = new Rng(0)) {
+    // A copy: a caller's object changed later (one object reused for several models) changes nothing here.
+    config = frozenConfig(checkModelConfig(config));
     const table = paramTable(config);
     const n = paramCount(table);
     super(table, ...RNNLM.weights(n));
+    this.config = config;
     initParams(this.params, config, rng);
     this.carry = new CarriedState(config, (n) => new Float32Array(n));
     this.hiddenI32 = Int32Array.from(config.hidden);

@@ -7,7 +7,7 @@
 // T=steps, N=batch, I=input, H=hidden, V=vocab; batches are time-major (T, N).
 import type { Batch } from '../data/datamodule.js';
 import { Rng } from '../rng.js';
-import { gatesOf, initParams, layerInput, paramCount, paramTable, type ModelConfig } from './config.js';
+import { checkModelConfig, frozenConfig, gatesOf, initParams, layerInput, paramCount, paramTable, type ModelConfig } from './config.js';
 import { fillDropoutMask, type EvalResult, type ForwardOptions, type LanguageModel } from './lm.js';
 import { CarriedState } from './carry.js';
 import { Module, rnnLayerViews } from './module.js';
@@ -76,14 +76,15 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
   private dTop: Float64Array | null = null;
   private readonly carry: CarriedState<Float64Array>;
 
-  constructor(
-    readonly config: ModelConfig,
-    rng: Rng = new Rng(0),
-    opts: ScratchOptions = {},
-  ) {
+  /** The model's configuration: a checked, frozen copy of the one it was made with. */
+  readonly config: ModelConfig;
+
+  constructor(config: ModelConfig, rng: Rng = new Rng(0), opts: ScratchOptions = {}) {
+    config = frozenConfig(checkModelConfig(config));
     const table = paramTable(config);
     const n = paramCount(table);
     super(table, new Float64Array(n), new Float64Array(n));
+    this.config = config;
     initParams(this.params, config, rng);
     this.carry = new CarriedState(config, (n) => new Float64Array(n));
     this.layers = config.hidden.map((H, l) => ({ H, I: layerInput(config, l), ...rnnLayerViews(this, l) }));

@@ -8,7 +8,7 @@ import { existsSync, lstatSync, readdirSync, renameSync, rmSync, statSync } from
 import path from 'node:path';
 import { corpusRegistry } from '../data/corpus.js';
 import { InputError } from '../errors.js';
-import { realTarget, removeStaleTemps, sameFile, type FileRole } from '../io/files.js';
+import { NAME_MAX, realTarget, removeStaleTemps, sameFile, type FileRole } from '../io/files.js';
 import type { TrainState } from './trainer.js';
 
 /** The files a --corpus list reads (a registry corpus: the shipped copy, else its place in the data directory, present or not). */
@@ -68,6 +68,28 @@ export class RunFiles {
     this.lock = `${realTarget(out)}.lock`;
     this.bestLock = `${realTarget(this.best)}.lock`;
     this.snapshotPattern = new RegExp(`^${escape(path.basename(this.stem))}\\.e(\\d{4,})(?:-b(\\d+))?${escape(this.ext)}$`);
+    this.checkNameLengths();
+  }
+
+  /**
+   * Refuses, before any work, an --out whose name leaves no room for the
+   * names of the files the run writes beside it (temporary files, locks,
+   * backups, snapshots), which would fail mid-run with a bare ENAMETOOLONG.
+   */
+  private checkNameLengths(): void {
+    const pid = '4194304'; // the longest process id (Linux's largest pid_max)
+    const snapshot = path.basename(`${this.stem}.e9999-b999999999${this.ext}`);
+    const names = [path.basename(this.out), path.basename(this.best), path.basename(this.metrics), path.basename(this.plot), snapshot]
+      .flatMap((n) => [`.${n}.tmp-${pid}`, `${n}.bak`]);
+    for (const lock of [this.lock, this.bestLock]) names.push(`${path.basename(lock)}.${pid}`, `${path.basename(lock)}.stale-${pid}`);
+    let longest = names[0]!;
+    for (const n of names) if (Buffer.byteLength(n) > Buffer.byteLength(longest)) longest = n;
+    const over = Buffer.byteLength(longest) - NAME_MAX;
+    if (over > 0) {
+      const name = path.basename(this.out);
+      throw new InputError(`--out ${this.out}: its name is ${Buffer.byteLength(name)} bytes, and the files a run writes beside it have longer ones `
+        + `(${longest.replace(pid, 'PID')}); file systems take names of at most ${NAME_MAX} bytes: use a name of at most ${Buffer.byteLength(name) - over} bytes`);
+    }
   }
 
   /** A numbered snapshot's name: NAME.e0003.EXT after epoch 3, NAME.e0003-b5.EXT five batches into epoch 4. */

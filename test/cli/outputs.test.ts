@@ -347,6 +347,17 @@ describe('messages about paths', () => {
     expect(error(r)).toBe(`deeprnn: error: metrics file ${dir} is not a regular file (expected NAME.metrics.jsonl written by deeprnn train)`);
   });
 
+  it('an --out whose name leaves no room for the files written beside it is refused at the start, with the length that fits', async () => {
+    const sub = path.join(dir, 'long');
+    const long = path.join(sub, `${'q'.repeat(238)}.safetensors`);
+    const r = await cli(['train', ...TINY, '--out', long]);
+    expect(error(r)).toMatch(new RegExp(`^deeprnn: error: --out ${long}: its name is 250 bytes, and the files a run writes beside it have longer ones `
+      + `\\(\\.q+\\.e9999-b999999999\\.safetensors\\.tmp-PID\\); file systems take names of at most 255 bytes: use a name of at most 225 bytes$`));
+    expect(existsSync(sub)).toBe(false);
+    const fits = path.join(sub, `${'q'.repeat(213)}.safetensors`);
+    expect((await cli(['train', ...TINY, '--out', fits])).code).toBe(0);
+  });
+
   it('copies keep working: a checkpoint copied elsewhere resumes into itself', async () => {
     const copy = path.join(dir, 'copy.safetensors');
     copyFileSync(path.join(dir, 'model.safetensors'), copy);

@@ -246,7 +246,7 @@ describe('options are checked as the command line checks them', () => {
     expect(() => generate(model, 'the', { numPreds: 5, temperature: -1 })).toThrow('temperature must be a number >= 0, got -1');
     expect(() => generate(model, 'the', { numPreds: 5, temperature: 1, topP: 1.5 })).toThrow('topP must be a number in (0, 1], got 1.5');
     expect(() => generate(model, 'the', { numPreds: -1 })).toThrow('numPreds must be an integer from 0 to 10000000, got -1');
-    expect(() => generate(model, 3 as never, { numPreds: 1 })).toThrow('the prefix must be a string, got number');
+    expect(() => generate(model, 3 as never, { numPreds: 1 })).toThrow('the prefix must be a string, got 3');
     expect(() => generate(model, 'the', undefined as never)).toThrow('generate needs options: { numPreds, temperature, topK, topP, seed }');
     expect(generate(model, 'the', { numPreds: 5, temperature: 1, topK: 3 }).startsWith('the')).toBe(true);
     // A tokenizer of another size than the model's outputs, and no model, are refused before any step.
@@ -360,6 +360,82 @@ describe('the lower-level classes check what they are given', () => {
     expect(() => m.save(path.join(dir, 'y.safetensors'), { tokenizer: { kind: 'char' } as never })).toThrow('save: tokenizer must be a Tokenizer');
     expect(() => new RNNLM({ cell: 'gru', vocabSize: 28, hidden: [1_000_000, 1_000_000], dropout: 0 }))
       .toThrow('a model of 9,000,124,000,028 parameters needs 65.5 TiB for its weights and gradients: more than this process can allocate');
+  });
+});
+
+describe('the model keeps what it was made with, checked', () => {
+  it('a config object changed after the model was made changes nothing: the model keeps a frozen copy', () => {
+    const cfg = { cell: 'lstm' as const, vocabSize: 7, hidden: [4, 3], dropout: 0 };
+    const a = new RNNLM(cfg, new Rng(1));
+    const batch = { T: 3, N: 2, inputs: Int32Array.from([0, 1, 2, 3, 4, 5]), targets: Int32Array.from([1, 2, 3, 4, 5, 6]) };
+    const before = a.forward(batch, { train: false });
+    (cfg as { cell: string }).cell = 'gru';
+    cfg.hidden.push(5);
+    const b = new RNNLM(cfg, new Rng(1));
+    expect(a.config).toEqual({ cell: 'lstm', vocabSize: 7, hidden: [4, 3], dropout: 0 });
+    expect(b.config.cell).toBe('gru');
+    expect(a.forward(batch, { train: false })).toBe(before);
+    expect(Object.isFrozen(a.config) && Object.isFrozen(a.config.hidden)).toBe(true);
+  });
+
+  it('refuses numbers given as strings and lists with holes, naming the field', () => {
+    expect(() => new RNNLM({ cell: 'gru', vocabSize: '28' as never, hidden: [4], dropout: 0 }))
+      .toThrow(`config.vocabSize must be an integer from 2 to ${Number.MAX_SAFE_INTEGER}, got "28"`);
+    expect(() => new RNNLM({ cell: 'gru', vocabSize: 28, hidden: [4], dropout: '0.5' as never })).toThrow('config.dropout must be a number in [0, 1), got "0.5"');
+    // eslint-disable-next-line no-sparse-arrays
+    expect(() => new RNNLM({ cell: 'gru', vocabSize: 28, hidden: [4, , 3] as number[], dropout: 0 })).toThrow('config.hidden must be a list of 1 to 64 integers');
+    expect(() => new RNNLM({ cell: 'gru', vocabSize: 28, hidden: ['4'] as never, dropout: 0 })).toThrow('config.hidden must be a list of 1 to 64 integers');
+  });
+
+  it('loadStateDict refuses values that are not finite numbers, naming the tensor and index, and leaves the model as it was', () => {
+    const m = new RNNLM({ cell: 'gru', vocabSize: 5, hidden: [3], dropout: 0 }, new Rng(1));
+    const before = Float32Array.from(m.params);
+    const state = Object.fromEntries(Object.entries(m.stateDict()).map(([k, v]) => [k, Array.from(v, (x) => x + 1)]));
+    const bias = 'rnn.bias_hh_l0';
+    for (const bad of [NaN, Infinity, 'oops']) {
+      const s = { ...state, [bias]: state[bias]!.map((x, i) => (i === 2 ? bad : x)) as number[] };
+      expect(() => m.loadStateDict(s)).toThrow(`parameter "${bias}" holds ${typeof bad === 'string' ? '"oops"' : bad} at index 2: every weight must be a finite number`);
+      expect(m.params).toEqual(before);
+    }
+    m.loadStateDict(state);
+    expect(m.params[0]).toBe(Math.fround(before[0]! + 1));
+  });
+
+  it('a model whose weights were transferred away is named as such by every use', () => {
+    const m = new RNNLM({ cell: 'gru', vocabSize: 5, hidden: [3], dropout: 0 }, new Rng(1));
+    const tk = Tokenizer.fit('char', 'abcd');
+    structuredClone(m.params.buffer, { transfer: [m.params.buffer] });
+    const detached = 'this model\'s weights were transferred away (their ArrayBuffer is detached): the model cannot be used';
+    expect(() => m.stateDict()).toThrow(detached);
+    expect(() => m.save(path.join(dir, 'gone.safetensors'), { tokenizer: tk })).toThrow(detached);
+    expect(() => generate(m, tk, 'ab', { numPreds: 2 })).toThrow(detached);
+    expect(existsSync(path.join(dir, 'gone.safetensors'))).toBe(false);
+  });
+
+  it('a tokenizer of an unknown kind, a vocabulary that is not one, a minFreq that is not a whole number are refused', () => {
+    expect(() => Tokenizer.fit('chars' as never, 'abc')).toThrow('the tokenizer kind must be one of d2l|char|word, got "chars"');
+    expect(() => new Tokenizer('char', undefined as never)).toThrow('a Tokenizer needs a Vocab (Tokenizer.fit makes both), got nothing (undefined)');
+    expect(() => Tokenizer.fit('word', 'a b a', NaN)).toThrow('minFreq must be an integer from 1 to');
+    expect(() => Tokenizer.fit('char', 'abc', 2)).toThrow('minFreq applies to the word tokenizer only, got 2 with char');
+    expect(() => Tokenizer.fit('char', 5 as never)).toThrow('Tokenizer.fit needs the text as a string, got 5');
+    const m = new RNNLM({ cell: 'gru', vocabSize: 5, hidden: [3], dropout: 0 }, new Rng(1));
+    expect(() => generate(m, { kind: 'char' } as never, 'ab', { numPreds: 3 }))
+      .toThrow('generate\'s second argument must be a Tokenizer (Tokenizer.fit, Tokenizer.fromJSON or a model\'s tokenizer) or the prefix, got {"kind":"char"}');
+  });
+
+  it('an Rng refuses a seed that is not a whole number from 0 to 2^32 - 1 (it would alias another seed)', () => {
+    for (const seed of [NaN, -1, 1.5, 2 ** 32, 2 ** 64 - 1]) {
+      expect(() => new Rng(seed)).toThrow(`an Rng's seed must be an integer from 0 to 4294967295, got ${seed}`);
+    }
+    expect(new Rng(2 ** 32 - 1).nextU32()).not.toBe(new Rng(0).nextU32());
+  });
+
+  it('save refuses, naming it, a file name too long for the temporary file written beside it', () => {
+    const m = new RNNLM({ cell: 'gru', vocabSize: 4, hidden: [3], dropout: 0 }, new Rng(1));
+    const tk = Tokenizer.fit('char', 'abc');
+    const name = `${'q'.repeat(238)}.safetensors`;
+    expect(() => m.save(path.join(dir, name), { tokenizer: tk })).toThrow(new RegExp(`^cannot write .*${name}: its name is 250 bytes, and the temporary file written beside it first \\(\\.NAME\\.tmp-PID\\) needs \\d+; file systems take names of at most 255 bytes: use a name of at most \\d+ bytes$`));
+    m.save(path.join(dir, `${'q'.repeat(200)}.safetensors`), { tokenizer: tk });
   });
 });
 

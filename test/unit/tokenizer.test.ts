@@ -53,7 +53,7 @@ describe('tokenizers', () => {
     const t = Tokenizer.fit('word', 'the cat and the dog and the end', 2);
     expect(t.vocab.tokens).toEqual([' ', UNK, 'and', 'the']);
     expect(t.decode(t.encode('the cat and the'))).toBe(`the ${UNK} and the`);
-    expect(() => Tokenizer.fit('char', 'abc', 2)).toThrow('--min-freq applies to the word tokenizer only, got 2 with char');
+    expect(() => Tokenizer.fit('char', 'abc', 2)).toThrow('minFreq applies to the word tokenizer only, got 2 with char');
   });
 
   it("d2l is the book's: non-letters to one space, lowercase", () => {
