@@ -1,12 +1,15 @@
 // deeprnn compare --cells gru,lstm,rnn: the book's exercise 1. Each cell
 // trains on the same data, seed and budget; a table and one SVG with every
 // curve compare accuracy and speed.
+import { existsSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { writePlot } from '../io/plot.js';
 import { CELLS, paramCount, paramTable } from '../nn/config.js';
 import type { CellKind } from '../native.js';
-import { runTraining } from '../train/run.js';
+import { runTraining, type RunResult } from '../train/run.js';
+import { NonFiniteError, type Trainer, type TrainState } from '../train/trainer.js';
+import { InputError } from '../errors.js';
 import { inJob } from '../mpi.js';
 import { UsageError } from './errors.js';
 import { addOptions, formatOptions, outputFormat } from './options.js';
@@ -72,33 +75,86 @@ export function registerCompare(program: Command): void {
         [{ label: 'the comparison plot', path: plot }]);
       const rows: CompareRow[] = [];
       const runs = [];
-      for (const cell of cells as CellKind[]) {
-        const out = path.join(raw.outDir, `${cell}.safetensors`);
-        const r = await runTraining({ ...base, cell, out }, { onEpoch: (m) => note(format, `${cell.padEnd(8)} ${epochLine(m, base.epochs)}`) });
-        const best = bestEpoch(r.history)!;
-        const last = r.history[r.history.length - 1]!;
-        const hidden = base.hidden.length === 1 ? Array.from({ length: base.layers }, () => base.hidden[0]!) : base.hidden;
-        rows.push({
-          cell,
-          finalValPpl: last.valPpl,
-          bestValPpl: best.valPpl,
-          bestEpoch: best.epoch,
-          seconds: r.seconds,
-          tokensPerSec: runTokensPerSec(r.history),
-          parameters: paramCount(paramTable({ cell, vocabSize: r.tokenizer.vocab.size, hidden, dropout: base.dropout })),
-          checkpoint: out,
-        });
-        runs.push({ label: cell, epochs: r.history });
+      /** Cells whose training diverged: the others still train and are compared. */
+      const failed: { cell: CellKind; error: string }[] = [];
+      // The first SIGINT or SIGTERM stops the cell in training after its batch
+      // (it saves, as deeprnn train does) and no later cell starts; the cells
+      // trained so far are compared. After it Ctrl-C has its default action again.
+      let trainer: Trainer | null = null;
+      let signal: 'SIGINT' | 'SIGTERM' | null = null;
+      const onSignal = (sig: NodeJS.Signals) => {
+        if (signal) return;
+        signal = sig === 'SIGINT' ? 'SIGINT' : 'SIGTERM';
+        process.off('SIGINT', onSignal);
+        trainer?.stop(signal);
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      let stoppedAt: { cell: CellKind; out: string; state: TrainState } | null = null;
+      try {
+        for (const cell of cells as CellKind[]) {
+          if (signal) break;
+          const out = path.join(raw.outDir, `${cell}.safetensors`);
+          let r: RunResult;
+          try {
+            r = await runTraining({ ...base, cell, out }, {
+              onEpoch: (m) => note(format, `${cell.padEnd(8)} ${epochLine(m, base.epochs)}`),
+              onTrainer: (t) => {
+                trainer = t;
+                if (signal) t.stop(signal);
+              },
+            });
+          } catch (e) {
+            if (e instanceof NonFiniteError) {
+              failed.push({ cell, error: e.message });
+              continue;
+            }
+            // (an option or file the message names is every cell's; anything else is this cell's run)
+            if (!(e instanceof InputError) && e instanceof Error) e.message = `${cell}: ${e.message}`;
+            throw e;
+          } finally {
+            trainer = null;
+          }
+          if (r.stopped && signal) stoppedAt = { cell, out, state: r.state };
+          const best = bestEpoch(r.history);
+          const last = r.history[r.history.length - 1];
+          if (!best || !last) continue; // stopped in its first epoch: nothing to compare yet
+          const hidden = base.hidden.length === 1 ? Array.from({ length: base.layers }, () => base.hidden[0]!) : base.hidden;
+          rows.push({
+            cell,
+            finalValPpl: last.valPpl,
+            bestValPpl: best.valPpl,
+            bestEpoch: best.epoch,
+            seconds: r.seconds,
+            tokensPerSec: runTokensPerSec(r.history),
+            parameters: paramCount(paramTable({ cell, vocabSize: r.tokenizer.vocab.size, hidden, dropout: base.dropout })),
+            checkpoint: out,
+          });
+          runs.push({ label: cell, epochs: r.history });
+        }
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
       }
       try {
-        writePlot(plot, runs, `perplexity: ${cells.join(', ')}`);
+        // The cells trained; with none, an earlier comparison's plot is kept aside rather than left beside these runs' files.
+        if (runs.length) writePlot(plot, runs, `perplexity: ${runs.map((r) => r.label).join(', ')}`);
+        else if (existsSync(plot)) renameSync(plot, `${plot}.bak`);
       } catch (e) {
         throw new Error(`could not write the comparison plot ${plot} (${(e as Error).message}); the runs' checkpoints are saved in ${raw.outDir}`);
       }
       emit({
-        json: { results: rows, plot },
-        text: () => `\n${renderRecords('text', COMPARE_COLUMNS, rows)}plot: ${plot}\n`,
+        json: { results: rows, plot: runs.length ? plot : null, failed },
+        text: () => `\n${renderRecords('text', COMPARE_COLUMNS, rows)}${runs.length ? `plot: ${plot}\n` : ''}`,
         csv: { columns: COMPARE_CSV_COLUMNS, rows },
       }, format);
+      for (const f of failed) process.stderr.write(`deeprnn: error: ${f.cell}: ${f.error}\n`);
+      if (stoppedAt) {
+        process.stderr.write(`stopped ${stoppedAt.cell} at epoch ${stoppedAt.state.epoch + 1}, batch ${stoppedAt.state.batch}; checkpoint ${stoppedAt.out}; `
+          + `resume with: deeprnn train --resume ${stoppedAt.out}\n`);
+      }
+      // As deeprnn train: 130 after SIGINT, 143 after SIGTERM; 1 when a cell diverged.
+      if (signal) process.exitCode = signal === 'SIGINT' ? 130 : 143;
+      else if (failed.length) process.exitCode = 1;
     });
 }

@@ -1,6 +1,7 @@
 // SIGINT / SIGTERM while training: stop after the batch, save, say how to
 // resume, exit 130 / 143; the resumed run ends exactly where an uninterrupted
 // one does. A second SIGINT quits at once without leaving a partial file.
+// compare stops the same way, and a cell that diverges does not stop the others.
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -148,5 +149,56 @@ describe('signals', () => {
       resumed++;
     }
     expect(resumed).toBeGreaterThan(0);
+  });
+});
+
+describe('compare', () => {
+  /** Runs compare over gru then lstm; once lstm's first epoch line is out, sends `sig`. */
+  function compareStopped(outDir: string, sig: NodeJS.Signals): Promise<Interrupted> {
+    return new Promise((resolve) => {
+      const args = ['compare', '--cells', 'gru,lstm', ...RUN.slice(2), '--epochs', '50', '--out-dir', outDir];
+      const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, DEEPRNN_DATA_DIR: DATA_DIR } });
+      let stdout = '';
+      let stderr = '';
+      let last = 0;
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d;
+        if (!last && /^lstm +epoch 1\//m.test(stdout)) {
+          child.kill(sig);
+          last = performance.now();
+        }
+      });
+      child.stderr.on('data', (d: Buffer) => (stderr += d));
+      child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, afterLast: performance.now() - last }));
+    });
+  }
+
+  it('SIGINT and SIGTERM stop the cell in training after its batch, save it, compare the cells so far and release every lock', async () => {
+    // Before, compare trained on the main thread with no handler: a signal ended it at once, with no table, and left the locks.
+    for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+      const outDir = path.join(dir, `cmp-${sig}`);
+      const r = await compareStopped(outDir, sig);
+      expect(r.code, r.stderr).toBe(code);
+      const lstm = path.join(outDir, 'lstm.safetensors');
+      const state = loadTrainingCheckpoint(lstm).meta.state;
+      expect(r.stderr.trim().split('\n').at(-1)).toBe(`stopped lstm at epoch ${state.epoch + 1}, batch ${state.batch}; checkpoint ${lstm}; `
+        + `resume with: deeprnn train --resume ${lstm}`);
+      expect(state.epoch).toBeGreaterThanOrEqual(1);
+      expect(state.epoch).toBeLessThan(50);
+      expect(r.stdout).toMatch(/\ncell +final val ppl .*\ngru +[\d.]+ .*\nlstm +[\d.]+ .*\nplot: /);
+      expect(readdirSync(outDir).filter((f) => f.includes('.lock'))).toEqual([]);
+    }
+  }, 120_000);
+
+  it('a cell that diverges is named; the others are still trained, compared and plotted; exit 1', async () => {
+    const outDir = path.join(dir, 'cmp-diverged');
+    const r = await cli(['compare', '--cells', 'gru,rnn-relu,lstm', '--epochs', '1', '--num-train', '64', '--num-val', '32', '--batch-size', '32',
+      '--hidden', '8', '--lr', '300', '--clip', '0', '--seed', '1', '--out-dir', outDir, '--json']);
+    expect(r.code).toBe(1);
+    const j = JSON.parse(r.stdout);
+    expect(j.results.map((x: { cell: string }) => x.cell)).toEqual(['gru', 'lstm']);
+    expect(j.failed).toEqual([{ cell: 'rnn-relu', error: expect.stringMatching(/^(training diverged|the loss became non-finite) in epoch 1\b.*; no checkpoint of this run was saved before it$/) }]);
+    expect(j.plot).toBe(path.join(outDir, 'compare.svg'));
+    expect(r.stderr.trim().split('\n').at(-1)).toBe(`deeprnn: error: rnn-relu: ${j.failed[0].error}`);
   });
 });
