@@ -6,7 +6,7 @@
 import { existsSync, lstatSync, renameSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { resolveDataDir } from '../data/corpus.js';
+import { corpusRegistry, resolveDataDir } from '../data/corpus.js';
 import { makeDataModule, type DataModule } from '../data/datamodule.js';
 import { loadCorpusTokens, loadTextTokens, type LoadedCorpus } from '../data/load.js';
 import type { Tokenizer, TokenizerKind } from '../data/tokenizer.js';
@@ -300,7 +300,11 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
   began: number): Promise<RunResult> {
   if (s.precision === 'bf16') {
     const name = optionName(s);
-    if (s.impl === 'scratch') throw new InputError(`${name('precision')} bf16 needs ${name('impl')} native: the scratch model computes in float64`);
+    if (s.impl === 'scratch') {
+      // (resumed, the precision is the checkpoint's, not an option given)
+      const what = resumeFrom ? `the checkpoint ${resumeFrom} trained with ${name('precision')} bf16, which` : `${name('precision')} bf16`;
+      throw new InputError(`${what} needs ${name('impl')} native: the scratch model computes in float64`);
+    }
   }
   const ck = resumeFrom ? loadTrainingCheckpoint(resumeFrom, 'start a new run from its weights with --init-from instead of --resume') : null;
   if (ck && (s.epochs < ck.meta.state.epoch || (s.epochs === ck.meta.state.epoch && ck.meta.state.batch > 0))) {
@@ -371,8 +375,17 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
   const scheduled = s.schedule && (s.schedule.kind !== 'constant' || s.schedule.warmup > 0);
   const schedule: ScheduleSettings | undefined = scheduled ? { ...s.schedule!, lr: s.lr } : undefined;
   const totalSteps = s.epochs * data.numTrainBatches;
+  // A cosine schedule spans the run's epochs: a resume with other --epochs bends it from here on.
+  if (ck && schedule?.kind === 'cosine' && s.epochs !== ck.meta.training.epochs && s.epochs > ck.meta.state.epoch) {
+    const at = (total: number) => String(Number(learningRate(schedule, state.step, state.epoch, total).toPrecision(3)));
+    hooks.warn?.(`${optionName(s)('epochs')} ${s.epochs} changes the cosine schedule this run planned over ${ck.meta.training.epochs} epochs: `
+      + `the learning rate at this step is ${at(totalSteps)} instead of ${at(ck.meta.training.epochs * data.numTrainBatches)} and falls to `
+      + `${schedule.minLr} at epoch ${s.epochs}`);
+  }
+  // Files by their absolute paths, so that a resume from another directory finds them (registry names as they are).
+  const recorded = s.text ? s.corpus : s.corpus.map((c) => (corpusRegistry().has(c) ? c : path.resolve(c)));
   const training: TrainingSettings = {
-    corpus: s.corpus, corpusSha1: sha1, epochs: s.epochs, batchSize: s.batchSize, numSteps: s.numSteps,
+    corpus: recorded, corpusSha1: sha1, epochs: s.epochs, batchSize: s.batchSize, numSteps: s.numSteps,
     numTrain: s.numTrain, numVal: s.numVal, lr: s.lr, clip: s.clip, seed: s.seed, impl: s.impl,
     precision: s.precision ?? 'fp32', saveDtype: s.saveDtype ?? 'fp32',
     skipNonFinite: s.skipNonFinite, batching: s.batching ?? 'random', valFrac: s.valFrac ?? null,

@@ -272,6 +272,10 @@ export function initFromSettings(s: RunSettings, meta: { config: ModelConfig; to
     tokenizer: { ours: s.tokenizer, theirs: meta.tokenizer.kind, what: `tokenizer ${meta.tokenizer.kind}` },
     minFreq: { ours: s.minFreq, theirs: minFreq, what: `min-freq ${minFreq}` },
   };
+  if (n.given('minFreq') && meta.tokenizer.kind !== 'word' && s.minFreq !== undefined) {
+    throw new InputError(`${n.name('minFreq')} applies to the word tokenizer only, and ${n.name('initFrom')} ${file} reads text with its `
+      + `${meta.tokenizer.kind} tokenizer: leave ${n.name('minFreq')} out`);
+  }
   for (const key of MODEL_OPTIONS) {
     const t = theirs[key];
     if (n.given(key) && t.ours !== undefined && String(t.ours) !== String(t.theirs)) {

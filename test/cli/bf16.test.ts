@@ -140,6 +140,9 @@ describe('--precision refused', () => {
     [['train', ...small, '--precision', 'fp16'], 'deeprnn: error: --precision must be one of fp32|bf16, got "fp16"\n'],
     [['train', ...small, '--precision', 'bf16', '--impl', 'scratch'], 'deeprnn: error: --precision bf16 needs --impl native: the scratch model computes in float64\n'],
     [['train', '--resume', ck, '--precision', 'fp32'], "deeprnn: error: --precision cannot be given with --resume: the run's settings come from the checkpoint\n"],
+    // (the precision is the checkpoint's: the message says so rather than blame an option not given)
+    [['train', '--resume', ck, '--impl', 'scratch', '--epochs', '9'],
+      `deeprnn: error: the checkpoint ${ck} trained with --precision bf16, which needs --impl native: the scratch model computes in float64\n`],
     [['eval', ck, '--corpus', TIMEMACHINE, '--precision', 'bf17'], 'deeprnn: error: --precision must be one of fp32|bf16, got "bf17"\n'],
   ])('%j', async (args, message) => {
     const out = path.join(dir, 'refused.safetensors');

@@ -75,11 +75,15 @@ describe('train --init-from', () => {
     [['--hidden', '16'], 'hidden sizes 8,8', '8,8'],
     [['--layers', '3'], '2 layers', '2'],
     [['--tokenizer', 'd2l'], 'tokenizer char', 'char'],
-    [['--min-freq', '3'], 'min-freq 1', '1'],
   ])('refuses %j, which contradicts the checkpoint', async (args, has, theirs) => {
     await refused(['--init-from', base, '--corpus', other, ...args],
       `${args[0]} ${args[1]} contradicts --init-from ${base}, whose model has ${has}; fine-tuning keeps the checkpoint's model and tokenizer: `
         + `leave ${args[0]} out or give ${theirs}`);
+  });
+
+  it('refuses --min-freq with a checkpoint whose tokenizer is not the word one, as a fresh run does', async () => {
+    await refused(['--init-from', base, '--corpus', other, '--min-freq', '3'],
+      `--min-freq applies to the word tokenizer only, and --init-from ${base} reads text with its char tokenizer: leave --min-freq out`);
   });
 
   it('options that agree with the checkpoint are accepted', async () => {

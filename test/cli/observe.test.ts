@@ -67,6 +67,11 @@ describe('training features', () => {
     expect((await cli(['train', '--resume', half, '--epochs', '4'])).code).toBe(0);
     expect(loadTrainingCheckpoint(half).meta.history.map((m) => m.lr)).toEqual(loadTrainingCheckpoint(full).meta.history.map((m) => m.lr));
     expect(Buffer.from(loadTrainingCheckpoint(half).model.params.buffer).equals(Buffer.from(loadTrainingCheckpoint(full).model.params.buffer))).toBe(true);
+
+    // A cosine schedule does depend on them: a resume with more epochs says how it bends the rate.
+    const r2 = await cli(['train', '--resume', out, '--epochs', '6']);
+    expect(r2.code).toBe(0);
+    expect(r2.stderr).toMatch(/^deeprnn: warning: --epochs 6 changes the cosine schedule this run planned over 4 epochs: the learning rate at this step is [\d.e-]+ instead of [\d.e-]+ and falls to 0 at epoch 6$/m);
   });
 
   it('early stopping, clipping by value and SGD with Nesterov momentum', async () => {

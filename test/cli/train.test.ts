@@ -1,5 +1,5 @@
 // deeprnn train and predict as a user runs them (spawns bin/deeprnn).
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadTrainingCheckpoint } from '../../src/io/checkpoint.js';
@@ -74,6 +74,18 @@ describe('deeprnn train', () => {
     expect(r.code).toBe(0);
     expect(loadTrainingCheckpoint(out).meta.training.corpus).toEqual([file]);
     expect(loadTrainingCheckpoint(out).meta.tokenizer.kind).toBe('char');
+  });
+
+  it('records a corpus given by a relative path as its absolute path, so that a resume from another directory finds it', async () => {
+    const sub = path.join(dir, 'rel');
+    mkdirSync(path.join(sub, 'texts'), { recursive: true });
+    writeFileSync(path.join(sub, 'texts', 'plain.txt'), readFileSync(TIMEMACHINE, 'utf8').slice(0, 30_000));
+    const out = path.join(sub, 'rel.safetensors');
+    expect((await cli(['train', ...QUICK, '--epochs', '1', '--corpus', 'texts/plain.txt', '--out', out], { cwd: sub })).code).toBe(0);
+    expect(loadTrainingCheckpoint(out).meta.training.corpus).toEqual([path.join(sub, 'texts', 'plain.txt')]);
+    const r = await cli(['train', '--resume', out, '--epochs', '2'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(loadTrainingCheckpoint(out).meta.state.epoch).toBe(2);
   });
 });
 
