@@ -6,7 +6,7 @@ import { Tokenizer } from './data/tokenizer.js';
 import { InputError } from './errors.js';
 import type { RNNLM } from './nn/rnnlm.js';
 import { Rng } from './rng.js';
-import { integer, number, refuseUnknownKeys, show, type Naming } from './validate.js';
+import { describe, integer, number, refuseUnknownKeys, type Naming } from './validate.js';
 
 export function argmax(x: ArrayLike<number>): number {
   let best = 0;
@@ -140,10 +140,10 @@ export function generate(model: RNNLM, a: Tokenizer | string, b: string | Genera
   }
   const withTokenizer = typeof a === 'object' && a !== null;
   if (withTokenizer && !(a instanceof Tokenizer)) {
-    throw new InputError(`generate's second argument must be a Tokenizer (Tokenizer.fit, Tokenizer.fromJSON or a model's tokenizer) or the prefix, got ${show(a)}`);
+    throw new InputError(`generate's second argument must be a Tokenizer (Tokenizer.fit, Tokenizer.fromJSON or a model's tokenizer) or the prefix, got ${describe(a)}`);
   }
   const [tokenizer, prefix, opts] = withTokenizer ? [a, b, c] : [typeof a === 'string' ? modelTokenizer(model) : null, a, b as GenerateOptions];
-  if (typeof prefix !== 'string' || !tokenizer) throw new InputError(`the prefix must be a string, got ${show(prefix)}`);
+  if (typeof prefix !== 'string' || !tokenizer) throw new InputError(`the prefix must be a string, got ${describe(prefix)}`);
   if (typeof opts !== 'object' || opts === null) throw new InputError('generate needs options: { numPreds, temperature, topK, topP, seed }');
   refuseUnknownKeys(opts, GENERATE_OPTIONS, 'generate');
   integer('numPreds', opts.numPreds, 0, MAX_PREDS);

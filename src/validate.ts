@@ -29,6 +29,23 @@ export function show(raw: unknown): string {
   return String(raw);
 }
 
+/**
+ * A value for a message, kept short whatever it is: show() for what prints
+ * small, else what kind of thing it is (a model, an object with keys ...), so
+ * that a large object passed by mistake does not become the message.
+ */
+export function describe(v: unknown): string {
+  if (typeof v !== 'object' || v === null) {
+    const s = typeof v === 'function' ? 'a function' : show(v);
+    return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+  }
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  const ctor = (Object.getPrototypeOf(v) as { constructor?: { name?: string } } | null)?.constructor?.name;
+  if (ctor && ctor !== 'Object') return `an instance of ${ctor}`;
+  const keys = Object.keys(v);
+  return keys.length ? `an object with keys ${keys.slice(0, 5).join(', ')}${keys.length > 5 ? ', ...' : ''}` : 'an empty object';
+}
+
 export function integer(name: string, raw: unknown, min: number, max: number): number {
   const v = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*[+-]?\d+\s*$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isSafeInteger(v) || v < min || v > max) {

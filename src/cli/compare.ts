@@ -7,19 +7,19 @@ import type { Command } from 'commander';
 import { writePlot } from '../io/plot.js';
 import { CELLS, paramCount, paramTable } from '../nn/config.js';
 import type { CellKind } from '../native.js';
-import { runTraining, type RunResult } from '../train/run.js';
-import { NonFiniteError, type Trainer, type TrainState } from '../train/trainer.js';
+import { NonFiniteError, type TrainState } from '../train/trainer.js';
 import { InputError } from '../errors.js';
 import { inJob } from '../mpi.js';
 import { UsageError } from './errors.js';
 import { addOptions, formatOptions, outputFormat } from './options.js';
-import { emit, note, renderRecords, type Column } from './output.js';
+import { emit, renderRecords, type Column } from './output.js';
 import { formatNumber } from './table.js';
 import { checkWritable, refuseOverwrite } from '../io/files.js';
 import { resolveDataDir } from '../data/corpus.js';
 import { corpusFiles } from '../train/run-files.js';
 import { bestEpoch, runTokensPerSec } from '../train/metrics.js';
-import { epochLine } from './progress.js';
+import { Progress } from './progress.js';
+import { trainInThread, type ThreadResult } from './train-thread.js';
 import { addRunOptions, parseTrainOptions } from './train.js';
 
 /** A cell's row: how its run ended, how fast it trained, its size and checkpoint. */
@@ -77,48 +77,36 @@ export function registerCompare(program: Command): void {
       const runs = [];
       /** Cells whose training diverged: the others still train and are compared. */
       const failed: { cell: CellKind; error: string }[] = [];
-      // The first SIGINT or SIGTERM stops the cell in training after its batch
-      // (it saves, as deeprnn train does) and no later cell starts; the cells
-      // trained so far are compared. After it Ctrl-C has its default action again.
-      let trainer: Trainer | null = null;
+      // Each cell trains on the training thread as deeprnn train does, so a
+      // first SIGINT or SIGTERM stops it after its batch (it saves) and a
+      // second Ctrl-C quits at once; no later cell starts, and the cells
+      // trained so far are compared.
       let signal: 'SIGINT' | 'SIGTERM' | null = null;
-      const onSignal = (sig: NodeJS.Signals) => {
-        if (signal) return;
-        signal = sig === 'SIGINT' ? 'SIGINT' : 'SIGTERM';
-        process.off('SIGINT', onSignal);
-        trainer?.stop(signal);
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
       let stoppedAt: { cell: CellKind; out: string; state: TrainState } | null = null;
-      try {
-        for (const cell of cells as CellKind[]) {
-          if (signal) break;
-          const out = path.join(raw.outDir, `${cell}.safetensors`);
-          let r: RunResult;
-          try {
-            r = await runTraining({ ...base, cell, out }, {
-              onEpoch: (m) => note(format, `${cell.padEnd(8)} ${epochLine(m, base.epochs)}`),
-              onTrainer: (t) => {
-                trainer = t;
-                if (signal) t.stop(signal);
-              },
-            });
-          } catch (e) {
-            if (e instanceof NonFiniteError) {
-              failed.push({ cell, error: e.message });
-              continue;
-            }
-            // (an option or file the message names is every cell's; anything else is this cell's run)
-            if (!(e instanceof InputError) && e instanceof Error) e.message = `${cell}: ${e.message}`;
-            throw e;
-          } finally {
-            trainer = null;
+      for (const cell of cells as CellKind[]) {
+        const out = path.join(raw.outDir, `${cell}.safetensors`);
+        let r: ThreadResult;
+        try {
+          const ran = await trainInThread({ ...base, cell, out }, undefined, new Progress(base.epochs, format, undefined, cell));
+          if (ran.outputFailed) return; // (main.ts said so; nothing more goes to stdout)
+          r = ran.result;
+          const sig = r.stopSignal ?? ran.signal;
+          if (r.stopped && (sig === 'SIGINT' || sig === 'SIGTERM')) {
+            signal = sig;
+            stoppedAt = { cell, out, state: r.state };
           }
-          if (r.stopped && signal) stoppedAt = { cell, out, state: r.state };
-          const best = bestEpoch(r.history);
-          const last = r.history[r.history.length - 1];
-          if (!best || !last) continue; // stopped in its first epoch: nothing to compare yet
+        } catch (e) {
+          if (e instanceof NonFiniteError) {
+            failed.push({ cell, error: e.message });
+            continue;
+          }
+          // (an option or file the message names is every cell's; anything else is this cell's run)
+          if (!(e instanceof InputError) && e instanceof Error) e.message = `${cell}: ${e.message}`;
+          throw e;
+        }
+        const best = bestEpoch(r.history);
+        const last = r.history[r.history.length - 1];
+        if (best && last) { // (a cell stopped in its first epoch has nothing to compare yet)
           const hidden = base.hidden.length === 1 ? Array.from({ length: base.layers }, () => base.hidden[0]!) : base.hidden;
           rows.push({
             cell,
@@ -127,14 +115,12 @@ export function registerCompare(program: Command): void {
             bestEpoch: best.epoch,
             seconds: r.seconds,
             tokensPerSec: runTokensPerSec(r.history),
-            parameters: paramCount(paramTable({ cell, vocabSize: r.tokenizer.vocab.size, hidden, dropout: base.dropout })),
+            parameters: paramCount(paramTable({ cell, vocabSize: r.vocabSize, hidden, dropout: base.dropout })),
             checkpoint: out,
           });
           runs.push({ label: cell, epochs: r.history });
         }
-      } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+        if (signal) break;
       }
       try {
         // The cells trained; with none, an earlier comparison's plot is kept aside rather than left beside these runs' files.
@@ -144,7 +130,10 @@ export function registerCompare(program: Command): void {
         throw new Error(`could not write the comparison plot ${plot} (${(e as Error).message}); the runs' checkpoints are saved in ${raw.outDir}`);
       }
       emit({
-        json: { results: rows, plot: runs.length ? plot : null, failed },
+        json: {
+          results: rows, plot: runs.length ? plot : null, failed,
+          stopped: stoppedAt && { cell: stoppedAt.cell, epoch: stoppedAt.state.epoch, batch: stoppedAt.state.batch, signal, checkpoint: stoppedAt.out },
+        },
         text: () => `\n${renderRecords('text', COMPARE_COLUMNS, rows)}${runs.length ? `plot: ${plot}\n` : ''}`,
         csv: { columns: COMPARE_CSV_COLUMNS, rows },
       }, format);

@@ -108,10 +108,12 @@ export class Progress {
   private readonly tty: boolean;
   private readonly out: NodeJS.WriteStream;
 
+  /** `label`: a name before every epoch line (compare's cell). */
   constructor(
     private readonly epochs: number,
     format: Format,
     stream?: NodeJS.WriteStream,
+    private readonly label?: string,
   ) {
     this.out = stream ?? (format === 'text' ? process.stdout : process.stderr);
     this.tty = Boolean(this.out.isTTY) && !process.env.CI;
@@ -176,7 +178,7 @@ export class Progress {
 
   epoch(m: EpochMetrics): void {
     this.stop();
-    this.log(epochLine(m, this.epochs));
+    this.log(this.label === undefined ? epochLine(m, this.epochs) : `${this.label.padEnd(8)} ${epochLine(m, this.epochs)}`);
     this.epochStart = performance.now();
     this.epochBatches = 0;
   }

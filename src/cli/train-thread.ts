@@ -6,6 +6,7 @@
 // Every write goes to a temporary file renamed into place, so no partial file
 // is left.
 import { InputError } from '../errors.js';
+import { NonFiniteError } from '../train/trainer.js';
 import type { RunSettings } from '../train/run.js';
 import type { TrainMessage } from './train-worker.js';
 import { startTrainThread, takeTrainThread } from './warm-thread.js';
@@ -93,7 +94,7 @@ export function trainInThread(settings: RunSettings, resume: string | undefined,
           break;
         case 'error':
           settle(() => {
-            const e = m.input ? new InputError(m.message) : new Error(m.message);
+            const e = m.input ? new InputError(m.message) : m.nonFinite ? new NonFiniteError(m.message) : new Error(m.message);
             if (m.stack) e.stack = m.stack;
             reject(e);
           });

@@ -6,7 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { InputError } from '../errors.js';
 import { finalizeMpi } from '../mpi.js';
 import { runTraining, type RunSettings, type RunTimings } from '../train/run.js';
-import type { EpochMetrics, Trainer, TrainState } from '../train/trainer.js';
+import { NonFiniteError, type EpochMetrics, type Trainer, type TrainState } from '../train/trainer.js';
 import type { TrainThreadData } from './warm-thread.js';
 
 /** The job, sent by the main thread once this thread is up (warm-thread.ts). */
@@ -24,8 +24,8 @@ export type TrainMessage =
   | { type: 'batch'; epoch: number; done: number; total: number; loss: number; tokens: number; ran: number }
   | { type: 'epoch'; m: EpochMetrics }
   | { type: 'load'; done: number; total: number }
-  | { type: 'done'; history: EpochMetrics[]; seconds: number; stopped: boolean; early: boolean; state: TrainState; stopSignal: 'SIGINT' | 'SIGTERM' | null; timings: RunTimings }
-  | { type: 'error'; input: boolean; message: string; stack?: string };
+  | { type: 'done'; history: EpochMetrics[]; seconds: number; stopped: boolean; early: boolean; state: TrainState; stopSignal: 'SIGINT' | 'SIGTERM' | null; timings: RunTimings; vocabSize: number }
+  | { type: 'error'; input: boolean; nonFinite: boolean; message: string; stack?: string };
 
 const port = parentPort!;
 const post = (m: TrainMessage) => port.postMessage(m);
@@ -74,7 +74,8 @@ async function run(job: TrainJob): Promise<void> {
         if (stopRequested !== false) t.stop(stopRequested);
       },
     }, job.resume);
-    post({ type: 'done', history: r.history, seconds: r.seconds, stopped: r.stopped, early: r.early, state: r.state, stopSignal: r.stopSignal, timings: r.timings });
+    post({ type: 'done', history: r.history, seconds: r.seconds, stopped: r.stopped, early: r.early, state: r.state, stopSignal: r.stopSignal, timings: r.timings,
+      vocabSize: r.tokenizer.vocab.size });
     // MPI (when this run is one rank of a job) ends with the run, on the thread
     // that started it, after the result is out. Not after a signal: mpirun is
     // ending the job then, and finalising would wait for it until it kills the
@@ -83,7 +84,7 @@ async function run(job: TrainJob): Promise<void> {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const input = e instanceof InputError || code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'ENOTDIR';
-    post({ type: 'error', input, message: (e as Error).message ?? String(e), stack: (e as Error).stack });
+    post({ type: 'error', input, nonFinite: e instanceof NonFiniteError, message: (e as Error).message ?? String(e), stack: (e as Error).stack });
   } finally {
     // Let the thread end once its messages are out (closing the port could drop them).
     port.unref();

@@ -5,7 +5,7 @@
 // boundary is still one piece). A tokenizer is stored in a checkpoint as JSON
 // (kind + vocabulary) so the same text maps to the same ids.
 import { InputError } from '../errors.js';
-import { choice, integer, plural, show } from '../validate.js';
+import { choice, describe, integer, plural } from '../validate.js';
 import { Vocab } from './vocab.js';
 
 export const TOKENIZERS = ['d2l', 'char', 'word'] as const;
@@ -158,6 +158,12 @@ export function tokenStream(kind: TokenizerKind, chunks: Iterable<string>): Gene
   });
 }
 
+/** A minimum count as a caller gives it: a whole number of 1 or more (a number, not a string that reads as one). */
+function checkMinFreq(name: string, v: unknown): void {
+  if (typeof v !== 'number') throw new InputError(`${name} must be an integer from 1 to ${Number.MAX_SAFE_INTEGER}, got ${describe(v)}`);
+  integer(name, v, 1, Number.MAX_SAFE_INTEGER);
+}
+
 /** A tokenizer kind as a caller gives it: one of TOKENIZERS. */
 function checkKind(kind: unknown): asserts kind is TokenizerKind {
   choice('the tokenizer kind', kind, TOKENIZERS);
@@ -170,22 +176,22 @@ export class Tokenizer {
     readonly minFreq = 1,
   ) {
     checkKind(kind);
-    if (!(vocab instanceof Vocab)) throw new InputError(`a Tokenizer needs a Vocab (Tokenizer.fit makes both), got ${show(vocab)}`);
-    integer('minFreq', minFreq, 1, Number.MAX_SAFE_INTEGER);
+    if (!(vocab instanceof Vocab)) throw new InputError(`a Tokenizer needs a Vocab (Tokenizer.fit makes both), got ${describe(vocab)}`);
+    checkMinFreq('minFreq', minFreq);
   }
 
   /** A tokenizer whose vocabulary is every token of `text` seen at least `minFreq` times. */
   static fit(kind: TokenizerKind, text: string, minFreq = 1): Tokenizer {
     checkKind(kind);
-    if (typeof text !== 'string') throw new InputError(`Tokenizer.fit needs the text as a string, got ${show(text)}`);
-    integer('minFreq', minFreq, 1, Number.MAX_SAFE_INTEGER);
+    if (typeof text !== 'string') throw new InputError(`Tokenizer.fit needs the text as a string, got ${describe(text)}`);
+    checkMinFreq('minFreq', minFreq);
     return Tokenizer.fromCounts(kind, countTokens(kind, [text]), minFreq, 'minFreq');
   }
 
   /** `name`: the option as the caller's messages name it (the library's minFreq). */
   static fromCounts(kind: TokenizerKind, counts: Map<string, number>, minFreq = 1, name = '--min-freq'): Tokenizer {
     checkKind(kind);
-    integer(name, minFreq, 1, Number.MAX_SAFE_INTEGER);
+    checkMinFreq(name, minFreq);
     if (kind !== 'word' && minFreq !== 1) throw new InputError(`${name} applies to the word tokenizer only, got ${minFreq} with ${kind}`);
     const vocab = Vocab.fromCounts(counts, minFreq);
     // A model needs a token besides <unk> to predict: a vocabulary of <unk> alone is the option's doing, not the model's.

@@ -2,7 +2,7 @@
 import { type ParamInfo } from './config.js';
 import { InputError } from '../errors.js';
 import { fillInPlace } from '../train/ops.js';
-import { show } from '../validate.js';
+import { describe } from '../validate.js';
 
 export type FloatArray = Float32Array | Float64Array;
 
@@ -59,7 +59,9 @@ export abstract class Module<A extends FloatArray = FloatArray> {
    */
   loadStateDict(state: Record<string, ArrayLike<number>>): void {
     this.checkAttached();
-    if (typeof state !== 'object' || state === null) throw new InputError(`loadStateDict needs an object of named parameters, got ${show(state)}`);
+    if (typeof state !== 'object' || state === null) throw new InputError(`loadStateDict needs an object of named parameters, got ${describe(state)}`);
+    // (a float32 model holds a value past float32's range as Infinity)
+    const finite = this.params instanceof Float32Array ? (v: number) => Number.isFinite(Math.fround(v)) : Number.isFinite;
     const want = new Set(this.table.map((p) => p.name));
     for (const name of Object.keys(state)) {
       if (!want.has(name)) throw new InputError(`unexpected parameter "${name}" (expected ${[...want].join(', ')})`);
@@ -72,8 +74,9 @@ export abstract class Module<A extends FloatArray = FloatArray> {
       }
       for (let i = 0; i < src.length; i++) {
         const v: unknown = src[i];
-        if (typeof v !== 'number' || !Number.isFinite(v)) {
-          throw new InputError(`parameter "${p.name}" holds ${show(v)} at index ${i}: every weight must be a finite number`);
+        if (typeof v !== 'number' || !finite(v)) {
+          const what = this.params instanceof Float32Array ? 'a finite number within float32\'s range' : 'a finite number';
+          throw new InputError(`parameter "${p.name}" holds ${describe(v)} at index ${i}: every weight must be ${what}`);
         }
       }
     }
@@ -85,7 +88,7 @@ export abstract class Module<A extends FloatArray = FloatArray> {
    * (transferred to a worker, structuredClone with transfer): its views would
    * read nothing.
    */
-  protected checkAttached(): void {
+  checkAttached(): void {
     if (this.params.length === 0 && this.table.length > 0) {
       throw new InputError('this model\'s weights were transferred away (their ArrayBuffer is detached): the model cannot be used');
     }

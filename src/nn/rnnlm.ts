@@ -119,6 +119,7 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
    * nothing left to do.
    */
   forward(batch: Batch, opts: ForwardOptions): number {
+    this.checkAttached();
     this.doneInForward = false;
     this.squaresKnown = false;
     if (!opts.train) return this.evaluate(batch, { carry: opts.carry }).lossSum / (batch.T * batch.N);
@@ -242,6 +243,7 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
   }
 
   evaluate(batch: Batch, opts: { carry?: boolean; shard?: Shard } = {}): EvalResult {
+    this.checkAttached();
     const { T, N } = batch;
     const rows = chunkRows(T, N, 0, this.chunkTokens);
     const state = opts.carry ? this.carry.buffer(N) : null;
@@ -286,6 +288,7 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
 
   /** One-token-at-a-time decoding with preallocated buffers (batch 1). */
   stepper(): Stepper {
+    this.checkAttached();
     return new Stepper(this);
   }
 

@@ -4,6 +4,7 @@
 // a copy that keeps the mtime, cp -p or rsync -a, still changes the ctime). Nothing is
 // written to disk.
 import { statSync } from 'node:fs';
+import path from 'node:path';
 import { hasTrainingState, loadCheckpoint, type Checkpoint } from '../io/checkpoint.js';
 import { exportOnnx, ONNX_EXPORTABLE, type OnnxExport } from '../io/onnx.js';
 import { paramCount } from '../nn/config.js';
@@ -56,7 +57,8 @@ export function checkpointInfo(name: string, bytes: number, ck: Checkpoint): Che
       ? { exportable: true }
       : { exportable: false, reason: `ONNX has no operator for the ${config.cell} cell (it exports ${ONNX_EXPORTABLE.join(', ')})` },
     training: run ? {
-      corpus: run.training.corpus,
+      // (files by their names alone: the page, possibly on another machine, needs no path of this one)
+      corpus: run.training.corpus.map((c) => path.basename(c)),
       epochsPlanned: run.training.epochs,
       batchSize: run.training.batchSize,
       numSteps: run.training.numSteps,

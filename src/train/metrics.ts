@@ -60,17 +60,18 @@ export function metricsLine(m: EpochMetrics): EpochRecord {
  */
 export function appendMetrics(file: string, m: EpochMetrics): void {
   const line = JSON.stringify(metricsLine(m)) + '\n';
+  // The length to cut back to: 0 for a new file (a failed first write leaves nothing), none when it cannot be known.
   let before: number | null = null;
   try {
     before = statSync(file).size;
-  } catch {
-    // a new file: a failed first write is cut back to nothing
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') before = 0;
   }
   try {
     appendFileSync(file, line);
   } catch (e) {
     try {
-      truncateSync(file, before ?? 0);
+      if (before !== null) truncateSync(file, before);
     } catch {
       // (the append's own error is the one to tell)
     }

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { corpusRegistry } from '../data/corpus.js';
 import { InputError } from '../errors.js';
 import { NAME_MAX, realTarget, removeStaleTemps, sameFile, type FileRole } from '../io/files.js';
+import { MAX_EPOCHS } from './settings.js';
 import type { TrainState } from './trainer.js';
 
 /** The files a --corpus list reads (a registry corpus: the shipped copy, else its place in the data directory, present or not). */
@@ -49,6 +50,8 @@ const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 export class RunFiles {
   readonly best: string;
+  /** Where a fresh run that failed before its first checkpoint at --out keeps its best (NAME.best.failed.EXT). */
+  readonly failedBest: string;
   readonly metrics: string;
   readonly plot: string;
   /** The lock sits beside what --out leads to, so that two names of one file share it. */
@@ -63,6 +66,7 @@ export class RunFiles {
     this.ext = path.extname(out) || '.safetensors';
     this.stem = out.slice(0, out.length - path.extname(out).length);
     this.best = `${this.stem}.best${this.ext}`;
+    this.failedBest = `${this.stem}.best.failed${this.ext}`;
     this.metrics = `${this.stem}.metrics.jsonl`;
     this.plot = `${this.stem}.svg`;
     this.lock = `${realTarget(out)}.lock`;
@@ -78,8 +82,8 @@ export class RunFiles {
    */
   private checkNameLengths(): void {
     const pid = '4194304'; // the longest process id (Linux's largest pid_max)
-    const snapshot = path.basename(`${this.stem}.e9999-b999999999${this.ext}`);
-    const names = [path.basename(this.out), path.basename(this.best), path.basename(this.metrics), path.basename(this.plot), snapshot]
+    const snapshot = path.basename(this.snapshot({ epoch: MAX_EPOCHS, batch: 999_999_999 }));
+    const names = [this.out, this.best, this.failedBest, this.metrics, this.plot, snapshot].map((f) => path.basename(f))
       .flatMap((n) => [`.${n}.tmp-${pid}`, `${n}.bak`]);
     for (const lock of [this.lock, this.bestLock]) names.push(`${path.basename(lock)}.${pid}`, `${path.basename(lock)}.stale-${pid}`);
     let longest = names[0]!;
@@ -126,6 +130,7 @@ export class RunFiles {
       { label: 'the best checkpoint', path: this.best },
       { label: 'the metrics file', path: this.metrics },
       { label: 'the plot', path: this.plot },
+      { label: 'a failed run\'s best checkpoint', path: this.failedBest },
       { label: 'the lock file', path: this.lock },
     ];
     return [...roles, ...roles.slice(1, 4).map((r) => ({ label: `${r.label}'s backup`, path: `${r.path}.bak` }))];

@@ -378,9 +378,10 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
   // A cosine schedule spans the run's epochs: a resume with other --epochs bends it from here on.
   if (ck && schedule?.kind === 'cosine' && s.epochs !== ck.meta.training.epochs && s.epochs > ck.meta.state.epoch) {
     const at = (total: number) => String(Number(learningRate(schedule, state.step, state.epoch, total).toPrecision(3)));
+    const [now, planned] = [at(totalSteps), at(ck.meta.training.epochs * data.numTrainBatches)];
     hooks.warn?.(`${optionName(s)('epochs')} ${s.epochs} changes the cosine schedule this run planned over ${ck.meta.training.epochs} epochs: `
-      + `the learning rate at this step is ${at(totalSteps)} instead of ${at(ck.meta.training.epochs * data.numTrainBatches)} and falls to `
-      + `${schedule.minLr} at epoch ${s.epochs}`);
+      + `the learning rate falls to ${schedule.minLr} at epoch ${s.epochs} instead of ${ck.meta.training.epochs}`
+      + (now !== planned ? `, and is ${now} at this step instead of ${planned}` : ''));
   }
   // Files by their absolute paths, so that a resume from another directory finds them (registry names as they are).
   const recorded = s.text ? s.corpus : s.corpus.map((c) => (corpusRegistry().has(c) ? c : path.resolve(c)));
@@ -472,9 +473,8 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     }
   }
 
-  /** This run's best checkpoint and snapshots that reached the disk (a failed run's go when it puts the earlier run's files back). */
-  let wroteBest = false;
-  const wroteSnapshots = new Set<string>();
+  /** The epoch of this run's last best checkpoint on disk, or null (a failed run keeps it aside when it puts the earlier run's files back). */
+  let wroteBest: number | null = null;
   /** The last checkpoint encoded, and the run's position then (epoch/batch/step/epochs of history). */
   let encoded: { at: string; buf: Buffer } | null = null;
   /** Seconds spent encoding checkpoints, and waiting for the last writes at the end. */
@@ -524,7 +524,7 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     savedStep = state.step;
     if (keep > 0) {
       const snap = files.snapshot(state);
-      write(snap, () => wroteSnapshots.add(snap));
+      write(snap);
       snapshots = snapshots.filter((f) => path.resolve(f) !== path.resolve(snap));
       snapshots.push(snap);
       while (snapshots.length > keep) {
@@ -559,7 +559,7 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
       if (files && m.valPpl < best) {
         best = m.valPpl;
         write(files.best, () => {
-          wroteBest = true;
+          wroteBest = m.epoch;
         });
       }
       // With a step schedule the epoch's end is saved too: its checkpoint holds the epoch's metrics.
@@ -594,21 +594,28 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
   } catch (e) {
     // The checkpoints asked for before the error are written (or failed) before it is told.
     await writes.drain().catch(() => {});
+    let keptBest = '';
     if (files && !own && saved === null) {
-      // No checkpoint of this run reached --out: what it did write (its
-      // metrics, a best checkpoint, snapshots) goes, and the earlier run's
-      // files come back, so that the earlier run's checkpoint at --out is not
-      // left beside another run's best and metrics, and a retry does not keep
-      // them aside in place of the earlier run's. (The run's own error is the
+      // No checkpoint of this run reached --out (nor, then, a snapshot): its
+      // metrics go, its best is kept aside under another name, and the earlier
+      // run's files come back, so that the earlier run's checkpoint at --out is
+      // not left beside another run's best and metrics, and a retry does not
+      // keep them aside in place of the earlier run's. (The run's own error is the
       // one to tell; a file that cannot go back stays where the note said.)
-      const ours = [files.metrics, ...wroteSnapshots];
-      // (a best written over the checkpoint this run resumed from is the only copy of it: it stays)
-      if (wroteBest && !(resumeFrom && sameFile(resumeFrom, files.best))) ours.push(files.best);
-      for (const f of ours) {
+      try {
+        rmSync(files.metrics, { force: true });
+      } catch {
+        // left as it is
+      }
+      // Its best checkpoint, a model worth keeping, goes under a name of its
+      // own that the error gives. (A best written over the checkpoint this run
+      // resumed from stays where it is: that file is this run's own.)
+      if (wroteBest !== null && !(resumeFrom && sameFile(resumeFrom, files.best))) {
         try {
-          rmSync(f, { force: true });
+          renameSync(files.best, files.failedBest);
+          keptBest = `; this run's best checkpoint (epoch ${wroteBest}) is kept as ${files.failedBest}`;
         } catch {
-          // left as it is
+          // left in place
         }
       }
       for (const f of movedAside) {
@@ -621,8 +628,9 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     }
     if (e instanceof NonFiniteError && files) {
       const where = saved ? `the checkpoint ${files.out} (${position(saved)}) is from before it` : 'no checkpoint of this run was saved before it';
-      throw new NonFiniteError(`${e.message}; ${where}`);
+      throw new NonFiniteError(`${e.message}; ${where}${keptBest}`);
     }
+    if (keptBest && e instanceof Error) e.message += keptBest;
     throw e;
   }
   if (files && trainer.history.length > 0) {

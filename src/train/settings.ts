@@ -272,7 +272,7 @@ export function initFromSettings(s: RunSettings, meta: { config: ModelConfig; to
     tokenizer: { ours: s.tokenizer, theirs: meta.tokenizer.kind, what: `tokenizer ${meta.tokenizer.kind}` },
     minFreq: { ours: s.minFreq, theirs: minFreq, what: `min-freq ${minFreq}` },
   };
-  if (n.given('minFreq') && meta.tokenizer.kind !== 'word' && s.minFreq !== undefined) {
+  if (n.given('minFreq') && meta.tokenizer.kind !== 'word' && s.minFreq !== undefined && s.minFreq !== 1) {
     throw new InputError(`${n.name('minFreq')} applies to the word tokenizer only, and ${n.name('initFrom')} ${file} reads text with its `
       + `${meta.tokenizer.kind} tokenizer: leave ${n.name('minFreq')} out`);
   }

@@ -81,9 +81,11 @@ describe('train --init-from', () => {
         + `leave ${args[0]} out or give ${theirs}`);
   });
 
-  it('refuses --min-freq with a checkpoint whose tokenizer is not the word one, as a fresh run does', async () => {
+  it('refuses --min-freq with a checkpoint whose tokenizer is not the word one, as a fresh run does (1, its default, is accepted)', async () => {
     await refused(['--init-from', base, '--corpus', other, '--min-freq', '3'],
       `--min-freq applies to the word tokenizer only, and --init-from ${base} reads text with its char tokenizer: leave --min-freq out`);
+    const r = await cli(['train', ...TINY, '--init-from', base, '--corpus', other, '--min-freq', '1', '--out', path.join(dir, 'freq1.safetensors')]);
+    expect(r.code, r.stderr).toBe(0);
   });
 
   it('options that agree with the checkpoint are accepted', async () => {

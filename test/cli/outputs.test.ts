@@ -294,7 +294,7 @@ for i in 1 2; do deeprnn train ${T.join(' ')} --epochs 2 --seed 7 --out ${out} >
     for (const listing of after) expect(listing).toBe(before);
   });
 
-  it('train: a run whose best checkpoint fits but whose first checkpoint does not removes its best and puts the earlier run\'s back', async () => {
+  it('train: a run whose best checkpoint fits but whose first checkpoint does not keeps its best aside and puts the earlier run\'s back', async () => {
     // Before, the failed run's best stayed beside the earlier run's checkpoint
     // (another model), and a retry kept it aside in place of the earlier run's best.
     const A = ['--num-train', '300', '--num-val', '100', '--batch-size', '64', '--num-steps', '16', '--epochs', '1'];
@@ -311,11 +311,25 @@ for i in 1 2; do deeprnn train ${T.join(' ')} --epochs 2 --seed 7 --out ${out} >
     const out = path.join(mnt, 'm.safetensors');
     const r = await inTmpfs(mnt, `${room}k`, `deeprnn train ${A.join(' ')} --hidden 8 --out ${out} >/dev/null; echo "first $?" >&2
 cd ${mnt}; md5sum *
-for i in 1 2; do deeprnn train ${A.join(' ')} --hidden 96 --out ${out} >/dev/null 2>/dev/null; echo "retry $?" >&2; echo ==; md5sum *; done`);
-    expect(r.stderr.trim().split('\n')).toEqual(['first 0', 'retry 1', 'retry 1']);
+for i in 1 2; do deeprnn train ${A.join(' ')} --hidden 96 --out ${out} >/dev/null; echo "retry $?" >&2; echo ==; md5sum *; deeprnn info m.best.failed.safetensors --json
+rm m.best.failed.safetensors; done`);
+    const kept = path.join(mnt, 'm.best.failed.safetensors');
+    const failure = new RegExp(`^deeprnn: error: could not write checkpoint ${out} \\(ENOSPC: no space left on device, write[^)]*\\); the previous checkpoint there is intact; `
+      + `this run's best checkpoint \\(epoch 1\\) is kept as ${kept}$`);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines[0]).toBe('first 0');
+    for (const i of [1, 3]) {
+      expect(lines[i]).toMatch(failure);
+      expect(lines[i + 1]).toBe('retry 1');
+    }
     const [before, ...after] = r.stdout.split('==\n');
     expect(before!.trim().split('\n').map((l) => l.split(/\s+/)[1])).toEqual(['m.best.safetensors', 'm.metrics.jsonl', 'm.safetensors', 'm.svg']);
-    for (const listing of after) expect(listing).toBe(before);
+    for (const listing of after) {
+      // the earlier run's files as they were, and the failed run's best (hidden 96) beside them under its own name
+      const [sums, info] = listing.split(/(?=^\{)/m);
+      expect(sums!.split('\n').filter((l) => !l.endsWith('m.best.failed.safetensors')).join('\n')).toBe(before);
+      expect(JSON.parse(info!).hidden).toEqual([96, 96]);
+    }
   });
 
   it('eval --write-baseline and plot -o name the file they could not write', async () => {
@@ -352,9 +366,9 @@ describe('messages about paths', () => {
     const long = path.join(sub, `${'q'.repeat(238)}.safetensors`);
     const r = await cli(['train', ...TINY, '--out', long]);
     expect(error(r)).toMatch(new RegExp(`^deeprnn: error: --out ${long}: its name is 250 bytes, and the files a run writes beside it have longer ones `
-      + `\\(\\.q+\\.e9999-b999999999\\.safetensors\\.tmp-PID\\); file systems take names of at most 255 bytes: use a name of at most 225 bytes$`));
+      + `\\(\\.q+\\.e100000-b999999999\\.safetensors\\.tmp-PID\\); file systems take names of at most 255 bytes: use a name of at most 223 bytes$`));
     expect(existsSync(sub)).toBe(false);
-    const fits = path.join(sub, `${'q'.repeat(213)}.safetensors`);
+    const fits = path.join(sub, `${'q'.repeat(211)}.safetensors`);
     expect((await cli(['train', ...TINY, '--out', fits])).code).toBe(0);
   });
 

@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { cli, QUICK } from '../helpers/cli.js';
 import { notCamelCase } from '../helpers/keys.js';
 import { readEvents, request, startServe, type ServeProcess } from '../helpers/serve.js';
+import { TIMEMACHINE } from '../helpers/paths.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const root = tmpDir();
@@ -19,9 +20,11 @@ let served: ServeProcess;
 
 beforeAll(async () => {
   mkdirSync(path.join(dir, 'sub'), { recursive: true });
+  // mgu reads a file outside the directory (the info names it, not where it is)
+  writeFileSync(path.join(root, 'text.txt'), readFileSync(TIMEMACHINE, 'utf8').slice(0, 30_000));
   const runs = await Promise.all([
     cli(['train', ...QUICK, '--out', path.join(dir, 'gru.safetensors')]),
-    cli(['train', ...QUICK, '--epochs', '1', '--cell', 'mgu', '--out', path.join(dir, 'sub', 'mgu.safetensors')]),
+    cli(['train', ...QUICK, '--epochs', '1', '--cell', 'mgu', '--corpus', path.join(root, 'text.txt'), '--out', path.join(dir, 'sub', 'mgu.safetensors')]),
   ]);
   for (const r of runs) expect(r.code, r.stderr).toBe(0);
   writeFileSync(path.join(root, 'secret.txt'), SECRET);
@@ -77,6 +80,8 @@ describe('deeprnn serve', () => {
     // mgu: info says why there is no playground for it; its export is refused with the reason.
     const mgu = json((await request(served.port, '/api/info?name=sub%2Fmgu.safetensors')).body);
     expect(mgu.onnx).toEqual({ exportable: false, reason: 'ONNX has no operator for the mgu cell (it exports rnn, rnn-relu, gru, lstm)' });
+    expect((mgu.training as { corpus: string[] }).corpus).toEqual(['text.txt']);
+    expect((info.training as { corpus: string[] }).corpus).toEqual(['timemachine']);
     const refused = await request(served.port, '/api/model.onnx?name=sub/mgu.safetensors');
     expect(refused.status).toBe(422);
     expect(json(refused.body).error).toMatch(/^the minimal gated unit \(mgu\) cannot be exported to ONNX/);

@@ -153,19 +153,23 @@ describe('signals', () => {
 });
 
 describe('compare', () => {
-  /** Runs compare over gru then lstm; once lstm's first epoch line is out, sends `sig`. */
-  function compareStopped(outDir: string, sig: NodeJS.Signals): Promise<Interrupted> {
+  /** Runs compare over gru then lstm (or `args`); once lstm's first epoch line is out, sends the signals, `gap` ms apart. */
+  function compareStopped(outDir: string, signals: NodeJS.Signals[], args = ['--cells', 'gru,lstm', ...RUN.slice(2), '--epochs', '50'], gap = 0):
+    Promise<Interrupted> {
     return new Promise((resolve) => {
-      const args = ['compare', '--cells', 'gru,lstm', ...RUN.slice(2), '--epochs', '50', '--out-dir', outDir];
-      const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, DEEPRNN_DATA_DIR: DATA_DIR } });
+      const child = spawn(process.execPath, [BIN, 'compare', ...args, '--out-dir', outDir], { env: { ...process.env, DEEPRNN_DATA_DIR: DATA_DIR } });
       let stdout = '';
       let stderr = '';
       let last = 0;
-      child.stdout.on('data', (d: Buffer) => {
+      child.stdout.on('data', async (d: Buffer) => {
         stdout += d;
         if (!last && /^lstm +epoch 1\//m.test(stdout)) {
-          child.kill(sig);
           last = performance.now();
+          for (const [i, sig] of signals.entries()) {
+            if (i > 0) await new Promise((r) => setTimeout(r, gap));
+            child.kill(sig);
+            last = performance.now();
+          }
         }
       });
       child.stderr.on('data', (d: Buffer) => (stderr += d));
@@ -177,7 +181,7 @@ describe('compare', () => {
     // Before, compare trained on the main thread with no handler: a signal ended it at once, with no table, and left the locks.
     for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
       const outDir = path.join(dir, `cmp-${sig}`);
-      const r = await compareStopped(outDir, sig);
+      const r = await compareStopped(outDir, [sig]);
       expect(r.code, r.stderr).toBe(code);
       const lstm = path.join(outDir, 'lstm.safetensors');
       const state = loadTrainingCheckpoint(lstm).meta.state;
@@ -186,9 +190,19 @@ describe('compare', () => {
       expect(state.epoch).toBeGreaterThanOrEqual(1);
       expect(state.epoch).toBeLessThan(50);
       expect(r.stdout).toMatch(/\ncell +final val ppl .*\ngru +[\d.]+ .*\nlstm +[\d.]+ .*\nplot: /);
+      expect(r.stderr).toContain(`${sig}: stopping after this batch and saving a checkpoint (press Ctrl-C again to quit at once)`);
       expect(readdirSync(outDir).filter((f) => f.includes('.lock'))).toEqual([]);
     }
   }, 120_000);
+
+  it('a second Ctrl-C ends compare at once, even in the middle of a long batch', async () => {
+    // Before, compare trained on the main thread, which answered no signal until the batch (and the epoch) ended.
+    const LONG = ['--cells', 'lstm,gru', '--hidden', '256', '--batch-size', '1000', '--num-steps', '64', '--num-train', '1000', '--num-val', '50', '--epochs', '100'];
+    const r = await compareStopped(path.join(dir, 'cmp-twice'), ['SIGINT', 'SIGINT'], LONG, 100);
+    expect(byCtrlC(r)).toBe(true);
+    expect(r.stderr).toContain('SIGINT: stopping after this batch and saving a checkpoint (press Ctrl-C again to quit at once)');
+    expect(r.afterLast).toBeLessThan(500);
+  });
 
   it('a cell that diverges is named; the others are still trained, compared and plotted; exit 1', async () => {
     const outDir = path.join(dir, 'cmp-diverged');

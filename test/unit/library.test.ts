@@ -392,9 +392,11 @@ describe('the model keeps what it was made with, checked', () => {
     const before = Float32Array.from(m.params);
     const state = Object.fromEntries(Object.entries(m.stateDict()).map(([k, v]) => [k, Array.from(v, (x) => x + 1)]));
     const bias = 'rnn.bias_hh_l0';
-    for (const bad of [NaN, Infinity, 'oops']) {
+    // (1e39 is finite as a double but Infinity as a float32 weight)
+    for (const bad of [NaN, Infinity, 1e39, 'oops']) {
       const s = { ...state, [bias]: state[bias]!.map((x, i) => (i === 2 ? bad : x)) as number[] };
-      expect(() => m.loadStateDict(s)).toThrow(`parameter "${bias}" holds ${typeof bad === 'string' ? '"oops"' : bad} at index 2: every weight must be a finite number`);
+      expect(() => m.loadStateDict(s))
+        .toThrow(`parameter "${bias}" holds ${typeof bad === 'string' ? '"oops"' : bad} at index 2: every weight must be a finite number within float32's range`);
       expect(m.params).toEqual(before);
     }
     m.loadStateDict(state);
@@ -409,6 +411,8 @@ describe('the model keeps what it was made with, checked', () => {
     expect(() => m.stateDict()).toThrow(detached);
     expect(() => m.save(path.join(dir, 'gone.safetensors'), { tokenizer: tk })).toThrow(detached);
     expect(() => generate(m, tk, 'ab', { numPreds: 2 })).toThrow(detached);
+    expect(() => m.forward({ T: 1, N: 1, inputs: Int32Array.of(0), targets: Int32Array.of(1) }, { train: true })).toThrow(detached);
+    expect(() => m.evaluate({ T: 1, N: 1, inputs: Int32Array.of(0), targets: Int32Array.of(1) })).toThrow(detached);
     expect(existsSync(path.join(dir, 'gone.safetensors'))).toBe(false);
   });
 
@@ -416,11 +420,14 @@ describe('the model keeps what it was made with, checked', () => {
     expect(() => Tokenizer.fit('chars' as never, 'abc')).toThrow('the tokenizer kind must be one of d2l|char|word, got "chars"');
     expect(() => new Tokenizer('char', undefined as never)).toThrow('a Tokenizer needs a Vocab (Tokenizer.fit makes both), got nothing (undefined)');
     expect(() => Tokenizer.fit('word', 'a b a', NaN)).toThrow('minFreq must be an integer from 1 to');
+    expect(() => Tokenizer.fit('word', 'a b a', '2' as never)).toThrow(`minFreq must be an integer from 1 to ${Number.MAX_SAFE_INTEGER}, got "2"`);
     expect(() => Tokenizer.fit('char', 'abc', 2)).toThrow('minFreq applies to the word tokenizer only, got 2 with char');
     expect(() => Tokenizer.fit('char', 5 as never)).toThrow('Tokenizer.fit needs the text as a string, got 5');
     const m = new RNNLM({ cell: 'gru', vocabSize: 5, hidden: [3], dropout: 0 }, new Rng(1));
     expect(() => generate(m, { kind: 'char' } as never, 'ab', { numPreds: 3 }))
-      .toThrow('generate\'s second argument must be a Tokenizer (Tokenizer.fit, Tokenizer.fromJSON or a model\'s tokenizer) or the prefix, got {"kind":"char"}');
+      .toThrow('generate\'s second argument must be a Tokenizer (Tokenizer.fit, Tokenizer.fromJSON or a model\'s tokenizer) or the prefix, got an object with keys kind');
+    // a model passed in its place is named, not printed whole
+    expect(() => generate(m, m as never, 'ab', { numPreds: 3 })).toThrow(/or the prefix, got an instance of RNNLM$/);
   });
 
   it('an Rng refuses a seed that is not a whole number from 0 to 2^32 - 1 (it would alias another seed)', () => {
