@@ -81,46 +81,76 @@ export function registerCompare(program: Command): void {
       // first SIGINT or SIGTERM stops it after its batch (it saves) and a
       // second Ctrl-C quits at once; no later cell starts, and the cells
       // trained so far are compared.
+      // compare's own listeners record a signal for the whole loop (between
+      // cells too, where none of the training thread's is installed); the
+      // SIGINT one goes at the first signal, so that a second Ctrl-C has its
+      // default action.
       let signal: 'SIGINT' | 'SIGTERM' | null = null;
+      let running = false;
+      const onSignal = (sig: NodeJS.Signals) => {
+        if (signal) return;
+        signal = sig === 'SIGINT' ? 'SIGINT' : 'SIGTERM';
+        process.off('SIGINT', onSignal);
+        if (!running) process.stderr.write(`\n${sig}: stopping before the next cell\n`);
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
       let stoppedAt: { cell: CellKind; out: string; state: TrainState } | null = null;
-      for (const cell of cells as CellKind[]) {
-        const out = path.join(raw.outDir, `${cell}.safetensors`);
-        let r: ThreadResult;
-        try {
-          const ran = await trainInThread({ ...base, cell, out }, undefined, new Progress(base.epochs, format, undefined, cell));
-          if (ran.outputFailed) return; // (main.ts said so; nothing more goes to stdout)
-          r = ran.result;
-          const sig = r.stopSignal ?? ran.signal;
-          if (r.stopped && (sig === 'SIGINT' || sig === 'SIGTERM')) {
-            signal = sig;
-            stoppedAt = { cell, out, state: r.state };
+      let outputFailed = false;
+      try {
+        for (const cell of cells as CellKind[]) {
+          if (signal) break;
+          const out = path.join(raw.outDir, `${cell}.safetensors`);
+          let r: ThreadResult;
+          running = true;
+          try {
+            const ran = await trainInThread({ ...base, cell, out }, undefined, new Progress(base.epochs, format, undefined, cell));
+            r = ran.result;
+            if (r.stopped && (signal || ran.outputFailed)) stoppedAt = { cell, out, state: r.state };
+            outputFailed = ran.outputFailed;
+          } catch (e) {
+            if (e instanceof NonFiniteError) {
+              failed.push({ cell, error: e.message });
+              continue;
+            }
+            // (an option or file the message names is every cell's; anything else is this cell's run)
+            if (!(e instanceof InputError) && e instanceof Error) e.message = `${cell}: ${e.message}`;
+            throw e;
+          } finally {
+            running = false;
           }
-        } catch (e) {
-          if (e instanceof NonFiniteError) {
-            failed.push({ cell, error: e.message });
-            continue;
+          const best = bestEpoch(r.history);
+          const last = r.history[r.history.length - 1];
+          if (best && last) { // (a cell stopped in its first epoch has nothing to compare yet)
+            const hidden = base.hidden.length === 1 ? Array.from({ length: base.layers }, () => base.hidden[0]!) : base.hidden;
+            rows.push({
+              cell,
+              finalValPpl: last.valPpl,
+              bestValPpl: best.valPpl,
+              bestEpoch: best.epoch,
+              seconds: r.seconds,
+              tokensPerSec: runTokensPerSec(r.history),
+              parameters: paramCount(paramTable({ cell, vocabSize: r.vocabSize, hidden, dropout: base.dropout })),
+              checkpoint: out,
+            });
+            runs.push({ label: cell, epochs: r.history });
           }
-          // (an option or file the message names is every cell's; anything else is this cell's run)
-          if (!(e instanceof InputError) && e instanceof Error) e.message = `${cell}: ${e.message}`;
-          throw e;
+          if (outputFailed) break;
         }
-        const best = bestEpoch(r.history);
-        const last = r.history[r.history.length - 1];
-        if (best && last) { // (a cell stopped in its first epoch has nothing to compare yet)
-          const hidden = base.hidden.length === 1 ? Array.from({ length: base.layers }, () => base.hidden[0]!) : base.hidden;
-          rows.push({
-            cell,
-            finalValPpl: last.valPpl,
-            bestValPpl: best.valPpl,
-            bestEpoch: best.epoch,
-            seconds: r.seconds,
-            tokensPerSec: runTokensPerSec(r.history),
-            parameters: paramCount(paramTable({ cell, vocabSize: r.vocabSize, hidden, dropout: base.dropout })),
-            checkpoint: out,
-          });
-          runs.push({ label: cell, epochs: r.history });
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+      const stopLine = () => {
+        if (stoppedAt) {
+          process.stderr.write(`stopped ${stoppedAt.cell} at epoch ${stoppedAt.state.epoch + 1}, batch ${stoppedAt.state.batch}; checkpoint ${stoppedAt.out}; `
+            + `resume with: deeprnn train --resume ${stoppedAt.out}\n`);
         }
-        if (signal) break;
+      };
+      if (outputFailed) {
+        // (main.ts said so and set the exit code; nothing more goes to stdout)
+        stopLine();
+        return;
       }
       try {
         // The cells trained; with none, an earlier comparison's plot is kept aside rather than left beside these runs' files.
@@ -138,10 +168,7 @@ export function registerCompare(program: Command): void {
         csv: { columns: COMPARE_CSV_COLUMNS, rows },
       }, format);
       for (const f of failed) process.stderr.write(`deeprnn: error: ${f.cell}: ${f.error}\n`);
-      if (stoppedAt) {
-        process.stderr.write(`stopped ${stoppedAt.cell} at epoch ${stoppedAt.state.epoch + 1}, batch ${stoppedAt.state.batch}; checkpoint ${stoppedAt.out}; `
-          + `resume with: deeprnn train --resume ${stoppedAt.out}\n`);
-      }
+      stopLine();
       // As deeprnn train: 130 after SIGINT, 143 after SIGTERM; 1 when a cell diverged.
       if (signal) process.exitCode = signal === 'SIGINT' ? 130 : 143;
       else if (failed.length) process.exitCode = 1;

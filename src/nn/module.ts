@@ -88,7 +88,7 @@ export abstract class Module<A extends FloatArray = FloatArray> {
    * (transferred to a worker, structuredClone with transfer): its views would
    * read nothing.
    */
-  checkAttached(): void {
+  protected checkAttached(): void {
     if (this.params.length === 0 && this.table.length > 0) {
       throw new InputError('this model\'s weights were transferred away (their ArrayBuffer is detached): the model cannot be used');
     }

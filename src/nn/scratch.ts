@@ -94,6 +94,7 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
   }
 
   forward(batch: Batch, opts: ForwardOptions): number {
+    this.checkAttached();
     if (opts.shard) throw new Error('the scratch model runs in one process (no shard)');
     const Y = this.stackForward(batch, opts);
     const { lossSum, dlogitsTop } = this.output(Y, batch, opts.train);
@@ -103,6 +104,7 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
   }
 
   evaluate(batch: Batch, opts: { carry?: boolean } = {}): EvalResult {
+    this.checkAttached();
     const Y = this.stackForward(batch, { train: false, carry: opts.carry });
     const { lossSum, correct } = this.output(Y, batch, false);
     return { lossSum, correct, count: batch.T * batch.N };

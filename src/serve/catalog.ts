@@ -4,7 +4,6 @@
 // a copy that keeps the mtime, cp -p or rsync -a, still changes the ctime). Nothing is
 // written to disk.
 import { statSync } from 'node:fs';
-import path from 'node:path';
 import { hasTrainingState, loadCheckpoint, type Checkpoint } from '../io/checkpoint.js';
 import { exportOnnx, ONNX_EXPORTABLE, type OnnxExport } from '../io/onnx.js';
 import { paramCount } from '../nn/config.js';
@@ -58,7 +57,7 @@ export function checkpointInfo(name: string, bytes: number, ck: Checkpoint): Che
       : { exportable: false, reason: `ONNX has no operator for the ${config.cell} cell (it exports ${ONNX_EXPORTABLE.join(', ')})` },
     training: run ? {
       // (files by their names alone: the page, possibly on another machine, needs no path of this one)
-      corpus: run.training.corpus.map((c) => path.basename(c)),
+      corpus: run.training.corpus.map((c) => c.split(/[\\/]/).pop()!),
       epochsPlanned: run.training.epochs,
       batchSize: run.training.batchSize,
       numSteps: run.training.numSteps,

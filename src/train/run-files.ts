@@ -4,7 +4,7 @@
 // NAME.EXT.lock (and NAME.best.EXT.lock). A fresh run over an --out that an
 // earlier run used keeps that run's metrics, best checkpoint, plot and
 // snapshots aside as *.bak, so that nothing of two runs mixes.
-import { existsSync, lstatSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, linkSync, lstatSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { corpusRegistry } from '../data/corpus.js';
 import { InputError } from '../errors.js';
@@ -46,11 +46,14 @@ function isEmptyFile(f: string): boolean {
   }
 }
 
+/** The most failed runs' best checkpoints kept beside one --out. */
+const MAX_FAILED_BESTS = 99;
+
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 export class RunFiles {
   readonly best: string;
-  /** Where a fresh run that failed before its first checkpoint at --out keeps its best (NAME.best.failed.EXT). */
+  /** Where a fresh run that failed before its first checkpoint at --out keeps its best: NAME.best.failed.EXT, or -2, -3... when taken. */
   readonly failedBest: string;
   readonly metrics: string;
   readonly plot: string;
@@ -83,7 +86,7 @@ export class RunFiles {
   private checkNameLengths(): void {
     const pid = '4194304'; // the longest process id (Linux's largest pid_max)
     const snapshot = path.basename(this.snapshot({ epoch: MAX_EPOCHS, batch: 999_999_999 }));
-    const names = [this.out, this.best, this.failedBest, this.metrics, this.plot, snapshot].map((f) => path.basename(f))
+    const names = [this.out, this.best, this.failedBestName(MAX_FAILED_BESTS), this.metrics, this.plot, snapshot].map((f) => path.basename(f))
       .flatMap((n) => [`.${n}.tmp-${pid}`, `${n}.bak`]);
     for (const lock of [this.lock, this.bestLock]) names.push(`${path.basename(lock)}.${pid}`, `${path.basename(lock)}.stale-${pid}`);
     let longest = names[0]!;
@@ -94,6 +97,32 @@ export class RunFiles {
       throw new InputError(`--out ${this.out}: its name is ${Buffer.byteLength(name)} bytes, and the files a run writes beside it have longer ones `
         + `(${longest.replace(pid, 'PID')}); file systems take names of at most ${NAME_MAX} bytes: use a name of at most ${Buffer.byteLength(name) - over} bytes`);
     }
+  }
+
+  /** The i-th name a failed run's best may take (1: NAME.best.failed.EXT, then NAME.best.failed-2.EXT, ...). */
+  failedBestName(i: number): string {
+    return i === 1 ? this.failedBest : `${this.stem}.best.failed-${i}${this.ext}`;
+  }
+
+  /**
+   * Moves a failed run's best checkpoint to the first failed-best name not
+   * taken (a hard link that fails rather than replace a file, then the old
+   * name removed): an earlier failed run's best, or a run resumed from one,
+   * is never overwritten. Returns the name, or throws why it could not.
+   */
+  keepFailedBest(): string {
+    for (let i = 1; i <= MAX_FAILED_BESTS; i++) {
+      const name = this.failedBestName(i);
+      try {
+        linkSync(this.best, name);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EEXIST') continue;
+        throw e;
+      }
+      rmSync(this.best, { force: true });
+      return name;
+    }
+    throw new Error(`${this.failedBestName(1)} to ${path.basename(this.failedBestName(MAX_FAILED_BESTS))} are all taken`);
   }
 
   /** A numbered snapshot's name: NAME.e0003.EXT after epoch 3, NAME.e0003-b5.EXT five batches into epoch 4. */
@@ -130,7 +159,6 @@ export class RunFiles {
       { label: 'the best checkpoint', path: this.best },
       { label: 'the metrics file', path: this.metrics },
       { label: 'the plot', path: this.plot },
-      { label: 'a failed run\'s best checkpoint', path: this.failedBest },
       { label: 'the lock file', path: this.lock },
     ];
     return [...roles, ...roles.slice(1, 4).map((r) => ({ label: `${r.label}'s backup`, path: `${r.path}.bak` }))];

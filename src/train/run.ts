@@ -612,10 +612,11 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
       // resumed from stays where it is: that file is this run's own.)
       if (wroteBest !== null && !(resumeFrom && sameFile(resumeFrom, files.best))) {
         try {
-          renameSync(files.best, files.failedBest);
-          keptBest = `; this run's best checkpoint (epoch ${wroteBest}) is kept as ${files.failedBest}`;
-        } catch {
-          // left in place
+          keptBest = `; this run's best checkpoint (epoch ${wroteBest}) is kept as ${files.keepFailedBest()}`;
+        } catch (err) {
+          // (it stays where it is, and the earlier run's best stays aside: said, since the two runs' files now mix)
+          keptBest = `; this run's best checkpoint (epoch ${wroteBest}) stays at ${files.best} (${(err as Error).message}), `
+            + `the earlier run's at ${files.best}.bak`;
         }
       }
       for (const f of movedAside) {

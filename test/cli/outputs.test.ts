@@ -304,16 +304,17 @@ for i in 1 2; do deeprnn train ${T.join(' ')} --epochs 2 --seed 7 --out ${out} >
     expect((await cli(['train', ...A, '--hidden', '96', '--out', path.join(probe, 'b.safetensors')])).code).toBe(0);
     const pages = (f: string) => Math.ceil(readFileSync(path.join(probe, f)).length / 4096);
     const earlier = ['a.safetensors', 'a.best.safetensors', 'a.metrics.jsonl', 'a.svg'].reduce((n, f) => n + pages(f), 0);
-    // the earlier run's files, two locks, the new best, and half of the new checkpoint
-    const room = 4 * (earlier + 2 + pages('b.best.safetensors') + Math.floor(pages('b.safetensors') / 2));
+    // the earlier run's files, two locks, an earlier failed run's best (one page), the new best, and half of the new checkpoint
+    const room = 4 * (earlier + 2 + 1 + pages('b.best.safetensors') + Math.floor(pages('b.safetensors') / 2));
     const mnt = path.join(dir, 'full-best');
     mkdirSync(mnt);
     const out = path.join(mnt, 'm.safetensors');
+    // An earlier failed run's best is there already: it is not overwritten, the next free name is taken.
     const r = await inTmpfs(mnt, `${room}k`, `deeprnn train ${A.join(' ')} --hidden 8 --out ${out} >/dev/null; echo "first $?" >&2
-cd ${mnt}; md5sum *
-for i in 1 2; do deeprnn train ${A.join(' ')} --hidden 96 --out ${out} >/dev/null; echo "retry $?" >&2; echo ==; md5sum *; deeprnn info m.best.failed.safetensors --json
-rm m.best.failed.safetensors; done`);
-    const kept = path.join(mnt, 'm.best.failed.safetensors');
+cd ${mnt}; md5sum *; echo earlier > m.best.failed.safetensors
+for i in 1 2; do deeprnn train ${A.join(' ')} --hidden 96 --out ${out} >/dev/null; echo "retry $?" >&2; echo ==; md5sum *; cat m.best.failed.safetensors
+deeprnn info m.best.failed-2.safetensors --json; rm m.best.failed-2.safetensors; done`);
+    const kept = path.join(mnt, 'm.best.failed-2.safetensors');
     const failure = new RegExp(`^deeprnn: error: could not write checkpoint ${out} \\(ENOSPC: no space left on device, write[^)]*\\); the previous checkpoint there is intact; `
       + `this run's best checkpoint \\(epoch 1\\) is kept as ${kept}$`);
     const lines = r.stderr.trim().split('\n');
@@ -325,9 +326,10 @@ rm m.best.failed.safetensors; done`);
     const [before, ...after] = r.stdout.split('==\n');
     expect(before!.trim().split('\n').map((l) => l.split(/\s+/)[1])).toEqual(['m.best.safetensors', 'm.metrics.jsonl', 'm.safetensors', 'm.svg']);
     for (const listing of after) {
-      // the earlier run's files as they were, and the failed run's best (hidden 96) beside them under its own name
+      // the earlier run's files as they were, the earlier failed best untouched, and this run's best (hidden 96) under the next name
       const [sums, info] = listing.split(/(?=^\{)/m);
-      expect(sums!.split('\n').filter((l) => !l.endsWith('m.best.failed.safetensors')).join('\n')).toBe(before);
+      expect(sums!.endsWith('\nearlier\n')).toBe(true);
+      expect(sums!.slice(0, -'earlier\n'.length).split('\n').filter((l) => !/m\.best\.failed/.test(l)).join('\n')).toBe(before);
       expect(JSON.parse(info!).hidden).toEqual([96, 96]);
     }
   });
