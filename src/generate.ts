@@ -68,6 +68,8 @@ export class Sampler {
     const V = probs.length;
     let max = -Infinity;
     for (let i = 0; i < V; i++) max = Math.max(max, logits[i]! / t);
+    // A temperature so small that a logit over it overflows: the limit as it goes to 0 is the argmax.
+    if (!Number.isFinite(max)) return argmax(logits);
     let sum = 0;
     for (let i = 0; i < V; i++) sum += probs[i] = Math.exp(logits[i]! / t - max);
     let keep = V;

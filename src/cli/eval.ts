@@ -58,8 +58,14 @@ function readBaseline(file: string): Baseline {
   }
   const base = b as Partial<Baseline> | null;
   if (!base || base.version !== 1 || !base.results || typeof base.results !== 'object'
-    || !Object.values(base.results).every((r) => r && typeof r.perplexity === 'number' && r.perplexity > 0)) {
+    || !Object.values(base.results).every((r) => r && typeof r.perplexity === 'number')) {
     throw new InputError(`--baseline ${file} is not a deeprnn baseline (expected {"version": 1, "results": {corpus: {"perplexity": ...}}})`);
+  }
+  // (an infinite one would pass every run; one below 1 is no model's)
+  for (const [corpus, r] of Object.entries(base.results)) {
+    if (!Number.isFinite(r.perplexity) || r.perplexity < 1) {
+      throw new InputError(`--baseline ${file}: the perplexity of ${corpus} must be a finite number of 1 or more, got ${r.perplexity}`);
+    }
   }
   return base as Baseline;
 }
@@ -167,6 +173,11 @@ export function registerEval(program: Command): void {
         // its own entry only: a corpus called constructor must not find Object's
         const base = baseline && Object.hasOwn(baseline.results, corpus) ? baseline.results[corpus] : undefined;
         if (baseline && !base) throw new UsageError(`--baseline ${raw.baseline} has no result for corpus "${corpus}"`);
+        // Perplexities compare only over the same tokens: another tokenizer or another text counts others.
+        if (base && typeof base.tokens === 'number' && base.tokens !== r.tokens) {
+          throw new UsageError(`--baseline ${raw.baseline} was measured on ${base.tokens.toLocaleString('en-US')} tokens of ${corpus}, and this checkpoint `
+            + `reads ${r.tokens.toLocaleString('en-US')} (another tokenizer, or the text changed): their perplexities do not compare; write a new baseline with --write-baseline`);
+        }
         if (base && !(r.perplexity <= base.perplexity * (1 + tolerance))) {
           verdicts.push(`perplexity ${formatNumber(r.perplexity)} on ${corpus} regressed from the baseline's ${base.perplexity.toFixed(3)} (tolerance ${tolerance})`);
         }

@@ -4,7 +4,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { loadCheckpoint } from '../io/checkpoint.js';
-import { checkWritable, refuseOverwrite, removeStaleTemps, writeFileAtomic } from '../io/files.js';
+import { checkWritable, refuseOverwrite, removeStaleTemps, sameFile, writeFileAtomic } from '../io/files.js';
 import { checkpointPath, modelOption } from './defaults.js';
 import { UsageError } from './errors.js';
 import { emit } from './output.js';
@@ -35,6 +35,8 @@ export function registerExport(program: Command): void {
         throw new UsageError(`--onnx must name an .onnx file, got "${raw.onnx}"`);
       }
       const card = cardPath(raw.onnx);
+      // (through a symlink the card would be written over the model just written)
+      if (sameFile(raw.onnx, card)) throw new UsageError(`--onnx ${raw.onnx} and its card ${card} are the same file (a symlink): choose another --onnx`);
       checkWritable(raw.onnx, '--onnx');
       checkWritable(card, 'the card (NAME.json beside --onnx)');
       refuseOverwrite([{ label: 'the checkpoint', path: file }], [

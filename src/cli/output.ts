@@ -121,12 +121,12 @@ export function emit<R>(report: Report<R>, format: Format): void {
  * Records printed as they come, each at once (bench's rows, predict's
  * samples): text rows under a header, each column padded to its width; CSV
  * rows under the keys; or one JSON object, `json.head`'s fields and then the
- * records as the list `json.key`, written as they come and closed by end() (a
- * command that fails part-way leaves it unfinished, and exits non-zero).
+ * records as the list `json.key`, written whole by end(): a command stopped or
+ * failed part way leaves nothing of it on stdout.
  */
 export class RecordStream<R> {
-  private count = 0;
   private begun = false;
+  private readonly records: R[] = [];
 
   constructor(
     private readonly format: Format,
@@ -148,11 +148,10 @@ export class RecordStream<R> {
 
   add(record: R): void {
     this.begin();
-    const { columns, json } = this.opts;
-    const first = this.count++ === 0;
+    const { columns } = this.opts;
     if (this.format === 'json') {
-      const head = JSON.stringify(json.head);
-      write(`${first ? `${head.slice(0, -1)}${head === '{}' ? '' : ','}${JSON.stringify(json.key)}:[` : ','}${JSON.stringify(record)}`);
+      // Kept until end(): a run stopped part way (Ctrl-C) leaves nothing on stdout rather than half an object.
+      this.records.push(record);
     } else if (this.format === 'csv') {
       write(csvLine(this.csvColumns().map((c) => record[c.key])));
     } else {
@@ -160,11 +159,10 @@ export class RecordStream<R> {
     }
   }
 
-  /** Closes the JSON object (with no records: the head and an empty list). */
+  /** Writes the JSON object, the head and the records' list, whole (text and CSV rows went out as they came). */
   end(): void {
     if (this.format !== 'json') return;
-    if (this.count === 0) write(JSON.stringify({ ...this.opts.json.head, [this.opts.json.key]: [] }) + '\n');
-    else write(']}\n');
+    write(JSON.stringify({ ...this.opts.json.head, [this.opts.json.key]: this.records }) + '\n');
   }
 
   private csvColumns(): readonly Column<R>[] {

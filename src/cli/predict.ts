@@ -62,7 +62,7 @@ export function registerPredict(program: Command): void {
         warn(`the prefix has tokens outside the model's vocabulary, read as <unk>: ${list}`);
       }
       const rng = new Rng(seed);
-      // --json: one object, {"prefix", "samples": [{"sample", "text"}, ...]}, each sample written when it is complete.
+      // --json: one object, {"prefix", "samples": [{"sample", "text"}, ...]}, written once every sample is complete.
       const records = new RecordStream<SampleRecord>(format, { columns: [], json: { head: { prefix }, key: 'samples' } });
       for (let i = 0; i < samples; i++) {
         const text = generate(ckpt.model, ckpt.tokenizer, prefix, {

@@ -111,6 +111,10 @@ export function readMetricsFile(file: string): MetricsPoint[] {
     // camelCase, or the snake_case of files written before (train_ppl).
     const ppl = (key: string, old: string) => {
       const v = o[key] ?? o[old];
+      // A perplexity is at least 1: a smaller one is no run's (a file written by hand, or damaged).
+      if (typeof v === 'number' && Number.isFinite(v) && v < 1) {
+        throw new InputError(`metrics file ${file}: line ${i + 1} has ${key} ${v}, but a perplexity is at least 1`);
+      }
       return typeof v === 'number' ? v : NaN;
     };
     byEpoch.set(epoch as number, { epoch: epoch as number, trainPpl: ppl('trainPpl', 'train_ppl'), valPpl: ppl('valPpl', 'val_ppl') });

@@ -104,4 +104,28 @@ describe('corpora named as an object\'s own keys', () => {
     expect(missing.stderr).toBe(`deeprnn: error: --baseline ${other} has no result for corpus "constructor"\n`);
     expect(missing.code).toBe(2);
   });
+
+  it('a baseline that cannot be one (an infinite perplexity, or one below 1), or measured on other tokens, is refused', async () => {
+    const base = path.join(dir, 'checked.json');
+    expect((await cli(['eval', model, '--corpus', english, '--write-baseline', base])).code).toBe(0);
+    const written = JSON.parse(readFileSync(base, 'utf8'));
+    // before, 1e999 (Infinity) let every run pass
+    for (const ppl of ['1e999', '0.5']) {
+      const bad = path.join(dir, `bad-${ppl}.json`);
+      writeFileSync(bad, JSON.stringify(written).replace(/"perplexity":[^,}]+/, `"perplexity":${ppl}`));
+      const r = await cli(['eval', model, '--corpus', english, '--baseline', bad]);
+      expect(r.stderr).toBe(`deeprnn: error: --baseline ${bad}: the perplexity of ${english} must be a finite number of 1 or more, got ${Number(ppl)}\n`);
+      expect(r.code).toBe(2);
+    }
+    // another tokenizer's count of the same text: before, compared as if the same
+    const other = path.join(dir, 'other-tokens.json');
+    written.results[english].tokens += 1000;
+    writeFileSync(other, JSON.stringify(written));
+    const r = await cli(['eval', model, '--corpus', english, '--baseline', other]);
+    const n = (written.results[english].tokens - 1000).toLocaleString('en-US');
+    expect(r.stderr).toBe(`deeprnn: error: --baseline ${other} was measured on ${(written.results[english].tokens).toLocaleString('en-US')} tokens of ${english}, `
+      + `and this checkpoint reads ${n} (another tokenizer, or the text changed): their perplexities do not compare; write a new baseline with --write-baseline\n`);
+    expect(r.code).toBe(2);
+    expect((await cli(['eval', model, '--corpus', english, '--baseline', base])).code).toBe(0);
+  });
 });

@@ -2,7 +2,7 @@
 // what ONNX Runtime (onnxruntime-node) makes of them (the text of `deeprnn
 // predict`, greedy and sampled, from the written .onnx and .json alone), and
 // every message it prints.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -89,5 +89,14 @@ describe('deeprnn export', () => {
     writeFileSync(odd, readFileSync(gru));
     expect((await line(['export', odd, '--onnx', path.join(dir, 'odd.onnx')])).err)
       .toBe(`deeprnn: error: the card ${odd} would overwrite the checkpoint ${odd}, which this command reads; choose another path`);
+    // The card a symlink to --onnx (or the other way round): before, the card was written over the model and the export said it wrote both.
+    for (const [link, target] of [['loop.json', 'loop.onnx'], ['back.onnx', 'back.json']]) {
+      symlinkSync(path.join(dir, target!), path.join(dir, link!));
+      const onnx = path.join(dir, link!.endsWith('.onnx') ? link! : target!);
+      expect(await line(['export', gru, '--onnx', onnx])).toEqual({
+        code: 2, out: '', err: `deeprnn: error: --onnx ${onnx} and its card ${onnx.slice(0, -5)}.json are the same file (a symlink): choose another --onnx`,
+      });
+      expect(existsSync(path.join(dir, target!))).toBe(false);
+    }
   });
 });

@@ -76,4 +76,19 @@ describe('the renderer', () => {
     expect(JSON.parse(streamed('json', []))).toEqual({ what: 'rows', rows: [] });
     expect(streamed('csv', [])).toBe('name,value,note\n');
   });
+
+  it('writes the JSON object whole at the end: a command stopped part way (Ctrl-C) leaves nothing of it on stdout', () => {
+    // Before, the head and each record went out as they came, and a stop left half an object.
+    let out = '';
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      out += String(chunk);
+      return true;
+    });
+    const s = new RecordStream<Row>('json', { columns: COLUMNS, json: { head: { what: 'rows' }, key: 'rows' } });
+    s.begin();
+    s.add(ROWS[0]!);
+    expect(out).toBe('');
+    s.end();
+    expect(JSON.parse(out)).toEqual({ what: 'rows', rows: [ROWS[0]] });
+  });
 });

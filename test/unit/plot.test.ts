@@ -65,6 +65,12 @@ describe('the perplexity figure', () => {
     expect(JSON.parse(r.stdout).runs.map((x: { label: string }) => x.label)).toEqual([path.join(dir, 'r1', 'deeprnn'), path.join(dir, 'r2', 'deeprnn')]);
   });
 
+  it('a perplexity below 1 is refused, naming the line (it would be drawn off the axes)', () => {
+    const f = path.join(dir, 'low.metrics.jsonl');
+    writeFileSync(f, '{"epoch":1,"trainPpl":3,"valPpl":2}\n{"epoch":2,"trainPpl":-4,"valPpl":0.5}\n');
+    expect(() => readMetricsFile(f)).toThrow(`metrics file ${f}: line 2 has trainPpl -4, but a perplexity is at least 1`);
+  });
+
   it('a metrics line that is JSON but not an object is named', () => {
     for (const line of ['null', '[1,2]', '3']) {
       const f = path.join(dir, 'bad.metrics.jsonl');

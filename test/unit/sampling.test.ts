@@ -36,6 +36,15 @@ describe('Sampler', () => {
     }
   });
 
+  it('a temperature so small that the logits over it overflow is greedy, with top-k and top-p too', () => {
+    // Before, Infinity - Infinity made every probability NaN, and top-k/top-p returned tokens by index.
+    for (const opts of [{ topK: 3 }, { topP: 0.5 }, {}]) {
+      for (const t of [1e-310, 5e-324]) {
+        expect(new Sampler(8, { temperature: t, rng: new Rng(1), ...opts }).pick(logits), `T=${t} ${JSON.stringify(opts)}`).toBe(argmax(logits));
+      }
+    }
+  });
+
   it('top-k never leaves the k best', () => {
     const c = counts(new Sampler(8, { temperature: 5, topK: 3, rng: new Rng(4) }), 20000);
     const best = [1, 5, 3];
