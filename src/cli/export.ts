@@ -8,7 +8,7 @@ import { checkWritable, refuseOverwrite, removeStaleTemps, sameFile, writeFileAt
 import { checkpointPath, modelOption } from './defaults.js';
 import { UsageError } from './errors.js';
 import { emit } from './output.js';
-import { addOptions, formatOptions, outputFormat, requiredOption } from './options.js';
+import { addOptions, formatOptions, option, outputFormat, precisionOption, requiredOption } from './options.js';
 
 /** A card as JSON: one top-level key a line, each value on its line. */
 function cardJSON(card: object): string {
@@ -24,9 +24,11 @@ export function registerExport(program: Command): void {
     .description('write a checkpoint\'s model as ONNX (RNN, GRU, LSTM operators) with its vocabulary in NAME.json beside it')
     .argument('[checkpoint]', 'the same as --model')
     .addOption(modelOption())
-    .addOption(requiredOption('--onnx <file.onnx>', 'the ONNX file to write; its card (configuration, vocabulary) goes to NAME.json beside it'));
+    .addOption(requiredOption('--onnx <file.onnx>', 'the ONNX file to write; its card (configuration, vocabulary) goes to NAME.json beside it'))
+    .addOption(option('--precision <p>', "fp32, or bf16: the weights the products read rounded to bf16, as predict reads them (default: the checkpoint's training precision)"));
   addOptions(command, formatOptions(['text', 'json']))
-    .action(async (argument: string | undefined, raw: { onnx: string }, cmd: Command) => {
+    .action(async (argument: string | undefined, raw: { onnx: string; precision?: string }, cmd: Command) => {
+      const precision = precisionOption(raw.precision);
       // Loaded here: the other commands need none of ONNX (protobufjs).
       const { checkExportable, exportOnnx, ONNX_OPSET } = await import('../io/onnx.js');
       const format = outputFormat(cmd, ['text', 'json']);
@@ -44,6 +46,7 @@ export function registerExport(program: Command): void {
         { label: 'the card', path: card },
       ]);
       const ckpt = loadCheckpoint(file);
+      if (precision) ckpt.model.precision = precision;
       checkExportable(ckpt.meta.config.cell);
       const out = exportOnnx(ckpt.model, ckpt.tokenizer);
       removeStaleTemps([raw.onnx, card]);

@@ -21,6 +21,7 @@ import { readFileSync } from 'node:fs';
 import { InputError } from '../errors.js';
 import type { Tokenizer } from '../data/tokenizer.js';
 import type { CellKind } from '../native.js';
+import { roundBf16 } from '../nn/bf16.js';
 import { carriesC, cellInfo, layerInput, type ModelConfig } from '../nn/config.js';
 import type { Module } from '../nn/module.js';
 import { CARD_FORMAT, onnxIO, type OnnxCard } from '../web/onnx-lm.js';
@@ -179,11 +180,15 @@ export function exportOnnx(model: Module<Float32Array> & { config: ModelConfig }
   nodes.push(node('OneHot', [io.tokens, 'onehot.depth', 'onehot.values'], ['x_l0'], 'onehot', { axis: -1 }));
 
   let x = 'x_l0';
+  // A model that runs its products in bf16 (a checkpoint trained so, as predict reads it) exports
+  // the weights it multiplies as they are rounded there, so that ONNX decoding follows predict.
+  const bf16 = (model as { precision?: string }).precision === 'bf16';
+  const product = (w: Float32Array) => (bf16 ? roundBf16(w) : w);
   for (let l = 0; l < L; l++) {
     const H = config.hidden[l]!;
     const I = layerInput(config, l);
-    const W = reorderBlocks(model.param(`rnn.weight_ih_l${l}`), H, I, order);
-    const R = reorderBlocks(model.param(`rnn.weight_hh_l${l}`), H, H, order);
+    const W = reorderBlocks(product(model.param(`rnn.weight_ih_l${l}`)), H, I, order);
+    const R = reorderBlocks(product(model.param(`rnn.weight_hh_l${l}`)), H, H, order);
     const B = new Float32Array(2 * G * H);
     B.set(reorderBlocks(model.param(`rnn.bias_ih_l${l}`), H, 1, order), 0);
     B.set(reorderBlocks(model.param(`rnn.bias_hh_l${l}`), H, 1, order), G * H);
@@ -202,7 +207,7 @@ export function exportOnnx(model: Module<Float32Array> & { config: ModelConfig }
   }
 
   const top = config.hidden[L - 1]!;
-  initializer.push(floatTensor('linear.weight_t', [top, V], transpose(model.param('linear.weight'), V, top)));
+  initializer.push(floatTensor('linear.weight_t', [top, V], transpose(product(model.param('linear.weight')), V, top)));
   initializer.push(floatTensor('linear.bias', [V], Float32Array.from(model.param('linear.bias'))));
   nodes.push(node('MatMul', [x, 'linear.weight_t'], ['linear.xw'], 'linear_matmul'));
   nodes.push(node('Add', ['linear.xw', 'linear.bias'], [io.logits], 'linear_add'));
