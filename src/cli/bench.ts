@@ -212,6 +212,9 @@ export function registerBench(program: Command): void {
         return;
       }
       const configs = parseList('--configs', raw.configs, (name) => configByName(name));
+      // (as eval's corpora and compare's cells: a row measured twice is a slip, not a request)
+      const twice = configs.find((c, i) => configs.indexOf(c) !== i);
+      if (twice) throw new UsageError(`--configs names ${twice.name} twice: each configuration runs once`);
       native().tuneGemm();  // as each measured process does at its first batch
       const info = native().info();
       const timing = Object.entries(info.gemmTileTiming).map(([t, ms]) => `${t} ${ms.toFixed(2)} ms`).join(', ');

@@ -2,7 +2,7 @@
 // several runs' metrics files.
 import path from 'node:path';
 import type { Command } from 'commander';
-import { checkWritable, refuseOverwrite, removeStaleTemps } from '../io/files.js';
+import { checkWritable, refuseOverwrite, removeStaleTemps, sameFile } from '../io/files.js';
 import { writePlot } from '../io/plot.js';
 import { readMetricsFile } from '../train/metrics.js';
 import { InputError } from '../errors.js';
@@ -24,6 +24,11 @@ export function registerPlot(program: Command): void {
       if (!raw.out.endsWith('.svg')) throw new UsageError(`--out must name an .svg file, got "${raw.out}"`);
       checkWritable(raw.out, '--out');
       refuseOverwrite(files.map((f) => ({ label: 'metrics file', path: f })), [{ label: '--out', path: raw.out }]);
+      // One file given twice (by another spelling, or through a link) would be two runs of one label.
+      files.forEach((f, i) => {
+        const j = files.findIndex((g) => sameFile(g, f));
+        if (j < i) throw new UsageError(`metrics file ${f} is ${files[j]} again: each run is plotted once`);
+      });
       // Each run by its file's name, or by its path where two files share a name (runs/a/deeprnn, runs/b/deeprnn).
       const name = (f: string) => path.basename(f).replace(/\.metrics\.jsonl$/, '');
       const shared = (f: string) => files.filter((g) => name(g) === name(f)).length > 1;

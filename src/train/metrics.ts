@@ -97,7 +97,17 @@ export function readMetricsFile(file: string): MetricsPoint[] {
   if (!existsSync(file)) throw new InputError(`metrics file ${file} does not exist`);
   if (!statSync(file).isFile()) throw new InputError(`metrics file ${file} is not a regular file (expected NAME.metrics.jsonl written by deeprnn train)`);
   const byEpoch = new Map<number, MetricsPoint>();
-  readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    // (a file past the longest string V8 makes, some 512 MiB: no run writes one)
+    if ((e as NodeJS.ErrnoException).code === 'ERR_STRING_TOO_LONG') {
+      throw new InputError(`metrics file ${file} is ${statSync(file).size.toLocaleString('en-US')} bytes, more than can be read as text here (about 512 MiB)`);
+    }
+    throw e;
+  }
+  text.split('\n').forEach((line, i) => {
     if (!line.trim()) return;
     let o: Record<string, unknown>;
     try {

@@ -77,6 +77,7 @@ describe('messages', () => {
 
   it('bench: unknown configurations and thread lists', async () => {
     expect(await line(['bench', '--configs', 'A,Z', '--no-torch'])).toEqual({ code: 2, err: 'deeprnn: error: --configs must list names from A,B,C,D, got "Z"' });
+    expect(await line(['bench', '--configs', 'A,a', '--no-torch'])).toEqual({ code: 2, err: 'deeprnn: error: --configs names A twice: each configuration runs once' });
     expect(await line(['bench', '--threads', ',', '--no-torch'])).toEqual({ code: 2, err: 'deeprnn: error: --threads must be a comma-separated list, got ","' });
     expect(await line(['bench', '--threads', '', '--no-torch'])).toEqual({ code: 2, err: 'deeprnn: error: --threads must be a comma-separated list, got ""' });
     expect(await line(['bench', '--one', 'Z'])).toEqual({ code: 2, err: 'deeprnn: error: --one must be one of A,B,C,D, got "Z"' });

@@ -1,7 +1,7 @@
 // The perplexity figure at its edges: one epoch, values near the largest
 // double, a flat run far from 1, titles with control characters, runs whose
 // files share a name, and metrics lines that are not objects.
-import { writeFileSync } from 'node:fs';
+import { rmSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { renderPlot, ticks } from '../../src/io/plot.js';
@@ -63,6 +63,23 @@ describe('the perplexity figure', () => {
     const r = await cli(['plot', a, b, '-o', path.join(dir, 'same.svg'), '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).runs.map((x: { label: string }) => x.label)).toEqual([path.join(dir, 'r1', 'deeprnn'), path.join(dir, 'r2', 'deeprnn')]);
+  });
+
+  it('plot refuses one metrics file given twice, by any spelling (two runs of one label)', async () => {
+    const f = path.join(dir, 'twice.metrics.jsonl');
+    writeFileSync(f, '{"epoch":1,"trainPpl":3,"valPpl":2}\n');
+    const again = path.join(dir, '.', 'twice.metrics.jsonl').replace(dir, `${dir}/../${path.basename(dir)}`);
+    const r = await cli(['plot', f, again, '-o', path.join(dir, 'twice.svg')]);
+    expect(r.stderr).toBe(`deeprnn: error: metrics file ${again} is ${f} again: each run is plotted once\n`);
+    expect(r.code).toBe(2);
+  });
+
+  it('a metrics file too large to read as text is named with its size (before: V8\'s bare string-length error)', () => {
+    const f = path.join(dir, 'huge.metrics.jsonl');
+    writeFileSync(f, '');
+    truncateSync(f, 600 * 2 ** 20); // sparse: no disk
+    expect(() => readMetricsFile(f)).toThrow(`metrics file ${f} is 629,145,600 bytes, more than can be read as text here (about 512 MiB)`);
+    rmSync(f);
   });
 
   it('a perplexity below 1 is refused, naming the line (it would be drawn off the axes)', () => {
