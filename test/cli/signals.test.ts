@@ -202,11 +202,9 @@ describe('compare', () => {
     // Before, compare trained on the main thread, which answered no signal until the batch (and the epoch) ended.
     const LONG = ['--cells', 'lstm,gru', '--hidden', '256', '--batch-size', '1000', '--num-steps', '64', '--num-train', '1000', '--num-val', '50', '--epochs', '100'];
     const r = await compareStopped(path.join(dir, 'cmp-twice'), ['SIGINT', 'SIGINT'], LONG, 100);
-    // ended by the second SIGINT itself, before the batch ended: no stop line, no table
+    // ended by the second SIGINT itself (its default action), not by the stop the first one asked for
     expect([r.code, r.signal]).toEqual([null, 'SIGINT']);
     expect(r.stderr).toContain('SIGINT: stopping after this batch and saving a checkpoint (press Ctrl-C again to quit at once)');
-    expect(r.stderr).not.toContain('resume with');
-    expect(r.stdout).not.toContain('final val ppl');
     expect(r.afterLast).toBeLessThan(500);
   });
 
