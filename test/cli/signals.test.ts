@@ -202,8 +202,9 @@ describe('compare', () => {
     // Before, compare trained on the main thread, which answered no signal until the batch (and the epoch) ended.
     const LONG = ['--cells', 'lstm,gru', '--hidden', '256', '--batch-size', '1000', '--num-steps', '64', '--num-train', '1000', '--num-val', '50', '--epochs', '100'];
     const r = await compareStopped(path.join(dir, 'cmp-twice'), ['SIGINT', 'SIGINT'], LONG, 100);
-    // ended by the second SIGINT itself (its default action), not by the stop the first one asked for
-    expect([r.code, r.signal]).toEqual([null, 'SIGINT']);
+    // Ended as Ctrl-C ends it, within 0.5 s of the second signal. (Whether by the second one's default
+    // action or by the first one's stop depends, on a loaded machine, on when the first is handled, as for train.)
+    expect(byCtrlC(r)).toBe(true);
     expect(r.stderr).toContain('SIGINT: stopping after this batch and saving a checkpoint (press Ctrl-C again to quit at once)');
     expect(r.afterLast).toBeLessThan(500);
   });
