@@ -46,6 +46,12 @@ export function describe(v: unknown): string {
   return keys.length ? `an object with keys ${keys.slice(0, 5).join(', ')}${keys.length > 5 ? ', ...' : ''}` : 'an empty object';
 }
 
+/** integer() for a value a program gives: a number, not a string that reads as one (a caller's slip). */
+export function strictInteger(name: string, raw: unknown, min: number, max: number): number {
+  if (typeof raw !== 'number') throw new InputError(`${name} must be an integer from ${min} to ${max}, got ${describe(raw)}`);
+  return integer(name, raw, min, max);
+}
+
 export function integer(name: string, raw: unknown, min: number, max: number): number {
   const v = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*[+-]?\d+\s*$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isSafeInteger(v) || v < min || v > max) {

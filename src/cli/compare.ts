@@ -79,12 +79,11 @@ export function registerCompare(program: Command): void {
       const failed: { cell: CellKind; error: string }[] = [];
       // Each cell trains on the training thread as deeprnn train does, so a
       // first SIGINT or SIGTERM stops it after its batch (it saves) and a
-      // second Ctrl-C quits at once; no later cell starts, and the cells
-      // trained so far are compared.
-      // compare's own listeners record a signal for the whole loop (between
-      // cells too, where none of the training thread's is installed); the
-      // SIGINT one goes at the first signal, so that a second Ctrl-C has its
-      // default action.
+      // second Ctrl-C quits at once. compare's own listeners record the signal
+      // for the whole loop (between cells too, where the training thread's are
+      // not installed), so that no later cell starts and the cells trained so
+      // far are compared; the SIGINT one goes at the first signal, leaving a
+      // second Ctrl-C its default action.
       let signal: 'SIGINT' | 'SIGTERM' | null = null;
       let running = false;
       const onSignal = (sig: NodeJS.Signals) => {
@@ -97,6 +96,7 @@ export function registerCompare(program: Command): void {
       process.on('SIGTERM', onSignal);
       let stoppedAt: { cell: CellKind; out: string; state: TrainState } | null = null;
       let outputFailed = false;
+      const hidden = base.hidden.length === 1 ? Array.from({ length: base.layers }, () => base.hidden[0]!) : base.hidden;
       try {
         for (const cell of cells as CellKind[]) {
           if (signal) break;
@@ -122,7 +122,6 @@ export function registerCompare(program: Command): void {
           const best = bestEpoch(r.history);
           const last = r.history[r.history.length - 1];
           if (best && last) { // (a cell stopped in its first epoch has nothing to compare yet)
-            const hidden = base.hidden.length === 1 ? Array.from({ length: base.layers }, () => base.hidden[0]!) : base.hidden;
             rows.push({
               cell,
               finalValPpl: last.valPpl,

@@ -5,7 +5,7 @@
 // boundary is still one piece). A tokenizer is stored in a checkpoint as JSON
 // (kind + vocabulary) so the same text maps to the same ids.
 import { InputError } from '../errors.js';
-import { choice, describe, integer, plural } from '../validate.js';
+import { choice, describe, plural, strictInteger } from '../validate.js';
 import { Vocab } from './vocab.js';
 
 export const TOKENIZERS = ['d2l', 'char', 'word'] as const;
@@ -158,12 +158,6 @@ export function tokenStream(kind: TokenizerKind, chunks: Iterable<string>): Gene
   });
 }
 
-/** A minimum count as a caller gives it: a whole number of 1 or more (a number, not a string that reads as one). */
-function checkMinFreq(name: string, v: unknown): void {
-  if (typeof v !== 'number') throw new InputError(`${name} must be an integer from 1 to ${Number.MAX_SAFE_INTEGER}, got ${describe(v)}`);
-  integer(name, v, 1, Number.MAX_SAFE_INTEGER);
-}
-
 /** A tokenizer kind as a caller gives it: one of TOKENIZERS. */
 function checkKind(kind: unknown): asserts kind is TokenizerKind {
   choice('the tokenizer kind', kind, TOKENIZERS);
@@ -177,21 +171,20 @@ export class Tokenizer {
   ) {
     checkKind(kind);
     if (!(vocab instanceof Vocab)) throw new InputError(`a Tokenizer needs a Vocab (Tokenizer.fit makes both), got ${describe(vocab)}`);
-    checkMinFreq('minFreq', minFreq);
+    strictInteger('minFreq', minFreq, 1, Number.MAX_SAFE_INTEGER);
   }
 
   /** A tokenizer whose vocabulary is every token of `text` seen at least `minFreq` times. */
   static fit(kind: TokenizerKind, text: string, minFreq = 1): Tokenizer {
     checkKind(kind);
     if (typeof text !== 'string') throw new InputError(`Tokenizer.fit needs the text as a string, got ${describe(text)}`);
-    checkMinFreq('minFreq', minFreq);
     return Tokenizer.fromCounts(kind, countTokens(kind, [text]), minFreq, 'minFreq');
   }
 
   /** `name`: the option as the caller's messages name it (the library's minFreq). */
   static fromCounts(kind: TokenizerKind, counts: Map<string, number>, minFreq = 1, name = '--min-freq'): Tokenizer {
     checkKind(kind);
-    checkMinFreq(name, minFreq);
+    strictInteger(name, minFreq, 1, Number.MAX_SAFE_INTEGER);
     if (kind !== 'word' && minFreq !== 1) throw new InputError(`${name} applies to the word tokenizer only, got ${minFreq} with ${kind}`);
     const vocab = Vocab.fromCounts(counts, minFreq);
     // A model needs a token besides <unk> to predict: a vocabulary of <unk> alone is the option's doing, not the model's.

@@ -3,7 +3,7 @@
 import { native, type CellInfo, type CellKind } from '../native.js';
 import type { Rng } from '../rng.js';
 import { InputError } from '../errors.js';
-import { choice, integer, number, show } from '../validate.js';
+import { choice, number, show, strictInteger } from '../validate.js';
 
 /**
  * The cell kinds, in the order of native code's descriptors (TypeScript needs
@@ -146,11 +146,7 @@ export function checkModelConfig(c: unknown, where = 'config'): ModelConfig {
   if (typeof c !== 'object' || c === null || Array.isArray(c)) throw new InputError(`${where} must be an object, got ${show(c)}`);
   const o = c as Record<string, unknown>;
   const cell = choice(`${where}.cell`, o.cell, CELLS);
-  // Numbers as numbers: a string that reads as one is a caller's slip, refused as any other non-number.
-  if (typeof o.vocabSize !== 'number') {
-    throw new InputError(`${where}.vocabSize must be an integer from 2 to ${Number.MAX_SAFE_INTEGER}, got ${show(o.vocabSize)}`);
-  }
-  const vocabSize = integer(`${where}.vocabSize`, o.vocabSize, 2, Number.MAX_SAFE_INTEGER);
+  const vocabSize = strictInteger(`${where}.vocabSize`, o.vocabSize, 2, Number.MAX_SAFE_INTEGER);
   const hidden: number[] = [];
   if (Array.isArray(o.hidden) && o.hidden.length >= 1 && o.hidden.length <= MAX_LAYERS) {
     // (by index: every() skips the holes of a sparse list)

@@ -53,8 +53,6 @@ const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 export class RunFiles {
   readonly best: string;
-  /** Where a fresh run that failed before its first checkpoint at --out keeps its best: NAME.best.failed.EXT, or -2, -3... when taken. */
-  readonly failedBest: string;
   readonly metrics: string;
   readonly plot: string;
   /** The lock sits beside what --out leads to, so that two names of one file share it. */
@@ -69,7 +67,6 @@ export class RunFiles {
     this.ext = path.extname(out) || '.safetensors';
     this.stem = out.slice(0, out.length - path.extname(out).length);
     this.best = `${this.stem}.best${this.ext}`;
-    this.failedBest = `${this.stem}.best.failed${this.ext}`;
     this.metrics = `${this.stem}.metrics.jsonl`;
     this.plot = `${this.stem}.svg`;
     this.lock = `${realTarget(out)}.lock`;
@@ -99,9 +96,12 @@ export class RunFiles {
     }
   }
 
-  /** The i-th name a failed run's best may take (1: NAME.best.failed.EXT, then NAME.best.failed-2.EXT, ...). */
+  /**
+   * The i-th name where a fresh run that failed before its first checkpoint at
+   * --out may keep its best (1: NAME.best.failed.EXT, then NAME.best.failed-2.EXT, ...).
+   */
   failedBestName(i: number): string {
-    return i === 1 ? this.failedBest : `${this.stem}.best.failed-${i}${this.ext}`;
+    return `${this.stem}.best.failed${i === 1 ? '' : `-${i}`}${this.ext}`;
   }
 
   /**

@@ -228,10 +228,11 @@ describe('compare', () => {
       child.stderr.on('data', (d: Buffer) => (stderr += d));
       child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, afterLast: 0 }));
     });
+    // No lstm row: lstm did not start, or (on a loaded machine, where the line reaches this test late) it
+    // started and the signal stopped it in its first epoch. Before, it trained whole and the exit code was 0.
     expect(r.code, r.stderr).toBe(130);
     expect(r.stdout).toMatch(/\ngru +[\d.]+ /);
-    expect(r.stdout).not.toMatch(/^lstm/m);
-    expect(existsSync(path.join(outDir, 'lstm.safetensors'))).toBe(false);
+    expect(r.stdout).not.toMatch(/^lstm +[\d.]/m);
   });
 
   it('a cell that diverges is named; the others are still trained, compared and plotted; exit 1', async () => {

@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { makeDirs, realTarget, sameFile, writeFileAtomic, writeFileAtomicAsync, WriteQueue } from '../../src/io/files.js';
 import { acquireLock } from '../../src/io/lock.js';
+import { RunFiles } from '../../src/train/run-files.js';
 import { native } from '../../src/native.js';
 import { ROOT } from '../helpers/paths.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -128,6 +129,26 @@ describe('atomic writes in the background', () => {
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect([r.status, r.signal]).toEqual([3, null]);
+  });
+});
+
+describe('a failed run\'s best checkpoint', () => {
+  it('takes the first free NAME.best.failed[-N].EXT, never replacing a file or a directory there, and says when all are taken', () => {
+    const sub = path.join(dir, 'failed-best');
+    mkdirSync(sub);
+    const files = new RunFiles(path.join(sub, 'm.safetensors'));
+    writeFileSync(path.join(sub, 'm.best.failed.safetensors'), 'earlier');
+    mkdirSync(path.join(sub, 'm.best.failed-2.safetensors'));
+    writeFileSync(files.best, 'best');
+    expect(files.keepFailedBest()).toBe(path.join(sub, 'm.best.failed-3.safetensors'));
+    expect(readFileSync(path.join(sub, 'm.best.failed-3.safetensors'), 'utf8')).toBe('best');
+    expect(readFileSync(path.join(sub, 'm.best.failed.safetensors'), 'utf8')).toBe('earlier');
+    expect(readdirSync(sub)).not.toContain('m.best.safetensors');
+    for (let i = 4; i <= 99; i++) writeFileSync(files.failedBestName(i), '');
+    writeFileSync(files.best, 'best again');
+    expect(() => files.keepFailedBest())
+      .toThrow(`${path.join(sub, 'm.best.failed.safetensors')} to m.best.failed-99.safetensors are all taken`);
+    expect(readFileSync(files.best, 'utf8')).toBe('best again');
   });
 });
 
