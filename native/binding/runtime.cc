@@ -41,10 +41,10 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
     o.Set("bf16Amx", Napi::Boolean::New(env, bf16_amx_supported()));
     o.Set("gemmTile", Napi::String::New(env, kernels().gemm_tile));
     o.Set("gemmTileChoice", Napi::String::New(env, kernels_gemm_choice()));
-    const char* timed[2];
-    double sec[2];
+    const char* timed[4];
+    double sec[4];
     Napi::Object timing = Napi::Object::New(env);  // tile -> milliseconds of the start-up timing
-    for (int v = 0, nv = kernels_gemm_timing(timed, sec); v < nv; ++v)
+    for (int v = 0, nv = kernels_gemm_timing(timed, sec, 4); v < nv; ++v)
       timing.Set(timed[v], Napi::Number::New(env, sec[v] * 1e3));
     o.Set("gemmTileTiming", timing);
   } catch (const std::runtime_error& e) {

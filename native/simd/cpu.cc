@@ -50,11 +50,24 @@ Features detect() {
 }
 #endif
 
+// A set's GEMM variants at most: its own, another tile, and the two by kind of product.
+const int kMaxVariants = 3;
+
 struct Candidate {
   const char* name;
   const KernelTable* table;
   bool supported;
-  const KernelTable* alt = nullptr;  // the table with the set's other GEMM variant, if it has one
+  // The tables with the set's other GEMM variants, if it has any (null past them).
+  const KernelTable* alt[kMaxVariants - 1] = {};
+
+  // The set's tables, its own first: their count.
+  int variants(const KernelTable** out) const {
+    int n = 0;
+    out[n++] = table;
+    for (const KernelTable* t : alt)
+      if (t) out[n++] = t;
+    return n;
+  }
 };
 
 #if defined(DEEPRNN_X86)
@@ -65,6 +78,13 @@ KernelTable with_gemm(const KernelTable* base, GemmVariant v) {
   t.gemm_tile = v.tile;
   return t;
 }
+
+// The products by kind (GemmVariant): C += A^T B by the tall tile, the rest by the set's own.
+void gemm_avx512_by_kind(const GemmArgs& g, Part part) {
+  static const GemmVariant tall = gemm_avx512_tall();
+  if (g.transA) return tall.gemm(g, part);
+  table_avx512()->gemm(g, part);
+}
 #endif
 
 int fill_candidates(Candidate* out) {
@@ -73,8 +93,10 @@ int fill_candidates(Candidate* out) {
 #if defined(DEEPRNN_X86)
   static const Features f = detect();  // cpuid once: in a VM each one can trap to the hypervisor
   static const KernelTable avx512_tall = with_gemm(table_avx512(), gemm_avx512_tall());
+  static const std::string by_kind_name = std::string(table_avx512()->gemm_tile) + "+" + avx512_tall.gemm_tile;
+  static const KernelTable avx512_by_kind = with_gemm(table_avx512(), {by_kind_name.c_str(), gemm_avx512_by_kind});
   out[n++] = {"avx2", table_avx2(), f.avx2};
-  out[n++] = {"avx512", table_avx512(), f.avx512, &avx512_tall};
+  out[n++] = {"avx512", table_avx512(), f.avx512, {&avx512_tall, &avx512_by_kind}};
 #endif
 #if defined(DEEPRNN_ARM64)
   out[n++] = {"neon", table_neon(), true};  // Advanced SIMD is part of every aarch64 CPU
@@ -99,13 +121,14 @@ const char* g_choice = "only";
 struct Timed {
   const Candidate* set;
   const KernelTable* best;
-  double sec[2];
+  double sec[kMaxVariants];
 };
 Timed g_timed[4] = {};
 
 // Seconds of the fastest of `rounds` runs of each of three products on one
 // thread, summed: a recurrent product of a batch slice, an input projection
 // and a weight gradient, of config B's widths (`deeprnn bench`) with fewer rows.
+// (A weight gradient is about a third of a training step's multiply-adds, as here.)
 // Variants alternate round by round, so that a change of clock or a busy
 // neighbour falls on both.
 void time_variants(const KernelTable* const* tables, int count, double* score) {
@@ -114,7 +137,7 @@ void time_variants(const KernelTable* const* tables, int count, double* score) {
   for (size_t i = 0; i < A.size(); ++i) A[i] = static_cast<float>(i % 7) * 0.125f - 0.375f;
   for (size_t i = 0; i < B.size(); ++i) B[i] = static_cast<float>(i % 5) * 0.25f - 0.5f;
   const int rounds = 3;  // about 12 ms in all at 100 GFLOP/s
-  double best[4][3];
+  double best[kMaxVariants][3];
   for (int v = 0; v < count; ++v)
     for (int s = 0; s < 3; ++s) best[v][s] = 1e30;
   for (int r = 0; r <= rounds; ++r)  // round 0 warms caches and clocks, and is not counted
@@ -134,15 +157,19 @@ void time_variants(const KernelTable* const* tables, int count, double* score) {
 // The ISA's table with the GEMM variant DEEPRNN_GEMM_TILE names, else its
 // own (timed later, by kernels_tune). Sets g_choice; called with g_mutex held.
 const KernelTable* with_tile(const Candidate& c) {
+  const KernelTable* v[kMaxVariants];
+  const int n = c.variants(v);
   const char* want = std::getenv("DEEPRNN_GEMM_TILE");
   if (want != nullptr && *want != '\0') {
-    if (std::strcmp(want, c.table->gemm_tile) == 0) return g_choice = "forced", c.table;
-    if (c.alt && std::strcmp(want, c.alt->gemm_tile) == 0) return g_choice = "forced", c.alt;
-    throw std::runtime_error(std::string("DEEPRNN_GEMM_TILE must be one of ") + c.table->gemm_tile +
-                             (c.alt ? std::string("|") + c.alt->gemm_tile : std::string()) + " for " + c.name +
-                             ", got \"" + want + "\"");
+    std::string known;
+    for (int i = 0; i < n; ++i) {
+      if (std::strcmp(want, v[i]->gemm_tile) == 0) return g_choice = "forced", v[i];
+      known += (i ? "|" : "") + std::string(v[i]->gemm_tile);
+    }
+    throw std::runtime_error("DEEPRNN_GEMM_TILE must be one of " + known + " for " + c.name + ", got \"" + want +
+                             "\"");
   }
-  g_choice = c.alt ? "untimed" : "only";
+  g_choice = n > 1 ? "untimed" : "only";
   return c.table;
 }
 
@@ -171,8 +198,12 @@ const Candidate& choose(const char* want) {
 const Candidate* candidate_of(const KernelTable* t) {
   int n;
   const Candidate* c = candidates(&n);
-  for (int i = 0; i < n; ++i)
-    if (c[i].table == t || c[i].alt == t) return &c[i];
+  for (int i = 0; i < n; ++i) {
+    const KernelTable* v[kMaxVariants];
+    const int nv = c[i].variants(v);
+    for (int j = 0; j < nv; ++j)
+      if (v[j] == t) return &c[i];
+  }
   return nullptr;
 }
 
@@ -213,11 +244,18 @@ void kernels_tune() {
   for (Timed& t : g_timed)
     if (t.set == c || (!slot && !t.set)) slot = &t;
   if (slot->set != c) {
-    const KernelTable* tables[2] = {c->table, c->alt};
-    time_variants(tables, 2, slot->sec);
-    // The set's own unless the other is at least 5% faster: a tie stays put
+    const KernelTable* tables[kMaxVariants];
+    const int n = c->variants(tables);
+    double sec[kMaxVariants] = {};
+    time_variants(tables, n, sec);
+    // The fastest, if at least 5% faster than the set's own: a tie stays put
     // however the noise falls.
-    *slot = {c, slot->sec[1] < 0.95 * slot->sec[0] ? c->alt : c->table, {slot->sec[0], slot->sec[1]}};
+    int best = 0;
+    for (int v = 1; v < n; ++v)
+      if (sec[v] < sec[best]) best = v;
+    if (sec[best] >= 0.95 * sec[0]) best = 0;
+    *slot = {c, tables[best], {}};
+    for (int v = 0; v < n; ++v) slot->sec[v] = sec[v];
   }
   g_table.store(slot->best);
   g_choice = "timed";
@@ -236,8 +274,10 @@ const KernelTable* kernels_find(const char* name) {
   for (int i = 0; i < n; ++i) {
     if (!c[i].supported || std::strlen(c[i].name) != len || std::strncmp(c[i].name, name, len) != 0) continue;
     if (!colon) return c[i].table;
-    if (std::strcmp(colon + 1, c[i].table->gemm_tile) == 0) return c[i].table;
-    if (c[i].alt && std::strcmp(colon + 1, c[i].alt->gemm_tile) == 0) return c[i].alt;
+    const KernelTable* v[kMaxVariants];
+    const int nv = c[i].variants(v);
+    for (int j = 0; j < nv; ++j)
+      if (std::strcmp(colon + 1, v[j]->gemm_tile) == 0) return v[j];
   }
   return nullptr;
 }
@@ -245,21 +285,25 @@ const KernelTable* kernels_find(const char* name) {
 int kernels_gemm_tiles(const char* isa, const char** tiles, int cap) {
   const KernelTable* t = kernels_find(isa);
   const Candidate* c = t ? candidate_of(t) : nullptr;
+  if (!c) return 0;
+  const KernelTable* v[kMaxVariants];
+  const int nv = c->variants(v);
   int k = 0;
-  if (c && k < cap) tiles[k++] = c->table->gemm_tile;
-  if (c && c->alt && k < cap) tiles[k++] = c->alt->gemm_tile;
+  for (; k < nv && k < cap; ++k) tiles[k] = v[k]->gemm_tile;
   return k;
 }
 
-int kernels_gemm_timing(const char** tiles, double* seconds) {
+int kernels_gemm_timing(const char** tiles, double* seconds, int cap) {
   const Candidate* c = candidate_of(&kernels());
   std::lock_guard<std::mutex> lock(g_mutex);
   if (std::strcmp(g_choice, "timed") != 0) return 0;
   for (const Timed& t : g_timed)
     if (t.set == c) {
-      tiles[0] = c->table->gemm_tile, tiles[1] = c->alt->gemm_tile;
-      seconds[0] = t.sec[0], seconds[1] = t.sec[1];
-      return 2;
+      const KernelTable* v[kMaxVariants];
+      const int nv = c->variants(v);
+      int i = 0;
+      for (; i < nv && i < cap; ++i) tiles[i] = v[i]->gemm_tile, seconds[i] = t.sec[i];
+      return i;
     }
   return 0;
 }

@@ -136,6 +136,9 @@ inline void gemm_tn(const KernelTable& k, float* C, const float* A, const float*
 // from the same start, so a variant gives bitwise the results of the table's
 // own GEMM; only its speed differs, and which tile is fastest depends on the
 // core (how many vector FMAs and loads it issues per cycle, its L1 and L2).
+// A variant may also run each kind of product by the tile that suits it
+// ("5x64+12x32": C += A^T B, the weight gradients, by 12 x 32, the rest by
+// 5 x 64), which changes no result either.
 struct GemmVariant {
   const char* tile;  // rows x columns of the main tile, as KernelTable::gemm_tile
   void (*gemm)(const GemmArgs& g, Part part);
@@ -150,7 +153,7 @@ const KernelTable* kernels_find(const char* name);
 // kernels_tune. Throws std::runtime_error when DEEPRNN_SIMD or
 // DEEPRNN_GEMM_TILE names an unknown or unsupported set or tile.
 const KernelTable& kernels();
-// Times the set's GEMM variants on this core (about 15 ms, one thread) and
+// Times the set's GEMM variants on this core (about 20 ms, one thread) and
 // keeps the fastest, once per set and process, unless DEEPRNN_GEMM_TILE
 // forced one: called outside parallel regions by the batch paths (training,
 // evaluation, bench), whose products are large enough for the tile to
@@ -167,8 +170,8 @@ int kernels_available(const char** names, int cap);
 int kernels_gemm_tiles(const char* isa, const char** tiles, int cap);
 const char* kernels_gemm_choice();
 // The timing behind a "timed" choice: each tile and its seconds (the sum of
-// the best runs of three products); 0 when the choice was not timed.
-int kernels_gemm_timing(const char** tiles, double* seconds);
+// the best runs of three products), at most cap; 0 when the choice was not timed.
+int kernels_gemm_timing(const char** tiles, double* seconds, int cap);
 
 const KernelTable* table_scalar();
 #ifdef DEEPRNN_X86

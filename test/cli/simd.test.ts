@@ -55,7 +55,8 @@ describe('DEEPRNN_GEMM_TILE at start', () => {
     }
     expect(existsSync(out)).toBe(false);
     const v = await cli(['--version'], { env: { DEEPRNN_GEMM_TILE: '3x3' } });
-    expect(v.stdout).toMatch(new RegExp(`^deeprnn \\d+\\.\\d+\\.\\d+ \\(kernels unavailable: DEEPRNN_GEMM_TILE must be one of ${tiles.join('\\|')} for ${info.simd}, got "3x3"\\)\n$`));
+    const literal = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    expect(v.stdout).toMatch(new RegExp(`^deeprnn \\d+\\.\\d+\\.\\d+ \\(kernels unavailable: ${literal(`DEEPRNN_GEMM_TILE must be one of ${tiles.join('|')} for ${info.simd}, got "3x3")`)}\n$`));
   });
 
   it('every tile trains bitwise the same weights (a ragged hidden size, several chunks), and --version names the tile in use', async () => {

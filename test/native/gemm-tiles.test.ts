@@ -27,7 +27,8 @@ describe('GEMM tiles', () => {
   it('every set lists its own tile first, and the one in use is among the tiles of the set in use', () => {
     for (const s of info.simdAvailable) expect(info.gemmTiles[s]!.length, s).toBeGreaterThanOrEqual(1);
     expect(info.gemmTiles[info.simd]).toContain(info.gemmTile);
-    for (const [s, t] of variants) expect(t, s).toMatch(/^\d+x\d+$/);
+    // a tile, or two joined by "+": the products other than C += A^T B by the first, those by the second
+    for (const [s, t] of variants) expect(t, s).toMatch(/^\d+x\d+(\+\d+x\d+)?$/);
   });
 
   it.runIf(variants.length > 0)('each variant gives bitwise the products of its set\'s own tile, over ragged shapes and several passes of k', () => {
@@ -62,7 +63,9 @@ describe('GEMM tiles', () => {
       const timing = after.gemmTileTiming as Record<string, number>;
       expect(Object.keys(timing).sort()).toEqual([...tiles].sort());
       for (const ms of Object.values(timing)) expect(ms).toBeGreaterThan(0);
-      expect(tiles).toContain(after.gemmTile);
+      // the fastest when at least 5% faster than the set's own, else its own
+      const fastest = tiles.reduce((a, b) => (timing[b]! < timing[a]! ? b : a));
+      expect(after.gemmTile).toBe(timing[fastest]! < 0.95 * timing[tiles[0]!]! ? fastest : tiles[0]);
     } else {
       expect(after.gemmTileChoice).toBe('only');
       expect(after.gemmTileTiming).toEqual({});
