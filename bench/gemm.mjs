@@ -9,7 +9,7 @@
 // for a bf16 product path (bf16:avx512bf16, bf16:avx512 for the fallback on
 // avx512's vectors...; B packed as it is read). The
 // shapes are those of configs A, B and C (npm run bench) per product: M x N x K,
-// "tn" for a weight gradient (C += A^T B). Asserts nothing.
+// "tn" for a weight gradient (C += A^T B), "dh" the recurrent product's input gradient. Asserts nothing.
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -22,8 +22,9 @@ const info = nat.info();
 const tables = only ? [only] : info.simdAvailable.flatMap((s) => info.gemmTiles[s].map((t) => `${s}:${t}`));
 const SHAPES = [
   ['A recurrent', 'nn', 64, 96, 32], ['A output', 'nn', 2048, 28, 32], ['A dW_hh', 'tn', 96, 32, 2048],
-  ['B recurrent', 'nn', 32, 1024, 256], ['B input', 'nn', 2048, 1024, 256], ['B dx', 'nn', 2048, 256, 1024],
-  ['B dW', 'tn', 1024, 256, 2048], ['C recurrent', 'nn', 25, 2048, 512], ['C input', 'nn', 1250, 2048, 512],
+  ['B recurrent', 'nn', 32, 1024, 256], ['B dh', 'nn', 32, 256, 1024], ['B input', 'nn', 2048, 1024, 256],
+  ['B dx', 'nn', 2048, 256, 1024], ['B dW', 'tn', 1024, 256, 2048], ['C recurrent', 'nn', 25, 2048, 512],
+  ['C dh', 'nn', 25, 512, 2048], ['C input', 'nn', 1250, 2048, 512], ['C dx', 'nn', 1250, 512, 2048],
   ['C dW', 'tn', 2048, 512, 1250],
 ];
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
