@@ -35,7 +35,11 @@ export interface NativeInfo {
   teamSize: number;
   simd: string;
   simdAvailable: string[];
-  /** Each available set's GEMM tiles (rows x columns of C per register tile), the set's own first. */
+  /**
+   * Each available set's GEMM tiles (rows x columns of C per register tile, or
+   * two joined by "+": C += A^T B by the second, the other products by the
+   * first), the set's own first.
+   */
   gemmTiles: Record<string, string[]>;
   /** The tile the set in use multiplies with. */
   gemmTile: string;

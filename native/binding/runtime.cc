@@ -25,8 +25,8 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Object tiles = Napi::Object::New(env);  // each set's GEMM tiles, its own first
   for (int i = 0; i < n; ++i) {
     avail.Set(static_cast<uint32_t>(i), Napi::String::New(env, names[i]));
-    const char* t[4];
-    const int nt = kernels_gemm_tiles(names[i], t, 4);
+    const char* t[kMaxGemmVariants];
+    const int nt = kernels_gemm_tiles(names[i], t, kMaxGemmVariants);
     Napi::Array tl = Napi::Array::New(env, nt);
     for (int j = 0; j < nt; ++j) tl.Set(static_cast<uint32_t>(j), Napi::String::New(env, t[j]));
     tiles.Set(names[i], tl);
@@ -41,10 +41,10 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
     o.Set("bf16Amx", Napi::Boolean::New(env, bf16_amx_supported()));
     o.Set("gemmTile", Napi::String::New(env, kernels().gemm_tile));
     o.Set("gemmTileChoice", Napi::String::New(env, kernels_gemm_choice()));
-    const char* timed[4];
-    double sec[4];
+    const char* timed[kMaxGemmVariants];
+    double sec[kMaxGemmVariants];
     Napi::Object timing = Napi::Object::New(env);  // tile -> milliseconds of the start-up timing
-    for (int v = 0, nv = kernels_gemm_timing(timed, sec, 4); v < nv; ++v)
+    for (int v = 0, nv = kernels_gemm_timing(timed, sec, kMaxGemmVariants); v < nv; ++v)
       timing.Set(timed[v], Napi::Number::New(env, sec[v] * 1e3));
     o.Set("gemmTileTiming", timing);
   } catch (const std::runtime_error& e) {

@@ -313,6 +313,11 @@ void check_shares(const KernelTable& t, std::mt19937& rng) {
     std::vector<float> Q(M * N);  // a team of 3's shares of the tiles
     for (int tid = 0; tid < 3; ++tid) deeprnn::gemm_nn(t, Q.data(), A.data(), B.data(), M, N, K, false, deeprnn::Part{tid, 3});
     gemms = gemms && Q == C;
+    // C += A^T B (A^T: M x K, A stored K x M), whole and by a team of 3
+    std::vector<float> T1(M * N, 0.5f), T3(M * N, 0.5f);
+    deeprnn::gemm_tn(t, T1.data(), A.data(), B.data(), M, N, K);
+    for (int tid = 0; tid < 3; ++tid) deeprnn::gemm_tn(t, T3.data(), A.data(), B.data(), M, N, K, deeprnn::Part{tid, 3});
+    gemms = gemms && T1 == T3;
   }
   report(steps, std::string(t.name) + " cell steps over shares of units equal the whole, bitwise", 0.0);
   report(gemms, std::string(t.name) + " GEMM by column, row and team pieces equals the whole, bitwise", 0.0);
@@ -441,10 +446,13 @@ int main() {
     check_cells(*t, *scalar, rng);
     check_rows(*t, rng);
     check_shares(*t, rng);
-    const char* tiles[4];
-    const int nt = deeprnn::kernels_gemm_tiles(names[i], tiles, 4);
+    const char* tiles[deeprnn::kMaxGemmVariants];
+    const int nt = deeprnn::kernels_gemm_tiles(names[i], tiles, deeprnn::kMaxGemmVariants);
     for (int v = 1; v < nt; ++v) {  // the set's other GEMM variants
       const KernelTable* alt = deeprnn::kernels_find((std::string(names[i]) + ":" + tiles[v]).c_str());
+      if (std::strchr(tiles[v], '+'))  // products by kind: named by the set's own tile and the tall one
+        report(nt == 3 && std::string(tiles[v]) == std::string(tiles[0]) + "+" + tiles[1],
+               std::string(names[i]) + " gemm " + tiles[v] + " named by tiles " + tiles[0] + " and " + tiles[1], 0.0);
       check_gemm(*alt, rng);
       check_gemm_variant(*t, *alt, rng);
       check_shares(*alt, rng);

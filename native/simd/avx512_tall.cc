@@ -3,8 +3,9 @@
 // instead of 5 x 64 over passes of 1024. Per multiply-add it reads 5.3 bytes
 // of B instead of 12.8, and its pass of B (256 x 32 floats) stays in L1: a
 // core that issues two 512-bit FMAs per cycle needs B at twice the rate of
-// one that issues one, which the wide tile's L2 stream may not give. Which of
-// the two runs is measured at start (simd/cpu.cc).
+// one that issues one, which the wide tile's L2 stream may not give. A third
+// variant runs the weight gradients by this tile and the rest by 5 x 64.
+// Which of the three runs is measured at start (simd/cpu.cc).
 #include "simd/kernels.h"
 
 #define DEEPRNN_ISA isa_avx512_tall
@@ -19,4 +20,14 @@
 
 namespace deeprnn {
 GemmVariant gemm_avx512_tall() { return {isa_avx512_tall::kTileName, isa_avx512_tall::gemm}; }
+
+namespace {
+// The weight gradients (C += A^T B) by this file's tile, the other products by the set's own.
+void gemm_by_kind(const GemmArgs& g, Part part) {
+  if (g.transA) return isa_avx512_tall::gemm(g, part);
+  table_avx512()->gemm(g, part);
+}
+}  // namespace
+
+GemmVariant gemm_avx512_by_kind() { return {"5x64+12x32", gemm_by_kind}; }
 }  // namespace deeprnn

@@ -50,56 +50,38 @@ Features detect() {
 }
 #endif
 
-// A set's GEMM variants at most: its own, another tile, and the two by kind of product.
-const int kMaxVariants = 3;
-
 struct Candidate {
   const char* name;
-  const KernelTable* table;
   bool supported;
-  // The tables with the set's other GEMM variants, if it has any (null past them).
-  const KernelTable* alt[kMaxVariants - 1] = {};
+  // The set's tables, one per GEMM variant, its own first.
+  const KernelTable* tables[kMaxGemmVariants];
+  int count = 1;
 
-  // The set's tables, its own first: their count.
-  int variants(const KernelTable** out) const {
-    int n = 0;
-    out[n++] = table;
-    for (const KernelTable* t : alt)
-      if (t) out[n++] = t;
-    return n;
-  }
+  const KernelTable* own() const { return tables[0]; }
 };
 
 #if defined(DEEPRNN_X86)
-// `base` with another GEMM: the tables of the second variants, made once.
+// `base` with another GEMM: the tables of the other variants, made once.
 KernelTable with_gemm(const KernelTable* base, GemmVariant v) {
   KernelTable t = *base;
   t.gemm = v.gemm;
   t.gemm_tile = v.tile;
   return t;
 }
-
-// The products by kind (GemmVariant): C += A^T B by the tall tile, the rest by the set's own.
-void gemm_avx512_by_kind(const GemmArgs& g, Part part) {
-  static const GemmVariant tall = gemm_avx512_tall();
-  if (g.transA) return tall.gemm(g, part);
-  table_avx512()->gemm(g, part);
-}
 #endif
 
 int fill_candidates(Candidate* out) {
   int n = 0;
-  out[n++] = {"scalar", table_scalar(), true};
+  out[n++] = {"scalar", true, {table_scalar()}};
 #if defined(DEEPRNN_X86)
   static const Features f = detect();  // cpuid once: in a VM each one can trap to the hypervisor
   static const KernelTable avx512_tall = with_gemm(table_avx512(), gemm_avx512_tall());
-  static const std::string by_kind_name = std::string(table_avx512()->gemm_tile) + "+" + avx512_tall.gemm_tile;
-  static const KernelTable avx512_by_kind = with_gemm(table_avx512(), {by_kind_name.c_str(), gemm_avx512_by_kind});
-  out[n++] = {"avx2", table_avx2(), f.avx2};
-  out[n++] = {"avx512", table_avx512(), f.avx512, {&avx512_tall, &avx512_by_kind}};
+  static const KernelTable avx512_by_kind = with_gemm(table_avx512(), gemm_avx512_by_kind());
+  out[n++] = {"avx2", f.avx2, {table_avx2()}};
+  out[n++] = {"avx512", f.avx512, {table_avx512(), &avx512_tall, &avx512_by_kind}, 3};
 #endif
 #if defined(DEEPRNN_ARM64)
-  out[n++] = {"neon", table_neon(), true};  // Advanced SIMD is part of every aarch64 CPU
+  out[n++] = {"neon", true, {table_neon()}};  // Advanced SIMD is part of every aarch64 CPU
 #endif
   return n;
 }
@@ -116,28 +98,27 @@ std::atomic<const KernelTable*> g_table{nullptr};
 std::mutex g_mutex;  // guards g_choice and g_timed
 const char* g_choice = "only";
 // Each timed set's result, once per set and process (a set chosen again by
-// kernels_select keeps it): its tiles' seconds (own, other; summed best runs)
-// and the table kept.
+// kernels_select keeps it): each variant's seconds (summed best runs, in the
+// set's order) and the table kept.
 struct Timed {
   const Candidate* set;
   const KernelTable* best;
-  double sec[kMaxVariants];
+  double sec[kMaxGemmVariants];
 };
 Timed g_timed[4] = {};
 
 // Seconds of the fastest of `rounds` runs of each of three products on one
 // thread, summed: a recurrent product of a batch slice, an input projection
 // and a weight gradient, of config B's widths (`deeprnn bench`) with fewer rows.
-// (A weight gradient is about a third of a training step's multiply-adds, as here.)
 // Variants alternate round by round, so that a change of clock or a busy
-// neighbour falls on both.
+// neighbour falls on all.
 void time_variants(const KernelTable* const* tables, int count, double* score) {
   static const long shapes[3][4] = {{32, 1024, 256, 0}, {128, 1024, 256, 0}, {512, 256, 256, 1}};
   std::vector<float> A(512 * 256), B(256 * 1024), C(512 * 1024), scratch(kGemmScratchFloats);
   for (size_t i = 0; i < A.size(); ++i) A[i] = static_cast<float>(i % 7) * 0.125f - 0.375f;
   for (size_t i = 0; i < B.size(); ++i) B[i] = static_cast<float>(i % 5) * 0.25f - 0.5f;
-  const int rounds = 3;  // about 12 ms in all at 100 GFLOP/s
-  double best[kMaxVariants][3];
+  const int rounds = 3;  // about 6 ms per variant at 100 GFLOP/s
+  double best[kMaxGemmVariants][3];
   for (int v = 0; v < count; ++v)
     for (int s = 0; s < 3; ++s) best[v][s] = 1e30;
   for (int r = 0; r <= rounds; ++r)  // round 0 warms caches and clocks, and is not counted
@@ -157,8 +138,8 @@ void time_variants(const KernelTable* const* tables, int count, double* score) {
 // The ISA's table with the GEMM variant DEEPRNN_GEMM_TILE names, else its
 // own (timed later, by kernels_tune). Sets g_choice; called with g_mutex held.
 const KernelTable* with_tile(const Candidate& c) {
-  const KernelTable* v[kMaxVariants];
-  const int n = c.variants(v);
+  const KernelTable* const* v = c.tables;
+  const int n = c.count;
   const char* want = std::getenv("DEEPRNN_GEMM_TILE");
   if (want != nullptr && *want != '\0') {
     std::string known;
@@ -170,7 +151,7 @@ const KernelTable* with_tile(const Candidate& c) {
                              "\"");
   }
   g_choice = n > 1 ? "untimed" : "only";
-  return c.table;
+  return c.own();
 }
 
 // The candidate named `want` (the best supported when null or empty).
@@ -198,12 +179,9 @@ const Candidate& choose(const char* want) {
 const Candidate* candidate_of(const KernelTable* t) {
   int n;
   const Candidate* c = candidates(&n);
-  for (int i = 0; i < n; ++i) {
-    const KernelTable* v[kMaxVariants];
-    const int nv = c[i].variants(v);
-    for (int j = 0; j < nv; ++j)
-      if (v[j] == t) return &c[i];
-  }
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < c[i].count; ++j)
+      if (c[i].tables[j] == t) return &c[i];
   return nullptr;
 }
 
@@ -244,9 +222,9 @@ void kernels_tune() {
   for (Timed& t : g_timed)
     if (t.set == c || (!slot && !t.set)) slot = &t;
   if (slot->set != c) {
-    const KernelTable* tables[kMaxVariants];
-    const int n = c->variants(tables);
-    double sec[kMaxVariants] = {};
+    const KernelTable* const* tables = c->tables;
+    const int n = c->count;
+    double sec[kMaxGemmVariants] = {};
     time_variants(tables, n, sec);
     // The fastest, if at least 5% faster than the set's own: a tie stays put
     // however the noise falls.
@@ -273,11 +251,9 @@ const KernelTable* kernels_find(const char* name) {
   const size_t len = colon ? static_cast<size_t>(colon - name) : std::strlen(name);
   for (int i = 0; i < n; ++i) {
     if (!c[i].supported || std::strlen(c[i].name) != len || std::strncmp(c[i].name, name, len) != 0) continue;
-    if (!colon) return c[i].table;
-    const KernelTable* v[kMaxVariants];
-    const int nv = c[i].variants(v);
-    for (int j = 0; j < nv; ++j)
-      if (std::strcmp(colon + 1, v[j]->gemm_tile) == 0) return v[j];
+    if (!colon) return c[i].own();
+    for (int j = 0; j < c[i].count; ++j)
+      if (std::strcmp(colon + 1, c[i].tables[j]->gemm_tile) == 0) return c[i].tables[j];
   }
   return nullptr;
 }
@@ -285,11 +261,8 @@ const KernelTable* kernels_find(const char* name) {
 int kernels_gemm_tiles(const char* isa, const char** tiles, int cap) {
   const KernelTable* t = kernels_find(isa);
   const Candidate* c = t ? candidate_of(t) : nullptr;
-  if (!c) return 0;
-  const KernelTable* v[kMaxVariants];
-  const int nv = c->variants(v);
   int k = 0;
-  for (; k < nv && k < cap; ++k) tiles[k] = v[k]->gemm_tile;
+  for (; c && k < c->count && k < cap; ++k) tiles[k] = c->tables[k]->gemm_tile;
   return k;
 }
 
@@ -299,10 +272,8 @@ int kernels_gemm_timing(const char** tiles, double* seconds, int cap) {
   if (std::strcmp(g_choice, "timed") != 0) return 0;
   for (const Timed& t : g_timed)
     if (t.set == c) {
-      const KernelTable* v[kMaxVariants];
-      const int nv = c->variants(v);
       int i = 0;
-      for (; i < nv && i < cap; ++i) tiles[i] = v[i]->gemm_tile, seconds[i] = t.sec[i];
+      for (; i < c->count && i < cap; ++i) tiles[i] = c->tables[i]->gemm_tile, seconds[i] = t.sec[i];
       return i;
     }
   return 0;

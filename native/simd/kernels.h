@@ -66,8 +66,8 @@ struct Units {
 
 struct KernelTable {
   const char* name;
-  // The GEMM's main register tile, rows x columns of C ("5x64"): which of the
-  // set's GEMM variants `gemm` is (see GemmVariant).
+  // The GEMM's main register tile, rows x columns of C ("5x64"), or two
+  // joined by "+" (GemmVariant): which of the set's GEMM variants `gemm` is.
   const char* gemm_tile;
   // The product of GemmArgs; part: this thread's share of a team's product.
   void (*gemm)(const GemmArgs& g, Part part);
@@ -140,9 +140,11 @@ inline void gemm_tn(const KernelTable& k, float* C, const float* A, const float*
 // ("5x64+12x32": C += A^T B, the weight gradients, by 12 x 32, the rest by
 // 5 x 64), which changes no result either.
 struct GemmVariant {
-  const char* tile;  // rows x columns of the main tile, as KernelTable::gemm_tile
+  const char* tile;  // as KernelTable::gemm_tile
   void (*gemm)(const GemmArgs& g, Part part);
 };
+// The most GEMM variants a set has, its own included.
+constexpr int kMaxGemmVariants = 3;
 
 // Looks up a table by name among the supported ones; null when unknown or
 // unsupported. "avx512:12x32" names the table with that GEMM variant.
@@ -178,6 +180,7 @@ const KernelTable* table_scalar();
 const KernelTable* table_avx2();
 const KernelTable* table_avx512();
 GemmVariant gemm_avx512_tall();
+GemmVariant gemm_avx512_by_kind();  // C += A^T B by the tall tile, the rest by the set's own
 #endif
 #ifdef DEEPRNN_ARM64
 const KernelTable* table_neon();
