@@ -7,6 +7,7 @@ import { plural } from '../validate.js';
 import { defaultChunkTokens } from '../nn/rnnlm.js';
 import { inJob, launcherRank, mpiSummary } from '../mpi.js';
 import { registerBench } from './bench.js';
+import { UsageError } from './errors.js';
 import { OutputClosed, OutputError, streamFailure } from './output.js';
 import { registerCompare } from './compare.js';
 import { registerPlot } from './plot.js';
@@ -93,7 +94,13 @@ export function buildProgram(argv: string[] = []): Command {
 
 export async function main(argv: string[]): Promise<number> {
   try {
-    await buildProgram(argv).parseAsync(argv);
+    const program = buildProgram(argv);
+    // `deeprnn help NAME` with a NAME that is no command: an error like `deeprnn NAME`'s, not the whole usage.
+    const [first, topic] = argv.slice(2);
+    if (first === 'help' && topic !== undefined && !program.commands.some((c) => c.name() === topic || c.aliases().includes(topic))) {
+      throw new UsageError(`unknown command '${topic}' (the commands: ${program.commands.map((c) => c.name()).join(', ')})`);
+    }
+    await program.parseAsync(argv);
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) {

@@ -114,6 +114,7 @@ describe("commander's errors", () => {
     [['predict'], "deeprnn: error: missing required argument 'prefix'"],
     [['eval', '--model', 'x.safetensors'], "deeprnn: error: required option '--corpus <name|file|dir...>' not specified"],
     [['fly'], "deeprnn: error: unknown command 'fly'"],
+    [['help', 'fly'], "deeprnn: error: unknown command 'fly' (the commands: train, predict, eval, compare, plot, info, export, serve, bench)"],
     [['info', 'a', 'b'], "deeprnn: error: too many arguments for 'info'. Expected 1 argument but got 2."],
     [['predict', 'x', '--model'], "deeprnn: error: option '--model <path>' argument missing"],
   ])('%j', async (args, message) => {
