@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { resolveDataDir } from '../data/corpus.js';
 import { MAX_NUM_STEPS } from '../data/datamodule.js';
 import { loadCorpusTokens } from '../data/load.js';
+import { TOKENIZERS, type TokenizerKind } from '../data/tokenizer.js';
 import { InputError } from '../errors.js';
 import { plural } from '../validate.js';
 import { hasTrainingState, loadCheckpoint } from '../io/checkpoint.js';
@@ -44,6 +45,9 @@ interface RawEvalOptions {
 interface Baseline {
   version: 1;
   checkpoint: string;
+  /** The checkpoint's tokenizer and vocabulary size (baselines written before they were recorded have neither). */
+  tokenizer?: TokenizerKind;
+  vocabSize?: number;
   results: Record<string, EvalMetrics>;
 }
 
@@ -58,8 +62,11 @@ function readBaseline(file: string): Baseline {
   }
   const base = b as Partial<Baseline> | null;
   if (!base || base.version !== 1 || !base.results || typeof base.results !== 'object'
-    || !Object.values(base.results).every((r) => r && typeof r.perplexity === 'number')) {
-    throw new InputError(`--baseline ${file} is not a deeprnn baseline (expected {"version": 1, "results": {corpus: {"perplexity": ...}}})`);
+    || !Object.values(base.results).every((r) => r && typeof r.perplexity === 'number')
+    || (base.tokenizer !== undefined && !TOKENIZERS.includes(base.tokenizer))
+    || (base.vocabSize !== undefined && !(Number.isInteger(base.vocabSize) && base.vocabSize >= 1))) {
+    throw new InputError(`--baseline ${file} is not a deeprnn baseline (expected {"version": 1, "tokenizer": ${TOKENIZERS.map((t) => `"${t}"`).join('|')}, `
+      + `"vocabSize": n, "results": {corpus: {"perplexity": ...}}})`);
   }
   // (an infinite one would pass every run; one below 1 is no model's)
   for (const [corpus, r] of Object.entries(base.results)) {
@@ -134,6 +141,12 @@ export function registerEval(program: Command): void {
       const numSteps = raw.numSteps !== undefined ? intOption('--num-steps', raw.numSteps, 1, MAX_NUM_STEPS)
         : hasTrainingState(ck.meta) ? ck.meta.training.numSteps : DEFAULT_EVAL_STEPS;
       const baseline = raw.baseline ? readBaseline(raw.baseline) : undefined;
+      // Perplexities compare only over the same vocabulary: another tokenizer predicts other tokens.
+      if (baseline && ((baseline.tokenizer !== undefined && baseline.tokenizer !== ck.tokenizer.kind)
+        || (baseline.vocabSize !== undefined && baseline.vocabSize !== ck.model.config.vocabSize))) {
+        throw new UsageError(`--baseline ${raw.baseline} was measured with a ${baseline.tokenizer ?? ck.tokenizer.kind} tokenizer of ${baseline.vocabSize ?? ck.model.config.vocabSize} tokens, `
+          + `and this checkpoint has a ${ck.tokenizer.kind} tokenizer of ${ck.model.config.vocabSize}: their perplexities do not compare; write a new baseline with --write-baseline`);
+      }
       // Under an MPI launcher every rank scores its share of the streams and
       // rank 0 alone reports; every rank exits with the same code.
       const world = mpiWorld();
@@ -183,9 +196,11 @@ export function registerEval(program: Command): void {
         }
       }
       const rows: EvalRow[] = Object.entries(results).map(([corpus, r]) => ({ corpus, ...r, unknownRate: r.unknownRate ?? 0 }));
+      // A perplexity that overflowed (weights finite but huge) is no result: the run fails, as a diverged training does.
+      const diverged = Object.keys(results).filter((c) => !Number.isFinite(results[c]!.perplexity));
       if (!speaks) {
         endMpi();
-        if (verdicts.length) process.exitCode = 1;
+        if (verdicts.length || diverged.length) process.exitCode = 1;
         return;
       }
       emit({
@@ -193,13 +208,14 @@ export function registerEval(program: Command): void {
         text: () => renderRecords('text', EVAL_TEXT_COLUMNS, rows),
         csv: { columns: EVAL_COLUMNS, rows },
       }, format);
+      if (diverged.length) {
+        endMpi();
+        // (a baseline holds numbers only: none is written)
+        throw new Error(`the perplexity on ${diverged.join(', ')} is not finite: the model's outputs overflow (its weights have diverged)`
+          + (raw.writeBaseline ? `; not writing --write-baseline ${raw.writeBaseline}` : ''));
+      }
       if (raw.writeBaseline) {
-        // A baseline holds numbers only: a perplexity that overflowed cannot be one.
-        const bad = Object.entries(results).find(([, r]) => !Number.isFinite(r.perplexity));
-        if (bad) {
-          throw new Error(`not writing --write-baseline ${raw.writeBaseline}: the perplexity on ${bad[0]} is not finite (the model has diverged)`);
-        }
-        const b: Baseline = { version: 1, checkpoint: file, results };
+        const b: Baseline = { version: 1, checkpoint: file, tokenizer: ck.tokenizer.kind, vocabSize: ck.model.config.vocabSize, results };
         removeStaleTemps([raw.writeBaseline]);
         try {
           writeFileAtomic(raw.writeBaseline, JSON.stringify(b, null, 2) + '\n');

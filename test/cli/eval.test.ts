@@ -58,9 +58,15 @@ describe('eval', () => {
     const base = path.join(dir, 'base.json');
     const r = await cli(['eval', huge, '--corpus', english, french, '--write-baseline', base]);
     expect(r.code).toBe(1);
-    expect(r.stderr.trim()).toMatch(new RegExp(`^(deeprnn: warning: .*\\n)?deeprnn: error: not writing --write-baseline ${base}: `
-      + `the perplexity on ${english} is not finite \\(the model has diverged\\)$`));
+    expect(r.stderr.trim()).toMatch(new RegExp(`^(deeprnn: warning: .*\\n)?deeprnn: error: the perplexity on ${english}, ${french} is not finite: `
+      + `the model's outputs overflow \\(its weights have diverged\\); not writing --write-baseline ${base}$`));
     expect(existsSync(base)).toBe(false);
+    // without a baseline to write, the run fails all the same, its table printed
+    const plain = await cli(['eval', huge, '--corpus', english, '--json']);
+    expect(plain.code).toBe(1);
+    expect(JSON.parse(plain.stdout).results[english].perplexity).toBe(null);
+    expect(plain.stderr.trim().split('\n').pop()).toBe(
+      `deeprnn: error: the perplexity on ${english} is not finite: the model's outputs overflow (its weights have diverged)`);
     const lines = r.stdout.trimEnd().split('\n');
     expect(lines).toHaveLength(3);
     // Every cell is separated by at least two spaces and starts where its header does.
@@ -127,5 +133,31 @@ describe('corpora named as an object\'s own keys', () => {
       + `and this checkpoint reads ${n} (another tokenizer, or the text changed): their perplexities do not compare; write a new baseline with --write-baseline\n`);
     expect(r.code).toBe(2);
     expect((await cli(['eval', model, '--corpus', english, '--baseline', base])).code).toBe(0);
+  });
+
+  it('a baseline records the tokenizer and vocabulary, and one of another is refused (a char text of letters counts as many tokens under d2l)', async () => {
+    const base = path.join(dir, 'vocab.json');
+    expect((await cli(['eval', model, '--corpus', english, '--write-baseline', base])).code).toBe(0);
+    const written = JSON.parse(readFileSync(base, 'utf8'));
+    const kind = loadCheckpoint(model).tokenizer.kind, V = loadCheckpoint(model).model.config.vocabSize;
+    expect([written.tokenizer, written.vocabSize]).toEqual([kind, V]);
+    const otherKind = kind === 'char' ? 'd2l' : 'char';
+    for (const [tokenizer, vocabSize] of [[otherKind, V], [kind, V + 1]] as const) {
+      const other = path.join(dir, `vocab-${tokenizer}-${vocabSize}.json`);
+      writeFileSync(other, JSON.stringify({ ...written, tokenizer, vocabSize }));
+      const r = await cli(['eval', model, '--corpus', english, '--baseline', other]);
+      expect(r.stderr).toBe(`deeprnn: error: --baseline ${other} was measured with a ${tokenizer} tokenizer of ${vocabSize} tokens, and this checkpoint `
+        + `has a ${kind} tokenizer of ${V}: their perplexities do not compare; write a new baseline with --write-baseline\n`);
+      expect(r.code).toBe(2);
+    }
+    // a baseline written before these were recorded is read as before; a malformed one is refused
+    const { tokenizer: _t, vocabSize: _v, ...older } = written;
+    const old = path.join(dir, 'vocab-old.json');
+    writeFileSync(old, JSON.stringify(older));
+    expect((await cli(['eval', model, '--corpus', english, '--baseline', old])).code).toBe(0);
+    writeFileSync(old, JSON.stringify({ ...written, tokenizer: 'bytes' }));
+    const junk = await cli(['eval', model, '--corpus', english, '--baseline', old]);
+    expect(junk.stderr).toContain(`deeprnn: error: --baseline ${old} is not a deeprnn baseline`);
+    expect(junk.code).toBe(2);
   });
 });
