@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chooseThreads } from './threads.js';
+import { chooseThreads, unparsableOpenMp } from './threads.js';
 
 /** The cell kinds, by the names native/kernels/cells.cc's descriptors give them (cells() lists the rest). */
 export type CellKind = 'rnn' | 'rnn-relu' | 'gru' | 'lstm' | 'mgu';
@@ -304,12 +304,21 @@ export function native(): NativeBinding {
         + 'where deeprnn is installed (needs cmake and a C++17 compiler)');
   }
   const require = createRequire(import.meta.url);
+  // OpenMP reads its variables as the addon loads, and writes a line of its
+  // own about each it cannot parse: those are hidden from it for the load
+  // (chooseThreads says what deeprnn makes of them) and put back for children.
+  // (Only the main thread's process.env is the process's environment: a
+  // worker's is a copy, so the CLI loads the addon here before it starts one.)
+  const saved = unparsableOpenMp().map((name) => [name, process.env[name]!] as const);
+  for (const [name] of saved) delete process.env[name];
   try {
     binding = require(file) as NativeBinding;
   } catch (e) {
     throw new Error(`deeprnn: the native addon ${file} does not load (${(e as Error).message.split('\n')[0]}); `
       + 'rebuild it for this machine with "DEEPRNN_BUILD_FROM_SOURCE=1 npm rebuild deeprnn" where deeprnn is installed, '
       + 'or "npm run build:native" in a checkout (needs cmake and a C++17 compiler)');
+  } finally {
+    for (const [name, value] of saved) process.env[name] = value;
   }
   loadedFrom = file;
   // Never more threads than the cores this process may use (OMP_NUM_THREADS or

@@ -4,6 +4,17 @@
 // kernels use no more of them than there is work for (see RNNLM.teamPlan).
 import os from 'node:os';
 
+/** OpenMP's variables about threads, and the forms libgomp takes: positive counts (a list of them, one per nesting level). */
+const OPENMP_FORMS: [string, RegExp][] = [
+  ['OMP_NUM_THREADS', /^\s*[1-9][0-9]*\s*(,\s*[1-9][0-9]*\s*)*$/],
+  ['OMP_THREAD_LIMIT', /^\s*[1-9][0-9]*\s*$/],
+];
+
+/** The OpenMP variables set in `env` in a form libgomp does not take (it would write a line of its own about each). */
+export function unparsableOpenMp(env: NodeJS.ProcessEnv = process.env): string[] {
+  return OPENMP_FORMS.filter(([name, form]) => env[name] !== undefined && !form.test(env[name]!)).map(([name]) => name);
+}
+
 export interface ThreadChoice {
   threads: number;
   /** One line saying why the count is not what was asked, or null. */

@@ -4,6 +4,8 @@
 // load at once; trainInThread then hands it the job. A thread that is not used (`train --help`, a refused option) keeps
 // nothing alive: it is unreferenced until taken, and ends with the process.
 import { Worker } from 'node:worker_threads';
+import { native } from '../native.js';
+import { unparsableOpenMp } from '../threads.js';
 
 /** What a training thread is started with; the job follows as a message. */
 export interface TrainThreadData {
@@ -23,6 +25,15 @@ const TRAIN_WORKER = new URL('./train-worker.js', import.meta.url);
 /** A training thread, loading its modules; it waits for a 'job' message. `script`: another module (for tests). */
 export function startTrainThread(script: URL = TRAIN_WORKER): TrainThread {
   const data: TrainThreadData = { stopFlag: new Int32Array(new SharedArrayBuffer(4)) };
+  // OpenMP starts with the first thread that loads the addon: this one, when a
+  // variable must be hidden from it (native()), which a worker cannot do.
+  if (unparsableOpenMp().length) {
+    try {
+      native();
+    } catch {
+      // (an addon that does not load is reported where the command first needs it)
+    }
+  }
   return { worker: new Worker(script, { workerData: data }), data };
 }
 

@@ -24,6 +24,25 @@ describe('threads beyond the cores', () => {
     const bad = await cli(['train', ...QUICK, '--epochs', '1', '--out', path.join(dir, 'c.safetensors')], { env: { OMP_NUM_THREADS: 'lots' } });
     expect(bad.code, bad.stderr).toBe(0);
     expect(bad.stderr).toContain(`deeprnn: warning: OMP_NUM_THREADS="lots" is not a positive integer; using the ${cores} cores this process may use`);
+    // OpenMP's own complaint (libgomp writes one as the addon loads) is not passed on: deeprnn's line says it
+    expect(bad.stderr).not.toContain('libgomp');
+    expect(bad.stderr).not.toMatch(/^\n|\n\n/);
+  });
+
+  it('a value OpenMP cannot parse leaves no line of its own, whichever command loads the addon', async () => {
+    for (const env of [{ OMP_NUM_THREADS: '0' }, { OMP_NUM_THREADS: '' }, { OMP_NUM_THREADS: '1.5' }, { OMP_THREAD_LIMIT: 'abc' }]) {
+      const v = await cli(['--version'], { env });
+      expect(v.code).toBe(0);
+      expect(v.stderr, JSON.stringify(env)).toBe('');
+      expect(v.stdout).toMatch(/^deeprnn \d+\.\d+\.\d+ \(simd /);
+    }
+    const model = path.join(dir, 'omp.safetensors');
+    const t = await cli(['train', ...QUICK, '--epochs', '1', '--out', model], { env: { OMP_THREAD_LIMIT: 'x' } });
+    expect(t.code, t.stderr).toBe(0);
+    expect(t.stderr).not.toContain('libgomp');
+    const e = await cli(['eval', model, '--corpus', 'timemachine'], { env: { OMP_NUM_THREADS: '0' } });
+    expect(e.code, e.stderr).toBe(0);
+    expect(e.stderr).toBe(`deeprnn: warning: OMP_NUM_THREADS="0" is not a positive integer; using the ${cores} cores this process may use\n`);
   });
 
   it('a --threads that is not a count is an input error', async () => {

@@ -1,7 +1,7 @@
 // The thread count: --threads, else OMP_NUM_THREADS, else the cores this
 // process may use; never more than those, with a one-line note when capped.
 import { describe, expect, it } from 'vitest';
-import { chooseThreads } from '../../src/threads.js';
+import { chooseThreads, unparsableOpenMp } from '../../src/threads.js';
 
 describe('chooseThreads', () => {
   it('defaults to the cores this process may use', () => {
@@ -22,6 +22,15 @@ describe('chooseThreads', () => {
     expect(chooseThreads(undefined, { OMP_NUM_THREADS: 'many' }, 8)).toEqual({
       threads: 8, note: 'OMP_NUM_THREADS="many" is not a positive integer; using the 8 cores this process may use' });
     expect(chooseThreads(undefined, { OMP_NUM_THREADS: '0' }, 8).threads).toBe(8);
+  });
+
+  it('names the OpenMP variables libgomp would not parse (positive counts; OMP_NUM_THREADS a list of them)', () => {
+    expect(unparsableOpenMp({ OMP_NUM_THREADS: '4', OMP_THREAD_LIMIT: ' 8 ' })).toEqual([]);
+    expect(unparsableOpenMp({ OMP_NUM_THREADS: '4, 2' })).toEqual([]);
+    expect(unparsableOpenMp({})).toEqual([]);
+    for (const bad of ['0', '', 'abc', '1.5', '-2', '4,', '4,0'])
+      expect(unparsableOpenMp({ OMP_NUM_THREADS: bad }), bad).toEqual(['OMP_NUM_THREADS']);
+    expect(unparsableOpenMp({ OMP_NUM_THREADS: 'x', OMP_THREAD_LIMIT: '2,2' })).toEqual(['OMP_NUM_THREADS', 'OMP_THREAD_LIMIT']);
   });
 
   it('stays within OMP_THREAD_LIMIT, saying so (OpenMP would run no more threads than it allows)', () => {
