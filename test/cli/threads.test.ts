@@ -30,7 +30,8 @@ describe('threads beyond the cores', () => {
   });
 
   it('a value OpenMP cannot parse leaves no line of its own, whichever command loads the addon', async () => {
-    for (const env of [{ OMP_NUM_THREADS: '0' }, { OMP_NUM_THREADS: '' }, { OMP_NUM_THREADS: '1.5' }, { OMP_THREAD_LIMIT: 'abc' }]) {
+    const envs: Record<string, string>[] = [{ OMP_NUM_THREADS: '0' }, { OMP_NUM_THREADS: '' }, { OMP_NUM_THREADS: '1.5' }, { OMP_THREAD_LIMIT: 'abc' }];
+    for (const env of envs) {
       const v = await cli(['--version'], { env });
       expect(v.code).toBe(0);
       expect(v.stderr, JSON.stringify(env)).toBe('');
