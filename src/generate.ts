@@ -5,7 +5,7 @@
 import { Tokenizer } from './data/tokenizer.js';
 import { InputError } from './errors.js';
 import type { RNNLM } from './nn/rnnlm.js';
-import { Rng } from './rng.js';
+import { checkRng, Rng } from './rng.js';
 import { describe, integer, number, refuseUnknownKeys, type Naming } from './validate.js';
 
 export function argmax(x: ArrayLike<number>): number {
@@ -53,9 +53,7 @@ export class Sampler {
 
   constructor(vocabSize: number, opts: SampleOptions = {}) {
     const checked = checkSampling(opts, { name: (k) => k });
-    if (opts.rng !== undefined && typeof (opts.rng as Partial<Rng> | null)?.uniform !== 'function') {
-      throw new InputError('rng must be an Rng (new Rng(seed)), or left out to draw from seed');
-    }
+    if (opts.rng !== undefined) checkRng(opts.rng, 'rng (or left out, to draw from seed)');
     this.opts = { ...checked, rng: opts.rng ?? (checked.temperature > 0 ? new Rng(checked.seed) : undefined) };
     this.probs = new Float64Array(vocabSize);
     this.order = new Int32Array(vocabSize);

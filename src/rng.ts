@@ -2,7 +2,7 @@
 // whole state is four 32-bit words, so checkpoints can store and restore it.
 
 import { InputError } from './errors.js';
-import { show } from './validate.js';
+import { describe, show } from './validate.js';
 
 export type RngState = [number, number, number, number];
 
@@ -79,4 +79,11 @@ export class Rng {
 
 function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
+}
+
+/** Refuses what is not an Rng (something with uniform()), naming `what` it was given as. */
+export function checkRng(rng: unknown, what: string): asserts rng is Rng {
+  if (typeof (rng as Partial<Rng> | null)?.uniform !== 'function') {
+    throw new InputError(`${what} must be an Rng (new Rng(seed)), got ${describe(rng)}`);
+  }
 }

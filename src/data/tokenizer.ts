@@ -6,7 +6,7 @@
 // (kind + vocabulary) so the same text maps to the same ids.
 import { InputError } from '../errors.js';
 import { choice, describe, plural, strictInteger } from '../validate.js';
-import { Vocab } from './vocab.js';
+import { UNK, Vocab } from './vocab.js';
 
 export const TOKENIZERS = ['d2l', 'char', 'word'] as const;
 export type TokenizerKind = (typeof TOKENIZERS)[number];
@@ -199,6 +199,7 @@ export class Tokenizer {
 
   /** Token strings of `text` (the d2l tokenizer's are lowercase letters and single spaces). */
   split(text: string): string[] {
+    if (typeof text !== 'string') throw new InputError(`the text to tokenize must be a string, got ${describe(text)}`);
     return cut(SCHEMES[this.kind], text, true).tokens;
   }
 
@@ -267,6 +268,13 @@ export function countTokens(kind: TokenizerKind, chunks: Iterable<string>, count
   return counts;
 }
 
+/** What each kind's tokens are, for a message. */
+const TOKEN_FORMS: Record<TokenizerKind, string> = {
+  d2l: 'its tokens are the letters a to z and the space',
+  char: 'its tokens are single characters',
+  word: 'its tokens are words and punctuation marks, without spaces',
+};
+
 export function tokenizerFromJSON(json: unknown): Tokenizer {
   const j = json as Partial<TokenizerJSON> | null;
   if (!j || typeof j !== 'object' || typeof j.kind !== 'string' || !Array.isArray(j.tokens)
@@ -276,5 +284,16 @@ export function tokenizerFromJSON(json: unknown): Tokenizer {
   if (!TOKENIZERS.includes(j.kind)) throw new InputError(`unknown tokenizer kind "${j.kind}" (expected one of ${TOKENIZERS.join(', ')})`);
   const minFreq = j.minFreq ?? 1;
   if (!Number.isSafeInteger(minFreq) || minFreq < 1) throw new InputError(`tokenizer minFreq ${JSON.stringify(j.minFreq)} is invalid`);
-  return new Tokenizer(j.kind, new Vocab(j.tokens), minFreq);
+  const tokenizer = new Tokenizer(j.kind, new Vocab(j.tokens), minFreq);
+  // Every token but <unk> is one the tokenizer makes of a text: the text of it alone cuts into it alone
+  // (a char token of two characters, an upper-case d2l letter or an empty word would never be read).
+  const never = j.tokens.find((t) => {
+    if (t === UNK) return false;
+    const cut = tokenizer.split(t);
+    return cut.length !== 1 || cut[0] !== t;
+  });
+  if (never !== undefined) {
+    throw new InputError(`tokenizer: the ${j.kind} tokenizer never makes the token ${JSON.stringify(never)} of its vocabulary (${TOKEN_FORMS[j.kind]})`);
+  }
+  return tokenizer;
 }

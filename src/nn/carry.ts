@@ -1,5 +1,7 @@
 // The hidden (and LSTM cell) state a model carries from one sequential batch
 // to the next, per layer, for batches of width N.
+import { InputError } from '../errors.js';
+import { describe, strictInteger } from '../validate.js';
 import { carriesC, type ModelConfig } from './config.js';
 
 export interface CarriedLayer<A extends Float32Array | Float64Array> {
@@ -62,8 +64,27 @@ export class CarriedState<A extends Float32Array | Float64Array> {
     return [...this.layers.map((s) => f32(s.h)), ...this.layers.flatMap((s) => (s.c ? [f32(s.c)] : []))];
   }
 
-  /** Sets the state for width N from arrays as toArrays() gives them. */
+  /**
+   * Sets the state for width N from arrays as toArrays() gives them: each
+   * layer's h (N x its hidden size), then each layer's c for an LSTM, every
+   * value finite. Checked whole first: a refused state leaves the one there.
+   */
   set(state: Float32Array[], N: number): void {
+    strictInteger('setCarriedState: N (the batch width)', N, 1, 2 ** 31 - 1);
+    const { hidden } = this.config;
+    const lstm = carriesC(this.config.cell);
+    const names = [...hidden.map((_, l) => `h of layer ${l}`), ...(lstm ? hidden.map((_, l) => `c of layer ${l}`) : [])];
+    if (!Array.isArray(state) || state.length !== names.length) {
+      throw new InputError(`setCarriedState: the state must be ${names.length} Float32Arrays (${names.join(', ')}), got ${describe(state)}`);
+    }
+    names.forEach((name, i) => {
+      const a = state[i], n = N * hidden[i % hidden.length]!;
+      if (!(a instanceof Float32Array) || a.length !== n) {
+        throw new InputError(`setCarriedState: ${name} must be a Float32Array of N x ${hidden[i % hidden.length]} = ${n} values, got ${a instanceof Float32Array ? `${a.length} values` : describe(a)}`);
+      }
+      const bad = a.findIndex((x) => !Number.isFinite(x));
+      if (bad >= 0) throw new InputError(`setCarriedState: ${name} holds ${a[bad]} at index ${bad}; a state must be finite`);
+    });
     const layers = this.for(N);
     layers.forEach((s, l) => {
       s.h.set(state[l]!);

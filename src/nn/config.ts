@@ -3,7 +3,7 @@
 import { native, type CellInfo, type CellKind } from '../native.js';
 import type { Rng } from '../rng.js';
 import { InputError } from '../errors.js';
-import { choice, number, show, strictInteger } from '../validate.js';
+import { choice, number, refuseUnknownKeys, show, strictInteger } from '../validate.js';
 
 /**
  * The cell kinds, in the order of native code's descriptors (TypeScript needs
@@ -142,6 +142,16 @@ export function frozenConfig(c: ModelConfig): ModelConfig {
  * layers of 1 to MAX_HIDDEN units, dropout in [0, 1). Each failure names the
  * field (`config.cell must be one of ..., got "tree"`).
  */
+/** The keys of a ModelConfig (the type lists each once). */
+const MODEL_CONFIG_KEYS = Object.keys({ cell: true, vocabSize: true, hidden: true, dropout: true } satisfies Record<keyof ModelConfig, true>);
+
+/** checkModelConfig for a config a program gives (a model's constructor): a key it does not have is refused too, a likely one named. */
+export function checkNewModelConfig(c: unknown, what: string): ModelConfig {
+  const config = checkModelConfig(c);
+  refuseUnknownKeys(c as object, MODEL_CONFIG_KEYS, what);
+  return config;
+}
+
 export function checkModelConfig(c: unknown, where = 'config'): ModelConfig {
   if (typeof c !== 'object' || c === null || Array.isArray(c)) throw new InputError(`${where} must be an object, got ${show(c)}`);
   const o = c as Record<string, unknown>;

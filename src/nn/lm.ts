@@ -1,8 +1,19 @@
 // What the Trainer needs from a language model, whatever its implementation.
 import type { Batch } from '../data/datamodule.js';
+import { InputError } from '../errors.js';
+import { describe, strictInteger } from '../validate.js';
 import type { Rng } from '../rng.js';
 import type { ModelConfig, ParamInfo } from './config.js';
 import type { FloatArray } from './module.js';
+
+/** Refuses what is no batch before any of it is read (its arrays are checked where they are read). */
+export function checkBatch(batch: unknown, what: string): asserts batch is Batch {
+  if (typeof batch !== 'object' || batch === null) {
+    throw new InputError(`${what}: the batch must be {T, N, inputs, targets} (a DataModule's batch, or one made the same way), got ${describe(batch)}`);
+  }
+  strictInteger(`${what}: batch.T`, (batch as Partial<Batch>).T, 1, 2 ** 31 - 1);
+  strictInteger(`${what}: batch.N`, (batch as Partial<Batch>).N, 1, 2 ** 31 - 1);
+}
 
 export interface ForwardOptions {
   /** Training mode: dropout on, and what backward() needs is kept. */
@@ -48,8 +59,8 @@ export interface LanguageModel {
   readonly params: FloatArray;
   readonly grads: FloatArray;
   zeroGrad(): void;
-  /** Mean cross-entropy over the batch's T*N targets. */
-  forward(batch: Batch, opts: ForwardOptions): number;
+  /** Mean cross-entropy over the batch's T*N targets (opts left out: { train: false }, evaluation). */
+  forward(batch: Batch, opts?: ForwardOptions): number;
   /** Accumulates d(mean loss)/d(params) into grads, for the last training forward. */
   backward(): void;
   /**

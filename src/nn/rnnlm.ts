@@ -4,11 +4,11 @@
 // chunk through the whole network, chunks on teams of threads.
 import type { Batch } from '../data/datamodule.js';
 import { native, type Precision } from '../native.js';
-import { Rng } from '../rng.js';
-import { carriesC, checkModelConfig, frozenConfig, gatesOf, initParams, layerInput, modelOffsets, paramCount, paramTable, type ModelConfig } from './config.js';
+import { checkRng, Rng } from '../rng.js';
+import { carriesC, checkNewModelConfig, frozenConfig, gatesOf, initParams, layerInput, modelOffsets, paramCount, paramTable, type ModelConfig } from './config.js';
 import type { EvalResult, ForwardOptions, LanguageModel, Shard } from './lm.js';
 import { shardRange } from '../mpi.js';
-import { fillDropoutMask } from './lm.js';
+import { checkBatch, fillDropoutMask } from './lm.js';
 import { Module, rnnLayerViews } from './module.js';
 import { CarriedState } from './carry.js';
 import { Workspace } from './workspace.js';
@@ -101,7 +101,8 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
   /** A model with PyTorch's default initialisation drawn from `rng` (or seed 0). */
   constructor(config: ModelConfig, rng: Rng = new Rng(0)) {
     // A copy: a caller's object changed later (one object reused for several models) changes nothing here.
-    config = frozenConfig(checkModelConfig(config));
+    config = frozenConfig(checkNewModelConfig(config, 'new RNNLM(config)'));
+    checkRng(rng, 'new RNNLM(config, rng): rng');
     const table = paramTable(config);
     const n = paramCount(table);
     super(table, ...RNNLM.weights(n));
@@ -118,8 +119,9 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
    * computed in the same native call and added to grads; backward() then has
    * nothing left to do.
    */
-  forward(batch: Batch, opts: ForwardOptions): number {
+  forward(batch: Batch, opts: ForwardOptions = { train: false }): number {
     this.checkAttached();
+    checkBatch(batch, 'forward');
     this.doneInForward = false;
     this.squaresKnown = false;
     if (!opts.train) return this.evaluate(batch, { carry: opts.carry }).lossSum / (batch.T * batch.N);
@@ -244,6 +246,7 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
 
   evaluate(batch: Batch, opts: { carry?: boolean; shard?: Shard } = {}): EvalResult {
     this.checkAttached();
+    checkBatch(batch, 'evaluate');
     const { T, N } = batch;
     const rows = chunkRows(T, N, 0, this.chunkTokens);
     const state = opts.carry ? this.carry.buffer(N) : null;

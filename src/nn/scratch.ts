@@ -6,9 +6,9 @@
 // operands rounded to bf16 where the native bf16 run rounds them.
 // T=steps, N=batch, I=input, H=hidden, V=vocab; batches are time-major (T, N).
 import type { Batch } from '../data/datamodule.js';
-import { Rng } from '../rng.js';
-import { checkModelConfig, frozenConfig, gatesOf, initParams, layerInput, paramCount, paramTable, type ModelConfig } from './config.js';
-import { fillDropoutMask, type EvalResult, type ForwardOptions, type LanguageModel } from './lm.js';
+import { checkRng, Rng } from '../rng.js';
+import { checkNewModelConfig, frozenConfig, gatesOf, initParams, layerInput, paramCount, paramTable, type ModelConfig } from './config.js';
+import { checkBatch, fillDropoutMask, type EvalResult, type ForwardOptions, type LanguageModel } from './lm.js';
 import { CarriedState } from './carry.js';
 import { Module, rnnLayerViews } from './module.js';
 import { bf16Operand } from './bf16.js';
@@ -80,7 +80,8 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
   readonly config: ModelConfig;
 
   constructor(config: ModelConfig, rng: Rng = new Rng(0), opts: ScratchOptions = {}) {
-    config = frozenConfig(checkModelConfig(config));
+    config = frozenConfig(checkNewModelConfig(config, 'new RNNLMScratch(config)'));
+    checkRng(rng, 'new RNNLMScratch(config, rng): rng');
     const table = paramTable(config);
     const n = paramCount(table);
     super(table, new Float64Array(n), new Float64Array(n));
@@ -93,8 +94,9 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
     this.rounded = bf16 ? (a) => a.map(bf16Operand) : (a) => a;
   }
 
-  forward(batch: Batch, opts: ForwardOptions): number {
+  forward(batch: Batch, opts: ForwardOptions = { train: false }): number {
     this.checkAttached();
+    checkBatch(batch, 'forward');
     if (opts.shard) throw new Error('the scratch model runs in one process (no shard)');
     const Y = this.stackForward(batch, opts);
     const { lossSum, dlogitsTop } = this.output(Y, batch, opts.train);
@@ -105,6 +107,7 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
 
   evaluate(batch: Batch, opts: { carry?: boolean } = {}): EvalResult {
     this.checkAttached();
+    checkBatch(batch, 'evaluate');
     const Y = this.stackForward(batch, { train: false, carry: opts.carry });
     const { lossSum, correct } = this.output(Y, batch, false);
     return { lossSum, correct, count: batch.T * batch.N };

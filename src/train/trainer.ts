@@ -10,6 +10,7 @@ import { clampInPlace, copyInto, scaleInPlace, sumSquares } from './ops.js';
 import type { Optimizer } from './optim.js';
 import type { World } from '../mpi.js';
 import { InputError } from '../errors.js';
+import { describe, refuseUnknownKeys } from '../validate.js';
 
 export interface EpochMetrics {
   epoch: number;
@@ -52,6 +53,11 @@ export interface TrainState {
   /** Sum of the epoch's gradient norms before clipping. */
   gradNormSum: number;
 }
+
+/** The keys of TrainerOptions (the type lists each once: none missing, none extra). */
+const TRAINER_OPTIONS = Object.keys({
+  epochs: true, clip: true, clipMode: true, schedule: true, earlyStop: true, skipNonFinite: true, onEpoch: true, onBatch: true, world: true, settle: true,
+} satisfies Record<keyof TrainerOptions, true>);
 
 export interface TrainerOptions {
   epochs: number;
@@ -121,6 +127,8 @@ export class Trainer {
   private backup: Float32Array | Float64Array | null = null;
 
   constructor(readonly opts: TrainerOptions) {
+    if (typeof opts !== 'object' || opts === null) throw new InputError(`new Trainer(opts) needs options { epochs, clip, ... }, got ${describe(opts)}`);
+    refuseUnknownKeys(opts, TRAINER_OPTIONS, 'new Trainer(opts)');
     if (!Number.isSafeInteger(opts.epochs) || opts.epochs < 0) throw new InputError(`epochs must be a whole number of 0 or more, got ${opts.epochs}`);
     if (typeof opts.clip !== 'number' || !(opts.clip >= 0)) throw new InputError(`clip must be a number of 0 or more (0 or Infinity: off), got ${opts.clip}`);
     if (opts.clipMode !== undefined && opts.clipMode !== 'norm' && opts.clipMode !== 'value') {

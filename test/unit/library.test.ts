@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Tokenizer } from '../../src/data/tokenizer.js';
+import { Tokenizer, tokenizerFromJSON } from '../../src/data/tokenizer.js';
 import { generate, predict } from '../../src/generate.js';
 import { FORMAT_VERSION, loadCheckpoint, loadTrainingCheckpoint, saveCheckpoint, type CheckpointMeta } from '../../src/io/checkpoint.js';
 import { encodeSafetensors } from '../../src/io/safetensors.js';
@@ -253,7 +253,7 @@ describe('options are checked as the command line checks them', () => {
     expect(() => generate(model, Tokenizer.fit('char', 'ab'), 'ab', { numPreds: 5 })).toThrow("the tokenizer has 3 tokens but the model's vocabSize is 10");
     expect(() => generate(model, Tokenizer.fit('char', 'ab'), 'ab', { numPreds: 5, temperature: 1 })).toThrow("the tokenizer has 3 tokens but the model's vocabSize is 10");
     expect(() => generate(null as never, 'the', { numPreds: 5 })).toThrow('generate needs an RNNLM model, got null');
-    expect(() => generate(model, 'the', { numPreds: 5, temperature: 1, rng: {} as never })).toThrow('rng must be an Rng (new Rng(seed)), or left out to draw from seed');
+    expect(() => generate(model, 'the', { numPreds: 5, temperature: 1, rng: {} as never })).toThrow('rng (or left out, to draw from seed) must be an Rng (new Rng(seed)), got an empty object');
     expect(() => makeOptimizer(null as never)).toThrow('makeOptimizer needs settings { kind, lr, ... }, got null');
     // Unknown options are refused, a likely one named, as train() does (a typo used to be ignored).
     expect(() => generate(model, 'the', { numPreds: 5, temprature: 1 } as never)).toThrow('generate: unknown option temprature (did you mean temperature?)');
@@ -360,6 +360,53 @@ describe('the lower-level classes check what they are given', () => {
     expect(() => m.save(path.join(dir, 'y.safetensors'), { tokenizer: { kind: 'char' } as never })).toThrow('save: tokenizer must be a Tokenizer');
     expect(() => new RNNLM({ cell: 'gru', vocabSize: 28, hidden: [1_000_000, 1_000_000], dropout: 0 }))
       .toThrow('a model of 9,000,124,000,028 parameters needs 65.5 TiB for its weights and gradients: more than this process can allocate');
+  });
+
+  it('a batch, an rng, option keys and text that are not what they should be are named, not met as a TypeError inside', () => {
+    const cfg = { cell: 'lstm' as const, vocabSize: 10, hidden: [8, 8], dropout: 0 };
+    const m = new RNNLM(cfg, new Rng(1));
+    const batch = { T: 3, N: 2, inputs: new Int32Array(6).fill(1), targets: new Int32Array(6).fill(2) };
+    expect(() => m.evaluate(null as never)).toThrow('evaluate: the batch must be {T, N, inputs, targets} (a DataModule\'s batch, or one made the same way), got null');
+    expect(() => m.forward({ ...batch, T: '3' } as never, { train: true })).toThrow('forward: batch.T must be an integer from 1 to 2147483647, got "3"');
+    // forward without options evaluates, as the loss of evaluate()
+    expect(m.forward(batch)).toBeCloseTo(m.evaluate(batch).lossSum / 6, 12);
+    expect(() => new RNNLM(cfg, 42 as never)).toThrow('new RNNLM(config, rng): rng must be an Rng (new Rng(seed)), got 42');
+    expect(() => new RNNLM({ ...cfg, hiden: [4] } as never)).toThrow('new RNNLM(config): unknown option hiden (did you mean hidden?)');
+    expect(() => new Trainer({ epochs: 1, clip: 1, clipp: 2 } as never)).toThrow('new Trainer(opts): unknown option clipp (did you mean clip?)');
+    expect(() => new Trainer(null as never)).toThrow('new Trainer(opts) needs options { epochs, clip, ... }, got null');
+    expect(() => Tokenizer.fit('char', 'abc').encode(null as never)).toThrow('the text to tokenize must be a string, got null');
+  });
+
+  it('setCarriedState takes the arrays carriedState gives, checked whole before any is set', () => {
+    const m = new RNNLM({ cell: 'lstm', vocabSize: 10, hidden: [8, 4], dropout: 0 }, new Rng(1));
+    const good = [new Float32Array(16).fill(0.25), new Float32Array(8), new Float32Array(16), new Float32Array(8).fill(-0.5)];
+    m.setCarriedState(good, 2);
+    expect(m.carriedState()).toEqual(good);
+    const refused: [unknown[] | null, number, string][] = [
+      [good.slice(0, 1), 2, 'setCarriedState: the state must be 4 Float32Arrays (h of layer 0, h of layer 1, c of layer 0, c of layer 1), got an array of 1'],
+      [null, 2, 'setCarriedState: the state must be 4 Float32Arrays (h of layer 0, h of layer 1, c of layer 0, c of layer 1), got null'],
+      [[good[0], new Float32Array(3), good[2], good[3]], 2, 'setCarriedState: h of layer 1 must be a Float32Array of N x 4 = 8 values, got 3 values'],
+      [[good[0], good[1], [0, 0] as never, good[3]], 2, 'setCarriedState: c of layer 0 must be a Float32Array of N x 8 = 16 values, got an array of 2'],
+      [[good[0], good[1], good[2], new Float32Array(8).fill(NaN)], 2, 'setCarriedState: c of layer 1 holds NaN at index 0; a state must be finite'],
+      [good, NaN, 'setCarriedState: N (the batch width) must be an integer from 1 to 2147483647, got NaN'],
+    ];
+    for (const [state, N, message] of refused) expect(() => m.setCarriedState(state as never, N)).toThrow(message);
+    expect(m.carriedState()).toEqual(good);  // the state before the refusals stays
+  });
+
+  it('a vocabulary holds only tokens its tokenizer makes (and <unk>); every fitted one does', () => {
+    const text = readFileSync(TIMEMACHINE, 'utf8');
+    for (const kind of ['d2l', 'char', 'word'] as const) {
+      const t = Tokenizer.fit(kind, text);
+      expect(tokenizerFromJSON(t.toJSON()).vocab.tokens).toEqual(t.vocab.tokens);
+    }
+    expect(() => tokenizerFromJSON({ kind: 'char', tokens: ['<unk>', 'ab'] }))
+      .toThrow('tokenizer: the char tokenizer never makes the token "ab" of its vocabulary (its tokens are single characters)');
+    expect(() => tokenizerFromJSON({ kind: 'd2l', tokens: ['<unk>', 'A'] }))
+      .toThrow('tokenizer: the d2l tokenizer never makes the token "A" of its vocabulary (its tokens are the letters a to z and the space)');
+    expect(() => tokenizerFromJSON({ kind: 'word', tokens: ['<unk>', 'a b'] }))
+      .toThrow('tokenizer: the word tokenizer never makes the token "a b" of its vocabulary (its tokens are words and punctuation marks, without spaces)');
+    expect(() => tokenizerFromJSON({ kind: 'word', tokens: ['<unk>', ''] })).toThrow('never makes the token ""');
   });
 });
 
