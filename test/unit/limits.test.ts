@@ -64,7 +64,7 @@ describe('checkpoint headers', () => {
     // Resumed to 100,000 epochs, its history would take the header past the limit.
     const corpus = path.join(dir, 'corpus.txt');
     writeFileSync(corpus, 'some text for the run to read\n'.repeat(20));
-    const tokens = Array.from({ length: 600_000 }, (_, i) => String(i).padStart(100, '.'));
+    const tokens = Array.from({ length: 600_000 }, (_, i) => `w${String(i).padStart(99, '0')}`);  // words, as the word tokenizer makes them
     tokens[0] = '<unk>';
     const tokenizer = Tokenizer.fromCounts('word', new Map([['x', 1]]));
     const config = { cell: 'rnn' as const, vocabSize: tokens.length, hidden: [1], dropout: 0 };
