@@ -287,7 +287,9 @@ export async function resolveCorpora(specs: string[], dataDir: string, log?: (ms
       continue;
     }
     if (!st.isFile()) throw new InputError(`--corpus "${spec}" is not a regular file or directory`);
-    if (st.size === 0) throw new InputError(`--corpus "${spec}" is empty`);
+    if (st.size === 0) {
+      throw new InputError(`--corpus "${spec}" is empty: its size is 0 bytes (a file that reports no size, as those under /proc do, cannot be read as a corpus)`);
+    }
     out.push({ name: spec, path: path.resolve(spec), bytes: st.size });
   }
   return out;

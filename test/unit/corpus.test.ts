@@ -225,7 +225,7 @@ describe('resolveCorpora and loading', () => {
       + `its subdirectories are not read (give ${path.join(bare, 'inner')} as a --corpus of its own)`);
     const empty = path.join(dir, 'empty.txt');
     writeFileSync(empty, '');
-    await expect(resolveCorpora([empty], dir)).rejects.toThrow(`--corpus "${empty}" is empty`);
+    await expect(resolveCorpora([empty], dir)).rejects.toThrow(`--corpus "${empty}" is empty: its size is 0 bytes`);
     expect(existsSync(empty)).toBe(true);
   });
 
