@@ -6,8 +6,8 @@ import os from 'node:os';
 
 /** OpenMP's variables about threads, and the forms libgomp takes: positive counts (a list of them, one per nesting level). */
 const OPENMP_FORMS: [string, RegExp][] = [
-  ['OMP_NUM_THREADS', /^\s*[1-9][0-9]*\s*(,\s*[1-9][0-9]*\s*)*$/],
-  ['OMP_THREAD_LIMIT', /^\s*[1-9][0-9]*\s*$/],
+  ['OMP_NUM_THREADS', /^\s*0*[1-9][0-9]*\s*(,\s*0*[1-9][0-9]*\s*)*$/],
+  ['OMP_THREAD_LIMIT', /^\s*0*[1-9][0-9]*\s*$/],
 ];
 
 /** The OpenMP variables set in `env` in a form libgomp does not take (it would write a line of its own about each). */
@@ -29,7 +29,11 @@ export interface ThreadChoice {
 export function chooseThreads(requested?: number, env: NodeJS.ProcessEnv = process.env, cores = os.availableParallelism()): ThreadChoice {
   const choice = chooseWithinCores(requested, env, cores);
   const raw = env.OMP_THREAD_LIMIT?.trim();
-  const limit = raw && /^[0-9]+$/.test(raw) ? Number(raw) : NaN;
+  // (an unset or empty one means no limit, for deeprnn as for OpenMP)
+  if (raw && unparsableOpenMp(env).includes('OMP_THREAD_LIMIT')) {
+    return { threads: choice.threads, note: choice.note ?? `OMP_THREAD_LIMIT="${raw}" is not a positive integer; ignored` };
+  }
+  const limit = raw ? Number(raw) : NaN;
   if (!(limit >= 1) || choice.threads <= limit) return choice;
   // No note when nothing asked for more: the limit is then what was asked.
   const asked = requested !== undefined ? `--threads ${requested}` : choice.note === null && env.OMP_NUM_THREADS?.trim() ? `OMP_NUM_THREADS=${env.OMP_NUM_THREADS.trim()}` : null;
@@ -45,7 +49,8 @@ function chooseWithinCores(requested: number | undefined, env: NodeJS.ProcessEnv
   if (!raw) return { threads: cores, note: null };
   // OpenMP's form: a count, or a list of counts per nesting level (the first is ours)
   const first = raw.split(',')[0]!.trim();
-  const n = /^[0-9]+$/.test(first) ? Number(first) : NaN;
+  // a list OpenMP cannot parse is ignored whole, by it as here (4,0 too)
+  const n = unparsableOpenMp(env).includes('OMP_NUM_THREADS') ? NaN : Number(first);
   if (!(n >= 1)) return { threads: cores, note: `OMP_NUM_THREADS="${raw}" is not a positive integer; using the ${cores} cores this process may use` };
   if (n <= cores) return { threads: n, note: null };
   return { threads: cores, note: `OMP_NUM_THREADS=${n} is more than the ${cores} cores this process may use; using ${cores}` };

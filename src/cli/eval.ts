@@ -208,6 +208,10 @@ export function registerEval(program: Command): void {
         text: () => renderRecords('text', EVAL_TEXT_COLUMNS, rows),
         csv: { columns: EVAL_COLUMNS, rows },
       }, format);
+      if (verdicts.length) {
+        process.stderr.write(`deeprnn: regression: ${verdicts.join('; ')}\n`);
+        process.exitCode = 1;
+      }
       if (diverged.length) {
         endMpi();
         // (a baseline holds numbers only: none is written)
@@ -222,10 +226,6 @@ export function registerEval(program: Command): void {
         } catch (e) {
           throw new Error(`could not write --write-baseline ${raw.writeBaseline} (${(e as Error).message})`);
         }
-      }
-      if (verdicts.length) {
-        process.stderr.write(`deeprnn: regression: ${verdicts.join('; ')}\n`);
-        process.exitCode = 1;
       }
       endMpi();
     });

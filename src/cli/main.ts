@@ -97,7 +97,8 @@ export async function main(argv: string[]): Promise<number> {
     const program = buildProgram(argv);
     // `deeprnn help NAME` with a NAME that is no command: an error like `deeprnn NAME`'s, not the whole usage.
     const [first, topic] = argv.slice(2);
-    if (first === 'help' && topic !== undefined && !program.commands.some((c) => c.name() === topic || c.aliases().includes(topic))) {
+    if (first === 'help' && topic !== undefined && !topic.startsWith('-') && topic !== 'help'
+      && !program.commands.some((c) => c.name() === topic || c.aliases().includes(topic))) {
       throw new UsageError(`unknown command '${topic}' (the commands: ${program.commands.map((c) => c.name()).join(', ')})`);
     }
     await program.parseAsync(argv);

@@ -74,9 +74,16 @@ export function registerPredict(program: Command): void {
           text = generate(ckpt.model, ckpt.tokenizer, prefix, {
             numPreds, temperature, topK, topP, rng, onText: json ? undefined : (piece) => stream.add(piece), collect: json,
           });
-        } finally {
-          stream.flush();
+        } catch (e) {
+          // the text so far goes out if it can; the error that stopped it is the one reported
+          try {
+            stream.flush();
+          } catch {
+            // (stdout failed too)
+          }
+          throw e;
         }
+        stream.flush();
         if (json) records.add({ sample: i + 1, text });
         else write('\n');
       }
@@ -98,8 +105,9 @@ class TextStream {
   }
 
   flush(): void {
-    if (this.pending) write(this.pending);
-    this.pending = '';
+    const text = this.pending;
+    this.pending = '';  // written once, whether or not the write goes through
     this.last = performance.now();
+    if (text) write(text);
   }
 }

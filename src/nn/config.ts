@@ -136,22 +136,24 @@ export function frozenConfig(c: ModelConfig): ModelConfig {
   return Object.freeze({ ...c, hidden: Object.freeze([...c.hidden]) as number[] });
 }
 
+/** The keys of a ModelConfig (the type lists each once). */
+const MODEL_CONFIG_KEYS = Object.keys({ cell: true, vocabSize: true, hidden: true, dropout: true } satisfies Record<keyof ModelConfig, true>);
+
+/**
+ * checkModelConfig for a config a program gives (a model's constructor): a key
+ * it does not have is refused first, a likely one named (`hiden` for hidden).
+ */
+export function checkNewModelConfig(c: unknown, what: string): ModelConfig {
+  if (typeof c === 'object' && c !== null && !Array.isArray(c)) refuseUnknownKeys(c, MODEL_CONFIG_KEYS, what);
+  return checkModelConfig(c);
+}
+
 /**
  * A model configuration as a caller or a file gives it, checked field by
  * field: the cell among CELLS, the vocabulary at least 2, 1 to MAX_LAYERS
  * layers of 1 to MAX_HIDDEN units, dropout in [0, 1). Each failure names the
  * field (`config.cell must be one of ..., got "tree"`).
  */
-/** The keys of a ModelConfig (the type lists each once). */
-const MODEL_CONFIG_KEYS = Object.keys({ cell: true, vocabSize: true, hidden: true, dropout: true } satisfies Record<keyof ModelConfig, true>);
-
-/** checkModelConfig for a config a program gives (a model's constructor): a key it does not have is refused too, a likely one named. */
-export function checkNewModelConfig(c: unknown, what: string): ModelConfig {
-  const config = checkModelConfig(c);
-  refuseUnknownKeys(c as object, MODEL_CONFIG_KEYS, what);
-  return config;
-}
-
 export function checkModelConfig(c: unknown, where = 'config'): ModelConfig {
   if (typeof c !== 'object' || c === null || Array.isArray(c)) throw new InputError(`${where} must be an object, got ${show(c)}`);
   const o = c as Record<string, unknown>;

@@ -368,10 +368,15 @@ describe('the lower-level classes check what they are given', () => {
     const batch = { T: 3, N: 2, inputs: new Int32Array(6).fill(1), targets: new Int32Array(6).fill(2) };
     expect(() => m.evaluate(null as never)).toThrow('evaluate: the batch must be {T, N, inputs, targets} (a DataModule\'s batch, or one made the same way), got null');
     expect(() => m.forward({ ...batch, T: '3' } as never, { train: true })).toThrow('forward: batch.T must be an integer from 1 to 2147483647, got "3"');
-    // forward without options evaluates, as the loss of evaluate()
+    // forward without options evaluates: no gradients, and its loss is evaluate()'s
+    m.zeroGrad();
     expect(m.forward(batch)).toBeCloseTo(m.evaluate(batch).lossSum / 6, 12);
+    expect(m.grads.every((g) => g === 0)).toBe(true);
+    expect(() => m.backward()).toThrow();
     expect(() => new RNNLM(cfg, 42 as never)).toThrow('new RNNLM(config, rng): rng must be an Rng (new Rng(seed)), got 42');
     expect(() => new RNNLM({ ...cfg, hiden: [4] } as never)).toThrow('new RNNLM(config): unknown option hiden (did you mean hidden?)');
+    const { hidden: _h, ...noHidden } = cfg;  // the misspelt key named even when the right one is missing
+    expect(() => new RNNLM({ ...noHidden, hiden: [4] } as never)).toThrow('new RNNLM(config): unknown option hiden (did you mean hidden?)');
     expect(() => new Trainer({ epochs: 1, clip: 1, clipp: 2 } as never)).toThrow('new Trainer(opts): unknown option clipp (did you mean clip?)');
     expect(() => new Trainer(null as never)).toThrow('new Trainer(opts) needs options { epochs, clip, ... }, got null');
     expect(() => Tokenizer.fit('char', 'abc').encode(null as never)).toThrow('the text to tokenize must be a string, got null');
@@ -395,10 +400,13 @@ describe('the lower-level classes check what they are given', () => {
   });
 
   it('a vocabulary holds only tokens its tokenizer makes (and <unk>); every fitted one does', () => {
-    const text = readFileSync(TIMEMACHINE, 'utf8');
-    for (const kind of ['d2l', 'char', 'word'] as const) {
-      const t = Tokenizer.fit(kind, text);
-      expect(tokenizerFromJSON(t.toJSON()).vocab.tokens).toEqual(t.vocab.tokens);
+    // CRLF and tabs, combining marks, a joined emoji, a zero-width joiner, a lone surrogate, line and paragraph separators
+    const odd = 'a\r\nb\tc  e\u0301 cafe\u0301 \u{1F468}\u200d\u{1F469} \u{1F389}! x\u200dy na\u00efve \u2014 "q" it\'s... \ud800 \u00a0 \u2028 \u2029 AB12 3.5e-3 foo_bar';
+    for (const text of [readFileSync(TIMEMACHINE, 'utf8'), odd]) {
+      for (const kind of ['d2l', 'char', 'word'] as const) {
+        const t = Tokenizer.fit(kind, text);
+        expect(tokenizerFromJSON(t.toJSON()).vocab.tokens).toEqual(t.vocab.tokens);
+      }
     }
     expect(() => tokenizerFromJSON({ kind: 'char', tokens: ['<unk>', 'ab'] }))
       .toThrow('tokenizer: the char tokenizer never makes the token "ab" of its vocabulary (its tokens are single characters)');

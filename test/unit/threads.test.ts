@@ -31,6 +31,16 @@ describe('chooseThreads', () => {
     for (const bad of ['0', '', 'abc', '1.5', '-2', '4,', '4,0'])
       expect(unparsableOpenMp({ OMP_NUM_THREADS: bad }), bad).toEqual(['OMP_NUM_THREADS']);
     expect(unparsableOpenMp({ OMP_NUM_THREADS: 'x', OMP_THREAD_LIMIT: '2,2' })).toEqual(['OMP_NUM_THREADS', 'OMP_THREAD_LIMIT']);
+    expect(unparsableOpenMp({ OMP_NUM_THREADS: '08' })).toEqual([]);  // a count with leading zeros, as strtoul reads it
+  });
+
+  it('ignores a value OpenMP cannot parse as OpenMP does, saying so (OpenMP\'s own line is not shown)', () => {
+    expect(chooseThreads(undefined, { OMP_NUM_THREADS: '4,0' }, 8)).toEqual({
+      threads: 8, note: 'OMP_NUM_THREADS="4,0" is not a positive integer; using the 8 cores this process may use' });
+    expect(chooseThreads(undefined, { OMP_NUM_THREADS: '08' }, 16)).toEqual({ threads: 8, note: null });
+    expect(chooseThreads(undefined, { OMP_THREAD_LIMIT: 'abc' }, 4)).toEqual({ threads: 4, note: 'OMP_THREAD_LIMIT="abc" is not a positive integer; ignored' });
+    expect(chooseThreads(2, { OMP_THREAD_LIMIT: '0' }, 4)).toEqual({ threads: 2, note: 'OMP_THREAD_LIMIT="0" is not a positive integer; ignored' });
+    expect(chooseThreads(undefined, { OMP_THREAD_LIMIT: '' }, 4)).toEqual({ threads: 4, note: null });
   });
 
   it('stays within OMP_THREAD_LIMIT, saying so (OpenMP would run no more threads than it allows)', () => {
@@ -40,6 +50,6 @@ describe('chooseThreads', () => {
     expect(chooseThreads(undefined, { OMP_NUM_THREADS: '8', OMP_THREAD_LIMIT: '4' }, 16)).toEqual({
       threads: 4, note: 'OMP_NUM_THREADS=8 is more than OMP_THREAD_LIMIT=4 lets OpenMP run; using 4' });
     expect(chooseThreads(3, { OMP_THREAD_LIMIT: '4' }, 16)).toEqual({ threads: 3, note: null });
-    expect(chooseThreads(3, { OMP_THREAD_LIMIT: 'x' }, 16)).toEqual({ threads: 3, note: null });
+    expect(chooseThreads(3, { OMP_THREAD_LIMIT: 'x' }, 16)).toEqual({ threads: 3, note: 'OMP_THREAD_LIMIT="x" is not a positive integer; ignored' });
   });
 });
