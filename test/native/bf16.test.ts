@@ -101,10 +101,12 @@ function reference(transA: boolean, C: Float32Array, A: Float32Array, B: Float32
 // M: partial row tiles (1, 5, 7, 13); K odd (the last pair half empty) and past one pass of pairs (1100, 2500);
 // N: partial column vectors and tiles (1, 3, 17, 70, 129), and wide enough that a float32 B is packed
 // in short passes (2100); B packed first and wide (300 columns, 720 KB a pass: more than half an L2 of
-// 1 MiB) with 200 rows: row tiles in blocks of 13 (78 rows), the last block of 8
+// 1 MiB) with 200 rows: row tiles in blocks of 13 (78 rows), the last block of 8; K of 28 and 30 (all
+// of a row's pairs converted by the tail of pack_a) with N of 28 and 30 (the book's output layer and its
+// input gradient: a partial vector of columns in every tile)
 const shapes: [number, number, number][] = [
   [1, 1, 1], [1, 97, 33], [5, 3, 7], [13, 200, 9], [64, 96, 32], [7, 129, 300], [33, 17, 600],
-  [11, 40, 1100], [25, 130, 70], [6, 2100, 301], [12, 64, 2500], [200, 300, 600],
+  [11, 40, 1100], [25, 130, 70], [6, 2100, 301], [12, 64, 2500], [200, 300, 600], [50, 28, 28], [13, 30, 30],
 ];
 
 describe.each(paths)('bf16 path %s', (path) => {
