@@ -13,7 +13,8 @@
 namespace deeprnn {
 const Bf16Path* bf16_path_avx512bf16() { return &isa_bf16_avx512bf16::kPath; }
 
-// The pairs the AMX path packs (simd/bf16.h), 16 or 32 floats per conversion.
+// The pairs the AMX path packs (simd/bf16.h), 16 or 32 floats per conversion,
+// the last few by masked loads (a row of 28 floats is all tail).
 void bf16_pairs_of_rows_avx512bf16(uint32_t* out, const float* even, const float* odd, long n) {
   using namespace isa_bf16_avx512bf16;
   long j = 0;
@@ -23,7 +24,11 @@ void bf16_pairs_of_rows_avx512bf16(uint32_t* out, const float* even, const float
     if (odd) __builtin_memcpy(&b, odd + j, sizeof b);
     stu(out + j, pairs16(a, b), kLanes);
   }
-  for (; j < n; ++j) out[j] = round_bits1(even[j]) | (odd ? round_bits1(odd[j]) << 16 : 0u);
+  if (j < n) {  // the last 1-15 columns by masked loads and store, the same bits
+    const __mmask16 m = static_cast<__mmask16>((1u << (n - j)) - 1u);
+    const vf a = (vf)_mm512_maskz_loadu_ps(m, even + j), b = odd ? (vf)_mm512_maskz_loadu_ps(m, odd + j) : vf{};
+    _mm512_mask_storeu_epi32(out + j, m, (__m512i)pairs16(a, b));
+  }
 }
 
 void bf16_pairs_of_row_avx512bf16(uint32_t* out, const float* x, long n) {
@@ -33,6 +38,12 @@ void bf16_pairs_of_row_avx512bf16(uint32_t* out, const float* x, long n) {
     const __m512i h = cvt32(x + f);
     __builtin_memcpy(out + f / 2, &h, sizeof h);
   }
-  for (; f < n; f += 2) out[f / 2] = round_bits1(x[f]) | (f + 1 < n ? round_bits1(x[f + 1]) << 16 : 0u);
+  if (f < n) {  // the last 1-31 floats (a K of 28: all of them) by masked loads and store, 0 past n
+    const long left = n - f;
+    const __mmask16 lo = left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << left) - 1u);
+    const __mmask16 hi = left <= 16 ? static_cast<__mmask16>(0) : static_cast<__mmask16>((1u << (left - 16)) - 1u);
+    const __m512i h = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, x + f + 16), _mm512_maskz_loadu_ps(lo, x + f));
+    _mm512_mask_storeu_epi32(out + f / 2, static_cast<__mmask16>((1u << ((left + 1) / 2)) - 1u), h);
+  }
 }
 }  // namespace deeprnn
