@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <cstdio>
 #include <random>
 #include <stdexcept>
@@ -392,6 +393,46 @@ void check_bf16(const deeprnn::Bf16Path& p, std::mt19937& rng) {
     }
   }
   report(ok, std::string("bf16 ") + p.name + " GEMM within the float32 bound of the bf16 operands", worst);
+  // A's conversion exactly: C = A I (B the identity, so each C element is one
+  // A element times 1 plus zeros), A holding ties, subnormals and signed zeros
+  // among random values, its rows lda apart with NaN between them (a read
+  // past a row's K would make NaN of a zero pad of B), K odd and even, in and
+  // past the conversion's tail (28, 30: all of a row's pairs in it).
+  {
+    const uint32_t special[] = {0x3f808000u, 0x3f818000u, 0xbf808000u, 0x00000123u, 0x80400000u, 0x80000000u,
+                                0x3f7fffffu, 0x3f800001u};
+    bool exact = true;
+    for (const long K : {1L, 7L, 28L, 29L, 30L, 33L, 64L, 95L}) {
+      for (const bool trans : {false, true}) {
+        const long M = 7, N = K, pad = 3;
+        const long lda = (trans ? M : K) + pad, rows_of_a = trans ? K : M;
+        std::vector<float> A(static_cast<size_t>(rows_of_a * lda), std::numeric_limits<float>::quiet_NaN());
+        std::uniform_int_distribution<int> pick(0, 15);
+        for (long r = 0; r < rows_of_a; ++r)
+          for (long c = 0; c < lda - pad; ++c) {
+            const int w = pick(rng);
+            float x = random(rng, 1)[0] * 8.0f;
+            if (w < 8) std::memcpy(&x, &special[w], 4);
+            A[r * lda + c] = x;
+          }
+        std::vector<float> B(static_cast<size_t>(K * N), 0.0f), C(static_cast<size_t>(M * N));
+        for (long k = 0; k < K; ++k) B[k * N + k] = 1.0f;
+        std::vector<uint32_t> packed(static_cast<size_t>(deeprnn::bf16_packed_size(K, N)));
+        deeprnn::bf16_pack_b(packed.data(), B.data(), N, false, K, N, 0, (K + 1) / 2);
+        if (trans) p.gemm({C.data(), A.data(), B.data(), nullptr, M, N, K, lda, N, N, true, false, nullptr}, deeprnn::Part{});
+        else p.gemm({C.data(), A.data(), nullptr, packed.data(), M, N, K, lda, deeprnn::bf16_packed_ld(N), N, false, false, nullptr},
+                    deeprnn::Part{});
+        for (long i = 0; i < M; ++i)
+          for (long k = 0; k < K; ++k) {
+            const float a = trans ? A[k * lda + i] : A[i * lda + k];
+            const float want = deeprnn::bf16_to_float(deeprnn::bf16_operand(a));
+            exact = exact && C[i * N + k] == want;
+          }
+      }
+    }
+    report(exact, std::string("bf16 ") + p.name + " GEMM converts A exactly (ties, subnormals, odd K, nothing read past a row)",
+           exact ? 0 : 1);
+  }
   // every path that sums in vdpbf16ps's order gives the fallback's bits (AMX sums in its own order)
   if (&p != ref && p.vdp_order)
     report(same, std::string("bf16 ") + p.name + " GEMM bitwise equal to the scalar fallback", same ? 0 : 1);

@@ -42,7 +42,8 @@ void bf16_pairs_of_row_avx512bf16(uint32_t* out, const float* x, long n) {
     const long left = n - f;
     const __mmask16 lo = left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << left) - 1u);
     const __mmask16 hi = left <= 16 ? static_cast<__mmask16>(0) : static_cast<__mmask16>((1u << (left - 16)) - 1u);
-    const __m512i h = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, x + f + 16), _mm512_maskz_loadu_ps(lo, x + f));
+    const __m512 upper = hi ? _mm512_maskz_loadu_ps(hi, x + f + 16) : _mm512_setzero_ps();  // (no pointer past n)
+    const __m512i h = (__m512i)_mm512_cvtne2ps_pbh(upper, _mm512_maskz_loadu_ps(lo, x + f));
     _mm512_mask_storeu_epi32(out + f / 2, static_cast<__mmask16>((1u << ((left + 1) / 2)) - 1u), h);
   }
 }

@@ -184,7 +184,9 @@ static void pack_a(uint32_t* abuf, const GemmBf16Args& g, long i0, long rows, lo
     const long left = n - f;  // 1 to 31 floats
     const __mmask16 lo = left >= 16 ? 0xffff : static_cast<__mmask16>((1u << left) - 1u);
     const __mmask16 hi = left <= 16 ? 0 : static_cast<__mmask16>((1u << (left - 16)) - 1u);
-    const __m512i h = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, a + f + 16), _mm512_maskz_loadu_ps(lo, a + f));
+    // (no pointer past the row is formed when its high half is empty)
+    const __m512 upper = hi ? _mm512_maskz_loadu_ps(hi, a + f + 16) : _mm512_setzero_ps();
+    const __m512i h = (__m512i)_mm512_cvtne2ps_pbh(upper, _mm512_maskz_loadu_ps(lo, a + f));
     _mm512_mask_storeu_epi32(o + f / 2, static_cast<__mmask16>((1u << (np - f / 2)) - 1u), h);
 #else
     alignas(64) float rest[2 * kLanes] = {};
