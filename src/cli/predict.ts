@@ -50,6 +50,17 @@ export function registerPredict(program: Command): void {
       // The library's checks of the sampling options (generate), named as typed.
       const { temperature, topK, topP, seed } = checkSampling(raw, cliNaming(() => true));
       const samples = intOption('--samples', raw.samples, 1, 100_000);
+      if (temperature === 0) {
+        // Greedy decoding draws nothing: more than one sample would repeat the
+        // first, and a seed would change nothing (as --top-k and --top-p, refused).
+        if (samples > 1) {
+          throw new UsageError(`--samples ${samples} needs sampling: greedy decoding (--temperature 0) gives the same continuation every time; `
+            + 'give --temperature above 0');
+        }
+        if (cmd.getOptionValueSource('seed') === 'cli') {
+          throw new UsageError('--seed needs sampling: greedy decoding (--temperature 0) draws nothing; give --temperature above 0');
+        }
+      }
       const precision = precisionOption(raw.precision);
       refuseOverwrite([{ label: '--model', path: raw.model }], []);
       const ckpt = loadCheckpoint(raw.model);

@@ -5,7 +5,7 @@
 // training (RNNLM.save) holds the configuration and tokenizer only. Reading
 // trusts nothing: every field is checked, and weights must be finite; writing
 // runs the same checks first, so nothing is written that would not load.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { tokenizerFromJSON, type Tokenizer, type TokenizerJSON } from '../data/tokenizer.js';
 import { carriesC, checkModelConfig, paramCount, paramTable, type ModelConfig } from '../nn/config.js';
@@ -20,7 +20,7 @@ import type { RngState } from '../rng.js';
 import { MAX_NUM_STEPS, type Batching } from '../data/datamodule.js';
 import { PRECISIONS, type Precision } from '../native.js';
 import type { EpochMetrics, TrainState } from '../train/trainer.js';
-import { decodeSafetensors, encodeSafetensors, headerBytes, type Dtype, type Tensor } from './safetensors.js';
+import { checkHeaderLength, decodeSafetensors, encodeSafetensors, headerBytes, parseHeader, type Dtype, type Tensor } from './safetensors.js';
 import { writeFileAtomic } from './files.js';
 import { InputError } from '../errors.js';
 
@@ -203,9 +203,40 @@ export function checkpointHeaderBound(
 
 /** Reads a checkpoint into a native RNNLM; every inconsistency is an Error naming the file. */
 export function loadCheckpoint(file: string): Checkpoint {
+  if (file === '') throw new InputError('the checkpoint\'s path is empty: name a .safetensors file');
   if (!existsSync(file)) throw new InputError(`checkpoint ${file} does not exist (train one with "deeprnn train --out ${file}")`);
   if (!statSync(file).isFile()) throw new InputError(`checkpoint ${file} is not a regular file`);
-  return decodeCheckpoint(readFileSync(file), file);
+  return decodeCheckpoint(readCheckpointBytes(file), file);
+}
+
+/** The most bytes a checkpoint may have: what one read into a Buffer can hold (2 GiB). */
+export const MAX_CHECKPOINT_BYTES = 2 ** 31 - 1;
+
+/**
+ * A checkpoint file's bytes, read only once its header length and header
+ * have passed: a file that is not a checkpoint (zeros, another format) is
+ * refused after its first bytes, not after reading all of it, and one too
+ * large to read is refused by name.
+ */
+function readCheckpointBytes(file: string): Buffer {
+  const fail = (what: string) => new InputError(`${file} is not a valid safetensors file: ${what}`);
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const start = Buffer.alloc(8);
+    readSync(fd, start, 0, 8, 0);
+    const n = checkHeaderLength(start, size, fail);
+    const header = Buffer.alloc(n);
+    if (readSync(fd, header, 0, n, 8) < n) throw fail('the file ended inside its header');
+    parseHeader(header, fail);
+    if (size > MAX_CHECKPOINT_BYTES) {
+      throw new InputError(`checkpoint ${file} has ${size.toLocaleString('en-US')} bytes, more than the `
+        + `${MAX_CHECKPOINT_BYTES.toLocaleString('en-US')} (2 GiB) that deeprnn reads`);
+    }
+    return readFileSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Reads a training run's checkpoint; a model saved without training state is an error that says what `use` needs. */

@@ -82,20 +82,35 @@ export function encodeSafetensors(tensors: Map<string, Tensor>, metadata: Record
   return out;
 }
 
-export function decodeSafetensors(buf: Buffer, label: string): SafetensorsFile {
-  const fail = (what: string) => new InputError(`${label} is not a valid safetensors file: ${what}`);
-  if (buf.length < 8) throw fail(`it has ${buf.length} bytes, fewer than the 8-byte header length`);
-  const n = buf.readBigUInt64LE(0);
+/**
+ * The header's length from a file's first 8 bytes (`start`, at least those
+ * of them that exist), checked against the format's limit and the file's
+ * `size`; a problem is an Error from `fail`.
+ */
+export function checkHeaderLength(start: Buffer, size: number, fail: (what: string) => Error): number {
+  if (size < 8 || start.length < 8) throw fail(`it has ${size} bytes, fewer than the 8-byte header length`);
+  const n = start.readBigUInt64LE(0);
   if (n > BigInt(MAX_HEADER)) throw fail(`the header length ${n} exceeds the format's limit of ${MAX_HEADER} bytes`);
-  if (n > BigInt(buf.length - 8)) throw fail(`the header length ${n} exceeds the file's ${buf.length - 8} remaining bytes`);
-  const headerLen = Number(n);
+  if (n > BigInt(size - 8)) throw fail(`the header length ${n} exceeds the file's ${size - 8} remaining bytes`);
+  return Number(n);
+}
+
+/** The header's JSON object, from its bytes; a problem is an Error from `fail`. */
+export function parseHeader(bytes: Buffer, fail: (what: string) => Error): Record<string, unknown> {
   let header: unknown;
   try {
-    header = JSON.parse(buf.subarray(8, 8 + headerLen).toString('utf8'));
+    header = JSON.parse(bytes.toString('utf8'));
   } catch {
     throw fail('the header is not JSON');
   }
   if (!header || typeof header !== 'object' || Array.isArray(header)) throw fail('the header is not a JSON object');
+  return header as Record<string, unknown>;
+}
+
+export function decodeSafetensors(buf: Buffer, label: string): SafetensorsFile {
+  const fail = (what: string) => new InputError(`${label} is not a valid safetensors file: ${what}`);
+  const headerLen = checkHeaderLength(buf, buf.length, fail);
+  const header = parseHeader(buf.subarray(8, 8 + headerLen), fail);
   const dataStart = 8 + headerLen;
   const dataLen = buf.length - dataStart;
   const tensors = new Map<string, Tensor>();

@@ -82,7 +82,10 @@ interface Entry {
   ino: number;
   info?: CheckpointInfo;
   onnx?: OnnxExport;
+  /** The checkpoint does not load. */
   error?: Error;
+  /** It loads, but its export is refused. */
+  onnxError?: Error;
 }
 
 /** Loaded checkpoints by real path, while unchanged on disk. */
@@ -119,9 +122,23 @@ export class Catalog {
   onnx(file: string): OnnxExport {
     const { entry, ck } = this.entry(file);
     if (entry.error) throw entry.error;
+    if (entry.onnxError) throw entry.onnxError;
     if (!entry.onnx) {
-      const c = ck();
-      entry.onnx = exportOnnx(c.model, c.tokenizer);
+      let c: Checkpoint;
+      try {
+        c = ck();
+      } catch (e) {
+        // remembered while the file is unchanged, as info() remembers it: not read again per request
+        entry.error = e as Error;
+        throw e;
+      }
+      try {
+        entry.onnx = exportOnnx(c.model, c.tokenizer);
+      } catch (e) {
+        // (the export's refusal, a cell ONNX cannot express: the checkpoint's info still answers)
+        entry.onnxError = e as Error;
+        throw e;
+      }
     }
     return entry.onnx;
   }

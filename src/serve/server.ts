@@ -5,7 +5,8 @@
 // are refused (paths.ts). Bound to loopback, it answers only requests whose
 // Host is a loopback name (a page elsewhere cannot reach it through DNS
 // rebinding).
-import { createReadStream, realpathSync, statSync } from 'node:fs';
+import { closeSync, createReadStream, fstatSync, openSync, realpathSync, statSync } from 'node:fs';
+import { pipeline } from 'node:stream';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -148,10 +149,29 @@ export async function startServer(opts: ServeOptions): Promise<Served> {
     const route = '/' + segments.join('/');
     const file = assets.files.get(route);
     if (file) {
-      const st = statSync(file);
-      res.writeHead(200, { 'Content-Type': MIME[path.extname(file)] ?? 'application/octet-stream', 'Content-Length': st.size, 'Cache-Control': 'no-cache' });
-      if (head) res.end();
-      else createReadStream(file).pipe(res);
+      const headers = (size: number) => ({ 'Content-Type': MIME[path.extname(file)] ?? 'application/octet-stream', 'Content-Length': size, 'Cache-Control': 'no-cache' });
+      if (head) {
+        res.writeHead(200, headers(statSync(file).size));
+        res.end();
+        return;
+      }
+      // Opened here, so that a file that cannot be opened (no descriptor left)
+      // is answered as any read error is; then sent by pipeline, which closes
+      // the file when the response ends, fails, or the client goes away before
+      // the end (pipe() left it open then, one descriptor per download, until
+      // the process had none left and a stream's error ended it).
+      const fd = openSync(file, 'r');
+      let size: number;
+      try {
+        size = fstatSync(fd).size;
+      } catch (e) {
+        closeSync(fd);
+        throw e;
+      }
+      res.writeHead(200, headers(size));
+      pipeline(createReadStream(file, { fd }), res, () => {
+        // (an error after the headers: the response is cut short, which the client sees)
+      });
       return;
     }
     switch (route) {

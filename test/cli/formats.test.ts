@@ -70,7 +70,7 @@ describe('one naming style', () => {
       ['info', await json(['info', model]), []],
       ['compare', await json(['compare', '--cells', 'rnn', ...QUICK, '--epochs', '1', '--out-dir', outDir]), []],
       ['plot', await json(['plot', metrics, '-o', path.join(dir, 'p.svg')]), []],
-      ['predict', await json(['predict', 'it', '--model', model, '--samples', '2']), []],
+      ['predict', await json(['predict', 'it', '--model', model, '--temperature', '1', '--samples', '2']), []],
       ...readFileSync(metrics, 'utf8').trim().split('\n').map((l): [string, unknown, string[]] => ['metrics.jsonl', JSON.parse(l), []]),
     ];
     for (const [command, value, dataPaths] of outputs) expect(notCamelCase(value, dataPaths), command).toEqual([]);

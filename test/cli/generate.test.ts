@@ -74,6 +74,10 @@ describe.skipIf(!HAS_SHAKESPEARE)(`predict ${NEEDS_SHAKESPEARE}`, () => {
     await bad(['--temperature', '-1'], '--temperature must be a number >= 0, got "-1"');
     await bad(['--temperature', '1', '--top-p', '0'], '--top-p must be a number in (0, 1], got "0"');
     await bad(['--samples', '0'], '--samples must be an integer from 1 to 100000, got "0"');
+    // Greedy decoding draws nothing: several samples would be one, a seed would change nothing.
+    await bad(['--samples', '3'], '--samples 3 needs sampling: greedy decoding (--temperature 0) gives the same continuation every time; give --temperature above 0');
+    await bad(['--seed', '5'], '--seed needs sampling: greedy decoding (--temperature 0) draws nothing; give --temperature above 0');
+    await bad(['--seed', '5', '--temperature', '0'], '--seed needs sampling: greedy decoding (--temperature 0) draws nothing; give --temperature above 0');
   });
 });
 

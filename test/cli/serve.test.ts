@@ -3,7 +3,7 @@
 // metrics, live as server-sent events), and what it refuses: paths outside
 // the directory however encoded, symlinks that lead out, writes of any kind,
 // Host names that are not its own; and its messages.
-import { appendFileSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -200,6 +200,35 @@ describe('deeprnn serve', () => {
     // Any Host is answered when it is open.
     expect((await request(open.port, '/api/state', { headers: { Host: 'deeprnn.example' } })).status).toBe(200);
     await open.stop();
+  });
+
+  it.skipIf(process.platform !== 'linux')('closes each file it sends, also when the client goes away before the end', async () => {
+    const pid = served.child.pid!;
+    // Descriptors of the served process open on the WASM file (Linux's /proc).
+    const openOnWasm = () => readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+      try {
+        return readlinkSync(`/proc/${pid}/fd/${fd}`).endsWith('ort-wasm-simd-threaded.wasm');
+      } catch {
+        return false;  // closed since it was listed
+      }
+    }).length;
+    const target = '/ort/ort-wasm-simd-threaded.wasm';
+    for (let i = 0; i < 10; i++) {
+      // The first bytes of the response, then the connection closed: the rest of the file is never read.
+      await new Promise<void>((resolve, reject) => {
+        const sock = net.connect(served.port, '127.0.0.1', () => sock.write(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1:${served.port}\r\n\r\n`));
+        sock.once('data', () => {
+          sock.destroy();
+          resolve();
+        });
+        sock.once('error', reject);
+      });
+    }
+    for (let i = 0; i < 2; i++) expect((await request(served.port, target)).status).toBe(200);
+    // The server sees each closed connection a moment after it closed.
+    for (let wait = 0; wait < 100 && openOnWasm() > 0; wait++) await new Promise((r) => setTimeout(r, 50));
+    expect(openOnWasm()).toBe(0);
+    expect((await request(served.port, '/api/state')).status).toBe(200);
   });
 
   it('messages: a missing target, a file that is not a checkpoint, a bad port, a port in use', async () => {

@@ -1,6 +1,6 @@
 // safetensors encoding and the checkpoint format: round trips, atomic writes,
 // and a clear error for each way a file can be wrong.
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Tokenizer } from '../../src/data/tokenizer.js';
@@ -86,6 +86,29 @@ describe('safetensors', () => {
 });
 
 describe('checkpoints', () => {
+  it('a file that is not one is refused from its first bytes; one over 2 GiB by name', () => {
+    const dir = tmpDir();
+    // Sparse files: zeros (a header length of 0, so no JSON), and a real checkpoint's bytes followed by
+    // zeros up to past 2 GiB (its header passes; the file is too large to read into one buffer).
+    const zeros = path.join(dir, 'zeros.safetensors');
+    writeFileSync(zeros, '');
+    truncateSync(zeros, 300 * 2 ** 20);
+    expect(() => loadCheckpoint(zeros)).toThrow(`${zeros} is not a valid safetensors file: the header is not JSON`);
+    const model = new RNNLM({ cell: 'gru', vocabSize: tokenizer.vocab.size, hidden: [4], dropout: 0 }, new Rng(1));
+    const good = path.join(dir, 'good.safetensors');
+    saveCheckpoint(good, model, { version: FORMAT_VERSION, config: model.config, tokenizer: tokenizer.toJSON() });
+    const big = path.join(dir, 'big.safetensors');
+    writeFileSync(big, readFileSync(good));
+    truncateSync(big, 2 ** 31 + 10);
+    expect(() => loadCheckpoint(big)).toThrow(`checkpoint ${big} has 2,147,483,658 bytes, more than the 2,147,483,647 (2 GiB) that deeprnn reads`);
+    // A header length past the file's end, and a file that ends inside its header: refused as before.
+    const cut = path.join(dir, 'cut.safetensors');
+    writeFileSync(cut, readFileSync(good).subarray(0, 40));
+    expect(() => loadCheckpoint(cut)).toThrow(/is not a valid safetensors file: the header length \d+ exceeds the file's 32 remaining bytes/);
+    expect(loadCheckpoint(good).model.params).toEqual(model.params);
+    expect(() => loadCheckpoint('')).toThrow("the checkpoint's path is empty: name a .safetensors file");
+  });
+
   it('round-trip weights, config, tokenizer and history', () => {
     const model = new RNNLM(config, new Rng(3));
     const file = path.join(dir, 'ok.safetensors');
