@@ -87,13 +87,15 @@ export async function startServer(opts: ServeOptions): Promise<Served> {
   const inside = (message: string) => prefixes.reduce((m, p) => m.split(p).join(''), message);
   let loopback = true;  // set from the address bound, before any request
   let names = new Set(LOOPBACK_HOSTS);
-  const checkHost = (req: http.IncomingMessage) => {
+  /** `given`: the host of an absolute-form target, which stands for the Host header (RFC 9112, 3.2.2). */
+  const checkHost = (req: http.IncomingMessage, given?: string) => {
     if (!loopback) return;
-    const host = (req.headers.host ?? '').toLowerCase();
-    const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(host);
+    const raw = given ?? req.headers.host ?? '';
+    const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(raw.toLowerCase());
     // The usual loopback names, the address bound and --host as given (127.0.0.2, 127.1 and LOCALHOST are loopback too).
     if (!m || !names.has(m[1]!) || (m[2] !== undefined && Number(m[2]) !== boundPort)) {
-      throw new HttpError(403, `refused: the Host header ${JSON.stringify(req.headers.host ?? '')} is not this server's loopback address`);
+      const what = given === undefined ? 'the Host header' : "the request target's host";
+      throw new HttpError(403, `refused: ${what} ${JSON.stringify(raw)} is not this server's loopback address`);
     }
   };
 
@@ -133,14 +135,19 @@ export async function startServer(opts: ServeOptions): Promise<Served> {
     res.setHeader('Content-Security-Policy', CSP);
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Referrer-Policy', 'no-referrer');
-    checkHost(req);
+    // A target in absolute form ("http://127.0.0.1:8080/api/state", as a proxy
+    // sends it): its authority is checked as the Host header is, and its path
+    // is the target, taken as sent (not resolved by a URL parser).
+    let target = req.url ?? '/';
+    const absolute = /^http:\/\/([^/?#]*)(.*)$/i.exec(target);
+    if (absolute) target = absolute[2]!.startsWith('/') ? absolute[2]! : `/${absolute[2]}`;
+    checkHost(req, absolute ? absolute[1] : undefined);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
       throw new HttpError(405, `${req.method} is not allowed: this server is read-only`);
     }
     const head = req.method === 'HEAD';
-    const target = req.url ?? '/';
-    if (!target.startsWith('/')) throw new HttpError(400, 'the request target must be a path');
+    if (!target.startsWith('/')) throw new HttpError(400, 'the request target must be a path or an http:// URL');
     // The path as sent, decoded once and checked before anything else: no ".." of
     // any encoding reaches a route (a URL parser would quietly resolve "/a/../b").
     const q = target.indexOf('?');

@@ -137,6 +137,16 @@ describe('deeprnn serve', () => {
     expect(json(evil.body).error).toBe(`refused: the Host header "evil.example:${served.port}" is not this server's loopback address`);
     expect((await request(served.port, '/api/state', { headers: { Host: `localhost:${served.port}` } })).status).toBe(200);
     expect((await request(served.port, '/api/state', { headers: { Host: `127.0.0.1:${served.port + 1}` } })).status).toBe(403);
+    // A target in absolute form (as a proxy sends it): its host stands for the Host header, its path is the target.
+    const abs = await request(served.port, `http://127.0.0.1:${served.port}/api/info?name=gru.safetensors`, { headers: { Host: 'ignored.example' } });
+    expect(abs.status).toBe(200);
+    expect(json(abs.body)).toMatchObject({ name: 'gru.safetensors', cell: 'gru' });
+    const absEvil = await request(served.port, `http://evil.example:${served.port}/api/state`);
+    expect(absEvil.status).toBe(403);
+    expect(json(absEvil.body).error).toBe(`refused: the request target's host "evil.example:${served.port}" is not this server's loopback address`);
+    // and its path is checked as any other: no ".." of any encoding
+    expect((await request(served.port, `http://127.0.0.1:${served.port}/%2e%2e/secret.txt`)).status).toBe(403);
+    expect((await request(served.port, `http://localhost:${served.port}`)).status).toBe(200);
   });
 
   it('started on another loopback address, answers that address as its Host', async () => {
