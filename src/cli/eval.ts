@@ -209,7 +209,9 @@ export function registerEval(program: Command): void {
         csv: { columns: EVAL_COLUMNS, rows },
       }, format);
       if (verdicts.length) {
-        process.stderr.write(`deeprnn: regression: ${verdicts.join('; ')}\n`);
+        // A baseline is what a later run must reach: one that fails this run's own checks is not written.
+        process.stderr.write(`deeprnn: regression: ${verdicts.join('; ')}`
+          + `${raw.writeBaseline && !diverged.length ? `; not writing --write-baseline ${raw.writeBaseline}` : ''}\n`);
         process.exitCode = 1;
       }
       if (diverged.length) {
@@ -218,7 +220,7 @@ export function registerEval(program: Command): void {
         throw new Error(`the perplexity on ${diverged.join(', ')} is not finite: the model's outputs overflow (its weights have diverged)`
           + (raw.writeBaseline ? `; not writing --write-baseline ${raw.writeBaseline}` : ''));
       }
-      if (raw.writeBaseline) {
+      if (raw.writeBaseline && !verdicts.length) {
         const b: Baseline = { version: 1, checkpoint: file, tokenizer: ck.tokenizer.kind, vocabSize: ck.model.config.vocabSize, results };
         removeStaleTemps([raw.writeBaseline]);
         try {

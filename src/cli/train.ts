@@ -45,6 +45,21 @@ const RUN_DEFINING = [
  * defaults (resolveRunSettings), options named as typed. `out` null: the
  * caller decides where each run writes (compare).
  */
+/** A word of a command line as a POSIX shell reads it back: as it is when plain, else single-quoted. */
+function shellWord(w: string): string {
+  return /^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, "'\\''")}'`;
+}
+
+/**
+ * The options given to this run that its checkpoint does not hold and a resume
+ * takes again (how often it saves and keeps snapshots, where corpora are, the
+ * threads), as typed, for the "resume with:" line.
+ */
+function resumeOptions(raw: RawTrainOptions, given: (name: string) => boolean): string {
+  const flags: [string, string][] = [['saveEvery', '--save-every'], ['keep', '--keep'], ['dataDir', '--data-dir'], ['threads', '--threads']];
+  return flags.filter(([k]) => given(k) && raw[k] !== undefined).map(([k, flag]) => ` ${flag} ${shellWord(String(raw[k]))}`).join('');
+}
+
 export function parseTrainOptions(o: RawTrainOptions, given: (name: string) => boolean, out: string | null): RunSettings {
   const { skipNonfinite, ...rest } = o;
   const s = resolveRunSettings({ ...rest, skipNonFinite: skipNonfinite }, cliNaming(given), { corpus: o.corpus, out });
@@ -255,7 +270,7 @@ export function registerTrain(program: Command): void {
       if ((interrupted || (outputFailed && result.stopped)) && !quiet) {
         process.stderr.write(
           `stopped at epoch ${result.state.epoch + 1}, batch ${result.state.batch}; checkpoint ${s.out}; `
-            + `resume with: deeprnn train --resume ${s.out}\n`,
+            + `resume with: deeprnn train --resume ${shellWord(s.out ?? "")}${resumeOptions(raw, given)}\n`,
         );
       }
       if (outputFailed) return;

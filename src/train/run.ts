@@ -132,11 +132,14 @@ export class CheckpointWriteError extends OutputWriteError {
 const optionName = (s: RunSettings) => (s.naming === 'library' ? (k: string) => k : flagName);
 
 /** Corpus, tokenizer and batches for the settings; throws on data that cannot make them. */
-export async function prepareData(s: RunSettings, tokenizer?: Tokenizer, hooks: RunHooks = {}) {
+export async function prepareData(s: RunSettings, tokenizer?: Tokenizer, hooks: RunHooks = {}, resumed?: { sha1: string }) {
   const opts = { tokenizer, kind: s.tokenizer, minFreq: s.minFreq, minFreqName: optionName(s)('minFreq'), log: hooks.log, onProgress: hooks.onLoad };
   const corpus: Omit<LoadedCorpus, 'sources'> = s.text
     ? loadTextTokens(s.text, opts)
     : await loadCorpusTokens(s.corpus, { ...opts, dataDir: resolveDataDir(s.dataDir) });
+  // A resumed run's text is checked before it is cut into windows: another text
+  // is that, not one too short for the run's sizes (which --resume keeps).
+  if (resumed && corpus.sha1 !== resumed.sha1) throw notTheText(s, corpus.sha1, resumed.sha1);
   let data: DataModule;
   try {
     data = makeDataModule(corpus.tokens, {
@@ -157,6 +160,11 @@ export async function prepareData(s: RunSettings, tokenizer?: Tokenizer, hooks: 
     throw e;
   }
   return { corpus, tokenizer: corpus.tokenizer, data, sha1: corpus.sha1 };
+}
+
+/** A resumed run given another text than its checkpoint trained on. */
+function notTheText(s: RunSettings, sha1: string, expected: string): InputError {
+  return new InputError(`--resume: corpus "${s.corpus.join(' ')}" is not the text the checkpoint trained on (sha1 ${sha1}, expected ${expected})`);
 }
 
 /**
@@ -197,6 +205,15 @@ export function resumeSettings(file: string, over: Partial<RunSettings>): RunSet
   const { meta } = loadTrainingCheckpoint(file, 'start a new run from its weights with --init-from instead of --resume');
   const t = meta.training;
   const c = meta.config;
+  if (over.corpus === undefined && over.text === undefined) {
+    // The files the run read, recorded by their absolute paths: one moved or deleted since is named as the checkpoint's.
+    for (const spec of t.corpus) {
+      if (!corpusRegistry().has(spec) && path.isAbsolute(spec) && missing(spec)) {
+        throw new InputError(`the corpus the checkpoint ${file} trained on, ${spec}, is not there any more (moved or deleted): `
+          + 'give --corpus with the same text where it is now (its sha1 is checked against the checkpoint\'s)');
+      }
+    }
+  }
   return {
     ...t,
     tokenizer: meta.tokenizer.kind,
@@ -274,6 +291,23 @@ function refuseOwnInputs(files: RunFiles, s: RunSettings, resumeFrom?: string): 
   else if (s.initFrom) reads.push({ label: optionName(s)('initFrom'), path: s.initFrom });
   const updatable = new Set(['--out', 'the best checkpoint']);
   refuseOverwrite(reads, files.writes(), (r, w) => r.label === '--resume' && updatable.has(w.label));
+  if (resumeFrom && !sameFile(resumeFrom, files.out)) {
+    // Resumed into another --out, the earlier run's best stays beside the checkpoint
+    // resumed from: no file of this run may be it (an --out naming it replaced the
+    // best weights with this run's last, and no file held them any more).
+    let earlierBest: string | null = null;
+    try {
+      earlierBest = new RunFiles(resumeFrom).best;
+    } catch {
+      // (a name with no room for a best beside it has none)
+    }
+    for (const w of files.writes()) {
+      if (earlierBest && existsSync(earlierBest) && sameFile(w.path, earlierBest)) {
+        throw new InputError(`${w.label} ${w.path} is the best checkpoint of the run resumed from ${resumeFrom}: this run would replace `
+          + `its weights; choose another --out, or resume in place (--out ${resumeFrom})`);
+      }
+    }
+  }
   if ((s.keep ?? 0) > 0) {
     for (const r of reads) {
       if (r.label === '--corpus' && files.snapshotPosition(r.path)) {
@@ -316,14 +350,10 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
   // Fine-tuning: the model and tokenizer of a checkpoint, everything else new.
   const init: Checkpoint | null = !ck && s.initFrom ? loadCheckpoint(s.initFrom) : null;
   const reading = performance.now();
-  const { tokenizer, data, sha1, corpus } = await prepareData(s, (ck ?? init)?.tokenizer, hooks);
+  const { tokenizer, data, sha1, corpus } = await prepareData(s, (ck ?? init)?.tokenizer, hooks, ck ? { sha1: ck.meta.training.corpusSha1 } : undefined);
   const dataSeconds = (performance.now() - reading) / 1000;
   if (init) checkUnknown(s, corpus, s.initFrom!, hooks);
-  if (ck && ck.meta.training.corpusSha1 !== sha1) {
-    throw new InputError(
-      `--resume: corpus "${s.corpus.join(' ')}" is not the text the checkpoint trained on (sha1 ${sha1}, expected ${ck.meta.training.corpusSha1})`,
-    );
-  }
+  if (ck && ck.meta.training.corpusSha1 !== sha1) throw notTheText(s, sha1, ck.meta.training.corpusSha1);
   if (ck && ck.meta.state.batch > data.numTrainBatches) {
     throw new InputError(`checkpoint ${resumeFrom}: state.batch ${ck.meta.state.batch} is past the end of an epoch of ${data.numTrainBatches} batches`);
   }

@@ -100,6 +100,15 @@ describe('corpora named as an object\'s own keys', () => {
     const failing = await cli([...args, '--max-ppl', '1.01']);
     expect(failing.code).toBe(1);
     expect(failing.stderr).toContain(names[0]);
+    // A run that fails its own checks writes no baseline (the one there stays as it was).
+    const before = readFileSync(base, 'utf8');
+    const failed = path.join(dir, 'keys', 'failed.json');
+    const refused = await cli([...args, '--max-ppl', '1.01', '--write-baseline', failed]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(new RegExp(`exceeds --max-ppl 1\\.01; not writing --write-baseline ${failed.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\n$`));
+    expect(existsSync(failed)).toBe(false);
+    expect((await cli([...args, '--baseline', base, '--max-ppl', '1.01', '--write-baseline', base])).code).toBe(2);
+    expect(readFileSync(base, 'utf8')).toBe(before);
     // a baseline without them: refused by name, not read from Object's prototype
     const other = path.join(dir, 'keys', 'other.json');
     writeFileSync(other, JSON.stringify({ version: 1, results: { [english]: { perplexity: 10 } } }));

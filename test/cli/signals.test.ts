@@ -61,6 +61,14 @@ const byCtrlC = (r: Interrupted) => r.code === 130 || (r.code === null && r.sign
 const weights = (file: string) => Buffer.from(loadTrainingCheckpoint(file).model.params.buffer);
 
 describe('signals', () => {
+  it("the resume line gives the options a checkpoint does not hold (--save-every, --keep, --threads) as they were typed", async () => {
+    const out = path.join(dir, 'kept run.safetensors');
+    const r = await interrupted([...RUN, '--epochs', '6', '--save-every', '1', '--keep', '2', '--threads', '1', '--out', out], ['SIGINT']);
+    expect(r.code).toBe(130);
+    expect(r.stderr.trim().split('\n').at(-1)).toMatch(new RegExp(
+      `; resume with: deeprnn train --resume '${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}' --save-every 1 --keep 2 --threads 1$`));
+  });
+
   it('SIGINT saves, says how to resume, exits 130; the resumed run matches an uninterrupted one', async () => {
     const full = path.join(dir, 'full.safetensors');
     expect((await cli(['train', ...RUN, '--epochs', '6', '--out', full])).code).toBe(0);
