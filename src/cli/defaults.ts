@@ -20,7 +20,7 @@ export function checkpointPath(argument: string | undefined, cmd: Command): stri
   const model = cmd.getOptionValue('model') as string;
   if (argument === undefined) return model;
   if (cmd.getOptionValueSource('model') === 'cli' && !sameFile(argument, model)) {
-    throw new UsageError(`the checkpoint is named twice, as the argument ${argument} and as --model ${model}: give it once, with --model`);
+    throw new UsageError(`two checkpoints are named, the argument ${argument} and --model ${model}, where the command reads one: give one, with --model`);
   }
   return argument;
 }

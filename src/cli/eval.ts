@@ -56,11 +56,15 @@ function readBaseline(file: string): Baseline {
   if (!statSync(file).isFile()) throw new InputError(`--baseline ${file} is not a regular file (expected the JSON file that --write-baseline writes)`);
   let b: unknown;
   try {
-    b = JSON.parse(readFileSync(file, 'utf8'));
+    // (a byte order mark, as some editors write one, is not part of the JSON)
+    b = JSON.parse(readFileSync(file, 'utf8').replace(/^\uFEFF/, ''));
   } catch {
     throw new InputError(`--baseline ${file} is not JSON`);
   }
   const base = b as Partial<Baseline> | null;
+  if (base && typeof base === 'object' && typeof base.version === 'number' && base.version > 1) {
+    throw new InputError(`--baseline ${file} is of baseline version ${base.version}, newer than this deeprnn reads (1); upgrade deeprnn`);
+  }
   if (!base || base.version !== 1 || !base.results || typeof base.results !== 'object'
     || !Object.values(base.results).every((r) => r && typeof r.perplexity === 'number')
     || (base.tokenizer !== undefined && !TOKENIZERS.includes(base.tokenizer))

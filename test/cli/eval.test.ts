@@ -168,5 +168,12 @@ describe('corpora named as an object\'s own keys', () => {
     const junk = await cli(['eval', model, '--corpus', english, '--baseline', old]);
     expect(junk.stderr).toContain(`deeprnn: error: --baseline ${old} is not a deeprnn baseline`);
     expect(junk.code).toBe(2);
+    // a newer version is called newer; a byte order mark before the JSON is read past
+    writeFileSync(old, JSON.stringify({ ...written, version: 2 }));
+    const newer = await cli(['eval', model, '--corpus', english, '--baseline', old]);
+    expect(newer.stderr).toBe(`deeprnn: error: --baseline ${old} is of baseline version 2, newer than this deeprnn reads (1); upgrade deeprnn\n`);
+    expect(newer.code).toBe(2);
+    writeFileSync(old, '\uFEFF' + JSON.stringify(written));
+    expect((await cli(['eval', model, '--corpus', english, '--baseline', old])).code).toBe(0);
   });
 });

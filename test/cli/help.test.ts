@@ -155,7 +155,7 @@ describe('predict, eval and info take the checkpoint as --model', () => {
 
   it('refuses two different checkpoints', async () => {
     const r = await cli(['info', model, '--model', 'other.safetensors']);
-    expect(r.stderr).toBe(`deeprnn: error: the checkpoint is named twice, as the argument ${model} and as --model other.safetensors: give it once, with --model\n`);
+    expect(r.stderr).toBe(`deeprnn: error: two checkpoints are named, the argument ${model} and --model other.safetensors, where the command reads one: give one, with --model\n`);
     expect(r.code).toBe(2);
   });
 });

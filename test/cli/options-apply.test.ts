@@ -141,7 +141,7 @@ describe('the checkpoint as the argument and as --model', () => {
 
   it('refuses two different files, even with the same content', async () => {
     const r = await cli(['info', 'base/gru.safetensors', '--model', 'base/copy.safetensors'], { cwd });
-    expect(r.stderr).toBe('deeprnn: error: the checkpoint is named twice, as the argument base/gru.safetensors and as --model base/copy.safetensors: give it once, with --model\n');
+    expect(r.stderr).toBe('deeprnn: error: two checkpoints are named, the argument base/gru.safetensors and --model base/copy.safetensors, where the command reads one: give one, with --model\n');
     expect(r.code).toBe(2);
     expect(existsSync(path.join(cwd, 'checkpoints'))).toBe(false);
   });
