@@ -47,7 +47,8 @@ const RUN_DEFINING = [
  */
 /** A word of a command line as a POSIX shell reads it back: as it is when plain, else single-quoted. */
 function shellWord(w: string): string {
-  return /^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, "'\\''")}'`;
+  // (a word that starts with "=" is quoted too: zsh expands =NAME to a command's path)
+  return /^[\w@%+:,./-][\w@%+=:,./-]*$/.test(w) ? w : `'${w.replace(/'/g, "'\\''")}'`;
 }
 
 /**

@@ -5,7 +5,7 @@
 // training (RNNLM.save) holds the configuration and tokenizer only. Reading
 // trusts nothing: every field is checked, and weights must be finite; writing
 // runs the same checks first, so nothing is written that would not load.
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { tokenizerFromJSON, type Tokenizer, type TokenizerJSON } from '../data/tokenizer.js';
 import { carriesC, checkModelConfig, paramCount, paramTable, type ModelConfig } from '../nn/config.js';
@@ -233,7 +233,16 @@ function readCheckpointBytes(file: string): Buffer {
       throw new InputError(`checkpoint ${file} has ${size.toLocaleString('en-US')} bytes, more than the `
         + `${MAX_CHECKPOINT_BYTES.toLocaleString('en-US')} (2 GiB) that deeprnn reads`);
     }
-    return readFileSync(fd);
+    // The bytes the checks above were of, however the file changes meanwhile (one
+    // that shrank is refused by the full check of its header against them).
+    const bytes = Buffer.allocUnsafe(size);
+    let got = 0;
+    while (got < size) {
+      const n = readSync(fd, bytes, got, size - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    return bytes.subarray(0, got);
   } finally {
     closeSync(fd);
   }

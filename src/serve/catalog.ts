@@ -4,6 +4,7 @@
 // a copy that keeps the mtime, cp -p or rsync -a, still changes the ctime). Nothing is
 // written to disk.
 import { statSync } from 'node:fs';
+import { InputError } from '../errors.js';
 import { hasTrainingState, loadCheckpoint, type Checkpoint } from '../io/checkpoint.js';
 import { exportOnnx, ONNX_EXPORTABLE, type OnnxExport } from '../io/onnx.js';
 import { paramCount } from '../nn/config.js';
@@ -88,6 +89,16 @@ interface Entry {
   onnxError?: Error;
 }
 
+/**
+ * A checkpoint that does not load is remembered while the file is unchanged
+ * (not read again per request), but only for what is in the file (an
+ * InputError): a failure of the moment (no descriptor left, an I/O error) is
+ * tried again on the next request.
+ */
+function remember(entry: Entry, e: unknown): void {
+  if (e instanceof InputError) entry.error = e;
+}
+
 /** Loaded checkpoints by real path, while unchanged on disk. */
 export class Catalog {
   private readonly entries = new Map<string, Entry>();
@@ -111,7 +122,7 @@ export class Catalog {
       try {
         entry.info = checkpointInfo(name, entry.size, ck());
       } catch (e) {
-        entry.error = e as Error;
+        remember(entry, e);
         throw e;
       }
     }
@@ -128,15 +139,14 @@ export class Catalog {
       try {
         c = ck();
       } catch (e) {
-        // remembered while the file is unchanged, as info() remembers it: not read again per request
-        entry.error = e as Error;
+        remember(entry, e);
         throw e;
       }
       try {
         entry.onnx = exportOnnx(c.model, c.tokenizer);
       } catch (e) {
         // (the export's refusal, a cell ONNX cannot express: the checkpoint's info still answers)
-        entry.onnxError = e as Error;
+        if (e instanceof InputError) entry.onnxError = e;
         throw e;
       }
     }

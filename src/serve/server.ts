@@ -176,7 +176,13 @@ export async function startServer(opts: ServeOptions): Promise<Served> {
         throw e;
       }
       res.writeHead(200, headers(size));
-      pipeline(createReadStream(file, { fd }), res, () => {
+      if (size === 0) {
+        closeSync(fd);
+        res.end();
+        return;
+      }
+      // (the bytes it had when the headers said how many: a file that grows meanwhile is not sent past them)
+      pipeline(createReadStream(file, { fd, start: 0, end: size - 1 }), res, () => {
         // (an error after the headers: the response is cut short, which the client sees)
       });
       return;
