@@ -117,7 +117,7 @@ describe.skipIf(!HAS_SHAKESPEARE)(`eval ${NEEDS_SHAKESPEARE}`, () => {
     const missing = (await cli(['eval', model, '--corpus', 'timemachine', '--baseline', base]));
     expect(missing.code).toBe(2);
     expect(missing.stderr.trim()).toBe(`deeprnn: error: --baseline ${base} has no result for corpus "timemachine"`);
-    writeFileSync(path.join(dir, 'junk.json'), '{"version": 2}');
+    writeFileSync(path.join(dir, 'junk.json'), '{"version": 1}');
     const junk = (await cli(['eval', model, '--corpus', 'timemachine', '--baseline', path.join(dir, 'junk.json')]));
     expect(junk.code).toBe(2);
     expect(junk.stderr).toContain('is not a deeprnn baseline');
