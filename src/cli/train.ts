@@ -40,11 +40,6 @@ const RUN_DEFINING = [
   'lrSchedule', 'warmup', 'lrDecay', 'lrDecayAfter', 'minLr', 'clipMode', 'strict', 'precision',
 ];
 
-/**
- * The run's settings from the command line: the library's checks and
- * defaults (resolveRunSettings), options named as typed. `out` null: the
- * caller decides where each run writes (compare).
- */
 /** A word of a command line as a POSIX shell reads it back: as it is when plain, else single-quoted. */
 function shellWord(w: string): string {
   // (a word that starts with "=" is quoted too: zsh expands =NAME to a command's path)
@@ -61,6 +56,11 @@ function resumeOptions(raw: RawTrainOptions, given: (name: string) => boolean): 
   return flags.filter(([k]) => given(k) && raw[k] !== undefined).map(([k, flag]) => ` ${flag} ${shellWord(String(raw[k]))}`).join('');
 }
 
+/**
+ * The run's settings from the command line: the library's checks and
+ * defaults (resolveRunSettings), options named as typed. `out` null: the
+ * caller decides where each run writes (compare).
+ */
 export function parseTrainOptions(o: RawTrainOptions, given: (name: string) => boolean, out: string | null): RunSettings {
   const { skipNonfinite, ...rest } = o;
   const s = resolveRunSettings({ ...rest, skipNonFinite: skipNonfinite }, cliNaming(given), { corpus: o.corpus, out });
@@ -271,7 +271,7 @@ export function registerTrain(program: Command): void {
       if ((interrupted || (outputFailed && result.stopped)) && !quiet) {
         process.stderr.write(
           `stopped at epoch ${result.state.epoch + 1}, batch ${result.state.batch}; checkpoint ${s.out}; `
-            + `resume with: deeprnn train --resume ${shellWord(s.out ?? "")}${resumeOptions(raw, given)}\n`,
+            + `resume with: deeprnn train --resume ${shellWord(s.out ?? '')}${resumeOptions(raw, given)}\n`,
         );
       }
       if (outputFailed) return;
