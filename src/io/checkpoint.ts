@@ -238,9 +238,9 @@ function readCheckpointBytes(file: string): Buffer {
     const bytes = Buffer.allocUnsafe(size);
     let got = 0;
     while (got < size) {
-      const n = readSync(fd, bytes, got, size - got, got);
-      if (n === 0) break;
-      got += n;
+      const read = readSync(fd, bytes, got, size - got, got);
+      if (read === 0) break;
+      got += read;
     }
     return bytes.subarray(0, got);
   } finally {
