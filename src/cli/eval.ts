@@ -65,15 +65,28 @@ function readBaseline(file: string): Baseline {
   if (base && typeof base === 'object' && typeof base.version === 'number' && base.version > 1) {
     throw new InputError(`--baseline ${file} is of baseline version ${base.version}, newer than this deeprnn reads (1); upgrade deeprnn`);
   }
-  if (!base || base.version !== 1 || !base.results || typeof base.results !== 'object'
-    || !Object.values(base.results).every((r) => r && typeof r.perplexity === 'number')
-    || (base.tokenizer !== undefined && !TOKENIZERS.includes(base.tokenizer))
-    || (base.vocabSize !== undefined && !(Number.isInteger(base.vocabSize) && base.vocabSize >= 1))) {
-    throw new InputError(`--baseline ${file} is not a deeprnn baseline (expected {"version": 1, "tokenizer": ${TOKENIZERS.map((t) => `"${t}"`).join('|')}, `
+  // What is wrong, named, before what a baseline holds.
+  const show = (v: unknown) => (v === undefined ? 'missing' : JSON.stringify(v));
+  const wrong = (() => {
+    if (!base || typeof base !== 'object' || Array.isArray(base)) return 'it is not a JSON object';
+    if (base.version !== 1) return `its "version" is ${show(base.version)}`;
+    if (!base.results || typeof base.results !== 'object' || Array.isArray(base.results)) return `its "results" is ${show(base.results)}, not an object`;
+    for (const [corpus, r] of Object.entries(base.results)) {
+      if (!r || typeof r !== 'object') return `its result for ${JSON.stringify(corpus)} is ${show(r)}, not an object`;
+      if (typeof r.perplexity !== 'number') return `the "perplexity" of ${JSON.stringify(corpus)} is ${show(r.perplexity)}, not a number`;
+    }
+    if (base.tokenizer !== undefined && !TOKENIZERS.includes(base.tokenizer)) return `its "tokenizer" is ${show(base.tokenizer)}`;
+    if (base.vocabSize !== undefined && !(Number.isInteger(base.vocabSize) && base.vocabSize >= 1)) {
+      return `its "vocabSize" is ${show(base.vocabSize)}, not a positive integer`;
+    }
+    return null;
+  })();
+  if (wrong !== null || !base) {
+    throw new InputError(`--baseline ${file} is not a deeprnn baseline: ${wrong} (expected {"version": 1, "tokenizer": ${TOKENIZERS.map((t) => `"${t}"`).join('|')}, `
       + `"vocabSize": n, "results": {corpus: {"perplexity": ...}}})`);
   }
   // (an infinite one would pass every run; one below 1 is no model's)
-  for (const [corpus, r] of Object.entries(base.results)) {
+  for (const [corpus, r] of Object.entries((base as Baseline).results)) {
     if (!Number.isFinite(r.perplexity) || r.perplexity < 1) {
       throw new InputError(`--baseline ${file}: the perplexity of ${corpus} must be a finite number of 1 or more, got ${r.perplexity}`);
     }

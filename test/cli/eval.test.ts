@@ -166,8 +166,22 @@ describe('corpora named as an object\'s own keys', () => {
     expect((await cli(['eval', model, '--corpus', english, '--baseline', old])).code).toBe(0);
     writeFileSync(old, JSON.stringify({ ...written, tokenizer: 'bytes' }));
     const junk = await cli(['eval', model, '--corpus', english, '--baseline', old]);
-    expect(junk.stderr).toContain(`deeprnn: error: --baseline ${old} is not a deeprnn baseline`);
+    expect(junk.stderr).toContain(`deeprnn: error: --baseline ${old} is not a deeprnn baseline: its "tokenizer" is "bytes" (expected {"version": 1,`);
     expect(junk.code).toBe(2);
+    // each malformed part is named
+    for (const [bad, why] of [
+      [{ ...written, results: { [english]: { perplexity: null } } }, `the "perplexity" of ${JSON.stringify(english)} is null, not a number`],
+      [{ ...written, results: { [english]: { perplexity: '11' } } }, `the "perplexity" of ${JSON.stringify(english)} is "11", not a number`],
+      [{ ...written, results: [] }, 'its "results" is [], not an object'],
+      [{ ...written, vocabSize: 0 }, 'its "vocabSize" is 0, not a positive integer'],
+      [{ results: written.results }, 'its "version" is missing'],
+      [[1, 2], 'it is not a JSON object'],
+    ] as const) {
+      writeFileSync(old, JSON.stringify(bad));
+      const r = await cli(['eval', model, '--corpus', english, '--baseline', old]);
+      expect(r.stderr).toContain(`--baseline ${old} is not a deeprnn baseline: ${why} (expected`);
+      expect(r.code).toBe(2);
+    }
     // a newer version is called newer; a byte order mark before the JSON is read past
     writeFileSync(old, JSON.stringify({ ...written, version: 2 }));
     const newer = await cli(['eval', model, '--corpus', english, '--baseline', old]);
