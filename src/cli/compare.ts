@@ -163,7 +163,8 @@ export function registerCompare(program: Command): void {
           results: rows, plot: runs.length ? plot : null, failed,
           stopped: stoppedAt && { cell: stoppedAt.cell, epoch: stoppedAt.state.epoch, batch: stoppedAt.state.batch, signal, checkpoint: stoppedAt.out },
         },
-        text: () => `\n${renderRecords('text', COMPARE_COLUMNS, rows)}${runs.length ? `plot: ${plot}\n` : ''}`,
+        // (no cell finished: no table of nothing; stderr says why each failed)
+        text: () => (rows.length ? `\n${renderRecords('text', COMPARE_COLUMNS, rows)}` : '') + (runs.length ? `plot: ${plot}\n` : ''),
         csv: { columns: COMPARE_CSV_COLUMNS, rows },
       }, format);
       for (const f of failed) process.stderr.write(`deeprnn: error: ${f.cell}: ${f.error}\n`);

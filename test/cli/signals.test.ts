@@ -253,5 +253,12 @@ describe('compare', () => {
     expect(j.failed).toEqual([{ cell: 'rnn-relu', error: expect.stringMatching(/^(training diverged|the loss became non-finite) in epoch 1\b.*; no checkpoint of this run was saved before it$/) }]);
     expect(j.plot).toBe(path.join(outDir, 'compare.svg'));
     expect(r.stderr.trim().split('\n').at(-1)).toBe(`deeprnn: error: rnn-relu: ${j.failed[0].error}`);
+    // Every cell diverged: no table of nothing and no plot, each cell's error on stderr.
+    const none = await cli(['compare', '--cells', 'rnn-relu', '--epochs', '1', '--num-train', '64', '--num-val', '32', '--batch-size', '32',
+      '--hidden', '8', '--lr', '300', '--clip', '0', '--seed', '1', '--out-dir', path.join(dir, 'cmp-none')]);
+    expect(none.code).toBe(1);
+    expect(none.stdout).not.toMatch(/cell +final val ppl/);
+    expect(none.stdout).not.toContain('plot:');
+    expect(none.stderr.trim().split('\n').at(-1)).toMatch(/^deeprnn: error: rnn-relu: /);
   });
 });
