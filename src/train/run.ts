@@ -3,7 +3,7 @@
 // from a checkpoint to resume, or the model from one to fine-tune), train, and
 // save on the schedule asked for. The CLI, the library's train() and the
 // regression tests all call this.
-import { existsSync, lstatSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, renameSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { corpusRegistry, resolveDataDir } from '../data/corpus.js';
@@ -669,6 +669,14 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
       writePlot(files.plot, [{ label: `${config.cell} ${config.hidden.join('x')}`, epochs: trainer.history }]);
     } catch (e) {
       throw outputError('plot', files.plot, e);
+    }
+  } else if (files) {
+    // Stopped before its first epoch ended: the metrics file written at the start
+    // to check it can be holds nothing, and goes (a resume writes it again).
+    try {
+      if (statSync(files.metrics).size === 0) rmSync(files.metrics);
+    } catch {
+      // (gone already, or not ours to remove: left as it is)
     }
   }
   // Data-parallel: the ranks end together, once rank 0's files are written; a

@@ -128,6 +128,25 @@ describe('resume', () => {
     expect(snaps()).toEqual(['k.e0002-b6.safetensors', 'k.e0003.safetensors']);
   });
 
+  it('a run stopped before its first epoch ended leaves no empty metrics file; its resume writes one', async () => {
+    const out = path.join(dir, 'early.safetensors');
+    const metrics = path.join(dir, 'early.metrics.jsonl');
+    const r = await runTraining(settings(out), {
+      onTrainer: (t) => {
+        const orig = t.opts.onBatch;
+        t.opts.onBatch = (done, total, loss, tokens) => {
+          orig?.(done, total, loss, tokens);
+          if (t.history.length === 0 && done === 3) t.stop();
+        };
+      },
+    });
+    expect(r.stopped).toBe(true);
+    expect(loadTrainingCheckpoint(out).meta.state.batch).toBe(3);
+    expect(existsSync(metrics)).toBe(false);
+    await runTraining(resumeSettings(out, { dataDir: DATA_DIR }), {}, out);
+    expect(readFileSync(metrics, 'utf8').trim().split('\n')).toHaveLength(3);
+  });
+
   it('refuses a corpus that is not the one the checkpoint trained on', async () => {
     const out = path.join(dir, 'corpus.safetensors');
     await runTraining(settings(out, { epochs: 1 }));
