@@ -1,0 +1,50 @@
+// serve's catalog of checkpoints: what does not load is remembered while the
+// file is unchanged, but only the checkpoint's own errors; a failure of the
+// moment (no descriptor left) is tried again on the next request.
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { tmpDir } from '../helpers/tmp.js';
+
+const calls = { n: 0, failNext: false };
+vi.mock('../../src/io/checkpoint.js', async (original) => {
+  const real = await original<typeof import('../../src/io/checkpoint.js')>();
+  return {
+    ...real,
+    loadCheckpoint: (file: string) => {
+      calls.n++;
+      if (calls.failNext) {
+        calls.failNext = false;
+        throw Object.assign(new Error(`EMFILE: too many open files, open '${file}'`), { code: 'EMFILE' });
+      }
+      return real.loadCheckpoint(file);
+    },
+  };
+});
+
+const { Catalog } = await import('../../src/serve/catalog.js');
+const { RNNLM } = await import('../../src/nn/rnnlm.js');
+const { Tokenizer } = await import('../../src/data/tokenizer.js');
+const { Rng } = await import('../../src/rng.js');
+
+const dir = tmpDir();
+
+describe('serve catalog', () => {
+  it('tries a checkpoint again after a failure of the moment, and remembers one that is not a checkpoint', () => {
+    const good = path.join(dir, 'good.safetensors');
+    const tokenizer = Tokenizer.fit('d2l', 'hello world');
+    new RNNLM({ cell: 'gru', vocabSize: tokenizer.vocab.size, hidden: [4], dropout: 0 }, new Rng(1)).save(good, { tokenizer });
+    const catalog = new Catalog();
+    calls.failNext = true;
+    expect(() => catalog.info(good, 'good.safetensors')).toThrow('EMFILE');
+    expect(() => catalog.onnx(good)).not.toThrow();
+    expect(catalog.info(good, 'good.safetensors')).toMatchObject({ name: 'good.safetensors', cell: 'gru' });
+    const bad = path.join(dir, 'bad.safetensors');
+    writeFileSync(bad, Buffer.alloc(64));
+    const before = calls.n;
+    expect(() => catalog.info(bad, 'bad.safetensors')).toThrow('is not a valid safetensors file');
+    expect(() => catalog.onnx(bad)).toThrow('is not a valid safetensors file');
+    expect(() => catalog.info(bad, 'bad.safetensors')).toThrow('is not a valid safetensors file');
+    expect(calls.n - before).toBe(1);
+  });
+});
