@@ -16,11 +16,13 @@ import { emit, renderRecords, type Column } from './output.js';
 import { formatNumber } from './table.js';
 import { checkWritable, refuseOverwrite } from '../io/files.js';
 import { resolveDataDir } from '../data/corpus.js';
-import { corpusFiles } from '../train/run-files.js';
+import { corpusFiles, RunFiles } from '../train/run-files.js';
+import { checkRunOutputs, runLocks } from '../train/run.js';
+import { refuseHeldLock } from '../io/lock.js';
 import { bestEpoch, runTokensPerSec } from '../train/metrics.js';
 import { Progress } from './progress.js';
 import { trainInThread, type ThreadResult } from './train-thread.js';
-import { addRunOptions, parseTrainOptions } from './train.js';
+import { addRunOptions, parseTrainOptions, resumeOptions, shellWord, type RawTrainOptions } from './train.js';
 
 /** A cell's row: how its run ended, how fast it trained, its size and checkpoint. */
 export interface CompareRow {
@@ -68,11 +70,22 @@ export function registerCompare(program: Command): void {
       const twice = cells.find((c, i) => cells.indexOf(c) !== i);
       if (twice) throw new UsageError(`--cells names ${twice} twice: each cell trains once, into --out-dir as ${twice}.safetensors`);
       // Each cell's run writes to OUT-DIR/CELL.safetensors.
-      const base = parseTrainOptions({ ...raw, corpus: raw.corpus as string[], out: '' }, (name) => cmd.getOptionValueSource(name) === 'cli', null);
+      if (raw.outDir.trim() === '') throw new UsageError(`--out-dir must be a directory path, got ${JSON.stringify(raw.outDir)}`);
+      const given = (name: string) => cmd.getOptionValueSource(name) === 'cli';
+      const rawTrain: RawTrainOptions = { ...raw, corpus: raw.corpus as string[], out: '' };
+      const base = parseTrainOptions(rawTrain, given, null);
       const plot = path.join(raw.outDir, 'compare.svg');
       checkWritable(plot, 'the comparison plot');
       refuseOverwrite(corpusFiles(base.corpus, resolveDataDir(base.dataDir)).map((p) => ({ label: '--corpus', path: p })),
         [{ label: 'the comparison plot', path: plot }]);
+      // Every cell's outputs before the first cell trains: one in the way (a
+      // directory, another run's lock) would otherwise stop the comparison
+      // after the cells before it had trained. Each run checks its own again.
+      for (const cell of cells) {
+        const files = new RunFiles(path.join(raw.outDir, `${cell}.safetensors`));
+        checkRunOutputs(files);
+        for (const [file, what] of runLocks(files, `${cell}'s checkpoint ${files.out}`)) refuseHeldLock(file, what);
+      }
       const rows: CompareRow[] = [];
       const runs = [];
       /** Cells whose training diverged: the others still train and are compared. */
@@ -143,7 +156,7 @@ export function registerCompare(program: Command): void {
       const stopLine = () => {
         if (stoppedAt) {
           process.stderr.write(`stopped ${stoppedAt.cell} at epoch ${stoppedAt.state.epoch + 1}, batch ${stoppedAt.state.batch}; checkpoint ${stoppedAt.out}; `
-            + `resume with: deeprnn train --resume ${stoppedAt.out}\n`);
+            + `resume with: deeprnn train --resume ${shellWord(stoppedAt.out)}${resumeOptions(rawTrain, given)}\n`);
         }
       };
       if (outputFailed) {

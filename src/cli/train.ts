@@ -24,7 +24,7 @@ import { Writable } from 'node:stream';
 const discard = () => new Writable({ write: (_chunk, _enc, done) => done() }) as unknown as NodeJS.WriteStream;
 
 /** What commander gives: strings as typed, the defaults as declared (numbers). */
-type RawTrainOptions = Record<string, unknown> & {
+export type RawTrainOptions = Record<string, unknown> & {
   corpus: string[];
   out: string;
   threads?: string;
@@ -41,7 +41,7 @@ const RUN_DEFINING = [
 ];
 
 /** A word of a command line as a POSIX shell reads it back: as it is when plain, else single-quoted. */
-function shellWord(w: string): string {
+export function shellWord(w: string): string {
   // (a word that starts with "=" is quoted too: zsh expands =NAME to a command's path)
   return /^[\w@%+:,./-][\w@%+=:,./-]*$/.test(w) ? w : `'${w.replace(/'/g, "'\\''")}'`;
 }
@@ -51,7 +51,7 @@ function shellWord(w: string): string {
  * takes again (how often it saves and keeps snapshots, where corpora are, the
  * threads), as typed, for the "resume with:" line.
  */
-function resumeOptions(raw: RawTrainOptions, given: (name: string) => boolean): string {
+export function resumeOptions(raw: RawTrainOptions, given: (name: string) => boolean): string {
   const flags: [string, string][] = [['saveEvery', '--save-every'], ['keep', '--keep'], ['dataDir', '--data-dir'], ['threads', '--threads']];
   return flags.filter(([k]) => given(k) && raw[k] !== undefined).map(([k, flag]) => ` ${flag} ${shellWord(String(raw[k]))}`).join('');
 }

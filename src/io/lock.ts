@@ -76,6 +76,20 @@ function removeDeadTemps(file: string): void {
  * Takes the lock file `file` for this process, creating its directory when
  * needed; `what` names the locked output in the refusal ("--out m.safetensors").
  */
+/**
+ * Throws what acquireLock would when a live process holds the lock `file`
+ * (for `what`): a check ahead of taking it (deeprnn compare checks every
+ * cell's outputs before its first cell trains). A lock free now may be taken
+ * before acquireLock comes; acquireLock decides.
+ */
+export function refuseHeldLock(file: string, what: string): void {
+  const holder = readHolder(file);
+  if (holder && alive(holder)) {
+    const who = holder.pid === process.pid ? 'this process' : `another deeprnn process (pid ${holder.pid})`;
+    throw new InputError(`${what} is in use by ${who}: wait for it to finish or choose another path (lock file ${file})`);
+  }
+}
+
 export function acquireLock(file: string, what: string): FileLock {
   // A path that cannot hold the lock is the user's to change (exit 2); anything else (a full disk) is not.
   const pathCodes = new Set(['ENOENT', 'ENOTDIR', 'EACCES', 'EPERM', 'EROFS', 'EEXIST', 'ENAMETOOLONG', 'ELOOP']);
@@ -108,11 +122,7 @@ export function acquireLock(file: string, what: string): FileLock {
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
-      const holder = readHolder(file);
-      if (holder && alive(holder)) {
-        const who = holder.pid === process.pid ? 'this process' : `another deeprnn process (pid ${holder.pid})`;
-        throw new InputError(`${what} is in use by ${who}: wait for it to finish or choose another path (lock file ${file})`);
-      }
+      refuseHeldLock(file, what);
       // Stale (its process is gone) or unreadable: move it out of the way, atomically, and try again.
       const aside = `${file}.stale-${process.pid}`;
       try {

@@ -1,7 +1,7 @@
 // The files a training run reads (its corpus, the checkpoint it resumes) and
 // writes beside its checkpoint NAME.EXT: NAME.best.EXT, numbered snapshots
 // NAME.eEPOCH[-bBATCH].EXT, NAME.metrics.jsonl, NAME.svg and the lock
-// NAME.EXT.lock (and NAME.best.EXT.lock). A fresh run over an --out that an
+// NAME.EXT.lock (and NAME.best.EXT.lock, NAME.metrics.jsonl.lock). A fresh run over an --out that an
 // earlier run used keeps that run's metrics, best checkpoint, plot and
 // snapshots aside as *.bak, so that nothing of two runs mixes.
 import { existsSync, linkSync, lstatSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
@@ -59,6 +59,11 @@ export class RunFiles {
   readonly lock: string;
   /** The best checkpoint's, taken too: a run whose --out is another's best is refused. */
   readonly bestLock: string;
+  /**
+   * The metrics file's, taken too: --out NAME.ckpt and NAME.bin share NAME.metrics.jsonl
+   * and NAME.svg, so a run on one while a run on the other goes on is refused.
+   */
+  readonly metricsLock: string;
   private readonly stem: string;
   private readonly ext: string;
   private readonly snapshotPattern: RegExp;
@@ -71,6 +76,7 @@ export class RunFiles {
     this.plot = `${this.stem}.svg`;
     this.lock = `${realTarget(out)}.lock`;
     this.bestLock = `${realTarget(this.best)}.lock`;
+    this.metricsLock = `${realTarget(this.metrics)}.lock`;
     this.snapshotPattern = new RegExp(`^${escape(path.basename(this.stem))}\\.e(\\d{4,})(?:-b(\\d+))?${escape(this.ext)}$`);
     this.checkNameLengths();
   }
@@ -85,7 +91,7 @@ export class RunFiles {
     const snapshot = path.basename(this.snapshot({ epoch: MAX_EPOCHS, batch: 999_999_999 }));
     const names = [this.out, this.best, this.failedBestName(MAX_FAILED_BESTS), this.metrics, this.plot, snapshot].map((f) => path.basename(f))
       .flatMap((n) => [`.${n}.tmp-${pid}`, `${n}.bak`]);
-    for (const lock of [this.lock, this.bestLock]) names.push(`${path.basename(lock)}.${pid}`, `${path.basename(lock)}.stale-${pid}`);
+    for (const lock of [this.lock, this.bestLock, this.metricsLock]) names.push(`${path.basename(lock)}.${pid}`, `${path.basename(lock)}.stale-${pid}`);
     let longest = names[0]!;
     for (const n of names) if (Buffer.byteLength(n) > Buffer.byteLength(longest)) longest = n;
     const over = Buffer.byteLength(longest) - NAME_MAX;
@@ -160,6 +166,7 @@ export class RunFiles {
       { label: 'the metrics file', path: this.metrics },
       { label: 'the plot', path: this.plot },
       { label: 'the lock file', path: this.lock },
+      { label: 'the metrics file\'s lock', path: this.metricsLock },
     ];
     return [...roles, ...roles.slice(1, 4).map((r) => ({ label: `${r.label}'s backup`, path: `${r.path}.bak` }))];
   }

@@ -14,7 +14,7 @@ import {
   checkpointHeaderBound, encodeCheckpoint, FORMAT_VERSION, loadCheckpoint, loadTrainingCheckpoint, type Checkpoint, type CheckpointMeta, type TrainingSettings,
 } from '../io/checkpoint.js';
 import { checkWritable, refuseOverwrite, sameFile, WriteQueue, writeFileAtomicAsync, type FileRole } from '../io/files.js';
-import { acquireLock } from '../io/lock.js';
+import { acquireLock, type FileLock } from '../io/lock.js';
 import { MAX_HEADER } from '../io/safetensors.js';
 import { native, type CellKind } from '../native.js';
 import type { ModelConfig } from '../nn/config.js';
@@ -246,21 +246,16 @@ export async function runTraining(s: RunSettings, hooks: RunHooks = {}, resumeFr
   // Data-parallel: rank 0 alone writes (checkpoints, metrics, plot); every rank reads.
   const files = s.out && (!world || world.rank === 0) ? new RunFiles(s.out) : null;
   if (files) {
-    checkWritable(files.out, 'checkpoint path');
-    for (const [what, file] of [['the best checkpoint', files.best], ['the metrics file', files.metrics], ['the plot', files.plot]] as const) {
-      checkWritable(file, what);
-    }
+    checkRunOutputs(files);
     refuseOwnInputs(files, s, resumeFrom);
   }
-  // The best checkpoint's lock too: another run whose --out is this run's best
-  // (or whose best is this --out) would write over it.
   const what = files ? `${optionName(s)('out')} ${files.out}` : '';
-  const locks = files ? [acquireLock(files.lock, what)] : [];
+  const locks: FileLock[] = [];
   if (files) {
     try {
-      locks.push(acquireLock(files.bestLock, `${what} (its best checkpoint ${files.best})`));
+      for (const [file, whose] of runLocks(files, what)) locks.push(acquireLock(file, whose));
     } catch (e) {
-      locks[0]!.release();
+      for (const lock of locks.reverse()) lock.release();
       throw e;
     }
   }
@@ -282,6 +277,29 @@ export async function runTraining(s: RunSettings, hooks: RunHooks = {}, resumeFr
     // The run's own error says more than the lock's (a directory made unwritable says both).
     if (error && !failed) throw error;
   }
+}
+
+/** Refuses (InputError) an --out, or a file the run writes beside it, that cannot be written. */
+export function checkRunOutputs(files: RunFiles): void {
+  checkWritable(files.out, 'checkpoint path');
+  for (const [what, file] of [['the best checkpoint', files.best], ['the metrics file', files.metrics], ['the plot', files.plot]] as const) {
+    checkWritable(file, what);
+  }
+}
+
+/**
+ * The locks a run on `files` holds, with what each names (`what`: its --out as
+ * the command spells it): its --out's; its best checkpoint's, since another
+ * run whose --out is this run's best (or whose best is this --out) would
+ * write over it; its metrics file's, since another --out of the same NAME
+ * (m.ckpt, m.bin) writes the same metrics file and plot.
+ */
+export function runLocks(files: RunFiles, what: string): [string, string][] {
+  return [
+    [files.lock, what],
+    [files.bestLock, `${what} (its best checkpoint ${files.best})`],
+    [files.metricsLock, `${what} (its metrics file ${files.metrics})`],
+  ];
 }
 
 /** No output of the run may be one of its inputs; the checkpoint it resumes is its own to update (with its best). */
@@ -306,6 +324,14 @@ function refuseOwnInputs(files: RunFiles, s: RunSettings, resumeFrom?: string): 
         throw new InputError(`${w.label} ${w.path} is the best checkpoint of the run resumed from ${resumeFrom}: this run would replace `
           + `its weights; choose another --out, or resume in place (--out ${resumeFrom})`);
       }
+    }
+  }
+  if (!resumeFrom && s.initFrom) {
+    // A fresh run keeps the --out's numbered checkpoints aside (*.bak) and writes its own under their names.
+    const label = optionName(s)('initFrom');
+    if (files.snapshotPosition(s.initFrom) || files.snapshots().some((f) => sameFile(f, s.initFrom!))) {
+      throw new InputError(`${label} ${s.initFrom} is one of ${optionName(s)('out')} ${files.out}'s numbered checkpoints, which this run keeps aside as *.bak `
+        + 'and replaces with its own: copy it elsewhere first, or choose another --out');
     }
   }
   if ((s.keep ?? 0) > 0) {
@@ -491,7 +517,11 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
       const moved = movedAside;
       if (moved.length) {
         const names = moved.slice(0, 4).map((f) => path.basename(f)).join(', ') + (moved.length > 4 ? `, ... (${moved.length} files)` : '');
-        hooks.log?.(`note: an earlier run wrote to --out ${files.out}; its ${names} kept aside as *.bak`);
+        // Without the checkpoint they were another --out's of the same NAME (m.ckpt for m.bin), or a run's that ended before its first save.
+        hooks.log?.(existsSync(files.out)
+          ? `note: an earlier run wrote to --out ${files.out}; its ${names} kept aside as *.bak`
+          : `note: ${names} beside --out ${files.out} are an earlier run's (one whose --out had this name with another extension, or that ended `
+            + 'before its first checkpoint); kept aside as *.bak');
       }
     }
     files.removeStaleTemps();

@@ -204,6 +204,7 @@ export function resolveRunSettings(o: Readonly<Record<string, unknown>>, n: Nami
     initFrom: optional('initFrom', (raw) => text(name('initFrom'), raw, 'a checkpoint path')),
     strict: flag(name('strict'), o.strict),
   };
+  if (!settings.initFrom) refuseIdleDropout(n, settings.dropout, settings.layers);
   if (settings.strict && !settings.initFrom) {
     throw new InputError(`${name('strict')} applies to ${name('initFrom')} (a checkpoint's vocabulary reading a new corpus)`);
   }
@@ -252,6 +253,18 @@ function resolveOptimizer(o: Readonly<Record<string, unknown>>, n: Naming): Omit
 }
 
 /** The options that describe the model and its tokenizer: a checkpoint fine-tuned keeps them. */
+/**
+ * Dropout acts between layers (not after the last), so a dropout given for
+ * one layer would change nothing: an error, as other options that do not
+ * apply are (0, the default, is no dropout anywhere).
+ */
+function refuseIdleDropout(n: Naming, dropout: number, layers: number): void {
+  if (layers === 1 && n.given('dropout') && dropout > 0) {
+    throw new InputError(`${n.name('dropout')} ${dropout} applies between layers (not after the last), and the model has 1 layer: `
+      + `leave ${n.name('dropout')} out, or use 2 or more layers`);
+  }
+}
+
 const MODEL_OPTIONS = ['cell', 'layers', 'hidden', 'tokenizer', 'minFreq'] as const;
 
 /**
@@ -286,6 +299,7 @@ export function initFromSettings(s: RunSettings, meta: { config: ModelConfig; to
       );
     }
   }
+  refuseIdleDropout(n, s.dropout, c.hidden.length);
   return {
     ...s,
     cell: c.cell,

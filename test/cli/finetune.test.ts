@@ -1,7 +1,7 @@
 // deeprnn train --init-from: fine-tuning a checkpoint's model on another
 // corpus, with its tokenizer (one warning for unknown characters, or an error
 // with --strict), and an error for every option that contradicts its model.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadTrainingCheckpoint } from '../../src/io/checkpoint.js';
@@ -51,6 +51,25 @@ describe('train --init-from', () => {
     expect(ck.meta.history.map((h) => h.epoch)).toEqual([1, 2]);
     const info = (await cli(['info', '--model', out])).stdout;
     expect(info).toContain(`training: corpus ${other} from the weights of ${base}, random batches of 50 x 32`);
+  });
+
+  it('refuses to start from one of --out\'s own numbered checkpoints, which the run keeps aside and replaces', async () => {
+    // Before, the source was renamed to *.bak, the run wrote its own snapshot under its name,
+    // and the checkpoint's initFrom named a file that held another model.
+    const out = path.join(dir, 'snap.safetensors');
+    expect((await cli(['train', ...TINY, '--epochs', '2', '--keep', '2', '--out', out])).code).toBe(0);
+    const e1 = path.join(dir, 'snap.e0001.safetensors');
+    const before = readFileSync(e1);
+    const link = path.join(dir, 'snap-link.safetensors');
+    symlinkSync(e1, link);
+    for (const from of [e1, link]) {
+      const r = await cli(['train', ...TINY, '--init-from', from, '--keep', '1', '--out', out]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(`deeprnn: error: --init-from ${from} is one of --out ${out}'s numbered checkpoints, which this run keeps aside as *.bak `
+        + 'and replaces with its own: copy it elsewhere first, or choose another --out\n');
+    }
+    expect(readFileSync(e1).equals(before)).toBe(true);
+    expect(existsSync(`${e1}.bak`)).toBe(false);
   });
 
   it('--strict refuses the unknown characters before training', async () => {

@@ -28,6 +28,28 @@ async function refused(args: string[], message: string) {
   expect(readdirSync(cwd)).toEqual([]);
 }
 
+describe('dropout with one layer', () => {
+  // Dropout acts between layers (not after the last): with one layer a given
+  // dropout changed nothing, and the run gave no word of it.
+  it('train and compare refuse it; 0 (no dropout) and two layers are fine', async () => {
+    const message = '--dropout 0.5 applies between layers (not after the last), and the model has 1 layer: leave --dropout out, or use 2 or more layers';
+    await refused(['train', ...S, '--layers', '1', '--dropout', '0.5'], message);
+    await refused(['train', ...S, '--hidden', '8', '--dropout', '0.5', '--layers', '1'], message);
+    await refused(['compare', ...S, '--cells', 'rnn', '--layers', '1', '--dropout', '0.5'], message);
+    const ok = await cli(['train', ...S, '--layers', '1', '--dropout', '0', '--out', path.join(dir, 'one-layer.safetensors')]);
+    expect(ok.code, ok.stderr).toBe(0);
+    // Fine-tuning a one-layer checkpoint with a dropout is refused the same way.
+    await refused(['train', ...S, '--init-from', path.join(dir, 'one-layer.safetensors'), '--dropout', '0.2'],
+      '--dropout 0.2 applies between layers (not after the last), and the model has 1 layer: leave --dropout out, or use 2 or more layers');
+  });
+
+  it('the library names its own option', () => {
+    const o = { corpus: ['timemachine'], layers: 1, dropout: 0.3 };
+    expect(() => resolveRunSettings(o, libraryNaming(o), { corpus: ['timemachine'], out: null }))
+      .toThrow('dropout 0.3 applies between layers (not after the last), and the model has 1 layer: leave dropout out, or use 2 or more layers');
+  });
+});
+
 describe('schedule options the schedule does not read', () => {
   it.each([
     [['--lr-decay', '0.5'], '--lr-decay applies to --lr-schedule step|exp, not constant'],

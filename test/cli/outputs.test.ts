@@ -96,6 +96,35 @@ describe('no command writes over a file it reads', () => {
     const r = await cli(['compare', '--cells', 'rnn', ...TINY, '--corpus', text, '--out-dir', outDir]);
     expect(error(r)).toBe(`deeprnn: error: the comparison plot ${text} would overwrite --corpus ${text}, which this command reads; choose another path`);
   });
+
+  it('compare checks every cell\'s outputs before the first cell trains', async () => {
+    // Before, gru trained and wrote its files, then lstm's path stopped the comparison: no table, no plot.
+    const outDir = path.join(dir, 'cmp-pre');
+    mkdirSync(path.join(outDir, 'lstm.safetensors'), { recursive: true });
+    const r = await cli(['compare', '--cells', 'gru,lstm', ...TINY, '--out-dir', outDir]);
+    expect(error(r)).toBe(`deeprnn: error: checkpoint path ${path.join(outDir, 'lstm.safetensors')} exists and is not a regular file`);
+    expect(readdirSync(outDir)).toEqual(['lstm.safetensors']);
+    // A later cell's checkpoint that a running train holds.
+    const busy = path.join(dir, 'cmp-busy');
+    const rnn = path.join(busy, 'rnn.safetensors');
+    const first = await longRun(rnn);
+    const r2 = await cli(['compare', '--cells', 'gru,rnn', ...TINY, '--out-dir', busy]);
+    expect(error(r2)).toBe(`deeprnn: error: rnn's checkpoint ${rnn} is in use by another deeprnn process (pid ${first.pid}): `
+      + `wait for it to finish or choose another path (lock file ${rnn}.lock)`);
+    expect(existsSync(path.join(busy, 'gru.safetensors'))).toBe(false);
+    const closed = new Promise((resolve) => first.on('close', resolve));
+    first.kill('SIGTERM');
+    await closed;
+    expect(readdirSync(busy).filter((f) => !f.startsWith('rnn.'))).toEqual([]);
+  }, 120_000);
+
+  it('compare --out-dir "" is refused (before, the runs went into the working directory)', async () => {
+    const cwd = path.join(dir, 'cmp-empty');
+    mkdirSync(cwd);
+    const r = await cli(['compare', '--cells', 'rnn', ...TINY, '--out-dir', ''], { cwd });
+    expect(error(r)).toBe('deeprnn: error: --out-dir must be a directory path, got ""');
+    expect(readdirSync(cwd)).toEqual([]);
+  });
 });
 
 describe('--out is checked before training', () => {
@@ -224,6 +253,30 @@ describe('one run per --out', () => {
     expect(readdirSync(dir).filter((f) => f.startsWith('busy') && f.includes('.lock'))).toEqual([]);
   });
 
+  it('--out NAME.ckpt and NAME.bin share NAME.metrics.jsonl and NAME.svg: one at a time, and the note says whose files it kept aside', async () => {
+    // Before, both ran at once and their epochs interleaved in one metrics file;
+    // and the note named the second --out as the earlier run's.
+    const sub = path.join(dir, 'stem');
+    const ckpt = path.join(sub, 'm.ckpt');
+    const bin = path.join(sub, 'm.bin');
+    const metrics = path.join(sub, 'm.metrics.jsonl');
+    const first = await longRun(ckpt);
+    const second = await cli(['train', ...TINY, '--out', bin]);
+    expect(error(second)).toBe(`deeprnn: error: --out ${bin} (its metrics file ${metrics}) is in use by another deeprnn process (pid ${first.pid}): `
+      + `wait for it to finish or choose another path (lock file ${metrics}.lock)`);
+    expect(existsSync(bin)).toBe(false);
+    const closed = new Promise((resolve) => first.on('close', resolve));
+    first.kill('SIGTERM');
+    await closed;
+    expect(readdirSync(sub).filter((f) => f.includes('.lock'))).toEqual([]);
+    const theirs = readFileSync(metrics, 'utf8');
+    const third = await cli(['train', ...TINY, '--out', bin]);
+    expect(third.code, third.stderr).toBe(0);
+    expect(third.stdout.split('\n')[0]).toBe(`note: m.metrics.jsonl, m.svg beside --out ${bin} are an earlier run's (one whose --out had this name `
+      + 'with another extension, or that ended before its first checkpoint); kept aside as *.bak');
+    expect(readFileSync(`${metrics}.bak`, 'utf8')).toBe(theirs);
+  }, 120_000);
+
   it('a run whose --out is another running run\'s best checkpoint, or whose best is its --out, refuses', async () => {
     // Before, both ran and the first's best checkpoint overwrote the second's.
     const sub = path.join(dir, 'overlap');
@@ -264,7 +317,7 @@ describe.skipIf(!CAN_MOUNT)('a full disk', () => {
     mkdirSync(probe);
     expect((await cli(['train', ...TINY, '--out', path.join(probe, 'm.safetensors')])).code).toBe(0);
     const pages = (f: string) => Math.ceil(readFileSync(path.join(probe, f)).length / 4096);
-    const room = 4 * (pages('m.safetensors') + pages('m.best.safetensors') + pages('m.metrics.jsonl') + 2 /* the locks of --out and of its best */);
+    const room = 4 * (pages('m.safetensors') + pages('m.best.safetensors') + pages('m.metrics.jsonl') + 3 /* the locks of --out, its best and its metrics */);
     const mnt = path.join(dir, 'full');
     mkdirSync(mnt);
     const out = path.join(mnt, 'm.safetensors');
@@ -285,7 +338,7 @@ describe.skipIf(!CAN_MOUNT)('a full disk', () => {
     mkdirSync(mnt);
     const out = path.join(mnt, 'm.safetensors');
     const T = ['--num-train', '300', '--num-val', '100', '--batch-size', '64', '--hidden', '16', '--num-steps', '16'];
-    const r = await inTmpfs(mnt, '56k', `deeprnn train ${T.join(' ')} --epochs 1 --out ${out} >/dev/null; echo "first $?" >&2
+    const r = await inTmpfs(mnt, '60k', `deeprnn train ${T.join(' ')} --epochs 1 --out ${out} >/dev/null; echo "first $?" >&2
 cd ${mnt}; md5sum *
 for i in 1 2; do deeprnn train ${T.join(' ')} --epochs 2 --seed 7 --out ${out} >/dev/null 2>/dev/null; echo "retry $?" >&2; echo ==; md5sum *; done`);
     expect(r.stderr.trim().split('\n')).toEqual(['first 0', 'retry 1', 'retry 1']);
@@ -304,8 +357,8 @@ for i in 1 2; do deeprnn train ${T.join(' ')} --epochs 2 --seed 7 --out ${out} >
     expect((await cli(['train', ...A, '--hidden', '96', '--out', path.join(probe, 'b.safetensors')])).code).toBe(0);
     const pages = (f: string) => Math.ceil(readFileSync(path.join(probe, f)).length / 4096);
     const earlier = ['a.safetensors', 'a.best.safetensors', 'a.metrics.jsonl', 'a.svg'].reduce((n, f) => n + pages(f), 0);
-    // the earlier run's files, two locks, an earlier failed run's best (one page), the new best, and half of the new checkpoint
-    const room = 4 * (earlier + 2 + 1 + pages('b.best.safetensors') + Math.floor(pages('b.safetensors') / 2));
+    // the earlier run's files, three locks, an earlier failed run's best (one page), the new best, and half of the new checkpoint
+    const room = 4 * (earlier + 3 + 1 + pages('b.best.safetensors') + Math.floor(pages('b.safetensors') / 2));
     const mnt = path.join(dir, 'full-best');
     mkdirSync(mnt);
     const out = path.join(mnt, 'm.safetensors');

@@ -203,6 +203,18 @@ describe('compare', () => {
       expect(r.stdout).toMatch(/\ncell +final val ppl .*\ngru +[\d.]+ .*\nlstm +[\d.]+ .*\nplot: /);
       expect(r.stderr).toContain(`${sig}: stopping after this batch and saving a checkpoint (press Ctrl-C again to quit at once)`);
       expect(readdirSync(outDir).filter((f) => f.includes('.lock'))).toEqual([]);
+      if (sig !== 'SIGINT') continue;
+      // As train's line: the options a resume takes again, the path quoted for the shell.
+      // Before, compare's line had neither, and a run on --data-dir could not be resumed by it.
+      const spaced = path.join(dir, `cmp sp ${sig}`);
+      const q = await compareStopped(spaced, [sig], ['--cells', 'gru,lstm', ...RUN.slice(2), '--epochs', '50', '--data-dir', DATA_DIR, '--threads', '1',
+        '--save-every', '3', '--keep', '2']);
+      expect(q.code, q.stderr).toBe(code);
+      const spacedLstm = path.join(spaced, 'lstm.safetensors');
+      const word = (w: string) => (/^[\w@%+:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, "'\\''")}'`);
+      expect(q.stderr.trim().split('\n').at(-1)).toMatch(/^stopped lstm at epoch \d+, batch \d+; checkpoint /);
+      expect(q.stderr.trim().split('\n').at(-1)).toContain(`; resume with: deeprnn train --resume '${spacedLstm}' --save-every 3 --keep 2 `
+        + `--data-dir ${word(DATA_DIR)} --threads 1`);
     }
   }, 120_000);
 

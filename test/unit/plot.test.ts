@@ -88,6 +88,17 @@ describe('the perplexity figure', () => {
     expect(() => readMetricsFile(f)).toThrow(`metrics file ${f}: line 2 has trainPpl -4, but a perplexity is at least 1`);
   });
 
+  it('a perplexity that is not a number is refused, naming the line (before, it was read as a gap)', () => {
+    const f = path.join(dir, 'text.metrics.jsonl');
+    writeFileSync(f, '{"epoch":1,"trainPpl":5,"valPpl":6}\n{"epoch":2,"trainPpl":"4","valPpl":"x"}\n');
+    expect(() => readMetricsFile(f)).toThrow(`metrics file ${f}: line 2 has trainPpl "4", which is not a number`);
+    writeFileSync(f, '{"epoch":1,"trainPpl":5,"valPpl":true}\n');
+    expect(() => readMetricsFile(f)).toThrow(`metrics file ${f}: line 1 has valPpl true, which is not a number`);
+    // Absent or null is an epoch without that value.
+    writeFileSync(f, '{"epoch":1,"trainPpl":5,"valPpl":null}\n{"epoch":2,"trainPpl":4}\n');
+    expect(readMetricsFile(f).map((p) => [p.epoch, p.trainPpl, p.valPpl])).toEqual([[1, 5, NaN], [2, 4, NaN]]);
+  });
+
   it('a metrics line that is JSON but not an object is named', () => {
     for (const line of ['null', '[1,2]', '3']) {
       const f = path.join(dir, 'bad.metrics.jsonl');
