@@ -153,7 +153,9 @@ export function finalizeMpi(): void {
 export function mpiSummary(): string {
   const m = native().mpiInfo();
   if (!m.built) return 'no mpi';
-  return m.library ? `mpi ${m.header}, loaded ${m.library}` : `mpi ${m.header}, not loaded (no launcher)`;
+  if (m.library) return `mpi ${m.header}, loaded ${m.library}`;
+  // (under a launcher, only train and eval join the job: --version does not)
+  return `mpi ${m.header}, not loaded (${inJob() ? 'only train and eval load it' : 'no launcher'})`;
 }
 
 /**

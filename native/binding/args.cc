@@ -1,6 +1,8 @@
 #include "binding/args.h"
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 
 #include "kernels/cells.h"
@@ -39,13 +41,31 @@ std::string Args::what(const char* name) const {
   return std::string(opts_.IsEmpty() ? "argument \"" : "option \"") + name + "\"";
 }
 
+// A number as JavaScript prints it (0, 1.5, 1e+300, NaN, Infinity): the
+// shortest form that reads back as the same double, not std::to_string's 0.000000.
+static std::string number_text(double d) {
+  if (std::isnan(d)) return "NaN";
+  if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
+  if (d == 0) return "0";  // -0 too, as String(-0)
+  char buf[40];
+  if (d == std::floor(d) && std::fabs(d) < 1e21) {  // whole numbers in full, as JavaScript prints them
+    std::snprintf(buf, sizeof buf, "%.0f", d);
+    return buf;
+  }
+  for (int p = 1; p <= 17; ++p) {
+    std::snprintf(buf, sizeof buf, "%.*g", p, d);
+    if (std::strtod(buf, nullptr) == d) break;
+  }
+  return buf;
+}
+
 long Args::dim(size_t i, const char* name, long min, long max) const {
   const Napi::Value v = at(i, name);
   if (!v.IsNumber()) throw error(what(name) + " must be an integer, got a non-number");
   const double d = v.As<Napi::Number>().DoubleValue();
   if (!std::isfinite(d) || d != std::floor(d) || d < static_cast<double>(min) || d > static_cast<double>(max))
     throw error(what(name) + " must be an integer from " + std::to_string(min) + " to " +
-                std::to_string(max) + ", got " + std::to_string(d));
+                std::to_string(max) + ", got " + number_text(d));
   return static_cast<long>(d);
 }
 

@@ -643,9 +643,19 @@ void team_size_set(int n) { g_team_size.store(n < 0 ? 0 : n); }
 int team_size_get() {
   int n = g_team_size.load();
   if (n < 0) {
+    // As the CLI reads it (a whole number of up to six digits, spaces around it
+    // allowed); anything else, which the CLI refuses, is 0 here: the cost model.
     const char* env = std::getenv("DEEPRNN_TEAM_SIZE");
-    n = env ? std::atoi(env) : 0;
-    n = n < 0 ? 0 : n;
+    n = 0;
+    if (env) {
+      const char* p = env;
+      while (*p == ' ' || *p == '\t') ++p;
+      int digits = 0;
+      long v = 0;
+      for (; *p >= '0' && *p <= '9' && digits < 7; ++p, ++digits) v = v * 10 + (*p - '0');
+      while (*p == ' ' || *p == '\t') ++p;
+      if (digits >= 1 && digits <= 6 && *p == '\0') n = static_cast<int>(v);
+    }
     g_team_size.store(n);
   }
   return n;

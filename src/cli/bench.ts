@@ -13,6 +13,7 @@ import { BENCH_CONFIGS, type BenchConfig } from '../bench/configs.js';
 import { measure, type Measurement } from '../bench/measure.js';
 import { native, PRECISIONS, type Precision } from '../native.js';
 import { UsageError } from './errors.js';
+import { plural } from '../validate.js';
 import { addOptions, formatOptions, intOption, outputFormat, threadsOption } from './options.js';
 import { note, RecordStream, write, type Column } from './output.js';
 
@@ -222,7 +223,7 @@ export function registerBench(program: Command): void {
       const peaks = new Map(threads.map((t) => [t, fmaPeak(t)]));
       // The rate bf16 products can reach: vdpbf16ps's, where the products run on it.
       const bf16Peaks = new Map(threads.map((t) => [t, bf16 && info.bf16 === 'avx512bf16' ? fmaPeak(t, true) : null]));
-      note(format, `machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${cores} cores; deeprnn kernels ${info.simd}`
+      note(format, `machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${plural(cores, 'core')}; deeprnn kernels ${info.simd}`
         + `${info.openmp ? '' : ' (no OpenMP)'}, GEMM tile ${info.gemmTile} (${info.gemmTileChoice}${timing ? `: ${timing}` : ''})${bf16 ? `, bf16 products ${info.bf16}` : ''}; PyTorch ${py ? 'found' : 'not run'}`);
       const perThreads = (m: Map<number, number | null>) => threads.map((t) => `${t} thread${t > 1 ? 's' : ''} ${fmt(m.get(t), 1)}`).join(', ');
       note(format, `FMA peak GFLOP/s: ${perThreads(peaks)}`);

@@ -79,7 +79,10 @@ export function buildProgram(argv: string[] = []): Command {
     // commander's own errors (an unknown option, a missing argument) as every other error: one line, one prefix.
     .configureOutput({ outputError: (str, write) => write(commanderError(str)) })
     // A bad DEEPRNN_SIMD or DEEPRNN_GEMM_TILE is refused once, before any command does any work.
-    .hook('preAction', () => checkSimdSetting());
+    .hook('preAction', (_program, command) => {
+      checkSimdSetting();
+      refuseInJob(command.name());
+    });
   registerTrain(program);
   registerPredict(program);
   registerEval(program);
@@ -90,6 +93,20 @@ export function buildProgram(argv: string[] = []): Command {
   registerServe(program);
   registerBench(program);
   return program;
+}
+
+/** The commands that run data-parallel under an MPI launcher (compare refuses a job with its own advice). */
+const JOB_COMMANDS = new Set(['train', 'eval', 'compare']);
+
+/**
+ * Under an MPI launcher with several ranks, a command of one process would run
+ * once per rank: the same output over and over, the same files written by
+ * every rank at once, benchmarks timing against each other.
+ */
+function refuseInJob(command: string): void {
+  if (!inJob() || JOB_COMMANDS.has(command)) return;
+  throw new UsageError(`deeprnn ${command} runs in one process: run it without the MPI launcher `
+    + '(under one, every rank would run it; train and eval are the commands that share the work of a job)');
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -148,6 +148,20 @@ function checkLength(tokens: ArrayLike<number>, numSteps: number): void {
   }
 }
 
+/**
+ * Without a validation fraction, the window counts: whole numbers from 1 (every
+ * epoch ends with validation; none would read as a run whose loss diverged).
+ */
+function checkCounts(opts: DataOptions): void {
+  if (opts.valFrac !== undefined) return;
+  for (const key of ['numTrain', 'numVal'] as const) {
+    const v = opts[key];
+    if (!Number.isSafeInteger(v) || v < 1) {
+      throw new InputError(`${key} must be a whole number of windows from 1 (every epoch ends with validation), got ${JSON.stringify(v)}`);
+    }
+  }
+}
+
 /** Where validation text starts with a fraction: after the training text, which keeps at least one window. */
 function fractionSplit(len: number, valFrac: number, numSteps: number): number {
   const trainEnd = Math.floor(len * (1 - valFrac));
@@ -175,6 +189,7 @@ export class WindowDataModule implements DataModule {
     readonly opts: DataOptions,
   ) {
     const { numSteps, batchSize } = opts;
+    checkCounts(opts);
     checkLength(tokens, numSteps);
     this.buffers = new BatchBuffers(tokens);
     this.numWindows = tokens.length - numSteps;
@@ -254,6 +269,7 @@ export class SequentialDataModule implements DataModule {
     readonly opts: DataOptions,
   ) {
     const { numSteps: T, batchSize: N } = opts;
+    checkCounts(opts);
     checkLength(tokens, T);
     this.buffers = new BatchBuffers(tokens);
     if (opts.valFrac !== undefined) {

@@ -14,7 +14,7 @@ import {
 } from '../train/optim.js';
 import { SCHEDULES, type ScheduleKind, type ScheduleSettings } from '../train/schedule.js';
 import type { FloatArray, Module } from '../nn/module.js';
-import { RNNLM } from '../nn/rnnlm.js';
+import { MAX_CHUNK_TOKENS, RNNLM } from '../nn/rnnlm.js';
 import { roundBf16 } from '../nn/bf16.js';
 import type { RngState } from '../rng.js';
 import { MAX_NUM_STEPS, type Batching } from '../data/datamodule.js';
@@ -44,6 +44,13 @@ export interface TrainingSettings {
   precision?: Precision;
   /** How the run's checkpoints store the weights (absent: fp32); bf16 halves them, the rest stays float32. */
   saveDtype?: Precision;
+  /**
+   * Tokens per chunk of the native model (DEEPRNN_CHUNK_TOKENS; absent in
+   * checkpoints from before it was recorded, and for the scratch model: the
+   * default, CHUNK_TOKENS). Results depend on it by rounding, so a resume
+   * continues with it.
+   */
+  chunkTokens?: number;
   skipNonFinite: boolean;
   batching: Batching;
   /** Validation fraction, or null for the book's window counts. */
@@ -397,6 +404,9 @@ function checkMeta(m: unknown, fail: Fail): ModelMeta | CheckpointMeta {
     throw fail(`training.saveDtype ${JSON.stringify(t.saveDtype)} is invalid: it must be one of ${PRECISIONS.join('|')}`);
   }
   if (t.initFrom !== undefined && typeof t.initFrom !== 'string') throw fail(`training.initFrom ${JSON.stringify(t.initFrom)} must be a path`);
+  if (t.chunkTokens !== undefined && !(Number.isSafeInteger(t.chunkTokens) && (t.chunkTokens as number) >= 1 && (t.chunkTokens as number) <= MAX_CHUNK_TOKENS)) {
+    throw fail(`training.chunkTokens ${JSON.stringify(t.chunkTokens)} is invalid: it must be a whole number of tokens per chunk from 1 to ${MAX_CHUNK_TOKENS}`);
+  }
   const training: TrainingSettings = {
     corpus: t.corpus,
     corpusSha1: t.corpusSha1,
@@ -416,6 +426,7 @@ function checkMeta(m: unknown, fail: Fail): ModelMeta | CheckpointMeta {
     batching: t.batching,
     valFrac: t.valFrac,
     ...(t.initFrom === undefined ? {} : { initFrom: t.initFrom }),
+    ...(t.chunkTokens === undefined ? {} : { chunkTokens: t.chunkTokens as number }),
   };
   const optimizer = checkOptimizer(m.optimizer, fail);
   const schedule = m.schedule === undefined ? undefined : checkSchedule(m.schedule, fail);

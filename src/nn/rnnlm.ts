@@ -3,7 +3,7 @@
 // (lmTrainChunks / lmEvalChunks): the batch cut into chunks of windows, each
 // chunk through the whole network, chunks on teams of threads.
 import type { Batch } from '../data/datamodule.js';
-import { native, type Precision } from '../native.js';
+import { native, PRECISIONS, type Precision } from '../native.js';
 import { checkRng, Rng } from '../rng.js';
 import { carriesC, checkNewModelConfig, frozenConfig, gatesOf, initParams, layerInput, modelOffsets, paramCount, paramTable, type ModelConfig } from './config.js';
 import type { EvalResult, ForwardOptions, LanguageModel, Shard } from './lm.js';
@@ -16,6 +16,7 @@ import type { TokenArray, Tokenizer } from '../data/tokenizer.js';
 import { loadCheckpoint, saveModel } from '../io/checkpoint.js';
 import { roundBf16 } from './bf16.js';
 import { InputError } from '../errors.js';
+import { describe } from '../validate.js';
 import { formatBytes } from './memory.js';
 
 /**
@@ -33,10 +34,18 @@ export const CHUNK_TOKENS = 2048;
  * experiment's knob: results change with it, by rounding), else CHUNK_TOKENS.
  */
 export function defaultChunkTokens(): number {
+  return chunkTokensFromEnv() ?? CHUNK_TOKENS;
+}
+
+/** The most tokens per chunk DEEPRNN_CHUNK_TOKENS (and a checkpoint's training.chunkTokens) may give. */
+export const MAX_CHUNK_TOKENS = 999_999_999;
+
+/** DEEPRNN_CHUNK_TOKENS, checked, or undefined when it is not set. */
+export function chunkTokensFromEnv(): number | undefined {
   const raw = process.env.DEEPRNN_CHUNK_TOKENS;
-  if (raw === undefined) return CHUNK_TOKENS;
+  if (raw === undefined) return undefined;
   if (!/^[1-9]\d{0,8}$/.test(raw.trim())) {
-    throw new InputError(`DEEPRNN_CHUNK_TOKENS must be a whole number of tokens per chunk from 1 to 999999999, got "${raw}"`);
+    throw new InputError(`DEEPRNN_CHUNK_TOKENS must be a whole number of tokens per chunk from 1 to ${MAX_CHUNK_TOKENS}, got "${raw}"`);
   }
   return Number(raw);
 }
@@ -73,8 +82,16 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
   keptChunks = false;
   /** Tokens per chunk (see CHUNK_TOKENS, defaultChunkTokens); Infinity runs every batch as one chunk. */
   chunkTokens = defaultChunkTokens();
+  private precisionValue: Precision = 'fp32';
   /** The matrix products' arithmetic in training and evaluation (bf16: bf16 operands, float32 sums). */
-  precision: Precision = 'fp32';
+  get precision(): Precision {
+    return this.precisionValue;
+  }
+  /** Checked when set: anything but a name of PRECISIONS (null, 42, 'BF16') is an error naming it. */
+  set precision(p: Precision) {
+    if (!PRECISIONS.includes(p)) throw new InputError(`precision must be one of ${PRECISIONS.join('|')}, got ${describe(p)}`);
+    this.precisionValue = p;
+  }
   /** The last training forward did the backward pass too. */
   private doneInForward = false;
   /** squares[0] is the sum of squares of grads as the last training forward left them (LanguageModel.gradSquares). */

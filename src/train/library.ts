@@ -6,6 +6,7 @@ import { chooseThreads } from '../threads.js';
 import type { Tokenizer } from '../data/tokenizer.js';
 import { InputError } from '../errors.js';
 import { loadCheckpoint } from '../io/checkpoint.js';
+import { native } from '../native.js';
 import { RNNLM } from '../nn/rnnlm.js';
 import { likelyName, show } from '../validate.js';
 import { runTraining, type RunSettings, type RunTimings } from './run.js';
@@ -98,7 +99,14 @@ export async function train(text: string | readonly string[], options: TrainOpti
     if (threads.note) warn(threads.note.replace(/^--threads/, 'threads'));
     s.threads = threads.threads;
   }
-  const r = await runTraining(s, { onEpoch, onBatch, warn, log });
+  // threads is this run's: the process's count is put back when it ends (as it was before the call).
+  const threadsBefore = s.threads !== undefined ? native().info().threads : undefined;
+  let r: Awaited<ReturnType<typeof runTraining>>;
+  try {
+    r = await runTraining(s, { onEpoch, onBatch, warn, log });
+  } finally {
+    if (threadsBefore !== undefined) native().setThreads(threadsBefore);
+  }
   let model: RNNLM;
   if (r.model instanceof RNNLM) {
     model = r.model;

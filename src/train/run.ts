@@ -20,7 +20,7 @@ import { native, type CellKind } from '../native.js';
 import type { ModelConfig } from '../nn/config.js';
 import type { LanguageModel } from '../nn/lm.js';
 import { formatBytes, trainingBytes } from '../nn/memory.js';
-import { RNNLM } from '../nn/rnnlm.js';
+import { CHUNK_TOKENS, chunkTokensFromEnv, RNNLM } from '../nn/rnnlm.js';
 import { RNNLMScratch } from '../nn/scratch.js';
 import { Rng } from '../rng.js';
 import { makeOptimizer, type OptimizerSettings } from './optim.js';
@@ -343,6 +343,22 @@ function refuseOwnInputs(files: RunFiles, s: RunSettings, resumeFrom?: string): 
   }
 }
 
+/**
+ * The tokens per chunk a resumed run continues with: the checkpoint's (absent:
+ * the default it was trained with). DEEPRNN_CHUNK_TOKENS set to another is
+ * refused: the run would go on with other rounding and end with other weights
+ * than the run not stopped.
+ */
+function resumedChunkTokens(recorded: number | undefined, file: string): number {
+  const theirs = recorded ?? CHUNK_TOKENS;
+  const env = chunkTokensFromEnv();
+  if (env !== undefined && env !== theirs) {
+    throw new InputError(`DEEPRNN_CHUNK_TOKENS=${env} differs from the ${theirs} tokens per chunk that ${file} was trained with; `
+      + `results depend on it (by rounding), so a resume continues with the checkpoint's: unset DEEPRNN_CHUNK_TOKENS, or set it to ${theirs}`);
+  }
+  return theirs;
+}
+
 const position = (p: { epoch: number; batch: number }) => `epoch ${p.epoch}, batch ${p.batch}`;
 
 /** Whether nothing is at `file` (not a file we cannot see: that may be a checkpoint). */
@@ -424,6 +440,8 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
   if (model instanceof RNNLM) {
     model.tokenizer = tokenizer;
     model.precision = s.precision ?? 'fp32';
+    // Results depend on the tokens per chunk (by rounding): a resume continues with the checkpoint's.
+    if (ck) model.chunkTokens = resumedChunkTokens(ck.meta.training.chunkTokens, resumeFrom!);
   }
   const optimizer = makeOptimizer({ ...(s.optimizer ?? { kind: 'sgd' }), lr: s.lr });
   if (ck) optimizer.loadState(ck.optimizerState, ck.meta.optimizer.steps);
@@ -447,6 +465,7 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     precision: s.precision ?? 'fp32', saveDtype: s.saveDtype ?? 'fp32',
     skipNonFinite: s.skipNonFinite, batching: s.batching ?? 'random', valFrac: s.valFrac ?? null,
     ...(s.initFrom ? { initFrom: s.initFrom } : {}),
+    ...(model instanceof RNNLM ? { chunkTokens: model.chunkTokens } : {}),
   };
   if (world) {
     // Ranks started with different settings, texts or checkpoints would meet in sums of other sizes

@@ -55,6 +55,7 @@ export interface RunOptions extends Partial<HyperValues> {
   clipMode?: 'norm' | 'value';
   earlyStop?: number;
   seed?: number;
+  /** OpenMP threads of this run (capped at the cores; the library's train() puts the process's count back when it ends). */
   threads?: number;
   tokenizer?: TokenizerKind;
   minFreq?: number;

@@ -129,8 +129,8 @@ export class Trainer {
   constructor(readonly opts: TrainerOptions) {
     if (typeof opts !== 'object' || opts === null) throw new InputError(`new Trainer(opts) needs options { epochs, clip, ... }, got ${describe(opts)}`);
     refuseUnknownKeys(opts, TRAINER_OPTIONS, 'new Trainer(opts)');
-    if (!Number.isSafeInteger(opts.epochs) || opts.epochs < 0) throw new InputError(`epochs must be a whole number of 0 or more, got ${opts.epochs}`);
-    if (typeof opts.clip !== 'number' || !(opts.clip >= 0)) throw new InputError(`clip must be a number of 0 or more (0 or Infinity: off), got ${opts.clip}`);
+    if (!Number.isSafeInteger(opts.epochs) || opts.epochs < 0) throw new InputError(`epochs must be a whole number of 0 or more, got ${describe(opts.epochs)}`);
+    if (typeof opts.clip !== 'number' || !(opts.clip >= 0)) throw new InputError(`clip must be a number of 0 or more (0 or Infinity: off), got ${describe(opts.clip)}`);
     if (opts.clipMode !== undefined && opts.clipMode !== 'norm' && opts.clipMode !== 'value') {
       throw new InputError(`clipMode must be norm or value, got ${JSON.stringify(opts.clipMode)}`);
     }

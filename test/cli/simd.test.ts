@@ -6,8 +6,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadTrainingCheckpoint } from '../../src/io/checkpoint.js';
 import { native } from '../../src/native.js';
-import { cli } from '../helpers/cli.js';
-import { TIMEMACHINE } from '../helpers/paths.js';
+import { cli, run } from '../helpers/cli.js';
+import { ROOT, TIMEMACHINE } from '../helpers/paths.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const dir = tmpDir();
@@ -86,6 +86,15 @@ describe('DEEPRNN_TEAM_SIZE and DEEPRNN_CHUNK_TOKENS at start', () => {
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toBe(`deeprnn: error: ${message}\n`);
     expect(existsSync(out)).toBe(false);
+  });
+
+  it('a library reads DEEPRNN_TEAM_SIZE as the CLI does: what the CLI refuses is 0, the cost model (before, 3.5 ran as 3)', async () => {
+    const entry = path.join(ROOT, 'dist', 'index.js');
+    const script = `const { native } = await import(${JSON.stringify(entry)}); console.log(native().info().teamSize);`;
+    for (const [value, size] of [['3.5', '0'], ['abc', '0'], ['-2', '0'], ['1234567', '0'], ['2', '2'], [' 3 ', '3']] as const) {
+      const r = await run(process.execPath, ['--input-type=module', '-e', script], { env: { DEEPRNN_TEAM_SIZE: value } });
+      expect(r.stdout.trim(), `DEEPRNN_TEAM_SIZE="${value}": ${r.stderr}`).toBe(size);
+    }
   });
 
   it('DEEPRNN_CHUNK_TOKENS sets the chunks: its default gives the same weights as none, 64 tokens others', async () => {

@@ -87,6 +87,34 @@ describe('deeprnn train', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(loadTrainingCheckpoint(out).meta.state.epoch).toBe(2);
   });
+
+  it('records the tokens per chunk, and a resume continues with them (DEEPRNN_CHUNK_TOKENS set to others is refused)', async () => {
+    // Results depend on the chunk size by rounding. Before, a run trained with
+    // DEEPRNN_CHUNK_TOKENS=512 and resumed without it ended with other weights, without a word.
+    const sub = path.join(dir, 'chunks');
+    mkdirSync(sub);
+    const args = ['train', ...QUICK, '--batch-size', '128', '--dropout', '0.2'];
+    const small = { DEEPRNN_CHUNK_TOKENS: '512' };
+    const full = path.join(sub, 'full.safetensors');
+    const half = path.join(sub, 'half.safetensors');
+    expect((await cli([...args, '--epochs', '2', '--out', full], { env: small })).code).toBe(0);
+    expect((await cli([...args, '--epochs', '1', '--out', half], { env: small })).code).toBe(0);
+    expect(loadTrainingCheckpoint(half).meta.training.chunkTokens).toBe(512);
+    const other = await cli(['train', '--resume', half, '--epochs', '2'], { env: { DEEPRNN_CHUNK_TOKENS: '1024' } });
+    expect(other.code).toBe(2);
+    expect(other.stderr).toBe(`deeprnn: error: DEEPRNN_CHUNK_TOKENS=1024 differs from the 512 tokens per chunk that ${half} was trained with; results depend `
+      + 'on it (by rounding), so a resume continues with the checkpoint\'s: unset DEEPRNN_CHUNK_TOKENS, or set it to 512\n');
+    expect(loadTrainingCheckpoint(half).meta.state.epoch).toBe(1);
+    const r = await cli(['train', '--resume', half, '--epochs', '2']);
+    expect(r.code, r.stderr).toBe(0);
+    const weights = (f: string) => Buffer.from(loadTrainingCheckpoint(f).model.params.buffer);
+    expect(weights(half).equals(weights(full))).toBe(true);
+    // The default is recorded too, and the same chunks without the variable differ (the check above can fail).
+    const plain = path.join(sub, 'plain.safetensors');
+    expect((await cli([...args, '--epochs', '2', '--out', plain])).code).toBe(0);
+    expect(loadTrainingCheckpoint(plain).meta.training.chunkTokens).toBe(2048);
+    expect(weights(plain).equals(weights(full))).toBe(false);
+  });
 });
 
 describe('checkpoints at every position', () => {

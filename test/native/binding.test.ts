@@ -83,6 +83,10 @@ describe('argument checks', () => {
     expect(() => nat.scale(f(3), Infinity)).toThrow('scale: argument "s" must be finite');
     expect(() => nat.sumSquares('x' as never)).toThrow('sumSquares: argument "x" must be a Float32Array');
     expect(() => nat.setThreads(0)).toThrow('setThreads: argument "threads" must be an integer from 1 to 1024, got 0');
+    // The value as JavaScript prints it (before: std::to_string's "0.000000", "1.500000", "2000.000000").
+    for (const [v, text] of [[0, '0'], [-0, '0'], [1.5, '1.5'], [0.1, '0.1'], [2000, '2000'], [1e300, '1e+300'], [NaN, 'NaN'], [-Infinity, '-Infinity']] as const) {
+      expect(() => nat.setThreads(v)).toThrow(new RegExp(`^setThreads: argument "threads" must be an integer from 1 to 1024, got ${text.replace('+', '\\+')}$`));
+    }
   });
 });
 

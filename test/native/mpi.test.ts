@@ -87,6 +87,21 @@ describe('MPI in the addon, outside a job', () => {
     expect(r.code).toBe(2);
   });
 
+  it('the commands of one process refuse to run as a rank of a job (before, every rank ran them, writing the same files)', async () => {
+    for (const args of [['info', '--model', 'm.safetensors'], ['predict', 'it has'], ['export', 'm.safetensors', '--onnx', 'm.onnx'],
+      ['plot', 'm.metrics.jsonl', '-o', 'p.svg'], ['bench', '--no-torch'], ['serve']]) {
+      const r = await cli(args, { env: LAUNCHED });
+      expect(r.stderr).toBe(`deeprnn: error: deeprnn ${args[0]} runs in one process: run it without the MPI launcher (under one, every rank `
+        + 'would run it; train and eval are the commands that share the work of a job)\n');
+      expect(r.code).toBe(2);
+    }
+    // Rank 1 says which it is; --version says why MPI is not loaded there.
+    const rank1 = await cli(['info', '--model', 'm.safetensors'], { env: { ...LAUNCHED, OMPI_COMM_WORLD_RANK: '1' } });
+    expect(rank1.stderr).toMatch(/^deeprnn \(rank 1\): error: deeprnn info runs in one process/);
+    const version = await cli(['--version'], { env: LAUNCHED });
+    expect(version.stdout).toMatch(info.built ? /; mpi (Open MPI|MPICH).*, not loaded \(only train and eval load it\)\)$/m : /; no mpi\)$/m);
+  });
+
   it('a process a launcher started says why MPI cannot start, with exit code 2', async () => {
     if (info.built) {
       const r = await cli(TRAIN, { env: { ...LAUNCHED, DEEPRNN_MPI_LIBRARY: '/nonexistent/libmpi.so.40' } });

@@ -11,6 +11,7 @@ import { generate, predict } from '../../src/generate.js';
 import { FORMAT_VERSION, loadCheckpoint, loadTrainingCheckpoint, saveCheckpoint, type CheckpointMeta } from '../../src/io/checkpoint.js';
 import { encodeSafetensors } from '../../src/io/safetensors.js';
 import { RNNLM } from '../../src/nn/rnnlm.js';
+import { native } from '../../src/native.js';
 import { checkModelConfig } from '../../src/nn/config.js';
 import { Rng } from '../../src/rng.js';
 import { train, type TrainOptions } from '../../src/train/library.js';
@@ -227,6 +228,17 @@ describe('options are checked as the command line checks them', () => {
     expect(warnings).toEqual([`threads ${cores + 1} is more than the ${cores} cores this process may use; using ${cores}`]);
   });
 
+  it('threads is the run\'s: the process\'s count is put back when it ends, or fails (before, it stayed at the run\'s)', async () => {
+    const nat = native();
+    const before = nat.info().threads;
+    nat.setThreads(2);
+    await train(TEXT, { ...TINY, threads: 1 });
+    expect(nat.info().threads).toBe(2);
+    await expect(train(TEXT, { ...TINY, threads: 1, lr: 1e30, clip: 0 })).rejects.toThrow(/diverged|non-finite/);
+    expect(nat.info().threads).toBe(2);
+    nat.setThreads(before);
+  });
+
   it('the model refuses a bad configuration before any native call', () => {
     expect(() => checkModelConfig(null)).toThrow('config must be an object, got null');
     expect(() => new RNNLM({ cell: 'tree' as never, vocabSize: 28, hidden: [8], dropout: 0 }))
@@ -351,6 +363,17 @@ describe('the lower-level classes check what they are given', () => {
     expect(() => makeOptimizer({ kind: 'adam' } as Parameters<typeof makeOptimizer>[0])).toThrow('lr must be a finite number of 0 or more, got nothing (undefined)');
     expect(() => new Trainer({ epochs: -1, clip: 1 })).toThrow('epochs must be a whole number of 0 or more, got -1');
     expect(() => new Trainer({ epochs: 1, clip: NaN })).toThrow('clip must be a number of 0 or more (0 or Infinity: off), got NaN');
+    // A string is shown as one (before: "got 1" for clip '1', which read as a number refused).
+    expect(() => new Trainer({ epochs: 1, clip: '1' as never })).toThrow('clip must be a number of 0 or more (0 or Infinity: off), got "1"');
+    expect(() => new Trainer({ epochs: '2' as never, clip: 1 })).toThrow('epochs must be a whole number of 0 or more, got "2"');
+    // precision is checked when set (before: 42 reached the addon, whose error said got "", and null ran as fp32).
+    for (const [p, shown] of [[42, '42'], [null, 'null'], ['BF16', '"BF16"']] as const) {
+      expect(() => { m.precision = p as never; }).toThrow(`precision must be one of fp32|bf16, got ${shown}`);
+    }
+    expect(m.precision).toBe('fp32');
+    m.precision = 'bf16';
+    expect(m.precision).toBe('bf16');
+    m.precision = 'fp32';
     expect(() => new Trainer({ epochs: 1, clip: 1, clipMode: 'zzz' as never })).toThrow('clipMode must be norm or value, got "zzz"');
     expect(() => new Trainer({ epochs: 1, clip: 1, onEpoch: 5 as never })).toThrow('onEpoch must be a function, got number');
     // save: a path that names a directory, a tokenizer that is not one

@@ -53,6 +53,15 @@ describe('SequentialDataModule', () => {
     expect(() => new WindowDataModule(tokens, { numSteps: 5, batchSize: 4, numTrain: 0, numVal: 0, valFrac: 0.99 }))
       .toThrow('--val-frac 0.99 splits the 400 tokens into 4 for training and 396 for validation; each needs at least num-steps + 1 = 6');
   });
+
+  it('refuses no validation windows (before, the trainer read the missing validation as a divergence)', () => {
+    for (const DM of [WindowDataModule, SequentialDataModule]) {
+      expect(() => new DM(tokens, { numSteps: 5, batchSize: 4, numTrain: 10, numVal: 0 }))
+        .toThrow('numVal must be a whole number of windows from 1 (every epoch ends with validation), got 0');
+      expect(() => new DM(tokens, { numSteps: 5, batchSize: 4, numTrain: 2.5, numVal: 3 }))
+        .toThrow('numTrain must be a whole number of windows from 1 (every epoch ends with validation), got 2.5');
+    }
+  });
 });
 
 describe.each(CELLS)('%s carrying state', (cell) => {
