@@ -272,7 +272,12 @@ export async function resolveCorpora(specs: string[], dataDir: string, log?: (ms
     const st = statSync(spec);
     if (st.isDirectory()) {
       // Its .txt files (any case: NOTES.TXT too), not its subdirectories.
-      const names = readdirSync(spec).sort();
+      let names: string[];
+      try {
+        names = readdirSync(spec).sort();
+      } catch (e) {
+        throw new InputError(`--corpus "${spec}" is a directory that cannot be read (${(e as Error).message})`);
+      }
       const files = names.filter((f) => /\.txt$/i.test(f)).map((f) => path.join(spec, f))
         .filter((f) => {
           brokenLink(f, `--corpus "${spec}": ${f}`);
@@ -328,7 +333,13 @@ export function* readCorpus(sources: CorpusSource[], onBytes?: (bytes: Buffer) =
     if (s > 0) yield '\n';
     const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
     const buf = Buffer.allocUnsafe(CHUNK);
-    const fd = openSync(src.path, 'r');
+    let fd: number;
+    try {
+      fd = openSync(src.path, 'r');
+    } catch (e) {
+      // (a permission, a file gone since the listing: the corpus's fault, named as the option gave it)
+      throw new InputError(`--corpus "${src.name}" cannot be read (${(e as Error).message})`);
+    }
     let offset = 0;
     let tail: Buffer = Buffer.alloc(0);
     try {

@@ -31,7 +31,13 @@ export function corpusFiles(specs: readonly string[], dataDir: string): string[]
       out.push(spec);
       continue;
     }
-    for (const f of readdirSync(spec).filter((n) => n.endsWith('.txt')).sort()) out.push(path.join(spec, f));
+    let names: string[];
+    try {
+      names = readdirSync(spec);
+    } catch {
+      continue; // reading it will fail with its own message
+    }
+    for (const f of names.filter((n) => /\.txt$/i.test(n)).sort()) out.push(path.join(spec, f));  // as the reader: NOTES.TXT too
   }
   return out;
 }

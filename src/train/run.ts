@@ -478,7 +478,17 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
       ['the text', `${corpusSha1} ${JSON.stringify(tokenizer.toJSON())}`],
       ['the position', JSON.stringify(state)],
       ['the weights', model.params as Float32Array],
+      // (not an error: every table computes the same run, each rounding its own way)
+      ['the kernels', native().info().simd],
     ]);
+    const kernels = differ.indexOf('the kernels');
+    if (kernels >= 0) {
+      differ.splice(kernels, 1);
+      if (world.rank === 0 && !differ.length) {
+        hooks.warn?.(`the ranks of this job run different kernel tables (this one ${native().info().simd}): the run is sound, but its weights `
+          + 'will not be bitwise those of one process; DEEPRNN_SIMD set to one table on every rank (avx2 runs on any x86-64 CPU that has it) makes them so');
+      }
+    }
     if (differ.length) {
       throw new InputError(`the ranks of this job differ in ${differ.join(', ')}: start every rank with the same command, `
         + 'the same corpus and the same checkpoint');

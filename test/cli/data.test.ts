@@ -2,10 +2,12 @@
 // and no network, and what it says when the data directory or a download fails.
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli, QUICK, type CliResult } from '../helpers/cli.js';
 import { BIN } from '../helpers/paths.js';
+import { cliAsUser } from '../helpers/sandbox.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const dir = tmpDir();
@@ -106,6 +108,29 @@ function asUnprivileged(args: string[], env: Record<string, string>): Promise<Cl
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+describe('a corpus this user cannot read', () => {
+  it('a file or a directory without read permission is named as the --corpus it is, exit 2', async () => {
+    // Before, Node's bare "EACCES: permission denied, open '...'" (or "scandir").
+    const sub = path.join(dir, 'unreadable');
+    mkdirSync(sub);
+    chmodSync(dir, 0o755);
+    chmodSync(sub, 0o755);
+    const file = path.join(sub, 'locked.txt');
+    writeFileSync(file, 'some text to read\n'.repeat(100));
+    chmodSync(file, 0o000);
+    const locked = path.join(sub, 'lockdir');
+    mkdirSync(locked);
+    chmodSync(locked, 0o000);
+    const out = ['--out', path.join(os.tmpdir(), `deeprnn-unreadable-${process.pid}.safetensors`)];
+    const r1 = await cliAsUser(['train', ...QUICK, '--corpus', file, ...out]);
+    expect(r1.code).toBe(2);
+    expect(r1.stderr).toBe(`deeprnn: error: --corpus "${file}" cannot be read (EACCES: permission denied, open '${file}')\n`);
+    const r2 = await cliAsUser(['train', ...QUICK, '--corpus', locked, ...out]);
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toBe(`deeprnn: error: --corpus "${locked}" is a directory that cannot be read (EACCES: permission denied, scandir '${locked}')\n`);
+  });
+});
 
 describe('a word of millions of characters', () => {
   it('the word tokenizer refuses it in one line, exit 2, and says what to use instead', async () => {

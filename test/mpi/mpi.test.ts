@@ -264,6 +264,20 @@ describe.skipIf(Boolean(why))('training under mpirun', () => {
     }
   });
 
+  it('ranks on different kernel tables train together, and rank 0 says the weights will not be one process\'s bits', async () => {
+    // Before, nothing said so: the weights matched neither table's single process.
+    const file = out('kernels');
+    const args = ['train', ...RUN, '--num-train', '512', '--epochs', '1', '--out', file];
+    const mine = native().info().simd;
+    const r = await run('mpirun', ['-np', '1', process.execPath, BIN, ...args, ':', '-np', '1', 'env', 'DEEPRNN_SIMD=scalar', process.execPath, BIN, ...args],
+      { env: MPI_ENV });
+    expect(r.code, r.stderr).toBe(0);
+    const warning = `deeprnn: warning: the ranks of this job run different kernel tables (this one ${mine}): the run is sound, but its weights `
+      + 'will not be bitwise those of one process; DEEPRNN_SIMD set to one table on every rank (avx2 runs on any x86-64 CPU that has it) makes them so';
+    expect(r.stderr.includes(warning)).toBe(mine !== 'scalar');
+    expect(loadTrainingCheckpoint(file).meta.state.epoch).toBe(1);
+  });
+
   it('a rank killed with SIGKILL ends the job with mpirun\'s message; the last checkpoint is intact and resumes', async () => {
     const file = out('killed');
     const r = await job([...LONG, '--out', file], (pid) => process.kill(rank1Of(pid), 'SIGKILL'));

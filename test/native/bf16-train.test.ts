@@ -85,11 +85,13 @@ describe('bf16 training', () => {
 
   it('refuses a precision it does not know, naming the option', () => {
     const m = new RNNLM({ cell: 'mgu', vocabSize: 5, hidden: [4], dropout: 0 }, new Rng(1));
-    m.precision = 'fp8' as Precision;
+    expect(() => { m.precision = 'fp8' as Precision; }).toThrow('precision must be one of fp32|bf16, got "fp8"');
+    // The addon checks it too, behind the setter (a value set past it).
+    (m as unknown as { precisionValue: string }).precisionValue = 'fp8';
     expect(() => m.forward(randomBatch(2, 2, 5, 1), { train: true }))
       .toThrow('lmTrainChunks: option "precision" must be one of fp32|bf16, got "fp8"');
     const g = new RNNLM({ cell: 'gru', vocabSize: 5, hidden: [4], dropout: 0 }, new Rng(1));
-    g.precision = 'fp16' as Precision;
+    (g as unknown as { precisionValue: string }).precisionValue = 'fp16';
     expect(() => g.evaluate(randomBatch(2, 2, 5, 1))).toThrow('lmEvalChunks: option "precision" must be one of fp32|bf16, got "fp16"');
   });
 });
