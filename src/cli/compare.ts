@@ -61,11 +61,14 @@ export function registerCompare(program: Command): void {
         throw new UsageError('deeprnn compare runs in one process: under an MPI launcher run "deeprnn train --cell CELL" for each cell '
           + '(the ranks share each run)');
       }
-      const cells = raw.cells.split(',').map((c) => c.trim()).filter(Boolean);
+      const cells = raw.cells.split(',').map((c) => c.trim());
+      // (an empty entry, "gru,,lstm" or ",", is a slip, not a cell to leave out)
+      if (cells.some((c) => c === '')) {
+        throw new UsageError(`--cells must list cells from ${CELLS.join(',')}, separated by single commas, got ${JSON.stringify(raw.cells)}`);
+      }
       for (const c of cells) {
         if (!CELLS.includes(c as CellKind)) throw new UsageError(`--cells must list cells from ${CELLS.join(',')}, got "${c}"`);
       }
-      if (cells.length === 0) throw new UsageError(`--cells must list cells from ${CELLS.join(',')}, got ""`);
       // A cell named twice would train twice into the same OUT-DIR/CELL.safetensors.
       const twice = cells.find((c, i) => cells.indexOf(c) !== i);
       if (twice) throw new UsageError(`--cells names ${twice} twice: each cell trains once, into --out-dir as ${twice}.safetensors`);

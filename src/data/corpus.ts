@@ -346,6 +346,12 @@ export function* readCorpus(sources: CorpusSource[], onBytes?: (bytes: Buffer) =
       for (;;) {
         const n = readSync(fd, buf, 0, CHUNK, null);
         const bytes = buf.subarray(0, n);
+        // UTF-16's byte-order mark (which also puts NUL bytes between ASCII letters): say what it is.
+        if (offset === 0 && n >= 2 && ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff))) {
+          const le = bytes[0] === 0xff;
+          throw new InputError(`--corpus "${src.name}" is UTF-16 (${le ? 'little' : 'big'}-endian: it starts with the byte-order mark `
+            + `${le ? 'FF FE' : 'FE FF'}); expected UTF-8: convert it, e.g. iconv -f UTF-16 -t UTF-8`);
+        }
         const nul = bytes.indexOf(0);
         if (nul >= 0) {
           throw new InputError(`--corpus "${src.name}" looks binary (a NUL byte at offset ${offset + nul}); expected a UTF-8 text file`);

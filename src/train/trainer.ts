@@ -57,6 +57,7 @@ export interface TrainState {
 /** The keys of TrainerOptions (the type lists each once: none missing, none extra). */
 const TRAINER_OPTIONS = Object.keys({
   epochs: true, clip: true, clipMode: true, schedule: true, earlyStop: true, skipNonFinite: true, onEpoch: true, onBatch: true, world: true, settle: true,
+  optionName: true,
 } satisfies Record<keyof TrainerOptions, true>);
 
 export interface TrainerOptions {
@@ -71,6 +72,11 @@ export interface TrainerOptions {
   earlyStop?: number;
   /** Skip (and count) updates whose loss or gradient is not finite, instead of stopping. */
   skipNonFinite?: boolean;
+  /**
+   * How a divergence's advice names the options (lr, clip, skipNonFinite):
+   * the command line's by default (--lr); the library's train() names its own (lr).
+   */
+  optionName?: (key: 'lr' | 'clip' | 'skipNonFinite') => string;
   onEpoch?: (m: EpochMetrics) => void;
   /** After each training batch: batches done and in all, its loss, training tokens so far this epoch. */
   onBatch?: (done: number, total: number, loss: number, tokens: number) => void;
@@ -134,7 +140,7 @@ export class Trainer {
     if (opts.clipMode !== undefined && opts.clipMode !== 'norm' && opts.clipMode !== 'value') {
       throw new InputError(`clipMode must be norm or value, got ${JSON.stringify(opts.clipMode)}`);
     }
-    for (const hook of ['onEpoch', 'onBatch', 'settle'] as const) {
+    for (const hook of ['onEpoch', 'onBatch', 'settle', 'optionName'] as const) {
       if (opts[hook] !== undefined && typeof opts[hook] !== 'function') throw new InputError(`${hook} must be a function, got ${typeof opts[hook]}`);
     }
   }
@@ -211,7 +217,8 @@ export class Trainer {
   /** What to try after a divergence: a smaller clip, or clipping at all when it is off (0 or Infinity). */
   private advice(): string {
     const off = this.opts.clip === 0 || this.opts.clip === Infinity;
-    return off ? 'try a lower --lr or gradient clipping, --clip 1' : 'try a lower --lr or a smaller --clip';
+    const n = this.opts.optionName ?? ((key: string) => ({ lr: '--lr', clip: '--clip', skipNonFinite: '--skip-nonfinite' })[key]!);
+    return off ? `try a lower ${n('lr')} or gradient clipping, ${n('clip')} 1` : `try a lower ${n('lr')} or a smaller ${n('clip')}`;
   }
 
   /** No improvement of the validation perplexity over the last opts.earlyStop epochs. */
@@ -248,7 +255,7 @@ export class Trainer {
       if (bad) {
         if (!this.opts.skipNonFinite) {
           throw new NonFiniteError(
-            `${bad} became non-finite in epoch ${epoch}, batch ${state.batch + 1}; ${this.advice()} (or --skip-nonfinite)`,
+            `${bad} became non-finite in epoch ${epoch}, batch ${state.batch + 1}; ${this.advice()} (or ${this.opts.optionName?.('skipNonFinite') ?? '--skip-nonfinite'})`,
           );
         }
         state.skipped++;

@@ -135,5 +135,11 @@ describe('training features', () => {
     const c = (await cli(['compare', '--cells', 'gru,tree']));
     expect(c.code).toBe(2);
     expect(c.stderr.trim()).toBe('deeprnn: error: --cells must list cells from rnn,rnn-relu,gru,lstm,mgu, got "tree"');
+    // An empty entry is refused, quoting the list (before, "gru,,lstm" ran two cells and "," said got "").
+    for (const list of ['gru,,lstm', ',', 'gru,']) {
+      const e = await cli(['compare', '--cells', list]);
+      expect(e.code).toBe(2);
+      expect(e.stderr.trim()).toBe(`deeprnn: error: --cells must list cells from rnn,rnn-relu,gru,lstm,mgu, separated by single commas, got ${JSON.stringify(list)}`);
+    }
   });
 });

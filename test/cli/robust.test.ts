@@ -116,6 +116,17 @@ describe('sizes and corpora', () => {
     const r2 = (await cli(['train', '--corpus', latin1, '--out', path.join(dir, 'l.safetensors')]));
     expect(r2.code).toBe(2);
     expect(r2.stderr.trim()).toBe(`deeprnn: error: --corpus "${latin1}" is not valid UTF-8 at byte offset 3`);
+    // UTF-16 is named as such (before: "looks binary (a NUL byte at offset 3)").
+    for (const [bom, enc, what] of [[[0xff, 0xfe], 'utf16le', 'little-endian: it starts with the byte-order mark FF FE'],
+      [[0xfe, 0xff], 'utf16be', 'big-endian: it starts with the byte-order mark FE FF']] as const) {
+      const body = Buffer.from('some text in UTF-16', 'utf16le');
+      if (enc === 'utf16be') body.swap16();
+      const f = path.join(dir, `${enc}.txt`);
+      writeFileSync(f, Buffer.concat([Buffer.from(bom), body]));
+      const r = await cli(['train', '--corpus', f, '--out', path.join(dir, `${enc}.safetensors`)]);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim()).toBe(`deeprnn: error: --corpus "${f}" is UTF-16 (${what}); expected UTF-8: convert it, e.g. iconv -f UTF-16 -t UTF-8`);
+    }
   });
 });
 
