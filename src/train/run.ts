@@ -240,6 +240,27 @@ export async function runTraining(s: RunSettings, hooks: RunHooks = {}, resumeFr
   const began = performance.now();
   if (s.threads !== undefined) native().setThreads(s.threads);
   const world = mpiWorld();
+  // Until the ranks have compared their fingerprints (agreeRanks), an error on one rank
+  // would leave the others waiting in that first sum until the launcher kills them
+  // (rank 0 holding its locks): the failed rank joins the sum, so that all stop there.
+  const agreement = { done: false };
+  try {
+    return await runRank(s, hooks, resumeFrom, world, agreement, began);
+  } catch (e) {
+    if (world && !agreement.done) {
+      agreement.done = true;
+      try {
+        agreeRanks(world, null);
+      } catch {
+        // (MPI itself failing: this rank's own error says more)
+      }
+    }
+    throw e;
+  }
+}
+
+async function runRank(s: RunSettings, hooks: RunHooks, resumeFrom: string | undefined, world: World | null, agreement: { done: boolean },
+  began: number): Promise<RunResult> {
   if (world && s.impl === 'scratch') {
     throw new InputError(`${optionName(s)('impl')} scratch runs in one process; under an MPI launcher (${world.size} ranks) use the native model`);
   }
@@ -261,7 +282,7 @@ export async function runTraining(s: RunSettings, hooks: RunHooks = {}, resumeFr
   }
   let failed = false;
   try {
-    return await train(s, hooks, files, resumeFrom, world, began);
+    return await train(s, hooks, files, resumeFrom, world, agreement, began);
   } catch (e) {
     failed = true;
     throw e;
@@ -277,6 +298,23 @@ export async function runTraining(s: RunSettings, hooks: RunHooks = {}, resumeFr
     // The run's own error says more than the lock's (a directory made unwritable says both).
     if (error && !failed) throw error;
   }
+}
+
+/** The part of the ranks' first sum that differs when a rank failed before it (agreeRanks). */
+const FAILED_RANK = 'a rank that failed';
+/** The parts the ranks compare before the first batch, in order. */
+const AGREED_PARTS = ['the settings', 'the text', 'the position', 'the weights', 'the kernels'] as const;
+
+/**
+ * The ranks' first sum (ranksDiffer): the parts that are not the same on
+ * every rank. A rank that failed before it (parts null) sends a failure in
+ * their place, so that every rank makes this one sum and all learn of it
+ * (FAILED_RANK among the parts that differ, unless every rank failed).
+ */
+function agreeRanks(world: World, parts: [(typeof AGREED_PARTS)[number], string | Float32Array][] | null): string[] {
+  if (parts && parts.map(([name]) => name).join() !== AGREED_PARTS.join()) throw new Error('agreeRanks: the parts are not AGREED_PARTS');
+  const sent: [string, string | Float32Array][] = parts ?? AGREED_PARTS.map((name) => [name, '']);
+  return ranksDiffer(world, [...sent, [FAILED_RANK, parts ? 'no' : 'yes']]);
 }
 
 /** Refuses (InputError) an --out, or a file the run writes beside it, that cannot be written. */
@@ -373,7 +411,7 @@ function missing(file: string): boolean {
 }
 
 async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, resumeFrom: string | undefined, world: World | null,
-  began: number): Promise<RunResult> {
+  agreement: { done: boolean }, began: number): Promise<RunResult> {
   if (s.precision === 'bf16') {
     const name = optionName(s);
     if (s.impl === 'scratch') {
@@ -471,7 +509,8 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     // Ranks started with different settings, texts or checkpoints would meet in sums of other sizes
     // (a crash) or wait for each other's last epochs (a hang): they stop here together instead.
     const { corpus: _names, corpusSha1, initFrom: _init, saveDtype: _dtype, ...run } = training;
-    const differ = ranksDiffer(world, [
+    agreement.done = true;
+    const differ = agreeRanks(world, [
       // what ends a rank's loop early (earlyStop) and what cuts its batches into shards (the chunk size) included
       ['the settings', JSON.stringify({ config, run, optimizer: optimizer.toJSON(), schedule, clipMode: s.clipMode, earlyStop: s.earlyStop ?? null,
         chunkTokens: model instanceof RNNLM ? model.chunkTokens : null })],
@@ -481,6 +520,10 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
       // (not an error: every table computes the same run, each rounding its own way)
       ['the kernels', native().info().simd],
     ]);
+    if (differ.includes(FAILED_RANK)) {
+      throw new InputError('another rank of this job stopped with an error before training (its message says why): every rank stops here, '
+        + 'before anything is written');
+    }
     const kernels = differ.indexOf('the kernels');
     if (kernels >= 0) {
       differ.splice(kernels, 1);

@@ -7,7 +7,7 @@
 // rank killed with SIGKILL ends the job and leaves the last checkpoint intact.
 // Skipped, saying why, where mpirun or the addon's MPI support is missing.
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadTrainingCheckpoint } from '../../src/io/checkpoint.js';
@@ -261,6 +261,24 @@ describe.skipIf(Boolean(why))('training under mpirun', () => {
       expect(r.stderr).toContain(`deeprnn (rank 1): error: ${message}\n`);
       expect(existsSync(file)).toBe(false);
       expect(existsSync(`${file}.lock`)).toBe(false);
+    }
+  });
+
+  it('a rank that fails before the ranks compare (its own checks, a corpus missing on its machine) stops every rank there, no lock left', async () => {
+    // Before, rank 0 waited in the first sum until mpirun killed it, and its locks stayed behind.
+    const file = out('one-fails');
+    const args = ['train', ...RUN, '--num-train', '512', '--epochs', '1', '--out', file];
+    for (const [other, why] of [[['--impl', 'scratch'], '--impl scratch runs in one process'],
+      [['--corpus', path.join(dir, 'not-on-this-machine.txt')], 'not-on-this-machine.txt']] as const) {
+      const started = performance.now();
+      const r = await run('mpirun', ['-np', '1', process.execPath, BIN, ...args, ':', '-np', '1', process.execPath, BIN, ...args, ...other], { env: MPI_ENV });
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain('deeprnn (rank 1): error: ');
+      expect(r.stderr).toContain(why);
+      expect(r.stderr).toContain('deeprnn: error: another rank of this job stopped with an error before training (its message says why): '
+        + 'every rank stops here, before anything is written\n');
+      expect(readdirSync(dir).filter((f) => f.startsWith('one-fails'))).toEqual([]);
+      expect(performance.now() - started).toBeLessThan(30_000);
     }
   });
 
