@@ -41,22 +41,38 @@ std::string Args::what(const char* name) const {
   return std::string(opts_.IsEmpty() ? "argument \"" : "option \"") + name + "\"";
 }
 
-// A number as JavaScript prints it (0, 1.5, 1e+300, NaN, Infinity): the
-// shortest form that reads back as the same double, not std::to_string's 0.000000.
+// A number as JavaScript prints it (Number.prototype.toString: 0, 1.5, 2000,
+// 0.00001, 1.5e-7, 1e+300, NaN, Infinity), not std::to_string's 0.000000: the
+// shortest digits that read back as the same double, placed by ECMAScript's rule.
 static std::string number_text(double d) {
   if (std::isnan(d)) return "NaN";
   if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
   if (d == 0) return "0";  // -0 too, as String(-0)
   char buf[40];
-  if (d == std::floor(d) && std::fabs(d) < 1e21) {  // whole numbers in full, as JavaScript prints them
-    std::snprintf(buf, sizeof buf, "%.0f", d);
-    return buf;
-  }
   for (int p = 1; p <= 17; ++p) {
-    std::snprintf(buf, sizeof buf, "%.*g", p, d);
+    std::snprintf(buf, sizeof buf, "%.*e", p - 1, d);  // [-]D.DDDe[+-]XX, correctly rounded
     if (std::strtod(buf, nullptr) == d) break;
   }
-  return buf;
+  std::string e(buf);
+  const bool neg = e[0] == '-';
+  if (neg) e.erase(0, 1);
+  const size_t at = e.find('e');
+  std::string digits;
+  for (size_t i = 0; i < at; ++i)
+    if (e[i] != '.') digits += e[i];
+  while (digits.size() > 1 && digits.back() == '0') digits.pop_back();
+  const long k = static_cast<long>(digits.size()), n = std::atol(e.c_str() + at + 1) + 1;  // d = 0.digits x 10^n
+  std::string out;
+  if (k <= n && n <= 21) {
+    out = digits + std::string(static_cast<size_t>(n - k), '0');
+  } else if (0 < n && n <= 21) {
+    out = digits.substr(0, static_cast<size_t>(n)) + "." + digits.substr(static_cast<size_t>(n));
+  } else if (-6 < n && n <= 0) {
+    out = "0." + std::string(static_cast<size_t>(-n), '0') + digits;
+  } else {
+    out = digits.substr(0, 1) + (k > 1 ? "." + digits.substr(1) : "") + (n - 1 >= 0 ? "e+" : "e-") + std::to_string(n - 1 >= 0 ? n - 1 : 1 - n);
+  }
+  return neg ? "-" + out : out;
 }
 
 long Args::dim(size_t i, const char* name, long min, long max) const {

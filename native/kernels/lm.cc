@@ -643,17 +643,19 @@ void team_size_set(int n) { g_team_size.store(n < 0 ? 0 : n); }
 int team_size_get() {
   int n = g_team_size.load();
   if (n < 0) {
-    // As the CLI reads it (a whole number of up to six digits, spaces around it
-    // allowed); anything else, which the CLI refuses, is 0 here: the cost model.
+    // As the CLI reads it (a whole number of up to six digits, white space around
+    // it allowed: spaces, tabs, line ends); anything else, which the CLI refuses,
+    // is 0 here: the cost model.
     const char* env = std::getenv("DEEPRNN_TEAM_SIZE");
     n = 0;
     if (env) {
+      const auto space = [](char c) { return c == ' ' || (c >= '\t' && c <= '\r'); };
       const char* p = env;
-      while (*p == ' ' || *p == '\t') ++p;
+      while (space(*p)) ++p;
       int digits = 0;
       long v = 0;
       for (; *p >= '0' && *p <= '9' && digits < 7; ++p, ++digits) v = v * 10 + (*p - '0');
-      while (*p == ' ' || *p == '\t') ++p;
+      while (space(*p)) ++p;
       if (digits >= 1 && digits <= 6 && *p == '\0') n = static_cast<int>(v);
     }
     g_team_size.store(n);

@@ -276,6 +276,7 @@ export async function resolveCorpora(specs: string[], dataDir: string, log?: (ms
       try {
         names = readdirSync(spec).sort();
       } catch (e) {
+        if (!PATH_FAULTS.has((e as NodeJS.ErrnoException).code ?? '')) throw e;
         throw new InputError(`--corpus "${spec}" is a directory that cannot be read (${(e as Error).message})`);
       }
       const files = names.filter((f) => /\.txt$/i.test(f)).map((f) => path.join(spec, f))
@@ -299,6 +300,9 @@ export async function resolveCorpora(specs: string[], dataDir: string, log?: (ms
   }
   return out;
 }
+
+/** The errors of opening a corpus that are its path's (permissions, a name gone or not a file), not the machine's. */
+const PATH_FAULTS = new Set(['EACCES', 'EPERM', 'ENOENT', 'ENOTDIR', 'EISDIR', 'ELOOP', 'ENAMETOOLONG', 'ENXIO']);
 
 /** Refuses a symbolic link whose target does not exist, or that loops, naming both. */
 function brokenLink(file: string, what: string): void {
@@ -337,7 +341,9 @@ export function* readCorpus(sources: CorpusSource[], onBytes?: (bytes: Buffer) =
     try {
       fd = openSync(src.path, 'r');
     } catch (e) {
-      // (a permission, a file gone since the listing: the corpus's fault, named as the option gave it)
+      // A permission, a file gone since the listing: the corpus's fault, named as the option gave it
+      // (a lack of file descriptors, an I/O error: the machine's, as they are).
+      if (!PATH_FAULTS.has((e as NodeJS.ErrnoException).code ?? '')) throw e;
       throw new InputError(`--corpus "${src.name}" cannot be read (${(e as Error).message})`);
     }
     let offset = 0;

@@ -8,7 +8,7 @@
 //    text cut into N contiguous streams read T tokens at a time, the hidden
 //    state carried from batch to batch (truncated backpropagation through time).
 import { InputError } from '../errors.js';
-import { plural } from '../validate.js';
+import { plural, show } from '../validate.js';
 import type { Rng } from '../rng.js';
 import { native } from '../native.js';
 import type { TokenArray } from './tokenizer.js';
@@ -157,7 +157,8 @@ function checkCounts(opts: DataOptions): void {
   for (const key of ['numTrain', 'numVal'] as const) {
     const v = opts[key];
     if (!Number.isSafeInteger(v) || v < 1) {
-      throw new InputError(`${key} must be a whole number of windows from 1 (every epoch ends with validation), got ${JSON.stringify(v)}`);
+      const why = key === 'numVal' ? ' (every epoch ends with validation)' : '';
+      throw new InputError(`${key} must be a whole number of windows from 1${why}, got ${show(v)}`);
     }
   }
 }

@@ -120,10 +120,11 @@ export function readMetricsFile(file: string): MetricsPoint[] {
     if (!Number.isSafeInteger(epoch) || (epoch as number) < 1) throw new InputError(`metrics file ${file}: line ${i + 1} has no valid "epoch"`);
     // camelCase, or the snake_case of files written before (train_ppl).
     const ppl = (key: string, old: string) => {
+      const found = o[key] !== undefined && o[key] !== null ? key : old;
       const v = o[key] ?? o[old];
       // Absent or null: no value that epoch (a gap in the curve); anything but a number is a damaged line.
       if (v !== undefined && v !== null && typeof v !== 'number') {
-        throw new InputError(`metrics file ${file}: line ${i + 1} has ${key} ${JSON.stringify(v)}, which is not a number`);
+        throw new InputError(`metrics file ${file}: line ${i + 1} has ${found} ${JSON.stringify(v)}, which is not a number`);
       }
       // A perplexity is at least 1: a smaller one is no run's (a file written by hand, or damaged).
       if (typeof v === 'number' && Number.isFinite(v) && v < 1) {

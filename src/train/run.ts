@@ -367,9 +367,13 @@ function refuseOwnInputs(files: RunFiles, s: RunSettings, resumeFrom?: string): 
   if (!resumeFrom && s.initFrom) {
     // A fresh run keeps the --out's numbered checkpoints aside (*.bak) and writes its own under their names.
     const label = optionName(s)('initFrom');
-    if (files.snapshotPosition(s.initFrom) || files.snapshots().some((f) => sameFile(f, s.initFrom!))) {
-      throw new InputError(`${label} ${s.initFrom} is one of ${optionName(s)('out')} ${files.out}'s numbered checkpoints, which this run keeps aside as *.bak `
-        + 'and replaces with its own: copy it elsewhere first, or choose another --out');
+    // (and their backups, which the keeping aside replaces; a name that matches but is no file: its own error, later)
+    const snapshots = files.snapshots();
+    const named = existsSync(s.initFrom) && (files.snapshotPosition(s.initFrom) !== null
+      || snapshots.some((f) => sameFile(f, s.initFrom!) || (existsSync(`${f}.bak`) && sameFile(`${f}.bak`, s.initFrom!))));
+    if (named) {
+      throw new InputError(`${label} ${s.initFrom} is one of ${optionName(s)('out')} ${files.out}'s numbered checkpoints (or the backup of one), `
+        + `which this run keeps aside as *.bak and replaces with its own: copy it elsewhere first, or choose another ${optionName(s)('out')}`);
     }
   }
   if ((s.keep ?? 0) > 0) {
@@ -382,14 +386,17 @@ function refuseOwnInputs(files: RunFiles, s: RunSettings, resumeFrom?: string): 
 }
 
 /**
- * The tokens per chunk a resumed run continues with: the checkpoint's (absent:
- * the default it was trained with). DEEPRNN_CHUNK_TOKENS set to another is
- * refused: the run would go on with other rounding and end with other weights
- * than the run not stopped.
+ * The tokens per chunk a resumed run continues with: the checkpoint's, when
+ * it records them (DEEPRNN_CHUNK_TOKENS set to another is refused: the run
+ * would go on with other rounding and end with other weights than the run
+ * not stopped); else, as before they were recorded, DEEPRNN_CHUNK_TOKENS or
+ * the default.
  */
 function resumedChunkTokens(recorded: number | undefined, file: string): number {
-  const theirs = recorded ?? CHUNK_TOKENS;
   const env = chunkTokensFromEnv();
+  // A checkpoint from before the size was recorded: the variable, as then, is the only word on it.
+  if (recorded === undefined) return env ?? CHUNK_TOKENS;
+  const theirs = recorded;
   if (env !== undefined && env !== theirs) {
     throw new InputError(`DEEPRNN_CHUNK_TOKENS=${env} differs from the ${theirs} tokens per chunk that ${file} was trained with; `
       + `results depend on it (by rounding), so a resume continues with the checkpoint's: unset DEEPRNN_CHUNK_TOKENS, or set it to ${theirs}`);
@@ -589,11 +596,12 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
       const moved = movedAside;
       if (moved.length) {
         const names = moved.slice(0, 4).map((f) => path.basename(f)).join(', ') + (moved.length > 4 ? `, ... (${moved.length} files)` : '');
-        // Without the checkpoint they were another --out's of the same NAME (m.ckpt for m.bin), or a run's that ended before its first save.
+        // Without the checkpoint they were another --out's of the same NAME (m.ckpt for m.bin), a run's that ended before
+        // its first save, or a run's whose checkpoint was removed since.
         hooks.log?.(existsSync(files.out)
           ? `note: an earlier run wrote to --out ${files.out}; its ${names} kept aside as *.bak`
-          : `note: ${names} beside --out ${files.out} are an earlier run's (one whose --out had this name with another extension, or that ended `
-            + 'before its first checkpoint); kept aside as *.bak');
+          : `note: ${names} beside --out ${files.out} are an earlier run's (one whose --out had this name with another extension, that ended `
+            + 'before its first checkpoint, or whose checkpoint was removed); kept aside as *.bak');
       }
     }
     files.removeStaleTemps();

@@ -253,7 +253,6 @@ function resolveOptimizer(o: Readonly<Record<string, unknown>>, n: Naming): Omit
   return settings;
 }
 
-/** The options that describe the model and its tokenizer: a checkpoint fine-tuned keeps them. */
 /**
  * Dropout acts between layers (not after the last), so a dropout given for
  * one layer would change nothing: an error, as other options that do not
@@ -266,6 +265,7 @@ function refuseIdleDropout(n: Naming, dropout: number, layers: number): void {
   }
 }
 
+/** The options that describe the model and its tokenizer: a checkpoint fine-tuned keeps them. */
 const MODEL_OPTIONS = ['cell', 'layers', 'hidden', 'tokenizer', 'minFreq'] as const;
 
 /**

@@ -1,7 +1,7 @@
 // deeprnn train --init-from: fine-tuning a checkpoint's model on another
 // corpus, with its tokenizer (one warning for unknown characters, or an error
 // with --strict), and an error for every option that contradicts its model.
-import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadTrainingCheckpoint } from '../../src/io/checkpoint.js';
@@ -65,11 +65,22 @@ describe('train --init-from', () => {
     for (const from of [e1, link]) {
       const r = await cli(['train', ...TINY, '--init-from', from, '--keep', '1', '--out', out]);
       expect(r.code).toBe(2);
-      expect(r.stderr).toBe(`deeprnn: error: --init-from ${from} is one of --out ${out}'s numbered checkpoints, which this run keeps aside as *.bak `
-        + 'and replaces with its own: copy it elsewhere first, or choose another --out\n');
+      expect(r.stderr).toBe(`deeprnn: error: --init-from ${from} is one of --out ${out}'s numbered checkpoints (or the backup of one), `
+        + 'which this run keeps aside as *.bak and replaces with its own: copy it elsewhere first, or choose another --out\n');
     }
     expect(readFileSync(e1).equals(before)).toBe(true);
     expect(existsSync(`${e1}.bak`)).toBe(false);
+    // The backup of one, which keeping the snapshot aside would replace.
+    copyFileSync(e1, `${e1}.bak`);
+    const bak = await cli(['train', ...TINY, '--init-from', `${e1}.bak`, '--keep', '1', '--out', out]);
+    expect(bak.code).toBe(2);
+    expect(bak.stderr).toContain(`--init-from ${e1}.bak is one of --out ${out}'s numbered checkpoints (or the backup of one)`);
+    expect(readFileSync(`${e1}.bak`).equals(before)).toBe(true);
+    // A name of that form that is no file is named as missing.
+    const none = path.join(dir, 'snap.e0007.safetensors');
+    const missing = await cli(['train', ...TINY, '--init-from', none, '--out', out]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain(`${none} does not exist`);
   });
 
   it('--strict refuses the unknown characters before training', async () => {

@@ -273,7 +273,7 @@ describe('one run per --out', () => {
     const third = await cli(['train', ...TINY, '--out', bin]);
     expect(third.code, third.stderr).toBe(0);
     expect(third.stdout.split('\n')[0]).toBe(`note: m.metrics.jsonl, m.svg beside --out ${bin} are an earlier run's (one whose --out had this name `
-      + 'with another extension, or that ended before its first checkpoint); kept aside as *.bak');
+      + 'with another extension, that ended before its first checkpoint, or whose checkpoint was removed); kept aside as *.bak');
     expect(readFileSync(`${metrics}.bak`, 'utf8')).toBe(theirs);
   }, 120_000);
 

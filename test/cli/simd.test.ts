@@ -91,7 +91,7 @@ describe('DEEPRNN_TEAM_SIZE and DEEPRNN_CHUNK_TOKENS at start', () => {
   it('a library reads DEEPRNN_TEAM_SIZE as the CLI does: what the CLI refuses is 0, the cost model (before, 3.5 ran as 3)', async () => {
     const entry = path.join(ROOT, 'dist', 'index.js');
     const script = `const { native } = await import(${JSON.stringify(entry)}); console.log(native().info().teamSize);`;
-    for (const [value, size] of [['3.5', '0'], ['abc', '0'], ['-2', '0'], ['1234567', '0'], ['2', '2'], [' 3 ', '3']] as const) {
+    for (const [value, size] of [['3.5', '0'], ['abc', '0'], ['-2', '0'], ['1234567', '0'], ['2', '2'], [' 3 ', '3'], ['3\r', '3'], ['\t2\n', '2']] as const) {
       const r = await run(process.execPath, ['--input-type=module', '-e', script], { env: { DEEPRNN_TEAM_SIZE: value } });
       expect(r.stdout.trim(), `DEEPRNN_TEAM_SIZE="${value}": ${r.stderr}`).toBe(size);
     }

@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadTrainingCheckpoint } from '../../src/io/checkpoint.js';
+import { loadTrainingCheckpoint, saveCheckpoint } from '../../src/io/checkpoint.js';
 import { cli, QUICK, run } from '../helpers/cli.js';
 import { BIN, TIMEMACHINE } from '../helpers/paths.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -109,6 +109,16 @@ describe('deeprnn train', () => {
     expect(r.code, r.stderr).toBe(0);
     const weights = (f: string) => Buffer.from(loadTrainingCheckpoint(f).model.params.buffer);
     expect(weights(half).equals(weights(full))).toBe(true);
+    // A checkpoint from before the size was recorded resumes with the variable, as it did then.
+    const legacy = path.join(sub, 'legacy.safetensors');
+    expect((await cli([...args, '--epochs', '1', '--out', legacy], { env: small })).code).toBe(0);
+    const ck = loadTrainingCheckpoint(legacy);
+    delete (ck.meta.training as { chunkTokens?: number }).chunkTokens;
+    saveCheckpoint(legacy, ck.model, ck.meta, undefined, ck.optimizerState);
+    expect(loadTrainingCheckpoint(legacy).meta.training.chunkTokens).toBeUndefined();
+    const old = await cli(['train', '--resume', legacy, '--epochs', '2'], { env: small });
+    expect(old.code, old.stderr).toBe(0);
+    expect(weights(legacy).equals(weights(full))).toBe(true);
     // The default is recorded too, and the same chunks without the variable differ (the check above can fail).
     const plain = path.join(sub, 'plain.safetensors');
     expect((await cli([...args, '--epochs', '2', '--out', plain])).code).toBe(0);

@@ -94,6 +94,8 @@ describe('the perplexity figure', () => {
     expect(() => readMetricsFile(f)).toThrow(`metrics file ${f}: line 2 has trainPpl "4", which is not a number`);
     writeFileSync(f, '{"epoch":1,"trainPpl":5,"valPpl":true}\n');
     expect(() => readMetricsFile(f)).toThrow(`metrics file ${f}: line 1 has valPpl true, which is not a number`);
+    writeFileSync(f, '{"epoch":1,"train_ppl":"4","val_ppl":6}\n');
+    expect(() => readMetricsFile(f)).toThrow(`metrics file ${f}: line 1 has train_ppl "4", which is not a number`);
     // Absent or null is an epoch without that value.
     writeFileSync(f, '{"epoch":1,"trainPpl":5,"valPpl":null}\n{"epoch":2,"trainPpl":4}\n');
     expect(readMetricsFile(f).map((p) => [p.epoch, p.trainPpl, p.valPpl])).toEqual([[1, 5, NaN], [2, 4, NaN]]);

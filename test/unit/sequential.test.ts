@@ -59,7 +59,9 @@ describe('SequentialDataModule', () => {
       expect(() => new DM(tokens, { numSteps: 5, batchSize: 4, numTrain: 10, numVal: 0 }))
         .toThrow('numVal must be a whole number of windows from 1 (every epoch ends with validation), got 0');
       expect(() => new DM(tokens, { numSteps: 5, batchSize: 4, numTrain: 2.5, numVal: 3 }))
-        .toThrow('numTrain must be a whole number of windows from 1 (every epoch ends with validation), got 2.5');
+        .toThrow('numTrain must be a whole number of windows from 1, got 2.5');
+      expect(() => new DM(tokens, { numSteps: 5, batchSize: 4, numTrain: 10, numVal: NaN }))
+        .toThrow('numVal must be a whole number of windows from 1 (every epoch ends with validation), got NaN');
     }
   });
 });
