@@ -279,7 +279,8 @@ export async function resolveCorpora(specs: string[], dataDir: string, log?: (ms
         if (!PATH_FAULTS.has((e as NodeJS.ErrnoException).code ?? '')) throw e;
         throw new InputError(`--corpus "${spec}" is a directory that cannot be read (${(e as Error).message})`);
       }
-      const files = names.filter((f) => /\.txt$/i.test(f)).map((f) => path.join(spec, f))
+      // (not hidden ones, as a shell's *.txt: an editor's or macOS's ._book.txt beside the books)
+      const files = names.filter((f) => /\.txt$/i.test(f) && !f.startsWith('.')).map((f) => path.join(spec, f))
         .filter((f) => {
           brokenLink(f, `--corpus "${spec}": ${f}`);
           return statSync(f).isFile() && statSync(f).size > 0;

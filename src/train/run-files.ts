@@ -37,7 +37,8 @@ export function corpusFiles(specs: readonly string[], dataDir: string): string[]
     } catch {
       continue; // reading it will fail with its own message
     }
-    for (const f of names.filter((n) => /\.txt$/i.test(n)).sort()) out.push(path.join(spec, f));  // as the reader: NOTES.TXT too
+    // as the reader: NOTES.TXT too, hidden files not
+    for (const f of names.filter((n) => /\.txt$/i.test(n) && !n.startsWith('.')).sort()) out.push(path.join(spec, f));
   }
   return out;
 }

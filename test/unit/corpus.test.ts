@@ -207,6 +207,9 @@ describe('resolveCorpora and loading', () => {
     writeFileSync(path.join(books, 'C.TXT'), 'third book');
     mkdirSync(path.join(books, 'more'));
     writeFileSync(path.join(books, 'more', 'd.txt'), 'not read');
+    // Hidden files are not read, as a shell's *.txt leaves them (before, macOS's binary ._a.txt stopped the run as "binary").
+    writeFileSync(path.join(books, '._a.txt'), Buffer.from([0, 5, 22, 7, 0, 2]));
+    writeFileSync(path.join(books, '.notes.txt'), 'hidden');
     const sources = await resolveCorpora([books, path.join(books, 'a.txt')], dir);
     expect(sources.map((s) => path.basename(s.path))).toEqual(['C.TXT', 'a.txt', 'b.txt', 'a.txt']);
     expect([...readCorpus(sources)].join('')).toBe('third book\nfirst book\nsecond book\nfirst book');
