@@ -1,6 +1,7 @@
 // deeprnn eval CKPT --corpus ...: perplexity, bits per token and accuracy of a
 // checkpoint on any text, read with the checkpoint's own tokenizer; with
 // thresholds and baselines for perplexity regression runs in CI.
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { resolveDataDir } from '../data/corpus.js';
@@ -48,8 +49,17 @@ interface Baseline {
   /** The checkpoint's tokenizer and vocabulary size (baselines written before they were recorded have neither). */
   tokenizer?: TokenizerKind;
   vocabSize?: number;
+  /**
+   * The sha1 of the vocabulary's tokens (JSON, in id order): two word or char
+   * vocabularies of one size are other tokens all the same (baselines written
+   * before it was recorded have none).
+   */
+  vocabSha1?: string;
   results: Record<string, EvalMetrics>;
 }
+
+/** What Baseline.vocabSha1 holds for a vocabulary. */
+const vocabSha1 = (tokens: readonly string[]) => createHash('sha1').update(JSON.stringify(tokens)).digest('hex');
 
 function readBaseline(file: string): Baseline {
   if (!existsSync(file)) throw new InputError(`--baseline ${file} does not exist (write one with --write-baseline)`);
@@ -78,6 +88,9 @@ function readBaseline(file: string): Baseline {
     if (base.tokenizer !== undefined && !TOKENIZERS.includes(base.tokenizer)) return `its "tokenizer" is ${show(base.tokenizer)}`;
     if (base.vocabSize !== undefined && !(Number.isInteger(base.vocabSize) && base.vocabSize >= 1)) {
       return `its "vocabSize" is ${show(base.vocabSize)}, not a positive integer`;
+    }
+    if (base.vocabSha1 !== undefined && !(typeof base.vocabSha1 === 'string' && /^[0-9a-f]{40}$/.test(base.vocabSha1))) {
+      return `its "vocabSha1" is ${show(base.vocabSha1)}, not a sha1 in hex`;
     }
     return null;
   })();
@@ -164,6 +177,10 @@ export function registerEval(program: Command): void {
         throw new UsageError(`--baseline ${raw.baseline} was measured with a ${baseline.tokenizer ?? ck.tokenizer.kind} tokenizer of ${baseline.vocabSize ?? ck.model.config.vocabSize} tokens, `
           + `and this checkpoint has a ${ck.tokenizer.kind} tokenizer of ${ck.model.config.vocabSize}: their perplexities do not compare; write a new baseline with --write-baseline`);
       }
+      if (baseline?.vocabSha1 !== undefined && baseline.vocabSha1 !== vocabSha1(ck.tokenizer.vocab.tokens)) {
+        throw new UsageError(`--baseline ${raw.baseline} was measured with another vocabulary of ${ck.model.config.vocabSize} ${ck.tokenizer.kind} tokens `
+          + '(its tokens differ from this checkpoint\'s): their perplexities do not compare; write a new baseline with --write-baseline');
+      }
       // Under an MPI launcher every rank scores its share of the streams and
       // rank 0 alone reports; every rank exits with the same code.
       const world = mpiWorld();
@@ -238,7 +255,8 @@ export function registerEval(program: Command): void {
           + (raw.writeBaseline ? `; not writing --write-baseline ${raw.writeBaseline}` : ''));
       }
       if (raw.writeBaseline && !verdicts.length) {
-        const b: Baseline = { version: 1, checkpoint: file, tokenizer: ck.tokenizer.kind, vocabSize: ck.model.config.vocabSize, results };
+        const b: Baseline = { version: 1, checkpoint: file, tokenizer: ck.tokenizer.kind, vocabSize: ck.model.config.vocabSize,
+          vocabSha1: vocabSha1(ck.tokenizer.vocab.tokens), results };
         removeStaleTemps([raw.writeBaseline]);
         try {
           writeFileAtomic(raw.writeBaseline, JSON.stringify(b, null, 2) + '\n');

@@ -1,18 +1,45 @@
 // deeprnn export [CKPT] --onnx NAME.onnx: the model as standard ONNX operators,
 // with its card (configuration, vocabulary, the graph's inputs and outputs) in
 // the model's metadata and in NAME.json beside it.
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { loadCheckpoint } from '../io/checkpoint.js';
 import { checkWritable, refuseOverwrite, removeStaleTemps, sameFile, writeFileAtomic } from '../io/files.js';
 import { checkpointPath, modelOption } from './defaults.js';
 import { UsageError } from './errors.js';
+import { CARD_FORMAT } from '../web/onnx-lm.js';
 import { emit } from './output.js';
 import { addOptions, formatOptions, option, outputFormat, precisionOption, requiredOption } from './options.js';
 
 /** A card as JSON: one top-level key a line, each value on its line. */
 function cardJSON(card: object): string {
   return `{\n${Object.entries(card).map(([k, v]) => `  ${JSON.stringify(k)}: ${JSON.stringify(v)}`).join(',\n')}\n}\n`;
+}
+
+/**
+ * An existing NAME.json that is not an earlier export's card (an eval
+ * baseline, a vocabulary of the user's) is not replaced: the export stops
+ * before writing anything (before, it was overwritten without a word).
+ */
+function refuseForeignCard(card: string, onnx: string): void {
+  let text: string;
+  try {
+    if (!statSync(card).isFile()) return; // (checkWritable names what is in the way)
+    text = readFileSync(card, 'utf8');
+  } catch {
+    return; // none there (or unreadable: the write will say so)
+  }
+  let format: unknown;
+  try {
+    format = (JSON.parse(text) as { format?: unknown } | null)?.format;
+  } catch {
+    format = undefined;
+  }
+  if (format !== CARD_FORMAT) {
+    throw new UsageError(`--onnx ${onnx} would replace ${card}, which is not a card an earlier export wrote (no "format": "${CARD_FORMAT}"): `
+      + 'move it away, or choose another --onnx');
+  }
 }
 
 /** NAME.json beside NAME.onnx. */
@@ -45,6 +72,7 @@ export function registerExport(program: Command): void {
         { label: '--onnx', path: raw.onnx },
         { label: 'the card', path: card },
       ]);
+      refuseForeignCard(card, raw.onnx);
       const ckpt = loadCheckpoint(file);
       if (precision) ckpt.model.precision = precision;
       checkExportable(ckpt.meta.config.cell);

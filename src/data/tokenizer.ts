@@ -46,11 +46,14 @@ const SCHEMES: Record<TokenizerKind, Scheme> = {
   // inner apostrophes), runs of white space, and single other characters:
   // decoding the tokens gives the text back. Marks belong to words, so "é"
   // written as e + U+0301 and Devanagari vowel signs stay inside their word.
-  // Only white space ends a word for certain.
+  // White space ends a word for certain, and so does a single symbol other
+  // than an apostrophe (which may join the word before it to letters after
+  // it): a text without white space (punctuation, minified JSON) is cut at
+  // its symbols, not carried whole from chunk to chunk.
   word: {
     pieces: /[\p{L}\p{M}\p{N}]+(?:['’][\p{L}\p{M}\p{N}]+)*|\s+|[^\p{L}\p{M}\p{N}\s]/gu,
     token: (p) => p,
-    boundary: (p) => /^\s/.test(p),
+    boundary: (p) => /^\s/.test(p) || /^[^\p{L}\p{M}\p{N}\s'’]$/u.test(p),
   },
 };
 

@@ -1,6 +1,7 @@
 // eval's report: the unknown-token rate (with a warning and the --max-unk
 // gate), a table whose columns never run together, and a baseline that only
 // ever holds numbers.
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -159,8 +160,21 @@ describe('corpora named as an object\'s own keys', () => {
         + `has a ${kind} tokenizer of ${V}: their perplexities do not compare; write a new baseline with --write-baseline\n`);
       expect(r.code).toBe(2);
     }
+    // Another vocabulary of the same kind and size (two word models of 11 tokens each): its tokens' sha1 differs.
+    // Before, only the kind and the size were compared, and such a baseline passed.
+    const tokens = loadCheckpoint(model).tokenizer.vocab.tokens;
+    expect(written.vocabSha1).toBe(createHash('sha1').update(JSON.stringify(tokens)).digest('hex'));
+    const swapped = path.join(dir, 'vocab-swapped.json');
+    writeFileSync(swapped, JSON.stringify({ ...written, vocabSha1: createHash('sha1').update(JSON.stringify([...tokens].reverse())).digest('hex') }));
+    const rs = await cli(['eval', model, '--corpus', english, '--baseline', swapped]);
+    expect(rs.stderr).toBe(`deeprnn: error: --baseline ${swapped} was measured with another vocabulary of ${V} ${kind} tokens (its tokens differ from `
+      + 'this checkpoint\'s): their perplexities do not compare; write a new baseline with --write-baseline\n');
+    expect(rs.code).toBe(2);
+    writeFileSync(swapped, JSON.stringify({ ...written, vocabSha1: 'abc' }));
+    expect((await cli(['eval', model, '--corpus', english, '--baseline', swapped])).stderr)
+      .toContain('is not a deeprnn baseline: its "vocabSha1" is "abc", not a sha1 in hex');
     // a baseline written before these were recorded is read as before; a malformed one is refused
-    const { tokenizer: _t, vocabSize: _v, ...older } = written;
+    const { tokenizer: _t, vocabSize: _v, vocabSha1: _s, ...older } = written;
     const old = path.join(dir, 'vocab-old.json');
     writeFileSync(old, JSON.stringify(older));
     expect((await cli(['eval', model, '--corpus', english, '--baseline', old])).code).toBe(0);

@@ -116,5 +116,18 @@ describe('deeprnn export', () => {
       });
       expect(existsSync(path.join(dir, target!))).toBe(false);
     }
+    // A NAME.json that is no card (an eval baseline here) is not replaced; an earlier export's card is.
+    const named = path.join(dir, 'base.onnx');
+    const baseline = path.join(dir, 'base.json');
+    writeFileSync(baseline, '{"version":1,"corpora":{}}\n');
+    expect(await line(['export', gru, '--onnx', named])).toEqual({
+      code: 2, out: '', err: `deeprnn: error: --onnx ${named} would replace ${baseline}, which is not a card an earlier export wrote `
+        + '(no "format": "deeprnn-onnx"): move it away, or choose another --onnx',
+    });
+    expect(readFileSync(baseline, 'utf8')).toBe('{"version":1,"corpora":{}}\n');
+    expect(existsSync(named)).toBe(false);
+    const again = path.join(dir, 'again.onnx');
+    expect((await line(['export', gru, '--onnx', again])).code).toBe(0);
+    expect((await line(['export', gru, '--onnx', again])).code).toBe(0);
   });
 });

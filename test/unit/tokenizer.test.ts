@@ -92,6 +92,30 @@ describe('tokenizers', () => {
     }
   });
 
+  it('word streams a text without white space chunk by chunk, cutting at its symbols, and gives the same tokens', () => {
+    // Before, only white space ended a piece for certain: a text without it (punctuation,
+    // minified JSON) was carried whole from chunk to chunk and cut again with each one.
+    const rng = new Rng(5);
+    const alphabet = ['a', 'b', "'", '’', '!', '.', '-', 'é', '\u0301', '1', '𝄞', '{', '"'];
+    for (let trial = 0; trial < 200; trial++) {
+      const text = Array.from({ length: 1 + rng.below(60) }, () => alphabet[rng.below(alphabet.length)]).join('');
+      const whole = Tokenizer.fit('word', text).split(text);
+      const chunks: string[] = [];
+      for (let i = 0; i < text.length;) {
+        let n = 1 + rng.below(6);
+        if (i + n < text.length && /[\uDC00-\uDFFF]/.test(text[i + n]!)) n++;
+        chunks.push(text.slice(i, i + n));
+        i += n;
+      }
+      expect([...tokenStream('word', chunks)].flat(), JSON.stringify(chunks)).toEqual(whole);
+    }
+    // Each chunk of punctuation gives its tokens as it comes (all but the last piece, carried).
+    const chunks = Array.from({ length: 50 }, () => '!?.,'.repeat(250));
+    const out = [...tokenStream('word', chunks)];
+    expect(out.slice(0, 50).every((tokens) => tokens.length >= 999)).toBe(true);
+    expect(out.flat()).toHaveLength(50_000);
+  });
+
   it('d2l counts and encodes a stream of chunks as its tokens say (the by-code path)', () => {
     // countTokens and encodeChunks read d2l text by code, not by token string:
     // the counts (in the order tokens are first seen) and the ids must be those of the tokens.
