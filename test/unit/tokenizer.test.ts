@@ -11,6 +11,18 @@ noteShakespeare(import.meta.url);
 const timemachine = readFileSync(TIMEMACHINE, 'utf8');
 const sample = "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.  Don't — naïve 𝄞 café's 42!\r\n";
 
+/** `text` cut into chunks of 1 to `most` characters, never inside a surrogate pair (chunks come from a UTF-8 decoder). */
+function randomChunks(text: string, rng: Rng, most: number): string[] {
+  const chunks: string[] = [];
+  for (let i = 0; i < text.length;) {
+    let n = 1 + rng.below(most);
+    if (i + n < text.length && /[\uDC00-\uDFFF]/.test(text[i + n]!)) n++;
+    chunks.push(text.slice(i, i + n));
+    i += n;
+  }
+  return chunks;
+}
+
 describe('tokenizers', () => {
   it('char keeps every code point, case, punctuation and newlines', () => {
     const t = Tokenizer.fit('char', sample);
@@ -79,14 +91,7 @@ describe('tokenizers', () => {
     const text = timemachine.slice(0, 20000) + sample;
     const whole = Tokenizer.fit(kind, text).split(text);
     for (let trial = 0; trial < 5; trial++) {
-      const chunks: string[] = [];
-      for (let i = 0; i < text.length;) {
-        let n = 1 + rng.below(200);
-        // never cut a surrogate pair: chunks come from a UTF-8 decoder
-        if (i + n < text.length && /[\uDC00-\uDFFF]/.test(text[i + n]!)) n++;
-        chunks.push(text.slice(i, i + n));
-        i += n;
-      }
+      const chunks = randomChunks(text, rng, 200);
       expect([...tokenStream(kind, chunks)].flat()).toEqual(whole);
       expect(countTokens(kind, chunks).get(whole[0]!)).toBe(whole.filter((w) => w === whole[0]).length);
     }
@@ -100,13 +105,7 @@ describe('tokenizers', () => {
     for (let trial = 0; trial < 200; trial++) {
       const text = Array.from({ length: 1 + rng.below(60) }, () => alphabet[rng.below(alphabet.length)]).join('');
       const whole = Tokenizer.fit('word', text).split(text);
-      const chunks: string[] = [];
-      for (let i = 0; i < text.length;) {
-        let n = 1 + rng.below(6);
-        if (i + n < text.length && /[\uDC00-\uDFFF]/.test(text[i + n]!)) n++;
-        chunks.push(text.slice(i, i + n));
-        i += n;
-      }
+      const chunks = randomChunks(text, rng, 6);
       expect([...tokenStream('word', chunks)].flat(), JSON.stringify(chunks)).toEqual(whole);
     }
     // Each chunk of punctuation gives its tokens as it comes (all but the last piece, carried).
