@@ -8,6 +8,7 @@ import { loadCheckpoint } from '../io/checkpoint.js';
 import { checkWritable, refuseOverwrite, removeStaleTemps, sameFile, writeFileAtomic } from '../io/files.js';
 import { checkpointPath, modelOption } from './defaults.js';
 import { UsageError } from './errors.js';
+import { plural } from '../validate.js';
 import { CARD_FORMAT } from '../web/onnx-lm.js';
 import { emit } from './output.js';
 import { addOptions, formatOptions, option, outputFormat, precisionOption, requiredOption } from './options.js';
@@ -90,7 +91,7 @@ export function registerExport(program: Command): void {
       const { config } = ckpt.meta;
       emit({
         json: { onnx: raw.onnx, card, bytes: out.bytes.length, cell: config.cell, hidden: config.hidden, vocabSize: config.vocabSize, opset: ONNX_OPSET },
-        text: () => `wrote ${raw.onnx} (${out.bytes.length.toLocaleString('en-US')} bytes; ${config.cell}, ${config.hidden.length} layers `
+        text: () => `wrote ${raw.onnx} (${out.bytes.length.toLocaleString('en-US')} bytes; ${config.cell}, ${plural(config.hidden.length, 'layer')} `
           + `of ${config.hidden.join(', ')}; ONNX opset ${ONNX_OPSET}) and ${card} (vocabulary of ${config.vocabSize})\n`,
       }, format);
     });

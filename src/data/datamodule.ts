@@ -202,7 +202,7 @@ export class WindowDataModule implements DataModule {
     } else {
       if (opts.numTrain + opts.numVal > this.numWindows) {
         throw new InputError(
-          `the corpus gives ${this.numWindows} windows of ${numSteps + 1} tokens, fewer than num-train + num-val = ${opts.numTrain + opts.numVal}`,
+          `the corpus gives ${plural(this.numWindows, 'window')} of ${numSteps + 1} tokens, fewer than num-train + num-val = ${opts.numTrain + opts.numVal}`,
         );
       }
       this.numTrain = opts.numTrain;

@@ -1,4 +1,5 @@
 // Vocabulary: the sorted set of tokens plus '<unk>', as the book builds it.
+import { describe } from '../validate.js';
 import { InputError } from '../errors.js';
 
 export const UNK = '<unk>';
@@ -10,8 +11,12 @@ export class Vocab {
 
   constructor(tokens: readonly string[]) {
     const seen = new Set<string>();
-    for (const t of tokens) {
-      if (seen.has(t)) throw new InputError(`vocabulary lists "${t}" twice`);
+    for (let i = 0; i < tokens.length; i++) {
+      const t = tokens[i];
+      // (a hole of a sparse list is no token either)
+      if (typeof t !== 'string') throw new InputError(`vocabulary token ${i} is ${describe(t)}, not a string`);
+      // JSON's quoting: a tab or a newline shows as \t, \n
+      if (seen.has(t)) throw new InputError(`vocabulary lists ${JSON.stringify(t)} twice`);
       seen.add(t);
     }
     if (!seen.has(UNK)) throw new InputError(`vocabulary has no "${UNK}" token`);

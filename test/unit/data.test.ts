@@ -103,6 +103,11 @@ describe('Vocab', () => {
 
   it('refuses duplicate tokens and a missing <unk>', () => {
     expect(() => new Vocab(['a', 'a', UNK])).toThrow('vocabulary lists "a" twice');
+    // A control character shows escaped (before, a raw tab or newline in the message); a hole is named.
+    expect(() => new Vocab(['\t', UNK, '\t'])).toThrow('vocabulary lists "\\t" twice');
+    const sparse: string[] = [UNK];
+    sparse[3] = 'x';
+    expect(() => new Vocab(sparse)).toThrow('vocabulary token 1 is nothing (undefined), not a string');
     expect(() => new Vocab(['a'])).toThrow('vocabulary has no "<unk>" token');
     expect(() => tokenizerFromJSON({ kind: 'bpe', tokens: [UNK] })).toThrow('unknown tokenizer kind "bpe" (expected one of d2l, char, word)');
     expect(() => tokenizerFromJSON({ kind: 'd2l' })).toThrow('tokenizer must be an object');
