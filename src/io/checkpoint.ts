@@ -10,7 +10,7 @@ import path from 'node:path';
 import { tokenizerFromJSON, type Tokenizer, type TokenizerJSON } from '../data/tokenizer.js';
 import { carriesC, checkModelConfig, paramCount, paramTable, type ModelConfig } from '../nn/config.js';
 import {
-  HYPER_KEYS, HYPERPARAMS, hasHyper, OPTIMIZERS, optimizerSpec, validHyper, type HyperKey, type HyperValues, type OptimizerKind, type OptimizerSettings,
+  HYPER_KEYS, HYPERPARAMS, hasHyper, makeOptimizer, OPTIMIZERS, optimizerSpec, validHyper, type HyperKey, type HyperValues, type OptimizerKind, type OptimizerSettings,
 } from '../train/optim.js';
 import { SCHEDULES, type ScheduleKind, type ScheduleSettings } from '../train/schedule.js';
 import type { FloatArray, Module } from '../nn/module.js';
@@ -314,15 +314,38 @@ function checkContents(parsed: unknown, tensors: Map<string, Tensor>, fail: Fail
   const optimizerNames = new Set(training ? optimizerSpec(training.optimizer.kind).buffers.map((n) => `optimizer.${n}`) : []);
   const P = paramCount(table);
   const optimizerState: Record<string, Float32Array> = {};
+  const nonNegative = new Set(training ? (optimizerSpec(training.optimizer.kind).nonNegative ?? []).map((n) => `optimizer.${n}`) : []);
   for (const [name, t] of tensors) {
     if (names.has(name) || carryNamesSet.has(name)) continue;
     if (!optimizerNames.has(name)) throw fail(`unexpected tensor "${name}"`);
     if (t.shape.length !== 1 || t.shape[0] !== P) throw fail(`tensor "${name}" has shape [${t.shape.join(', ')}], expected [${P}]`);
     if (firstNonFinite(t.data) >= 0) throw fail(`tensor "${name}" has non-finite values`);
+    if (nonNegative.has(name)) {
+      const at = t.data.findIndex((v) => v < 0);
+      if (at >= 0) throw fail(`tensor "${name}" (an average of squares) has a negative value (${t.data[at]}) at index ${at}`);
+    }
     optimizerState[name.slice('optimizer.'.length)] = t.data;
   }
+  if (training && training.optimizer.steps > 0) {
+    // The buffers the optimizer has after a step (those its settings use): a resume without
+    // them would start them again from zeros and go on as another run.
+    const { steps: _steps, ...settings } = training.optimizer;
+    const probe = makeOptimizer(settings);
+    probe.step(new Float32Array(1), new Float32Array(1));
+    for (const buffer of Object.keys(probe.state())) {
+      if (!optimizerState[buffer]) {
+        throw fail(`tensor "optimizer.${buffer}" is missing (the ${training.optimizer.kind} optimizer's state after ${training.optimizer.steps} steps)`);
+      }
+    }
+  }
+  // Sequential batches carry the state across a mid-epoch checkpoint: all of it, and only there.
+  const carries = training !== null && training.training.batching === 'sequential' && training.state.batch > 0;
+  if (!carries) {
+    const extra = carrying.find((c) => tensors.has(c.name));
+    if (extra) throw fail(`unexpected tensor "${extra.name}" (a carried state, which only a mid-epoch checkpoint of sequential batches holds)`);
+  }
   let carry: Float32Array[] | null = null;
-  if (training && carrying.some((c) => tensors.has(c.name))) {
+  if (carries) {
     const N = training.training.batchSize;
     carry = carrying.map(({ name, layer }) => {
       const t = tensors.get(name);
@@ -351,13 +374,19 @@ type Fail = (what: string) => Error;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+// Every number finite whatever `check` says: JSON has no Infinity, and a number
+// written past a double's range (1e999) is one only a hand or damage wrote.
 function num(o: Record<string, unknown>, key: string, where: string, fail: Fail, check: (v: number) => boolean = Number.isFinite): number {
   const v = o[key];
-  if (typeof v !== 'number' || !check(v)) throw fail(`${where}.${key} is ${JSON.stringify(v) ?? 'missing'}, not a valid number`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || !check(v)) {
+    throw fail(`${where}.${key} is ${typeof v === 'number' ? String(v) : JSON.stringify(v) ?? 'missing'}, not a valid number`);
+  }
   return v;
 }
 
 const isCount = (v: number) => Number.isSafeInteger(v) && v >= 0;
+/** A count of steps a run can go on adding to (2^52, far past any run; 2^53 - 1 + 1 is no longer exact). */
+const isStepCount = (v: number) => isCount(v) && v <= 2 ** 52;
 const isPositive = (v: number) => Number.isSafeInteger(v) && v >= 1;
 
 function rngState(v: unknown, where: string, fail: Fail): RngState {
@@ -392,6 +421,9 @@ function checkMeta(m: unknown, fail: Fail): ModelMeta | CheckpointMeta {
     throw fail('training.corpus must be a list of corpus names or paths');
   }
   if (typeof t.corpusSha1 !== 'string') throw fail('training.corpusSha1 must be a string');
+  if (t.skipNonFinite !== undefined && typeof t.skipNonFinite !== 'boolean') {
+    throw fail(`training.skipNonFinite ${JSON.stringify(t.skipNonFinite)} is invalid: it must be true or false`);
+  }
   if (t.batching !== 'random' && t.batching !== 'sequential') throw fail(`training.batching ${JSON.stringify(t.batching)} is invalid`);
   if (t.valFrac !== null && !(typeof t.valFrac === 'number' && t.valFrac > 0 && t.valFrac < 1)) {
     throw fail(`training.valFrac ${JSON.stringify(t.valFrac)} is invalid`);
@@ -428,6 +460,10 @@ function checkMeta(m: unknown, fail: Fail): ModelMeta | CheckpointMeta {
     ...(t.initFrom === undefined ? {} : { initFrom: t.initFrom }),
     ...(t.chunkTokens === undefined ? {} : { chunkTokens: t.chunkTokens as number }),
   };
+  // Without a validation fraction the run's windows are these counts (with one, they are not read).
+  if (training.valFrac === null && (training.numTrain < 1 || training.numVal < 1)) {
+    throw fail(`training.numTrain ${training.numTrain} and numVal ${training.numVal} must be 1 or more (the run's windows)`);
+  }
   const optimizer = checkOptimizer(m.optimizer, fail);
   const schedule = m.schedule === undefined ? undefined : checkSchedule(m.schedule, fail);
   if (m.clipMode !== undefined && m.clipMode !== 'norm' && m.clipMode !== 'value') throw fail(`clipMode ${JSON.stringify(m.clipMode)} is invalid`);
@@ -436,10 +472,10 @@ function checkMeta(m: unknown, fail: Fail): ModelMeta | CheckpointMeta {
   const state: TrainState = {
     epoch: num(s, 'epoch', 'state', fail, isCount),
     batch: num(s, 'batch', 'state', fail, isCount),
-    step: num(s, 'step', 'state', fail, isCount),
+    step: num(s, 'step', 'state', fail, isStepCount),
     rngEpoch: rngState(s.rngEpoch, 'state.rngEpoch', fail),
     rng: rngState(s.rng, 'state.rng', fail),
-    lossSum: num(s, 'lossSum', 'state', fail),
+    lossSum: num(s, 'lossSum', 'state', fail, (v) => v >= 0),  // (a sum of losses, never negative)
     tokens: num(s, 'tokens', 'state', fail, isCount),
     seconds: num(s, 'seconds', 'state', fail, (v) => v >= 0),
     skipped: num(s, 'skipped', 'state', fail, isCount),
@@ -449,6 +485,11 @@ function checkMeta(m: unknown, fail: Fail): ModelMeta | CheckpointMeta {
   // last batch, before (or during) validation: resuming validates and goes on.
   if (training.batching === 'random' && training.valFrac === null && state.batch > Math.ceil(training.numTrain / training.batchSize)) {
     throw fail(`state.batch ${state.batch} is past the end of an epoch of ${Math.ceil(training.numTrain / training.batchSize)} batches`);
+  }
+  // Batches of this epoch that ran count their tokens, unless every one of them was skipped for a non-finite loss.
+  if (state.tokens === 0 && (state.lossSum !== 0 || state.skipped < state.batch)) {
+    throw fail(`state counts no tokens but ${state.batch} batches of this epoch (${state.skipped} skipped) and a loss sum of ${state.lossSum}: `
+      + 'the position does not hold together');
   }
   if (!Array.isArray(m.history)) throw fail('history must be an array');
   const history = m.history.map((h, i) => {
@@ -485,7 +526,7 @@ function checkOptimizer(o: unknown, fail: Fail): OptimizerSettings & { steps: nu
   const settings: OptimizerSettings & { steps: number } = {
     kind,
     lr: num(o, 'lr', 'optimizer', fail, nonNeg),
-    steps: num(o, 'steps', 'optimizer', fail, isCount),
+    steps: num(o, 'steps', 'optimizer', fail, isStepCount),
   };
   for (const key of HYPER_KEYS) {
     if (o[key] === undefined) continue;

@@ -97,9 +97,16 @@ export function checkHeaderLength(start: Buffer, size: number, fail: (what: stri
 
 /** The header's JSON object, from its bytes; a problem is an Error from `fail`. */
 export function parseHeader(bytes: Buffer, fail: (what: string) => Error): Record<string, unknown> {
+  let text: string;
+  try {
+    // (safetensors' header is UTF-8 JSON: a byte that is no UTF-8 is refused, not read as U+FFFD)
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw fail('the header is not UTF-8 text');
+  }
   let header: unknown;
   try {
-    header = JSON.parse(bytes.toString('utf8'));
+    header = JSON.parse(text);
   } catch {
     throw fail('the header is not JSON');
   }

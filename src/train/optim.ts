@@ -81,6 +81,8 @@ export interface OptimizerSpec<K extends HyperKey = HyperKey> {
   notes?: Partial<Record<K, string>>;
   /** Its state buffers, stored in checkpoints as "optimizer.NAME". */
   buffers: readonly string[];
+  /** The buffers that hold averages of squares, never negative (a checkpoint's are checked). */
+  nonNegative?: readonly string[];
   /** A combination of values the ranges allow and the update does not: the message (options named by `name`), else null. */
   conflict?: (h: Pick<HyperValues, K>, name: (key: HyperKey) => string) => string | null;
   /** One step: float32 buffers in native code, float64 ones in the same formula in TypeScript. */
@@ -171,6 +173,7 @@ export const OPTIMIZER_SPECS = {
     lr: 1e-3,
     hyper: { betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0 },
     buffers: ['exp_avg', 'exp_avg_sq'],
+    nonNegative: ['exp_avg_sq'],
     update: adamUpdate(false),
   }),
   adamw: defineOptimizer({
@@ -179,6 +182,7 @@ export const OPTIMIZER_SPECS = {
     hyper: { betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2 },
     notes: { weightDecay: 'decoupled' },
     buffers: ['exp_avg', 'exp_avg_sq'],
+    nonNegative: ['exp_avg_sq'],
     update: adamUpdate(true),
   }),
   rmsprop: defineOptimizer({
@@ -186,6 +190,7 @@ export const OPTIMIZER_SPECS = {
     lr: 1e-2,
     hyper: { alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0 },
     buffers: ['square_avg', 'momentum_buffer'],
+    nonNegative: ['square_avg'],
     update: ({ params: p, grads: g, lr, h, buffer }) => {
       const { alpha, eps, weightDecay: wd, momentum } = h;
       const sq = buffer('square_avg');

@@ -4,7 +4,7 @@ import { existsSync, readdirSync, readFileSync, truncateSync, writeFileSync } fr
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Tokenizer } from '../../src/data/tokenizer.js';
-import { FORMAT_VERSION, loadCheckpoint, loadTrainingCheckpoint, saveCheckpoint, type CheckpointMeta } from '../../src/io/checkpoint.js';
+import { carryNames, FORMAT_VERSION, loadCheckpoint, loadTrainingCheckpoint, saveCheckpoint, type CheckpointMeta } from '../../src/io/checkpoint.js';
 import { writeFileAtomic } from '../../src/io/files.js';
 import { decodeSafetensors, encodeSafetensors, type Tensor } from '../../src/io/safetensors.js';
 import type { ModelConfig } from '../../src/nn/config.js';
@@ -143,6 +143,55 @@ describe('checkpoints', () => {
     // The buffers a kind keeps are the spec's: Adam's moments, not SGD's momentum buffer.
     expect(load('o7', { kind: 'adam', lr: 0.001, steps: 1 }, ['exp_avg', 'exp_avg_sq'])().optimizerState).toHaveProperty('exp_avg_sq');
     expect(load('o8', { kind: 'adam', lr: 0.001, steps: 1 }, ['momentum_buffer'])).toThrow('unexpected tensor "optimizer.momentum_buffer"');
+    // After a step, the buffers its settings use must be there (before, a resume started them again from zeros, without a word);
+    // before any step there are none yet, and plain SGD keeps none.
+    expect(load('o9', { kind: 'adam', lr: 0.001, steps: 5 }, ['exp_avg']))
+      .toThrow('tensor "optimizer.exp_avg_sq" is missing (the adam optimizer\'s state after 5 steps)');
+    expect(load('o10', { kind: 'adam', lr: 0.001, steps: 0 })().optimizerState).toEqual({});
+    expect(load('o11', { ...sgd, momentum: 0.9 })).toThrow('tensor "optimizer.momentum_buffer" is missing (the sgd optimizer\'s state after 3 steps)');
+    expect(load('o12', sgd)().optimizerState).toEqual({});
+    expect(load('o13', { kind: 'rmsprop', lr: 0.01, steps: 2 }, ['square_avg']))
+      .toThrow('tensor "optimizer.momentum_buffer" is missing (the rmsprop optimizer\'s state after 2 steps)');
+    // An average of squares is never negative (before, one loaded, and the resume's step blamed the learning rate).
+    const negative = new Map(params);
+    negative.set('optimizer.exp_avg', { shape: [P], data: new Float32Array(P) });
+    negative.set('optimizer.exp_avg_sq', { shape: [P], data: new Float32Array(P).fill(0.5).fill(-1, 7, 8) });
+    const neg = path.join(dir, 'o14');
+    writeFileSync(neg, encodeSafetensors(negative, { deeprnn: JSON.stringify({ ...meta(), optimizer: { kind: 'adam', lr: 0.001, steps: 1 } }) }));
+    expect(() => loadCheckpoint(neg)).toThrow('tensor "optimizer.exp_avg_sq" (an average of squares) has a negative value (-1) at index 7');
+  });
+
+  it('a header that is not UTF-8 is refused (before, its bad byte was read as U+FFFD)', () => {
+    const json = Buffer.from('{"__metadata__":{"x":"\u00ff"}}');
+    const bad = Buffer.concat([json.subarray(0, json.indexOf(0xc3)), Buffer.from([0xff]), json.subarray(json.indexOf(0xc3) + 2)]);
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(bad.length));
+    const file = path.join(dir, 'latin1-header.safetensors');
+    writeFileSync(file, Buffer.concat([len, bad]));
+    expect(() => loadCheckpoint(file)).toThrow('the header is not UTF-8 text');
+  });
+
+  it('the carried state: all of it in a mid-epoch checkpoint of sequential batches, none elsewhere', () => {
+    // Before, a file missing every carry tensor resumed from a zero state, and carry tensors beside random batches loaded.
+    const model = new RNNLM(config, new Rng(3));
+    const params = new Map(model.parameters().map((p) => [p.name, { shape: p.shape, data: p.data }]));
+    const N = meta().training.batchSize;
+    const all = carryNames(config);
+    const write = (name: string, m: CheckpointMeta, carried: typeof all) => {
+      const t = new Map(params);
+      for (const c of carried) t.set(c.name, { shape: [N, config.hidden[c.layer]!], data: new Float32Array(N * config.hidden[c.layer]!) });
+      const file = path.join(dir, name);
+      writeFileSync(file, encodeSafetensors(t, { deeprnn: JSON.stringify(m) }));
+      return () => loadCheckpoint(file);
+    };
+    const sequential = meta({ training: { ...meta().training, batching: 'sequential' }, state: { ...initialState(new Rng(1)), batch: 1, tokens: 6, lossSum: 9 } });
+    expect(write('c1', sequential, all)().carry).toHaveLength(all.length);
+    expect(write('c2', sequential, [])).toThrow(`tensor "${all[0]!.name}" is missing (the carried state is incomplete)`);
+    expect(write('c3', sequential, all.slice(0, -1))).toThrow(`tensor "${all.at(-1)!.name}" is missing (the carried state is incomplete)`);
+    expect(write('c4', meta(), all.slice(0, 1)))
+      .toThrow(`unexpected tensor "${all[0]!.name}" (a carried state, which only a mid-epoch checkpoint of sequential batches holds)`);
+    const start = meta({ training: { ...meta().training, batching: 'sequential' } });
+    expect(write('c5', start, [])().carry).toBeNull();
   });
 
   it('stores a float64 scratch model as float32 with the same names', () => {
@@ -213,11 +262,25 @@ describe('checkpoints', () => {
     expect(load('m4', { ...base, state: { ...base.state, rng: [0, 0, 0, 0] } })).toThrow('state.rng must be four 32-bit unsigned integers, not all zero');
     expect(load('m5', { ...base, state: { ...base.state, rngEpoch: [1, 2, 3] } })).toThrow('state.rngEpoch must be four 32-bit unsigned integers');
     // Batch 2 of 2: saved after the last batch, before validation; batch 3 is past the end.
-    expect(load('m6', { ...base, state: { ...base.state, batch: 2 } })).not.toThrow();
+    expect(load('m6', { ...base, state: { ...base.state, batch: 2, tokens: 12, lossSum: 30 } })).not.toThrow();
     expect(load('m6b', { ...base, state: { ...base.state, batch: 3 } })).toThrow('state.batch 3 is past the end of an epoch of 2 batches');
     expect(load('m7', { ...base, state: { ...base.state, epoch: 1 } })).toThrow('history has 0 epochs but state.epoch is 1');
     expect(load('m8', { ...base, history: [{ epoch: 1 }], state: { ...base.state, epoch: 1 } })).toThrow('history[0].trainLoss is missing, not a valid number');
     expect(load('m13', { ...base, history: [{ epoch: 1, trainLoss: 'x' }], state: { ...base.state, epoch: 1 } })).toThrow('history[0].trainLoss is "x", not a valid number');
+    // Found by fuzzing the readers: positions that do not hold together, numbers past a double's range,
+    // counts of 0 windows, a flag that is no boolean (before, each loaded; a resume then failed or drifted).
+    expect(load('m14', { ...base, state: { ...base.state, batch: 2 } }))
+      .toThrow('state counts no tokens but 2 batches of this epoch (0 skipped) and a loss sum of 0: the position does not hold together');
+    expect(load('m15', { ...base, state: { ...base.state, batch: 2, skipped: 2 } })).not.toThrow();  // every batch's loss non-finite, skipped
+    expect(load('m16', { ...base, state: { ...base.state, batch: 1, tokens: 6, lossSum: -1 } })).toThrow('state.lossSum is -1, not a valid number');
+    expect(load('m17', { ...base, optimizer: { ...base.optimizer, steps: 2 ** 53 - 1 } })).toThrow(`optimizer.steps is ${2 ** 53 - 1}, not a valid number`);
+    expect(load('m18', { ...base, training: { ...base.training, numVal: 0 } }))
+      .toThrow('training.numTrain 4 and numVal 0 must be 1 or more (the run\'s windows)');
+    expect(load('m19', { ...base, training: { ...base.training, skipNonFinite: 'yes' } }))
+      .toThrow('training.skipNonFinite "yes" is invalid: it must be true or false');
+    const huge = path.join(dir, 'm20');
+    writeFileSync(huge, encodeSafetensors(t, { deeprnn: JSON.stringify({ ...base, training: { ...base.training, lr: 2 } }).replace('"lr":2,"clip"', '"lr":1e999,"clip"') }));
+    expect(() => loadCheckpoint(huge)).toThrow('training.lr is Infinity, not a valid number');
     expect(load('m9', { ...base, optimizer: null })).toThrow('optimizer must be an object with a "kind"');
     expect(load('m10', { ...base, version: 0 })).toThrow('format version 0 is invalid');
     expect(load('m11', [])).toThrow('the "deeprnn" metadata is not an object');

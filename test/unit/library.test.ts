@@ -327,7 +327,7 @@ describe('saveCheckpoint writes only what loadCheckpoint reads', () => {
     const cases: [Partial<CheckpointMeta>, string][] = [
       [{ history: [epoch(1), epoch(2)] }, 'history has 2 epochs but state.epoch is 0'],
       [{ config: { ...config, vocabSize: config.vocabSize + 1 } }, `the tokenizer has ${config.vocabSize} tokens but the model's vocabSize is ${config.vocabSize + 1}`],
-      [{ state: { ...initialState(new Rng(1)), batch: 9 } }, 'state.batch 9 is past the end of an epoch of 2 batches'],
+      [{ state: { ...initialState(new Rng(1)), batch: 9, tokens: 60, lossSum: 90 } }, 'state.batch 9 is past the end of an epoch of 2 batches'],
       [{ optimizer: { kind: 'sgd', lr: -1, steps: 0 } }, 'optimizer.lr is -1, not a valid number'],
       // Values no run writes: a perplexity below 1, a negative loss, windows longer than the settings allow.
       [{ history: [{ ...epoch(1), valPpl: -5 }], state: { ...initialState(new Rng(1)), epoch: 1 } }, 'history[0].valPpl is -5, not a valid number'],
