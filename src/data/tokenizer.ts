@@ -239,6 +239,10 @@ export class Tokenizer {
   }
 
   decode(ids: ArrayLike<number>): string {
+    // (null, a number, a string: named, not a TypeError from inside the loop)
+    if (ids === null || typeof ids !== 'object' || typeof ids.length !== 'number') {
+      throw new InputError(`decode needs a list of token ids (an array or a typed array), got ${describe(ids)}`);
+    }
     let s = '';
     for (let i = 0; i < ids.length; i++) s += this.vocab.token(ids[i]!);
     return s;

@@ -54,8 +54,11 @@ export class Vocab {
   }
 
   token(id: number): string {
-    const t = this.tokens[id];
-    if (t === undefined) throw new Error(`token id ${id} is outside the vocabulary of ${this.size}`);
+    const t = Number.isInteger(id) ? this.tokens[id] : undefined;
+    if (t === undefined) {
+      throw new InputError(Number.isInteger(id) ? `token id ${id} is outside the vocabulary of ${this.size}`
+        : `token id ${describe(id)} is not a whole number (ids are 0 to ${this.size - 1})`);
+    }
     return t;
   }
 }

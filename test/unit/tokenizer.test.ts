@@ -61,6 +61,15 @@ describe('tokenizers', () => {
     expect(w.decode(w.encode(shakespeare))).toBe(shakespeare);
   });
 
+  it('decode names what it cannot read (before: a TypeError for null, "outside the vocabulary" for 1.5)', () => {
+    const t = Tokenizer.fit('char', 'abc');
+    expect(() => t.decode(null as never)).toThrow('decode needs a list of token ids (an array or a typed array), got null');
+    expect(() => t.decode(3 as never)).toThrow('decode needs a list of token ids (an array or a typed array), got 3');
+    expect(() => t.decode([1.5])).toThrow('token id 1.5 is not a whole number (ids are 0 to 3)');
+    expect(() => t.decode([9])).toThrow('token id 9 is outside the vocabulary of 4');
+    expect(t.decode(Int32Array.from(t.encode('cab')))).toBe('cab');
+  });
+
   it('word with a minimum count maps rare words to <unk>', () => {
     const t = Tokenizer.fit('word', 'the cat and the dog and the end', 2);
     expect(t.vocab.tokens).toEqual([' ', UNK, 'and', 'the']);
