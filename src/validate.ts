@@ -16,8 +16,11 @@ export interface Naming {
   given: (key: string) => boolean;
 }
 
-/** The command line's names: batchSize is --batch-size. */
-export const flagName = (key: string): string => '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+/** Options whose flag is not their key in kebab case. */
+const IRREGULAR_FLAGS: Readonly<Record<string, string>> = { skipNonFinite: '--skip-nonfinite' };
+
+/** The command line's names: batchSize is --batch-size (skipNonFinite is --skip-nonfinite). */
+export const flagName = (key: string): string => IRREGULAR_FLAGS[key] ?? '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
 
 /** "1 epoch", "2 epochs": a count and its noun (`nouns` where the plural is not noun + s). */
 export const plural = (n: number, noun: string, nouns = `${noun}s`): string => `${n} ${n === 1 ? noun : nouns}`;

@@ -279,8 +279,7 @@ export async function resolveCorpora(specs: string[], dataDir: string, log?: (ms
         if (!PATH_FAULTS.has((e as NodeJS.ErrnoException).code ?? '')) throw e;
         throw new InputError(`--corpus "${spec}" is a directory that cannot be read (${(e as Error).message})`);
       }
-      // (not hidden ones, as a shell's *.txt: an editor's or macOS's ._book.txt beside the books)
-      const files = names.filter((f) => /\.txt$/i.test(f) && !f.startsWith('.')).map((f) => path.join(spec, f))
+      const files = names.filter(isCorpusFileName).map((f) => path.join(spec, f))
         .filter((f) => {
           brokenLink(f, `--corpus "${spec}": ${f}`);
           return statSync(f).isFile() && statSync(f).size > 0;
@@ -301,6 +300,13 @@ export async function resolveCorpora(specs: string[], dataDir: string, log?: (ms
   }
   return out;
 }
+
+/**
+ * The names in a --corpus directory that are read: .txt (any case: NOTES.TXT
+ * too), not hidden ones, as a shell's *.txt (an editor's or macOS's
+ * ._book.txt beside the books).
+ */
+export const isCorpusFileName = (name: string): boolean => /\.txt$/i.test(name) && !name.startsWith('.');
 
 /** The errors of opening a corpus that are its path's (permissions, a name gone or not a file), not the machine's. */
 const PATH_FAULTS = new Set(['EACCES', 'EPERM', 'ENOENT', 'ENOTDIR', 'EISDIR', 'ELOOP', 'ENAMETOOLONG', 'ENXIO']);

@@ -45,10 +45,10 @@ export interface TrainingSettings {
   /** How the run's checkpoints store the weights (absent: fp32); bf16 halves them, the rest stays float32. */
   saveDtype?: Precision;
   /**
-   * Tokens per chunk of the native model (DEEPRNN_CHUNK_TOKENS; absent in
-   * checkpoints from before it was recorded, and for the scratch model: the
-   * default, CHUNK_TOKENS). Results depend on it by rounding, so a resume
-   * continues with it.
+   * Tokens per chunk of the native model (DEEPRNN_CHUNK_TOKENS, else
+   * CHUNK_TOKENS). Results depend on it by rounding, so a resume continues
+   * with it. Absent for the scratch model, and in checkpoints from before it
+   * was recorded (their resume reads DEEPRNN_CHUNK_TOKENS, as then).
    */
   chunkTokens?: number;
   skipNonFinite: boolean;

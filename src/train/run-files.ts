@@ -6,7 +6,7 @@
 // snapshots aside as *.bak, so that nothing of two runs mixes.
 import { existsSync, linkSync, lstatSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { corpusRegistry } from '../data/corpus.js';
+import { corpusRegistry, isCorpusFileName } from '../data/corpus.js';
 import { InputError } from '../errors.js';
 import { NAME_MAX, realTarget, removeStaleTemps, sameFile, type FileRole } from '../io/files.js';
 import { MAX_EPOCHS } from './settings.js';
@@ -37,8 +37,7 @@ export function corpusFiles(specs: readonly string[], dataDir: string): string[]
     } catch {
       continue; // reading it will fail with its own message
     }
-    // as the reader: NOTES.TXT too, hidden files not
-    for (const f of names.filter((n) => /\.txt$/i.test(n) && !n.startsWith('.')).sort()) out.push(path.join(spec, f));
+    for (const f of names.filter(isCorpusFileName).sort()) out.push(path.join(spec, f));
   }
   return out;
 }

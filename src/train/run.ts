@@ -682,8 +682,7 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     earlyStop: s.earlyStop,
     schedule: schedule ? (step, epochs) => learningRate(schedule, step, epochs, totalSteps) : undefined,
     skipNonFinite: s.skipNonFinite,
-    // (the command line's flag is --skip-nonfinite, not flagName's --skip-non-finite)
-    optionName: (key) => (s.naming !== 'library' && key === 'skipNonFinite' ? '--skip-nonfinite' : optionName(s)(key)),
+    optionName: optionName(s),
     world,
     settle: () => writes.boundary(),
     onBatch: (done, total, loss, tokens) => {

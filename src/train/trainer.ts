@@ -10,7 +10,7 @@ import { clampInPlace, copyInto, scaleInPlace, sumSquares } from './ops.js';
 import type { Optimizer } from './optim.js';
 import type { World } from '../mpi.js';
 import { InputError } from '../errors.js';
-import { describe, refuseUnknownKeys } from '../validate.js';
+import { describe, flagName, refuseUnknownKeys } from '../validate.js';
 
 export interface EpochMetrics {
   epoch: number;
@@ -214,10 +214,15 @@ export class Trainer {
     return { stopped: false };
   }
 
+  /** How the advice names an option: as the caller says, else as the command line does. */
+  private get optionName(): (key: 'lr' | 'clip' | 'skipNonFinite') => string {
+    return this.opts.optionName ?? flagName;
+  }
+
   /** What to try after a divergence: a smaller clip, or clipping at all when it is off (0 or Infinity). */
   private advice(): string {
     const off = this.opts.clip === 0 || this.opts.clip === Infinity;
-    const n = this.opts.optionName ?? ((key: string) => ({ lr: '--lr', clip: '--clip', skipNonFinite: '--skip-nonfinite' })[key]!);
+    const n = this.optionName;
     return off ? `try a lower ${n('lr')} or gradient clipping, ${n('clip')} 1` : `try a lower ${n('lr')} or a smaller ${n('clip')}`;
   }
 
@@ -255,7 +260,7 @@ export class Trainer {
       if (bad) {
         if (!this.opts.skipNonFinite) {
           throw new NonFiniteError(
-            `${bad} became non-finite in epoch ${epoch}, batch ${state.batch + 1}; ${this.advice()} (or ${this.opts.optionName?.('skipNonFinite') ?? '--skip-nonfinite'})`,
+            `${bad} became non-finite in epoch ${epoch}, batch ${state.batch + 1}; ${this.advice()} (or ${this.optionName('skipNonFinite')})`,
           );
         }
         state.skipped++;
