@@ -77,9 +77,13 @@ export class Sampler {
       order.sort((a, b) => probs[b]! - probs[a]! || a - b);
       if (topK !== undefined) keep = Math.min(keep, Math.max(1, topK));
       if (topP !== undefined) {
+        // Of what top-k kept (all when it is off): the nucleus of the distribution renormalised
+        // over those tokens, as transformers' top-k and then top-p filters are.
+        let within = keep === V ? sum : 0;
+        for (let r = 0; r < keep && keep < V; r++) within += probs[order[r]!]!;
         let acc = 0;
         let n = 0;
-        while (n < keep && acc < topP * sum) acc += probs[order[n++]!]!;
+        while (n < keep && acc < topP * within) acc += probs[order[n++]!]!;
         keep = Math.max(1, n);
       }
       let kept = 0;

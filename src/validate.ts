@@ -28,6 +28,8 @@ export const plural = (n: number, noun: string, nouns = `${noun}s`): string => `
 /** A value as the message quotes it: strings in double quotes, numbers as they are. */
 export function show(raw: unknown): string {
   if (raw === undefined) return 'nothing (undefined)';
+  // A list's numbers as numbers: NaN and Infinity are not JSON's null.
+  if (Array.isArray(raw)) return `[${raw.map((x) => (typeof x === 'number' || x === undefined ? String(x) : JSON.stringify(x) ?? String(x))).join(',')}]`;
   if (typeof raw === 'string' || (typeof raw === 'object' && raw !== null)) return JSON.stringify(raw);
   return String(raw);
 }

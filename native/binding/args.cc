@@ -35,6 +35,23 @@ Napi::Error Args::error(const std::string& what) const {
   return Napi::Error::New(info_.Env(), std::string(fn_) + ": " + what);
 }
 
+Napi::Error native_failure(const Napi::CallbackInfo& info, const std::exception& e) {
+  const char* fn = static_cast<const char*>(info.Data());
+  std::string msg = std::string(fn ? fn : "deeprnn") + ": ";
+  if (const auto* oom = dynamic_cast<const OutOfMemory*>(&e)) {
+    char size[32];
+    const double gib = oom->bytes / (1024.0 * 1024 * 1024);
+    if (gib >= 1) std::snprintf(size, sizeof size, "%.1f GiB", gib);
+    else std::snprintf(size, sizeof size, "%.0f MiB", oom->bytes / (1024.0 * 1024));
+    msg += std::string("out of memory: its buffers need ") + size + " that could not be allocated";
+  } else if (dynamic_cast<const std::bad_alloc*>(&e)) {
+    msg += "out of memory";
+  } else {
+    return Napi::Error::New(info.Env(), msg + e.what());
+  }
+  return Napi::Error::New(info.Env(), msg + "; use fewer rows (batch), fewer steps per window or a smaller model");
+}
+
 Napi::Value Args::at(size_t i, const char* name) const { return opts_.IsEmpty() ? info_[i] : opts_.Get(name); }
 
 std::string Args::what(const char* name) const {

@@ -7,6 +7,7 @@
 
 #include <initializer_list>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/common.h"
@@ -78,6 +79,33 @@ void ensure_kernels(const Args& a, bool tune = false);
 
 // Grow-only scratch memory for the kernels, reused across calls.
 float* scratch(size_t slot, long floats);
+
+// F, exported as `name`, with every C++ exception turned into a JavaScript
+// Error that names the function: an allocation that fails (a batch, a window
+// or a model too large for this machine's memory) ends the call, not the
+// process (an exception left to node-addon-api would reach std::terminate).
+Napi::Error native_failure(const Napi::CallbackInfo& info, const std::exception& e);
+
+template <auto F>
+Napi::Value guarded(const Napi::CallbackInfo& info) {
+  try {
+    if constexpr (std::is_void_v<decltype(F(info))>) {
+      F(info);
+      return info.Env().Undefined();
+    } else {
+      return F(info);
+    }
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw native_failure(info, e);
+  }
+}
+
+template <auto F>
+void def(Napi::Env env, Napi::Object exports, const char* name) {
+  exports.Set(name, Napi::Function::New(env, guarded<F>, name, const_cast<char*>(name)));
+}
 
 void register_runtime(Napi::Env env, Napi::Object exports);
 void register_cells(Napi::Env env, Napi::Object exports);

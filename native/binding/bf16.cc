@@ -61,9 +61,9 @@ Napi::Value Bf16Round(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_bf16(Napi::Env env, Napi::Object exports) {
-  exports.Set("_gemmBf16", Napi::Function::New(env, GemmBf16, "_gemmBf16"));
-  exports.Set("_bf16Round", Napi::Function::New(env, Bf16Round, "_bf16Round"));
-  exports.Set("_bf16PackB", Napi::Function::New(env, Bf16PackB, "_bf16PackB"));
+  def<GemmBf16>(env, exports, "_gemmBf16");
+  def<Bf16Round>(env, exports, "_bf16Round");
+  def<Bf16PackB>(env, exports, "_bf16PackB");
 }
 
 }  // namespace deeprnn

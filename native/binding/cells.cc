@@ -93,10 +93,10 @@ Napi::Value Cells(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_cells(Napi::Env env, Napi::Object exports) {
-  exports.Set("cells", Napi::Function::New(env, Cells, "cells"));
-  exports.Set("savedSize", Napi::Function::New(env, SavedSize, "savedSize"));
-  exports.Set("cellForward", Napi::Function::New(env, CellForward, "cellForward"));
-  exports.Set("cellBackward", Napi::Function::New(env, CellBackward, "cellBackward"));
+  def<Cells>(env, exports, "cells");
+  def<SavedSize>(env, exports, "savedSize");
+  def<CellForward>(env, exports, "cellForward");
+  def<CellBackward>(env, exports, "cellBackward");
 }
 
 }  // namespace deeprnn

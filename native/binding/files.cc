@@ -118,7 +118,7 @@ Napi::Value WriteFileAtomic(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_files(Napi::Env env, Napi::Object exports) {
-  exports.Set("writeFileAtomic", Napi::Function::New(env, WriteFileAtomic, "writeFileAtomic"));
+  def<WriteFileAtomic>(env, exports, "writeFileAtomic");
 }
 
 }  // namespace deeprnn

@@ -61,9 +61,9 @@ Napi::Value MathEval(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_kernels(Napi::Env env, Napi::Object exports) {
-  exports.Set("_gemm", Napi::Function::New(env, Gemm, "_gemm"));
-  exports.Set("_gemmNt", Napi::Function::New(env, GemmNt, "_gemmNt"));
-  exports.Set("_mathEval", Napi::Function::New(env, MathEval, "_mathEval"));
+  def<Gemm>(env, exports, "_gemm");
+  def<GemmNt>(env, exports, "_gemmNt");
+  def<MathEval>(env, exports, "_mathEval");
 }
 
 }  // namespace deeprnn

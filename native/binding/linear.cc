@@ -93,12 +93,12 @@ Napi::Value XentForwardBackward(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_linear(Napi::Env env, Napi::Object exports) {
-  exports.Set("linearForward", Napi::Function::New(env, LinearForward, "linearForward"));
-  exports.Set("linearBackward", Napi::Function::New(env, LinearBackward, "linearBackward"));
-  exports.Set("embeddingForward", Napi::Function::New(env, EmbeddingForward, "embeddingForward"));
-  exports.Set("embeddingBackward", Napi::Function::New(env, EmbeddingBackward, "embeddingBackward"));
-  exports.Set("xentForward", Napi::Function::New(env, XentForward, "xentForward"));
-  exports.Set("xentForwardBackward", Napi::Function::New(env, XentForwardBackward, "xentForwardBackward"));
+  def<LinearForward>(env, exports, "linearForward");
+  def<LinearBackward>(env, exports, "linearBackward");
+  def<EmbeddingForward>(env, exports, "embeddingForward");
+  def<EmbeddingBackward>(env, exports, "embeddingBackward");
+  def<XentForward>(env, exports, "xentForward");
+  def<XentForwardBackward>(env, exports, "xentForwardBackward");
 }
 
 }  // namespace deeprnn

@@ -224,10 +224,10 @@ Napi::Value FillBatch(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_lm(Napi::Env env, Napi::Object exports) {
-  exports.Set("lmTrainChunks", Napi::Function::New(env, LmTrainChunks, "lmTrainChunks"));
-  exports.Set("lmEvalChunks", Napi::Function::New(env, LmEvalChunks, "lmEvalChunks"));
-  exports.Set("lmTeamPlan", Napi::Function::New(env, LmTeamPlan, "lmTeamPlan"));
-  exports.Set("fillBatch", Napi::Function::New(env, FillBatch, "fillBatch"));
+  def<LmTrainChunks>(env, exports, "lmTrainChunks");
+  def<LmEvalChunks>(env, exports, "lmEvalChunks");
+  def<LmTeamPlan>(env, exports, "lmTeamPlan");
+  def<FillBatch>(env, exports, "fillBatch");
 }
 
 }  // namespace deeprnn

@@ -365,13 +365,13 @@ Napi::Value MpiAbort(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_mpi(Napi::Env env, Napi::Object exports) {
-  exports.Set("mpiInfo", Napi::Function::New(env, MpiInfo, "mpiInfo"));
-  exports.Set("mpiInit", Napi::Function::New(env, MpiInit, "mpiInit"));
-  exports.Set("mpiSum", Napi::Function::New(env, MpiSum, "mpiSum"));
-  exports.Set("mpiChainSum", Napi::Function::New(env, MpiChainSum, "mpiChainSum"));
-  exports.Set("mpiBarrier", Napi::Function::New(env, MpiBarrier, "mpiBarrier"));
-  exports.Set("mpiFinalize", Napi::Function::New(env, MpiFinalize, "mpiFinalize"));
-  exports.Set("mpiAbort", Napi::Function::New(env, MpiAbort, "mpiAbort"));
+  def<MpiInfo>(env, exports, "mpiInfo");
+  def<MpiInit>(env, exports, "mpiInit");
+  def<MpiSum>(env, exports, "mpiSum");
+  def<MpiChainSum>(env, exports, "mpiChainSum");
+  def<MpiBarrier>(env, exports, "mpiBarrier");
+  def<MpiFinalize>(env, exports, "mpiFinalize");
+  def<MpiAbort>(env, exports, "mpiAbort");
 }
 
 }  // namespace deeprnn

@@ -132,17 +132,17 @@ Napi::Value RmspropStep(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_optim(Napi::Env env, Napi::Object exports) {
-  exports.Set("clipValue", Napi::Function::New(env, ClipValue, "clipValue"));
-  exports.Set("sgdDecayStep", Napi::Function::New(env, SgdDecayStep, "sgdDecayStep"));
-  exports.Set("sgdMomentumStep", Napi::Function::New(env, SgdMomentumStep, "sgdMomentumStep"));
-  exports.Set("adamStep", Napi::Function::New(env, AdamStep, "adamStep"));
-  exports.Set("rmspropStep", Napi::Function::New(env, RmspropStep, "rmspropStep"));
-  exports.Set("sgdStepChecked", Napi::Function::New(env, SgdStepChecked, "sgdStepChecked"));
-  exports.Set("fill", Napi::Function::New(env, Fill, "fill"));
-  exports.Set("copy", Napi::Function::New(env, Copy, "copy"));
-  exports.Set("sumSquares", Napi::Function::New(env, SumSquares, "sumSquares"));
-  exports.Set("scale", Napi::Function::New(env, Scale, "scale"));
-  exports.Set("sgdStep", Napi::Function::New(env, SgdStep, "sgdStep"));
+  def<ClipValue>(env, exports, "clipValue");
+  def<SgdDecayStep>(env, exports, "sgdDecayStep");
+  def<SgdMomentumStep>(env, exports, "sgdMomentumStep");
+  def<AdamStep>(env, exports, "adamStep");
+  def<RmspropStep>(env, exports, "rmspropStep");
+  def<SgdStepChecked>(env, exports, "sgdStepChecked");
+  def<Fill>(env, exports, "fill");
+  def<Copy>(env, exports, "copy");
+  def<SumSquares>(env, exports, "sumSquares");
+  def<Scale>(env, exports, "scale");
+  def<SgdStep>(env, exports, "sgdStep");
 }
 
 }  // namespace deeprnn

@@ -100,12 +100,12 @@ Napi::Value SetTeamSize(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_runtime(Napi::Env env, Napi::Object exports) {
-  exports.Set("info", Napi::Function::New(env, Info, "info"));
-  exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
-  exports.Set("tuneGemm", Napi::Function::New(env, TuneGemm, "tuneGemm"));
-  exports.Set("setSimd", Napi::Function::New(env, SetSimd, "setSimd"));
-  exports.Set("setBf16", Napi::Function::New(env, SetBf16, "setBf16"));
-  exports.Set("setTeamSize", Napi::Function::New(env, SetTeamSize, "setTeamSize"));
+  def<Info>(env, exports, "info");
+  def<SetThreads>(env, exports, "setThreads");
+  def<TuneGemm>(env, exports, "tuneGemm");
+  def<SetSimd>(env, exports, "setSimd");
+  def<SetBf16>(env, exports, "setBf16");
+  def<SetTeamSize>(env, exports, "setTeamSize");
 }
 
 }  // namespace deeprnn

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <new>
 #include <vector>
 
 namespace deeprnn {
@@ -23,14 +24,28 @@ T* thread_buffer(long n) {
   return buf.data();
 }
 
+// An allocation of the kernels' buffers that failed, with the bytes it asked for.
+struct OutOfMemory : std::bad_alloc {
+  explicit OutOfMemory(double b) : bytes(b) {}
+  const char* what() const noexcept override { return "out of memory"; }
+  double bytes;
+};
+
 // Vector loads that start on a cache line never straddle two: buffers of
 // floats start on 64 bytes, and regions inside them on multiples of 16 floats.
 constexpr long kAlignFloats = 16;
 inline long align_up(long n) { return (n + kAlignFloats - 1) / kAlignFloats * kAlignFloats; }
 
 // The first 64-byte boundary in v, v grown to hold n floats from there.
+// A failed allocation throws OutOfMemory, which names the bytes asked for.
 inline float* aligned_in(std::vector<float>& v, long n) {
-  if (static_cast<long>(v.size()) < n + kAlignFloats) v.resize(static_cast<size_t>(n + kAlignFloats));
+  if (static_cast<long>(v.size()) < n + kAlignFloats) {
+    try {
+      v.resize(static_cast<size_t>(n + kAlignFloats));
+    } catch (const std::bad_alloc&) {
+      throw OutOfMemory(static_cast<double>(n + kAlignFloats) * sizeof(float));
+    }
+  }
   const std::uintptr_t p = reinterpret_cast<std::uintptr_t>(v.data());
   return reinterpret_cast<float*>((p + 63) & ~static_cast<std::uintptr_t>(63));
 }

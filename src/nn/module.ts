@@ -42,6 +42,7 @@ export abstract class Module<A extends FloatArray = FloatArray> {
   }
 
   zeroGrad(): void {
+    this.checkAttached();
     fillInPlace(this.grads, 0);
   }
 
@@ -86,11 +87,14 @@ export abstract class Module<A extends FloatArray = FloatArray> {
   /**
    * Refuses, naming it, a model whose weights' buffer was given away
    * (transferred to a worker, structuredClone with transfer): its views would
-   * read nothing.
+   * read nothing; its gradients' likewise (the layers' views hold both).
    */
   protected checkAttached(): void {
     if (this.params.length === 0 && this.table.length > 0) {
       throw new InputError('this model\'s weights were transferred away (their ArrayBuffer is detached): the model cannot be used');
+    }
+    if (this.grads.length === 0 && this.table.length > 0) {
+      throw new InputError('this model\'s gradients were transferred away (their ArrayBuffer is detached): the model cannot be used');
     }
   }
 

@@ -52,6 +52,9 @@ function checkTexts(text: unknown): string[] {
   return texts as string[];
 }
 
+/** The calls of train() now running in this process, and the thread count the process had before the first. */
+const running = { count: 0, outside: 1 };
+
 /**
  * Trains a model on `text` (a string, or strings joined with a newline) and
  * returns it with its tokenizer. Every option is checked before any work, as
@@ -99,13 +102,16 @@ export async function train(text: string | readonly string[], options: TrainOpti
     if (threads.note) warn(threads.note.replace(/^--threads/, 'threads'));
     s.threads = threads.threads;
   }
-  // threads is this run's: the process's count is put back when it ends (as it was before the call).
-  const threadsBefore = s.threads !== undefined ? native().info().threads : undefined;
+  // threads is this run's, set before each of its batches: calls of train() may
+  // overlap, and a run without threads keeps the count the process had outside
+  // any run, which is put back when the last run ends or fails.
+  if (running.count++ === 0) running.outside = native().info().threads;
+  s.threads ??= running.outside;
   let r: Awaited<ReturnType<typeof runTraining>>;
   try {
     r = await runTraining(s, { onEpoch, onBatch, warn, log });
   } finally {
-    if (threadsBefore !== undefined) native().setThreads(threadsBefore);
+    if (--running.count === 0) native().setThreads(running.outside);
   }
   let model: RNNLM;
   if (r.model instanceof RNNLM) {

@@ -195,7 +195,7 @@ export function checkMemory(config: ModelConfig, s: RunSettings): void {
     throw new InputError(
       `the model and batch need about ${formatBytes(need.total)} (parameters ${formatBytes(need.params)}, `
         + `activations ${formatBytes(need.activations)}) but this machine has ${formatBytes(have)}; `
-        + 'reduce --hidden, --layers, --batch-size or --num-steps',
+        + `reduce ${(['hidden', 'layers', 'batchSize'] as const).map(optionName(s)).join(', ')} or ${optionName(s)('numSteps')}`,
     );
   }
 }
@@ -685,6 +685,7 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     optionName: optionName(s),
     world,
     settle: () => writes.boundary(),
+    threads: s.threads,
     onBatch: (done, total, loss, tokens) => {
       // A write that failed in the background stops the run after the batch it is seen in.
       writes.check();

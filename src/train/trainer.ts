@@ -10,6 +10,7 @@ import { clampInPlace, copyInto, scaleInPlace, sumSquares } from './ops.js';
 import type { Optimizer } from './optim.js';
 import type { World } from '../mpi.js';
 import { InputError } from '../errors.js';
+import { native } from '../native.js';
 import { describe, flagName, refuseUnknownKeys } from '../validate.js';
 
 export interface EpochMetrics {
@@ -57,7 +58,7 @@ export interface TrainState {
 /** The keys of TrainerOptions (the type lists each once: none missing, none extra). */
 const TRAINER_OPTIONS = Object.keys({
   epochs: true, clip: true, clipMode: true, schedule: true, earlyStop: true, skipNonFinite: true, onEpoch: true, onBatch: true, world: true, settle: true,
-  optionName: true,
+  optionName: true, threads: true,
 } satisfies Record<keyof TrainerOptions, true>);
 
 export interface TrainerOptions {
@@ -93,6 +94,28 @@ export interface TrainerOptions {
    * cannot fall behind without bound).
    */
   settle?: () => Promise<void> | undefined;
+  /**
+   * The thread count of this run's batches and validation, set before each of
+   * them: runs in one process may overlap (the loop awaits between batches) and
+   * the count is the process's. Absent: whatever the process's count is.
+   */
+  threads?: number;
+}
+
+/** The models a fit() is training now. */
+const fitting = new WeakSet<LanguageModel>();
+
+/** Refuses, naming it, an argument of fit() that is not what it should be (before, a TypeError inside). */
+function checkFitArgs(model: unknown, data: unknown, optimizer: unknown, rng: unknown): void {
+  const has = (o: unknown, fns: string[]) => typeof o === 'object' && o !== null && fns.every((k) => typeof (o as Record<string, unknown>)[k] === 'function');
+  if (!has(model, ['forward', 'backward', 'evaluate', 'zeroGrad', 'resetState'])) {
+    throw new InputError(`fit(model, ...) needs a model (an RNNLM or RNNLMScratch), got ${describe(model)}`);
+  }
+  if (!has(data, ['trainBatches', 'valBatches']) || typeof (data as DataModule).numTrainBatches !== 'number') {
+    throw new InputError(`fit(model, data, ...) needs a DataModule (WindowDataModule, SequentialDataModule or makeDataModule's), got ${describe(data)}`);
+  }
+  if (!has(optimizer, ['step'])) throw new InputError(`fit(model, data, optimizer, ...) needs an Optimizer (SGD, Adam, RMSprop or makeOptimizer's), got ${describe(optimizer)}`);
+  if (!(rng instanceof Rng)) throw new InputError(`fit(model, data, optimizer, rng) needs an Rng, got ${describe(rng)}`);
 }
 
 /** Training stopped because the loss or the gradient was not finite. */
@@ -140,9 +163,17 @@ export class Trainer {
     if (opts.clipMode !== undefined && opts.clipMode !== 'norm' && opts.clipMode !== 'value') {
       throw new InputError(`clipMode must be norm or value, got ${JSON.stringify(opts.clipMode)}`);
     }
+    if (opts.threads !== undefined && !(Number.isSafeInteger(opts.threads) && opts.threads >= 1 && opts.threads <= 1024)) {
+      throw new InputError(`threads must be a whole number from 1 to 1024, got ${describe(opts.threads)}`);
+    }
     for (const hook of ['onEpoch', 'onBatch', 'settle', 'optionName'] as const) {
       if (opts[hook] !== undefined && typeof opts[hook] !== 'function') throw new InputError(`${hook} must be a function, got ${typeof opts[hook]}`);
     }
+  }
+
+  /** The run's thread count for the work that follows (see TrainerOptions.threads). */
+  private holdThreads(): void {
+    if (this.opts.threads !== undefined) native().setThreads(this.opts.threads);
   }
 
   /** Data-parallel: a stop every rank knows of (summed with the gradients of a batch), so that all stop after the same batch. */
@@ -196,7 +227,18 @@ export class Trainer {
    * between batches, every YIELD_MS, and at the end of every epoch. `state` is
    * updated in place after every batch.
    */
-  async fit(model: LanguageModel, data: DataModule, optimizer: Optimizer, rng: Rng, state: TrainState = initialState(rng)): Promise<{ stopped: boolean; early?: boolean }> {
+  async fit(model: LanguageModel, data: DataModule, optimizer: Optimizer, rng: Rng, state?: TrainState): Promise<{ stopped: boolean; early?: boolean }> {
+    checkFitArgs(model, data, optimizer, rng);
+    if (fitting.has(model)) throw new InputError('fit(model, ...): this model is being trained by another fit() that has not ended (two at once would interleave their updates)');
+    fitting.add(model);
+    try {
+      return await this.fitEpochs(model, data, optimizer, rng, state ?? initialState(rng));
+    } finally {
+      fitting.delete(model);
+    }
+  }
+
+  private async fitEpochs(model: LanguageModel, data: DataModule, optimizer: Optimizer, rng: Rng, state: TrainState): Promise<{ stopped: boolean; early?: boolean }> {
     while (state.epoch < this.opts.epochs) {
       const m = await this.fitEpoch(model, data, optimizer, rng, state);
       if (!m) return { stopped: true };
@@ -253,6 +295,7 @@ export class Trainer {
     let last = performance.now();
     let yielded = last;
     for (const batch of data.trainBatches(order, state.batch)) {
+      this.holdThreads();
       if (this.opts.schedule) optimizer.lr = this.opts.schedule(state.step, state.epoch);
       const began = performance.now();
       const { loss, bad, norm } = this.step(model, batch, optimizer, rng, data.carry);
@@ -296,6 +339,7 @@ export class Trainer {
       if (this.stopping && state.batch < total) return null;
     }
     const start = performance.now();
+    this.holdThreads();
     const val = this.validate(model, data);
     this.times.validation += (performance.now() - start) / 1000;
     const trainLoss = state.lossSum / state.tokens;

@@ -1,6 +1,8 @@
 // The native boundary: every exported function refuses wrong arguments with
 // an Error that names the argument, and the kernel tables agree.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { addonFile, native } from '../../src/native.js';
 import { CELLS } from '../../src/nn/config.js';
@@ -267,5 +269,31 @@ describe('threads', () => {
     } finally {
       nat.setThreads(all);
     }
+  });
+});
+
+describe('memory', () => {
+  it('a batch too large for memory ends the call with an Error naming the bytes, not the process', () => {
+    // A window of a million steps of an LSTM of 2,048 units needs about 84 GiB of
+    // buffers; under an 8 GB address-space limit its allocation fails on any machine.
+    const index = pathToFileURL(path.join(ROOT, 'dist', 'index.js')).href;
+    const script = `import('${index}').then(({ RNNLM, evaluateTokens }) => {
+      const m = new RNNLM({ cell: 'lstm', vocabSize: 28, hidden: [2048], dropout: 0 });
+      const T = 1e6;
+      for (const call of [() => m.forward({ T, N: 1, inputs: new Int32Array(T), targets: new Int32Array(T) }),
+        () => evaluateTokens(m, new Int32Array(T + 1), { numSteps: T, batchSize: 1 })]) {
+        try { call(); console.log('no error'); } catch (e) { console.log(e.message); }
+      }
+      console.log(m.forward({ T: 4, N: 2, inputs: new Int32Array(8), targets: new Int32Array(8) }) > 0 ? 'still works' : 'wrong');
+    })`;
+    const r = spawnSync('bash', ['-c', `ulimit -v 8000000 && exec "${process.execPath}" --input-type=module -e "$0"`, script], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(3);
+    for (const line of lines.slice(0, 2)) {
+      expect(line).toMatch(/^lmEvalChunks: out of memory: its buffers need \d+\.\d GiB that could not be allocated; use fewer rows \(batch\), fewer steps per window or a smaller model$/);
+    }
+    expect(lines[2]).toBe('still works');
   });
 });

@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Tokenizer, tokenizerFromJSON } from '../../src/data/tokenizer.js';
 import { generate, predict } from '../../src/generate.js';
 import { FORMAT_VERSION, loadCheckpoint, loadTrainingCheckpoint, saveCheckpoint, type CheckpointMeta } from '../../src/io/checkpoint.js';
@@ -18,7 +18,7 @@ import { train, type TrainOptions } from '../../src/train/library.js';
 import { Adam, DEFAULT_LR, makeOptimizer, OPTIMIZER_SPECS, OPTIMIZERS, optimizersWith, RMSprop, SGD } from '../../src/train/optim.js';
 import { evaluateTokens } from '../../src/train/evaluate.js';
 import { resolveRunSettings, RUN_DEFAULTS } from '../../src/train/settings.js';
-import { initialState, Trainer } from '../../src/train/trainer.js';
+import { initialState, Trainer, YIELD_MS } from '../../src/train/trainer.js';
 import { flagName } from '../../src/validate.js';
 import { TIMEMACHINE } from '../helpers/paths.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -240,6 +240,44 @@ describe('options are checked as the command line checks them', () => {
     nat.setThreads(before);
   });
 
+  it('a model and batch too large for memory are refused naming the library\'s options (before, the command line\'s)', async () => {
+    await expect(train(TEXT, { ...TINY, cell: 'lstm', layers: 1, hidden: 1_048_576 }))
+      .rejects.toThrow(/^the model and batch need about .* but this machine has .*; reduce hidden, layers, batchSize or numSteps$/);
+  });
+
+  it('calls that overlap each keep their threads for every batch and validation, and the count outside them is put back after the last', async () => {
+    // Before, each call put back the count it found at its start (the other run's) and
+    // set its own only once: a run asking for 1 thread ran its batches on the other's 2.
+    const nat = native();
+    const before = nat.info().threads;
+    const two = Math.min(2, os.availableParallelism());
+    nat.setThreads(two);
+    const seen: Record<number, Set<number>> = { 8: new Set(), 12: new Set() };
+    const record = (o: { hidden: Int32Array }) => seen[o.hidden[0]!]?.add(nat.info().threads);
+    const trainChunks = nat.lmTrainChunks.bind(nat), evalChunks = nat.lmEvalChunks.bind(nat);
+    const spies = [
+      vi.spyOn(nat, 'lmTrainChunks').mockImplementation((o) => (record(o), trainChunks(o))),
+      vi.spyOn(nat, 'lmEvalChunks').mockImplementation((o) => (record(o), evalChunks(o))),
+    ];
+    // Each batch longer than the trainer's turn, so that the loop yields after it.
+    const slow = () => { const end = performance.now() + YIELD_MS + 5; while (performance.now() < end); };
+    const order: number[] = [];
+    try {
+      const a = train(TEXT, { ...TINY, epochs: 2, threads: 1, onBatch: () => { order.push(8); slow(); } });
+      const b = train(TEXT, { ...TINY, epochs: 2, hidden: 12, threads: two, onBatch: () => { order.push(12); slow(); } });
+      await Promise.all([a, b]);
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    // The runs overlapped: each had batches before and after some of the other's.
+    expect(order.indexOf(12)).toBeLessThan(order.lastIndexOf(8));
+    expect(order.indexOf(8)).toBeLessThan(order.lastIndexOf(12));
+    expect([...seen[8]!]).toEqual([1]);
+    expect([...seen[12]!]).toEqual([two]);
+    expect(nat.info().threads).toBe(two);
+    nat.setThreads(before);
+  });
+
   it('the model refuses a bad configuration before any native call', () => {
     expect(() => checkModelConfig(null)).toThrow('config must be an object, got null');
     expect(() => new RNNLM({ cell: 'tree' as never, vocabSize: 28, hidden: [8], dropout: 0 }))
@@ -248,6 +286,9 @@ describe('options are checked as the command line checks them', () => {
     expect(() => new RNNLM({ cell: 'gru', vocabSize: 1, hidden: [8], dropout: 0 })).toThrow('config.vocabSize must be an integer from 2 to');
     expect(() => new RNNLM({ cell: 'gru', vocabSize: 28, hidden: [0], dropout: 0 }))
       .toThrow('config.hidden must be a list of 1 to 64 integers from 1 to 1048576 (one per layer), got [0]');
+    // NaN and Infinity as themselves (JSON would say null)
+    expect(() => new RNNLM({ cell: 'gru', vocabSize: 28, hidden: [8, NaN, Infinity], dropout: 0 }))
+      .toThrow('config.hidden must be a list of 1 to 64 integers from 1 to 1048576 (one per layer), got [8,NaN,Infinity]');
   });
 
   it('generate refuses top-k or top-p without a temperature, as deeprnn predict does', () => {
@@ -493,6 +534,14 @@ describe('the model keeps what it was made with, checked', () => {
     expect(() => m.forward({ T: 1, N: 1, inputs: Int32Array.of(0), targets: Int32Array.of(1) }, { train: true })).toThrow(detached);
     expect(() => m.evaluate({ T: 1, N: 1, inputs: Int32Array.of(0), targets: Int32Array.of(1) })).toThrow(detached);
     expect(existsSync(path.join(dir, 'gone.safetensors'))).toBe(false);
+    // Its gradients alone, likewise (zeroGrad said "Cannot perform %TypedArray%.prototype.fill
+    // on a detached ArrayBuffer", generate "Cannot perform Construct on a detached ArrayBuffer").
+    const g = new RNNLM({ cell: 'gru', vocabSize: 5, hidden: [3], dropout: 0 }, new Rng(1));
+    structuredClone(g.grads.buffer, { transfer: [g.grads.buffer] });
+    const gone = 'this model\'s gradients were transferred away (their ArrayBuffer is detached): the model cannot be used';
+    expect(() => g.zeroGrad()).toThrow(gone);
+    expect(() => generate(g, tk, 'ab', { numPreds: 2 })).toThrow(gone);
+    expect(() => g.forward({ T: 1, N: 1, inputs: Int32Array.of(0), targets: Int32Array.of(1) }, { train: true })).toThrow(/gradients were transferred away|option "grads" is a detached Float32Array/);
   });
 
   it('a tokenizer of an unknown kind, a vocabulary that is not one, a minFreq that is not a whole number are refused', () => {
@@ -595,6 +644,28 @@ describe('Trainer and weights that become non-finite', () => {
       expect(m.params).toEqual(before);
       t.history.length = 0;
     }
+  });
+});
+
+describe('Trainer.fit', () => {
+  it('refuses arguments that are not a model, a DataModule, an Optimizer and an Rng, and a model another fit() is training', async () => {
+    // Before: TypeErrors from inside (reading 'numTrainBatches' of null, optimizer.step is not a
+    // function, rng.state is not a function), and two fits of one model ran interleaved.
+    const { makeDataModule } = await import('../../src/data/datamodule.js');
+    const tok = Tokenizer.fit('d2l', TEXT);
+    const dm = makeDataModule(tok.encode(TEXT), { numSteps: 8, batchSize: 10, numTrain: 40, numVal: 20 });
+    const m = new RNNLM({ cell: 'gru', vocabSize: tok.vocab.size, hidden: [8], dropout: 0 }, new Rng(1));
+    const t = new Trainer({ epochs: 1, clip: 1 });
+    await expect(t.fit({} as never, dm, new SGD(1), new Rng(2))).rejects.toThrow('fit(model, ...) needs a model (an RNNLM or RNNLMScratch), got an empty object');
+    await expect(t.fit(m, null as never, new SGD(1), new Rng(2))).rejects.toThrow('fit(model, data, ...) needs a DataModule (WindowDataModule, SequentialDataModule or makeDataModule\'s), got null');
+    await expect(t.fit(m, dm, {} as never, new Rng(2))).rejects.toThrow('fit(model, data, optimizer, ...) needs an Optimizer (SGD, Adam, RMSprop or makeOptimizer\'s), got an empty object');
+    await expect(t.fit(m, dm, new SGD(1), 42 as never)).rejects.toThrow('fit(model, data, optimizer, rng) needs an Rng, got 42');
+    const first = t.fit(m, dm, new SGD(1), new Rng(2));
+    await expect(new Trainer({ epochs: 1, clip: 1 }).fit(m, dm, new SGD(1), new Rng(2)))
+      .rejects.toThrow('fit(model, ...): this model is being trained by another fit() that has not ended');
+    expect(await first).toEqual({ stopped: false });
+    // once it has ended, the model may be fit again
+    expect(await new Trainer({ epochs: 1, clip: 1 }).fit(m, dm, new SGD(1), new Rng(2))).toEqual({ stopped: false });
   });
 });
 

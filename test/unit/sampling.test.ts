@@ -60,6 +60,24 @@ describe('Sampler', () => {
     expect(one[1]).toBe(1000);
   });
 
+  it('top-k and top-p together: the nucleus of what top-k kept, renormalised over it', () => {
+    // Probabilities .4, .3, .2, .1: top-k 2 keeps .4 and .3, which are 4/7 and 3/7 of what it
+    // kept, so top-p 0.5 keeps the first alone (before, p was measured against the whole
+    // distribution and both were kept).
+    const four = [Math.log(0.4), Math.log(0.3), Math.log(0.2), Math.log(0.1)];
+    const c = new Array(4).fill(0);
+    const s = new Sampler(4, { temperature: 1, topK: 2, topP: 0.5, rng: new Rng(6) });
+    for (let i = 0; i < 2000; i++) c[s.pick(four)]++;
+    expect(c).toEqual([2000, 0, 0, 0]);
+    // top-p 0.6 needs both of them (4/7 < 0.6), never the third
+    const d = new Array(4).fill(0);
+    const s2 = new Sampler(4, { temperature: 1, topK: 2, topP: 0.6, rng: new Rng(6) });
+    for (let i = 0; i < 2000; i++) d[s2.pick(four)]++;
+    expect(d[0]).toBeGreaterThan(0);
+    expect(d[1]).toBeGreaterThan(0);
+    expect(d[2] + d[3]).toBe(0);
+  });
+
   it('repeats with the same seed', () => {
     const a = Array.from({ length: 50 }, ((s) => () => s.pick(logits))(new Sampler(8, { temperature: 1, rng: new Rng(9) })));
     const b = Array.from({ length: 50 }, ((s) => () => s.pick(logits))(new Sampler(8, { temperature: 1, rng: new Rng(9) })));
