@@ -13,6 +13,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <new>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/cells.h"
@@ -497,6 +499,21 @@ long first_bad_token(const Id* stream, const int* starts, long T, long V, long n
   return -1;
 }
 
+// n barriers on 64-byte boundaries, in memory of std::aligned_alloc (C++17's
+// aligned operator new[] would need GCC 7's C++ runtime where the addon asks for
+// GCC 5's: see native/compat/glibc.h).
+static_assert(std::is_trivially_destructible_v<Barrier> && sizeof(Barrier) % alignof(Barrier) == 0);
+struct BarriersFree {
+  void operator()(Barrier* b) const { std::free(b); }
+};
+Barrier* new_barriers(int n) {
+  void* mem = std::aligned_alloc(alignof(Barrier), sizeof(Barrier) * static_cast<size_t>(n));
+  if (mem == nullptr) throw OutOfMemory(static_cast<double>(sizeof(Barrier)) * n);
+  Barrier* b = static_cast<Barrier*>(mem);
+  for (int i = 0; i < n; ++i) new (b + i) Barrier();
+  return b;
+}
+
 // All of a batch on the threads: prepare, chunks by teams, the chunks' gradients summed.
 double run_batch(const Batch& b, float* grads, long* correct) {
   const LmShape& s = b.s;
@@ -507,7 +524,7 @@ double run_batch(const Batch& b, float* grads, long* correct) {
   static thread_local std::vector<float> wbuf, tbuf, gbuf, sbuf;
   static thread_local std::vector<double> lbuf, closs, qbuf;
   static thread_local std::vector<long> hbuf, chits, badbuf;
-  static thread_local std::unique_ptr<Barrier[]> barriers;
+  static thread_local std::unique_ptr<Barrier, BarriersFree> barriers;
   static thread_local int nbarriers = 0;
   Prepared w{};
   const long wsize = w.carve(nullptr, s, b.bf != nullptr, plan.size);
@@ -536,7 +553,7 @@ double run_batch(const Batch& b, float* grads, long* correct) {
   const long gstride = align_up(s.P);
   float* gc = own_grads ? aligned_in(gbuf, nchunks * gstride) : nullptr;
   if (nbarriers < plan.teams) {
-    barriers.reset(new Barrier[plan.teams]);
+    barriers.reset(new_barriers(plan.teams));
     nbarriers = plan.teams;
   }
   const bool squares = b.train && !b.keep && b.squares;

@@ -3,6 +3,7 @@
 // never tsc; in a checkout, typescript is needed first. Runs in package layouts
 // made in a temporary folder, with a PATH that holds only node, so a build from
 // source fails at once and says so (.ci/package-check.mjs builds for real).
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -87,3 +88,31 @@ describe('scripts/install.js', () => {
       + 'install cmake and a C++17 compiler, then run "npm rebuild deeprnn"');
   });
 });
+
+describe('what the addon asks of the system', () => {
+  // README ("Installing the package"): the prebuilt addon (a copy of this build) needs glibc
+  // 2.27, GCC 5's C++ runtime. Before, it asked for glibc 2.34 (dlopen, dlsym, dlerror,
+  // dlinfo), 2.29 (log) and GCC 7's runtime (CXXABI_1.3.11, the aligned operator new[]).
+  const objdump = spawnSync('objdump', ['--version']).status === 0;
+  it.skipIf(platform !== 'linux-x64' || !objdump)('the built addon needs no symbol version above GLIBC_2.27, GLIBCXX_3.4.21 and CXXABI_1.3.9', () => {
+    const addon = path.join(ROOT, 'build', 'Release', 'deeprnn.node');
+    const out = execFileSync('objdump', ['-T', addon], { encoding: 'utf8' });
+    const newest = new Map<string, number[]>();
+    for (const m of out.matchAll(/\*UND\*\s+\S+\s+\(?(GLIBC|GLIBCXX|CXXABI)_([\d.]+)\)?\s+(\S+)/g)) {
+      const v = m[2]!.split('.').map(Number);
+      const old = newest.get(m[1]!);
+      if (!old || compare(v, old) > 0) newest.set(m[1]!, v);
+    }
+    expect(newest.get('GLIBC')).toBeDefined();
+    const limits: Record<string, number[]> = { GLIBC: [2, 27], GLIBCXX: [3, 4, 21], CXXABI: [1, 3, 9] };
+    for (const [lib, v] of newest) expect(compare(v, limits[lib]!), `${lib}_${v.join('.')}`).toBeLessThanOrEqual(0);
+  });
+});
+
+function compare(a: number[], b: number[]): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const d = (a[i] ?? 0) - (b[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
