@@ -54,6 +54,9 @@ export class Sampler {
   constructor(vocabSize: number, opts: SampleOptions = {}) {
     const checked = checkSampling(opts, { name: (k) => k });
     if (opts.rng !== undefined) checkRng(opts.rng, 'rng (or left out, to draw from seed)');
+    // A seed that would change nothing is refused, as the command line's --seed with greedy decoding is.
+    if (opts.seed !== undefined && checked.temperature === 0) throw new InputError('seed needs sampling: greedy decoding (temperature 0) draws nothing; give temperature above 0');
+    if (opts.seed !== undefined && opts.rng !== undefined) throw new InputError('give seed or rng, not both: rng draws the samples, and seed would be ignored');
     this.opts = { ...checked, rng: opts.rng ?? (checked.temperature > 0 ? new Rng(checked.seed) : undefined) };
     this.probs = new Float64Array(vocabSize);
     this.order = new Int32Array(vocabSize);
@@ -128,6 +131,9 @@ function modelTokenizer(model: RNNLM): Tokenizer {
   return model.tokenizer;
 }
 
+/** The longest string V8 makes (2^29 - 24 characters on 64-bit). */
+const MAX_STRING = 2 ** 29 - 24;
+
 /**
  * The prefix followed by numPreds tokens: the model is warmed up on the
  * prefix, then every picked token is appended and fed back (the book's
@@ -160,8 +166,16 @@ export function generate(model: RNNLM, a: Tokenizer | string, b: string | Genera
   const stepper = model.stepper();
   const collect = opts.collect ?? true;
   let text = '';
+  let made = 0;
   const emit = (s: string) => {
-    if (collect) text += s;
+    if (collect) {
+      if (text.length + s.length > MAX_STRING) {
+        throw new InputError(`the generated text passed the longest string JavaScript holds (${MAX_STRING.toLocaleString('en-US')} characters) `
+          + `after ${made.toLocaleString('en-US')} of ${opts.numPreds.toLocaleString('en-US')} tokens: ask for fewer tokens, or let it stream `
+          + '(the command line without --json; the library: collect false with onText)');
+      }
+      text += s;
+    }
     opts.onText?.(s);
   };
   emit(tokenizer.decode(ids));
@@ -174,6 +188,7 @@ export function generate(model: RNNLM, a: Tokenizer | string, b: string | Genera
   }
   for (let i = 0; i < opts.numPreds; i++) {
     const next = sampler.pick(logits);
+    made = i;
     emit(tokenizer.vocab.token(next));
     if (i < opts.numPreds - 1) logits = stepper.feed(next);
   }

@@ -533,14 +533,11 @@ double run_batch(const Batch& b, float* grads, long* correct) {
   const long tsize = align_up(sizing.carve(nullptr, s, b.T, b.rows, b.train, masked));
   float* tbase = aligned_in(tbuf, plan.teams * tsize);
   const long blocks = (b.T * b.rows + kLossRows - 1) / kLossRows;
-  if (static_cast<long>(lbuf.size()) < plan.teams * blocks) {
-    lbuf.resize(static_cast<size_t>(plan.teams * blocks));
-    hbuf.resize(static_cast<size_t>(plan.teams * blocks));
-  }
-  if (static_cast<long>(closs.size()) < nchunks) {
-    closs.resize(static_cast<size_t>(nchunks));
-    chits.resize(static_cast<size_t>(nchunks));
-  }
+  // each checked on its own: a resize that failed (an Error in JavaScript) leaves no pair out of step
+  if (static_cast<long>(lbuf.size()) < plan.teams * blocks) lbuf.resize(static_cast<size_t>(plan.teams * blocks));
+  if (static_cast<long>(hbuf.size()) < plan.teams * blocks) hbuf.resize(static_cast<size_t>(plan.teams * blocks));
+  if (static_cast<long>(closs.size()) < nchunks) closs.resize(static_cast<size_t>(nchunks));
+  if (static_cast<long>(chits.size()) < nchunks) chits.resize(static_cast<size_t>(nchunks));
   const int nthreads = plan.teams * plan.size;
   LmTokens& tk = b.tokens;
   if (tk.stream && static_cast<long>(badbuf.size()) < nthreads) badbuf.resize(static_cast<size_t>(nthreads));

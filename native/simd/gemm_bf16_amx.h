@@ -92,6 +92,8 @@ static uint32_t* grow(long n) {
   static thread_local long cap = 0;
   if (cap < n) {
     delete[] buf;
+    buf = nullptr;
+    cap = 0;
     buf = new uint32_t[n + 16];
     cap = n;
   }

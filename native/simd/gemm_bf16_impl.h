@@ -417,6 +417,8 @@ static uint32_t* grow_scratch(long n) {
   static thread_local long cap = 0;
   if (cap < n) {
     delete[] buf;
+    buf = nullptr;
+    cap = 0;
     buf = new uint32_t[n];
     cap = n;
   }

@@ -56,7 +56,10 @@ static float* grow_scratch(long n) {
   static thread_local float* buf = nullptr;
   static thread_local long cap = 0;
   if (cap < n) {
+    // freed and forgotten first: a failed new (an Error in JavaScript) leaves no stale buffer behind
     delete[] buf;
+    buf = nullptr;
+    cap = 0;
     buf = new float[n];
     cap = n;
   }
@@ -448,6 +451,8 @@ static void colsum_add(float* db, const float* X, long rows, long cols, long ldx
   static thread_local long cap = 0;
   if (cap < nchunks * cols) {
     delete[] partial_buf;
+    partial_buf = nullptr;
+    cap = 0;
     partial_buf = new float[nchunks * cols];
     cap = nchunks * cols;
   }

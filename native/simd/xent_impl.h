@@ -42,6 +42,9 @@ static double softmax_xent(float* logits, long* hits, const int* targets, long M
   if (nchunks > 1 && cap < nchunks) {
     delete[] partial_buf;
     delete[] hits_buf;
+    partial_buf = nullptr;
+    hits_buf = nullptr;
+    cap = 0;
     partial_buf = new double[nchunks];
     hits_buf = new long[nchunks];
     cap = nchunks;

@@ -4,14 +4,14 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
-import { resolveDataDir } from '../data/corpus.js';
+import { corpusRegistry, resolveDataDir } from '../data/corpus.js';
 import { MAX_NUM_STEPS } from '../data/datamodule.js';
 import { loadCorpusTokens } from '../data/load.js';
 import { TOKENIZERS, type TokenizerKind } from '../data/tokenizer.js';
 import { InputError } from '../errors.js';
 import { plural } from '../validate.js';
 import { hasTrainingState, loadCheckpoint } from '../io/checkpoint.js';
-import { checkWritable, refuseOverwrite, removeStaleTemps, writeFileAtomic, type FileRole } from '../io/files.js';
+import { checkWritable, refuseOverwrite, removeStaleTemps, sameFile, writeFileAtomic, type FileRole } from '../io/files.js';
 import { native } from '../native.js';
 import { finalizeMpi, mpiWorld } from '../mpi.js';
 import { evaluateTokens, type EvalMetrics } from '../train/evaluate.js';
@@ -191,6 +191,12 @@ export function registerEval(program: Command): void {
       // A corpus named twice would be evaluated twice and reported once.
       const twice = (raw.corpus as string[]).find((c, i, all) => all.indexOf(c) !== i);
       if (twice !== undefined) throw new UsageError(`--corpus names "${twice}" twice: each corpus is evaluated once, and reported by its name`);
+      // and one file (or directory) under two names likewise (through links too)
+      const onDisk = (raw.corpus as string[]).filter((c) => !corpusRegistry().has(c) && existsSync(c));
+      onDisk.forEach((a, i) => {
+        const b = onDisk.slice(i + 1).find((c) => sameFile(a, c));
+        if (b !== undefined) throw new UsageError(`--corpus names one file twice, as "${a}" and "${b}": each corpus is evaluated once, and reported by its name`);
+      });
       for (const spec of raw.corpus) {
         const { tokens } = await loadCorpusTokens([spec], { dataDir, tokenizer: ck.tokenizer });
         if (tokens.length < 2) {

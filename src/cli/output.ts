@@ -162,7 +162,13 @@ export class RecordStream<R> {
   /** Writes the JSON object, the head and the records' list, whole (text and CSV rows went out as they came). */
   end(): void {
     if (this.format !== 'json') return;
-    write(JSON.stringify({ ...this.opts.json.head, [this.opts.json.key]: this.records }) + '\n');
+    // The bytes of JSON.stringify({ ...head, [key]: records }), written a record at a time:
+    // records that together pass the longest string (generated samples) still go out whole.
+    const { head, key } = this.opts.json;
+    const start = JSON.stringify({ ...head, [key]: [] });
+    write(start.slice(0, -2));
+    this.records.forEach((r, i) => write((i ? ',' : '') + JSON.stringify(r)));
+    write(']}\n');
   }
 
   private csvColumns(): readonly Column<R>[] {

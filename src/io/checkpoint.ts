@@ -148,11 +148,38 @@ export function encodeCheckpoint(
   optimizerState: Record<string, FloatArray> = {},
   dtype: Dtype = 'F32',
 ): Buffer {
-  const tensors = checkpointTensors(model, meta.config, carry, optimizerState, dtype);
   const json = JSON.stringify(meta);
+  // (before the tensors' copies are made: a model that cannot be saved costs no copy of its weights)
+  checkCheckpointSize(file, checkpointTensorBytes(model.params.length, meta.config, carry?.N ?? 0, optimizerState, dtype) + Buffer.byteLength(json), true, dtype === 'BF16' ? null : undefined);
   // What loadCheckpoint would refuse is not written: the reader's own checks, on what it would read.
+  const tensors = checkpointTensors(model, meta.config, carry, optimizerState, dtype);
   checkContents(JSON.parse(json), tensors, (what) => new InputError(`not saving checkpoint ${file}: ${what}`));
-  return encodeSafetensors(tensors, { format: 'pt', deeprnn: json });
+  const buf = encodeSafetensors(tensors, { format: 'pt', deeprnn: json });
+  checkCheckpointSize(file, buf.length, false, dtype === 'BF16' ? null : undefined);
+  return buf;
+}
+
+/**
+ * The bytes of a checkpoint's tensors, its header aside: the weights in `dtype`,
+ * the optimizer's buffers and the carried state (batches of width N; 0: none) in float32.
+ */
+export function checkpointTensorBytes(params: number, config: ModelConfig, N: number, optimizerState: Record<string, FloatArray>, dtype: Dtype): number {
+  let floats = 0;
+  for (const buf of Object.values(optimizerState)) floats += buf.length;
+  if (N > 0) floats += carryNames(config).reduce((n, { layer }) => n + N * config.hidden[layer]!, 0);
+  return params * (dtype === 'BF16' ? 2 : 4) + 4 * floats;
+}
+
+/**
+ * Refuses a checkpoint that the reader would refuse as too large: of `bytes`
+ * (`atLeast`: its tensors', the header aside); `bf16` says how to save the weights as bf16
+ * (null: they are).
+ */
+export function checkCheckpointSize(file: string, bytes: number, atLeast: boolean, bf16: string | null = 'as bf16'): void {
+  if (bytes <= MAX_CHECKPOINT_BYTES) return;
+  const advice = bf16 === null ? 'use a smaller model' : `save the weights ${bf16} (half their bytes) or use a smaller model`;
+  throw new InputError(`not saving checkpoint ${file}: it would have ${atLeast ? 'at least ' : ''}${bytes.toLocaleString('en-US')} bytes, `
+    + `more than the ${MAX_CHECKPOINT_BYTES.toLocaleString('en-US')} (2 GiB) that deeprnn reads; ${advice}`);
 }
 
 /**

@@ -225,7 +225,7 @@ export function writeFileAtomic(file: string, data: Buffer | string): void {
     try {
       const buf = typeof data === 'string' ? Buffer.from(data) : data;
       let off = 0;
-      while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+      while (off < buf.length) off += writeSync(fd, buf, off, Math.min(buf.length - off, 1 << 30));  // (Node takes at most 2 GiB a call)
       fsyncSync(fd);
     } finally {
       closeSync(fd);

@@ -50,6 +50,9 @@ const ONNX_CELLS: Partial<Record<CellKind, OnnxCell>> = {
 /** The cells an export accepts. */
 export const ONNX_EXPORTABLE = Object.keys(ONNX_CELLS) as CellKind[];
 
+/** The largest ONNX file: a protobuf message of at most 2^31 - 1 bytes. */
+export const ONNX_MAX_BYTES = 2 ** 31 - 1;
+
 /** Refuses a cell ONNX has no operator for, saying why and what can be exported. */
 export function checkExportable(cell: CellKind): OnnxCell {
   const spec = ONNX_CELLS[cell];
@@ -163,6 +166,13 @@ export function exportOnnx(model: Module<Float32Array> & { config: ModelConfig }
   const spec = checkExportable(config.cell);
   if (tokenizer.vocab.size !== config.vocabSize) {
     throw new InputError(`the tokenizer has ${tokenizer.vocab.size} tokens but the model's vocabulary is ${config.vocabSize}`);
+  }
+  // Its weights alone, as float32, must fit in one protobuf (2 GiB); deeprnn writes no external data.
+  const weightBytes = 4 * model.params.length;
+  if (weightBytes > ONNX_MAX_BYTES) {
+    throw new InputError(`this model cannot be exported to ONNX: its ${model.params.length.toLocaleString('en-US')} weights as float32 are `
+      + `${weightBytes.toLocaleString('en-US')} bytes, more than the ${ONNX_MAX_BYTES.toLocaleString('en-US')} (2 GiB) that one ONNX file (a protobuf) holds `
+      + 'and deeprnn writes no external data: export a smaller model');
   }
   const order = blockOrder(config.cell, spec);
   const G = order.length;

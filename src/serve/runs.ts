@@ -6,6 +6,7 @@
 // replaced (a resumed run rewrites it) is read again from the start.
 import { closeSync, constants, fstatSync, openSync, readdirSync, readSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import { resolveInside } from './paths.js';
 
 /** One epoch of a run, as the page plots it. */
@@ -92,11 +93,16 @@ function parsePoint(line: string): RunPoint | null {
   return { epoch: o.epoch as number, trainPpl: ppl(o.trainPpl ?? o.train_ppl), valPpl: ppl(o.valPpl ?? o.val_ppl) };
 }
 
+/** The most of a metrics file read at once, and the longest line kept while it is incomplete. */
+const MAX_READ = 16 << 20;
+const MAX_LINE = 1 << 20;
+
 /** Reads a metrics file as it grows: new complete lines since the last read. */
 export class MetricsTail {
   private offset = 0;
   private ino = -1;
   private partial = '';
+  private decoder = new StringDecoder('utf8');
 
   constructor(readonly file: string) {}
 
@@ -122,9 +128,12 @@ export class MetricsTail {
         this.ino = st.ino;
         this.offset = 0;
         this.partial = '';
+        this.decoder = new StringDecoder('utf8');
       }
       if (st.size === this.offset) return { reset, points: [] };
-      const buf = Buffer.alloc(st.size - this.offset);
+      // A piece at a time: a file of gigabytes (no run writes one) is read over several
+      // polls, never in one buffer (one of over 4 GiB was an error that ended the server).
+      const buf = Buffer.alloc(Math.min(st.size - this.offset, MAX_READ));
       let got = 0;
       while (got < buf.length) {
         const n = readSync(fd, buf, got, buf.length - got, this.offset + got);
@@ -132,9 +141,12 @@ export class MetricsTail {
         got += n;
       }
       this.offset += got;
-      const text = this.partial + buf.subarray(0, got).toString('utf8');
+      // (a character cut by the end of a piece is completed by the next)
+      const text = this.partial + this.decoder.write(buf.subarray(0, got));
       const lines = text.split('\n');
       this.partial = lines.pop() ?? '';
+      // A line longer than any epoch's is not one: dropped, with what follows up to its end.
+      if (this.partial.length > MAX_LINE) this.partial = this.partial.slice(-1);
       const points = lines.map(parsePoint).filter((p): p is RunPoint => p !== null);
       return { reset, points };
     } finally {

@@ -71,12 +71,24 @@ export async function startServer(opts: ServeOptions): Promise<Served> {
   const listeners = new Set<(updates: RunUpdate[], checkpoints: boolean) => void>();
   let lastListing = JSON.stringify(listCheckpoints(dir));
   const pollMs = opts.pollMs ?? 250;
+  let pollFailure = '';
   const timer = setInterval(() => {
     if (listeners.size === 0) return;
-    const updates = watcher.poll();
-    const listing = JSON.stringify(listCheckpoints(dir));
-    const changed = listing !== lastListing;
-    lastListing = listing;
+    // What the directory holds cannot end the server: a poll that fails is said once, and the next tries again.
+    let updates: RunUpdate[];
+    let changed: boolean;
+    try {
+      updates = watcher.poll();
+      const listing = JSON.stringify(listCheckpoints(dir));
+      changed = listing !== lastListing;
+      lastListing = listing;
+      pollFailure = '';
+    } catch (e) {
+      const message = (e as Error).message;
+      if (message !== pollFailure) process.stderr.write(`deeprnn: warning: serve: could not look at ${dir} for changes (${message}); trying again\n`);
+      pollFailure = message;
+      return;
+    }
     if (updates.length || changed) for (const l of listeners) l(updates, changed);
   }, pollMs);
   timer.unref();

@@ -12,18 +12,19 @@ import { loadCorpusTokens, loadTextTokens, type LoadedCorpus } from '../data/loa
 import type { Tokenizer, TokenizerKind } from '../data/tokenizer.js';
 import {
   checkpointHeaderBound, encodeCheckpoint, FORMAT_VERSION, loadCheckpoint, loadTrainingCheckpoint, type Checkpoint, type CheckpointMeta, type TrainingSettings,
+  checkCheckpointSize, checkpointTensorBytes,
 } from '../io/checkpoint.js';
 import { checkWritable, refuseOverwrite, sameFile, WriteQueue, writeFileAtomicAsync, type FileRole } from '../io/files.js';
 import { acquireLock, type FileLock } from '../io/lock.js';
 import { MAX_HEADER } from '../io/safetensors.js';
 import { native, type CellKind } from '../native.js';
-import type { ModelConfig } from '../nn/config.js';
+import { paramCount, paramTable, type ModelConfig } from '../nn/config.js';
 import type { LanguageModel } from '../nn/lm.js';
 import { formatBytes, trainingBytes } from '../nn/memory.js';
 import { CHUNK_TOKENS, chunkTokensFromEnv, RNNLM } from '../nn/rnnlm.js';
 import { RNNLMScratch } from '../nn/scratch.js';
 import { Rng } from '../rng.js';
-import { makeOptimizer, type OptimizerSettings } from './optim.js';
+import { makeOptimizer, optimizerSpec, type OptimizerSettings } from './optim.js';
 import { learningRate, type ScheduleSettings } from './schedule.js';
 import { appendMetrics, writeMetrics } from './metrics.js';
 import { corpusFiles, RunFiles } from './run-files.js';
@@ -458,6 +459,17 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
   }
   const config: ModelConfig = ck?.meta.config ?? { cell: s.cell, vocabSize: tokenizer.vocab.size, hidden, dropout: s.dropout };
   checkMemory(config, s);
+  // A checkpoint too large to read back is refused now, not at the end of the first epoch:
+  // its weights, carried state and the optimizer's buffers (a resumed run's, else those its
+  // first step makes: each as large as the weights; plain SGD has none).
+  if (s.out) {
+    const P = paramCount(paramTable(config));
+    const opt = s.optimizer ?? { kind: 'sgd' as const };
+    const buffers = opt.kind === 'sgd' && !((opt as { momentum?: number }).momentum) ? 0 : optimizerSpec(opt.kind).buffers.length;
+    const bytes = checkpointTensorBytes(P, config, s.batching === 'sequential' ? s.batchSize : 0, ck?.optimizerState ?? {}, s.saveDtype === 'bf16' ? 'BF16' : 'F32')
+      + (ck ? 0 : 4 * buffers * P);
+    checkCheckpointSize(s.out, bytes, true, s.saveDtype === 'bf16' ? null : `with ${optionName(s)('saveDtype')} bf16`);
+  }
   let rng: Rng;
   let model: RNNLM | RNNLMScratch;
   let state: TrainState;

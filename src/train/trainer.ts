@@ -115,7 +115,8 @@ function checkFitArgs(model: unknown, data: unknown, optimizer: unknown, rng: un
     throw new InputError(`fit(model, data, ...) needs a DataModule (WindowDataModule, SequentialDataModule or makeDataModule's), got ${describe(data)}`);
   }
   if (!has(optimizer, ['step'])) throw new InputError(`fit(model, data, optimizer, ...) needs an Optimizer (SGD, Adam, RMSprop or makeOptimizer's), got ${describe(optimizer)}`);
-  if (!(rng instanceof Rng)) throw new InputError(`fit(model, data, optimizer, rng) needs an Rng, got ${describe(rng)}`);
+  // (by its methods, as checkRng does: an Rng of another copy of the package is one)
+  if (!has(rng, ['uniform', 'state'])) throw new InputError(`fit(model, data, optimizer, rng) needs an Rng, got ${describe(rng)}`);
 }
 
 /** Training stopped because the loss or the gradient was not finite. */

@@ -122,7 +122,7 @@ function settings(): { prefix: string; numPreds: number; temperature: number; to
   if (!Number.isSafeInteger(numPreds) || numPreds < 0 || numPreds > 1_000_000) throw new Error('length must be an integer from 0 to 1,000,000');
   const s = checkSampling({ temperature: num('temperature'), topK: num('top-k'), topP: num('top-p'), seed: num('seed') },
     { name: (k) => ({ topK: 'top-k', topP: 'top-p' })[k] ?? k });
-  return { prefix: $<HTMLInputElement>('prefix').value, numPreds, ...s };
+  return { prefix: $<HTMLTextAreaElement>('prefix').value, numPreds, ...s };
 }
 
 async function generate(ev: Event): Promise<void> {

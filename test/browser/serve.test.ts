@@ -76,10 +76,12 @@ describe.skipIf(!HAVE_CHROMIUM)('the page in headless Chromium', () => {
     expect(problems).toEqual([]);
   });
 
-  it('generates in the browser the text deeprnn predict prints: greedy, an empty prefix, and sampled with the same seed', async () => {
+  it('generates in the browser the text deeprnn predict prints: greedy, an empty prefix, one of two lines, and sampled with the same seed', async () => {
     const cases: [Record<string, string>, string[]][] = [
       [{ prefix: 'the time traveller', 'num-preds': '200', temperature: '0', seed: '42' }, []],
       [{ prefix: '', 'num-preds': '80', temperature: '0', seed: '42' }, []],
+      // a prefix of two lines (before, a one-line input dropped the line break)
+      [{ prefix: 'the time\ntraveller', 'num-preds': '40', temperature: '0', seed: '42' }, []],
       [{ prefix: 'it was', 'num-preds': '150', temperature: '0.8', 'top-k': '5', 'top-p': '0.95', seed: '7' },
         ['--temperature', '0.8', '--top-k', '5', '--top-p', '0.95', '--seed', '7']],
     ];

@@ -116,6 +116,11 @@ describe('corpora named as an object\'s own keys', () => {
     const twice = await cli(['eval', model, '--corpus', names[0]!, names[0]!]);
     expect(twice.stderr).toBe(`deeprnn: error: --corpus names "${names[0]}" twice: each corpus is evaluated once, and reported by its name\n`);
     expect(twice.code).toBe(2);
+    // one file under two names: refused likewise (before, two identical rows)
+    const alias = `${path.join(dir, 'keys')}/./${path.basename(names[0]!)}`;
+    const twiceNamed = await cli(['eval', model, '--corpus', names[0]!, alias]);
+    expect(twiceNamed.stderr).toBe(`deeprnn: error: --corpus names one file twice, as "${names[0]}" and "${alias}": each corpus is evaluated once, and reported by its name\n`);
+    expect(twiceNamed.code).toBe(2);
     const missing = await cli(['eval', model, '--corpus', 'constructor', '--baseline', other], { cwd: path.join(dir, 'keys') });
     expect(missing.stderr).toBe(`deeprnn: error: --baseline ${other} has no result for corpus "constructor"\n`);
     expect(missing.code).toBe(2);

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { Tokenizer, tokenizerFromJSON } from '../../src/data/tokenizer.js';
 import { generate, predict } from '../../src/generate.js';
-import { FORMAT_VERSION, loadCheckpoint, loadTrainingCheckpoint, saveCheckpoint, type CheckpointMeta } from '../../src/io/checkpoint.js';
+import { checkCheckpointSize, FORMAT_VERSION, loadCheckpoint, loadTrainingCheckpoint, saveCheckpoint, type CheckpointMeta } from '../../src/io/checkpoint.js';
 import { encodeSafetensors } from '../../src/io/safetensors.js';
 import { RNNLM } from '../../src/nn/rnnlm.js';
 import { native } from '../../src/native.js';
@@ -243,6 +243,22 @@ describe('options are checked as the command line checks them', () => {
   it('a model and batch too large for memory are refused naming the library\'s options (before, the command line\'s)', async () => {
     await expect(train(TEXT, { ...TINY, cell: 'lstm', layers: 1, hidden: 1_048_576 }))
       .rejects.toThrow(/^the model and batch need about .* but this machine has .*; reduce hidden, layers, batchSize or numSteps$/);
+  });
+
+  it('a checkpoint too large to read back is refused before training, naming saveDtype (before, writing it failed at the end of the first epoch)', async () => {
+    // An RNN of 24,000 units: 577 million weights, 2.3 GB as float32 (deeprnn reads at most
+    // 2 GiB); this machine's memory is made to look large enough for its training.
+    const spy = vi.spyOn(os, 'totalmem').mockReturnValue(2 ** 50);
+    const out = path.join(dir, 'huge.safetensors');
+    try {
+      await expect(train(TEXT, { ...TINY, cell: 'rnn', layers: 1, hidden: 24_000, out }))
+        .rejects.toThrow(/^not saving checkpoint .*huge\.safetensors: it would have at least 2,3\d\d,\d{3},\d{3} bytes, more than the 2,147,483,647 \(2 GiB\) that deeprnn reads; save the weights with saveDtype bf16 \(half their bytes\) or use a smaller model$/);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(readdirSync(dir).filter((f) => f.startsWith('huge'))).toEqual([]);
+    expect(() => checkCheckpointSize('m.safetensors', 2 ** 31, false)).toThrow('not saving checkpoint m.safetensors: it would have 2,147,483,648 bytes, more than');
+    expect(() => checkCheckpointSize('m.safetensors', 2 ** 31 - 1, false)).not.toThrow();
   });
 
   it('calls that overlap each keep their threads for every batch and validation, and the count outside them is put back after the last', async () => {

@@ -176,4 +176,12 @@ describe('ONNX export, run by ONNX Runtime', () => {
     expect(() => exportOnnx(model, tokenizer)).toThrow(msg);
     expect(() => checkExportable('mgu')).toThrow(msg);
   });
+
+  it('refuses, before building anything, a model whose weights do not fit in one ONNX file (before, it failed minutes later writing it)', () => {
+    const tokenizer = Tokenizer.fit('d2l', 'abc');
+    // Only the weights' count is read before the refusal: a stand-in for a model of 2^29 + 1 weights (2 GiB and 4 bytes).
+    const big = { config: { cell: 'gru', vocabSize: tokenizer.vocab.size, hidden: [8], dropout: 0 }, params: { length: 2 ** 29 + 1 } };
+    expect(() => exportOnnx(big as never, tokenizer)).toThrow('this model cannot be exported to ONNX: its 536,870,913 weights as float32 are '
+      + '2,147,483,652 bytes, more than the 2,147,483,647 (2 GiB) that one ONNX file (a protobuf) holds and deeprnn writes no external data: export a smaller model');
+  });
 });

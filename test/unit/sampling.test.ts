@@ -78,6 +78,12 @@ describe('Sampler', () => {
     expect(d[2] + d[3]).toBe(0);
   });
 
+  it('refuses a seed that would change nothing: with greedy decoding, or beside an rng (before, ignored without a word)', () => {
+    expect(() => new Sampler(8, { seed: 7 })).toThrow('seed needs sampling: greedy decoding (temperature 0) draws nothing; give temperature above 0');
+    expect(() => new Sampler(8, { temperature: 1, seed: 7, rng: new Rng(1) })).toThrow('give seed or rng, not both: rng draws the samples, and seed would be ignored');
+    expect(new Sampler(8, { temperature: 1, seed: 7 }).pick(logits)).toBe(new Sampler(8, { temperature: 1, rng: new Rng(7) }).pick(logits));
+  });
+
   it('repeats with the same seed', () => {
     const a = Array.from({ length: 50 }, ((s) => () => s.pick(logits))(new Sampler(8, { temperature: 1, rng: new Rng(9) })));
     const b = Array.from({ length: 50 }, ((s) => () => s.pick(logits))(new Sampler(8, { temperature: 1, rng: new Rng(9) })));
@@ -92,5 +98,21 @@ describe('Sampler', () => {
     expect(picks(new Sampler(8, { temperature: 1 }))).toEqual(picks(new Sampler(8, { temperature: 1, rng: new Rng(42) })));
     expect(picks(new Sampler(8, { temperature: 1, seed: 3 }))).toEqual(picks(new Sampler(8, { temperature: 1, rng: new Rng(3) })));
     expect(picks(new Sampler(8, { temperature: 1, seed: 3 }))).not.toEqual(picks(new Sampler(8, { temperature: 1 })));
+  });
+});
+
+describe('generate', () => {
+  it('refuses, by name, text past the longest string (before: "Invalid string length"), and streams it with collect false', async () => {
+    const { generate } = await import('../../src/generate.js');
+    const { Tokenizer } = await import('../../src/data/tokenizer.js');
+    const { RNNLM } = await import('../../src/nn/rnnlm.js');
+    // Two words of 2^20 letters (and a space and <unk>): 512 of them pass 2^29 - 24 characters.
+    const tok = Tokenizer.fit('word', `${'a'.repeat(2 ** 20)} ${'b'.repeat(2 ** 20)}`);
+    const model = new RNNLM({ cell: 'gru', vocabSize: tok.vocab.size, hidden: [4], dropout: 0 }, new Rng(1));
+    expect(() => generate(model, tok, '', { numPreds: 2000, temperature: 1, seed: 1 })).toThrow(
+      /^the generated text passed the longest string JavaScript holds \(536,870,888 characters\) after [\d,]+ of 2,000 tokens: ask for fewer tokens, or let it stream/);
+    let chars = 0;
+    expect(generate(model, tok, '', { numPreds: 2000, temperature: 1, seed: 1, collect: false, onText: (s) => { chars += s.length; } })).toBe('');
+    expect(chars).toBeGreaterThan(2 ** 29);
   });
 });

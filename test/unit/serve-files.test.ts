@@ -3,7 +3,7 @@
 // for its end, a rewritten file is read again), and the page's modules found
 // from its entry's imports.
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, mkdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, renameSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pageModules, PACKAGE_ROOT } from '../../src/serve/assets.js';
@@ -58,6 +58,26 @@ describe('metrics as they grow', () => {
     renameSync(`${file}.new`, file);
     expect(tail.read()).toEqual({ reset: true, points: [{ epoch: 1, trainPpl: 7, valPpl: 7.5 }] });
     expect(new MetricsTail(path.join(root, 'none.metrics.jsonl')).read()).toBeNull();
+  });
+
+  it('reads a large file a piece at a time, and drops a line longer than any epoch\'s (before: one buffer, over 4 GiB an error that ended the server)', () => {
+    const file = path.join(root, 'huge.metrics.jsonl');
+    writeFileSync(file, '{"epoch":1,"trainPpl":9,"valPpl":10}\n');
+    truncateSync(file, 2 ** 28);  // a sparse 256 MiB: NUL bytes after the first line
+    appendFileSync(file, '\n{"epoch":2,"trainPpl":8,"valPpl":9}\n');
+    const tail = new MetricsTail(file);
+    const first = tail.read()!;
+    expect(first.points).toEqual([{ epoch: 1, trainPpl: 9, valPpl: 10 }]);
+    let polls = 1;
+    let last = first;
+    while (polls < 40 && last.points.every((p) => p.epoch !== 2)) {
+      last = tail.read()!;
+      expect(last.points.filter((p) => p.epoch !== 2)).toEqual([]);
+      polls++;
+    }
+    expect(last.points).toEqual([{ epoch: 2, trainPpl: 8, valPpl: 9 }]);
+    expect(polls).toBeGreaterThan(15);  // 16 MiB a read
+    rmSync(file);
   });
 
   it('reports new runs whole, growing runs by their new epochs, and runs that went away', () => {
