@@ -66,7 +66,8 @@ export function integer(name: string, raw: unknown, min: number, max: number): n
 }
 
 export function number(name: string, raw: unknown, check: (v: number) => boolean, expected: string): number {
-  const v = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+  // Decimal only, as integer() reads (Number() would also take 0x10, 0b1 and 0o7)
+  const v = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i.test(raw) ? Number(raw) : NaN;
   if (!Number.isFinite(v) || !check(v)) throw new InputError(`${name} must be ${expected}, got ${show(raw)}`);
   return v;
 }

@@ -22,6 +22,11 @@ describe('messages', () => {
     });
   });
 
+  it('numbers are read as decimals, as whole numbers are (before, --lr 0x10 trained at 16 and --temperature 0b1 sampled at 1)', async () => {
+    expect(await line(['train', '--lr', '0x10'])).toEqual({ code: 2, err: 'deeprnn: error: --lr must be a positive number, got "0x10"' });
+    expect(await line(['predict', 'it', '--temperature', '0b1'])).toEqual({ code: 2, err: 'deeprnn: error: --temperature must be a number >= 0, got "0b1"' });
+  });
+
   it('eval: a missing baseline and a text too short to score', async () => {
     const model = path.join(dir, 'm.safetensors');
     expect((await cli(['train', ...QUICK, '--epochs', '1', '--out', model])).code).toBe(0);
