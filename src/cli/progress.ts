@@ -147,19 +147,24 @@ export class Progress {
 
   /**
    * After a batch: batches done of the epoch's total, the batch's loss, training tokens so far
-   * this epoch, and the batches run since the last call (the worker sends news of some batches only).
+   * this epoch, the batches run since the last call (the worker sends news of some batches only)
+   * and, when known, the epoch's seconds of training so far, as the training thread timed them.
    */
-  batch(epoch: number, done: number, total: number, loss: number, tokens: number, ran = 1): void {
+  batch(epoch: number, done: number, total: number, loss: number, tokens: number, ran = 1, seconds?: number): void {
     const now = performance.now();
     if (Number.isNaN(this.runStart)) this.start();
     this.runBatches += ran;
     this.epochBatches += ran;
     if (!this.tty) return;
     const epochSeconds = (now - this.epochStart) / 1000;
-    // Rates from the batches this process ran (a resumed epoch starts part-way; `tokens` counts the whole epoch's).
+    // The training thread's own rate when it sends its seconds (the epoch line's tokens/s so far): news
+    // that waited in the queue behind the epoch line would otherwise be timed from when it was read
+    // (an epoch of the book's run, a tenth of a second, showed 900M tok/s). Else rates from the batches
+    // this process ran (a resumed epoch starts part-way; `tokens` counts the whole epoch's).
     const state: BarState = {
       epoch, epochs: this.epochs, done, total, ppl: Math.exp(loss),
-      tokensPerSec: epochSeconds > 0 ? ((tokens / done) * this.epochBatches) / epochSeconds : NaN,
+      tokensPerSec: seconds !== undefined ? (seconds > 0 ? tokens / seconds : NaN)
+        : epochSeconds > 0 ? ((tokens / done) * this.epochBatches) / epochSeconds : NaN,
       epochSeconds, epochBatches: this.epochBatches, runSeconds: (now - this.runStart) / 1000, runBatches: this.runBatches,
     };
     if (this.bar) {

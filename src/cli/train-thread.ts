@@ -81,7 +81,7 @@ export function trainInThread(settings: RunSettings, resume: string | undefined,
           progress.start();
           break;
         case 'batch':
-          progress.batch(m.epoch, m.done, m.total, m.loss, m.tokens, m.ran);
+          progress.batch(m.epoch, m.done, m.total, m.loss, m.tokens, m.ran, m.seconds);
           break;
         case 'epoch':
           progress.epoch(m.m);

@@ -21,7 +21,7 @@ export type TrainMessage =
   | { type: 'log'; msg: string }
   | { type: 'warn'; msg: string }
   | { type: 'start' }
-  | { type: 'batch'; epoch: number; done: number; total: number; loss: number; tokens: number; ran: number }
+  | { type: 'batch'; epoch: number; done: number; total: number; loss: number; tokens: number; seconds: number; ran: number }
   | { type: 'epoch'; m: EpochMetrics }
   | { type: 'load'; done: number; total: number }
   | { type: 'done'; history: EpochMetrics[]; seconds: number; stopped: boolean; early: boolean; state: TrainState; stopSignal: 'SIGINT' | 'SIGTERM' | null; timings: RunTimings; vocabSize: number }
@@ -55,14 +55,14 @@ async function run(job: TrainJob): Promise<void> {
     const r = await runTraining(job.settings, {
       log: (msg) => post({ type: 'log', msg }),
       warn: (msg) => post({ type: 'warn', msg }),
-      onBatch: (epoch, done, total, loss, tokens) => {
+      onBatch: (epoch, done, total, loss, tokens, seconds) => {
         // At most one message per BATCH_NEWS_MS (a message costs about a tenth of a
         // millisecond, a batch of the book's model a few), and the epoch's last.
         ran++;
         const now = performance.now();
         if (done < total && now - lastBatchNews < BATCH_NEWS_MS) return;
         lastBatchNews = now;
-        post({ type: 'batch', epoch, done, total, loss, tokens, ran });
+        post({ type: 'batch', epoch, done, total, loss, tokens, seconds, ran });
         ran = 0;
       },
       onEpoch: (m) => post({ type: 'epoch', m }),

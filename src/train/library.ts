@@ -16,8 +16,11 @@ import type { EpochMetrics } from './trainer.js';
 export interface TrainOptions extends RunOptions {
   /** After every epoch, its metrics. */
   onEpoch?: (m: EpochMetrics) => void;
-  /** After every training batch: the epoch (from 1), batches done and in all, the batch's loss, training tokens so far this epoch. */
-  onBatch?: (epoch: number, done: number, total: number, loss: number, tokens: number) => void;
+  /**
+   * After every training batch: the epoch (from 1), batches done and in all, the batch's loss, training tokens
+   * and seconds of training (the epoch line's tokens/s divides the two) so far this epoch.
+   */
+  onBatch?: (epoch: number, done: number, total: number, loss: number, tokens: number, seconds: number) => void;
   /** A warning (default: printed to stderr as "deeprnn: warning: ..."). */
   onWarning?: (message: string) => void;
   /** Notes of the run (an earlier run's files kept aside, a corpus downloaded). */

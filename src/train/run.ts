@@ -74,7 +74,7 @@ export interface RunHooks {
   /** A warning (the CLI prints it as "deeprnn: warning: ..."). */
   warn?: (msg: string) => void;
   onEpoch?: (m: EpochMetrics) => void;
-  onBatch?: (epoch: number, done: number, total: number, loss: number, tokens: number) => void;
+  onBatch?: (epoch: number, done: number, total: number, loss: number, tokens: number, seconds: number) => void;
   /** The trainer, once it exists (to stop it from a signal handler). */
   onTrainer?: (t: Trainer) => void;
   /** Corpus bytes read of the total, while loading. */
@@ -698,12 +698,12 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     world,
     settle: () => writes.boundary(),
     threads: s.threads,
-    onBatch: (done, total, loss, tokens) => {
+    onBatch: (done, total, loss, tokens, seconds) => {
       // A write that failed in the background stops the run after the batch it is seen in.
       writes.check();
       if ('steps' in every && state.step > 0 && state.step % every.steps === 0 && savedStep !== state.step) save();
       const epoch = state.epoch + 1;
-      writes.add(() => hooks.onBatch?.(epoch, done, total, loss, tokens));
+      writes.add(() => hooks.onBatch?.(epoch, done, total, loss, tokens, seconds));
     },
     onEpoch: (m) => {
       // The best first: a run stopped between the two writes (a failure, kill -9)

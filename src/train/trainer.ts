@@ -79,8 +79,8 @@ export interface TrainerOptions {
    */
   optionName?: (key: 'lr' | 'clip' | 'skipNonFinite') => string;
   onEpoch?: (m: EpochMetrics) => void;
-  /** After each training batch: batches done and in all, its loss, training tokens so far this epoch. */
-  onBatch?: (done: number, total: number, loss: number, tokens: number) => void;
+  /** After each training batch: batches done and in all, its loss, training tokens and seconds of training so far this epoch. */
+  onBatch?: (done: number, total: number, loss: number, tokens: number, seconds: number) => void;
   /**
    * Data-parallel: this process is one rank of `world`. Each batch's windows
    * are shared out (shardRange), the gradients and losses summed over the
@@ -323,7 +323,7 @@ export class Trainer {
       state.rng = rng.state();
       const now = performance.now();
       state.seconds += (now - last) / 1000;
-      this.opts.onBatch?.(state.batch, total, loss, state.tokens);
+      this.opts.onBatch?.(state.batch, total, loss, state.tokens, state.seconds);
       this.pollStopFlag();
       // (an await even of nothing costs a turn of the microtask queue)
       const settling = this.opts.settle?.();

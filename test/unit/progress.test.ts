@@ -61,4 +61,27 @@ describe('the bar', () => {
       expect(l).toMatch(/^epoch 1\/3 \|[█░]+\| \d\/4 0:0\d<(0:0\d|\? {3}) {2}ppl 12\.18 {2}[ \d]{4} tok\/s {2}run 0:0\d<(0:0\d|\?)$/);
     }
   });
+
+  it('shows the training thread\'s own rate when it sends its seconds: news read late is not timed from when it was read', () => {
+    // Before, news of a whole epoch of the book's run read just after the epoch line (a tenth of a
+    // second of training, queued behind it) showed about 900M tok/s.
+    const written: string[] = [];
+    const stream = Object.assign(new Writable({ write: (chunk, _enc, done) => { written.push(String(chunk)); done(); } }), {
+      isTTY: true, columns: 200, cursorTo: () => true, clearLine: () => true, moveCursor: () => true,
+    }) as unknown as NodeJS.WriteStream;
+    const ci = process.env.CI;
+    delete process.env.CI;
+    try {
+      const p = new Progress(3, 'text', stream);
+      p.start();
+      p.batch(1, 4, 4, 2.5, 250_000, 4, 0.1);  // at once: 2.5M tokens/s by the thread's clock
+      p.stop();
+    } finally {
+      if (ci !== undefined) process.env.CI = ci;
+    }
+    // eslint-disable-next-line no-control-regex
+    const lines = written.join('').replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '\n').split(/[\r\n]/).filter((l) => l.startsWith('epoch'));
+    expect(lines.length).toBeGreaterThan(0);
+    for (const l of lines) expect(l).toContain('  2.5M tok/s  ');
+  });
 });

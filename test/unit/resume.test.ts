@@ -30,8 +30,8 @@ describe('resume', () => {
     const part = await runTraining(settings(out), {
       onTrainer: (t) => {
         const orig = t.opts.onBatch;
-        t.opts.onBatch = (done, total, loss, tokens) => {
-          orig?.(done, total, loss, tokens);
+        t.opts.onBatch = (done, total, loss, tokens, seconds) => {
+          orig?.(done, total, loss, tokens, seconds);
           if (stopBatch && done === stopBatch && t.history.length === stopEpoch) t.stop();
         };
         const origEpoch = t.opts.onEpoch;
@@ -115,8 +115,8 @@ describe('resume', () => {
     await runTraining(s, {
       onTrainer: (t) => {
         const orig = t.opts.onBatch;
-        t.opts.onBatch = (done, total, loss, tokens) => {
-          orig?.(done, total, loss, tokens);
+        t.opts.onBatch = (done, total, loss, tokens, seconds) => {
+          orig?.(done, total, loss, tokens, seconds);
           if (t.history.length === 1 && done === 5) t.stop();
         };
       },
@@ -134,8 +134,8 @@ describe('resume', () => {
     const r = await runTraining(settings(out), {
       onTrainer: (t) => {
         const orig = t.opts.onBatch;
-        t.opts.onBatch = (done, total, loss, tokens) => {
-          orig?.(done, total, loss, tokens);
+        t.opts.onBatch = (done, total, loss, tokens, seconds) => {
+          orig?.(done, total, loss, tokens, seconds);
           if (t.history.length === 0 && done === 3) t.stop();
         };
       },

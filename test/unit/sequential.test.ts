@@ -106,8 +106,8 @@ describe('resume with sequential batches', () => {
     await runTraining(s(out), {
       onTrainer: (t) => {
         const orig = t.opts.onBatch;
-        t.opts.onBatch = (done, total, loss, tok) => {
-          orig?.(done, total, loss, tok);
+        t.opts.onBatch = (done, total, loss, tok, seconds) => {
+          orig?.(done, total, loss, tok, seconds);
           if (t.history.length === 1 && done === 100) t.stop();
         };
       },
