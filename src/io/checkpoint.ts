@@ -51,6 +51,11 @@ export interface TrainingSettings {
    * was recorded (their resume reads DEEPRNN_CHUNK_TOKENS, as then).
    */
   chunkTokens?: number;
+  /**
+   * The run's patience (train --early-stop), absent when it had none: a resume keeps it (before
+   * it was not recorded, and a resume without the option trained on past the early stop).
+   */
+  earlyStop?: number;
   skipNonFinite: boolean;
   batching: Batching;
   /** Validation fraction, or null for the book's window counts. */
@@ -466,6 +471,9 @@ function checkMeta(m: unknown, fail: Fail): ModelMeta | CheckpointMeta {
   if (t.chunkTokens !== undefined && !(Number.isSafeInteger(t.chunkTokens) && (t.chunkTokens as number) >= 1 && (t.chunkTokens as number) <= MAX_CHUNK_TOKENS)) {
     throw fail(`training.chunkTokens ${JSON.stringify(t.chunkTokens)} is invalid: it must be a whole number of tokens per chunk from 1 to ${MAX_CHUNK_TOKENS}`);
   }
+  if (t.earlyStop !== undefined && !(Number.isSafeInteger(t.earlyStop) && (t.earlyStop as number) >= 1)) {
+    throw fail(`training.earlyStop ${JSON.stringify(t.earlyStop)} is invalid: it must be a whole number of epochs from 1`);
+  }
   const training: TrainingSettings = {
     corpus: t.corpus,
     corpusSha1: t.corpusSha1,
@@ -486,6 +494,7 @@ function checkMeta(m: unknown, fail: Fail): ModelMeta | CheckpointMeta {
     valFrac: t.valFrac,
     ...(t.initFrom === undefined ? {} : { initFrom: t.initFrom }),
     ...(t.chunkTokens === undefined ? {} : { chunkTokens: t.chunkTokens as number }),
+    ...(t.earlyStop === undefined ? {} : { earlyStop: t.earlyStop as number }),
   };
   // Without a validation fraction the run's windows are these counts (with one, they are not read).
   if (training.valFrac === null && (training.numTrain < 1 || training.numVal < 1)) {

@@ -523,6 +523,7 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     skipNonFinite: s.skipNonFinite, batching: s.batching ?? 'random', valFrac: s.valFrac ?? null,
     ...(s.initFrom ? { initFrom: s.initFrom } : {}),
     ...(model instanceof RNNLM ? { chunkTokens: model.chunkTokens } : {}),
+    ...(s.earlyStop ? { earlyStop: s.earlyStop } : {}),
   };
   if (world) {
     // Ranks started with different settings, texts or checkpoints would meet in sums of other sizes
@@ -639,7 +640,9 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     const carried = data.carry && state.batch > 0 ? model.carriedState() : null;
     const failed = (e: unknown) => {
       const there = missing(file) ? 'no checkpoint was written there' : 'the previous checkpoint there is intact';
-      return new CheckpointWriteError(`could not write checkpoint ${file} (${(e as Error).message}); ${there}`);
+      // A snapshot's or the best's failure: --out's own checkpoint, when it has one, says where a resume starts.
+      const out = files && file !== files.out ? intact() : '';
+      return new CheckpointWriteError(`could not write checkpoint ${file} (${(e as Error).message}); ${there}${out}`);
     };
     // The best, the last and a snapshot written at one position hold the same bytes: encoded once.
     const at = `${state.epoch}/${state.batch}/${state.step}/${trainer.history.length}`;

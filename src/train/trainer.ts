@@ -240,6 +240,8 @@ export class Trainer {
   }
 
   private async fitEpochs(model: LanguageModel, data: DataModule, optimizer: Optimizer, rng: Rng, state: TrainState): Promise<{ stopped: boolean; early?: boolean }> {
+    // A resumed run whose history already meets the early stop ended there (before, it trained another epoch).
+    if (state.batch === 0 && this.shouldStopEarly()) return { stopped: false, early: true };
     while (state.epoch < this.opts.epochs) {
       const m = await this.fitEpoch(model, data, optimizer, rng, state);
       if (!m) return { stopped: true };
@@ -250,9 +252,10 @@ export class Trainer {
       await this.opts.settle?.();
       this.times.waits += (performance.now() - waited) / 1000;
       this.pollStopFlag();  // a stop asked during validation ends the run here, not a batch into the next epoch
-      // (after the last epoch the run is complete: nothing was cut short)
-      if (this.stopping && state.epoch < this.opts.epochs) return { stopped: true };
+      // (after the last epoch, or the one that meets the early stop, the run is complete: nothing
+      // was cut short; before, a stop asked during that one's validation lost the early stop)
       if (this.shouldStopEarly()) return { stopped: false, early: true };
+      if (this.stopping && state.epoch < this.opts.epochs) return { stopped: true };
     }
     return { stopped: false };
   }

@@ -188,4 +188,29 @@ describe('resume', () => {
       expect(Buffer.from(resumed.model.params.buffer).equals(Buffer.from(full.model.params.buffer)), snap).toBe(true);
     }
   }, 60_000);
+
+  it('an early stop holds across a resume: recorded in the checkpoint, met again at once, kept when a stop came in its validation', async () => {
+    // Before: the patience was not recorded (a resume without --early-stop trained on), a resume with
+    // it trained one more epoch, and a stop asked during the stopping epoch's validation lost it.
+    const s0 = settings(path.join(dir, 'es-full.safetensors'), { lr: 30, epochs: 12, earlyStop: 1 });
+    const full = await runTraining(s0);
+    expect(full.early).toBe(true);
+    const n = full.history.length;
+    expect(n).toBeLessThan(12);
+    expect(loadTrainingCheckpoint(s0.out!).meta.training.earlyStop).toBe(1);
+    const again = await runTraining(resumeSettings(s0.out!, { dataDir: DATA_DIR }), {}, s0.out!);
+    expect(again.early).toBe(true);
+    expect(again.history.length).toBe(n);
+    const out = path.join(dir, 'es-stop.safetensors');
+    const r = await runTraining(settings(out, { lr: 30, epochs: 12, earlyStop: 1 }), {
+      onTrainer: (t) => {
+        const orig = t.opts.onEpoch;
+        t.opts.onEpoch = (m) => {
+          orig?.(m);
+          if (t.history.length === n) t.stop();
+        };
+      },
+    });
+    expect({ stopped: r.stopped, early: r.early, epochs: r.history.length }).toEqual({ stopped: false, early: true, epochs: n });
+  });
 });
