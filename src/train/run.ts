@@ -201,6 +201,35 @@ export function checkMemory(config: ModelConfig, s: RunSettings): void {
   }
 }
 
+/**
+ * A resumed run whose best checkpoint is missing, with a `*.bak` of it there: a
+ * fresh run on this --out killed (kill -9) before its first save had kept the
+ * best aside and left this run's checkpoint in place. The `*.bak` goes back when
+ * its history is the first epochs of this run's, ending at its best; else a warning.
+ */
+function restoreBest(best: string, history: EpochMetrics[], hooks: RunHooks): void {
+  const bak = `${best}.bak`;
+  if (history.length === 0 || existsSync(best) || !existsSync(bak)) return;
+  let kept: EpochMetrics[] | null = null;
+  try {
+    kept = loadTrainingCheckpoint(bak).meta.history;
+  } catch {
+    // not a checkpoint of a run: said below
+  }
+  let bestPpl = Infinity;  // (a loop: a spread of a long history overflows the stack)
+  for (const m of history) bestPpl = Math.min(bestPpl, m.valPpl);
+  const ours = kept !== null && kept.length > 0 && kept.length <= history.length
+    && kept.every((m, i) => m.epoch === history[i]!.epoch && m.valPpl === history[i]!.valPpl && m.trainLoss === history[i]!.trainLoss)
+    && kept[kept.length - 1]!.valPpl === bestPpl;
+  if (ours) {
+    renameSync(bak, best);
+    hooks.log?.(`note: ${path.basename(bak)}, this run's best checkpoint (epoch ${kept![kept!.length - 1]!.epoch}), kept aside by a fresh run on this --out `
+      + `that did not finish, is back as ${path.basename(best)}`);
+  } else {
+    hooks.warn?.(`this run's best checkpoint ${best} is missing, and ${bak} is there but is not this run's best; the run goes on and writes a new best when it improves`);
+  }
+}
+
 /** Settings to continue the run stored in a checkpoint, for `epochs` epochs in all. */
 export function resumeSettings(file: string, over: Partial<RunSettings>): RunSettings {
   const { meta } = loadTrainingCheckpoint(file, 'start a new run from its weights with --init-from instead of --resume');
@@ -619,6 +648,7 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     }
     files.removeStaleTemps();
     if (own) snapshots = files.snapshots().filter((f) => files.snapshotPosition(f)!.epoch <= state.epoch);
+    if (own) restoreBest(files.best, history, hooks);
     try {
       writeMetrics(files.metrics, history);
     } catch (e) {

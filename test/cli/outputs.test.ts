@@ -6,7 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
-  chmodSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync,
+  chmodSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -183,6 +183,34 @@ async function longRun(out: string): Promise<ReturnType<typeof spawn>> {
 }
 
 describe('one run per --out', () => {
+  it('a resume finds its best checkpoint that a fresh run killed before its first save kept aside, and puts it back', async () => {
+    // Before: the resumed run went on with its best only as *.bak, and the next fresh run replaced that.
+    const out = path.join(dir, 'killed.safetensors');
+    const best = path.join(dir, 'killed.best.safetensors');
+    expect((await cli(['train', ...TINY, '--epochs', '2', '--out', out])).code).toBe(0);
+    const bestBytes = readFileSync(best);
+    renameSync(best, `${best}.bak`);  // what the fresh run did before kill -9
+    const r = await cli(['train', '--resume', out, '--epochs', '3']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^note: killed\\.best\\.safetensors\\.bak, this run's best checkpoint \\(epoch \\d\\), kept aside by a fresh run on this --out that did not finish, is back as killed\\.best\\.safetensors$`, 'm'));
+    expect(existsSync(`${best}.bak`)).toBe(false);
+    const h = loadTrainingCheckpoint(out).meta.history;
+    const keptBest = loadTrainingCheckpoint(best).meta.history;
+    // the epoch-3 best replaced it when epoch 3 improved; else it is the file put back
+    if (h[2]!.valPpl < Math.min(h[0]!.valPpl, h[1]!.valPpl)) expect(keptBest).toHaveLength(3);
+    else expect(readFileSync(best).equals(bestBytes)).toBe(true);
+    // a *.bak that is another run's best stays where it is, with a warning
+    const other = path.join(dir, 'other.safetensors');
+    expect((await cli(['train', ...TINY, '--epochs', '1', '--seed', '9', '--out', other])).code).toBe(0);
+    renameSync(path.join(dir, 'other.best.safetensors'), `${best}.bak2`);
+    renameSync(best, path.join(dir, 'ours.best'));
+    renameSync(`${best}.bak2`, `${best}.bak`);
+    const w = await cli(['train', '--resume', out, '--epochs', '4']);
+    expect(w.code).toBe(0);
+    expect(w.stderr).toContain(`deeprnn: warning: this run's best checkpoint ${best} is missing, and ${best}.bak is there but is not this run's best`);
+    expect(existsSync(`${best}.bak`)).toBe(true);
+  });
+
   it('a fresh run keeps an earlier run\'s metrics, best checkpoint and plot aside as *.bak', async () => {
     const out = path.join(dir, 'again.safetensors');
     expect((await cli(['train', ...TINY, '--epochs', '2', '--out', out])).code).toBe(0);
