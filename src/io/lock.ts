@@ -86,7 +86,11 @@ export function refuseHeldLock(file: string, what: string): void {
   const holder = readHolder(file);
   if (holder && alive(holder)) {
     const who = holder.pid === process.pid ? 'this process' : `another deeprnn process (pid ${holder.pid})`;
-    throw new InputError(`${what} is in use by ${who}: wait for it to finish or choose another path (lock file ${file})`);
+    // A lock without its holder's start time (an older deeprnn's, or where /proc has none) cannot tell
+    // whether the pid is still the process that took it, or one that got the number since.
+    const unsure = holder.start === null && holder.pid !== process.pid
+      ? `; the lock file does not record when its process started, so if pid ${holder.pid} is no deeprnn process, remove ${file}` : '';
+    throw new InputError(`${what} is in use by ${who}: wait for it to finish or choose another path (lock file ${file})${unsure}`);
   }
 }
 

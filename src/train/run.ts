@@ -478,6 +478,11 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     hooks.warn?.(`${resumeFrom} stores its weights in bf16 (${optionName(s)('saveDtype')} bf16): the run continues from the rounded weights, `
       + 'so it does not repeat an uninterrupted run bit for bit (fp32 checkpoints resume exactly)');
   }
+  if (ck && s.impl !== ck.meta.training.impl && s.epochs > ck.meta.state.epoch) {
+    const what = (impl: string) => (impl === 'scratch' ? 'the float64 reference (scratch)' : 'the native float32 model');
+    hooks.warn?.(`${resumeFrom} was trained by ${what(ck.meta.training.impl)} and the run continues with ${what(s.impl)} `
+      + `(${optionName(s)('impl')} ${s.impl}), so it does not repeat an uninterrupted run bit for bit`);
+  }
   const hidden = s.hidden.length === 1 ? Array.from({ length: s.layers }, () => s.hidden[0]!) : s.hidden;
   if (init) {
     const c = init.meta.config;

@@ -213,4 +213,14 @@ describe('resume', () => {
     });
     expect({ stopped: r.stopped, early: r.early, epochs: r.history.length }).toEqual({ stopped: false, early: true, epochs: n });
   });
+
+  it('a resume with another --impl warns that it is not exact (before, float32 became float64 without a word)', async () => {
+    const out = path.join(dir, 'impl.safetensors');
+    await runTraining(settings(out, { epochs: 1, hidden: [8], layers: 1, dropout: 0 }));
+    const warnings: string[] = [];
+    const r = await runTraining(resumeSettings(out, { dataDir: DATA_DIR, epochs: 2, impl: 'scratch' }), { warn: (m) => warnings.push(m) }, out);
+    expect(r.history).toHaveLength(2);
+    expect(warnings).toEqual([`${out} was trained by the native float32 model and the run continues with the float64 reference (scratch) `
+      + '(--impl scratch), so it does not repeat an uninterrupted run bit for bit']);
+  });
 });
