@@ -278,6 +278,8 @@ describe('checkpoints', () => {
       .toThrow('training.numTrain 4 and numVal 0 must be 1 or more (the run\'s windows)');
     expect(load('m21', { ...base, training: { ...base.training, chunkTokens: 0 } }))
       .toThrow('training.chunkTokens 0 is invalid: it must be a whole number of tokens per chunk from 1 to 999999999');
+    expect(load('m40', { ...base, training: { ...base.training, earlyStop: 1.5 } }))
+      .toThrow('training.earlyStop 1.5 is invalid: it must be a whole number of epochs from 1');
     expect(load('m22', { ...base, training: { ...base.training, chunkTokens: 512 } })().meta).toMatchObject({ training: { chunkTokens: 512 } });
     expect(load('m19', { ...base, training: { ...base.training, skipNonFinite: 'yes' } }))
       .toThrow('training.skipNonFinite "yes" is invalid: it must be true or false');

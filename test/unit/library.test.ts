@@ -459,6 +459,7 @@ describe('the lower-level classes check what they are given', () => {
     const { hidden: _h, ...noHidden } = cfg;  // the misspelt key named even when the right one is missing
     expect(() => new RNNLM({ ...noHidden, hiden: [4] } as never)).toThrow('new RNNLM(config): unknown option hiden (did you mean hidden?)');
     expect(() => new Trainer({ epochs: 1, clip: 1, clipp: 2 } as never)).toThrow('new Trainer(opts): unknown option clipp (did you mean clip?)');
+    expect(() => new Trainer({ epochs: 1, clip: 1, threads: 0 })).toThrow('threads must be a whole number from 1 to 1024, got 0');
     expect(() => new Trainer(null as never)).toThrow('new Trainer(opts) needs options { epochs, clip, ... }, got null');
     expect(() => Tokenizer.fit('char', 'abc').encode(null as never)).toThrow('the text to tokenize must be a string, got null');
   });

@@ -9,6 +9,26 @@ const state: BarState = {
   epochSeconds: 0.9, epochBatches: 5, runSeconds: 5.2, runBatches: 25,
 };
 
+/** The bar lines a Progress draws on a fake 200-column terminal while `draw` runs (CI unset meanwhile). */
+async function terminalLines(draw: (p: Progress) => void | Promise<void>): Promise<string[]> {
+  const written: string[] = [];
+  const stream = Object.assign(new Writable({ write: (chunk, _enc, done) => { written.push(String(chunk)); done(); } }), {
+    isTTY: true, columns: 200, cursorTo: () => true, clearLine: () => true, moveCursor: () => true,
+  }) as unknown as NodeJS.WriteStream;
+  const ci = process.env.CI;
+  delete process.env.CI;
+  try {
+    const p = new Progress(3, 'text', stream);
+    p.start();
+    await draw(p);
+    p.stop();
+  } finally {
+    if (ci !== undefined) process.env.CI = ci;
+  }
+  // eslint-disable-next-line no-control-regex
+  return written.join('').replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '\n').split(/[\r\n]/).filter((l) => l.startsWith('epoch'));
+}
+
 describe('the bar', () => {
   it('shows the epoch, its batches, elapsed<remaining for the epoch and the run, perplexity and speed in 80 columns', () => {
     const line = barLine(state);
@@ -36,25 +56,12 @@ describe('the bar', () => {
   });
 
   it('on a terminal, draws lines of at most 80 columns with both clocks', async () => {
-    const written: string[] = [];
-    const stream = Object.assign(new Writable({ write: (chunk, _enc, done) => { written.push(String(chunk)); done(); } }), {
-      isTTY: true, columns: 200, cursorTo: () => true, clearLine: () => true, moveCursor: () => true,
-    }) as unknown as NodeJS.WriteStream;
-    const ci = process.env.CI;
-    delete process.env.CI;
-    try {
-      const p = new Progress(3, 'text', stream);
-      p.start();
+    const lines = await terminalLines(async (p) => {
       for (let b = 1; b <= 4; b++) {
         await new Promise((r) => setTimeout(r, 120));
         p.batch(1, b, 4, 2.5, b * 1000);
       }
-      p.stop();
-    } finally {
-      if (ci !== undefined) process.env.CI = ci;
-    }
-    // eslint-disable-next-line no-control-regex
-    const lines = written.join('').replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '\n').split(/[\r\n]/).filter((l) => l.startsWith('epoch'));
+    });
     expect(lines.length).toBeGreaterThan(0);
     for (const l of lines) {
       expect(l.length).toBeLessThanOrEqual(80);
@@ -62,25 +69,10 @@ describe('the bar', () => {
     }
   });
 
-  it('shows the training thread\'s own rate when it sends its seconds: news read late is not timed from when it was read', () => {
+  it('shows the training thread\'s own rate when it sends its seconds: news read late is not timed from when it was read', async () => {
     // Before, news of a whole epoch of the book's run read just after the epoch line (a tenth of a
     // second of training, queued behind it) showed about 900M tok/s.
-    const written: string[] = [];
-    const stream = Object.assign(new Writable({ write: (chunk, _enc, done) => { written.push(String(chunk)); done(); } }), {
-      isTTY: true, columns: 200, cursorTo: () => true, clearLine: () => true, moveCursor: () => true,
-    }) as unknown as NodeJS.WriteStream;
-    const ci = process.env.CI;
-    delete process.env.CI;
-    try {
-      const p = new Progress(3, 'text', stream);
-      p.start();
-      p.batch(1, 4, 4, 2.5, 250_000, 4, 0.1);  // at once: 2.5M tokens/s by the thread's clock
-      p.stop();
-    } finally {
-      if (ci !== undefined) process.env.CI = ci;
-    }
-    // eslint-disable-next-line no-control-regex
-    const lines = written.join('').replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '\n').split(/[\r\n]/).filter((l) => l.startsWith('epoch'));
+    const lines = await terminalLines((p) => p.batch(1, 4, 4, 2.5, 250_000, 4, 0.1));  // at once: 2.5M tokens/s by the thread's clock
     expect(lines.length).toBeGreaterThan(0);
     for (const l of lines) expect(l).toContain('  2.5M tok/s  ');
   });
