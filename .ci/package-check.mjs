@@ -58,9 +58,12 @@ try {
   if (!check('npm pack (prepack: dist/ and the prebuilt addon)', pack.code === 0 && existsSync(tarball), pack.out)) throw new Error('no tarball');
   const files = sh('tar', ['tzf', tarball]).stdout.split('\n');
   const need = ['package/dist/index.js', 'package/cjs/index.cjs', 'package/data/timemachine.txt', 'package/LICENSE',
-    `package/prebuilds/${process.platform}-${process.arch}/deeprnn.node`, 'package/scripts/install.js'];
-  check('the tarball holds dist/, cjs/, the Time Machine, LICENSE, the prebuilt addon and the install script',
+    `package/prebuilds/${process.platform}-${process.arch}/deeprnn.node`, 'package/scripts/install.js',
+    'package/bench/fma_peak.cc', 'package/bench/torch_bench.py'];
+  check('the tarball holds dist/, cjs/, the Time Machine, LICENSE, the prebuilt addon, the install script and what bench runs',
     need.every((f) => files.includes(f)), `missing: ${need.filter((f) => !files.includes(f)).join(', ')}`);
+  const extra = files.filter((f) => f === 'package/tsconfig.json' || f.startsWith('package/native/check/') || f.startsWith('package/test/'));
+  check('the tarball holds no development files (tsconfig.json, native/check, test/)', extra.length === 0, `shipped: ${extra.join(', ')}`);
 
   // 2. A project that depends on the tarball, pinned to the repository's lock.
   mkdirSync(app);

@@ -9,8 +9,11 @@
 //   otherwise, or when asked (DEEPRNN_BUILD_FROM_SOURCE=1, or npm's
 //   --build-from-source, which npm passes on as npm_config_build_from_source),
 //   build the addon from source with cmake-js (needs cmake and a C++17 compiler).
+//   The package loads build/Release before the prebuilt addon: an earlier build
+//   from source that loads is kept and named; one that no longer loads is
+//   removed, so that it does not hide the prebuilt one.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +22,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(path.join(root, 'package.json'));
 const platform = `${process.platform}-${process.arch}`;
 const prebuilt = path.join('prebuilds', platform, 'deeprnn.node');
+const built = path.join('build', 'Release', 'deeprnn.node');
 
 function say(msg) {
   console.log(`deeprnn: ${msg}`);
@@ -48,7 +52,7 @@ function loadError(file) {
   const r = spawnSync(process.execPath, ['-e', 'require(process.argv[1]).info()', path.join(root, file)], { encoding: 'utf8' });
   if (r.status === 0) return null;
   const lines = `${r.stderr}`.split('\n').filter((l) => /Error|error:/.test(l));
-  return (lines[0] ?? `exit code ${r.status}`).replace(/^\s*(Error: )?/, '');
+  return (lines[0] ?? (r.signal ? `the process was killed by ${r.signal}` : `exit code ${r.status}`)).replace(/^\s*(Error: )?/, '');
 }
 
 function truthy(v) {
@@ -72,6 +76,15 @@ function main() {
     if (buildAddon()) return 0;
     console.error('deeprnn: the build from source failed (see above); it needs cmake and a C++17 compiler on PATH');
     return 1;
+  }
+  if (existsSync(path.join(root, built))) {
+    const err = loadError(built);
+    if (err === null) {
+      say(`using the addon built from source ${built} (it is loaded before any prebuilt one; remove it to use the prebuilt)`);
+      return 0;
+    }
+    rmSync(path.join(root, built), { force: true });
+    say(`removed ${built}, an earlier build from source that does not load here (${err})`);
   }
   let why = `the package has no prebuilt addon for ${platform}`;
   if (existsSync(path.join(root, prebuilt))) {

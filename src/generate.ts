@@ -75,7 +75,7 @@ export class Sampler {
     for (let i = 0; i < V; i++) sum += probs[i] = Math.exp(logits[i]! / t - max);
     let keep = V;
     const { topK, topP } = this.opts;
-    if (topK !== undefined || topP !== undefined) {
+    if ((topK !== undefined && topK < V) || (topP !== undefined && topP < 1)) {
       for (let i = 0; i < V; i++) order[i] = i;
       order.sort((a, b) => probs[b]! - probs[a]! || a - b);
       if (topK !== undefined) keep = Math.min(keep, Math.max(1, topK));
@@ -89,6 +89,10 @@ export class Sampler {
         while (n < keep && acc < topP * within) acc += probs[order[n++]!]!;
         keep = Math.max(1, n);
       }
+    }
+    // Filters that keep every token (top-p 1, a top-k of the vocabulary or more) change nothing:
+    // the draw is then the unfiltered one, in vocabulary order, and a seed gives the same text.
+    if (keep < V) {
       let kept = 0;
       for (let r = 0; r < keep; r++) kept += probs[order[r]!]!;
       let u = this.opts.rng!.uniform() * kept;

@@ -12,7 +12,7 @@ export { WindowDataModule, SequentialDataModule, makeDataModule, type Batch, typ
 export { corpusRegistry, ensureCorpus, resolveDataDir, resolveCorpora, readCorpus, type CorpusEntry, type CorpusSource } from './data/corpus.js';
 export { loadCorpusTokens, loadTextTokens, readCorpusText, type LoadedCorpus } from './data/load.js';
 export { TimeMachine, type TimeMachineOptions } from './data/timemachine.js';
-export { Trainer, initialState, NonFiniteError, type EpochMetrics, type TrainerOptions, type TrainerTimes, type TrainState } from './train/trainer.js';
+export { Trainer, initialState, NonFiniteError, YIELD_MS, type EpochMetrics, type TrainerOptions, type TrainerTimes, type TrainState } from './train/trainer.js';
 export { evaluateTokens, type EvalMetrics } from './train/evaluate.js';
 export { InputError } from './errors.js';
 export {

@@ -10,9 +10,23 @@ const OPENMP_FORMS: [string, RegExp][] = [
   ['OMP_THREAD_LIMIT', /^\s*0*[1-9][0-9]*\s*$/],
 ];
 
+/** The largest count libgomp reads (an unsigned long; past it, strtoul's ERANGE, and libgomp's own line). */
+const ULONG_MAX = 2n ** 64n - 1n;
+
+/** Whether a count in one of OPENMP_FORMS is past what libgomp reads. */
+function tooLarge(value: string): boolean {
+  return value.split(',').some((c) => BigInt(c.trim()) > ULONG_MAX);
+}
+
+/** What is wrong with an OpenMP variable's value that libgomp does not take. */
+function fault(name: string, value: string): string {
+  const form = OPENMP_FORMS.find(([n]) => n === name)![1];
+  return form.test(value) && tooLarge(value) ? 'is a count larger than OpenMP reads (at most 2^64 - 1)' : 'is not a positive integer';
+}
+
 /** The OpenMP variables set in `env` in a form libgomp does not take (it would write a line of its own about each). */
 export function unparsableOpenMp(env: NodeJS.ProcessEnv = process.env): string[] {
-  return OPENMP_FORMS.filter(([name, form]) => env[name] !== undefined && !form.test(env[name]!)).map(([name]) => name);
+  return OPENMP_FORMS.filter(([name, form]) => env[name] !== undefined && (!form.test(env[name]!) || tooLarge(env[name]!))).map(([name]) => name);
 }
 
 export interface ThreadChoice {
@@ -31,7 +45,7 @@ export function chooseThreads(requested?: number, env: NodeJS.ProcessEnv = proce
   const raw = env.OMP_THREAD_LIMIT?.trim();
   // (an unset or empty one means no limit, for deeprnn as for OpenMP)
   if (raw && unparsableOpenMp(env).includes('OMP_THREAD_LIMIT')) {
-    return { threads: choice.threads, note: choice.note ?? `OMP_THREAD_LIMIT="${raw}" is not a positive integer; ignored` };
+    return { threads: choice.threads, note: choice.note ?? `OMP_THREAD_LIMIT="${raw}" ${fault('OMP_THREAD_LIMIT', raw)}; ignored` };
   }
   const limit = raw ? Number(raw) : NaN;
   if (!(limit >= 1) || choice.threads <= limit) return choice;
@@ -51,7 +65,8 @@ function chooseWithinCores(requested: number | undefined, env: NodeJS.ProcessEnv
   const first = raw.split(',')[0]!.trim();
   // a list OpenMP cannot parse is ignored whole, by it as here (4,0 too)
   const n = unparsableOpenMp(env).includes('OMP_NUM_THREADS') ? NaN : Number(first);
-  if (!(n >= 1)) return { threads: cores, note: `OMP_NUM_THREADS="${raw}" is not a positive integer; using the ${cores} cores this process may use` };
+  if (!(n >= 1)) return { threads: cores, note: `OMP_NUM_THREADS="${raw}" ${fault('OMP_NUM_THREADS', raw)}; using the ${cores} cores this process may use` };
   if (n <= cores) return { threads: n, note: null };
-  return { threads: cores, note: `OMP_NUM_THREADS=${n} is more than the ${cores} cores this process may use; using ${cores}` };
+  // (as written, without its leading zeros: a count past 2^53 is not rounded in the note)
+  return { threads: cores, note: `OMP_NUM_THREADS=${first.replace(/^0+/, '')} is more than the ${cores} cores this process may use; using ${cores}` };
 }

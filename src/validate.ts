@@ -68,6 +68,11 @@ export function integer(name: string, raw: unknown, min: number, max: number): n
 export function number(name: string, raw: unknown, check: (v: number) => boolean, expected: string): number {
   // Decimal only, as integer() reads (Number() would also take 0x10, 0b1 and 0o7)
   const v = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i.test(raw) ? Number(raw) : NaN;
+  // A number written with a digit other than 0 before its exponent that reads as 0 (1e-400) is
+  // below what a double holds: not the 0 it would become (--clip 1e-400 would turn clipping off).
+  if (v === 0 && typeof raw === 'string' && /[1-9]/.test(raw.split(/e/i)[0]!)) {
+    throw new InputError(`${name} must be ${expected}, got ${show(raw)}, which is below the smallest number a double holds (it would read as 0)`);
+  }
   if (!Number.isFinite(v) || !check(v)) throw new InputError(`${name} must be ${expected}, got ${show(raw)}`);
   return v;
 }

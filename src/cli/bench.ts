@@ -97,8 +97,10 @@ const BENCH_BF16_CSV_COLUMNS: Column<BenchRow>[] = [...BENCH_CSV_COLUMNS, ...([
 ] as const).map((key) => ({ key, header: key }))];
 
 function parseList<T>(name: string, raw: string, parse: (s: string) => T): T[] {
-  const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
-  if (items.length === 0) throw new UsageError(`${name} must be a comma-separated list, got "${raw}"`);
+  const items = raw.split(',').map((s) => s.trim());
+  if (items.every((s) => s === '')) throw new UsageError(`${name} must be a comma-separated list, got "${raw}"`);
+  // (an empty entry, "A,,B" or "1,", is a slip, as compare's --cells takes it)
+  if (items.includes('')) throw new UsageError(`${name} must be a list separated by single commas, got "${raw}"`);
   return items.map(parse);
 }
 
@@ -109,11 +111,15 @@ function configByName(name: string, option = '--configs'): BenchConfig {
   return c;
 }
 
+/** Why the last fmaPeak call measured nothing (null when it measured). */
+let peakFailure: string | null = null;
+
 /**
  * GFLOP/s of bench/fma_peak.cc on `threads` threads (bf16: its vdpbf16ps chains, built with
- * AVX512-BF16), or null when it cannot be built or run here.
+ * AVX512-BF16), or null when it cannot be built or run here (peakFailure says why).
  */
 function fmaPeak(threads: number, bf16 = false): number | null {
+  peakFailure = null;
   const simd = native().info().simdAvailable;
   const flags = bf16 ? ['-mavx512f', '-mavx512bf16']
     : simd.includes('avx512') ? ['-mavx512f', '-mfma'] : simd.includes('avx2') ? ['-mavx2', '-mfma'] : [];
@@ -131,10 +137,16 @@ function fmaPeak(threads: number, bf16 = false): number | null {
       renameSync(tmp, exe);
     }
     const gflops = Number(execFileSync(exe, bf16 ? [String(threads), 'bf16'] : [String(threads)], { encoding: 'utf8', stdio: 'pipe' }).trim());
-    return gflops > 0 ? gflops : null;
-  } catch {
-    return null;
+    if (gflops > 0) return gflops;
+    peakFailure = `${path.relative(ROOT, exe)} printed no rate`;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException & { stderr?: Buffer | string };
+    const said = `${err.stderr ?? ''}`.trim().split('\n')[0];
+    peakFailure = !existsSync(source) ? `${source} is missing`
+      : err.code === 'ENOENT' && err.path === 'g++' ? 'g++ is not installed'
+      : said || err.message.split('\n')[0]!;
   }
+  return null;
 }
 
 function torchPython(): string | null {
@@ -221,12 +233,13 @@ export function registerBench(program: Command): void {
       const timing = Object.entries(info.gemmTileTiming).map(([t, ms]) => `${t} ${ms.toFixed(2)} ms`).join(', ');
       const py = raw.torch ? torchPython() : null;
       const peaks = new Map(threads.map((t) => [t, fmaPeak(t)]));
+      const peakWhy = peakFailure;
       // The rate bf16 products can reach: vdpbf16ps's, where the products run on it.
       const bf16Peaks = new Map(threads.map((t) => [t, bf16 && info.bf16 === 'avx512bf16' ? fmaPeak(t, true) : null]));
       note(format, `machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${plural(cores, 'core')}; deeprnn kernels ${info.simd}`
         + `${info.openmp ? '' : ' (no OpenMP)'}, GEMM tile ${info.gemmTile} (${info.gemmTileChoice}${timing ? `: ${timing}` : ''})${bf16 ? `, bf16 products ${info.bf16}` : ''}; PyTorch ${py ? 'found' : 'not run'}`);
       const perThreads = (m: Map<number, number | null>) => threads.map((t) => `${t} thread${t > 1 ? 's' : ''} ${fmt(m.get(t), 1)}`).join(', ');
-      note(format, `FMA peak GFLOP/s: ${perThreads(peaks)}`);
+      note(format, `FMA peak GFLOP/s: ${perThreads(peaks)}${peakWhy ? ` (not measured: ${peakWhy})` : ''}`);
       if (bf16) note(format, `vdpbf16ps peak GFLOP/s: ${info.bf16 === 'avx512bf16' ? perThreads(bf16Peaks) : `not measured (bf16 products ${info.bf16})`}`);
       const rows = new RecordStream<BenchRow>(format, {
         columns: bf16 ? BENCH_BF16_COLUMNS : BENCH_COLUMNS,

@@ -9,7 +9,7 @@ import { MAX_NUM_STEPS } from '../data/datamodule.js';
 import { loadCorpusTokens } from '../data/load.js';
 import { TOKENIZERS, type TokenizerKind } from '../data/tokenizer.js';
 import { InputError } from '../errors.js';
-import { plural } from '../validate.js';
+import { plural, text } from '../validate.js';
 import { hasTrainingState, loadCheckpoint } from '../io/checkpoint.js';
 import { checkWritable, refuseOverwrite, removeStaleTemps, sameFile, writeFileAtomic, type FileRole } from '../io/files.js';
 import { native } from '../native.js';
@@ -154,6 +154,9 @@ export function registerEval(program: Command): void {
       }
       const threads = threadsOption(raw.threads);
       const precision = precisionOption(raw.precision);
+      // empty: a variable that was not set; not the default (a --baseline '' turned the regression check off)
+      if (raw.baseline !== undefined) text('--baseline', raw.baseline, 'a file path');
+      if (raw.dataDir !== undefined) text('--data-dir', raw.dataDir, 'a directory');
       const dataDir = resolveDataDir(raw.dataDir);
       const reads: FileRole[] = [
         { label: 'the checkpoint', path: file },
@@ -191,11 +194,14 @@ export function registerEval(program: Command): void {
       // A corpus named twice would be evaluated twice and reported once.
       const twice = (raw.corpus as string[]).find((c, i, all) => all.indexOf(c) !== i);
       if (twice !== undefined) throw new UsageError(`--corpus names "${twice}" twice: each corpus is evaluated once, and reported by its name`);
-      // and one file (or directory) under two names likewise (through links too)
-      const onDisk = (raw.corpus as string[]).filter((c) => !corpusRegistry().has(c) && existsSync(c));
+      // and one file (or directory) under two names likewise (through links too, and a
+      // registry name beside the path of its file)
+      const onDisk = (raw.corpus as string[])
+        .map((c) => ({ c, file: corpusRegistry().has(c) ? corpusFiles([c], dataDir)[0] : c }))
+        .filter((x): x is { c: string; file: string } => x.file !== undefined && existsSync(x.file));
       onDisk.forEach((a, i) => {
-        const b = onDisk.slice(i + 1).find((c) => sameFile(a, c));
-        if (b !== undefined) throw new UsageError(`--corpus names one file twice, as "${a}" and "${b}": each corpus is evaluated once, and reported by its name`);
+        const b = onDisk.slice(i + 1).find((x) => sameFile(a.file, x.file));
+        if (b !== undefined) throw new UsageError(`--corpus names one file twice, as "${a.c}" and "${b.c}": each corpus is evaluated once, and reported by its name`);
       });
       for (const spec of raw.corpus) {
         const { tokens } = await loadCorpusTokens([spec], { dataDir, tokenizer: ck.tokenizer });

@@ -80,6 +80,7 @@ export function buildProgram(argv: string[] = []): Command {
     .configureOutput({ outputError: (str, write) => write(commanderError(str)) })
     // A bad DEEPRNN_SIMD or DEEPRNN_GEMM_TILE is refused once, before any command does any work.
     .hook('preAction', (_program, command) => {
+      refuseFlagValues(command);
       checkSimdSetting();
       refuseInJob(command.name());
     });
@@ -93,6 +94,30 @@ export function buildProgram(argv: string[] = []): Command {
   registerServe(program);
   registerBench(program);
   return program;
+}
+
+/**
+ * An option that takes a value takes the next word, whatever it is: `--out
+ * --json` would write files named "--json" and never see --json. A value that
+ * is one of the command's own options (or -h, --help) is refused, naming both.
+ */
+function refuseFlagValues(command: Command): void {
+  const flags = new Set(['-h', '--help']);
+  for (const o of command.options) {
+    if (o.long) flags.add(o.long);
+    if (o.short) flags.add(o.short);
+  }
+  for (const o of command.options) {
+    if (!(o.required || o.optional)) continue;  // a switch takes no value
+    const key = o.attributeName();
+    if (command.getOptionValueSource(key) !== 'cli') continue;
+    const value: unknown = command.getOptionValue(key);
+    for (const v of Array.isArray(value) ? value : [value]) {
+      if (typeof v === 'string' && flags.has(v)) {
+        throw new UsageError(`${o.long ?? o.short} needs a value, and the next word is the option ${v}: give ${o.long ?? o.short} its value before ${v}`);
+      }
+    }
+  }
 }
 
 /** The commands that run data-parallel under an MPI launcher (compare refuses a job with its own advice). */

@@ -3,12 +3,13 @@
 import type { Command } from 'commander';
 import { checkSampling, generate, MAX_PREDS } from '../generate.js';
 import { loadCheckpoint } from '../io/checkpoint.js';
+import { native } from '../native.js';
 import { refuseOverwrite } from '../io/files.js';
 import { Rng } from '../rng.js';
 import { RecordStream, warn, write } from './output.js';
 import { DEFAULT_CHECKPOINT } from './defaults.js';
 import { UsageError } from './errors.js';
-import { addOptions, bf16Note, cliNaming, formatOptions, intOption, option, outputFormat, precisionOption } from './options.js';
+import { addOptions, bf16Note, cliNaming, formatOptions, intOption, option, outputFormat, precisionOption, threadsOption } from './options.js';
 
 interface RawPredictOptions {
   model: string;
@@ -20,6 +21,7 @@ interface RawPredictOptions {
   samples: string | number;
   strict?: boolean;
   precision?: string;
+  threads?: string;
 }
 
 /** A sample as --json lists it. */
@@ -41,7 +43,8 @@ export function registerPredict(program: Command): void {
     .addOption(option('--seed <n>', 'seed of the sampling', 42))
     .addOption(option('--samples <m>', 'independent continuations', 1))
     .addOption(option('--precision <p>', "fp32, or bf16: the products read bf16 weights, activations stay float32 (default: the checkpoint's training precision)"))
-    .addOption(option('--strict', 'refuse a prefix with tokens outside the vocabulary instead of reading them as <unk>'));
+    .addOption(option('--strict', 'refuse a prefix with tokens outside the vocabulary instead of reading them as <unk>'))
+    .addOption(option('--threads <n>', 'threads of the products of each token (default: OMP_NUM_THREADS, else the cores this process may use)'));
   addOptions(command, formatOptions(['text', 'json']))
     .action((prefix: string, raw: RawPredictOptions, cmd: Command) => {
       const format = outputFormat(cmd, ['text', 'json']);
@@ -62,7 +65,9 @@ export function registerPredict(program: Command): void {
         }
       }
       const precision = precisionOption(raw.precision);
+      const threads = threadsOption(raw.threads);
       refuseOverwrite([{ label: '--model', path: raw.model }], []);
+      native().setThreads(threads);
       const ckpt = loadCheckpoint(raw.model);
       if (precision) ckpt.model.precision = precision;
       if (ckpt.model.precision === 'bf16') bf16Note();

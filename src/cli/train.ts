@@ -10,7 +10,7 @@ import { SCHEDULES } from '../train/schedule.js';
 import { bestEpoch, runTokensPerSec, sparkline } from '../train/metrics.js';
 import { resumeSettings, type RunSettings, type RunTimings } from '../train/run.js';
 import { initFromSettings, MAX_EPOCHS, resolveRunSettings, RUN_DEFAULTS } from '../train/settings.js';
-import { flagName } from '../validate.js';
+import { flagName, text } from '../validate.js';
 import { DEFAULT_CHECKPOINT } from './defaults.js';
 import { UsageError } from './errors.js';
 import { addOptions, bf16Note, cliNaming, formatOptions, option, outputFormat, threadsOption } from './options.js';
@@ -230,6 +230,8 @@ export function registerTrain(program: Command): void {
       const format = outputFormat(cmd, ['text', 'json']);
       const given = (name: string) => cmd.getOptionValueSource(name) === 'cli';
       let s: RunSettings;
+      // (an empty --resume, a variable that was not set, is no request for a fresh run over its checkpoint)
+      if (raw.resume !== undefined) text('--resume', raw.resume, 'a checkpoint path');
       if (raw.resume) {
         if (given('initFrom')) {
           throw new UsageError('--init-from starts a new run from a checkpoint\'s weights and --resume continues one: give one of them');

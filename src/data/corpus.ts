@@ -335,6 +335,10 @@ const CHUNK = 1 << 20;
 
 /**
  * The text of the sources as a stream of chunks, files joined by a newline.
+ * Line ends are read as Python's open() reads a text file: "\r\n" and a lone
+ * "\r" become "\n" (a text saved on Windows reads as the same text saved
+ * elsewhere: the same tokens, not a "\r" the tokenizer may not know), and a
+ * UTF-8 byte-order mark is dropped.
  * Refuses a file that looks binary or is not UTF-8, naming the byte offset.
  * `onBytes` sees every chunk's raw bytes (for hashing and progress).
  */
@@ -355,6 +359,8 @@ export function* readCorpus(sources: CorpusSource[], onBytes?: (bytes: Buffer) =
     }
     let offset = 0;
     let tail: Buffer = Buffer.alloc(0);
+    // A "\r" that ended the last piece: "\n" either way, and a "\n" right after it is the same line end.
+    let cr = false;
     try {
       for (;;) {
         const n = readSync(fd, buf, 0, CHUNK, null);
@@ -381,6 +387,11 @@ export function* readCorpus(sources: CorpusSource[], onBytes?: (bytes: Buffer) =
         }
         tail = unfinished(Buffer.concat([tail, bytes.subarray(Math.max(0, n - 4))]).subarray(-4));
         offset += n;
+        if (text) {
+          if (cr && text.startsWith('\n')) text = text.slice(1);
+          cr = text.endsWith('\r');
+          if (text.includes('\r')) text = text.replace(/\r\n?/g, '\n');
+        }
         if (text) yield text;
         if (n === 0) break;
       }

@@ -3,8 +3,8 @@
 // for writability before any work, written atomically through symlinks, and
 // the temporary files of processes that died mid-write are cleaned up.
 import {
-  accessSync, closeSync, constants, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, realpathSync, renameSync,
-  readFileSync, rmSync, statSync, writeSync,
+  accessSync, closeSync, constants, fchmodSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, realpathSync, renameSync,
+  readFileSync, rmdirSync, rmSync, statSync, writeSync,
 } from 'node:fs';
 import path from 'node:path';
 import { getSystemErrorMap } from 'node:util';
@@ -110,6 +110,12 @@ export function checkWritable(file: string, what: string): void {
     if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') st = null;
   }
   if (st && !st.isFile()) throw new InputError(`${what} ${file} exists and is not a regular file`);
+  // Writable by no one (chmod a-w): protected on purpose, and replacing it (a rename, which the
+  // directory allows) would undo that.
+  if (st && (st.mode & 0o222) === 0) {
+    throw new InputError(`${what} ${file} is read-only (mode ${(st.mode & 0o777).toString(8).padStart(3, '0')}): a file protected `
+      + 'against writing is not replaced; make it writable (chmod u+w) or give another path');
+  }
   let dir = path.dirname(target);
   for (;;) {
     let d: ReturnType<typeof statSync> | null = null;
@@ -131,6 +137,25 @@ export function checkWritable(file: string, what: string): void {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? 'EACCES';
     throw new InputError(`${what} ${file} cannot be written: the directory ${dir} is not writable (${code})`);
+  }
+  // Directories still to make: made and removed again now, so that one that cannot be
+  // (under /proc, where access() says yes to root) is refused before the work, not after it.
+  const parent = path.dirname(target);
+  if (parent !== dir) {
+    let made: string[] = [];
+    try {
+      made = makeDirs(parent);
+    } catch (e) {
+      throw new InputError(`${what} ${file} cannot be written: ${(e as Error).message}`);
+    } finally {
+      for (const d of made.reverse()) {
+        try {
+          rmdirSync(d);
+        } catch {
+          // (made meanwhile by another process, or holding its files: left)
+        }
+      }
+    }
   }
 }
 
@@ -190,7 +215,7 @@ function tmpName(target: string, pid = process.pid): string {
 }
 
 /** Where an atomic write of `file` goes: its target (through a symlink), directory and temporary file. */
-function atomicTarget(file: string): { target: string; dir: string; tmp: string } {
+function atomicTarget(file: string): { target: string; dir: string; tmp: string; mode: number | null } {
   const target = isSymlink(file) ? realTarget(file) : path.resolve(file);
   let existing: ReturnType<typeof statSync> | null = null;
   try {
@@ -209,7 +234,9 @@ function atomicTarget(file: string): { target: string; dir: string; tmp: string 
       + `(.NAME.tmp-PID) needs ${bytes + over}; file systems take names of at most ${NAME_MAX} bytes: use a name of at most ${bytes - over} bytes`);
   }
   makeDirs(path.dirname(target));
-  return { target, dir: path.dirname(target), tmp };
+  // A file replaced keeps its permissions (a private 0600 checkpoint stays private), writable by its owner.
+  const mode = existing ? (existing.mode & 0o777) | 0o200 : null;
+  return { target, dir: path.dirname(target), tmp, mode };
 }
 
 /**
@@ -219,10 +246,11 @@ function atomicTarget(file: string): { target: string; dir: string; tmp: string 
  * target is replaced, the link stays.
  */
 export function writeFileAtomic(file: string, data: Buffer | string): void {
-  const { target, dir, tmp } = atomicTarget(file);
+  const { target, dir, tmp, mode } = atomicTarget(file);
   try {
     const fd = openSync(tmp, 'w', 0o644);
     try {
+      if (mode !== null) fchmodSync(fd, mode);
       const buf = typeof data === 'string' ? Buffer.from(data) : data;
       let off = 0;
       while (off < buf.length) off += writeSync(fd, buf, off, Math.min(buf.length - off, 1 << 30));  // (Node takes at most 2 GiB a call)
@@ -261,8 +289,20 @@ export function writeFileAtomic(file: string, data: Buffer | string): void {
  * directory that cannot be created).
  */
 export async function writeFileAtomicAsync(file: string, data: Buffer): Promise<void> {
-  const { target, dir, tmp } = atomicTarget(file);
+  const { target, dir, tmp, mode } = atomicTarget(file);
   const nat = native();
+  // The native write opens the temporary file without changing the mode of one that exists.
+  if (mode !== null) {
+    const fd = openSync(tmp, 'w', 0o600);
+    try {
+      fchmodSync(fd, mode);
+    } catch (e) {
+      rmSync(tmp, { force: true });
+      throw e;
+    } finally {
+      closeSync(fd);
+    }
+  }
   try {
     await nat.writeFileAtomic(tmp, target, dir, data);
   } catch (e) {

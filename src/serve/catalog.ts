@@ -3,7 +3,7 @@
 // and kept while the file is unchanged (same inode, size, mtime and ctime:
 // a copy that keeps the mtime, cp -p or rsync -a, still changes the ctime). Nothing is
 // written to disk.
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { InputError } from '../errors.js';
 import { hasTrainingState, loadCheckpoint, type Checkpoint } from '../io/checkpoint.js';
 import { exportOnnx, ONNX_EXPORTABLE, type OnnxExport } from '../io/onnx.js';
@@ -99,9 +99,28 @@ function remember(entry: Entry, e: unknown): void {
   if (e instanceof InputError) entry.error = e;
 }
 
+/** ONNX exports kept at once (each is the size of its model's weights): the ones asked for last. */
+export const ONNX_KEPT = 4;
+
 /** Loaded checkpoints by real path, while unchanged on disk. */
 export class Catalog {
   private readonly entries = new Map<string, Entry>();
+  /** Files whose export is kept, the one asked for last at the end. */
+  private readonly exported: string[] = [];
+
+  /** Forgets the checkpoints no longer on disk (and what was loaded or exported of them). */
+  prune(): void {
+    for (const file of [...this.entries.keys()]) {
+      if (!existsSync(file)) this.entries.delete(file);
+    }
+  }
+
+  /** How many exports are held (for the tests). */
+  get exportsHeld(): number {
+    let n = 0;
+    for (const e of this.entries.values()) if (e.onnx) n++;
+    return n;
+  }
 
   private entry(file: string): { entry: Entry; ck: () => Checkpoint } {
     const st = statSync(file);
@@ -149,6 +168,14 @@ export class Catalog {
         if (e instanceof InputError) entry.onnxError = e;
         throw e;
       }
+    }
+    // the one asked for last goes to the end; past ONNX_KEPT, the oldest export is dropped
+    const at = this.exported.indexOf(file);
+    if (at >= 0) this.exported.splice(at, 1);
+    this.exported.push(file);
+    while (this.exported.length > ONNX_KEPT) {
+      const old = this.entries.get(this.exported.shift()!);
+      if (old && old !== entry) delete old.onnx;
     }
     return entry.onnx;
   }

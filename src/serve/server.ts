@@ -41,6 +41,8 @@ export interface Served {
 const CSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+/** Bytes of events waiting for a client that does not read, past which its stream is closed. */
+export const EVENT_BACKLOG = 4 << 20;
 
 /** Whether a bound address (server.address().address) is loopback: 127.0.0.0/8, ::1, or 127.x mapped into IPv6. */
 export function isLoopbackAddress(address: string): boolean {
@@ -89,6 +91,7 @@ export async function startServer(opts: ServeOptions): Promise<Served> {
       pollFailure = message;
       return;
     }
+    if (changed) catalog.prune();
     if (updates.length || changed) for (const l of listeners) l(updates, changed);
   }, pollMs);
   timer.unref();
@@ -120,7 +123,8 @@ export async function startServer(opts: ServeOptions): Promise<Served> {
   };
 
   const state = () => ({
-    dir: path.resolve(dir),
+    // (the whole path for this machine's own page; on a network, the directory's name alone)
+    dir: loopback ? path.resolve(dir) : path.basename(path.resolve(dir)),
     selected: opts.selected ?? null,
     playground: assets.ortMissing === null ? { available: true } : { available: false, reason: assets.ortMissing },
     checkpoints: listCheckpoints(dir),
@@ -128,7 +132,16 @@ export async function startServer(opts: ServeOptions): Promise<Served> {
 
   const events = (req: http.IncomingMessage, res: http.ServerResponse) => {
     res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', Connection: 'keep-alive' });
-    const emit = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    // A client that does not read (a paused tab, a stalled connection) would have every
+    // event queued for it without end: past EVENT_BACKLOG bytes waiting, its stream is
+    // closed (EventSource connects again, and gets a snapshot of the runs then).
+    const emit = (event: string, data: unknown) => {
+      if (res.writableLength > EVENT_BACKLOG) {
+        res.destroy();
+        return;
+      }
+      res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    };
     emit('runs', watcher.snapshot());
     const listener = (updates: RunUpdate[], checkpoints: boolean) => {
       if (updates.length) emit('runs', updates);
@@ -218,7 +231,9 @@ export async function startServer(opts: ServeOptions): Promise<Served> {
       }
       case '/api/model.onnx': {
         const { file: f } = named(query);
-        return send(res, 200, Buffer.from(catalog.onnx(f).bytes), MIME['.onnx']!, head);
+        // (the cached export itself, not a copy of it per download)
+        const { bytes } = catalog.onnx(f);
+        return send(res, 200, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), MIME['.onnx']!, head);
       }
       default:
         throw new HttpError(404, `not found: ${route}`);

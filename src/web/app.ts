@@ -7,7 +7,7 @@ import type { Tokenizer } from '../data/tokenizer.js';
 import { Rng } from '../rng.js';
 import { checkSampling } from '../generate.js';
 import { drawChart, type ChartPoint, type ChartRun } from './chart.js';
-import { cardTokenizer, checkCard, generateOnnx, OnnxStepper, type OnnxCard, type OrtSession } from './onnx-lm.js';
+import { cardTokenizer, checkCard, generateOnnx, OnnxStepper, type OnnxCard } from './onnx-lm.js';
 
 interface CheckpointEntry {
   name: string;
@@ -92,7 +92,7 @@ function loadModel(name: string): Promise<LoadedModel> {
       const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
       const tensor = (type: 'int64' | 'float32', data: BigInt64Array | Float32Array, dims: readonly number[]) =>
         new ort.Tensor(type, data, dims);
-      return { name, card, tokenizer: cardTokenizer(card), stepper: new OnnxStepper(session as unknown as OrtSession, tensor, card) };
+      return { name, card, tokenizer: cardTokenizer(card), stepper: new OnnxStepper(session, tensor, card) };
     })();
     p.catch(() => models.delete(key));
     models.set(key, p);

@@ -88,9 +88,13 @@ export interface OrtTensor {
   readonly dims: readonly number[];
 }
 
-/** The part of an InferenceSession that decoding uses. */
+/**
+ * The part of an InferenceSession that decoding uses: run with the names of
+ * the outputs to fetch (onnxruntime-node's and onnxruntime-web's sessions are
+ * one, as they are, without a cast).
+ */
 export interface OrtSession {
-  run(feeds: Record<string, OrtTensor>, fetches?: readonly string[]): Promise<Record<string, OrtTensor>>;
+  run(feeds: Record<string, OrtTensor>, fetches: readonly string[]): Promise<Record<string, OrtTensor>>;
 }
 
 /** Makes a tensor: `new ort.Tensor(type, data, dims)` of whichever runtime. */

@@ -1,12 +1,14 @@
 // Every user-facing error of the CLI: one line naming what was wrong and what
 // was expected, exit code 2, no stack trace, nothing written.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const dir = tmpDir();
+// runs of their own (dir itself stands for a directory with no text)
+const work = tmpDir();
 
 async function expectUsage(args: string[], message: string) {
   const out = path.join(dir, 'never.safetensors');
@@ -37,6 +39,9 @@ describe('train option errors', () => {
     [['--lr', '0'], '--lr must be a positive number, got "0"'],
     [['--lr', 'NaN'], '--lr must be a positive number, got "NaN"'],
     [['--clip', '-1'], '--clip must be a number >= 0 (0 turns clipping off), got "-1"'],
+    // below a double's smallest (before: --clip 1e-400 read as 0, clipping off without a word)
+    [['--clip', '1e-400'], '--clip must be a number >= 0 (0 turns clipping off), got "1e-400", which is below the smallest number a double holds (it would read as 0)'],
+    [['--lr', '1e-400'], '--lr must be a positive number, got "1e-400", which is below the smallest number a double holds (it would read as 0)'],
     [['--seed', '1e3'], '--seed must be an integer from 0 to 4294967295, got "1e3"'],
     [['--threads', '0'], '--threads must be an integer from 1 to 1024, got "0"'],
     [['--impl', 'gpu'], '--impl must be one of native|scratch, got "gpu"'],
@@ -46,6 +51,34 @@ describe('train option errors', () => {
     const r = (await cli(['train', '--out', '']));
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toBe('deeprnn: error: --out must be a file path, got ""');
+  });
+
+  it('refuses an empty --resume, leaving the checkpoint it would have overwritten (before, a fresh run replaced it)', async () => {
+    const cwd = path.join(work, 'resume-empty');
+    mkdirSync(path.join(cwd, 'checkpoints'), { recursive: true });
+    const ck = path.join(cwd, 'checkpoints', 'deeprnn.safetensors');
+    writeFileSync(ck, 'the run to resume');
+    const r = await cli(['train', '--resume', '', '--epochs', '1'], { cwd });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('deeprnn: error: --resume must be a checkpoint path, got ""\n');
+    expect(readFileSync(ck, 'utf8')).toBe('the run to resume');
+    expect(readdirSync(path.join(cwd, 'checkpoints'))).toEqual(['deeprnn.safetensors']);
+  });
+
+  it("refuses an option's value that is another of its options (before, --out --json wrote files named --json)", async () => {
+    const cwd = path.join(work, 'swallowed');
+    mkdirSync(cwd);
+    const r = await cli(['train', '--epochs', '1', '--out', '--json'], { cwd });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('deeprnn: error: --out needs a value, and the next word is the option --json: give --out its value before --json\n');
+    expect(readdirSync(cwd)).toEqual([]);
+    const p = await cli(['predict', '--model', '--json', 'it has'], { cwd });
+    expect(p.code).toBe(2);
+    expect(p.stderr).toBe('deeprnn: error: --model needs a value, and the next word is the option --json: give --model its value before --json\n');
+    const c = await cli(['compare', '--out-dir', '-h'], { cwd });
+    expect(c.code).toBe(2);
+    expect(c.stderr).toBe('deeprnn: error: --out-dir needs a value, and the next word is the option -h: give --out-dir its value before -h\n');
+    expect(readdirSync(cwd)).toEqual([]);
   });
 
   it('refuses unknown corpora and files', async () => {

@@ -121,6 +121,18 @@ describe('corpora named as an object\'s own keys', () => {
     const twiceNamed = await cli(['eval', model, '--corpus', names[0]!, alias]);
     expect(twiceNamed.stderr).toBe(`deeprnn: error: --corpus names one file twice, as "${names[0]}" and "${alias}": each corpus is evaluated once, and reported by its name\n`);
     expect(twiceNamed.code).toBe(2);
+    // and the registry's name beside the path of its file (the shipped one)
+    const shipped = TIMEMACHINE;
+    const named = await cli(['eval', model, '--corpus', 'timemachine', shipped]);
+    expect(named.stderr).toBe(`deeprnn: error: --corpus names one file twice, as "timemachine" and "${shipped}": each corpus is evaluated once, and reported by its name\n`);
+    expect(named.code).toBe(2);
+    // empty values (a variable that was not set) are refused: before, --baseline '' turned the
+    // regression check off and eval passed
+    for (const [flag, what] of [['--baseline', 'a file path'], ['--data-dir', 'a directory']]) {
+      const empty = await cli(['eval', model, '--corpus', names[0]!, flag!, '']);
+      expect(empty.stderr).toBe(`deeprnn: error: ${flag} must be ${what}, got ""\n`);
+      expect(empty.code).toBe(2);
+    }
     const missing = await cli(['eval', model, '--corpus', 'constructor', '--baseline', other], { cwd: path.join(dir, 'keys') });
     expect(missing.stderr).toBe(`deeprnn: error: --baseline ${other} has no result for corpus "constructor"\n`);
     expect(missing.code).toBe(2);

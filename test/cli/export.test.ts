@@ -6,7 +6,7 @@ import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cardTokenizer, checkCard, generateOnnx, OnnxStepper, type OrtSession } from '../../src/web/onnx-lm.js';
+import { cardTokenizer, checkCard, generateOnnx, OnnxStepper } from '../../src/web/onnx-lm.js';
 import { cli, QUICK } from '../helpers/cli.js';
 import { notCamelCase } from '../helpers/keys.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -42,7 +42,7 @@ describe('deeprnn export', () => {
     expect(c.tokenizer.kind).toBe('d2l');
 
     const session = await ort.InferenceSession.create(bytes);
-    const stepper = new OnnxStepper(session as unknown as OrtSession, (t, d, dims) => new ort.Tensor(t, d, dims), c);
+    const stepper = new OnnxStepper(session, (t, d, dims) => new ort.Tensor(t, d, dims), c);
     for (const [prefix, opts, flags] of [
       ['time traveller', {}, []],
       ['', {}, []],
@@ -64,7 +64,7 @@ describe('deeprnn export', () => {
     expect((await line(['export', bf16, '--onnx', onnx])).code).toBe(0);
     const c = checkCard(JSON.parse(readFileSync(path.join(dir, 'bf16.json'), 'utf8')));
     const session = await ort.InferenceSession.create(readFileSync(onnx));
-    const stepper = new OnnxStepper(session as unknown as OrtSession, (t, d, dims) => new ort.Tensor(t, d, dims), c);
+    const stepper = new OnnxStepper(session, (t, d, dims) => new ort.Tensor(t, d, dims), c);
     for (const seed of [1, 2, 3]) {
       const predicted = await cli(['predict', 'the time', '--model', bf16, '--num-preds', '100', '--temperature', '1', '--seed', String(seed)]);
       expect(predicted.code).toBe(0);

@@ -85,6 +85,9 @@ describe('messages', () => {
     expect(await line(['bench', '--configs', 'A,a', '--no-torch'])).toEqual({ code: 2, err: 'deeprnn: error: --configs names A twice: each configuration runs once' });
     expect(await line(['bench', '--threads', ',', '--no-torch'])).toEqual({ code: 2, err: 'deeprnn: error: --threads must be a comma-separated list, got ","' });
     expect(await line(['bench', '--threads', '', '--no-torch'])).toEqual({ code: 2, err: 'deeprnn: error: --threads must be a comma-separated list, got ""' });
+    // an empty entry is a slip (before, "A,,B" and "1,,2" ran as if it were not there)
+    expect(await line(['bench', '--configs', 'A,,B', '--no-torch'])).toEqual({ code: 2, err: 'deeprnn: error: --configs must be a list separated by single commas, got "A,,B"' });
+    expect(await line(['bench', '--threads', '1,', '--no-torch'])).toEqual({ code: 2, err: 'deeprnn: error: --threads must be a list separated by single commas, got "1,"' });
     expect(await line(['bench', '--one', 'Z'])).toEqual({ code: 2, err: 'deeprnn: error: --one must be one of A,B,C,D, got "Z"' });
   });
 

@@ -6,7 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
-  chmodSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync,
+  chmodSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -467,11 +467,15 @@ describe('directories that cannot be made, and resumes with nothing to do', () =
   // As root only: another user's check of the nearest directory there (/proc, not writable) refuses it first.
   it.skipIf(!existsSync('/proc/self') || process.getuid?.() !== 0)('a missing directory under /proc is refused at once (recursive mkdir would spin forever there)', async () => {
     const t = await cli(['train', ...TINY, '--out', '/proc/nonexist/x.safetensors']);
-    expect(error(t)).toBe('deeprnn: error: --out /proc/nonexist/x.safetensors cannot be written: cannot create the directory /proc/nonexist (ENOENT)');
+    expect(error(t)).toBe('deeprnn: error: checkpoint path /proc/nonexist/x.safetensors cannot be written: cannot create the directory /proc/nonexist (ENOENT)');
     const model = path.join(dir, 'proc-model.safetensors');
     expect((await cli(['train', ...TINY, '--out', model])).code).toBe(0);
+    // export and eval too, before their work (before, after it, exit 1: access() tells root that /proc is writable)
     const e = await cli(['export', model, '--onnx', '/proc/nonexist/m.onnx']);
-    expect(error(e, 1)).toBe('deeprnn: error: could not write --onnx /proc/nonexist/m.onnx (cannot create the directory /proc/nonexist (ENOENT))');
+    expect(error(e)).toBe('deeprnn: error: --onnx /proc/nonexist/m.onnx cannot be written: cannot create the directory /proc/nonexist (ENOENT)');
+    const v = await cli(['eval', model, '--corpus', TIMEMACHINE, '--write-baseline', '/proc/nonexist/b.json']);
+    expect(error(v)).toBe('deeprnn: error: --write-baseline /proc/nonexist/b.json cannot be written: cannot create the directory /proc/nonexist (ENOENT)');
+    expect(v.stdout).toBe('');
   });
 
   it('eval --write-baseline and plot -o create the directories they write into', async () => {
@@ -567,5 +571,54 @@ describe('--resume with --early-stop', () => {
     const j = JSON.parse(r.stdout);
     expect(j.earlyStop).toBe(true);
     expect(j.epoch).toBeLessThan(10);
+  });
+});
+
+describe('a file protected against writing', () => {
+  // Before, a checkpoint or export made read-only (chmod a-w) was replaced by a
+  // new file of mode 0644: the rename the directory allows undid the protection.
+  it('is not replaced by train --out, train --resume or export --onnx, and stays as it was', async () => {
+    const d = path.join(dir, 'protected');
+    mkdirSync(d);
+    const ck = path.join(d, 'm.safetensors');
+    const t = await cli(['train', ...TINY, '--out', ck]);
+    expect(t.code, t.stderr).toBe(0);
+    const bytes = readFileSync(ck);
+    chmodSync(ck, 0o444);
+    const again = await cli(['train', ...TINY, '--out', ck]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toBe(`deeprnn: error: checkpoint path ${ck} is read-only (mode 444): a file protected against writing is not replaced; `
+      + 'make it writable (chmod u+w) or give another path\n');
+    const resume = await cli(['train', '--resume', ck, '--epochs', '2']);
+    expect(resume.code).toBe(2);
+    expect(resume.stderr).toContain(`${ck} is read-only (mode 444)`);
+    expect(readFileSync(ck).equals(bytes)).toBe(true);
+    expect(statSync(ck).mode & 0o777).toBe(0o444);
+    const onnx = path.join(d, 'm.onnx');
+    writeFileSync(onnx, 'kept');
+    chmodSync(onnx, 0o400);
+    const e = await cli(['export', ck, '--onnx', onnx]);
+    expect(e.code).toBe(2);
+    expect(e.stderr).toBe(`deeprnn: error: --onnx ${onnx} is read-only (mode 400): a file protected against writing is not replaced; `
+      + 'make it writable (chmod u+w) or give another path\n');
+    expect(readFileSync(onnx, 'utf8')).toBe('kept');
+  });
+
+  it('the check that a missing directory can be made leaves none behind, and the write makes it', async () => {
+    const own = path.join(dir, 'made-later');
+    mkdirSync(own);
+    const ck = path.join(own, 'm.safetensors');
+    expect((await cli(['train', ...TINY, '--out', ck])).code).toBe(0);
+    // eval checks --write-baseline, then fails on the corpus (one token): no directory is left
+    const one = path.join(own, 'one.txt');
+    writeFileSync(one, 'a');
+    const failed = await cli(['eval', ck, '--corpus', one, '--write-baseline', path.join(own, 'made', 'b.json')]);
+    expect(failed.code).toBe(2);
+    expect(failed.stderr).toContain('evaluation needs at least 2');
+    expect(existsSync(path.join(own, 'made'))).toBe(false);
+    const later = path.join(own, 'new', 'deeper', 'e.onnx');
+    const ok = await cli(['export', ck, '--onnx', later]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(existsSync(later)).toBe(true);
   });
 });

@@ -3,6 +3,7 @@
 // save, load, generate) and the book's pieces assembled by hand.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cli, run } from '../helpers/cli.js';
 import { ROOT } from '../helpers/paths.js';
@@ -30,6 +31,17 @@ async function runExample(code: string, name: string): Promise<{ lines: string[]
 describe('README', () => {
   it('has the two library examples', () => {
     expect(examples).toHaveLength(2);
+  });
+
+  it('"Use as a library" names as constants only what the package exports', async () => {
+    // (YIELD_MS was named twice, and not exported)
+    const section = readme.slice(readme.indexOf('## Use as a library'), readme.indexOf('## How it is built'));
+    const names = [...new Set([...section.matchAll(/`([A-Z][A-Z0-9]*_[A-Z0-9_]+)`/g)].map((m) => m[1]!))];
+    expect(names).toContain('YIELD_MS');
+    expect(names).toContain('RUN_DEFAULTS');
+    const lib = await import(pathToFileURL(path.join(ROOT, 'dist', 'index.js')).href) as Record<string, unknown>;
+    expect(names.filter((n) => !(n in lib))).toEqual([]);
+    expect(lib.YIELD_MS).toBe(Number(/`YIELD_MS`, (\d+) ms/.exec(section)?.[1]));
   });
 
   it('"Use as a library": trains on a string, saves, loads and generates', async () => {

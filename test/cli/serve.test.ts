@@ -196,6 +196,49 @@ describe('deeprnn serve', () => {
     expect(events[events.length - 1]!.data).toEqual([{ name: 'gru', reset: false, points: [{ epoch: 3, trainPpl: 9.5, valPpl: 10.25 }] }]);
   });
 
+  // Before, events for a client that did not read were queued without end: 100 paused
+  // streams and a long run's metrics took the server from 0.3 to 2.2 GB.
+  it('closes the event stream of a client that does not read, once megabytes wait for it', async () => {
+    const own = path.join(root, 'backlog');
+    mkdirSync(own);
+    const runs = await startServe([own]);
+    try {
+      const sock = net.connect(runs.port, '127.0.0.1');
+      let received = 0;
+      const closed = new Promise<void>((resolve) => sock.on('close', () => resolve()));
+      sock.on('data', (d: Buffer) => {
+        received += d.length;
+      });
+      sock.on('error', () => {});
+      await new Promise<void>((resolve) => sock.once('connect', () => resolve()));
+      sock.write(`GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:${runs.port}\r\n\r\n`);
+      await new Promise((r) => setTimeout(r, 300));
+      sock.pause();
+      // a run's metrics growing by about 1 MB of epochs a poll, for a few seconds
+      const metrics = path.join(own, 'long.metrics.jsonl');
+      const line = (e: number) => `${JSON.stringify({ epoch: e, train_ppl: 9.5 + e * 1e-6, val_ppl: 10.25 + e * 1e-6 })}\n`;
+      let epoch = 0;
+      let written = 0;
+      while (written < 24e6) {
+        const block = Array.from({ length: 15_000 }, () => line(++epoch)).join('');
+        appendFileSync(metrics, block);
+        written += block.length;
+        await new Promise((r) => setTimeout(r, 150));
+      }
+      sock.resume();
+      const outcome = await Promise.race([closed.then(() => 'closed'), new Promise((r) => setTimeout(() => r('open'), 15_000))]);
+      sock.destroy();
+      expect(outcome).toBe('closed');
+      expect(received).toBeLessThan(written);
+      // the server goes on
+      const state = await request(runs.port, '/api/state');
+      expect(state.status).toBe(200);
+      expect(runs.stderr()).toBe('');
+    } finally {
+      await runs.stop();
+    }
+  }, 60_000);
+
   it('serves a checkpoint given by name, its directory with it', async () => {
     const one = await startServe([path.join(dir, 'gru.safetensors')]);
     expect(one.stdout()).toBe(`serving ${dir} at ${one.url} (playground: gru.safetensors); Ctrl-C stops\n`);
@@ -208,7 +251,11 @@ describe('deeprnn serve', () => {
     expect(open.url).toMatch(/^http:\/\/0\.0\.0\.0:\d+\/$/);
     expect(open.stderr()).toBe(`deeprnn: warning: listening on 0.0.0.0: anyone who can reach it can read the checkpoints and metrics under ${dir}\n`);
     // Any Host is answered when it is open.
-    expect((await request(open.port, '/api/state', { headers: { Host: 'deeprnn.example' } })).status).toBe(200);
+    const state = await request(open.port, '/api/state', { headers: { Host: 'deeprnn.example' } });
+    expect(state.status).toBe(200);
+    // and the directory is named, not its path on this machine (on 127.0.0.1, the whole path)
+    expect(json(state.body).dir).toBe(path.basename(dir));
+    expect(json((await request(served.port, '/api/state')).body).dir).toBe(dir);
     await open.stop();
   });
 

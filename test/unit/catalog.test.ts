@@ -1,7 +1,7 @@
 // serve's catalog of checkpoints: what does not load is remembered while the
 // file is unchanged, but only the checkpoint's own errors; a failure of the
 // moment (no descriptor left) is tried again on the next request.
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { tmpDir } from '../helpers/tmp.js';
@@ -22,7 +22,7 @@ vi.mock('../../src/io/checkpoint.js', async (original) => {
   };
 });
 
-const { Catalog } = await import('../../src/serve/catalog.js');
+const { Catalog, ONNX_KEPT } = await import('../../src/serve/catalog.js');
 const { RNNLM } = await import('../../src/nn/rnnlm.js');
 const { Tokenizer } = await import('../../src/data/tokenizer.js');
 const { Rng } = await import('../../src/rng.js');
@@ -46,5 +46,33 @@ describe('serve catalog', () => {
     expect(() => catalog.onnx(bad)).toThrow('is not a valid safetensors file');
     expect(() => catalog.info(bad, 'bad.safetensors')).toThrow('is not a valid safetensors file');
     expect(calls.n - before).toBe(1);
+  });
+
+  // Before, every export asked for was kept for the life of the server, that of a
+  // deleted checkpoint too (a 200 MB model's export held after its file was gone).
+  it('keeps the last ONNX_KEPT exports, serves one again without a new export, and forgets deleted checkpoints', () => {
+    const tokenizer = Tokenizer.fit('d2l', 'hello world');
+    const files = Array.from({ length: ONNX_KEPT + 2 }, (_, i) => {
+      const f = path.join(dir, `m${i}.safetensors`);
+      new RNNLM({ cell: 'gru', vocabSize: tokenizer.vocab.size, hidden: [4], dropout: 0 }, new Rng(i + 1)).save(f, { tokenizer });
+      return f;
+    });
+    const catalog = new Catalog();
+    const first = catalog.onnx(files[0]!);
+    let before = calls.n;
+    expect(catalog.onnx(files[0]!)).toBe(first);
+    expect(calls.n).toBe(before);
+    for (const f of files) catalog.onnx(f);
+    expect(catalog.exportsHeld).toBe(ONNX_KEPT);
+    // the oldest were dropped and are exported again when asked for; the newest were not
+    before = calls.n;
+    catalog.onnx(files.at(-1)!);
+    expect(calls.n).toBe(before);
+    expect(catalog.onnx(files[0]!).bytes).toEqual(first.bytes);
+    expect(calls.n).toBe(before + 1);
+    expect(catalog.exportsHeld).toBe(ONNX_KEPT);
+    for (const f of files) rmSync(f);
+    catalog.prune();
+    expect(catalog.exportsHeld).toBe(0);
   });
 });

@@ -270,6 +270,37 @@ describe('resolveCorpora and loading', () => {
     }
   });
 
+  it("reads line ends as Python's open() does: CRLF and a lone CR are a newline, wherever the chunks cut them", async () => {
+    // Before, "\r" stayed: a char model read a Windows copy of a text as other
+    // tokens ("\r" an unknown one), its perplexity far above the same text's.
+    const MiB = 2 ** 20;
+    const lf = 'first line\nsecond line\n\nlast, with no end';
+    const read = (bytes: Buffer) => {
+      const f = path.join(dir, 'lines.txt');
+      writeFileSync(f, bytes);
+      return [...readCorpus([{ name: f, path: f, bytes: bytes.length }])].join('');
+    };
+    expect(read(Buffer.from(lf.replace(/\n/g, '\r\n')))).toBe(lf);
+    expect(read(Buffer.from(lf.replace(/\n/g, '\r')))).toBe(lf);
+    expect(read(Buffer.from(`\ufeff${lf.replace(/\n/g, '\r\n')}\r\n`))).toBe(`${lf}\n`);
+    expect(read(Buffer.from('a\r\r\nb\n\rc\r'))).toBe('a\n\nb\n\nc\n');
+    // "\r" the last byte of a 1 MiB chunk and "\n" the first of the next: one newline
+    const pad = 'x'.repeat(MiB - 1);
+    expect(read(Buffer.from(`${pad}\r\nend`))).toBe(`${pad}\nend`);
+    expect(read(Buffer.from(`${pad}\r\rend`))).toBe(`${pad}\n\nend`);
+    // a 2-byte character cut by the chunk's end just before "\r\n"
+    const cut = `${'y'.repeat(MiB - 1)}é\r\nz`;
+    expect(read(Buffer.from(cut))).toBe(`${'y'.repeat(MiB - 1)}é\nz`);
+    // the same tokens, so the same vocabulary, as the text with newlines
+    const f = path.join(dir, 'crlf.txt');
+    writeFileSync(f, lf.replace(/\n/g, '\r\n'));
+    const g = path.join(dir, 'lf.txt');
+    writeFileSync(g, lf);
+    const [a, b] = await Promise.all([loadCorpusTokens([f], { dataDir: dir, kind: 'char' }), loadCorpusTokens([g], { dataDir: dir, kind: 'char' })]);
+    expect([...a.tokenizer.vocab.tokens]).toEqual([...b.tokenizer.vocab.tokens]);
+    expect([...a.tokens]).toEqual([...b.tokens]);
+  });
+
   it('loads tokens in two streaming passes, 2 bytes each for small vocabularies', async () => {
     const c = await loadCorpusTokens(['timemachine'], { dataDir: DATA_DIR });
     expect(c.tokens).toBeInstanceOf(Uint16Array);

@@ -2,11 +2,11 @@
 // through symlinks, and the output lock: a live holder refuses, a dead one (or
 // a reused pid) does not.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { makeDirs, realTarget, sameFile, writeFileAtomic, writeFileAtomicAsync, WriteQueue } from '../../src/io/files.js';
+import { checkWritable, makeDirs, realTarget, sameFile, writeFileAtomic, writeFileAtomicAsync, WriteQueue } from '../../src/io/files.js';
 import { acquireLock } from '../../src/io/lock.js';
 import { RunFiles } from '../../src/train/run-files.js';
 import { native } from '../../src/native.js';
@@ -42,6 +42,37 @@ describe('file identity', () => {
     const dev = path.join(dir, 'dev.json');
     symlinkSync('/dev/null', dev);
     expect(() => writeFileAtomic(dev, 'x')).toThrow(`${dev} is not a regular file`);
+  });
+});
+
+describe('permissions of a file replaced', () => {
+  // Before, every write made a new file of mode 0644: a private (0600) checkpoint
+  // became readable by everyone, and a read-only one was replaced as any other.
+  it('keep the mode of the file a write replaces (writable by its owner), sync and in the background', async () => {
+    const d = path.join(dir, 'modes');
+    mkdirSync(d);
+    for (const [name, mode, after] of [['private', 0o600, 0o600], ['group', 0o640, 0o640], ['shared', 0o664, 0o664], ['ro', 0o444, 0o644]] as const) {
+      for (const write of ['sync', 'async'] as const) {
+        const f = path.join(d, `${name}-${write}.bin`);
+        writeFileSync(f, 'old');
+        chmodSync(f, mode);
+        if (write === 'sync') writeFileAtomic(f, 'new');
+        else await writeFileAtomicAsync(f, Buffer.from('new'));
+        expect(readFileSync(f, 'utf8')).toBe('new');
+        expect(statSync(f).mode & 0o777, `${name} ${write}`).toBe(after);
+      }
+    }
+    expect(readdirSync(d).filter((f) => !f.endsWith('.bin'))).toEqual([]);
+  });
+
+  it('checkWritable refuses a file writable by no one, naming its mode', () => {
+    const f = path.join(dir, 'protected.safetensors');
+    writeFileSync(f, 'keep');
+    chmodSync(f, 0o444);
+    expect(() => checkWritable(f, '--out')).toThrow(`--out ${f} is read-only (mode 444): a file protected against writing is not replaced; `
+      + 'make it writable (chmod u+w) or give another path');
+    chmodSync(f, 0o644);
+    expect(() => checkWritable(f, '--out')).not.toThrow();
   });
 });
 

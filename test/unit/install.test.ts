@@ -4,7 +4,7 @@
 // made in a temporary folder, with a PATH that holds only node, so a build from
 // source fails at once and says so (.ci/package-check.mjs builds for real).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { run } from '../helpers/cli.js';
@@ -77,6 +77,55 @@ describe('scripts/install.js', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr.trim()).toBe('deeprnn: cannot compile dist/: typescript is not installed (a checkout needs its devDependencies: npm install)');
+  });
+
+  // The package loads build/Release before the prebuilt addon (src/native.ts addonCandidates).
+  const builtRel = path.join('build', 'Release', 'deeprnn.node');
+  const built = path.join(pkg, builtRel);
+  function placeBuilt(from: string | Buffer): void {
+    mkdirSync(path.dirname(built), { recursive: true });
+    if (typeof from === 'string') copyFileSync(from, built);
+    else writeFileSync(built, from);
+  }
+
+  it('names an earlier build from source that loads, which the package uses before the prebuilt addon', async () => {
+    place(Buffer.alloc(4096, 'not an addon '));
+    placeBuilt(path.join(ROOT, 'build', 'Release', 'deeprnn.node'));
+    try {
+      const r = await install();
+      expect(r.code).toBe(0);
+      expect(r.out).toEqual([`deeprnn: using the addon built from source ${builtRel} (it is loaded before any prebuilt one; remove it to use the prebuilt)`]);
+      expect(existsSync(built)).toBe(true);
+    } finally {
+      rmSync(path.join(pkg, 'build'), { recursive: true, force: true });
+    }
+  });
+
+  it('removes an earlier build from source that no longer loads, so that it does not hide the prebuilt addon', async () => {
+    place(path.join(ROOT, 'build', 'Release', 'deeprnn.node'));
+    placeBuilt(Buffer.alloc(4096, 'not an addon '));
+    try {
+      const r = await install();
+      expect(r.code).toBe(0);
+      expect(r.out).toEqual([
+        `deeprnn: removed ${builtRel}, an earlier build from source that does not load here (${built}: invalid ELF header)`,
+        `deeprnn: using the prebuilt addon ${rel} (DEEPRNN_BUILD_FROM_SOURCE=1 npm rebuild deeprnn builds it from source)`,
+      ]);
+      expect(existsSync(built)).toBe(false);
+    } finally {
+      rmSync(path.join(pkg, 'build'), { recursive: true, force: true });
+    }
+  });
+
+  it('says why a prebuilt addon whose load kills the process does not load (a signal, not "exit code null")', async () => {
+    // A file cut short (a partial download): the loader maps more than the file holds.
+    const whole = readFileSync(path.join(ROOT, 'build', 'Release', 'deeprnn.node'));
+    place(whole.subarray(0, 1000));
+    const r = await install();
+    expect(r.code).toBe(1);
+    const why = /^deeprnn: the prebuilt addon \S+ does not load here \((.+)\); building it from source$/.exec(r.out[0]!);
+    expect(why, r.out[0]).not.toBeNull();
+    expect(why![1]).not.toMatch(/exit code|null/);
   });
 
   it('builds from source when there is no prebuilt addon for the platform', async () => {

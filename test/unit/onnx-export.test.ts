@@ -16,7 +16,7 @@ import type { CellKind } from '../../src/native.js';
 import { RNNLM } from '../../src/nn/rnnlm.js';
 import { Rng } from '../../src/rng.js';
 import { train } from '../../src/train/library.js';
-import { checkCard, generateOnnx, OnnxStepper, type OnnxCard, type OrtSession } from '../../src/web/onnx-lm.js';
+import { checkCard, generateOnnx, OnnxStepper, type OnnxCard } from '../../src/web/onnx-lm.js';
 import { TIMEMACHINE } from '../helpers/paths.js';
 
 const TEXT = readFileSync(TIMEMACHINE, 'utf8').slice(20_000, 50_000);
@@ -29,7 +29,7 @@ const tensor = (type: 'int64' | 'float32', data: BigInt64Array | Float32Array, d
 async function onnxStepper(model: RNNLM, tokenizer: Tokenizer): Promise<{ stepper: OnnxStepper; card: OnnxCard; bytes: Uint8Array }> {
   const { bytes, card } = exportOnnx(model, tokenizer);
   const session = await ort.InferenceSession.create(bytes);
-  return { stepper: new OnnxStepper(session as unknown as OrtSession, tensor, card), card, bytes };
+  return { stepper: new OnnxStepper(session, tensor, card), card, bytes };
 }
 
 /** Trained briefly, so that the logits are a trained model's, not an initialisation's. */

@@ -84,6 +84,19 @@ describe('Sampler', () => {
     expect(new Sampler(8, { temperature: 1, seed: 7 }).pick(logits)).toBe(new Sampler(8, { temperature: 1, rng: new Rng(7) }).pick(logits));
   });
 
+  it('filters that keep every token change nothing: the same draws as no filter for a seed', () => {
+    // Before, any filter drew over the tokens sorted by probability: the same
+    // distribution, other text for the same seed (top-p 1, top-k of the vocabulary).
+    const draws = (o: { topK?: number; topP?: number }) => {
+      const s = new Sampler(8, { temperature: 1, seed: 11, ...o });
+      return Array.from({ length: 500 }, () => s.pick(logits));
+    };
+    const plain = draws({});
+    for (const o of [{ topP: 1 }, { topK: 8 }, { topK: 1000 }, { topK: 8, topP: 1 }]) expect(draws(o), JSON.stringify(o)).toEqual(plain);
+    // a filter that removes something still changes them
+    expect(draws({ topK: 7 })).not.toEqual(plain);
+  });
+
   it('repeats with the same seed', () => {
     const a = Array.from({ length: 50 }, ((s) => () => s.pick(logits))(new Sampler(8, { temperature: 1, rng: new Rng(9) })));
     const b = Array.from({ length: 50 }, ((s) => () => s.pick(logits))(new Sampler(8, { temperature: 1, rng: new Rng(9) })));

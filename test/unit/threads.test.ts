@@ -34,6 +34,20 @@ describe('chooseThreads', () => {
     expect(unparsableOpenMp({ OMP_NUM_THREADS: '08' })).toEqual([]);  // a count with leading zeros, as strtoul reads it
   });
 
+  it('counts past 2^64 - 1 are ones libgomp does not read: hidden from it, and named as written', () => {
+    // Before, they were passed on (libgomp wrote its own line) and the note showed them rounded.
+    expect(unparsableOpenMp({ OMP_NUM_THREADS: '18446744073709551615', OMP_THREAD_LIMIT: '018446744073709551615' })).toEqual([]);
+    expect(unparsableOpenMp({ OMP_NUM_THREADS: '18446744073709551616', OMP_THREAD_LIMIT: '99999999999999999999' }))
+      .toEqual(['OMP_NUM_THREADS', 'OMP_THREAD_LIMIT']);
+    expect(unparsableOpenMp({ OMP_NUM_THREADS: '4,99999999999999999999' })).toEqual(['OMP_NUM_THREADS']);
+    expect(chooseThreads(undefined, { OMP_NUM_THREADS: '99999999999999999999' }, 8)).toEqual({ threads: 8,
+      note: 'OMP_NUM_THREADS="99999999999999999999" is a count larger than OpenMP reads (at most 2^64 - 1); using the 8 cores this process may use' });
+    expect(chooseThreads(undefined, { OMP_NUM_THREADS: '18446744073709551615' }, 8)).toEqual({ threads: 8,
+      note: 'OMP_NUM_THREADS=18446744073709551615 is more than the 8 cores this process may use; using 8' });
+    expect(chooseThreads(undefined, { OMP_THREAD_LIMIT: '99999999999999999999' }, 8)).toEqual({ threads: 8,
+      note: 'OMP_THREAD_LIMIT="99999999999999999999" is a count larger than OpenMP reads (at most 2^64 - 1); ignored' });
+  });
+
   it('ignores a value OpenMP cannot parse as OpenMP does, saying so (OpenMP\'s own line is not shown)', () => {
     expect(chooseThreads(undefined, { OMP_NUM_THREADS: '4,0' }, 8)).toEqual({
       threads: 8, note: 'OMP_NUM_THREADS="4,0" is not a positive integer; using the 8 cores this process may use' });
