@@ -10,10 +10,10 @@
 //   --build-from-source, which npm passes on as npm_config_build_from_source),
 //   build the addon from source with cmake-js (needs cmake and a C++17 compiler).
 //   The package loads build/Release before the prebuilt addon: an earlier build
-//   from source that loads is kept and named; one that no longer loads is
-//   removed, so that it does not hide the prebuilt one.
+//   from source that loads is kept and named; one that the loader refuses is
+//   moved aside (to *.failed), so that it does not hide the prebuilt one.
 import { spawnSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, renameSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,12 +47,21 @@ function buildAddon() {
   return node(cmakeJs, ['compile', '--out', 'build']);
 }
 
-/** Whether an addon loads in a fresh process: null when it does, else the first line of the reason. */
+/**
+ * Whether an addon loads in a fresh process: null when it does, else the first
+ * line of the reason; `certain` when the file itself is at fault (the loader
+ * refused it), not the moment (a process that could not start, or was killed).
+ * The check sees none of deeprnn's or OpenMP's settings: a bad DEEPRNN_SIMD is
+ * the environment's fault, not the file's.
+ */
 function loadError(file) {
-  const r = spawnSync(process.execPath, ['-e', 'require(process.argv[1]).info()', path.join(root, file)], { encoding: 'utf8' });
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(DEEPRNN_|OMP_)/.test(k)));
+  const r = spawnSync(process.execPath, ['-e', 'require(process.argv[1])', path.join(root, file)], { encoding: 'utf8', env });
   if (r.status === 0) return null;
+  if (r.error) return { reason: `the check could not run: ${r.error.message}`, certain: false };
   const lines = `${r.stderr}`.split('\n').filter((l) => /Error|error:/.test(l));
-  return (lines[0] ?? (r.signal ? `the process was killed by ${r.signal}` : `exit code ${r.status}`)).replace(/^\s*(Error: )?/, '');
+  const reason = (lines[0] ?? (r.signal ? `the process was killed by ${r.signal}` : `exit code ${r.status}`)).replace(/^\s*(Error: )?/, '');
+  return { reason, certain: r.signal === null && lines.length > 0 };
 }
 
 function truthy(v) {
@@ -83,8 +92,13 @@ function main() {
       say(`using the addon built from source ${built} (it is loaded before any prebuilt one; remove it to use the prebuilt)`);
       return 0;
     }
-    rmSync(path.join(root, built), { force: true });
-    say(`removed ${built}, an earlier build from source that does not load here (${err})`);
+    if (!err.certain) {
+      console.error(`deeprnn: could not check the addon built from source ${built} (${err.reason}); it is left as it is`);
+      return 1;
+    }
+    // moved aside, not deleted: the user's build, should they want it back
+    renameSync(path.join(root, built), path.join(root, `${built}.failed`));
+    say(`moved ${built}, an earlier build from source that does not load here (${err.reason}), to ${built}.failed`);
   }
   let why = `the package has no prebuilt addon for ${platform}`;
   if (existsSync(path.join(root, prebuilt))) {
@@ -93,7 +107,7 @@ function main() {
       say(`using the prebuilt addon ${prebuilt} (DEEPRNN_BUILD_FROM_SOURCE=1 npm rebuild deeprnn builds it from source)`);
       return 0;
     }
-    why = `the prebuilt addon ${prebuilt} does not load here (${err})`;
+    why = `the prebuilt addon ${prebuilt} does not load here (${err.reason})`;
   }
   say(`${why}; building it from source`);
   if (buildAddon()) return 0;

@@ -141,7 +141,9 @@ function fmaPeak(threads: number, bf16 = false): number | null {
     peakFailure = `${path.relative(ROOT, exe)} printed no rate`;
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { stderr?: Buffer | string };
-    const said = `${err.stderr ?? ''}`.trim().split('\n')[0];
+    // (g++'s first line is often "In file included from ...": its first error is the reason)
+    const lines = `${err.stderr ?? ''}`.trim().split('\n');
+    const said = lines.find((l) => /error/i.test(l)) ?? lines[0];
     peakFailure = !existsSync(source) ? `${source} is missing`
       : err.code === 'ENOENT' && err.path === 'g++' ? 'g++ is not installed'
       : said || err.message.split('\n')[0]!;
@@ -232,8 +234,13 @@ export function registerBench(program: Command): void {
       const info = native().info();
       const timing = Object.entries(info.gemmTileTiming).map(([t, ms]) => `${t} ${ms.toFixed(2)} ms`).join(', ');
       const py = raw.torch ? torchPython() : null;
-      const peaks = new Map(threads.map((t) => [t, fmaPeak(t)]));
-      const peakWhy = peakFailure;
+      // (the first reason a count could not be measured: the note is for that one)
+      let peakWhy: string | null = null;
+      const peaks = new Map(threads.map((t) => {
+        const v = fmaPeak(t);
+        peakWhy ??= peakFailure;
+        return [t, v];
+      }));
       // The rate bf16 products can reach: vdpbf16ps's, where the products run on it.
       const bf16Peaks = new Map(threads.map((t) => [t, bf16 && info.bf16 === 'avx512bf16' ? fmaPeak(t, true) : null]));
       note(format, `machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${plural(cores, 'core')}; deeprnn kernels ${info.simd}`

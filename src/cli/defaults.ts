@@ -18,6 +18,9 @@ export const modelOption = () => option('--model <path>', 'checkpoint to read', 
  */
 export function checkpointPath(argument: string | undefined, cmd: Command): string {
   const model = cmd.getOptionValue('model') as string;
+  // (an empty name: a variable that was not set, not a checkpoint)
+  if (cmd.getOptionValueSource('model') === 'cli' && model.trim() === '') throw new UsageError("--model's path is empty: name a .safetensors file");
+  if (argument !== undefined && argument.trim() === '') throw new UsageError("the checkpoint's path is empty: name a .safetensors file");
   if (argument === undefined) return model;
   if (cmd.getOptionValueSource('model') === 'cli' && !sameFile(argument, model)) {
     throw new UsageError(`two checkpoints are named, the argument ${argument} and --model ${model}, where the command reads one: give one, with --model`);

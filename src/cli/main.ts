@@ -80,7 +80,7 @@ export function buildProgram(argv: string[] = []): Command {
     .configureOutput({ outputError: (str, write) => write(commanderError(str)) })
     // A bad DEEPRNN_SIMD or DEEPRNN_GEMM_TILE is refused once, before any command does any work.
     .hook('preAction', (_program, command) => {
-      refuseFlagValues(command);
+      refuseFlagValues(command, argv);
       checkSimdSetting();
       refuseInJob(command.name());
     });
@@ -99,9 +99,10 @@ export function buildProgram(argv: string[] = []): Command {
 /**
  * An option that takes a value takes the next word, whatever it is: `--out
  * --json` would write files named "--json" and never see --json. A value that
- * is one of the command's own options (or -h, --help) is refused, naming both.
+ * is one of the command's own options (or -h, --help) is refused, naming both,
+ * unless it was written with its option (`--out=--json`).
  */
-function refuseFlagValues(command: Command): void {
+function refuseFlagValues(command: Command, argv: readonly string[]): void {
   const flags = new Set(['-h', '--help']);
   for (const o of command.options) {
     if (o.long) flags.add(o.long);
@@ -113,7 +114,8 @@ function refuseFlagValues(command: Command): void {
     if (command.getOptionValueSource(key) !== 'cli') continue;
     const value: unknown = command.getOptionValue(key);
     for (const v of Array.isArray(value) ? value : [value]) {
-      if (typeof v === 'string' && flags.has(v)) {
+      // (written --out=--json, the value is meant)
+      if (typeof v === 'string' && flags.has(v) && !argv.some((a) => a === `${o.long}=${v}`)) {
         throw new UsageError(`${o.long ?? o.short} needs a value, and the next word is the option ${v}: give ${o.long ?? o.short} its value before ${v}`);
       }
     }

@@ -2,7 +2,7 @@
 // the browser (ONNX Runtime Web, from the checkpoint's ONNX export), the
 // training curves of every run in the directory (live while a run writes its
 // metrics) and each checkpoint's info. Runs until interrupted.
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_CHECKPOINT } from './defaults.js';
@@ -17,11 +17,20 @@ interface RawServeOptions {
 
 /** The served directory and the checkpoint the page opens with, from CKPT or DIR. */
 export function serveTarget(target: string): { dir: string; selected?: string } {
+  if (target.trim() === '') throw new UsageError('serve needs a checkpoint or a directory of runs, got ""');
   if (!existsSync(target)) {
     throw new UsageError(`${target} does not exist: name a checkpoint or a directory of runs (train one with "deeprnn train --out ${DEFAULT_CHECKPOINT}")`);
   }
   const st = statSync(target);
-  if (st.isDirectory()) return { dir: target };
+  if (st.isDirectory()) {
+    // A directory the server cannot list would show an empty page without a word.
+    try {
+      readdirSync(target);
+    } catch (e) {
+      throw new UsageError(`${target} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): the server lists its checkpoints and runs`);
+    }
+    return { dir: target };
+  }
   if (!st.isFile() || !target.endsWith('.safetensors')) throw new UsageError(`${target} is neither a directory nor a .safetensors checkpoint`);
   return { dir: path.dirname(target), selected: path.basename(target) };
 }
@@ -39,9 +48,14 @@ export function registerServe(program: Command): void {
       const { startServer } = await import('../serve/server.js');
       const port = intOption('--port', raw.port, 0, 65535);
       if (!raw.host) throw new UsageError('--host must be an address, got ""');
+      // "[::1]", the form a URL writes an IPv6 address in, is that address
+      const host = /^\[[0-9a-f:.]+\]$/i.test(raw.host) ? raw.host.slice(1, -1) : raw.host;
       const { dir, selected } = serveTarget(target);
-      const served = await startServer({ dir, selected, host: raw.host, port }).catch((e: NodeJS.ErrnoException) => {
+      const served = await startServer({ dir, selected, host, port }).catch((e: NodeJS.ErrnoException) => {
         if (e.code === 'EADDRINUSE') throw new UsageError(`port ${port} on ${raw.host} is in use: choose another with --port (0 picks a free one)`);
+        if (e.code === 'EACCES') {
+          throw new UsageError(`port ${port} on ${raw.host} cannot be listened on: permission denied${port < 1024 ? ' (a port below 1024 needs root or CAP_NET_BIND_SERVICE)' : ''}; choose another with --port`);
+        }
         if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND') throw new UsageError(`--host ${raw.host} is not an address of this machine`);
         throw e;
       });

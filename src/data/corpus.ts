@@ -66,6 +66,10 @@ export async function ensureCorpus(entry: CorpusEntry, dataDir: string, log?: (m
   const file = path.join(dataDir, entry.file);
   if (!existsSync(file)) {
     const mirror = process.env.DEEPRNN_MIRROR;
+    // A setting that is no http(s) URL is a wrong input (exit 2), not a network that failed (exit 1).
+    if (mirror && !/^https?:\/\/[^/\s]+/i.test(mirror)) {
+      throw new InputError(`DEEPRNN_MIRROR must be an http:// or https:// URL of a folder that serves ${entry.file}, got ${JSON.stringify(mirror)}`);
+    }
     const url = mirror ? mirror.replace(/\/?$/, '/') + entry.file : entry.url;
     try {
       makeDirs(dataDir);
@@ -334,18 +338,38 @@ function brokenLink(file: string, what: string): void {
 const CHUNK = 1 << 20;
 
 /**
+ * How a text's line ends are read: 'lf', as Python's open() reads a text file
+ * ("\r\n" and a lone "\r" are "\n"), or 'kept' as they are (how deeprnn read
+ * every text before, and so how a run whose checkpoint records none is resumed).
+ */
+export type LineEnds = 'lf' | 'kept';
+
+/** Reads "\r\n" and a lone "\r" as "\n" across the pieces of one text, wherever the pieces cut them. */
+export class LineEndReader {
+  private cr = false;
+
+  next(text: string): string {
+    if (!text) return text;
+    if (this.cr && text.startsWith('\n')) text = text.slice(1);
+    this.cr = text.endsWith('\r');
+    return text.includes('\r') ? text.replace(/\r\n?/g, '\n') : text;
+  }
+}
+
+/**
  * The text of the sources as a stream of chunks, files joined by a newline.
- * Line ends are read as Python's open() reads a text file: "\r\n" and a lone
- * "\r" become "\n" (a text saved on Windows reads as the same text saved
- * elsewhere: the same tokens, not a "\r" the tokenizer may not know), and a
- * UTF-8 byte-order mark is dropped.
+ * Line ends are read as `lineEnds` says: by default as Python's open() reads a
+ * text file, "\r\n" and a lone "\r" as "\n" (a text saved on Windows reads as the
+ * same text saved elsewhere: the same tokens, not a "\r" the tokenizer may not
+ * know). A UTF-8 byte-order mark is dropped.
  * Refuses a file that looks binary or is not UTF-8, naming the byte offset.
  * `onBytes` sees every chunk's raw bytes (for hashing and progress).
  */
-export function* readCorpus(sources: CorpusSource[], onBytes?: (bytes: Buffer) => void): Generator<string> {
+export function* readCorpus(sources: CorpusSource[], onBytes?: (bytes: Buffer) => void, lineEnds: LineEnds = 'lf'): Generator<string> {
   for (let s = 0; s < sources.length; s++) {
     const src = sources[s]!;
     if (s > 0) yield '\n';
+    const lines = lineEnds === 'lf' ? new LineEndReader() : null;
     const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
     const buf = Buffer.allocUnsafe(CHUNK);
     let fd: number;
@@ -359,8 +383,6 @@ export function* readCorpus(sources: CorpusSource[], onBytes?: (bytes: Buffer) =
     }
     let offset = 0;
     let tail: Buffer = Buffer.alloc(0);
-    // A "\r" that ended the last piece: "\n" either way, and a "\n" right after it is the same line end.
-    let cr = false;
     try {
       for (;;) {
         const n = readSync(fd, buf, 0, CHUNK, null);
@@ -387,11 +409,7 @@ export function* readCorpus(sources: CorpusSource[], onBytes?: (bytes: Buffer) =
         }
         tail = unfinished(Buffer.concat([tail, bytes.subarray(Math.max(0, n - 4))]).subarray(-4));
         offset += n;
-        if (text) {
-          if (cr && text.startsWith('\n')) text = text.slice(1);
-          cr = text.endsWith('\r');
-          if (text.includes('\r')) text = text.replace(/\r\n?/g, '\n');
-        }
+        if (lines) text = lines.next(text);
         if (text) yield text;
         if (n === 0) break;
       }

@@ -4,7 +4,7 @@
 // Texts a program holds in memory (the library's train(text)) go the same way.
 import { createHash } from 'node:crypto';
 import { InputError } from '../errors.js';
-import { readCorpus, resolveCorpora, type CorpusSource } from './corpus.js';
+import { LineEndReader, readCorpus, resolveCorpora, type CorpusSource, type LineEnds } from './corpus.js';
 import { countTokens, Tokenizer, TOKENIZERS, type TokenArray, type TokenizerKind } from './tokenizer.js';
 
 export interface LoadedCorpus {
@@ -33,30 +33,34 @@ export interface LoadOptions {
   log?: (msg: string) => void;
   /** Bytes read so far of the two passes' total. */
   onProgress?: (done: number, total: number) => void;
+  /** How line ends are read (default 'lf': "\r\n" and "\r" as "\n"; see readCorpus). */
+  lineEnds?: LineEnds;
 }
 
 export async function loadCorpusTokens(specs: string[], opts: LoadOptions): Promise<LoadedCorpus> {
   const sources = await resolveCorpora(specs, opts.dataDir, opts.log);
   const kind = opts.tokenizer?.kind ?? opts.kind ?? defaultKind(sources);
   const bytes = sources.reduce((a, s) => a + s.bytes, 0);
-  return { sources, ...encode(kind, bytes, (onBytes) => readCorpus(sources, onBytes), opts) };
+  return { sources, ...encode(kind, bytes, (onBytes) => readCorpus(sources, onBytes, opts.lineEnds), opts) };
 }
 
 /** Code units per chunk of a text in memory (the streaming passes' chunk size, as for files). */
 const TEXT_CHUNK = 1 << 20;
 
 /** A text's chunks, never cutting a surrogate pair; `onBytes` sees each chunk's UTF-8 bytes. */
-function* textChunks(texts: readonly string[], onBytes?: (b: Buffer) => void): Generator<string> {
+function* textChunks(texts: readonly string[], onBytes?: (b: Buffer) => void, lineEnds: LineEnds = 'lf'): Generator<string> {
   for (let t = 0; t < texts.length; t++) {
     if (t > 0) yield '\n';
     const text = texts[t]!;
+    const lines = lineEnds === 'lf' ? new LineEndReader() : null;
     for (let i = 0; i < text.length;) {
       let end = Math.min(text.length, i + TEXT_CHUNK);
       const last = text.charCodeAt(end - 1);
       if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--;
       const chunk = text.slice(i, end);
       onBytes?.(Buffer.from(chunk, 'utf8'));
-      yield chunk;
+      const read = lines ? lines.next(chunk) : chunk;
+      if (read) yield read;
       i = end;
     }
   }
@@ -65,12 +69,13 @@ function* textChunks(texts: readonly string[], onBytes?: (b: Buffer) => void): G
 /**
  * Token ids of texts held in memory, joined with a newline as files are:
  * the same tokenizers, vocabulary and sha1 (of the UTF-8 bytes) as a file with
- * the same text would give. Each text must be a non-empty string.
+ * the same text would give, line ends read the same way. Each text must be a
+ * non-empty string.
  */
 export function loadTextTokens(texts: readonly string[], opts: Omit<LoadOptions, 'dataDir'>): Omit<LoadedCorpus, 'sources'> {
   const kind = opts.tokenizer?.kind ?? opts.kind ?? 'char';
   const bytes = texts.reduce((a, t) => a + Buffer.byteLength(t, 'utf8'), 0);
-  return encode(kind, bytes, (onBytes) => textChunks(texts, onBytes), opts);
+  return encode(kind, bytes, (onBytes) => textChunks(texts, onBytes, opts.lineEnds), opts);
 }
 
 /** The two passes: count the tokens (and fit the vocabulary), then encode them into an array of exactly that length. */

@@ -13,6 +13,7 @@ import {
   HYPER_KEYS, HYPERPARAMS, hasHyper, makeOptimizer, OPTIMIZERS, optimizerSpec, validHyper, type HyperKey, type HyperValues, type OptimizerKind, type OptimizerSettings,
 } from '../train/optim.js';
 import { SCHEDULES, type ScheduleKind, type ScheduleSettings } from '../train/schedule.js';
+import type { LineEnds } from '../data/corpus.js';
 import type { FloatArray, Module } from '../nn/module.js';
 import { MAX_CHUNK_TOKENS, RNNLM } from '../nn/rnnlm.js';
 import { roundBf16 } from '../nn/bf16.js';
@@ -56,6 +57,11 @@ export interface TrainingSettings {
    * it was not recorded, and a resume without the option trained on past the early stop).
    */
   earlyStop?: number;
+  /**
+   * How the run read its text's line ends: 'lf' ("\r\n" and "\r" as "\n"). Absent in
+   * checkpoints from before it was recorded, whose runs kept them: a resume reads them so.
+   */
+  lineEnds?: LineEnds;
   skipNonFinite: boolean;
   batching: Batching;
   /** Validation fraction, or null for the book's window counts. */
@@ -474,6 +480,9 @@ function checkMeta(m: unknown, fail: Fail): ModelMeta | CheckpointMeta {
   if (t.earlyStop !== undefined && !(Number.isSafeInteger(t.earlyStop) && (t.earlyStop as number) >= 1)) {
     throw fail(`training.earlyStop ${JSON.stringify(t.earlyStop)} is invalid: it must be a whole number of epochs from 1`);
   }
+  if (t.lineEnds !== undefined && t.lineEnds !== 'lf' && t.lineEnds !== 'kept') {
+    throw fail(`training.lineEnds ${JSON.stringify(t.lineEnds)} is invalid: it must be "lf" or "kept"`);
+  }
   const training: TrainingSettings = {
     corpus: t.corpus,
     corpusSha1: t.corpusSha1,
@@ -495,6 +504,7 @@ function checkMeta(m: unknown, fail: Fail): ModelMeta | CheckpointMeta {
     ...(t.initFrom === undefined ? {} : { initFrom: t.initFrom }),
     ...(t.chunkTokens === undefined ? {} : { chunkTokens: t.chunkTokens as number }),
     ...(t.earlyStop === undefined ? {} : { earlyStop: t.earlyStop as number }),
+    ...(t.lineEnds === undefined ? {} : { lineEnds: t.lineEnds as LineEnds }),
   };
   // Without a validation fraction the run's windows are these counts (with one, they are not read).
   if (training.valFrac === null && (training.numTrain < 1 || training.numVal < 1)) {

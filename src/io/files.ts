@@ -4,7 +4,7 @@
 // the temporary files of processes that died mid-write are cleaned up.
 import {
   accessSync, closeSync, constants, fchmodSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, realpathSync, renameSync,
-  readFileSync, rmdirSync, rmSync, statSync, writeSync,
+  mkdtempSync, readFileSync, rmdirSync, rmSync, statSync, writeSync,
 } from 'node:fs';
 import path from 'node:path';
 import { getSystemErrorMap } from 'node:util';
@@ -138,24 +138,19 @@ export function checkWritable(file: string, what: string): void {
     const code = (e as NodeJS.ErrnoException).code ?? 'EACCES';
     throw new InputError(`${what} ${file} cannot be written: the directory ${dir} is not writable (${code})`);
   }
-  // Directories still to make: made and removed again now, so that one that cannot be
-  // (under /proc, where access() says yes to root) is refused before the work, not after it.
-  const parent = path.dirname(target);
-  if (parent !== dir) {
-    let made: string[] = [];
+  // Directories still to make: a directory of this process's own is made and removed again in
+  // the nearest one there, so that where none can be (under /proc, where access() says yes to
+  // root) the command is refused before its work, not after it. (Its own: removing the one the
+  // output needs could pull it from under another run making it at the same moment.)
+  if (path.dirname(target) !== dir) {
+    let probe: string;
     try {
-      made = makeDirs(parent);
+      probe = mkdtempSync(path.join(dir, '.deeprnn-probe-'));
     } catch (e) {
-      throw new InputError(`${what} ${file} cannot be written: ${(e as Error).message}`);
-    } finally {
-      for (const d of made.reverse()) {
-        try {
-          rmdirSync(d);
-        } catch {
-          // (made meanwhile by another process, or holding its files: left)
-        }
-      }
+      const err = e as NodeJS.ErrnoException;
+      throw new InputError(`${what} ${file} cannot be written: cannot create the directory ${path.join(dir, path.relative(dir, target).split(path.sep)[0]!)} (${err.code ?? err.message})`);
     }
+    rmdirSync(probe);
   }
 }
 
@@ -234,9 +229,25 @@ function atomicTarget(file: string): { target: string; dir: string; tmp: string;
       + `(.NAME.tmp-PID) needs ${bytes + over}; file systems take names of at most ${NAME_MAX} bytes: use a name of at most ${bytes - over} bytes`);
   }
   makeDirs(path.dirname(target));
-  // A file replaced keeps its permissions (a private 0600 checkpoint stays private), writable by its owner.
+  // A file no one may write (chmod a-w while a run went on) is not replaced: the rename the
+  // directory allows would undo the protection. A file replaced keeps its permissions (a
+  // private 0600 checkpoint stays private), writable by its owner.
+  if (existing && (existing.mode & 0o222) === 0) {
+    throw Object.assign(new InputError(`${file} is read-only (mode ${(existing.mode & 0o777).toString(8).padStart(3, '0')}): `
+      + 'a file protected against writing is not replaced; make it writable (chmod u+w) or write elsewhere'), { code: 'EACCES' });
+  }
   const mode = existing ? (existing.mode & 0o777) | 0o200 : null;
   return { target, dir: path.dirname(target), tmp, mode };
+}
+
+/** Gives an open file `mode`, where the file system can (some FUSE and CIFS mounts take no chmod: left then). */
+function keepMode(fd: number, mode: number): void {
+  try {
+    fchmodSync(fd, mode);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? '';
+    if (!['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EINVAL', 'EROFS'].includes(code)) throw e;
+  }
 }
 
 /**
@@ -250,7 +261,7 @@ export function writeFileAtomic(file: string, data: Buffer | string): void {
   try {
     const fd = openSync(tmp, 'w', 0o644);
     try {
-      if (mode !== null) fchmodSync(fd, mode);
+      if (mode !== null) keepMode(fd, mode);
       const buf = typeof data === 'string' ? Buffer.from(data) : data;
       let off = 0;
       while (off < buf.length) off += writeSync(fd, buf, off, Math.min(buf.length - off, 1 << 30));  // (Node takes at most 2 GiB a call)
@@ -295,7 +306,7 @@ export async function writeFileAtomicAsync(file: string, data: Buffer): Promise<
   if (mode !== null) {
     const fd = openSync(tmp, 'w', 0o600);
     try {
-      fchmodSync(fd, mode);
+      keepMode(fd, mode);
     } catch (e) {
       rmSync(tmp, { force: true });
       throw e;

@@ -113,6 +113,7 @@ export class Catalog {
     for (const file of [...this.entries.keys()]) {
       if (!existsSync(file)) this.entries.delete(file);
     }
+    for (let i = this.exported.length - 1; i >= 0; i--) if (!this.entries.has(this.exported[i]!)) this.exported.splice(i, 1);
   }
 
   /** How many exports are held (for the tests). */
@@ -150,6 +151,8 @@ export class Catalog {
 
   /** The checkpoint's ONNX export (an InputError for a cell ONNX cannot express). */
   onnx(file: string): OnnxExport {
+    // (also when no page listens for changes, whose polls prune too)
+    this.prune();
     const { entry, ck } = this.entry(file);
     if (entry.error) throw entry.error;
     if (entry.onnxError) throw entry.onnxError;

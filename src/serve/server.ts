@@ -104,6 +104,10 @@ export async function startServer(opts: ServeOptions): Promise<Served> {
   let names = new Set(LOOPBACK_HOSTS);
   /** `given`: the host of an absolute-form target, which stands for the Host header (RFC 9112, 3.2.2). */
   const checkHost = (req: http.IncomingMessage, given?: string) => {
+    // More than one Host header is a bad request (RFC 9112, 3.2), whatever they say (Node keeps the first).
+    if (req.rawHeaders.filter((h, i) => i % 2 === 0 && h.toLowerCase() === 'host').length > 1) {
+      throw new HttpError(400, 'the request has more than one Host header');
+    }
     if (!loopback) return;
     const raw = given ?? req.headers.host ?? '';
     const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(raw.toLowerCase());
@@ -133,16 +137,19 @@ export async function startServer(opts: ServeOptions): Promise<Served> {
   const events = (req: http.IncomingMessage, res: http.ServerResponse) => {
     res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', Connection: 'keep-alive' });
     // A client that does not read (a paused tab, a stalled connection) would have every
-    // event queued for it without end: past EVENT_BACKLOG bytes waiting, its stream is
-    // closed (EventSource connects again, and gets a snapshot of the runs then).
+    // event queued for it without end: past EVENT_BACKLOG bytes waiting beyond the first
+    // snapshot (which a slow link may still be reading), its stream is closed
+    // (EventSource connects again, and gets a snapshot of the runs then).
+    let allowance = EVENT_BACKLOG;
     const emit = (event: string, data: unknown) => {
-      if (res.writableLength > EVENT_BACKLOG) {
+      if (res.writableLength > allowance) {
         res.destroy();
         return;
       }
       res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     };
     emit('runs', watcher.snapshot());
+    allowance += res.writableLength;
     const listener = (updates: RunUpdate[], checkpoints: boolean) => {
       if (updates.length) emit('runs', updates);
       if (checkpoints) emit('checkpoints', listCheckpoints(dir));

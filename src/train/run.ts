@@ -6,7 +6,7 @@
 import { existsSync, lstatSync, renameSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { corpusRegistry, resolveDataDir } from '../data/corpus.js';
+import { corpusRegistry, resolveDataDir, type LineEnds } from '../data/corpus.js';
 import { makeDataModule, type DataModule } from '../data/datamodule.js';
 import { loadCorpusTokens, loadTextTokens, type LoadedCorpus } from '../data/load.js';
 import type { Tokenizer, TokenizerKind } from '../data/tokenizer.js';
@@ -133,8 +133,8 @@ export class CheckpointWriteError extends OutputWriteError {
 const optionName = (s: RunSettings) => (s.naming === 'library' ? (k: string) => k : flagName);
 
 /** Corpus, tokenizer and batches for the settings; throws on data that cannot make them. */
-export async function prepareData(s: RunSettings, tokenizer?: Tokenizer, hooks: RunHooks = {}, resumed?: { sha1: string }) {
-  const opts = { tokenizer, kind: s.tokenizer, minFreq: s.minFreq, minFreqName: optionName(s)('minFreq'), log: hooks.log, onProgress: hooks.onLoad };
+export async function prepareData(s: RunSettings, tokenizer?: Tokenizer, hooks: RunHooks = {}, resumed?: { sha1: string }, lineEnds: LineEnds = 'lf') {
+  const opts = { tokenizer, kind: s.tokenizer, minFreq: s.minFreq, minFreqName: optionName(s)('minFreq'), log: hooks.log, onProgress: hooks.onLoad, lineEnds };
   const corpus: Omit<LoadedCorpus, 'sources'> = s.text
     ? loadTextTokens(s.text, opts)
     : await loadCorpusTokens(s.corpus, { ...opts, dataDir: resolveDataDir(s.dataDir) });
@@ -467,7 +467,10 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
   // Fine-tuning: the model and tokenizer of a checkpoint, everything else new.
   const init: Checkpoint | null = !ck && s.initFrom ? loadCheckpoint(s.initFrom) : null;
   const reading = performance.now();
-  const { tokenizer, data, sha1, corpus } = await prepareData(s, (ck ?? init)?.tokenizer, hooks, ck ? { sha1: ck.meta.training.corpusSha1 } : undefined);
+  // A resumed run reads its text's line ends as it did (a checkpoint from before they were recorded: kept).
+  const lineEnds: LineEnds = ck ? ck.meta.training.lineEnds ?? 'kept' : 'lf';
+  const { tokenizer, data, sha1, corpus } = await prepareData(s, (ck ?? init)?.tokenizer, hooks,
+    ck ? { sha1: ck.meta.training.corpusSha1 } : undefined, lineEnds);
   const dataSeconds = (performance.now() - reading) / 1000;
   if (init) checkUnknown(s, corpus, s.initFrom!, hooks);
   if (ck && ck.meta.training.corpusSha1 !== sha1) throw notTheText(s, sha1, ck.meta.training.corpusSha1);
@@ -558,6 +561,7 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     ...(s.initFrom ? { initFrom: s.initFrom } : {}),
     ...(model instanceof RNNLM ? { chunkTokens: model.chunkTokens } : {}),
     ...(s.earlyStop ? { earlyStop: s.earlyStop } : {}),
+    lineEnds,
   };
   if (world) {
     // Ranks started with different settings, texts or checkpoints would meet in sums of other sizes

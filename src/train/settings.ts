@@ -224,7 +224,15 @@ function parseHyper(key: HyperKey, raw: unknown, label: string): HyperValues[Hyp
   const p = HYPERPARAMS[key];
   if (p.type === 'flag') return flag(label, raw);
   if (p.type === 'number') return number(label, raw, p.check!, p.expected!);
-  const pair = list(label, raw, p.expected!).map((x) => number(label, x, p.check!, p.expected!));
+  // (a wrong number is named with the whole value: "--betas 1,0.9", not "1")
+  const pair = list(label, raw, p.expected!).map((x) => {
+    try {
+      return number(label, x, p.check!, p.expected!);
+    } catch (e) {
+      if (e instanceof InputError) throw new InputError(`${label} must be ${p.expected}, got ${show(raw)}`);
+      throw e;
+    }
+  });
   if (pair.length !== 2) throw new InputError(`${label} must be ${p.expected}, got ${show(raw)}`);
   return [pair[0]!, pair[1]!];
 }

@@ -1,6 +1,6 @@
 // Every user-facing error of the CLI: one line naming what was wrong and what
 // was expected, exit code 2, no stack trace, nothing written.
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli } from '../helpers/cli.js';
@@ -75,6 +75,12 @@ describe('train option errors', () => {
     const p = await cli(['predict', '--model', '--json', 'it has'], { cwd });
     expect(p.code).toBe(2);
     expect(p.stderr).toBe('deeprnn: error: --model needs a value, and the next word is the option --json: give --model its value before --json\n');
+    // written with its option, the value is meant (a file called --json)
+    const meant = await cli(['train', '--epochs', '1', '--num-train', '200', '--num-val', '100', '--batch-size', '50', '--hidden', '8', '--out=--json'], { cwd });
+    expect(meant.code, meant.stderr).toBe(0);
+    expect(existsSync(path.join(cwd, '--json'))).toBe(true);
+    rmSync(cwd, { recursive: true });
+    mkdirSync(cwd);
     const c = await cli(['compare', '--out-dir', '-h'], { cwd });
     expect(c.code).toBe(2);
     expect(c.stderr).toBe('deeprnn: error: --out-dir needs a value, and the next word is the option -h: give --out-dir its value before -h\n');

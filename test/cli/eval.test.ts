@@ -128,6 +128,10 @@ describe('corpora named as an object\'s own keys', () => {
     expect(named.code).toBe(2);
     // empty values (a variable that was not set) are refused: before, --baseline '' turned the
     // regression check off and eval passed
+    // (before: "two checkpoints are named, the argument ... and --model , where ...")
+    const noModel = await cli(['eval', model, '--model', '', '--corpus', names[0]!]);
+    expect(noModel.stderr).toBe("deeprnn: error: --model's path is empty: name a .safetensors file\n");
+    expect(noModel.code).toBe(2);
     for (const [flag, what] of [['--baseline', 'a file path'], ['--data-dir', 'a directory']]) {
       const empty = await cli(['eval', model, '--corpus', names[0]!, flag!, '']);
       expect(empty.stderr).toBe(`deeprnn: error: ${flag} must be ${what}, got ""\n`);

@@ -3,11 +3,12 @@
 // metrics, live as server-sent events), and what it refuses: paths outside
 // the directory however encoded, symlinks that lead out, writes of any kind,
 // Host names that are not its own; and its messages.
-import { appendFileSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cli, QUICK } from '../helpers/cli.js';
+import { cliAsUser } from '../helpers/sandbox.js';
 import { notCamelCase } from '../helpers/keys.js';
 import { readEvents, request, startServe, type ServeProcess } from '../helpers/serve.js';
 import { TIMEMACHINE } from '../helpers/paths.js';
@@ -244,6 +245,64 @@ describe('deeprnn serve', () => {
     expect(one.stdout()).toBe(`serving ${dir} at ${one.url} (playground: gru.safetensors); Ctrl-C stops\n`);
     expect(json((await request(one.port, '/api/state')).body).selected).toBe('gru.safetensors');
     expect(await one.stop()).toBe(0);
+  });
+
+  it('answers a request with two Host headers 400, whatever they say (before, the first was taken)', async () => {
+    const raw = await new Promise<string>((resolve, reject) => {
+      let got = '';
+      const sock = net.connect(served.port, '127.0.0.1', () => sock.write(
+        `GET /api/state HTTP/1.1\r\nHost: 127.0.0.1:${served.port}\r\nHost: deeprnn.example\r\nConnection: close\r\n\r\n`));
+      sock.on('data', (d: Buffer) => (got += d.toString('utf8')));
+      sock.on('end', () => resolve(got));
+      sock.on('error', reject);
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 400 /);
+    expect(raw).toContain('{"error":"the request has more than one Host header"}');
+  });
+
+  it('refuses what it cannot serve before it listens: an empty target, a directory it cannot read', async () => {
+    const empty = await cli(['serve', '']);
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toBe('deeprnn: error: serve needs a checkpoint or a directory of runs, got ""\n');
+    chmodSync(root, 0o755);  // (the user the check runs as reaches it)
+    const locked = path.join(root, 'locked');
+    mkdirSync(locked);
+    chmodSync(locked, 0o000);
+    try {
+      const r = await cliAsUser(['serve', locked, '--port', '0']);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(`deeprnn: error: ${locked} cannot be read (EACCES): the server lists its checkpoints and runs\n`);
+    } finally {
+      chmodSync(locked, 0o755);
+    }
+  });
+
+  // (where the kernel lets any user take port 80, there is nothing to refuse)
+  const privileged = (() => {
+    try {
+      return Number(readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8').trim()) > 80;
+    } catch {
+      return false;
+    }
+  })();
+  it.skipIf(process.platform !== 'linux' || !privileged)('says what a privileged port needs (before, "listen EACCES: permission denied")', async () => {
+    chmodSync(root, 0o755);
+    chmodSync(dir, 0o755);
+    const low = await cliAsUser(['serve', dir, '--port', '80']);
+    expect(low.code).toBe(2);
+    expect(low.stderr).toBe('deeprnn: error: port 80 on 127.0.0.1 cannot be listened on: permission denied '
+      + '(a port below 1024 needs root or CAP_NET_BIND_SERVICE); choose another with --port\n');
+  });
+
+  it('--host [::1] is the IPv6 loopback address, as a URL writes it', async () => {
+    const v6 = await new Promise<boolean>((resolve) => {
+      const probe = net.createServer().once('error', () => resolve(false)).listen(0, '::1', () => probe.close(() => resolve(true)));
+    });
+    if (!v6) return;  // (no IPv6 here)
+    const one = await startServe([dir, '--host', '[::1]']);
+    expect(one.url).toMatch(/^http:\/\/\[::1\]:\d+\/$/);
+    expect(one.stderr()).toBe('');
+    await one.stop();
   });
 
   it('--host opens it to the network, with a warning', async () => {

@@ -127,6 +127,39 @@ describe('deeprnn train', () => {
   });
 });
 
+describe('line ends', () => {
+  // Corpora are read with CRLF and CR as LF (before, "\r" was a token of its own): a run records
+  // it, and one resumed from a checkpoint from before goes on reading them as it did.
+  it('a run records that it read line ends as LF; a checkpoint from before resumes reading them as kept', async () => {
+    const sub = path.join(dir, 'line-ends');
+    mkdirSync(sub);
+    const crlf = path.join(sub, 'crlf.txt');
+    writeFileSync(crlf, readFileSync(TIMEMACHINE, 'utf8').slice(0, 40_000).replace(/\n/g, '\r\n'));
+    const args = ['train', '--corpus', crlf, '--tokenizer', 'char', '--hidden', '8', '--num-train', '200', '--num-val', '100', '--batch-size', '50'];
+    const fresh = path.join(sub, 'fresh.safetensors');
+    expect((await cli([...args, '--epochs', '1', '--out', fresh])).code).toBe(0);
+    const ck = loadTrainingCheckpoint(fresh);
+    expect(ck.meta.training.lineEnds).toBe('lf');
+    expect(ck.tokenizer.vocab.has('\r')).toBe(false);
+    expect(ck.tokenizer.vocab.has('\n')).toBe(true);
+    // From before: no record. The resume reads the text as that run did and records it.
+    const full = path.join(sub, 'full.safetensors');
+    const legacy = path.join(sub, 'legacy.safetensors');
+    const book = ['train', ...QUICK, '--hidden', '8', '--num-train', '200', '--num-val', '100', '--batch-size', '50'];
+    expect((await cli([...book, '--epochs', '2', '--out', full])).code).toBe(0);
+    expect((await cli([...book, '--epochs', '1', '--out', legacy])).code).toBe(0);
+    const old = loadTrainingCheckpoint(legacy);
+    delete (old.meta.training as { lineEnds?: string }).lineEnds;
+    saveCheckpoint(legacy, old.model, old.meta, undefined, old.optimizerState);
+    const r = await cli(['train', '--resume', legacy, '--epochs', '2']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(loadTrainingCheckpoint(legacy).meta.training.lineEnds).toBe('kept');
+    // (The Time Machine has no "\r": either way the same run, bit for bit.)
+    const weights = (f: string) => Buffer.from(loadTrainingCheckpoint(f).model.params.buffer);
+    expect(weights(legacy).equals(weights(full))).toBe(true);
+  });
+});
+
 describe('checkpoints at every position', () => {
   it('each one a run writes with --save-every 1s loads in info, predict and eval, the one before validation included', async () => {
     const out = path.join(dir, 'steps', 'm.safetensors');

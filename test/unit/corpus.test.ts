@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { corpusRegistry, download, ensureCorpus, readCorpus, resolveCorpora, resolveDataDir, type CorpusEntry } from '../../src/data/corpus.js';
-import { loadCorpusTokens, readCorpusText } from '../../src/data/load.js';
+import { loadCorpusTokens, loadTextTokens, readCorpusText } from '../../src/data/load.js';
 import { InputError } from '../../src/errors.js';
 import { DATA_DIR, HAS_SHAKESPEARE, NEEDS_SHAKESPEARE, noteShakespeare, ROOT, TIMEMACHINE } from '../helpers/paths.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -116,6 +116,21 @@ describe('download', () => {
       expect(readFileSync(file)).toEqual(body);
     } finally {
       delete process.env.DEEPRNN_MIRROR;
+    }
+  });
+
+  it('refuses a DEEPRNN_MIRROR that is no http(s) URL as a wrong input, before it makes a directory', async () => {
+    // (before: a failed download, exit 1, with the data directory made)
+    for (const bad of ['notaurl', 'ftp://host/x', 'http://']) {
+      process.env.DEEPRNN_MIRROR = bad;
+      const d = path.join(dir, 'badmirror', 'data');
+      try {
+        await expect(ensureCorpus(entry('http://127.0.0.1:1/unused'), d)).rejects.toThrow(new InputError(
+          `DEEPRNN_MIRROR must be an http:// or https:// URL of a folder that serves timemachine.txt, got ${JSON.stringify(bad)}`));
+        expect(existsSync(path.join(dir, 'badmirror'))).toBe(false);
+      } finally {
+        delete process.env.DEEPRNN_MIRROR;
+      }
     }
   });
 
@@ -299,6 +314,15 @@ describe('resolveCorpora and loading', () => {
     const [a, b] = await Promise.all([loadCorpusTokens([f], { dataDir: dir, kind: 'char' }), loadCorpusTokens([g], { dataDir: dir, kind: 'char' })]);
     expect([...a.tokenizer.vocab.tokens]).toEqual([...b.tokenizer.vocab.tokens]);
     expect([...a.tokens]).toEqual([...b.tokens]);
+    // and as a text given in memory (train({ text })), which reads as a file with that text does
+    const t = loadTextTokens([lf.replace(/\n/g, '\r\n')], { kind: 'char' });
+    expect([...t.tokens]).toEqual([...b.tokens]);
+    expect(t.sha1).toBe(a.sha1);
+    // 'kept': as deeprnn read every text before (a resumed run from then reads it so)
+    const kept = await loadCorpusTokens([f], { dataDir: dir, kind: 'char', lineEnds: 'kept' });
+    expect(kept.tokenizer.vocab.has('\r')).toBe(true);
+    expect(kept.tokens.length).toBe(a.tokens.length + (lf.match(/\n/g) ?? []).length);
+    expect(loadTextTokens([lf.replace(/\n/g, '\r\n')], { kind: 'char', lineEnds: 'kept' }).tokenizer.vocab.has('\r')).toBe(true);
   });
 
   it('loads tokens in two streaming passes, 2 bytes each for small vocabularies', async () => {

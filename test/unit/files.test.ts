@@ -51,7 +51,7 @@ describe('permissions of a file replaced', () => {
   it('keep the mode of the file a write replaces (writable by its owner), sync and in the background', async () => {
     const d = path.join(dir, 'modes');
     mkdirSync(d);
-    for (const [name, mode, after] of [['private', 0o600, 0o600], ['group', 0o640, 0o640], ['shared', 0o664, 0o664], ['ro', 0o444, 0o644]] as const) {
+    for (const [name, mode, after] of [['private', 0o600, 0o600], ['group', 0o640, 0o640], ['shared', 0o664, 0o664], ['owner-only-writes', 0o200, 0o200]] as const) {
       for (const write of ['sync', 'async'] as const) {
         const f = path.join(d, `${name}-${write}.bin`);
         writeFileSync(f, 'old');
@@ -63,6 +63,18 @@ describe('permissions of a file replaced', () => {
       }
     }
     expect(readdirSync(d).filter((f) => !f.endsWith('.bin'))).toEqual([]);
+  });
+
+  it('a write refuses a file writable by no one (made so while a run went on), sync and in the background', async () => {
+    const f = path.join(dir, 'modes', 'locked.bin');
+    writeFileSync(f, 'old');
+    chmodSync(f, 0o444);
+    const msg = `${f} is read-only (mode 444): a file protected against writing is not replaced; make it writable (chmod u+w) or write elsewhere`;
+    expect(() => writeFileAtomic(f, 'new')).toThrow(msg);
+    await expect(writeFileAtomicAsync(f, Buffer.from('new'))).rejects.toThrow(msg);
+    expect(readFileSync(f, 'utf8')).toBe('old');
+    expect(statSync(f).mode & 0o777).toBe(0o444);
+    expect(readdirSync(path.dirname(f)).filter((n) => n.startsWith('.'))).toEqual([]);
   });
 
   it('checkWritable refuses a file writable by no one, naming its mode', () => {

@@ -101,17 +101,31 @@ describe('scripts/install.js', () => {
     }
   });
 
-  it('removes an earlier build from source that no longer loads, so that it does not hide the prebuilt addon', async () => {
+  it('moves aside an earlier build from source that the loader refuses, so that it does not hide the prebuilt addon', async () => {
     place(path.join(ROOT, 'build', 'Release', 'deeprnn.node'));
     placeBuilt(Buffer.alloc(4096, 'not an addon '));
     try {
       const r = await install();
       expect(r.code).toBe(0);
       expect(r.out).toEqual([
-        `deeprnn: removed ${builtRel}, an earlier build from source that does not load here (${built}: invalid ELF header)`,
+        `deeprnn: moved ${builtRel}, an earlier build from source that does not load here (${built}: invalid ELF header), to ${builtRel}.failed`,
         `deeprnn: using the prebuilt addon ${rel} (DEEPRNN_BUILD_FROM_SOURCE=1 npm rebuild deeprnn builds it from source)`,
       ]);
       expect(existsSync(built)).toBe(false);
+      expect(readFileSync(`${built}.failed`)).toEqual(Buffer.alloc(4096, 'not an addon '));
+    } finally {
+      rmSync(path.join(pkg, 'build'), { recursive: true, force: true });
+    }
+  });
+
+  it("checks an addon without deeprnn's settings: a bad DEEPRNN_GEMM_TILE is no reason to set a working build aside", async () => {
+    place(Buffer.alloc(4096, 'not an addon '));
+    placeBuilt(path.join(ROOT, 'build', 'Release', 'deeprnn.node'));
+    try {
+      const r = await install({ DEEPRNN_GEMM_TILE: 'bogus', DEEPRNN_SIMD: 'nope', OMP_NUM_THREADS: 'x' });
+      expect(r.code).toBe(0);
+      expect(r.out).toEqual([`deeprnn: using the addon built from source ${builtRel} (it is loaded before any prebuilt one; remove it to use the prebuilt)`]);
+      expect(existsSync(built)).toBe(true);
     } finally {
       rmSync(path.join(pkg, 'build'), { recursive: true, force: true });
     }
