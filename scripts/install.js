@@ -55,13 +55,18 @@ function buildAddon() {
  * the environment's fault, not the file's.
  */
 function loadError(file) {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(DEEPRNN_|OMP_)/.test(k)));
+  // (NODE_OPTIONS too: --no-addons there would make every addon look broken)
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(DEEPRNN_|OMP_|NODE_OPTIONS$)/.test(k)));
   const r = spawnSync(process.execPath, ['-e', 'require(process.argv[1])', path.join(root, file)], { encoding: 'utf8', env });
   if (r.status === 0) return null;
   if (r.error) return { reason: `the check could not run: ${r.error.message}`, certain: false };
   const lines = `${r.stderr}`.split('\n').filter((l) => /Error|error:/.test(l));
   const reason = (lines[0] ?? (r.signal ? `the process was killed by ${r.signal}` : `exit code ${r.status}`)).replace(/^\s*(Error: )?/, '');
-  return { reason, certain: r.signal === null && lines.length > 0 };
+  // The file's fault: the loader's refusals, or a crash as it loads (code for another CPU, a file cut short);
+  // a process killed from outside, or one that failed otherwise, says nothing of the file.
+  const refused = /ERR_DLOPEN_FAILED|NODE_MODULE_VERSION|did not self-register|invalid ELF header|wrong ELF class|file too short|cannot open shared object|undefined symbol|version `[^']+' not found/;
+  const certain = r.signal ? ['SIGILL', 'SIGSEGV', 'SIGBUS'].includes(r.signal) : refused.test(`${r.stderr}`);
+  return { reason, certain };
 }
 
 function truthy(v) {
@@ -93,8 +98,10 @@ function main() {
       return 0;
     }
     if (!err.certain) {
-      console.error(`deeprnn: could not check the addon built from source ${built} (${err.reason}); it is left as it is`);
-      return 1;
+      // (the install goes on: the package says at first use if it does not load, and how to rebuild)
+      console.error(`deeprnn: warning: could not check the addon built from source ${built} (${err.reason}); it is left as it is `
+        + '(remove it, or DEEPRNN_BUILD_FROM_SOURCE=1 npm rebuild deeprnn, if it does not load)');
+      return 0;
     }
     // moved aside, not deleted: the user's build, should they want it back
     renameSync(path.join(root, built), path.join(root, `${built}.failed`));

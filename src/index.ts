@@ -9,7 +9,7 @@ export type { LanguageModel, ForwardOptions, EvalResult } from './nn/lm.js';
 export { Vocab, UNK } from './data/vocab.js';
 export { Tokenizer, TOKENIZERS, tokenizerFromJSON, countTokens, type TokenizerJSON, type TokenizerKind, type TokenArray } from './data/tokenizer.js';
 export { WindowDataModule, SequentialDataModule, makeDataModule, type Batch, type BatchWindows, type DataModule, type DataOptions } from './data/datamodule.js';
-export { corpusRegistry, ensureCorpus, resolveDataDir, resolveCorpora, readCorpus, type CorpusEntry, type CorpusSource } from './data/corpus.js';
+export { corpusRegistry, ensureCorpus, resolveDataDir, resolveCorpora, readCorpus, type CorpusEntry, type CorpusSource, type LineEnds } from './data/corpus.js';
 export { loadCorpusTokens, loadTextTokens, readCorpusText, type LoadedCorpus } from './data/load.js';
 export { TimeMachine, type TimeMachineOptions } from './data/timemachine.js';
 export { Trainer, initialState, NonFiniteError, YIELD_MS, type EpochMetrics, type TrainerOptions, type TrainerTimes, type TrainState } from './train/trainer.js';

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
-import { corpusRegistry, resolveDataDir } from '../data/corpus.js';
+import { corpusRegistry, resolveDataDir, type LineEnds } from '../data/corpus.js';
 import { MAX_NUM_STEPS } from '../data/datamodule.js';
 import { loadCorpusTokens } from '../data/load.js';
 import { TOKENIZERS, type TokenizerKind } from '../data/tokenizer.js';
@@ -203,8 +203,12 @@ export function registerEval(program: Command): void {
         const b = onDisk.slice(i + 1).find((x) => sameFile(a.file, x.file));
         if (b !== undefined) throw new UsageError(`--corpus names one file twice, as "${a.c}" and "${b.c}": each corpus is evaluated once, and reported by its name`);
       });
+      // Texts are read as the checkpoint's run read its own: a run from before line ends were
+      // recorded kept "\r" (and a model saved without a run, whose vocabulary knows "\r", was fitted so).
+      const lineEnds: LineEnds = hasTrainingState(ck.meta) ? ck.meta.training.lineEnds ?? 'kept'
+        : ck.tokenizer.vocab.has('\r') ? 'kept' : 'lf';
       for (const spec of raw.corpus) {
-        const { tokens } = await loadCorpusTokens([spec], { dataDir, tokenizer: ck.tokenizer });
+        const { tokens } = await loadCorpusTokens([spec], { dataDir, tokenizer: ck.tokenizer, lineEnds });
         if (tokens.length < 2) {
           throw new InputError(`--corpus ${spec} is ${plural(tokens.length, 'token')} under the checkpoint's tokenizer `
             + `(${ck.tokenizer.kind}); evaluation needs at least 2`);

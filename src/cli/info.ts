@@ -98,7 +98,9 @@ export function registerInfo(program: Command): void {
             `training: corpus ${training.corpus.join(' ')}${training.initFrom ? ` from the weights of ${training.initFrom}` : ''}, `
               + `${training.batching} batches of ${training.batchSize} x ${training.numSteps}, `
               + `${training.valFrac === null ? `${training.numTrain}/${training.numVal} windows` : `validation fraction ${training.valFrac}`}, `
-              + `lr ${training.lr}, clip ${training.clip}, seed ${training.seed}, ${plural(training.epochs, 'epoch')} planned`,
+              + `lr ${training.lr}, clip ${training.clip}, seed ${training.seed}, ${plural(training.epochs, 'epoch')} planned`
+              // (a run from before line ends were read as LF: its resume and eval read its texts so)
+              + `${training.lineEnds === 'lf' ? '' : ', line ends kept ("\\r" read as it is)'}`,
             `optimization: ${optimizerText(run.optimizer)}; ${scheduleText(run.schedule)}; clip ${run.clipMode ?? 'norm'} ${training.clip}; `
               + `products in ${training.precision ?? 'fp32'}, weights stored as ${training.saveDtype ?? 'fp32'}`,
             `position: epoch ${state.epoch}${state.batch ? ` + ${state.batch} batches` : ''}, ${state.step} steps`,

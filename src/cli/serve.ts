@@ -15,6 +15,15 @@ interface RawServeOptions {
   host: string;
 }
 
+/** A directory the server cannot list would show an empty page without a word: refused. */
+function listable(dir: string): void {
+  try {
+    readdirSync(dir);
+  } catch (e) {
+    throw new UsageError(`${dir} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): the server lists its checkpoints and runs`);
+  }
+}
+
 /** The served directory and the checkpoint the page opens with, from CKPT or DIR. */
 export function serveTarget(target: string): { dir: string; selected?: string } {
   if (target.trim() === '') throw new UsageError('serve needs a checkpoint or a directory of runs, got ""');
@@ -23,15 +32,11 @@ export function serveTarget(target: string): { dir: string; selected?: string } 
   }
   const st = statSync(target);
   if (st.isDirectory()) {
-    // A directory the server cannot list would show an empty page without a word.
-    try {
-      readdirSync(target);
-    } catch (e) {
-      throw new UsageError(`${target} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): the server lists its checkpoints and runs`);
-    }
+    listable(target);
     return { dir: target };
   }
   if (!st.isFile() || !target.endsWith('.safetensors')) throw new UsageError(`${target} is neither a directory nor a .safetensors checkpoint`);
+  listable(path.dirname(target));
   return { dir: path.dirname(target), selected: path.basename(target) };
 }
 

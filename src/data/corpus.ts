@@ -67,7 +67,7 @@ export async function ensureCorpus(entry: CorpusEntry, dataDir: string, log?: (m
   if (!existsSync(file)) {
     const mirror = process.env.DEEPRNN_MIRROR;
     // A setting that is no http(s) URL is a wrong input (exit 2), not a network that failed (exit 1).
-    if (mirror && !/^https?:\/\/[^/\s]+/i.test(mirror)) {
+    if (mirror && !isHttpUrl(mirror)) {
       throw new InputError(`DEEPRNN_MIRROR must be an http:// or https:// URL of a folder that serves ${entry.file}, got ${JSON.stringify(mirror)}`);
     }
     const url = mirror ? mirror.replace(/\/?$/, '/') + entry.file : entry.url;
@@ -332,6 +332,16 @@ function brokenLink(file: string, what: string): void {
   }
   throw new InputError(loops ? `${what} is a symbolic link to "${target}" that leads back to itself (a loop of links)`
     : `${what} is a symbolic link to "${target}", which does not exist`);
+}
+
+/** Whether `s` is an http(s) URL of a folder: FILE is appended to it (no query or fragment to append after). */
+function isHttpUrl(s: string): boolean {
+  try {
+    const u = new URL(s);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.host !== '' && !/\s/.test(s) && u.search === '' && u.hash === '';
+  } catch {
+    return false;
+  }
 }
 
 /** Bytes read per chunk. */

@@ -143,6 +143,12 @@ export function checkWritable(file: string, what: string): void {
   // root) the command is refused before its work, not after it. (Its own: removing the one the
   // output needs could pull it from under another run making it at the same moment.)
   if (path.dirname(target) !== dir) {
+    // (a name longer than file systems take is found here too, as making it would have)
+    const long = path.relative(dir, path.dirname(target)).split(path.sep).find((c) => Buffer.byteLength(c) > NAME_MAX);
+    if (long !== undefined) {
+      throw new InputError(`${what} ${file} cannot be written: the directory name ${long.slice(0, 40)}... is ${Buffer.byteLength(long)} bytes, `
+        + `and file systems take names of at most ${NAME_MAX}`);
+    }
     let probe: string;
     try {
       probe = mkdtempSync(path.join(dir, '.deeprnn-probe-'));
@@ -233,7 +239,8 @@ function atomicTarget(file: string): { target: string; dir: string; tmp: string;
   // directory allows would undo the protection. A file replaced keeps its permissions (a
   // private 0600 checkpoint stays private), writable by its owner.
   if (existing && (existing.mode & 0o222) === 0) {
-    throw Object.assign(new InputError(`${file} is read-only (mode ${(existing.mode & 0o777).toString(8).padStart(3, '0')}): `
+    // (an Error of the write, as EACCES is: a run that meets it stops as after any failed write, naming what is intact)
+    throw Object.assign(new Error(`${file} is read-only (mode ${(existing.mode & 0o777).toString(8).padStart(3, '0')}): `
       + 'a file protected against writing is not replaced; make it writable (chmod u+w) or write elsewhere'), { code: 'EACCES' });
   }
   const mode = existing ? (existing.mode & 0o777) | 0o200 : null;
@@ -259,7 +266,8 @@ function keepMode(fd: number, mode: number): void {
 export function writeFileAtomic(file: string, data: Buffer | string): void {
   const { target, dir, tmp, mode } = atomicTarget(file);
   try {
-    const fd = openSync(tmp, 'w', 0o644);
+    // (created with the mode kept: where chmod is refused, a private file's replacement is not made readable)
+    const fd = openSync(tmp, 'w', mode ?? 0o644);
     try {
       if (mode !== null) keepMode(fd, mode);
       const buf = typeof data === 'string' ? Buffer.from(data) : data;

@@ -34,7 +34,7 @@ import { InputError } from '../errors.js';
 import { flagName, plural } from '../validate.js';
 import { mpiWorld, ranksDiffer, type World } from '../mpi.js';
 
-export interface RunSettings extends Omit<TrainingSettings, 'corpusSha1' | 'batching' | 'valFrac'> {
+export interface RunSettings extends Omit<TrainingSettings, 'corpusSha1' | 'batching' | 'valFrac' | 'lineEnds'> {
   cell: CellKind;
   /** Hidden size of every layer (one value: all layers). */
   hidden: number[];

@@ -229,7 +229,9 @@ function parseHyper(key: HyperKey, raw: unknown, label: string): HyperValues[Hyp
     try {
       return number(label, x, p.check!, p.expected!);
     } catch (e) {
-      if (e instanceof InputError) throw new InputError(`${label} must be ${p.expected}, got ${show(raw)}`);
+      // (keeping why, when there is more to say than the range: a number below a double's smallest)
+      const why = e instanceof InputError ? /, which is below .*$/.exec(e.message)?.[0] ?? '' : null;
+      if (why !== null) throw new InputError(`${label} must be ${p.expected}, got ${show(raw)}${why.replace(', which', `: ${show(x)} is a number that`)}`);
       throw e;
     }
   });

@@ -122,6 +122,8 @@ describe('training features', () => {
     await bad(['--optimizer', 'adam', '--betas', '0.9'], '--betas must be two numbers in [0, 1), e.g. 0.9,0.999, got "0.9"');
     // the pair, not the number in it that is wrong (before: got "1")
     await bad(['--optimizer', 'adam', '--betas', '1,0.9'], '--betas must be two numbers in [0, 1), e.g. 0.9,0.999, got "1,0.9"');
+    await bad(['--optimizer', 'adam', '--betas', '1e-400,0.9'], '--betas must be two numbers in [0, 1), e.g. 0.9,0.999, got "1e-400,0.9": '
+      + '"1e-400" is a number that is below the smallest number a double holds (it would read as 0)');
     await bad(['--nesterov'], '--nesterov needs --momentum above 0 (and no dampening)');
     await bad(['--dampening', '2'], '--dampening must be a number in [0, 1], got "2"');
     await bad(['--resume', path.join(dir, 'adam.safetensors'), '--dampening', '0.1'], "--dampening cannot be given with --resume: the run's settings come from the checkpoint");

@@ -142,6 +142,18 @@ describe('line ends', () => {
     expect(ck.meta.training.lineEnds).toBe('lf');
     expect(ck.tokenizer.vocab.has('\r')).toBe(false);
     expect(ck.tokenizer.vocab.has('\n')).toBe(true);
+    // eval reads a text as the checkpoint's run did: as LF for this one; kept for one from before
+    const evalTokens = async (f: string) => JSON.parse((await cli(['eval', f, '--corpus', crlf, '--json'])).stdout).results[crlf].tokens as number;
+    const lfTokens = await evalTokens(fresh);
+    const before = path.join(sub, 'before.safetensors');
+    const copy = loadTrainingCheckpoint(fresh);
+    delete (copy.meta.training as { lineEnds?: string }).lineEnds;
+    saveCheckpoint(before, copy.model, copy.meta, undefined, copy.optimizerState);
+    const crs = (readFileSync(crlf, 'utf8').match(/\r/g) ?? []).length;
+    expect(crs).toBeGreaterThan(100);
+    expect(await evalTokens(before)).toBe(lfTokens + crs);
+    expect((await cli(['info', before])).stdout).toContain(', line ends kept ("\\r" read as it is)');
+    expect((await cli(['info', fresh])).stdout).not.toContain('line ends');
     // From before: no record. The resume reads the text as that run did and records it.
     const full = path.join(sub, 'full.safetensors');
     const legacy = path.join(sub, 'legacy.safetensors');

@@ -121,7 +121,7 @@ describe('download', () => {
 
   it('refuses a DEEPRNN_MIRROR that is no http(s) URL as a wrong input, before it makes a directory', async () => {
     // (before: a failed download, exit 1, with the data directory made)
-    for (const bad of ['notaurl', 'ftp://host/x', 'http://']) {
+    for (const bad of ['notaurl', 'ftp://host/x', 'http://', 'http://a b/x', 'https://host/x?token=1']) {
       process.env.DEEPRNN_MIRROR = bad;
       const d = path.join(dir, 'badmirror', 'data');
       try {

@@ -122,7 +122,7 @@ describe('scripts/install.js', () => {
     place(Buffer.alloc(4096, 'not an addon '));
     placeBuilt(path.join(ROOT, 'build', 'Release', 'deeprnn.node'));
     try {
-      const r = await install({ DEEPRNN_GEMM_TILE: 'bogus', DEEPRNN_SIMD: 'nope', OMP_NUM_THREADS: 'x' });
+      const r = await install({ DEEPRNN_GEMM_TILE: 'bogus', DEEPRNN_SIMD: 'nope', OMP_NUM_THREADS: 'x', NODE_OPTIONS: '--no-addons' });
       expect(r.code).toBe(0);
       expect(r.out).toEqual([`deeprnn: using the addon built from source ${builtRel} (it is loaded before any prebuilt one; remove it to use the prebuilt)`]);
       expect(existsSync(built)).toBe(true);
