@@ -111,15 +111,11 @@ function configByName(name: string, option = '--configs'): BenchConfig {
   return c;
 }
 
-/** Why the last fmaPeak call measured nothing (null when it measured). */
-let peakFailure: string | null = null;
-
 /**
  * GFLOP/s of bench/fma_peak.cc on `threads` threads (bf16: its vdpbf16ps chains, built with
- * AVX512-BF16), or null when it cannot be built or run here (peakFailure says why).
+ * AVX512-BF16), or why it cannot be built or run here.
  */
-function fmaPeak(threads: number, bf16 = false): number | null {
-  peakFailure = null;
+function fmaPeak(threads: number, bf16 = false): { gflops: number } | { why: string } {
   const simd = native().info().simdAvailable;
   const flags = bf16 ? ['-mavx512f', '-mavx512bf16']
     : simd.includes('avx512') ? ['-mavx512f', '-mfma'] : simd.includes('avx2') ? ['-mavx2', '-mfma'] : [];
@@ -137,19 +133,21 @@ function fmaPeak(threads: number, bf16 = false): number | null {
       renameSync(tmp, exe);
     }
     const gflops = Number(execFileSync(exe, bf16 ? [String(threads), 'bf16'] : [String(threads)], { encoding: 'utf8', stdio: 'pipe' }).trim());
-    if (gflops > 0) return gflops;
-    peakFailure = `${path.relative(ROOT, exe)} printed no rate`;
+    return gflops > 0 ? { gflops } : { why: `${path.relative(ROOT, exe)} printed no rate` };
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { stderr?: Buffer | string };
     // (g++'s first line is often "In file included from ...": its first error is the reason)
     const lines = `${err.stderr ?? ''}`.trim().split('\n');
     const said = lines.find((l) => /error/i.test(l)) ?? lines[0];
-    peakFailure = !existsSync(source) ? `${source} is missing`
-      : err.code === 'ENOENT' && err.path === 'g++' ? 'g++ is not installed'
-      : said || err.message.split('\n')[0]!;
+    return {
+      why: !existsSync(source) ? `${source} is missing`
+        : err.code === 'ENOENT' && err.path === 'g++' ? 'g++ is not installed'
+        : said || err.message.split('\n')[0]!,
+    };
   }
-  return null;
 }
+
+const peakOf = (m: ReturnType<typeof fmaPeak>) => ('gflops' in m ? m.gflops : null);
 
 function torchPython(): string | null {
   const py = process.env.DEEPRNN_TORCH_PYTHON ?? '/usr/bin/python3';
@@ -234,15 +232,12 @@ export function registerBench(program: Command): void {
       const info = native().info();
       const timing = Object.entries(info.gemmTileTiming).map(([t, ms]) => `${t} ${ms.toFixed(2)} ms`).join(', ');
       const py = raw.torch ? torchPython() : null;
+      const measured = threads.map((t) => [t, fmaPeak(t)] as const);
+      const peaks = new Map(measured.map(([t, m]) => [t, peakOf(m)]));
       // (the first reason a count could not be measured: the note is for that one)
-      let peakWhy: string | null = null;
-      const peaks = new Map(threads.map((t) => {
-        const v = fmaPeak(t);
-        peakWhy ??= peakFailure;
-        return [t, v];
-      }));
+      const peakWhy = measured.map(([, m]) => ('why' in m ? m.why : null)).find((w) => w !== null) ?? null;
       // The rate bf16 products can reach: vdpbf16ps's, where the products run on it.
-      const bf16Peaks = new Map(threads.map((t) => [t, bf16 && info.bf16 === 'avx512bf16' ? fmaPeak(t, true) : null]));
+      const bf16Peaks = new Map(threads.map((t) => [t, bf16 && info.bf16 === 'avx512bf16' ? peakOf(fmaPeak(t, true)) : null]));
       note(format, `machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${plural(cores, 'core')}; deeprnn kernels ${info.simd}`
         + `${info.openmp ? '' : ' (no OpenMP)'}, GEMM tile ${info.gemmTile} (${info.gemmTileChoice}${timing ? `: ${timing}` : ''})${bf16 ? `, bf16 products ${info.bf16}` : ''}; PyTorch ${py ? 'found' : 'not run'}`);
       const perThreads = (m: Map<number, number | null>) => threads.map((t) => `${t} thread${t > 1 ? 's' : ''} ${fmt(m.get(t), 1)}`).join(', ');

@@ -94,6 +94,12 @@ export function refuseOverwrite(reads: FileRole[], writes: FileRole[], allow: (r
   }
 }
 
+/** What is said of a file no one may write, which is not replaced (the caller adds where else to write). */
+function readOnly(file: string, mode: number): string {
+  return `${file} is read-only (mode ${(mode & 0o777).toString(8).padStart(3, '0')}): a file protected against writing is not replaced; `
+    + 'make it writable (chmod u+w)';
+}
+
 /**
  * Refuses an output path that cannot be written, before any work: one that
  * ends with "/", exists and is not a regular file, lies under a file, or whose
@@ -112,10 +118,7 @@ export function checkWritable(file: string, what: string): void {
   if (st && !st.isFile()) throw new InputError(`${what} ${file} exists and is not a regular file`);
   // Writable by no one (chmod a-w): protected on purpose, and replacing it (a rename, which the
   // directory allows) would undo that.
-  if (st && (st.mode & 0o222) === 0) {
-    throw new InputError(`${what} ${file} is read-only (mode ${(st.mode & 0o777).toString(8).padStart(3, '0')}): a file protected `
-      + 'against writing is not replaced; make it writable (chmod u+w) or give another path');
-  }
+  if (st && (st.mode & 0o222) === 0) throw new InputError(`${what} ${readOnly(file, st.mode)} or give another path`);
   let dir = path.dirname(target);
   for (;;) {
     let d: ReturnType<typeof statSync> | null = null;
@@ -240,8 +243,7 @@ function atomicTarget(file: string): { target: string; dir: string; tmp: string;
   // private 0600 checkpoint stays private), writable by its owner.
   if (existing && (existing.mode & 0o222) === 0) {
     // (an Error of the write, as EACCES is: a run that meets it stops as after any failed write, naming what is intact)
-    throw Object.assign(new Error(`${file} is read-only (mode ${(existing.mode & 0o777).toString(8).padStart(3, '0')}): `
-      + 'a file protected against writing is not replaced; make it writable (chmod u+w) or write elsewhere'), { code: 'EACCES' });
+    throw Object.assign(new Error(`${readOnly(file, existing.mode)} or write elsewhere`), { code: 'EACCES' });
   }
   const mode = existing ? (existing.mode & 0o777) | 0o200 : null;
   return { target, dir: path.dirname(target), tmp, mode };

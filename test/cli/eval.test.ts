@@ -132,6 +132,9 @@ describe('corpora named as an object\'s own keys', () => {
     const noModel = await cli(['eval', model, '--model', '', '--corpus', names[0]!]);
     expect(noModel.stderr).toBe("deeprnn: error: --model's path is empty: name a .safetensors file\n");
     expect(noModel.code).toBe(2);
+    const noArgument = await cli(['eval', '', '--corpus', names[0]!]);
+    expect(noArgument.stderr).toBe("deeprnn: error: the checkpoint's path is empty: name a .safetensors file\n");
+    expect(noArgument.code).toBe(2);
     for (const [flag, what] of [['--baseline', 'a file path'], ['--data-dir', 'a directory']]) {
       const empty = await cli(['eval', model, '--corpus', names[0]!, flag!, '']);
       expect(empty.stderr).toBe(`deeprnn: error: ${flag} must be ${what}, got ""\n`);

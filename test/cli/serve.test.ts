@@ -35,6 +35,11 @@ beforeAll(async () => {
   served = await startServe([dir]);
 });
 
+// Whether this machine listens on IPv6 loopback (a network namespace may have none).
+const IPV6 = await new Promise<boolean>((resolve) => {
+  const probe = net.createServer().once('error', () => resolve(false)).listen(0, '::1', () => probe.close(() => resolve(true)));
+});
+
 const json = (b: Buffer) => JSON.parse(b.toString('utf8')) as Record<string, unknown>;
 
 describe('deeprnn serve', () => {
@@ -294,11 +299,7 @@ describe('deeprnn serve', () => {
       + '(a port below 1024 needs root or CAP_NET_BIND_SERVICE); choose another with --port\n');
   });
 
-  it('--host [::1] is the IPv6 loopback address, as a URL writes it', async () => {
-    const v6 = await new Promise<boolean>((resolve) => {
-      const probe = net.createServer().once('error', () => resolve(false)).listen(0, '::1', () => probe.close(() => resolve(true)));
-    });
-    if (!v6) return;  // (no IPv6 here)
+  it.skipIf(!IPV6)('--host [::1] is the IPv6 loopback address, as a URL writes it', async () => {
     const one = await startServe([dir, '--host', '[::1]']);
     expect(one.url).toMatch(/^http:\/\/\[::1\]:\d+\/$/);
     expect(one.stderr()).toBe('');

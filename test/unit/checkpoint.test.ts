@@ -281,6 +281,9 @@ describe('checkpoints', () => {
     expect(load('m40', { ...base, training: { ...base.training, earlyStop: 1.5 } }))
       .toThrow('training.earlyStop 1.5 is invalid: it must be a whole number of epochs from 1');
     expect(load('m22', { ...base, training: { ...base.training, chunkTokens: 512 } })().meta).toMatchObject({ training: { chunkTokens: 512 } });
+    expect(load('m41', { ...base, training: { ...base.training, lineEnds: 'crlf' } }))
+      .toThrow('training.lineEnds "crlf" is invalid: it must be "lf" or "kept"');
+    expect(load('m42', { ...base, training: { ...base.training, lineEnds: 'kept' } })().meta).toMatchObject({ training: { lineEnds: 'kept' } });
     expect(load('m19', { ...base, training: { ...base.training, skipNonFinite: 'yes' } }))
       .toThrow('training.skipNonFinite "yes" is invalid: it must be true or false');
     const huge = path.join(dir, 'm20');

@@ -85,6 +85,12 @@ describe('permissions of a file replaced', () => {
       + 'make it writable (chmod u+w) or give another path');
     chmodSync(f, 0o644);
     expect(() => checkWritable(f, '--out')).not.toThrow();
+    // a directory still to make whose name no file system takes is found before the work
+    const long = 'd'.repeat(300);
+    const deep = path.join(dir, 'new', long, 'x.json');
+    expect(() => checkWritable(deep, '--write-baseline')).toThrow(`--write-baseline ${deep} cannot be written: the directory name `
+      + `${'d'.repeat(40)}... is 300 bytes, and file systems take names of at most 255`);
+    expect(readdirSync(dir).filter((n) => n === 'new' || n.startsWith('.deeprnn-probe-'))).toEqual([]);
   });
 });
 

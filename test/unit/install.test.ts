@@ -82,53 +82,48 @@ describe('scripts/install.js', () => {
   // The package loads build/Release before the prebuilt addon (src/native.ts addonCandidates).
   const builtRel = path.join('build', 'Release', 'deeprnn.node');
   const built = path.join(pkg, builtRel);
-  function placeBuilt(from: string | Buffer): void {
+  /** Runs the install with `from` as a build from source in build/Release (the prebuilt as place() left it); build/ removed after. */
+  async function withBuilt(from: string | Buffer, env: Record<string, string> = {}) {
     mkdirSync(path.dirname(built), { recursive: true });
     if (typeof from === 'string') copyFileSync(from, built);
     else writeFileSync(built, from);
-  }
-
-  it('names an earlier build from source that loads, which the package uses before the prebuilt addon', async () => {
-    place(Buffer.alloc(4096, 'not an addon '));
-    placeBuilt(path.join(ROOT, 'build', 'Release', 'deeprnn.node'));
     try {
-      const r = await install();
-      expect(r.code).toBe(0);
-      expect(r.out).toEqual([`deeprnn: using the addon built from source ${builtRel} (it is loaded before any prebuilt one; remove it to use the prebuilt)`]);
-      expect(existsSync(built)).toBe(true);
+      const r = await install(env);
+      return { ...r, builtThere: existsSync(built), failed: existsSync(`${built}.failed`) ? readFileSync(`${built}.failed`) : null };
     } finally {
       rmSync(path.join(pkg, 'build'), { recursive: true, force: true });
     }
+  }
+  const USING_BUILT = `deeprnn: using the addon built from source ${builtRel} (it is loaded before any prebuilt one; remove it to use the prebuilt)`;
+
+  it('names an earlier build from source that loads, which the package uses before the prebuilt addon', async () => {
+    place(Buffer.alloc(4096, 'not an addon '));
+    const r = await withBuilt(path.join(ROOT, 'build', 'Release', 'deeprnn.node'));
+    expect(r.code).toBe(0);
+    expect(r.out).toEqual([USING_BUILT]);
+    expect(r.builtThere).toBe(true);
   });
 
   it('moves aside an earlier build from source that the loader refuses, so that it does not hide the prebuilt addon', async () => {
     place(path.join(ROOT, 'build', 'Release', 'deeprnn.node'));
-    placeBuilt(Buffer.alloc(4096, 'not an addon '));
-    try {
-      const r = await install();
-      expect(r.code).toBe(0);
-      expect(r.out).toEqual([
-        `deeprnn: moved ${builtRel}, an earlier build from source that does not load here (${built}: invalid ELF header), to ${builtRel}.failed`,
-        `deeprnn: using the prebuilt addon ${rel} (DEEPRNN_BUILD_FROM_SOURCE=1 npm rebuild deeprnn builds it from source)`,
-      ]);
-      expect(existsSync(built)).toBe(false);
-      expect(readFileSync(`${built}.failed`)).toEqual(Buffer.alloc(4096, 'not an addon '));
-    } finally {
-      rmSync(path.join(pkg, 'build'), { recursive: true, force: true });
-    }
+    const r = await withBuilt(Buffer.alloc(4096, 'not an addon '));
+    expect(r.code).toBe(0);
+    expect(r.out).toEqual([
+      `deeprnn: moved ${builtRel}, an earlier build from source that does not load here (${built}: invalid ELF header), to ${builtRel}.failed`,
+      `deeprnn: using the prebuilt addon ${rel} (DEEPRNN_BUILD_FROM_SOURCE=1 npm rebuild deeprnn builds it from source)`,
+    ]);
+    expect(r.builtThere).toBe(false);
+    expect(r.failed).toEqual(Buffer.alloc(4096, 'not an addon '));
   });
 
   it("checks an addon without deeprnn's settings: a bad DEEPRNN_GEMM_TILE is no reason to set a working build aside", async () => {
     place(Buffer.alloc(4096, 'not an addon '));
-    placeBuilt(path.join(ROOT, 'build', 'Release', 'deeprnn.node'));
-    try {
-      const r = await install({ DEEPRNN_GEMM_TILE: 'bogus', DEEPRNN_SIMD: 'nope', OMP_NUM_THREADS: 'x', NODE_OPTIONS: '--no-addons' });
-      expect(r.code).toBe(0);
-      expect(r.out).toEqual([`deeprnn: using the addon built from source ${builtRel} (it is loaded before any prebuilt one; remove it to use the prebuilt)`]);
-      expect(existsSync(built)).toBe(true);
-    } finally {
-      rmSync(path.join(pkg, 'build'), { recursive: true, force: true });
-    }
+    const r = await withBuilt(path.join(ROOT, 'build', 'Release', 'deeprnn.node'),
+      { DEEPRNN_GEMM_TILE: 'bogus', DEEPRNN_SIMD: 'nope', OMP_NUM_THREADS: 'x', NODE_OPTIONS: '--no-addons' });
+    expect(r.code).toBe(0);
+    expect(r.out).toEqual([USING_BUILT]);
+    expect(r.builtThere).toBe(true);
+    expect(r.failed).toBeNull();
   });
 
   it('says why a prebuilt addon whose load kills the process does not load (a signal, not "exit code null")', async () => {
