@@ -156,6 +156,22 @@ console.log(JSON.stringify({
   check("require('deeprnn') says the package is ESM-only and how to import it", req.code !== 0
     && req.out.includes("Error: deeprnn is an ES module only and cannot be loaded with require(); use import { RNNLM } from 'deeprnn'"), req.out);
 
+  // 5b. npm 11 may skip a dependency's install script (allowScripts not granted,
+  // --ignore-scripts): on this platform the prebuilt addon serves all the same.
+  const app2 = path.join(work, 'app-no-scripts');
+  mkdirSync(app2);
+  for (const f of ['package.json', 'package-lock.json']) writeFileSync(path.join(app2, f), readFileSync(path.join(app, f)));
+  const spec2 = `file:${path.relative(app2, tarball)}`;
+  for (const f of ['package.json', 'package-lock.json']) {
+    writeFileSync(path.join(app2, f), readFileSync(path.join(app2, f), 'utf8').replaceAll(JSON.stringify(spec), JSON.stringify(spec2)));
+  }
+  const noScripts = sh('npm', ['install', '--offline', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: app2, env: bare });
+  const model2 = path.join(app2, 'm.safetensors');
+  const train2 = noScripts.code === 0 ? sh('npx', ['--offline', 'deeprnn', 'train', '--hidden', '8', '--num-train', '200', '--num-val', '100',
+    '--batch-size', '50', '--epochs', '1', '--out', model2], { cwd: app2, env: bare }) : noScripts;
+  check('installed with its install script skipped (npm --ignore-scripts), the package trains with the prebuilt addon', train2.code === 0
+    && existsSync(model2) && !existsSync(path.join(app2, 'node_modules', 'deeprnn', 'build')), `${noScripts.out}\n${train2.out}`);
+
   // 6. Built from source on request, with the full PATH.
   const rebuild = sh('npm', ['rebuild', 'deeprnn', '--offline', '--foreground-scripts'], { cwd: app, env: { ...baseEnv, DEEPRNN_BUILD_FROM_SOURCE: '1' } });
   check('DEEPRNN_BUILD_FROM_SOURCE=1 npm rebuild deeprnn builds the addon with cmake-js', rebuild.code === 0

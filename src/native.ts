@@ -301,7 +301,8 @@ export function native(): NativeBinding {
       ? `deeprnn: the native addon is missing at ${candidates[0]} (named by DEEPRNN_ADDON); build it there or unset DEEPRNN_ADDON`
       : `deeprnn: the native addon is missing: neither ${candidates[0]} nor a prebuilt ${candidates[1]} exists; `
         + `build it with "npm run build:native" in a checkout, or "DEEPRNN_BUILD_FROM_SOURCE=1 npm rebuild deeprnn" `
-        + 'where deeprnn is installed (needs cmake and a C++17 compiler)');
+        + 'where deeprnn is installed (needs cmake and a C++17 compiler; where npm skipped deeprnn\'s install script, '
+        + 'allow it first: "npm install-scripts approve deeprnn")');
   }
   const require = createRequire(import.meta.url);
   // OpenMP reads its variables as the addon loads, and writes a line of its
@@ -316,7 +317,8 @@ export function native(): NativeBinding {
   } catch (e) {
     throw new Error(`deeprnn: the native addon ${file} does not load (${(e as Error).message.split('\n')[0]}); `
       + 'rebuild it for this machine with "DEEPRNN_BUILD_FROM_SOURCE=1 npm rebuild deeprnn" where deeprnn is installed, '
-      + 'or "npm run build:native" in a checkout (needs cmake and a C++17 compiler)');
+      + 'or "npm run build:native" in a checkout (needs cmake and a C++17 compiler; where npm skipped deeprnn\'s install '
+      + 'script, allow it first: "npm install-scripts approve deeprnn")');
   } finally {
     for (const [name, value] of saved) process.env[name] = value;
   }

@@ -38,7 +38,8 @@ describe('the addon loader', () => {
   it('says how to build the addon when there is none', async () => {
     expect((await load()).error).toBe(
       `deeprnn: the native addon is missing: neither ${release} nor a prebuilt ${prebuilt} exists; build it with "npm run build:native" `
-      + 'in a checkout, or "DEEPRNN_BUILD_FROM_SOURCE=1 npm rebuild deeprnn" where deeprnn is installed (needs cmake and a C++17 compiler)',
+      + 'in a checkout, or "DEEPRNN_BUILD_FROM_SOURCE=1 npm rebuild deeprnn" where deeprnn is installed (needs cmake and a C++17 compiler; '
+      + 'where npm skipped deeprnn\'s install script, allow it first: "npm install-scripts approve deeprnn")',
     );
   });
 
@@ -60,7 +61,8 @@ describe('the addon loader', () => {
     const r = await load();
     expect(r.error).toMatch(new RegExp(`^deeprnn: the native addon ${prebuilt} does not load \\(.*invalid ELF header\\); rebuild it for this machine `
       + 'with "DEEPRNN_BUILD_FROM_SOURCE=1 npm rebuild deeprnn" where deeprnn is installed, or "npm run build:native" in a checkout '
-      + '\\(needs cmake and a C\\+\\+17 compiler\\)$'));
+      + '\\(needs cmake and a C\\+\\+17 compiler; where npm skipped deeprnn\'s install script, allow it first: '
+      + '"npm install-scripts approve deeprnn"\\)$'));
   });
 
   it('loads only DEEPRNN_ADDON when it is set', async () => {
