@@ -103,6 +103,16 @@ export function ranksDiffer(w: World, parts: [string, string | Float32Array][]):
 }
 
 /**
+ * What decides a rank's rounding beyond its settings: its kernel table and,
+ * for bf16 products, whether they run on AMX tiles (which sum in another
+ * order) or as pairs (vdpbf16ps and the float32 fallback give the same bits).
+ */
+export function kernelRounding(precision: 'fp32' | 'bf16'): string {
+  const info = native().info();
+  return precision === 'bf16' ? `${info.simd}, bf16 products on ${/amx/.test(info.bf16) ? 'AMX tiles' : 'pairs'} (${info.bf16})` : info.simd;
+}
+
+/**
  * The job this process is a rank of (MPI initialised on the first call, on
  * the calling thread, which then makes every MPI call), or null when it was
  * not started by a launcher with more than one process. A launcher without MPI

@@ -57,7 +57,7 @@ export function chooseThreads(requested?: number, env: NodeJS.ProcessEnv = proce
 function chooseWithinCores(requested: number | undefined, env: NodeJS.ProcessEnv, cores: number): ThreadChoice {
   if (requested !== undefined) {
     if (requested <= cores) return { threads: requested, note: null };
-    return { threads: cores, note: `--threads ${requested} is more than the ${cores} cores this process may use; using ${cores}` };
+    return { threads: cores, note: `--threads ${requested} is more than the ${cores === 1 ? 'core' : `${cores} cores`} this process may use; using ${cores}` };
   }
   const raw = env.OMP_NUM_THREADS?.trim();
   if (!raw) return { threads: cores, note: null };
@@ -68,5 +68,5 @@ function chooseWithinCores(requested: number | undefined, env: NodeJS.ProcessEnv
   if (!(n >= 1)) return { threads: cores, note: `OMP_NUM_THREADS="${raw}" ${fault('OMP_NUM_THREADS', raw)}; using the ${cores} cores this process may use` };
   if (n <= cores) return { threads: n, note: null };
   // (as written, without its leading zeros: a count past 2^53 is not rounded in the note)
-  return { threads: cores, note: `OMP_NUM_THREADS=${first.replace(/^0+/, '')} is more than the ${cores} cores this process may use; using ${cores}` };
+  return { threads: cores, note: `OMP_NUM_THREADS=${first.replace(/^0+/, '')} is more than the ${cores === 1 ? 'core' : `${cores} cores`} this process may use; using ${cores}` };
 }

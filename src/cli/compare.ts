@@ -11,7 +11,7 @@ import { NonFiniteError, type TrainState } from '../train/trainer.js';
 import { InputError } from '../errors.js';
 import { inJob } from '../mpi.js';
 import { UsageError } from './errors.js';
-import { addOptions, formatOptions, outputFormat } from './options.js';
+import { addOptions, bf16Note, formatOptions, outputFormat } from './options.js';
 import { emit, renderRecords, type Column } from './output.js';
 import { formatNumber } from './table.js';
 import { checkWritable, refuseOverwrite } from '../io/files.js';
@@ -77,6 +77,7 @@ export function registerCompare(program: Command): void {
       const given = (name: string) => cmd.getOptionValueSource(name) === 'cli';
       const rawTrain: RawTrainOptions = { ...raw, corpus: raw.corpus as string[], out: '' };
       const base = parseTrainOptions(rawTrain, given, null);
+      if (base.precision === 'bf16') bf16Note();
       const plot = path.join(raw.outDir, 'compare.svg');
       checkWritable(plot, 'the comparison plot');
       refuseOverwrite(corpusFiles(base.corpus, resolveDataDir(base.dataDir)).map((p) => ({ label: '--corpus', path: p })),

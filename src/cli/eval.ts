@@ -7,13 +7,13 @@ import type { Command } from 'commander';
 import { corpusRegistry, resolveDataDir, type LineEnds } from '../data/corpus.js';
 import { MAX_NUM_STEPS } from '../data/datamodule.js';
 import { loadCorpusTokens } from '../data/load.js';
-import { TOKENIZERS, type TokenizerKind } from '../data/tokenizer.js';
+import { TOKENIZERS, type TokenArray, type TokenizerKind } from '../data/tokenizer.js';
 import { InputError } from '../errors.js';
 import { plural, text } from '../validate.js';
-import { hasTrainingState, loadCheckpoint } from '../io/checkpoint.js';
+import { hasTrainingState, loadCheckpoint, type Checkpoint } from '../io/checkpoint.js';
 import { checkWritable, refuseOverwrite, removeStaleTemps, sameFile, writeFileAtomic, type FileRole } from '../io/files.js';
 import { native } from '../native.js';
-import { finalizeMpi, mpiWorld } from '../mpi.js';
+import { finalizeMpi, kernelRounding, mpiWorld, ranksDiffer, type World } from '../mpi.js';
 import { evaluateTokens, type EvalMetrics } from '../train/evaluate.js';
 import { corpusFiles } from '../train/run-files.js';
 import { UsageError } from './errors.js';
@@ -124,6 +124,39 @@ const EVAL_COLUMNS: Column<EvalRow>[] = [
 /** The text table leaves the loss out: perplexity and bits per token say it. */
 const EVAL_TEXT_COLUMNS = EVAL_COLUMNS.filter((c) => c.key !== 'loss');
 
+/** What the ranks of an eval compare before they sum (FAILED: a rank that failed before). */
+const EVAL_FAILED = 'a rank that failed';
+
+/**
+ * The ranks' first sum: stops every rank, with one message, when they were
+ * given other texts (by their tokens: paths may differ), another checkpoint or
+ * other settings, or when one of them failed before it; warns (rank 0) when
+ * they round differently.
+ */
+function agreeEval(world: World, mine: { texts: { tokens: TokenArray }[]; ck: Checkpoint; numSteps: number; batchSize: number } | null): void {
+  const digest = (b: Uint8Array) => createHash('sha1').update(b).digest('hex');
+  const parts: [string, string | Float32Array][] = mine ? [
+    ['the settings', JSON.stringify({ numSteps: mine.numSteps, batchSize: mine.batchSize, precision: mine.ck.model.precision, texts: mine.texts.length })],
+    ['the texts', mine.texts.map(({ tokens }) => `${tokens.length}:${digest(new Uint8Array(tokens.buffer, tokens.byteOffset, tokens.byteLength))}`).join(' ')],
+    ['the checkpoint', `${JSON.stringify(mine.ck.meta.config)} ${JSON.stringify(mine.ck.tokenizer.toJSON())} `
+      + digest(new Uint8Array(mine.ck.model.params.buffer, mine.ck.model.params.byteOffset, mine.ck.model.params.byteLength))],
+    ['the kernels', kernelRounding(mine.ck.model.precision).replace(/ \(.*\)$/, '')],
+  ] : ['the settings', 'the texts', 'the checkpoint', 'the kernels'].map((name) => [name, '']);
+  const differ = ranksDiffer(world, [...parts, [EVAL_FAILED, mine ? 'no' : 'yes']]);
+  if (!mine) return;
+  if (differ.includes(EVAL_FAILED)) {
+    throw new InputError('another rank of this job stopped with an error before evaluating (its message says why): every rank stops here');
+  }
+  const rest = differ.filter((d) => d !== 'the kernels');
+  if (rest.length) {
+    throw new InputError(`the ranks of this job differ in ${rest.join(', ')}: start every rank with the same command, the same corpus and the same checkpoint`);
+  }
+  if (differ.includes('the kernels') && world.rank === 0) {
+    warn(`the ranks of this job run different kernel tables (this one ${kernelRounding(mine.ck.model.precision)}): the metrics are sound, but not `
+      + 'bitwise those of one process; DEEPRNN_SIMD (and for bf16 DEEPRNN_BF16) set to one table on every rank makes them so');
+  }
+}
+
 export function registerEval(program: Command): void {
   const command = program
     .command('eval')
@@ -207,12 +240,26 @@ export function registerEval(program: Command): void {
       // recorded kept "\r" (and a model saved without a run, whose vocabulary knows "\r", was fitted so).
       const lineEnds: LineEnds = hasTrainingState(ck.meta) ? ck.meta.training.lineEnds ?? 'kept'
         : ck.tokenizer.vocab.has('\r') ? 'kept' : 'lf';
-      for (const spec of raw.corpus) {
-        const { tokens } = await loadCorpusTokens([spec], { dataDir, tokenizer: ck.tokenizer, lineEnds });
-        if (tokens.length < 2) {
-          throw new InputError(`--corpus ${spec} is ${plural(tokens.length, 'token')} under the checkpoint's tokenizer `
-            + `(${ck.tokenizer.kind}); evaluation needs at least 2`);
+      const texts: { spec: string; tokens: TokenArray }[] = [];
+      let failure: unknown = null;
+      try {
+        for (const spec of raw.corpus) {
+          const { tokens } = await loadCorpusTokens([spec], { dataDir, tokenizer: ck.tokenizer, lineEnds });
+          if (tokens.length < 2) {
+            throw new InputError(`--corpus ${spec} is ${plural(tokens.length, 'token')} under the checkpoint's tokenizer `
+              + `(${ck.tokenizer.kind}); evaluation needs at least 2`);
+          }
+          texts.push({ spec, tokens });
         }
+      } catch (e) {
+        failure = e;
+      }
+      // Ranks given other texts, checkpoints or settings would sum other streams into one
+      // report (a wrong result) or meet in different numbers of sums (a hang): they stop
+      // here together. A rank that failed above joins this one sum all the same.
+      if (world) agreeEval(world, failure ? null : { texts, ck, numSteps, batchSize });
+      if (failure) throw failure;
+      for (const { spec, tokens } of texts) {
         results[spec] = evaluateTokens(ck.model, tokens, { numSteps, batchSize, unk: ck.tokenizer.vocab.unk, world });
       }
       // Ranks end together once rank 0 has reported: a rank that exits first

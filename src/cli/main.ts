@@ -9,6 +9,7 @@ import { inJob, launcherRank, mpiSummary } from '../mpi.js';
 import { registerBench } from './bench.js';
 import { UsageError } from './errors.js';
 import { OutputClosed, OutputError, streamFailure } from './output.js';
+import { collectBeforeExit } from './exit.js';
 import { registerCompare } from './compare.js';
 import { registerPlot } from './plot.js';
 import { registerEval } from './eval.js';
@@ -195,3 +196,5 @@ process.stderr.on('error', (e: NodeJS.ErrnoException) => {
 
 const code = await main(process.argv);
 if (code !== 0) process.exitCode = code;
+// (serve returns only when it closes; train's thread has ended by now)
+collectBeforeExit();

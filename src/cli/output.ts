@@ -11,6 +11,7 @@
 // quietly; any other failure to write (a full disk, /dev/full) ends it with one
 // line naming the stream and the cause, exit code 1, never a stack trace.
 import { csvLine, formatNumber, renderCsv, renderTable } from './table.js';
+import { inJob, launcherRank } from '../mpi.js';
 
 export type Format = 'text' | 'json' | 'csv';
 
@@ -38,7 +39,9 @@ export function write(text: string): void {
 
 /** Writes a warning line to stderr. */
 export function warn(message: string): void {
-  process.stderr.write(`deeprnn: warning: ${message}\n`);
+  // Under a launcher a warning of another rank than 0 (its own --threads capped, say) says whose it is, as its errors do.
+  const who = inJob() && launcherRank() !== 0 ? ` (rank ${launcherRank()})` : '';
+  process.stderr.write(`deeprnn${who}: warning: ${message}\n`);
 }
 
 /** A line of notes or progress: on stdout with text, on stderr when stdout carries JSON or CSV. */

@@ -211,7 +211,9 @@ export function addRunOptions(cmd: Command): Command {
     .addOption(option('--save-every <n>', 'save every N epochs, or every N steps with "Ns"', D.saveEvery))
     .addOption(option('--save-dtype <t>', 'how checkpoints store the weights: fp32, or bf16 (BF16 safetensors, half the size; optimizer state stays float32)', D.saveDtype))
     .addOption(option('--keep <k>', 'also keep the K most recent numbered checkpoints (NAME.eEPOCH.safetensors)', D.keep))
-    .addOption(option('--skip-nonfinite', 'skip (and count) updates whose loss or gradient is not finite instead of stopping'));
+    .addOption(option('--skip-nonfinite', 'skip (and count) updates whose loss or gradient is not finite instead of stopping'))
+    .addOption(option('--impl <impl>', 'native (C++) or scratch (float64 TypeScript, slow)', D.impl))
+    .addOption(option('--precision <p>', "the matrix products' arithmetic: fp32, or bf16 (bf16 operands, float32 sums; weights, optimizer, gates and loss stay float32)", D.precision));
 }
 
 export function registerTrain(program: Command): void {
@@ -222,9 +224,7 @@ export function registerTrain(program: Command): void {
     .addOption(option('--out <path>', 'checkpoint to write (the latest state; the best is saved beside it as NAME.best.safetensors)', DEFAULT_CHECKPOINT))
     .addOption(option('--resume <ckpt>', 'continue the run stored in a checkpoint exactly (writes to it unless --out is given)'))
     .addOption(option('--init-from <ckpt>', "start from a checkpoint's weights, model and tokenizer with a fresh optimizer and schedule (fine-tuning on --corpus)"))
-    .addOption(option('--strict', "with --init-from: refuse a corpus with tokens outside the checkpoint's vocabulary instead of reading them as <unk>"))
-    .addOption(option('--impl <impl>', 'native (C++) or scratch (float64 TypeScript, slow)', D.impl))
-    .addOption(option('--precision <p>', "the matrix products' arithmetic: fp32, or bf16 (bf16 operands, float32 sums; weights, optimizer, gates and loss stay float32)", D.precision));
+    .addOption(option('--strict', "with --init-from: refuse a corpus with tokens outside the checkpoint's vocabulary instead of reading them as <unk>"));
   addOptions(train, formatOptions(['text', 'json']))
     .action(async (raw: RawTrainOptions, cmd: Command) => {
       const format = outputFormat(cmd, ['text', 'json']);

@@ -66,6 +66,14 @@ describe('train --precision bf16', () => {
     expect(loadCheckpoint(out).model.precision).toBe('bf16');
   });
 
+  it('compare trains every cell in bf16 with --precision bf16 (before: an unknown option), and with the float32 fallback says so once', async () => {
+    const outDir = path.join(dir, 'compare');
+    const r = await cli(['compare', '--cells', 'gru,rnn', ...small, '--precision', 'bf16', '--out-dir', outDir], { env: { DEEPRNN_BF16: 'emulated' } });
+    expect(r.code, r.stderr).toBe(0);
+    for (const cell of ['gru', 'rnn']) expect(loadCheckpoint(path.join(outDir, `${cell}.safetensors`)).model.precision).toBe('bf16');
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('note: bf16 products run on the float32 fallback'))).toHaveLength(1);
+  });
+
   it('--version names the bf16 path', async () => {
     const r = await cli(['--version']);
     expect(r.stdout).toMatch(/; bf16 (avx512bf16|emulated \((scalar|avx2|avx512|neon)\)); (no mpi|mpi .*)\)\n$/);

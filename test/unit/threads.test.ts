@@ -12,6 +12,10 @@ describe('chooseThreads', () => {
     expect(chooseThreads(3, {}, 16)).toEqual({ threads: 3, note: null });
     expect(chooseThreads(1000, { OMP_NUM_THREADS: '4' }, 2)).toEqual({
       threads: 2, note: '--threads 1000 is more than the 2 cores this process may use; using 2' });
+    // one core is "the core" (a rank bound to one core; before: "the 1 cores")
+    expect(chooseThreads(4, {}, 1)).toEqual({ threads: 1, note: '--threads 4 is more than the core this process may use; using 1' });
+    expect(chooseThreads(undefined, { OMP_NUM_THREADS: '4' }, 1)).toEqual({
+      threads: 1, note: 'OMP_NUM_THREADS=4 is more than the core this process may use; using 1' });
   });
 
   it('honours OMP_NUM_THREADS (its first level) when --threads is not given, capped the same way', () => {
