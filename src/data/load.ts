@@ -14,6 +14,8 @@ export interface LoadedCorpus {
   /** sha1 of the bytes read, every file in order (of a text in memory: of its UTF-8 bytes). */
   sha1: string;
   bytes: number;
+  /** The bytes of each file or text, in order: where the newline joining them falls (the sha1 does not see it). */
+  parts: number[];
   /**
    * With a given tokenizer (a checkpoint's): the tokens of the corpus that are
    * not in its vocabulary (read as <unk>), and the distinct ones, most frequent first.
@@ -41,7 +43,7 @@ export async function loadCorpusTokens(specs: string[], opts: LoadOptions): Prom
   const sources = await resolveCorpora(specs, opts.dataDir, opts.log);
   const kind = opts.tokenizer?.kind ?? opts.kind ?? defaultKind(sources);
   const bytes = sources.reduce((a, s) => a + s.bytes, 0);
-  return { sources, ...encode(kind, bytes, (onBytes) => readCorpus(sources, onBytes, opts.lineEnds), opts) };
+  return { sources, ...encode(kind, bytes, (onBytes) => readCorpus(sources, onBytes, opts.lineEnds), opts), parts: sources.map((s) => s.bytes) };
 }
 
 /** Code units per chunk of a text in memory (the streaming passes' chunk size, as for files). */
@@ -74,8 +76,9 @@ function* textChunks(texts: readonly string[], onBytes?: (b: Buffer) => void, li
  */
 export function loadTextTokens(texts: readonly string[], opts: Omit<LoadOptions, 'dataDir'>): Omit<LoadedCorpus, 'sources'> {
   const kind = opts.tokenizer?.kind ?? opts.kind ?? 'char';
-  const bytes = texts.reduce((a, t) => a + Buffer.byteLength(t, 'utf8'), 0);
-  return encode(kind, bytes, (onBytes) => textChunks(texts, onBytes, opts.lineEnds), opts);
+  const parts = texts.map((t) => Buffer.byteLength(t, 'utf8'));
+  const bytes = parts.reduce((a, b) => a + b, 0);
+  return { ...encode(kind, bytes, (onBytes) => textChunks(texts, onBytes, opts.lineEnds), opts), parts };
 }
 
 /** The two passes: count the tokens (and fit the vocabulary), then encode them into an array of exactly that length. */
@@ -84,7 +87,7 @@ function encode(
   bytes: number,
   read: (onBytes: (b: Buffer) => void) => Iterable<string>,
   opts: Omit<LoadOptions, 'dataDir'>,
-): Omit<LoadedCorpus, 'sources'> {
+): Omit<LoadedCorpus, 'sources' | 'parts'> {
   let done = 0;
   const hash = createHash('sha1');
   const counts = countTokens(kind, read((b) => {

@@ -32,6 +32,8 @@ export interface TrainingSettings {
   corpus: string[];
   /** sha1 of the corpus file the run trained on; a resumed run must read the same text. */
   corpusSha1: string;
+  /** The bytes of each file (or text) read, in order (absent in checkpoints from before it was recorded). */
+  corpusParts?: number[];
   epochs: number;
   batchSize: number;
   numSteps: number;
@@ -459,6 +461,10 @@ function checkMeta(m: unknown, fail: Fail): ModelMeta | CheckpointMeta {
     throw fail('training.corpus must be a list of corpus names or paths');
   }
   if (typeof t.corpusSha1 !== 'string') throw fail('training.corpusSha1 must be a string');
+  if (t.corpusParts !== undefined && !(Array.isArray(t.corpusParts) && t.corpusParts.length > 0
+    && t.corpusParts.every((n) => Number.isSafeInteger(n) && (n as number) >= 0))) {
+    throw fail(`training.corpusParts ${JSON.stringify(t.corpusParts)} is invalid: it must list the bytes of each file the run read`);
+  }
   if (t.skipNonFinite !== undefined && typeof t.skipNonFinite !== 'boolean') {
     throw fail(`training.skipNonFinite ${JSON.stringify(t.skipNonFinite)} is invalid: it must be true or false`);
   }
@@ -486,6 +492,7 @@ function checkMeta(m: unknown, fail: Fail): ModelMeta | CheckpointMeta {
   const training: TrainingSettings = {
     corpus: t.corpus,
     corpusSha1: t.corpusSha1,
+    ...(t.corpusParts === undefined ? {} : { corpusParts: t.corpusParts as number[] }),
     epochs: num(t, 'epochs', 'training', fail, isPositive),
     batchSize: num(t, 'batchSize', 'training', fail, isPositive),
     // (eval reads windows of this length)

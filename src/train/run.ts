@@ -133,7 +133,7 @@ export class CheckpointWriteError extends OutputWriteError {
 const optionName = (s: RunSettings) => (s.naming === 'library' ? (k: string) => k : flagName);
 
 /** Corpus, tokenizer and batches for the settings; throws on data that cannot make them. */
-export async function prepareData(s: RunSettings, tokenizer?: Tokenizer, hooks: RunHooks = {}, resumed?: { sha1: string }, lineEnds: LineEnds = 'lf') {
+export async function prepareData(s: RunSettings, tokenizer?: Tokenizer, hooks: RunHooks = {}, resumed?: { sha1: string; parts?: number[] }, lineEnds: LineEnds = 'lf') {
   const opts = { tokenizer, kind: s.tokenizer, minFreq: s.minFreq, minFreqName: optionName(s)('minFreq'), log: hooks.log, onProgress: hooks.onLoad, lineEnds };
   const corpus: Omit<LoadedCorpus, 'sources'> = s.text
     ? loadTextTokens(s.text, opts)
@@ -141,6 +141,12 @@ export async function prepareData(s: RunSettings, tokenizer?: Tokenizer, hooks: 
   // A resumed run's text is checked before it is cut into windows: another text
   // is that, not one too short for the run's sizes (which --resume keeps).
   if (resumed && corpus.sha1 !== resumed.sha1) throw notTheText(s, corpus.sha1, resumed.sha1);
+  // The same bytes cut into other files are another text: a newline joins the files, and the sha1 does not see it.
+  if (resumed?.parts && !sameParts(corpus.parts, resumed.parts)) {
+    throw new InputError(`--resume: corpus "${s.corpus.join(' ')}" holds the bytes the checkpoint trained on, but cut into other files `
+      + `(${partsText(corpus.parts)}; the checkpoint's: ${partsText(resumed.parts)}): files are joined with a newline, so it is another text; `
+      + 'give the files the run read, in the same order');
+  }
   let data: DataModule;
   try {
     data = makeDataModule(corpus.tokens, {
@@ -162,6 +168,11 @@ export async function prepareData(s: RunSettings, tokenizer?: Tokenizer, hooks: 
   }
   return { corpus, tokenizer: corpus.tokenizer, data, sha1: corpus.sha1 };
 }
+
+const sameParts = (a: number[], b: number[]) => a.length === b.length && a.every((n, i) => n === b[i]);
+/** "2 files of 23 and 19,977 bytes" */
+const partsText = (p: number[]) => (p.length === 1 ? `1 file of ${p[0]!.toLocaleString('en-US')} bytes`
+  : `${p.length} files of ${p.slice(0, -1).map((n) => n.toLocaleString('en-US')).join(', ')} and ${p[p.length - 1]!.toLocaleString('en-US')} bytes`);
 
 /** A resumed run given another text than its checkpoint trained on. */
 function notTheText(s: RunSettings, sha1: string, expected: string): InputError {
@@ -470,7 +481,7 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
   // A resumed run reads its text's line ends as it did (a checkpoint from before they were recorded: kept).
   const lineEnds: LineEnds = ck ? ck.meta.training.lineEnds ?? 'kept' : 'lf';
   const { tokenizer, data, sha1, corpus } = await prepareData(s, (ck ?? init)?.tokenizer, hooks,
-    ck ? { sha1: ck.meta.training.corpusSha1 } : undefined, lineEnds);
+    ck ? { sha1: ck.meta.training.corpusSha1, parts: ck.meta.training.corpusParts } : undefined, lineEnds);
   const dataSeconds = (performance.now() - reading) / 1000;
   if (init) checkUnknown(s, corpus, s.initFrom!, hooks);
   if (ck && ck.meta.training.corpusSha1 !== sha1) throw notTheText(s, sha1, ck.meta.training.corpusSha1);
@@ -554,7 +565,7 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
   // Files by their absolute paths, so that a resume from another directory finds them (registry names as they are).
   const recorded = s.text ? s.corpus : s.corpus.map((c) => (corpusRegistry().has(c) ? c : path.resolve(c)));
   const training: TrainingSettings = {
-    corpus: recorded, corpusSha1: sha1, epochs: s.epochs, batchSize: s.batchSize, numSteps: s.numSteps,
+    corpus: recorded, corpusSha1: sha1, corpusParts: corpus.parts, epochs: s.epochs, batchSize: s.batchSize, numSteps: s.numSteps,
     numTrain: s.numTrain, numVal: s.numVal, lr: s.lr, clip: s.clip, seed: s.seed, impl: s.impl,
     precision: s.precision ?? 'fp32', saveDtype: s.saveDtype ?? 'fp32',
     skipNonFinite: s.skipNonFinite, batching: s.batching ?? 'random', valFrac: s.valFrac ?? null,
@@ -566,13 +577,13 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
   if (world) {
     // Ranks started with different settings, texts or checkpoints would meet in sums of other sizes
     // (a crash) or wait for each other's last epochs (a hang): they stop here together instead.
-    const { corpus: _names, corpusSha1, initFrom: _init, saveDtype: _dtype, ...run } = training;
+    const { corpus: _names, corpusSha1, corpusParts, initFrom: _init, saveDtype: _dtype, ...run } = training;
     agreement.done = true;
     const differ = agreeRanks(world, [
       // what ends a rank's loop early (earlyStop) and what cuts its batches into shards (the chunk size) included
       ['the settings', JSON.stringify({ config, run, optimizer: optimizer.toJSON(), schedule, clipMode: s.clipMode, earlyStop: s.earlyStop ?? null,
         chunkTokens: model instanceof RNNLM ? model.chunkTokens : null })],
-      ['the text', `${corpusSha1} ${JSON.stringify(tokenizer.toJSON())}`],
+      ['the text', `${corpusSha1} ${JSON.stringify(corpusParts)} ${JSON.stringify(tokenizer.toJSON())}`],
       ['the position', JSON.stringify(state)],
       ['the weights', model.params as Float32Array],
       // (not an error: every table computes the same run, each rounding its own way)

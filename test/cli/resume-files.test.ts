@@ -43,6 +43,31 @@ describe('resume', () => {
     expect(r.stderr).toMatch(new RegExp(`^deeprnn: error: --resume: corpus "${short.replace(/[.]/g, '\\.')}" is not the text the checkpoint trained on \\(sha1 [0-9a-f]{40}, expected [0-9a-f]{40}\\)\n$`));
   });
 
+  it('refuses the same bytes cut into other files (joined with a newline, another text), and takes them in a directory', async () => {
+    // Before, the sha1 of the bytes alone matched, and the run went on with one token fewer.
+    const text = readFileSync(TIMEMACHINE, 'utf8').slice(0, 60_000);
+    const cut = path.join(dir, 'cut');
+    mkdirSync(cut);
+    writeFileSync(path.join(cut, 'q1.txt'), text.slice(0, 23));
+    writeFileSync(path.join(cut, 'q2.txt'), text.slice(23));
+    const whole = path.join(cut, 'whole.txt');
+    writeFileSync(whole, text);
+    const ck = path.join(cut, 'two.safetensors');
+    const t = await cli(['train', ...QUICK, '--epochs', '1', '--corpus', path.join(cut, 'q1.txt'), path.join(cut, 'q2.txt'), '--out', ck]);
+    expect(t.code, t.stderr).toBe(0);
+    const r = await cli(['train', '--resume', ck, '--epochs', '2', '--corpus', whole]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`deeprnn: error: --resume: corpus "${whole}" holds the bytes the checkpoint trained on, but cut into other files `
+      + '(1 file of 60,000 bytes; the checkpoint\'s: 2 files of 23 and 59,977 bytes): files are joined with a newline, so it is another text; '
+      + 'give the files the run read, in the same order\n');
+    const inDir = path.join(dir, 'cut-dir');
+    mkdirSync(inDir);
+    cpSync(path.join(cut, 'q1.txt'), path.join(inDir, 'q1.txt'));
+    cpSync(path.join(cut, 'q2.txt'), path.join(inDir, 'q2.txt'));
+    const ok = await cli(['train', '--resume', ck, '--epochs', '2', '--corpus', inDir]);
+    expect(ok.code, ok.stderr).toBe(0);
+  });
+
   it('a corpus moved since is named as the checkpoint\'s, and --corpus where it is now resumes', async () => {
     const copy = path.join(dir, 'moved.safetensors');
     cpSync(run, copy);
