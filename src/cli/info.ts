@@ -1,6 +1,6 @@
 // deeprnn info --model CKPT: what a checkpoint holds.
 import type { Command } from 'commander';
-import { FORMAT_VERSION, hasTrainingState, loadCheckpoint } from '../io/checkpoint.js';
+import { FORMAT_VERSION, hasTrainingState, loadCheckpoint, storedDtypes } from '../io/checkpoint.js';
 import { paramCount } from '../nn/config.js';
 import { refuseOverwrite } from '../io/files.js';
 import { bestEpoch, runTokensPerSec } from '../train/metrics.js';
@@ -24,17 +24,19 @@ function scheduleText(s: ScheduleSettings | undefined): string {
   return `schedule ${s.kind} (${parts.join(', ')})`;
 }
 
-/** A tensor of the model: its name, shape and element count. */
+/** A tensor of the model: its name, shape, element count and how the file stores it. */
 export interface TensorRow {
   name: string;
   shape: number[];
   count: number;
+  dtype: 'F32' | 'BF16';
 }
 
 const TENSOR_COLUMNS: Column<TensorRow>[] = [
   { key: 'name', header: 'name', width: 24 },
   { key: 'shape', header: 'shape', text: (t) => `[${t.shape.join(', ')}]`, width: 16 },
-  { key: 'count', header: 'count', text: (t) => t.count.toLocaleString('en-US') },
+  { key: 'count', header: 'count', text: (t) => t.count.toLocaleString('en-US'), width: 12 },
+  { key: 'dtype', header: 'dtype' },
 ];
 
 export function registerInfo(program: Command): void {
@@ -48,11 +50,15 @@ export function registerInfo(program: Command): void {
       const format = outputFormat(cmd, ['text', 'json', 'csv']);
       const file = checkpointPath(argument, cmd);
       refuseOverwrite([{ label: 'the checkpoint', path: file }], []);
-      const { meta, model, tokenizer } = loadCheckpoint(file);
+      const ck = loadCheckpoint(file);
+      const { meta, model, tokenizer } = ck;
+      const bf16 = new Set(ck.bf16Tensors);
+      // what the tensors are, not what the metadata says
+      const stored = storedDtypes(ck);
       const { config } = meta;
       const run = hasTrainingState(meta) ? meta : null;
       const history = run?.history ?? [];
-      const tensors: TensorRow[] = model.table.map((p) => ({ name: p.name, shape: p.shape, count: p.size }));
+      const tensors: TensorRow[] = model.table.map((p) => ({ name: p.name, shape: p.shape, count: p.size, dtype: bf16.has(p.name) ? 'BF16' : 'F32' }));
       const best = bestEpoch(history);
       const last = history[history.length - 1];
       const summary = {
@@ -66,6 +72,10 @@ export function registerInfo(program: Command): void {
         ...(tokenizer.kind === 'word' ? { minFreq: tokenizer.minFreq } : {}),
         parameters: paramCount(model.table),
         tensors,
+        // the products' precision the model loads with (its run's, or RNNLM.save's), and how the file stores its tensors
+        precision: model.precision,
+        storedWeights: stored.weights,
+        bf16State: stored.roundedState,
         // A model saved by RNNLM.save has no training state: these are null.
         training: run?.training ?? null,
         // How the run optimizes: the optimizer with its hyperparameters and step count, the schedule (constant when none was stored), the clipping.
@@ -91,6 +101,7 @@ export function registerInfo(program: Command): void {
           renderRecords('text', TENSOR_COLUMNS, tensors, { header: false, indent: '  ' }).trimEnd(),
         ];
         if (!run) {
+          out.push(`products in ${model.precision}, weights stored as ${stored.weights}`);
           out.push('training: none recorded (a model saved by RNNLM.save: weights, configuration and tokenizer only)');
         } else {
           const { training, state } = run;
@@ -102,7 +113,8 @@ export function registerInfo(program: Command): void {
               // (a run from before line ends were read as LF: its resume and eval read its texts so)
               + `${training.lineEnds === 'lf' ? '' : ', line ends kept ("\\r" read as it is)'}`,
             `optimization: ${optimizerText(run.optimizer)}; ${scheduleText(run.schedule)}; clip ${run.clipMode ?? 'norm'} ${training.clip}; `
-              + `products in ${training.precision ?? 'fp32'}, weights stored as ${training.saveDtype ?? 'fp32'}`,
+              + `products in ${training.precision ?? 'fp32'}, weights stored as ${stored.weights}`
+              + `${stored.roundedState.length ? `, ${stored.roundedState.join(', ')} stored as bf16` : ''}`,
             `position: epoch ${state.epoch}${state.batch ? ` + ${state.batch} batches` : ''}, ${state.step} steps`,
             best && last
               ? `history: ${plural(history.length, 'epoch')}; best val ppl ${best.valPpl.toFixed(3)} (epoch ${best.epoch}); `

@@ -77,6 +77,8 @@ export interface ModelMeta {
   version: number;
   config: ModelConfig;
   tokenizer: TokenizerJSON;
+  /** A model saved by RNNLM.save in bf16 precision: 'bf16' (absent: fp32; a run's checkpoint records training.precision). */
+  precision?: Precision;
 }
 
 /** A training run's checkpoint: the model, and everything to continue the run exactly. */
@@ -100,6 +102,20 @@ export interface Checkpoint<M extends ModelMeta = ModelMeta | CheckpointMeta> {
   carry: Float32Array[] | null;
   /** The optimizer's state buffers by name (each as long as the parameters). */
   optimizerState: Record<string, Float32Array>;
+  /** The tensors the file stores as BF16 (rounded), by name, in the file's order: what it holds, whatever its metadata says. */
+  bf16Tensors: string[];
+}
+
+/**
+ * How a checkpoint stores its tensors, read from the tensors themselves:
+ * the weights ('fp32', 'bf16', or 'mixed' with how many of how many are
+ * bf16) and the optimizer's or carried state's tensors stored as BF16.
+ */
+export function storedDtypes(ck: Pick<Checkpoint, 'model' | 'bf16Tensors'>): { weights: string; roundedState: string[] } {
+  const names = new Set(ck.model.table.map((p) => p.name));
+  const bf16Weights = ck.bf16Tensors.filter((n) => names.has(n)).length;
+  const weights = bf16Weights === 0 ? 'fp32' : bf16Weights === names.size ? 'bf16' : `mixed (${bf16Weights} of ${names.size} weight tensors bf16)`;
+  return { weights, roundedState: ck.bf16Tensors.filter((n) => !names.has(n)) };
 }
 
 /** Whether a checkpoint holds a training run's state (not only a model saved by RNNLM.save). */
@@ -163,12 +179,27 @@ export function encodeCheckpoint(
 ): Buffer {
   const json = JSON.stringify(meta);
   // (before the tensors' copies are made: a model that cannot be saved costs no copy of its weights)
-  checkCheckpointSize(file, checkpointTensorBytes(model.params.length, meta.config, carry?.N ?? 0, optimizerState, dtype) + Buffer.byteLength(json), true, dtype === 'BF16' ? null : undefined);
+  const tensorBytes = (d: Dtype) => checkpointTensorBytes(model.params.length, meta.config, carry?.N ?? 0, optimizerState, d) + Buffer.byteLength(json);
+  // (bf16 weights advised only where they would bring it within the limit)
+  const advice = dtype === 'BF16' || tensorBytes('BF16') > MAX_CHECKPOINT_BYTES ? null : undefined;
+  checkCheckpointSize(file, tensorBytes(dtype), true, advice);
   // What loadCheckpoint would refuse is not written: the reader's own checks, on what it would read.
   const tensors = checkpointTensors(model, meta.config, carry, optimizerState, dtype);
+  if (dtype === 'BF16') {
+    // A finite weight past bf16's range rounds to infinity: the rounding's fault, not the weights'.
+    for (const p of model.parameters()) {
+      const rounded = tensors.get(p.name)!.data;
+      for (let i = 0; i < rounded.length; i++) {
+        if (!Number.isFinite(rounded[i]!) && Number.isFinite(p.data[i]!)) {
+          throw new InputError(`not saving checkpoint ${file}: tensor "${p.name}" has ${p.data[i]} at index ${i}, beyond bf16's largest finite value `
+            + '(3.3895e38), so it would be stored as infinity; save the weights as fp32');
+        }
+      }
+    }
+  }
   checkContents(JSON.parse(json), tensors, (what) => new InputError(`not saving checkpoint ${file}: ${what}`));
   const buf = encodeSafetensors(tensors, { format: 'pt', deeprnn: json });
-  checkCheckpointSize(file, buf.length, false, dtype === 'BF16' ? null : undefined);
+  checkCheckpointSize(file, buf.length, false, advice);
   return buf;
 }
 
@@ -212,7 +243,9 @@ export function saveModel(file: string, model: RNNLM, tokenizer: Tokenizer | und
   if (typeof file !== 'string' || file === '' || /[\\/]$/.test(file)) {
     throw new InputError(`save needs a file path, got ${JSON.stringify(file)}`);
   }
-  saveCheckpoint(file, model, { version: FORMAT_VERSION, config: model.config, tokenizer: tokenizer.toJSON() }, undefined, {}, dtype);
+  // (bf16 precision recorded, so that what loads it predicts and evaluates as the model did; fp32 files stay as they were)
+  saveCheckpoint(file, model, { version: FORMAT_VERSION, config: model.config, tokenizer: tokenizer.toJSON(),
+    ...(model.precision === 'bf16' ? { precision: 'bf16' as const } : {}) }, undefined, {}, dtype);
 }
 
 /** The most bytes one epoch of history can add to a checkpoint's header: every number at its longest, JSON-escaped. */
@@ -320,7 +353,9 @@ export function decodeCheckpoint(bytes: Buffer, file: string): Checkpoint {
   model.tokenizer = tokenizer;
   // Evaluation and generation follow the training's precision (the caller may set another).
   if ('training' in meta && meta.training.precision) model.precision = meta.training.precision;
-  return { meta, model, tokenizer, carry, optimizerState };
+  else if (meta.precision) model.precision = meta.precision;
+  const bf16Tensors = [...st.tensors].filter(([, t]) => t.dtype === 'BF16').map(([name]) => name);
+  return { meta, model, tokenizer, carry, optimizerState, bf16Tensors };
 }
 
 /** Index of the first value that is not finite, or -1 (a plain loop: checkpoints are checked on every save). */
@@ -334,7 +369,7 @@ function firstNonFinite(a: ArrayLike<number>): number {
  * alike: the metadata (as JSON gives it back) and the tensors by name, each
  * inconsistency an Error from `fail`.
  */
-function checkContents(parsed: unknown, tensors: Map<string, Tensor>, fail: Fail): Omit<Checkpoint, 'model'> {
+function checkContents(parsed: unknown, tensors: Map<string, Tensor>, fail: Fail): Omit<Checkpoint, 'model' | 'bf16Tensors'> {
   const meta = checkMeta(parsed, fail);
   let tokenizer: Tokenizer;
   try {
@@ -453,7 +488,11 @@ function checkMeta(m: unknown, fail: Fail): ModelMeta | CheckpointMeta {
   } catch (e) {
     throw fail((e as Error).message);
   }
-  const model: ModelMeta = { version: m.version as number, config, tokenizer: m.tokenizer as TokenizerJSON };
+  if (m.precision !== undefined && !PRECISIONS.includes(m.precision as Precision)) {
+    throw fail(`precision ${JSON.stringify(m.precision)} is invalid: it must be one of ${PRECISIONS.join('|')}`);
+  }
+  const model: ModelMeta = { version: m.version as number, config, tokenizer: m.tokenizer as TokenizerJSON,
+    ...(m.precision === undefined ? {} : { precision: m.precision as Precision }) };
   if (TRAINING_PARTS.every((k) => m[k] === undefined)) return model;
   const t = m.training;
   if (!isObject(t)) throw fail('no training settings');

@@ -12,7 +12,7 @@ import { loadCorpusTokens, loadTextTokens, type LoadedCorpus } from '../data/loa
 import type { Tokenizer, TokenizerKind } from '../data/tokenizer.js';
 import {
   checkpointHeaderBound, encodeCheckpoint, FORMAT_VERSION, loadCheckpoint, loadTrainingCheckpoint, type Checkpoint, type CheckpointMeta, type TrainingSettings,
-  checkCheckpointSize, checkpointTensorBytes,
+  checkCheckpointSize, checkpointTensorBytes, MAX_CHECKPOINT_BYTES, storedDtypes,
 } from '../io/checkpoint.js';
 import { checkWritable, refuseOverwrite, sameFile, WriteQueue, writeFileAtomicAsync, type FileRole } from '../io/files.js';
 import { acquireLock, type FileLock } from '../io/lock.js';
@@ -488,8 +488,14 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
   if (ck && ck.meta.state.batch > data.numTrainBatches) {
     throw new InputError(`checkpoint ${resumeFrom}: state.batch ${ck.meta.state.batch} is past the end of an epoch of ${data.numTrainBatches} batches`);
   }
-  if (ck && ck.meta.training.saveDtype === 'bf16' && s.epochs > ck.meta.state.epoch) {
-    hooks.warn?.(`${resumeFrom} stores its weights in bf16 (${optionName(s)('saveDtype')} bf16): the run continues from the rounded weights, `
+  // What the file holds, not what its metadata says (a file converted by another tool may say fp32 of bf16 tensors).
+  const stored = ck ? storedDtypes(ck) : null;
+  if (ck && stored && (stored.weights !== 'fp32' || stored.roundedState.length) && s.epochs > ck.meta.state.epoch) {
+    const what = [
+      ...(stored.weights === 'fp32' ? [] : [stored.weights === 'bf16' ? `its weights in bf16 (${optionName(s)('saveDtype')} bf16)` : `its weights ${stored.weights}`]),
+      ...(stored.roundedState.length ? [`${stored.roundedState.join(', ')} in bf16`] : []),
+    ];
+    hooks.warn?.(`${resumeFrom} stores ${what.join(' and ')}: the run continues from the rounded values, `
       + 'so it does not repeat an uninterrupted run bit for bit (fp32 checkpoints resume exactly)');
   }
   if (ck && s.impl !== ck.meta.training.impl && s.epochs > ck.meta.state.epoch) {
@@ -514,9 +520,11 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     const P = paramCount(paramTable(config));
     const opt = s.optimizer ?? { kind: 'sgd' as const };
     const buffers = opt.kind === 'sgd' && !((opt as { momentum?: number }).momentum) ? 0 : optimizerSpec(opt.kind).buffers.length;
-    const bytes = checkpointTensorBytes(P, config, s.batching === 'sequential' ? s.batchSize : 0, ck?.optimizerState ?? {}, s.saveDtype === 'bf16' ? 'BF16' : 'F32')
+    const bytesAs = (dtype: 'BF16' | 'F32') => checkpointTensorBytes(P, config, s.batching === 'sequential' ? s.batchSize : 0, ck?.optimizerState ?? {}, dtype)
       + (ck ? 0 : 4 * buffers * P);
-    checkCheckpointSize(s.out, bytes, true, s.saveDtype === 'bf16' ? null : `with ${optionName(s)('saveDtype')} bf16`);
+    // bf16 weights are advised only where they would bring the checkpoint within the limit (the optimizer's state stays float32)
+    const advice = s.saveDtype !== 'bf16' && bytesAs('BF16') <= MAX_CHECKPOINT_BYTES ? `with ${optionName(s)('saveDtype')} bf16` : null;
+    checkCheckpointSize(s.out, bytesAs(s.saveDtype === 'bf16' ? 'BF16' : 'F32'), true, advice);
   }
   let rng: Rng;
   let model: RNNLM | RNNLMScratch;

@@ -1,11 +1,11 @@
 // --precision bf16 from the command line: the checkpoint records it, eval and
 // predict follow it unless told otherwise, the fallback says so in one line,
 // and every wrong value is refused with a message naming it.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../../src/io/checkpoint.js';
-import { decodeSafetensors } from '../../src/io/safetensors.js';
+import { decodeSafetensors, encodeSafetensors } from '../../src/io/safetensors.js';
 import { native } from '../../src/native.js';
 import { cli } from '../helpers/cli.js';
 import { TIMEMACHINE } from '../helpers/paths.js';
@@ -97,6 +97,55 @@ describe('train --save-dtype bf16', () => {
     expect(dtypes()).toEqual(new Set(['weight BF16', 'optimizer F32']));
     const e = await cli(['eval', out, '--corpus', TIMEMACHINE]);
     expect(e.code, e.stderr).toBe(0);
+  });
+
+  it('info and --resume read how the file stores its tensors from the tensors, not from its metadata', async () => {
+    // Before: a file whose metadata said fp32 of BF16 weights (another tool's conversion) showed
+    // "weights stored as fp32" and resumed without a word; BF16 optimizer state likewise.
+    const src = path.join(dir, 'relabel-src.safetensors');
+    const made = await cli(['train', ...small, '--optimizer', 'adam', '--save-dtype', 'bf16', '--out', src]);
+    expect(made.code, made.stderr).toBe(0);
+    const st = decodeSafetensors(readFileSync(src), src);
+    const meta = JSON.parse(st.metadata.deeprnn!);
+    meta.training.saveDtype = 'fp32';
+    const relabelled = path.join(dir, 'relabelled.safetensors');
+    writeFileSync(relabelled, encodeSafetensors(st.tensors, { ...st.metadata, deeprnn: JSON.stringify(meta) }));
+    const info = await cli(['info', relabelled]);
+    expect(info.code, info.stderr).toBe(0);
+    expect(info.stdout).toMatch(/, weights stored as bf16\n/);
+    expect(info.stdout).toMatch(/ rnn\.weight_ih_l0 .* BF16\n/);
+    const resumed = await cli(['train', '--resume', relabelled, '--epochs', '3']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toContain(`deeprnn: warning: ${relabelled} stores its weights in bf16 (--save-dtype bf16): the run continues from the rounded values`);
+    // F32 weights with the optimizer's state in BF16
+    const fp = path.join(dir, 'state-src.safetensors');
+    expect((await cli(['train', ...small, '--optimizer', 'adam', '--out', fp])).code).toBe(0);
+    const st2 = decodeSafetensors(readFileSync(fp), fp);
+    for (const [name, t] of st2.tensors) if (name.startsWith('optimizer.')) st2.tensors.set(name, { ...t, dtype: 'BF16' });
+    const state = path.join(dir, 'state16.safetensors');
+    writeFileSync(state, encodeSafetensors(st2.tensors, st2.metadata));
+    const info2 = await cli(['info', state]);
+    expect(info2.stdout).toMatch(/, weights stored as fp32, optimizer\.exp_avg, optimizer\.exp_avg_sq stored as bf16\n/);
+    const resumed2 = await cli(['train', '--resume', state, '--epochs', '3']);
+    expect(resumed2.code, resumed2.stderr).toBe(0);
+    expect(resumed2.stderr).toContain(`deeprnn: warning: ${state} stores optimizer.exp_avg, optimizer.exp_avg_sq in bf16: the run continues from the rounded values`);
+    // and an fp32 file says nothing
+    const plain = await cli(['train', '--resume', fp, '--epochs', '3']);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stderr).not.toContain('warning');
+  });
+
+  it('advises --save-dtype bf16 for a checkpoint over 2 GiB only where bf16 weights would bring it within', async () => {
+    const big = ['train', '--layers', '1', '--optimizer', 'adam', '--num-train', '4', '--num-val', '2', '--batch-size', '2', '--num-steps', '2', '--epochs', '1',
+      '--out', path.join(dir, 'big.safetensors')];
+    // Adam's two float32 buffers alone pass 2 GiB at 8,500 units: bf16 weights would not do
+    const over = await cli([...big, '--hidden', '8500']);
+    expect(over.code).toBe(2);
+    expect(over.stderr).toMatch(/more than the 2,147,483,647 \(2 GiB\) that deeprnn reads; use a smaller model\n$/);
+    // at 8,000 units they would (12 bytes a weight with Adam's two buffers; 10 with bf16 weights)
+    const near = await cli([...big, '--hidden', '8000']);
+    expect(near.code).toBe(2);
+    expect(near.stderr).toMatch(/; save the weights with --save-dtype bf16 \(half their bytes\) or use a smaller model\n$/);
   });
 
   it('refuses another dtype', async () => {

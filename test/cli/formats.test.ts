@@ -96,17 +96,17 @@ describe('--format csv', () => {
 
   it("info: one row per tensor; the text lists them under the model", async () => {
     const { header, records } = await csv(['info', model]);
-    expect(header).toEqual(['name', 'shape', 'count']);
-    expect(records[0]).toEqual({ name: 'rnn.weight_ih_l0', shape: '[48,28]', count: '1344' });
+    expect(header).toEqual(['name', 'shape', 'count', 'dtype']);
+    expect(records[0]).toEqual({ name: 'rnn.weight_ih_l0', shape: '[48,28]', count: '1344', dtype: 'F32' });
     expect(records.map((r) => r.name).at(-1)).toBe('linear.bias');
     const j = await json(['info', model]);
     expect(Object.keys(j)).toEqual(['formatVersion', 'cell', 'layers', 'hidden', 'dropout', 'vocabSize', 'tokenizer', 'parameters', 'tensors',
-      'training', 'optimizer', 'schedule', 'clipMode', 'position', 'history']);
+      'precision', 'storedWeights', 'bf16State', 'training', 'optimizer', 'schedule', 'clipMode', 'position', 'history']);
     expect(records.reduce((a, r) => a + Number(r.count), 0)).toBe(j.parameters);
     const history = j.history as Record<string, number>;
     expect(Object.keys(history)).toEqual(['epochs', 'bestValPpl', 'bestEpoch', 'lastTrainPpl', 'lastValPpl', 'tokensPerSec']);
     const text = (await cli(['info', model])).stdout;
-    expect(text).toContain('\n  rnn.weight_ih_l0        [48, 28]        1,344\n');
+    expect(text).toContain('\n  rnn.weight_ih_l0        [48, 28]        1,344       F32\n');
     expect(text).toMatch(new RegExp(`\\nhistory: 2 epochs; best val ppl ${history.bestValPpl!.toFixed(3)} \\(epoch ${history.bestEpoch}\\); `
       + `last train ppl [\\d.]+, val ppl ${history.lastValPpl!.toFixed(3)}; ${Math.round(history.tokensPerSec!)} tokens/s\\n$`));
   });

@@ -131,7 +131,8 @@ describe.skipIf(!HAS_SHAKESPEARE)(`info ${NEEDS_SHAKESPEARE}`, () => {
     expect(j.layers).toBe(2);
     expect(j.tokenizer).toBe('char');
     expect(j.vocabSize).toBe(66);
-    expect(j.tensors[0]).toEqual({ name: 'rnn.weight_ih_l0', shape: [128, 66], count: 8448 });
+    expect(j.tensors[0]).toEqual({ name: 'rnn.weight_ih_l0', shape: [128, 66], count: 8448, dtype: 'F32' });
+    expect([j.precision, j.storedWeights, j.bf16State]).toEqual(['fp32', 'fp32', []]);
     expect(j.parameters).toBe(j.tensors.reduce((a: number, t: { count: number }) => a + t.count, 0));
     expect(j.history.epochs).toBe(1);
     expect(j.formatVersion).toBe(1);

@@ -109,6 +109,41 @@ describe('checkpoints', () => {
     expect(() => loadCheckpoint('')).toThrow("the checkpoint's path is empty: name a .safetensors file");
   });
 
+  it("RNNLM.save keeps a bf16 model's precision, so that what loads it predicts as it did; an fp32 file is as before", () => {
+    // Before, a bf16 model saved and loaded came back fp32: other text, another eval.
+    const dir = tmpDir();
+    const model = new RNNLM({ cell: 'gru', vocabSize: tokenizer.vocab.size, hidden: [4], dropout: 0 }, new Rng(1));
+    model.tokenizer = tokenizer;
+    const fp32 = path.join(dir, 'fp32.safetensors');
+    model.save(fp32);
+    expect(RNNLM.load(fp32).precision).toBe('fp32');
+    expect(JSON.parse(decodeSafetensors(readFileSync(fp32), fp32).metadata.deeprnn!)).not.toHaveProperty('precision');
+    model.precision = 'bf16';
+    const bf16 = path.join(dir, 'bf16.safetensors');
+    model.save(bf16);
+    expect(RNNLM.load(bf16).precision).toBe('bf16');
+    expect(RNNLM.load(bf16).params).toEqual(model.params);
+    // a precision no deeprnn knows is refused by name
+    const st = decodeSafetensors(readFileSync(bf16), bf16);
+    const bad = path.join(dir, 'bad.safetensors');
+    writeFileSync(bad, encodeSafetensors(st.tensors, { ...st.metadata, deeprnn: st.metadata.deeprnn!.replace('"precision":"bf16"', '"precision":"fp16"') }));
+    expect(() => RNNLM.load(bad)).toThrow(`checkpoint ${bad}: precision "fp16" is invalid: it must be one of fp32|bf16`);
+  });
+
+  it('a finite weight past bf16\'s range is named as what the bf16 rounding cannot store, and nothing is written', () => {
+    const dir = tmpDir();
+    const model = new RNNLM({ cell: 'gru', vocabSize: tokenizer.vocab.size, hidden: [4], dropout: 0 }, new Rng(1));
+    model.tokenizer = tokenizer;
+    const at = model.table.find((p) => p.name === 'linear.bias')!.offset;
+    model.params[at] = 3.4e38;
+    const file = path.join(dir, 'over.safetensors');
+    expect(() => model.save(file, { dtype: 'bf16' })).toThrow(`not saving checkpoint ${file}: tensor "linear.bias" has ${model.params[at]} at index 0, `
+      + "beyond bf16's largest finite value (3.3895e38), so it would be stored as infinity; save the weights as fp32");
+    expect(existsSync(file)).toBe(false);
+    model.save(file);
+    expect(RNNLM.load(file).params[at]).toBe(model.params[at]);
+  });
+
   it('round-trip weights, config, tokenizer and history', () => {
     const model = new RNNLM(config, new Rng(3));
     const file = path.join(dir, 'ok.safetensors');
