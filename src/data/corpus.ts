@@ -5,7 +5,7 @@ import { closeSync, constants, createWriteStream, existsSync, lstatSync, openSyn
 import { access, readFile, rename, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { makeDirs } from '../io/files.js';
+import { accessDenied, makeDirs } from '../io/files.js';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../errors.js';
 
@@ -270,6 +270,9 @@ export async function resolveCorpora(specs: string[], dataDir: string, log?: (ms
     }
     if (!existsSync(spec)) {
       brokenLink(spec, `--corpus "${spec}"`);
+      // (a file in a directory this user may not enter is there, not missing)
+      const denied = accessDenied(spec);
+      if (denied) throw new InputError(`--corpus "${spec}" cannot be read (${denied})`);
       const names = [...corpusRegistry().keys()].join(', ');
       throw new InputError(`--corpus "${spec}" is neither a known corpus (${names}) nor an existing file or directory`);
     }

@@ -22,7 +22,7 @@ import { MAX_NUM_STEPS, type Batching } from '../data/datamodule.js';
 import { PRECISIONS, type Precision } from '../native.js';
 import type { EpochMetrics, TrainState } from '../train/trainer.js';
 import { checkHeaderLength, decodeSafetensors, encodeSafetensors, headerBytes, parseHeader, type Dtype, type Tensor } from './safetensors.js';
-import { writeFileAtomic } from './files.js';
+import { accessDenied, writeFileAtomic } from './files.js';
 import { InputError } from '../errors.js';
 
 export const FORMAT_VERSION = 1;
@@ -284,7 +284,12 @@ export function checkpointHeaderBound(
 /** Reads a checkpoint into a native RNNLM; every inconsistency is an Error naming the file. */
 export function loadCheckpoint(file: string): Checkpoint {
   if (file === '') throw new InputError('the checkpoint\'s path is empty: name a .safetensors file');
-  if (!existsSync(file)) throw new InputError(`checkpoint ${file} does not exist (train one with "deeprnn train --out ${file}")`);
+  if (!existsSync(file)) {
+    // (a checkpoint in a directory this user may not enter is there, not missing)
+    const denied = accessDenied(file);
+    if (denied) throw new InputError(`checkpoint ${file} cannot be read (${denied})`);
+    throw new InputError(`checkpoint ${file} does not exist (train one with "deeprnn train --out ${file}")`);
+  }
   if (!statSync(file).isFile()) throw new InputError(`checkpoint ${file} is not a regular file`);
   return decodeCheckpoint(readCheckpointBytes(file), file);
 }

@@ -443,3 +443,17 @@ export function removeStaleTemps(targets: string[], owns: (name: string) => bool
   }
   return removed;
 }
+
+/**
+ * Why `file` cannot even be looked at, where existsSync says no for another
+ * reason than its absence: a directory on its path this user may not enter
+ * ("EACCES: permission denied, stat ..."); null when it is absent (or there).
+ */
+export function accessDenied(file: string): string | null {
+  try {
+    statSync(file);
+    return null;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EACCES' ? (e as Error).message : null;
+  }
+}

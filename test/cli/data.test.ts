@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli, QUICK, type CliResult } from '../helpers/cli.js';
-import { BIN } from '../helpers/paths.js';
+import { BIN, TIMEMACHINE } from '../helpers/paths.js';
 import { cliAsUser } from '../helpers/sandbox.js';
 import { tmpDir } from '../helpers/tmp.js';
 
@@ -129,6 +129,32 @@ describe('a corpus this user cannot read', () => {
     const r2 = await cliAsUser(['train', ...QUICK, '--corpus', locked, ...out]);
     expect(r2.code).toBe(2);
     expect(r2.stderr).toBe(`deeprnn: error: --corpus "${locked}" is a directory that cannot be read (EACCES: permission denied, scandir '${locked}')\n`);
+  });
+
+  it('a file inside a directory this user may not enter is named as unreadable, not as missing (a corpus, a checkpoint)', async () => {
+    // Before: "is neither a known corpus ... nor an existing file or directory", and
+    // "checkpoint ... does not exist (train one with ...)" of a file that is there.
+    const closed = path.join(dir, 'no-entry');
+    mkdirSync(closed);
+    const text = path.join(closed, 'small.txt');
+    writeFileSync(text, 'some text to read\n'.repeat(100));
+    const ck = path.join(closed, 'm.safetensors');
+    const t = await cli(['train', ...QUICK, '--corpus', TIMEMACHINE, '--epochs', '1', '--out', ck]);
+    expect(t.code, t.stderr).toBe(0);
+    chmodSync(closed, 0o000);
+    try {
+      const out = ['--out', path.join(os.tmpdir(), `deeprnn-closed-${process.pid}.safetensors`)];
+      const r1 = await cliAsUser(['train', ...QUICK, '--corpus', text, ...out]);
+      expect(r1.code).toBe(2);
+      expect(r1.stderr).toBe(`deeprnn: error: --corpus "${text}" cannot be read (EACCES: permission denied, stat '${text}')\n`);
+      for (const args of [['info', ck], ['predict', 'the', '--model', ck], ['train', ...QUICK, '--init-from', ck, ...out]]) {
+        const r = await cliAsUser(args);
+        expect(r.code, args.join(' ')).toBe(2);
+        expect(r.stderr).toBe(`deeprnn: error: checkpoint ${ck} cannot be read (EACCES: permission denied, stat '${ck}')\n`);
+      }
+    } finally {
+      chmodSync(closed, 0o755);
+    }
   });
 });
 
