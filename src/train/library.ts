@@ -69,6 +69,9 @@ const running = { count: 0, outside: 1 };
  */
 export async function train(text: string | readonly string[], options: TrainOptions = {}): Promise<TrainResult> {
   if (typeof options !== 'object' || options === null) throw new InputError(`options must be an object, got ${show(options)}`);
+  // null is a left-out option, as undefined is (as None is to a Python keyword): its default, for every
+  // option alike (before, some nulls took the default, others were refused, and precision: null ran fp32 unchecked)
+  options = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== null)) as TrainOptions;
   const texts = checkTexts(text);
   const naming = libraryNaming(options);
   const { onEpoch, onBatch, onWarning, log, out, ...rest } = options;

@@ -50,6 +50,18 @@ describe('train(text)', () => {
     for (const saveEvery of [1, '1', ' 1 ']) expect((await train(TEXT, { ...TINY, saveEvery })).history).toHaveLength(1);
   });
 
+  it('takes null as a left-out option, for every option alike (its default), as undefined', async () => {
+    // Before: precision: null ran fp32 unchecked, lr: null and threads: null were refused, saveDtype: null
+    // without out "applied to out", and cell: null took its default.
+    const nulls = { lr: null, precision: null, saveDtype: null, cell: null, optimizer: null, seed: null, threads: null, keep: null,
+      saveEvery: null, impl: null, tokenizer: null, clip: null, onEpoch: null, out: null } as unknown as TrainOptions;
+    const withNulls = await train(TEXT, { ...TINY, ...nulls });
+    const plain = await train(TEXT, TINY);
+    expect(withNulls.model.precision).toBe('fp32');
+    expect(withNulls.model.params).toEqual(plain.model.params);
+    expect(withNulls.history.map((m) => m.valPpl)).toEqual(plain.history.map((m) => m.valPpl));
+  });
+
   it('gives onEpoch a copy: what the hook does to it changes neither the run nor its files', async () => {
     const run = (out: string, onEpoch?: (m: { valPpl: number; trainPpl: number; epoch: number }) => void) =>
       train(TEXT, { ...TINY, epochs: 3, earlyStop: 1, out, onEpoch });
