@@ -67,6 +67,9 @@ export interface DataOptions {
 }
 
 export function makeDataModule(tokens: TokenArray | Int32Array, o: DataOptions): DataModule {
+  if (o?.batching !== undefined && o.batching !== 'random' && o.batching !== 'sequential') {
+    throw new InputError(`batching must be "random" or "sequential", got ${show(o.batching)}`);
+  }
   return o.batching === 'sequential' ? new SequentialDataModule(tokens, o) : new WindowDataModule(tokens, o);
 }
 
@@ -153,6 +156,15 @@ function checkLength(tokens: ArrayLike<number>, numSteps: number): void {
  * epoch ends with validation; none would read as a run whose loss diverged).
  */
 function checkCounts(opts: DataOptions): void {
+  // (the library's callers: the command line's options are checked before they come here)
+  if (typeof opts !== 'object' || opts === null) throw new InputError(`the data options must be an object, got ${show(opts)}`);
+  for (const key of ['numSteps', 'batchSize'] as const) {
+    const v = opts[key];
+    if (!Number.isSafeInteger(v) || v < 1) throw new InputError(`${key} must be a whole number from 1, got ${show(v)}`);
+  }
+  if (opts.valFrac !== undefined && !(typeof opts.valFrac === 'number' && opts.valFrac > 0 && opts.valFrac < 1)) {
+    throw new InputError(`valFrac must be a number in (0, 1), got ${show(opts.valFrac)}`);
+  }
   if (opts.valFrac !== undefined) return;
   for (const key of ['numTrain', 'numVal'] as const) {
     const v = opts[key];

@@ -4,6 +4,7 @@
 // Texts a program holds in memory (the library's train(text)) go the same way.
 import { createHash } from 'node:crypto';
 import { InputError } from '../errors.js';
+import { show } from '../validate.js';
 import { LineEndReader, readCorpus, resolveCorpora, type CorpusSource, type LineEnds } from './corpus.js';
 import { countTokens, Tokenizer, TOKENIZERS, type TokenArray, type TokenizerKind } from './tokenizer.js';
 
@@ -39,7 +40,23 @@ export interface LoadOptions {
   lineEnds?: LineEnds;
 }
 
+/** The library's arguments, named where they are wrong (before: TypeErrors from inside, or a string read as a list of its letters). */
+function checkLoadOptions(opts: unknown): asserts opts is Omit<LoadOptions, 'dataDir'> {
+  if (typeof opts !== 'object' || opts === null) throw new InputError(`the load options must be an object, got ${show(opts)}`);
+  const o = opts as Partial<LoadOptions>;
+  if (o.kind !== undefined && !TOKENIZERS.includes(o.kind)) throw new InputError(`kind must be one of ${TOKENIZERS.join('|')}, got ${show(o.kind)}`);
+  if (o.tokenizer !== undefined && !(o.tokenizer instanceof Tokenizer)) {
+    const got = o.tokenizer === null ? 'null' : typeof o.tokenizer === 'object' ? 'another object' : show(o.tokenizer);
+    throw new InputError(`tokenizer must be a Tokenizer (Tokenizer.fit, or a model's tokenizer), got ${got}`);
+  }
+  if (o.lineEnds !== undefined && o.lineEnds !== 'lf' && o.lineEnds !== 'kept') throw new InputError(`lineEnds must be "lf" or "kept", got ${show(o.lineEnds)}`);
+}
+
 export async function loadCorpusTokens(specs: string[], opts: LoadOptions): Promise<LoadedCorpus> {
+  if (!Array.isArray(specs) || !specs.every((x) => typeof x === 'string')) {
+    throw new InputError(`the corpora must be a list of corpus names, files or directories, got ${show(specs)}`);
+  }
+  checkLoadOptions(opts);
   const sources = await resolveCorpora(specs, opts.dataDir, opts.log);
   const kind = opts.tokenizer?.kind ?? opts.kind ?? defaultKind(sources);
   const bytes = sources.reduce((a, s) => a + s.bytes, 0);
@@ -75,6 +92,15 @@ function* textChunks(texts: readonly string[], onBytes?: (b: Buffer) => void, li
  * non-empty string.
  */
 export function loadTextTokens(texts: readonly string[], opts: Omit<LoadOptions, 'dataDir'>): Omit<LoadedCorpus, 'sources'> {
+  if (!Array.isArray(texts) || texts.length === 0) {
+    throw new InputError(`texts must be a non-empty list of non-empty strings, got ${Array.isArray(texts) ? '[]' : typeof texts === 'string' ? 'a string' : show(texts)}`);
+  }
+  const bad = texts.findIndex((t) => typeof t !== 'string' || t.length === 0);
+  if (bad >= 0) {
+    const t: unknown = texts[bad];
+    throw new InputError(`texts must be a non-empty list of non-empty strings: item ${bad} is ${typeof t === 'string' ? 'empty' : show(t)}`);
+  }
+  checkLoadOptions(opts);
   const kind = opts.tokenizer?.kind ?? opts.kind ?? 'char';
   const parts = texts.map((t) => Buffer.byteLength(t, 'utf8'));
   const bytes = parts.reduce((a, b) => a + b, 0);

@@ -12,6 +12,7 @@ import { loadCorpusTokens, loadTextTokens, readCorpusText } from '../../src/data
 import { InputError } from '../../src/errors.js';
 import { DATA_DIR, HAS_SHAKESPEARE, NEEDS_SHAKESPEARE, noteShakespeare, ROOT, TIMEMACHINE } from '../helpers/paths.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { makeDataModule } from '../../src/data/datamodule.js';
 
 noteShakespeare(import.meta.url);
 const dir = tmpDir();
@@ -337,5 +338,26 @@ describe('resolveCorpora and loading', () => {
     const both = await loadCorpusTokens(['timemachine', 'tinyshakespeare'], { dataDir: DATA_DIR, kind: 'char' });
     expect(both.tokens.length).toBe(body.toString('utf8').length + 1 + 1_115_394);
     expect(both.tokenizer.decode(both.tokens.subarray(0, 16))).toBe(body.toString('utf8').slice(0, 16));
+  });
+});
+
+describe("the library's loaders name wrong arguments", () => {
+  it('loadCorpusTokens, loadTextTokens and makeDataModule refuse what they cannot read, by name (before: TypeErrors, a string read letter by letter, or silence)', async () => {
+    await expect(loadCorpusTokens(['timemachine'], { dataDir: dir, kind: 'bpe' as never })).rejects.toThrow('kind must be one of d2l|char|word, got "bpe"');
+    await expect(loadCorpusTokens(['timemachine'], { dataDir: dir, tokenizer: {} as never }))
+      .rejects.toThrow("tokenizer must be a Tokenizer (Tokenizer.fit, or a model's tokenizer), got another object");
+    await expect(loadCorpusTokens('timemachine' as never, { dataDir: dir }))
+      .rejects.toThrow('the corpora must be a list of corpus names, files or directories, got "timemachine"');
+    await expect(loadCorpusTokens(['timemachine'], { dataDir: dir, lineEnds: 'crlf' as never })).rejects.toThrow('lineEnds must be "lf" or "kept", got "crlf"');
+    expect(() => loadTextTokens([''], {})).toThrow('texts must be a non-empty list of non-empty strings: item 0 is empty');
+    expect(() => loadTextTokens([], {})).toThrow('texts must be a non-empty list of non-empty strings, got []');
+    const tokens = new Int32Array(1000);
+    const ok = { numSteps: 4, batchSize: 2, numTrain: 10, numVal: 5 };
+    expect(() => makeDataModule(tokens, { ...ok, numSteps: 0 })).toThrow('numSteps must be a whole number from 1, got 0');
+    expect(() => makeDataModule(tokens, { ...ok, batchSize: 2.5 })).toThrow('batchSize must be a whole number from 1, got 2.5');
+    expect(() => makeDataModule(tokens, { ...ok, batchSize: 0 })).toThrow('batchSize must be a whole number from 1, got 0');
+    expect(() => makeDataModule(tokens, { ...ok, batching: 'x' as never })).toThrow('batching must be "random" or "sequential", got "x"');
+    expect(() => makeDataModule(tokens, { ...ok, valFrac: 1.5 })).toThrow('valFrac must be a number in (0, 1), got 1.5');
+    expect(makeDataModule(tokens, ok).numTrainBatches).toBe(5);
   });
 });
