@@ -577,7 +577,8 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     numTrain: s.numTrain, numVal: s.numVal, lr: s.lr, clip: s.clip, seed: s.seed, impl: s.impl,
     precision: s.precision ?? 'fp32', saveDtype: s.saveDtype ?? 'fp32',
     skipNonFinite: s.skipNonFinite, batching: s.batching ?? 'random', valFrac: s.valFrac ?? null,
-    ...(s.initFrom ? { initFrom: s.initFrom } : {}),
+    // (absolute, as the corpus's path is: info run elsewhere names the file it was)
+    ...(s.initFrom ? { initFrom: path.resolve(s.initFrom) } : {}),
     ...(model instanceof RNNLM ? { chunkTokens: model.chunkTokens } : {}),
     ...(s.earlyStop ? { earlyStop: s.earlyStop } : {}),
     lineEnds,

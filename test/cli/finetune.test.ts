@@ -34,6 +34,14 @@ async function refused(args: string[], message: string) {
 }
 
 describe('train --init-from', () => {
+  it('records the checkpoint it started from by its absolute path, as the corpus is (before: as typed, so info elsewhere named another file)', async () => {
+    const out = path.join(dir, 'relative.safetensors');
+    const r = await cli(['train', ...TINY, '--corpus', 'other.txt', '--init-from', 'base.safetensors', '--out', 'relative.safetensors'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    const meta = loadTrainingCheckpoint(out).meta.training;
+    expect([meta.initFrom, meta.corpus]).toEqual([base, [other]]);
+  });
+
   it("starts from the checkpoint's model and tokenizer with a fresh optimizer; unknown characters give one warning", async () => {
     const out = path.join(dir, 'tuned.safetensors');
     const r = await cli(['train', ...TINY, '--epochs', '2', '--init-from', base, '--corpus', other, '--optimizer', 'adam', '--out', out]);
