@@ -495,7 +495,7 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
       ...(stored.weights === 'fp32' ? [] : [stored.weights === 'bf16' ? `its weights in bf16 (${optionName(s)('saveDtype')} bf16)` : `its weights ${stored.weights}`]),
       ...(stored.roundedState.length ? [`${stored.roundedState.join(', ')} in bf16`] : []),
     ];
-    hooks.warn?.(`${resumeFrom} stores ${what.join(' and ')}: the run continues from the rounded values, `
+    hooks.warn?.(`${resumeFrom} stores ${what.join(' and ')}: the run continues from the rounded ${stored.roundedState.length ? 'values' : 'weights'}, `
       + 'so it does not repeat an uninterrupted run bit for bit (fp32 checkpoints resume exactly)');
   }
   if (ck && s.impl !== ck.meta.training.impl && s.epochs > ck.meta.state.epoch) {
