@@ -302,7 +302,7 @@ export function native(): NativeBinding {
       : `deeprnn: the native addon is missing: neither ${candidates[0]} nor a prebuilt ${candidates[1]} exists; `
         + `build it with "npm run build:native" in a checkout, or "DEEPRNN_BUILD_FROM_SOURCE=1 npm rebuild deeprnn" `
         + 'where deeprnn is installed (needs cmake and a C++17 compiler; where npm skipped deeprnn\'s install script, '
-        + 'allow it first: "npm install-scripts approve deeprnn")');
+        + 'allow it first: "npm approve-scripts deeprnn", or for a global install "npm install -g deeprnn --allow-scripts=deeprnn")');
   }
   const require = createRequire(import.meta.url);
   // OpenMP reads its variables as the addon loads, and writes a line of its
@@ -318,7 +318,7 @@ export function native(): NativeBinding {
     throw new Error(`deeprnn: the native addon ${file} does not load (${(e as Error).message.split('\n')[0]}); `
       + 'rebuild it for this machine with "DEEPRNN_BUILD_FROM_SOURCE=1 npm rebuild deeprnn" where deeprnn is installed, '
       + 'or "npm run build:native" in a checkout (needs cmake and a C++17 compiler; where npm skipped deeprnn\'s install '
-      + 'script, allow it first: "npm install-scripts approve deeprnn")');
+      + 'script, allow it first: "npm approve-scripts deeprnn", or for a global install "npm install -g deeprnn --allow-scripts=deeprnn")');
   } finally {
     for (const [name, value] of saved) process.env[name] = value;
   }

@@ -65,7 +65,7 @@ function chooseWithinCores(requested: number | undefined, env: NodeJS.ProcessEnv
   const first = raw.split(',')[0]!.trim();
   // a list OpenMP cannot parse is ignored whole, by it as here (4,0 too)
   const n = unparsableOpenMp(env).includes('OMP_NUM_THREADS') ? NaN : Number(first);
-  if (!(n >= 1)) return { threads: cores, note: `OMP_NUM_THREADS="${raw}" ${fault('OMP_NUM_THREADS', raw)}; using the ${cores} cores this process may use` };
+  if (!(n >= 1)) return { threads: cores, note: `OMP_NUM_THREADS="${raw}" ${fault('OMP_NUM_THREADS', raw)}; using the ${cores === 1 ? 'core' : `${cores} cores`} this process may use` };
   if (n <= cores) return { threads: n, note: null };
   // (as written, without its leading zeros: a count past 2^53 is not rounded in the note)
   return { threads: cores, note: `OMP_NUM_THREADS=${first.replace(/^0+/, '')} is more than the ${cores === 1 ? 'core' : `${cores} cores`} this process may use; using ${cores}` };

@@ -240,27 +240,33 @@ export function registerEval(program: Command): void {
       // recorded kept "\r" (and a model saved without a run, whose vocabulary knows "\r", was fitted so).
       const lineEnds: LineEnds = hasTrainingState(ck.meta) ? ck.meta.training.lineEnds ?? 'kept'
         : ck.tokenizer.vocab.has('\r') ? 'kept' : 'lf';
-      const texts: { spec: string; tokens: TokenArray }[] = [];
-      let failure: unknown = null;
-      try {
-        for (const spec of raw.corpus) {
-          const { tokens } = await loadCorpusTokens([spec], { dataDir, tokenizer: ck.tokenizer, lineEnds });
-          if (tokens.length < 2) {
-            throw new InputError(`--corpus ${spec} is ${plural(tokens.length, 'token')} under the checkpoint's tokenizer `
-              + `(${ck.tokenizer.kind}); evaluation needs at least 2`);
-          }
-          texts.push({ spec, tokens });
+      const load = async (spec: string) => {
+        const { tokens } = await loadCorpusTokens([spec], { dataDir, tokenizer: ck.tokenizer, lineEnds });
+        if (tokens.length < 2) {
+          throw new InputError(`--corpus ${spec} is ${plural(tokens.length, 'token')} under the checkpoint's tokenizer `
+            + `(${ck.tokenizer.kind}); evaluation needs at least 2`);
         }
-      } catch (e) {
-        failure = e;
-      }
-      // Ranks given other texts, checkpoints or settings would sum other streams into one
-      // report (a wrong result) or meet in different numbers of sums (a hang): they stop
-      // here together. A rank that failed above joins this one sum all the same.
-      if (world) agreeEval(world, failure ? null : { texts, ck, numSteps, batchSize });
-      if (failure) throw failure;
-      for (const { spec, tokens } of texts) {
-        results[spec] = evaluateTokens(ck.model, tokens, { numSteps, batchSize, unk: ck.tokenizer.vocab.unk, world });
+        return tokens;
+      };
+      if (!world) {
+        // one text in memory at a time
+        for (const spec of raw.corpus) results[spec] = evaluateTokens(ck.model, await load(spec), { numSteps, batchSize, unk: ck.tokenizer.vocab.unk });
+      } else {
+        const texts: { spec: string; tokens: TokenArray }[] = [];
+        let failure: unknown = null;
+        try {
+          for (const spec of raw.corpus) texts.push({ spec, tokens: await load(spec) });
+        } catch (e) {
+          failure = e;
+        }
+        // Ranks given other texts, checkpoints or settings would sum other streams into one
+        // report (a wrong result) or meet in different numbers of sums (a hang): they stop
+        // here together. A rank that failed above joins this one sum all the same.
+        agreeEval(world, failure ? null : { texts, ck, numSteps, batchSize });
+        if (failure) throw failure;
+        for (const { spec, tokens } of texts) {
+          results[spec] = evaluateTokens(ck.model, tokens, { numSteps, batchSize, unk: ck.tokenizer.vocab.unk, world });
+        }
       }
       // Ranks end together once rank 0 has reported: a rank that exits first
       // with a failure makes the launcher kill the others, rank 0 perhaps

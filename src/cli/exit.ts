@@ -2,7 +2,7 @@
 // compile still running on a background thread asks the main thread for a
 // garbage collection, and the exiting main thread, waiting for that job to end
 // (NodePlatform::DrainTasks; the job in CollectionBarrier::AwaitCollectionBackground),
-// never performs it. `deeprnn eval` of a small model hung so in 6 to 13 of 60
+// never performs it. `deeprnn eval` of a small model hung so in 5 to 13 of 60
 // runs, at 0% CPU, with its report printed; a full collection as the command
 // ends leaves the heap room, and in 180 runs since none hung.
 import v8 from 'node:v8';

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_CHECKPOINT } from './defaults.js';
 import { UsageError } from './errors.js';
+import { accessDenied } from '../io/files.js';
 import { warn, write } from './output.js';
 import { intOption, option } from './options.js';
 
@@ -28,6 +29,8 @@ function listable(dir: string): void {
 export function serveTarget(target: string): { dir: string; selected?: string } {
   if (target.trim() === '') throw new UsageError('serve needs a checkpoint or a directory of runs, got ""');
   if (!existsSync(target)) {
+    const denied = accessDenied(target);
+    if (denied) throw new UsageError(`${target} cannot be read (${denied})`);
     throw new UsageError(`${target} does not exist: name a checkpoint or a directory of runs (train one with "deeprnn train --out ${DEFAULT_CHECKPOINT}")`);
   }
   const st = statSync(target);

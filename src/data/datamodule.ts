@@ -67,7 +67,8 @@ export interface DataOptions {
 }
 
 export function makeDataModule(tokens: TokenArray | Int32Array, o: DataOptions): DataModule {
-  if (o?.batching !== undefined && o.batching !== 'random' && o.batching !== 'sequential') {
+  checkCounts(o);
+  if (o.batching !== undefined && o.batching !== 'random' && o.batching !== 'sequential') {
     throw new InputError(`batching must be "random" or "sequential", got ${show(o.batching)}`);
   }
   return o.batching === 'sequential' ? new SequentialDataModule(tokens, o) : new WindowDataModule(tokens, o);
@@ -201,8 +202,8 @@ export class WindowDataModule implements DataModule {
     readonly tokens: TokenArray | Int32Array,
     readonly opts: DataOptions,
   ) {
-    const { numSteps, batchSize } = opts;
     checkCounts(opts);
+    const { numSteps, batchSize } = opts;
     checkLength(tokens, numSteps);
     this.buffers = new BatchBuffers(tokens);
     this.numWindows = tokens.length - numSteps;
@@ -281,8 +282,8 @@ export class SequentialDataModule implements DataModule {
     readonly tokens: TokenArray | Int32Array,
     readonly opts: DataOptions,
   ) {
-    const { numSteps: T, batchSize: N } = opts;
     checkCounts(opts);
+    const { numSteps: T, batchSize: N } = opts;
     checkLength(tokens, T);
     this.buffers = new BatchBuffers(tokens);
     if (opts.valFrac !== undefined) {

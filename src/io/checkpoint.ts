@@ -192,7 +192,7 @@ export function encodeCheckpoint(
       for (let i = 0; i < rounded.length; i++) {
         if (!Number.isFinite(rounded[i]!) && Number.isFinite(p.data[i]!)) {
           throw new InputError(`not saving checkpoint ${file}: tensor "${p.name}" has ${p.data[i]} at index ${i}, beyond bf16's largest finite value `
-            + '(3.3895e38), so it would be stored as infinity; save the weights as fp32');
+            + '(3.3895e38), so it would be stored as infinity; save the weights as fp32 (train --save-dtype fp32; save(path) without dtype)');
         }
       }
     }

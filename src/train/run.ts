@@ -492,7 +492,8 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
   const stored = ck ? storedDtypes(ck) : null;
   if (ck && stored && (stored.weights !== 'fp32' || stored.roundedState.length) && s.epochs > ck.meta.state.epoch) {
     const what = [
-      ...(stored.weights === 'fp32' ? [] : [stored.weights === 'bf16' ? `its weights in bf16 (${optionName(s)('saveDtype')} bf16)` : `its weights ${stored.weights}`]),
+      ...(stored.weights === 'fp32' ? [] : [stored.weights !== 'bf16' ? `its weights ${stored.weights}`
+        : ck.meta.training.saveDtype === 'bf16' ? `its weights in bf16 (${optionName(s)('saveDtype')} bf16)` : 'its weights in bf16 (though its metadata says fp32)']),
       ...(stored.roundedState.length ? [`${stored.roundedState.join(', ')} in bf16`] : []),
     ];
     hooks.warn?.(`${resumeFrom} stores ${what.join(' and ')}: the run continues from the rounded ${stored.roundedState.length ? 'values' : 'weights'}, `
@@ -578,7 +579,7 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     precision: s.precision ?? 'fp32', saveDtype: s.saveDtype ?? 'fp32',
     skipNonFinite: s.skipNonFinite, batching: s.batching ?? 'random', valFrac: s.valFrac ?? null,
     // (absolute, as the corpus's path is: info run elsewhere names the file it was)
-    ...(s.initFrom ? { initFrom: path.resolve(s.initFrom) } : {}),
+    ...(s.initFrom ? { initFrom: ck ? s.initFrom : path.resolve(s.initFrom) } : {}),
     ...(model instanceof RNNLM ? { chunkTokens: model.chunkTokens } : {}),
     ...(s.earlyStop ? { earlyStop: s.earlyStop } : {}),
     lineEnds,

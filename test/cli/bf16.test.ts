@@ -116,7 +116,7 @@ describe('train --save-dtype bf16', () => {
     expect(info.stdout).toMatch(/ rnn\.weight_ih_l0 .* BF16\n/);
     const resumed = await cli(['train', '--resume', relabelled, '--epochs', '3']);
     expect(resumed.code, resumed.stderr).toBe(0);
-    expect(resumed.stderr).toContain(`deeprnn: warning: ${relabelled} stores its weights in bf16 (--save-dtype bf16): the run continues from the rounded weights`);
+    expect(resumed.stderr).toContain(`deeprnn: warning: ${relabelled} stores its weights in bf16 (though its metadata says fp32): the run continues from the rounded weights`);
     // F32 weights with the optimizer's state in BF16
     const fp = path.join(dir, 'state-src.safetensors');
     expect((await cli(['train', ...small, '--optimizer', 'adam', '--out', fp])).code).toBe(0);

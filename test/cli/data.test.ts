@@ -152,6 +152,9 @@ describe('a corpus this user cannot read', () => {
         expect(r.code, args.join(' ')).toBe(2);
         expect(r.stderr).toBe(`deeprnn: error: checkpoint ${ck} cannot be read (EACCES: permission denied, stat '${ck}')\n`);
       }
+      const served = await cliAsUser(['serve', ck, '--port', '0']);
+      expect(served.code).toBe(2);
+      expect(served.stderr).toBe(`deeprnn: error: ${ck} cannot be read (EACCES: permission denied, stat '${ck}')\n`);
     } finally {
       chmodSync(closed, 0o755);
     }

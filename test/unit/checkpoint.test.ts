@@ -138,7 +138,7 @@ describe('checkpoints', () => {
     model.params[at] = 3.4e38;
     const file = path.join(dir, 'over.safetensors');
     expect(() => model.save(file, { dtype: 'bf16' })).toThrow(`not saving checkpoint ${file}: tensor "linear.bias" has ${model.params[at]} at index 0, `
-      + "beyond bf16's largest finite value (3.3895e38), so it would be stored as infinity; save the weights as fp32");
+      + "beyond bf16's largest finite value (3.3895e38), so it would be stored as infinity; save the weights as fp32 (train --save-dtype fp32; save(path) without dtype)");
     expect(existsSync(file)).toBe(false);
     model.save(file);
     expect(RNNLM.load(file).params[at]).toBe(model.params[at]);

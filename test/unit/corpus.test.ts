@@ -12,7 +12,7 @@ import { loadCorpusTokens, loadTextTokens, readCorpusText } from '../../src/data
 import { InputError } from '../../src/errors.js';
 import { DATA_DIR, HAS_SHAKESPEARE, NEEDS_SHAKESPEARE, noteShakespeare, ROOT, TIMEMACHINE } from '../helpers/paths.js';
 import { tmpDir } from '../helpers/tmp.js';
-import { makeDataModule } from '../../src/data/datamodule.js';
+import { makeDataModule, SequentialDataModule, WindowDataModule } from '../../src/data/datamodule.js';
 
 noteShakespeare(import.meta.url);
 const dir = tmpDir();
@@ -358,6 +358,9 @@ describe("the library's loaders name wrong arguments", () => {
     expect(() => makeDataModule(tokens, { ...ok, batchSize: 0 })).toThrow('batchSize must be a whole number from 1, got 0');
     expect(() => makeDataModule(tokens, { ...ok, batching: 'x' as never })).toThrow('batching must be "random" or "sequential", got "x"');
     expect(() => makeDataModule(tokens, { ...ok, valFrac: 1.5 })).toThrow('valFrac must be a number in (0, 1), got 1.5');
+    expect(() => makeDataModule(tokens, null as never)).toThrow('the data options must be an object, got null');
+    expect(() => new WindowDataModule(tokens, undefined as never)).toThrow('the data options must be an object, got nothing (undefined)');
+    expect(() => new SequentialDataModule(tokens, null as never)).toThrow('the data options must be an object, got null');
     expect(makeDataModule(tokens, ok).numTrainBatches).toBe(5);
   });
 });

@@ -39,7 +39,8 @@ describe('the addon loader', () => {
     expect((await load()).error).toBe(
       `deeprnn: the native addon is missing: neither ${release} nor a prebuilt ${prebuilt} exists; build it with "npm run build:native" `
       + 'in a checkout, or "DEEPRNN_BUILD_FROM_SOURCE=1 npm rebuild deeprnn" where deeprnn is installed (needs cmake and a C++17 compiler; '
-      + 'where npm skipped deeprnn\'s install script, allow it first: "npm install-scripts approve deeprnn")',
+      + 'where npm skipped deeprnn\'s install script, allow it first: "npm approve-scripts deeprnn", or for a global install '
+      + '"npm install -g deeprnn --allow-scripts=deeprnn")',
     );
   });
 
@@ -62,7 +63,7 @@ describe('the addon loader', () => {
     expect(r.error).toMatch(new RegExp(`^deeprnn: the native addon ${prebuilt} does not load \\(.*invalid ELF header\\); rebuild it for this machine `
       + 'with "DEEPRNN_BUILD_FROM_SOURCE=1 npm rebuild deeprnn" where deeprnn is installed, or "npm run build:native" in a checkout '
       + '\\(needs cmake and a C\\+\\+17 compiler; where npm skipped deeprnn\'s install script, allow it first: '
-      + '"npm install-scripts approve deeprnn"\\)$'));
+      + '"npm approve-scripts deeprnn", or for a global install "npm install -g deeprnn --allow-scripts=deeprnn"\\)$'));
   });
 
   it('loads only DEEPRNN_ADDON when it is set', async () => {
