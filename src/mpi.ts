@@ -107,9 +107,17 @@ export function ranksDiffer(w: World, parts: [string, string | Float32Array][]):
  * for bf16 products, whether they run on AMX tiles (which sum in another
  * order) or as pairs (vdpbf16ps and the float32 fallback give the same bits).
  */
-export function kernelRounding(precision: 'fp32' | 'bf16'): string {
+export function kernelRounding(precision: 'fp32' | 'bf16'): { key: string; text: string } {
   const info = native().info();
-  return precision === 'bf16' ? `${info.simd}, bf16 products on ${/amx/.test(info.bf16) ? 'AMX tiles' : 'pairs'} (${info.bf16})` : info.simd;
+  if (precision !== 'bf16') return { key: info.simd, text: info.simd };
+  const key = `${info.simd}, bf16 products on ${/amx/.test(info.bf16) ? 'AMX tiles' : 'pairs'}`;
+  return { key, text: `${key} (${info.bf16})` };
+}
+
+/** Rank 0's warning when the ranks' kernels round differently (`sound`: "the run is sound, but its weights will not be", ...). */
+export function differentKernels(precision: 'fp32' | 'bf16', sound: string): string {
+  return `the ranks of this job run different kernel tables (this one ${kernelRounding(precision).text}): ${sound} bitwise those of one process; `
+    + 'DEEPRNN_SIMD (and for bf16 DEEPRNN_BF16) set to one table on every rank (avx2 runs on any x86-64 CPU that has it) makes them so';
 }
 
 /**

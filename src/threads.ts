@@ -54,10 +54,13 @@ export function chooseThreads(requested?: number, env: NodeJS.ProcessEnv = proce
   return { threads: limit, note: asked && `${asked} is more than OMP_THREAD_LIMIT=${limit} lets OpenMP run; using ${limit}` };
 }
 
+/** "the 2 cores", or "the core". */
+const theCores = (n: number) => (n === 1 ? 'the core' : `the ${n} cores`);
+
 function chooseWithinCores(requested: number | undefined, env: NodeJS.ProcessEnv, cores: number): ThreadChoice {
   if (requested !== undefined) {
     if (requested <= cores) return { threads: requested, note: null };
-    return { threads: cores, note: `--threads ${requested} is more than the ${cores === 1 ? 'core' : `${cores} cores`} this process may use; using ${cores}` };
+    return { threads: cores, note: `--threads ${requested} is more than ${theCores(cores)} this process may use; using ${cores}` };
   }
   const raw = env.OMP_NUM_THREADS?.trim();
   if (!raw) return { threads: cores, note: null };
@@ -65,8 +68,8 @@ function chooseWithinCores(requested: number | undefined, env: NodeJS.ProcessEnv
   const first = raw.split(',')[0]!.trim();
   // a list OpenMP cannot parse is ignored whole, by it as here (4,0 too)
   const n = unparsableOpenMp(env).includes('OMP_NUM_THREADS') ? NaN : Number(first);
-  if (!(n >= 1)) return { threads: cores, note: `OMP_NUM_THREADS="${raw}" ${fault('OMP_NUM_THREADS', raw)}; using the ${cores === 1 ? 'core' : `${cores} cores`} this process may use` };
+  if (!(n >= 1)) return { threads: cores, note: `OMP_NUM_THREADS="${raw}" ${fault('OMP_NUM_THREADS', raw)}; using ${theCores(cores)} this process may use` };
   if (n <= cores) return { threads: n, note: null };
   // (as written, without its leading zeros: a count past 2^53 is not rounded in the note)
-  return { threads: cores, note: `OMP_NUM_THREADS=${first.replace(/^0+/, '')} is more than the ${cores === 1 ? 'core' : `${cores} cores`} this process may use; using ${cores}` };
+  return { threads: cores, note: `OMP_NUM_THREADS=${first.replace(/^0+/, '')} is more than ${theCores(cores)} this process may use; using ${cores}` };
 }

@@ -13,7 +13,7 @@ import { plural, text } from '../validate.js';
 import { hasTrainingState, loadCheckpoint, type Checkpoint } from '../io/checkpoint.js';
 import { checkWritable, refuseOverwrite, removeStaleTemps, sameFile, writeFileAtomic, type FileRole } from '../io/files.js';
 import { native } from '../native.js';
-import { finalizeMpi, kernelRounding, mpiWorld, ranksDiffer, type World } from '../mpi.js';
+import { differentKernels, finalizeMpi, kernelRounding, mpiWorld, ranksDiffer, type World } from '../mpi.js';
 import { evaluateTokens, type EvalMetrics } from '../train/evaluate.js';
 import { corpusFiles } from '../train/run-files.js';
 import { UsageError } from './errors.js';
@@ -140,7 +140,7 @@ function agreeEval(world: World, mine: { texts: { tokens: TokenArray }[]; ck: Ch
     ['the texts', mine.texts.map(({ tokens }) => `${tokens.length}:${digest(new Uint8Array(tokens.buffer, tokens.byteOffset, tokens.byteLength))}`).join(' ')],
     ['the checkpoint', `${JSON.stringify(mine.ck.meta.config)} ${JSON.stringify(mine.ck.tokenizer.toJSON())} `
       + digest(new Uint8Array(mine.ck.model.params.buffer, mine.ck.model.params.byteOffset, mine.ck.model.params.byteLength))],
-    ['the kernels', kernelRounding(mine.ck.model.precision).replace(/ \(.*\)$/, '')],
+    ['the kernels', kernelRounding(mine.ck.model.precision).key],
   ] : ['the settings', 'the texts', 'the checkpoint', 'the kernels'].map((name) => [name, '']);
   const differ = ranksDiffer(world, [...parts, [EVAL_FAILED, mine ? 'no' : 'yes']]);
   if (!mine) return;
@@ -152,8 +152,7 @@ function agreeEval(world: World, mine: { texts: { tokens: TokenArray }[]; ck: Ch
     throw new InputError(`the ranks of this job differ in ${rest.join(', ')}: start every rank with the same command, the same corpus and the same checkpoint`);
   }
   if (differ.includes('the kernels') && world.rank === 0) {
-    warn(`the ranks of this job run different kernel tables (this one ${kernelRounding(mine.ck.model.precision)}): the metrics are sound, but not `
-      + 'bitwise those of one process; DEEPRNN_SIMD (and for bf16 DEEPRNN_BF16) set to one table on every rank makes them so');
+    warn(differentKernels(mine.ck.model.precision, 'the metrics are sound, but not'));
   }
 }
 

@@ -32,7 +32,7 @@ import { writePlot } from '../io/plot.js';
 import { initialState, NonFiniteError, Trainer, type EpochMetrics, type TrainState } from './trainer.js';
 import { InputError } from '../errors.js';
 import { flagName, plural } from '../validate.js';
-import { kernelRounding, mpiWorld, ranksDiffer, type World } from '../mpi.js';
+import { differentKernels, kernelRounding, mpiWorld, ranksDiffer, type World } from '../mpi.js';
 
 export interface RunSettings extends Omit<TrainingSettings, 'corpusSha1' | 'batching' | 'valFrac' | 'lineEnds'> {
   cell: CellKind;
@@ -597,7 +597,7 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
       ['the position', JSON.stringify(state)],
       ['the weights', model.params as Float32Array],
       // (not an error: every table computes the same run, each rounding its own way)
-      ['the kernels', kernelRounding(s.precision ?? 'fp32').replace(/ \(.*\)$/, '')],
+      ['the kernels', kernelRounding(s.precision ?? 'fp32').key],
     ]);
     if (differ.includes(FAILED_RANK)) {
       throw new InputError('another rank of this job stopped with an error before training (its message says why): every rank stops here, '
@@ -607,9 +607,7 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     if (kernels >= 0) {
       differ.splice(kernels, 1);
       if (world.rank === 0 && !differ.length) {
-        hooks.warn?.(`the ranks of this job run different kernel tables (this one ${kernelRounding(s.precision ?? 'fp32')}): the run is sound, but its weights `
-          + 'will not be bitwise those of one process; DEEPRNN_SIMD (and for bf16 DEEPRNN_BF16) set to one table on every rank '
-          + '(avx2 runs on any x86-64 CPU that has it) makes them so');
+        hooks.warn?.(differentKernels(s.precision ?? 'fp32', 'the run is sound, but its weights will not be'));
       }
     }
     if (differ.length) {

@@ -340,6 +340,8 @@ describe('checkpoints', () => {
     const schedule = { kind: 'exp', lr: 0.1, warmup: 0, decay: 0.9, decayAfter: 1, minLr: 5 };
     expect(load('m22', { ...base, schedule })).toThrow('schedule.minLr 5 is above schedule.lr 0.1');
     expect(load('m23', { ...base, training: { ...base.training, initFrom: 3 } })).toThrow('training.initFrom 3 must be a path');
+    expect(load('m23p', { ...base, training: { ...base.training, corpusParts: [12, -1] } }))
+      .toThrow('training.corpusParts [12,-1] is invalid: it must list the bytes of each file the run read');
     expect(load('m24', { ...base, config: null })).toThrow('config must be an object, got null');
   });
 });
