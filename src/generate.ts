@@ -6,7 +6,7 @@ import { Tokenizer } from './data/tokenizer.js';
 import { InputError } from './errors.js';
 import type { RNNLM } from './nn/rnnlm.js';
 import { checkRng, Rng } from './rng.js';
-import { describe, integer, number, refuseUnknownKeys, type Naming } from './validate.js';
+import { describe, integer, number, refuseUnknownKeys, strictInteger, type Naming } from './validate.js';
 
 export function argmax(x: ArrayLike<number>): number {
   let best = 0;
@@ -160,7 +160,10 @@ export function generate(model: RNNLM, a: Tokenizer | string, b: string | Genera
   if (typeof prefix !== 'string' || !tokenizer) throw new InputError(`the prefix must be a string, got ${describe(prefix)}`);
   if (typeof opts !== 'object' || opts === null) throw new InputError('generate needs options: { numPreds, temperature, topK, topP, seed }');
   refuseUnknownKeys(opts, GENERATE_OPTIONS, 'generate');
-  integer('numPreds', opts.numPreds, 0, MAX_PREDS);
+  // (a number, not a string that reads as one: before, '5' was taken, and a string's + would have gone wrong)
+  strictInteger('numPreds', opts.numPreds, 0, MAX_PREDS);
+  if (opts.onText !== undefined && typeof opts.onText !== 'function') throw new InputError(`onText must be a function, got ${describe(opts.onText)}`);
+  if (opts.collect !== undefined && typeof opts.collect !== 'boolean') throw new InputError(`collect must be true or false, got ${describe(opts.collect)}`);
   if (tokenizer.vocab.size !== model.config.vocabSize) {
     // (ids past the model's outputs, or outputs past the tokenizer's tokens: text that means nothing)
     throw new InputError(`the tokenizer has ${tokenizer.vocab.size} tokens but the model's vocabSize is ${model.config.vocabSize}`);

@@ -17,6 +17,21 @@ function splitmix32(seed: number): () => number {
   };
 }
 
+/**
+ * Refuses, by `what`, a generator state that is not four whole numbers from 0
+ * to 2^32 - 1, not all 0 (before, [0, 0, 0, 0] gave a generator whose every
+ * draw is 0, and 1.5 or NaN were coerced without a word).
+ */
+export function checkRngState(state: unknown, what: string): asserts state is RngState {
+  const ok = (Array.isArray(state) || state instanceof Uint32Array) && state.length === 4
+    && Array.from(state as ArrayLike<unknown>).every((w) => Number.isInteger(w) && (w as number) >= 0 && (w as number) <= 0xffffffff);
+  if (!ok) {
+    const got = Array.isArray(state) && state.length <= 8 ? show(state) : describe(state);
+    throw new InputError(`${what} must be a generator state: four whole numbers from 0 to 4294967295, got ${got}`);
+  }
+  if (Array.from(state as ArrayLike<number>).every((w) => w === 0)) throw new InputError(`${what} is all zeros, which no generator reaches (every draw would be 0)`);
+}
+
 export class Rng {
   private s: Uint32Array;
 
@@ -30,7 +45,9 @@ export class Rng {
     if ((this.s[0]! | this.s[1]! | this.s[2]! | this.s[3]!) === 0) this.s[0] = 1;
   }
 
+  /** The generator whose state() was `state` (four 32-bit words, not all 0). */
   static fromState(state: RngState): Rng {
+    checkRngState(state, 'Rng.fromState(state)');
     const r = new Rng(0);
     r.s.set(state);
     return r;

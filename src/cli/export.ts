@@ -5,7 +5,7 @@ import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { loadCheckpoint } from '../io/checkpoint.js';
-import { checkWritable, refuseOverwrite, removeStaleTemps, sameFile, writeFileAtomic } from '../io/files.js';
+import { checkWritable, isSymlink, realTarget, refuseOverwrite, removeStaleTemps, sameFile, writeFileAtomic } from '../io/files.js';
 import { checkpointPath, modelOption } from './defaults.js';
 import { UsageError } from './errors.js';
 import { plural } from '../validate.js';
@@ -64,7 +64,10 @@ export function registerExport(program: Command): void {
       if (!raw.onnx.endsWith('.onnx') || raw.onnx.length === '.onnx'.length) {
         throw new UsageError(`--onnx must name an .onnx file, got "${raw.onnx}"`);
       }
-      const card = cardPath(raw.onnx);
+      // The graph is written where a link at --onnx leads, and its card beside it (before, beside the link:
+      // the card of another model's graph was left there stale)
+      const leadsTo = isSymlink(raw.onnx) ? realTarget(raw.onnx) : null;
+      const card = cardPath(leadsTo?.endsWith('.onnx') ? leadsTo : raw.onnx);
       // (through a symlink the card would be written over the model just written)
       if (sameFile(raw.onnx, card)) throw new UsageError(`--onnx ${raw.onnx} and its card ${card} are the same file (a symlink): choose another --onnx`);
       checkWritable(raw.onnx, '--onnx');

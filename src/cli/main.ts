@@ -65,6 +65,11 @@ export function commanderError(str: string): string {
   const lines = str.trim().split('\n').map((l) => l.trim()).filter(Boolean);
   const [first = 'error', ...rest] = lines;
   const hint = rest.map((l) => l.replace(/^\((.*)\)$/, '$1')).map((l) => l.charAt(0).toLowerCase() + l.slice(1));
+  // A word that begins with "-" but reads as no option (a prefix "-5 apples", a negative number): how to pass it.
+  const word = /^error: unknown option '(.*)'$/s.exec(first)?.[1];
+  if (word !== undefined && !/^--?[A-Za-z][A-Za-z0-9-]*(=.*)?$/s.test(word)) {
+    hint.push(`an argument that begins with "-" goes last, after the options and --: deeprnn predict [options] -- "${word}"`);
+  }
   return `deeprnn: ${first.startsWith('error: ') ? first : `error: ${first}`}${hint.length ? ` (${hint.join('; ')})` : ''}\n`;
 }
 

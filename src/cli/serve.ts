@@ -2,7 +2,7 @@
 // the browser (ONNX Runtime Web, from the checkpoint's ONNX export), the
 // training curves of every run in the directory (live while a run writes its
 // metrics) and each checkpoint's info. Runs until interrupted.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_CHECKPOINT } from './defaults.js';
@@ -39,8 +39,21 @@ export function serveTarget(target: string): { dir: string; selected?: string } 
     return { dir: target };
   }
   if (!st.isFile() || !target.endsWith('.safetensors')) throw new UsageError(`${target} is neither a directory nor a .safetensors checkpoint`);
-  listable(path.dirname(target));
-  return { dir: path.dirname(target), selected: path.basename(target) };
+  // The page offers the checkpoints its directory lists: a link that leads out of
+  // the directory serves the directory of the file it leads to (before, the page
+  // was told to open a checkpoint the server then refused, and opened another).
+  let file = target;
+  const real = realpathSync.native(target);
+  const within = path.relative(realpathSync.native(path.dirname(target)), real);
+  if (within.startsWith('..') || path.isAbsolute(within)) {
+    if (!real.endsWith('.safetensors')) throw new UsageError(`${target} leads to ${real}, which is no .safetensors checkpoint`);
+    file = real;
+  }
+  if (path.basename(file).startsWith('.')) {
+    throw new UsageError(`${file}: the page lists no hidden files (names that begin with "."); give the checkpoint another name`);
+  }
+  listable(path.dirname(file));
+  return { dir: path.dirname(file), selected: path.basename(file) };
 }
 
 export function registerServe(program: Command): void {

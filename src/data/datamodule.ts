@@ -8,7 +8,7 @@
 //    text cut into N contiguous streams read T tokens at a time, the hidden
 //    state carried from batch to batch (truncated backpropagation through time).
 import { InputError } from '../errors.js';
-import { plural, show } from '../validate.js';
+import { describe, plural, refuseUnknownKeys, show } from '../validate.js';
 import type { Rng } from '../rng.js';
 import { native } from '../native.js';
 import type { TokenArray } from './tokenizer.js';
@@ -65,6 +65,11 @@ export interface DataOptions {
   valFrac?: number;
   batching?: Batching;
 }
+
+/** The keys of DataOptions (the type lists each once). */
+export const DATA_OPTIONS = Object.keys({
+  numSteps: true, batchSize: true, numTrain: true, numVal: true, valFrac: true, batching: true,
+} satisfies Record<keyof DataOptions, true>);
 
 export function makeDataModule(tokens: TokenArray | Int32Array, o: DataOptions): DataModule {
   checkCounts(o);
@@ -146,7 +151,11 @@ class BatchBuffers {
   }
 }
 
-function checkLength(tokens: ArrayLike<number>, numSteps: number): void {
+function checkLength(tokens: unknown, numSteps: number): asserts tokens is TokenArray | Int32Array {
+  // (before, an Array or a Float64Array was taken here and refused by the addon at the first batch)
+  if (!(tokens instanceof Uint16Array || tokens instanceof Int32Array)) {
+    throw new InputError(`the tokens must be a Uint16Array or an Int32Array of token ids (a tokenizer's encode(), or Int32Array.from(ids)), got ${describe(tokens)}`);
+  }
   if (tokens.length < numSteps + 1) {
     throw new InputError(`the corpus has ${plural(tokens.length, 'token')}, fewer than num-steps + 1 = ${numSteps + 1}`);
   }
@@ -159,6 +168,7 @@ function checkLength(tokens: ArrayLike<number>, numSteps: number): void {
 function checkCounts(opts: DataOptions): void {
   // (the library's callers: the command line's options are checked before they come here)
   if (typeof opts !== 'object' || opts === null) throw new InputError(`the data options must be an object, got ${show(opts)}`);
+  refuseUnknownKeys(opts, DATA_OPTIONS, 'the data options');
   for (const key of ['numSteps', 'batchSize'] as const) {
     const v = opts[key];
     if (!Number.isSafeInteger(v) || v < 1) throw new InputError(`${key} must be a whole number from 1, got ${show(v)}`);

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { InputError } from '../errors.js';
 import { show } from '../validate.js';
-import { LineEndReader, readCorpus, resolveCorpora, type CorpusSource, type LineEnds } from './corpus.js';
+import { LineEndReader, readCorpus, resolveCorpora, resolveDataDir, type CorpusSource, type LineEnds } from './corpus.js';
 import { countTokens, Tokenizer, TOKENIZERS, type TokenArray, type TokenizerKind } from './tokenizer.js';
 
 export interface LoadedCorpus {
@@ -25,7 +25,8 @@ export interface LoadedCorpus {
 }
 
 export interface LoadOptions {
-  dataDir: string;
+  /** Where registry corpora that are not shipped are kept (default: resolveDataDir()). */
+  dataDir?: string;
   /** Use this tokenizer (e.g. a checkpoint's) instead of fitting one. */
   tokenizer?: Tokenizer;
   /** The kind to fit; default: the first registry corpus's, else char. */
@@ -52,12 +53,24 @@ function checkLoadOptions(opts: unknown): asserts opts is Omit<LoadOptions, 'dat
   if (o.lineEnds !== undefined && o.lineEnds !== 'lf' && o.lineEnds !== 'kept') throw new InputError(`lineEnds must be "lf" or "kept", got ${show(o.lineEnds)}`);
 }
 
-export async function loadCorpusTokens(specs: string[], opts: LoadOptions): Promise<LoadedCorpus> {
+/** Refuses corpora that are no list of names, files or directories (a string alone would be read letter by letter). */
+function checkSpecs(specs: unknown): asserts specs is string[] {
   if (!Array.isArray(specs) || !specs.every((x) => typeof x === 'string')) {
     throw new InputError(`the corpora must be a list of corpus names, files or directories, got ${show(specs)}`);
   }
+}
+
+/** The data directory given, checked, else resolveDataDir()'s. */
+function dataDirOf(dataDir: unknown): string {
+  if (dataDir === undefined) return resolveDataDir();
+  if (typeof dataDir !== 'string' || dataDir === '') throw new InputError(`dataDir must be a directory's path, got ${show(dataDir)}`);
+  return dataDir;
+}
+
+export async function loadCorpusTokens(specs: string[], opts: LoadOptions = {}): Promise<LoadedCorpus> {
+  checkSpecs(specs);
   checkLoadOptions(opts);
-  const sources = await resolveCorpora(specs, opts.dataDir, opts.log);
+  const sources = await resolveCorpora(specs, dataDirOf(opts.dataDir), opts.log);
   const kind = opts.tokenizer?.kind ?? opts.kind ?? defaultKind(sources);
   const bytes = sources.reduce((a, s) => a + s.bytes, 0);
   return { sources, ...encode(kind, bytes, (onBytes) => readCorpus(sources, onBytes, opts.lineEnds), opts), parts: sources.map((s) => s.bytes) };
@@ -138,8 +151,9 @@ function encode(
 }
 
 /** The whole text of small corpora, as one string. */
-export async function readCorpusText(specs: string[], dataDir: string): Promise<string> {
-  return [...readCorpus(await resolveCorpora(specs, dataDir))].join('');
+export async function readCorpusText(specs: string[], dataDir?: string): Promise<string> {
+  checkSpecs(specs);
+  return [...readCorpus(await resolveCorpora(specs, dataDirOf(dataDir)))].join('');
 }
 
 function defaultKind(sources: CorpusSource[]): TokenizerKind {

@@ -1,7 +1,9 @@
 // The book's TimeMachine data module in one call: the corpus (the copy shipped
 // in data/, its sha1 verified), the d2l tokenizer, and the window batches.
 import { resolveDataDir } from './corpus.js';
-import { makeDataModule, type DataModule, type DataOptions } from './datamodule.js';
+import { DATA_OPTIONS, makeDataModule, type DataModule, type DataOptions } from './datamodule.js';
+import { InputError } from '../errors.js';
+import { describe, refuseUnknownKeys } from '../validate.js';
 import { loadCorpusTokens } from './load.js';
 import type { Tokenizer } from './tokenizer.js';
 
@@ -21,7 +23,11 @@ export class TimeMachine {
   ) {}
 
   /** The book's defaults: 32 steps, 10,000 / 5,000 windows, batch 1024. */
-  static async load(opts: TimeMachineOptions = {}): Promise<TimeMachine> {
+  static async load(opts: TimeMachineOptions | null = {}): Promise<TimeMachine> {
+    // null is options left out, as for train(); a typo is named (before, batchsize: 10 ran with 1024)
+    opts ??= {};
+    if (typeof opts !== 'object' || Array.isArray(opts)) throw new InputError(`TimeMachine.load(opts): opts must be an object, got ${describe(opts)}`);
+    refuseUnknownKeys(opts, [...DATA_OPTIONS, 'dataDir'], 'TimeMachine.load(opts)');
     const { tokenizer, tokens } = await loadCorpusTokens(['timemachine'], { dataDir: resolveDataDir(opts.dataDir), kind: 'd2l' });
     const data = makeDataModule(tokens, {
       numSteps: opts.numSteps ?? 32,

@@ -24,6 +24,7 @@ import type { EpochMetrics, TrainState } from '../train/trainer.js';
 import { checkHeaderLength, decodeSafetensors, encodeSafetensors, headerBytes, parseHeader, type Dtype, type Tensor } from './safetensors.js';
 import { accessDenied, writeFileAtomic } from './files.js';
 import { InputError } from '../errors.js';
+import { describe } from '../validate.js';
 
 export const FORMAT_VERSION = 1;
 
@@ -244,8 +245,15 @@ export function saveModel(file: string, model: RNNLM, tokenizer: Tokenizer | und
     throw new InputError(`save needs a file path, got ${JSON.stringify(file)}`);
   }
   // (bf16 precision recorded, so that what loads it predicts and evaluates as the model did; fp32 files stay as they were)
-  saveCheckpoint(file, model, { version: FORMAT_VERSION, config: model.config, tokenizer: tokenizer.toJSON(),
-    ...(model.precision === 'bf16' ? { precision: 'bf16' as const } : {}) }, undefined, {}, dtype);
+  try {
+    saveCheckpoint(file, model, { version: FORMAT_VERSION, config: model.config, tokenizer: tokenizer.toJSON(),
+      ...(model.precision === 'bf16' ? { precision: 'bf16' as const } : {}) }, undefined, {}, dtype);
+  } catch (e) {
+    // A write that failed names the file asked for (before, Node's error named only the temporary file beside it).
+    if (e instanceof InputError || !(e as NodeJS.ErrnoException).code) throw e;
+    const there = existsSync(file) ? 'the file there is as it was' : 'nothing was written there';
+    throw new Error(`could not write checkpoint ${file} (${(e as Error).message}); ${there}`, { cause: e });
+  }
 }
 
 /** The most bytes one epoch of history can add to a checkpoint's header: every number at its longest, JSON-escaped. */
@@ -283,6 +291,7 @@ export function checkpointHeaderBound(
 
 /** Reads a checkpoint into a native RNNLM; every inconsistency is an Error naming the file. */
 export function loadCheckpoint(file: string): Checkpoint {
+  if (typeof file !== 'string') throw new InputError(`a checkpoint's path must be a string (a .safetensors file), got ${describe(file)}`);
   if (file === '') throw new InputError('the checkpoint\'s path is empty: name a .safetensors file');
   if (!existsSync(file)) {
     // (a checkpoint in a directory this user may not enter is there, not missing)
@@ -305,7 +314,13 @@ export const MAX_CHECKPOINT_BYTES = 2 ** 31 - 1;
  */
 function readCheckpointBytes(file: string): Buffer {
   const fail = (what: string) => new InputError(`${file} is not a valid safetensors file: ${what}`);
-  const fd = openSync(file, 'r');
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (e) {
+    // (a file this user may not read: before, Node's bare "EACCES: permission denied, open ...")
+    throw new InputError(`checkpoint ${file} cannot be read (${(e as Error).message})`);
+  }
   try {
     const size = fstatSync(fd).size;
     const start = Buffer.alloc(8);

@@ -386,7 +386,8 @@ export class WriteQueue {
   }
 }
 
-function isSymlink(file: string): boolean {
+/** Whether `file` is a symlink (dangling or not). */
+export function isSymlink(file: string): boolean {
   try {
     return lstatSync(file).isSymbolicLink();
   } catch {

@@ -12,6 +12,8 @@ import { checkBatch, fillDropoutMask, type EvalResult, type ForwardOptions, type
 import { CarriedState } from './carry.js';
 import { Module, rnnLayerViews } from './module.js';
 import { bf16Operand } from './bf16.js';
+import { InputError } from '../errors.js';
+import { describe } from '../validate.js';
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
@@ -97,6 +99,7 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
   forward(batch: Batch, opts: ForwardOptions = { train: false }): number {
     this.checkAttached();
     checkBatch(batch, 'forward');
+    this.checkIds(batch, 'forward');
     if (opts.shard) throw new Error('the scratch model runs in one process (no shard)');
     const Y = this.stackForward(batch, opts);
     const { lossSum, dlogitsTop } = this.output(Y, batch, opts.train);
@@ -108,9 +111,28 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
   evaluate(batch: Batch, opts: { carry?: boolean } = {}): EvalResult {
     this.checkAttached();
     checkBatch(batch, 'evaluate');
+    this.checkIds(batch, 'evaluate');
     const Y = this.stackForward(batch, { train: false, carry: opts.carry });
     const { lossSum, correct } = this.output(Y, batch, false);
     return { lossSum, correct, count: batch.T * batch.N };
+  }
+
+  /** Refuses token arrays of the wrong length and ids outside the vocabulary, as the native model does (before: a loss of NaN). */
+  private checkIds(batch: Batch, what: string): void {
+    const V = this.config.vocabSize;
+    const n = batch.T * batch.N;
+    for (const key of ['inputs', 'targets'] as const) {
+      const a: unknown = batch[key];
+      if (!(a instanceof Int32Array || a instanceof Uint16Array || a instanceof Uint32Array || Array.isArray(a))) {
+        throw new InputError(`${what}: batch.${key} must be an Int32Array or a Uint16Array of T*N = ${n} token ids, got ${describe(a)}`);
+      }
+      const ids = a as ArrayLike<unknown>;
+      if (ids.length !== n) throw new InputError(`${what}: batch.${key} holds ${ids.length} ids, not T*N = ${n}`);
+      for (let i = 0; i < n; i++) {
+        const id = ids[i];
+        if (!(Number.isInteger(id) && (id as number) >= 0 && (id as number) < V)) throw new InputError(`${what}: batch.${key}[${i}] = ${String(id)} is outside [0, ${V})`);
+      }
+    }
   }
 
   backward(): void {

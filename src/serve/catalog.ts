@@ -146,7 +146,8 @@ export class Catalog {
         throw e;
       }
     }
-    return entry.info;
+    // (one file under two names, a link and its target: each asked by its own name; before, the first asked named both)
+    return entry.info.name === name ? entry.info : { ...entry.info, name };
   }
 
   /** The checkpoint's ONNX export (an InputError for a cell ONNX cannot express). */

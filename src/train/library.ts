@@ -13,7 +13,8 @@ import { runTraining, type RunSettings, type RunTimings } from './run.js';
 import { initFromSettings, libraryNaming, resolveRunSettings, type RunOptions } from './settings.js';
 import type { EpochMetrics } from './trainer.js';
 
-export interface TrainOptions extends RunOptions {
+/** train()'s options as they are read (no null: a null is an option left out). */
+interface TrainOptionsRead extends RunOptions {
   /** After every epoch, its metrics. */
   onEpoch?: (m: EpochMetrics) => void;
   /**
@@ -26,6 +27,9 @@ export interface TrainOptions extends RunOptions {
   /** Notes of the run (an earlier run's files kept aside, a corpus downloaded). */
   log?: (message: string) => void;
 }
+
+/** The options of train(text, options): each may be left out, or null (the same: its default). */
+export type TrainOptions = { [K in keyof TrainOptionsRead]?: TrainOptionsRead[K] | null };
 
 export interface TrainResult {
   /** The trained model, its tokenizer set: model.save(path) keeps both. */
@@ -68,13 +72,13 @@ const running = { count: 0, outside: 1 };
  * checkpoint's weights, model and tokenizer (fine-tuning).
  */
 export async function train(text: string | readonly string[], options: TrainOptions = {}): Promise<TrainResult> {
-  if (typeof options !== 'object' || options === null) throw new InputError(`options must be an object, got ${show(options)}`);
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new InputError(`options must be an object, got ${show(options)}`);
   // null is a left-out option, as undefined is (as None is to a Python keyword): its default, for every
   // option alike (before, some nulls took the default, others were refused, and precision: null ran fp32 unchecked)
-  options = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== null)) as TrainOptions;
+  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== null)) as TrainOptionsRead;
   const texts = checkTexts(text);
-  const naming = libraryNaming(options);
-  const { onEpoch, onBatch, onWarning, log, out, ...rest } = options;
+  const naming = libraryNaming(given);
+  const { onEpoch, onBatch, onWarning, log, out, ...rest } = given;
   for (const [key, hook] of Object.entries({ onEpoch, onBatch, onWarning, log })) {
     if (hook !== undefined && typeof hook !== 'function') throw new InputError(`${key} must be a function, got ${show(hook)}`);
   }

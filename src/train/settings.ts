@@ -106,17 +106,23 @@ export const RUN_DEFAULTS = {
 } as const satisfies Partial<Record<keyof RunOptions, unknown>>;
 
 /**
- * The library's naming: options by their keys, given when present with a
- * value other than RUN_DEFAULTS' (so that `{ ...RUN_DEFAULTS, ... }` names
- * nothing it does not change).
+ * The library's naming: options by their keys, given when present, as the
+ * command line's are given when written (`{ layers: 2, hidden: [8, 8, 8] }` is
+ * refused as `--layers 2 --hidden 8,8,8` is; before, a value equal to the
+ * default counted as left out, and the three layers were trained). Options
+ * that hold every key of RUN_DEFAULTS are `{ ...RUN_DEFAULTS, ... }`: there a
+ * value equal to the default is not given (the spread names nothing it does
+ * not change).
  */
 export function libraryNaming(o: object): Naming {
   const defaults: Readonly<Record<string, unknown>> = RUN_DEFAULTS;
+  const options = o as Record<string, unknown>;
+  const spread = Object.keys(defaults).every((k) => options[k] !== undefined);
   return {
     name: (k) => k,
     given: (k) => {
-      const v = (o as Record<string, unknown>)[k];
-      return v !== undefined && !(k in defaults && v === defaults[k]);
+      const v = options[k];
+      return v !== undefined && !(spread && k in defaults && v === defaults[k]);
     },
   };
 }
@@ -284,7 +290,12 @@ const MODEL_OPTIONS = ['cell', 'layers', 'hidden', 'tokenizer', 'minFreq'] as co
  * its dropout unless the caller gave one. An option the caller gave that
  * contradicts the checkpoint is an error that names both.
  */
-export function initFromSettings(s: RunSettings, meta: { config: ModelConfig; tokenizer: TokenizerJSON }, file: string, n: Naming): RunSettings {
+export function initFromSettings(
+  s: RunSettings,
+  meta: { config: ModelConfig; tokenizer: TokenizerJSON; precision?: Precision; training?: { precision?: Precision } },
+  file: string,
+  n: Naming,
+): RunSettings {
   const c = meta.config;
   const layers = n.given('layers') ? s.layers : c.hidden.length;
   const hidden = s.hidden.length === 1 ? Array.from({ length: layers }, () => s.hidden[0]!) : s.hidden;
@@ -317,6 +328,8 @@ export function initFromSettings(s: RunSettings, meta: { config: ModelConfig; to
     layers: c.hidden.length,
     hidden: [...c.hidden],
     dropout: n.given('dropout') ? s.dropout : c.dropout,
+    // the precision it was trained in, as predict and eval follow it (before, a bf16 model was fine-tuned in fp32 without a word)
+    precision: n.given('precision') ? s.precision : (meta.training?.precision ?? meta.precision ?? s.precision),
     tokenizer: meta.tokenizer.kind,
     minFreq: meta.tokenizer.kind === 'word' ? minFreq : undefined,
   };

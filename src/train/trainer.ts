@@ -5,13 +5,14 @@
 // batches continues exactly.
 import type { Batch, DataModule } from '../data/datamodule.js';
 import type { LanguageModel } from '../nn/lm.js';
-import { Rng, type RngState } from '../rng.js';
+import { Rng, checkRngState, type RngState } from '../rng.js';
 import { clampInPlace, copyInto, scaleInPlace, sumSquares } from './ops.js';
 import type { Optimizer } from './optim.js';
 import type { World } from '../mpi.js';
 import { InputError } from '../errors.js';
 import { native } from '../native.js';
 import { describe, flagName, refuseUnknownKeys } from '../validate.js';
+import { chooseThreads } from '../threads.js';
 
 export interface EpochMetrics {
   epoch: number;
@@ -136,6 +137,33 @@ const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
  */
 export const YIELD_MS = 20;
 
+/** The fits running in this process, and its thread count outside them (see Trainer.holdThreads). */
+const fits = { count: 0, outside: 1 };
+
+/** The keys of TrainState. */
+const STATE_KEYS = Object.keys({
+  epoch: true, batch: true, step: true, rngEpoch: true, rng: true, lossSum: true, tokens: true, seconds: true, skipped: true, gradNormSum: true,
+} satisfies Record<keyof TrainState, true>);
+
+/** Refuses, naming what is wrong, a state that is no TrainState (before, {} trained nothing and a negative epoch trained extra epochs). */
+export function checkTrainState(state: unknown): asserts state is TrainState {
+  if (typeof state !== 'object' || state === null || Array.isArray(state)) {
+    throw new InputError(`fit(model, data, optimizer, rng, state): state must be a TrainState (initialState(rng), or a checkpoint's), got ${describe(state)}`);
+  }
+  const st = state as Record<string, unknown>;
+  const missing = STATE_KEYS.filter((k) => st[k] === undefined);
+  if (missing.length) throw new InputError(`fit(..., state): state lacks ${missing.join(', ')} (make one with initialState(rng))`);
+  for (const k of ['epoch', 'batch', 'step', 'skipped'] as const) {
+    if (!Number.isSafeInteger(st[k]) || (st[k] as number) < 0) throw new InputError(`fit(..., state): state.${k} must be a whole number of 0 or more, got ${describe(st[k])}`);
+  }
+  for (const k of ['lossSum', 'tokens', 'seconds'] as const) {
+    if (typeof st[k] !== 'number' || !Number.isFinite(st[k])) throw new InputError(`fit(..., state): state.${k} must be a finite number, got ${describe(st[k])}`);
+  }
+  // (NaN: not known, as a checkpoint that stored null for it says)
+  if (typeof st.gradNormSum !== 'number') throw new InputError(`fit(..., state): state.gradNormSum must be a number, got ${describe(st.gradNormSum)}`);
+  for (const k of ['rngEpoch', 'rng'] as const) checkRngState(st[k], `fit(..., state): state.${k}`);
+}
+
 export function initialState(rng: Rng): TrainState {
   return { epoch: 0, batch: 0, step: 0, rngEpoch: rng.state(), rng: rng.state(), lossSum: 0, tokens: 0, seconds: 0, skipped: 0, gradNormSum: 0 };
 }
@@ -167,14 +195,27 @@ export class Trainer {
     if (opts.threads !== undefined && !(Number.isSafeInteger(opts.threads) && opts.threads >= 1 && opts.threads <= 1024)) {
       throw new InputError(`threads must be a whole number from 1 to 1024, got ${describe(opts.threads)}`);
     }
-    for (const hook of ['onEpoch', 'onBatch', 'settle', 'optionName'] as const) {
-      if (opts[hook] !== undefined && typeof opts[hook] !== 'function') throw new InputError(`${hook} must be a function, got ${typeof opts[hook]}`);
+    if (opts.earlyStop !== undefined && !(Number.isSafeInteger(opts.earlyStop) && opts.earlyStop >= 1)) {
+      // (before, -1 or 'x' ended every run after its first epoch, reported as an early stop)
+      throw new InputError(`earlyStop must be a whole number of epochs from 1, got ${describe(opts.earlyStop)}`);
+    }
+    for (const hook of ['onEpoch', 'onBatch', 'settle', 'optionName', 'schedule'] as const) {
+      if (opts[hook] !== undefined && typeof opts[hook] !== 'function') throw new InputError(`${hook} must be a function, got ${describe(opts[hook])}`);
+    }
+    if (opts.threads !== undefined) {
+      // At most the cores this process may use, as train() and --threads (before, threads: 64 started 64 on 2 cores).
+      const choice = chooseThreads(opts.threads);
+      if (choice.note) process.stderr.write(`deeprnn: warning: ${choice.note.replace(/^--threads/, 'threads')}\n`);
+      this.threads = choice.threads;
     }
   }
 
-  /** The run's thread count for the work that follows (see TrainerOptions.threads). */
+  /** opts.threads within the cores (undefined: none asked). */
+  private readonly threads: number | undefined;
+
+  /** The run's thread count for the work that follows (see TrainerOptions.threads): its own, else the process's outside every fit. */
   private holdThreads(): void {
-    if (this.opts.threads !== undefined) native().setThreads(this.opts.threads);
+    native().setThreads(this.threads ?? fits.outside);
   }
 
   /** Data-parallel: a stop every rank knows of (summed with the gradients of a batch), so that all stop after the same batch. */
@@ -231,17 +272,36 @@ export class Trainer {
   async fit(model: LanguageModel, data: DataModule, optimizer: Optimizer, rng: Rng, state?: TrainState): Promise<{ stopped: boolean; early?: boolean }> {
     checkFitArgs(model, data, optimizer, rng);
     if (fitting.has(model)) throw new InputError('fit(model, ...): this model is being trained by another fit() that has not ended (two at once would interleave their updates)');
+    if (state !== undefined) checkTrainState(state);
     fitting.add(model);
+    // The process's count outside every fit: a fit without threads runs at it, and it is put back when the last ends.
+    if (fits.count++ === 0) fits.outside = native().info().threads;
+    // A stop asked before this fit holds for it; the signal of an earlier fit's stop does not.
+    if (!this.stopRequested && !this.stopAgreed) this.stopSignal = null;
     try {
-      return await this.fitEpochs(model, data, optimizer, rng, state ?? initialState(rng));
+      const r = await this.fitEpochs(model, data, optimizer, rng, state ?? initialState(rng));
+      // A stop ends the fit that it stopped: a later fit() goes on (before, every later one stopped after a batch).
+      if (r.stopped) this.consumeStop();
+      return r;
+    } catch (e) {
+      this.consumeStop();
+      throw e;
     } finally {
       fitting.delete(model);
+      if (--fits.count === 0) native().setThreads(fits.outside);
     }
+  }
+
+  /** Forgets the stop asked (stopSignal keeps what it was, for the caller to read). */
+  private consumeStop(): void {
+    this.stopRequested = false;
+    this.stopAgreed = false;
+    this.stopBy = null;
   }
 
   private async fitEpochs(model: LanguageModel, data: DataModule, optimizer: Optimizer, rng: Rng, state: TrainState): Promise<{ stopped: boolean; early?: boolean }> {
     // A resumed run whose history already meets the early stop ended there (before, it trained another epoch).
-    if (state.batch === 0 && this.shouldStopEarly()) return { stopped: false, early: true };
+    if (state.batch === 0 && state.epoch < this.opts.epochs && this.shouldStopEarly()) return { stopped: false, early: true };
     while (state.epoch < this.opts.epochs) {
       const m = await this.fitEpoch(model, data, optimizer, rng, state);
       if (!m) return { stopped: true };
@@ -254,10 +314,20 @@ export class Trainer {
       this.pollStopFlag();  // a stop asked during validation ends the run here, not a batch into the next epoch
       // (after the last epoch, or the one that meets the early stop, the run is complete: nothing
       // was cut short; before, a stop asked during that one's validation lost the early stop)
-      if (this.shouldStopEarly()) return { stopped: false, early: true };
+      // (the last epoch's no better than those before cuts nothing short: no early stop)
+      if (state.epoch < this.opts.epochs && this.shouldStopEarly()) return { stopped: false, early: true };
       if (this.stopping && state.epoch < this.opts.epochs) return { stopped: true };
     }
     return { stopped: false };
+  }
+
+  /** The schedule's learning rate for a step, refused by name when it is no finite number of 0 or more (before: gradient ascent, or the addon's error). */
+  private scheduled(step: number, epochs: number): number {
+    const lr = this.opts.schedule!(step, epochs);
+    if (typeof lr !== 'number' || !(lr >= 0 && lr < Infinity)) {
+      throw new InputError(`schedule(${step}, ${epochs}) returned ${describe(lr)}: a learning rate must be a finite number of 0 or more`);
+    }
+    return lr;
   }
 
   /** How the advice names an option: as the caller says, else as the command line does. */
@@ -300,7 +370,7 @@ export class Trainer {
     let yielded = last;
     for (const batch of data.trainBatches(order, state.batch)) {
       this.holdThreads();
-      if (this.opts.schedule) optimizer.lr = this.opts.schedule(state.step, state.epoch);
+      if (this.opts.schedule) optimizer.lr = this.scheduled(state.step, state.epoch);
       const began = performance.now();
       const { loss, bad, norm } = this.step(model, batch, optimizer, rng, data.carry);
       this.times.steps += (performance.now() - began) / 1000;

@@ -2,12 +2,14 @@
 // what ONNX Runtime (onnxruntime-node) makes of them (the text of `deeprnn
 // predict`, greedy and sampled, from the written .onnx and .json alone), and
 // every message it prints.
-import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cardTokenizer, checkCard, generateOnnx, OnnxStepper } from '../../src/web/onnx-lm.js';
 import { cli, QUICK } from '../helpers/cli.js';
+import { cliAsUser } from '../helpers/sandbox.js';
 import { notCamelCase } from '../helpers/keys.js';
 import { tmpDir } from '../helpers/tmp.js';
 
@@ -84,6 +86,32 @@ describe('deeprnn export', () => {
     expect((await line(['export', gru, '--onnx', onnx, '--format', 'json'])).out).toBe(r.out);
     expect((await line(['export', gru, '--onnx', onnx, '--json', '--format', 'text'])).err)
       .toBe('deeprnn: error: --json is --format json: give --json or --format text, not both');
+  });
+
+  it('--onnx a link to another .onnx: the graph goes where it leads and the card beside that, not beside the link (before, a stale pair)', async () => {
+    const sub = path.join(dir, 'linked');
+    mkdirSync(path.join(sub, 'real'), { recursive: true });
+    const real = path.join(sub, 'real', 'old.onnx');
+    writeFileSync(real, 'an earlier graph');
+    symlinkSync(real, path.join(sub, 'sym.onnx'));
+    const r = await line(['export', gru, '--onnx', path.join(sub, 'sym.onnx'), '--json']);
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out).card).toBe(path.join(sub, 'real', 'old.json'));
+    expect(readFileSync(real).length).toBe(JSON.parse(r.out).bytes);
+    expect(checkCard(JSON.parse(readFileSync(path.join(sub, 'real', 'old.json'), 'utf8'))).config.cell).toBe('gru');
+    expect(existsSync(path.join(sub, 'sym.json'))).toBe(false);
+  });
+
+  it('a checkpoint this user may not read is named (before, Node\'s bare "EACCES: permission denied, open ...")', async () => {
+    const locked = path.join(dir, 'locked.safetensors');
+    writeFileSync(locked, readFileSync(gru));
+    chmodSync(dir, 0o755);
+    chmodSync(locked, 0o000);
+    const denied = `deeprnn: error: checkpoint ${locked} cannot be read (EACCES: permission denied, open '${locked}')\n`;
+    const p = await cliAsUser(['predict', 'it', '--model', locked]);
+    expect({ code: p.code, err: p.stderr }).toEqual({ code: 2, err: denied });
+    const x = await cliAsUser(['export', locked, '--onnx', path.join(os.tmpdir(), `deeprnn-locked-${process.pid}.onnx`)]);
+    expect({ code: x.code, err: x.stderr }).toEqual({ code: 2, err: denied });
   });
 
   it('messages: the minimal gated unit, --onnx missing or not .onnx, a missing checkpoint, an output over the checkpoint', async () => {

@@ -91,6 +91,18 @@ describe('train --init-from', () => {
     expect(missing.stderr).toContain(`${none} does not exist`);
   });
 
+  it('a model trained in bf16 is fine-tuned in bf16 unless --precision is given (before, in fp32 without a word)', async () => {
+    const bf16 = path.join(dir, 'bf16.safetensors');
+    expect((await cli(['train', ...TINY, '--precision', 'bf16', '--out', bf16])).code).toBe(0);
+    const precision = (f: string) => loadTrainingCheckpoint(f).meta.training.precision ?? 'fp32';
+    for (const [extra, want] of [[[], 'bf16'], [['--precision', 'fp32'], 'fp32']] as const) {
+      const out = path.join(dir, `tuned-${want}.safetensors`);
+      const r = await cli(['train', ...TINY, '--init-from', bf16, ...extra, '--out', out]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(precision(out)).toBe(want);
+    }
+  });
+
   it('--strict refuses the unknown characters before training', async () => {
     const r = await cli(['train', ...TINY, '--init-from', base, '--corpus', other, '--strict', '--out', path.join(dir, 'strict.safetensors')]);
     expect(r.code).toBe(2);

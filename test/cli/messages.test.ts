@@ -27,6 +27,15 @@ describe('messages', () => {
     expect(await line(['predict', 'it', '--temperature', '0b1'])).toEqual({ code: 2, err: 'deeprnn: error: --temperature must be a number >= 0, got "0b1"' });
   });
 
+  it('an argument that begins with "-" is told how to pass (a prefix "-5 apples": before, only "unknown option")', async () => {
+    expect(await line(['predict', '-5 apples'])).toEqual({ code: 2, err: 'deeprnn: error: unknown option \'-5 apples\' '
+      + '(an argument that begins with "-" goes last, after the options and --: deeprnn predict [options] -- "-5 apples")' });
+    expect(await line(['predict', '--temprature', '1', 'it'])).toEqual({ code: 2, err: "deeprnn: error: unknown option '--temprature' (did you mean --temperature?)" });
+    const none = path.join(dir, 'none.safetensors');
+    expect(await line(['predict', '--model', none, '--', '-5 apples'])).toEqual({
+      code: 2, err: `deeprnn: error: checkpoint ${none} does not exist (train one with "deeprnn train --out ${none}")` });
+  });
+
   it('eval: a missing baseline and a text too short to score', async () => {
     const model = path.join(dir, 'm.safetensors');
     expect((await cli(['train', ...QUICK, '--epochs', '1', '--out', model])).code).toBe(0);

@@ -252,6 +252,34 @@ describe('deeprnn serve', () => {
     expect(await one.stop()).toBe(0);
   });
 
+  it('a checkpoint given by a link that leads out of its directory serves the directory of the file it leads to; a hidden name is refused', async () => {
+    // Before, the page was told to open link.safetensors, which the server refused (it leads out), and opened another.
+    const linked = await startServe([path.join(dir, 'link.safetensors')]);
+    expect(linked.stdout()).toBe(`serving ${root} at ${linked.url} (playground: secret.safetensors); Ctrl-C stops\n`);
+    const state = json((await request(linked.port, '/api/state')).body) as { selected: string; checkpoints: { name: string }[] };
+    expect(state.selected).toBe('secret.safetensors');
+    expect(state.checkpoints.map((c) => c.name)).toContain('secret.safetensors');
+    expect(await linked.stop()).toBe(0);
+    const hidden = path.join(tmpDir(), '.hidden.safetensors');
+    writeFileSync(hidden, readFileSync(path.join(dir, 'gru.safetensors')));
+    const r = await cli(['serve', hidden, '--port', '0']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`deeprnn: error: ${hidden}: the page lists no hidden files (names that begin with "."); give the checkpoint another name\n`);
+  });
+
+  it("one file under two names: each name's info is its own (before, the name asked first named both)", async () => {
+    const two = tmpDir();
+    writeFileSync(path.join(two, 'gru.safetensors'), readFileSync(path.join(dir, 'gru.safetensors')));
+    symlinkSync(path.join(two, 'gru.safetensors'), path.join(two, 'alias.safetensors'));
+    const s2 = await startServe([two]);
+    const names = [];
+    for (const name of ['gru.safetensors', 'alias.safetensors', 'gru.safetensors']) {
+      names.push((json((await request(s2.port, `/api/info?name=${name}`)).body) as { name: string }).name);
+    }
+    expect(await s2.stop()).toBe(0);
+    expect(names).toEqual(['gru.safetensors', 'alias.safetensors', 'gru.safetensors']);
+  });
+
   it('answers a request with two Host headers 400, whatever they say (before, the first was taken)', async () => {
     const raw = await new Promise<string>((resolve, reject) => {
       let got = '';

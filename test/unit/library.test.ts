@@ -445,7 +445,7 @@ describe('the lower-level classes check what they are given', () => {
     expect(m.precision).toBe('bf16');
     m.precision = 'fp32';
     expect(() => new Trainer({ epochs: 1, clip: 1, clipMode: 'zzz' as never })).toThrow('clipMode must be norm or value, got "zzz"');
-    expect(() => new Trainer({ epochs: 1, clip: 1, onEpoch: 5 as never })).toThrow('onEpoch must be a function, got number');
+    expect(() => new Trainer({ epochs: 1, clip: 1, onEpoch: 5 as never })).toThrow('onEpoch must be a function, got 5');
     // save: a path that names a directory, a tokenizer that is not one
     const tk = Tokenizer.fit('char', 'abcd');
     expect(() => m.save(path.join(dir, 'x') + '/', { tokenizer: tk })).toThrow(`save needs a file path, got ${JSON.stringify(path.join(dir, 'x') + '/')}`);
