@@ -61,16 +61,23 @@ function checkSimdSetting(): void {
  * commander's message ("error: unknown option '--layer'\n(Did you mean
  * --layers?)\n") as one line with deeprnn's prefix.
  */
-export function commanderError(str: string): string {
+export function commanderError(str: string, command?: string): string {
   const lines = str.trim().split('\n').map((l) => l.trim()).filter(Boolean);
   const [first = 'error', ...rest] = lines;
   const hint = rest.map((l) => l.replace(/^\((.*)\)$/, '$1')).map((l) => l.charAt(0).toLowerCase() + l.slice(1));
   // A word that begins with "-" but reads as no option (a prefix "-5 apples", a negative number): how to pass it.
   const word = /^error: unknown option '(.*)'$/s.exec(first)?.[1];
-  if (word !== undefined && !/^--?[A-Za-z][A-Za-z0-9-]*(=.*)?$/s.test(word)) {
-    hint.push(`an argument that begins with "-" goes last, after the options and --: deeprnn predict [options] -- "${word}"`);
+  // (`command`: the command, when it takes an argument; train, compare and bench take none)
+  if (command && word !== undefined && !/^--?[A-Za-z][A-Za-z0-9-]*(=.*)?$/s.test(word)) {
+    hint.push(`an argument that begins with "-" goes last, after the options and --: deeprnn ${command} [options] -- "${word}"`);
   }
   return `deeprnn: ${first.startsWith('error: ') ? first : `error: ${first}`}${hint.length ? ` (${hint.join('; ')})` : ''}\n`;
+}
+
+/** `name` when it is a command that takes an argument (a prefix, a checkpoint, a directory), else undefined. */
+function argumentTaker(program: Command, name: string | undefined): string | undefined {
+  const command = program.commands.find((c) => c.name() === name);
+  return command && command.registeredArguments.length > 0 ? name : undefined;
 }
 
 /** argv: the process's (node, script, args...); the GEMM timing runs only when it asks for --version. */
@@ -83,7 +90,7 @@ export function buildProgram(argv: string[] = []): Command {
     .exitOverride()
     .showHelpAfterError(false)
     // commander's own errors (an unknown option, a missing argument) as every other error: one line, one prefix.
-    .configureOutput({ outputError: (str, write) => write(commanderError(str)) })
+    .configureOutput({ outputError: (str, write) => write(commanderError(str, argumentTaker(program, argv[2]))) })
     // A bad DEEPRNN_SIMD or DEEPRNN_GEMM_TILE is refused once, before any command does any work.
     .hook('preAction', (_program, command) => {
       refuseFlagValues(command, argv);

@@ -45,7 +45,7 @@ export function serveTarget(target: string): { dir: string; selected?: string } 
   let file = target;
   const real = realpathSync.native(target);
   const within = path.relative(realpathSync.native(path.dirname(target)), real);
-  if (within.startsWith('..') || path.isAbsolute(within)) {
+  if (within === '..' || within.startsWith(`..${path.sep}`) || path.isAbsolute(within)) {
     if (!real.endsWith('.safetensors')) throw new UsageError(`${target} leads to ${real}, which is no .safetensors checkpoint`);
     file = real;
   }

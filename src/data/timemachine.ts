@@ -27,7 +27,12 @@ export class TimeMachine {
     // null is options left out, as for train(); a typo is named (before, batchsize: 10 ran with 1024)
     opts ??= {};
     if (typeof opts !== 'object' || Array.isArray(opts)) throw new InputError(`TimeMachine.load(opts): opts must be an object, got ${describe(opts)}`);
+    // (a null option is left out, as for train())
+    opts = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== null)) as TimeMachineOptions;
     refuseUnknownKeys(opts, [...DATA_OPTIONS, 'dataDir'], 'TimeMachine.load(opts)');
+    if (opts.dataDir !== undefined && (typeof opts.dataDir !== 'string' || opts.dataDir === '')) {
+      throw new InputError(`TimeMachine.load(opts): dataDir must be a directory's path, got ${describe(opts.dataDir)}`);
+    }
     const { tokenizer, tokens } = await loadCorpusTokens(['timemachine'], { dataDir: resolveDataDir(opts.dataDir), kind: 'd2l' });
     const data = makeDataModule(tokens, {
       numSteps: opts.numSteps ?? 32,

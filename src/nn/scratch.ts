@@ -124,7 +124,7 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
     for (const key of ['inputs', 'targets'] as const) {
       const a: unknown = batch[key];
       if (!(a instanceof Int32Array || a instanceof Uint16Array || a instanceof Uint32Array || Array.isArray(a))) {
-        throw new InputError(`${what}: batch.${key} must be an Int32Array or a Uint16Array of T*N = ${n} token ids, got ${describe(a)}`);
+        throw new InputError(`${what}: batch.${key} must be T*N = ${n} token ids (an Int32Array, a Uint16Array or an array), got ${describe(a)}`);
       }
       const ids = a as ArrayLike<unknown>;
       if (ids.length !== n) throw new InputError(`${what}: batch.${key} holds ${ids.length} ids, not T*N = ${n}`);

@@ -6,12 +6,11 @@ import { chooseThreads } from '../threads.js';
 import type { Tokenizer } from '../data/tokenizer.js';
 import { InputError } from '../errors.js';
 import { loadCheckpoint } from '../io/checkpoint.js';
-import { native } from '../native.js';
 import { RNNLM } from '../nn/rnnlm.js';
 import { likelyName, show } from '../validate.js';
 import { runTraining, type RunSettings, type RunTimings } from './run.js';
 import { initFromSettings, libraryNaming, resolveRunSettings, type RunOptions } from './settings.js';
-import type { EpochMetrics } from './trainer.js';
+import { beginThreadedRun, outsideThreads, type EpochMetrics } from './trainer.js';
 
 /** train()'s options as they are read (no null: a null is an option left out). */
 interface TrainOptionsRead extends RunOptions {
@@ -59,8 +58,6 @@ function checkTexts(text: unknown): string[] {
   return texts as string[];
 }
 
-/** The calls of train() now running in this process, and the thread count the process had before the first. */
-const running = { count: 0, outside: 1 };
 
 /**
  * Trains a model on `text` (a string, or strings joined with a newline) and
@@ -77,7 +74,7 @@ export async function train(text: string | readonly string[], options: TrainOpti
   // option alike (before, some nulls took the default, others were refused, and precision: null ran fp32 unchecked)
   const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== null)) as TrainOptionsRead;
   const texts = checkTexts(text);
-  const naming = libraryNaming(given);
+  const naming = libraryNaming(given, options);
   const { onEpoch, onBatch, onWarning, log, out, ...rest } = given;
   for (const [key, hook] of Object.entries({ onEpoch, onBatch, onWarning, log })) {
     if (hook !== undefined && typeof hook !== 'function') throw new InputError(`${key} must be a function, got ${show(hook)}`);
@@ -112,16 +109,17 @@ export async function train(text: string | readonly string[], options: TrainOpti
     if (threads.note) warn(threads.note.replace(/^--threads/, 'threads'));
     s.threads = threads.threads;
   }
-  // threads is this run's, set before each of its batches: calls of train() may
-  // overlap, and a run without threads keeps the count the process had outside
-  // any run, which is put back when the last run ends or fails.
-  if (running.count++ === 0) running.outside = native().info().threads;
-  s.threads ??= running.outside;
+  // threads is this run's, set before each of its batches: runs (train() calls,
+  // Trainer fits) may overlap, and a run without threads keeps the count the
+  // process had outside every run, within the cores (said by no warning: no
+  // option asked for it), which is put back when the last run ends or fails.
+  const end = beginThreadedRun();
+  s.threads ??= chooseThreads(outsideThreads(), {}).threads;
   let r: Awaited<ReturnType<typeof runTraining>>;
   try {
     r = await runTraining(s, { onEpoch, onBatch, warn, log });
   } finally {
-    if (--running.count === 0) native().setThreads(running.outside);
+    end();
   }
   let model: RNNLM;
   if (r.model instanceof RNNLM) {

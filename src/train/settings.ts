@@ -110,14 +110,16 @@ export const RUN_DEFAULTS = {
  * command line's are given when written (`{ layers: 2, hidden: [8, 8, 8] }` is
  * refused as `--layers 2 --hidden 8,8,8` is; before, a value equal to the
  * default counted as left out, and the three layers were trained). Options
- * that hold every key of RUN_DEFAULTS are `{ ...RUN_DEFAULTS, ... }`: there a
- * value equal to the default is not given (the spread names nothing it does
- * not change).
+ * that name at least half of RUN_DEFAULTS' keys, as `written` (before nulls
+ * are dropped) spells them, are a spread of it (`{ ...RUN_DEFAULTS, ... }`, a
+ * few keys taken out or set to null) or a whole configuration: there a value
+ * equal to the default is not given (a spread names nothing it does not change).
  */
-export function libraryNaming(o: object): Naming {
+export function libraryNaming(o: object, written: object = o): Naming {
   const defaults: Readonly<Record<string, unknown>> = RUN_DEFAULTS;
   const options = o as Record<string, unknown>;
-  const spread = Object.keys(defaults).every((k) => options[k] !== undefined);
+  const keys = Object.keys(defaults);
+  const spread = keys.filter((k) => k in written).length * 2 >= keys.length;
   return {
     name: (k) => k,
     given: (k) => {
@@ -329,7 +331,8 @@ export function initFromSettings(
     hidden: [...c.hidden],
     dropout: n.given('dropout') ? s.dropout : c.dropout,
     // the precision it was trained in, as predict and eval follow it (before, a bf16 model was fine-tuned in fp32 without a word)
-    precision: n.given('precision') ? s.precision : (meta.training?.precision ?? meta.precision ?? s.precision),
+    // (the float64 reference has no bf16: with impl scratch the run's own precision stands)
+    precision: n.given('precision') || s.impl === 'scratch' ? s.precision : (meta.training?.precision ?? meta.precision ?? s.precision),
     tokenizer: meta.tokenizer.kind,
     minFreq: meta.tokenizer.kind === 'word' ? minFreq : undefined,
   };

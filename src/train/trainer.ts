@@ -137,8 +137,26 @@ const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
  */
 export const YIELD_MS = 20;
 
-/** The fits running in this process, and its thread count outside them (see Trainer.holdThreads). */
-const fits = { count: 0, outside: 1 };
+/**
+ * The runs (train() calls and fit()s) going on in this process, and the
+ * process's thread count outside them: recorded when the first begins, put
+ * back when the last ends; work without a count of its own runs at it (runs
+ * in one process may overlap, and the count is the process's).
+ */
+const runs = { count: 0, outside: 1 };
+
+/** A run begins (see `runs`); returns its end, to call once. */
+export function beginThreadedRun(): () => void {
+  if (runs.count++ === 0) runs.outside = native().info().threads;
+  return () => {
+    if (--runs.count === 0) native().setThreads(runs.outside);
+  };
+}
+
+/** The process's thread count outside the runs going on (its count now when none is). */
+export function outsideThreads(): number {
+  return runs.count > 0 ? runs.outside : native().info().threads;
+}
 
 /** The keys of TrainState. */
 const STATE_KEYS = Object.keys({
@@ -203,9 +221,10 @@ export class Trainer {
       if (opts[hook] !== undefined && typeof opts[hook] !== 'function') throw new InputError(`${hook} must be a function, got ${describe(opts[hook])}`);
     }
     if (opts.threads !== undefined) {
-      // At most the cores this process may use, as train() and --threads (before, threads: 64 started 64 on 2 cores).
+      // At most the cores this process may use, as train() and --threads (before, threads: 64 started 64 on 2 cores);
+      // said only when the count is cut (train() and the command line pass one already chosen and said).
       const choice = chooseThreads(opts.threads);
-      if (choice.note) process.stderr.write(`deeprnn: warning: ${choice.note.replace(/^--threads/, 'threads')}\n`);
+      if (choice.threads !== opts.threads && choice.note) process.stderr.write(`deeprnn: warning: ${choice.note.replace(/^--threads/, 'threads')}\n`);
       this.threads = choice.threads;
     }
   }
@@ -215,7 +234,7 @@ export class Trainer {
 
   /** The run's thread count for the work that follows (see TrainerOptions.threads): its own, else the process's outside every fit. */
   private holdThreads(): void {
-    native().setThreads(this.threads ?? fits.outside);
+    native().setThreads(this.threads ?? runs.outside);
   }
 
   /** Data-parallel: a stop every rank knows of (summed with the gradients of a batch), so that all stop after the same batch. */
@@ -274,21 +293,18 @@ export class Trainer {
     if (fitting.has(model)) throw new InputError('fit(model, ...): this model is being trained by another fit() that has not ended (two at once would interleave their updates)');
     if (state !== undefined) checkTrainState(state);
     fitting.add(model);
-    // The process's count outside every fit: a fit without threads runs at it, and it is put back when the last ends.
-    if (fits.count++ === 0) fits.outside = native().info().threads;
+    // The process's count outside every run: a fit without threads runs at it, and it is put back when the last ends.
+    const end = beginThreadedRun();
     // A stop asked before this fit holds for it; the signal of an earlier fit's stop does not.
     if (!this.stopRequested && !this.stopAgreed) this.stopSignal = null;
     try {
-      const r = await this.fitEpochs(model, data, optimizer, rng, state ?? initialState(rng));
-      // A stop ends the fit that it stopped: a later fit() goes on (before, every later one stopped after a batch).
-      if (r.stopped) this.consumeStop();
-      return r;
-    } catch (e) {
-      this.consumeStop();
-      throw e;
+      return await this.fitEpochs(model, data, optimizer, rng, state ?? initialState(rng));
     } finally {
+      // A stop asked of this fit ends with it, whether it stopped it or came after its last batch: a later fit()
+      // goes on (before, every later one stopped after a batch). (stopSignal keeps what stopped this one.)
+      this.consumeStop();
       fitting.delete(model);
-      if (--fits.count === 0) native().setThreads(fits.outside);
+      end();
     }
   }
 

@@ -10,7 +10,7 @@
 import type { TokenizerJSON } from '../data/tokenizer.js';
 import { Tokenizer, tokenizerFromJSON } from '../data/tokenizer.js';
 import { InputError } from '../errors.js';
-import { integer } from '../validate.js';
+import { strictInteger } from '../validate.js';
 import { MAX_PREDS, Sampler, type SampleOptions } from '../generate.js';
 
 /** What NAME.json holds (and the model's "deeprnn" metadata entry). */
@@ -190,7 +190,7 @@ export function cardTokenizer(card: OnnxCard): Tokenizer {
  * deeprnn predict's text.
  */
 export async function generateOnnx(stepper: OnnxStepper, tokenizer: Tokenizer, prefix: string, opts: OnnxGenerateOptions): Promise<string> {
-  integer('numPreds', opts.numPreds, 0, MAX_PREDS);
+  strictInteger('numPreds', opts.numPreds, 0, MAX_PREDS);
   const ids = tokenizer.encode(prefix);
   const sampler = new Sampler(stepper.vocabSize, opts);
   stepper.reset();

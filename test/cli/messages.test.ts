@@ -31,6 +31,10 @@ describe('messages', () => {
     expect(await line(['predict', '-5 apples'])).toEqual({ code: 2, err: 'deeprnn: error: unknown option \'-5 apples\' '
       + '(an argument that begins with "-" goes last, after the options and --: deeprnn predict [options] -- "-5 apples")' });
     expect(await line(['predict', '--temprature', '1', 'it'])).toEqual({ code: 2, err: "deeprnn: error: unknown option '--temprature' (did you mean --temperature?)" });
+    // the command that failed is the one named; one that takes no argument gets no such advice
+    expect(await line(['serve', '-my dir'])).toEqual({ code: 2, err: 'deeprnn: error: unknown option \'-my dir\' '
+      + '(an argument that begins with "-" goes last, after the options and --: deeprnn serve [options] -- "-my dir")' });
+    expect(await line(['train', '-5x'])).toEqual({ code: 2, err: "deeprnn: error: unknown option '-5x'" });
     const none = path.join(dir, 'none.safetensors');
     expect(await line(['predict', '--model', none, '--', '-5 apples'])).toEqual({
       code: 2, err: `deeprnn: error: checkpoint ${none} does not exist (train one with "deeprnn train --out ${none}")` });

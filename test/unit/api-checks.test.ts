@@ -54,6 +54,20 @@ describe('Trainer.stop()', () => {
   });
 });
 
+describe('Trainer.stop() in the last batch', () => {
+  it('is spent with the fit it was asked in, even when that fit ran to its end (a later fit trains on)', async () => {
+    const m = model();
+    const rng = new Rng(3);
+    const state = initialState(rng);
+    const t = new Trainer({ epochs: 1, clip: 1, onBatch: (done, total) => { if (state.epoch === 0 && done === total) t.stop('SIGINT'); } });
+    expect(await t.fit(m, data(), new SGD(1), rng, state)).toEqual({ stopped: false });
+    // (the same trainer again, with another epoch to run: it trains it, and is not stopped after a batch)
+    Object.assign(t.opts, { epochs: 2, onBatch: undefined });
+    expect(await t.fit(m, data(), new SGD(1), rng, state)).toEqual({ stopped: false });
+    expect(state.epoch).toBe(2);
+  });
+});
+
 describe('Trainer.fit(..., state)', () => {
   it('refuses a state that is no TrainState, naming what is wrong (before, {} trained nothing and epoch -1 trained an extra epoch)', async () => {
     const t = new Trainer({ epochs: 2, clip: 1 });
@@ -105,6 +119,39 @@ describe('Trainer options', () => {
     expect(native().info().threads).toBe(before);
   });
 
+  it('train() and a Trainer overlapping: each at its own count, the process at its own after both (before, left at 1)', async () => {
+    const before = native().info().threads;
+    const seen: number[] = [];
+    let plain: Promise<unknown> | null = null;
+    const t = new Trainer({ epochs: 1_000_000, clip: 1, onBatch: () => seen.push(native().info().threads) });
+    const onBatch = () => {
+      // in train()'s first batch, a fit without threads begins: it runs at the count outside every run
+      plain ??= t.fit(model(), data(), new SGD(1), new Rng(1));
+    };
+    await train(TEXT, { hidden: 8, numSteps: 16, numTrain: 200, numVal: 100, batchSize: 50, epochs: 2, threads: 1, onBatch });
+    t.stop();
+    await plain;
+    expect(seen.length).toBeGreaterThan(0);
+    expect(new Set(seen)).toEqual(new Set([before]));
+    expect(native().info().threads).toBe(before);
+  });
+
+  it('a note about the threads is said once, to onWarning (before, again on stderr by the Trainer)', async () => {
+    const warnings: string[] = [];
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const saved = process.env.OMP_THREAD_LIMIT;
+    process.env.OMP_THREAD_LIMIT = 'abc';
+    try {
+      await train(TEXT, { hidden: 8, numSteps: 16, numTrain: 200, numVal: 100, batchSize: 50, epochs: 1, threads: 1, onWarning: (m) => warnings.push(m) });
+      expect(err).not.toHaveBeenCalled();
+    } finally {
+      if (saved === undefined) delete process.env.OMP_THREAD_LIMIT;
+      else process.env.OMP_THREAD_LIMIT = saved;
+      err.mockRestore();
+    }
+    expect(warnings).toEqual(['OMP_THREAD_LIMIT="abc" is not a positive integer; ignored']);
+  });
+
   it('an early stop is an epoch cut short: the last epoch no better than the best is none (before, early: true)', async () => {
     // (lr 40 on this text: the second epoch's validation is worse than the first's)
     const t = new Trainer({ epochs: 2, clip: 1, earlyStop: 1 });
@@ -130,6 +177,8 @@ describe('the data modules and loaders', () => {
     }
     await expect(TimeMachine.load({ batchsize: 10 } as never)).rejects.toThrow('TimeMachine.load(opts): unknown option batchsize (did you mean batchSize?)');
     await expect(TimeMachine.load('x' as never)).rejects.toThrow('TimeMachine.load(opts): opts must be an object, got "x"');
+    await expect(TimeMachine.load({ dataDir: 5 } as never)).rejects.toThrow("TimeMachine.load(opts): dataDir must be a directory's path, got 5");
+    expect((await TimeMachine.load({ valFrac: null, batchSize: null } as never)).data.numTrainBatches).toBe(10);
     const tm = await TimeMachine.load(null);
     expect(tm.data.numTrainBatches).toBe(10);
   });
@@ -190,6 +239,10 @@ describe('train(text, options): an option written is given', () => {
     // { ...RUN_DEFAULTS, ... }: the defaults it holds are not given
     const r = await train(TEXT, { ...RUN_DEFAULTS, ...TINY, hidden: [8, 8, 8] });
     expect(r.model.config.hidden).toEqual([8, 8, 8]);
+    // a spread with a key set to null, or taken out, is still one (before the fix of the fix: lrDecay "given" to a constant schedule)
+    expect((await train(TEXT, { ...RUN_DEFAULTS, ...TINY, hidden: null })).model.config.hidden).toEqual([32, 32]);
+    const { lrDecay: _, ...fewer } = RUN_DEFAULTS;
+    expect((await train(TEXT, { ...fewer, ...TINY })).history).toHaveLength(1);
   });
 
   it('initFrom a bf16 model fine-tunes in bf16 unless precision is given (before, fp32 without a word)', async () => {
@@ -199,5 +252,8 @@ describe('train(text, options): an option written is given', () => {
     expect(tuned.model.precision).toBe('bf16');
     const fp32 = await train(TEXT, { ...TINY, hidden: undefined, initFrom: bf16, precision: 'fp32' });
     expect(fp32.model.precision).toBe('fp32');
+    // the float64 reference has no bf16: it fine-tunes at its own precision (before this was kept: refused, naming an option not given)
+    const scratch = await train(TEXT, { ...TINY, hidden: undefined, initFrom: bf16, impl: 'scratch' });
+    expect(scratch.model.precision).toBe('fp32');
   });
 });
