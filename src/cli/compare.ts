@@ -21,7 +21,7 @@ import { checkRunOutputs, runLocks } from '../train/run.js';
 import { refuseHeldLock } from '../io/lock.js';
 import { bestEpoch, runTokensPerSec } from '../train/metrics.js';
 import { Progress } from './progress.js';
-import { trainInThread, type ThreadResult } from './train-thread.js';
+import { SIGNAL_ECHO_MS, trainInThread, type ThreadResult } from './train-thread.js';
 import { addRunOptions, parseTrainOptions, resumeOptions, shellWord, type RawTrainOptions } from './train.js';
 
 /** A cell's row: how its run ended, how fast it trained, its size and checkpoint. */
@@ -99,14 +99,15 @@ export function registerCompare(program: Command): void {
       // second Ctrl-C quits at once. compare's own listeners record the signal
       // for the whole loop (between cells too, where the training thread's are
       // not installed), so that no later cell starts and the cells trained so
-      // far are compared; the SIGINT one goes at the first signal, leaving a
+      // far are compared; the SIGINT one goes 0.1 s after the first signal, leaving a
       // second Ctrl-C its default action.
       let signal: 'SIGINT' | 'SIGTERM' | null = null;
       let running = false;
       const onSignal = (sig: NodeJS.Signals) => {
         if (signal) return;
         signal = sig === 'SIGINT' ? 'SIGINT' : 'SIGTERM';
-        process.off('SIGINT', onSignal);
+        // (the same signal again at once is its echo, as for deeprnn train: a Ctrl-C after that moment quits at once)
+        setTimeout(() => process.off('SIGINT', onSignal), SIGNAL_ECHO_MS).unref();
         if (!running) process.stderr.write(`\n${sig}: stopping before the next cell\n`);
       };
       process.on('SIGINT', onSignal);

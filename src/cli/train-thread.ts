@@ -31,6 +31,9 @@ export function stopTrainingForOutput(): boolean {
   return true;
 }
 
+/** How long after a signal the same signal is its echo, not a second Ctrl-C (a person presses twice far more slowly). */
+export const SIGNAL_ECHO_MS = 100;
+
 export function trainInThread(settings: RunSettings, resume: string | undefined, progress: Progress, quiet = false):
   Promise<{ result: ThreadResult; signal: NodeJS.Signals | null; outputFailed: boolean }> {
   return new Promise((resolve, reject) => {
@@ -49,11 +52,15 @@ export function trainInThread(settings: RunSettings, resume: string | undefined,
       worker.postMessage({ type: 'stop', signal: null });
     };
     const onSignal = (sig: NodeJS.Signals) => {
-      if (signal) return; // a second SIGTERM: the run is stopping already
+      // A second SIGTERM, or the same signal again at once (timeout(1) sends it to the process and then to its
+      // group: before, that second SIGINT quit at once, and a run in its first epoch left nothing): stopping already.
+      if (signal) return;
       signal = sig;
-      process.off('SIGINT', onSignal);
+      // A Ctrl-C after that moment quits at once.
+      setTimeout(() => process.off('SIGINT', onSignal), SIGNAL_ECHO_MS).unref();
       progress.stop();
-      if (!quiet) process.stderr.write(`\n${sig}: stopping after this batch and saving a checkpoint (press Ctrl-C again to quit at once)\n`);
+      // (the line break ends a progress bar's line on a terminal)
+      if (!quiet) process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}${sig}: stopping after this batch and saving a checkpoint (press Ctrl-C again to quit at once)\n`);
       // The flag, read after every batch; the message, for a run not yet training (reading its corpus).
       Atomics.store(data.stopFlag, 0, sig === 'SIGINT' ? 1 : 2);
       worker.postMessage({ type: 'stop', signal: sig });

@@ -47,6 +47,11 @@ export class FileLock {
     private readonly createdDirs: string[],
   ) {}
 
+  /** Whether the lock file is still there and this process's (a directory removed while a run went on takes it along). */
+  held(): boolean {
+    return !this.released && readHolder(this.file)?.pid === process.pid;
+  }
+
   release(): void {
     if (this.released) return;
     this.released = true;

@@ -58,14 +58,17 @@ export function metricsLine(m: EpochMetrics): EpochRecord {
  * (a full disk, a file size limit) is cut back to the file's length before it,
  * so that the file keeps only whole lines.
  */
-export function appendMetrics(file: string, m: EpochMetrics): void {
+export function appendMetrics(file: string, m: EpochMetrics, hasLines = false): void {
   const line = JSON.stringify(metricsLine(m)) + '\n';
   // The length to cut back to: 0 for a new file (a failed first write leaves nothing), none when it cannot be known.
   let before: number | null = null;
   try {
     before = statSync(file).size;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') before = 0;
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    // A file that holds earlier epochs is not made again without them (before, a file removed during a run came back with its later epochs alone).
+    if (hasLines) throw Object.assign(new Error('it was removed while the run went on, with the epochs before this one'), { code: 'ENOENT' });
+    before = 0;
   }
   try {
     appendFileSync(file, line);

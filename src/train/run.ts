@@ -323,7 +323,7 @@ async function runRank(s: RunSettings, hooks: RunHooks, resumeFrom: string | und
   }
   let failed = false;
   try {
-    return await train(s, hooks, files, resumeFrom, world, agreement, began);
+    return await train(s, hooks, files, resumeFrom, world, agreement, began, locks);
   } catch (e) {
     failed = true;
     throw e;
@@ -459,7 +459,7 @@ function missing(file: string): boolean {
 }
 
 async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, resumeFrom: string | undefined, world: World | null,
-  agreement: { done: boolean }, began: number): Promise<RunResult> {
+  agreement: { done: boolean }, began: number, locks: FileLock[] = []): Promise<RunResult> {
   if (s.precision === 'bf16') {
     const name = optionName(s);
     if (s.impl === 'scratch') {
@@ -656,7 +656,24 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
   // one save at most.
   const writes = new WriteQueue();
   let snapshots: string[] = [];
-  const intact = () => (saved && files ? `; the checkpoint ${files.out} (${position(saved)}) is intact` : '');
+  const intact = () => {
+    if (!saved || !files) return '';
+    // (said only of a file that is there: one removed meanwhile is not)
+    return existsSync(files.out) ? `; the checkpoint ${files.out} (${position(saved)}) is intact` : `; the checkpoint ${files.out} is gone (removed while the run went on)`;
+  };
+  /**
+   * Before each write: the run's locks are still its own. A directory removed
+   * while the run goes on takes them along, and each write would make it
+   * again, with a metrics file missing the epochs before and no lock to keep
+   * another run out (before, the run went on and reported success).
+   */
+  const guard = () => {
+    const lost = locks.find((l) => !l.held());
+    if (lost) {
+      throw new OutputWriteError(`the lock ${lost.file} of ${optionName(s)('out')} ${files!.out} is gone (its directory removed, or the lock `
+        + `deleted, while the run went on): another run could write there now, so this run stops${intact()}`);
+    }
+  };
   const outputError = (what: string, file: string, e: unknown) =>
     (e instanceof InputError ? e : new OutputWriteError(`could not write ${what} ${file} (${(e as Error).message})${intact()}`));
   /** The earlier run's files this run kept aside as *.bak (they go back when this run fails before it has saved anything). */
@@ -720,6 +737,7 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
       encodeSeconds += (performance.now() - encoding) / 1000;
     }
     writes.add(async () => {
+      guard();
       try {
         await writeFileAtomicAsync(file, buf);
       } catch (e) {
@@ -784,8 +802,9 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
       if (files) {
         // After the epoch's checkpoints, so that an error names the last one written.
         writes.add(() => {
+          guard();
           try {
-            appendMetrics(files.metrics, m);
+            appendMetrics(files.metrics, m, m.epoch > 1);
           } catch (e) {
             throw outputError('metrics file', files.metrics, e);
           }
@@ -851,6 +870,7 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     throw e;
   }
   if (files && trainer.history.length > 0) {
+    guard();
     try {
       writePlot(files.plot, [{ label: `${config.cell} ${config.hidden.join('x')}`, epochs: trainer.history }]);
     } catch (e) {

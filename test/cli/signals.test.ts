@@ -105,7 +105,7 @@ describe('signals', () => {
   it('a second SIGINT quits at once and leaves no partial file', async () => {
     const sub = path.join(dir, 'twice');
     const out = path.join(sub, 'twice.safetensors');
-    const r = await interrupted([...RUN, '--epochs', '50', '--out', out], ['SIGINT', 'SIGINT']);
+    const r = await interrupted([...RUN, '--epochs', '50', '--out', out], ['SIGINT', 'SIGINT'], 1, 300);
     expect(byCtrlC(r)).toBe(true);
     // What is there is a complete checkpoint; a temporary file of the killed write is cleaned by the next run.
     const epoch = loadTrainingCheckpoint(out).meta.state.epoch;
@@ -114,10 +114,22 @@ describe('signals', () => {
     expect(readdirSync(sub).filter((f) => f.includes('.tmp-') || f.endsWith('.lock'))).toEqual([]);
   });
 
+  it('the same signal twice at once (timeout(1) sends it to the process and to its group) is one: the run stops after its batch and saves', async () => {
+    // Before, the echo was a second Ctrl-C: the run quit at once, and one in its first epoch left no checkpoint.
+    const out = path.join(dir, 'echo.safetensors');
+    const LONG = ['--hidden', '256', '--batch-size', '1000', '--num-steps', '64', '--num-train', '1000', '--num-val', '50', '--epochs', '100'];
+    // (10 ms apart: the first has been handled when the second comes, as when timeout(1) sends them)
+    const r = await interrupted([...LONG, '--out', out], ['SIGINT', 'SIGINT'], 1, 10);
+    expect(r.code).toBe(130);
+    expect(r.stderr.match(/SIGINT: stopping after this batch/g)).toHaveLength(1);
+    expect(r.stderr).toMatch(/stopped at epoch \d+, batch \d+; checkpoint .*; resume with/);
+    expect(loadTrainingCheckpoint(out).meta.state.epoch).toBeGreaterThanOrEqual(1);
+  });
+
   it('a second Ctrl-C ends the run within 0.5 s, even in the middle of a long batch', async () => {
     // One batch per epoch, each of about a second or more: the signals arrive while one runs.
     const LONG = ['--hidden', '256', '--batch-size', '1000', '--num-steps', '64', '--num-train', '1000', '--num-val', '50', '--epochs', '100'];
-    const r = await interrupted([...LONG, '--out', path.join(dir, 'long.safetensors')], ['SIGINT', 'SIGINT'], 1, 100);
+    const r = await interrupted([...LONG, '--out', path.join(dir, 'long.safetensors')], ['SIGINT', 'SIGINT'], 1, 300);
     expect(byCtrlC(r)).toBe(true);
     expect(r.stderr).toContain('SIGINT: stopping after this batch and saving a checkpoint (press Ctrl-C again to quit at once)');
     console.log(`second SIGINT to exit: ${r.afterLast.toFixed(0)} ms`);
@@ -221,7 +233,7 @@ describe('compare', () => {
   it('a second Ctrl-C ends compare at once, even in the middle of a long batch', async () => {
     // Before, compare trained on the main thread, which answered no signal until the batch (and the epoch) ended.
     const LONG = ['--cells', 'lstm,gru', '--hidden', '256', '--batch-size', '1000', '--num-steps', '64', '--num-train', '1000', '--num-val', '50', '--epochs', '100'];
-    const r = await compareStopped(path.join(dir, 'cmp-twice'), ['SIGINT', 'SIGINT'], LONG, 100);
+    const r = await compareStopped(path.join(dir, 'cmp-twice'), ['SIGINT', 'SIGINT'], LONG, 300);
     // Ended as Ctrl-C ends it, within 0.5 s of the second signal. (Whether by the second one's default
     // action or by the first one's stop depends, on a loaded machine, on when the first is handled, as for train.)
     expect(byCtrlC(r)).toBe(true);

@@ -3,7 +3,7 @@
 // its threads stay within the cores and are put back; the data modules, the
 // loaders, generate, Rng.fromState and the float64 model name what is wrong.
 import os from 'node:os';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { makeDataModule, WindowDataModule } from '../../src/data/datamodule.js';
@@ -255,5 +255,29 @@ describe('train(text, options): an option written is given', () => {
     // the float64 reference has no bf16: it fine-tunes at its own precision (before this was kept: refused, naming an option not given)
     const scratch = await train(TEXT, { ...TINY, hidden: undefined, initFrom: bf16, impl: 'scratch' });
     expect(scratch.model.precision).toBe('fp32');
+  });
+});
+
+describe('a run whose outputs are removed while it goes on', () => {
+  const TINY: TrainOptions = { hidden: 8, numSteps: 16, numTrain: 200, numVal: 100, batchSize: 50, epochs: 5 };
+
+  it('stops when its --out directory goes, naming the lock it lost (before: the directory was made again, and the run said done)', async () => {
+    const gone = path.join(tmpDir(), 'gone');
+    const out = path.join(gone, 'm.safetensors');
+    const onEpoch = (m: { epoch: number }) => { if (m.epoch === 2) rmSync(gone, { recursive: true, force: true }); };
+    await expect(train(TEXT, { ...TINY, out, onEpoch })).rejects.toThrow(`the lock ${out}.lock of out ${out} is gone (its directory removed, or the lock `
+      + 'deleted, while the run went on): another run could write there now, so this run stops; the checkpoint '
+      + `${out} is gone (removed while the run went on)`);
+    expect(existsSync(gone)).toBe(false);
+  });
+
+  it('stops when its metrics file goes, rather than start it again without the epochs before', async () => {
+    const d = tmpDir();
+    const out = path.join(d, 'm.safetensors');
+    const metrics = path.join(d, 'm.metrics.jsonl');
+    const onEpoch = (m: { epoch: number }) => { if (m.epoch === 2) rmSync(metrics); };
+    await expect(train(TEXT, { ...TINY, out, onEpoch })).rejects.toThrow(`could not write metrics file ${metrics} (it was removed while the run went on, `
+      + `with the epochs before this one); the checkpoint ${out} (epoch 3, batch 0) is intact`);
+    expect(existsSync(metrics)).toBe(false);
   });
 });
