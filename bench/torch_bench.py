@@ -43,6 +43,17 @@ def gemm_gflops():
     return 2 * 512 ** 3 * n / dt / 1e9
 
 
+def die_with_parent():
+    """On Linux, end with SIGTERM when the process that started this one (deeprnn bench) is gone."""
+    try:
+        import ctypes
+        import signal
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--config', required=True, choices=sorted(CONFIGS))
@@ -51,6 +62,7 @@ def main():
     ap.add_argument('--warmup', type=int, default=3)
     ap.add_argument('--autocast', action='store_true', help='bf16 autocast of the forward and loss')
     args = ap.parse_args()
+    die_with_parent()
     torch.set_num_threads(1)
     g1 = gemm_gflops()
     if g1 < MIN_GEMM_GFLOPS:

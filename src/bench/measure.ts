@@ -24,7 +24,21 @@ export interface Measurement {
   teams?: string;
 }
 
+/**
+ * Ends this process when the one that started it is gone: `deeprnn bench`
+ * waits for each measurement in a child, and a signal to its pid alone (kill
+ * PID, a CI runner's stop) ends it without a word to the child, which ran on,
+ * a core busy, for minutes (its parent then init).
+ */
+function orphanWatch(): () => void {
+  const parent = process.ppid;
+  return () => {
+    if (process.ppid !== parent) process.exit(1);
+  };
+}
+
 export function measure(c: BenchConfig, threads: number, batches: number, warmup: number, precision: Precision = 'fp32'): Measurement {
+  const alone = orphanWatch();
   const nat = native();
   nat.setThreads(threads);
   const cfg = modelConfig(c);
@@ -41,7 +55,10 @@ export function measure(c: BenchConfig, threads: number, batches: number, warmup
     for (let i = 0; i < 50; i++) tok = argmax(stepper.feed(tok));
     stepper.reset();
     const t0 = performance.now();
-    for (let i = 0; i < c.steps; i++) tok = argmax(stepper.feed(tok));
+    for (let i = 0; i < c.steps; i++) {
+      tok = argmax(stepper.feed(tok));
+      if ((i & 127) === 127) alone();
+    }
     seconds = (performance.now() - t0) / 1000;
     tokens = c.steps;
   } else {
@@ -57,6 +74,7 @@ export function measure(c: BenchConfig, threads: number, batches: number, warmup
     const sgd = new SGD(0.1);
     // A training step as Trainer takes it: clipping, the update and its check of the weights.
     const step = () => {
+      alone();
       model.zeroGrad();
       model.forward(batch, { train: true });
       model.backward();

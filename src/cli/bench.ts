@@ -170,19 +170,31 @@ export function torchEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEn
 function runTorch(py: string, c: BenchConfig, threads: number, batches: number, warmup: number, autocast = false): TorchResult {
   const r = spawnSync(py, [path.join(ROOT, 'bench', 'torch_bench.py'), '--config', c.name, '--threads', String(threads),
     '--batches', String(batches), '--warmup', String(warmup), ...(autocast ? ['--autocast'] : [])], { encoding: 'utf8', env: torchEnv() });
+  const failed = () => `bench/torch_bench.py failed: ${r.stderr.trim().split('\n').pop() || howEnded(r)}`;
+  let j: Record<string, number | string>;
   try {
-    const j = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as Record<string, number | string>;
-    if (typeof j.error === 'string') return { error: j.error };
-    return { tokensPerSec: Number(j.train_tokens_per_s ?? j.gen_tokens_per_s), peakRssMb: Number(j.peak_rss_mb) };
+    j = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as Record<string, number | string>;
   } catch {
-    return { error: `bench/torch_bench.py failed: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`}` };
+    return { error: failed() };
   }
+  if (typeof j.error === 'string') return { error: j.error };
+  const tokensPerSec = Number(j.train_tokens_per_s ?? j.gen_tokens_per_s);
+  // (before, a result without a rate showed "-" with no word, and 0 as a rate)
+  if (!(tokensPerSec > 0 && tokensPerSec < Infinity)) {
+    return { error: `bench/torch_bench.py gave no rate (tokens/s ${JSON.stringify(j.train_tokens_per_s ?? j.gen_tokens_per_s ?? null)}; ${howEnded(r)})` };
+  }
+  return { tokensPerSec, peakRssMb: Number(j.peak_rss_mb) };
+}
+
+/** How a child ended: its exit code, or the signal that killed it (an OOM kill is SIGKILL). */
+function howEnded(r: { status: number | null; signal: NodeJS.Signals | null }): string {
+  return r.signal ? `killed by ${r.signal}` : `exit ${r.status}`;
 }
 
 function measureInChild(c: BenchConfig, threads: number, batches: number, warmup: number, precision: Precision = 'fp32'): Measurement {
   const r = spawnSync(process.execPath, [process.argv[1]!, 'bench', '--one', c.name, '--threads', String(threads),
     '--batches', String(batches), '--warmup', String(warmup), '--precision', precision], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`benchmark ${c.name} failed: ${r.stderr.trim()}`);
+  if (r.status !== 0) throw new Error(`benchmark ${c.name} failed: ${r.stderr.trim() || howEnded(r)}`);
   return JSON.parse(r.stdout) as Measurement;
 }
 

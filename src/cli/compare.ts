@@ -108,7 +108,7 @@ export function registerCompare(program: Command): void {
         signal = sig === 'SIGINT' ? 'SIGINT' : 'SIGTERM';
         // (the same signal again at once is its echo, as for deeprnn train: a Ctrl-C after that moment quits at once)
         setTimeout(() => process.off('SIGINT', onSignal), SIGNAL_ECHO_MS).unref();
-        if (!running) process.stderr.write(`\n${sig}: stopping before the next cell\n`);
+        if (!running) process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}${sig}: stopping before the next cell\n`);
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);

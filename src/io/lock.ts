@@ -32,6 +32,13 @@ function readHolder(file: string): Holder | null {
   }
 }
 
+let startOfThis: string | null | undefined;
+/** This process's start time (read once). */
+function ownStart(): string | null {
+  if (startOfThis === undefined) startOfThis = startTime(process.pid);
+  return startOfThis;
+}
+
 function alive(h: Holder): boolean {
   if (!processAlive(h.pid)) return false;
   const now = startTime(h.pid);
@@ -47,15 +54,37 @@ export class FileLock {
     private readonly createdDirs: string[],
   ) {}
 
-  /** Whether the lock file is still there and this process's (a directory removed while a run went on takes it along). */
+  /**
+   * Whether the lock file is still there and this process's (a directory
+   * removed while a run went on takes it along; another run may have taken
+   * it since). A read that fails otherwise than for a missing file (EIO,
+   * ESTALE) cannot tell: the lock counts as held.
+   */
   held(): boolean {
-    return !this.released && readHolder(this.file)?.pid === process.pid;
+    if (this.released) return false;
+    let text: string;
+    try {
+      text = readFileSync(this.file, 'utf8');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      return code !== 'ENOENT' && code !== 'ENOTDIR';
+    }
+    let h: Partial<Holder>;
+    try {
+      h = JSON.parse(text) as Partial<Holder>;
+    } catch {
+      return false;
+    }
+    const start = ownStart();
+    return h.pid === process.pid && (h.start == null || start === null || h.start === start);
   }
 
   release(): void {
     if (this.released) return;
     this.released = true;
-    rmSync(this.file, { force: true });
+    // Not another process's: a lock taken over after this one was lost (its directory removed) is that run's.
+    const holder = readHolder(this.file);
+    if (holder === null || holder.pid === process.pid) rmSync(this.file, { force: true });
     for (const d of [...this.createdDirs].reverse()) {
       try {
         rmdirSync(d);

@@ -670,12 +670,15 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
   const guard = () => {
     const lost = locks.find((l) => !l.held());
     if (lost) {
+      lostLock = true;
       throw new OutputWriteError(`the lock ${lost.file} of ${optionName(s)('out')} ${files!.out} is gone (its directory removed, or the lock `
         + `deleted, while the run went on): another run could write there now, so this run stops${intact()}`);
     }
   };
   const outputError = (what: string, file: string, e: unknown) =>
     (e instanceof InputError ? e : new OutputWriteError(`could not write ${what} ${file} (${(e as Error).message})${intact()}`));
+  /** A lock of the run was found lost (its directory removed, perhaps taken since by another run, whose files are not this run's to tidy). */
+  let lostLock = false;
   /** The earlier run's files this run kept aside as *.bak (they go back when this run fails before it has saved anything). */
   let movedAside: string[] = [];
   if (files) {
@@ -830,7 +833,7 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     // The checkpoints asked for before the error are written (or failed) before it is told.
     await writes.drain().catch(() => {});
     let keptBest = '';
-    if (files && !own && saved === null) {
+    if (files && !own && saved === null && !lostLock) {
       // No checkpoint of this run reached --out (nor, then, a snapshot): its
       // metrics go, its best is kept aside under another name, and the earlier
       // run's files come back, so that the earlier run's checkpoint at --out is

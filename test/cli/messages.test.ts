@@ -1,9 +1,11 @@
 // The remaining user-facing messages, each asserted.
-import { existsSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli, QUICK } from '../helpers/cli.js';
 import { notCamelCase } from '../helpers/keys.js';
+import { BIN } from '../helpers/paths.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const dir = tmpDir();
@@ -91,6 +93,47 @@ describe('messages', () => {
       expect(row.peakRssMb).toBeGreaterThan(0);
     }
     expect(await line(['bench', '--repeat', '0', '--no-torch'])).toEqual({ code: 2, err: 'deeprnn: error: --repeat must be an integer from 1 to 100, got "0"' });
+  });
+
+  it("bench: a PyTorch run that gives no rate, or is killed, says so (before: '-' with no word, or 'failed: ' with nothing after)", async () => {
+    // A stand-in for PyTorch's python (DEEPRNN_TORCH_PYTHON): `-c "import torch"` succeeds, the measurement prints {} or is killed.
+    const fake = (name: string, body: string) => {
+      const f = path.join(dir, name);
+      writeFileSync(f, `#!/bin/sh\n[ "$1" = -c ] && exit 0\n${body}\n`, { mode: 0o755 });
+      return f;
+    };
+    const args = ['bench', '--configs', 'A', '--threads', '1', '--batches', '1', '--warmup', '0', '--json'];
+    const none = JSON.parse((await cli(args, { env: { DEEPRNN_TORCH_PYTHON: fake('norate', "echo '{}'") } })).stdout);
+    expect(none.results[0].torchError).toBe('bench/torch_bench.py gave no rate (tokens/s null; exit 0)');
+    const killed = JSON.parse((await cli(args, { env: { DEEPRNN_TORCH_PYTHON: fake('killed', 'kill -9 $$') } })).stdout);
+    expect(killed.results[0].torchError).toBe('bench/torch_bench.py failed: killed by SIGKILL');
+  });
+
+  it.skipIf(process.platform !== 'linux')('bench: a measurement child ends when bench is killed by its pid alone (before: it ran on, a core busy)', async () => {
+    const child = spawn(process.execPath, [BIN, 'bench', '--configs', 'C', '--threads', '1', '--batches', '100000', '--warmup', '0', '--no-torch'],
+      { stdio: 'ignore' });
+    /** A process's state and parent from /proc (null: gone). */
+    const stat = (pid: number) => {
+      try {
+        const t = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const [state, ppid] = t.slice(t.lastIndexOf(')') + 2).split(' ');
+        return { state: state!, ppid: Number(ppid) };
+      } catch {
+        return null;
+      }
+    };
+    const kids = () => readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((p) => stat(p)?.ppid === child.pid);
+    let measuring: number[] = [];
+    for (let i = 0; i < 200 && measuring.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      measuring = kids();
+    }
+    expect(measuring).toHaveLength(1);
+    child.kill('SIGTERM');
+    // (a zombie that no one reaps, as under a pid 1 that reaps nothing, has ended)
+    const alive = () => { const st = stat(measuring[0]!); return st !== null && st.state !== 'Z'; };
+    for (let i = 0; i < 200 && alive(); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(alive()).toBe(false);
   });
 
   it('bench: unknown configurations and thread lists', async () => {

@@ -3,7 +3,7 @@
 // its threads stay within the cores and are put back; the data modules, the
 // loaders, generate, Rng.fromState and the float64 model name what is wrong.
 import os from 'node:os';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { makeDataModule, WindowDataModule } from '../../src/data/datamodule.js';
@@ -269,6 +269,23 @@ describe('a run whose outputs are removed while it goes on', () => {
       + 'deleted, while the run went on): another run could write there now, so this run stops; the checkpoint '
       + `${out} is gone (removed while the run went on)`);
     expect(existsSync(gone)).toBe(false);
+  });
+
+  it('leaves what another run put in its place as it is: the locks, metrics and directory of a run that took the path over', async () => {
+    // Before, the stopped run released "its" locks (the other run's), removed the metrics and the directory it had made.
+    const taken = path.join(tmpDir(), 'taken');
+    const out = path.join(taken, 'm.safetensors');
+    const others = ['m.safetensors.lock', 'm.best.safetensors.lock', 'm.metrics.jsonl.lock'].map((f) => path.join(taken, f));
+    const onEpoch = (m: { epoch: number }) => {
+      if (m.epoch !== 2) return;
+      rmSync(taken, { recursive: true, force: true });
+      mkdirSync(taken);
+      for (const f of others) writeFileSync(f, JSON.stringify({ pid: 1, start: null }));
+      writeFileSync(path.join(taken, 'm.metrics.jsonl'), 'the other run\'s\n');
+    };
+    await expect(train(TEXT, { ...TINY, out, onEpoch })).rejects.toThrow(`the lock ${out}.lock of out ${out} is gone`);
+    for (const f of others) expect(readFileSync(f, 'utf8')).toBe('{"pid":1,"start":null}');
+    expect(readFileSync(path.join(taken, 'm.metrics.jsonl'), 'utf8')).toBe('the other run\'s\n');
   });
 
   it('stops when its metrics file goes, rather than start it again without the epochs before', async () => {
