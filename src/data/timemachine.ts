@@ -1,6 +1,5 @@
 // The book's TimeMachine data module in one call: the corpus (the copy shipped
 // in data/, its sha1 verified), the d2l tokenizer, and the window batches.
-import { resolveDataDir } from './corpus.js';
 import { DATA_OPTIONS, makeDataModule, type DataModule, type DataOptions } from './datamodule.js';
 import { InputError } from '../errors.js';
 import { describe, refuseUnknownKeys } from '../validate.js';
@@ -24,16 +23,12 @@ export class TimeMachine {
 
   /** The book's defaults: 32 steps, 10,000 / 5,000 windows, batch 1024. */
   static async load(opts: TimeMachineOptions | null = {}): Promise<TimeMachine> {
-    // null is options left out, as for train(); a typo is named (before, batchsize: 10 ran with 1024)
+    // null, the options or one of them, is left out, as for train(); a typo is named (before, batchsize: 10 ran with 1024)
     opts ??= {};
     if (typeof opts !== 'object' || Array.isArray(opts)) throw new InputError(`TimeMachine.load(opts): opts must be an object, got ${describe(opts)}`);
-    // (a null option is left out, as for train())
     opts = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== null)) as TimeMachineOptions;
     refuseUnknownKeys(opts, [...DATA_OPTIONS, 'dataDir'], 'TimeMachine.load(opts)');
-    if (opts.dataDir !== undefined && (typeof opts.dataDir !== 'string' || opts.dataDir === '')) {
-      throw new InputError(`TimeMachine.load(opts): dataDir must be a directory's path, got ${describe(opts.dataDir)}`);
-    }
-    const { tokenizer, tokens } = await loadCorpusTokens(['timemachine'], { dataDir: resolveDataDir(opts.dataDir), kind: 'd2l' });
+    const { tokenizer, tokens } = await loadCorpusTokens(['timemachine'], { dataDir: opts.dataDir, kind: 'd2l' });
     const data = makeDataModule(tokens, {
       numSteps: opts.numSteps ?? 32,
       numTrain: opts.numTrain ?? 10_000,

@@ -58,7 +58,6 @@ function checkTexts(text: unknown): string[] {
   return texts as string[];
 }
 
-
 /**
  * Trains a model on `text` (a string, or strings joined with a newline) and
  * returns it with its tokenizer. Every option is checked before any work, as

@@ -260,6 +260,12 @@ describe('deeprnn serve', () => {
     expect(state.selected).toBe('secret.safetensors');
     expect(state.checkpoints.map((c) => c.name)).toContain('secret.safetensors');
     expect(await linked.stop()).toBe(0);
+    // a link out of its directory to a file that is no checkpoint's name
+    const odd = tmpDir();
+    symlinkSync(path.join(root, 'secret.txt'), path.join(odd, 'odd.safetensors'));
+    const o = await cli(['serve', path.join(odd, 'odd.safetensors'), '--port', '0']);
+    expect({ code: o.code, err: o.stderr }).toEqual({ code: 2,
+      err: `deeprnn: error: ${path.join(odd, 'odd.safetensors')} leads to ${path.join(root, 'secret.txt')}, which is no .safetensors checkpoint\n` });
     const hidden = path.join(tmpDir(), '.hidden.safetensors');
     writeFileSync(hidden, readFileSync(path.join(dir, 'gru.safetensors')));
     const r = await cli(['serve', hidden, '--port', '0']);

@@ -177,7 +177,7 @@ describe('the data modules and loaders', () => {
     }
     await expect(TimeMachine.load({ batchsize: 10 } as never)).rejects.toThrow('TimeMachine.load(opts): unknown option batchsize (did you mean batchSize?)');
     await expect(TimeMachine.load('x' as never)).rejects.toThrow('TimeMachine.load(opts): opts must be an object, got "x"');
-    await expect(TimeMachine.load({ dataDir: 5 } as never)).rejects.toThrow("TimeMachine.load(opts): dataDir must be a directory's path, got 5");
+    await expect(TimeMachine.load({ dataDir: 5 } as never)).rejects.toThrow("dataDir must be a directory's path, got 5");
     expect((await TimeMachine.load({ valFrac: null, batchSize: null } as never)).data.numTrainBatches).toBe(10);
     const tm = await TimeMachine.load(null);
     expect(tm.data.numTrainBatches).toBe(10);
@@ -197,6 +197,8 @@ describe('the float64 model', () => {
     expect(() => s.evaluate(batch([1, 2], [2, 99]))).toThrow('evaluate: batch.targets[1] = 99 is outside [0, 5)');
     expect(() => s.evaluate(batch([-1, 2], [2, 3]))).toThrow('evaluate: batch.inputs[0] = -1 is outside [0, 5)');
     expect(() => s.forward(batch([1, 2, 3], [2, 3]), { train: true })).toThrow('forward: batch.inputs holds 3 ids, not T*N = 2');
+    expect(() => s.evaluate({ T: 2, N: 1, inputs: 'ab', targets: Int32Array.of(1, 2) } as never))
+      .toThrow('evaluate: batch.inputs must be T*N = 2 token ids (an Int32Array, a Uint16Array or an array), got "ab"');
     expect(Number.isFinite(s.evaluate(batch([1, 2], [2, 4])).lossSum)).toBe(true);
   });
 });
