@@ -44,6 +44,15 @@ export function checkSampling(o: { temperature?: unknown; topK?: unknown; topP?:
 /** The most tokens one call generates. */
 export const MAX_PREDS = 10_000_000;
 
+/** The options a Sampler knows (SampleOptions). */
+const SAMPLE_OPTIONS = ['temperature', 'topK', 'topP', 'rng', 'seed'] as const;
+
+/** The sampling options of a larger set (generate's), for a Sampler. */
+export function samplingOptions(o: SampleOptions): SampleOptions {
+  const { temperature, topK, topP, rng, seed } = o;
+  return { temperature, topK, topP, rng, seed };
+}
+
 /** Picks the next token from logits; reuses its scratch arrays across calls. */
 export class Sampler {
   private readonly probs: Float64Array;
@@ -52,6 +61,16 @@ export class Sampler {
   readonly opts: SampleOptions;
 
   constructor(vocabSize: number, opts: SampleOptions = {}) {
+    // (before: any vocabulary size was taken, -1 failed as a RangeError and 0 or NaN picked the argmax at any temperature)
+    strictInteger('Sampler: vocabSize', vocabSize, 1, 2 ** 30);
+    if (typeof opts !== 'object' || opts === null) throw new InputError(`Sampler: the options must be an object, got ${describe(opts)}`);
+    // A misspelt option (topk) is refused, not dropped; numbers are numbers, as the library's other options
+    // (a string is the command line's to read: checkSampling takes its flags' text).
+    refuseUnknownKeys(opts, SAMPLE_OPTIONS, 'Sampler');
+    for (const key of ['temperature', 'topK', 'topP', 'seed'] as const) {
+      const v = opts[key];
+      if (v !== undefined && typeof v !== 'number') throw new InputError(`${key} must be a number, got ${describe(v)}`);
+    }
     const checked = checkSampling(opts, { name: (k) => k });
     if (opts.rng !== undefined) checkRng(opts.rng, 'rng (or left out, to draw from seed)');
     // A seed that would change nothing is refused, as the command line's --seed with greedy decoding is.
@@ -62,7 +81,12 @@ export class Sampler {
     this.order = new Int32Array(vocabSize);
   }
 
+  /** The next token's id from the logits of every token of the vocabulary (vocabSize of them). */
   pick(logits: ArrayLike<number>): number {
+    if (logits?.length !== this.probs.length) {
+      throw new InputError(`pick: the logits must be ${this.probs.length} numbers (one per token of the vocabulary), got ${describe(logits)}`
+        + `${typeof logits?.length === 'number' ? ` of length ${logits.length}` : ''}`);
+    }
     const t = this.opts.temperature ?? 0;
     if (t === 0) return argmax(logits);
     const { probs, order } = this;
@@ -169,7 +193,7 @@ export function generate(model: RNNLM, a: Tokenizer | string, b: string | Genera
     throw new InputError(`the tokenizer has ${tokenizer.vocab.size} tokens but the model's vocabSize is ${model.config.vocabSize}`);
   }
   const ids = tokenizer.encode(prefix);
-  const sampler = new Sampler(model.config.vocabSize, opts);
+  const sampler = new Sampler(model.config.vocabSize, samplingOptions(opts));
   const stepper = model.stepper();
   const collect = opts.collect ?? true;
   let text = '';

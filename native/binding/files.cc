@@ -8,6 +8,7 @@
 // reference here does) and must not detach or transfer its ArrayBuffer until
 // the promise settles.
 #include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -115,10 +116,25 @@ Napi::Value WriteFileAtomic(const Napi::CallbackInfo& info) {
   return p;
 }
 
+// outputGone(fd) -> whether writing to fd can only fail: a pipe whose reader
+// has gone (poll's POLLERR), a terminal hung up or a socket closed (POLLHUP),
+// a descriptor that is not open (POLLNVAL). A look, not a write: it costs one
+// system call and changes nothing (libuv notices a gone reader only at a write).
+Napi::Value OutputGone(const Napi::CallbackInfo& info) {
+  Args a(info, "outputGone", 1);
+  const long fd = a.dim(0, "fd", 0, 1L << 30);
+  pollfd p{static_cast<int>(fd), POLLOUT, 0};
+  int r;
+  do r = poll(&p, 1, 0);
+  while (r < 0 && errno == EINTR);
+  return Napi::Boolean::New(info.Env(), r > 0 && (p.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0);
+}
+
 }  // namespace
 
 void register_files(Napi::Env env, Napi::Object exports) {
   def<WriteFileAtomic>(env, exports, "writeFileAtomic");
+  def<OutputGone>(env, exports, "outputGone");
 }
 
 }  // namespace deeprnn

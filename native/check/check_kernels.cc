@@ -145,6 +145,24 @@ void check_math(const KernelTable& t) {
     if (fn == 1) ok = ok && y[0] == 0.0f && y[1] == 1.0f;
     report(ok, std::string(t.name) + " " + names[fn] + " within its bound", worst);
   }
+  // exp to float32's edges: finite up to ln(FLT_MAX), infinity past it, a
+  // gradual underflow below -87.3 (one rounding into the subnormals), 0 at -104
+  const float edge[] = {80.0f, 88.0f, 88.38f, 88.5f, 88.7f, 88.72f, 88.7228f, -87.3f, -88.0f, -95.0f, -100.0f, -103.9f};
+  const float beyond[] = {88.72284f, 100.0f, 1e30f, -104.0f, -1e30f};
+  const long ne = sizeof edge / sizeof edge[0], nb = sizeof beyond / sizeof beyond[0];
+  std::vector<float> ye(ne), yb(nb);
+  t.math_eval(0, ye.data(), edge, ne);
+  t.math_eval(0, yb.data(), beyond, nb);
+  double worst = 0.0;
+  bool ok = true;
+  for (long i = 0; i < ne; ++i) {
+    const double want = std::exp(static_cast<double>(edge[i]));
+    const double frac = std::fabs(ye[i] - want) / (3e-7 * want + std::ldexp(1.0, -150));
+    worst = frac > worst ? frac : worst;
+    ok = ok && frac <= 1.0;
+  }
+  for (long i = 0; i < nb; ++i) ok = ok && yb[i] == (beyond[i] > 0 ? INFINITY : 0.0f);
+  report(ok, std::string(t.name) + " exp to float32's edges (infinity past 88.7228, subnormals below -87.3)", worst);
 }
 
 void check_xent(const KernelTable& t, std::mt19937& rng) {

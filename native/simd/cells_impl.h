@@ -37,7 +37,8 @@ static inline void rnn_step_impl(float* h, const float* gx, const float* gh, con
     for (long j = 0; j < W; j += kLanes) {
       const long m = Full ? kLanes : W - j < kLanes ? W - j : kLanes;
       const vf a = ld(p + j, m) + ld(g + j, m) + ld(bhh + j, m);
-      st(row + j, relu ? (a > 0.0f ? a : 0.0f) : vtanh(a), m);
+      // (a NaN stays NaN, as in PyTorch: a > 0 alone would make it 0 and hide it from the loss)
+      st(row + j, relu ? (a > 0.0f || a != a ? a : 0.0f) : vtanh(a), m);
     }
   }
 }
@@ -65,7 +66,7 @@ static inline void rnn_step_back_impl(float* da, const float* dy, const float* d
       const long m = Full ? kLanes : W - j < kLanes ? W - j : kLanes;
       const vf g = ld(y + j, m) + ld(c + j, m);
       const vf hv = ld(o + j, m);
-      const vf a = relu ? (hv > 0.0f ? g : 0.0f) : g * vfma(-hv, hv, splat(1.0f));
+      const vf a = relu ? (hv > 0.0f || hv != hv ? g : 0.0f) : g * vfma(-hv, hv, splat(1.0f));
       st(d + j, a, m);
       if (bsum) add_to(bsum, j, a, m);
     }

@@ -145,22 +145,27 @@ static inline vf vexp(vf x) {
   return (vf)_mm512_maskz_scalef_ps((__mmask16)0xFFFF, (__m512)exp_reduced(x, fn), (__m512)fn);
 }
 #else
-// x clamped to [-87.3, 88.7] so 2^n stays a normal float (NaN stays NaN).
+// x clamped to +-104 only so that infinite inputs give infinity or 0 rather
+// than NaN (NaN stays NaN); 2^n as two normal powers of two, 2^(n/2) 2^(n - n/2),
+// so that exp overflows to infinity past ln(FLT_MAX) and underflows gradually
+// below -87.3 as the AVX-512 form does (one power 2^n would be infinite from
+// n = 128, x = 88.38, and 0 from n = -127).
 static inline vf vexp(vf x) {
 #if DEEPRNN_VEC_BYTES == 32 && defined(__AVX__)
   // max/min return their second operand when either is NaN; one instruction each
-  x = (vf)_mm256_min_ps((__m256)splat(88.7f), _mm256_max_ps((__m256)splat(-87.3f), (__m256)x));
+  x = (vf)_mm256_min_ps((__m256)splat(104.0f), _mm256_max_ps((__m256)splat(-104.0f), (__m256)x));
 #else
-  x = x < splat(-87.3f) ? splat(-87.3f) : x;
-  x = x > splat(88.7f) ? splat(88.7f) : x;
+  x = x < splat(-104.0f) ? splat(-104.0f) : x;
+  x = x > splat(104.0f) ? splat(104.0f) : x;
 #endif
   const vf t = vfma(x, splat(1.44269504088896341f), splat(0.5f));
   vi n = __builtin_convertvector(t, vi);                   // truncates toward 0
   n += (t < __builtin_convertvector(n, vf));               // true is -1: floor
   const vf fn = __builtin_convertvector(n, vf);
   const vf p = exp_reduced(x, fn);
-  const vi e = (n + 127) << 23;
-  return p * (vf)e;  // same-size vector cast: a bit cast
+  const vi half = n >> 1;                                  // |n| <= 151: both powers normal
+  const vi e1 = (half + 127) << 23, e2 = (n - half + 127) << 23;
+  return (p * (vf)e1) * (vf)e2;  // same-size vector casts: bit casts; the first product is exact
 }
 #endif
 

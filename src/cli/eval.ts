@@ -10,7 +10,7 @@ import { loadCorpusTokens } from '../data/load.js';
 import { TOKENIZERS, type TokenArray, type TokenizerKind } from '../data/tokenizer.js';
 import { InputError } from '../errors.js';
 import { plural, text } from '../validate.js';
-import { hasTrainingState, loadCheckpoint, type Checkpoint } from '../io/checkpoint.js';
+import { checkpointLineEnds, hasTrainingState, loadCheckpoint, type Checkpoint } from '../io/checkpoint.js';
 import { checkWritable, refuseOverwrite, removeStaleTemps, sameFile, writeFileAtomic, type FileRole } from '../io/files.js';
 import { native } from '../native.js';
 import { differentKernels, finalizeMpi, kernelRounding, mpiWorld, ranksDiffer, type World } from '../mpi.js';
@@ -235,10 +235,8 @@ export function registerEval(program: Command): void {
         const b = onDisk.slice(i + 1).find((x) => sameFile(a.file, x.file));
         if (b !== undefined) throw new UsageError(`--corpus names one file twice, as "${a.c}" and "${b.c}": each corpus is evaluated once, and reported by its name`);
       });
-      // Texts are read as the checkpoint's run read its own: a run from before line ends were
-      // recorded kept "\r" (and a model saved without a run, whose vocabulary knows "\r", was fitted so).
-      const lineEnds: LineEnds = hasTrainingState(ck.meta) ? ck.meta.training.lineEnds ?? 'kept'
-        : ck.tokenizer.vocab.has('\r') ? 'kept' : 'lf';
+      // Texts are read as the checkpoint's run read its own.
+      const lineEnds: LineEnds = checkpointLineEnds(ck);
       const load = async (spec: string) => {
         const { tokens } = await loadCorpusTokens([spec], { dataDir, tokenizer: ck.tokenizer, lineEnds });
         if (tokens.length < 2) {

@@ -202,8 +202,13 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   }
   process.exit(1);
 });
+// Standard error failing (a full disk) cannot be told: the command does its
+// work (a training run trains on, predict prints its text) and ends with exit
+// code 1, as GNU tools do. (Before, the process ended at the first line that
+// could not be written: `train --json 2>/dev/full` lost the run at its first
+// progress line, predict printed nothing after a warning.)
 process.stderr.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code !== 'EPIPE') process.exit(1);
+  if (e.code !== 'EPIPE') process.exitCode = 1;
 });
 
 const code = await main(process.argv);

@@ -2,14 +2,14 @@
 // samples with temperature, top-k and top-p; text streams to stdout.
 import type { Command } from 'commander';
 import { checkSampling, generate, MAX_PREDS } from '../generate.js';
-import { loadCheckpoint } from '../io/checkpoint.js';
+import { checkpointLineEnds, loadCheckpoint } from '../io/checkpoint.js';
 import { native } from '../native.js';
 import { refuseOverwrite } from '../io/files.js';
 import { Rng } from '../rng.js';
-import { RecordStream, warn, write } from './output.js';
+import { OutputClosed, RecordStream, warn, write } from './output.js';
 import { DEFAULT_CHECKPOINT } from './defaults.js';
 import { UsageError } from './errors.js';
-import { addOptions, bf16Note, cliNaming, formatOptions, intOption, option, outputFormat, precisionOption, threadsOption } from './options.js';
+import { addOptions, cliNaming, formatOptions, intOption, option, outputFormat, precisionOption, threadsOption } from './options.js';
 
 interface RawPredictOptions {
   model: string;
@@ -46,7 +46,7 @@ export function registerPredict(program: Command): void {
     .addOption(option('--strict', 'refuse a prefix with tokens outside the vocabulary instead of reading them as <unk>'))
     .addOption(option('--threads <n>', 'threads of the products of each token (default: OMP_NUM_THREADS, else the cores this process may use)'));
   addOptions(command, formatOptions(['text', 'json']))
-    .action((prefix: string, raw: RawPredictOptions, cmd: Command) => {
+    .action((typed: string, raw: RawPredictOptions, cmd: Command) => {
       const format = outputFormat(cmd, ['text', 'json']);
       const json = format === 'json';
       const numPreds = intOption('--num-preds', raw.numPreds, 0, MAX_PREDS);
@@ -70,7 +70,11 @@ export function registerPredict(program: Command): void {
       native().setThreads(threads);
       const ckpt = loadCheckpoint(raw.model);
       if (precision) ckpt.model.precision = precision;
-      if (ckpt.model.precision === 'bf16') bf16Note();
+      // (no note on which bf16 products run: generation's one-token steps run float32 products
+      // on the weights rounded to bf16, on every CPU alike)
+      // The prefix is read as the model's training text was (before, a "\r\n" pasted from a
+      // Windows file kept its "\r", outside the vocabulary of a model trained with line ends read as "\n").
+      const prefix = checkpointLineEnds(ckpt) === 'lf' ? typed.replace(/\r\n?/g, '\n') : typed;
       const unknown = ckpt.tokenizer.unknown(prefix);
       if (unknown.length > 0) {
         const list = unknown.slice(0, 10).map((t) => JSON.stringify(t)).join(', ') + (unknown.length > 10 ? ', ...' : '');
@@ -79,16 +83,25 @@ export function registerPredict(program: Command): void {
       }
       const rng = new Rng(seed);
       // --json: one object, {"prefix", "samples": [{"sample", "text"}, ...]}, written once every sample is complete.
-      const records = new RecordStream<SampleRecord>(format, { columns: [], json: { head: { prefix }, key: 'samples' } });
+      const records = new RecordStream<SampleRecord>(format, { columns: [], json: { head: { prefix: typed }, key: 'samples' } });
       // Streamed text is written as it comes and never kept: any length runs in
       // constant memory. To a terminal, token by token; to a pipe or file, in
       // pieces of up to 16 KiB or 50 ms (a write per token made a system call per token).
       const stream = new TextStream(process.stdout.isTTY === true);
+      // --json writes at the end: a reader that went away (`| head -c 10`) is looked for every
+      // READER_CHECK_MS instead (before, noticed only after the last token, hours later for the largest runs).
+      let looked = performance.now();
+      const readerThere = () => {
+        const now = performance.now();
+        if (now - looked < READER_CHECK_MS) return;
+        looked = now;
+        if (native().outputGone(1)) throw new OutputClosed('the standard output was closed');
+      };
       for (let i = 0; i < samples; i++) {
         let text: string;
         try {
           text = generate(ckpt.model, ckpt.tokenizer, prefix, {
-            numPreds, temperature, topK, topP, rng, onText: json ? undefined : (piece) => stream.add(piece), collect: json,
+            numPreds, temperature, topK, topP, rng, onText: json ? readerThere : (piece) => stream.add(piece), collect: json,
           });
         } catch (e) {
           // the text so far goes out if it can; the error that stopped it is the one reported
@@ -106,6 +119,9 @@ export function registerPredict(program: Command): void {
       records.end();
     });
 }
+
+/** How often predict --json looks for a reader that went away (a poll of stdout). */
+const READER_CHECK_MS = 100;
 
 /** Generated text on its way to stdout: each piece at once (interactive), or gathered into larger writes. */
 class TextStream {

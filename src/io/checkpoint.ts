@@ -124,6 +124,16 @@ export function hasTrainingState(meta: ModelMeta): meta is CheckpointMeta {
   return 'state' in meta;
 }
 
+/**
+ * How a text is read for a checkpoint's model: as its run read its corpus
+ * ("lf": "\r\n" and a lone "\r" as "\n"); a run from before line ends were
+ * recorded kept "\r", and a model saved without a run, whose vocabulary knows
+ * "\r", was fitted so.
+ */
+export function checkpointLineEnds(ck: { meta: ModelMeta; tokenizer: Tokenizer }): LineEnds {
+  return hasTrainingState(ck.meta) ? ck.meta.training.lineEnds ?? 'kept' : ck.tokenizer.vocab.has('\r') ? 'kept' : 'lf';
+}
+
 /** Tensor names of the carried state: h of every layer, then c for LSTM. */
 export function carryNames(config: ModelConfig): { name: string; layer: number }[] {
   const h = config.hidden.map((_, l) => ({ name: `carry.h_l${l}`, layer: l }));

@@ -57,10 +57,14 @@ export class CarriedState<A extends Float32Array | Float64Array> {
     }
   }
 
-  /** h of every layer, then c of every layer (LSTM), as float32; null when there is none. */
+  /**
+   * h of every layer, then c of every layer (LSTM), as float32 copies (a
+   * snapshot: the next carrying batch leaves it as it is, and writing into it
+   * changes nothing); null when there is none.
+   */
   toArrays(): Float32Array[] | null {
     if (!this.layers) return null;
-    const f32 = (a: A) => (a instanceof Float32Array ? a : Float32Array.from(a));
+    const f32 = (a: A) => Float32Array.from(a);
     return [...this.layers.map((s) => f32(s.h)), ...this.layers.flatMap((s) => (s.c ? [f32(s.c)] : []))];
   }
 

@@ -73,7 +73,7 @@ export interface LanguageModel {
   evaluate(batch: Batch, opts?: { carry?: boolean; shard?: Shard }): EvalResult;
   /** Zeros the carried state. */
   resetState(): void;
-  /** The carried state as float32 arrays (h of every layer, then c for LSTM), or null when there is none. */
+  /** The carried state as float32 copies (h of every layer, then c for LSTM: a snapshot the next batch leaves as it is), or null when there is none. */
   carriedState(): Float32Array[] | null;
   /** After a training forward with a shard: the share had windows, and their chunk gradients are kept for World.sumChunks. */
   readonly keptChunks?: boolean;

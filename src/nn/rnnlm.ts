@@ -363,6 +363,8 @@ export class Stepper {
   private readonly token = new Int32Array(1);
   private readonly W: Float32Array;
   private readonly b: Float32Array;
+  /** The model's precision when made: bf16 keeps rounded copies of the weights. */
+  private readonly bf16: boolean;
   readonly logits: Float32Array;
 
   constructor(private readonly model: RNNLM) {
@@ -372,10 +374,12 @@ export class Stepper {
     const G = gatesOf(cell);
     // bf16: the products read the weights rounded to bf16, as training's do; the activations stay
     // float32 (no bf16 kernel for one row at a time), so the logits are close to a bf16 run's, not equal.
+    // The rounded matrices are copies, and so are the biases beside them: a bf16 stepper is the model
+    // as it was when made or last reset() (before, new biases met old matrices after loadStateDict).
     const bf16 = model.precision === 'bf16';
     const weights = (l: number) => {
       const w = rnnLayerViews(model, l);
-      return bf16 ? { ...w, wih: roundBf16(w.wih), whh: roundBf16(w.whh) } : w;
+      return bf16 ? { ...w, wih: roundBf16(w.wih), whh: roundBf16(w.whh), bih: w.bih.slice(), bhh: w.bhh.slice() } : w;
     };
     this.layers = hidden.map((H, l) => ({
       w: weights(l),
@@ -391,20 +395,44 @@ export class Stepper {
     }));
     const out = model.outputLayer();
     this.W = bf16 ? roundBf16(out.W) : out.W;
-    this.b = out.b;
+    this.b = bf16 ? out.b.slice() : out.b;
     this.logits = new Float32Array(vocabSize);
+    this.bf16 = bf16;
   }
 
+  /**
+   * Back to the zero state, the start of a text. A bf16 stepper also takes
+   * the model's weights as they are now (rounded again); an fp32 one reads
+   * them as they are at every token.
+   */
   reset(): void {
     for (const s of this.layers) {
       s.h.fill(0);
       s.c?.fill(0);
     }
+    if (!this.bf16) return;
+    this.layers.forEach((s, l) => {
+      const w = rnnLayerViews(this.model, l);
+      s.w.wih.set(roundBf16(w.wih));
+      s.w.whh.set(roundBf16(w.whh));
+      s.w.bih.set(w.bih);
+      s.w.bhh.set(w.bhh);
+    });
+    const out = this.model.outputLayer();
+    this.W.set(roundBf16(out.W));
+    this.b.set(out.b);
   }
 
-  /** Logits of the first step, before any token: the output layer on the zero state. */
+  /**
+   * The logits of the next token from the state carried now, without feeding
+   * one: before any token (or after reset()), the output layer on the zero
+   * state (its bias); after feed(), the logits that feed() returned. (Before,
+   * always the bias, where the exported model's initial_logits reads the
+   * carried state.)
+   */
   initialLogits(): Float32Array {
-    this.logits.set(this.b);
+    const top = this.layers[this.layers.length - 1]!;
+    native().linearForward(this.logits, top.h, this.W, this.b, 1, top.H, this.model.config.vocabSize);
     return this.logits;
   }
 
@@ -413,7 +441,7 @@ export class Stepper {
     const nat = native();
     const { cell, vocabSize } = this.model.config;
     if (!Number.isInteger(tokenId) || tokenId < 0 || tokenId >= vocabSize) {
-      throw new InputError(`feed: the token must be an id from 0 to ${vocabSize - 1}, got ${tokenId}`);
+      throw new InputError(`feed: the token must be an id from 0 to ${vocabSize - 1}, got ${describe(tokenId)}`);
     }
     const G = gatesOf(cell);
     this.token[0] = tokenId;

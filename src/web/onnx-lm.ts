@@ -10,8 +10,8 @@
 import type { TokenizerJSON } from '../data/tokenizer.js';
 import { Tokenizer, tokenizerFromJSON } from '../data/tokenizer.js';
 import { InputError } from '../errors.js';
-import { strictInteger } from '../validate.js';
-import { MAX_PREDS, Sampler, type SampleOptions } from '../generate.js';
+import { describe, refuseUnknownKeys, strictInteger } from '../validate.js';
+import { MAX_PREDS, Sampler, samplingOptions, type SampleOptions } from '../generate.js';
 
 /** What NAME.json holds (and the model's "deeprnn" metadata entry). */
 export interface OnnxCard {
@@ -178,6 +178,9 @@ export interface OnnxGenerateOptions extends SampleOptions {
   stop?: () => boolean;
 }
 
+/** The options generateOnnx knows (OnnxGenerateOptions). */
+const ONNX_GENERATE_OPTIONS = ['numPreds', 'temperature', 'topK', 'topP', 'rng', 'seed', 'onText', 'stop'] as const;
+
 /** The tokenizer of a card. */
 export function cardTokenizer(card: OnnxCard): Tokenizer {
   return tokenizerFromJSON(card.tokenizer);
@@ -190,9 +193,16 @@ export function cardTokenizer(card: OnnxCard): Tokenizer {
  * deeprnn predict's text.
  */
 export async function generateOnnx(stepper: OnnxStepper, tokenizer: Tokenizer, prefix: string, opts: OnnxGenerateOptions): Promise<string> {
+  if (typeof opts !== 'object' || opts === null) throw new InputError('generateOnnx needs options: { numPreds, temperature, topK, topP, seed }');
+  // (as generate(): a misspelt option is refused; before, {temprature: 1} gave greedy text without a word)
+  refuseUnknownKeys(opts, ONNX_GENERATE_OPTIONS, 'generateOnnx');
   strictInteger('numPreds', opts.numPreds, 0, MAX_PREDS);
+  for (const [key, v] of [['onText', opts.onText], ['stop', opts.stop]] as const) {
+    if (v !== undefined && typeof v !== 'function') throw new InputError(`${key} must be a function, got ${describe(v)}`);
+  }
+  if (typeof prefix !== 'string') throw new InputError(`the prefix must be a string, got ${describe(prefix)}`);
   const ids = tokenizer.encode(prefix);
-  const sampler = new Sampler(stepper.vocabSize, opts);
+  const sampler = new Sampler(stepper.vocabSize, samplingOptions(opts));
   stepper.reset();
   let text = '';
   const emit = async (s: string) => {

@@ -57,6 +57,10 @@ describe('train --precision bf16', () => {
     expect(r.stderr.split('\n').filter((l) => l.startsWith('note: '))).toEqual([
       `note: bf16 products run on the float32 fallback, emulated (${info.simd}) (${why}): the same results, slower than fp32`,
     ]);
+    // predict's one-token steps run no bf16 product on any CPU: no note (before, the same line)
+    const p = await cli(['predict', '--model', out, '--num-preds', '5', 'it'], { env: { DEEPRNN_BF16: 'emulated' } });
+    expect(p.code, p.stderr).toBe(0);
+    expect(p.stderr).toBe('');
   });
 
   it('trains every cell, mgu included', async () => {

@@ -2,7 +2,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cli } from '../helpers/cli.js';
+import { cli, QUICK, run } from '../helpers/cli.js';
+import { BIN } from '../helpers/paths.js';
 import { HAS_SHAKESPEARE, NEEDS_SHAKESPEARE, noteShakespeare, SHAKESPEARE } from '../helpers/paths.js';
 import { tmpDir } from '../helpers/tmp.js';
 
@@ -139,4 +140,36 @@ describe.skipIf(!HAS_SHAKESPEARE)(`info ${NEEDS_SHAKESPEARE}`, () => {
     const text = (await cli(['info', model])).stdout;
     expect(text).toMatch(/^checkpoint .* \(format version 1; this deeprnn reads up to 1\)\nmodel: lstm, 2 layers, hidden 32, 32, dropout 0\ntokenizer: char, vocabulary of 66\nparameters: [\d,]+\n {2}rnn.weight_ih_l0/);
   });
+});
+
+describe('predict reads the prefix as the model\'s training text was read', () => {
+  it('"\\r\\n" as "\\n" for a model whose run read line ends so (before: "\\r" outside the vocabulary, read as <unk>)', async () => {
+    const text = path.join(dir, 'crlf.txt');
+    writeFileSync(text, 'the king said\r\nthe queen said\r\n'.repeat(40));
+    const out = path.join(dir, 'crlf.safetensors');
+    const t = await cli(['train', '--corpus', text, '--tokenizer', 'char', '--hidden', '8', '--epochs', '1', '--batch-size', '8',
+      '--num-steps', '8', '--batching', 'sequential', '--val-frac', '0.2', '--out', out]);
+    expect(t.code, t.stderr).toBe(0);
+    const lf = await cli(['predict', '--model', out, '--num-preds', '8', '--strict', 'said\nthe']);
+    const crlf = await cli(['predict', '--model', out, '--num-preds', '8', '--strict', 'said\r\nthe']);
+    const cr = await cli(['predict', '--model', out, '--num-preds', '8', '--strict', 'said\rthe']);
+    expect(lf.code, lf.stderr).toBe(0);
+    expect(crlf).toEqual(lf);
+    expect(cr).toEqual(lf);
+    expect(lf.stdout.startsWith('said\nthe')).toBe(true);
+  }, 60_000);
+});
+
+describe('predict --json and a reader that goes away', () => {
+  it('stops quietly (exit 0) soon after, as without --json, not after the last token', async () => {
+    // (before, --json wrote only at the end and found the reader gone then: 10 million tokens times
+    // 1000 samples ran for hours; here a kill at 60 s would say so)
+    const out = path.join(dir, 'gone.safetensors');
+    const t = await cli(['train', ...QUICK, '--out', out]);
+    expect(t.code, t.stderr).toBe(0);
+    const r = await run('bash', ['-c', `timeout -s KILL 60 "${process.execPath}" "${BIN}" predict --model '${out}' --json --threads 1 `
+      + `--temperature 1 --num-preds 10000000 --samples 1000 it | true; echo "status \${PIPESTATUS[0]}"`]);
+    expect(r.stdout.trim()).toBe('status 0');
+    expect(r.stderr).toBe('');
+  }, 90_000);
 });

@@ -189,4 +189,26 @@ describe('standard output on a full disk', () => {
     expect(ck.meta.state.epoch).toBeLessThan(200);
     expect(ck.meta.history.length).toBe(ck.meta.state.epoch);
   }, 120_000);
+
+  it('a failing standard error: train trains on (its JSON report on stdout), predict prints its text, both exit 1', async () => {
+    // (before, the process ended at the first line that could not be written: with --json, the
+    // first epoch's progress line, and the run was lost without a checkpoint)
+    const out = path.join(dir, 'full-stderr.safetensors');
+    const args = ['train', ...QUICK, '--epochs', '30', '--json', '--out', out];
+    const r = await run('bash', ['-c', `"${process.execPath}" "${BIN}" ${args.map((a) => `'${a}'`).join(' ')} 2> /dev/full`]);
+    expect(r.code).toBe(1);
+    const report = JSON.parse(r.stdout) as { stopped: boolean; epoch: number; checkpoint: string };
+    expect(report.stopped).toBe(false);
+    expect(report.epoch).toBe(30);
+    expect(report.checkpoint).toBe(out);
+    expect(existsSync(`${out}.lock`)).toBe(false);
+    expect(loadTrainingCheckpoint(out).meta.state.epoch).toBe(30);
+    // a warning that cannot be written (--threads capped): the text is whole, the exit code 1
+    const p = await run('bash', ['-c', `"${process.execPath}" "${BIN}" predict --model '${out}' --threads 1024 --num-preds 5 'it has' 2> /dev/full`]);
+    expect(p.stdout).toMatch(/^it has.{5}\n$/);
+    expect(p.code).toBe(1);
+    const quiet = await run(process.execPath, [BIN, 'predict', '--model', out, '--threads', '1024', '--num-preds', '5', 'it has']);
+    expect(quiet.stderr).toMatch(/^deeprnn: warning: /);
+    expect(quiet.stdout).toBe(p.stdout);
+  }, 120_000);
 });

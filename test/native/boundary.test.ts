@@ -153,6 +153,7 @@ const CALLS: Call[] = [
   { fn: '_bf16Round', args: () => [f(5), f(5)], kinds: ['f32', 'f32any'] },
   // K=5, N=6: 3 pairs of k, rows of 16 pairs
   { fn: '_bf16PackB', args: () => [tok(48), f(30), false, 5, 6], kinds: ['i32out', 'f32', 'other', 'dim', 'dim'] },
+  { fn: 'outputGone', args: () => [1], kinds: ['count'] },
   // A valid call writes the target (a promise; the wrong ones throw before anything is written)
   { fn: 'writeFileAtomic', args: () => [path.join(dir, '.w.tmp'), path.join(dir, 'w.bin'), dir, Buffer.from('x')], kinds: ['path', 'path', 'path', 'buffer'] },
 ];

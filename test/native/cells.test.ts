@@ -47,3 +47,61 @@ describe.each(CELLS)('%s: generation and batches agree', (cell) => {
     expect(Math.abs(loss - want) / want, `${cell}: stepper ${loss} vs batch ${want}`).toBeLessThan(1e-5);
   });
 });
+
+describe.each(CELLS)('%s: a non-finite recurrent weight', (cell) => {
+  // (rnn-relu's max(a, 0) made NaN 0 on every table: a finite loss and gradient from a broken model)
+  it('gives a NaN loss in training, evaluation and generation, in fp32 and bf16', () => {
+    const cfg: ModelConfig = { cell, vocabSize: 3, hidden: [2], dropout: 0 };
+    const at = paramTable(cfg).find((p) => p.name === 'rnn.weight_hh_l0')!.offset;
+    const batch = { T: 2, N: 1, inputs: Int32Array.from([0, 1]), targets: Int32Array.from([1, 2]) };
+    for (const precision of ['fp32', 'bf16'] as const) {
+      for (const bad of [NaN, Infinity]) {
+        const m = new RNNLM(cfg, new Rng(1));
+        m.precision = precision;
+        m.params[at] = bad;
+        m.zeroGrad();
+        const loss = m.forward(batch, { train: true });
+        m.backward();
+        const what = `${cell} ${precision} W_hh = ${bad}`;
+        expect(Number.isNaN(loss), `${what}: training loss ${loss}`).toBe(true);
+        expect(Array.from(m.grads).some((g) => !Number.isFinite(g)), `${what}: every gradient finite`).toBe(true);
+        expect(Number.isNaN(m.evaluate(batch).lossSum), `${what}: evaluation`).toBe(true);
+        const st = m.stepper();
+        st.feed(0);
+        expect(Array.from(st.feed(1)).every(Number.isNaN), `${what}: generation's logits`).toBe(true);
+      }
+    }
+  });
+});
+
+describe.each(CELLS)('%s: the Stepper and changed weights', (cell) => {
+  it('fp32 reads the weights at every token; bf16 keeps all of them (matrices and biases) from when it was made or reset()', () => {
+    // (before, a bf16 stepper kept old rounded matrices but read new biases: the logits of neither model)
+    const cfg: ModelConfig = { cell, vocabSize: 5, hidden: [6, 4], dropout: 0 };
+    for (const precision of ['fp32', 'bf16'] as const) {
+      const m = new RNNLM(cfg, new Rng(3));
+      m.precision = precision;
+      const st = m.stepper();
+      // before any token, and after reset(): the output layer on the zero state, its bias
+      expect(Array.from(st.initialLogits())).toEqual(Array.from(m.outputLayer().b));
+      const before = Array.from(st.feed(2));
+      const other = new RNNLM(cfg, new Rng(4));
+      m.loadStateDict(other.stateDict());
+      st.reset();
+      const afterReset = Array.from(st.feed(2));
+      other.precision = precision;
+      expect(afterReset, `${cell} ${precision}: after reset(), the new weights`).toEqual(Array.from(other.stepper().feed(2)));
+      expect(afterReset).not.toEqual(before);
+      // weights changed without a reset: fp32 sees them at the next token; bf16 goes on with the model it took
+      const third = new RNNLM(cfg, new Rng(5));
+      st.reset();
+      m.loadStateDict(third.stateDict());
+      third.precision = precision;
+      const now = Array.from(st.feed(2));
+      expect(now, `${cell} ${precision}`).toEqual(precision === 'fp32' ? Array.from(third.stepper().feed(2)) : afterReset);
+      // the state carried now: initialLogits() after a token is what feed() returned
+      const fed = Array.from(st.feed(1));
+      expect(Array.from(st.initialLogits())).toEqual(fed);
+    }
+  });
+});

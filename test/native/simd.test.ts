@@ -142,6 +142,29 @@ describe.each(isas)('%s', (isa) => {
       nan.forEach((v, i) => expect(Number.isNaN(out[i]), `${isa} ${fn}(${v})`).toBe(Number.isNaN(v)));
     }
   });
+
+  it('gives exp to the edges of float32: infinity only past ln(FLT_MAX), gradual underflow below -87.3', () => {
+    // (before, the tables without AVX-512 gave infinity from 88.38 and exp(-87.3) for everything below it)
+    const x = Float32Array.from([80, 88, 88.3, 88.38, 88.4, 88.5, 88.7, 88.72, 88.7228, -87, -87.3, -88, -95, -100, -103, -103.9]);
+    const y = new Float32Array(x.length);
+    nat._mathEval(isa, 'exp', y, x);
+    x.forEach((v, i) => {
+      const want = Math.exp(v);
+      // a subnormal result is rounded once: half its spacing (2^-150) more
+      expect(Math.abs(y[i]! - want), `${isa} exp(${v}) = ${y[i]}, want ${want}`).toBeLessThanOrEqual(3e-7 * want + 2 ** -150);
+    });
+    const over = Float32Array.from([88.72284, 88.8, 100, 104, 1e30, Infinity]);
+    const o = new Float32Array(over.length);
+    nat._mathEval(isa, 'exp', o, over);
+    over.forEach((v, i) => expect(o[i], `${isa} exp(${v})`).toBe(Infinity));
+    const under = Float32Array.from([-104, -110, -1e30, -Infinity]);
+    nat._mathEval(isa, 'exp', o.subarray(0, under.length), under);
+    under.forEach((v, i) => expect(o[i], `${isa} exp(${v})`).toBe(0));
+    // sigmoid's tail through it: 1 / (1 + exp(88.4)), a subnormal, not 0
+    const s = new Float32Array(1);
+    nat._mathEval(isa, 'sigmoid', s, Float32Array.of(-88.4));
+    expect(s[0], `${isa} sigmoid(-88.4)`).toBeGreaterThan(0);
+  });
 });
 
 it('refuses an unknown instruction set or function', () => {

@@ -428,6 +428,8 @@ describe('the lower-level classes check what they are given', () => {
     const m = new RNNLM({ cell: 'gru', vocabSize: 5, hidden: [4], dropout: 0 }, new Rng(1));
     const st = m.stepper();
     for (const t of [1.5, NaN, 5, -1]) expect(() => st.feed(t)).toThrow(`feed: the token must be an id from 0 to 4, got ${t}`);
+    // a string is shown as one (before, '1' read "got 1")
+    expect(() => st.feed('1' as never)).toThrow('feed: the token must be an id from 0 to 4, got "1"');
     expect(st.feed(4)).toHaveLength(5);
     expect(() => new SGD(-1)).toThrow('lr must be a finite number of 0 or more, got -1');
     expect(() => makeOptimizer({ kind: 'adam' } as Parameters<typeof makeOptimizer>[0])).toThrow('lr must be a finite number of 0 or more, got nothing (undefined)');

@@ -86,6 +86,22 @@ describe('ONNX export, run by ONNX Runtime', () => {
             expect(got, `${label} ${JSON.stringify(opts)} prefix ${JSON.stringify(prefix)}`).toBe(want);
           }
         }
+        // both steppers' initial logits read the state carried now (before, deeprnn's gave the output bias whatever it had been fed)
+        const native = model.stepper();
+        stepper.reset();
+        for (const id of tokenizer.encode('the time')) {
+          native.feed(id);
+          await stepper.feed([id]);
+        }
+        const mine = native.initialLogits();
+        const theirs = await stepper.initialLogits();
+        expect(Math.max(...Array.from(mine, (v, i) => Math.abs(v - theirs[i]!))), label).toBeLessThanOrEqual(TOL);
+        expect(Array.from(native.initialLogits())).not.toEqual(Array.from(model.outputLayer().b));
+        // a misspelt option is refused, as generate() refuses it (before: greedy text without a word)
+        await expect(generateOnnx(stepper, tokenizer, 'the', { numPreds: 3, temprature: 1 } as never))
+          .rejects.toThrow('generateOnnx: unknown option temprature (did you mean temperature?)');
+        await expect(generateOnnx(stepper, tokenizer, 'the', { numPreds: 3, temperature: 1, topK: '2' } as never))
+          .rejects.toThrow('topK must be a number, got "2"');
       });
     }
   }

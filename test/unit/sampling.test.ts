@@ -114,6 +114,34 @@ describe('Sampler', () => {
   });
 });
 
+describe('Sampler and generate refuse what they would not use (before: dropped, or read as a number)', () => {
+  it('a misspelt option, a string for a number, a vocabulary that is no size, logits of another length', async () => {
+    const { generate } = await import('../../src/generate.js');
+    const { Tokenizer } = await import('../../src/data/tokenizer.js');
+    const { RNNLM } = await import('../../src/nn/rnnlm.js');
+    expect(() => new Sampler(3, { temperature: 1, topk: 2 } as never)).toThrow('Sampler: unknown option topk (did you mean topK?)');
+    for (const [key, v] of [['temperature', '1'], ['topK', '3'], ['topP', '0.5'], ['seed', '5']] as const) {
+      expect(() => new Sampler(3, { temperature: 1, [key]: v } as never), key).toThrow(`${key} must be a number, got "${v}"`);
+    }
+    for (const v of [-1, 0, NaN, 1.5, '3']) {
+      expect(() => new Sampler(v as never, { temperature: 1 }), String(v)).toThrow(/^Sampler: vocabSize must be an integer from 1 to 1073741824, got /);
+    }
+    expect(() => new Sampler(3, null as never)).toThrow('Sampler: the options must be an object, got null');
+    const s = new Sampler(3, { temperature: 1, seed: 1 });
+    expect(() => s.pick(new Float32Array(10))).toThrow('pick: the logits must be 3 numbers (one per token of the vocabulary), got an instance of Float32Array of length 10');
+    expect(() => s.pick([1, 2])).toThrow('got an array of 2 of length 2');
+    expect(s.pick([0, 0, 50])).toBe(2);
+    // generate: the sampling options as strictly as numPreds (before, '1' and '3' were taken)
+    const tok = Tokenizer.fit('char', 'abc abc');
+    const model = new RNNLM({ cell: 'gru', vocabSize: tok.vocab.size, hidden: [4], dropout: 0 }, new Rng(1));
+    expect(() => generate(model, tok, 'a', { numPreds: 3, temperature: '1' } as never)).toThrow('temperature must be a number, got "1"');
+    expect(() => generate(model, tok, 'a', { numPreds: 3, temperature: 1, topK: '3' } as never)).toThrow('topK must be a number, got "3"');
+    const text = generate(model, tok, 'a', { numPreds: 3, temperature: 1, topK: 3, seed: 2 });
+    expect(text).toMatch(/^a/);
+    expect(generate(model, tok, 'a', { numPreds: 3, temperature: 1, topK: 3, seed: 2 })).toBe(text);
+  });
+});
+
 describe('generate', () => {
   it('refuses, by name, text past the longest string (before: "Invalid string length"), and streams it with collect false', async () => {
     const { generate } = await import('../../src/generate.js');

@@ -91,6 +91,24 @@ describe.each(CELLS)('%s carrying state', (cell) => {
     expect(Math.abs(carried - fresh)).toBeGreaterThan(1e-4);
     expect(nat.carriedState()!.length).toBe(cell === 'lstm' ? 4 : 2);
   });
+
+  it('carriedState() is a snapshot on both models: a later batch leaves it as it was, writing into it changes nothing', () => {
+    // (before, the native model gave its live buffers: a kept state changed under the caller)
+    const cfg = { cell, vocabSize: 11, hidden: [6, 5], dropout: 0 };
+    const batch = { T: 3, N: 2, inputs: Int32Array.from([1, 2, 3, 4, 5, 6]), targets: Int32Array.from([2, 3, 4, 5, 6, 7]) };
+    for (const m of [new RNNLM(cfg, new Rng(2)), new RNNLMScratch(cfg, new Rng(2))]) {
+      m.resetState();
+      m.evaluate(batch, { carry: true });
+      const kept = m.carriedState()!;
+      const copy = kept.map((a) => a.slice());
+      m.evaluate(batch, { carry: true });
+      kept.forEach((a, i) => expect(Array.from(a), `${m.constructor.name} ${cell} state ${i}`).toEqual(Array.from(copy[i]!)));
+      const now = m.carriedState()!;
+      expect(Array.from(now[0]!)).not.toEqual(Array.from(kept[0]!));
+      now[0]!.fill(NaN);
+      expect(Number.isFinite(m.evaluate(batch, { carry: true }).lossSum), `${m.constructor.name} ${cell}`).toBe(true);
+    }
+  });
 });
 
 describe('resume with sequential batches', () => {
