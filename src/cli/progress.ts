@@ -119,6 +119,11 @@ export class Progress {
     this.tty = Boolean(this.out.isTTY) && !process.env.CI;
   }
 
+  /** Whether bars are drawn (a terminal, not CI): else news of batches changes nothing shown. */
+  get drawsBars(): boolean {
+    return this.tty;
+  }
+
   log(msg: string): void {
     this.out.write(msg + '\n');
   }

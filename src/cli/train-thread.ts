@@ -8,7 +8,7 @@
 import { InputError } from '../errors.js';
 import { NonFiniteError } from '../train/trainer.js';
 import type { RunSettings } from '../train/run.js';
-import type { TrainMessage } from './train-worker.js';
+import type { TrainJob, TrainMessage } from './train-worker.js';
 import { startTrainThread, takeTrainThread } from './warm-thread.js';
 import type { Progress } from './progress.js';
 import { warn } from './output.js';
@@ -39,7 +39,7 @@ export function trainInThread(settings: RunSettings, resume: string | undefined,
   return new Promise((resolve, reject) => {
     // The thread bin/deeprnn.js started while this one loaded, or a new one.
     const { worker, data } = takeTrainThread() ?? startTrainThread();
-    worker.postMessage({ type: 'job', settings, resume });
+    worker.postMessage({ type: 'job', settings, resume, batchNews: progress.drawsBars } satisfies TrainJob);
     let signal: NodeJS.Signals | null = null;
     let settled = false;
     let outputFailed = false;

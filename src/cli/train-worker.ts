@@ -14,6 +14,12 @@ export interface TrainJob {
   type: 'job';
   settings: RunSettings;
   resume?: string;
+  /**
+   * Whether the main thread draws a progress bar and wants news of batches
+   * (false: only the epochs'; a message wakes the main thread, which on a
+   * machine whose every core trains takes a core from the run for a while).
+   */
+  batchNews?: boolean;
 }
 
 /** What the worker tells the main thread. */
@@ -55,7 +61,7 @@ async function run(job: TrainJob): Promise<void> {
     const r = await runTraining(job.settings, {
       log: (msg) => post({ type: 'log', msg }),
       warn: (msg) => post({ type: 'warn', msg }),
-      onBatch: (epoch, done, total, loss, tokens, seconds) => {
+      onBatch: job.batchNews === false ? undefined : (epoch, done, total, loss, tokens, seconds) => {
         // At most one message per BATCH_NEWS_MS (a message costs about a tenth of a
         // millisecond, a batch of the book's model a few), and the epoch's last.
         ran++;

@@ -786,7 +786,8 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
       writes.check();
       if ('steps' in every && state.step > 0 && state.step % every.steps === 0 && savedStep !== state.step) save();
       const epoch = state.epoch + 1;
-      writes.add(() => hooks.onBatch?.(epoch, done, total, loss, tokens, seconds));
+      const { onBatch } = hooks;
+      if (onBatch) writes.add(() => onBatch(epoch, done, total, loss, tokens, seconds));
     },
     onEpoch: (m) => {
       // The best first: a run stopped between the two writes (a failure, kill -9)

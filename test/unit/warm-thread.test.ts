@@ -36,7 +36,34 @@ describe('the warm training thread', () => {
     expect(last.type).toBe('done');
     expect(last.history).toHaveLength(1);
     expect(messages.map((m) => m.type)).toContain('start');
+    // without batchNews (a bar is drawn): the epoch's last batch is told
+    expect(messages.filter((m) => m.type === 'batch').length).toBeGreaterThanOrEqual(1);
     await worker.terminate();
+  }, 60_000);
+
+  it('sends no news of batches when no bar is drawn (batchNews false), only of epochs', async () => {
+    // (each message wakes the main thread, which on a machine whose every core trains takes one from the run)
+    const { startTrainThread } = await dist('cli/warm-thread.js');
+    const { libraryNaming, resolveRunSettings } = await dist('train/settings.js');
+    const opts = { epochs: 3, numTrain: 40, numVal: 20, batchSize: 8, numSteps: 8, hidden: 8, layers: 1 };
+    const settings = { ...resolveRunSettings(opts, libraryNaming(opts), { corpus: ['(text)'], out: null }), text: ['it has been a long time, it has. '.repeat(20)], naming: 'library' };
+    const types = async (batchNews: boolean) => {
+      const { worker } = startTrainThread();
+      const seen: string[] = [];
+      const done = new Promise<void>((resolve) => worker.on('message', (m: { type: string }) => {
+        seen.push(m.type);
+        if (m.type === 'done' || m.type === 'error') resolve();
+      }));
+      worker.postMessage({ type: 'job', settings, batchNews });
+      await done;
+      await worker.terminate();
+      return seen;
+    };
+    const quiet = await types(false);
+    expect(quiet.at(-1)).toBe('done');
+    expect(quiet.filter((t) => t === 'epoch')).toHaveLength(3);
+    expect(quiet).not.toContain('batch');
+    expect((await types(true)).filter((t) => t === 'batch').length).toBeGreaterThanOrEqual(3);
   }, 60_000);
 
   it('is not given when it ended before it was taken', async () => {
