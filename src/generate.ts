@@ -84,8 +84,9 @@ export class Sampler {
   /** The next token's id from the logits of every token of the vocabulary (vocabSize of them). */
   pick(logits: ArrayLike<number>): number {
     if (logits?.length !== this.probs.length) {
-      throw new InputError(`pick: the logits must be ${this.probs.length} numbers (one per token of the vocabulary), got ${describe(logits)}`
-        + `${typeof logits?.length === 'number' ? ` of length ${logits.length}` : ''}`);
+      // (describe() gives an array's length, not a typed array's)
+      const length = typeof logits?.length === 'number' && !Array.isArray(logits) ? ` of length ${logits.length}` : '';
+      throw new InputError(`pick: the logits must be ${this.probs.length} numbers (one per token of the vocabulary), got ${describe(logits)}${length}`);
     }
     const t = this.opts.temperature ?? 0;
     if (t === 0) return argmax(logits);

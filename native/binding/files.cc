@@ -9,6 +9,7 @@
 // the promise settles.
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -117,17 +118,21 @@ Napi::Value WriteFileAtomic(const Napi::CallbackInfo& info) {
 }
 
 // outputGone(fd) -> whether writing to fd can only fail: a pipe whose reader
-// has gone (poll's POLLERR), a terminal hung up or a socket closed (POLLHUP),
-// a descriptor that is not open (POLLNVAL). A look, not a write: it costs one
-// system call and changes nothing (libuv notices a gone reader only at a write).
+// has gone (poll's POLLERR), a socket closed (POLLHUP). Pipes and sockets
+// only: a terminal, a file or /dev/null is never "gone" here (macOS's poll
+// answers POLLNVAL for character devices). A look, not a write: two system
+// calls, nothing changed (libuv notices a gone reader only at a write).
 Napi::Value OutputGone(const Napi::CallbackInfo& info) {
   Args a(info, "outputGone", 1);
   const long fd = a.dim(0, "fd", 0, 1L << 30);
+  struct stat st;
+  if (fstat(static_cast<int>(fd), &st) != 0 || !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+    return Napi::Boolean::New(info.Env(), false);
   pollfd p{static_cast<int>(fd), POLLOUT, 0};
   int r;
   do r = poll(&p, 1, 0);
   while (r < 0 && errno == EINTR);
-  return Napi::Boolean::New(info.Env(), r > 0 && (p.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0);
+  return Napi::Boolean::New(info.Env(), r > 0 && (p.revents & (POLLERR | POLLHUP)) != 0);
 }
 
 }  // namespace

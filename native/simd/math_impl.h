@@ -145,17 +145,19 @@ static inline vf vexp(vf x) {
   return (vf)_mm512_maskz_scalef_ps((__mmask16)0xFFFF, (__m512)exp_reduced(x, fn), (__m512)fn);
 }
 #else
-// x clamped to +-104 only so that infinite inputs give infinity or 0 rather
-// than NaN (NaN stays NaN); 2^n as two normal powers of two, 2^(n/2) 2^(n - n/2),
-// so that exp overflows to infinity past ln(FLT_MAX) and underflows gradually
-// below -87.3 as the AVX-512 form does (one power 2^n would be infinite from
-// n = 128, x = 88.38, and 0 from n = -127).
+// x clamped to [ln(FLT_MIN), 104] (NaN stays NaN): 2^n as two normal powers
+// of two, 2^(n/2) 2^(n - n/2), so that exp overflows to infinity only past
+// ln(FLT_MAX) = 88.7228, as the AVX-512 form does (one power 2^n would be
+// infinite from n = 128, x = 88.38); below ln(FLT_MIN) = -87.3365 the result
+// is 0 (flushed: a subnormal result costs several times as long on these
+// tables, and is below 1.2e-38 anyway; before, exp(-87.3) for all of them).
 static inline vf vexp(vf x) {
+  const vi tiny = x < splat(-87.33654f);
 #if DEEPRNN_VEC_BYTES == 32 && defined(__AVX__)
   // max/min return their second operand when either is NaN; one instruction each
-  x = (vf)_mm256_min_ps((__m256)splat(104.0f), _mm256_max_ps((__m256)splat(-104.0f), (__m256)x));
+  x = (vf)_mm256_min_ps((__m256)splat(104.0f), _mm256_max_ps((__m256)splat(-87.33654f), (__m256)x));
 #else
-  x = x < splat(-104.0f) ? splat(-104.0f) : x;
+  x = x < splat(-87.33654f) ? splat(-87.33654f) : x;
   x = x > splat(104.0f) ? splat(104.0f) : x;
 #endif
   const vf t = vfma(x, splat(1.44269504088896341f), splat(0.5f));
@@ -163,9 +165,10 @@ static inline vf vexp(vf x) {
   n += (t < __builtin_convertvector(n, vf));               // true is -1: floor
   const vf fn = __builtin_convertvector(n, vf);
   const vf p = exp_reduced(x, fn);
-  const vi half = n >> 1;                                  // |n| <= 151: both powers normal
+  const vi half = n >> 1;                                  // -126 <= n <= 150: both powers normal
   const vi e1 = (half + 127) << 23, e2 = (n - half + 127) << 23;
-  return (p * (vf)e1) * (vf)e2;  // same-size vector casts: bit casts; the first product is exact
+  const vf r = (p * (vf)e1) * (vf)e2;  // same-size vector casts: bit casts; the first product is exact
+  return tiny ? splat(0.0f) : r;
 }
 #endif
 

@@ -207,8 +207,9 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
 // code 1, as GNU tools do. (Before, the process ended at the first line that
 // could not be written: `train --json 2>/dev/full` lost the run at its first
 // progress line, predict printed nothing after a warning.)
+// (A code the command set already, 2 for a usage error or 130 after Ctrl-C, stays: the event comes a turn later.)
 process.stderr.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code !== 'EPIPE') process.exitCode = 1;
+  if (e.code !== 'EPIPE' && !process.exitCode) process.exitCode = 1;
 });
 
 const code = await main(process.argv);

@@ -342,7 +342,8 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
             const d = dOut[row * H + j]! + dh[j]!;
             if (cell === 'rnn' || cell === 'rnn-relu') {
               const h = g[j]!;
-              dgx[j] = dgh[j] = cell === 'rnn' ? d * (1 - h * h) : h > 0 ? d : 0;
+              // (a NaN h passes d, as the native kernels and PyTorch's threshold_backward do)
+              dgx[j] = dgh[j] = cell === 'rnn' ? d * (1 - h * h) : h > 0 || Number.isNaN(h) ? d : 0;
             } else if (cell === 'gru') {
               const r = g[j]!, z = g[H + j]!, nn = g[2 * H + j]!, hn = extra[row * H + j]!;
               const dan = d * (1 - z) * (1 - nn * nn);

@@ -171,5 +171,13 @@ describe('predict --json and a reader that goes away', () => {
       + `--temperature 1 --num-preds 10000000 --samples 1000 it | true; echo "status \${PIPESTATUS[0]}"`]);
     expect(r.stdout.trim()).toBe('status 0');
     expect(r.stderr).toBe('');
+    // to a file or /dev/null (no pipe, no reader to lose) it runs to the end
+    const file = path.join(dir, 'gone.json');
+    const f = await run('bash', ['-c', `"${process.execPath}" "${BIN}" predict --model '${out}' --json --threads 1 --temperature 1 `
+      + `--num-preds 20000 --samples 30 it > '${file}' && "${process.execPath}" "${BIN}" predict --model '${out}' --json --threads 1 `
+      + `--temperature 1 --num-preds 20000 --samples 30 it > /dev/null`]);
+    expect(f.code, f.stderr).toBe(0);
+    const json = JSON.parse(readFileSync(file, 'utf8')) as { samples: { text: string }[] };
+    expect(json.samples).toHaveLength(30);
   }, 90_000);
 });

@@ -207,6 +207,9 @@ describe('standard output on a full disk', () => {
     const p = await run('bash', ['-c', `"${process.execPath}" "${BIN}" predict --model '${out}' --threads 1024 --num-preds 5 'it has' 2> /dev/full`]);
     expect(p.stdout).toMatch(/^it has.{5}\n$/);
     expect(p.code).toBe(1);
+    // a code the command set stays (a usage error's 2; the failed warning comes a turn later)
+    const usage = await run('bash', ['-c', `"${process.execPath}" "${BIN}" predict --model '${out}.none' it 2> /dev/full`]);
+    expect(usage.code).toBe(2);
     const quiet = await run(process.execPath, [BIN, 'predict', '--model', out, '--threads', '1024', '--num-preds', '5', 'it has']);
     expect(quiet.stderr).toMatch(/^deeprnn: warning: /);
     expect(quiet.stdout).toBe(p.stdout);

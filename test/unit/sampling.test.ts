@@ -129,7 +129,7 @@ describe('Sampler and generate refuse what they would not use (before: dropped, 
     expect(() => new Sampler(3, null as never)).toThrow('Sampler: the options must be an object, got null');
     const s = new Sampler(3, { temperature: 1, seed: 1 });
     expect(() => s.pick(new Float32Array(10))).toThrow('pick: the logits must be 3 numbers (one per token of the vocabulary), got an instance of Float32Array of length 10');
-    expect(() => s.pick([1, 2])).toThrow('got an array of 2 of length 2');
+    expect(() => s.pick([1, 2])).toThrow(/got an array of 2$/);
     expect(s.pick([0, 0, 50])).toBe(2);
     // generate: the sampling options as strictly as numPreds (before, '1' and '3' were taken)
     const tok = Tokenizer.fit('char', 'abc abc');
