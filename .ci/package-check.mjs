@@ -62,6 +62,10 @@ try {
     'package/bench/fma_peak.cc', 'package/bench/torch_bench.py'];
   check('the tarball holds dist/, cjs/, the Time Machine, LICENSE, the prebuilt addon, the install script and what bench runs',
     need.every((f) => files.includes(f)), `missing: ${need.filter((f) => !files.includes(f)).join(', ')}`);
+  // README's links into docs/ (the benchmarks' history, the figures) lead somewhere in the installed package too
+  const linked = [...readFileSync(path.join(root, 'README.md'), 'utf8').matchAll(/\]\((docs\/[^)#\s]+)/g)].map((m) => `package/${m[1]}`);
+  check('every file README.md links to under docs/ ships', linked.length > 0 && linked.every((f) => files.includes(f)),
+    `missing: ${linked.filter((f) => !files.includes(f)).join(', ')}`);
   const extra = files.filter((f) => f === 'package/tsconfig.json' || f.startsWith('package/native/check/') || f.startsWith('package/test/'));
   check('the tarball holds no development files (tsconfig.json, native/check, test/)', extra.length === 0, `shipped: ${extra.join(', ')}`);
 

@@ -34,7 +34,7 @@ export interface Batch {
    * modules has no windows until it moves on: it is stepped from the arrays.
    * A batch made by hand that has windows must have arrays that agree.
    */
-  readonly windows?: BatchWindows;
+  readonly windows?: BatchWindows | undefined;
 }
 
 export interface BatchWindows {

@@ -41,6 +41,22 @@ describe('CommonJS', () => {
     expect(r.code).toBe(2);
   });
 
+  it('the declarations compile in the strictest consumer: skipLibCheck off, exactOptionalPropertyTypes on', async () => {
+    // (before, datamodule.d.ts failed there: WindowBatch's windows getter, BatchWindows | undefined, against Batch's windows?)
+    const sub = path.join(dir, 'strictest');
+    mkdirSync(sub);
+    writeFileSync(path.join(sub, 'use.mts'), "import { RNNLM, Rng, TimeMachine, train, generate, type TrainOptions } from 'deeprnn';\n"
+      + 'export const o: TrainOptions = { epochs: 1 };\nexport const all = [RNNLM, Rng, TimeMachine, train, generate];\n');
+    writeFileSync(path.join(sub, 'tsconfig.json'), JSON.stringify({
+      compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, noEmit: true, skipLibCheck: false,
+        exactOptionalPropertyTypes: true, noUncheckedIndexedAccess: true, types: ['node'] },
+      files: ['use.mts'],
+    }));
+    const r = await tsc(sub);
+    expect(r.stdout.trim()).toBe('');
+    expect(r.code).toBe(0);
+  }, 60_000);
+
   // OnnxStepper takes onnxruntime-node's InferenceSession as it is (its run has
   // overloads: an OrtSession whose fetches were optional matched none of them).
   it("README's decoding with ONNX Runtime compiles as written, without a cast", async () => {
