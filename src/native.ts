@@ -226,7 +226,7 @@ export interface NativeBinding {
    * Rejects with { errno (positive), syscall } after removing tmp (src/io/files.ts makes Node's Error of it).
    */
   writeFileAtomic(tmp: string, target: string, dir: string, data: Buffer): Promise<void>;
-  /** Whether writing to fd can only fail (a pipe whose reader has gone, a closed socket; false for anything else): a poll, no write. */
+  /** For a pipe or socket: whether writing to fd can only fail (its reader has gone, it was closed): a poll, no write. */
   outputGone(fd: number): boolean;
   /** What MPI support the addon has (built: found at build time), and the library it opened, if any. */
   mpiInfo(): MpiInfo;

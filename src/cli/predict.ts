@@ -1,5 +1,6 @@
 // deeprnn predict PREFIX: the book's greedy continuation from a checkpoint, or
 // samples with temperature, top-k and top-p; text streams to stdout.
+import { fstatSync } from 'node:fs';
 import type { Command } from 'commander';
 import { checkSampling, generate, MAX_PREDS } from '../generate.js';
 import { checkpointLineEnds, loadCheckpoint } from '../io/checkpoint.js';
@@ -91,9 +92,11 @@ export function registerPredict(program: Command): void {
       // --json writes at the end: a reader that went away (`| head -c 10`) is looked for every
       // READER_CHECK_MS instead (before, noticed only after the last token, hours later for the largest runs).
       let looked = performance.now();
+      // (pipes and sockets only: a file, /dev/null or a terminal has no reader to lose)
+      const piped = json && pipeOrSocket(1);
       const readerThere = () => {
         const now = performance.now();
-        if (now - looked < READER_CHECK_MS) return;
+        if (!piped || now - looked < READER_CHECK_MS) return;
         looked = now;
         if (native().outputGone(1)) throw new OutputClosed('the standard output was closed');
       };
@@ -122,6 +125,16 @@ export function registerPredict(program: Command): void {
 
 /** How often predict --json looks for a reader that went away (a poll of stdout). */
 const READER_CHECK_MS = 100;
+
+/** Whether fd is a pipe (FIFO) or a socket. */
+function pipeOrSocket(fd: number): boolean {
+  try {
+    const st = fstatSync(fd);
+    return st.isFIFO() || st.isSocket();
+  } catch {
+    return false;
+  }
+}
 
 /** Generated text on its way to stdout: each piece at once (interactive), or gathered into larger writes. */
 class TextStream {
