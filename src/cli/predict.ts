@@ -2,6 +2,7 @@
 // samples with temperature, top-k and top-p; text streams to stdout.
 import { fstatSync } from 'node:fs';
 import type { Command } from 'commander';
+import { LineEndReader } from '../data/corpus.js';
 import { checkSampling, generate, MAX_PREDS } from '../generate.js';
 import { checkpointLineEnds, loadCheckpoint } from '../io/checkpoint.js';
 import { native } from '../native.js';
@@ -75,7 +76,7 @@ export function registerPredict(program: Command): void {
       // on the weights rounded to bf16, on every CPU alike)
       // The prefix is read as the model's training text was (before, a "\r\n" pasted from a
       // Windows file kept its "\r", outside the vocabulary of a model trained with line ends read as "\n").
-      const prefix = checkpointLineEnds(ckpt) === 'lf' ? typed.replace(/\r\n?/g, '\n') : typed;
+      const prefix = checkpointLineEnds(ckpt) === 'lf' ? new LineEndReader().next(typed) : typed;
       const unknown = ckpt.tokenizer.unknown(prefix);
       if (unknown.length > 0) {
         const list = unknown.slice(0, 10).map((t) => JSON.stringify(t)).join(', ') + (unknown.length > 10 ? ', ...' : '');
@@ -89,7 +90,7 @@ export function registerPredict(program: Command): void {
       // constant memory. To a terminal, token by token; to a pipe or file, in
       // pieces of up to 16 KiB or 50 ms (a write per token made a system call per token).
       const stream = new TextStream(process.stdout.isTTY === true);
-      // --json writes at the end: a reader that went away (`| head -c 10`) is looked for every
+      // --json writes at the end: a reader that went away (`| true`) is looked for every
       // READER_CHECK_MS instead (before, noticed only after the last token, hours later for the largest runs).
       let looked = performance.now();
       // (pipes and sockets only: a file, /dev/null or a terminal has no reader to lose)

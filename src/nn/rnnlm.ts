@@ -379,7 +379,7 @@ export class Stepper {
     const bf16 = model.precision === 'bf16';
     const weights = (l: number) => {
       const w = rnnLayerViews(model, l);
-      return bf16 ? { ...w, wih: roundBf16(w.wih), whh: roundBf16(w.whh), bih: w.bih.slice(), bhh: w.bhh.slice() } : w;
+      return bf16 ? { ...w, wih: w.wih.slice(), whh: w.whh.slice(), bih: w.bih.slice(), bhh: w.bhh.slice() } : w;
     };
     this.layers = hidden.map((H, l) => ({
       w: weights(l),
@@ -394,10 +394,25 @@ export class Stepper {
       c: lstm ? new Float32Array(H) : null,
     }));
     const out = model.outputLayer();
-    this.W = bf16 ? roundBf16(out.W) : out.W;
+    this.W = bf16 ? out.W.slice() : out.W;
     this.b = bf16 ? out.b.slice() : out.b;
     this.logits = new Float32Array(vocabSize);
     this.bf16 = bf16;
+    if (bf16) this.takeWeights();
+  }
+
+  /** A bf16 stepper's copies become the model's weights as they are now, the matrices rounded to bf16. */
+  private takeWeights(): void {
+    this.layers.forEach((s, l) => {
+      const w = rnnLayerViews(this.model, l);
+      s.w.wih.set(roundBf16(w.wih));
+      s.w.whh.set(roundBf16(w.whh));
+      s.w.bih.set(w.bih);
+      s.w.bhh.set(w.bhh);
+    });
+    const out = this.model.outputLayer();
+    this.W.set(roundBf16(out.W));
+    this.b.set(out.b);
   }
 
   /**
@@ -410,17 +425,7 @@ export class Stepper {
       s.h.fill(0);
       s.c?.fill(0);
     }
-    if (!this.bf16) return;
-    this.layers.forEach((s, l) => {
-      const w = rnnLayerViews(this.model, l);
-      s.w.wih.set(roundBf16(w.wih));
-      s.w.whh.set(roundBf16(w.whh));
-      s.w.bih.set(w.bih);
-      s.w.bhh.set(w.bhh);
-    });
-    const out = this.model.outputLayer();
-    this.W.set(roundBf16(out.W));
-    this.b.set(out.b);
+    if (this.bf16) this.takeWeights();
   }
 
   /**

@@ -102,6 +102,11 @@ describe('ONNX export, run by ONNX Runtime', () => {
           .rejects.toThrow('generateOnnx: unknown option temprature (did you mean temperature?)');
         await expect(generateOnnx(stepper, tokenizer, 'the', { numPreds: 3, temperature: 1, topK: '2' } as never))
           .rejects.toThrow('topK must be a number, got "2"');
+        await expect(generateOnnx(stepper, tokenizer, 'the', null as never))
+          .rejects.toThrow('generateOnnx needs options: { numPreds, temperature, topK, topP, seed }');
+        await expect(generateOnnx(stepper, tokenizer, 'the', { numPreds: 3, onText: 'x' } as never)).rejects.toThrow('onText must be a function, got "x"');
+        await expect(generateOnnx(stepper, tokenizer, 'the', { numPreds: 3, stop: true } as never)).rejects.toThrow('stop must be a function, got true');
+        await expect(generateOnnx(stepper, tokenizer, 7 as never, { numPreds: 3 })).rejects.toThrow('the prefix must be a string, got 7');
       });
     }
   }
