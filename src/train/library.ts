@@ -11,6 +11,7 @@ import { likelyName, show } from '../validate.js';
 import { runTraining, type RunSettings, type RunTimings } from './run.js';
 import { initFromSettings, libraryNaming, resolveRunSettings, type RunOptions } from './settings.js';
 import { beginThreadedRun, outsideThreads, type EpochMetrics } from './trainer.js';
+import { HYPER_KEYS, HYPERPARAMS } from './optim.js';
 
 /** train()'s options as they are read (no null: a null is an option left out). */
 interface TrainOptionsRead extends RunOptions {
@@ -41,6 +42,26 @@ export interface TrainResult {
   early: boolean;
   /** Where the run's time went (data, setup, training, validation, checkpoints, other). */
   timings: RunTimings;
+}
+
+/**
+ * The options typed as numbers (or lists and pairs of them). The command line
+ * hands the settings strings; the library takes numbers, as its types say and
+ * as generate() does (before, `epochs: '1'` and `hidden: '8'` ran).
+ */
+const NUMBER_OPTIONS: ReadonlySet<string> = new Set([
+  'layers', 'hidden', 'dropout', 'epochs', 'batchSize', 'numSteps', 'numTrain', 'numVal', 'valFrac', 'lr', 'warmup',
+  'lrDecay', 'lrDecayAfter', 'minLr', 'clip', 'earlyStop', 'seed', 'threads', 'minFreq', 'keep',
+  ...HYPER_KEYS.filter((k) => HYPERPARAMS[k].type !== 'flag'),
+]);
+
+function refuseNumberStrings(options: Readonly<Record<string, unknown>>): void {
+  for (const [key, v] of Object.entries(options)) {
+    if (!NUMBER_OPTIONS.has(key) || !(typeof v === 'string' || (Array.isArray(v) && v.some((x) => typeof x === 'string')))) continue;
+    const what = key === 'hidden' ? 'a number or a list of numbers' : HYPER_KEYS.includes(key as never) && HYPERPARAMS[key as keyof typeof HYPERPARAMS].type === 'pair' ? 'a pair of numbers' : 'a number';
+    const str = Array.isArray(v) ? `${show(v.find((x) => typeof x === 'string'))} is a string` : 'a string';
+    throw new InputError(`${key} must be ${what}, got ${show(v)} (${str})`);
+  }
 }
 
 /** The texts of train(text): a non-empty string, or a non-empty array of them (joined with a newline). */
@@ -75,6 +96,7 @@ export async function train(text: string | readonly string[], options: TrainOpti
   const texts = checkTexts(text);
   const naming = libraryNaming(given, options);
   const { onEpoch, onBatch, onWarning, log, out, ...rest } = given;
+  refuseNumberStrings(rest);
   for (const [key, hook] of Object.entries({ onEpoch, onBatch, onWarning, log })) {
     if (hook !== undefined && typeof hook !== 'function') throw new InputError(`${key} must be a function, got ${show(hook)}`);
   }

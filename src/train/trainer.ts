@@ -107,17 +107,17 @@ export interface TrainerOptions {
 const fitting = new WeakSet<LanguageModel>();
 
 /** Refuses, naming it, an argument of fit() that is not what it should be (before, a TypeError inside). */
-function checkFitArgs(model: unknown, data: unknown, optimizer: unknown, rng: unknown): void {
+function checkFitArgs(model: unknown, data: unknown, optimizer: unknown, rng: unknown, fn = 'fit'): void {
   const has = (o: unknown, fns: string[]) => typeof o === 'object' && o !== null && fns.every((k) => typeof (o as Record<string, unknown>)[k] === 'function');
   if (!has(model, ['forward', 'backward', 'evaluate', 'zeroGrad', 'resetState'])) {
-    throw new InputError(`fit(model, ...) needs a model (an RNNLM or RNNLMScratch), got ${describe(model)}`);
+    throw new InputError(`${fn}(model, ...) needs a model (an RNNLM or RNNLMScratch), got ${describe(model)}`);
   }
   if (!has(data, ['trainBatches', 'valBatches']) || typeof (data as DataModule).numTrainBatches !== 'number') {
-    throw new InputError(`fit(model, data, ...) needs a DataModule (WindowDataModule, SequentialDataModule or makeDataModule's), got ${describe(data)}`);
+    throw new InputError(`${fn}(model, data, ...) needs a DataModule (WindowDataModule, SequentialDataModule or makeDataModule's), got ${describe(data)}`);
   }
-  if (!has(optimizer, ['step'])) throw new InputError(`fit(model, data, optimizer, ...) needs an Optimizer (SGD, Adam, RMSprop or makeOptimizer's), got ${describe(optimizer)}`);
+  if (!has(optimizer, ['step'])) throw new InputError(`${fn}(model, data, optimizer, ...) needs an Optimizer (SGD, Adam, RMSprop or makeOptimizer's), got ${describe(optimizer)}`);
   // (by its methods, as checkRng does: an Rng of another copy of the package is one)
-  if (!has(rng, ['uniform', 'state'])) throw new InputError(`fit(model, data, optimizer, rng) needs an Rng, got ${describe(rng)}`);
+  if (!has(rng, ['uniform', 'state'])) throw new InputError(`${fn}(model, data, optimizer, rng) needs an Rng, got ${describe(rng)}`);
 }
 
 /** Training stopped because the loss or the gradient was not finite. */
@@ -164,22 +164,22 @@ const STATE_KEYS = Object.keys({
 } satisfies Record<keyof TrainState, true>);
 
 /** Refuses, naming what is wrong, a state that is no TrainState (before, {} trained nothing and a negative epoch trained extra epochs). */
-export function checkTrainState(state: unknown): asserts state is TrainState {
+export function checkTrainState(state: unknown, fn = 'fit'): asserts state is TrainState {
   if (typeof state !== 'object' || state === null || Array.isArray(state)) {
-    throw new InputError(`fit(model, data, optimizer, rng, state): state must be a TrainState (initialState(rng), or a checkpoint's), got ${describe(state)}`);
+    throw new InputError(`${fn}(model, data, optimizer, rng, state): state must be a TrainState (initialState(rng), or a checkpoint's), got ${describe(state)}`);
   }
   const st = state as Record<string, unknown>;
   const missing = STATE_KEYS.filter((k) => st[k] === undefined);
-  if (missing.length) throw new InputError(`fit(..., state): state lacks ${missing.join(', ')} (make one with initialState(rng))`);
+  if (missing.length) throw new InputError(`${fn}(..., state): state lacks ${missing.join(', ')} (make one with initialState(rng))`);
   for (const k of ['epoch', 'batch', 'step', 'skipped'] as const) {
-    if (!Number.isSafeInteger(st[k]) || (st[k] as number) < 0) throw new InputError(`fit(..., state): state.${k} must be a whole number of 0 or more, got ${describe(st[k])}`);
+    if (!Number.isSafeInteger(st[k]) || (st[k] as number) < 0) throw new InputError(`${fn}(..., state): state.${k} must be a whole number of 0 or more, got ${describe(st[k])}`);
   }
   for (const k of ['lossSum', 'tokens', 'seconds'] as const) {
-    if (typeof st[k] !== 'number' || !Number.isFinite(st[k])) throw new InputError(`fit(..., state): state.${k} must be a finite number, got ${describe(st[k])}`);
+    if (typeof st[k] !== 'number' || !Number.isFinite(st[k])) throw new InputError(`${fn}(..., state): state.${k} must be a finite number, got ${describe(st[k])}`);
   }
   // (NaN: not known, as a checkpoint that stored null for it says)
-  if (typeof st.gradNormSum !== 'number') throw new InputError(`fit(..., state): state.gradNormSum must be a number, got ${describe(st.gradNormSum)}`);
-  for (const k of ['rngEpoch', 'rng'] as const) checkRngState(st[k], `fit(..., state): state.${k}`);
+  if (typeof st.gradNormSum !== 'number') throw new InputError(`${fn}(..., state): state.gradNormSum must be a number, got ${describe(st.gradNormSum)}`);
+  for (const k of ['rngEpoch', 'rng'] as const) checkRngState(st[k], `${fn}(..., state): state.${k}`);
 }
 
 export function initialState(rng: Rng): TrainState {
@@ -290,7 +290,7 @@ export class Trainer {
    */
   async fit(model: LanguageModel, data: DataModule, optimizer: Optimizer, rng: Rng, state?: TrainState): Promise<{ stopped: boolean; early?: boolean }> {
     checkFitArgs(model, data, optimizer, rng);
-    if (fitting.has(model)) throw new InputError('fit(model, ...): this model is being trained by another fit() that has not ended (two at once would interleave their updates)');
+    if (fitting.has(model)) throw new InputError('fit(model, ...): this model is being trained by another fit() or fitEpoch() that has not ended (two at once would interleave their updates)');
     if (state !== undefined) checkTrainState(state);
     fitting.add(model);
     // The process's count outside every run: a fit without threads runs at it, and it is put back when the last ends.
@@ -319,7 +319,7 @@ export class Trainer {
     // A resumed run whose history already meets the early stop ended there (before, it trained another epoch).
     if (state.batch === 0 && state.epoch < this.opts.epochs && this.shouldStopEarly()) return { stopped: false, early: true };
     while (state.epoch < this.opts.epochs) {
-      const m = await this.fitEpoch(model, data, optimizer, rng, state);
+      const m = await this.runEpoch(model, data, optimizer, rng, state);
       if (!m) return { stopped: true };
       this.history.push(m);
       // A copy: what the hook does with it changes neither the history nor the run.
@@ -371,8 +371,28 @@ export class Trainer {
     return recent > best;
   }
 
-  /** Runs the rest of the current epoch; returns its metrics, or null when stopped part-way. */
+  /**
+   * Runs the rest of the current epoch; returns its metrics, or null when
+   * stopped part-way. A run of its own, as a fit() is: at the trainer's
+   * `threads`, else the process's count outside every run, which is put back
+   * when the last run ends (before, one called on its own ran at 1 thread and
+   * left the process there).
+   */
   async fitEpoch(model: LanguageModel, data: DataModule, optimizer: Optimizer, rng: Rng, state: TrainState): Promise<EpochMetrics | null> {
+    checkFitArgs(model, data, optimizer, rng, 'fitEpoch');
+    checkTrainState(state, 'fitEpoch');
+    if (fitting.has(model)) throw new InputError('fitEpoch(model, ...): this model is being trained by a fit() or fitEpoch() that has not ended (two at once would interleave their updates)');
+    fitting.add(model);
+    const end = beginThreadedRun();
+    try {
+      return await this.runEpoch(model, data, optimizer, rng, state);
+    } finally {
+      fitting.delete(model);
+      end();
+    }
+  }
+
+  private async runEpoch(model: LanguageModel, data: DataModule, optimizer: Optimizer, rng: Rng, state: TrainState): Promise<EpochMetrics | null> {
     const epoch = state.epoch + 1;
     if (state.batch === 0) {
       state.rngEpoch = rng.state();

@@ -204,7 +204,7 @@ describe('options are checked as the command line checks them', () => {
     [{ cell: 'tree' }, 'cell must be one of rnn|rnn-relu|gru|lstm|mgu, got "tree"', { cell: 'tree' }, '--cell must be one of rnn|rnn-relu|gru|lstm|mgu, got "tree"'],
     [{ layers: 0 }, 'layers must be an integer from 1 to 64, got 0', { layers: '0' }, '--layers must be an integer from 1 to 64, got "0"'],
     [{ batchSize: 2.5 }, 'batchSize must be an integer from 1 to 10000000, got 2.5', { batchSize: '2.5' }, '--batch-size must be an integer from 1 to 10000000, got "2.5"'],
-    [{ hidden: [8, 'x'] }, 'hidden must be an integer from 1 to 1048576, got "x"', { hidden: '8,x' }, '--hidden must be an integer from 1 to 1048576, got "x"'],
+    [{ hidden: [8, 'x'] }, 'hidden must be a number or a list of numbers, got [8,"x"] ("x" is a string)', { hidden: '8,x' }, '--hidden must be an integer from 1 to 1048576, got "x"'],
     [{ hidden: [8, 8], layers: 3 }, 'hidden lists 2 sizes but layers is 3; give one size, or one per layer',
       { hidden: '8,8', layers: '3' }, '--hidden lists 2 sizes but --layers is 3; give one size, or one per layer'],
     [{ optimizer: 'adam', momentum: 0.9 }, 'momentum applies to optimizer sgd|rmsprop, not adam',
@@ -231,6 +231,17 @@ describe('options are checked as the command line checks them', () => {
     await expect(train(TEXT, { ...TINY, ...lib } as TrainOptions)).rejects.toThrow(libMessage);
     const given = (k: string) => k in cli;
     expect(() => resolveRunSettings(cli, { name: flagName, given }, { corpus: ['x'], out: 'x.safetensors' })).toThrow(cliMessage);
+  });
+
+  it('numbers given as strings are refused, as generate() refuses them (before, epochs: \'1\' and hidden: \'8\' ran)', async () => {
+    await expect(train(TEXT, { ...TINY, epochs: '1' } as never)).rejects.toThrow('epochs must be a number, got "1" (a string)');
+    await expect(train(TEXT, { ...TINY, hidden: '8' } as never)).rejects.toThrow('hidden must be a number or a list of numbers, got "8" (a string)');
+    await expect(train(TEXT, { ...TINY, threads: '1' } as never)).rejects.toThrow('threads must be a number, got "1" (a string)');
+    await expect(train(TEXT, { ...TINY, lr: '0.5' } as never)).rejects.toThrow('lr must be a number, got "0.5" (a string)');
+    await expect(train(TEXT, { ...TINY, optimizer: 'adam', betas: '0.9,0.99' } as never)).rejects.toThrow('betas must be a pair of numbers, got "0.9,0.99" (a string)');
+    await expect(train(TEXT, { ...TINY, optimizer: 'adam', betas: [0.9, '0.99'] } as never)).rejects.toThrow('betas must be a pair of numbers, got [0.9,"0.99"] ("0.99" is a string)');
+    // saveEvery is typed number | string ('2s': every 2 steps), and stays so
+    await expect(train(TEXT, { ...TINY, saveEvery: '5x' })).rejects.toThrow(/saveEvery/);
   });
 
   it('threads above the cores are capped with a warning', async () => {
@@ -693,10 +704,49 @@ describe('Trainer.fit', () => {
     await expect(t.fit(m, dm, new SGD(1), 42 as never)).rejects.toThrow('fit(model, data, optimizer, rng) needs an Rng, got 42');
     const first = t.fit(m, dm, new SGD(1), new Rng(2));
     await expect(new Trainer({ epochs: 1, clip: 1 }).fit(m, dm, new SGD(1), new Rng(2)))
-      .rejects.toThrow('fit(model, ...): this model is being trained by another fit() that has not ended');
+      .rejects.toThrow('fit(model, ...): this model is being trained by another fit() or fitEpoch() that has not ended');
     expect(await first).toEqual({ stopped: false });
     // once it has ended, the model may be fit again
     expect(await new Trainer({ epochs: 1, clip: 1 }).fit(m, dm, new SGD(1), new Rng(2))).toEqual({ stopped: false });
+  });
+
+  it('fitEpoch on its own is a run as fit is: the trainer\'s threads, else the process\'s count, put back at its end (before, 1 thread, and the process left at it)', async () => {
+    const { makeDataModule } = await import('../../src/data/datamodule.js');
+    const tok = Tokenizer.fit('d2l', TEXT);
+    const dm = makeDataModule(tok.encode(TEXT), { numSteps: 8, batchSize: 10, numTrain: 40, numVal: 20 });
+    const m = new RNNLM({ cell: 'gru', vocabSize: tok.vocab.size, hidden: [8], dropout: 0 }, new Rng(1));
+    const nat = native();
+    const before = nat.info().threads;
+    const two = Math.min(2, os.availableParallelism());
+    nat.setThreads(two);
+    const seen = new Set<number>();
+    const trainChunks = nat.lmTrainChunks.bind(nat), evalChunks = nat.lmEvalChunks.bind(nat);
+    const spies = [
+      vi.spyOn(nat, 'lmTrainChunks').mockImplementation((o) => (seen.add(nat.info().threads), trainChunks(o))),
+      vi.spyOn(nat, 'lmEvalChunks').mockImplementation((o) => (seen.add(nat.info().threads), evalChunks(o))),
+    ];
+    try {
+      const rng = new Rng(2);
+      const metrics = await new Trainer({ epochs: 1, clip: 1 }).fitEpoch(m, dm, new SGD(1), rng, initialState(rng));
+      expect(metrics?.epoch).toBe(1);
+      expect([...seen]).toEqual([two]);
+      expect(nat.info().threads).toBe(two);
+      seen.clear();
+      await new Trainer({ epochs: 1, clip: 1, threads: 1 }).fitEpoch(m, dm, new SGD(1), rng, initialState(rng));
+      expect([...seen]).toEqual([1]);
+      expect(nat.info().threads).toBe(two);
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+      nat.setThreads(before);
+    }
+    // Its arguments are checked, and named, as fit's.
+    const t = new Trainer({ epochs: 1, clip: 1 });
+    await expect(t.fitEpoch(m, dm, new SGD(1), null as never, {} as never)).rejects.toThrow('fitEpoch(model, data, optimizer, rng) needs an Rng, got null');
+    await expect(t.fitEpoch(m, dm, new SGD(1), new Rng(2), {} as never)).rejects.toThrow('fitEpoch(..., state): state lacks epoch, batch');
+    const fitting = t.fit(m, dm, new SGD(1), new Rng(2));
+    await expect(t.fitEpoch(m, dm, new SGD(1), new Rng(3), initialState(new Rng(3))))
+      .rejects.toThrow('fitEpoch(model, ...): this model is being trained by a fit() or fitEpoch() that has not ended');
+    expect(await fitting).toEqual({ stopped: false });
   });
 });
 
