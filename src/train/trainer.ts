@@ -103,21 +103,43 @@ export interface TrainerOptions {
   threads?: number;
 }
 
-/** The models a fit() is training now. */
+/** The models a fit() or fitEpoch() is training now. */
 const fitting = new WeakSet<LanguageModel>();
 
-/** Refuses, naming it, an argument of fit() that is not what it should be (before, a TypeError inside). */
+const hasFns = (o: unknown, fns: string[]) => typeof o === 'object' && o !== null && fns.every((k) => typeof (o as Record<string, unknown>)[k] === 'function');
+
+/** Refuses, naming it, a model argument that is no model (before, a TypeError inside). `call`: how the message names the call. */
+function checkModelArg(model: unknown, call: string): void {
+  if (!hasFns(model, ['forward', 'backward', 'evaluate', 'zeroGrad', 'resetState'])) {
+    throw new InputError(`${call} needs a model (an RNNLM or RNNLMScratch), got ${describe(model)}`);
+  }
+}
+
+function checkDataArg(data: unknown, call: string): void {
+  if (!hasFns(data, ['trainBatches', 'valBatches']) || typeof (data as DataModule).numTrainBatches !== 'number') {
+    throw new InputError(`${call} needs a DataModule (WindowDataModule, SequentialDataModule or makeDataModule's), got ${describe(data)}`);
+  }
+}
+
+function checkOptimizerArg(optimizer: unknown, call: string): void {
+  if (!hasFns(optimizer, ['step'])) throw new InputError(`${call} needs an Optimizer (SGD, Adam, RMSprop or makeOptimizer's), got ${describe(optimizer)}`);
+}
+
+/** Refuses, naming it, an argument of fit() or fitEpoch() that is not what it should be (before, a TypeError inside). */
 function checkFitArgs(model: unknown, data: unknown, optimizer: unknown, rng: unknown, fn = 'fit'): void {
-  const has = (o: unknown, fns: string[]) => typeof o === 'object' && o !== null && fns.every((k) => typeof (o as Record<string, unknown>)[k] === 'function');
-  if (!has(model, ['forward', 'backward', 'evaluate', 'zeroGrad', 'resetState'])) {
-    throw new InputError(`${fn}(model, ...) needs a model (an RNNLM or RNNLMScratch), got ${describe(model)}`);
-  }
-  if (!has(data, ['trainBatches', 'valBatches']) || typeof (data as DataModule).numTrainBatches !== 'number') {
-    throw new InputError(`${fn}(model, data, ...) needs a DataModule (WindowDataModule, SequentialDataModule or makeDataModule's), got ${describe(data)}`);
-  }
-  if (!has(optimizer, ['step'])) throw new InputError(`${fn}(model, data, optimizer, ...) needs an Optimizer (SGD, Adam, RMSprop or makeOptimizer's), got ${describe(optimizer)}`);
+  checkModelArg(model, `${fn}(model, ...)`);
+  checkDataArg(data, `${fn}(model, data, ...)`);
+  checkOptimizerArg(optimizer, `${fn}(model, data, optimizer, ...)`);
   // (by its methods, as checkRng does: an Rng of another copy of the package is one)
-  if (!has(rng, ['uniform', 'state'])) throw new InputError(`${fn}(model, data, optimizer, rng) needs an Rng, got ${describe(rng)}`);
+  if (!hasFns(rng, ['uniform', 'state'])) throw new InputError(`${fn}(model, data, optimizer, rng) needs an Rng, got ${describe(rng)}`);
+}
+
+/** Refuses a world that is no World (before, fit failed in the addon: \`option "N" must be an integer ..., got NaN\`). */
+function checkWorld(world: unknown): void {
+  const w = world as Record<string, unknown>;
+  const ok = typeof world === 'object' && Number.isSafeInteger(w.rank) && Number.isSafeInteger(w.size) && (w.size as number) >= 1
+    && (w.rank as number) >= 0 && (w.rank as number) < (w.size as number) && ['sum', 'sumChunks', 'barrier'].every((k) => typeof w[k] === 'function');
+  if (!ok) throw new InputError(`world must be a World (mpiWorld()'s: rank, size, sum, sumChunks, barrier) or null, got ${describe(world)}`);
 }
 
 /** Training stopped because the loss or the gradient was not finite. */
@@ -138,7 +160,7 @@ const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 export const YIELD_MS = 20;
 
 /**
- * The runs (train() calls and fit()s) going on in this process, and the
+ * The runs (train() calls, fit()s and fitEpoch()s) going on in this process, and the
  * process's thread count outside them: recorded when the first begins, put
  * back when the last ends; work without a count of its own runs at it (runs
  * in one process may overlap, and the count is the process's).
@@ -182,6 +204,14 @@ export function checkTrainState(state: unknown, fn = 'fit'): asserts state is Tr
   for (const k of ['rngEpoch', 'rng'] as const) checkRngState(st[k], `${fn}(..., state): state.${k}`);
 }
 
+/** checkTrainState, and a state within the data's epoch (before, a batch past its end trained nothing and reported a divergence). */
+function checkStateFits(state: unknown, data: DataModule, fn: string): asserts state is TrainState {
+  checkTrainState(state, fn);
+  if (state.batch > data.numTrainBatches) {
+    throw new InputError(`${fn}(..., state): state.batch is ${state.batch}, past the ${data.numTrainBatches} training batches of an epoch of this data`);
+  }
+}
+
 export function initialState(rng: Rng): TrainState {
   return { epoch: 0, batch: 0, step: 0, rngEpoch: rng.state(), rng: rng.state(), lossSum: 0, tokens: 0, seconds: 0, skipped: 0, gradNormSum: 0 };
 }
@@ -217,6 +247,11 @@ export class Trainer {
       // (before, -1 or 'x' ended every run after its first epoch, reported as an early stop)
       throw new InputError(`earlyStop must be a whole number of epochs from 1, got ${describe(opts.earlyStop)}`);
     }
+    if (opts.skipNonFinite !== undefined && typeof opts.skipNonFinite !== 'boolean') {
+      // (before, 'false' was taken as true: a diverging run skipped its batches)
+      throw new InputError(`skipNonFinite must be true or false, got ${describe(opts.skipNonFinite)}`);
+    }
+    if (opts.world !== undefined && opts.world !== null) checkWorld(opts.world);
     for (const hook of ['onEpoch', 'onBatch', 'settle', 'optionName', 'schedule'] as const) {
       if (opts[hook] !== undefined && typeof opts[hook] !== 'function') throw new InputError(`${hook} must be a function, got ${describe(opts[hook])}`);
     }
@@ -232,7 +267,7 @@ export class Trainer {
   /** opts.threads within the cores (undefined: none asked). */
   private readonly threads: number | undefined;
 
-  /** The run's thread count for the work that follows (see TrainerOptions.threads): its own, else the process's outside every fit. */
+  /** The run's thread count for the work that follows (see TrainerOptions.threads): its own, else the process's outside every run. */
   private holdThreads(): void {
     native().setThreads(this.threads ?? runs.outside);
   }
@@ -291,7 +326,7 @@ export class Trainer {
   async fit(model: LanguageModel, data: DataModule, optimizer: Optimizer, rng: Rng, state?: TrainState): Promise<{ stopped: boolean; early?: boolean }> {
     checkFitArgs(model, data, optimizer, rng);
     if (fitting.has(model)) throw new InputError('fit(model, ...): this model is being trained by another fit() or fitEpoch() that has not ended (two at once would interleave their updates)');
-    if (state !== undefined) checkTrainState(state);
+    if (state !== undefined) checkStateFits(state, data, 'fit');
     fitting.add(model);
     // The process's count outside every run: a fit without threads runs at it, and it is put back when the last ends.
     const end = beginThreadedRun();
@@ -316,6 +351,9 @@ export class Trainer {
   }
 
   private async fitEpochs(model: LanguageModel, data: DataModule, optimizer: Optimizer, rng: Rng, state: TrainState): Promise<{ stopped: boolean; early?: boolean }> {
+    // The history of this run: a trainer that fit another model (or this one from the start) before keeps that
+    // run's epochs first, and they are no part of this one's early stop (before, they stopped it before it began).
+    this.historyFrom = Math.max(0, this.history.length - state.epoch);
     // A resumed run whose history already meets the early stop ended there (before, it trained another epoch).
     if (state.batch === 0 && state.epoch < this.opts.epochs && this.shouldStopEarly()) return { stopped: false, early: true };
     while (state.epoch < this.opts.epochs) {
@@ -358,10 +396,13 @@ export class Trainer {
     return off ? `try a lower ${n('lr')} or gradient clipping, ${n('clip')} 1` : `try a lower ${n('lr')} or a smaller ${n('clip')}`;
   }
 
-  /** No improvement of the validation perplexity over the last opts.earlyStop epochs. */
+  /** Where the history of the last fit()'s run begins (see fitEpochs). */
+  private historyFrom = 0;
+
+  /** No improvement of the validation perplexity over the last opts.earlyStop epochs of the last fit()'s run. */
   shouldStopEarly(): boolean {
     const p = this.opts.earlyStop;
-    const h = this.history;
+    const h = this.history.slice(this.historyFrom);
     if (!p || h.length <= p) return false;
     // A loop, not Math.min(...h): a spread of a long history overflows the call stack.
     let best = Infinity;
@@ -375,18 +416,26 @@ export class Trainer {
    * Runs the rest of the current epoch; returns its metrics, or null when
    * stopped part-way. A run of its own, as a fit() is: at the trainer's
    * `threads`, else the process's count outside every run, which is put back
-   * when the last run ends (before, one called on its own ran at 1 thread and
-   * left the process there).
+   * when the last run ends (before, one called on its own ran at the count
+   * an earlier run had found, 1 before any, and left the process there).
    */
   async fitEpoch(model: LanguageModel, data: DataModule, optimizer: Optimizer, rng: Rng, state: TrainState): Promise<EpochMetrics | null> {
     checkFitArgs(model, data, optimizer, rng, 'fitEpoch');
-    checkTrainState(state, 'fitEpoch');
     if (fitting.has(model)) throw new InputError('fitEpoch(model, ...): this model is being trained by a fit() or fitEpoch() that has not ended (two at once would interleave their updates)');
+    checkStateFits(state, data, 'fitEpoch');
     fitting.add(model);
     const end = beginThreadedRun();
+    if (!this.stopRequested && !this.stopAgreed) this.stopSignal = null;
+    let ended = true;
     try {
-      return await this.runEpoch(model, data, optimizer, rng, state);
+      const m = await this.runEpoch(model, data, optimizer, rng, state);
+      ended = m === null;
+      return m;
     } finally {
+      // A stop that ended this epoch (or a failure) ends with it: a later fitEpoch() or fit() goes on (before,
+      // each stopped after one batch). One asked too late to cut the epoch short holds for the next, as a stop
+      // asked before a fit() holds for it: the caller's loop over the epochs is the run.
+      if (ended) this.consumeStop();
       fitting.delete(model);
       end();
     }
@@ -522,6 +571,8 @@ export class Trainer {
    * clipping, and what was not finite (the weights are then as they were).
    */
   update(model: LanguageModel, optimizer: Optimizer): { bad: 'the gradient' | 'the weights' | null; norm: number } {
+    checkModelArg(model, 'update(model, ...)');
+    checkOptimizerArg(optimizer, 'update(model, optimizer)');
     // The model's own sum of squares, from the step just taken.
     const { norm, scale } = this.clipPlan(model, true);
     if (!Number.isFinite(norm)) return { bad: 'the gradient', norm };
@@ -543,18 +594,31 @@ export class Trainer {
     return { bad: null, norm };
   }
 
-  /** Mean loss and accuracy over every validation token (sequential data: from a zero state, carried). */
+  /**
+   * Mean loss and accuracy over every validation token (sequential data: from
+   * a zero state, carried). The training's carried state is left as it was
+   * (before, a validate() between batches of sequential data changed the
+   * training that followed).
+   */
   validate(model: LanguageModel, data: DataModule): { loss: number; accuracy: number } {
+    checkModelArg(model, 'validate(model, ...)');
+    checkDataArg(data, 'validate(model, data)');
     let lossSum = 0;
     let correct = 0;
     let count = 0;
+    const kept = data.carry ? model.carriedState() : null;
     model.resetState();
     const { world } = this.opts;
-    for (const batch of data.valBatches()) {
-      const r = model.evaluate(batch, { carry: data.carry, shard: world ?? undefined });
-      lossSum += r.lossSum;
-      correct += r.correct;
-      count += r.count;
+    try {
+      for (const batch of data.valBatches()) {
+        const r = model.evaluate(batch, { carry: data.carry, shard: world ?? undefined });
+        lossSum += r.lossSum;
+        correct += r.correct;
+        count += r.count;
+      }
+    } finally {
+      if (kept && kept.length > 0) model.setCarriedState(kept, kept[0]!.length / model.config.hidden[0]!);
+      else model.resetState();
     }
     if (world) {
       // Each rank scored its share of every batch: one sum at the end.
@@ -570,6 +634,7 @@ export class Trainer {
    * [-clip, clip] in value mode); returns the global norm before clipping.
    */
   clipGradients(model: LanguageModel): number {
+    checkModelArg(model, 'clipGradients(model)');
     // (grads as they are now: a caller may have changed them since the step, clipped them already)
     const { norm, scale } = this.clipPlan(model, false);
     if (scale !== 1) scaleInPlace(model.grads, scale);

@@ -197,6 +197,94 @@ describe('train(text)', () => {
   });
 });
 
+describe('Trainer: its methods as a library user calls them', () => {
+  const setup = async (sequential = false) => {
+    const { makeDataModule } = await import('../../src/data/datamodule.js');
+    const tok = Tokenizer.fit('d2l', TEXT);
+    const dm = makeDataModule(tok.encode(TEXT), sequential
+      ? { numSteps: 8, batchSize: 4, numTrain: 0, numVal: 0, valFrac: 0.2, batching: 'sequential' as const }
+      : { numSteps: 8, batchSize: 10, numTrain: 80, numVal: 20 });
+    const model = (seed = 1) => new RNNLM({ cell: 'gru', vocabSize: tok.vocab.size, hidden: [8], dropout: 0 }, new Rng(seed));
+    return { dm, model };
+  };
+
+  it('a stop that cut a fitEpoch() short is spent with it; one asked too late for it holds for the next (before, every later fitEpoch stopped after a batch)', async () => {
+    const { dm, model } = await setup();
+    const m = model(), rng = new Rng(2);
+    const t = new Trainer({ epochs: 3, clip: 1 });
+    t.stop();
+    const st = initialState(rng);
+    expect(await t.fitEpoch(m, dm, new SGD(1), rng, st)).toBeNull();
+    expect(st.batch).toBe(1);
+    // the next one runs the rest of the epoch
+    expect((await t.fitEpoch(m, dm, new SGD(1), rng, st))?.epoch).toBe(1);
+    expect(st).toMatchObject({ epoch: 1, batch: 0 });
+    // a stop in an epoch's last batch cannot cut it short: the next fitEpoch() stops after its first batch, and spends it
+    let t2: Trainer;
+    t2 = new Trainer({ epochs: 3, clip: 1, onBatch: (done, total) => { if (done === total) t2.stop(); } });
+    expect((await t2.fitEpoch(m, dm, new SGD(1), rng, st))?.epoch).toBe(2);
+    expect(await t2.fitEpoch(m, dm, new SGD(1), rng, st)).toBeNull();
+    expect(st.batch).toBe(1);
+    const t3 = new Trainer({ epochs: 3, clip: 1 });
+    expect(await t3.fit(m, dm, new SGD(1), rng, st)).toEqual({ stopped: false });
+    expect(st.epoch).toBe(3);
+  });
+
+  it('a trainer that fits another model reads only that run\'s epochs for its early stop (before, the earlier run\'s stopped it before it began)', async () => {
+    const { dm, model } = await setup();
+    const t = new Trainer({ epochs: 2, clip: 1, earlyStop: 1 });
+    expect(await t.fit(model(1), dm, new SGD(1), new Rng(2))).toMatchObject({ stopped: false });
+    // an earlier run whose last epoch was its worst: it would meet the early stop at once
+    const worse = { ...t.history[t.history.length - 1]!, valPpl: 1e9 };
+    t.history.push(worse);
+    const b = model(5), before = b.params.slice();
+    expect(await t.fit(b, dm, new SGD(1), new Rng(2))).toEqual({ stopped: false });
+    expect(b.params).not.toEqual(before);
+    expect(t.history).toHaveLength(5);
+    // a resumed run reads its own history, which the trainer holds from its start
+    const r = new Trainer({ epochs: 3, clip: 1, earlyStop: 1 });
+    r.history.push({ ...worse, epoch: 1, valPpl: 10 }, { ...worse, epoch: 2, valPpl: 20 });
+    const rng = new Rng(3);
+    expect(await r.fit(model(6), dm, new SGD(1), rng, { ...initialState(rng), epoch: 2 })).toEqual({ stopped: false, early: true });
+  });
+
+  it('validate() between batches of sequential data leaves the training as it was (before, its evaluation replaced the carried state)', async () => {
+    const { dm, model } = await setup(true);
+    expect(dm.carry).toBe(true);
+    const run = async (validateAt: number | null) => {
+      const m = model();
+      let t: Trainer;
+      t = new Trainer({ epochs: 1, clip: 1, onBatch: (done) => { if (done === validateAt) t.validate(m, dm); } });
+      await t.fit(m, dm, new SGD(1), new Rng(2));
+      return { params: m.params.slice(), val: t.history[0]!.valLoss };
+    };
+    const plain = await run(null), validated = await run(2);
+    expect(validated.params).toEqual(plain.params);
+    expect(validated.val).toBe(plain.val);
+  });
+
+  it('refuses a state whose batch is past the data\'s epoch, and arguments and options that are no model, DataModule, Optimizer, flag or World', async () => {
+    const { dm, model } = await setup();
+    const m = model(), rng = new Rng(2), t = new Trainer({ epochs: 1, clip: 1 });
+    const past = { ...initialState(rng), batch: dm.numTrainBatches + 1 };
+    await expect(t.fit(m, dm, new SGD(1), rng, past)).rejects.toThrow(`fit(..., state): state.batch is ${dm.numTrainBatches + 1}, past the ${dm.numTrainBatches} training batches of an epoch of this data`);
+    await expect(t.fitEpoch(m, dm, new SGD(1), rng, past)).rejects.toThrow('fitEpoch(..., state): state.batch is');
+    // a state at the epoch's end (every batch done, validation not yet) is one
+    expect((await t.fitEpoch(m, dm, new SGD(1), rng, { ...initialState(rng), batch: dm.numTrainBatches, lossSum: 1, tokens: 1 }))?.epoch).toBe(1);
+    expect(() => t.update(null as never, new SGD(1))).toThrow('update(model, ...) needs a model (an RNNLM or RNNLMScratch), got null');
+    expect(() => t.update(m, undefined as never)).toThrow('update(model, optimizer) needs an Optimizer (SGD, Adam, RMSprop or makeOptimizer\'s), got nothing (undefined)');
+    expect(() => t.validate(null as never, dm)).toThrow('validate(model, ...) needs a model');
+    expect(() => t.validate(m, null as never)).toThrow('validate(model, data) needs a DataModule');
+    expect(() => t.clipGradients(null as never)).toThrow('clipGradients(model) needs a model');
+    expect(() => new Trainer({ epochs: 1, clip: 1, skipNonFinite: 'false' as never })).toThrow('skipNonFinite must be true or false, got "false"');
+    expect(() => new Trainer({ epochs: 1, clip: 1, world: 1 as never })).toThrow('world must be a World (mpiWorld()\'s: rank, size, sum, sumChunks, barrier) or null, got 1');
+    expect(() => new Trainer({ epochs: 1, clip: 1, world: { rank: 0, size: 1 } as never })).toThrow('world must be a World');
+    const world = { rank: 0, size: 1, sum: () => {}, sumChunks: () => {}, barrier: () => {} };
+    expect(new Trainer({ epochs: 1, clip: 1, world }).opts.world).toBe(world);
+    expect(new Trainer({ epochs: 1, clip: 1, world: null }).opts.world).toBeNull();
+  });
+});
+
 describe('options are checked as the command line checks them', () => {
   // [library options, the library's message, the command line's value, its message]: one check, two namings.
   const cases: [Record<string, unknown>, string, Record<string, string>, string][] = [
@@ -241,7 +329,8 @@ describe('options are checked as the command line checks them', () => {
     await expect(train(TEXT, { ...TINY, optimizer: 'adam', betas: '0.9,0.99' } as never)).rejects.toThrow('betas must be a pair of numbers, got "0.9,0.99" (a string)');
     await expect(train(TEXT, { ...TINY, optimizer: 'adam', betas: [0.9, '0.99'] } as never)).rejects.toThrow('betas must be a pair of numbers, got [0.9,"0.99"] ("0.99" is a string)');
     // saveEvery is typed number | string ('2s': every 2 steps), and stays so
-    await expect(train(TEXT, { ...TINY, saveEvery: '5x' })).rejects.toThrow(/saveEvery/);
+    const r = await train(TEXT, { ...TINY, saveEvery: '2s', out: path.join(dir, 'every2s.safetensors') });
+    expect(r.history).toHaveLength(1);
   });
 
   it('threads above the cores are capped with a warning', async () => {
