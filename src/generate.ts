@@ -219,6 +219,14 @@ export function generate(model: RNNLM, a: Tokenizer | string, b: string | Genera
     logits = stepper.feed(ids[ids.length - 1]!);
   }
   for (let i = 0; i < opts.numPreds; i++) {
+    // Outputs that overflowed (a state that grew without bound, as rnn-relu's may) pick nothing: every
+    // argmax of them is token 0 (before, printed for ever without a word).
+    for (let k = 0; k < logits.length; k++) {
+      if (!Number.isFinite(logits[k])) {
+        throw new Error(`the model's outputs are not finite after ${i.toLocaleString('en-US')} generated tokens (${logits[k]} for `
+          + `${JSON.stringify(tokenizer.vocab.token(k))}): its state or weights overflow, and no token can be chosen`);
+      }
+    }
     const next = sampler.pick(logits);
     made = i;
     emit(tokenizer.vocab.token(next));

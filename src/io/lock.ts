@@ -2,7 +2,7 @@
 // holds it. A second process finds it and refuses; a lock whose process is
 // gone (killed, crashed) is stale and taken over, so a kill never leaves an
 // output locked.
-import { linkSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, lstatSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
 import { makeDirs, processAlive } from './files.js';
@@ -23,10 +23,26 @@ function startTime(pid: number): string | null {
   }
 }
 
+/** What is at `file` when it is no plain file ("a FIFO", "a directory", ...), else null (a file, or nothing). */
+function notAFile(file: string): string | null {
+  let st: Stats;
+  try {
+    st = lstatSync(file);
+  } catch {
+    return null;
+  }
+  if (st.isFile()) return null;
+  return st.isDirectory() ? 'a directory' : st.isSymbolicLink() ? 'a symbolic link' : st.isFIFO() ? 'a FIFO'
+    : st.isSocket() ? 'a socket' : 'a device';
+}
+
 function readHolder(file: string): Holder | null {
+  // (a lock is a plain file this package wrote: a FIFO would block the read for ever, a device never end it)
+  if (notAFile(file)) return null;
   try {
     const h = JSON.parse(readFileSync(file, 'utf8')) as Partial<Holder>;
-    return Number.isSafeInteger(h.pid) ? { pid: h.pid!, start: typeof h.start === 'string' ? h.start : null } : null;
+    // (pid 0 and -1 are no process: kill(0 or -1, 0) asks about a group, and succeeds)
+    return Number.isSafeInteger(h.pid) && h.pid! >= 1 ? { pid: h.pid!, start: typeof h.start === 'string' ? h.start : null } : null;
   } catch {
     return null;
   }
@@ -62,6 +78,7 @@ export class FileLock {
    */
   held(): boolean {
     if (this.released) return false;
+    if (notAFile(this.file)) return false;
     let text: string;
     try {
       text = readFileSync(this.file, 'utf8');
@@ -160,6 +177,9 @@ export function acquireLock(file: string, what: string): FileLock {
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
+      // Something that is no lock file stays as it is, the user's (before, a FIFO hung the run, a directory was moved aside).
+      const kind = notAFile(file);
+      if (kind) throw new InputError(`${what} cannot be locked: ${file} is ${kind}, not a lock file deeprnn wrote; remove it or choose another path`);
       refuseHeldLock(file, what);
       // Stale (its process is gone) or unreadable: move it out of the way, atomically, and try again.
       const aside = `${file}.stale-${process.pid}`;

@@ -58,6 +58,23 @@ export class CarriedState<A extends Float32Array | Float64Array> {
   }
 
   /**
+   * A raw copy of the state as it is (its own precision, non-finite values
+   * too); the function returned puts it back, or no state when there was none.
+   */
+  keep(): () => void {
+    const all = this.all ? (this.all.slice() as A) : null, N = this.N;
+    return () => {
+      if (all) {
+        this.buffer(N).set(all);
+      } else {
+        this.layers = null;
+        this.all = null;
+        this.N = 0;
+      }
+    };
+  }
+
+  /**
    * h of every layer, then c of every layer (LSTM), as float32 copies (a
    * snapshot: the next carrying batch leaves it as it is, and writing into it
    * changes nothing); null when there is none.

@@ -81,6 +81,8 @@ export interface LanguageModel {
   stateBuffer?(N: number): Float32Array;
   /** Sets the carried state for batches of width N (arrays as carriedState() gives them). */
   setCarriedState(state: Float32Array[], N: number): void;
+  /** @internal A raw copy of the carried state (its precision, non-finite values too); the function puts it back. */
+  keepCarriedState?(): () => void;
 }
 
 /** Inverted dropout mask: each value 0 with probability p, else 1/(1-p); drawn in index order. */

@@ -306,6 +306,11 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
     this.carry.set(state, N);
   }
 
+  /** @internal The carried state as it is, raw; the function puts it back (Trainer.validate). */
+  keepCarriedState(): () => void {
+    return this.carry.keep();
+  }
+
   /** One-token-at-a-time decoding with preallocated buffers (batch 1). */
   stepper(): Stepper {
     this.checkAttached();

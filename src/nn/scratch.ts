@@ -153,6 +153,11 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
     this.carry.set(state, N);
   }
 
+  /** @internal The carried state as it is, raw; the function puts it back (Trainer.validate). */
+  keepCarriedState(): () => void {
+    return this.carry.keep();
+  }
+
   /** Runs every layer over the whole sequence; returns the top layer's output (T, N, H). */
   private stackForward(batch: Batch, opts: ForwardOptions): Float64Array {
     const { T, N, inputs } = batch;

@@ -57,11 +57,21 @@ export function evaluateTokens(
   // The tokens past N * L continue the last stream: score them from its state.
   const rest = tokens.length - 1 - N * L;
   // (On the last rank alone when sharded: its share ends with the last stream.)
+  // A state that overflowed (a model whose outputs do, rnn-relu's unbounded h) scores the rest as it scored
+  // the tokens before: overflowed (before, setCarriedState refused it: an error naming neither file nor corpus).
+  const overflowed = () => model.carriedState()?.some((s) => s.some((x) => !Number.isFinite(x))) ?? false;
   if (rest > 0 && (!shard || shard.rank === shard.size - 1)) {
-    const state = model.carriedState()!.map((s) => s.slice(s.length - s.length / N));
-    model.setCarriedState(state, 1);
-    run(N * L, 1, 0, rest);
+    if (overflowed()) {
+      lossSum = Infinity;
+      count += rest;
+    } else {
+      const state = model.carriedState()!.map((s) => s.slice(s.length - s.length / N));
+      model.setCarriedState(state, 1);
+      run(N * L, 1, 0, rest);
+    }
   }
+  // (inf - inf in the loss of overflowed outputs is NaN: it is their overflow, shown as inf)
+  if (Number.isNaN(lossSum) && overflowed()) lossSum = Infinity;
   if (shard) {
     const sums = Float64Array.of(lossSum, correct, count);
     shard.sum(sums);

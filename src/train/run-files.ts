@@ -149,12 +149,16 @@ export class RunFiles {
     return m ? { epoch: Number(m[1]), batch: Number(m[2] ?? 0) } : null;
   }
 
-  /** The snapshots on disk, oldest position first. */
+  /**
+   * The snapshots on disk, oldest position first: plain files only (a
+   * directory or link of a snapshot's name is the user's; before, --keep
+   * failed removing it, after the checkpoint was saved and before the metrics).
+   */
   snapshots(): string[] {
     const dir = path.dirname(this.out);
     let names: string[];
     try {
-      names = readdirSync(dir);
+      names = readdirSync(dir, { withFileTypes: true }).filter((d) => d.isFile()).map((d) => d.name);
     } catch {
       return [];
     }

@@ -353,7 +353,12 @@ export class Trainer {
   private async fitEpochs(model: LanguageModel, data: DataModule, optimizer: Optimizer, rng: Rng, state: TrainState): Promise<{ stopped: boolean; early?: boolean }> {
     // The history of this run: a trainer that fit another model (or this one from the start) before keeps that
     // run's epochs first, and they are no part of this one's early stop (before, they stopped it before it began).
-    this.historyFrom = Math.max(0, this.history.length - state.epoch);
+    // Its last state.epoch entries are this run's when they end at its epoch and were recorded for this model
+    // (or given by the caller before any fit, as a resumed run's are).
+    const last = this.history[this.history.length - 1];
+    const same = this.lastModel === null || this.lastModel.deref() === model;
+    this.historyFrom = last !== undefined && last.epoch === state.epoch && same ? Math.max(0, this.history.length - state.epoch) : this.history.length;
+    this.lastModel = new WeakRef(model);
     // A resumed run whose history already meets the early stop ended there (before, it trained another epoch).
     if (state.batch === 0 && state.epoch < this.opts.epochs && this.shouldStopEarly()) return { stopped: false, early: true };
     while (state.epoch < this.opts.epochs) {
@@ -398,6 +403,8 @@ export class Trainer {
 
   /** Where the history of the last fit()'s run begins (see fitEpochs). */
   private historyFrom = 0;
+  /** The model of the last fit() (null before any). */
+  private lastModel: WeakRef<LanguageModel> | null = null;
 
   /** No improvement of the validation perplexity over the last opts.earlyStop epochs of the last fit()'s run. */
   shouldStopEarly(): boolean {
@@ -606,7 +613,9 @@ export class Trainer {
     let lossSum = 0;
     let correct = 0;
     let count = 0;
-    const kept = data.carry ? model.carriedState() : null;
+    // (raw, in the model's precision: a float32 copy rounded a float64 model's state, and a state that
+    // had overflowed under skipNonFinite could not be set back; the next epoch resets it anyway)
+    const putBack = data.carry ? model.keepCarriedState?.() : undefined;
     model.resetState();
     const { world } = this.opts;
     try {
@@ -617,8 +626,7 @@ export class Trainer {
         count += r.count;
       }
     } finally {
-      if (kept && kept.length > 0) model.setCarriedState(kept, kept[0]!.length / model.config.hidden[0]!);
-      else model.resetState();
+      putBack?.();
     }
     if (world) {
       // Each rank scored its share of every batch: one sum at the end.

@@ -2,7 +2,7 @@
 // through symlinks, and the output lock: a live holder refuses, a dead one (or
 // a reused pid) does not.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -181,6 +181,19 @@ describe('atomic writes in the background', () => {
   });
 });
 
+describe('a run\'s snapshots', () => {
+  it('are the plain files of a snapshot\'s name, oldest first: a directory or link of that name is the user\'s (before, --keep failed removing it, mid-save)', () => {
+    const sub = path.join(dir, 'snaps');
+    mkdirSync(sub);
+    const files = new RunFiles(path.join(sub, 'm.safetensors'));
+    writeFileSync(path.join(sub, 'm.e0002.safetensors'), '');
+    writeFileSync(path.join(sub, 'm.e0001-b4.safetensors'), '');
+    mkdirSync(path.join(sub, 'm.e0001.safetensors'));
+    symlinkSync('m.e0002.safetensors', path.join(sub, 'm.e0003.safetensors'));
+    expect(files.snapshots()).toEqual([path.join(sub, 'm.e0001-b4.safetensors'), path.join(sub, 'm.e0002.safetensors')]);
+  });
+});
+
 describe('a failed run\'s best checkpoint', () => {
   it('takes the first free NAME.best.failed[-N].EXT, never replacing a file or a directory there, and says when all are taken', () => {
     const sub = path.join(dir, 'failed-best');
@@ -283,6 +296,32 @@ describe('write queue', () => {
 });
 
 describe('output lock', () => {
+  it('refuses what is no lock file at its path, leaving it as it is (before, a FIFO hung the run for ever and a directory was moved aside)', () => {
+    const sub = path.join(dir, 'nolock');
+    mkdirSync(sub);
+    const lock = path.join(sub, 'm.safetensors.lock');
+    const fifo = spawnSync('mkfifo', [lock]);
+    if (fifo.status === 0) {
+      expect(() => acquireLock(lock, '--out m')).toThrow(`--out m cannot be locked: ${lock} is a FIFO, not a lock file deeprnn wrote; remove it or choose another path`);
+      expect(lstatSync(lock).isFIFO()).toBe(true);
+      rmSync(lock);
+    }
+    mkdirSync(lock);
+    expect(() => acquireLock(lock, '--out m')).toThrow(`--out m cannot be locked: ${lock} is a directory, not a lock file deeprnn wrote`);
+    expect(lstatSync(lock).isDirectory()).toBe(true);
+    expect(readdirSync(sub)).toEqual(['m.safetensors.lock']);
+    rmSync(lock, { recursive: true });
+    symlinkSync('/dev/zero', lock);
+    expect(() => acquireLock(lock, '--out m')).toThrow(`--out m cannot be locked: ${lock} is a symbolic link, not a lock file deeprnn wrote`);
+    rmSync(lock);
+    // pid 0 and -1 name no process (kill(0, 0) asks about the process group, and succeeds): a stale lock
+    for (const pid of [0, -1]) {
+      writeFileSync(lock, JSON.stringify({ pid, start: '1' }));
+      acquireLock(lock, '--out m').release();
+    }
+    expect(readdirSync(sub)).toEqual([]);
+  });
+
   it('refuses while a live process holds it and takes it over from a dead one or a reused pid', async () => {
     mkdirSync(path.join(dir, 'sub'));
     const lock = path.join(dir, 'sub', 'm.safetensors.lock');

@@ -11,6 +11,7 @@ import { generate, predict } from '../../src/generate.js';
 import { checkCheckpointSize, FORMAT_VERSION, loadCheckpoint, loadTrainingCheckpoint, saveCheckpoint, type CheckpointMeta } from '../../src/io/checkpoint.js';
 import { encodeSafetensors } from '../../src/io/safetensors.js';
 import { RNNLM } from '../../src/nn/rnnlm.js';
+import { RNNLMScratch } from '../../src/nn/scratch.js';
 import { native } from '../../src/native.js';
 import { checkModelConfig } from '../../src/nn/config.js';
 import { Rng } from '../../src/rng.js';
@@ -205,7 +206,7 @@ describe('Trainer: its methods as a library user calls them', () => {
       ? { numSteps: 8, batchSize: 4, numTrain: 0, numVal: 0, valFrac: 0.2, batching: 'sequential' as const }
       : { numSteps: 8, batchSize: 10, numTrain: 80, numVal: 20 });
     const model = (seed = 1) => new RNNLM({ cell: 'gru', vocabSize: tok.vocab.size, hidden: [8], dropout: 0 }, new Rng(seed));
-    return { dm, model };
+    return { dm, model, V: tok.vocab.size };
   };
 
   it('a stop that cut a fitEpoch() short is spent with it; one asked too late for it holds for the next (before, every later fitEpoch stopped after a batch)', async () => {
@@ -241,6 +242,13 @@ describe('Trainer: its methods as a library user calls them', () => {
     expect(await t.fit(b, dm, new SGD(1), new Rng(2))).toEqual({ stopped: false });
     expect(b.params).not.toEqual(before);
     expect(t.history).toHaveLength(5);
+    // another model resumed on it, without its history: the earlier model's epochs are not read as its own
+    const rng0 = new Rng(4), c = model(7), cBefore = c.params.slice();
+    const t3 = new Trainer({ epochs: 3, clip: 1, earlyStop: 1 });
+    await t3.fit(model(1), dm, new SGD(1), new Rng(2));
+    t3.history[t3.history.length - 1]!.valPpl = 1e9;
+    expect(await t3.fit(c, dm, new SGD(1), rng0, { ...initialState(rng0), epoch: 2 })).toEqual({ stopped: false });
+    expect(c.params).not.toEqual(cBefore);
     // a resumed run reads its own history, which the trainer holds from its start
     const r = new Trainer({ epochs: 3, clip: 1, earlyStop: 1 });
     r.history.push({ ...worse, epoch: 1, valPpl: 10 }, { ...worse, epoch: 2, valPpl: 20 });
@@ -248,19 +256,35 @@ describe('Trainer: its methods as a library user calls them', () => {
     expect(await r.fit(model(6), dm, new SGD(1), rng, { ...initialState(rng), epoch: 2 })).toEqual({ stopped: false, early: true });
   });
 
-  it('validate() between batches of sequential data leaves the training as it was (before, its evaluation replaced the carried state)', async () => {
-    const { dm, model } = await setup(true);
+  it('validate() between batches of sequential data leaves the training as it was, for every model kind (before, its evaluation replaced the carried state)', async () => {
+    const { dm, V } = await setup(true);
     expect(dm.carry).toBe(true);
-    const run = async (validateAt: number | null) => {
-      const m = model();
-      let t: Trainer;
-      t = new Trainer({ epochs: 1, clip: 1, onBatch: (done) => { if (done === validateAt) t.validate(m, dm); } });
-      await t.fit(m, dm, new SGD(1), new Rng(2));
-      return { params: m.params.slice(), val: t.history[0]!.valLoss };
+    const kinds = {
+      'native gru': () => new RNNLM({ cell: 'gru', vocabSize: V, hidden: [8], dropout: 0 }, new Rng(1)),
+      'native lstm 8x6': () => new RNNLM({ cell: 'lstm', vocabSize: V, hidden: [8, 6], dropout: 0 }, new Rng(1)),
+      // float64 state: a float32 copy put back would round it
+      'scratch lstm 8x6': () => new RNNLMScratch({ cell: 'lstm', vocabSize: V, hidden: [8, 6], dropout: 0 }, new Rng(1)),
     };
-    const plain = await run(null), validated = await run(2);
-    expect(validated.params).toEqual(plain.params);
-    expect(validated.val).toBe(plain.val);
+    for (const [kind, make] of Object.entries(kinds)) {
+      const run = async (validateAt: number | null) => {
+        const m = make();
+        let t: Trainer;
+        t = new Trainer({ epochs: 1, clip: 1, onBatch: (done) => { if (done === validateAt) t.validate(m, dm); } });
+        await t.fit(m, dm, new SGD(1), new Rng(2));
+        return { params: Array.from(m.params), val: t.history[0]!.valLoss };
+      };
+      const plain = await run(null), validated = await run(2);
+      expect(validated.params, kind).toEqual(plain.params);
+      expect(validated.val, kind).toBe(plain.val);
+    }
+  });
+
+  it('a run whose carried state overflowed under skipNonFinite still ends in its divergence (a first version of the put-back refused the non-finite state)', async () => {
+    const { dm, V } = await setup(true);
+    const m = new RNNLM({ cell: 'rnn-relu', vocabSize: V, hidden: [16], dropout: 0 }, new Rng(1));
+    for (let i = 0; i < m.params.length; i++) m.params[i]! *= 5;
+    await expect(new Trainer({ epochs: 1, clip: 1, skipNonFinite: true }).fit(m, dm, new SGD(0), new Rng(2)))
+      .rejects.toThrow(/^training diverged in epoch 1: the training perplexity overflows/);
   });
 
   it('refuses a state whose batch is past the data\'s epoch, and arguments and options that are no model, DataModule, Optimizer, flag or World', async () => {
@@ -282,6 +306,33 @@ describe('Trainer: its methods as a library user calls them', () => {
     const world = { rank: 0, size: 1, sum: () => {}, sumChunks: () => {}, barrier: () => {} };
     expect(new Trainer({ epochs: 1, clip: 1, world }).opts.world).toBe(world);
     expect(new Trainer({ epochs: 1, clip: 1, world: null }).opts.world).toBeNull();
+  });
+});
+
+describe('a model whose outputs overflow (rnn-relu, every weight 0.5: its state grows without bound)', () => {
+  const overflowing = () => {
+    const tok = Tokenizer.fit('char', 'abc');
+    const m = new RNNLM({ cell: 'rnn-relu', vocabSize: tok.vocab.size, hidden: [8], dropout: 0 }, new Rng(1));
+    m.params.fill(0.5);
+    return { m, tok };
+  };
+
+  it('generation stops with an error naming the overflow (before, token 0 for ever, without a word)', () => {
+    const { m, tok } = overflowing();
+    expect(() => generate(m, tok, 'a', { numPreds: 200 })).toThrow(/^the model's outputs are not finite after \d+ generated tokens \(Infinity for "<unk>"\): its state or weights overflow, and no token can be chosen$/);
+    expect(() => generate(m, tok, 'a', { numPreds: 200, temperature: 1 })).toThrow(/outputs are not finite/);
+    // its first tokens are finite, and generated
+    expect(generate(m, tok, 'a', { numPreds: 10 }).startsWith('a')).toBe(true);
+  });
+
+  it('evaluation reports the overflow as an infinite perplexity, also for tokens past the last whole stream (before, setCarriedState refused the state)', () => {
+    const { m, tok } = overflowing();
+    const tokens = tok.encode('abc'.repeat(1667) + 'a');
+    for (const batchSize of [4, 1]) {
+      const r = evaluateTokens(m, tokens, { numSteps: 8, batchSize });
+      expect(r.perplexity).toBe(Infinity);
+      expect(r.tokens).toBe(tokens.length - 1);
+    }
   });
 });
 
