@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The chunk size on the 16-core server: the book's run (measure.sh's command) and config A at every
-# core with DEEPRNN_CHUNK_TOKENS 2048 (the default), 1024 and 512, alternating, twice each. A
+# core with DEEPRNN_CHUNK_TOKENS 2048, 1024 and 512 (the book's model's default), alternating, twice each. A
 # chunk of the book's model keeps about 2.9 KB of activations a token: 6 MB at 2048 tokens, 1.5 MB
 # at 512, so sixteen threads' chunks leave or fit the cores' caches (2 MB of L2 each there; on the
 # 2-core development machine 1024 and 2048 ran the book in the same time). Results change with the

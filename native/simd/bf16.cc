@@ -163,6 +163,11 @@ std::mutex g_mutex;
 const Bf16Path* choose(const char* want) {
   const std::string w = want ? want : "";
   if (w.empty()) {
+    // AMX where the CPU, the OS and Linux's permission allow it (its results
+    // differ from vdpbf16ps's by rounding), else vdpbf16ps, else the fallback
+#if defined(DEEPRNN_AMX)
+    if (bf16_amx_supported() && amx_permission()) return bf16_path_amx();
+#endif
 #if defined(DEEPRNN_X86)
     if (bf16_hardware_supported()) return bf16_path_avx512bf16();
 #endif

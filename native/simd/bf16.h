@@ -108,7 +108,8 @@ struct Bf16Path {
 // CPU or the OS does not allow them), DEEPRNN_BF16=emulated the fallback on
 // the vectors of the fp32 table in use, DEEPRNN_BF16=amx-model the AMX path's
 // code on a software model of its tile instructions (slow: for tests); unset,
-// vdpbf16ps where the CPU has it, else the fallback. Throws
+// the AMX tiles where the CPU and OS allow them and Linux gives this process
+// their permission, else vdpbf16ps where the CPU has it, else the fallback. Throws
 // std::runtime_error on an unknown or unsupported name.
 const Bf16Path& bf16_path();
 // Forces a path by name as DEEPRNN_BF16 would ("" or null: back to the default).

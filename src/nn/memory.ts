@@ -10,20 +10,26 @@ export interface MemoryEstimate {
   total: number;
 }
 
+/**
+ * Floats a training step keeps per token: per layer gx and dgx, y, the saved gates, the backward's extra
+ * gradient (GRU's dgh), dropout's mask and output; the logits and the top layer's output and its gradient.
+ */
+export function activationFloatsPerToken(cfg: ModelConfig): number {
+  const G = gatesOf(cfg.cell);
+  const { saved, backwardExtra } = cellInfo(cfg.cell);
+  let floats = 0;
+  for (const H of cfg.hidden) floats += 2 * G * H + H + (saved + backwardExtra) * H + (cfg.dropout > 0 ? 2 * H : 0);
+  return floats + cfg.vocabSize + 2 * cfg.hidden[cfg.hidden.length - 1]!;
+}
+
 /** Bytes to train `cfg` on batches of T steps x N windows with float32 (x2 for the float64 scratch model). */
 export function trainingBytes(cfg: ModelConfig, T: number, N: number, float64 = false): MemoryEstimate {
   const bytes = float64 ? 8 : 4;
   const G = gatesOf(cfg.cell);
-  const M = T * N;
   const params = paramCount(paramTable(cfg)) * (2 * bytes + 4);
-  let floats = 0;
-  for (const H of cfg.hidden) {
-    const { saved, backwardExtra } = cellInfo(cfg.cell);
-    // gx and dgx, y, saved gates, the backward's extra gradient (GRU's dgh), dropout mask and output, recurrent scratch
-    floats += M * (2 * G * H + H + (saved + backwardExtra) * H + (cfg.dropout > 0 ? 2 * H : 0)) + G * H * (H + N);
-  }
-  const top = cfg.hidden[cfg.hidden.length - 1]!;
-  floats += M * (cfg.vocabSize + 2 * top);
+  // the tokens' activations, and each layer's recurrent scratch
+  let floats = T * N * activationFloatsPerToken(cfg);
+  for (const H of cfg.hidden) floats += G * H * (H + N);
   const activations = floats * bytes;
   return { params, activations, total: params + activations };
 }

@@ -80,7 +80,7 @@ describe('train --precision bf16', () => {
 
   it('--version names the bf16 path', async () => {
     const r = await cli(['--version']);
-    expect(r.stdout).toMatch(/; bf16 (avx512bf16|emulated \((scalar|avx2|avx512|neon)\)); (no mpi|mpi .*)\)\n$/);
+    expect(r.stdout).toMatch(/; bf16 (amx|avx512bf16|emulated \((scalar|avx2|avx512|neon)\)); (no mpi|mpi .*)\)\n$/);
   });
 });
 

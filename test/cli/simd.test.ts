@@ -97,7 +97,7 @@ describe('DEEPRNN_TEAM_SIZE and DEEPRNN_CHUNK_TOKENS at start', () => {
     }
   });
 
-  it('DEEPRNN_CHUNK_TOKENS sets the chunks: its default gives the same weights as none, 64 tokens others', async () => {
+  it('DEEPRNN_CHUNK_TOKENS sets the chunks: its default gives the same weights as none, 2048 and 64 tokens others', async () => {
     const weights = async (env: Record<string, string>, name: string) => {
       const out = path.join(dir, `chunks-${name}.safetensors`);
       const r = await cli(['train', ...small, '--out', out], { env });
@@ -105,7 +105,9 @@ describe('DEEPRNN_TEAM_SIZE and DEEPRNN_CHUNK_TOKENS at start', () => {
       return Buffer.from(loadTrainingCheckpoint(out).model.params.buffer);
     };
     const none = await weights({}, 'none');
-    expect((await weights({ DEEPRNN_CHUNK_TOKENS: '2048' }, '2048')).equals(none)).toBe(true);
+    // a model this small takes chunks of 512 tokens (SMALL_CHUNK_TOKENS); 2048 make one chunk of its batch of 50 x 32
+    expect((await weights({ DEEPRNN_CHUNK_TOKENS: '512' }, '512')).equals(none)).toBe(true);
+    expect((await weights({ DEEPRNN_CHUNK_TOKENS: '2048' }, '2048')).equals(none)).toBe(false);
     expect((await weights({ DEEPRNN_CHUNK_TOKENS: '64' }, '64')).equals(none)).toBe(false);
   });
 });

@@ -243,7 +243,17 @@ describe('choosing the path', () => {
     nat.setBf16('emulated');
     expect(nat.info().bf16).toBe(`emulated (${start.simd})`);
     nat.setBf16('');
-    expect(nat.info().bf16).toBe(start.bf16Hardware ? 'avx512bf16' : `emulated (${start.simd})`);
+    // AMX first where the CPU and OS have it (and Linux gives the process its permission), then vdpbf16ps, then the fallback
+    let amxAllowed = false;
+    if (start.bf16Amx) {
+      try {
+        amxAllowed = (nat.setBf16('amx'), true);
+      } catch (e) {
+        expect((e as Error).message).toContain('Linux refused this process the AMX tiles');
+      }
+      nat.setBf16('');
+    }
+    expect(nat.info().bf16).toBe(amxAllowed ? 'amx' : start.bf16Hardware ? 'avx512bf16' : `emulated (${start.simd})`);
     expect(() => nat.setBf16('amx16')).toThrow('setBf16: DEEPRNN_BF16 must be one of avx512bf16|amx|emulated|amx-model, got "amx16"');
     if (!start.bf16Amx) expect(() => nat.setBf16('amx')).toThrow('setBf16: DEEPRNN_BF16=amx is not supported by this CPU and OS (AMX-BF16 tiles)');
     nat.setBf16('amx-model');

@@ -6,7 +6,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { native } from '../../src/native.js';
 import { CELLS, type ModelConfig } from '../../src/nn/config.js';
-import { RNNLM } from '../../src/nn/rnnlm.js';
+import { CHUNK_TOKENS, RNNLM, SMALL_CHUNK_TOKENS } from '../../src/nn/rnnlm.js';
+import { activationFloatsPerToken } from '../../src/nn/memory.js';
 import { RNNLMScratch } from '../../src/nn/scratch.js';
 import { Rng } from '../../src/rng.js';
 import { randomBatch } from '../helpers/batch.js';
@@ -105,6 +106,28 @@ describe.each(CELLS)('%s evaluation in chunks', (cell) => {
       expectClose(`${cell} carried eval ${k}`, [m.evaluate(next, { carry: true }).lossSum], [ref.evaluate(next, { carry: true }).lossSum], 1e-5);
     }
     expectClose(`${cell} carried eval state`, m.carriedState()!.flatMap((x) => [...x]), ref.carriedState()!.flatMap((x) => [...x]), 1e-4);
+  });
+});
+
+describe('the default chunk size', () => {
+  it('small models (512 tokens of activations within 3 MiB) take chunks of 512 tokens, larger ones 2048; DEEPRNN_CHUNK_TOKENS sets both', () => {
+    expect([SMALL_CHUNK_TOKENS, CHUNK_TOKENS]).toEqual([512, 2048]);
+    const size = (cfg: ModelConfig) => new RNNLM(cfg).chunkTokens;
+    const book: ModelConfig = { cell: 'gru', vocabSize: 28, hidden: [32, 32], dropout: 0 };
+    // the book's model, its LSTM and with dropout: 3.9-4.5 KiB a token as counted
+    expect(4 * activationFloatsPerToken(book)).toBe(3952);
+    for (const cfg of [book, { ...book, cell: 'lstm' as const }, { ...book, dropout: 0.5 }]) expect(size(cfg)).toBe(512);
+    // B's and C's models, the book's at 64 units, and a vocabulary of 2,000 words
+    for (const cfg of [{ ...book, cell: 'lstm' as const, hidden: [256, 256], vocabSize: 65 }, { ...book, cell: 'lstm' as const, hidden: [512, 512], vocabSize: 65 },
+      { ...book, hidden: [64, 64] }, { ...book, vocabSize: 2000 }]) expect(size(cfg)).toBe(2048);
+    const saved = process.env.DEEPRNN_CHUNK_TOKENS;
+    try {
+      process.env.DEEPRNN_CHUNK_TOKENS = '300';
+      expect([size(book), size({ ...book, hidden: [64, 64] })]).toEqual([300, 300]);
+    } finally {
+      if (saved === undefined) delete process.env.DEEPRNN_CHUNK_TOKENS;
+      else process.env.DEEPRNN_CHUNK_TOKENS = saved;
+    }
   });
 });
 
