@@ -35,7 +35,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   o.Set("gemmTiles", tiles);
   try {
     o.Set("simd", Napi::String::New(env, kernels().name));
-    const Bf16Path& p = bf16_path();
+    const Bf16Path& p = bf16_path_peek();
     o.Set("bf16", Napi::String::New(env, p.hardware ? std::string(p.name) : std::string("emulated (") + p.name + ")"));
     o.Set("bf16Hardware", Napi::Boolean::New(env, bf16_hardware_supported()));
     o.Set("bf16Amx", Napi::Boolean::New(env, bf16_amx_supported()));

@@ -118,15 +118,22 @@ bool detect_amx() {
 #endif
 }
 
+// Whether the permission below was asked for: 0 not yet, 1 given, -1 refused.
+std::atomic<int> g_amx_asked{0};
+
 // The permission to use the tiles, asked for once for the process
 // (arch_prctl ARCH_REQ_XCOMP_PERM; every thread of the process then has it),
-// when AMX is chosen. Linux refuses it when an alternate signal stack of the
-// process is too small for the tiles' state.
+// when AMX is chosen: by DEEPRNN_BF16=amx, or by default at the first bf16
+// product, never by info() (a process that only runs fp32 is not given it).
+// Linux refuses it when an alternate signal stack of the process is too small
+// for the tiles' state.
 bool amx_permission() {
 #if defined(__linux__)
   static const bool yes = [] {
     const long kArchReqXcompPerm = 0x1023;
-    return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+    const bool given = syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+    g_amx_asked.store(given ? 1 : -1);
+    return given;
   }();
   return yes;
 #else
@@ -225,6 +232,16 @@ const Bf16Path& bf16_path() {
   std::lock_guard<std::mutex> lock(g_mutex);
   if (!g_path.load()) g_path.store(choose(std::getenv("DEEPRNN_BF16")));
   return *g_path.load();
+}
+
+const Bf16Path& bf16_path_peek() {
+  if (const Bf16Path* p = g_path.load()) return *p;
+#if defined(DEEPRNN_AMX)
+  // the default's choice without asking for the permission: AMX unless it was refused
+  const char* want = std::getenv("DEEPRNN_BF16");
+  if ((!want || !*want) && bf16_amx_supported() && g_amx_asked.load() >= 0) return *bf16_path_amx();
+#endif
+  return bf16_path();
 }
 
 void bf16_select(const char* name) {

@@ -112,6 +112,11 @@ struct Bf16Path {
 // their permission, else vdpbf16ps where the CPU has it, else the fallback. Throws
 // std::runtime_error on an unknown or unsupported name.
 const Bf16Path& bf16_path();
+// The path bf16_path() gives, or would give at the first product, without
+// asking Linux for the AMX permission (for info(): a process that only reads
+// it is not given the tiles; where the permission is then refused, the
+// products run on vdpbf16ps and this says so from then on).
+const Bf16Path& bf16_path_peek();
 // Forces a path by name as DEEPRNN_BF16 would ("" or null: back to the default).
 void bf16_select(const char* name);
 // A path by name ("avx512bf16", "amx", "amx-model", or a fp32 table's name

@@ -92,5 +92,7 @@ export function bf16Note(): void {
     return;
   }
   const why = info.bf16Hardware ? 'DEEPRNN_BF16 chose it' : 'this CPU has no bf16 instructions (AVX512-BF16)';
-  process.stderr.write(`note: bf16 products run on the float32 fallback, ${info.bf16} (${why}): the same results, slower than fp32\n`);
+  // the fallback gives vdpbf16ps's bits; where AMX is the default, the default rounds otherwise
+  const same = info.bf16Amx ? 'vdpbf16ps\'s results (AMX, the default here, rounds otherwise)' : 'the same results';
+  process.stderr.write(`note: bf16 products run on the float32 fallback, ${info.bf16} (${why}): ${same}, slower than fp32\n`);
 }

@@ -50,7 +50,7 @@ export interface TrainingSettings {
   saveDtype?: Precision;
   /**
    * Tokens per chunk of the native model (DEEPRNN_CHUNK_TOKENS, else
-   * CHUNK_TOKENS). Results depend on it by rounding, so a resume continues
+   * defaultChunkTokens(config): 512 for small models, else 2048). Results depend on it by rounding, so a resume continues
    * with it. Absent for the scratch model, and in checkpoints from before it
    * was recorded (their resume reads DEEPRNN_CHUNK_TOKENS, as then).
    */

@@ -55,7 +55,8 @@ describe('train --precision bf16', () => {
     expect(r.code, r.stderr).toBe(0);
     const why = info.bf16Hardware ? 'DEEPRNN_BF16 chose it' : 'this CPU has no bf16 instructions (AVX512-BF16)';
     expect(r.stderr.split('\n').filter((l) => l.startsWith('note: '))).toEqual([
-      `note: bf16 products run on the float32 fallback, emulated (${info.simd}) (${why}): the same results, slower than fp32`,
+      `note: bf16 products run on the float32 fallback, emulated (${info.simd}) (${why}): `
+      + `${info.bf16Amx ? 'vdpbf16ps\'s results (AMX, the default here, rounds otherwise)' : 'the same results'}, slower than fp32`,
     ]);
     // predict's one-token steps run no bf16 product on any CPU: no note (before, the same line)
     const p = await cli(['predict', '--model', out, '--num-preds', '5', 'it'], { env: { DEEPRNN_BF16: 'emulated' } });

@@ -26,7 +26,7 @@ const SHAPES = [
   { hidden: [37, 21, 18], V: 13, T: 6, N: 9, dropout: 0.25 },
   { hidden: [24, 15], V: 11, T: 5, N: 7, dropout: 0 },
 ];
-const PATHS = ['', 'emulated']; // the default (the instruction where the CPU has it) and the fallback
+const PATHS = ['', 'emulated']; // the default (AMX or vdpbf16ps where the CPU has them) and the fallback
 
 /** Loss and gradients of one training step from the same weights, masks and batch. */
 function step(m: RNNLM | RNNLMScratch, T: number, N: number, V: number) {

@@ -137,7 +137,7 @@ describe('chunked training and threads', () => {
     const batch = randomBatch(32, 256, 28, 5);
     const run = (threads: number) => {
       nat.setThreads(threads);
-      const m = new RNNLM(cfg, new Rng(1));  // default chunks: 64 windows of 32 steps, 4 chunks
+      const m = new RNNLM(cfg, new Rng(1));  // default chunks (512 tokens for this model): 16 windows of 32 steps, 16 chunks
       const loss = trainStep(m, batch);
       return { loss, grads: Float32Array.from(m.grads) };
     };

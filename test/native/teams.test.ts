@@ -74,8 +74,10 @@ describe('the team plan', () => {
 
   it('runs a chunk per thread when there are chunks enough, and splits chunks when there are not', () => {
     nat.setTeamSize(0);
-    // The book's batch: 16 chunks of 64 windows; at 16 threads, 16 teams of one
+    // The book's batch in chunks of 2048 tokens: 16 chunks of 64 windows; at 16 threads, 16 teams of one;
+    // in its default chunks of 512 tokens, 64 chunks of 16 windows: the same
     expect(plan('gru', 32, 28, 32, 1024, 64, 16)).toEqual({ teams: 16, size: 1 });
+    expect(plan('gru', 32, 28, 32, 1024, 16, 16)).toEqual({ teams: 16, size: 1 });
     // char-rnn's scale (LSTM 2 x 512, 50 x 50): two chunks of 25; at 16 threads two teams of 8
     expect(plan('lstm', 512, 65, 50, 50, 25, 16)).toEqual({ teams: 2, size: 8 });
     expect(plan('lstm', 512, 65, 50, 50, 25, 2)).toEqual({ teams: 2, size: 1 });
