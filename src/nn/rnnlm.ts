@@ -54,7 +54,9 @@ export const CHUNK_CACHE_BYTES = 3 * 2 ** 20;
 export function defaultChunkTokens(config?: ModelConfig): number {
   const env = chunkTokensFromEnv();
   if (env !== undefined) return env;
-  return config && 4 * activationFloatsPerToken(config) * SMALL_CHUNK_TOKENS <= CHUNK_CACHE_BYTES ? SMALL_CHUNK_TOKENS : CHUNK_TOKENS;
+  // counted without dropout, so that a dropout rate (or one that does nothing, as on one layer) never changes the chunks
+  const small = config && 4 * activationFloatsPerToken({ ...config, dropout: 0 }) * SMALL_CHUNK_TOKENS <= CHUNK_CACHE_BYTES;
+  return small ? SMALL_CHUNK_TOKENS : CHUNK_TOKENS;
 }
 
 /** The most tokens per chunk DEEPRNN_CHUNK_TOKENS (and a checkpoint's training.chunkTokens) may give. */
@@ -100,8 +102,18 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
   private readonly carry: CarriedState<Float32Array>;
   /** The last sharded training forward kept chunk gradients (see ForwardOptions.shard). */
   keptChunks = false;
+  private chunkTokensValue: number;
   /** Tokens per chunk (see CHUNK_TOKENS, defaultChunkTokens); Infinity runs every batch as one chunk. */
-  chunkTokens: number;
+  get chunkTokens(): number {
+    return this.chunkTokensValue;
+  }
+  /** Checked when set: a whole number from 1, or Infinity (before, 0, -3 and 2.5 ran as one window a chunk, NaN failed at the first batch). */
+  set chunkTokens(n: number) {
+    if (!(n === Infinity || (Number.isSafeInteger(n) && n >= 1))) {
+      throw new InputError(`chunkTokens must be a whole number of tokens per chunk from 1, or Infinity, got ${describe(n)}`);
+    }
+    this.chunkTokensValue = n;
+  }
   private precisionValue: Precision = 'fp32';
   /** The matrix products' arithmetic in training and evaluation (bf16: bf16 operands, float32 sums). */
   get precision(): Precision {
@@ -144,7 +156,7 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
     const n = paramCount(table);
     super(table, ...RNNLM.weights(n));
     this.config = config;
-    this.chunkTokens = defaultChunkTokens(config);
+    this.chunkTokensValue = defaultChunkTokens(config);
     initParams(this.params, config, rng);
     this.carry = new CarriedState(config, (n) => new Float32Array(n));
     this.hiddenI32 = Int32Array.from(config.hidden);

@@ -554,8 +554,9 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
   if (model instanceof RNNLM) {
     model.tokenizer = tokenizer;
     model.precision = s.precision ?? 'fp32';
-    // Results depend on the tokens per chunk (by rounding): a resume continues with the checkpoint's.
-    if (ck) model.chunkTokens = resumedChunkTokens(ck.meta.training.chunkTokens, resumeFrom!);
+    // Results depend on the tokens per chunk (by rounding): a resume continues with the checkpoint's. A scratch
+    // run's checkpoint has none (its model has no chunks): the native model's own default, as a new run's.
+    if (ck && ck.meta.training.impl === 'native') model.chunkTokens = resumedChunkTokens(ck.meta.training.chunkTokens, resumeFrom!);
   }
   const optimizer = makeOptimizer({ ...(s.optimizer ?? { kind: 'sgd' }), lr: s.lr });
   if (ck) optimizer.loadState(ck.optimizerState, ck.meta.optimizer.steps);

@@ -124,6 +124,15 @@ describe('deeprnn train', () => {
     expect((await cli([...args, '--epochs', '2', '--out', plain])).code).toBe(0);
     expect(loadTrainingCheckpoint(plain).meta.training.chunkTokens).toBe(512);
     expect(weights(plain).equals(weights(full))).toBe(false);
+    // A scratch run records no chunks (its model has none): a native resume of its checkpoint takes the model's default,
+    // or the variable (before, it took 2048, the size of checkpoints from before the size was recorded)
+    const scratch = path.join(sub, 'scratch.safetensors');
+    expect((await cli(['train', '--resume', half, '--epochs', '2', '--impl', 'scratch', '--out', scratch])).code).toBe(0);
+    expect(loadTrainingCheckpoint(scratch).meta.training.chunkTokens).toBeUndefined();
+    const back = path.join(sub, 'back.safetensors');
+    const resumed2 = await cli(['train', '--resume', scratch, '--epochs', '3', '--impl', 'native', '--out', back]);
+    expect(resumed2.code, resumed2.stderr).toBe(0);
+    expect(loadTrainingCheckpoint(back).meta.training.chunkTokens).toBe(512);
   });
 });
 

@@ -120,6 +120,10 @@ describe('the default chunk size', () => {
     // B's and C's models, the book's at 64 units, and a vocabulary of 2,000 words
     for (const cfg of [{ ...book, cell: 'lstm' as const, hidden: [256, 256], vocabSize: 65 }, { ...book, cell: 'lstm' as const, hidden: [512, 512], vocabSize: 65 },
       { ...book, hidden: [64, 64] }, { ...book, vocabSize: 2000 }]) expect(size(cfg)).toBe(2048);
+    // dropout does not count: a one-layer model (where it does nothing) and a deeper one take the same chunks with it and without
+    for (const cfg of [{ ...book, cell: 'lstm' as const, hidden: [80] }, { ...book, cell: 'mgu' as const, hidden: [128] }, { ...book, hidden: [40, 40] }]) {
+      expect(size({ ...cfg, dropout: 0.5 })).toBe(size(cfg));
+    }
     const saved = process.env.DEEPRNN_CHUNK_TOKENS;
     try {
       process.env.DEEPRNN_CHUNK_TOKENS = '300';
@@ -128,6 +132,20 @@ describe('the default chunk size', () => {
       if (saved === undefined) delete process.env.DEEPRNN_CHUNK_TOKENS;
       else process.env.DEEPRNN_CHUNK_TOKENS = saved;
     }
+  });
+});
+
+describe('model.chunkTokens', () => {
+  it('takes a whole number of tokens from 1 or Infinity, and refuses anything else by name (before, 0, -3 and 2.5 ran as one window a chunk)', () => {
+    const m = new RNNLM({ cell: 'gru', vocabSize: 5, hidden: [4], dropout: 0 });
+    for (const n of [1, 7, 4096, Infinity]) {
+      m.chunkTokens = n;
+      expect(m.chunkTokens).toBe(n);
+    }
+    for (const [bad, shown] of [[0, '0'], [-3, '-3'], [2.5, '2.5'], [NaN, 'NaN'], [null, 'null'], ['512', '"512"'], [undefined, 'nothing (undefined)']] as const) {
+      expect(() => { m.chunkTokens = bad as unknown as number; }).toThrow(`chunkTokens must be a whole number of tokens per chunk from 1, or Infinity, got ${shown}`);
+    }
+    expect(m.chunkTokens).toBe(Infinity);
   });
 });
 
