@@ -108,10 +108,13 @@ export function ranksDiffer(w: World, parts: [string, string | Float32Array][]):
  * order) or as pairs (vdpbf16ps and the float32 fallback give the same bits).
  */
 export function kernelRounding(precision: 'fp32' | 'bf16'): { key: string; text: string } {
-  const info = native().info();
+  const nat = native();
+  const info = nat.info();
   if (precision !== 'bf16') return { key: info.simd, text: info.simd };
-  const key = `${info.simd}, bf16 products on ${/amx/.test(info.bf16) ? 'AMX tiles' : 'pairs'}`;
-  return { key, text: `${key} (${info.bf16})` };
+  // the path the products will run on (info() only says what the default would choose: a rank refused AMX runs on pairs)
+  const path = nat.bf16Path();
+  const key = `${info.simd}, bf16 products on ${/amx/.test(path) ? 'AMX tiles' : 'pairs'}`;
+  return { key, text: `${key} (${path})` };
 }
 
 /** Rank 0's warning when the ranks' kernels round differently (`sound`: "the run is sound, but its weights will not be", ...). */

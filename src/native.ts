@@ -119,6 +119,12 @@ export interface NativeBinding {
   /** The bf16 product path as DEEPRNN_BF16 names it: "avx512bf16", "emulated", or "" for the default. */
   setBf16(name: string): void;
   /**
+   * The bf16 path the products run on, named as info().bf16 names it, chosen now if it was not yet:
+   * where the default is AMX, Linux is asked for its permission here (info() only says what the
+   * default would choose), and where it refuses, the products run on vdpbf16ps and this says so.
+   */
+  bf16Path(): string;
+  /**
    * Teams of n threads run each chunk of a batch (splitting its layers by
    * hidden units); 0 lets a cost model choose from the chunks, widths and
    * threads. Results are the same for every choice. DEEPRNN_TEAM_SIZE sets the

@@ -90,6 +90,19 @@ Napi::Value SetBf16(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// bf16Path(): the bf16 path the products run on, as info().bf16 names it,
+// chosen now if it was not yet (where AMX is the default, Linux is asked for
+// its permission: info() only says what the default would choose)
+Napi::Value Bf16PathName(const Napi::CallbackInfo& info) {
+  Args a(info, "bf16Path", 0);
+  try {
+    const Bf16Path& p = bf16_path();
+    return Napi::String::New(info.Env(), p.hardware ? std::string(p.name) : std::string("emulated (") + p.name + ")");
+  } catch (const std::runtime_error& e) {
+    throw a.error(e.what());
+  }
+}
+
 // setTeamSize(n): teams of n threads per chunk (0: chosen by the cost model)
 Napi::Value SetTeamSize(const Napi::CallbackInfo& info) {
   Args a(info, "setTeamSize", 1);
@@ -105,6 +118,7 @@ void register_runtime(Napi::Env env, Napi::Object exports) {
   def<TuneGemm>(env, exports, "tuneGemm");
   def<SetSimd>(env, exports, "setSimd");
   def<SetBf16>(env, exports, "setBf16");
+  def<Bf16PathName>(env, exports, "bf16Path");
   def<SetTeamSize>(env, exports, "setTeamSize");
 }
 

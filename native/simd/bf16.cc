@@ -166,6 +166,12 @@ const Bf16Path* fallback_for(const char* table) {
 
 std::atomic<const Bf16Path*> g_path{nullptr};
 std::mutex g_mutex;
+// Where the path comes from while g_path is null: DEEPRNN_BF16 (false), or
+// the default whatever it says (true: bf16_select("") chose the default).
+std::atomic<bool> g_plain_default{false};
+
+// The name the path is chosen by while none is chosen yet (null: the default).
+const char* wanted() { return g_plain_default.load() ? nullptr : std::getenv("DEEPRNN_BF16"); }
 
 const Bf16Path* choose(const char* want) {
   const std::string w = want ? want : "";
@@ -230,7 +236,7 @@ const Bf16Path& bf16_path() {
   const Bf16Path* p = g_path.load();
   if (p) return *p;
   std::lock_guard<std::mutex> lock(g_mutex);
-  if (!g_path.load()) g_path.store(choose(std::getenv("DEEPRNN_BF16")));
+  if (!g_path.load()) g_path.store(choose(wanted()));
   return *g_path.load();
 }
 
@@ -238,13 +244,20 @@ const Bf16Path& bf16_path_peek() {
   if (const Bf16Path* p = g_path.load()) return *p;
 #if defined(DEEPRNN_AMX)
   // the default's choice without asking for the permission: AMX unless it was refused
-  const char* want = std::getenv("DEEPRNN_BF16");
+  const char* want = wanted();
   if ((!want || !*want) && bf16_amx_supported() && g_amx_asked.load() >= 0) return *bf16_path_amx();
 #endif
   return bf16_path();
 }
 
 void bf16_select(const char* name) {
+  if (!name || !*name) {
+    // the default, chosen at the next product (so that only a bf16 product asks for the AMX permission)
+    std::lock_guard<std::mutex> lock(g_mutex);
+    g_plain_default.store(true);
+    g_path.store(nullptr);
+    return;
+  }
   const Bf16Path* p = choose(name);
   std::lock_guard<std::mutex> lock(g_mutex);
   g_path.store(p);

@@ -117,7 +117,8 @@ const Bf16Path& bf16_path();
 // it is not given the tiles; where the permission is then refused, the
 // products run on vdpbf16ps and this says so from then on).
 const Bf16Path& bf16_path_peek();
-// Forces a path by name as DEEPRNN_BF16 would ("" or null: back to the default).
+// Forces a path by name as DEEPRNN_BF16 would ("" or null: back to the
+// default, chosen at the next bf16_path(), whatever DEEPRNN_BF16 says).
 void bf16_select(const char* name);
 // A path by name ("avx512bf16", "amx", "amx-model", or a fp32 table's name
 // for its fallback); null when unknown or unsupported here.

@@ -254,6 +254,20 @@ describe('choosing the path', () => {
       nat.setBf16('');
     }
     expect(nat.info().bf16).toBe(amxAllowed ? 'amx' : start.bf16Hardware ? 'avx512bf16' : `emulated (${start.simd})`);
+    // bf16Path() chooses the path now and names the one the products run on; setBf16('') is the default whatever DEEPRNN_BF16 says
+    const saved = process.env.DEEPRNN_BF16;
+    try {
+      process.env.DEEPRNN_BF16 = 'emulated';
+      nat.setBf16('');
+      expect(nat.bf16Path()).toBe(nat.info().bf16);
+      expect(nat.bf16Path()).toBe(amxAllowed ? 'amx' : start.bf16Hardware ? 'avx512bf16' : `emulated (${start.simd})`);
+      nat.setBf16('amx-model');
+      expect(nat.bf16Path()).toBe('emulated (amx-model)');
+    } finally {
+      if (saved === undefined) delete process.env.DEEPRNN_BF16;
+      else process.env.DEEPRNN_BF16 = saved;
+    }
+    nat.setBf16('');
     expect(() => nat.setBf16('amx16')).toThrow('setBf16: DEEPRNN_BF16 must be one of avx512bf16|amx|emulated|amx-model, got "amx16"');
     if (!start.bf16Amx) expect(() => nat.setBf16('amx')).toThrow('setBf16: DEEPRNN_BF16=amx is not supported by this CPU and OS (AMX-BF16 tiles)');
     nat.setBf16('amx-model');

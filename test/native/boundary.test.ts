@@ -35,6 +35,7 @@ const CALLS: Call[] = [
   { fn: 'setThreads', args: () => [1], kinds: ['dim'] },
   { fn: 'setSimd', args: () => ['scalar'], kinds: ['str'] },
   { fn: 'setBf16', args: () => [''], kinds: ['str'] },
+  { fn: 'bf16Path', args: () => [], kinds: [] },
   { fn: 'setTeamSize', args: () => [0], kinds: ['count'] },
   { fn: 'cells', args: () => [], kinds: [] },
   { fn: 'tuneGemm', args: () => [], kinds: [] },
