@@ -27,6 +27,23 @@
 namespace deeprnn {
 namespace {
 
+// x[j] += g[c * stride + j] for c = 0, 1, ..., nchunks - 1, in that order, for
+// every j < n: the sums of a loop over the chunks for each element, made a
+// block of x at a time so that the adds run on vectors (before, one element
+// at a time through every chunk; the book's step, 64 chunks, ran 1.007x (2
+// threads) and 1.013x (1 thread) as fast with this, on the same bits).
+void add_in_chunk_order(float* __restrict x, const float* __restrict g, long stride, long nchunks, long n) {
+  constexpr long kBlock = 1024;
+  for (long j0 = 0; j0 < n; j0 += kBlock) {
+    const long m = n - j0 < kBlock ? n - j0 : kBlock;
+    float* __restrict xb = x + j0;
+    for (long c = 0; c < nchunks; ++c) {
+      const float* __restrict gb = g + c * stride + j0;
+      for (long j = 0; j < m; ++j) xb[j] += gb[j];
+    }
+  }
+}
+
 // Rows of logits per partial loss sum, as softmax_xent sums them.
 constexpr long kLossRows = 256;
 
@@ -611,13 +628,7 @@ double run_batch(const Batch& b, float* grads, long* correct) {
     if (b.keep || !(own_grads || squares)) return;
     region_barrier();
     // grads += chunk gradients, in chunk order for every element
-    const auto reduce = [&](long i0, long i1) {
-      for (long i = i0; i < i1; ++i) {
-        float v = grads[i];
-        for (long c = 0; c < nchunks; ++c) v += gc[c * gstride + i];
-        grads[i] = v;
-      }
-    };
+    const auto reduce = [&](long i0, long i1) { add_in_chunk_order(grads + i0, gc + i0, gstride, nchunks, i1 - i0); };
     if (!squares) {
       reduce(s.P * tid / nth, s.P * (tid + 1) / nth);
       return;
@@ -724,11 +735,7 @@ long kept_params() { return g_kept.g ? g_kept.P : -1; }
 void add_kept_chunks(float* x, long offset, long n) {
   const Kept& k = g_kept;
   // x[j] += every kept chunk's gradient, in chunk order: run_batch's sum, continued from x.
-  for (long j = 0; j < n; ++j) {
-    float v = x[j];
-    for (long c = 0; c < k.nchunks; ++c) v += k.g[c * k.stride + offset + j];
-    x[j] = v;
-  }
+  add_in_chunk_order(x, k.g + offset, k.stride, k.nchunks, n);
 }
 
 void drop_kept_chunks() { g_kept = Kept{}; }
