@@ -12,6 +12,9 @@
 namespace deeprnn {
 namespace {
 
+// A bf16 path as info().bf16 names it: the instruction's, or "emulated (TABLE)" for a fallback.
+std::string bf16_label(const Bf16Path& p) { return p.hardware ? std::string(p.name) : std::string("emulated (") + p.name + ")"; }
+
 Napi::Value Info(const Napi::CallbackInfo& info) {
   Args a(info, "info", 0);
   Napi::Env env = info.Env();
@@ -35,8 +38,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   o.Set("gemmTiles", tiles);
   try {
     o.Set("simd", Napi::String::New(env, kernels().name));
-    const Bf16Path& p = bf16_path_peek();
-    o.Set("bf16", Napi::String::New(env, p.hardware ? std::string(p.name) : std::string("emulated (") + p.name + ")"));
+    o.Set("bf16", Napi::String::New(env, bf16_label(bf16_path_peek())));
     o.Set("bf16Hardware", Napi::Boolean::New(env, bf16_hardware_supported()));
     o.Set("bf16Amx", Napi::Boolean::New(env, bf16_amx_supported()));
     o.Set("gemmTile", Napi::String::New(env, kernels().gemm_tile));
@@ -96,8 +98,7 @@ Napi::Value SetBf16(const Napi::CallbackInfo& info) {
 Napi::Value Bf16PathName(const Napi::CallbackInfo& info) {
   Args a(info, "bf16Path", 0);
   try {
-    const Bf16Path& p = bf16_path();
-    return Napi::String::New(info.Env(), p.hardware ? std::string(p.name) : std::string("emulated (") + p.name + ")");
+    return Napi::String::New(info.Env(), bf16_label(bf16_path()));
   } catch (const std::runtime_error& e) {
     throw a.error(e.what());
   }

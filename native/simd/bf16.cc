@@ -173,19 +173,24 @@ std::atomic<bool> g_plain_default{false};
 // The name the path is chosen by while none is chosen yet (null: the default).
 const char* wanted() { return g_plain_default.load() ? nullptr : std::getenv("DEEPRNN_BF16"); }
 
-const Bf16Path* choose(const char* want) {
-  const std::string w = want ? want : "";
-  if (w.empty()) {
-    // AMX where the CPU, the OS and Linux's permission allow it (its results
-    // differ from vdpbf16ps's by rounding), else vdpbf16ps, else the fallback
+// The default: AMX where the CPU, the OS and Linux's permission allow it (its
+// results differ from vdpbf16ps's by rounding), else vdpbf16ps, else the
+// fallback. `ask`: ask Linux for the permission; else AMX unless it was refused.
+const Bf16Path* default_path(bool ask) {
 #if defined(DEEPRNN_AMX)
-    if (bf16_amx_supported() && amx_permission()) return bf16_path_amx();
+  if (bf16_amx_supported() && (ask ? amx_permission() : g_amx_asked.load() >= 0)) return bf16_path_amx();
+#else
+  (void)ask;
 #endif
 #if defined(DEEPRNN_X86)
-    if (bf16_hardware_supported()) return bf16_path_avx512bf16();
+  if (bf16_hardware_supported()) return bf16_path_avx512bf16();
 #endif
-    return fallback_for(kernels().name);
-  }
+  return fallback_for(kernels().name);
+}
+
+const Bf16Path* choose(const char* want) {
+  const std::string w = want ? want : "";
+  if (w.empty()) return default_path(true);
   if (w == "emulated") return fallback_for(kernels().name);
   if (w == "amx") {
 #if defined(DEEPRNN_AMX)
@@ -242,12 +247,8 @@ const Bf16Path& bf16_path() {
 
 const Bf16Path& bf16_path_peek() {
   if (const Bf16Path* p = g_path.load()) return *p;
-#if defined(DEEPRNN_AMX)
-  // the default's choice without asking for the permission: AMX unless it was refused
   const char* want = wanted();
-  if ((!want || !*want) && bf16_amx_supported() && g_amx_asked.load() >= 0) return *bf16_path_amx();
-#endif
-  return bf16_path();
+  return want && *want ? bf16_path() : *default_path(false);
 }
 
 void bf16_select(const char* name) {

@@ -50,8 +50,8 @@ export interface TrainingSettings {
   saveDtype?: Precision;
   /**
    * Tokens per chunk of the native model (DEEPRNN_CHUNK_TOKENS, else
-   * defaultChunkTokens(config): 512 for small models, else 2048). Results depend on it by rounding, so a resume continues
-   * with it. Absent for the scratch model, and in checkpoints from before it
+   * defaultChunkTokens(config): 512 for small models, else 2048). Results
+   * depend on it by rounding, so a resume continues with it. Absent for the scratch model, and in checkpoints from before it
    * was recorded (their resume reads DEEPRNN_CHUNK_TOKENS, as then).
    */
   chunkTokens?: number;

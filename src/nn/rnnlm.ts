@@ -40,8 +40,8 @@ export const CHUNK_TOKENS = 2048;
 export const SMALL_CHUNK_TOKENS = 512;
 /**
  * The activations a chunk of SMALL_CHUNK_TOKENS may keep, as activationFloatsPerToken
- * counts them (an upper bound: the book's model counts 3.9 KiB a token and keeps about
- * 2.9 KiB, so that its chunk, and the LSTM's and dropout's of its size, stay in 2 MiB).
+ * counts them without dropout (an upper bound: the book's model counts 3.9 KiB a token
+ * and keeps about 2.9 KiB, so that its chunk, and its LSTM's, stay in 2 MiB).
  */
 export const CHUNK_CACHE_BYTES = 3 * 2 ** 20;
 
