@@ -254,6 +254,12 @@ export interface NativeBinding {
   /** One instruction set's GEMM: C (M, N) (+)= A (M, K) B (K, N), or C += A^T B with A (K, M) when transA. */
   _gemm(simd: string, transA: boolean, C: Float32Array, A: Float32Array, B: Float32Array,
     M: number, N: number, K: number, accumulate: boolean): void;
+  /**
+   * As _gemm (C (+)= A B), with B given in panels of 64 columns: columns [64p, 64p + w) as a (K, w)
+   * row-major block at element 64pK, w = min(64, N - 64p); the layout the recurrent products of wide layers read.
+   */
+  _gemmPanels(simd: string, C: Float32Array, A: Float32Array, Bp: Float32Array, M: number, N: number, K: number,
+    accumulate: boolean): void;
   /** One instruction set's generation GEMV: C (M, N) = A (M, K) B^T with B (N, K) read in place. */
   _gemmNt(simd: string, C: Float32Array, A: Float32Array, B: Float32Array, M: number, N: number, K: number): void;
   /**

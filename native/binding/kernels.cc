@@ -32,6 +32,21 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// gemmPanels(simd, C, A, Bp, M, N, K, accumulate): C (+)= A B with B given in
+// panels of kGemmPanel columns (GemmArgs::panel), as the recurrent products read it
+Napi::Value GemmPanels(const Napi::CallbackInfo& info) {
+  Args a(info, "_gemmPanels", 8);
+  const KernelTable* t = table_arg(a, info, 0);
+  const long M = a.dim(4, "M"), N = a.dim(5, "N"), K = a.dim(6, "K");
+  float* C = a.f32(1, "C", checked_mul(a, M, N, "M*N"));
+  const float* A = a.f32(2, "A", checked_mul(a, M, K, "M*K"));
+  const float* B = a.f32(3, "Bp", checked_mul(a, K, N, "K*N"));
+  GemmArgs g{C, A, B, M, N, K, K, N, N, false, info[7].ToBoolean(), nullptr};
+  g.panel = kGemmPanel;
+  t->gemm(g, Part{});
+  return info.Env().Undefined();
+}
+
 // gemmNt(simd, C, A, B, M, N, K): C = A B^T with B (N, K), the generation GEMV
 Napi::Value GemmNt(const Napi::CallbackInfo& info) {
   Args a(info, "_gemmNt", 7);
@@ -62,6 +77,7 @@ Napi::Value MathEval(const Napi::CallbackInfo& info) {
 
 void register_kernels(Napi::Env env, Napi::Object exports) {
   def<Gemm>(env, exports, "_gemm");
+  def<GemmPanels>(env, exports, "_gemmPanels");
   def<GemmNt>(env, exports, "_gemmNt");
   def<MathEval>(env, exports, "_mathEval");
 }

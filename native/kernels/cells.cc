@@ -58,7 +58,7 @@ UnitShare unit_share(const Team& team, long H) {
   return UnitShare{u0, u1 - u0, nullptr, team.scratch};
 }
 
-void pack_whhT(float* out, const float* whh, long H, int G, int nth, long r0, long r1) {
+void pack_whhT(float* out, const float* whh, long H, int G, int nth, long r0, long r1, bool panels) {
   // Row r = g*H + j of W_hh is unit j of gate g: column g*width + (j - u0) of
   // its owner's block. Rows of one gate and owner are one transposed run.
   const long align = unit_align(H, nth);
@@ -71,9 +71,35 @@ void pack_whhT(float* out, const float* whh, long H, int G, int nth, long r0, lo
         split_rows(H, t, nth, align, &u0, &u1);
         if (j < u1) break;
       }
-    const long end = std::min(r1, g * H + u1), width = u1 - u0;
-    transpose_rows(out + H * G * u0 + g * width + (j - u0), G * width, whh + r * H, H, 0, end - r, H, nullptr);
+    const long end = std::min(r1, g * H + u1), width = u1 - u0, N = G * width;
+    float* block = out + H * G * u0;
+    if (!panels) {
+      transpose_rows(block + g * width + (j - u0), N, whh + r * H, H, 0, end - r, H, nullptr);
+    } else {
+      // Column c of the block, row k: in the panel from p0 = c - c % P, w = min(P, N - p0) wide.
+      for (long q = r; q < end; ++q) {
+        const long c = g * width + (q - g * H - u0), p0 = c - c % kGemmPanel;
+        const long w = std::min(kGemmPanel, N - p0);
+        float* dst = block + p0 * H + (c - p0);
+        const float* src = whh + q * H;
+        for (long k = 0; k < H; ++k) dst[k * w] = src[k];
+      }
+    }
     r = end;
+  }
+}
+
+void pack_whh_cols(float* out, const float* whh, long H, int G, int nth, long r0, long r1) {
+  const long align = unit_align(H, nth), K = G * H;
+  for (int t = 0; t < nth; ++t) {
+    long u0, u1;
+    split_rows(H, t, nth, align, &u0, &u1);
+    const long N = u1 - u0;
+    float* block = out + K * u0;
+    for (long p0 = 0; p0 < N; p0 += kGemmPanel) {
+      const long w = std::min(kGemmPanel, N - p0);
+      for (long r = r0; r < r1; ++r) std::memcpy(block + p0 * K + r * w, whh + r * H + u0 + p0, sizeof(float) * w);
+    }
   }
 }
 
@@ -100,8 +126,12 @@ void recurrent_product(float* gh, const float* h, long R, const LayerSeq& s, con
     gemm_bf16_packed(bf16_path(), gh, h, u.whhT_bf, bf16_packed_ld(N), R, N, s.H, false, nullptr, Part{0, 1, u.scratch});
     return;
   }
-  if (u.whhT) gemm_nn(k, gh, h, u.whhT, R, G * u.width, s.H, false, Part{0, 1, u.scratch});
-  else k.gemm_nt_small(gh, h, s.whh, R, G * s.H, s.H);  // all units
+  if (u.whhT) {
+    const long N = G * u.width;
+    GemmArgs g{gh, h, u.whhT, R, N, s.H, s.H, N, N, false, false, nullptr};
+    if (u.whhT_panels) g.panel = kGemmPanel;
+    k.gemm(g, Part{0, 1, u.scratch});
+  } else k.gemm_nt_small(gh, h, s.whh, R, G * s.H, s.H);  // all units
 }
 
 void recurrent_grad(float* dh, const float* d, long R, const LayerSeq& s, const UnitShare& u, bool accumulate) {
@@ -112,8 +142,12 @@ void recurrent_grad(float* dh, const float* d, long R, const LayerSeq& s, const 
                      Part{0, 1, u.scratch});
     return;
   }
-  kernels().gemm({dh + u.u0, d, s.whh + u.u0, R, u.width, GH, GH, s.H, s.H, false, accumulate, nullptr},
-                 Part{0, 1, u.scratch});
+  GemmArgs g{dh + u.u0, d, s.whh + u.u0, R, u.width, GH, GH, s.H, s.H, false, accumulate, nullptr};
+  if (u.whh_cols) {  // this thread's columns, packed in panels
+    g.B = u.whh_cols;
+    g.panel = kGemmPanel;
+  }
+  kernels().gemm(g, Part{0, 1, u.scratch});
 }
 
 void cell_forward_units(const LayerSeq& s, const UnitShare& u, float* gh, const Team& team) {

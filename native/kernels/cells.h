@@ -54,7 +54,24 @@ struct UnitShare {
   // bf16 runs: whhT's block packed in k-pairs (packed_share_bf16); then the
   // recurrent product is a bf16 one.
   const uint32_t* whhT_bf = nullptr;
+  // whhT in panels of kGemmPanel columns (pack_whhT with panels) rather than
+  // rows of G*width floats.
+  bool whhT_panels = false;
+  // The backward's product with W_hh's columns of these units: null, W_hh
+  // itself (rows H apart); else those columns (G*H, width) in panels
+  // (pack_whh_cols).
+  const float* whh_cols = nullptr;
 };
+
+// Whether a layer's recurrent products read W_hh in panels (pack_whhT with
+// panels for the forward, pack_whh_cols for the backward): float32 products of
+// layers of 128 units or more but MGU's (whose forward reads each gate's
+// columns of whhT on their own). Rows of a wide W_hh or W_hh^T are pages apart
+// and fall on the same few cache sets, so that every time step fetched them
+// again from beyond L2; a panel is contiguous. (25 rows x 2048 x 512, the
+// product of config C's chunks, ran 115 -> 147 and 132 -> 171 GFLOP/s on one
+// core of the development machine with the two AVX-512 tiles.)
+inline bool whh_in_panels(Cell cell, long H, bool bf16) { return !bf16 && cell != Cell::MGU && H >= 128; }
 
 // This thread's units of a layer, [u0, u0 + width): shares of whole vectors of
 // units when H allows it, so that the step kernels use unmasked loads.
@@ -62,7 +79,12 @@ UnitShare unit_share(const Team& team, long H);
 
 // W_hh^T packed for a team of nth: thread t's columns (H, G*width_t) one block
 // after another, at H*G*u0_t. out: (H, G*H); rows [r0, r1) of W_hh's G*H.
-void pack_whhT(float* out, const float* whh, long H, int G, int nth, long r0, long r1);
+// panels: each block in panels of kGemmPanel columns (GemmArgs::panel).
+void pack_whhT(float* out, const float* whh, long H, int G, int nth, long r0, long r1, bool panels = false);
+// W_hh's columns for a team of nth: thread t's columns [u0_t, u1_t) of every
+// row, (G*H, width_t) in panels of kGemmPanel columns, one block after
+// another at G*H*u0_t (packed_share's offsets). out: G*H*H; rows [r0, r1) of W_hh.
+void pack_whh_cols(float* out, const float* whh, long H, int G, int nth, long r0, long r1);
 // Where thread tid's block of a pack_whhT(nth) layout starts.
 inline const float* packed_share(const float* packed, long H, int G, long u0) { return packed + H * G * u0; }
 // Units [*u0, *u1) of thread tid of a team of nth (unit_share's, pack_whhT's).

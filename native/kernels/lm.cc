@@ -74,6 +74,8 @@ long max_hidden(const LmShape& s) {
 struct Prepared {
   float* in[kMaxLayers];   // layer 0: the gather table (V, G*H), row v = W_ih[:, v] + b_ih; else W_ih^T (I, G*H)
   float* hhT[kMaxLayers];  // W_hh^T packed for the team size (pack_whhT): (H, G*H)
+  bool panels[kMaxLayers];  // hhT's blocks in panels, and hh made (whh_in_panels)
+  float* hh[kMaxLayers];    // with panels: W_hh's columns for the team size (pack_whh_cols), else null
   float* out;              // the output layer's W^T (H_top, V)
   // bf16 runs only (else null): the weights rounded to bf16 and packed in
   // k-pairs (bf16_pack_b), as each product reads them.
@@ -101,6 +103,8 @@ struct Prepared {
       const long H = s.H[l], GH = G * H, I = l ? s.H[l - 1] : s.V;
       in[l] = take(GH * I);
       hhT[l] = take(GH * H);
+      panels[l] = whh_in_panels(s.cell, H, with_bf16);
+      hh[l] = panels[l] ? take(GH * H) : nullptr;
       inT_bf[l] = l ? take_bf(bf16_packed_size(I, GH)) : nullptr;
       in_bf[l] = l ? take_bf(bf16_packed_size(GH, I)) : nullptr;
       hhT_bf[l] = take_bf(bf16_whhT_pairs(H, static_cast<int>(G), size));
@@ -158,27 +162,30 @@ void prepare_bf16(const Prepared& w, const LmShape& s, const float* params, int 
 // the jobs' rows in blocks of 32, blocks shared out contiguously.
 void prepare(const Prepared& w, const LmShape& s, const float* params, int size, int tid, int nth) {
   const long G = cell_gates(s.cell), B = 32;
-  // Jobs: per layer the input weights (0) and W_hh (1), then the output layer (2); their source rows.
+  // Jobs: per layer the input weights (0), W_hh^T (1) and W_hh's columns (2,
+  // with panels only), then the output layer (3L); their source rows.
   auto job_rows = [&](long j) {
-    return j == 2 * s.L ? s.V : G * s.H[j / 2];
+    if (j == 3 * s.L) return s.V;
+    return j % 3 == 2 && !w.panels[j / 3] ? 0 : G * s.H[j / 3];
   };
   long total = 0;
-  for (long j = 0; j <= 2 * s.L; ++j) total += (job_rows(j) + B - 1) / B;
+  for (long j = 0; j <= 3 * s.L; ++j) total += (job_rows(j) + B - 1) / B;
   const long b0 = total * tid / nth, b1 = total * (tid + 1) / nth;
   long first = 0;  // blocks before job j
-  for (long j = 0; j <= 2 * s.L && first < b1; ++j) {
+  for (long j = 0; j <= 3 * s.L && first < b1; ++j) {
     const long rows = job_rows(j), blocks = (rows + B - 1) / B;
     for (long b = b0 > first ? b0 - first : 0; b < blocks && first + b < b1; ++b) {
       const long r0 = b * B, r1 = r0 + B < rows ? r0 + B : rows;
-      if (j == 2 * s.L) {
+      if (j == 3 * s.L) {
         if (w.bf16) continue;  // the bf16 products read outT_bf and out_bf
         const long Ht = s.H[s.L - 1];
         transpose_rows(w.out, s.V, params + s.W_out, Ht, r0, r1, Ht, nullptr);
         continue;
       }
-      const long l = j / 2, H = s.H[l], GH = G * H;
+      const long l = j / 3, H = s.H[l], GH = G * H;
       const LayerParams p = layer_at(s, params, l);
-      if (j % 2) pack_whhT(w.hhT[l], p.W_hh, H, static_cast<int>(G), size, r0, r1);
+      if (j % 3 == 1) pack_whhT(w.hhT[l], p.W_hh, H, static_cast<int>(G), size, r0, r1, w.panels[l]);
+      else if (j % 3 == 2) pack_whh_cols(w.hh[l], p.W_hh, H, static_cast<int>(G), size, r0, r1);
       else if (l == 0 && w.bf16) gather_table_bf16(w.in[0], GH, p.W_ih, s.V, r0, r1, p.b_ih);
       else if (l == 0) transpose_rows(w.in[0], GH, p.W_ih, s.V, r0, r1, s.V, p.b_ih);
       else if (!w.bf16) transpose_rows(w.in[l], GH, p.W_ih, s.H[l - 1], r0, r1, s.H[l - 1], nullptr);
@@ -369,6 +376,7 @@ struct Chunk {
     const LayerSeq seq{s.cell, b.T, nc, H, lb.gx, lb.y, lb.saved, lb.h0, lb.c0, p.W_hh, p.b_hh};
     UnitShare u = unit_share(team, H);
     u.whhT = packed_share(w.hhT[l], H, static_cast<int>(G), u.u0);
+    u.whhT_panels = w.panels[l];
     if (w.bf16) u.whhT_bf = w.hhT_bf[l] + packed_share_bf16(H, static_cast<int>(G), u.u0, team.tid);
     cell_forward_units(seq, u, buf.gh, team);  // meets the team after every step
     if (b.state) {  // the final state, into this chunk's rows (no other chunk reads them)
@@ -446,7 +454,8 @@ struct Chunk {
     const LayerBuffers& lb = buf.layer[l];
     const LayerParams p = layer_at(s, b.params, l);
     const LayerGrads gp = layer_at(s, g, l);
-    const UnitShare u = unit_share(team, H);
+    UnitShare u = unit_share(team, H);
+    if (w.hh[l]) u.whh_cols = w.hh[l] + GH * u.u0;
     for (long n = 0; n < nc; ++n) {  // this thread's units of dh, dc and the bias sums start at 0
       std::memset(buf.dh + n * H + u.u0, 0, sizeof(float) * u.width);
       if (buf.dc) std::memset(buf.dc + n * H + u.u0, 0, sizeof(float) * u.width);

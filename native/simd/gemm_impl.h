@@ -48,6 +48,7 @@ static const char kTileName[] = DEEPRNN_STR(DEEPRNN_GEMM_ROWS) "x" DEEPRNN_STR(D
 #endif
 static const long kDepth = DEEPRNN_GEMM_DEPTH;
 static_assert(2 * kDepth * DEEPRNN_MAX_TILE + 16 <= kGemmScratchFloats, "kGemmScratchFloats holds two panels");
+static_assert(kGemmPanel % DEEPRNN_MAX_TILE == 0, "a segment of columns never straddles two panels of B");
 static const long kDepthT = kDepth < 128 ? kDepth : 128;
 
 // The calling thread's grow-only buffer of at least n floats (plain new[]: no
@@ -278,12 +279,25 @@ __attribute__((always_inline)) static inline void block_any(long height, const G
   block<kRows, AT>(g, b, ldb, i0, rows, s, k0, k1, accumulate);
 }
 
+// B's rows k0.. at column j0 and the floats between them: B + k0 * ldb + j0,
+// or in B's panel (GemmArgs::panel) that holds column j0. Every segment of
+// Columns lies in one panel: full segments start at multiples of their width,
+// which divides the panel's, and the rest lie in the last panel.
+static inline const float* b_at(const GemmArgs& g, long j0, long k0, long* ld) {
+  if (!g.panel) {
+    *ld = g.ldb;
+    return g.B + k0 * g.ldb + j0;
+  }
+  const long p0 = j0 - j0 % g.panel, w = g.N - p0 < g.panel ? g.N - p0 : g.panel;
+  *ld = w;
+  return g.B + p0 * g.K + k0 * w + (j0 - p0);
+}
+
 // This thread's share (tid of nth) of the product's tiles; scratch:
 // kGemmScratchFloats of its own.
 template <bool AT>
 static void gemm_share(const GemmArgs& g, int tid, int nth, float* scratch) {
-  const long M = g.M, N = g.N, K = g.K, ldb = g.ldb;
-  const float* B = g.B;
+  const long M = g.M, N = g.N, K = g.K;
   const Columns cols(N);
   const long nseg = cols.count();
   const Segment* pad = cols.padded();
@@ -299,8 +313,9 @@ static void gemm_share(const GemmArgs& g, int tid, int nth, float* scratch) {
   // the rows of C for each column panel (the panel stays in cache) instead of
   // across the columns for each row tile (all of B streamed once per tile).
   const bool by_columns = N * depth * 4 > l2_cache_bytes() / 2;
-  // Going down the rows, a panel read by enough row tiles is worth packing.
-  const bool pack = by_columns && row_tiles >= 16;
+  // Going down the rows, a panel read by enough row tiles is worth packing
+  // (B in panels is packed already).
+  const bool pack = by_columns && row_tiles >= 16 && !g.panel;
   // A C larger than L2 is fetched for the next tile while this one runs, so
   // that a tile's stores at its end find their lines in cache (without it a
   // 1250 x 2048 x 512 product ran at 41 GFLOP/s instead of 109 on one
@@ -315,10 +330,12 @@ static void gemm_share(const GemmArgs& g, int tid, int nth, float* scratch) {
   for (long k0 = 0; k0 < K; k0 += depth) {
     const long k1 = K - k0 < depth ? K : k0 + depth;
     const bool acc = g.accumulate || k0 > 0;
-    if (pad)
-      for (long k = k0; k < k1; ++k)
-        for (long j = 0; j < pad->tile; ++j)
-          panel[(k - k0) * pad->tile + j] = j < pad->width ? B[k * ldb + pad->j0 + j] : 0.0f;
+    if (pad) {
+      long ld;
+      const float* src = b_at(g, pad->j0, k0, &ld);
+      for (long k = 0; k < k1 - k0; ++k)
+        for (long j = 0; j < pad->tile; ++j) panel[k * pad->tile + j] = j < pad->width ? src[k * ld + j] : 0.0f;
+    }
     long packed_seg = -1;
     for (long t = t0; t < t1; ++t) {
       const long seg = by_columns ? t / row_tiles : t % nseg;
@@ -344,12 +361,14 @@ static void gemm_share(const GemmArgs& g, int tid, int nth, float* scratch) {
         // (its rows in B are ldb floats, often pages, apart).
         if (packed_seg != seg) {
           for (long k = k0; k < k1; ++k)
-            __builtin_memcpy(packed + (k - k0) * s.tile, B + k * ldb + s.j0, sizeof(float) * s.tile);
+            __builtin_memcpy(packed + (k - k0) * s.tile, g.B + k * g.ldb + s.j0, sizeof(float) * s.tile);
           packed_seg = seg;
         }
         block_any<AT>(height, g, packed, s.tile, i0, rows, s, k0, k1, acc);
       } else {
-        block_any<AT>(height, g, B + k0 * ldb + s.j0, ldb, i0, rows, s, k0, k1, acc);
+        long ld;
+        const float* b = b_at(g, s.j0, k0, &ld);
+        block_any<AT>(height, g, b, ld, i0, rows, s, k0, k1, acc);
       }
     }
   }

@@ -38,8 +38,17 @@ long l2_cache_bytes();
 // them when part.nth > 0) set to the bias, or 0, unless accumulating.
 void gemm_empty_k(float* C, long ldc, long M, long N, const float* bias, bool accumulate, Part part);
 
+// Columns per panel of a B stored in panels (GemmArgs::panel): a multiple of
+// every GEMM tile's width.
+constexpr long kGemmPanel = 64;
+
 // The product C(M,N) (+)= op(A) B: A (M,K), or (K,M) read transposed when
-// transA; B (K,N); rows lda, ldb and ldc floats apart. Each C element sums
+// transA; B (K,N); rows lda, ldb and ldc floats apart. B in panels when
+// `panel` (kGemmPanel) is set: columns [p*panel, p*panel + w) are a (K, w)
+// row-major block at B + p*panel*K, w = min(panel, N - p*panel), and ldb is
+// not read; each tile then streams contiguous memory (weights that every time
+// step reads again, packed once per batch), where rows of a wide B would be
+// pages apart and fall on the same few cache sets. Each C element sums
 // over k in ascending order, starting from C (accumulate), bias[j] (bias not
 // null) or 0, by exactly one thread: results do not depend on how C is
 // tiled or shared out.
@@ -52,6 +61,7 @@ struct GemmArgs {
   bool transA = false;
   bool accumulate = false;
   const float* bias = nullptr;
+  long panel = 0;  // 0: B row-major, ldb apart; else kGemmPanel
 };
 
 // The units a step kernel computes: N rows, units [u0, u0 + width) of H in

@@ -48,6 +48,36 @@ describe('GEMM tiles', () => {
     }
   });
 
+  it('B in panels of 64 columns gives bitwise the products of B row by row, for every set and tile', () => {
+    const rng = new Rng(78);
+    // Panels and segments: N below one panel, past whole panels, ragged remainders (padded and exact
+    // segments in the last panel); K past one pass; accumulating and not.
+    const shapes = [[1, 1, 1], [3, 5, 7], [25, 64, 33], [25, 100, 512], [13, 130, 257], [26, 2048, 512], [12, 200, 1025], [7, 97, 2049], [50, 37, 64]];
+    const panels = (B: Float32Array, K: number, N: number): Float32Array => {
+      const out = new Float32Array(K * N);
+      for (let p0 = 0; p0 < N; p0 += 64) {
+        const w = Math.min(64, N - p0);
+        for (let k = 0; k < K; k++) for (let j = 0; j < w; j++) out[p0 * K + k * w + j] = B[k * N + p0 + j]!;
+      }
+      return out;
+    };
+    const tables = [...info.simdAvailable, ...variants.map(([s, t]) => `${s}:${t}`)];
+    let checked = 0;
+    for (const t of tables) {
+      for (const [M, N, K] of shapes) {
+        for (const accumulate of [false, true]) {
+          const A = random(M! * K!, rng), B = random(K! * N!, rng), C0 = random(M! * N!, rng);
+          const rows = C0.slice(), inPanels = C0.slice();
+          nat._gemm(t, false, rows, A, B, M!, N!, K!, accumulate);
+          nat._gemmPanels(t, inPanels, A, panels(B, K!, N!), M!, N!, K!, accumulate);
+          expect(Buffer.from(inPanels.buffer).equals(Buffer.from(rows.buffer)), `${t} ${M}x${N}x${K}${accumulate ? ' +=' : ''}`).toBe(true);
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBe(tables.length * shapes.length * 2);
+  });
+
   it('an unknown tile of a set is refused by name', () => {
     expect(() => nat._gemm(`${info.simd}:3x3`, false, new Float32Array(1), new Float32Array(1), new Float32Array(1), 1, 1, 1, false))
       .toThrow(`_gemm: argument "simd" must name a supported instruction set, or SET:TILE one of its GEMM tiles, got "${info.simd}:3x3"`);

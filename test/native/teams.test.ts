@@ -61,6 +61,37 @@ describe('teams split by units', () => {
     }
   });
 
+  // Layers of 128 units or more read W_hh in panels of 64 columns (whh_in_panels in
+  // native/kernels/cells.h), packed per member of the team: ragged widths, several panels and a
+  // last narrow one, against the float64 oracle and bitwise across thread counts and team sizes.
+  it.each(['gru', 'lstm', 'rnn'] as const)('%s: layers wide enough for W_hh in panels match the oracle, and agree bitwise for 1, 2, 3 and 5 threads', (cell) => {
+    const cfg: ModelConfig = { cell, vocabSize: 7, hidden: [150, 131], dropout: 0 };
+    const T = 3;
+    nat.setThreads(1);
+    nat.setTeamSize(0);
+    const m = new RNNLM(cfg, new Rng(9));
+    const ref = new RNNLMScratch(cfg, new Rng(9));
+    ref.params.set(m.params);
+    const batch = randomBatch(T, 4, 7, 90);
+    m.zeroGrad();
+    ref.zeroGrad();
+    const a = m.forward(batch, { train: true, carry: true });
+    const b = ref.forward(batch, { train: true, carry: true });
+    m.backward();
+    ref.backward();
+    expectClose(`${cell} wide loss`, [a], [b], 1e-5);
+    expectClose(`${cell} wide grads`, m.grads, ref.grads, 1e-4);
+    for (const chunkTokens of [Infinity, 3 * T]) {
+      const one = outcome(cfg, T, 9, chunkTokens, 1, 1);
+      expect(one.grads.some((g) => g !== 0)).toBe(true);
+      for (const threads of [2, 3, 5]) {
+        for (const team of [1, threads]) {
+          expectSame(`${cell} H=[150,131] chunkTokens=${chunkTokens} threads=${threads} team=${team}`, outcome(cfg, T, 9, chunkTokens, threads, team), one);
+        }
+      }
+    }
+  });
+
   it('a team bigger than the hidden size leaves some threads without units and still agrees', () => {
     const cfg: ModelConfig = { cell: 'lstm', vocabSize: 5, hidden: [3, 2], dropout: 0 };
     const one = outcome(cfg, 3, 4, Infinity, 1, 1);
