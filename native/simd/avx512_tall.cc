@@ -14,6 +14,7 @@
 #define DEEPRNN_VEC_BYTES 64
 #define DEEPRNN_GEMM_ROWS 12
 #define DEEPRNN_ROW_HEIGHTS_MIXED 1  // and tiles of 13 and 11 rows, to cover M exactly
+#define DEEPRNN_GEMM_SMALL_ROWS 4    // and of 4 rows for what those leave over
 #define DEEPRNN_GEMM_DEPTH 256
 #define DEEPRNN_GEMM_VARIANT 1
 #include "simd/gemm_impl.h"

@@ -34,6 +34,13 @@ namespace DEEPRNN_ISA {
 #define DEEPRNN_ROW_HEIGHTS_MIXED 0
 #endif
 static const long kRows = DEEPRNN_GEMM_ROWS;
+// The height of the tiles that cover what the main heights leave over (see
+// RowTiles): the including file may set DEEPRNN_GEMM_SMALL_ROWS below kRows.
+#ifndef DEEPRNN_GEMM_SMALL_ROWS
+#define DEEPRNN_GEMM_SMALL_ROWS DEEPRNN_GEMM_ROWS
+#endif
+static const long kSmallRows = DEEPRNN_GEMM_SMALL_ROWS;
+static_assert(kSmallRows >= 1 && kSmallRows <= kRows, "small tiles are at most the main height");
 #define DEEPRNN_STR_(x) #x
 #define DEEPRNN_STR(x) DEEPRNN_STR_(x)
 // The main tile's name, rows x columns: KernelTable::gemm_tile.
@@ -177,34 +184,41 @@ __attribute__((always_inline)) static inline void tile_rows(float* C, long ldc, 
 // DEEPRNN_ROW_HEIGHTS_MIXED allows, of kRows + 1 and kRows - 1 too, so that
 // the tiles cover M exactly (a batch slice of 25 rows is five tiles of 5
 // rather than seven of 4, the last one padded). Only when M has no such sum
-// (M < 4, or 7) is the last tile partial and padded. Tile order: main height,
-// then the taller, then the shorter, then the partial one.
+// (M < 4, or 7) is the last tile partial and padded. Where there is no such
+// sum, tiles of the main height are followed by tiles of kSmallRows for the
+// rest (a chunk's 16 rows by tiles of 12 rows: 12 + 4, not 12 and 4 rows
+// padded to 12 through copies), the last of them partial and padded if need
+// be. Tile order: main height, then the taller, then the shorter, then the
+// small ones, then the partial one (of the small height).
 struct RowTiles {
-  long h[3];      // heights
-  long n[3];      // tiles of each height
-  long partial;   // rows in a last partial tile of height h[0], 0 if none
+  long h[4];      // heights
+  long n[4];      // tiles of each height
+  long partial;   // rows in a last partial tile of height h[3], 0 if none
   long count;
 
-  explicit RowTiles(long M) : h{kRows, kRows + 1, kRows - 1}, n{M / kRows, 0, 0}, partial(M % kRows) {
+  explicit RowTiles(long M)
+      : h{kRows, kRows + 1, kRows - 1, kSmallRows},
+        n{M / kRows, 0, 0, M % kRows / kSmallRows},
+        partial(M % kRows % kSmallRows) {
 #if DEEPRNN_ROW_HEIGHTS_MIXED
     // Most tiles of the main height whose remainder the other two heights cover.
     for (long a = M / kRows; a >= 0; --a) {
       const long rest = M - a * kRows;
       for (long b = rest / h[1]; b >= 0; --b)
         if ((rest - b * h[1]) % h[2] == 0) {
-          n[0] = a, n[1] = b, n[2] = (rest - b * h[1]) / h[2], partial = 0;
+          n[0] = a, n[1] = b, n[2] = (rest - b * h[1]) / h[2], n[3] = 0, partial = 0;
           count = n[0] + n[1] + n[2];
           return;
         }
     }
 #endif
-    count = n[0] + n[1] + n[2] + (partial ? 1 : 0);
+    count = n[0] + n[1] + n[2] + n[3] + (partial ? 1 : 0);
   }
 
   // Tile i: first row, rows and the height it runs at.
   void at(long i, long* i0, long* rows, long* height) const {
     long base = 0;
-    for (int q = 0; q < 3; ++q) {
+    for (int q = 0; q < 4; ++q) {
       if (i < n[q]) {
         *i0 = base + i * h[q], *rows = *height = h[q];
         return;
@@ -212,7 +226,7 @@ struct RowTiles {
       base += n[q] * h[q];
       i -= n[q];
     }
-    *i0 = base, *rows = partial, *height = h[0];
+    *i0 = base, *rows = partial, *height = h[3];
   }
 };
 
@@ -274,6 +288,9 @@ __attribute__((always_inline)) static inline void block_any(long height, const G
 #if DEEPRNN_ROW_HEIGHTS_MIXED
   if (height == kRows + 1) return block<kRows + 1, AT>(g, b, ldb, i0, rows, s, k0, k1, accumulate);
   if (height == kRows - 1) return block<kRows - 1, AT>(g, b, ldb, i0, rows, s, k0, k1, accumulate);
+#endif
+#if DEEPRNN_GEMM_SMALL_ROWS < DEEPRNN_GEMM_ROWS - 1
+  if (height == kSmallRows) return block<kSmallRows, AT>(g, b, ldb, i0, rows, s, k0, k1, accumulate);
 #endif
   (void)height;
   block<kRows, AT>(g, b, ldb, i0, rows, s, k0, k1, accumulate);

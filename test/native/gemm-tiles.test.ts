@@ -33,8 +33,11 @@ describe('GEMM tiles', () => {
 
   it.runIf(variants.length > 0)('each variant gives bitwise the products of its set\'s own tile, over ragged shapes and several passes of k', () => {
     const rng = new Rng(77);
-    // Rows that no tile height divides, columns past whole tiles, K past one and several passes.
-    const shapes = [[1, 1, 1], [11, 33, 257], [13, 65, 300], [25, 2048, 40], [26, 130, 513], [50, 100, 1100], [37, 97, 1025], [128, 48, 700], [7, 200, 2049]];
+    // Rows that no tile height divides, or only with small tiles after the main ones (16 = 12 + 4,
+    // 20 = 12 + 4 + 4, 32 = 24 + 4 + 4, 5 = 4 + a partial one), columns past whole tiles, K past
+    // one and several passes.
+    const shapes = [[1, 1, 1], [11, 33, 257], [13, 65, 300], [25, 2048, 40], [26, 130, 513], [50, 100, 1100], [37, 97, 1025], [128, 48, 700], [7, 200, 2049],
+      [16, 96, 32], [20, 70, 33], [32, 1024, 256], [5, 40, 9], [2, 64, 300]];
     for (const [s, tile] of variants) {
       for (const [M, N, K] of shapes) {
         for (const transA of [false, true]) {
