@@ -1,7 +1,8 @@
 // The recurrent products of B and C by rows (25 and 50 of C's, 32 and 64 of
 // B's), their input gradients, and C's input projection for one and two chunks,
 // on one thread with each AVX-512 GEMM tile: GFLOP/s, medians of 9 samples of
-// about 3 ms. Where W_hh (C: 4 MiB) does not fit a core's L2, the rows per
+// about 3 ms; in parentheses B in panels of 64 columns (_gemmPanels), the layout
+// the recurrent products of layers of 128 units or more read. Where W_hh (C: 4 MiB) does not fit a core's L2, the rows per
 // product decide how often it comes from beyond. Asserts nothing.
 //
 //   node bench/recurrent-shapes.mjs
@@ -27,7 +28,18 @@ for (const [M, N, K] of shapes) {
     const run = () => { const t0 = performance.now(); for (let i = 0; i < inner; i++) nat._gemm(t, false, C, A, B, M, N, K, false); return (performance.now() - t0) / inner; };
     inner = Math.max(1, Math.round(3 / run())); for (let i = 0; i < 3; i++) run();
     const ms = med(Array.from({ length: 9 }, run));
-    row.push(`${t.slice(7)} ${(2 * M * N * K / ms / 1e6).toFixed(1)}`);
+    let panels = '';
+    if (nat._gemmPanels) {  // B in panels of 64 columns, as the recurrent products of wide layers read W_hh
+      const Bp = new Float32Array(K * N);
+      for (let p0 = 0; p0 < N; p0 += 64) {
+        const w = Math.min(64, N - p0);
+        for (let k = 0; k < K; k++) for (let j = 0; j < w; j++) Bp[p0 * K + k * w + j] = B[k * N + p0 + j];
+      }
+      const runP = () => { const t0 = performance.now(); for (let i = 0; i < inner; i++) nat._gemmPanels(t, C, A, Bp, M, N, K, false); return (performance.now() - t0) / inner; };
+      for (let i = 0; i < 3; i++) runP();
+      panels = ` (panels ${(2 * M * N * K / med(Array.from({ length: 9 }, runP)) / 1e6).toFixed(1)})`;
+    }
+    row.push(`${t.slice(7)} ${(2 * M * N * K / ms / 1e6).toFixed(1)}${panels}`);
   }
   console.log(`nn ${M}x${N}x${K}: ${row.join(', ')} GFLOP/s`);
 }

@@ -40,25 +40,28 @@ describe.each(start.simdAvailable)('teams on %s', (isa) => {
 });
 
 describe('teams split by units', () => {
-  it.each(CELLS)('%s: matches the float64 oracle with the layers split over 3 threads', (cell) => {
-    const cfg: ModelConfig = { cell, vocabSize: 9, hidden: [20, 11], dropout: 0 };
-    const T = 5;
-    nat.setThreads(3);
-    nat.setTeamSize(3);
-    const m = new RNNLM(cfg, new Rng(8));
-    const ref = new RNNLMScratch(cfg, new Rng(8));
+  /** `steps` carried training steps of the native model and the float64 oracle from the same weights, compared. */
+  function againstOracle(label: string, cfg: ModelConfig, T: number, N: number, seed: number, steps: number): void {
+    const m = new RNNLM(cfg, new Rng(seed));
+    const ref = new RNNLMScratch(cfg, new Rng(seed));
     ref.params.set(m.params);
-    for (let k = 0; k < 2; k++) {
-      const batch = randomBatch(T, 6, 9, 70 + k);
+    for (let k = 0; k < steps; k++) {
+      const batch = randomBatch(T, N, cfg.vocabSize, 10 * seed + k);
       m.zeroGrad();
       ref.zeroGrad();
       const a = m.forward(batch, { train: true, carry: true });
       const b = ref.forward(batch, { train: true, carry: true });
       m.backward();
       ref.backward();
-      expectClose(`${cell} split loss ${k}`, [a], [b], 1e-5);
-      expectClose(`${cell} split grads ${k}`, m.grads, ref.grads, 1e-4);
+      expectClose(`${label} loss ${k}`, [a], [b], 1e-5);
+      expectClose(`${label} grads ${k}`, m.grads, ref.grads, 1e-4);
     }
+  }
+
+  it.each(CELLS)('%s: matches the float64 oracle with the layers split over 3 threads', (cell) => {
+    nat.setThreads(3);
+    nat.setTeamSize(3);
+    againstOracle(`${cell} split`, { cell, vocabSize: 9, hidden: [20, 11], dropout: 0 }, 5, 6, 7, 2);
   });
 
   // Layers of 128 units or more read W_hh in panels of 64 columns (whh_in_panels in
@@ -69,18 +72,10 @@ describe('teams split by units', () => {
     const T = 3;
     nat.setThreads(1);
     nat.setTeamSize(0);
-    const m = new RNNLM(cfg, new Rng(9));
-    const ref = new RNNLMScratch(cfg, new Rng(9));
-    ref.params.set(m.params);
-    const batch = randomBatch(T, 4, 7, 90);
-    m.zeroGrad();
-    ref.zeroGrad();
-    const a = m.forward(batch, { train: true, carry: true });
-    const b = ref.forward(batch, { train: true, carry: true });
-    m.backward();
-    ref.backward();
-    expectClose(`${cell} wide loss`, [a], [b], 1e-5);
-    expectClose(`${cell} wide grads`, m.grads, ref.grads, 1e-4);
+    againstOracle(`${cell} wide`, cfg, T, 4, 9, 1);
+    nat.setThreads(3);
+    nat.setTeamSize(3);
+    againstOracle(`${cell} wide, a team of 3`, cfg, T, 4, 9, 1);
     for (const chunkTokens of [Infinity, 3 * T]) {
       const one = outcome(cfg, T, 9, chunkTokens, 1, 1);
       expect(one.grads.some((g) => g !== 0)).toBe(true);
