@@ -285,12 +285,12 @@ template <bool AT>
 __attribute__((always_inline)) static inline void block_any(long height, const GemmArgs& g, const float* b, long ldb,
                                                             long i0, long rows, const Segment& s, long k0, long k1,
                                                             bool accumulate) {
+#if DEEPRNN_GEMM_SMALL_ROWS != DEEPRNN_GEMM_ROWS
+  if (height == kSmallRows) return block<kSmallRows, AT>(g, b, ldb, i0, rows, s, k0, k1, accumulate);
+#endif
 #if DEEPRNN_ROW_HEIGHTS_MIXED
   if (height == kRows + 1) return block<kRows + 1, AT>(g, b, ldb, i0, rows, s, k0, k1, accumulate);
   if (height == kRows - 1) return block<kRows - 1, AT>(g, b, ldb, i0, rows, s, k0, k1, accumulate);
-#endif
-#if DEEPRNN_GEMM_SMALL_ROWS < DEEPRNN_GEMM_ROWS - 1
-  if (height == kSmallRows) return block<kSmallRows, AT>(g, b, ldb, i0, rows, s, k0, k1, accumulate);
 #endif
   (void)height;
   block<kRows, AT>(g, b, ldb, i0, rows, s, k0, k1, accumulate);
