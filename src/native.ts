@@ -268,6 +268,9 @@ export interface NativeBinding {
    */
   _gemmBf16(path: string, transA: boolean, packB: boolean, C: Float32Array, A: Float32Array, B: Float32Array,
     M: number, N: number, K: number, accumulate: boolean): void;
+  /** As _gemmBf16 with B packed first in panels of 64 columns (the recurrent products' W_hh^T of wide layers). */
+  _gemmBf16Panels(path: string, C: Float32Array, A: Float32Array, B: Float32Array, M: number, N: number, K: number,
+    accumulate: boolean): void;
   /** y = x rounded to bfloat16 (nearest, ties to even; NaN quiet, infinities kept) and back. */
   _bf16Round(y: Float32Array, x: Float32Array): void;
   /**

@@ -34,6 +34,26 @@ Napi::Value GemmBf16(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// gemmBf16Panels(path, C, A, B, M, N, K, accumulate): C (+)= A B with bf16
+// operands on the named path, B packed first in panels (bf16_pack_b_panels), as
+// the recurrent products of wide layers read W_hh^T
+Napi::Value GemmBf16Panels(const Napi::CallbackInfo& info) {
+  Args a(info, "_gemmBf16Panels", 8);
+  const std::string name = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : std::string();
+  const Bf16Path* p = bf16_find(name.c_str());
+  if (!p) throw a.error("argument \"path\" must name a supported bf16 path, got \"" + name + "\"");
+  const long M = a.dim(4, "M"), N = a.dim(5, "N"), K = a.dim(6, "K");
+  float* C = a.f32(1, "C", checked_mul(a, M, N, "M*N"));
+  const float* A = a.f32(2, "A", checked_mul(a, M, K, "M*K"));
+  const float* B = a.f32(3, "B", checked_mul(a, K, N, "K*N"));
+  std::vector<uint32_t> packed(static_cast<size_t>(bf16_packed_size(K, N)));
+  bf16_pack_b_panels(packed.data(), B, N, false, K, N, 0, (K + 1) / 2);
+  GemmBf16Args g{C, A, nullptr, packed.data(), M, N, K, K, 0, N, false, info[7].ToBoolean(), nullptr};
+  g.panel = kGemmPanel;
+  p->gemm(g, Part{});
+  return info.Env().Undefined();
+}
+
 // bf16PackB(out, src, trans, K, N): out (Int32Array of bf16_packed_size(K, N))
 // = B packed in k-pairs by bf16_pack_b; src: B (K, N), or B^T (N, K) when trans.
 Napi::Value Bf16PackB(const Napi::CallbackInfo& info) {
@@ -62,6 +82,7 @@ Napi::Value Bf16Round(const Napi::CallbackInfo& info) {
 
 void register_bf16(Napi::Env env, Napi::Object exports) {
   def<GemmBf16>(env, exports, "_gemmBf16");
+  def<GemmBf16Panels>(env, exports, "_gemmBf16Panels");
   def<Bf16Round>(env, exports, "_bf16Round");
   def<Bf16PackB>(env, exports, "_bf16PackB");
 }

@@ -123,7 +123,9 @@ void recurrent_product(float* gh, const float* h, long R, const LayerSeq& s, con
   const long G = cell_gates(s.cell);
   if (u.whhT_bf) {
     const long N = G * u.width;
-    gemm_bf16_packed(bf16_path(), gh, h, u.whhT_bf, bf16_packed_ld(N), R, N, s.H, false, nullptr, Part{0, 1, u.scratch});
+    GemmBf16Args g{gh, h, nullptr, u.whhT_bf, R, N, s.H, s.H, bf16_packed_ld(N), N, false, false, nullptr};
+    if (u.whhT_panels) g.panel = kGemmPanel;
+    bf16_path().gemm(g, Part{0, 1, u.scratch});
     return;
   }
   if (u.whhT) {

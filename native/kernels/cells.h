@@ -54,8 +54,9 @@ struct UnitShare {
   // bf16 runs: whhT's block packed in k-pairs (packed_share_bf16); then the
   // recurrent product is a bf16 one.
   const uint32_t* whhT_bf = nullptr;
-  // whhT in panels of kGemmPanel columns (pack_whhT with panels) rather than
-  // rows of G*width floats.
+  // The forward's block of W_hh^T, whhT or (bf16 runs) whhT_bf, in panels of
+  // kGemmPanel columns (pack_whhT with panels, bf16_pack_b_panels) rather
+  // than in rows of G*width.
   bool whhT_panels = false;
   // The backward's product with W_hh's columns of these units: null, W_hh
   // itself (rows H apart); else those columns (G*H, width) in panels
@@ -63,15 +64,16 @@ struct UnitShare {
   const float* whh_cols = nullptr;
 };
 
-// Whether a layer's recurrent products read W_hh in panels (pack_whhT with
-// panels for the forward, pack_whh_cols for the backward): float32 products of
-// layers of 128 units or more but MGU's (whose forward reads each gate's
-// columns of whhT on their own). Rows of a wide W_hh or W_hh^T are pages apart
+// Whether a layer's recurrent products read W_hh in panels: layers of 128
+// units or more but MGU's (whose forward reads each gate's columns of whhT on
+// their own). In float32 the forward's W_hh^T (pack_whhT with panels) and the
+// backward's columns of W_hh (pack_whh_cols); in bf16 the forward's
+// (bf16_pack_b_panels). Rows of a wide W_hh or W_hh^T are pages apart
 // and fall on the same few cache sets, so that every time step fetched them
 // again from beyond L2; a panel is contiguous. (25 rows x 2048 x 512, the
 // product of config C's chunks, ran 115 -> 147 and 132 -> 171 GFLOP/s on one
 // core of the development machine with the two AVX-512 tiles.)
-inline bool whh_in_panels(Cell cell, long H, bool bf16) { return !bf16 && cell != Cell::MGU && H >= 128; }
+inline bool whh_in_panels(Cell cell, long H) { return cell != Cell::MGU && H >= 128; }
 
 // This thread's units of a layer, [u0, u0 + width): shares of whole vectors of
 // units when H allows it, so that the step kernels use unmasked loads.

@@ -74,8 +74,10 @@ long max_hidden(const LmShape& s) {
 struct Prepared {
   float* in[kMaxLayers];   // layer 0: the gather table (V, G*H), row v = W_ih[:, v] + b_ih; else W_ih^T (I, G*H)
   float* hhT[kMaxLayers];  // W_hh^T packed for the team size (pack_whhT): (H, G*H)
-  bool panels[kMaxLayers];  // hhT's blocks in panels, and hh made (whh_in_panels)
-  float* hh[kMaxLayers];    // with panels: W_hh's columns for the team size (pack_whh_cols), else null
+  // whh_in_panels: float32 runs pack hhT's blocks in panels and make hh; bf16
+  // runs pack hhT_bf's blocks in panels.
+  bool panels[kMaxLayers];
+  float* hh[kMaxLayers];  // float32 with panels: W_hh's columns for the team size (pack_whh_cols), else null
   float* out;              // the output layer's W^T (H_top, V)
   // bf16 runs only (else null): the weights rounded to bf16 and packed in
   // k-pairs (bf16_pack_b), as each product reads them.
@@ -103,8 +105,8 @@ struct Prepared {
       const long H = s.H[l], GH = G * H, I = l ? s.H[l - 1] : s.V;
       in[l] = take(GH * I);
       hhT[l] = take(GH * H);
-      panels[l] = whh_in_panels(s.cell, H, with_bf16);
-      hh[l] = panels[l] ? take(GH * H) : nullptr;
+      panels[l] = whh_in_panels(s.cell, H);
+      hh[l] = panels[l] && !with_bf16 ? take(GH * H) : nullptr;
       inT_bf[l] = l ? take_bf(bf16_packed_size(I, GH)) : nullptr;
       in_bf[l] = l ? take_bf(bf16_packed_size(GH, I)) : nullptr;
       hhT_bf[l] = take_bf(bf16_whhT_pairs(H, static_cast<int>(G), size));
@@ -132,9 +134,9 @@ void gather_table_bf16(float* table, long GH, const float* W, long V, long r0, l
 void prepare_bf16(const Prepared& w, const LmShape& s, const float* params, int size, int tid, int nth) {
   const long G = cell_gates(s.cell);
   // One packing: B (K, N) from src (rows ldb apart, transposed when trans) into out.
-  auto pack = [&](uint32_t* out, const float* src, long ldb, bool trans, long K, long N) {
+  auto pack = [&](uint32_t* out, const float* src, long ldb, bool trans, long K, long N, bool panels = false) {
     const long Kp = (K + 1) / 2;
-    bf16_pack_b(out, src, ldb, trans, K, N, Kp * tid / nth, Kp * (tid + 1) / nth);
+    (panels ? bf16_pack_b_panels : bf16_pack_b)(out, src, ldb, trans, K, N, Kp * tid / nth, Kp * (tid + 1) / nth);
   };
   for (long l = 0; l < s.L; ++l) {
     const long H = s.H[l], GH = G * H;
@@ -150,7 +152,7 @@ void prepare_bf16(const Prepared& w, const LmShape& s, const float* params, int 
       unit_range(H, t, size, &u0, &u1);
       const long width = G * (u1 - u0);
       pack(w.hhT_bf[l] + packed_share_bf16(H, static_cast<int>(G), u0, t), w.hhT[l] + H * G * u0, width, false, H,
-           width);
+           width, w.panels[l]);
     }
   }
   const long Ht = s.H[s.L - 1];
@@ -166,7 +168,7 @@ void prepare(const Prepared& w, const LmShape& s, const float* params, int size,
   // with panels only), then the output layer (3L); their source rows.
   auto job_rows = [&](long j) {
     if (j == 3 * s.L) return s.V;
-    return j % 3 == 2 && !w.panels[j / 3] ? 0 : G * s.H[j / 3];
+    return j % 3 == 2 && !w.hh[j / 3] ? 0 : G * s.H[j / 3];
   };
   long total = 0;
   for (long j = 0; j <= 3 * s.L; ++j) total += (job_rows(j) + B - 1) / B;
@@ -184,7 +186,7 @@ void prepare(const Prepared& w, const LmShape& s, const float* params, int size,
       }
       const long l = j / 3, H = s.H[l], GH = G * H;
       const LayerParams p = layer_at(s, params, l);
-      if (j % 3 == 1) pack_whhT(w.hhT[l], p.W_hh, H, static_cast<int>(G), size, r0, r1, w.panels[l]);
+      if (j % 3 == 1) pack_whhT(w.hhT[l], p.W_hh, H, static_cast<int>(G), size, r0, r1, w.panels[l] && !w.bf16);
       else if (j % 3 == 2) pack_whh_cols(w.hh[l], p.W_hh, H, static_cast<int>(G), size, r0, r1);
       else if (l == 0 && w.bf16) gather_table_bf16(w.in[0], GH, p.W_ih, s.V, r0, r1, p.b_ih);
       else if (l == 0) transpose_rows(w.in[0], GH, p.W_ih, s.V, r0, r1, s.V, p.b_ih);

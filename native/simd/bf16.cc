@@ -26,6 +26,14 @@ void bf16_round_array(float* x, long n) {
   for (long i = 0; i < n; ++i) x[i] = bf16_round(x[i]);
 }
 
+void bf16_pack_b_panels(uint32_t* out, const float* src, long ldb, bool trans, long K, long N, long kp0, long kp1) {
+  const long Kp = (K + 1) / 2;
+  for (long p0 = 0; p0 < N; p0 += kGemmPanel) {
+    const long w = N - p0 < kGemmPanel ? N - p0 : kGemmPanel;
+    bf16_pack_b(out + p0 * Kp, trans ? src + p0 * ldb : src + p0, ldb, trans, K, w, kp0, kp1);
+  }
+}
+
 void bf16_pack_b(uint32_t* out, const float* src, long ldb, bool trans, long K, long N, long kp0, long kp1) {
   const long ld = bf16_packed_ld(N);
 #if defined(DEEPRNN_X86)

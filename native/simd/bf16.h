@@ -90,7 +90,28 @@ struct GemmBf16Args {
   bool transA = false;
   bool accumulate = false;
   const float* bias = nullptr;
+  // Bp in panels (kGemmPanel): columns [p0, p0 + w) of the packing are a
+  // (Kp, w) block of pairs at Bp + p0 * Kp, w = min(panel, bf16_packed_ld(N) -
+  // p0), and ldb is not read (bf16_pack_b_panels; as GemmArgs::panel).
+  long panel = 0;
 };
+
+// Pairs from kp of column j of a prepacked B (GemmBf16Args::Bp), and the pairs
+// between its rows; j lies in one panel with the columns a tile reads from it.
+inline const uint32_t* bf16_bp_at(const GemmBf16Args& g, long kp, long j, long* ld) {
+  if (!g.panel) {
+    *ld = g.ldb;
+    return g.Bp + kp * g.ldb + j;
+  }
+  const long p0 = j - j % g.panel, cols = bf16_packed_ld(g.N) - p0, w = cols < g.panel ? cols : g.panel;
+  *ld = w;
+  return g.Bp + p0 * ((g.K + 1) / 2) + kp * w + (j - p0);
+}
+
+// bf16_pack_b into panels of kGemmPanel columns (GemmBf16Args::panel): the
+// same pairs, each panel's columns packed as a matrix of their own, one panel
+// after another; bf16_packed_size(K, N) pairs in all.
+void bf16_pack_b_panels(uint32_t* out, const float* src, long ldb, bool trans, long K, long N, long kp0, long kp1);
 
 // One bf16 product path.
 struct Bf16Path {

@@ -141,8 +141,10 @@ static void pack_b(uint32_t* b, long ld, const Pairs& pr, const GemmBf16Args& g,
 static void edge_tile(uint32_t* e, const GemmBf16Args& g, long Kp, long kp, long j) {
   std::memset(e, 0, sizeof(uint32_t) * kPairs * 16);
   const long rows = Kp - kp < kPairs ? Kp - kp : kPairs, cols = g.N - j < 16 ? g.N - j : 16;
+  long ld;
+  const uint32_t* src = bf16_bp_at(g, kp, j, &ld);
   for (long p = 0; p < rows; ++p)
-    for (long c = 0; c < cols; ++c) e[p * 16 + c] = g.Bp[(kp + p) * g.ldb + j + c];
+    for (long c = 0; c < cols; ++c) e[p * 16 + c] = src[p * ld + c];
 }
 
 // This thread's share (tid of nth) of the 32 x 32 blocks of C, row blocks outer.
@@ -210,8 +212,8 @@ static void share(const GemmBf16Args& g, int tid, int nth) {
           const long kp = kp0 + kb;
           for (int h = 0; h < 2; ++h) {
             const long j = j0 + 16 * h;
-            const uint32_t* src = g.Bp + kp * g.ldb + j;
-            long ld = g.ldb;
+            long ld;
+            const uint32_t* src = bf16_bp_at(g, kp, j, &ld);
             if (kp + kPairs > Kp || j + 16 > N) {
               edge_tile(edge + h * kPairs * 16, g, Kp, kp, j);
               src = edge + h * kPairs * 16;

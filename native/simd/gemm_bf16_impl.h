@@ -38,6 +38,7 @@ typedef unsigned short vh __attribute__((vector_size(DEEPRNN_VEC_BYTES / 2)));
 static const long kNV = DEEPRNN_BF16_NV;
 static const long kR = DEEPRNN_BF16_ROWS;
 static const long kCols = kNV * kLanes;  // columns per tile
+static_assert(kGemmPanel % kCols == 0, "a tile's columns lie in one panel of B");
 // Most k-pairs per pass: a tile's pairs of A (kR x kDepth) stay in L1, a
 // prepacked panel of B (kDepth x kCols, 128 KiB on AVX-512) in L2.
 static const long kDepth = 512;
@@ -359,8 +360,6 @@ __attribute__((noinline)) static void share(const GemmBf16Args& g, int tid, int 
   for (long kp0 = 0; kp0 < Kp; kp0 += depth) {
     const long kp1 = Kp - kp0 < depth ? Kp : kp0 + depth, np = kp1 - kp0;
     const bool acc = g.accumulate || kp0 > 0;
-    const uint32_t* b = g.Bp ? g.Bp + kp0 * g.ldb : bpk;
-    const long ldb = g.Bp ? g.ldb : ldp;
     if (!g.Bp) pack_rows(bpk, ldp, g.B, g.ldb, K, kp0, kp1, c0, c1);
     long packed = -1;  // the block of row tiles (by columns, A^T) or the row tile whose pairs abuf holds
     long row0 = 0;     // its first row
@@ -392,7 +391,9 @@ __attribute__((noinline)) static void share(const GemmBf16Args& g, int tid, int 
       }
       const long j0 = seg * kCols, width = N - j0 < kCols ? N - j0 : kCols;
       const uint32_t* a = AT ? abuf + (i0 - row0) : abuf + (i0 - row0) * np;
-      tile_any(g.C + i0 * g.ldc + j0, g.ldc, a, AT ? 1 : np, AT ? kBlockT : 1, b + j0, ldb, np, rows, width, acc,
+      long ldb = ldp;
+      const uint32_t* b = g.Bp ? bf16_bp_at(g, kp0, j0, &ldb) : bpk + j0;
+      tile_any(g.C + i0 * g.ldc + j0, g.ldc, a, AT ? 1 : np, AT ? kBlockT : 1, b, ldb, np, rows, width, acc,
                !acc && g.bias ? g.bias + j0 : nullptr);
     }
   }

@@ -25,6 +25,8 @@ const start = restoreNativeSettings();
 const SHAPES = [
   { hidden: [37, 21, 18], V: 13, T: 6, N: 9, dropout: 0.25 },
   { hidden: [24, 15], V: 11, T: 5, N: 7, dropout: 0 },
+  // layers of 128 units or more: the recurrent product reads W_hh^T packed in panels of 64 columns
+  { hidden: [150, 131], V: 7, T: 3, N: 4, dropout: 0 },
 ];
 const PATHS = ['', 'emulated']; // the default (AMX or vdpbf16ps where the CPU has them) and the fallback
 

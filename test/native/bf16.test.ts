@@ -147,6 +147,25 @@ describe.each(paths)('bf16 path %s', (path) => {
     expect(run(true, 2)).toEqual(one);
     nat.setThreads(start.threads);
   });
+
+  it('gives the same bits with B packed in panels of 64 columns (the recurrent product of wide layers)', () => {
+    const rng = new Rng(8);
+    // N within one panel, past whole panels, ragged (the last panel narrower, padded to 16 pairs' columns);
+    // odd K, K past one pass of pairs (1024 k); accumulating and not.
+    const cases = [[1, 1, 1], [5, 17, 9], [25, 64, 33], [25, 100, 512], [13, 130, 257], [26, 2048, 512], [12, 200, 1025], [3, 65, 2049]];
+    let checked = 0;
+    for (const [M, N, K] of cases) {
+      for (const acc of [false, true]) {
+        const A = random(M! * K!, rng), B = random(K! * N!, rng), C0 = random(M! * N!, rng);
+        const packed = C0.slice(), inPanels = C0.slice();
+        nat._gemmBf16(path, false, true, packed, A, B, M!, N!, K!, acc);
+        nat._gemmBf16Panels(path, inPanels, A, B, M!, N!, K!, acc);
+        expect(Buffer.from(inPanels.buffer).equals(Buffer.from(packed.buffer)), `${path} ${M}x${N}x${K}${acc ? ' +=' : ''}`).toBe(true);
+        checked++;
+      }
+    }
+    expect(checked).toBe(2 * cases.length);
+  });
 });
 
 // Operands whose products and sums hit ties and the subnormal range, where DAZ/FTZ decide, and

@@ -152,6 +152,7 @@ const CALLS: Call[] = [
     args: () => ['scalar', false, true, f(6), f(10), f(15), 2, 3, 5, false],
     kinds: ['str', 'other', 'other', 'f32', 'f32', 'f32', 'dim', 'dim', 'dim', 'other'],
   },
+  { fn: '_gemmBf16Panels', args: () => ['scalar', f(6), f(10), f(15), 2, 3, 5, false], kinds: ['str', 'f32', 'f32', 'f32', 'dim', 'dim', 'dim', 'other'] },
   { fn: '_bf16Round', args: () => [f(5), f(5)], kinds: ['f32', 'f32any'] },
   // K=5, N=6: 3 pairs of k, rows of 16 pairs
   { fn: '_bf16PackB', args: () => [tok(48), f(30), false, 5, 6], kinds: ['i32out', 'f32', 'other', 'dim', 'dim'] },

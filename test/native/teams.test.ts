@@ -67,7 +67,7 @@ describe('teams split by units', () => {
   // Layers of 128 units or more read W_hh in panels of 64 columns (whh_in_panels in
   // native/kernels/cells.h), packed per member of the team: ragged widths, several panels and a
   // last narrow one, against the float64 oracle and bitwise across thread counts and team sizes.
-  it.each(['gru', 'lstm', 'rnn'] as const)('%s: layers wide enough for W_hh in panels match the oracle, and agree bitwise for 1, 2, 3 and 5 threads', (cell) => {
+  it.each(['gru', 'lstm', 'rnn'] as const)('%s: layers wide enough for W_hh in panels match the oracle, and agree bitwise for 1, 2, 3 and 5 threads in fp32 and bf16', (cell) => {
     const cfg: ModelConfig = { cell, vocabSize: 7, hidden: [150, 131], dropout: 0 };
     const T = 3;
     nat.setThreads(1);
@@ -76,12 +76,14 @@ describe('teams split by units', () => {
     nat.setThreads(3);
     nat.setTeamSize(3);
     againstOracle(`${cell} wide, a team of 3`, cfg, T, 4, 9, 1);
-    for (const chunkTokens of [Infinity, 3 * T]) {
-      const one = outcome(cfg, T, 9, chunkTokens, 1, 1);
-      expect(one.grads.some((g) => g !== 0)).toBe(true);
-      for (const threads of [2, 3, 5]) {
-        for (const team of [1, threads]) {
-          expectSame(`${cell} H=[150,131] chunkTokens=${chunkTokens} threads=${threads} team=${team}`, outcome(cfg, T, 9, chunkTokens, threads, team), one);
+    for (const precision of ['fp32', 'bf16'] as const) {
+      for (const chunkTokens of [Infinity, 3 * T]) {
+        const one = outcome(cfg, T, 9, chunkTokens, 1, 1, precision);
+        expect(one.grads.some((g) => g !== 0)).toBe(true);
+        for (const threads of [2, 3, 5]) {
+          for (const team of [1, threads]) {
+            expectSame(`${cell} ${precision} H=[150,131] chunkTokens=${chunkTokens} threads=${threads} team=${team}`, outcome(cfg, T, 9, chunkTokens, threads, team, precision), one);
+          }
         }
       }
     }
