@@ -33,6 +33,8 @@ export interface NativeInfo {
   threads: number;
   /** Threads per team that runs a chunk: 0 when the cost model chooses (see setTeamSize). */
   teamSize: number;
+  /** Whether layers of 128 units or more read W_hh in panels of 64 columns (false under DEEPRNN_PANELS=0). */
+  whhPanels: boolean;
   simd: string;
   simdAvailable: string[];
   /**

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "binding/args.h"
+#include "kernels/cells.h"
 #include "kernels/lm.h"
 #include "kernels/parallel.h"
 #include "simd/bf16.h"
@@ -22,6 +23,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   o.Set("openmp", Napi::Boolean::New(env, has_openmp()));
   o.Set("threads", Napi::Number::New(env, threads_get()));
   o.Set("teamSize", Napi::Number::New(env, team_size_get()));
+  o.Set("whhPanels", Napi::Boolean::New(env, whh_panels_on()));
   const char* names[8];
   const int n = kernels_available(names, 8);
   Napi::Array avail = Napi::Array::New(env, n);

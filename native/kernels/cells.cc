@@ -4,6 +4,7 @@
 #include "kernels/cells.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "simd/bf16.h"
@@ -88,6 +89,24 @@ void pack_whhT(float* out, const float* whh, long H, int G, int nth, long r0, lo
     r = end;
   }
 }
+
+bool whh_panels_on() {
+  // As the CLI reads it: "0", white space around it allowed, turns panels off;
+  // anything else, which the CLI refuses unless it is "1", leaves them on.
+  static const bool on = [] {
+    const char* env = std::getenv("DEEPRNN_PANELS");
+    if (!env) return true;
+    const auto space = [](char c) { return c == ' ' || (c >= '\t' && c <= '\r'); };
+    while (space(*env)) ++env;
+    if (*env != '0') return true;
+    ++env;
+    while (space(*env)) ++env;
+    return *env != '\0';
+  }();
+  return on;
+}
+
+bool whh_in_panels(Cell cell, long H) { return whh_panels_on() && cell != Cell::MGU && H >= 128; }
 
 void pack_whh_cols(float* out, const float* whh, long H, int G, int nth, long r0, long r1) {
   const long align = unit_align(H, nth), K = G * H;

@@ -73,7 +73,11 @@ struct UnitShare {
 // again from beyond L2; a panel is contiguous. (25 rows x 2048 x 512, the
 // product of config C's chunks, ran 115 -> 147 and 132 -> 171 GFLOP/s on one
 // core of the development machine with the two AVX-512 tiles.)
-inline bool whh_in_panels(Cell cell, long H) { return cell != Cell::MGU && H >= 128; }
+// DEEPRNN_PANELS=0 turns them off (W_hh read in rows, as before them: the same
+// results, for measuring what they change).
+bool whh_in_panels(Cell cell, long H);
+// Whether panels are on (DEEPRNN_PANELS is not 0), read once per process.
+bool whh_panels_on();
 
 // This thread's units of a layer, [u0, u0 + width): shares of whole vectors of
 // units when H allows it, so that the step kernels use unmasked loads.

@@ -251,14 +251,14 @@ export function registerBench(program: Command): void {
       // The rate bf16 products can reach: vdpbf16ps's, where the products run on it.
       const bf16Peaks = new Map(threads.map((t) => [t, bf16 && info.bf16 === 'avx512bf16' ? peakOf(fmaPeak(t, true)) : null]));
       note(format, `machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${plural(cores, 'core')}; deeprnn kernels ${info.simd}`
-        + `${info.openmp ? '' : ' (no OpenMP)'}, GEMM tile ${info.gemmTile} (${info.gemmTileChoice}${timing ? `: ${timing}` : ''})${bf16 ? `, bf16 products ${info.bf16}` : ''}; PyTorch ${py ? 'found' : 'not run'}`);
+        + `${info.openmp ? '' : ' (no OpenMP)'}, GEMM tile ${info.gemmTile} (${info.gemmTileChoice}${timing ? `: ${timing}` : ''})${bf16 ? `, bf16 products ${info.bf16}` : ''}${info.whhPanels ? '' : ', W_hh in rows (DEEPRNN_PANELS=0)'}; PyTorch ${py ? 'found' : 'not run'}`);
       const perThreads = (m: Map<number, number | null>) => threads.map((t) => `${t} thread${t > 1 ? 's' : ''} ${fmt(m.get(t), 1)}`).join(', ');
       note(format, `FMA peak GFLOP/s: ${perThreads(peaks)}${peakWhy ? ` (not measured: ${peakWhy})` : ''}`);
       if (bf16) note(format, `vdpbf16ps peak GFLOP/s: ${info.bf16 === 'avx512bf16' ? perThreads(bf16Peaks) : `not measured (bf16 products ${info.bf16})`}`);
       const rows = new RecordStream<BenchRow>(format, {
         columns: bf16 ? BENCH_BF16_COLUMNS : BENCH_COLUMNS,
         csvColumns: bf16 ? BENCH_BF16_CSV_COLUMNS : BENCH_CSV_COLUMNS,
-        json: { head: { machine: { cpu: os.cpus()[0]?.model, cores, simd: info.simd, gemmTile: info.gemmTile, gemmTileChoice: info.gemmTileChoice, openmp: info.openmp, ...(bf16 ? { bf16: info.bf16 } : {}) }, fmaPeakGflops: Object.fromEntries(peaks), ...(bf16 ? { bf16PeakGflops: Object.fromEntries(bf16Peaks) } : {}) }, key: 'results' },
+        json: { head: { machine: { cpu: os.cpus()[0]?.model, cores, simd: info.simd, gemmTile: info.gemmTile, gemmTileChoice: info.gemmTileChoice, whhPanels: info.whhPanels, openmp: info.openmp, ...(bf16 ? { bf16: info.bf16 } : {}) }, fmaPeakGflops: Object.fromEntries(peaks), ...(bf16 ? { bf16PeakGflops: Object.fromEntries(bf16Peaks) } : {}) }, key: 'results' },
       });
       rows.begin();
       for (const c of configs) {

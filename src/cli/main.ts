@@ -38,14 +38,18 @@ function version(tune: boolean): string {
 /**
  * DEEPRNN_SIMD, DEEPRNN_GEMM_TILE and DEEPRNN_BF16, when set, name an
  * instruction set this CPU and build support, one of its GEMM tiles and a bf16
- * path, DEEPRNN_TEAM_SIZE and DEEPRNN_CHUNK_TOKENS are whole numbers; else an
- * input error (exit 2).
+ * path, DEEPRNN_TEAM_SIZE and DEEPRNN_CHUNK_TOKENS are whole numbers,
+ * DEEPRNN_PANELS is 0 or 1; else an input error (exit 2).
  */
 function checkSimdSetting(): void {
   defaultChunkTokens();
   const team = process.env.DEEPRNN_TEAM_SIZE;
   if (team !== undefined && !/^\d{1,6}$/.test(team.trim())) {
     throw new InputError(`DEEPRNN_TEAM_SIZE must be a whole number of threads per team (0: the cost model's choice), got "${team}"`);
+  }
+  const panels = process.env.DEEPRNN_PANELS;
+  if (panels !== undefined && !/^[01]$/.test(panels.trim())) {
+    throw new InputError(`DEEPRNN_PANELS must be 0 (wide layers read W_hh in rows) or 1 (in panels, the default), got "${panels}"`);
   }
   if (process.env.DEEPRNN_SIMD === undefined && process.env.DEEPRNN_GEMM_TILE === undefined && process.env.DEEPRNN_BF16 === undefined) return;
   try {

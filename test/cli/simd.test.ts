@@ -80,6 +80,8 @@ describe('DEEPRNN_TEAM_SIZE and DEEPRNN_CHUNK_TOKENS at start', () => {
     ['DEEPRNN_TEAM_SIZE', '-1', `DEEPRNN_TEAM_SIZE must be a whole number of threads per team (0: the cost model's choice), got "-1"`],
     ['DEEPRNN_CHUNK_TOKENS', '0', 'DEEPRNN_CHUNK_TOKENS must be a whole number of tokens per chunk from 1 to 999999999, got "0"'],
     ['DEEPRNN_CHUNK_TOKENS', '1e3', 'DEEPRNN_CHUNK_TOKENS must be a whole number of tokens per chunk from 1 to 999999999, got "1e3"'],
+    ['DEEPRNN_PANELS', 'off', 'DEEPRNN_PANELS must be 0 (wide layers read W_hh in rows) or 1 (in panels, the default), got "off"'],
+    ['DEEPRNN_PANELS', '2', 'DEEPRNN_PANELS must be 0 (wide layers read W_hh in rows) or 1 (in panels, the default), got "2"'],
   ])('%s=%s is refused before any work, exit 2', async (name, value, message) => {
     const out = path.join(dir, `knob-${name}-${value}.safetensors`);
     const r = await cli(['train', ...small, '--out', out], { env: { [name]: value } });
@@ -109,5 +111,26 @@ describe('DEEPRNN_TEAM_SIZE and DEEPRNN_CHUNK_TOKENS at start', () => {
     expect((await weights({ DEEPRNN_CHUNK_TOKENS: '512' }, '512')).equals(none)).toBe(true);
     expect((await weights({ DEEPRNN_CHUNK_TOKENS: '2048' }, '2048')).equals(none)).toBe(false);
     expect((await weights({ DEEPRNN_CHUNK_TOKENS: '64' }, '64')).equals(none)).toBe(false);
+  });
+
+  it('DEEPRNN_PANELS=0 (W_hh of wide layers read in rows) gives the weights of panels bitwise, in fp32 and bf16', async () => {
+    const wide = ['--cell', 'lstm', '--hidden', '130', '--num-train', '60', '--num-val', '20', '--batch-size', '30', '--num-steps', '8', '--epochs', '1', '--threads', '2'];
+    for (const precision of ['fp32', 'bf16']) {
+      const weights = async (env: Record<string, string>, name: string) => {
+        const out = path.join(dir, `panels-${precision}-${name}.safetensors`);
+        const r = await cli(['train', ...wide, '--precision', precision, '--out', out], { env });
+        expect(r.code, r.stderr).toBe(0);
+        return Buffer.from(loadTrainingCheckpoint(out).model.params.buffer);
+      };
+      const panels = await weights({}, 'default');
+      const entry = path.join(ROOT, 'dist', 'index.js');
+      const script = `const { native } = await import(${JSON.stringify(entry)}); console.log(native().info().whhPanels);`;
+      for (const [value, on] of [[undefined, 'true'], ['0', 'false'], [' 0\n', 'false'], ['1', 'true']] as const) {
+        const r = await run(process.execPath, ['--input-type=module', '-e', script], { env: value === undefined ? {} : { DEEPRNN_PANELS: value } });
+        expect(r.stdout.trim(), `DEEPRNN_PANELS=${JSON.stringify(value)}: ${r.stderr}`).toBe(on);
+      }
+      expect((await weights({ DEEPRNN_PANELS: '0' }, 'rows')).equals(panels), precision).toBe(true);
+      expect((await weights({ DEEPRNN_PANELS: ' 1 ' }, 'one')).equals(panels), precision).toBe(true);
+    }
   });
 });
