@@ -90,7 +90,8 @@ struct Prepared {
   uint32_t* out_bf;              // W_out (V, H_top), for dL/dx
 
   // Carves the buffers from base (null: only counts) for teams of `size`; returns floats used.
-  long carve(float* base, const LmShape& s, bool with_bf16, int size) {
+  // with_cols: W_hh's columns for the backward (training only).
+  long carve(float* base, const LmShape& s, bool with_bf16, int size, bool with_cols) {
     const long G = cell_gates(s.cell);
     long at = 0;
     auto take = [&](long n) {
@@ -106,7 +107,7 @@ struct Prepared {
       in[l] = take(GH * I);
       hhT[l] = take(GH * H);
       panels[l] = whh_in_panels(s.cell, H);
-      hh[l] = panels[l] && !with_bf16 ? take(GH * H) : nullptr;
+      hh[l] = panels[l] && !with_bf16 && with_cols ? take(GH * H) : nullptr;
       inT_bf[l] = l ? take_bf(bf16_packed_size(I, GH)) : nullptr;
       in_bf[l] = l ? take_bf(bf16_packed_size(GH, I)) : nullptr;
       hhT_bf[l] = take_bf(bf16_whhT_pairs(H, static_cast<int>(G), size));
@@ -555,8 +556,8 @@ double run_batch(const Batch& b, float* grads, long* correct) {
   static thread_local std::unique_ptr<Barrier, BarriersFree> barriers;
   static thread_local int nbarriers = 0;
   Prepared w{};
-  const long wsize = w.carve(nullptr, s, b.bf != nullptr, plan.size);
-  w.carve(aligned_in(wbuf, wsize), s, b.bf != nullptr, plan.size);
+  const long wsize = w.carve(nullptr, s, b.bf != nullptr, plan.size, b.train);
+  w.carve(aligned_in(wbuf, wsize), s, b.bf != nullptr, plan.size, b.train);
   ChunkBuffers sizing{};
   const long tsize = align_up(sizing.carve(nullptr, s, b.T, b.rows, b.train, masked));
   float* tbase = aligned_in(tbuf, plan.teams * tsize);

@@ -39,8 +39,8 @@ static const long kRows = DEEPRNN_GEMM_ROWS;
 #ifndef DEEPRNN_GEMM_SMALL_ROWS
 #define DEEPRNN_GEMM_SMALL_ROWS DEEPRNN_GEMM_ROWS
 #endif
-static const long kSmallRows = DEEPRNN_GEMM_SMALL_ROWS;
-static_assert(kSmallRows >= 1 && kSmallRows <= kRows, "small tiles are at most the main height");
+static const long kSmallTileRows = DEEPRNN_GEMM_SMALL_ROWS;
+static_assert(kSmallTileRows >= 1 && kSmallTileRows <= kRows, "small tiles are at most the main height");
 #define DEEPRNN_STR_(x) #x
 #define DEEPRNN_STR(x) DEEPRNN_STR_(x)
 // The main tile's name, rows x columns: KernelTable::gemm_tile.
@@ -185,7 +185,7 @@ __attribute__((always_inline)) static inline void tile_rows(float* C, long ldc, 
 // the tiles cover M exactly (a batch slice of 25 rows is five tiles of 5
 // rather than seven of 4, the last one padded). Only when M has no such sum
 // (M < 4, or 7) is the last tile partial and padded. Where there is no such
-// sum, tiles of the main height are followed by tiles of kSmallRows for the
+// sum, tiles of the main height are followed by tiles of kSmallTileRows for the
 // rest (a chunk's 16 rows by tiles of 12 rows: 12 + 4, not 12 and 4 rows
 // padded to 12 through copies), the last of them partial and padded if need
 // be. Tile order: main height, then the taller, then the shorter, then the
@@ -197,9 +197,9 @@ struct RowTiles {
   long count;
 
   explicit RowTiles(long M)
-      : h{kRows, kRows + 1, kRows - 1, kSmallRows},
-        n{M / kRows, 0, 0, M % kRows / kSmallRows},
-        partial(M % kRows % kSmallRows) {
+      : h{kRows, kRows + 1, kRows - 1, kSmallTileRows},
+        n{M / kRows, 0, 0, M % kRows / kSmallTileRows},
+        partial(M % kRows % kSmallTileRows) {
 #if DEEPRNN_ROW_HEIGHTS_MIXED
     // Most tiles of the main height whose remainder the other two heights cover.
     for (long a = M / kRows; a >= 0; --a) {
@@ -286,7 +286,7 @@ __attribute__((always_inline)) static inline void block_any(long height, const G
                                                             long i0, long rows, const Segment& s, long k0, long k1,
                                                             bool accumulate) {
 #if DEEPRNN_GEMM_SMALL_ROWS != DEEPRNN_GEMM_ROWS
-  if (height == kSmallRows) return block<kSmallRows, AT>(g, b, ldb, i0, rows, s, k0, k1, accumulate);
+  if (height == kSmallTileRows) return block<kSmallTileRows, AT>(g, b, ldb, i0, rows, s, k0, k1, accumulate);
 #endif
 #if DEEPRNN_ROW_HEIGHTS_MIXED
   if (height == kRows + 1) return block<kRows + 1, AT>(g, b, ldb, i0, rows, s, k0, k1, accumulate);

@@ -48,7 +48,8 @@ function checkSimdSetting(): void {
     throw new InputError(`DEEPRNN_TEAM_SIZE must be a whole number of threads per team (0: the cost model's choice), got "${team}"`);
   }
   const panels = process.env.DEEPRNN_PANELS;
-  if (panels !== undefined && !/^[01]$/.test(panels.trim())) {
+  // (white space as the addon reads it: ASCII's, not every Unicode space trim() takes)
+  if (panels !== undefined && !/^[ \t\n\v\f\r]*[01][ \t\n\v\f\r]*$/.test(panels)) {
     throw new InputError(`DEEPRNN_PANELS must be 0 (wide layers read W_hh in rows) or 1 (in panels, the default), got "${panels}"`);
   }
   if (process.env.DEEPRNN_SIMD === undefined && process.env.DEEPRNN_GEMM_TILE === undefined && process.env.DEEPRNN_BF16 === undefined) return;

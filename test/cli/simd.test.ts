@@ -82,6 +82,7 @@ describe('DEEPRNN_TEAM_SIZE and DEEPRNN_CHUNK_TOKENS at start', () => {
     ['DEEPRNN_CHUNK_TOKENS', '1e3', 'DEEPRNN_CHUNK_TOKENS must be a whole number of tokens per chunk from 1 to 999999999, got "1e3"'],
     ['DEEPRNN_PANELS', 'off', 'DEEPRNN_PANELS must be 0 (wide layers read W_hh in rows) or 1 (in panels, the default), got "off"'],
     ['DEEPRNN_PANELS', '2', 'DEEPRNN_PANELS must be 0 (wide layers read W_hh in rows) or 1 (in panels, the default), got "2"'],
+    ['DEEPRNN_PANELS', '0\u00a0', 'DEEPRNN_PANELS must be 0 (wide layers read W_hh in rows) or 1 (in panels, the default), got "0\u00a0"'],
   ])('%s=%s is refused before any work, exit 2', async (name, value, message) => {
     const out = path.join(dir, `knob-${name}-${value}.safetensors`);
     const r = await cli(['train', ...small, '--out', out], { env: { [name]: value } });
