@@ -74,17 +74,15 @@ void pack_whhT(float* out, const float* whh, long H, int G, int nth, long r0, lo
       }
     const long end = std::min(r1, g * H + u1), width = u1 - u0, N = G * width;
     float* block = out + H * G * u0;
-    if (!panels) {
-      transpose_rows(block + g * width + (j - u0), N, whh + r * H, H, 0, end - r, H, nullptr);
-    } else {
-      // Column c of the block, row k: in the panel from p0 = c - c % P, w = min(P, N - p0) wide.
-      for (long q = r; q < end; ++q) {
-        const long c = g * width + (q - g * H - u0), p0 = c - c % kGemmPanel;
-        const long w = std::min(kGemmPanel, N - p0);
-        float* dst = block + p0 * H + (c - p0);
-        const float* src = whh + q * H;
-        for (long k = 0; k < H; ++k) dst[k * w] = src[k];
-      }
+    // Column c of the block lies in the panel from p0 = c - c % P, w = min(P, N - p0)
+    // wide (without panels, one panel of all N): the run's rows up to that
+    // panel's end are one transposed run into it.
+    const long P = panels ? kGemmPanel : N;
+    for (long q = r; q < end;) {
+      const long c = g * width + (q - g * H - u0), p0 = c - c % P;
+      const long w = std::min(P, N - p0), e = std::min(end, q + (p0 + w - c));
+      transpose_rows(block + p0 * H + (c - p0), w, whh + q * H, H, 0, e - q, H, nullptr);
+      q = e;
     }
     r = end;
   }
