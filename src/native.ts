@@ -51,8 +51,18 @@ export interface NativeInfo {
    * or 'timed' (the fastest of a short timing on this core).
    */
   gemmTileChoice: 'only' | 'forced' | 'untimed' | 'timed';
-  /** The timing behind 'timed': tile -> milliseconds (the sum of the best runs of three products). */
+  /**
+   * The timing behind 'timed': tile -> milliseconds (the best runs of the products it would run of each
+   * kind, summed: each kind by its own tile of the pair for a "+" variant).
+   */
   gemmTileTiming: Record<string, number>;
+  /**
+   * The same timing by kind, for the set's tiles of their own (no "+"): milliseconds of C = A B (nn:
+   * eight steps of a recurrent product and an input projection) and of C += A^T B (tn: a weight gradient).
+   * The timing keeps the variant that runs each kind by its fastest tile (the set's own unless another is
+   * at least 5% faster at that kind).
+   */
+  gemmKindTiming: Record<string, { nn: number; tn: number }>;
   /**
    * The bf16 product path in use: "avx512bf16", "amx", or "emulated (<table>)" (float32 FMAs, see
    * simd/bf16.h), "emulated (amx-model)" (the AMX path's code on a software model of its tiles).

@@ -46,11 +46,20 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
     o.Set("gemmTile", Napi::String::New(env, kernels().gemm_tile));
     o.Set("gemmTileChoice", Napi::String::New(env, kernels_gemm_choice()));
     const char* timed[kMaxGemmVariants];
-    double sec[kMaxGemmVariants];
+    double sec[kMaxGemmVariants], nn[kMaxGemmVariants], tn[kMaxGemmVariants];
     Napi::Object timing = Napi::Object::New(env);  // tile -> milliseconds of the start-up timing
-    for (int v = 0, nv = kernels_gemm_timing(timed, sec, kMaxGemmVariants); v < nv; ++v)
+    Napi::Object kinds = Napi::Object::New(env);   // tile of its own -> { nn, tn } milliseconds
+    for (int v = 0, nv = kernels_gemm_timing(timed, sec, nn, tn, kMaxGemmVariants); v < nv; ++v) {
       timing.Set(timed[v], Napi::Number::New(env, sec[v] * 1e3));
+      if (nn[v] > 0.0) {
+        Napi::Object k = Napi::Object::New(env);
+        k.Set("nn", Napi::Number::New(env, nn[v] * 1e3));
+        k.Set("tn", Napi::Number::New(env, tn[v] * 1e3));
+        kinds.Set(timed[v], k);
+      }
+    }
     o.Set("gemmTileTiming", timing);
+    o.Set("gemmKindTiming", kinds);
   } catch (const std::runtime_error& e) {
     throw a.error(e.what());
   }

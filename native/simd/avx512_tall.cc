@@ -4,8 +4,9 @@
 // of B instead of 12.8, and its pass of B (256 x 32 floats) stays in L1: a
 // core that issues two 512-bit FMAs per cycle needs B at twice the rate of
 // one that issues one, which the wide tile's L2 stream may not give. A third
-// variant runs the weight gradients by this tile and the rest by 5 x 64.
-// Which of the three runs is measured at start (simd/cpu.cc).
+// variant runs the weight gradients by this tile and the rest by 5 x 64, a
+// fourth the other way round. Which runs is measured at start, for each kind
+// of product on its own (simd/cpu.cc).
 #include "simd/kernels.h"
 
 #define DEEPRNN_ISA isa_avx512_tall
@@ -31,4 +32,14 @@ void gemm_by_kind(const GemmArgs& g, Part part) {
 }  // namespace
 
 GemmVariant gemm_avx512_by_kind() { return {"5x64+12x32", gemm_by_kind}; }
+
+namespace {
+// The weight gradients by the set's own tile, the other products by this file's.
+void gemm_by_kind_rev(const GemmArgs& g, Part part) {
+  if (g.transA) return table_avx512()->gemm(g, part);
+  isa_avx512_tall::gemm(g, part);
+}
+}  // namespace
+
+GemmVariant gemm_avx512_by_kind_rev() { return {"12x32+5x64", gemm_by_kind_rev}; }
 }  // namespace deeprnn

@@ -56,8 +56,14 @@ struct Candidate {
   // The set's tables, one per GEMM variant, its own first.
   const KernelTable* tables[kMaxGemmVariants];
   int count = 1;
+  // For each table, the tables (indices) whose tiles run its products C = A B
+  // and C += A^T B: itself for a tile of its own, two others for a variant
+  // that joins them.
+  int nn[kMaxGemmVariants] = {0};
+  int tn[kMaxGemmVariants] = {0};
 
   const KernelTable* own() const { return tables[0]; }
+  bool base(int v) const { return nn[v] == v && tn[v] == v; }
 };
 
 #if defined(DEEPRNN_X86)
@@ -77,8 +83,11 @@ int fill_candidates(Candidate* out) {
   static const Features f = detect();  // cpuid once: in a VM each one can trap to the hypervisor
   static const KernelTable avx512_tall = with_gemm(table_avx512(), gemm_avx512_tall());
   static const KernelTable avx512_by_kind = with_gemm(table_avx512(), gemm_avx512_by_kind());
+  static const KernelTable avx512_by_kind_rev = with_gemm(table_avx512(), gemm_avx512_by_kind_rev());
   out[n++] = {"avx2", f.avx2, {table_avx2()}};
-  out[n++] = {"avx512", f.avx512, {table_avx512(), &avx512_tall, &avx512_by_kind}, 3};
+  // 5x64, 12x32, 5x64+12x32 (C = A B by the first, C += A^T B by the second), 12x32+5x64
+  out[n++] = {"avx512", f.avx512, {table_avx512(), &avx512_tall, &avx512_by_kind, &avx512_by_kind_rev}, 4,
+              {0, 1, 0, 1}, {0, 1, 1, 0}};
 #endif
 #if defined(DEEPRNN_ARM64)
   out[n++] = {"neon", true, {table_neon()}};  // Advanced SIMD is part of every aarch64 CPU
@@ -104,35 +113,52 @@ struct Timed {
   const Candidate* set;
   const KernelTable* best;
   double sec[kMaxGemmVariants];
+  double nn[kMaxGemmVariants];  // the tiles of its own (Candidate::base) alone; 0 for the others
+  double tn[kMaxGemmVariants];
 };
 Timed g_timed[4] = {};
 
-// Seconds of the fastest of `rounds` runs of each of three products on one
-// thread, summed: a recurrent product of a batch slice, an input projection
-// and a weight gradient, of config B's widths (`deeprnn bench`) with fewer rows.
-// Variants alternate round by round, so that a change of clock or a busy
-// neighbour falls on all.
-void time_variants(const KernelTable* const* tables, int count, double* score) {
-  static const long shapes[3][4] = {{32, 1024, 256, 0}, {128, 1024, 256, 0}, {512, 256, 256, 1}};
-  std::vector<float> A(512 * 256), B(256 * 1024), C(512 * 1024), scratch(kGemmScratchFloats);
+// Seconds of the fastest of `rounds` runs of each kind of product on one
+// thread, for each of the set's tiles of its own (Candidate::base): C = A B
+// as eight steps of a recurrent product of a batch slice (32 rows, W_hh^T in
+// panels, as layers of 128 units or more read it) and an input projection of
+// 512 rows whose C (2 MiB) outgrows a core's L2 as a chunk's does (nn: the
+// two summed), and C += A^T B as a weight gradient (tn). Tiles alternate round
+// by round, so that a change of clock or a busy neighbour falls on all.
+// (Before, the variants were timed whole on three products of B's widths
+// with 32 and 128 rows, whose C stayed in L2: on a 16-core Xeon that kept
+// 12 x 32, whose input projections ran at half 5 x 64's speed there.)
+void time_tiles(const Candidate& c, double* nn, double* tn) {
+  struct Shape {
+    long M, N, K, reps;
+    bool transA;
+  };
+  static const Shape shapes[3] = {{32, 1024, 256, 8, false}, {512, 1024, 512, 1, false}, {512, 256, 256, 1, true}};
+  std::vector<float> A(512 * 512), B(512 * 1024), C(512 * 1024), scratch(kGemmScratchFloats);
   for (size_t i = 0; i < A.size(); ++i) A[i] = static_cast<float>(i % 7) * 0.125f - 0.375f;
   for (size_t i = 0; i < B.size(); ++i) B[i] = static_cast<float>(i % 5) * 0.25f - 0.5f;
-  const int rounds = 3;  // about 6 ms per variant at 100 GFLOP/s
+  const int rounds = 2;  // about 4 ms per tile and round at 100 GFLOP/s
   double best[kMaxGemmVariants][3];
-  for (int v = 0; v < count; ++v)
+  for (int v = 0; v < c.count; ++v)
     for (int s = 0; s < 3; ++s) best[v][s] = 1e30;
   for (int r = 0; r <= rounds; ++r)  // round 0 warms caches and clocks, and is not counted
-    for (int v = 0; v < count; ++v)
+    for (int v = 0; v < c.count; ++v) {
+      if (!c.base(v)) continue;
       for (int s = 0; s < 3; ++s) {
-        const long M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
-        const bool tn = shapes[s][3];
-        const GemmArgs g{C.data(), A.data(), B.data(), M, N, K, tn ? M : K, N, N, tn, tn, nullptr};
+        const Shape& h = shapes[s];
+        GemmArgs g{C.data(), A.data(), B.data(), h.M, h.N, h.K, h.transA ? h.M : h.K, h.N, h.N, h.transA, h.transA,
+                   nullptr};
+        if (h.reps > 1) g.panel = kGemmPanel;  // the recurrent product's W_hh^T (the values do not matter)
         const auto t0 = std::chrono::steady_clock::now();
-        tables[v]->gemm(g, Part{0, 1, scratch.data()});  // one thread's whole product: never forks
+        for (long q = 0; q < h.reps; ++q) c.tables[v]->gemm(g, Part{0, 1, scratch.data()});  // never forks
         const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         if (r > 0 && sec < best[v][s]) best[v][s] = sec;
       }
-  for (int v = 0; v < count; ++v) score[v] = best[v][0] + best[v][1] + best[v][2];
+    }
+  for (int v = 0; v < c.count; ++v) {
+    nn[v] = c.base(v) ? best[v][0] + best[v][1] : 0.0;
+    tn[v] = c.base(v) ? best[v][2] : 0.0;
+  }
 }
 
 // The ISA's table with the GEMM variant DEEPRNN_GEMM_TILE names, else its
@@ -222,18 +248,28 @@ void kernels_tune() {
   for (Timed& t : g_timed)
     if (t.set == c || (!slot && !t.set)) slot = &t;
   if (slot->set != c) {
-    const KernelTable* const* tables = c->tables;
     const int n = c->count;
-    double sec[kMaxGemmVariants] = {};
-    time_variants(tables, n, sec);
-    // The fastest, if at least 5% faster than the set's own: a tie stays put
-    // however the noise falls.
+    double nn[kMaxGemmVariants] = {}, tn[kMaxGemmVariants] = {};
+    time_tiles(*c, nn, tn);
+    // Each kind by the fastest tile, if at least 5% faster than the set's
+    // own: a tie stays put however the noise falls.
+    int bn = 0, bt = 0;
+    for (int v = 1; v < n; ++v) {
+      if (!c->base(v)) continue;
+      if (nn[v] < nn[bn]) bn = v;
+      if (tn[v] < tn[bt]) bt = v;
+    }
+    if (nn[bn] >= 0.95 * nn[0]) bn = 0;
+    if (tn[bt] >= 0.95 * tn[0]) bt = 0;
     int best = 0;
-    for (int v = 1; v < n; ++v)
-      if (sec[v] < sec[best]) best = v;
-    if (sec[best] >= 0.95 * sec[0]) best = 0;
-    *slot = {c, tables[best], {}};
-    for (int v = 0; v < n; ++v) slot->sec[v] = sec[v];
+    for (int v = 0; v < n; ++v)
+      if (c->nn[v] == bn && c->tn[v] == bt) best = v;
+    *slot = {c, c->tables[best], {}, {}, {}};
+    for (int v = 0; v < n; ++v) {
+      slot->sec[v] = nn[c->nn[v]] + tn[c->tn[v]];
+      slot->nn[v] = nn[v];
+      slot->tn[v] = tn[v];
+    }
   }
   g_table.store(slot->best);
   g_choice = "timed";
@@ -266,14 +302,15 @@ int kernels_gemm_tiles(const char* isa, const char** tiles, int cap) {
   return k;
 }
 
-int kernels_gemm_timing(const char** tiles, double* seconds, int cap) {
+int kernels_gemm_timing(const char** tiles, double* seconds, double* nn, double* tn, int cap) {
   const Candidate* c = candidate_of(&kernels());
   std::lock_guard<std::mutex> lock(g_mutex);
   if (std::strcmp(g_choice, "timed") != 0) return 0;
   for (const Timed& t : g_timed)
     if (t.set == c) {
       int i = 0;
-      for (; i < c->count && i < cap; ++i) tiles[i] = c->tables[i]->gemm_tile, seconds[i] = t.sec[i];
+      for (; i < c->count && i < cap; ++i)
+        tiles[i] = c->tables[i]->gemm_tile, seconds[i] = t.sec[i], nn[i] = t.nn[i], tn[i] = t.tn[i];
       return i;
     }
   return 0;

@@ -148,13 +148,13 @@ inline void gemm_tn(const KernelTable& k, float* C, const float* A, const float*
 // core (how many vector FMAs and loads it issues per cycle, its L1 and L2).
 // A variant may also run each kind of product by the tile that suits it
 // ("5x64+12x32": C += A^T B, the weight gradients, by 12 x 32, the rest by
-// 5 x 64), which changes no result either.
+// 5 x 64; "12x32+5x64" the other way round), which changes no result either.
 struct GemmVariant {
   const char* tile;  // as KernelTable::gemm_tile
   void (*gemm)(const GemmArgs& g, Part part);
 };
 // The most GEMM variants a set has, its own included.
-constexpr int kMaxGemmVariants = 3;
+constexpr int kMaxGemmVariants = 4;
 
 // Looks up a table by name among the supported ones; null when unknown or
 // unsupported. "avx512:12x32" names the table with that GEMM variant.
@@ -165,8 +165,10 @@ const KernelTable* kernels_find(const char* name);
 // kernels_tune. Throws std::runtime_error when DEEPRNN_SIMD or
 // DEEPRNN_GEMM_TILE names an unknown or unsupported set or tile.
 const KernelTable& kernels();
-// Times the set's GEMM variants on this core (about 20 ms, one thread) and
-// keeps the fastest, once per set and process, unless DEEPRNN_GEMM_TILE
+// Times the set's tiles on this core (about 25 ms, one thread), each kind of
+// product on its own (C = A B: a recurrent product's steps and an input
+// projection; C += A^T B: a weight gradient), and keeps the variant that runs
+// each kind by its fastest tile, once per set and process, unless DEEPRNN_GEMM_TILE
 // forced one: called outside parallel regions by the batch paths (training,
 // evaluation, bench), whose products are large enough for the tile to
 // matter, so that commands that only generate never pay for it. Results do
@@ -181,16 +183,19 @@ int kernels_available(const char** names, int cap);
 // (DEEPRNN_GEMM_TILE), "untimed" (its own, before kernels_tune) or "timed".
 int kernels_gemm_tiles(const char* isa, const char** tiles, int cap);
 const char* kernels_gemm_choice();
-// The timing behind a "timed" choice: each tile and its seconds (the sum of
-// the best runs of three products), at most cap; 0 when the choice was not timed.
-int kernels_gemm_timing(const char** tiles, double* seconds, int cap);
+// The timing behind a "timed" choice: each tile (variant) and its seconds
+// (the best runs of its products of each kind, summed), and for each tile of
+// its own (no "+") the seconds of each kind (nn: C = A B, tn: C += A^T B);
+// at most cap; 0 when the choice was not timed.
+int kernels_gemm_timing(const char** tiles, double* seconds, double* nn, double* tn, int cap);
 
 const KernelTable* table_scalar();
 #ifdef DEEPRNN_X86
 const KernelTable* table_avx2();
 const KernelTable* table_avx512();
 GemmVariant gemm_avx512_tall();
-GemmVariant gemm_avx512_by_kind();  // C += A^T B by the tall tile, the rest by the set's own
+GemmVariant gemm_avx512_by_kind();      // C += A^T B by the tall tile, the rest by the set's own
+GemmVariant gemm_avx512_by_kind_rev();  // C += A^T B by the set's own tile, the rest by the tall one
 #endif
 #ifdef DEEPRNN_ARM64
 const KernelTable* table_neon();

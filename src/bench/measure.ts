@@ -22,6 +22,8 @@ export interface Measurement {
   peakRssMb: number;
   /** Training: how the batch ran, teams x threads per team (see RNNLM.teamPlan). */
   teams?: string;
+  /** Training: the GEMM tile this measurement's process ran (each times its own at its first batch). */
+  gemmTile?: string;
 }
 
 /**
@@ -98,6 +100,6 @@ export function measure(c: BenchConfig, threads: number, batches: number, warmup
     gflops: (tokensPerSec * flopsPerToken) / 1e9,
     seconds,
     peakRssMb: process.resourceUsage().maxRSS / 1024,
-    ...(teams ? { teams } : {}),
+    ...(teams ? { teams, gemmTile: nat.info().gemmTile } : {}),
   };
 }

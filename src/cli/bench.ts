@@ -26,9 +26,11 @@ interface TorchResult {
 }
 
 /** A row of the bench: deeprnn's median run (a Measurement), beside PyTorch's. */
-export interface BenchRow extends Omit<Measurement, 'teams' | 'precision' | 'bf16Path'> {
+export interface BenchRow extends Omit<Measurement, 'teams' | 'gemmTile' | 'precision' | 'bf16Path'> {
   /** Training: how the batch ran, teams x threads per team; null for generation. */
   teams: string | null;
+  /** Training: the GEMM tile the median run's process kept (each times its own); null for generation. */
+  gemmTile: string | null;
   /** tokens/s of every run (the median one is reported) */
   runs: number[];
   /** Percent of the machine's FMA peak, at this thread count (null when it could not be measured). */
@@ -89,7 +91,7 @@ const BENCH_BF16_COLUMNS: Column<BenchRow>[] = [
 
 /** CSV: every figure of a row but the lists of runs (which JSON has). */
 const BENCH_CSV_COLUMNS: Column<BenchRow>[] = ([
-  'config', 'threads', 'simd', 'teams', 'tokensPerSec', 'gflops', 'peakPercent', 'seconds', 'peakRssMb',
+  'config', 'threads', 'simd', 'teams', 'gemmTile', 'tokensPerSec', 'gflops', 'peakPercent', 'seconds', 'peakRssMb',
   'torchTokensPerSec', 'torchPeakRssMb', 'ratio', 'torchError',
 ] as const).map((key) => ({ key, header: key }));
 const BENCH_BF16_CSV_COLUMNS: Column<BenchRow>[] = [...BENCH_CSV_COLUMNS, ...([
@@ -242,7 +244,7 @@ export function registerBench(program: Command): void {
       if (twice) throw new UsageError(`--configs names ${twice.name} twice: each configuration runs once`);
       native().tuneGemm();  // as each measured process does at its first batch
       const info = native().info();
-      const timing = Object.entries(info.gemmTileTiming).map(([t, ms]) => `${t} ${ms.toFixed(2)} ms`).join(', ');
+      const timing = Object.entries(info.gemmKindTiming).map(([t, ms]) => `${t} ${ms.nn.toFixed(2)} + ${ms.tn.toFixed(2)} ms`).join(', ');
       const py = raw.torch ? torchPython() : null;
       const measured = threads.map((t) => [t, fmaPeak(t)] as const);
       const peaks = new Map(measured.map(([t, m]) => [t, peakOf(m)]));
@@ -251,7 +253,7 @@ export function registerBench(program: Command): void {
       // The rate bf16 products can reach: vdpbf16ps's, where the products run on it.
       const bf16Peaks = new Map(threads.map((t) => [t, bf16 && info.bf16 === 'avx512bf16' ? peakOf(fmaPeak(t, true)) : null]));
       note(format, `machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${plural(cores, 'core')}; deeprnn kernels ${info.simd}`
-        + `${info.openmp ? '' : ' (no OpenMP)'}, GEMM tile ${info.gemmTile} (${info.gemmTileChoice}${timing ? `: ${timing}` : ''})${bf16 ? `, bf16 products ${info.bf16}` : ''}${info.whhPanels ? '' : ', W_hh in rows (DEEPRNN_PANELS=0)'}; PyTorch ${py ? 'found' : 'not run'}`);
+        + `${info.openmp ? '' : ' (no OpenMP)'}, GEMM tile ${info.gemmTile} (${info.gemmTileChoice}${timing ? `; A B + A^T B: ${timing}` : ''})${bf16 ? `, bf16 products ${info.bf16}` : ''}${info.whhPanels ? '' : ', W_hh in rows (DEEPRNN_PANELS=0)'}; PyTorch ${py ? 'found' : 'not run'}`);
       const perThreads = (m: Map<number, number | null>) => threads.map((t) => `${t} thread${t > 1 ? 's' : ''} ${fmt(m.get(t), 1)}`).join(', ');
       note(format, `FMA peak GFLOP/s: ${perThreads(peaks)}${peakWhy ? ` (not measured: ${peakWhy})` : ''}`);
       if (bf16) note(format, `vdpbf16ps peak GFLOP/s: ${info.bf16 === 'avx512bf16' ? perThreads(bf16Peaks) : `not measured (bf16 products ${info.bf16})`}`);
@@ -286,6 +288,7 @@ export function registerBench(program: Command): void {
           const row: BenchRow = {
             ...fp32,
             teams: median.teams ?? null,
+            gemmTile: median.gemmTile ?? null,
             runs: ours.map((m) => m.tokensPerSec),
             peakPercent: peak ? (100 * median.gflops) / peak : null,
             torchTokensPerSec: torch?.tokensPerSec ?? null,

@@ -126,11 +126,11 @@ describe('--format csv', () => {
     const r = await cli(['bench', '--configs', 'D', '--threads', '1', '--batches', '1', '--warmup', '0', '--repeat', '1', '--no-torch', '--format', 'csv']);
     expect(r.code, r.stderr).toBe(0);
     const [header, ...rows] = parseCsv(r.stdout);
-    expect(header).toEqual(['config', 'threads', 'simd', 'teams', 'tokensPerSec', 'gflops', 'peakPercent', 'seconds', 'peakRssMb',
+    expect(header).toEqual(['config', 'threads', 'simd', 'teams', 'gemmTile', 'tokensPerSec', 'gflops', 'peakPercent', 'seconds', 'peakRssMb',
       'torchTokensPerSec', 'torchPeakRssMb', 'ratio', 'torchError']);
     expect(rows).toHaveLength(1);
     const row = Object.fromEntries(rows[0]!.map((c, i) => [header![i]!, c]));
-    expect(row).toMatchObject({ config: 'D', threads: '1', teams: '', torchTokensPerSec: '', ratio: '', torchError: '' });
+    expect(row).toMatchObject({ config: 'D', threads: '1', teams: '', gemmTile: '', torchTokensPerSec: '', ratio: '', torchError: '' });
     expect(Number(row.tokensPerSec)).toBeGreaterThan(0);
     expect(r.stderr).toMatch(/^machine: .*\nFMA peak GFLOP\/s: 1 thread /);
   });

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli, QUICK } from '../helpers/cli.js';
 import { notCamelCase } from '../helpers/keys.js';
+import { native } from '../../src/native.js';
 import { BIN } from '../helpers/paths.js';
 import { tmpDir } from '../helpers/tmp.js';
 
@@ -79,13 +80,17 @@ describe('messages', () => {
   it('bench: runs each configuration --repeat times and reports the median run', async () => {
     const r = await cli(['bench', '--configs', 'A,D', '--threads', '1', '--batches', '1', '--warmup', '0', '--repeat', '3', '--no-torch', '--json']);
     expect(r.code).toBe(0);
-    const out = JSON.parse(r.stdout) as { results: { config: string; tokensPerSec: number; runs: number[]; peakRssMb: number }[] };
+    const out = JSON.parse(r.stdout) as { results: { config: string; tokensPerSec: number; runs: number[]; peakRssMb: number; gemmTile: string | null }[] };
     expect(notCamelCase(out, ['$.fmaPeakGflops'])).toEqual([]);
     expect(out.results.map((x) => x.config)).toEqual(['A', 'D']);
     expect(Object.keys(out)).toEqual(['machine', 'fmaPeakGflops', 'results']);
+    // the tile A's measuring process ran (each times its own); generation (D) runs no GEMM tile of note
+    const info = native().info();
+    expect(info.gemmTiles[info.simd]).toContain(out.results[0]!.gemmTile);
+    expect(out.results[1]!.gemmTile).toBeNull();
     for (const row of out.results) {
       // The CSV's figures, and the lists of runs.
-      expect(Object.keys(row).sort()).toEqual(['config', 'gflops', 'peakPercent', 'peakRssMb', 'ratio', 'runs', 'seconds', 'simd', 'teams', 'threads',
+      expect(Object.keys(row).sort()).toEqual(['config', 'gemmTile', 'gflops', 'peakPercent', 'peakRssMb', 'ratio', 'runs', 'seconds', 'simd', 'teams', 'threads',
         'tokensPerSec', 'torchError', 'torchPeakRssMb', 'torchRuns', 'torchTokensPerSec']);
       expect(row.runs).toHaveLength(3);
       expect(row.runs.every((x) => x > 0)).toBe(true);

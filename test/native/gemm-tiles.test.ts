@@ -94,14 +94,29 @@ describe('GEMM tiles', () => {
       expect(before.gemmTile).toBe(tiles[0]);
       expect(after.gemmTileChoice).toBe('timed');
       const timing = after.gemmTileTiming as Record<string, number>;
+      const kinds = after.gemmKindTiming as Record<string, { nn: number; tn: number }>;
       expect(Object.keys(timing).sort()).toEqual([...tiles].sort());
       for (const ms of Object.values(timing)) expect(ms).toBeGreaterThan(0);
-      // the fastest when at least 5% faster than the set's own, else its own
-      const fastest = tiles.reduce((a, b) => (timing[b]! < timing[a]! ? b : a));
-      expect(after.gemmTile).toBe(timing[fastest]! < 0.95 * timing[tiles[0]!]! ? fastest : tiles[0]);
+      // each kind timed for the tiles of their own; a "+" variant's figure is its pair's, kind by kind
+      const own = tiles.filter((t) => !t.includes('+'));
+      expect(Object.keys(kinds).sort()).toEqual([...own].sort());
+      const pair = (t: string) => (t.includes('+') ? t.split('+') as [string, string] : [t, t] as const);
+      for (const t of tiles) {
+        const [nn, tn] = pair(t);
+        expect(kinds[nn]!.nn).toBeGreaterThan(0);
+        expect(timing[t]).toBeCloseTo(kinds[nn]!.nn + kinds[tn]!.tn, 9);
+      }
+      // each kind by its fastest tile when at least 5% faster than the set's own, else the set's own
+      const pick = (kind: 'nn' | 'tn') => {
+        const fastest = own.reduce((a, b) => (kinds[b]![kind] < kinds[a]![kind] ? b : a));
+        return kinds[fastest]![kind] < 0.95 * kinds[tiles[0]!]![kind] ? fastest : tiles[0]!;
+      };
+      const [nn, tn] = [pick('nn'), pick('tn')];
+      expect(after.gemmTile).toBe(nn === tn ? nn : `${nn}+${tn}`);
     } else {
       expect(after.gemmTileChoice).toBe('only');
       expect(after.gemmTileTiming).toEqual({});
+      expect(after.gemmKindTiming).toEqual({});
     }
     for (const t of tiles) {
       const forced = childInfo({ DEEPRNN_GEMM_TILE: t }, true);
