@@ -2,8 +2,8 @@
 # What the GEMM tile chosen per kind of product changes on the 16-core server,
 # in about 4 minutes and one file of its own: C on one thread with the tile
 # the timing keeps and with each tile forced (DEEPRNN_GEMM_TILE), taking
-# turns; the start-up timing by kind; every AVX-512 tile on the shapes of
-# configs A, B and C (bench/gemm.mjs); the book's run at every core three
+# turns; the start-up timing by kind; the two AVX-512 tiles of their own on the
+# shapes of configs A, B and C, taking turns (bench/gemm.mjs); the book's run at every core three
 # times (and with OMP_WAIT_POLICY=active twice); B and C in bf16 at every core
 # beside PyTorch's autocast. After `bash ../shared/tools/server16/prepare.sh`:
 # `cp bench/server16-kinds.sh .dev/extra.sh`, then `bash .dev/measure.sh` on
@@ -27,7 +27,7 @@ for v in X=1 OMP_WAIT_POLICY=active X=2 OMP_WAIT_POLICY=active X=3; do
   echo "$v: $s s; $(grep -o '"valPpl":[0-9.]*\|"bestValPpl":[0-9.]*\|"timings":{[^}]*}' /tmp/kinds-book.json | tr '\n' ' ')"
 done
 echo "== every AVX-512 tile, one thread, GFLOP/s"
-for t in 5x64 12x32; do timeout 40 node bench/gemm.mjs "avx512:$t" 5 2>&1; done
+timeout 80 node bench/gemm.mjs avx512:5x64,avx512:12x32 7 2>&1  # the two taking turns sample by sample
 echo "== bf16, B and C at $NT threads beside PyTorch's autocast"
 timeout 90 node bin/deeprnn.js bench --precision bf16 --configs B,C --threads "$NT" --repeat 1 --batches 10 --warmup 2 --json > "$OUT/bf16.json" 2> /dev/null
 echo "exit $?: $(tb "$OUT/bf16.json")"
