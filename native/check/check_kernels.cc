@@ -533,8 +533,9 @@ int main() {
     const int nt = deeprnn::kernels_gemm_tiles(names[i], tiles, deeprnn::kMaxGemmVariants);
     for (int v = 1; v < nt; ++v) {  // the set's other GEMM variants
       const KernelTable* alt = deeprnn::kernels_find((std::string(names[i]) + ":" + tiles[v]).c_str());
-      if (std::strchr(tiles[v], '+'))  // products by kind: named by the set's own tile and the tall one
-        report(nt == 3 && std::string(tiles[v]) == std::string(tiles[0]) + "+" + tiles[1],
+      if (std::strchr(tiles[v], '+'))  // products by kind: named by two of the set's tiles of their own, either way round
+        report(nt == 4 && (std::string(tiles[v]) == std::string(tiles[0]) + "+" + tiles[1] ||
+                           std::string(tiles[v]) == std::string(tiles[1]) + "+" + tiles[0]),
                std::string(names[i]) + " gemm " + tiles[v] + " named by tiles " + tiles[0] + " and " + tiles[1], 0.0);
       check_gemm(*alt, rng);
       check_gemm_variant(*t, *alt, rng);

@@ -165,7 +165,7 @@ const KernelTable* kernels_find(const char* name);
 // kernels_tune. Throws std::runtime_error when DEEPRNN_SIMD or
 // DEEPRNN_GEMM_TILE names an unknown or unsupported set or tile.
 const KernelTable& kernels();
-// Times the set's tiles on this core (about 25 ms, one thread), each kind of
+// Times the set's tiles on this core (about 45 ms, one thread), each kind of
 // product on its own (C = A B: a recurrent product's steps and an input
 // projection; C += A^T B: a weight gradient), and keeps the variant that runs
 // each kind by its fastest tile, once per set and process, unless DEEPRNN_GEMM_TILE
