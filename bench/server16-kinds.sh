@@ -12,8 +12,10 @@ set -u
 NT=$(nproc)
 TIMEFORMAT='%R'
 tb() { grep -o '"config":"[A-D]"\|"threads":[0-9]*\|"tokensPerSec":[0-9]*\|"teams":"[^"]*"\|"gemmTile":"[^"]*"\|"torchTokensPerSec":[0-9]*\|"bf16TokensPerSec":[0-9]*\|"torchBf16TokensPerSec":[0-9]*\|"bf16Path":"[a-z0-9]*"' "$1" | tr '\n' ' '; echo; }
-echo "== the start-up timing, by kind"
-node -e "import('./dist/index.js').then(({ native }) => { const n = native(); n.tuneGemm(); const i = n.info(); console.log(i.gemmTile, JSON.stringify(i.gemmKindTiming)); })"
+echo "== the start-up timing, by kind, in three processes"
+for i in 1 2 3; do
+  node -e "import('./dist/index.js').then(({ native }) => { const n = native(); n.tuneGemm(); const i = n.info(); console.log(i.gemmTile, JSON.stringify(i.gemmKindTiming)); })"
+done
 echo "== C, 1 thread, by tile"
 for round in 1 2; do
   for v in X=1 DEEPRNN_GEMM_TILE=5x64+12x32 DEEPRNN_GEMM_TILE=12x32; do
