@@ -107,13 +107,13 @@ std::atomic<const KernelTable*> g_table{nullptr};
 std::mutex g_mutex;  // guards g_choice and g_timed
 const char* g_choice = "only";
 // Each timed set's result, once per set and process (a set chosen again by
-// kernels_select keeps it): each variant's seconds (summed best runs, in the
-// set's order) and the table kept.
+// kernels_select keeps it): the table kept, and each kind's seconds (summed
+// best runs) for the set's tiles of their own (Candidate::base; 0 for the
+// others, whose seconds are their pair's).
 struct Timed {
   const Candidate* set;
   const KernelTable* best;
-  double sec[kMaxGemmVariants];
-  double nn[kMaxGemmVariants];  // the tiles of its own (Candidate::base) alone; 0 for the others
+  double nn[kMaxGemmVariants];
   double tn[kMaxGemmVariants];
 };
 Timed g_timed[4] = {};
@@ -264,12 +264,8 @@ void kernels_tune() {
     int best = 0;
     for (int v = 0; v < n; ++v)
       if (c->nn[v] == bn && c->tn[v] == bt) best = v;
-    *slot = {c, c->tables[best], {}, {}, {}};
-    for (int v = 0; v < n; ++v) {
-      slot->sec[v] = nn[c->nn[v]] + tn[c->tn[v]];
-      slot->nn[v] = nn[v];
-      slot->tn[v] = tn[v];
-    }
+    *slot = {c, c->tables[best], {}, {}};
+    for (int v = 0; v < n; ++v) slot->nn[v] = nn[v], slot->tn[v] = tn[v];
   }
   g_table.store(slot->best);
   g_choice = "timed";
@@ -310,7 +306,8 @@ int kernels_gemm_timing(const char** tiles, double* seconds, double* nn, double*
     if (t.set == c) {
       int i = 0;
       for (; i < c->count && i < cap; ++i)
-        tiles[i] = c->tables[i]->gemm_tile, seconds[i] = t.sec[i], nn[i] = t.nn[i], tn[i] = t.tn[i];
+        tiles[i] = c->tables[i]->gemm_tile, seconds[i] = t.nn[c->nn[i]] + t.tn[c->tn[i]], nn[i] = t.nn[i],
+        tn[i] = t.tn[i];
       return i;
     }
   return 0;

@@ -90,16 +90,17 @@ export function measure(c: BenchConfig, threads: number, batches: number, warmup
   }
   const tokensPerSec = tokens / seconds;
   const flopsPerToken = 2 * macs * (c.generate ? 1 : 3);
+  const info = nat.info();
   return {
     config: c.name,
     threads,
-    simd: nat.info().simd,
+    simd: info.simd,
     precision,
-    bf16Path: precision === 'bf16' ? nat.info().bf16 : null,
+    bf16Path: precision === 'bf16' ? info.bf16 : null,
     tokensPerSec,
     gflops: (tokensPerSec * flopsPerToken) / 1e9,
     seconds,
     peakRssMb: process.resourceUsage().maxRSS / 1024,
-    ...(teams ? { teams, gemmTile: nat.info().gemmTile } : {}),
+    ...(teams ? { teams, gemmTile: info.gemmTile } : {}),
   };
 }
