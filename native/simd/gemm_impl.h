@@ -57,6 +57,8 @@ static const long kDepth = DEEPRNN_GEMM_DEPTH;
 static_assert(2 * kDepth * DEEPRNN_MAX_TILE + 16 <= kGemmScratchFloats, "kGemmScratchFloats holds two panels");
 static_assert(kGemmPanel % DEEPRNN_MAX_TILE == 0, "a segment of columns never straddles two panels of B");
 static const long kDepthT = kDepth < 128 ? kDepth : 128;
+// Weight gradients go down the rows of C by short tiles (gemm_share).
+static const bool kTnDown = DEEPRNN_GEMM_ROWS < 8;
 
 // The calling thread's grow-only buffer of at least n floats (plain new[]: no
 // std:: templates in per-ISA code), grown only outside parallel regions.
@@ -329,7 +331,19 @@ static void gemm_share(const GemmArgs& g, int tid, int nth, float* scratch) {
   // When a pass's rows of B (depth x N) outgrow half of a 1 MiB L2, go down
   // the rows of C for each column panel (the panel stays in cache) instead of
   // across the columns for each row tile (all of B streamed once per tile).
-  const bool by_columns = N * depth * 4 > l2_cache_bytes() / 2;
+  //
+  // A weight gradient (A read transposed) by a short tile goes down the rows
+  // too, when it has several segments and enough row tiles to pay for their
+  // packing: each segment's pass of B, packed, stays in L1 while the row
+  // tiles' pieces of A^T come from L2. Across the columns instead, a 5 x 64
+  // tile read its 4 vectors of B per k from L2 (the pass of B, 128 rows of
+  // N, re-read for every row tile): `bench/gemm.mjs`'s weight gradients of B
+  // and C, 1024x256x2048 and 2048x512x1250, ran at 136-139 and 113-140 GFLOP/s
+  // that way, 174-185 and 138-176 this way, AVX2's 6 x 16 at 58 -> 87 on
+  // 256x1024x2048. The tall tile (12 x 32), which reads two vectors of B and
+  // twelve values of A per k, gains nothing from it (0.95-1.03x) and keeps
+  // the other order.
+  const bool by_columns = N * depth * 4 > l2_cache_bytes() / 2 || (AT && kTnDown && nseg >= 4 && row_tiles >= 16);
   // Going down the rows, a panel read by enough row tiles is worth packing
   // (B in panels is packed already).
   const bool pack = by_columns && row_tiles >= 16 && !g.panel;

@@ -51,6 +51,35 @@ describe('GEMM tiles', () => {
     }
   });
 
+  // A weight gradient by a short tile (5 x 64, AVX2's 6 x 16) with four segments or more and
+  // sixteen row tiles or more goes down the rows of C, each segment's B packed (gemm_impl.h's
+  // gemm_share); the tall tile and narrower shapes go across. Both orders sum each element over k
+  // in the same order: the same bits for every tile and thread count, over one and several
+  // passes of k (128 deep), a ragged last segment and row tiles of every height.
+  it('weight gradients give the same bits going down the rows or across, by every tile and on 1, 2 and 3 threads', () => {
+    const rng = new Rng(79);
+    const before = nat.info().threads;
+    const shapes = [[80, 256, 64], [96, 300, 260], [161, 520, 129], [2048, 512, 40], [85, 64, 300], [79, 1024, 33]];
+    for (const s of info.simdAvailable) {
+      for (const [M, N, K] of shapes) {
+        const A = random(K! * M!, rng), B = random(K! * N!, rng), C0 = random(M! * N!, rng);
+        const run = (table: string, threads: number) => {
+          nat.setThreads(threads);
+          const C = C0.slice();
+          nat._gemm(table, true, C, A, B, M!, N!, K!, true);
+          return Buffer.from(C.buffer);
+        };
+        const own = run(s, 1);
+        for (const threads of [2, 3]) expect(run(s, threads).equals(own), `${s} tn ${M}x${N}x${K}, ${threads} threads`).toBe(true);
+        for (const tile of info.gemmTiles[s]!.slice(1)) {
+          expect(run(`${s}:${tile}`, 1).equals(own), `${s}:${tile} tn ${M}x${N}x${K}`).toBe(true);
+          expect(run(`${s}:${tile}`, 3).equals(own), `${s}:${tile} tn ${M}x${N}x${K}, 3 threads`).toBe(true);
+        }
+      }
+    }
+    nat.setThreads(before);
+  });
+
   it('B in panels of 64 columns gives bitwise the products of B row by row, for every set and tile', () => {
     const rng = new Rng(78);
     // Panels and segments: N below one panel, past whole panels, ragged remainders (padded and exact
