@@ -2,7 +2,7 @@
 // samples of about 2 ms each), so that the figures
 // quoted in native/simd/gemm_impl.h and README.md can be measured again.
 //
-//   node bench/gemm.mjs [TABLE[,TABLE...]] [REPS]
+//   node bench/gemm.mjs [TABLE[,TABLE...]] [REPS] [KIND]
 //
 // Several tables take turns sample by sample on each shape. TABLE: one of
 // native().info().simdAvailable, or SET:TILE for one of its GEMM
@@ -10,7 +10,8 @@
 // for a bf16 product path (bf16:avx512bf16, bf16:avx512 for the fallback on
 // avx512's vectors...; B packed as it is read). The
 // shapes are those of configs A, B and C (npm run bench) per product: M x N x K,
-// "tn" for a weight gradient (C += A^T B), "dh" the recurrent product's input gradient. Asserts nothing.
+// "tn" for a weight gradient (C += A^T B), "dh" the recurrent product's input gradient
+// (KIND nn or tn: those shapes only). Asserts nothing.
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -18,7 +19,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { native } = await import(pathToFileURL(path.join(root, 'dist', 'index.js')).href);
 const nat = native();
 nat.setThreads(1);
-const [only, reps = '20'] = process.argv.slice(2);
+const [only, reps = '20', kindOnly] = process.argv.slice(2);
 const info = nat.info();
 const tables = only ? only.split(',') : info.simdAvailable.flatMap((s) => info.gemmTiles[s].map((t) => `${s}:${t}`));
 const SHAPES = [
@@ -32,7 +33,7 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) 
 // Shape by shape, the tables taking turns sample by sample, so that a slow
 // spell of the machine falls on all of them (before, each table ran all its
 // shapes in turn, and a spell made one tile look slower on every shape).
-for (const [what, kind, M, N, K] of SHAPES) {
+for (const [what, kind, M, N, K] of SHAPES.filter(([, k]) => !kindOnly || k === kindOnly)) {
   const A = new Float32Array(M * K).map(() => Math.random() - 0.5);
   const B = new Float32Array(K * N).map(() => Math.random() - 0.5);
   const C = new Float32Array(M * N);

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Where the time goes on the 16-core server: `perf record` with call graphs
+# Where the time goes on the 16-core server: the weight gradients by each
+# AVX-512 tile and the start-up timing by kind, then `perf record` with call graphs
 # (DWARF unwinding, so that libgomp's waits are charged to the barrier or
 # the region that called them, and each product to the layer step that made
 # it) of the book's run at every core, C on one thread and C at every core,
@@ -66,6 +67,9 @@ profile() {
   head -40 "$OUT/profile-$name.txt" | cut -c1-140
   rm -f "$data"
 }
+echo "== the weight gradients by each AVX-512 tile, one thread (GFLOP/s; a short tile goes down the rows since a933a86), and the start-up timing by kind"
+timeout 60 node bench/gemm.mjs avx512:5x64,avx512:12x32 7 tn 2>&1
+node -e "import('./dist/index.js').then(({ native }) => { const n = native(); n.tuneGemm(); const i = n.info(); console.log(i.gemmTile, JSON.stringify(i.gemmKindTiming)); })"
 profile book 200 node bin/deeprnn.js train --layers 2 --cell gru --epochs 40 --threads "$NT" --out /tmp/profile-book.safetensors --json
 profile c1 300 node bin/deeprnn.js bench --one C --threads 1 --batches 6 --warmup 1 --precision fp32
 profile c16 200 node bin/deeprnn.js bench --one C --threads "$NT" --batches 12 --warmup 2 --precision fp32
