@@ -20,6 +20,10 @@ const { native } = await import(pathToFileURL(path.join(root, 'dist', 'index.js'
 const nat = native();
 nat.setThreads(1);
 const [only, reps = '20', kindOnly] = process.argv.slice(2);
+if (kindOnly !== undefined && kindOnly !== 'nn' && kindOnly !== 'tn') {
+  console.error(`bench/gemm.mjs: KIND must be nn or tn, got "${kindOnly}"`);
+  process.exit(2);
+}
 const info = nat.info();
 const tables = only ? only.split(',') : info.simdAvailable.flatMap((s) => info.gemmTiles[s].map((t) => `${s}:${t}`));
 const SHAPES = [

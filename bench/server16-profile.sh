@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Where the time goes on the 16-core server: the weight gradients by each
-# AVX-512 tile and the start-up timing by kind, then `perf record` with call graphs
+# Where the time goes on the 16-core server: first the weight gradients in
+# both orders (bench/tn-order.mjs), the start-up timing by kind, C on one
+# thread with the weight gradients in each order, the book's run twice; then
+# `perf record` with call graphs
 # (DWARF unwinding, so that libgomp's waits are charged to the barrier or
 # the region that called them, and each product to the layer step that made
 # it) of the book's run at every core, C on one thread and C at every core,
@@ -11,37 +13,66 @@
 #   bash bench/server16-profile.sh pack
 # packs perf and the libraries it loads into .dev/perf.tar.xz, itself into
 # .dev/extra.sh, and edits .dev/measure.sh so that the whole run fits one
-# device call of 540 s: PyTorch's book run and the scaling step are skipped
-# (their figures are in docs/benchmarks.md), the extra step may take 330 s.
+# device call of 540 s: the book's runs and the scaling step are skipped
+# (this script runs the book's run itself; PyTorch's and the scaling are in
+# docs/benchmarks.md), the extra step may take 300 s.
 # Then on the server: `bash .dev/measure.sh` (carry .dev); the reports come
 # back in $OUT/extra.txt and $OUT/profile-*.txt.
 set -u
 TIMEFORMAT='%R'
 if [ "${1:-}" = pack ]; then
+  set -o pipefail
   [ -f .dev/measure.sh ] || { echo "run ../shared/tools/server16/prepare.sh first"; exit 1; }
   perf=$(command -v perf) || { echo "no perf here: apt-get install linux-perf"; exit 1; }
+  file -L "$perf" | grep -q ELF || { echo "$perf is not the perf binary itself (a wrapper script?): name the binary"; exit 1; }
+  ! ldd "$perf" | grep -q 'not found' || { echo "perf lacks libraries here: $(ldd "$perf" | grep 'not found' | tr '\n' ' ')"; exit 1; }
   tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
   mkdir -p "$tmp/perf/lib"
-  cp -L "$perf" "$tmp/perf/perf"
-  ldd "$perf" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /ld-linux/ { print $1 }' | while read -r lib; do cp -L "$lib" "$tmp/perf/lib/"; done
+  cp -L "$perf" "$tmp/perf/perf" || exit 1
+  ldd "$perf" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/.*ld-linux/ { print $1 }' \
+    | while read -r lib; do cp -L "$lib" "$tmp/perf/lib/" || exit 1; done || exit 1
   ls "$tmp/perf/lib" | grep -q '^ld-linux' || { echo "perf's loader not found (ldd $perf)"; exit 1; }
-  rm -f .dev/perf.tar.xz && tar -C "$tmp" -cf - perf | xz -T2 -6 > .dev/perf.tar.xz && rm -rf "$tmp"
-  cp "$0" .dev/extra.sh
-  sed -i -e 's|^( time timeout 100 python3 bench/torch_book.py.*|echo "skipped (bench/server16-profile.sh)"|' \
+  rm -f .dev/perf.tar.xz
+  tar -C "$tmp" -cf - perf | xz -T2 -6 > .dev/perf.tar.xz || { echo "could not pack perf"; rm -f .dev/perf.tar.xz; exit 1; }
+  cp "$0" .dev/extra.sh || exit 1
+  # (measure.sh's book run too: the extra step runs it twice, without and with perf)
+  sed -i -e 's|^( time timeout 45 node bin/deeprnn.js train.*|echo "skipped (bench/server16-profile.sh)"|' \
+    -e 's|^( time timeout 100 python3 bench/torch_book.py.*|echo "skipped (bench/server16-profile.sh)"|' \
     -e 's|^timeout 80 node bin/deeprnn.js bench --configs A,B,C --threads 2,4,8.*|echo "skipped (bench/server16-profile.sh)"|' \
-    -e 's|timeout 120 bash \$R/.dev/extra.sh|timeout 330 bash $R/.dev/extra.sh|' .dev/measure.sh
-  grep -c 'skipped (bench/server16-profile.sh)' .dev/measure.sh | grep -qx 2 && grep -q 'timeout 330 bash' .dev/measure.sh \
-    || { echo ".dev/measure.sh has changed: edit it by hand (skip the torch book run and the scaling; extra step 330 s)"; exit 1; }
+    -e 's|timeout 120 bash \$R/.dev/extra.sh|timeout 300 bash $R/.dev/extra.sh|' .dev/measure.sh
+  grep -c 'skipped (bench/server16-profile.sh)' .dev/measure.sh | grep -qx 3 && grep -q 'timeout 300 bash' .dev/measure.sh \
+    || { echo ".dev/measure.sh has changed: edit it by hand (skip the book runs and the scaling; extra step 300 s)"; exit 1; }
   du -sh .dev
   echo 'next: run `bash .dev/measure.sh` on the server, carry [".dev"], timeout_s 540'
   exit 0
 fi
 
-# On the server, from .dev/proj (measure.sh's extra step).
-mkdir -p /tmp/profile-perf && xz -dc "$(cd "$(dirname "$0")" && pwd)/perf.tar.xz" | tar -C /tmp/profile-perf -xf - || exit 0
-P=/tmp/profile-perf/perf
+# On the server, from .dev/proj (measure.sh's extra step): first what needs no perf.
 NT=$(nproc)
 OUT=${OUT:-/tmp}
+echo "== the weight gradients, one thread, each table across the columns (as before a933a86) and down the rows (now), taking turns"
+timeout 60 node bench/tn-order.mjs avx512:5x64,avx512:12x32 9 2>&1
+echo "== the start-up timing by kind, two processes"
+for i in 1 2; do
+  timeout 20 node -e "import('./dist/index.js').then(({ native }) => { const n = native(); n.tuneGemm(); const i = n.info(); console.log(i.gemmTile, JSON.stringify(i.gemmKindTiming)); })"
+done
+echo "== C on one thread, weight gradients as before (DEEPRNN_TN_ACROSS=1) and now, taking turns"
+for round in 1 2; do
+  for v in DEEPRNN_TN_ACROSS=1 DEEPRNN_TN_ACROSS=0; do
+    r=$(env $v timeout 25 node bin/deeprnn.js bench --one C --threads 1 --batches 4 --warmup 1 --precision fp32 2> /dev/null)
+    echo "$v: $(echo "$r" | grep -o '"tokensPerSec":[0-9]*\|"gemmTile":"[^"]*"' | tr '\n' ' ')"
+  done
+done
+echo "== the book's run (100 epochs) without perf, $NT threads"
+for i in 1 2; do
+  s=$( { time timeout 20 node bin/deeprnn.js train --layers 2 --cell gru --threads "$NT" --out /tmp/profile-book.safetensors --json > /tmp/profile-plain.json 2> /dev/null; } 2>&1 )
+  echo "$s s; $(grep -o '"valPpl":[0-9.]*\|"timings":{[^}]*}' /tmp/profile-plain.json | tr '\n' ' ')"
+done
+
+mkdir -p /tmp/profile-perf
+xz -dc "$(cd "$(dirname "$0")" && pwd)/perf.tar.xz" | tar -C /tmp/profile-perf -xf - || { echo "could not unpack the carried perf"; exit 0; }
+P=/tmp/profile-perf/perf
 perf() { "$P/lib/$(ls "$P/lib" | grep -m1 '^ld-linux')" --library-path "$P/lib" "$P/perf" "$@"; }
 perf --version || { echo "the carried perf does not run here"; exit 0; }
 # One profile: $1 its name, $2 samples per second per thread, then the command.
@@ -51,30 +82,24 @@ profile() {
   local data=/tmp/profile-$name.data
   echo "== $name: $*"
   local start=$SECONDS
-  perf record -q -o "$data" -e cpu-clock -F "$hz" --call-graph dwarf,4096 -- "$@" > /tmp/profile-$name.out 2>&1
+  timeout 40 "$P/lib/$(ls "$P/lib" | grep -m1 '^ld-linux')" --library-path "$P/lib" "$P/perf" record -q -o "$data" -e cpu-clock \
+    -F "$hz" --call-graph dwarf,4096 -- "$@" > /tmp/profile-$name.out 2>&1
   echo "exit $?, $((SECONDS - start)) s, $(du -h "$data" | cut -f1); $(tail -c 300 /tmp/profile-$name.out | tr '\n' ' ')"
   # (--no-inline: without it perf asks addr2line about every frame, minutes instead of a second)
   {
-    echo "### by library"
-    perf report -i "$data" --no-inline --no-children --sort dso --stdio -g none 2> /dev/null | grep -v '^#' | grep -v '^$' | head -12
+    echo "### $name: by library"
+    timeout 30 perf report -i "$data" --no-inline --no-children --sort dso --stdio -g none 2> /dev/null | grep -v '^#' | grep -v '^$' | head -12
     echo "### inclusive time by function (Children: the function and what it calls)"
-    perf report -i "$data" --no-inline --children --sort sym --stdio -g none --percent-limit 0.7 2> /dev/null | grep -v '^#' \
-      | grep -v '^$' | cut -c1-160 | head -90
+    timeout 30 perf report -i "$data" --no-inline --children --sort sym --stdio -g none --percent-limit 0.7 2> /dev/null \
+      | grep -v '^#' | grep -v '^$' | cut -c1-160 | head -90
     echo "### self time by function, with its callers (libgomp's: who waits)"
-    perf report -i "$data" --no-inline --no-children --sort dso,sym --stdio --percent-limit 1 -g caller,0.5,callee,function,percent \
-      2> /dev/null | grep -v '^#' | grep -v '^$' | cut -c1-170 | head -400
+    timeout 40 perf report -i "$data" --no-inline --no-children --sort dso,sym --stdio --percent-limit 1 \
+      -g caller,0.5,callee,function,percent 2> /dev/null | grep -v '^#' | grep -v '^$' | cut -c1-170 | head -400
   } > "$OUT/profile-$name.txt"
+  echo "$((SECONDS - start)) s with the reports"
   head -40 "$OUT/profile-$name.txt" | cut -c1-140
   rm -f "$data"
 }
-echo "== the weight gradients by each AVX-512 tile, one thread (GFLOP/s; a short tile goes down the rows since a933a86), and the start-up timing by kind"
-timeout 60 node bench/gemm.mjs avx512:5x64,avx512:12x32 7 tn 2>&1
-node -e "import('./dist/index.js').then(({ native }) => { const n = native(); n.tuneGemm(); const i = n.info(); console.log(i.gemmTile, JSON.stringify(i.gemmKindTiming)); })"
 profile book 200 node bin/deeprnn.js train --layers 2 --cell gru --epochs 40 --threads "$NT" --out /tmp/profile-book.safetensors --json
 profile c1 300 node bin/deeprnn.js bench --one C --threads 1 --batches 6 --warmup 1 --precision fp32
 profile c16 200 node bin/deeprnn.js bench --one C --threads "$NT" --batches 12 --warmup 2 --precision fp32
-echo "== the book's run without perf, for scale"
-for i in 1 2; do
-  s=$( { time timeout 20 node bin/deeprnn.js train --layers 2 --cell gru --threads "$NT" --out /tmp/profile-book.safetensors --json > /tmp/profile-plain.json 2> /dev/null; } 2>&1 )
-  echo "$s; $(grep -o '"valPpl":[0-9.]*\|"timings":{[^}]*}' /tmp/profile-plain.json | tr '\n' ' ')"
-done

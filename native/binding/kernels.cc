@@ -73,6 +73,15 @@ Napi::Value MathEval(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// gemmTnAcross([on]): whether weight gradients by short tiles go across the
+// columns (the order before 2026-12-04) instead of down the rows; sets it when given.
+Napi::Value GemmTnAcross(const Napi::CallbackInfo& info) {
+  if (info.Length() > 1 || (info.Length() == 1 && !info[0].IsBoolean()))
+    throw Napi::TypeError::New(info.Env(), "_gemmTnAcross: argument \"on\" must be a boolean, or left out");
+  if (info.Length() == 1) gemm_tn_across_set(info[0].As<Napi::Boolean>().Value());
+  return Napi::Boolean::New(info.Env(), gemm_tn_across());
+}
+
 }  // namespace
 
 void register_kernels(Napi::Env env, Napi::Object exports) {
@@ -80,6 +89,7 @@ void register_kernels(Napi::Env env, Napi::Object exports) {
   def<GemmPanels>(env, exports, "_gemmPanels");
   def<GemmNt>(env, exports, "_gemmNt");
   def<MathEval>(env, exports, "_mathEval");
+  def<GemmTnAcross>(env, exports, "_gemmTnAcross");
 }
 
 }  // namespace deeprnn

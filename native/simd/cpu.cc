@@ -220,6 +220,20 @@ void gemm_empty_k(float* C, long ldc, long M, long N, const float* bias, bool ac
     for (long j = 0; j < N; ++j) C[i * ldc + j] = bias ? bias[j] : 0.0f;
 }
 
+namespace {
+// DEEPRNN_TN_ACROSS=1 at start, or gemm_tn_across_set.
+std::atomic<bool>& tn_across() {
+  static std::atomic<bool> on{[] {
+    const char* e = std::getenv("DEEPRNN_TN_ACROSS");
+    return e != nullptr && std::strcmp(e, "1") == 0;
+  }()};
+  return on;
+}
+}  // namespace
+
+bool gemm_tn_across() { return tn_across().load(std::memory_order_relaxed); }
+void gemm_tn_across_set(bool on) { tn_across().store(on, std::memory_order_relaxed); }
+
 long l2_cache_bytes() {
   static const long bytes = [] {
     long b = 0;

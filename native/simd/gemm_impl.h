@@ -57,8 +57,9 @@ static const long kDepth = DEEPRNN_GEMM_DEPTH;
 static_assert(2 * kDepth * DEEPRNN_MAX_TILE + 16 <= kGemmScratchFloats, "kGemmScratchFloats holds two panels");
 static_assert(kGemmPanel % DEEPRNN_MAX_TILE == 0, "a segment of columns never straddles two panels of B");
 static const long kDepthT = kDepth < 128 ? kDepth : 128;
-// Weight gradients go down the rows of C by short tiles (gemm_share).
-static const bool kTnDown = DEEPRNN_GEMM_ROWS < 8;
+// Weight gradients go down the rows of C by short tiles of AVX2 and AVX-512
+// (gemm_share; the scalar and NEON tables, not measured, keep the other order).
+static const bool kTnDown = DEEPRNN_GEMM_ROWS < 8 && DEEPRNN_VEC_BYTES >= 32;
 
 // The calling thread's grow-only buffer of at least n floats (plain new[]: no
 // std:: templates in per-ISA code), grown only outside parallel regions.
@@ -342,8 +343,10 @@ static void gemm_share(const GemmArgs& g, int tid, int nth, float* scratch) {
   // that way, 174-185 and 138-176 this way, AVX2's 6 x 16 at 58 -> 87 on
   // 256x1024x2048. The tall tile (12 x 32), which reads two vectors of B and
   // twelve values of A per k, gains nothing from it (0.95-1.03x) and keeps
-  // the other order.
-  const bool by_columns = N * depth * 4 > l2_cache_bytes() / 2 || (AT && kTnDown && nseg >= 4 && row_tiles >= 16);
+  // the other order. gemm_tn_across() keeps every weight gradient across (the
+  // order before, for measuring one against the other).
+  const bool by_columns = N * depth * 4 > l2_cache_bytes() / 2 ||
+                          (AT && kTnDown && nseg >= 4 && row_tiles >= 16 && !gemm_tn_across());
   // Going down the rows, a panel read by enough row tiles is worth packing
   // (B in panels is packed already).
   const bool pack = by_columns && row_tiles >= 16 && !g.panel;

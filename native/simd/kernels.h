@@ -33,6 +33,12 @@ constexpr long kGemmScratchFloats = 2 * 1024 * 64 + 16;
 // Bytes of this CPU's L2 cache per core (sysconf, else 1 MiB): where the GEMM
 // stops streaming B across each row tile and walks down the rows of C per panel.
 long l2_cache_bytes();
+// Whether weight gradients by short tiles go across the columns, as before
+// 2026-12-04, instead of down the rows (simd/gemm_impl.h): DEEPRNN_TN_ACROSS=1
+// at start, or set by _gemmTnAcross (a measurement's and a test's switch; the
+// same results either way).
+bool gemm_tn_across();
+void gemm_tn_across_set(bool on);
 
 // A product with K = 0 (nothing to add): C's rows (this thread's share of
 // them when part.nth > 0) set to the bias, or 0, unless accumulating.

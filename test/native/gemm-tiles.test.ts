@@ -51,33 +51,41 @@ describe('GEMM tiles', () => {
     }
   });
 
-  // A weight gradient by a short tile (5 x 64, AVX2's 6 x 16) with four segments or more and
-  // sixteen row tiles or more goes down the rows of C, each segment's B packed (gemm_impl.h's
-  // gemm_share); the tall tile and narrower shapes go across. Both orders sum each element over k
-  // in the same order: the same bits for every tile and thread count, over one and several
-  // passes of k (128 deep), a ragged last segment and row tiles of every height.
+  // A weight gradient by a short tile of AVX2 or AVX-512 (5 x 64, 6 x 16) with four segments or more
+  // and sixteen row tiles or more goes down the rows of C, each segment's B packed (gemm_impl.h's
+  // gemm_share); the tall tile, the other tables and narrower shapes go across, as every weight
+  // gradient did before (_gemmTnAcross(true) brings that order back). Both orders sum each element
+  // over k in the same order: the same bits either way, for every tile and thread count, over one
+  // and several passes of k (128 deep), a ragged last segment and row tiles of every height.
   it('weight gradients give the same bits going down the rows or across, by every tile and on 1, 2 and 3 threads', () => {
     const rng = new Rng(79);
     const before = nat.info().threads;
-    const shapes = [[80, 256, 64], [96, 300, 260], [161, 520, 129], [2048, 512, 40], [85, 64, 300], [79, 1024, 33]];
-    for (const s of info.simdAvailable) {
-      for (const [M, N, K] of shapes) {
-        const A = random(K! * M!, rng), B = random(K! * N!, rng), C0 = random(M! * N!, rng);
-        const run = (table: string, threads: number) => {
-          nat.setThreads(threads);
-          const C = C0.slice();
-          nat._gemm(table, true, C, A, B, M!, N!, K!, true);
-          return Buffer.from(C.buffer);
-        };
-        const own = run(s, 1);
-        for (const threads of [2, 3]) expect(run(s, threads).equals(own), `${s} tn ${M}x${N}x${K}, ${threads} threads`).toBe(true);
-        for (const tile of info.gemmTiles[s]!.slice(1)) {
-          expect(run(`${s}:${tile}`, 1).equals(own), `${s}:${tile} tn ${M}x${N}x${K}`).toBe(true);
-          expect(run(`${s}:${tile}`, 3).equals(own), `${s}:${tile} tn ${M}x${N}x${K}, 3 threads`).toBe(true);
+    const shapes = [[80, 256, 64], [96, 300, 260], [161, 520, 129], [2048, 512, 40], [85, 64, 300], [79, 1024, 33], [100, 96, 70]];
+    try {
+      for (const s of info.simdAvailable) {
+        for (const [M, N, K] of shapes) {
+          const A = random(K! * M!, rng), B = random(K! * N!, rng), C0 = random(M! * N!, rng);
+          const run = (table: string, threads: number, across = false) => {
+            nat.setThreads(threads);
+            nat._gemmTnAcross(across);
+            const C = C0.slice();
+            nat._gemm(table, true, C, A, B, M!, N!, K!, true);
+            return Buffer.from(C.buffer);
+          };
+          const old = run(s, 1, true);
+          for (const threads of [1, 2, 3]) {
+            expect(run(s, threads).equals(old), `${s} tn ${M}x${N}x${K}, ${threads} threads`).toBe(true);
+            expect(run(s, threads, true).equals(old), `${s} tn ${M}x${N}x${K} across, ${threads} threads`).toBe(true);
+            for (const tile of info.gemmTiles[s]!.slice(1)) {
+              expect(run(`${s}:${tile}`, threads).equals(old), `${s}:${tile} tn ${M}x${N}x${K}, ${threads} threads`).toBe(true);
+            }
+          }
         }
       }
+    } finally {
+      nat._gemmTnAcross(false);
+      nat.setThreads(before);
     }
-    nat.setThreads(before);
   });
 
   it('B in panels of 64 columns gives bitwise the products of B row by row, for every set and tile', () => {
