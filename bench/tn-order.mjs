@@ -22,7 +22,7 @@ const tables = only ? only.split(',') : info.simdAvailable.flatMap((s) => (s ===
 // M x N x K of each weight gradient: gates x inputs x tokens
 const SHAPES = [['A dW_hh', 96, 32, 2048], ['B dW', 1024, 256, 2048], ['C dW', 2048, 512, 1250], ['C dW_out', 65, 512, 2500]];
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
-const before = nat._gemmTnAcross();
+const before = nat._gemmTnAcross(false);  // (the setting before, put back at the end)
 try {
   for (const [what, M, N, K] of SHAPES) {
     const A = new Float32Array(K * M).map(() => Math.random() - 0.5);

@@ -293,10 +293,11 @@ export interface NativeBinding {
   /** One instruction set's exp / sigmoid / tanh as the cells compute them. */
   /**
    * Whether weight gradients (C += A^T B) by short tiles (5 x 64, AVX2's 6 x 16) go across the
-   * columns, the order before 2026-12-04, rather than down the rows; `on` sets it (DEEPRNN_TN_ACROSS=1
-   * at start). The same results either way: for measuring one order against the other.
+   * columns, the order before 2026-12-04, rather than down the rows: sets it, and returns the setting
+   * before (DEEPRNN_TN_ACROSS=1 at start sets it). The same results either way: for measuring one order
+   * against the other.
    */
-  _gemmTnAcross(on?: boolean): boolean;
+  _gemmTnAcross(on: boolean): boolean;
   _mathEval(simd: string, fn: 'exp' | 'sigmoid' | 'tanh', y: Float32Array, x: Float32Array): void;
 }
 

@@ -73,13 +73,14 @@ Napi::Value MathEval(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// gemmTnAcross([on]): whether weight gradients by short tiles go across the
-// columns (the order before 2026-12-04) instead of down the rows; sets it when given.
+// gemmTnAcross(on): whether weight gradients by short tiles go across the
+// columns (the order before 2026-12-04) instead of down the rows; returns the setting before.
 Napi::Value GemmTnAcross(const Napi::CallbackInfo& info) {
-  if (info.Length() > 1 || (info.Length() == 1 && !info[0].IsBoolean()))
-    throw Napi::TypeError::New(info.Env(), "_gemmTnAcross: argument \"on\" must be a boolean, or left out");
-  if (info.Length() == 1) gemm_tn_across_set(info[0].As<Napi::Boolean>().Value());
-  return Napi::Boolean::New(info.Env(), gemm_tn_across());
+  Args a(info, "_gemmTnAcross", 1);
+  const bool on = a.boolean(0, "on");
+  const bool before = gemm_tn_across();
+  gemm_tn_across_set(on);
+  return Napi::Boolean::New(info.Env(), before);
 }
 
 }  // namespace

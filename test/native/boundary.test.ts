@@ -147,6 +147,7 @@ const CALLS: Call[] = [
   { fn: '_gemm', args: () => ['scalar', false, f(6), f(10), f(15), 2, 3, 5, false], kinds: ['str', 'other', 'f32', 'f32', 'f32', 'dim', 'dim', 'dim', 'other'] },
   { fn: '_gemmPanels', args: () => ['scalar', f(6), f(10), f(15), 2, 3, 5, false], kinds: ['str', 'f32', 'f32', 'f32', 'dim', 'dim', 'dim', 'other'] },
   { fn: '_mathEval', args: () => ['scalar', 'tanh', f(5), f(5)], kinds: ['str', 'str', 'f32', 'f32any'] },
+  { fn: '_gemmTnAcross', args: () => [false], kinds: ['bool'] },
   {
     fn: '_gemmBf16',
     args: () => ['scalar', false, true, f(6), f(10), f(15), 2, 3, 5, false],

@@ -59,7 +59,7 @@ describe('GEMM tiles', () => {
   // and several passes of k (128 deep), a ragged last segment and row tiles of every height.
   it('weight gradients give the same bits going down the rows or across, by every tile and on 1, 2 and 3 threads', () => {
     const rng = new Rng(79);
-    const before = nat.info().threads;
+    const before = nat.info().threads, acrossBefore = nat._gemmTnAcross(false);
     const shapes = [[80, 256, 64], [96, 300, 260], [161, 520, 129], [2048, 512, 40], [85, 64, 300], [79, 1024, 33], [100, 96, 70]];
     try {
       for (const s of info.simdAvailable) {
@@ -83,7 +83,7 @@ describe('GEMM tiles', () => {
         }
       }
     } finally {
-      nat._gemmTnAcross(false);
+      nat._gemmTnAcross(acrossBefore);
       nat.setThreads(before);
     }
   });
