@@ -290,7 +290,6 @@ export interface NativeBinding {
    * high, rows of ceil(N / 16) * 16 pairs); src is B, or B^T (N, K) when trans. out: the pairs' bits.
    */
   _bf16PackB(out: Int32Array, src: Float32Array, trans: boolean, K: number, N: number): void;
-  /** One instruction set's exp / sigmoid / tanh as the cells compute them. */
   /**
    * Whether weight gradients (C += A^T B) by short tiles (5 x 64, AVX2's 6 x 16) go across the
    * columns, the order before 2026-12-04, rather than down the rows: sets it, and returns the setting
@@ -298,6 +297,7 @@ export interface NativeBinding {
    * against the other.
    */
   _gemmTnAcross(on: boolean): boolean;
+  /** One instruction set's exp / sigmoid / tanh as the cells compute them. */
   _mathEval(simd: string, fn: 'exp' | 'sigmoid' | 'tanh', y: Float32Array, x: Float32Array): void;
 }
 

@@ -338,10 +338,11 @@ static void gemm_share(const GemmArgs& g, int tid, int nth, float* scratch) {
   // packing: each segment's pass of B, packed, stays in L1 while the row
   // tiles' pieces of A^T come from L2. Across the columns instead, a 5 x 64
   // tile read its 4 vectors of B per k from L2 (the pass of B, 128 rows of
-  // N, re-read for every row tile): `bench/gemm.mjs`'s weight gradients of B
-  // and C, 1024x256x2048 and 2048x512x1250, ran at 136-139 and 113-140 GFLOP/s
-  // that way, 174-185 and 138-176 this way, AVX2's 6 x 16 at 58 -> 87 on
-  // 256x1024x2048. The tall tile (12 x 32), which reads two vectors of B and
+  // N, re-read for every row tile): `bench/tn-order.mjs` (one thread, the two
+  // orders in turns) gives the weight gradients of B and C, 1024x256x2048 and
+  // 2048x512x1250, 134-140 and 134-143 GFLOP/s that way, 177-185 and 169-182
+  // this way; AVX2's 6 x 16 0.98-1.01x on them (58 -> 87 on 256x1024x2048,
+  // a shape training does not have). The tall tile (12 x 32), which reads two vectors of B and
   // twelve values of A per k, gains nothing from it (0.95-1.03x) and keeps
   // the other order. gemm_tn_across() keeps every weight gradient across (the
   // order before, for measuring one against the other).

@@ -39,7 +39,7 @@ function version(tune: boolean): string {
  * DEEPRNN_SIMD, DEEPRNN_GEMM_TILE and DEEPRNN_BF16, when set, name an
  * instruction set this CPU and build support, one of its GEMM tiles and a bf16
  * path, DEEPRNN_TEAM_SIZE and DEEPRNN_CHUNK_TOKENS are whole numbers,
- * DEEPRNN_PANELS is 0 or 1; else an input error (exit 2).
+ * DEEPRNN_PANELS and DEEPRNN_TN_ACROSS are 0 or 1; else an input error (exit 2).
  */
 function checkSimdSetting(): void {
   defaultChunkTokens();
@@ -51,6 +51,11 @@ function checkSimdSetting(): void {
   // (white space as the addon reads it: ASCII's, not every Unicode space trim() takes)
   if (panels !== undefined && !/^[ \t\n\v\f\r]*[01][ \t\n\v\f\r]*$/.test(panels)) {
     throw new InputError(`DEEPRNN_PANELS must be 0 (wide layers read W_hh in rows) or 1 (in panels, the default), got "${panels}"`);
+  }
+  const across = process.env.DEEPRNN_TN_ACROSS;
+  // (exactly, as the addon reads it: "1" alone is on)
+  if (across !== undefined && across !== '0' && across !== '1') {
+    throw new InputError(`DEEPRNN_TN_ACROSS must be 0 (weight gradients down the rows, the default) or 1 (across the columns, as before), got "${across}"`);
   }
   if (process.env.DEEPRNN_SIMD === undefined && process.env.DEEPRNN_GEMM_TILE === undefined && process.env.DEEPRNN_BF16 === undefined) return;
   try {

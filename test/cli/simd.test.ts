@@ -83,6 +83,8 @@ describe('DEEPRNN_TEAM_SIZE and DEEPRNN_CHUNK_TOKENS at start', () => {
     ['DEEPRNN_PANELS', 'off', 'DEEPRNN_PANELS must be 0 (wide layers read W_hh in rows) or 1 (in panels, the default), got "off"'],
     ['DEEPRNN_PANELS', '2', 'DEEPRNN_PANELS must be 0 (wide layers read W_hh in rows) or 1 (in panels, the default), got "2"'],
     ['DEEPRNN_PANELS', '0\u00a0', 'DEEPRNN_PANELS must be 0 (wide layers read W_hh in rows) or 1 (in panels, the default), got "0\u00a0"'],
+    ['DEEPRNN_TN_ACROSS', 'yes', 'DEEPRNN_TN_ACROSS must be 0 (weight gradients down the rows, the default) or 1 (across the columns, as before), got "yes"'],
+    ['DEEPRNN_TN_ACROSS', ' 1', 'DEEPRNN_TN_ACROSS must be 0 (weight gradients down the rows, the default) or 1 (across the columns, as before), got " 1"'],
   ])('%s=%s is refused before any work, exit 2', async (name, value, message) => {
     const out = path.join(dir, `knob-${name}-${value}.safetensors`);
     const r = await cli(['train', ...small, '--out', out], { env: { [name]: value } });
