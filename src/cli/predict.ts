@@ -103,14 +103,19 @@ export function registerPredict(program: Command): void {
       };
       for (let i = 0; i < samples; i++) {
         let text: string;
+        let started = false;  // whether this sample's text has begun
+        const add = (piece: string) => {
+          if (piece) started = true;
+          stream.add(piece);
+        };
         try {
-          text = generate(ckpt.model, ckpt.tokenizer, prefix, {
-            numPreds, temperature, topK, topP, rng, onText: json ? readerThere : (piece) => stream.add(piece), collect: json,
-          });
+          text = generate(ckpt.model, ckpt.tokenizer, prefix, { numPreds, temperature, topK, topP, rng, onText: json ? readerThere : add, collect: json });
         } catch (e) {
-          // the text so far goes out if it can; the error that stopped it is the one reported
+          // the text so far goes out if it can, ended as a whole sample's is (the error's line
+          // then starts a line of its own); the error that stopped it is the one reported
           try {
             stream.flush();
+            if (started) write('\n');
           } catch {
             // (stdout failed too)
           }

@@ -141,11 +141,20 @@ export function checkWritable(file: string, what: string): void {
     const code = (e as NodeJS.ErrnoException).code ?? 'EACCES';
     throw new InputError(`${what} ${file} cannot be written: the directory ${dir} is not writable (${code})`);
   }
-  // Directories still to make: a directory of this process's own is made and removed again in
-  // the nearest one there, so that where none can be (under /proc, where access() says yes to
-  // root) the command is refused before its work, not after it. (Its own: removing the one the
-  // output needs could pull it from under another run making it at the same moment.)
-  if (path.dirname(target) !== dir) {
+  // access() says yes to root wherever the permission bits do, also where nothing can be made
+  // (/proc, /sys): a directory of this process's own is made and removed again in the nearest
+  // directory there, so that such a place is refused before the command's work, not after it.
+  // (Its own: removing the one the output needs could pull it from under another run making it
+  // at the same moment.)
+  if (path.dirname(target) === dir) {
+    try {
+      rmdirSync(mkdtempSync(path.join(dir, '.deeprnn-probe-')));
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      throw new InputError(`${what} ${file} cannot be written: nothing can be created in the directory ${dir} (${err.code ?? err.message})`);
+    }
+  } else {
+    // directories still to make: they will be made inside `dir`
     // (a name longer than file systems take is found here too, as making it would have)
     const long = path.relative(dir, path.dirname(target)).split(path.sep).find((c) => Buffer.byteLength(c) > NAME_MAX);
     if (long !== undefined) {

@@ -6,6 +6,10 @@ import { cli, QUICK, run } from '../helpers/cli.js';
 import { BIN } from '../helpers/paths.js';
 import { HAS_SHAKESPEARE, NEEDS_SHAKESPEARE, noteShakespeare, SHAKESPEARE } from '../helpers/paths.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { Tokenizer } from '../../src/data/tokenizer.js';
+import { saveModel } from '../../src/io/checkpoint.js';
+import { RNNLM } from '../../src/nn/rnnlm.js';
+import { Rng } from '../../src/rng.js';
 
 noteShakespeare(import.meta.url);
 const dir = tmpDir();
@@ -158,6 +162,25 @@ describe('predict reads the prefix as the model\'s training text was read', () =
     expect(cr).toEqual(lf);
     expect(lf.stdout.startsWith('said\nthe')).toBe(true);
   }, 60_000);
+});
+
+describe('predict stopped by outputs that overflow', () => {
+  it('ends the text so far with its line end, and the error has a line of its own (before, glued to the text)', async () => {
+    // rnn-relu, every weight 0.5: its state grows without bound, finite for the first tokens
+    const tok = Tokenizer.fit('char', 'abc');
+    const m = new RNNLM({ cell: 'rnn-relu', vocabSize: tok.vocab.size, hidden: [8], dropout: 0 }, new Rng(1));
+    m.params.fill(0.5);
+    const file = path.join(dir, 'overflow.safetensors');
+    saveModel(file, m, tok);
+    const r = await cli(['predict', '--model', file, '--num-preds', '200', '--threads', '1', 'a']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^a[^\n]+\n$/);
+    expect(r.stderr).toMatch(/^deeprnn: error: the model's outputs are not finite after \d+ generated tokens/);
+    // an error before any text leaves stdout empty
+    const none = await cli(['predict', '--model', path.join(dir, 'missing.safetensors'), 'a']);
+    expect(none.code).toBe(2);
+    expect(none.stdout).toBe('');
+  });
 });
 
 describe('predict --json and a reader that goes away', () => {

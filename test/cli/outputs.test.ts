@@ -555,9 +555,29 @@ const SYS_REFUSES = (() => {
 })();
 
 describe.skipIf(!SYS_REFUSES)('a directory that refuses files', () => {
-  it('train: a lock that cannot be created there is the path\'s fault, exit 2', async () => {
+  // access() lets root write there; a directory made and removed again finds it out before the work
+  const refused = (what: string, file: string) =>
+    new RegExp(`^deeprnn: error: ${what} ${file} cannot be written: nothing can be created in the directory /sys \\((EPERM|EACCES|EROFS)\\)$`);
+
+  it('train: refused before the run, exit 2', async () => {
     const r = await cli(['train', ...TINY, '--out', '/sys/m.safetensors']);
-    expect(error(r)).toMatch(/^deeprnn: error: could not take the lock \/sys\/m\.safetensors\.lock for --out \/sys\/m\.safetensors: writing .* failed \((EACCES|EROFS)/);
+    expect(r.code).toBe(2);
+    expect(error(r)).toMatch(refused('checkpoint path', '/sys/m.safetensors'));
+  });
+
+  it('eval --write-baseline, export --onnx and plot -o: refused before their work, exit 2 (before, after it, exit 1)', async () => {
+    const model = path.join(dir, 'sys-model.safetensors');
+    expect((await cli(['train', ...TINY, '--out', model])).code).toBe(0);
+    const v = await cli(['eval', model, '--corpus', TIMEMACHINE, '--write-baseline', '/sys/b.json']);
+    expect(v.code).toBe(2);
+    expect(error(v)).toMatch(refused('--write-baseline', '/sys/b.json'));
+    expect(v.stdout).toBe('');
+    const e = await cli(['export', model, '--onnx', '/sys/m.onnx']);
+    expect(e.code).toBe(2);
+    expect(error(e)).toMatch(refused('--onnx', '/sys/m.onnx'));
+    const p = await cli(['plot', path.join(dir, 'sys-model.metrics.jsonl'), '-o', '/sys/p.svg']);
+    expect(p.code).toBe(2);
+    expect(error(p)).toMatch(refused('--out', '/sys/p.svg'));
   });
 });
 
