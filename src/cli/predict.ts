@@ -103,19 +103,16 @@ export function registerPredict(program: Command): void {
       };
       for (let i = 0; i < samples; i++) {
         let text: string;
-        let started = false;  // whether this sample's text has begun
-        const add = (piece: string) => {
-          if (piece) started = true;
-          stream.add(piece);
-        };
         try {
-          text = generate(ckpt.model, ckpt.tokenizer, prefix, { numPreds, temperature, topK, topP, rng, onText: json ? readerThere : add, collect: json });
+          text = generate(ckpt.model, ckpt.tokenizer, prefix, {
+            numPreds, temperature, topK, topP, rng, onText: json ? readerThere : (piece) => stream.add(piece), collect: json,
+          });
         } catch (e) {
           // the text so far goes out if it can, ended as a whole sample's is (the error's line
-          // then starts a line of its own); the error that stopped it is the one reported
+          // then starts a line of its own; --json writes nothing); the error that stopped it is the one reported
           try {
             stream.flush();
-            if (started) write('\n');
+            if (!json) write('\n');
           } catch {
             // (stdout failed too)
           }

@@ -146,30 +146,25 @@ export function checkWritable(file: string, what: string): void {
   // directory there, so that such a place is refused before the command's work, not after it.
   // (Its own: removing the one the output needs could pull it from under another run making it
   // at the same moment.)
-  if (path.dirname(target) === dir) {
-    try {
-      rmdirSync(mkdtempSync(path.join(dir, '.deeprnn-probe-')));
-    } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      throw new InputError(`${what} ${file} cannot be written: nothing can be created in the directory ${dir} (${err.code ?? err.message})`);
-    }
-  } else {
-    // directories still to make: they will be made inside `dir`
+  const making = path.dirname(target) !== dir;  // directories still to make, inside `dir`
+  if (making) {
     // (a name longer than file systems take is found here too, as making it would have)
     const long = path.relative(dir, path.dirname(target)).split(path.sep).find((c) => Buffer.byteLength(c) > NAME_MAX);
     if (long !== undefined) {
       throw new InputError(`${what} ${file} cannot be written: the directory name ${long.slice(0, 40)}... is ${Buffer.byteLength(long)} bytes, `
         + `and file systems take names of at most ${NAME_MAX}`);
     }
-    let probe: string;
-    try {
-      probe = mkdtempSync(path.join(dir, '.deeprnn-probe-'));
-    } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      throw new InputError(`${what} ${file} cannot be written: cannot create the directory ${path.join(dir, path.relative(dir, target).split(path.sep)[0]!)} (${err.code ?? err.message})`);
-    }
-    rmdirSync(probe);
   }
+  let probe: string;
+  try {
+    probe = mkdtempSync(path.join(dir, '.deeprnn-probe-'));
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = making ? `cannot create the directory ${path.join(dir, path.relative(dir, target).split(path.sep)[0]!)}`
+      : `nothing can be created in the directory ${dir}`;
+    throw new InputError(`${what} ${file} cannot be written: ${why} (${err.code ?? err.message})`);
+  }
+  rmdirSync(probe);
 }
 
 /**

@@ -176,10 +176,11 @@ describe('predict stopped by outputs that overflow', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^a[^\n]+\n$/);
     expect(r.stderr).toMatch(/^deeprnn: error: the model's outputs are not finite after \d+ generated tokens/);
-    // an error before any text leaves stdout empty
-    const none = await cli(['predict', '--model', path.join(dir, 'missing.safetensors'), 'a']);
-    expect(none.code).toBe(2);
-    expect(none.stdout).toBe('');
+    // --json: stdout stays empty (its one object is never made)
+    const j = await cli(['predict', '--model', file, '--num-preds', '200', '--threads', '1', '--json', 'a']);
+    expect(j.code).toBe(1);
+    expect(j.stdout).toBe('');
+    expect(j.stderr).toMatch(/^deeprnn: error: the model's outputs are not finite after \d+ generated tokens/);
   });
 });
 
