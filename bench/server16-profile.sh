@@ -51,6 +51,19 @@ fi
 # On the server, from .dev/proj (measure.sh's extra step): first what needs no perf.
 NT=$(nproc)
 OUT=${OUT:-/tmp}
+# Two threads of one core share its FMA units: a peak at NT/2 threads close to
+# the one at NT says that the NT CPUs are NT/2 cores (earlier starts measured
+# 1,350-1,404 GFLOP/s at 16 threads against 174 at one, and once 2,432).
+echo "== the CPUs: topology, and the FMA peak at 1, $((NT / 2)) and $NT threads"
+lscpu | grep -E '^ *(Model name|Thread\(s\) per core|Core\(s\) per socket|Socket\(s\)|L2( cache)?|L3( cache)?|NUMA node\(s\)):'
+for c in 0 1 $((NT / 2)); do echo "cpu$c's siblings: $(cat /sys/devices/system/cpu/cpu$c/topology/thread_siblings_list 2> /dev/null)"; done
+peak=$(ls build/bench/fma_peak-avx512-* 2> /dev/null | head -n 1)
+if [ -z "$peak" ] && g++ -O2 -fopenmp -mavx512f -mfma bench/fma_peak.cc -o /tmp/fma_peak 2> /dev/null; then peak=/tmp/fma_peak; fi
+if [ -n "$peak" ]; then
+  for t in 1 $((NT / 2)) "$NT"; do echo "FMA peak, $t threads: $(timeout 20 "$peak" "$t") GFLOP/s"; done
+else
+  echo "no FMA peak: no built bench/fma_peak and no g++"
+fi
 echo "== the weight gradients, one thread, each table across the columns (as before a933a86) and down the rows (now), taking turns"
 timeout 60 node bench/tn-order.mjs avx512:5x64,avx512:12x32 9 2>&1
 echo "== the start-up timing by kind, two processes"

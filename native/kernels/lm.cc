@@ -646,8 +646,22 @@ double run_batch(const Batch& b, float* grads, long* correct) {
       return;
     }
     // With the sum of squares: each block's, on the thread that has just
-    // written it; the threads take whole blocks.
+    // written it; the threads take whole blocks. With fewer blocks than
+    // threads (a small model: the book's has 4 of 4096 floats) the sum of the
+    // chunks' gradients, the larger part, is shared by all threads first, in
+    // whole cache lines; the blocks' squares follow a barrier later.
     const long q0 = qblocks * tid / nth, q1 = qblocks * (tid + 1) / nth;
+    if (own_grads && qblocks < nth) {
+      long i0 = 0, i1 = 0;
+      split_rows(s.P, tid, nth, 16, &i0, &i1);
+      reduce(i0, i1);
+      region_barrier();
+      for (long q = q0; q < q1; ++q) {
+        const long j0 = q * kSquaresBlock, j1 = j0 + kSquaresBlock < s.P ? j0 + kSquaresBlock : s.P;
+        block_squares[q] = sum_squares_block(grads, j0, j1);
+      }
+      return;
+    }
     for (long q = q0; q < q1; ++q) {
       const long i0 = q * kSquaresBlock, i1 = i0 + kSquaresBlock < s.P ? i0 + kSquaresBlock : s.P;
       if (own_grads) reduce(i0, i1);
