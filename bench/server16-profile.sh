@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Where the time goes on the 16-core server: first the weight gradients in
-# both orders (bench/tn-order.mjs), the start-up timing by kind, C on one
-# thread with the weight gradients in each order, the book's run twice; then
+# Where the time goes on the 16-core server: first the CPUs' topology and FMA
+# peak, the weight gradients in both orders (bench/tn-order.mjs), the start-up
+# timing by kind, C on one thread with the weight gradients in each order, the
+# book's run in three variants (as it is, spinning waits, half the threads)
+# twice each; then
 # `perf record` with call graphs
 # (DWARF unwinding, so that libgomp's waits are charged to the barrier or
 # the region that called them, and each product to the layer step that made
@@ -77,10 +79,17 @@ for round in 1 2; do
     echo "$v: $(echo "$r" | grep -o '"tokensPerSec":[0-9]*\|"gemmTile":"[^"]*"' | tr '\n' ' ')"
   done
 done
-echo "== the book's run (100 epochs) without perf, $NT threads"
+# Each variant twice, in turns: as it is; libgomp's threads spinning while
+# they wait (OMP_WAIT_POLICY=active: 3.38-3.82 s against 3.51-4.18 s in
+# earlier runs, too few to tell); half the threads, one per core where the
+# CPUs are pairs of threads.
+echo "== the book's run (100 epochs) without perf: $NT threads, $NT with OMP_WAIT_POLICY=active, $((NT / 2)) spread over the cores"
 for i in 1 2; do
-  s=$( { time timeout 20 node bin/deeprnn.js train --layers 2 --cell gru --threads "$NT" --out /tmp/profile-book.safetensors --json > /tmp/profile-plain.json 2> /dev/null; } 2>&1 )
-  echo "$s s; $(grep -o '"valPpl":[0-9.]*\|"timings":{[^}]*}' /tmp/profile-plain.json | tr '\n' ' ')"
+  for v in "X=1 T=$NT" "OMP_WAIT_POLICY=active T=$NT" "OMP_PLACES=cores OMP_PROC_BIND=spread T=$((NT / 2))"; do
+    t=${v##*T=}
+    s=$( { time env ${v% T=*} timeout 20 node bin/deeprnn.js train --layers 2 --cell gru --threads "$t" --out /tmp/profile-book.safetensors --json > /tmp/profile-plain.json 2> /dev/null; } 2>&1 )
+    echo "${v% T=*}, $t threads: $s s; $(grep -o '"valPpl":[0-9.]*' /tmp/profile-plain.json | tail -n 1) $(grep -o '"timings":{[^}]*}' /tmp/profile-plain.json)"
+  done
 done
 
 mkdir -p /tmp/profile-perf
