@@ -649,7 +649,9 @@ double run_batch(const Batch& b, float* grads, long* correct) {
     // written it; the threads take whole blocks. With fewer blocks than
     // threads (a small model: the book's has 4 of 4096 floats) the sum of the
     // chunks' gradients, the larger part, is shared by all threads first, in
-    // whole cache lines; the blocks' squares follow a barrier later.
+    // runs of 16 floats (whole cache lines of the chunks' buffers; grads, the
+    // caller's, may share a line between two threads at a run's edge); the
+    // blocks' squares follow a barrier later.
     const long q0 = qblocks * tid / nth, q1 = qblocks * (tid + 1) / nth;
     if (own_grads && qblocks < nth) {
       long i0 = 0, i1 = 0;
