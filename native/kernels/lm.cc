@@ -649,24 +649,20 @@ double run_batch(const Batch& b, float* grads, long* correct) {
     // written it; the threads take whole blocks. With fewer blocks than
     // threads (a small model: the book's has 4 of 4096 floats) the sum of the
     // chunks' gradients, the larger part, is shared by all threads first, in
-    // runs of 16 floats (whole cache lines of the chunks' buffers; grads, the
-    // caller's, may share a line between two threads at a run's edge); the
-    // blocks' squares follow a barrier later.
-    const long q0 = qblocks * tid / nth, q1 = qblocks * (tid + 1) / nth;
-    if (own_grads && qblocks < nth) {
+    // runs of kAlignFloats (whole cache lines of the chunks' buffers; grads,
+    // the caller's, may share a line between two threads at a run's edge),
+    // and the blocks' squares follow a barrier.
+    const bool shared = own_grads && qblocks < nth;
+    if (shared) {
       long i0 = 0, i1 = 0;
-      split_rows(s.P, tid, nth, 16, &i0, &i1);
+      split_rows(s.P, tid, nth, kAlignFloats, &i0, &i1);
       reduce(i0, i1);
       region_barrier();
-      for (long q = q0; q < q1; ++q) {
-        const long j0 = q * kSquaresBlock, j1 = j0 + kSquaresBlock < s.P ? j0 + kSquaresBlock : s.P;
-        block_squares[q] = sum_squares_block(grads, j0, j1);
-      }
-      return;
     }
+    const long q0 = qblocks * tid / nth, q1 = qblocks * (tid + 1) / nth;
     for (long q = q0; q < q1; ++q) {
       const long i0 = q * kSquaresBlock, i1 = i0 + kSquaresBlock < s.P ? i0 + kSquaresBlock : s.P;
-      if (own_grads) reduce(i0, i1);
+      if (own_grads && !shared) reduce(i0, i1);
       block_squares[q] = sum_squares_block(grads, i0, i1);
     }
   });
