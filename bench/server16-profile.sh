@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # Where the time goes on the 16-core server: first the CPUs' topology and FMA
 # peak, the weight gradients in both orders (bench/tn-order.mjs), the start-up
-# timing by kind, C on one thread with the weight gradients in each order, the
-# book's run in three variants (as it is, spinning waits, half the threads)
-# twice each; then
-# `perf record` with call graphs
+# timing by kind, C on one thread with the weight gradients in each order and
+# as one chunk, the book's run in three variants (as it is, spinning waits,
+# half the threads) twice each; then `perf record` with call graphs
 # (DWARF unwinding, so that libgomp's waits are charged to the barrier or
 # the region that called them, and each product to the layer step that made
 # it) of the book's run at every core, C on one thread and C at every core,
@@ -72,11 +71,15 @@ echo "== the start-up timing by kind, two processes"
 for i in 1 2; do
   timeout 20 node -e "import('./dist/index.js').then(({ native }) => { const n = native(); n.tuneGemm(); const i = n.info(); console.log(i.gemmTile, JSON.stringify(i.gemmKindTiming)); })"
 done
-echo "== C on one thread, weight gradients as before (DEEPRNN_TN_ACROSS=1) and now, taking turns"
+# C as one chunk of its 50 windows (DEEPRNN_CHUNK_TOKENS=4096) in place of two
+# of 25: each step's recurrent product reads W_hh (4 MiB, twice that core's
+# L2) once for 50 rows instead of once per 25; one earlier figure (4,739
+# tokens/s against 3,225 and 4,332) lay inside that run's noise.
+echo "== C on one thread, weight gradients as before (DEEPRNN_TN_ACROSS=1) and now, and as one chunk of 50 windows, taking turns"
 for round in 1 2; do
-  for v in DEEPRNN_TN_ACROSS=1 DEEPRNN_TN_ACROSS=0; do
+  for v in DEEPRNN_TN_ACROSS=1 DEEPRNN_TN_ACROSS=0 DEEPRNN_CHUNK_TOKENS=4096; do
     r=$(env $v timeout 25 node bin/deeprnn.js bench --one C --threads 1 --batches 4 --warmup 1 --precision fp32 2> /dev/null)
-    echo "$v: $(echo "$r" | grep -o '"tokensPerSec":[0-9]*\|"gemmTile":"[^"]*"' | tr '\n' ' ')"
+    echo "$v: $(echo "$r" | grep -o '"tokensPerSec":[0-9]*\|"teams":"[^"]*"\|"gemmTile":"[^"]*"' | tr '\n' ' ')"
   done
 done
 # Each variant twice, in turns: as it is; libgomp's threads spinning while
