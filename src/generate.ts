@@ -9,8 +9,15 @@ import { checkRng, Rng } from './rng.js';
 import { describe, integer, number, refuseUnknownKeys, strictInteger, type Naming } from './validate.js';
 
 export function argmax(x: ArrayLike<number>): number {
+  // (before: an empty list gave 0, an index it does not have, and a NaN won or lost by where it stood)
+  const n = typeof x === 'object' && x !== null ? x.length : undefined;
+  if (typeof n !== 'number' || !(n >= 1)) throw new InputError(`argmax: needs a list of at least one number, got ${describe(x)}`);
   let best = 0;
-  for (let i = 1; i < x.length; i++) if (x[i]! > x[best]!) best = i;
+  for (let i = 0; i < n; i++) {
+    const v = x[i];
+    if (typeof v !== 'number' || Number.isNaN(v)) throw new InputError(`argmax: value ${i} is ${describe(v)}, not a number: there is no largest`);
+    if (v > x[best]!) best = i;
+  }
   return best;
 }
 
@@ -88,6 +95,18 @@ export class Sampler {
       const length = typeof logits?.length === 'number' && !Array.isArray(logits) ? ` of length ${logits.length}` : '';
       throw new InputError(`pick: the logits must be ${this.probs.length} numbers (one per token of the vocabulary), got ${describe(logits)}${length}`);
     }
+    // A NaN is no logit: before, it was picked as the argmax or by top-k, or never, by where it stood.
+    // -Infinity is a token never picked, so one at least must be above it; +Infinity is a token
+    // always picked (the first of them, when several are).
+    let open = false;
+    for (let i = 0; i < logits.length; i++) {
+      const v = logits[i];
+      if (typeof v !== 'number' || Number.isNaN(v)) {
+        throw new InputError(`pick: logit ${i} is ${describe(v)}, not a number (give -Infinity for a token never to pick)`);
+      }
+      open ||= v > -Infinity;
+    }
+    if (!open) throw new InputError('pick: every logit is -Infinity, so no token may be picked');
     const t = this.opts.temperature ?? 0;
     if (t === 0) return argmax(logits);
     const { probs, order } = this;

@@ -246,6 +246,14 @@ export interface NativeBinding {
   writeFileAtomic(tmp: string, target: string, dir: string, data: Buffer): Promise<void>;
   /** For a pipe or socket: whether writing to fd can only fail (its reader has gone, it was closed): a poll, no write. */
   outputGone(fd: number): boolean;
+  /**
+   * This thread holds the lock file `file`, written as `text` (src/io/lock.ts): when the
+   * thread's environment is torn down still holding it (a Worker terminated), the file is
+   * removed if it still holds `text`.
+   */
+  lockHeld(file: string, text: string): void;
+  /** The lock file `file` taken as `text` is released (a later taking of it, another text, stays held). */
+  lockDropped(file: string, text: string): void;
   /** What MPI support the addon has (built: found at build time), and the library it opened, if any. */
   mpiInfo(): MpiInfo;
   /** Opens the MPI library (a path or soname; "" for the one found at build time) and initialises MPI, once per process. */

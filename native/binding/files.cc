@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <map>
 #include <string>
 
 #include "binding/args.h"
@@ -131,11 +132,84 @@ Napi::Value OutputGone(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), r > 0 && (p.revents & (POLLERR | POLLHUP)) != 0);
 }
 
+// The lock files (src/io/lock.ts) this thread's environment holds, by path,
+// with the text each was written with. A Worker terminated during a run
+// releases none of its own (no JavaScript runs after terminate()); when its
+// environment is torn down each lock it still holds is removed here, if the
+// file still holds that text (the lock may be another's since), so that the
+// process can take it again (before, "in use by this process" until it ended:
+// the holder's pid is the process's, which lives on).
+struct HeldLocks {
+  std::map<std::string, std::string> files;
+};
+
+void drop_held_locks(napi_env, void* data, void*) {
+  auto* held = static_cast<HeldLocks*>(data);
+  for (const auto& [file, text] : held->files) {
+    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) continue;
+    std::string got(text.size() + 1, '\0');
+    size_t n = 0;
+    for (;;) {
+      const ssize_t r = ::read(fd, &got[n], got.size() - n);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) break;
+      n += static_cast<size_t>(r);
+      if (n == got.size()) break;
+    }
+    ::close(fd);
+    if (n == text.size() && got.compare(0, n, text) == 0) ::unlink(file.c_str());
+  }
+  delete held;
+}
+
+HeldLocks& held_locks(Napi::Env env) {
+  void* data = nullptr;
+  if (napi_get_instance_data(env, &data) != napi_ok) throw Napi::Error::New(env, "lockHeld: no instance data");
+  if (data) return *static_cast<HeldLocks*>(data);
+  auto* held = new HeldLocks();
+  if (napi_set_instance_data(env, held, drop_held_locks, nullptr) != napi_ok) {
+    delete held;
+    throw Napi::Error::New(env, "lockHeld: could not keep the environment's locks");
+  }
+  return *held;
+}
+
+std::string path_arg(Args& a, const Napi::CallbackInfo& info, int i, const char* name) {
+  if (!info[i].IsString()) throw a.error(a.what(name) + " must be a string");
+  std::string s = info[i].As<Napi::String>().Utf8Value();
+  if (s.empty() || s.find('\0') != std::string::npos) throw a.error(a.what(name) + " must not be empty or hold a NUL character");
+  return s;
+}
+
+// lockHeld(file, text): this environment holds the lock `file`, written as `text`.
+Napi::Value LockHeld(const Napi::CallbackInfo& info) {
+  Args a(info, "lockHeld", 2);
+  std::string file = path_arg(a, info, 0, "file");
+  std::string text = path_arg(a, info, 1, "text");
+  held_locks(info.Env()).files[file] = std::move(text);
+  return info.Env().Undefined();
+}
+
+// lockDropped(file, text): the lock `file` taken as `text` is released (a
+// later taking of the same path by this thread, another text, stays held).
+Napi::Value LockDropped(const Napi::CallbackInfo& info) {
+  Args a(info, "lockDropped", 2);
+  const std::string file = path_arg(a, info, 0, "file");
+  const std::string text = path_arg(a, info, 1, "text");
+  auto& files = held_locks(info.Env()).files;
+  const auto it = files.find(file);
+  if (it != files.end() && it->second == text) files.erase(it);
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void register_files(Napi::Env env, Napi::Object exports) {
   def<WriteFileAtomic>(env, exports, "writeFileAtomic");
   def<OutputGone>(env, exports, "outputGone");
+  def<LockHeld>(env, exports, "lockHeld");
+  def<LockDropped>(env, exports, "lockDropped");
 }
 
 }  // namespace deeprnn

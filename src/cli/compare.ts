@@ -17,7 +17,7 @@ import { formatNumber } from './table.js';
 import { checkWritable, refuseOverwrite } from '../io/files.js';
 import { resolveDataDir } from '../data/corpus.js';
 import { corpusFiles, RunFiles } from '../train/run-files.js';
-import { checkRunOutputs, runLocks } from '../train/run.js';
+import { checkRunOutputs, refuseForeignCheckpoint, runLocks } from '../train/run.js';
 import { refuseHeldLock } from '../io/lock.js';
 import { bestEpoch, runTokensPerSec } from '../train/metrics.js';
 import { Progress } from './progress.js';
@@ -88,6 +88,7 @@ export function registerCompare(program: Command): void {
       for (const cell of cells) {
         const files = new RunFiles(path.join(raw.outDir, `${cell}.safetensors`));
         checkRunOutputs(files);
+        refuseForeignCheckpoint(files.out, `${cell}'s checkpoint ${files.out}`, '--out-dir');
         for (const [file, what] of runLocks(files, `${cell}'s checkpoint ${files.out}`)) refuseHeldLock(file, what);
       }
       const rows: CompareRow[] = [];

@@ -61,6 +61,34 @@ interface Baseline {
 /** What Baseline.vocabSha1 holds for a vocabulary. */
 const vocabSha1 = (tokens: readonly string[]) => createHash('sha1').update(JSON.stringify(tokens)).digest('hex');
 
+/** The most bytes a file --write-baseline may replace has: a baseline is a few lines of JSON. */
+const BASELINE_MAX_BYTES = 1 << 20;
+
+/**
+ * An existing file at --write-baseline that is no baseline (a checkpoint,
+ * a user's notes) is not replaced: before, it was, without a word.
+ */
+function refuseForeignBaseline(file: string): void {
+  let text: string;
+  try {
+    const st = statSync(file);
+    if (!st.isFile() || st.size === 0) return; // (checkWritable names what is in the way; an empty file holds nothing)
+    text = st.size > BASELINE_MAX_BYTES ? '' : readFileSync(file, 'utf8');
+  } catch {
+    return; // none there (or unreadable: the write will say so)
+  }
+  let b: unknown;
+  try {
+    b = JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch {
+    b = undefined;
+  }
+  const base = b as { version?: unknown; results?: unknown } | undefined;
+  if (base && typeof base === 'object' && typeof base.version === 'number' && base.results && typeof base.results === 'object') return;
+  throw new UsageError(`--write-baseline ${file} would replace a file that is not a baseline (a JSON object with "version" and "results", `
+    + 'as --write-baseline writes): move it away, or choose another path');
+}
+
 function readBaseline(file: string): Baseline {
   if (!existsSync(file)) throw new InputError(`--baseline ${file} does not exist (write one with --write-baseline)`);
   if (!statSync(file).isFile()) throw new InputError(`--baseline ${file} is not a regular file (expected the JSON file that --write-baseline writes)`);
@@ -200,6 +228,7 @@ export function registerEval(program: Command): void {
         checkWritable(raw.writeBaseline, '--write-baseline');
       }
       refuseOverwrite(reads, raw.writeBaseline ? [{ label: '--write-baseline', path: raw.writeBaseline }] : []);
+      if (raw.writeBaseline !== undefined) refuseForeignBaseline(raw.writeBaseline);
       native().setThreads(threads);
       const ck = loadCheckpoint(file);
       if (precision) ck.model.precision = precision;

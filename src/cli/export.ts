@@ -1,7 +1,7 @@
 // deeprnn export [CKPT] --onnx NAME.onnx: the model as standard ONNX operators,
 // with its card (configuration, vocabulary, the graph's inputs and outputs) in
 // the model's metadata and in NAME.json beside it.
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { loadCheckpoint } from '../io/checkpoint.js';
@@ -43,6 +43,34 @@ function refuseForeignCard(card: string, onnx: string): void {
   }
 }
 
+/** How an export's graph begins: ir_version (field 1), then producer_name (field 2) "deeprnn". */
+const PRODUCER = Buffer.from('\x12\x07deeprnn', 'latin1');
+
+/**
+ * An existing --onnx that is no graph an earlier export wrote (a user's file,
+ * another program's model) is not replaced either (before, it was, without a
+ * word, while its card beside it was kept).
+ */
+function refuseForeignOnnx(onnx: string): void {
+  let fd: number;
+  try {
+    fd = openSync(onnx, 'r');
+  } catch {
+    return; // none there (or unreadable: the write will say so)
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.size === 0) return; // (checkWritable names what is in the way; an empty file holds nothing)
+    const head = Buffer.alloc(32);
+    const n = readSync(fd, head, 0, head.length, 0);
+    if (head.subarray(0, n).includes(PRODUCER)) return;
+  } finally {
+    closeSync(fd);
+  }
+  throw new UsageError(`--onnx ${onnx} would replace a file that is not a model an earlier export wrote (its producer is not deeprnn): `
+    + 'move it away, or choose another --onnx');
+}
+
 /** NAME.json beside NAME.onnx. */
 export const cardPath = (onnx: string) => `${onnx.slice(0, -'.onnx'.length)}.json`;
 
@@ -76,6 +104,7 @@ export function registerExport(program: Command): void {
         { label: '--onnx', path: raw.onnx },
         { label: 'the card', path: card },
       ]);
+      refuseForeignOnnx(raw.onnx);
       refuseForeignCard(card, raw.onnx);
       const ckpt = loadCheckpoint(file);
       if (precision) ckpt.model.precision = precision;

@@ -71,12 +71,19 @@ export const DATA_OPTIONS = Object.keys({
   numSteps: true, batchSize: true, numTrain: true, numVal: true, valFrac: true, batching: true,
 } satisfies Record<keyof DataOptions, true>);
 
-export function makeDataModule(tokens: TokenArray | Int32Array, o: DataOptions): DataModule {
+/**
+ * How a message names an option: by its key (numSteps), as the library's
+ * callers give it; the command line passes its flags' names (--num-steps).
+ */
+export type OptionNamer = (key: string) => string;
+const byKey: OptionNamer = (key) => key;
+
+export function makeDataModule(tokens: TokenArray | Int32Array, o: DataOptions, name: OptionNamer = byKey): DataModule {
   checkCounts(o);
   if (o.batching !== undefined && o.batching !== 'random' && o.batching !== 'sequential') {
     throw new InputError(`batching must be "random" or "sequential", got ${show(o.batching)}`);
   }
-  return o.batching === 'sequential' ? new SequentialDataModule(tokens, o) : new WindowDataModule(tokens, o);
+  return o.batching === 'sequential' ? new SequentialDataModule(tokens, o, name) : new WindowDataModule(tokens, o, name);
 }
 
 /**
@@ -151,13 +158,13 @@ class BatchBuffers {
   }
 }
 
-function checkLength(tokens: unknown, numSteps: number): asserts tokens is TokenArray | Int32Array {
+function checkLength(tokens: unknown, numSteps: number, name: OptionNamer): asserts tokens is TokenArray | Int32Array {
   // (before, an Array or a Float64Array was taken here and refused by the addon at the first batch)
   if (!(tokens instanceof Uint16Array || tokens instanceof Int32Array)) {
     throw new InputError(`the tokens must be a Uint16Array or an Int32Array of token ids (a tokenizer's encode(), or Int32Array.from(ids)), got ${describe(tokens)}`);
   }
   if (tokens.length < numSteps + 1) {
-    throw new InputError(`the corpus has ${plural(tokens.length, 'token')}, fewer than num-steps + 1 = ${numSteps + 1}`);
+    throw new InputError(`the corpus has ${plural(tokens.length, 'token')}, fewer than ${name('numSteps')} + 1 = ${numSteps + 1}`);
   }
 }
 
@@ -187,12 +194,12 @@ function checkCounts(opts: DataOptions): void {
 }
 
 /** Where validation text starts with a fraction: after the training text, which keeps at least one window. */
-function fractionSplit(len: number, valFrac: number, numSteps: number): number {
+function fractionSplit(len: number, valFrac: number, numSteps: number, name: OptionNamer): number {
   const trainEnd = Math.floor(len * (1 - valFrac));
   if (trainEnd < numSteps + 1 || len - trainEnd < numSteps + 1) {
     throw new InputError(
-      `--val-frac ${valFrac} splits the ${len} tokens into ${trainEnd} for training and ${len - trainEnd} for validation; `
-        + `each needs at least num-steps + 1 = ${numSteps + 1}`,
+      `${name('valFrac')} ${valFrac} splits the ${len} tokens into ${trainEnd} for training and ${len - trainEnd} for validation; `
+        + `each needs at least ${name('numSteps')} + 1 = ${numSteps + 1}`,
     );
   }
   return trainEnd;
@@ -211,21 +218,22 @@ export class WindowDataModule implements DataModule {
   constructor(
     readonly tokens: TokenArray | Int32Array,
     readonly opts: DataOptions,
+    name: OptionNamer = byKey,
   ) {
     checkCounts(opts);
     const { numSteps, batchSize } = opts;
-    checkLength(tokens, numSteps);
+    checkLength(tokens, numSteps, name);
     this.buffers = new BatchBuffers(tokens);
     this.numWindows = tokens.length - numSteps;
     if (opts.valFrac !== undefined) {
-      const trainEnd = fractionSplit(tokens.length, opts.valFrac, numSteps);
+      const trainEnd = fractionSplit(tokens.length, opts.valFrac, numSteps, name);
       this.numTrain = trainEnd - numSteps;
       this.valStart = trainEnd;
       this.numVal = this.numWindows - trainEnd;
     } else {
       if (opts.numTrain + opts.numVal > this.numWindows) {
         throw new InputError(
-          `the corpus gives ${plural(this.numWindows, 'window')} of ${numSteps + 1} tokens, fewer than num-train + num-val = ${opts.numTrain + opts.numVal}`,
+          `the corpus gives ${plural(this.numWindows, 'window')} of ${numSteps + 1} tokens, fewer than ${name('numTrain')} + ${name('numVal')} = ${opts.numTrain + opts.numVal}`,
         );
       }
       this.numTrain = opts.numTrain;
@@ -291,13 +299,14 @@ export class SequentialDataModule implements DataModule {
   constructor(
     readonly tokens: TokenArray | Int32Array,
     readonly opts: DataOptions,
+    name: OptionNamer = byKey,
   ) {
     checkCounts(opts);
     const { numSteps: T, batchSize: N } = opts;
-    checkLength(tokens, T);
+    checkLength(tokens, T, name);
     this.buffers = new BatchBuffers(tokens);
     if (opts.valFrac !== undefined) {
-      this.trainEnd = fractionSplit(tokens.length, opts.valFrac, T);
+      this.trainEnd = fractionSplit(tokens.length, opts.valFrac, T, name);
       this.valStart = this.trainEnd;
       this.valEnd = tokens.length;
     } else {
@@ -307,7 +316,7 @@ export class SequentialDataModule implements DataModule {
       this.valEnd = this.valStart + opts.numVal + T;
       if (this.valEnd > tokens.length) {
         throw new InputError(
-          `sequential batching needs num-train + num-val + 2 * num-steps = ${this.valEnd} tokens, the corpus has ${tokens.length}`,
+          `sequential batching needs ${name('numTrain')} + ${name('numVal')} + 2 * ${name('numSteps')} = ${this.valEnd} tokens, the corpus has ${tokens.length}`,
         );
       }
     }
@@ -316,7 +325,7 @@ export class SequentialDataModule implements DataModule {
     this.valStream = Math.floor((this.valEnd - this.valStart - 1) / N);
     if (this.trainStream < T || this.valStream < T) {
       throw new InputError(
-        `sequential batching with batch size ${N} and num-steps ${T} needs at least ${N * T + T} training and `
+        `sequential batching with batch size ${N} and ${name('numSteps')} ${T} needs at least ${N * T + T} training and `
           + `${N * T + 1} validation tokens, the split gives ${this.trainEnd} and ${this.valEnd - this.valStart}`,
       );
     }

@@ -358,6 +358,38 @@ function readCheckpointBytes(file: string): Buffer {
   }
 }
 
+/**
+ * Why the file at `file` is not one a run may write over, or null: nothing
+ * there, an empty file, or a safetensors file whose header carries deeprnn's
+ * metadata (a checkpoint, read no further than its header). Anything else
+ * (a user's notes, another program's model) is not deeprnn's to replace.
+ */
+export function notACheckpoint(file: string): string | null {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    // nothing there; a file this user may not read cannot be told from a checkpoint, and
+    // what keeps it from being written is said by checkWritable or the write
+    return null;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.size === 0) return null;  // (what is no file is checkWritable's to refuse)
+    const start = Buffer.alloc(8);
+    readSync(fd, start, 0, 8, 0);
+    const n = checkHeaderLength(start, st.size, (what) => new Error(what));
+    const header = Buffer.alloc(n);
+    if (readSync(fd, header, 0, n, 8) < n) return 'not a safetensors file';
+    const meta = parseHeader(header, (what) => new Error(what)).__metadata__ as Record<string, unknown> | undefined;
+    return typeof meta?.deeprnn === 'string' ? null : 'a safetensors file without deeprnn\'s metadata';
+  } catch {
+    return 'not a safetensors file';
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Reads a training run's checkpoint; a model saved without training state is an error that says what `use` needs. */
 export function loadTrainingCheckpoint(file: string, use = 'this needs a checkpoint that a training run wrote'): Checkpoint<CheckpointMeta> {
   const ck = loadCheckpoint(file);

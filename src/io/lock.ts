@@ -2,15 +2,38 @@
 // holds it. A second process finds it and refuses; a lock whose process is
 // gone (killed, crashed) is stale and taken over, so a kill never leaves an
 // output locked.
+import { randomUUID } from 'node:crypto';
 import { linkSync, lstatSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
 import { makeDirs, processAlive } from './files.js';
+import { native } from '../native.js';
+
+/**
+ * Tells the addon which locks this thread holds, so that a Worker terminated
+ * while it holds some (no JavaScript of its runs then, no release) has them
+ * removed as its environment goes (before, the process could not take them
+ * again: their pid, the process's, lives on). `text` is the lock's, unique to
+ * the taking (its token), so that neither the removal nor a late release
+ * touches a lock another thread of the process took since. (A run loads the
+ * addon anyway, its trainer's kernels, scratch model or not.) Without the
+ * addon, nothing.
+ */
+function tellAddon(held: boolean, file: string, text: string): void {
+  try {
+    if (held) native().lockHeld(file, text);
+    else native().lockDropped(file, text);
+  } catch {
+    // (no addon here: a lock works as before)
+  }
+}
 
 interface Holder {
   pid: number;
   /** The process's start time in clock ticks since boot (Linux), so that a reused pid is not taken for the holder. */
   start: string | null;
+  /** Unique to each taking: which of the process's threads (or of one thread's runs) holds it. Older locks have none. */
+  token?: string;
 }
 
 function startTime(pid: number): string | null {
@@ -48,12 +71,6 @@ function readHolder(file: string): Holder | null {
   }
 }
 
-let startOfThis: string | null | undefined;
-/** This process's start time (read once). */
-function ownStart(): string | null {
-  if (startOfThis === undefined) startOfThis = startTime(process.pid);
-  return startOfThis;
-}
 
 function alive(h: Holder): boolean {
   if (!processAlive(h.pid)) return false;
@@ -63,15 +80,21 @@ function alive(h: Holder): boolean {
 
 export class FileLock {
   private released = false;
+  /** The lock's absolute path, as the addon is told it (the working directory may change while it is held). */
+  readonly absolute: string;
 
   constructor(
     readonly file: string,
     /** Directories created to hold the lock, outermost first: removed again if left empty. */
     private readonly createdDirs: string[],
-  ) {}
+    /** What the lock file was written as (null: a file of this process's to remove, not a lock it took). */
+    private readonly text: string | null = null,
+  ) {
+    this.absolute = path.resolve(file);
+  }
 
   /**
-   * Whether the lock file is still there and this process's (a directory
+   * Whether the lock file is still there and this taking's (a directory
    * removed while a run went on takes it along; another run may have taken
    * it since). A read that fails otherwise than for a missing file (EIO,
    * ESTALE) cannot tell: the lock counts as held.
@@ -86,22 +109,28 @@ export class FileLock {
       const code = (e as NodeJS.ErrnoException).code;
       return code !== 'ENOENT' && code !== 'ENOTDIR';
     }
-    let h: Partial<Holder>;
-    try {
-      h = JSON.parse(text) as Partial<Holder>;
-    } catch {
-      return false;
-    }
-    const start = ownStart();
-    return h.pid === process.pid && (h.start == null || start === null || h.start === start);
+    // (this taking's text: another thread of this process may have taken the path since it was lost)
+    return this.text === null ? false : text === this.text;
   }
 
   release(): void {
     if (this.released) return;
     this.released = true;
-    // Not another process's: a lock taken over after this one was lost (its directory removed) is that run's.
-    const holder = readHolder(this.file);
-    if (holder === null || holder.pid === process.pid) rmSync(this.file, { force: true });
+    if (this.text !== null) {
+      tellAddon(false, this.absolute, this.text);
+      // Not another's: a lock taken over after this one was lost (its directory removed) is that run's,
+      // in another process or in another thread of this one.
+      let text: string | null = null;
+      try {
+        if (!notAFile(this.file)) text = readFileSync(this.file, 'utf8');
+      } catch {
+        // gone, or unreadable: left as it is
+      }
+      if (text === this.text) rmSync(this.file, { force: true });
+    } else {
+      const holder = readHolder(this.file);
+      if (holder === null || holder.pid === process.pid) rmSync(this.file, { force: true });
+    }
     for (const d of [...this.createdDirs].reverse()) {
       try {
         rmdirSync(d);
@@ -158,11 +187,12 @@ export function acquireLock(file: string, what: string): FileLock {
   }
   // From here every failure removes what this process made: its files and the directories it created.
   const cleanUp = () => new FileLock(`${file}.${process.pid}`, created).release();
-  const me: Holder = { pid: process.pid, start: startTime(process.pid) };
+  const me: Holder = { pid: process.pid, start: startTime(process.pid), token: randomUUID() };
+  const text = JSON.stringify(me);
   const mine = `${file}.${process.pid}`;
   try {
     removeDeadTemps(file);
-    writeFileSync(mine, JSON.stringify(me));
+    writeFileSync(mine, text);
   } catch (e) {
     cleanUp();
     const message = `could not take the lock ${file} for ${what}: writing ${mine} failed (${(e as Error).message})`;
@@ -173,7 +203,9 @@ export function acquireLock(file: string, what: string): FileLock {
     for (let attempt = 0; attempt < 8; attempt++) {
       try {
         linkSync(mine, file); // atomic: fails when the lock exists
-        return new FileLock(file, created);
+        const lock = new FileLock(file, created, text);
+        tellAddon(true, lock.absolute, text);
+        return lock;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }

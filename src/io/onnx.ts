@@ -19,7 +19,8 @@ import type protobuf from 'protobufjs';
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { InputError } from '../errors.js';
-import type { Tokenizer } from '../data/tokenizer.js';
+import { describe } from '../validate.js';
+import { Tokenizer } from '../data/tokenizer.js';
 import type { CellKind } from '../native.js';
 import { roundBf16 } from '../nn/bf16.js';
 import { carriesC, cellInfo, layerInput, type ModelConfig } from '../nn/config.js';
@@ -162,6 +163,13 @@ export interface OnnxExport {
  * and has no part in the graph.
  */
 export function exportOnnx(model: Module<Float32Array> & { config: ModelConfig }, tokenizer: Tokenizer): OnnxExport {
+  // (before: a TypeError from inside for anything else, and non-finite weights written as they were)
+  const m = model as Partial<typeof model> | null;
+  const notModel = () => new InputError(`exportOnnx needs a model (an RNNLM: new RNNLM, RNNLM.load or train()'s), got ${describe(model)}`);
+  if (typeof m !== 'object' || m === null || typeof m.config !== 'object' || m.config === null || typeof m.params?.length !== 'number') throw notModel();
+  if (!(tokenizer instanceof Tokenizer)) {
+    throw new InputError(`exportOnnx needs the model's tokenizer (Tokenizer.fit, Tokenizer.fromJSON or a model's tokenizer), got ${describe(tokenizer)}`);
+  }
   const { config } = model;
   const spec = checkExportable(config.cell);
   if (tokenizer.vocab.size !== config.vocabSize) {
@@ -173,6 +181,14 @@ export function exportOnnx(model: Module<Float32Array> & { config: ModelConfig }
     throw new InputError(`this model cannot be exported to ONNX: its ${model.params.length.toLocaleString('en-US')} weights as float32 are `
       + `${weightBytes.toLocaleString('en-US')} bytes, more than the ${ONNX_MAX_BYTES.toLocaleString('en-US')} (2 GiB) that one ONNX file (a protobuf) holds `
       + 'and deeprnn writes no external data: export a smaller model');
+  }
+  if (!(model.params instanceof Float32Array) || typeof model.param !== 'function' || typeof model.parameters !== 'function') throw notModel();
+  for (const p of model.parameters()) {
+    for (let i = 0; i < p.data.length; i++) {
+      if (!Number.isFinite(p.data[i]!)) {
+        throw new InputError(`this model cannot be exported to ONNX: tensor "${p.name}" has a non-finite value (${p.data[i]}) at index ${i}; the weights are unusable`);
+      }
+    }
   }
   const order = blockOrder(config.cell, spec);
   const G = order.length;

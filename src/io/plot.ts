@@ -1,5 +1,7 @@
 // The book's figure: train and validation perplexity against epochs, as an
 // SVG with labelled axes, ticks and a legend; several runs overlay.
+import { InputError } from '../errors.js';
+import { describe } from '../validate.js';
 import { writeFileAtomic } from './files.js';
 
 export interface PlotRun {
@@ -29,7 +31,30 @@ export function ticks(lo: number, hi: number, n = 5): number[] {
 // eslint-disable-next-line no-control-regex
 const esc = (s: string) => s.replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]/g, '\ufffd').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
+/** Refuses, naming the field, runs that are not PlotRun[] (before: a TypeError from inside). */
+function checkRuns(runs: unknown, title: unknown): asserts runs is PlotRun[] {
+  if (!Array.isArray(runs)) throw new InputError(`renderPlot: runs must be an array of {label, epochs}, got ${describe(runs)}`);
+  if (typeof title !== 'string') throw new InputError(`renderPlot: title must be a string, got ${describe(title)}`);
+  runs.forEach((r: unknown, i) => {
+    if (typeof r !== 'object' || r === null) throw new InputError(`renderPlot: runs[${i}] must be {label, epochs}, got ${describe(r)}`);
+    const { label, epochs } = r as Partial<PlotRun>;
+    if (typeof label !== 'string') throw new InputError(`renderPlot: runs[${i}].label must be a string, got ${describe(label)}`);
+    if (!Array.isArray(epochs)) throw new InputError(`renderPlot: runs[${i}].epochs must be an array of {epoch, trainPpl, valPpl}, got ${describe(epochs)}`);
+    epochs.forEach((e: unknown, k) => {
+      const at = `renderPlot: runs[${i}].epochs[${k}]`;
+      if (typeof e !== 'object' || e === null) throw new InputError(`${at} must be {epoch, trainPpl, valPpl}, got ${describe(e)}`);
+      const { epoch, trainPpl, valPpl } = e as Partial<PlotRun['epochs'][number]>;
+      if (typeof epoch !== 'number' || !Number.isFinite(epoch)) throw new InputError(`${at}.epoch must be a finite number, got ${describe(epoch)}`);
+      // (a perplexity that is not finite, a diverged epoch's, is left out of the curve)
+      for (const [name, v] of [['trainPpl', trainPpl], ['valPpl', valPpl]] as const) {
+        if (typeof v !== 'number') throw new InputError(`${at}.${name} must be a number, got ${describe(v)}`);
+      }
+    });
+  });
+}
+
 export function renderPlot(runs: PlotRun[], title = 'perplexity'): string {
+  checkRuns(runs, title);
   const W = 720;
   // Tall enough for the legend: two entries a run, 20 px each.
   const H = Math.max(440, 36 + 8 + 40 * runs.length + 52);

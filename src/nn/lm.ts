@@ -44,6 +44,15 @@ export interface Shard {
   size: number;
 }
 
+/** Refuses a shard that names no rank of its size (a rank past the last read other ranks' windows, or none). */
+export function checkShard(shard: unknown, what: string): asserts shard is Shard {
+  if (typeof shard !== 'object' || shard === null) {
+    throw new InputError(`${what}: shard must be {rank, size} (this rank's part of each batch), got ${describe(shard)}`);
+  }
+  const size = strictInteger(`${what}: shard.size`, (shard as Partial<Shard>).size, 1, 2 ** 31 - 1);
+  strictInteger(`${what}: shard.rank`, (shard as Partial<Shard>).rank, 0, size - 1);
+}
+
 export interface EvalResult {
   /** Cross-entropy summed over every target token (nats). */
   lossSum: number;

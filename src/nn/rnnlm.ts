@@ -8,7 +8,7 @@ import { checkRng, Rng } from '../rng.js';
 import { carriesC, checkNewModelConfig, frozenConfig, gatesOf, initParams, layerInput, modelOffsets, paramCount, paramTable, type ModelConfig } from './config.js';
 import type { EvalResult, ForwardOptions, LanguageModel, Shard } from './lm.js';
 import { shardRange } from '../mpi.js';
-import { checkBatch, fillDropoutMask } from './lm.js';
+import { checkBatch, checkShard, fillDropoutMask } from './lm.js';
 import { Module, rnnLayerViews } from './module.js';
 import { CarriedState } from './carry.js';
 import { Workspace } from './workspace.js';
@@ -172,9 +172,11 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
   forward(batch: Batch, opts: ForwardOptions = { train: false }): number {
     this.checkAttached();
     checkBatch(batch, 'forward');
+    // (null, as undefined, is no shard: mpiWorld() outside a job)
+    if (opts.shard != null) checkShard(opts.shard, 'forward');
     this.doneInForward = false;
     this.squaresKnown = false;
-    if (!opts.train) return this.evaluate(batch, { carry: opts.carry }).lossSum / (batch.T * batch.N);
+    if (!opts.train) return this.evaluate(batch, { carry: opts.carry, shard: opts.shard }).lossSum / (batch.T * batch.N);
     const { T, N } = batch;
     const { hidden, dropout } = this.config;
     const M = T * N;
@@ -297,6 +299,7 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
   evaluate(batch: Batch, opts: { carry?: boolean; shard?: Shard } = {}): EvalResult {
     this.checkAttached();
     checkBatch(batch, 'evaluate');
+    if (opts.shard != null) checkShard(opts.shard, 'evaluate');
     const { T, N } = batch;
     const rows = chunkRows(T, N, 0, this.chunkTokens);
     const state = opts.carry ? this.carry.buffer(N) : null;

@@ -12,7 +12,7 @@ import { loadCorpusTokens, loadTextTokens, type LoadedCorpus } from '../data/loa
 import type { Tokenizer, TokenizerKind } from '../data/tokenizer.js';
 import {
   checkpointHeaderBound, encodeCheckpoint, FORMAT_VERSION, loadCheckpoint, loadTrainingCheckpoint, type Checkpoint, type CheckpointMeta, type TrainingSettings,
-  checkCheckpointSize, checkpointTensorBytes, MAX_CHECKPOINT_BYTES, storedDtypes,
+  checkCheckpointSize, checkpointTensorBytes, MAX_CHECKPOINT_BYTES, notACheckpoint, storedDtypes,
 } from '../io/checkpoint.js';
 import { checkWritable, refuseOverwrite, sameFile, WriteQueue, writeFileAtomicAsync, type FileRole } from '../io/files.js';
 import { acquireLock, type FileLock } from '../io/lock.js';
@@ -156,7 +156,7 @@ export async function prepareData(s: RunSettings, tokenizer?: Tokenizer, hooks: 
       batchSize: s.batchSize,
       valFrac: s.valFrac ?? undefined,
       batching: s.batching,
-    });
+    }, optionName(s));
   } catch (e) {
     // A text of few ASCII letters is a short corpus to the book's tokenizer: say why.
     // (not with a checkpoint's tokenizer, which --tokenizer cannot change)
@@ -310,6 +310,8 @@ async function runRank(s: RunSettings, hooks: RunHooks, resumeFrom: string | und
   if (files) {
     checkRunOutputs(files);
     refuseOwnInputs(files, s, resumeFrom);
+    // (a run resumed in place writes over the checkpoint it read, which the reading checked)
+    if (!(resumeFrom && sameFile(resumeFrom, files.out))) refuseForeignCheckpoint(files.out, `${optionName(s)('out')} ${files.out}`, optionName(s)('out'));
   }
   const what = files ? `${optionName(s)('out')} ${files.out}` : '';
   const locks: FileLock[] = [];
@@ -363,6 +365,20 @@ export function checkRunOutputs(files: RunFiles): void {
   checkWritable(files.out, 'checkpoint path');
   for (const [what, file] of [['the best checkpoint', files.best], ['the metrics file', files.metrics], ['the plot', files.plot]] as const) {
     checkWritable(file, what);
+  }
+}
+
+/**
+ * Refuses a checkpoint path (`what`: as the message names it; `option`: what
+ * to change) where a file is that a run would write over and that is no
+ * deeprnn checkpoint: a user's notes, another program's model (before, replaced
+ * by the run's first checkpoint without a word).
+ */
+export function refuseForeignCheckpoint(file: string, what: string, option: string): void {
+  const why = notACheckpoint(file);
+  if (why) {
+    throw new InputError(`${what} exists and is not a deeprnn checkpoint (${why}): a run writes over an earlier run's checkpoint, `
+      + `never another file; move it away, or choose another ${option}`);
   }
 }
 

@@ -103,14 +103,14 @@ describe('train option errors', () => {
   it('refuses data too small for the windows before training', async () => {
     const small = path.join(dir, 'small.txt');
     writeFileSync(small, 'just a few words here');
-    (await expectUsage(['train', '--corpus', small, '--num-steps', '32'], 'the corpus has 21 tokens, fewer than num-steps + 1 = 33'));
+    (await expectUsage(['train', '--corpus', small, '--num-steps', '32'], 'the corpus has 21 tokens, fewer than --num-steps + 1 = 33'));
     // Under the book's tokenizer a text without the letters A-Z is one space: the message says why.
     const russian = path.join(dir, 'russian.txt');
     writeFileSync(russian, 'Машина времени, роман. '.repeat(50));
-    (await expectUsage(['train', '--corpus', russian, '--tokenizer', 'd2l'], 'the corpus has 1 token, fewer than num-steps + 1 = 33 '
+    (await expectUsage(['train', '--corpus', russian, '--tokenizer', 'd2l'], 'the corpus has 1 token, fewer than --num-steps + 1 = 33 '
       + '(the 2,050 bytes of text hold few letters A-Z, which are all the d2l tokenizer keeps; every run of anything else is one space: '
       + '--tokenizer char reads every character)'));
-    (await expectUsage(['train', '--num-train', '170000'], 'the corpus gives 173396 windows of 33 tokens, fewer than num-train + num-val = 175000'));
+    (await expectUsage(['train', '--num-train', '170000'], 'the corpus gives 173396 windows of 33 tokens, fewer than --num-train + --num-val = 175000'));
     (await expectUsage(['train', '--num-train', '100', '--batch-size', '101'], 'batch size 101 is larger than the 100 training windows'));
   });
 

@@ -145,6 +145,25 @@ describe('corpora named as an object\'s own keys', () => {
     expect(missing.code).toBe(2);
   });
 
+  it('--write-baseline replaces an earlier baseline only: a checkpoint or a user\'s file there stays (before, replaced without a word)', async () => {
+    const keep = path.join(dir, 'keep.safetensors');
+    writeFileSync(keep, readFileSync(model));
+    const notes = path.join(dir, 'notes.json');
+    writeFileSync(notes, '{"mine": 1}\n');
+    for (const file of [keep, notes]) {
+      const before = readFileSync(file);
+      const r = await cli(['eval', model, '--corpus', english, '--write-baseline', file]);
+      expect({ code: r.code, err: r.stderr }).toEqual({ code: 2, err: `deeprnn: error: --write-baseline ${file} would replace a file that is not a baseline `
+        + '(a JSON object with "version" and "results", as --write-baseline writes): move it away, or choose another path\n' });
+      expect(readFileSync(file).equals(before)).toBe(true);
+    }
+    const base = path.join(dir, 'replaced.json');
+    writeFileSync(base, '');  // an empty file holds nothing
+    expect((await cli(['eval', model, '--corpus', english, '--write-baseline', base])).code).toBe(0);
+    expect((await cli(['eval', model, '--corpus', english, '--write-baseline', base])).code).toBe(0);  // an earlier baseline
+    expect(JSON.parse(readFileSync(base, 'utf8')).version).toBe(1);
+  });
+
   it('a baseline that cannot be one (an infinite perplexity, or one below 1), or measured on other tokens, is refused', async () => {
     const base = path.join(dir, 'checked.json');
     expect((await cli(['eval', model, '--corpus', english, '--write-baseline', base])).code).toBe(0);

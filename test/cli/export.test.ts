@@ -2,7 +2,7 @@
 // what ONNX Runtime (onnxruntime-node) makes of them (the text of `deeprnn
 // predict`, greedy and sampled, from the written .onnx and .json alone), and
 // every message it prints.
-import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -92,7 +92,9 @@ describe('deeprnn export', () => {
     const sub = path.join(dir, 'linked');
     mkdirSync(path.join(sub, 'real'), { recursive: true });
     const real = path.join(sub, 'real', 'old.onnx');
-    writeFileSync(real, 'an earlier graph');
+    // an earlier export's graph (a file of another kind there is refused: below)
+    expect((await line(['export', gru, '--onnx', real])).code).toBe(0);
+    rmSync(path.join(sub, 'real', 'old.json'));
     symlinkSync(real, path.join(sub, 'sym.onnx'));
     const r = await line(['export', gru, '--onnx', path.join(sub, 'sym.onnx'), '--json']);
     expect(r.code, r.err).toBe(0);
@@ -157,5 +159,21 @@ describe('deeprnn export', () => {
     const again = path.join(dir, 'again.onnx');
     expect((await line(['export', gru, '--onnx', again])).code).toBe(0);
     expect((await line(['export', gru, '--onnx', again])).code).toBe(0);
+    // An .onnx that no export wrote (a user's notes, another program's model) is not replaced either (before, it was, without a word);
+    // an empty one holds nothing
+    for (const [name, bytes] of [['notes.onnx', 'hand-written notes\n'], ['other.onnx', '\x08\x07\x12\x07pytorch\x1a\x032.1']] as const) {
+      const foreign = path.join(dir, name);
+      writeFileSync(foreign, bytes, 'latin1');
+      expect(await line(['export', gru, '--onnx', foreign])).toEqual({
+        code: 2, out: '', err: `deeprnn: error: --onnx ${foreign} would replace a file that is not a model an earlier export wrote `
+          + '(its producer is not deeprnn): move it away, or choose another --onnx',
+      });
+      expect(readFileSync(foreign, 'latin1')).toBe(bytes);
+      expect(existsSync(foreign.replace(/onnx$/, 'json'))).toBe(false);
+    }
+    const empty = path.join(dir, 'empty.onnx');
+    writeFileSync(empty, '');
+    expect((await line(['export', gru, '--onnx', empty])).code).toBe(0);
+    expect(readFileSync(empty).subarray(0, 12).includes(Buffer.from('deeprnn'))).toBe(true);
   });
 });

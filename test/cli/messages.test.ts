@@ -21,7 +21,7 @@ describe('messages', () => {
       code: 2, err: 'deeprnn: error: --save-every must be a number of epochs (e.g. 5) or of steps (e.g. 200s), got "5x"',
     });
     expect(await line(['train', '--batching', 'sequential', '--num-train', '170000', '--num-val', '3400', '--out', path.join(dir, 'n.safetensors')])).toEqual({
-      code: 2, err: 'deeprnn: error: sequential batching needs num-train + num-val + 2 * num-steps = 173464 tokens, the corpus has 173428',
+      code: 2, err: 'deeprnn: error: sequential batching needs --num-train + --num-val + 2 * --num-steps = 173464 tokens, the corpus has 173428',
     });
   });
 

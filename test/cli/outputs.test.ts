@@ -104,6 +104,14 @@ describe('no command writes over a file it reads', () => {
     const r = await cli(['compare', '--cells', 'gru,lstm', ...TINY, '--out-dir', outDir]);
     expect(error(r)).toBe(`deeprnn: error: checkpoint path ${path.join(outDir, 'lstm.safetensors')} exists and is not a regular file`);
     expect(readdirSync(outDir)).toEqual(['lstm.safetensors']);
+    // A later cell's checkpoint path that holds a file of another kind.
+    const foreign = path.join(dir, 'cmp-foreign');
+    mkdirSync(foreign);
+    writeFileSync(path.join(foreign, 'lstm.safetensors'), 'not a model\n');
+    const r1 = await cli(['compare', '--cells', 'gru,lstm', ...TINY, '--out-dir', foreign]);
+    expect(error(r1)).toBe(`deeprnn: error: lstm's checkpoint ${path.join(foreign, 'lstm.safetensors')} exists and is not a deeprnn checkpoint `
+      + "(not a safetensors file): a run writes over an earlier run's checkpoint, never another file; move it away, or choose another --out-dir");
+    expect(readdirSync(foreign)).toEqual(['lstm.safetensors']);
     // A later cell's checkpoint that a running train holds.
     const busy = path.join(dir, 'cmp-busy');
     const rnn = path.join(busy, 'rnn.safetensors');
@@ -148,6 +156,35 @@ describe('--out is checked before training', () => {
     mkdirSync(path.join(dir, 'plotdir.svg'));
     const r4 = await cli(['train', ...TINY, '--out', path.join(dir, 'plotdir.safetensors')]);
     expect(error(r4)).toBe(`deeprnn: error: the plot ${path.join(dir, 'plotdir.svg')} exists and is not a regular file`);
+  });
+
+  it('a file at --out that is no deeprnn checkpoint stays (a user\'s notes, another program\'s model); an empty one or a checkpoint is replaced', async () => {
+    // Before, the run's first checkpoint replaced it without a word.
+    const sub = path.join(dir, 'foreign');
+    mkdirSync(sub);
+    const notes = path.join(sub, 'notes.txt');
+    writeFileSync(notes, 'my notes, do not lose\n');
+    const other = path.join(sub, 'other.safetensors');
+    const header = Buffer.from(JSON.stringify({ __metadata__: { format: 'pt' }, w: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }));
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(header.length));
+    writeFileSync(other, Buffer.concat([len, header, Buffer.alloc(4)]));
+    for (const [file, why] of [[notes, 'not a safetensors file'],
+      [other, 'a safetensors file without deeprnn\'s metadata']] as const) {
+      const before = readFileSync(file);
+      const r = await cli(['train', ...TINY, '--out', file]);
+      expect(error(r)).toBe(`deeprnn: error: --out ${file} exists and is not a deeprnn checkpoint (${why}): a run writes over an earlier run's checkpoint, `
+        + 'never another file; move it away, or choose another --out');
+      expect(readFileSync(file).equals(before)).toBe(true);
+      expect(readdirSync(sub).sort()).toEqual(['notes.txt', 'other.safetensors']);
+    }
+    const empty = path.join(sub, 'empty.safetensors');
+    writeFileSync(empty, '');
+    for (let i = 0; i < 2; i++) {
+      const r = await cli(['train', ...TINY, '--out', empty]);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    expect(loadTrainingCheckpoint(empty).meta.state.epoch).toBe(1);
   });
 
   it('a symlinked --out is written through: the link stays, its target gets the checkpoint', async () => {

@@ -158,6 +158,9 @@ const CALLS: Call[] = [
   // K=5, N=6: 3 pairs of k, rows of 16 pairs
   { fn: '_bf16PackB', args: () => [tok(48), f(30), false, 5, 6], kinds: ['i32out', 'f32', 'other', 'dim', 'dim'] },
   { fn: 'outputGone', args: () => [1], kinds: ['count'] },
+  // (no such lock file: the environment's end finds nothing to remove; the second call forgets it)
+  { fn: 'lockHeld', args: () => [path.join(dir, 'none.lock'), '{"pid":1}'], kinds: ['path', 'path'] },
+  { fn: 'lockDropped', args: () => [path.join(dir, 'none.lock'), '{"pid":1}'], kinds: ['path', 'path'] },
   // A valid call writes the target (a promise; the wrong ones throw before anything is written)
   { fn: 'writeFileAtomic', args: () => [path.join(dir, '.w.tmp'), path.join(dir, 'w.bin'), dir, Buffer.from('x')], kinds: ['path', 'path', 'path', 'buffer'] },
 ];

@@ -201,6 +201,45 @@ describe('chunked training and threads', () => {
     }
   });
 
+  it('forward and evaluate refuse a shard that names no rank of its size; an evaluating forward scores its share', () => {
+    const cfg: ModelConfig = { cell: 'gru', vocabSize: 10, hidden: [8], dropout: 0 };
+    const m = new RNNLM(cfg, new Rng(1));
+    const batch = randomBatch(3, 4, 10, 5);
+    const bad: [unknown, string][] = [
+      [{ rank: 7, size: 2 }, 'shard.rank must be an integer from 0 to 1, got 7'],
+      [{ rank: 2, size: 2 }, 'shard.rank must be an integer from 0 to 1, got 2'],
+      [{ rank: -1, size: 2 }, 'shard.rank must be an integer from 0 to 1, got -1'],
+      [{ rank: 0.5, size: 2 }, 'shard.rank must be an integer from 0 to 1, got 0.5'],
+      [{ rank: NaN, size: 2 }, 'shard.rank must be an integer from 0 to 1, got NaN'],
+      [{ rank: '0', size: 2 }, 'shard.rank must be an integer from 0 to 1, got "0"'],
+      [{ rank: 0, size: 0 }, 'shard.size must be an integer from 1 to 2147483647, got 0'],
+      [{ rank: 0, size: -1 }, 'shard.size must be an integer from 1 to 2147483647, got -1'],
+      [{ rank: 0 }, 'shard.size must be an integer from 1 to 2147483647, got nothing (undefined)'],
+      [3, 'shard must be {rank, size} (this rank\'s part of each batch), got 3'],
+      ['0/2', 'shard must be {rank, size} (this rank\'s part of each batch), got "0/2"'],
+    ];
+    for (const [shard, msg] of bad) {
+      expect(() => m.evaluate(batch, { shard } as never)).toThrow(`evaluate: ${msg}`);
+      expect(() => m.forward(batch, { train: false, shard } as never)).toThrow(`forward: ${msg}`);
+      expect(() => m.forward(batch, { train: true, shard } as never)).toThrow(`forward: ${msg}`);
+    }
+    // (before, a rank past the last scored columns past N, read from whatever the workspace held)
+    const whole = m.evaluate(batch);
+    // null is no shard, as undefined (mpiWorld() outside a job); a refused call leaves the gradients' sum of squares as it was
+    expect(m.evaluate(batch, { shard: null } as never)).toEqual(whole);
+    m.forward(batch, { train: true });
+    m.backward();
+    const squares = m.gradSquares();
+    expect(squares).not.toBeNull();
+    expect(() => m.forward(batch, { train: true, shard: { rank: 2, size: 2 } })).toThrow('forward: shard.rank');
+    expect(m.gradSquares()).toBe(squares);
+    const shares = [0, 1, 2].map((rank) => m.evaluate(batch, { shard: { rank, size: 3 } }));
+    expect(shares.reduce((a, r) => a + r.count, 0)).toBe(whole.count);
+    expect(shares.reduce((a, r) => a + r.lossSum, 0)).toBeCloseTo(whole.lossSum, 4);
+    // evaluating, forward gives the share's loss sum over the whole batch's T*N, as training does
+    expect(m.forward(batch, { train: false, shard: { rank: 1, size: 3 } })).toBe(shares[1]!.lossSum / (3 * 4));
+  });
+
   it('lmTrainChunks refuses a gradSquares that is not a Float64Array of one element, or given with keep', () => {
     const cfg: ModelConfig = { cell: 'gru', vocabSize: 5, hidden: [4], dropout: 0 };
     const m = new RNNLM(cfg);

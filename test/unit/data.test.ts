@@ -86,9 +86,9 @@ describe('WindowDataModule', () => {
 
   it('refuses data that cannot make the windows', () => {
     expect(() => new WindowDataModule(Int32Array.from([1, 2, 3]), { numSteps: 4, numTrain: 1, numVal: 1, batchSize: 1 }))
-      .toThrow('the corpus has 3 tokens, fewer than num-steps + 1 = 5');
+      .toThrow('the corpus has 3 tokens, fewer than numSteps + 1 = 5');
     expect(() => new WindowDataModule(tokens, { numSteps: 4, numTrain: 40, numVal: 7, batchSize: 4 }))
-      .toThrow('the corpus gives 46 windows of 5 tokens, fewer than num-train + num-val = 47');
+      .toThrow('the corpus gives 46 windows of 5 tokens, fewer than numTrain + numVal = 47');
     expect(() => new WindowDataModule(tokens, { numSteps: 4, numTrain: 10, numVal: 7, batchSize: 11 }))
       .toThrow('batch size 11 is larger than the 10 training windows');
   });

@@ -2,7 +2,7 @@
 // through symlinks, and the output lock: a live holder refuses, a dead one (or
 // a reused pid) does not.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -350,6 +350,67 @@ describe('output lock', () => {
     acquireLock(lock, '--out m').release();
     expect(readdirSync(path.dirname(lock)).sort()).toEqual(['m.safetensors.lock.1']);
   });
+
+  it('a Worker terminated while it holds locks (a run in it) leaves none: the process takes them again (before, "in use by this process" until it ended)', async () => {
+    const { Worker } = await import('node:worker_threads');
+    const sub = path.join(dir, 'worker');
+    const out = path.join(sub, 'w.safetensors');
+    const lib = pathToFileURL(path.join(ROOT, 'dist', 'train', 'library.js')).href;
+    const text = readFileSync(path.join(ROOT, 'data', 'timemachine.txt'), 'utf8').slice(0, 30_000);
+    // a run long enough to be terminated in the middle of, that tells when its first epoch is saved
+    const w = new Worker(`
+      const { parentPort, workerData } = require('node:worker_threads');
+      import(${JSON.stringify(lib)}).then(({ train }) => train(workerData, { hidden: 8, numSteps: 16, numTrain: 400, numVal: 50, batchSize: 20,
+        epochs: 100000, out: ${JSON.stringify(out)}, onEpoch: () => parentPort.postMessage('epoch') }));`, { eval: true, workerData: text });
+    await new Promise((resolve, reject) => w.once('message', resolve).once('error', reject));
+    const locks = () => readdirSync(sub).filter((f) => f.endsWith('.lock')).sort();
+    expect(locks()).toEqual(['w.best.safetensors.lock', 'w.metrics.jsonl.lock', 'w.safetensors.lock']);
+    expect(() => acquireLock(`${out}.lock`, 'out')).toThrow('out is in use by this process');
+    await w.terminate();
+    expect(locks()).toEqual([]);
+    acquireLock(`${out}.lock`, 'out').release();
+    // A lock taken over since (its file rewritten by another holder) is not removed: only the text the thread wrote goes.
+    const taken = path.join(sub, 'taken.lock');
+    const lock = pathToFileURL(path.join(ROOT, 'dist', 'io', 'lock.js')).href;
+    const w2 = new Worker(`
+      const { parentPort } = require('node:worker_threads');
+      import(${JSON.stringify(lock)}).then(({ acquireLock }) => {
+        acquireLock(${JSON.stringify(taken)}, 'taken');
+        parentPort.postMessage('held');
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+      });`, { eval: true });
+    await new Promise((resolve, reject) => w2.once('message', resolve).once('error', reject));
+    expect(JSON.parse(readFileSync(taken, 'utf8')).pid).toBe(process.pid);
+    writeFileSync(taken, '{"pid":2,"start":null}');
+    await w2.terminate();
+    expect(readFileSync(taken, 'utf8')).toBe('{"pid":2,"start":null}');
+    rmSync(taken);
+    // Nor one this process's main thread took after the Worker's was lost (its file removed): each taking has a token.
+    const w3 = new Worker(`
+      const { parentPort } = require('node:worker_threads');
+      import(${JSON.stringify(lock)}).then(({ acquireLock }) => {
+        const mine = acquireLock(${JSON.stringify(taken)}, 'taken');
+        parentPort.postMessage('held');
+        parentPort.once('message', () => {
+          parentPort.postMessage(mine.held());
+          mine.release();  // a late release: the main thread's lock stays
+          parentPort.postMessage('released');
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+        });
+      });`, { eval: true });
+    const next = () => new Promise((resolve, reject) => w3.once('message', resolve).once('error', reject));
+    await next();
+    rmSync(taken);
+    const main = acquireLock(taken, 'taken');
+    w3.postMessage('go');
+    expect(await next()).toBe(false);  // the Worker's lock is lost
+    expect(await next()).toBe('released');
+    expect(main.held()).toBe(true);
+    await w3.terminate();
+    expect(main.held()).toBe(true);
+    main.release();
+    expect(existsSync(taken)).toBe(false);
+  }, 60_000);
 
   it('removes the directories it created when nothing else was written there', () => {
     const lock = path.join(dir, 'new', 'deeper', 'm.lock');

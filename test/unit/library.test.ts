@@ -408,6 +408,25 @@ describe('options are checked as the command line checks them', () => {
       .rejects.toThrow(/^the model and batch need about .* but this machine has .*; reduce hidden, layers, batchSize or numSteps$/);
   });
 
+  it('a text too short for the windows is refused naming the library\'s options (before, the command line\'s: num-steps, num-train + num-val)', async () => {
+    const short = 'abcdefgh'.repeat(10);
+    await expect(train(short, { ...TINY, tokenizer: 'char', numSteps: 200 })).rejects.toThrow('the corpus has 80 tokens, fewer than numSteps + 1 = 201');
+    await expect(train(short, { ...TINY, tokenizer: 'char', numSteps: 4, numTrain: 70, numVal: 10 }))
+      .rejects.toThrow('the corpus gives 76 windows of 5 tokens, fewer than numTrain + numVal = 80');
+    await expect(train(short, { ...TINY, tokenizer: 'char', numSteps: 4, numTrain: null, numVal: null, valFrac: 0.99 } as TrainOptions))
+      .rejects.toThrow('valFrac 0.99 splits the 80 tokens into 0 for training and 80 for validation; each needs at least numSteps + 1 = 5');
+    await expect(train(short, { ...TINY, tokenizer: 'char', numSteps: 4, numTrain: 70, numVal: 5, batching: 'sequential' }))
+      .rejects.toThrow('sequential batching needs numTrain + numVal + 2 * numSteps = 83 tokens, the corpus has 80');
+  });
+
+  it('an out that holds a file of another kind is refused, named as the library names it, and left as it was', async () => {
+    const notes = path.join(tmpDir(), 'notes.safetensors');
+    writeFileSync(notes, 'my notes\n');
+    await expect(train(TEXT, { ...TINY, out: notes })).rejects.toThrow(`out ${notes} exists and is not a deeprnn checkpoint (not a safetensors file): `
+      + "a run writes over an earlier run's checkpoint, never another file; move it away, or choose another out");
+    expect(readFileSync(notes, 'utf8')).toBe('my notes\n');
+  });
+
   it('a checkpoint too large to read back is refused before training, naming saveDtype (before, writing it failed at the end of the first epoch)', async () => {
     // An RNN of 24,000 units: 577 million weights, 2.3 GB as float32 (deeprnn reads at most
     // 2 GiB); this machine's memory is made to look large enough for its training.

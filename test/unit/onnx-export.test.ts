@@ -198,6 +198,23 @@ describe('ONNX export, run by ONNX Runtime', () => {
     expect(() => checkExportable('mgu')).toThrow(msg);
   });
 
+  it('refuses, by name, what is no model or no tokenizer, and non-finite weights (before: a TypeError from inside; NaN exported)', () => {
+    const tokenizer = Tokenizer.fit('d2l', 'abc');
+    const model = new RNNLM({ cell: 'gru', vocabSize: tokenizer.vocab.size, hidden: [4], dropout: 0 });
+    for (const [m, got] of [[{}, 'an empty object'], [null, 'null'], ['m.onnx', '"m.onnx"'], [{ config: {} }, 'an object with keys config']] as const) {
+      expect(() => exportOnnx(m as never, tokenizer)).toThrow(`exportOnnx needs a model (an RNNLM: new RNNLM, RNNLM.load or train()'s), got ${got}`);
+    }
+    for (const [t, got] of [[undefined, 'nothing (undefined)'], [null, 'null'], ['m.onnx', '"m.onnx"'], [tokenizer.toJSON(), 'an object with keys']] as const) {
+      expect(() => exportOnnx(model, t as never)).toThrow(`exportOnnx needs the model's tokenizer (Tokenizer.fit, Tokenizer.fromJSON or a model's tokenizer), got ${got}`);
+    }
+    for (const v of [NaN, Infinity, -Infinity]) {
+      const bad = new RNNLM({ cell: 'lstm', vocabSize: tokenizer.vocab.size, hidden: [4], dropout: 0 });
+      bad.param('rnn.weight_hh_l0')[5] = v;
+      expect(() => exportOnnx(bad, tokenizer)).toThrow(`this model cannot be exported to ONNX: tensor "rnn.weight_hh_l0" has a non-finite value (${v}) at index 5; the weights are unusable`);
+    }
+    expect(exportOnnx(model, tokenizer).bytes.length).toBeGreaterThan(0);
+  });
+
   it('refuses, before building anything, a model whose weights do not fit in one ONNX file (before, it failed minutes later writing it)', () => {
     const tokenizer = Tokenizer.fit('d2l', 'abc');
     // Only the weights' count is read before the refusal: a stand-in for a model of 2^29 + 1 weights (2 GiB and 4 bytes).

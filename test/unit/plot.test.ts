@@ -82,6 +82,25 @@ describe('the perplexity figure', () => {
     rmSync(f);
   });
 
+  it('renderPlot refuses, naming the field, runs that are not {label, epochs} (before: a TypeError from inside)', () => {
+    const epoch = { epoch: 1, trainPpl: 5, valPpl: 6 };
+    const cases: [unknown, string][] = [
+      [null, 'runs must be an array of {label, epochs}, got null'],
+      [{ label: 'a' }, 'runs must be an array of {label, epochs}, got an object with keys label'],
+      [[null], 'runs[0] must be {label, epochs}, got null'],
+      [[{ label: 'a' }], 'runs[0].epochs must be an array of {epoch, trainPpl, valPpl}, got nothing (undefined)'],
+      [[{ label: 'a', epochs: [epoch] }, { epochs: [epoch] }], 'runs[1].label must be a string, got nothing (undefined)'],
+      [[{ label: 'a', epochs: [epoch, 3] }], 'runs[0].epochs[1] must be {epoch, trainPpl, valPpl}, got 3'],
+      [[{ label: 'a', epochs: [{ ...epoch, epoch: NaN }] }], 'runs[0].epochs[0].epoch must be a finite number, got NaN'],
+      [[{ label: 'a', epochs: [{ ...epoch, epoch: '1' }] }], 'runs[0].epochs[0].epoch must be a finite number, got "1"'],
+      [[{ label: 'a', epochs: [{ ...epoch, valPpl: '6' }] }], 'runs[0].epochs[0].valPpl must be a number, got "6"'],
+    ];
+    for (const [runs, msg] of cases) expect(() => renderPlot(runs as never), msg).toThrow(`renderPlot: ${msg}`);
+    expect(() => renderPlot([], 3 as never)).toThrow('renderPlot: title must be a string, got 3');
+    // a perplexity that is not finite (a diverged epoch, an absent value) is a gap in the curve, as before
+    expect(renderPlot([{ label: 'a', epochs: [epoch, { epoch: 2, trainPpl: NaN, valPpl: Infinity }] }])).toContain('<svg');
+  });
+
   it('a perplexity below 1 is refused, naming the line (it would be drawn off the axes)', () => {
     const f = path.join(dir, 'low.metrics.jsonl');
     writeFileSync(f, '{"epoch":1,"trainPpl":3,"valPpl":2}\n{"epoch":2,"trainPpl":-4,"valPpl":0.5}\n');

@@ -140,6 +140,27 @@ describe('Sampler and generate refuse what they would not use (before: dropped, 
     expect(text).toMatch(/^a/);
     expect(generate(model, tok, 'a', { numPreds: 3, temperature: 1, topK: 3, seed: 2 })).toBe(text);
   });
+
+  it('a NaN logit, and argmax of nothing (before: the NaN picked by top-k or never, by where it stood; argmax([]) gave 0)', () => {
+    for (const opts of [{}, { temperature: 1, seed: 7 }, { temperature: 1, topK: 2, seed: 7 }, { temperature: 1, topP: 0.5, seed: 7 }]) {
+      const s = new Sampler(3, opts);
+      expect(() => s.pick(Float32Array.of(NaN, 1, 2)), JSON.stringify(opts))
+        .toThrow('pick: logit 0 is NaN, not a number (give -Infinity for a token never to pick)');
+      expect(() => s.pick([1, 2, NaN])).toThrow('pick: logit 2 is NaN');
+      expect(() => s.pick([1, '2', 3] as never)).toThrow('pick: logit 1 is "2", not a number');
+      // -Infinity: never picked (and not every token); +Infinity: always (the first of several)
+      for (let i = 0; i < 50; i++) expect(s.pick([-Infinity, 0, -Infinity])).toBe(1);
+      expect(s.pick([0, Infinity, 0])).toBe(1);
+      expect(s.pick([0, Infinity, Infinity])).toBe(1);
+      expect(() => s.pick([-Infinity, -Infinity, -Infinity])).toThrow('pick: every logit is -Infinity, so no token may be picked');
+    }
+    expect(() => argmax([])).toThrow('argmax: needs a list of at least one number, got an array of 0');
+    expect(() => argmax(new Float32Array(0))).toThrow('argmax: needs a list of at least one number');
+    expect(() => argmax(null as never)).toThrow('argmax: needs a list of at least one number, got null');
+    for (const x of [[NaN, 1, 2], [1, NaN, 2], [1, 2, NaN]]) expect(() => argmax(x), String(x)).toThrow(`argmax: value ${x.findIndex(Number.isNaN)} is NaN`);
+    expect(argmax([-Infinity, -Infinity])).toBe(0);
+    expect(argmax(Float32Array.of(1, 3, 3, 2))).toBe(1);  // the first of equals
+  });
 });
 
 describe('generate', () => {

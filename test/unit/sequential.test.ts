@@ -49,9 +49,9 @@ describe('SequentialDataModule', () => {
 
   it('refuses splits too small for the streams', () => {
     expect(() => new SequentialDataModule(tokens, { numSteps: 50, batchSize: 8, numTrain: 0, numVal: 0, valFrac: 0.25 }))
-      .toThrow('sequential batching with batch size 8 and num-steps 50 needs at least 450 training and 401 validation tokens, the split gives 300 and 100');
+      .toThrow('sequential batching with batch size 8 and numSteps 50 needs at least 450 training and 401 validation tokens, the split gives 300 and 100');
     expect(() => new WindowDataModule(tokens, { numSteps: 5, batchSize: 4, numTrain: 0, numVal: 0, valFrac: 0.99 }))
-      .toThrow('--val-frac 0.99 splits the 400 tokens into 4 for training and 396 for validation; each needs at least num-steps + 1 = 6');
+      .toThrow('valFrac 0.99 splits the 400 tokens into 4 for training and 396 for validation; each needs at least numSteps + 1 = 6');
   });
 
   it('refuses no validation windows (before, the trainer read the missing validation as a divergence)', () => {
