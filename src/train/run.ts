@@ -26,7 +26,7 @@ import { RNNLMScratch } from '../nn/scratch.js';
 import { Rng } from '../rng.js';
 import { makeOptimizer, optimizerSpec, type OptimizerSettings } from './optim.js';
 import { learningRate, type ScheduleSettings } from './schedule.js';
-import { appendMetrics, writeMetrics } from './metrics.js';
+import { appendMetrics, bestEpoch, writeMetrics } from './metrics.js';
 import { corpusFiles, RunFiles } from './run-files.js';
 import { writePlot } from '../io/plot.js';
 import { initialState, NonFiniteError, Trainer, type EpochMetrics, type TrainState } from './trainer.js';
@@ -213,28 +213,55 @@ export function checkMemory(config: ModelConfig, s: RunSettings): void {
 }
 
 /**
- * A resumed run whose best checkpoint is missing, with a `*.bak` of it there: a
- * fresh run on this --out killed (kill -9) before its first save had kept the
- * best aside and left this run's checkpoint in place. The `*.bak` goes back when
- * its history is the first epochs of this run's, ending at its best; else a warning.
+ * The best checkpoint beside a checkpoint resumed in place, made to agree with
+ * its history. Its own best is the checkpoint whose history is the first
+ * epochs of the run's, ending at the run's best. One of another history (an
+ * earlier copy of the checkpoint put back at --out, whose abandoned later
+ * epochs wrote it) is kept aside as `*.bak` with a warning: before, it stayed,
+ * the run reported another best than the file held, and its next best replaced
+ * it without a word. A missing best is said; with a `*.bak` of it there (a
+ * fresh run on this --out killed, kill -9, before its first save had kept the
+ * best aside and left this run's checkpoint in place), the `*.bak` goes back
+ * when it is the run's own.
  */
 function restoreBest(best: string, history: EpochMetrics[], hooks: RunHooks): void {
+  // (no epoch with a finite perplexity: no best was written)
+  const bestPpl = bestEpoch(history)?.valPpl;
+  if (bestPpl === undefined) return;
+  const ours = (file: string): { epoch: number } | null => {
+    let kept: EpochMetrics[];
+    try {
+      kept = loadTrainingCheckpoint(file).meta.history;
+    } catch {
+      return null; // not a checkpoint of a run
+    }
+    const same = kept.length > 0 && kept.length <= history.length
+      && kept.every((m, i) => m.epoch === history[i]!.epoch && m.valPpl === history[i]!.valPpl && m.trainLoss === history[i]!.trainLoss)
+      && kept[kept.length - 1]!.valPpl === bestPpl;
+    return same ? { epoch: kept[kept.length - 1]!.epoch } : null;
+  };
   const bak = `${best}.bak`;
-  if (history.length === 0 || existsSync(best) || !existsSync(bak)) return;
-  let kept: EpochMetrics[] | null = null;
-  try {
-    kept = loadTrainingCheckpoint(bak).meta.history;
-  } catch {
-    // not a checkpoint of a run: said below
+  if (existsSync(best)) {
+    if (ours(best)) return;
+    try {
+      if (existsSync(bak) && !statSync(bak).isFile()) throw new Error(`${bak} exists and is not a regular file`);
+      renameSync(best, bak);
+    } catch (e) {
+      throw new InputError(`the best checkpoint ${best} is not this run's (its history is not the first epochs of the checkpoint's, ending at its best), `
+        + `and it cannot be kept aside as ${bak} (${(e as Error).message}); move it away`);
+    }
+    hooks.warn?.(`the best checkpoint ${best} is not this run's (its history is not the first epochs of the checkpoint's, ending at its best: `
+      + `another run's, or a later one of this run's abandoned since); kept aside as ${path.basename(bak)}, and the run writes a new best when it improves`);
+    return;
   }
-  let bestPpl = Infinity;  // (a loop: a spread of a long history overflows the stack)
-  for (const m of history) bestPpl = Math.min(bestPpl, m.valPpl);
-  const ours = kept !== null && kept.length > 0 && kept.length <= history.length
-    && kept.every((m, i) => m.epoch === history[i]!.epoch && m.valPpl === history[i]!.valPpl && m.trainLoss === history[i]!.trainLoss)
-    && kept[kept.length - 1]!.valPpl === bestPpl;
-  if (ours) {
+  if (!existsSync(bak)) {
+    hooks.warn?.(`this run's best checkpoint ${best} is missing; the run goes on and writes a new best when it improves`);
+    return;
+  }
+  const kept = ours(bak);
+  if (kept) {
     renameSync(bak, best);
-    hooks.log?.(`note: ${path.basename(bak)}, this run's best checkpoint (epoch ${kept![kept!.length - 1]!.epoch}), kept aside by a fresh run on this --out `
+    hooks.log?.(`note: ${path.basename(bak)}, this run's best checkpoint (epoch ${kept.epoch}), kept aside by a fresh run on this --out `
       + `that did not finish, is back as ${path.basename(best)}`);
   } else {
     hooks.warn?.(`this run's best checkpoint ${best} is missing, and ${bak} is there but is not this run's best; the run goes on and writes a new best when it improves`);

@@ -248,6 +248,38 @@ describe('one run per --out', () => {
     expect(existsSync(`${best}.bak`)).toBe(true);
   });
 
+  it('a resume whose best checkpoint is another history\'s keeps it aside with a warning; one whose best is missing says so', async () => {
+    // Before: an earlier copy of the checkpoint put back at --out left the abandoned later epochs' best in place, the run
+    // reported another best than the file held, and its next best replaced the better weights without a word.
+    const sub = path.join(dir, 'rollback');
+    mkdirSync(sub);
+    const out = path.join(sub, 'm.safetensors');
+    const best = path.join(sub, 'm.best.safetensors');
+    expect((await cli(['train', ...TINY, '--epochs', '1', '--out', out])).code).toBe(0);
+    const early = readFileSync(out);
+    expect((await cli(['train', '--resume', out, '--epochs', '3'])).code).toBe(0);
+    const later = readFileSync(best);
+    expect(loadTrainingCheckpoint(best).meta.history.length).toBeGreaterThan(1);  // (the best of three epochs of a falling loss)
+    writeFileSync(out, early);  // the copy of epoch 1, put back
+    const r = await cli(['train', '--resume', out, '--epochs', '2']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`deeprnn: warning: the best checkpoint ${best} is not this run's (its history is not the first epochs of the checkpoint's, `
+      + 'ending at its best: another run\'s, or a later one of this run\'s abandoned since); kept aside as m.best.safetensors.bak, and the run writes a new best when it improves');
+    expect(readFileSync(`${best}.bak`).equals(later)).toBe(true);
+    const h = loadTrainingCheckpoint(out).meta.history;
+    expect(loadTrainingCheckpoint(best).meta.history).toEqual(h.slice(0, h[1]!.valPpl < h[0]!.valPpl ? 2 : 1));
+    // its own best stays, without a word
+    const again = await cli(['train', '--resume', out, '--epochs', '2']);
+    expect(again.code).toBe(0);
+    expect(again.stderr).toBe('');
+    // a missing best is said (before, the run reported a best no file held)
+    rmSync(best);
+    rmSync(`${best}.bak`);
+    const gone = await cli(['train', '--resume', out, '--epochs', '3']);
+    expect(gone.code).toBe(0);
+    expect(gone.stderr).toContain(`deeprnn: warning: this run's best checkpoint ${best} is missing; the run goes on and writes a new best when it improves`);
+  });
+
   it('a fresh run keeps an earlier run\'s metrics, best checkpoint and plot aside as *.bak', async () => {
     const out = path.join(dir, 'again.safetensors');
     expect((await cli(['train', ...TINY, '--epochs', '2', '--out', out])).code).toBe(0);

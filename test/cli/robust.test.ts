@@ -142,6 +142,8 @@ describe('long runs', () => {
     // (still improving at its end: a history that already met --early-stop 3 would end the resumed run at once)
     const history = Array.from({ length: 99_999 }, (_, i) => ({ ...h, epoch: i + 1, valPpl: h.valPpl + 1 - i / 99_998 }));
     saveCheckpoint(out, ck.model, { ...ck.meta, history, state: { ...ck.meta.state, epoch: 99_999 } }, undefined, ck.optimizerState);
+    // its best, the last of those epochs (a best of another history is kept aside with a warning)
+    saveCheckpoint(path.join(dir, 'long.best.safetensors'), ck.model, { ...ck.meta, history, state: { ...ck.meta.state, epoch: 99_999 } }, undefined, ck.optimizerState);
     const r = await cli(['train', '--resume', out, '--epochs', '100000', '--early-stop', '3', '--json']);
     expect(r.stderr).toMatch(/^epoch 100000\/100000 /);
     expect(r.code).toBe(0);
