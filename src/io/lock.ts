@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { linkSync, lstatSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync, type Stats } from 'node:fs';
 import path from 'node:path';
+import { threadId } from 'node:worker_threads';
 import { InputError } from '../errors.js';
 import { makeDirs, processAlive } from './files.js';
 import { native } from '../native.js';
@@ -41,6 +42,15 @@ function startTime(pid: number): string | null {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Field 22, counted after the command name in parentheses (which may hold spaces).
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** The lstat of `file`, or null when nothing is there (or it cannot be looked at). */
+function lstatOrNull(file: string): Stats | null {
+  try {
+    return lstatSync(file);
   } catch {
     return null;
   }
@@ -146,7 +156,7 @@ function removeDeadTemps(file: string): void {
   const base = path.basename(file);
   for (const name of readdirSync(path.dirname(file))) {
     if (!name.startsWith(`${base}.`)) continue;
-    const m = /^(?:stale-)?(\d+)$/.exec(name.slice(base.length + 1));
+    const m = /^(?:stale-)?(\d+)(?:-\d+)?$/.exec(name.slice(base.length + 1));
     if (m && Number(m[1]) !== process.pid && !processAlive(Number(m[1]))) rmSync(path.join(path.dirname(file), name), { force: true });
   }
 }
@@ -185,11 +195,14 @@ export function acquireLock(file: string, what: string): FileLock {
     const message = `${what} cannot be written: ${err.message}`;
     throw pathCodes.has(err.code ?? '') ? new InputError(message) : new Error(message);
   }
-  // From here every failure removes what this process made: its files and the directories it created.
-  const cleanUp = () => new FileLock(`${file}.${process.pid}`, created).release();
+  // This thread's names beside the lock: PID on the main thread, PID-THREAD in a Worker (before, every
+  // thread's was PID, and one thread's write of it could replace another's lock text as it was linked).
+  const own = threadId === 0 ? `${process.pid}` : `${process.pid}-${threadId}`;
+  const mine = `${file}.${own}`;
+  // From here every failure removes what this thread made: its files and the directories it created.
+  const cleanUp = () => new FileLock(mine, created).release();
   const me: Holder = { pid: process.pid, start: startTime(process.pid), token: randomUUID() };
   const text = JSON.stringify(me);
-  const mine = `${file}.${process.pid}`;
   try {
     removeDeadTemps(file);
     writeFileSync(mine, text);
@@ -213,8 +226,11 @@ export function acquireLock(file: string, what: string): FileLock {
       const kind = notAFile(file);
       if (kind) throw new InputError(`${what} cannot be locked: ${file} is ${kind}, not a lock file deeprnn wrote; remove it or choose another path`);
       refuseHeldLock(file, what);
+      // Gone since the link failed (its holder released it): try again, moving nothing (before, a lock
+      // that its holder, a thread of this process, took again meanwhile was moved aside and back).
+      if (!lstatOrNull(file)) continue;
       // Stale (its process is gone) or unreadable: move it out of the way, atomically, and try again.
-      const aside = `${file}.stale-${process.pid}`;
+      const aside = `${file}.stale-${own}`;
       try {
         renameSync(file, aside);
       } catch (e) {

@@ -97,7 +97,8 @@ export class RunFiles {
     const snapshot = path.basename(this.snapshot({ epoch: MAX_EPOCHS, batch: 999_999_999 }));
     const names = [this.out, this.best, this.failedBestName(MAX_FAILED_BESTS), this.metrics, this.plot, snapshot].map((f) => path.basename(f))
       .flatMap((n) => [`.${n}.tmp-${pid}`, `${n}.bak`]);
-    for (const lock of [this.lock, this.bestLock, this.metricsLock]) names.push(`${path.basename(lock)}.${pid}`, `${path.basename(lock)}.stale-${pid}`);
+    // (a Worker's: PID-THREAD, the thread's number of up to six digits)
+    for (const lock of [this.lock, this.bestLock, this.metricsLock]) names.push(`${path.basename(lock)}.${pid}-999999`, `${path.basename(lock)}.stale-${pid}-999999`);
     let longest = names[0]!;
     for (const n of names) if (Buffer.byteLength(n) > Buffer.byteLength(longest)) longest = n;
     const over = Buffer.byteLength(longest) - NAME_MAX;

@@ -606,7 +606,7 @@ deeprnn train ${TINY.join(' ')} --out ${out}; echo "train $?" >&2
 ls -A ${mnt}`);
     const lines = r.stderr.trim().split('\n');
     expect(lines[0]).toBe(`deeprnn: error: could not take the lock ${out}.lock for --out ${out}: writing ${out}.lock.PID failed (ENOSPC: no space left on device, write)`
-      .replace('PID', lines[0]!.match(/lock\.(\d+) failed/)?.[1] ?? 'PID'));
+      .replace('PID', lines[0]!.match(/lock\.(\d+-\d+) failed/)?.[1] ?? 'PID'));  // (PID-THREAD: the run's thread is a Worker)
     expect(lines.slice(1)).toEqual(['train 1']);
     expect(r.stdout.trim()).toBe('filler');
   });

@@ -295,6 +295,21 @@ describe('write queue', () => {
   });
 });
 
+/** A Worker that takes the lock `file` (the built lock.js) and holds it until it is terminated. */
+async function holdInWorker(file: string): Promise<import('node:worker_threads').Worker> {
+  const { Worker } = await import('node:worker_threads');
+  const lock = pathToFileURL(path.join(ROOT, 'dist', 'io', 'lock.js')).href;
+  const w = new Worker(`
+    const { parentPort } = require('node:worker_threads');
+    import(${JSON.stringify(lock)}).then(({ acquireLock }) => {
+      acquireLock(${JSON.stringify(file)}, 'held');
+      parentPort.postMessage('held');
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+    });`, { eval: true });
+  await new Promise((resolve, reject) => w.once('message', resolve).once('error', reject));
+  return w;
+}
+
 describe('output lock', () => {
   it('refuses what is no lock file at its path, leaving it as it is (before, a FIFO hung the run for ever and a directory was moved aside)', () => {
     const sub = path.join(dir, 'nolock');
@@ -372,14 +387,7 @@ describe('output lock', () => {
     // A lock taken over since (its file rewritten by another holder) is not removed: only the text the thread wrote goes.
     const taken = path.join(sub, 'taken.lock');
     const lock = pathToFileURL(path.join(ROOT, 'dist', 'io', 'lock.js')).href;
-    const w2 = new Worker(`
-      const { parentPort } = require('node:worker_threads');
-      import(${JSON.stringify(lock)}).then(({ acquireLock }) => {
-        acquireLock(${JSON.stringify(taken)}, 'taken');
-        parentPort.postMessage('held');
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
-      });`, { eval: true });
-    await new Promise((resolve, reject) => w2.once('message', resolve).once('error', reject));
+    const w2 = await holdInWorker(taken);
     expect(JSON.parse(readFileSync(taken, 'utf8')).pid).toBe(process.pid);
     writeFileSync(taken, '{"pid":2,"start":null}');
     await w2.terminate();
@@ -410,6 +418,53 @@ describe('output lock', () => {
     expect(main.held()).toBe(true);
     main.release();
     expect(existsSync(taken)).toBe(false);
+    // A lock path that is a FIFO by the time the Worker goes is left alone, and the Worker's end does not wait on it
+    // (an open for reading would block until a writer came).
+    const w4 = await holdInWorker(taken);
+    rmSync(taken);
+    if (spawnSync('mkfifo', [taken]).status === 0) {
+      await w4.terminate();
+      expect(lstatSync(taken).isFIFO()).toBe(true);
+      rmSync(taken);
+    } else {
+      await w4.terminate();
+    }
+  }, 60_000);
+
+  it('two Workers taking one lock by turns: each taking is whole (before, both wrote one PID-named file beside it, and a link met the other\'s half)', async () => {
+    const { Worker } = await import('node:worker_threads');
+    const sub = path.join(dir, 'turns');
+    mkdirSync(sub);
+    const file = path.join(sub, 'a.lock');
+    const lock = pathToFileURL(path.join(ROOT, 'dist', 'io', 'lock.js')).href;
+    const code = `
+      const { parentPort } = require('node:worker_threads');
+      import(${JSON.stringify(lock)}).then(({ acquireLock }) => {
+        const counts = { taken: 0, refused: 0, other: [] };
+        const end = Date.now() + 1000;
+        while (Date.now() < end) {
+          let l;
+          try {
+            l = acquireLock(${JSON.stringify(file)}, 'a');
+          } catch (e) {
+            if (/in use by this process/.test(e.message)) counts.refused++;
+            else if (counts.other.length < 3) counts.other.push(e.message);
+            continue;
+          }
+          counts.taken++;
+          l.release();
+        }
+        parentPort.postMessage(counts);
+      });`;
+    const workers = [0, 1].map(() => new Worker(code, { eval: true }));
+    const counts = await Promise.all(workers.map((w) => new Promise<{ taken: number; other: string[] }>((resolve, reject) => w.once('message', resolve).once('error', reject))));
+    for (const c of counts) {
+      expect(c.other).toEqual([]);
+      expect(c.taken).toBeGreaterThan(0);
+    }
+    // (no temporary file of either is left; the lock itself may be, in the one race still open: a thread that
+    // released and took it again while the other had it aside as stale)
+    expect(readdirSync(sub).filter((f) => f !== 'a.lock')).toEqual([]);
   }, 60_000);
 
   it('removes the directories it created when nothing else was written there', () => {
