@@ -421,7 +421,7 @@ export function decodeCheckpoint(bytes: Buffer, file: string): Checkpoint {
 }
 
 /** Index of the first value that is not finite, or -1 (a plain loop: checkpoints are checked on every save). */
-function firstNonFinite(a: ArrayLike<number>): number {
+export function firstNonFinite(a: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) return i;
   return -1;
 }

@@ -81,7 +81,6 @@ function readHolder(file: string): Holder | null {
   }
 }
 
-
 function alive(h: Holder): boolean {
   if (!processAlive(h.pid)) return false;
   const now = startTime(h.pid);

@@ -21,6 +21,7 @@ import { readFileSync } from 'node:fs';
 import { InputError } from '../errors.js';
 import { describe } from '../validate.js';
 import { Tokenizer } from '../data/tokenizer.js';
+import { firstNonFinite } from './checkpoint.js';
 import type { CellKind } from '../native.js';
 import { roundBf16 } from '../nn/bf16.js';
 import { carriesC, cellInfo, layerInput, type ModelConfig } from '../nn/config.js';
@@ -184,10 +185,9 @@ export function exportOnnx(model: Module<Float32Array> & { config: ModelConfig }
   }
   if (!(model.params instanceof Float32Array) || typeof model.param !== 'function' || typeof model.parameters !== 'function') throw notModel();
   for (const p of model.parameters()) {
-    for (let i = 0; i < p.data.length; i++) {
-      if (!Number.isFinite(p.data[i]!)) {
-        throw new InputError(`this model cannot be exported to ONNX: tensor "${p.name}" has a non-finite value (${p.data[i]}) at index ${i}; the weights are unusable`);
-      }
+    const i = firstNonFinite(p.data);
+    if (i >= 0) {
+      throw new InputError(`this model cannot be exported to ONNX: tensor "${p.name}" has a non-finite value (${p.data[i]}) at index ${i}; the weights are unusable`);
     }
   }
   const order = blockOrder(config.cell, spec);

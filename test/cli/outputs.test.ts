@@ -268,6 +268,19 @@ describe('one run per --out', () => {
     expect(readFileSync(`${best}.bak`).equals(later)).toBe(true);
     const h = loadTrainingCheckpoint(out).meta.history;
     expect(loadTrainingCheckpoint(best).meta.history).toEqual(h.slice(0, h[1]!.valPpl < h[0]!.valPpl ? 2 : 1));
+    // one that cannot be kept aside (a directory at *.bak) stops the resume before it writes, naming both
+    writeFileSync(out, early);
+    const theirs = readFileSync(best);
+    renameSync(`${best}.bak`, path.join(sub, 'saved.bak'));
+    mkdirSync(`${best}.bak`);
+    const stuck = await cli(['train', '--resume', out, '--epochs', '2']);
+    expect(error(stuck)).toBe(`deeprnn: error: the best checkpoint ${best} is not this run's (its history is not the first epochs of the checkpoint's, `
+      + `ending at its best), and it cannot be kept aside as ${best}.bak (${best}.bak exists and is not a regular file); move it away`);
+    expect(readFileSync(best).equals(theirs)).toBe(true);
+    rmSync(`${best}.bak`, { recursive: true });
+    renameSync(path.join(sub, 'saved.bak'), `${best}.bak`);
+    writeFileSync(out, early);
+    expect((await cli(['train', '--resume', out, '--epochs', '2'])).code).toBe(0);
     // its own best stays, without a word
     const again = await cli(['train', '--resume', out, '--epochs', '2']);
     expect(again.code).toBe(0);
