@@ -123,6 +123,10 @@ export function likelyName(name: string, known: readonly string[]): string | und
 
 /** Refuses a key of `o` (set, not undefined) that is not in `known`: `${what}: unknown option x (did you mean y?)`. */
 export function refuseUnknownKeys(o: object, known: readonly string[], what: string): void {
+  // A Map's entries are no keys: before, train(text, new Map([['epochs', 1]])) ran the defaults without a word.
+  if (o instanceof Map || o instanceof Set || Array.isArray(o)) {
+    throw new InputError(`${what}: the options must be a plain object ({ name: value, ... }), got ${describe(o)}`);
+  }
   for (const [key, value] of Object.entries(o)) {
     if (value === undefined || known.includes(key)) continue;
     const like = likelyName(key, known);

@@ -2,12 +2,12 @@
 // the browser (ONNX Runtime Web, from the checkpoint's ONNX export), the
 // training curves of every run in the directory (live while a run writes its
 // metrics) and each checkpoint's info. Runs until interrupted.
-import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_CHECKPOINT } from './defaults.js';
 import { UsageError } from './errors.js';
-import { accessDenied } from '../io/files.js';
+import { accessDenied, isSymlink } from '../io/files.js';
 import { warn, write } from './output.js';
 import { intOption, option } from './options.js';
 
@@ -28,12 +28,23 @@ function listable(dir: string): void {
 /** The served directory and the checkpoint the page opens with, from CKPT or DIR. */
 export function serveTarget(target: string): { dir: string; selected?: string } {
   if (target.trim() === '') throw new UsageError('serve needs a checkpoint or a directory of runs, got ""');
-  if (!existsSync(target)) {
+  let st;
+  try {
+    st = statSync(target);
+  } catch (e) {
+    // Each cause by its name (before, a file with a trailing slash, a link to nothing and a loop of links each
+    // "did not exist")
+    const code = (e as NodeJS.ErrnoException).code;
     const denied = accessDenied(target);
     if (denied) throw new UsageError(`${target} cannot be read (${denied})`);
+    if (code === 'ENOTDIR') throw new UsageError(`${target}: a part of this path is a file, not a directory (a "/" after a checkpoint's name?): name a checkpoint or a directory of runs`);
+    if (code === 'ELOOP') throw new UsageError(`${target} is a loop of symbolic links: name a checkpoint or a directory of runs`);
+    if (code === 'ENOENT' && isSymlink(target)) {
+      throw new UsageError(`${target} is a symbolic link to ${readlinkSync(target)}, which does not exist: name a checkpoint or a directory of runs`);
+    }
+    if (code !== 'ENOENT') throw new UsageError(`${target} cannot be looked at (${code ?? (e as Error).message})`);
     throw new UsageError(`${target} does not exist: name a checkpoint or a directory of runs (train one with "deeprnn train --out ${DEFAULT_CHECKPOINT}")`);
   }
-  const st = statSync(target);
   if (st.isDirectory()) {
     listable(target);
     return { dir: target };

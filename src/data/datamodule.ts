@@ -205,6 +205,11 @@ function fractionSplit(len: number, valFrac: number, numSteps: number, name: Opt
   return trainEnd;
 }
 
+/** A frozen copy of DataOptions (checkCounts says what is wrong with anything else). */
+function copyOptions(opts: DataOptions): Readonly<DataOptions> {
+  return typeof opts === 'object' && opts !== null ? Object.freeze({ ...opts }) : opts;
+}
+
 export class WindowDataModule implements DataModule {
   readonly carry = false;
   readonly numWindows: number;
@@ -215,12 +220,19 @@ export class WindowDataModule implements DataModule {
   private readonly order: Int32Array;
   private readonly buffers: BatchBuffers;
 
+  /** The options as given, copied (frozen): a change to the caller's object afterwards is not read. */
+  readonly opts: Readonly<DataOptions>;
+
   constructor(
     readonly tokens: TokenArray | Int32Array,
-    readonly opts: DataOptions,
+    opts: DataOptions,
     name: OptionNamer = byKey,
   ) {
+    // (before, the caller's object itself was kept: one reused for a second module changed the first's
+    // batches, and a batchSize set to 0 afterwards made endless empty batches)
+    opts = copyOptions(opts);
     checkCounts(opts);
+    this.opts = opts;
     const { numSteps, batchSize } = opts;
     checkLength(tokens, numSteps, name);
     this.buffers = new BatchBuffers(tokens);
@@ -296,12 +308,19 @@ export class SequentialDataModule implements DataModule {
   private readonly valStream: number;
   private readonly buffers: BatchBuffers;
 
+  /** The options as given, copied (frozen): a change to the caller's object afterwards is not read. */
+  readonly opts: Readonly<DataOptions>;
+
   constructor(
     readonly tokens: TokenArray | Int32Array,
-    readonly opts: DataOptions,
+    opts: DataOptions,
     name: OptionNamer = byKey,
   ) {
+    // (before, the caller's object itself was kept: one reused for a second module changed the first's
+    // batches, and a batchSize set to 0 afterwards made endless empty batches)
+    opts = copyOptions(opts);
     checkCounts(opts);
+    this.opts = opts;
     const { numSteps: T, batchSize: N } = opts;
     checkLength(tokens, T, name);
     this.buffers = new BatchBuffers(tokens);

@@ -1,7 +1,7 @@
 // What the Trainer needs from a language model, whatever its implementation.
 import type { Batch } from '../data/datamodule.js';
 import { InputError } from '../errors.js';
-import { describe, strictInteger } from '../validate.js';
+import { describe, refuseUnknownKeys, strictInteger } from '../validate.js';
 import type { Rng } from '../rng.js';
 import type { ModelConfig, ParamInfo } from './config.js';
 import type { FloatArray } from './module.js';
@@ -53,6 +53,25 @@ export function checkShard(shard: unknown, what: string): asserts shard is Shard
   strictInteger(`${what}: shard.rank`, (shard as Partial<Shard>).rank, 0, size - 1);
 }
 
+/**
+ * Refuses forward()'s options when they are no object, name an option that
+ * does not exist, or hold a value of the wrong kind (before: null was a
+ * TypeError from inside, train: 'no' trained, an rng without nextU32 a
+ * TypeError at the first mask). `shard` is checked as checkShard checks it.
+ */
+export function checkForwardOptions(opts: unknown, what: string): asserts opts is ForwardOptions {
+  if (typeof opts !== 'object' || opts === null) throw new InputError(`${what}: the options must be { train, rng, carry, shard }, got ${describe(opts)}`);
+  refuseUnknownKeys(opts, ['train', 'rng', 'carry', 'shard'], what);
+  const o = opts as Partial<Record<keyof ForwardOptions, unknown>>;
+  if (typeof o.train !== 'boolean') throw new InputError(`${what}: train must be true or false, got ${describe(o.train)}`);
+  if (o.carry !== undefined && typeof o.carry !== 'boolean') throw new InputError(`${what}: carry must be true or false, got ${describe(o.carry)}`);
+  if (o.rng !== undefined && typeof (o.rng as Partial<Rng> | null)?.nextU32 !== 'function') {
+    throw new InputError(`${what}: rng must be an Rng (it draws the dropout masks), got ${describe(o.rng)}`);
+  }
+  // (null, as undefined, is no shard: mpiWorld() outside a job)
+  if (o.shard != null) checkShard(o.shard, what);
+}
+
 export interface EvalResult {
   /** Cross-entropy summed over every target token (nats). */
   lossSum: number;
@@ -78,6 +97,8 @@ export interface LanguageModel {
    * it); else null. Wrong if grads were changed since.
    */
   gradSquares?(): number | null;
+  /** Says that grads were changed after the step (clipped, say): gradSquares() is null until the next training step. */
+  gradsChanged?(): void;
   /** With shard: only the share's windows are scored (the counts are the share's); a carried state keeps the other rows as they were. */
   evaluate(batch: Batch, opts?: { carry?: boolean; shard?: Shard }): EvalResult;
   /** Zeros the carried state. */

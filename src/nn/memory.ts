@@ -1,5 +1,6 @@
 // How much memory a model and a batch shape need, to refuse a configuration
 // that cannot fit before allocating any of it.
+import { InputError } from '../errors.js';
 import { cellInfo, gatesOf, paramCount, paramTable, type ModelConfig } from './config.js';
 
 export interface MemoryEstimate {
@@ -42,4 +43,20 @@ export function formatBytes(n: number): string {
     i++;
   }
   return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
+}
+
+/**
+ * Weights and gradients of n parameters each, or an InputError that says how
+ * much they would take (before, the float64 model met a vocabulary of 1e12 as
+ * a RangeError from inside).
+ */
+export function allocateWeights<A extends Float32Array | Float64Array>(n: number, make: (n: number) => A): [A, A] {
+  try {
+    return [make(n), make(n)];
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    const bytes = make(0).BYTES_PER_ELEMENT;
+    throw new InputError(`a model of ${n.toLocaleString('en-US')} parameters needs ${formatBytes(2 * bytes * n)} for its weights and gradients: `
+      + 'more than this process can allocate (use fewer or smaller layers)');
+  }
 }

@@ -81,7 +81,11 @@ export abstract class Module<A extends FloatArray = FloatArray> {
         }
       }
     }
-    for (const p of this.table) this.params.set(state[p.name]!, p.offset);
+    // Every value read before any is written: a source may be a view of these weights (stateDict()'s are),
+    // and a swap of two parameters left both the old second one (before, copied in place one by one).
+    const next = this.params.slice();
+    for (const p of this.table) next.set(state[p.name]!, p.offset);
+    this.params.set(next);
   }
 
   /**

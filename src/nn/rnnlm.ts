@@ -8,7 +8,7 @@ import { checkRng, Rng } from '../rng.js';
 import { carriesC, checkNewModelConfig, frozenConfig, gatesOf, initParams, layerInput, modelOffsets, paramCount, paramTable, type ModelConfig } from './config.js';
 import type { EvalResult, ForwardOptions, LanguageModel, Shard } from './lm.js';
 import { shardRange } from '../mpi.js';
-import { checkBatch, checkShard, fillDropoutMask } from './lm.js';
+import { checkBatch, checkForwardOptions, checkShard, fillDropoutMask } from './lm.js';
 import { Module, rnnLayerViews } from './module.js';
 import { CarriedState } from './carry.js';
 import { Workspace } from './workspace.js';
@@ -16,8 +16,8 @@ import type { TokenArray, Tokenizer } from '../data/tokenizer.js';
 import { loadCheckpoint, saveModel } from '../io/checkpoint.js';
 import { roundBf16 } from './bf16.js';
 import { InputError } from '../errors.js';
-import { describe } from '../validate.js';
-import { activationFloatsPerToken, formatBytes } from './memory.js';
+import { describe, refuseUnknownKeys } from '../validate.js';
+import { activationFloatsPerToken, allocateWeights } from './memory.js';
 
 /**
  * A batch runs in chunks of about this many tokens (T times the chunk's
@@ -134,16 +134,6 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
   private readonly offsets: Int32Array;
 
   /** Weights and gradients of n parameters, or an error that says how much that is. */
-  private static weights(n: number): [Float32Array, Float32Array] {
-    try {
-      return [new Float32Array(n), new Float32Array(n)];
-    } catch (e) {
-      if (!(e instanceof RangeError)) throw e;
-      throw new InputError(`a model of ${n.toLocaleString('en-US')} parameters needs ${formatBytes(8 * n)} for its weights and gradients: `
-        + 'more than this process can allocate (use fewer or smaller layers)');
-    }
-  }
-
   /** The model's configuration: a checked, frozen copy of the one it was made with. */
   readonly config: ModelConfig;
 
@@ -154,7 +144,7 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
     checkRng(rng, 'new RNNLM(config, rng): rng');
     const table = paramTable(config);
     const n = paramCount(table);
-    super(table, ...RNNLM.weights(n));
+    super(table, ...allocateWeights(n, (k) => new Float32Array(k)));
     this.config = config;
     this.chunkTokensValue = defaultChunkTokens(config);
     initParams(this.params, config, rng);
@@ -172,8 +162,7 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
   forward(batch: Batch, opts: ForwardOptions = { train: false }): number {
     this.checkAttached();
     checkBatch(batch, 'forward');
-    // (null, as undefined, is no shard: mpiWorld() outside a job)
-    if (opts.shard != null) checkShard(opts.shard, 'forward');
+    checkForwardOptions(opts, 'forward');
     this.doneInForward = false;
     this.squaresKnown = false;
     if (!opts.train) return this.evaluate(batch, { carry: opts.carry, shard: opts.shard }).lossSum / (batch.T * batch.N);
@@ -184,7 +173,7 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
     const rows = chunkRows(T, N, this.params.length, this.chunkTokens);
     let masks: Float32Array | null = null;
     if (dropout > 0 && hidden.length > 1) {
-      if (!opts.rng) throw new Error('training with dropout needs an rng');
+      if (!opts.rng) throw new InputError('forward: training with dropout needs an rng (to draw the masks)');
       let n = 0;
       for (let l = 0; l < hidden.length - 1; l++) n += M * hidden[l]!;
       masks = this.ws.get('masks', n);
@@ -296,6 +285,10 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
     return this.squaresKnown ? this.squares[0]! : null;
   }
 
+  gradsChanged(): void {
+    this.squaresKnown = false;
+  }
+
   evaluate(batch: Batch, opts: { carry?: boolean; shard?: Shard } = {}): EvalResult {
     this.checkAttached();
     checkBatch(batch, 'evaluate');
@@ -368,6 +361,10 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
    * dtype bf16 stores the weights as BF16 tensors (half the bytes, rounded to nearest even).
    */
   save(file: string, opts: { tokenizer?: Tokenizer; dtype?: Precision } = {}): void {
+    // (null, as train()'s options take it, is no options; before, a TypeError from inside)
+    opts ??= {};
+    if (typeof opts !== 'object') throw new InputError(`save(file, opts): opts must be { tokenizer, dtype }, got ${describe(opts)}`);
+    refuseUnknownKeys(opts, ['tokenizer', 'dtype'], 'save');
     if (opts.dtype !== undefined && opts.dtype !== 'fp32' && opts.dtype !== 'bf16') {
       throw new InputError(`dtype must be fp32 or bf16, got ${JSON.stringify(opts.dtype)}`);
     }

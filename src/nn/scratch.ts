@@ -8,8 +8,9 @@
 import type { Batch } from '../data/datamodule.js';
 import { checkRng, Rng } from '../rng.js';
 import { checkNewModelConfig, frozenConfig, gatesOf, initParams, layerInput, paramCount, paramTable, type ModelConfig } from './config.js';
-import { checkBatch, fillDropoutMask, type EvalResult, type ForwardOptions, type LanguageModel } from './lm.js';
+import { checkBatch, checkForwardOptions, checkShard, fillDropoutMask, type EvalResult, type ForwardOptions, type LanguageModel, type Shard } from './lm.js';
 import { CarriedState } from './carry.js';
+import { allocateWeights } from './memory.js';
 import { Module, rnnLayerViews } from './module.js';
 import { bf16Operand } from './bf16.js';
 import { InputError } from '../errors.js';
@@ -68,6 +69,13 @@ export interface ScratchOptions {
   roundProducts?: 'none' | 'bf16';
 }
 
+/** The scratch model runs in one process: a shard, checked, may only be the whole batch (rank 0 of 1). */
+function checkWhole(shard: unknown, what: string): void {
+  if (shard == null) return;
+  checkShard(shard, what);
+  if (shard.size !== 1) throw new InputError(`${what}: the scratch model runs in one process: shard must be { rank: 0, size: 1 } or none, got size ${shard.size}`);
+}
+
 export class RNNLMScratch extends Module<Float64Array> implements LanguageModel {
   private readonly layers: LayerParams[];
   /** One operand as the products read it, and a whole array (the same array when nothing is rounded). */
@@ -86,7 +94,7 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
     checkRng(rng, 'new RNNLMScratch(config, rng): rng');
     const table = paramTable(config);
     const n = paramCount(table);
-    super(table, new Float64Array(n), new Float64Array(n));
+    super(table, ...allocateWeights(n, (k) => new Float64Array(k)));
     this.config = config;
     initParams(this.params, config, rng);
     this.carry = new CarriedState(config, (n) => new Float64Array(n));
@@ -99,8 +107,9 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
   forward(batch: Batch, opts: ForwardOptions = { train: false }): number {
     this.checkAttached();
     checkBatch(batch, 'forward');
+    checkForwardOptions(opts, 'forward');
     this.checkIds(batch, 'forward');
-    if (opts.shard) throw new Error('the scratch model runs in one process (no shard)');
+    checkWhole(opts.shard, 'forward');
     const Y = this.stackForward(batch, opts);
     const { lossSum, dlogitsTop } = this.output(Y, batch, opts.train);
     this.batch = batch;
@@ -108,10 +117,12 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
     return lossSum / (batch.T * batch.N);
   }
 
-  evaluate(batch: Batch, opts: { carry?: boolean } = {}): EvalResult {
+  evaluate(batch: Batch, opts: { carry?: boolean; shard?: Shard | null } = {}): EvalResult {
     this.checkAttached();
     checkBatch(batch, 'evaluate');
     this.checkIds(batch, 'evaluate');
+    // (before, a shard was not read: the whole batch was scored where the native model scores a share)
+    checkWhole(opts.shard, 'evaluate');
     const Y = this.stackForward(batch, { train: false, carry: opts.carry });
     const { lossSum, correct } = this.output(Y, batch, false);
     return { lossSum, correct, count: batch.T * batch.N };
@@ -249,7 +260,7 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
       let out = y;
       let mask: Float64Array | null = null;
       if (opts.train && dropout > 0 && l < this.layers.length - 1) {
-        if (!opts.rng) throw new Error('training with dropout needs an rng');
+        if (!opts.rng) throw new InputError('forward: training with dropout needs an rng (to draw the masks)');
         mask = new Float64Array(T * N * H);
         fillDropoutMask(mask, dropout, opts.rng);
         out = y.map((v, i) => v * mask![i]!);

@@ -26,6 +26,20 @@ export interface CheckpointEntry {
 /** Subdirectory levels searched below the served directory. */
 const DEPTH = 2;
 
+/** An entry the lists leave out wherever it is: hidden, or node_modules. */
+const skipped = (name: string) => name.startsWith('.') || name === 'node_modules';
+
+/**
+ * Whether a '/'-separated name relative to the served directory is one the
+ * lists could hold (no hidden or node_modules part, at most DEPTH directories
+ * down): the routes serve nothing else (before, /api/info and the export
+ * answered for a hidden checkpoint, or one deeper, that no list showed).
+ */
+export const listedName = (rel: string): boolean => {
+  const parts = rel.split('/');
+  return parts.length <= DEPTH + 1 && !parts.some(skipped);
+};
+
 /** Relative '/'-separated names of the files under `root` whose names `want` accepts (hidden entries and node_modules skipped). */
 export function findFiles(root: string, want: (name: string) => boolean): string[] {
   const out: string[] = [];
@@ -38,7 +52,7 @@ export function findFiles(root: string, want: (name: string) => boolean): string
       return;
     }
     for (const e of entries) {
-      if (e.name.startsWith('.') || e.name === 'node_modules') continue;
+      if (skipped(e.name)) continue;
       const r = rel ? `${rel}/${e.name}` : e.name;
       if (e.isDirectory()) {
         if (depth < DEPTH) walk(path.join(dir, e.name), r, depth + 1);
@@ -87,8 +101,10 @@ function parsePoint(line: string): RunPoint | null {
   } catch {
     return null;
   }
-  if (!o || typeof o !== 'object' || !Number.isSafeInteger(o.epoch)) return null;
-  const ppl = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+  // (as deeprnn plot reads them: epochs from 1, and a perplexity is at least 1; a smaller one, no run's,
+  // is a gap: before, a 0 was plotted on the log scale as Infinity, and named the best)
+  if (!o || typeof o !== 'object' || !Number.isSafeInteger(o.epoch) || (o.epoch as number) < 1) return null;
+  const ppl = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v >= 1 ? v : null);
   // Keys are camelCase (trainPpl) in files written since deeprnn's records took one key style, snake_case (train_ppl) before.
   return { epoch: o.epoch as number, trainPpl: ppl(o.trainPpl ?? o.train_ppl), valPpl: ppl(o.valPpl ?? o.val_ppl) };
 }
@@ -97,14 +113,43 @@ function parsePoint(line: string): RunPoint | null {
 const MAX_READ = 16 << 20;
 const MAX_LINE = 1 << 20;
 
+/** Bytes kept of the start and of the end of what was read, to tell a file rewritten in place from one appended to. */
+const KEPT = 256;
+
 /** Reads a metrics file as it grows: new complete lines since the last read. */
 export class MetricsTail {
   private offset = 0;
   private ino = -1;
   private partial = '';
   private decoder = new StringDecoder('utf8');
+  /** The first and the last (up to KEPT) bytes read so far. */
+  private first = Buffer.alloc(0);
+  private last = Buffer.alloc(0);
+  /** Why the last read could not open the file (ENOENT: it is gone), or null. */
+  lastError: string | null = null;
 
   constructor(readonly file: string) {}
+
+  /** Whether the file still holds, where this tail read them, the first and last bytes it read. */
+  private unchanged(fd: number): boolean {
+    const same = (kept: Buffer, at: number) => {
+      const now = Buffer.alloc(kept.length);
+      let got = 0;
+      while (got < now.length) {
+        const n = readSync(fd, now, got, now.length - got, at + got);
+        if (n === 0) break;
+        got += n;
+      }
+      return got === kept.length && now.equals(kept);
+    };
+    return same(this.first, 0) && same(this.last, this.offset - this.last.length);
+  }
+
+  private keep(bytes: Buffer): void {
+    if (this.first.length < KEPT) this.first = Buffer.concat([this.first, bytes.subarray(0, KEPT - this.first.length)]);
+    const both = Buffer.concat([this.last, bytes.subarray(Math.max(0, bytes.length - KEPT))]);
+    this.last = Buffer.from(both.subarray(Math.max(0, both.length - KEPT)));
+  }
 
   /**
    * The epochs written since the last call; `reset` when the file was
@@ -116,19 +161,25 @@ export class MetricsTail {
     try {
       // Without blocking: a FIFO put in a metrics file's place would hold the server's one thread.
       fd = openSync(this.file, constants.O_RDONLY | constants.O_NONBLOCK);
-    } catch {
+      this.lastError = null;
+    } catch (e) {
+      this.lastError = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
       return null;
     }
     try {
       const st = fstatSync(fd);
       if (!st.isFile()) return null;
       let reset = false;
-      if (st.ino !== this.ino || st.size < this.offset) {
+      // Replaced (another inode), cut, or rewritten in place (cp over it: the same inode, as large or
+      // larger, other bytes where this tail read; before, taken as an append, its curve a mix of both)
+      if (st.ino !== this.ino || st.size < this.offset || (this.offset > 0 && !this.unchanged(fd))) {
         reset = this.ino !== -1;
         this.ino = st.ino;
         this.offset = 0;
         this.partial = '';
         this.decoder = new StringDecoder('utf8');
+        this.first = Buffer.alloc(0);
+        this.last = Buffer.alloc(0);
       }
       if (st.size === this.offset) return { reset, points: [] };
       // A piece at a time: a file of gigabytes (no run writes one) is read over several
@@ -141,6 +192,7 @@ export class MetricsTail {
         got += n;
       }
       this.offset += got;
+      this.keep(buf.subarray(0, got));
       // (a character cut by the end of a piece is completed by the next)
       const text = this.partial + this.decoder.write(buf.subarray(0, got));
       const lines = text.split('\n');
@@ -194,6 +246,7 @@ export class RunsWatcher {
         this.tails.set(name, tail);
       }
       const r = tail.read();
+      this.sayFailure(file, tail.lastError);
       if (!r) continue;
       if (fresh || r.reset) {
         const points = mergePoints([], r.points);
@@ -212,6 +265,24 @@ export class RunsWatcher {
       }
     }
     return updates;
+  }
+
+  /** The failure last said of each metrics file that could not be opened. */
+  private readonly failures = new Map<string, string>();
+
+  /**
+   * One warning on stderr when a metrics file cannot be opened (unreadable:
+   * before, its run was left out without a word), again only when the reason
+   * changes; nothing for a file gone since the listing.
+   */
+  private sayFailure(file: string, error: string | null): void {
+    if (error === null || error === 'ENOENT' || error === 'ENOTDIR') {
+      this.failures.delete(file);
+      return;
+    }
+    if (this.failures.get(file) === error) return;
+    this.failures.set(file, error);
+    process.stderr.write(`deeprnn: warning: serve: cannot read ${file} (${error}); its run is left out until it can be read\n`);
   }
 
   /** Every run and its points as of the last poll. */

@@ -14,7 +14,8 @@ import { InputError } from '../errors.js';
 import { findAssets, MIME, type Assets } from './assets.js';
 import { Catalog } from './catalog.js';
 import { BadRequest, pathSegments, Refused, resolveInside } from './paths.js';
-import { listCheckpoints, RunsWatcher, type RunUpdate } from './runs.js';
+import { listCheckpoints, listedName, RunsWatcher, type RunUpdate } from './runs.js';
+import type { Duplex } from 'node:stream';
 
 export interface ServeOptions {
   /** The served directory. */
@@ -74,8 +75,12 @@ export async function startServer(opts: ServeOptions): Promise<Served> {
   let lastListing = JSON.stringify(listCheckpoints(dir));
   const pollMs = opts.pollMs ?? 250;
   let pollFailure = '';
-  const timer = setInterval(() => {
-    if (listeners.size === 0) return;
+  /**
+   * One look at the directory: what changed goes to every open event stream.
+   * The timer's, and /api/runs' (before, that one's changes were dropped: a
+   * page open then never got the epochs or runs it found).
+   */
+  const pollAndSend = () => {
     // What the directory holds cannot end the server: a poll that fails is said once, and the next tries again.
     let updates: RunUpdate[];
     let changed: boolean;
@@ -93,6 +98,9 @@ export async function startServer(opts: ServeOptions): Promise<Served> {
     }
     if (changed) catalog.prune();
     if (updates.length || changed) for (const l of listeners) l(updates, changed);
+  };
+  const timer = setInterval(() => {
+    if (listeners.size > 0) pollAndSend();
   }, pollMs);
   timer.unref();
 
@@ -123,7 +131,10 @@ export async function startServer(opts: ServeOptions): Promise<Served> {
     const name = query.get('name');
     if (name === null) throw new HttpError(400, 'missing ?name=CHECKPOINT (a path relative to the served directory)');
     if (!name.endsWith('.safetensors')) throw new Refused(`refused ${JSON.stringify(name)}: only .safetensors checkpoints are served`);
-    return { file: resolveInside(dir, name), name };
+    // (a name that leaves the directory is refused as such first)
+    const file = resolveInside(dir, name);
+    if (!listedName(name)) throw new HttpError(404, `not found: ${name} (the lists hold no hidden names, node_modules, or files more than two directories down)`);
+    return { file, name };
   };
 
   const state = () => ({
@@ -223,7 +234,7 @@ export async function startServer(opts: ServeOptions): Promise<Served> {
       case '/api/state':
         return sendJSON(res, state(), head);
       case '/api/runs':
-        watcher.poll();
+        pollAndSend();
         return sendJSON(res, watcher.snapshot(), head);
       case '/api/events':
         if (head) return send(res, 200, '', 'text/event-stream', true);
@@ -266,6 +277,14 @@ export async function startServer(opts: ServeOptions): Promise<Served> {
       else sendJSON(res, { error: message }, req.method === 'HEAD', status);
     }
   });
+  // CONNECT is not a request the handler above sees: answered 405 as any other method is (before, the
+  // connection was closed without an answer).
+  server.on('connect', (_req: http.IncomingMessage, socket: Duplex) => {
+    const body = JSON.stringify({ error: 'CONNECT is not allowed: this server is read-only' });
+    socket.on('error', () => {});
+    socket.end(`HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\nContent-Type: application/json; charset=utf-8\r\n`
+      + `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => {
@@ -277,7 +296,16 @@ export async function startServer(opts: ServeOptions): Promise<Served> {
   boundPort = address.port;
   loopback = isLoopbackAddress(address.address);
   const bracket = (h: string) => (h.includes(':') ? `[${h.toLowerCase()}]` : h.toLowerCase());
-  names = new Set([...LOOPBACK_HOSTS, bracket(address.address), bracket(opts.host)]);
+  // Each also as a URL writes it, as a browser sends it (before, --host ::ffff:127.0.0.1 printed a URL whose
+  // requests came as [::ffff:7f00:1] and were refused)
+  const asUrl = (h: string) => {
+    try {
+      return new URL(`http://${h}/`).hostname;
+    } catch {
+      return h;
+    }
+  };
+  names = new Set([...LOOPBACK_HOSTS, bracket(address.address), bracket(opts.host)].flatMap((h) => [h, asUrl(h)]));
   const shownHost = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   return {
     url: `http://${shownHost}:${boundPort}/`,

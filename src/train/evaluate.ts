@@ -5,7 +5,8 @@
 import { WindowBatch } from '../data/datamodule.js';
 import type { TokenArray } from '../data/tokenizer.js';
 import { InputError } from '../errors.js';
-import { plural, show } from '../validate.js';
+import { describe, plural, refuseUnknownKeys, show } from '../validate.js';
+import { checkModelArg, checkWorld } from './trainer.js';
 import type { LanguageModel } from '../nn/lm.js';
 import type { World } from '../mpi.js';
 
@@ -25,7 +26,18 @@ export function evaluateTokens(
   tokens: TokenArray | Int32Array,
   opts: { numSteps: number; batchSize: number; unk?: number; world?: World | null },
 ): EvalMetrics {
+  // (before: a null model or tokens, or a world of {rank, size} alone, a TypeError from inside)
+  checkModelArg(model, 'evaluateTokens(model, ...)');
+  if (!(tokens instanceof Uint16Array || tokens instanceof Int32Array)) {
+    throw new InputError(`evaluateTokens(model, tokens, ...): the tokens must be a Uint16Array or an Int32Array of token ids (a tokenizer's encode()), got ${describe(tokens)}`);
+  }
   if (typeof opts !== 'object' || opts === null) throw new InputError('evaluateTokens needs options: { numSteps, batchSize }');
+  // (before, a misspelt option was not read, and unk: '0' counted no unknown token)
+  refuseUnknownKeys(opts, ['numSteps', 'batchSize', 'unk', 'world'], 'evaluateTokens');
+  if (opts.unk !== undefined && !(Number.isSafeInteger(opts.unk) && opts.unk >= 0)) {
+    throw new InputError(`unk must be the unknown token's id (a whole number of 0 or more), got ${describe(opts.unk)}`);
+  }
+  if (opts.world != null) checkWorld(opts.world);
   // Data-parallel: each rank scores its streams of every batch; the sums make the text's.
   const shard = opts.world ?? undefined;
   for (const key of ['numSteps', 'batchSize'] as const) {

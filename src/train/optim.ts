@@ -14,7 +14,7 @@ import { InputError } from '../errors.js';
 import { native } from '../native.js';
 import type { FloatArray } from '../nn/module.js';
 import { sgdStep } from './ops.js';
-import { refuseUnknownKeys, show } from '../validate.js';
+import { describe, refuseUnknownKeys, show } from '../validate.js';
 
 /** The values of every hyperparameter an optimizer may have (PyTorch's, camelCase). */
 export interface HyperValues {
@@ -91,6 +91,15 @@ export interface OptimizerSpec<K extends HyperKey = HyperKey> {
 
 const defineOptimizer = <K extends HyperKey>(spec: OptimizerSpec<K>): OptimizerSpec<K> => spec;
 /** The buffers as Float32Arrays when every one is (the native path), else null (float64: the TypeScript path). */
+/** step's weights and gradients: float arrays of one kind and length (before, short float64 gradients made NaN weights). */
+function checkStepArgs(params: FloatArray, grads: FloatArray): void {
+  const float = (a: unknown) => a instanceof Float32Array || a instanceof Float64Array;
+  if (!float(params)) throw new InputError(`step(params, grads) needs the weights as a Float32Array or Float64Array, got ${describe(params)}`);
+  if (!float(grads) || grads.constructor !== params.constructor || grads.length !== params.length) {
+    throw new InputError(`step(params, grads): grads must be a ${params.constructor.name} of ${params.length} values as the weights, got ${describe(grads)}${float(grads) ? ` of ${grads.length} values` : ''}`);
+  }
+}
+
 function f32<T extends FloatArray[]>(...a: T): { [I in keyof T]: Float32Array } | null {
   return a.every((x) => x instanceof Float32Array) ? (a as { [I in keyof T]: Float32Array }) : null;
 }
@@ -281,15 +290,19 @@ export class SpecOptimizer implements Optimizer {
   readonly hyper: Readonly<Partial<HyperValues>>;
   private readonly spec: OptimizerSpec;
   private buffers: Record<string, FloatArray> = {};
+  /** Buffers given by loadState, not yet checked against the weights' length. */
+  private loaded = new Set<string>();
+  /** The weights the state buffers are of (set by the first step that uses them). */
+  private owner: WeakRef<FloatArray> | null = null;
+  private rate = 0;
 
   constructor(
     readonly kind: OptimizerKind,
-    public lr: number,
+    lr: number,
     given: Partial<HyperValues> = {},
   ) {
     if (!OPTIMIZERS.includes(kind)) throw new InputError(`optimizer must be one of ${OPTIMIZERS.join('|')}, got ${JSON.stringify(kind)}`);
-    // PyTorch's rule (a learning rate of 0 or more), and finite.
-    if (typeof lr !== 'number' || !(lr >= 0) || !Number.isFinite(lr)) throw new InputError(`lr must be a finite number of 0 or more, got ${show(lr)}`);
+    this.lr = lr;
     this.spec = optimizerSpec(kind);
     const hyper: Partial<HyperValues> = { ...this.spec.hyper };
     for (const key of HYPER_KEYS) {
@@ -306,7 +319,19 @@ export class SpecOptimizer implements Optimizer {
     this.hyper = hyper;
   }
 
+  /** The learning rate of the next step: a finite number of 0 or more (PyTorch's rule), checked when set as when made. */
+  get lr(): number {
+    return this.rate;
+  }
+
+  set lr(lr: number) {
+    // (before, a later lr = -1 was taken: the optimizer climbed the loss)
+    if (typeof lr !== 'number' || !(lr >= 0) || !Number.isFinite(lr)) throw new InputError(`lr must be a finite number of 0 or more, got ${show(lr)}`);
+    this.rate = lr;
+  }
+
   step(params: FloatArray, grads: FloatArray): void {
+    checkStepArgs(params, grads);
     this.spec.update({
       params, grads, lr: this.lr, h: this.hyper as HyperValues, step: this.steps + 1, buffer: (name) => this.buffer(name, params),
     });
@@ -319,6 +344,7 @@ export class SpecOptimizer implements Optimizer {
    * class's (a subclass or a wrapper of it): that step is the one to run.
    */
   stepChecked(params: FloatArray, grads: FloatArray, backup: FloatArray, gradScale: number): boolean | null {
+    checkStepArgs(params, grads);
     const h = this.hyper;
     if (this.kind !== 'sgd' || h.momentum !== 0 || h.weightDecay !== 0 || params.length < FUSED_STEP_MIN) return null;
     if (this.step !== SpecOptimizer.prototype.step) return null;
@@ -337,16 +363,59 @@ export class SpecOptimizer implements Optimizer {
     return this.buffers;
   }
 
-  loadState(state: Record<string, Float32Array>, steps: number): void {
+  /**
+   * The state a checkpoint keeps (state(), toJSON().steps): each buffer an
+   * array of finite numbers (of 0 or more where the update takes its square
+   * root), a buffer left out starting from zeros; steps a whole number of 0
+   * or more. Checked here, and each buffer's length at the next step (before,
+   * steps -1 made NaN weights, NaN moments were taken, and one of the wrong
+   * length was replaced by zeros without a word).
+   */
+  loadState(state: Record<string, ArrayLike<number>>, steps: number): void {
+    if (typeof state !== 'object' || state === null) throw new InputError(`loadState(state, steps) needs the buffers by name (state()), got ${describe(state)}`);
+    refuseUnknownKeys(state, this.spec.buffers, `loadState (${this.kind}'s buffers)`);
+    if (!Number.isSafeInteger(steps) || steps < 0) throw new InputError(`loadState: steps must be a whole number of 0 or more, got ${describe(steps)}`);
+    const buffers: Record<string, Float32Array> = {};
     for (const name of this.spec.buffers) {
-      if (state[name]) this.buffers[name] = Float32Array.from(state[name]!);
+      const src = state[name];
+      if (src === undefined) continue;
+      if (typeof src !== 'object' || src === null || typeof src.length !== 'number') {
+        throw new InputError(`loadState: ${name} must be an array of numbers, got ${describe(src)}`);
+      }
+      const b = Float32Array.from(src);
+      const nonNegative = this.spec.nonNegative?.includes(name) ?? false;
+      for (let i = 0; i < b.length; i++) {
+        const v = b[i]!;
+        if (!Number.isFinite(v) || (nonNegative && v < 0)) {
+          throw new InputError(`loadState: ${name} holds ${describe(src[i])} at index ${i}: expected ${nonNegative ? 'a finite number of 0 or more' : 'a finite number'}`);
+        }
+      }
+      buffers[name] = b;
     }
+    this.buffers = buffers;
+    this.loaded = new Set(Object.keys(buffers));
+    this.owner = null;
     this.steps = steps;
   }
 
   /** The named buffer, zeros of the parameters' type and length on first use. */
   private buffer(name: string, like: FloatArray): FloatArray {
     let b = this.buffers[name];
+    if (b && this.loaded.has(name)) {
+      if (b.length !== like.length) {
+        throw new InputError(`the ${name} that loadState gave holds ${b.length} values, but the weights stepped hold ${like.length}: `
+          + 'a state is of one model\'s weights');
+      }
+      this.loaded.delete(name);
+    } else if (b) {
+      // State of other weights than these (one optimizer stepping two models: each moved by the other's moments)
+      const owner = this.owner?.deref();
+      if (owner !== undefined && owner !== like) {
+        throw new InputError(`this ${this.kind} optimizer's ${name} is of the weights it stepped before, not these: `
+          + 'give each model an optimizer of its own (or loadState to start it anew)');
+      }
+    }
+    this.owner = new WeakRef(like);
     if (!b || b.length !== like.length || b.constructor !== like.constructor) {
       const fresh: FloatArray = like instanceof Float32Array ? new Float32Array(like.length) : new Float64Array(like.length);
       if (b && b.length === like.length) fresh.set(b);

@@ -1,5 +1,8 @@
 // Learning-rate schedules: the rate of every optimizer step from the step
 // count and the completed epochs, so a resumed run continues the same curve.
+import { InputError } from '../errors.js';
+import { describe } from '../validate.js';
+
 export const SCHEDULES = ['constant', 'step', 'exp', 'cosine'] as const;
 export type ScheduleKind = (typeof SCHEDULES)[number];
 
@@ -61,6 +64,9 @@ export function learningRate(s: ScheduleSettings, step: number, epochs: number, 
       lr = s.minLr + ((s.lr - s.minLr) * (1 + Math.cos(Math.PI * progress))) / 2;
       break;
     }
+    default:
+      // (before, an unknown kind gave undefined as the rate)
+      throw new InputError(`schedule must be one of ${SCHEDULES.join('|')}, got ${describe((s as { kind: unknown } | null)?.kind)}`);
   }
   return step < s.warmup ? (lr * (step + 1)) / s.warmup : lr;
 }

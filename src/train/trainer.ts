@@ -109,7 +109,7 @@ const fitting = new WeakSet<LanguageModel>();
 const hasFns = (o: unknown, fns: string[]) => typeof o === 'object' && o !== null && fns.every((k) => typeof (o as Record<string, unknown>)[k] === 'function');
 
 /** Refuses, naming it, a model argument that is no model (before, a TypeError inside). `call`: how the message names the call. */
-function checkModelArg(model: unknown, call: string): void {
+export function checkModelArg(model: unknown, call: string): void {
   if (!hasFns(model, ['forward', 'backward', 'evaluate', 'zeroGrad', 'resetState'])) {
     throw new InputError(`${call} needs a model (an RNNLM or RNNLMScratch), got ${describe(model)}`);
   }
@@ -131,11 +131,11 @@ function checkFitArgs(model: unknown, data: unknown, optimizer: unknown, rng: un
   checkDataArg(data, `${fn}(model, data, ...)`);
   checkOptimizerArg(optimizer, `${fn}(model, data, optimizer, ...)`);
   // (by its methods, as checkRng does: an Rng of another copy of the package is one)
-  if (!hasFns(rng, ['uniform', 'state'])) throw new InputError(`${fn}(model, data, optimizer, rng) needs an Rng, got ${describe(rng)}`);
+  if (!hasFns(rng, ['uniform', 'state', 'nextU32', 'below', 'shuffle'])) throw new InputError(`${fn}(model, data, optimizer, rng) needs an Rng, got ${describe(rng)}`);
 }
 
 /** Refuses a world that is no World (before, fit failed in the addon: \`option "N" must be an integer ..., got NaN\`). */
-function checkWorld(world: unknown): void {
+export function checkWorld(world: unknown): void {
   const w = world as Record<string, unknown>;
   const ok = typeof world === 'object' && Number.isSafeInteger(w.rank) && Number.isSafeInteger(w.size) && (w.size as number) >= 1
     && (w.rank as number) >= 0 && (w.rank as number) < (w.size as number) && ['sum', 'sumChunks', 'barrier'].every((k) => typeof w[k] === 'function');
@@ -232,8 +232,13 @@ export class Trainer {
   private stopRequested = false;
   private backup: Float32Array | Float64Array | null = null;
 
-  constructor(readonly opts: TrainerOptions) {
+  /** A copy of the options given: a change to the caller's object afterwards is not read (unchecked). */
+  readonly opts: TrainerOptions;
+
+  constructor(opts: TrainerOptions) {
     if (typeof opts !== 'object' || opts === null) throw new InputError(`new Trainer(opts) needs options { epochs, clip, ... }, got ${describe(opts)}`);
+    // (before, the caller's object itself was kept: earlyStop set to -1 after the checks ended a run after one epoch)
+    opts = { ...opts };
     refuseUnknownKeys(opts, TRAINER_OPTIONS, 'new Trainer(opts)');
     if (!Number.isSafeInteger(opts.epochs) || opts.epochs < 0) throw new InputError(`epochs must be a whole number of 0 or more, got ${describe(opts.epochs)}`);
     if (typeof opts.clip !== 'number' || !(opts.clip >= 0)) throw new InputError(`clip must be a number of 0 or more (0 or Infinity: off), got ${describe(opts.clip)}`);
@@ -262,6 +267,7 @@ export class Trainer {
       if (choice.threads !== opts.threads && choice.note) process.stderr.write(`deeprnn: warning: ${choice.note.replace(/^--threads/, 'threads')}\n`);
       this.threads = choice.threads;
     }
+    this.opts = opts;
   }
 
   /** opts.threads within the cores (undefined: none asked). */
@@ -326,8 +332,10 @@ export class Trainer {
   async fit(model: LanguageModel, data: DataModule, optimizer: Optimizer, rng: Rng, state?: TrainState): Promise<{ stopped: boolean; early?: boolean }> {
     checkFitArgs(model, data, optimizer, rng);
     if (fitting.has(model)) throw new InputError('fit(model, ...): this model is being trained by another fit() or fitEpoch() that has not ended (two at once would interleave their updates)');
+    this.refuseSecondRun('fit');
     if (state !== undefined) checkStateFits(state, data, 'fit');
     fitting.add(model);
+    this.running = true;
     // The process's count outside every run: a fit without threads runs at it, and it is put back when the last ends.
     const end = beginThreadedRun();
     // A stop asked before this fit holds for it; the signal of an earlier fit's stop does not.
@@ -339,7 +347,23 @@ export class Trainer {
       // goes on (before, every later one stopped after a batch). (stopSignal keeps what stopped this one.)
       this.consumeStop();
       fitting.delete(model);
+      this.running = false;
       end();
+    }
+  }
+
+  /** Whether a fit() or fitEpoch() of this trainer has not ended. */
+  private running = false;
+
+  /**
+   * One run at a time: a trainer's history, early stop, stop and times are one
+   * run's (before, two fit()s of two models at once each read the other's
+   * epochs for its early stop).
+   */
+  private refuseSecondRun(what: 'fit' | 'fitEpoch'): void {
+    if (this.running) {
+      throw new InputError(`${what}(...): this Trainer is running a fit() or fitEpoch() that has not ended; its history, early stop and stop `
+        + 'are one run\'s: give each run at once a Trainer of its own');
     }
   }
 
@@ -429,8 +453,10 @@ export class Trainer {
   async fitEpoch(model: LanguageModel, data: DataModule, optimizer: Optimizer, rng: Rng, state: TrainState): Promise<EpochMetrics | null> {
     checkFitArgs(model, data, optimizer, rng, 'fitEpoch');
     if (fitting.has(model)) throw new InputError('fitEpoch(model, ...): this model is being trained by a fit() or fitEpoch() that has not ended (two at once would interleave their updates)');
+    this.refuseSecondRun('fitEpoch');
     checkStateFits(state, data, 'fitEpoch');
     fitting.add(model);
+    this.running = true;
     const end = beginThreadedRun();
     if (!this.stopRequested && !this.stopAgreed) this.stopSignal = null;
     let ended = true;
@@ -444,6 +470,7 @@ export class Trainer {
       // asked before a fit() holds for it: the caller's loop over the epochs is the run.
       if (ended) this.consumeStop();
       fitting.delete(model);
+      this.running = false;
       end();
     }
   }
@@ -646,6 +673,9 @@ export class Trainer {
     // (grads as they are now: a caller may have changed them since the step, clipped them already)
     const { norm, scale } = this.clipPlan(model, false);
     if (scale !== 1) scaleInPlace(model.grads, scale);
+    // (the model's sum of squares is of the grads before: an update() after this one reads them anew;
+    // before, it clipped them a second time by the old norm)
+    model.gradsChanged?.();
     return norm;
   }
 

@@ -147,9 +147,20 @@ export class OnnxStepper {
 
   /** Feeds tokens (one run of the graph); returns the logits after every one, (T, V), and carries the state. */
   async feedAll(ids: ArrayLike<number>): Promise<Float32Array> {
-    if (ids.length === 0) throw new Error('feed needs at least one token');
+    if (typeof ids !== 'object' || ids === null || typeof ids.length !== 'number') {
+      throw new InputError(`feed needs token ids (an array of whole numbers), got ${describe(ids)}`);
+    }
+    if (ids.length === 0) throw new InputError('feed needs at least one token');
     const tokens = new BigInt64Array(ids.length);
-    for (let i = 0; i < ids.length; i++) tokens[i] = BigInt(ids[i]!);
+    const V = this.vocabSize;
+    for (let i = 0; i < ids.length; i++) {
+      // (before, -1 read as the last token through the graph's Gather, V or more as an all-zero input, 1.5 a RangeError)
+      const id = ids[i];
+      if (!Number.isInteger(id) || id! < 0 || id! >= V) {
+        throw new InputError(`feed: token ids must be whole numbers from 0 to ${V - 1} (the model's vocabulary), got ${describe(id)} at index ${i}`);
+      }
+      tokens[i] = BigInt(id!);
+    }
     const out = await this.session.run(this.feeds(tokens), this.fetches);
     const { io } = this.card;
     // Copies: a runtime may reuse or free its output buffers.
@@ -201,6 +212,12 @@ export async function generateOnnx(stepper: OnnxStepper, tokenizer: Tokenizer, p
     if (v !== undefined && typeof v !== 'function') throw new InputError(`${key} must be a function, got ${describe(v)}`);
   }
   if (typeof prefix !== 'string') throw new InputError(`the prefix must be a string, got ${describe(prefix)}`);
+  if (!(stepper instanceof OnnxStepper)) throw new InputError(`generateOnnx's first argument must be an OnnxStepper, got ${describe(stepper)}`);
+  if (!(tokenizer instanceof Tokenizer)) throw new InputError(`generateOnnx's second argument must be a Tokenizer (cardTokenizer(card)), got ${describe(tokenizer)}`);
+  if (tokenizer.vocab.size !== stepper.vocabSize) {
+    // (as generate(): before, a larger tokenizer's ids past the model's fed all-zero inputs, and text came without a word)
+    throw new InputError(`the tokenizer has ${tokenizer.vocab.size} tokens but the exported model's vocabSize is ${stepper.vocabSize}`);
+  }
   const ids = tokenizer.encode(prefix);
   const sampler = new Sampler(stepper.vocabSize, samplingOptions(opts));
   stepper.reset();

@@ -382,7 +382,7 @@ describe('deeprnn serve', () => {
     expect((await request(served.port, '/api/state')).status).toBe(200);
   });
 
-  it('messages: a missing target, a file that is not a checkpoint, a bad port, a port in use', async () => {
+  it('messages: a missing target, a path through a file, a link to nothing, a loop of links, a file that is not a checkpoint, a bad port, a port in use', async () => {
     const line = async (args: string[]) => {
       const r = await cli(['serve', ...args]);
       return { code: r.code, err: r.stderr.trim() };
@@ -391,6 +391,20 @@ describe('deeprnn serve', () => {
     expect(await line([none])).toEqual({
       code: 2, err: `deeprnn: error: ${none} does not exist: name a checkpoint or a directory of runs (train one with "deeprnn train --out checkpoints/deeprnn.safetensors")`,
     });
+    // each cause by its name (before, each of these "did not exist")
+    const slash = `${path.join(dir, 'gru.safetensors')}/`;
+    expect(await line([slash])).toEqual({
+      code: 2, err: `deeprnn: error: ${slash}: a part of this path is a file, not a directory (a "/" after a checkpoint's name?): name a checkpoint or a directory of runs`,
+    });
+    const dangling = path.join(root, 'dangling.safetensors');
+    symlinkSync(path.join(root, 'nothing.safetensors'), dangling);
+    expect(await line([dangling])).toEqual({
+      code: 2, err: `deeprnn: error: ${dangling} is a symbolic link to ${path.join(root, 'nothing.safetensors')}, which does not exist: name a checkpoint or a directory of runs`,
+    });
+    const loop = path.join(root, 'loop1');
+    symlinkSync(path.join(root, 'loop2'), loop);
+    symlinkSync(loop, path.join(root, 'loop2'));
+    expect(await line([loop])).toEqual({ code: 2, err: `deeprnn: error: ${loop} is a loop of symbolic links: name a checkpoint or a directory of runs` });
     expect(await line([path.join(root, 'secret.txt')])).toEqual({
       code: 2, err: `deeprnn: error: ${path.join(root, 'secret.txt')} is neither a directory nor a .safetensors checkpoint`,
     });

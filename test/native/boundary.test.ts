@@ -2,7 +2,7 @@
 // wrong type, a wrong length, a detached buffer or an out-of-range number,
 // throws a JavaScript Error (and the process survives to check it).
 import { describe, expect, it } from 'vitest';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { native } from '../../src/native.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -259,5 +259,20 @@ describe('native boundary', () => {
     await nat.writeFileAtomic!(path.join(dir, '.w.tmp'), path.join(dir, 'w.bin'), dir, Buffer.from('x'));
     expect(readFileSync(path.join(dir, 'w.bin'), 'utf8')).toBe('x');
     expect(readdirSync(dir)).toEqual(['w.bin']);
+  });
+
+  it('writeFileAtomic writes the bytes as they were at the call, whatever becomes of the Buffer meanwhile', async () => {
+    // (before, read in place on the pool's thread: a Buffer whose ArrayBuffer was transferred away and
+    // written, or freed, while the write ran put those bytes, or freed memory, in the file)
+    const data = Buffer.alloc(32 * 2 ** 20, 0x41);
+    const done = nat.writeFileAtomic!(path.join(dir, '.big.tmp'), path.join(dir, 'big.bin'), dir, data);
+    const moved = new Uint8Array(structuredClone(data.buffer, { transfer: [data.buffer] }));
+    moved.fill(0x42);
+    expect(data.length).toBe(0);
+    await done;
+    const got = readFileSync(path.join(dir, 'big.bin'));
+    expect(got.length).toBe(32 * 2 ** 20);
+    expect(got.every((b) => b === 0x41)).toBe(true);
+    rmSync(path.join(dir, 'big.bin'));
   });
 });

@@ -171,6 +171,9 @@ describe('the data modules and loaders', () => {
     const ok = { numSteps: 8, batchSize: 10, numTrain: 40, numVal: 20 };
     expect(() => new WindowDataModule(ids, { ...ok, batchsize: 3 } as never)).toThrow('the data options: unknown option batchsize (did you mean batchSize?)');
     expect(() => makeDataModule(ids, { ...ok, numstep: 3 } as never)).toThrow('the data options: unknown option numstep (did you mean numSteps?)');
+    // a Map of options is refused wherever options are named (before, its entries, no keys, were not read)
+    expect(() => makeDataModule(ids, new Map(Object.entries(ok)) as never))
+      .toThrow('the data options: the options must be a plain object ({ name: value, ... }), got an instance of Map');
     for (const [tokens, got] of [[Array.from(ids), `an array of ${ids.length}`], [Float64Array.from(ids), 'an instance of Float64Array']] as const) {
       expect(() => makeDataModule(tokens as never, ok))
         .toThrow(`the tokens must be a Uint16Array or an Int32Array of token ids (a tokenizer's encode(), or Int32Array.from(ids)), got ${got}`);
@@ -222,6 +225,8 @@ describe('generate, Rng.fromState, RNNLM.load, model.save and train()', () => {
     expect(() => m.save(blocked)).toThrow(new RegExp(`^could not write checkpoint ${blocked.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(.*\\); nothing was written there$`));
     m.save(path.join(missingDir, 'ok.safetensors'));
     await expect(train(TEXT, [] as never)).rejects.toThrow('options must be an object, got []');
+    // (before, a Map's entries were not read: the book's defaults ran)
+    await expect(train(TEXT, new Map([['epochs', 1]]) as never)).rejects.toThrow('options must be a plain object ({ epochs: 3, ... }), got an instance of Map');
     // null is an option left out, and the type says so
     const opts: TrainOptions = { hidden: 8, numSteps: 16, numTrain: 200, numVal: 100, batchSize: 50, epochs: 1, lr: null, precision: null };
     expect((await train(TEXT, opts)).history).toHaveLength(1);
@@ -257,6 +262,62 @@ describe('train(text, options): an option written is given', () => {
     // the float64 reference has no bf16: it fine-tunes at its own precision (before this was kept: refused, naming an option not given)
     const scratch = await train(TEXT, { ...TINY, hidden: undefined, initFrom: bf16, impl: 'scratch' });
     expect(scratch.model.precision).toBe('fp32');
+  });
+});
+
+describe('the lower-level calls name a wrong argument (before: TypeErrors and RangeErrors from inside, or options not read)', () => {
+  const batch = { T: 2, N: 3, inputs: Int32Array.of(1, 2, 3, 4, 0, 1), targets: Int32Array.of(2, 3, 4, 0, 1, 2) };
+  const cfg = { cell: 'gru' as const, vocabSize: 5, hidden: [6, 4], dropout: 0.5 };
+
+  it('forward\'s options, for both models', () => {
+    for (const m of [new RNNLM(cfg, new Rng(1)), new RNNLMScratch(cfg, new Rng(1))]) {
+      expect(() => m.forward(batch, null as never)).toThrow('forward: the options must be { train, rng, carry, shard }, got null');
+      expect(() => m.forward(batch, { train: 'no' } as never)).toThrow('forward: train must be true or false, got "no"');
+      expect(() => m.forward(batch, { train: true, carry: 1 } as never)).toThrow('forward: carry must be true or false, got 1');
+      expect(() => m.forward(batch, { train: true, rngs: new Rng(1) } as never)).toThrow('forward: unknown option rngs (did you mean rng?)');
+      expect(() => m.forward(batch, { train: true, rng: { uniform: Math.random } } as never))
+        .toThrow('forward: rng must be an Rng (it draws the dropout masks), got an object with keys uniform');
+      expect(() => m.forward(batch, { train: true })).toThrow('forward: training with dropout needs an rng (to draw the masks)');
+      expect(m.forward(batch, { train: true, rng: new Rng(2) })).toBeGreaterThan(0);
+    }
+  });
+
+  it('the float64 model scores the whole batch: a shard is refused unless it is all of it (before, not read)', () => {
+    const m = new RNNLMScratch({ ...cfg, dropout: 0 }, new Rng(1));
+    const whole = m.evaluate(batch);
+    expect(whole.count).toBe(6);
+    expect(m.evaluate(batch, { shard: { rank: 0, size: 1 } })).toEqual(whole);
+    expect(m.evaluate(batch, { shard: null })).toEqual(whole);
+    expect(() => m.evaluate(batch, { shard: { rank: 1, size: 3 } })).toThrow('evaluate: the scratch model runs in one process: shard must be { rank: 0, size: 1 } or none, got size 3');
+    expect(() => m.evaluate(batch, { shard: {} } as never)).toThrow('evaluate: shard.size must be an integer');
+    expect(() => m.forward(batch, { train: true, shard: { rank: 0, size: 2 } })).toThrow('forward: the scratch model runs in one process');
+  });
+
+  it('evaluateTokens, save, learningRate, and sizes past what a process can allocate', async () => {
+    const { evaluateTokens } = await import('../../src/train/evaluate.js');
+    const { learningRate } = await import('../../src/train/schedule.js');
+    const m = new RNNLM({ ...cfg, dropout: 0 }, new Rng(1));
+    const toks = Int32Array.from({ length: 40 }, (_, i) => i % 5);
+    expect(() => evaluateTokens(null as never, toks, { numSteps: 4, batchSize: 2 })).toThrow('evaluateTokens(model, ...) needs a model (an RNNLM or RNNLMScratch), got null');
+    expect(() => evaluateTokens(m, null as never, { numSteps: 4, batchSize: 2 }))
+      .toThrow('evaluateTokens(model, tokens, ...): the tokens must be a Uint16Array or an Int32Array of token ids');
+    expect(() => evaluateTokens(m, toks, { numSteps: 4, batchSize: 2, unk: '0' } as never))
+      .toThrow('unk must be the unknown token\'s id (a whole number of 0 or more), got "0"');
+    expect(() => evaluateTokens(m, toks, { numSteps: 4, batchSize: 2, numstep: 9 } as never)).toThrow('evaluateTokens: unknown option numstep (did you mean numSteps?)');
+    expect(() => evaluateTokens(m, toks, { numSteps: 4, batchSize: 2, world: { rank: 0, size: 1 } } as never))
+      .toThrow('world must be a World (mpiWorld()\'s: rank, size, sum, sumChunks, barrier) or null');
+    expect(evaluateTokens(m, toks, { numSteps: 4, batchSize: 2, unk: 0 }).unknownRate).toBeCloseTo(7 / 39, 12);
+    expect(() => m.save(path.join(tmpDir(), 'm.safetensors'), { tokenizer: tok, dtyp: 'bf16' } as never)).toThrow('save: unknown option dtyp (did you mean dtype?)');
+    expect(() => m.save(path.join(tmpDir(), 'm.safetensors'), 7 as never)).toThrow('save(file, opts): opts must be { tokenizer, dtype }, got 7');
+    expect(() => learningRate({ kind: 'cosnie', lr: 1, warmup: 0, decay: 1, decayAfter: 1, minLr: 0 } as never, 0, 0, 10))
+      .toThrow('schedule must be one of constant|step|exp|cosine, got "cosnie"');
+    expect(() => new RNNLMScratch({ cell: 'gru', vocabSize: 1e12, hidden: [4], dropout: 0 }))
+      .toThrow(/^a model of 17,000,000,000,072 parameters needs [\d.]+ TiB for its weights and gradients: more than this process can allocate/);
+    const huge = new RNNLM({ cell: 'gru', vocabSize: 5, hidden: [128, 4], dropout: 0.5 });
+    // (8 TiB: past what any process here could allocate, whatever the largest typed array)
+    const windows = { tokens: new Uint16Array(2 ** 20 + 1), starts: new Int32Array(2 ** 14) };
+    expect(() => huge.forward({ T: 2 ** 20, N: 2 ** 14, windows } as never, { train: true, rng: new Rng(1) }))
+      .toThrow('the batch needs 8.0 TiB for its masks: more than this process can allocate (use a smaller batch or fewer steps)');
   });
 });
 

@@ -541,6 +541,42 @@ describe('optimizers from their specs', () => {
     expect(DEFAULT_LR).toEqual({ sgd: 2, adam: 0.001, adamw: 0.001, rmsprop: 0.01 });
     expect(optimizersWith('eps')).toEqual(['adam', 'adamw', 'rmsprop']);
   });
+
+  it('step, lr and loadState check what they are given (before: NaN weights, a climb up the loss, state taken as given)', () => {
+    const g = Float64Array.of(0.1, 0.1, 0.1);
+    for (const p of [new Float64Array(3), new Float32Array(3)]) {
+      expect(() => new Adam(0.1).step(p, new (p.constructor as Float64ArrayConstructor)(2)))
+        .toThrow(`step(params, grads): grads must be a ${p.constructor.name} of 3 values as the weights, got an instance of ${p.constructor.name} of 2 values`);
+    }
+    expect(() => new SGD(1).step([1, 2] as never, [1, 2] as never)).toThrow('step(params, grads) needs the weights as a Float32Array or Float64Array');
+    const sgd = new SGD(1);
+    expect(() => (sgd.lr = -1)).toThrow('lr must be a finite number of 0 or more, got -1');
+    expect(() => (sgd.lr = NaN)).toThrow('lr must be a finite number of 0 or more, got NaN');
+    sgd.lr = 0.5;
+    expect(sgd.toJSON().lr).toBe(0.5);
+    const adam = new Adam(0.1);
+    expect(() => adam.loadState(null as never, 1)).toThrow('loadState(state, steps) needs the buffers by name (state()), got null');
+    expect(() => adam.loadState({}, -1)).toThrow('loadState: steps must be a whole number of 0 or more, got -1');
+    expect(() => adam.loadState({}, 1.5)).toThrow('loadState: steps must be a whole number of 0 or more, got 1.5');
+    expect(() => adam.loadState({ exp_avg: Float32Array.of(NaN, 0, 0) }, 3)).toThrow('loadState: exp_avg holds NaN at index 0: expected a finite number');
+    expect(() => adam.loadState({ exp_avg_sq: Float32Array.of(0, -1, 0) }, 3)).toThrow('loadState: exp_avg_sq holds -1 at index 1: expected a finite number of 0 or more');
+    expect(() => adam.loadState({ exp_avgs: Float32Array.of(0) }, 3)).toThrow('unknown');
+    expect(adam.steps).toBe(0);
+    adam.loadState({ exp_avg: Float32Array.of(5, 5) }, 3);
+    expect(() => adam.step(new Float32Array(3), new Float32Array(3)))
+      .toThrow('the exp_avg that loadState gave holds 2 values, but the weights stepped hold 3: a state is of one model\'s weights');
+    // one optimizer with state, two models' weights: refused (each moved by the other's moments)
+    const shared = new Adam(0.1);
+    const a = Float64Array.of(1, 2, 3), b = Float64Array.of(1, 2, 3);
+    shared.step(a, g);
+    shared.step(a, g);
+    expect(() => shared.step(b, g)).toThrow('this adam optimizer\'s exp_avg is of the weights it stepped before, not these: give each model an optimizer of its own');
+    expect(Array.from(b)).toEqual([1, 2, 3]);
+    // a state loaded in its place is of whichever weights it steps next
+    shared.loadState(shared.state() as Record<string, Float32Array>, shared.steps);
+    shared.step(b, g);
+    expect(shared.steps).toBe(3);
+  });
 });
 
 describe('saveCheckpoint writes only what loadCheckpoint reads', () => {
@@ -722,6 +758,19 @@ describe('the model keeps what it was made with, checked', () => {
     }
     m.loadStateDict(state);
     expect(m.params[0]).toBe(Math.fround(before[0]! + 1));
+  });
+
+  it('loadStateDict reads every value before it writes: two parameters swapped through stateDict()\'s views', () => {
+    // (before, copied in place one by one: both ended as the old second one)
+    for (const M of [RNNLM, RNNLMScratch]) {
+      const m = new M({ cell: 'gru', vocabSize: 5, hidden: [3], dropout: 0 }, new Rng(1));
+      const sd = m.stateDict();
+      const ih = Array.from(sd['rnn.bias_ih_l0']!), hh = Array.from(sd['rnn.bias_hh_l0']!);
+      expect(ih).not.toEqual(hh);
+      m.loadStateDict({ ...sd, 'rnn.bias_ih_l0': sd['rnn.bias_hh_l0']!, 'rnn.bias_hh_l0': sd['rnn.bias_ih_l0']! });
+      expect(Array.from(m.param('rnn.bias_ih_l0'))).toEqual(hh);
+      expect(Array.from(m.param('rnn.bias_hh_l0'))).toEqual(ih);
+    }
   });
 
   it('a model whose weights were transferred away is named as such by every use', () => {
@@ -907,6 +956,51 @@ describe('Trainer.fit', () => {
       .rejects.toThrow('fitEpoch(model, ...): this model is being trained by a fit() or fitEpoch() that has not ended');
     expect(await fitting).toEqual({ stopped: false });
   });
+
+  it('one run at a time per Trainer: a second fit() of another model is refused, and runs one after the other', async () => {
+    // (before, two fits at once each read the other model's epochs for their early stop)
+    const { makeDataModule } = await import('../../src/data/datamodule.js');
+    const tok = Tokenizer.fit('d2l', TEXT);
+    const dm = makeDataModule(tok.encode(TEXT), { numSteps: 8, batchSize: 10, numTrain: 40, numVal: 20 });
+    const model = (seed: number) => new RNNLM({ cell: 'gru', vocabSize: tok.vocab.size, hidden: [8], dropout: 0 }, new Rng(seed));
+    const t = new Trainer({ epochs: 1, clip: 1, earlyStop: 1 });
+    const first = t.fit(model(1), dm, new SGD(1), new Rng(2));
+    const want = 'this Trainer is running a fit() or fitEpoch() that has not ended';
+    const rng = new Rng(3);
+    // (both asked before the first has run on: it ends at its first turn of the event loop)
+    const second = t.fit(model(2), dm, new SGD(1), new Rng(2));
+    const third = t.fitEpoch(model(3), dm, new SGD(1), rng, initialState(rng));
+    await expect(second).rejects.toThrow(`fit(...): ${want}`);
+    await expect(third).rejects.toThrow(`fitEpoch(...): ${want}`);
+    expect(await first).toEqual({ stopped: false });
+    expect(await t.fit(model(2), dm, new SGD(1), new Rng(2))).toEqual({ stopped: false });
+    expect(t.history).toHaveLength(2);
+  });
+
+  it('keeps copies of its options and of a data module\'s: the caller\'s objects changed afterwards change nothing', async () => {
+    // (before, both kept the caller's object: one reused for a second module changed the first's batches,
+    // batchSize 0 made endless empty batches, and earlyStop -1 ended a run after one epoch)
+    const { WindowDataModule, SequentialDataModule } = await import('../../src/data/datamodule.js');
+    const tokens = Tokenizer.fit('d2l', TEXT).encode(TEXT);
+    for (const Data of [WindowDataModule, SequentialDataModule]) {
+      const o = { numSteps: 8, batchSize: 16, numTrain: 400, numVal: 200 };
+      const d = new Data(tokens, o);
+      const batches = d.numTrainBatches;
+      o.numSteps = 20;
+      o.batchSize = 0;
+      expect(d.numTrainBatches).toBe(batches);
+      expect(d.opts).toEqual({ numSteps: 8, batchSize: 16, numTrain: 400, numVal: 200 });
+      const shapes = [...d.trainBatches(new Rng(1), 0)].map((b) => `${b.T}x${b.N}`);
+      expect(shapes).toHaveLength(batches);
+      expect(new Set(shapes)).toEqual(new Set(['8x16']));
+    }
+    const opts = { epochs: 3, clip: 1, earlyStop: 2 };
+    const t = new Trainer(opts);
+    opts.earlyStop = -1;
+    opts.epochs = 1;
+    expect(t.opts.earlyStop).toBe(2);
+    expect(t.opts.epochs).toBe(3);
+  });
 });
 
 describe('Trainer and plain SGD in one pass', () => {
@@ -960,6 +1054,30 @@ describe('Trainer and plain SGD in one pass', () => {
     const once = Float32Array.from(m.grads);
     expect(t.clipGradients(m)).toBeCloseTo(0.01, 6);
     expect(m.grads).toEqual(once);
+  });
+
+  it('update after clipGradients steps by the clipped gradients once, as the float64 model does', () => {
+    // (before, update read the native model's sum of squares from the step, of the grads before
+    // clipping, and clipped them again: a step some ten times too short)
+    const cfg = { cell: 'gru' as const, vocabSize: 7, hidden: [6], dropout: 0 };
+    const r = new Rng(2);
+    const draw = () => Int32Array.from({ length: 12 }, () => r.nextU32() % 7);
+    const batch = { T: 4, N: 3, inputs: draw(), targets: draw() };
+    for (const M of [RNNLM, RNNLMScratch]) {
+      const m = new M(cfg, new Rng(1));
+      const before = Float64Array.from(m.params);
+      const t = new Trainer({ epochs: 1, clip: 0.05 });
+      m.zeroGrad();
+      m.forward(batch, { train: true });
+      m.backward();
+      expect(t.clipGradients(m)).toBeGreaterThan(0.05);
+      const { norm, bad } = t.update(m, new SGD(1));
+      expect(bad).toBeNull();
+      expect(norm).toBeCloseTo(0.05, 6);
+      let step = 0;
+      for (let i = 0; i < m.params.length; i++) step += (m.params[i]! - before[i]!) ** 2;
+      expect(Math.sqrt(step)).toBeCloseTo(0.05, 5);
+    }
   });
 });
 

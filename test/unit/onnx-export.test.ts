@@ -107,6 +107,19 @@ describe('ONNX export, run by ONNX Runtime', () => {
         await expect(generateOnnx(stepper, tokenizer, 'the', { numPreds: 3, onText: 'x' } as never)).rejects.toThrow('onText must be a function, got "x"');
         await expect(generateOnnx(stepper, tokenizer, 'the', { numPreds: 3, stop: true } as never)).rejects.toThrow('stop must be a function, got true');
         await expect(generateOnnx(stepper, tokenizer, 7 as never, { numPreds: 3 })).rejects.toThrow('the prefix must be a string, got 7');
+        // a tokenizer of another vocabulary, and ids the model has no input for, are refused (before: text from
+        // all-zero inputs, a misleading id error, -1 read as the last token, 1.5 a RangeError)
+        const V = tokenizer.vocab.size;
+        const other = Tokenizer.fit('char', 'abcdefghijklmnopqrstuvwxyz0123456789 ');
+        expect(other.vocab.size).not.toBe(V);
+        await expect(generateOnnx(stepper, other, 'xyz', { numPreds: 3 }))
+          .rejects.toThrow(`the tokenizer has ${other.vocab.size} tokens but the exported model's vocabSize is ${V}`);
+        await expect(generateOnnx({} as never, tokenizer, 'the', { numPreds: 3 })).rejects.toThrow('generateOnnx\'s first argument must be an OnnxStepper, got an empty object');
+        await expect(generateOnnx(stepper, null as never, 'the', { numPreds: 3 })).rejects.toThrow('generateOnnx\'s second argument must be a Tokenizer');
+        for (const [bad, shown] of [[-1, '-1'], [V, String(V)], [1.5, '1.5']] as const) {
+          await expect(stepper.feed([0, bad])).rejects.toThrow(`feed: token ids must be whole numbers from 0 to ${V - 1} (the model's vocabulary), got ${shown} at index 1`);
+        }
+        await expect(stepper.feed(null as never)).rejects.toThrow('feed needs token ids (an array of whole numbers), got null');
       });
     }
   }

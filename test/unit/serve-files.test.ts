@@ -3,12 +3,12 @@
 // for its end, a rewritten file is read again), and the page's modules found
 // from its entry's imports.
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, mkdirSync, renameSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pageModules, PACKAGE_ROOT } from '../../src/serve/assets.js';
 import { pathSegments, Refused, resolveInside } from '../../src/serve/paths.js';
-import { findFiles, MetricsTail, RunsWatcher } from '../../src/serve/runs.js';
+import { findFiles, listedName, MetricsTail, RunsWatcher } from '../../src/serve/runs.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const root = tmpDir();
@@ -58,6 +58,33 @@ describe('metrics as they grow', () => {
     renameSync(`${file}.new`, file);
     expect(tail.read()).toEqual({ reset: true, points: [{ epoch: 1, trainPpl: 7, valPpl: 7.5 }] });
     expect(new MetricsTail(path.join(root, 'none.metrics.jsonl')).read()).toBeNull();
+  });
+
+  it('reads a file rewritten in place again (the same inode, as large or larger: cp over it), and an appended one on', () => {
+    // (before, taken as an append: the old epochs, then the new file's past the old end, one lost between)
+    const file = path.join(root, 'cp.metrics.jsonl');
+    const line = (e: number, v: number) => `{"epoch":${e},"trainPpl":${v},"valPpl":${v}}\n`;
+    writeFileSync(file, line(1, 101) + line(2, 102) + line(3, 103));
+    const tail = new MetricsTail(file);
+    expect(tail.read()!.points.map((p) => p.valPpl)).toEqual([101, 102, 103]);
+    const ino = statSync(file).ino;
+    writeFileSync(file, line(1, 11) + line(2, 12) + line(3, 13) + line(4, 14));  // truncated and written: the same inode
+    expect(statSync(file).ino).toBe(ino);
+    expect(tail.read()).toEqual({ reset: true, points: [11, 12, 13, 14].map((v, i) => ({ epoch: i + 1, trainPpl: v, valPpl: v })) });
+    // the same first bytes, other ones where the last read ended
+    writeFileSync(file, line(1, 11) + line(2, 12) + line(3, 13) + line(4, 99) + line(5, 15));
+    expect(tail.read()!.reset).toBe(true);
+    appendFileSync(file, line(6, 16));
+    expect(tail.read()).toEqual({ reset: false, points: [{ epoch: 6, trainPpl: 16, valPpl: 16 }] });
+  });
+
+  it('a perplexity below 1 is a gap and an epoch below 1 no epoch, as deeprnn plot reads them (before, a 0 plotted as Infinity)', () => {
+    const file = path.join(root, 'low.metrics.jsonl');
+    writeFileSync(file, '{"epoch":1,"trainPpl":20,"valPpl":19}\n{"epoch":2,"trainPpl":18,"valPpl":0}\n{"epoch":0,"trainPpl":5,"valPpl":5}\n'
+      + '{"epoch":-1,"trainPpl":5,"valPpl":5}\n{"epoch":3,"trainPpl":0.5,"valPpl":-2}\n');
+    expect(new MetricsTail(file).read()!.points).toEqual([
+      { epoch: 1, trainPpl: 20, valPpl: 19 }, { epoch: 2, trainPpl: 18, valPpl: null }, { epoch: 3, trainPpl: null, valPpl: null },
+    ]);
   });
 
   it('reads a large file a piece at a time, and drops a line longer than any epoch\'s (before: one buffer, over 4 GiB an error that ended the server)', () => {
@@ -116,6 +143,11 @@ describe('what the listings leave out', () => {
     symlinkSync(path.join(outside, 'fifo'), path.join(dir, 'hang.metrics.jsonl'));
     expect(findFiles(dir, (n) => n.endsWith('.metrics.jsonl'))).toEqual(['alias.metrics.jsonl', 'own.metrics.jsonl']);
     expect(findFiles(dir, (n) => n.endsWith('.safetensors'))).toEqual([]);
+    // what the routes serve is what the lists could hold
+    for (const name of ['a.safetensors', 'sub/a.safetensors', 'sub/deeper/a.safetensors']) expect(listedName(name), name).toBe(true);
+    for (const name of ['.a.safetensors', '.hid/a.safetensors', 'sub/.a.safetensors', 'node_modules/a.safetensors', 'a/b/c/d.safetensors']) {
+      expect(listedName(name), name).toBe(false);
+    }
     expect(new RunsWatcher(dir).poll().map((r) => r.name)).toEqual(['alias', 'own']);
     // A FIFO put in place of a metrics file after the listing is read without blocking, as nothing.
     expect(new MetricsTail(path.join(dir, 'pipe.metrics.jsonl')).read()).toBeNull();
