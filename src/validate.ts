@@ -28,10 +28,32 @@ export const plural = (n: number, noun: string, nouns = `${noun}s`): string => `
 /** A value as the message quotes it: strings in double quotes, numbers as they are. */
 export function show(raw: unknown): string {
   if (raw === undefined) return 'nothing (undefined)';
-  // A list's numbers as numbers: NaN and Infinity are not JSON's null.
-  if (Array.isArray(raw)) return `[${raw.map((x) => (typeof x === 'number' || x === undefined ? String(x) : JSON.stringify(x) ?? String(x))).join(',')}]`;
-  if (typeof raw === 'string' || (typeof raw === 'object' && raw !== null)) return JSON.stringify(raw);
-  return String(raw);
+  let s: string;
+  try {
+    // A list's numbers as numbers: NaN and Infinity are not JSON's null.
+    if (Array.isArray(raw)) s = `[${raw.map((x) => (typeof x === 'number' || x === undefined ? String(x) : JSON.stringify(x) ?? String(x))).join(',')}]`;
+    else if (typeof raw === 'string' || (typeof raw === 'object' && raw !== null)) s = JSON.stringify(raw);
+    else s = String(raw);
+  } catch {
+    // (a value nested past the call stack, as a checkpoint's header may hold: before, the message itself failed)
+    return Array.isArray(raw) ? `an array of ${raw.length}` : 'an object nested too deeply to show';
+  }
+  // Kept to a line (a header's 5 MB string was one message); JSON's escapes keep control characters out of it.
+  return s.length > MAX_SHOWN ? `${s.slice(0, MAX_SHOWN - 3)}... (${s.length.toLocaleString('en-US')} characters)` : s;
+}
+
+/** The most characters show() gives of one value. */
+const MAX_SHOWN = 400;
+
+/**
+ * A message as a terminal may show it: control characters (a newline that
+ * would begin a line of its own, an escape sequence that clears the screen)
+ * written as \uXXXX. Error and warning lines pass through it, and so does
+ * what `info` prints of a checkpoint's strings.
+ */
+export function terminalSafe(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /**

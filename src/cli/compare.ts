@@ -1,6 +1,7 @@
 // deeprnn compare --cells gru,lstm,rnn: the book's exercise 1. Each cell
 // trains on the same data, seed and budget; a table and one SVG with every
 // curve compare accuracy and speed.
+import { terminalSafe } from '../validate.js';
 import { existsSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -186,7 +187,7 @@ export function registerCompare(program: Command): void {
         text: () => (rows.length ? `\n${renderRecords('text', COMPARE_COLUMNS, rows)}` : '') + (runs.length ? `plot: ${plot}\n` : ''),
         csv: { columns: COMPARE_CSV_COLUMNS, rows },
       }, format);
-      for (const f of failed) process.stderr.write(`deeprnn: error: ${f.cell}: ${f.error}\n`);
+      for (const f of failed) process.stderr.write(`deeprnn: error: ${f.cell}: ${terminalSafe(f.error)}\n`);
       stopLine();
       // As deeprnn train: 130 after SIGINT, 143 after SIGTERM; 1 when a cell diverged.
       if (signal) process.exitCode = signal === 'SIGINT' ? 130 : 143;

@@ -7,7 +7,7 @@ import { bestEpoch, runTokensPerSec } from '../train/metrics.js';
 import { emit, renderRecords, type Column } from './output.js';
 import { checkpointPath, modelOption } from './defaults.js';
 import { addOptions, formatOptions, outputFormat } from './options.js';
-import { plural } from '../validate.js';
+import { plural, terminalSafe } from '../validate.js';
 import { HYPER_KEYS, showHyper, type OptimizerSettings } from '../train/optim.js';
 import type { ScheduleSettings } from '../train/schedule.js';
 
@@ -106,7 +106,7 @@ export function registerInfo(program: Command): void {
         } else {
           const { training, state } = run;
           out.push(
-            `training: corpus ${training.corpus.join(' ')}${training.initFrom ? ` from the weights of ${training.initFrom}` : ''}, `
+            `training: corpus ${training.corpus.map(terminalSafe).join(' ')}${training.initFrom ? ` from the weights of ${terminalSafe(training.initFrom)}` : ''}, `
               + `${training.batching} batches of ${training.batchSize} x ${training.numSteps}, `
               + `${training.valFrac === null ? `${training.numTrain}/${training.numVal} windows` : `validation fraction ${training.valFrac}`}, `
               + `lr ${training.lr}, clip ${training.clip}, seed ${training.seed}, ${plural(training.epochs, 'epoch')} planned`

@@ -3,7 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { native } from '../native.js';
 import { InputError } from '../errors.js';
-import { plural } from '../validate.js';
+import { plural, terminalSafe } from '../validate.js';
 import { defaultChunkTokens } from '../nn/rnnlm.js';
 import { inJob, launcherRank, mpiSummary } from '../mpi.js';
 import { registerBench } from './bench.js';
@@ -181,7 +181,8 @@ export async function main(argv: string[]): Promise<number> {
     const msg = ((e as Error).message ?? String(e)).replace(/^deeprnn: /, '');
     // In a job of several ranks, every rank but the first says which it is.
     const who = inJob() && launcherRank() !== 0 ? ` (rank ${launcherRank()})` : '';
-    process.stderr.write(`deeprnn${who}: error: ${msg}\n`);
+    // (one line, whatever a file's strings in it hold: a newline or an escape sequence is written as \u000a, \u001b)
+    process.stderr.write(`deeprnn${who}: error: ${terminalSafe(msg)}\n`);
     if (e instanceof InputError || isFileError(e)) return 2;
     if (process.env.DEEPRNN_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
     return 1;

@@ -10,6 +10,7 @@
 // A reader that goes away (`deeprnn predict ... | head`) ends the command
 // quietly; any other failure to write (a full disk, /dev/full) ends it with one
 // line naming the stream and the cause, exit code 1, never a stack trace.
+import { terminalSafe } from '../validate.js';
 import { csvLine, formatNumber, renderCsv, renderTable } from './table.js';
 import { inJob, launcherRank } from '../mpi.js';
 
@@ -41,7 +42,7 @@ export function write(text: string): void {
 export function warn(message: string): void {
   // Under a launcher a warning of another rank than 0 (its own --threads capped, say) says whose it is, as its errors do.
   const who = inJob() && launcherRank() !== 0 ? ` (rank ${launcherRank()})` : '';
-  process.stderr.write(`deeprnn${who}: warning: ${message}\n`);
+  process.stderr.write(`deeprnn${who}: warning: ${terminalSafe(message)}\n`);
 }
 
 /** A line of notes or progress: on stdout with text, on stderr when stdout carries JSON or CSV. */

@@ -24,7 +24,7 @@ import type { EpochMetrics, TrainState } from '../train/trainer.js';
 import { checkHeaderLength, decodeSafetensors, encodeSafetensors, headerBytes, parseHeader, type Dtype, type Tensor } from './safetensors.js';
 import { accessDenied, writeFileAtomic } from './files.js';
 import { InputError } from '../errors.js';
-import { describe } from '../validate.js';
+import { describe, show } from '../validate.js';
 
 export const FORMAT_VERSION = 1;
 
@@ -252,7 +252,7 @@ export function saveModel(file: string, model: RNNLM, tokenizer: Tokenizer | und
   }
   // A path that names a directory is not a file to write (train --out refuses it too).
   if (typeof file !== 'string' || file === '' || /[\\/]$/.test(file)) {
-    throw new InputError(`save needs a file path, got ${JSON.stringify(file)}`);
+    throw new InputError(`save needs a file path, got ${show(file)}`);
   }
   // (bf16 precision recorded, so that what loads it predicts and evaluates as the model did; fp32 files stay as they were)
   try {
@@ -454,12 +454,12 @@ function checkContents(parsed: unknown, tensors: Map<string, Tensor>, fail: Fail
   const nonNegative = new Set(training ? (optimizerSpec(training.optimizer.kind).nonNegative ?? []).map((n) => `optimizer.${n}`) : []);
   for (const [name, t] of tensors) {
     if (names.has(name) || carryNamesSet.has(name)) continue;
-    if (!optimizerNames.has(name)) throw fail(`unexpected tensor "${name}"`);
-    if (t.shape.length !== 1 || t.shape[0] !== P) throw fail(`tensor "${name}" has shape [${t.shape.join(', ')}], expected [${P}]`);
-    if (firstNonFinite(t.data) >= 0) throw fail(`tensor "${name}" has non-finite values`);
+    if (!optimizerNames.has(name)) throw fail(`unexpected tensor ${show(name)}`);
+    if (t.shape.length !== 1 || t.shape[0] !== P) throw fail(`tensor ${show(name)} has shape [${t.shape.join(', ')}], expected [${P}]`);
+    if (firstNonFinite(t.data) >= 0) throw fail(`tensor ${show(name)} has non-finite values`);
     if (nonNegative.has(name)) {
       const at = t.data.findIndex((v) => v < 0);
-      if (at >= 0) throw fail(`tensor "${name}" (an average of squares) has a negative value (${t.data[at]}) at index ${at}`);
+      if (at >= 0) throw fail(`tensor ${show(name)} (an average of squares) has a negative value (${t.data[at]}) at index ${at}`);
     }
     optimizerState[name.slice('optimizer.'.length)] = t.data;
   }
@@ -487,11 +487,11 @@ function checkContents(parsed: unknown, tensors: Map<string, Tensor>, fail: Fail
     carry = carrying.map(({ name, layer }) => {
       const t = tensors.get(name);
       const H = config.hidden[layer]!;
-      if (!t) throw fail(`tensor "${name}" is missing (the carried state is incomplete)`);
+      if (!t) throw fail(`tensor ${show(name)} is missing (the carried state is incomplete)`);
       if (t.shape.length !== 2 || t.shape[0] !== N || t.shape[1] !== H) {
-        throw fail(`tensor "${name}" has shape [${t.shape.join(', ')}], expected [${N}, ${H}]`);
+        throw fail(`tensor ${show(name)} has shape [${t.shape.join(', ')}], expected [${N}, ${H}]`);
       }
-      if (firstNonFinite(t.data) >= 0) throw fail(`tensor "${name}" has non-finite values`);
+      if (firstNonFinite(t.data) >= 0) throw fail(`tensor ${show(name)} has non-finite values`);
       return t.data;
     });
   }
@@ -516,7 +516,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 function num(o: Record<string, unknown>, key: string, where: string, fail: Fail, check: (v: number) => boolean = Number.isFinite): number {
   const v = o[key];
   if (typeof v !== 'number' || !Number.isFinite(v) || !check(v)) {
-    throw fail(`${where}.${key} is ${typeof v === 'number' ? String(v) : JSON.stringify(v) ?? 'missing'}, not a valid number`);
+    throw fail(`${where}.${key} is ${typeof v === 'number' ? String(v) : v === undefined ? 'missing' : show(v)}, not a valid number`);
   }
   return v;
 }
@@ -539,7 +539,7 @@ const TRAINING_PARTS = ['training', 'optimizer', 'state', 'history'] as const;
 
 function checkMeta(m: unknown, fail: Fail): ModelMeta | CheckpointMeta {
   if (!isObject(m)) throw fail('the "deeprnn" metadata is not an object');
-  if (!Number.isInteger(m.version) || (m.version as number) < 1) throw fail(`format version ${JSON.stringify(m.version)} is invalid`);
+  if (!Number.isInteger(m.version) || (m.version as number) < 1) throw fail(`format version ${show(m.version)} is invalid`);
   if ((m.version as number) > FORMAT_VERSION) {
     throw fail(`format version ${m.version} is newer than this deeprnn reads (${FORMAT_VERSION}); upgrade deeprnn`);
   }
@@ -551,7 +551,7 @@ function checkMeta(m: unknown, fail: Fail): ModelMeta | CheckpointMeta {
     throw fail((e as Error).message);
   }
   if (m.precision !== undefined && !PRECISIONS.includes(m.precision as Precision)) {
-    throw fail(`precision ${JSON.stringify(m.precision)} is invalid: it must be one of ${PRECISIONS.join('|')}`);
+    throw fail(`precision ${show(m.precision)} is invalid: it must be one of ${PRECISIONS.join('|')}`);
   }
   const model: ModelMeta = { version: m.version as number, config, tokenizer: m.tokenizer as TokenizerJSON,
     ...(m.precision === undefined ? {} : { precision: m.precision as Precision }) };
@@ -564,31 +564,31 @@ function checkMeta(m: unknown, fail: Fail): ModelMeta | CheckpointMeta {
   if (typeof t.corpusSha1 !== 'string') throw fail('training.corpusSha1 must be a string');
   if (t.corpusParts !== undefined && !(Array.isArray(t.corpusParts) && t.corpusParts.length > 0
     && t.corpusParts.every((n) => Number.isSafeInteger(n) && (n as number) >= 0))) {
-    throw fail(`training.corpusParts ${JSON.stringify(t.corpusParts)} is invalid: it must list the bytes of each file the run read`);
+    throw fail(`training.corpusParts ${show(t.corpusParts)} is invalid: it must list the bytes of each file the run read`);
   }
   if (t.skipNonFinite !== undefined && typeof t.skipNonFinite !== 'boolean') {
-    throw fail(`training.skipNonFinite ${JSON.stringify(t.skipNonFinite)} is invalid: it must be true or false`);
+    throw fail(`training.skipNonFinite ${show(t.skipNonFinite)} is invalid: it must be true or false`);
   }
-  if (t.batching !== 'random' && t.batching !== 'sequential') throw fail(`training.batching ${JSON.stringify(t.batching)} is invalid`);
+  if (t.batching !== 'random' && t.batching !== 'sequential') throw fail(`training.batching ${show(t.batching)} is invalid`);
   if (t.valFrac !== null && !(typeof t.valFrac === 'number' && t.valFrac > 0 && t.valFrac < 1)) {
-    throw fail(`training.valFrac ${JSON.stringify(t.valFrac)} is invalid`);
+    throw fail(`training.valFrac ${show(t.valFrac)} is invalid`);
   }
-  if (t.impl !== 'native' && t.impl !== 'scratch') throw fail(`training.impl ${JSON.stringify(t.impl)} is invalid`);
+  if (t.impl !== 'native' && t.impl !== 'scratch') throw fail(`training.impl ${show(t.impl)} is invalid`);
   if (t.precision !== undefined && !PRECISIONS.includes(t.precision as Precision)) {
-    throw fail(`training.precision ${JSON.stringify(t.precision)} is invalid: it must be one of ${PRECISIONS.join('|')}`);
+    throw fail(`training.precision ${show(t.precision)} is invalid: it must be one of ${PRECISIONS.join('|')}`);
   }
   if (t.saveDtype !== undefined && !PRECISIONS.includes(t.saveDtype as Precision)) {
-    throw fail(`training.saveDtype ${JSON.stringify(t.saveDtype)} is invalid: it must be one of ${PRECISIONS.join('|')}`);
+    throw fail(`training.saveDtype ${show(t.saveDtype)} is invalid: it must be one of ${PRECISIONS.join('|')}`);
   }
-  if (t.initFrom !== undefined && typeof t.initFrom !== 'string') throw fail(`training.initFrom ${JSON.stringify(t.initFrom)} must be a path`);
+  if (t.initFrom !== undefined && typeof t.initFrom !== 'string') throw fail(`training.initFrom ${show(t.initFrom)} must be a path`);
   if (t.chunkTokens !== undefined && !(Number.isSafeInteger(t.chunkTokens) && (t.chunkTokens as number) >= 1 && (t.chunkTokens as number) <= MAX_CHUNK_TOKENS)) {
-    throw fail(`training.chunkTokens ${JSON.stringify(t.chunkTokens)} is invalid: it must be a whole number of tokens per chunk from 1 to ${MAX_CHUNK_TOKENS}`);
+    throw fail(`training.chunkTokens ${show(t.chunkTokens)} is invalid: it must be a whole number of tokens per chunk from 1 to ${MAX_CHUNK_TOKENS}`);
   }
   if (t.earlyStop !== undefined && !(Number.isSafeInteger(t.earlyStop) && (t.earlyStop as number) >= 1)) {
-    throw fail(`training.earlyStop ${JSON.stringify(t.earlyStop)} is invalid: it must be a whole number of epochs from 1`);
+    throw fail(`training.earlyStop ${show(t.earlyStop)} is invalid: it must be a whole number of epochs from 1`);
   }
   if (t.lineEnds !== undefined && t.lineEnds !== 'lf' && t.lineEnds !== 'kept') {
-    throw fail(`training.lineEnds ${JSON.stringify(t.lineEnds)} is invalid: it must be "lf" or "kept"`);
+    throw fail(`training.lineEnds ${show(t.lineEnds)} is invalid: it must be "lf" or "kept"`);
   }
   const training: TrainingSettings = {
     corpus: t.corpus,
@@ -620,7 +620,7 @@ function checkMeta(m: unknown, fail: Fail): ModelMeta | CheckpointMeta {
   }
   const optimizer = checkOptimizer(m.optimizer, fail);
   const schedule = m.schedule === undefined ? undefined : checkSchedule(m.schedule, fail);
-  if (m.clipMode !== undefined && m.clipMode !== 'norm' && m.clipMode !== 'value') throw fail(`clipMode ${JSON.stringify(m.clipMode)} is invalid`);
+  if (m.clipMode !== undefined && m.clipMode !== 'norm' && m.clipMode !== 'value') throw fail(`clipMode ${show(m.clipMode)} is invalid`);
   const s = m.state;
   if (!isObject(s)) throw fail('no trainer state');
   const state: TrainState = {
@@ -685,7 +685,7 @@ function checkOptimizer(o: unknown, fail: Fail): OptimizerSettings & { steps: nu
   for (const key of HYPER_KEYS) {
     if (o[key] === undefined) continue;
     if (!hasHyper(kind, key)) throw fail(`optimizer.${key} does not apply to optimizer ${kind}`);
-    if (!validHyper(key, o[key])) throw fail(`optimizer.${key} must be ${HYPERPARAMS[key].expected ?? 'true or false'}, got ${JSON.stringify(o[key])}`);
+    if (!validHyper(key, o[key])) throw fail(`optimizer.${key} must be ${HYPERPARAMS[key].expected ?? 'true or false'}, got ${show(o[key])}`);
     (settings as Record<HyperKey, unknown>)[key] = o[key];
   }
   const spec = optimizerSpec(kind);
@@ -701,7 +701,8 @@ function checkSchedule(o: unknown, fail: Fail): ScheduleSettings {
     kind: o.kind as ScheduleKind,
     lr: num(o, 'lr', 'schedule', fail, nonNeg),
     warmup: num(o, 'warmup', 'schedule', fail, isCount),
-    decay: num(o, 'decay', 'schedule', fail, nonNeg),
+    // (in [0, 1] as --lr-decay takes it, (0, 1]: before, a decay of 3 loaded and tripled the rate every epoch)
+    decay: num(o, 'decay', 'schedule', fail, (v) => v >= 0 && v <= 1),
     decayAfter: num(o, 'decayAfter', 'schedule', fail, isCount),
     minLr: num(o, 'minLr', 'schedule', fail, nonNeg),
   };

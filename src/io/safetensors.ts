@@ -5,6 +5,7 @@
 // values, rounded to nearest even: half the bytes), read into float32 either way.
 import { InputError } from '../errors.js';
 import { fromBf16Bits, toBf16Bits } from '../nn/bf16.js';
+import { show } from '../validate.js';
 
 /** How a tensor is stored: float32, or bfloat16. */
 export type Dtype = 'F32' | 'BF16';
@@ -56,7 +57,7 @@ export function headerBytes(tensors: Map<string, { shape: number[]; dtype?: Dtyp
 
 export function encodeSafetensors(tensors: Map<string, Tensor>, metadata: Record<string, string>): Buffer {
   for (const [name, t] of tensors) {
-    if (t.shape.reduce((a, b) => a * b, 1) !== t.data.length) throw new Error(`tensor "${name}" has ${t.data.length} values for shape [${t.shape.join(', ')}]`);
+    if (t.shape.reduce((a, b) => a * b, 1) !== t.data.length) throw new Error(`tensor ${show(name)} has ${t.data.length} values for shape [${t.shape.join(', ')}]`);
   }
   const { json, dataBytes: offset } = encodeHeader(tensors, metadata);
   const headerBytes = Buffer.from(json, 'utf8');
@@ -122,7 +123,7 @@ export function decodeSafetensors(buf: Buffer, label: string): SafetensorsFile {
   const dataLen = buf.length - dataStart;
   const tensors = new Map<string, Tensor>();
   let metadata: Record<string, string> = {};
-  const spans: [number, number, string][] = [];
+  const spans: [number, number, string, number[], Dtype][] = [];
   for (const [name, v] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
       if (!v || typeof v !== 'object' || Array.isArray(v) || !Object.values(v).every((x) => typeof x === 'string')) {
@@ -132,26 +133,39 @@ export function decodeSafetensors(buf: Buffer, label: string): SafetensorsFile {
       continue;
     }
     const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown } | null;
-    if (!e || typeof e !== 'object') throw fail(`entry "${name}" is not an object`);
-    if (e.dtype !== 'F32' && e.dtype !== 'BF16') throw fail(`tensor "${name}" has dtype ${JSON.stringify(e.dtype)}, only F32 and BF16 are supported`);
+    if (!e || typeof e !== 'object') throw fail(`entry ${show(name)} is not an object`);
+    if (e.dtype !== 'F32' && e.dtype !== 'BF16') throw fail(`tensor ${show(name)} has dtype ${show(e.dtype)}, only F32 and BF16 are supported`);
     const dtype: Dtype = e.dtype;
     const size = DTYPE_BYTES[dtype];
     const shape = e.shape;
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw fail(`tensor "${name}" has an invalid shape`);
+      throw fail(`tensor ${show(name)} has an invalid shape`);
     }
     const offs = e.data_offsets;
     if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw fail(`tensor "${name}" has invalid data_offsets`);
+      throw fail(`tensor ${show(name)} has invalid data_offsets`);
     }
     const [begin, end] = offs as [number, number];
-    if (begin > end || end > dataLen) throw fail(`tensor "${name}" spans bytes ${begin}..${end}, outside the ${dataLen} data bytes`);
+    if (begin > end || end > dataLen) throw fail(`tensor ${show(name)} spans bytes ${begin}..${end}, outside the ${dataLen} data bytes`);
     const count = (shape as number[]).reduce((a, b) => a * b, 1);
     if ((end - begin) !== count * size) {
-      throw fail(`tensor "${name}" of shape [${shape.join(', ')}] needs ${count * size} bytes as ${dtype}, its offsets give ${end - begin}`);
+      throw fail(`tensor ${show(name)} of shape [${shape.join(', ')}] needs ${count * size} bytes as ${dtype}, its offsets give ${end - begin}`);
     }
-    spans.push([begin, end, name]);
+    spans.push([begin, end, name, shape as number[], dtype]);
+  }
+  // The layout is checked whole before any tensor is copied: before, a header of a thousand entries all on
+  // the same 4 MB made 4 GB of copies, and only then was refused as overlapping.
+  spans.sort((a, b) => a[0] - b[0]);
+  let covered = 0;
+  for (const [begin, end, name] of spans) {
+    if (begin < covered) throw fail(`tensor ${show(name)} overlaps the one before it`);
+    if (begin > covered) throw fail(`bytes ${covered}..${begin} of the data belong to no tensor`);
+    covered = end;
+  }
+  if (covered !== dataLen) throw fail(`the file has ${dataLen - covered} bytes after the last tensor`);
+  for (const [begin, end, name, shape, dtype] of spans) {
     const bytes = buf.subarray(dataStart + begin, dataStart + end);
+    const count = (end - begin) / DTYPE_BYTES[dtype];
     let data: Float32Array;
     if (dtype === 'BF16') {
       const bits = new Uint16Array(count);
@@ -162,16 +176,8 @@ export function decodeSafetensors(buf: Buffer, label: string): SafetensorsFile {
       if (isLittleEndian()) new Uint8Array(data.buffer).set(bytes);
       else for (let i = 0; i < count; i++) data[i] = bytes.readFloatLE(i * 4);
     }
-    tensors.set(name, { shape: shape as number[], data, dtype });
+    tensors.set(name, { shape, data, dtype });
   }
-  spans.sort((a, b) => a[0] - b[0]);
-  let covered = 0;
-  for (const [begin, end, name] of spans) {
-    if (begin < covered) throw fail(`tensor "${name}" overlaps the one before it`);
-    if (begin > covered) throw fail(`bytes ${covered}..${begin} of the data belong to no tensor`);
-    covered = end;
-  }
-  if (covered !== dataLen) throw fail(`the file has ${dataLen - covered} bytes after the last tensor`);
   return { tensors, metadata };
 }
 

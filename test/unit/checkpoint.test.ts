@@ -83,6 +83,37 @@ describe('safetensors', () => {
     expect(bad({ __metadata__: { a: 1 } })).toThrow('__metadata__ must map strings to strings');
     expect(bad([1, 2])).toThrow('the header is not a JSON object');
   });
+
+  it('checks the layout whole before it copies a tensor: entries on the same bytes cost nothing (before, a copy each)', () => {
+    // 400 entries on the same 1 MB: before, 400 MB of copies, then the refusal
+    const floats = 2 ** 18;
+    const header = Object.fromEntries(Array.from({ length: 400 }, (_, i) => [`t${i}`, { dtype: 'F32', shape: [floats], data_offsets: [0, 4 * floats] }]));
+    const buf = readFileSync(rawFile('bomb.safetensors', header, Buffer.alloc(4 * floats)));
+    const before = process.memoryUsage().arrayBuffers;
+    expect(() => decodeSafetensors(buf, 'bomb')).toThrow('tensor "t1" overlaps the one before it');
+    // (what was copied and not yet collected counts here)
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(64 * 2 ** 20);
+  });
+
+  it('a value nested past the call stack, a name with control characters, a long string: each shown on one short line', () => {
+    const data = Buffer.alloc(8);
+    const read = (header: unknown) => () => decodeSafetensors(readFileSync(rawFile('odd.safetensors', header, data)), 'odd');
+    // (before: "Maximum call stack size exceeded" in the message itself); the header's text written as it is
+    const text = Buffer.from(`{"a":{"dtype":${'['.repeat(20_000)}1${']'.repeat(20_000)},"shape":[2],"data_offsets":[0,8]}}`);
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(text.length));
+    expect(() => decodeSafetensors(Buffer.concat([len, text, data]), 'deep')).toThrow('tensor "a" has dtype an array of 1, only F32 and BF16 are supported');
+    expect(read({ 'x\n\u001b[32mok': { dtype: 'F64', shape: [2], data_offsets: [0, 8] } }))
+      .toThrow('tensor "x\\n\\u001b[32mok" has dtype "F64"');
+    let message = '';
+    try {
+      read({ a: { dtype: 'x'.repeat(100_000), shape: [2], data_offsets: [0, 8] } })();
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toContain('... (100,002 characters), only F32 and BF16 are supported');
+    expect(message.length).toBeLessThan(600);
+  });
 });
 
 describe('checkpoints', () => {
@@ -339,6 +370,8 @@ describe('checkpoints', () => {
     expect(load('m21', { ...base, schedule: { kind: 'linear' } })).toThrow('schedule must be an object with a "kind" of constant, step, exp, cosine');
     const schedule = { kind: 'exp', lr: 0.1, warmup: 0, decay: 0.9, decayAfter: 1, minLr: 5 };
     expect(load('m22', { ...base, schedule })).toThrow('schedule.minLr 5 is above schedule.lr 0.1');
+    // a decay in [0, 1], as --lr-decay takes it (before, 3 loaded and tripled the rate every epoch)
+    expect(load('m22b', { ...base, schedule: { ...schedule, minLr: 0, decay: 3 } })).toThrow('schedule.decay is 3, not a valid number');
     expect(load('m23', { ...base, training: { ...base.training, initFrom: 3 } })).toThrow('training.initFrom 3 must be a path');
     expect(load('m23p', { ...base, training: { ...base.training, corpusParts: [12, -1] } }))
       .toThrow('training.corpusParts [12,-1] is invalid: it must list the bytes of each file the run read');

@@ -92,3 +92,11 @@ describe('the renderer', () => {
     expect(JSON.parse(out)).toEqual({ what: 'rows', rows: [ROWS[0]] });
   });
 });
+
+describe('terminalSafe', () => {
+  it('writes control characters as \\uXXXX, so that a file\'s strings cannot begin a line or move the cursor in a message', async () => {
+    const { terminalSafe } = await import('../../src/validate.js');
+    expect(terminalSafe('a\nb\u001b[2J\rc\u007f\u0085\u2028 é\t')).toBe('a\\u000ab\\u001b[2J\\u000dc\\u007f\\u0085\\u2028 é\t');
+    expect(terminalSafe('plain text, "quoted"')).toBe('plain text, "quoted"');
+  });
+});
