@@ -109,9 +109,8 @@ Napi::Value AdamStep(const Napi::CallbackInfo& info) {
   float* m = a.f32(1, "m", n);
   float* v = a.f32(2, "v", n);
   const float* g = a.f32(3, "grads", n);
-  adam_step(p, m, v, g, n, static_cast<float>(a.number(4, "lr")), static_cast<float>(a.number(5, "beta1")),
-            static_cast<float>(a.number(6, "beta2")), static_cast<float>(a.number(7, "eps")),
-            static_cast<float>(a.number(8, "weightDecay")), a.dim(9, "step", 1, 1L << 52), a.boolean(10, "decoupled"));
+  adam_step(p, m, v, g, n, a.number(4, "lr"), a.number(5, "beta1"), a.number(6, "beta2"), a.number(7, "eps"),
+            a.number(8, "weightDecay"), a.dim(9, "step", 1, 1L << 52), a.boolean(10, "decoupled"));
   return info.Env().Undefined();
 }
 
@@ -123,7 +122,7 @@ Napi::Value RmspropStep(const Napi::CallbackInfo& info) {
   float* sq = a.f32(1, "squareAvg", n);
   float* buf = a.f32(2, "buf", n);
   const float* g = a.f32(3, "grads", n);
-  rmsprop_step(p, sq, buf, g, n, static_cast<float>(a.number(4, "lr")), static_cast<float>(a.number(5, "alpha")),
+  rmsprop_step(p, sq, buf, g, n, static_cast<float>(a.number(4, "lr")), a.number(5, "alpha"),
                static_cast<float>(a.number(6, "eps")), static_cast<float>(a.number(7, "weightDecay")),
                static_cast<float>(a.number(8, "momentum")));
   return info.Env().Undefined();

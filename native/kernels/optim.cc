@@ -134,28 +134,40 @@ void sgd_momentum_step(float* p, float* buf, const float* g, long n, float lr, f
   });
 }
 
-void adam_step(float* p, float* m, float* v, const float* g, long n, float lr, float b1, float b2, float eps,
-               float wd, long t, bool decoupled) {
-  const float bc1 = 1.0f - std::pow(b1, static_cast<float>(t));
-  const float bc2_sqrt = std::sqrt(1.0f - std::pow(b2, static_cast<float>(t)));
-  const float step_size = lr / bc1;
-  const float keep = decoupled ? 1.0f - lr * wd : 1.0f;
+// b^t by squaring: double's pow is a symbol of glibc 2.29, past what the addon
+// may ask of the system (install's check of symbol versions).
+static double power(double b, long t) {
+  double r = 1.0;
+  for (; t > 0; t >>= 1, b *= b)
+    if (t & 1) r *= b;
+  return r;
+}
+
+void adam_step(float* p, float* m, float* v, const float* g, long n, double lr, double b1, double b2, double eps,
+               double wd, long t, bool decoupled) {
+  const double bc1 = 1.0 - power(b1, t);
+  const float bc2_sqrt = static_cast<float>(std::sqrt(1.0 - power(b2, t)));
+  const float step_size = static_cast<float>(lr / bc1);
+  const float keep = decoupled ? static_cast<float>(1.0 - lr * wd) : 1.0f;
+  const float fb1 = static_cast<float>(b1), fb2 = static_cast<float>(b2), fwd = static_cast<float>(wd);
+  const float rest1 = static_cast<float>(1.0 - b1), rest2 = static_cast<float>(1.0 - b2), feps = static_cast<float>(eps);
   parallel_for(n >= kParallelWork, n, [&](long i) {
     float d = g[i];
     if (decoupled) p[i] *= keep;
-    else if (wd != 0.0f) d += wd * p[i];
-    m[i] = m[i] * b1 + d * (1.0f - b1);
-    v[i] = v[i] * b2 + (1.0f - b2) * d * d;
-    const float denom = std::sqrt(v[i]) / bc2_sqrt + eps;
+    else if (fwd != 0.0f) d += fwd * p[i];
+    m[i] = m[i] * fb1 + d * rest1;
+    v[i] = v[i] * fb2 + rest2 * d * d;
+    const float denom = std::sqrt(v[i]) / bc2_sqrt + feps;
     p[i] -= step_size * (m[i] / denom);
   });
 }
 
-void rmsprop_step(float* p, float* sq, float* buf, const float* g, long n, float lr, float alpha, float eps, float wd,
+void rmsprop_step(float* p, float* sq, float* buf, const float* g, long n, float lr, double alpha, float eps, float wd,
                   float momentum) {
+  const float falpha = static_cast<float>(alpha), rest = static_cast<float>(1.0 - alpha);
   parallel_for(n >= kParallelWork, n, [&](long i) {
     const float d = wd != 0.0f ? g[i] + wd * p[i] : g[i];
-    sq[i] = sq[i] * alpha + (1.0f - alpha) * d * d;
+    sq[i] = sq[i] * falpha + rest * d * d;
     const float a = std::sqrt(sq[i]) + eps;
     if (momentum > 0.0f) {
       buf[i] = buf[i] * momentum + d / a;

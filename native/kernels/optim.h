@@ -42,12 +42,16 @@ void sgd_momentum_step(float* p, float* buf, const float* g, long n, float lr, f
 
 // d = g (+ wd p unless decoupled, where p *= 1 - lr wd first); m = b1 m + (1 - b1) d;
 // v = b2 v + (1 - b2) d^2; p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
-void adam_step(float* p, float* m, float* v, const float* g, long n, float lr, float b1, float b2, float eps,
-               float wd, long t, bool decoupled);
+// The scalars come as doubles: 1 - b, the bias corrections and the step size are
+// made in double and rounded once, as PyTorch makes them (a beta of 0.99999999,
+// which float32 rounds to 1, gave a correction of 0 and NaN weights).
+void adam_step(float* p, float* m, float* v, const float* g, long n, double lr, double b1, double b2, double eps,
+               double wd, long t, bool decoupled);
 
 // d = g + wd p; sq = alpha sq + (1 - alpha) d^2; a = sqrt(sq) + eps;
 // momentum > 0: buf = momentum buf + d / a, p -= lr buf; else p -= lr d / a
-void rmsprop_step(float* p, float* sq, float* buf, const float* g, long n, float lr, float alpha, float eps, float wd,
+// (1 - alpha made in double, as adam_step's 1 - b)
+void rmsprop_step(float* p, float* sq, float* buf, const float* g, long n, float lr, double alpha, float eps, float wd,
                   float momentum);
 
 }  // namespace deeprnn

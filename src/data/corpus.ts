@@ -286,13 +286,24 @@ export async function resolveCorpora(specs: string[], dataDir: string, log?: (ms
         if (!PATH_FAULTS.has((e as NodeJS.ErrnoException).code ?? '')) throw e;
         throw new InputError(`--corpus "${spec}" is a directory that cannot be read (${(e as Error).message})`);
       }
+      // (a directory that may be listed but not entered: its files' stat fails, named as the directory's
+      // listing is; before, a bare "EACCES: permission denied, stat ...")
+      const look = (f: string, throwIfNoEntry: boolean) => {
+        try {
+          return statSync(f, { throwIfNoEntry });
+        } catch (e) {
+          if (!PATH_FAULTS.has((e as NodeJS.ErrnoException).code ?? '')) throw e;
+          throw new InputError(`--corpus "${spec}": ${f} cannot be read (${(e as NodeJS.ErrnoException).code})`);
+        }
+      };
       const files = names.filter(isCorpusFileName).map((f) => path.join(spec, f))
         .filter((f) => {
           brokenLink(f, `--corpus "${spec}": ${f}`);
-          return statSync(f).isFile() && statSync(f).size > 0;
+          const st = look(f, true)!;
+          return st.isFile() && st.size > 0;
         });
       if (files.length === 0) {
-        const subdir = names.find((f) => !f.startsWith('.') && statSync(path.join(spec, f), { throwIfNoEntry: false })?.isDirectory());
+        const subdir = names.find((f) => !f.startsWith('.') && look(path.join(spec, f), false)?.isDirectory());
         const why = subdir === undefined ? '' : `; its subdirectories are not read (give ${path.join(spec, subdir)} as a --corpus of its own)`;
         throw new InputError(`--corpus "${spec}" is a directory with no non-empty .txt files${why}`);
       }

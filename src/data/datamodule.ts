@@ -205,9 +205,10 @@ function fractionSplit(len: number, valFrac: number, numSteps: number, name: Opt
   return trainEnd;
 }
 
-/** A frozen copy of DataOptions (checkCounts says what is wrong with anything else). */
+/** DataOptions checked (checkCounts), then a frozen copy of them. */
 function copyOptions(opts: DataOptions): Readonly<DataOptions> {
-  return typeof opts === 'object' && opts !== null ? Object.freeze({ ...opts }) : opts;
+  checkCounts(opts);
+  return Object.freeze({ ...opts });
 }
 
 export class WindowDataModule implements DataModule {
@@ -231,7 +232,6 @@ export class WindowDataModule implements DataModule {
     // (before, the caller's object itself was kept: one reused for a second module changed the first's
     // batches, and a batchSize set to 0 afterwards made endless empty batches)
     opts = copyOptions(opts);
-    checkCounts(opts);
     this.opts = opts;
     const { numSteps, batchSize } = opts;
     checkLength(tokens, numSteps, name);
@@ -319,7 +319,6 @@ export class SequentialDataModule implements DataModule {
     // (before, the caller's object itself was kept: one reused for a second module changed the first's
     // batches, and a batchSize set to 0 afterwards made endless empty batches)
     opts = copyOptions(opts);
-    checkCounts(opts);
     this.opts = opts;
     const { numSteps: T, batchSize: N } = opts;
     checkLength(tokens, T, name);

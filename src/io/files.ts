@@ -308,8 +308,9 @@ export function writeFileAtomic(file: string, data: Buffer | string): void {
 /**
  * writeFileAtomic as one job on the thread pool (the addon's): the writing
  * and the waits for the disk happen while the caller goes on, and it learns
- * of the end in one turn of the event loop. `data` must not change until the
- * promise settles; two writes of one file must not overlap (WriteQueue).
+ * of the end in one turn of the event loop. `data` is copied before the call
+ * returns (what it holds then is written); two writes of one file must not
+ * overlap (WriteQueue).
  * Errors are Node's own, as writeFileAtomic's are (and makeDirs' for a
  * directory that cannot be created).
  */

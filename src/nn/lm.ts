@@ -72,6 +72,15 @@ export function checkForwardOptions(opts: unknown, what: string): asserts opts i
   if (o.shard != null) checkShard(o.shard, what);
 }
 
+/** evaluate()'s options, checked as forward's are (before, a Map, or carri: true, was taken as no options). */
+export function checkEvaluateOptions(opts: unknown, what: string): asserts opts is { carry?: boolean; shard?: Shard | null } {
+  if (typeof opts !== 'object' || opts === null) throw new InputError(`${what}: the options must be { carry, shard }, got ${describe(opts)}`);
+  refuseUnknownKeys(opts, ['carry', 'shard'], what);
+  const o = opts as { carry?: unknown; shard?: unknown };
+  if (o.carry !== undefined && typeof o.carry !== 'boolean') throw new InputError(`${what}: carry must be true or false, got ${describe(o.carry)}`);
+  if (o.shard != null) checkShard(o.shard, what);
+}
+
 export interface EvalResult {
   /** Cross-entropy summed over every target token (nats). */
   lossSum: number;

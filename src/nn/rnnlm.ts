@@ -8,7 +8,7 @@ import { checkRng, Rng } from '../rng.js';
 import { carriesC, checkNewModelConfig, frozenConfig, gatesOf, initParams, layerInput, modelOffsets, paramCount, paramTable, type ModelConfig } from './config.js';
 import type { EvalResult, ForwardOptions, LanguageModel, Shard } from './lm.js';
 import { shardRange } from '../mpi.js';
-import { checkBatch, checkForwardOptions, checkShard, fillDropoutMask } from './lm.js';
+import { checkBatch, checkEvaluateOptions, checkForwardOptions, fillDropoutMask } from './lm.js';
 import { Module, rnnLayerViews } from './module.js';
 import { CarriedState } from './carry.js';
 import { Workspace } from './workspace.js';
@@ -292,7 +292,7 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
   evaluate(batch: Batch, opts: { carry?: boolean; shard?: Shard } = {}): EvalResult {
     this.checkAttached();
     checkBatch(batch, 'evaluate');
-    if (opts.shard != null) checkShard(opts.shard, 'evaluate');
+    checkEvaluateOptions(opts, 'evaluate');
     const { T, N } = batch;
     const rows = chunkRows(T, N, 0, this.chunkTokens);
     const state = opts.carry ? this.carry.buffer(N) : null;

@@ -8,13 +8,13 @@
 import type { Batch } from '../data/datamodule.js';
 import { checkRng, Rng } from '../rng.js';
 import { checkNewModelConfig, frozenConfig, gatesOf, initParams, layerInput, paramCount, paramTable, type ModelConfig } from './config.js';
-import { checkBatch, checkForwardOptions, checkShard, fillDropoutMask, type EvalResult, type ForwardOptions, type LanguageModel, type Shard } from './lm.js';
+import { checkBatch, checkEvaluateOptions, checkForwardOptions, checkShard, fillDropoutMask, type EvalResult, type ForwardOptions, type LanguageModel, type Shard } from './lm.js';
 import { CarriedState } from './carry.js';
 import { allocateWeights } from './memory.js';
 import { Module, rnnLayerViews } from './module.js';
 import { bf16Operand } from './bf16.js';
 import { InputError } from '../errors.js';
-import { describe } from '../validate.js';
+import { describe, refuseUnknownKeys } from '../validate.js';
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
@@ -92,6 +92,11 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
   constructor(config: ModelConfig, rng: Rng = new Rng(0), opts: ScratchOptions = {}) {
     config = frozenConfig(checkNewModelConfig(config, 'new RNNLMScratch(config)'));
     checkRng(rng, 'new RNNLMScratch(config, rng): rng');
+    if (typeof opts !== 'object' || opts === null) throw new InputError(`new RNNLMScratch(config, rng, opts): opts must be { roundProducts }, got ${describe(opts)}`);
+    refuseUnknownKeys(opts, ['roundProducts'], 'new RNNLMScratch(config, rng, opts)');
+    if (opts.roundProducts !== undefined && opts.roundProducts !== 'none' && opts.roundProducts !== 'bf16') {
+      throw new InputError(`roundProducts must be none or bf16, got ${describe(opts.roundProducts)}`);
+    }
     const table = paramTable(config);
     const n = paramCount(table);
     super(table, ...allocateWeights(n, (k) => new Float64Array(k)));
@@ -120,6 +125,7 @@ export class RNNLMScratch extends Module<Float64Array> implements LanguageModel 
   evaluate(batch: Batch, opts: { carry?: boolean; shard?: Shard | null } = {}): EvalResult {
     this.checkAttached();
     checkBatch(batch, 'evaluate');
+    checkEvaluateOptions(opts, 'evaluate');
     this.checkIds(batch, 'evaluate');
     // (before, a shard was not read: the whole batch was scored where the native model scores a share)
     checkWhole(opts.shard, 'evaluate');

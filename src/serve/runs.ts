@@ -4,7 +4,7 @@
 // (two levels). A metrics file is read from where the last read stopped, so a
 // run that is going costs one small read per poll; a file that shrank or was
 // replaced (a resumed run rewrites it) is read again from the start.
-import { closeSync, constants, fstatSync, openSync, readdirSync, readSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { resolveInside } from './paths.js';
@@ -39,6 +39,19 @@ export const listedName = (rel: string): boolean => {
   const parts = rel.split('/');
   return parts.length <= DEPTH + 1 && !parts.some(skipped);
 };
+
+/** Whether a directory on the way to `rel` (not the served directory itself) is a symbolic link: the lists never go through one. */
+export function throughLinkedDirectory(root: string, rel: string): boolean {
+  const parts = rel.split('/');
+  for (let i = 1; i < parts.length; i++) {
+    try {
+      if (lstatSync(path.join(root, ...parts.slice(0, i))).isSymbolicLink()) return true;
+    } catch {
+      return false;  // (gone: resolving it failed already, or will)
+    }
+  }
+  return false;
+}
 
 /** Relative '/'-separated names of the files under `root` whose names `want` accepts (hidden entries and node_modules skipped). */
 export function findFiles(root: string, want: (name: string) => boolean): string[] {
@@ -101,8 +114,9 @@ function parsePoint(line: string): RunPoint | null {
   } catch {
     return null;
   }
-  // (as deeprnn plot reads them: epochs from 1, and a perplexity is at least 1; a smaller one, no run's,
-  // is a gap: before, a 0 was plotted on the log scale as Infinity, and named the best)
+  // (epochs from 1, and a perplexity is at least 1, the rules by which deeprnn plot refuses a file; the
+  // server, reading files as they grow, keeps the rest: a smaller one is a gap. Before, a 0 was plotted on
+  // the log scale as Infinity, and named the best)
   if (!o || typeof o !== 'object' || !Number.isSafeInteger(o.epoch) || (o.epoch as number) < 1) return null;
   const ppl = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v >= 1 ? v : null);
   // Keys are camelCase (trainPpl) in files written since deeprnn's records took one key style, snake_case (train_ppl) before.

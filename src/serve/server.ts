@@ -14,7 +14,7 @@ import { InputError } from '../errors.js';
 import { findAssets, MIME, type Assets } from './assets.js';
 import { Catalog } from './catalog.js';
 import { BadRequest, pathSegments, Refused, resolveInside } from './paths.js';
-import { listCheckpoints, listedName, RunsWatcher, type RunUpdate } from './runs.js';
+import { listCheckpoints, listedName, RunsWatcher, throughLinkedDirectory, type RunUpdate } from './runs.js';
 import type { Duplex } from 'node:stream';
 
 export interface ServeOptions {
@@ -133,7 +133,10 @@ export async function startServer(opts: ServeOptions): Promise<Served> {
     if (!name.endsWith('.safetensors')) throw new Refused(`refused ${JSON.stringify(name)}: only .safetensors checkpoints are served`);
     // (a name that leaves the directory is refused as such first)
     const file = resolveInside(dir, name);
-    if (!listedName(name)) throw new HttpError(404, `not found: ${name} (the lists hold no hidden names, node_modules, or files more than two directories down)`);
+    // Only what the lists could hold (no hidden part, no node_modules, at most two directories down, no
+    // directory reached through a link, which the lists do not walk into), and said as a missing file is,
+    // so that the answer tells nothing of what is there.
+    if (!listedName(name) || throughLinkedDirectory(dir, name)) throw new HttpError(404, 'not found');
     return { file, name };
   };
 

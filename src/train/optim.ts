@@ -50,7 +50,9 @@ export const HYPERPARAMS: { readonly [K in HyperKey]: HyperParam } = {
   betas: {
     torch: 'betas', type: 'pair', placeholder: 'b1,b2', help: 'betas', check: (v) => v >= 0 && v < 1, expected: 'two numbers in [0, 1), e.g. 0.9,0.999',
   },
-  eps: { torch: 'eps', type: 'number', placeholder: 'e', help: 'epsilon', check: (v) => v > 0, expected: 'a positive number' },
+  // (at least float32's smallest normal number: a smaller one is 0, or lost, in the native update's float32, and
+  // Adam's 0 / 0 at a weight without gradient made NaN weights, blamed on --lr)
+  eps: { torch: 'eps', type: 'number', placeholder: 'e', help: 'epsilon', check: (v) => v >= 2 ** -126, expected: 'a positive number of at least 1.2e-38 (float32\'s smallest normal number)' },
   weightDecay: { torch: 'weight_decay', type: 'number', placeholder: 'w', help: 'L2 penalty', check: (v) => v >= 0, expected: 'a number >= 0' },
   alpha: { torch: 'alpha', type: 'number', placeholder: 'a', help: 'smoothing constant', check: (v) => v >= 0 && v < 1, expected: 'a number in [0, 1)' },
 };
@@ -90,7 +92,6 @@ export interface OptimizerSpec<K extends HyperKey = HyperKey> {
 }
 
 const defineOptimizer = <K extends HyperKey>(spec: OptimizerSpec<K>): OptimizerSpec<K> => spec;
-/** The buffers as Float32Arrays when every one is (the native path), else null (float64: the TypeScript path). */
 /** step's weights and gradients: float arrays of one kind and length (before, short float64 gradients made NaN weights). */
 function checkStepArgs(params: FloatArray, grads: FloatArray): void {
   const float = (a: unknown) => a instanceof Float32Array || a instanceof Float64Array;
@@ -100,6 +101,7 @@ function checkStepArgs(params: FloatArray, grads: FloatArray): void {
   }
 }
 
+/** The buffers as Float32Arrays when every one is (the native path), else null (float64: the TypeScript path). */
 function f32<T extends FloatArray[]>(...a: T): { [I in keyof T]: Float32Array } | null {
   return a.every((x) => x instanceof Float32Array) ? (a as { [I in keyof T]: Float32Array }) : null;
 }
@@ -293,7 +295,7 @@ export class SpecOptimizer implements Optimizer {
   /** Buffers given by loadState, not yet checked against the weights' length. */
   private loaded = new Set<string>();
   /** The weights the state buffers are of (set by the first step that uses them). */
-  private owner: WeakRef<FloatArray> | null = null;
+  private owner: FloatArray | null = null;
   private rate = 0;
 
   constructor(
@@ -409,13 +411,14 @@ export class SpecOptimizer implements Optimizer {
       this.loaded.delete(name);
     } else if (b) {
       // State of other weights than these (one optimizer stepping two models: each moved by the other's moments)
-      const owner = this.owner?.deref();
-      if (owner !== undefined && owner !== like) {
+      // (held, not weakly: whether another model's weights were refused must not hang on a collection)
+      const owner = this.owner;
+      if (owner !== null && owner !== like) {
         throw new InputError(`this ${this.kind} optimizer's ${name} is of the weights it stepped before, not these: `
           + 'give each model an optimizer of its own (or loadState to start it anew)');
       }
     }
-    this.owner = new WeakRef(like);
+    this.owner = like;
     if (!b || b.length !== like.length || b.constructor !== like.constructor) {
       const fresh: FloatArray = like instanceof Float32Array ? new Float32Array(like.length) : new Float64Array(like.length);
       if (b && b.length === like.length) fresh.set(b);

@@ -237,9 +237,10 @@ export class Trainer {
 
   constructor(opts: TrainerOptions) {
     if (typeof opts !== 'object' || opts === null) throw new InputError(`new Trainer(opts) needs options { epochs, clip, ... }, got ${describe(opts)}`);
-    // (before, the caller's object itself was kept: earlyStop set to -1 after the checks ended a run after one epoch)
-    opts = { ...opts };
     refuseUnknownKeys(opts, TRAINER_OPTIONS, 'new Trainer(opts)');
+    // (a copy, made once a Map is refused: before, the caller's object itself was kept, and earlyStop set to -1
+    // after the checks ended a run after one epoch)
+    opts = { ...opts };
     if (!Number.isSafeInteger(opts.epochs) || opts.epochs < 0) throw new InputError(`epochs must be a whole number of 0 or more, got ${describe(opts.epochs)}`);
     if (typeof opts.clip !== 'number' || !(opts.clip >= 0)) throw new InputError(`clip must be a number of 0 or more (0 or Infinity: off), got ${describe(opts.clip)}`);
     if (opts.clipMode !== undefined && opts.clipMode !== 'norm' && opts.clipMode !== 'value') {

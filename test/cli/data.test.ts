@@ -129,6 +129,18 @@ describe('a corpus this user cannot read', () => {
     const r2 = await cliAsUser(['train', ...QUICK, '--corpus', locked, ...out]);
     expect(r2.code).toBe(2);
     expect(r2.stderr).toBe(`deeprnn: error: --corpus "${locked}" is a directory that cannot be read (EACCES: permission denied, scandir '${locked}')\n`);
+    // listed but not entered (r--): its files cannot be looked at (before, a bare "EACCES: permission denied, stat")
+    const listOnly = path.join(sub, 'list-only');
+    mkdirSync(listOnly);
+    writeFileSync(path.join(listOnly, 'a.txt'), 'some text to read\n'.repeat(100));
+    chmodSync(listOnly, 0o644);
+    try {
+      const r3 = await cliAsUser(['train', ...QUICK, '--corpus', listOnly, ...out]);
+      expect(r3.code).toBe(2);
+      expect(r3.stderr).toBe(`deeprnn: error: --corpus "${listOnly}": ${path.join(listOnly, 'a.txt')} cannot be read (EACCES)\n`);
+    } finally {
+      chmodSync(listOnly, 0o755);
+    }
   });
 
   it('a file inside a directory this user may not enter is named as unreadable, not as missing (a corpus, a checkpoint)', async () => {

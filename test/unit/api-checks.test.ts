@@ -172,8 +172,18 @@ describe('the data modules and loaders', () => {
     expect(() => new WindowDataModule(ids, { ...ok, batchsize: 3 } as never)).toThrow('the data options: unknown option batchsize (did you mean batchSize?)');
     expect(() => makeDataModule(ids, { ...ok, numstep: 3 } as never)).toThrow('the data options: unknown option numstep (did you mean numSteps?)');
     // a Map of options is refused wherever options are named (before, its entries, no keys, were not read)
-    expect(() => makeDataModule(ids, new Map(Object.entries(ok)) as never))
-      .toThrow('the data options: the options must be a plain object ({ name: value, ... }), got an instance of Map');
+    const map = new Map(Object.entries(ok));
+    const plain = 'the options must be a plain object ({ name: value, ... }), got an instance of Map';
+    expect(() => makeDataModule(ids, map as never)).toThrow(`the data options: ${plain}`);
+    expect(() => new WindowDataModule(ids, map as never)).toThrow(`the data options: ${plain}`);
+    expect(() => new Trainer(new Map([['epochs', 1], ['clip', 1]]) as never)).toThrow(`new Trainer(opts): ${plain}`);
+    const m = model();
+    const b = { T: 2, N: 1, inputs: Int32Array.of(1, 2), targets: Int32Array.of(2, 3) };
+    expect(() => m.evaluate(b, new Map([['carry', true]]) as never)).toThrow(`evaluate: ${plain}`);
+    expect(() => m.evaluate(b, { carri: true } as never)).toThrow('evaluate: unknown option carri (did you mean carry?)');
+    expect(() => m.evaluate(b, null as never)).toThrow('evaluate: the options must be { carry, shard }, got null');
+    expect(() => new RNNLMScratch({ cell: 'gru', vocabSize: 5, hidden: [4], dropout: 0 }, new Rng(1), { round: 'bf16' } as never))
+      .toThrow('new RNNLMScratch(config, rng, opts): unknown option round (expected roundProducts)');
     for (const [tokens, got] of [[Array.from(ids), `an array of ${ids.length}`], [Float64Array.from(ids), 'an instance of Float64Array']] as const) {
       expect(() => makeDataModule(tokens as never, ok))
         .toThrow(`the tokens must be a Uint16Array or an Int32Array of token ids (a tokenizer's encode(), or Int32Array.from(ids)), got ${got}`);

@@ -362,7 +362,7 @@ describe('options are checked as the command line checks them', () => {
       { optimizer: 'rmsprop', dampening: '0.5' }, '--dampening applies to --optimizer sgd, not rmsprop'],
     [{ nesterov: true, momentum: 0.9, dampening: 0.1 }, 'nesterov needs momentum above 0 (and no dampening)',
       { nesterov: true as never, momentum: '0.9', dampening: '0.1' }, '--nesterov needs --momentum above 0 (and no dampening)'],
-    [{ optimizer: 'adamw', eps: 0 }, 'eps must be a positive number, got 0', { optimizer: 'adamw', eps: '0' }, '--eps must be a positive number, got "0"'],
+    [{ optimizer: 'adamw', eps: 0 }, 'eps must be a positive number of at least 1.2e-38 (float32\'s smallest normal number), got 0', { optimizer: 'adamw', eps: '0' }, '--eps must be a positive number of at least 1.2e-38 (float32\'s smallest normal number), got "0"'],
     [{ optimizer: 'sgd', alpha: 0.9 }, 'alpha applies to optimizer rmsprop, not sgd', { alpha: '0.9' }, '--alpha applies to --optimizer rmsprop, not sgd'],
   ];
 
@@ -540,6 +540,27 @@ describe('optimizers from their specs', () => {
     expect(OPTIMIZERS).toEqual(Object.keys(OPTIMIZER_SPECS));
     expect(DEFAULT_LR).toEqual({ sgd: 2, adam: 0.001, adamw: 0.001, rmsprop: 0.01 });
     expect(optimizersWith('eps')).toEqual(['adam', 'adamw', 'rmsprop']);
+  });
+
+  it('a beta or alpha that float32 rounds to 1 steps as the float64 update does (before, NaN weights); an eps float32 loses is refused', () => {
+    const rng = new Rng(5);
+    const p0 = Float64Array.from({ length: 5000 }, () => rng.uniform() - 0.5);
+    const g0 = Float64Array.from(p0, (x, i) => (i % 7 === 0 ? 0 : Math.sin(x * 9)));
+    for (const settings of [{ kind: 'adam', lr: 0.01, betas: [0.9, 0.99999999] }, { kind: 'adam', lr: 0.01, betas: [0.99999999, 0.999] },
+      { kind: 'rmsprop', lr: 0.01, alpha: 0.99999999 }] as const) {
+      const native32 = makeOptimizer(settings as never), ref64 = makeOptimizer(settings as never);
+      const p32 = Float32Array.from(p0), p64 = Float64Array.from(p32);
+      for (let t = 0; t < 3; t++) {
+        native32.step(p32, Float32Array.from(g0));
+        ref64.step(p64, Float64Array.from(Float32Array.from(g0)));
+      }
+      let worst = 0;
+      // (relative: RMSprop's steps here are some 1e4 times lr, its average of squares being 1e-8 of d^2)
+      for (let i = 0; i < p32.length; i++) worst = Math.max(worst, Math.abs(p32[i]! - p64[i]!) / Math.max(1, Math.abs(p64[i]!)));
+      expect(worst, JSON.stringify(settings)).toBeLessThan(1e-5);
+    }
+    expect(() => makeOptimizer({ kind: 'adam', lr: 0.01, eps: 1e-46 }))
+      .toThrow('eps must be a positive number of at least 1.2e-38 (float32\'s smallest normal number), got 1e-46');
   });
 
   it('step, lr and loadState check what they are given (before: NaN weights, a climb up the loss, state taken as given)', () => {

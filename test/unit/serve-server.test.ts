@@ -3,7 +3,7 @@
 // event streams; CONNECT is answered; the routes serve only the names the
 // lists could hold; a metrics file it cannot open is said once on stderr.
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +17,10 @@ import { tmpDir } from '../helpers/tmp.js';
 import { ROOT } from '../helpers/paths.js';
 
 const dir = tmpDir();
+// Whether this machine binds IPv6 addresses (a network namespace may have none).
+const IPV6 = await new Promise<boolean>((resolve) => {
+  const probe = net.createServer().once('error', () => resolve(false)).listen(0, '::ffff:127.0.0.1', () => probe.close(() => resolve(true)));
+});
 let served: Served;
 let port: number;
 const line = (e: number) => `${JSON.stringify({ epoch: e, trainPpl: 10 - e / 10, valPpl: 11 - e / 10 })}\n`;
@@ -65,17 +69,21 @@ describe('deeprnn serve, in this process', () => {
     const listed = JSON.parse((await request(port, '/api/state')).body.toString()) as { checkpoints: { name: string }[] };
     expect(listed.checkpoints.map((c) => c.name)).toEqual(['a/b/m.safetensors']);
     expect((await request(port, '/api/info?name=a/b/m.safetensors')).status).toBe(200);
-    for (const rel of ['.h.safetensors', '.hid/m.safetensors', 'node_modules/m.safetensors', 'a/b/c/m.safetensors']) {
+    // nor through a link to a directory, which the lists do not walk into
+    symlinkSync('.hid', path.join(dir, 'alias'));
+    symlinkSync(path.join('a', 'b', 'c'), path.join(dir, 'short'));
+    for (const rel of ['.h.safetensors', '.hid/m.safetensors', 'node_modules/m.safetensors', 'a/b/c/m.safetensors', 'alias/m.safetensors', 'short/m.safetensors']) {
       for (const route of ['/api/info', '/api/model.onnx', '/api/card']) {
         const r = await request(port, `${route}?name=${encodeURIComponent(rel)}`);
         expect(r.status, `${route} ${rel}`).toBe(404);
+        // said as a missing file is: the answer tells nothing of what is there
+        expect(JSON.parse(r.body.toString()), `${route} ${rel}`).toEqual({ error: 'not found' });
       }
     }
   });
 
-  it('bound to ::ffff:127.0.0.1, answers the Host a browser sends for it ([::ffff:7f00:1])', async () => {
-    const mapped = await startServer({ dir, host: '::ffff:127.0.0.1', port: 0, pollMs: 1e9 }).catch(() => null);
-    if (!mapped) return;  // (no IPv6 here: nothing to bind)
+  it.skipIf(!IPV6)('bound to ::ffff:127.0.0.1, answers the Host a browser sends for it ([::ffff:7f00:1])', async () => {
+    const mapped = await startServer({ dir, host: '::ffff:127.0.0.1', port: 0, pollMs: 1e9 });
     try {
       const p = (mapped.server.address() as net.AddressInfo).port;
       for (const host of ['[::ffff:7f00:1]', '[::ffff:127.0.0.1]', '127.0.0.1']) {
