@@ -36,7 +36,7 @@ export function show(raw: unknown): string {
     else s = String(raw);
   } catch {
     // (a value nested past the call stack, as a checkpoint's header may hold: before, the message itself failed)
-    return Array.isArray(raw) ? `an array of ${raw.length}` : 'an object nested too deeply to show';
+    return Array.isArray(raw) ? `an array of ${raw.length}` : 'an object that JSON cannot show (nested too deeply, or cyclic)';
   }
   // Kept to a line (a header's 5 MB string was one message); JSON's escapes keep control characters out of it.
   return s.length > MAX_SHOWN ? `${s.slice(0, MAX_SHOWN - 3)}... (${s.length.toLocaleString('en-US')} characters)` : s;

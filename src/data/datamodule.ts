@@ -205,10 +205,17 @@ function fractionSplit(len: number, valFrac: number, numSteps: number, name: Opt
   return trainEnd;
 }
 
-/** DataOptions checked (checkCounts), then a frozen copy of them. */
+/**
+ * A frozen copy of DataOptions, checked (checkCounts): what is no plain object
+ * (a Map) is refused before the copy, which would drop its entries, and the
+ * copy is what is checked and kept (an object whose getters answer otherwise
+ * later cannot pass the check with one value and keep another).
+ */
 function copyOptions(opts: DataOptions): Readonly<DataOptions> {
-  checkCounts(opts);
-  return Object.freeze({ ...opts });
+  if (typeof opts !== 'object' || opts === null || opts instanceof Map || opts instanceof Set || Array.isArray(opts)) checkCounts(opts);
+  const copy = Object.freeze({ ...opts });
+  checkCounts(copy);
+  return copy;
 }
 
 export class WindowDataModule implements DataModule {

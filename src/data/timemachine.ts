@@ -26,8 +26,9 @@ export class TimeMachine {
     // null, the options or one of them, is left out, as for train(); a typo is named (before, batchsize: 10 ran with 1024)
     opts ??= {};
     if (typeof opts !== 'object' || Array.isArray(opts)) throw new InputError(`TimeMachine.load(opts): opts must be an object, got ${describe(opts)}`);
-    opts = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== null)) as TimeMachineOptions;
+    // (a Map refused before its entries, no keys, are dropped: before, its options were not read)
     refuseUnknownKeys(opts, [...DATA_OPTIONS, 'dataDir'], 'TimeMachine.load(opts)');
+    opts = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== null)) as TimeMachineOptions;
     const { tokenizer, tokens } = await loadCorpusTokens(['timemachine'], { dataDir: opts.dataDir, kind: 'd2l' });
     const data = makeDataModule(tokens, {
       numSteps: opts.numSteps ?? 32,

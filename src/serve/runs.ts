@@ -8,6 +8,7 @@ import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, read
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { resolveInside } from './paths.js';
+import { terminalSafe } from '../validate.js';
 
 /** One epoch of a run, as the page plots it. */
 export interface RunPoint {
@@ -296,7 +297,7 @@ export class RunsWatcher {
     }
     if (this.failures.get(file) === error) return;
     this.failures.set(file, error);
-    process.stderr.write(`deeprnn: warning: serve: cannot read ${file} (${error}); its run is left out until it can be read\n`);
+    process.stderr.write(`deeprnn: warning: serve: ${terminalSafe(`cannot read ${file} (${error}); its run is left out until it can be read`)}\n`);
   }
 
   /** Every run and its points as of the last poll. */

@@ -16,6 +16,7 @@ import { Catalog } from './catalog.js';
 import { BadRequest, pathSegments, Refused, resolveInside } from './paths.js';
 import { listCheckpoints, listedName, RunsWatcher, throughLinkedDirectory, type RunUpdate } from './runs.js';
 import type { Duplex } from 'node:stream';
+import { terminalSafe } from '../validate.js';
 
 export interface ServeOptions {
   /** The served directory. */
@@ -92,7 +93,7 @@ export async function startServer(opts: ServeOptions): Promise<Served> {
       pollFailure = '';
     } catch (e) {
       const message = (e as Error).message;
-      if (message !== pollFailure) process.stderr.write(`deeprnn: warning: serve: could not look at ${dir} for changes (${message}); trying again\n`);
+      if (message !== pollFailure) process.stderr.write(`deeprnn: warning: serve: ${terminalSafe(`could not look at ${dir} for changes (${message}); trying again`)}\n`);
       pollFailure = message;
       return;
     }

@@ -31,7 +31,7 @@ import { corpusFiles, RunFiles } from './run-files.js';
 import { writePlot } from '../io/plot.js';
 import { initialState, NonFiniteError, Trainer, type EpochMetrics, type TrainState } from './trainer.js';
 import { InputError } from '../errors.js';
-import { flagName, plural } from '../validate.js';
+import { flagName, plural, show } from '../validate.js';
 import { differentKernels, kernelRounding, mpiWorld, ranksDiffer, type World } from '../mpi.js';
 
 export interface RunSettings extends Omit<TrainingSettings, 'corpusSha1' | 'batching' | 'valFrac' | 'lineEnds'> {
@@ -176,7 +176,7 @@ const partsText = (p: number[]) => (p.length === 1 ? `1 file of ${p[0]!.toLocale
 
 /** A resumed run given another text than its checkpoint trained on. */
 function notTheText(s: RunSettings, sha1: string, expected: string): InputError {
-  return new InputError(`--resume: corpus "${s.corpus.join(' ')}" is not the text the checkpoint trained on (sha1 ${sha1}, expected ${expected})`);
+  return new InputError(`--resume: corpus "${s.corpus.join(' ')}" is not the text the checkpoint trained on (sha1 ${sha1}, expected ${show(expected)})`);
 }
 
 /**

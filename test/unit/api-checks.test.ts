@@ -176,6 +176,13 @@ describe('the data modules and loaders', () => {
     const plain = 'the options must be a plain object ({ name: value, ... }), got an instance of Map';
     expect(() => makeDataModule(ids, map as never)).toThrow(`the data options: ${plain}`);
     expect(() => new WindowDataModule(ids, map as never)).toThrow(`the data options: ${plain}`);
+    await expect(TimeMachine.load(new Map([['batchSize', 10]]) as never)).rejects.toThrow(`TimeMachine.load(opts): ${plain}`);
+    // the copy is what is checked and kept: a getter that answers otherwise later cannot pass with one value and keep another
+    let reads = 0;
+    const shifty = { numSteps: 8, numTrain: 40, numVal: 20, get batchSize() { return ++reads === 1 ? 10 : 0; } };
+    const kept = new WindowDataModule(ids, shifty);
+    expect(kept.opts.batchSize).toBe(10);
+    expect(kept.numTrainBatches).toBe(4);
     expect(() => new Trainer(new Map([['epochs', 1], ['clip', 1]]) as never)).toThrow(`new Trainer(opts): ${plain}`);
     const m = model();
     const b = { T: 2, N: 1, inputs: Int32Array.of(1, 2), targets: Int32Array.of(2, 3) };

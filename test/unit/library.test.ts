@@ -362,7 +362,7 @@ describe('options are checked as the command line checks them', () => {
       { optimizer: 'rmsprop', dampening: '0.5' }, '--dampening applies to --optimizer sgd, not rmsprop'],
     [{ nesterov: true, momentum: 0.9, dampening: 0.1 }, 'nesterov needs momentum above 0 (and no dampening)',
       { nesterov: true as never, momentum: '0.9', dampening: '0.1' }, '--nesterov needs --momentum above 0 (and no dampening)'],
-    [{ optimizer: 'adamw', eps: 0 }, 'eps must be a positive number of at least 1.2e-38 (float32\'s smallest normal number), got 0', { optimizer: 'adamw', eps: '0' }, '--eps must be a positive number of at least 1.2e-38 (float32\'s smallest normal number), got "0"'],
+    [{ optimizer: 'adamw', eps: 0 }, 'eps must be a positive number that float32 holds (at least 1.4e-45), got 0', { optimizer: 'adamw', eps: '0' }, '--eps must be a positive number that float32 holds (at least 1.4e-45), got "0"'],
     [{ optimizer: 'sgd', alpha: 0.9 }, 'alpha applies to optimizer rmsprop, not sgd', { alpha: '0.9' }, '--alpha applies to --optimizer rmsprop, not sgd'],
   ];
 
@@ -560,7 +560,7 @@ describe('optimizers from their specs', () => {
       expect(worst, JSON.stringify(settings)).toBeLessThan(1e-5);
     }
     expect(() => makeOptimizer({ kind: 'adam', lr: 0.01, eps: 1e-46 }))
-      .toThrow('eps must be a positive number of at least 1.2e-38 (float32\'s smallest normal number), got 1e-46');
+      .toThrow('eps must be a positive number that float32 holds (at least 1.4e-45), got 1e-46');
   });
 
   it('step, lr and loadState check what they are given (before: NaN weights, a climb up the loss, state taken as given)', () => {

@@ -104,6 +104,10 @@ describe('a metrics file the server cannot open', () => {
     const file = path.join(own, 'p.metrics.jsonl');
     writeFileSync(file, line(1));
     chmodSync(file, 0o000);
+    // and a name whose control characters could forge a line or clear the screen: written as \uXXXX
+    const odd = path.join(own, 'q\n\u001b[2J.metrics.jsonl');
+    writeFileSync(odd, line(1));
+    chmodSync(odd, 0o000);
     const script = `const { RunsWatcher } = await import(${JSON.stringify(path.join(ROOT, 'dist', 'serve', 'runs.js'))});
       const w = new RunsWatcher(${JSON.stringify(own)});
       const a = w.poll(), b = w.poll();
@@ -113,6 +117,7 @@ describe('a metrics file the server cannot open', () => {
     });
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual([[], []]);
-    expect(r.stderr).toBe('deeprnn: warning: serve: cannot read p.metrics.jsonl (EACCES); its run is left out until it can be read\n');
+    expect(r.stderr).toBe('deeprnn: warning: serve: cannot read p.metrics.jsonl (EACCES); its run is left out until it can be read\n'
+      + 'deeprnn: warning: serve: cannot read q\\u000a\\u001b[2J.metrics.jsonl (EACCES); its run is left out until it can be read\n');
   });
 });
