@@ -176,7 +176,7 @@ const partsText = (p: number[]) => (p.length === 1 ? `1 file of ${p[0]!.toLocale
 
 /** A resumed run given another text than its checkpoint trained on. */
 function notTheText(s: RunSettings, sha1: string, expected: string): InputError {
-  return new InputError(`--resume: corpus "${s.corpus.join(' ')}" is not the text the checkpoint trained on (sha1 ${sha1}, expected ${show(expected)})`);
+  return new InputError(`--resume: corpus "${s.corpus.join(' ')}" is not the text the checkpoint trained on (sha1 ${sha1}, expected ${/^[0-9a-f]{40}$/.test(expected) ? expected : show(expected)})`);
 }
 
 /**
