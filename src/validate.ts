@@ -144,9 +144,12 @@ export function likelyName(name: string, known: readonly string[]): string | und
 }
 
 /** Refuses a key of `o` (set, not undefined) that is not in `known`: `${what}: unknown option x (did you mean y?)`. */
+/** A collection (Map, Set, array) where named options are wanted: its entries are no keys, and a spread drops them. */
+export const isCollection = (o: unknown): boolean => o instanceof Map || o instanceof Set || Array.isArray(o);
+
 export function refuseUnknownKeys(o: object, known: readonly string[], what: string): void {
   // A Map's entries are no keys: before, train(text, new Map([['epochs', 1]])) ran the defaults without a word.
-  if (o instanceof Map || o instanceof Set || Array.isArray(o)) {
+  if (isCollection(o)) {
     throw new InputError(`${what}: the options must be a plain object ({ name: value, ... }), got ${describe(o)}`);
   }
   for (const [key, value] of Object.entries(o)) {

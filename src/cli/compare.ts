@@ -1,7 +1,6 @@
 // deeprnn compare --cells gru,lstm,rnn: the book's exercise 1. Each cell
 // trains on the same data, seed and budget; a table and one SVG with every
 // curve compare accuracy and speed.
-import { terminalSafe } from '../validate.js';
 import { existsSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -10,6 +9,7 @@ import { CELLS, paramCount, paramTable } from '../nn/config.js';
 import type { CellKind } from '../native.js';
 import { NonFiniteError, type TrainState } from '../train/trainer.js';
 import { InputError } from '../errors.js';
+import { terminalSafe } from '../validate.js';
 import { inJob } from '../mpi.js';
 import { UsageError } from './errors.js';
 import { addOptions, bf16Note, formatOptions, outputFormat } from './options.js';

@@ -8,7 +8,7 @@
 //    text cut into N contiguous streams read T tokens at a time, the hidden
 //    state carried from batch to batch (truncated backpropagation through time).
 import { InputError } from '../errors.js';
-import { describe, plural, refuseUnknownKeys, show } from '../validate.js';
+import { describe, isCollection, plural, refuseUnknownKeys, show } from '../validate.js';
 import type { Rng } from '../rng.js';
 import { native } from '../native.js';
 import type { TokenArray } from './tokenizer.js';
@@ -212,7 +212,7 @@ function fractionSplit(len: number, valFrac: number, numSteps: number, name: Opt
  * later cannot pass the check with one value and keep another).
  */
 function copyOptions(opts: DataOptions): Readonly<DataOptions> {
-  if (typeof opts !== 'object' || opts === null || opts instanceof Map || opts instanceof Set || Array.isArray(opts)) checkCounts(opts);
+  if (typeof opts !== 'object' || opts === null || isCollection(opts)) checkCounts(opts);
   const copy = Object.freeze({ ...opts });
   checkCounts(copy);
   return copy;

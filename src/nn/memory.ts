@@ -46,17 +46,22 @@ export function formatBytes(n: number): string {
 }
 
 /**
- * Weights and gradients of n parameters each, or an InputError that says how
- * much they would take (before, the float64 model met a vocabulary of 1e12 as
- * a RangeError from inside).
+ * make(n), or an InputError with what `says` of the bytes it would take where
+ * this process cannot allocate them (before, a RangeError from inside).
  */
-export function allocateWeights<A extends Float32Array | Float64Array>(n: number, make: (n: number) => A): [A, A] {
+export function allocate<A extends { BYTES_PER_ELEMENT: number }>(n: number, make: (n: number) => A, says: (bytes: string) => string): A {
   try {
-    return [make(n), make(n)];
+    return make(n);
   } catch (e) {
     if (!(e instanceof RangeError)) throw e;
-    const bytes = make(0).BYTES_PER_ELEMENT;
-    throw new InputError(`a model of ${n.toLocaleString('en-US')} parameters needs ${formatBytes(2 * bytes * n)} for its weights and gradients: `
-      + 'more than this process can allocate (use fewer or smaller layers)');
+    throw new InputError(says(formatBytes(make(0).BYTES_PER_ELEMENT * n)));
   }
+}
+
+/** Weights and gradients of n parameters each (the float64 model met a vocabulary of 1e12 as a RangeError). */
+export function allocateWeights<A extends Float32Array | Float64Array>(n: number, make: (n: number) => A): [A, A] {
+  // (the message counts both arrays)
+  const says = () => `a model of ${n.toLocaleString('en-US')} parameters needs ${formatBytes(2 * make(0).BYTES_PER_ELEMENT * n)} `
+    + 'for its weights and gradients: more than this process can allocate (use fewer or smaller layers)';
+  return [allocate(n, make, says), allocate(n, make, says)];
 }

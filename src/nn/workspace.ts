@@ -1,17 +1,10 @@
 // Grow-only Float32Array buffers by name, handed out as views of exact length,
 // so batches of any shape reuse the same memory.
-import { InputError } from '../errors.js';
-import { formatBytes } from './memory.js';
+import { allocate } from './memory.js';
 
-/** A buffer, or an InputError that names it and its size (before, a batch too large for its dropout masks was a RangeError). */
-function allocate<A extends Float32Array | Int32Array>(name: string, n: number, make: (n: number) => A): A {
-  try {
-    return make(n);
-  } catch (e) {
-    if (!(e instanceof RangeError)) throw e;
-    throw new InputError(`the batch needs ${formatBytes(4 * n)} for its ${name}: more than this process can allocate (use a smaller batch or fewer steps)`);
-  }
-}
+/** A buffer of the workspace, or an InputError that names it and its size (a batch too large for its dropout masks). */
+const buffer = <A extends Float32Array | Int32Array>(name: string, n: number, make: (n: number) => A): A =>
+  allocate(n, make, (bytes) => `the batch needs ${bytes} for its ${name}: more than this process can allocate (use a smaller batch or fewer steps)`);
 
 export class Workspace {
   private readonly buffers = new Map<string, Float32Array>();
@@ -21,7 +14,7 @@ export class Workspace {
   get(name: string, n: number): Float32Array {
     let b = this.buffers.get(name);
     if (!b || b.length < n) {
-      b = allocate(name, n, (k) => new Float32Array(k));
+      b = buffer(name, n, (k) => new Float32Array(k));
       this.buffers.set(name, b);
     }
     return b.subarray(0, n);
@@ -31,7 +24,7 @@ export class Workspace {
   getI32(name: string, n: number): Int32Array {
     let b = this.ints.get(name);
     if (!b || b.length < n) {
-      b = allocate(name, n, (k) => new Int32Array(k));
+      b = buffer(name, n, (k) => new Int32Array(k));
       this.ints.set(name, b);
     }
     return b.subarray(0, n);

@@ -7,7 +7,7 @@ import type { Tokenizer } from '../data/tokenizer.js';
 import { InputError } from '../errors.js';
 import { loadCheckpoint } from '../io/checkpoint.js';
 import { RNNLM } from '../nn/rnnlm.js';
-import { describe, likelyName, show } from '../validate.js';
+import { describe, isCollection, likelyName, show } from '../validate.js';
 import { runTraining, type RunSettings, type RunTimings } from './run.js';
 import { initFromSettings, libraryNaming, resolveRunSettings, type RunOptions } from './settings.js';
 import { beginThreadedRun, outsideThreads, type EpochMetrics } from './trainer.js';
@@ -91,7 +91,7 @@ function checkTexts(text: unknown): string[] {
 export async function train(text: string | readonly string[], options: TrainOptions = {}): Promise<TrainResult> {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new InputError(`options must be an object, got ${show(options)}`);
   // (before, a Map's entries, which are no keys, were not read: the book's defaults ran)
-  if (options instanceof Map || options instanceof Set) throw new InputError(`options must be a plain object ({ epochs: 3, ... }), got ${describe(options)}`);
+  if (isCollection(options)) throw new InputError(`options must be a plain object ({ epochs: 3, ... }), got ${describe(options)}`);
   // null is a left-out option, as undefined is (as None is to a Python keyword): its default, for every
   // option alike (before, some nulls took the default, others were refused, and precision: null ran fp32 unchecked)
   const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== null)) as TrainOptionsRead;

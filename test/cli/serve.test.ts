@@ -405,6 +405,8 @@ describe('deeprnn serve', () => {
     symlinkSync(path.join(root, 'loop2'), loop);
     symlinkSync(loop, path.join(root, 'loop2'));
     expect(await line([loop])).toEqual({ code: 2, err: `deeprnn: error: ${loop} is a loop of symbolic links: name a checkpoint or a directory of runs` });
+    const long = path.join(root, 'x'.repeat(300));
+    expect(await line([long])).toEqual({ code: 2, err: `deeprnn: error: ${long} cannot be looked at (ENAMETOOLONG)` });
     expect(await line([path.join(root, 'secret.txt')])).toEqual({
       code: 2, err: `deeprnn: error: ${path.join(root, 'secret.txt')} is neither a directory nor a .safetensors checkpoint`,
     });

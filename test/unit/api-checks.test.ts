@@ -189,6 +189,9 @@ describe('the data modules and loaders', () => {
     expect(() => m.evaluate(b, new Map([['carry', true]]) as never)).toThrow(`evaluate: ${plain}`);
     expect(() => m.evaluate(b, { carri: true } as never)).toThrow('evaluate: unknown option carri (did you mean carry?)');
     expect(() => m.evaluate(b, null as never)).toThrow('evaluate: the options must be { carry, shard }, got null');
+    expect(() => m.evaluate(b, { carry: 'yes' } as never)).toThrow('evaluate: carry must be true or false, got "yes"');
+    expect(() => new RNNLMScratch({ cell: 'gru', vocabSize: 5, hidden: [4], dropout: 0 }, new Rng(1), { roundProducts: 'fp16' } as never))
+      .toThrow('roundProducts must be none or bf16, got "fp16"');
     expect(() => new RNNLMScratch({ cell: 'gru', vocabSize: 5, hidden: [4], dropout: 0 }, new Rng(1), { round: 'bf16' } as never))
       .toThrow('new RNNLMScratch(config, rng, opts): unknown option round (expected roundProducts)');
     for (const [tokens, got] of [[Array.from(ids), `an array of ${ids.length}`], [Float64Array.from(ids), 'an instance of Float64Array']] as const) {

@@ -582,6 +582,7 @@ describe('optimizers from their specs', () => {
     expect(() => adam.loadState({ exp_avg: Float32Array.of(NaN, 0, 0) }, 3)).toThrow('loadState: exp_avg holds NaN at index 0: expected a finite number');
     expect(() => adam.loadState({ exp_avg_sq: Float32Array.of(0, -1, 0) }, 3)).toThrow('loadState: exp_avg_sq holds -1 at index 1: expected a finite number of 0 or more');
     expect(() => adam.loadState({ exp_avgs: Float32Array.of(0) }, 3)).toThrow('unknown');
+    expect(() => adam.loadState({ exp_avg: 5 } as never, 3)).toThrow('loadState: exp_avg must be an array of numbers, got 5');
     expect(adam.steps).toBe(0);
     adam.loadState({ exp_avg: Float32Array.of(5, 5) }, 3);
     expect(() => adam.step(new Float32Array(3), new Float32Array(3)))
