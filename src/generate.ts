@@ -2,7 +2,7 @@
 // and top-p (nucleus) as char-rnn users expect. The model runs one token at a
 // time through a Stepper; no buffer is allocated per token. The options are
 // checked here for the library and for deeprnn predict alike.
-import { Tokenizer } from './data/tokenizer.js';
+import { asTrainingRead, Tokenizer } from './data/tokenizer.js';
 import { InputError } from './errors.js';
 import type { RNNLM } from './nn/rnnlm.js';
 import { checkRng, Rng } from './rng.js';
@@ -212,7 +212,8 @@ export function generate(model: RNNLM, a: Tokenizer | string, b: string | Genera
     // (ids past the model's outputs, or outputs past the tokenizer's tokens: text that means nothing)
     throw new InputError(`the tokenizer has ${tokenizer.vocab.size} tokens but the model's vocabSize is ${model.config.vocabSize}`);
   }
-  const ids = tokenizer.encode(prefix);
+  // (read as the model's training text was: a "\r\n" pasted from a Windows file, as predict reads it)
+  const ids = tokenizer.encode(asTrainingRead(prefix, model.lineEnds, tokenizer));
   const sampler = new Sampler(model.config.vocabSize, samplingOptions(opts));
   const stepper = model.stepper();
   const collect = opts.collect ?? true;

@@ -4,7 +4,7 @@
 import { existsSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { writePlot } from '../io/plot.js';
+import { isForeignSvg, writePlot } from '../io/plot.js';
 import { CELLS, paramCount, paramTable } from '../nn/config.js';
 import type { CellKind } from '../native.js';
 import { NonFiniteError, type TrainState } from '../train/trainer.js';
@@ -83,6 +83,10 @@ export function registerCompare(program: Command): void {
       checkWritable(plot, 'the comparison plot');
       refuseOverwrite(corpusFiles(base.corpus, resolveDataDir(base.dataDir)).map((p) => ({ label: '--corpus', path: p })),
         [{ label: 'the comparison plot', path: plot }]);
+      if (isForeignSvg(plot)) {
+        throw new UsageError(`the comparison plot ${plot} would replace a file that is not an SVG image (it begins with neither "<svg" nor "<?xml"): `
+          + 'move it away, or choose another --out-dir');
+      }
       // Every cell's outputs before the first cell trains: one in the way (a
       // directory, another run's lock) would otherwise stop the comparison
       // after the cells before it had trained. Each run checks its own again.

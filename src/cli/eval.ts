@@ -161,10 +161,12 @@ const EVAL_FAILED = 'a rank that failed';
  * other settings, or when one of them failed before it; warns (rank 0) when
  * they round differently.
  */
-function agreeEval(world: World, mine: { texts: { tokens: TokenArray }[]; ck: Checkpoint; numSteps: number; batchSize: number } | null): void {
+function agreeEval(world: World, mine: { texts: { tokens: TokenArray }[]; ck: Checkpoint; numSteps: number; batchSize: number; checks: unknown } | null): void {
   const digest = (b: Uint8Array) => createHash('sha1').update(b).digest('hex');
   const parts: [string, string | Float32Array][] = mine ? [
-    ['the settings', JSON.stringify({ numSteps: mine.numSteps, batchSize: mine.batchSize, precision: mine.ck.model.precision, texts: mine.texts.length })],
+    // (the checks that decide the exit code too: before, a rank given --max-ppl alone exited 1 without a word)
+    ['the settings', JSON.stringify({ numSteps: mine.numSteps, batchSize: mine.batchSize, precision: mine.ck.model.precision, texts: mine.texts.length,
+      checks: mine.checks })],
     ['the texts', mine.texts.map(({ tokens }) => `${tokens.length}:${digest(new Uint8Array(tokens.buffer, tokens.byteOffset, tokens.byteLength))}`).join(' ')],
     ['the checkpoint', `${JSON.stringify(mine.ck.meta.config)} ${JSON.stringify(mine.ck.tokenizer.toJSON())} `
       + digest(new Uint8Array(mine.ck.model.params.buffer, mine.ck.model.params.byteOffset, mine.ck.model.params.byteLength))],
@@ -288,7 +290,9 @@ export function registerEval(program: Command): void {
         // Ranks given other texts, checkpoints or settings would sum other streams into one
         // report (a wrong result) or meet in different numbers of sums (a hang): they stop
         // here together. A rank that failed above joins this one sum all the same.
-        agreeEval(world, failure ? null : { texts, ck, numSteps, batchSize });
+        // (a baseline by its results: its path may differ from rank to rank)
+        const checks = { maxPpl, maxUnk, tolerance, baseline: baseline ? JSON.stringify(baseline.results) : null };
+        agreeEval(world, failure ? null : { texts, ck, numSteps, batchSize, checks });
         if (failure) throw failure;
         for (const { spec, tokens } of texts) {
           results[spec] = evaluateTokens(ck.model, tokens, { numSteps, batchSize, unk: ck.tokenizer.vocab.unk, world });

@@ -98,6 +98,11 @@ export function registerExport(program: Command): void {
       const card = cardPath(leadsTo?.endsWith('.onnx') ? leadsTo : raw.onnx);
       // (through a symlink the card would be written over the model just written)
       if (sameFile(raw.onnx, card)) throw new UsageError(`--onnx ${raw.onnx} and its card ${card} are the same file (a symlink): choose another --onnx`);
+      // A link that leads to a file of another name would put the graph there and its card beside the link: not a pair.
+      if (leadsTo !== null && !leadsTo.endsWith('.onnx')) {
+        throw new UsageError(`--onnx ${raw.onnx} is a link to ${leadsTo}, which is not an .onnx file: the graph would be written there and its card `
+          + `beside the link; choose another --onnx`);
+      }
       checkWritable(raw.onnx, '--onnx');
       checkWritable(card, 'the card (NAME.json beside --onnx)');
       refuseOverwrite([{ label: 'the checkpoint', path: file }], [

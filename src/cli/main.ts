@@ -81,7 +81,12 @@ export function commanderError(str: string, command?: string): string {
   if (command && word !== undefined && !/^--?[A-Za-z][A-Za-z0-9-]*(=.*)?$/s.test(word)) {
     hint.push(`an argument that begins with "-" goes last, after the options and --: deeprnn ${command} [options] -- "${word}"`);
   }
-  return `deeprnn: ${first.startsWith('error: ') ? first : `error: ${first}`}${hint.length ? ` (${hint.join('; ')})` : ''}\n`;
+  return `deeprnn${rankLabel()}: ${first.startsWith('error: ') ? first : `error: ${first}`}${hint.length ? ` (${hint.join('; ')})` : ''}\n`;
+}
+
+/** In a job of several ranks, every rank but the first says which it is in its errors: " (rank N)", else "". */
+function rankLabel(): string {
+  return inJob() && launcherRank() !== 0 ? ` (rank ${launcherRank()})` : '';
 }
 
 /** `name` when it is a command that takes an argument (a prefix, a checkpoint, a directory), else undefined. */
@@ -179,10 +184,8 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof OutputError) outputReported = true;
     // (the library's own messages that name it, "deeprnn: the native addon ...", get the prefix once)
     const msg = ((e as Error).message ?? String(e)).replace(/^deeprnn: /, '');
-    // In a job of several ranks, every rank but the first says which it is.
-    const who = inJob() && launcherRank() !== 0 ? ` (rank ${launcherRank()})` : '';
     // (one line, whatever a file's strings in it hold: a newline or an escape sequence is written as \u000a, \u001b)
-    process.stderr.write(`deeprnn${who}: error: ${terminalSafe(msg)}\n`);
+    process.stderr.write(`deeprnn${rankLabel()}: error: ${terminalSafe(msg)}\n`);
     if (e instanceof InputError || isFileError(e)) return 2;
     if (process.env.DEEPRNN_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
     return 1;

@@ -3,7 +3,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { checkWritable, refuseOverwrite, removeStaleTemps, sameFile } from '../io/files.js';
-import { writePlot } from '../io/plot.js';
+import { isForeignSvg, writePlot } from '../io/plot.js';
 import { readMetricsFile } from '../train/metrics.js';
 import { InputError } from '../errors.js';
 import { UsageError } from './errors.js';
@@ -24,6 +24,10 @@ export function registerPlot(program: Command): void {
       if (!raw.out.endsWith('.svg')) throw new UsageError(`--out must name an .svg file, got "${raw.out}"`);
       checkWritable(raw.out, '--out');
       refuseOverwrite(files.map((f) => ({ label: 'metrics file', path: f })), [{ label: '--out', path: raw.out }]);
+      if (isForeignSvg(raw.out)) {
+        throw new UsageError(`--out ${raw.out} would replace a file that is not an SVG image (it begins with neither "<svg" nor "<?xml"): `
+          + 'move it away, or choose another --out');
+      }
       // One file given twice (by another spelling, or through a link) would be two runs of one label.
       files.forEach((f, i) => {
         const j = files.findIndex((g) => sameFile(g, f));

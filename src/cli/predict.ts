@@ -2,9 +2,9 @@
 // samples with temperature, top-k and top-p; text streams to stdout.
 import { fstatSync } from 'node:fs';
 import type { Command } from 'commander';
-import { LineEndReader } from '../data/corpus.js';
+import { asTrainingRead } from '../data/tokenizer.js';
 import { checkSampling, generate, MAX_PREDS } from '../generate.js';
-import { checkpointLineEnds, loadCheckpoint } from '../io/checkpoint.js';
+import { loadCheckpoint } from '../io/checkpoint.js';
 import { native } from '../native.js';
 import { refuseOverwrite } from '../io/files.js';
 import { Rng } from '../rng.js';
@@ -76,7 +76,7 @@ export function registerPredict(program: Command): void {
       // on the weights rounded to bf16, on every CPU alike)
       // The prefix is read as the model's training text was (before, a "\r\n" pasted from a
       // Windows file kept its "\r", outside the vocabulary of a model trained with line ends read as "\n").
-      const prefix = checkpointLineEnds(ckpt) === 'lf' ? new LineEndReader().next(typed) : typed;
+      const prefix = asTrainingRead(typed, ckpt.model.lineEnds, ckpt.tokenizer);
       const unknown = ckpt.tokenizer.unknown(prefix);
       if (unknown.length > 0) {
         const list = unknown.slice(0, 10).map((t) => JSON.stringify(t)).join(', ') + (unknown.length > 10 ? ', ...' : '');

@@ -381,6 +381,28 @@ export class LineEndReader {
 }
 
 /**
+ * What a corpus's first bytes say it is when it is not UTF-8 text that a user
+ * may have named by mistake: UTF-32 or UTF-16 by their byte-order marks (whose
+ * NUL bytes would otherwise be called binary), a gzip file, or a checkpoint
+ * (safetensors: an 8-byte header length, then its JSON header), as when
+ * `eval --corpus FILE CKPT` takes the checkpoint for a second corpus.
+ */
+function refuseKnownBinary(name: string, b: Buffer): void {
+  const bom = (...xs: number[]) => b.length >= xs.length && xs.every((x, i) => b[i] === x);
+  const unicode = bom(0xff, 0xfe, 0, 0) ? ['UTF-32', 'little', 'FF FE 00 00'] : bom(0, 0, 0xfe, 0xff) ? ['UTF-32', 'big', '00 00 FE FF']
+    : bom(0xff, 0xfe) ? ['UTF-16', 'little', 'FF FE'] : bom(0xfe, 0xff) ? ['UTF-16', 'big', 'FE FF'] : null;
+  if (unicode) {
+    const [enc, end, marks] = unicode;
+    throw new InputError(`--corpus "${name}" is ${enc} (${end}-endian: it starts with the byte-order mark ${marks}); `
+      + `expected UTF-8: convert it, e.g. iconv -f ${enc} -t UTF-8`);
+  }
+  if (bom(0x1f, 0x8b)) throw new InputError(`--corpus "${name}" is gzip-compressed; expected a UTF-8 text file: decompress it first (gunzip)`);
+  if (b.length >= 9 && b.readUInt32LE(4) === 0 && b.readUInt32LE(0) > 1 && b[8] === 0x7b /* { */) {
+    throw new InputError(`--corpus "${name}" is a checkpoint (safetensors), not a text; a model is named with --model`);
+  }
+}
+
+/**
  * The text of the sources as a stream of chunks, files joined by a newline.
  * Line ends are read as `lineEnds` says: by default as Python's open() reads a
  * text file, "\r\n" and a lone "\r" as "\n" (a text saved on Windows reads as the
@@ -411,12 +433,7 @@ export function* readCorpus(sources: CorpusSource[], onBytes?: (bytes: Buffer) =
       for (;;) {
         const n = readSync(fd, buf, 0, CHUNK, null);
         const bytes = buf.subarray(0, n);
-        // UTF-16's byte-order mark (which also puts NUL bytes between ASCII letters): say what it is.
-        if (offset === 0 && n >= 2 && ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff))) {
-          const le = bytes[0] === 0xff;
-          throw new InputError(`--corpus "${src.name}" is UTF-16 (${le ? 'little' : 'big'}-endian: it starts with the byte-order mark `
-            + `${le ? 'FF FE' : 'FE FF'}); expected UTF-8: convert it, e.g. iconv -f UTF-16 -t UTF-8`);
-        }
+        if (offset === 0) refuseKnownBinary(src.name, bytes);
         const nul = bytes.indexOf(0);
         if (nul >= 0) {
           throw new InputError(`--corpus "${src.name}" looks binary (a NUL byte at offset ${offset + nul}); expected a UTF-8 text file`);

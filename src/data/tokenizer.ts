@@ -275,6 +275,20 @@ export function countTokens(kind: TokenizerKind, chunks: Iterable<string>, count
   return counts;
 }
 
+/**
+ * A text as a model reads it whose training text was read with `lineEnds`
+ * (data/corpus.ts's LineEnds): "lf" makes "\r\n" and a lone "\r" a "\n", as
+ * the corpus was read, "kept" leaves them. Without a record (a model made in
+ * code, a card from before cards had one): "lf" unless the vocabulary knows
+ * "\r", which a corpus read so never gives. A prefix pasted from a Windows
+ * file then reads as the training text did in predict, generate() and
+ * generateOnnx alike.
+ */
+export function asTrainingRead(text: string, lineEnds: 'lf' | 'kept' | undefined, tokenizer: Tokenizer): string {
+  const lf = lineEnds === undefined ? !tokenizer.vocab.has('\r') : lineEnds === 'lf';
+  return lf && text.includes('\r') ? text.replace(/\r\n?/g, '\n') : text;
+}
+
 /** What each kind's tokens are, for a message. */
 const TOKEN_FORMS: Record<TokenizerKind, string> = {
   d2l: 'its tokens are the letters a to z and the space',

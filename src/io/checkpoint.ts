@@ -413,6 +413,7 @@ export function decodeCheckpoint(bytes: Buffer, file: string): Checkpoint {
   const model = new RNNLM(meta.config);
   for (const p of model.table) model.params.set(st.tensors.get(p.name)!.data, p.offset);
   model.tokenizer = tokenizer;
+  model.lineEnds = checkpointLineEnds({ meta, tokenizer });
   // Evaluation and generation follow the training's precision (the caller may set another).
   if ('training' in meta && meta.training.precision) model.precision = meta.training.precision;
   else if (meta.precision) model.precision = meta.precision;

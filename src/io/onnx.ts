@@ -139,7 +139,7 @@ function packageVersion(): string {
 }
 
 /** The card of an export: configuration, tokenizer and the graph's interface. */
-export function onnxCard(config: ModelConfig, tokenizer: Tokenizer): OnnxCard {
+export function onnxCard(config: ModelConfig, tokenizer: Tokenizer, lineEnds: 'lf' | 'kept'): OnnxCard {
   return {
     format: CARD_FORMAT,
     version: 1,
@@ -147,6 +147,7 @@ export function onnxCard(config: ModelConfig, tokenizer: Tokenizer): OnnxCard {
     opset: ONNX_OPSET,
     config: { cell: config.cell, vocabSize: config.vocabSize, hidden: [...config.hidden] },
     tokenizer: tokenizer.toJSON(),
+    lineEnds,
     io: onnxIO(config.hidden.length, carriesC(config.cell)),
   };
 }
@@ -194,7 +195,9 @@ export function exportOnnx(model: Module<Float32Array> & { config: ModelConfig }
   const G = order.length;
   const V = config.vocabSize;
   const L = config.hidden.length;
-  const card = onnxCard(config, tokenizer);
+  // (a model without a record reads as asTrainingRead says: written out, so that the card says it)
+  const lineEnds = (model as { lineEnds?: 'lf' | 'kept' }).lineEnds ?? (tokenizer.vocab.has('\r') ? 'kept' : 'lf');
+  const card = onnxCard(config, tokenizer, lineEnds);
   const { io } = card;
   const initializer: ReturnType<typeof floatTensor | typeof int64Tensor>[] = [];
   const nodes: ReturnType<typeof node>[] = [];

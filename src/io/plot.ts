@@ -1,5 +1,6 @@
 // The book's figure: train and validation perplexity against epochs, as an
 // SVG with labelled axes, ticks and a legend; several runs overlay.
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { InputError } from '../errors.js';
 import { describe } from '../validate.js';
 import { writeFileAtomic } from './files.js';
@@ -129,6 +130,30 @@ export function renderPlot(runs: PlotRun[], title = 'perplexity'): string {
   });
   out.push('</svg>');
   return out.join('\n') + '\n';
+}
+
+/**
+ * Whether `file` holds something other than an SVG image that a plot may
+ * replace: a regular file, not empty, whose first bytes (after a byte-order
+ * mark and white space) are neither "<svg" nor "<?xml" (a user's notes named
+ * compare.svg). None there, or not a regular file (the write names what is in
+ * the way): false.
+ */
+export function isForeignSvg(file: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return false;
+  }
+  try {
+    if (!fstatSync(fd).isFile()) return false;
+    const head = Buffer.alloc(256);
+    const text = head.subarray(0, readSync(fd, head, 0, head.length, 0)).toString('latin1').replace(/^(\xef\xbb\xbf)?\s*/, '');
+    return text !== '' && !text.startsWith('<svg') && !text.startsWith('<?xml');
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export function writePlot(file: string, runs: PlotRun[], title?: string): void {

@@ -355,6 +355,22 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
   tokenizer?: Tokenizer;
 
   /**
+   * How its training text's line ends were read ("lf": "\r\n" and a lone "\r"
+   * as "\n"; "kept"), so that generate() reads a prefix alike: set by train()
+   * and RNNLM.load(); unset, "lf" unless the tokenizer's vocabulary knows "\r".
+   */
+  get lineEnds(): 'lf' | 'kept' | undefined {
+    return this.lineEndsValue;
+  }
+
+  set lineEnds(v: 'lf' | 'kept' | undefined) {
+    if (v !== undefined && v !== 'lf' && v !== 'kept') throw new InputError(`lineEnds must be "lf", "kept" or undefined, got ${describe(v)}`);
+    this.lineEndsValue = v;
+  }
+
+  private lineEndsValue: 'lf' | 'kept' | undefined;
+
+  /**
    * Saves the weights, the configuration and the tokenizer (this.tokenizer,
    * or opts.tokenizer) as a checkpoint that RNNLM.load, deeprnn predict, eval
    * and info read, and train --init-from starts from. Written atomically;

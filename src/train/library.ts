@@ -153,5 +153,6 @@ export async function train(text: string | readonly string[], options: TrainOpti
     model.params.set(r.model.params);
   }
   model.tokenizer = r.tokenizer;
+  model.lineEnds = r.lineEnds;
   return { model, tokenizer: r.tokenizer, history: r.history, seconds: r.seconds, early: r.early, timings: r.timings };
 }

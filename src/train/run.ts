@@ -95,6 +95,8 @@ export interface RunResult {
   stopSignal: 'SIGINT' | 'SIGTERM' | null;
   /** Where the run's time went. */
   timings: RunTimings;
+  /** How the run read its text's line ends (what a model of it reads a prefix with). */
+  lineEnds: LineEnds;
 }
 
 /**
@@ -158,11 +160,13 @@ export async function prepareData(s: RunSettings, tokenizer?: Tokenizer, hooks: 
       batching: s.batching,
     }, optionName(s));
   } catch (e) {
-    // A text of few ASCII letters is a short corpus to the book's tokenizer: say why.
-    // (not with a checkpoint's tokenizer, which --tokenizer cannot change)
-    if (e instanceof InputError && e.message.startsWith('the corpus has') && !tokenizer && corpus.tokenizer.kind === 'd2l' && corpus.tokens.length * 4 < corpus.bytes) {
-      throw new InputError(`${e.message} (the ${corpus.bytes.toLocaleString('en-US')} bytes of text hold few letters A-Z, which are all the d2l tokenizer keeps; `
-        + `every run of anything else is one space: ${optionName(s)('tokenizer')} char reads every character)`);
+    // A text of few ASCII letters is a short corpus to the book's tokenizer: say why, and what
+    // reads it (with a checkpoint's tokenizer, which --tokenizer cannot change: a base model of another).
+    if (e instanceof InputError && e.message.startsWith('the corpus has') && corpus.tokenizer.kind === 'd2l' && corpus.tokens.length * 4 < corpus.bytes) {
+      const char = `${optionName(s)('tokenizer')} char`;
+      throw new InputError(`${e.message} (the ${corpus.bytes.toLocaleString('en-US')} bytes of text hold few letters A-Z, which are all the d2l tokenizer `
+        + `${tokenizer ? "of the checkpoint's model " : ''}keeps; every run of anything else is one space: `
+        + `${tokenizer ? `fine-tune a model trained with ${char}, which reads every character` : `${char} reads every character`})`);
     }
     throw e;
   }
@@ -222,27 +226,43 @@ export function checkMemory(config: ModelConfig, s: RunSettings): void {
  * it without a word. A missing best is said; with a `*.bak` of it there (a
  * fresh run on this --out killed, kill -9, before its first save had kept the
  * best aside and left this run's checkpoint in place), the `*.bak` goes back
- * when it is the run's own.
+ * when it is the run's own. A best one epoch ahead of the history (the
+ * checkpoint's history, then one epoch that improved it) is the one the run
+ * wrote at the end of the epoch the checkpoint is in, stopped before its
+ * checkpoint's save (the best is written first): the resume repeats that
+ * epoch exactly and writes it again, so it stays, with a note (before, it was
+ * kept aside with the warning for another history's).
  */
 function restoreBest(best: string, history: EpochMetrics[], hooks: RunHooks): void {
   // (no epoch with a finite perplexity: no best was written)
   const bestPpl = bestEpoch(history)?.valPpl;
   if (bestPpl === undefined) return;
-  const ours = (file: string): { epoch: number } | null => {
+  const histories = (file: string): { kept: EpochMetrics[]; prefix: boolean } | null => {
     let kept: EpochMetrics[];
     try {
       kept = loadTrainingCheckpoint(file).meta.history;
     } catch {
       return null; // not a checkpoint of a run
     }
-    const same = kept.length > 0 && kept.length <= history.length
-      && kept.every((m, i) => m.epoch === history[i]!.epoch && m.valPpl === history[i]!.valPpl && m.trainLoss === history[i]!.trainLoss)
-      && kept[kept.length - 1]!.valPpl === bestPpl;
-    return same ? { epoch: kept[kept.length - 1]!.epoch } : null;
+    const n = Math.min(kept.length, history.length);
+    const prefix = kept.slice(0, n).every((m, i) => m.epoch === history[i]!.epoch && m.valPpl === history[i]!.valPpl && m.trainLoss === history[i]!.trainLoss);
+    return { kept, prefix };
+  };
+  const ours = (file: string): { epoch: number } | null => {
+    const h = histories(file);
+    const same = h !== null && h.prefix && h.kept.length > 0 && h.kept.length <= history.length && h.kept[h.kept.length - 1]!.valPpl === bestPpl;
+    return same ? { epoch: h.kept[h.kept.length - 1]!.epoch } : null;
   };
   const bak = `${best}.bak`;
   if (existsSync(best)) {
     if (ours(best)) return;
+    const h = histories(best);
+    const next = h?.kept[history.length];
+    if (h && h.prefix && h.kept.length === history.length + 1 && next!.valPpl < bestPpl) {
+      hooks.log?.(`note: the best checkpoint ${path.basename(best)} is of epoch ${next!.epoch}, which this run finished but stopped before saving `
+        + 'its checkpoint; the resumed run repeats that epoch and writes its best again');
+      return;
+    }
     try {
       if (existsSync(bak) && !statSync(bak).isFile()) throw new Error(`${bak} exists and is not a regular file`);
       renameSync(best, bak);
@@ -596,6 +616,7 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
   }
   if (model instanceof RNNLM) {
     model.tokenizer = tokenizer;
+    model.lineEnds = lineEnds;
     model.precision = s.precision ?? 'fp32';
     // Results depend on the tokens per chunk (by rounding): a resume continues with the checkpoint's. A scratch
     // run's checkpoint has none (its model has no chunks): the native model's own default, as a new run's.
@@ -954,5 +975,5 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     total,
   };
   return { history: trainer.history, model, tokenizer, seconds: (ended - start) / 1000, stopped, early: Boolean(early), state,
-    stopSignal: trainer.stopSignal, timings };
+    stopSignal: trainer.stopSignal, timings, lineEnds };
 }

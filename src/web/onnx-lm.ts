@@ -8,7 +8,7 @@
 // This file runs in browsers: it imports nothing of Node's.
 // T=steps, N=batch, V=vocab, H=hidden of a layer
 import type { TokenizerJSON } from '../data/tokenizer.js';
-import { Tokenizer, tokenizerFromJSON } from '../data/tokenizer.js';
+import { asTrainingRead, Tokenizer, tokenizerFromJSON } from '../data/tokenizer.js';
 import { InputError } from '../errors.js';
 import { describe, refuseUnknownKeys, strictInteger } from '../validate.js';
 import { MAX_PREDS, Sampler, samplingOptions, type SampleOptions } from '../generate.js';
@@ -24,6 +24,12 @@ export interface OnnxCard {
   config: { cell: string; vocabSize: number; hidden: number[] };
   /** The tokenizer (kind and vocabulary): ids are indices into tokens. */
   tokenizer: TokenizerJSON;
+  /**
+   * How the training text's line ends were read ("lf": "\r\n" and a lone "\r"
+   * as "\n"; "kept"), as generateOnnx reads a prefix; absent in cards written
+   * before it was recorded (then "lf" unless the vocabulary knows "\r").
+   */
+  lineEnds?: 'lf' | 'kept';
   io: OnnxIO;
 }
 
@@ -73,6 +79,7 @@ export function checkCard(json: unknown, where = 'model card'): OnnxCard {
     throw fail('config must have "vocabSize" and a "hidden" list of layer widths');
   }
   const tokenizer = tokenizerFromJSON(c.tokenizer);
+  if (c.lineEnds !== undefined && c.lineEnds !== 'lf' && c.lineEnds !== 'kept') throw fail(`lineEnds must be "lf" or "kept", got ${describe(c.lineEnds)}`);
   if (tokenizer.vocab.size !== cfg.vocabSize) throw fail(`the tokenizer has ${tokenizer.vocab.size} tokens but vocabSize is ${cfg.vocabSize}`);
   const io = c.io;
   if (!io || typeof io.tokens !== 'string' || !Array.isArray(io.h0) || io.h0.length !== cfg.hidden.length || !Array.isArray(io.c0)
@@ -218,7 +225,8 @@ export async function generateOnnx(stepper: OnnxStepper, tokenizer: Tokenizer, p
     // (as generate(): before, a larger tokenizer's ids past the model's fed all-zero inputs, and text came without a word)
     throw new InputError(`the tokenizer has ${tokenizer.vocab.size} tokens but the exported model's vocabSize is ${stepper.vocabSize}`);
   }
-  const ids = tokenizer.encode(prefix);
+  // (read as the training text was, as predict and generate() read it)
+  const ids = tokenizer.encode(asTrainingRead(prefix, stepper.card.lineEnds, tokenizer));
   const sampler = new Sampler(stepper.vocabSize, samplingOptions(opts));
   stepper.reset();
   let text = '';

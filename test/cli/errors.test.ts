@@ -110,6 +110,12 @@ describe('train option errors', () => {
     (await expectUsage(['train', '--corpus', russian, '--tokenizer', 'd2l'], 'the corpus has 1 token, fewer than --num-steps + 1 = 33 '
       + '(the 2,050 bytes of text hold few letters A-Z, which are all the d2l tokenizer keeps; every run of anything else is one space: '
       + '--tokenizer char reads every character)'));
+    // So under a checkpoint's d2l tokenizer (--init-from), which --tokenizer cannot change (before: the bare first sentence).
+    const base = path.join(dir, 'd2l-base.safetensors');
+    expect((await cli(['train', '--epochs', '1', '--hidden', '4', '--num-train', '64', '--num-val', '32', '--batch-size', '32', '--out', base])).code).toBe(0);
+    (await expectUsage(['train', '--init-from', base, '--corpus', russian, '--out', path.join(dir, 'ru.safetensors')],
+      'the corpus has 1 token, fewer than --num-steps + 1 = 33 (the 2,050 bytes of text hold few letters A-Z, which are all the d2l tokenizer '
+      + "of the checkpoint's model keeps; every run of anything else is one space: fine-tune a model trained with --tokenizer char, which reads every character)"));
     (await expectUsage(['train', '--num-train', '170000'], 'the corpus gives 173396 windows of 33 tokens, fewer than --num-train + --num-val = 175000'));
     (await expectUsage(['train', '--num-train', '100', '--batch-size', '101'], 'batch size 101 is larger than the 100 training windows'));
   });

@@ -102,6 +102,18 @@ describe('deeprnn export', () => {
     expect(readFileSync(real).length).toBe(JSON.parse(r.out).bytes);
     expect(checkCard(JSON.parse(readFileSync(path.join(sub, 'real', 'old.json'), 'utf8'))).config.cell).toBe('gru');
     expect(existsSync(path.join(sub, 'sym.json'))).toBe(false);
+    // A link to a file of another name (there or not yet): refused, nothing written (before, the graph went into
+    // notes.txt and its card beside the link).
+    for (const target of ['notes.txt', 'real/graph.bin']) {
+      const link = path.join(sub, `to-${path.basename(target)}.onnx`);
+      symlinkSync(target, link);
+      expect(await line(['export', gru, '--onnx', link])).toEqual({
+        code: 2, out: '', err: `deeprnn: error: --onnx ${link} is a link to ${path.join(sub, target)}, which is not an .onnx file: `
+          + 'the graph would be written there and its card beside the link; choose another --onnx',
+      });
+      expect(existsSync(path.join(sub, target))).toBe(false);
+      expect(existsSync(link.replace(/\.onnx$/, '.json'))).toBe(false);
+    }
   });
 
   it('a checkpoint this user may not read is named (before, Node\'s bare "EACCES: permission denied, open ...")', async () => {

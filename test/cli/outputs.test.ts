@@ -10,7 +10,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadTrainingCheckpoint } from '../../src/io/checkpoint.js';
+import { decodeCheckpoint, loadCheckpoint, loadTrainingCheckpoint } from '../../src/io/checkpoint.js';
 import { cli, run } from '../helpers/cli.js';
 import { BIN, DATA_DIR, TIMEMACHINE } from '../helpers/paths.js';
 import { CAN_MOUNT, cliAsUser, inTmpfs } from '../helpers/sandbox.js';
@@ -268,8 +268,26 @@ describe('one run per --out', () => {
     expect(readFileSync(`${best}.bak`).equals(later)).toBe(true);
     const h = loadTrainingCheckpoint(out).meta.history;
     expect(loadTrainingCheckpoint(best).meta.history).toEqual(h.slice(0, h[1]!.valPpl < h[0]!.valPpl ? 2 : 1));
+    // A best one epoch ahead of the checkpoint (the run stopped between its best and its checkpoint, which is
+    // written second): the resume repeats that epoch and writes the same best again; it stays, with a note
+    // (before, the warning above and a *.bak of it).
+    const ahead = readFileSync(best);
+    expect(loadTrainingCheckpoint(best).meta.history).toHaveLength(2);
+    const bakBefore = readFileSync(`${best}.bak`);
+    writeFileSync(out, early);
+    const n = await cli(['train', '--resume', out, '--epochs', '2']);
+    expect(n.code, n.stderr).toBe(0);
+    expect(n.stderr).toBe('');
+    expect(n.stdout).toContain('note: the best checkpoint m.best.safetensors is of epoch 2, which this run finished but stopped before saving '
+      + 'its checkpoint; the resumed run repeats that epoch and writes its best again\n');
+    // (the same weights and losses; the timings in its history are the new run's)
+    const [was, now] = [decodeCheckpoint(ahead, best), loadCheckpoint(best)];
+    expect(now.model.params).toEqual(was.model.params);
+    expect(now.meta.history.map((m) => [m.epoch, m.trainLoss, m.valPpl])).toEqual(was.meta.history.map((m) => [m.epoch, m.trainLoss, m.valPpl]));
+    expect(readFileSync(`${best}.bak`).equals(bakBefore)).toBe(true);
     // one that cannot be kept aside (a directory at *.bak) stops the resume before it writes, naming both
     writeFileSync(out, early);
+    writeFileSync(best, later);  // the abandoned epochs' best, two epochs ahead
     const theirs = readFileSync(best);
     renameSync(`${best}.bak`, path.join(sub, 'saved.bak'));
     mkdirSync(`${best}.bak`);

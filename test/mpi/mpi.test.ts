@@ -283,6 +283,11 @@ describe.skipIf(Boolean(why))('training under mpirun', () => {
       expect(readdirSync(dir).filter((f) => f.startsWith('one-fails'))).toEqual([]);
       expect(performance.now() - started).toBeLessThan(30_000);
     }
+    // The parser's own errors say whose they are, as the others do (before: every rank's line read as rank 0's).
+    const bad = await run('mpirun', ['-np', '2', process.execPath, BIN, 'train', '--bogus'], { env: MPI_ENV });
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain("deeprnn (rank 1): error: unknown option '--bogus' (did you mean --corpus?)\n");
+    expect(bad.stderr).not.toMatch(/^deeprnn \(rank 0\)/m);
   });
 
   it('ranks on different kernel tables train together, and rank 0 says the weights will not be one process\'s bits', async () => {
@@ -297,6 +302,10 @@ describe.skipIf(Boolean(why))('training under mpirun', () => {
       + 'will not be bitwise those of one process; DEEPRNN_SIMD (and for bf16 DEEPRNN_BF16) set to one table on every rank '
       + '(avx2 runs on any x86-64 CPU that has it) makes them so';
     expect(r.stderr.includes(warning)).toBe(mine !== 'scalar');
+    // No progress bar under a launcher: Open MPI gives a rank's output a pseudo-terminal whatever mpirun's is
+    // (before, a log of mpirun's output held every redraw of the bar); the epoch lines stay.
+    expect(r.stdout).toMatch(/^epoch 1\/1 {2}train ppl /m);
+    expect(r.stdout).not.toContain('\x1b');
     expect(loadTrainingCheckpoint(file).meta.state.epoch).toBe(1);
     // bf16 products on AMX tiles (here their software model) on one rank round otherwise than vdpbf16ps and its
     // float32 fallback: said too (before, nothing was); a rank whose default is AMX rounds as the model does
@@ -330,6 +339,9 @@ describe.skipIf(Boolean(why))('training under mpirun', () => {
       [[ck, '--corpus', a, b], [ck, '--corpus', a], 'the settings, the texts'],
       [[ck, '--corpus', a], [ck, '--corpus', a, '--batch-size', '7'], 'the settings'],
       [[ck, '--corpus', a], [out('kernels'), '--corpus', a], 'the checkpoint'],
+      // the checks that decide the exit code (before: rank 1 alone exited 1, without a word)
+      [[ck, '--corpus', a], [ck, '--corpus', a, '--max-ppl', '5'], 'the settings'],
+      [[ck, '--corpus', a, '--max-unk', '0.5'], [ck, '--corpus', a, '--max-unk', '0.4'], 'the settings'],
     ];
     for (const [mine, theirs, what] of cases) {
       const r = await run('timeout', ['120', 'mpirun', '-np', '1', process.execPath, BIN, ...args, ...mine, ':', '-np', '1', process.execPath, BIN, ...args, ...theirs],

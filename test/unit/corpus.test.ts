@@ -286,6 +286,29 @@ describe('resolveCorpora and loading', () => {
     }
   });
 
+  it('says what a corpus is when its first bytes show UTF-32, gzip or a checkpoint (before: "looks binary", UTF-32 called UTF-16)', () => {
+    const f = path.join(dir, 'what.txt');
+    const read = (bytes: Buffer) => {
+      writeFileSync(f, bytes);
+      return () => [...readCorpus([{ name: f, path: f, bytes: bytes.length }])];
+    };
+    const le32 = Buffer.alloc(4 * 5);
+    [...'text'].forEach((c, i) => le32.writeUInt32LE(c.charCodeAt(0), 4 * (i + 1)));
+    le32.writeUInt32LE(0xfeff, 0);
+    expect(read(le32)).toThrow(new InputError(`--corpus "${f}" is UTF-32 (little-endian: it starts with the byte-order mark FF FE 00 00); expected UTF-8: convert it, e.g. iconv -f UTF-32 -t UTF-8`));
+    const be32 = Buffer.from(le32);
+    for (let i = 0; i < be32.length; i += 4) be32.writeUInt32BE(le32.readUInt32LE(i), i);
+    expect(read(be32)).toThrow(new InputError(`--corpus "${f}" is UTF-32 (big-endian: it starts with the byte-order mark 00 00 FE FF); expected UTF-8: convert it, e.g. iconv -f UTF-32 -t UTF-8`));
+    expect(read(Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]))).toThrow(new InputError(`--corpus "${f}" is gzip-compressed; expected a UTF-8 text file: decompress it first (gunzip)`));
+    const header = Buffer.from('{"__metadata__":{"format":"pt"}}');
+    const st = Buffer.alloc(8);
+    st.writeUInt32LE(header.length, 0);
+    expect(read(Buffer.concat([st, header]))).toThrow(new InputError(`--corpus "${f}" is a checkpoint (safetensors), not a text; a model is named with --model`));
+    // Other NUL bytes stay "binary"; a text that merely starts with these letters is read.
+    expect(read(Buffer.from([0x1f, 0, 0, 0]))).toThrow(new InputError(`--corpus "${f}" looks binary (a NUL byte at offset 1); expected a UTF-8 text file`));
+    expect(read(Buffer.from('{"a": 1} is a text'))()).toEqual(['{"a": 1} is a text']);
+  });
+
   it("reads line ends as Python's open() does: CRLF and a lone CR are a newline, wherever the chunks cut them", async () => {
     // Before, "\r" stayed: a char model read a Windows copy of a text as other
     // tokens ("\r" an unknown one), its perplexity far above the same text's.

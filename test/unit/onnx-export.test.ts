@@ -178,6 +178,33 @@ describe('ONNX export, run by ONNX Runtime', () => {
     });
     expect(() => checkCard({ ...card, format: 'other' })).toThrow('model card: not a deeprnn ONNX card (expected "format": "deeprnn-onnx")');
     expect(() => checkCard({ ...card, version: 2 })).toThrow('model card: card version 2 is not one this deeprnn reads (1)');
+    expect(card.lineEnds).toBe('lf');
+    expect(() => checkCard({ ...card, lineEnds: 'crlf' })).toThrow('model card: lineEnds must be "lf" or "kept", got "crlf"');
+  });
+
+  it('generate() and generateOnnx read a prefix\'s "\\r\\n" as the training text was read, as predict does (before: "\\r" read as <unk>)', async () => {
+    const text = 'the king said\r\nthe queen said\r\n'.repeat(60);
+    const r = await train(text, { tokenizer: 'char', cell: 'gru', hidden: [16], numSteps: 8, numTrain: 200, numVal: 40, batchSize: 20, epochs: 2, seed: 1 });
+    expect(r.model.lineEnds).toBe('lf');
+    expect(r.tokenizer.vocab.has('\r')).toBe(false);
+    const lf = generate(r.model, 'said\nthe', { numPreds: 12 });
+    expect(lf.startsWith('said\nthe')).toBe(true);
+    for (const p of ['said\r\nthe', 'said\rthe']) expect(generate(r.model, p, { numPreds: 12 })).toBe(lf);
+    const { stepper, card } = await onnxStepper(r.model, r.tokenizer);
+    expect(card.lineEnds).toBe('lf');
+    for (const p of ['said\nthe', 'said\r\nthe', 'said\rthe']) expect(await generateOnnx(stepper, r.tokenizer, p, { numPreds: 12 })).toBe(lf);
+    // A model or card that keeps line ends reads "\r" as it is (outside this vocabulary: <unk>); one without a record, by its vocabulary.
+    const kept = new OnnxStepper(await ort.InferenceSession.create(exportOnnx(r.model, r.tokenizer).bytes), tensor, { ...card, lineEnds: 'kept' });
+    expect(await generateOnnx(kept, r.tokenizer, 'said\r\nthe', { numPreds: 0 })).toBe('said<unk>\nthe');
+    const { lineEnds: _, ...older } = card;
+    const unrecorded = new OnnxStepper(await ort.InferenceSession.create(exportOnnx(r.model, r.tokenizer).bytes), tensor, checkCard(older));
+    expect(await generateOnnx(unrecorded, r.tokenizer, 'said\r\nthe', { numPreds: 12 })).toBe(lf);
+    r.model.lineEnds = 'kept';
+    expect(generate(r.model, 'said\r\nthe', { numPreds: 0 })).toBe('said<unk>\nthe');
+    expect(exportOnnx(r.model, r.tokenizer).card.lineEnds).toBe('kept');
+    r.model.lineEnds = undefined;
+    expect(generate(r.model, 'said\r\nthe', { numPreds: 12 })).toBe(lf);
+    expect(() => { r.model.lineEnds = 'crlf' as never; }).toThrow('lineEnds must be "lf", "kept" or undefined, got "crlf"');
   });
 
   it('runs a batch of several sequences at once (the batch dimension is free)', async () => {

@@ -1,10 +1,10 @@
 // The perplexity figure at its edges: one epoch, values near the largest
 // double, a flat run far from 1, titles with control characters, runs whose
 // files share a name, and metrics lines that are not objects.
-import { rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { renderPlot, ticks } from '../../src/io/plot.js';
+import { isForeignSvg, renderPlot, ticks } from '../../src/io/plot.js';
 import { readMetricsFile } from '../../src/train/metrics.js';
 import { cli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -126,5 +126,33 @@ describe('the perplexity figure', () => {
       writeFileSync(f, `${line}\n`);
       expect(() => readMetricsFile(f)).toThrow(`metrics file ${f}: line 1 is not a JSON object with an "epoch"`);
     }
+  });
+
+  it("plot -o and compare's compare.svg refuse to replace a file that is not an SVG image, before any work (before, it was replaced)", async () => {
+    const f = path.join(dir, 'mine.svg');
+    for (const [text, foreign] of [['my notes', true], ['', false], ['<svg xmlns="x"/>', false], ['\ufeff\n <?xml version="1.0"?><svg/>', false], ['  <svg', false], ['{}', true]] as const) {
+      writeFileSync(f, text);
+      expect(isForeignSvg(f), JSON.stringify(text)).toBe(foreign);
+    }
+    expect(isForeignSvg(path.join(dir, 'none.svg'))).toBe(false);
+    expect(isForeignSvg(dir)).toBe(false);
+    const m = path.join(dir, 'ok.metrics.jsonl');
+    writeFileSync(m, '{"epoch":1,"trainPpl":3,"valPpl":2}\n');
+    writeFileSync(f, 'my notes');
+    const p = await cli(['plot', m, '-o', f]);
+    expect([p.code, p.stdout, p.stderr]).toEqual([2, '', `deeprnn: error: --out ${f} would replace a file that is not an SVG image `
+      + '(it begins with neither "<svg" nor "<?xml"): move it away, or choose another --out\n']);
+    expect(readFileSync(f, 'utf8')).toBe('my notes');
+    const out = path.join(dir, 'cmp');
+    mkdirSync(out, { recursive: true });
+    writeFileSync(path.join(out, 'compare.svg'), 'my notes');
+    const c = await cli(['compare', '--cells', 'rnn', '--epochs', '1', '--hidden', '4', '--num-train', '64', '--num-val', '32', '--batch-size', '32', '--out-dir', out]);
+    expect([c.code, c.stdout, c.stderr]).toEqual([2, '', `deeprnn: error: the comparison plot ${path.join(out, 'compare.svg')} would replace a file that is not an SVG image `
+      + '(it begins with neither "<svg" nor "<?xml"): move it away, or choose another --out-dir\n']);
+    expect(readFileSync(path.join(out, 'compare.svg'), 'utf8')).toBe('my notes');
+    // An SVG (an earlier plot's) is replaced.
+    writeFileSync(f, '<svg xmlns="http://www.w3.org/2000/svg"/>');
+    expect((await cli(['plot', m, '-o', f])).code).toBe(0);
+    expect(readFileSync(f, 'utf8')).toContain('<title>perplexity</title>');
   });
 });
