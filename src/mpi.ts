@@ -46,6 +46,9 @@ export function launcherRank(env: NodeJS.ProcessEnv = process.env): number {
   return detectLauncher(env)?.rank ?? 0;
 }
 
+/** Started by an MPI launcher (mpirun, srun), of one rank or several. */
+export const underLauncher = (env: NodeJS.ProcessEnv = process.env) => detectLauncher(env) !== null;
+
 /** A job of several processes: this process is one rank of it. */
 export const inJob = (env: NodeJS.ProcessEnv = process.env) => {
   const l = detectLauncher(env);

@@ -84,7 +84,7 @@ export function registerCompare(program: Command): void {
       refuseOverwrite(corpusFiles(base.corpus, resolveDataDir(base.dataDir)).map((p) => ({ label: '--corpus', path: p })),
         [{ label: 'the comparison plot', path: plot }]);
       if (isForeignSvg(plot)) {
-        throw new UsageError(`the comparison plot ${plot} would replace a file that is not an SVG image (it begins with neither "<svg" nor "<?xml"): `
+        throw new UsageError(`the comparison plot ${plot} would replace a file that is not an SVG image (it begins with none of "<svg", "<?xml" and "<!"): `
           + 'move it away, or choose another --out-dir');
       }
       // Every cell's outputs before the first cell trains: one in the way (a

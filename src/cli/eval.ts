@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
-import { corpusRegistry, resolveDataDir, type LineEnds } from '../data/corpus.js';
+import { corpusRegistry, looksLikeCheckpoint, resolveDataDir, type LineEnds } from '../data/corpus.js';
 import { MAX_NUM_STEPS } from '../data/datamodule.js';
 import { loadCorpusTokens } from '../data/load.js';
 import { TOKENIZERS, type TokenArray, type TokenizerKind } from '../data/tokenizer.js';
@@ -206,6 +206,14 @@ export function registerEval(program: Command): void {
   addOptions(command, formatOptions(['text', 'json', 'csv'], 'one row per corpus'))
     .action(async (argument: string | undefined, raw: RawEvalOptions, cmd: Command) => {
       const format = outputFormat(cmd, ['text', 'json', 'csv']);
+      // `eval --corpus t.txt m.safetensors`: --corpus takes every word after it, the checkpoint too, and the
+      // default checkpoint is read (before: "checkpoints/deeprnn.safetensors does not exist", or a corpus refused as binary).
+      const misplaced = argument === undefined && cmd.getOptionValueSource('model') !== 'cli'
+        ? (raw.corpus as string[]).find((c) => !corpusRegistry().has(c) && looksLikeCheckpoint(c)) : undefined;
+      if (misplaced !== undefined) {
+        throw new UsageError(`--corpus ${misplaced} is a checkpoint, not a text (--corpus takes every word after it): `
+          + `name it with --model ${misplaced}, or give it before --corpus`);
+      }
       const file = checkpointPath(argument, cmd);
       const batchSize = intOption('--batch-size', raw.batchSize, 1, 1_000_000);
       const maxPpl = raw.maxPpl === undefined ? undefined : numberOption('--max-ppl', raw.maxPpl, (v) => v >= 1, 'a number >= 1');

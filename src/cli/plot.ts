@@ -25,7 +25,7 @@ export function registerPlot(program: Command): void {
       checkWritable(raw.out, '--out');
       refuseOverwrite(files.map((f) => ({ label: 'metrics file', path: f })), [{ label: '--out', path: raw.out }]);
       if (isForeignSvg(raw.out)) {
-        throw new UsageError(`--out ${raw.out} would replace a file that is not an SVG image (it begins with neither "<svg" nor "<?xml"): `
+        throw new UsageError(`--out ${raw.out} would replace a file that is not an SVG image (it begins with none of "<svg", "<?xml" and "<!"): `
           + 'move it away, or choose another --out');
       }
       // One file given twice (by another spelling, or through a link) would be two runs of one label.

@@ -5,7 +5,7 @@
 // (the epoch's batches, its elapsed<remaining time, the running perplexity,
 // training tokens per second, and the whole run's elapsed<remaining time).
 import cliProgress from 'cli-progress';
-import { inJob } from '../mpi.js';
+import { underLauncher } from '../mpi.js';
 import { metricsLine, type EpochRecord } from '../train/metrics.js';
 import type { EpochMetrics } from '../train/trainer.js';
 import { fieldsLine, type Field, type Format } from './output.js';
@@ -117,9 +117,9 @@ export class Progress {
     private readonly label?: string,
   ) {
     this.out = stream ?? (format === 'text' ? process.stdout : process.stderr);
-    // (not under an MPI launcher: Open MPI gives a rank's output a pseudo-terminal wherever mpirun's goes, and
-    // `mpirun ... > train.log` got every redraw of the bar)
-    this.tty = Boolean(this.out.isTTY) && !process.env.CI && !inJob();
+    // (not under an MPI launcher, of one rank or several: Open MPI gives a rank's output a pseudo-terminal wherever
+    // mpirun's goes, and `mpirun ... > train.log` got every redraw of the bar)
+    this.tty = Boolean(this.out.isTTY) && !process.env.CI && !underLauncher();
   }
 
   /** Whether bars are drawn (a terminal, not CI): else news of batches changes nothing shown. */

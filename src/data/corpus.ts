@@ -1,7 +1,7 @@
 // Corpus registry (data/corpora.json), corpora shipped in data/, the data
 // directory, download and sha1 check.
 import { createHash } from 'node:crypto';
-import { closeSync, constants, createWriteStream, existsSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, statSync } from 'node:fs';
+import { closeSync, constants, createWriteStream, existsSync, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, statSync } from 'node:fs';
 import { access, readFile, rename, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -397,8 +397,30 @@ function refuseKnownBinary(name: string, b: Buffer): void {
       + `expected UTF-8: convert it, e.g. iconv -f ${enc} -t UTF-8`);
   }
   if (bom(0x1f, 0x8b)) throw new InputError(`--corpus "${name}" is gzip-compressed; expected a UTF-8 text file: decompress it first (gunzip)`);
-  if (b.length >= 9 && b.readUInt32LE(4) === 0 && b.readUInt32LE(0) > 1 && b[8] === 0x7b /* { */) {
-    throw new InputError(`--corpus "${name}" is a checkpoint (safetensors), not a text; a model is named with --model`);
+  if (isSafetensorsStart(b)) {
+    throw new InputError(`--corpus "${name}" is a checkpoint (safetensors), not a text; a checkpoint is given with --model (eval, predict) `
+      + 'or with --init-from or --resume (train)');
+  }
+}
+
+/** Whether bytes begin as a safetensors file does: an 8-byte little-endian header length, then the JSON header's "{". */
+function isSafetensorsStart(b: Buffer): boolean {
+  return b.length >= 9 && b.readUInt32LE(4) === 0 && b.readUInt32LE(0) > 1 && b[8] === 0x7b; // {
+}
+
+/** Whether `file` is a regular file that begins as a safetensors file (a checkpoint); false when it cannot be read. */
+export function looksLikeCheckpoint(file: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return false;
+  }
+  try {
+    const head = Buffer.alloc(9);
+    return fstatSync(fd).isFile() && isSafetensorsStart(head.subarray(0, readSync(fd, head, 0, 9, 0)));
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -80,6 +80,8 @@ export interface ModelMeta {
   tokenizer: TokenizerJSON;
   /** A model saved by RNNLM.save in bf16 precision: 'bf16' (absent: fp32; a run's checkpoint records training.precision). */
   precision?: Precision;
+  /** A model saved by RNNLM.save: how its text's line ends were read (model.lineEnds), when it knew (a run's checkpoint records training.lineEnds). */
+  lineEnds?: LineEnds;
 }
 
 /** A training run's checkpoint: the model, and everything to continue the run exactly. */
@@ -131,7 +133,8 @@ export function hasTrainingState(meta: ModelMeta): meta is CheckpointMeta {
  * "\r", was fitted so.
  */
 export function checkpointLineEnds(ck: { meta: ModelMeta; tokenizer: Tokenizer }): LineEnds {
-  return hasTrainingState(ck.meta) ? ck.meta.training.lineEnds ?? 'kept' : ck.tokenizer.vocab.has('\r') ? 'kept' : 'lf';
+  if (hasTrainingState(ck.meta)) return ck.meta.training.lineEnds ?? 'kept';
+  return ck.meta.lineEnds ?? (ck.tokenizer.vocab.has('\r') ? 'kept' : 'lf');
 }
 
 /** Tensor names of the carried state: h of every layer, then c for LSTM. */
@@ -257,7 +260,9 @@ export function saveModel(file: string, model: RNNLM, tokenizer: Tokenizer | und
   // (bf16 precision recorded, so that what loads it predicts and evaluates as the model did; fp32 files stay as they were)
   try {
     saveCheckpoint(file, model, { version: FORMAT_VERSION, config: model.config, tokenizer: tokenizer.toJSON(),
-      ...(model.precision === 'bf16' ? { precision: 'bf16' as const } : {}) }, undefined, {}, dtype);
+      ...(model.precision === 'bf16' ? { precision: 'bf16' as const } : {}),
+      // (so that what loads it reads text as the model did: before, a model whose vocabulary knows "\r" came back "kept")
+      ...(model.lineEnds === undefined ? {} : { lineEnds: model.lineEnds }) }, undefined, {}, dtype);
   } catch (e) {
     // A write that failed names the file asked for (before, Node's error named only the temporary file beside it).
     if (e instanceof InputError || !(e as NodeJS.ErrnoException).code) throw e;
@@ -554,8 +559,10 @@ function checkMeta(m: unknown, fail: Fail): ModelMeta | CheckpointMeta {
   if (m.precision !== undefined && !PRECISIONS.includes(m.precision as Precision)) {
     throw fail(`precision ${show(m.precision)} is invalid: it must be one of ${PRECISIONS.join('|')}`);
   }
+  if (m.lineEnds !== undefined && m.lineEnds !== 'lf' && m.lineEnds !== 'kept') throw fail(`lineEnds ${show(m.lineEnds)} is invalid: it must be "lf" or "kept"`);
   const model: ModelMeta = { version: m.version as number, config, tokenizer: m.tokenizer as TokenizerJSON,
-    ...(m.precision === undefined ? {} : { precision: m.precision as Precision }) };
+    ...(m.precision === undefined ? {} : { precision: m.precision as Precision }),
+    ...(m.lineEnds === undefined ? {} : { lineEnds: m.lineEnds as LineEnds }) };
   if (TRAINING_PARTS.every((k) => m[k] === undefined)) return model;
   const t = m.training;
   if (!isObject(t)) throw fail('no training settings');

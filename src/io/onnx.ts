@@ -139,7 +139,10 @@ function packageVersion(): string {
 }
 
 /** The card of an export: configuration, tokenizer and the graph's interface. */
-export function onnxCard(config: ModelConfig, tokenizer: Tokenizer, lineEnds: 'lf' | 'kept'): OnnxCard {
+export function onnxCard(config: ModelConfig, tokenizer: Tokenizer, lineEnds?: 'lf' | 'kept'): OnnxCard {
+  // (unsaid: as asTrainingRead reads a model without a record, written out so that the card says it)
+  lineEnds ??= tokenizer.vocab.has('\r') ? 'kept' : 'lf';
+  if (lineEnds !== 'lf' && lineEnds !== 'kept') throw new InputError(`lineEnds must be "lf" or "kept", got ${describe(lineEnds)}`);
   return {
     format: CARD_FORMAT,
     version: 1,
@@ -195,9 +198,7 @@ export function exportOnnx(model: Module<Float32Array> & { config: ModelConfig }
   const G = order.length;
   const V = config.vocabSize;
   const L = config.hidden.length;
-  // (a model without a record reads as asTrainingRead says: written out, so that the card says it)
-  const lineEnds = (model as { lineEnds?: 'lf' | 'kept' }).lineEnds ?? (tokenizer.vocab.has('\r') ? 'kept' : 'lf');
-  const card = onnxCard(config, tokenizer, lineEnds);
+  const card = onnxCard(config, tokenizer, (model as { lineEnds?: 'lf' | 'kept' }).lineEnds);
   const { io } = card;
   const initializer: ReturnType<typeof floatTensor | typeof int64Tensor>[] = [];
   const nodes: ReturnType<typeof node>[] = [];

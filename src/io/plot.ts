@@ -135,8 +135,8 @@ export function renderPlot(runs: PlotRun[], title = 'perplexity'): string {
 /**
  * Whether `file` holds something other than an SVG image that a plot may
  * replace: a regular file, not empty, whose first bytes (after a byte-order
- * mark and white space) are neither "<svg" nor "<?xml" (a user's notes named
- * compare.svg). None there, or not a regular file (the write names what is in
+ * mark and white space) are none of "<svg", "<?xml" and "<!" (a doctype or a
+ * comment, as editors write before <svg>): a user's notes named compare.svg. None there, or not a regular file (the write names what is in
  * the way): false.
  */
 export function isForeignSvg(file: string): boolean {
@@ -150,7 +150,7 @@ export function isForeignSvg(file: string): boolean {
     if (!fstatSync(fd).isFile()) return false;
     const head = Buffer.alloc(256);
     const text = head.subarray(0, readSync(fd, head, 0, head.length, 0)).toString('latin1').replace(/^(\xef\xbb\xbf)?\s*/, '');
-    return text !== '' && !text.startsWith('<svg') && !text.startsWith('<?xml');
+    return text !== '' && !['<svg', '<?xml', '<!'].some((s) => text.startsWith(s));
   } finally {
     closeSync(fd);
   }

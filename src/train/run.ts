@@ -226,12 +226,13 @@ export function checkMemory(config: ModelConfig, s: RunSettings): void {
  * it without a word. A missing best is said; with a `*.bak` of it there (a
  * fresh run on this --out killed, kill -9, before its first save had kept the
  * best aside and left this run's checkpoint in place), the `*.bak` goes back
- * when it is the run's own. A best one epoch ahead of the history (the
- * checkpoint's history, then one epoch that improved it) is the one the run
- * wrote at the end of the epoch the checkpoint is in, stopped before its
- * checkpoint's save (the best is written first): the resume repeats that
- * epoch exactly and writes it again, so it stays, with a note (before, it was
- * kept aside with the warning for another history's).
+ * when it is the run's own. A best one improving epoch ahead of the history
+ * (the checkpoint's history, then one epoch) is most likely the run's own,
+ * written at the end of an epoch whose checkpoint was not (a stop between the
+ * two writes, the best being first, or a --save-every of several epochs): it
+ * is kept aside all the same, since the resume may not repeat that epoch, or
+ * not to the same bits (other --epochs under a schedule, other ranks), but
+ * with a note that says so rather than the warning for another history's.
  */
 function restoreBest(best: string, history: EpochMetrics[], hooks: RunHooks): void {
   // (no epoch with a finite perplexity: no best was written)
@@ -258,17 +259,19 @@ function restoreBest(best: string, history: EpochMetrics[], hooks: RunHooks): vo
     if (ours(best)) return;
     const h = histories(best);
     const next = h?.kept[history.length];
-    if (h && h.prefix && h.kept.length === history.length + 1 && next!.valPpl < bestPpl) {
-      hooks.log?.(`note: the best checkpoint ${path.basename(best)} is of epoch ${next!.epoch}, which this run finished but stopped before saving `
-        + 'its checkpoint; the resumed run repeats that epoch and writes its best again');
-      return;
-    }
+    const ahead = h !== null && h.prefix && h.kept.length === history.length + 1 && next!.valPpl < bestPpl;
     try {
       if (existsSync(bak) && !statSync(bak).isFile()) throw new Error(`${bak} exists and is not a regular file`);
       renameSync(best, bak);
     } catch (e) {
       throw new InputError(`the best checkpoint ${best} is not this run's (its history is not the first epochs of the checkpoint's, ending at its best), `
         + `and it cannot be kept aside as ${bak} (${(e as Error).message}); move it away`);
+    }
+    if (ahead) {
+      hooks.log?.(`note: the best checkpoint ${path.basename(best)} is of epoch ${next!.epoch}, one epoch past this checkpoint's history (a run stopped `
+        + `after writing its best and before its checkpoint, or an earlier copy of the checkpoint put back); kept aside as ${path.basename(bak)}, `
+        + 'and the run writes its best again when it improves');
+      return;
     }
     hooks.warn?.(`the best checkpoint ${best} is not this run's (its history is not the first epochs of the checkpoint's, ending at its best: `
       + `another run's, or a later one of this run's abandoned since); kept aside as ${path.basename(bak)}, and the run writes a new best when it improves`);

@@ -47,6 +47,17 @@ describe('eval', () => {
     expect(bad.stderr.trim()).toBe('deeprnn: error: --max-unk must be a fraction in [0, 1], got "2"');
   });
 
+  it('a checkpoint after --corpus (which takes every word after it) is named as such (before: the default checkpoint "does not exist")', async () => {
+    const r = await cli(['eval', '--corpus', english, model], { cwd: dir });
+    expect([r.code, r.stdout, r.stderr]).toEqual([2, '', `deeprnn: error: --corpus ${model} is a checkpoint, not a text (--corpus takes every word after it): `
+      + `name it with --model ${model}, or give it before --corpus\n`]);
+    // with a checkpoint named, a corpus that is one is refused when read
+    const c = await cli(['eval', model, '--corpus', english, model]);
+    expect(c.code).toBe(2);
+    expect(c.stderr).toBe(`deeprnn: error: --corpus "${model}" is a checkpoint (safetensors), not a text; a checkpoint is given with --model (eval, predict) `
+      + 'or with --init-from or --resume (train)\n');
+  });
+
   it('aligns its table, however long a corpus name or large a figure, and keeps non-numbers out of a baseline', async () => {
     // A model whose output layer is blown up: finite weights that put all the mass on <unk>,
     // a token these texts do not hold: a loss of 1e30 nats, a perplexity past any double.

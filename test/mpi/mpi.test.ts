@@ -306,6 +306,10 @@ describe.skipIf(Boolean(why))('training under mpirun', () => {
     // (before, a log of mpirun's output held every redraw of the bar); the epoch lines stay.
     expect(r.stdout).toMatch(/^epoch 1\/1 {2}train ppl /m);
     expect(r.stdout).not.toContain('\x1b');
+    const one = await run('mpirun', ['-np', '1', process.execPath, BIN, ...args.slice(0, -1), out('kernels-one')], { env: MPI_ENV });
+    expect(one.code, one.stderr).toBe(0);
+    expect(one.stdout).toMatch(/^epoch 1\/1 {2}train ppl /m);
+    expect(one.stdout).not.toContain('\x1b');
     expect(loadTrainingCheckpoint(file).meta.state.epoch).toBe(1);
     // bf16 products on AMX tiles (here their software model) on one rank round otherwise than vdpbf16ps and its
     // float32 fallback: said too (before, nothing was); a rank whose default is AMX rounds as the model does

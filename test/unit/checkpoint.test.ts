@@ -11,6 +11,8 @@ import type { ModelConfig } from '../../src/nn/config.js';
 import { RNNLM } from '../../src/nn/rnnlm.js';
 import { RNNLMScratch } from '../../src/nn/scratch.js';
 import { Rng } from '../../src/rng.js';
+import { generate } from '../../src/generate.js';
+import { train } from '../../src/train/library.js';
 import { initialState } from '../../src/train/trainer.js';
 import { tmpDir } from '../helpers/tmp.js';
 
@@ -376,5 +378,45 @@ describe('checkpoints', () => {
     expect(load('m23p', { ...base, training: { ...base.training, corpusParts: [12, -1] } }))
       .toThrow('training.corpusParts [12,-1] is invalid: it must list the bytes of each file the run read');
     expect(load('m24', { ...base, config: null })).toThrow('config must be an object, got null');
+  });
+});
+
+describe('how a loaded model reads a prefix\'s line ends (model.lineEnds)', () => {
+  // A checkpoint's meta rewritten: what an older deeprnn wrote, or a damaged file.
+  const rewrite = (file: string, edit: (m: Record<string, unknown>) => void) => {
+    const st = decodeSafetensors(readFileSync(file), file);
+    const m = JSON.parse(st.metadata.deeprnn!) as Record<string, unknown>;
+    edit(m);
+    writeFileSync(file, encodeSafetensors(st.tensors, { ...st.metadata, deeprnn: JSON.stringify(m) }));
+  };
+
+  it('save() records it and RNNLM.load() gives it back (before, a vocabulary that knows "\\r" made it "kept")', () => {
+    const tok = Tokenizer.fit('char', 'a\r\nb ab\r\n');
+    expect(tok.vocab.has('\r')).toBe(true);
+    const m = new RNNLM({ cell: 'gru', vocabSize: tok.vocab.size, hidden: [4], dropout: 0 }, new Rng(1));
+    const file = path.join(dir, 'le.safetensors');
+    m.lineEnds = 'lf';
+    m.save(file, { tokenizer: tok });
+    const back = RNNLM.load(file);
+    expect(back.lineEnds).toBe('lf');
+    expect(generate(back, 'a\r\nb', { numPreds: 0 })).toBe('a\nb');
+    m.lineEnds = undefined;  // unknown: by the vocabulary, which knows "\r"
+    m.save(file, { tokenizer: tok });
+    expect(RNNLM.load(file).lineEnds).toBe('kept');
+    expect(generate(RNNLM.load(file), 'a\r\nb', { numPreds: 0 })).toBe('a\r\nb');
+    rewrite(file, (meta) => { meta.lineEnds = 'crlf'; });
+    expect(() => RNNLM.load(file)).toThrow(`checkpoint ${file}: lineEnds "crlf" is invalid: it must be "lf" or "kept"`);
+  });
+
+  it('a run\'s checkpoint from before line ends were recorded reads them "kept", in predict\'s way (its "\\r" outside the vocabulary: <unk>)', async () => {
+    const out = path.join(dir, 'older.safetensors');
+    const r = await train('the king said\r\nthe queen said\r\n'.repeat(40), { tokenizer: 'char', hidden: [8], numSteps: 8, numTrain: 60, numVal: 20, batchSize: 20, epochs: 1, out });
+    expect(RNNLM.load(out).lineEnds).toBe('lf');
+    expect(generate(RNNLM.load(out), 'said\r\nthe', { numPreds: 0 })).toBe('said\nthe');
+    expect(r.tokenizer.vocab.has('\r')).toBe(false);
+    rewrite(out, (meta) => { delete (meta.training as Record<string, unknown>).lineEnds; });
+    const older = RNNLM.load(out);
+    expect(older.lineEnds).toBe('kept');
+    expect(generate(older, 'said\r\nthe', { numPreds: 0 })).toBe('said<unk>\nthe');
   });
 });

@@ -303,7 +303,7 @@ describe('resolveCorpora and loading', () => {
     const header = Buffer.from('{"__metadata__":{"format":"pt"}}');
     const st = Buffer.alloc(8);
     st.writeUInt32LE(header.length, 0);
-    expect(read(Buffer.concat([st, header]))).toThrow(new InputError(`--corpus "${f}" is a checkpoint (safetensors), not a text; a model is named with --model`));
+    expect(read(Buffer.concat([st, header]))).toThrow(new InputError(`--corpus "${f}" is a checkpoint (safetensors), not a text; a checkpoint is given with --model (eval, predict) or with --init-from or --resume (train)`));
     // Other NUL bytes stay "binary"; a text that merely starts with these letters is read.
     expect(read(Buffer.from([0x1f, 0, 0, 0]))).toThrow(new InputError(`--corpus "${f}" looks binary (a NUL byte at offset 1); expected a UTF-8 text file`));
     expect(read(Buffer.from('{"a": 1} is a text'))()).toEqual(['{"a": 1} is a text']);

@@ -11,7 +11,7 @@ import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Tokenizer } from '../../src/data/tokenizer.js';
 import { generate } from '../../src/generate.js';
-import { checkExportable, decodeOnnx, exportOnnx, ONNX_OPSET } from '../../src/io/onnx.js';
+import { checkExportable, decodeOnnx, exportOnnx, ONNX_OPSET, onnxCard } from '../../src/io/onnx.js';
 import type { CellKind } from '../../src/native.js';
 import { RNNLM } from '../../src/nn/rnnlm.js';
 import { Rng } from '../../src/rng.js';
@@ -180,6 +180,10 @@ describe('ONNX export, run by ONNX Runtime', () => {
     expect(() => checkCard({ ...card, version: 2 })).toThrow('model card: card version 2 is not one this deeprnn reads (1)');
     expect(card.lineEnds).toBe('lf');
     expect(() => checkCard({ ...card, lineEnds: 'crlf' })).toThrow('model card: lineEnds must be "lf" or "kept", got "crlf"');
+    // onnxCard(config, tokenizer) as before: unsaid, by the vocabulary (which knows no "\r" here); checked when said
+    expect(onnxCard(model.config, tokenizer)).toEqual(card);
+    expect(onnxCard(model.config, tokenizer, 'kept').lineEnds).toBe('kept');
+    expect(() => onnxCard(model.config, tokenizer, 'crlf' as never)).toThrow('lineEnds must be "lf" or "kept", got "crlf"');
   });
 
   it('generate() and generateOnnx read a prefix\'s "\\r\\n" as the training text was read, as predict does (before: "\\r" read as <unk>)', async () => {

@@ -130,7 +130,8 @@ describe('the perplexity figure', () => {
 
   it("plot -o and compare's compare.svg refuse to replace a file that is not an SVG image, before any work (before, it was replaced)", async () => {
     const f = path.join(dir, 'mine.svg');
-    for (const [text, foreign] of [['my notes', true], ['', false], ['<svg xmlns="x"/>', false], ['\ufeff\n <?xml version="1.0"?><svg/>', false], ['  <svg', false], ['{}', true]] as const) {
+    for (const [text, foreign] of [['my notes', true], ['', false], ['<svg xmlns="x"/>', false], ['\ufeff\n <?xml version="1.0"?><svg/>', false], ['  <svg', false], ['{}', true],
+      ['<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "x">\n<svg/>', false], ['<!-- drawn by hand -->\n<svg/>', false], ['<html>', true]] as const) {
       writeFileSync(f, text);
       expect(isForeignSvg(f), JSON.stringify(text)).toBe(foreign);
     }
@@ -141,14 +142,14 @@ describe('the perplexity figure', () => {
     writeFileSync(f, 'my notes');
     const p = await cli(['plot', m, '-o', f]);
     expect([p.code, p.stdout, p.stderr]).toEqual([2, '', `deeprnn: error: --out ${f} would replace a file that is not an SVG image `
-      + '(it begins with neither "<svg" nor "<?xml"): move it away, or choose another --out\n']);
+      + '(it begins with none of "<svg", "<?xml" and "<!"): move it away, or choose another --out\n']);
     expect(readFileSync(f, 'utf8')).toBe('my notes');
     const out = path.join(dir, 'cmp');
     mkdirSync(out, { recursive: true });
     writeFileSync(path.join(out, 'compare.svg'), 'my notes');
     const c = await cli(['compare', '--cells', 'rnn', '--epochs', '1', '--hidden', '4', '--num-train', '64', '--num-val', '32', '--batch-size', '32', '--out-dir', out]);
     expect([c.code, c.stdout, c.stderr]).toEqual([2, '', `deeprnn: error: the comparison plot ${path.join(out, 'compare.svg')} would replace a file that is not an SVG image `
-      + '(it begins with neither "<svg" nor "<?xml"): move it away, or choose another --out-dir\n']);
+      + '(it begins with none of "<svg", "<?xml" and "<!"): move it away, or choose another --out-dir\n']);
     expect(readFileSync(path.join(out, 'compare.svg'), 'utf8')).toBe('my notes');
     // An SVG (an earlier plot's) is replaced.
     writeFileSync(f, '<svg xmlns="http://www.w3.org/2000/svg"/>');
