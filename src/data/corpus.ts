@@ -1,11 +1,11 @@
 // Corpus registry (data/corpora.json), corpora shipped in data/, the data
 // directory, download and sha1 check.
 import { createHash } from 'node:crypto';
-import { closeSync, constants, createWriteStream, existsSync, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, statSync } from 'node:fs';
+import { closeSync, constants, createWriteStream, existsSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, statSync } from 'node:fs';
 import { access, readFile, rename, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { accessDenied, makeDirs } from '../io/files.js';
+import { accessDenied, fileHead, makeDirs } from '../io/files.js';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../errors.js';
 
@@ -410,18 +410,8 @@ function isSafetensorsStart(b: Buffer): boolean {
 
 /** Whether `file` is a regular file that begins as a safetensors file (a checkpoint); false when it cannot be read. */
 export function looksLikeCheckpoint(file: string): boolean {
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch {
-    return false;
-  }
-  try {
-    const head = Buffer.alloc(9);
-    return fstatSync(fd).isFile() && isSafetensorsStart(head.subarray(0, readSync(fd, head, 0, 9, 0)));
-  } finally {
-    closeSync(fd);
-  }
+  const head = fileHead(file, 9);
+  return head !== null && isSafetensorsStart(head);
 }
 
 /**

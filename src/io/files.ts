@@ -3,7 +3,7 @@
 // for writability before any work, written atomically through symlinks, and
 // the temporary files of processes that died mid-write are cleaned up.
 import {
-  accessSync, closeSync, constants, fchmodSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, realpathSync, renameSync,
+  accessSync, closeSync, constants, fchmodSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, realpathSync, renameSync,
   mkdtempSync, readFileSync, rmdirSync, rmSync, statSync, writeSync,
 } from 'node:fs';
 import path from 'node:path';
@@ -461,5 +461,26 @@ export function accessDenied(file: string): string | null {
     return null;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EACCES' ? (e as Error).message : null;
+  }
+}
+
+/**
+ * The first `n` bytes (fewer in a shorter file) of `file` when it is a regular
+ * file that can be opened, else null (none there, a directory, a FIFO that
+ * would block, no permission): what a check of a file's kind reads.
+ */
+export function fileHead(file: string, n: number): Buffer | null {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch {
+    return null;
+  }
+  try {
+    if (!fstatSync(fd).isFile()) return null;
+    const head = Buffer.alloc(n);
+    return head.subarray(0, readSync(fd, head, 0, n, 0));
+  } finally {
+    closeSync(fd);
   }
 }

@@ -1,9 +1,8 @@
 // The book's figure: train and validation perplexity against epochs, as an
 // SVG with labelled axes, ticks and a legend; several runs overlay.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { InputError } from '../errors.js';
 import { describe } from '../validate.js';
-import { writeFileAtomic } from './files.js';
+import { fileHead, writeFileAtomic } from './files.js';
 
 export interface PlotRun {
   label: string;
@@ -140,20 +139,8 @@ export function renderPlot(runs: PlotRun[], title = 'perplexity'): string {
  * the way): false.
  */
 export function isForeignSvg(file: string): boolean {
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch {
-    return false;
-  }
-  try {
-    if (!fstatSync(fd).isFile()) return false;
-    const head = Buffer.alloc(256);
-    const text = head.subarray(0, readSync(fd, head, 0, head.length, 0)).toString('latin1').replace(/^(\xef\xbb\xbf)?\s*/, '');
-    return text !== '' && !['<svg', '<?xml', '<!'].some((s) => text.startsWith(s));
-  } finally {
-    closeSync(fd);
-  }
+  const text = fileHead(file, 256)?.toString('latin1').replace(/^(\xef\xbb\xbf)?\s*/, '') ?? '';
+  return text !== '' && !['<svg', '<?xml', '<!'].some((s) => text.startsWith(s));
 }
 
 export function writePlot(file: string, runs: PlotRun[], title?: string): void {
