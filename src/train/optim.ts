@@ -51,8 +51,11 @@ export const HYPERPARAMS: { readonly [K in HyperKey]: HyperParam } = {
     torch: 'betas', type: 'pair', placeholder: 'b1,b2', help: 'betas', check: (v) => v >= 0 && v < 1, expected: 'two numbers in [0, 1), e.g. 0.9,0.999',
   },
   // (one that float32 holds: a smaller one is 0 in the native update's float32, and Adam's 0 / 0 at a weight
-  // without gradient made NaN weights, blamed on --lr)
-  eps: { torch: 'eps', type: 'number', placeholder: 'e', help: 'epsilon', check: (v) => Math.fround(v) > 0, expected: 'a positive number that float32 holds (at least 1.4e-45)' },
+  // without gradient made NaN weights, blamed on --lr; a larger one is Infinity there, and every update 0)
+  eps: {
+    torch: 'eps', type: 'number', placeholder: 'e', help: 'epsilon', check: (v) => Math.fround(v) > 0 && Math.fround(v) < Infinity,
+    expected: 'a positive number that float32 holds (1.4e-45 to 3.4e38)',
+  },
   weightDecay: { torch: 'weight_decay', type: 'number', placeholder: 'w', help: 'L2 penalty', check: (v) => v >= 0, expected: 'a number >= 0' },
   alpha: { torch: 'alpha', type: 'number', placeholder: 'a', help: 'smoothing constant', check: (v) => v >= 0 && v < 1, expected: 'a number in [0, 1)' },
 };

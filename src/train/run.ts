@@ -569,6 +569,10 @@ async function train(s: RunSettings, hooks: RunHooks, files: RunFiles | null, re
     const what = (impl: string) => (impl === 'scratch' ? 'the float64 reference (scratch)' : 'the native float32 model');
     hooks.warn?.(`${resumeFrom} was trained by ${what(ck.meta.training.impl)} and the run continues with ${what(s.impl)} `
       + `(${optionName(s)('impl')} ${s.impl}), so it does not repeat an uninterrupted run bit for bit`);
+  } else if (ck && s.impl === 'scratch' && s.epochs > ck.meta.state.epoch) {
+    // (a checkpoint is float32: the float64 model's weights and state went in rounded)
+    hooks.warn?.(`${resumeFrom} holds the float64 reference's (scratch) weights and state rounded to float32: the run continues from the `
+      + 'rounded values, so it does not repeat an uninterrupted run bit for bit (native checkpoints resume exactly)');
   }
   const hidden = s.hidden.length === 1 ? Array.from({ length: s.layers }, () => s.hidden[0]!) : s.hidden;
   if (init) {

@@ -217,6 +217,10 @@ export function resolveRunSettings(o: Readonly<Record<string, unknown>>, n: Nami
   if (settings.strict && !settings.initFrom) {
     throw new InputError(`${name('strict')} applies to ${name('initFrom')} (a checkpoint's vocabulary reading a new corpus)`);
   }
+  // (before, taken and never read: clipping is off at 0)
+  if (given('clipMode') && settings.clip === 0) {
+    throw new InputError(`${name('clipMode')} applies when clipping is on (${name('clip')} above 0), got ${name('clip')} 0`);
+  }
   // A schedule setting the chosen schedule does not read is an error, as an optimizer's hyperparameter is.
   const kind = settings.schedule.kind;
   for (const [setting, key] of Object.entries(SCHEDULE_OPTIONS) as [ScheduleSetting, string][]) {

@@ -406,6 +406,18 @@ export class Trainer {
   }
 
   /** The schedule's learning rate for a step, refused by name when it is no finite number of 0 or more (before: gradient ascent, or the addon's error). */
+  /**
+   * The learning rate an epoch's metrics record: under a schedule, its last
+   * step's, made again from the schedule (a run resumed from a checkpoint of
+   * the epoch's last batch takes no step before the validation: before, it
+   * recorded the base rate where the run not stopped recorded the scheduled
+   * one), or, when every batch was skipped, the rate they had.
+   */
+  private epochLr(optimizer: Optimizer, state: TrainState, total: number): number {
+    if (!this.opts.schedule) return optimizer.lr;
+    return this.scheduled(total - state.skipped > 0 ? state.step - 1 : state.step, state.epoch);
+  }
+
   private scheduled(step: number, epochs: number): number {
     const lr = this.opts.schedule!(step, epochs);
     if (typeof lr !== 'number' || !(lr >= 0 && lr < Infinity)) {
@@ -554,7 +566,7 @@ export class Trainer {
       tokensPerSec: state.seconds > 0 ? state.tokens / state.seconds : 0,
       seconds: state.seconds + (performance.now() - start) / 1000,
       skipped: state.skipped,
-      lr: optimizer.lr,
+      lr: this.epochLr(optimizer, state, total),
       gradNorm: state.gradNormSum / Math.max(1, total - state.skipped),
     };
     state.epoch = epoch;

@@ -98,6 +98,8 @@ describe('train option errors', () => {
     (await expectUsage(['train', '--tokenizer', 'bpe'], '--tokenizer must be one of d2l|char|word, got "bpe"'));
     (await expectUsage(['train', '--tokenizer', 'char', '--min-freq', '3'], '--min-freq applies to the word tokenizer only, got 3 with char'));
     (await expectUsage(['train', '--batching', 'stateful'], '--batching must be one of random|sequential, got "stateful"'));
+    // (before, taken and never read: --clip 0 is no clipping)
+    (await expectUsage(['train', '--clip', '0', '--clip-mode', 'value'], '--clip-mode applies when clipping is on (--clip above 0), got --clip 0'));
   });
 
   it('refuses data too small for the windows before training', async () => {

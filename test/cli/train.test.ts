@@ -195,6 +195,21 @@ describe('checkpoints at every position', () => {
     expect((await cli(['predict', 'it', '--model', last])).code).toBe(0);
     expect((await cli(['eval', last, '--corpus', 'timemachine'])).code).toBe(0);
   });
+
+  it('a run resumed from the checkpoint of an epoch\'s last batch records that epoch\'s scheduled rate (before: the base --lr)', async () => {
+    const out = path.join(dir, 'sched', 'm.safetensors');
+    const args = ['--hidden', '8', '--num-train', '96', '--num-val', '32', '--batch-size', '32', '--epochs', '3', '--lr-schedule', 'step',
+      '--lr-decay', '0.5', '--lr-decay-after', '1', '--save-every', '1s', '--keep', '100'];
+    expect((await cli(['train', ...args, '--out', out])).code).toBe(0);
+    const lrs = (f: string) => loadTrainingCheckpoint(f).meta.history.map((m) => m.lr);
+    expect(lrs(out)).toEqual([2, 1, 0.5]);
+    for (const snap of ['m.e0001-b3.safetensors', 'm.e0002-b3.safetensors']) {
+      const resumed = path.join(dir, 'sched', `r-${snap}`);
+      const r = await cli(['train', '--resume', path.join(dir, 'sched', snap), '--epochs', '3', '--out', resumed]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(lrs(resumed)).toEqual([2, 1, 0.5]);
+    }
+  });
 });
 
 describe('deeprnn predict', () => {

@@ -134,7 +134,7 @@ describe('train(text)', () => {
 
     // A model without training state: no optimizer, position or history.
     const ck = loadCheckpoint(file);
-    expect(Object.keys(ck.meta).sort()).toEqual(['config', 'tokenizer', 'version']);
+    expect(Object.keys(ck.meta).sort()).toEqual(['config', 'lineEnds', 'tokenizer', 'version']);
     expect(() => loadTrainingCheckpoint(file, 'resume needs one')).toThrow(
       `checkpoint ${file} holds a model without training state (saved by RNNLM.save); resume needs one`,
     );
@@ -362,7 +362,7 @@ describe('options are checked as the command line checks them', () => {
       { optimizer: 'rmsprop', dampening: '0.5' }, '--dampening applies to --optimizer sgd, not rmsprop'],
     [{ nesterov: true, momentum: 0.9, dampening: 0.1 }, 'nesterov needs momentum above 0 (and no dampening)',
       { nesterov: true as never, momentum: '0.9', dampening: '0.1' }, '--nesterov needs --momentum above 0 (and no dampening)'],
-    [{ optimizer: 'adamw', eps: 0 }, 'eps must be a positive number that float32 holds (at least 1.4e-45), got 0', { optimizer: 'adamw', eps: '0' }, '--eps must be a positive number that float32 holds (at least 1.4e-45), got "0"'],
+    [{ optimizer: 'adamw', eps: 0 }, 'eps must be a positive number that float32 holds (1.4e-45 to 3.4e38), got 0', { optimizer: 'adamw', eps: '0' }, '--eps must be a positive number that float32 holds (1.4e-45 to 3.4e38), got "0"'],
     [{ optimizer: 'sgd', alpha: 0.9 }, 'alpha applies to optimizer rmsprop, not sgd', { alpha: '0.9' }, '--alpha applies to --optimizer rmsprop, not sgd'],
   ];
 
@@ -560,7 +560,11 @@ describe('optimizers from their specs', () => {
       expect(worst, JSON.stringify(settings)).toBeLessThan(1e-5);
     }
     expect(() => makeOptimizer({ kind: 'adam', lr: 0.01, eps: 1e-46 }))
-      .toThrow('eps must be a positive number that float32 holds (at least 1.4e-45), got 1e-46');
+      .toThrow('eps must be a positive number that float32 holds (1.4e-45 to 3.4e38), got 1e-46');
+    // (one that float32 makes Infinity: every update 0, a run that trains nothing without a word)
+    expect(() => makeOptimizer({ kind: 'adam', lr: 0.01, eps: 3.5e38 }))
+      .toThrow('eps must be a positive number that float32 holds (1.4e-45 to 3.4e38), got 3.5e+38');
+    expect(makeOptimizer({ kind: 'adam', lr: 0.01, eps: 3.4e38 })).toBeDefined();
   });
 
   it('step, lr and loadState check what they are given (before: NaN weights, a climb up the loss, state taken as given)', () => {

@@ -222,5 +222,10 @@ describe('resume', () => {
     expect(r.history).toHaveLength(2);
     expect(warnings).toEqual([`${out} was trained by the native float32 model and the run continues with the float64 reference (scratch) `
       + '(--impl scratch), so it does not repeat an uninterrupted run bit for bit']);
+    // A scratch run's own checkpoint is float32 too: its resume says so as well (before, nothing; its weights differed by up to 6e-8).
+    const again: string[] = [];
+    await runTraining(resumeSettings(out, { dataDir: DATA_DIR, epochs: 3 }), { warn: (m) => again.push(m) }, out);
+    expect(again).toEqual([`${out} holds the float64 reference's (scratch) weights and state rounded to float32: the run continues from the `
+      + 'rounded values, so it does not repeat an uninterrupted run bit for bit (native checkpoints resume exactly)']);
   });
 });
