@@ -9,7 +9,7 @@ import { MAX_NUM_STEPS } from '../data/datamodule.js';
 import { loadCorpusTokens } from '../data/load.js';
 import { TOKENIZERS, type TokenArray, type TokenizerKind } from '../data/tokenizer.js';
 import { InputError } from '../errors.js';
-import { plural, text } from '../validate.js';
+import { plural, terminalSafe, text } from '../validate.js';
 import { checkpointLineEnds, hasTrainingState, loadCheckpoint, type Checkpoint } from '../io/checkpoint.js';
 import { checkWritable, refuseOverwrite, removeStaleTemps, sameFile, writeFileAtomic, type FileRole } from '../io/files.js';
 import { native } from '../native.js';
@@ -346,12 +346,14 @@ export function registerEval(program: Command): void {
       }
       emit({
         json: { checkpoint: file, tokenizer: ck.tokenizer.kind, results, regressions: verdicts },
-        text: () => renderRecords('text', EVAL_TEXT_COLUMNS, rows),
+        // (a corpus's name as the terminal shows it: a newline or an escape sequence in a file name written as \u000a, \u001b)
+        text: () => renderRecords('text', EVAL_TEXT_COLUMNS, rows.map((r) => ({ ...r, corpus: terminalSafe(r.corpus) }))),
         csv: { columns: EVAL_COLUMNS, rows },
       }, format);
       if (verdicts.length) {
         // A baseline is what a later run must reach: one that fails this run's own checks is not written.
-        process.stderr.write(`deeprnn: regression: ${verdicts.join('; ')}`
+        // (one line, whatever the corpora's names hold: before, a newline in one split the verdict in two)
+        process.stderr.write(`deeprnn: regression: ${terminalSafe(verdicts.join('; '))}`
           + `${raw.writeBaseline && !diverged.length ? `; not writing --write-baseline ${raw.writeBaseline}` : ''}\n`);
         process.exitCode = 1;
       }

@@ -145,7 +145,7 @@ export async function prepareData(s: RunSettings, tokenizer?: Tokenizer, hooks: 
   if (resumed && corpus.sha1 !== resumed.sha1) throw notTheText(s, corpus.sha1, resumed.sha1);
   // The same bytes cut into other files are another text: a newline joins the files, and the sha1 does not see it.
   if (resumed?.parts && !sameParts(corpus.parts, resumed.parts)) {
-    throw new InputError(`--resume: corpus "${s.corpus.join(' ')}" holds the bytes the checkpoint trained on, but cut into other files `
+    throw new InputError(`--resume: corpus ${quotedCorpora(s)} holds the bytes the checkpoint trained on, but cut into other files `
       + `(${partsText(corpus.parts)}; the checkpoint's: ${partsText(resumed.parts)}): files are joined with a newline, so it is another text; `
       + 'give the files the run read, in the same order');
   }
@@ -173,6 +173,9 @@ export async function prepareData(s: RunSettings, tokenizer?: Tokenizer, hooks: 
   return { corpus, tokenizer: corpus.tokenizer, data, sha1: corpus.sha1 };
 }
 
+/** The run's corpora, each in quotes (before, "rs timemachine" read as one path with a space). */
+const quotedCorpora = (s: RunSettings) => s.corpus.map((c) => JSON.stringify(c)).join(' ');
+
 const sameParts = (a: number[], b: number[]) => a.length === b.length && a.every((n, i) => n === b[i]);
 /** "2 files of 23 and 19,977 bytes" */
 const partsText = (p: number[]) => (p.length === 1 ? `1 file of ${p[0]!.toLocaleString('en-US')} bytes`
@@ -180,7 +183,7 @@ const partsText = (p: number[]) => (p.length === 1 ? `1 file of ${p[0]!.toLocale
 
 /** A resumed run given another text than its checkpoint trained on. */
 function notTheText(s: RunSettings, sha1: string, expected: string): InputError {
-  return new InputError(`--resume: corpus "${s.corpus.join(' ')}" is not the text the checkpoint trained on (sha1 ${sha1}, expected ${/^[0-9a-f]{40}$/.test(expected) ? expected : show(expected)})`);
+  return new InputError(`--resume: corpus ${quotedCorpora(s)} is not the text the checkpoint trained on (sha1 ${sha1}, expected ${/^[0-9a-f]{40}$/.test(expected) ? expected : show(expected)})`);
 }
 
 /**

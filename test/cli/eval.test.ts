@@ -47,6 +47,20 @@ describe('eval', () => {
     expect(bad.stderr.trim()).toBe('deeprnn: error: --max-unk must be a fraction in [0, 1], got "2"');
   });
 
+  it('a corpus whose name holds a newline or an escape sequence is shown escaped in the table and the one-line verdict', async () => {
+    const odd = path.join(dir, 'nl\nname\u001b[31m.txt');
+    writeFileSync(odd, readFileSync(english));
+    const r = await cli(['eval', model, '--corpus', odd, '--max-ppl', '1']);
+    expect(r.code).toBe(1);
+    const shown = odd.replace('\n', '\\u000a').replace('\u001b', '\\u001b');
+    expect(r.stderr).toMatch(new RegExp(`^deeprnn: regression: perplexity [\\d.,]+ on ${shown.replace(/[.[\\]/g, '\\$&')} exceeds --max-ppl 1\n$`));
+    expect(r.stdout.split('\n')[1]!.startsWith(shown)).toBe(true);
+    expect(r.stdout).not.toContain('\u001b');
+    expect(r.stdout.trimEnd().split('\n')).toHaveLength(2);  // the header and one row
+    // JSON keeps the name as it is
+    expect(Object.keys(JSON.parse((await cli(['eval', model, '--corpus', odd, '--json'])).stdout).results)).toEqual([odd]);
+  });
+
   it('a checkpoint after --corpus (which takes every word after it) is named as such (before: the default checkpoint "does not exist")', async () => {
     const r = await cli(['eval', '--corpus', english, model], { cwd: dir });
     expect([r.code, r.stdout, r.stderr]).toEqual([2, '', `deeprnn: error: --corpus ${model} is a checkpoint, not a text (--corpus takes every word after it): `

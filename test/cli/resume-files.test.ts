@@ -66,6 +66,12 @@ describe('resume', () => {
     cpSync(path.join(cut, 'q2.txt'), path.join(inDir, 'q2.txt'));
     const ok = await cli(['train', '--resume', ck, '--epochs', '2', '--corpus', inDir]);
     expect(ok.code, ok.stderr).toBe(0);
+    // several corpora are named each in its quotes (before, "q1.txt q2.txt" read as one path with a space)
+    writeFileSync(path.join(cut, 'q3.txt'), 'another text\n');
+    const other = await cli(['train', '--resume', ck, '--epochs', '2', '--corpus', path.join(cut, 'q1.txt'), path.join(cut, 'q3.txt')]);
+    expect(other.code).toBe(2);
+    expect(other.stderr).toMatch(new RegExp(`^deeprnn: error: --resume: corpus "${path.join(cut, 'q1.txt')}" "${path.join(cut, 'q3.txt')}" is not the text `
+      .replace(/[.]/g, '\\.')));
   });
 
   it('a corpus moved since is named as the checkpoint\'s, and --corpus where it is now resumes', async () => {
