@@ -46,8 +46,12 @@ export function launcherRank(env: NodeJS.ProcessEnv = process.env): number {
   return detectLauncher(env)?.rank ?? 0;
 }
 
-/** Started by an MPI launcher (mpirun, srun), of one rank or several. */
-export const underLauncher = (env: NodeJS.ProcessEnv = process.env) => detectLauncher(env) !== null;
+/**
+ * Whose output the launcher carries: a job of several ranks, or one started by
+ * Open MPI's mpirun (which gives a rank a pseudo-terminal wherever its own output
+ * goes, -np 1 too). Not a Slurm step of one task: `srun --pty bash` is a terminal.
+ */
+export const underLauncher = (env: NodeJS.ProcessEnv = process.env) => inJob(env) || env.OMPI_COMM_WORLD_SIZE !== undefined;
 
 /** A job of several processes: this process is one rank of it. */
 export const inJob = (env: NodeJS.ProcessEnv = process.env) => {

@@ -693,7 +693,9 @@ function checkOptimizer(o: unknown, fail: Fail): OptimizerSettings & { steps: nu
   for (const key of HYPER_KEYS) {
     if (o[key] === undefined) continue;
     if (!hasHyper(kind, key)) throw fail(`optimizer.${key} does not apply to optimizer ${kind}`);
-    if (!validHyper(key, o[key])) throw fail(`optimizer.${key} must be ${HYPERPARAMS[key].expected ?? 'true or false'}, got ${show(o[key])}`);
+    // (an eps past float32's largest, which runs took before it was bounded, still loads: info, eval and predict read such a file)
+    const olderEps = key === 'eps' && typeof o[key] === 'number' && Number.isFinite(o[key]) && Math.fround(o[key]) > 0;
+    if (!validHyper(key, o[key]) && !olderEps) throw fail(`optimizer.${key} must be ${HYPERPARAMS[key].expected ?? 'true or false'}, got ${show(o[key])}`);
     (settings as Record<HyperKey, unknown>)[key] = o[key];
   }
   const spec = optimizerSpec(kind);

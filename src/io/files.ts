@@ -472,6 +472,8 @@ export function accessDenied(file: string): string | null {
 export function fileHead(file: string, n: number): Buffer | null {
   let fd: number;
   try {
+    // (a FIFO is not opened at all: opening it would complete a waiting writer's open, and closing it break its pipe)
+    if (!statSync(file).isFile()) return null;
     fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch {
     return null;

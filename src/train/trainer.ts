@@ -405,19 +405,20 @@ export class Trainer {
     return { stopped: false };
   }
 
-  /** The schedule's learning rate for a step, refused by name when it is no finite number of 0 or more (before: gradient ascent, or the addon's error). */
   /**
-   * The learning rate an epoch's metrics record: under a schedule, its last
-   * step's, made again from the schedule (a run resumed from a checkpoint of
-   * the epoch's last batch takes no step before the validation: before, it
-   * recorded the base rate where the run not stopped recorded the scheduled
-   * one), or, when every batch was skipped, the rate they had.
+   * The learning rate an epoch's metrics record: the rate of its last batch,
+   * as the optimizer holds it, or, under a schedule, when this call ran none
+   * of its batches (a run resumed from a checkpoint of the epoch's last batch
+   * goes straight to the validation), that rate made again from the schedule:
+   * its last step's, or the one its batches had when every one was skipped
+   * (before, the base rate, where the run not stopped recorded the scheduled one).
    */
-  private epochLr(optimizer: Optimizer, state: TrainState, total: number): number {
-    if (!this.opts.schedule) return optimizer.lr;
-    return this.scheduled(total - state.skipped > 0 ? state.step - 1 : state.step, state.epoch);
+  private epochLr(optimizer: Optimizer, state: TrainState, total: number, ran: number): number {
+    if (!this.opts.schedule || ran > 0) return optimizer.lr;
+    return this.scheduled(total - state.skipped > 0 ? Math.max(0, state.step - 1) : state.step, state.epoch);
   }
 
+  /** The schedule's learning rate for a step, refused by name when it is no finite number of 0 or more (before: gradient ascent, or the addon's error). */
   private scheduled(step: number, epochs: number): number {
     const lr = this.opts.schedule!(step, epochs);
     if (typeof lr !== 'number' || !(lr >= 0 && lr < Infinity)) {
@@ -500,7 +501,9 @@ export class Trainer {
     const total = data.numTrainBatches;
     let last = performance.now();
     let yielded = last;
+    let ran = 0;  // batches run by this call
     for (const batch of data.trainBatches(order, state.batch)) {
+      ran++;
       this.holdThreads();
       if (this.opts.schedule) optimizer.lr = this.scheduled(state.step, state.epoch);
       const began = performance.now();
@@ -566,7 +569,7 @@ export class Trainer {
       tokensPerSec: state.seconds > 0 ? state.tokens / state.seconds : 0,
       seconds: state.seconds + (performance.now() - start) / 1000,
       skipped: state.skipped,
-      lr: this.epochLr(optimizer, state, total),
+      lr: this.epochLr(optimizer, state, total, ran),
       gradNorm: state.gradNormSum / Math.max(1, total - state.skipped),
     };
     state.epoch = epoch;

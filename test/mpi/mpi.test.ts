@@ -11,7 +11,7 @@ import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } fr
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadTrainingCheckpoint } from '../../src/io/checkpoint.js';
-import { detectLauncher, ranksDiffer, shardRange } from '../../src/mpi.js';
+import { detectLauncher, ranksDiffer, shardRange, underLauncher } from '../../src/mpi.js';
 import { native } from '../../src/native.js';
 import { cli, run, type CliResult } from '../helpers/cli.js';
 import { BIN, TIMEMACHINE } from '../helpers/paths.js';
@@ -75,6 +75,14 @@ describe('ranks that differ (ranksDiffer), without mpirun', () => {
     // 64 ranks, one of them off by one bit of one weight
     const many = Array.from({ length: 64 }, (_, r) => parts('x', [0.1, r === 37 ? 0.20000002 : 0.2]));
     expect(simulate(many)).toEqual(Array(64).fill(['the weights']));
+  });
+
+  it('whose output a launcher carries (no progress bar): a job of several ranks, or mpirun of one; not a Slurm step of one task (srun --pty bash)', () => {
+    expect(underLauncher({ OMPI_COMM_WORLD_SIZE: '1', OMPI_COMM_WORLD_RANK: '0' })).toBe(true);
+    expect(underLauncher({ OMPI_COMM_WORLD_SIZE: '2', OMPI_COMM_WORLD_RANK: '1' })).toBe(true);
+    expect(underLauncher({ SLURM_STEP_NUM_TASKS: '4', SLURM_PROCID: '2' })).toBe(true);
+    expect(underLauncher({ SLURM_STEP_NUM_TASKS: '1', SLURM_PROCID: '0' })).toBe(false);
+    expect(underLauncher({})).toBe(false);
   });
 });
 

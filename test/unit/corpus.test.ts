@@ -1,5 +1,6 @@
 // Corpus registry, the shipped Time Machine, data directory, download (from a
 // server on 127.0.0.1) and the sha1 check.
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -7,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { corpusRegistry, download, ensureCorpus, readCorpus, resolveCorpora, resolveDataDir, type CorpusEntry } from '../../src/data/corpus.js';
+import { corpusRegistry, download, ensureCorpus, looksLikeCheckpoint, readCorpus, resolveCorpora, resolveDataDir, type CorpusEntry } from '../../src/data/corpus.js';
 import { loadCorpusTokens, loadTextTokens, readCorpusText } from '../../src/data/load.js';
 import { InputError } from '../../src/errors.js';
 import { DATA_DIR, HAS_SHAKESPEARE, NEEDS_SHAKESPEARE, noteShakespeare, ROOT, TIMEMACHINE } from '../helpers/paths.js';
@@ -307,6 +308,19 @@ describe('resolveCorpora and loading', () => {
     // Other NUL bytes stay "binary"; a text that merely starts with these letters is read.
     expect(read(Buffer.from([0x1f, 0, 0, 0]))).toThrow(new InputError(`--corpus "${f}" looks binary (a NUL byte at offset 1); expected a UTF-8 text file`));
     expect(read(Buffer.from('{"a": 1} is a text'))()).toEqual(['{"a": 1} is a text']);
+  });
+
+  it('looksLikeCheckpoint leaves a FIFO alone: its waiting writer is not cut off (before, opened and closed under it: SIGPIPE)', async () => {
+    const fifo = path.join(dir, 'pipe.txt');
+    execFileSync('mkfifo', [fifo]);
+    const writer = spawn('sh', ['-c', `printf 'some text' > "${fifo}"; echo $?`]);
+    let said = '';
+    writer.stdout.on('data', (b: Buffer) => { said += b.toString(); });
+    await new Promise((r) => setTimeout(r, 200));  // the writer waits in its open
+    expect(looksLikeCheckpoint(fifo)).toBe(false);
+    expect(readFileSync(fifo, 'utf8')).toBe('some text');
+    await new Promise((r) => writer.on('close', r));
+    expect(said.trim()).toBe('0');
   });
 
   it("reads line ends as Python's open() does: CRLF and a lone CR are a newline, wherever the chunks cut them", async () => {
