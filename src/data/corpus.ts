@@ -8,6 +8,7 @@ import path from 'node:path';
 import { accessDenied, fileHead, makeDirs } from '../io/files.js';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../errors.js';
+import type { LineEnds } from './tokenizer.js';
 
 export interface CorpusEntry {
   name: string;
@@ -366,7 +367,7 @@ const CHUNK = 1 << 20;
  * ("\r\n" and a lone "\r" are "\n"), or 'kept' as they are (how deeprnn read
  * every text before, and so how a run whose checkpoint records none is resumed).
  */
-export type LineEnds = 'lf' | 'kept';
+export type { LineEnds } from './tokenizer.js';
 
 /** Reads "\r\n" and a lone "\r" as "\n" across the pieces of one text, wherever the pieces cut them. */
 export class LineEndReader {

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { InputError } from '../errors.js';
 import { show } from '../validate.js';
 import { LineEndReader, readCorpus, resolveCorpora, resolveDataDir, type CorpusSource, type LineEnds } from './corpus.js';
-import { countTokens, Tokenizer, TOKENIZERS, type TokenArray, type TokenizerKind } from './tokenizer.js';
+import { countTokens, isLineEnds, Tokenizer, TOKENIZERS, type TokenArray, type TokenizerKind } from './tokenizer.js';
 
 export interface LoadedCorpus {
   sources: CorpusSource[];
@@ -50,7 +50,7 @@ function checkLoadOptions(opts: unknown): asserts opts is Omit<LoadOptions, 'dat
     const got = o.tokenizer === null ? 'null' : typeof o.tokenizer === 'object' ? 'another object' : show(o.tokenizer);
     throw new InputError(`tokenizer must be a Tokenizer (Tokenizer.fit, or a model's tokenizer), got ${got}`);
   }
-  if (o.lineEnds !== undefined && o.lineEnds !== 'lf' && o.lineEnds !== 'kept') throw new InputError(`lineEnds must be "lf" or "kept", got ${show(o.lineEnds)}`);
+  if (o.lineEnds !== undefined && !isLineEnds(o.lineEnds)) throw new InputError(`lineEnds must be "lf" or "kept", got ${show(o.lineEnds)}`);
 }
 
 /** Refuses corpora that are no list of names, files or directories (a string alone would be read letter by letter). */

@@ -284,9 +284,19 @@ export function countTokens(kind: TokenizerKind, chunks: Iterable<string>, count
  * file then reads as the training text did in predict, generate() and
  * generateOnnx alike.
  */
-export function asTrainingRead(text: string, lineEnds: 'lf' | 'kept' | undefined, tokenizer: Tokenizer): string {
-  const lf = lineEnds === undefined ? !tokenizer.vocab.has('\r') : lineEnds === 'lf';
+export function asTrainingRead(text: string, lineEnds: LineEnds | undefined, tokenizer: Tokenizer): string {
+  const lf = (lineEnds ?? unsaidLineEnds(tokenizer)) === 'lf';
   return lf && text.includes('\r') ? text.replace(/\r\n?/g, '\n') : text;
+}
+
+/** How a text's line ends are read: "lf", "\r\n" and a lone "\r" as "\n" (as Python's open() reads a text), or "kept". */
+export const LINE_ENDS = ['lf', 'kept'] as const;
+export type LineEnds = (typeof LINE_ENDS)[number];
+export const isLineEnds = (v: unknown): v is LineEnds => LINE_ENDS.includes(v as LineEnds);
+
+/** The line ends of a model that records none: "lf" unless its vocabulary knows "\r", which a text read so never gives. */
+export function unsaidLineEnds(tokenizer: Tokenizer): LineEnds {
+  return tokenizer.vocab.has('\r') ? 'kept' : 'lf';
 }
 
 /** What each kind's tokens are, for a message. */

@@ -7,13 +7,12 @@
 // runs the same checks first, so nothing is written that would not load.
 import { closeSync, existsSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { tokenizerFromJSON, type Tokenizer, type TokenizerJSON } from '../data/tokenizer.js';
+import { isLineEnds, tokenizerFromJSON, unsaidLineEnds, type LineEnds, type Tokenizer, type TokenizerJSON } from '../data/tokenizer.js';
 import { carriesC, checkModelConfig, paramCount, paramTable, type ModelConfig } from '../nn/config.js';
 import {
   HYPER_KEYS, HYPERPARAMS, hasHyper, makeOptimizer, OPTIMIZERS, optimizerSpec, validHyper, type HyperKey, type HyperValues, type OptimizerKind, type OptimizerSettings,
 } from '../train/optim.js';
 import { SCHEDULES, type ScheduleKind, type ScheduleSettings } from '../train/schedule.js';
-import type { LineEnds } from '../data/corpus.js';
 import type { FloatArray, Module } from '../nn/module.js';
 import { MAX_CHUNK_TOKENS, RNNLM } from '../nn/rnnlm.js';
 import { roundBf16 } from '../nn/bf16.js';
@@ -134,7 +133,7 @@ export function hasTrainingState(meta: ModelMeta): meta is CheckpointMeta {
  */
 export function checkpointLineEnds(ck: { meta: ModelMeta; tokenizer: Tokenizer }): LineEnds {
   if (hasTrainingState(ck.meta)) return ck.meta.training.lineEnds ?? 'kept';
-  return ck.meta.lineEnds ?? (ck.tokenizer.vocab.has('\r') ? 'kept' : 'lf');
+  return ck.meta.lineEnds ?? unsaidLineEnds(ck.tokenizer);
 }
 
 /** Tensor names of the carried state: h of every layer, then c for LSTM. */
@@ -559,7 +558,7 @@ function checkMeta(m: unknown, fail: Fail): ModelMeta | CheckpointMeta {
   if (m.precision !== undefined && !PRECISIONS.includes(m.precision as Precision)) {
     throw fail(`precision ${show(m.precision)} is invalid: it must be one of ${PRECISIONS.join('|')}`);
   }
-  if (m.lineEnds !== undefined && m.lineEnds !== 'lf' && m.lineEnds !== 'kept') throw fail(`lineEnds ${show(m.lineEnds)} is invalid: it must be "lf" or "kept"`);
+  if (m.lineEnds !== undefined && !isLineEnds(m.lineEnds)) throw fail(`lineEnds ${show(m.lineEnds)} is invalid: it must be "lf" or "kept"`);
   const model: ModelMeta = { version: m.version as number, config, tokenizer: m.tokenizer as TokenizerJSON,
     ...(m.precision === undefined ? {} : { precision: m.precision as Precision }),
     ...(m.lineEnds === undefined ? {} : { lineEnds: m.lineEnds as LineEnds }) };
@@ -595,7 +594,7 @@ function checkMeta(m: unknown, fail: Fail): ModelMeta | CheckpointMeta {
   if (t.earlyStop !== undefined && !(Number.isSafeInteger(t.earlyStop) && (t.earlyStop as number) >= 1)) {
     throw fail(`training.earlyStop ${show(t.earlyStop)} is invalid: it must be a whole number of epochs from 1`);
   }
-  if (t.lineEnds !== undefined && t.lineEnds !== 'lf' && t.lineEnds !== 'kept') {
+  if (t.lineEnds !== undefined && !isLineEnds(t.lineEnds)) {
     throw fail(`training.lineEnds ${show(t.lineEnds)} is invalid: it must be "lf" or "kept"`);
   }
   const training: TrainingSettings = {

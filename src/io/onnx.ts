@@ -20,7 +20,7 @@ import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { InputError } from '../errors.js';
 import { describe } from '../validate.js';
-import { Tokenizer } from '../data/tokenizer.js';
+import { isLineEnds, Tokenizer, unsaidLineEnds, type LineEnds } from '../data/tokenizer.js';
 import { firstNonFinite } from './checkpoint.js';
 import type { CellKind } from '../native.js';
 import { roundBf16 } from '../nn/bf16.js';
@@ -139,10 +139,10 @@ function packageVersion(): string {
 }
 
 /** The card of an export: configuration, tokenizer and the graph's interface. */
-export function onnxCard(config: ModelConfig, tokenizer: Tokenizer, lineEnds?: 'lf' | 'kept'): OnnxCard {
+export function onnxCard(config: ModelConfig, tokenizer: Tokenizer, lineEnds?: LineEnds): OnnxCard {
   // (unsaid: as asTrainingRead reads a model without a record, written out so that the card says it)
-  lineEnds ??= tokenizer.vocab.has('\r') ? 'kept' : 'lf';
-  if (lineEnds !== 'lf' && lineEnds !== 'kept') throw new InputError(`lineEnds must be "lf" or "kept", got ${describe(lineEnds)}`);
+  lineEnds ??= unsaidLineEnds(tokenizer);
+  if (!isLineEnds(lineEnds)) throw new InputError(`lineEnds must be "lf" or "kept", got ${describe(lineEnds)}`);
   return {
     format: CARD_FORMAT,
     version: 1,
@@ -198,7 +198,7 @@ export function exportOnnx(model: Module<Float32Array> & { config: ModelConfig }
   const G = order.length;
   const V = config.vocabSize;
   const L = config.hidden.length;
-  const card = onnxCard(config, tokenizer, (model as { lineEnds?: 'lf' | 'kept' }).lineEnds);
+  const card = onnxCard(config, tokenizer, (model as { lineEnds?: LineEnds }).lineEnds);
   const { io } = card;
   const initializer: ReturnType<typeof floatTensor | typeof int64Tensor>[] = [];
   const nodes: ReturnType<typeof node>[] = [];

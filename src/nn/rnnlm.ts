@@ -12,7 +12,7 @@ import { checkBatch, checkEvaluateOptions, checkForwardOptions, fillDropoutMask 
 import { Module, rnnLayerViews } from './module.js';
 import { CarriedState } from './carry.js';
 import { Workspace } from './workspace.js';
-import type { TokenArray, Tokenizer } from '../data/tokenizer.js';
+import { isLineEnds, type LineEnds, type TokenArray, type Tokenizer } from '../data/tokenizer.js';
 import { loadCheckpoint, saveModel } from '../io/checkpoint.js';
 import { roundBf16 } from './bf16.js';
 import { InputError } from '../errors.js';
@@ -359,16 +359,16 @@ export class RNNLM extends Module<Float32Array> implements LanguageModel {
    * as "\n"; "kept"), so that generate() reads a prefix alike: set by train()
    * and RNNLM.load(); unset, "lf" unless the tokenizer's vocabulary knows "\r".
    */
-  get lineEnds(): 'lf' | 'kept' | undefined {
+  get lineEnds(): LineEnds | undefined {
     return this.lineEndsValue;
   }
 
-  set lineEnds(v: 'lf' | 'kept' | undefined) {
-    if (v !== undefined && v !== 'lf' && v !== 'kept') throw new InputError(`lineEnds must be "lf", "kept" or undefined, got ${describe(v)}`);
+  set lineEnds(v: LineEnds | undefined) {
+    if (v !== undefined && !isLineEnds(v)) throw new InputError(`lineEnds must be "lf", "kept" or undefined, got ${describe(v)}`);
     this.lineEndsValue = v;
   }
 
-  private lineEndsValue: 'lf' | 'kept' | undefined;
+  private lineEndsValue: LineEnds | undefined;
 
   /**
    * Saves the weights, the configuration and the tokenizer (this.tokenizer,

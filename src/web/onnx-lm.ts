@@ -7,8 +7,8 @@
 // seed and settings give the text deeprnn predict gives.
 // This file runs in browsers: it imports nothing of Node's.
 // T=steps, N=batch, V=vocab, H=hidden of a layer
-import type { TokenizerJSON } from '../data/tokenizer.js';
-import { asTrainingRead, Tokenizer, tokenizerFromJSON } from '../data/tokenizer.js';
+import type { LineEnds, TokenizerJSON } from '../data/tokenizer.js';
+import { asTrainingRead, isLineEnds, Tokenizer, tokenizerFromJSON } from '../data/tokenizer.js';
 import { InputError } from '../errors.js';
 import { describe, refuseUnknownKeys, strictInteger } from '../validate.js';
 import { MAX_PREDS, Sampler, samplingOptions, type SampleOptions } from '../generate.js';
@@ -29,7 +29,7 @@ export interface OnnxCard {
    * as "\n"; "kept"), as generateOnnx reads a prefix; absent in cards written
    * before it was recorded (then "lf" unless the vocabulary knows "\r").
    */
-  lineEnds?: 'lf' | 'kept';
+  lineEnds?: LineEnds;
   io: OnnxIO;
 }
 
@@ -79,7 +79,7 @@ export function checkCard(json: unknown, where = 'model card'): OnnxCard {
     throw fail('config must have "vocabSize" and a "hidden" list of layer widths');
   }
   const tokenizer = tokenizerFromJSON(c.tokenizer);
-  if (c.lineEnds !== undefined && c.lineEnds !== 'lf' && c.lineEnds !== 'kept') throw fail(`lineEnds must be "lf" or "kept", got ${describe(c.lineEnds)}`);
+  if (c.lineEnds !== undefined && !isLineEnds(c.lineEnds)) throw fail(`lineEnds must be "lf" or "kept", got ${describe(c.lineEnds)}`);
   if (tokenizer.vocab.size !== cfg.vocabSize) throw fail(`the tokenizer has ${tokenizer.vocab.size} tokens but vocabSize is ${cfg.vocabSize}`);
   const io = c.io;
   if (!io || typeof io.tokens !== 'string' || !Array.isArray(io.h0) || io.h0.length !== cfg.hidden.length || !Array.isArray(io.c0)

@@ -10,7 +10,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decodeCheckpoint, loadCheckpoint, loadTrainingCheckpoint } from '../../src/io/checkpoint.js';
+import { decodeCheckpoint, loadCheckpoint, loadTrainingCheckpoint, type CheckpointMeta } from '../../src/io/checkpoint.js';
 import { cli, run } from '../helpers/cli.js';
 import { BIN, DATA_DIR, TIMEMACHINE } from '../helpers/paths.js';
 import { CAN_MOUNT, cliAsUser, inTmpfs } from '../helpers/sandbox.js';
@@ -287,7 +287,8 @@ describe('one run per --out', () => {
     expect(r2.code, r2.stderr).toBe(0);
     const [was, now] = [decodeCheckpoint(ahead, best), loadCheckpoint(best)];
     expect(now.model.params).toEqual(was.model.params);
-    expect(now.meta.history.map((m) => [m.epoch, m.trainLoss, m.valPpl])).toEqual(was.meta.history.map((m) => [m.epoch, m.trainLoss, m.valPpl]));
+    const losses = (meta: unknown) => (meta as CheckpointMeta).history.map((m) => [m.epoch, m.trainLoss, m.valPpl]);
+    expect(losses(now.meta)).toEqual(losses(was.meta));
     // one that cannot be kept aside (a directory at *.bak) stops the resume before it writes, naming both
     writeFileSync(out, early);
     writeFileSync(best, later);  // the abandoned epochs' best, two epochs ahead
